@@ -1,0 +1,95 @@
+/**
+ * Pass: expand `include "path.scn"` in place, anywhere in the tree.
+ *
+ * Included files are parsed as fragments (no `scenario` line needed). A file
+ * that includes itself, directly or through others, is an error that points
+ * at every include on the cycle.
+ *
+ * @module
+ */
+import type { Statement } from "../ast.ts";
+import { parse } from "../parse.ts";
+import { ScnError } from "../../lib/core/diagnostic.ts";
+import type { CheckContext } from "./context.ts";
+
+/** Maximum include depth, a guard against pathological but acyclic chains. */
+export const MAX_INCLUDE_DEPTH = 32;
+
+/**
+ * Returns `body` with every include replaced by the statements of the file it names.
+ *
+ * @example
+ * ```ts
+ * const ctx = { sources: new Map(), load: () => ({ name: "b.scn", text: "run\n" }) };
+ * expandIncludes(parse('include "b.scn"\n', "a.scn").body, "a.scn", ctx); // [run]
+ * ```
+ */
+export function expandIncludes(
+  body: readonly Statement[],
+  source: string,
+  ctx: CheckContext,
+  stack: { name: string; stmt: Statement & { kind: "include" } }[] = [],
+): Statement[] {
+  const out: Statement[] = [];
+  for (const s of body) {
+    if (s.kind === "include") {
+      const file = ctx.load(s.path.value, source);
+      if (!file) {
+        throw new ScnError({
+          kind: "include",
+          message: `cannot read included file '${s.path.value}'`,
+          loc: s.path.loc,
+        });
+      }
+      const cycleAt = stack.findIndex((f) => f.name === file.name);
+      if (file.name === source || cycleAt >= 0) {
+        throw new ScnError({
+          kind: "include",
+          message: `include cycle: '${file.name}' includes itself`,
+          loc: s.path.loc,
+          related: stack.slice(Math.max(0, cycleAt)).map((f) => ({
+            loc: f.stmt.path.loc,
+            message: `'${f.name}' is included here`,
+          })),
+        });
+      }
+      if (stack.length >= MAX_INCLUDE_DEPTH) {
+        throw new ScnError({
+          kind: "include",
+          message: `includes nested deeper than ${MAX_INCLUDE_DEPTH}`,
+          loc: s.path.loc,
+        });
+      }
+      ctx.sources.set(file.name, file.text);
+      const parsed = parse(file.text, file.name);
+      out.push(
+        ...expandIncludes(parsed.body, file.name, ctx, [...stack, { name: file.name, stmt: s }]),
+      );
+      continue;
+    }
+    out.push(expandNested(s, source, ctx, stack));
+  }
+  return out;
+}
+
+function expandNested(
+  s: Statement,
+  source: string,
+  ctx: CheckContext,
+  stack: { name: string; stmt: Statement & { kind: "include" } }[],
+): Statement {
+  const sub = (b: Statement[]) => expandIncludes(b, source, ctx, stack);
+  switch (s.kind) {
+    case "repeat":
+    case "for":
+    case "parallel":
+    case "handler":
+      return { ...s, body: sub(s.body) };
+    case "if":
+      return { ...s, then: sub(s.then), else: s.else ? sub(s.else) : undefined };
+    case "action":
+      return { ...s, body: expandNested(s.body, source, ctx, stack) };
+    default:
+      return s;
+  }
+}

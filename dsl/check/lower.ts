@@ -1,0 +1,808 @@
+/**
+ * Pass: turn timeline statements into checked operations. Every actor,
+ * command, parameter, state path and variable is resolved here against the
+ * platform tables, and every literal is range-checked, so that the
+ * interpreter only meets values it can use.
+ *
+ * @module
+ */
+import type {
+  Actor,
+  Arg,
+  Condition,
+  Loc,
+  Operand,
+  PathExpr,
+  Statement,
+  Value,
+  WordBlock,
+} from "../ast.ts";
+import type { CommandSpec, ParamSpec, ParamType, StateSpec, Val } from "../../lib/core/table.ts";
+import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
+import { coerce, describeType } from "../../lib/interp/values.ts";
+import { type CheckContext, fail, sliceOf, suggest } from "./context.ts";
+
+/** Who is acting in the statements being lowered. */
+interface ActorRef {
+  vm: number;
+  kind: "vcpu" | "vmm" | "device" | "hypervisor";
+  cpu: number;
+  source: string;
+}
+
+interface Scope {
+  ctx: CheckContext;
+  vms: readonly VmDecl[];
+  /** Variables that may be read: bound earlier, or anywhere for handler bodies. */
+  vars: Set<string>;
+  /** Set inside handler bodies and `vcpuN: if { }` blocks. */
+  actor: ActorRef | null;
+  inHandler: boolean;
+}
+
+/** The lowered timeline and handlers. */
+export interface Lowered {
+  body: Op[];
+  handlers: HandlerDecl[];
+}
+
+/**
+ * Lowers the statements of a scenario (metadata and vm blocks are skipped:
+ * other passes own them).
+ *
+ * @example
+ * ```ts
+ * const { body } = lowerStatements(stmts, vms, ctx);
+ * body[0].op; // "do"
+ * ```
+ */
+export function lowerStatements(
+  stmts: readonly Statement[],
+  vms: readonly VmDecl[],
+  ctx: CheckContext,
+): Lowered {
+  const allBound = new Set<string>();
+  collectBindings(stmts, allBound);
+  const scope: Scope = { ctx, vms, vars: new Set(), actor: null, inHandler: false };
+  const handlers: HandlerDecl[] = [];
+  const body = lowerBlock(stmts, scope, handlers, allBound);
+  return { body, handlers };
+}
+
+function collectBindings(stmts: readonly Statement[], out: Set<string>): void {
+  for (const s of stmts) {
+    if (s.kind === "let") out.add(s.name.name);
+    if (s.kind === "for") out.add(s.name.name);
+    if (s.kind === "action" && s.body.kind === "do" && s.body.command.bind) {
+      out.add(s.body.command.bind.name);
+    }
+    if (s.kind === "do" && s.command.bind) out.add(s.command.bind.name);
+    if ("body" in s && Array.isArray(s.body)) collectBindings(s.body, out);
+    if (s.kind === "action") collectBindings([s.body], out);
+    if (s.kind === "if") {
+      collectBindings(s.then, out);
+      if (s.else) collectBindings(s.else, out);
+    }
+  }
+}
+
+function lowerBlock(
+  stmts: readonly Statement[],
+  scope: Scope,
+  handlers: HandlerDecl[],
+  allBound: Set<string>,
+): Op[] {
+  const ops: Op[] = [];
+  for (const s of stmts) {
+    const op = lowerStatement(s, scope, handlers, allBound);
+    if (op) ops.push(op);
+  }
+  return ops;
+}
+
+function lowerStatement(
+  s: Statement,
+  scope: Scope,
+  handlers: HandlerDecl[],
+  allBound: Set<string>,
+): Op | null {
+  switch (s.kind) {
+    case "scenario":
+    case "tags":
+    case "link":
+    case "expect_failure":
+    case "version":
+      if (scope.actor) {
+        fail(s.loc, `'${s.kind.replace("_", " ")}' belongs at the top of the file, not in a block`);
+      }
+      return null;
+    case "vm":
+      if (scope.actor) fail(s.loc, "a vm is declared at the top level, not in a block");
+      return null;
+    case "include":
+      // The includes pass has already expanded these.
+      return null;
+    case "let": {
+      const value = lowerValue(s.value, scope);
+      scope.vars.add(s.name.name);
+      return { op: "let", name: s.name.name, value, loc: s.loc };
+    }
+    case "repeat":
+      return {
+        op: "repeat",
+        count: lowerValue(s.count, scope),
+        body: lowerBlock(s.body, scope, handlers, allBound),
+        loc: s.loc,
+      };
+    case "for": {
+      const items = lowerValue(s.iterable, scope);
+      scope.vars.add(s.name.name);
+      return {
+        op: "for",
+        name: s.name.name,
+        items,
+        body: lowerBlock(s.body, scope, handlers, allBound),
+        loc: s.loc,
+      };
+    }
+    case "parallel":
+      if (scope.actor) {
+        fail(s.loc, "'parallel' groups actions of different actors; use it at the top level");
+      }
+      for (const b of s.body) {
+        if (b.kind !== "action" && b.kind !== "expect" && b.kind !== "let") {
+          fail(b.loc, "a parallel block holds actions (actor: command)");
+        }
+      }
+      return { op: "parallel", body: lowerBlock(s.body, scope, handlers, allBound), loc: s.loc };
+    case "handler": {
+      if (scope.actor) fail(s.loc, "handlers are declared at the top level");
+      const actor = resolveActor(s.actor, scope);
+      if (actor.kind !== "vcpu") {
+        fail(s.actor.loc, "handlers belong to a vCPU (on vcpu0 vector 0x41 { ... })");
+      }
+      const { event, values } = resolveHandlerEvent(s, actor, scope);
+      const prev = handlers.find((h) =>
+        h.vm === actor.vm && h.cpu === actor.cpu && h.event === event &&
+        (h.values === null || values === null || h.values.some((v) => values.includes(v)))
+      );
+      if (prev) {
+        fail(s.loc, "a second handler for the same interrupt", undefined, [{
+          loc: prev.loc,
+          message: "the first one is here",
+        }]);
+      }
+      const inner: Scope = { ...scope, vars: new Set(allBound), actor, inHandler: true };
+      handlers.push({
+        vm: actor.vm,
+        cpu: actor.cpu,
+        event,
+        values,
+        body: lowerBlock(s.body, inner, handlers, allBound),
+        loc: s.loc,
+      });
+      return null;
+    }
+    case "run":
+      if (scope.inHandler) {
+        fail(s.loc, "'run' cannot be used inside a handler: the handler already runs inside one");
+      }
+      if (scope.actor) fail(s.loc, "'run' is a timeline step, not something a vCPU does");
+      return {
+        op: "run",
+        duration: s.duration ? lowerTyped(s.duration, { kind: "duration" }, scope) : null,
+        loc: s.loc,
+      };
+    case "expect":
+      return {
+        op: "expect",
+        cond: lowerCondition(s.condition, scope),
+        text: sliceOf(scope.ctx, s.condition.loc),
+        loc: s.loc,
+      };
+    case "always":
+      if (scope.actor) fail(s.loc, "'always' invariants are declared at the top level");
+      return {
+        op: "always",
+        cond: lowerCondition(s.condition, scope),
+        text: sliceOf(scope.ctx, s.condition.loc),
+        loc: s.loc,
+      };
+    case "if": {
+      const cond = lowerCondition(s.condition, scope);
+      return {
+        op: "if",
+        cond,
+        then: lowerBlock(s.then, scope, handlers, allBound),
+        else: s.else ? lowerBlock(s.else, scope, handlers, allBound) : [],
+        loc: s.loc,
+      };
+    }
+    case "action": {
+      if (scope.inHandler) {
+        fail(s.actor.loc, "statements in a handler are the vCPU's own: drop the actor prefix");
+      }
+      const actor = resolveActor(s.actor, scope);
+      const inner: Scope = { ...scope, actor };
+      const op = lowerStatement(s.body, inner, handlers, allBound);
+      // `vcpu0: if` keeps its actor for the block; the variables it binds stay visible.
+      for (const v of inner.vars) scope.vars.add(v);
+      return op;
+    }
+    case "do": {
+      if (!scope.actor) {
+        const first = s.command.args[0];
+        const word = first.kind === "ident" ? first.name : sliceOf(scope.ctx, first.loc);
+        fail(s.loc, `'${word}' needs an actor, as in 'vcpu0: ${word}' or 'vmm: ${word}'`);
+      }
+      const call = lowerCall(s.command.args, s.command.block, scope.actor, scope, s.command.loc);
+      const bind = s.command.bind?.name ?? null;
+      if (bind !== null) {
+        if (!call.spec.returns) {
+          fail(s.command.bind!.loc, `'${call.spec.name}' returns nothing to bind`);
+        }
+        scope.vars.add(bind);
+      }
+      return { op: "do", call, bind, loc: s.loc };
+    }
+  }
+}
+
+// ---- actors ----------------------------------------------------------------
+
+function resolveVm(name: string | undefined, loc: Loc, scope: Scope): number {
+  if (scope.vms.length === 0) {
+    fail(loc, "no vm is declared", "declare one first: vm guest { arch x86_64 vcpus 1 }");
+  }
+  if (name === undefined) {
+    if (scope.vms.length > 1) {
+      fail(
+        loc,
+        "several vms are declared: say which one, as in 'guest.vcpu0'",
+        undefined,
+        scope.vms.map((v) => ({ loc: v.loc, message: `vm '${v.name}'` })),
+      );
+    }
+    return 0;
+  }
+  const i = scope.vms.findIndex((v) => v.name === name);
+  if (i < 0) fail(loc, `unknown vm '${name}'`, suggest(name, scope.vms.map((v) => v.name)));
+  return i;
+}
+
+function resolveActor(a: Actor, scope: Scope): ActorRef {
+  const vm = resolveVm(a.vm, a.loc, scope);
+  const decl = scope.vms[vm];
+  if (a.name === "device") return { vm, kind: "device", cpu: -1, source: `device ${a.device}` };
+  const m = /^vcpu(\d+)$/.exec(a.name);
+  if (m) {
+    const cpu = Number(m[1]);
+    if (cpu >= decl.vcpus) {
+      fail(
+        a.loc,
+        `unknown vCPU '${a.name}': vm '${decl.name}' has ${decl.vcpus} vCPU${
+          decl.vcpus === 1 ? "" : "s"
+        } (vcpu0..vcpu${decl.vcpus - 1})`,
+        undefined,
+        [{ loc: decl.loc, message: "the vm is declared here" }],
+      );
+    }
+    return { vm, kind: "vcpu", cpu, source: a.name };
+  }
+  if (decl.platform.actors.includes(a.name)) {
+    return { vm, kind: a.name === "vmm" ? "vmm" : "hypervisor", cpu: -1, source: a.name };
+  }
+  const names = ["vcpu0", "device <name>", ...decl.platform.actors];
+  fail(a.loc, `unknown actor '${a.name}'`, suggest(a.name, names));
+}
+
+function resolveHandlerEvent(
+  s: Statement & { kind: "handler" },
+  actor: ActorRef,
+  scope: Scope,
+): { event: string; values: number[] | null } {
+  const platform = scope.vms[actor.vm].platform;
+  const [first, ...rest] = s.event;
+  const names = platform.handlerEvents.map((e) => e.name);
+  if (!first || first.kind !== "ident") {
+    fail(first?.loc ?? s.loc, "say what the handler is for", suggest("", names));
+  }
+  const spec = platform.handlerEvents.find((e) => e.name === first.name);
+  if (!spec) fail(first.loc, `unknown handler event '${first.name}'`, suggest(first.name, names));
+  if (!spec.takesValue) {
+    if (rest.length) fail(rest[0].loc, `'${spec.name}' takes no value`);
+    return { event: spec.name, values: null };
+  }
+  if (rest.length !== 1 || rest[0].kind === "kv") {
+    fail(rest[1]?.loc ?? first.loc, `'${spec.name}' takes one value: a number, a set or a range`);
+  }
+  const v = evalStatic(lowerValue(rest[0], scope));
+  const values = Array.isArray(v) ? [...v] : typeof v === "number" ? [v] : null;
+  if (!values) fail(rest[0].loc, `'${spec.name}' takes a number, a set or a range`);
+  return { event: spec.name, values };
+}
+
+// ---- commands ----------------------------------------------------------------
+
+function commandsFor(actor: ActorRef, scope: Scope): readonly CommandSpec[] {
+  return scope.vms[actor.vm].platform.commands.filter((c) => c.actor === actor.kind);
+}
+
+/** Finds the command whose name words match the leading identifier words. */
+function matchCommand(
+  args: readonly Arg[],
+  commands: readonly CommandSpec[],
+): { spec: CommandSpec; used: number } | null {
+  let best: { spec: CommandSpec; used: number } | null = null;
+  for (const spec of commands) {
+    const words = spec.name.split(" ");
+    if (words.length > args.length) continue;
+    if (
+      words.every((w, i) => args[i].kind === "ident" && (args[i] as { name: string }).name === w)
+    ) {
+      if (!best || words.length > best.used) best = { spec, used: words.length };
+    }
+  }
+  return best;
+}
+
+function lowerCall(
+  args: readonly Arg[],
+  block: WordBlock | undefined,
+  actor: ActorRef,
+  scope: Scope,
+  loc: Loc,
+): Call {
+  const commands = commandsFor(actor, scope);
+  const found = matchCommand(args, commands);
+  if (!found) {
+    const words: string[] = [];
+    for (const a of args) {
+      if (a.kind !== "ident") break;
+      words.push(a.name);
+    }
+    const tried = words.slice(0, 2).join(" ") || sliceOf(scope.ctx, args[0].loc);
+    const names = commands.map((c) => c.name);
+    const hint = suggest(tried, names) ?? suggest(
+      words[0] ?? tried,
+      names.map((n) => n.split(" ")[0]),
+    ) ??
+      `'scn help ${actor.kind}' lists what ${actor.source} can do`;
+    const end = args[Math.max(0, Math.min(words.length, 2) - 1)];
+    fail(
+      { ...args[0].loc, end: end.loc.end },
+      `unknown command '${tried}' for ${actor.source}`,
+      hint,
+    );
+  }
+  const { spec, used } = found;
+  if (block) fail(block.loc, `'${spec.name}' takes no block`);
+  const rest = args.slice(used);
+  const bound: { param: ParamSpec; expr: Expr }[] = [];
+  const given = new Map<string, Loc>();
+  const positional = spec.params.filter((p) => p.positional);
+  let register: Call["register"];
+  let nextPositional = 0;
+  const fieldArgs: { key: string; keyLoc: Loc; value: Value }[] = [];
+  const registerParam = spec.params.find((p) => p.type.kind === "register");
+  for (const a of rest) {
+    if (a.kind === "kv") {
+      const param = spec.params.find((p) => p.name === a.key && p.type.kind !== "register");
+      if (!param) {
+        if (registerParam) {
+          fieldArgs.push(a);
+          continue;
+        }
+        fail(
+          a.keyLoc,
+          `'${spec.name}' has no parameter '${a.key}'`,
+          suggest(a.key, spec.params.map((p) => p.name)),
+        );
+      }
+      const prev = given.get(param.name);
+      if (prev) {
+        fail(a.keyLoc, `'${param.name}' given twice`, undefined, [{
+          loc: prev,
+          message: "first given here",
+        }]);
+      }
+      given.set(param.name, a.keyLoc);
+      bound.push({ param, expr: lowerTyped(a.value, param.type, scope) });
+      continue;
+    }
+    if (registerParam && !register && (a.kind === "path" || a.kind === "ident")) {
+      register = resolveRegister(a, registerParam.type, scope);
+      given.set(registerParam.name, a.loc);
+      continue;
+    }
+    if (register && !register.raw && (a.kind === "number" || a.kind === "var")) {
+      register = { ...register, raw: lowerTyped(a, { kind: "u64" }, scope) };
+      continue;
+    }
+    const param = positional[nextPositional++];
+    if (!param || param.type.kind === "register") {
+      fail(a.loc, `unexpected value for '${spec.name}'`, usage(spec));
+    }
+    given.set(param.name, a.loc);
+    bound.push({ param, expr: lowerTyped(a, param.type, scope) });
+  }
+  if (registerParam) {
+    if (!register) fail(loc, `'${spec.name}' needs a register`, usage(spec));
+    const fields = fieldArgs.map((f) => {
+      const field = register!.spec.fields.find((x) => x.name === f.key);
+      if (!field) {
+        fail(
+          f.keyLoc,
+          `${register!.spec.title} has no field '${f.key}'`,
+          suggest(f.key, register!.spec.fields.map((x) => x.name)),
+        );
+      }
+      const max = field.width >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** field.width - 1;
+      const names = field.values ? Object.keys(field.values) : [];
+      let expr: Expr;
+      if (f.value.kind === "ident" && field.values) {
+        const n = field.values[f.value.name];
+        if (n === undefined) {
+          fail(
+            f.value.loc,
+            `'${f.key}' must be one of: ${names.join(", ")}`,
+            suggest(f.value.name, names),
+          );
+        }
+        expr = { e: "lit", value: n, loc: f.value.loc };
+      } else {
+        expr = lowerTyped(f.value, { kind: "int", min: 0, max, what: `field ${f.key}` }, scope);
+      }
+      return { field, expr };
+    });
+    if (register.raw && fields.length) {
+      fail(fieldArgs[0].keyLoc, "give either a whole value or fields, not both");
+    }
+    register = { ...register, fields };
+  }
+  for (const p of spec.params) {
+    if (p.type.kind === "register") continue;
+    if (!given.has(p.name)) {
+      if (p.default === undefined) {
+        fail(loc, `'${spec.name}' needs '${p.name}=': ${p.doc}`, usage(spec));
+      }
+      bound.push({ param: p, expr: { e: "lit", value: p.default, loc } });
+    }
+  }
+  return { vm: actor.vm, cpu: actor.cpu, source: actor.source, spec, args: bound, register, loc };
+}
+
+function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<Call["register"]> {
+  if (type.kind !== "register") throw new Error("unreachable");
+  const file = type.file;
+  const segs = a.kind === "path"
+    ? a.segments
+    : [{ kind: "field" as const, name: (a as { name: string }).name, loc: a.loc }];
+  const names = file.registers.map((r) => `${file.prefix}.${r.name}`);
+  if (
+    segs.length < 2 || segs[0].kind !== "field" || segs[0].name !== file.prefix ||
+    segs[1].kind !== "field"
+  ) {
+    fail(
+      a.loc,
+      `expected a register such as '${names[0]}'`,
+      suggest(sliceOf(scope.ctx, a.loc), names),
+    );
+  }
+  const name = segs[1].name;
+  const spec = file.registers.find((r) => r.name === name);
+  if (!spec) {
+    fail(
+      segs[1].loc,
+      `unknown register '${file.prefix}.${name}'`,
+      suggest(`${file.prefix}.${name}`, names),
+    );
+  }
+  let index: Expr | null = null;
+  if (spec.count !== undefined) {
+    const idx = segs[2];
+    if (!idx || idx.kind !== "index") {
+      fail(a.loc, `'${file.prefix}.${name}' is indexed: write ${file.prefix}.${name}[n]`);
+    }
+    index = lowerTyped(idx.index, {
+      kind: "int",
+      min: 0,
+      max: spec.count - 1,
+      what: `${name} index`,
+    }, scope);
+    if (segs.length > 3) fail(segs[3].loc, "unexpected path step after the register");
+  } else if (segs.length > 2) {
+    fail(segs[2].loc, "unexpected path step after the register");
+  }
+  return { spec, index, raw: null, fields: [] };
+}
+
+function usage(spec: CommandSpec): string {
+  const parts = spec.params.map((p) => {
+    const body = p.type.kind === "register"
+      ? `<register> [field=value ...]`
+      : `${p.name}=<${describeType(p.type)}>`;
+    return p.default === undefined ? body : `[${body}]`;
+  });
+  return `usage: ${spec.name} ${parts.join(" ")}`.trimEnd();
+}
+
+// ---- values --------------------------------------------------------------------
+
+/** Lowers a value and, when it is a literal, checks it against `type` now. */
+function lowerTyped(v: Value, type: ParamType, scope: Scope): Expr {
+  if (type.kind === "enum" && v.kind === "ident") {
+    if (!type.values.includes(v.name)) {
+      fail(
+        v.loc,
+        `'${v.name}' is not one of: ${type.values.join(", ")}`,
+        suggest(v.name, type.values),
+      );
+    }
+    return { e: "lit", value: v.name, loc: v.loc };
+  }
+  if (type.kind === "bool" && v.kind === "ident" && (v.name === "true" || v.name === "false")) {
+    return { e: "lit", value: v.name === "true" ? 1 : 0, loc: v.loc };
+  }
+  const expr = lowerValue(v, scope);
+  const lit = staticValue(expr);
+  if (lit !== undefined) {
+    const r = coerce(type, lit);
+    if (!r.ok) fail(v.loc, r.why);
+    return { e: "lit", value: r.value, loc: v.loc };
+  }
+  return expr;
+}
+
+function lowerValue(v: Value, scope: Scope): Expr {
+  switch (v.kind) {
+    case "number":
+      return {
+        e: "lit",
+        value: v.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.value) : v.value,
+        loc: v.loc,
+      };
+    case "duration":
+      return { e: "lit", value: v.ns, loc: v.loc };
+    case "string":
+      return { e: "lit", value: v.value, loc: v.loc };
+    case "var":
+      if (!scope.vars.has(v.name)) {
+        fail(
+          v.loc,
+          `'$${v.name}' is used before it is bound`,
+          suggest(v.name, scope.vars) ??
+            "bind it with 'let $x = ...' or '-> $x' first",
+        );
+      }
+      return { e: "var", name: v.name, loc: v.loc };
+    case "neg":
+      return { e: "neg", operand: lowerValue(v.operand, scope), loc: v.loc };
+    case "set":
+      return { e: "set", items: v.items.map((x) => lowerValue(x, scope)), loc: v.loc };
+    case "list":
+      return { e: "list", items: v.items.map((x) => lowerValue(x, scope)), loc: v.loc };
+    case "range":
+      return {
+        e: "range",
+        from: lowerValue(v.from, scope),
+        to: lowerValue(v.to, scope),
+        loc: v.loc,
+      };
+    case "ident":
+      return lowerConstant(v.name, v.loc, scope);
+    case "path":
+      return lowerPath(v, scope);
+  }
+}
+
+function lowerConstant(name: string, loc: Loc, scope: Scope): Expr {
+  for (const vm of scope.vms) {
+    const c = vm.platform.constants[name];
+    if (c !== undefined) return { e: "lit", value: c, loc };
+  }
+  const stateNames = scope.vms.flatMap((vm) =>
+    vm.platform.state.map((s) => s.pattern.split(".")[0])
+  );
+  if (stateNames.includes(name) || /^vcpu\d+$/.test(name)) {
+    fail(loc, `'${name}' is not a value by itself`, "read a field of it, such as vcpu0.lapic.isr");
+  }
+  const constants = scope.vms.flatMap((vm) => Object.keys(vm.platform.constants));
+  fail(
+    loc,
+    `unknown name '${name}'`,
+    suggest(name, constants) ?? "names of values are constants such as EINVAL",
+  );
+}
+
+/** Matches a written path against the state table of the VM it names. */
+function lowerPath(p: PathExpr, scope: Scope): Expr {
+  let segs = p.segments;
+  let vm = -1;
+  const first = segs[0];
+  if (first.kind === "field" && scope.vms.some((v) => v.name === first.name) && segs.length > 1) {
+    vm = scope.vms.findIndex((v) => v.name === first.name);
+    segs = segs.slice(1);
+  } else {
+    vm = resolveVm(undefined, p.loc, scope);
+  }
+  const decl = scope.vms[vm];
+  const written = shapeOf(segs);
+  for (const spec of decl.platform.state) {
+    const m = matchPattern(spec.pattern, segs, scope);
+    if (!m) continue;
+    checkBounds(spec, m.indexes, decl);
+    return {
+      e: "state",
+      vm,
+      spec: spec as StateSpec,
+      indexes: m.indexes,
+      text: sliceOf(scope.ctx, p.loc),
+      loc: p.loc,
+    };
+  }
+  const patterns = decl.platform.state.map((s) => s.pattern);
+  fail(
+    p.loc,
+    `unknown state path '${sliceOf(scope.ctx, p.loc)}'`,
+    suggest(written, patterns) ?? "'scn help state' lists readable paths",
+  );
+}
+
+function shapeOf(segs: PathExpr["segments"]): string {
+  return segs.map((s, i) => {
+    if (s.kind === "index") return "[#]";
+    const name = /^vcpu\d+$/.test(s.name) ? "vcpu#" : s.name;
+    return i === 0 ? name : `.${name}`;
+  }).join("");
+}
+
+function matchPattern(
+  pattern: string,
+  segs: PathExpr["segments"],
+  scope: Scope,
+): { indexes: Expr[] } | null {
+  const tokens = pattern.match(/[A-Za-z_][A-Za-z0-9_]*#?|\[#\]/g) ?? [];
+  if (tokens.length !== segs.length) return null;
+  const indexes: Expr[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i], s = segs[i];
+    if (t === "[#]") {
+      if (s.kind !== "index") return null;
+      indexes.push(lowerValue(s.index, scope));
+    } else if (t.endsWith("#")) {
+      if (s.kind !== "field") return null;
+      const stem = t.slice(0, -1);
+      const m = new RegExp(`^${stem}(\\d+)$`).exec(s.name);
+      if (!m) return null;
+      indexes.push({ e: "lit", value: Number(m[1]), loc: s.loc });
+    } else if (s.kind !== "field" || s.name !== t) {
+      return null;
+    }
+  }
+  return { indexes };
+}
+
+function checkBounds(spec: StateSpec, indexes: Expr[], decl: VmDecl): void {
+  if (!spec.bounds) return;
+  // Bounds need a VM; the checker has only its settings, so bound-check what
+  // the settings fix (vCPU numbers) and leave the rest to run time.
+  const vcpuSlot = spec.pattern.split(".").findIndex((t) => t === "vcpu#");
+  if (vcpuSlot === 0) {
+    const e = indexes[0];
+    if (e.e === "lit" && typeof e.value === "number" && e.value >= decl.vcpus) {
+      fail(e.loc, `vm '${decl.name}' has no vcpu${e.value} (it has ${decl.vcpus})`, undefined, [
+        { loc: decl.loc, message: "the vm is declared here" },
+      ]);
+    }
+  }
+}
+
+// ---- conditions ---------------------------------------------------------------
+
+function lowerCondition(c: Condition, scope: Scope): Cond {
+  switch (c.kind) {
+    case "and":
+    case "or":
+      return {
+        c: c.kind,
+        left: lowerCondition(c.left, scope),
+        right: lowerCondition(c.right, scope),
+        loc: c.loc,
+      };
+    case "not":
+      return { c: "not", operand: lowerCondition(c.operand, scope), loc: c.loc };
+    case "truthy":
+      return { c: "truthy", expr: lowerOperand(c.operand, scope, null), loc: c.loc };
+    case "compare": {
+      const left = lowerOperand(c.left, scope, null);
+      const right = lowerOperand(c.right, scope, typeOf(left));
+      return {
+        c: "cmp",
+        op: c.op,
+        left: retype(left, c.left, scope, typeOf(right)),
+        right,
+        loc: c.loc,
+      };
+    }
+    case "took": {
+      const actor = resolveActor(c.actor, scope);
+      if (actor.kind !== "vcpu") fail(c.actor.loc, "only vCPUs take interrupts");
+      return {
+        c: "took",
+        vm: actor.vm,
+        cpu: actor.cpu,
+        cpuName: actor.source,
+        nothing: c.spec.nothing,
+        values: c.spec.values.map((v) => lowerValue(v, scope)),
+        count: c.spec.count ? lowerValue(c.spec.count.value, scope) : null,
+        inOrder: c.spec.inOrder,
+        loc: c.loc,
+      };
+    }
+  }
+}
+
+function typeOf(e: Expr): ParamType | null {
+  return e.e === "state" ? e.spec.type : null;
+}
+
+/** Identifiers compared with an enum-typed path are that enum's names. */
+function lowerOperand(o: Operand, scope: Scope, against: ParamType | null): Expr {
+  if (o.kind === "query") {
+    if (!scope.actor) {
+      fail(o.loc, "a query needs a vCPU: write it inside 'vcpu0: if ...' or a handler");
+    }
+    const call = lowerCall(o.args, undefined, scope.actor, scope, o.loc);
+    if (!call.spec.returns) fail(o.loc, `'${call.spec.name}' returns no value to test`);
+    return { e: "query", call, loc: o.loc };
+  }
+  if (against?.kind === "enum" && o.value.kind === "ident") {
+    return lowerTyped(o.value, against, scope);
+  }
+  return lowerValue(o.value, scope);
+}
+
+function retype(e: Expr, o: Operand, scope: Scope, against: ParamType | null): Expr {
+  if (against?.kind === "enum" && o.kind === "value" && o.value.kind === "ident") {
+    return lowerTyped(o.value, against, scope);
+  }
+  return e;
+}
+
+// ---- static evaluation ----------------------------------------------------------
+
+/** The value of an expression made only of literals, or undefined. */
+export function staticValue(e: Expr): Val | undefined {
+  switch (e.e) {
+    case "lit":
+      return e.value;
+    case "neg": {
+      const v = staticValue(e.operand);
+      return typeof v === "number" ? -v : typeof v === "bigint" ? -v : undefined;
+    }
+    case "set":
+    case "list": {
+      const items = e.items.map(staticValue);
+      if (items.some((x) => typeof x !== "number")) return undefined;
+      return e.e === "set"
+        ? [...new Set(items as number[])].sort((a, b) => a - b)
+        : items as number[];
+    }
+    case "range": {
+      const a = staticValue(e.from), b = staticValue(e.to);
+      if (typeof a !== "number" || typeof b !== "number") return undefined;
+      const out: number[] = [];
+      for (let i = a; i <= b && out.length <= 4096; i++) out.push(i);
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function evalStatic(e: Expr): Val {
+  const v = staticValue(e);
+  if (v === undefined) fail(e.loc, "this must be a literal value (no variables or state)");
+  return v;
+}

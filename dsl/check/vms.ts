@@ -1,0 +1,150 @@
+/**
+ * Pass: read each `vm name { ... }` block against the settings table of the
+ * platform its `arch` names.
+ *
+ * A vm body is a stream of words (`arch x86_64  vcpus 2  irqchip split`):
+ * the table says which words are settings and how many values each takes,
+ * so the grammar never needs to know them.
+ *
+ * @module
+ */
+import type { Loc, Statement, WordBlock, WordItem } from "../ast.ts";
+import type { SettingSpec, Val } from "../../lib/core/table.ts";
+import type { Platform } from "../../lib/interp/platform.ts";
+import type { VmDecl } from "../program.ts";
+import { fail, suggest } from "./context.ts";
+
+/**
+ * Resolves every vm block. Names must be unique.
+ *
+ * @example
+ * ```ts
+ * const [vm] = checkVms(parse("vm g { arch x86_64 vcpus 2 }\n").body, [x86]);
+ * vm.vcpus; // 2
+ * ```
+ */
+export function checkVms(body: readonly Statement[], platforms: readonly Platform[]): VmDecl[] {
+  const out: VmDecl[] = [];
+  const seen = new Map<string, Loc>();
+  for (const s of body) {
+    if (s.kind !== "vm") continue;
+    const prev = seen.get(s.name.name);
+    if (prev) {
+      fail(s.name.loc, `vm '${s.name.name}' is declared twice`, undefined, [{
+        loc: prev,
+        message: "first declared here",
+      }]);
+    }
+    seen.set(s.name.name, s.name.loc);
+    out.push(checkVm(s.name.name, s.body, s.loc, platforms));
+  }
+  return out;
+}
+
+function checkVm(name: string, body: WordBlock, loc: Loc, platforms: readonly Platform[]): VmDecl {
+  const platform = findPlatform(body, loc, platforms);
+  const values: Record<string, Val> = {};
+  const given = new Map<string, Loc>();
+  const items = body.items;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    let key: string, keyLoc: Loc, value: WordItem | undefined;
+    if (item.kind === "kv") {
+      key = item.key;
+      keyLoc = item.keyLoc;
+      value = item.value;
+    } else if (item.kind === "ident") {
+      key = item.name;
+      keyLoc = item.loc;
+    } else {
+      fail(
+        item.loc,
+        "expected a setting name here",
+        suggest("", platform.settings.map((x) => x.name)),
+      );
+    }
+    const spec = platform.settings.find((x) => x.name === key);
+    if (!spec) {
+      fail(
+        keyLoc,
+        `unknown vm setting '${key}'`,
+        suggest(key, platform.settings.map((x) => x.name)),
+      );
+    }
+    const prev = given.get(key);
+    if (prev) {
+      fail(keyLoc, `'${key}' is set twice`, undefined, [{ loc: prev, message: "first set here" }]);
+    }
+    given.set(key, keyLoc);
+    if (spec.value.kind === "flag") {
+      if (value) fail(value.loc, `'${key}' takes no value`);
+      values[key] = 1;
+      continue;
+    }
+    if (!value) {
+      value = items[++i];
+      if (!value) fail(keyLoc, `'${key}' needs a value`, describeSetting(spec));
+    }
+    values[key] = settingValue(spec, value);
+  }
+  for (const spec of platform.settings) {
+    if (!(spec.name in values) && spec.value.kind !== "flag") {
+      values[spec.name] = spec.value.default;
+    }
+  }
+  return { name, platform, settings: values, vcpus: platform.vcpuCount(values), loc };
+}
+
+function findPlatform(body: WordBlock, loc: Loc, platforms: readonly Platform[]): Platform {
+  const items = body.items;
+  const all = platforms.flatMap((p) => p.arch);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    let v: WordItem | undefined;
+    if (it.kind === "ident" && it.name === "arch") v = items[i + 1];
+    else if (it.kind === "kv" && it.key === "arch") v = it.value;
+    else continue;
+    if (!v || v.kind !== "ident") {
+      fail(it.loc, "'arch' needs an architecture name", suggest("", all));
+    }
+    const p = platforms.find((x) => x.arch.includes(v.name));
+    if (!p) fail(v.loc, `unknown architecture '${v.name}'`, suggest(v.name, all));
+    return p;
+  }
+  fail(body.loc, "this vm has no 'arch'", `add one of: ${all.map((a) => `arch ${a}`).join(", ")}`, [
+    { loc, message: "in this vm" },
+  ]);
+}
+
+function settingValue(spec: SettingSpec, item: WordItem): Val {
+  const v = spec.value;
+  if (v.kind === "enum") {
+    if (item.kind !== "ident" || !v.values.includes(item.name)) {
+      const word = item.kind === "ident" ? item.name : "";
+      fail(
+        item.loc,
+        `'${spec.name}' must be one of ${v.values.join(", ")}`,
+        suggest(word, v.values),
+      );
+    }
+    return item.name;
+  }
+  if (v.kind === "int") {
+    if (item.kind !== "number") {
+      fail(item.loc, `'${spec.name}' needs a number`, describeSetting(spec));
+    }
+    const n = item.value;
+    if (n < BigInt(v.min) || n > BigInt(v.max)) {
+      fail(item.loc, `'${spec.name}' ${item.text} is out of range ${v.min}..${v.max}`);
+    }
+    return Number(n);
+  }
+  return 1;
+}
+
+function describeSetting(spec: SettingSpec): string {
+  const v = spec.value;
+  if (v.kind === "enum") return `${spec.name} takes one of: ${v.values.join(", ")}`;
+  if (v.kind === "int") return `${spec.name} takes a number in ${v.min}..${v.max}`;
+  return `${spec.name} takes no value`;
+}

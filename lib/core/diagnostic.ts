@@ -1,0 +1,136 @@
+/**
+ * Diagnostics: what went wrong, where, and what else is relevant, formatted
+ * for people (file:line:col, the source line, a caret under the spot).
+ *
+ * Every kind of bad input ends as a {@link ScnError} carrying one of these,
+ * never as a raw exception, and the command line maps its {@link ErrorKind}
+ * to an exit code.
+ *
+ * @module
+ */
+import type { Loc } from "../../dsl/ast.ts";
+
+/** What class of problem a diagnostic reports; each has its own exit code. */
+export type ErrorKind = "syntax" | "check" | "include" | "budget" | "version";
+
+/** A related location mentioned by a diagnostic ("first defined here"). */
+export interface Related {
+  loc: Loc;
+  message: string;
+}
+
+/** One problem in a scenario. */
+export interface Diagnostic {
+  kind: ErrorKind;
+  message: string;
+  loc: Loc;
+  /** Extra advice: "did you mean 'eoi'?", the list of valid names. */
+  hint?: string;
+  related?: Related[];
+}
+
+/**
+ * An error about the input, carrying its diagnostics.
+ *
+ * @example
+ * ```ts
+ * const loc = { source: "a.scn", start: { offset: 0, line: 1, column: 1 },
+ *               end: { offset: 3, line: 1, column: 4 } };
+ * throw new ScnError({ kind: "check", message: "unknown actor 'vcpu9'", loc });
+ * ```
+ */
+export class ScnError extends Error {
+  readonly diagnostics: Diagnostic[];
+  constructor(first: Diagnostic, ...rest: Diagnostic[]) {
+    super(first.message);
+    this.name = "ScnError";
+    this.diagnostics = [first, ...rest];
+  }
+}
+
+/** Where to find the text of a source for quoting. */
+export type SourceLookup = (source: string) => string | undefined;
+
+/**
+ * Formats a diagnostic as people read them:
+ *
+ * ```text
+ * a.scn:3:8: error: unknown command 'eio'
+ *   3 | vcpu0: eio
+ *     |        ^^^
+ *   = did you mean 'eoi'?
+ * ```
+ */
+export function formatDiagnostic(d: Diagnostic, lookup: SourceLookup): string {
+  const lines = [`${where(d.loc)}: error: ${d.message}`];
+  lines.push(...quote(d.loc, lookup));
+  if (d.hint) lines.push(`  = ${d.hint}`);
+  for (const r of d.related ?? []) {
+    lines.push(`${where(r.loc)}: note: ${r.message}`);
+    lines.push(...quote(r.loc, lookup));
+  }
+  return lines.join("\n");
+}
+
+/** `file:line:col` of a location. */
+export function where(loc: Loc): string {
+  return `${loc.source}:${loc.start.line}:${loc.start.column}`;
+}
+
+function quote(loc: Loc, lookup: SourceLookup): string[] {
+  const text = lookup(loc.source);
+  if (text === undefined) return [];
+  const lineText = text.split(/\r\n|\n|\r/)[loc.start.line - 1];
+  if (lineText === undefined) return [];
+  const n = String(loc.start.line);
+  const pad = " ".repeat(n.length);
+  const width = loc.end.line === loc.start.line
+    ? Math.max(1, loc.end.column - loc.start.column)
+    : Math.max(1, lineText.length - loc.start.column + 1);
+  const shown = lineText.replace(/\t/g, " ");
+  return [
+    `  ${n} | ${shown}`,
+    `  ${pad} | ${" ".repeat(loc.start.column - 1)}${"^".repeat(width)}`,
+  ];
+}
+
+/**
+ * The closest candidate to `word` by edit distance, when it is close enough
+ * to be a plausible typo.
+ *
+ * @example
+ * ```ts
+ * didYouMean("eio", ["eoi", "sti", "cli"]); // "eoi"
+ * ```
+ */
+export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestDistance || (d === bestDistance && best !== undefined && c < best)) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  const limit = Math.max(1, Math.floor(word.length / 3) + 1);
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** Damerau-Levenshtein (optimal string alignment) distance: a swap counts once. */
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1, cols = b.length + 1;
+  const d: number[][] = Array.from({ length: rows }, () => new Array<number>(cols).fill(0));
+  for (let i = 0; i < rows; i++) d[i][0] = i;
+  for (let j = 0; j < cols; j++) d[0][j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[rows - 1][cols - 1];
+}

@@ -1,0 +1,73 @@
+/**
+ * What an architecture model offers the interpreter: its tables (for the
+ * checker and `scn help`) and the engine-facing view of its VMs and vCPUs.
+ *
+ * The interpreter knows nothing of LAPICs or GICs: it asks a vCPU whether it
+ * would take an interrupt at its next instruction boundary, tells it to take
+ * it, and runs the scenario's handler for what it took.
+ *
+ * @module
+ */
+import type { CommandSpec, HandlerEventSpec, SettingSpec, StateSpec, Val } from "../core/table.ts";
+import type { Trace } from "../core/trace.ts";
+import type { EventQueue } from "../core/event_queue.ts";
+
+/** Services the engine gives a model: the trace, the clock and the timer queue. */
+export interface ModelEnv {
+  trace: Trace;
+  queue: EventQueue;
+  now(): number;
+}
+
+/** One interrupt or exception a vCPU took. */
+export interface Taken {
+  /** What it was: `vector` (a maskable interrupt), `nmi`, `extint`, `spurious`. */
+  kind: string;
+  /** The vector, INTID or -1. */
+  vector: number;
+  /** The trace event that made it pending, or 0. */
+  cause: number;
+  /** The trace event recording the take. */
+  event: number;
+}
+
+/** The engine's view of a vCPU. */
+export interface CpuModel {
+  readonly name: string;
+  /** Halted (HLT, WFI): executes nothing until woken. */
+  readonly halted: boolean;
+  /** Whether an interrupt would be taken at the next instruction boundary. */
+  canTake(): boolean;
+  /** Takes it (the acknowledge cycle), entering the handler context. */
+  take(): Taken;
+  /** One instruction retired: ends STI/MOV-SS shadows. */
+  retire(): void;
+  /** The handler for the last taken interrupt returned (IRET / ERET). */
+  returnFromInterrupt(): void;
+}
+
+/** The engine's view of a VM. */
+export interface VmModel {
+  readonly name: string;
+  readonly cpus: readonly CpuModel[];
+}
+
+/** An architecture: its tables and a factory for its VMs. */
+export interface Platform<M extends VmModel = VmModel> {
+  /** The `arch` values it implements (`x86_64`). */
+  readonly arch: readonly string[];
+  readonly settings: readonly SettingSpec[];
+  readonly commands: readonly CommandSpec<M>[];
+  readonly state: readonly StateSpec<M>[];
+  readonly handlerEvents: readonly HandlerEventSpec[];
+  /** Named constants usable as values (`EINVAL`). */
+  readonly constants: Readonly<Record<string, number>>;
+  /** Actor names besides `vcpuN` and `device X` (`vmm`). */
+  readonly actors: readonly string[];
+  /** The number of vCPUs a VM with these settings has. */
+  vcpuCount(settings: Readonly<Record<string, Val>>): number;
+  /** Builds a VM. */
+  create(name: string, settings: Readonly<Record<string, Val>>, env: ModelEnv): M;
+  /** Whether a handler declared for `event`/`values` matches what was taken. */
+  handlerMatches(event: string, values: readonly number[] | null, taken: Taken): boolean;
+}

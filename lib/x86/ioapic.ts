@@ -1,0 +1,962 @@
+/**
+ * The I/O APIC, with KVM's in-kernel semantics.
+ *
+ * Registers follow the Intel 82093AA I/O APIC datasheet (IOREGSEL at +0x00,
+ * IOWIN at +0x10, indirect registers IOAPICID 0x00, IOAPICVER 0x01,
+ * IOAPICARB 0x02, IOREDTBL[n] at 0x10+2n / 0x11+2n) plus the EOI register at
+ * +0x40 of the version-0x20 (ICH) I/O APIC. Behaviour follows Linux
+ * `arch/x86/kvm/ioapic.c` (`ioapic_set_irq`, `ioapic_service`,
+ * `ioapic_write_indirect`, `__kvm_ioapic_update_eoi`), which is what a
+ * KVM_CREATE_IRQCHIP guest sees; where QEMU's userspace I/O APIC
+ * (`hw/intc/ioapic.c`) differs, the comment says so.
+ *
+ * The redirection-entry layout lives in {@link RTE_FIELDS} and nowhere else:
+ * the model reads fields through it and the scenario DSL writes entries by
+ * field name with {@link encodeRte}. The generic field-table helpers here
+ * ({@link RegField}, {@link fieldGet}, {@link encodeFields},
+ * {@link decodeFields}, {@link formatFields}) are shared with the MSI format.
+ *
+ * @module
+ */
+
+import {
+  type ApicMessage,
+  type ApicSink,
+  type DeliveryMode,
+  type EoiListener,
+  Shorthand,
+} from "./apic_message.ts";
+import type { Trace } from "../core/trace.ts";
+
+// ---------------------------------------------------------------------------
+// Field tables
+
+/**
+ * One field of a register, in a table that is the single statement of the
+ * register's layout. Bit positions count from bit 0 of a 64-bit register
+ * held as two 32-bit words (low word bits 0..31, high word bits 32..63); a
+ * field never straddles the two words.
+ */
+export interface RegField {
+  /** Field name as written in scenarios (`vector`, `trigger`, `dest`). */
+  readonly name: string;
+  /** Least significant bit. */
+  readonly lsb: number;
+  /** Width in bits (1..32). */
+  readonly width: number;
+  /** Names of the encoded values, index = value; `null` marks a reserved encoding. */
+  readonly values?: readonly (string | null)[];
+  /** Hardware owns it: software writes do not change it. */
+  readonly readOnly?: boolean;
+}
+
+/**
+ * The value a field takes when encoding: a number, or one of its value names.
+ *
+ * @example
+ * ```ts
+ * const t: FieldInput<typeof RTE.trigger> = "level";
+ * ```
+ */
+export type FieldInput<F> = F extends { readonly values: readonly (infer V)[] }
+  ? Exclude<V, null> | number
+  : number;
+
+/**
+ * Field values by name for {@link encodeFields}; omitted fields encode as 0.
+ *
+ * @example
+ * ```ts
+ * const init: FieldInit<typeof RTE_FIELDS> = { vector: 0x76, trigger: "level" };
+ * ```
+ */
+export type FieldInit<T extends readonly RegField[]> = {
+  [F in T[number] as F["name"]]?: FieldInput<F>;
+};
+
+/**
+ * Every field of a register as a number, by name.
+ *
+ * @example
+ * ```ts
+ * const d: FieldValues<typeof RTE_FIELDS> = decodeRte(0x10000, 0);
+ * d.mask; // 1
+ * ```
+ */
+export type FieldValues<T extends readonly RegField[]> = {
+  [F in T[number] as F["name"]]: number;
+};
+
+/** A 64-bit register value as two unsigned 32-bit words. */
+export interface RegWords {
+  /** Bits 31:0. */
+  low: number;
+  /** Bits 63:32. */
+  high: number;
+}
+
+function fieldMask(f: RegField): number {
+  return f.width >= 32 ? 0xffffffff : (1 << f.width) - 1;
+}
+
+/**
+ * Reads field `f` out of a register given as low/high words.
+ *
+ * @example
+ * ```ts
+ * fieldGet(RTE.trigger, 0x8076, 0); // 1
+ * ```
+ */
+export function fieldGet(f: RegField, low: number, high = 0): number {
+  const word = f.lsb >= 32 ? high : low;
+  return ((word >>> (f.lsb & 31)) & fieldMask(f)) >>> 0;
+}
+
+/**
+ * Returns `word` with field `f` replaced by `value`; `word` is the low word
+ * for fields below bit 32 and the high word for the others.
+ *
+ * @example
+ * ```ts
+ * fieldSet(RTE.mask, 0x76, 1); // 0x10076
+ * ```
+ */
+export function fieldSet(f: RegField, word: number, value: number): number {
+  const shift = f.lsb & 31;
+  const m = fieldMask(f);
+  return ((word & ~(m << shift)) | ((value & m) << shift)) >>> 0;
+}
+
+/**
+ * Builds a table's index by field name (for callers that look fields up).
+ *
+ * @example
+ * ```ts
+ * const byName = indexFields(RTE_FIELDS);
+ * byName.vector.lsb; // 0
+ * ```
+ */
+export function indexFields<T extends readonly RegField[]>(
+  table: T,
+): { [F in T[number] as F["name"]]: F } {
+  const out: Record<string, RegField> = {};
+  for (const f of table) out[f.name] = f;
+  return out as { [F in T[number] as F["name"]]: F };
+}
+
+function encodeValue(f: RegField, v: number | string): number {
+  let n: number;
+  if (typeof v === "string") {
+    n = f.values ? f.values.indexOf(v) : -1;
+    if (n < 0) {
+      const names = f.values?.filter((x) => x !== null).join(", ") ?? "a number";
+      throw new RangeError(`${f.name}: unknown value "${v}" (expected ${names})`);
+    }
+  } else {
+    n = v;
+  }
+  if (!Number.isInteger(n) || n < 0 || n > fieldMask(f)) {
+    throw new RangeError(`${f.name}: ${v} does not fit in ${f.width} bit(s)`);
+  }
+  return n;
+}
+
+/**
+ * Encodes named field values into register words; omitted fields are 0.
+ * Throws RangeError for an unknown field, value name, or a value too wide.
+ *
+ * @example
+ * ```ts
+ * encodeFields(RTE_FIELDS, { vector: 0x76, trigger: "level", dest: 1 });
+ * // { low: 0x8076, high: 0x01000000 }
+ * ```
+ */
+export function encodeFields<T extends readonly RegField[]>(
+  table: T,
+  init: FieldInit<T>,
+): RegWords {
+  let low = 0, high = 0;
+  for (const [name, v] of Object.entries(init as Record<string, number | string | undefined>)) {
+    if (v === undefined) continue;
+    const f = table.find((x) => x.name === name);
+    if (!f) throw new RangeError(`unknown field "${name}"`);
+    const n = encodeValue(f, v);
+    if (f.lsb >= 32) high = fieldSet(f, high, n);
+    else low = fieldSet(f, low, n);
+  }
+  return { low, high };
+}
+
+/**
+ * Decodes every field of a table from register words.
+ *
+ * @example
+ * ```ts
+ * decodeFields(RTE_FIELDS, 0x8076, 0).trigger; // 1
+ * ```
+ */
+export function decodeFields<T extends readonly RegField[]>(
+  table: T,
+  low: number,
+  high = 0,
+): FieldValues<T> {
+  const out: Record<string, number> = {};
+  for (const f of table) out[f.name] = fieldGet(f, low, high);
+  return out as FieldValues<T>;
+}
+
+/**
+ * Human text for a register: `vector=0x76 delivery_mode=fixed ...`, value
+ * names where the table has them, hex otherwise.
+ *
+ * @example
+ * ```ts
+ * formatFields(RTE_FIELDS, 0x18076, 0);
+ * // "vector=0x76 delivery_mode=fixed dest_mode=physical delivery_status=0 polarity=high remote_irr=0 trigger=level mask=1 dest=0x00"
+ * ```
+ */
+export function formatFields(table: readonly RegField[], low: number, high = 0): string {
+  const parts: string[] = [];
+  for (const f of table) {
+    const v = fieldGet(f, low, high);
+    const name = f.values?.[v];
+    parts.push(
+      `${f.name}=${name ?? (f.width === 1 ? String(v) : hex(v, Math.ceil(f.width / 4)))}`,
+    );
+  }
+  return parts.join(" ");
+}
+
+function hex(v: number, digits = 2): string {
+  return "0x" + v.toString(16).padStart(digits, "0");
+}
+
+/**
+ * The I/O redirection table entry (82093AA datasheet, "I/O Redirection Table
+ * Registers"): the only statement of these bit positions in the code base.
+ * Bits 17..55 are reserved (Linux's paravirt extended destination ID in
+ * 55:49 is not modelled: KVM's in-kernel I/O APIC ignores it).
+ *
+ * @example
+ * ```ts
+ * RTE_FIELDS.find((f) => f.name === "dest")!.lsb; // 56
+ * ```
+ */
+export const RTE_FIELDS = [
+  { name: "vector", lsb: 0, width: 8 },
+  {
+    name: "delivery_mode",
+    lsb: 8,
+    width: 3,
+    values: ["fixed", "lowest", "smi", null, "nmi", "init", null, "extint"],
+  },
+  { name: "dest_mode", lsb: 11, width: 1, values: ["physical", "logical"] },
+  { name: "delivery_status", lsb: 12, width: 1, readOnly: true },
+  { name: "polarity", lsb: 13, width: 1, values: ["high", "low"] },
+  { name: "remote_irr", lsb: 14, width: 1, readOnly: true },
+  { name: "trigger", lsb: 15, width: 1, values: ["edge", "level"] },
+  { name: "mask", lsb: 16, width: 1 },
+  { name: "dest", lsb: 56, width: 8 },
+] as const satisfies readonly RegField[];
+
+/**
+ * {@link RTE_FIELDS} by name.
+ *
+ * @example
+ * ```ts
+ * RTE.remote_irr.lsb; // 14
+ * ```
+ */
+export const RTE: { [F in typeof RTE_FIELDS[number] as F["name"]]: F } = indexFields(
+  RTE_FIELDS,
+);
+
+/**
+ * Field values of a redirection entry for {@link encodeRte}.
+ *
+ * @example
+ * ```ts
+ * const e: RteInit = { vector: 0x76, trigger: "level", dest: 0 };
+ * ```
+ */
+export type RteInit = FieldInit<typeof RTE_FIELDS>;
+
+/**
+ * A decoded redirection entry: every field as a number.
+ *
+ * @example
+ * ```ts
+ * const f: RteFields = decodeRte(0x10000, 0); // f.mask === 1
+ * ```
+ */
+export type RteFields = FieldValues<typeof RTE_FIELDS>;
+
+/**
+ * Encodes a redirection entry from named fields (omitted fields are 0, so
+ * an entry is unmasked unless `mask: 1` is given).
+ *
+ * @example
+ * ```ts
+ * encodeRte({ vector: 0x76, trigger: "level", dest: 0 }); // { low: 0x8076, high: 0 }
+ * ```
+ */
+export function encodeRte(init: RteInit): RegWords {
+  return encodeFields(RTE_FIELDS, init);
+}
+
+/**
+ * Decodes a redirection entry given as low/high words.
+ *
+ * @example
+ * ```ts
+ * decodeRte(0x8076, 0x01000000).dest; // 1
+ * ```
+ */
+export function decodeRte(low: number, high: number): RteFields {
+  return decodeFields(RTE_FIELDS, low, high);
+}
+
+// ---------------------------------------------------------------------------
+// Register map
+
+/**
+ * MMIO offsets from the I/O APIC base (default 0xFEC00000).
+ *
+ * @example
+ * ```ts
+ * ioapic.write(IoapicMmio.IOREGSEL, 0x10);
+ * ```
+ */
+export const IoapicMmio = {
+  IOREGSEL: 0x00,
+  IOWIN: 0x10,
+  /** Only on version 0x20 I/O APICs: writing a vector EOIs it. */
+  EOI: 0x40,
+} as const;
+
+/**
+ * Indirect register indices (written to IOREGSEL).
+ *
+ * @example
+ * ```ts
+ * ioapic.readIndirect(IoapicIndex.IOAPICVER); // 0x170011 on KVM
+ * ```
+ */
+export const IoapicIndex = {
+  IOAPICID: 0x00,
+  IOAPICVER: 0x01,
+  IOAPICARB: 0x02,
+  /** IOREDTBL[n] low dword is at IOREDTBL + 2n, high dword at IOREDTBL + 2n + 1. */
+  IOREDTBL: 0x10,
+} as const;
+
+/**
+ * IOAPICVER bits 7:0 values that change behaviour.
+ *
+ * @example
+ * ```ts
+ * new Ioapic(host, { version: IoapicVersion.ICH });
+ * ```
+ */
+export const IoapicVersion = {
+  /** KVM's in-kernel I/O APIC (no EOI register). */
+  KVM: 0x11,
+  /** ICH-style I/O APIC with the EOI register (QEMU's userspace default). */
+  ICH: 0x20,
+} as const;
+
+/**
+ * The RTC's pin: KVM tracks its edge deliveries until EOI so that
+ * KVM_IRQ_LINE_STATUS can report coalesced RTC ticks (ioapic.c `RTC_GSI`).
+ *
+ * @example
+ * ```ts
+ * ioapic.setLine(RTC_PIN, 1);
+ * ```
+ */
+export const RTC_PIN = 8;
+
+/**
+ * Back-to-back EOI re-deliveries of one pin after which KVM delays the next
+ * by 10 ms (ioapic.c `IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT`, QEMU the same).
+ *
+ * @example
+ * ```ts
+ * EOI_STORM_LIMIT; // 10000
+ * ```
+ */
+export const EOI_STORM_LIMIT = 10000;
+
+/**
+ * The storm-guard delay in nanoseconds (KVM: `HZ / 100`).
+ *
+ * @example
+ * ```ts
+ * EOI_STORM_DELAY_NS; // 10_000_000
+ * ```
+ */
+export const EOI_STORM_DELAY_NS = 10_000_000;
+
+// ---------------------------------------------------------------------------
+// The model
+
+/** What an I/O APIC is plugged into. */
+export interface IoapicHost {
+  /** The APIC bus that delivers redirection messages. */
+  sink: ApicSink;
+  /** Where state changes are recorded. */
+  trace: Trace;
+  /** Trace source name, e.g. `ioapic`. */
+  name: string;
+  /**
+   * Runs `fire` after `delayNs` of virtual time. Needed only by the EOI-storm
+   * guard; without it the guard is off and every EOI re-delivers at once.
+   */
+  schedule?: (delayNs: number, fire: () => void) => void;
+}
+
+/** Construction options. */
+export interface IoapicOptions {
+  /** Number of pins (redirection entries), 1..256; default 24. */
+  pins?: number;
+  /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (adds the EOI register). */
+  version?: number;
+}
+
+// Hot-path field accessors resolved once from the table.
+const F_VECTOR = RTE.vector;
+const F_DM = RTE.delivery_mode;
+const F_DESTMODE = RTE.dest_mode;
+const F_DSTATUS = RTE.delivery_status;
+const F_RIRR = RTE.remote_irr;
+const F_TRIGGER = RTE.trigger;
+const F_MASK = RTE.mask;
+const F_DEST = RTE.dest;
+const EXTINT = 0b111;
+
+/**
+ * An I/O APIC with KVM's in-kernel behaviour.
+ *
+ * The message handed to `sink.deliver` is a scratch object reused on every
+ * send (so that sending allocates nothing): a sink must copy what it keeps.
+ *
+ * @example
+ * ```ts
+ * const ioapic = new Ioapic({ sink: bus, trace, name: "ioapic" });
+ * ioapic.write(0x00, 0x10 + 2 * 14);
+ * ioapic.write(0x10, encodeRte({ vector: 0x76, trigger: "level" }).low);
+ * ioapic.setLine(14, 1); // >0: delivered; remote IRR now 1
+ * ioapic.eoi(0x76);      // line still high: delivered again
+ * ```
+ */
+export class Ioapic implements EoiListener {
+  /** Number of pins. */
+  readonly pins: number;
+  /** IOAPICVER bits 7:0. */
+  readonly version: number;
+
+  readonly #host: IoapicHost;
+  readonly #low: Uint32Array;
+  readonly #high: Uint32Array;
+  /** Input line levels (KVM's `irr`; the inputs are active-high whatever the polarity bit). */
+  readonly #line: Uint8Array;
+  /** Consecutive EOI re-deliveries per pin, for the storm guard. */
+  readonly #eoiRepeats: Uint32Array;
+  #ioregsel = 0;
+  #id = 0;
+  /** CPUs that took the last RTC edge and have not EOI'd it yet. */
+  #rtcPendingEoi = 0;
+  #rtcVector = -1;
+  #stormArmed = false;
+  readonly #msg: ApicMessage = {
+    vector: 0,
+    deliveryMode: 0,
+    logical: false,
+    dest: 0,
+    shorthand: Shorthand.None,
+    level: false,
+    assert: true,
+    sourceId: -1,
+    source: "ioapic",
+    redirectionHint: false,
+  };
+
+  /** Makes an I/O APIC in its reset state (every entry masked). */
+  constructor(host: IoapicHost, options: IoapicOptions = {}) {
+    const pins = options.pins ?? 24;
+    if (!Number.isInteger(pins) || pins < 1 || pins > 256) {
+      throw new RangeError(`ioapic: pins must be 1..256, got ${pins}`);
+    }
+    const version = options.version ?? IoapicVersion.KVM;
+    if (!Number.isInteger(version) || version < 0 || version > 0xff) {
+      throw new RangeError(`ioapic: version must be 0..0xff, got ${version}`);
+    }
+    this.#host = host;
+    this.pins = pins;
+    this.version = version;
+    this.#low = new Uint32Array(pins);
+    this.#high = new Uint32Array(pins);
+    this.#line = new Uint8Array(pins);
+    this.#eoiRepeats = new Uint32Array(pins);
+    this.#low.fill(fieldSet(F_MASK, 0, 1));
+  }
+
+  /**
+   * Reset as KVM's `kvm_ioapic_reset` does it: sets every mask bit but keeps
+   * the other RTE bits (remote IRR included), clears ID, IOREGSEL, the input
+   * lines, the storm counters and RTC tracking. (QEMU instead rewrites each
+   * RTE to exactly "masked".)
+   *
+   * @example
+   * ```ts
+   * ioapic.reset();
+   * ioapic.rte(14).low & 0x10000; // 0x10000
+   * ```
+   */
+  reset(): void {
+    for (let i = 0; i < this.pins; i++) this.#low[i] = fieldSet(F_MASK, this.#low[i], 1);
+    this.#line.fill(0);
+    this.#eoiRepeats.fill(0);
+    this.#ioregsel = 0;
+    this.#id = 0;
+    this.#rtcPendingEoi = 0;
+    this.#rtcVector = -1;
+    const t = this.#host.trace;
+    if (t.enabled) t.emit(this.#host.name, "reset", "all RTEs masked, lines low");
+  }
+
+  // ---- MMIO ---------------------------------------------------------------
+
+  /**
+   * An MMIO read at `offset` from the base: IOREGSEL, IOWIN, else 0 (the EOI
+   * register is write-only).
+   *
+   * @example
+   * ```ts
+   * ioapic.write(0x00, 0x01);
+   * ioapic.read(0x10); // 0x00170011
+   * ```
+   */
+  read(offset: number): number {
+    switch (offset & 0xff) {
+      case IoapicMmio.IOREGSEL:
+        return this.#ioregsel;
+      case IoapicMmio.IOWIN:
+        return this.readIndirect(this.#ioregsel);
+      default:
+        return 0;
+    }
+  }
+
+  /**
+   * An MMIO write at `offset` from the base. IOREGSEL keeps 8 bits; IOWIN
+   * writes the selected register; the EOI register (+0x40) exists only on
+   * version 0x20 and EOIs the vector in bits 7:0.
+   *
+   * @example
+   * ```ts
+   * ioapic.write(0x00, 0x10 + 2 * 14); // select IOREDTBL[14] low
+   * ioapic.write(0x10, 0x00008076);    // level, vector 0x76, unmasked
+   * ```
+   */
+  write(offset: number, value: number): void {
+    switch (offset & 0xff) {
+      case IoapicMmio.IOREGSEL:
+        this.#ioregsel = value & 0xff;
+        return;
+      case IoapicMmio.IOWIN:
+        this.writeIndirect(this.#ioregsel, value);
+        return;
+      case IoapicMmio.EOI:
+        if (this.version === IoapicVersion.ICH) {
+          this.eoi(value & 0xff);
+          return;
+        }
+        break;
+    }
+    const t = this.#host.trace;
+    if (t.enabled) {
+      t.emit(
+        this.#host.name,
+        "write.ignored",
+        `mmio +${hex(offset & 0xff)} <- ${hex(value >>> 0, 8)}`,
+      );
+    }
+  }
+
+  /**
+   * Reads indirect register `index`. IOAPICID and IOAPICARB read the ID in
+   * bits 27:24 (KVM mirrors ID into ARB); IOAPICVER reads
+   * `version | (pins - 1) << 16`; a redirection index past the last pin, or
+   * 0x03..0x0F, reads all-ones (KVM).
+   *
+   * @example
+   * ```ts
+   * ioapic.readIndirect(0x01); // 0x00170011 for 24 pins, version 0x11
+   * ```
+   */
+  readIndirect(index: number): number {
+    index &= 0xff;
+    switch (index) {
+      case IoapicIndex.IOAPICVER:
+        return (this.version | (((this.pins - 1) & 0xff) << 16)) >>> 0;
+      case IoapicIndex.IOAPICID:
+      case IoapicIndex.IOAPICARB:
+        return ((this.#id & 0xf) << 24) >>> 0;
+    }
+    const pin = this.#pinOf(index);
+    if (pin < 0) return 0xffffffff;
+    return (index & 1) ? this.#high[pin] : this.#low[pin];
+  }
+
+  /**
+   * Writes indirect register `index` (KVM `ioapic_write_indirect`): ID keeps
+   * bits 27:24; version and arbitration are read-only; a redirection write
+   * keeps delivery status and remote IRR, clears remote IRR when the entry
+   * is (now) edge-triggered, and re-evaluates a level entry whose line is
+   * high, which is how unmasking fires a pending level interrupt.
+   *
+   * @example
+   * ```ts
+   * ioapic.writeIndirect(0x10 + 2 * 14 + 1, 0x01000000); // RTE14 dest = 1
+   * ```
+   */
+  writeIndirect(index: number, value: number): void {
+    index &= 0xff;
+    value >>>= 0;
+    const h = this.#host, t = h.trace;
+    if (index === IoapicIndex.IOAPICID) {
+      this.#id = (value >>> 24) & 0xf;
+      if (t.enabled) t.emit(h.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${this.#id})`);
+      return;
+    }
+    const pin = this.#pinOf(index);
+    if (pin < 0) {
+      if (t.enabled) t.emit(h.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
+      return;
+    }
+    const oldLow = this.#low[pin];
+    let low = oldLow, high = this.#high[pin];
+    if (index & 1) high = value;
+    else {
+      // Delivery status and remote IRR belong to the I/O APIC.
+      low = fieldSet(F_DSTATUS, value, fieldGet(F_DSTATUS, oldLow));
+      low = fieldSet(F_RIRR, low, fieldGet(F_RIRR, oldLow));
+    }
+    const level = fieldGet(F_TRIGGER, low) === 1;
+    // Linux and Xen clear a stuck remote IRR by flipping the entry to edge
+    // and back, as an EOI for I/O APICs that lack the EOI register.
+    const clearIrr = !level && fieldGet(F_RIRR, low) === 1;
+    if (clearIrr) low = fieldSet(F_RIRR, low, 0);
+    this.#low[pin] = low;
+    this.#high[pin] = high;
+    const id = t.enabled
+      ? t.emit(
+        h.name,
+        "write",
+        `redtbl[${pin}].${index & 1 ? "high" : "low"} <- ${hex(value, 8)}: ${
+          formatFields(RTE_FIELDS, low, high)
+        }`,
+      )
+      : 0;
+    t.open(id);
+    try {
+      if (clearIrr && t.enabled) {
+        t.emit(h.name, "remote_irr.clear", `pin ${pin}: entry made edge-triggered`);
+      }
+      // KVM re-services on any write to a level entry with its line high,
+      // not only on unmask; ioapic_service refuses if masked or remote IRR.
+      if (level && this.#line[pin] === 1) this.#service(pin, false);
+    } finally {
+      t.close(id);
+    }
+  }
+
+  // ---- Input lines ------------------------------------------------------
+
+  /**
+   * Sets input `pin` to `level` and returns KVM_IRQ_LINE_STATUS's status
+   * (KVM `ioapic_set_irq`): -1 ignored (masked, or a level entry still
+   * waiting for EOI), 0 coalesced (an edge pin asserted again without a
+   * deassert, or an RTC tick not yet EOI'd), >0 CPUs reached. Lowering a line
+   * always returns 1. `lineStatus` is false for callers that are not
+   * KVM_IRQ_LINE_STATUS (irqfd, KVM_IRQ_LINE): only then is the RTC pin
+   * tracked.
+   *
+   * @example
+   * ```ts
+   * ioapic.setLine(14, 1); // 1 (edge, unmasked, one CPU)
+   * ioapic.setLine(14, 1); // 0 (coalesced)
+   * ioapic.setLine(14, 0); // 1
+   * ```
+   */
+  setLine(pin: number, level: 0 | 1, lineStatus = true): number {
+    this.#checkPin(pin);
+    const h = this.#host, t = h.trace;
+    const old = this.#line[pin];
+    const id = t.enabled && old !== level ? t.emit(h.name, "line", `pin ${pin} level ${level}`) : 0;
+    t.open(id);
+    try {
+      if (level === 0) {
+        this.#line[pin] = 0;
+        return 1;
+      }
+      // An RTC tick that some CPU has not EOI'd yet is reported, and
+      // dropped, before it even reaches the input latch.
+      if (pin === RTC_PIN && lineStatus && this.#rtcPendingEoi > 0) {
+        if (t.enabled) {
+          t.emit(
+            h.name,
+            "coalesced",
+            `pin ${pin}: RTC tick not yet EOI'd by ${this.#rtcPendingEoi} CPU(s)`,
+          );
+        }
+        return 0;
+      }
+      this.#line[pin] = 1;
+      if (old === 1 && fieldGet(F_TRIGGER, this.#low[pin]) === 0) {
+        if (t.enabled) t.emit(h.name, "coalesced", `pin ${pin}: edge already asserted`);
+        return 0;
+      }
+      return this.#service(pin, lineStatus);
+    } finally {
+      t.close(id);
+    }
+  }
+
+  // ---- EOI --------------------------------------------------------------
+
+  /**
+   * A local APIC EOI'd level-triggered `vector` (KVM
+   * `__kvm_ioapic_update_eoi`): every entry with that vector gets remote IRR
+   * cleared, and each one that is unmasked with its line still high is
+   * serviced again. Like KVM this matches on the vector alone, so an
+   * edge-triggered entry sharing the vector with its line held high is
+   * re-delivered too. After {@link EOI_STORM_LIMIT} back-to-back
+   * re-deliveries of one pin the next is delayed by 10 ms (when the host can
+   * schedule). A suppressed EOI broadcast (SVR bit 12) is the LAPIC's
+   * business: it simply does not call this.
+   *
+   * @example
+   * ```ts
+   * ioapic.setLine(14, 1); // level entry: delivered, remote IRR 1
+   * ioapic.eoi(0x76);      // remote IRR 0, line high: delivered again
+   * ```
+   */
+  eoi(vector: number): void {
+    const h = this.#host, t = h.trace;
+    const id = t.enabled ? t.emit(h.name, "eoi", `vector ${hex(vector)}`) : 0;
+    t.open(id);
+    try {
+      this.#rtcEoi(vector);
+      for (let pin = 0; pin < this.pins; pin++) {
+        const low = this.#low[pin];
+        if (fieldGet(F_VECTOR, low) !== vector) continue;
+        if (fieldGet(F_RIRR, low) === 1) {
+          this.#low[pin] = fieldSet(F_RIRR, low, 0);
+          if (t.enabled) t.emit(h.name, "remote_irr.clear", `pin ${pin} vector ${hex(vector)}`);
+        }
+        if (fieldGet(F_MASK, low) === 0 && this.#line[pin] === 1) {
+          if (++this.#eoiRepeats[pin] === EOI_STORM_LIMIT && h.schedule) {
+            this.#eoiRepeats[pin] = 0;
+            if (t.enabled) {
+              t.emit(
+                h.name,
+                "storm",
+                `pin ${pin}: ${EOI_STORM_LIMIT} EOI re-deliveries, next in 10 ms`,
+              );
+            }
+            this.#armStormTimer();
+          } else {
+            this.#service(pin, false);
+          }
+        } else {
+          this.#eoiRepeats[pin] = 0;
+        }
+      }
+    } finally {
+      t.close(id);
+    }
+  }
+
+  /**
+   * A local APIC EOI'd edge-triggered `vector`. Only the RTC pin cares: KVM
+   * intercepts the EOI of the vector it delivered the last RTC tick with
+   * (ioapic_handled_vectors) to end its coalescing window.
+   *
+   * @example
+   * ```ts
+   * ioapic.edgeEoi(0x28); // ends X86-33's coalescing window for vector 0x28
+   * ```
+   */
+  edgeEoi(vector: number): void {
+    this.#rtcEoi(vector);
+  }
+
+  /**
+   * Whether a LAPIC must forward the EOI of edge-triggered `vector` (via
+   * {@link Ioapic.edgeEoi}): true while an RTC tick with that vector awaits EOI.
+   *
+   * @example
+   * ```ts
+   * if (ioapic.wantsEdgeEoi(v)) ioapic.edgeEoi(v);
+   * ```
+   */
+  wantsEdgeEoi(vector: number): boolean {
+    return this.#rtcPendingEoi > 0 && vector === this.#rtcVector;
+  }
+
+  // ---- State inspection -------------------------------------------------
+
+  /**
+   * Remote IRR of `pin` (RTE bit 14).
+   *
+   * @example
+   * ```ts
+   * ioapic.remoteIrr(14); // 1 while a level interrupt awaits EOI
+   * ```
+   */
+  remoteIrr(pin: number): number {
+    this.#checkPin(pin);
+    return fieldGet(F_RIRR, this.#low[pin]);
+  }
+
+  /**
+   * Input line level of `pin`.
+   *
+   * @example
+   * ```ts
+   * ioapic.line(14); // 0 or 1
+   * ```
+   */
+  line(pin: number): number {
+    this.#checkPin(pin);
+    return this.#line[pin];
+  }
+
+  /**
+   * Redirection entry `pin` as its two dwords.
+   *
+   * @example
+   * ```ts
+   * decodeRte(ioapic.rte(14).low, ioapic.rte(14).high).vector;
+   * ```
+   */
+  rte(pin: number): RegWords {
+    this.#checkPin(pin);
+    return { low: this.#low[pin], high: this.#high[pin] };
+  }
+
+  /**
+   * CPUs that took the last RTC tick and have not EOI'd it (KVM `pending_eoi`).
+   *
+   * @example
+   * ```ts
+   * ioapic.rtcPendingEoi; // 0 when the next tick will be delivered
+   * ```
+   */
+  get rtcPendingEoi(): number {
+    return this.#rtcPendingEoi;
+  }
+
+  // ---- Internals --------------------------------------------------------
+
+  #pinOf(index: number): number {
+    // Indices below 0x10 wrap to huge values in KVM's unsigned arithmetic.
+    if (index < IoapicIndex.IOREDTBL) return -1;
+    const pin = (index - IoapicIndex.IOREDTBL) >> 1;
+    return pin < this.pins ? pin : -1;
+  }
+
+  #checkPin(pin: number): void {
+    if (!Number.isInteger(pin) || pin < 0 || pin >= this.pins) {
+      throw new RangeError(`${this.#host.name}: no pin ${pin} (${this.pins} pins)`);
+    }
+  }
+
+  #rtcEoi(vector: number): void {
+    if (this.#rtcPendingEoi > 0 && vector === this.#rtcVector) {
+      this.#rtcPendingEoi--;
+      const t = this.#host.trace;
+      if (t.enabled) {
+        t.emit(
+          this.#host.name,
+          "rtc.eoi",
+          `vector ${hex(vector)}, ${this.#rtcPendingEoi} CPU(s) left`,
+        );
+      }
+    }
+  }
+
+  #armStormTimer(): void {
+    if (this.#stormArmed || !this.#host.schedule) return;
+    this.#stormArmed = true;
+    this.#host.schedule(EOI_STORM_DELAY_NS, () => {
+      this.#stormArmed = false;
+      // kvm_ioapic_eoi_inject_work: retry every level pin left pending.
+      for (let pin = 0; pin < this.pins; pin++) {
+        const low = this.#low[pin];
+        if (
+          fieldGet(F_TRIGGER, low) === 1 && this.#line[pin] === 1 && fieldGet(F_RIRR, low) === 0
+        ) this.#service(pin, false);
+      }
+    });
+  }
+
+  /** KVM `ioapic_service`: send the entry's message if it may be sent. */
+  #service(pin: number, lineStatus: boolean): number {
+    const h = this.#host, t = h.trace;
+    const low = this.#low[pin], high = this.#high[pin];
+    const level = fieldGet(F_TRIGGER, low) === 1;
+    if (fieldGet(F_MASK, low) === 1) {
+      if (t.enabled) t.emit(h.name, "masked", `pin ${pin} vector ${hex(fieldGet(F_VECTOR, low))}`);
+      return -1;
+    }
+    if (level && fieldGet(F_RIRR, low) === 1) {
+      if (t.enabled) {
+        t.emit(h.name, "remote_irr.pending", `pin ${pin} vector ${hex(fieldGet(F_VECTOR, low))}`);
+      }
+      return -1;
+    }
+    const vector = fieldGet(F_VECTOR, low);
+    const dm = fieldGet(F_DM, low);
+    let ret: number;
+    if (dm === EXTINT) {
+      // KVM's LAPIC accepts ExtINT only from LVT0; an ExtINT message from
+      // the I/O APIC is accepted by nobody (__apic_accept_irq returns 0), so
+      // the status is 0 and a level entry does not latch remote IRR. QEMU
+      // would instead run an INTA cycle on the PIC.
+      if (t.enabled) t.emit(h.name, "extint.dropped", `pin ${pin}: ExtINT RTE`);
+      ret = 0;
+    } else {
+      const m = this.#msg;
+      m.vector = vector;
+      m.deliveryMode = dm as DeliveryMode;
+      m.logical = fieldGet(F_DESTMODE, low) === 1;
+      m.dest = fieldGet(F_DEST, low, high);
+      m.level = level;
+      ret = h.sink.deliver(m);
+      if (t.enabled) {
+        t.emit(
+          h.name,
+          "send",
+          `pin ${pin} vector ${hex(vector)} ${RTE.delivery_mode.values[dm] ?? dm} ${
+            m.logical ? "logical" : "physical"
+          } dest ${hex(m.dest)} ${level ? "level" : "edge"} -> ${ret}`,
+        );
+      }
+    }
+    if (pin === RTC_PIN && lineStatus) {
+      this.#rtcPendingEoi = ret < 0 ? 0 : ret;
+      this.#rtcVector = vector;
+    }
+    // ioapic_service latches remote IRR for any non-zero result, so -1 (no
+    // APIC matched) latches it too; only 0 (matched, nobody accepted, e.g.
+    // all targets software-disabled) leaves it clear for a later retry.
+    if (ret !== 0 && level) {
+      this.#low[pin] = fieldSet(F_RIRR, this.#low[pin], 1);
+      if (t.enabled) t.emit(h.name, "remote_irr.set", `pin ${pin} vector ${hex(vector)}`);
+    }
+    return ret;
+  }
+}

@@ -1,0 +1,361 @@
+import assert from "node:assert/strict";
+import type { ApicMessage, ApicSink } from "./apic_message.ts";
+import { Trace } from "../core/trace.ts";
+import {
+  decodeRte,
+  encodeRte,
+  EOI_STORM_DELAY_NS,
+  EOI_STORM_LIMIT,
+  formatFields,
+  Ioapic,
+  type IoapicOptions,
+  RTE_FIELDS,
+  type RteInit,
+} from "./ioapic.ts";
+
+/** Records every message and answers with a configurable "CPUs reached". */
+class FakeSink implements ApicSink {
+  readonly msgs: ApicMessage[] = [];
+  result = 1;
+  deliver(msg: ApicMessage): number {
+    this.msgs.push({ ...msg });
+    return this.result;
+  }
+  get vectors(): number[] {
+    return this.msgs.map((m) => m.vector);
+  }
+}
+
+interface Rig {
+  io: Ioapic;
+  sink: FakeSink;
+  trace: Trace;
+  timers: { delay: number; fire: () => void }[];
+}
+
+function rig(options?: IoapicOptions): Rig {
+  const sink = new FakeSink();
+  const trace = new Trace(() => 0);
+  const timers: { delay: number; fire: () => void }[] = [];
+  const io = new Ioapic({
+    sink,
+    trace,
+    name: "ioapic",
+    schedule: (delay, fire) => timers.push({ delay, fire }),
+  }, options);
+  return { io, sink, trace, timers };
+}
+
+/** Programs IOREDTBL[pin] through IOREGSEL/IOWIN, high dword first. */
+function program(io: Ioapic, pin: number, init: RteInit): void {
+  const { low, high } = encodeRte(init);
+  io.write(0x00, 0x10 + 2 * pin + 1);
+  io.write(0x10, high);
+  io.write(0x00, 0x10 + 2 * pin);
+  io.write(0x10, low);
+}
+
+function kinds(trace: Trace): string[] {
+  return trace.events.map((e) => e.kind);
+}
+
+Deno.test("Ioapic resets every redirection entry to masked", () => {
+  const { io } = rig();
+  for (let pin = 0; pin < 24; pin++) {
+    assert.deepEqual(io.rte(pin), { low: 0x00010000, high: 0 });
+    assert.equal(io.remoteIrr(pin), 0);
+    assert.equal(io.line(pin), 0);
+  }
+});
+
+Deno.test("Ioapic version register reads version | (pins-1) << 16", () => {
+  const kvm = rig().io;
+  kvm.write(0x00, 0x01);
+  assert.equal(kvm.read(0x10), 0x00170011);
+  assert.equal(rig({ version: 0x20 }).io.readIndirect(0x01), 0x00170020);
+  assert.equal(rig({ pins: 16 }).io.readIndirect(0x01), 0x000f0011);
+  kvm.writeIndirect(0x01, 0xffffffff);
+  assert.equal(kvm.readIndirect(0x01), 0x00170011);
+});
+
+Deno.test("Ioapic ID keeps bits 27:24 and the arbitration register mirrors it", () => {
+  const { io } = rig();
+  io.writeIndirect(0x00, 0xffffffff);
+  assert.equal(io.readIndirect(0x00), 0x0f000000);
+  assert.equal(io.readIndirect(0x02), 0x0f000000);
+  io.writeIndirect(0x02, 0);
+  assert.equal(io.readIndirect(0x02), 0x0f000000);
+});
+
+Deno.test("Ioapic IOREGSEL keeps 8 bits and unknown MMIO offsets read 0", () => {
+  const { io } = rig();
+  io.write(0x00, 0x1ff);
+  assert.equal(io.read(0x00), 0xff);
+  assert.equal(io.read(0x20), 0);
+  assert.equal(io.read(0x40), 0);
+});
+
+Deno.test("Ioapic reads all-ones past the last RTE and below 0x10", () => {
+  const { io } = rig();
+  assert.equal(io.readIndirect(0x10 + 2 * 24), 0xffffffff);
+  assert.equal(io.readIndirect(0x10 + 2 * 24 + 1), 0xffffffff);
+  assert.equal(io.readIndirect(0x03), 0xffffffff);
+  assert.equal(io.readIndirect(0x0f), 0xffffffff);
+  io.writeIndirect(0x10 + 2 * 24, 0);
+  assert.equal(io.readIndirect(0x10 + 2 * 24), 0xffffffff);
+  assert.equal(io.readIndirect(0x10 + 2 * 23), 0x00010000);
+});
+
+Deno.test("Ioapic RTE writes cannot set delivery status or remote IRR", () => {
+  const { io } = rig();
+  io.writeIndirect(0x10 + 2 * 5, 0x0001_7076); // bits 12, 13, 14 set, masked
+  assert.deepEqual(io.rte(5), { low: 0x0001_2076, high: 0 }); // polarity (13) kept
+  assert.equal(io.remoteIrr(5), 0);
+  io.writeIndirect(0x10 + 2 * 5 + 1, 0xff000000);
+  assert.equal(io.rte(5).high, 0xff000000);
+  assert.equal(decodeRte(io.rte(5).low, io.rte(5).high).dest, 0xff);
+});
+
+Deno.test("Ioapic edge pin delivers once per rising edge (X86-13)", () => {
+  const { io, sink } = rig();
+  program(io, 14, { vector: 0x76, trigger: "edge", dest: 0 });
+  const statuses = [1, 1, 0, 1, 0].map((l) => io.setLine(14, l as 0 | 1));
+  assert.deepEqual(statuses, [1, 0, 1, 1, 1]);
+  assert.deepEqual(sink.vectors, [0x76, 0x76]);
+  assert.deepEqual(sink.msgs[0], {
+    vector: 0x76,
+    deliveryMode: 0,
+    logical: false,
+    dest: 0,
+    shorthand: 0,
+    level: false,
+    assert: true,
+    sourceId: -1,
+    source: "ioapic",
+    redirectionHint: false,
+  });
+  assert.equal(io.remoteIrr(14), 0);
+});
+
+Deno.test("Ioapic loses an edge that arrives while masked", () => {
+  const { io, sink } = rig();
+  program(io, 3, { vector: 0x33, mask: 1 });
+  assert.equal(io.setLine(3, 1), -1);
+  program(io, 3, { vector: 0x33 });
+  assert.equal(sink.msgs.length, 0);
+  assert.equal(io.setLine(3, 1), 0); // still high: no new edge
+  io.setLine(3, 0);
+  assert.equal(io.setLine(3, 1), 1);
+  assert.deepEqual(sink.vectors, [0x33]);
+});
+
+Deno.test("Ioapic.eoi() re-delivers a level pin whose line is still high (X86-15)", () => {
+  const { io, sink, trace } = rig();
+  program(io, 14, { vector: 0x9a, trigger: "level", dest: 0 });
+  assert.equal(io.setLine(14, 1), 1);
+  assert.equal(io.remoteIrr(14), 1);
+  assert.equal(sink.msgs[0].level, true);
+  assert.equal(io.setLine(14, 1), -1); // waiting for EOI
+  io.eoi(0x9a); // handler EOIs without deasserting
+  assert.deepEqual(sink.vectors, [0x9a, 0x9a]);
+  assert.equal(io.remoteIrr(14), 1);
+  io.setLine(14, 0); // second time the handler deasserts first
+  io.eoi(0x9a);
+  assert.deepEqual(sink.vectors, [0x9a, 0x9a]);
+  assert.equal(io.remoteIrr(14), 0);
+  assert.ok(kinds(trace).includes("remote_irr.clear"));
+});
+
+Deno.test("Ioapic fires a masked level pin when it is unmasked (X86-17)", () => {
+  const { io, sink } = rig();
+  program(io, 14, { vector: 0x82, trigger: "level", mask: 1 });
+  assert.equal(io.setLine(14, 1), -1);
+  assert.equal(io.remoteIrr(14), 0);
+  assert.equal(sink.msgs.length, 0);
+  program(io, 14, { vector: 0x82, trigger: "level" });
+  assert.deepEqual(sink.vectors, [0x82]);
+  assert.equal(io.remoteIrr(14), 1);
+});
+
+Deno.test("Ioapic masked in handler, EOI, unmask re-delivers (X86-19)", () => {
+  const { io, sink } = rig();
+  program(io, 14, { vector: 0x83, trigger: "level" });
+  assert.equal(io.setLine(14, 1), 1);
+  program(io, 14, { vector: 0x83, trigger: "level", mask: 1 }); // handler masks
+  assert.equal(io.remoteIrr(14), 1);
+  io.eoi(0x83);
+  assert.equal(io.remoteIrr(14), 0);
+  assert.equal(sink.msgs.length, 1);
+  program(io, 14, { vector: 0x83, trigger: "level" }); // unmask
+  assert.deepEqual(sink.vectors, [0x83, 0x83]);
+  assert.equal(io.remoteIrr(14), 1);
+});
+
+Deno.test("Ioapic writing trigger=edge clears remote IRR", () => {
+  const { io, sink } = rig();
+  program(io, 9, { vector: 0x49, trigger: "level", mask: 1 });
+  program(io, 9, { vector: 0x49, trigger: "level" });
+  io.setLine(9, 1);
+  assert.equal(io.remoteIrr(9), 1);
+  program(io, 9, { vector: 0x49, trigger: "edge", mask: 1 });
+  assert.equal(io.remoteIrr(9), 0);
+  assert.equal(sink.msgs.length, 1);
+  // Back to level with the line still high: serviced again at once.
+  program(io, 9, { vector: 0x49, trigger: "level" });
+  assert.equal(sink.msgs.length, 2);
+  assert.equal(io.remoteIrr(9), 1);
+});
+
+Deno.test("Ioapic latches remote IRR unless the delivery returned 0", () => {
+  const a = rig();
+  a.sink.result = 0; // targets exist but none accepted
+  program(a.io, 4, { vector: 0x44, trigger: "level" });
+  assert.equal(a.io.setLine(4, 1), 0);
+  assert.equal(a.io.remoteIrr(4), 0);
+  const b = rig();
+  b.sink.result = -1; // no APIC matched
+  program(b.io, 4, { vector: 0x44, trigger: "level" });
+  assert.equal(b.io.setLine(4, 1), -1);
+  assert.equal(b.io.remoteIrr(4), 1);
+});
+
+Deno.test("Ioapic drops ExtINT redirection entries", () => {
+  const { io, sink, trace } = rig();
+  program(io, 0, { vector: 0x20, delivery_mode: "extint", trigger: "level" });
+  assert.equal(io.setLine(0, 1), 0);
+  assert.equal(sink.msgs.length, 0);
+  assert.equal(io.remoteIrr(0), 0);
+  assert.ok(kinds(trace).includes("extint.dropped"));
+});
+
+Deno.test("Ioapic coalesces RTC ticks until EOI (X86-33)", () => {
+  const { io, sink } = rig();
+  program(io, 8, { vector: 0x28 });
+  const pulse = () => {
+    const s = io.setLine(8, 1);
+    io.setLine(8, 0);
+    return s;
+  };
+  assert.equal(pulse(), 1);
+  assert.equal(io.rtcPendingEoi, 1);
+  assert.equal(io.wantsEdgeEoi(0x28), true);
+  assert.equal(pulse(), 0);
+  assert.equal(sink.msgs.length, 1);
+  io.edgeEoi(0x27); // some other vector
+  assert.equal(pulse(), 0);
+  io.edgeEoi(0x28);
+  assert.equal(io.rtcPendingEoi, 0);
+  assert.equal(pulse(), 1);
+  assert.deepEqual(sink.vectors, [0x28, 0x28]);
+});
+
+Deno.test("Ioapic tracks the RTC only for KVM_IRQ_LINE_STATUS callers", () => {
+  const { io, sink } = rig();
+  program(io, 8, { vector: 0x28 });
+  assert.equal(io.setLine(8, 1, false), 1);
+  io.setLine(8, 0, false);
+  assert.equal(io.rtcPendingEoi, 0);
+  assert.equal(io.setLine(8, 1, false), 1);
+  assert.equal(sink.msgs.length, 2);
+});
+
+Deno.test("Ioapic EOI register works only on version 0x20", () => {
+  for (const [version, expected] of [[0x11, 1], [0x20, 2]]) {
+    const { io, sink } = rig({ version });
+    program(io, 10, { vector: 0x5a, trigger: "level" });
+    io.setLine(10, 1);
+    io.write(0x40, 0x5a);
+    assert.equal(sink.msgs.length, expected, `version ${version}`);
+    assert.equal(io.remoteIrr(10), 1);
+  }
+});
+
+Deno.test("Ioapic.eoi() re-delivers an edge pin sharing the vector, as KVM does", () => {
+  const { io, sink } = rig();
+  program(io, 1, { vector: 0x61, trigger: "edge" });
+  program(io, 2, { vector: 0x61, trigger: "level" });
+  io.setLine(1, 1);
+  io.setLine(2, 1);
+  io.setLine(2, 0);
+  io.eoi(0x61);
+  assert.deepEqual(sink.vectors, [0x61, 0x61, 0x61]);
+});
+
+Deno.test("Ioapic delays the 10000th back-to-back EOI re-delivery by 10 ms", () => {
+  const { io, sink, trace, timers } = rig();
+  trace.enabled = false;
+  program(io, 14, { vector: 0x9a, trigger: "level" });
+  io.setLine(14, 1);
+  for (let i = 0; i < EOI_STORM_LIMIT; i++) io.eoi(0x9a);
+  assert.equal(sink.msgs.length, EOI_STORM_LIMIT); // 1 + 9999
+  assert.equal(io.remoteIrr(14), 0);
+  assert.equal(timers.length, 1);
+  assert.equal(timers[0].delay, EOI_STORM_DELAY_NS);
+  timers[0].fire();
+  assert.equal(sink.msgs.length, EOI_STORM_LIMIT + 1);
+  assert.equal(io.remoteIrr(14), 1);
+  assert.equal(trace.events.length, 0);
+});
+
+Deno.test("Ioapic.reset() masks every entry and keeps the other bits", () => {
+  const { io } = rig();
+  program(io, 6, { vector: 0x66, trigger: "level", dest: 3 });
+  io.setLine(6, 1);
+  io.reset();
+  assert.deepEqual(io.rte(6), { low: 0x0001_c066, high: 0x03000000 });
+  assert.equal(io.line(6), 0);
+});
+
+Deno.test("Ioapic trace links the send to the line change that caused it", () => {
+  const { io, trace } = rig();
+  program(io, 14, { vector: 0x76, trigger: "level" });
+  io.setLine(14, 1);
+  const last = trace.events[trace.events.length - 1];
+  assert.equal(last.kind, "remote_irr.set");
+  assert.deepEqual(trace.chain(last.id).map((e) => e.kind), ["line", "remote_irr.set"]);
+  const send = trace.events.find((e) => e.kind === "send")!;
+  assert.equal(send.text, "pin 14 vector 0x76 fixed physical dest 0x00 level -> 1");
+  assert.equal(trace.get(send.cause)!.kind, "line");
+});
+
+Deno.test("Ioapic.setLine() rejects a pin it does not have", () => {
+  const { io } = rig({ pins: 8 });
+  assert.throws(() => io.setLine(8, 1), RangeError);
+});
+
+Deno.test("encodeRte and decodeRte round-trip every field", () => {
+  const words = encodeRte({
+    vector: 0xa5,
+    delivery_mode: "nmi",
+    dest_mode: "logical",
+    polarity: "low",
+    trigger: "level",
+    mask: 1,
+    dest: 0xc3,
+  });
+  assert.deepEqual(words, { low: 0x0001_aca5, high: 0xc3000000 });
+  assert.deepEqual(decodeRte(words.low, words.high), {
+    vector: 0xa5,
+    delivery_mode: 4,
+    dest_mode: 1,
+    delivery_status: 0,
+    polarity: 1,
+    remote_irr: 0,
+    trigger: 1,
+    mask: 1,
+    dest: 0xc3,
+  });
+  assert.deepEqual(encodeRte({ delivery_mode: 7, dest_mode: 0 }), { low: 0x700, high: 0 });
+  assert.equal(
+    formatFields(RTE_FIELDS, words.low, words.high),
+    "vector=0xa5 delivery_mode=nmi dest_mode=logical delivery_status=0 polarity=low " +
+      "remote_irr=0 trigger=level mask=1 dest=0xc3",
+  );
+});
+
+Deno.test("encodeRte rejects unknown names and values that do not fit", () => {
+  assert.throws(() => encodeRte({ vector: 0x100 }), RangeError);
+  assert.throws(() => encodeRte({ trigger: "rising" as "edge" }), RangeError);
+  assert.throws(() => encodeRte({ delivery_mode: "startup" as "fixed" }), RangeError);
+  assert.throws(() => encodeRte({ bogus: 1 } as RteInit), RangeError);
+});

@@ -1,0 +1,522 @@
+/**
+ * KVM's GSI routing: the table behind KVM_SET_GSI_ROUTING, KVM_IRQ_LINE(_STATUS)
+ * and KVM_SIGNAL_MSI, with the semantics of Linux `virt/kvm/irqchip.c`
+ * (`kvm_set_irq_routing`, `setup_routing_entry`, `kvm_set_irq`,
+ * `kvm_send_userspace_msi`) and the x86 parts in `arch/x86/kvm/irq.c`
+ * (formerly `irq_comm.c`: `kvm_set_routing_entry`, `kvm_set_msi`, the default
+ * table), as documented in `Documentation/virt/kvm/api.rst`.
+ *
+ * Only the IRQCHIP and MSI entry types are modelled (no Hyper-V SINT, Xen
+ * event channel or s390 adapter routes).
+ *
+ * @module
+ */
+
+import { type ApicMessage, type ApicSink, fixedMessage } from "./apic_message.ts";
+import type { Trace } from "../core/trace.ts";
+import { EINVAL } from "./errno.ts";
+import type { Ioapic } from "./ioapic.ts";
+import { decodeMsiInto, MsiStatus } from "./msi.ts";
+
+/**
+ * `kvm_irq_routing_irqchip.irqchip` values.
+ *
+ * @example
+ * ```ts
+ * ({ gsi: 4, type: "irqchip", irqchip: KvmIrqchip.Ioapic, pin: 4 });
+ * ```
+ */
+export const KvmIrqchip = {
+  PicMaster: 0,
+  PicSlave: 1,
+  Ioapic: 2,
+} as const;
+/** One of the {@link KvmIrqchip} numbers. */
+export type KvmIrqchip = typeof KvmIrqchip[keyof typeof KvmIrqchip];
+
+/**
+ * Highest GSI + 1 a routing table may use (x86 `KVM_MAX_IRQ_ROUTES`).
+ *
+ * @example
+ * ```ts
+ * KVM_MAX_IRQ_ROUTES; // 4096
+ * ```
+ */
+export const KVM_MAX_IRQ_ROUTES = 4096;
+
+/**
+ * Pins of KVM's in-kernel I/O APIC (`KVM_IOAPIC_NUM_PINS`).
+ *
+ * @example
+ * ```ts
+ * KVM_IOAPIC_NUM_PINS; // 24
+ * ```
+ */
+export const KVM_IOAPIC_NUM_PINS = 24;
+
+/**
+ * Pins of one 8259A (half of KVM's `PIC_NUM_PINS`).
+ *
+ * @example
+ * ```ts
+ * PIC_CHIP_PINS; // 8
+ * ```
+ */
+export const PIC_CHIP_PINS = 8;
+
+/**
+ * The only flag an MSI route or KVM_SIGNAL_MSI may carry (`KVM_MSI_VALID_DEVID`).
+ *
+ * @example
+ * ```ts
+ * routing.signalMsi(lo, 0, data, KVM_MSI_VALID_DEVID);
+ * ```
+ */
+export const KVM_MSI_VALID_DEVID = 1;
+
+/** A route from a GSI to an interrupt controller input (`KVM_IRQ_ROUTING_IRQCHIP`). */
+export interface IrqchipRoute {
+  /** The GSI this route belongs to, < {@link KVM_MAX_IRQ_ROUTES}. */
+  gsi: number;
+  /** `KVM_IRQ_ROUTING_IRQCHIP`. */
+  type: "irqchip";
+  /** {@link KvmIrqchip}: 0 PIC master, 1 PIC slave, 2 I/O APIC. */
+  irqchip: number;
+  /** Input of that chip: 0..7 on a PIC, 0..23 on the I/O APIC. */
+  pin: number;
+  /** Must be 0. */
+  flags?: number;
+}
+
+/** A route from a GSI to an MSI (`KVM_IRQ_ROUTING_MSI`). */
+export interface MsiRoute {
+  /** The GSI this route belongs to, < {@link KVM_MAX_IRQ_ROUTES}. */
+  gsi: number;
+  /** `KVM_IRQ_ROUTING_MSI`. */
+  type: "msi";
+  /** Message address bits 31:0. */
+  addressLo: number;
+  /** Message address bits 63:32 (destination bits 31:8 in x2APIC format). */
+  addressHi: number;
+  /** Message data. */
+  data: number;
+  /** 0 or {@link KVM_MSI_VALID_DEVID}. */
+  flags?: number;
+  /** Requester ID, meaningful with KVM_MSI_VALID_DEVID (unused on x86). */
+  devid?: number;
+}
+
+/**
+ * One `kvm_irq_routing_entry`.
+ *
+ * @example
+ * ```ts
+ * const e: RoutingEntry = { gsi: 24, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x41 };
+ * ```
+ */
+export type RoutingEntry = IrqchipRoute | MsiRoute;
+
+/**
+ * What the routing layer needs from the 8259A pair (`kvm_pic_set_irq`):
+ * set input `pin` (0..7) of `irqchip` (0 master, 1 slave) and return a
+ * KVM_IRQ_LINE_STATUS-style status.
+ */
+export interface PicLines {
+  /** `kvm_pic_set_irq`: status <0 ignored, 0 coalesced, >0 delivered. */
+  setIrq(irqchip: 0 | 1, pin: number, level: 0 | 1): number;
+}
+
+/** What {@link GsiRouting} is wired to. */
+export interface GsiRoutingOptions {
+  /** The in-kernel PIC pair; without it PIC routes report -1 (not delivered). */
+  pic?: PicLines;
+  /** The in-kernel I/O APIC; without it I/O APIC routes report -1. */
+  ioapic?: Ioapic;
+  /** Where MSI routes and KVM_SIGNAL_MSI deliver. */
+  sink: ApicSink;
+  /** Where routing decisions are recorded. */
+  trace: Trace;
+  /**
+   * `kernel`: KVM_CREATE_IRQCHIP (starts with {@link GsiRouting.kvmDefault}).
+   * `split`: KVM_CAP_SPLIT_IRQCHIP (starts empty; IRQCHIP routes rejected).
+   */
+  mode: "kernel" | "split";
+  /** KVM_X2APIC_API_USE_32BIT_IDS: MSI address-high carries destination bits 31:8. */
+  x2apicFormat?: boolean;
+  /**
+   * Reject MSIs whose address bits 31:20 are not 0xFEE with -EINVAL. KVM does
+   * not check (default false); turn on for an architectural model.
+   */
+  strictMsiAddress?: boolean;
+  /** Trace source name; default `kvm`. */
+  name?: string;
+}
+
+const KIND_PIC = 0, KIND_IOAPIC = 1, KIND_MSI = 2;
+
+interface CompiledRoute {
+  readonly kind: number;
+  readonly entry: Readonly<RoutingEntry>;
+  readonly chip: 0 | 1;
+  readonly pin: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly data: number;
+}
+
+/**
+ * A VM's GSI routing table and the ioctls that use it.
+ *
+ * @example
+ * ```ts
+ * const routing = new GsiRouting({ ioapic, sink: bus, trace, mode: "kernel" });
+ * routing.irqLine(14, 1); // KVM_IRQ_LINE_STATUS: drives PIC slave pin 6 and I/O APIC pin 14
+ * routing.setRouting([{ gsi: 24, type: "msi", ...encodeMsi({ dest: 0, vector: 0x41 }) }]); // 0
+ * routing.irqLine(24, 1); // 1: the MSI reached one CPU
+ * ```
+ */
+export class GsiRouting {
+  /** The irqchip mode the VM was created with. */
+  readonly mode: "kernel" | "split";
+  readonly #opts: GsiRoutingOptions;
+  readonly #name: string;
+  #table = new Map<number, CompiledRoute[]>();
+  #entries: Readonly<RoutingEntry>[] = [];
+  #lastError = "";
+  readonly #msg: ApicMessage = fixedMessage(0, 0, "msi");
+
+  /** Wires the routing layer; in kernel mode installs KVM's default table. */
+  constructor(opts: GsiRoutingOptions) {
+    this.#opts = opts;
+    this.mode = opts.mode;
+    this.#name = opts.name ?? "kvm";
+    // KVM_CREATE_IRQCHIP installs the default table; enabling the split
+    // irqchip installs an empty one (kvm_setup_empty_irq_routing).
+    if (opts.mode === "kernel" && this.setRouting(GsiRouting.kvmDefault()) !== 0) {
+      throw new Error(`kvm routing: default table rejected: ${this.#lastError}`);
+    }
+  }
+
+  /**
+   * KVM's default table (`default_routing`): GSI 0..15 to the I/O APIC pin of
+   * the same number and to PIC master (0..7) or slave (8..15) pin gsi % 8;
+   * GSI 16..23 to the I/O APIC only.
+   *
+   * @example
+   * ```ts
+   * GsiRouting.kvmDefault().length; // 40
+   * ```
+   */
+  static kvmDefault(): RoutingEntry[] {
+    const out: RoutingEntry[] = [];
+    for (let gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++) {
+      out.push({ gsi, type: "irqchip", irqchip: KvmIrqchip.Ioapic, pin: gsi });
+      if (gsi < 2 * PIC_CHIP_PINS) {
+        const irqchip = gsi < PIC_CHIP_PINS ? KvmIrqchip.PicMaster : KvmIrqchip.PicSlave;
+        out.push({ gsi, type: "irqchip", irqchip, pin: gsi % PIC_CHIP_PINS });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The table QEMU installs for a PC (`kvm_pc_setup_irq_routing`): the ISA
+   * IRQ0 override sends GSI 0 to I/O APIC pin 2, so GSI 2 has no route; GSI
+   * 1 and 3..15 go to the PIC and the I/O APIC pin of the same number; GSI
+   * 16..23 to the I/O APIC.
+   *
+   * @example
+   * ```ts
+   * GsiRouting.qemuDefault().filter((e) => e.gsi === 0).length; // 2
+   * ```
+   */
+  static qemuDefault(): RoutingEntry[] {
+    const out: RoutingEntry[] = [];
+    for (let irq = 0; irq < 2 * PIC_CHIP_PINS; irq++) {
+      if (irq === 2) continue;
+      const irqchip = irq < PIC_CHIP_PINS ? KvmIrqchip.PicMaster : KvmIrqchip.PicSlave;
+      out.push({ gsi: irq, type: "irqchip", irqchip, pin: irq % PIC_CHIP_PINS });
+    }
+    for (let gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++) {
+      if (gsi === 2) continue;
+      out.push({ gsi, type: "irqchip", irqchip: KvmIrqchip.Ioapic, pin: gsi === 0 ? 2 : gsi });
+    }
+    return out;
+  }
+
+  /**
+   * KVM_SET_GSI_ROUTING: replaces the whole table, or returns -EINVAL and
+   * keeps the old one. Rejected: more than {@link KVM_MAX_IRQ_ROUTES}
+   * entries; a GSI >= KVM_MAX_IRQ_ROUTES; flags other than
+   * KVM_MSI_VALID_DEVID on an MSI route (any flag elsewhere); a GSI routed
+   * twice to one irqchip; an MSI route sharing its GSI with anything; an
+   * irqchip other than 0..2; a PIC pin >= 8; an I/O APIC pin >= 24; an
+   * IRQCHIP route in split mode; in x2APIC format, an MSI address-high with
+   * bits 7:0 set. PIC master + PIC slave + I/O APIC on one GSI is fine.
+   *
+   * @example
+   * ```ts
+   * routing.setRouting([
+   *   { gsi: 5, type: "irqchip", irqchip: 2, pin: 5 },
+   *   { gsi: 5, type: "irqchip", irqchip: 2, pin: 6 },
+   * ]); // -22: GSI 5 routed to the I/O APIC twice
+   * ```
+   */
+  setRouting(entries: readonly RoutingEntry[]): number {
+    const t = this.#opts.trace;
+    const reject = (why: string): number => {
+      this.#lastError = why;
+      if (t.enabled) t.emit(this.#name, "routing.rejected", `KVM_SET_GSI_ROUTING: ${why}`);
+      return -EINVAL;
+    };
+    if (entries.length > KVM_MAX_IRQ_ROUTES) {
+      return reject(`${entries.length} entries > ${KVM_MAX_IRQ_ROUTES}`);
+    }
+    // The GSI range check covers the whole table before any entry is parsed.
+    for (const e of entries) {
+      if (!Number.isInteger(e.gsi) || e.gsi < 0 || e.gsi >= KVM_MAX_IRQ_ROUTES) {
+        return reject(`gsi ${e.gsi} >= KVM_MAX_IRQ_ROUTES (${KVM_MAX_IRQ_ROUTES})`);
+      }
+    }
+    const table = new Map<number, CompiledRoute[]>();
+    const kept: Readonly<RoutingEntry>[] = [];
+    for (const e of entries) {
+      const flags = e.flags ?? 0;
+      if (e.type === "msi" ? (flags & ~KVM_MSI_VALID_DEVID) !== 0 : flags !== 0) {
+        return reject(`gsi ${e.gsi}: flags ${flags}`);
+      }
+      const list = table.get(e.gsi) ?? [];
+      for (const other of list) {
+        // One route per irqchip per GSI; any non-irqchip route stands alone.
+        if (other.kind === KIND_MSI || e.type !== "irqchip") {
+          return reject(`gsi ${e.gsi}: an MSI route must be the GSI's only route`);
+        }
+        if ((other.entry as IrqchipRoute).irqchip === e.irqchip) {
+          return reject(`gsi ${e.gsi}: irqchip ${e.irqchip} routed twice`);
+        }
+      }
+      const r = this.#compile(e);
+      if (typeof r === "string") return reject(`gsi ${e.gsi}: ${r}`);
+      list.push(r);
+      table.set(e.gsi, list);
+      kept.push(r.entry);
+    }
+    this.#table = table;
+    this.#entries = kept;
+    this.#lastError = "";
+    if (t.enabled) {
+      t.emit(this.#name, "routing.set", `KVM_SET_GSI_ROUTING: ${kept.length} entries`);
+    }
+    return 0;
+  }
+
+  /**
+   * Why the last {@link GsiRouting.setRouting} failed ("" after a success).
+   *
+   * @example
+   * ```ts
+   * if (routing.setRouting(t) < 0) console.log(routing.lastError);
+   * ```
+   */
+  get lastError(): string {
+    return this.#lastError;
+  }
+
+  /**
+   * A copy of the installed table, in the order it was given.
+   *
+   * @example
+   * ```ts
+   * routing.entries().length; // 40 after construction in kernel mode
+   * ```
+   */
+  entries(): RoutingEntry[] {
+    return this.#entries.map((e) => ({ ...e }));
+  }
+
+  /**
+   * A copy of the routes of one GSI.
+   *
+   * @example
+   * ```ts
+   * routing.routesOf(2); // [] with the QEMU table
+   * ```
+   */
+  routesOf(gsi: number): RoutingEntry[] {
+    return (this.#table.get(gsi) ?? []).map((r) => ({ ...r.entry }));
+  }
+
+  /**
+   * KVM_IRQ_LINE_STATUS: sets `level` on every route of `gsi` in table order
+   * and combines the statuses like `kvm_set_irq`: negative ones are skipped,
+   * the others summed; -1 if every route (or the GSI's absence) said so.
+   * An MSI route fires on level 1 only (level 0 reports -1). `lineStatus`
+   * false models KVM_IRQ_LINE / irqfd, which turns off RTC coalescing.
+   *
+   * @example
+   * ```ts
+   * routing.irqLine(4, 1); // PIC and I/O APIC statuses summed
+   * routing.irqLine(99, 1); // -1: no route
+   * ```
+   */
+  irqLine(gsi: number, level: 0 | 1, lineStatus = true): number {
+    const o = this.#opts, t = o.trace;
+    const id = t.enabled ? t.emit(this.#name, "irq_line", `gsi ${gsi} level ${level}`) : 0;
+    t.open(id);
+    let ret = -1;
+    try {
+      const routes = this.#table.get(gsi);
+      if (routes !== undefined) {
+        for (let i = 0; i < routes.length; i++) {
+          const r = routes[i];
+          let s: number;
+          if (r.kind === KIND_IOAPIC) {
+            s = o.ioapic && r.pin < o.ioapic.pins ? o.ioapic.setLine(r.pin, level, lineStatus) : -1;
+          } else if (r.kind === KIND_PIC) {
+            s = o.pic ? o.pic.setIrq(r.chip, r.pin, level) : -1;
+          } else {
+            s = this.#setMsi(r.lo, r.hi, r.data, level);
+          }
+          if (s < 0) continue;
+          ret = s + (ret < 0 ? 0 : ret);
+        }
+      }
+      if (t.enabled) {
+        t.emit(
+          this.#name,
+          "irq_line.status",
+          routes === undefined ? `gsi ${gsi}: no route -> -1` : `gsi ${gsi} -> ${ret}`,
+        );
+      }
+    } finally {
+      t.close(id);
+    }
+    return ret;
+  }
+
+  /**
+   * KVM_SIGNAL_MSI: one MSI, always asserted. Returns >0 CPUs reached, 0 if
+   * the targets exist but none accepted (blocked by the guest), -1 if no APIC
+   * matched, -EINVAL for flags other than KVM_MSI_VALID_DEVID, for a
+   * non-zero address-high low byte in x2APIC format, or (only with
+   * `strictMsiAddress`) an address outside 0xFEExxxxx.
+   *
+   * @example
+   * ```ts
+   * routing.signalMsi(0xfee01000, 0, 0x41); // 1: vector 0x41 to APIC 1
+   * ```
+   */
+  signalMsi(addressLo: number, addressHi: number, data: number, flags = 0): number {
+    const t = this.#opts.trace;
+    const id = t.enabled
+      ? t.emit(
+        this.#name,
+        "signal_msi",
+        `address ${hex8(addressLo)}:${hex8(addressHi)} data ${hex8(data)}`,
+      )
+      : 0;
+    t.open(id);
+    try {
+      if ((flags & ~KVM_MSI_VALID_DEVID) !== 0) {
+        if (t.enabled) t.emit(this.#name, "msi.invalid", `flags ${flags}`);
+        return -EINVAL;
+      }
+      return this.#setMsi(addressLo, addressHi, data, 1);
+    } finally {
+      t.close(id);
+    }
+  }
+
+  /** KVM `kvm_set_msi`. */
+  #setMsi(lo: number, hi: number, data: number, level: 0 | 1): number {
+    const o = this.#opts, t = o.trace;
+    if (o.x2apicFormat && (hi & 0xff) !== 0) {
+      if (t.enabled) t.emit(this.#name, "msi.invalid", `address-high ${hex8(hi)}: bits 7:0 set`);
+      return -EINVAL;
+    }
+    // Edge semantics: a message is sent on assert only.
+    if (level === 0) return -1;
+    const m = this.#msg;
+    const s = decodeMsiInto(m, lo, hi, data, {
+      x2apicFormat: o.x2apicFormat ?? false,
+      checkBase: o.strictMsiAddress ?? false,
+    });
+    if (s !== MsiStatus.Ok) {
+      if (t.enabled) t.emit(this.#name, "msi.invalid", `address ${hex8(lo)}: not 0xfeexxxxx`);
+      return -EINVAL;
+    }
+    const ret = o.sink.deliver(m);
+    if (t.enabled) {
+      t.emit(
+        this.#name,
+        "msi.send",
+        `vector 0x${m.vector.toString(16).padStart(2, "0")} dest 0x${m.dest.toString(16)}${
+          m.logical ? " logical" : ""
+        }${m.level ? " level" : ""}${m.redirectionHint ? " rh" : ""} -> ${ret}`,
+      );
+    }
+    return ret;
+  }
+
+  /** KVM `kvm_set_routing_entry`: a compiled route or why the entry is invalid. */
+  #compile(e: RoutingEntry): CompiledRoute | string {
+    if (e.type === "msi") {
+      if (this.#opts.x2apicFormat && (e.addressHi & 0xff) !== 0) {
+        return `MSI address-high ${hex8(e.addressHi)} has bits 7:0 set`;
+      }
+      const entry: MsiRoute = {
+        gsi: e.gsi,
+        type: "msi",
+        addressLo: e.addressLo >>> 0,
+        addressHi: e.addressHi >>> 0,
+        data: e.data >>> 0,
+      };
+      if (e.flags !== undefined) entry.flags = e.flags;
+      if (e.devid !== undefined) entry.devid = e.devid;
+      return {
+        kind: KIND_MSI,
+        entry: Object.freeze(entry),
+        chip: 0,
+        pin: 0,
+        lo: entry.addressLo,
+        hi: entry.addressHi,
+        data: entry.data,
+      };
+    }
+    if (e.type !== "irqchip") return `unknown route type ${(e as { type: unknown }).type}`;
+    if (this.mode === "split") return "IRQCHIP routes are not allowed with a split irqchip";
+    const entry: IrqchipRoute = { gsi: e.gsi, type: "irqchip", irqchip: e.irqchip, pin: e.pin };
+    const pinOk = (max: number) => Number.isInteger(e.pin) && e.pin >= 0 && e.pin < max;
+    switch (e.irqchip) {
+      case KvmIrqchip.PicMaster:
+      case KvmIrqchip.PicSlave:
+        if (!pinOk(PIC_CHIP_PINS)) return `PIC pin ${e.pin} >= ${PIC_CHIP_PINS}`;
+        return {
+          kind: KIND_PIC,
+          entry: Object.freeze(entry),
+          chip: e.irqchip,
+          pin: e.pin,
+          lo: 0,
+          hi: 0,
+          data: 0,
+        };
+      case KvmIrqchip.Ioapic:
+        if (!pinOk(KVM_IOAPIC_NUM_PINS)) return `IOAPIC pin ${e.pin} >= ${KVM_IOAPIC_NUM_PINS}`;
+        return {
+          kind: KIND_IOAPIC,
+          entry: Object.freeze(entry),
+          chip: 0,
+          pin: e.pin,
+          lo: 0,
+          hi: 0,
+          data: 0,
+        };
+      default:
+        return `unknown irqchip ${e.irqchip}`;
+    }
+  }
+}
+
+function hex8(v: number): string {
+  return "0x" + (v >>> 0).toString(16).padStart(8, "0");
+}

@@ -1,0 +1,340 @@
+/**
+ * x86 MSI address/data format without interrupt remapping (Intel SDM vol. 3,
+ * "Message Signalled Interrupts": Message Address Register Format and
+ * Message Data Register Format), decoded the way KVM does it
+ * (`kvm_msi_to_lapic_irq`, formerly `kvm_set_msi_irq`, in
+ * `arch/x86/kvm/irq.c` / `irq_comm.c`).
+ *
+ * {@link MSI_ADDRESS_FIELDS} and {@link MSI_DATA_FIELDS} are the only
+ * statement of these bit positions; everything else reads through them.
+ *
+ * @module
+ */
+
+import { type ApicMessage, type DeliveryMode, fixedMessage, Shorthand } from "./apic_message.ts";
+import { EINVAL } from "./errno.ts";
+import {
+  decodeFields,
+  encodeFields,
+  fieldGet,
+  type FieldInit,
+  type FieldValues,
+  indexFields,
+  type RegField,
+} from "./ioapic.ts";
+
+/**
+ * Message address, low dword. Bits 1:0 and 4 are reserved.
+ *
+ * @example
+ * ```ts
+ * MSI_ADDRESS_FIELDS.find((f) => f.name === "dest")!.lsb; // 12
+ * ```
+ */
+export const MSI_ADDRESS_FIELDS = [
+  { name: "dest_mode", lsb: 2, width: 1, values: ["physical", "logical"] },
+  { name: "redirection_hint", lsb: 3, width: 1 },
+  /** Linux's paravirt extended destination ID (APIC-ID bits 14:8); KVM ignores it. */
+  { name: "ext_dest", lsb: 5, width: 7 },
+  { name: "dest", lsb: 12, width: 8 },
+  /** Must read 0xFEE ({@link MSI_ADDRESS_BASE}) for the write to be an interrupt. */
+  { name: "base", lsb: 20, width: 12 },
+] as const satisfies readonly RegField[];
+
+/**
+ * Message data. Bits 13:11 and 31:16 are reserved.
+ *
+ * @example
+ * ```ts
+ * MSI_DATA_FIELDS.find((f) => f.name === "trigger")!.lsb; // 15
+ * ```
+ */
+export const MSI_DATA_FIELDS = [
+  { name: "vector", lsb: 0, width: 8 },
+  {
+    name: "delivery_mode",
+    lsb: 8,
+    width: 3,
+    values: ["fixed", "lowest", "smi", null, "nmi", "init", null, "extint"],
+  },
+  /** Only meaningful for level-triggered messages; KVM ignores it and always asserts. */
+  { name: "level", lsb: 14, width: 1, values: ["deassert", "assert"] },
+  { name: "trigger", lsb: 15, width: 1, values: ["edge", "level"] },
+] as const satisfies readonly RegField[];
+
+/**
+ * {@link MSI_ADDRESS_FIELDS} by name.
+ *
+ * @example
+ * ```ts
+ * MSI_ADDRESS.dest.width; // 8
+ * ```
+ */
+export const MSI_ADDRESS: { [F in typeof MSI_ADDRESS_FIELDS[number] as F["name"]]: F } =
+  indexFields(MSI_ADDRESS_FIELDS);
+
+/**
+ * {@link MSI_DATA_FIELDS} by name.
+ *
+ * @example
+ * ```ts
+ * MSI_DATA.vector.width; // 8
+ * ```
+ */
+export const MSI_DATA: { [F in typeof MSI_DATA_FIELDS[number] as F["name"]]: F } = indexFields(
+  MSI_DATA_FIELDS,
+);
+
+/**
+ * The value of address bits 31:20 that makes a write an interrupt message.
+ *
+ * @example
+ * ```ts
+ * MSI_ADDRESS_BASE; // 0xfee
+ * ```
+ */
+export const MSI_ADDRESS_BASE = 0xfee;
+
+/** Decoding options. */
+export interface MsiDecodeOptions {
+  /**
+   * KVM_X2APIC_API_USE_32BIT_IDS: address-high bits 31:8 carry destination
+   * bits 31:8, and address-high bits 7:0 must be 0. Default false, in which
+   * case address-high is ignored.
+   */
+  x2apicFormat?: boolean;
+  /**
+   * Reject an address whose bits 31:20 are not 0xFEE (default true). KVM
+   * never looks at those bits, so the KVM routing layer turns this off.
+   */
+  checkBase?: boolean;
+}
+
+/**
+ * Why an MSI did not decode.
+ *
+ * @example
+ * ```ts
+ * const r = decodeMsi(0xfed00000, 0, 0x41);
+ * if (isMsiError(r)) r.errno; // -22
+ * ```
+ */
+export interface MsiError {
+  /** `address-base`: bits 31:20 not 0xFEE; `address-high`: x2APIC format with address-high bits 7:0 set. */
+  readonly error: "address-base" | "address-high";
+  /** What KVM returns for it (-EINVAL). */
+  readonly errno: number;
+  /** Human explanation. */
+  readonly message: string;
+}
+
+/**
+ * Result codes of {@link decodeMsiInto}.
+ *
+ * @example
+ * ```ts
+ * decodeMsiInto(msg, lo, hi, data) === MsiStatus.Ok;
+ * ```
+ */
+export const MsiStatus = {
+  Ok: 0,
+  BadBase: 1,
+  BadAddressHigh: 2,
+} as const;
+/** One of the {@link MsiStatus} codes. */
+export type MsiStatus = typeof MsiStatus[keyof typeof MsiStatus];
+
+/**
+ * Decodes an MSI into an existing message (no allocation) and returns
+ * {@link MsiStatus.Ok}, or why it is not a valid interrupt (then `out` is
+ * left partly written). The message is marked `source: "msi"`, shorthand
+ * none, assert always (KVM ignores data bit 14).
+ *
+ * @example
+ * ```ts
+ * const m = fixedMessage(0, 0, "msi");
+ * decodeMsiInto(m, 0xfee01000, 0, 0x4041); // MsiStatus.Ok; m.vector 0x41, m.dest 1
+ * ```
+ */
+export function decodeMsiInto(
+  out: ApicMessage,
+  addressLo: number,
+  addressHi: number,
+  data: number,
+  options: MsiDecodeOptions = {},
+): MsiStatus {
+  if ((options.checkBase ?? true) && fieldGet(MSI_ADDRESS.base, addressLo) !== MSI_ADDRESS_BASE) {
+    return MsiStatus.BadBase;
+  }
+  let dest = fieldGet(MSI_ADDRESS.dest, addressLo);
+  if (options.x2apicFormat) {
+    // KVM: with 32-bit IDs, address-high is destination bits 31:8 and its
+    // low byte must be zero (kvm_msi_route_invalid).
+    if ((addressHi & 0xff) !== 0) return MsiStatus.BadAddressHigh;
+    dest = (dest | (addressHi & 0xffffff00)) >>> 0;
+  }
+  out.vector = fieldGet(MSI_DATA.vector, data);
+  out.deliveryMode = fieldGet(MSI_DATA.delivery_mode, data) as DeliveryMode;
+  out.logical = fieldGet(MSI_ADDRESS.dest_mode, addressLo) === 1;
+  out.dest = dest;
+  out.shorthand = Shorthand.None;
+  out.level = fieldGet(MSI_DATA.trigger, data) === 1;
+  out.assert = true;
+  out.sourceId = -1;
+  out.source = "msi";
+  out.redirectionHint = fieldGet(MSI_ADDRESS.redirection_hint, addressLo) === 1;
+  return MsiStatus.Ok;
+}
+
+/**
+ * Decodes an MSI write into the APIC-bus message it raises, or an
+ * {@link MsiError}. Address bits 31:20 must be 0xFEE (unless
+ * `checkBase: false`); destination is bits 19:12 (plus address-high 31:8 in
+ * x2APIC format); redirection hint bit 3; destination mode bit 2; vector,
+ * delivery mode and trigger from the data. Data bit 14 is ignored: KVM
+ * always asserts.
+ *
+ * @example
+ * ```ts
+ * const m = decodeMsi(0xfee0100c, 0, 0x8141);
+ * // lowest-priority, level, vector 0x41, logical dest 0x01, redirection hint
+ * ```
+ */
+export function decodeMsi(
+  addressLo: number,
+  addressHi: number,
+  data: number,
+  options: MsiDecodeOptions = {},
+): ApicMessage | MsiError {
+  const m = fixedMessage(0, 0, "msi");
+  const s = decodeMsiInto(m, addressLo, addressHi, data, options);
+  if (s === MsiStatus.Ok) return m;
+  return msiError(s, addressLo, addressHi);
+}
+
+/**
+ * The {@link MsiError} for a failed {@link decodeMsiInto} status.
+ *
+ * @example
+ * ```ts
+ * msiError(MsiStatus.BadBase, 0xfed00000, 0).error; // "address-base"
+ * ```
+ */
+export function msiError(status: MsiStatus, addressLo: number, addressHi: number): MsiError {
+  if (status === MsiStatus.BadAddressHigh) {
+    return {
+      error: "address-high",
+      errno: -EINVAL,
+      message: `address-high ${hex8(addressHi)}: bits 7:0 must be 0 with 32-bit APIC IDs`,
+    };
+  }
+  return {
+    error: "address-base",
+    errno: -EINVAL,
+    message: `address ${hex8(addressLo)}: bits 31:20 are not 0xfee`,
+  };
+}
+
+/**
+ * Whether a {@link decodeMsi} result is an error.
+ *
+ * @example
+ * ```ts
+ * isMsiError(decodeMsi(0, 0, 0)); // true
+ * ```
+ */
+export function isMsiError(r: ApicMessage | MsiError): r is MsiError {
+  return "error" in r;
+}
+
+/** What {@link encodeMsi} takes. */
+export interface MsiInit {
+  /** Destination APIC ID or logical mask; above 0xFF needs `x2apicFormat`. */
+  dest: number;
+  /** Data bits 7:0. */
+  vector: number;
+  /** Default fixed. */
+  deliveryMode?: DeliveryMode | FieldInit<typeof MSI_DATA_FIELDS>["delivery_mode"];
+  /** Default false (physical). */
+  logical?: boolean;
+  /** Default false. */
+  redirectionHint?: boolean;
+  /** Level-triggered (data bit 15); default false. */
+  level?: boolean;
+  /** Data bit 14; default true. */
+  assert?: boolean;
+  /** Put destination bits 31:8 in address-high (KVM 32-bit-ID format). */
+  x2apicFormat?: boolean;
+}
+
+/** An MSI as the three dwords a device writes. */
+export interface MsiWords {
+  /** Message address bits 31:0. */
+  addressLo: number;
+  /** Message address bits 63:32. */
+  addressHi: number;
+  /** Message data. */
+  data: number;
+}
+
+/**
+ * Encodes an MSI address/data triple. Throws RangeError if `dest` does not
+ * fit (8 bits, or 32 with `x2apicFormat`) or `vector` exceeds 0xFF.
+ *
+ * @example
+ * ```ts
+ * encodeMsi({ dest: 1, vector: 0x41 });
+ * // { addressLo: 0xfee01000, addressHi: 0, data: 0x4041 }
+ * ```
+ */
+export function encodeMsi(init: MsiInit): MsiWords {
+  const wide = init.x2apicFormat ?? false;
+  if (!Number.isInteger(init.dest) || init.dest < 0 || init.dest > (wide ? 0xffffffff : 0xff)) {
+    throw new RangeError(`msi: dest ${init.dest} does not fit`);
+  }
+  const addr = encodeFields(MSI_ADDRESS_FIELDS, {
+    base: MSI_ADDRESS_BASE,
+    dest: init.dest & 0xff,
+    dest_mode: init.logical ? "logical" : "physical",
+    redirection_hint: init.redirectionHint ? 1 : 0,
+  });
+  const data = encodeFields(MSI_DATA_FIELDS, {
+    vector: init.vector,
+    delivery_mode: init.deliveryMode ?? "fixed",
+    level: (init.assert ?? true) ? "assert" : "deassert",
+    trigger: init.level ? "level" : "edge",
+  });
+  return {
+    addressLo: addr.low,
+    addressHi: wide ? (init.dest & 0xffffff00) >>> 0 : 0,
+    data: data.low,
+  };
+}
+
+/**
+ * Every field of an MSI address-low dword, by name.
+ *
+ * @example
+ * ```ts
+ * decodeMsiAddress(0xfee01000).dest; // 1
+ * ```
+ */
+export function decodeMsiAddress(addressLo: number): FieldValues<typeof MSI_ADDRESS_FIELDS> {
+  return decodeFields(MSI_ADDRESS_FIELDS, addressLo);
+}
+
+/**
+ * Every field of an MSI data dword, by name.
+ *
+ * @example
+ * ```ts
+ * decodeMsiData(0x8041).trigger; // 1
+ * ```
+ */
+export function decodeMsiData(data: number): FieldValues<typeof MSI_DATA_FIELDS> {
+  return decodeFields(MSI_DATA_FIELDS, data);
+}
+
+function hex8(v: number): string {
+  return "0x" + (v >>> 0).toString(16).padStart(8, "0");
+}
