@@ -10,6 +10,7 @@ import type {
   CommandSpec,
   FieldSpec,
   ParamSpec,
+  RegisterFile,
   RegisterSpec,
   StateSpec,
   Val,
@@ -45,8 +46,11 @@ export interface Call {
   source: string;
   spec: CommandSpec;
   args: ReadonlyArray<{ param: ParamSpec; expr: Expr }>;
+  /** For commands with a block: the arguments of each entry. */
+  entries?: ReadonlyArray<ReadonlyArray<{ param: ParamSpec; expr: Expr }>>;
   register?: {
     spec: RegisterSpec;
+    file: RegisterFile;
     index: Expr | null;
     raw: Expr | null;
     fields: ReadonlyArray<{ field: FieldSpec; expr: Expr }>;

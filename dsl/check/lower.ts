@@ -376,7 +376,11 @@ function lowerCall(
     );
   }
   const { spec, used } = found;
-  if (block) fail(block.loc, `'${spec.name}' takes no block`);
+  if (block && !spec.block) fail(block.loc, `'${spec.name}' takes no block`);
+  if (!block && spec.block) {
+    fail(loc, `'${spec.name}' needs a block of entries: { ${spec.block.entry}=... }`);
+  }
+  const entries = block ? lowerEntries(block, spec, scope) : undefined;
   const rest = args.slice(used);
   const bound: { param: ParamSpec; expr: Expr }[] = [];
   const given = new Map<string, Loc>();
@@ -469,20 +473,28 @@ function lowerCall(
       bound.push({ param: p, expr: { e: "lit", value: p.default, loc } });
     }
   }
-  return { vm: actor.vm, cpu: actor.cpu, source: actor.source, spec, args: bound, register, loc };
+  return {
+    vm: actor.vm,
+    cpu: actor.cpu,
+    source: actor.source,
+    spec,
+    args: bound,
+    register,
+    entries,
+    loc,
+  };
 }
 
 function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<Call["register"]> {
-  if (type.kind !== "register") throw new Error("unreachable");
-  const file = type.file;
+  if (type.kind !== "register") throw new Error("unreachable: not a register parameter");
   const segs = a.kind === "path"
     ? a.segments
     : [{ kind: "field" as const, name: (a as { name: string }).name, loc: a.loc }];
-  const names = file.registers.map((r) => `${file.prefix}.${r.name}`);
-  if (
-    segs.length < 2 || segs[0].kind !== "field" || segs[0].name !== file.prefix ||
-    segs[1].kind !== "field"
-  ) {
+  const names = type.files.flatMap((f) => f.registers.map((r) => `${f.prefix}.${r.name}`));
+  const file = segs[0].kind === "field"
+    ? type.files.find((f) => f.prefix === (segs[0] as { name: string }).name)
+    : undefined;
+  if (!file || segs.length < 2 || segs[1].kind !== "field") {
     fail(
       a.loc,
       `expected a register such as '${names[0]}'`,
@@ -514,7 +526,55 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
   } else if (segs.length > 2) {
     fail(segs[2].loc, "unexpected path step after the register");
   }
-  return { spec, index, raw: null, fields: [] };
+  return { spec, file, index, raw: null, fields: [] };
+}
+
+/** Splits a command's block into entries, each starting at the entry parameter. */
+function lowerEntries(
+  block: WordBlock,
+  spec: CommandSpec,
+  scope: Scope,
+): Array<ReadonlyArray<{ param: ParamSpec; expr: Expr }>> {
+  const b = spec.block!;
+  const entries: Array<{ param: ParamSpec; expr: Expr }[]> = [];
+  const given: Map<string, Loc>[] = [];
+  for (const item of block.items) {
+    if (item.kind !== "kv") {
+      fail(item.loc, `entries of '${spec.name}' are written name=value, starting with ${b.entry}=`);
+    }
+    if (item.key === b.entry) {
+      entries.push([]);
+      given.push(new Map());
+    }
+    if (entries.length === 0) fail(item.keyLoc, `each entry starts with ${b.entry}=`);
+    const param = b.params.find((p) => p.name === item.key);
+    if (!param) {
+      fail(
+        item.keyLoc,
+        `an entry has no field '${item.key}'`,
+        suggest(item.key, b.params.map((p) => p.name)),
+      );
+    }
+    const seen = given[given.length - 1];
+    const prev = seen.get(item.key);
+    if (prev) {
+      fail(item.keyLoc, `'${item.key}' given twice in one entry`, undefined, [{
+        loc: prev,
+        message: "first given here",
+      }]);
+    }
+    seen.set(item.key, item.keyLoc);
+    entries[entries.length - 1].push({ param, expr: lowerTyped(item.value, param.type, scope) });
+  }
+  return entries.map((e) => {
+    for (const p of b.params) {
+      if (!e.some((x) => x.param === p)) {
+        if (p.default === undefined) fail(block.loc, `an entry lacks '${p.name}='`);
+        e.push({ param: p, expr: { e: "lit", value: p.default, loc: block.loc } });
+      }
+    }
+    return e;
+  });
 }
 
 function usage(spec: CommandSpec): string {

@@ -33,8 +33,8 @@ export type ParamType =
   | { kind: "bool" }
   | { kind: "duration" }
   | { kind: "set"; min: number; max: number }
-  /** A register name from a register file, with `field=value` words for its fields. */
-  | { kind: "register"; file: RegisterFile };
+  /** A register name from one of the register files, with `field=value` words for its fields. */
+  | { kind: "register"; files: readonly RegisterFile[] };
 
 /** A parameter of a command. */
 export interface ParamSpec {
@@ -73,13 +73,16 @@ export interface RegisterFile {
 
 /** Arguments after the checker has resolved and range-checked them. */
 export type Args = Readonly<Record<string, Val>> & {
-  /** For `register` parameters: the register, its index, and the fields written. */
+  /** For `register` parameters: the register, its file, its index, and the fields written. */
   readonly $register?: RegisterAccess;
+  /** For commands with a block: one record per entry. */
+  readonly $entries?: ReadonlyArray<Readonly<Record<string, Val>>>;
 };
 
 /** A resolved register access: which register, which element, and which fields or raw value. */
 export interface RegisterAccess {
   register: RegisterSpec;
+  file: RegisterFile;
   index: number;
   /** A raw value written as a positional number, if given. */
   raw?: bigint;
@@ -99,6 +102,11 @@ export interface CommandSpec<M = unknown> {
   params: readonly ParamSpec[];
   /** What `-> $x` binds, if anything. */
   returns?: string;
+  /**
+   * A block of entries (`{ gsi=0 irqchip=ioapic pin=2  gsi=1 ... }`): each
+   * entry starts at the `entry` parameter and takes `params` by name.
+   */
+  block?: { entry: string; params: readonly ParamSpec[] };
   /** Runs the command; the return value is what `-> $x` binds. */
   run(vm: M, actor: number, args: Args, source: string): Val | void;
 }

@@ -40,8 +40,8 @@ export interface CpuModel {
   canTake(): boolean;
   /** Takes it (the acknowledge cycle), entering the handler context. */
   take(): Taken;
-  /** One instruction retired: ends STI/MOV-SS shadows. */
-  retire(): void;
+  /** One instruction retired: ends STI/MOV-SS shadows. Returns whether that changed anything. */
+  retire(): boolean;
   /** The handler for the last taken interrupt returned (IRET / ERET). */
   returnFromInterrupt(): void;
 }

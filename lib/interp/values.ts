@@ -74,7 +74,7 @@ export function describeType(type: ParamType): string {
     case "set":
       return `a set of numbers in ${formatNumber(type.min)}..${formatNumber(type.max)}`;
     case "register":
-      return `a register (${type.file.prefix}.<name>)`;
+      return `a register (${type.files.map((f) => `${f.prefix}.<name>`).join(" or ")})`;
   }
 }
 

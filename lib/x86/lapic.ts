@@ -156,6 +156,8 @@ export class Lapic {
   readonly tmr: VectorSet = newVectorSet();
   /** LVT entries indexed by {@link Lvt}. */
   readonly lvt: Uint32Array = new Uint32Array(7);
+  /** Per vector, the trace event that set its IRR bit: the cause of a later take. */
+  readonly irrCause: Int32Array = new Int32Array(256);
 
   /** Pending NMIs latched for the CPU (the CPU side decides how many it keeps). */
   nmiPending = 0;
@@ -410,7 +412,7 @@ export class Lapic {
         }
         setVector(this.irr, v);
         if (t.enabled) {
-          t.emit(name, "irr.set", `${hex(v)} ${msg.level ? "level" : "edge"}`);
+          this.irrCause[v] = t.emit(name, "irr.set", `${hex(v)} ${msg.level ? "level" : "edge"}`);
         }
         return Accept.Accepted;
       }

@@ -1,0 +1,529 @@
+/**
+ * The interpreter: executes a checked {@link Program} on fresh models, in
+ * virtual time, and reports what happened. Execution and reporting are
+ * separate: this module returns a {@link ScenarioResult}; `lib/report`
+ * turns it into text, JSON or JUnit.
+ *
+ * Semantics, in brief:
+ * - Timeline statements run in order, each at the current virtual time.
+ *   Actions change state; nothing is delivered to a vCPU until `run`.
+ * - `run` settles the machine at the current instant: each vCPU in turn, at
+ *   each instruction boundary, takes what it can take and steps through the
+ *   handler it has, until nothing changes. `run 5ms` also advances the clock,
+ *   firing timers on the way and settling after each.
+ * - A vCPU's statements are instructions: each one retires, which is what
+ *   ends an STI shadow.
+ * - `always` invariants are checked after every step from where they are
+ *   declared; `expect` is checked where it stands. A failure is recorded and
+ *   the scenario goes on, so one run reports every broken expectation.
+ *
+ * @module
+ */
+import type { Loc } from "../../dsl/ast.ts";
+import type { Call, Cond, Expr, HandlerDecl, Op, Program } from "../../dsl/program.ts";
+import type { Args, RegisterAccess, Val } from "../core/table.ts";
+import { EventQueue } from "../core/event_queue.ts";
+import { Trace, type TraceEvent } from "../core/trace.ts";
+import { ScnError } from "../core/diagnostic.ts";
+import type { CpuModel, Taken, VmModel } from "./platform.ts";
+import { coerce, formatVal, truthy, valCompare, valEquals } from "./values.ts";
+
+/** Options for {@link runProgram}. */
+export interface RunOptions {
+  /** Steps allowed in one `run` before the scenario is declared runaway. */
+  maxSteps?: number;
+}
+
+/** The default step budget of one `run`. */
+export const DEFAULT_MAX_STEPS = 100_000;
+
+/** One interrupt taken by a vCPU. */
+export interface TookRecord {
+  vm: string;
+  cpu: string;
+  kind: string;
+  vector: number;
+  time: number;
+  /** The trace event of the take. */
+  event: number;
+}
+
+/** A broken expectation or invariant. */
+export interface Failure {
+  kind: "expect" | "always";
+  loc: Loc;
+  /** The expectation as written. */
+  text: string;
+  expected: string;
+  actual: string;
+  /** Trace events that led to it, oldest first. */
+  events: TraceEvent[];
+  /** Virtual time when it was seen. */
+  time: number;
+}
+
+/** What running one scenario produced. */
+export interface ScenarioResult {
+  file: string;
+  title: string;
+  tags: string[];
+  /** pass; fail; xfail (expected to fail, and did); xpass (expected to fail, but passed). */
+  status: "pass" | "fail" | "xfail" | "xpass";
+  expectFailure: string | null;
+  failures: Failure[];
+  trace: TraceEvent[];
+  took: TookRecord[];
+  /** Engine steps taken in all runs. */
+  steps: number;
+  /** Virtual time at the end, in ns. */
+  time: number;
+}
+
+interface Frame {
+  ops: readonly Op[];
+  pc: number;
+}
+
+interface Invariant {
+  op: Op & { op: "always" };
+  failed: boolean;
+}
+
+/**
+ * Runs a checked program.
+ *
+ * @throws {ScnError} for input errors found only at run time: a variable
+ * with a value out of a parameter's range, a `run` that does not settle
+ * within the step budget.
+ *
+ * @example
+ * ```ts
+ * const result = runProgram(check(parse(text, "a.scn"), { platforms: [x86Platform] }));
+ * result.status; // "pass"
+ * ```
+ */
+export function runProgram(program: Program, options: RunOptions = {}): ScenarioResult {
+  return new Interpreter(program, options).run();
+}
+
+class Interpreter {
+  now = 0;
+  steps = 0;
+  readonly queue = new EventQueue();
+  readonly trace = new Trace(() => this.now);
+  readonly vms: VmModel[];
+  readonly frames: Frame[][][];
+  readonly env = new Map<string, Val>();
+  readonly took: TookRecord[] = [];
+  readonly failures: Failure[] = [];
+  readonly invariants: Invariant[] = [];
+  readonly maxSteps: number;
+  budgetStart = 0;
+
+  constructor(readonly program: Program, options: RunOptions) {
+    this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    const env = { trace: this.trace, queue: this.queue, now: () => this.now };
+    this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
+    this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
+  }
+
+  run(): ScenarioResult {
+    this.block(this.program.body);
+    const p = this.program;
+    const failed = this.failures.length > 0;
+    const status = p.expectFailure ? (failed ? "xfail" : "xpass") : failed ? "fail" : "pass";
+    return {
+      file: p.file,
+      title: p.title,
+      tags: p.tags,
+      status,
+      expectFailure: p.expectFailure?.reason ?? null,
+      failures: this.failures,
+      trace: this.trace.events,
+      took: this.took,
+      steps: this.steps,
+      time: this.now,
+    };
+  }
+
+  // ---- statements ------------------------------------------------------------
+
+  block(ops: readonly Op[]): void {
+    for (const op of ops) this.exec(op);
+  }
+
+  exec(op: Op): void {
+    switch (op.op) {
+      case "do": {
+        const result = this.call(op.call);
+        if (op.bind !== null) this.env.set(op.bind, result ?? 0);
+        this.afterStep();
+        return;
+      }
+      case "if":
+        this.block(this.cond(op.cond) ? op.then : op.else);
+        return;
+      case "run":
+        this.runFor(op.duration ? this.eval(op.duration) as number : 0, op.loc);
+        return;
+      case "expect":
+        this.expect(op.cond, op.text, op.loc, "expect");
+        return;
+      case "always": {
+        const inv: Invariant = { op, failed: false };
+        this.invariants.push(inv);
+        this.checkInvariant(inv);
+        return;
+      }
+      case "let":
+        this.env.set(op.name, this.eval(op.value));
+        return;
+      case "repeat": {
+        const n = this.eval(op.count);
+        if (typeof n !== "number" || n < 0) {
+          this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
+        }
+        for (let i = 0; i < n; i++) {
+          this.tick(op.loc);
+          this.block(op.body);
+        }
+        return;
+      }
+      case "for": {
+        const items = this.eval(op.items);
+        const list = Array.isArray(items) ? items : [items];
+        for (const item of list) {
+          this.tick(op.loc);
+          this.env.set(op.name, item);
+          this.block(op.body);
+        }
+        return;
+      }
+      case "parallel":
+        // Written order; `scn explore` tries the others.
+        this.block(op.body);
+        return;
+    }
+  }
+
+  /** Performs a command; vCPU commands are instructions, so they retire. */
+  call(c: Call): Val | void {
+    const args = this.args(c);
+    const vm = this.vms[c.vm];
+    const result = c.spec.run(vm, c.cpu, args, c.source);
+    if (c.cpu >= 0) vm.cpus[c.cpu].retire();
+    return result;
+  }
+
+  args(c: Call): Args {
+    const out: Record<string, Val> & {
+      $register?: RegisterAccess;
+      $entries?: Record<string, Val>[];
+    } = {};
+    for (const { param, expr } of c.args) out[param.name] = this.typed(expr, param.type);
+    if (c.register) {
+      const r = c.register;
+      const index = r.index ? this.eval(r.index) as number : 0;
+      out.$register = {
+        register: r.spec,
+        file: r.file,
+        index,
+        raw: r.raw ? BigInt(this.typed(r.raw, { kind: "u64" }) as bigint) : undefined,
+        fields: r.fields.map((f) => [f.field, Number(this.eval(f.expr))] as const),
+      };
+    }
+    if (c.entries) {
+      out.$entries = c.entries.map((e) => {
+        const rec: Record<string, Val> = {};
+        for (const { param, expr } of e) rec[param.name] = this.typed(expr, param.type);
+        return rec;
+      });
+    }
+    return out;
+  }
+
+  typed(expr: Expr, type: Parameters<typeof coerce>[0]): Val {
+    const v = this.eval(expr);
+    if (expr.e === "lit") return v;
+    const r = coerce(type, v);
+    if (!r.ok) this.inputError(expr.loc, r.why);
+    return r.value;
+  }
+
+  // ---- time and delivery --------------------------------------------------------
+
+  runFor(duration: number, loc: Loc): void {
+    // The budget is per `run`, so a long scenario of many short runs is fine.
+    this.budgetStart = this.steps;
+    const end = this.now + duration;
+    this.settle(loc);
+    for (;;) {
+      const next = this.queue.peek();
+      if (!next || next.time > end) break;
+      this.queue.pop();
+      this.now = next.time;
+      next.fire();
+      this.tick(loc);
+      this.settle(loc);
+    }
+    this.now = end;
+  }
+
+  /** Lets every vCPU act until none can. */
+  settle(loc: Loc): void {
+    for (;;) {
+      let progressed = false;
+      for (let v = 0; v < this.vms.length; v++) {
+        const cpus = this.vms[v].cpus;
+        for (let c = 0; c < cpus.length; c++) {
+          if (this.stepCpu(v, c, cpus[c])) {
+            progressed = true;
+            this.tick(loc);
+            this.afterStep();
+          }
+        }
+      }
+      if (!progressed) return;
+    }
+  }
+
+  /** One instruction boundary of one vCPU; returns whether anything happened. */
+  stepCpu(v: number, c: number, cpu: CpuModel): boolean {
+    const frames = this.frames[v][c];
+    if (cpu.canTake()) {
+      const taken = cpu.take();
+      this.took.push({
+        vm: this.vms[v].name,
+        cpu: cpu.name,
+        kind: taken.kind,
+        vector: taken.vector,
+        time: this.now,
+        event: taken.event,
+      });
+      const handler = this.handlerFor(v, c, taken);
+      if (handler) frames.push({ ops: handler.body, pc: 0 });
+      else cpu.returnFromInterrupt();
+      return true;
+    }
+    const top = frames[frames.length - 1];
+    if (top) {
+      if (top.pc < top.ops.length) {
+        this.exec(top.ops[top.pc++]);
+      } else {
+        frames.pop();
+        cpu.returnFromInterrupt();
+        cpu.retire();
+      }
+      return true;
+    }
+    if (cpu.halted) return false;
+    // The vCPU is running guest code we do not model: one instruction retires.
+    return cpu.retire();
+  }
+
+  handlerFor(v: number, c: number, taken: Taken): HandlerDecl | undefined {
+    const platform = this.program.vms[v].platform;
+    return this.program.handlers.find((h) =>
+      h.vm === v && h.cpu === c && platform.handlerMatches(h.event, h.values, taken)
+    );
+  }
+
+  tick(loc: Loc): void {
+    if (++this.steps - this.budgetStart > this.maxSteps) {
+      throw new ScnError({
+        kind: "budget",
+        message: `step budget exhausted: more than ${this.maxSteps} steps without settling`,
+        loc,
+        hint:
+          "something re-triggers forever (a level line never lowered, a handler that re-raises); raise the budget with --max-steps if it is meant to run this long",
+      });
+    }
+  }
+
+  afterStep(): void {
+    for (const inv of this.invariants) if (!inv.failed) this.checkInvariant(inv);
+  }
+
+  // ---- expectations ---------------------------------------------------------------
+
+  checkInvariant(inv: Invariant): void {
+    if (!this.expect(inv.op.cond, inv.op.text, inv.op.loc, "always")) inv.failed = true;
+  }
+
+  expect(cond: Cond, text: string, loc: Loc, kind: "expect" | "always"): boolean {
+    if (this.cond(cond)) return true;
+    const { expected, actual, events } = this.explain(cond);
+    this.failures.push({ kind, loc, text, expected, actual, events, time: this.now });
+    return false;
+  }
+
+  cond(c: Cond): boolean {
+    switch (c.c) {
+      case "and":
+        return this.cond(c.left) && this.cond(c.right);
+      case "or":
+        return this.cond(c.left) || this.cond(c.right);
+      case "not":
+        return !this.cond(c.operand);
+      case "truthy":
+        return truthy(this.eval(c.expr));
+      case "cmp": {
+        const l = this.eval(c.left), r = this.eval(c.right);
+        if (c.op === "==") return valEquals(l, r);
+        if (c.op === "!=") return !valEquals(l, r);
+        const o = valCompare(l, r);
+        if (o === undefined) {
+          this.inputError(
+            c.loc,
+            `'${c.op}' compares numbers, not ${formatVal(l)} and ${formatVal(r)}`,
+          );
+        }
+        return c.op === "<" ? o < 0 : c.op === "<=" ? o <= 0 : c.op === ">" ? o > 0 : o >= 0;
+      }
+      case "took":
+        return this.tookHolds(c);
+    }
+  }
+
+  tookBy(c: Cond & { c: "took" }): TookRecord[] {
+    const vm = this.vms[c.vm].name;
+    return this.took.filter((t) => t.vm === vm && t.cpu === c.cpuName);
+  }
+
+  tookHolds(c: Cond & { c: "took" }): boolean {
+    const records = this.tookBy(c);
+    if (c.nothing) return records.length === 0;
+    const wanted = c.values.map((v) => this.eval(v));
+    const count = c.count ? this.eval(c.count) : null;
+    for (const w of wanted) {
+      const n = records.filter((r) => valEquals(r.vector, w)).length;
+      if (count === null ? n === 0 : !valEquals(n, count)) return false;
+    }
+    if (c.inOrder) {
+      const seq = records.filter((r) => wanted.some((w) => valEquals(r.vector, w))).map((r) =>
+        r.vector
+      );
+      return valEquals(seq.length, wanted.length) && seq.every((v, i) => valEquals(v, wanted[i]));
+    }
+    return true;
+  }
+
+  explain(c: Cond): { expected: string; actual: string; events: TraceEvent[] } {
+    switch (c.c) {
+      case "cmp": {
+        const l = this.eval(c.left);
+        const r = this.eval(c.right);
+        return {
+          expected: `${c.op} ${formatVal(r)}`,
+          actual: formatVal(l),
+          events: this.recentFor(c.left),
+        };
+      }
+      case "truthy":
+        return {
+          expected: "true (non-zero)",
+          actual: formatVal(this.eval(c.expr)),
+          events: this.recentFor(c.expr),
+        };
+      case "took": {
+        const records = this.tookBy(c);
+        const expected = c.nothing ? "nothing" : [
+          c.values.map((v) => formatVal(this.eval(v))).join(", "),
+          c.count ? `${formatVal(this.eval(c.count))} time(s)` : "",
+          c.inOrder ? "in order" : "",
+        ].filter(Boolean).join(" ");
+        const actual = records.length === 0
+          ? "nothing"
+          : records.map((r) =>
+            r.kind === "vector" ? formatVal(r.vector) : `${formatVal(r.vector)} (${r.kind})`
+          ).join(", ");
+        const events = records.length
+          ? records.flatMap((r) => this.trace.chain(r.event))
+          : this.trace.events.slice(-6);
+        return { expected, actual, events: dedupe(events) };
+      }
+      case "and":
+        return this.cond(c.left) ? this.explain(c.right) : this.explain(c.left);
+      case "or":
+        return this.explain(c.left);
+      case "not":
+        return { expected: "false", actual: "true", events: this.trace.events.slice(-6) };
+    }
+  }
+
+  /** The last few trace events about what an expression reads. */
+  recentFor(e: Expr): TraceEvent[] {
+    const events = this.trace.events;
+    if (e.e !== "state") return events.slice(-6);
+    const head = e.spec.pattern.split(".")[0];
+    const idx = e.indexes[0] && e.indexes[0].e === "lit" ? e.indexes[0].value : undefined;
+    const sources = head === "vcpu#" ? [`vcpu${idx}`, `lapic${idx}`] : [head];
+    const related = events.filter((ev) => sources.includes(ev.source));
+    return (related.length ? related : events).slice(-6);
+  }
+
+  // ---- values ------------------------------------------------------------------------
+
+  eval(e: Expr): Val {
+    switch (e.e) {
+      case "lit":
+        return e.value;
+      case "var": {
+        const v = this.env.get(e.name);
+        if (v === undefined) this.inputError(e.loc, `'$${e.name}' has no value yet at this point`);
+        return v;
+      }
+      case "neg": {
+        const v = this.eval(e.operand);
+        if (typeof v === "number") return -v;
+        if (typeof v === "bigint") return -v;
+        this.inputError(e.loc, `cannot negate ${formatVal(v)}`);
+        break;
+      }
+      case "set":
+        return [...new Set(e.items.map((x) => this.int(x)))].sort((a, b) => a - b);
+      case "list":
+        return e.items.map((x) => this.int(x));
+      case "range": {
+        const a = this.int(e.from), b = this.int(e.to);
+        if (b - a > 100_000) this.inputError(e.loc, "range too large (more than 100000 values)");
+        const out: number[] = [];
+        for (let i = a; i <= b; i++) out.push(i);
+        return out;
+      }
+      case "state": {
+        const vm = this.vms[e.vm];
+        const indexes = e.indexes.map((x) => this.int(x));
+        const bounds = e.spec.bounds?.(vm) ?? [];
+        indexes.forEach((n, i) => {
+          if (bounds[i] !== undefined && (n < 0 || n >= bounds[i])) {
+            this.inputError(e.loc, `index ${n} is out of range 0..${bounds[i] - 1} in '${e.text}'`);
+          }
+        });
+        return e.spec.get(vm, indexes);
+      }
+      case "query":
+        return this.call(e.call) ?? 0;
+    }
+    return 0;
+  }
+
+  int(e: Expr): number {
+    const v = this.eval(e);
+    if (typeof v === "number" && Number.isInteger(v)) return v;
+    if (
+      typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) &&
+      v >= BigInt(Number.MIN_SAFE_INTEGER)
+    ) return Number(v);
+    this.inputError(e.loc, `expected a number here, not ${formatVal(v)}`);
+  }
+
+  inputError(loc: Loc, message: string): never {
+    throw new ScnError({ kind: "check", message, loc });
+  }
+}
+
+function dedupe(events: TraceEvent[]): TraceEvent[] {
+  const seen = new Set<number>();
+  return events.filter((e) => !seen.has(e.id) && seen.add(e.id)).sort((a, b) => a.id - b.id);
+}
