@@ -1,0 +1,205 @@
+/**
+ * The `scn` command line: `run`, `check` and `help`.
+ *
+ * Running scenarios needs only `--allow-read`; writing a JUnit file needs
+ * write permission for that file, and the message says so when it is missing.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parse } from "../../dsl/parse.ts";
+import { check } from "../../dsl/check/mod.ts";
+import { ScnError } from "../core/diagnostic.ts";
+import { PLATFORMS } from "../platforms.ts";
+import { runProgram } from "../interp/run.ts";
+import { collectFiles, fileLoader, readText } from "./files.ts";
+import { helpText } from "./help.ts";
+import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
+import { type Line, textReport } from "../report/text.ts";
+import { jsonReport } from "../report/json.ts";
+import { junitReport } from "../report/junit.ts";
+
+/** Where the command line writes; injectable so tests can capture it. */
+export interface Io {
+  out(line: string, style?: string): void;
+  err(line: string): void;
+  color: boolean;
+  writeFile(path: string, text: string): void;
+}
+
+/** Runs or checks one file, turning every kind of failure into an outcome. */
+export function processFile(file: string, mode: "run" | "check", maxSteps?: number): Outcome {
+  const text = readText(file);
+  const sources = new Map<string, string>();
+  if (text === undefined) {
+    const at = { offset: 0, line: 1, column: 1 };
+    return {
+      kind: "input-error",
+      file,
+      diagnostics: [{
+        kind: "include",
+        message: `cannot read '${file}'`,
+        loc: { source: file, start: at, end: at },
+      }],
+      sources,
+    };
+  }
+  sources.set(file, text);
+  try {
+    const program = check(parse(text, file), { platforms: PLATFORMS, load: fileLoader, text });
+    for (const [k, v] of program.sources) sources.set(k, v);
+    const result = mode === "run" ? runProgram(program, { maxSteps }) : {
+      file,
+      title: program.title,
+      tags: program.tags,
+      status: "pass" as const,
+      expectFailure: null,
+      failures: [],
+      trace: [],
+      took: [],
+      steps: 0,
+      time: 0,
+    };
+    return { kind: "result", file, result };
+  } catch (e) {
+    if (e instanceof ScnError) {
+      // Included files are read during checking; quote them too.
+      for (const d of e.diagnostics) {
+        for (const s of [d.loc.source, ...(d.related ?? []).map((r) => r.loc.source)]) {
+          if (!sources.has(s)) {
+            const t = readText(s);
+            if (t !== undefined) sources.set(s, t);
+          }
+        }
+      }
+      return { kind: "input-error", file, diagnostics: e.diagnostics, sources };
+    }
+    return {
+      kind: "internal-error",
+      file,
+      message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+    };
+  }
+}
+
+/**
+ * Runs the command line with `args`; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = main(["help"], consoleIo()); // 0
+ * ```
+ */
+export function main(args: string[], io: Io): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        trace: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        junit: { type: "string" },
+        "max-steps": { type: "string" },
+        "no-color": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    io.err(`scn: ${e instanceof Error ? e.message : String(e)}`);
+    io.err("try 'scn help'");
+    return ExitCode.InputError;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === "help") {
+    const topic = command === "help" ? rest.join(" ") || undefined : undefined;
+    const text = helpText(PLATFORMS, topic);
+    if (text === undefined) {
+      io.err(`scn help: no topic '${topic}'; try 'scn help'`);
+      return ExitCode.InputError;
+    }
+    for (const l of text.split("\n")) io.out(l);
+    return ExitCode.Ok;
+  }
+  if (command !== "run" && command !== "check") {
+    io.err(`scn: unknown command '${command}'; expected run, check or help`);
+    return ExitCode.InputError;
+  }
+  if (rest.length === 0) {
+    io.err(`scn ${command}: name scenario files or directories, e.g. 'scn ${command} scenarios'`);
+    return ExitCode.InputError;
+  }
+  let maxSteps: number | undefined;
+  if (values["max-steps"] !== undefined) {
+    maxSteps = Number(values["max-steps"]);
+    if (!Number.isInteger(maxSteps) || maxSteps <= 0) {
+      io.err(`scn: --max-steps needs a positive whole number, not '${values["max-steps"]}'`);
+      return ExitCode.InputError;
+    }
+  }
+  const { files, missing } = collectFiles(rest);
+  const outcomes: Outcome[] = missing.map((file): Outcome => ({
+    kind: "input-error",
+    file,
+    diagnostics: [{
+      kind: "include",
+      message: `no such file or directory '${file}'`,
+      loc: {
+        source: file,
+        start: { offset: 0, line: 1, column: 1 },
+        end: { offset: 0, line: 1, column: 1 },
+      },
+    }],
+    sources: new Map(),
+  }));
+  for (const f of files) outcomes.push(processFile(f, command, maxSteps));
+
+  if (values.json) {
+    io.out(jsonReport(outcomes));
+  } else {
+    const lines: Line[] = textReport(outcomes, {
+      trace: values.trace,
+      replay: (f) => `deno task scn run ${f} --trace`,
+    });
+    for (const l of lines) io.out(l.text, io.color && !values["no-color"] ? l.style : "");
+  }
+  if (values.junit !== undefined) {
+    const xml = junitReport(outcomes);
+    if (values.junit === "-") io.out(xml);
+    else {
+      try {
+        io.writeFile(values.junit, xml);
+      } catch (e) {
+        io.err(
+          e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+            ? `scn: writing '${values.junit}' needs write permission: run with --allow-write=${values.junit}`
+            : `scn: cannot write '${values.junit}': ${e instanceof Error ? e.message : String(e)}`,
+        );
+        return ExitCode.InputError;
+      }
+    }
+  }
+  return exitCodeOf(outcomes);
+}
+
+/** The real console: `%c` colour when stdout is a terminal. */
+export function consoleIo(): Io {
+  return {
+    out: (line, style) => (style ? console.log(`%c${line}`, style) : console.log(line)),
+    err: (line) => console.error(line),
+    color: Deno.stdout.isTerminal(),
+    writeFile: (path, text) => Deno.writeTextFileSync(path, text),
+  };
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = main(Deno.args, consoleIo());
+  } catch (e) {
+    console.error(`scn: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    code = ExitCode.InternalError;
+  }
+  Deno.exit(code);
+}

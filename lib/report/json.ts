@@ -1,0 +1,61 @@
+/**
+ * The `--json` report: one object with a `scenarios` array and a `summary`.
+ *
+ * @module
+ */
+import { type Outcome, summarize } from "./outcome.ts";
+import { formatDiagnostic } from "../core/diagnostic.ts";
+
+/**
+ * Renders outcomes as one JSON document (stable key order, two-space indent).
+ *
+ * @example
+ * ```ts
+ * JSON.parse(jsonReport([])).summary.passed; // 0
+ * ```
+ */
+export function jsonReport(outcomes: readonly Outcome[]): string {
+  const scenarios = outcomes.map((o) => {
+    if (o.kind === "result") {
+      const r = o.result;
+      return {
+        file: r.file,
+        title: r.title,
+        tags: r.tags,
+        status: r.status,
+        expectFailure: r.expectFailure,
+        failures: r.failures.map((f) => ({
+          kind: f.kind,
+          file: f.loc.source,
+          line: f.loc.start.line,
+          column: f.loc.start.column,
+          text: f.text,
+          expected: f.expected,
+          actual: f.actual,
+          time: f.time,
+          events: f.events.map((e) => ({ ...e })),
+        })),
+        took: r.took.map((t) => ({ ...t })),
+        steps: r.steps,
+        time: r.time,
+      };
+    }
+    if (o.kind === "input-error") {
+      return {
+        file: o.file,
+        status: "error",
+        errors: o.diagnostics.map((d) => ({
+          kind: d.kind,
+          file: d.loc.source,
+          line: d.loc.start.line,
+          column: d.loc.start.column,
+          message: d.message,
+          hint: d.hint ?? null,
+          text: formatDiagnostic(d, (s) => o.sources.get(s)),
+        })),
+      };
+    }
+    return { file: o.file, status: "internal-error", message: o.message };
+  });
+  return JSON.stringify({ version: 1, scenarios, summary: summarize(outcomes) }, null, 2);
+}

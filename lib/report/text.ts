@@ -1,0 +1,137 @@
+/**
+ * Plain-text reports: one line per scenario, the details of every failure
+ * with the trace events that led to it and the command that replays it, and
+ * the final `N passed, M failed` line.
+ *
+ * Output is a list of lines with optional styles, so the command line can
+ * colour them on a terminal (`%c`) and tests can compare plain text.
+ *
+ * @module
+ */
+import type { TraceEvent } from "../core/trace.ts";
+import { formatDiagnostic } from "../core/diagnostic.ts";
+import { type Outcome, summarize } from "./outcome.ts";
+import type { ScenarioResult } from "../interp/run.ts";
+
+/** A line of output: text, and a CSS style for terminals (empty for none). */
+export interface Line {
+  text: string;
+  style: string;
+}
+
+const STYLES = {
+  pass: "color: green",
+  fail: "color: red; font-weight: bold",
+  xfail: "color: yellow",
+  xpass: "color: red; font-weight: bold",
+  error: "color: red; font-weight: bold",
+  dim: "color: gray",
+};
+
+/** Options for {@link textReport}. */
+export interface TextOptions {
+  /** Print every scenario's full trace. */
+  trace: boolean;
+  /** How to replay one file, for failure messages. */
+  replay: (file: string) => string;
+}
+
+/**
+ * Renders outcomes as lines.
+ *
+ * @example
+ * ```ts
+ * textReport([], { trace: false, replay: (f) => f }).at(-1)!.text; // "0 passed, 0 failed"
+ * ```
+ */
+export function textReport(outcomes: readonly Outcome[], options: TextOptions): Line[] {
+  const out: Line[] = [];
+  for (const o of outcomes) {
+    if (o.kind === "input-error") {
+      out.push({ text: `ERROR ${o.file}`, style: STYLES.error });
+      for (const d of o.diagnostics) {
+        for (const l of formatDiagnostic(d, (s) => o.sources.get(s)).split("\n")) {
+          out.push({ text: `  ${l}`, style: "" });
+        }
+      }
+      continue;
+    }
+    if (o.kind === "internal-error") {
+      out.push({ text: `ERROR ${o.file}: internal error: ${o.message}`, style: STYLES.error });
+      out.push({
+        text: "  this is a bug in irqlab: please report it with the scenario",
+        style: "",
+      });
+      continue;
+    }
+    const r = o.result;
+    const label = r.status.toUpperCase().padEnd(5);
+    out.push({ text: `${label} ${r.file}  ${r.title}`, style: STYLES[r.status] });
+    if (r.status === "xfail") {
+      out.push({ text: `      expected failure: ${r.expectFailure}`, style: STYLES.dim });
+    }
+    if (r.status === "xpass") {
+      out.push({
+        text: `      marked 'expect failure "${r.expectFailure}"' but every expectation held`,
+        style: "",
+      });
+      out.push({ text: "      if the bug is fixed, drop the 'expect failure' line", style: "" });
+    }
+    if (r.status === "fail") out.push(...failureLines(r, options));
+    if (options.trace) out.push(...traceLines(r.trace));
+  }
+  const s = summarize(outcomes);
+  if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
+    out.push({
+      text: `(${s.xfail} expected failures, ${s.xpass} unexpected passes, ${s.errors} errors)`,
+      style: STYLES.dim,
+    });
+  }
+  out.push({
+    text: `${s.passed} passed, ${s.failed} failed`,
+    style: s.failed ? STYLES.fail : STYLES.pass,
+  });
+  return out;
+}
+
+function failureLines(r: ScenarioResult, options: TextOptions): Line[] {
+  const out: Line[] = [];
+  for (const f of r.failures) {
+    const where = `${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}`;
+    out.push({ text: `  ${where}: ${f.kind} ${f.text}`, style: "" });
+    out.push({ text: `    expected: ${f.expected}`, style: "" });
+    out.push({ text: `    actual:   ${f.actual}`, style: "" });
+    if (f.events.length) {
+      out.push({ text: "    trace:", style: "" });
+      for (const e of f.events) out.push({ text: `      ${formatEvent(e)}`, style: STYLES.dim });
+    }
+  }
+  out.push({ text: `  replay: ${options.replay(r.file)}`, style: STYLES.dim });
+  return out;
+}
+
+/** The trace as lines, each with its cause. */
+export function traceLines(events: readonly TraceEvent[]): Line[] {
+  return events.map((e) => ({ text: `  ${formatEvent(e)}`, style: "" }));
+}
+
+/**
+ * One trace event: `#9 @0ns lapic1 irr.set: 0x41 edge  <- #8`.
+ *
+ * @example
+ * ```ts
+ * formatEvent({ id: 2, time: 0, source: "lapic0", kind: "ack", text: "0x41", cause: 1 });
+ * ```
+ */
+export function formatEvent(e: TraceEvent): string {
+  const cause = e.cause ? `  <- #${e.cause}` : "";
+  return `#${e.id} @${formatTime(e.time)} ${e.source} ${e.kind}: ${e.text}${cause}`;
+}
+
+/** Nanoseconds in the largest unit that keeps them whole. */
+export function formatTime(ns: number): string {
+  if (ns !== 0 && ns % 1_000_000_000 === 0) return `${ns / 1_000_000_000}s`;
+  if (ns !== 0 && ns % 1_000_000 === 0) return `${ns / 1_000_000}ms`;
+  if (ns !== 0 && ns % 1000 === 0) return `${ns / 1000}us`;
+  return `${ns}ns`;
+}
