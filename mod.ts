@@ -1,0 +1,43 @@
+/**
+ * irqlab: a scriptable testbed for the interrupt plumbing of virtual machine
+ * monitors. A `.scn` scenario describes VMs, vCPUs, interrupt controllers and
+ * routing, a timeline of guest, host and device actions, and expectations;
+ * irqlab runs it against a faithful, deterministic model.
+ *
+ * This module re-exports the public API; each export is documented where it
+ * is defined.
+ *
+ * @example
+ * ```ts
+ * import { runText } from "./mod.ts";
+ * const result = runText(`scenario "an MSI is taken"
+ * vm g { arch x86_64 }
+ * vcpu0: lapic enable
+ * vcpu0: sti
+ * vmm: kvm signal_msi address=0xfee00000 data=0x41
+ * run
+ * expect vcpu0 took 0x41 once
+ * `, "demo.scn");
+ * result.status; // "pass"
+ * ```
+ *
+ * @module
+ */
+export { parse } from "./dsl/parse.ts";
+export type * from "./dsl/ast.ts";
+export { check, type CheckOptions, type Loader } from "./dsl/check/mod.ts";
+export type * from "./dsl/program.ts";
+export { DEFAULT_MAX_STEPS, runProgram } from "./lib/interp/run.ts";
+export type { Failure, RunOptions, ScenarioResult, TookRecord } from "./lib/interp/run.ts";
+export { checkText, runText, type ScenarioOptions } from "./lib/scenario.ts";
+export { PLATFORMS } from "./lib/platforms.ts";
+export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "./lib/interp/platform.ts";
+export type * from "./lib/core/table.ts";
+export { type Diagnostic, type ErrorKind, formatDiagnostic, ScnError } from "./lib/core/diagnostic.ts";
+export { Trace, type TraceEvent } from "./lib/core/trace.ts";
+export { x86Platform } from "./lib/x86/platform.ts";
+export { X86Vm, type X86VmConfig } from "./lib/x86/vm.ts";
+export { exitCodeOf, ExitCode, type Outcome, summarize } from "./lib/report/outcome.ts";
+export { textReport } from "./lib/report/text.ts";
+export { jsonReport } from "./lib/report/json.ts";
+export { junitReport } from "./lib/report/junit.ts";
