@@ -44,8 +44,19 @@ export function checkVms(body: readonly Statement[], platforms: readonly Platfor
 function checkVm(name: string, body: WordBlock, loc: Loc, platforms: readonly Platform[]): VmDecl {
   const platform = findPlatform(body, loc, platforms);
   const values: Record<string, Val> = {};
+  readSettings(body.items, platform.settings, "", values);
+  return { name, platform, settings: values, vcpus: platform.vcpuCount(values), loc };
+}
+
+/** Reads a stream of setting words into `values`, keys prefixed for nested blocks. */
+function readSettings(
+  items: readonly WordItem[],
+  settings: readonly SettingSpec[],
+  prefix: string,
+  values: Record<string, Val>,
+): void {
   const given = new Map<string, Loc>();
-  const items = body.items;
+  const names = settings.map((x) => x.name);
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     let key: string, keyLoc: Loc, value: WordItem | undefined;
@@ -57,42 +68,38 @@ function checkVm(name: string, body: WordBlock, loc: Loc, platforms: readonly Pl
       key = item.name;
       keyLoc = item.loc;
     } else {
-      fail(
-        item.loc,
-        "expected a setting name here",
-        suggest("", platform.settings.map((x) => x.name)),
-      );
+      fail(item.loc, "expected a setting name here", suggest("", names));
     }
-    const spec = platform.settings.find((x) => x.name === key);
+    const spec = settings.find((x) => x.name === key);
     if (!spec) {
-      fail(
-        keyLoc,
-        `unknown vm setting '${key}'`,
-        suggest(key, platform.settings.map((x) => x.name)),
-      );
+      fail(keyLoc, `unknown ${prefix ? `'${prefix.slice(0, -1)}' ` : "vm "}setting '${key}'`, suggest(key, names));
     }
     const prev = given.get(key);
-    if (prev) {
-      fail(keyLoc, `'${key}' is set twice`, undefined, [{ loc: prev, message: "first set here" }]);
-    }
+    if (prev) fail(keyLoc, `'${key}' is set twice`, undefined, [{ loc: prev, message: "first set here" }]);
     given.set(key, keyLoc);
     if (spec.value.kind === "flag") {
       if (value) fail(value.loc, `'${key}' takes no value`);
-      values[key] = 1;
-      continue;
+      values[prefix + key] = 1;
+    } else {
+      if (!value) {
+        value = items[++i];
+        if (!value || value.kind === "words") fail(keyLoc, `'${key}' needs a value`, describeSetting(spec));
+      }
+      values[prefix + key] = settingValue(spec, value);
     }
-    if (!value) {
-      value = items[++i];
-      if (!value) fail(keyLoc, `'${key}' needs a value`, describeSetting(spec));
+    const next = items[i + 1];
+    if (next?.kind === "words") {
+      if (!spec.block) fail(next.loc, `'${key}' takes no block`);
+      readSettings(next.items, spec.block, `${prefix}${key}.`, values);
+      i++;
     }
-    values[key] = settingValue(spec, value);
   }
-  for (const spec of platform.settings) {
-    if (!(spec.name in values) && spec.value.kind !== "flag") {
-      values[spec.name] = spec.value.default;
-    }
+  for (const spec of settings) {
+    const k = prefix + spec.name;
+    if (!(k in values) && spec.value.kind !== "flag") values[k] = spec.value.default;
+    // Defaults of a nested block apply even when the block is absent; given ones stay.
+    if (spec.block) readSettings([], spec.block, `${k}.`, values);
   }
-  return { name, platform, settings: values, vcpus: platform.vcpuCount(values), loc };
 }
 
 function findPlatform(body: WordBlock, loc: Loc, platforms: readonly Platform[]): Platform {

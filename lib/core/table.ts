@@ -133,6 +133,11 @@ export interface SettingSpec {
     max: number;
     default: number;
   } | { kind: "flag" };
+  /**
+   * Settings allowed in a block after it (`gic v3 { its }`). They are
+   * stored flattened under `name.sub` (`gic.its`).
+   */
+  block?: readonly SettingSpec[];
 }
 
 /** Something a handler can be attached to: `vector 0xf3`, `nmi`. */
