@@ -24,9 +24,11 @@ export function parse(text: string, source = "<input>"): ScnFile {
     return peggyParse(text, { grammarSource: source });
   } catch (e) {
     if (isPeggyError(e)) {
+      // Messages raised by the grammar's own error() calls are already worded for people.
+      const custom = e.expected === null;
       throw new ScnError({
         kind: "syntax",
-        message: describe(e, text),
+        message: custom ? e.message : describe(e, text),
         loc: { ...e.location, source },
       });
     }
@@ -50,7 +52,9 @@ function describe(e: PeggySyntaxError, text: string): string {
     else if (x.type === "other") names.add(x.description);
     else if (x.type === "literal") names.add(JSON.stringify(x.text));
   }
+  // Spacing and line continuations fit almost anywhere; listing them helps nobody.
   names.delete("space");
+  names.delete(JSON.stringify("\\"));
   const list = [...names].sort();
   if (list.length === 0) return `unexpected ${found}`;
   const shown = list.length > 6 ? [...list.slice(0, 6), "..."] : list;

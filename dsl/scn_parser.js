@@ -259,111 +259,93 @@ function peg$parse(input, options) {
   const peg$e2 = peg$otherExpectation("end of line");
   const peg$e3 = peg$literalExpectation(";", false);
   const peg$e4 = peg$literalExpectation("}", false);
-  const peg$e5 = peg$otherExpectation("statement");
-  const peg$e6 = peg$literalExpectation("scenario", false);
-  const peg$e7 = peg$literalExpectation("irqlab", false);
-  const peg$e8 = peg$literalExpectation("tags", false);
-  const peg$e9 = peg$literalExpectation(",", false);
-  const peg$e10 = peg$otherExpectation("tag");
-  const peg$e11 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_", ".", "-"], false, false, false);
-  const peg$e12 = peg$literalExpectation("links", false);
-  const peg$e13 = peg$literalExpectation("link", false);
-  const peg$e14 = peg$literalExpectation("expect", false);
-  const peg$e15 = peg$literalExpectation("failure", false);
-  const peg$e16 = peg$literalExpectation("vm", false);
-  const peg$e17 = peg$literalExpectation("let", false);
-  const peg$e18 = peg$literalExpectation("=", false);
-  const peg$e19 = peg$literalExpectation("include", false);
-  const peg$e20 = peg$literalExpectation("repeat", false);
-  const peg$e21 = peg$literalExpectation("for", false);
-  const peg$e22 = peg$literalExpectation("in", false);
-  const peg$e23 = peg$literalExpectation("parallel", false);
-  const peg$e24 = peg$otherExpectation("handler");
-  const peg$e25 = peg$literalExpectation("on", false);
-  const peg$e26 = peg$literalExpectation("run", false);
-  const peg$e27 = peg$classExpectation(["\n", "\r", ";", "}", "#"], true, false, false);
-  const peg$e28 = peg$literalExpectation("always", false);
-  const peg$e29 = peg$literalExpectation("if", false);
-  const peg$e30 = peg$literalExpectation("else", false);
-  const peg$e31 = peg$otherExpectation("action");
-  const peg$e32 = peg$literalExpectation(":", false);
-  const peg$e33 = peg$otherExpectation("command");
-  const peg$e34 = peg$otherExpectation("block");
-  const peg$e35 = peg$literalExpectation("{", false);
-  const peg$e36 = peg$otherExpectation("actor");
-  const peg$e37 = peg$literalExpectation("device", false);
-  const peg$e38 = peg$literalExpectation(".", false);
-  const peg$e39 = peg$otherExpectation("device name");
-  const peg$e40 = peg$literalExpectation("->", false);
-  const peg$e41 = peg$otherExpectation("argument");
-  const peg$e42 = peg$otherExpectation("name=value");
-  const peg$e43 = peg$otherExpectation("block of words");
-  const peg$e44 = peg$otherExpectation("condition");
-  const peg$e45 = peg$literalExpectation("or", false);
-  const peg$e46 = peg$literalExpectation("and", false);
-  const peg$e47 = peg$literalExpectation("not", false);
-  const peg$e48 = peg$literalExpectation("(", false);
-  const peg$e49 = peg$literalExpectation(")", false);
-  const peg$e50 = peg$otherExpectation("took expectation");
-  const peg$e51 = peg$literalExpectation("took", false);
-  const peg$e52 = peg$literalExpectation("nothing", false);
-  const peg$e53 = peg$literalExpectation("order", false);
-  const peg$e54 = peg$otherExpectation("count (once, twice, N times)");
-  const peg$e55 = peg$literalExpectation("once", false);
-  const peg$e56 = peg$literalExpectation("twice", false);
-  const peg$e57 = peg$literalExpectation("times", false);
-  const peg$e58 = peg$otherExpectation("comparison operator");
-  const peg$e59 = peg$literalExpectation("==", false);
-  const peg$e60 = peg$literalExpectation("!=", false);
-  const peg$e61 = peg$literalExpectation("<=", false);
-  const peg$e62 = peg$literalExpectation(">=", false);
-  const peg$e63 = peg$literalExpectation("<", false);
-  const peg$e64 = peg$literalExpectation("-", false);
-  const peg$e65 = peg$literalExpectation(">", false);
-  const peg$e66 = peg$otherExpectation("value");
-  const peg$e67 = peg$otherExpectation("negative value");
-  const peg$e68 = peg$otherExpectation("range");
-  const peg$e69 = peg$literalExpectation("..", false);
-  const peg$e70 = peg$otherExpectation("set");
-  const peg$e71 = peg$otherExpectation("list");
-  const peg$e72 = peg$literalExpectation("[", false);
-  const peg$e73 = peg$literalExpectation("]", false);
-  const peg$e74 = peg$otherExpectation("duration");
-  const peg$e75 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e76 = peg$classExpectation([["0", "9"], "_"], false, false, false);
-  const peg$e77 = peg$literalExpectation("ns", false);
-  const peg$e78 = peg$literalExpectation("us", false);
-  const peg$e79 = peg$literalExpectation("ms", false);
-  const peg$e80 = peg$literalExpectation("s", false);
-  const peg$e81 = peg$otherExpectation("number");
-  const peg$e82 = peg$literalExpectation("0x", false);
-  const peg$e83 = peg$literalExpectation("0X", false);
-  const peg$e84 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
-  const peg$e85 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
-  const peg$e86 = peg$literalExpectation("0b", false);
-  const peg$e87 = peg$literalExpectation("0B", false);
-  const peg$e88 = peg$classExpectation(["0", "1"], false, false, false);
-  const peg$e89 = peg$classExpectation(["0", "1", "_"], false, false, false);
-  const peg$e90 = peg$otherExpectation("string");
-  const peg$e91 = peg$literalExpectation("\"", false);
-  const peg$e92 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
-  const peg$e93 = peg$literalExpectation("\\", false);
-  const peg$e94 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
-  const peg$e95 = peg$otherExpectation("variable");
-  const peg$e96 = peg$literalExpectation("$", false);
-  const peg$e97 = peg$otherExpectation("name or path");
-  const peg$e98 = peg$otherExpectation("name");
-  const peg$e99 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
-  const peg$e100 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e101 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e102 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e103 = peg$otherExpectation("space");
-  const peg$e104 = peg$otherExpectation("comment");
-  const peg$e105 = peg$literalExpectation("#", false);
-  const peg$e106 = peg$classExpectation(["\n", "\r"], true, false, false);
-  const peg$e107 = peg$otherExpectation("newline");
-  const peg$e108 = peg$literalExpectation("\r\n", false);
-  const peg$e109 = peg$classExpectation(["\n", "\r"], false, false, false);
+  const peg$e5 = peg$literalExpectation("scenario", false);
+  const peg$e6 = peg$literalExpectation("irqlab", false);
+  const peg$e7 = peg$literalExpectation("tags", false);
+  const peg$e8 = peg$literalExpectation(",", false);
+  const peg$e9 = peg$otherExpectation("tag");
+  const peg$e10 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_", ".", "-"], false, false, false);
+  const peg$e11 = peg$literalExpectation("links", false);
+  const peg$e12 = peg$literalExpectation("link", false);
+  const peg$e13 = peg$literalExpectation("expect", false);
+  const peg$e14 = peg$literalExpectation("failure", false);
+  const peg$e15 = peg$literalExpectation("vm", false);
+  const peg$e16 = peg$literalExpectation("let", false);
+  const peg$e17 = peg$literalExpectation("=", false);
+  const peg$e18 = peg$literalExpectation("include", false);
+  const peg$e19 = peg$literalExpectation("repeat", false);
+  const peg$e20 = peg$literalExpectation("for", false);
+  const peg$e21 = peg$literalExpectation("in", false);
+  const peg$e22 = peg$literalExpectation("parallel", false);
+  const peg$e23 = peg$literalExpectation("on", false);
+  const peg$e24 = peg$literalExpectation("run", false);
+  const peg$e25 = peg$classExpectation(["\n", "\r", ";", "}", "#"], true, false, false);
+  const peg$e26 = peg$literalExpectation("always", false);
+  const peg$e27 = peg$literalExpectation("if", false);
+  const peg$e28 = peg$literalExpectation("else", false);
+  const peg$e29 = peg$literalExpectation(":", false);
+  const peg$e30 = peg$literalExpectation("{", false);
+  const peg$e31 = peg$literalExpectation("device", false);
+  const peg$e32 = peg$literalExpectation(".", false);
+  const peg$e33 = peg$literalExpectation("->", false);
+  const peg$e34 = peg$literalExpectation("or", false);
+  const peg$e35 = peg$literalExpectation("and", false);
+  const peg$e36 = peg$literalExpectation("not", false);
+  const peg$e37 = peg$literalExpectation("(", false);
+  const peg$e38 = peg$literalExpectation(")", false);
+  const peg$e39 = peg$literalExpectation("took", false);
+  const peg$e40 = peg$literalExpectation("nothing", false);
+  const peg$e41 = peg$literalExpectation("order", false);
+  const peg$e42 = peg$otherExpectation("count (once, twice, N times)");
+  const peg$e43 = peg$literalExpectation("once", false);
+  const peg$e44 = peg$literalExpectation("twice", false);
+  const peg$e45 = peg$literalExpectation("times", false);
+  const peg$e46 = peg$otherExpectation("comparison operator");
+  const peg$e47 = peg$literalExpectation("==", false);
+  const peg$e48 = peg$literalExpectation("!=", false);
+  const peg$e49 = peg$literalExpectation("<=", false);
+  const peg$e50 = peg$literalExpectation(">=", false);
+  const peg$e51 = peg$literalExpectation("<", false);
+  const peg$e52 = peg$literalExpectation("-", false);
+  const peg$e53 = peg$literalExpectation(">", false);
+  const peg$e54 = peg$literalExpectation("..", false);
+  const peg$e55 = peg$literalExpectation("[", false);
+  const peg$e56 = peg$literalExpectation("]", false);
+  const peg$e57 = peg$otherExpectation("duration");
+  const peg$e58 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e59 = peg$classExpectation([["0", "9"], "_"], false, false, false);
+  const peg$e60 = peg$literalExpectation("ns", false);
+  const peg$e61 = peg$literalExpectation("us", false);
+  const peg$e62 = peg$literalExpectation("ms", false);
+  const peg$e63 = peg$literalExpectation("s", false);
+  const peg$e64 = peg$otherExpectation("number");
+  const peg$e65 = peg$literalExpectation("0x", false);
+  const peg$e66 = peg$literalExpectation("0X", false);
+  const peg$e67 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
+  const peg$e68 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
+  const peg$e69 = peg$literalExpectation("0b", false);
+  const peg$e70 = peg$literalExpectation("0B", false);
+  const peg$e71 = peg$classExpectation(["0", "1"], false, false, false);
+  const peg$e72 = peg$classExpectation(["0", "1", "_"], false, false, false);
+  const peg$e73 = peg$otherExpectation("string");
+  const peg$e74 = peg$literalExpectation("\"", false);
+  const peg$e75 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
+  const peg$e76 = peg$literalExpectation("\\", false);
+  const peg$e77 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
+  const peg$e78 = peg$otherExpectation("variable");
+  const peg$e79 = peg$literalExpectation("$", false);
+  const peg$e80 = peg$otherExpectation("name");
+  const peg$e81 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
+  const peg$e82 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e83 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e84 = peg$classExpectation([" ", "\t"], false, false, false);
+  const peg$e85 = peg$otherExpectation("space");
+  const peg$e86 = peg$otherExpectation("comment");
+  const peg$e87 = peg$literalExpectation("#", false);
+  const peg$e88 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e89 = peg$otherExpectation("newline");
+  const peg$e90 = peg$literalExpectation("\r\n", false);
+  const peg$e91 = peg$classExpectation(["\n", "\r"], false, false, false);
 
   function peg$f0(body) {    return { kind: "file", body, loc: location() };  }
   function peg$f1(head, tail) {    return [head, ...tail];  }
@@ -445,15 +427,16 @@ function peg$parse(input, options) {
   function peg$f50() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f51() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f52(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f53(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f54(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f55(head, tail) {
+  function peg$f53() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f54(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f55(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f56(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f56(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f57(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f58() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f57(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f58(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f59() {    return { kind: "ident", name: text(), loc: location() };  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -818,9 +801,8 @@ function peg$parse(input, options) {
   }
 
   function peg$parseStatement() {
-    let s0, s1;
+    let s0;
 
-    peg$silentFails++;
     s0 = peg$parseScenarioStatement();
     if (s0 === peg$FAILED) {
       s0 = peg$parseVersionStatement();
@@ -873,11 +855,6 @@ function peg$parse(input, options) {
         }
       }
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e5); }
-    }
 
     return s0;
   }
@@ -891,7 +868,7 @@ function peg$parse(input, options) {
       peg$currPos += 8;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e6); }
+      if (peg$silentFails === 0) { peg$fail(peg$e5); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -925,7 +902,7 @@ function peg$parse(input, options) {
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e7); }
+      if (peg$silentFails === 0) { peg$fail(peg$e6); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -959,7 +936,7 @@ function peg$parse(input, options) {
       peg$currPos += 4;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e7); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -974,7 +951,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s7 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e9); }
+            if (peg$silentFails === 0) { peg$fail(peg$e8); }
           }
           if (s7 !== peg$FAILED) {
             s8 = peg$parseSpacing();
@@ -998,7 +975,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s7 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e9); }
+              if (peg$silentFails === 0) { peg$fail(peg$e8); }
             }
             if (s7 !== peg$FAILED) {
               s8 = peg$parseSpacing();
@@ -1043,7 +1020,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e11); }
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
     if (s2 !== peg$FAILED) {
       while (s2 !== peg$FAILED) {
@@ -1053,7 +1030,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e11); }
+          if (peg$silentFails === 0) { peg$fail(peg$e10); }
         }
       }
     } else {
@@ -1067,7 +1044,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
 
     return s0;
@@ -1082,7 +1059,7 @@ function peg$parse(input, options) {
       peg$currPos += 5;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e12); }
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     if (s1 === peg$FAILED) {
       if (input.substr(peg$currPos, 4) === peg$c7) {
@@ -1090,7 +1067,7 @@ function peg$parse(input, options) {
         peg$currPos += 4;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e13); }
+        if (peg$silentFails === 0) { peg$fail(peg$e12); }
       }
     }
     if (s1 !== peg$FAILED) {
@@ -1125,7 +1102,7 @@ function peg$parse(input, options) {
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e14); }
+      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1135,7 +1112,7 @@ function peg$parse(input, options) {
           peg$currPos += 7;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e15); }
+          if (peg$silentFails === 0) { peg$fail(peg$e14); }
         }
         if (s3 !== peg$FAILED) {
           s4 = peg$parseGap();
@@ -1177,7 +1154,7 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e16); }
+      if (peg$silentFails === 0) { peg$fail(peg$e15); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1218,7 +1195,7 @@ function peg$parse(input, options) {
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      if (peg$silentFails === 0) { peg$fail(peg$e16); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1231,7 +1208,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e18); }
+            if (peg$silentFails === 0) { peg$fail(peg$e17); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseSpacing();
@@ -1272,7 +1249,7 @@ function peg$parse(input, options) {
       peg$currPos += 7;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e19); }
+      if (peg$silentFails === 0) { peg$fail(peg$e18); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1306,7 +1283,7 @@ function peg$parse(input, options) {
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e20); }
+      if (peg$silentFails === 0) { peg$fail(peg$e19); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1347,7 +1324,7 @@ function peg$parse(input, options) {
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e21); }
+      if (peg$silentFails === 0) { peg$fail(peg$e20); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1361,7 +1338,7 @@ function peg$parse(input, options) {
               peg$currPos += 2;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e22); }
+              if (peg$silentFails === 0) { peg$fail(peg$e21); }
             }
             if (s5 !== peg$FAILED) {
               s6 = peg$parseGap();
@@ -1410,7 +1387,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseParallelStatement() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
     if (input.substr(peg$currPos, 8) === peg$c17) {
@@ -1418,14 +1395,29 @@ function peg$parse(input, options) {
       peg$currPos += 8;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e23); }
+      if (peg$silentFails === 0) { peg$fail(peg$e22); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseSpacing();
-      s3 = peg$parseBlock();
-      if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f14(s3);
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentifierPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        s4 = peg$parseBlock();
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f14(s4);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1439,16 +1431,15 @@ function peg$parse(input, options) {
   }
 
   function peg$parseHandlerStatement() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.substr(peg$currPos, 2) === peg$c18) {
       s1 = peg$c18;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e25); }
+      if (peg$silentFails === 0) { peg$fail(peg$e23); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1461,7 +1452,22 @@ function peg$parse(input, options) {
           if (s6 !== peg$FAILED) {
             s7 = peg$parseArgument();
             if (s7 !== peg$FAILED) {
-              s5 = s7;
+              s8 = peg$currPos;
+              peg$silentFails++;
+              s9 = peg$parseEndOfStatement();
+              peg$silentFails--;
+              if (s9 === peg$FAILED) {
+                s8 = undefined;
+              } else {
+                peg$currPos = s8;
+                s8 = peg$FAILED;
+              }
+              if (s8 !== peg$FAILED) {
+                s5 = s7;
+              } else {
+                peg$currPos = s5;
+                s5 = peg$FAILED;
+              }
             } else {
               peg$currPos = s5;
               s5 = peg$FAILED;
@@ -1477,7 +1483,22 @@ function peg$parse(input, options) {
             if (s6 !== peg$FAILED) {
               s7 = peg$parseArgument();
               if (s7 !== peg$FAILED) {
-                s5 = s7;
+                s8 = peg$currPos;
+                peg$silentFails++;
+                s9 = peg$parseEndOfStatement();
+                peg$silentFails--;
+                if (s9 === peg$FAILED) {
+                  s8 = undefined;
+                } else {
+                  peg$currPos = s8;
+                  s8 = peg$FAILED;
+                }
+                if (s8 !== peg$FAILED) {
+                  s5 = s7;
+                } else {
+                  peg$currPos = s5;
+                  s5 = peg$FAILED;
+                }
               } else {
                 peg$currPos = s5;
                 s5 = peg$FAILED;
@@ -1508,17 +1529,12 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e24); }
-    }
 
     return s0;
   }
 
   function peg$parseRunStatement() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
     if (input.substr(peg$currPos, 3) === peg$c19) {
@@ -1526,54 +1542,69 @@ function peg$parse(input, options) {
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e26); }
+      if (peg$silentFails === 0) { peg$fail(peg$e24); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      s3 = peg$parseGap();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseValue();
-        if (s4 !== peg$FAILED) {
-          s2 = s4;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
+      peg$silentFails++;
+      s3 = peg$parseIdentifierPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
       }
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
-      s3 = peg$currPos;
-      peg$silentFails++;
-      s4 = peg$currPos;
-      s5 = peg$parseSpacing();
-      s6 = input.charAt(peg$currPos);
-      if (peg$r1.test(s6)) {
-        peg$currPos++;
-      } else {
-        s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e27); }
-      }
-      if (s6 !== peg$FAILED) {
-        s5 = [s5, s6];
-        s4 = s5;
-      } else {
-        peg$currPos = s4;
-        s4 = peg$FAILED;
-      }
-      peg$silentFails--;
-      if (s4 === peg$FAILED) {
-        s3 = undefined;
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f16(s2);
+      if (s2 !== peg$FAILED) {
+        s3 = peg$currPos;
+        s4 = peg$parseGap();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseValue();
+          if (s5 !== peg$FAILED) {
+            s3 = s5;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+        if (s3 === peg$FAILED) {
+          s3 = null;
+        }
+        s4 = peg$currPos;
+        peg$silentFails++;
+        s5 = peg$currPos;
+        s6 = peg$parseSpacing();
+        s7 = input.charAt(peg$currPos);
+        if (peg$r1.test(s7)) {
+          peg$currPos++;
+        } else {
+          s7 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e25); }
+        }
+        if (s7 !== peg$FAILED) {
+          s6 = [s6, s7];
+          s5 = s6;
+        } else {
+          peg$currPos = s5;
+          s5 = peg$FAILED;
+        }
+        peg$silentFails--;
+        if (s5 === peg$FAILED) {
+          s4 = undefined;
+        } else {
+          peg$currPos = s4;
+          s4 = peg$FAILED;
+        }
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f16(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1595,12 +1626,12 @@ function peg$parse(input, options) {
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e14); }
+      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseCondition();
+        s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
           s0 = peg$f17(s3);
@@ -1629,12 +1660,12 @@ function peg$parse(input, options) {
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e28); }
+      if (peg$silentFails === 0) { peg$fail(peg$e26); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseCondition();
+        s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
           s0 = peg$f18(s3);
@@ -1663,12 +1694,12 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e29); }
+      if (peg$silentFails === 0) { peg$fail(peg$e27); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseCondition();
+        s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
           s5 = peg$parseBlock();
@@ -1680,7 +1711,7 @@ function peg$parse(input, options) {
               peg$currPos += 4;
             } else {
               s8 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e30); }
+              if (peg$silentFails === 0) { peg$fail(peg$e28); }
             }
             if (s8 !== peg$FAILED) {
               s9 = peg$parseSpacing();
@@ -1723,7 +1754,6 @@ function peg$parse(input, options) {
   function peg$parseActionStatement() {
     let s0, s1, s2, s3, s4, s5;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseActor();
     if (s1 !== peg$FAILED) {
@@ -1733,7 +1763,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e32); }
+        if (peg$silentFails === 0) { peg$fail(peg$e29); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parseSpacing();
@@ -1756,11 +1786,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e31); }
-    }
 
     return s0;
   }
@@ -1768,7 +1793,6 @@ function peg$parse(input, options) {
   function peg$parseCommandStatement() {
     let s0, s1;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseCommand();
     if (s1 !== peg$FAILED) {
@@ -1776,11 +1800,6 @@ function peg$parse(input, options) {
       s1 = peg$f21(s1);
     }
     s0 = s1;
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e33); }
-    }
 
     return s0;
   }
@@ -1788,14 +1807,13 @@ function peg$parse(input, options) {
   function peg$parseBlock() {
     let s0, s1, s2, s3, s4, s5;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 123) {
       s1 = peg$c24;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e35); }
+      if (peg$silentFails === 0) { peg$fail(peg$e30); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseBlank();
@@ -1824,11 +1842,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e34); }
-    }
 
     return s0;
   }
@@ -1836,14 +1849,13 @@ function peg$parse(input, options) {
   function peg$parseActor() {
     let s0, s1, s2, s3, s4, s5, s6;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.substr(peg$currPos, 6) === peg$c25) {
       s1 = peg$c25;
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e37); }
+      if (peg$silentFails === 0) { peg$fail(peg$e31); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1874,7 +1886,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e38); }
+          if (peg$silentFails === 0) { peg$fail(peg$e32); }
         }
         if (s3 !== peg$FAILED) {
           s1 = s2;
@@ -1900,7 +1912,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e32); }
+          if (peg$silentFails === 0) { peg$fail(peg$e29); }
         }
         if (s6 !== peg$FAILED) {
           s5 = [s5, s6];
@@ -1919,7 +1931,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s6 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e35); }
+              if (peg$silentFails === 0) { peg$fail(peg$e30); }
             }
             if (s6 !== peg$FAILED) {
               s5 = [s5, s6];
@@ -1949,11 +1961,6 @@ function peg$parse(input, options) {
         s0 = peg$FAILED;
       }
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e36); }
-    }
 
     return s0;
   }
@@ -1961,7 +1968,6 @@ function peg$parse(input, options) {
   function peg$parseDeviceName() {
     let s0, s1;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
@@ -1977,11 +1983,6 @@ function peg$parse(input, options) {
         s1 = peg$f26();
       }
       s0 = s1;
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
 
     return s0;
@@ -2044,7 +2045,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e40); }
+        if (peg$silentFails === 0) { peg$fail(peg$e33); }
       }
       if (s6 !== peg$FAILED) {
         s7 = peg$parseSpacing();
@@ -2073,17 +2074,11 @@ function peg$parse(input, options) {
   }
 
   function peg$parseArgument() {
-    let s0, s1;
+    let s0;
 
-    peg$silentFails++;
     s0 = peg$parseKeyValue();
     if (s0 === peg$FAILED) {
       s0 = peg$parseValue();
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e41); }
     }
 
     return s0;
@@ -2092,7 +2087,6 @@ function peg$parse(input, options) {
   function peg$parseKeyValue() {
     let s0, s1, s2, s3, s4, s5, s6;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseIdentifier();
     if (s1 !== peg$FAILED) {
@@ -2102,7 +2096,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e18); }
+        if (peg$silentFails === 0) { peg$fail(peg$e17); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$currPos;
@@ -2112,7 +2106,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e18); }
+          if (peg$silentFails === 0) { peg$fail(peg$e17); }
         }
         peg$silentFails--;
         if (s5 === peg$FAILED) {
@@ -2143,11 +2137,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e42); }
-    }
 
     return s0;
   }
@@ -2155,14 +2144,13 @@ function peg$parse(input, options) {
   function peg$parseWordBlock() {
     let s0, s1, s2, s3, s4, s5, s6;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 123) {
       s1 = peg$c24;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e35); }
+      if (peg$silentFails === 0) { peg$fail(peg$e30); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseBlank();
@@ -2206,11 +2194,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e43); }
-    }
 
     return s0;
   }
@@ -2224,20 +2207,6 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$parseScalarValue();
       }
-    }
-
-    return s0;
-  }
-
-  function peg$parseCondition() {
-    let s0, s1;
-
-    peg$silentFails++;
-    s0 = peg$parseOrCondition();
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e44); }
     }
 
     return s0;
@@ -2258,7 +2227,7 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e45); }
+          if (peg$silentFails === 0) { peg$fail(peg$e34); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseGap();
@@ -2292,7 +2261,7 @@ function peg$parse(input, options) {
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e45); }
+            if (peg$silentFails === 0) { peg$fail(peg$e34); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
@@ -2342,7 +2311,7 @@ function peg$parse(input, options) {
           peg$currPos += 3;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e46); }
+          if (peg$silentFails === 0) { peg$fail(peg$e35); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseGap();
@@ -2376,7 +2345,7 @@ function peg$parse(input, options) {
             peg$currPos += 3;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e46); }
+            if (peg$silentFails === 0) { peg$fail(peg$e35); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
@@ -2420,7 +2389,7 @@ function peg$parse(input, options) {
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e47); }
+      if (peg$silentFails === 0) { peg$fail(peg$e36); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -2448,11 +2417,11 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e48); }
+        if (peg$silentFails === 0) { peg$fail(peg$e37); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
-        s3 = peg$parseCondition();
+        s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
           if (input.charCodeAt(peg$currPos) === 41) {
@@ -2460,7 +2429,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e49); }
+            if (peg$silentFails === 0) { peg$fail(peg$e38); }
           }
           if (s5 !== peg$FAILED) {
             s0 = s3;
@@ -2490,7 +2459,6 @@ function peg$parse(input, options) {
   function peg$parseTookCondition() {
     let s0, s1, s2, s3, s4, s5;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseActor();
     if (s1 !== peg$FAILED) {
@@ -2501,7 +2469,7 @@ function peg$parse(input, options) {
           peg$currPos += 4;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e51); }
+          if (peg$silentFails === 0) { peg$fail(peg$e39); }
         }
         if (s3 !== peg$FAILED) {
           s4 = peg$parseGap();
@@ -2530,11 +2498,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e50); }
-    }
 
     return s0;
   }
@@ -2548,7 +2511,7 @@ function peg$parse(input, options) {
       peg$currPos += 7;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e52); }
+      if (peg$silentFails === 0) { peg$fail(peg$e40); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2601,7 +2564,7 @@ function peg$parse(input, options) {
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e22); }
+            if (peg$silentFails === 0) { peg$fail(peg$e21); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
@@ -2611,7 +2574,7 @@ function peg$parse(input, options) {
                 peg$currPos += 5;
               } else {
                 s7 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e53); }
+                if (peg$silentFails === 0) { peg$fail(peg$e41); }
               }
               if (s7 !== peg$FAILED) {
                 s4 = [s4, s5, s6, s7];
@@ -2668,7 +2631,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+          if (peg$silentFails === 0) { peg$fail(peg$e8); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseSpacing();
@@ -2692,7 +2655,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e9); }
+            if (peg$silentFails === 0) { peg$fail(peg$e8); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseSpacing();
@@ -2729,7 +2692,7 @@ function peg$parse(input, options) {
       peg$currPos += 4;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e55); }
+      if (peg$silentFails === 0) { peg$fail(peg$e43); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2760,7 +2723,7 @@ function peg$parse(input, options) {
         peg$currPos += 5;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e56); }
+        if (peg$silentFails === 0) { peg$fail(peg$e44); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$currPos;
@@ -2795,7 +2758,7 @@ function peg$parse(input, options) {
               peg$currPos += 5;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e57); }
+              if (peg$silentFails === 0) { peg$fail(peg$e45); }
             }
             if (s3 !== peg$FAILED) {
               s4 = peg$currPos;
@@ -2832,7 +2795,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      if (peg$silentFails === 0) { peg$fail(peg$e42); }
     }
 
     return s0;
@@ -2874,7 +2837,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseCompareOp() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
     if (input.substr(peg$currPos, 2) === peg$c39) {
@@ -2882,7 +2845,7 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e59); }
+      if (peg$silentFails === 0) { peg$fail(peg$e47); }
     }
     if (s0 === peg$FAILED) {
       if (input.substr(peg$currPos, 2) === peg$c40) {
@@ -2890,7 +2853,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e60); }
+        if (peg$silentFails === 0) { peg$fail(peg$e48); }
       }
       if (s0 === peg$FAILED) {
         if (input.substr(peg$currPos, 2) === peg$c41) {
@@ -2898,7 +2861,7 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e61); }
+          if (peg$silentFails === 0) { peg$fail(peg$e49); }
         }
         if (s0 === peg$FAILED) {
           if (input.substr(peg$currPos, 2) === peg$c42) {
@@ -2906,44 +2869,50 @@ function peg$parse(input, options) {
             peg$currPos += 2;
           } else {
             s0 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e62); }
+            if (peg$silentFails === 0) { peg$fail(peg$e50); }
           }
           if (s0 === peg$FAILED) {
             s0 = peg$currPos;
+            s1 = peg$currPos;
             if (input.charCodeAt(peg$currPos) === 60) {
-              s1 = peg$c43;
+              s2 = peg$c43;
               peg$currPos++;
             } else {
-              s1 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e63); }
+              s2 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e51); }
             }
-            if (s1 !== peg$FAILED) {
-              s2 = peg$currPos;
+            if (s2 !== peg$FAILED) {
+              s3 = peg$currPos;
               peg$silentFails++;
               if (input.charCodeAt(peg$currPos) === 45) {
-                s3 = peg$c44;
+                s4 = peg$c44;
                 peg$currPos++;
               } else {
-                s3 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e64); }
+                s4 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e52); }
               }
               peg$silentFails--;
-              if (s3 === peg$FAILED) {
-                s2 = undefined;
+              if (s4 === peg$FAILED) {
+                s3 = undefined;
               } else {
-                peg$currPos = s2;
-                s2 = peg$FAILED;
+                peg$currPos = s3;
+                s3 = peg$FAILED;
               }
-              if (s2 !== peg$FAILED) {
-                s1 = [s1, s2];
-                s0 = s1;
+              if (s3 !== peg$FAILED) {
+                s2 = [s2, s3];
+                s1 = s2;
               } else {
-                peg$currPos = s0;
-                s0 = peg$FAILED;
+                peg$currPos = s1;
+                s1 = peg$FAILED;
               }
             } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
+              peg$currPos = s1;
+              s1 = peg$FAILED;
+            }
+            if (s1 !== peg$FAILED) {
+              s0 = input.substring(s0, peg$currPos);
+            } else {
+              s0 = s1;
             }
             if (s0 === peg$FAILED) {
               if (input.charCodeAt(peg$currPos) === 62) {
@@ -2951,7 +2920,7 @@ function peg$parse(input, options) {
                 peg$currPos++;
               } else {
                 s0 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e65); }
+                if (peg$silentFails === 0) { peg$fail(peg$e53); }
               }
             }
           }
@@ -2961,16 +2930,15 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+      if (peg$silentFails === 0) { peg$fail(peg$e46); }
     }
 
     return s0;
   }
 
   function peg$parseOperand() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4, s5, s6;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseOperandWord();
     if (s1 !== peg$FAILED) {
@@ -2978,9 +2946,30 @@ function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parseGap();
       if (s4 !== peg$FAILED) {
-        s5 = peg$parseOperandWord();
+        s5 = peg$currPos;
+        peg$silentFails++;
+        if (input.charCodeAt(peg$currPos) === 123) {
+          s6 = peg$c24;
+          peg$currPos++;
+        } else {
+          s6 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e30); }
+        }
+        peg$silentFails--;
+        if (s6 === peg$FAILED) {
+          s5 = undefined;
+        } else {
+          peg$currPos = s5;
+          s5 = peg$FAILED;
+        }
         if (s5 !== peg$FAILED) {
-          s3 = s5;
+          s6 = peg$parseOperandWord();
+          if (s6 !== peg$FAILED) {
+            s3 = s6;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -2994,9 +2983,30 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parseGap();
         if (s4 !== peg$FAILED) {
-          s5 = peg$parseOperandWord();
+          s5 = peg$currPos;
+          peg$silentFails++;
+          if (input.charCodeAt(peg$currPos) === 123) {
+            s6 = peg$c24;
+            peg$currPos++;
+          } else {
+            s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e30); }
+          }
+          peg$silentFails--;
+          if (s6 === peg$FAILED) {
+            s5 = undefined;
+          } else {
+            peg$currPos = s5;
+            s5 = peg$FAILED;
+          }
           if (s5 !== peg$FAILED) {
-            s3 = s5;
+            s6 = peg$parseOperandWord();
+            if (s6 !== peg$FAILED) {
+              s3 = s6;
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -3011,11 +3021,6 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e66); }
     }
 
     return s0;
@@ -3060,7 +3065,7 @@ function peg$parse(input, options) {
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e46); }
+      if (peg$silentFails === 0) { peg$fail(peg$e35); }
     }
     if (s1 === peg$FAILED) {
       if (input.substr(peg$currPos, 2) === peg$c28) {
@@ -3068,7 +3073,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e45); }
+        if (peg$silentFails === 0) { peg$fail(peg$e34); }
       }
       if (s1 === peg$FAILED) {
         if (input.substr(peg$currPos, 3) === peg$c30) {
@@ -3076,7 +3081,7 @@ function peg$parse(input, options) {
           peg$currPos += 3;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e47); }
+          if (peg$silentFails === 0) { peg$fail(peg$e36); }
         }
         if (s1 === peg$FAILED) {
           if (input.substr(peg$currPos, 4) === peg$c33) {
@@ -3084,7 +3089,7 @@ function peg$parse(input, options) {
             peg$currPos += 4;
           } else {
             s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e51); }
+            if (peg$silentFails === 0) { peg$fail(peg$e39); }
           }
           if (s1 === peg$FAILED) {
             if (input.substr(peg$currPos, 4) === peg$c22) {
@@ -3092,7 +3097,7 @@ function peg$parse(input, options) {
               peg$currPos += 4;
             } else {
               s1 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e30); }
+              if (peg$silentFails === 0) { peg$fail(peg$e28); }
             }
           }
         }
@@ -3125,20 +3130,14 @@ function peg$parse(input, options) {
   }
 
   function peg$parseValue() {
-    let s0, s1;
+    let s0;
 
-    peg$silentFails++;
     s0 = peg$parseSetLiteral();
     if (s0 === peg$FAILED) {
       s0 = peg$parseListLiteral();
       if (s0 === peg$FAILED) {
         s0 = peg$parseScalarValue();
       }
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e66); }
     }
 
     return s0;
@@ -3173,14 +3172,13 @@ function peg$parse(input, options) {
   function peg$parseNegated() {
     let s0, s1, s2;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
       s1 = peg$c44;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e64); }
+      if (peg$silentFails === 0) { peg$fail(peg$e52); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseNumber();
@@ -3201,11 +3199,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e67); }
-    }
 
     return s0;
   }
@@ -3213,7 +3206,6 @@ function peg$parse(input, options) {
   function peg$parseRange() {
     let s0, s1, s2, s3;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseNumber();
     if (s1 === peg$FAILED) {
@@ -3225,7 +3217,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e69); }
+        if (peg$silentFails === 0) { peg$fail(peg$e54); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNumber();
@@ -3247,11 +3239,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e68); }
-    }
 
     return s0;
   }
@@ -3259,22 +3246,21 @@ function peg$parse(input, options) {
   function peg$parseSetLiteral() {
     let s0, s1, s2, s3, s4, s5;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 123) {
       s1 = peg$c24;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e35); }
+      if (peg$silentFails === 0) { peg$fail(peg$e30); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseBlank();
+      s2 = peg$parseSpacing();
       s3 = peg$parseValueList();
       if (s3 === peg$FAILED) {
         s3 = null;
       }
-      s4 = peg$parseBlank();
+      s4 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 125) {
         s5 = peg$c1;
         peg$currPos++;
@@ -3293,11 +3279,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e70); }
-    }
 
     return s0;
   }
@@ -3305,28 +3286,27 @@ function peg$parse(input, options) {
   function peg$parseListLiteral() {
     let s0, s1, s2, s3, s4, s5;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 91) {
       s1 = peg$c47;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e72); }
+      if (peg$silentFails === 0) { peg$fail(peg$e55); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseBlank();
+      s2 = peg$parseSpacing();
       s3 = peg$parseValueList();
       if (s3 === peg$FAILED) {
         s3 = null;
       }
-      s4 = peg$parseBlank();
+      s4 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 93) {
         s5 = peg$c48;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e73); }
+        if (peg$silentFails === 0) { peg$fail(peg$e56); }
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
@@ -3338,11 +3318,6 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e71); }
     }
 
     return s0;
@@ -3356,16 +3331,16 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
-      s4 = peg$parseBlank();
+      s4 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 44) {
         s5 = peg$c5;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e9); }
+        if (peg$silentFails === 0) { peg$fail(peg$e8); }
       }
       if (s5 !== peg$FAILED) {
-        s6 = peg$parseBlank();
+        s6 = peg$parseSpacing();
         s7 = peg$parseScalarValue();
         if (s7 !== peg$FAILED) {
           s3 = s7;
@@ -3380,16 +3355,16 @@ function peg$parse(input, options) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = peg$currPos;
-        s4 = peg$parseBlank();
+        s4 = peg$parseSpacing();
         if (input.charCodeAt(peg$currPos) === 44) {
           s5 = peg$c5;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+          if (peg$silentFails === 0) { peg$fail(peg$e8); }
         }
         if (s5 !== peg$FAILED) {
-          s6 = peg$parseBlank();
+          s6 = peg$parseSpacing();
           s7 = peg$parseScalarValue();
           if (s7 !== peg$FAILED) {
             s3 = s7;
@@ -3403,13 +3378,13 @@ function peg$parse(input, options) {
         }
       }
       s3 = peg$currPos;
-      s4 = peg$parseBlank();
+      s4 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 44) {
         s5 = peg$c5;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e9); }
+        if (peg$silentFails === 0) { peg$fail(peg$e8); }
       }
       if (s5 !== peg$FAILED) {
         s4 = [s4, s5];
@@ -3443,7 +3418,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
     if (s3 !== peg$FAILED) {
       s4 = [];
@@ -3452,7 +3427,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e76); }
+        if (peg$silentFails === 0) { peg$fail(peg$e59); }
       }
       while (s5 !== peg$FAILED) {
         s4.push(s5);
@@ -3461,7 +3436,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e76); }
+          if (peg$silentFails === 0) { peg$fail(peg$e59); }
         }
       }
       s3 = [s3, s4];
@@ -3482,7 +3457,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e77); }
+        if (peg$silentFails === 0) { peg$fail(peg$e60); }
       }
       if (s3 === peg$FAILED) {
         if (input.substr(peg$currPos, 2) === peg$c50) {
@@ -3490,7 +3465,7 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e78); }
+          if (peg$silentFails === 0) { peg$fail(peg$e61); }
         }
         if (s3 === peg$FAILED) {
           if (input.substr(peg$currPos, 2) === peg$c51) {
@@ -3498,7 +3473,7 @@ function peg$parse(input, options) {
             peg$currPos += 2;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e79); }
+            if (peg$silentFails === 0) { peg$fail(peg$e62); }
           }
           if (s3 === peg$FAILED) {
             if (input.charCodeAt(peg$currPos) === 115) {
@@ -3506,7 +3481,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e80); }
+              if (peg$silentFails === 0) { peg$fail(peg$e63); }
             }
           }
         }
@@ -3545,7 +3520,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e57); }
     }
 
     return s0;
@@ -3561,7 +3536,7 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 === peg$FAILED) {
       if (input.substr(peg$currPos, 2) === peg$c54) {
@@ -3569,7 +3544,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e83); }
+        if (peg$silentFails === 0) { peg$fail(peg$e66); }
       }
     }
     if (s1 !== peg$FAILED) {
@@ -3578,7 +3553,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e84); }
+        if (peg$silentFails === 0) { peg$fail(peg$e67); }
       }
       if (s2 !== peg$FAILED) {
         s3 = [];
@@ -3587,7 +3562,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e85); }
+          if (peg$silentFails === 0) { peg$fail(peg$e68); }
         }
         while (s4 !== peg$FAILED) {
           s3.push(s4);
@@ -3596,7 +3571,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e85); }
+            if (peg$silentFails === 0) { peg$fail(peg$e68); }
           }
         }
         s4 = peg$currPos;
@@ -3631,7 +3606,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e86); }
+        if (peg$silentFails === 0) { peg$fail(peg$e69); }
       }
       if (s1 === peg$FAILED) {
         if (input.substr(peg$currPos, 2) === peg$c56) {
@@ -3639,7 +3614,7 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e87); }
+          if (peg$silentFails === 0) { peg$fail(peg$e70); }
         }
       }
       if (s1 !== peg$FAILED) {
@@ -3648,7 +3623,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e88); }
+          if (peg$silentFails === 0) { peg$fail(peg$e71); }
         }
         if (s2 !== peg$FAILED) {
           s3 = [];
@@ -3657,7 +3632,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e89); }
+            if (peg$silentFails === 0) { peg$fail(peg$e72); }
           }
           while (s4 !== peg$FAILED) {
             s3.push(s4);
@@ -3666,7 +3641,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s4 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e89); }
+              if (peg$silentFails === 0) { peg$fail(peg$e72); }
             }
           }
           s4 = peg$currPos;
@@ -3701,7 +3676,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e75); }
+          if (peg$silentFails === 0) { peg$fail(peg$e58); }
         }
         if (s1 !== peg$FAILED) {
           s2 = [];
@@ -3710,7 +3685,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e76); }
+            if (peg$silentFails === 0) { peg$fail(peg$e59); }
           }
           while (s3 !== peg$FAILED) {
             s2.push(s3);
@@ -3719,7 +3694,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e76); }
+              if (peg$silentFails === 0) { peg$fail(peg$e59); }
             }
           }
           s3 = peg$currPos;
@@ -3748,7 +3723,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
 
     return s0;
@@ -3764,7 +3739,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      if (peg$silentFails === 0) { peg$fail(peg$e74); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -3778,7 +3753,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e91); }
+        if (peg$silentFails === 0) { peg$fail(peg$e74); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
@@ -3791,10 +3766,33 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 34) {
+        s1 = peg$c57;
+        peg$currPos++;
+      } else {
+        s1 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      }
+      if (s1 !== peg$FAILED) {
+        s2 = [];
+        s3 = peg$parseStringChar();
+        while (s3 !== peg$FAILED) {
+          s2.push(s3);
+          s3 = peg$parseStringChar();
+        }
+        peg$savedPos = s0;
+        s0 = peg$f53();
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+      if (peg$silentFails === 0) { peg$fail(peg$e73); }
     }
 
     return s0;
@@ -3808,7 +3806,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
@@ -3817,7 +3815,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e93); }
+        if (peg$silentFails === 0) { peg$fail(peg$e76); }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
@@ -3825,11 +3823,11 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e94); }
+          if (peg$silentFails === 0) { peg$fail(peg$e77); }
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f53(s2);
+          s0 = peg$f54(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3853,7 +3851,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -3879,7 +3877,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f54(s2);
+        s0 = peg$f55(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3891,7 +3889,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e78); }
     }
 
     return s0;
@@ -3900,7 +3898,6 @@ function peg$parse(input, options) {
   function peg$parsePathOrIdentifier() {
     let s0, s1, s2, s3;
 
-    peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseIdentifier();
     if (s1 !== peg$FAILED) {
@@ -3911,15 +3908,10 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f55(s1, s2);
+      s0 = peg$f56(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
 
     return s0;
@@ -3934,13 +3926,13 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e38); }
+      if (peg$silentFails === 0) { peg$fail(peg$e32); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f56(s2);
+        s0 = peg$f57(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3956,7 +3948,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e72); }
+        if (peg$silentFails === 0) { peg$fail(peg$e55); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
@@ -3968,11 +3960,11 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e73); }
+            if (peg$silentFails === 0) { peg$fail(peg$e56); }
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f57(s3);
+            s0 = peg$f58(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4010,7 +4002,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e64); }
+        if (peg$silentFails === 0) { peg$fail(peg$e52); }
       }
       if (s5 !== peg$FAILED) {
         s6 = input.charAt(peg$currPos);
@@ -4018,7 +4010,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e99); }
+          if (peg$silentFails === 0) { peg$fail(peg$e81); }
         }
         if (s6 !== peg$FAILED) {
           s7 = [];
@@ -4045,7 +4037,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e64); }
+          if (peg$silentFails === 0) { peg$fail(peg$e52); }
         }
         if (s5 !== peg$FAILED) {
           s6 = input.charAt(peg$currPos);
@@ -4053,7 +4045,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e99); }
+            if (peg$silentFails === 0) { peg$fail(peg$e81); }
           }
           if (s6 !== peg$FAILED) {
             s7 = [];
@@ -4074,7 +4066,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f58();
+      s0 = peg$f59();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4082,7 +4074,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
     }
 
     return s0;
@@ -4096,7 +4088,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
 
     return s0;
@@ -4110,7 +4102,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
 
     return s0;
@@ -4125,7 +4117,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -4134,7 +4126,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e93); }
+        if (peg$silentFails === 0) { peg$fail(peg$e76); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -4157,7 +4149,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e102); }
+        if (peg$silentFails === 0) { peg$fail(peg$e84); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$currPos;
@@ -4166,7 +4158,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e93); }
+          if (peg$silentFails === 0) { peg$fail(peg$e76); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$parseNewline();
@@ -4197,7 +4189,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -4206,7 +4198,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e93); }
+        if (peg$silentFails === 0) { peg$fail(peg$e76); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -4230,7 +4222,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e102); }
+          if (peg$silentFails === 0) { peg$fail(peg$e84); }
         }
         if (s1 === peg$FAILED) {
           s1 = peg$currPos;
@@ -4239,7 +4231,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e93); }
+            if (peg$silentFails === 0) { peg$fail(peg$e76); }
           }
           if (s2 !== peg$FAILED) {
             s3 = peg$parseNewline();
@@ -4262,7 +4254,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
 
     return s0;
@@ -4277,7 +4269,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -4301,7 +4293,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e102); }
+        if (peg$silentFails === 0) { peg$fail(peg$e84); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -4333,7 +4325,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -4342,7 +4334,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e106); }
+        if (peg$silentFails === 0) { peg$fail(peg$e88); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
@@ -4351,7 +4343,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e106); }
+          if (peg$silentFails === 0) { peg$fail(peg$e88); }
         }
       }
       s1 = [s1, s2];
@@ -4363,7 +4355,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
 
     return s0;
@@ -4378,7 +4370,7 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
     if (s0 === peg$FAILED) {
       s0 = input.charAt(peg$currPos);
@@ -4386,13 +4378,13 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e109); }
+        if (peg$silentFails === 0) { peg$fail(peg$e91); }
       }
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
     }
 
     return s0;
