@@ -10,20 +10,13 @@
  * @module
  */
 
+import type { BitField } from "./bitfield.ts";
+
 /** A runtime value: integers (bigint only past 2^53), vector sets as sorted arrays, names. */
 export type Val = number | bigint | readonly number[] | string;
 
-/** A named bit field of a register, at its architectural position. */
-export interface FieldSpec {
-  name: string;
-  lsb: number;
-  width: number;
-  /** Names of the field's values where the spec names them (delivery modes, trigger). */
-  values?: Readonly<Record<string, number>>;
-  doc?: string;
-  /** Read-only to software (delivery status, remote IRR). */
-  readOnly?: boolean;
-}
+/** A named bit field of a register, at its architectural position (see `bitfield.ts`). */
+export type FieldSpec = BitField;
 
 /** The type of a command parameter or of a value read from a state path. */
 export type ParamType =

@@ -24,6 +24,66 @@ export const DeliveryMode = {
 } as const;
 export type DeliveryMode = typeof DeliveryMode[keyof typeof DeliveryMode];
 
+/**
+ * Delivery mode names (snake_case of the SDM's) for the register field
+ * tables, by encoding: every mode an ICR or LVT can name. `remote_read` is
+ * reserved in the ICR of integrated APICs.
+ *
+ * @example
+ * ```ts
+ * DELIVERY_MODE_VALUES.extint === DeliveryMode.ExtINT; // true
+ * ```
+ */
+export const DELIVERY_MODE_VALUES = {
+  fixed: DeliveryMode.Fixed,
+  lowest: DeliveryMode.LowestPriority,
+  smi: DeliveryMode.SMI,
+  remote_read: DeliveryMode.RemoteRead,
+  nmi: DeliveryMode.NMI,
+  init: DeliveryMode.INIT,
+  startup: DeliveryMode.StartUp,
+  extint: DeliveryMode.ExtINT,
+} as const;
+
+/**
+ * The delivery modes an I/O APIC redirection entry or an MSI can carry
+ * (82093AA datasheet, SDM "Message Data Register Format"): 0b011 and 0b110
+ * are reserved there.
+ *
+ * @example
+ * ```ts
+ * "startup" in MESSAGE_DELIVERY_MODE_VALUES; // false
+ * ```
+ */
+export const MESSAGE_DELIVERY_MODE_VALUES = {
+  fixed: DeliveryMode.Fixed,
+  lowest: DeliveryMode.LowestPriority,
+  smi: DeliveryMode.SMI,
+  nmi: DeliveryMode.NMI,
+  init: DeliveryMode.INIT,
+  extint: DeliveryMode.ExtINT,
+} as const;
+
+/**
+ * Trigger mode names (ICR, LVT, RTE bit 15; MSI data bit 15).
+ *
+ * @example
+ * ```ts
+ * TRIGGER_VALUES.level; // 1
+ * ```
+ */
+export const TRIGGER_VALUES = { edge: 0, level: 1 } as const;
+
+/**
+ * Destination mode names (ICR and RTE bit 11, MSI address bit 2).
+ *
+ * @example
+ * ```ts
+ * DEST_MODE_VALUES.logical; // 1
+ * ```
+ */
+export const DEST_MODE_VALUES = { physical: 0, logical: 1 } as const;
+
 /** Destination shorthand, ICR bits 19:18. */
 export const Shorthand = {
   None: 0b00,
@@ -98,4 +158,13 @@ export interface ApicSink {
 export interface EoiListener {
   /** A local APIC EOI'd `vector` whose TMR bit was set (level-triggered). */
   eoi(vector: number): void;
+  /**
+   * Whether the EOI of edge-triggered (TMR clear) `vector` must reach
+   * {@link EoiListener.edgeEoi}: KVM intercepts only the vectors in its
+   * `ioapic_handled_vectors` (the RTC's, while a tick awaits EOI). Absent:
+   * no edge EOI is wanted.
+   */
+  wantsEdgeEoi?(vector: number): boolean;
+  /** A local APIC EOI'd edge-triggered `vector` that {@link EoiListener.wantsEdgeEoi} asked for. */
+  edgeEoi?(vector: number): void;
 }

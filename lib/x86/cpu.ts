@@ -89,7 +89,7 @@ export class X86Cpu implements CpuModel {
     this.#emit("cli", "IF=0");
   }
 
-  /** HLT: sleeps until an event that {@link wouldWake} accepts. */
+  /** HLT: sleeps until {@link X86Cpu.canTake} (IF=0: only an NMI; SMI and INIT are not modelled). */
   hlt(): void {
     this.halted = true;
     this.#emit(

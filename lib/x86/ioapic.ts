@@ -11,10 +11,10 @@
  * (`hw/intc/ioapic.c`) differs, the comment says so.
  *
  * The redirection-entry layout lives in {@link RTE_FIELDS} and nowhere else:
- * the model reads fields through it and the scenario DSL writes entries by
- * field name with {@link encodeRte}. The generic field-table helpers here
- * ({@link RegField}, {@link fieldGet}, {@link encodeFields},
- * {@link decodeFields}, {@link formatFields}) are shared with the MSI format.
+ * the model reads fields through it (with the allocation-free word
+ * accessors of `../core/bitfield.ts`) and the scenario language writes
+ * entries by field name. {@link encodeRte}, {@link decodeRte} and
+ * {@link formatRte} are the bit-field helpers bound to that table.
  *
  * @module
  */
@@ -23,213 +23,32 @@ import {
   type ApicMessage,
   type ApicSink,
   type DeliveryMode,
+  DEST_MODE_VALUES,
   type EoiListener,
+  MESSAGE_DELIVERY_MODE_VALUES,
   Shorthand,
+  TRIGGER_VALUES,
 } from "./apic_message.ts";
+import {
+  decodeFields,
+  encodeFields,
+  fieldGet,
+  type FieldIndex,
+  type FieldInit,
+  fieldSet,
+  type FieldTable,
+  fieldValueName,
+  type FieldValues,
+  formatFields,
+  indexFields,
+  joinWords,
+  type RegWords,
+  splitWords,
+} from "../core/bitfield.ts";
 import type { Trace } from "../core/trace.ts";
 
 // ---------------------------------------------------------------------------
-// Field tables
-
-/**
- * One field of a register, in a table that is the single statement of the
- * register's layout. Bit positions count from bit 0 of a 64-bit register
- * held as two 32-bit words (low word bits 0..31, high word bits 32..63); a
- * field never straddles the two words.
- */
-export interface RegField {
-  /** Field name as written in scenarios (`vector`, `trigger`, `dest`). */
-  readonly name: string;
-  /** Least significant bit. */
-  readonly lsb: number;
-  /** Width in bits (1..32). */
-  readonly width: number;
-  /** Names of the encoded values, index = value; `null` marks a reserved encoding. */
-  readonly values?: readonly (string | null)[];
-  /** Hardware owns it: software writes do not change it. */
-  readonly readOnly?: boolean;
-}
-
-/**
- * The value a field takes when encoding: a number, or one of its value names.
- *
- * @example
- * ```ts
- * const t: FieldInput<typeof RTE.trigger> = "level";
- * ```
- */
-export type FieldInput<F> = F extends { readonly values: readonly (infer V)[] }
-  ? Exclude<V, null> | number
-  : number;
-
-/**
- * Field values by name for {@link encodeFields}; omitted fields encode as 0.
- *
- * @example
- * ```ts
- * const init: FieldInit<typeof RTE_FIELDS> = { vector: 0x76, trigger: "level" };
- * ```
- */
-export type FieldInit<T extends readonly RegField[]> = {
-  [F in T[number] as F["name"]]?: FieldInput<F>;
-};
-
-/**
- * Every field of a register as a number, by name.
- *
- * @example
- * ```ts
- * const d: FieldValues<typeof RTE_FIELDS> = decodeRte(0x10000, 0);
- * d.mask; // 1
- * ```
- */
-export type FieldValues<T extends readonly RegField[]> = {
-  [F in T[number] as F["name"]]: number;
-};
-
-/** A 64-bit register value as two unsigned 32-bit words. */
-export interface RegWords {
-  /** Bits 31:0. */
-  low: number;
-  /** Bits 63:32. */
-  high: number;
-}
-
-function fieldMask(f: RegField): number {
-  return f.width >= 32 ? 0xffffffff : (1 << f.width) - 1;
-}
-
-/**
- * Reads field `f` out of a register given as low/high words.
- *
- * @example
- * ```ts
- * fieldGet(RTE.trigger, 0x8076, 0); // 1
- * ```
- */
-export function fieldGet(f: RegField, low: number, high = 0): number {
-  const word = f.lsb >= 32 ? high : low;
-  return ((word >>> (f.lsb & 31)) & fieldMask(f)) >>> 0;
-}
-
-/**
- * Returns `word` with field `f` replaced by `value`; `word` is the low word
- * for fields below bit 32 and the high word for the others.
- *
- * @example
- * ```ts
- * fieldSet(RTE.mask, 0x76, 1); // 0x10076
- * ```
- */
-export function fieldSet(f: RegField, word: number, value: number): number {
-  const shift = f.lsb & 31;
-  const m = fieldMask(f);
-  return ((word & ~(m << shift)) | ((value & m) << shift)) >>> 0;
-}
-
-/**
- * Builds a table's index by field name (for callers that look fields up).
- *
- * @example
- * ```ts
- * const byName = indexFields(RTE_FIELDS);
- * byName.vector.lsb; // 0
- * ```
- */
-export function indexFields<T extends readonly RegField[]>(
-  table: T,
-): { [F in T[number] as F["name"]]: F } {
-  const out: Record<string, RegField> = {};
-  for (const f of table) out[f.name] = f;
-  return out as { [F in T[number] as F["name"]]: F };
-}
-
-function encodeValue(f: RegField, v: number | string): number {
-  let n: number;
-  if (typeof v === "string") {
-    n = f.values ? f.values.indexOf(v) : -1;
-    if (n < 0) {
-      const names = f.values?.filter((x) => x !== null).join(", ") ?? "a number";
-      throw new RangeError(`${f.name}: unknown value "${v}" (expected ${names})`);
-    }
-  } else {
-    n = v;
-  }
-  if (!Number.isInteger(n) || n < 0 || n > fieldMask(f)) {
-    throw new RangeError(`${f.name}: ${v} does not fit in ${f.width} bit(s)`);
-  }
-  return n;
-}
-
-/**
- * Encodes named field values into register words; omitted fields are 0.
- * Throws RangeError for an unknown field, value name, or a value too wide.
- *
- * @example
- * ```ts
- * encodeFields(RTE_FIELDS, { vector: 0x76, trigger: "level", dest: 1 });
- * // { low: 0x8076, high: 0x01000000 }
- * ```
- */
-export function encodeFields<T extends readonly RegField[]>(
-  table: T,
-  init: FieldInit<T>,
-): RegWords {
-  let low = 0, high = 0;
-  for (const [name, v] of Object.entries(init as Record<string, number | string | undefined>)) {
-    if (v === undefined) continue;
-    const f = table.find((x) => x.name === name);
-    if (!f) throw new RangeError(`unknown field "${name}"`);
-    const n = encodeValue(f, v);
-    if (f.lsb >= 32) high = fieldSet(f, high, n);
-    else low = fieldSet(f, low, n);
-  }
-  return { low, high };
-}
-
-/**
- * Decodes every field of a table from register words.
- *
- * @example
- * ```ts
- * decodeFields(RTE_FIELDS, 0x8076, 0).trigger; // 1
- * ```
- */
-export function decodeFields<T extends readonly RegField[]>(
-  table: T,
-  low: number,
-  high = 0,
-): FieldValues<T> {
-  const out: Record<string, number> = {};
-  for (const f of table) out[f.name] = fieldGet(f, low, high);
-  return out as FieldValues<T>;
-}
-
-/**
- * Human text for a register: `vector=0x76 delivery_mode=fixed ...`, value
- * names where the table has them, hex otherwise.
- *
- * @example
- * ```ts
- * formatFields(RTE_FIELDS, 0x18076, 0);
- * // "vector=0x76 delivery_mode=fixed dest_mode=physical delivery_status=0 polarity=high remote_irr=0 trigger=level mask=1 dest=0x00"
- * ```
- */
-export function formatFields(table: readonly RegField[], low: number, high = 0): string {
-  const parts: string[] = [];
-  for (const f of table) {
-    const v = fieldGet(f, low, high);
-    const name = f.values?.[v];
-    parts.push(
-      `${f.name}=${name ?? (f.width === 1 ? String(v) : hex(v, Math.ceil(f.width / 4)))}`,
-    );
-  }
-  return parts.join(" ");
-}
-
-function hex(v: number, digits = 2): string {
-  return "0x" + v.toString(16).padStart(digits, "0");
-}
+// The redirection entry
 
 /**
  * The I/O redirection table entry (82093AA datasheet, "I/O Redirection Table
@@ -243,21 +62,46 @@ function hex(v: number, digits = 2): string {
  * ```
  */
 export const RTE_FIELDS = [
-  { name: "vector", lsb: 0, width: 8 },
+  { name: "vector", lsb: 0, width: 8, doc: "interrupt vector (0x10-0xFE)" },
   {
     name: "delivery_mode",
     lsb: 8,
     width: 3,
-    values: ["fixed", "lowest", "smi", null, "nmi", "init", null, "extint"],
+    values: MESSAGE_DELIVERY_MODE_VALUES,
+    doc: "delivery mode (0b011 and 0b110 reserved)",
   },
-  { name: "dest_mode", lsb: 11, width: 1, values: ["physical", "logical"] },
-  { name: "delivery_status", lsb: 12, width: 1, readOnly: true },
-  { name: "polarity", lsb: 13, width: 1, values: ["high", "low"] },
-  { name: "remote_irr", lsb: 14, width: 1, readOnly: true },
-  { name: "trigger", lsb: 15, width: 1, values: ["edge", "level"] },
-  { name: "mask", lsb: 16, width: 1 },
-  { name: "dest", lsb: 56, width: 8 },
-] as const satisfies readonly RegField[];
+  {
+    name: "dest_mode",
+    lsb: 11,
+    width: 1,
+    values: DEST_MODE_VALUES,
+    doc: "destination mode: dest is an APIC ID or a logical mask",
+  },
+  {
+    name: "delivery_status",
+    lsb: 12,
+    width: 1,
+    readOnly: true,
+    doc: "1 while a message waits to be sent",
+  },
+  {
+    name: "polarity",
+    lsb: 13,
+    width: 1,
+    values: { high: 0, low: 1 },
+    doc: "input pin polarity",
+  },
+  {
+    name: "remote_irr",
+    lsb: 14,
+    width: 1,
+    readOnly: true,
+    doc: "level interrupt accepted by a LAPIC, cleared by its EOI",
+  },
+  { name: "trigger", lsb: 15, width: 1, values: TRIGGER_VALUES, doc: "trigger mode" },
+  { name: "mask", lsb: 16, width: 1, doc: "1 inhibits the interrupt" },
+  { name: "dest", lsb: 56, width: 8, doc: "destination APIC ID or logical mask" },
+] as const satisfies FieldTable;
 
 /**
  * {@link RTE_FIELDS} by name.
@@ -267,9 +111,7 @@ export const RTE_FIELDS = [
  * RTE.remote_irr.lsb; // 14
  * ```
  */
-export const RTE: { [F in typeof RTE_FIELDS[number] as F["name"]]: F } = indexFields(
-  RTE_FIELDS,
-);
+export const RTE: FieldIndex<typeof RTE_FIELDS> = indexFields(RTE_FIELDS);
 
 /**
  * Field values of a redirection entry for {@link encodeRte}.
@@ -295,13 +137,14 @@ export type RteFields = FieldValues<typeof RTE_FIELDS>;
  * Encodes a redirection entry from named fields (omitted fields are 0, so
  * an entry is unmasked unless `mask: 1` is given).
  *
+ * @throws {RangeError} for an unknown field or value name, or a value that does not fit.
  * @example
  * ```ts
  * encodeRte({ vector: 0x76, trigger: "level", dest: 0 }); // { low: 0x8076, high: 0 }
  * ```
  */
 export function encodeRte(init: RteInit): RegWords {
-  return encodeFields(RTE_FIELDS, init);
+  return splitWords(encodeFields(RTE_FIELDS, init, 0n));
 }
 
 /**
@@ -313,7 +156,24 @@ export function encodeRte(init: RteInit): RegWords {
  * ```
  */
 export function decodeRte(low: number, high: number): RteFields {
-  return decodeFields(RTE_FIELDS, low, high);
+  return decodeFields(RTE_FIELDS, joinWords(low, high));
+}
+
+/**
+ * A redirection entry as text: `vector=0x76 delivery_mode=fixed ... dest=0x01`.
+ *
+ * @example
+ * ```ts
+ * formatRte(0x18076, 0);
+ * // "vector=0x76 delivery_mode=fixed dest_mode=physical delivery_status=0 polarity=high remote_irr=0 trigger=level mask=1 dest=0x00"
+ * ```
+ */
+export function formatRte(low: number, high: number): string {
+  return formatFields(RTE_FIELDS, joinWords(low, high));
+}
+
+function hex(v: number, digits = 2): string {
+  return "0x" + v.toString(16).padStart(digits, "0");
 }
 
 // ---------------------------------------------------------------------------
@@ -654,9 +514,7 @@ export class Ioapic implements EoiListener {
       ? t.emit(
         h.name,
         "write",
-        `redtbl[${pin}].${index & 1 ? "high" : "low"} <- ${hex(value, 8)}: ${
-          formatFields(RTE_FIELDS, low, high)
-        }`,
+        `redtbl[${pin}].${index & 1 ? "high" : "low"} <- ${hex(value, 8)}: ${formatRte(low, high)}`,
       )
       : 0;
     t.open(id);
@@ -940,7 +798,7 @@ export class Ioapic implements EoiListener {
         t.emit(
           h.name,
           "send",
-          `pin ${pin} vector ${hex(vector)} ${RTE.delivery_mode.values[dm] ?? dm} ${
+          `pin ${pin} vector ${hex(vector)} ${fieldValueName(F_DM, dm) ?? dm} ${
             m.logical ? "logical" : "physical"
           } dest ${hex(m.dest)} ${level ? "level" : "edge"} -> ${ret}`,
         );

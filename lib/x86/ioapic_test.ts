@@ -6,10 +6,9 @@ import {
   encodeRte,
   EOI_STORM_DELAY_NS,
   EOI_STORM_LIMIT,
-  formatFields,
+  formatRte,
   Ioapic,
   type IoapicOptions,
-  RTE_FIELDS,
   type RteInit,
 } from "./ioapic.ts";
 
@@ -347,7 +346,7 @@ Deno.test("encodeRte and decodeRte round-trip every field", () => {
   });
   assert.deepEqual(encodeRte({ delivery_mode: 7, dest_mode: 0 }), { low: 0x700, high: 0 });
   assert.equal(
-    formatFields(RTE_FIELDS, words.low, words.high),
+    formatRte(words.low, words.high),
     "vector=0xa5 delivery_mode=nmi dest_mode=logical delivery_status=0 polarity=low " +
       "remote_irr=0 trigger=level mask=1 dest=0xc3",
   );

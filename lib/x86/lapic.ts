@@ -41,9 +41,13 @@ import {
 } from "./apic_message.ts";
 import {
   APIC_DEFAULT_BASE,
+  ICR_HIGH_FIELDS,
+  ICR_LOW_FIELDS,
   lapicRegisterByName,
   lapicRegisterByOffset,
+  LVT_LINT_FIELDS,
 } from "./lapic_registers.ts";
+import { type BitField, fieldByName, fieldGet, type FieldTable } from "../core/bitfield.ts";
 
 /** What a local APIC is wired to. */
 export interface LapicHost {
@@ -115,6 +119,23 @@ const SVR_SUPPRESS_EOI = 1 << 12;
 const LVT_MASKED = 1 << 16;
 const ICR_BUSY = 1 << 12;
 const TIMER_MODE_TSC_DEADLINE = 2 << 17;
+
+function field(table: FieldTable, name: string): BitField {
+  const f = fieldByName(table, name);
+  if (!f) throw new Error(`lapic: no field ${name}`);
+  return f;
+}
+
+// Hot-path fields resolved once from the register tables.
+const ICR_VECTOR = field(ICR_LOW_FIELDS, "vector");
+const ICR_DELIVERY_MODE = field(ICR_LOW_FIELDS, "delivery_mode");
+const ICR_DEST_MODE = field(ICR_LOW_FIELDS, "dest_mode");
+const ICR_LEVEL = field(ICR_LOW_FIELDS, "level");
+const ICR_TRIGGER = field(ICR_LOW_FIELDS, "trigger");
+const ICR_SHORTHAND = field(ICR_LOW_FIELDS, "shorthand");
+const ICR_DEST = field(ICR_HIGH_FIELDS, "dest");
+const LVT_DELIVERY_MODE = field(LVT_LINT_FIELDS, "delivery_mode");
+const LVT_MASK = field(LVT_LINT_FIELDS, "mask");
 
 /** MMIO offset → LVT index, -1 elsewhere (0x2F0..0x370 in 16-byte steps). */
 function lvtIndexOf(offset: number): number {
@@ -493,7 +514,11 @@ export class Lapic {
   /**
    * End of interrupt: clears the highest ISR bit. If that vector's TMR bit is
    * set and SVR bit 12 is clear, tells the EOI listener (the IOAPIC's remote
-   * IRR). With ISR empty nothing happens. Returns the vector, or -1.
+   * IRR). If it is clear (edge) and the listener wants that vector's edge
+   * EOIs (KVM's `ioapic_handled_vectors`: the RTC's vector while a tick
+   * awaits EOI), tells it through `edgeEoi`, whatever SVR bit 12 says (KVM
+   * `kvm_ioapic_send_eoi`). With ISR empty nothing happens. Returns the
+   * vector, or -1.
    *
    * @example
    * ```ts
@@ -511,14 +536,24 @@ export class Lapic {
     }
     clearVector(this.isr, v);
     const id = t.enabled ? t.emit(name, "eoi", `${hex(v)} ISR cleared`) : 0;
-    if (testVector(this.tmr, v)) {
+    const listener = this.#host.eoiListener;
+    if (!testVector(this.tmr, v)) {
+      if (listener.wantsEdgeEoi?.(v)) {
+        t.open(id);
+        try {
+          listener.edgeEoi!(v);
+        } finally {
+          t.close(id);
+        }
+      }
+    } else {
       if ((this.#svr & SVR_SUPPRESS_EOI) !== 0) {
         if (t.enabled) t.emit(name, "eoi.suppressed", `${hex(v)}: SVR.12 set, no broadcast`);
       } else {
         t.open(id);
         try {
           if (t.enabled) t.emit(name, "eoi.broadcast", `${hex(v)} to the IOAPICs`);
-          this.#host.eoiListener.eoi(v);
+          listener.eoi(v);
         } finally {
           t.close(id);
         }
@@ -541,7 +576,8 @@ export class Lapic {
   acceptsExtInt(): boolean {
     if (!this.hardwareEnabled) return true;
     const lvt0 = this.lvt[Lvt.Lint0];
-    return (lvt0 & LVT_MASKED) === 0 && ((lvt0 >> 8) & 7) === DeliveryMode.ExtINT;
+    return fieldGet(LVT_MASK, lvt0) === 0 &&
+      fieldGet(LVT_DELIVERY_MODE, lvt0) === DeliveryMode.ExtINT;
   }
 
   // --- MMIO --------------------------------------------------------------
@@ -733,13 +769,13 @@ export class Lapic {
     const t = this.#host.trace;
     const icr = this.#icrLow;
     const m = this.#ipi;
-    m.vector = icr & 0xff;
-    m.deliveryMode = ((icr >> 8) & 7) as DeliveryMode;
-    m.logical = (icr & (1 << 11)) !== 0;
-    m.dest = this.#icrHigh >>> 24;
-    m.shorthand = ((icr >> 18) & 3) as Shorthand;
-    m.level = (icr & (1 << 15)) !== 0;
-    m.assert = (icr & (1 << 14)) !== 0;
+    m.vector = fieldGet(ICR_VECTOR, icr);
+    m.deliveryMode = fieldGet(ICR_DELIVERY_MODE, icr) as DeliveryMode;
+    m.logical = fieldGet(ICR_DEST_MODE, icr) === 1;
+    m.dest = fieldGet(ICR_DEST, this.#icrHigh);
+    m.shorthand = fieldGet(ICR_SHORTHAND, icr) as Shorthand;
+    m.level = fieldGet(ICR_TRIGGER, icr) === 1;
+    m.assert = fieldGet(ICR_LEVEL, icr) === 1;
     m.sourceId = this.#id;
     const id = t.enabled
       ? t.emit(

@@ -15,32 +15,19 @@
  * observes under KVM; where KVM lets a guest write a bit the SDM calls
  * read-only, the field's doc says so.
  *
- * Field names are lowercase snake_case forms of the SDM names.
+ * Field names are lowercase snake_case forms of the SDM names. The tables are
+ * {@link FieldTable}s: encode, decode and print them with the helpers of
+ * `../core/bitfield.ts`. Delivery-mode, trigger and destination-mode names
+ * come from `apic_message.ts`.
  *
  * @module
  */
 
+import type { BitField, FieldTable } from "../core/bitfield.ts";
+import { DELIVERY_MODE_VALUES, DEST_MODE_VALUES, TRIGGER_VALUES } from "./apic_message.ts";
+
 /** Who may access a register: read-only, read-write, write-only. */
 export type RegisterAccess = "ro" | "rw" | "wo";
-
-/** One bit field of a register. */
-export interface RegisterField {
-  /** snake_case of the SDM name: `vector`, `delivery_mode`, `mask`. */
-  readonly name: string;
-  /** Least significant bit. */
-  readonly lsb: number;
-  /** Width in bits. */
-  readonly width: number;
-  /** Architecturally read-only (a write is ignored or, under KVM, noted in `doc`). */
-  readonly readOnly?: boolean;
-  /** Names of the encodings the SDM names, value by name. */
-  readonly values?: Readonly<Record<string, number>>;
-  /** One line. */
-  readonly doc: string;
-}
-
-/** The fields of one register, low bits first. */
-export type FieldTable = readonly RegisterField[];
 
 /** One local APIC register. */
 export interface LapicRegister {
@@ -73,31 +60,18 @@ export const IA32_APIC_BASE_MSR = 0x1b;
 /** x2APIC MSR of a register: 0x800 + (offset >> 4) (SDM x2APIC register address space). */
 export const X2APIC_MSR_BASE = 0x800;
 
-/** Delivery mode encodings shared by LVT, ICR, redirection entries and MSI data (bits 10:8). */
-export const DELIVERY_MODE_VALUES: Readonly<Record<string, number>> = {
-  fixed: 0,
-  lowest: 1,
-  smi: 2,
-  remote_read: 3,
-  nmi: 4,
-  init: 5,
-  startup: 6,
-  extint: 7,
-};
-
-const TRIGGER_VALUES = { edge: 0, level: 1 } as const;
 const MASK_VALUES = { unmasked: 0, masked: 1 } as const;
 const STATUS_VALUES = { idle: 0, send_pending: 1 } as const;
 
-const vector: RegisterField = { name: "vector", lsb: 0, width: 8, doc: "interrupt vector" };
-const deliveryMode: RegisterField = {
+const vector: BitField = { name: "vector", lsb: 0, width: 8, doc: "interrupt vector" };
+const deliveryMode: BitField = {
   name: "delivery_mode",
   lsb: 8,
   width: 3,
   values: DELIVERY_MODE_VALUES,
   doc: "delivery mode",
 };
-const deliveryStatus: RegisterField = {
+const deliveryStatus: BitField = {
   name: "delivery_status",
   lsb: 12,
   width: 1,
@@ -105,7 +79,7 @@ const deliveryStatus: RegisterField = {
   values: STATUS_VALUES,
   doc: "1 while a message is pending (read-only in the SDM; KVM stores guest writes to LVTs)",
 };
-const mask: RegisterField = {
+const mask: BitField = {
   name: "mask",
   lsb: 16,
   width: 1,
@@ -198,7 +172,7 @@ export const ICR_LOW_FIELDS: FieldTable = [
     name: "dest_mode",
     lsb: 11,
     width: 1,
-    values: { physical: 0, logical: 1 },
+    values: DEST_MODE_VALUES,
     doc: "destination mode",
   },
   { ...deliveryStatus, doc: "send pending (always reads 0 under KVM: delivery is immediate)" },
@@ -281,7 +255,7 @@ export const TIMER_DIVIDE_FIELDS: FieldTable = [
   { name: "divide_high", lsb: 3, width: 1, doc: "divisor code bit 2 (register bit 3)" },
 ];
 
-/** IA32_APIC_BASE (MSR 0x1B). Values can exceed 32 bits; encode/decode handle that. */
+/** IA32_APIC_BASE (MSR 0x1B). Values exceed 32 bits: numbers work up to bit 52 (see `bitfield.ts`). */
 export const APIC_BASE_FIELDS: FieldTable = [
   { name: "bsp", lsb: 8, width: 1, doc: "this processor is the bootstrap processor" },
   { name: "extd", lsb: 10, width: 1, doc: "x2APIC mode enable" },
@@ -510,97 +484,6 @@ export function lapicRegisterByName(name: string): LapicRegister | undefined {
  */
 export function lapicRegisterByOffset(offset: number): LapicRegister | undefined {
   return BY_OFFSET.get(offset);
-}
-
-/**
- * The field called `name` in `table`, or undefined.
- *
- * @example
- * ```ts
- * fieldByName(LVT_LINT_FIELDS, "mask")?.lsb; // 16
- * ```
- */
-export function fieldByName(table: FieldTable, name: string): RegisterField | undefined {
-  return table.find((f) => f.name === name);
-}
-
-// Arithmetic rather than bitwise so fields above bit 31 (IA32_APIC_BASE) work.
-function getBits(value: number, lsb: number, width: number): number {
-  return Math.floor(value / 2 ** lsb) % 2 ** width;
-}
-
-/**
- * Builds a register value from named fields, starting from `base` (default 0)
- * so that unnamed fields keep their current value. A field value may be a
- * number or one of the field's enum names.
- *
- * @throws {RangeError} for an unknown field or enum name, or a value that does not fit.
- * @example
- * ```ts
- * encodeFields(LVT_LINT_FIELDS, { mask: 0, delivery_mode: "extint" }); // 0x700
- * encodeFields(LVT_LINT_FIELDS, { mask: 1 }, 0x700); // 0x10700
- * ```
- */
-export function encodeFields(
-  table: FieldTable,
-  values: Readonly<Record<string, number | string>>,
-  base = 0,
-): number {
-  let out = base;
-  for (const [name, raw] of Object.entries(values)) {
-    const f = fieldByName(table, name);
-    if (!f) {
-      throw new RangeError(
-        `unknown field '${name}'; fields are ${table.map((x) => x.name).join(", ")}`,
-      );
-    }
-    let v: number;
-    if (typeof raw === "string") {
-      const e = f.values?.[raw];
-      if (e === undefined) {
-        const names = f.values ? Object.keys(f.values).join(", ") : "none";
-        throw new RangeError(`unknown value '${raw}' for field '${name}'; names: ${names}`);
-      }
-      v = e;
-    } else {
-      v = raw;
-    }
-    const span = 2 ** f.width;
-    if (!Number.isInteger(v) || v < 0 || v >= span) {
-      throw new RangeError(`value ${v} does not fit field '${name}' (${f.width} bits)`);
-    }
-    const scale = 2 ** f.lsb;
-    out = out - getBits(out, f.lsb, f.width) * scale + v * scale;
-  }
-  return out;
-}
-
-/**
- * Splits a register value into its named fields (numbers; see {@link fieldValueName}).
- *
- * @example
- * ```ts
- * decodeFields(LVT_LINT_FIELDS, 0x10700).delivery_mode; // 7
- * ```
- */
-export function decodeFields(table: FieldTable, value: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const f of table) out[f.name] = getBits(value, f.lsb, f.width);
-  return out;
-}
-
-/**
- * The enum name of `value` in `field`, or undefined where the field has none.
- *
- * @example
- * ```ts
- * fieldValueName(fieldByName(LVT_LINT_FIELDS, "delivery_mode")!, 7); // "extint"
- * ```
- */
-export function fieldValueName(field: RegisterField, value: number): string | undefined {
-  if (!field.values) return undefined;
-  for (const [name, v] of Object.entries(field.values)) if (v === value) return name;
-  return undefined;
 }
 
 /**

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
+import { decodeFields, encodeFields, fieldByName, fieldValueName } from "../core/bitfield.ts";
 import {
   APIC_BASE_FIELDS,
-  decodeFields,
-  encodeFields,
-  fieldByName,
-  fieldValueName,
   ICR_LOW_FIELDS,
   LAPIC_REGISTERS,
   lapicRegisterByName,

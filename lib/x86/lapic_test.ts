@@ -340,3 +340,39 @@ Deno.test("Lapic drops a level-triggered fixed message with level de-asserted (K
   assert.deepEqual(vectorsOf(apic.irr), []);
   assert.equal(trace.events.at(-1)!.text, "0x61: level de-assert");
 });
+
+Deno.test("Lapic forwards an edge EOI only for vectors the listener asks for, even with SVR.12", () => {
+  const trace = new Trace(() => 0);
+  const level: number[] = [], edge: number[] = [];
+  const apic = new Lapic(0, {
+    sink: { deliver: () => 1 },
+    eoiListener: {
+      eoi: (v) => level.push(v),
+      wantsEdgeEoi: (v) => v === 0x28,
+      edgeEoi: (v) => edge.push(v),
+    },
+    trace,
+    name: "lapic0",
+    bsp: false,
+  }, { eoiBroadcastSuppression: true });
+  apic.write(0xf0, 0x11ff); // enabled, EOI broadcast suppressed
+  for (const v of [0x28, 0x41]) {
+    apic.accept(msg(v));
+    apic.acknowledge();
+  }
+  apic.eoi(); // 0x41: not wanted
+  apic.eoi(); // 0x28: wanted
+  apic.accept(msg(0x51, true));
+  apic.acknowledge();
+  apic.eoi(); // level, but suppressed by SVR bit 12
+  assert.deepEqual(edge, [0x28]);
+  assert.deepEqual(level, []);
+});
+
+Deno.test("Lapic without wantsEdgeEoi on its listener sends no edge EOI", () => {
+  const { apic, eois } = rig();
+  apic.accept(msg(0x28));
+  apic.acknowledge();
+  assert.equal(apic.eoi(), 0x28);
+  assert.deepEqual(eois, []);
+});

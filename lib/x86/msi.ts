@@ -11,17 +11,26 @@
  * @module
  */
 
-import { type ApicMessage, type DeliveryMode, fixedMessage, Shorthand } from "./apic_message.ts";
+import {
+  type ApicMessage,
+  type DeliveryMode,
+  DEST_MODE_VALUES,
+  fixedMessage,
+  MESSAGE_DELIVERY_MODE_VALUES,
+  Shorthand,
+  TRIGGER_VALUES,
+} from "./apic_message.ts";
 import { EINVAL } from "./errno.ts";
 import {
   decodeFields,
   encodeFields,
   fieldGet,
+  type FieldIndex,
   type FieldInit,
+  type FieldTable,
   type FieldValues,
   indexFields,
-  type RegField,
-} from "./ioapic.ts";
+} from "../core/bitfield.ts";
 
 /**
  * Message address, low dword. Bits 1:0 and 4 are reserved.
@@ -32,14 +41,33 @@ import {
  * ```
  */
 export const MSI_ADDRESS_FIELDS = [
-  { name: "dest_mode", lsb: 2, width: 1, values: ["physical", "logical"] },
-  { name: "redirection_hint", lsb: 3, width: 1 },
-  /** Linux's paravirt extended destination ID (APIC-ID bits 14:8); KVM ignores it. */
-  { name: "ext_dest", lsb: 5, width: 7 },
-  { name: "dest", lsb: 12, width: 8 },
-  /** Must read 0xFEE ({@link MSI_ADDRESS_BASE}) for the write to be an interrupt. */
-  { name: "base", lsb: 20, width: 12 },
-] as const satisfies readonly RegField[];
+  {
+    name: "dest_mode",
+    lsb: 2,
+    width: 1,
+    values: DEST_MODE_VALUES,
+    doc: "destination mode: dest is an APIC ID or a logical mask",
+  },
+  {
+    name: "redirection_hint",
+    lsb: 3,
+    width: 1,
+    doc: "redirection hint: KVM then delivers as lowest priority",
+  },
+  {
+    name: "ext_dest",
+    lsb: 5,
+    width: 7,
+    doc: "Linux's paravirt extended destination ID (APIC ID bits 14:8); KVM ignores it",
+  },
+  { name: "dest", lsb: 12, width: 8, doc: "destination APIC ID or logical mask" },
+  {
+    name: "base",
+    lsb: 20,
+    width: 12,
+    doc: "must read 0xFEE (MSI_ADDRESS_BASE) for the write to be an interrupt",
+  },
+] as const satisfies FieldTable;
 
 /**
  * Message data. Bits 13:11 and 31:16 are reserved.
@@ -50,17 +78,23 @@ export const MSI_ADDRESS_FIELDS = [
  * ```
  */
 export const MSI_DATA_FIELDS = [
-  { name: "vector", lsb: 0, width: 8 },
+  { name: "vector", lsb: 0, width: 8, doc: "interrupt vector" },
   {
     name: "delivery_mode",
     lsb: 8,
     width: 3,
-    values: ["fixed", "lowest", "smi", null, "nmi", "init", null, "extint"],
+    values: MESSAGE_DELIVERY_MODE_VALUES,
+    doc: "delivery mode (0b011 and 0b110 reserved)",
   },
-  /** Only meaningful for level-triggered messages; KVM ignores it and always asserts. */
-  { name: "level", lsb: 14, width: 1, values: ["deassert", "assert"] },
-  { name: "trigger", lsb: 15, width: 1, values: ["edge", "level"] },
-] as const satisfies readonly RegField[];
+  {
+    name: "level",
+    lsb: 14,
+    width: 1,
+    values: { deassert: 0, assert: 1 },
+    doc: "only meaningful for level-triggered messages; KVM ignores it and always asserts",
+  },
+  { name: "trigger", lsb: 15, width: 1, values: TRIGGER_VALUES, doc: "trigger mode" },
+] as const satisfies FieldTable;
 
 /**
  * {@link MSI_ADDRESS_FIELDS} by name.
@@ -70,8 +104,7 @@ export const MSI_DATA_FIELDS = [
  * MSI_ADDRESS.dest.width; // 8
  * ```
  */
-export const MSI_ADDRESS: { [F in typeof MSI_ADDRESS_FIELDS[number] as F["name"]]: F } =
-  indexFields(MSI_ADDRESS_FIELDS);
+export const MSI_ADDRESS: FieldIndex<typeof MSI_ADDRESS_FIELDS> = indexFields(MSI_ADDRESS_FIELDS);
 
 /**
  * {@link MSI_DATA_FIELDS} by name.
@@ -81,9 +114,7 @@ export const MSI_ADDRESS: { [F in typeof MSI_ADDRESS_FIELDS[number] as F["name"]
  * MSI_DATA.vector.width; // 8
  * ```
  */
-export const MSI_DATA: { [F in typeof MSI_DATA_FIELDS[number] as F["name"]]: F } = indexFields(
-  MSI_DATA_FIELDS,
-);
+export const MSI_DATA: FieldIndex<typeof MSI_DATA_FIELDS> = indexFields(MSI_DATA_FIELDS);
 
 /**
  * The value of address bits 31:20 that makes a write an interrupt message.
@@ -305,9 +336,9 @@ export function encodeMsi(init: MsiInit): MsiWords {
     trigger: init.level ? "level" : "edge",
   });
   return {
-    addressLo: addr.low,
+    addressLo: addr,
     addressHi: wide ? (init.dest & 0xffffff00) >>> 0 : 0,
-    data: data.low,
+    data,
   };
 }
 

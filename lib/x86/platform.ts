@@ -24,8 +24,14 @@ import type {
 import type { Platform } from "../interp/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 import { X86Vm } from "./vm.ts";
-import { type FieldTable, LAPIC_REGISTERS, type LapicRegister } from "./lapic_registers.ts";
+import {
+  ICR_HIGH_FIELDS,
+  ICR_LOW_FIELDS,
+  LAPIC_REGISTERS,
+  type LapicRegister,
+} from "./lapic_registers.ts";
 import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
+import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import type { RoutingEntry } from "./kvm_routing.ts";
 
@@ -40,10 +46,6 @@ const IOAPIC_PINS = 24;
 
 // ---- register files ---------------------------------------------------------
 
-function toFields(table: FieldTable | null): FieldSpec[] {
-  return (table ?? []).map((f) => ({ ...f }));
-}
-
 /** LAPIC registers by name (`lapic.lvt0`), straight from the LAPIC register table. */
 export const LAPIC_FILE: RegisterFile = {
   prefix: "lapic",
@@ -51,25 +53,12 @@ export const LAPIC_FILE: RegisterFile = {
     name: r.name,
     title: r.specName,
     width: 32,
-    fields: toFields(r.fields),
+    fields: r.fields ?? [],
     readonly: r.access === "ro",
     writeonly: r.access === "wo",
     doc: r.doc,
   })),
 };
-
-const RTE_SPEC_FIELDS: FieldSpec[] = RTE_FIELDS.map((f) => {
-  const values = "values" in f
-    ? Object.fromEntries(f.values.flatMap((n, i) => (n === null ? [] : [[n, i] as const])))
-    : undefined;
-  return {
-    name: f.name,
-    lsb: f.lsb,
-    width: f.width,
-    values,
-    readOnly: "readOnly" in f ? f.readOnly : undefined,
-  };
-});
 
 /** IOAPIC registers by name (`ioapic.redtbl[14]`), reached through IOREGSEL/IOWIN. */
 export const IOAPIC_FILE: RegisterFile = {
@@ -98,7 +87,7 @@ export const IOAPIC_FILE: RegisterFile = {
       title: "IOREDTBL",
       width: 64,
       count: IOAPIC_PINS,
-      fields: RTE_SPEC_FIELDS,
+      fields: RTE_FIELDS,
       doc: "redirection table entry of a pin (written high dword first, then low)",
     },
   ],
@@ -113,12 +102,16 @@ function lapicRegister(name: string): LapicRegister {
   return LAPIC_REGISTERS.find((r) => r.name === name)!;
 }
 
-/** Builds a register value from a raw value or from fields (unnamed fields are 0). */
+/**
+ * Builds a register value from a raw value or from fields (unnamed fields
+ * are 0). The checker range-checks literal field values; a variable's value
+ * is truncated to the field's width, as a hardware write would.
+ */
 function composeValue(args: Args): bigint {
   const a = args.$register!;
   if (a.raw !== undefined) return a.raw;
   let v = 0n;
-  for (const [f, n] of a.fields) v |= (BigInt(n) & ((1n << BigInt(f.width)) - 1n)) << BigInt(f.lsb);
+  for (const [f, n] of a.fields) v = setField(f, v, Number(BigInt.asUintN(f.width, BigInt(n))));
   return v;
 }
 
@@ -149,10 +142,11 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
       return;
     }
     if (a.register.name === "redtbl") {
+      const w = splitWords(value);
       io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index + 1);
-      io.write(IoapicMmio.IOWIN, Number(value >> 32n));
+      io.write(IoapicMmio.IOWIN, w.high);
       io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index);
-      io.write(IoapicMmio.IOWIN, Number(value & 0xffff_ffffn));
+      io.write(IoapicMmio.IOWIN, w.low);
       return;
     }
     io.write(IoapicMmio.IOREGSEL, INDIRECT_INDEX[a.register.name]);
@@ -174,7 +168,7 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
     const hi = io.read(IoapicMmio.IOWIN);
     io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index);
     const lo = io.read(IoapicMmio.IOWIN);
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    return joinWords(lo, hi);
   }
   io.write(IoapicMmio.IOREGSEL, INDIRECT_INDEX[a.register.name]);
   return io.read(IoapicMmio.IOWIN);
@@ -337,24 +331,22 @@ const VCPU_COMMANDS: Cmd[] = [
     ],
     run: (vm, cpu, a) => {
       const lapic = vm.cpus[cpu].lapic;
-      const dm = {
-        fixed: 0,
-        lowest: 1,
-        smi: 2,
-        nmi: 4,
-        init: 5,
-        startup: 6,
-      }[a.delivery_mode as string]!;
-      const sh = { none: 0, self: 1, all: 2, all_but_self: 3 }[a.shorthand as string]!;
-      const low = (a.vector as number) | (dm << 8) | ((a.dest_mode === "logical" ? 1 : 0) << 11) |
-        ((a.level as number) << 14) | ((a.trigger === "level" ? 1 : 0) << 15) | (sh << 18);
+      const high = encodeFields(ICR_HIGH_FIELDS, { dest: a.dest as number });
+      const low = encodeFields(ICR_LOW_FIELDS, {
+        vector: a.vector as number,
+        delivery_mode: a.delivery_mode as string,
+        dest_mode: a.dest_mode as string,
+        level: a.level as number,
+        trigger: a.trigger as string,
+        shorthand: a.shorthand as string,
+      });
       acting(
         vm,
         `vcpu${cpu}`,
         "write",
-        `lapic.icr_high <- ${hex((a.dest as number) << 24 >>> 0)}, lapic.icr_low <- ${hex(low)}`,
+        `lapic.icr_high <- ${hex(high)}, lapic.icr_low <- ${hex(low)}`,
         () => {
-          lapic.write(lapicRegister("icr_high").offset, ((a.dest as number) << 24) >>> 0);
+          lapic.write(lapicRegister("icr_high").offset, high);
           lapic.write(lapicRegister("icr_low").offset, low);
         },
       );
@@ -590,13 +582,6 @@ function fieldType(f: FieldSpec): StateSpec["type"] {
     : { kind: "int", min: 0, max: 2 ** f.width - 1 };
 }
 
-function fieldValue(f: FieldSpec, value: bigint): Val {
-  const n = Number((value >> BigInt(f.lsb)) & ((1n << BigInt(f.width)) - 1n));
-  if (!f.values) return n;
-  const name = Object.entries(f.values).find(([, v]) => v === n)?.[0];
-  return name ?? n;
-}
-
 function lapicState(): State[] {
   const out: State[] = [];
   for (const name of ["irr", "isr", "tmr"] as const) {
@@ -611,12 +596,12 @@ function lapicState(): State[] {
   for (const r of LAPIC_REGISTERS) {
     if (r.width !== 32 || r.access === "wo") continue;
     const read = (vm: X86Vm, c: number) =>
-      BigInt(r.name === "ppr" ? vm.cpus[c].lapic.ppr : vm.cpus[c].lapic.read(r.offset));
+      r.name === "ppr" ? vm.cpus[c].lapic.ppr : vm.cpus[c].lapic.read(r.offset);
     out.push({
       pattern: `vcpu#.lapic.${r.name}`,
       type: { kind: "int", min: 0, max: 0xffff_ffff },
       doc: `${r.specName}: ${r.doc}`,
-      get: (vm, [c]) => Number(read(vm, c)),
+      get: (vm, [c]) => read(vm, c),
       bounds: vcpuBound,
     });
     for (const f of r.fields ?? []) {
@@ -624,7 +609,7 @@ function lapicState(): State[] {
         pattern: `vcpu#.lapic.${r.name}.${f.name}`,
         type: fieldType(f),
         doc: `${r.specName} ${f.name}: ${f.doc}`,
-        get: (vm, [c]) => fieldValue(f, read(vm, c)),
+        get: (vm, [c]) => decodeField(f, read(vm, c)),
         bounds: vcpuBound,
       });
     }
@@ -658,7 +643,7 @@ function ioapicState(): State[] {
   const pinBound = (vm: X86Vm) => [vm.ioapic?.pins ?? 0];
   const rte = (vm: X86Vm, pin: number) => {
     const w = vm.ioapic!.rte(pin);
-    return (BigInt(w.high) << 32n) | BigInt(w.low);
+    return joinWords(w.low, w.high);
   };
   const out: State[] = [
     {
@@ -676,12 +661,12 @@ function ioapicState(): State[] {
       bounds: pinBound,
     },
   ];
-  for (const f of RTE_SPEC_FIELDS) {
+  for (const f of RTE_FIELDS) {
     out.push({
       pattern: `ioapic.pin[#].${f.name}`,
       type: fieldType(f),
       doc: `IOREDTBL ${f.name}`,
-      get: (vm, [p]) => fieldValue(f, rte(vm, p)),
+      get: (vm, [p]) => decodeField(f, rte(vm, p)),
       bounds: pinBound,
     });
   }

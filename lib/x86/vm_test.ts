@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { EventQueue } from "../core/event_queue.ts";
+import { Trace } from "../core/trace.ts";
+import { EEXIST, ENXIO } from "./errno.ts";
+import { encodeRte, IoapicIndex, IoapicMmio, RTC_PIN } from "./ioapic.ts";
+import { KvmIrqchip } from "./kvm_routing.ts";
+import { type IrqchipMode, X86Vm } from "./vm.ts";
+
+function makeVm(
+  irqchip: IrqchipMode,
+  opts: { vcpus?: number; routing?: "kvm" | "qemu" } = {},
+): X86Vm {
+  const trace = new Trace(() => 0);
+  return new X86Vm("guest", {
+    vcpus: opts.vcpus ?? 1,
+    irqchip,
+    lowestPriority: "kvm-vector-hashing",
+    routing: opts.routing ?? "kvm",
+  }, { trace, queue: new EventQueue(), now: () => 0 });
+}
+
+/** Programs IOREDTBL[pin] through IOREGSEL/IOWIN, high dword first, as a guest does. */
+function programRte(vm: X86Vm, pin: number, init: Parameters<typeof encodeRte>[0]): void {
+  const io = vm.ioapic!;
+  const { low, high } = encodeRte(init);
+  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin + 1);
+  io.write(IoapicMmio.IOWIN, high);
+  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin);
+  io.write(IoapicMmio.IOWIN, low);
+}
+
+/** Software-enables every LAPIC and sets IF past the STI shadow. */
+function boot(vm: X86Vm): void {
+  for (const cpu of vm.cpus) {
+    cpu.lapic.write(0xf0, 0x1ff);
+    cpu.sti();
+    cpu.retire();
+    cpu.retire();
+  }
+}
+
+Deno.test("X86Vm kernel mode has a PIC pair, an IOAPIC and KVM's default routing", () => {
+  const vm = makeVm("kernel", { vcpus: 2 });
+  assert.ok(vm.pic);
+  assert.ok(vm.ioapic);
+  assert.equal(vm.ioapic.pins, 24);
+  assert.equal(vm.cpus.length, 2);
+  assert.equal(vm.routing.entries().length, 40);
+  assert.deepEqual(
+    vm.routing.routesOf(14).filter((r) => r.type === "irqchip" && r.irqchip === KvmIrqchip.Ioapic),
+    [{ gsi: 14, type: "irqchip", irqchip: KvmIrqchip.Ioapic, pin: 14 }],
+  );
+  // And it works: GSI 14 raises IOAPIC pin 14, which delivers its RTE.
+  boot(vm);
+  programRte(vm, 14, { vector: 0x76, trigger: "level", dest: 1 });
+  assert.ok(vm.routing.irqLine(14, 1) >= 1);
+  assert.equal(vm.ioapic.line(14), 1);
+  assert.equal(vm.cpus[1].lapic.pendingVector(), 0x76);
+  assert.equal(vm.cpus[0].lapic.pendingVector(), -1);
+});
+
+Deno.test("X86Vm split mode has neither PIC nor IOAPIC, and no irqchip routes", () => {
+  const vm = makeVm("split");
+  assert.equal(vm.pic, null);
+  assert.equal(vm.ioapic, null);
+  assert.deepEqual(vm.routing.entries(), []);
+  assert.equal(vm.routing.irqLine(14, 1), -1);
+  // MSIs still reach the in-kernel LAPICs.
+  boot(vm);
+  assert.equal(vm.routing.signalMsi(0xfee00000, 0, 0x41), 1);
+  assert.equal(vm.cpus[0].lapic.pendingVector(), 0x41);
+});
+
+Deno.test("X86Vm KVM_INTERRUPT queues one vector in split mode and takes it as ExtINT", () => {
+  const vm = makeVm("split");
+  boot(vm);
+  const cpu = vm.cpus[0];
+  assert.equal(vm.kvmInterrupt(0, 0x30), 0);
+  assert.equal(vm.kvmInterrupt(0, 0x31), -EEXIST, "one vector may wait");
+  // The BSP's LVT0 is ExtINT at reset (KVM_X86_QUIRK_LINT0_REENABLED).
+  assert.equal(cpu.canTake(), true);
+  const t = cpu.take();
+  assert.deepEqual([t.kind, t.vector], ["extint", 0x30]);
+  cpu.returnFromInterrupt();
+  assert.equal(cpu.canTake(), false);
+  assert.equal(vm.kvmInterrupt(0, 0x31), 0, "the slot is free again after the take");
+});
+
+Deno.test("X86Vm KVM_INTERRUPT waits while LVT0 does not accept ExtINT", () => {
+  const vm = makeVm("split");
+  boot(vm);
+  const cpu = vm.cpus[0];
+  cpu.lapic.write(0x350, 0x10700); // LVT0 masked
+  assert.equal(vm.kvmInterrupt(0, 0x30), 0);
+  assert.equal(cpu.canTake(), false);
+  cpu.lapic.write(0x350, 0x700);
+  assert.equal(cpu.take().vector, 0x30);
+});
+
+Deno.test("X86Vm KVM_INTERRUPT is -ENXIO with the in-kernel PIC", () => {
+  const vm = makeVm("kernel");
+  assert.equal(vm.kvmInterrupt(0, 0x30), -ENXIO);
+  assert.equal(vm.cpus[0].extIntReady(), false);
+});
+
+Deno.test("X86Vm routing: 'qemu' puts ISA IRQ0 on IOAPIC pin 2", () => {
+  const vm = makeVm("kernel", { routing: "qemu" });
+  const io = vm.ioapic!;
+  assert.deepEqual(
+    vm.routing.routesOf(0).filter((r) => r.type === "irqchip" && r.irqchip === KvmIrqchip.Ioapic),
+    [{ gsi: 0, type: "irqchip", irqchip: KvmIrqchip.Ioapic, pin: 2 }],
+  );
+  assert.deepEqual(vm.routing.routesOf(2), []);
+  vm.routing.irqLine(0, 1);
+  assert.equal(io.line(2), 1);
+  assert.equal(io.line(0), 0);
+  // KVM's default keeps GSI 0 on pin 0.
+  const kvm = makeVm("kernel");
+  kvm.routing.irqLine(0, 1);
+  assert.equal(kvm.ioapic!.line(0), 1);
+  assert.equal(kvm.ioapic!.line(2), 0);
+});
+
+Deno.test("X86Vm RTC GSI 8 statuses are 1, 0, then 1 after the guest's EOI (X86-33)", () => {
+  const vm = makeVm("kernel");
+  boot(vm);
+  const cpu = vm.cpus[0];
+  // Only the IOAPIC answers for GSI 8: mask IRQ8 at the slave PIC (OCW1).
+  vm.pic!.ioWrite(0xa1, 0x01);
+  programRte(vm, RTC_PIN, { vector: 0x28 });
+  const tick = () => {
+    const s = vm.routing.irqLine(8, 1);
+    vm.routing.irqLine(8, 0);
+    return s;
+  };
+  assert.equal(tick(), 1, "delivered to one CPU");
+  assert.equal(cpu.take().vector, 0x28);
+  assert.equal(tick(), 0, "coalesced: the guest has not EOI'd the last tick");
+  assert.equal(vm.cpus[0].lapic.pendingVector(), -1, "the coalesced tick was dropped");
+  cpu.lapic.write(0xb0, 0); // the guest's EOI: vector 0x28 is edge (TMR clear)
+  assert.equal(vm.ioapic!.rtcPendingEoi, 0);
+  assert.ok(vm.trace.events.some((e) => e.kind === "rtc.eoi"));
+  assert.equal(tick(), 1, "the EOI ended the coalescing window");
+});
+
+Deno.test("X86Vm edge EOIs of other vectors leave the RTC window open", () => {
+  const vm = makeVm("kernel");
+  boot(vm);
+  const cpu = vm.cpus[0];
+  vm.pic!.ioWrite(0xa1, 0x01);
+  programRte(vm, RTC_PIN, { vector: 0x28 });
+  assert.equal(vm.routing.irqLine(8, 1), 1);
+  vm.routing.irqLine(8, 0);
+  assert.equal(vm.routing.signalMsi(0xfee00000, 0, 0x41), 1);
+  assert.equal(cpu.take().vector, 0x41);
+  cpu.lapic.write(0xb0, 0); // EOIs 0x41, not the RTC's vector
+  assert.equal(vm.ioapic!.rtcPendingEoi, 1);
+  assert.equal(vm.routing.irqLine(8, 1), 0);
+});
