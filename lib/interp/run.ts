@@ -164,7 +164,10 @@ class Interpreter {
         this.block(this.cond(op.cond) ? op.then : op.else);
         return;
       case "run":
-        this.runFor(op.duration ? this.eval(op.duration) as number : 0, op.loc);
+        this.runFor(
+          op.duration ? this.typed(op.duration, { kind: "duration" }) as number : 0,
+          op.loc,
+        );
         return;
       case "expect":
         this.expect(op.cond, op.text, op.loc, "expect");
@@ -305,6 +308,8 @@ class Interpreter {
       else cpu.returnFromInterrupt();
       return true;
     }
+    // A halted vCPU executes nothing, handler code included, until something wakes it.
+    if (cpu.halted) return false;
     const top = frames[frames.length - 1];
     if (top) {
       if (top.pc < top.ops.length) {
@@ -316,7 +321,6 @@ class Interpreter {
       }
       return true;
     }
-    if (cpu.halted) return false;
     // The vCPU is running guest code we do not model: one instruction retires.
     return cpu.retire();
   }
@@ -496,6 +500,9 @@ class Interpreter {
         const indexes = e.indexes.map((x) => this.int(x));
         const bounds = e.spec.bounds?.(vm) ?? [];
         indexes.forEach((n, i) => {
+          if (bounds[i] === 0) {
+            this.inputError(e.loc, `'${e.text}' does not exist in vm '${vm.name}'`);
+          }
           if (bounds[i] !== undefined && (n < 0 || n >= bounds[i])) {
             this.inputError(e.loc, `index ${n} is out of range 0..${bounds[i] - 1} in '${e.text}'`);
           }
