@@ -99,8 +99,9 @@ export class ApicBus implements IpiSink {
 
   /**
    * Delivers a message from a device (IOAPIC, MSI). Shorthands resolve "self"
-   * through `msg.sourceId` (the sender's APIC ID). Returns KVM's count: -1 if
-   * no APIC matched, else how many accepted.
+   * through `msg.sourceId` (the sender's APIC ID). Returns KVM's count: how
+   * many accepted; a destination naming no APIC gives 0, except for broadcasts
+   * and the all / all-but-self shorthands, which give -1 (KVM's slow path).
    *
    * @example
    * ```ts
@@ -174,7 +175,13 @@ export class ApicBus implements IpiSink {
       if (t.enabled) t.emit(this.#name, "lowest.broadcast", "physical broadcast made fixed");
     }
     const apics = this.lapics;
-    let result = -1;
+    // KVM answers from its APIC map when it can (kvm_irq_delivery_to_apic_fast):
+    // a destination that names no vCPU then counts 0, "dropped". Broadcasts and
+    // the all / all-but-self shorthands take the slow path, where matching
+    // nobody leaves the result at -1.
+    const broadcast = (msg.dest & 0xff) === 0xff ||
+      (msg.shorthand !== Shorthand.None && msg.shorthand !== Shorthand.Self);
+    let result = broadcast ? -1 : 0;
     if (!lowest) {
       for (let i = 0; i < apics.length; i++) {
         const l = apics[i];
@@ -197,7 +204,7 @@ export class ApicBus implements IpiSink {
         result = l.accept(msg) !== Accept.Dropped ? 1 : 0;
       }
     }
-    if (result < 0 && t.enabled) {
+    if (result <= 0 && t.enabled && !this.#anyMatch(msg, sender)) {
       t.emit(
         this.#name,
         "nomatch",
@@ -205,6 +212,11 @@ export class ApicBus implements IpiSink {
       );
     }
     return result;
+  }
+
+  #anyMatch(msg: ApicMessage, sender: Lapic | null): boolean {
+    for (const l of this.lapics) if (l.hardwareEnabled && this.matches(l, msg, sender)) return true;
+    return false;
   }
 
   /** The vCPU index a lowest-priority message goes to, or -1. Allocation-free. */

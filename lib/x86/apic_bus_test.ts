@@ -56,16 +56,22 @@ Deno.test("ApicBus shorthands ignore the destination field", () => {
   assert.deepEqual(holders(bus, 0xe1), [1]);
 });
 
-Deno.test("ApicBus.deliver() returns -1 when nothing matches, else the number that accepted", () => {
+Deno.test("ApicBus.deliver() returns 0 when the destination names no APIC, -1 for an unmatched broadcast", () => {
   const { bus, trace } = vm(2);
-  assert.equal(bus.deliver(fixedMessage(0x41, 7, "msi")), -1);
+  assert.equal(bus.deliver(fixedMessage(0x41, 7, "msi")), 0);
   assert.equal(trace.events.at(-1)!.kind, "nomatch");
   assert.equal(bus.deliver(fixedMessage(0x41, 1, "msi")), 1);
   assert.equal(bus.deliver(fixedMessage(0x42, 0xff, "ioapic")), 2);
   bus.lapics[1].write(0xf0, 0xff); // software-disable: matched but drops
   assert.equal(bus.deliver(fixedMessage(0x43, 1, "msi")), 0);
   bus.lapics[1].setApicBase(0xfee00000); // hardware-disabled APICs are off the bus
-  assert.equal(bus.deliver(fixedMessage(0x44, 1, "msi")), -1);
+  assert.equal(bus.deliver(fixedMessage(0x44, 1, "msi")), 0);
+  bus.lapics[0].setApicBase(0xfee00000);
+  assert.equal(
+    bus.deliver(fixedMessage(0x45, 0xff, "ioapic")),
+    -1,
+    "broadcast to nobody: slow path",
+  );
 });
 
 Deno.test("ApicBus logical cluster matching (X86-45)", () => {
@@ -74,8 +80,8 @@ Deno.test("ApicBus logical cluster matching (X86-45)", () => {
   bus.lapics[1].write(0xd0, 0x32000000);
   assert.equal(bus.deliver(logical(0x61, 0x3a)), 1);
   assert.deepEqual(holders(bus, 0x61), [1]);
-  assert.equal(bus.deliver(logical(0x62, 0x2a)), -1);
-  assert.equal(bus.deliver(logical(0x63, 0x34)), -1);
+  assert.equal(bus.deliver(logical(0x62, 0x2a)), 0);
+  assert.equal(bus.deliver(logical(0x63, 0x34)), 0);
   assert.deepEqual(holders(bus, 0x62), []);
   assert.deepEqual(holders(bus, 0x63), []);
   assert.equal(bus.deliver(logical(0x64, 0xff)), 3, "logical 0xFF is everyone");
@@ -116,7 +122,7 @@ Deno.test("ApicBus vector hashing skips software-disabled candidates", () => {
   assert.equal(bus.deliver(logical(0x41, 0x07, DeliveryMode.LowestPriority)), 1);
   assert.deepEqual(holders(bus, 0x41), [2]);
   for (const l of bus.lapics) l.write(0xf0, 0xff);
-  assert.equal(bus.deliver(logical(0x42, 0x07, DeliveryMode.LowestPriority)), -1);
+  assert.equal(bus.deliver(logical(0x42, 0x07, DeliveryMode.LowestPriority)), 0);
 });
 
 Deno.test("ApicBus lowest priority with the QEMU 'first' policy takes the first APIC in the mask", () => {
