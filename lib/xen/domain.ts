@@ -1,0 +1,384 @@
+/**
+ * One Xen HVM guest domain as seen by its vCPUs: guest memory holding
+ * shared_info, the event channels, vcpu_info placement, the callback
+ * method, timers and the blocking sched ops, with the hypercalls that reach
+ * them and the hypervisor-side stimuli (a peer sending, a VIRQ, a PIRQ).
+ * The x86 side is reached only through {@link XenHost}, so the model runs
+ * without a VM (the unit tests) or inside `lib/x86/vm.ts`.
+ *
+ * `flavour` picks whose behaviour is modelled: `xen` (Xen itself) or
+ * `kvm-xen` (Linux KVM's Xen emulation plus the VMM, QEMU, for what KVM
+ * leaves to userspace). The differences are implemented in the component
+ * that owns them and marked `kvm-xen:` there.
+ *
+ * Sources: Xen `xen/arch/x86/domain.c` (`vcpu_mark_events_pending`:
+ * test-and-set of UP, then assert only on 0→1), `xen/arch/x86/hvm/hvm.c`
+ * (`hvm_set_param`, `hvm_latch_shinfo_size`), `xen/include/public/hvm/
+ * params.h`; Linux `arch/x86/kvm/xen.c` (`kvm_xen_set_evtchn_fast` writes
+ * UP=1 and kicks whenever a selector bit is newly set). Component sources
+ * are listed in each module.
+ *
+ * @module
+ */
+import type { Trace } from "../core/trace.ts";
+import type { EventQueue } from "../core/event_queue.ts";
+import { GuestMemory } from "./guest_memory.ts";
+import { type GuestWidth, layoutFor, type XenLayout } from "./layout.ts";
+import {
+  EventChannels,
+  type EvtchnDomain,
+  type Flavour,
+  type VcpuInfoRef,
+  VIRQ,
+} from "./evtchn.ts";
+import { Callback, HVM_PARAM_CALLBACK_IRQ, type UpcallHost } from "./callback.ts";
+import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
+import { XenTimers } from "./timers.ts";
+import { errnoName, XEN_ERRNO } from "./errno.ts";
+
+/**
+ * What the domain needs from the machine around it.
+ *
+ * @example
+ * ```ts
+ * new XenDomain("xen", XEN_DEFAULTS, new FakeHost(1), trace);
+ * ```
+ */
+export interface XenHost extends UpcallHost {
+  readonly queue: EventQueue;
+  now(): number;
+  /** An interrupt could be injected into vCPU `n` now (IF set, something pending). */
+  interruptDeliverable(n: number): boolean;
+  /** A blocking hypercall started or ended on vCPU `n`. */
+  setBlocked(n: number, blocked: boolean): void;
+}
+
+/**
+ * How a domain is built.
+ *
+ * @example
+ * ```ts
+ * const c: XenDomainConfig = { ...XEN_DEFAULTS, flavour: "kvm-xen", vcpus: 2 };
+ * ```
+ */
+export interface XenDomainConfig {
+  flavour: Flavour;
+  vcpus: number;
+  /** The guest's word size: the layout it latches. */
+  width: GuestWidth;
+  domid: number;
+  /** Bytes of guest RAM modelled (from GPA 0). */
+  memSize: number;
+  /** GPA of shared_info (a page), or -1 for none yet. */
+  sharedInfoGpa: number;
+  /** Toolstack cap on ports (xl `max_event_channels`; Xen only). */
+  maxEvtchnPort: number;
+}
+
+/**
+ * Sensible defaults: 64-bit, domid 1, 2 MiB of RAM, shared_info at 0x10000,
+ * xl's default cap of 1023 ports.
+ *
+ * @example
+ * ```ts
+ * new XenDomain("xen", { ...XEN_DEFAULTS, vcpus: 2 }, host, trace);
+ * ```
+ */
+export const XEN_DEFAULTS: XenDomainConfig = {
+  flavour: "xen",
+  vcpus: 1,
+  width: 64,
+  domid: 1,
+  memSize: 0x200000,
+  sharedInfoGpa: 0x10000,
+  maxEvtchnPort: 1023,
+};
+
+/**
+ * A Xen HVM domain.
+ *
+ * @example
+ * ```ts
+ * const d = new XenDomain("xen", { ...XEN_DEFAULTS, vcpus: 1 }, host, trace);
+ * d.callback.setUpcallVector(0, 0xf3);
+ * const p = d.evtchn.bindIpi(0);
+ * d.evtchn.send(p);           // P[p], SEL, UP 0->1, IRR 0xf3 on vCPU 0
+ * d.upcallPending(0);         // true
+ * ```
+ */
+export class XenDomain implements EvtchnDomain {
+  readonly flavour: Flavour;
+  readonly domid: number;
+  readonly vcpuCount: number;
+  readonly mem: GuestMemory;
+  readonly evtchn: EventChannels;
+  readonly callback: Callback;
+  readonly areas: VcpuInfoAreas;
+  readonly timers: XenTimers;
+  /** HVM params other than CALLBACK_IRQ, as stored. */
+  readonly params = new Map<number, bigint>();
+  /** The CPU mode of each vCPU (what a latch would pick). */
+  readonly cpuMode: GuestWidth[];
+  #width: GuestWidth;
+  #sharedInfo: number;
+  /** Other domains on the same hypervisor, by id. */
+  readonly peers = new Map<number, XenDomain>();
+
+  constructor(
+    readonly name: string,
+    readonly config: XenDomainConfig,
+    readonly host: XenHost,
+    readonly trace: Trace,
+  ) {
+    this.flavour = config.flavour;
+    this.domid = config.domid;
+    this.vcpuCount = config.vcpus;
+    this.mem = new GuestMemory(config.memSize);
+    this.#width = config.width;
+    this.cpuMode = Array.from({ length: config.vcpus }, () => config.width);
+    this.#sharedInfo = config.sharedInfoGpa;
+    this.areas = new VcpuInfoAreas(
+      config.flavour,
+      config.vcpus,
+      this.mem,
+      () => this.#sharedInfo,
+      () => this.layout(),
+    );
+    this.callback = new Callback(
+      config.flavour,
+      config.vcpus,
+      host,
+      (n) => this.upcallPending(n),
+      trace,
+      name,
+    );
+    this.timers = new XenTimers({
+      flavour: config.flavour,
+      queue: host.queue,
+      now: () => host.now(),
+      timerEvent: (n) => this.#root("timer", `vcpu${n}: timer fired`, () => this.virq("timer", n)),
+      eventsNeedDelivery: (n) => this.host.interruptDeliverable(n),
+      pollPort: (p) => this.evtchn.pollable(p),
+      blockedChanged: (n, b, why) => {
+        this.#emit(b ? "block" : "wake", `vcpu${n}: ${b ? "blocked in" : "woken by"} ${why}`);
+        this.host.setBlocked(n, b);
+      },
+    }, config.vcpus);
+    this.evtchn = new EventChannels(this, config.maxEvtchnPort);
+  }
+
+  #emit(kind: string, text: string): number {
+    return this.trace.enabled ? this.trace.emit(this.name, kind, text) : 0;
+  }
+
+  #root<T>(kind: string, text: string, fn: () => T): T {
+    const id = this.#emit(kind, text);
+    return this.trace.within(id, fn);
+  }
+
+  // ---- EvtchnDomain ----------------------------------------------------------------
+
+  /** The layout latched now. */
+  layout(): XenLayout {
+    return layoutFor(this.#width);
+  }
+
+  /** shared_info's GPA, or -1. */
+  sharedInfo(): number {
+    return this.#sharedInfo;
+  }
+
+  /** Where vCPU `n`'s vcpu_info is written now. */
+  vcpuInfo(n: number): VcpuInfoRef | null {
+    return this.areas.ref(n);
+  }
+
+  /**
+   * `vcpu_mark_events_pending`. Xen: test-and-set UP; only a 0→1 change
+   * asserts the callback. kvm-xen: called once per newly set selector bit;
+   * UP is written 1 and the callback asserted every time (so the per-vCPU
+   * vector is injected again even while UP was already 1).
+   */
+  markEventsPending(n: number): void {
+    const vi = this.areas.ref(n);
+    if (this.flavour === "xen") {
+      if (!vi) return;
+      if (vi.mem.testAndSetBit(vi.addr, 0)) return;
+      this.#emit("upcall_pending", `vcpu${n}: evtchn_upcall_pending 0 -> 1`);
+      this.callback.assert(n);
+      this.timers.kick(n);
+      return;
+    }
+    if (vi) {
+      vi.mem.write(vi.addr, 8, 1);
+      this.#emit("upcall_pending", `vcpu${n}: evtchn_upcall_pending = 1`);
+    }
+    this.callback.assert(n);
+    if (this.host.interruptDeliverable(n)) this.timers.kick(n);
+  }
+
+  /** kvm-xen: set a selector bit in KVM's shadow; returns whether it was newly set. */
+  shadowSelector(n: number, word: number): boolean {
+    const bit = 1n << BigInt(word);
+    const old = this.areas.shadowSel[n];
+    this.areas.shadowSel[n] = old | bit;
+    return (old & bit) === 0n;
+  }
+
+  /** Pollers of `port`: see {@link XenTimers.checkPollers}. */
+  checkPollers(port: number, n: number): void {
+    this.timers.checkPollers(port, n);
+  }
+
+  /** The event channels of another domain, for interdomain channels. */
+  peer(domid: number): EventChannels | undefined {
+    return this.peers.get(domid)?.evtchn;
+  }
+
+  // ---- guest-visible state ----------------------------------------------------------
+
+  /** vCPU `n`'s evtchn_upcall_pending (0 when it has no vcpu_info). */
+  upcallPending(n: number): boolean {
+    return this.areas.upcallPending(n);
+  }
+
+  /** The global callback vector offered to vCPU `n` now, or -1 (no IRR/ISR involved). */
+  globalVector(n: number): number {
+    return this.callback.globalVector(n);
+  }
+
+  /**
+   * Latches the shared_info layout from vCPU `n`'s mode (Xen
+   * `hvm_latch_shinfo_size`, KVM's long_mode). Bitmaps are not converted.
+   */
+  latch(n: number): void {
+    const w = this.cpuMode[n];
+    if (w !== this.#width) this.#emit("layout", `shared_info layout latched to ${w}-bit`);
+    this.#width = w;
+  }
+
+  /** Forces the layout (KVM_XEN_ATTR_TYPE_LONG_MODE). */
+  setWidth(w: GuestWidth): void {
+    this.#width = w;
+  }
+
+  /** Moves shared_info (XENMEM_add_to_physmap / KVM_XEN_ATTR_TYPE_SHARED_INFO); -1 = none. */
+  setSharedInfo(gpa: number): void {
+    this.#sharedInfo = gpa;
+    this.#emit(
+      "shared_info",
+      gpa < 0 ? "shared_info unmapped" : `shared_info at 0x${gpa.toString(16)}`,
+    );
+    if (gpa >= 0) this.#mergeShadows();
+  }
+
+  #mergeShadows(): void {
+    // kvm-xen: selector bits remembered without a vcpu_info reach it once it exists.
+    for (let n = 0; n < this.vcpuCount; n++) {
+      const sh = this.areas.shadowSel[n];
+      const vi = this.areas.ref(n);
+      if (sh === 0n || !vi) continue;
+      this.areas.shadowSel[n] = 0n;
+      const sel = this.layout().vcpuInfo.find((f) => f.name === "evtchn_pending_sel")!;
+      const w = (sel.size * 8) as 32 | 64;
+      vi.mem.write(vi.addr + sel.offset, w, vi.mem.readBig(vi.addr + sel.offset, w) | sh);
+      this.markEventsPending(n);
+    }
+  }
+
+  // ---- hypercalls from vCPU `caller` ------------------------------------------------------
+
+  /** Runs a hypercall body with a root trace event naming it and its result. */
+  hypercall(caller: number, what: string, fn: () => number): number {
+    const id = this.#emit("hypercall", `vcpu${caller}: ${what}`);
+    const rc = this.trace.within(id, fn);
+    if (this.trace.enabled) {
+      this.trace.emit(this.name, "hypercall.ret", `${what} = ${errnoName(rc)}`);
+    }
+    this.callback.vmExit();
+    return rc;
+  }
+
+  /**
+   * HVMOP_set_param. CALLBACK_IRQ latches the layout (Xen) and sets the
+   * callback method; other params are stored. Returns 0.
+   */
+  setParam(caller: number, index: number, value: bigint): number {
+    if (index === HVM_PARAM_CALLBACK_IRQ) {
+      if (this.flavour === "xen") this.latch(caller);
+      return this.callback.setParam(value);
+    }
+    this.params.set(index, value);
+    return 0;
+  }
+
+  /** HVMOP_get_param. */
+  getParam(index: number): bigint {
+    if (index === HVM_PARAM_CALLBACK_IRQ) {
+      const via = this.callback.via;
+      return via.type === "none"
+        ? 0n
+        : via.type === "vector"
+        ? (2n << 56n) | BigInt(via.vector)
+        : via.type === "gsi"
+        ? BigInt(via.gsi)
+        : (1n << 56n) | (BigInt(via.device) << 11n) | BigInt(via.pin);
+    }
+    return this.params.get(index) ?? 0n;
+  }
+
+  /**
+   * VCPUOP_register_vcpu_info for vCPU `target`. Xen: checks, copy (or zero
+   * with UM=1 from the dummy), switch, selector all-ones, mark events
+   * pending. kvm-xen: the VMM copies and sets KVM's attribute in one step
+   * here; {@link XenDomain.areas} `vmmCopy` / `kvmSetAttr` split it for
+   * the race of seed 002.
+   */
+  registerVcpuInfo(target: number, gfn: number, offset: number): number {
+    if (target < 0 || target >= this.vcpuCount) return -XEN_ERRNO.ENOENT;
+    if (this.flavour === "kvm-xen") {
+      const gpa = gfn * XEN_PAGE_SIZE + offset;
+      const rc = this.areas.vmmCopy(target, gpa);
+      return rc < 0 ? rc : this.kvmSetVcpuInfo(target, BigInt(gpa));
+    }
+    const rc = this.areas.register(target, gfn, offset);
+    if (rc < 0) return rc;
+    this.#emit(
+      "vcpu_info",
+      `vcpu${target}: vcpu_info moved to 0x${(gfn * XEN_PAGE_SIZE + offset).toString(16)}`,
+    );
+    this.areas.afterMove(target);
+    this.markEventsPending(target);
+    return 0;
+  }
+
+  /** kvm-xen: KVM_XEN_VCPU_SET_ATTR(VCPU_INFO); merges the shadow selector. */
+  kvmSetVcpuInfo(target: number, gpa: bigint): number {
+    const rc = this.areas.kvmSetAttr(target, gpa);
+    if (rc === 0) {
+      this.#emit("vcpu_info", `vcpu${target}: KVM vcpu_info attribute = 0x${gpa.toString(16)}`);
+      this.#mergeShadows();
+    }
+    return rc;
+  }
+
+  // ---- hypervisor-side stimuli ------------------------------------------------------------
+
+  /**
+   * Raises `port` as its remote end would (an interdomain peer's send, a
+   * routed KVM event): sets it pending for its notify vCPU.
+   */
+  raise(port: number): number {
+    return this.#root("raise", `port ${port} raised`, () => this.evtchn.raise(port));
+  }
+
+  /** Raises VIRQ `name` (per-vCPU VIRQs on vCPU `n`). */
+  virq(name: string, n: number): number {
+    return this.evtchn.raiseVirq(VIRQ[name], n);
+  }
+
+  /** A VM exit happened (GSI callback deassert check). */
+  vmExit(): void {
+    this.callback.vmExit();
+  }
+}

@@ -1,0 +1,833 @@
+/**
+ * Xen event channels with the 2-level ABI: the per-domain port table, the
+ * EVTCHNOP operations with Xen's error codes, and the raise / unmask rules on
+ * the `evtchn_pending`, `evtchn_mask` and `evtchn_pending_sel` bits in guest
+ * memory.
+ *
+ * Sources: Xen `xen/include/public/event_channel.h` (operations, structures,
+ * EVTCHNSTAT_*), `xen/include/public/xen.h` (VIRQ numbers, DOMID_SELF),
+ * `xen/common/event_channel.c` (`get_free_port`, `evtchn_allocate_port`,
+ * `evtchn_alloc_unbound`, `evtchn_bind_interdomain`, `evtchn_bind_virq`,
+ * `evtchn_bind_ipi`, `evtchn_bind_pirq`, `evtchn_close`, `evtchn_send`,
+ * `evtchn_status`, `evtchn_bind_vcpu`, `evtchn_unmask`, `evtchn_reset`,
+ * `evtchn_init`), `xen/common/event_2l.c` (`evtchn_2l_set_pending`,
+ * `evtchn_2l_unmask`), `xen/include/xen/event.h` (`port_is_valid`,
+ * `evtchn_port_poll`, `max_evtchns`). The `kvm-xen` flavour follows Linux
+ * `arch/x86/kvm/xen.c` (`kvm_xen_set_evtchn_fast`) for delivery and QEMU
+ * `hw/i386/kvm/xen_evtchn.c` (the VMM that implements EVTCHNOP there) where
+ * they differ from Xen; each difference is marked `kvm-xen:` below.
+ *
+ * @module
+ */
+import type { GuestMemory } from "./guest_memory.ts";
+import { field, portWord, type XenLayout } from "./layout.ts";
+import { XEN_ERRNO } from "./errno.ts";
+import type { Trace } from "../core/trace.ts";
+
+/**
+ * Which hypervisor's behaviour a domain follows.
+ *
+ * @example
+ * ```ts
+ * const f: Flavour = "kvm-xen";
+ * ```
+ */
+export type Flavour = "xen" | "kvm-xen";
+
+/**
+ * `DOMID_SELF`: "the calling domain" in EVTCHNOP arguments.
+ *
+ * @example
+ * ```ts
+ * evtchn.allocUnbound(DOMID_SELF, DOMID_SELF);
+ * ```
+ */
+export const DOMID_SELF = 0x7ff0;
+
+/**
+ * EVTCHNSTAT_* values returned by EVTCHNOP_status.
+ *
+ * @example
+ * ```ts
+ * evtchn.status(DOMID_SELF, 0).status === EVTCHNSTAT.closed; // port 0 is reserved
+ * ```
+ */
+export const EVTCHNSTAT = {
+  closed: 0,
+  unbound: 1,
+  interdomain: 2,
+  pirq: 3,
+  virq: 4,
+  ipi: 5,
+} as const;
+
+/**
+ * Internal channel states (Xen's ECS_*). Port 0 is `reserved` for ever.
+ *
+ * @example
+ * ```ts
+ * evtchn.channel(0)?.state; // "reserved"
+ * ```
+ */
+export type ChannelState =
+  | "free"
+  | "reserved"
+  | "unbound"
+  | "interdomain"
+  | "pirq"
+  | "virq"
+  | "ipi";
+
+/**
+ * VIRQ numbers (`xen.h`), by the names scenarios use.
+ *
+ * @example
+ * ```ts
+ * VIRQ.timer; // 0
+ * ```
+ */
+export const VIRQ: Readonly<Record<string, number>> = {
+  timer: 0,
+  debug: 1,
+  console: 2,
+  dom_exc: 3,
+  tbuf: 4,
+  debugger: 6,
+  xenoprof: 7,
+  con_ring: 8,
+  pcpu_state: 9,
+  mem_event: 10,
+  argo: 11,
+  enomem: 12,
+  xenpmu: 13,
+  mca: 16,
+  arch_0: 16,
+  arch_1: 17,
+  arch_2: 18,
+  arch_3: 19,
+  arch_4: 20,
+  arch_5: 21,
+  arch_6: 22,
+  arch_7: 23,
+};
+
+/**
+ * `NR_VIRQS`.
+ *
+ * @example
+ * ```ts
+ * NR_VIRQS; // 24
+ * ```
+ */
+export const NR_VIRQS = 24;
+
+/**
+ * Ports per allocation bucket. Xen grows `valid_evtchns` one bucket at a
+ * time (`EVTCHNS_PER_BUCKET` = PAGE_SIZE / the 64-byte-aligned `struct
+ * evtchn`), and `port_is_valid` only accepts ports below it, so a free port
+ * in an unallocated bucket is -EINVAL where a free port in an allocated one
+ * is just "closed". The 64 assumes a 64-byte `struct evtchn` (not verified
+ * for every build configuration).
+ *
+ * @example
+ * ```ts
+ * EVTCHNS_PER_BUCKET; // 64
+ * ```
+ */
+export const EVTCHNS_PER_BUCKET = 64;
+
+/**
+ * Whether a VIRQ is per-vCPU (`V` in the fact sheet): timer, debug,
+ * xenoprof, xenpmu. Argo is per-domain; everything else, including the x86
+ * arch VIRQs, is global (bound on vCPU 0, may be rebound).
+ *
+ * @example
+ * ```ts
+ * virqKind(VIRQ.timer); // "vcpu"
+ * ```
+ */
+export function virqKind(virq: number): "vcpu" | "domain" | "global" {
+  if (virq === 0 || virq === 1 || virq === 7 || virq === 13) return "vcpu";
+  if (virq === 11) return "domain";
+  return "global";
+}
+
+/**
+ * One port's channel.
+ *
+ * @example
+ * ```ts
+ * evtchn.channel(p)?.notifyVcpu; // 0
+ * ```
+ */
+export interface Channel {
+  state: ChannelState;
+  /** vCPU that gets the notification (`notify_vcpu_id`). */
+  notifyVcpu: number;
+  /** unbound: the domain allowed to bind; interdomain: the peer domain. */
+  remoteDom: number;
+  /** interdomain: the peer's port. */
+  remotePort: number;
+  /** virq: the VIRQ; pirq: the PIRQ. */
+  virq: number;
+  pirq: number;
+}
+
+/**
+ * What EVTCHNOP_status reports.
+ *
+ * @example
+ * ```ts
+ * const s = evtchn.status(DOMID_SELF, p); // ChannelStatus or -errno
+ * ```
+ */
+export interface ChannelStatus {
+  status: number;
+  vcpu: number;
+  /** unbound.dom / interdomain.dom. */
+  dom: number;
+  /** interdomain.port. */
+  port: number;
+  /** virq or pirq number. */
+  number: number;
+}
+
+/**
+ * A vcpu_info the hypervisor writes to: which buffer and where.
+ *
+ * @example
+ * ```ts
+ * const r: VcpuInfoRef = { mem, addr: 0x10000 };
+ * ```
+ */
+export interface VcpuInfoRef {
+  mem: GuestMemory;
+  addr: number;
+}
+
+/**
+ * What the event-channel code needs from the domain around it: memory,
+ * where shared_info and each vcpu_info are, and what to do when a vCPU
+ * needs an upcall or a poller may wake.
+ *
+ * @example
+ * ```ts
+ * new EventChannels(domain, 1023); // domain implements EvtchnDomain
+ * ```
+ */
+export interface EvtchnDomain {
+  readonly flavour: Flavour;
+  readonly domid: number;
+  readonly vcpuCount: number;
+  readonly mem: GuestMemory;
+  readonly trace: Trace;
+  /** Trace source name. */
+  readonly name: string;
+  /** The layout latched now (it can change at run time: XEN-33). */
+  layout(): XenLayout;
+  /** shared_info GPA, or -1 while KVM has none (KVM_XEN_ATTR_TYPE_SHARED_INFO unset). */
+  sharedInfo(): number;
+  /** Where the hypervisor writes vCPU n's selector and UP now, or null (kvm-xen: none yet). */
+  vcpuInfo(n: number): VcpuInfoRef | null;
+  /** Xen `vcpu_mark_events_pending`; kvm-xen: UP=1 and inject (see `raise`). */
+  markEventsPending(n: number): void;
+  /** kvm-xen: the vCPU has no vcpu_info: remember the selector bit in KVM's shadow. */
+  shadowSelector(n: number, word: number): boolean;
+  /** Xen `evtchn_check_pollers`: `port` was newly flagged for vCPU `n`. */
+  checkPollers(port: number, n: number, masked: boolean): void;
+  /** Another domain on the same hypervisor (interdomain channels), or undefined. */
+  peer(domid: number): EventChannels | undefined;
+}
+
+function blank(): Channel {
+  return { state: "free", notifyVcpu: 0, remoteDom: 0, remotePort: 0, virq: 0, pirq: 0 };
+}
+
+/**
+ * A domain's event channels (2-level ABI).
+ *
+ * @example
+ * ```ts
+ * const p = evtchn.bindIpi(0);   // a port, e.g. 1
+ * evtchn.send(p);                // sets P[p], SEL bit, UP; upcall on vCPU 0
+ * evtchn.close(p);               // 0
+ * ```
+ */
+export class EventChannels {
+  readonly #ports: Channel[] = [];
+  /** `valid_evtchns`: ports below this have a bucket. */
+  #valid = 0;
+  /** Per vCPU, VIRQ → port (`virq_to_evtchn`). */
+  readonly #virqs: Int32Array[];
+  /** PIRQ → port (`pirq->evtchn`). */
+  readonly #pirqs = new Map<number, number>();
+
+  constructor(
+    readonly dom: EvtchnDomain,
+    /** The toolstack cap (`max_evtchn_port`, xl `max_event_channels`); Xen only. */
+    public maxEvtchnPort: number,
+    /** `nr_pirqs`. */
+    readonly nrPirqs = 256,
+  ) {
+    this.#virqs = Array.from({ length: dom.vcpuCount }, () => new Int32Array(NR_VIRQS));
+    // evtchn_init: port 0 is allocated and reserved so that it is never handed out.
+    this.#grow(0);
+    this.#ports[0].state = "reserved";
+  }
+
+  /** `max_evtchns(d)` for 2L: bitsPerWord². */
+  get maxPorts(): number {
+    return this.dom.layout().maxPorts2L;
+  }
+
+  /** `port_is_valid`: below the allocated buckets (and the ABI limit). */
+  isValid(port: number): boolean {
+    if (this.dom.flavour === "kvm-xen") {
+      // kvm-xen: QEMU keeps a flat table sized by the ABI limit.
+      return Number.isInteger(port) && port >= 0 && port < this.maxPorts;
+    }
+    return Number.isInteger(port) && port >= 0 && port < this.#valid && port < this.maxPorts;
+  }
+
+  /** The channel on `port`, or undefined when the port is not valid. */
+  channel(port: number): Readonly<Channel> | undefined {
+    return this.isValid(port) ? this.#ports[port] ?? blank() : undefined;
+  }
+
+  /** The port a VIRQ is bound to on vCPU `vcpu`, or 0. */
+  virqPort(vcpu: number, virq: number): number {
+    return this.#virqs[vcpu]?.[virq] ?? 0;
+  }
+
+  #grow(port: number): void {
+    while (this.#valid <= port) {
+      for (let i = 0; i < EVTCHNS_PER_BUCKET; i++) this.#ports.push(blank());
+      this.#valid += EVTCHNS_PER_BUCKET;
+    }
+  }
+
+  /** `get_free_port`: the lowest free port, or -ENOSPC. */
+  #freePort(): number {
+    const limit = this.dom.flavour === "xen"
+      ? Math.min(this.maxPorts - 1, this.maxEvtchnPort)
+      : this.maxPorts - 1;
+    for (let p = 1; p <= limit; p++) {
+      if (p >= this.#valid) this.#grow(p);
+      if (this.#ports[p].state === "free") return p;
+    }
+    return -XEN_ERRNO.ENOSPC;
+  }
+
+  #resolveDom(dom: number): number {
+    return dom === DOMID_SELF ? this.dom.domid : dom;
+  }
+
+  #emit(kind: string, text: string): void {
+    const t = this.dom.trace;
+    if (t.enabled) t.emit(this.dom.name, kind, text);
+  }
+
+  /**
+   * EVTCHNOP_alloc_unbound: a port that domain `remoteDom` may bind to.
+   * -ESRCH for an unknown `dom`, -EPERM for another existing domain (XSM
+   * default policy for an unprivileged caller), -ENOSPC when full.
+   *
+   * @example
+   * ```ts
+   * evtchn.allocUnbound(DOMID_SELF, DOMID_SELF); // 1
+   * ```
+   */
+  allocUnbound(dom: number, remoteDom: number): number {
+    const d = this.#resolveDom(dom);
+    if (d !== this.dom.domid) return this.dom.peer(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+    const port = this.#freePort();
+    if (port < 0) return port;
+    const c = this.#ports[port];
+    c.state = "unbound";
+    // DOMID_SELF is stored as the caller's real id: EVTCHNOP_status reveals it (XEN-37).
+    c.remoteDom = this.#resolveDom(remoteDom);
+    this.#emit("evtchn.alloc", `port ${port} unbound for dom${c.remoteDom}`);
+    return port;
+  }
+
+  /**
+   * EVTCHNOP_bind_interdomain: connects a new local port to `remotePort` of
+   * `remoteDom`, which must be unbound and offered to this domain. The new
+   * local port is always marked pending, since notifications sent to the
+   * unbound remote end were dropped.
+   *
+   * @example
+   * ```ts
+   * const a = evtchn.allocUnbound(DOMID_SELF, DOMID_SELF);
+   * const b = evtchn.bindInterdomain(DOMID_SELF, a); // P[b] is now set
+   * ```
+   */
+  bindInterdomain(remoteDom: number, remotePort: number): number {
+    const rd = this.#resolveDom(remoteDom);
+    const remote = rd === this.dom.domid ? this : this.dom.peer(rd);
+    if (!remote) return -XEN_ERRNO.ESRCH;
+    const lport = this.#freePort();
+    if (lport < 0) return lport;
+    const rchn = remote.channel(remotePort);
+    if (!rchn || rchn.state !== "unbound" || rchn.remoteDom !== this.dom.domid) {
+      return -XEN_ERRNO.EINVAL;
+    }
+    const l = this.#ports[lport];
+    l.state = "interdomain";
+    l.remoteDom = rd;
+    l.remotePort = remotePort;
+    remote.#connect(remotePort, this.dom.domid, lport);
+    this.#emit("evtchn.bind", `port ${lport} <-> dom${rd} port ${remotePort}`);
+    this.raise(lport);
+    return lport;
+  }
+
+  #connect(port: number, dom: number, remotePort: number): void {
+    const c = this.#ports[port];
+    c.state = "interdomain";
+    c.remoteDom = dom;
+    c.remotePort = remotePort;
+  }
+
+  #unbind(port: number, dom: number): void {
+    const c = this.#ports[port];
+    c.state = "unbound";
+    c.remoteDom = dom;
+    c.remotePort = 0;
+  }
+
+  /**
+   * EVTCHNOP_bind_virq: -EINVAL for a bad VIRQ or a global VIRQ on a vCPU
+   * other than 0, -ENOENT for a bad vCPU, -EEXIST if already bound there.
+   *
+   * @example
+   * ```ts
+   * evtchn.bindVirq(VIRQ.timer, 0); // a port
+   * ```
+   */
+  bindVirq(virq: number, vcpu: number): number {
+    if (!Number.isInteger(virq) || virq < 0 || virq >= NR_VIRQS) return -XEN_ERRNO.EINVAL;
+    if (virqKind(virq) !== "vcpu" && vcpu !== 0) return -XEN_ERRNO.EINVAL;
+    if (vcpu < 0 || vcpu >= this.dom.vcpuCount) return -XEN_ERRNO.ENOENT;
+    if (this.#virqs[vcpu][virq] !== 0) return -XEN_ERRNO.EEXIST;
+    const port = this.#freePort();
+    if (port < 0) return port;
+    const c = this.#ports[port];
+    c.state = "virq";
+    c.virq = virq;
+    c.notifyVcpu = vcpu;
+    this.#virqs[vcpu][virq] = port;
+    this.#emit("evtchn.bind", `port ${port} = VIRQ ${virq} on vcpu${vcpu}`);
+    return port;
+  }
+
+  /**
+   * EVTCHNOP_bind_ipi: a port that notifies `vcpu` when sent; -ENOENT for a bad vCPU.
+   *
+   * @example
+   * ```ts
+   * evtchn.bindIpi(1);
+   * ```
+   */
+  bindIpi(vcpu: number): number {
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.dom.vcpuCount) {
+      return -XEN_ERRNO.ENOENT;
+    }
+    const port = this.#freePort();
+    if (port < 0) return port;
+    const c = this.#ports[port];
+    c.state = "ipi";
+    c.notifyVcpu = vcpu;
+    this.#emit("evtchn.bind", `port ${port} = IPI to vcpu${vcpu}`);
+    return port;
+  }
+
+  /**
+   * EVTCHNOP_bind_pirq: -EINVAL for a PIRQ out of range, -EEXIST when it
+   * already has a port (kvm-xen: QEMU answers -EBUSY there).
+   *
+   * @example
+   * ```ts
+   * evtchn.bindPirq(5);
+   * ```
+   */
+  bindPirq(pirq: number): number {
+    if (!Number.isInteger(pirq) || pirq < 0 || pirq >= this.nrPirqs) return -XEN_ERRNO.EINVAL;
+    if (this.#pirqs.has(pirq)) {
+      // kvm-xen: QEMU xen_evtchn_bind_pirq_op returns -EBUSY for a bound PIRQ.
+      return this.dom.flavour === "kvm-xen" ? -XEN_ERRNO.EBUSY : -XEN_ERRNO.EEXIST;
+    }
+    const port = this.#freePort();
+    if (port < 0) return port;
+    const c = this.#ports[port];
+    c.state = "pirq";
+    c.pirq = pirq;
+    c.notifyVcpu = 0;
+    this.#pirqs.set(pirq, port);
+    this.#emit("evtchn.bind", `port ${port} = PIRQ ${pirq}`);
+    return port;
+  }
+
+  /**
+   * EVTCHNOP_close: frees the port (clearing its pending bit and binding it
+   * back to vCPU 0); the peer of an interdomain channel becomes unbound.
+   * -EINVAL for an invalid, free or reserved port.
+   *
+   * @example
+   * ```ts
+   * evtchn.close(0); // -EINVAL: reserved
+   * ```
+   */
+  close(port: number): number {
+    const c = this.channel(port);
+    if (!c || c.state === "free" || c.state === "reserved") return -XEN_ERRNO.EINVAL;
+    switch (c.state) {
+      case "virq":
+        for (const map of this.#virqs) if (map[c.virq] === port) map[c.virq] = 0;
+        break;
+      case "pirq":
+        this.#pirqs.delete(c.pirq);
+        break;
+      case "interdomain": {
+        const remote = c.remoteDom === this.dom.domid ? this : this.dom.peer(c.remoteDom);
+        if (remote) remote.#unbind(c.remotePort, this.dom.domid);
+        break;
+      }
+    }
+    this.#free(port);
+    this.#emit("evtchn.close", `port ${port} closed`);
+    return 0;
+  }
+
+  #free(port: number): void {
+    // free_evtchn: clear the pending bit so that a re-bind starts clean.
+    const si = this.dom.sharedInfo();
+    if (si >= 0) this.dom.mem.clearBit(si + this.#pendingOffset(), port);
+    this.#ports[port] = blank();
+  }
+
+  /**
+   * EVTCHNOP_send: interdomain → raises the peer's port; IPI → raises this
+   * port; unbound → silently dropped; anything else -EINVAL.
+   *
+   * @example
+   * ```ts
+   * evtchn.send(p); // 0
+   * ```
+   */
+  send(port: number): number {
+    const c = this.channel(port);
+    if (!c) return -XEN_ERRNO.EINVAL;
+    switch (c.state) {
+      case "interdomain": {
+        const remote = c.remoteDom === this.dom.domid ? this : this.dom.peer(c.remoteDom);
+        remote?.raise(c.remotePort);
+        return 0;
+      }
+      case "ipi":
+        this.raise(port);
+        return 0;
+      case "unbound":
+        this.#emit("evtchn.drop", `send on unbound port ${port}: dropped`);
+        return 0;
+      default:
+        return -XEN_ERRNO.EINVAL;
+    }
+  }
+
+  /**
+   * EVTCHNOP_status for this domain (`dom` DOMID_SELF or its own id):
+   * -ESRCH for an unknown domain, -EPERM for another one, -EINVAL for an
+   * invalid port. A free or reserved port is `closed`.
+   *
+   * @example
+   * ```ts
+   * evtchn.status(DOMID_SELF, 0); // { status: 0 (closed), ... }
+   * ```
+   */
+  status(dom: number, port: number): ChannelStatus | number {
+    const d = this.#resolveDom(dom);
+    if (d !== this.dom.domid) return this.dom.peer(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+    const c = this.channel(port);
+    if (!c) return -XEN_ERRNO.EINVAL;
+    const out: ChannelStatus = { status: 0, vcpu: c.notifyVcpu, dom: 0, port: 0, number: 0 };
+    switch (c.state) {
+      case "free":
+      case "reserved":
+        out.status = EVTCHNSTAT.closed;
+        break;
+      case "unbound":
+        out.status = EVTCHNSTAT.unbound;
+        out.dom = c.remoteDom;
+        break;
+      case "interdomain":
+        out.status = EVTCHNSTAT.interdomain;
+        out.dom = c.remoteDom;
+        out.port = c.remotePort;
+        break;
+      case "pirq":
+        out.status = EVTCHNSTAT.pirq;
+        out.number = c.pirq;
+        break;
+      case "virq":
+        out.status = EVTCHNSTAT.virq;
+        out.number = c.virq;
+        break;
+      case "ipi":
+        out.status = EVTCHNSTAT.ipi;
+        break;
+    }
+    return out;
+  }
+
+  /**
+   * EVTCHNOP_bind_vcpu: future notifications of `port` go to `vcpu`.
+   * -ENOENT for a bad vCPU; -EINVAL for an invalid port, a per-vCPU VIRQ, an
+   * IPI or a free port. Xen leaves an already flagged event where it is
+   * (XEN-39); kvm-xen: QEMU re-raises a pending, unmasked port on the new vCPU.
+   *
+   * @example
+   * ```ts
+   * evtchn.bindVcpu(p, 1);
+   * ```
+   */
+  bindVcpu(port: number, vcpu: number): number {
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.dom.vcpuCount) {
+      return -XEN_ERRNO.ENOENT;
+    }
+    const c = this.channel(port);
+    if (!c) return -XEN_ERRNO.EINVAL;
+    switch (c.state) {
+      case "virq":
+        if (virqKind(c.virq) === "vcpu") return -XEN_ERRNO.EINVAL;
+        break;
+      case "unbound":
+      case "interdomain":
+      case "pirq":
+        break;
+      default:
+        return -XEN_ERRNO.EINVAL;
+    }
+    this.#ports[port].notifyVcpu = vcpu;
+    this.#emit("evtchn.bind_vcpu", `port ${port} now notifies vcpu${vcpu}`);
+    if (this.dom.flavour === "kvm-xen" && this.isPending(port) && !this.isMasked(port)) {
+      // kvm-xen: QEMU xen_evtchn_bind_vcpu_op re-delivers on the new vCPU.
+      this.#flag(port, vcpu);
+    }
+    return 0;
+  }
+
+  /**
+   * EVTCHNOP_unmask (2L): if the mask bit was set, clear it; if the port is
+   * pending and the selector bit of its vCPU was clear, set it and mark
+   * events pending. A port the guest unmasked itself is left alone.
+   *
+   * @example
+   * ```ts
+   * evtchn.unmask(p); // 0
+   * ```
+   */
+  unmask(port: number): number {
+    const c = this.channel(port);
+    if (!c) return -XEN_ERRNO.EINVAL;
+    const si = this.dom.sharedInfo();
+    if (si < 0) return 0;
+    const mem = this.dom.mem;
+    if (!mem.testAndClearBit(si + this.#maskOffset(), port)) return 0;
+    this.#emit("evtchn.unmask", `port ${port} unmasked by hypercall`);
+    if (!mem.testBit(si + this.#pendingOffset(), port)) return 0;
+    this.#flag(port, c.notifyVcpu);
+    return 0;
+  }
+
+  /**
+   * EVTCHNOP_reset for this domain: closes every port and forgets VIRQ and
+   * PIRQ bindings. -ESRCH / -EPERM as for status.
+   *
+   * @example
+   * ```ts
+   * evtchn.reset(DOMID_SELF); // 0
+   * ```
+   */
+  reset(dom: number): number {
+    const d = this.#resolveDom(dom);
+    if (d !== this.dom.domid) return this.dom.peer(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+    for (let p = 1; p < this.#valid; p++) {
+      if (this.#ports[p].state !== "free") this.close(p);
+    }
+    this.#emit("evtchn.reset", "all ports closed");
+    return 0;
+  }
+
+  // ---- 2-level bits ------------------------------------------------------------
+
+  #pendingOffset(): number {
+    return field(this.dom.layout().sharedInfo, "evtchn_pending").offset;
+  }
+
+  #maskOffset(): number {
+    return field(this.dom.layout().sharedInfo, "evtchn_mask").offset;
+  }
+
+  /** Whether P[port] is set in shared_info. */
+  isPending(port: number): boolean {
+    const si = this.dom.sharedInfo();
+    return si >= 0 && port < this.maxPorts &&
+      this.dom.mem.testBit(si + this.#pendingOffset(), port);
+  }
+
+  /** Whether M[port] is set in shared_info. */
+  isMasked(port: number): boolean {
+    const si = this.dom.sharedInfo();
+    return si >= 0 && port < this.maxPorts && this.dom.mem.testBit(si + this.#maskOffset(), port);
+  }
+
+  /**
+   * Sets the selector bit for `port` in vCPU `vcpu`'s vcpu_info and, if it
+   * was newly set, marks events pending there.
+   */
+  #flag(port: number, vcpu: number): boolean {
+    const { word } = portWord(this.dom.layout(), port);
+    const vi = this.dom.vcpuInfo(vcpu);
+    let fresh: boolean;
+    if (vi) {
+      const sel = field(this.dom.layout().vcpuInfo, "evtchn_pending_sel").offset;
+      fresh = !vi.mem.testAndSetBit(vi.addr + sel, word);
+    } else {
+      fresh = this.dom.shadowSelector(vcpu, word);
+    }
+    if (fresh) this.dom.markEventsPending(vcpu);
+    return fresh;
+  }
+
+  /**
+   * Raises `port` on its notify vCPU (`evtchn_port_set_pending` for 2L).
+   *
+   * Xen (`evtchn_2l_set_pending`): set P; if it was already set, stop. If
+   * M is clear and the selector bit was newly set, mark events pending (UP
+   * 0→1 upcalls). Then wake pollers of the port, masked or not.
+   *
+   * kvm-xen (`kvm_xen_set_evtchn_fast`): P already set → 0; masked → wake a
+   * poller on that vCPU only and return -ENOTCONN; otherwise set the selector
+   * (or KVM's shadow when there is no vcpu_info) and, if newly set, write
+   * UP=1 and inject. The unmasked path checks no poller. Returns 1 when
+   * delivered.
+   *
+   * @example
+   * ```ts
+   * evtchn.raise(66); // P[66], SEL bit 1 (64-bit), UP
+   * ```
+   */
+  raise(port: number): number {
+    const c = this.channel(port);
+    if (!c) {
+      this.#emit("evtchn.drop", `raise of port ${port}: invalid port`);
+      return -XEN_ERRNO.EINVAL;
+    }
+    return this.raiseOn(port, c.notifyVcpu);
+  }
+
+  /**
+   * Raises `port` for an explicit vCPU, as a KVM routing entry or
+   * KVM_XEN_HVM_EVTCHN_SEND does (KVM does not know the VMM's port table;
+   * only the range is checked). Same rules as {@link EventChannels.raise}.
+   *
+   * @example
+   * ```ts
+   * evtchn.raiseOn(66, 1);
+   * ```
+   */
+  raiseOn(port: number, vcpu: number): number {
+    const si = this.dom.sharedInfo();
+    if (si < 0 || !Number.isInteger(port) || port < 0 || port >= this.maxPorts) {
+      this.#emit("evtchn.drop", `raise of port ${port}: no shared_info or port out of range`);
+      return -XEN_ERRNO.EINVAL;
+    }
+    const mem = this.dom.mem;
+    if (mem.testAndSetBit(si + this.#pendingOffset(), port)) {
+      this.#emit("evtchn.coalesced", `port ${port} already pending`);
+      return 0;
+    }
+    const masked = mem.testBit(si + this.#maskOffset(), port);
+    this.#emit(
+      "evtchn.pending",
+      `port ${port} pending${masked ? " (masked)" : ""} for vcpu${vcpu}`,
+    );
+    if (this.dom.flavour === "kvm-xen") {
+      if (masked) {
+        this.dom.checkPollers(port, vcpu, true);
+        return -XEN_ERRNO.ENOTCONN;
+      }
+      this.#flag(port, vcpu);
+      return 1;
+    }
+    if (!masked) this.#flag(port, vcpu);
+    this.dom.checkPollers(port, vcpu, masked);
+    return 1;
+  }
+
+  /**
+   * Raises a VIRQ on vCPU `vcpu` (`send_guest_vcpu_virq`) or, for a
+   * global VIRQ, on the port bound on vCPU 0 (`send_guest_global_virq`).
+   * Nothing happens when it is not bound.
+   *
+   * @example
+   * ```ts
+   * evtchn.raiseVirq(VIRQ.timer, 0);
+   * ```
+   */
+  raiseVirq(virq: number, vcpu: number): number {
+    const owner = virqKind(virq) === "vcpu" ? vcpu : 0;
+    const port = this.#virqs[owner]?.[virq] ?? 0;
+    if (port === 0) {
+      this.#emit("virq.unbound", `VIRQ ${virq} on vcpu${owner} has no port: dropped`);
+      return 0;
+    }
+    return this.raise(port);
+  }
+
+  /**
+   * Raises the port bound to a PIRQ (`send_guest_pirq`); nothing when unbound.
+   *
+   * @example
+   * ```ts
+   * evtchn.raisePirq(5);
+   * ```
+   */
+  raisePirq(pirq: number): number {
+    const port = this.#pirqs.get(pirq) ?? 0;
+    if (port === 0) {
+      this.#emit("pirq.unbound", `PIRQ ${pirq} has no port: dropped`);
+      return 0;
+    }
+    return this.raise(port);
+  }
+
+  /**
+   * `evtchn_port_poll`: <0 for a port Xen does not accept, else whether P is set.
+   *
+   * @example
+   * ```ts
+   * evtchn.pollable(13); // 0 (not pending), 1 (pending) or -EINVAL
+   * ```
+   */
+  pollable(port: number): number {
+    if (this.dom.flavour === "kvm-xen") {
+      // kvm-xen: kvm_xen_schedop_poll only range-checks, so port 0 is accepted.
+      if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) return -XEN_ERRNO.EINVAL;
+      return this.isPending(port) ? 1 : 0;
+    }
+    if (!this.isValid(port)) return -XEN_ERRNO.EINVAL;
+    return this.isPending(port) ? 1 : 0;
+  }
+
+  /** Number of ports in a state other than free and reserved. */
+  get used(): number {
+    let n = 0;
+    for (let p = 1; p < this.#valid; p++) {
+      const s = this.#ports[p].state;
+      if (s !== "free" && s !== "reserved") n++;
+    }
+    return n;
+  }
+}

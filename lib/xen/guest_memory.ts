@@ -1,0 +1,267 @@
+/**
+ * Guest physical memory as the Xen model sees it: a flat byte buffer with
+ * little-endian accessors and the atomic bit operations that guests and the
+ * hypervisor use on shared_info and vcpu_info (Linux `sync_set_bit`,
+ * `sync_test_and_clear_bit`, `xchg`; Xen `guest_test_and_set_bit`).
+ *
+ * Bit numbering follows x86 `bts`/`btr` on a little-endian bitmap: bit `n`
+ * of the bitmap at `addr` is bit `n % 8` of byte `addr + n / 8`, whatever the
+ * word size the C code uses. That is why a port's pending bit sits at the same
+ * byte for 32-bit and 64-bit guests; only the selector index differs (see
+ * {@link ./layout.ts}).
+ *
+ * The model is single-threaded, so every operation here is trivially atomic;
+ * the names say which operation a real guest would need to use.
+ *
+ * Sources: Intel SDM vol. 2 (BTS, BTR, BT, XCHG: bit offsets into memory
+ * operands); Xen `xen/include/public/xen.h` (shared_info is guest memory the
+ * guest maps); Linux `arch/x86/include/asm/sync_bitops.h` (the guest side).
+ *
+ * @module
+ */
+
+/**
+ * Width of a plain memory access, in bits.
+ *
+ * @example
+ * ```ts
+ * mem.read(0x808, 8 as AccessWidth);
+ * ```
+ */
+export type AccessWidth = 8 | 16 | 32 | 64;
+
+/**
+ * A guest-physical address range that the model refuses to touch: an
+ * access outside the buffer. Real hardware would hit MMIO or unbacked space;
+ * here it is a scenario error, so it throws.
+ *
+ * @example
+ * ```ts
+ * try { new GuestMemory(16).read(16, 8); } catch (e) { e instanceof GuestMemoryError; }
+ * ```
+ */
+export class GuestMemoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GuestMemoryError";
+  }
+}
+
+/**
+ * Guest RAM: bytes, little-endian words and atomic bit operations.
+ *
+ * @example
+ * ```ts
+ * const mem = new GuestMemory(0x10000);
+ * mem.write(0x800, 64, 0x4n);          // evtchn_pending[0] = port 2 pending
+ * mem.testBit(0x800, 2);               // true
+ * mem.testAndClearBit(0x800, 2);       // true, and now clear
+ * mem.xchg(0x8, 64, 0n);               // old evtchn_pending_sel, now 0
+ * ```
+ */
+export class GuestMemory {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+
+  /** `size` bytes of zeroed memory starting at guest-physical address 0. */
+  constructor(readonly size: number) {
+    this.bytes = new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer);
+  }
+
+  /** Whether `[addr, addr + length)` lies inside the buffer. */
+  contains(addr: number, length: number): boolean {
+    return Number.isInteger(addr) && addr >= 0 && length >= 0 && addr + length <= this.size;
+  }
+
+  #check(addr: number, length: number): void {
+    if (!this.contains(addr, length)) {
+      throw new GuestMemoryError(
+        `guest access at 0x${addr.toString(16)} (+${length}) is outside the ${this.size}-byte RAM`,
+      );
+    }
+  }
+
+  /**
+   * A little-endian load. 64-bit loads return a bigint; narrower ones a number.
+   *
+   * @example
+   * ```ts
+   * mem.read(0xc00, 32); // wc_version of a 64-bit shared_info at 0
+   * ```
+   */
+  read(addr: number, width: AccessWidth): number | bigint {
+    this.#check(addr, width / 8);
+    const v = this.#view;
+    switch (width) {
+      case 8:
+        return v.getUint8(addr);
+      case 16:
+        return v.getUint16(addr, true);
+      case 32:
+        return v.getUint32(addr, true);
+      case 64:
+        return v.getBigUint64(addr, true);
+    }
+  }
+
+  /**
+   * A little-endian load as a bigint, whatever the width.
+   *
+   * @example
+   * ```ts
+   * mem.readBig(0x8, 32); // a compat evtchn_pending_sel
+   * ```
+   */
+  readBig(addr: number, width: AccessWidth): bigint {
+    const r = this.read(addr, width);
+    return typeof r === "bigint" ? r : BigInt(r);
+  }
+
+  /**
+   * A little-endian store; the value is truncated to the width.
+   *
+   * @example
+   * ```ts
+   * mem.write(0x0, 8, 1); // evtchn_upcall_pending of vcpu_info[0] = 1
+   * ```
+   */
+  write(addr: number, width: AccessWidth, value: number | bigint): void {
+    this.#check(addr, width / 8);
+    const big = BigInt.asUintN(width, typeof value === "bigint" ? value : BigInt(value));
+    const v = this.#view;
+    switch (width) {
+      case 8:
+        v.setUint8(addr, Number(big));
+        return;
+      case 16:
+        v.setUint16(addr, Number(big), true);
+        return;
+      case 32:
+        v.setUint32(addr, Number(big), true);
+        return;
+      case 64:
+        v.setBigUint64(addr, big, true);
+        return;
+    }
+  }
+
+  /**
+   * Atomic exchange (`xchg`): stores `value`, returns the old contents.
+   *
+   * @example
+   * ```ts
+   * const sel = mem.xchg(0x8, 64, 0n); // what Linux's 2L upcall handler does
+   * ```
+   */
+  xchg(addr: number, width: AccessWidth, value: number | bigint): bigint {
+    const old = this.readBig(addr, width);
+    this.write(addr, width, value);
+    return old;
+  }
+
+  #bitAddr(addr: number, bit: number): number {
+    if (!Number.isInteger(bit) || bit < 0) {
+      throw new GuestMemoryError(`bit number ${bit} is not a non-negative integer`);
+    }
+    const byte = addr + (bit >>> 3);
+    this.#check(byte, 1);
+    return byte;
+  }
+
+  /**
+   * `bt`: whether bit `bit` of the bitmap at `addr` is set.
+   *
+   * @example
+   * ```ts
+   * mem.testBit(0xa00, 66); // evtchn_mask bit of port 66 (64-bit layout)
+   * ```
+   */
+  testBit(addr: number, bit: number): boolean {
+    return (this.bytes[this.#bitAddr(addr, bit)] & (1 << (bit & 7))) !== 0;
+  }
+
+  /**
+   * `lock bts`: sets the bit; returns whether it was already set.
+   *
+   * @example
+   * ```ts
+   * mem.testAndSetBit(0x800, 66); // false the first time
+   * ```
+   */
+  testAndSetBit(addr: number, bit: number): boolean {
+    const b = this.#bitAddr(addr, bit);
+    const m = 1 << (bit & 7);
+    const old = (this.bytes[b] & m) !== 0;
+    this.bytes[b] |= m;
+    return old;
+  }
+
+  /**
+   * `lock btr`: clears the bit; returns whether it was set.
+   *
+   * @example
+   * ```ts
+   * mem.testAndClearBit(0x800, 66);
+   * ```
+   */
+  testAndClearBit(addr: number, bit: number): boolean {
+    const b = this.#bitAddr(addr, bit);
+    const m = 1 << (bit & 7);
+    const old = (this.bytes[b] & m) !== 0;
+    this.bytes[b] &= ~m;
+    return old;
+  }
+
+  /**
+   * `lock bts` without using the result (`sync_set_bit`).
+   *
+   * @example
+   * ```ts
+   * mem.setBit(0xa00, 7); // mask port 7
+   * ```
+   */
+  setBit(addr: number, bit: number): void {
+    this.testAndSetBit(addr, bit);
+  }
+
+  /**
+   * `lock btr` without using the result (`sync_clear_bit`).
+   *
+   * @example
+   * ```ts
+   * mem.clearBit(0xa00, 7); // unmask port 7 locally
+   * ```
+   */
+  clearBit(addr: number, bit: number): void {
+    this.testAndClearBit(addr, bit);
+  }
+
+  /**
+   * Copies `length` bytes inside guest memory (what VCPUOP_register_vcpu_info
+   * does with the old vcpu_info).
+   *
+   * @example
+   * ```ts
+   * mem.copy(0x20000, 0x40, 64); // vcpu_info[1] to a new home
+   * ```
+   */
+  copy(dst: number, src: number, length: number): void {
+    this.#check(src, length);
+    this.#check(dst, length);
+    this.bytes.copyWithin(dst, src, src + length);
+  }
+
+  /**
+   * Sets `length` bytes to `value`.
+   *
+   * @example
+   * ```ts
+   * mem.fill(0x20000, 64, 0); // zero a vcpu_info
+   * ```
+   */
+  fill(addr: number, length: number, value: number): void {
+    this.#check(addr, length);
+    this.bytes.fill(value, addr, addr + length);
+  }
+}

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { GuestMemory, GuestMemoryError } from "./guest_memory.ts";
+
+Deno.test("GuestMemory reads and writes little-endian words", () => {
+  const m = new GuestMemory(64);
+  m.write(0, 32, 0x11223344);
+  assert.deepEqual([...m.bytes.subarray(0, 4)], [0x44, 0x33, 0x22, 0x11]);
+  m.write(8, 64, 0x0102030405060708n);
+  assert.equal(m.read(8, 64), 0x0102030405060708n);
+  assert.equal(m.read(8, 8), 0x08);
+  assert.equal(m.read(8, 16), 0x0708);
+  m.write(16, 8, 0x1ff); // truncated
+  assert.equal(m.read(16, 8), 0xff);
+});
+
+Deno.test("bit n of a bitmap is bit n%8 of byte n/8, whatever the word size", () => {
+  const m = new GuestMemory(16);
+  assert.equal(m.testAndSetBit(0, 66), false);
+  assert.equal(m.bytes[8], 0b100);
+  assert.equal(m.read(8, 64), 4n); // word 1 of 64-bit words, bit 2
+  assert.equal(m.read(8, 32), 4); // word 2 of 32-bit words, bit 2
+  assert.equal(m.testAndSetBit(0, 66), true);
+  assert.equal(m.testBit(0, 66), true);
+  assert.equal(m.testAndClearBit(0, 66), true);
+  assert.equal(m.testAndClearBit(0, 66), false);
+  m.setBit(0, 0);
+  m.clearBit(0, 0);
+  assert.equal(m.bytes[0], 0);
+});
+
+Deno.test("xchg returns the old value and stores the new one", () => {
+  const m = new GuestMemory(16);
+  m.write(8, 64, 0xffn);
+  assert.equal(m.xchg(8, 64, 0n), 0xffn);
+  assert.equal(m.read(8, 64), 0n);
+});
+
+Deno.test("copy, fill, and out-of-range accesses throw", () => {
+  const m = new GuestMemory(32);
+  m.write(0, 32, 0xdeadbeef);
+  m.copy(16, 0, 4);
+  assert.equal(m.read(16, 32), 0xdeadbeef);
+  m.fill(16, 4, 0);
+  assert.equal(m.read(16, 32), 0);
+  assert.throws(() => m.read(30, 32), GuestMemoryError);
+  assert.throws(() => m.testBit(0, 256), GuestMemoryError);
+  assert.equal(m.contains(0, 32), true);
+  assert.equal(m.contains(1, 32), false);
+});

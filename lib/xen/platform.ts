@@ -1,0 +1,844 @@
+/**
+ * The Xen part of the language: commands for guest hypercalls (`xen ...`,
+ * `evtchn ...`), guest bit operations on shared_info and vcpu_info, the
+ * hypervisor actor (`xen: send $p`), the VMM's KVM Xen ioctls, and the
+ * readable state paths. It is generic over the VM type so that an
+ * architecture platform (`lib/x86/platform.ts`) can merge these tables for
+ * VMs built with `hypervisor xen` or `hypervisor kvm-xen`.
+ *
+ * Every offset comes from {@link ./layout.ts}; every rule from the model
+ * modules. This file only binds names to them.
+ *
+ * @module
+ */
+import type {
+  Args,
+  CommandSpec,
+  ParamSpec,
+  RegisterFile,
+  RegisterSpec,
+  StateSpec,
+  Val,
+} from "../core/table.ts";
+import type { XenDomain } from "./domain.ts";
+import type { KvmXen } from "./kvm_xen.ts";
+import { DOMID_SELF, NR_VIRQS, VIRQ } from "./evtchn.ts";
+import { LAYOUT_64, type XenField, type XenLayout } from "./layout.ts";
+import { XEN_ERRNO } from "./errno.ts";
+import type { AccessWidth } from "./guest_memory.ts";
+import { XEN_PAGE_SIZE } from "./vcpu_info.ts";
+
+/** The Xen model attached to a VM. */
+export interface XenMachine {
+  domain: XenDomain;
+  kvm: KvmXen;
+}
+
+/**
+ * How the platform finds a VM's Xen model (undefined for `hypervisor kvm`).
+ *
+ * @example
+ * ```ts
+ * const xenOf: XenOf<X86Vm> = (vm) => vm.xen;
+ * ```
+ */
+export type XenOf<M> = (vm: M) => XenMachine | undefined;
+
+/**
+ * A command used on a VM without a Xen domain: a scenario error worth a
+ * clear message.
+ *
+ * @example
+ * ```ts
+ * throw new NoXenError("evtchn send");
+ * ```
+ */
+export class NoXenError extends Error {
+  constructor(command: string) {
+    super(`'${command}' needs 'hypervisor xen' or 'hypervisor kvm-xen' in the vm block`);
+    this.name = "NoXenError";
+  }
+}
+
+const PORT = { kind: "int", min: 0, max: 0xffff_ffff, what: "a port" } as const;
+const VCPU_SELF = { kind: "int", min: -1, max: 0xffff, what: "a vCPU (-1: the caller)" } as const;
+const VECTOR = { kind: "int", min: 0, max: 255, what: "a vector" } as const;
+const U32 = { kind: "int", min: 0, max: 0xffff_ffff, what: "a 32-bit value" } as const;
+const DOM = { kind: "int", min: 0, max: 0xffff, what: "a domid (DOMID_SELF = 0x7ff0)" } as const;
+
+function toRegister(f: XenField, prefix: string): RegisterSpec {
+  const bitmap = f.kind === "bitmap";
+  const sel = f.name === "evtchn_pending_sel";
+  return {
+    name: f.name,
+    title: `${prefix}.${f.name}`,
+    width: f.size === 8 || bitmap ? 64 : 32,
+    fields: [],
+    count: bitmap ? f.bits : sel ? 64 : undefined,
+    doc: f.doc,
+  };
+}
+
+/**
+ * Guest structures as register files for `bit`, `load`, `store` and `xchg`:
+ * `shared.<field>` (shared_info) and `vcpu#.info.<field>` (that vCPU's
+ * vcpu_info wherever it is now). Indexed names are bitmaps: the index is a
+ * bit (a port, or a selector bit).
+ *
+ * @example
+ * ```ts
+ * XEN_STRUCT_FILES[0].prefix; // "shared"
+ * ```
+ */
+export const XEN_STRUCT_FILES: readonly RegisterFile[] = [
+  {
+    prefix: "shared",
+    registers: LAYOUT_64.sharedInfo.filter((f) => f.kind !== "bytes").map((f) =>
+      toRegister(f, "shared_info")
+    ),
+  },
+  {
+    prefix: "vcpu#.info",
+    registers: LAYOUT_64.vcpuInfo.map((f) => toRegister(f, "vcpu_info")),
+  },
+];
+
+const STRUCT: ParamSpec = {
+  name: "path",
+  type: { kind: "register", files: XEN_STRUCT_FILES },
+  doc: "shared.<field>[bit] or vcpuN.info.<field>",
+};
+
+/** Where a structure access lands: memory, address, width, bit. */
+interface Place {
+  mem: XenDomain["mem"];
+  addr: number;
+  width: AccessWidth;
+  /** The bit for indexed (bitmap) names, or -1. */
+  bit: number;
+}
+
+/**
+ * A register access on a file whose prefix holds a `vcpu#` slot: the
+ * checker records the vCPU number it matched as `fileIndex`.
+ */
+type StructAccess = NonNullable<Args["$register"]> & { fileIndex?: number };
+
+function place(x: XenMachine, args: Args): Place {
+  const r: StructAccess = args.$register!;
+  const d = x.domain;
+  const layout: XenLayout = d.layout();
+  const isShared = r.file.prefix === "shared";
+  const fields = isShared ? layout.sharedInfo : layout.vcpuInfo;
+  const f = fields.find((ff) => ff.name === r.register.name);
+  if (!f) throw new Error(`${r.register.name} does not exist in the ${layout.width}-bit layout`);
+  let base: number;
+  let mem = d.mem;
+  if (isShared) {
+    base = d.sharedInfo();
+    if (base < 0) throw new Error("no shared_info is mapped");
+  } else {
+    const ref = d.areas.ref(r.fileIndex ?? 0);
+    if (!ref) throw new Error(`vcpu${r.fileIndex} has no vcpu_info`);
+    base = ref.addr;
+    mem = ref.mem;
+  }
+  const indexed = r.register.count !== undefined;
+  const limit = f.kind === "bitmap" ? f.bits! : f.size * 8;
+  if (indexed && r.index >= limit) {
+    throw new Error(`bit ${r.index} is past ${r.register.name} (${limit} bits)`);
+  }
+  return {
+    mem,
+    addr: base + f.offset,
+    width: (f.kind === "bitmap" ? 8 : f.size * 8) as AccessWidth,
+    bit: indexed ? r.index : -1,
+  };
+}
+
+function need<M>(xenOf: XenOf<M>, vm: M, name: string): XenMachine {
+  const x = xenOf(vm);
+  if (!x) throw new NoXenError(name);
+  return x;
+}
+
+const self = (v: Val, caller: number) => (v === -1 ? caller : v as number);
+
+/**
+ * The commands, for a VM type `M`.
+ *
+ * @example
+ * ```ts
+ * const cmds = xenCommands<X86Vm>((vm) => vm.xen);
+ * cmds.find((c) => c.name === "evtchn bind_ipi")!.returns; // "the port, or -errno"
+ * ```
+ */
+export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
+  const hc = (
+    name: string,
+    doc: string,
+    params: ParamSpec[],
+    body: (x: XenMachine, cpu: number, a: Args) => number,
+    returns = "0 or -errno",
+  ): CommandSpec<M> => ({
+    actor: "vcpu",
+    name,
+    doc,
+    params,
+    returns,
+    run: (vm, cpu, a) => {
+      const x = need(xenOf, vm, name);
+      return x.domain.hypercall(cpu, name, () => body(x, cpu, a));
+    },
+  });
+  const bitOp = (
+    op: "set" | "clear" | "test" | "test_and_clear" | "test_and_set",
+  ): CommandSpec<M> => ({
+    actor: "vcpu",
+    name: `bit ${op}`,
+    doc: `guest ${
+      op === "test" ? "bt" : op === "set" ? "lock bts" : op === "clear" ? "lock btr" : `lock ${op}`
+    } on a guest structure (a flag without [n] is bit 0)`,
+    params: [STRUCT],
+    returns: op === "set" || op === "clear" ? undefined : "the old bit (0 or 1)",
+    run: (vm, cpu, a) => {
+      const x = need(xenOf, vm, `bit ${op}`);
+      const p = place(x, a);
+      const bit = Math.max(p.bit, 0);
+      const m = p.mem;
+      const t = x.domain.trace;
+      if (t.enabled && op !== "test") {
+        t.emit(`vcpu${cpu}`, "bit", `${op} ${a.$register!.register.title} bit ${bit}`);
+      }
+      switch (op) {
+        case "test":
+          return m.testBit(p.addr, bit) ? 1 : 0;
+        case "set":
+          m.setBit(p.addr, bit);
+          return;
+        case "clear":
+          m.clearBit(p.addr, bit);
+          return;
+        case "test_and_clear":
+          return m.testAndClearBit(p.addr, bit) ? 1 : 0;
+        case "test_and_set":
+          return m.testAndSetBit(p.addr, bit) ? 1 : 0;
+      }
+    },
+  });
+  return [
+    bitOp("set"),
+    bitOp("clear"),
+    bitOp("test"),
+    bitOp("test_and_clear"),
+    bitOp("test_and_set"),
+    {
+      actor: "vcpu",
+      name: "load",
+      doc: "guest load of a whole guest-structure field",
+      params: [STRUCT],
+      returns: "the value",
+      run: (vm, _cpu, a) => {
+        const p = place(need(xenOf, vm, "load"), a);
+        return p.mem.read(p.addr, p.width);
+      },
+    },
+    {
+      actor: "vcpu",
+      name: "store",
+      doc: "guest store to a whole guest-structure field",
+      params: [STRUCT, {
+        name: "value",
+        type: { kind: "u64" },
+        doc: "the value",
+        positional: true,
+      }],
+      run: (vm, cpu, a) => {
+        const x = need(xenOf, vm, "store");
+        const p = place(x, a);
+        p.mem.write(p.addr, p.width, a.value as bigint);
+        const t = x.domain.trace;
+        if (t.enabled) {
+          t.emit(`vcpu${cpu}`, "store", `${a.$register!.register.title} <- ${a.value}`);
+        }
+      },
+    },
+    {
+      actor: "vcpu",
+      name: "xchg",
+      doc: "guest xchg on a guest-structure field (as Linux reads evtchn_pending_sel)",
+      params: [STRUCT, {
+        name: "value",
+        type: { kind: "u64" },
+        doc: "the new value",
+        positional: true,
+      }],
+      returns: "the old value",
+      run: (vm, _cpu, a) => {
+        const p = place(need(xenOf, vm, "xchg"), a);
+        return p.mem.xchg(p.addr, p.width, a.value as bigint);
+      },
+    },
+    // ---- event channels --------------------------------------------------------------
+    hc(
+      "evtchn bind_ipi",
+      "EVTCHNOP_bind_ipi",
+      [{ name: "vcpu", type: VCPU_SELF, doc: "the vCPU it notifies", default: -1 }],
+      (x, cpu, a) => x.domain.evtchn.bindIpi(self(a.vcpu, cpu)),
+      "the port, or -errno",
+    ),
+    hc(
+      "evtchn bind_virq",
+      "EVTCHNOP_bind_virq",
+      [
+        {
+          name: "virq",
+          type: { kind: "enum", values: Object.keys(VIRQ) },
+          doc: "the VIRQ",
+          positional: true,
+        },
+        { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
+      ],
+      (x, cpu, a) => x.domain.evtchn.bindVirq(VIRQ[a.virq as string], self(a.vcpu, cpu)),
+      "the port, or -errno",
+    ),
+    hc(
+      "evtchn bind_virq_number",
+      "EVTCHNOP_bind_virq with a raw VIRQ number (to see -EINVAL for 24 and up)",
+      [
+        { name: "virq", type: { kind: "int", min: 0, max: 255 }, doc: "the VIRQ number" },
+        { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
+      ],
+      (x, cpu, a) => x.domain.evtchn.bindVirq(a.virq as number, self(a.vcpu, cpu)),
+      `the port, or -errno (NR_VIRQS = ${NR_VIRQS})`,
+    ),
+    hc(
+      "evtchn bind_pirq",
+      "EVTCHNOP_bind_pirq",
+      [{ name: "pirq", type: U32, doc: "the PIRQ", positional: true }],
+      (x, _c, a) => x.domain.evtchn.bindPirq(a.pirq as number),
+      "the port, or -errno",
+    ),
+    hc(
+      "evtchn alloc_unbound",
+      "EVTCHNOP_alloc_unbound",
+      [
+        { name: "dom", type: DOM, doc: "whose port", default: DOMID_SELF },
+        { name: "remote_dom", type: DOM, doc: "who may bind it", default: DOMID_SELF },
+      ],
+      (x, _c, a) => x.domain.evtchn.allocUnbound(a.dom as number, a.remote_dom as number),
+      "the port, or -errno",
+    ),
+    hc(
+      "evtchn bind_interdomain",
+      "EVTCHNOP_bind_interdomain",
+      [
+        { name: "remote_dom", type: DOM, doc: "the peer domain", default: DOMID_SELF },
+        { name: "remote_port", type: PORT, doc: "the peer's unbound port" },
+      ],
+      (x, _c, a) =>
+        x.domain.evtchn.bindInterdomain(a.remote_dom as number, a.remote_port as number),
+      "the local port, or -errno",
+    ),
+    ...(["close", "send", "unmask"] as const).map((op) =>
+      hc(
+        `xen evtchn_${op}`,
+        `EVTCHNOP_${op} (the raw hypercall)`,
+        [{ name: "port", type: PORT, doc: "the port", positional: true }],
+        (x, _c, a) => x.domain.evtchn[op](a.port as number),
+      )
+    ),
+    hc(
+      "evtchn close",
+      "EVTCHNOP_close",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => x.domain.evtchn.close(a.port as number),
+    ),
+    hc(
+      "evtchn send",
+      "EVTCHNOP_send",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => x.domain.evtchn.send(a.port as number),
+    ),
+    hc(
+      "evtchn status",
+      "EVTCHNOP_status: returns the EVTCHNSTAT_* code (0 closed .. 5 ipi)",
+      [
+        { name: "port", type: PORT, doc: "the port", positional: true },
+        { name: "dom", type: DOM, doc: "the domain", default: DOMID_SELF },
+      ],
+      (x, _c, a) => {
+        const s = x.domain.evtchn.status(a.dom as number, a.port as number);
+        return typeof s === "number" ? s : s.status;
+      },
+      "EVTCHNSTAT_* or -errno",
+    ),
+    hc(
+      "evtchn status_dom",
+      "EVTCHNOP_status: the unbound/interdomain `dom` field",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => {
+        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
+        return typeof s === "number" ? s : s.dom;
+      },
+      "the domid, or -errno",
+    ),
+    hc(
+      "evtchn bind_vcpu",
+      "EVTCHNOP_bind_vcpu",
+      [
+        { name: "port", type: PORT, doc: "the port", positional: true },
+        { name: "vcpu", type: VCPU_SELF, doc: "the new vCPU" },
+      ],
+      (x, _c, a) => x.domain.evtchn.bindVcpu(a.port as number, a.vcpu as number),
+    ),
+    hc(
+      "evtchn reset",
+      "EVTCHNOP_reset",
+      [{ name: "dom", type: DOM, doc: "the domain", default: DOMID_SELF }],
+      (x, _c, a) => x.domain.evtchn.reset(a.dom as number),
+    ),
+    {
+      actor: "vcpu",
+      name: "evtchn mask",
+      doc: "the guest sets the port's bit in evtchn_mask",
+      params: [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      run: (vm, _cpu, a) => {
+        const d = need(xenOf, vm, "evtchn mask").domain;
+        const m = d.layout().sharedInfo.find((f) => f.name === "evtchn_mask")!;
+        d.mem.setBit(d.sharedInfo() + m.offset, a.port as number);
+      },
+    },
+    hc(
+      "evtchn unmask",
+      "Linux's HVM unmask: clear M; if P is set, set M again and call EVTCHNOP_unmask",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => {
+        const d = x.domain;
+        const p = a.port as number;
+        const si = d.sharedInfo();
+        const l = d.layout().sharedInfo;
+        const mask = si + l.find((f) => f.name === "evtchn_mask")!.offset;
+        const pend = si + l.find((f) => f.name === "evtchn_pending")!.offset;
+        d.mem.clearBit(mask, p);
+        if (!d.mem.testBit(pend, p)) return 0;
+        d.mem.setBit(mask, p);
+        return d.evtchn.unmask(p);
+      },
+    ),
+    // ---- HVM ops, vCPU ops, sched ops -------------------------------------------------------
+    hc(
+      "xen set_evtchn_upcall_vector",
+      "HVMOP_set_evtchn_upcall_vector (kvm-xen: the VMM sets KVM's per-vCPU vector attribute)",
+      [
+        { name: "vector", type: VECTOR, doc: "the LAPIC vector (>= 0x10)" },
+        { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
+      ],
+      (x, cpu, a) => x.domain.callback.setUpcallVector(self(a.vcpu, cpu), a.vector as number),
+    ),
+    hc(
+      "xen set_param",
+      "HVMOP_set_param with a raw value (callback_irq = HVM_PARAM_CALLBACK_IRQ)",
+      [
+        { name: "callback_irq", type: { kind: "u64" }, doc: "the raw parameter value" },
+      ],
+      (x, cpu, a) => x.domain.setParam(cpu, 0, a.callback_irq as bigint),
+    ),
+    hc(
+      "xen set_callback_irq",
+      "HVMOP_set_param(HVM_PARAM_CALLBACK_IRQ) from its parts: vector=, gsi=, or pci_device= pin=; none of them = off",
+      [
+        { name: "vector", type: VECTOR, doc: "type 2: the global callback vector", default: -1 },
+        { name: "gsi", type: { kind: "int", min: 0, max: 255 }, doc: "type 0: a GSI", default: -1 },
+        {
+          name: "pci_device",
+          type: { kind: "int", min: 0, max: 31 },
+          doc: "type 1: PCI device",
+          default: -1,
+        },
+        { name: "pin", type: { kind: "int", min: 0, max: 3 }, doc: "INTA=0..INTD=3", default: 0 },
+        {
+          name: "type",
+          type: { kind: "int", min: 0, max: 255 },
+          doc: "raw type (e.g. 3: unknown)",
+          default: -1,
+        },
+      ],
+      (x, cpu, a) => {
+        let v = 0n;
+        if ((a.vector as number) >= 0) v = (2n << 56n) | BigInt(a.vector as number);
+        else if ((a.gsi as number) >= 0) v = BigInt(a.gsi as number);
+        else if ((a.pci_device as number) >= 0) {
+          v = (1n << 56n) | (BigInt(a.pci_device as number) << 11n) | BigInt(a.pin as number);
+        }
+        if ((a.type as number) >= 0) v = (BigInt(a.type as number) << 56n) | (v & 0xffn);
+        return x.domain.setParam(cpu, 0, v);
+      },
+    ),
+    hc(
+      "xen register_vcpu_info",
+      "VCPUOP_register_vcpu_info (gfn = gpa >> 12; offset added to the low bits)",
+      [
+        { name: "gpa", type: U32, doc: "guest-physical address" },
+        { name: "offset", type: U32, doc: "offset within the frame", default: 0 },
+        { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
+      ],
+      (x, cpu, a) => {
+        const gpa = a.gpa as number;
+        return x.domain.registerVcpuInfo(
+          self(a.vcpu, cpu),
+          Math.floor(gpa / XEN_PAGE_SIZE),
+          (gpa % XEN_PAGE_SIZE) + (a.offset as number),
+        );
+      },
+    ),
+    hc(
+      "xen set_timer",
+      "set_timer_op(now + in): a relative convenience for the absolute hypercall",
+      [{ name: "in", type: { kind: "duration" }, doc: "from now" }],
+      (x, cpu, a) => x.domain.timers.setTimerOp(cpu, x.domain.host.now() + (a.in as number)),
+    ),
+    hc(
+      "xen set_timer_op",
+      "set_timer_op(deadline): absolute ns; 0 cancels",
+      [{ name: "deadline", type: { kind: "u64" }, doc: "absolute system time, ns" }],
+      (x, cpu, a) => x.domain.timers.setTimerOp(cpu, BigInt.asIntN(64, a.deadline as bigint)),
+    ),
+    hc(
+      "xen set_singleshot_timer",
+      "VCPUOP_set_singleshot_timer (only for the calling vCPU)",
+      [
+        { name: "deadline", type: { kind: "u64" }, doc: "absolute ns" },
+        { name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 },
+      ],
+      (x, cpu, a) => x.domain.timers.setSingleshot(cpu, self(a.vcpu, cpu), a.deadline as bigint),
+    ),
+    hc(
+      "xen stop_singleshot_timer",
+      "VCPUOP_stop_singleshot_timer",
+      [{ name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 }],
+      (x, cpu, a) => x.domain.timers.stopSingleshotOp(cpu, self(a.vcpu, cpu)),
+    ),
+    hc(
+      "xen set_periodic_timer",
+      "VCPUOP_set_periodic_timer (period >= 1ms)",
+      [
+        { name: "period", type: { kind: "duration" }, doc: "the period" },
+        { name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 },
+      ],
+      (x, cpu, a) => x.domain.timers.setPeriodic(cpu, self(a.vcpu, cpu), a.period as number),
+    ),
+    hc(
+      "xen stop_periodic_timer",
+      "VCPUOP_stop_periodic_timer",
+      [{ name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 }],
+      (x, cpu, a) => x.domain.timers.stopPeriodic(cpu, self(a.vcpu, cpu)),
+    ),
+    hc("xen sched_block", "SCHEDOP_block", [], (x, cpu) => x.domain.timers.block(cpu)),
+    hc(
+      "xen sched_poll",
+      "SCHEDOP_poll (timeout: Xen absolute ns, kvm-xen relative; 0 = none)",
+      [
+        { name: "ports", type: { kind: "set", min: 0, max: 0xffff_ffff }, doc: "the ports" },
+        { name: "timeout", type: { kind: "u64" }, doc: "timeout", default: 0 },
+      ],
+      (x, cpu, a) => x.domain.timers.poll(cpu, a.ports as readonly number[], a.timeout as bigint),
+    ),
+    hc(
+      "xen hypercall_page",
+      "write the hypercall-page MSR: latches the shared_info layout from this vCPU's mode",
+      [],
+      (x, cpu) => {
+        x.domain.latch(cpu);
+        return 0;
+      },
+    ),
+    hc(
+      "xen cpu_mode",
+      "model probe: the vCPU's mode changes (32-bit or long mode) without a latch",
+      [{
+        name: "bits",
+        type: { kind: "int", min: 32, max: 64, what: "32 or 64" },
+        doc: "mode",
+        positional: true,
+      }],
+      (x, cpu, a) => {
+        if (a.bits !== 32 && a.bits !== 64) return -XEN_ERRNO.EINVAL;
+        x.domain.cpuMode[cpu] = a.bits;
+        return 0;
+      },
+    ),
+    // ---- the hypervisor side ------------------------------------------------------------------
+    {
+      actor: "hypervisor",
+      name: "send",
+      doc: "raise a port as its remote end would (a peer's send, a device backend)",
+      params: [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      returns: "1 delivered, 0 already pending, <0 error",
+      run: (vm, _c, a) => need(xenOf, vm, "send").domain.raise(a.port as number),
+    },
+    {
+      actor: "hypervisor",
+      name: "virq",
+      doc: "raise a VIRQ (per-vCPU VIRQs on vcpu=)",
+      params: [
+        {
+          name: "virq",
+          type: { kind: "enum", values: Object.keys(VIRQ) },
+          doc: "the VIRQ",
+          positional: true,
+        },
+        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "vCPU", default: 0 },
+      ],
+      returns: "as for send",
+      run: (vm, _c, a) => need(xenOf, vm, "virq").domain.virq(a.virq as string, a.vcpu as number),
+    },
+    {
+      actor: "hypervisor",
+      name: "pirq",
+      doc: "a physical IRQ mapped to a PIRQ fires",
+      params: [{ name: "pirq", type: U32, doc: "the PIRQ", positional: true }],
+      returns: "as for send",
+      run: (vm, _c, a) => need(xenOf, vm, "pirq").domain.evtchn.raisePirq(a.pirq as number),
+    },
+    // ---- the VMM's KVM Xen ioctls ----------------------------------------------------------------
+    {
+      actor: "vmm",
+      name: "kvm xen_evtchn_send",
+      doc: "KVM_XEN_HVM_EVTCHN_SEND",
+      params: [
+        { name: "port", type: PORT, doc: "the port" },
+        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "KVM vcpu_id" },
+        {
+          name: "priority",
+          type: U32,
+          doc: "must be 0xffffffff (2-level)",
+          default: 0xffff_ffff,
+        },
+      ],
+      returns: "0 or -errno",
+      run: (vm, _c, a) =>
+        need(xenOf, vm, "kvm xen_evtchn_send").kvm.evtchnSend({
+          port: a.port as number,
+          vcpu: a.vcpu as number,
+          priority: a.priority as number,
+        }),
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_hvm_config",
+      doc: "KVM_XEN_HVM_CONFIG",
+      params: [
+        { name: "flags", type: U32, doc: "KVM_XEN_HVM_CONFIG_* flags", default: 0 },
+        { name: "msr", type: U32, doc: "hypercall-page MSR", default: 0x40000000 },
+        { name: "blob_size_64", type: VECTOR, doc: "blob size", default: 0 },
+      ],
+      returns: "0 or -EINVAL",
+      run: (vm, _c, a) =>
+        need(xenOf, vm, "kvm xen_hvm_config").kvm.hvmConfig({
+          flags: a.flags as number,
+          msr: a.msr as number,
+          blobAddr32: 0n,
+          blobAddr64: 0n,
+          blobSize32: 0,
+          blobSize64: a.blob_size_64 as number,
+        }),
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_set_attr",
+      doc: "KVM_XEN_HVM_SET_ATTR: long_mode, shared_info (gfn), upcall_vector",
+      params: [
+        {
+          name: "type",
+          type: { kind: "enum", values: ["long_mode", "shared_info", "upcall_vector"] },
+          doc: "the attribute",
+          positional: true,
+        },
+        { name: "value", type: { kind: "u64" }, doc: "its value", positional: true },
+      ],
+      returns: "0 or -EINVAL",
+      run: (vm, _c, a) => {
+        const k = need(xenOf, vm, "kvm xen_set_attr").kvm;
+        const v = a.value as bigint;
+        if (a.type === "long_mode") return k.setLongMode(v !== 0n);
+        if (a.type === "shared_info") return k.setSharedInfo(v);
+        return v > 255n ? -XEN_ERRNO.EINVAL : k.setUpcallVector(Number(v));
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_vcpu_set_attr",
+      doc: "KVM_XEN_VCPU_SET_ATTR: vcpu_info (gpa) or upcall_vector",
+      params: [
+        {
+          name: "type",
+          type: { kind: "enum", values: ["vcpu_info", "upcall_vector"] },
+          doc: "the attribute",
+          positional: true,
+        },
+        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "the vCPU" },
+        { name: "value", type: { kind: "u64" }, doc: "its value" },
+      ],
+      returns: "0 or -EINVAL",
+      run: (vm, _c, a) => {
+        const k = need(xenOf, vm, "kvm xen_vcpu_set_attr").kvm;
+        const v = a.value as bigint;
+        if (a.type === "vcpu_info") return k.setVcpuInfo(a.vcpu as number, v);
+        return v > 255n ? -XEN_ERRNO.EINVAL : k.setVcpuUpcallVector(a.vcpu as number, Number(v));
+      },
+    },
+    {
+      actor: "vmm",
+      name: "xen copy_vcpu_info",
+      doc: "the VMM copies a vCPU's current vcpu_info to gpa (before setting KVM's attribute)",
+      params: [
+        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "the vCPU" },
+        { name: "gpa", type: U32, doc: "destination" },
+      ],
+      returns: "0 or -EINVAL",
+      run: (vm, _c, a) =>
+        need(xenOf, vm, "xen copy_vcpu_info").domain.areas.vmmCopy(
+          a.vcpu as number,
+          a.gpa as number,
+        ),
+    },
+  ];
+}
+
+/**
+ * The readable state paths, for a VM type `M`.
+ *
+ * @example
+ * ```ts
+ * xenState<X86Vm>((vm) => vm.xen).map((s) => s.pattern); // ["shared.evtchn_pending[#]", ...]
+ * ```
+ */
+export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
+  const bit = { kind: "int", min: 0, max: 1 } as const;
+  const num = { kind: "u64" } as const;
+  const d = (vm: M) => need(xenOf, vm, "state").domain;
+  const out: StateSpec<M>[] = [];
+  for (const name of ["evtchn_pending", "evtchn_mask"]) {
+    out.push({
+      pattern: `shared.${name}[#]`,
+      type: bit,
+      doc: `shared_info.${name}: the bit of port n`,
+      get: (vm, [p]) => {
+        const dom = d(vm);
+        const f = dom.layout().sharedInfo.find((x) => x.name === name)!;
+        if (dom.sharedInfo() < 0 || p >= f.bits!) return 0;
+        return dom.mem.testBit(dom.sharedInfo() + f.offset, p) ? 1 : 0;
+      },
+      bounds: () => [4096],
+    });
+  }
+  for (const f of LAYOUT_64.sharedInfo) {
+    if (f.kind === "bitmap" || f.kind === "bytes") continue;
+    out.push({
+      pattern: `shared.${f.name}`,
+      type: num,
+      doc: `shared_info.${f.name}: ${f.doc}`,
+      get: (vm) => {
+        const dom = d(vm);
+        const g = dom.layout().sharedInfo.find((x) => x.name === f.name)!;
+        return dom.sharedInfo() < 0
+          ? 0n
+          : dom.mem.readBig(dom.sharedInfo() + g.offset, (g.size * 8) as AccessWidth);
+      },
+    });
+  }
+  for (const f of LAYOUT_64.vcpuInfo) {
+    out.push({
+      pattern: `vcpu#.info.${f.name}`,
+      type: num,
+      doc: `vcpu_info.${f.name}: ${f.doc}`,
+      get: (vm, [c]) => d(vm).areas.read(c, f.name),
+    });
+  }
+  out.push({
+    pattern: "vcpu#.info.evtchn_pending_sel[#]",
+    type: bit,
+    doc: "one selector bit",
+    get: (vm, [c, b]) => Number((d(vm).areas.read(c, "evtchn_pending_sel") >> BigInt(b)) & 1n),
+    bounds: () => [0xffff, 64],
+  });
+  const xv = (name: string, doc: string, get: (dom: XenDomain, c: number) => Val) =>
+    out.push({
+      pattern: `vcpu#.xen.${name}`,
+      type: { kind: "int", min: -1, max: 0xffff_ffff },
+      doc,
+      get: (vm, [c]) => get(d(vm), c),
+    });
+  xv(
+    "upcall_pending",
+    "evtchn_upcall_pending as the hypervisor reads it",
+    (x, c) => x.upcallPending(c) ? 1 : 0,
+  );
+  xv("upcall_vector", "the per-vCPU upcall vector (0 = none)", (x, c) => x.callback.perVcpu[c]);
+  xv("global_vector", "the global callback vector offered now, or -1", (x, c) => x.globalVector(c));
+  xv(
+    "vcpu_info",
+    "GPA of the vcpu_info, -1 when the guest cannot see it",
+    (x, c) => x.areas.gpa(c),
+  );
+  xv(
+    "blocked",
+    "1 while in SCHEDOP_block or SCHEDOP_poll",
+    (x, c) => x.timers.vcpus[c].blocked ? 1 : 0,
+  );
+  xv("polling", "1 while in SCHEDOP_poll", (x, c) => x.timers.vcpus[c].polling ? 1 : 0);
+  out.push({
+    pattern: "vcpu#.xen.woke_by",
+    type: { kind: "enum", values: ["", "event", "timeout", "kick"] },
+    doc: "why the last block or poll ended",
+    get: (vm, [c]) => d(vm).timers.vcpus[c].wokeBy,
+  });
+  out.push({
+    pattern: "xen.layout",
+    type: { kind: "int", min: 32, max: 64 },
+    doc: "the latched shared_info layout: 64 or 32",
+    get: (vm) => d(vm).layout().width,
+  });
+  out.push({
+    pattern: "xen.callback",
+    type: { kind: "enum", values: ["none", "gsi", "pci_intx", "vector"] },
+    doc: "the HVM_PARAM_CALLBACK_IRQ method",
+    get: (vm) => d(vm).callback.via.type,
+  });
+  out.push({
+    pattern: "xen.callback_line",
+    type: bit,
+    doc: "1 while the GSI/INTx callback line is asserted",
+    get: (vm) => d(vm).callback.lineAsserted ? 1 : 0,
+  });
+  out.push({
+    pattern: "xen.evtchn[#].vcpu",
+    type: { kind: "int", min: 0, max: 0xffff },
+    doc: "the port's notify vCPU",
+    get: (vm, [p]) => d(vm).evtchn.channel(p)?.notifyVcpu ?? 0,
+  });
+  out.push({
+    pattern: "xen.evtchn[#].state",
+    type: {
+      kind: "enum",
+      values: ["invalid", "free", "reserved", "unbound", "interdomain", "pirq", "virq", "ipi"],
+    },
+    doc: "the port's state",
+    get: (vm, [p]) => d(vm).evtchn.channel(p)?.state ?? "invalid",
+  });
+  return out;
+}
+
+/**
+ * Named constants for scenarios: errno names and DOMID_SELF.
+ *
+ * @example
+ * ```ts
+ * XEN_CONSTANTS.ENOSPC; // 28
+ * ```
+ */
+export const XEN_CONSTANTS: Readonly<Record<string, number>> = {
+  ...XEN_ERRNO,
+  DOMID_SELF,
+};

@@ -1,0 +1,196 @@
+/**
+ * Where each vCPU's `vcpu_info` lives, and moving it: the 32 default slots
+ * in shared_info, the hypervisor-private dummy of vCPUs ≥ 32, and
+ * VCPUOP_register_vcpu_info (Xen) or KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO
+ * (kvm-xen).
+ *
+ * Sources: Xen `xen/include/public/vcpu.h` (`struct vcpu_register_vcpu_info`,
+ * VCPUOP_register_vcpu_info), `xen/common/domain.c` (`vcpu_info_reset`,
+ * `dummy_vcpu_info`, `vcpu_info_populate`, `map_guest_area`,
+ * `common_vcpu_op`: -EINVAL for an offset that leaves the frame, -EBUSY
+ * when already registered, -ENXIO for a misaligned or page-crossing area;
+ * after the switch the selector is written all-ones and events are marked
+ * pending). kvm-xen: Linux `arch/x86/kvm/xen.c` (`get_vcpu_info_cache`:
+ * vCPU ids < 32 default to the slot in shared_info once shared_info is set;
+ * `kvm_xen_vcpu_set_attr` VCPU_INFO: -EINVAL if it crosses a page, all-ones
+ * disables; the in-kernel `evtchn_pending_sel` shadow used while no
+ * vcpu_info is reachable) and `Documentation/virt/kvm/api.rst` (the VMM
+ * copies the old contents, and events delivered meanwhile may be lost:
+ * seed 002).
+ *
+ * @module
+ */
+import { GuestMemory } from "./guest_memory.ts";
+import type { VcpuInfoRef } from "./evtchn.ts";
+import { defaultVcpuInfoOffset, field, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } from "./layout.ts";
+import type { XenLayout } from "./layout.ts";
+import { XEN_ERRNO } from "./errno.ts";
+
+/**
+ * A guest frame is 4 KiB.
+ *
+ * @example
+ * ```ts
+ * const gpa = gfn * XEN_PAGE_SIZE + offset;
+ * ```
+ */
+export const XEN_PAGE_SIZE = 4096;
+
+/**
+ * Where one vCPU's vcpu_info is.
+ *
+ * @example
+ * ```ts
+ * areas.places[35]; // { kind: "dummy" } in Xen
+ * ```
+ */
+export type VcpuInfoPlace =
+  | { kind: "shared" }
+  | { kind: "guest"; gpa: number }
+  | { kind: "dummy" }
+  | { kind: "none" };
+
+/**
+ * Per-vCPU vcpu_info placement.
+ *
+ * @example
+ * ```ts
+ * const areas = new VcpuInfoAreas("xen", 40, mem, () => 0x10000, () => LAYOUT_64);
+ * areas.ref(3);   // { mem, addr: 0x10000 + 0xc0 }
+ * areas.ref(35);  // the private dummy
+ * areas.register(35, 0x20, 0x40); // 0: now at 0x20040
+ * ```
+ */
+export class VcpuInfoAreas {
+  readonly places: VcpuInfoPlace[];
+  /** Xen's dummy_vcpu_info: hypervisor memory the guest cannot see (one, shared by all vCPUs ≥ 32). */
+  readonly dummy = new GuestMemory(VCPU_INFO_SIZE);
+  /** kvm-xen: KVM's in-kernel `evtchn_pending_sel` shadow per vCPU. */
+  readonly shadowSel: bigint[];
+
+  constructor(
+    readonly flavour: "xen" | "kvm-xen",
+    readonly vcpus: number,
+    readonly mem: GuestMemory,
+    readonly sharedInfo: () => number,
+    readonly layout: () => XenLayout,
+  ) {
+    this.places = Array.from(
+      { length: vcpus },
+      (_, n): VcpuInfoPlace =>
+        n < XEN_LEGACY_MAX_VCPUS
+          ? { kind: "shared" }
+          : flavour === "xen"
+          ? { kind: "dummy" }
+          : { kind: "none" },
+    );
+    this.shadowSel = Array.from({ length: vcpus }, () => 0n);
+    // The dummy starts with UM=1, as in Xen's static initialiser.
+    this.dummy.write(1, 8, 1);
+  }
+
+  /** Where the hypervisor writes vCPU `n`'s vcpu_info now, or null. */
+  ref(n: number): VcpuInfoRef | null {
+    const p = this.places[n];
+    switch (p.kind) {
+      case "shared": {
+        const si = this.sharedInfo();
+        return si < 0 ? null : { mem: this.mem, addr: si + defaultVcpuInfoOffset(n) };
+      }
+      case "guest":
+        return { mem: this.mem, addr: p.gpa };
+      case "dummy":
+        return { mem: this.dummy, addr: 0 };
+      case "none":
+        return null;
+    }
+  }
+
+  /** The guest-physical address of vCPU `n`'s vcpu_info, or -1 when the guest cannot see it. */
+  gpa(n: number): number {
+    const r = this.ref(n);
+    return r && r.mem === this.mem ? r.addr : -1;
+  }
+
+  /** Reads one vcpu_info field of vCPU `n` (0 when it has none). */
+  read(n: number, name: string): bigint {
+    const r = this.ref(n);
+    if (!r) return 0n;
+    const f = field(this.layout().vcpuInfo, name);
+    return r.mem.readBig(r.addr + f.offset, (f.size * 8) as 8 | 16 | 32 | 64);
+  }
+
+  /** evtchn_upcall_pending of vCPU `n`. */
+  upcallPending(n: number): boolean {
+    return this.read(n, "evtchn_upcall_pending") !== 0n;
+  }
+
+  /**
+   * VCPUOP_register_vcpu_info checks and move (Xen). Returns 0 or -errno;
+   * on success the caller writes the selector and marks events pending
+   * ({@link VcpuInfoAreas.afterMove}).
+   */
+  register(n: number, gfn: number, offset: number): number {
+    if (!Number.isInteger(offset) || offset < 0 || offset >= XEN_PAGE_SIZE) {
+      // gaddr's frame is no longer `mfn`: common_vcpu_op says -EINVAL.
+      return -XEN_ERRNO.EINVAL;
+    }
+    if (this.places[n].kind === "guest") return -XEN_ERRNO.EBUSY;
+    const gpa = gfn * XEN_PAGE_SIZE + offset;
+    if (offset + VCPU_INFO_SIZE > XEN_PAGE_SIZE) return -XEN_ERRNO.ENXIO;
+    if (gpa % this.layout().wordBytes !== 0) return -XEN_ERRNO.ENXIO;
+    if (!this.mem.contains(gpa, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    this.#populate(n, gpa);
+    this.places[n] = { kind: "guest", gpa };
+    return 0;
+  }
+
+  /** `vcpu_info_populate`: zero + UM=1 when coming from the dummy, else copy. */
+  #populate(n: number, gpa: number): void {
+    const old = this.ref(n);
+    if (this.places[n].kind === "dummy" || !old) {
+      this.mem.fill(gpa, VCPU_INFO_SIZE, 0);
+      this.mem.write(gpa + 1, 8, 1);
+      return;
+    }
+    this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + VCPU_INFO_SIZE), gpa);
+  }
+
+  /**
+   * After a move Xen writes the selector as all-ones ("nothing gets lost;
+   * the guest copes with a spurious scan").
+   */
+  afterMove(n: number): void {
+    const r = this.ref(n)!;
+    const f = field(this.layout().vcpuInfo, "evtchn_pending_sel");
+    r.mem.write(r.addr + f.offset, (f.size * 8) as 32 | 64, -1n);
+  }
+
+  /**
+   * kvm-xen: the VMM copies the current vcpu_info to `gpa` (what api.rst
+   * asks of it before it sets the attribute). Returns 0 or -EINVAL.
+   */
+  vmmCopy(n: number, gpa: number): number {
+    if (!this.mem.contains(gpa, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    const old = this.ref(n);
+    if (old) this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + VCPU_INFO_SIZE), gpa);
+    return 0;
+  }
+
+  /**
+   * kvm-xen: KVM_XEN_VCPU_SET_ATTR(VCPU_INFO, gpa). All-ones disables it
+   * (back to the default slot for ids < 32); an area crossing a page is
+   * -EINVAL. KVM copies nothing.
+   */
+  kvmSetAttr(n: number, gpa: bigint): number {
+    if (gpa === 0xffff_ffff_ffff_ffffn) {
+      this.places[n] = n < XEN_LEGACY_MAX_VCPUS ? { kind: "shared" } : { kind: "none" };
+      return 0;
+    }
+    const g = Number(gpa);
+    if ((g % XEN_PAGE_SIZE) + VCPU_INFO_SIZE > XEN_PAGE_SIZE) return -XEN_ERRNO.EINVAL;
+    if (!this.mem.contains(g, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    this.places[n] = { kind: "guest", gpa: g };
+    return 0;
+  }
+}
