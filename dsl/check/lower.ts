@@ -702,10 +702,13 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
     };
   }
   const patterns = decl.platform.state.map((s) => s.pattern);
+  // Suggest a path as it is written (`vcpu0.lapic.isr`), not the table's pattern (`vcpu#...`).
+  const cpu = segs[0].kind === "field" && /^vcpu\d+$/.test(segs[0].name) ? segs[0].name : "vcpuN";
   fail(
     p.loc,
     `unknown state path '${sliceOf(scope.ctx, p.loc)}'`,
-    suggest(written, patterns) ?? "'scn help state' lists readable paths",
+    suggest(written, patterns)?.replaceAll("vcpu#", cpu).replaceAll("[#]", "[n]") ??
+      "'scn help state' lists readable paths",
   );
 }
 

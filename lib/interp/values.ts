@@ -48,7 +48,12 @@ export function coerce(
       if (!Array.isArray(v)) return { ok: false, why: "expected a set such as {0x31, 0x41}" };
       for (const x of v) {
         if (x < type.min || x > type.max) {
-          return { ok: false, why: `${formatVal(x)} is out of range ${type.min}..${type.max}` };
+          return {
+            ok: false,
+            why: `${formatVal(x)} is out of range ${formatNumber(type.min)}..${
+              formatNumber(type.max)
+            }`,
+          };
         }
       }
       return { ok: true, value: v };
