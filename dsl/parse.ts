@@ -32,6 +32,7 @@ export function parse(text: string, source = "<input>"): ScnFile {
         loc: { ...e.location, source },
       });
     }
+    if (e instanceof RangeError) throw tooDeep(text, source);
     throw e;
   }
 }
@@ -65,4 +66,21 @@ function describeFound(found: string, text: string, offset: number): string {
   if (found === "\n" || found === "\r") return "end of line";
   const word = /^[A-Za-z0-9_$.-]+/.exec(text.slice(offset));
   return word ? `'${word[0]}'` : JSON.stringify(found);
+}
+
+// The parser recurses once per nesting level; past the engine's stack that is
+// a property of the input, so say where the nesting starts.
+function tooDeep(text: string, source: string): ScnError {
+  const m = /[({[]{64,}/.exec(text);
+  const offset = m ? m.index : 0;
+  const before = text.slice(0, offset);
+  const line = before.split(/\r\n|\n|\r/).length;
+  const column = offset - Math.max(before.lastIndexOf("\n"), before.lastIndexOf("\r"));
+  const start = { offset, line, column };
+  return new ScnError({
+    kind: "syntax",
+    message: "nested too deeply to parse",
+    loc: { source, start, end: { offset: offset + 1, line, column: column + 1 } },
+    hint: "brackets, braces and blocks may nest a few hundred levels deep",
+  });
 }

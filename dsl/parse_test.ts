@@ -568,7 +568,7 @@ Deno.test("parse() reports syntax errors with file:line:col, the line and a care
     ["stray closing brace", "vcpu0: nop\n}\n", [2, 1]],
     ["hex prefix without digits", "let $v = 0x\n", [1, 10]],
     ["decimal point", "run 1.5ms\n", [1, 6]],
-    ["unknown escape in a string", 'scenario "a\\qb"\n', [1, 10]],
+    ["unknown escape in a string", 'scenario "a\\qb"\n', [1, 12]],
     ["comparison without a right side", "expect $a ==\n", [1, 13]],
     ["tab-indented error", "repeat 2 {\n\tvcpu0: nop )\n}\n", [2, 13]],
   ];

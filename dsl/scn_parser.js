@@ -247,11 +247,11 @@ function peg$parse(input, options) {
   const peg$r7 = /^[01_]/;
   const peg$r8 = /^[^"\\\n\r]/;
   const peg$r9 = /^["\\nt]/;
-  const peg$r10 = /^[A-Za-z]/;
-  const peg$r11 = /^[A-Za-z_]/;
-  const peg$r12 = /^[A-Za-z0-9_]/;
-  const peg$r13 = /^[ \t]/;
-  const peg$r14 = /^[^\n\r]/;
+  const peg$r10 = /^[^\n\r]/;
+  const peg$r11 = /^[A-Za-z]/;
+  const peg$r12 = /^[A-Za-z_]/;
+  const peg$r13 = /^[A-Za-z0-9_]/;
+  const peg$r14 = /^[ \t]/;
   const peg$r15 = /^[\n\r]/;
 
   const peg$e0 = peg$otherExpectation("end of file");
@@ -332,17 +332,17 @@ function peg$parse(input, options) {
   const peg$e75 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
   const peg$e76 = peg$literalExpectation("\\", false);
   const peg$e77 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
-  const peg$e78 = peg$otherExpectation("variable");
-  const peg$e79 = peg$literalExpectation("$", false);
-  const peg$e80 = peg$otherExpectation("name");
-  const peg$e81 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
-  const peg$e82 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e83 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e84 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e85 = peg$otherExpectation("space");
-  const peg$e86 = peg$otherExpectation("comment");
-  const peg$e87 = peg$literalExpectation("#", false);
-  const peg$e88 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e78 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e79 = peg$otherExpectation("variable");
+  const peg$e80 = peg$literalExpectation("$", false);
+  const peg$e81 = peg$otherExpectation("name");
+  const peg$e82 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
+  const peg$e83 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e84 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e85 = peg$classExpectation([" ", "\t"], false, false, false);
+  const peg$e86 = peg$otherExpectation("space");
+  const peg$e87 = peg$otherExpectation("comment");
+  const peg$e88 = peg$literalExpectation("#", false);
   const peg$e89 = peg$otherExpectation("newline");
   const peg$e90 = peg$literalExpectation("\r\n", false);
   const peg$e91 = peg$classExpectation(["\n", "\r"], false, false, false);
@@ -429,14 +429,15 @@ function peg$parse(input, options) {
   function peg$f52(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
   function peg$f53() {    error('unterminated string: close it with " on the same line');  }
   function peg$f54(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f55(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f56(head, tail) {
+  function peg$f55(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f56(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f57(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f57(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f58(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f59() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f58(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f59(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f60() {    return { kind: "ident", name: text(), loc: location() };  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -3836,6 +3837,35 @@ function peg$parse(input, options) {
         peg$currPos = s0;
         s0 = peg$FAILED;
       }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 92) {
+          s1 = peg$c58;
+          peg$currPos++;
+        } else {
+          s1 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e76); }
+        }
+        if (s1 !== peg$FAILED) {
+          s2 = input.charAt(peg$currPos);
+          if (peg$r10.test(s2)) {
+            peg$currPos++;
+          } else {
+            s2 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e78); }
+          }
+          if (s2 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f55(s2);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      }
     }
 
     return s0;
@@ -3851,7 +3881,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -3877,7 +3907,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f55(s2);
+        s0 = peg$f56(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3889,7 +3919,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e78); }
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
     }
 
     return s0;
@@ -3908,7 +3938,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f56(s1, s2);
+      s0 = peg$f57(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3932,7 +3962,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f57(s2);
+        s0 = peg$f58(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3964,7 +3994,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f58(s3);
+            s0 = peg$f59(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4006,11 +4036,11 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         s6 = input.charAt(peg$currPos);
-        if (peg$r10.test(s6)) {
+        if (peg$r11.test(s6)) {
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e81); }
+          if (peg$silentFails === 0) { peg$fail(peg$e82); }
         }
         if (s6 !== peg$FAILED) {
           s7 = [];
@@ -4041,11 +4071,11 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           s6 = input.charAt(peg$currPos);
-          if (peg$r10.test(s6)) {
+          if (peg$r11.test(s6)) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e81); }
+            if (peg$silentFails === 0) { peg$fail(peg$e82); }
           }
           if (s6 !== peg$FAILED) {
             s7 = [];
@@ -4066,7 +4096,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f59();
+      s0 = peg$f60();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4074,27 +4104,13 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
 
     return s0;
   }
 
   function peg$parseIdentifierStart() {
-    let s0;
-
-    s0 = input.charAt(peg$currPos);
-    if (peg$r11.test(s0)) {
-      peg$currPos++;
-    } else {
-      s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
-    }
-
-    return s0;
-  }
-
-  function peg$parseIdentifierPart() {
     let s0;
 
     s0 = input.charAt(peg$currPos);
@@ -4108,16 +4124,30 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseIdentifierPart() {
+    let s0;
+
+    s0 = input.charAt(peg$currPos);
+    if (peg$r13.test(s0)) {
+      peg$currPos++;
+    } else {
+      s0 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+    }
+
+    return s0;
+  }
+
   function peg$parseSpacing() {
     let s0, s1, s2, s3;
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r13.test(s1)) {
+    if (peg$r14.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -4145,11 +4175,11 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r13.test(s1)) {
+      if (peg$r14.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e84); }
+        if (peg$silentFails === 0) { peg$fail(peg$e85); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$currPos;
@@ -4185,11 +4215,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r13.test(s1)) {
+    if (peg$r14.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -4218,11 +4248,11 @@ function peg$parse(input, options) {
       while (s1 !== peg$FAILED) {
         s0.push(s1);
         s1 = input.charAt(peg$currPos);
-        if (peg$r13.test(s1)) {
+        if (peg$r14.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e84); }
+          if (peg$silentFails === 0) { peg$fail(peg$e85); }
         }
         if (s1 === peg$FAILED) {
           s1 = peg$currPos;
@@ -4254,7 +4284,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
 
     return s0;
@@ -4265,11 +4295,11 @@ function peg$parse(input, options) {
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r13.test(s1)) {
+    if (peg$r14.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -4289,11 +4319,11 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r13.test(s1)) {
+      if (peg$r14.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e84); }
+        if (peg$silentFails === 0) { peg$fail(peg$e85); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -4325,25 +4355,25 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = input.charAt(peg$currPos);
-      if (peg$r14.test(s3)) {
+      if (peg$r10.test(s3)) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e88); }
+        if (peg$silentFails === 0) { peg$fail(peg$e78); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r14.test(s3)) {
+        if (peg$r10.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e88); }
+          if (peg$silentFails === 0) { peg$fail(peg$e78); }
         }
       }
       s1 = [s1, s2];
@@ -4355,7 +4385,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
 
     return s0;

@@ -62,6 +62,21 @@ export function expandIncludes(
       }
       ctx.sources.set(file.name, file.text);
       const parsed = parse(file.text, file.name);
+      const meta = parsed.body.find((x) =>
+        x.kind === "scenario" || x.kind === "tags" || x.kind === "link" ||
+        x.kind === "expect_failure" ||
+        x.kind === "version"
+      );
+      if (meta) {
+        // Silently dropping an included title or tag would mislead; say so instead.
+        throw new ScnError({
+          kind: "include",
+          message:
+            "an included fragment cannot carry scenario metadata (title, tags, links, expect failure)",
+          loc: meta.loc,
+          related: [{ loc: s.path.loc, message: "included from here" }],
+        });
+      }
       out.push(
         ...expandIncludes(parsed.body, file.name, ctx, [...stack, { name: file.name, stmt: s }]),
       );

@@ -159,3 +159,14 @@ Deno.test(`includes nested deeper than ${MAX_INCLUDE_DEPTH} are an error`, () =>
   assert.equal(d.message, `includes nested deeper than ${MAX_INCLUDE_DEPTH}`);
   assert.equal(d.loc.source, `_${MAX_INCLUDE_DEPTH - 1}.scn`);
 });
+
+Deno.test("an included fragment carrying a title or tags is an error pointing at both files", () => {
+  const d = includeError({
+    "a.scn": 'scenario "main"\ninclude "b.scn"\n',
+    "b.scn": "tags x86\nvm g { arch x86_64 }\n",
+  }, "a.scn");
+  assert.equal(d.kind, "include");
+  assert.match(d.message, /cannot carry scenario metadata/);
+  assert.deepEqual([d.loc.source, d.loc.start.line], ["b.scn", 1]);
+  assert.deepEqual(d.related?.map((r) => [r.loc.source, r.loc.start.line]), [["a.scn", 2]]);
+});

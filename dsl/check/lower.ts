@@ -230,11 +230,7 @@ function lowerStatement(
       return op;
     }
     case "do": {
-      if (!scope.actor) {
-        const first = s.command.args[0];
-        const word = first.kind === "ident" ? first.name : sliceOf(scope.ctx, first.loc);
-        fail(s.loc, `'${word}' needs an actor, as in 'vcpu0: ${word}' or 'vmm: ${word}'`);
-      }
+      if (!scope.actor) explainStray(s.command.args, scope);
       const call = lowerCall(s.command.args, s.command.block, scope.actor, scope, s.command.loc);
       const bind = s.command.bind?.name ?? null;
       if (bind !== null) {
@@ -246,6 +242,46 @@ function lowerStatement(
       return { op: "do", call, bind, loc: s.loc };
     }
   }
+}
+
+/**
+ * How statement keywords are written, for lines that begin with one but did
+ * not parse as that statement (and so arrived here as a bare command).
+ */
+const KEYWORD_USAGE: Readonly<Record<string, string>> = {
+  run: "'run' alone, or 'run' with one duration such as 'run 5ms'",
+  expect: "'expect <path> == <value>', 'expect vcpu0 took 0x41 once' or 'expect failure \"why\"'",
+  always: "'always <condition>', such as 'always vcpu0.lapic.ppr <= 0x40'",
+  let: "'let $name = <value>'",
+  repeat: "'repeat <count> { ... }'",
+  for: "'for $x in <list, set or range> { ... }'",
+  parallel: "'parallel { ... }'",
+  on: "'on vcpu0 vector 0x41 { ... }'",
+  if: "'if <condition> { ... } else { ... }'",
+  include: "'include \"file.scn\"'",
+  scenario: "'scenario \"title\"'",
+  tags: "'tags a, b, X86-07'",
+  link: "'link \"https://...\"'",
+  vm: "'vm name { arch x86_64  vcpus 2 }'",
+};
+
+/** A command outside any actor: say what was probably meant. */
+function explainStray(args: readonly Arg[], scope: Scope): never {
+  const first = args[0];
+  const word = first.kind === "ident" ? first.name : sliceOf(scope.ctx, first.loc);
+  const usage = KEYWORD_USAGE[word];
+  if (usage) fail(first.loc, `malformed '${word}' statement`, `write ${usage}`);
+  const actors = new Set(scope.vms.flatMap((v) => v.platform.actors));
+  if (/^vcpu\d+$/.test(word) || actors.has(word) || word === "device") {
+    const rest = args.slice(word === "device" ? 2 : 1).map((a) => sliceOf(scope.ctx, a.loc)).join(
+      " ",
+    );
+    const actor = word === "device"
+      ? `device ${sliceOf(scope.ctx, args[1]?.loc ?? first.loc)}`
+      : word;
+    fail(first.loc, `missing ':' after the actor '${actor}'`, `write '${actor}: ${rest}'`);
+  }
+  fail(first.loc, `'${word}' needs an actor, as in 'vcpu0: ${word}' or 'vmm: ${word}'`);
 }
 
 // ---- actors ----------------------------------------------------------------
@@ -521,6 +557,7 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
       min: 0,
       max: spec.count - 1,
       what: `${name} index`,
+      decimal: true,
     }, scope);
     if (segs.length > 3) fail(segs[3].loc, "unexpected path step after the register");
   } else if (segs.length > 2) {

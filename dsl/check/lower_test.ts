@@ -131,7 +131,7 @@ Deno.test("values out of range are errors at the value", async (t) => {
   });
   await t.step("redtbl[24] on 24 pins", async (t) => {
     const { d, shown } = lowerError("vcpu0: write ioapic.redtbl[24] vector=0x30\n");
-    assert.equal(d.message, "0x18 is out of range for redtbl index (0..0x17)");
+    assert.equal(d.message, "24 is out of range for redtbl index (0..23)");
     assert.deepEqual(at(d), [3, 28]);
     await t.assertSnapshot(shown);
   });
@@ -358,4 +358,19 @@ Deno.test("staticValue() folds literals, sets, lists, ranges and negation", () =
     staticValue({ e: "set", items: [lit(1), { e: "var", name: "x", loc }], loc }),
     undefined,
   );
+});
+
+Deno.test("a missing ':' after an actor is named as such", () => {
+  const { d } = lowerError("vcpu0 sti\n");
+  assert.equal(d.message, "missing ':' after the actor 'vcpu0'");
+  assert.equal(d.hint, "write 'vcpu0: sti'");
+  assert.deepEqual(at(d), [3, 1]);
+});
+
+Deno.test("a statement keyword that did not parse as its statement gets its usage", () => {
+  const { d } = lowerError("run 5 ms\n");
+  assert.equal(d.message, "malformed 'run' statement");
+  assert.equal(d.hint, "write 'run' alone, or 'run' with one duration such as 'run 5ms'");
+  const e = lowerError("expect\n").d;
+  assert.equal(e.message, "malformed 'expect' statement");
 });

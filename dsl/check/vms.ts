@@ -72,10 +72,16 @@ function readSettings(
     }
     const spec = settings.find((x) => x.name === key);
     if (!spec) {
-      fail(keyLoc, `unknown ${prefix ? `'${prefix.slice(0, -1)}' ` : "vm "}setting '${key}'`, suggest(key, names));
+      fail(
+        keyLoc,
+        `unknown ${prefix ? `'${prefix.slice(0, -1)}' ` : "vm "}setting '${key}'`,
+        suggest(key, names),
+      );
     }
     const prev = given.get(key);
-    if (prev) fail(keyLoc, `'${key}' is set twice`, undefined, [{ loc: prev, message: "first set here" }]);
+    if (prev) {
+      fail(keyLoc, `'${key}' is set twice`, undefined, [{ loc: prev, message: "first set here" }]);
+    }
     given.set(key, keyLoc);
     if (spec.value.kind === "flag") {
       if (value) fail(value.loc, `'${key}' takes no value`);
@@ -83,7 +89,9 @@ function readSettings(
     } else {
       if (!value) {
         value = items[++i];
-        if (!value || value.kind === "words") fail(keyLoc, `'${key}' needs a value`, describeSetting(spec));
+        if (!value || value.kind === "words") {
+          fail(keyLoc, `'${key}' needs a value`, describeSetting(spec));
+        }
       }
       values[prefix + key] = settingValue(spec, value);
     }

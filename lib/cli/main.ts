@@ -11,6 +11,7 @@ import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../platforms.ts";
+import type { Platform } from "../interp/platform.ts";
 import { runProgram } from "../interp/run.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
 import { helpText } from "./help.ts";
@@ -25,10 +26,20 @@ export interface Io {
   err(line: string): void;
   color: boolean;
   writeFile(path: string, text: string): void;
+  /** The platforms scenarios may use; irqlab's own when absent. */
+  platforms?: readonly Platform[];
 }
 
-/** Runs or checks one file, turning every kind of failure into an outcome. */
-export function processFile(file: string, mode: "run" | "check", maxSteps?: number): Outcome {
+/**
+ * Runs or checks one file, turning every kind of failure into an outcome.
+ * `platforms` defaults to irqlab's own; tests pass others.
+ */
+export function processFile(
+  file: string,
+  mode: "run" | "check",
+  maxSteps?: number,
+  platforms: readonly Platform[] = PLATFORMS,
+): Outcome {
   const text = readText(file);
   const sources = new Map<string, string>();
   if (text === undefined) {
@@ -46,7 +57,7 @@ export function processFile(file: string, mode: "run" | "check", maxSteps?: numb
   }
   sources.set(file, text);
   try {
-    const program = check(parse(text, file), { platforms: PLATFORMS, load: fileLoader, text });
+    const program = check(parse(text, file), { platforms, load: fileLoader, text });
     for (const [k, v] of program.sources) sources.set(k, v);
     const result = mode === "run" ? runProgram(program, { maxSteps }) : {
       file,
@@ -114,7 +125,7 @@ export function main(args: string[], io: Io): number {
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === "help") {
     const topic = command === "help" ? rest.join(" ") || undefined : undefined;
-    const text = helpText(PLATFORMS, topic);
+    const text = helpText(io.platforms ?? PLATFORMS, topic);
     if (text === undefined) {
       io.err(`scn help: no topic '${topic}'; try 'scn help'`);
       return ExitCode.InputError;
@@ -153,7 +164,7 @@ export function main(args: string[], io: Io): number {
     }],
     sources: new Map(),
   }));
-  for (const f of files) outcomes.push(processFile(f, command, maxSteps));
+  for (const f of files) outcomes.push(processFile(f, command, maxSteps, io.platforms));
 
   if (values.json) {
     io.out(jsonReport(outcomes));

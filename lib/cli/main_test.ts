@@ -1,3 +1,5 @@
+import { x86Platform } from "../x86/platform.ts";
+import type { Platform } from "../interp/platform.ts";
 import assert from "node:assert/strict";
 import { type Io, main, processFile } from "./main.ts";
 import { collectFiles, fileLoader } from "./files.ts";
@@ -16,7 +18,7 @@ interface Captured {
 
 function scn(
   args: string[],
-  options: { color?: boolean; writeFile?: Io["writeFile"] } = {},
+  options: { color?: boolean; writeFile?: Io["writeFile"]; platforms?: Io["platforms"] } = {},
 ): Captured {
   const c: Captured = { code: -1, out: [], err: [], styles: [], files: new Map() };
   const io: Io = {
@@ -27,6 +29,7 @@ function scn(
     err: (line) => c.err.push(line),
     color: options.color ?? false,
     writeFile: options.writeFile ?? ((path, text) => c.files.set(path, text)),
+    platforms: options.platforms,
   };
   c.code = main(args, io);
   return c;
@@ -81,6 +84,28 @@ Deno.test("scn run --max-steps: a runaway run is a budget error, exit 2", () => 
 Deno.test("scn run: an internal error exits 3 and says it is a bug", async () => {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "irqlab_cli_" });
   try {
+    const file = `${dir}/broken.scn`;
+    await Deno.writeTextFile(file, `scenario "broken model"\nvm g { arch x86_64 }\nrun\n`);
+    // A platform whose VM factory throws stands for a bug in a model.
+    const broken = {
+      ...x86Platform,
+      create: () => {
+        throw new TypeError("model exploded");
+      },
+    } as unknown as Platform;
+    const c = scn(["run", file], { platforms: [broken] });
+    assert.equal(c.code, 3);
+    assert.equal(c.out[0], `ERROR ${file}: internal error: TypeError: model exploded`);
+    assert.equal(c.out[1], "  this is a bug in irqlab: please report it with the scenario");
+    assert.equal(c.out.at(-1), "0 passed, 1 failed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scn run: input nested too deeply to parse is a located syntax error, exit 2", async () => {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "irqlab_cli_" });
+  try {
     const deep = `${dir}/deep.scn`;
     const n = 20_000;
     await Deno.writeTextFile(
@@ -88,13 +113,9 @@ Deno.test("scn run: an internal error exits 3 and says it is a bug", async () =>
       `scenario "deep"\nexpect ${"(".repeat(n)}1 == 1${")".repeat(n)}\n`,
     );
     const c = scn(["run", deep]);
-    assert.equal(c.code, 3);
-    assert.equal(
-      c.out[0],
-      `ERROR ${deep}: internal error: RangeError: Maximum call stack size exceeded`,
-    );
-    assert.equal(c.out[1], "  this is a bug in irqlab: please report it with the scenario");
-    assert.equal(c.out.at(-1), "0 passed, 1 failed");
+    assert.equal(c.code, 2);
+    assert.equal(c.out[0], `ERROR ${deep}`);
+    assert.match(c.out[1], /deep\.scn:2:8: error: nested too deeply/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -20,7 +20,8 @@ export type FieldSpec = BitField;
 
 /** The type of a command parameter or of a value read from a state path. */
 export type ParamType =
-  | { kind: "int"; min: number; max: number; what?: string }
+  /** `decimal`: print values in decimal in messages (indexes, pins, counts). */
+  | { kind: "int"; min: number; max: number; what?: string; decimal?: boolean }
   | { kind: "u64" }
   | { kind: "enum"; values: readonly string[] }
   | { kind: "bool" }

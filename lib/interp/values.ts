@@ -20,7 +20,8 @@ export function coerce(
         return { ok: false, why: `expected ${describeType(type)}` };
       }
       if (v < type.min || v > type.max) {
-        return { ok: false, why: `${formatVal(v)} is out of range for ${describeType(type)}` };
+        const shown = type.decimal ? String(v) : formatVal(v);
+        return { ok: false, why: `${shown} is out of range for ${describeType(type)}` };
       }
       return { ok: true, value: Number(v) };
     }
@@ -67,7 +68,9 @@ export function coerce(
 export function describeType(type: ParamType): string {
   switch (type.kind) {
     case "int":
-      return `${type.what ?? "a number"} (${formatNumber(type.min)}..${formatNumber(type.max)})`;
+      return type.decimal
+        ? `${type.what ?? "a number"} (${type.min}..${type.max})`
+        : `${type.what ?? "a number"} (${formatNumber(type.min)}..${formatNumber(type.max)})`;
     case "u64":
       return "a 64-bit number";
     case "bool":
