@@ -5,6 +5,10 @@
  */
 import type { Platform } from "./interp/platform.ts";
 import { x86Platform } from "./x86/platform.ts";
+import { armPlatform } from "./arm/platform.ts";
 
 /** Every platform a scenario's `arch` can name. */
-export const PLATFORMS: readonly Platform[] = [x86Platform as unknown as Platform];
+export const PLATFORMS: readonly Platform[] = [
+  x86Platform as unknown as Platform,
+  armPlatform as unknown as Platform,
+];

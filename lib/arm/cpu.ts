@@ -1,0 +1,181 @@
+/**
+ * The PE side of Arm interrupt delivery for one vCPU: PSTATE.I and PSTATE.F,
+ * the IRQ and FIQ exceptions, WFI, and the return (ERET).
+ *
+ * - The GIC drives two lines into the PE: IRQ and FIQ. An IRQ is taken when
+ *   PSTATE.I is clear, an FIQ when PSTATE.F is clear. Taking either to EL1
+ *   saves PSTATE in SPSR_EL1 and sets D, A, I and F; ERET restores them.
+ * - The first thing a GIC driver's exception handler does is acknowledge
+ *   (ICC_IAR1_EL1 for an IRQ, ICC_IAR0_EL1 for an FIQ, GICC_IAR on GICv2);
+ *   the model performs that read as part of taking the exception, so the
+ *   record of what was taken carries the INTID and the handler can end it
+ *   with `eoi`.
+ * - WFI: the vCPU sleeps until KVM's wake-up test passes (something
+ *   pending, enabled, not active and below PMR, or a GICv4 doorbell's
+ *   pending_last), even with PSTATE.I set — WFI wakes on a masked
+ *   interrupt; taking it is another matter. While blocked its vPE is not
+ *   resident.
+ * - Reset: PSTATE.DAIF all set, so a guest unmasks interrupts itself.
+ *
+ * Sources: Arm DDI 0487 (Arm ARM) D1.3 "Exceptions" (PSTATE.{D,A,I,F} on
+ * exception entry), C6.2 WFI and D1.6 "Mechanisms for entering a low-power
+ * state" (wake-up events); Linux `arch/arm64/kvm/arm.c`
+ * (`kvm_arch_vcpu_runnable`, `kvm_arch_vcpu_blocking`), `vgic/vgic.c`
+ * (`kvm_vgic_vcpu_pending_irq`), `drivers/irqchip/irq-gic-v3.c`
+ * (`gic_handle_irq` reads IAR first).
+ *
+ * @module
+ */
+import type { CpuModel, Taken } from "../interp/platform.ts";
+import type { Trace } from "../core/trace.ts";
+import type { Ack } from "./cpu_interface_v3.ts";
+import { SPURIOUS } from "./irq_state.ts";
+
+/** What the CPU needs from the GIC. */
+export interface GicPort {
+  /** 0 nothing, 1 IRQ, 2 FIQ asserted towards this vCPU. */
+  signal(cpu: number): number;
+  /** The handler's acknowledge for this exception; fills `out`. */
+  acknowledgeFor(cpu: number, fiq: boolean, out: Ack): Ack;
+  /** KVM's wake-up test. */
+  wouldWake(cpu: number): boolean;
+  /** The vCPU blocks in WFI (true) or runs again (false). */
+  blocked(cpu: number, yes: boolean): void;
+}
+
+const FRAME_I = 1;
+const FRAME_F = 2;
+const FRAME_FIQ = 4;
+
+/**
+ * One arm64 vCPU.
+ *
+ * @example
+ * ```ts
+ * const cpu = new ArmCpu(0, port, trace);
+ * cpu.unmask("irq");
+ * if (cpu.canTake()) cpu.take().vector; // the INTID acknowledged
+ * ```
+ */
+export class ArmCpu implements CpuModel {
+  readonly name: string;
+  /** PSTATE.I: IRQs masked. */
+  maskI = true;
+  /** PSTATE.F: FIQs masked. */
+  maskF = true;
+  #halted = false;
+  /** Saved PSTATE bits per exception being handled, innermost last. */
+  readonly #frames: number[] = [];
+  /** The INTID each exception acknowledged, innermost last. */
+  readonly #intids: number[] = [];
+  readonly #ack: Ack = { intid: SPURIOUS, source: -1, group: 1, cause: 0 };
+
+  constructor(readonly index: number, readonly gic: GicPort, readonly trace: Trace) {
+    this.name = `vcpu${index}`;
+  }
+
+  /** In WFI. */
+  get halted(): boolean {
+    return this.#halted;
+  }
+
+  /** How many exception handlers are running. */
+  get depth(): number {
+    return this.#frames.length;
+  }
+
+  /** The INTID the innermost handler acknowledged, or 1023. */
+  get currentIntid(): number {
+    const n = this.#intids.length;
+    return n === 0 ? SPURIOUS : this.#intids[n - 1];
+  }
+
+  /** Whether the innermost handler is for an FIQ. */
+  get inFiq(): boolean {
+    const n = this.#frames.length;
+    return n > 0 && (this.#frames[n - 1] & FRAME_FIQ) !== 0;
+  }
+
+  /** MSR DAIFSet: mask IRQs or FIQs. */
+  mask(which: "irq" | "fiq"): void {
+    if (which === "irq") this.maskI = true;
+    else this.maskF = true;
+    this.#emit("daif", `PSTATE.${which === "irq" ? "I" : "F"}=1 (${which}s masked)`);
+  }
+
+  /** MSR DAIFClr: unmask IRQs or FIQs. */
+  unmask(which: "irq" | "fiq"): void {
+    if (which === "irq") this.maskI = false;
+    else this.maskF = false;
+    this.#emit("daif", `PSTATE.${which === "irq" ? "I" : "F"}=0 (${which}s unmasked)`);
+  }
+
+  /** WFI: returns at once if a wake-up event is already there, else sleeps. */
+  wfi(): void {
+    if (this.gic.wouldWake(this.index)) {
+      this.#emit("wfi", "WFI: an interrupt is already pending, no sleep");
+      return;
+    }
+    this.#halted = true;
+    this.gic.blocked(this.index, true);
+    this.#emit("wfi", "WFI: blocked (vPE not resident, doorbell enabled)");
+  }
+
+  /** Ends a WFI whose wake-up condition holds. */
+  #wake(): void {
+    if (!this.#halted || !this.gic.wouldWake(this.index)) return;
+    this.#halted = false;
+    this.gic.blocked(this.index, false);
+    this.#emit("wake", "woken from WFI");
+  }
+
+  canTake(): boolean {
+    this.#wake();
+    if (this.#halted) return false;
+    const s = this.gic.signal(this.index);
+    return (s === 2 && !this.maskF) || (s === 1 && !this.maskI);
+  }
+
+  take(): Taken {
+    const t = this.trace;
+    const fiq = this.gic.signal(this.index) === 2 && !this.maskF;
+    this.#frames.push(
+      (this.maskI ? FRAME_I : 0) | (this.maskF ? FRAME_F : 0) | (fiq ? FRAME_FIQ : 0),
+    );
+    this.maskI = true;
+    this.maskF = true;
+    const ack = this.gic.acknowledgeFor(this.index, fiq, this.#ack);
+    this.#intids.push(ack.intid);
+    const kind = fiq ? "fiq" : "irq";
+    t.open(ack.cause);
+    const event = t.enabled
+      ? t.emit(
+        this.name,
+        "took",
+        `${kind.toUpperCase()}: ${ack.intid}${ack.source >= 0 ? ` from cpu${ack.source}` : ""}`,
+      )
+      : 0;
+    t.close(ack.cause);
+    return { kind, vector: ack.intid, cause: ack.cause, event };
+  }
+
+  retire(): boolean {
+    return false;
+  }
+
+  returnFromInterrupt(): void {
+    const f = this.#frames.pop();
+    this.#intids.pop();
+    if (f === undefined) {
+      this.#emit("eret", "ERET with no exception being handled: ignored");
+      return;
+    }
+    this.maskI = (f & FRAME_I) !== 0;
+    this.maskF = (f & FRAME_F) !== 0;
+    this.#emit("eret", `ERET, PSTATE.I=${this.maskI ? 1 : 0} F=${this.maskF ? 1 : 0}`);
+  }
+
+  #emit(kind: string, text: string): void {
+    if (this.trace.enabled) this.trace.emit(this.name, kind, text);
+  }
+}

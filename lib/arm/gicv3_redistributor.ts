@@ -1,0 +1,175 @@
+/**
+ * A GICv3 redistributor as KVM emulates it, one per vCPU: the RD_base frame
+ * (GICR_CTLR.EnableLPIs, GICR_TYPER, GICR_WAKER, GICR_PROPBASER,
+ * GICR_PENDBASER, GICR_INVLPIR/INVALLR/SYNCR) and the SGI_base frame at
+ * +64 KB holding the vCPU's SGIs and PPIs (IGROUPR0, ISENABLER0 ...,
+ * IPRIORITYR0-7, ICFGR0/1). The LPIs pending at this redistributor are the
+ * mapped LPIs whose target is this vCPU (see `lpi.ts`).
+ *
+ * KVM: SGIs are edge and PPIs level, and ICFGR0/1 ignore writes;
+ * Processor_Number is the vcpu_id; Last is set on the final redistributor
+ * of the region; PROPBASER and PENDBASER ignore writes while EnableLPIs=1;
+ * WAKER is RAZ/WI; KVM resets private interrupts to Group 1 for GICv3.
+ *
+ * Sources: Arm IHI 0069 (GICv3/v4) 12.10-12.11 (GICR_CTLR 12.11.2,
+ * GICR_TYPER 12.11.37, GICR_PROPBASER 12.11.31, GICR_INVLPIR 12.11.14),
+ * 9.8 "Redistributor memory map"; Linux `arch/arm64/kvm/vgic/vgic-mmio-v3.c`
+ * (`vgic_mmio_read_v3r_typer`, `vgic_mmio_write_v3r_ctlr`,
+ * `vgic_mmio_write_propbase`, `vgic_mmio_write_invlpi`).
+ *
+ * @module
+ */
+import { bankRead, bankWrite, IrqBank, PRIVATE_COUNT, SGI_COUNT } from "./irq_state.ts";
+
+/** Offsets in the two 64 KB frames of a redistributor. */
+export const GicrOffset = {
+  CTLR: 0x0000,
+  IIDR: 0x0004,
+  TYPER: 0x0008,
+  WAKER: 0x0014,
+  PROPBASER: 0x0070,
+  PENDBASER: 0x0078,
+  INVLPIR: 0x00a0,
+  INVALLR: 0x00b0,
+  SYNCR: 0x00c0,
+  /** The SGI_base frame; the per-INTID banks sit at their GICD offsets within it. */
+  SGI_BASE: 0x10000,
+} as const;
+
+/** GICR_CTLR.EnableLPIs. */
+export const GICR_CTLR_ENABLE_LPIS = 1;
+
+/**
+ * The MPIDR affinity KVM gives vCPU `n` (Aff0 = n[3:0], Aff1 = n[11:4],
+ * Aff2 = n[19:12]), so that 16 vCPUs share each Aff1 value and any SGI
+ * target set fits one 16-bit TargetList.
+ *
+ * @example
+ * ```ts
+ * kvmMpidr(18).toString(16); // "102": Aff1 = 1, Aff0 = 2
+ * ```
+ */
+export function kvmMpidr(n: number): number {
+  return (n & 0xf) | (((n >> 4) & 0xff) << 8) | (((n >> 12) & 0xff) << 16);
+}
+
+/** What a redistributor asks of the rest of the GIC when the guest invalidates LPIs. */
+export interface LpiInvalidator {
+  /** GICR_INVLPIR: re-read one LPI's configuration. */
+  invalidate(intid: number): void;
+  /** GICR_INVALLR: re-read every LPI that targets this vCPU. */
+  invalidateAll(vcpu: number): void;
+  /** EnableLPIs went from 1 to 0: forget the LPIs pending at this vCPU. */
+  lpisDisabled(vcpu: number): void;
+}
+
+/**
+ * One redistributor.
+ *
+ * @example
+ * ```ts
+ * const rd = new Redistributor(0, { last: true, lpis: true });
+ * rd.write(GicrOffset.SGI_BASE + 0x100, 1 << 27, 4); // ISENABLER0: PPI 27
+ * rd.bank.enabled[27]; // 1
+ * ```
+ */
+export class Redistributor {
+  /** SGIs (edge) and PPIs (level) of this vCPU. */
+  readonly bank = new IrqBank(0, PRIVATE_COUNT);
+  /** GICR_CTLR.EnableLPIs. */
+  enableLpis = false;
+  propbaser = 0n;
+  pendbaser = 0n;
+  readonly last: boolean;
+  readonly lpis: boolean;
+  invalidator: LpiInvalidator | null = null;
+
+  constructor(
+    readonly vcpu: number,
+    options: { last: boolean; lpis: boolean; version?: 2 | 3 },
+  ) {
+    this.last = options.last;
+    this.lpis = options.lpis;
+    const group = (options.version ?? 3) === 3 ? 1 : 0;
+    for (let i = 0; i < PRIVATE_COUNT; i++) {
+      // KVM: SGIs are edge and reset enabled; PPIs are level and reset disabled.
+      this.bank.edge[i] = i < SGI_COUNT ? 1 : 0;
+      this.bank.enabled[i] = i < SGI_COUNT ? 1 : 0;
+      this.bank.group[i] = group;
+    }
+  }
+
+  /** GICR_TYPER: PLPIS, Last, Processor_Number = vcpu_id, affinity in [63:32]. */
+  get typer(): bigint {
+    let low = (this.vcpu & 0xffff) << 8;
+    if (this.lpis) low |= 1;
+    if (this.last) low |= 1 << 4;
+    return (BigInt(kvmMpidr(this.vcpu)) << 32n) | BigInt(low >>> 0);
+  }
+
+  /** Reads a register of either frame; unknown offsets read as zero. */
+  read(offset: number, size: 1 | 4 | 8 = 4): number | bigint {
+    const O = GicrOffset;
+    if (offset >= O.SGI_BASE) {
+      if (size === 8) return 0n;
+      return bankRead(this.bank, offset - O.SGI_BASE, size) ?? 0;
+    }
+    switch (offset) {
+      case O.CTLR:
+        return this.enableLpis ? GICR_CTLR_ENABLE_LPIS : 0;
+      case O.IIDR:
+        return 0x4b00343b;
+      case O.TYPER:
+        return size === 8 ? this.typer : Number(this.typer & 0xffff_ffffn);
+      case O.TYPER + 4:
+        return Number(this.typer >> 32n);
+      case O.PROPBASER:
+        return size === 8 ? this.propbaser : Number(this.propbaser & 0xffff_ffffn);
+      case O.PENDBASER:
+        // PTZ (bit 62) always reads as zero.
+        return size === 8 ? this.pendbaser : Number(this.pendbaser & 0xffff_ffffn);
+    }
+    return size === 8 ? 0n : 0;
+  }
+
+  /** Writes a register of either frame; returns false where nothing is writable. */
+  write(offset: number, value: number | bigint, size: 1 | 4 | 8 = 4, cause = 0): boolean {
+    const O = GicrOffset;
+    const big = BigInt(value);
+    if (offset >= O.SGI_BASE) {
+      if (size === 8) return false;
+      return bankWrite(this.bank, offset - O.SGI_BASE, Number(big & 0xffff_ffffn), size, {
+        cause,
+      });
+    }
+    switch (offset) {
+      case O.CTLR:
+        if (!this.lpis) return false;
+        if (this.enableLpis && (big & 1n) === 0n) {
+          // KVM drops the LPIs queued for this vCPU when EnableLPIs goes 1 -> 0.
+          this.enableLpis = false;
+          this.invalidator?.lpisDisabled(this.vcpu);
+          return true;
+        }
+        this.enableLpis = (big & 1n) !== 0n;
+        return true;
+      case O.PROPBASER:
+        if (this.enableLpis) return false;
+        this.propbaser = big;
+        return true;
+      case O.PENDBASER:
+        if (this.enableLpis) return false;
+        this.pendbaser = big & ~(1n << 62n);
+        return true;
+      case O.INVLPIR:
+        this.invalidator?.invalidate(Number(big & 0xffff_ffffn));
+        return true;
+      case O.INVALLR:
+        this.invalidator?.invalidateAll(this.vcpu);
+        return true;
+      case O.SYNCR:
+        return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * GICv4 direct injection as KVM uses it: one vPE per vCPU, LPIs forwarded
+ * from a passthrough device as vLPIs, and the two ways a vLPI reaches the
+ * guest — directly when the vPE is resident, or through the VPT and a
+ * doorbell when it is not.
+ *
+ * - `forward` is `kvm_vgic_v4_set_forwarding`: VFIO's irq-bypass producer met
+ *   KVM's MSI route, so the (DeviceID, EventID) the guest mapped through its
+ *   vITS becomes a vLPI (`its_map_vlpi`, KVM's `irq->hw`), and any pending
+ *   state moves to the hardware. `unforward` reverses it.
+ * - A vPE is resident while its vCPU runs (`vgic_v4_load`); blocking in WFI
+ *   makes it non-resident with the doorbell enabled (`vgic_v4_put`). A vLPI
+ *   for a resident vPE shows up at the guest's CPU interface with no exit;
+ *   one for a non-resident vPE is recorded in the VPT, the doorbell fires,
+ *   KVM sets `pending_last` and wakes the vCPU, which loads the vPE and
+ *   then sees the vLPI.
+ * - The vITS commands follow the vLPI: INV/INVALL update its properties,
+ *   INT/CLEAR set/clear the hardware pending bit, MOVI/MOVALL remap it to the
+ *   new vPE (VMOVI), and DISCARD unmaps it. A later MAPTI of the same event
+ *   is not forwarded again — VFIO gives KVM no callback — so that LPI is
+ *   delivered by software injection.
+ *
+ * Sources: Arm IHI 0069 (GICv3/v4) chapter 5.4 "Virtual LPI support" and
+ * 6 "Virtual interrupt handling" (vPE residency, doorbells, VPENDBASER);
+ * Linux `arch/arm64/kvm/vgic/vgic-v4.c` (the "How KVM uses GICv4" comment,
+ * `kvm_vgic_v4_set_forwarding`, `vgic_v4_load`, `vgic_v4_put`,
+ * `vgic_v4_doorbell_handler`), `vgic-its.c` (`update_affinity`,
+ * `its_free_ite`); seed 003 (the 2017 "Theory of operations" thread).
+ *
+ * @module
+ */
+import type { Trace } from "../core/trace.ts";
+import type { Lpi, LpiPath } from "./lpi.ts";
+
+/**
+ * One vPE.
+ *
+ * @example
+ * ```ts
+ * const vpe = new Vpe(1);
+ * vpe.resident; // true: the vCPU is running
+ * ```
+ */
+export class Vpe {
+  /** VPENDBASER.Valid: scheduled on a physical redistributor. */
+  resident = true;
+  /** GICv4.0: doorbells are enabled only while the vCPU is blocked. */
+  doorbell = false;
+  /** Set by the doorbell handler: a vLPI is pending in the VPT. */
+  pendingLast = false;
+  /** How many vLPIs target this vPE (KVM's `vlpi_count`). */
+  vlpis = 0;
+
+  constructor(readonly vcpu: number) {}
+}
+
+/** A forwarding set up by VFIO through the irq-bypass manager. */
+export interface Forwarding {
+  readonly device: number;
+  readonly event: number;
+  /** The LPI upgraded to a vLPI, or null once DISCARD (or MAPD) unmapped it. */
+  lpi: Lpi | null;
+}
+
+/**
+ * The GICv4 layer of a VM.
+ *
+ * @example
+ * ```ts
+ * const v4 = new Gicv4(2, trace);
+ * v4.forward(0x10, 3, lpi);      // lpi.forwarded === true
+ * v4.block(1);                   // vCPU1 enters WFI: vPE non-resident
+ * v4.pend(lpi, "MSI");           // recorded in the VPT, doorbell: vpes[1].pendingLast
+ * ```
+ */
+export class Gicv4 {
+  readonly vpes: Vpe[] = [];
+  /** Forwardings by `device * 65536 + event`. */
+  readonly forwardings = new Map<number, Forwarding>();
+
+  constructor(vcpus: number, readonly trace: Trace, readonly name = "gicv4") {
+    for (let i = 0; i < vcpus; i++) this.vpes.push(new Vpe(i));
+  }
+
+  /** The forwarding of (device, event), if any. */
+  forwarding(device: number, event: number): Forwarding | undefined {
+    return this.forwardings.get(device * 0x10000 + event);
+  }
+
+  /**
+   * `kvm_vgic_v4_set_forwarding`: upgrade the LPI the guest mapped for
+   * (device, event) to a vLPI. `lpi` is null when the vITS has no mapping
+   * (KVM then leaves the route on the software path).
+   */
+  forward(device: number, event: number, lpi: Lpi | null): void {
+    this.forwardings.set(device * 0x10000 + event, { device, event, lpi });
+    if (!lpi) {
+      this.#emit(
+        "forward",
+        `device 0x${
+          device.toString(16)
+        } event ${event}: no vITS mapping, stays on software injection`,
+      );
+      return;
+    }
+    lpi.forwarded = true;
+    if (lpi.target >= 0) this.vpes[lpi.target].vlpis++;
+    this.#emit(
+      "forward",
+      `device 0x${device.toString(16)} event ${event} -> vLPI ${lpi.intid} on vPE ${lpi.target}${
+        lpi.pending ? " (pending state moved to the hardware)" : ""
+      }`,
+    );
+  }
+
+  /** `kvm_vgic_v4_unset_forwarding`: the vLPI goes back to a software LPI. */
+  unforward(device: number, event: number): void {
+    const key = device * 0x10000 + event;
+    const f = this.forwardings.get(key);
+    this.forwardings.delete(key);
+    if (!f || !f.lpi || !f.lpi.forwarded) return;
+    this.#unmap(f.lpi, "unforwarded");
+  }
+
+  /** DISCARD or MAPD freed the ITE of a forwarded LPI: its_unmap_vlpi. */
+  iteFreed(lpi: Lpi): void {
+    if (!lpi.forwarded) return;
+    for (const f of this.forwardings.values()) if (f.lpi === lpi) f.lpi = null;
+    this.#unmap(lpi, "ITE freed");
+  }
+
+  #unmap(lpi: Lpi, why: string): void {
+    lpi.forwarded = false;
+    if (lpi.target >= 0) this.vpes[lpi.target].vlpis--;
+    this.#emit("unmap", `vLPI ${lpi.intid} unmapped (${why}): back to software injection`);
+  }
+
+  /**
+   * The hardware makes a forwarded vLPI pending (the device's MSI, or INT /
+   * KVM_SIGNAL_MSI through `irq_set_irqchip_state`). Returns the path.
+   */
+  pend(lpi: Lpi, why: string): LpiPath {
+    const vpe = this.vpes[lpi.target];
+    lpi.pending = true;
+    if (vpe.resident) {
+      lpi.path = "direct";
+      if (!this.trace.enabled) return "direct";
+      this.#emit(
+        "direct",
+        `${why}: vLPI ${lpi.intid} injected directly into resident vPE ${vpe.vcpu}`,
+      );
+      return "direct";
+    }
+    lpi.path = "doorbell";
+    if (vpe.doorbell && lpi.enabled) {
+      vpe.pendingLast = true;
+      if (!this.trace.enabled) return "doorbell";
+      this.#emit(
+        "doorbell",
+        `${why}: vLPI ${lpi.intid} recorded in vPE ${vpe.vcpu}'s VPT; doorbell fires, pending_last set`,
+      );
+    } else if (this.trace.enabled) {
+      this.#emit("vpt", `${why}: vLPI ${lpi.intid} recorded in vPE ${vpe.vcpu}'s VPT`);
+    }
+    return "doorbell";
+  }
+
+  /** VMOVI: the vLPI follows its LPI to another vPE. */
+  retarget(lpi: Lpi, from: number, to: number): void {
+    if (!lpi.forwarded || from === to) return;
+    if (from >= 0) this.vpes[from].vlpis--;
+    this.vpes[to].vlpis++;
+    this.#emit("vmovi", `VMOVI vLPI ${lpi.intid}: vPE ${from} -> vPE ${to}`);
+    // A pending vLPI moved to a non-resident vPE rings its doorbell there.
+    const vpe = this.vpes[to];
+    if (lpi.pending && !vpe.resident && vpe.doorbell && lpi.enabled) vpe.pendingLast = true;
+  }
+
+  /** The vCPU blocks (WFI): vgic_v4_put with the doorbell enabled. */
+  block(vcpu: number): void {
+    const vpe = this.vpes[vcpu];
+    vpe.resident = false;
+    vpe.doorbell = true;
+  }
+
+  /** The vCPU runs again: vgic_v4_load makes the vPE resident, the doorbell goes quiet. */
+  unblock(vcpu: number): void {
+    const vpe = this.vpes[vcpu];
+    vpe.resident = true;
+    vpe.doorbell = false;
+    vpe.pendingLast = false;
+  }
+
+  #emit(kind: string, text: string): void {
+    if (this.trace.enabled) this.trace.emit(this.name, kind, text);
+  }
+}

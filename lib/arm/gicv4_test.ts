@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { Trace } from "../core/trace.ts";
+import { Gic } from "./gic.ts";
+
+function setup(): Gic {
+  const g = new Gic({ version: 3, vcpus: 3, nrIrqs: 64, its: true, v4: true }, new Trace(() => 0));
+  g.lpis.idBits = 16;
+  g.dist.ctlr = 2;
+  for (const rd of g.rds) rd.enableLpis = true;
+  const its = g.its!;
+  its.enabled = true;
+  its.mapd(0x10, 3, 1);
+  its.mapc(1, 1, 1);
+  its.mapc(2, 2, 1);
+  g.lpis.writeConfig(8200, 0xa3);
+  its.mapti(0x10, 3, 8200, 1);
+  g.v4!.forward(0x10, 3, g.lpis.lpis.get(8200)!);
+  return g;
+}
+
+Deno.test("Gicv4.pend() injects directly into a resident vPE", () => {
+  const g = setup();
+  g.its!.translater(0x10, 3);
+  const lpi = g.lpis.lpis.get(8200)!;
+  assert.equal(lpi.path, "direct");
+  assert.equal(g.v4!.vpes[1].pendingLast, false);
+});
+
+Deno.test("Gicv4.pend() rings the doorbell of a blocked vPE, and the vLPI is hidden until it is resident", () => {
+  const g = setup(), v4 = g.v4!;
+  g.cifs[1].pmr = 0xf0;
+  g.cifs[1].igrpen1 = 1;
+  v4.block(1);
+  g.its!.translater(0x10, 3);
+  assert.equal(g.lpis.lpis.get(8200)!.path, "doorbell");
+  assert.equal(v4.vpes[1].pendingLast, true);
+  assert.equal(g.cifs[1].wouldWake(), false);
+  assert.equal(g.wouldWake(1), true);
+  v4.unblock(1);
+  assert.equal(g.cifs[1].read("iar1"), 8200);
+});
+
+Deno.test("Gicv4.retarget() follows MOVI, and DISCARD then MAPTI leaves the LPI on software injection", () => {
+  const g = setup(), v4 = g.v4!, its = g.its!;
+  its.movi(0x10, 3, 2);
+  assert.equal(v4.vpes[1].vlpis, 0);
+  assert.equal(v4.vpes[2].vlpis, 1);
+  its.discard(0x10, 3);
+  assert.equal(v4.vpes[2].vlpis, 0);
+  its.mapti(0x10, 3, 8200, 2);
+  its.translater(0x10, 3);
+  const lpi = g.lpis.lpis.get(8200)!;
+  assert.equal(lpi.forwarded, false);
+  assert.equal(lpi.path, "software");
+});

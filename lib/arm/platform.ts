@@ -1,0 +1,1513 @@
+/**
+ * The arm64 platform as the language sees it: the `vm` settings, the
+ * commands each actor can issue, the readable state paths and the handler
+ * events (`irq`, `fiq`, `intid N`).
+ *
+ * Everything here binds a name to the model. Register names and offsets
+ * follow the specs: `gicd.<reg>` (GICD_*), `gicr.<reg>` (the acting vCPU's
+ * redistributor, RD_base then SGI_base), `gicc.<reg>` (GICv2 GICC_*), and
+ * `read icc_<reg>` / `write icc_<reg>` for the GICv3 system registers
+ * (ICC_<REG>_EL1).
+ *
+ * @module
+ */
+import type {
+  Args,
+  CommandSpec,
+  FieldSpec,
+  HandlerEventSpec,
+  ParamSpec,
+  RegisterFile,
+  RegisterSpec,
+  SettingSpec,
+  StateSpec,
+  Val,
+} from "../core/table.ts";
+import type { Platform } from "../interp/platform.ts";
+import { ArmVm } from "./vm.ts";
+import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
+import { GicdOffset } from "./gicv3_distributor.ts";
+import { GicrOffset } from "./gicv3_redistributor.ts";
+import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
+import { EBUSY, EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
+import { type ItsCommand, ItsError } from "./its.ts";
+import { LPI_PATHS } from "./lpi.ts";
+import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
+import { TimerCtl } from "./timer.ts";
+
+type Cmd = CommandSpec<ArmVm>;
+type State = StateSpec<ArmVm>;
+
+const U32 = { kind: "int", min: 0, max: 0xffff_ffff, what: "a 32-bit value" } as const;
+const INTID = { kind: "int", min: 0, max: 0xffff, what: "an INTID" } as const;
+const LPI = { kind: "int", min: 0, max: 0xffff_ffff, what: "an LPI INTID" } as const;
+const DEVICE_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "a DeviceID" } as const;
+const EVENT_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "an EventID" } as const;
+const ICID = { kind: "int", min: 0, max: 0xffff, what: "an ICID" } as const;
+const VCPU = { kind: "int", min: 0, max: 511, what: "a vCPU index" } as const;
+const BIT = { kind: "int", min: 0, max: 1, what: "0 or 1" } as const;
+const BYTE = { kind: "int", min: 0, max: 0xff, what: "a byte" } as const;
+
+// ---- MMIO register files -------------------------------------------------------
+
+interface MmioReg {
+  spec: RegisterSpec;
+  offset: number;
+  /** Bytes between elements of an indexed register. */
+  stride: number;
+}
+
+const f = (
+  name: string,
+  lsb: number,
+  width: number,
+  doc: string,
+  readOnly?: boolean,
+): FieldSpec => ({
+  name,
+  lsb,
+  width,
+  doc,
+  readOnly,
+});
+
+function reg(
+  name: string,
+  title: string,
+  offset: number,
+  doc: string,
+  extra: Partial<RegisterSpec> & { stride?: number } = {},
+): MmioReg {
+  const { stride, ...rest } = extra;
+  return {
+    spec: { name, title, width: 32, fields: [], doc, ...rest },
+    offset,
+    stride: stride ?? 4,
+  };
+}
+
+/** Per-INTID bank registers with their count in 32-bit words. */
+function bankRegs(prefix: "GICD" | "GICR", words: number, suffix: string): MmioReg[] {
+  const O = BankOffset;
+  const r = (n: string, off: number, doc: string, count = words) =>
+    reg(
+      `${n}${suffix}`,
+      `${prefix}_${n.toUpperCase()}${suffix || "<n>"}`,
+      off,
+      doc,
+      suffix ? {} : { count },
+    );
+  return [
+    r("igroupr", O.IGROUPR, "1 bit per INTID: 1 = Group 1"),
+    r("isenabler", O.ISENABLER, "write 1 to enable; reads the enables"),
+    r("icenabler", O.ICENABLER, "write 1 to disable; reads the enables"),
+    r("ispendr", O.ISPENDR, "write 1 to set the pending latch; reads pending"),
+    r("icpendr", O.ICPENDR, "write 1 to clear the pending latch; reads pending"),
+    r("isactiver", O.ISACTIVER, "write 1 to set active; reads active"),
+    r("icactiver", O.ICACTIVER, "write 1 to clear active; reads active"),
+  ];
+}
+
+const GICD_REGS: MmioReg[] = [
+  reg("ctlr", "GICD_CTLR", GicdOffset.CTLR, "distributor control", {
+    fields: [
+      f("enablegrp0", 0, 1, "Group 0 enable"),
+      f("enablegrp1", 1, 1, "Group 1 enable"),
+      f("are", 4, 1, "affinity routing (GICv3: reads 1)", true),
+      f("ds", 6, 1, "disable security (GICv3: reads 1)", true),
+    ],
+  }),
+  reg("typer", "GICD_TYPER", GicdOffset.TYPER, "ITLinesNumber, CPUNumber, LPIS, IDbits", {
+    readonly: true,
+  }),
+  reg("iidr", "GICD_IIDR", GicdOffset.IIDR, "implementer (KVM: 0x4b00343b)", { readonly: true }),
+  ...bankRegs("GICD", 32, ""),
+  reg(
+    "ipriorityr",
+    "GICD_IPRIORITYR<n>",
+    BankOffset.IPRIORITYR,
+    "one byte per INTID (5 bits kept)",
+    {
+      count: 256,
+    },
+  ),
+  reg(
+    "itargetsr",
+    "GICD_ITARGETSR<n>",
+    BankOffset.ITARGETSR,
+    "GICv2: one byte per INTID, bit = CPU",
+    {
+      count: 256,
+    },
+  ),
+  reg("icfgr", "GICD_ICFGR<n>", BankOffset.ICFGR, "2 bits per INTID: bit 2n+1 = 1 edge", {
+    count: 64,
+  }),
+  reg("sgir", "GICD_SGIR", GicdOffset.SGIR, "GICv2: generate an SGI", {
+    writeonly: true,
+    fields: [
+      f("sgiintid", 0, 4, "the SGI"),
+      f("nsatt", 15, 1, "non-secure attribute"),
+      f("cputargetlist", 16, 8, "bit n = CPU n"),
+      f("targetlistfilter", 24, 2, "0 list, 1 all but self, 2 self, 3 reserved"),
+    ],
+  }),
+  reg(
+    "cpendsgir",
+    "GICD_CPENDSGIR<n>",
+    GicdOffset.CPENDSGIR,
+    "GICv2: clear SGI sources (byte per SGI)",
+    {
+      count: 4,
+    },
+  ),
+  reg(
+    "spendsgir",
+    "GICD_SPENDSGIR<n>",
+    GicdOffset.SPENDSGIR,
+    "GICv2: set SGI sources (byte per SGI)",
+    {
+      count: 4,
+    },
+  ),
+  reg("irouter", "GICD_IROUTER<n>", GicdOffset.IROUTER, "GICv3: route of SPI n (n = INTID)", {
+    width: 64,
+    count: 1020,
+    stride: 8,
+    fields: [
+      f("aff0", 0, 8, "Aff0"),
+      f("aff1", 8, 8, "Aff1"),
+      f("aff2", 16, 8, "Aff2"),
+      f("irm", 31, 1, "1: any PE (KVM drops it)"),
+      f("aff3", 32, 8, "Aff3 (KVM drops it)"),
+    ],
+  }),
+  reg("pidr2", "GICD_PIDR2", GicdOffset.PIDR2, "[7:4] architecture revision", { readonly: true }),
+];
+
+const S = GicrOffset.SGI_BASE;
+const GICR_REGS: MmioReg[] = [
+  reg("ctlr", "GICR_CTLR", GicrOffset.CTLR, "redistributor control", {
+    fields: [f("enablelpis", 0, 1, "LPIs enabled at this redistributor")],
+  }),
+  reg("iidr", "GICR_IIDR", GicrOffset.IIDR, "implementer", { readonly: true }),
+  reg("typer", "GICR_TYPER", GicrOffset.TYPER, "PLPIS, Last, Processor_Number, affinity", {
+    width: 64,
+    readonly: true,
+    fields: [
+      f("plpis", 0, 1, "physical LPIs supported"),
+      f("last", 4, 1, "last redistributor of the region"),
+      f("processor_number", 8, 16, "the vcpu_id"),
+      f("affinity", 32, 32, "Aff3.Aff2.Aff1.Aff0"),
+    ],
+  }),
+  reg("waker", "GICR_WAKER", GicrOffset.WAKER, "RAZ/WI in KVM"),
+  reg("propbaser", "GICR_PROPBASER", GicrOffset.PROPBASER, "LPI configuration table", {
+    width: 64,
+    fields: [f("idbits", 0, 5, "LPI INTID bits - 1"), f("pa", 12, 40, "address >> 12")],
+  }),
+  reg("pendbaser", "GICR_PENDBASER", GicrOffset.PENDBASER, "LPI pending table", {
+    width: 64,
+    fields: [f("pa", 16, 36, "address >> 16"), f("ptz", 62, 1, "the table is zero")],
+  }),
+  reg("invlpir", "GICR_INVLPIR", GicrOffset.INVLPIR, "re-read one LPI's configuration", {
+    writeonly: true,
+  }),
+  reg("invallr", "GICR_INVALLR", GicrOffset.INVALLR, "re-read every LPI's configuration", {
+    writeonly: true,
+  }),
+  reg("syncr", "GICR_SYNCR", GicrOffset.SYNCR, "reads 0 (KVM completes at once)", {
+    readonly: true,
+  }),
+  ...bankRegs("GICR", 1, "0").map((r) => ({ ...r, offset: r.offset + S })),
+  reg("ipriorityr", "GICR_IPRIORITYR<n>", S + BankOffset.IPRIORITYR, "SGI/PPI priorities", {
+    count: 8,
+  }),
+  reg("icfgr", "GICR_ICFGR<n>", S + BankOffset.ICFGR, "0: SGIs (edge), 1: PPIs (level)", {
+    count: 2,
+  }),
+];
+
+const GICC_REGS: MmioReg[] = [
+  reg("ctlr", "GICC_CTLR", GiccOffset.CTLR, "CPU interface control", {
+    fields: [
+      f("enablegrp0", 0, 1, "Group 0 enable"),
+      f("enablegrp1", 1, 1, "Group 1 enable"),
+      f("ackctl", 2, 1, "acknowledge control"),
+      f("fiqen", 3, 1, "Group 0 as FIQ"),
+      f("cbpr", 4, 1, "Group 1 uses BPR"),
+      f("eoimode", 9, 1, "1: EOIR drops priority only, DIR deactivates"),
+    ],
+  }),
+  reg("pmr", "GICC_PMR", GiccOffset.PMR, "priority mask"),
+  reg("bpr", "GICC_BPR", GiccOffset.BPR, "binary point"),
+  reg("iar", "GICC_IAR", GiccOffset.IAR, "acknowledge: [9:0] INTID, [12:10] source CPU", {
+    readonly: true,
+  }),
+  reg("eoir", "GICC_EOIR", GiccOffset.EOIR, "end of interrupt", { writeonly: true }),
+  reg("rpr", "GICC_RPR", GiccOffset.RPR, "running priority", { readonly: true }),
+  reg("hppir", "GICC_HPPIR", GiccOffset.HPPIR, "highest pending interrupt", { readonly: true }),
+  reg("abpr", "GICC_ABPR", GiccOffset.ABPR, "aliased binary point (Group 1)"),
+  reg("apr0", "GICC_APR0", GiccOffset.APR0, "active priorities"),
+  reg("dir", "GICC_DIR", GiccOffset.DIR, "deactivate (EOImode=1)", { writeonly: true }),
+];
+
+/** GICD_* registers by name (`gicd.isenabler[1]`). */
+export const GICD_FILE: RegisterFile = { prefix: "gicd", registers: GICD_REGS.map((r) => r.spec) };
+/** The acting vCPU's GICR_* registers (`gicr.typer`, `gicr.icactiver0`). */
+export const GICR_FILE: RegisterFile = { prefix: "gicr", registers: GICR_REGS.map((r) => r.spec) };
+/** GICv2 GICC_* registers of the acting vCPU (`gicc.iar`). */
+export const GICC_FILE: RegisterFile = { prefix: "gicc", registers: GICC_REGS.map((r) => r.spec) };
+
+const MMIO = new Map<RegisterSpec, { file: string; reg: MmioReg }>();
+for (
+  const [file, regs] of [["gicd", GICD_REGS], ["gicr", GICR_REGS], ["gicc", GICC_REGS]] as const
+) {
+  for (const r of regs) MMIO.set(r.spec, { file, reg: r });
+}
+
+function composeValue(args: Args): bigint {
+  const a = args.$register!;
+  if (a.raw !== undefined) return a.raw;
+  let v = 0n;
+  for (const [fl, n] of a.fields) {
+    v |= (BigInt(n) & ((1n << BigInt(fl.width)) - 1n)) << BigInt(fl.lsb);
+  }
+  return v;
+}
+
+function mmioAccess(args: Args): { file: string; offset: number; size: 1 | 4 | 8; name: string } {
+  const a = args.$register!;
+  const m = MMIO.get(a.register)!;
+  const byte = args.byte as number;
+  let offset = m.reg.offset + a.index * m.reg.stride;
+  let size: 1 | 4 | 8 = a.register.width === 64 ? 8 : 4;
+  if (byte >= 0) {
+    offset += byte;
+    size = 1;
+  }
+  const name = `${m.file}.${a.register.name}${
+    a.register.count !== undefined ? `[${a.index}]` : ""
+  }${byte >= 0 ? ` byte ${byte}` : ""}`;
+  return { file: m.file, offset, size, name };
+}
+
+function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
+  const { file, offset, size, name } = mmioAccess(args);
+  const value = composeValue(args);
+  const gic = vm.gic;
+  acting(vm, `vcpu${cpu}`, "write", `${name} <- 0x${value.toString(16)}`, (id) => {
+    let ok: boolean;
+    if (file === "gicd") {
+      ok = gic.version === 2
+        ? gicv2WriteDist(gic, cpu, offset, Number(value & 0xffff_ffffn), size === 8 ? 4 : size, id)
+        : gic.dist.write(offset, value, size, id);
+    } else if (file === "gicr") {
+      ok = gic.version === 3 && gic.writeGicr(cpu, offset, value, size, id);
+    } else {
+      ok = gic.version === 2 && gicv2WriteCpu(gic, cpu, offset, Number(value & 0xffff_ffffn));
+    }
+    if (!ok) {
+      emit(vm, `vcpu${cpu}`, "write.ignored", `${name}: write ignored (RAZ/WI or read-only here)`);
+    }
+  });
+}
+
+function mmioRead(vm: ArmVm, cpu: number, args: Args): Val {
+  const { file, offset, size } = mmioAccess(args);
+  const gic = vm.gic;
+  if (file === "gicd") {
+    if (gic.version === 2) return gicv2ReadDist(gic, cpu, offset, size === 8 ? 4 : size);
+    return gic.dist.read(offset, size);
+  }
+  if (file === "gicr") return gic.version === 3 ? gic.rds[cpu].read(offset, size) : 0;
+  return gic.version === 2 ? gicv2ReadCpu(gic, cpu, offset) : 0;
+}
+
+// ---- helpers -------------------------------------------------------------------------
+
+function emit(vm: ArmVm, source: string, kind: string, text: string): void {
+  if (vm.trace.enabled) vm.trace.emit(source, kind, text);
+}
+
+/** Runs `fn` under a root trace event for the action. */
+function acting<T>(
+  vm: ArmVm,
+  source: string,
+  kind: string,
+  text: string,
+  fn: (id: number) => T,
+): T {
+  const id = vm.trace.emit(source, kind, text);
+  vm.trace.open(id);
+  try {
+    return fn(id);
+  } finally {
+    vm.trace.close(id);
+  }
+}
+
+const hex = (n: Val) =>
+  typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
+
+function iccRead(vm: ArmVm, cpu: number, r: IccRegister): number {
+  if (vm.gic.version !== 3) {
+    emit(
+      vm,
+      `vcpu${cpu}`,
+      "undef",
+      `ICC_${r.name.toUpperCase()}_EL1: no system register interface on GICv2`,
+    );
+    return 0;
+  }
+  const cif = vm.gic.cifs[cpu];
+  if (r.name === "iar0" || r.name === "iar1") {
+    return acting(vm, `vcpu${cpu}`, "read", `${r.title}`, () => {
+      const v = cif.read(r.name);
+      emit(vm, `vcpu${cpu}`, "ack", `${r.title} = ${v}`);
+      return v;
+    });
+  }
+  return cif.read(r.name);
+}
+
+function iccWrite(vm: ArmVm, cpu: number, r: IccRegister, value: bigint): void {
+  const source = `vcpu${cpu}`;
+  acting(vm, source, "write", `${r.title} <- 0x${value.toString(16)}`, () => {
+    if (vm.gic.version !== 3) {
+      emit(vm, source, "undef", "no system register interface on GICv2");
+      return;
+    }
+    if (r.name === "sgi1r" || r.name === "sgi0r") {
+      vm.gic.sgi(cpu, value, r.name === "sgi0r");
+      return;
+    }
+    if (!vm.gic.cifs[cpu].write(r.name, Number(value & 0xffff_ffffn))) {
+      emit(vm, source, "write.ignored", `${r.title}: no effect`);
+    }
+  });
+}
+
+function iccCommands(): Cmd[] {
+  const out: Cmd[] = [];
+  for (const r of ICC_REGISTERS) {
+    if (r.access !== "wo") {
+      out.push({
+        actor: "vcpu",
+        name: `read icc_${r.name}`,
+        doc: `MRS ${r.title}: ${r.doc}`,
+        params: [],
+        returns: "the register value",
+        run: (vm, cpu) => iccRead(vm, cpu, r),
+      });
+    }
+    if (r.access !== "ro") {
+      const params: ParamSpec[] = [
+        {
+          name: "value",
+          type: { kind: "u64" },
+          doc: "the whole value (or give fields)",
+          positional: true,
+          default: -1,
+        },
+        ...r.fields.map((fl): ParamSpec => ({
+          name: fl.name,
+          type: { kind: "int", min: 0, max: 2 ** fl.width - 1, what: fl.name },
+          doc: fl.doc,
+          default: -1,
+        })),
+      ];
+      out.push({
+        actor: "vcpu",
+        name: `write icc_${r.name}`,
+        doc: `MSR ${r.title}: ${r.doc}`,
+        params,
+        run: (vm, cpu, a) => {
+          let v = typeof a.value === "bigint" ? a.value : -1n;
+          if (v < 0n) {
+            v = 0n;
+            for (const fl of r.fields) {
+              const n = a[fl.name] as number;
+              if (n >= 0) v |= BigInt(n) << BigInt(fl.lsb);
+            }
+          }
+          iccWrite(vm, cpu, r, v);
+        },
+      });
+    }
+  }
+  return out;
+}
+
+/** End of the handler's interrupt: the EOIR of its group (GICC_EOIR on GICv2). */
+function endOfInterrupt(vm: ArmVm, cpu: number, intid: number, deactivate: boolean): void {
+  const c = vm.cpus[cpu];
+  const id = intid >= 0 ? intid : c.currentIntid;
+  const gic = vm.gic;
+  const what = deactivate
+    ? "DIR"
+    : gic.version === 2
+    ? "GICC_EOIR"
+    : c.inFiq
+    ? "ICC_EOIR0_EL1"
+    : "ICC_EOIR1_EL1";
+  acting(vm, `vcpu${cpu}`, "write", `${what} <- ${id}`, () => {
+    if (deactivate) {
+      if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.DIR, id);
+      else gic.cifs[cpu].dir(id);
+    } else if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.EOIR, id);
+    else gic.cifs[cpu].eoi(c.inFiq ? 0 : 1, id);
+  });
+}
+
+/** What Linux's GIC drivers do to bring up the GIC for one CPU (and, once, the distributor and ITS). */
+function gicEnable(vm: ArmVm, cpu: number): void {
+  const gic = vm.gic;
+  acting(vm, `vcpu${cpu}`, "gic.enable", "GIC init as Linux does it", () => {
+    if (gic.version === 2) {
+      gicv2WriteDist(gic, cpu, GicdOffset.CTLR, 1, 4);
+      gicv2WriteCpu(gic, cpu, GiccOffset.CTLR, 1);
+      gicv2WriteCpu(gic, cpu, GiccOffset.PMR, 0xf0);
+      return;
+    }
+    gic.dist.ctlr |= 2;
+    const cif = gic.cifs[cpu];
+    cif.write("pmr", 0xf0);
+    cif.write("bpr1", 0);
+    cif.write("igrpen1", 1);
+    if (gic.its) {
+      // 16 LPI INTID bits (ITS_MAX_LPI_NRBITS), then EnableLPIs.
+      gic.writeGicr(cpu, GicrOffset.PROPBASER, 15, 8);
+      gic.writeGicr(cpu, GicrOffset.CTLR, 1, 4);
+      if (!gic.its.enabled) gic.its.enabled = true;
+    }
+  });
+}
+
+/** Linux's SGI send: ICC_SGI1R_EL1 per Aff3.Aff2.Aff1 cluster (GICv3), GICD_SGIR (GICv2). */
+function sendSgi(vm: ArmVm, cpu: number, a: Args): void {
+  const gic = vm.gic;
+  const intid = a.intid as number;
+  const to = a.to as string;
+  acting(
+    vm,
+    `vcpu${cpu}`,
+    "sgi.send",
+    `SGI ${intid} to ${to === "list" ? `{${(a.targets as number[]).join(", ")}}` : to}`,
+    () => {
+      if (gic.version === 2) {
+        const filter = to === "others" ? 1 : to === "self" ? 2 : 0;
+        let list = 0;
+        for (const t of a.targets as number[]) list |= 1 << t;
+        gicv2WriteDist(
+          gic,
+          cpu,
+          GicdOffset.SGIR,
+          intid | ((list & 0xff) << 16) | (filter << 24),
+          4,
+        );
+        return;
+      }
+      if (to === "others") {
+        gic.sgi(cpu, (BigInt(intid) << 24n) | (1n << 40n), false);
+        return;
+      }
+      const targets = to === "self" ? [cpu] : (a.targets as number[]);
+      const clusters = new Map<number, number>();
+      for (const t of targets) {
+        if (t >= gic.vcpus) continue;
+        const cluster = t >> 4;
+        clusters.set(cluster, (clusters.get(cluster) ?? 0) | (1 << (t & 0xf)));
+      }
+      for (const [cluster, list] of clusters) {
+        const aff1 = BigInt(cluster & 0xff), aff2 = BigInt((cluster >> 8) & 0xff);
+        gic.sgi(cpu, BigInt(list) | (aff1 << 16n) | (BigInt(intid) << 24n) | (aff2 << 32n), false);
+      }
+    },
+  );
+}
+
+function its(vm: ArmVm, cpu: number, cmd: ItsCommand): number {
+  const gic = vm.gic;
+  if (!gic.its) {
+    emit(vm, `vcpu${cpu}`, "its.missing", "no ITS in this VM ('gic v3 { its }')");
+    return -ENODEV;
+  }
+  return acting(vm, `vcpu${cpu}`, "its.cmd", `queue ${cmd.op}`, () => gic.its!.command(cmd) ?? -1);
+}
+
+const DEV_EVENT: ParamSpec[] = [
+  { name: "device", type: DEVICE_ID, doc: "DeviceID" },
+  { name: "event", type: EVENT_ID, doc: "EventID" },
+];
+
+function itsCommands(): Cmd[] {
+  const devEv = (name: string, op: ItsCommand["op"], doc: string): Cmd => ({
+    actor: "vcpu",
+    name: `its ${name}`,
+    doc,
+    params: DEV_EVENT,
+    returns: "KVM's result code: 0, an E_ITS_* value, -1 while queued",
+    run: (vm, cpu, a) => its(vm, cpu, { op, device: a.device as number, event: a.event as number }),
+  });
+  return [
+    {
+      actor: "vcpu",
+      name: "its mapd",
+      doc:
+        "MAPD: map a device with an ITT for 2^bits EventIDs (Size = bits - 1), or unmap it (valid=0)",
+      params: [
+        { name: "device", type: DEVICE_ID, doc: "DeviceID" },
+        {
+          name: "bits",
+          type: { kind: "int", min: 1, max: 32, what: "EventID bits" },
+          doc: "EventID bits (Size + 1)",
+          default: 1,
+        },
+        { name: "valid", type: BIT, doc: "V", default: 1 },
+      ],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) =>
+        its(vm, cpu, {
+          op: "MAPD",
+          device: a.device as number,
+          size: (a.bits as number) - 1,
+          valid: a.valid as number,
+        }),
+    },
+    {
+      actor: "vcpu",
+      name: "its mapc",
+      doc:
+        "MAPC: map a collection to a redistributor (target = vCPU index: GITS_TYPER.PTA=0), or remove it",
+      params: [
+        { name: "collection", type: ICID, doc: "ICID" },
+        { name: "target", type: VCPU, doc: "RDbase: the vCPU's processor number", default: 0 },
+        { name: "valid", type: BIT, doc: "V", default: 1 },
+      ],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) =>
+        its(vm, cpu, {
+          op: "MAPC",
+          collection: a.collection as number,
+          target: a.target as number,
+          valid: a.valid as number,
+        }),
+    },
+    {
+      actor: "vcpu",
+      name: "its mapti",
+      doc: "MAPTI: map (DeviceID, EventID) to a physical LPI in a collection",
+      params: [
+        ...DEV_EVENT,
+        { name: "lpi", type: LPI, doc: "pINTID" },
+        { name: "collection", type: ICID, doc: "ICID" },
+      ],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) =>
+        its(vm, cpu, {
+          op: "MAPTI",
+          device: a.device as number,
+          event: a.event as number,
+          lpi: a.lpi as number,
+          collection: a.collection as number,
+        }),
+    },
+    {
+      actor: "vcpu",
+      name: "its mapi",
+      doc: "MAPI: as MAPTI with pINTID = EventID",
+      params: [...DEV_EVENT, { name: "collection", type: ICID, doc: "ICID" }],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) =>
+        its(vm, cpu, {
+          op: "MAPI",
+          device: a.device as number,
+          event: a.event as number,
+          collection: a.collection as number,
+        }),
+    },
+    devEv("int", "INT", "INT: make the event's LPI pending as if the device had sent it"),
+    devEv("clear", "CLEAR", "CLEAR: remove the event's LPI pending state"),
+    devEv("discard", "DISCARD", "DISCARD: remove the ITE and its pending state"),
+    devEv("inv", "INV", "INV: re-read the event's LPI configuration byte"),
+    {
+      actor: "vcpu",
+      name: "its movi",
+      doc: "MOVI: move the event to another collection (its pending state follows)",
+      params: [...DEV_EVENT, { name: "collection", type: ICID, doc: "the new ICID" }],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) =>
+        its(vm, cpu, {
+          op: "MOVI",
+          device: a.device as number,
+          event: a.event as number,
+          collection: a.collection as number,
+        }),
+    },
+    {
+      actor: "vcpu",
+      name: "its movall",
+      doc: "MOVALL: move every LPI of one redistributor to another",
+      params: [
+        { name: "from", type: VCPU, doc: "RDbase1" },
+        { name: "to", type: VCPU, doc: "RDbase2" },
+      ],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) =>
+        its(vm, cpu, { op: "MOVALL", target: a.from as number, target2: a.to as number }),
+    },
+    {
+      actor: "vcpu",
+      name: "its invall",
+      doc: "INVALL: re-read the configuration of every LPI of the collection's vCPU",
+      params: [{ name: "collection", type: ICID, doc: "ICID" }],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) => its(vm, cpu, { op: "INVALL", collection: a.collection as number }),
+    },
+    {
+      actor: "vcpu",
+      name: "its sync",
+      doc: "SYNC: wait for earlier commands' effects (KVM: nothing to do)",
+      params: [{ name: "target", type: VCPU, doc: "RDbase", default: 0 }],
+      returns: "KVM's result code",
+      run: (vm, cpu, a) => its(vm, cpu, { op: "SYNC", target: a.target as number }),
+    },
+    ...(["enable", "disable"] as const).map((w): Cmd => ({
+      actor: "vcpu",
+      name: `its ${w}`,
+      doc: `GITS_CTLR.Enabled = ${w === "enable" ? 1 : 0}${
+        w === "enable" ? " (runs queued commands)" : ""
+      }`,
+      params: [],
+      run: (vm, cpu) =>
+        acting(vm, `vcpu${cpu}`, "write", `GITS_CTLR <- ${w === "enable" ? 1 : 0}`, () => {
+          if (vm.gic.its) vm.gic.its.enabled = w === "enable";
+        }),
+    })),
+  ];
+}
+
+function lpiConfig(
+  vm: ArmVm,
+  cpu: number,
+  intid: number,
+  value: number,
+  invalidate: boolean,
+): void {
+  const gic = vm.gic;
+  acting(
+    vm,
+    `vcpu${cpu}`,
+    "lpi.config",
+    `LPI ${intid} config byte <- ${hex(value)}${invalidate ? ", then INV" : ""}`,
+    () => {
+      gic.lpis.writeConfig(intid, value);
+      if (invalidate) gic.invalidate(intid);
+    },
+  );
+}
+
+function timerOf(vm: ArmVm, cpu: number, a: Args) {
+  return vm.timers[cpu][a.timer as "virt" | "phys"];
+}
+
+const TIMER_PARAM: ParamSpec = {
+  name: "timer",
+  type: { kind: "enum", values: ["virt", "phys"] },
+  doc: "virt: CNTV (PPI 27), phys: CNTP (PPI 30)",
+  default: "virt",
+};
+
+const VCPU_COMMANDS: Cmd[] = [
+  {
+    actor: "vcpu",
+    name: "gic enable",
+    doc:
+      "bring the GIC up as Linux does: distributor group enable, this CPU interface (PMR 0xf0, Group 1 on; GICv2: GICC_CTLR=1), and with an ITS: PROPBASER (16 bits), EnableLPIs, GITS_CTLR.Enabled",
+    params: [],
+    run: (vm, cpu) => gicEnable(vm, cpu),
+  },
+  ...(["irqs", "fiqs"] as const).flatMap((w): Cmd[] => [
+    {
+      actor: "vcpu",
+      name: `mask ${w}`,
+      doc: `MSR DAIFSet: PSTATE.${w === "irqs" ? "I" : "F"} = 1`,
+      params: [],
+      run: (vm, cpu) => vm.cpus[cpu].mask(w === "irqs" ? "irq" : "fiq"),
+    },
+    {
+      actor: "vcpu",
+      name: `unmask ${w}`,
+      doc: `MSR DAIFClr: PSTATE.${w === "irqs" ? "I" : "F"} = 0`,
+      params: [],
+      run: (vm, cpu) => vm.cpus[cpu].unmask(w === "irqs" ? "irq" : "fiq"),
+    },
+  ]),
+  {
+    actor: "vcpu",
+    name: "wfi",
+    doc:
+      "WFI: sleep until an interrupt is pending (even one masked by PSTATE); the vPE is not resident meanwhile",
+    params: [],
+    run: (vm, cpu) => vm.cpus[cpu].wfi(),
+  },
+  {
+    actor: "vcpu",
+    name: "nop",
+    doc: "an instruction that does nothing",
+    params: [],
+    run: () => {},
+  },
+  {
+    actor: "vcpu",
+    name: "eoi",
+    doc:
+      "end of interrupt: ICC_EOIR1/0_EL1 (GICC_EOIR on GICv2) with the handler's INTID, or the one given",
+    params: [{
+      name: "intid",
+      type: INTID,
+      doc: "the INTID (default: the handler's)",
+      positional: true,
+      default: -1,
+    }],
+    run: (vm, cpu, a) => endOfInterrupt(vm, cpu, a.intid as number, false),
+  },
+  {
+    actor: "vcpu",
+    name: "deactivate",
+    doc:
+      "ICC_DIR_EL1 (GICC_DIR on GICv2) with the handler's INTID, or the one given (EOImode=1 only)",
+    params: [{
+      name: "intid",
+      type: INTID,
+      doc: "the INTID (default: the handler's)",
+      positional: true,
+      default: -1,
+    }],
+    run: (vm, cpu, a) => endOfInterrupt(vm, cpu, a.intid as number, true),
+  },
+  {
+    actor: "vcpu",
+    name: "write",
+    doc:
+      "write a GIC register: gicd.<reg>[n], gicr.<reg> (this vCPU's), gicc.<reg> (GICv2); byte=k for a byte access",
+    params: [
+      {
+        name: "register",
+        type: { kind: "register", files: [GICD_FILE, GICR_FILE, GICC_FILE] },
+        doc: "gicd.<name>[n], gicr.<name>, gicc.<name>",
+      },
+      {
+        name: "byte",
+        type: { kind: "int", min: 0, max: 3, what: "a byte lane" },
+        doc: "byte access to this byte of the word",
+        default: -1,
+      },
+    ],
+    run: (vm, cpu, a) => mmioWrite(vm, cpu, a),
+  },
+  {
+    actor: "vcpu",
+    name: "read",
+    doc: "read a GIC register as this vCPU (GICC_IAR acknowledges)",
+    params: [
+      {
+        name: "register",
+        type: { kind: "register", files: [GICD_FILE, GICR_FILE, GICC_FILE] },
+        doc: "gicd.<name>[n], gicr.<name>, gicc.<name>",
+      },
+      {
+        name: "byte",
+        type: { kind: "int", min: 0, max: 3, what: "a byte lane" },
+        doc: "byte access",
+        default: -1,
+      },
+    ],
+    returns: "the register value",
+    run: (vm, cpu, a) => mmioRead(vm, cpu, a),
+  },
+  ...iccCommands(),
+  {
+    actor: "vcpu",
+    name: "sgi",
+    doc: "send an SGI as Linux does (ICC_SGI1R_EL1 per cluster on GICv3, GICD_SGIR on GICv2)",
+    params: [
+      {
+        name: "intid",
+        type: { kind: "int", min: 0, max: 15, what: "an SGI" },
+        doc: "the SGI",
+        positional: true,
+      },
+      {
+        name: "to",
+        type: { kind: "enum", values: ["list", "self", "others"] },
+        doc: "targets",
+        default: "list",
+      },
+      {
+        name: "targets",
+        type: { kind: "set", min: 0, max: 511 },
+        doc: "vCPU indexes (to=list)",
+        default: [],
+      },
+    ],
+    run: (vm, cpu, a) => sendSgi(vm, cpu, a),
+  },
+  ...itsCommands(),
+  {
+    actor: "vcpu",
+    name: "lpi enable",
+    doc:
+      "Linux's LPI unmask: write the configuration byte (priority | Group1 | enable), then invalidate it",
+    params: [
+      { name: "intid", type: LPI, doc: "the LPI", positional: true },
+      { name: "priority", type: BYTE, doc: "priority ([7:2] are kept)", default: 0xa0 },
+    ],
+    run: (vm, cpu, a) =>
+      lpiConfig(vm, cpu, a.intid as number, ((a.priority as number) & 0xfc) | 3, true),
+  },
+  {
+    actor: "vcpu",
+    name: "lpi disable",
+    doc: "Linux's LPI mask: clear the enable bit of the configuration byte, then invalidate it",
+    params: [{ name: "intid", type: LPI, doc: "the LPI", positional: true }],
+    run: (vm, cpu, a) =>
+      lpiConfig(vm, cpu, a.intid as number, vm.gic.lpis.readConfig(a.intid as number) & ~1, true),
+  },
+  {
+    actor: "vcpu",
+    name: "lpi config",
+    doc:
+      "write an LPI configuration byte in memory only ([7:2] priority, [1] RES1, [0] enable): no invalidation",
+    params: [
+      { name: "intid", type: LPI, doc: "the LPI", positional: true },
+      { name: "value", type: BYTE, doc: "the byte", positional: true },
+    ],
+    run: (vm, cpu, a) => lpiConfig(vm, cpu, a.intid as number, a.value as number, false),
+  },
+  {
+    actor: "vcpu",
+    name: "timer arm",
+    doc: "CNTx_CVAL = counter + in, CNTx_CTL = ENABLE (IMASK clear)",
+    params: [
+      { name: "in", type: { kind: "duration" }, doc: "how far ahead (0: now)", default: 0 },
+      TIMER_PARAM,
+    ],
+    run: (vm, cpu, a) =>
+      acting(vm, `vcpu${cpu}`, "timer", `${a.timer} timer armed in ${a.in}ns`, () => {
+        const t = timerOf(vm, cpu, a);
+        t.writeCval(t.counter + (a.in as number));
+        t.writeCtl(TimerCtl.ENABLE);
+      }),
+  },
+  {
+    actor: "vcpu",
+    name: "timer ctl",
+    doc: "write CNTx_CTL_EL0",
+    params: [
+      { name: "enable", type: BIT, doc: "ENABLE", default: 0 },
+      { name: "imask", type: BIT, doc: "IMASK", default: 0 },
+      TIMER_PARAM,
+    ],
+    run: (vm, cpu, a) =>
+      acting(
+        vm,
+        `vcpu${cpu}`,
+        "timer",
+        `${a.timer} CTL <- enable=${a.enable} imask=${a.imask}`,
+        () => timerOf(vm, cpu, a).writeCtl((a.enable as number) | ((a.imask as number) << 1)),
+      ),
+  },
+  {
+    actor: "vcpu",
+    name: "timer cval",
+    doc: "write CNTx_CVAL_EL0 (counter ticks: 1 per ns)",
+    params: [{
+      name: "value",
+      type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER },
+      doc: "CVAL",
+      positional: true,
+    }, TIMER_PARAM],
+    run: (vm, cpu, a) =>
+      acting(
+        vm,
+        `vcpu${cpu}`,
+        "timer",
+        `${a.timer} CVAL <- ${a.value}`,
+        () => timerOf(vm, cpu, a).writeCval(a.value as number),
+      ),
+  },
+];
+
+// ---- VMM and devices ---------------------------------------------------------------
+
+const IRQ_TYPES = ["cpu", "spi", "ppi"] as const;
+
+const VMM_COMMANDS: Cmd[] = [
+  {
+    actor: "vmm",
+    name: "kvm irq_line",
+    doc:
+      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu is refused (in-kernel GIC), spi ignores vcpu, ppi needs 16..31",
+    params: [
+      {
+        name: "type",
+        type: { kind: "enum", values: IRQ_TYPES },
+        doc: "KVM_ARM_IRQ_TYPE_{CPU,SPI,PPI}",
+        default: "spi",
+      },
+      {
+        name: "vcpu",
+        type: { kind: "int", min: 0, max: 0xffff, what: "vcpu2*256 + vcpu" },
+        doc: "target vCPU (ppi)",
+        default: 0,
+      },
+      { name: "num", type: INTID, doc: "the INTID", default: 0 },
+      { name: "level", type: BIT, doc: "1 assert, 0 de-assert" },
+      { name: "irq", type: U32, doc: "the raw irq field instead of type/vcpu/num", default: -1 },
+    ],
+    returns: "0 or -ENXIO / -EINVAL",
+    run: (vm, _c, a, source) => {
+      let type = IRQ_TYPES.indexOf(a.type as (typeof IRQ_TYPES)[number]);
+      let vcpu = a.vcpu as number, num = a.num as number;
+      const raw = a.irq as number;
+      if (raw >= 0) {
+        type = (raw >>> 24) & 0xf;
+        vcpu = ((raw >>> 16) & 0xff) + ((raw >>> 28) & 0xf) * 256;
+        num = raw & 0xffff;
+      }
+      const irq = (((vcpu >> 8) & 0xf) << 28) | (type << 24) | ((vcpu & 0xff) << 16) | num;
+      return acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_IRQ_LINE irq ${hex(irq >>> 0)} level ${a.level}`,
+        (id) => vm.gic.kvmIrqLine(type, vcpu, num, a.level as number, id),
+      );
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm signal_msi",
+    doc: "KVM_SIGNAL_MSI to the ITS doorbell with a DeviceID (flags=1: KVM_MSI_VALID_DEVID)",
+    params: [
+      { name: "devid", type: DEVICE_ID, doc: "DeviceID" },
+      { name: "data", type: EVENT_ID, doc: "EventID" },
+      { name: "flags", type: U32, doc: "KVM_MSI_VALID_DEVID = 1", default: 1 },
+      { name: "address", type: U32, doc: "GITS_TRANSLATER's address", default: ITS_DOORBELL },
+    ],
+    returns: "1 delivered, 0 blocked (translation failed), -EINVAL, -EBUSY, -ENODEV",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SIGNAL_MSI devid ${hex(a.devid)} data ${a.data}`,
+        () =>
+          vm.gic.signalMsi(
+            a.address as number,
+            a.data as number,
+            a.flags as number,
+            a.devid as number,
+          ),
+      ),
+  },
+  ...(["forward", "unforward"] as const).map((w): Cmd => ({
+    actor: "vmm",
+    name: `kvm ${w}`,
+    doc: w === "forward"
+      ? "VFIO's irq bypass meets KVM's MSI route: kvm_vgic_v4_set_forwarding upgrades the event's LPI to a vLPI (GICv4)"
+      : "kvm_vgic_v4_unset_forwarding: the vLPI goes back to software injection",
+    params: DEV_EVENT,
+    returns: "0, or the vITS lookup's error",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, w, `${w} device ${hex(a.device)} event ${a.event}`, () => {
+        const v4 = vm.gic.v4;
+        const dev = a.device as number, ev = a.event as number;
+        if (!v4) {
+          emit(
+            vm,
+            source,
+            "v4.missing",
+            "no GICv4 ('gic v3 { its v4 }'): stays on software injection",
+          );
+          return 0;
+        }
+        if (w === "unforward") {
+          v4.unforward(dev, ev);
+          return 0;
+        }
+        const t = vm.gic.its!.translate(dev, ev);
+        v4.forward(dev, ev, "error" in t ? null : t.ite.lpi);
+        return "error" in t ? t.error : 0;
+      }),
+  })),
+];
+
+function deviceId(source: string, given: number): number {
+  if (given >= 0) return given;
+  const name = source.replace(/^device /, "");
+  const n = Number(name.replace(/_/g, ""));
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+const DEVICE_COMMANDS: Cmd[] = [
+  {
+    actor: "device",
+    name: "msi",
+    doc:
+      "the device writes its EventID to GITS_TRANSLATER; the DeviceID is the device's name (device 0x10) or devid=. A forwarded event goes to the vLPI",
+    params: [
+      { name: "event", type: EVENT_ID, doc: "EventID (the MSI data)" },
+      {
+        name: "devid",
+        type: { kind: "int", min: -1, max: 0xffff_ffff },
+        doc: "DeviceID, when the name is not one",
+        default: -1,
+      },
+    ],
+    returns: "0 when an LPI was made pending, else why it was dropped",
+    run: (vm, _c, a, source) => {
+      const dev = deviceId(source, a.devid as number);
+      return acting(
+        vm,
+        source,
+        "msi",
+        `MSI: GITS_TRANSLATER <- ${a.event} (DeviceID ${hex(dev)})`,
+        () => {
+          const its = vm.gic.its;
+          if (!its) {
+            emit(vm, source, "msi.dropped", "no ITS: nothing decodes the write");
+            return -ENODEV;
+          }
+          const f = vm.gic.v4?.forwarding(dev, a.event as number);
+          // Not forwarded: VFIO's eventfd → irqfd → KVM's MSI route → vITS.
+          return its.translater(
+            dev,
+            a.event as number,
+            f?.lpi ? "device MSI (vLPI)" : "device MSI via irqfd",
+          );
+        },
+      );
+    },
+  },
+  ...(["assert", "deassert", "pulse"] as const).map((w): Cmd => ({
+    actor: "device",
+    name: w,
+    doc: `${w} the device's SPI line (KVM_IRQ_LINE type spi${
+      w === "pulse" ? ", level 1 then 0" : ""
+    })`,
+    params: [{ name: "spi", type: INTID, doc: "the SPI INTID" }],
+    returns: "the KVM_IRQ_LINE result",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, w, `SPI ${a.spi} ${w}`, (id) => {
+        const n = a.spi as number;
+        const r = vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, n, w === "deassert" ? 0 : 1, id);
+        if (w === "pulse") vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, n, 0, id);
+        return r;
+      }),
+  })),
+];
+
+// ---- state -----------------------------------------------------------------------------
+
+const vcpuBound = (vm: ArmVm) => [vm.cpus.length];
+const INT_ANY = { kind: "int", min: -1, max: Number.MAX_SAFE_INTEGER } as const;
+const STATES = ["inactive", "pending", "active", "active_pending"];
+
+function intidState(
+  prefix: string,
+  bankFor: (vm: ArmVm, idx: readonly number[]) => { cpu: number; intid: number },
+  bounds: (vm: ArmVm) => number[],
+): State[] {
+  const at = (vm: ArmVm, idx: readonly number[]) => {
+    const { cpu, intid } = bankFor(vm, idx);
+    return { bank: vm.gic.bankOf(cpu, intid), i: intid };
+  };
+  const num = (
+    name: string,
+    doc: string,
+    get: (vm: ArmVm, idx: readonly number[]) => number,
+  ): State => ({
+    pattern: `${prefix}.${name}`,
+    type: INT_ANY,
+    doc,
+    get,
+    bounds,
+  });
+  return [
+    num("pending", "1 when pending (latch, or level line high)", (vm, x) => {
+      const { bank, i } = at(vm, x);
+      return bank.isPending(i) ? 1 : 0;
+    }),
+    num("active", "1 when active", (vm, x) => at(vm, x).bank.active[at(vm, x).i]),
+    num("enabled", "1 when enabled", (vm, x) => at(vm, x).bank.enabled[at(vm, x).i]),
+    num("priority", "priority (5 bits kept)", (vm, x) => at(vm, x).bank.priority[at(vm, x).i]),
+    num("group", "0 or 1", (vm, x) => at(vm, x).bank.group[at(vm, x).i]),
+    num(
+      "line",
+      "the input line level (level-sensitive)",
+      (vm, x) => at(vm, x).bank.line[at(vm, x).i],
+    ),
+    {
+      pattern: `${prefix}.config`,
+      type: { kind: "enum", values: ["level", "edge"] },
+      doc: "edge or level",
+      get: (vm, x) => (at(vm, x).bank.edge[at(vm, x).i] ? "edge" : "level"),
+      bounds,
+    },
+    {
+      pattern: `${prefix}.state`,
+      type: { kind: "enum", values: STATES },
+      doc: "inactive, pending, active, active_pending",
+      get: (vm, x) => at(vm, x).bank.state(at(vm, x).i),
+      bounds,
+    },
+  ];
+}
+
+function gicState(): State[] {
+  const out: State[] = [];
+  out.push(
+    ...intidState(
+      "vcpu#.gic.intid[#]",
+      (_vm, [c, i]) => ({ cpu: c, intid: i }),
+      (vm) => [vm.cpus.length, PRIVATE_COUNT],
+    ),
+    ...intidState(
+      "gicd.intid[#]",
+      (_vm, [i]) => ({ cpu: 0, intid: i }),
+      (vm) => [vm.gic.dist.nrIrqs],
+    ),
+    {
+      pattern: "gicd.intid[#].target",
+      type: INT_ANY,
+      doc: "the vCPU an SPI goes to (-1: none)",
+      get: (vm, [i]) => (i < PRIVATE_COUNT ? 0 : vm.gic.dist.targetVcpu[i]),
+      bounds: (vm) => [vm.gic.dist.nrIrqs],
+    },
+    {
+      pattern: "gicd.ctlr",
+      type: U32,
+      doc: "GICD_CTLR",
+      get: (vm) => Number(vm.gic.dist.read(GicdOffset.CTLR)),
+    },
+    {
+      pattern: "vcpu#.gic.pending",
+      type: { kind: "set", min: 0, max: 0xffff_ffff },
+      doc: "INTIDs pending for the vCPU (SGIs, PPIs, SPIs targeting it, LPIs and vLPIs)",
+      get: (vm, [c]) => vm.gic.pendingOf(c),
+      bounds: vcpuBound,
+    },
+    {
+      pattern: "vcpu#.gic.active",
+      type: { kind: "set", min: 0, max: 0xffff_ffff },
+      doc: "INTIDs active on the vCPU",
+      get: (vm, [c]) => vm.gic.activeOf(c),
+      bounds: vcpuBound,
+    },
+    {
+      pattern: "vcpu#.gicr.typer",
+      type: { kind: "u64" },
+      doc: "GICR_TYPER",
+      get: (vm, [c]) => vm.gic.rds[c].typer,
+      bounds: vcpuBound,
+    },
+    {
+      pattern: "vcpu#.gicr.enable_lpis",
+      type: BIT,
+      doc: "GICR_CTLR.EnableLPIs",
+      get: (vm, [c]) => (vm.gic.rds[c].enableLpis ? 1 : 0),
+      bounds: vcpuBound,
+    },
+  );
+  for (
+    const name of [
+      "pmr",
+      "rpr",
+      "bpr0",
+      "bpr1",
+      "ap0r0",
+      "ap1r0",
+      "ctlr",
+      "igrpen0",
+      "igrpen1",
+      "hppir0",
+      "hppir1",
+    ]
+  ) {
+    out.push({
+      pattern: `vcpu#.icc.${name}`,
+      type: U32,
+      doc: `ICC_${name.toUpperCase()}_EL1 (reading it here has no side effect)`,
+      get: (vm, [c]) => vm.gic.cifs[c].read(name),
+      bounds: vcpuBound,
+    });
+  }
+  return out;
+}
+
+function cpuState(): State[] {
+  const n = (
+    name: string,
+    doc: string,
+    get: (vm: ArmVm, c: number) => number | boolean,
+  ): State => ({
+    pattern: `vcpu#.${name}`,
+    type: INT_ANY,
+    doc,
+    get: (vm, [c]) => Number(get(vm, c)),
+    bounds: vcpuBound,
+  });
+  const out: State[] = [
+    n("pstate.i", "PSTATE.I: IRQs masked", (vm, c) => vm.cpus[c].maskI),
+    n("pstate.f", "PSTATE.F: FIQs masked", (vm, c) => vm.cpus[c].maskF),
+    n("halted", "1 while blocked in WFI", (vm, c) => vm.cpus[c].halted),
+    n("depth", "exception handlers running (nested)", (vm, c) => vm.cpus[c].depth),
+    n("vpe.resident", "GICv4: the vPE is resident", (vm, c) => vm.gic.v4?.vpes[c].resident ?? 0),
+    n(
+      "vpe.pending_last",
+      "GICv4: the doorbell reported a pending vLPI",
+      (vm, c) => vm.gic.v4?.vpes[c].pendingLast ?? 0,
+    ),
+    n(
+      "vpe.doorbell",
+      "GICv4: doorbell enabled (while blocked)",
+      (vm, c) => vm.gic.v4?.vpes[c].doorbell ?? 0,
+    ),
+    n("vpe.vlpis", "GICv4: vLPIs mapped to the vPE", (vm, c) => vm.gic.v4?.vpes[c].vlpis ?? 0),
+  ];
+  for (const t of ["virt", "phys"] as const) {
+    out.push(
+      n(
+        `timer.${t}.ctl`,
+        `CNT${t === "virt" ? "V" : "P"}_CTL_EL0 (ISTATUS included)`,
+        (vm, c) => vm.timers[c][t].ctl,
+      ),
+      n(
+        `timer.${t}.cval`,
+        `CNT${t === "virt" ? "V" : "P"}_CVAL_EL0`,
+        (vm, c) => vm.timers[c][t].cval,
+      ),
+      n(
+        `timer.${t}.istatus`,
+        "ISTATUS: enabled and the counter reached CVAL",
+        (vm, c) => vm.timers[c][t].istatus,
+      ),
+      n(
+        `timer.${t}.line`,
+        "the level the timer drives onto its PPI",
+        (vm, c) => vm.timers[c][t].line,
+      ),
+    );
+  }
+  return out;
+}
+
+function lpiState(): State[] {
+  const lpiBound = (vm: ArmVm) => [vm.gic.lpis.limit];
+  const get = (vm: ArmVm, i: number) => vm.gic.lpis.lpis.get(i);
+  const n = (name: string, doc: string, read: (vm: ArmVm, i: number) => number): State => ({
+    pattern: `lpi[#].${name}`,
+    type: INT_ANY,
+    doc,
+    get: (vm, [i]) => read(vm, i),
+    bounds: lpiBound,
+  });
+  return [
+    n("mapped", "1 when an ITE maps it", (vm, i) => (get(vm, i) ? 1 : 0)),
+    n("pending", "1 when pending", (vm, i) => (get(vm, i)?.pending ? 1 : 0)),
+    n(
+      "priority",
+      "priority as KVM caches it (-1: not mapped)",
+      (vm, i) => get(vm, i)?.priority ?? -1,
+    ),
+    n("enabled", "enable as KVM caches it", (vm, i) => (get(vm, i)?.enabled ? 1 : 0)),
+    n("target", "target vCPU (-1: none)", (vm, i) => get(vm, i)?.target ?? -1),
+    n("forwarded", "1 when it is a GICv4 vLPI", (vm, i) => (get(vm, i)?.forwarded ? 1 : 0)),
+    n("config", "the configuration byte in guest memory", (vm, i) => vm.gic.lpis.readConfig(i)),
+    {
+      pattern: "lpi[#].path",
+      type: { kind: "enum", values: LPI_PATHS },
+      doc: "how it was last made pending: none, software, direct (vLPI, resident vPE), doorbell",
+      get: (vm, [i]) => get(vm, i)?.path ?? "none",
+      bounds: lpiBound,
+    },
+  ];
+}
+
+function itsState(): State[] {
+  const ite = (vm: ArmVm, d: number, e: number) => vm.gic.its?.findIte(d, e);
+  return [
+    {
+      pattern: "its.device[#].event[#].lpi",
+      type: INT_ANY,
+      doc: "the pINTID the event maps to (-1: no ITE)",
+      get: (vm, [d, e]) => ite(vm, d, e)?.lpi.intid ?? -1,
+    },
+    {
+      pattern: "its.device[#].event[#].collection",
+      type: INT_ANY,
+      doc: "the ICID of the event's ITE (-1: none or orphaned)",
+      get: (vm, [d, e]) => ite(vm, d, e)?.icid ?? -1,
+    },
+    {
+      pattern: "its.device[#].mapped",
+      type: BIT,
+      doc: "1 when MAPD mapped the device",
+      get: (vm, [d]) => (vm.gic.its?.devices.has(d) ? 1 : 0),
+    },
+    {
+      pattern: "its.collection[#].target",
+      type: INT_ANY,
+      doc: "the collection's vCPU (-1: unmapped or absent)",
+      get: (vm, [c]) => vm.gic.its?.collectionTarget(c) ?? -1,
+    },
+    {
+      pattern: "its.enabled",
+      type: BIT,
+      doc: "GITS_CTLR.Enabled",
+      get: (vm) => (vm.gic.its?.enabled ? 1 : 0),
+    },
+    {
+      pattern: "its.creadr",
+      type: U32,
+      doc: "GITS_CREADR (bytes)",
+      get: (vm) => vm.gic.its?.creadr ?? 0,
+    },
+    {
+      pattern: "its.cwriter",
+      type: U32,
+      doc: "GITS_CWRITER (bytes)",
+      get: (vm) => vm.gic.its?.cwriter ?? 0,
+    },
+    {
+      pattern: "its.last_error",
+      type: INT_ANY,
+      doc: "KVM's code for the last command (0 ok)",
+      get: (vm) => vm.gic.its?.lastError ?? 0,
+    },
+  ];
+}
+
+// ---- the platform ----------------------------------------------------------------------
+
+const SETTINGS: SettingSpec[] = [
+  {
+    name: "arch",
+    doc: "the architecture",
+    value: { kind: "enum", values: ["arm64"], default: "arm64" },
+  },
+  {
+    name: "hypervisor",
+    doc: "whose behaviour to model",
+    value: { kind: "enum", values: ["kvm"], default: "kvm" },
+  },
+  {
+    name: "vcpus",
+    doc: "number of vCPUs (vcpu_id 0..n-1, KVM MPIDRs)",
+    value: { kind: "int", min: 1, max: 512, default: 1 },
+  },
+  {
+    name: "irqchip",
+    doc:
+      "KVM/arm64 has only the in-kernel vGIC: a userspace irqchip (kernel_irqchip=off) does not exist for a GIC guest, so 'kernel' is the only value",
+    value: { kind: "enum", values: ["kernel"], default: "kernel" },
+  },
+  {
+    name: "gic",
+    doc:
+      "the vGIC: v2 (KVM_DEV_TYPE_ARM_VGIC_V2) or v3 (KVM_DEV_TYPE_ARM_VGIC_V3); block: { its  v4 }",
+    value: { kind: "enum", values: ["v2", "v3"], default: "v3" },
+    block: [
+      {
+        name: "its",
+        doc: "a vITS (KVM_DEV_TYPE_ARM_VGIC_ITS; GICv3 only)",
+        value: { kind: "flag" },
+      },
+      {
+        name: "v4",
+        doc: "GICv4 direct injection of forwarded LPIs (needs the ITS)",
+        value: { kind: "flag" },
+      },
+    ],
+  },
+  {
+    name: "nr_irqs",
+    doc:
+      "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs (64..1024, a multiple of 32)",
+    value: { kind: "int", min: 64, max: 1024, default: 256 },
+  },
+];
+
+const HANDLER_EVENTS: HandlerEventSpec[] = [
+  {
+    name: "irq",
+    doc: "an IRQ exception (Group 1; GICv2: also Group 0 without FIQEn)",
+    takesValue: false,
+  },
+  { name: "fiq", doc: "an FIQ exception (Group 0)", takesValue: false },
+  {
+    name: "intid",
+    doc:
+      "an IRQ or FIQ whose acknowledge returned this INTID (declare it before a plain irq handler)",
+    takesValue: true,
+  },
+];
+
+const CONSTANTS: Record<string, number> = {
+  EINVAL,
+  ENXIO,
+  EBUSY,
+  ENODEV,
+  SPURIOUS: 1023,
+  LPI_BASE,
+  ...Object.fromEntries(Object.entries(ItsError).map(([k, v]) => [`E_ITS_${k}`, v])),
+};
+
+/**
+ * The arm64 platform.
+ *
+ * @example
+ * ```ts
+ * armPlatform.commands.find((c) => c.name === "its movi")!.doc;
+ * ```
+ */
+export const armPlatform: Platform<ArmVm> = {
+  arch: ["arm64"],
+  settings: SETTINGS,
+  commands: [...VCPU_COMMANDS, ...VMM_COMMANDS, ...DEVICE_COMMANDS],
+  state: [...cpuState(), ...gicState(), ...lpiState(), ...itsState()],
+  handlerEvents: HANDLER_EVENTS,
+  constants: CONSTANTS,
+  actors: ["vmm"],
+  vcpuCount: (s) => s.vcpus as number,
+  create: (name, s, env) => {
+    const v3 = s.gic === "v3";
+    const its = v3 && s["gic.its"] === 1;
+    const vm = new ArmVm(name, {
+      vcpus: s.vcpus as number,
+      gic: v3 ? 3 : 2,
+      its,
+      v4: its && s["gic.v4"] === 1,
+      nrIrqs: Math.floor((s.nr_irqs as number) / 32) * 32,
+    }, env);
+    if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
+      env.trace.emit(
+        "kvm",
+        "create_device",
+        "KVM_CREATE_DEVICE(ARM_VGIC_ITS) needs a GICv3: no ITS",
+      );
+    }
+    if (env.trace.enabled && s["gic.v4"] === 1 && !its) {
+      env.trace.emit("kvm", "create_device", "GICv4 forwarding needs an ITS: no direct injection");
+    }
+    return vm;
+  },
+  handlerMatches: (event, values, taken) => {
+    if (event === "irq") return taken.kind === "irq";
+    if (event === "fiq") return taken.kind === "fiq";
+    return values !== null && values.includes(taken.vector);
+  },
+};
