@@ -181,6 +181,9 @@ function lowerStatement(
         body: lowerBlock(s.body, inner, handlers, allBound),
         loc: s.loc,
       });
+      // What a handler binds can be expected after a `run`; reading it before
+      // the handler ran is a located error at run time.
+      for (const v of inner.vars) scope.vars.add(v);
       return null;
     }
     case "run":

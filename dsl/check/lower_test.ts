@@ -374,3 +374,9 @@ Deno.test("a statement keyword that did not parse as its statement gets its usag
   const e = lowerError("expect\n").d;
   assert.equal(e.message, "malformed 'expect' statement");
 });
+
+Deno.test("a variable bound in a handler can be read at the top level after it", () => {
+  const p = program("on vcpu0 vector 0x41 { read lapic.ppr -> $ppr }\nrun\nexpect $ppr == 0x40\n");
+  assert.equal(p.handlers.length, 1);
+  assert.equal(p.body.at(-1)!.op, "expect");
+});

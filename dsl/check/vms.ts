@@ -133,6 +133,9 @@ function findPlatform(body: WordBlock, loc: Loc, platforms: readonly Platform[])
 
 function settingValue(spec: SettingSpec, item: WordItem): Val {
   const v = spec.value;
+  if (item.kind === "ident" && spec.refused?.[item.name]) {
+    fail(item.loc, `'${spec.name} ${item.name}' is refused: ${spec.refused[item.name]}`);
+  }
   if (v.kind === "enum") {
     if (item.kind !== "ident" || !v.values.includes(item.name)) {
       const word = item.kind === "ident" ? item.name : "";

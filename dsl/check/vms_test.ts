@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { checkVms } from "./vms.ts";
+import { check } from "./mod.ts";
 import { parse } from "../parse.ts";
 import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
 import { PLATFORMS } from "../../lib/platforms.ts";
@@ -156,4 +157,18 @@ Deno.test("two vms with one name are an error pointing at the first", () => {
     "first declared here",
     1,
   ]]);
+});
+
+Deno.test("a refused setting value says why the modelled system refuses it", () => {
+  const text = 'scenario "t"\nvm a { arch arm64  irqchip userspace }\n';
+  let err: unknown;
+  try {
+    check(parse(text, "r.scn"), { platforms: PLATFORMS, text });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ScnError);
+  const d = err.diagnostics[0];
+  assert.match(d.message, /^'irqchip userspace' is refused: KVM\/arm64 has no userspace irqchip/);
+  assert.deepEqual([d.loc.start.line, d.loc.start.column], [2, 28]);
 });

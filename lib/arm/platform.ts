@@ -1414,6 +1414,12 @@ const SETTINGS: SettingSpec[] = [
     doc:
       "KVM/arm64 has only the in-kernel vGIC: a userspace irqchip (kernel_irqchip=off) does not exist for a GIC guest, so 'kernel' is the only value",
     value: { kind: "enum", values: ["kernel"], default: "kernel" },
+    refused: {
+      userspace:
+        "KVM/arm64 has no userspace irqchip: the GIC is the in-kernel vGIC (KVM_CREATE_DEVICE), so interrupts cannot be injected with KVM_INTERRUPT",
+      split:
+        "split irqchip is an x86 mode (LAPIC in the kernel, IOAPIC and PIC in userspace); a GIC is not split",
+    },
   },
   {
     name: "gic",

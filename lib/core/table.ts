@@ -132,6 +132,11 @@ export interface SettingSpec {
    * stored flattened under `name.sub` (`gic.its`).
    */
   block?: readonly SettingSpec[];
+  /**
+   * Values a user may reasonably try that the modelled system refuses, each
+   * with the reason (`irqchip userspace` on arm64: KVM has no such mode).
+   */
+  refused?: Readonly<Record<string, string>>;
 }
 
 /** Something a handler can be attached to: `vector 0xf3`, `nmi`. */
