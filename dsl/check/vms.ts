@@ -147,6 +147,18 @@ function settingValue(spec: SettingSpec, item: WordItem): Val {
     }
     return item.name;
   }
+  if (v.kind === "list") {
+    if (item.kind !== "list" || item.items.some((x) => x.kind !== "number")) {
+      fail(item.loc, `'${spec.name}' needs a list of numbers such as [0, 3, 1]`);
+    }
+    return item.items.map((x) => {
+      const n = (x as { value: bigint }).value;
+      if (n < BigInt(v.min) || n > BigInt(v.max)) {
+        fail(x.loc, `'${spec.name}' values must be in ${v.min}..${v.max}`);
+      }
+      return Number(n);
+    });
+  }
   if (v.kind === "int") {
     if (item.kind !== "number") {
       fail(item.loc, `'${spec.name}' needs a number`, describeSetting(spec));
@@ -164,5 +176,6 @@ function describeSetting(spec: SettingSpec): string {
   const v = spec.value;
   if (v.kind === "enum") return `${spec.name} takes one of: ${v.values.join(", ")}`;
   if (v.kind === "int") return `${spec.name} takes a number in ${v.min}..${v.max}`;
+  if (v.kind === "list") return `${spec.name} takes a list of numbers in ${v.min}..${v.max}`;
   return `${spec.name} takes no value`;
 }

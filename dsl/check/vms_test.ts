@@ -172,3 +172,24 @@ Deno.test("a refused setting value says why the modelled system refuses it", () 
   assert.match(d.message, /^'irqchip userspace' is refused: KVM\/arm64 has no userspace irqchip/);
   assert.deepEqual([d.loc.start.line, d.loc.start.column], [2, 28]);
 });
+
+Deno.test("a list setting takes [a, b, c] and range-checks each number", () => {
+  const fake = {
+    ...PLATFORMS[0],
+    arch: ["fake"],
+    settings: [
+      { name: "arch", doc: "", value: { kind: "enum", values: ["fake"], default: "fake" } },
+      { name: "ids", doc: "", value: { kind: "list", min: 0, max: 7, default: [0] } },
+    ],
+    vcpuCount: () => 1,
+  } as unknown as (typeof PLATFORMS)[number];
+  const [vm] = checkVms(parse("vm g { arch fake  ids=[0, 3, 5] }\n", "l.scn").body, [fake]);
+  assert.deepEqual(vm.settings.ids, [0, 3, 5]);
+  const [d] = checkVms(parse("vm g { arch fake }\n", "l.scn").body, [fake]);
+  assert.deepEqual(d.settings.ids, [0]);
+  assert.throws(
+    () => checkVms(parse("vm g { arch fake  ids=[0, 9] }\n", "l.scn").body, [fake]),
+    (e: unknown) =>
+      e instanceof ScnError && e.diagnostics[0].message === "'ids' values must be in 0..7",
+  );
+});

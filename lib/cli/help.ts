@@ -98,7 +98,9 @@ export function helpText(platforms: readonly Platform[], topic?: string): string
         out.push(header);
         for (const s of p.settings) {
           const v = s.value;
-          const vals = v.kind === "enum"
+          const vals = v.kind === "list"
+            ? `[${v.min}..${v.max}, ...] (default [${v.default.join(", ")}])`
+            : v.kind === "enum"
             ? `${v.values.join(" | ")} (default ${v.default})`
             : v.kind === "int"
             ? `${v.min}..${v.max} (default ${v.default})`

@@ -121,12 +121,22 @@ export interface SettingSpec {
   name: string;
   doc: string;
   /** The values it takes, or a number range; `flag` settings take none. */
-  value: { kind: "enum"; values: readonly string[]; default: string } | {
-    kind: "int";
-    min: number;
-    max: number;
-    default: number;
-  } | { kind: "flag" };
+  value:
+    | { kind: "enum"; values: readonly string[]; default: string }
+    | {
+      kind: "int";
+      min: number;
+      max: number;
+      default: number;
+    }
+    | { kind: "flag" }
+    | {
+      /** A list of numbers written `name=[a, b, c]` (vCPU ids in creation order). */
+      kind: "list";
+      min: number;
+      max: number;
+      default: readonly number[];
+    };
   /**
    * Settings allowed in a block after it (`gic v3 { its }`). They are
    * stored flattened under `name.sub` (`gic.its`).
