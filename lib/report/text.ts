@@ -77,8 +77,9 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
       });
       out.push({ text: "      if the bug is fixed, drop the 'expect failure' line", style: "" });
     }
-    if (r.status === "fail") out.push(...failureLines(r, options));
-    if (options.trace) out.push(...traceLines(r.trace));
+    // Plain loops: a runaway trace can hold more lines than a spread may pass.
+    if (r.status === "fail") { for (const l of failureLines(r, options)) out.push(l); }
+    if (options.trace) { for (const l of traceLines(r.trace)) out.push(l); }
   }
   const s = summarize(outcomes);
   if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
