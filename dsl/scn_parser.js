@@ -414,30 +414,35 @@ function peg$parse(input, options) {
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   }
-  function peg$f43(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f44(from, to) {    return { kind: "range", from, to, loc: location() };  }
-  function peg$f45(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f46(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f47(head, tail) {    return [head, ...tail];  }
-  function peg$f48(digits, unit) {
+  function peg$f43(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  }
+  function peg$f44(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  }
+  function peg$f45(operand) {    return { kind: "neg", operand, loc: location() };  }
+  function peg$f46(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f47(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f48(head, tail) {    return [head, ...tail];  }
+  function peg$f49(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f49() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f50() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f51() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f52(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f53() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f54(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f55(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f56(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f57(head, tail) {
+  function peg$f52() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f53(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f54() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f55(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f56(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f57(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f58(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f58(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f59(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f60() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f59(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f60(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f61() {    return { kind: "ident", name: text(), loc: location() };  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -3147,24 +3152,105 @@ function peg$parse(input, options) {
   function peg$parseScalarValue() {
     let s0;
 
-    s0 = peg$parseRange();
+    s0 = peg$parseDuration();
     if (s0 === peg$FAILED) {
-      s0 = peg$parseNegated();
+      s0 = peg$parseNumberOrRange();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseDuration();
+        s0 = peg$parseNegated();
         if (s0 === peg$FAILED) {
-          s0 = peg$parseNumber();
+          s0 = peg$parseString();
           if (s0 === peg$FAILED) {
-            s0 = peg$parseString();
+            s0 = peg$parseVariableOrRange();
             if (s0 === peg$FAILED) {
-              s0 = peg$parseVariable();
-              if (s0 === peg$FAILED) {
-                s0 = peg$parsePathOrIdentifier();
-              }
+              s0 = peg$parsePathOrIdentifier();
             }
           }
         }
       }
+    }
+
+    return s0;
+  }
+
+  function peg$parseNumberOrRange() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseNumber();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      if (input.substr(peg$currPos, 2) === peg$c46) {
+        s3 = peg$c46;
+        peg$currPos += 2;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseNumber();
+        if (s4 === peg$FAILED) {
+          s4 = peg$parseVariable();
+        }
+        if (s4 !== peg$FAILED) {
+          s2 = s4;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f43(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseVariableOrRange() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseVariable();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      if (input.substr(peg$currPos, 2) === peg$c46) {
+        s3 = peg$c46;
+        peg$currPos += 2;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseNumber();
+        if (s4 === peg$FAILED) {
+          s4 = peg$parseVariable();
+        }
+        if (s4 !== peg$FAILED) {
+          s2 = s4;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f44(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
     }
 
     return s0;
@@ -3191,47 +3277,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f43(s2);
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseRange() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseNumber();
-    if (s1 === peg$FAILED) {
-      s1 = peg$parseVariable();
-    }
-    if (s1 !== peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c46) {
-        s2 = peg$c46;
-        peg$currPos += 2;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e54); }
-      }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseNumber();
-        if (s3 === peg$FAILED) {
-          s3 = peg$parseVariable();
-        }
-        if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f44(s1, s3);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
+        s0 = peg$f45(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3271,7 +3317,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f45(s3);
+        s0 = peg$f46(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3311,7 +3357,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f46(s3);
+        s0 = peg$f47(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3398,7 +3444,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3505,7 +3551,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f48(s1, s2);
+          s0 = peg$f49(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3587,7 +3633,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f49();
+          s0 = peg$f50();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3657,7 +3703,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f50();
+            s0 = peg$f51();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3710,7 +3756,7 @@ function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f51();
+            s0 = peg$f52();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3758,7 +3804,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f52(s2);
+        s0 = peg$f53(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3784,7 +3830,7 @@ function peg$parse(input, options) {
           s3 = peg$parseStringChar();
         }
         peg$savedPos = s0;
-        s0 = peg$f53();
+        s0 = peg$f54();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3828,7 +3874,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f54(s2);
+          s0 = peg$f55(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3856,7 +3902,7 @@ function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f55(s2);
+            s0 = peg$f56(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3907,7 +3953,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f56(s2);
+        s0 = peg$f57(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3938,7 +3984,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f57(s1, s2);
+      s0 = peg$f58(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3962,7 +4008,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f58(s2);
+        s0 = peg$f59(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3994,7 +4040,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f59(s3);
+            s0 = peg$f60(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4096,7 +4142,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f60();
+      s0 = peg$f61();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
