@@ -33,11 +33,25 @@ export { checkText, runText, type ScenarioOptions } from "./lib/scenario.ts";
 export { PLATFORMS } from "./lib/platforms.ts";
 export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "./lib/interp/platform.ts";
 export type * from "./lib/core/table.ts";
-export { type Diagnostic, type ErrorKind, formatDiagnostic, ScnError } from "./lib/core/diagnostic.ts";
+export {
+  type Diagnostic,
+  type ErrorKind,
+  formatDiagnostic,
+  type Related,
+  ScnError,
+  type SourceLookup,
+} from "./lib/core/diagnostic.ts";
+export { EventQueue, type Scheduled } from "./lib/core/event_queue.ts";
 export { Trace, type TraceEvent } from "./lib/core/trace.ts";
 export { x86Platform } from "./lib/x86/platform.ts";
 export { X86Vm, type X86VmConfig } from "./lib/x86/vm.ts";
-export { exitCodeOf, ExitCode, type Outcome, summarize } from "./lib/report/outcome.ts";
-export { textReport } from "./lib/report/text.ts";
+export {
+  ExitCode,
+  exitCodeOf,
+  type Outcome,
+  summarize,
+  type Summary,
+} from "./lib/report/outcome.ts";
+export { type Line, type TextOptions, textReport } from "./lib/report/text.ts";
 export { jsonReport } from "./lib/report/json.ts";
 export { junitReport } from "./lib/report/junit.ts";

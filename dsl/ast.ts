@@ -10,55 +10,80 @@
 
 /** A point in a source text (1-based line and column, 0-based offset). */
 export interface Position {
+  /** 0-based character offset. */
   offset: number;
+  /** 1-based line. */
   line: number;
+  /** 1-based column. */
   column: number;
 }
 
 /** A range of a source text, with the name of the text it belongs to. */
 export interface Loc {
+  /** The name of the text: a file path, or `<input>`. */
   source: string;
+  /** The first character. */
   start: Position;
+  /** Just past the last character. */
   end: Position;
 }
 
 /** A number literal; kept as bigint so 64-bit register values survive. */
 export interface NumberLit {
+  /** The node type. */
   kind: "number";
+  /** The value; bigint so that 64-bit register values survive. */
   value: bigint;
   /** The literal as written (`0xf3`, `0b101`, `1_000`). */
   text: string;
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** A duration literal, in nanoseconds. */
 export interface DurationLit {
+  /** The node type. */
   kind: "duration";
+  /** The duration in nanoseconds. */
   ns: number;
+  /** The literal as written. */
   text: string;
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** A double-quoted string. */
 export interface StringLit {
+  /** The node type. */
   kind: "string";
+  /** The text between the quotes, escapes resolved. */
   value: string;
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** `$name`. */
 export interface VarRef {
+  /** The node type. */
   kind: "var";
+  /** The name as written. */
   name: string;
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** A bare identifier (`extint`, `EINVAL`, `kvm-xen`). */
 export interface Ident {
+  /** The node type. */
   kind: "ident";
+  /** The name as written. */
   name: string;
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** A dotted path with optional indexes: `vcpu0.lapic.isr`, `ioapic.pin[14].remote_irr`. */
 export interface PathExpr {
+  /** The node type. */
   kind: "path";
+  /** The steps of the path. */
   segments: PathSegment[];
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** One step of a path: a name, or an index in brackets. */
@@ -67,27 +92,40 @@ export type PathSegment =
   | { kind: "index"; index: Value; loc: Loc };
 /** `{a, b}`. */
 export interface SetLit {
+  /** The node type. */
   kind: "set";
+  /** The elements, in written order. */
   items: Value[];
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** `[a, b]`. */
 export interface ListLit {
+  /** The node type. */
   kind: "list";
+  /** The elements, in written order. */
   items: Value[];
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** `lo..hi`, inclusive. */
 export interface RangeLit {
+  /** The node type. */
   kind: "range";
+  /** The first value. */
   from: Value;
+  /** The last value, included. */
   to: Value;
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** `-x` where x is a number, variable or constant name. */
 export interface NegLit {
+  /** The node type. */
   kind: "neg";
+  /** The value negated. */
   operand: Value;
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -106,10 +144,15 @@ export type Value =
 
 /** `name=value` in a command or a block. */
 export interface KeyValue {
+  /** The node type. */
   kind: "kv";
+  /** The name before `=`. */
   key: string;
+  /** Where the name is. */
   keyLoc: Loc;
+  /** The value after `=`. */
   value: Value;
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -118,8 +161,11 @@ export type Arg = Value | KeyValue;
 
 /** `{ ... }` holding words rather than statements (vm bodies, routing tables). */
 export interface WordBlock {
+  /** The node type. */
   kind: "words";
+  /** The elements, in written order. */
   items: WordItem[];
+  /** Where it is in the source. */
   loc: Loc;
 }
 /** A word inside a {@link WordBlock}. */
@@ -127,6 +173,7 @@ export type WordItem = Arg | WordBlock;
 
 /** Who performs an action: `vcpu0`, `vmm`, `xen`, `device nic`, `guest.vcpu1`. */
 export interface Actor {
+  /** The node type. */
   kind: "actor";
   /** `vcpu`, `vmm`, `hypervisor name`, or `device`. */
   name: string;
@@ -134,15 +181,21 @@ export interface Actor {
   device?: string;
   /** The VM the actor belongs to when written `vm.actor`. */
   vm?: string;
+  /** Where it is in the source. */
   loc: Loc;
 }
 
 /** A command: its words, an optional block argument, an optional result binding. */
 export interface Command {
+  /** The node type. */
   kind: "command";
+  /** The words, in order. */
   args: Arg[];
+  /** A block of words after the arguments, if any. */
   block?: WordBlock;
+  /** The variable `-> $x` binds, if any. */
   bind?: VarRef;
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -150,10 +203,13 @@ export interface Command {
 export interface TookSpec {
   /** `nothing`, or the values that must have been taken. */
   nothing: boolean;
+  /** The values, in written order. */
   values: Value[];
   /** `once` = 1, `twice` = 2, `N times` = N; absent = at least once each. */
   count?: { value: Value; loc: Loc };
+  /** `in order`: the values must have been taken in this order. */
   inOrder: boolean;
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -170,8 +226,11 @@ export type CompareOp = "==" | "!=" | "<" | "<=" | ">" | ">=";
 
 /** One side of a comparison: a value, or a query written as words (`bit shared.x[$p]`). */
 export type Operand = { kind: "value"; value: Value; loc: Loc } | {
+  /** The node type. */
   kind: "query";
+  /** The words, in order. */
   args: Arg[];
+  /** Where it is in the source. */
   loc: Loc;
 };
 
@@ -198,7 +257,10 @@ export type Statement =
 
 /** A parsed file. */
 export interface ScnFile {
+  /** The node type. */
   kind: "file";
+  /** The statements, in order. */
   body: Statement[];
+  /** Where it is in the source. */
   loc: Loc;
 }

@@ -19,10 +19,15 @@ import type { Platform } from "../lib/interp/platform.ts";
 
 /** A VM declared with `vm name { ... }`. */
 export interface VmDecl {
+  /** Its name. */
   name: string;
+  /** The platform its `arch` names. */
   platform: Platform;
+  /** Every setting, defaults filled in; nested ones as `gic.its`. */
   settings: Readonly<Record<string, Val>>;
+  /** How many vCPUs it has. */
   vcpus: number;
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -39,22 +44,30 @@ export type Expr =
 
 /** A resolved command with its argument expressions. */
 export interface Call {
+  /** Index of the VM in `Program.vms`. */
   vm: number;
   /** The vCPU index for vCPU actors, else -1. */
   cpu: number;
   /** How the actor is named in the trace: `vcpu0`, `vmm`, `device nic`. */
   source: string;
+  /** The command as its table declares it. */
   spec: CommandSpec;
+  /** Each parameter with the expression giving its value. */
   args: ReadonlyArray<{ param: ParamSpec; expr: Expr }>;
   /** For commands with a block: the arguments of each entry. */
   entries?: ReadonlyArray<ReadonlyArray<{ param: ParamSpec; expr: Expr }>>;
+  /** For register parameters: which register, element and fields. */
   register?: {
+    /** The command as its table declares it. */
     spec: RegisterSpec;
     file: RegisterFile;
     index: Expr | null;
     raw: Expr | null;
     fields: ReadonlyArray<{ field: FieldSpec; expr: Expr }>;
+    /** The vCPU number matched by a `vcpu#` in the file's prefix (`vcpu1.info`). */
+    fileIndex?: number;
   };
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -66,13 +79,16 @@ export type Cond =
   | { c: "not"; operand: Cond; loc: Loc }
   | {
     c: "took";
+    /** Index of the VM in `Program.vms`. */
     vm: number;
+    /** The vCPU index, or -1. */
     cpu: number;
     cpuName: string;
     nothing: boolean;
     values: Expr[];
     count: Expr | null;
     inOrder: boolean;
+    /** Where it is in the source. */
     loc: Loc;
   };
 
@@ -90,12 +106,17 @@ export type Op =
 
 /** What a vCPU does when it takes an interrupt. */
 export interface HandlerDecl {
+  /** Index of the VM in `Program.vms`. */
   vm: number;
+  /** The vCPU index, or -1. */
   cpu: number;
+  /** What it handles: `vector`, `nmi`, `irq`. */
   event: string;
   /** The vectors it is for, or null for any. */
   values: readonly number[] | null;
+  /** The statements, in order. */
   body: Op[];
+  /** Where it is in the source. */
   loc: Loc;
 }
 
@@ -103,12 +124,19 @@ export interface HandlerDecl {
 export interface Program {
   /** The file it came from. */
   file: string;
+  /** The scenario's title. */
   title: string;
+  /** Its tags, catalogue IDs included. */
   tags: string[];
+  /** Its links. */
   links: string[];
+  /** `expect failure "why"`, if given. */
   expectFailure: { reason: string; loc: Loc } | null;
+  /** The VMs, in declaration order. */
   vms: VmDecl[];
+  /** Every handler, in declaration order. */
   handlers: HandlerDecl[];
+  /** The statements, in order. */
   body: Op[];
   /** The text of every source read (the file and its includes), for quoting in messages. */
   sources: ReadonlyMap<string, string>;

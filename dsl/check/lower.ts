@@ -503,6 +503,19 @@ function lowerCall(
     }
     register = { ...register, fields };
   }
+  const vcpus = scope.vms[actor.vm].vcpus;
+  for (const b of bound) {
+    const t = b.param.type;
+    if (
+      t.kind === "int" && t.vcpu && b.expr.e === "lit" && typeof b.expr.value === "number" &&
+      b.expr.value >= vcpus
+    ) {
+      fail(
+        b.expr.loc,
+        `vm '${scope.vms[actor.vm].name}' has no vCPU ${b.expr.value} (it has ${vcpus})`,
+      );
+    }
+  }
   for (const p of spec.params) {
     if (p.type.kind === "register") continue;
     if (!given.has(p.name)) {
@@ -530,43 +543,88 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
     ? a.segments
     : [{ kind: "field" as const, name: (a as { name: string }).name, loc: a.loc }];
   const names = type.files.flatMap((f) => f.registers.map((r) => `${f.prefix}.${r.name}`));
-  const file = segs[0].kind === "field"
-    ? type.files.find((f) => f.prefix === (segs[0] as { name: string }).name)
-    : undefined;
-  if (!file || segs.length < 2 || segs[1].kind !== "field") {
+  // A prefix is one or more words; a `vcpu#` word matches `vcpu<n>` and
+  // records n (`vcpu1.info` is vCPU 1's vcpu_info).
+  let file: (typeof type.files)[number] | undefined;
+  let fileIndex: number | undefined;
+  let used = 0;
+  for (const f of type.files) {
+    const words = f.prefix.split(".");
+    let n: number | undefined;
+    const ok = words.every((w, i) => {
+      const sg = segs[i];
+      if (!sg || sg.kind !== "field") return false;
+      if (!w.endsWith("#")) return sg.name === w;
+      const m = /^(\d+)$/.exec(sg.name.slice(w.length - 1));
+      if (!sg.name.startsWith(w.slice(0, -1)) || !m) return false;
+      n = Number(m[1]);
+      return true;
+    });
+    if (ok) {
+      file = f;
+      fileIndex = n;
+      used = words.length;
+      break;
+    }
+  }
+  if (!file || segs.length <= used || segs[used].kind !== "field") {
     fail(
       a.loc,
       `expected a register such as '${names[0]}'`,
-      suggest(sliceOf(scope.ctx, a.loc), names),
+      suggest(sliceOf(scope.ctx, a.loc).replace(/vcpu\d+/, "vcpu#"), names),
     );
   }
-  const name = segs[1].name;
-  const spec = file.registers.find((r) => r.name === name);
+  const shown = fileIndex === undefined ? file.prefix : file.prefix.replace(
+    /vcpu#/,
+    `vcpu${fileIndex}`,
+  );
+  if (fileIndex !== undefined && scope.actor) {
+    const vcpus = scope.vms[scope.actor.vm].vcpus;
+    if (fileIndex >= vcpus) fail(segs[0].loc, `there is no vcpu${fileIndex} (the vm has ${vcpus})`);
+  }
+  // Register names may hold dots (`time.version`): take the longest that matches.
+  let spec: (typeof file.registers)[number] | undefined;
+  let end = used;
+  for (let k = used, words: string[] = []; k < segs.length && segs[k].kind === "field"; k++) {
+    words.push((segs[k] as { name: string }).name);
+    const found = file.registers.find((r) => r.name === words.join("."));
+    if (found) {
+      spec = found;
+      end = k + 1;
+    }
+  }
+  let name = (segs[used] as { name: string }).name;
   if (!spec) {
     fail(
-      segs[1].loc,
-      `unknown register '${file.prefix}.${name}'`,
+      segs[used].loc,
+      `unknown register '${shown}.${name}'`,
       suggest(`${file.prefix}.${name}`, names),
     );
   }
+  name = spec.name;
   let index: Expr | null = null;
-  if (spec.count !== undefined) {
-    const idx = segs[2];
+  const count = spec.countFor && scope.actor
+    ? spec.countFor(scope.vms[scope.actor.vm].settings)
+    : spec.count;
+  if (count !== undefined && (segs[end]?.kind === "index" || !spec.indexOptional)) {
+    const idx = segs[end];
     if (!idx || idx.kind !== "index") {
-      fail(a.loc, `'${file.prefix}.${name}' is indexed: write ${file.prefix}.${name}[n]`);
+      fail(a.loc, `'${shown}.${name}' is indexed: write ${shown}.${name}[n]`);
     }
     index = lowerTyped(idx.index, {
       kind: "int",
       min: 0,
-      max: spec.count - 1,
+      max: count - 1,
       what: `${name} index`,
       decimal: true,
     }, scope);
-    if (segs.length > 3) fail(segs[3].loc, "unexpected path step after the register");
-  } else if (segs.length > 2) {
-    fail(segs[2].loc, "unexpected path step after the register");
+    if (segs.length > end + 1) fail(segs[end + 1].loc, "unexpected path step after the register");
+  } else if (segs.length > end) {
+    fail(segs[end].loc, "unexpected path step after the register");
   }
-  return { spec, file, index, raw: null, fields: [] };
+  return fileIndex === undefined
+    ? { spec, file, index, raw: null, fields: [] }
+    : { spec, file, index, raw: null, fields: [], fileIndex };
 }
 
 /** Splits a command's block into entries, each starting at the entry parameter. */
@@ -803,18 +861,46 @@ function checkBounds(spec: StateSpec, indexes: Expr[], decl: VmDecl): void {
 
 // ---- conditions ---------------------------------------------------------------
 
+/** Conditions nest at most this deep (and/or chains count one level per operand). */
+export const MAX_CONDITION_DEPTH = 256;
+
+/** Measures nesting without recursion, so a pathological chain cannot overflow the stack. */
+function conditionDepth(root: Condition): number {
+  let deepest = 0;
+  const stack: Array<[Condition, number]> = [[root, 1]];
+  while (stack.length) {
+    const [c, d] = stack.pop()!;
+    if (d > deepest) deepest = d;
+    if (d > MAX_CONDITION_DEPTH) break;
+    if (c.kind === "and" || c.kind === "or") stack.push([c.left, d + 1], [c.right, d + 1]);
+    else if (c.kind === "not") stack.push([c.operand, d + 1]);
+  }
+  return deepest;
+}
+
 function lowerCondition(c: Condition, scope: Scope): Cond {
+  if (conditionDepth(c) > MAX_CONDITION_DEPTH) {
+    fail(
+      c.loc,
+      `condition nested more than ${MAX_CONDITION_DEPTH} deep`,
+      "split it into several expectations",
+    );
+  }
+  return lowerConditionTree(c, scope);
+}
+
+function lowerConditionTree(c: Condition, scope: Scope): Cond {
   switch (c.kind) {
     case "and":
     case "or":
       return {
         c: c.kind,
-        left: lowerCondition(c.left, scope),
-        right: lowerCondition(c.right, scope),
+        left: lowerConditionTree(c.left, scope),
+        right: lowerConditionTree(c.right, scope),
         loc: c.loc,
       };
     case "not":
-      return { c: "not", operand: lowerCondition(c.operand, scope), loc: c.loc };
+      return { c: "not", operand: lowerConditionTree(c.operand, scope), loc: c.loc };
     case "truthy":
       return { c: "truthy", expr: lowerOperand(c.operand, scope, null), loc: c.loc };
     case "compare": {

@@ -336,8 +336,30 @@ Deno.test("routing entries are lowered one record per entry, with defaults", () 
     Object.fromEntries(e.map((x) => [x.param.name, x.expr.e === "lit" ? x.expr.value : "?"]))
   );
   assert.deepEqual(entries, [
-    { gsi: 0, irqchip: "ioapic", pin: 2, address_lo: -1, address_hi: 0, data: 0 },
-    { gsi: 24, address_lo: 0xfee00000, data: 0x41, irqchip: "", pin: -1, address_hi: 0 },
+    {
+      gsi: 0,
+      irqchip: "ioapic",
+      pin: 2,
+      type: "",
+      address_lo: -1,
+      address_hi: 0,
+      data: 0,
+      port: -1,
+      vcpu: 0,
+      priority: 0xffff_ffff,
+    },
+    {
+      gsi: 24,
+      address_lo: 0xfee00000,
+      data: 0x41,
+      type: "",
+      irqchip: "",
+      pin: -1,
+      address_hi: 0,
+      port: -1,
+      vcpu: 0,
+      priority: 0xffff_ffff,
+    },
   ]);
 });
 
@@ -379,4 +401,73 @@ Deno.test("a variable bound in a handler can be read at the top level after it",
   const p = program("on vcpu0 vector 0x41 { read lapic.ppr -> $ppr }\nrun\nexpect $ppr == 0x40\n");
   assert.equal(p.handlers.length, 1);
   assert.equal(p.body.at(-1)!.op, "expect");
+});
+
+Deno.test("a register file prefix with vcpu# matches vcpuN and records N", async (t) => {
+  const XEN = 'scenario "t"\nvm g { arch x86_64 vcpus 2 hypervisor xen }\n';
+  const reg = (line: string) => {
+    const op = program(line, XEN).body[0];
+    assert.equal(op.op, "do");
+    if (op.op !== "do") throw new Error("unreachable");
+    return op.call.register!;
+  };
+  await t.step("vcpu1.info.<field> is vCPU 1's vcpu_info", () => {
+    const r = reg("vcpu0: bit clear vcpu1.info.evtchn_upcall_pending\n");
+    assert.deepEqual([r.file.prefix, r.spec.name, r.fileIndex], [
+      "vcpu#.info",
+      "evtchn_upcall_pending",
+      1,
+    ]);
+  });
+  await t.step("a register name with a dot and an indexed one", () => {
+    assert.equal(reg("vcpu0: load vcpu0.info.time.version\n").spec.name, "time.version");
+    const r = reg("vcpu0: bit test vcpu0.info.evtchn_pending_sel[3]\n");
+    assert.deepEqual([r.spec.name, r.fileIndex, r.index?.e], ["evtchn_pending_sel", 0, "lit"]);
+  });
+  await t.step("a plain prefix records no index", () => {
+    assert.equal(reg("vcpu0: bit test shared.evtchn_mask[5]\n").fileIndex, undefined);
+  });
+  await t.step("a vCPU the vm does not have", () => {
+    const { d } = lowerError("vcpu0: load vcpu7.info.evtchn_upcall_pending\n", XEN);
+    assert.equal(d.message, "there is no vcpu7 (the vm has 2)");
+    assert.deepEqual(at(d), [3, 13]);
+  });
+  await t.step("an unknown field names the vCPU as written", () => {
+    const { d } = lowerError("vcpu0: load vcpu1.info.upcall_pending\n", XEN);
+    assert.equal(d.message, "unknown register 'vcpu1.info.upcall_pending'");
+  });
+});
+
+Deno.test("Xen commands and paths on a 'hypervisor kvm' vm are located check errors", () => {
+  const { d } = lowerError("vcpu0: evtchn bind_ipi -> $p\n");
+  assert.match(d.message, /needs a Xen guest: add 'hypervisor xen'/);
+  assert.deepEqual(at(d), [3, 8]);
+  assert.equal(d.related?.[0].message, "vm 'g' is declared here");
+  const e = lowerError("expect vcpu1.xen.upcall_pending == 0\n").d;
+  assert.match(e.message, /needs a Xen guest/);
+});
+
+Deno.test("a condition nested past the limit is a located error, not a stack overflow", () => {
+  const chain = Array.from({ length: 3000 }, () => "1 == 1").join(" or ");
+  const { d } = lowerError(`expect ${chain}\n`);
+  assert.equal(d.message, "condition nested more than 256 deep");
+  assert.deepEqual(at(d), [3, 8]);
+});
+
+Deno.test("a literal vCPU number beyond the vm is an error at the value", () => {
+  const { d } = lowerError("vmm: kvm interrupt vcpu=2 vector=0x31\n");
+  assert.equal(d.message, "vm 'g' has no vCPU 2 (it has 2)");
+  assert.deepEqual(at(d), [3, 25]);
+});
+
+Deno.test("Xen settings that do nothing for the chosen hypervisor are refused at the vm", () => {
+  const head = (vm: string) => `scenario "t"\n${vm}\n`;
+  const e1 = lowerError("", head("vm g { arch x86_64 hypervisor kvm { guest 32 } }")).d;
+  assert.match(e1.message, /^vm 'g': 'guest' and 'max_evtchn_port' describe a Xen guest/);
+  assert.deepEqual(at(e1), [2, 1]);
+  const e2 = lowerError("", head("vm g { arch x86_64 hypervisor kvm-xen { max_evtchn_port 9 } }"));
+  assert.match(e2.d.message, /KVM's Xen emulation has none/);
+  const e3 = lowerError("", head("vm g { arch x86_64 hypervisor xen { guest 48 } }")).d;
+  assert.equal(e3.message, "vm 'g': 'guest' is 64 or 32, not 48");
+  program("", head("vm g { arch x86_64 hypervisor xen { guest 32  max_evtchn_port 4096 } }"));
 });

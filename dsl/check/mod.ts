@@ -6,7 +6,9 @@
  * 2. `metadata`: title, tags, links, `expect failure`, language version;
  * 3. `vms`: vm blocks against each platform's settings table;
  * 4. `lower`: timeline statements into operations, resolved against the
- *    platform's command and state tables.
+ *    platform's command and state tables;
+ * 5. `availability`: commands and paths that only some VMs of a platform
+ *    have (the Xen commands need a Xen VM), and combinations of settings.
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { expandIncludes } from "./includes.ts";
 import { collectMetadata } from "./metadata.ts";
 import { checkVms } from "./vms.ts";
 import { lowerStatements } from "./lower.ts";
+import { checkAvailability } from "./availability.ts";
 import type { Loader } from "./context.ts";
 
 export type { Loader } from "./context.ts";
@@ -52,6 +55,7 @@ export function check(file: ScnFile, options: CheckOptions): Program {
   const body = expandIncludes(file.body, source, ctx);
   const vms = checkVms(body, options.platforms);
   const lowered = lowerStatements(body, vms, ctx);
+  checkAvailability(lowered.body, lowered.handlers, vms);
   return {
     file: source,
     title: meta.title,

@@ -36,6 +36,8 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     lapic: "xapic",
     lowest_priority: "kvm-vector-hashing",
     routing: "kvm",
+    "hypervisor.guest": 64,
+    "hypervisor.max_evtchn_port": 1023,
   });
   assert.deepEqual([vm.loc.start.line, vm.loc.start.column], [1, 1]);
 });

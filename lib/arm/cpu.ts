@@ -31,7 +31,15 @@ import type { Trace } from "../core/trace.ts";
 import type { Ack } from "./cpu_interface_v3.ts";
 import { SPURIOUS } from "./irq_state.ts";
 
-/** What the CPU needs from the GIC. */
+/**
+ * What the CPU needs from the GIC.
+ *
+ * @example
+ * ```ts
+ * const port: GicPort = vm; // ArmVm is the GicPort of its vCPUs
+ * port.signal(0); // 0 nothing, 1 IRQ, 2 FIQ
+ * ```
+ */
 export interface GicPort {
   /** 0 nothing, 1 IRQ, 2 FIQ asserted towards this vCPU. */
   signal(cpu: number): number;
@@ -58,6 +66,7 @@ const FRAME_FIQ = 4;
  * ```
  */
 export class ArmCpu implements CpuModel {
+  /** `vcpuN`, as scenarios name it. */
   readonly name: string;
   /** PSTATE.I: IRQs masked. */
   maskI = true;
@@ -70,6 +79,15 @@ export class ArmCpu implements CpuModel {
   readonly #intids: number[] = [];
   readonly #ack: Ack = { intid: SPURIOUS, source: -1, group: 1, cause: 0 };
 
+  /**
+   * vCPU `index` (its vcpu_id), wired to the GIC through `gic`. It starts
+   * as KVM resets it: PSTATE.I and F set, running.
+   *
+   * @example
+   * ```ts
+   * new ArmCpu(1, vm, trace).name; // "vcpu1"
+   * ```
+   */
   constructor(readonly index: number, readonly gic: GicPort, readonly trace: Trace) {
     this.name = `vcpu${index}`;
   }
@@ -129,6 +147,7 @@ export class ArmCpu implements CpuModel {
     this.#emit("wake", "woken from WFI");
   }
 
+  /** Wakes a WFI whose wake-up test passes, then: is an unmasked IRQ or FIQ signalled? */
   canTake(): boolean {
     this.#wake();
     if (this.#halted) return false;
@@ -136,6 +155,7 @@ export class ArmCpu implements CpuModel {
     return (s === 2 && !this.maskF) || (s === 1 && !this.maskI);
   }
 
+  /** Takes the exception: saves and sets PSTATE.I/F, then acknowledges (IAR) as the handler's first read. */
   take(): Taken {
     const t = this.trace;
     const fiq = this.gic.signal(this.index) === 2 && !this.maskF;
@@ -159,10 +179,12 @@ export class ArmCpu implements CpuModel {
     return { kind, vector: ack.intid, cause: ack.cause, event };
   }
 
+  /** An instruction retired: nothing changes on Arm (no interrupt shadows). */
   retire(): boolean {
     return false;
   }
 
+  /** ERET: restores the PSTATE.I/F saved on entry. */
   returnFromInterrupt(): void {
     const f = this.#frames.pop();
     this.#intids.pop();

@@ -30,21 +30,24 @@
  *
  * @module
  */
-import {
-  aprBit,
-  clampBpr,
-  groupPriority,
-  IDLE_PRIORITY,
-  MIN_BPR0,
-  runningPriority,
-} from "./priority.ts";
+import { aprBit, clampBpr, groupPriority, MIN_BPR0, runningPriority } from "./priority.ts";
 import { PRIORITY_MASK, SPURIOUS } from "./irq_state.ts";
 
-/** The best pending interrupt found by a scan (one reusable object: scans allocate nothing). */
+/**
+ * The best pending interrupt found by a scan (one reusable object: scans allocate nothing).
+ *
+ * @example
+ * ```ts
+ * const c: Candidate = newCandidate();
+ * if (gic.highest(0, 2, c)) c.intid; // vCPU0's best pending Group 1 interrupt
+ * ```
+ */
 export interface Candidate {
+  /** The INTID, -1 when none was found. */
   intid: number;
   /** Priority as compared (implemented bits only). */
   priority: number;
+  /** 0 or 1. */
   group: number;
   /** Trace event that made it pending. */
   cause: number;
@@ -62,7 +65,15 @@ export function newCandidate(): Candidate {
   return { intid: -1, priority: 0xff, group: 1, cause: 0 };
 }
 
-/** What the CPU interface needs from the rest of the GIC. */
+/**
+ * What the CPU interface needs from the rest of the GIC.
+ *
+ * @example
+ * ```ts
+ * const view: PendingView = gic; // the Gic answers for every vCPU
+ * const cif = new CpuInterface(0, view);
+ * ```
+ */
 export interface PendingView {
   /**
    * Finds the highest-priority interrupt for `cpu` that is pending, enabled
@@ -77,7 +88,15 @@ export interface PendingView {
   distGroupEnabled(g: number): boolean;
 }
 
-/** ICC_CTLR_EL1 bits. */
+/**
+ * ICC_CTLR_EL1 bits.
+ *
+ * @example
+ * ```ts
+ * cif.write("ctlr", IccCtlr.EOImode); // split priority drop and deactivation
+ * (cif.ctlr >> IccCtlr.PRIbitsShift) & 7; // 4: five priority bits
+ * ```
+ */
 export const IccCtlr = {
   CBPR: 1 << 0,
   EOImode: 1 << 1,
@@ -85,16 +104,27 @@ export const IccCtlr = {
   PRIbitsShift: 8,
 } as const;
 
-/** An ICC system register the guest can name. */
+/**
+ * An ICC system register the guest can name.
+ *
+ * @example
+ * ```ts
+ * const pmr: IccRegister = ICC_REGISTERS.find((r) => r.name === "pmr")!;
+ * pmr.access; // "rw"
+ * ```
+ */
 export interface IccRegister {
   /** `iar1` for ICC_IAR1_EL1. */
   name: string;
   /** The spec's name. */
   title: string;
+  /** Read-only, write-only or read-write (MRS / MSR). */
   access: "ro" | "wo" | "rw";
+  /** Register width in bits. */
   width: 32 | 64;
   /** Fields by spec name, for `write icc_ctlr eoimode=1`. */
   fields: ReadonlyArray<{ name: string; lsb: number; width: number; doc: string }>;
+  /** One line for `scn help`. */
   doc: string;
 }
 
@@ -278,11 +308,23 @@ export const ICC_REGISTERS: readonly IccRegister[] = [
   },
 ];
 
-/** What an acknowledge returned: the INTID (1023 when none) and, for GICv2 SGIs, the source. */
+/**
+ * What an acknowledge returned: the INTID (1023 when none) and, for GICv2 SGIs, the source.
+ *
+ * @example
+ * ```ts
+ * const ack: Ack = cif.acknowledge(1);
+ * if (ack.intid !== 1023) cif.eoi(1, ack.intid);
+ * ```
+ */
 export interface Ack {
+  /** The acknowledged INTID, 1023 when nothing could be. */
   intid: number;
+  /** GICv2 SGIs: the source CPU (GICC_IAR[12:10]); -1 otherwise. */
   source: number;
+  /** The interrupt's group. */
   group: number;
+  /** Trace event that made it pending. */
   cause: number;
 }
 
@@ -300,18 +342,33 @@ export interface Ack {
 export class CpuInterface {
   /** ICC_PMR_EL1 (KVM resets it to 0: everything masked). */
   pmr = 0;
-  bpr0 = MIN_BPR0;
+  /** ICC_BPR0_EL1. */
+  bpr0: number = MIN_BPR0;
   /** ICC_BPR1_EL1 as stored (reads differ when CBPR=1). */
-  bpr1Stored = MIN_BPR0 + 1;
+  bpr1Stored: number = MIN_BPR0 + 1;
+  /** ICC_CTLR_EL1.CBPR: Group 1 uses BPR0. */
   cbpr = 0;
+  /** ICC_CTLR_EL1.EOImode: 1 = EOIR only drops priority, DIR deactivates. */
   eoiMode = 0;
+  /** ICC_IGRPEN0_EL1.Enable. */
   igrpen0 = 0;
+  /** ICC_IGRPEN1_EL1.Enable. */
   igrpen1 = 0;
-  /** ICC_AP0R0_EL1 / ICC_AP1R0_EL1: one bit per active group priority. */
+  /** ICC_AP0R0_EL1: one bit per active Group 0 group priority. */
   ap0 = 0;
+  /** ICC_AP1R0_EL1: one bit per active Group 1 group priority. */
   ap1 = 0;
   readonly #scratch = newCandidate();
 
+  /**
+   * The CPU interface of vCPU `cpu`, looking at interrupts through `view`.
+   *
+   * @example
+   * ```ts
+   * const cif = new CpuInterface(1, gic); // gic: a PendingView
+   * cif.read("rpr"); // 0xff: idle
+   * ```
+   */
   constructor(readonly cpu: number, readonly view: PendingView) {}
 
   /** The binary point Group 1 uses (BPR0 when CBPR=1). */
@@ -499,6 +556,3 @@ export class CpuInterface {
     return c.priority < (this.pmr & PRIORITY_MASK);
   }
 }
-
-/** The running priority when idle, for callers that show it. */
-export { IDLE_PRIORITY };

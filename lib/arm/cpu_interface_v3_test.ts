@@ -65,3 +65,50 @@ Deno.test("CpuInterface.write() BPR1 is clamped to 3 and ignored with CBPR=1", (
   assert.equal(cif.bpr1, 3);
   assert.equal(cif.ctlr, 0x401);
 });
+
+Deno.test("CpuInterface: EOIR of 1020-1023 and DIR with EOImode=0 are ignored", () => {
+  const g = gic3(), cif = g.cifs[0];
+  g.dist.spis.enabled[40] = 1;
+  g.dist.spis.priority[40] = 0x80;
+  g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
+  assert.equal(cif.read("iar1"), 40);
+  assert.equal(cif.write("eoir1", 1023), false);
+  assert.equal(cif.rpr, 0x80);
+  assert.equal(cif.write("dir", 40), false);
+  assert.equal(g.dist.spis.active[40], 1);
+  assert.equal(cif.write("eoir1", 40), true);
+  assert.equal(cif.rpr, 0xff);
+  assert.equal(g.dist.spis.active[40], 0);
+  assert.equal(cif.read("iar1"), 1023);
+});
+
+Deno.test("CpuInterface: a nested interrupt needs a group priority below RPR; HPPIR still shows it", () => {
+  const g = gic3(), cif = g.cifs[0];
+  for (const [i, p] of [[40, 0x80], [41, 0x80], [42, 0x40]]) {
+    g.dist.spis.enabled[i] = 1;
+    g.dist.spis.priority[i] = p;
+  }
+  g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
+  assert.equal(cif.read("iar1"), 40);
+  g.kvmIrqLine(KvmIrqType.SPI, 0, 41, 1);
+  assert.equal(cif.read("hppir1"), 41);
+  assert.equal(cif.read("iar1"), 1023); // same priority: no preemption
+  g.kvmIrqLine(KvmIrqType.SPI, 0, 42, 1);
+  assert.equal(cif.read("iar1"), 42);
+  assert.equal(cif.read("rpr"), 0x40);
+});
+
+Deno.test("CpuInterface.wouldWake() ignores group enables and RPR but needs priority below PMR", () => {
+  const g = gic3(), cif = g.cifs[0];
+  cif.igrpen1 = 0;
+  g.dist.spis.enabled[40] = 1;
+  g.dist.spis.priority[40] = 0xf8;
+  g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
+  assert.equal(cif.wouldWake(), false); // 0xf8 is not below PMR 0xf8
+  cif.write("pmr", 0xff);
+  assert.equal(cif.pmr, 0xf8); // 5 bits kept
+  g.dist.spis.priority[40] = 0xf0;
+  assert.equal(cif.wouldWake(), true);
+  g.dist.ctlr = 0;
+  assert.equal(cif.wouldWake(), false); // the distributor forwards nothing
+});

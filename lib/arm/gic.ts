@@ -3,18 +3,31 @@
  * interface per vCPU, the LPIs, the ITS and the GICv4 layer, and the paths
  * between them — which interrupts a vCPU's CPU interface can see, SGI
  * generation (ICC_SGI1R_EL1, GICD_SGIR), KVM's injection rules
- * (KVM_IRQ_LINE, KVM_SIGNAL_MSI, device ownership of PPIs) and whether a
- * vCPU is signalled an IRQ or an FIQ.
+ * (KVM_IRQ_LINE, KVM_SIGNAL_MSI, device ownership of PPIs), whether a
+ * vCPU is signalled an IRQ or an FIQ, and the VMM's side of the vGIC
+ * device: KVM_DEV_ARM_VGIC_CTRL_INIT and the redistributor registers as
+ * KVM_DEV_ARM_VGIC_GRP_REDIST_REGS shows them.
  *
  * With GICv3 (DS=1, as KVM presents it) Group 0 is signalled as FIQ and
  * Group 1 as IRQ; with GICv2 Group 0 is FIQ only when GICC_CTLR.FIQEn=1.
+ *
+ * vCPU n is the vCPU whose vcpu_id is n; the order the VMM created them in
+ * matters only for the redistributor region (GICR_TYPER.Last). The VMM's
+ * register attributes check, in this order, that the MPIDR names a vCPU
+ * (-EINVAL) and that the vGIC is initialised (-EBUSY); the guest's MMIO and
+ * system-register paths are not gated by the initialisation.
  *
  * Sources: Arm IHI 0069 (GICv3/v4) 4.6 "Interrupt grouping" (Table 4-3),
  * 12.2.21 ICC_SGI1R_EL1; Arm IHI 0048B (GICv2) 3.6 and 4.3.15 GICD_SGIR;
  * Linux `arch/arm64/kvm/vgic/vgic.c` (`kvm_vgic_inject_irq`,
  * `vgic_validate_injection`), `vgic-mmio-v3.c` (`vgic_v3_dispatch_sgi`),
  * `vgic-its.c` (`vgic_its_inject_msi`, `vgic_msi_to_its`),
- * `arch/arm64/kvm/arm.c` (`kvm_vm_ioctl_irq_line`).
+ * `arch/arm64/kvm/arm.c` (`kvm_vm_ioctl_irq_line`), `vgic-kvm-device.c`
+ * (`vgic_v3_attr_regs_access`, `vgic_v3_parse_attr`), `vgic-mmio.c`
+ * (`vgic_uaccess`: an offset with no register reads as zero),
+ * `Documentation/virt/kvm/devices/arm-vgic-v3.rst` (REDIST_REGS, CTRL_INIT);
+ * the selftest `tools/testing/selftests/kvm/arm64/vgic_init.c`
+ * (`test_v3_typer_accesses`, `test_v3_last_bit_single_rdist`).
  *
  * @module
  */
@@ -39,35 +52,113 @@ import { type Lpi, LpiTable } from "./lpi.ts";
 import { EBUSY, GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
 
-/** Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040. */
+/**
+ * Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040.
+ *
+ * @example
+ * ```ts
+ * ITS_BASE.toString(16); // "8080000"
+ * ```
+ */
 export const ITS_BASE = 0x0808_0000;
-/** The MSI doorbell address of the ITS. */
-export const ITS_DOORBELL = ITS_BASE + GITS_TRANSLATER;
+/**
+ * The MSI doorbell address of the ITS.
+ *
+ * @example
+ * ```ts
+ * gic.signalMsi(ITS_DOORBELL, 20, KVM_MSI_VALID_DEVID, 2); // 1 when delivered
+ * ```
+ */
+export const ITS_DOORBELL: number = ITS_BASE + GITS_TRANSLATER;
 
-/** "Invalid argument". */
+/**
+ * "Invalid argument".
+ *
+ * @example
+ * ```ts
+ * gic.kvmIrqLine(KvmIrqType.SPI, 0, 20, 1) === -EINVAL; // true: 20 is not an SPI
+ * ```
+ */
 export const EINVAL = 22;
-/** "No such device or address": KVM_IRQ_LINE of the wrong type for the irqchip. */
+/**
+ * "No such device or address": KVM_IRQ_LINE of the wrong type for the irqchip.
+ *
+ * @example
+ * ```ts
+ * gic.kvmIrqLine(KvmIrqType.CPU, 0, 0, 1) === -ENXIO; // true: the irqchip is in the kernel
+ * ```
+ */
 export const ENXIO = 6;
-/** "No such device": KVM_SIGNAL_MSI without an ITS. */
+/**
+ * "No such device": KVM_SIGNAL_MSI without an ITS.
+ *
+ * @example
+ * ```ts
+ * new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false }, trace)
+ *   .signalMsi(ITS_DOORBELL, 0, 1, 0); // -ENODEV: no ITS
+ * ```
+ */
 export const ENODEV = 19;
-export { EBUSY };
 
-/** KVM_IRQ_LINE irq types (KVM_ARM_IRQ_TYPE_*). */
+/**
+ * KVM_IRQ_LINE irq types (KVM_ARM_IRQ_TYPE_*).
+ *
+ * @example
+ * ```ts
+ * gic.kvmIrqLine(KvmIrqType.PPI, 1, 20, 1); // PPI 20 on vCPU1
+ * ```
+ */
 export const KvmIrqType = { CPU: 0, SPI: 1, PPI: 2 } as const;
-/** KVM_MSI_VALID_DEVID. */
+/**
+ * KVM_MSI_VALID_DEVID.
+ *
+ * @example
+ * ```ts
+ * gic.signalMsi(ITS_DOORBELL, 20, 0, 2); // -EINVAL: flags lack KVM_MSI_VALID_DEVID
+ * ```
+ */
 export const KVM_MSI_VALID_DEVID = 1;
 
-/** How a GIC is built. */
+/**
+ * How a GIC is built.
+ *
+ * @example
+ * ```ts
+ * const config: GicConfig = { version: 3, vcpus: 6, nrIrqs: 64, its: true, v4: false, creationOrder: [0, 3, 5, 4, 1, 2] };
+ * new Gic(config, trace).rds[2].last; // true
+ * ```
+ */
 export interface GicConfig {
+  /** 2: KVM_DEV_TYPE_ARM_VGIC_V2, 3: KVM_DEV_TYPE_ARM_VGIC_V3. */
   version: 2 | 3;
+  /** vCPUs, whose vcpu_ids are 0..vcpus-1. */
   vcpus: number;
   /** INTIDs including SGIs and PPIs (KVM_DEV_ARM_VGIC_GRP_NR_IRQS), a multiple of 32. */
   nrIrqs: number;
+  /** A vITS (GICv3 only). */
   its: boolean;
+  /** GICv4 direct injection under the vITS. */
   v4: boolean;
+  /**
+   * The vcpu_ids in the order the VMM created the vCPUs (KVM_CREATE_VCPU),
+   * a permutation of 0..vcpus-1; default 0, 1, 2, ... It decides each
+   * redistributor's slot in the redistributor region, hence GICR_TYPER.Last.
+   */
+  creationOrder?: readonly number[];
 }
 
-/** What the GIC signals to a vCPU. */
+/** KVM_DEV_ARM_VGIC_GRP_REDIST_REGS offsets whose device-attribute view differs from the guest's. */
+const UACCESS_ISPENDR0 = GicrOffset.SGI_BASE + 0x200;
+const UACCESS_ICPENDR0 = GicrOffset.SGI_BASE + 0x280;
+
+/**
+ * What the GIC signals to a vCPU.
+ *
+ * @example
+ * ```ts
+ * gic.signal(0) === Signal.FIQ; // a Group 0 interrupt is signalled (GICv3)
+ * ```
+ */
 export const Signal = { NONE: 0, IRQ: 1, FIQ: 2 } as const;
 
 /**
@@ -80,23 +171,57 @@ export const Signal = { NONE: 0, IRQ: 1, FIQ: 2 } as const;
  * ```
  */
 export class Gic implements PendingView, LpiInvalidator, ItsHost {
+  /** 2 or 3. */
   readonly version: 2 | 3;
+  /** The number of vCPUs; vCPU n has vcpu_id n. */
   readonly vcpus: number;
+  /** The distributor (SPIs and their routing). */
   readonly dist: Distributor;
+  /** One redistributor per vCPU, indexed by vcpu_id (GICv2: just the private banks). */
   readonly rds: Redistributor[] = [];
+  /** One CPU interface per vCPU, indexed by vcpu_id. */
   readonly cifs: CpuInterface[] = [];
-  readonly lpis = new LpiTable();
+  /** The LPI configuration table and the mapped LPIs. */
+  readonly lpis: LpiTable = new LpiTable();
+  /** The vITS, or null without one. */
   readonly its: Its | null;
+  /** The GICv4 layer, or null without direct injection. */
   readonly v4: Gicv4 | null;
   /** GICv2 GICC_CTLR.FIQEn per vCPU. */
   readonly fiqEn: Uint8Array;
   /** GICv2 GICC_CTLR.AckCtl per vCPU (kept for read-back). */
   readonly ackCtl: Uint8Array;
   readonly #scratch: Candidate = newCandidate();
+  /**
+   * KVM_DEV_ARM_VGIC_CTRL_INIT has been done. Only the VMM's
+   * device-attribute register accesses check it; the guest's paths do not
+   * (a real VMM initialises the vGIC before the first KVM_RUN).
+   */
+  initialized = false;
+  /** The vcpu_ids in creation order. */
+  readonly creationOrder: readonly number[];
 
+  /**
+   * Builds the GIC of a VM whose vCPUs exist already (KVM wants CTRL_INIT
+   * after the last KVM_CREATE_VCPU), with the legacy redistributor region
+   * holding one redistributor per vCPU in creation order.
+   *
+   * @example
+   * ```ts
+   * const gic = new Gic({ version: 3, vcpus: 3, nrIrqs: 64, its: false, v4: false, creationOrder: [2, 0, 1] }, trace);
+   * gic.rds[1].last; // true: vcpu_id 1 was created last
+   * ```
+   */
   constructor(config: GicConfig, readonly trace: Trace) {
     this.version = config.version;
     this.vcpus = config.vcpus;
+    const order = config.creationOrder ?? Array.from({ length: config.vcpus }, (_, i) => i);
+    if (!isPermutation(order, config.vcpus)) {
+      throw new RangeError(
+        `gic: creation order [${order.join(", ")}] is not a permutation of 0..${config.vcpus - 1}`,
+      );
+    }
+    this.creationOrder = [...order];
     const hasIts = config.version === 3 && config.its;
     this.dist = new Distributor({
       version: config.version,
@@ -108,10 +233,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     // KVM's PROPBASER resets to 0: IDbits 0 gives a range too small for any LPI.
     this.lpis.idBits = 1;
     for (let i = 0; i < config.vcpus; i++) {
+      // vgic_register_redist_iodev: each vCPU, in creation order, takes the
+      // region's next free slot; Last marks the highest slot in use.
+      const slot = order.indexOf(i);
       const rd = new Redistributor(i, {
-        last: i === config.vcpus - 1,
+        last: slot === config.vcpus - 1,
         lpis: hasIts,
         version: config.version,
+        regionIndex: slot,
       });
       rd.invalidator = this;
       if (config.version === 2) rd.bank.sgiSources = new Uint8Array(SGI_COUNT);
@@ -132,12 +261,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
 
   // ---- what a CPU interface sees -------------------------------------------------
 
-  /** @inheritdoc */
+  /** Whether GICD_CTLR enables group `g`. */
   distGroupEnabled(g: number): boolean {
     return this.dist.groupEnabled(g);
   }
 
-  /** @inheritdoc */
+  /** The highest-priority interrupt for `cpu` that is pending, enabled and not active in one of `groups` (bit g = group g): its SGIs and PPIs, the SPIs routed to it, and (Group 1, EnableLPIs) its LPIs, of which a vLPI counts only while its vPE is resident. Ties go to the lowest INTID. */
   highest(cpu: number, groups: number, out: Candidate): boolean {
     let best = -1, bestPrio = 0x100, bestGroup = 1, bestCause = 0;
     const bank = this.rds[cpu].bank;
@@ -179,7 +308,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     return true;
   }
 
-  /** @inheritdoc */
+  /** Pending becomes active (an LPI just stops being pending). Returns the GICv2 SGI source, else -1. */
   acknowledge(cpu: number, intid: number): number {
     if (intid < PRIVATE_COUNT) return this.rds[cpu].bank.acknowledge(intid);
     if (intid < this.dist.nrIrqs) return this.dist.spis.acknowledge(intid);
@@ -188,7 +317,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     return -1;
   }
 
-  /** @inheritdoc */
+  /** Active becomes inactive (LPIs have no active state). */
   deactivate(cpu: number, intid: number): void {
     if (intid < PRIVATE_COUNT) this.rds[cpu].bank.deactivate(intid);
     else if (intid < this.dist.nrIrqs) this.dist.spis.deactivate(intid);
@@ -311,12 +440,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
 
   // ---- LPIs: the ITS host ------------------------------------------------------------
 
-  /** @inheritdoc */
+  /** GICR_CTLR.EnableLPIs of the vCPU's redistributor. */
   lpisEnabled(vcpu: number): boolean {
     return this.rds[vcpu].enableLpis;
   }
 
-  /** @inheritdoc */
+  /** Makes an LPI pending: software injection, or the GICv4 layer for a forwarded vLPI. */
   pend(lpi: Lpi, why: string): void {
     if (lpi.forwarded && this.v4) {
       this.v4.pend(lpi, why);
@@ -334,12 +463,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     }
   }
 
-  /** @inheritdoc */
+  /** Clears an LPI's pending state (CLEAR). */
   unpend(lpi: Lpi): void {
     lpi.pending = false;
   }
 
-  /** @inheritdoc */
+  /** Moves an LPI to another vCPU (MOVI, MOVALL, MAPC); a vLPI follows (VMOVI). */
   retarget(lpi: Lpi, vcpu: number): void {
     const from = lpi.target;
     lpi.target = vcpu;
@@ -353,7 +482,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.v4?.retarget(lpi, from, vcpu);
   }
 
-  /** @inheritdoc */
+  /** The cached configuration was re-read; a forwarded vLPI gets the new properties. */
   configChanged(lpi: Lpi): void {
     if (lpi.forwarded) {
       this.#emit(
@@ -366,12 +495,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     }
   }
 
-  /** @inheritdoc */
+  /** The ITE mapping `lpi` goes away; a forwarded vLPI is unmapped. */
   iteFreed(lpi: Lpi): void {
     this.v4?.iteFreed(lpi);
   }
 
-  /** @inheritdoc */
+  /** GICR_INVLPIR: re-reads one LPI's configuration byte. */
   invalidate(intid: number): void {
     const lpi = this.lpis.lpis.get(intid);
     if (!lpi) return;
@@ -379,7 +508,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.configChanged(lpi);
   }
 
-  /** @inheritdoc */
+  /** GICR_INVALLR: re-reads the configuration of every LPI that targets `vcpu`. */
   invalidateAll(vcpu: number): void {
     for (const lpi of this.lpis.list) {
       if (lpi.target === vcpu) {
@@ -389,7 +518,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     }
   }
 
-  /** @inheritdoc */
+  /** EnableLPIs went 1 -> 0: the vCPU's pending software LPIs are dropped. */
   lpisDisabled(vcpu: number): void {
     for (const lpi of this.lpis.list) {
       if (lpi.target === vcpu && !lpi.forwarded) lpi.pending = false;
@@ -424,6 +553,60 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.lpis.idBits = Math.min((Number(BigInt(value) & 0x1fn)) + 1, 16);
     }
     return ok;
+  }
+
+  // ---- the VMM's device attributes (KVM_DEV_TYPE_ARM_VGIC_V3) ----------------------------
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT):
+   * initialises the vGIC. Doing it again is harmless. Returns 0.
+   */
+  vgicInit(): number {
+    if (this.initialized) {
+      this.#emit("kvm", "vgic_init", "KVM_DEV_ARM_VGIC_CTRL_INIT: already initialised, 0");
+      return 0;
+    }
+    this.initialized = true;
+    this.#emit("kvm", "vgic_init", "KVM_DEV_ARM_VGIC_CTRL_INIT: vGIC initialised");
+    return 0;
+  }
+
+  /**
+   * KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_REDIST_REGS): reads the 32-bit
+   * redistributor register at `offset` (RD_base, or SGI_base at +0x10000)
+   * of the vCPU whose vcpu_id is `vcpuId` (the attribute names it by its
+   * MPIDR, which KVM derives from the vcpu_id). Returns the value, or:
+   * -ENXIO on a GICv2 (no such attribute group), -EINVAL when no vCPU has
+   * that MPIDR, -EBUSY before CTRL_INIT. An offset with no register reads
+   * as 0. As the device-attribute view defines it, ISPENDR0 reads the
+   * pending latch only (level lines are saved through LEVEL_INFO) and
+   * ICPENDR0 reads as 0.
+   */
+  getRedistReg(vcpuId: number, offset: number): number {
+    const what = `REDIST_REGS vcpu ${vcpuId} offset 0x${offset.toString(16)}`;
+    if (this.version !== 3) {
+      this.#emit("kvm", "get_attr", `${what}: -ENXIO (a GICv2 has no redistributors)`);
+      return -ENXIO;
+    }
+    if (vcpuId < 0 || vcpuId >= this.vcpus) {
+      this.#emit("kvm", "get_attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
+      return -EINVAL;
+    }
+    if (!this.initialized) {
+      this.#emit("kvm", "get_attr", `${what}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
+      return -EBUSY;
+    }
+    const rd = this.rds[vcpuId];
+    let v: number;
+    if ((offset & 3) !== 0) v = 0;
+    else if (offset === UACCESS_ISPENDR0) {
+      v = 0;
+      for (let i = 0; i < PRIVATE_COUNT; i++) if (rd.bank.latch[i]) v |= 1 << i;
+    } else if (offset === UACCESS_ICPENDR0) v = 0;
+    else v = Number(rd.read(offset, 4));
+    v >>>= 0;
+    this.#emit("kvm", "get_attr", `${what} = 0x${v.toString(16)}`);
+    return v;
   }
 
   // ---- state, for scenarios ------------------------------------------------------------
@@ -465,6 +648,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   #emit(source: string, kind: string, text: string): void {
     if (this.trace.enabled) this.trace.emit(source, kind, text);
   }
+}
+
+/** Whether `order` lists each of 0..n-1 exactly once. */
+function isPermutation(order: readonly number[], n: number): boolean {
+  if (order.length !== n) return false;
+  const seen = new Uint8Array(n);
+  for (const id of order) {
+    if (!Number.isInteger(id) || id < 0 || id >= n || seen[id]) return false;
+    seen[id] = 1;
+  }
+  return true;
 }
 
 /** Pending, enabled, not active, and in an enabled group. */

@@ -36,3 +36,58 @@ Deno.test("Gic.signalMsi() returns 1, 0 on a translation miss, -EINVAL without a
   assert.equal(g.signalMsi(ITS_DOORBELL, 20, 0, 2), -22);
   assert.equal(g.signalMsi(0xfee00000, 20, 1, 2), -22);
 });
+
+function redistGic(order?: number[], version: 2 | 3 = 3): Gic {
+  return new Gic(
+    { version, vcpus: 6, nrIrqs: 64, its: false, v4: false, creationOrder: order },
+    new Trace(() => 0),
+  );
+}
+
+Deno.test("Gic gives redistributor slots in creation order: Last goes to the vCPU created last", () => {
+  const g = redistGic([0, 3, 5, 4, 1, 2]);
+  assert.deepEqual(g.rds.map((rd) => rd.regionIndex), [0, 4, 5, 1, 3, 2]);
+  assert.deepEqual(g.rds.map((rd) => rd.last), [false, false, true, false, false, false]);
+  assert.deepEqual(redistGic().rds.map((rd) => rd.last), [false, false, false, false, false, true]);
+  assert.throws(() => redistGic([0, 1, 1, 2, 3, 4]), RangeError);
+  assert.throws(() => redistGic([0, 1, 2]), RangeError);
+});
+
+Deno.test("Gic.getRedistReg() reads GICR_TYPER's words per vcpu_id once the vGIC is initialised", () => {
+  const g = redistGic([0, 3, 5, 4, 1, 2]);
+  assert.equal(g.initialized, false);
+  assert.equal(g.getRedistReg(6, 8), -22); // no vCPU has that MPIDR: checked before init
+  assert.equal(g.getRedistReg(2, 8), -16);
+  assert.equal(g.vgicInit(), 0);
+  assert.equal(g.vgicInit(), 0);
+  assert.deepEqual([0, 3, 5, 4, 1, 2].map((id) => g.getRedistReg(id, 8)), [
+    0x000,
+    0x300,
+    0x500,
+    0x400,
+    0x100,
+    0x210,
+  ]);
+  assert.equal(g.getRedistReg(5, 0xc), 5);
+  assert.equal(g.getRedistReg(5, 0x9), 0); // no register there: RAZ
+  assert.equal(redistGic(undefined, 2).getRedistReg(0, 8), -6);
+});
+
+Deno.test("Gic.getRedistReg() ISPENDR0 shows only the latch and ICPENDR0 reads as zero", () => {
+  const g = redistGic();
+  g.vgicInit();
+  const bank = g.rds[1].bank;
+  bank.enabled[20] = 1;
+  g.kvmIrqLine(2, 1, 20, 1); // PPI 20: a level line, no latch
+  bank.setPending(21);
+  assert.equal(g.rds[1].read(0x10200), (1 << 20) | (1 << 21));
+  assert.equal(g.getRedistReg(1, 0x10200), 1 << 21);
+  assert.equal(g.getRedistReg(1, 0x10280), 0);
+  assert.equal(g.getRedistReg(1, 0x10100), 0xffff | (1 << 20)); // ISENABLER0
+});
+
+Deno.test("Gic: the guest's own GICR_TYPER read does not wait for CTRL_INIT", () => {
+  const g = redistGic([0, 3, 5, 4, 1, 2]);
+  assert.equal(g.rds[2].read(8, 8), (2n << 32n) | 0x210n);
+  assert.equal(g.initialized, false);
+});

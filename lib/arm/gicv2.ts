@@ -28,7 +28,14 @@ import { BankOffset, bankRead, bankWrite, PRIVATE_COUNT, SGI_COUNT } from "./irq
 import { GicdOffset } from "./gicv3_distributor.ts";
 import type { Gic } from "./gic.ts";
 
-/** GICC register offsets. */
+/**
+ * GICC register offsets.
+ *
+ * @example
+ * ```ts
+ * gicv2ReadCpu(gic, 0, GiccOffset.IAR); // acknowledge on vCPU0
+ * ```
+ */
 export const GiccOffset = {
   CTLR: 0x00,
   PMR: 0x04,
@@ -42,7 +49,14 @@ export const GiccOffset = {
   DIR: 0x1000,
 } as const;
 
-/** GICC_CTLR bits of the (non-secure, KVM GICV) view. */
+/**
+ * GICC_CTLR bits of the (non-secure, KVM GICV) view.
+ *
+ * @example
+ * ```ts
+ * gicv2WriteCpu(gic, 0, GiccOffset.CTLR, GiccCtlr.EnableGrp0 | GiccCtlr.EOImode);
+ * ```
+ */
 export const GiccCtlr = {
   EnableGrp0: 1 << 0,
   EnableGrp1: 1 << 1,

@@ -32,7 +32,14 @@ import {
   PRIVATE_COUNT,
 } from "./irq_state.ts";
 
-/** GICD register offsets (those outside the per-INTID banks). */
+/**
+ * GICD register offsets (those outside the per-INTID banks).
+ *
+ * @example
+ * ```ts
+ * dist.read(GicdOffset.TYPER); // ITLinesNumber, IDbits, LPIS
+ * ```
+ */
 export const GicdOffset = {
   CTLR: 0x0000,
   TYPER: 0x0004,
@@ -49,7 +56,15 @@ export const GicdOffset = {
   PIDR2: 0xffe8,
 } as const;
 
-/** GICD_CTLR bits (DS=1 layout). */
+/**
+ * GICD_CTLR bits (DS=1 layout).
+ *
+ * @example
+ * ```ts
+ * dist.write(GicdOffset.CTLR, GicdCtlr.EnableGrp1, 4);
+ * dist.read(GicdOffset.CTLR); // 0x52: EnableGrp1 | ARE | DS
+ * ```
+ */
 export const GicdCtlr = {
   EnableGrp0: 1 << 0,
   EnableGrp1: 1 << 1,
@@ -57,13 +72,27 @@ export const GicdCtlr = {
   DS: 1 << 6,
 } as const;
 
-/** KVM's GICD_IIDR: ProductID 0x4b, Implementer 0x43b (Arm), revision 3. */
+/**
+ * KVM's GICD_IIDR: ProductID 0x4b, Implementer 0x43b (Arm), revision 3.
+ *
+ * @example
+ * ```ts
+ * dist.read(GicdOffset.IIDR) === KVM_GICD_IIDR; // true
+ * ```
+ */
 export const KVM_GICD_IIDR = 0x4b00343b;
 
 /** GICD_TYPER.LPIS: the GIC supports LPIs (an ITS is present). */
 const TYPER_LPIS = 1 << 17;
 
-/** How the distributor learns which vCPU an affinity names. */
+/**
+ * How the distributor learns which vCPU an affinity names.
+ *
+ * @example
+ * ```ts
+ * const resolve: AffinityResolver = (aff) => (aff < 4 ? aff : -1); // 4 vCPUs, Aff0 only
+ * ```
+ */
 export type AffinityResolver = (aff: number) => number;
 
 /**
@@ -77,9 +106,11 @@ export type AffinityResolver = (aff: number) => number;
  * ```
  */
 export class Distributor {
+  /** 2 or 3. */
   readonly version: 2 | 3;
   /** Number of INTIDs (SGIs and PPIs included): 32 * (ITLinesNumber + 1). */
   readonly nrIrqs: number;
+  /** The number of vCPUs (GICv2 ITARGETSR masks; GICD_TYPER.CPUNumber). */
   readonly vcpus: number;
   /** The SPIs, indexed by INTID (32 .. nrIrqs-1). */
   readonly spis: IrqBank;
@@ -95,6 +126,16 @@ export class Distributor {
   lpis = false;
   readonly #resolve: AffinityResolver;
 
+  /**
+   * A distributor with KVM's reset state: SPIs edge, Group 1 on GICv3
+   * (Group 0 on GICv2), disabled, routed to vCPU0. `resolve` maps an
+   * IROUTER affinity to a vCPU (-1: none).
+   *
+   * @example
+   * ```ts
+   * new Distributor({ version: 2, nrIrqs: 64, vcpus: 2, resolve: () => -1 }).typer; // 0x21
+   * ```
+   */
   constructor(
     options: { version: 2 | 3; nrIrqs: number; vcpus: number; resolve: AffinityResolver },
   ) {

@@ -7,21 +7,37 @@
  * mapped LPIs whose target is this vCPU (see `lpi.ts`).
  *
  * KVM: SGIs are edge and PPIs level, and ICFGR0/1 ignore writes;
- * Processor_Number is the vcpu_id; Last is set on the final redistributor
- * of the region; PROPBASER and PENDBASER ignore writes while EnableLPIs=1;
- * WAKER is RAZ/WI; KVM resets private interrupts to Group 1 for GICv3.
+ * Processor_Number is the vcpu_id and the affinity is the MPIDR KVM derives
+ * from it; the redistributors sit in the (legacy, single) redistributor
+ * region in vCPU creation order, not vcpu_id order, and Last is set on the
+ * one created last; PROPBASER and PENDBASER ignore writes while
+ * EnableLPIs=1; WAKER is RAZ/WI; KVM resets private interrupts to Group 1
+ * for GICv3.
  *
  * Sources: Arm IHI 0069 (GICv3/v4) 12.10-12.11 (GICR_CTLR 12.11.2,
  * GICR_TYPER 12.11.37, GICR_PROPBASER 12.11.31, GICR_INVLPIR 12.11.14),
  * 9.8 "Redistributor memory map"; Linux `arch/arm64/kvm/vgic/vgic-mmio-v3.c`
  * (`vgic_mmio_read_v3r_typer`, `vgic_mmio_write_v3r_ctlr`,
- * `vgic_mmio_write_propbase`, `vgic_mmio_write_invlpi`).
+ * `vgic_mmio_write_propbase`, `vgic_mmio_write_invlpi`,
+ * `vgic_mmio_vcpu_rdist_is_last`), `vgic-init.c` and `vgic-v3.c`
+ * (`vgic_register_redist_iodev`: each vCPU takes the region's next free
+ * slot, in `kvm_for_each_vcpu` order); the selftest
+ * `tools/testing/selftests/kvm/arm64/vgic_init.c`
+ * (`test_v3_last_bit_single_rdist`).
  *
  * @module
  */
 import { bankRead, bankWrite, IrqBank, PRIVATE_COUNT, SGI_COUNT } from "./irq_state.ts";
 
-/** Offsets in the two 64 KB frames of a redistributor. */
+/**
+ * Offsets in the two 64 KB frames of a redistributor.
+ *
+ * @example
+ * ```ts
+ * rd.read(GicrOffset.TYPER, 8); // the whole 64-bit GICR_TYPER
+ * rd.read(GicrOffset.SGI_BASE + 0x100); // GICR_ISENABLER0
+ * ```
+ */
 export const GicrOffset = {
   CTLR: 0x0000,
   IIDR: 0x0004,
@@ -36,7 +52,14 @@ export const GicrOffset = {
   SGI_BASE: 0x10000,
 } as const;
 
-/** GICR_CTLR.EnableLPIs. */
+/**
+ * GICR_CTLR.EnableLPIs.
+ *
+ * @example
+ * ```ts
+ * rd.write(GicrOffset.CTLR, GICR_CTLR_ENABLE_LPIS, 4); // true when the VM has an ITS
+ * ```
+ */
 export const GICR_CTLR_ENABLE_LPIS = 1;
 
 /**
@@ -53,7 +76,15 @@ export function kvmMpidr(n: number): number {
   return (n & 0xf) | (((n >> 4) & 0xff) << 8) | (((n >> 12) & 0xff) << 16);
 }
 
-/** What a redistributor asks of the rest of the GIC when the guest invalidates LPIs. */
+/**
+ * What a redistributor asks of the rest of the GIC when the guest invalidates LPIs.
+ *
+ * @example
+ * ```ts
+ * const inv: LpiInvalidator = gic; // the Gic re-reads LPI configuration for its redistributors
+ * rd.invalidator = inv;
+ * ```
+ */
 export interface LpiInvalidator {
   /** GICR_INVLPIR: re-read one LPI's configuration. */
   invalidate(intid: number): void;
@@ -61,6 +92,26 @@ export interface LpiInvalidator {
   invalidateAll(vcpu: number): void;
   /** EnableLPIs went from 1 to 0: forget the LPIs pending at this vCPU. */
   lpisDisabled(vcpu: number): void;
+}
+
+/**
+ * How a redistributor is built.
+ *
+ * @example
+ * ```ts
+ * const options: RedistributorOptions = { last: true, lpis: true, regionIndex: 5 };
+ * new Redistributor(2, options).typer; // 0x200000211n
+ * ```
+ */
+export interface RedistributorOptions {
+  /** The last redistributor of its region (GICR_TYPER.Last). */
+  last: boolean;
+  /** An ITS exists, so LPIs are supported (GICR_TYPER.PLPIS, GICR_CTLR.EnableLPIs). */
+  lpis: boolean;
+  /** The GIC version; GICv2 resets private interrupts to Group 0. Default 3. */
+  version?: 2 | 3;
+  /** Its slot in the redistributor region (KVM's `rdreg_index`): the vCPU's creation index. Default: the vcpu_id. */
+  regionIndex?: number;
 }
 
 /**
@@ -75,21 +126,37 @@ export interface LpiInvalidator {
  */
 export class Redistributor {
   /** SGIs (edge) and PPIs (level) of this vCPU. */
-  readonly bank = new IrqBank(0, PRIVATE_COUNT);
+  readonly bank: IrqBank = new IrqBank(0, PRIVATE_COUNT);
   /** GICR_CTLR.EnableLPIs. */
   enableLpis = false;
+  /** GICR_PROPBASER as written (while EnableLPIs=0). */
   propbaser = 0n;
+  /** GICR_PENDBASER as written (PTZ reads as 0). */
   pendbaser = 0n;
+  /** GICR_TYPER.Last: the last redistributor of the region. */
   readonly last: boolean;
+  /** GICR_TYPER.PLPIS: LPIs are supported (the VM has an ITS). */
   readonly lpis: boolean;
+  /** The slot in the redistributor region (the vCPU's creation index). */
+  readonly regionIndex: number;
+  /** Where GICR_INVLPIR/INVALLR and EnableLPIs 1 -> 0 are forwarded. */
   invalidator: LpiInvalidator | null = null;
 
+  /**
+   * Builds the redistributor of the vCPU whose vcpu_id is `vcpu`.
+   *
+   * @example
+   * ```ts
+   * new Redistributor(2, { last: true, lpis: false, regionIndex: 5 }).typer; // 0x200000210n
+   * ```
+   */
   constructor(
     readonly vcpu: number,
-    options: { last: boolean; lpis: boolean; version?: 2 | 3 },
+    options: RedistributorOptions,
   ) {
     this.last = options.last;
     this.lpis = options.lpis;
+    this.regionIndex = options.regionIndex ?? vcpu;
     const group = (options.version ?? 3) === 3 ? 1 : 0;
     for (let i = 0; i < PRIVATE_COUNT; i++) {
       // KVM: SGIs are edge and reset enabled; PPIs are level and reset disabled.
@@ -125,9 +192,13 @@ export class Redistributor {
         return Number(this.typer >> 32n);
       case O.PROPBASER:
         return size === 8 ? this.propbaser : Number(this.propbaser & 0xffff_ffffn);
+      case O.PROPBASER + 4:
+        return Number(this.propbaser >> 32n);
       case O.PENDBASER:
         // PTZ (bit 62) always reads as zero.
         return size === 8 ? this.pendbaser : Number(this.pendbaser & 0xffff_ffffn);
+      case O.PENDBASER + 4:
+        return Number(this.pendbaser >> 32n);
     }
     return size === 8 ? 0n : 0;
   }

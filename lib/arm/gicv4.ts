@@ -51,12 +51,30 @@ export class Vpe {
   /** How many vLPIs target this vPE (KVM's `vlpi_count`). */
   vlpis = 0;
 
+  /**
+   * The vPE of vCPU `vcpu`, resident (the vCPU is running).
+   *
+   * @example
+   * ```ts
+   * new Vpe(2).doorbell; // false: GICv4.0 enables it only while blocked
+   * ```
+   */
   constructor(readonly vcpu: number) {}
 }
 
-/** A forwarding set up by VFIO through the irq-bypass manager. */
+/**
+ * A forwarding set up by VFIO through the irq-bypass manager.
+ *
+ * @example
+ * ```ts
+ * const f: Forwarding | undefined = v4.forwarding(0x10, 3);
+ * f?.lpi?.intid; // the vLPI, while it is forwarded
+ * ```
+ */
 export interface Forwarding {
+  /** The DeviceID of the passthrough device. */
   readonly device: number;
+  /** The EventID (MSI data). */
   readonly event: number;
   /** The LPI upgraded to a vLPI, or null once DISCARD (or MAPD) unmapped it. */
   lpi: Lpi | null;
@@ -74,10 +92,20 @@ export interface Forwarding {
  * ```
  */
 export class Gicv4 {
+  /** One vPE per vCPU, indexed by vcpu_id. */
   readonly vpes: Vpe[] = [];
   /** Forwardings by `device * 65536 + event`. */
-  readonly forwardings = new Map<number, Forwarding>();
+  readonly forwardings: Map<number, Forwarding> = new Map();
 
+  /**
+   * The GICv4 layer for `vcpus` vCPUs, every vPE resident; `name` is its
+   * trace source.
+   *
+   * @example
+   * ```ts
+   * new Gicv4(4, trace).vpes.length; // 4
+   * ```
+   */
   constructor(vcpus: number, readonly trace: Trace, readonly name = "gicv4") {
     for (let i = 0; i < vcpus; i++) this.vpes.push(new Vpe(i));
   }

@@ -26,23 +26,79 @@
  * @module
  */
 
-/** SGIs are INTIDs 0-15. */
+/**
+ * SGIs are INTIDs 0-15.
+ *
+ * @example
+ * ```ts
+ * for (let i = 0; i < SGI_COUNT; i++) bank.edge[i]; // SGIs are always edge
+ * ```
+ */
 export const SGI_COUNT = 16;
-/** SGIs and PPIs: the INTIDs private to each PE. */
+/**
+ * SGIs and PPIs: the INTIDs private to each PE.
+ *
+ * @example
+ * ```ts
+ * const bank = new IrqBank(0, PRIVATE_COUNT); // one vCPU's SGIs and PPIs
+ * ```
+ */
 export const PRIVATE_COUNT = 32;
-/** What IAR returns when nothing can be acknowledged. */
+/**
+ * What IAR returns when nothing can be acknowledged.
+ *
+ * @example
+ * ```ts
+ * cif.read("iar1") === SPURIOUS; // nothing could be acknowledged
+ * ```
+ */
 export const SPURIOUS = 1023;
-/** The first LPI. */
+/**
+ * The first LPI.
+ *
+ * @example
+ * ```ts
+ * new LpiTable().inRange(LPI_BASE); // true
+ * ```
+ */
 export const LPI_BASE = 8192;
-/** KVM keeps 5 priority bits (VGIC_PRI_BITS): priorities are multiples of 8. */
+/**
+ * KVM keeps 5 priority bits (VGIC_PRI_BITS): priorities are multiples of 8.
+ *
+ * @example
+ * ```ts
+ * 0xa7 & PRIORITY_MASK; // 0xa0
+ * ```
+ */
 export const PRIORITY_MASK = 0xf8;
 
-/** `owner` value of an interrupt that only its in-kernel device may drive. */
+/**
+ * `owner` value of an interrupt that only its in-kernel device may drive.
+ *
+ * @example
+ * ```ts
+ * bank.owner[20] === OWNER_NONE; // KVM_IRQ_LINE may drive PPI 20
+ * ```
+ */
 export const OWNER_NONE = 0;
-/** Owned by the architected timer. */
+/**
+ * Owned by the architected timer.
+ *
+ * @example
+ * ```ts
+ * bank.owner[27] = OWNER_TIMER; // only the arch timer drives PPI 27
+ * ```
+ */
 export const OWNER_TIMER = 1;
 
-/** The four states of an SGI, PPI or SPI. */
+/**
+ * The four states of an SGI, PPI or SPI.
+ *
+ * @example
+ * ```ts
+ * const s: IrqStateName = bank.state(40); // "inactive" | "pending" | "active" | "active_pending"
+ * ```
+ */
 export type IrqStateName = "inactive" | "pending" | "active" | "active_pending";
 
 /**
@@ -89,7 +145,9 @@ export class IrqBank {
   readonly latch: Uint8Array;
   /** The input line of a level-sensitive interrupt. */
   readonly line: Uint8Array;
+  /** The active state (ISACTIVER). */
   readonly active: Uint8Array;
+  /** The enable bit (ISENABLER): it gates forwarding only. */
   readonly enabled: Uint8Array;
   /** 8-bit priority as written, already masked to the implemented bits. */
   readonly priority: Uint8Array;
@@ -107,6 +165,15 @@ export class IrqBank {
    */
   sgiSources: Uint8Array | null = null;
 
+  /**
+   * A bank implementing INTIDs `first..limit-1`, all inactive, disabled,
+   * level, Group 0, priority 0.
+   *
+   * @example
+   * ```ts
+   * new IrqBank(0, 32).has(31); // true: SGIs and PPIs
+   * ```
+   */
   constructor(readonly first: number, readonly limit: number) {
     this.latch = new Uint8Array(limit);
     this.line = new Uint8Array(limit);
@@ -207,7 +274,15 @@ function writeBits(bank: IrqBank, base: number, value: number, set: (i: number) 
   }
 }
 
-/** Options for the register view of a bank. */
+/**
+ * Options for the register view of a bank.
+ *
+ * @example
+ * ```ts
+ * const options: BankAccessOptions = { v2Sgis: true };
+ * bankWrite(bank, BankOffset.ISPENDR, 1 << 5, 4, options); // ignored: SGI 5 on GICv2
+ * ```
+ */
 export interface BankAccessOptions {
   /** GICv2: ISPENDR/ICPENDR bits of SGIs are ignored (SPENDSGIR/CPENDSGIR own them). */
   v2Sgis?: boolean;

@@ -61,7 +61,14 @@ export const ItsError = {
   DISCARD_UNMAPPED_INTERRUPT: 0x010f07,
 } as const;
 
-/** Command opcodes (DW0[7:0]). */
+/**
+ * Command opcodes (DW0[7:0]).
+ *
+ * @example
+ * ```ts
+ * ItsOpcode.MAPTI; // 0x0a
+ * ```
+ */
 export const ItsOpcode = {
   MOVI: 0x01,
   INT: 0x03,
@@ -77,39 +84,99 @@ export const ItsOpcode = {
   DISCARD: 0x0f,
 } as const;
 
-/** GITS_TYPER as KVM reports it: 16 DeviceID bits, 16 EventID bits, 8-byte ITEs, PTA=0. */
+/**
+ * GITS_TYPER as KVM reports it: 16 DeviceID bits, 16 EventID bits, 8-byte ITEs, PTA=0.
+ *
+ * @example
+ * ```ts
+ * ((KVM_GITS_TYPER >> 8) & 0x1f) + 1; // 16 EventID bits
+ * ```
+ */
 export const KVM_GITS_TYPER = (1 << 0) | (7 << 4) | (15 << 8) | (15 << 13);
-/** GITS_TRANSLATER's offset from ITS_base (in the translation frame). */
+/**
+ * GITS_TRANSLATER's offset from ITS_base (in the translation frame).
+ *
+ * @example
+ * ```ts
+ * ITS_BASE + GITS_TRANSLATER; // the MSI doorbell address
+ * ```
+ */
 export const GITS_TRANSLATER = 0x10040;
-/** Bytes per command in the queue. */
+/**
+ * Bytes per command in the queue.
+ *
+ * @example
+ * ```ts
+ * its.command({ op: "SYNC", target: 0 });
+ * its.cwriter; // advanced by ITS_COMMAND_BYTES
+ * ```
+ */
 export const ITS_COMMAND_BYTES = 32;
-/** Linux's command queue size (ITS_CMD_QUEUE_SZ, 64 KB); CREADR wraps there. */
+/**
+ * Linux's command queue size (ITS_CMD_QUEUE_SZ, 64 KB); CREADR wraps there.
+ *
+ * @example
+ * ```ts
+ * ITS_QUEUE_BYTES / ITS_COMMAND_BYTES; // 2048 commands before CREADR wraps
+ * ```
+ */
 export const ITS_QUEUE_BYTES = 0x10000;
 /** KVM's vITS: 16 EventID bits at most. */
 const MAX_EVENTID_BITS = 16;
 /** KVM's vITS: 16 DeviceID bits. */
 const MAX_DEVICEID = 1 << 16;
 
-/** An interrupt translation entry. */
+/**
+ * An interrupt translation entry.
+ *
+ * @example
+ * ```ts
+ * const ite: Ite | undefined = its.findIte(2, 20);
+ * ite?.lpi.intid; // 8195 after MAPTI (2, 20) -> 8195
+ * ```
+ */
 export interface Ite {
+  /** The EventID it translates. */
   readonly event: number;
+  /** The physical LPI (pINTID) it maps to. */
   readonly lpi: Lpi;
   /** The collection, or -1 once MAPC V=0 has orphaned it (KVM: `ite->collection = NULL`). */
   icid: number;
 }
 
-/** A mapped device: its ITT. */
+/**
+ * A mapped device: its ITT.
+ *
+ * @example
+ * ```ts
+ * const dev: ItsDevice | undefined = its.devices.get(2);
+ * dev?.itt.size; // how many events are mapped
+ * ```
+ */
 export interface ItsDevice {
+  /** The DeviceID. */
   readonly id: number;
   /** MAPD Size: EventID bits - 1. */
   readonly size: number;
+  /** The interrupt translation table: EventID -> ITE. */
   readonly itt: Map<number, Ite>;
 }
 
-/** One ITS command with its fields (those that do not apply are 0). */
+/**
+ * One ITS command with its fields (those that do not apply are 0).
+ *
+ * @example
+ * ```ts
+ * const cmd: ItsCommand = { op: "MOVI", device: 2, event: 20, collection: 4 };
+ * its.command(cmd); // 0, or an E_ITS_* code
+ * ```
+ */
 export interface ItsCommand {
+  /** The command, by its spec name. */
   op: keyof typeof ItsOpcode;
+  /** DeviceID (MAPD, MAPTI, MAPI, INT, CLEAR, DISCARD, MOVI, INV). */
   device?: number;
+  /** EventID (MAPTI, MAPI, INT, CLEAR, DISCARD, MOVI, INV). */
   event?: number;
   /** MAPTI pINTID. */
   lpi?: number;
@@ -125,9 +192,19 @@ export interface ItsCommand {
   valid?: number;
 }
 
-/** What the ITS needs from the rest of the GIC. */
+/**
+ * What the ITS needs from the rest of the GIC.
+ *
+ * @example
+ * ```ts
+ * const host: ItsHost = gic; // the Gic hosts its ITS
+ * new Its(host, trace);
+ * ```
+ */
 export interface ItsHost {
+  /** The number of vCPUs: RDbase (a processor number) must be below it. */
   readonly vcpus: number;
+  /** The LPI configuration table and the mapped LPIs. */
   readonly lpis: LpiTable;
   /** GICR_CTLR.EnableLPIs of a vCPU's redistributor. */
   lpisEnabled(vcpu: number): boolean;
@@ -143,10 +220,25 @@ export interface ItsHost {
   iteFreed(lpi: Lpi): void;
 }
 
-/** Outcome of a translation: the ITE, or why it missed (an E_ITS_* code or -EBUSY). */
+/**
+ * Outcome of a translation: the ITE, or why it missed (an E_ITS_* code or -EBUSY).
+ *
+ * @example
+ * ```ts
+ * const t: Translation = its.translate(2, 20);
+ * if ("error" in t) errorName(t.error); else t.vcpu;
+ * ```
+ */
 export type Translation = { ite: Ite; vcpu: number } | { error: number };
 
-/** -EBUSY as KVM returns it from `vgic_its_resolve_lpi`. */
+/**
+ * -EBUSY as KVM returns it from `vgic_its_resolve_lpi`.
+ *
+ * @example
+ * ```ts
+ * its.translate(2, 20); // { error: -EBUSY } while the ITS is disabled
+ * ```
+ */
 export const EBUSY = 16;
 
 /**
@@ -165,16 +257,26 @@ export const EBUSY = 16;
 export class Its {
   /** GITS_CTLR.Enabled. */
   #enabled = false;
-  readonly devices = new Map<number, ItsDevice>();
-  /** ICID → target vCPU, -1 for a collection that exists but is not mapped. */
-  readonly collections = new Map<number, number>();
-  /** GITS_CREADR / GITS_CWRITER byte offsets. */
+  /** The device table: DeviceID -> its ITT. */
+  readonly devices: Map<number, ItsDevice> = new Map();
+  /** The collection table: ICID → target vCPU, -1 for a collection that exists but is not mapped. */
+  readonly collections: Map<number, number> = new Map();
+  /** GITS_CREADR: the byte offset of the next command to read. */
   creadr = 0;
+  /** GITS_CWRITER: the byte offset after the last command written. */
   cwriter = 0;
   /** The code of the last command processed (0 for success). */
   lastError = 0;
   readonly #queue: ItsCommand[] = [];
 
+  /**
+   * An empty, disabled ITS over `host`; `name` is its trace source.
+   *
+   * @example
+   * ```ts
+   * new Its(gic, trace).quiescent; // true: nothing queued
+   * ```
+   */
   constructor(readonly host: ItsHost, readonly trace: Trace, readonly name = "its") {}
 
   /** GITS_CTLR.Enabled. */

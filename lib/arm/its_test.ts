@@ -80,3 +80,252 @@ Deno.test("Its.discard() clears pending and needs a mapped collection", () => {
   assert.equal(its.discard(2, 20), ItsError.DISCARD_UNMAPPED_INTERRUPT);
   assert.equal(its.discard(2, 21), ItsError.DISCARD_UNMAPPED_INTERRUPT);
 });
+
+// ---- each command's effect on the tables -----------------------------------------------
+//
+// `tables()` snapshots everything a command can change: the device table
+// (DeviceID -> Size and ITT of EventID -> {pINTID, ICID}), the collection
+// table (ICID -> target vCPU, -1 = exists unmapped), the LPIs KVM holds
+// (target, pending, cached priority and enable) and CREADR. Each test runs
+// commands through `command()`, as the guest's queue does, and compares the
+// whole snapshot after each.
+
+interface Tables {
+  devices: Record<number, { size: number; itt: Record<number, { lpi: number; icid: number }> }>;
+  collections: Record<number, number>;
+  lpis: Record<number, { target: number; pending: boolean; priority: number; enabled: boolean }>;
+  creadr: number;
+}
+
+function tables(g: Gic): Tables {
+  const its = g.its!;
+  const devices: Tables["devices"] = {};
+  for (const [id, d] of its.devices) {
+    const itt: Tables["devices"][number]["itt"] = {};
+    for (const [ev, ite] of d.itt) itt[ev] = { lpi: ite.lpi.intid, icid: ite.icid };
+    devices[id] = { size: d.size, itt };
+  }
+  const lpis: Tables["lpis"] = {};
+  for (const l of g.lpis.list) {
+    lpis[l.intid] = {
+      target: l.target,
+      pending: l.pending,
+      priority: l.priority,
+      enabled: l.enabled,
+    };
+  }
+  return { devices, collections: Object.fromEntries(its.collections), lpis, creadr: its.creadr };
+}
+
+/** Two devices and two collections, with (2, 20) -> 8195 in ICID 3 on vCPU 1. */
+function mapped(): Gic {
+  const g = setup(3);
+  g.lpis.writeConfig(8195, 0xa3);
+  g.lpis.writeConfig(8196, 0xa3);
+  const its = g.its!;
+  its.command({ op: "MAPD", device: 2, size: 7, valid: 1 });
+  its.command({ op: "MAPD", device: 7, size: 7, valid: 1 });
+  its.command({ op: "MAPC", collection: 3, target: 1, valid: 1 });
+  its.command({ op: "MAPC", collection: 4, target: 2, valid: 1 });
+  its.command({ op: "MAPTI", device: 2, event: 20, lpi: 8195, collection: 3 });
+  return g;
+}
+
+const LPI_8195 = { target: 1, pending: false, priority: 0xa0, enabled: true };
+
+Deno.test("ITS MAPD adds a device with its Size, drops the ITEs of a remapped one, V=0 removes it", () => {
+  const g = setup(), its = g.its!;
+  assert.equal(its.command({ op: "MAPD", device: 0x10, size: 4, valid: 1 }), 0);
+  assert.deepEqual(tables(g), {
+    devices: { 0x10: { size: 4, itt: {} } },
+    collections: {},
+    lpis: {},
+    creadr: 32,
+  });
+  its.command({ op: "MAPC", collection: 0, target: 0, valid: 1 });
+  its.command({ op: "MAPTI", device: 0x10, event: 1, lpi: 8192, collection: 0 });
+  assert.equal(its.command({ op: "MAPD", device: 0x10, size: 2, valid: 1 }), 0);
+  assert.deepEqual(tables(g), {
+    devices: { 0x10: { size: 2, itt: {} } },
+    collections: { 0: 0 },
+    lpis: {},
+    creadr: 128,
+  });
+  assert.equal(its.command({ op: "MAPD", device: 0x10, size: 0, valid: 0 }), 0);
+  assert.equal(its.command({ op: "MAPD", device: 0x11, size: 0, valid: 0 }), 0); // never mapped: fine
+  assert.deepEqual(tables(g).devices, {});
+  assert.equal(
+    its.command({ op: "MAPD", device: 1 << 16, size: 0, valid: 1 }),
+    ItsError.MAPD_DEVICE_OOR,
+  );
+  assert.equal(
+    its.command({ op: "MAPD", device: 1, size: 16, valid: 1 }),
+    ItsError.MAPD_ITTSIZE_OOR,
+  );
+  assert.deepEqual(tables(g), { devices: {}, collections: { 0: 0 }, lpis: {}, creadr: 256 });
+});
+
+Deno.test("ITS MAPC maps a collection, retargets its LPIs when remapped, V=0 removes it", () => {
+  const g = mapped(), its = g.its!;
+  assert.deepEqual(tables(g).collections, { 3: 1, 4: 2 });
+  assert.equal(its.command({ op: "MAPC", collection: 3, target: 0, valid: 1 }), 0);
+  assert.deepEqual(tables(g).collections, { 3: 0, 4: 2 });
+  assert.deepEqual(tables(g).lpis, { 8195: { ...LPI_8195, target: 0 } });
+  assert.equal(
+    its.command({ op: "MAPC", collection: 4, target: 3, valid: 1 }),
+    ItsError.MAPC_PROCNUM_OOR,
+  );
+  assert.deepEqual(tables(g).collections, { 3: 0, 4: 2 });
+  assert.equal(its.command({ op: "MAPC", collection: 3, target: 0, valid: 0 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.collections, { 4: 2 });
+  assert.deepEqual(t.devices[2].itt, { 20: { lpi: 8195, icid: -1 } }); // orphaned
+  assert.equal(t.creadr, 32 * 8);
+});
+
+Deno.test("ITS MAPTI adds an ITE, reads the config byte, ignores a remap, creates an unmapped ICID", () => {
+  const g = mapped(), its = g.its!;
+  assert.deepEqual(tables(g), {
+    devices: { 2: { size: 7, itt: { 20: { lpi: 8195, icid: 3 } } }, 7: { size: 7, itt: {} } },
+    collections: { 3: 1, 4: 2 },
+    lpis: { 8195: LPI_8195 },
+    creadr: 160,
+  });
+  assert.equal(its.command({ op: "MAPTI", device: 2, event: 20, lpi: 8196, collection: 4 }), 0);
+  assert.deepEqual(tables(g).devices[2].itt, { 20: { lpi: 8195, icid: 3 } }); // KVM ignores it
+  assert.equal(its.command({ op: "MAPTI", device: 7, event: 255, lpi: 8196, collection: 9 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.devices[7].itt, { 255: { lpi: 8196, icid: 9 } });
+  assert.deepEqual(t.collections, { 3: 1, 4: 2, 9: -1 });
+  assert.deepEqual(t.lpis[8196], { target: -1, pending: false, priority: 0xa0, enabled: true });
+  its.command({ op: "MAPC", collection: 9, target: 2, valid: 1 }); // MAPC fixes it up
+  assert.equal(tables(g).lpis[8196].target, 2);
+});
+
+Deno.test("ITS MAPI maps the EventID as the pINTID", () => {
+  const g = mapped(), its = g.its!;
+  g.lpis.writeConfig(8200, 0x51);
+  its.command({ op: "MAPD", device: 9, size: 13, valid: 1 });
+  assert.equal(its.command({ op: "MAPI", device: 9, event: 8200, collection: 4 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.devices[9].itt, { 8200: { lpi: 8200, icid: 4 } });
+  assert.deepEqual(t.lpis[8200], { target: 2, pending: false, priority: 0x50, enabled: true });
+  assert.equal(
+    its.command({ op: "MAPI", device: 9, event: 100, collection: 4 }),
+    ItsError.MAPTI_PHYSICALID_OOR,
+  );
+  assert.equal(
+    its.command({ op: "MAPI", device: 8, event: 8201, collection: 4 }),
+    ItsError.MAPTI_UNMAPPED_DEVICE,
+  );
+  assert.deepEqual(Object.keys(tables(g).devices[9].itt), ["8200"]);
+});
+
+Deno.test("ITS INT sets the LPI pending at its target; an unmapped event changes nothing", () => {
+  const g = mapped(), its = g.its!;
+  assert.equal(its.command({ op: "INT", device: 2, event: 20 }), 0);
+  assert.deepEqual(tables(g).lpis, { 8195: { ...LPI_8195, pending: true } });
+  assert.deepEqual(g.pendingOf(1), [8195]);
+  const before = tables(g);
+  assert.equal(its.command({ op: "INT", device: 2, event: 21 }), ItsError.INT_UNMAPPED_INTERRUPT);
+  assert.deepEqual(tables(g), { ...before, creadr: before.creadr + 32 });
+});
+
+Deno.test("ITS CLEAR clears the pending state and keeps the ITE", () => {
+  const g = mapped(), its = g.its!;
+  its.command({ op: "INT", device: 2, event: 20 });
+  assert.equal(its.command({ op: "CLEAR", device: 2, event: 20 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.lpis, { 8195: LPI_8195 });
+  assert.deepEqual(t.devices[2].itt, { 20: { lpi: 8195, icid: 3 } });
+  assert.equal(
+    its.command({ op: "CLEAR", device: 7, event: 1 }),
+    ItsError.CLEAR_UNMAPPED_INTERRUPT,
+  );
+});
+
+Deno.test("ITS DISCARD removes the ITE and the LPI with its pending state", () => {
+  const g = mapped(), its = g.its!;
+  its.command({ op: "INT", device: 2, event: 20 });
+  assert.equal(its.command({ op: "DISCARD", device: 2, event: 20 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.devices, { 2: { size: 7, itt: {} }, 7: { size: 7, itt: {} } });
+  assert.deepEqual(t.lpis, {});
+  assert.deepEqual(t.collections, { 3: 1, 4: 2 });
+  assert.deepEqual(g.pendingOf(1), []);
+  assert.equal(
+    its.command({ op: "DISCARD", device: 2, event: 20 }),
+    ItsError.DISCARD_UNMAPPED_INTERRUPT,
+  );
+});
+
+Deno.test("ITS MOVI rewrites the ITE's ICID and moves the LPI, pending state included", () => {
+  const g = mapped(), its = g.its!;
+  its.command({ op: "INT", device: 2, event: 20 });
+  assert.equal(its.command({ op: "MOVI", device: 2, event: 20, collection: 4 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.devices[2].itt, { 20: { lpi: 8195, icid: 4 } });
+  assert.deepEqual(t.lpis, { 8195: { ...LPI_8195, target: 2, pending: true } });
+  assert.deepEqual(t.collections, { 3: 1, 4: 2 });
+  assert.equal(
+    its.command({ op: "MOVI", device: 2, event: 20, collection: 5 }),
+    ItsError.MOVI_UNMAPPED_COLLECTION,
+  );
+  assert.equal(
+    its.command({ op: "MOVI", device: 2, event: 21, collection: 3 }),
+    ItsError.MOVI_UNMAPPED_INTERRUPT,
+  );
+  assert.deepEqual(tables(g).devices[2].itt, { 20: { lpi: 8195, icid: 4 } });
+});
+
+Deno.test("ITS MOVALL moves every LPI on RD1 to RD2 and leaves the collection table alone", () => {
+  const g = mapped(), its = g.its!;
+  g.lpis.writeConfig(8197, 0xa3);
+  its.command({ op: "MAPTI", device: 7, event: 1, lpi: 8196, collection: 3 });
+  its.command({ op: "MAPTI", device: 7, event: 2, lpi: 8197, collection: 4 });
+  its.command({ op: "INT", device: 7, event: 1 });
+  assert.equal(its.command({ op: "MOVALL", target: 1, target2: 0 }), 0);
+  const t = tables(g);
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(t.lpis).map(([i, l]) => [i, [l.target, l.pending]])),
+    { 8195: [0, false], 8196: [0, true], 8197: [2, false] },
+  );
+  assert.deepEqual(t.collections, { 3: 1, 4: 2 });
+  assert.deepEqual(t.devices[7].itt, { 1: { lpi: 8196, icid: 3 }, 2: { lpi: 8197, icid: 4 } });
+  assert.equal(its.command({ op: "MOVALL", target: 0, target2: 3 }), ItsError.MOVALL_PROCNUM_OOR);
+  assert.equal(tables(g).lpis[8196].target, 0);
+});
+
+Deno.test("ITS INV re-reads one LPI's configuration byte", () => {
+  const g = mapped(), its = g.its!;
+  its.command({ op: "MAPTI", device: 7, event: 1, lpi: 8196, collection: 3 });
+  g.lpis.writeConfig(8195, 0x52);
+  g.lpis.writeConfig(8196, 0x52);
+  assert.deepEqual(tables(g).lpis[8195], LPI_8195); // cached until invalidated
+  assert.equal(its.command({ op: "INV", device: 2, event: 20 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.lpis[8195], { ...LPI_8195, priority: 0x50, enabled: false });
+  assert.deepEqual(t.lpis[8196], { ...LPI_8195 }); // the other one keeps its cached copy
+  assert.equal(its.command({ op: "INV", device: 2, event: 21 }), ItsError.INV_UNMAPPED_INTERRUPT);
+});
+
+Deno.test("ITS INVALL re-reads every LPI on the collection's vCPU and no other", () => {
+  const g = mapped(), its = g.its!;
+  its.command({ op: "MAPTI", device: 7, event: 1, lpi: 8196, collection: 4 });
+  g.lpis.writeConfig(8195, 0x11);
+  g.lpis.writeConfig(8196, 0x11);
+  assert.equal(its.command({ op: "INVALL", collection: 3 }), 0);
+  const t = tables(g);
+  assert.deepEqual(t.lpis[8195], { target: 1, pending: false, priority: 0x10, enabled: true });
+  assert.deepEqual(t.lpis[8196], { target: 2, pending: false, priority: 0xa0, enabled: true });
+  assert.equal(its.command({ op: "INVALL", collection: 5 }), ItsError.INVALL_UNMAPPED_COLLECTION);
+});
+
+Deno.test("ITS SYNC changes no table; CREADR advances", () => {
+  const g = mapped(), its = g.its!;
+  its.command({ op: "INT", device: 2, event: 20 });
+  const before = tables(g);
+  assert.equal(its.command({ op: "SYNC", target: 1 }), 0);
+  assert.deepEqual(tables(g), { ...before, creadr: before.creadr + 32 });
+  assert.equal(its.quiescent, true);
+});

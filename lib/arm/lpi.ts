@@ -20,10 +20,24 @@
  */
 import { LPI_BASE } from "./irq_state.ts";
 
-/** How the pending state of an LPI got there, for the trace and `lpi[n].path`. */
+/**
+ * How the pending state of an LPI got there, for the trace and `lpi[n].path`.
+ *
+ * @example
+ * ```ts
+ * const path: LpiPath = gic.lpis.lpis.get(8200)!.path; // "direct" for a vLPI to a resident vPE
+ * ```
+ */
 export type LpiPath = "none" | "software" | "direct" | "doorbell";
 
-/** The delivery paths, in the order `lpi[n].path` names them. */
+/**
+ * The delivery paths, in the order `lpi[n].path` names them.
+ *
+ * @example
+ * ```ts
+ * LPI_PATHS.indexOf("doorbell"); // 3
+ * ```
+ */
 export const LPI_PATHS: readonly LpiPath[] = ["none", "software", "direct", "doorbell"];
 
 /**
@@ -40,9 +54,10 @@ export class Lpi {
   priority = 0;
   /** Enable bit from the configuration byte, as cached by KVM. */
   enabled = false;
+  /** Pending at its target (edge-triggered: no active state). */
   pending = false;
   /** The vCPU whose redistributor it targets, or -1. */
-  target = -1;
+  target: number = -1;
   /** Trace event that last made it pending. */
   cause = 0;
   /** GICv4: forwarded to the hardware as a vLPI (KVM's `irq->hw`). */
@@ -52,6 +67,14 @@ export class Lpi {
   /** How many ITEs map it (it goes away with the last one). */
   refs = 0;
 
+  /**
+   * LPI `intid`, not pending, with no target until a collection gives it one.
+   *
+   * @example
+   * ```ts
+   * new Lpi(8195).target; // -1
+   * ```
+   */
   constructor(readonly intid: number) {}
 }
 
@@ -75,10 +98,18 @@ export class LpiTable {
   /** The configuration table: byte `n - 8192` configures LPI n. */
   readonly config: Uint8Array;
   /** Mapped LPIs by INTID (KVM's `dist->lpi_xa`). */
-  readonly lpis = new Map<number, Lpi>();
+  readonly lpis: Map<number, Lpi> = new Map();
   /** The same LPIs in mapping order, so that scans need no iterator objects. */
   readonly list: Lpi[] = [];
 
+  /**
+   * A zeroed configuration table covering LPIs up to 2^maxIdBits - 1.
+   *
+   * @example
+   * ```ts
+   * new LpiTable().readConfig(8192); // 0: disabled, priority 0
+   * ```
+   */
   constructor(maxIdBits = 16) {
     this.config = new Uint8Array((1 << maxIdBits) - LPI_BASE);
   }

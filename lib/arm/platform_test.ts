@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { runProgram } from "../interp/run.ts";
-import { armPlatform } from "./platform.ts";
+import { armPlatform, vcpuIdsProblem } from "./platform.ts";
 import type { Platform } from "../interp/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
@@ -44,4 +44,44 @@ Deno.test("armPlatform refuses 'irqchip userspace' at check time", () => {
         "'irqchip userspace' is refused: KVM/arm64 has no userspace irqchip",
       ),
   );
+});
+
+Deno.test("vcpuIdsProblem() wants each vcpu_id 0..vcpus-1 once, and GICv3 for a non-default order", () => {
+  const p = (vcpus: number, ids: number[], gic = "v3") =>
+    vcpuIdsProblem({ vcpus, gic, vcpu_ids: ids });
+  assert.equal(p(6, [0, 3, 5, 4, 1, 2]), undefined);
+  assert.equal(p(3, []), undefined);
+  assert.equal(p(2, [0, 1], "v2"), undefined);
+  assert.match(p(3, [0, 2, 2])!, /lists vcpu_id 2 twice: KVM_CREATE_VCPU refuses an id in use/);
+  assert.match(p(3, [0, 3, 1])!, /names vcpu_id 3, but vcpus 3 gives vcpu_ids 0..2/);
+  assert.match(p(4, [0, 3])!, /lists 2 of the 4 vCPUs: add vcpu_ids 1, 2$/);
+  assert.match(p(2, [1, 0], "v2")!, /needs gic v3/);
+});
+
+Deno.test("armPlatform rejects a bad vcpu_ids list at check time with a located error", () => {
+  assert.throws(
+    () => run(`scenario "x"\nvm arm { arch arm64  vcpus 3  vcpu_ids=[0, 1, 1] }\n`),
+    (e: unknown) =>
+      e instanceof ScnError && e.diagnostics[0].kind === "check" &&
+      e.diagnostics[0].loc.start.line >= 1 &&
+      /lists vcpu_id 1 twice/.test(e.diagnostics[0].message),
+  );
+});
+
+Deno.test("armPlatform: vcpu_ids orders the redistributor region; vgic_get_redist_reg waits for vgic_init", () => {
+  const r = run(`scenario "typer"
+vm arm { arch arm64  vcpus 3  gic v3 { its }  vcpu_ids=[2, 0, 1] }
+vmm: kvm vgic_get_redist_reg vcpu=0 offset=GICR_TYPER -> $busy
+vmm: kvm vgic_init
+vmm: kvm vgic_get_redist_reg vcpu=0 offset=GICR_TYPER -> $t0
+vmm: kvm vgic_get_redist_reg vcpu=1 offset=GICR_TYPER -> $t1
+vmm: kvm vgic_get_redist_reg vcpu=2 offset=GICR_TYPER -> $t2
+expect $busy == -EBUSY
+expect $t0 == 0x001                # PLPIS: the VM has an ITS
+expect $t1 == 0x111                # created last
+expect $t2 == 0x201
+expect vcpu2.gicr.region_index == 0
+expect vgic.initialized == 1
+`);
+  assert.equal(r.status, "pass", JSON.stringify(r.failures));
 });

@@ -16,15 +16,50 @@
  * @module
  */
 
-/** Priority bits KVM implements (VGIC_PRI_BITS). */
+/**
+ * Priority bits KVM implements (VGIC_PRI_BITS).
+ *
+ * @example
+ * ```ts
+ * 0x100 >> PRIORITY_BITS; // 8: priorities are multiples of 8
+ * ```
+ */
 export const PRIORITY_BITS = 5;
-/** Preemption bits: all 5 (ICH_VTR_EL2.PREbits + 1). */
+/**
+ * Preemption bits: all 5 (ICH_VTR_EL2.PREbits + 1).
+ *
+ * @example
+ * ```ts
+ * 7 - PREEMPTION_BITS; // 2: the smallest BPR0
+ * ```
+ */
 export const PREEMPTION_BITS = 5;
-/** The smallest BPR0: 7 - PREbits = 2, which gives 5 group-priority bits. */
+/**
+ * The smallest BPR0: 7 - PREbits = 2, which gives 5 group-priority bits.
+ *
+ * @example
+ * ```ts
+ * clampBpr(0, 0) === MIN_BPR0; // true
+ * ```
+ */
 export const MIN_BPR0 = 7 - PREEMPTION_BITS;
-/** The smallest BPR1 is one more than the smallest BPR0. */
-export const MIN_BPR1 = MIN_BPR0 + 1;
-/** The running priority when nothing is active. */
+/**
+ * The smallest BPR1 is one more than the smallest BPR0.
+ *
+ * @example
+ * ```ts
+ * clampBpr(0, 1) === MIN_BPR1; // true
+ * ```
+ */
+export const MIN_BPR1: number = MIN_BPR0 + 1;
+/**
+ * The running priority when nothing is active.
+ *
+ * @example
+ * ```ts
+ * runningPriority(0, 0) === IDLE_PRIORITY; // true: nothing active
+ * ```
+ */
 export const IDLE_PRIORITY = 0xff;
 
 /**

@@ -8,8 +8,17 @@ import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import type { ModelEnv } from "../interp/platform.ts";
 
-/** A model environment whose clock tests move by hand. */
+/**
+ * A model environment whose clock tests move by hand.
+ *
+ * @example
+ * ```ts
+ * const env: TestEnv = testEnv();
+ * env.advance(500); // env.time === 500
+ * ```
+ */
 export interface TestEnv extends ModelEnv {
+  /** The clock, in ns; `now()` returns it. */
   time: number;
   /** Fires queued events up to `t` and sets the clock there. */
   advance(t: number): void;

@@ -23,10 +23,24 @@
 import type { Scheduled } from "../core/event_queue.ts";
 import type { ModelEnv } from "../interp/platform.ts";
 
-/** Counter frequency (CNTFRQ_EL0): 1 GHz, one tick per nanosecond. */
+/**
+ * Counter frequency (CNTFRQ_EL0): 1 GHz, one tick per nanosecond.
+ *
+ * @example
+ * ```ts
+ * CNTFRQ_HZ / 1_000_000_000; // 1 tick per ns
+ * ```
+ */
 export const CNTFRQ_HZ = 1_000_000_000;
 
-/** Timer PPIs as KVM assigns them by default. */
+/**
+ * Timer PPIs as KVM assigns them by default.
+ *
+ * @example
+ * ```ts
+ * vm.gic.rds[0].bank.line[TimerPpi.VIRT]; // the CNTV output of vCPU0
+ * ```
+ */
 export const TimerPpi = {
   /** EL1 virtual timer (CNTV). */
   VIRT: 27,
@@ -38,10 +52,24 @@ export const TimerPpi = {
   HPHYS: 26,
 } as const;
 
-/** CNTx_CTL_EL0 bits. */
+/**
+ * CNTx_CTL_EL0 bits.
+ *
+ * @example
+ * ```ts
+ * timer.writeCtl(TimerCtl.ENABLE | TimerCtl.IMASK); // running, output masked
+ * ```
+ */
 export const TimerCtl = { ENABLE: 1, IMASK: 2, ISTATUS: 4 } as const;
 
-/** Where a timer's output goes: the PPI line of its vCPU. */
+/**
+ * Where a timer's output goes: the PPI line of its vCPU.
+ *
+ * @example
+ * ```ts
+ * const out: TimerLine = (level) => gic.setPrivateLine(0, TimerPpi.VIRT, level, OWNER_TIMER);
+ * ```
+ */
 export type TimerLine = (level: boolean) => void;
 
 /**
@@ -57,11 +85,21 @@ export type TimerLine = (level: boolean) => void;
 export class ArchTimer {
   /** ENABLE and IMASK as written (ISTATUS is computed). */
   #ctl = 0;
+  /** CNTx_CVAL_EL0: the compare value, in counter ticks. */
   cval = 0;
   /** The level last driven onto the PPI. */
   line = false;
   #deadline: Scheduled | null = null;
 
+  /**
+   * A disabled timer that drives PPI `ppi` through `output`, reading the
+   * engine's clock from `env`.
+   *
+   * @example
+   * ```ts
+   * new ArchTimer("phys", 30, env, () => {}).line; // false
+   * ```
+   */
   constructor(
     readonly name: "virt" | "phys",
     readonly ppi: number,

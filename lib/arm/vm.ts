@@ -24,19 +24,46 @@ import { Gic } from "./gic.ts";
 import { OWNER_TIMER } from "./irq_state.ts";
 import { ArchTimer, TimerPpi } from "./timer.ts";
 
-/** How a VM is built. */
+/**
+ * How a VM is built.
+ *
+ * @example
+ * ```ts
+ * const config: ArmVmConfig = { vcpus: 6, gic: 3, its: false, v4: false, nrIrqs: 64, vcpuIds: [0, 3, 5, 4, 1, 2] };
+ * new ArmVm("arm", config, env);
+ * ```
+ */
 export interface ArmVmConfig {
+  /** vCPUs; vCPU n (`vcpuN` in scenarios) is the one whose vcpu_id is n. */
   vcpus: number;
+  /** The vGIC: 2 or 3. */
   gic: 2 | 3;
+  /** A vITS (GICv3 only). */
   its: boolean;
+  /** GICv4 direct injection (needs the ITS). */
   v4: boolean;
   /** INTIDs below nrIrqs exist (SGIs and PPIs included). */
   nrIrqs: number;
+  /**
+   * The vcpu_ids in the order the VMM created them (KVM_CREATE_VCPU), a
+   * permutation of 0..vcpus-1; default 0, 1, 2, ...
+   */
+  vcpuIds?: readonly number[];
 }
 
-/** One vCPU's two EL1 timers. */
+/**
+ * One vCPU's two EL1 timers.
+ *
+ * @example
+ * ```ts
+ * const t: VcpuTimers = vm.timers[1];
+ * t.virt.ppi; // 27
+ * ```
+ */
 export interface VcpuTimers {
+  /** The EL1 virtual timer (CNTV, PPI 27). */
   virt: ArchTimer;
+  /** The EL1 physical timer (CNTP, PPI 30). */
   phys: ArchTimer;
 }
 
@@ -50,11 +77,27 @@ export interface VcpuTimers {
  * ```
  */
 export class ArmVm implements VmModel, GicPort {
+  /** The vCPUs, indexed by vcpu_id. */
   readonly cpus: ArmCpu[] = [];
+  /** The in-kernel vGIC. */
   readonly gic: Gic;
+  /** Each vCPU's timers, indexed by vcpu_id. */
   readonly timers: VcpuTimers[] = [];
+  /** The scenario's trace. */
   readonly trace: Trace;
 
+  /**
+   * Builds VM `name` as a VMM does before running it: the vCPUs (in
+   * `config.vcpuIds` order), the vGIC with its redistributor region, and
+   * each vCPU's timers wired to their PPIs. The vGIC is not yet
+   * initialised (KVM_DEV_ARM_VGIC_CTRL_INIT): see {@link Gic.vgicInit}.
+   *
+   * @example
+   * ```ts
+   * const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64, vcpuIds: [1, 0] }, env);
+   * vm.gic.rds[0].last; // true: vcpu_id 0 was created last
+   * ```
+   */
   constructor(readonly name: string, readonly config: ArmVmConfig, env: ModelEnv) {
     this.trace = env.trace;
     this.gic = new Gic({
@@ -63,6 +106,7 @@ export class ArmVm implements VmModel, GicPort {
       nrIrqs: config.nrIrqs,
       its: config.its,
       v4: config.v4,
+      creationOrder: config.vcpuIds,
     }, env.trace);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));
@@ -98,24 +142,24 @@ export class ArmVm implements VmModel, GicPort {
 
   // ---- GicPort --------------------------------------------------------------
 
-  /** @inheritdoc */
+  /** What the GIC asserts towards vCPU `cpu`: 0 nothing, 1 IRQ, 2 FIQ. */
   signal(cpu: number): number {
     return this.gic.signal(cpu);
   }
 
-  /** @inheritdoc */
+  /** The handler's acknowledge: GICC_IAR on GICv2, else ICC_IAR0_EL1 for an FIQ or ICC_IAR1_EL1 for an IRQ. */
   acknowledgeFor(cpu: number, fiq: boolean, out: Ack): Ack {
     const cif = this.gic.cifs[cpu];
     if (this.gic.version === 2) return cif.acknowledge(-1, out);
     return cif.acknowledge(fiq ? 0 : 1, out);
   }
 
-  /** @inheritdoc */
+  /** KVM's WFI wake-up test for vCPU `cpu`. */
   wouldWake(cpu: number): boolean {
     return this.gic.wouldWake(cpu);
   }
 
-  /** @inheritdoc */
+  /** vCPU `cpu` blocks in WFI (its vPE goes non-resident, doorbell on) or runs again. */
   blocked(cpu: number, yes: boolean): void {
     const v4 = this.gic.v4;
     if (!v4) return;

@@ -15,17 +15,23 @@ export type ErrorKind = "syntax" | "check" | "include" | "budget" | "version";
 
 /** A related location mentioned by a diagnostic ("first defined here"). */
 export interface Related {
+  /** Where it is. */
   loc: Loc;
+  /** What is wrong, in one sentence. */
   message: string;
 }
 
 /** One problem in a scenario. */
 export interface Diagnostic {
+  /** The class of problem; decides the exit code. */
   kind: ErrorKind;
+  /** What is wrong, in one sentence. */
   message: string;
+  /** Where it is. */
   loc: Loc;
   /** Extra advice: "did you mean 'eoi'?", the list of valid names. */
   hint?: string;
+  /** Other places that explain it. */
   related?: Related[];
 }
 
@@ -40,11 +46,31 @@ export interface Diagnostic {
  * ```
  */
 export class ScnError extends Error {
+  /** The problems, the first one first. */
   readonly diagnostics: Diagnostic[];
+  /** An error carrying `first` and any further diagnostics. */
   constructor(first: Diagnostic, ...rest: Diagnostic[]) {
     super(first.message);
     this.name = "ScnError";
     this.diagnostics = [first, ...rest];
+  }
+}
+
+/**
+ * Thrown by a model command that cannot do what the scenario asked, for a
+ * reason of the scenario's making (a guest structure that is not mapped
+ * yet), not a bug in irqlab. The interpreter reports it as a located input
+ * error at the statement that ran the command.
+ *
+ * @example
+ * ```ts
+ * throw new CommandInputError("vcpu35 has no vcpu_info the guest can reach");
+ * ```
+ */
+export class CommandInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CommandInputError";
   }
 }
 

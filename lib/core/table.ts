@@ -21,7 +21,8 @@ export type FieldSpec = BitField;
 /** The type of a command parameter or of a value read from a state path. */
 export type ParamType =
   /** `decimal`: print values in decimal in messages (indexes, pins, counts). */
-  | { kind: "int"; min: number; max: number; what?: string; decimal?: boolean }
+  /** `vcpu`: the value names a vCPU of the acting VM, so it must be below its vCPU count. */
+  | { kind: "int"; min: number; max: number; what?: string; decimal?: boolean; vcpu?: boolean }
   | { kind: "u64" }
   | { kind: "enum"; values: readonly string[] }
   | { kind: "bool" }
@@ -32,8 +33,11 @@ export type ParamType =
 
 /** A parameter of a command. */
 export interface ParamSpec {
+  /** The name scenarios use. */
   name: string;
+  /** Its type, with range. */
   type: ParamType;
+  /** One line for `scn help` and messages. */
   doc: string;
   /** Taken by position as well as by `name=`; positional parameters come first. */
   positional?: boolean;
@@ -50,18 +54,32 @@ export interface RegisterSpec {
   name: string;
   /** The spec's name: "LVT LINT0 Register". */
   title: string;
+  /** Width in bits. */
   width: 32 | 64;
+  /** Its bit fields, low bits first. */
   fields: readonly FieldSpec[];
   /** Indexed registers (`redtbl[14]`) give their count for a VM. */
   count?: number;
+  /** The count for a VM with these settings, when it depends on them (Xen's 48-pin vIOAPIC). */
+  countFor?(settings: Readonly<Record<string, Val>>): number;
+  /**
+   * The index may be left out (a bitmap word read or swapped whole, as
+   * `xchg vcpu0.info.evtchn_pending_sel 0`); the access then has index 0.
+   */
+  indexOptional?: boolean;
+  /** Writes are ignored. */
   readonly?: boolean;
+  /** Reads give nothing meaningful (EOI). */
   writeonly?: boolean;
+  /** One line for `scn help` and messages. */
   doc: string;
 }
 
 /** A named set of registers under a prefix (`lapic.`, `ioapic.`). */
 export interface RegisterFile {
+  /** The first path segment: `lapic`, `ioapic`. */
   prefix: string;
+  /** The registers, in the spec's order. */
   registers: readonly RegisterSpec[];
 }
 
@@ -75,24 +93,45 @@ export type Args = Readonly<Record<string, Val>> & {
 
 /** A resolved register access: which register, which element, and which fields or raw value. */
 export interface RegisterAccess {
+  /** The register written or read. */
   register: RegisterSpec;
+  /** The register file it belongs to. */
   file: RegisterFile;
+  /** The element of an indexed register, else 0. */
   index: number;
   /** A raw value written as a positional number, if given. */
   raw?: bigint;
   /** Field values given as `name=value`. */
   fields: ReadonlyArray<readonly [FieldSpec, number]>;
+  /** For a file whose prefix holds `vcpu#` (`vcpu#.info`): the vCPU number written. */
+  fileIndex?: number;
 }
+
+/**
+ * Why a command or state path cannot be used on a VM with these settings
+ * (`'evtchn send' needs 'hypervisor xen' ...`), or undefined when it can.
+ * The checker reports it at the use, so one platform table can serve VMs
+ * of different kinds.
+ *
+ * @example
+ * ```ts
+ * const needXen: Requirement = (s) => s.hypervisor === "kvm" ? "needs 'hypervisor xen'" : undefined;
+ * ```
+ */
+export type Requirement = (settings: Readonly<Record<string, Val>>) => string | undefined;
 
 /**
  * A command of a model. `M` is the model's VM type; `actor` is the vCPU index
  * for vCPU commands and -1 otherwise.
  */
 export interface CommandSpec<M = unknown> {
+  /** Who may issue it. */
   actor: ActorKind;
   /** The words that name it: `lapic enable`, `kvm irq_line`. */
   name: string;
+  /** One line for `scn help` and messages. */
   doc: string;
+  /** Its parameters, positional ones first. */
   params: readonly ParamSpec[];
   /** What `-> $x` binds, if anything. */
   returns?: string;
@@ -103,22 +142,40 @@ export interface CommandSpec<M = unknown> {
   block?: { entry: string; params: readonly ParamSpec[] };
   /** Runs the command; the return value is what `-> $x` binds. */
   run(vm: M, actor: number, args: Args, source: string): Val | void;
+  /** Set when only some VMs of the platform have the command (see {@link Requirement}). */
+  requires?: Requirement;
+  /**
+   * What state the command may read or write, for `scn explore`'s
+   * partial-order reduction: two actions by different actors whose
+   * footprints share nothing are not tried in both orders. Names are model
+   * families (`ioapic`, `pic`, `its`, `gicd`) or, with `@self`, the acting
+   * vCPU's own part (`cpu@self`, `lapic@self`); `*` is everything. Absent
+   * means everything: only declare a footprint the model code bears out.
+   */
+  touches?: readonly string[];
 }
 
 /** A readable state path. Pattern segments: `vcpu#` (a vCPU), `[#]` (an index), or literal names. */
 export interface StateSpec<M = unknown> {
+  /** The path as written, with `#` for numbers: `vcpu#.lapic.isr`, `ioapic.pin[#].remote_irr`. */
   pattern: string;
+  /** Its type, with range. */
   type: ParamType;
+  /** One line for `scn help` and messages. */
   doc: string;
   /** Reads the value; `indexes` are the numbers matched by `#` in order. */
   get(vm: M, indexes: readonly number[]): Val;
   /** Upper bounds (exclusive) of each `#` for a VM, for range checks. */
   bounds?(vm: M): readonly number[];
+  /** Set when only some VMs of the platform have the path (see {@link Requirement}). */
+  requires?: Requirement;
 }
 
 /** A setting of a `vm { }` block. */
 export interface SettingSpec {
+  /** The name scenarios use. */
   name: string;
+  /** One line for `scn help` and messages. */
   doc: string;
   /** The values it takes, or a number range; `flag` settings take none. */
   value:
@@ -151,7 +208,9 @@ export interface SettingSpec {
 
 /** Something a handler can be attached to: `vector 0xf3`, `nmi`. */
 export interface HandlerEventSpec {
+  /** The name scenarios use. */
   name: string;
+  /** One line for `scn help` and messages. */
   doc: string;
   /** Whether it takes a value (a vector, a set or a range of them). */
   takesValue: boolean;

@@ -41,9 +41,11 @@ export interface TraceEvent {
 export class Trace {
   /** Whether events are recorded at all. */
   enabled = true;
+  /** Every event, in order; `events[id - 1]` has that id. */
   readonly events: TraceEvent[] = [];
   #causes: number[] = [];
 
+  /** A trace that stamps events with `now()`, the engine's virtual time. */
   constructor(private readonly now: () => number) {}
 
   /** The id of the innermost open cause, or 0. */

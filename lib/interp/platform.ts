@@ -14,8 +14,11 @@ import type { EventQueue } from "../core/event_queue.ts";
 
 /** Services the engine gives a model: the trace, the clock and the timer queue. */
 export interface ModelEnv {
+  /** Where models record events. */
   trace: Trace;
+  /** Timed events (LAPIC timer, arch timer, storm guard). */
   queue: EventQueue;
+  /** Virtual time in ns. */
   now(): number;
 }
 
@@ -33,6 +36,7 @@ export interface Taken {
 
 /** The engine's view of a vCPU. */
 export interface CpuModel {
+  /** The VM's name in the scenario. */
   readonly name: string;
   /** Halted (HLT, WFI): executes nothing until woken. */
   readonly halted: boolean;
@@ -48,7 +52,9 @@ export interface CpuModel {
 
 /** The engine's view of a VM. */
 export interface VmModel {
+  /** The VM's name in the scenario. */
   readonly name: string;
+  /** Its vCPUs, by index. */
   readonly cpus: readonly CpuModel[];
 }
 
@@ -56,9 +62,13 @@ export interface VmModel {
 export interface Platform<M extends VmModel = VmModel> {
   /** The `arch` values it implements (`x86_64`). */
   readonly arch: readonly string[];
+  /** The `vm` settings it understands. */
   readonly settings: readonly SettingSpec[];
+  /** Every command, for every actor. */
   readonly commands: readonly CommandSpec<M>[];
+  /** Every readable state path. */
   readonly state: readonly StateSpec<M>[];
+  /** What `on vcpuN ...` can handle. */
   readonly handlerEvents: readonly HandlerEventSpec[];
   /** Named constants usable as values (`EINVAL`). */
   readonly constants: Readonly<Record<string, number>>;
@@ -70,4 +80,9 @@ export interface Platform<M extends VmModel = VmModel> {
   create(name: string, settings: Readonly<Record<string, Val>>, env: ModelEnv): M;
   /** Whether a handler declared for `event`/`values` matches what was taken. */
   handlerMatches(event: string, values: readonly number[] | null, taken: Taken): boolean;
+  /**
+   * What is wrong with a combination of settings that each passed their own
+   * range check (`guest 48`), or undefined. The checker reports it at the vm.
+   */
+  checkSettings?(settings: Readonly<Record<string, Val>>): string | undefined;
 }

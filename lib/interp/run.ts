@@ -24,7 +24,7 @@ import type { Call, Cond, Expr, HandlerDecl, Op, Program } from "../../dsl/progr
 import type { Args, RegisterAccess, Val } from "../core/table.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace, type TraceEvent } from "../core/trace.ts";
-import { ScnError } from "../core/diagnostic.ts";
+import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import type { CpuModel, Taken, VmModel } from "./platform.ts";
 import { coerce, formatVal, truthy, valCompare, valEquals } from "./values.ts";
 
@@ -32,17 +32,75 @@ import { coerce, formatVal, truthy, valCompare, valEquals } from "./values.ts";
 export interface RunOptions {
   /** Steps allowed in one `run` before the scenario is declared runaway. */
   maxSteps?: number;
+  /**
+   * Picks the order of the steps of each `parallel` block; without one they
+   * run in written order. `scn explore` and `--schedule` supply one.
+   */
+  scheduler?: Scheduler;
+  /** Record the event trace (default true); exploring turns it off for speed. */
+  trace?: boolean;
+}
+
+/** A `parallel { }` block of a checked program. */
+export type ParallelOp = Extract<Op, { op: "parallel" }>;
+
+/**
+ * A read-only view of a run in progress, handed to a {@link Scheduler} so it
+ * can fingerprint the state it is deciding in.
+ */
+export interface RunState {
+  readonly program: Program;
+  readonly vms: readonly VmModel[];
+  /** Virtual time in ns. */
+  readonly now: number;
+  readonly queue: EventQueue;
+  /** Variables bound so far. */
+  readonly env: ReadonlyMap<string, Val>;
+  readonly took: readonly TookRecord[];
+  readonly failures: readonly Failure[];
+  /** The `always` invariants declared so far. */
+  readonly invariants: readonly unknown[];
+  /** Per VM, per vCPU: the handler bodies being run, innermost last, with the next op. */
+  readonly frames: readonly (readonly (readonly { ops: readonly Op[]; pc: number }[])[])[];
+  /** For each enclosing `repeat`/`for` of the timeline, outermost first: iteration, count. */
+  readonly loops: readonly number[];
+}
+
+/**
+ * Chooses the order of a `parallel` block's steps, one step at a time.
+ *
+ * @example
+ * ```ts
+ * // Reverse written order.
+ * const reverse: Scheduler = { next: (_b, done) => done.lastIndexOf(false) };
+ * runProgram(program, { scheduler: reverse });
+ * ```
+ */
+export interface Scheduler {
+  /**
+   * The index in `block.body` of the child to run next; `done[i]` says
+   * whether child i already ran in this execution of the block.
+   */
+  next(block: ParallelOp, done: readonly boolean[], state: RunState): number;
 }
 
 /** The default step budget of one `run`. */
 export const DEFAULT_MAX_STEPS = 100_000;
 
+/** Loops and ranges may do this many times the step budget of work in all. */
+const WORK_FACTOR = 10;
+
 /** One interrupt taken by a vCPU. */
 export interface TookRecord {
+  /** The VM's name. */
   vm: string;
+  /** The vCPU's name: `vcpu1`. */
   cpu: string;
+  /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
   kind: string;
+  /** The vector or INTID taken. */
   vector: number;
+  /** Virtual time in ns. */
   time: number;
   /** The trace event of the take. */
   event: number;
@@ -50,11 +108,15 @@ export interface TookRecord {
 
 /** A broken expectation or invariant. */
 export interface Failure {
+  /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
   kind: "expect" | "always";
+  /** Where the expectation is written. */
   loc: Loc;
   /** The expectation as written. */
   text: string;
+  /** What should have held, as scenarios write values. */
   expected: string;
+  /** What the model showed instead. */
   actual: string;
   /** Trace events that led to it, oldest first. */
   events: TraceEvent[];
@@ -64,14 +126,21 @@ export interface Failure {
 
 /** What running one scenario produced. */
 export interface ScenarioResult {
+  /** The scenario file. */
   file: string;
+  /** Its title. */
   title: string;
+  /** Its tags. */
   tags: string[];
   /** pass; fail; xfail (expected to fail, and did); xpass (expected to fail, but passed). */
   status: "pass" | "fail" | "xfail" | "xpass";
+  /** The reason given with `expect failure`, or null. */
   expectFailure: string | null;
+  /** Every broken expectation, in the order seen. */
   failures: Failure[];
+  /** Every event, in order. */
   trace: TraceEvent[];
+  /** Every interrupt taken, in order. */
   took: TookRecord[];
   /** Engine steps taken in all runs. */
   steps: number;
@@ -114,14 +183,21 @@ class Interpreter {
   readonly vms: VmModel[];
   readonly frames: Frame[][][];
   readonly env = new Map<string, Val>();
+  /** Every interrupt taken, in order. */
   readonly took: TookRecord[] = [];
+  /** Every broken expectation, in the order seen. */
   readonly failures: Failure[] = [];
   readonly invariants: Invariant[] = [];
   readonly maxSteps: number;
   budgetStart = 0;
+  readonly scheduler: Scheduler | undefined;
+  /** See {@link RunState.loops}. */
+  readonly loops: number[] = [];
 
   constructor(readonly program: Program, options: RunOptions) {
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.scheduler = options.scheduler;
+    if (options.trace === false) this.trace.enabled = false;
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
     this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
@@ -133,15 +209,23 @@ class Interpreter {
     const failed = this.failures.length > 0;
     const status = p.expectFailure ? (failed ? "xfail" : "xpass") : failed ? "fail" : "pass";
     return {
+      /** The scenario file. */
       file: p.file,
+      /** Its title. */
       title: p.title,
+      /** Its tags. */
       tags: p.tags,
       status,
+      /** The reason given with `expect failure`, or null. */
       expectFailure: p.expectFailure?.reason ?? null,
+      /** Every broken expectation, in the order seen. */
       failures: this.failures,
+      /** Every event, in order. */
       trace: this.trace.events,
+      /** Every interrupt taken, in order. */
       took: this.took,
       steps: this.steps,
+      /** Virtual time in ns. */
       time: this.now,
     };
   }
@@ -187,25 +271,47 @@ class Interpreter {
           this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
         }
         for (let i = 0; i < n; i++) {
+          this.charge(op.loc, 1);
           this.tick(op.loc);
+          this.loops.push(i, n);
           this.block(op.body);
+          this.loops.length -= 2;
         }
         return;
       }
       case "for": {
         const items = this.eval(op.items);
         const list = Array.isArray(items) ? items : [items];
-        for (const item of list) {
+        for (let i = 0; i < list.length; i++) {
+          this.charge(op.loc, 1);
           this.tick(op.loc);
-          this.env.set(op.name, item);
+          this.env.set(op.name, list[i]);
+          this.loops.push(i, list.length);
           this.block(op.body);
+          this.loops.length -= 2;
         }
         return;
       }
       case "parallel":
-        // Written order; `scn explore` tries the others.
-        this.block(op.body);
+        // Written order unless a scheduler decides; `scn explore` tries the others.
+        if (this.scheduler) this.parallel(op, this.scheduler);
+        else this.block(op.body);
         return;
+    }
+  }
+
+  /** Runs each child of a parallel block once, in the order the scheduler picks. */
+  parallel(op: ParallelOp, scheduler: Scheduler): void {
+    const done = op.body.map(() => false);
+    for (let k = 0; k < done.length; k++) {
+      const i = scheduler.next(op, done, this);
+      if (!Number.isInteger(i) || i < 0 || i >= done.length || done[i]) {
+        throw new Error(
+          `scheduler picked step ${i} of a parallel block that has no such step left`,
+        );
+      }
+      done[i] = true;
+      this.exec(op.body[i]);
     }
   }
 
@@ -213,7 +319,14 @@ class Interpreter {
   call(c: Call): Val | void {
     const args = this.args(c);
     const vm = this.vms[c.vm];
-    const result = c.spec.run(vm, c.cpu, args, c.source);
+    let result: Val | void;
+    try {
+      result = c.spec.run(vm, c.cpu, args, c.source);
+    } catch (e) {
+      // A model refusing what the scenario asked is bad input, not a bug.
+      if (e instanceof CommandInputError) this.inputError(c.loc, e.message);
+      throw e;
+    }
     if (c.cpu >= 0) vm.cpus[c.cpu].retire();
     return result;
   }
@@ -223,16 +336,26 @@ class Interpreter {
       $register?: RegisterAccess;
       $entries?: Record<string, Val>[];
     } = {};
-    for (const { param, expr } of c.args) out[param.name] = this.typed(expr, param.type);
+    for (const { param, expr } of c.args) {
+      const v = this.typed(expr, param.type);
+      const t = param.type;
+      // A vCPU number held in a variable is checked here; literals were checked already.
+      if (t.kind === "int" && t.vcpu && typeof v === "number" && v >= this.vms[c.vm].cpus.length) {
+        this.inputError(expr.loc, `vm '${this.vms[c.vm].name}' has no vCPU ${v}`);
+      }
+      out[param.name] = v;
+    }
     if (c.register) {
       const r = c.register;
       const index = r.index ? this.eval(r.index) as number : 0;
       out.$register = {
         register: r.spec,
+        /** The scenario file. */
         file: r.file,
         index,
         raw: r.raw ? BigInt(this.typed(r.raw, { kind: "u64" }) as bigint) : undefined,
         fields: r.fields.map((f) => [f.field, Number(this.eval(f.expr))] as const),
+        fileIndex: r.fileIndex,
       };
     }
     if (c.entries) {
@@ -296,10 +419,15 @@ class Interpreter {
     if (cpu.canTake()) {
       const taken = cpu.take();
       this.took.push({
+        /** The VM's name. */
         vm: this.vms[v].name,
+        /** The vCPU's name: `vcpu1`. */
         cpu: cpu.name,
+        /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
         kind: taken.kind,
+        /** The vector or INTID taken. */
         vector: taken.vector,
+        /** Virtual time in ns. */
         time: this.now,
         event: taken.event,
       });
@@ -332,9 +460,32 @@ class Interpreter {
     );
   }
 
+  /**
+   * Loop iterations and range elements, never reset: `run` restarts the
+   * settling budget, so a loop around `run` needs a budget of its own.
+   */
+  work = 0;
+
+  charge(loc: Loc, amount: number): void {
+    this.work += amount;
+    if (this.work > this.maxSteps * WORK_FACTOR) {
+      throw new ScnError({
+        /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
+        kind: "budget",
+        message: `work budget exhausted: loops and ranges went past ${
+          this.maxSteps * WORK_FACTOR
+        } iterations`,
+        loc,
+        hint:
+          "a repeat, for or range this large is probably a mistake; --max-steps raises every budget",
+      });
+    }
+  }
+
   tick(loc: Loc): void {
     if (++this.steps - this.budgetStart > this.maxSteps) {
       throw new ScnError({
+        /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
         kind: "budget",
         message: `step budget exhausted: more than ${this.maxSteps} steps without settling`,
         loc,
@@ -418,14 +569,18 @@ class Interpreter {
         const l = this.eval(c.left);
         const r = this.eval(c.right);
         return {
+          /** What should have held, as scenarios write values. */
           expected: `${c.op} ${formatVal(r)}`,
+          /** What the model showed instead. */
           actual: formatVal(l),
           events: this.recentFor(c.left),
         };
       }
       case "truthy":
         return {
+          /** What should have held, as scenarios write values. */
           expected: "true (non-zero)",
+          /** What the model showed instead. */
           actual: formatVal(this.eval(c.expr)),
           events: this.recentFor(c.expr),
         };
@@ -441,10 +596,11 @@ class Interpreter {
           : records.map((r) =>
             r.kind === "vector" ? formatVal(r.vector) : `${formatVal(r.vector)} (${r.kind})`
           ).join(", ");
+        // The chains of the last few takes say why; a storm's whole history would not.
         const events = records.length
-          ? records.flatMap((r) => this.trace.chain(r.event))
+          ? records.slice(-MAX_EXPLAINED_TAKES).flatMap((r) => this.trace.chain(r.event))
           : this.trace.events.slice(-6);
-        return { expected, actual, events: dedupe(events) };
+        return { expected, actual: clip(actual), events: dedupe(events) };
       }
       case "and":
         return this.cond(c.left) ? this.explain(c.right) : this.explain(c.left);
@@ -491,6 +647,7 @@ class Interpreter {
       case "range": {
         const a = this.int(e.from), b = this.int(e.to);
         if (b - a > 100_000) this.inputError(e.loc, "range too large (more than 100000 values)");
+        if (b >= a) this.charge(e.loc, b - a + 1);
         const out: number[] = [];
         for (let i = a; i <= b; i++) out.push(i);
         return out;
@@ -528,6 +685,16 @@ class Interpreter {
   inputError(loc: Loc, message: string): never {
     throw new ScnError({ kind: "check", message, loc });
   }
+}
+
+/** How many takes a failed `took` expectation shows the cause chains of. */
+const MAX_EXPLAINED_TAKES = 4;
+
+/** Long actual values (a storm's took list) are cut, saying how much was left out. */
+function clip(text: string, max = 400): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}... (${text.length - max} more characters)`;
 }
 
 function dedupe(events: TraceEvent[]): TraceEvent[] {

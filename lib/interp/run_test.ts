@@ -328,3 +328,32 @@ Deno.test("a failure shows the trace events that led to it", () => {
     "vcpu0 took",
   ]);
 });
+
+Deno.test("a loop around run is stopped by the work budget, which run does not reset", () => {
+  const e = runError("repeat 1000 { run }\n", 50);
+  assert.equal(e.diagnostics[0].kind, "budget");
+  assert.match(e.diagnostics[0].message, /^work budget exhausted/);
+  assert.deepEqual([e.diagnostics[0].loc.start.line], [3]);
+});
+
+Deno.test("a vCPU number in a variable beyond the vm is a located error", () => {
+  const e = runError(
+    "let $v = 2\nvmm: kvm signal_msi address=0xfee00000 data=0x41\n" +
+      "vmm: kvm interrupt vcpu=$v vector=0x31\n",
+  );
+  assert.equal(e.diagnostics[0].message, "vm 'g' has no vCPU 2");
+  assert.deepEqual([e.diagnostics[0].loc.start.line, e.diagnostics[0].loc.start.column], [5, 25]);
+});
+
+Deno.test("a failed took expectation in a storm explains only the last takes", () => {
+  const r = run(
+    READY + "vcpu0: write ioapic.redtbl[20] vector=0x31 trigger=level\n" +
+      "on vcpu0 vector 0x31 { eoi }\nvmm: kvm irq_line gsi=20 level=1\n" +
+      // KVM's storm guard defers the 10000th back-to-back re-delivery, so this settles.
+      "run\nexpect vcpu0 took 0x31 once\n",
+  );
+  assert.equal(r.status, "fail");
+  const took = r.failures[0];
+  assert.ok(took.actual.length < 500, "the took list is clipped");
+  assert.ok(took.events.length < 40, `events: ${took.events.length}`);
+});

@@ -28,10 +28,15 @@ export const ExitCode = {
 
 /** Counts for the summary line. */
 export interface Summary {
+  /** Passed, expected failures included. */
   passed: number;
+  /** Failed, unexpected passes and errors included. */
   failed: number;
+  /** Failed as `expect failure` said. */
   xfail: number;
+  /** Passed although marked `expect failure`. */
   xpass: number;
+  /** Input and internal errors. */
   errors: number;
 }
 

@@ -15,7 +15,9 @@ import type { ScenarioResult } from "../interp/run.ts";
 
 /** A line of output: text, and a CSS style for terminals (empty for none). */
 export interface Line {
+  /** The line, without styling. */
   text: string;
+  /** CSS for `%c` on a terminal; empty for none. */
   style: string;
 }
 
@@ -59,7 +61,9 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     if (o.kind === "internal-error") {
       out.push({ text: `ERROR ${o.file}: internal error: ${o.message}`, style: STYLES.error });
       out.push({
+        /** The line, without styling. */
         text: "  this is a bug in irqlab: please report it with the scenario",
+        /** CSS for `%c` on a terminal; empty for none. */
         style: "",
       });
       continue;
@@ -72,7 +76,9 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     }
     if (r.status === "xpass") {
       out.push({
+        /** The line, without styling. */
         text: `      marked 'expect failure "${r.expectFailure}"' but every expectation held`,
+        /** CSS for `%c` on a terminal; empty for none. */
         style: "",
       });
       out.push({ text: "      if the bug is fixed, drop the 'expect failure' line", style: "" });
@@ -84,12 +90,16 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
   const s = summarize(outcomes);
   if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
     out.push({
+      /** The line, without styling. */
       text: `(${s.xfail} expected failures, ${s.xpass} unexpected passes, ${s.errors} errors)`,
+      /** CSS for `%c` on a terminal; empty for none. */
       style: STYLES.dim,
     });
   }
   out.push({
+    /** The line, without styling. */
     text: `${s.passed} passed, ${s.failed} failed`,
+    /** CSS for `%c` on a terminal; empty for none. */
     style: s.failed ? STYLES.fail : STYLES.pass,
   });
   return out;

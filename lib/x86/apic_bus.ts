@@ -6,13 +6,21 @@
  * Sources: Intel SDM vol. 3, "Advanced Programmable Interrupt Controller
  * (APIC)" chapter: "Determining IPI Destination" (physical, logical flat and
  * cluster models, broadcast), "Destination Shorthands", "Lowest Priority
- * Delivery Mode". Lowest-priority arbitration is a named policy because
+ * Delivery Mode", and for x2APIC "Logical Destination Mode in x2APIC Mode"
+ * and "Interrupt Command Register (ICR)" (32-bit destination, broadcast
+ * 0xFFFFFFFF). Lowest-priority arbitration is a named policy because
  * emulators differ: Linux KVM hashes the vector over the candidates
  * (`arch/x86/kvm/lapic.c`, vector hashing, on by default), QEMU TCG takes the
  * first APIC in the destination mask (`hw/intc/apic.c`).
  *
- * xAPIC matching only; x2APIC destinations (32-bit IDs, derived LDR) come
- * with x2APIC support in the LAPIC.
+ * Matching follows KVM's `kvm_apic_match_dest` per target, so a VM may mix
+ * xAPIC- and x2APIC-mode vCPUs. KVM_CAP_X2APIC_API choices are options:
+ * - the x2APIC broadcast quirk (on unless DISABLE_BROADCAST_QUIRK): a
+ *   non-IPI message (IOAPIC, MSI) to 0xFF reaches an x2APIC-mode target as
+ *   the x2APIC broadcast 0xFFFFFFFF (`kvm_apic_mda`); an IPI never is;
+ * - USE_32BIT_IDS: KVM's APIC map then keeps one vCPU per physical ID (the
+ *   x2APIC-mode one, else the lowest-numbered xAPIC one), so aliased xAPIC
+ *   IDs no longer all receive (`kvm_recalculate_phys_map`).
  *
  * @module
  */
@@ -30,7 +38,22 @@ export interface ApicBusOptions {
   lowestPriority?: LowestPriorityPolicy;
   /** Trace source name, default `apicbus`. */
   name?: string;
+  /** KVM_CAP_X2APIC_API flags (all off by default, as in KVM). */
+  x2apicApi?: X2apicApiFlags;
 }
+
+/** KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) flags (Documentation/virt/kvm/api.rst). */
+export interface X2apicApiFlags {
+  /** KVM_X2APIC_API_USE_32BIT_IDS (1): 32-bit x2APIC IDs in MSIs and one vCPU per physical ID. */
+  use32BitIds?: boolean;
+  /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK (2): 0xFF is an ordinary x2APIC ID for IOAPIC/MSI. */
+  disableBroadcastQuirk?: boolean;
+}
+
+/** The xAPIC physical/logical broadcast destination. */
+export const XAPIC_BROADCAST = 0xff;
+/** The x2APIC broadcast destination. */
+export const X2APIC_BROADCAST = 0xffffffff;
 
 function hex(v: number): string {
   return "0x" + (v >>> 0).toString(16);
@@ -54,6 +77,10 @@ export class ApicBus implements IpiSink {
   readonly lapics: Lapic[] = [];
   /** The lowest-priority arbitration in use. */
   readonly lowestPriority: LowestPriorityPolicy;
+  /** KVM_X2APIC_API_USE_32BIT_IDS. */
+  readonly use32BitIds: boolean;
+  /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK. */
+  readonly broadcastQuirkDisabled: boolean;
   readonly #trace: Trace;
   readonly #name: string;
   /** Scratch copy so a rewritten message never changes the sender's object. */
@@ -82,6 +109,8 @@ export class ApicBus implements IpiSink {
     this.#trace = trace;
     this.lowestPriority = options.lowestPriority ?? "kvm-vector-hashing";
     this.#name = options.name ?? "apicbus";
+    this.use32BitIds = options.x2apicApi?.use32BitIds ?? false;
+    this.broadcastQuirkDisabled = options.x2apicApi?.disableBroadcastQuirk ?? false;
   }
 
   /**
@@ -100,8 +129,9 @@ export class ApicBus implements IpiSink {
   /**
    * Delivers a message from a device (IOAPIC, MSI). Shorthands resolve "self"
    * through `msg.sourceId` (the sender's APIC ID). Returns KVM's count: how
-   * many accepted; a destination naming no APIC gives 0, except for broadcasts
-   * and the all / all-but-self shorthands, which give -1 (KVM's slow path).
+   * many accepted; a destination naming no APIC gives 0, except for
+   * broadcasts (as `kvm_apic_is_broadcast_dest` decides) and the all /
+   * all-but-self shorthands, which give -1 (KVM's slow path).
    *
    * @example
    * ```ts
@@ -127,7 +157,10 @@ export class ApicBus implements IpiSink {
 
   /**
    * Whether `lapic` is named by `msg`'s destination (shorthand, physical, or
-   * logical flat/cluster); `sender` identifies "self" (null: by `msg.sourceId`).
+   * logical: xAPIC flat/cluster, x2APIC cluster); `sender` identifies "self"
+   * (null: by `msg.sourceId`). Per target, as KVM's `kvm_apic_match_dest`:
+   * the broadcast ID is 0xFF for an xAPIC-mode target and 0xFFFFFFFF for an
+   * x2APIC-mode one, after the broadcast quirk rewrote a non-IPI 0xFF.
    *
    * @example
    * ```ts
@@ -143,11 +176,23 @@ export class ApicBus implements IpiSink {
       case Shorthand.AllExcludingSelf:
         return sender ? lapic !== sender : lapic.id !== msg.sourceId;
     }
-    const mda = msg.dest & 0xff;
-    // 0xFF is broadcast in both physical and logical xAPIC destinations.
-    if (mda === 0xff) return true;
-    if (!msg.logical) return lapic.id === mda;
-    const logicalId = lapic.ldr >>> 24;
+    const x2 = lapic.x2apicMode;
+    let mda = msg.dest >>> 0;
+    if (
+      x2 && mda === XAPIC_BROADCAST && msg.source !== "ipi" && !this.broadcastQuirkDisabled
+    ) {
+      // Without interrupt remapping an IOAPIC/MSI cannot name the x2APIC broadcast.
+      mda = X2APIC_BROADCAST;
+    }
+    if (mda === (x2 ? X2APIC_BROADCAST : XAPIC_BROADCAST)) return true;
+    if (!msg.logical) {
+      // KVM's hotplug rule: an ID no xAPIC can have is compared with the x2APIC ID.
+      if (x2 || mda > 0xff) return mda === lapic.x2apicId;
+      return mda === lapic.xapicId;
+    }
+    const ldr = lapic.ldr;
+    if (x2) return (ldr >>> 16) === (mda >>> 16) && (ldr & mda & 0xffff) !== 0;
+    const logicalId = ldr >>> 24;
     switch (lapic.dfr >>> 28) {
       case 0xf:
         return (logicalId & mda) !== 0;
@@ -159,13 +204,66 @@ export class ApicBus implements IpiSink {
     }
   }
 
+  /**
+   * KVM `kvm_apic_is_broadcast_dest`: whether a message goes to KVM's slow
+   * path as a broadcast (then matching nobody counts -1, not 0). With the
+   * quirk on: 0xFFFFFFFF for an IPI from an x2APIC-mode sender, else 0xFF.
+   * With it off: 0xFFFFFFFF, or 0xFF unless every software-enabled APIC with
+   * a logical ID is in x2APIC mode (KVM's logical map mode).
+   *
+   * @example
+   * ```ts
+   * bus.isBroadcastDest(fixedMessage(0x41, 0xff, "ioapic"), null); // true
+   * ```
+   */
+  isBroadcastDest(msg: ApicMessage, sender: Lapic | null): boolean {
+    const dest = msg.dest >>> 0;
+    if (this.broadcastQuirkDisabled) {
+      if (dest === X2APIC_BROADCAST) return true;
+      return dest === XAPIC_BROADCAST && !this.#logicalMapIsX2apic();
+    }
+    const x2ipi = msg.source === "ipi" && sender !== null && sender.x2apicMode;
+    return dest === (x2ipi ? X2APIC_BROADCAST : XAPIC_BROADCAST);
+  }
+
+  /** KVM's `map->logical_mode == KVM_APIC_MODE_X2APIC`. */
+  #logicalMapIsX2apic(): boolean {
+    let any = false;
+    for (const l of this.lapics) {
+      if (!l.hardwareEnabled || !l.softwareEnabled || l.ldr === 0) continue;
+      if (!l.x2apicMode) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  /**
+   * With 32-bit IDs, KVM's physical map holds one APIC per ID: the
+   * x2APIC-mode vCPU with that x2APIC ID, else the first xAPIC-mode vCPU
+   * with that xAPIC ID. Returns its index or -1.
+   */
+  #physicalOwner(dest: number): number {
+    const apics = this.lapics;
+    let first = -1;
+    for (let i = 0; i < apics.length; i++) {
+      const l = apics[i];
+      if (!l.hardwareEnabled) continue;
+      if (l.x2apicMode || l.x2apicId > 0xff) {
+        if (l.x2apicId === dest) return i;
+      }
+      if (!l.x2apicMode && first < 0 && l.xapicId === dest) first = i;
+    }
+    return first;
+  }
+
   #deliver(sender: Lapic | null, original: ApicMessage): number {
     const t = this.#trace;
     let msg = original;
     let lowest = msg.deliveryMode === DeliveryMode.LowestPriority || msg.redirectionHint;
+    const broadcastDest = msg.shorthand === Shorthand.None && this.isBroadcastDest(msg, sender);
     if (
       lowest && this.lowestPriority === "kvm-vector-hashing" && !msg.logical &&
-      msg.shorthand === Shorthand.None && (msg.dest & 0xff) === 0xff
+      broadcastDest && msg.dest === XAPIC_BROADCAST
     ) {
       // KVM turns a physical-broadcast lowest-priority message into a fixed
       // one. The redirection hint survives, so an RH MSI stays lowest-priority.
@@ -179,10 +277,16 @@ export class ApicBus implements IpiSink {
     // a destination that names no vCPU then counts 0, "dropped". Broadcasts and
     // the all / all-but-self shorthands take the slow path, where matching
     // nobody leaves the result at -1.
-    const broadcast = (msg.dest & 0xff) === 0xff ||
+    const broadcast = broadcastDest ||
       (msg.shorthand !== Shorthand.None && msg.shorthand !== Shorthand.Self);
     let result = broadcast ? -1 : 0;
-    if (!lowest) {
+    if (
+      !lowest && this.use32BitIds && !broadcast && !msg.logical && msg.shorthand === Shorthand.None
+    ) {
+      // KVM's fast path with 32-bit IDs: at most one vCPU per physical ID.
+      const target = this.#physicalOwner(msg.dest >>> 0);
+      if (target >= 0 && apics[target].accept(msg) !== Accept.Dropped) result = 1;
+    } else if (!lowest) {
       for (let i = 0; i < apics.length; i++) {
         const l = apics[i];
         // A hardware-disabled APIC is off the bus.

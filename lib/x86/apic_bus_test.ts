@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 import { type ApicMessage, DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
+import { ApicBus, type LowestPriorityPolicy, type X2apicApiFlags } from "./apic_bus.ts";
 import { Lapic } from "./lapic.ts";
 
 function vm(n: number, policy?: LowestPriorityPolicy): { bus: ApicBus; trace: Trace } {
@@ -159,4 +159,98 @@ Deno.test("ApicBus IPI events are caused by the sender's ICR write", () => {
   const set = trace.events.find((e) => e.kind === "irr.set")!;
   assert.equal(set.source, "lapic1");
   assert.deepEqual(trace.chain(set.id).map((e) => e.kind), ["ipi", "irr.set"]);
+});
+
+// ---- x2APIC destinations -----------------------------------------------------
+
+function x2vm(n: number, x2apicApi?: X2apicApiFlags): { bus: ApicBus; trace: Trace } {
+  const trace = new Trace(() => 0);
+  const bus = new ApicBus(trace, { x2apicApi });
+  for (let i = 0; i < n; i++) {
+    const apic = new Lapic(i, {
+      sink: bus,
+      eoiListener: { eoi() {} },
+      trace,
+      name: `lapic${i}`,
+      bsp: i === 0,
+    });
+    apic.write(0xf0, 0x1ff);
+    assert.equal(apic.wrmsr(0x1b, BigInt((0xfee00c00 | (i === 0 ? 0x100 : 0)) >>> 0)), null);
+    bus.attach(apic);
+  }
+  return { bus, trace };
+}
+
+Deno.test("ApicBus x2APIC physical: 32-bit IDs, 0xFFFFFFFF broadcast, IPI to 0xFF is no broadcast (X86-43)", () => {
+  const { bus } = x2vm(3);
+  const vcpu0 = bus.lapics[0];
+  assert.equal(vcpu0.wrmsr(0x830, 0x2_000000a1n), null);
+  assert.deepEqual(holders(bus, 0xa1), [2]);
+  vcpu0.wrmsr(0x830, 0xffffffff_000000a2n);
+  assert.deepEqual(holders(bus, 0xa2), [0, 1, 2]);
+  vcpu0.wrmsr(0x830, 0xff_000000a3n);
+  assert.deepEqual(holders(bus, 0xa3), [], "0xFF is an ordinary x2APIC ID for an IPI");
+});
+
+Deno.test("ApicBus x2APIC logical: cluster in 31:16, member bitmap in 15:0", () => {
+  const { bus } = x2vm(3);
+  // LDRs: vCPU0 0x1, vCPU1 0x2, vCPU2 0x4, all cluster 0.
+  const m = logical;
+  assert.equal(bus.deliver(m(0x61, 0x00000006)), 2);
+  assert.deepEqual(holders(bus, 0x61), [1, 2]);
+  assert.equal(bus.deliver(m(0x62, 0x00010006)), 0, "cluster 1 has nobody");
+  assert.equal(bus.deliver(m(0x63, 0xffffffff)), 3, "logical broadcast");
+});
+
+Deno.test("ApicBus x2APIC broadcast quirk: IOAPIC/MSI dest 0xFF reaches x2APIC vCPUs unless disabled (X86-51)", () => {
+  {
+    const { bus } = x2vm(2);
+    assert.equal(bus.deliver(fixedMessage(0x71, 0xff, "ioapic")), 2);
+    assert.deepEqual(holders(bus, 0x71), [0, 1]);
+    assert.equal(bus.deliver(fixedMessage(0x72, 0xff, "msi")), 2);
+    const ipi = fixedMessage(0x73, 0xff, "ipi");
+    assert.equal(bus.deliverFrom(bus.lapics[0], ipi), 0, "an IPI never gets the quirk");
+  }
+  {
+    const { bus } = x2vm(2, { disableBroadcastQuirk: true });
+    assert.equal(bus.isBroadcastDest(fixedMessage(0x71, 0xff, "ioapic"), null), false);
+    assert.equal(bus.deliver(fixedMessage(0x71, 0xff, "ioapic")), 0, "0xFF names nobody");
+    assert.deepEqual(holders(bus, 0x71), []);
+    assert.equal(bus.deliver(fixedMessage(0x74, 0xffffffff, "msi")), 2);
+  }
+});
+
+Deno.test("ApicBus mixed modes: an xAPIC broadcast skips x2APIC-mode vCPUs without the quirk", () => {
+  const { bus } = vm(2);
+  bus.lapics[1].wrmsr(0x1b, 0xfee00c00n);
+  bus.lapics[0].write(0x310, 0xff000000);
+  bus.lapics[0].write(0x300, 0x000000b5);
+  assert.deepEqual(holders(bus, 0xb5), [0], "IPI: no quirk for the x2APIC target");
+  assert.equal(bus.deliver(fixedMessage(0xb6, 0xff, "ioapic")), 2, "IOAPIC: quirk");
+});
+
+Deno.test("ApicBus KVM_X2APIC_API_USE_32BIT_IDS: an aliased xAPIC ID reaches only the first vCPU", () => {
+  const trace = new Trace(() => 0);
+  const bus = new ApicBus(trace, { x2apicApi: { use32BitIds: true } });
+  for (let i = 0; i < 3; i++) {
+    const apic = new Lapic(i, {
+      sink: bus,
+      eoiListener: { eoi() {} },
+      trace,
+      name: `l${i}`,
+      bsp: !i,
+    });
+    apic.write(0xf0, 0x1ff);
+    bus.attach(apic);
+  }
+  bus.lapics[2].write(0x20, 0x01000000);
+  assert.equal(bus.deliver(fixedMessage(0x55, 1, "msi")), 1);
+  assert.deepEqual(holders(bus, 0x55), [1]);
+  bus.lapics[1].write(0x20, 0x07000000);
+  assert.equal(bus.deliver(fixedMessage(0x56, 1, "msi")), 1);
+  assert.deepEqual(holders(bus, 0x56), [2]);
+  bus.lapics[2].wrmsr(0x1b, 0xfee00c00n); // x2APIC ID 2
+  assert.equal(bus.deliver(fixedMessage(0x57, 2, "msi")), 1);
+  assert.deepEqual(holders(bus, 0x57), [2]);
+  assert.equal(bus.deliver(fixedMessage(0x58, 9, "msi")), 0);
 });

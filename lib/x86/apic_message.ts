@@ -93,8 +93,12 @@ export const Shorthand = {
 } as const;
 export type Shorthand = typeof Shorthand[keyof typeof Shorthand];
 
-/** Who sent a message, for matching rules that differ by source (KVM's x2APIC broadcast quirk). */
-export type MessageSource = "ipi" | "ioapic" | "msi";
+/**
+ * Who sent a message, for matching rules that differ by source (KVM's x2APIC
+ * broadcast quirk applies to everything but IPIs). `local` is an LVT
+ * interrupt (timer, LINT, error) that never leaves its local APIC.
+ */
+export type MessageSource = "ipi" | "ioapic" | "msi" | "local";
 
 /** One interrupt message on the APIC bus. */
 export interface ApicMessage {

@@ -2,12 +2,18 @@
  * The CPU side of x86 interrupt delivery for one vCPU: RFLAGS.IF, the
  * one-instruction STI / MOV SS shadow, HLT and its wake-up rules, NMI
  * blocking until IRET, and the order in which KVM looks for something to
- * inject (NMI, then the PIC through LINT0, then the local APIC).
+ * inject (NMI, then a Xen guest's global callback vector, then the PIC
+ * through LINT0, then the local APIC).
  *
  * Sources: Intel SDM vol. 3, "Interrupt and Exception Handling" (masking
  * maskable interrupts, the STI and MOV SS shadows, NMI handling, HLT);
  * Linux `arch/x86/kvm/x86.c` (`kvm_check_and_inject_events`,
- * `kvm_vcpu_has_events`) and `irq.c` (`kvm_cpu_has_extint`).
+ * `kvm_vcpu_has_events`) and `irq.c` (`kvm_cpu_has_extint`,
+ * `kvm_cpu_get_extint`: `kvm_xen_has_interrupt` comes before the PIC); Xen
+ * `xen/arch/x86/hvm/irq.c` (`hvm_vcpu_has_pending_irq`: NMI, MCE, then the
+ * callback vector while evtchn_upcall_pending is set, then vPIC, then
+ * vLAPIC) and `hvm.c` (`hvm_interrupt_blocked`: only IF and the STI / MOV SS
+ * shadow gate that vector; TPR applies to LAPIC sources only).
  *
  * @module
  */
@@ -21,6 +27,24 @@ export interface ExtIntSource {
   intr(): boolean;
   /** The INTA cycle: returns the vector. */
   acknowledge(): number;
+}
+
+/**
+ * What a hypervisor model adds to a vCPU (`lib/xen` for Xen guests): a
+ * vector source that bypasses the LAPIC, wake-ups and VM exits.
+ *
+ * @example
+ * ```ts
+ * cpu.hv = { globalVector: (n) => domain.globalVector(n), woken: () => {}, vmExit: () => {} };
+ * ```
+ */
+export interface HypervisorHooks {
+  /** The vector offered to vCPU `n` at its next entry with no IRR/ISR bit, or -1. */
+  globalVector(n: number): number;
+  /** vCPU `n` was halted (HLT or a blocking hypercall) and takes an interrupt. */
+  woken(n: number): void;
+  /** vCPU `n` leaves guest mode: a trapping instruction, before its effect. */
+  vmExit(n: number): void;
 }
 
 /** The one-instruction interrupt shadow a vCPU may be in. */
@@ -52,6 +76,8 @@ export class X86Cpu implements CpuModel {
   readonly #frames: number[] = [];
   /** The shadow was set by the instruction retiring now, so it still covers the next one. */
   #shadowFresh = false;
+  /** Set for Xen guests (`hypervisor xen` or `kvm-xen`); null under plain KVM. */
+  hv: HypervisorHooks | null = null;
 
   constructor(
     readonly index: number,
@@ -108,9 +134,25 @@ export class X86Cpu implements CpuModel {
     return this.extint !== null && this.lapic.acceptsExtInt() && this.extint.intr();
   }
 
+  /** The Xen global callback vector waiting for this vCPU, or -1. */
+  globalVector(): number {
+    return this.hv === null ? -1 : this.hv.globalVector(this.index);
+  }
+
   /** A maskable interrupt would be taken if IF allowed it. */
   maskableReady(): boolean {
-    return this.extIntReady() || this.lapic.pendingVector() >= 0;
+    return this.globalVector() >= 0 || this.extIntReady() || this.lapic.pendingVector() >= 0;
+  }
+
+  /**
+   * The vCPU exits to the hypervisor for the instruction it is executing
+   * (I/O, an APIC access, HLT, a hypercall): Xen checks whether the
+   * callback GSI can drop at the start of every exit
+   * (`hvm_maybe_deassert_evtchn_irq` in `vmx_vmexit_handler` /
+   * `svm_vmexit_handler`).
+   */
+  vmExit(): void {
+    this.hv?.vmExit(this.index);
   }
 
   canTake(): boolean {
@@ -121,13 +163,22 @@ export class X86Cpu implements CpuModel {
 
   take(): Taken {
     const t = this.trace;
-    this.halted = false;
+    if (this.halted) {
+      this.halted = false;
+      // A blocking hypercall ends with the wake-up, as HLT does.
+      this.hv?.woken(this.index);
+    }
     let kind: string, vector: number, cause = 0;
+    let gv: number;
     if (this.nmiReady()) {
       this.lapic.nmiPending--;
       this.nmiBlocked = true;
       kind = "nmi";
       vector = 2;
+    } else if ((gv = this.globalVector()) >= 0) {
+      // Xen's callback vector: injected directly, no IRR, ISR or EOI.
+      kind = "vector";
+      vector = gv;
     } else if (this.extIntReady()) {
       kind = "extint";
       vector = this.extint!.acknowledge();

@@ -6,8 +6,9 @@
  * (formerly `irq_comm.c`: `kvm_set_routing_entry`, `kvm_set_msi`, the default
  * table), as documented in `Documentation/virt/kvm/api.rst`.
  *
- * Only the IRQCHIP and MSI entry types are modelled (no Hyper-V SINT, Xen
- * event channel or s390 adapter routes).
+ * The IRQCHIP, MSI and Xen event-channel (`KVM_IRQ_ROUTING_XEN_EVTCHN`,
+ * Linux `arch/x86/kvm/xen.c` `kvm_xen_setup_evtchn`, `evtchn_set_fn`) entry
+ * types are modelled; Hyper-V SINT and s390 adapter routes are not.
  *
  * @module
  */
@@ -107,6 +108,31 @@ export interface MsiRoute {
 }
 
 /**
+ * A route from a GSI to a Xen event channel (`KVM_IRQ_ROUTING_XEN_EVTCHN`,
+ * `struct kvm_irq_routing_xen_evtchn`): raising the GSI sets `port`
+ * pending for `vcpu`, as the design of seed 000 proposed.
+ *
+ * @example
+ * ```ts
+ * const e: XenEvtchnRouteEntry = { gsi: 40, type: "xen_evtchn", port: 3, vcpu: 1, priority: 0xffffffff };
+ * ```
+ */
+export interface XenEvtchnRouteEntry {
+  /** The GSI this route belongs to, < {@link KVM_MAX_IRQ_ROUTES}. */
+  gsi: number;
+  /** `KVM_IRQ_ROUTING_XEN_EVTCHN`. */
+  type: "xen_evtchn";
+  /** The event-channel port. */
+  port: number;
+  /** The KVM vcpu_id (APIC ID) to notify, not the Xen vCPU number. */
+  vcpu: number;
+  /** Must be `KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL` (0xffffffff). */
+  priority: number;
+  /** Must be 0. */
+  flags?: number;
+}
+
+/**
  * One `kvm_irq_routing_entry`.
  *
  * @example
@@ -114,7 +140,26 @@ export interface MsiRoute {
  * const e: RoutingEntry = { gsi: 24, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x41 };
  * ```
  */
-export type RoutingEntry = IrqchipRoute | MsiRoute;
+export type RoutingEntry = IrqchipRoute | MsiRoute | XenEvtchnRouteEntry;
+
+/**
+ * Where Xen event-channel routes go: KVM's Xen emulation of a `kvm-xen`
+ * VM (`lib/xen/kvm_xen.ts`). Without one, such routes are rejected, as
+ * KVM built without CONFIG_KVM_XEN does.
+ *
+ * @example
+ * ```ts
+ * const target: XenRouteTarget = { validateRoute: () => 0, deliver: () => 1, setRoutes: () => {} };
+ * ```
+ */
+export interface XenRouteTarget {
+  /** `kvm_xen_setup_evtchn`: 0, or -errno for an entry KVM refuses. */
+  validateRoute(r: { port: number; vcpu: number; priority: number }): number;
+  /** `kvm_xen_set_evtchn`: 1 delivered, 0 already pending, <0 not delivered. */
+  deliver(r: { port: number; vcpu: number; priority: number }): number;
+  /** The table was replaced: the Xen routes it now holds, in order. */
+  setRoutes(entries: ReadonlyArray<XenEvtchnRouteEntry>): void;
+}
 
 /**
  * What the routing layer needs from the 8259A pair (`kvm_pic_set_irq`):
@@ -150,16 +195,26 @@ export interface GsiRoutingOptions {
   strictMsiAddress?: boolean;
   /** Trace source name; default `kvm`. */
   name?: string;
+  /** Where Xen event-channel routes deliver; without it they are -EINVAL. */
+  xen?: XenRouteTarget;
+  /**
+   * I/O APIC pins a route may name and the default table covers: KVM's 24
+   * (`KVM_IOAPIC_NUM_PINS`) unless a Xen VM models Xen's 48-pin vIOAPIC.
+   */
+  ioapicPins?: number;
 }
 
-const KIND_PIC = 0, KIND_IOAPIC = 1, KIND_MSI = 2;
+const KIND_PIC = 0, KIND_IOAPIC = 1, KIND_MSI = 2, KIND_XEN = 3;
 
 interface CompiledRoute {
   readonly kind: number;
   readonly entry: Readonly<RoutingEntry>;
   readonly chip: 0 | 1;
+  /** IRQCHIP: the pin. Xen: the port. */
   readonly pin: number;
+  /** MSI: address low. Xen: the vcpu_id. */
   readonly lo: number;
+  /** MSI: address high. Xen: the priority. */
   readonly hi: number;
   readonly data: number;
 }
@@ -192,7 +247,10 @@ export class GsiRouting {
     this.#name = opts.name ?? "kvm";
     // KVM_CREATE_IRQCHIP installs the default table; enabling the split
     // irqchip installs an empty one (kvm_setup_empty_irq_routing).
-    if (opts.mode === "kernel" && this.setRouting(GsiRouting.kvmDefault()) !== 0) {
+    if (
+      opts.mode === "kernel" &&
+      this.setRouting(GsiRouting.kvmDefault(opts.ioapicPins ?? KVM_IOAPIC_NUM_PINS)) !== 0
+    ) {
       throw new Error(`kvm routing: default table rejected: ${this.#lastError}`);
     }
   }
@@ -200,16 +258,19 @@ export class GsiRouting {
   /**
    * KVM's default table (`default_routing`): GSI 0..15 to the I/O APIC pin of
    * the same number and to PIC master (0..7) or slave (8..15) pin gsi % 8;
-   * GSI 16..23 to the I/O APIC only.
+   * GSI 16..23 to the I/O APIC only. `pins` widens the I/O APIC part for a
+   * Xen VM, whose vIOAPIC has 48 pins wired one to one to GSIs 0..47 (Xen
+   * `VIOAPIC_NUM_PINS`, `hvm_pci_intx_gsi`).
    *
    * @example
    * ```ts
    * GsiRouting.kvmDefault().length; // 40
+   * GsiRouting.kvmDefault(48).length; // 64
    * ```
    */
-  static kvmDefault(): RoutingEntry[] {
+  static kvmDefault(pins: number = KVM_IOAPIC_NUM_PINS): RoutingEntry[] {
     const out: RoutingEntry[] = [];
-    for (let gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++) {
+    for (let gsi = 0; gsi < pins; gsi++) {
       out.push({ gsi, type: "irqchip", irqchip: KvmIrqchip.Ioapic, pin: gsi });
       if (gsi < 2 * PIC_CHIP_PINS) {
         const irqchip = gsi < PIC_CHIP_PINS ? KvmIrqchip.PicMaster : KvmIrqchip.PicSlave;
@@ -288,8 +349,8 @@ export class GsiRouting {
       const list = table.get(e.gsi) ?? [];
       for (const other of list) {
         // One route per irqchip per GSI; any non-irqchip route stands alone.
-        if (other.kind === KIND_MSI || e.type !== "irqchip") {
-          return reject(`gsi ${e.gsi}: an MSI route must be the GSI's only route`);
+        if (other.entry.type !== "irqchip" || e.type !== "irqchip") {
+          return reject(`gsi ${e.gsi}: an MSI or Xen route must be the GSI's only route`);
         }
         if ((other.entry as IrqchipRoute).irqchip === e.irqchip) {
           return reject(`gsi ${e.gsi}: irqchip ${e.irqchip} routed twice`);
@@ -304,6 +365,9 @@ export class GsiRouting {
     this.#table = table;
     this.#entries = kept;
     this.#lastError = "";
+    this.#opts.xen?.setRoutes(
+      kept.filter((e): e is XenEvtchnRouteEntry => e.type === "xen_evtchn"),
+    );
     if (t.enabled) {
       t.emit(this.#name, "routing.set", `KVM_SET_GSI_ROUTING: ${kept.length} entries`);
     }
@@ -374,6 +438,9 @@ export class GsiRouting {
             s = o.ioapic && r.pin < o.ioapic.pins ? o.ioapic.setLine(r.pin, level, lineStatus) : -1;
           } else if (r.kind === KIND_PIC) {
             s = o.pic ? o.pic.setIrq(r.chip, r.pin, level) : -1;
+          } else if (r.kind === KIND_XEN) {
+            // evtchn_set_fn: a de-assert is -EINVAL, which kvm_set_irq skips.
+            s = level === 0 || !o.xen ? -1 : this.#setXen(r);
           } else {
             s = this.#setMsi(r.lo, r.hi, r.data, level);
           }
@@ -425,6 +492,16 @@ export class GsiRouting {
     } finally {
       t.close(id);
     }
+  }
+
+  /** KVM `kvm_xen_set_evtchn` through the route's {port, vcpu, priority}. */
+  #setXen(r: CompiledRoute): number {
+    const o = this.#opts, t = o.trace;
+    const ret = o.xen!.deliver({ port: r.pin, vcpu: r.lo, priority: r.hi });
+    if (t.enabled) {
+      t.emit(this.#name, "xen_evtchn", `port ${r.pin} vcpu ${r.lo} -> ${ret}`);
+    }
+    return ret;
   }
 
   /** KVM `kvm_set_msi`. */
@@ -483,6 +560,33 @@ export class GsiRouting {
         data: entry.data,
       };
     }
+    if (e.type === "xen_evtchn") {
+      // kvm_xen_setup_evtchn checks only the priority: the port range and
+      // the vCPU are checked at delivery, so a table can be restored before
+      // the vCPUs exist or long_mode is set (Linux "KVM: x86/xen: Allow
+      // 'out of range' event channel ports in IRQ routing table").
+      const xen = this.#opts.xen;
+      if (!xen) return "Xen event-channel routes need a kvm-xen VM";
+      if (xen.validateRoute(e) < 0) {
+        return `Xen route priority 0x${(e.priority >>> 0).toString(16)} is not 2-level`;
+      }
+      const entry: XenEvtchnRouteEntry = {
+        gsi: e.gsi,
+        type: "xen_evtchn",
+        port: e.port >>> 0,
+        vcpu: e.vcpu >>> 0,
+        priority: e.priority >>> 0,
+      };
+      return {
+        kind: KIND_XEN,
+        entry: Object.freeze(entry),
+        chip: 0,
+        pin: entry.port,
+        lo: entry.vcpu,
+        hi: entry.priority,
+        data: 0,
+      };
+    }
     if (e.type !== "irqchip") return `unknown route type ${(e as { type: unknown }).type}`;
     if (this.mode === "split") return "IRQCHIP routes are not allowed with a split irqchip";
     const entry: IrqchipRoute = { gsi: e.gsi, type: "irqchip", irqchip: e.irqchip, pin: e.pin };
@@ -500,8 +604,9 @@ export class GsiRouting {
           hi: 0,
           data: 0,
         };
-      case KvmIrqchip.Ioapic:
-        if (!pinOk(KVM_IOAPIC_NUM_PINS)) return `IOAPIC pin ${e.pin} >= ${KVM_IOAPIC_NUM_PINS}`;
+      case KvmIrqchip.Ioapic: {
+        const pins = this.#opts.ioapicPins ?? KVM_IOAPIC_NUM_PINS;
+        if (!pinOk(pins)) return `IOAPIC pin ${e.pin} >= ${pins}`;
         return {
           kind: KIND_IOAPIC,
           entry: Object.freeze(entry),
@@ -511,6 +616,7 @@ export class GsiRouting {
           hi: 0,
           data: 0,
         };
+      }
       default:
         return `unknown irqchip ${e.irqchip}`;
     }

@@ -1,22 +1,34 @@
 /**
- * The local APIC of one vCPU, in xAPIC mode: IRR/ISR/TMR, priorities,
- * acceptance of bus messages, the INTA cycle, EOI (with the EOI broadcast to
- * the IOAPICs), LVTs, the ICR and IPIs, and MMIO register access.
+ * The local APIC of one vCPU: IRR/ISR/TMR, priorities, acceptance of bus
+ * messages, the INTA cycle, EOI (with the EOI broadcast to the IOAPICs),
+ * LVTs and local interrupts (timer, LINT0/LINT1, error), the ICR and IPIs,
+ * xAPIC MMIO and x2APIC MSR register access, and IA32_APIC_BASE with the
+ * disabled / xAPIC / x2APIC mode transitions.
  *
  * Sources: Intel SDM vol. 3, "Advanced Programmable Interrupt Controller
  * (APIC)" chapter: "Local APIC Status and Location", "Local Vector Table",
  * "Issuing Interprocessor Interrupts", "Interrupt Acceptance for Fixed
  * Interrupts", "Task and Processor Priorities", "End-of-Interrupt", "Spurious
- * Interrupt", "Local APIC State After Power-Up Reset / INIT". Where the SDM
- * leaves room or KVM deviates, the model follows Linux KVM
- * (`arch/x86/kvm/lapic.c`) because that is what guests run on: PPR's low
- * nibble, fixed messages dropped while software-disabled, writable LVT bits,
- * ICR delivery status always 0, INIT level de-assert ignored, reset values.
+ * Interrupt", "Local APIC State After Power-Up Reset / INIT", "Error
+ * Handling", and the "Extended XAPIC (x2APIC)" section (x2APIC register
+ * address space, x2APIC ID, logical destination, ICR, SELF IPI, state
+ * transitions). Where the SDM leaves room or KVM deviates, the model follows
+ * Linux KVM (`arch/x86/kvm/lapic.c`) because that is what guests run on:
+ * PPR's low nibble, fixed messages dropped while software-disabled, writable
+ * LVT bits, ICR delivery status always 0, INIT level de-assert ignored, reset
+ * values, which x2APIC accesses #GP (`kvm_lapic_readable_reg_mask`,
+ * `kvm_lapic_reg_write`, `kvm_x2apic_icr_write`), IA32_APIC_BASE checks
+ * (`kvm_apic_set_base`), and an x2APIC EOI that accepts any value below 2^32
+ * (the SDM asks for 0).
  *
- * Register layouts, masks and reset values come from {@link ./lapic_registers.ts}.
- * x2APIC (MSR access, 32-bit IDs, derived LDR) is not modelled yet: the state
- * is kept so that it can be added (the ID is stored as a number, not as the
- * xAPIC register image).
+ * Two architectural behaviours KVM does not have are kept, named and off by
+ * default: error detection for illegal vectors 0-15 and unimplemented
+ * registers (`illegalVectorErrors`; KVM never sets an ESR bit), and the LINT
+ * pins ({@link Lapic.setLint}): KVM has no LINT inputs except the PIT's NMI
+ * watchdog pulse on LINT0, and never sets the LVT remote IRR bit.
+ *
+ * Register layouts, masks and reset values come from {@link ./lapic_registers.ts};
+ * the timer is {@link ./lapic_timer.ts}.
  *
  * @module
  */
@@ -37,17 +49,31 @@ import {
   DeliveryMode,
   type EoiListener,
   fixedMessage,
-  type Shorthand,
+  Shorthand,
 } from "./apic_message.ts";
 import {
   APIC_DEFAULT_BASE,
+  ApicBaseBit,
+  IA32_APIC_BASE_MSR,
+  IA32_TSC_DEADLINE_MSR,
   ICR_HIGH_FIELDS,
   ICR_LOW_FIELDS,
+  type LapicRegister,
   lapicRegisterByName,
   lapicRegisterByOffset,
   LVT_LINT_FIELDS,
+  SELF_IPI_OFFSET,
+  X2APIC_MSR_BASE,
+  X2APIC_MSR_LAST,
 } from "./lapic_registers.ts";
 import { type BitField, fieldByName, fieldGet, type FieldTable } from "../core/bitfield.ts";
+import {
+  LapicTimer,
+  STOPPED_CLOCK,
+  type TimerClock,
+  type TimerHandle,
+  type TimerMode,
+} from "./lapic_timer.ts";
 
 /** What a local APIC is wired to. */
 export interface LapicHost {
@@ -61,6 +87,19 @@ export interface LapicHost {
   name: string;
   /** Boot vCPU: IA32_APIC_BASE.BSP set and LVT0 = ExtINT at reset. */
   bsp: boolean;
+  /**
+   * An SVR write turned SVR bit 8 from 0 to 1. Xen's vlapic and KVM's
+   * `apic_set_spiv` (`kvm_xen_sw_enable_lapic`) re-assert a pending
+   * per-vCPU upcall vector here.
+   */
+  softwareEnabled?: () => void;
+  /** Virtual time in ns (the TSC at 1 GHz). Absent: time stands at 0. */
+  now?(): number;
+  /**
+   * Runs `fire` at absolute virtual time `atNs` (the engine's event queue).
+   * Absent: the timer arms but never fires.
+   */
+  schedule?(atNs: number, fire: () => void): TimerHandle;
 }
 
 /**
@@ -81,6 +120,19 @@ export interface LapicOptions {
   cmci?: boolean;
   /** Apply KVM_X86_QUIRK_LINT0_REENABLED (BSP LVT0 = ExtINT at reset). Default true. */
   lint0Reenabled?: boolean;
+  /** CPUID.1:ECX.x2APIC[bit 21]: without it IA32_APIC_BASE.EXTD is reserved. Default true. */
+  x2apic?: boolean;
+  /** APIC bus cycle in ns (KVM_CAP_X86_APIC_BUS_CYCLES_NS). Default 1. */
+  busCycleNs?: number;
+  /** Shortest periodic timer period in ns (KVM min_timer_period_us × 1000). Default 200000. */
+  minPeriodicNs?: number;
+  /**
+   * Architectural error detection KVM does not do: vectors 0-15 sent or
+   * received set ESR bits 5/6 and are not delivered, xAPIC accesses to
+   * unimplemented registers set ESR bit 7, and each new error raises LVT
+   * Error. Default false (KVM: ESR always reads 0).
+   */
+  illegalVectorErrors?: boolean;
 }
 
 /** LVT indices, in KVM's order (the order of the LVT registers from 0x320, with CMCI last). */
@@ -108,16 +160,68 @@ export const Accept = {
 /** An acceptance outcome. */
 export type Accept = typeof Accept[keyof typeof Accept];
 
+/** The three IA32_APIC_BASE modes (SDM "x2APIC State Transitions"). */
+export type ApicMode = "disabled" | "xapic" | "x2apic";
+
+/**
+ * A general-protection fault (#GP(0)) raised by an MSR access, and why.
+ * Returned, not thrown: the caller (the CPU) decides what a #GP does.
+ */
+export interface GpFault {
+  readonly gp: true;
+  /** The MSR accessed. */
+  readonly msr: number;
+  /** One line: which rule refused the access. */
+  readonly reason: string;
+}
+
+/**
+ * Whether an MSR access result is a #GP.
+ *
+ * @example
+ * ```ts
+ * const r = apic.rdmsr(0x830);
+ * if (isGpFault(r)) console.log(r.reason);
+ * ```
+ */
+export function isGpFault(r: bigint | GpFault | null): r is GpFault {
+  return typeof r === "object" && r !== null;
+}
+
+/** ESR bits this model can set (SDM "Error Handling"). */
+export const EsrBit = {
+  SendIllegalVector: 1 << 5,
+  ReceiveIllegalVector: 1 << 6,
+  IllegalRegisterAddress: 1 << 7,
+} as const;
+
+/**
+ * LVT LINT0 / LINT1 as SeaBIOS programs them on the boot CPU (`smp_setup`):
+ * LINT0 ExtINT, LINT1 NMI (both with the level bit set, which the SDM ignores
+ * for those modes). KVM's reset leaves LINT1 masked; use these to model a
+ * guest after firmware.
+ */
+export const SEABIOS_LVT0 = 0x8700;
+/** See {@link SEABIOS_LVT0}. */
+export const SEABIOS_LVT1 = 0x8400;
+
 /** KVM's APIC version (integrated APIC). */
 export const LAPIC_VERSION = 0x14;
 
-const BASE_BSP = 1 << 8;
-const BASE_EXTD = 1 << 10;
-const BASE_EN = 1 << 11;
+const BASE_BSP = ApicBaseBit.BSP;
+const BASE_EXTD = ApicBaseBit.EXTD;
+const BASE_EN = ApicBaseBit.EN;
+/** KVM: bits 0-7 and 9 are reserved; bits from MAXPHYADDR (52 here) up too. */
+const BASE_RESERVED_LOW = 0x2ff;
+const MAX_PHYS_ADDR_BITS = 52;
 const SVR_ENABLE = 1 << 8;
 const SVR_SUPPRESS_EOI = 1 << 12;
 const LVT_MASKED = 1 << 16;
+const LVT_REMOTE_IRR = 1 << 14;
+const LVT_LEVEL = 1 << 15;
 const ICR_BUSY = 1 << 12;
+/** KVM X2APIC_ICR_RESERVED_BITS: 31:20, 17:16 and 13. */
+const X2APIC_ICR_RESERVED = 0xfff00000 | 0x30000 | 0x2000;
 const TIMER_MODE_TSC_DEADLINE = 2 << 17;
 
 function field(table: FieldTable, name: string): BitField {
@@ -146,16 +250,35 @@ function lvtIndexOf(offset: number): number {
 
 const LVT_RESET = lapicRegisterByName("lvt0")!.reset;
 
-function hex(v: number): string {
-  return "0x" + (v >>> 0).toString(16);
+/**
+ * The x2APIC LDR of an x2APIC ID: cluster (ID[31:4]) in bits 31:16, one bit
+ * for ID[3:0] in bits 15:0 (SDM "Logical Destination Mode in x2APIC Mode").
+ *
+ * @example
+ * ```ts
+ * x2apicLdr(0x23); // 0x00020008
+ * ```
+ */
+export function x2apicLdr(id: number): number {
+  return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
+}
+
+function hex(v: number | bigint): string {
+  // Numbers above 32 bits occur for IA32_APIC_BASE.
+  return "0x" + (typeof v === "bigint" || v > 0xffffffff ? v.toString(16) : (v >>> 0).toString(16));
 }
 
 function isIpiSink(s: ApicSink): s is IpiSink {
   return typeof (s as Partial<IpiSink>).deliverFrom === "function";
 }
 
+function modeOf(base: number): ApicMode | "invalid" {
+  const en = (base & BASE_EN) !== 0, extd = (base & BASE_EXTD) !== 0;
+  return en ? (extd ? "x2apic" : "xapic") : extd ? "invalid" : "disabled";
+}
+
 /**
- * One vCPU's local APIC (xAPIC mode).
+ * One vCPU's local APIC.
  *
  * @example
  * ```ts
@@ -166,6 +289,8 @@ function isIpiSink(s: ApicSink): s is IpiSink {
  * apic.accept(fixedMessage(0x41, 0, "msi"));
  * apic.acknowledge(); // 0x41
  * apic.eoi();
+ * apic.wrmsr(0x1b, 0xfee00d00n); // into x2APIC mode
+ * apic.rdmsr(0x802); // 0n: the x2APIC ID
  * ```
  */
 export class Lapic {
@@ -179,6 +304,8 @@ export class Lapic {
   readonly lvt: Uint32Array = new Uint32Array(7);
   /** Per vector, the trace event that set its IRR bit: the cause of a later take. */
   readonly irrCause: Int32Array = new Int32Array(256);
+  /** The APIC timer (TMICT, TDCR, TMCCT, IA32_TSC_DEADLINE). */
+  readonly timer: LapicTimer;
 
   /** Pending NMIs latched for the CPU (the CPU side decides how many it keeps). */
   nmiPending = 0;
@@ -194,7 +321,10 @@ export class Lapic {
   kickPending = false;
 
   #apicBase = 0;
+  #x2apic = false;
+  /** The ID register: the 8-bit xAPIC ID, or the 32-bit x2APIC ID in x2APIC mode. */
   #id: number;
+  /** The initial APIC ID (KVM: the vCPU ID): the x2APIC ID, and the xAPIC ID after reset. */
   readonly #initialId: number;
   #tpr = 0;
   #svr = 0;
@@ -205,19 +335,22 @@ export class Lapic {
   #esrPending = 0;
   #icrLow = 0;
   #icrHigh = 0;
-  #timerInitial = 0;
-  #timerCurrent = 0;
-  #timerDivide = 0;
+  /** Input levels of LINT0 (bit 0) and LINT1 (bit 1). */
+  #lintLines = 0;
   readonly #host: LapicHost;
   readonly #suppressEoi: boolean;
   readonly #cmci: boolean;
   readonly #lint0Reenabled: boolean;
+  readonly #x2apicSupported: boolean;
+  readonly #errors: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
+  readonly #local: ApicMessage = fixedMessage(0, 0, "local");
 
   /**
    * Makes a local APIC in its reset state.
    *
-   * @param apicId initial xAPIC ID (0-255).
+   * @param apicId initial APIC ID (KVM: the vCPU ID): the x2APIC ID, whose
+   * low 8 bits are the xAPIC ID.
    * @example
    * ```ts
    * const apic = new Lapic(1, host);
@@ -226,23 +359,53 @@ export class Lapic {
    */
   constructor(apicId: number, host: LapicHost, options: LapicOptions = {}) {
     this.#host = host;
-    this.#id = apicId & 0xff;
-    this.#initialId = this.#id;
+    this.#initialId = apicId >>> 0;
+    this.#id = this.#initialId & 0xff;
     this.#suppressEoi = options.eoiBroadcastSuppression ?? false;
     this.#cmci = options.cmci ?? false;
     this.#lint0Reenabled = options.lint0Reenabled ?? true;
+    this.#x2apicSupported = options.x2apic ?? true;
+    this.#errors = options.illegalVectorErrors ?? false;
+    const clock: TimerClock = host.schedule
+      ? {
+        now: () => host.now?.() ?? 0,
+        schedule: (at, fire) => host.schedule!(at, fire),
+      }
+      : STOPPED_CLOCK;
+    this.timer = new LapicTimer({
+      clock,
+      trace: host.trace,
+      name: host.name,
+      expire: () => this.#timerExpired(),
+    }, { busCycleNs: options.busCycleNs, minPeriodicNs: options.minPeriodicNs });
     this.reset(false);
   }
 
   // --- state -------------------------------------------------------------
 
-  /** The xAPIC ID (ID register bits 31:24). */
+  /** The APIC ID in the current mode: the xAPIC ID (ID[31:24]), or the 32-bit x2APIC ID. */
   get id(): number {
     return this.#id;
   }
-  /** IA32_APIC_BASE. */
+  /** The x2APIC ID (KVM: the vCPU ID), whatever the mode. */
+  get x2apicId(): number {
+    return this.#initialId;
+  }
+  /** The xAPIC ID the ID register holds (meaningful in xAPIC mode). */
+  get xapicId(): number {
+    return this.#x2apic ? this.#id >>> 24 : this.#id;
+  }
+  /** IA32_APIC_BASE (below 2^52, so a plain number). */
   get apicBase(): number {
     return this.#apicBase;
+  }
+  /** The mode IA32_APIC_BASE selects. */
+  get mode(): ApicMode {
+    return this.#x2apic ? "x2apic" : this.hardwareEnabled ? "xapic" : "disabled";
+  }
+  /** IA32_APIC_BASE.EXTD with EN: x2APIC mode. */
+  get x2apicMode(): boolean {
+    return this.#x2apic;
   }
   /** Task Priority Register. */
   get tpr(): number {
@@ -252,7 +415,7 @@ export class Lapic {
   get svr(): number {
     return this.#svr;
   }
-  /** Logical Destination Register. */
+  /** Logical Destination Register (derived from the ID in x2APIC mode). */
   get ldr(): number {
     return this.#ldr;
   }
@@ -260,29 +423,33 @@ export class Lapic {
   get dfr(): number {
     return this.#dfr;
   }
-  /** Error Status Register. */
+  /** Error Status Register (as latched by the last ESR write). */
   get esr(): number {
     return this.#esr;
+  }
+  /** Errors detected since the last ESR write; the next write moves them to ESR. */
+  get esrPending(): number {
+    return this.#esrPending;
   }
   /** ICR bits 31:0 as last written (delivery status reads 0). */
   get icrLow(): number {
     return this.#icrLow;
   }
-  /** ICR bits 63:32 (only 31:24 kept in xAPIC). */
+  /** ICR bits 63:32 (xAPIC: only 31:24 kept; x2APIC: the 32-bit destination). */
   get icrHigh(): number {
     return this.#icrHigh;
   }
   /** Timer Initial Count. */
   get timerInitialCount(): number {
-    return this.#timerInitial;
+    return this.timer.initialCount;
   }
-  /** Timer Current Count (stored only: the timer does not count in this model yet). */
+  /** Timer Current Count, counting down in virtual time. */
   get timerCurrentCount(): number {
-    return this.#timerCurrent;
+    return this.timer.currentCount();
   }
   /** Timer Divide Configuration. */
   get timerDivide(): number {
-    return this.#timerDivide;
+    return this.timer.divide;
   }
   /** The Version register: version, LVT count − 1, EOI-broadcast-suppression support. */
   get version(): number {
@@ -295,6 +462,10 @@ export class Lapic {
   /** SVR bit 8: the APIC is software-enabled. */
   get softwareEnabled(): boolean {
     return (this.#svr & SVR_ENABLE) !== 0;
+  }
+  /** CR8 as the CPU sees it: TPR[7:4] (SDM "Task Priority in IA-32e Mode"). */
+  get cr8(): number {
+    return this.#tpr >>> 4;
   }
 
   /**
@@ -314,12 +485,32 @@ export class Lapic {
     return (this.#tpr & 0xf0) >= isrClass ? this.#tpr : isrClass;
   }
 
+  /**
+   * MOV to CR8: TPR = value[3:0] << 4 (KVM `kvm_lapic_set_tpr`). Works
+   * whatever the APIC mode, hardware-disabled included (CR8 is not MMIO).
+   *
+   * @example
+   * ```ts
+   * apic.setCr8(5);
+   * apic.tpr; // 0x50
+   * ```
+   */
+  setCr8(value: number): void {
+    this.#tpr = (value & 0xf) << 4;
+    const t = this.#host.trace;
+    if (t.enabled) {
+      t.emit(this.#host.name, "write", `tpr <- ${hex(this.#tpr)} (CR8 ${value & 0xf})`);
+    }
+  }
+
   // --- reset and enable --------------------------------------------------
 
   /**
    * Power-up reset (`initEvent` false) or INIT (`initEvent` true), KVM's way:
-   * INIT keeps IA32_APIC_BASE and the ID; everything else goes to its reset
-   * value. Pending NMI/INIT/SIPI/SMI flags are left to the CPU model.
+   * INIT keeps IA32_APIC_BASE (so the mode) and the ID, and in x2APIC mode
+   * the derived LDR; everything else goes to its reset value and the timer
+   * stops. Pending NMI/INIT/SIPI/SMI flags are left to the CPU model; the
+   * LINT input lines are outside the APIC and keep their levels.
    *
    * @example
    * ```ts
@@ -330,23 +521,23 @@ export class Lapic {
   reset(initEvent = false): void {
     if (!initEvent) {
       this.#apicBase = (APIC_DEFAULT_BASE | BASE_EN | (this.#host.bsp ? BASE_BSP : 0)) >>> 0;
-      this.#id = this.#initialId;
+      this.#x2apic = false;
+      this.#id = this.#initialId & 0xff;
     }
     this.lvt.fill(LVT_RESET);
+    this.timer.setMode(0);
     // KVM re-enables LINT0 as ExtINT on the boot CPU so the PIC works before the
     // guest touches the APIC (KVM_X86_QUIRK_LINT0_REENABLED).
     if (this.#host.bsp && this.#lint0Reenabled) this.lvt[Lvt.Lint0] = 0x700;
     this.#dfr = 0xffffffff;
     this.#svr = 0xff;
     this.#tpr = 0;
-    this.#ldr = 0;
+    if (!this.#x2apic) this.#ldr = 0;
     this.#esr = 0;
     this.#esrPending = 0;
     this.#icrLow = 0;
     this.#icrHigh = 0;
-    this.#timerDivide = 0;
-    this.#timerInitial = 0;
-    this.#timerCurrent = 0;
+    this.timer.reset();
     clearAllVectors(this.irr);
     clearAllVectors(this.isr);
     clearAllVectors(this.tmr);
@@ -357,10 +548,14 @@ export class Lapic {
   }
 
   /**
-   * Writes IA32_APIC_BASE as a guest WRMSR would, for the xAPIC/disabled
-   * states. Returns false (the caller raises #GP) for reserved bits, EXTD
-   * without EN, or any x2APIC state (not modelled yet). Re-enabling restores
-   * the initial xAPIC ID (SDM: re-enabling = power-up state; KVM resets the ID).
+   * Writes IA32_APIC_BASE as WRMSR would (`hostInitiated`: as userspace's
+   * KVM_SET_MSRS would). Returns false where KVM raises #GP: reserved bits
+   * (0-7, 9, 52 and up, EXTD without x2APIC support), EXTD without EN, and
+   * for the guest only the x2APIC → xAPIC and disabled → x2APIC moves.
+   * Writing the current value always succeeds. Entering x2APIC mode makes the
+   * ID the 32-bit x2APIC ID and derives the LDR; enabling from disabled (or
+   * leaving x2APIC for xAPIC) resets the xAPIC ID to the initial one. The BSP
+   * flag is stored as written (SDM: R/W; KVM keeps the guest's bit).
    *
    * @example
    * ```ts
@@ -368,27 +563,177 @@ export class Lapic {
    * apic.hardwareEnabled; // false
    * ```
    */
-  setApicBase(value: number): boolean {
+  setApicBase(value: number | bigint, hostInitiated = false): boolean {
+    const why = this.#setApicBase(BigInt(value), hostInitiated);
+    if (why === null) return true;
     const t = this.#host.trace;
-    // Bits 51:12 are the base; 8, 10 and 11 are flags; the rest is reserved.
-    const low12 = value % 0x1000;
-    if ((low12 & ~(BASE_BSP | BASE_EXTD | BASE_EN)) !== 0 || value >= 2 ** 52 || value < 0) {
-      if (t.enabled) t.emit(this.#host.name, "apicbase.gp", `${hex(value)}: reserved bits set`);
-      return false;
+    if (t.enabled) t.emit(this.#host.name, "apicbase.gp", `${hex(value)}: ${why}`);
+    return false;
+  }
+
+  #setApicBase(value: bigint, host: boolean): string | null {
+    if (value === BigInt(this.#apicBase)) return null;
+    if (value < 0n || value >= 1n << BigInt(MAX_PHYS_ADDR_BITS)) {
+      return `reserved bits set (above MAXPHYADDR ${MAX_PHYS_ADDR_BITS})`;
     }
-    if (low12 & BASE_EXTD) {
-      if (t.enabled) {
-        t.emit(this.#host.name, "apicbase.gp", `${hex(value)}: x2APIC not modelled`);
+    const low = Number(value & 0xfffn);
+    if ((low & BASE_RESERVED_LOW) !== 0) return `reserved bits ${hex(low & BASE_RESERVED_LOW)} set`;
+    if ((low & BASE_EXTD) !== 0 && !this.#x2apicSupported) {
+      return "EXTD set but CPUID reports no x2APIC";
+    }
+    const from = this.mode;
+    const to = modeOf(low);
+    if (to === "invalid") return "EXTD (x2APIC) without EN is an invalid state";
+    if (!host) {
+      if (from === "x2apic" && to === "xapic") {
+        return "x2APIC -> xAPIC is not allowed (disable the APIC first)";
       }
-      return false;
+      if (from === "disabled" && to === "x2apic") {
+        return "disabled -> x2APIC is not allowed (enable xAPIC first)";
+      }
     }
-    const wasEnabled = this.hardwareEnabled;
-    // BSP is owned by the platform: guest writes cannot change it.
-    const bsp = this.#apicBase % 0x1000 & BASE_BSP;
-    this.#apicBase = value - (low12 & BASE_BSP) + bsp;
-    if (!wasEnabled && this.hardwareEnabled) this.#id = this.#initialId;
-    if (t.enabled) t.emit(this.#host.name, "apicbase", `apic base <- ${hex(this.#apicBase)}`);
-    return true;
+    const old = this.#apicBase;
+    this.#apicBase = Number(value);
+    this.#x2apic = to === "x2apic";
+    // What changes with the mode (KVM __kvm_apic_set_base).
+    if (((old ^ low) & BASE_EN) !== 0 && to !== "disabled") this.#id = this.#initialId & 0xff;
+    if (((old ^ low) & BASE_EXTD) !== 0) {
+      if (to === "x2apic") {
+        this.#id = this.#initialId;
+        this.#ldr = x2apicLdr(this.#initialId);
+      } else if (to === "xapic") {
+        this.#id = this.#initialId & 0xff;
+      }
+    }
+    const t = this.#host.trace;
+    if (t.enabled) {
+      t.emit(this.#host.name, "apicbase", `apic base <- ${hex(value)} (${from} -> ${to})`);
+    }
+    return null;
+  }
+
+  // --- MSRs ----------------------------------------------------------------
+
+  /**
+   * RDMSR of an MSR the local APIC owns: IA32_APIC_BASE (0x1B),
+   * IA32_TSC_DEADLINE (0x6E0: 0 unless armed in TSC-deadline mode) and the
+   * x2APIC registers (0x800-0x8FF, only in x2APIC mode; ICR at 0x830 reads
+   * all 64 bits). Returns the value, or a {@link GpFault} where KVM injects
+   * #GP: not in x2APIC mode, a register with no x2APIC form (DFR 0x80E, ICR
+   * high 0x831, APR, RRD), a write-only one (EOI, SELF IPI), an absent one.
+   *
+   * @example
+   * ```ts
+   * apic.rdmsr(0x1b); // 0xfee00900n on the BSP
+   * apic.rdmsr(0x80e); // { gp: true, reason: "..." } in x2APIC mode
+   * ```
+   */
+  rdmsr(msr: number): bigint | GpFault {
+    if (msr === IA32_APIC_BASE_MSR) return BigInt(this.#apicBase);
+    if (msr === IA32_TSC_DEADLINE_MSR) {
+      return this.hardwareEnabled ? this.timer.readTscDeadline() : 0n;
+    }
+    if (msr < X2APIC_MSR_BASE || msr > X2APIC_MSR_LAST) {
+      return this.#gp(msr, "not a local APIC MSR");
+    }
+    if (!this.#x2apic) return this.#gp(msr, "x2APIC MSRs exist only in x2APIC mode");
+    const offset = (msr - X2APIC_MSR_BASE) << 4;
+    if (offset === 0x300) return (BigInt(this.#icrHigh) << 32n) | BigInt(this.#icrLow);
+    const reg = offset <= 0x3e0 ? lapicRegisterByOffset(offset) : undefined;
+    let why: string | null = null;
+    if (offset === SELF_IPI_OFFSET) why = "SELF IPI is write-only";
+    else if (!reg) why = "no x2APIC register there";
+    else if (reg.msr === null) why = `${reg.specName} does not exist in x2APIC mode`;
+    else if (reg.access === "wo") why = `${reg.specName} is write-only`;
+    else if (offset === 0x2f0 && !this.#cmci) why = "LVT CMCI is not implemented";
+    if (why !== null) return this.#gp(msr, why);
+    return BigInt(this.#readRegister(offset));
+  }
+
+  /**
+   * WRMSR of an MSR the local APIC owns. Returns null, or a {@link GpFault}
+   * where KVM injects #GP: IA32_APIC_BASE rules ({@link Lapic.setApicBase});
+   * x2APIC registers outside x2APIC mode; bits 63:32 set on anything but the
+   * ICR; ICR reserved bits 31:20, 17:16, 13; read-only registers (ID, LDR,
+   * Version, PPR, ISR/TMR/IRR, TMCCT); DFR, ICR high and other registers with
+   * no x2APIC form; a non-zero ESR write; SELF IPI bits 31:8. The single
+   * 64-bit ICR write sends the IPI (destination = bits 63:32); SELF IPI sends
+   * a fixed self IPI. IA32_TSC_DEADLINE writes outside TSC-deadline mode are
+   * ignored without a fault. The EOI value is not checked (KVM).
+   *
+   * @example
+   * ```ts
+   * apic.wrmsr(0x830, 0x1_000040f1n); // fixed 0xF1 to x2APIC ID 1
+   * apic.wrmsr(0x83f, 0x1f1n);        // GpFault: SELF IPI bits 31:8
+   * ```
+   */
+  wrmsr(msr: number, value: bigint): GpFault | null {
+    value = BigInt.asUintN(64, value);
+    if (msr === IA32_APIC_BASE_MSR) {
+      const why = this.#setApicBase(value, false);
+      return why === null ? null : this.#gp(msr, why);
+    }
+    if (msr === IA32_TSC_DEADLINE_MSR) {
+      if (!this.hardwareEnabled || !this.timer.writeTscDeadline(value)) {
+        const t = this.#host.trace;
+        if (t.enabled) {
+          t.emit(
+            this.#host.name,
+            "write.ignored",
+            `IA32_TSC_DEADLINE <- ${hex(value)}: ${
+              this.hardwareEnabled ? "not in TSC-deadline mode" : "APIC hardware-disabled"
+            }`,
+          );
+        }
+      }
+      return null;
+    }
+    if (msr < X2APIC_MSR_BASE || msr > X2APIC_MSR_LAST) {
+      return this.#gp(msr, "not a local APIC MSR");
+    }
+    if (!this.#x2apic) return this.#gp(msr, "x2APIC MSRs exist only in x2APIC mode");
+    const offset = (msr - X2APIC_MSR_BASE) << 4;
+    const low = Number(value & 0xffffffffn);
+    const high = Number(value >> 32n);
+    if (offset === 0x300) {
+      const reserved = (low & X2APIC_ICR_RESERVED) >>> 0;
+      if (reserved !== 0) return this.#gp(msr, `ICR reserved bits ${hex(reserved)} set`);
+      // BUSY is reserved in x2APIC; KVM clears it rather than faulting.
+      this.#icrLow = low & ~ICR_BUSY;
+      this.#icrHigh = high;
+      this.#traceWrite("icr", (BigInt(high) << 32n) | BigInt(this.#icrLow));
+      this.#sendIpi(this.#icrLow, high);
+      return null;
+    }
+    if (high !== 0) return this.#gp(msr, "bits 63:32 are reserved");
+    const why = this.#x2apicWrite(offset, low);
+    return why === null ? null : this.#gp(msr, why);
+  }
+
+  #x2apicWrite(offset: number, value: number): string | null {
+    if (offset === SELF_IPI_OFFSET) {
+      if ((value & ~0xff) !== 0) return `SELF IPI bits 31:8 are reserved (${hex(value)})`;
+      this.#traceWrite("self_ipi", value);
+      // KVM sends it as ICR = self shorthand | vector: fixed, edge, level bit 0.
+      this.#sendIpi((Shorthand.Self << 18) | value, 0);
+      return null;
+    }
+    const reg = offset <= 0x3e0 ? lapicRegisterByOffset(offset) : undefined;
+    if (!reg) return "no x2APIC register there";
+    if (reg.msr === null) return `${reg.specName} does not exist in x2APIC mode`;
+    if (offset === 0x020) return "the x2APIC ID is read-only";
+    if (offset === 0x0d0) return "the x2APIC LDR is read-only (derived from the ID)";
+    if (reg.access === "ro") return `${reg.specName} is read-only`;
+    if (offset === 0x280 && value !== 0) {
+      return `ESR writes must be 0 in x2APIC mode (${hex(value)})`;
+    }
+    return this.#regWrite(reg, offset, value);
+  }
+
+  #gp(msr: number, reason: string): GpFault {
+    const t = this.#host.trace;
+    if (t.enabled) t.emit(this.#host.name, "msr.gp", `MSR ${hex(msr)}: #GP, ${reason}`);
+    return { gp: true, msr, reason };
   }
 
   // --- message acceptance (hot path) ---------------------------------------
@@ -422,6 +767,12 @@ export class Lapic {
         }
         if (!this.softwareEnabled) {
           if (t.enabled) t.emit(name, "dropped", `${hex(v)}: APIC software-disabled`);
+          return Accept.Dropped;
+        }
+        if (v < 16 && this.#errors) {
+          // SDM: the APIC never sets IRR bits 0-15.
+          if (t.enabled) t.emit(name, "dropped", `${hex(v)}: illegal vector`);
+          this.#signalError(EsrBit.ReceiveIllegalVector);
           return Accept.Dropped;
         }
         // TMR follows the most recent acceptance, so an EOI knows how it came in.
@@ -517,8 +868,9 @@ export class Lapic {
    * IRR). If it is clear (edge) and the listener wants that vector's edge
    * EOIs (KVM's `ioapic_handled_vectors`: the RTC's vector while a tick
    * awaits EOI), tells it through `edgeEoi`, whatever SVR bit 12 says (KVM
-   * `kvm_ioapic_send_eoi`). With ISR empty nothing happens. Returns the
-   * vector, or -1.
+   * `kvm_ioapic_send_eoi`). A level-triggered LINT whose vector this is gets
+   * its remote IRR cleared (and re-fires if its line is still high). With
+   * ISR empty nothing happens. Returns the vector, or -1.
    *
    * @example
    * ```ts
@@ -558,6 +910,14 @@ export class Lapic {
           t.close(id);
         }
       }
+      if (((this.lvt[Lvt.Lint0] | this.lvt[Lvt.Lint1]) & LVT_REMOTE_IRR) !== 0) {
+        t.open(id);
+        try {
+          this.#lintEoi(v);
+        } finally {
+          t.close(id);
+        }
+      }
     }
     return v;
   }
@@ -580,13 +940,188 @@ export class Lapic {
       fieldGet(LVT_DELIVERY_MODE, lvt0) === DeliveryMode.ExtINT;
   }
 
+  // --- local interrupts: LINT pins, timer, error ----------------------------
+
+  /**
+   * Drives the LINT0 or LINT1 input pin to `level`, and delivers what the LVT
+   * says (SDM "Local Vector Table"): masked → nothing (an edge is lost; a
+   * level line is looked at again when unmasked); NMI, SMI, INIT → on the
+   * rising edge; fixed edge → the vector on the rising edge; fixed level
+   * (LINT0 only: LINT1 is always edge) → the vector, level-triggered, while
+   * the line is high and remote IRR (LVT bit 14) is clear; remote IRR is set
+   * on acceptance and cleared by the EOI of that vector, which re-delivers
+   * if the line is still high; ExtINT → nothing here, the CPU samples the
+   * PIC's INTR itself ({@link Lapic.acceptsExtInt}). With the APIC
+   * hardware-disabled the pins are the CPU's INTR and NMI: a LINT1 rising
+   * edge is an NMI. Under KVM only the PIT drives a LINT pin (an NMI-watchdog
+   * pulse on LINT0); KVM never sets remote IRR.
+   *
+   * @example
+   * ```ts
+   * apic.write(0x360, 0x400); // LINT1 = NMI
+   * apic.setLint(1, 1);       // nmiPending 1
+   * apic.setLint(1, 0);
+   * ```
+   */
+  setLint(pin: 0 | 1, level: 0 | 1): void {
+    const bit = 1 << pin;
+    const wasHigh = (this.#lintLines & bit) !== 0;
+    if (level) this.#lintLines |= bit;
+    else this.#lintLines &= ~bit;
+    const t = this.#host.trace;
+    const name = this.#host.name;
+    const id = t.enabled ? t.emit(name, "lint", `LINT${pin} ${level ? "high" : "low"}`) : 0;
+    t.open(id);
+    try {
+      const rising = level === 1 && !wasHigh;
+      if (!this.hardwareEnabled) {
+        if (pin === 1 && rising) {
+          this.nmiPending++;
+          if (t.enabled) {
+            t.emit(
+              name,
+              "nmi",
+              `LINT1 is the NMI pin (APIC disabled): NMI pending (${this.nmiPending})`,
+            );
+          }
+        }
+        return;
+      }
+      this.#lintSample(pin, rising);
+    } finally {
+      t.close(id);
+    }
+  }
+
+  /** The level of a LINT input line (0 or 1). */
+  lintLine(pin: 0 | 1): number {
+    return (this.#lintLines >> pin) & 1;
+  }
+
+  #lintSample(pin: 0 | 1, rising: boolean): void {
+    const index = pin === 0 ? Lvt.Lint0 : Lvt.Lint1;
+    const lvt = this.lvt[index];
+    const high = (this.#lintLines & (1 << pin)) !== 0;
+    const t = this.#host.trace;
+    const name = this.#host.name;
+    if ((lvt & LVT_MASKED) !== 0) {
+      if (high && t.enabled) t.emit(name, "local.masked", `LINT${pin}: LVT masked`);
+      return;
+    }
+    const mode = fieldGet(LVT_DELIVERY_MODE, lvt);
+    if (mode === DeliveryMode.ExtINT) {
+      if (t.enabled && rising) {
+        t.emit(
+          name,
+          "lint.extint",
+          `LINT${pin} is ExtINT: the CPU fetches the vector from the PIC`,
+        );
+      }
+      return;
+    }
+    const levelFixed = pin === 0 && mode === DeliveryMode.Fixed && (lvt & LVT_LEVEL) !== 0;
+    if (levelFixed) {
+      if (!high) return;
+      if ((lvt & LVT_REMOTE_IRR) !== 0) {
+        if (t.enabled) t.emit(name, "lint.remote_irr", `LINT${pin}: remote IRR set, waits for EOI`);
+        return;
+      }
+      if (this.#localDeliver(index, true) !== Accept.Dropped) {
+        this.lvt[index] |= LVT_REMOTE_IRR;
+        if (t.enabled) t.emit(name, "lint.remote_irr.set", `LINT${pin} vector ${hex(lvt & 0xff)}`);
+      }
+      return;
+    }
+    if (!rising) return;
+    if (
+      mode === DeliveryMode.Fixed || mode === DeliveryMode.NMI || mode === DeliveryMode.SMI ||
+      mode === DeliveryMode.INIT
+    ) {
+      this.#localDeliver(index, false);
+    } else if (t.enabled) {
+      t.emit(name, "local.ignored", `LINT${pin}: delivery mode ${mode} is reserved for LVTs`);
+    }
+  }
+
+  #lintEoi(v: number): void {
+    for (const pin of [0, 1] as const) {
+      const index = pin === 0 ? Lvt.Lint0 : Lvt.Lint1;
+      const lvt = this.lvt[index];
+      if ((lvt & LVT_REMOTE_IRR) === 0 || (lvt & 0xff) !== v) continue;
+      this.lvt[index] = lvt & ~LVT_REMOTE_IRR;
+      const t = this.#host.trace;
+      if (t.enabled) {
+        t.emit(this.#host.name, "lint.remote_irr.clear", `LINT${pin} vector ${hex(v)}`);
+      }
+      if (this.lintLine(pin)) this.#lintSample(pin, false);
+    }
+  }
+
+  /**
+   * KVM `kvm_apic_local_deliver`: an unmasked LVT entry becomes a message to
+   * this APIC with the entry's vector and delivery mode.
+   */
+  #localDeliver(index: Lvt, level: boolean): Accept {
+    const reg = this.lvt[index];
+    const t = this.#host.trace;
+    if (!this.hardwareEnabled || (reg & LVT_MASKED) !== 0) {
+      if (t.enabled) {
+        t.emit(
+          this.#host.name,
+          "local.masked",
+          `${LVT_NAMES[index]} ${hex(reg)}: ${
+            this.hardwareEnabled ? "masked" : "APIC disabled"
+          }, no interrupt`,
+        );
+      }
+      return Accept.Dropped;
+    }
+    const m = this.#local;
+    m.vector = reg & 0xff;
+    m.deliveryMode = fieldGet(LVT_DELIVERY_MODE, reg) as DeliveryMode;
+    m.level = level;
+    m.assert = true;
+    m.sourceId = this.#id;
+    return this.accept(m);
+  }
+
+  #timerExpired(): void {
+    const t = this.#host.trace;
+    const id = t.enabled
+      ? t.emit(this.#host.name, "timer.fire", `timer expired, LVTT ${hex(this.lvt[Lvt.Timer])}`)
+      : 0;
+    t.open(id);
+    try {
+      this.#localDeliver(Lvt.Timer, false);
+    } finally {
+      t.close(id);
+    }
+  }
+
+  /**
+   * Records an error (SDM "Error Handling"): the bits collect until the next
+   * ESR write; a new one raises LVT Error if it is unmasked.
+   */
+  #signalError(bits: number): void {
+    const fresh = bits & ~this.#esrPending;
+    this.#esrPending |= bits;
+    const t = this.#host.trace;
+    if (t.enabled) {
+      t.emit(this.#host.name, "esr", `error ${hex(bits)} (pending ${hex(this.#esrPending)})`);
+    }
+    if (fresh === 0 || (this.lvt[Lvt.Error] & LVT_MASKED) !== 0) return;
+    // An illegal vector in LVT Error itself must not loop.
+    if ((this.lvt[Lvt.Error] & 0xff) < 16) return;
+    this.#localDeliver(Lvt.Error, false);
+  }
+
   // --- MMIO --------------------------------------------------------------
 
   /**
    * A 32-bit MMIO read at `offset` from the APIC base. A hardware-disabled
-   * APIC reads all-ones (KVM_X86_QUIRK_LAPIC_MMIO_HOLE); unknown and
-   * write-only registers read 0; an offset inside a 16-byte slot reads the
-   * register shifted (bytes past the first four read 0).
+   * APIC, or one in x2APIC mode, reads all-ones (KVM_X86_QUIRK_LAPIC_MMIO_HOLE);
+   * unknown and write-only registers read 0; an offset inside a 16-byte slot
+   * reads the register shifted (bytes past the first four read 0).
    *
    * @example
    * ```ts
@@ -594,10 +1129,14 @@ export class Lapic {
    * ```
    */
   read(offset: number): number {
-    if (!this.hardwareEnabled) return 0xffffffff;
+    if (!this.hardwareEnabled || this.#x2apic) return 0xffffffff;
     const within = offset & 0xf;
     if (within >= 4) return 0;
-    const value = this.#readRegister(offset - within);
+    const base = offset - within;
+    if (this.#errors && !lapicRegisterByOffset(base)) {
+      this.#signalError(EsrBit.IllegalRegisterAddress);
+    }
+    const value = this.#readRegister(base);
     return (value >>> (within * 8)) >>> 0;
   }
 
@@ -614,7 +1153,7 @@ export class Lapic {
     }
     switch (offset) {
       case 0x020:
-        return (this.#id << 24) >>> 0;
+        return this.#x2apic ? this.#id : (this.#id << 24) >>> 0;
       case 0x030:
         return this.version;
       case 0x080:
@@ -636,11 +1175,11 @@ export class Lapic {
       case 0x310:
         return this.#icrHigh;
       case 0x380:
-        return this.#timerInitial;
+        return this.timer.initialCount;
       case 0x390:
-        return this.#timerCurrent;
+        return this.timer.currentCount();
       case 0x3e0:
-        return this.#timerDivide;
+        return this.timer.divide;
     }
     return 0;
   }
@@ -648,7 +1187,8 @@ export class Lapic {
   /**
    * A 32-bit MMIO write at `offset`. Like KVM, only 16-byte aligned offsets
    * count; read-only and unknown registers ignore the write; bits outside a
-   * register's writable mask are dropped. Writing EOI (0xB0) performs
+   * register's writable mask are dropped; a hardware-disabled APIC or one in
+   * x2APIC mode drops every MMIO write. Writing EOI (0xB0) performs
    * {@link Lapic.eoi}; writing ICR low sends an IPI.
    *
    * @example
@@ -661,24 +1201,41 @@ export class Lapic {
     const t = this.#host.trace;
     const name = this.#host.name;
     value = value >>> 0;
-    if (!this.hardwareEnabled) {
+    if (!this.hardwareEnabled || this.#x2apic) {
       if (t.enabled) {
-        t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: APIC hardware-disabled`);
-      }
-      return;
-    }
-    const reg = (offset & 0xf) === 0 ? lapicRegisterByOffset(offset) : undefined;
-    if (!reg || reg.access === "ro" || (offset === 0x2f0 && !this.#cmci)) {
-      if (t.enabled) {
-        const why = !reg ? "no register there" : "read-only";
+        const why = this.#x2apic ? "x2APIC mode, MMIO is a hole" : "APIC hardware-disabled";
         t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: ${why}`);
       }
       return;
     }
-    if (offset === 0x0b0) {
-      // xAPIC ignores the EOI value.
-      this.eoi();
+    const reg = (offset & 0xf) === 0 ? lapicRegisterByOffset(offset) : undefined;
+    if (!reg) {
+      if (this.#errors && (offset & 0xf) === 0) this.#signalError(EsrBit.IllegalRegisterAddress);
+      if (t.enabled) {
+        t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: no register there`);
+      }
       return;
+    }
+    const why = this.#regWrite(reg, offset, value);
+    if (why !== null && t.enabled) {
+      t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: ${why}`);
+    }
+  }
+
+  /**
+   * One 32-bit register write, shared by MMIO and x2APIC WRMSR (KVM
+   * `kvm_lapic_reg_write`). Returns why nothing was written, or null. The
+   * x2APIC-only refusals (ID, LDR, DFR, ICR high, ESR ≠ 0) are the caller's.
+   */
+  #regWrite(reg: LapicRegister, offset: number, value: number): string | null {
+    const t = this.#host.trace;
+    const name = this.#host.name;
+    if (reg.access === "ro") return "read-only";
+    if (offset === 0x2f0 && !this.#cmci) return "LVT CMCI not implemented (no MCG_CMCI_P)";
+    if (offset === 0x0b0) {
+      // The EOI value is ignored (xAPIC; KVM in x2APIC too).
+      this.eoi();
+      return null;
     }
     let mask = reg.writeMask;
     if (offset === 0x0f0 && !this.#suppressEoi) mask &= ~SVR_SUPPRESS_EOI;
@@ -699,7 +1256,13 @@ export class Lapic {
       }
       this.lvt[lvtIndex] = stored;
       this.#traceWrite(reg.name, stored);
-      return;
+      if (lvtIndex === Lvt.Timer) {
+        this.timer.setMode(((stored >>> 17) & 3) as TimerMode);
+      } else if (lvtIndex === Lvt.Lint0 && (this.#lintLines & 1) !== 0) {
+        // A level-sensitive input that is still high is seen again once unmasked.
+        this.#lintSample(0, false);
+      }
+      return null;
     }
 
     switch (offset) {
@@ -716,13 +1279,20 @@ export class Lapic {
         stored = (stored | 0x0fffffff) >>> 0;
         this.#dfr = stored;
         break;
-      case 0x0f0:
+      case 0x0f0: {
+        const was = (this.#svr & SVR_ENABLE) !== 0;
         this.#svr = stored;
         if ((stored & SVR_ENABLE) === 0) {
           for (let i = 0; i < this.lvt.length; i++) this.lvt[i] |= LVT_MASKED;
           if (t.enabled) t.emit(name, "lvt.masked", "all LVTs masked: APIC software-disabled");
+        } else if (!was && this.#host.softwareEnabled) {
+          // After the register is written, so the hook sees an enabled APIC.
+          this.#traceWrite(reg.name, stored);
+          this.#host.softwareEnabled();
+          return null;
         }
         break;
+      }
       case 0x280:
         // Writing ESR latches the errors seen since the last write.
         this.#esr = this.#esrPending;
@@ -733,24 +1303,26 @@ export class Lapic {
         // Delivery is instantaneous here, so the send-pending bit never sticks.
         this.#icrLow = stored & ~ICR_BUSY;
         this.#traceWrite(reg.name, this.#icrLow);
-        this.#sendIpi();
-        return;
+        this.#sendIpi(this.#icrLow, fieldGet(ICR_DEST, this.#icrHigh));
+        return null;
       case 0x310:
         this.#icrHigh = stored;
         break;
       case 0x380:
         if ((this.lvt[Lvt.Timer] & (3 << 17)) === TIMER_MODE_TSC_DEADLINE) {
           // TMICT is dead in TSC-deadline mode (SDM "TSC-Deadline Mode").
-          if (t.enabled) t.emit(name, "write.ignored", "TMICT write in TSC-deadline mode");
-          return;
+          return "TMICT write in TSC-deadline mode";
         }
-        this.#timerInitial = stored;
-        break;
+        this.#traceWrite(reg.name, stored);
+        this.timer.writeInitialCount(stored);
+        return null;
       case 0x3e0:
-        this.#timerDivide = stored;
-        break;
+        this.#traceWrite(reg.name, stored);
+        this.timer.writeDivide(stored);
+        return null;
     }
     this.#traceWrite(reg.name, stored);
+    return null;
   }
 
   /** Bits worth reporting as "reserved": DFR's 27:0 read as ones anyway, so are not. */
@@ -760,23 +1332,29 @@ export class Lapic {
     return 0xffffffff;
   }
 
-  #traceWrite(regName: string, stored: number): void {
+  #traceWrite(regName: string, stored: number | bigint): void {
     const t = this.#host.trace;
     if (t.enabled) t.emit(this.#host.name, "write", `${regName} <- ${hex(stored)}`);
   }
 
-  #sendIpi(): void {
+  /** Sends the IPI an ICR value describes; `dest` is already the mode's destination field. */
+  #sendIpi(icr: number, dest: number): void {
     const t = this.#host.trace;
-    const icr = this.#icrLow;
     const m = this.#ipi;
     m.vector = fieldGet(ICR_VECTOR, icr);
     m.deliveryMode = fieldGet(ICR_DELIVERY_MODE, icr) as DeliveryMode;
     m.logical = fieldGet(ICR_DEST_MODE, icr) === 1;
-    m.dest = fieldGet(ICR_DEST, this.#icrHigh);
+    m.dest = dest >>> 0;
     m.shorthand = fieldGet(ICR_SHORTHAND, icr) as Shorthand;
     m.level = fieldGet(ICR_TRIGGER, icr) === 1;
     m.assert = fieldGet(ICR_LEVEL, icr) === 1;
     m.sourceId = this.#id;
+    if (
+      this.#errors && m.vector < 16 &&
+      (m.deliveryMode === DeliveryMode.Fixed || m.deliveryMode === DeliveryMode.LowestPriority)
+    ) {
+      this.#signalError(EsrBit.SendIllegalVector);
+    }
     const id = t.enabled
       ? t.emit(
         this.#host.name,
@@ -795,3 +1373,13 @@ export class Lapic {
     }
   }
 }
+
+const LVT_NAMES = [
+  "LVT Timer",
+  "LVT Thermal",
+  "LVT PMC",
+  "LVT LINT0",
+  "LVT LINT1",
+  "LVT Error",
+  "LVT CMCI",
+] as const;

@@ -59,6 +59,27 @@ export const APIC_DEFAULT_BASE = 0xfee00000;
 export const IA32_APIC_BASE_MSR = 0x1b;
 /** x2APIC MSR of a register: 0x800 + (offset >> 4) (SDM x2APIC register address space). */
 export const X2APIC_MSR_BASE = 0x800;
+/** The last MSR of the x2APIC range (0x800-0x8FF); KVM sends all of them to the LAPIC. */
+export const X2APIC_MSR_LAST = 0x8ff;
+/** IA32_TSC_DEADLINE (SDM "TSC-Deadline Mode"). */
+export const IA32_TSC_DEADLINE_MSR = 0x6e0;
+/** IA32_TSC (SDM "Time-Stamp Counter"). */
+export const IA32_TSC_MSR = 0x10;
+/**
+ * SELF IPI register offset: x2APIC only (MSR 0x83F), write-only, bits 7:0 =
+ * vector. It has no xAPIC MMIO form, so it is not in {@link LAPIC_REGISTERS}.
+ */
+export const SELF_IPI_OFFSET = 0x3f0;
+
+/** IA32_APIC_BASE flag bits (SDM "Local APIC Status and Location"). */
+export const ApicBaseBit = {
+  /** Bit 8: bootstrap processor. */
+  BSP: 1 << 8,
+  /** Bit 10: x2APIC mode (EXTD). */
+  EXTD: 1 << 10,
+  /** Bit 11: APIC global enable (EN). */
+  EN: 1 << 11,
+} as const;
 
 const MASK_VALUES = { unmasked: 0, masked: 1 } as const;
 const STATUS_VALUES = { idle: 0, send_pending: 1 } as const;

@@ -2,7 +2,19 @@ import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { setVector, testVector, vectorsOf } from "../core/vector_set.ts";
 import { type ApicMessage, DeliveryMode, fixedMessage, Shorthand } from "./apic_message.ts";
-import { Accept, Lapic, type LapicOptions, Lvt } from "./lapic.ts";
+import { EventQueue } from "../core/event_queue.ts";
+import {
+  Accept,
+  EsrBit,
+  type GpFault,
+  isGpFault,
+  Lapic,
+  type LapicOptions,
+  Lvt,
+  SEABIOS_LVT0,
+  SEABIOS_LVT1,
+  x2apicLdr,
+} from "./lapic.ts";
 
 interface Rig {
   apic: Lapic;
@@ -216,7 +228,7 @@ Deno.test("Lapic accepts nothing while hardware-disabled and reads all-ones", ()
   assert.equal(apic.read(0xf0), 0xffffffff);
   apic.write(0x80, 0x50);
   assert.equal(apic.tpr, 0);
-  assert.equal(apic.setApicBase(0xfee00c00), false, "x2APIC not modelled yet");
+  assert.equal(apic.setApicBase(0xfee00c00), false, "disabled -> x2APIC");
   assert.equal(apic.setApicBase(0xfee00801), false, "reserved bit 0");
   assert.equal(apic.setApicBase(0xfee00800), true);
   assert.equal(apic.read(0x80), 0);
@@ -242,8 +254,9 @@ Deno.test("Lapic LVT writes keep only KVM's writable bits and trace the reserved
   const { apic, trace } = rig();
   apic.write(0x320, 0xffffffff);
   assert.equal(apic.read(0x320), 0x000710ff);
-  assert.equal(trace.events.at(-2)!.kind, "write.reserved");
-  assert.equal(trace.events.at(-2)!.text, "lvt_timer: reserved bits 0xfff8ef00 ignored");
+  // The timer-mode change (to the reserved mode 3) is traced after the write.
+  const reserved = trace.events.findLast((e) => e.kind === "write.reserved")!;
+  assert.equal(reserved.text, "lvt_timer: reserved bits 0xfff8ef00 ignored");
   apic.write(0x330, 0xffffffff);
   assert.equal(apic.read(0x330), 0x000117ff);
   apic.write(0x350, 0xffffffff);
@@ -376,3 +389,395 @@ Deno.test("Lapic without wantsEdgeEoi on its listener sends no edge EOI", () => 
   assert.equal(apic.eoi(), 0x28);
   assert.deepEqual(eois, []);
 });
+
+// ---- x2APIC ------------------------------------------------------------------
+
+/** An APIC whose host records IPIs and has a virtual clock. */
+function x2rig(opts: { id?: number; bsp?: boolean } & LapicOptions = {}) {
+  const trace = new Trace(() => now);
+  const queue = new EventQueue();
+  let now = 0;
+  const eois: number[] = [];
+  const sent: ApicMessage[] = [];
+  const apic = new Lapic(opts.id ?? 0, {
+    sink: {
+      deliver(m) {
+        sent.push({ ...m });
+        return 1;
+      },
+    },
+    eoiListener: { eoi: (v) => eois.push(v) },
+    trace,
+    name: "lapic0",
+    bsp: opts.bsp ?? false,
+    now: () => now,
+    schedule: (at, fire) => queue.schedule(at, fire),
+  }, opts);
+  const advance = (to: number) => {
+    for (;;) {
+      const next = queue.peek();
+      if (!next || next.time > to) break;
+      queue.pop();
+      now = next.time;
+      next.fire();
+    }
+    now = to;
+  };
+  return { apic, trace, eois, sent, advance };
+}
+
+function gp(r: bigint | GpFault | null): string {
+  assert.ok(isGpFault(r), `expected #GP, got ${r}`);
+  return r.reason;
+}
+
+function ok(r: bigint | GpFault | null): bigint | null {
+  assert.ok(!isGpFault(r), isGpFault(r) ? r.reason : "");
+  return r;
+}
+
+Deno.test("IA32_APIC_BASE transitions follow KVM kvm_apic_set_base (X86-49)", () => {
+  const { apic } = x2rig({ id: 3 });
+  assert.equal(ok(apic.rdmsr(0x1b)), 0xfee00800n);
+  assert.equal(apic.mode, "xapic");
+  assert.equal(ok(apic.wrmsr(0x1b, 0xfee00c00n)), null, "xAPIC -> x2APIC");
+  assert.equal(apic.mode, "x2apic");
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00800n)), /x2APIC -> xAPIC/);
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00400n)), /EXTD \(x2APIC\) without EN/);
+  assert.equal(ok(apic.wrmsr(0x1b, 0xfee00000n)), null, "x2APIC -> disabled");
+  assert.equal(apic.mode, "disabled");
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00c00n)), /disabled -> x2APIC/);
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00400n)), /without EN/);
+  assert.equal(ok(apic.wrmsr(0x1b, 0xfee00800n)), null, "disabled -> xAPIC");
+  assert.equal(apic.read(0x20), 0x03000000, "re-enabling restores the initial xAPIC ID");
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00801n)), /reserved bits 0x1/);
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00a00n)), /reserved bits 0x200/);
+  assert.match(gp(apic.wrmsr(0x1b, (1n << 52n) | 0xfee00800n)), /MAXPHYADDR/);
+  assert.equal(ok(apic.wrmsr(0x1b, 0xfee00800n)), null, "the current value is always fine");
+  assert.equal(apic.mode, "xapic");
+});
+
+Deno.test("IA32_APIC_BASE: host-initiated writes may go x2APIC -> xAPIC and disabled -> x2APIC", () => {
+  const { apic } = x2rig({ id: 2 });
+  assert.equal(apic.setApicBase(0xfee00c00, true), true);
+  assert.equal(apic.setApicBase(0xfee00800, true), true, "x2APIC -> xAPIC from userspace");
+  assert.equal(apic.xapicId, 2);
+  assert.equal(apic.setApicBase(0xfee00000, true), true);
+  assert.equal(apic.setApicBase(0xfee00c00, true), true, "disabled -> x2APIC from userspace");
+  assert.equal(apic.setApicBase(0xfee00400, true), false, "EXTD without EN is never valid");
+});
+
+Deno.test("IA32_APIC_BASE: EXTD is reserved without x2APIC in CPUID; BSP is stored as written", () => {
+  const { apic } = x2rig({ x2apic: false, bsp: true });
+  assert.match(gp(apic.wrmsr(0x1b, 0xfee00d00n)), /no x2APIC/);
+  assert.equal(ok(apic.wrmsr(0x1b, 0xfee00800n)), null);
+  assert.equal(apic.apicBase, 0xfee00800, "SDM: BSP flag is R/W; KVM keeps the guest's bit");
+});
+
+Deno.test("x2APIC mode: 32-bit read-only ID, derived read-only LDR, MMIO is a hole", () => {
+  const { apic } = x2rig({ id: 0x23 });
+  apic.write(0xf0, 0x1ff);
+  apic.write(0xd0, 0x01000000);
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  assert.equal(apic.id, 0x23);
+  assert.equal(ok(apic.rdmsr(0x802)), 0x23n);
+  assert.equal(ok(apic.rdmsr(0x80d)), 0x00020008n, "(0x23 >> 4) << 16 | 1 << 3");
+  assert.equal(apic.ldr, 0x00020008);
+  assert.match(gp(apic.wrmsr(0x802, 5n)), /ID is read-only/);
+  assert.match(gp(apic.wrmsr(0x80d, 5n)), /LDR is read-only/);
+  assert.equal(apic.read(0x30), 0xffffffff, "MMIO reads all-ones in x2APIC mode");
+  apic.write(0x80, 0x50);
+  assert.equal(apic.tpr, 0, "MMIO writes dropped");
+  assert.equal(ok(apic.rdmsr(0x80f)), 0x1ffn, "state carried over from xAPIC mode");
+  ok(apic.wrmsr(0x808, 0x50n));
+  assert.equal(apic.tpr, 0x50);
+  assert.equal(apic.cr8, 5);
+});
+
+Deno.test("x2APIC MSRs #GP outside x2APIC mode, for absent registers and on bad values", () => {
+  const { apic } = x2rig();
+  assert.match(gp(apic.rdmsr(0x808)), /only in x2APIC mode/);
+  assert.match(gp(apic.wrmsr(0x80b, 0n)), /only in x2APIC mode/);
+  assert.match(gp(apic.rdmsr(0x123)), /not a local APIC MSR/);
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  for (
+    const [msr, why] of [
+      [0x80e, /DFR|Destination Format|does not exist/],
+      [0x831, /does not exist/],
+      [0x809, /does not exist/], // APR
+      [0x80c, /does not exist/], // RRD
+      [0x80b, /write-only/], // EOI
+      [0x83f, /write-only/], // SELF IPI
+      [0x801, /no x2APIC register/],
+      [0x840, /no x2APIC register/],
+      [0x82f, /CMCI/],
+    ] as const
+  ) {
+    assert.match(gp(apic.rdmsr(msr)), why, hex(msr));
+  }
+  for (
+    const [msr, value, why] of [
+      [0x80e, 0n, /does not exist/],
+      [0x831, 0n, /does not exist/],
+      [0x803, 0n, /read-only/], // Version
+      [0x80a, 0n, /read-only/], // PPR
+      [0x810, 0n, /read-only/], // ISR
+      [0x839, 0n, /read-only/], // TMCCT
+      [0x828, 1n, /ESR writes must be 0/],
+      [0x808, 1n << 32n, /63:32/],
+      [0x83f, 0x1f1n, /SELF IPI bits 31:8/],
+    ] as const
+  ) {
+    assert.match(gp(apic.wrmsr(msr, value)), why, hex(msr));
+  }
+  assert.equal(ok(apic.wrmsr(0x828, 0n)), null, "ESR write of 0 is fine");
+  assert.equal(ok(apic.wrmsr(0x83e, 0xfn)), null);
+  assert.equal(ok(apic.rdmsr(0x83e)), 0xbn);
+});
+
+Deno.test("x2APIC ICR is one 64-bit WRMSR with KVM's reserved bits (X86-47)", () => {
+  const { apic, sent } = x2rig();
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  assert.equal(ok(apic.wrmsr(0x830, 0x1_000040f1n)), null);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].dest, 1);
+  assert.equal(sent[0].vector, 0xf1);
+  assert.equal(sent[0].assert, true);
+  assert.equal(ok(apic.rdmsr(0x830)), 0x1_000040f1n, "reads back all 64 bits");
+  for (const bad of [0x2000n, 0x10000n, 0x20000n, 0x100000n, 0x80000000n]) {
+    assert.match(gp(apic.wrmsr(0x830, 0x1_000040f1n | bad)), /ICR reserved bits/);
+  }
+  assert.equal(sent.length, 1, "a #GP sends nothing");
+  ok(apic.wrmsr(0x830, 0xffffffff_000010f2n)); // BUSY cleared, not a fault
+  assert.equal(sent[1].dest, 0xffffffff);
+  assert.equal(ok(apic.rdmsr(0x830)), 0xffffffff_000000f2n);
+});
+
+Deno.test("x2APIC SELF IPI (0x83F) sends a fixed edge self IPI; bits above 7 #GP (X86-43)", () => {
+  const { apic, sent } = x2rig({ id: 4 });
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  ok(apic.wrmsr(0x830, 0x7_000000a1n));
+  ok(apic.wrmsr(0x83f, 0xf1n));
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].shorthand, Shorthand.Self);
+  assert.equal(sent[1].vector, 0xf1);
+  assert.equal(sent[1].deliveryMode, DeliveryMode.Fixed);
+  assert.equal(sent[1].level, false);
+  assert.equal(ok(apic.rdmsr(0x830)), 0x7_000000a1n, "SELF IPI does not touch the ICR");
+  gp(apic.wrmsr(0x83f, 0x1f1n));
+  assert.equal(sent.length, 2);
+});
+
+Deno.test("x2APIC EOI: any 32-bit value is accepted (KVM; the SDM asks for 0)", () => {
+  const { apic, eois } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  apic.accept(msg(0x61, true));
+  apic.acknowledge();
+  assert.equal(ok(apic.wrmsr(0x80b, 0x1234n)), null);
+  assert.deepEqual(eois, [0x61]);
+  gp(apic.wrmsr(0x80b, 1n << 32n));
+});
+
+Deno.test("INIT keeps x2APIC mode, the ID and the derived LDR; power-up reset returns to xAPIC", () => {
+  const { apic } = x2rig({ id: 17 });
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  ok(apic.wrmsr(0x830, 0x1_000040f1n));
+  apic.reset(true);
+  assert.equal(apic.mode, "x2apic");
+  assert.equal(ok(apic.rdmsr(0x802)), 17n);
+  assert.equal(ok(apic.rdmsr(0x80d)), 0x00010002n);
+  assert.equal(ok(apic.rdmsr(0x830)), 0n);
+  apic.reset(false);
+  assert.equal(apic.mode, "xapic");
+  assert.equal(apic.read(0x20), 0x11000000);
+  assert.equal(apic.read(0xd0), 0);
+});
+
+Deno.test("x2apicLdr() packs cluster and member bit", () => {
+  assert.equal(x2apicLdr(0), 0x1);
+  assert.equal(x2apicLdr(15), 0x8000);
+  assert.equal(x2apicLdr(16), 0x10001);
+  assert.equal(x2apicLdr(0x123), 0x120008);
+});
+
+// ---- the timer through the LAPIC ---------------------------------------------
+
+Deno.test("Lapic timer: LVTT vector lands in IRR at expiry; TMCCT reads through MMIO", () => {
+  const { apic, advance, trace } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  apic.write(0x3e0, 0xb);
+  apic.write(0x320, 0xec); // one-shot, vector 0xEC
+  apic.write(0x380, 1000);
+  advance(250);
+  assert.equal(apic.read(0x390), 750);
+  advance(1000);
+  assert.deepEqual(vectorsOf(apic.irr), [0xec]);
+  assert.equal(testVector(apic.tmr, 0xec), false, "the timer is edge-triggered");
+  const set = trace.events.findLast((e) => e.kind === "irr.set")!;
+  assert.deepEqual(trace.chain(set.id).map((e) => e.kind), ["timer.fire", "irr.set"]);
+});
+
+Deno.test("Lapic timer: a masked LVTT keeps counting but sets no IRR bit", () => {
+  const { apic, advance } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  apic.write(0x3e0, 0xb);
+  apic.write(0x320, 0x200ec | 0x10000); // periodic, masked
+  apic.write(0x380, 300_000);
+  advance(450_000);
+  assert.deepEqual(vectorsOf(apic.irr), []);
+  assert.equal(apic.read(0x390), 150_000, "still counting");
+  apic.write(0x320, 0x200ec); // unmask
+  advance(600_000);
+  assert.deepEqual(vectorsOf(apic.irr), [0xec]);
+});
+
+Deno.test("Lapic timer: TSC-deadline through IA32_TSC_DEADLINE; TMICT ignored; TMCCT 0", () => {
+  const { apic, advance } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  assert.equal(ok(apic.wrmsr(0x6e0, 5000n)), null, "ignored (not deadline mode), no #GP");
+  assert.equal(ok(apic.rdmsr(0x6e0)), 0n);
+  apic.write(0x320, 0x400ef); // TSC-deadline, vector 0xEF
+  apic.write(0x380, 1000);
+  assert.equal(apic.read(0x380), 0, "TMICT write ignored in TSC-deadline mode");
+  ok(apic.wrmsr(0x6e0, 5000n));
+  assert.equal(ok(apic.rdmsr(0x6e0)), 5000n);
+  assert.equal(apic.read(0x390), 0);
+  advance(5000);
+  assert.deepEqual(vectorsOf(apic.irr), [0xef]);
+  assert.equal(ok(apic.rdmsr(0x6e0)), 0n, "reads 0 after firing");
+  apic.acknowledge();
+  apic.eoi();
+  ok(apic.wrmsr(0x6e0, 10n)); // in the past: at once
+  assert.deepEqual(vectorsOf(apic.irr), [0xef]);
+});
+
+Deno.test("Lapic timer stops at INIT and power-up reset", () => {
+  const { apic, advance } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  apic.write(0x320, 0xec);
+  apic.write(0x380, 1000);
+  apic.reset(true);
+  apic.write(0xf0, 0x1ff);
+  apic.write(0x320, 0xec);
+  advance(100_000);
+  assert.deepEqual(vectorsOf(apic.irr), []);
+  assert.equal(apic.read(0x380), 0);
+});
+
+// ---- LINT pins and errors ------------------------------------------------------
+
+Deno.test("Lapic LINT1 in NMI mode (SeaBIOS's LVT1) makes an NMI on the rising edge only", () => {
+  const { apic } = rig();
+  apic.write(0x360, SEABIOS_LVT1);
+  apic.setLint(1, 1);
+  apic.setLint(1, 1);
+  assert.equal(apic.nmiPending, 1, "NMI is edge-sensitive whatever the trigger bit");
+  apic.setLint(1, 0);
+  apic.setLint(1, 1);
+  assert.equal(apic.nmiPending, 2);
+  assert.equal(apic.lintLine(1), 1);
+});
+
+Deno.test("Lapic LINT masked: edges are lost; ExtINT mode leaves the vector to the PIC", () => {
+  const { apic } = rig();
+  apic.write(0x360, 0x10400);
+  apic.setLint(1, 1);
+  apic.setLint(1, 0);
+  apic.write(0x360, 0x400);
+  assert.equal(apic.nmiPending, 0, "a masked edge is not remembered");
+  apic.write(0x350, SEABIOS_LVT0);
+  apic.setLint(0, 1);
+  assert.deepEqual(vectorsOf(apic.irr), []);
+  assert.equal(apic.extIntPending, false);
+});
+
+Deno.test("Lapic LINT0 fixed edge delivers its vector once per rising edge", () => {
+  const { apic } = rig();
+  apic.write(0x350, 0x51);
+  apic.setLint(0, 1);
+  apic.setLint(0, 1);
+  assert.deepEqual(vectorsOf(apic.irr), [0x51]);
+  assert.equal(testVector(apic.tmr, 0x51), false);
+  apic.acknowledge();
+  apic.setLint(0, 0);
+  apic.setLint(0, 1);
+  assert.deepEqual(vectorsOf(apic.irr), [0x51]);
+});
+
+Deno.test("Lapic LINT0 fixed level: remote IRR blocks until EOI, which re-delivers while high", () => {
+  const { apic, eois } = rig();
+  apic.write(0x350, 0x8052); // fixed, level, vector 0x52
+  apic.setLint(0, 1);
+  assert.deepEqual(vectorsOf(apic.irr), [0x52]);
+  assert.equal(testVector(apic.tmr, 0x52), true);
+  assert.equal(apic.read(0x350) & 0x4000, 0x4000, "remote IRR set");
+  assert.equal(apic.acknowledge(), 0x52);
+  apic.setLint(0, 1);
+  assert.deepEqual(vectorsOf(apic.irr), [], "remote IRR holds it back");
+  apic.eoi();
+  assert.deepEqual(eois, [0x52], "a level vector's EOI is also broadcast");
+  assert.deepEqual(vectorsOf(apic.irr), [0x52], "line still high: delivered again");
+  assert.equal(apic.acknowledge(), 0x52);
+  apic.setLint(0, 0);
+  apic.eoi();
+  assert.equal(apic.read(0x350) & 0x4000, 0, "remote IRR cleared");
+  assert.deepEqual(vectorsOf(apic.irr), []);
+});
+
+Deno.test("Lapic LINT0 fixed level held high while masked is delivered on unmask", () => {
+  const { apic } = rig();
+  apic.write(0x350, 0x18053);
+  apic.setLint(0, 1);
+  assert.deepEqual(vectorsOf(apic.irr), []);
+  apic.write(0x350, 0x8053);
+  assert.deepEqual(vectorsOf(apic.irr), [0x53]);
+});
+
+Deno.test("Lapic with the APIC hardware-disabled: LINT1 is the CPU's NMI pin", () => {
+  const { apic } = rig();
+  apic.setApicBase(0xfee00000);
+  apic.setLint(1, 1);
+  assert.equal(apic.nmiPending, 1);
+});
+
+Deno.test("Lapic KVM default: illegal vectors are accepted and ESR stays 0", () => {
+  const { apic } = rig();
+  apic.write(0x370, 0xe3);
+  assert.equal(apic.accept(msg(0x05)), Accept.Accepted);
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), 0);
+});
+
+Deno.test("Lapic illegalVectorErrors: receive/send illegal vector and illegal register set ESR and raise LVT Error", () => {
+  const { apic, sent } = rig({ illegalVectorErrors: true });
+  apic.write(0x370, 0xe3); // LVT Error, vector 0xE3
+  assert.equal(apic.accept(msg(0x05)), Accept.Dropped);
+  assert.deepEqual(vectorsOf(apic.irr), [0xe3], "the error interrupt, not vector 5");
+  assert.equal(apic.read(0x280), 0, "ESR shows errors only after a write");
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), EsrBit.ReceiveIllegalVector);
+  apic.write(0x300, 0x00040007); // self IPI, vector 7
+  assert.equal(sent.length, 1, "still sent; receivers refuse it");
+  apic.read(0x2a0); // no register at 0x2A0
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), EsrBit.SendIllegalVector | EsrBit.IllegalRegisterAddress);
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), 0);
+});
+
+Deno.test("Lapic.setCr8() sets TPR[7:4]; cr8 reads it back", () => {
+  const { apic } = rig();
+  apic.setCr8(0x1f);
+  assert.equal(apic.tpr, 0xf0);
+  assert.equal(apic.cr8, 0xf);
+  apic.write(0x80, 0x5a);
+  assert.equal(apic.cr8, 5);
+  apic.setApicBase(0xfee00000);
+  apic.setCr8(3);
+  assert.equal(apic.tpr, 0x30, "CR8 works with the APIC hardware-disabled (not MMIO)");
+});
+
+function hex(n: number): string {
+  return "0x" + n.toString(16);
+}

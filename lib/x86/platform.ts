@@ -7,6 +7,13 @@
  * tables, so a field added to `lapic_registers.ts` or `RTE_FIELDS` is
  * writable and readable from scenarios without touching this file.
  *
+ * The Xen tables of `lib/xen/platform.ts` are merged in for every VM, and
+ * each entry carries a `requires` that the checker applies per VM: on a
+ * `hypervisor kvm` VM a Xen command or path is a located check error naming
+ * the setting to change. One merged table (rather than a table per
+ * hypervisor) keeps `scn help` complete and lets "did you mean" draw on
+ * every name.
+ *
  * @module
  */
 import type {
@@ -23,7 +30,7 @@ import type {
 } from "../core/table.ts";
 import type { Platform } from "../interp/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
-import { X86Vm } from "./vm.ts";
+import { X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
 import {
   ICR_HIGH_FIELDS,
   ICR_LOW_FIELDS,
@@ -33,7 +40,10 @@ import {
 import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
-import type { RoutingEntry } from "./kvm_routing.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
+import { KVM_IOAPIC_NUM_PINS, type RoutingEntry } from "./kvm_routing.ts";
+import { XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
+import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 
 type Cmd = CommandSpec<X86Vm>;
 type State = StateSpec<X86Vm>;
@@ -42,7 +52,12 @@ const VECTOR = { kind: "int", min: 0, max: 255, what: "a vector" } as const;
 const U32 = { kind: "int", min: 0, max: 0xffff_ffff, what: "a 32-bit value" } as const;
 const GSI = { kind: "int", min: 0, max: 0xffff_ffff, what: "a GSI" } as const;
 const LEVEL = { kind: "int", min: 0, max: 1, what: "a line level" } as const;
-const IOAPIC_PINS = 24;
+/**
+ * The most IOAPIC pins any VM has: Xen's 48-pin vIOAPIC. The checker uses
+ * the VM's own count (`countFor`); a variable index past it is refused
+ * when the access runs.
+ */
+const IOAPIC_PINS = XEN_VIOAPIC_PINS;
 
 // ---- register files ---------------------------------------------------------
 
@@ -87,6 +102,7 @@ export const IOAPIC_FILE: RegisterFile = {
       title: "IOREDTBL",
       width: 64,
       count: IOAPIC_PINS,
+      countFor: (s) => (s.hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS),
       fields: RTE_FIELDS,
       doc: "redirection table entry of a pin (written high dword first, then low)",
     },
@@ -142,6 +158,7 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
       return;
     }
     if (a.register.name === "redtbl") {
+      checkPin(io.pins, a.index);
       const w = splitWords(value);
       io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index + 1);
       io.write(IoapicMmio.IOWIN, w.high);
@@ -156,6 +173,12 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
   }
 }
 
+function checkPin(pins: number, pin: number): void {
+  if (pin >= pins) {
+    throw new CommandInputError(`this vm's IOAPIC has ${pins} pins: there is no redtbl[${pin}]`);
+  }
+}
+
 function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
   const a = args.$register!;
   if (LAPIC_FILE.registers.includes(a.register)) {
@@ -164,6 +187,7 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
   const io = vm.ioapic;
   if (!io) return 0xffff_ffff;
   if (a.register.name === "redtbl") {
+    checkPin(io.pins, a.index);
     io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index + 1);
     const hi = io.read(IoapicMmio.IOWIN);
     io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index);
@@ -199,6 +223,37 @@ function acting<T>(vm: X86Vm, source: string, kind: string, text: string, fn: ()
 
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
+
+/**
+ * vCPU commands whose instruction exits to the hypervisor: I/O ports, APIC
+ * MMIO (EOI included: no virtual-interrupt delivery is modelled) and HLT.
+ * STI, CLI, NOP and guest-memory accesses stay in the guest; hypercalls
+ * exit in `lib/xen`.
+ */
+const TRAPPING = new Set([
+  "hlt",
+  "eoi",
+  "lapic enable",
+  "lapic disable",
+  "write",
+  "read",
+  "ipi",
+  "out",
+  "in",
+]);
+
+/** Makes a trapping command report its VM exit to the vCPU first (see {@link TRAPPING}). */
+function exiting(c: Cmd): Cmd {
+  if (!TRAPPING.has(c.name)) return c;
+  const run = c.run;
+  return {
+    ...c,
+    run: (vm, cpu, a, source) => {
+      vm.cpus[cpu].vmExit();
+      return run(vm, cpu, a, source);
+    },
+  };
+}
 
 const VCPU_COMMANDS: Cmd[] = [
   {
@@ -414,6 +469,13 @@ function isPicPort(p: number): boolean {
 const ROUTE_PARAMS: readonly ParamSpec[] = [
   { name: "gsi", type: GSI, doc: "the GSI this entry routes" },
   {
+    name: "type",
+    type: { kind: "enum", values: ["irqchip", "msi", "xen_evtchn"] },
+    doc:
+      "the entry type; by default irqchip if irqchip= is given, xen_evtchn if port= is, else msi",
+    default: "",
+  },
+  {
     name: "irqchip",
     type: { kind: "enum", values: ["pic_master", "pic_slave", "ioapic"] },
     doc: "KVM_IRQ_ROUTING_IRQCHIP: the chip",
@@ -428,10 +490,44 @@ const ROUTE_PARAMS: readonly ParamSpec[] = [
   { name: "address_lo", type: U32, doc: "KVM_IRQ_ROUTING_MSI: address bits 31:0", default: -1 },
   { name: "address_hi", type: U32, doc: "KVM_IRQ_ROUTING_MSI: address bits 63:32", default: 0 },
   { name: "data", type: U32, doc: "KVM_IRQ_ROUTING_MSI: data", default: 0 },
+  {
+    name: "port",
+    type: U32,
+    doc: "KVM_IRQ_ROUTING_XEN_EVTCHN: the event-channel port (kvm-xen VMs)",
+    default: -1,
+  },
+  {
+    name: "vcpu",
+    type: U32,
+    doc: "KVM_IRQ_ROUTING_XEN_EVTCHN: the KVM vcpu_id (APIC ID) to notify",
+    default: 0,
+  },
+  {
+    name: "priority",
+    type: U32,
+    doc: "KVM_IRQ_ROUTING_XEN_EVTCHN: must be 0xffffffff (2-level)",
+    default: KVM_XEN_PRIO_2LEVEL,
+  },
 ];
 
 function toRoutingEntry(e: Readonly<Record<string, Val>>): RoutingEntry {
-  if (e.irqchip !== "") {
+  const type = e.type !== ""
+    ? e.type
+    : e.irqchip !== ""
+    ? "irqchip"
+    : (e.port as number) >= 0
+    ? "xen_evtchn"
+    : "msi";
+  if (type === "xen_evtchn") {
+    return {
+      gsi: e.gsi as number,
+      type: "xen_evtchn",
+      port: Math.max(e.port as number, 0),
+      vcpu: e.vcpu as number,
+      priority: e.priority as number,
+    };
+  }
+  if (type === "irqchip") {
     return {
       gsi: e.gsi as number,
       type: "irqchip",
@@ -509,7 +605,7 @@ const VMM_COMMANDS: Cmd[] = [
     params: [
       {
         name: "vcpu",
-        type: { kind: "int", min: 0, max: 254, what: "a vCPU index" },
+        type: { kind: "int", min: 0, max: 254, what: "a vCPU index", decimal: true, vcpu: true },
         doc: "the vCPU",
       },
       { name: "vector", type: VECTOR, doc: "the vector" },
@@ -698,8 +794,24 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "hypervisor",
-    doc: "whose behaviour to model",
-    value: { kind: "enum", values: ["kvm"], default: "kvm" },
+    doc: "whose behaviour to model: KVM; Xen (an HVM guest, 48-pin vIOAPIC); or KVM's Xen " +
+      "emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen and Linux/QEMU " +
+      "differ; block: { guest 64|32  max_evtchn_port N }",
+    value: { kind: "enum", values: ["kvm", "xen", "kvm-xen"], default: "kvm" },
+    // Xen-only knobs live in the hypervisor's block: `hypervisor xen { guest 32 }`.
+    block: [
+      {
+        name: "guest",
+        doc: "Xen guests: 64 or 32, the word size the shared_info layout starts latched to",
+        value: { kind: "int", min: 32, max: 64, default: 64 },
+      },
+      {
+        name: "max_evtchn_port",
+        doc: "hypervisor xen: the toolstack's port cap (xl max_event_channels, default 1023); " +
+          "kvm-xen has no cap below the 2-level limit",
+        value: { kind: "int", min: 1, max: 131071, default: 1023 },
+      },
+    ],
   },
   {
     name: "vcpus",
@@ -738,6 +850,40 @@ const HANDLER_EVENTS: HandlerEventSpec[] = [
   { name: "nmi", doc: "a non-maskable interrupt", takesValue: false },
 ];
 
+// ---- Xen -------------------------------------------------------------------------
+
+const needXen = (s: Readonly<Record<string, Val>>) =>
+  s.hypervisor === "kvm"
+    ? "this needs a Xen guest: add 'hypervisor xen' or 'hypervisor kvm-xen' to the vm block"
+    : undefined;
+
+/** KVM's Xen ioctls, and the VMM's vcpu_info copy, exist only where KVM emulates Xen. */
+const KVM_XEN_ONLY = new Set([
+  "kvm xen_evtchn_send",
+  "kvm xen_hvm_config",
+  "kvm xen_set_attr",
+  "kvm xen_vcpu_set_attr",
+  "xen copy_vcpu_info",
+]);
+
+const needKvmXen = (s: Readonly<Record<string, Val>>) =>
+  s.hypervisor === "kvm-xen"
+    ? undefined
+    : s.hypervisor === "xen"
+    ? "this is a KVM ioctl of KVM's Xen emulation; Xen has no KVM: use 'hypervisor kvm-xen'"
+    : "this needs KVM's Xen emulation: add 'hypervisor kvm-xen' to the vm block";
+
+const XEN_COMMANDS: Cmd[] = xenCommands<X86Vm>((vm) => vm.xen).map((c) => ({
+  ...c,
+  requires: KVM_XEN_ONLY.has(c.name) ? needKvmXen : needXen,
+}));
+
+const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
+  ...p,
+  requires: needXen,
+  bounds: p.bounds ?? (p.pattern.startsWith("vcpu#") ? vcpuBound : undefined),
+}));
+
 /**
  * The x86 platform.
  *
@@ -749,18 +895,40 @@ const HANDLER_EVENTS: HandlerEventSpec[] = [
 export const x86Platform: Platform<X86Vm> = {
   arch: ["x86_64"],
   settings: SETTINGS,
-  commands: [...VCPU_COMMANDS, ...VMM_COMMANDS, ...DEVICE_COMMANDS],
-  state: [...cpuState(), ...lapicState(), ...ioapicState(), ...picState()],
+  commands: [...VCPU_COMMANDS.map(exiting), ...VMM_COMMANDS, ...DEVICE_COMMANDS, ...XEN_COMMANDS],
+  state: [...cpuState(), ...lapicState(), ...ioapicState(), ...picState(), ...XEN_STATE],
   handlerEvents: HANDLER_EVENTS,
-  constants: { EINVAL, ENXIO, EEXIST },
-  actors: ["vmm"],
+  // Constants are names, not features: the Xen errno names are usable anywhere.
+  constants: { EINVAL, ENXIO, EEXIST, ...XEN_CONSTANTS },
+  // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
+  actors: ["vmm", "xen"],
   vcpuCount: (s) => s.vcpus as number,
+  checkSettings: (s) => {
+    const guest = s["hypervisor.guest"];
+    const cap = s["hypervisor.max_evtchn_port"];
+    if (guest !== 64 && guest !== 32) return `'guest' is 64 or 32, not ${guest}`;
+    // A knob that does nothing for the chosen hypervisor is refused, not ignored.
+    if (s.hypervisor === "kvm" && (guest !== 64 || cap !== 1023)) {
+      return "'guest' and 'max_evtchn_port' describe a Xen guest: use 'hypervisor xen' or 'kvm-xen'";
+    }
+    if (s.hypervisor === "kvm-xen" && cap !== 1023) {
+      return "'max_evtchn_port' is Xen's toolstack cap; KVM's Xen emulation has none " +
+        "(ports go up to the 2-level limit): use 'hypervisor xen'";
+    }
+    if (s.hypervisor === "xen" && s.irqchip !== "kernel") {
+      return "'hypervisor xen' always has the emulated vPIC and vIOAPIC: leave out 'irqchip split'";
+    }
+    return undefined;
+  },
   create: (name, s, env) =>
     new X86Vm(name, {
       vcpus: s.vcpus as number,
       irqchip: s.irqchip as "kernel" | "split",
       lowestPriority: s.lowest_priority as "kvm-vector-hashing" | "first",
       routing: s.routing as "kvm" | "qemu",
+      hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
+      guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
+      maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi") return taken.kind === "nmi";

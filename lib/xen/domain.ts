@@ -288,14 +288,16 @@ export class XenDomain implements EvtchnDomain {
 
   // ---- hypercalls from vCPU `caller` ------------------------------------------------------
 
-  /** Runs a hypercall body with a root trace event naming it and its result. */
+  /** Runs a hypercall body (after the VM exit it implies) with a root trace event naming it and its result. */
   hypercall(caller: number, what: string, fn: () => number): number {
+    // A hypercall is a VM exit, and Xen's exit handlers check the callback
+    // line first (`hvm_maybe_deassert_evtchn_irq`), before the call runs.
+    this.callback.vmExit();
     const id = this.#emit("hypercall", `vcpu${caller}: ${what}`);
     const rc = this.trace.within(id, fn);
     if (this.trace.enabled) {
       this.trace.emit(this.name, "hypercall.ret", `${what} = ${errnoName(rc)}`);
     }
-    this.callback.vmExit();
     return rc;
   }
 

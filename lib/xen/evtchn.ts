@@ -23,6 +23,7 @@ import type { GuestMemory } from "./guest_memory.ts";
 import { field, portWord, type XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import type { Trace } from "../core/trace.ts";
+import { FIFO, FifoEvents } from "./fifo.ts";
 
 /**
  * Which hypervisor's behaviour a domain follows.
@@ -261,6 +262,8 @@ export class EventChannels {
   readonly #virqs: Int32Array[];
   /** PIRQ → port (`pirq->evtchn`). */
   readonly #pirqs = new Map<number, number>();
+  /** The FIFO ABI, active after the first successful EVTCHNOP_init_control (Xen only). */
+  readonly fifo: FifoEvents;
 
   constructor(
     readonly dom: EvtchnDomain,
@@ -270,14 +273,15 @@ export class EventChannels {
     readonly nrPirqs = 256,
   ) {
     this.#virqs = Array.from({ length: dom.vcpuCount }, () => new Int32Array(NR_VIRQS));
+    this.fifo = new FifoEvents(dom);
     // evtchn_init: port 0 is allocated and reserved so that it is never handed out.
     this.#grow(0);
     this.#ports[0].state = "reserved";
   }
 
-  /** `max_evtchns(d)` for 2L: bitsPerWord². */
+  /** `max_evtchns(d)`: 2^17 with FIFO, else bitsPerWord² (2-level). */
   get maxPorts(): number {
-    return this.dom.layout().maxPorts2L;
+    return this.fifo.active ? FIFO.NR_CHANNELS : this.dom.layout().maxPorts2L;
   }
 
   /** `port_is_valid`: below the allocated buckets (and the ABI limit). */
@@ -501,8 +505,14 @@ export class EventChannels {
 
   #free(port: number): void {
     // free_evtchn: clear the pending bit so that a re-bind starts clean.
-    const si = this.dom.sharedInfo();
-    if (si >= 0) this.dom.mem.clearBit(si + this.#pendingOffset(), port);
+    if (this.fifo.active) {
+      const a = this.fifo.wordAddr(port);
+      if (a >= 0) this.dom.mem.clearBit(a, FIFO.PENDING);
+      this.fifo.closed(port);
+    } else {
+      const si = this.dom.sharedInfo();
+      if (si >= 0) this.dom.mem.clearBit(si + this.#pendingOffset(), port);
+    }
     this.#ports[port] = blank();
   }
 
@@ -630,6 +640,7 @@ export class EventChannels {
   unmask(port: number): number {
     const c = this.channel(port);
     if (!c) return -XEN_ERRNO.EINVAL;
+    if (this.fifo.active) return this.fifo.unmask(port, c.notifyVcpu);
     const si = this.dom.sharedInfo();
     if (si < 0) return 0;
     const mem = this.dom.mem;
@@ -655,8 +666,63 @@ export class EventChannels {
     for (let p = 1; p < this.#valid; p++) {
       if (this.#ports[p].state !== "free") this.close(p);
     }
+    // evtchn_reset ends in evtchn_fifo_destroy: the domain is 2-level again.
+    this.fifo.reset();
     this.#emit("evtchn.reset", "all ports closed");
     return 0;
+  }
+
+  // ---- FIFO ABI --------------------------------------------------------------
+
+  /**
+   * EVTCHNOP_init_control (see {@link FifoEvents.initControl}); the first
+   * success carries the ports pending under 2-level over (`setup_ports`).
+   * kvm-xen: QEMU implements no FIFO operation: -ENOSYS.
+   *
+   * @example
+   * ```ts
+   * evtchn.initControl(0x20, 0, 0); // 17 (link_bits) or -errno
+   * ```
+   */
+  initControl(gfn: number, offset: number, vcpu: number): number {
+    if (this.dom.flavour === "kvm-xen") return -XEN_ERRNO.ENOSYS;
+    const pending: number[] = [];
+    if (!this.fifo.active) {
+      for (let p = 1; p < this.#valid && p < this.maxPorts; p++) {
+        if (this.#ports[p].state !== "free" && this.isPending(p)) pending.push(p);
+      }
+    }
+    const { rc, linkBits } = this.fifo.initControl(gfn, offset, vcpu, pending);
+    return rc < 0 ? rc : linkBits;
+  }
+
+  /**
+   * EVTCHNOP_expand_array (see {@link FifoEvents.expandArray}); kvm-xen: -ENOSYS.
+   *
+   * @example
+   * ```ts
+   * evtchn.expandArray(0x21); // 0
+   * ```
+   */
+  expandArray(gfn: number): number {
+    if (this.dom.flavour === "kvm-xen") return -XEN_ERRNO.ENOSYS;
+    return this.fifo.expandArray(gfn, (p) => this.channel(p)?.notifyVcpu ?? -1);
+  }
+
+  /**
+   * EVTCHNOP_set_priority: -EINVAL for an invalid port, -ENOSYS under
+   * 2-level (its port ops have no set_priority), -EINVAL past 15.
+   *
+   * @example
+   * ```ts
+   * evtchn.setPriority(p, 0); // 0 with FIFO on
+   * ```
+   */
+  setPriority(port: number, priority: number): number {
+    const c = this.channel(port);
+    if (!c) return -XEN_ERRNO.EINVAL;
+    if (!this.fifo.active) return -XEN_ERRNO.ENOSYS;
+    return this.fifo.setPriority(port, priority);
   }
 
   // ---- 2-level bits ------------------------------------------------------------
@@ -671,6 +737,7 @@ export class EventChannels {
 
   /** Whether P[port] is set in shared_info. */
   isPending(port: number): boolean {
+    if (this.fifo.active) return ((this.fifo.word(port) >>> FIFO.PENDING) & 1) === 1;
     const si = this.dom.sharedInfo();
     return si >= 0 && port < this.maxPorts &&
       this.dom.mem.testBit(si + this.#pendingOffset(), port);
@@ -678,6 +745,7 @@ export class EventChannels {
 
   /** Whether M[port] is set in shared_info. */
   isMasked(port: number): boolean {
+    if (this.fifo.active) return ((this.fifo.word(port) >>> FIFO.MASKED) & 1) === 1;
     const si = this.dom.sharedInfo();
     return si >= 0 && port < this.maxPorts && this.dom.mem.testBit(si + this.#maskOffset(), port);
   }
@@ -738,6 +806,10 @@ export class EventChannels {
    * ```
    */
   raiseOn(port: number, vcpu: number): number {
+    if (this.fifo.active) {
+      if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) return -XEN_ERRNO.EINVAL;
+      return this.fifo.raise(port, vcpu);
+    }
     const si = this.dom.sharedInfo();
     if (si < 0 || !Number.isInteger(port) || port < 0 || port >= this.maxPorts) {
       this.#emit("evtchn.drop", `raise of port ${port}: no shared_info or port out of range`);
@@ -804,7 +876,8 @@ export class EventChannels {
   }
 
   /**
-   * `evtchn_port_poll`: <0 for a port Xen does not accept, else whether P is set.
+   * `evtchn_port_poll`: <0 for a port Xen does not accept (invalid, free or
+   * reserved), else whether P is set.
    *
    * @example
    * ```ts
@@ -817,7 +890,10 @@ export class EventChannels {
       if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) return -XEN_ERRNO.EINVAL;
       return this.isPending(port) ? 1 : 0;
     }
-    if (!this.isValid(port)) return -XEN_ERRNO.EINVAL;
+    // evtchn_port_poll: a valid port must also be usable (`evtchn_usable`:
+    // state above ECS_RESERVED), so a free or the reserved port 0 is -EINVAL.
+    const c = this.channel(port);
+    if (!c || c.state === "free" || c.state === "reserved") return -XEN_ERRNO.EINVAL;
     return this.isPending(port) ? 1 : 0;
   }
 

@@ -173,12 +173,15 @@ export class KvmXen {
   }
 
   /**
-   * `kvm_xen_setup_evtchn`: validates one routing entry (priority must be
-   * 2-level, the vCPU must exist). Returns 0 or -EINVAL.
+   * `kvm_xen_setup_evtchn`: validates one routing entry. Only the priority
+   * is checked (it must be 2-level): since Linux "KVM: x86/xen: Allow 'out
+   * of range' event channel ports in IRQ routing table" neither the port
+   * range nor the vCPU is checked when the table is set, so that a VMM can
+   * restore routing before creating vCPUs or setting long_mode; a bad target
+   * fails at delivery instead ({@link KvmXen.deliver}). Returns 0 or -EINVAL.
    */
   validateRoute(r: XenEvtchnRoute): number {
     if (r.priority !== KVM_XEN_PRIO_2LEVEL) return -XEN_ERRNO.EINVAL;
-    if (r.vcpu < 0 || r.vcpu >= this.domain.vcpuCount) return -XEN_ERRNO.EINVAL;
     return 0;
   }
 

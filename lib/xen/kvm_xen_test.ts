@@ -38,7 +38,10 @@ Deno.test("routing entries of type XEN_EVTCHN deliver {port, vcpu}", () => {
   const { domain, host } = fakeDomain({ flavour: "kvm-xen", vcpus: 2 });
   const kvm = new KvmXen(domain);
   assert.equal(kvm.validateRoute({ port: 3, vcpu: 1, priority: 0 }), -XEN_ERRNO.EINVAL);
-  assert.equal(kvm.validateRoute({ port: 3, vcpu: 2, priority: KVM_XEN_PRIO_2LEVEL }), -22);
+  // An unknown vCPU or an out-of-range port is accepted in the table and fails on delivery.
+  assert.equal(kvm.validateRoute({ port: 3, vcpu: 2, priority: KVM_XEN_PRIO_2LEVEL }), 0);
+  assert.equal(kvm.deliver({ port: 3, vcpu: 2, priority: KVM_XEN_PRIO_2LEVEL }), -22);
+  assert.equal(kvm.deliver({ port: 5000, vcpu: 1, priority: KVM_XEN_PRIO_2LEVEL }), -22);
   kvm.setRoutes([{ gsi: 40, port: 3, vcpu: 1, priority: KVM_XEN_PRIO_2LEVEL }]);
   assert.equal(kvm.setVcpuUpcallVector(1, 0xf3), 0);
   assert.deepEqual(host.irr[1], []);

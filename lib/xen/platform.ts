@@ -23,10 +23,17 @@ import type {
 import type { XenDomain } from "./domain.ts";
 import type { KvmXen } from "./kvm_xen.ts";
 import { DOMID_SELF, NR_VIRQS, VIRQ } from "./evtchn.ts";
-import { LAYOUT_64, type XenField, type XenLayout } from "./layout.ts";
+import {
+  defaultVcpuInfoOffset,
+  LAYOUT_64,
+  XEN_LEGACY_MAX_VCPUS,
+  type XenField,
+  type XenLayout,
+} from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import type { AccessWidth } from "./guest_memory.ts";
 import { XEN_PAGE_SIZE } from "./vcpu_info.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
 
 /** The Xen model attached to a VM. */
 export interface XenMachine {
@@ -53,7 +60,7 @@ export type XenOf<M> = (vm: M) => XenMachine | undefined;
  * throw new NoXenError("evtchn send");
  * ```
  */
-export class NoXenError extends Error {
+export class NoXenError extends CommandInputError {
   constructor(command: string) {
     super(`'${command}' needs 'hypervisor xen' or 'hypervisor kvm-xen' in the vm block`);
     this.name = "NoXenError";
@@ -75,6 +82,8 @@ function toRegister(f: XenField, prefix: string): RegisterSpec {
     width: f.size === 8 || bitmap ? 64 : 32,
     fields: [],
     count: bitmap ? f.bits : sel ? 64 : undefined,
+    // Bit operations take a bit; load, store and xchg may name the whole word.
+    indexOptional: bitmap || sel,
     doc: f.doc,
   };
 }
@@ -112,7 +121,10 @@ const STRUCT: ParamSpec = {
 /** Where a structure access lands: memory, address, width, bit. */
 interface Place {
   mem: XenDomain["mem"];
+  /** Start of the field: bit operations count bits from here. */
   addr: number;
+  /** The word that load, store and xchg access (a bitmap's word holding the bit). */
+  wordAddr: number;
   width: AccessWidth;
   /** The bit for indexed (bitmap) names, or -1. */
   bit: number;
@@ -131,29 +143,67 @@ function place(x: XenMachine, args: Args): Place {
   const isShared = r.file.prefix === "shared";
   const fields = isShared ? layout.sharedInfo : layout.vcpuInfo;
   const f = fields.find((ff) => ff.name === r.register.name);
-  if (!f) throw new Error(`${r.register.name} does not exist in the ${layout.width}-bit layout`);
+  if (!f) {
+    throw new CommandInputError(
+      `${r.register.name} does not exist in the ${layout.width}-bit layout`,
+    );
+  }
   let base: number;
   let mem = d.mem;
   if (isShared) {
     base = d.sharedInfo();
-    if (base < 0) throw new Error("no shared_info is mapped");
+    if (base < 0) throw new CommandInputError("no shared_info is mapped");
   } else {
     const ref = d.areas.ref(r.fileIndex ?? 0);
-    if (!ref) throw new Error(`vcpu${r.fileIndex} has no vcpu_info`);
+    // Xen's dummy vcpu_info (vCPUs >= 32 before registration) is hypervisor memory.
+    if (!ref || ref.mem !== d.mem) {
+      throw new CommandInputError(`vcpu${r.fileIndex ?? 0} has no vcpu_info the guest can reach`);
+    }
     base = ref.addr;
     mem = ref.mem;
   }
   const indexed = r.register.count !== undefined;
   const limit = f.kind === "bitmap" ? f.bits! : f.size * 8;
   if (indexed && r.index >= limit) {
-    throw new Error(`bit ${r.index} is past ${r.register.name} (${limit} bits)`);
+    throw new CommandInputError(`bit ${r.index} is past ${r.register.name} (${limit} bits)`);
   }
+  if (f.kind === "bitmap") {
+    // Bit n lives in xen_ulong_t word n / W; a whole-word access takes that word.
+    const w = layout.wordBytes;
+    const word = Math.floor(r.index / (w * 8));
+    return {
+      mem,
+      addr: base + f.offset,
+      wordAddr: base + f.offset + word * w,
+      width: (w * 8) as AccessWidth,
+      bit: r.index,
+    };
+  }
+  const addr = base + f.offset;
   return {
     mem,
-    addr: base + f.offset,
-    width: (f.kind === "bitmap" ? 8 : f.size * 8) as AccessWidth,
+    addr,
+    wordAddr: addr,
+    width: (f.size * 8) as AccessWidth,
     bit: indexed ? r.index : -1,
   };
+}
+
+/**
+ * The value of `store` / `xchg`: written after the field (`store
+ * vcpu0.info.evtchn_upcall_pending 0`, which the checker reads as the
+ * access's raw value) or as `value=`; 0 when neither is given.
+ */
+const VALUE: ParamSpec = {
+  name: "value",
+  type: { kind: "u64" },
+  doc: "the value (or write it right after the field)",
+  default: 0n,
+};
+
+function valueOf(a: Args): bigint {
+  const raw = a.$register?.raw;
+  return raw !== undefined ? raw : BigInt(a.value as bigint | number);
 }
 
 function need<M>(xenOf: XenOf<M>, vm: M, name: string): XenMachine {
@@ -240,26 +290,22 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       returns: "the value",
       run: (vm, _cpu, a) => {
         const p = place(need(xenOf, vm, "load"), a);
-        return p.mem.read(p.addr, p.width);
+        return p.mem.read(p.wordAddr, p.width);
       },
     },
     {
       actor: "vcpu",
       name: "store",
       doc: "guest store to a whole guest-structure field",
-      params: [STRUCT, {
-        name: "value",
-        type: { kind: "u64" },
-        doc: "the value",
-        positional: true,
-      }],
+      params: [STRUCT, VALUE],
       run: (vm, cpu, a) => {
         const x = need(xenOf, vm, "store");
         const p = place(x, a);
-        p.mem.write(p.addr, p.width, a.value as bigint);
+        const v = valueOf(a);
+        p.mem.write(p.wordAddr, p.width, v);
         const t = x.domain.trace;
         if (t.enabled) {
-          t.emit(`vcpu${cpu}`, "store", `${a.$register!.register.title} <- ${a.value}`);
+          t.emit(`vcpu${cpu}`, "store", `${a.$register!.register.title} <- 0x${v.toString(16)}`);
         }
       },
     },
@@ -267,16 +313,11 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vcpu",
       name: "xchg",
       doc: "guest xchg on a guest-structure field (as Linux reads evtchn_pending_sel)",
-      params: [STRUCT, {
-        name: "value",
-        type: { kind: "u64" },
-        doc: "the new value",
-        positional: true,
-      }],
+      params: [STRUCT, VALUE],
       returns: "the old value",
       run: (vm, _cpu, a) => {
         const p = place(need(xenOf, vm, "xchg"), a);
-        return p.mem.xchg(p.addr, p.width, a.value as bigint);
+        return p.mem.xchg(p.wordAddr, p.width, valueOf(a));
       },
     },
     // ---- event channels --------------------------------------------------------------
@@ -406,6 +447,10 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       run: (vm, _cpu, a) => {
         const d = need(xenOf, vm, "evtchn mask").domain;
         const m = d.layout().sharedInfo.find((f) => f.name === "evtchn_mask")!;
+        if (d.sharedInfo() < 0) throw new CommandInputError("no shared_info is mapped");
+        if ((a.port as number) >= m.bits!) {
+          throw new CommandInputError(`port ${a.port} is past evtchn_mask (${m.bits} bits)`);
+        }
         d.mem.setBit(d.sharedInfo() + m.offset, a.port as number);
       },
     },
@@ -417,6 +462,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         const d = x.domain;
         const p = a.port as number;
         const si = d.sharedInfo();
+        if (si < 0 || p >= d.layout().maxPorts2L) return d.evtchn.unmask(p);
         const l = d.layout().sharedInfo;
         const mask = si + l.find((f) => f.name === "evtchn_mask")!.offset;
         const pend = si + l.find((f) => f.name === "evtchn_pending")!.offset;
@@ -756,6 +802,24 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
       get: (vm, [c]) => d(vm).areas.read(c, f.name),
     });
   }
+  for (const f of LAYOUT_64.vcpuInfo) {
+    out.push({
+      pattern: `shared.vcpu_info[#].${f.name}`,
+      type: num,
+      doc: `the default vcpu_info slot n inside shared_info (used or not): ${f.name}`,
+      get: (vm, [n]) => {
+        const dom = d(vm);
+        const g = dom.layout().vcpuInfo.find((x) => x.name === f.name)!;
+        const si = dom.sharedInfo();
+        if (si < 0) return 0n;
+        return dom.mem.readBig(
+          si + defaultVcpuInfoOffset(n) + g.offset,
+          (g.size * 8) as AccessWidth,
+        );
+      },
+      bounds: () => [XEN_LEGACY_MAX_VCPUS],
+    });
+  }
   out.push({
     pattern: "vcpu#.info.evtchn_pending_sel[#]",
     type: bit,
@@ -805,6 +869,15 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
     type: { kind: "enum", values: ["none", "gsi", "pci_intx", "vector"] },
     doc: "the HVM_PARAM_CALLBACK_IRQ method",
     get: (vm) => d(vm).callback.via.type,
+  });
+  out.push({
+    pattern: "xen.callback_gsi",
+    type: { kind: "int", min: -1, max: 255 },
+    doc: "the GSI of a GSI or PCI INTx callback (INTx: Xen's wiring of device and pin), else -1",
+    get: (vm) => {
+      const via = d(vm).callback.via;
+      return via.type === "gsi" || via.type === "pci_intx" ? via.gsi : -1;
+    },
   });
   out.push({
     pattern: "xen.callback_line",

@@ -1,0 +1,138 @@
+/**
+ * Pass: commands and state paths that only some VMs of a platform have.
+ *
+ * A platform publishes one table for all its VMs (so `scn help` shows every
+ * command and a misspelling gets a suggestion from the whole set), and
+ * marks entries that need a particular kind of VM with `requires`: the Xen
+ * commands of the x86 platform need `hypervisor xen` or `kvm-xen`. This
+ * pass walks the lowered program and reports such a use where it is
+ * written, as a check error, instead of letting the model fail at run time.
+ * It also asks the platform to vet combinations of settings.
+ *
+ * @module
+ */
+import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
+import { fail } from "./context.ts";
+
+/**
+ * Checks every call and state read in `body` and `handlers` against the
+ * requirements of the VM it targets.
+ *
+ * @throws {ScnError} at the first use a VM does not offer.
+ *
+ * @example
+ * ```ts
+ * checkAvailability(lowered.body, lowered.handlers, vms);
+ * ```
+ */
+export function checkAvailability(
+  body: readonly Op[],
+  handlers: readonly HandlerDecl[],
+  vms: readonly VmDecl[],
+): void {
+  for (const vm of vms) {
+    const why = vm.platform.checkSettings?.(vm.settings);
+    if (why) fail(vm.loc, `vm '${vm.name}': ${why}`);
+  }
+  const walker = new Walker(vms);
+  walker.ops(body);
+  for (const h of handlers) walker.ops(h.body);
+}
+
+class Walker {
+  constructor(readonly vms: readonly VmDecl[]) {}
+
+  #refuse(why: string, vm: VmDecl, loc: Call["loc"]): never {
+    fail(loc, why, undefined, [{ loc: vm.loc, message: `vm '${vm.name}' is declared here` }]);
+  }
+
+  ops(ops: readonly Op[]): void {
+    for (const op of ops) this.op(op);
+  }
+
+  op(op: Op): void {
+    switch (op.op) {
+      case "do":
+        return this.call(op.call);
+      case "if":
+        this.cond(op.cond);
+        this.ops(op.then);
+        return this.ops(op.else);
+      case "run":
+        if (op.duration) this.expr(op.duration);
+        return;
+      case "expect":
+      case "always":
+        return this.cond(op.cond);
+      case "let":
+        return this.expr(op.value);
+      case "repeat":
+        this.expr(op.count);
+        return this.ops(op.body);
+      case "for":
+        this.expr(op.items);
+        return this.ops(op.body);
+      case "parallel":
+        return this.ops(op.body);
+    }
+  }
+
+  call(c: Call): void {
+    const vm = this.vms[c.vm];
+    const why = c.spec.requires?.(vm.settings);
+    if (why) this.#refuse(why, vm, c.loc);
+    for (const a of c.args) this.expr(a.expr);
+    for (const e of c.entries ?? []) for (const a of e) this.expr(a.expr);
+    if (c.register) {
+      if (c.register.index) this.expr(c.register.index);
+      if (c.register.raw) this.expr(c.register.raw);
+      for (const f of c.register.fields) this.expr(f.expr);
+    }
+  }
+
+  expr(e: Expr): void {
+    switch (e.e) {
+      case "state": {
+        const vm = this.vms[e.vm];
+        const why = e.spec.requires?.(vm.settings);
+        if (why) this.#refuse(why, vm, e.loc);
+        for (const i of e.indexes) this.expr(i);
+        return;
+      }
+      case "query":
+        return this.call(e.call);
+      case "neg":
+        return this.expr(e.operand);
+      case "set":
+      case "list":
+        for (const i of e.items) this.expr(i);
+        return;
+      case "range":
+        this.expr(e.from);
+        return this.expr(e.to);
+      case "lit":
+      case "var":
+        return;
+    }
+  }
+
+  cond(c: Cond): void {
+    switch (c.c) {
+      case "cmp":
+        this.expr(c.left);
+        return this.expr(c.right);
+      case "truthy":
+        return this.expr(c.expr);
+      case "and":
+      case "or":
+        this.cond(c.left);
+        return this.cond(c.right);
+      case "not":
+        return this.cond(c.operand);
+      case "took":
+        for (const v of c.values) this.expr(v);
+        if (c.count) this.expr(c.count);
+        return;
+    }
+  }
+}

@@ -1,0 +1,599 @@
+/**
+ * `scn explore`: runs a scenario over every order in which the steps of its
+ * `parallel { }` blocks can interleave, checking every `expect` and `always`
+ * on every path, and returns the first failing order found, which has the
+ * fewest steps out of written order.
+ *
+ * How the search goes:
+ *
+ * - A *choice* is which child of a parallel block runs next. Each child is
+ *   one atomic step; an actor's steps keep their written order.
+ * - The search has no way to copy a model, so it re-runs the scenario from
+ *   the start for every queued order (stateless search, as in VeriSoft or
+ *   CHESS): a work item is a list of choices to replay, after which the run
+ *   carries on in written order to the end, queueing every other choice it
+ *   passes as a new item. One run thus explores a whole chain of states.
+ * - Items are processed in rounds by *cost*, the number of choices that
+ *   differ from written order (the next child as written): all orders with
+ *   no deviation, then one, then two. The first failing order found is
+ *   therefore one of the fewest deviations (breadth-first over deviations;
+ *   with the reduction on, the fewest among the orders it keeps).
+ * - Deduplication: at every choice point with more than one enabled step
+ *   the state is fingerprinted ({@link Fingerprinter}); a run that reaches
+ *   a state already explored stops there.
+ * - Reduction: sleep sets (Godefroid). After the steps a and b of
+ *   independent footprints ({@link blockIndependence}) were explored in one
+ *   order, the other order is not tried. Sleep sets alone still reach every
+ *   reachable state, so `always` invariants see every state; combined with
+ *   deduplication the sleep set is part of the state's key, which keeps the
+ *   pair sound.
+ * - Budgets: a state budget (distinct states) and a depth budget (choices in
+ *   one order). Reaching either is a located {@link ScnError} of kind
+ *   `budget` at the parallel block where it happened.
+ *
+ * Execution is here; `explore_report.ts` renders results. Workers
+ * (`explore_worker.ts`) run the items of a round in parallel and the rounds
+ * are merged in the same order as one process would, so the answer
+ * (verdict, order, counts) is the same for any number of workers.
+ *
+ * @module
+ */
+import type { Program } from "../../dsl/program.ts";
+import { type Diagnostic, ScnError } from "../core/diagnostic.ts";
+import {
+  type ParallelOp,
+  type RunState,
+  runProgram,
+  type ScenarioResult,
+  type Scheduler,
+} from "./run.ts";
+import { Fingerprinter } from "./explore_fingerprint.ts";
+import { blockIndependence } from "./explore_footprint.ts";
+import {
+  type BlockRun,
+  enabledSteps,
+  formatSchedule,
+  headOf,
+  parallelBlocks,
+  ReplayScheduler,
+  type ScheduleEntry,
+} from "./explore_schedule.ts";
+import { linearize } from "./explore_linear.ts";
+
+/** Options for {@link explore}. */
+export interface ExploreOptions {
+  /** Step budget of one `run` statement, as for `scn run`. */
+  maxSteps?: number;
+  /** Distinct states explored before giving up (default {@link DEFAULT_MAX_STATES}). */
+  maxStates?: number;
+  /** Choices in one order before giving up (default {@link DEFAULT_MAX_DEPTH}). */
+  maxDepth?: number;
+  /** The partial-order reduction (default on). */
+  reduce?: boolean;
+  /** Deduplication of states by fingerprint (default on). */
+  dedup?: boolean;
+}
+
+/** The default state budget. */
+export const DEFAULT_MAX_STATES = 100_000;
+/** The default depth budget: steps of parallel blocks in one order. */
+export const DEFAULT_MAX_DEPTH = 1_000;
+/** A tag saying the scenario documents a race: explore must find a failing order. */
+export const KNOWN_RACE_TAG = "known-race";
+
+/** Counts of one search. */
+export interface ExploreStats {
+  /** Distinct states at choice points. */
+  states: number;
+  /** Runs of the scenario (one per queued order). */
+  runs: number;
+  /** Runs that went to the end of the scenario. */
+  complete: number;
+  /** Runs stopped because they reached a state already explored. */
+  deduped: number;
+  /** Runs stopped by the reduction: their orders are equivalent to explored ones. */
+  pruned: number;
+}
+
+/** A failing order. */
+export interface Counterexample {
+  /** Every choice, in order, up to where the failure was seen (written order after that). */
+  path: number[];
+  /** The block executions that did not run in written order. */
+  schedule: ScheduleEntry[];
+  /** The replay token: `12:1,0`. */
+  token: string;
+  /** Steps out of written order. */
+  deviations: number;
+  /** The failing run, traced. */
+  result: ScenarioResult;
+  /** Every block execution of the failing run. */
+  runs: BlockRun[];
+  /** The order as a scenario without `parallel`, or why it cannot be written as one. */
+  linear: { text: string } | { why: string };
+}
+
+/** What exploring one scenario found. */
+export interface ExploreResult {
+  file: string;
+  title: string;
+  tags: string[];
+  /**
+   * pass: every order passes; fail: some order fails; xfail/xpass: the
+   * scenario expects a failing order (`expect failure`, or the tag
+   * `known-race`) and one was / was not found.
+   */
+  status: "pass" | "fail" | "xfail" | "xpass";
+  /** Why a failing order is expected, or null. */
+  expectFailure: string | null;
+  /** Parallel block executions in the written order's run. */
+  blocks: number;
+  /** Orders there are in all (product over those executions), when the search finished. */
+  orders: bigint | null;
+  stats: ExploreStats;
+  counterexample: Counterexample | null;
+}
+
+/** A queued order: choices to replay, the sleep set after them, and their deviations. */
+export interface WorkItem {
+  choices: number[];
+  sleep: number[];
+  cost: number;
+}
+
+/** What one run reports, in order; serialisable so workers can send it. */
+export type SearchEvent =
+  | { e: "node"; key: string; block: number }
+  | { e: "push"; item: WorkItem }
+  | { e: "pruned" }
+  | { e: "defer" }
+  | { e: "fail"; path: number[] }
+  | { e: "error"; diagnostics: Diagnostic[]; path: number[] }
+  | { e: "end"; sizes: number[][] };
+
+/** Thrown by the scheduler to end a run early; never escapes {@link runItem}. */
+const STOP = Symbol("stop");
+
+/** What a run needs besides its item: the program's indexes and the seen-set lookup. */
+export class SearchContext {
+  readonly blocks: ParallelOp[];
+  readonly blockIndex = new Map<ParallelOp, number>();
+  readonly fingerprinter: Fingerprinter;
+  readonly maxStates: number;
+  readonly maxDepth: number;
+  readonly reduce: boolean;
+  readonly dedup: boolean;
+  readonly maxSteps: number | undefined;
+
+  constructor(readonly program: Program, options: ExploreOptions) {
+    this.blocks = parallelBlocks(program);
+    this.blocks.forEach((b, i) => this.blockIndex.set(b, i));
+    this.fingerprinter = new Fingerprinter(program);
+    this.maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.reduce = options.reduce ?? true;
+    this.dedup = options.dedup ?? true;
+    this.maxSteps = options.maxSteps;
+  }
+}
+
+class ItemScheduler implements Scheduler {
+  k = 0;
+  readonly path: number[] = [];
+  sleep: number[] = [];
+  readonly sizes: number[][] = [];
+
+  constructor(
+    readonly item: WorkItem,
+    readonly ctx: SearchContext,
+    readonly seen: (key: string) => boolean,
+    readonly events: SearchEvent[],
+  ) {}
+
+  next(block: ParallelOp, done: readonly boolean[], state: RunState): number {
+    const ctx = this.ctx;
+    const ind = blockIndependence(block);
+    if (!done.includes(true)) {
+      this.sleep = [];
+      this.sizes.push([...ind.plan.chainSizes]);
+    }
+    const enabled = enabledSteps(ind.plan, done);
+    const { choices } = this.item;
+    if (this.k < choices.length) {
+      const c = choices[this.k++];
+      if (!enabled.includes(c)) {
+        throw new Error("explore: replaying an order went another way: the run is not deterministic");
+      }
+      this.path.push(c);
+      if (this.k === choices.length) this.sleep = this.item.sleep.slice();
+      return c;
+    }
+    const ev = this.events;
+    // A failure is for good (failures are never taken back), so this order is a counterexample.
+    if (state.failures.length > 0) {
+      ev.push({ e: "fail", path: this.path.slice() });
+      throw STOP;
+    }
+    if (this.k >= ctx.maxDepth) {
+      ev.push({
+        e: "error",
+        path: this.path.slice(),
+        diagnostics: [{
+          kind: "budget",
+          message:
+            `explore depth budget exhausted: one order takes more than ${ctx.maxDepth} steps of parallel blocks`,
+          loc: headOf(block.loc),
+          hint:
+            "raise it with --max-depth N; a parallel block inside a long loop multiplies the steps",
+        }],
+      });
+      throw STOP;
+    }
+    const sleep = this.sleep;
+    if (enabled.length > 1) {
+      const key = ctx.dedup ? `${ctx.fingerprinter.of(state, position(ctx, block, done))}|${sleep}` : "";
+      ev.push({ e: "node", key, block: ctx.blockIndex.get(block) ?? -1 });
+      if (key !== "" && this.seen(key)) throw STOP;
+    }
+    const cands = sleep.length ? enabled.filter((i) => !sleep.includes(i)) : enabled;
+    if (cands.length === 0) {
+      ev.push({ e: "pruned" });
+      throw STOP;
+    }
+    const sleepFor = (j: number): number[] =>
+      ctx.reduce
+        ? [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((a, b) =>
+          a - b
+        )
+        : [];
+    // When the written order's step sleeps, every remaining choice is a deviation: queue them all.
+    const deviates = cands[0] !== enabled[0];
+    for (let j = deviates ? 0 : 1; j < cands.length; j++) {
+      ev.push({
+        e: "push",
+        item: { choices: [...this.path, cands[j]], sleep: sleepFor(j), cost: this.item.cost + 1 },
+      });
+    }
+    if (deviates) {
+      ev.push({ e: "defer" });
+      throw STOP;
+    }
+    this.sleep = sleepFor(0);
+    this.path.push(cands[0]);
+    this.k++;
+    return cands[0];
+  }
+}
+
+/** Where in the program a choice is made: the block and which of its steps already ran. */
+function position(ctx: SearchContext, block: ParallelOp, done: readonly boolean[]): number[] {
+  const out = [ctx.blockIndex.get(block) ?? -1];
+  let word = 0, bit = 0;
+  for (const d of done) {
+    if (d) word |= 1 << bit;
+    if (++bit === 30) (out.push(word), word = 0, bit = 0);
+  }
+  out.push(word);
+  return out;
+}
+
+/**
+ * Runs one work item: replays its choices, then goes on in written order,
+ * queueing the other choices it passes, until the end, a failure, a state
+ * already seen, or the reduction stops it.
+ *
+ * @example
+ * ```ts
+ * const events = runItem({ choices: [], sleep: [], cost: 0 }, new SearchContext(program, {}), () => false);
+ * events.at(-1)!.e; // "end" when the written order passes
+ * ```
+ */
+export function runItem(
+  item: WorkItem,
+  ctx: SearchContext,
+  seen: (key: string) => boolean,
+): SearchEvent[] {
+  const events: SearchEvent[] = [];
+  const s = new ItemScheduler(item, ctx, seen, events);
+  try {
+    const result = runProgram(ctx.program, {
+      scheduler: s,
+      trace: false,
+      maxSteps: ctx.maxSteps,
+    });
+    events.push(
+      result.failures.length > 0
+        ? { e: "fail", path: s.path.slice() }
+        : { e: "end", sizes: s.sizes },
+    );
+  } catch (e) {
+    if (e === STOP) return events;
+    if (e instanceof ScnError) {
+      events.push({ e: "error", diagnostics: e.diagnostics, path: s.path.slice() });
+      return events;
+    }
+    throw e;
+  }
+  return events;
+}
+
+/**
+ * The merge side of the search: the seen set, the rounds of work items,
+ * the counts. Feeding it the events of the items in round order gives the
+ * same answer however the runs were spread.
+ */
+export class Search {
+  readonly seen = new Set<string>();
+  /** Keys added since {@link Search.takeFresh} was last called. */
+  #fresh: string[] = [];
+  readonly rounds: WorkItem[][] = [[{ choices: [], sleep: [], cost: 0 }]];
+  readonly stats: ExploreStats = { states: 0, runs: 0, complete: 0, deduped: 0, pruned: 0 };
+  firstSizes: number[][] | null = null;
+
+  constructor(readonly ctx: SearchContext) {}
+
+  /**
+   * Takes one run's events; returns the failing path when the run found one.
+   *
+   * @throws {ScnError} when a budget runs out or the scenario errs in this order.
+   */
+  merge(events: readonly SearchEvent[]): number[] | null {
+    const st = this.stats;
+    st.runs++;
+    for (const ev of events) {
+      switch (ev.e) {
+        case "node":
+          if (ev.key !== "" && this.seen.has(ev.key)) {
+            st.deduped++;
+            return null;
+          }
+          if (ev.key !== "") {
+            this.seen.add(ev.key);
+            this.#fresh.push(ev.key);
+          }
+          if (++st.states > this.ctx.maxStates) {
+            const block = this.ctx.blocks[ev.block];
+            throw new ScnError({
+              kind: "budget",
+              message: `explore state budget exhausted: more than ${this.ctx.maxStates} states without a verdict`,
+              loc: headOf(block.loc),
+              hint:
+                "raise it with --max-states N; fewer steps in a parallel block, or two smaller blocks, shrink the search",
+            });
+          }
+          break;
+        case "push":
+          (this.rounds[ev.item.cost] ??= []).push(ev.item);
+          break;
+        case "pruned":
+          st.pruned++;
+          return null;
+        case "defer":
+          return null;
+        case "fail":
+          return ev.path;
+        case "error": {
+          const [first, ...rest] = withOrder(ev.diagnostics, this.ctx, ev.path);
+          throw new ScnError(first, ...rest);
+        }
+        case "end":
+          st.complete++;
+          this.firstSizes ??= ev.sizes;
+          return null;
+      }
+    }
+    return null;
+  }
+
+  /** The keys seen since the last call, for workers' copies of the seen set. */
+  takeFresh(): string[] {
+    const f = this.#fresh;
+    this.#fresh = [];
+    return f;
+  }
+}
+
+/** Adds to a run-time error the order it happened in, when that is not the written one. */
+function withOrder(ds: readonly Diagnostic[], ctx: SearchContext, path: number[]): Diagnostic[] {
+  const { schedule } = replayPath(ctx.program, path, ctx.maxSteps, false);
+  if (schedule.length === 0) return [...ds];
+  const token = formatSchedule(schedule, ctx.program.file);
+  return ds.map((d, i) =>
+    i === 0 ? { ...d, hint: `${d.hint ? `${d.hint}; ` : ""}in the order --schedule ${token}` } : d
+  );
+}
+
+/** Replays a flat list of choices (then written order), recording every block execution. */
+class PathScheduler implements Scheduler {
+  readonly runs: BlockRun[] = [];
+  deviations = 0;
+  #k = 0;
+  readonly #counts = new Map<ParallelOp, number>();
+
+  constructor(readonly path: readonly number[]) {}
+
+  next(block: ParallelOp, done: readonly boolean[]): number {
+    if (!done.includes(true)) {
+      const occurrence = (this.#counts.get(block) ?? 0) + 1;
+      this.#counts.set(block, occurrence);
+      this.runs.push({ block, occurrence, order: [] });
+    }
+    const enabled = enabledSteps(blockIndependence(block).plan, done);
+    const c = this.#k < this.path.length ? this.path[this.#k] : enabled[0];
+    this.#k++;
+    if (c !== enabled[0]) this.deviations++;
+    this.runs[this.runs.length - 1].order.push(c);
+    return c;
+  }
+}
+
+/**
+ * Runs a path with the trace on and says which block executions left
+ * written order.
+ *
+ * @example
+ * ```ts
+ * replayPath(program, [1, 0]).schedule; // [{ line: 12, occurrence: 1, order: [1, 0], ... }]
+ * ```
+ */
+export function replayPath(
+  program: Program,
+  path: readonly number[],
+  maxSteps?: number,
+  trace = true,
+): { result: ScenarioResult | null; runs: BlockRun[]; schedule: ScheduleEntry[]; deviations: number } {
+  const s = new PathScheduler(path);
+  let result: ScenarioResult | null = null;
+  try {
+    result = runProgram(program, { scheduler: s, maxSteps, trace });
+  } catch (e) {
+    if (!(e instanceof ScnError)) throw e;
+  }
+  const schedule = s.runs.filter((r) => r.order.some((c, i) => c !== i)).map((r) => ({
+    source: r.block.loc.source,
+    line: r.block.loc.start.line,
+    occurrence: r.occurrence,
+    order: r.order,
+  }));
+  return { result, runs: s.runs, schedule, deviations: s.deviations };
+}
+
+/** n! / (k1! k2! ...): the orders of one block execution whose actors have k1, k2, ... steps. */
+function multinomial(sizes: readonly number[]): bigint {
+  let out = 1n, n = 0n;
+  for (const k of sizes) {
+    for (let i = 1n; i <= BigInt(k); i++) {
+      n++;
+      out = out * n / i;
+    }
+  }
+  return out;
+}
+
+/**
+ * Explores a scenario in this thread.
+ *
+ * @throws {ScnError} for a budget reached or an input error met in some order.
+ *
+ * @example
+ * ```ts
+ * const r = explore(checkText(text, "race.scn"));
+ * r.status;                      // "fail"
+ * r.counterexample!.token;       // "12:1,0"
+ * ```
+ */
+export function explore(program: Program, options: ExploreOptions = {}): ExploreResult {
+  const search = new Search(new SearchContext(program, options));
+  const seen = (k: string) => search.seen.has(k);
+  for (let d = 0; d < search.rounds.length; d++) {
+    const round = search.rounds[d] ?? [];
+    for (const item of round) {
+      const failed = search.merge(runItem(item, search.ctx, seen));
+      if (failed) return finish(search, failed);
+    }
+    search.rounds[d] = [];
+  }
+  return finish(search, null);
+}
+
+/** Builds the result once the search is over: the counterexample is replayed with the trace on. */
+export function finish(search: Search, failed: number[] | null): ExploreResult {
+  const { program, maxSteps } = search.ctx;
+  let counterexample: Counterexample | null = null;
+  if (failed) {
+    const r = replayPath(program, failed, maxSteps, true);
+    if (!r.result || r.result.failures.length === 0) {
+      throw new Error("explore: the failing order passed when replayed with the trace on");
+    }
+    counterexample = makeCounterexample(program, failed, r.result, r.runs);
+  }
+  return makeResult(program, search.stats, search.firstSizes, counterexample);
+}
+
+function makeCounterexample(
+  program: Program,
+  path: number[],
+  result: ScenarioResult,
+  runs: BlockRun[],
+): Counterexample {
+  const schedule = runs.filter((r) => r.order.some((c, i) => c !== i)).map((r) => ({
+    source: r.block.loc.source,
+    line: r.block.loc.start.line,
+    occurrence: r.occurrence,
+    order: r.order,
+  }));
+  const token = formatSchedule(schedule, program.file);
+  return {
+    path,
+    schedule,
+    token,
+    deviations: deviationsOf(runs),
+    result,
+    runs,
+    linear: linearize(program, runs, token),
+  };
+}
+
+/** Steps that did not take the next child as written, over some block executions. */
+export function deviationsOf(runs: readonly BlockRun[]): number {
+  let n = 0;
+  for (const r of runs) {
+    const plan = blockIndependence(r.block).plan;
+    const done = r.block.body.map(() => false);
+    for (const c of r.order) {
+      if (c !== enabledSteps(plan, done)[0]) n++;
+      done[c] = true;
+    }
+  }
+  return n;
+}
+
+function makeResult(
+  program: Program,
+  stats: ExploreStats,
+  sizes: number[][] | null,
+  counterexample: Counterexample | null,
+): ExploreResult {
+  const knownRace = program.tags.includes(KNOWN_RACE_TAG);
+  const expectFailure = program.expectFailure?.reason ??
+    (knownRace ? "a known race: some order must fail" : null);
+  const found = counterexample !== null;
+  return {
+    file: program.file,
+    title: program.title,
+    tags: program.tags,
+    status: expectFailure !== null ? (found ? "xfail" : "xpass") : found ? "fail" : "pass",
+    expectFailure,
+    blocks: sizes?.length ?? counterexample?.runs.length ?? 0,
+    orders: !found && sizes ? sizes.reduce((acc, s) => acc * multinomial(s), 1n) : null,
+    stats: { ...stats },
+    counterexample,
+  };
+}
+
+/**
+ * Runs the one order a replay token names (written order elsewhere) and
+ * reports it as {@link explore} would: `scn explore --schedule`.
+ *
+ * @throws {ScnError} when the token does not fit the scenario.
+ *
+ * @example
+ * ```ts
+ * exploreSchedule(program, parseSchedule("23:1,0", program.file) as ScheduleEntry[]).status; // "fail"
+ * ```
+ */
+export function exploreSchedule(
+  program: Program,
+  entries: readonly ScheduleEntry[],
+  options: ExploreOptions = {},
+): ExploreResult {
+  const replay = new ReplayScheduler(entries, program);
+  const result = runProgram(program, { scheduler: replay, maxSteps: options.maxSteps });
+  replay.finish();
+  const stats = { states: 0, runs: 1, complete: 1, deduped: 0, pruned: 0 };
+  const cx = result.failures.length > 0
+    ? makeCounterexample(program, replay.runs.flatMap((r) => r.order), result, replay.runs)
+    : null;
+  const r = makeResult(program, stats, null, cx);
+  return { ...r, blocks: replay.runs.length, orders: cx ? null : 1n };
+}

@@ -1,0 +1,322 @@
+/**
+ * A deterministic fingerprint of the whole state of a run, so that `scn
+ * explore` does not explore the same state twice.
+ *
+ * Generic, through what the models show, without asking them for anything:
+ *
+ * 1. every state path the platform publishes (`scn help state`), for every
+ *    index its bounds allow (up to {@link MAX_INSTANCES} per path), which
+ *    reaches registers kept in JavaScript private fields (`#tpr`, IOAPIC
+ *    redirection entries);
+ * 2. every public field reachable from each VM object (arrays, typed
+ *    arrays, maps, sets, nested objects, shared references by identity),
+ *    which reaches what no path publishes (pending LPIs, ITS tables, guest
+ *    memory, lowest-priority cursors);
+ * 3. the interpreter's own state: virtual time, variables, the took
+ *    history, handler frames, invariants declared, enclosing loop
+ *    counters, and the number of queued timer events.
+ *
+ * Limits (documented in `scn help explore`): state that is both private
+ * and unpublished is not seen (the saved IF of nested x86 handler frames,
+ * the IOAPIC's EOI-storm counters, the ITS command queue while the ITS is
+ * disabled, timer callbacks in the event queue, of which only the count is
+ * seen), so two states differing only there are taken as one. The trace
+ * must be off while exploring: models keep trace event ids (causes) in
+ * their state, and those differ between orders that reach the same state.
+ * `--no-dedup` turns deduplication off when in doubt; the tests compare
+ * verdicts with and without it over the scenario library.
+ *
+ * @module
+ */
+import type { Op, Program } from "../../dsl/program.ts";
+import type { StateSpec } from "../core/table.ts";
+import { Trace } from "../core/trace.ts";
+import { EventQueue } from "../core/event_queue.ts";
+import type { VmModel } from "./platform.ts";
+import type { RunState } from "./run.ts";
+
+/** State paths with more instances than this (LPI and SPI tables) are left to the field walk. */
+export const MAX_INSTANCES = 64;
+
+const T_UNDEF = 0x5f3759df,
+  T_NULL = 0x1b873593,
+  T_TRUE = 0x2545f491,
+  T_FALSE = 0x61c88647,
+  T_NUM = 0x7feb352d,
+  T_STR = 0x68e31da4,
+  T_BIG = 0x3c6ef372,
+  T_REF = 0x27d4eb2f,
+  T_ARR = 0x165667b1,
+  T_TA = 0x85ebca6b,
+  T_MAP = 0xc2b2ae35,
+  T_SET = 0x9e3779b9,
+  T_OBJ = 0x6a09e667,
+  T_FN = 0x510e527f;
+
+const f64 = new Float64Array(1);
+const f64w = new Uint32Array(f64.buffer);
+
+/**
+ * Two independent 32-bit lanes (FNV-1a and a murmur3-style mix): 64 bits,
+ * so that a search of a million states has a collision chance near 1e-8.
+ */
+class Hasher {
+  a = 0x811c9dc5 | 0;
+  b = 0x9747b28c | 0;
+  readonly #seen = new Map<object, number>();
+  readonly #strings = new Map<string, number>();
+
+  reset(): void {
+    this.a = 0x811c9dc5 | 0;
+    this.b = 0x9747b28c | 0;
+    this.#seen.clear();
+  }
+
+  n(x: number): void {
+    this.a = Math.imul(this.a ^ x, 0x01000193);
+    let k = Math.imul(x, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    let b = this.b ^ k;
+    b = (b << 13) | (b >>> 19);
+    this.b = (Math.imul(b, 5) + 0xe6546b64) | 0;
+  }
+
+  str(s: string): void {
+    let h = this.#strings.get(s);
+    if (h === undefined) {
+      h = 0x811c9dc5 | 0;
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+      h ^= s.length;
+      if (this.#strings.size < 100_000) this.#strings.set(s, h);
+    }
+    this.n(T_STR);
+    this.n(h);
+  }
+
+  num(x: number): void {
+    if ((x | 0) === x) {
+      this.n(x);
+      return;
+    }
+    f64[0] = x;
+    this.n(T_NUM);
+    this.n(f64w[0]);
+    this.n(f64w[1]);
+  }
+
+  /** Any value: primitives by value, objects by their contents, shared objects once. */
+  value(v: unknown): void {
+    switch (typeof v) {
+      case "number":
+        this.num(v);
+        return;
+      case "string":
+        this.str(v);
+        return;
+      case "boolean":
+        this.n(v ? T_TRUE : T_FALSE);
+        return;
+      case "undefined":
+        this.n(T_UNDEF);
+        return;
+      case "bigint":
+        this.n(T_BIG);
+        this.str(v.toString(16));
+        return;
+      case "function":
+      case "symbol":
+        this.n(T_FN);
+        return;
+    }
+    if (v === null) {
+      this.n(T_NULL);
+      return;
+    }
+    this.object(v as object);
+  }
+
+  object(o: object): void {
+    const id = this.#seen.get(o);
+    if (id !== undefined) {
+      this.n(T_REF);
+      this.n(id);
+      return;
+    }
+    this.#seen.set(o, this.#seen.size);
+    if (ArrayBuffer.isView(o)) {
+      this.bytes(o);
+      return;
+    }
+    if (Array.isArray(o)) {
+      this.n(T_ARR);
+      this.n(o.length);
+      for (let i = 0; i < o.length; i++) this.value(o[i]);
+      return;
+    }
+    if (o instanceof Map) {
+      this.n(T_MAP);
+      this.n(o.size);
+      for (const [k, v] of o) {
+        this.value(k);
+        this.value(v);
+      }
+      return;
+    }
+    if (o instanceof Set) {
+      this.n(T_SET);
+      this.n(o.size);
+      for (const v of o) this.value(v);
+      return;
+    }
+    // The trace is history, not state (and is off while exploring); the
+    // queue's entries are private, so only their number can be seen.
+    if (o instanceof Trace) return;
+    if (o instanceof EventQueue) {
+      this.n(o.size);
+      return;
+    }
+    if (o instanceof ArrayBuffer) {
+      this.bytes(new Uint8Array(o));
+      return;
+    }
+    this.n(T_OBJ);
+    const keys = Object.keys(o);
+    this.n(keys.length);
+    for (const k of keys) {
+      this.str(k);
+      this.value((o as Record<string, unknown>)[k]);
+    }
+  }
+
+  /** Typed arrays by their bytes, a 32-bit word at a time, skipping zero words. */
+  bytes(view: ArrayBufferView): void {
+    this.n(T_TA);
+    const len = view.byteLength;
+    this.n(len);
+    const off = view.byteOffset;
+    const words = len >>> 2;
+    if ((off & 3) === 0 && words > 0) {
+      const w = new Uint32Array(view.buffer, off, words);
+      for (let i = 0; i < words; i++) {
+        const x = w[i];
+        if (x !== 0) {
+          this.n(i);
+          this.n(x);
+        }
+      }
+      const tail = new Uint8Array(view.buffer, off + words * 4, len - words * 4);
+      for (let i = 0; i < tail.length; i++) this.n(tail[i]);
+    } else {
+      const u = new Uint8Array(view.buffer, off, len);
+      for (let i = 0; i < len; i++) if (u[i] !== 0) (this.n(i), this.n(u[i]));
+    }
+  }
+
+  digest(): string {
+    return `${(this.a >>> 0).toString(36)}.${(this.b >>> 0).toString(36)}`;
+  }
+}
+
+interface PathSet {
+  spec: StateSpec<VmModel>;
+  hashes: number;
+}
+
+/**
+ * Fingerprints the states of runs of one program.
+ *
+ * @example
+ * ```ts
+ * const fp = new Fingerprinter(program);
+ * fp.of(state, [blockIndex, doneMask]); // "1x2k9a.3fz81q"
+ * ```
+ */
+export class Fingerprinter {
+  readonly #h = new Hasher();
+  readonly #handlerIndex = new Map<readonly Op[], number>();
+  readonly #paths: PathSet[][];
+
+  constructor(readonly program: Program) {
+    program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
+    this.#paths = program.vms.map((d) =>
+      (d.platform.state as readonly StateSpec<VmModel>[]).map((spec) => ({
+        spec,
+        hashes: (spec.pattern.match(/#/g) ?? []).length,
+      }))
+    );
+  }
+
+  /** The fingerprint of the state of a run, with the caller's position words mixed in. */
+  of(state: RunState, position: readonly number[]): string {
+    const h = this.#h;
+    h.reset();
+    for (const p of position) h.n(p);
+    h.num(state.now);
+    h.n(state.queue.size);
+    h.n(state.invariants.length);
+    h.n(state.failures.length);
+    for (const x of state.loops) h.n(x);
+    h.n(state.env.size);
+    for (const k of [...state.env.keys()].sort()) {
+      h.str(k);
+      h.value(state.env.get(k));
+    }
+    h.n(state.took.length);
+    for (const t of state.took) {
+      h.str(t.vm);
+      h.str(t.cpu);
+      h.str(t.kind);
+      h.num(t.vector);
+      h.num(t.time);
+    }
+    for (const vm of state.frames) {
+      for (const cpu of vm) {
+        h.n(cpu.length);
+        for (const f of cpu) {
+          h.n(this.#handlerIndex.get(f.ops) ?? -1);
+          h.n(f.pc);
+        }
+      }
+    }
+    state.vms.forEach((vm, v) => {
+      this.#publishedPaths(vm, this.#paths[v]);
+      h.value(vm);
+    });
+    return h.digest();
+  }
+
+  #publishedPaths(vm: VmModel, paths: PathSet[]): void {
+    const h = this.#h;
+    for (const { spec, hashes } of paths) {
+      if (hashes === 0) {
+        this.#read(spec, vm, []);
+        continue;
+      }
+      const bounds = spec.bounds?.(vm);
+      if (!bounds || bounds.length !== hashes) continue;
+      let count = 1;
+      for (const b of bounds) count *= b;
+      if (count > MAX_INSTANCES) continue;
+      h.n(count);
+      const idx = new Array<number>(hashes).fill(0);
+      for (let k = 0; k < count; k++) {
+        let r = k;
+        for (let d = hashes - 1; d >= 0; d--) {
+          idx[d] = r % bounds[d];
+          r = Math.floor(r / bounds[d]);
+        }
+        this.#read(spec, vm, idx);
+      }
+    }
+  }
+
+  #read(spec: StateSpec<VmModel>, vm: VmModel, idx: number[]): void {
+    try {
+      this.#h.value(spec.get(vm, idx));
+    } catch {
+      // A path that does not exist in this VM (no IOAPIC with split irqchip).
+      this.#h.n(T_UNDEF);
+    }
+  }
+}

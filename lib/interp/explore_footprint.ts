@@ -1,0 +1,166 @@
+/**
+ * Which steps of a parallel block are independent, for the partial-order
+ * reduction of `scn explore`: two steps are independent when they belong
+ * to different actors and their footprints share nothing, so running them
+ * in either order gives the same state; explore then tries only one order.
+ *
+ * A footprint is a set of names of state a step may read or write. It is
+ * deliberately conservative: a step is taken to touch everything unless
+ * its command declares less (`touches` in its {@link CommandSpec}) or is in
+ * {@link KNOWN_FOOTPRINTS}, and any step that reads model state in an
+ * argument, binds or reads variables, or is an `expect` or an `if` is
+ * treated accordingly (variables by name; state reads, expects and ifs as
+ * everything). Interrupts are delivered only during `run`, never between
+ * the steps of a block, so a command's footprint is what the command itself
+ * does, not what a later delivery does with it.
+ *
+ * `lib/interp/explore_test.ts` checks the reduction against the full search
+ * (the same verdicts and the same set of reachable states) so that a wrong
+ * footprint shows up as a failing test rather than a missed bug.
+ *
+ * @module
+ */
+import type { Call, Expr, Op, Program } from "../../dsl/program.ts";
+import type { CommandSpec } from "../core/table.ts";
+import { x86Platform } from "../x86/platform.ts";
+import { armPlatform } from "../arm/platform.ts";
+import { type BlockPlan, blockPlan, parallelBlocks } from "./explore_schedule.ts";
+import type { ParallelOp } from "./run.ts";
+
+/** The state names a step may touch, or null for everything. */
+export type Footprint = ReadonlySet<string> | null;
+
+/**
+ * Footprints of commands whose tables do not declare one yet, checked
+ * against the model code: STI/CLI/NOP and the Arm DAIF writes change only
+ * the acting vCPU's own flags (and retire an instruction, which ends its
+ * STI shadow). Keyed by the table entry itself, so a platform that wraps a
+ * command with more behaviour (a VM exit) does not inherit it.
+ * To be moved into the tables as `touches: ["cpu@self"]`.
+ */
+export const KNOWN_FOOTPRINTS: ReadonlyMap<CommandSpec<unknown>, readonly string[]> = (() => {
+  const m = new Map<CommandSpec<unknown>, readonly string[]>();
+  const add = (cmds: readonly CommandSpec<never>[], names: readonly string[]) => {
+    for (const c of cmds) {
+      if (c.actor === "vcpu" && names.includes(c.name)) {
+        m.set(c as unknown as CommandSpec<unknown>, ["cpu@self"]);
+      }
+    }
+  };
+  add(x86Platform.commands, ["sti", "cli", "nop"]);
+  add(armPlatform.commands, ["mask irqs", "unmask irqs", "mask fiqs", "unmask fiqs", "nop"]);
+  return m;
+})();
+
+/**
+ * The footprint of one child of a parallel block.
+ *
+ * @example
+ * ```ts
+ * stepFootprint(block.body[0]); // Set {"0:cpu:0"} for `vcpu0: sti`, null for `vcpu0: eoi`
+ * ```
+ */
+export function stepFootprint(op: Op): Footprint {
+  switch (op.op) {
+    case "do": {
+      const out = callFootprint(op.call);
+      if (out === null) return null;
+      if (op.bind !== null) out.add(`$${op.bind}`);
+      return out;
+    }
+    case "let": {
+      const out = new Set<string>([`$${op.name}`]);
+      return exprReads(op.value, out) ? out : null;
+    }
+    default:
+      // expect reads anything; an if may do anything its branches do.
+      return null;
+  }
+}
+
+function callFootprint(c: Call): Set<string> | null {
+  const declared = c.spec.touches ?? KNOWN_FOOTPRINTS.get(c.spec as CommandSpec<unknown>);
+  if (!declared || declared.includes("*")) return null;
+  const out = new Set<string>();
+  for (const t of declared) {
+    out.add(t.endsWith("@self") ? `${c.vm}:${t.slice(0, -5)}:${c.cpu}` : `${c.vm}:${t}`);
+  }
+  // Every vCPU command retires an instruction on its vCPU.
+  if (c.cpu >= 0) out.add(`${c.vm}:cpu:${c.cpu}`);
+  for (const { expr } of c.args) if (!exprReads(expr, out)) return null;
+  for (const entry of c.entries ?? []) {
+    for (const { expr } of entry) if (!exprReads(expr, out)) return null;
+  }
+  if (c.register) {
+    const r = c.register;
+    for (const e of [r.index, r.raw, ...r.fields.map((f) => f.expr)]) {
+      if (e && !exprReads(e, out)) return null;
+    }
+  }
+  return out;
+}
+
+/** Adds the variables an expression reads; false when it reads model state (everything). */
+function exprReads(e: Expr, out: Set<string>): boolean {
+  switch (e.e) {
+    case "lit":
+      return true;
+    case "var":
+      out.add(`$${e.name}`);
+      return true;
+    case "neg":
+      return exprReads(e.operand, out);
+    case "set":
+    case "list":
+      return e.items.every((x) => exprReads(x, out));
+    case "range":
+      return exprReads(e.from, out) && exprReads(e.to, out);
+    case "state":
+    case "query":
+      return false;
+  }
+}
+
+/** Independence of the steps of one block, as a matrix. */
+export interface BlockIndependence {
+  readonly plan: BlockPlan;
+  /** `independent[i][j]`: steps i and j commute. */
+  readonly independent: readonly (readonly boolean[])[];
+}
+
+const matrices = new WeakMap<ParallelOp, BlockIndependence>();
+
+/**
+ * Which pairs of a block's steps are independent: different actors and
+ * disjoint footprints, neither touching everything.
+ *
+ * @example
+ * ```ts
+ * blockIndependence(block).independent[0][1]; // true for `vcpu0: sti` and `vcpu1: sti`
+ * ```
+ */
+export function blockIndependence(block: ParallelOp): BlockIndependence {
+  let m = matrices.get(block);
+  if (m) return m;
+  const plan = blockPlan(block);
+  const fps = block.body.map(stepFootprint);
+  const independent = block.body.map((_, i) =>
+    block.body.map((_, j) => {
+      if (i === j || plan.actorOf[i] === plan.actorOf[j]) return false;
+      const a = fps[i], b = fps[j];
+      if (a === null || b === null) return false;
+      for (const x of a) if (b.has(x)) return false;
+      return true;
+    })
+  );
+  m = { plan, independent };
+  matrices.set(block, m);
+  return m;
+}
+
+/** Whether a program has any pair of independent steps (so the reduction can do anything). */
+export function hasIndependentSteps(program: Program): boolean {
+  return parallelBlocks(program).some((b) =>
+    blockIndependence(b).independent.some((row) => row.includes(true))
+  );
+}

@@ -1,0 +1,235 @@
+/**
+ * Reports of `scn explore`: plain text (one line per scenario, then for a
+ * failing order its replay token, the broken expectations with their trace,
+ * and the order as a plain scenario) and one JSON document.
+ *
+ * @module
+ */
+import { formatDiagnostic, where } from "../core/diagnostic.ts";
+import type { Outcome } from "../report/outcome.ts";
+import { formatEvent, type Line, traceLines } from "../report/text.ts";
+import type { ExploreResult } from "./explore.ts";
+
+/** What happened to one file under `scn explore`. */
+export type ExploreOutcome =
+  | { kind: "explored"; file: string; result: ExploreResult }
+  | Exclude<Outcome, { kind: "result" }>;
+
+const STYLES = {
+  pass: "color: green",
+  fail: "color: red; font-weight: bold",
+  xfail: "color: yellow",
+  xpass: "color: red; font-weight: bold",
+  error: "color: red; font-weight: bold",
+  dim: "color: gray",
+};
+
+/** Counts for the summary line: an expected failing order counts as passed. */
+export function summarizeExplore(outcomes: readonly ExploreOutcome[]): {
+  passed: number;
+  failed: number;
+  xfail: number;
+  xpass: number;
+  errors: number;
+} {
+  const s = { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0 };
+  for (const o of outcomes) {
+    if (o.kind !== "explored") {
+      s.errors++;
+      s.failed++;
+      continue;
+    }
+    const st = o.result.status;
+    if (st === "pass" || st === "xfail") s.passed++;
+    else s.failed++;
+    if (st === "xfail") s.xfail++;
+    if (st === "xpass") s.xpass++;
+  }
+  return s;
+}
+
+/** The exit code: 3 internal error, 2 bad input or a budget, 1 a failing order, else 0. */
+export function exploreExitCode(outcomes: readonly ExploreOutcome[]): number {
+  let code = 0;
+  for (const o of outcomes) {
+    const c = o.kind === "internal-error"
+      ? 3
+      : o.kind === "input-error"
+      ? 2
+      : o.result.status === "fail" || o.result.status === "xpass"
+      ? 1
+      : 0;
+    code = Math.max(code, c);
+  }
+  return code;
+}
+
+function plural(n: number | bigint, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 || n === 1n ? one : many}`;
+}
+
+/** One line of counts: `3 interleavings, all pass (1 parallel block run; 2 states, 3 runs)`. */
+export function statsLine(r: ExploreResult): string {
+  const s = r.stats;
+  const extra = [
+    plural(s.states, "state"),
+    plural(s.runs, "run"),
+    s.deduped ? `${s.deduped} reached a state already seen` : "",
+    s.pruned ? `${s.pruned} cut by the reduction` : "",
+  ].filter(Boolean).join(", ");
+  return `${plural(r.blocks, "parallel block run")}; ${extra}`;
+}
+
+/** Options for {@link exploreTextReport}. */
+export interface ExploreTextOptions {
+  /** Print the failing order's whole trace. */
+  trace: boolean;
+}
+
+/**
+ * Renders explore outcomes as lines.
+ *
+ * @example
+ * ```ts
+ * exploreTextReport([], { trace: false }).at(-1)!.text; // "0 passed, 0 failed"
+ * ```
+ */
+export function exploreTextReport(
+  outcomes: readonly ExploreOutcome[],
+  options: ExploreTextOptions,
+): Line[] {
+  const out: Line[] = [];
+  const line = (text: string, style = "") => out.push({ text, style });
+  for (const o of outcomes) {
+    if (o.kind === "input-error") {
+      line(`ERROR ${o.file}`, STYLES.error);
+      for (const d of o.diagnostics) {
+        for (const l of formatDiagnostic(d, (s) => o.sources.get(s)).split("\n")) line(`  ${l}`);
+      }
+      continue;
+    }
+    if (o.kind === "internal-error") {
+      line(`ERROR ${o.file}: internal error: ${o.message}`, STYLES.error);
+      line("  this is a bug in irqlab: please report it with the scenario");
+      continue;
+    }
+    const r = o.result;
+    line(`${r.status.toUpperCase().padEnd(5)} ${r.file}  ${r.title}`, STYLES[r.status]);
+    const counts = statsLine(r);
+    if (r.status === "pass") {
+      line(
+        `      ${r.orders === null ? "every order passes" : `${plural(r.orders, "interleaving")}, all pass`} (${counts})`,
+        STYLES.dim,
+      );
+    }
+    if (r.status === "xpass") {
+      line(
+        `      expected a failing order (${r.expectFailure}), but ${
+          r.orders === null ? "every order passes" : `all ${plural(r.orders, "interleaving")} pass`
+        } (${counts})`,
+      );
+    }
+    const cx = r.counterexample;
+    if (!cx) continue;
+    if (r.status === "xfail") line(`      expected: ${r.expectFailure}`, STYLES.dim);
+    line(
+      `  failing order: ${
+        cx.token ? `--schedule ${cx.token}` : "the written order"
+      } (${plural(cx.deviations, "step")} out of written order; ${counts})`,
+    );
+    for (const f of cx.result.failures) {
+      line(`  ${where(f.loc)}: ${f.kind} ${f.text}`);
+      line(`    expected: ${f.expected}`);
+      line(`    actual:   ${f.actual}`);
+      if (f.events.length) {
+        line("    trace:");
+        for (const e of f.events) line(`      ${formatEvent(e)}`, STYLES.dim);
+      }
+    }
+    line(
+      `  replay: deno task scn run ${r.file}${cx.token ? ` --schedule ${cx.token}` : ""} --trace`,
+      STYLES.dim,
+    );
+    if ("text" in cx.linear) {
+      line("  as a plain scenario ('scn run' fails on it; --out FILE writes it):");
+      for (const l of cx.linear.text.replace(/\n$/, "").split("\n")) line(`    | ${l}`);
+    } else {
+      line(`  no plain scenario: ${cx.linear.why}; the replay token reproduces the order`);
+    }
+    if (options.trace) out.push(...traceLines(cx.result.trace));
+  }
+  const s = summarizeExplore(outcomes);
+  if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
+    line(
+      `(${s.xfail} expected failures, ${s.xpass} unexpected passes, ${s.errors} errors)`,
+      STYLES.dim,
+    );
+  }
+  line(`${s.passed} passed, ${s.failed} failed`, s.failed ? STYLES.fail : STYLES.pass);
+  return out;
+}
+
+/**
+ * Renders explore outcomes as one JSON document.
+ *
+ * @example
+ * ```ts
+ * JSON.parse(exploreJsonReport([])).summary.passed; // 0
+ * ```
+ */
+export function exploreJsonReport(outcomes: readonly ExploreOutcome[]): string {
+  const explored = outcomes.map((o) => {
+    if (o.kind === "explored") {
+      const r = o.result;
+      const cx = r.counterexample;
+      return {
+        file: r.file,
+        title: r.title,
+        tags: r.tags,
+        status: r.status,
+        expectFailure: r.expectFailure,
+        orders: r.orders === null ? null : r.orders.toString(),
+        blocks: r.blocks,
+        stats: r.stats,
+        counterexample: cx && {
+          schedule: cx.token,
+          deviations: cx.deviations,
+          orders: cx.runs.map((b) => ({
+            file: b.block.loc.source,
+            line: b.block.loc.start.line,
+            run: b.occurrence,
+            order: b.order,
+          })),
+          failures: cx.result.failures.map((f) => ({
+            kind: f.kind,
+            file: f.loc.source,
+            line: f.loc.start.line,
+            column: f.loc.start.column,
+            text: f.text,
+            expected: f.expected,
+            actual: f.actual,
+          })),
+          linear: "text" in cx.linear ? cx.linear.text : null,
+          linearWhy: "why" in cx.linear ? cx.linear.why : null,
+        },
+      };
+    }
+    if (o.kind === "input-error") {
+      return {
+        file: o.file,
+        status: "error",
+        errors: o.diagnostics.map((d) => ({
+          kind: d.kind,
+          file: d.loc.source,
+          line: d.loc.start.line,
+          column: d.loc.start.column,
+          message: d.message,
+          hint: d.hint ?? null,
+          text: formatDiagnostic(d, (s) => o.sources.get(s)),
+        })),
+      };
+    }
+    return { file: o.file, status: "internal-error", message: o.message };
+  });
+  return JSON.stringify({ version: 1, explored, summary: summarizeExplore(outcomes) }, null, 2);
+}

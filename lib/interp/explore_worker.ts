@@ -1,0 +1,44 @@
+/**
+ * A worker of `scn explore --workers N`: it checks the scenario itself (a
+ * checked program holds functions and cannot be posted), keeps a copy of
+ * the seen set, and runs the work items of a round it is given, replying
+ * with each item's events in order. The main thread merges them
+ * ({@link Search.merge}), so the answer does not depend on the workers.
+ *
+ * Needs read permission only, to read the scenario and its includes.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { parse } from "../../dsl/parse.ts";
+import { check } from "../../dsl/check/mod.ts";
+import { PLATFORMS } from "../platforms.ts";
+import { fileLoader } from "../cli/files.ts";
+import { type ExploreOptions, runItem, SearchContext, type WorkItem } from "./explore.ts";
+
+/** Messages a worker takes. */
+export type WorkerRequest =
+  | { type: "init"; file: string; options: ExploreOptions }
+  | { type: "work"; items: WorkItem[]; fresh: string[] };
+
+let ctx: SearchContext | null = null;
+const seen = new Set<string>();
+
+self.onmessage = (e: MessageEvent<WorkerRequest>) => {
+  const m = e.data;
+  try {
+    if (m.type === "init") {
+      const text = Deno.readTextFileSync(m.file);
+      const program = check(parse(text, m.file), { platforms: PLATFORMS, load: fileLoader, text });
+      ctx = new SearchContext(program, m.options);
+      self.postMessage({ type: "ready" });
+      return;
+    }
+    for (const k of m.fresh) seen.add(k);
+    const c = ctx!;
+    const results = m.items.map((item) => runItem(item, c, (k) => seen.has(k)));
+    self.postMessage({ type: "done", results });
+  } catch (err) {
+    self.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });
+  }
+};
