@@ -80,7 +80,7 @@ class Walker {
   call(c: Call): void {
     const vm = this.vms[c.vm];
     const why = c.spec.requires?.(vm.settings);
-    if (why) this.#refuse(why, vm, c.loc);
+    if (why) this.#refuse(`'${c.spec.name}' ${why}`, vm, c.loc);
     for (const a of c.args) this.expr(a.expr);
     for (const e of c.entries ?? []) for (const a of e) this.expr(a.expr);
     if (c.register) {
@@ -95,7 +95,7 @@ class Walker {
       case "state": {
         const vm = this.vms[e.vm];
         const why = e.spec.requires?.(vm.settings);
-        if (why) this.#refuse(why, vm, e.loc);
+        if (why) this.#refuse(`'${e.text}' ${why}`, vm, e.loc);
         for (const i of e.indexes) this.expr(i);
         return;
       }

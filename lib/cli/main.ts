@@ -1,5 +1,5 @@
 /**
- * The `scn` command line: `run`, `check` and `help`.
+ * The `scn` command line: `run`, `check`, `explore` and `help`.
  *
  * Running scenarios needs only `--allow-read`; writing a JUnit file needs
  * write permission for that file, and the message says so when it is missing.
@@ -13,12 +13,15 @@ import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../platforms.ts";
 import type { Platform } from "../interp/platform.ts";
 import { runProgram } from "../interp/run.ts";
+import type { ScheduleEntry } from "../interp/explore_schedule.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
 import { helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
 import { jsonReport } from "../report/json.ts";
 import { junitReport } from "../report/junit.ts";
+import { parseSchedule, ReplayScheduler } from "../interp/explore_schedule.ts";
+import { exploreCommand, exploreCommandAsync, exploreOptions } from "../interp/explore_cli.ts";
 
 /** Where the command line writes; injectable so tests can capture it. */
 export interface Io {
@@ -32,13 +35,15 @@ export interface Io {
 
 /**
  * Runs or checks one file, turning every kind of failure into an outcome.
- * `platforms` defaults to irqlab's own; tests pass others.
+ * `platforms` defaults to irqlab's own; tests pass others. `schedule` is a
+ * replay token (`scn explore`) fixing the order of parallel blocks.
  */
 export function processFile(
   file: string,
   mode: "run" | "check",
   maxSteps?: number,
   platforms: readonly Platform[] = PLATFORMS,
+  schedule?: string,
 ): Outcome {
   const text = readText(file);
   const sources = new Map<string, string>();
@@ -59,7 +64,10 @@ export function processFile(
   try {
     const program = check(parse(text, file), { platforms, load: fileLoader, text });
     for (const [k, v] of program.sources) sources.set(k, v);
-    const result = mode === "run" ? runProgram(program, { maxSteps }) : {
+    const replay = schedule === undefined
+      ? undefined
+      : new ReplayScheduler(parseSchedule(schedule, file) as ScheduleEntry[], program);
+    const result = mode === "run" ? runProgram(program, { maxSteps, scheduler: replay }) : {
       file,
       title: program.title,
       tags: program.tags,
@@ -71,6 +79,7 @@ export function processFile(
       steps: 0,
       time: 0,
     };
+    if (mode === "run") replay?.finish();
     return { kind: "result", file, result };
   } catch (e) {
     if (e instanceof ScnError) {
@@ -102,6 +111,24 @@ export function processFile(
  * ```
  */
 export function main(args: string[], io: Io): number {
+  return dispatch(args, io, false) as number;
+}
+
+/**
+ * {@link main}, and also `scn explore --workers N`, which waits for its
+ * workers; the command line's entry point.
+ *
+ * @example
+ * ```ts
+ * const code = await mainAsync(["explore", "--workers", "4", "scenarios/races"], consoleIo());
+ * ```
+ */
+export function mainAsync(args: string[], io: Io): Promise<number> {
+  return Promise.resolve(dispatch(args, io, true));
+}
+
+/** The command line; returns a promise only for `explore` when `wait` allows workers. */
+function dispatch(args: string[], io: Io, wait: boolean): number | Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -113,6 +140,13 @@ export function main(args: string[], io: Io): number {
         junit: { type: "string" },
         "max-steps": { type: "string" },
         "no-color": { type: "boolean", default: false },
+        schedule: { type: "string" },
+        out: { type: "string" },
+        workers: { type: "string" },
+        "max-states": { type: "string" },
+        "max-depth": { type: "string" },
+        "no-reduce": { type: "boolean", default: false },
+        "no-dedup": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -133,8 +167,8 @@ export function main(args: string[], io: Io): number {
     for (const l of text.split("\n")) io.out(l);
     return ExitCode.Ok;
   }
-  if (command !== "run" && command !== "check") {
-    io.err(`scn: unknown command '${command}'; expected run, check or help`);
+  if (command !== "run" && command !== "check" && command !== "explore") {
+    io.err(`scn: unknown command '${command}'; expected run, check, explore or help`);
     return ExitCode.InputError;
   }
   if (rest.length === 0) {
@@ -149,7 +183,43 @@ export function main(args: string[], io: Io): number {
       return ExitCode.InputError;
     }
   }
+  if (command === "explore") {
+    if (values.junit !== undefined) {
+      io.err("scn explore: --junit is an option of 'scn run'");
+      return ExitCode.InputError;
+    }
+    const o = exploreOptions(values, maxSteps, {
+      json: values.json,
+      trace: values.trace,
+      noColor: values["no-color"],
+    });
+    if (typeof o === "string") {
+      io.err(`scn explore: ${o}`);
+      return ExitCode.InputError;
+    }
+    return wait ? exploreCommandAsync(rest, o, io) : exploreCommand(rest, o, io);
+  }
+  const onlyExplore =
+    (["out", "workers", "max-states", "max-depth", "no-reduce", "no-dedup"] as const)
+      .find((k) => values[k] !== undefined && values[k] !== false);
+  if (onlyExplore) {
+    io.err(`scn ${command}: --${onlyExplore} is an option of 'scn explore'`);
+    return ExitCode.InputError;
+  }
+  if (values.schedule !== undefined) {
+    const p = command === "run"
+      ? parseSchedule(values.schedule, "-")
+      : "it is for 'run' and 'explore'";
+    if (typeof p === "string") {
+      io.err(`scn ${command}: --schedule: ${p}`);
+      return ExitCode.InputError;
+    }
+  }
   const { files, missing } = collectFiles(rest);
+  if (values.schedule !== undefined && files.length + missing.length !== 1) {
+    io.err(`scn ${command}: --schedule replays one scenario: name one file`);
+    return ExitCode.InputError;
+  }
   const outcomes: Outcome[] = missing.map((file): Outcome => ({
     kind: "input-error",
     file,
@@ -164,14 +234,19 @@ export function main(args: string[], io: Io): number {
     }],
     sources: new Map(),
   }));
-  for (const f of files) outcomes.push(processFile(f, command, maxSteps, io.platforms));
+  for (const f of files) {
+    outcomes.push(processFile(f, command, maxSteps, io.platforms, values.schedule));
+  }
 
   if (values.json) {
     io.out(jsonReport(outcomes));
   } else {
     const lines: Line[] = textReport(outcomes, {
       trace: values.trace,
-      replay: (f) => `deno task scn run ${f} --trace`,
+      replay: (f) =>
+        `deno task scn run ${f}${
+          values.schedule === undefined ? "" : ` --schedule ${values.schedule}`
+        } --trace`,
     });
     for (const l of lines) io.out(l.text, io.color && !values["no-color"] ? l.style : "");
   }
@@ -207,7 +282,7 @@ export function consoleIo(): Io {
 if (import.meta.main) {
   let code: number;
   try {
-    code = main(Deno.args, consoleIo());
+    code = await mainAsync(Deno.args, consoleIo());
   } catch (e) {
     console.error(`scn: internal error: ${e instanceof Error ? e.message : String(e)}`);
     code = ExitCode.InternalError;

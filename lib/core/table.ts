@@ -108,8 +108,9 @@ export interface RegisterAccess {
 }
 
 /**
- * Why a command or state path cannot be used on a VM with these settings
- * (`'evtchn send' needs 'hypervisor xen' ...`), or undefined when it can.
+ * Why a command or state path cannot be used on a VM with these settings,
+ * worded to follow its name (`needs 'hypervisor xen' ...`), or undefined
+ * when it can.
  * The checker reports it at the use, so one platform table can serve VMs
  * of different kinds.
  *

@@ -18,8 +18,7 @@
  *   no deviation, then one, then two. The first failing order found is
  *   therefore one of the fewest deviations (breadth-first over deviations;
  *   with the reduction on, the fewest among the orders it keeps).
- * - Deduplication: at every choice point with more than one enabled step
- *   the state is fingerprinted ({@link Fingerprinter}); a run that reaches
+ * - Deduplication: at every choice point the state is fingerprinted ({@link Fingerprinter}); a run that reaches
  *   a state already explored stops there.
  * - Reduction: sleep sets (Godefroid). After the steps a and b of
  *   independent footprints ({@link blockIndependence}) were explored in one
@@ -42,14 +41,15 @@ import type { Program } from "../../dsl/program.ts";
 import { type Diagnostic, ScnError } from "../core/diagnostic.ts";
 import {
   type ParallelOp,
-  type RunState,
   runProgram,
+  type RunState,
   type ScenarioResult,
   type Scheduler,
 } from "./run.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
 import { blockIndependence } from "./explore_footprint.ts";
 import {
+  blockPlan,
   type BlockRun,
   enabledSteps,
   formatSchedule,
@@ -192,7 +192,7 @@ class ItemScheduler implements Scheduler {
 
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number {
     const ctx = this.ctx;
-    const ind = blockIndependence(block);
+    const ind = blockIndependence(block, ctx.program);
     if (!done.includes(true)) {
       this.sleep = [];
       this.sizes.push([...ind.plan.chainSizes]);
@@ -202,7 +202,9 @@ class ItemScheduler implements Scheduler {
     if (this.k < choices.length) {
       const c = choices[this.k++];
       if (!enabled.includes(c)) {
-        throw new Error("explore: replaying an order went another way: the run is not deterministic");
+        throw new Error(
+          "explore: replaying an order went another way: the run is not deterministic",
+        );
       }
       this.path.push(c);
       if (this.k === choices.length) this.sleep = this.item.sleep.slice();
@@ -230,11 +232,13 @@ class ItemScheduler implements Scheduler {
       throw STOP;
     }
     const sleep = this.sleep;
-    if (enabled.length > 1) {
-      const key = ctx.dedup ? `${ctx.fingerprinter.of(state, position(ctx, block, done))}|${sleep}` : "";
-      ev.push({ e: "node", key, block: ctx.blockIndex.get(block) ?? -1 });
-      if (key !== "" && this.seen(key)) throw STOP;
-    }
+    // Every choice point is a state, forced ones too: orders that converge
+    // before the last step of a block then share the rest of the scenario.
+    const key = ctx.dedup
+      ? `${ctx.fingerprinter.of(state, position(ctx, block, done))}|${sleep}`
+      : "";
+    ev.push({ e: "node", key, block: ctx.blockIndex.get(block) ?? -1 });
+    if (key !== "" && this.seen(key)) throw STOP;
     const cands = sleep.length ? enabled.filter((i) => !sleep.includes(i)) : enabled;
     if (cands.length === 0) {
       ev.push({ e: "pruned" });
@@ -242,9 +246,10 @@ class ItemScheduler implements Scheduler {
     }
     const sleepFor = (j: number): number[] =>
       ctx.reduce
-        ? [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((a, b) =>
-          a - b
-        )
+        ? [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((
+          a,
+          b,
+        ) => a - b)
         : [];
     // When the written order's step sleeps, every remaining choice is a deviation: queue them all.
     const deviates = cands[0] !== enabled[0];
@@ -355,7 +360,8 @@ export class Search {
             const block = this.ctx.blocks[ev.block];
             throw new ScnError({
               kind: "budget",
-              message: `explore state budget exhausted: more than ${this.ctx.maxStates} states without a verdict`,
+              message:
+                `explore state budget exhausted: more than ${this.ctx.maxStates} states without a verdict`,
               loc: headOf(block.loc),
               hint:
                 "raise it with --max-states N; fewer steps in a parallel block, or two smaller blocks, shrink the search",
@@ -418,7 +424,7 @@ class PathScheduler implements Scheduler {
       this.#counts.set(block, occurrence);
       this.runs.push({ block, occurrence, order: [] });
     }
-    const enabled = enabledSteps(blockIndependence(block).plan, done);
+    const enabled = enabledSteps(blockPlan(block), done);
     const c = this.#k < this.path.length ? this.path[this.#k] : enabled[0];
     this.#k++;
     if (c !== enabled[0]) this.deviations++;
@@ -441,7 +447,12 @@ export function replayPath(
   path: readonly number[],
   maxSteps?: number,
   trace = true,
-): { result: ScenarioResult | null; runs: BlockRun[]; schedule: ScheduleEntry[]; deviations: number } {
+): {
+  result: ScenarioResult | null;
+  runs: BlockRun[];
+  schedule: ScheduleEntry[];
+  deviations: number;
+} {
   const s = new PathScheduler(path);
   let result: ScenarioResult | null = null;
   try {
@@ -538,7 +549,7 @@ function makeCounterexample(
 export function deviationsOf(runs: readonly BlockRun[]): number {
   let n = 0;
   for (const r of runs) {
-    const plan = blockIndependence(r.block).plan;
+    const plan = blockPlan(r.block);
     const done = r.block.body.map(() => false);
     for (const c of r.order) {
       if (c !== enabledSteps(plan, done)[0]) n++;

@@ -7,7 +7,9 @@
  * 1. every state path the platform publishes (`scn help state`), for every
  *    index its bounds allow (up to {@link MAX_INSTANCES} per path), which
  *    reaches registers kept in JavaScript private fields (`#tpr`, IOAPIC
- *    redirection entries);
+ *    redirection entries); a path one field below another path
+ *    (`vcpu#.lapic.lvt0.mask`) is taken as a field of that register and not
+ *    read again, and paths the VM does not have (`requires`) are skipped;
  * 2. every public field reachable from each VM object (arrays, typed
  *    arrays, maps, sets, nested objects, shared references by identity),
  *    which reaches what no path publishes (pending LPIs, ITS tables, guest
@@ -239,12 +241,17 @@ export class Fingerprinter {
 
   constructor(readonly program: Program) {
     program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
-    this.#paths = program.vms.map((d) =>
-      (d.platform.state as readonly StateSpec<VmModel>[]).map((spec) => ({
-        spec,
-        hashes: (spec.pattern.match(/#/g) ?? []).length,
-      }))
-    );
+    this.#paths = program.vms.map((d) => {
+      const specs = d.platform.state as readonly StateSpec<VmModel>[];
+      const patterns = new Set(specs.map((s) => s.pattern));
+      return specs.filter((spec) =>
+        // Paths the VM does not have (Xen state in a KVM guest) would only throw;
+        spec.requires?.(d.settings) === undefined &&
+        // a path one field below another (vcpu#.lapic.lvt0.mask) is a field of
+        // that register, already read whole.
+        !patterns.has(spec.pattern.slice(0, Math.max(0, spec.pattern.lastIndexOf("."))))
+      ).map((spec) => ({ spec, hashes: (spec.pattern.match(/#/g) ?? []).length }));
+    });
   }
 
   /** The fingerprint of the state of a run, with the caller's position words mixed in. */

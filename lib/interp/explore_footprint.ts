@@ -30,20 +30,42 @@ import type { ParallelOp } from "./run.ts";
 /** The state names a step may touch, or null for everything. */
 export type Footprint = ReadonlySet<string> | null;
 
+/** The footprint name for all of a VM's state except its vCPUs' instruction flags. */
+export const PLUMBING = "plumbing";
+
+/** A footprint entry for the commands of a platform whose table declares none. */
+interface Known {
+  touches: readonly string[];
+  /** Holds only for VMs whose `hypervisor` setting is `kvm` (or absent). */
+  kvmOnly: boolean;
+}
+
 /**
  * Footprints of commands whose tables do not declare one yet, checked
- * against the model code: STI/CLI/NOP and the Arm DAIF writes change only
- * the acting vCPU's own flags (and retire an instruction, which ends its
- * STI shadow). Keyed by the table entry itself, so a platform that wraps a
- * command with more behaviour (a VM exit) does not inherit it.
- * To be moved into the tables as `touches: ["cpu@self"]`.
+ * against the model code (lib/x86, lib/arm):
+ *
+ * - STI, CLI, NOP and the Arm DAIF writes change only the acting vCPU's own
+ *   flags (and retire an instruction, ending its STI shadow).
+ * - Device and VMM commands change and read the interrupt plumbing
+ *   (controllers, routing, ITS, timers) but never a vCPU's instruction
+ *   flags (IF, STI shadow, PSTATE.I/F, halted): only the vCPU's own
+ *   instructions and the engine's delivery during `run` do. Not so with Xen
+ *   (`hypervisor xen` or `kvm-xen`): an event channel kick ends a HLT and
+ *   reads IF, so there they touch everything.
+ *
+ * Keyed by the table entry itself, so a platform that wraps a command with
+ * more behaviour (a VM exit) does not inherit the entry. To be moved into
+ * the tables as `touches`.
  */
-export const KNOWN_FOOTPRINTS: ReadonlyMap<CommandSpec<unknown>, readonly string[]> = (() => {
-  const m = new Map<CommandSpec<unknown>, readonly string[]>();
-  const add = (cmds: readonly CommandSpec<never>[], names: readonly string[]) => {
+export const KNOWN_FOOTPRINTS: ReadonlyMap<CommandSpec<unknown>, Known> = (() => {
+  const m = new Map<CommandSpec<unknown>, Known>();
+  const add = (cmds: readonly CommandSpec<never>[], local: readonly string[]) => {
     for (const c of cmds) {
-      if (c.actor === "vcpu" && names.includes(c.name)) {
-        m.set(c as unknown as CommandSpec<unknown>, ["cpu@self"]);
+      const spec = c as unknown as CommandSpec<unknown>;
+      if (c.actor === "vcpu" && local.includes(c.name)) {
+        m.set(spec, { touches: ["cpu@self"], kvmOnly: false });
+      } else if (c.actor === "device" || c.actor === "vmm") {
+        m.set(spec, { touches: [PLUMBING], kvmOnly: true });
       }
     }
   };
@@ -53,17 +75,18 @@ export const KNOWN_FOOTPRINTS: ReadonlyMap<CommandSpec<unknown>, readonly string
 })();
 
 /**
- * The footprint of one child of a parallel block.
+ * The footprint of one child of a parallel block. Names carry their VM:
+ * `0:cpu:1` (vcpu1's flags), `0:plumbing`, `0:ioapic`; variables are `$x`.
  *
  * @example
  * ```ts
- * stepFootprint(block.body[0]); // Set {"0:cpu:0"} for `vcpu0: sti`, null for `vcpu0: eoi`
+ * stepFootprint(block.body[0], program); // Set {"0:cpu:0"} for `vcpu0: sti`, null for `vcpu0: eoi`
  * ```
  */
-export function stepFootprint(op: Op): Footprint {
+export function stepFootprint(op: Op, program: Program): Footprint {
   switch (op.op) {
     case "do": {
-      const out = callFootprint(op.call);
+      const out = callFootprint(op.call, program);
       if (out === null) return null;
       if (op.bind !== null) out.add(`$${op.bind}`);
       return out;
@@ -78,8 +101,13 @@ export function stepFootprint(op: Op): Footprint {
   }
 }
 
-function callFootprint(c: Call): Set<string> | null {
-  const declared = c.spec.touches ?? KNOWN_FOOTPRINTS.get(c.spec as CommandSpec<unknown>);
+function callFootprint(c: Call, program: Program): Set<string> | null {
+  let declared = c.spec.touches;
+  if (!declared) {
+    const known = KNOWN_FOOTPRINTS.get(c.spec as CommandSpec<unknown>);
+    const hv = program.vms[c.vm]?.settings.hypervisor;
+    if (known && (!known.kvmOnly || hv === undefined || hv === "kvm")) declared = known.touches;
+  }
   if (!declared || declared.includes("*")) return null;
   const out = new Set<string>();
   for (const t of declared) {
@@ -98,6 +126,16 @@ function callFootprint(c: Call): Set<string> | null {
     }
   }
   return out;
+}
+
+/** Whether two footprint names may refer to the same state. */
+function overlap(x: string, y: string): boolean {
+  if (x === y) return true;
+  if (x.startsWith("$") || y.startsWith("$")) return false;
+  const [vx, fx] = x.split(":"), [vy, fy] = y.split(":");
+  if (vx !== vy) return false;
+  // The plumbing is everything of its VM but the vCPUs' flags.
+  return (fx === PLUMBING && fy !== "cpu") || (fy === PLUMBING && fx !== "cpu");
 }
 
 /** Adds the variables an expression reads; false when it reads model state (everything). */
@@ -136,20 +174,20 @@ const matrices = new WeakMap<ParallelOp, BlockIndependence>();
  *
  * @example
  * ```ts
- * blockIndependence(block).independent[0][1]; // true for `vcpu0: sti` and `vcpu1: sti`
+ * blockIndependence(block, program).independent[0][1]; // true for `vcpu0: sti` and `vcpu1: sti`
  * ```
  */
-export function blockIndependence(block: ParallelOp): BlockIndependence {
+export function blockIndependence(block: ParallelOp, program: Program): BlockIndependence {
   let m = matrices.get(block);
   if (m) return m;
   const plan = blockPlan(block);
-  const fps = block.body.map(stepFootprint);
+  const fps = block.body.map((op) => stepFootprint(op, program));
   const independent = block.body.map((_, i) =>
     block.body.map((_, j) => {
       if (i === j || plan.actorOf[i] === plan.actorOf[j]) return false;
       const a = fps[i], b = fps[j];
       if (a === null || b === null) return false;
-      for (const x of a) if (b.has(x)) return false;
+      for (const x of a) for (const y of b) if (overlap(x, y)) return false;
       return true;
     })
   );
@@ -161,6 +199,6 @@ export function blockIndependence(block: ParallelOp): BlockIndependence {
 /** Whether a program has any pair of independent steps (so the reduction can do anything). */
 export function hasIndependentSteps(program: Program): boolean {
   return parallelBlocks(program).some((b) =>
-    blockIndependence(b).independent.some((row) => row.includes(true))
+    blockIndependence(b, program).independent.some((row) => row.includes(true))
   );
 }

@@ -40,12 +40,14 @@ export function linearize(
     const prev = orders.get(r.block);
     if (prev && prev.join() !== r.order.join()) {
       return {
-        why: `the parallel block at line ${r.block.loc.start.line} runs more than once, in different orders`,
+        why:
+          `the parallel block at line ${r.block.loc.start.line} runs more than once, in different orders`,
       };
     }
     if (r.block.loc.source !== program.file && !written) {
       return {
-        why: `the parallel block at ${r.block.loc.source}:${r.block.loc.start.line} is in an included file`,
+        why:
+          `the parallel block at ${r.block.loc.source}:${r.block.loc.start.line} is in an included file`,
       };
     }
     orders.set(r.block, r.order);

@@ -118,7 +118,9 @@ export function exploreTextReport(
     const counts = statsLine(r);
     if (r.status === "pass") {
       line(
-        `      ${r.orders === null ? "every order passes" : `${plural(r.orders, "interleaving")}, all pass`} (${counts})`,
+        `      ${
+          r.orders === null ? "every order passes" : `${plural(r.orders, "interleaving")}, all pass`
+        } (${counts})`,
         STYLES.dim,
       );
     }
@@ -133,9 +135,9 @@ export function exploreTextReport(
     if (!cx) continue;
     if (r.status === "xfail") line(`      expected: ${r.expectFailure}`, STYLES.dim);
     line(
-      `  failing order: ${
-        cx.token ? `--schedule ${cx.token}` : "the written order"
-      } (${plural(cx.deviations, "step")} out of written order; ${counts})`,
+      `  failing order: ${cx.token ? `--schedule ${cx.token}` : "the written order"} (${
+        plural(cx.deviations, "step")
+      } out of written order; ${counts})`,
     );
     for (const f of cx.result.failures) {
       line(`  ${where(f.loc)}: ${f.kind} ${f.text}`);

@@ -30,7 +30,9 @@ class Pool {
 
   constructor(n: number) {
     this.#workers = Array.from({ length: n }, (_, i) => {
-      const w = new Worker(new URL("./explore_worker.ts", import.meta.url).href, { type: "module" });
+      const w = new Worker(new URL("./explore_worker.ts", import.meta.url).href, {
+        type: "module",
+      });
       w.onmessage = (e: MessageEvent<Reply>) => this.#pending[i]?.(e.data);
       w.onerror = (e) => {
         e.preventDefault();
@@ -91,10 +93,13 @@ export async function exploreWithWorkers(
       const fresh = search.takeFresh();
       const per = Math.ceil(round.length / pool.size);
       const replies = await Promise.all(
-        Array.from({ length: pool.size }, (_, i) =>
-          pool.ask(i, { type: "work", items: round.slice(i * per, (i + 1) * per), fresh }).then(
-            check,
-          )),
+        Array.from(
+          { length: pool.size },
+          (_, i) =>
+            pool.ask(i, { type: "work", items: round.slice(i * per, (i + 1) * per), fresh }).then(
+              check,
+            ),
+        ),
       );
       for (const r of replies) {
         if (r.type !== "done") continue;

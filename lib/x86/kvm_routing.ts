@@ -239,6 +239,8 @@ export class GsiRouting {
   #entries: Readonly<RoutingEntry>[] = [];
   #lastError = "";
   readonly #msg: ApicMessage = fixedMessage(0, 0, "msi");
+  /** Reused for every Xen event-channel delivery. */
+  readonly #xenRoute = { port: 0, vcpu: 0, priority: 0 };
 
   /** Wires the routing layer; in kernel mode installs KVM's default table. */
   constructor(opts: GsiRoutingOptions) {
@@ -497,7 +499,11 @@ export class GsiRouting {
   /** KVM `kvm_xen_set_evtchn` through the route's {port, vcpu, priority}. */
   #setXen(r: CompiledRoute): number {
     const o = this.#opts, t = o.trace;
-    const ret = o.xen!.deliver({ port: r.pin, vcpu: r.lo, priority: r.hi });
+    const x = this.#xenRoute;
+    x.port = r.pin;
+    x.vcpu = r.lo;
+    x.priority = r.hi;
+    const ret = o.xen!.deliver(x);
     if (t.enabled) {
       t.emit(this.#name, "xen_evtchn", `port ${r.pin} vcpu ${r.lo} -> ${ret}`);
     }

@@ -311,7 +311,10 @@ export class Lapic {
   nmiPending = 0;
   /** An INIT was accepted and not yet processed. */
   initPending = false;
-  /** Vector of the last accepted start-up IPI, or -1. */
+  /**
+   * Vector of a start-up IPI accepted and not yet processed by the CPU, or
+   * -1. A later SIPI replaces it; an INIT discards it.
+   */
   sipiVector: number = -1;
   /** An SMI was accepted and not yet processed. */
   smiPending = false;
@@ -803,6 +806,11 @@ export class Lapic {
           return Accept.Dropped;
         }
         this.initPending = true;
+        if (this.sipiVector >= 0) {
+          // KVM sets pending_events to INIT alone: an unprocessed SIPI is dropped.
+          this.sipiVector = -1;
+          if (t.enabled) t.emit(name, "sipi.dropped", "INIT discards the unprocessed SIPI");
+        }
         if (t.enabled) t.emit(name, "init", "INIT pending");
         return Accept.Accepted;
       case DeliveryMode.StartUp:
@@ -1224,7 +1232,9 @@ export class Lapic {
 
   /**
    * One 32-bit register write, shared by MMIO and x2APIC WRMSR (KVM
-   * `kvm_lapic_reg_write`). Returns why nothing was written, or null. The
+   * `kvm_lapic_reg_write`). Returns why KVM refuses the write (its `ret = 1`:
+   * MMIO drops it, WRMSR raises #GP), or null; a write KVM accepts and then
+   * ignores (TMICT in TSC-deadline mode) traces itself and returns null. The
    * x2APIC-only refusals (ID, LDR, DFR, ICR high, ESR ≠ 0) are the caller's.
    */
   #regWrite(reg: LapicRegister, offset: number, value: number): string | null {
@@ -1310,8 +1320,12 @@ export class Lapic {
         break;
       case 0x380:
         if ((this.lvt[Lvt.Timer] & (3 << 17)) === TIMER_MODE_TSC_DEADLINE) {
-          // TMICT is dead in TSC-deadline mode (SDM "TSC-Deadline Mode").
-          return "TMICT write in TSC-deadline mode";
+          // TMICT is dead in TSC-deadline mode (SDM "TSC-Deadline Mode"). KVM
+          // drops the write without failing it, so an x2APIC WRMSR does not #GP.
+          if (t.enabled) {
+            t.emit(name, "write.ignored", `${reg.name} <- ${hex(value)}: TSC-deadline mode`);
+          }
+          return null;
         }
         this.#traceWrite(reg.name, stored);
         this.timer.writeInitialCount(stored);

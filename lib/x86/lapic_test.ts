@@ -216,6 +216,26 @@ Deno.test("Lapic ignores INIT level de-assert but takes an edge INIT", () => {
   assert.equal(apic.initPending, true);
 });
 
+Deno.test("Lapic: a later SIPI replaces an unprocessed one; INIT discards it (KVM pending_events)", () => {
+  const { apic, trace } = rig({ enable: false });
+  const sipi = (v: number) => {
+    const m = msg(v);
+    m.deliveryMode = DeliveryMode.StartUp;
+    return apic.accept(m);
+  };
+  assert.equal(sipi(0x9a), Accept.Accepted);
+  assert.equal(sipi(0x9b), Accept.Accepted);
+  assert.equal(apic.sipiVector, 0x9b);
+  const init = msg(0);
+  init.deliveryMode = DeliveryMode.INIT;
+  apic.accept(init);
+  assert.equal(apic.initPending, true);
+  assert.equal(apic.sipiVector, -1);
+  assert.deepEqual(kinds(trace).slice(-2), ["sipi.dropped", "init"]);
+  assert.equal(sipi(0x9c), Accept.Accepted);
+  assert.equal(apic.sipiVector, 0x9c, "a SIPI after the INIT stays");
+});
+
 Deno.test("Lapic accepts nothing while hardware-disabled and reads all-ones", () => {
   const { apic } = rig();
   assert.equal(apic.setApicBase(0xfee00000), true);
@@ -650,6 +670,77 @@ Deno.test("Lapic timer: TSC-deadline through IA32_TSC_DEADLINE; TMICT ignored; T
   apic.eoi();
   ok(apic.wrmsr(0x6e0, 10n)); // in the past: at once
   assert.deepEqual(vectorsOf(apic.irr), [0xef]);
+});
+
+Deno.test("Lapic timer in x2APIC mode: LVTT, TDCR, TMICT and TMCCT are MSRs; TMICT in TSC-deadline mode is dropped without #GP", () => {
+  const { apic, advance, trace } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  ok(apic.wrmsr(0x1b, 0xfee00c00n));
+  assert.equal(ok(apic.wrmsr(0x83e, 0xbn)), null); // divide by 1
+  assert.equal(ok(apic.wrmsr(0x832, 0xecn)), null); // one-shot, vector 0xEC
+  assert.equal(ok(apic.wrmsr(0x838, 1000n)), null);
+  advance(400);
+  assert.equal(ok(apic.rdmsr(0x839)), 600n);
+  assert.match(gp(apic.wrmsr(0x839, 5n)), /read-only/);
+  advance(1000);
+  assert.deepEqual(vectorsOf(apic.irr), [0xec]);
+  assert.equal(ok(apic.wrmsr(0x832, 0x400ecn)), null, "into TSC-deadline mode");
+  assert.equal(ok(apic.rdmsr(0x838)), 0n, "the mode switch zeroed TMICT (KVM apic_update_lvtt)");
+  // KVM's kvm_lapic_reg_write breaks out of the TMICT case with ret 0 here.
+  assert.equal(ok(apic.wrmsr(0x838, 1000n)), null, "no #GP");
+  assert.equal(ok(apic.rdmsr(0x838)), 0n);
+  assert.equal(trace.events.at(-1)!.text, "timer_initial_count <- 0x3e8: TSC-deadline mode");
+});
+
+Deno.test("Lapic timer: one-shot switched to periodic mid-count keeps TMCCT and reloads at the wrap; an expired one is left alone (X86-53)", () => {
+  const { apic, advance } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  apic.write(0x3e0, 0xb); // divide by 1: TMCCT counts nanoseconds
+  apic.write(0x320, 0xe5); // one-shot, vector 0xE5
+  apic.write(0x380, 0x999999);
+  advance(0x999999 - 0x400000); // TMCCT = 0x400000, below half
+  assert.equal(apic.read(0x390), 0x400000);
+  apic.write(0x320, 0x200e5); // periodic
+  assert.equal(apic.read(0x380), 0x999999, "TMICT unchanged");
+  assert.equal(apic.read(0x390), 0x400000, "the count goes on from where it was");
+  advance(0x999999 - 1);
+  assert.equal(apic.read(0x390), 1);
+  assert.deepEqual(vectorsOf(apic.irr), []);
+  advance(0x999999);
+  assert.deepEqual(vectorsOf(apic.irr), [0xe5], "fires at the wrap");
+  assert.equal(apic.read(0x390), 0x999999, "and reloads from TMICT");
+  advance(0x999999 + 0x100);
+  assert.equal(apic.read(0x390), 0x999999 - 0x100);
+
+  const second = x2rig();
+  second.apic.write(0xf0, 0x1ff);
+  second.apic.write(0x3e0, 0xb);
+  second.apic.write(0x320, 0xe6);
+  second.apic.write(0x380, 1000);
+  second.advance(1000);
+  assert.deepEqual(vectorsOf(second.apic.irr), [0xe6]);
+  second.apic.acknowledge();
+  second.apic.eoi();
+  second.apic.write(0x320, 0x200e6); // periodic, after the one-shot expired
+  assert.equal(second.apic.read(0x390), 0);
+  second.advance(10_000_000);
+  assert.deepEqual(vectorsOf(second.apic.irr), [], "no interrupts");
+  assert.equal(second.apic.read(0x390), 0);
+  assert.equal(second.apic.read(0x380), 1000);
+});
+
+Deno.test("Lapic IA32_TSC_DEADLINE with the APIC hardware-disabled reads 0 and drops writes (KVM kvm_apic_present)", () => {
+  const { apic, advance, trace } = x2rig();
+  apic.write(0xf0, 0x1ff);
+  apic.write(0x320, 0x400ef);
+  apic.setApicBase(0xfee00000);
+  assert.equal(ok(apic.wrmsr(0x6e0, 100n)), null);
+  assert.equal(ok(apic.rdmsr(0x6e0)), 0n);
+  assert.equal(trace.events.at(-1)!.text, "IA32_TSC_DEADLINE <- 0x64: APIC hardware-disabled");
+  advance(1000);
+  apic.setApicBase(0xfee00800);
+  assert.deepEqual(vectorsOf(apic.irr), []);
+  assert.equal(ok(apic.rdmsr(0x6e0)), 0n);
 });
 
 Deno.test("Lapic timer stops at INIT and power-up reset", () => {

@@ -854,7 +854,7 @@ const HANDLER_EVENTS: HandlerEventSpec[] = [
 
 const needXen = (s: Readonly<Record<string, Val>>) =>
   s.hypervisor === "kvm"
-    ? "this needs a Xen guest: add 'hypervisor xen' or 'hypervisor kvm-xen' to the vm block"
+    ? "needs a Xen guest: add 'hypervisor xen' or 'hypervisor kvm-xen' to the vm block"
     : undefined;
 
 /** KVM's Xen ioctls, and the VMM's vcpu_info copy, exist only where KVM emulates Xen. */
@@ -870,8 +870,8 @@ const needKvmXen = (s: Readonly<Record<string, Val>>) =>
   s.hypervisor === "kvm-xen"
     ? undefined
     : s.hypervisor === "xen"
-    ? "this is a KVM ioctl of KVM's Xen emulation; Xen has no KVM: use 'hypervisor kvm-xen'"
-    : "this needs KVM's Xen emulation: add 'hypervisor kvm-xen' to the vm block";
+    ? "belongs to KVM's Xen emulation, and Xen has no KVM: use 'hypervisor kvm-xen'"
+    : "needs KVM's Xen emulation: add 'hypervisor kvm-xen' to the vm block";
 
 const XEN_COMMANDS: Cmd[] = xenCommands<X86Vm>((vm) => vm.xen).map((c) => ({
   ...c,

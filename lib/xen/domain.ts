@@ -116,13 +116,13 @@ export class XenDomain implements EvtchnDomain {
   readonly areas: VcpuInfoAreas;
   readonly timers: XenTimers;
   /** HVM params other than CALLBACK_IRQ, as stored. */
-  readonly params = new Map<number, bigint>();
+  readonly params: Map<number, bigint> = new Map();
   /** The CPU mode of each vCPU (what a latch would pick). */
   readonly cpuMode: GuestWidth[];
   #width: GuestWidth;
   #sharedInfo: number;
   /** Other domains on the same hypervisor, by id. */
-  readonly peers = new Map<number, XenDomain>();
+  readonly peers: Map<number, XenDomain> = new Map();
 
   constructor(
     readonly name: string,

@@ -111,7 +111,7 @@ export interface KvmXenHvmConfig {
 export class KvmXen {
   config: KvmXenHvmConfig | null = null;
   /** GSI → Xen event-channel routes from KVM_SET_GSI_ROUTING. */
-  readonly routes = new Map<number, XenEvtchnRoute[]>();
+  readonly routes: Map<number, XenEvtchnRoute[]> = new Map();
 
   constructor(readonly domain: XenDomain) {}
 

@@ -33,6 +33,7 @@ import {
 import { XEN_ERRNO } from "./errno.ts";
 import type { AccessWidth } from "./guest_memory.ts";
 import { XEN_PAGE_SIZE } from "./vcpu_info.ts";
+import { FIFO } from "./fifo.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 
 /** The Xen model attached to a VM. */
@@ -204,6 +205,13 @@ const VALUE: ParamSpec = {
 function valueOf(a: Args): bigint {
   const raw = a.$register?.raw;
   return raw !== undefined ? raw : BigInt(a.value as bigint | number);
+}
+
+/** The GPA of `port`'s FIFO event word, for a guest access. */
+function fifoWord(d: XenDomain, port: number): number {
+  const a = d.evtchn.fifo.wordAddr(port);
+  if (a < 0) throw new CommandInputError(`port ${port} has no FIFO event word yet (expand_array)`);
+  return a;
 }
 
 function need<M>(xenOf: XenOf<M>, vm: M, name: string): XenMachine {
@@ -442,10 +450,14 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     {
       actor: "vcpu",
       name: "evtchn mask",
-      doc: "the guest sets the port's bit in evtchn_mask",
+      doc: "the guest sets the port's bit in evtchn_mask (FIFO: MASKED in its event word)",
       params: [{ name: "port", type: PORT, doc: "the port", positional: true }],
       run: (vm, _cpu, a) => {
         const d = need(xenOf, vm, "evtchn mask").domain;
+        if (d.evtchn.fifo.active) {
+          d.mem.setBit(fifoWord(d, a.port as number), FIFO.MASKED);
+          return;
+        }
         const m = d.layout().sharedInfo.find((f) => f.name === "evtchn_mask")!;
         if (d.sharedInfo() < 0) throw new CommandInputError("no shared_info is mapped");
         if ((a.port as number) >= m.bits!) {
@@ -456,11 +468,17 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     },
     hc(
       "evtchn unmask",
-      "Linux's HVM unmask: clear M; if P is set, set M again and call EVTCHNOP_unmask",
+      "Linux's HVM unmask: clear M; if P is set, set M again and call EVTCHNOP_unmask. " +
+        "FIFO: clear MASKED (a cmpxchg that waits out BUSY); if PENDING, call EVTCHNOP_unmask",
       [{ name: "port", type: PORT, doc: "the port", positional: true }],
       (x, _c, a) => {
         const d = x.domain;
         const p = a.port as number;
+        if (d.evtchn.fifo.active) {
+          const w = fifoWord(d, p);
+          d.mem.clearBit(w, FIFO.MASKED);
+          return d.mem.testBit(w, FIFO.PENDING) ? d.evtchn.unmask(p) : 0;
+        }
         const si = d.sharedInfo();
         if (si < 0 || p >= d.layout().maxPorts2L) return d.evtchn.unmask(p);
         const l = d.layout().sharedInfo;
@@ -472,6 +490,49 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return d.evtchn.unmask(p);
       },
     ),
+    // ---- FIFO ABI -------------------------------------------------------------------------
+    hc(
+      "evtchn init_control",
+      "EVTCHNOP_init_control: a vCPU's FIFO control block; the first success switches to FIFO",
+      [
+        { name: "gfn", type: U32, doc: "the control block's frame" },
+        { name: "offset", type: U32, doc: "offset in the frame (8-aligned, <= 4024)", default: 0 },
+        { name: "vcpu", type: U32, doc: "the vCPU (default: the caller)", default: -1 },
+      ],
+      (x, cpu, a) =>
+        x.domain.evtchn.initControl(a.gfn as number, a.offset as number, self(a.vcpu, cpu)),
+      "link_bits (17), or -errno",
+    ),
+    hc(
+      "evtchn expand_array",
+      "EVTCHNOP_expand_array: the next event-array page (1024 ports)",
+      [{ name: "gfn", type: U32, doc: "the page's frame" }],
+      (x, _c, a) => x.domain.evtchn.expandArray(a.gfn as number),
+    ),
+    hc(
+      "evtchn set_priority",
+      "EVTCHNOP_set_priority (FIFO: 0 highest .. 15 lowest, 7 default)",
+      [
+        { name: "port", type: PORT, doc: "the port", positional: true },
+        { name: "priority", type: U32, doc: "the queue" },
+      ],
+      (x, _c, a) => x.domain.evtchn.setPriority(a.port as number, a.priority as number),
+    ),
+    {
+      actor: "vcpu",
+      name: "evtchn fifo_init_page",
+      doc:
+        "the guest fills a page with MASKED event words before adding it (Linux init_array_page)",
+      params: [{ name: "gfn", type: U32, doc: "the page's frame" }],
+      run: (vm, _cpu, a) => {
+        const d = need(xenOf, vm, "evtchn fifo_init_page").domain;
+        const gpa = (a.gfn as number) * XEN_PAGE_SIZE;
+        if (!d.mem.contains(gpa, XEN_PAGE_SIZE)) {
+          throw new CommandInputError(`frame 0x${(a.gfn as number).toString(16)} is not RAM`);
+        }
+        for (let o = 0; o < XEN_PAGE_SIZE; o += 4) d.mem.write(gpa + o, 32, 1 << FIFO.MASKED);
+      },
+    },
     // ---- HVM ops, vCPU ops, sched ops -------------------------------------------------------
     hc(
       "xen set_evtchn_upcall_vector",
@@ -857,6 +918,53 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
     type: { kind: "enum", values: ["", "event", "timeout", "kick"] },
     doc: "why the last block or poll ended",
     get: (vm, [c]) => d(vm).timers.vcpus[c].wokeBy,
+  });
+  out.push({
+    pattern: "xen.fifo",
+    type: bit,
+    doc: "1 once the domain uses the FIFO ABI",
+    get: (vm) => d(vm).evtchn.fifo.active ? 1 : 0,
+  });
+  out.push({
+    pattern: "fifo.word[#]",
+    type: { kind: "int", min: 0, max: 0xffff_ffff },
+    doc: "the port's FIFO event word (0 while its page is missing)",
+    get: (vm, [p]) => d(vm).evtchn.fifo.word(p),
+    bounds: () => [FIFO.NR_CHANNELS],
+  });
+  for (
+    const [name, b] of [["pending", FIFO.PENDING], ["masked", FIFO.MASKED], [
+      "linked",
+      FIFO.LINKED,
+    ], ["busy", FIFO.BUSY]] as const
+  ) {
+    out.push({
+      pattern: `fifo.word[#].${name}`,
+      type: bit,
+      doc: `the ${name.toUpperCase()} bit (${b}) of the port's event word`,
+      get: (vm, [p]) => (d(vm).evtchn.fifo.word(p) >>> b) & 1,
+      bounds: () => [FIFO.NR_CHANNELS],
+    });
+  }
+  out.push({
+    pattern: "fifo.word[#].link",
+    type: { kind: "int", min: 0, max: FIFO.LINK_MASK },
+    doc: "LINK (bits 16:0): the next port in the queue",
+    get: (vm, [p]) => d(vm).evtchn.fifo.word(p) & FIFO.LINK_MASK,
+    bounds: () => [FIFO.NR_CHANNELS],
+  });
+  out.push({
+    pattern: "vcpu#.fifo.ready",
+    type: { kind: "int", min: 0, max: 0xffff_ffff },
+    doc: "READY of the vCPU's control block: bit q = queue q has a head",
+    get: (vm, [c]) => d(vm).evtchn.fifo.ready(c),
+  });
+  out.push({
+    pattern: "vcpu#.fifo.head[#]",
+    type: { kind: "int", min: 0, max: 0xffff_ffff },
+    doc: "HEAD[q] of the vCPU's control block",
+    get: (vm, [c, q]) => d(vm).evtchn.fifo.head(c, q),
+    bounds: () => [0xffff, FIFO.MAX_QUEUES],
   });
   out.push({
     pattern: "xen.layout",

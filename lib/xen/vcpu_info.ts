@@ -64,7 +64,7 @@ export type VcpuInfoPlace =
 export class VcpuInfoAreas {
   readonly places: VcpuInfoPlace[];
   /** Xen's dummy_vcpu_info: hypervisor memory the guest cannot see (one, shared by all vCPUs ≥ 32). */
-  readonly dummy = new GuestMemory(VCPU_INFO_SIZE);
+  readonly dummy: GuestMemory = new GuestMemory(VCPU_INFO_SIZE);
   /** kvm-xen: KVM's in-kernel `evtchn_pending_sel` shadow per vCPU. */
   readonly shadowSel: bigint[];
 
@@ -120,9 +120,25 @@ export class VcpuInfoAreas {
     return r.mem.readBig(r.addr + f.offset, (f.size * 8) as 8 | 16 | 32 | 64);
   }
 
-  /** evtchn_upcall_pending of vCPU `n`. */
+  /**
+   * evtchn_upcall_pending of vCPU `n`. A vCPU checks this at every
+   * instruction boundary while a global callback vector is set, so it reads
+   * the byte directly (offset 0 in both layouts) and allocates nothing.
+   */
   upcallPending(n: number): boolean {
-    return this.read(n, "evtchn_upcall_pending") !== 0n;
+    const p = this.places[n];
+    switch (p.kind) {
+      case "shared": {
+        const si = this.sharedInfo();
+        return si >= 0 && this.mem.bytes[si + defaultVcpuInfoOffset(n)] !== 0;
+      }
+      case "guest":
+        return this.mem.bytes[p.gpa] !== 0;
+      case "dummy":
+        return this.dummy.bytes[0] !== 0;
+      case "none":
+        return false;
+    }
   }
 
   /**

@@ -1,0 +1,298 @@
+/**
+ * The `scn explore` command: options, loading files, running the search
+ * (in this thread or over workers), reporting, and `--out FILE`.
+ * `lib/cli/main.ts` dispatches here.
+ *
+ * @module
+ */
+import { parse } from "../../dsl/parse.ts";
+import { check } from "../../dsl/check/mod.ts";
+import type { Program } from "../../dsl/program.ts";
+import { ScnError } from "../core/diagnostic.ts";
+import { PLATFORMS } from "../platforms.ts";
+import type { Platform } from "./platform.ts";
+import { collectFiles, fileLoader, readText } from "../cli/files.ts";
+import { explore, type ExploreOptions, type ExploreResult, exploreSchedule } from "./explore.ts";
+import { exploreWithWorkers } from "./explore_workers.ts";
+import {
+  exploreExitCode,
+  exploreJsonReport,
+  type ExploreOutcome,
+  exploreTextReport,
+} from "./explore_report.ts";
+import { parseSchedule, type ScheduleEntry } from "./explore_schedule.ts";
+
+/** Where `scn explore` writes (the same shape as the command line's `Io`). */
+export interface ExploreIo {
+  out(line: string, style?: string): void;
+  err(line: string): void;
+  color: boolean;
+  writeFile(path: string, text: string): void;
+  platforms?: readonly Platform[];
+}
+
+/** The options of `scn explore`, as parsed from the command line. */
+export interface ExploreCliOptions {
+  explore: ExploreOptions;
+  workers: number;
+  /** Run only this order. */
+  schedule?: string;
+  /** Write the failing order as a plain scenario here. */
+  out?: string;
+  json: boolean;
+  trace: boolean;
+  noColor: boolean;
+}
+
+/** Raw option values as `parseArgs` gives them. */
+export interface RawExploreOptions {
+  "max-states"?: string;
+  "max-depth"?: string;
+  workers?: string;
+  "no-reduce"?: boolean;
+  "no-dedup"?: boolean;
+  schedule?: string;
+  out?: string;
+}
+
+/**
+ * Checks the explore options; returns a message for the first bad one.
+ *
+ * @example
+ * ```ts
+ * exploreOptions({ "max-states": "10" }, 100, { json: false, trace: false, noColor: true });
+ * ```
+ */
+export function exploreOptions(
+  raw: RawExploreOptions,
+  maxSteps: number | undefined,
+  base: { json: boolean; trace: boolean; noColor: boolean },
+): ExploreCliOptions | string {
+  const count = (name: keyof RawExploreOptions): number | string | undefined => {
+    const v = raw[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    return Number.isInteger(n) && n > 0 ? n : `--${name} needs a positive whole number, not '${v}'`;
+  };
+  const maxStates = count("max-states"), maxDepth = count("max-depth"), workers = count("workers");
+  for (const v of [maxStates, maxDepth, workers]) if (typeof v === "string") return v;
+  if (raw.schedule !== undefined) {
+    const p = parseSchedule(raw.schedule, "-");
+    if (typeof p === "string") return `--schedule: ${p}`;
+  }
+  return {
+    explore: {
+      maxSteps,
+      maxStates: maxStates as number | undefined,
+      maxDepth: maxDepth as number | undefined,
+      reduce: !raw["no-reduce"],
+      dedup: !raw["no-dedup"],
+    },
+    workers: (workers as number | undefined) ?? 1,
+    schedule: raw.schedule,
+    out: raw.out,
+    ...base,
+  };
+}
+
+/** Reads and checks a file, or says why not, as an outcome. */
+export function loadProgram(
+  file: string,
+  platforms: readonly Platform[] = PLATFORMS,
+): { program: Program } | { outcome: ExploreOutcome } {
+  const text = readText(file);
+  const sources = new Map<string, string>();
+  if (text === undefined) {
+    const at = { offset: 0, line: 1, column: 1 };
+    return {
+      outcome: {
+        kind: "input-error",
+        file,
+        diagnostics: [{
+          kind: "include",
+          message: `cannot read '${file}'`,
+          loc: { source: file, start: at, end: at },
+        }],
+        sources,
+      },
+    };
+  }
+  sources.set(file, text);
+  try {
+    return { program: check(parse(text, file), { platforms, load: fileLoader, text }) };
+  } catch (e) {
+    return { outcome: errorOutcome(file, e, sources) };
+  }
+}
+
+function errorOutcome(file: string, e: unknown, sources: Map<string, string>): ExploreOutcome {
+  if (e instanceof ScnError) {
+    for (const d of e.diagnostics) {
+      for (const s of [d.loc.source, ...(d.related ?? []).map((r) => r.loc.source)]) {
+        if (!sources.has(s)) {
+          const t = readText(s);
+          if (t !== undefined) sources.set(s, t);
+        }
+      }
+    }
+    return { kind: "input-error", file, diagnostics: e.diagnostics, sources };
+  }
+  return {
+    kind: "internal-error",
+    file,
+    message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+  };
+}
+
+type Runner = (program: Program, file: string) => ExploreResult | Promise<ExploreResult>;
+
+function runner(o: ExploreCliOptions): Runner {
+  if (o.schedule !== undefined) {
+    const token = o.schedule;
+    return (program) =>
+      exploreSchedule(program, parseSchedule(token, program.file) as ScheduleEntry[], o.explore);
+  }
+  if (o.workers > 1) {
+    return (program, file) => exploreWithWorkers(program, file, o.explore, o.workers);
+  }
+  return (program) => explore(program, o.explore);
+}
+
+function missingOutcome(file: string): ExploreOutcome {
+  const at = { offset: 0, line: 1, column: 1 };
+  return {
+    kind: "input-error",
+    file,
+    diagnostics: [{
+      kind: "include",
+      message: `no such file or directory '${file}'`,
+      loc: { source: file, start: at, end: at },
+    }],
+    sources: new Map(),
+  };
+}
+
+/**
+ * `scn explore` in this thread. With `--workers` above 1 use
+ * {@link exploreCommandAsync}.
+ *
+ * @example
+ * ```ts
+ * exploreCommand(["scenarios/races"], options, io); // 0 when every race is as its scenario says
+ * ```
+ */
+export function exploreCommand(paths: string[], o: ExploreCliOptions, io: ExploreIo): number {
+  if (o.workers > 1) {
+    io.err("scn explore: --workers needs the asynchronous entry point (mainAsync)");
+    return 2;
+  }
+  const pre = precheck(paths, o, io);
+  if (typeof pre === "number") return pre;
+  const run = runner(o);
+  const outcomes = pre.missing.map(missingOutcome);
+  for (const f of pre.files) {
+    const loaded = loadProgram(f, io.platforms);
+    if ("outcome" in loaded) outcomes.push(loaded.outcome);
+    else outcomes.push(guard(f, loaded.program, () => run(loaded.program, f) as ExploreResult));
+  }
+  return report(outcomes, o, io);
+}
+
+/**
+ * `scn explore`, with workers when `--workers` is above 1.
+ *
+ * @example
+ * ```ts
+ * await exploreCommandAsync(["race.scn"], { ...options, workers: 4 }, io);
+ * ```
+ */
+export async function exploreCommandAsync(
+  paths: string[],
+  o: ExploreCliOptions,
+  io: ExploreIo,
+): Promise<number> {
+  if (o.workers > 1 && io.platforms) {
+    io.err("scn explore: --workers checks scenarios against irqlab's own platforms only");
+    return 2;
+  }
+  const pre = precheck(paths, o, io);
+  if (typeof pre === "number") return pre;
+  const run = runner(o);
+  const outcomes = pre.missing.map(missingOutcome);
+  for (const f of pre.files) {
+    const loaded = loadProgram(f, io.platforms);
+    if ("outcome" in loaded) {
+      outcomes.push(loaded.outcome);
+      continue;
+    }
+    try {
+      outcomes.push({ kind: "explored", file: f, result: await run(loaded.program, f) });
+    } catch (e) {
+      outcomes.push(errorOutcome(f, e, new Map(loaded.program.sources)));
+    }
+  }
+  return report(outcomes, o, io);
+}
+
+function guard(file: string, program: Program, fn: () => ExploreResult): ExploreOutcome {
+  try {
+    return { kind: "explored", file, result: fn() };
+  } catch (e) {
+    return errorOutcome(file, e, new Map(program.sources));
+  }
+}
+
+function precheck(
+  paths: string[],
+  o: ExploreCliOptions,
+  io: ExploreIo,
+): { files: string[]; missing: string[] } | number {
+  if (paths.length === 0) {
+    io.err("scn explore: name scenario files or directories, e.g. 'scn explore scenarios/races'");
+    return 2;
+  }
+  const { files, missing } = collectFiles(paths);
+  if ((o.out !== undefined || o.schedule !== undefined) && files.length + missing.length !== 1) {
+    io.err(
+      `scn explore: ${
+        o.out !== undefined ? "--out" : "--schedule"
+      } is for one scenario: name one file`,
+    );
+    return 2;
+  }
+  return { files, missing };
+}
+
+function report(outcomes: ExploreOutcome[], o: ExploreCliOptions, io: ExploreIo): number {
+  if (o.json) io.out(exploreJsonReport(outcomes));
+  else {
+    for (const l of exploreTextReport(outcomes, { trace: o.trace })) {
+      io.out(l.text, io.color && !o.noColor ? l.style : "");
+    }
+  }
+  const code = exploreExitCode(outcomes);
+  if (o.out === undefined) return code;
+  const found = outcomes.find((x) => x.kind === "explored" && x.result.counterexample);
+  const cx = found?.kind === "explored" ? found.result.counterexample : null;
+  if (!cx) {
+    io.err(`scn explore: nothing written to '${o.out}': no failing order`);
+    return code;
+  }
+  if ("why" in cx.linear) {
+    io.err(
+      `scn explore: nothing written to '${o.out}': ${cx.linear.why}; replay with --schedule ${cx.token}`,
+    );
+    return Math.max(code, 2);
+  }
+  try {
+    io.writeFile(o.out, cx.linear.text);
+  } catch (e) {
+    io.err(
+      e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+        ? `scn: writing '${o.out}' needs write permission: run with --allow-write=${o.out}`
+        : `scn: cannot write '${o.out}': ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return 2;
+  }
+  return code;
+}
