@@ -923,13 +923,26 @@ function lowerConditionTree(c: Condition, scope: Scope): Cond {
         cpu: actor.cpu,
         cpuName: actor.source,
         nothing: c.spec.nothing,
-        values: c.spec.values.map((v) => lowerValue(v, scope)),
+        values: c.spec.values.map((v) => lowerTookValue(v, actor.vm, scope)),
         count: c.spec.count ? lowerValue(c.spec.count.value, scope) : null,
         inOrder: c.spec.inOrder,
         loc: c.loc,
       };
     }
   }
+}
+
+/**
+ * A `took` value: a handler event that takes no value (`nmi`, `irq`) names
+ * the kind of take, so `took nmi` cannot be confused with vector 2; anything
+ * else is an ordinary value (a vector or INTID).
+ */
+function lowerTookValue(v: Value, vm: number, scope: Scope): Expr {
+  if (v.kind === "ident") {
+    const event = scope.vms[vm].platform.handlerEvents.find((e) => e.name === v.name);
+    if (event && !event.takesValue) return { e: "lit", value: v.name, loc: v.loc };
+  }
+  return lowerValue(v, scope);
 }
 
 function typeOf(e: Expr): ParamType | null {

@@ -471,3 +471,52 @@ Deno.test("Xen settings that do nothing for the chosen hypervisor are refused at
   assert.equal(e3.message, "vm 'g': 'guest' is 64 or 32, not 48");
   program("", head("vm g { arch x86_64 hypervisor xen { guest 32  max_evtchn_port 4096 } }"));
 });
+
+Deno.test("a took value naming a handler event without a value (nmi) lowers to that kind, not a constant", () => {
+  const p = program("expect vcpu0 took [nmi, 2, EINVAL] in order\n");
+  const [op] = p.body;
+  assert.equal(op.op, "expect");
+  if (op.op !== "expect" || op.cond.c !== "took") return;
+  assert.deepEqual(op.cond.values.map((v) => v.e === "lit" ? v.value : v.e), ["nmi", 2, 22]);
+  // `vector` takes a value, so it is no kind: an unknown name as before.
+  const { d } = lowerError("expect vcpu0 took vector\n");
+  assert.equal(d.message, "unknown name 'vector'");
+  // Arm's irq and fiq are kinds in the same way.
+  const arm = program(
+    "expect vcpu0 took irq\n",
+    'scenario "t"\nvm g { arch arm64 vcpus 1 }\n',
+  ).body[0];
+  assert.ok(arm.op === "expect" && arm.cond.c === "took");
+  if (arm.op === "expect" && arm.cond.c === "took") {
+    assert.deepEqual(arm.cond.values.map((v) => v.e === "lit" ? v.value : v.e), ["irq"]);
+  }
+});
+
+Deno.test("irqchip userspace: LAPIC commands and paths are located errors; x2APIC and wait-for-sipi are refused", () => {
+  const head = 'scenario "t"\nvm g { arch x86_64 vcpus 2 irqchip userspace }\n';
+  for (const line of ["vcpu0: eoi\n", "vcpu0: lapic enable\n", "vcpu0: ipi vector=0x41\n"]) {
+    const { d } = lowerError(line, head);
+    assert.match(d.message, /needs an in-kernel LAPIC: use 'irqchip kernel' or 'irqchip split'/);
+  }
+  const { d } = lowerError("expect vcpu0.lapic.isr == {}\n", head);
+  assert.match(d.message, /needs an in-kernel LAPIC/);
+  // What KVM does offer without an irqchip still checks.
+  program(
+    "vmm: kvm interrupt vcpu=1 vector=0x30\nvmm: kvm nmi vcpu=0\nexpect vcpu0.exit_reason == 0\n",
+    head,
+  );
+  for (
+    const settings of ["irqchip userspace lapic x2apic", "irqchip userspace aps wait-for-sipi"]
+  ) {
+    const { d } = lowerError("", `scenario "t"\nvm g { arch x86_64 ${settings} }\n`);
+    assert.match(d.message, /'irqchip userspace' has no in-kernel LAPIC/);
+  }
+});
+
+Deno.test("'pic inta' needs the in-kernel PIC", () => {
+  const { d } = lowerError(
+    "vcpu0: pic inta\n",
+    'scenario "t"\nvm g { arch x86_64 irqchip split }\n',
+  );
+  assert.match(d.message, /needs the in-kernel PIC: use 'irqchip kernel'/);
+});

@@ -68,14 +68,14 @@ function readSettings(
       key = item.name;
       keyLoc = item.loc;
     } else {
-      fail(item.loc, "expected a setting name here", suggest("", names));
+      fail(item.loc, "expected a setting name here", settingHint("", names));
     }
     const spec = settings.find((x) => x.name === key);
     if (!spec) {
       fail(
         keyLoc,
         `unknown ${prefix ? `'${prefix.slice(0, -1)}' ` : "vm "}setting '${key}'`,
-        suggest(key, names),
+        settingHint(key, names),
       );
     }
     const prev = given.get(key);
@@ -178,4 +178,13 @@ function describeSetting(spec: SettingSpec): string {
   if (v.kind === "int") return `${spec.name} takes a number in ${v.min}..${v.max}`;
   if (v.kind === "list") return `${spec.name} takes a list of numbers in ${v.min}..${v.max}`;
   return `${spec.name} takes no value`;
+}
+
+/**
+ * "Did you mean", or else every setting: a platform's settings are few
+ * enough to list whatever their number (the general hint stops at 8).
+ */
+function settingHint(word: string, names: readonly string[]): string | undefined {
+  return suggest(word, names) ??
+    (names.length ? `expected one of: ${names.join(", ")}` : undefined);
 }

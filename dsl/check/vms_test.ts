@@ -34,6 +34,8 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     vcpus: 1,
     irqchip: "kernel",
     lapic: "xapic",
+    x2apic_api: 0,
+    aps: "running",
     lowest_priority: "kvm-vector-hashing",
     routing: "kvm",
     "hypervisor.guest": 64,
@@ -74,7 +76,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(d.message, "unknown vm setting 'frobnicate'");
   assert.equal(
     d.hint,
-    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, lowest_priority, routing",
+    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, aps, lowest_priority, routing",
   );
 });
 
@@ -132,13 +134,13 @@ Deno.test("setting values are checked against the table", async (t) => {
   });
   await t.step("an enum value that is not in the list", () => {
     const d = vmError("vm g { arch x86_64 irqchip splt }\n");
-    assert.equal(d.message, "'irqchip' must be one of kernel, split");
+    assert.equal(d.message, "'irqchip' must be one of kernel, split, userspace");
     assert.equal(d.hint, "did you mean 'split'?");
   });
   await t.step("a setting with no value at the end", () => {
     const d = vmError("vm g { arch x86_64 irqchip }\n");
     assert.equal(d.message, "'irqchip' needs a value");
-    assert.equal(d.hint, "irqchip takes one of: kernel, split");
+    assert.equal(d.hint, "irqchip takes one of: kernel, split, userspace");
   });
   await t.step("a block after a setting that takes none", () => {
     const d = vmError("vm g { arch x86_64 vcpus 2 { x } }\n");

@@ -14,6 +14,9 @@ const OVERVIEW = `irqlab: a testbed for the interrupt plumbing of virtual machin
 usage:
   scn run [options] FILES|DIRS...   run scenarios; exit 0 passed, 1 failed, 2 bad input, 3 internal error
   scn check FILES|DIRS...           parse and check without running
+  scn explore [options] FILES|DIRS...
+                                    run scenarios in every order of their parallel blocks;
+                                    exit 1 when an order fails ('scn help explore')
   scn help [TOPIC]                  this text, or one topic
 
 run options:
@@ -21,7 +24,17 @@ run options:
   --json            print one JSON object (scenarios, summary)
   --junit FILE      also write JUnit XML to FILE (needs --allow-write for FILE; '-' prints it)
   --max-steps N     step budget of one 'run' (default 100000)
+  --schedule TOKEN  run parallel blocks in the order of a token from 'scn explore' (one file)
   --no-color        plain text even on a terminal
+
+explore options (also --trace, --json, --max-steps, --no-color):
+  --schedule TOKEN  run only this order
+  --out FILE        write the failing order as a plain scenario (needs --allow-write for FILE)
+  --max-states N    distinct states before giving up (default 100000)
+  --max-depth N     choices of steps in one order before giving up (default 1000)
+  --workers N       spread the search over N workers; the same answer as one
+  --no-reduce       try independent steps in both orders too
+  --no-dedup        explore states already seen again
 
 topics:
   language          the statements of a .scn file
@@ -29,7 +42,42 @@ topics:
   commands          every command, by actor (also: vcpu, vmm, device)
   state             every readable state path
   handlers          what 'on vcpuN ...' can handle
+  explore           how 'scn explore' searches, its replay tokens, its limits
   <command>         one command, e.g. 'scn help write' or 'scn help kvm irq_line'`;
+
+const EXPLORE = `scn explore FILES: run each scenario in every order of its 'parallel { }' blocks.
+
+  Each child of a parallel block is one atomic step; an actor's steps keep their
+  written order, different actors' steps interleave. An 'expect' or 'let' in a
+  block belongs to the actor of the action before it. Interrupts are delivered
+  only at 'run', never between the steps of a block. Every 'expect' and 'always'
+  is checked on every path.
+
+  The search goes by the number of steps out of written order (0, then 1, ...),
+  so the first failing order it reports is one of the fewest (exactly the fewest
+  with --no-reduce; with the reduction, the fewest of the orders it keeps); it reruns the
+  scenario for each order, skips states it has seen (a fingerprint of every
+  state path and every public field of the models), and tries steps of
+  independent footprints in one order only (sleep sets; see 'touches' in the
+  command tables). --no-dedup and --no-reduce turn these off.
+
+  A failing order is shown with its replay token, e.g.
+    --schedule 12:1,0         the block at line 12 ran child 1, then child 0
+    --schedule 12#2:0,2,1     the second run of that block (in a loop)
+    --schedule 12:1,0+30:2,0,1  two blocks (a block in an include: _f.scn@3:1,0)
+  and as a plain scenario without 'parallel' that fails under 'scn run' (--out
+  FILE writes it). 'scn run --schedule TOKEN FILE' and 'scn explore --schedule'
+  replay it. Blocks not named run in written order.
+
+  Verdicts: PASS every order passes; FAIL an order fails; a scenario tagged
+  'known-race' (or with 'expect failure') must have a failing order: XFAIL when
+  found, XPASS when every order passes. Reaching --max-states or --max-depth is
+  an input error (exit 2) at the parallel block.
+
+  Limits: model state that is private and published by no state path is not
+  fingerprinted (two states differing only there count as one: use --no-dedup
+  when in doubt); a command without a declared footprint touches everything;
+  the steps inside one command are not interleaved.`;
 
 const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
 
@@ -47,11 +95,12 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
   run 5ms                                              advance virtual time, firing timers on the way
   expect vcpu0.lapic.isr == {0x41}                     state paths ('scn help state'), == != < <= > >=
   expect vcpu0 took 0x41 once                          history: took V [once|twice|N times], took nothing,
-  expect vcpu0 took [0x40, 0x30] in order              took [..] in order
+  expect vcpu0 took [0x40, 0x30] in order              took [..] in order; took nmi (the NMI, not vector 2)
   expect $r == -EINVAL                                 results; and/or/not combine conditions
   always vcpu0.lapic.ppr <= 0x40                       checked after every step from here on
   let $v = 0x41   repeat 3 { ... }   for $p in 0..3 { ... }   include "_common.scn"
-  parallel { ... }                                     actions in any order ('run' takes the written one)
+  parallel { ... }                                     actions in any order ('run' takes the written one,
+                                                       'scn explore' tries them all)
 
 Values: 42, 0x2a, 0b101010, 1_000; 250ns 10us 5ms 1s; "strings"; {sets}; [lists]; 0..3 ranges.
 Timeline actions change state; interrupts are delivered only during 'run'.`;
@@ -90,6 +139,7 @@ function commandText(c: CommandSpec): string[] {
 export function helpText(platforms: readonly Platform[], topic?: string): string | undefined {
   if (!topic) return OVERVIEW;
   if (topic === "language") return LANGUAGE;
+  if (topic === "explore") return EXPLORE;
   const out: string[] = [];
   for (const p of platforms) {
     const header = `[${p.arch.join(", ")}]`;

@@ -13,14 +13,13 @@ import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../platforms.ts";
 import type { Platform } from "../interp/platform.ts";
 import { runProgram } from "../interp/run.ts";
-import type { ScheduleEntry } from "../interp/explore_schedule.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
 import { helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
 import { jsonReport } from "../report/json.ts";
 import { junitReport } from "../report/junit.ts";
-import { parseSchedule, ReplayScheduler } from "../interp/explore_schedule.ts";
+import { parseSchedule, ReplayScheduler, type ScheduleEntry } from "../interp/explore_schedule.ts";
 import { exploreCommand, exploreCommandAsync, exploreOptions } from "../interp/explore_cli.ts";
 
 /** Where the command line writes; injectable so tests can capture it. */

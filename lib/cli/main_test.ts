@@ -288,7 +288,10 @@ Deno.test("scn help prints the overview and each topic", async (t) => {
         "commands",
         "  vmm: kvm irq_line  - KVM_IRQ_LINE_STATUS: set a GSI's level on every route of it",
       ],
-      ["vcpu", "  vcpuN: eoi  - write the local APIC EOI register: clears the highest ISR bit"],
+      [
+        "vcpu",
+        "  vcpuN: eoi  - write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
+      ],
       ["device", "  device X: msi  - the device writes an MSI (delivered with KVM_SIGNAL_MSI)"],
       ["state", "  vcpuN.lapic.isr  a set of numbers in 0..0xff: ISR: the set vectors"],
       ["handlers", "  on vcpuN nmi { ... }: a non-maskable interrupt"],
@@ -307,7 +310,7 @@ Deno.test("scn help prints the overview and each topic", async (t) => {
     const one = scn(["help", "eoi"]);
     assert.equal(one.code, 0);
     assert.deepEqual(x86(one.out).slice(0, 3).filter((l) => !l.startsWith("[")), [
-      "  vcpuN: eoi  - write the local APIC EOI register: clears the highest ISR bit",
+      "  vcpuN: eoi  - write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
     ]);
     const two = scn(["help", "kvm", "irq_line"]);
     assert.equal(two.code, 0);

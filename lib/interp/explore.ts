@@ -66,7 +66,10 @@ export interface ExploreOptions {
   maxSteps?: number;
   /** Distinct states explored before giving up (default {@link DEFAULT_MAX_STATES}). */
   maxStates?: number;
-  /** Choices in one order before giving up (default {@link DEFAULT_MAX_DEPTH}). */
+  /**
+   * Choices (points where more than one step could run next) in one order
+   * before giving up (default {@link DEFAULT_MAX_DEPTH}).
+   */
   maxDepth?: number;
   /** The partial-order reduction (default on). */
   reduce?: boolean;
@@ -76,7 +79,7 @@ export interface ExploreOptions {
 
 /** The default state budget. */
 export const DEFAULT_MAX_STATES = 100_000;
-/** The default depth budget: steps of parallel blocks in one order. */
+/** The default depth budget: choices in one order. */
 export const DEFAULT_MAX_DEPTH = 1_000;
 /** A tag saying the scenario documents a race: explore must find a failing order. */
 export const KNOWN_RACE_TAG = "known-race";
@@ -143,7 +146,7 @@ export interface WorkItem {
 
 /** What one run reports, in order; serialisable so workers can send it. */
 export type SearchEvent =
-  | { e: "node"; key: string; block: number }
+  | { e: "node"; key: string; sleep: number[]; block: number }
   | { e: "push"; item: WorkItem }
   | { e: "pruned" }
   | { e: "defer" }
@@ -154,7 +157,16 @@ export type SearchEvent =
 /** Thrown by the scheduler to end a run early; never escapes {@link runItem}. */
 const STOP = Symbol("stop");
 
-/** What a run needs besides its item: the program's indexes and the seen-set lookup. */
+/**
+ * What every run of one search shares: the program, its parallel blocks by
+ * index, the fingerprinter and the options with their defaults.
+ *
+ * @example
+ * ```ts
+ * const ctx = new SearchContext(program, { maxStates: 1000 });
+ * ctx.blocks.length; // the parallel blocks of the program, in written order
+ * ```
+ */
 export class SearchContext {
   readonly blocks: ParallelOp[];
   readonly blockIndex = new Map<ParallelOp, number>();
@@ -179,6 +191,8 @@ export class SearchContext {
 
 class ItemScheduler implements Scheduler {
   k = 0;
+  /** Choices made so far where more than one step could run. */
+  depth = 0;
   readonly path: number[] = [];
   sleep: number[] = [];
   readonly sizes: number[][] = [];
@@ -186,7 +200,7 @@ class ItemScheduler implements Scheduler {
   constructor(
     readonly item: WorkItem,
     readonly ctx: SearchContext,
-    readonly seen: (key: string) => boolean,
+    readonly seen: Covered,
     readonly events: SearchEvent[],
   ) {}
 
@@ -199,6 +213,7 @@ class ItemScheduler implements Scheduler {
     }
     const enabled = enabledSteps(ind.plan, done);
     const { choices } = this.item;
+    if (enabled.length > 1) this.depth++;
     if (this.k < choices.length) {
       const c = choices[this.k++];
       if (!enabled.includes(c)) {
@@ -216,29 +231,29 @@ class ItemScheduler implements Scheduler {
       ev.push({ e: "fail", path: this.path.slice() });
       throw STOP;
     }
-    if (this.k >= ctx.maxDepth) {
+    if (this.depth > ctx.maxDepth) {
       ev.push({
         e: "error",
         path: this.path.slice(),
         diagnostics: [{
           kind: "budget",
           message:
-            `explore depth budget exhausted: one order takes more than ${ctx.maxDepth} steps of parallel blocks`,
+            `explore depth budget exhausted: one order makes more than ${ctx.maxDepth} choices between steps of parallel blocks`,
           loc: headOf(block.loc),
           hint:
-            "raise it with --max-depth N; a parallel block inside a long loop multiplies the steps",
+            "raise it with --max-depth N; a parallel block inside a long loop multiplies the choices",
         }],
       });
       throw STOP;
     }
     const sleep = this.sleep;
-    // Every choice point is a state, forced ones too: orders that converge
-    // before the last step of a block then share the rest of the scenario.
-    const key = ctx.dedup
-      ? `${ctx.fingerprinter.of(state, position(ctx, block, done))}|${sleep}`
-      : "";
-    ev.push({ e: "node", key, block: ctx.blockIndex.get(block) ?? -1 });
-    if (key !== "" && this.seen(key)) throw STOP;
+    // A state where there is a choice, or before the last step of a block:
+    // orders that converge there share the rest of the scenario.
+    if (enabled.length > 1 || done.indexOf(false) === done.lastIndexOf(false)) {
+      const key = ctx.dedup ? ctx.fingerprinter.of(state, position(ctx, block, done)) : "";
+      ev.push({ e: "node", key, sleep: sleep.slice(), block: ctx.blockIndex.get(block) ?? -1 });
+      if (key !== "" && this.seen(key, sleep)) throw STOP;
+    }
     const cands = sleep.length ? enabled.filter((i) => !sleep.includes(i)) : enabled;
     if (cands.length === 0) {
       ev.push({ e: "pruned" });
@@ -296,7 +311,7 @@ function position(ctx: SearchContext, block: ParallelOp, done: readonly boolean[
 export function runItem(
   item: WorkItem,
   ctx: SearchContext,
-  seen: (key: string) => boolean,
+  seen: Covered,
 ): SearchEvent[] {
   const events: SearchEvent[] = [];
   const s = new ItemScheduler(item, ctx, seen, events);
@@ -322,15 +337,53 @@ export function runItem(
   return events;
 }
 
+/** Whether a state key with a sleep set is covered by what was explored already. */
+export type Covered = (key: string, sleep: readonly number[]) => boolean;
+
+/**
+ * States explored, each with the sleep sets it was explored with. A state
+ * explored with sleep set Z covers a visit with any superset of Z: that
+ * visit would explore a subset of the same orders.
+ *
+ * @example
+ * ```ts
+ * const s = new SeenSet();
+ * s.add("k", [1]);
+ * s.covers("k", [1, 2]); // true
+ * s.covers("k", []);     // false
+ * ```
+ */
+export class SeenSet {
+  readonly #m = new Map<string, number[][]>();
+
+  covers(key: string, sleep: readonly number[]): boolean {
+    const list = this.#m.get(key);
+    return list !== undefined && list.some((z) => z.every((t) => sleep.includes(t)));
+  }
+
+  add(key: string, sleep: readonly number[]): void {
+    const list = this.#m.get(key);
+    if (list) list.push([...sleep]);
+    else this.#m.set(key, [[...sleep]]);
+  }
+}
+
 /**
  * The merge side of the search: the seen set, the rounds of work items,
  * the counts. Feeding it the events of the items in round order gives the
  * same answer however the runs were spread.
+ *
+ * @example
+ * ```ts
+ * const search = new Search(new SearchContext(program, {}));
+ * const failed = search.merge(runItem(search.rounds[0][0], search.ctx, () => false));
+ * const result = finish(search, failed);
+ * ```
  */
 export class Search {
-  readonly seen = new Set<string>();
-  /** Keys added since {@link Search.takeFresh} was last called. */
-  #fresh: string[] = [];
+  readonly seen = new SeenSet();
+  /** States added since {@link Search.takeFresh} was last called. */
+  #fresh: [string, number[]][] = [];
   readonly rounds: WorkItem[][] = [[{ choices: [], sleep: [], cost: 0 }]];
   readonly stats: ExploreStats = { states: 0, runs: 0, complete: 0, deduped: 0, pruned: 0 };
   firstSizes: number[][] | null = null;
@@ -348,13 +401,13 @@ export class Search {
     for (const ev of events) {
       switch (ev.e) {
         case "node":
-          if (ev.key !== "" && this.seen.has(ev.key)) {
+          if (ev.key !== "" && this.seen.covers(ev.key, ev.sleep)) {
             st.deduped++;
             return null;
           }
           if (ev.key !== "") {
-            this.seen.add(ev.key);
-            this.#fresh.push(ev.key);
+            this.seen.add(ev.key, ev.sleep);
+            this.#fresh.push([ev.key, ev.sleep]);
           }
           if (++st.states > this.ctx.maxStates) {
             const block = this.ctx.blocks[ev.block];
@@ -391,8 +444,8 @@ export class Search {
     return null;
   }
 
-  /** The keys seen since the last call, for workers' copies of the seen set. */
-  takeFresh(): string[] {
+  /** The states added since the last call, for workers' copies of the seen set. */
+  takeFresh(): [string, number[]][] {
     const f = this.#fresh;
     this.#fresh = [];
     return f;
@@ -460,6 +513,8 @@ export function replayPath(
   } catch (e) {
     if (!(e instanceof ScnError)) throw e;
   }
+  // A run cut short by an error carries on in written order, as a replay would.
+  for (const r of s.runs) completeOrder(r);
   const schedule = s.runs.filter((r) => r.order.some((c, i) => c !== i)).map((r) => ({
     source: r.block.loc.source,
     line: r.block.loc.start.line,
@@ -467,6 +522,18 @@ export function replayPath(
     order: r.order,
   }));
   return { result, runs: s.runs, schedule, deviations: s.deviations };
+}
+
+/** Completes the order of a block run that stopped early with the written order's choices. */
+function completeOrder(r: BlockRun): void {
+  const plan = blockPlan(r.block);
+  const done = r.block.body.map(() => false);
+  for (const c of r.order) done[c] = true;
+  while (r.order.length < done.length) {
+    const c = enabledSteps(plan, done)[0];
+    done[c] = true;
+    r.order.push(c);
+  }
 }
 
 /** n! / (k1! k2! ...): the orders of one block execution whose actors have k1, k2, ... steps. */
@@ -495,7 +562,7 @@ function multinomial(sizes: readonly number[]): bigint {
  */
 export function explore(program: Program, options: ExploreOptions = {}): ExploreResult {
   const search = new Search(new SearchContext(program, options));
-  const seen = (k: string) => search.seen.has(k);
+  const seen: Covered = (k, z) => search.seen.covers(k, z);
   for (let d = 0; d < search.rounds.length; d++) {
     const round = search.rounds[d] ?? [];
     for (const item of round) {
@@ -507,7 +574,15 @@ export function explore(program: Program, options: ExploreOptions = {}): Explore
   return finish(search, null);
 }
 
-/** Builds the result once the search is over: the counterexample is replayed with the trace on. */
+/**
+ * Builds the result once the search is over: the failing path, if any, is
+ * replayed with the trace on to give the report its failures and events.
+ *
+ * @example
+ * ```ts
+ * finish(search, null).status; // "pass" (or "xpass" for a known race)
+ * ```
+ */
 export function finish(search: Search, failed: number[] | null): ExploreResult {
   const { program, maxSteps } = search.ctx;
   let counterexample: Counterexample | null = null;
@@ -545,7 +620,14 @@ function makeCounterexample(
   };
 }
 
-/** Steps that did not take the next child as written, over some block executions. */
+/**
+ * Steps that did not take the next child as written, over some block executions.
+ *
+ * @example
+ * ```ts
+ * deviationsOf([{ block, occurrence: 1, order: [2, 3, 0, 1] }]); // 2 (steps 2 and 3 jumped ahead)
+ * ```
+ */
 export function deviationsOf(runs: readonly BlockRun[]): number {
   let n = 0;
   for (const r of runs) {

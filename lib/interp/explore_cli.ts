@@ -95,7 +95,15 @@ export function exploreOptions(
   };
 }
 
-/** Reads and checks a file, or says why not, as an outcome. */
+/**
+ * Reads and checks a file, or says why not, as an outcome.
+ *
+ * @example
+ * ```ts
+ * const loaded = loadProgram("scenarios/races/its_movi_vs_msi.scn");
+ * if ("program" in loaded) explore(loaded.program);
+ * ```
+ */
 export function loadProgram(
   file: string,
   platforms: readonly Platform[] = PLATFORMS,

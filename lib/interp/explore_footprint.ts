@@ -24,7 +24,7 @@ import type { Call, Expr, Op, Program } from "../../dsl/program.ts";
 import type { CommandSpec } from "../core/table.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { armPlatform } from "../arm/platform.ts";
-import { type BlockPlan, blockPlan, parallelBlocks } from "./explore_schedule.ts";
+import { type BlockPlan, blockPlan } from "./explore_schedule.ts";
 import type { ParallelOp } from "./run.ts";
 
 /** The state names a step may touch, or null for everything. */
@@ -46,12 +46,13 @@ interface Known {
  *
  * - STI, CLI, NOP and the Arm DAIF writes change only the acting vCPU's own
  *   flags (and retire an instruction, ending its STI shadow).
- * - Device and VMM commands change and read the interrupt plumbing
- *   (controllers, routing, ITS, timers) but never a vCPU's instruction
- *   flags (IF, STI shadow, PSTATE.I/F, halted): only the vCPU's own
- *   instructions and the engine's delivery during `run` do. Not so with Xen
- *   (`hypervisor xen` or `kvm-xen`): an event channel kick ends a HLT and
- *   reads IF, so there they touch everything.
+ * - The device lines and MSIs and the listed KVM ioctls change and read the
+ *   interrupt plumbing (controllers, routing, ITS, pending NMIs) but never a
+ *   vCPU's instruction flags (IF, STI shadow, PSTATE.I/F, halted): only the
+ *   vCPU's own instructions and the engine's delivery during `run` do. Not
+ *   so with Xen (`hypervisor xen` or `kvm-xen`): an event channel kick ends
+ *   a HLT and reads IF, so there they touch everything. Commands added to
+ *   the tables later are not listed until someone checks them.
  *
  * Keyed by the table entry itself, so a platform that wraps a command with
  * more behaviour (a VM exit) does not inherit the entry. To be moved into
@@ -59,18 +60,43 @@ interface Known {
  */
 export const KNOWN_FOOTPRINTS: ReadonlyMap<CommandSpec<unknown>, Known> = (() => {
   const m = new Map<CommandSpec<unknown>, Known>();
-  const add = (cmds: readonly CommandSpec<never>[], local: readonly string[]) => {
+  const add = (
+    cmds: readonly CommandSpec<never>[],
+    local: readonly string[],
+    plumbing: readonly string[],
+  ) => {
     for (const c of cmds) {
       const spec = c as unknown as CommandSpec<unknown>;
-      if (c.actor === "vcpu" && local.includes(c.name)) {
-        m.set(spec, { touches: ["cpu@self"], kvmOnly: false });
-      } else if (c.actor === "device" || c.actor === "vmm") {
-        m.set(spec, { touches: [PLUMBING], kvmOnly: true });
-      }
+      const name = `${c.actor}: ${c.name}`;
+      if (local.includes(name)) m.set(spec, { touches: ["cpu@self"], kvmOnly: false });
+      else if (plumbing.includes(name)) m.set(spec, { touches: [PLUMBING], kvmOnly: true });
     }
   };
-  add(x86Platform.commands, ["sti", "cli", "nop"]);
-  add(armPlatform.commands, ["mask irqs", "unmask irqs", "mask fiqs", "unmask fiqs", "nop"]);
+  const devices = ["device: assert", "device: deassert", "device: pulse", "device: msi"];
+  add(
+    x86Platform.commands,
+    ["vcpu: sti", "vcpu: cli", "vcpu: nop"],
+    // Not `kvm interrupt` or `kvm request_interrupt_window`: with a userspace
+    // irqchip they act on the vCPU itself.
+    [
+      "vmm: kvm irq_line",
+      "vmm: kvm signal_msi",
+      "vmm: kvm set_gsi_routing",
+      "vmm: kvm nmi",
+      ...devices,
+    ],
+  );
+  add(
+    armPlatform.commands,
+    ["vcpu: mask irqs", "vcpu: unmask irqs", "vcpu: mask fiqs", "vcpu: unmask fiqs", "vcpu: nop"],
+    [
+      "vmm: kvm irq_line",
+      "vmm: kvm signal_msi",
+      "vmm: kvm forward",
+      "vmm: kvm unforward",
+      ...devices,
+    ],
+  );
   return m;
 })();
 
@@ -194,11 +220,4 @@ export function blockIndependence(block: ParallelOp, program: Program): BlockInd
   m = { plan, independent };
   matrices.set(block, m);
   return m;
-}
-
-/** Whether a program has any pair of independent steps (so the reduction can do anything). */
-export function hasIndependentSteps(program: Program): boolean {
-  return parallelBlocks(program).some((b) =>
-    blockIndependence(b, program).independent.some((row) => row.includes(true))
-  );
 }

@@ -24,7 +24,14 @@ const STYLES = {
   dim: "color: gray",
 };
 
-/** Counts for the summary line: an expected failing order counts as passed. */
+/**
+ * Counts for the summary line: an expected failing order counts as passed.
+ *
+ * @example
+ * ```ts
+ * summarizeExplore([]); // { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0 }
+ * ```
+ */
 export function summarizeExplore(outcomes: readonly ExploreOutcome[]): {
   passed: number;
   failed: number;
@@ -48,7 +55,14 @@ export function summarizeExplore(outcomes: readonly ExploreOutcome[]): {
   return s;
 }
 
-/** The exit code: 3 internal error, 2 bad input or a budget, 1 a failing order, else 0. */
+/**
+ * The exit code: 3 internal error, 2 bad input or a budget, 1 a failing order, else 0.
+ *
+ * @example
+ * ```ts
+ * exploreExitCode([]); // 0
+ * ```
+ */
 export function exploreExitCode(outcomes: readonly ExploreOutcome[]): number {
   let code = 0;
   for (const o of outcomes) {
@@ -68,7 +82,14 @@ function plural(n: number | bigint, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 || n === 1n ? one : many}`;
 }
 
-/** One line of counts: `3 interleavings, all pass (1 parallel block run; 2 states, 3 runs)`. */
+/**
+ * The counts of a search, for the report.
+ *
+ * @example
+ * ```ts
+ * statsLine(result); // "1 parallel block run; 5 states, 3 runs"
+ * ```
+ */
 export function statsLine(r: ExploreResult): string {
   const s = r.stats;
   const extra = [
@@ -118,9 +139,13 @@ export function exploreTextReport(
     const counts = statsLine(r);
     if (r.status === "pass") {
       line(
-        `      ${
-          r.orders === null ? "every order passes" : `${plural(r.orders, "interleaving")}, all pass`
-        } (${counts})`,
+        r.blocks === 0
+          ? "      no parallel block: the one order passes"
+          : `      ${
+            r.orders === null
+              ? "every order passes"
+              : `${plural(r.orders, "interleaving")}, all pass`
+          } (${counts})`,
         STYLES.dim,
       );
     }
@@ -152,10 +177,11 @@ export function exploreTextReport(
       `  replay: deno task scn run ${r.file}${cx.token ? ` --schedule ${cx.token}` : ""} --trace`,
       STYLES.dim,
     );
-    if ("text" in cx.linear) {
+    // When the written order fails, the scenario itself is the plain scenario.
+    if (cx.token && "text" in cx.linear) {
       line("  as a plain scenario ('scn run' fails on it; --out FILE writes it):");
       for (const l of cx.linear.text.replace(/\n$/, "").split("\n")) line(`    | ${l}`);
-    } else {
+    } else if (cx.token && "why" in cx.linear) {
       line(`  no plain scenario: ${cx.linear.why}; the replay token reproduces the order`);
     }
     if (options.trace) out.push(...traceLines(cx.result.trace));

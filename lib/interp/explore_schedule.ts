@@ -10,20 +10,23 @@
  * because that is how it reads: "after this, check that".
  *
  * Token grammar, one entry per execution of a block that did not run in
- * written order, in the order they ran, joined by `/`:
+ * written order, in the order they ran, joined by `+` (no character a
+ * shell treats specially):
  *
  * ```text
- * token := entry ('/' entry)*
+ * token := entry ('+' entry)*
  * entry := [FILE '@'] LINE ['#' N] ':' I (',' I)*
  * ```
  *
- * LINE is the line where the block starts (FILE only for blocks in an
- * included file), N counts executions of that block from 1 (default 1), and
+ * LINE is the line where the block starts (FILE, relative to the
+ * scenario's directory, only for blocks in an included file), N counts
+ * executions of that block from 1 (default 1), and
  * the I are child indexes (0 = the first child as written) in the order they
  * ran. Executions not named run in written order.
  *
  * @module
  */
+import { posix } from "node:path";
 import type { Loc } from "../../dsl/ast.ts";
 import type { Call, Cond, Expr, Op, Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
@@ -157,7 +160,15 @@ export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[
   return out;
 }
 
-/** Whether `order` runs every child once and keeps each actor's steps in written order. */
+/**
+ * Why `order` is not an order of the block (each child once, each actor's
+ * steps in written order), or null when it is one.
+ *
+ * @example
+ * ```ts
+ * orderProblem(plan, [1, 0]); // null for two actors; a message for one
+ * ```
+ */
 export function orderProblem(plan: BlockPlan, order: readonly number[]): string | null {
   const n = plan.actorOf.length;
   if (order.length !== n) {
@@ -180,7 +191,7 @@ export function orderProblem(plan: BlockPlan, order: readonly number[]): string 
 }
 
 /**
- * The token for a list of entries: `12:1,0`, `12#2:1,0/30:2,0,1`.
+ * The token for a list of entries: `12:1,0`, `12#2:1,0+30:2,0,1`.
  *
  * @example
  * ```ts
@@ -189,10 +200,10 @@ export function orderProblem(plan: BlockPlan, order: readonly number[]): string 
  */
 export function formatSchedule(entries: readonly ScheduleEntry[], mainFile: string): string {
   return entries.map((e) =>
-    `${e.source === mainFile ? "" : `${e.source}@`}${e.line}${
-      e.occurrence === 1 ? "" : `#${e.occurrence}`
-    }:${e.order.join(",")}`
-  ).join("/");
+    `${
+      e.source === mainFile ? "" : `${posix.relative(posix.dirname(mainFile), e.source)}@`
+    }${e.line}${e.occurrence === 1 ? "" : `#${e.occurrence}`}:${e.order.join(",")}`
+  ).join("+");
 }
 
 /**
@@ -207,7 +218,7 @@ export function formatSchedule(entries: readonly ScheduleEntry[], mainFile: stri
 export function parseSchedule(token: string, mainFile: string): ScheduleEntry[] | string {
   const entries: ScheduleEntry[] = [];
   if (token.trim() === "") return "the schedule is empty";
-  for (const part of token.trim().split("/")) {
+  for (const part of token.trim().split("+")) {
     const m = /^(?:(.+)@)?(\d+)(?:#(\d+))?:(\d+(?:,\d+)*)$/.exec(part);
     if (!m) {
       return `'${part}' is not a schedule entry: write LINE:ORDER as in 12:1,0 (block at line 12 ran child 1, then child 0), LINE#N:ORDER for its Nth run`;
@@ -216,7 +227,7 @@ export function parseSchedule(token: string, mainFile: string): ScheduleEntry[] 
     if (occurrence < 1) return `'${part}': runs of a block count from 1`;
     const key = (e: ScheduleEntry) => `${e.source}@${e.line}#${e.occurrence}`;
     const entry = {
-      source: m[1] ?? mainFile,
+      source: m[1] === undefined ? mainFile : posix.join(posix.dirname(mainFile), m[1]),
       line: Number(m[2]),
       occurrence,
       order: m[4].split(",").map(Number),
@@ -227,7 +238,14 @@ export function parseSchedule(token: string, mainFile: string): ScheduleEntry[] 
   return entries;
 }
 
-/** Every parallel block of a program, in written order (handlers cannot hold one). */
+/**
+ * Every parallel block of a program, in written order (handlers cannot hold one).
+ *
+ * @example
+ * ```ts
+ * parallelBlocks(program).map((b) => b.loc.start.line); // [12, 30]
+ * ```
+ */
 export function parallelBlocks(program: Program): ParallelOp[] {
   const out: ParallelOp[] = [];
   const walk = (ops: readonly Op[]) => {
@@ -335,7 +353,14 @@ export class ReplayScheduler implements Scheduler {
   }
 }
 
-/** The first line of a location, so that a diagnostic points at `parallel {` only. */
+/**
+ * The start of a block's location, so that a diagnostic underlines `parallel` only.
+ *
+ * @example
+ * ```ts
+ * headOf(block.loc).end.column - headOf(block.loc).start.column; // 8
+ * ```
+ */
 export function headOf(loc: Loc): Loc {
   return {
     source: loc.source,

@@ -14,15 +14,15 @@ import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { PLATFORMS } from "../platforms.ts";
 import { fileLoader } from "../cli/files.ts";
-import { type ExploreOptions, runItem, SearchContext, type WorkItem } from "./explore.ts";
+import { type ExploreOptions, runItem, SearchContext, SeenSet, type WorkItem } from "./explore.ts";
 
 /** Messages a worker takes. */
 export type WorkerRequest =
   | { type: "init"; file: string; options: ExploreOptions }
-  | { type: "work"; items: WorkItem[]; fresh: string[] };
+  | { type: "work"; items: WorkItem[]; fresh: [string, number[]][] };
 
 let ctx: SearchContext | null = null;
-const seen = new Set<string>();
+const seen = new SeenSet();
 
 self.onmessage = (e: MessageEvent<WorkerRequest>) => {
   const m = e.data;
@@ -34,9 +34,9 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
       self.postMessage({ type: "ready" });
       return;
     }
-    for (const k of m.fresh) seen.add(k);
+    for (const [k, z] of m.fresh) seen.add(k, z);
     const c = ctx!;
-    const results = m.items.map((item) => runItem(item, c, (k) => seen.has(k)));
+    const results = m.items.map((item) => runItem(item, c, (k, z) => seen.covers(k, z)));
     self.postMessage({ type: "done", results });
   } catch (err) {
     self.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });

@@ -26,7 +26,11 @@ export interface ModelEnv {
 export interface Taken {
   /** What it was: `vector` (a maskable interrupt), `nmi`, `extint`, `spurious`. */
   kind: string;
-  /** The vector, INTID or -1. */
+  /**
+   * The vector or INTID, or -1 for what has none (an x86 NMI). `took N`
+   * compares numbers with this; `took nmi` compares a handler event name
+   * with `kind`.
+   */
   vector: number;
   /** The trace event that made it pending, or 0. */
   cause: number;
@@ -48,6 +52,14 @@ export interface CpuModel {
   retire(): boolean;
   /** The handler for the last taken interrupt returned (IRET / ERET). */
   returnFromInterrupt(): void;
+  /**
+   * Handles, at an instruction boundary and before {@link CpuModel.canTake},
+   * what runs no handler (x86: INIT and SIPI, dropping NMIs beyond those the
+   * CPU can latch). Returns 0 if nothing happened, 1 if state changed, 2 if
+   * the vCPU was reset: the engine then drops the handler bodies it was
+   * running for it, which the reset abandoned. Optional.
+   */
+  service?(): number;
 }
 
 /** The engine's view of a VM. */

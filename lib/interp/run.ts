@@ -416,6 +416,12 @@ class Interpreter {
   /** One instruction boundary of one vCPU; returns whether anything happened. */
   stepCpu(v: number, c: number, cpu: CpuModel): boolean {
     const frames = this.frames[v][c];
+    const serviced = cpu.service ? cpu.service() : 0;
+    if (serviced !== 0) {
+      // A reset (x86 INIT) abandons the handlers the vCPU was in.
+      if (serviced === 2) frames.length = 0;
+      return true;
+    }
     if (cpu.canTake()) {
       const taken = cpu.take();
       this.took.push({
@@ -551,14 +557,12 @@ class Interpreter {
     const wanted = c.values.map((v) => this.eval(v));
     const count = c.count ? this.eval(c.count) : null;
     for (const w of wanted) {
-      const n = records.filter((r) => valEquals(r.vector, w)).length;
+      const n = records.filter((r) => tookMatches(r, w)).length;
       if (count === null ? n === 0 : !valEquals(n, count)) return false;
     }
     if (c.inOrder) {
-      const seq = records.filter((r) => wanted.some((w) => valEquals(r.vector, w))).map((r) =>
-        r.vector
-      );
-      return valEquals(seq.length, wanted.length) && seq.every((v, i) => valEquals(v, wanted[i]));
+      const seq = records.filter((r) => wanted.some((w) => tookMatches(r, w)));
+      return seq.length === wanted.length && seq.every((r, i) => tookMatches(r, wanted[i]));
     }
     return true;
   }
@@ -587,14 +591,21 @@ class Interpreter {
       case "took": {
         const records = this.tookBy(c);
         const expected = c.nothing ? "nothing" : [
-          c.values.map((v) => formatVal(this.eval(v))).join(", "),
+          c.values.map((v) => {
+            const w = this.eval(v);
+            return typeof w === "string" ? w : formatVal(w);
+          }).join(", "),
           c.count ? `${formatVal(this.eval(c.count))} time(s)` : "",
           c.inOrder ? "in order" : "",
         ].filter(Boolean).join(" ");
         const actual = records.length === 0
           ? "nothing"
           : records.map((r) =>
-            r.kind === "vector" ? formatVal(r.vector) : `${formatVal(r.vector)} (${r.kind})`
+            r.kind === "vector"
+              ? formatVal(r.vector)
+              : r.vector < 0
+              ? r.kind
+              : `${formatVal(r.vector)} (${r.kind})`
           ).join(", ");
         // The chains of the last few takes say why; a storm's whole history would not.
         const events = records.length
@@ -685,6 +696,15 @@ class Interpreter {
   inputError(loc: Loc, message: string): never {
     throw new ScnError({ kind: "check", message, loc });
   }
+}
+
+/**
+ * Whether a take is what a `took` value names: a number is a vector (or
+ * INTID), a string is a kind (`nmi`), which the checker lowers from a
+ * handler event that takes no value.
+ */
+function tookMatches(r: TookRecord, wanted: Val): boolean {
+  return typeof wanted === "string" ? r.kind === wanted : valEquals(r.vector, wanted);
 }
 
 /** How many takes a failed `took` expectation shows the cause chains of. */

@@ -357,3 +357,69 @@ Deno.test("a failed took expectation in a storm explains only the last takes", (
   assert.ok(took.actual.length < 500, "the took list is clipped");
   assert.ok(took.events.length < 40, `events: ${took.events.length}`);
 });
+
+Deno.test("'took nmi' names the NMI by kind; 'took 2' is a vector-2 interrupt and never an NMI", () => {
+  const r = run(
+    READY + [
+      "vmm: kvm nmi vcpu=0",
+      "run",
+      "expect vcpu0 took nmi once",
+      "expect vcpu0 took 2 0 times",
+      "expect vcpu0 took 2", // fails: no vector 2 was taken
+      "expect vcpu1 took nmi", // fails: vcpu1 took nothing
+      "vcpu0: ipi vector=0x41 shorthand=self",
+      "run",
+      "expect vcpu0 took [nmi, 0x41] in order",
+      "expect vcpu0 took [0x41, nmi] in order", // fails
+    ].join("\n") + "\n",
+  );
+  assert.deepEqual(failures(r), [
+    [10, "expect", "vcpu0 took 2", "2", "nmi"],
+    [11, "expect", "vcpu1 took nmi", "nmi", "nothing"],
+    [15, "expect", "vcpu0 took [0x41, nmi] in order", "0x41, nmi in order", "nmi, 0x41"],
+  ]);
+  assert.deepEqual(r.took.map((t) => [t.kind, t.vector]), [["nmi", -1], ["vector", 0x41]]);
+});
+
+Deno.test("a vCPU reset by INIT leaves the handler it was in (CpuModel.service)", () => {
+  const r = runText(
+    'scenario "t"\nvm g { arch x86_64 vcpus 2 }\n' +
+      "on vcpu1 vector 0x41 {\n  hlt\n  eoi\n}\n" +
+      "vcpu1: lapic enable\nvcpu1: sti\nvcpu1: nop\n" +
+      "vcpu0: ipi vector=0x41 dest=1\n" +
+      "run\n" +
+      "expect vcpu1.depth == 1\n" +
+      "expect vcpu1.halted == 1\n" +
+      "vcpu0: ipi dest=1 delivery_mode=init\n" +
+      "run\n" +
+      "expect vcpu1.mp_state == KVM_MP_STATE_INIT_RECEIVED\n" +
+      "expect vcpu1.depth == 0\n" +
+      "expect vcpu1.lapic.isr == {}\n" +
+      "vcpu0: ipi vector=0x9a dest=1 delivery_mode=startup\n" +
+      "run\n" +
+      "expect vcpu1.mp_state == KVM_MP_STATE_RUNNABLE\n" +
+      "expect vcpu1.cs_selector == 0x9a00\n" +
+      "expect vcpu1.lapic.isr == {}\n", // the abandoned handler's EOI never runs
+    "r.scn",
+  );
+  assert.deepEqual(failures(r), []);
+  assert.ok(r.trace.some((e) => e.kind === "init" && e.source === "vcpu1"));
+});
+
+Deno.test("a vCPU waiting for INIT / SIPI executing a command is a located input error", () => {
+  let err: unknown;
+  try {
+    runText(
+      'scenario "t"\nvm g { arch x86_64 vcpus 2 aps wait-for-sipi }\nvcpu1: lapic enable\n',
+      "r.scn",
+    );
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ScnError);
+  assert.equal(
+    err.diagnostics[0].message,
+    "vcpu1 executes nothing: it waits for INIT and SIPI (mp_state 1)",
+  );
+  assert.equal(err.diagnostics[0].loc.start.line, 3);
+});

@@ -171,4 +171,16 @@ export interface EoiListener {
   wantsEdgeEoi?(vector: number): boolean;
   /** A local APIC EOI'd edge-triggered `vector` that {@link EoiListener.wantsEdgeEoi} asked for. */
   edgeEoi?(vector: number): void;
+  /**
+   * KVM's split irqchip: whether the EOI of `vector` exits to userspace
+   * (`KVM_EXIT_IOAPIC_EOI`), i.e. `vector` is in the vCPU's
+   * `ioapic_handled_vectors` (level MSI routes of the reserved I/O APIC
+   * GSIs that target it). KVM decides this before it looks at TMR or SVR
+   * bit 12 (`kvm_ioapic_send_eoi`), so when this says yes
+   * {@link EoiListener.exitEoi} is called and `eoi` / `edgeEoi` are not.
+   * Absent: no EOI exits (in-kernel I/O APIC).
+   */
+  exitsOnEoi?(vector: number): boolean;
+  /** The EOI of `vector` exits to userspace ({@link EoiListener.exitsOnEoi} said yes). */
+  exitEoi?(vector: number): void;
 }

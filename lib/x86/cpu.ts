@@ -1,9 +1,13 @@
 /**
  * The CPU side of x86 interrupt delivery for one vCPU: RFLAGS.IF, the
  * one-instruction STI / MOV SS shadow, HLT and its wake-up rules, NMI
- * blocking until IRET, and the order in which KVM looks for something to
- * inject (NMI, then a Xen guest's global callback vector, then the PIC
- * through LINT0, then the local APIC).
+ * latching and blocking until IRET, INIT and SIPI with KVM's MP states,
+ * CR8, the MSRs the interrupt model owns (RDMSR / WRMSR with #GP), and the
+ * order in which KVM looks for something to inject (NMI, then a Xen guest's
+ * global callback vector, then the PIC through LINT0, then the local APIC).
+ * Without an in-kernel irqchip (`irqchip userspace`) the vCPU takes what
+ * KVM_INTERRUPT injected, reports interrupt windows and HLT as exits to
+ * userspace, and has no LAPIC of its own.
  *
  * Sources: Intel SDM vol. 3, "Interrupt and Exception Handling" (masking
  * maskable interrupts, the STI and MOV SS shadows, NMI handling, HLT);
@@ -13,13 +17,24 @@
  * `xen/arch/x86/hvm/irq.c` (`hvm_vcpu_has_pending_irq`: NMI, MCE, then the
  * callback vector while evtchn_upcall_pending is set, then vPIC, then
  * vLAPIC) and `hvm.c` (`hvm_interrupt_blocked`: only IF and the STI / MOV SS
- * shadow gate that vector; TPR applies to LAPIC sources only).
+ * shadow gate that vector; TPR applies to LAPIC sources only). INIT / SIPI:
+ * SDM "MP Initialization Protocol" and "Wait-for-SIPI"; KVM `lapic.c`
+ * (`kvm_apic_accept_events`), `x86.c` (`kvm_vcpu_reset`, `process_nmi`,
+ * `kvm_arch_vcpu_create`: APs start UNINITIALIZED, the BSP RUNNABLE; every
+ * vCPU RUNNABLE without an in-kernel irqchip), `vmx.c`
+ * (`vmx_vcpu_deliver_sipi_vector`). CR8: `kvm_set_cr8` (bits 63:4
+ * reserved, #GP). Userspace irqchip: `kvm_vcpu_ioctl_interrupt`
+ * (`kvm_queue_interrupt`: injected whatever IF says),
+ * `kvm_vcpu_ready_for_interrupt_injection`, `dm_request_for_irq_injection`,
+ * `__kvm_emulate_halt`.
  *
  * @module
  */
 import type { CpuModel, Taken } from "../interp/platform.ts";
 import type { Trace } from "../core/trace.ts";
-import type { Lapic } from "./lapic.ts";
+import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
+import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
+import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 
 /** Where a vCPU's ExtINT (PIC) interrupts come from. */
 export interface ExtIntSource {
@@ -50,6 +65,62 @@ export interface HypervisorHooks {
 /** The one-instruction interrupt shadow a vCPU may be in. */
 export type Shadow = "none" | "sti" | "mov_ss";
 
+/**
+ * How a vCPU is built: capability and VM-level choices.
+ *
+ * @example
+ * ```ts
+ * const ap = new X86Cpu(1, lapic, pic, trace, { waitForSipi: true }); // KVM_MP_STATE_UNINITIALIZED
+ * ```
+ */
+export interface X86CpuOptions {
+  /**
+   * KVM has a LAPIC for this vCPU (irqchip kernel or split). False for
+   * `irqchip userspace`: then only KVM_INTERRUPT and KVM_NMI reach the vCPU,
+   * interrupt windows and HLT exit to userspace, and LAPIC MSRs #GP.
+   * Default true.
+   */
+  lapicInKernel?: boolean;
+  /**
+   * KVM has the PIC (irqchip kernel). Without it (split, userspace) KVM
+   * honours `request_interrupt_window`. Default: `lapicInKernel`.
+   */
+  picInKernel?: boolean;
+  /**
+   * Start in KVM_MP_STATE_UNINITIALIZED, waiting for INIT and SIPI (KVM's
+   * state for an AP of a VM with an in-kernel irqchip). Default false:
+   * RUNNABLE, as if firmware had already started it.
+   */
+  waitForSipi?: boolean;
+  /** Virtual time in ns, which is the TSC (1 GHz). Absent: the TSC reads 0. */
+  now?: () => number;
+  /** The `struct kvm_run` to report exits in (the VM shares it with the split EOI listener). */
+  run?: KvmRun;
+}
+
+/**
+ * What a vCPU command returns for an instruction that raised #GP: -13
+ * (#GP is exception vector 13). MSR values are unsigned and CR8 writes
+ * return 0, so it cannot be mistaken for a result. Scenarios write it `GP`.
+ *
+ * @example
+ * ```ts
+ * const r = cpu.wrmsr(0x830, 1n << 13n); // GP_FAULT: ICR bit 13 is reserved
+ * ```
+ */
+export const GP_FAULT = -13;
+
+/** KVM_MP_STATE values a vCPU holds itself; HALTED is derived from HLT. */
+type OwnMpState =
+  | typeof MpState.Runnable
+  | typeof MpState.Uninitialized
+  | typeof MpState.InitReceived;
+
+/** Real-mode reset state of CS and RIP (SDM "Processor State After Reset"; KVM `kvm_vcpu_reset`). */
+const RESET_CS_SELECTOR = 0xf000;
+const RESET_CS_BASE = 0xffff0000;
+const RESET_RIP = 0xfff0;
+
 const FRAME_IF = 1;
 const FRAME_NMI = 2;
 
@@ -69,13 +140,40 @@ export class X86Cpu implements CpuModel {
   /** RFLAGS.IF. Reset clears it (RFLAGS = 0x2). */
   interruptFlag = false;
   shadow: Shadow = "none";
-  halted = false;
   /** An NMI handler is running: further NMIs wait for its IRET. */
   nmiBlocked = false;
+  /** CS.selector: the reset value, or what the last SIPI set (the model runs no code). */
+  csSelector = RESET_CS_SELECTOR;
+  /** CS.base: the reset value, or what the last SIPI set. */
+  csBase = RESET_CS_BASE;
+  /** RIP: the reset value, or 0 after a SIPI (the model does not advance it). */
+  rip = RESET_RIP;
+  /**
+   * Without an in-kernel LAPIC: the vector KVM_INTERRUPT queued
+   * (`kvm_queue_interrupt`), injected at the next entry whatever IF says; -1
+   * when none.
+   */
+  injected = -1;
+  /** How many #GP faults this vCPU's instructions raised. */
+  gpFaults = 0;
+  /** The vCPU's `struct kvm_run`: exits to userspace. */
+  readonly run: KvmRun;
+  /** KVM has a LAPIC for this vCPU (see {@link X86CpuOptions.lapicInKernel}). */
+  readonly lapicInKernel: boolean;
+  /** KVM has the PIC (see {@link X86CpuOptions.picInKernel}). */
+  readonly picInKernel: boolean;
   /** Frames of interrupts being handled, innermost last: saved IF and whether it was an NMI. */
   readonly #frames: number[] = [];
   /** The shadow was set by the instruction retiring now, so it still covers the next one. */
   #shadowFresh = false;
+  /** Halted by HLT (or a blocking hypercall). */
+  #halted = false;
+  #mp: OwnMpState;
+  /** CR8 without an in-kernel LAPIC (KVM keeps it in `vcpu->arch.cr8`). */
+  #cr8 = 0;
+  /** The interrupt window already exited for this opening (one exit per window). */
+  #windowReported = false;
+  readonly #now: () => number;
   /** Set for Xen guests (`hypervisor xen` or `kvm-xen`); null under plain KVM. */
   hv: HypervisorHooks | null = null;
 
@@ -85,13 +183,51 @@ export class X86Cpu implements CpuModel {
     /** The PIC (kernel irqchip) or the vector queued by KVM_INTERRUPT (split); null when none. */
     public extint: ExtIntSource | null,
     readonly trace: Trace,
+    options: X86CpuOptions = {},
   ) {
     this.name = `vcpu${index}`;
+    this.lapicInKernel = options.lapicInKernel ?? true;
+    this.picInKernel = this.lapicInKernel && (options.picInKernel ?? true);
+    // KVM: without an in-kernel irqchip every vCPU is RUNNABLE; with one, only the BSP.
+    this.#mp = options.waitForSipi && this.lapicInKernel ? MpState.Uninitialized : MpState.Runnable;
+    this.#now = options.now ?? (() => 0);
+    this.run = options.run ?? new KvmRun(this.name, trace);
   }
 
   /** How deeply interrupt handlers are nested right now. */
   get depth(): number {
     return this.#frames.length;
+  }
+
+  /**
+   * Executes nothing (CpuModel): halted by HLT, or not started (waiting for
+   * INIT or SIPI). Setting it sets or clears the HLT state only.
+   */
+  get halted(): boolean {
+    return this.#halted || this.#mp !== MpState.Runnable;
+  }
+  set halted(value: boolean) {
+    this.#halted = value;
+  }
+
+  /** Halted by HLT (or a blocking hypercall), whatever the MP state. */
+  get hltHalted(): boolean {
+    return this.#halted;
+  }
+
+  /**
+   * KVM_GET_MP_STATE: UNINITIALIZED or INIT_RECEIVED while the vCPU waits
+   * for INIT / SIPI; HALTED after HLT with an in-kernel LAPIC (without one
+   * HLT exits to userspace and the state stays RUNNABLE); else RUNNABLE.
+   */
+  get mpState(): MpState {
+    if (this.#mp !== MpState.Runnable) return this.#mp;
+    return this.#halted && this.lapicInKernel ? MpState.Halted : MpState.Runnable;
+  }
+
+  /** CR8: TPR[7:4] of the in-kernel LAPIC, or the register itself without one. */
+  get cr8(): number {
+    return this.lapicInKernel ? this.lapic.cr8 : this.#cr8;
   }
 
   /** STI: sets IF; if IF was clear, the next instruction runs in the STI shadow. */
@@ -115,18 +251,207 @@ export class X86Cpu implements CpuModel {
     this.#emit("cli", "IF=0");
   }
 
-  /** HLT: sleeps until {@link X86Cpu.canTake} (IF=0: only an NMI; SMI and INIT are not modelled). */
+  /**
+   * HLT: sleeps until {@link X86Cpu.canTake} (IF=0: only an NMI or INIT; SMI
+   * is not modelled). Without an in-kernel LAPIC, KVM cannot tell when to
+   * wake the vCPU, so HLT also exits to userspace with KVM_EXIT_HLT.
+   */
   hlt(): void {
-    this.halted = true;
+    this.#halted = true;
     this.#emit(
       "hlt",
       this.interruptFlag ? "halted, IF=1" : "halted with IF=0: only NMI, SMI or INIT wake it",
     );
+    if (!this.lapicInKernel) this.run.exit(KvmExit.Hlt, "HLT with no in-kernel LAPIC");
   }
 
   /** An NMI is waiting and not blocked (by a running NMI handler or, under KVM, an STI shadow). */
   nmiReady(): boolean {
     return this.lapic.nmiPending > 0 && !this.nmiBlocked && this.shadow === "none";
+  }
+
+  /**
+   * `kvm_vcpu_ready_for_interrupt_injection`, which
+   * `kvm_run.ready_for_interrupt_injection` reports: IF=1, no STI / MOV SS
+   * shadow, nothing injected and not yet taken, and (`kvm_cpu_accept_dm_intr`)
+   * with an in-kernel LAPIC no KVM_INTERRUPT vector waiting and LVT0
+   * accepting ExtINT.
+   */
+  readyForInjection(): boolean {
+    if (!this.interruptFlag || this.shadow !== "none" || this.injected >= 0) return false;
+    if (!this.lapicInKernel) return true;
+    return !(this.extint?.intr() ?? false) && this.lapic.acceptsExtInt();
+  }
+
+  /**
+   * `kvm_run.request_interrupt_window` as userspace sets it. Without an
+   * in-kernel PIC (split or userspace irqchip), KVM then exits with
+   * KVM_EXIT_IRQ_WINDOW_OPEN as soon as {@link X86Cpu.readyForInjection}
+   * holds; with one it ignores the request (`dm_request_for_irq_injection`).
+   * Setting it checks the window at once, as the next KVM_RUN would.
+   */
+  requestInterruptWindow(on: boolean): void {
+    this.run.requestInterruptWindow = on;
+    this.#windowReported = false;
+    this.#checkWindow();
+  }
+
+  /** Exits once per opening of a requested interrupt window. */
+  #checkWindow(): void {
+    if (this.picInKernel || !this.run.requestInterruptWindow) return;
+    if (!this.readyForInjection()) {
+      this.#windowReported = false;
+      return;
+    }
+    if (this.#windowReported || this.#mp !== MpState.Runnable) return;
+    this.#windowReported = true;
+    this.run.exit(KvmExit.IrqWindowOpen, "interrupt window open: IF=1, no shadow");
+  }
+
+  /**
+   * KVM_INTERRUPT without an in-kernel irqchip (`kvm_queue_interrupt`): the
+   * vector is injected at the next entry, whatever IF and the shadow say;
+   * a second call before that replaces it. Returns 0.
+   */
+  queueInterrupt(vector: number): number {
+    this.injected = vector & 0xff;
+    this.#emit("kvm.interrupt", `KVM_INTERRUPT 0x${this.injected.toString(16)} injected`);
+    this.#checkWindow();
+    return 0;
+  }
+
+  /**
+   * Events that run no handler, at an instruction boundary (CpuModel):
+   * KVM's `process_nmi` (NMIs queued beyond what the CPU keeps are dropped:
+   * 1 while NMIs are blocked, else 2) and `kvm_apic_accept_events` (INIT,
+   * then SIPI). Returns 0 if nothing happened, 1 if state changed, 2 if
+   * INIT reset the vCPU (the handlers it was running are gone).
+   */
+  service(): number {
+    const l = this.lapic;
+    let r = 0;
+    const limit = this.nmiBlocked ? 1 : 2;
+    if (l.nmiPending > limit) {
+      this.#emit("nmi.dropped", `${l.nmiPending - limit} NMI(s) dropped: ${limit} can be latched`);
+      l.nmiPending = limit;
+      r = 1;
+    }
+    if (l.initPending) {
+      this.#init();
+      r = 2;
+    }
+    if (l.sipiVector >= 0) {
+      const v = l.sipiVector;
+      l.sipiVector = -1;
+      if (this.#mp === MpState.InitReceived) {
+        this.csSelector = v << 8;
+        this.csBase = v << 12;
+        this.rip = 0;
+        this.#mp = MpState.Runnable;
+        this.#emit(
+          "sipi",
+          `SIPI 0x${v.toString(16)}: RUNNABLE at CS 0x${this.csSelector.toString(16)}, RIP 0`,
+        );
+      } else {
+        this.#emit(
+          "sipi.ignored",
+          `SIPI 0x${v.toString(16)} ignored: not waiting for SIPI (MP state ${this.mpState})`,
+        );
+      }
+      if (r === 0) r = 1;
+    }
+    return r;
+  }
+
+  /** KVM `kvm_vcpu_reset(vcpu, init_event=true)` and the MP state that follows. */
+  #init(): void {
+    const l = this.lapic;
+    l.initPending = false;
+    l.nmiPending = 0;
+    l.smiPending = false;
+    l.reset(true);
+    this.interruptFlag = false;
+    this.shadow = "none";
+    this.#shadowFresh = false;
+    this.#halted = false;
+    this.nmiBlocked = false;
+    this.#frames.length = 0;
+    this.injected = -1;
+    this.csSelector = RESET_CS_SELECTOR;
+    this.csBase = RESET_CS_BASE;
+    this.rip = RESET_RIP;
+    // KVM decides by IA32_APIC_BASE.BSP as it is now (kvm_vcpu_is_bsp).
+    const bsp = (l.apicBase & ApicBaseBit.BSP) !== 0;
+    this.#mp = bsp ? MpState.Runnable : MpState.InitReceived;
+    this.#emit(
+      "init",
+      bsp ? "INIT: reset, the BSP stays RUNNABLE" : "INIT: reset, INIT_RECEIVED (wait for SIPI)",
+    );
+  }
+
+  /**
+   * MOV to CR8: bits 63:4 are reserved (#GP, returns {@link GP_FAULT});
+   * otherwise TPR = value << 4 in the in-kernel LAPIC (`kvm_set_cr8`).
+   * Returns 0 on success.
+   */
+  movToCr8(value: number | bigint): number {
+    const v = BigInt(value);
+    if (v < 0n || v > 0xfn) return this.#gp(`CR8 <- 0x${v.toString(16)}: bits 63:4 are reserved`);
+    if (this.lapicInKernel) this.lapic.setCr8(Number(v));
+    else {
+      this.#cr8 = Number(v);
+      this.#emit("cr8", `CR8 <- ${this.#cr8}`);
+    }
+    return 0;
+  }
+
+  /**
+   * RDMSR: IA32_TSC (virtual ns), and the MSRs of the in-kernel LAPIC
+   * (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800-0x8FF, see
+   * {@link Lapic.rdmsr}). Any other MSR #GPs, as KVM does for an MSR it does
+   * not know (`ignore_msrs` off); so do the x2APIC MSRs without an
+   * in-kernel LAPIC. Returns the value, or {@link GP_FAULT}.
+   */
+  rdmsr(msr: number): bigint | number {
+    if (msr === IA32_TSC_MSR) return BigInt(Math.floor(this.#now()));
+    const why = this.#msrOwner(msr);
+    if (why !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${why}`);
+    const r = this.lapic.rdmsr(msr);
+    return isGpFault(r) ? this.#gpFrom(r) : r;
+  }
+
+  /**
+   * WRMSR: the in-kernel LAPIC's MSRs ({@link Lapic.wrmsr}: IA32_APIC_BASE
+   * transitions, x2APIC registers, the 64-bit ICR, SELF IPI,
+   * IA32_TSC_DEADLINE). IA32_TSC writes are not modelled and #GP, as do
+   * unknown MSRs. Returns 0, or {@link GP_FAULT}.
+   */
+  wrmsr(msr: number, value: bigint): number {
+    const why = msr === IA32_TSC_MSR ? "writing the TSC is not modelled" : this.#msrOwner(msr);
+    if (why !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${why}`);
+    const r = this.lapic.wrmsr(msr, value);
+    return r === null ? 0 : this.#gpFrom(r);
+  }
+
+  /** Why the LAPIC cannot take this MSR, or null. */
+  #msrOwner(msr: number): string | null {
+    const x2 = msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_LAST;
+    if (x2 && !this.lapicInKernel) return "no in-kernel LAPIC (irqchip userspace)";
+    if (x2 || msr === 0x1b || msr === 0x6e0) return null;
+    return "not an MSR this model has (KVM injects #GP for unknown MSRs)";
+  }
+
+  #gpFrom(f: GpFault): number {
+    // The LAPIC traced the reason; the fault itself is the CPU's.
+    this.gpFaults++;
+    this.#emit("gp", `#GP(0) from MSR 0x${f.msr.toString(16)}`);
+    return GP_FAULT;
+  }
+
+  #gp(reason: string): number {
+    this.gpFaults++;
+    this.#emit("gp", `#GP(0): ${reason}`);
+    return GP_FAULT;
   }
 
   /** The PIC's INTR reaches the core through LINT0. */
@@ -156,25 +481,34 @@ export class X86Cpu implements CpuModel {
   }
 
   canTake(): boolean {
+    // Waiting for INIT / SIPI: nothing is delivered (KVM does not enter the guest).
+    if (this.#mp !== MpState.Runnable) return false;
+    // A KVM_INTERRUPT injection is re-injected before any new event, IF or not.
+    if (this.injected >= 0) return true;
     if (this.nmiReady()) return true;
     if (!this.interruptFlag || this.shadow !== "none") return false;
-    return this.maskableReady();
+    return this.lapicInKernel && this.maskableReady();
   }
 
   take(): Taken {
     const t = this.trace;
-    if (this.halted) {
-      this.halted = false;
+    if (this.#halted) {
+      this.#halted = false;
       // A blocking hypercall ends with the wake-up, as HLT does.
       this.hv?.woken(this.index);
     }
     let kind: string, vector: number, cause = 0;
     let gv: number;
-    if (this.nmiReady()) {
+    if (this.injected >= 0) {
+      kind = "vector";
+      vector = this.injected;
+      this.injected = -1;
+    } else if (this.nmiReady()) {
       this.lapic.nmiPending--;
       this.nmiBlocked = true;
+      // -1, not 2: an NMI is no vector-2 interrupt (`took nmi` names it).
       kind = "nmi";
-      vector = 2;
+      vector = -1;
     } else if ((gv = this.globalVector()) >= 0) {
       // Xen's callback vector: injected directly, no IRR, ISR or EOI.
       kind = "vector";
@@ -199,14 +533,22 @@ export class X86Cpu implements CpuModel {
     return { kind, vector, cause, event };
   }
 
-  /** An instruction retired: a shadow set by an earlier instruction ends here. */
+  /**
+   * An instruction retired: a shadow set by an earlier instruction ends
+   * here. Without an in-kernel irqchip, a requested interrupt window that
+   * opens now exits to userspace.
+   */
   retire(): boolean {
     if (this.#shadowFresh) {
       this.#shadowFresh = false;
       return true;
     }
-    if (this.shadow === "none") return false;
+    if (this.shadow === "none") {
+      if (this.run.requestInterruptWindow) this.#checkWindow();
+      return false;
+    }
     this.shadow = "none";
+    this.#checkWindow();
     return true;
   }
 
@@ -219,6 +561,7 @@ export class X86Cpu implements CpuModel {
     this.interruptFlag = (f & FRAME_IF) !== 0;
     if (f & FRAME_NMI) this.nmiBlocked = false;
     this.#emit("iret", `IRET, IF=${this.interruptFlag ? 1 : 0}`);
+    this.#checkWindow();
   }
 
   #emit(kind: string, text: string): void {
@@ -227,8 +570,8 @@ export class X86Cpu implements CpuModel {
 }
 
 function describe(kind: string, vector: number): string {
-  const hex = `0x${vector.toString(16)}`;
   if (kind === "nmi") return "NMI";
+  const hex = `0x${vector.toString(16)}`;
   if (kind === "extint") return `${hex} (ExtINT)`;
   return hex;
 }

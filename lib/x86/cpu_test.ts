@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { type ExtIntSource, X86Cpu } from "./cpu.ts";
+import { type ExtIntSource, GP_FAULT, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { Lapic } from "./lapic.ts";
+import { KvmExit, MpState } from "./kvm_run.ts";
+import { vectorsOf } from "../core/vector_set.ts";
 
 /** A PIC stand-in: INTR while `vector` is set; INTA hands it out once. */
 class FakePic implements ExtIntSource {
@@ -28,19 +30,26 @@ interface Rig {
  * One vCPU with a software-enabled LAPIC (an AP, so LVT0 starts masked) and
  * a fake PIC. `lvt0` sets LVT LINT0.
  */
-function rig(opts: { lvt0?: number } = {}): Rig {
+function rig(opts: { lvt0?: number; bsp?: boolean } & X86CpuOptions = {}): Rig {
   const trace = new Trace(() => 0);
   const lapic = new Lapic(0, {
     sink: { deliver: () => -1 },
     eoiListener: { eoi() {} },
     trace,
     name: "lapic0",
-    bsp: false,
+    bsp: opts.bsp ?? false,
   });
   lapic.write(0xf0, 0x1ff);
   if (opts.lvt0 !== undefined) lapic.write(0x350, opts.lvt0);
   const pic = new FakePic();
-  return { cpu: new X86Cpu(0, lapic, pic, trace), lapic, pic, trace };
+  return { cpu: new X86Cpu(0, lapic, pic, trace, opts), lapic, pic, trace };
+}
+
+/** Makes an INIT or a SIPI pending in the LAPIC. */
+function initOrSipi(lapic: Lapic, mode: "init" | "sipi", vector = 0): void {
+  const m = fixedMessage(vector, 0, "ipi");
+  m.deliveryMode = mode === "init" ? DeliveryMode.INIT : DeliveryMode.StartUp;
+  lapic.accept(m);
 }
 
 /** Makes `vector` pending in the LAPIC as a fixed edge interrupt. */
@@ -121,7 +130,7 @@ Deno.test("X86Cpu: HLT with IF=0 is not woken by a fixed interrupt but is by an 
   assert.equal(cpu.canTake(), true);
   const t = cpu.take();
   assert.equal(t.kind, "nmi");
-  assert.equal(t.vector, 2);
+  assert.equal(t.vector, -1, "an NMI has no vector: `took nmi`, never `took 2`");
   assert.equal(cpu.halted, false, "the NMI woke it");
 });
 
@@ -211,7 +220,7 @@ Deno.test("X86Cpu: take() picks NMI, then ExtINT, then the LAPIC", () => {
     order.push(`${t.kind}:${t.vector.toString(16)}`);
     cpu.returnFromInterrupt();
   }
-  assert.deepEqual(order, ["nmi:2", "extint:20", "vector:f1"]);
+  assert.deepEqual(order, ["nmi:-1", "extint:20", "vector:f1"]);
   assert.equal(cpu.canTake(), false);
 });
 
@@ -248,4 +257,164 @@ Deno.test("X86Cpu: IRET with no frame is ignored", () => {
   cpu.returnFromInterrupt();
   assert.equal(cpu.interruptFlag, true);
   assert.equal(trace.events.at(-1)!.kind, "iret");
+});
+
+Deno.test("X86Cpu: APs of a KVM irqchip VM start UNINITIALIZED; a SIPI first is ignored, INIT then SIPI starts them (X86-59)", () => {
+  const { cpu, lapic, trace } = rig({ waitForSipi: true });
+  assert.equal(cpu.mpState, MpState.Uninitialized);
+  assert.equal(cpu.halted, true, "executes nothing");
+  assert.equal(cpu.hltHalted, false);
+  raise(lapic, 0x41);
+  enable(cpu);
+  assert.equal(cpu.canTake(), false, "no delivery while waiting");
+  initOrSipi(lapic, "sipi", 0x9a);
+  assert.equal(cpu.service(), 1);
+  assert.equal(cpu.mpState, MpState.Uninitialized);
+  assert.equal(trace.events.at(-1)!.kind, "sipi.ignored");
+  initOrSipi(lapic, "init");
+  assert.equal(cpu.service(), 2, "INIT resets the vCPU");
+  assert.equal(cpu.mpState, MpState.InitReceived);
+  assert.deepEqual(vectorsOf(lapic.irr), [], "INIT cleared IRR");
+  assert.equal(lapic.read(0xf0), 0xff, "and reset SVR");
+  assert.equal(cpu.interruptFlag, false);
+  assert.deepEqual([cpu.csSelector, cpu.csBase, cpu.rip], [0xf000, 0xffff0000, 0xfff0]);
+  assert.equal(cpu.service(), 0, "nothing more to do");
+  initOrSipi(lapic, "sipi", 0x9a);
+  assert.equal(cpu.service(), 1);
+  assert.equal(cpu.mpState, MpState.Runnable);
+  assert.deepEqual([cpu.csSelector, cpu.csBase, cpu.rip], [0x9a00, 0x9a000, 0]);
+  assert.equal(cpu.halted, false);
+  initOrSipi(lapic, "sipi", 0x9b);
+  cpu.service();
+  assert.equal(cpu.csSelector, 0x9a00, "a SIPI to a running vCPU is discarded");
+});
+
+Deno.test("X86Cpu: INIT to the BSP resets it and leaves it RUNNABLE; it wakes a halted vCPU", () => {
+  const { cpu, lapic } = rig({ bsp: true });
+  enable(cpu);
+  cpu.hlt();
+  nmi(lapic);
+  initOrSipi(lapic, "init");
+  assert.equal(cpu.service(), 2);
+  assert.equal(cpu.mpState, MpState.Runnable);
+  assert.equal(cpu.halted, false);
+  assert.equal(lapic.nmiPending, 0, "INIT drops pending NMIs (kvm_vcpu_reset)");
+  assert.equal(cpu.interruptFlag, false);
+  assert.equal(lapic.apicBase, 0xfee00900, "INIT keeps IA32_APIC_BASE");
+});
+
+Deno.test("X86Cpu: INIT inside an NMI handler clears the NMI blocking and the frames", () => {
+  const { cpu, lapic } = rig({ bsp: true });
+  nmi(lapic);
+  cpu.take();
+  assert.equal(cpu.nmiBlocked, true);
+  initOrSipi(lapic, "init");
+  cpu.service();
+  assert.equal(cpu.nmiBlocked, false);
+  assert.equal(cpu.depth, 0);
+});
+
+Deno.test("X86Cpu: NMIs beyond what can be latched are dropped: 2 while unblocked, 1 in the handler (KVM process_nmi)", () => {
+  const { cpu, lapic } = rig();
+  for (let i = 0; i < 3; i++) nmi(lapic);
+  assert.equal(cpu.service(), 1);
+  assert.equal(lapic.nmiPending, 2);
+  assert.equal(cpu.take().kind, "nmi");
+  nmi(lapic);
+  nmi(lapic);
+  assert.equal(lapic.nmiPending, 3);
+  cpu.service();
+  assert.equal(lapic.nmiPending, 1, "one latched behind the running handler");
+  assert.equal(cpu.canTake(), false);
+  cpu.returnFromInterrupt();
+  assert.equal(cpu.take().kind, "nmi");
+  cpu.returnFromInterrupt();
+  assert.equal(cpu.canTake(), false, "two NMIs taken in all");
+});
+
+Deno.test("X86Cpu: MOV to CR8 sets TPR[7:4]; bits 63:4 #GP (kvm_set_cr8)", () => {
+  const { cpu, lapic, trace } = rig();
+  assert.equal(cpu.movToCr8(5), 0);
+  assert.equal(lapic.tpr, 0x50);
+  assert.equal(cpu.cr8, 5);
+  assert.equal(cpu.movToCr8(0x10), GP_FAULT);
+  assert.equal(cpu.gpFaults, 1);
+  assert.equal(lapic.tpr, 0x50);
+  assert.equal(trace.events.at(-1)!.kind, "gp");
+  lapic.write(0x80, 0x3f);
+  assert.equal(cpu.cr8, 3, "CR8 reads TPR[7:4]");
+});
+
+Deno.test("X86Cpu: RDMSR/WRMSR reach the LAPIC's MSRs; a #GP returns GP_FAULT and is counted", () => {
+  const { cpu } = rig({ now: () => 1234 });
+  assert.equal(cpu.rdmsr(0x1b), 0xfee00800n);
+  assert.equal(cpu.rdmsr(0x10), 1234n, "IA32_TSC is virtual ns");
+  assert.equal(cpu.rdmsr(0x808), GP_FAULT, "x2APIC MSR in xAPIC mode");
+  assert.equal(cpu.wrmsr(0x1b, 0xfee00c00n), 0);
+  assert.equal(cpu.rdmsr(0x808), 0n);
+  assert.equal(cpu.wrmsr(0x830, 1n << 13n), GP_FAULT);
+  assert.equal(cpu.rdmsr(0xc0000080), GP_FAULT, "an MSR the model does not have");
+  assert.equal(cpu.wrmsr(0x10, 0n), GP_FAULT);
+  assert.equal(cpu.gpFaults, 4);
+});
+
+Deno.test("X86Cpu without an in-kernel LAPIC: KVM_INTERRUPT is injected whatever IF says; LAPIC sources are never looked at", () => {
+  const { cpu, lapic } = rig({ lapicInKernel: false });
+  raise(lapic, 0x41);
+  enable(cpu);
+  assert.equal(cpu.canTake(), false, "no in-kernel LAPIC to take 0x41 from");
+  cpu.cli();
+  assert.equal(cpu.queueInterrupt(0x30), 0);
+  assert.equal(cpu.readyForInjection(), false, "an interrupt is injected and not yet taken");
+  assert.equal(cpu.canTake(), true, "injected with IF=0: userspace had to wait for the window");
+  assert.deepEqual([cpu.take().kind, cpu.depth], ["vector", 1]);
+  assert.equal(cpu.rdmsr(0x808), GP_FAULT, "no x2APIC MSRs");
+  assert.equal(cpu.movToCr8(7), 0);
+  assert.equal(cpu.cr8, 7);
+  assert.equal(lapic.tpr, 0, "CR8 is the vCPU's own register");
+});
+
+Deno.test("X86Cpu without an in-kernel LAPIC: the requested interrupt window exits once, after STI and its shadow", () => {
+  const { cpu } = rig({ lapicInKernel: false });
+  cpu.requestInterruptWindow(true);
+  assert.equal(cpu.run.exitReason, KvmExit.None, "IF=0: the window is shut");
+  cpu.sti();
+  cpu.retire(); // STI
+  assert.equal(cpu.readyForInjection(), false, "the STI shadow");
+  assert.equal(cpu.run.exitReason, KvmExit.None);
+  cpu.retire(); // the instruction in the shadow
+  assert.equal(cpu.readyForInjection(), true);
+  assert.equal(cpu.run.exitReason, KvmExit.IrqWindowOpen);
+  cpu.retire();
+  assert.equal(cpu.run.irqWindowExits, 1, "one exit per opening");
+  cpu.queueInterrupt(0x30);
+  cpu.take();
+  cpu.returnFromInterrupt();
+  assert.equal(cpu.run.irqWindowExits, 2, "open again after the handler's IRET");
+  cpu.hlt();
+  assert.equal(cpu.run.exitReason, KvmExit.Hlt);
+  assert.equal(cpu.mpState, MpState.Runnable, "HLT exits to userspace: no HALTED state in KVM");
+});
+
+Deno.test("X86Cpu with an in-kernel LAPIC ignores request_interrupt_window; HLT is MP state HALTED", () => {
+  const { cpu } = rig();
+  cpu.requestInterruptWindow(true);
+  enable(cpu);
+  assert.equal(cpu.run.exitReason, KvmExit.None);
+  cpu.hlt();
+  assert.equal(cpu.mpState, MpState.Halted);
+  assert.equal(cpu.run.exitReason, KvmExit.None);
+});
+
+Deno.test("X86Cpu with a split irqchip: the window also needs LVT0 to accept ExtINT and no vector queued", () => {
+  const { cpu, lapic, pic } = rig({ picInKernel: false });
+  cpu.requestInterruptWindow(true);
+  enable(cpu);
+  assert.equal(cpu.readyForInjection(), false, "LVT0 masked: an ExtINT could not be acknowledged");
+  assert.equal(cpu.run.exitReason, KvmExit.None);
+  lapic.write(0x350, 0x700);
+  cpu.retire();
+  assert.equal(cpu.run.exitReason, KvmExit.IrqWindowOpen);
+  pic.vector = 0x20; // KVM_INTERRUPT queued
+  assert.equal(cpu.readyForInjection(), false, "a vector is already waiting");
 });

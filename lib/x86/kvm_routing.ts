@@ -401,6 +401,20 @@ export class GsiRouting {
   }
 
   /**
+   * The installed table itself, without copying: for readers on a hot path
+   * (the split irqchip's EOI interception). KVM_SET_GSI_ROUTING replaces
+   * the array, never changes it, so a reader may keep it for a while.
+   *
+   * @example
+   * ```ts
+   * routing.view().filter((e) => e.type === "msi").length;
+   * ```
+   */
+  view(): readonly Readonly<RoutingEntry>[] {
+    return this.#entries;
+  }
+
+  /**
    * A copy of the routes of one GSI.
    *
    * @example

@@ -876,9 +876,12 @@ export class Lapic {
    * IRR). If it is clear (edge) and the listener wants that vector's edge
    * EOIs (KVM's `ioapic_handled_vectors`: the RTC's vector while a tick
    * awaits EOI), tells it through `edgeEoi`, whatever SVR bit 12 says (KVM
-   * `kvm_ioapic_send_eoi`). A level-triggered LINT whose vector this is gets
-   * its remote IRR cleared (and re-fires if its line is still high). With
-   * ISR empty nothing happens. Returns the vector, or -1.
+   * `kvm_ioapic_send_eoi`). With a split irqchip the listener may claim the
+   * EOI first ({@link EoiListener.exitsOnEoi}): then it exits to userspace
+   * whatever TMR and SVR bit 12 say, as KVM does. A level-triggered LINT
+   * whose vector this is gets its remote IRR cleared (and re-fires if its
+   * line is still high). With ISR empty nothing happens. Returns the vector,
+   * or -1.
    *
    * @example
    * ```ts
@@ -897,7 +900,15 @@ export class Lapic {
     clearVector(this.isr, v);
     const id = t.enabled ? t.emit(name, "eoi", `${hex(v)} ISR cleared`) : 0;
     const listener = this.#host.eoiListener;
-    if (!testVector(this.tmr, v)) {
+    if (listener.exitsOnEoi?.(v)) {
+      // Split irqchip: userspace's I/O APIC hears it, whatever TMR and SVR.12 say.
+      t.open(id);
+      try {
+        listener.exitEoi!(v);
+      } finally {
+        t.close(id);
+      }
+    } else if (!testVector(this.tmr, v)) {
       if (listener.wantsEdgeEoi?.(v)) {
         t.open(id);
         try {
@@ -918,13 +929,16 @@ export class Lapic {
           t.close(id);
         }
       }
-      if (((this.lvt[Lvt.Lint0] | this.lvt[Lvt.Lint1]) & LVT_REMOTE_IRR) !== 0) {
-        t.open(id);
-        try {
-          this.#lintEoi(v);
-        } finally {
-          t.close(id);
-        }
+    }
+    if (
+      ((this.lvt[Lvt.Lint0] | this.lvt[Lvt.Lint1]) & LVT_REMOTE_IRR) !== 0 &&
+      testVector(this.tmr, v)
+    ) {
+      t.open(id);
+      try {
+        this.#lintEoi(v);
+      } finally {
+        t.close(id);
       }
     }
     return v;
@@ -1190,6 +1204,21 @@ export class Lapic {
         return this.timer.divide;
     }
     return 0;
+  }
+
+  /**
+   * The register at `offset` as the model holds it, for inspection (state
+   * paths, reports): no MMIO hole in x2APIC or disabled mode and no error
+   * detection. In x2APIC mode the ID register holds the 32-bit x2APIC ID;
+   * write-only and unknown registers read 0.
+   *
+   * @example
+   * ```ts
+   * apic.peek(0x80); // TPR, whatever the mode
+   * ```
+   */
+  peek(offset: number): number {
+    return this.#readRegister(offset);
   }
 
   /**

@@ -402,6 +402,32 @@ Deno.test("Lapic forwards an edge EOI only for vectors the listener asks for, ev
   assert.deepEqual(level, []);
 });
 
+Deno.test("Lapic: a split-irqchip listener claims the EOIs it intercepts, whatever TMR and SVR.12 say (KVM kvm_ioapic_send_eoi)", () => {
+  const trace = new Trace(() => 0);
+  const exits: number[] = [], level: number[] = [];
+  const apic = new Lapic(0, {
+    sink: { deliver: () => 1 },
+    eoiListener: {
+      eoi: (v) => level.push(v),
+      exitsOnEoi: (v) => v === 0xa2 || v === 0xb0,
+      exitEoi: (v) => exits.push(v),
+    },
+    trace,
+    name: "lapic0",
+    bsp: false,
+  }, { eoiBroadcastSuppression: true });
+  apic.write(0xf0, 0x11ff); // enabled, SVR.12 set
+  for (const [v, lvl] of [[0xa2, true], [0xb0, false], [0xc1, true]] as const) {
+    apic.accept(msg(v, lvl));
+    apic.acknowledge();
+    apic.eoi();
+  }
+  assert.deepEqual(exits, [0xa2, 0xb0], "a level one despite SVR.12, and an edge one");
+  assert.deepEqual(level, [], "0xC1 is level but not intercepted: SVR.12 suppresses it");
+  const exit = trace.events.find((e) => e.kind === "eoi" && e.text.startsWith("0xa2"))!;
+  assert.ok(exit);
+});
+
 Deno.test("Lapic without wantsEdgeEoi on its listener sends no edge EOI", () => {
   const { apic, eois } = rig();
   apic.accept(msg(0x28));

@@ -30,7 +30,10 @@ import type {
 } from "../core/table.ts";
 import type { Platform } from "../interp/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
-import { X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
+import { type IrqchipMode, X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
+import { GP_FAULT } from "./cpu.ts";
+import { KvmExit, MpState } from "./kvm_run.ts";
+import { ApicBaseBit, X2APIC_MSR_BASE } from "./lapic_registers.ts";
 import {
   ICR_HIGH_FIELDS,
   ICR_LOW_FIELDS,
@@ -42,7 +45,7 @@ import { decodeField, encodeFields, joinWords, setField, splitWords } from "../c
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { KVM_IOAPIC_NUM_PINS, type RoutingEntry } from "./kvm_routing.ts";
-import { XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
+import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 
 type Cmd = CommandSpec<X86Vm>;
@@ -147,6 +150,7 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
   trace.open(id);
   try {
     if (LAPIC_FILE.registers.includes(a.register)) {
+      needKernelLapic(vm);
       vm.cpus[cpu].lapic.write(lapicRegister(a.register.name).offset, Number(value & 0xffff_ffffn));
       return;
     }
@@ -173,6 +177,30 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
   }
 }
 
+/**
+ * Writes a LAPIC register the way the guest's mode allows: MMIO in xAPIC
+ * mode, WRMSR of 0x800 + offset/16 in x2APIC mode (where MMIO is a hole).
+ * A #GP is traced by the vCPU.
+ */
+function lapicWrite(vm: X86Vm, cpu: number, name: string, value: number): void {
+  const c = vm.cpus[cpu];
+  const offset = lapicRegister(name).offset;
+  if (c.lapic.x2apicMode) c.wrmsr(X2APIC_MSR_BASE + (offset >> 4), BigInt(value));
+  else c.lapic.write(offset, value);
+}
+
+/**
+ * Without an in-kernel irqchip a LAPIC access is an MMIO exit to a
+ * userspace APIC, which irqlab does not model: refused as bad input.
+ */
+function needKernelLapic(vm: X86Vm): void {
+  if (!vm.irqchipInKernel) {
+    throw new CommandInputError(
+      "this vm has no in-kernel LAPIC ('irqchip userspace'): its registers are userspace's",
+    );
+  }
+}
+
 function checkPin(pins: number, pin: number): void {
   if (pin >= pins) {
     throw new CommandInputError(`this vm's IOAPIC has ${pins} pins: there is no redtbl[${pin}]`);
@@ -182,6 +210,7 @@ function checkPin(pins: number, pin: number): void {
 function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
   const a = args.$register!;
   if (LAPIC_FILE.registers.includes(a.register)) {
+    needKernelLapic(vm);
     return vm.cpus[cpu].lapic.read(lapicRegister(a.register.name).offset);
   }
   const io = vm.ioapic;
@@ -235,12 +264,56 @@ const TRAPPING = new Set([
   "eoi",
   "lapic enable",
   "lapic disable",
+  "lapic x2apic",
   "write",
   "read",
   "ipi",
   "out",
   "in",
+  "rdmsr",
+  "wrmsr",
 ]);
+
+/** Commands that act on the in-kernel LAPIC, which `irqchip userspace` does not have. */
+const LAPIC_ONLY = new Set(["eoi", "lapic enable", "lapic disable", "lapic x2apic", "ipi", "inta"]);
+
+const needKernelLapicSetting = (s: Readonly<Record<string, Val>>) =>
+  s.irqchip === "userspace"
+    ? "needs an in-kernel LAPIC: use 'irqchip kernel' or 'irqchip split' (with 'irqchip " +
+      "userspace' the LAPIC belongs to the VMM)"
+    : undefined;
+
+const needKernelPic = (s: Readonly<Record<string, Val>>) =>
+  s.irqchip === "kernel" ? undefined : "needs the in-kernel PIC: use 'irqchip kernel'";
+
+/** Marks the commands only some irqchip modes have (see {@link LAPIC_ONLY}). */
+function withRequirement(c: Cmd): Cmd {
+  if (LAPIC_ONLY.has(c.name)) return { ...c, requires: needKernelLapicSetting };
+  if (c.name === "pic inta") return { ...c, requires: needKernelPic };
+  return c;
+}
+
+/**
+ * A vCPU waiting for INIT / SIPI executes nothing, so a scenario that has it
+ * act is refused (at run time: the MP state is only known then).
+ */
+function started(c: Cmd): Cmd {
+  const run = c.run;
+  return {
+    ...c,
+    run: (vm, cpu, a, source) => {
+      const state = vm.cpus[cpu].mpState;
+      if (state === MpState.Uninitialized || state === MpState.InitReceived) {
+        throw new CommandInputError(
+          `vcpu${cpu} executes nothing: it waits for ${
+            state === MpState.Uninitialized ? "INIT and SIPI" : "a SIPI"
+          } (mp_state ${state})`,
+        );
+      }
+      return run(vm, cpu, a, source);
+    },
+  };
+}
 
 /** Makes a trapping command report its VM exit to the vCPU first (see {@link TRAPPING}). */
 function exiting(c: Cmd): Cmd {
@@ -287,11 +360,11 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "eoi",
-    doc: "write the local APIC EOI register: clears the highest ISR bit",
+    doc: "write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
     params: [],
     run: (vm, cpu) =>
       acting(vm, `vcpu${cpu}`, "write", "lapic.eoi <- 0", () => {
-        vm.cpus[cpu].lapic.write(lapicRegister("eoi").offset, 0);
+        lapicWrite(vm, cpu, "eoi", 0);
       }),
   },
   {
@@ -311,7 +384,7 @@ const VCPU_COMMANDS: Cmd[] = [
         "write",
         `lapic.svr <- ${hex(0x100 | (a.spurious as number))}`,
         () => {
-          vm.cpus[cpu].lapic.write(lapicRegister("svr").offset, 0x100 | (a.spurious as number));
+          lapicWrite(vm, cpu, "svr", 0x100 | (a.spurious as number));
         },
       ),
   },
@@ -327,7 +400,7 @@ const VCPU_COMMANDS: Cmd[] = [
     }],
     run: (vm, cpu, a) =>
       acting(vm, `vcpu${cpu}`, "write", `lapic.svr <- ${hex(a.spurious)}`, () => {
-        vm.cpus[cpu].lapic.write(lapicRegister("svr").offset, a.spurious as number);
+        lapicWrite(vm, cpu, "svr", a.spurious as number);
       }),
   },
   {
@@ -349,13 +422,14 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "ipi",
-    doc: "send an IPI: write ICR high (destination) then ICR low, as a guest does",
+    doc: "send an IPI as a guest does: ICR high (destination) then ICR low by MMIO, or in " +
+      "x2APIC mode one WRMSR of the 64-bit ICR (0x830)",
     params: [
       { name: "vector", type: VECTOR, doc: "the vector", default: 0 },
       {
         name: "dest",
-        type: { kind: "int", min: 0, max: 255, what: "an APIC ID" },
-        doc: "destination (ICR high 31:24)",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "an APIC ID" },
+        doc: "destination: ICR high 31:24 (xAPIC, 0-255), or ICR 63:32 (x2APIC)",
         default: 0,
       },
       {
@@ -386,7 +460,7 @@ const VCPU_COMMANDS: Cmd[] = [
     ],
     run: (vm, cpu, a) => {
       const lapic = vm.cpus[cpu].lapic;
-      const high = encodeFields(ICR_HIGH_FIELDS, { dest: a.dest as number });
+      const dest = a.dest as number;
       const low = encodeFields(ICR_LOW_FIELDS, {
         vector: a.vector as number,
         delivery_mode: a.delivery_mode as string,
@@ -395,6 +469,20 @@ const VCPU_COMMANDS: Cmd[] = [
         trigger: a.trigger as string,
         shorthand: a.shorthand as string,
       });
+      if (lapic.x2apicMode) {
+        // One 64-bit WRMSR: the destination is ICR[63:32], a 32-bit x2APIC ID.
+        const icr = (BigInt(dest) << 32n) | BigInt(low);
+        acting(vm, `vcpu${cpu}`, "wrmsr", `wrmsr 0x830 <- ${hex(icr)}`, () => {
+          vm.cpus[cpu].wrmsr(0x830, icr);
+        });
+        return;
+      }
+      if (dest > 0xff) {
+        throw new CommandInputError(
+          `an xAPIC destination is 8 bits, not ${hex(dest)}: enter x2APIC mode for 32-bit IDs`,
+        );
+      }
+      const high = encodeFields(ICR_HIGH_FIELDS, { dest });
       acting(
         vm,
         `vcpu${cpu}`,
@@ -459,6 +547,78 @@ const VCPU_COMMANDS: Cmd[] = [
     params: [],
     returns: "the vector acknowledged",
     run: (vm, cpu) => vm.cpus[cpu].lapic.acknowledge(),
+  },
+  {
+    actor: "vcpu",
+    name: "pic inta",
+    doc: "model probe: run the 8259A pair's INTA cycle now, as the CPU would after seeing " +
+      "INTR (returns base+7 of the master, a spurious IRQ7, if nothing is requested)",
+    params: [],
+    returns: "the vector the PIC put on the bus",
+    run: (vm, cpu) => {
+      if (!vm.pic) throw new CommandInputError("this vm has no in-kernel PIC ('irqchip kernel')");
+      return acting(vm, `vcpu${cpu}`, "inta", "PIC INTA cycle", () => vm.pic!.acknowledge());
+    },
+  },
+  {
+    actor: "vcpu",
+    name: "rdmsr",
+    doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
+      "x2APIC registers (0x800-0x8ff); a #GP is traced and returns GP",
+    params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
+    returns: "the 64-bit value, or GP (-13) if the instruction raised #GP",
+    run: (vm, cpu, a) =>
+      acting(vm, `vcpu${cpu}`, "rdmsr", `rdmsr ${hex(a.msr)}`, () => {
+        const r = vm.cpus[cpu].rdmsr(a.msr as number);
+        if (typeof r === "bigint") emit(vm, `vcpu${cpu}`, "rdmsr.value", `-> ${hex(r)}`);
+        return r;
+      }),
+  },
+  {
+    actor: "vcpu",
+    name: "wrmsr",
+    doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
+      "0x83f SELF IPI), IA32_TSC_DEADLINE; a #GP is traced and returns GP",
+    params: [
+      { name: "msr", type: U32, doc: "the MSR index (ECX)" },
+      { name: "value", type: { kind: "u64" }, doc: "EDX:EAX" },
+    ],
+    returns: "0, or GP (-13) if the instruction raised #GP",
+    run: (vm, cpu, a) =>
+      acting(
+        vm,
+        `vcpu${cpu}`,
+        "wrmsr",
+        `wrmsr ${hex(a.msr)} <- ${hex(a.value)}`,
+        () => vm.cpus[cpu].wrmsr(a.msr as number, BigInt(a.value as bigint)),
+      ),
+  },
+  {
+    actor: "vcpu",
+    name: "mov cr8",
+    doc: "MOV to CR8: TPR = value << 4 (value 0-15; larger values #GP and return GP)",
+    params: [{ name: "value", type: { kind: "u64" }, doc: "the new CR8" }],
+    returns: "0, or GP (-13) if the instruction raised #GP",
+    run: (vm, cpu, a) => vm.cpus[cpu].movToCr8(BigInt(a.value as bigint)),
+  },
+  {
+    actor: "vcpu",
+    name: "lapic x2apic",
+    doc: "enter x2APIC mode: WRMSR IA32_APIC_BASE with EN and EXTD set (the BSP bit kept); " +
+      "#GP from a disabled APIC, which must become xAPIC first",
+    params: [],
+    returns: "0, or GP (-13) if the WRMSR raised #GP",
+    run: (vm, cpu) => {
+      const c = vm.cpus[cpu];
+      const base = BigInt(c.lapic.apicBase) | BigInt(ApicBaseBit.EN | ApicBaseBit.EXTD);
+      return acting(
+        vm,
+        `vcpu${cpu}`,
+        "wrmsr",
+        `wrmsr IA32_APIC_BASE <- ${hex(base)}`,
+        () => c.wrmsr(0x1b, base),
+      );
+    },
   },
 ];
 
@@ -544,6 +704,12 @@ function toRoutingEntry(e: Readonly<Record<string, Val>>): RoutingEntry {
   };
 }
 
+const VCPU_PARAM: ParamSpec = {
+  name: "vcpu",
+  type: { kind: "int", min: 0, max: 254, what: "a vCPU index", decimal: true, vcpu: true },
+  doc: "the vCPU",
+};
+
 const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
@@ -560,7 +726,7 @@ const VMM_COMMANDS: Cmd[] = [
         source,
         "ioctl",
         `KVM_IRQ_LINE gsi ${a.gsi} level ${a.level}`,
-        () => vm.routing.irqLine(a.gsi as number, a.level as 0 | 1),
+        () => vm.irqLine(a.gsi as number, a.level as 0 | 1),
       ),
   },
   {
@@ -579,7 +745,7 @@ const VMM_COMMANDS: Cmd[] = [
         source,
         "ioctl",
         `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`,
-        () => vm.routing.signalMsi(a.address as number, a.address_hi as number, a.data as number),
+        () => vm.signalMsi(a.address as number, a.address_hi as number, a.data as number),
       ),
   },
   {
@@ -595,7 +761,7 @@ const VMM_COMMANDS: Cmd[] = [
         source,
         "ioctl",
         `KVM_SET_GSI_ROUTING (${a.$entries!.length} entries)`,
-        () => vm.routing.setRouting(a.$entries!.map(toRoutingEntry)),
+        () => vm.setGsiRouting(a.$entries!.map(toRoutingEntry)),
       ),
   },
   {
@@ -612,6 +778,31 @@ const VMM_COMMANDS: Cmd[] = [
     ],
     returns: "0, -ENXIO (kernel irqchip) or -EEXIST (one already queued)",
     run: (vm, _c, a) => vm.kvmInterrupt(a.vcpu as number, a.vector as number),
+  },
+  {
+    actor: "vmm",
+    name: "kvm nmi",
+    doc: "KVM_NMI: queue an NMI for a vCPU (any irqchip mode); a vCPU keeps at most 2, " +
+      "1 while an NMI handler runs",
+    params: [VCPU_PARAM],
+    returns: "0",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_NMI vcpu${a.vcpu}`, () => vm.kvmNmi(a.vcpu as number)),
+  },
+  {
+    actor: "vmm",
+    name: "kvm request_interrupt_window",
+    doc: "set kvm_run.request_interrupt_window: without an in-kernel PIC (split, userspace) " +
+      "the vCPU then exits with KVM_EXIT_IRQ_WINDOW_OPEN once it can take an interrupt",
+    params: [VCPU_PARAM, { name: "value", type: LEVEL, doc: "1 request, 0 withdraw", default: 1 }],
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "kvm_run",
+        `vcpu${a.vcpu}: request_interrupt_window = ${a.value}`,
+        () => vm.cpus[a.vcpu as number].requestInterruptWindow(a.value === 1),
+      ),
   },
 ];
 
@@ -630,7 +821,7 @@ const DEVICE_COMMANDS: Cmd[] = [
         source,
         name,
         `gsi ${a.gsi} ${name === "assert" ? "high" : "low"}`,
-        () => vm.routing.irqLine(a.gsi as number, name === "assert" ? 1 : 0),
+        () => vm.irqLine(a.gsi as number, name === "assert" ? 1 : 0),
       ),
   })),
   {
@@ -641,8 +832,8 @@ const DEVICE_COMMANDS: Cmd[] = [
     returns: "the status of the raise",
     run: (vm, _c, a, source) =>
       acting(vm, source, "pulse", `gsi ${a.gsi} pulse`, () => {
-        const r = vm.routing.irqLine(a.gsi as number, 1);
-        vm.routing.irqLine(a.gsi as number, 0);
+        const r = vm.irqLine(a.gsi as number, 1);
+        vm.irqLine(a.gsi as number, 0);
         return r;
       }),
   },
@@ -662,7 +853,7 @@ const DEVICE_COMMANDS: Cmd[] = [
         source,
         "msi",
         `MSI address ${hex(a.address)} data ${hex(a.data)}`,
-        () => vm.routing.signalMsi(a.address as number, a.address_hi as number, a.data as number),
+        () => vm.signalMsi(a.address as number, a.address_hi as number, a.data as number),
       ),
   },
 ];
@@ -691,8 +882,9 @@ function lapicState(): State[] {
   }
   for (const r of LAPIC_REGISTERS) {
     if (r.width !== 32 || r.access === "wo") continue;
+    // The model's register, not a guest read: no MMIO hole in x2APIC or disabled mode.
     const read = (vm: X86Vm, c: number) =>
-      r.name === "ppr" ? vm.cpus[c].lapic.ppr : vm.cpus[c].lapic.read(r.offset);
+      r.name === "ppr" ? vm.cpus[c].lapic.ppr : vm.cpus[c].lapic.peek(r.offset);
     out.push({
       pattern: `vcpu#.lapic.${r.name}`,
       type: { kind: "int", min: 0, max: 0xffff_ffff },
@@ -718,20 +910,117 @@ function cpuState(): State[] {
     name: string,
     doc: string,
     get: (vm: X86Vm, c: number) => boolean | number,
+    max = 0xffff,
   ): State => ({
     pattern: `vcpu#.${name}`,
-    type: { kind: "int", min: 0, max: 0xffff },
+    type: { kind: "int", min: 0, max },
     doc,
     get: (vm, [c]) => Number(get(vm, c)),
     bounds: vcpuBound,
   });
+  const U32_MAX = 0xffff_ffff;
   return [
     flag("if", "RFLAGS.IF", (vm, c) => vm.cpus[c].interruptFlag),
-    flag("halted", "1 while halted by HLT", (vm, c) => vm.cpus[c].halted),
-    flag("nmi_pending", "NMIs latched and not yet taken", (vm, c) => vm.cpus[c].lapic.nmiPending),
+    flag("halted", "1 while halted by HLT", (vm, c) => vm.cpus[c].hltHalted),
+    flag(
+      "nmi_pending",
+      "NMIs queued and not yet taken (at the next instruction boundary the vCPU keeps at most " +
+        "2, or 1 while an NMI handler runs)",
+      (vm, c) => vm.cpus[c].lapic.nmiPending,
+    ),
     flag("nmi_blocked", "1 from taking an NMI until its IRET", (vm, c) => vm.cpus[c].nmiBlocked),
     flag("depth", "how many interrupt handlers are running (nested)", (vm, c) => vm.cpus[c].depth),
-    flag("apic_base", "IA32_APIC_BASE (low 32 bits)", (vm, c) => vm.cpus[c].lapic.apicBase),
+    flag(
+      "apic_base",
+      "IA32_APIC_BASE (low 32 bits)",
+      (vm, c) => vm.cpus[c].lapic.apicBase,
+      U32_MAX,
+    ),
+    flag(
+      "mp_state",
+      "KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE 0, UNINITIALIZED 1, INIT_RECEIVED 2, HALTED 3",
+      (vm, c) => vm.cpus[c].mpState,
+      MpState.SipiReceived,
+    ),
+    flag(
+      "cs_selector",
+      "CS.selector: 0xf000 after reset, SIPI vector << 8 after a SIPI",
+      (vm, c) => vm.cpus[c].csSelector,
+    ),
+    flag(
+      "cs_base",
+      "CS.base: 0xffff0000 after reset, SIPI vector << 12 after a SIPI",
+      (vm, c) => vm.cpus[c].csBase,
+      U32_MAX,
+    ),
+    flag(
+      "rip",
+      "RIP: 0xfff0 after reset, 0 after a SIPI (the model runs no code)",
+      (vm, c) => vm.cpus[c].rip,
+    ),
+    flag("cr8", "CR8 (TPR[7:4] with an in-kernel LAPIC)", (vm, c) => vm.cpus[c].cr8),
+    flag(
+      "gp_faults",
+      "how many #GP faults the vCPU's instructions raised",
+      (vm, c) => vm.cpus[c].gpFaults,
+      U32_MAX,
+    ),
+    flag(
+      "exit_reason",
+      "kvm_run.exit_reason of the last exit to userspace: KVM_EXIT_HLT 5, " +
+        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_IOAPIC_EOI 26; 0 before any",
+      (vm, c) => vm.cpus[c].run.exitReason,
+      255,
+    ),
+    flag("eoi_exit_vector", "kvm_run.eoi.vector of the last KVM_EXIT_IOAPIC_EOI (0 before any)", (
+      vm,
+      c,
+    ) => Math.max(vm.cpus[c].run.eoiVector, 0), 255),
+    flag(
+      "eoi_exits",
+      "how many KVM_EXIT_IOAPIC_EOI exits (split irqchip)",
+      (vm, c) => vm.cpus[c].run.ioapicEoiExits,
+      U32_MAX,
+    ),
+    {
+      pattern: "vcpu#.eoi_exit_vectors",
+      type: VECTOR_SET,
+      doc: "the vectors whose EOI exited with KVM_EXIT_IOAPIC_EOI",
+      get: (vm, [c]) => vectorsOf(vm.cpus[c].run.ioapicEoiVectors),
+      bounds: vcpuBound,
+    },
+    flag(
+      "irq_window_exits",
+      "how many KVM_EXIT_IRQ_WINDOW_OPEN exits",
+      (vm, c) => vm.cpus[c].run.irqWindowExits,
+      U32_MAX,
+    ),
+    flag(
+      "hlt_exits",
+      "how many KVM_EXIT_HLT exits (userspace irqchip)",
+      (vm, c) => vm.cpus[c].run.hltExits,
+      U32_MAX,
+    ),
+    flag(
+      "ready_for_interrupt_injection",
+      "kvm_run.ready_for_interrupt_injection: IF=1, no shadow, nothing injected (and with a " +
+        "split irqchip LVT0 accepting ExtINT, no KVM_INTERRUPT vector waiting)",
+      (vm, c) => vm.cpus[c].readyForInjection(),
+    ),
+    flag("request_interrupt_window", "kvm_run.request_interrupt_window as the VMM set it", (
+      vm,
+      c,
+    ) => vm.cpus[c].run.requestInterruptWindow),
+    {
+      pattern: "vcpu#.tsc_deadline",
+      type: { kind: "u64" },
+      doc: "IA32_TSC_DEADLINE as RDMSR would read it (0 unless armed in TSC-deadline mode)",
+      get: (vm, [c]) => {
+        const r = vm.cpus[c].lapic.rdmsr(0x6e0);
+        return typeof r === "bigint" ? r : 0n;
+      },
+      bounds: vcpuBound,
+    },
   ];
 }
 
@@ -820,13 +1109,27 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "irqchip",
-    doc: "KVM irqchip mode: kernel (KVM_CREATE_IRQCHIP) or split (KVM_CAP_SPLIT_IRQCHIP)",
-    value: { kind: "enum", values: ["kernel", "split"], default: "kernel" },
+    doc: "KVM irqchip mode: kernel (KVM_CREATE_IRQCHIP), split (KVM_CAP_SPLIT_IRQCHIP, 24 " +
+      "reserved I/O APIC pins) or userspace (no in-kernel LAPIC, PIC or I/O APIC)",
+    value: { kind: "enum", values: ["kernel", "split", "userspace"], default: "kernel" },
   },
   {
     name: "lapic",
-    doc: "local APIC mode at start",
-    value: { kind: "enum", values: ["xapic"], default: "xapic" },
+    doc: "local APIC mode every vCPU starts in: xapic, or x2apic (IA32_APIC_BASE EN|EXTD, " +
+      "32-bit IDs, MSR access only)",
+    value: { kind: "enum", values: ["xapic", "x2apic"], default: "xapic" },
+  },
+  {
+    name: "x2apic_api",
+    doc: "KVM_CAP_X2APIC_API flags: 1 KVM_X2APIC_API_USE_32BIT_IDS, " +
+      "2 KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK, 3 both; 0 (default) the capability unused",
+    value: { kind: "int", min: 0, max: 3, default: 0 },
+  },
+  {
+    name: "aps",
+    doc: "how vCPUs 1.. start: running (default: as if firmware had started them) or " +
+      "wait-for-sipi (KVM_MP_STATE_UNINITIALIZED until INIT and SIPI, as KVM creates them)",
+    value: { kind: "enum", values: ["running", "wait-for-sipi"], default: "running" },
   },
   {
     name: "lowest_priority",
@@ -840,6 +1143,22 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "enum", values: ["kvm", "qemu"], default: "kvm" },
   },
 ];
+
+/**
+ * Named values of x86 results and state: `GP`, what an instruction that
+ * raised #GP returns; KVM's MP states and exit reasons by their uapi names.
+ */
+const X86_CONSTANTS: Record<string, number> = {
+  GP: GP_FAULT,
+  KVM_MP_STATE_RUNNABLE: MpState.Runnable,
+  KVM_MP_STATE_UNINITIALIZED: MpState.Uninitialized,
+  KVM_MP_STATE_INIT_RECEIVED: MpState.InitReceived,
+  KVM_MP_STATE_HALTED: MpState.Halted,
+  KVM_MP_STATE_SIPI_RECEIVED: MpState.SipiReceived,
+  KVM_EXIT_HLT: KvmExit.Hlt,
+  KVM_EXIT_IRQ_WINDOW_OPEN: KvmExit.IrqWindowOpen,
+  KVM_EXIT_IOAPIC_EOI: KvmExit.IoapicEoi,
+};
 
 const HANDLER_EVENTS: HandlerEventSpec[] = [
   {
@@ -857,13 +1176,20 @@ const needXen = (s: Readonly<Record<string, Val>>) =>
     ? "needs a Xen guest: add 'hypervisor xen' or 'hypervisor kvm-xen' to the vm block"
     : undefined;
 
-/** KVM's Xen ioctls, and the VMM's vcpu_info copy, exist only where KVM emulates Xen. */
+/**
+ * KVM's Xen ioctls, the VMM's vcpu_info copy and answer to a hypercall exit,
+ * and the raw hypercall (its point is the exit), exist only where KVM
+ * emulates Xen.
+ */
 const KVM_XEN_ONLY = new Set([
   "kvm xen_evtchn_send",
   "kvm xen_hvm_config",
   "kvm xen_set_attr",
   "kvm xen_vcpu_set_attr",
+  "kvm xen_evtchn_attr",
+  "kvm xen_hcall_result",
   "xen copy_vcpu_info",
+  "xen hypercall",
 ]);
 
 const needKvmXen = (s: Readonly<Record<string, Val>>) =>
@@ -880,7 +1206,7 @@ const XEN_COMMANDS: Cmd[] = xenCommands<X86Vm>((vm) => vm.xen).map((c) => ({
 
 const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
   ...p,
-  requires: needXen,
+  requires: kvmXenOnlyPath(p.pattern) ? needKvmXen : needXen,
   bounds: p.bounds ?? (p.pattern.startsWith("vcpu#") ? vcpuBound : undefined),
 }));
 
@@ -895,11 +1221,22 @@ const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
 export const x86Platform: Platform<X86Vm> = {
   arch: ["x86_64"],
   settings: SETTINGS,
-  commands: [...VCPU_COMMANDS.map(exiting), ...VMM_COMMANDS, ...DEVICE_COMMANDS, ...XEN_COMMANDS],
-  state: [...cpuState(), ...lapicState(), ...ioapicState(), ...picState(), ...XEN_STATE],
+  commands: [
+    ...VCPU_COMMANDS.map(exiting).map(started).map(withRequirement),
+    ...VMM_COMMANDS,
+    ...DEVICE_COMMANDS,
+    ...XEN_COMMANDS,
+  ],
+  state: [
+    ...cpuState(),
+    ...lapicState().map((p) => ({ ...p, requires: needKernelLapicSetting })),
+    ...ioapicState(),
+    ...picState(),
+    ...XEN_STATE,
+  ],
   handlerEvents: HANDLER_EVENTS,
   // Constants are names, not features: the Xen errno names are usable anywhere.
-  constants: { EINVAL, ENXIO, EEXIST, ...XEN_CONSTANTS },
+  constants: { EINVAL, ENXIO, EEXIST, ...XEN_CONSTANTS, ...X86_CONSTANTS },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
   actors: ["vmm", "xen"],
   vcpuCount: (s) => s.vcpus as number,
@@ -915,6 +1252,14 @@ export const x86Platform: Platform<X86Vm> = {
       return "'max_evtchn_port' is Xen's toolstack cap; KVM's Xen emulation has none " +
         "(ports go up to the 2-level limit): use 'hypervisor xen'";
     }
+    if (s.hypervisor === "kvm-xen" && s.irqchip === "userspace") {
+      return "KVM's Xen emulation delivers through the in-kernel LAPIC: use 'irqchip kernel' " +
+        "or 'irqchip split' with 'hypervisor kvm-xen'";
+    }
+    if (s.irqchip === "userspace" && (s.lapic !== "xapic" || s.aps !== "running")) {
+      return "'irqchip userspace' has no in-kernel LAPIC: 'lapic x2apic' and " +
+        "'aps wait-for-sipi' need 'irqchip kernel' or 'split'";
+    }
     if (s.hypervisor === "xen" && s.irqchip !== "kernel") {
       return "'hypervisor xen' always has the emulated vPIC and vIOAPIC: leave out 'irqchip split'";
     }
@@ -923,7 +1268,10 @@ export const x86Platform: Platform<X86Vm> = {
   create: (name, s, env) =>
     new X86Vm(name, {
       vcpus: s.vcpus as number,
-      irqchip: s.irqchip as "kernel" | "split",
+      irqchip: s.irqchip as IrqchipMode,
+      lapicMode: s.lapic as "xapic" | "x2apic",
+      x2apicApi: s.x2apic_api as number,
+      aps: s.aps as "running" | "wait-for-sipi",
       lowestPriority: s.lowest_priority as "kvm-vector-hashing" | "first",
       routing: s.routing as "kvm" | "qemu",
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",

@@ -5,9 +5,23 @@
  *
  * - `kernel` (KVM_CREATE_IRQCHIP): PIC pair, IOAPIC (24 pins) and LAPICs in
  *   the kernel; KVM's default routing; KVM_INTERRUPT refused (-ENXIO).
- * - `split` (KVM_CAP_SPLIT_IRQCHIP): only the LAPICs are in the kernel; GSIs
- *   are MSI routes, PIC interrupts arrive through KVM_INTERRUPT, and EOIs of
- *   level-triggered vectors would exit to userspace.
+ * - `split` (KVM_CAP_SPLIT_IRQCHIP with 24 reserved I/O APIC pins): only
+ *   the LAPICs are in the kernel; GSIs are MSI routes, PIC interrupts arrive
+ *   through KVM_INTERRUPT, and the EOI of a vector a level MSI route of GSI
+ *   0-23 sends to the vCPU exits with KVM_EXIT_IOAPIC_EOI
+ *   ({@link SplitEoiExits}).
+ * - `userspace` (no KVM_CREATE_IRQCHIP): no in-kernel LAPIC, PIC or I/O
+ *   APIC. Userspace injects with KVM_INTERRUPT after asking for an
+ *   interrupt window; KVM_IRQ_LINE is -ENXIO, KVM_SIGNAL_MSI and
+ *   KVM_SET_GSI_ROUTING -EINVAL. Each vCPU still carries a {@link Lapic}
+ *   object, which holds IA32_APIC_BASE (KVM keeps that MSR without an
+ *   in-kernel APIC) and receives nothing.
+ *
+ * The LAPIC timers run on the engine's event queue. `lapic x2apic` puts
+ * every LAPIC in x2APIC mode at creation (as userspace's KVM_SET_MSRS of
+ * IA32_APIC_BASE would); `x2apic_api` holds KVM_CAP_X2APIC_API's flags;
+ * `aps wait-for-sipi` starts the APs in KVM_MP_STATE_UNINITIALIZED as KVM
+ * does, instead of running (the default, so scenarios need no INIT/SIPI).
  *
  * With `hypervisor xen` or `kvm-xen` the VM also carries a Xen domain
  * (`lib/xen`): event channels, shared_info and vcpu_info in guest memory,
@@ -29,11 +43,18 @@ import type { ModelEnv, VmModel } from "../interp/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
 import { Lapic } from "./lapic.ts";
+import { ApicBaseBit } from "./lapic_registers.ts";
+import { KvmRun, SplitEoiExits } from "./kvm_run.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { I8259Pair } from "./i8259.ts";
-import { GsiRouting, KVM_IOAPIC_NUM_PINS, type XenRouteTarget } from "./kvm_routing.ts";
+import {
+  GsiRouting,
+  KVM_IOAPIC_NUM_PINS,
+  type RoutingEntry,
+  type XenRouteTarget,
+} from "./kvm_routing.ts";
 import { type ExtIntSource, type HypervisorHooks, X86Cpu } from "./cpu.ts";
-import { EEXIST, ENXIO } from "./errno.ts";
+import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
@@ -41,8 +62,42 @@ import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 
-/** KVM's irqchip modes. */
-export type IrqchipMode = "kernel" | "split";
+/**
+ * KVM's irqchip modes: KVM_CREATE_IRQCHIP, KVM_CAP_SPLIT_IRQCHIP, or neither.
+ *
+ * @example
+ * ```ts
+ * const mode: IrqchipMode = "userspace"; // QEMU's kernel-irqchip=off
+ * ```
+ */
+export type IrqchipMode = "kernel" | "split" | "userspace";
+
+/**
+ * KVM_CAP_X2APIC_API flags (api.rst).
+ *
+ * @example
+ * ```ts
+ * X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk; // 3
+ * ```
+ */
+export const X2apicApi = {
+  /** KVM_X2APIC_API_USE_32BIT_IDS. */
+  Use32BitIds: 1,
+  /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK. */
+  DisableBroadcastQuirk: 2,
+} as const;
+
+/**
+ * KVM_CAP_SPLIT_IRQCHIP args[0] as QEMU passes it: the I/O APIC's 24 pins.
+ * GSIs below it belong to userspace's I/O APIC (their level MSI routes make
+ * EOI exits).
+ *
+ * @example
+ * ```ts
+ * SPLIT_RESERVED_PINS; // 24
+ * ```
+ */
+export const SPLIT_RESERVED_PINS = 24;
 
 /**
  * Whose hypervisor runs the guest: plain KVM, Xen, or KVM's Xen emulation
@@ -79,6 +134,12 @@ export interface X86VmConfig {
   guestWidth?: GuestWidth;
   /** Xen: the toolstack's event-channel port cap (xl `max_event_channels`). Default 1023. */
   maxEvtchnPort?: number;
+  /** The LAPIC mode every vCPU starts in. Default `xapic`. */
+  lapicMode?: "xapic" | "x2apic";
+  /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
+  x2apicApi?: number;
+  /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
+  aps?: "running" | "wait-for-sipi";
 }
 
 /**
@@ -122,8 +183,17 @@ export class X86Vm implements VmModel {
     this.trace = trace;
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
-    this.bus = new ApicBus(trace, { lowestPriority: config.lowestPriority, name: "apicbus" });
+    const api = config.x2apicApi ?? 0;
+    this.bus = new ApicBus(trace, {
+      lowestPriority: config.lowestPriority,
+      name: "apicbus",
+      x2apicApi: {
+        use32BitIds: (api & X2apicApi.Use32BitIds) !== 0,
+        disableBroadcastQuirk: (api & X2apicApi.DisableBroadcastQuirk) !== 0,
+      },
+    });
     const kernel = config.irqchip === "kernel";
+    const lapicInKernel = config.irqchip !== "userspace";
     this.ioapic = kernel
       ? new Ioapic({
         sink: this.bus,
@@ -134,25 +204,48 @@ export class X86Vm implements VmModel {
       : null;
     this.pic = kernel ? new I8259Pair({ trace, name: "pic" }) : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
+    const split = config.irqchip === "split"
+      ? new SplitEoiExits({
+        routes: () => this.routing.view(),
+        bus: this.bus,
+        reservedPins: SPLIT_RESERVED_PINS,
+        x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
+      })
+      : null;
     for (let i = 0; i < config.vcpus; i++) {
+      const run = new KvmRun(`vcpu${i}`, trace);
       const lapic = new Lapic(i, {
         sink: this.bus,
-        eoiListener: eoi,
+        eoiListener: split ? split.listener(i, run) : eoi,
         trace,
         name: `lapic${i}`,
         bsp: i === 0,
         softwareEnabled: hypervisor === "kvm"
           ? undefined
           : () => this.xen!.domain.callback.lapicEnabled(i),
+        now: env.now,
+        schedule: (at, fire) => env.queue.schedule(at, fire),
       });
+      if (config.lapicMode === "x2apic") {
+        // As userspace's KVM_SET_MSRS would: host-initiated, straight from reset.
+        lapic.setApicBase((lapic.apicBase | ApicBaseBit.EXTD) >>> 0, true);
+      }
       this.bus.attach(lapic);
       let source: ExtIntSource | null = this.pic;
-      if (!kernel) {
+      if (config.irqchip === "split") {
         const u = new UserspaceExtInt();
         this.#userspace.push(u);
         source = u;
       }
-      this.cpus.push(new X86Cpu(i, lapic, source, trace));
+      this.cpus.push(
+        new X86Cpu(i, lapic, source, trace, {
+          lapicInKernel,
+          picInKernel: kernel,
+          waitForSipi: config.aps === "wait-for-sipi" && i !== 0,
+          now: env.now,
+          run,
+        }),
+      );
     }
     if (hypervisor === "kvm") {
       this.xen = undefined;
@@ -185,21 +278,99 @@ export class X86Vm implements VmModel {
       ioapic: this.ioapic ?? undefined,
       sink: this.bus,
       trace,
-      mode: config.irqchip,
+      // Without an irqchip the ioctls that reach the table are refused first
+      // (see irqLine, signalMsi, setGsiRouting); an empty table stands in.
+      mode: kernel ? "kernel" : "split",
       name: "kvm",
       xen: xenRoutes,
       ioapicPins: pins,
+      x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
     });
     if (kernel && config.routing === "qemu") this.routing.setRouting(GsiRouting.qemuDefault());
+  }
+
+  /** Whether KVM has an irqchip at all (not `irqchip userspace`). */
+  get irqchipInKernel(): boolean {
+    return this.config.irqchip !== "userspace";
+  }
+
+  /**
+   * KVM_IRQ_LINE_STATUS on `gsi`: the routing table's answer, or -ENXIO
+   * without an in-kernel irqchip (`kvm_vm_ioctl_irq_line`).
+   *
+   * @example
+   * ```ts
+   * vm.irqLine(14, 1); // 1 with an unmasked RTE 14
+   * ```
+   */
+  irqLine(gsi: number, level: 0 | 1): number {
+    if (!this.irqchipInKernel) return this.#refused("KVM_IRQ_LINE", -ENXIO);
+    return this.routing.irqLine(gsi, level);
+  }
+
+  /**
+   * KVM_SIGNAL_MSI: the routing layer's answer, or -EINVAL without an
+   * in-kernel irqchip (`kvm_send_userspace_msi`).
+   *
+   * @example
+   * ```ts
+   * vm.signalMsi(0xfee00000, 0, 0x41); // 1
+   * ```
+   */
+  signalMsi(addressLo: number, addressHi: number, data: number): number {
+    if (!this.irqchipInKernel) return this.#refused("KVM_SIGNAL_MSI", -EINVAL);
+    return this.routing.signalMsi(addressLo, addressHi, data);
+  }
+
+  /**
+   * KVM_SET_GSI_ROUTING: 0 or -EINVAL; always -EINVAL without an in-kernel
+   * irqchip (`kvm_arch_can_set_irq_routing`).
+   *
+   * @example
+   * ```ts
+   * vm.setGsiRouting([]); // 0
+   * ```
+   */
+  setGsiRouting(entries: readonly RoutingEntry[]): number {
+    if (!this.irqchipInKernel) return this.#refused("KVM_SET_GSI_ROUTING", -EINVAL);
+    return this.routing.setRouting(entries);
+  }
+
+  /**
+   * KVM_NMI: queue an NMI for a vCPU (`kvm_inject_nmi`), in every irqchip
+   * mode. The vCPU keeps at most two (one while NMIs are blocked). Returns 0.
+   *
+   * @example
+   * ```ts
+   * vm.kvmNmi(0); // 0
+   * ```
+   */
+  kvmNmi(cpu: number): number {
+    const l = this.cpus[cpu].lapic;
+    l.nmiPending++;
+    if (this.trace.enabled) {
+      this.trace.emit("kvm", "nmi", `KVM_NMI vcpu${cpu}: NMI queued (${l.nmiPending})`);
+    }
+    return 0;
+  }
+
+  #refused(ioctl: string, errno: number): number {
+    if (this.trace.enabled) {
+      this.trace.emit("kvm", "ioctl.refused", `${ioctl}: ${errno} (no in-kernel irqchip)`);
+    }
+    return errno;
   }
 
   /**
    * KVM_INTERRUPT: queue an external interrupt vector for a vCPU. Refused
    * with -ENXIO when the PIC is in the kernel; in split mode one vector may
-   * wait (a second gets -EEXIST) until LVT0 accepts ExtINT.
+   * wait (a second gets -EEXIST) until LVT0 accepts ExtINT; without an
+   * in-kernel irqchip it is injected at the next entry whatever IF says
+   * (userspace must wait for the interrupt window).
    */
   kvmInterrupt(cpu: number, vector: number): number {
     const t = this.trace;
+    if (this.config.irqchip === "userspace") return this.cpus[cpu].queueInterrupt(vector);
     if (this.config.irqchip === "kernel") {
       if (t.enabled) {
         t.emit("kvm", "interrupt", `KVM_INTERRUPT vcpu${cpu}: -ENXIO (the PIC is in the kernel)`);

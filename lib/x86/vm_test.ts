@@ -1,22 +1,35 @@
 import assert from "node:assert/strict";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace } from "../core/trace.ts";
-import { EEXIST, ENXIO } from "./errno.ts";
+import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { encodeRte, IoapicIndex, IoapicMmio, RTC_PIN } from "./ioapic.ts";
 import { KvmIrqchip } from "./kvm_routing.ts";
-import { type IrqchipMode, X86Vm } from "./vm.ts";
+import { type IrqchipMode, X86Vm, type X86VmConfig } from "./vm.ts";
+import { KvmExit, MpState } from "./kvm_run.ts";
+import { vectorsOf } from "../core/vector_set.ts";
 
 function makeVm(
   irqchip: IrqchipMode,
-  opts: { vcpus?: number; routing?: "kvm" | "qemu" } = {},
+  opts: Partial<X86VmConfig> & { queue?: EventQueue; now?: () => number } = {},
 ): X86Vm {
   const trace = new Trace(() => 0);
   return new X86Vm("guest", {
+    lowestPriority: "kvm-vector-hashing",
+    routing: "kvm",
+    ...opts,
     vcpus: opts.vcpus ?? 1,
     irqchip,
-    lowestPriority: "kvm-vector-hashing",
-    routing: opts.routing ?? "kvm",
-  }, { trace, queue: new EventQueue(), now: () => 0 });
+  }, { trace, queue: opts.queue ?? new EventQueue(), now: opts.now ?? (() => 0) });
+}
+
+/** Takes what vCPU `n` can take and EOIs it, as a handler that EOIs would. */
+function takeAndEoi(vm: X86Vm, n: number): number {
+  const cpu = vm.cpus[n];
+  assert.equal(cpu.canTake(), true);
+  const v = cpu.take().vector;
+  cpu.lapic.eoi();
+  cpu.returnFromInterrupt();
+  return v;
 }
 
 /** Programs IOREDTBL[pin] through IOREGSEL/IOWIN, high dword first, as a guest does. */
@@ -156,4 +169,98 @@ Deno.test("X86Vm edge EOIs of other vectors leave the RTC window open", () => {
   cpu.lapic.write(0xb0, 0); // EOIs 0x41, not the RTC's vector
   assert.equal(vm.ioapic!.rtcPendingEoi, 1);
   assert.equal(vm.routing.irqLine(8, 1), 0);
+});
+
+Deno.test("X86Vm LAPIC timers run on the engine's event queue", () => {
+  const queue = new EventQueue();
+  let now = 0;
+  const vm = makeVm("kernel", { queue, now: () => now });
+  boot(vm);
+  const lapic = vm.cpus[0].lapic;
+  lapic.write(0x3e0, 0xb); // divide by 1
+  lapic.write(0x320, 0xec);
+  lapic.write(0x380, 5000);
+  const e = queue.pop()!;
+  assert.equal(e.time, 5000, "one bus cycle is 1 ns (KVM)");
+  now = e.time;
+  e.fire();
+  assert.deepEqual(vectorsOf(lapic.irr), [0xec]);
+});
+
+Deno.test("X86Vm split irqchip: the EOI of a level MSI route of GSI < 24 exits with KVM_EXIT_IOAPIC_EOI (X86-31)", () => {
+  const vm = makeVm("split", { vcpus: 2 });
+  boot(vm);
+  assert.equal(
+    vm.setGsiRouting([
+      { gsi: 5, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x80a2 }, // level
+      { gsi: 6, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x00a3 }, // edge
+      { gsi: 30, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x80a4 }, // level, not I/O APIC
+      { gsi: 7, type: "msi", addressLo: 0xfee01000, addressHi: 0, data: 0x80a5 }, // level, vCPU1
+    ]),
+    0,
+  );
+  for (const gsi of [5, 6, 30]) assert.equal(vm.irqLine(gsi, 1), 1);
+  const run = vm.cpus[0].run;
+  assert.deepEqual([takeAndEoi(vm, 0), run.ioapicEoiExits, run.eoiVector], [0xa4, 0, -1]);
+  assert.deepEqual([takeAndEoi(vm, 0), run.ioapicEoiExits], [0xa3, 0]);
+  assert.equal(takeAndEoi(vm, 0), 0xa2);
+  assert.deepEqual([run.exitReason, run.eoiVector, run.ioapicEoiExits], [
+    KvmExit.IoapicEoi,
+    0xa2,
+    1,
+  ]);
+  assert.deepEqual(vectorsOf(run.ioapicEoiVectors), [0xa2]);
+  // vCPU0 EOIs 0xA5 from an IPI: the route names vCPU1, so no exit here.
+  vm.cpus[0].lapic.write(0x300, 0x0004c0a5); // self, level, assert
+  assert.equal(takeAndEoi(vm, 0), 0xa5);
+  assert.equal(run.ioapicEoiExits, 1);
+  assert.equal(vm.irqLine(7, 1), 1);
+  assert.equal(takeAndEoi(vm, 1), 0xa5);
+  assert.equal(vm.cpus[1].run.eoiVector, 0xa5);
+});
+
+Deno.test("X86Vm split irqchip: SVR bit 12 does not stop the EOI exit (KVM checks the route first)", () => {
+  const vm = makeVm("split");
+  boot(vm);
+  vm.setGsiRouting([{ gsi: 5, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x80a2 }]);
+  // KVM's LAPIC advertises no EOI-broadcast suppression here; force SVR.12 through the model.
+  vm.cpus[0].lapic.write(0xf0, 0x11ff);
+  vm.irqLine(5, 1);
+  takeAndEoi(vm, 0);
+  assert.equal(vm.cpus[0].run.ioapicEoiExits, 1);
+});
+
+Deno.test("X86Vm irqchip userspace: no in-kernel devices; the irqchip ioctls are refused", () => {
+  const vm = makeVm("userspace", { vcpus: 2 });
+  assert.equal(vm.pic, null);
+  assert.equal(vm.ioapic, null);
+  assert.equal(vm.irqLine(4, 1), -ENXIO);
+  assert.equal(vm.signalMsi(0xfee00000, 0, 0x41), -EINVAL);
+  assert.equal(vm.setGsiRouting([]), -EINVAL);
+  assert.equal(vm.cpus[1].mpState, MpState.Runnable, "every vCPU starts RUNNABLE");
+  assert.equal(vm.kvmInterrupt(1, 0x30), 0);
+  assert.equal(vm.kvmInterrupt(1, 0x31), 0, "a second KVM_INTERRUPT replaces the first");
+  const t = vm.cpus[1].take();
+  assert.deepEqual([t.kind, t.vector], ["vector", 0x31]);
+  assert.equal(vm.kvmNmi(0), 0);
+  assert.equal(vm.cpus[0].take().kind, "nmi");
+});
+
+Deno.test("X86Vm 'lapic x2apic' starts every LAPIC in x2APIC mode; x2apic_api reaches bus and routing", () => {
+  const vm = makeVm("kernel", { vcpus: 2, lapicMode: "x2apic", x2apicApi: 3 });
+  assert.deepEqual(vm.cpus.map((c) => c.lapic.apicBase), [0xfee00d00, 0xfee00c00]);
+  assert.equal(vm.cpus[1].lapic.rdmsr(0x802), 1n);
+  assert.equal(vm.bus.use32BitIds, true);
+  assert.equal(vm.bus.broadcastQuirkDisabled, true);
+  assert.equal(vm.signalMsi(0xfee00000, 0x100, 0x41), 0, "dest 0x100 names nobody");
+  assert.equal(vm.signalMsi(0xfee00000, 0x1, 0x41), -EINVAL, "address-high bits 7:0 set");
+});
+
+Deno.test("X86Vm 'aps wait-for-sipi': the BSP runs, APs are UNINITIALIZED", () => {
+  const vm = makeVm("kernel", { vcpus: 3, aps: "wait-for-sipi" });
+  assert.deepEqual(vm.cpus.map((c) => c.mpState), [
+    MpState.Runnable,
+    MpState.Uninitialized,
+    MpState.Uninitialized,
+  ]);
 });

@@ -35,6 +35,7 @@ import { Callback, HVM_PARAM_CALLBACK_IRQ, type UpcallHost } from "./callback.ts
 import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
+import { GuestRegs } from "./hypercall.ts";
 
 /**
  * What the domain needs from the machine around it.
@@ -117,8 +118,10 @@ export class XenDomain implements EvtchnDomain {
   readonly timers: XenTimers;
   /** HVM params other than CALLBACK_IRQ, as stored. */
   readonly params: Map<number, bigint> = new Map();
-  /** The CPU mode of each vCPU (what a latch would pick). */
+  /** The CPU mode of each vCPU (what a latch would pick, and how its hypercalls pass arguments). */
   readonly cpuMode: GuestWidth[];
+  /** Each vCPU's hypercall registers (RAX, the argument registers). */
+  readonly regs: GuestRegs[];
   #width: GuestWidth;
   #sharedInfo: number;
   /** Other domains on the same hypervisor, by id. */
@@ -136,6 +139,7 @@ export class XenDomain implements EvtchnDomain {
     this.mem = new GuestMemory(config.memSize);
     this.#width = config.width;
     this.cpuMode = Array.from({ length: config.vcpus }, () => config.width);
+    this.regs = Array.from({ length: config.vcpus }, () => new GuestRegs());
     this.#sharedInfo = config.sharedInfoGpa;
     this.areas = new VcpuInfoAreas(
       config.flavour,

@@ -6,7 +6,7 @@
  *
  * Sources: Xen `xen/include/public/errno.h` (XEN_EPERM ... XEN_ENOSYS);
  * Linux `include/uapi/asm-generic/errno-base.h` and `errno.h` (ENOTCONN,
- * EOPNOTSUPP).
+ * EOPNOTSUPP; EBADF for a bad eventfd given to KVM_XEN_ATTR_TYPE_EVTCHN).
  *
  * @example
  * ```ts
@@ -30,6 +30,7 @@ export const XEN_ERRNO = {
   ENOENT: 2,
   ESRCH: 3,
   ENXIO: 6,
+  EBADF: 9,
   ENOMEM: 12,
   EACCES: 13,
   EFAULT: 14,

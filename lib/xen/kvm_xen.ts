@@ -1,7 +1,18 @@
 /**
  * Linux KVM's Xen API, as a VMM uses it to run a `kvm-xen` domain:
  * KVM_XEN_HVM_CONFIG, the VM and vCPU attributes, routing entries of type
- * KVM_IRQ_ROUTING_XEN_EVTCHN, and KVM_XEN_HVM_EVTCHN_SEND.
+ * KVM_IRQ_ROUTING_XEN_EVTCHN, KVM_XEN_HVM_EVTCHN_SEND, the EVTCHNOP_send
+ * interception table (KVM_XEN_ATTR_TYPE_EVTCHN) with its eventfds, and the
+ * hypercalls KVM answers in the kernel or leaves to the VMM with
+ * KVM_EXIT_XEN.
+ *
+ * The VMM of the model is the scenario's `vmm:` actor for what it does
+ * itself (ioctls, answering a raw hypercall's exit), and QEMU's Xen
+ * emulation for the named hypercall commands it answers at once (see
+ * `hypercall_path.ts`). It starts configured as QEMU configures KVM
+ * (`kvm_xen_init`): KVM_XEN_HVM_CONFIG with INTERCEPT_HCALL and
+ * EVTCHN_SEND and the hypercall MSR 0x40000000; a `kvm xen_hvm_config`
+ * replaces that.
  *
  * Sources: Linux `include/uapi/linux/kvm.h` (KVM_XEN_HVM_CONFIG_* flags,
  * `struct kvm_xen_hvm_config`, KVM_XEN_ATTR_TYPE_*, KVM_XEN_VCPU_ATTR_TYPE_*,
@@ -9,12 +20,24 @@
  * KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL), `arch/x86/kvm/xen.c`
  * (`kvm_xen_hvm_config`, `kvm_xen_hvm_set_attr`, `kvm_xen_vcpu_set_attr`,
  * `kvm_xen_setup_evtchn`, `kvm_xen_hvm_evtchn_send`,
- * `kvm_xen_set_evtchn_fast`), `Documentation/virt/kvm/api.rst`.
+ * `kvm_xen_set_evtchn_fast`, `kvm_xen_setattr_evtchn`,
+ * `kvm_xen_eventfd_assign`, `kvm_xen_eventfd_update`,
+ * `kvm_xen_eventfd_deassign`, `kvm_xen_eventfd_reset`,
+ * `kvm_xen_hcall_evtchn_send`, `kvm_xen_hypercall`,
+ * `kvm_xen_hcall_sched_op`, `kvm_xen_schedop_poll`,
+ * `kvm_xen_hypercall_complete_userspace`), `Documentation/virt/kvm/api.rst`
+ * (KVM_XEN_ATTR_TYPE_EVTCHN, KVM_XEN_ATTR_TYPE_XEN_VERSION, KVM_EXIT_XEN);
+ * QEMU `target/i386/kvm/xen-emu.c` (`kvm_xen_init`: the flags QEMU sets);
+ * selftests `xen_shinfo_test.c` (TEST_EVTCHN_HCALL, TEST_EVTCHN_HCALL_EVENTFD)
+ * and `xen_vmcall_test.c`.
  *
  * @module
  */
 import type { XenDomain } from "./domain.ts";
 import { XEN_ERRNO } from "./errno.ts";
+import { EVTCHNSTAT } from "./evtchn.ts";
+import { toU64, XenExit } from "./hypercall.ts";
+import { POLL_MAX_PORTS } from "./timers.ts";
 
 /**
  * KVM_XEN_HVM_CONFIG_* capability / config flags.
@@ -99,6 +122,82 @@ export interface KvmXenHvmConfig {
 }
 
 /**
+ * The configuration QEMU gives KVM for a Xen guest (`kvm_xen_init`):
+ * INTERCEPT_HCALL, EVTCHN_SEND (KVM reports it), hypercall MSR 0x40000000,
+ * no blobs. The model's kvm-xen VMs start with it.
+ *
+ * @example
+ * ```ts
+ * (QEMU_HVM_CONFIG.flags & KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL) !== 0; // true
+ * ```
+ */
+export const QEMU_HVM_CONFIG: Readonly<KvmXenHvmConfig> = {
+  flags: KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL | KVM_XEN_HVM_CONFIG.EVTCHN_SEND,
+  msr: 0x40000000,
+  blobAddr32: 0n,
+  blobAddr64: 0n,
+  blobSize32: 0,
+  blobSize64: 0,
+};
+
+/**
+ * `KVM_XEN_EVTCHN_*` flags of KVM_XEN_ATTR_TYPE_EVTCHN (exactly one, or none
+ * to assign).
+ *
+ * @example
+ * ```ts
+ * KVM_XEN_EVTCHN.UPDATE; // 2
+ * ```
+ */
+export const KVM_XEN_EVTCHN = { DEASSIGN: 1, UPDATE: 2, RESET: 4 } as const;
+
+/**
+ * `struct kvm_xen_hvm_attr` `u.evtchn`: intercept the guest's EVTCHNOP_send on
+ * `sendPort` and deliver to a local `{port, vcpu, priority}` or, with
+ * `deliverPort` 0, signal eventfd `eventfd`.
+ *
+ * @example
+ * ```ts
+ * kvm.setEvtchnAttr({ sendPort: 127, type: EVTCHNSTAT.interdomain, flags: 0,
+ *   deliverPort: 15, vcpu: 0, priority: KVM_XEN_PRIO_2LEVEL, eventfd: -1 }); // 0
+ * ```
+ */
+export interface KvmXenEvtchnAttr {
+  sendPort: number;
+  /** EVTCHNSTAT_*: only interdomain and ipi are accepted. */
+  type: number;
+  /** 0 (assign) or one of {@link KVM_XEN_EVTCHN}. */
+  flags: number;
+  /** `deliver.port.port`; 0 selects the eventfd. */
+  deliverPort: number;
+  /** `deliver.port.vcpu`: the KVM vcpu_id (APIC ID). */
+  vcpu: number;
+  /** `deliver.port.priority`: must be 2-level. */
+  priority: number;
+  /** `deliver.eventfd.fd`: the model takes any fd >= 0 as an eventfd the VMM made. */
+  eventfd: number;
+}
+
+/**
+ * One intercepted send port (KVM's `struct evtchnfd`).
+ *
+ * @example
+ * ```ts
+ * kvm.evtchnPorts.get(127)?.port; // 15
+ * ```
+ */
+export interface EvtchnIntercept {
+  sendPort: number;
+  type: number;
+  /** Local delivery port, or 0 for the eventfd. */
+  port: number;
+  vcpu: number;
+  priority: number;
+  /** The eventfd, or -1 for local delivery. */
+  eventfd: number;
+}
+
+/**
  * The KVM side of a kvm-xen domain.
  *
  * @example
@@ -109,11 +208,22 @@ export interface KvmXenHvmConfig {
  * ```
  */
 export class KvmXen {
-  config: KvmXenHvmConfig | null = null;
+  /** KVM_XEN_HVM_CONFIG as last set; QEMU's configuration until the scenario sets one. */
+  config: KvmXenHvmConfig = { ...QEMU_HVM_CONFIG };
   /** GSI → Xen event-channel routes from KVM_SET_GSI_ROUTING. */
   readonly routes: Map<number, XenEvtchnRoute[]> = new Map();
+  /** KVM_XEN_ATTR_TYPE_EVTCHN: intercepted send port → its target (KVM's `evtchn_ports`). */
+  readonly evtchnPorts: Map<number, EvtchnIntercept> = new Map();
+  /** Signals counted per eventfd (fd → count) by intercepted sends. */
+  readonly eventfds: Map<number, number> = new Map();
+  /** KVM_XEN_ATTR_TYPE_XEN_VERSION: what XENVER_version answers in the kernel; 0 = unset. */
+  xenVersion = 0;
+  /** The last KVM_EXIT_XEN of each vCPU. */
+  readonly exits: XenExit[];
 
-  constructor(readonly domain: XenDomain) {}
+  constructor(readonly domain: XenDomain) {
+    this.exits = Array.from({ length: domain.vcpuCount }, () => new XenExit());
+  }
 
   /**
    * KVM_XEN_HVM_CONFIG: only INTERCEPT_HCALL, EVTCHN_SEND and
@@ -219,6 +329,241 @@ export class KvmXen {
     const rc = this.deliver(r);
     if (rc === -XEN_ERRNO.ENOTCONN) return 0;
     return rc < 0 ? rc : 0;
+  }
+
+  /** KVM_XEN_ATTR_TYPE_XEN_VERSION (any 32-bit value; 0 = not answered in the kernel). */
+  setXenVersion(v: number): number {
+    this.xenVersion = v >>> 0;
+    return 0;
+  }
+
+  /** Xen hypercalls trap to {@link KvmXen.hypercall} (INTERCEPT_HCALL is set). */
+  interceptsHypercalls(): boolean {
+    return (this.config.flags & KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL) !== 0;
+  }
+
+  #emit(kind: string, text: string): void {
+    const t = this.domain.trace;
+    if (t.enabled) t.emit("kvm", kind, text);
+  }
+
+  /**
+   * KVM_XEN_ATTR_TYPE_EVTCHN (`kvm_xen_setattr_evtchn`). RESET drops every
+   * entry (whatever the port). Otherwise the send port must be 1..max-1
+   * (-EINVAL); DEASSIGN and UPDATE need an entry (-ENOENT); UPDATE may
+   * change only the vCPU and priority (another type, another deliver port,
+   * or an eventfd entry: -EINVAL); any other flag value is -EINVAL. Assign:
+   * an IPI must deliver to its own send port, an interdomain port below the
+   * limit, or with deliver port 0 to an eventfd (a bad fd: -EBADF); other
+   * types -EINVAL; the priority must be 2-level; a send port already
+   * intercepted is -EEXIST.
+   */
+  setEvtchnAttr(a: KvmXenEvtchnAttr): number {
+    if (a.flags === KVM_XEN_EVTCHN.RESET) {
+      this.evtchnPorts.clear();
+      this.#emit("kvm.evtchn", "EVTCHN attr: every intercepted send port dropped");
+      return 0;
+    }
+    const max = this.domain.layout().maxPorts2L;
+    if (a.sendPort === 0 || a.sendPort >= max) return -XEN_ERRNO.EINVAL;
+    const old = this.evtchnPorts.get(a.sendPort);
+    if (a.flags === KVM_XEN_EVTCHN.DEASSIGN) {
+      if (!old) return -XEN_ERRNO.ENOENT;
+      this.evtchnPorts.delete(a.sendPort);
+      this.#emit("kvm.evtchn", `EVTCHNOP_send on port ${a.sendPort} no longer intercepted`);
+      return 0;
+    }
+    if (a.flags === KVM_XEN_EVTCHN.UPDATE) {
+      if (!old) return -XEN_ERRNO.ENOENT;
+      if (old.type !== a.type) return -XEN_ERRNO.EINVAL;
+      // An eventfd entry (port 0) cannot be updated, nor the deliver port changed.
+      if (old.port === 0 || old.port !== a.deliverPort) return -XEN_ERRNO.EINVAL;
+      if (a.priority !== KVM_XEN_PRIO_2LEVEL) return -XEN_ERRNO.EINVAL;
+      old.priority = a.priority;
+      old.vcpu = a.vcpu;
+      this.#emit("kvm.evtchn", `send port ${a.sendPort} now delivers to vcpu ${a.vcpu}`);
+      return 0;
+    }
+    if (a.flags !== 0) return -XEN_ERRNO.EINVAL;
+    let eventfd = -1;
+    if (a.type === EVTCHNSTAT.ipi) {
+      if (a.deliverPort !== a.sendPort) return -XEN_ERRNO.EINVAL;
+    } else if (a.type === EVTCHNSTAT.interdomain) {
+      if (a.deliverPort !== 0) {
+        if (a.deliverPort >= max) return -XEN_ERRNO.EINVAL;
+      } else {
+        if (!Number.isInteger(a.eventfd) || a.eventfd < 0) return -XEN_ERRNO.EBADF;
+        eventfd = a.eventfd;
+      }
+    } else {
+      return -XEN_ERRNO.EINVAL;
+    }
+    if (eventfd < 0 && a.priority !== KVM_XEN_PRIO_2LEVEL) return -XEN_ERRNO.EINVAL;
+    if (old) return -XEN_ERRNO.EEXIST;
+    this.evtchnPorts.set(a.sendPort, {
+      sendPort: a.sendPort,
+      type: a.type,
+      port: eventfd < 0 ? a.deliverPort : 0,
+      vcpu: eventfd < 0 ? a.vcpu : 0,
+      priority: eventfd < 0 ? a.priority : 0,
+      eventfd,
+    });
+    this.#emit(
+      "kvm.evtchn",
+      `EVTCHNOP_send on port ${a.sendPort} intercepted: ` +
+        (eventfd < 0
+          ? `raise port ${a.deliverPort} on vcpu ${a.vcpu}`
+          : `signal eventfd ${eventfd}`),
+    );
+    return 0;
+  }
+
+  /**
+   * `kvm_xen_hcall_evtchn_send`: a guest EVTCHNOP_send on `port`. Returns
+   * the hypercall's result (0) when KVM handled it in the kernel, or
+   * undefined when it goes to the VMM: the port is not intercepted, or the
+   * local delivery failed other than by a mask (no such vCPU, no
+   * shared_info, port past the limit).
+   */
+  hcallEvtchnSend(port: number): number | undefined {
+    const e = this.evtchnPorts.get(port);
+    if (!e) return undefined;
+    if (e.port !== 0) {
+      const rc = this.deliver({ port: e.port, vcpu: e.vcpu, priority: e.priority });
+      if (rc < 0 && rc !== -XEN_ERRNO.ENOTCONN) return undefined;
+      return 0;
+    }
+    this.eventfds.set(e.eventfd, (this.eventfds.get(e.eventfd) ?? 0) + 1);
+    this.#emit("kvm.eventfd", `send port ${port}: eventfd ${e.eventfd} signalled`);
+    return 0;
+  }
+
+  /**
+   * What KVM answers in the kernel for a Xen hypercall from CPL 0
+   * (`kvm_xen_hypercall`), or undefined when it exits to the VMM:
+   * xen_version(XENVER_version) once the XEN_VERSION attribute is set;
+   * EVTCHNOP_send on an intercepted port (the port is read from the guest at
+   * the second argument: -EFAULT if that is not RAM); SCHEDOP_poll (with
+   * EVTCHN_SEND: KVM's poll, reading `struct sched_poll` and its ports;
+   * without it, like SCHEDOP_yield) and SCHEDOP_yield (0). The timer
+   * hypercalls are in-kernel only once the VMM sets
+   * KVM_XEN_VCPU_ATTR_TYPE_TIMER, which the model does not have, so they
+   * exit.
+   */
+  kernelHypercall(
+    vcpu: number,
+    longmode: boolean,
+    input: bigint,
+    params: readonly bigint[],
+  ): number | undefined {
+    const mem = this.domain.mem;
+    const readable = (gva: bigint, n: number) => gva + BigInt(n) <= BigInt(mem.size);
+    switch (input) {
+      case 17n: // __HYPERVISOR_xen_version
+        return params[0] === 0n && this.xenVersion !== 0 ? this.xenVersion : undefined;
+      case 32n: // __HYPERVISOR_event_channel_op
+        if (params[0] !== 4n) return undefined; // EVTCHNOP_send only
+        if (!readable(params[1], 4)) return -XEN_ERRNO.EFAULT;
+        return this.hcallEvtchnSend(Number(mem.readBig(Number(params[1]), 32)));
+      case 29n: { // __HYPERVISOR_sched_op; the command is a C int
+        const cmd = Number(BigInt.asIntN(32, params[0]));
+        if (cmd === 3 && this.#pollInKernel()) return this.#poll(vcpu, longmode, params[1]);
+        // SCHEDOP_poll without EVTCHN_SEND falls through to SCHEDOP_yield.
+        return cmd === 3 || cmd === 0 ? 0 : undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** `kvm_xen_schedop_poll` is used: EVTCHN_SEND promised (the LAPIC is always in the kernel here). */
+  #pollInKernel(): boolean {
+    return (this.config.flags & KVM_XEN_HVM_CONFIG.EVTCHN_SEND) !== 0;
+  }
+
+  /** Whether a named SCHEDOP_poll runs as KVM's poll (else as SCHEDOP_yield, returning 0). */
+  pollInKernel(): boolean {
+    return this.#pollInKernel();
+  }
+
+  /** SCHEDOP_poll from guest memory: `struct sched_poll` (24 or 16 bytes), then its ports. */
+  #poll(vcpu: number, longmode: boolean, arg: bigint): number {
+    const mem = this.domain.mem;
+    const size = longmode ? 24 : 16;
+    if (arg + BigInt(size) > BigInt(mem.size)) return -XEN_ERRNO.EFAULT;
+    const a = Number(arg);
+    const ptr = longmode ? mem.readBig(a, 64) : mem.readBig(a, 32);
+    const nr = Number(mem.readBig(a + (longmode ? 8 : 4), 32));
+    const timeout = mem.readBig(a + (longmode ? 16 : 8), 64);
+    if (nr > POLL_MAX_PORTS) return -XEN_ERRNO.EINVAL;
+    if (ptr + BigInt(4 * nr) > BigInt(mem.size)) return -XEN_ERRNO.EFAULT;
+    const ports = Array.from(
+      { length: nr },
+      (_, i) => Number(mem.readBig(Number(ptr) + 4 * i, 32)),
+    );
+    return this.domain.timers.poll(vcpu, ports, timeout);
+  }
+
+  /**
+   * KVM_EXIT_XEN / KVM_EXIT_XEN_HCALL on vCPU `vcpu`: records longmode,
+   * CPL, input and the six parameters for the VMM.
+   */
+  exitToVmm(
+    vcpu: number,
+    longmode: boolean,
+    cpl: number,
+    input: bigint,
+    params: readonly bigint[],
+  ): XenExit {
+    const e = this.exits[vcpu];
+    e.reason = "xen_hcall";
+    e.count++;
+    e.longmode = longmode ? 1 : 0;
+    e.cpl = cpl;
+    e.input = input;
+    params.forEach((p, i) => e.params[i] = p);
+    this.#emit(
+      "kvm.exit",
+      `vcpu${vcpu}: KVM_EXIT_XEN hcall input ${input} cpl ${cpl} longmode ${e.longmode} ` +
+        `params [${params.map((p) => "0x" + p.toString(16)).join(", ")}]`,
+    );
+    return e;
+  }
+
+  /**
+   * The VMM writes `u.hcall.result` and runs the vCPU again
+   * (`kvm_xen_hypercall_complete_userspace`): a waiting call completes with
+   * the result in RAX. Returns 1 if a call was waiting, 0 if not (KVM then
+   * ignores the field).
+   */
+  completeHypercall(vcpu: number, result: bigint): number {
+    const e = this.exits[vcpu];
+    e.result = toU64(result);
+    if (!e.waiting) return 0;
+    e.waiting = false;
+    this.domain.regs[vcpu].set("rax", e.result);
+    this.#emit(
+      "kvm.hcall_result",
+      `vcpu${vcpu}: RAX = 0x${e.result.toString(16)} (the VMM's result)`,
+    );
+    return 1;
+  }
+
+  /**
+   * The vCPU runs again (it makes another hypercall) while its last exit
+   * still waits: KVM_RUN completes it with whatever `u.hcall.result` holds.
+   */
+  reenter(vcpu: number): void {
+    const e = this.exits[vcpu];
+    if (!e.waiting) return;
+    e.waiting = false;
+    this.domain.regs[vcpu].set("rax", e.result);
+    this.#emit(
+      "kvm.hcall_result",
+      `vcpu${vcpu}: run again unanswered: RAX = 0x${
+        e.result.toString(16)
+      } (the stale result field)`,
+    );
   }
 
   /** KVM_IRQ_LINE / irqfd on a GSI with Xen routes: delivers each; returns the last status. */

@@ -22,7 +22,21 @@ import type {
 } from "../core/table.ts";
 import type { XenDomain } from "./domain.ts";
 import type { KvmXen } from "./kvm_xen.ts";
-import { DOMID_SELF, NR_VIRQS, VIRQ } from "./evtchn.ts";
+import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, VIRQ } from "./evtchn.ts";
+import {
+  EVTCHNOP,
+  type Gpr,
+  GPRS,
+  HVMOP,
+  HYPERCALL,
+  REG32,
+  SCHEDOP,
+  toU64,
+  VCPUOP,
+  type XenExit,
+} from "./hypercall.ts";
+import { namedHypercall, rawHypercall } from "./hypercall_path.ts";
+import { type EvtchnIntercept, KVM_XEN_EVTCHN } from "./kvm_xen.ts";
 import {
   defaultVcpuInfoOffset,
   LAYOUT_64,
@@ -69,7 +83,39 @@ export class NoXenError extends CommandInputError {
 }
 
 const PORT = { kind: "int", min: 0, max: 0xffff_ffff, what: "a port" } as const;
-const VCPU_SELF = { kind: "int", min: -1, max: 0xffff, what: "a vCPU (-1: the caller)" } as const;
+/**
+ * A vCPU number passed to a hypercall: any value reaches the hypervisor,
+ * which answers -ENOENT (or -EINVAL) for one the domain does not have.
+ */
+const VCPU_SELF = {
+  kind: "int",
+  min: -1,
+  max: 0xffff,
+  what: "a vCPU (-1: the caller)",
+  decimal: true,
+} as const;
+/** One of the VM's own vCPUs (the model acts on it: the checker bounds it by the vCPU count). */
+const VCPU = {
+  kind: "int",
+  min: 0,
+  max: 0xffff,
+  what: "a vCPU",
+  vcpu: true,
+  decimal: true,
+} as const;
+/**
+ * A KVM vcpu_id in an ioctl argument: KVM looks it up when it delivers and
+ * fails then (-EINVAL), so any value is accepted here.
+ */
+const KVM_VCPU_ID = {
+  kind: "int",
+  min: 0,
+  max: 0xffff,
+  what: "a KVM vcpu_id",
+  decimal: true,
+} as const;
+/** Eventfds the model counts signals on (fds 0..63). */
+const EVENTFDS = 64;
 const VECTOR = { kind: "int", min: 0, max: 255, what: "a vector" } as const;
 const U32 = { kind: "int", min: 0, max: 0xffff_ffff, what: "a 32-bit value" } as const;
 const DOM = { kind: "int", min: 0, max: 0xffff, what: "a domid (DOMID_SELF = 0x7ff0)" } as const;
@@ -222,6 +268,69 @@ function need<M>(xenOf: XenOf<M>, vm: M, name: string): XenMachine {
 
 const self = (v: Val, caller: number) => (v === -1 ? caller : v as number);
 
+/** What a named hypercall command loads: its number and the arguments it knows. */
+interface CallShape {
+  input: number;
+  /** Argument values by ABI position; the rest keep their registers' values. */
+  args?: (x: XenMachine, cpu: number, a: Args) => readonly (bigint | undefined)[];
+  /** kvm-xen: KVM's in-kernel handling from CPL 0, or undefined to exit to the VMM. */
+  kernel?: (x: XenMachine, cpu: number, a: Args) => number | undefined;
+}
+
+const evtchnOp = (cmd: number, kernel?: CallShape["kernel"]): CallShape => ({
+  input: HYPERCALL.event_channel_op,
+  args: () => [BigInt(cmd)],
+  kernel,
+});
+const schedOp = (cmd: number, kernel?: CallShape["kernel"]): CallShape => ({
+  input: HYPERCALL.sched_op,
+  args: () => [BigInt(cmd)],
+  kernel,
+});
+const hvmOp = (cmd: number): CallShape => ({
+  input: HYPERCALL.hvm_op,
+  args: () => [BigInt(cmd)],
+});
+/** vcpu_op(cmd, vcpuid, arg): the target is the second argument. */
+const vcpuOp = (cmd: number): CallShape => ({
+  input: HYPERCALL.vcpu_op,
+  args: (_x, cpu, a) => [BigInt(cmd), toU64(self(a.vcpu, cpu))],
+});
+/** set_timer_op(deadline): one 64-bit argument, or low and high halves from 32-bit code. */
+const setTimerOp = (deadline: (x: XenMachine, a: Args) => bigint): CallShape => ({
+  input: HYPERCALL.set_timer_op,
+  args: (x, cpu, a) => {
+    const t = toU64(deadline(x, a));
+    return x.domain.cpuMode[cpu] === 64 ? [t] : [t & 0xffff_ffffn, t >> 32n];
+  },
+});
+
+/** The `cpl` parameter every hypercall command takes. */
+const CPL: ParamSpec = {
+  name: "cpl",
+  type: { kind: "int", min: 0, max: 3, what: "a privilege level", decimal: true },
+  doc: "the caller's CPL: above 0, Xen answers -EPERM; KVM exits to the VMM, which answers -EPERM",
+  default: 0,
+};
+
+/** The argument registers `xen hypercall` takes, 64-bit names then 32-bit ones. */
+const REG_PARAMS: ParamSpec[] = [
+  ...(["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const).map((r, i): ParamSpec => ({
+    name: r,
+    type: { kind: "u64" },
+    doc: `argument ${i + 1} of a 64-bit caller (left out: the register keeps its value)`,
+    default: -1,
+  })),
+  ...(["ebx", "ecx", "edx", "esi", "edi", "ebp"] as const).map((r, i): ParamSpec => ({
+    name: r,
+    type: U32,
+    doc: `argument ${i + 1} of a 32-bit caller, the low half of ${
+      REG32[r].toUpperCase()
+    } (left out: the register keeps its value)`,
+    default: -1,
+  })),
+];
+
 /**
  * The commands, for a VM type `M`.
  *
@@ -232,23 +341,58 @@ const self = (v: Val, caller: number) => (v === -1 ? caller : v as number);
  * ```
  */
 export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
+  /**
+   * A hypercall command: `body` is the call's effect as Xen, or (kvm-xen,
+   * after the exit) as the modelled VMM, performs it. Every one takes `cpl=`.
+   */
   const hc = (
     name: string,
     doc: string,
     params: ParamSpec[],
     body: (x: XenMachine, cpu: number, a: Args) => number,
-    returns = "0 or -errno",
+    returns: string,
+    shape: CallShape,
+  ): CommandSpec<M> => ({
+    actor: "vcpu",
+    name,
+    doc,
+    params: [...params, CPL],
+    returns,
+    run: (vm, cpu, a) => {
+      const x = need(xenOf, vm, name);
+      return namedHypercall(
+        x,
+        cpu,
+        {
+          name,
+          input: shape.input,
+          args: shape.args?.(x, cpu, a) ?? [],
+          cpl: (a.cpl as number | undefined) ?? 0,
+        },
+        () => body(x, cpu, a),
+        shape.kernel && (() => shape.kernel!(x, cpu, a)),
+      );
+    },
+  });
+  /** A VM exit that is not a hypercall (an MSR write, a model probe). */
+  const exiting = (
+    name: string,
+    doc: string,
+    params: ParamSpec[],
+    body: (x: XenMachine, cpu: number, a: Args) => number,
   ): CommandSpec<M> => ({
     actor: "vcpu",
     name,
     doc,
     params,
-    returns,
+    returns: "0 or -errno",
     run: (vm, cpu, a) => {
       const x = need(xenOf, vm, name);
       return x.domain.hypercall(cpu, name, () => body(x, cpu, a));
     },
   });
+  /** KVM handles a guest EVTCHNOP_send on an intercepted port in the kernel. */
+  const sendInKernel: CallShape["kernel"] = (x, _c, a) => x.kvm.hcallEvtchnSend(a.port as number);
   const bitOp = (
     op: "set" | "clear" | "test" | "test_and_clear" | "test_and_set",
   ): CommandSpec<M> => ({
@@ -328,6 +472,47 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return p.mem.xchg(p.wordAddr, p.width, valueOf(a));
       },
     },
+    // ---- a raw hypercall and its exit to the VMM ------------------------------------------
+    {
+      actor: "vcpu",
+      name: "xen hypercall",
+      doc: "call hypercall stub `nr` (RAX = nr) with the argument registers given (the rest keep " +
+        "their values); a 64-bit caller passes RDI, RSI, RDX, R10, R8, R9, a 32-bit one EBX, ECX, " +
+        "EDX, ESI, EDI, EBP (see 'xen cpu_mode'). kvm-xen only: KVM answers xen_version " +
+        "(XENVER_version, once the xen_version attribute is set), EVTCHNOP_send on an intercepted " +
+        "port and SCHEDOP_poll/yield in the kernel from CPL 0; every other call, and every call " +
+        "from CPL > 0, exits to the VMM (vcpuN.exit.*) and waits for 'vmm: kvm xen_hcall_result'. " +
+        "Under hypervisor xen, Xen handles every hypercall itself and nothing exits to a VMM: " +
+        "use the named commands there",
+      params: [
+        {
+          name: "nr",
+          type: {
+            kind: "int",
+            min: 0,
+            max: 0xffff_ffff,
+            what: "a hypercall number",
+            decimal: true,
+          },
+          doc: "the hypercall number (__HYPERVISOR_*), loaded into RAX",
+          positional: true,
+        },
+        ...REG_PARAMS,
+        CPL,
+      ],
+      returns:
+        "RAX afterwards, read signed: the result, or still nr while the call waits for the VMM",
+      run: (vm, cpu, a) => {
+        const x = need(xenOf, vm, "xen hypercall");
+        const loads: [Gpr, bigint][] = [];
+        for (const p of REG_PARAMS) {
+          const v = a[p.name];
+          if (v === -1) continue;
+          loads.push([REG32[p.name] ?? (p.name as Gpr), BigInt(v as number | bigint)]);
+        }
+        return rawHypercall(x, cpu, BigInt(a.nr as number), loads, a.cpl as number);
+      },
+    },
     // ---- event channels --------------------------------------------------------------
     hc(
       "evtchn bind_ipi",
@@ -335,6 +520,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       [{ name: "vcpu", type: VCPU_SELF, doc: "the vCPU it notifies", default: -1 }],
       (x, cpu, a) => x.domain.evtchn.bindIpi(self(a.vcpu, cpu)),
       "the port, or -errno",
+      evtchnOp(EVTCHNOP.bind_ipi),
     ),
     hc(
       "evtchn bind_virq",
@@ -350,6 +536,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       (x, cpu, a) => x.domain.evtchn.bindVirq(VIRQ[a.virq as string], self(a.vcpu, cpu)),
       "the port, or -errno",
+      evtchnOp(EVTCHNOP.bind_virq),
     ),
     hc(
       "evtchn bind_virq_number",
@@ -360,6 +547,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       (x, cpu, a) => x.domain.evtchn.bindVirq(a.virq as number, self(a.vcpu, cpu)),
       `the port, or -errno (NR_VIRQS = ${NR_VIRQS})`,
+      evtchnOp(EVTCHNOP.bind_virq),
     ),
     hc(
       "evtchn bind_pirq",
@@ -367,6 +555,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       [{ name: "pirq", type: U32, doc: "the PIRQ", positional: true }],
       (x, _c, a) => x.domain.evtchn.bindPirq(a.pirq as number),
       "the port, or -errno",
+      evtchnOp(EVTCHNOP.bind_pirq),
     ),
     hc(
       "evtchn alloc_unbound",
@@ -377,6 +566,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       (x, _c, a) => x.domain.evtchn.allocUnbound(a.dom as number, a.remote_dom as number),
       "the port, or -errno",
+      evtchnOp(EVTCHNOP.alloc_unbound),
     ),
     hc(
       "evtchn bind_interdomain",
@@ -388,13 +578,17 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       (x, _c, a) =>
         x.domain.evtchn.bindInterdomain(a.remote_dom as number, a.remote_port as number),
       "the local port, or -errno",
+      evtchnOp(EVTCHNOP.bind_interdomain),
     ),
     ...(["close", "send", "unmask"] as const).map((op) =>
       hc(
         `xen evtchn_${op}`,
-        `EVTCHNOP_${op} (the raw hypercall)`,
+        `EVTCHNOP_${op} (the raw hypercall)` +
+          (op === "send" ? "; kvm-xen: in the kernel for an intercepted port" : ""),
         [{ name: "port", type: PORT, doc: "the port", positional: true }],
         (x, _c, a) => x.domain.evtchn[op](a.port as number),
+        "0 or -errno",
+        evtchnOp(EVTCHNOP[op], op === "send" ? sendInKernel : undefined),
       )
     ),
     hc(
@@ -402,12 +596,18 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "EVTCHNOP_close",
       [{ name: "port", type: PORT, doc: "the port", positional: true }],
       (x, _c, a) => x.domain.evtchn.close(a.port as number),
+      "0 or -errno",
+      evtchnOp(EVTCHNOP.close),
     ),
     hc(
       "evtchn send",
-      "EVTCHNOP_send",
+      "EVTCHNOP_send. kvm-xen: KVM handles it in the kernel when the VMM intercepted the port " +
+        "(kvm xen_evtchn_attr: raise the deliver port, or signal the eventfd); otherwise it exits " +
+        "to the VMM, whose port table sends it",
       [{ name: "port", type: PORT, doc: "the port", positional: true }],
       (x, _c, a) => x.domain.evtchn.send(a.port as number),
+      "0 or -errno",
+      evtchnOp(EVTCHNOP.send, sendInKernel),
     ),
     hc(
       "evtchn status",
@@ -421,6 +621,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return typeof s === "number" ? s : s.status;
       },
       "EVTCHNSTAT_* or -errno",
+      evtchnOp(EVTCHNOP.status),
     ),
     hc(
       "evtchn status_dom",
@@ -431,6 +632,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return typeof s === "number" ? s : s.dom;
       },
       "the domid, or -errno",
+      evtchnOp(EVTCHNOP.status),
     ),
     hc(
       "evtchn bind_vcpu",
@@ -439,13 +641,17 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "port", type: PORT, doc: "the port", positional: true },
         { name: "vcpu", type: VCPU_SELF, doc: "the new vCPU" },
       ],
-      (x, _c, a) => x.domain.evtchn.bindVcpu(a.port as number, a.vcpu as number),
+      (x, cpu, a) => x.domain.evtchn.bindVcpu(a.port as number, self(a.vcpu, cpu)),
+      "0 or -errno",
+      evtchnOp(EVTCHNOP.bind_vcpu),
     ),
     hc(
       "evtchn reset",
       "EVTCHNOP_reset",
       [{ name: "dom", type: DOM, doc: "the domain", default: DOMID_SELF }],
       (x, _c, a) => x.domain.evtchn.reset(a.dom as number),
+      "0 or -errno",
+      evtchnOp(EVTCHNOP.reset),
     ),
     {
       actor: "vcpu",
@@ -466,30 +672,46 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         d.mem.setBit(d.sharedInfo() + m.offset, a.port as number);
       },
     },
-    hc(
-      "evtchn unmask",
-      "Linux's HVM unmask: clear M; if P is set, set M again and call EVTCHNOP_unmask. " +
-        "FIFO: clear MASKED (a cmpxchg that waits out BUSY); if PENDING, call EVTCHNOP_unmask",
-      [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      (x, _c, a) => {
+    {
+      actor: "vcpu",
+      name: "evtchn unmask",
+      doc: "Linux's HVM unmask: clear M; if P is set, set M again and call EVTCHNOP_unmask. " +
+        "FIFO: clear MASKED (a cmpxchg that waits out BUSY); if PENDING, call EVTCHNOP_unmask. " +
+        "Only the hypercall is a VM exit",
+      params: [{ name: "port", type: PORT, doc: "the port", positional: true }, CPL],
+      returns: "0 or -errno",
+      run: (vm, cpu, a) => {
+        const x = need(xenOf, vm, "evtchn unmask");
         const d = x.domain;
         const p = a.port as number;
+        const unmaskHypercall = () =>
+          namedHypercall(
+            x,
+            cpu,
+            {
+              name: "evtchn unmask",
+              input: HYPERCALL.event_channel_op,
+              args: [BigInt(EVTCHNOP.unmask)],
+              cpl: (a.cpl as number | undefined) ?? 0,
+            },
+            () => d.evtchn.unmask(p),
+          );
         if (d.evtchn.fifo.active) {
           const w = fifoWord(d, p);
           d.mem.clearBit(w, FIFO.MASKED);
-          return d.mem.testBit(w, FIFO.PENDING) ? d.evtchn.unmask(p) : 0;
+          return d.mem.testBit(w, FIFO.PENDING) ? unmaskHypercall() : 0;
         }
         const si = d.sharedInfo();
-        if (si < 0 || p >= d.layout().maxPorts2L) return d.evtchn.unmask(p);
+        if (si < 0 || p >= d.layout().maxPorts2L) return unmaskHypercall();
         const l = d.layout().sharedInfo;
         const mask = si + l.find((f) => f.name === "evtchn_mask")!.offset;
         const pend = si + l.find((f) => f.name === "evtchn_pending")!.offset;
         d.mem.clearBit(mask, p);
         if (!d.mem.testBit(pend, p)) return 0;
         d.mem.setBit(mask, p);
-        return d.evtchn.unmask(p);
+        return unmaskHypercall();
       },
-    ),
+    },
     // ---- FIFO ABI -------------------------------------------------------------------------
     hc(
       "evtchn init_control",
@@ -497,17 +719,20 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       [
         { name: "gfn", type: U32, doc: "the control block's frame" },
         { name: "offset", type: U32, doc: "offset in the frame (8-aligned, <= 4024)", default: 0 },
-        { name: "vcpu", type: U32, doc: "the vCPU (default: the caller)", default: -1 },
+        { name: "vcpu", type: VCPU_SELF, doc: "the vCPU (default: the caller)", default: -1 },
       ],
       (x, cpu, a) =>
         x.domain.evtchn.initControl(a.gfn as number, a.offset as number, self(a.vcpu, cpu)),
       "link_bits (17), or -errno",
+      evtchnOp(EVTCHNOP.init_control),
     ),
     hc(
       "evtchn expand_array",
       "EVTCHNOP_expand_array: the next event-array page (1024 ports)",
       [{ name: "gfn", type: U32, doc: "the page's frame" }],
       (x, _c, a) => x.domain.evtchn.expandArray(a.gfn as number),
+      "0 or -errno",
+      evtchnOp(EVTCHNOP.expand_array),
     ),
     hc(
       "evtchn set_priority",
@@ -517,6 +742,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "priority", type: U32, doc: "the queue" },
       ],
       (x, _c, a) => x.domain.evtchn.setPriority(a.port as number, a.priority as number),
+      "0 or -errno",
+      evtchnOp(EVTCHNOP.set_priority),
     ),
     {
       actor: "vcpu",
@@ -542,6 +769,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
       ],
       (x, cpu, a) => x.domain.callback.setUpcallVector(self(a.vcpu, cpu), a.vector as number),
+      "0 or -errno",
+      hvmOp(HVMOP.set_evtchn_upcall_vector),
     ),
     hc(
       "xen set_param",
@@ -550,6 +779,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "callback_irq", type: { kind: "u64" }, doc: "the raw parameter value" },
       ],
       (x, cpu, a) => x.domain.setParam(cpu, 0, a.callback_irq as bigint),
+      "0 or -errno",
+      hvmOp(HVMOP.set_param),
     ),
     hc(
       "xen set_callback_irq",
@@ -581,6 +812,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         if ((a.type as number) >= 0) v = (BigInt(a.type as number) << 56n) | (v & 0xffn);
         return x.domain.setParam(cpu, 0, v);
       },
+      "0 or -errno",
+      hvmOp(HVMOP.set_param),
     ),
     hc(
       "xen register_vcpu_info",
@@ -598,18 +831,24 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
           (gpa % XEN_PAGE_SIZE) + (a.offset as number),
         );
       },
+      "0 or -errno",
+      vcpuOp(VCPUOP.register_vcpu_info),
     ),
     hc(
       "xen set_timer",
       "set_timer_op(now + in): a relative convenience for the absolute hypercall",
       [{ name: "in", type: { kind: "duration" }, doc: "from now" }],
       (x, cpu, a) => x.domain.timers.setTimerOp(cpu, x.domain.host.now() + (a.in as number)),
+      "0 or -errno",
+      setTimerOp((x, a) => BigInt(x.domain.host.now() + (a.in as number))),
     ),
     hc(
       "xen set_timer_op",
       "set_timer_op(deadline): absolute ns; 0 cancels",
       [{ name: "deadline", type: { kind: "u64" }, doc: "absolute system time, ns" }],
       (x, cpu, a) => x.domain.timers.setTimerOp(cpu, BigInt.asIntN(64, a.deadline as bigint)),
+      "0 or -errno",
+      setTimerOp((_x, a) => a.deadline as bigint),
     ),
     hc(
       "xen set_singleshot_timer",
@@ -619,12 +858,16 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 },
       ],
       (x, cpu, a) => x.domain.timers.setSingleshot(cpu, self(a.vcpu, cpu), a.deadline as bigint),
+      "0 or -errno",
+      vcpuOp(VCPUOP.set_singleshot_timer),
     ),
     hc(
       "xen stop_singleshot_timer",
       "VCPUOP_stop_singleshot_timer",
       [{ name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 }],
       (x, cpu, a) => x.domain.timers.stopSingleshotOp(cpu, self(a.vcpu, cpu)),
+      "0 or -errno",
+      vcpuOp(VCPUOP.stop_singleshot_timer),
     ),
     hc(
       "xen set_periodic_timer",
@@ -634,24 +877,44 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 },
       ],
       (x, cpu, a) => x.domain.timers.setPeriodic(cpu, self(a.vcpu, cpu), a.period as number),
+      "0 or -errno",
+      vcpuOp(VCPUOP.set_periodic_timer),
     ),
     hc(
       "xen stop_periodic_timer",
       "VCPUOP_stop_periodic_timer",
       [{ name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 }],
       (x, cpu, a) => x.domain.timers.stopPeriodic(cpu, self(a.vcpu, cpu)),
+      "0 or -errno",
+      vcpuOp(VCPUOP.stop_periodic_timer),
     ),
-    hc("xen sched_block", "SCHEDOP_block", [], (x, cpu) => x.domain.timers.block(cpu)),
+    hc(
+      "xen sched_block",
+      "SCHEDOP_block (kvm-xen: KVM leaves it to the VMM, and QEMU has no SCHEDOP_block: -ENOSYS)",
+      [],
+      (x, cpu) => x.domain.flavour === "kvm-xen" ? -XEN_ERRNO.ENOSYS : x.domain.timers.block(cpu),
+      "0 or -errno",
+      schedOp(SCHEDOP.block),
+    ),
     hc(
       "xen sched_poll",
-      "SCHEDOP_poll (timeout: Xen absolute ns, kvm-xen relative; 0 = none)",
+      "SCHEDOP_poll (timeout: Xen absolute ns, kvm-xen relative; 0 = none). kvm-xen: always in " +
+        "the kernel from CPL 0, as KVM's poll with EVTCHN_SEND configured, else as SCHEDOP_yield (0)",
       [
         { name: "ports", type: { kind: "set", min: 0, max: 0xffff_ffff }, doc: "the ports" },
         { name: "timeout", type: { kind: "u64" }, doc: "timeout", default: 0 },
       ],
       (x, cpu, a) => x.domain.timers.poll(cpu, a.ports as readonly number[], a.timeout as bigint),
+      "0 or -errno",
+      schedOp(
+        SCHEDOP.poll,
+        (x, cpu, a) =>
+          x.kvm.pollInKernel()
+            ? x.domain.timers.poll(cpu, a.ports as readonly number[], a.timeout as bigint)
+            : 0,
+      ),
     ),
-    hc(
+    exiting(
       "xen hypercall_page",
       "write the hypercall-page MSR: latches the shared_info layout from this vCPU's mode",
       [],
@@ -660,9 +923,10 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return 0;
       },
     ),
-    hc(
+    exiting(
       "xen cpu_mode",
-      "model probe: the vCPU's mode changes (32-bit or long mode) without a latch",
+      "model probe: the vCPU's mode changes (32-bit or long mode) without a latch; it also " +
+        "picks the argument registers of its hypercalls",
       [{
         name: "bits",
         type: { kind: "int", min: 32, max: 64, what: "32 or 64" },
@@ -695,7 +959,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
           doc: "the VIRQ",
           positional: true,
         },
-        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "vCPU", default: 0 },
+        { name: "vcpu", type: VCPU, doc: "the vCPU", default: 0 },
       ],
       returns: "as for send",
       run: (vm, _c, a) => need(xenOf, vm, "virq").domain.virq(a.virq as string, a.vcpu as number),
@@ -715,7 +979,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       doc: "KVM_XEN_HVM_EVTCHN_SEND",
       params: [
         { name: "port", type: PORT, doc: "the port" },
-        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "KVM vcpu_id" },
+        { name: "vcpu", type: KVM_VCPU_ID, doc: "KVM vcpu_id" },
         {
           name: "priority",
           type: U32,
@@ -734,7 +998,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     {
       actor: "vmm",
       name: "kvm xen_hvm_config",
-      doc: "KVM_XEN_HVM_CONFIG",
+      doc: "KVM_XEN_HVM_CONFIG (a kvm-xen VM starts with QEMU's: INTERCEPT_HCALL | EVTCHN_SEND = " +
+        "0x22, msr 0x40000000)",
       params: [
         { name: "flags", type: U32, doc: "KVM_XEN_HVM_CONFIG_* flags", default: 0 },
         { name: "msr", type: U32, doc: "hypercall-page MSR", default: 0x40000000 },
@@ -754,11 +1019,15 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     {
       actor: "vmm",
       name: "kvm xen_set_attr",
-      doc: "KVM_XEN_HVM_SET_ATTR: long_mode, shared_info (gfn), upcall_vector",
+      doc: "KVM_XEN_HVM_SET_ATTR: long_mode, shared_info (gfn), upcall_vector, xen_version " +
+        "(what XENVER_version answers in the kernel; 0 = leave it to the VMM)",
       params: [
         {
           name: "type",
-          type: { kind: "enum", values: ["long_mode", "shared_info", "upcall_vector"] },
+          type: {
+            kind: "enum",
+            values: ["long_mode", "shared_info", "upcall_vector", "xen_version"],
+          },
           doc: "the attribute",
           positional: true,
         },
@@ -770,7 +1039,85 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         const v = a.value as bigint;
         if (a.type === "long_mode") return k.setLongMode(v !== 0n);
         if (a.type === "shared_info") return k.setSharedInfo(v);
+        if (a.type === "xen_version") return k.setXenVersion(Number(v & 0xffff_ffffn));
         return v > 255n ? -XEN_ERRNO.EINVAL : k.setUpcallVector(Number(v));
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_evtchn_attr",
+      doc:
+        "KVM_XEN_HVM_SET_ATTR(KVM_XEN_ATTR_TYPE_EVTCHN): KVM handles the guest's EVTCHNOP_send " +
+        "on send_port itself, raising deliver_port on vcpu (interdomain, or ipi with deliver_port = " +
+        "send_port) or, with deliver_port 0, signalling eventfd (kvm.eventfd[N]). flags: 0 assign, " +
+        "KVM_XEN_EVTCHN_DEASSIGN, KVM_XEN_EVTCHN_UPDATE (vcpu and priority only), " +
+        "KVM_XEN_EVTCHN_RESET (all)",
+      params: [
+        { name: "send_port", type: PORT, doc: "the port the guest sends on", default: 0 },
+        {
+          name: "type",
+          type: { kind: "enum", values: Object.keys(EVTCHNSTAT) },
+          doc: "EVTCHNSTAT_*: interdomain or ipi (a zeroed field is closed)",
+          default: "closed",
+        },
+        { name: "flags", type: U32, doc: "0 or one KVM_XEN_EVTCHN_* flag", default: 0 },
+        {
+          name: "deliver_port",
+          type: PORT,
+          doc: "the local port raised; 0: the eventfd",
+          default: 0,
+        },
+        { name: "vcpu", type: KVM_VCPU_ID, doc: "KVM vcpu_id of the delivery", default: 0 },
+        {
+          name: "priority",
+          type: U32,
+          doc: "must be 0xffffffff (2-level)",
+          default: 0xffff_ffff,
+        },
+        {
+          name: "eventfd",
+          type: { kind: "int", min: -1, max: EVENTFDS - 1, what: "an fd", decimal: true },
+          doc:
+            "the eventfd signalled when deliver_port is 0 (any fd >= 0 is an eventfd the VMM made)",
+          default: -1,
+        },
+      ],
+      returns: "0 or -errno",
+      run: (vm, _c, a) =>
+        need(xenOf, vm, "kvm xen_evtchn_attr").kvm.setEvtchnAttr({
+          sendPort: a.send_port as number,
+          type: EVTCHNSTAT[a.type as keyof typeof EVTCHNSTAT],
+          flags: a.flags as number,
+          deliverPort: a.deliver_port as number,
+          vcpu: a.vcpu as number,
+          priority: a.priority as number,
+          eventfd: a.eventfd as number,
+        }),
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_hcall_result",
+      doc: "after a KVM_EXIT_XEN of 'xen hypercall': the VMM writes u.hcall.result and runs the " +
+        "vCPU again, and KVM puts the result in RAX (vcpuN.regs.rax)",
+      params: [
+        { name: "vcpu", type: VCPU, doc: "the vCPU that exited" },
+        { name: "result", type: { kind: "u64" }, doc: "the 64-bit result", default: 0n },
+        {
+          name: "errno",
+          type: { kind: "int", min: 0, max: 4095, what: "an errno", decimal: true },
+          doc: "instead of result: -errno (errno=ENOSYS)",
+          default: 0,
+        },
+      ],
+      returns: "1 if a hypercall was waiting, 0 if none (KVM ignores the field then)",
+      run: (vm, _c, a) => {
+        const k = need(xenOf, vm, "kvm xen_hcall_result").kvm;
+        const errno = a.errno as number;
+        if (errno !== 0 && BigInt(a.result as bigint | number) !== 0n) {
+          throw new CommandInputError("give result= or errno=, not both");
+        }
+        const result = errno !== 0 ? toU64(-errno) : BigInt(a.result as bigint | number);
+        return k.completeHypercall(a.vcpu as number, result);
       },
     },
     {
@@ -784,7 +1131,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
           doc: "the attribute",
           positional: true,
         },
-        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "the vCPU" },
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
         { name: "value", type: { kind: "u64" }, doc: "its value" },
       ],
       returns: "0 or -EINVAL",
@@ -800,7 +1147,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       name: "xen copy_vcpu_info",
       doc: "the VMM copies a vCPU's current vcpu_info to gpa (before setting KVM's attribute)",
       params: [
-        { name: "vcpu", type: { kind: "int", min: 0, max: 0xffff }, doc: "the vCPU" },
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
         { name: "gpa", type: U32, doc: "destination" },
       ],
       returns: "0 or -EINVAL",
@@ -886,7 +1233,7 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
     type: bit,
     doc: "one selector bit",
     get: (vm, [c, b]) => Number((d(vm).areas.read(c, "evtchn_pending_sel") >> BigInt(b)) & 1n),
-    bounds: () => [0xffff, 64],
+    bounds: (vm) => [d(vm).vcpuCount, 64],
   });
   const xv = (name: string, doc: string, get: (dom: XenDomain, c: number) => Val) =>
     out.push({
@@ -964,8 +1311,109 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
     type: { kind: "int", min: 0, max: 0xffff_ffff },
     doc: "HEAD[q] of the vCPU's control block",
     get: (vm, [c, q]) => d(vm).evtchn.fifo.head(c, q),
-    bounds: () => [0xffff, FIFO.MAX_QUEUES],
+    bounds: (vm) => [d(vm).vcpuCount, FIFO.MAX_QUEUES],
   });
+  // ---- hypercall registers and KVM's exits to the VMM ---------------------------------
+  const k = (vm: M) => need(xenOf, vm, "state").kvm;
+  const u64 = { kind: "u64" } as const;
+  for (const r of GPRS) {
+    out.push({
+      pattern: `vcpu#.regs.${r}`,
+      type: u64,
+      doc: `${r.toUpperCase()} as the hypercall ABI uses it` +
+        (r === "rax" ? ": the hypercall number in, the result out" : ""),
+      get: (vm, [c]) => d(vm).regs[c].get(r),
+    });
+  }
+  out.push({
+    pattern: "vcpu#.regs.rax_signed",
+    type: {
+      kind: "int",
+      min: Number.MIN_SAFE_INTEGER,
+      max: Number.MAX_SAFE_INTEGER,
+      what: "RAX read as a signed 64-bit number",
+      decimal: true,
+    },
+    doc: "RAX read signed, as the guest reads a hypercall's long result (-errno on failure)",
+    get: (vm, [c]) => {
+      const v = BigInt.asIntN(64, d(vm).regs[c].get("rax"));
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(v)
+        : v;
+    },
+  });
+  out.push({
+    pattern: "vcpu#.exit.reason",
+    type: { kind: "enum", values: ["none", "xen_hcall"] },
+    doc: "kvm-xen: the last KVM_EXIT_XEN (exit_reason 34) of the vCPU, of type " +
+      "KVM_EXIT_XEN_HCALL, or none yet (vcpuN.exit_reason does not show Xen exits yet)",
+    get: (vm, [c]) => k(vm).exits[c].reason,
+  });
+  const exitNum = (name: string, doc: string, get: (e: XenExit) => Val) =>
+    out.push({
+      pattern: `vcpu#.exit.${name}`,
+      type: name === "input" || name === "result" ? u64 : { kind: "int", min: 0, max: 0xffff_ffff },
+      doc: `kvm-xen: ${doc}`,
+      get: (vm, [c]) => get(k(vm).exits[c]),
+    });
+  exitNum("count", "how many KVM_EXIT_XEN exits the vCPU made", (e) => e.count);
+  exitNum(
+    "longmode",
+    "u.hcall.longmode of the last exit: 1 for a 64-bit caller",
+    (e) => e.longmode,
+  );
+  exitNum("cpl", "u.hcall.cpl of the last exit", (e) => e.cpl);
+  exitNum("input", "u.hcall.input of the last exit: the hypercall number", (e) => e.input);
+  exitNum("result", "u.hcall.result as the VMM last wrote it", (e) => e.result);
+  exitNum(
+    "waiting",
+    "1 while a 'xen hypercall' waits for 'kvm xen_hcall_result'",
+    (e) => e.waiting ? 1 : 0,
+  );
+  out.push({
+    pattern: "vcpu#.exit.params[#]",
+    type: u64,
+    doc: "kvm-xen: u.hcall.params[i] of the last exit (64-bit: RDI, RSI, RDX, R10, R8, R9; " +
+      "32-bit: EBX, ECX, EDX, ESI, EDI, EBP)",
+    get: (vm, [c, i]) => k(vm).exits[c].params[i],
+    bounds: (vm) => [d(vm).vcpuCount, 6],
+  });
+  out.push({
+    pattern: "kvm.eventfd[#]",
+    type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER },
+    doc: "kvm-xen: how many times KVM signalled eventfd n for an intercepted EVTCHNOP_send",
+    get: (vm, [fd]) => k(vm).eventfds.get(fd) ?? 0,
+    bounds: () => [EVENTFDS],
+  });
+  out.push({
+    pattern: "kvm.evtchn[#].type",
+    type: { kind: "enum", values: ["none", "interdomain", "ipi"] },
+    doc: "kvm-xen: whether KVM intercepts EVTCHNOP_send on port n (KVM_XEN_ATTR_TYPE_EVTCHN), " +
+      "and as which type",
+    get: (vm, [p]) => {
+      const e = k(vm).evtchnPorts.get(p);
+      return !e ? "none" : e.type === EVTCHNSTAT.ipi ? "ipi" : "interdomain";
+    },
+    bounds: () => [4096],
+  });
+  for (
+    const [name, doc, get] of [
+      ["deliver_port", "the port KVM raises (0: it signals an eventfd)", (e) => e.port],
+      ["vcpu", "the KVM vcpu_id it raises the port on", (e) => e.vcpu],
+      ["eventfd", "the eventfd it signals, or -1", (e) => e.eventfd],
+    ] as const satisfies readonly (readonly [string, string, (e: EvtchnIntercept) => number])[]
+  ) {
+    out.push({
+      pattern: `kvm.evtchn[#].${name}`,
+      type: { kind: "int", min: -1, max: 0xffff_ffff },
+      doc: `kvm-xen: for an intercepted send port n, ${doc} (-1 when not intercepted)`,
+      get: (vm, [p]) => {
+        const e = k(vm).evtchnPorts.get(p);
+        return e ? get(e) : -1;
+      },
+      bounds: () => [4096],
+    });
+  }
   out.push({
     pattern: "xen.layout",
     type: { kind: "int", min: 32, max: 64 },
@@ -1012,7 +1460,23 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
 }
 
 /**
- * Named constants for scenarios: errno names and DOMID_SELF.
+ * Whether a state path exists only under KVM's Xen emulation (KVM's exits
+ * to the VMM, its eventfds and EVTCHNOP_send interception table), for the
+ * platform's `requires`.
+ *
+ * @example
+ * ```ts
+ * kvmXenOnlyPath("vcpu#.exit.reason"); // true
+ * kvmXenOnlyPath("vcpu#.regs.rax");    // false
+ * ```
+ */
+export function kvmXenOnlyPath(pattern: string): boolean {
+  return pattern.startsWith("vcpu#.exit.") || pattern.startsWith("kvm.");
+}
+
+/**
+ * Named constants for scenarios: errno names, DOMID_SELF and the
+ * KVM_XEN_EVTCHN_* flags of `kvm xen_evtchn_attr`.
  *
  * @example
  * ```ts
@@ -1022,4 +1486,7 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
 export const XEN_CONSTANTS: Readonly<Record<string, number>> = {
   ...XEN_ERRNO,
   DOMID_SELF,
+  KVM_XEN_EVTCHN_DEASSIGN: KVM_XEN_EVTCHN.DEASSIGN,
+  KVM_XEN_EVTCHN_UPDATE: KVM_XEN_EVTCHN.UPDATE,
+  KVM_XEN_EVTCHN_RESET: KVM_XEN_EVTCHN.RESET,
 };

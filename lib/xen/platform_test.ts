@@ -86,3 +86,54 @@ Deno.test("set_callback_irq builds the parameter from its parts", () => {
   assert.equal(path("xen.callback").get(m, []), "vector");
   assert.equal(path("xen.layout").get(m, []), 64);
 });
+
+Deno.test("vCPU parameters: the model's own vCPUs are bounded by the checker, hypercall and KVM ids are not", () => {
+  // A guest may pass any vCPU number to a hypercall (the hypervisor answers
+  // -ENOENT or -EINVAL), and KVM looks a vcpu_id up only when it delivers;
+  // a vCPU the model itself acts on must exist.
+  const bounded = new Set([
+    "virq",
+    "kvm xen_vcpu_set_attr",
+    "kvm xen_hcall_result",
+    "xen copy_vcpu_info",
+  ]);
+  for (const c of cmds) {
+    for (const p of c.params) {
+      if (p.name !== "vcpu") continue;
+      assert.equal(p.type.kind, "int", c.name);
+      if (p.type.kind !== "int") continue;
+      assert.equal(p.type.decimal, true, `${c.name} vcpu= prints in decimal`);
+      assert.equal(p.type.vcpu === true, bounded.has(c.name), `${c.name} vcpu= bounded`);
+    }
+  }
+});
+
+Deno.test("a 32-bit caller's set_timer_op passes the deadline as EBX (low) and ECX (high)", () => {
+  const m = machine({ flavour: "kvm-xen" });
+  cmd("xen cpu_mode").run(m, 0, { bits: 32 }, "vcpu0");
+  cmd("xen set_timer_op").run(m, 0, { deadline: 0x1234_89ab_cdefn, cpl: 0 }, "vcpu0");
+  const e = m.kvm.exits[0];
+  assert.equal(e.input, 15n);
+  assert.deepEqual(e.params.slice(0, 2), [0x89ab_cdefn, 0x1234n]);
+  cmd("xen cpu_mode").run(m, 0, { bits: 64 }, "vcpu0");
+  cmd("xen set_timer_op").run(m, 0, { deadline: 0x1234_89ab_cdefn, cpl: 0 }, "vcpu0");
+  assert.equal(e.params[0], 0x1234_89ab_cdefn);
+  assert.equal(path("vcpu#.exit.longmode").get(m, [0]), 1);
+});
+
+Deno.test("xen hypercall loads only the registers given; 32-bit names set the low halves' registers", () => {
+  const m = machine({ flavour: "kvm-xen" });
+  const none = Object.fromEntries(
+    ["rdi", "rsi", "rdx", "r10", "r8", "r9", "ebx", "ecx", "edx", "esi", "edi", "ebp"].map((
+      r,
+    ) => [r, -1]),
+  );
+  cmd("xen hypercall").run(m, 0, { ...none, nr: 24, rdi: 6n, cpl: 0 }, "vcpu0");
+  cmd("xen hypercall").run(m, 0, { ...none, nr: 24, ebx: 9, cpl: 0 }, "vcpu0");
+  assert.equal(path("vcpu#.regs.rdi").get(m, [0]), 6n);
+  assert.equal(path("vcpu#.regs.rbx").get(m, [0]), 9n);
+  assert.equal(path("vcpu#.exit.params[#]").get(m, [0, 0]), 6n);
+  assert.equal(path("vcpu#.exit.waiting").get(m, [0]), 1);
+  assert.equal(cmd("kvm xen_hcall_result").run(m, -1, { vcpu: 0, result: 0n, errno: 22 }, ""), 1);
+  assert.equal(path("vcpu#.regs.rax_signed").get(m, [0]), -22);
+});

@@ -126,6 +126,10 @@ export class XenTimers {
     }));
   }
 
+  #exists(n: number): boolean {
+    return Number.isInteger(n) && n >= 0 && n < this.vcpus.length;
+  }
+
   #arm(n: number, at: number): void {
     const s = this.vcpus[n];
     if (s.singleshot) s.singleshot.cancelled = true;
@@ -165,27 +169,31 @@ export class XenTimers {
 
   /**
    * VCPUOP_set_singleshot_timer on vCPU `target` from vCPU `caller`:
-   * -EINVAL for another vCPU; the deadline is taken as is (no 2^50 rule;
+   * -ENOENT for a vCPU the domain does not have (`do_vcpu_op`; QEMU's
+   * `kvm_xen_hcall_vcpu_op` too), -EINVAL for another vCPU; the deadline is taken as is (no 2^50 rule;
    * VCPU_SSHOTTMR_future ignored).
    */
   setSingleshot(caller: number, target: number, deadline: bigint | number): number {
+    if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
     if (caller !== target) return -XEN_ERRNO.EINVAL;
     this.#arm(target, Number(BigInt(deadline)));
     return 0;
   }
 
-  /** VCPUOP_stop_singleshot_timer: -EINVAL for another vCPU. */
+  /** VCPUOP_stop_singleshot_timer: -ENOENT for no such vCPU, -EINVAL for another vCPU. */
   stopSingleshotOp(caller: number, target: number): number {
+    if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
     if (caller !== target) return -XEN_ERRNO.EINVAL;
     this.stopSingleshot(target);
     return 0;
   }
 
   /**
-   * VCPUOP_set_periodic_timer: -EINVAL for another vCPU or a period below
+   * VCPUOP_set_periodic_timer: -ENOENT for no such vCPU, -EINVAL for another vCPU or a period below
    * 1 ms. The timer fires at last + period (`vcpu_periodic_timer_work`).
    */
   setPeriodic(caller: number, target: number, periodNs: number): number {
+    if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
     if (caller !== target || periodNs < PERIODIC_MIN_NS) return -XEN_ERRNO.EINVAL;
     const s = this.vcpus[target];
     s.periodNs = periodNs;
@@ -193,8 +201,9 @@ export class XenTimers {
     return 0;
   }
 
-  /** VCPUOP_stop_periodic_timer. */
+  /** VCPUOP_stop_periodic_timer: -ENOENT for no such vCPU, -EINVAL for another vCPU. */
   stopPeriodic(caller: number, target: number): number {
+    if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
     if (caller !== target) return -XEN_ERRNO.EINVAL;
     const s = this.vcpus[target];
     s.periodNs = 0;
@@ -235,7 +244,7 @@ export class XenTimers {
 
   /**
    * SCHEDOP_poll: -EINVAL for more than 128 ports or a bad port met before
-   * a pending one; 0 at once if an upcall is deliverable or a port is
+   * a pending one (kvm-xen: a bad port anywhere in the list); 0 at once if an upcall is deliverable or a port is
    * pending; otherwise blocks until a polled port is raised, a kick, or the
    * timeout (Xen: absolute ns, 0 = none; kvm-xen: relative).
    */
@@ -246,6 +255,10 @@ export class XenTimers {
     if (this.host.flavour === "xen" && this.host.eventsNeedDelivery(n)) {
       s.wokeBy = "event";
       return 0;
+    }
+    // kvm-xen: kvm_xen_schedop_poll range-checks every port before it looks at any.
+    if (this.host.flavour === "kvm-xen" && ports.some((p) => this.host.pollPort(p) < 0)) {
+      return -XEN_ERRNO.EINVAL;
     }
     for (const p of ports) {
       const r = this.host.pollPort(p);

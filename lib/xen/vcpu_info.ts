@@ -184,9 +184,11 @@ export class VcpuInfoAreas {
 
   /**
    * kvm-xen: the VMM copies the current vcpu_info to `gpa` (what api.rst
-   * asks of it before it sets the attribute). Returns 0 or -EINVAL.
+   * asks of it before it sets the attribute). Returns 0, or -EINVAL for a
+   * vCPU the VM does not have or a destination outside RAM.
    */
   vmmCopy(n: number, gpa: number): number {
+    if (!Number.isInteger(n) || n < 0 || n >= this.vcpus) return -XEN_ERRNO.EINVAL;
     if (!this.mem.contains(gpa, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
     const old = this.ref(n);
     if (old) this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + VCPU_INFO_SIZE), gpa);

@@ -1,0 +1,248 @@
+/**
+ * What a vCPU shows userspace through KVM: its MP state (KVM_GET_MP_STATE)
+ * and the exits of KVM_RUN that the interrupt model produces
+ * (`struct kvm_run`: `exit_reason`, `eoi.vector`, `request_interrupt_window`,
+ * `ready_for_interrupt_injection`), and the split irqchip's EOI exits.
+ *
+ * Sources: Linux `include/uapi/linux/kvm.h` (exit reasons, MP states),
+ * `Documentation/virt/kvm/api.rst` (KVM_RUN, KVM_GET_MP_STATE,
+ * KVM_CAP_SPLIT_IRQCHIP), `arch/x86/kvm/x86.c` (`vcpu_run`,
+ * `dm_request_for_irq_injection`, `kvm_vcpu_ready_for_interrupt_injection`,
+ * `__kvm_emulate_halt`), `arch/x86/kvm/irq.c` (`kvm_scan_ioapic_routes`) and
+ * `arch/x86/kvm/lapic.c` (`kvm_ioapic_send_eoi`).
+ *
+ * @module
+ */
+import type { Trace } from "../core/trace.ts";
+import { clearAllVectors, newVectorSet, setVector, type VectorSet } from "../core/vector_set.ts";
+import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message.ts";
+import type { ApicBus } from "./apic_bus.ts";
+import type { RoutingEntry } from "./kvm_routing.ts";
+import { decodeMsiInto, MsiStatus } from "./msi.ts";
+
+/**
+ * `kvm_run.exit_reason` values the interrupt model produces (uapi `kvm.h`).
+ *
+ * @example
+ * ```ts
+ * KvmExit.IoapicEoi; // 26
+ * ```
+ */
+export const KvmExit = {
+  /** No exit to userspace yet. */
+  None: 0,
+  /** KVM_EXIT_HLT: HLT without an in-kernel LAPIC. */
+  Hlt: 5,
+  /** KVM_EXIT_IRQ_WINDOW_OPEN: userspace asked for an interrupt window and it opened. */
+  IrqWindowOpen: 7,
+  /** KVM_EXIT_IOAPIC_EOI: split irqchip, the EOI of a vector userspace's I/O APIC owns. */
+  IoapicEoi: 26,
+} as const;
+/** One of the {@link KvmExit} reasons. */
+export type KvmExit = typeof KvmExit[keyof typeof KvmExit];
+
+/**
+ * KVM_GET_MP_STATE values (uapi `kvm.h`, x86 meanings in api.rst).
+ *
+ * @example
+ * ```ts
+ * MpState.InitReceived; // 2: an AP waiting for its SIPI
+ * ```
+ */
+export const MpState = {
+  /** KVM_MP_STATE_RUNNABLE: running (the BSP after reset, an AP after SIPI). */
+  Runnable: 0,
+  /** KVM_MP_STATE_UNINITIALIZED: an AP that has not received INIT yet. */
+  Uninitialized: 1,
+  /** KVM_MP_STATE_INIT_RECEIVED: INIT processed, waiting for a SIPI. */
+  InitReceived: 2,
+  /** KVM_MP_STATE_HALTED: executed HLT (in-kernel LAPIC only). */
+  Halted: 3,
+  /** KVM_MP_STATE_SIPI_RECEIVED: only settable by userspace; KVM's own INIT/SIPI path never shows it. */
+  SipiReceived: 4,
+} as const;
+/** One of the {@link MpState} values. */
+export type MpState = typeof MpState[keyof typeof MpState];
+
+function hex(v: number): string {
+  return "0x" + v.toString(16);
+}
+
+/**
+ * One vCPU's `struct kvm_run` as far as interrupts go: the last exit to
+ * userspace, how many of each interesting exit happened, and the interrupt
+ * window handshake of a VM without an in-kernel irqchip.
+ *
+ * The model does not stop a vCPU at an exit: the scenario's timeline is the
+ * VMM, and its next statement acts as if KVM_RUN had returned. Each exit is
+ * recorded once, when it happens.
+ *
+ * @example
+ * ```ts
+ * const run = new KvmRun("vcpu0", trace);
+ * run.exit(KvmExit.Hlt, "HLT");
+ * run.exitReason; // 5
+ * ```
+ */
+export class KvmRun {
+  /** `exit_reason` of the last exit to userspace ({@link KvmExit}), 0 before any. */
+  exitReason: number = KvmExit.None;
+  /** `eoi.vector` of the last KVM_EXIT_IOAPIC_EOI, or -1. */
+  eoiVector = -1;
+  /** How many KVM_EXIT_IOAPIC_EOI exits there were. */
+  ioapicEoiExits = 0;
+  /** The vectors that made KVM_EXIT_IOAPIC_EOI exits. */
+  readonly ioapicEoiVectors: VectorSet = newVectorSet();
+  /** How many KVM_EXIT_IRQ_WINDOW_OPEN exits there were. */
+  irqWindowExits = 0;
+  /** How many KVM_EXIT_HLT exits there were. */
+  hltExits = 0;
+  /** `kvm_run.request_interrupt_window`, as userspace last set it. */
+  requestInterruptWindow = false;
+
+  /** Makes an empty record; `name` is the vCPU's trace source. */
+  constructor(readonly name: string, readonly trace: Trace) {}
+
+  /**
+   * Records an exit to userspace with `reason`; `text` says why in the trace.
+   *
+   * @example
+   * ```ts
+   * run.exit(KvmExit.IrqWindowOpen, "IF=1, no shadow");
+   * ```
+   */
+  exit(reason: KvmExit, text: string): void {
+    this.exitReason = reason;
+    if (reason === KvmExit.IrqWindowOpen) this.irqWindowExits++;
+    else if (reason === KvmExit.Hlt) this.hltExits++;
+    if (this.trace.enabled) {
+      this.trace.emit(this.name, "kvm.exit", `exit_reason ${reason}: ${text}`);
+    }
+  }
+
+  /**
+   * Records KVM_EXIT_IOAPIC_EOI for `vector`.
+   *
+   * @example
+   * ```ts
+   * run.ioapicEoi(0xa2); // exitReason 26, eoiVector 0xa2
+   * ```
+   */
+  ioapicEoi(vector: number): void {
+    this.eoiVector = vector;
+    this.ioapicEoiExits++;
+    setVector(this.ioapicEoiVectors, vector);
+    this.exit(KvmExit.IoapicEoi, `KVM_EXIT_IOAPIC_EOI eoi.vector ${hex(vector)}`);
+  }
+
+  /**
+   * Back to the state of a new vCPU (KVM_CREATE_VCPU).
+   *
+   * @example
+   * ```ts
+   * run.reset();
+   * ```
+   */
+  reset(): void {
+    this.exitReason = KvmExit.None;
+    this.eoiVector = -1;
+    this.ioapicEoiExits = 0;
+    this.irqWindowExits = 0;
+    this.hltExits = 0;
+    this.requestInterruptWindow = false;
+    clearAllVectors(this.ioapicEoiVectors);
+  }
+}
+
+/**
+ * What {@link SplitEoiExits} reads: the routing table and the APIC bus's matching.
+ *
+ * @example
+ * ```ts
+ * const host: SplitEoiHost = { routes: () => routing.view(), bus, reservedPins: 24, x2apicFormat: false };
+ * ```
+ */
+export interface SplitEoiHost {
+  /** The current GSI routing table (KVM_SET_GSI_ROUTING's entries). */
+  routes(): readonly RoutingEntry[];
+  /** The APIC bus, for `kvm_apic_match_dest`. */
+  bus: ApicBus;
+  /** KVM_CAP_SPLIT_IRQCHIP args[0]: GSIs below it belong to userspace's I/O APIC. */
+  reservedPins: number;
+  /** KVM_X2APIC_API_USE_32BIT_IDS: MSI address-high carries destination bits 31:8. */
+  x2apicFormat: boolean;
+}
+
+/**
+ * KVM's EOI interception for a split irqchip. A vCPU's
+ * `ioapic_handled_vectors` holds the vector of every MSI route of a GSI
+ * below the reserved I/O APIC pins whose data says level-triggered and
+ * whose destination names the vCPU (`kvm_scan_ioapic_routes`); the EOI of
+ * such a vector exits with KVM_EXIT_IOAPIC_EOI so userspace's I/O APIC can
+ * clear remote IRR. Edge routes, GSIs at or above the reserved pins, and
+ * other vCPUs' routes cause no exit.
+ *
+ * KVM rescans when the table or an APIC ID/LDR changes and keeps a vector
+ * still in service from the old table; this model looks at the table at
+ * EOI time, so a route re-targeted between delivery and EOI exits only for
+ * the new target.
+ *
+ * @example
+ * ```ts
+ * const eois = new SplitEoiExits({ routes: () => routing.entries(), bus, reservedPins: 24, x2apicFormat: false });
+ * new Lapic(0, { ..., eoiListener: eois.listener(0, kvmRun) });
+ * ```
+ */
+export class SplitEoiExits {
+  readonly #host: SplitEoiHost;
+  /** Reused for decoding routes: EOIs allocate no messages. */
+  readonly #msg: ApicMessage = fixedMessage(0, 0, "msi");
+
+  /** Wires the interception to a routing table and a bus. */
+  constructor(host: SplitEoiHost) {
+    this.#host = host;
+  }
+
+  /**
+   * Whether vCPU `cpu`'s EOI of `vector` exits to userspace.
+   *
+   * @example
+   * ```ts
+   * eois.handles(0, 0xa2); // true for a level MSI route of GSI 5 to vCPU 0
+   * ```
+   */
+  handles(cpu: number, vector: number): boolean {
+    const h = this.#host;
+    const lapic = h.bus.lapics[cpu];
+    if (!lapic) return false;
+    const m = this.#msg;
+    for (const e of h.routes()) {
+      if (e.type !== "msi" || e.gsi >= h.reservedPins) continue;
+      const s = decodeMsiInto(m, e.addressLo, e.addressHi, e.data, {
+        x2apicFormat: h.x2apicFormat,
+        checkBase: false,
+      });
+      if (s !== MsiStatus.Ok || !m.level || m.vector !== vector) continue;
+      if (h.bus.matches(lapic, m, null)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The EOI listener of vCPU `cpu`'s LAPIC: intercepted EOIs become
+   * KVM_EXIT_IOAPIC_EOI in `run`; no other EOI goes anywhere (there is no
+   * in-kernel I/O APIC).
+   *
+   * @example
+   * ```ts
+   * const listener = eois.listener(1, vcpu1Run);
+   * ```
+   */
+  listener(cpu: number, run: KvmRun): EoiListener {
+    return {
+      eoi: () => {},
+      exitsOnEoi: (v) => this.handles(cpu, v),
+      exitEoi: (v) => run.ioapicEoi(v),
+    };
+  }
+}

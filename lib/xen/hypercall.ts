@@ -1,0 +1,299 @@
+/**
+ * The Xen hypercall ABI as an x86 HVM guest uses it: hypercall and
+ * sub-operation numbers, the guest registers a call reads (the number in
+ * RAX, six arguments in an order that depends on the mode, the result back
+ * in RAX), and the record of KVM's exit to the VMM for a call it leaves to
+ * userspace (`KVM_EXIT_XEN` of type `KVM_EXIT_XEN_HCALL`).
+ *
+ * Registers are modelled only as far as hypercalls use them: RAX, RBX, RCX,
+ * RDX, RSI, RDI, RBP, R8, R9, R10, each 64 bits, per vCPU. A 32-bit guest
+ * uses their low halves (EAX, EBX, ...).
+ *
+ * Sources: Xen `xen/include/public/xen.h` (`__HYPERVISOR_*` numbers),
+ * `xen/include/public/{event_channel,sched,vcpu,version}.h` and
+ * `public/hvm/hvm_op.h` (sub-operation numbers), `xen/arch/x86/hvm/
+ * hypercall.c` (`hvm_hypercall`: arguments RDI, RSI, RDX, R10, R8, R9 in
+ * long mode and EBX, ECX, EDX, ESI, EDI, EBP otherwise; any CPL other than
+ * 0 gets -EPERM); Linux `include/uapi/linux/kvm.h` (`struct kvm_xen_exit`,
+ * KVM_EXIT_XEN = 34, KVM_EXIT_XEN_HCALL = 1), `arch/x86/kvm/xen.c`
+ * (`kvm_xen_hypercall`: the same argument order, the input from RAX, the
+ * CPL, and `kvm_xen_hypercall_complete_userspace` writing the VMM's result
+ * to RAX), `arch/x86/kvm/x86.c` (`kvm_emulate_hypercall`: without
+ * Xen interception a VMCALL is a KVM hypercall, -KVM_EPERM from CPL > 0,
+ * -KVM_ENOSYS for an unknown number), `include/uapi/linux/kvm_para.h`
+ * (KVM_ENOSYS = 1000, KVM_EPERM = EPERM, KVM_HC_* numbers);
+ * `tools/testing/selftests/kvm/x86/xen_vmcall_test.c` (stub 17 with six
+ * argument values, the VMM's result checked in RAX).
+ *
+ * @module
+ */
+
+/**
+ * `__HYPERVISOR_*` numbers of the calls the model knows (`xen.h`).
+ *
+ * @example
+ * ```ts
+ * HYPERCALL.event_channel_op; // 32
+ * ```
+ */
+export const HYPERCALL = {
+  set_timer_op: 15,
+  xen_version: 17,
+  vcpu_op: 24,
+  sched_op: 29,
+  event_channel_op: 32,
+  hvm_op: 34,
+} as const;
+
+/**
+ * EVTCHNOP_* sub-operations (`event_channel.h`), the first argument of
+ * event_channel_op.
+ *
+ * @example
+ * ```ts
+ * EVTCHNOP.send; // 4
+ * ```
+ */
+export const EVTCHNOP = {
+  bind_interdomain: 0,
+  bind_virq: 1,
+  bind_pirq: 2,
+  close: 3,
+  send: 4,
+  status: 5,
+  alloc_unbound: 6,
+  bind_ipi: 7,
+  bind_vcpu: 8,
+  unmask: 9,
+  reset: 10,
+  init_control: 11,
+  expand_array: 12,
+  set_priority: 13,
+} as const;
+
+/**
+ * SCHEDOP_* sub-operations (`sched.h`).
+ *
+ * @example
+ * ```ts
+ * SCHEDOP.poll; // 3
+ * ```
+ */
+export const SCHEDOP = { yield: 0, block: 1, shutdown: 2, poll: 3 } as const;
+
+/**
+ * VCPUOP_* sub-operations the model implements (`vcpu.h`); the second
+ * argument of vcpu_op is the target vCPU.
+ *
+ * @example
+ * ```ts
+ * VCPUOP.register_vcpu_info; // 10
+ * ```
+ */
+export const VCPUOP = {
+  set_periodic_timer: 6,
+  stop_periodic_timer: 7,
+  set_singleshot_timer: 8,
+  stop_singleshot_timer: 9,
+  register_vcpu_info: 10,
+} as const;
+
+/**
+ * HVMOP_* sub-operations the model implements (`hvm_op.h`).
+ *
+ * @example
+ * ```ts
+ * HVMOP.set_evtchn_upcall_vector; // 23
+ * ```
+ */
+export const HVMOP = { set_param: 0, get_param: 1, set_evtchn_upcall_vector: 23 } as const;
+
+/**
+ * `XENVER_version` (`version.h`): the xen_version sub-command KVM can answer
+ * in the kernel.
+ *
+ * @example
+ * ```ts
+ * XENVER_version; // 0
+ * ```
+ */
+export const XENVER_version = 0;
+
+/**
+ * KVM's own hypercall errors (`kvm_para.h`), returned when a VMCALL is not
+ * intercepted as a Xen hypercall: -KVM_ENOSYS for an unknown number,
+ * -KVM_EPERM (= -EPERM) from CPL > 0.
+ *
+ * @example
+ * ```ts
+ * -KVM_HC_ERRNO.KVM_ENOSYS; // -1000
+ * ```
+ */
+export const KVM_HC_ERRNO = { KVM_ENOSYS: 1000, KVM_EPERM: 1 } as const;
+
+/**
+ * KVM's own hypercall numbers (`KVM_HC_*`), which the model does not
+ * implement: a VMCALL with one of them and no Xen interception is refused
+ * as out of scope rather than answered wrongly.
+ *
+ * @example
+ * ```ts
+ * KVM_OWN_HYPERCALLS.has(5); // KVM_HC_KICK_CPU
+ * ```
+ */
+export const KVM_OWN_HYPERCALLS: ReadonlySet<number> = new Set([1, 5, 9, 10, 11, 12]);
+
+/**
+ * The general-purpose registers a hypercall reads or writes.
+ *
+ * @example
+ * ```ts
+ * GPRS.includes("r10"); // true
+ * ```
+ */
+export const GPRS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10"] as const;
+
+/**
+ * One of {@link GPRS}.
+ *
+ * @example
+ * ```ts
+ * const r: Gpr = "rdi";
+ * ```
+ */
+export type Gpr = typeof GPRS[number];
+
+/**
+ * The argument registers in ABI order for a 64-bit caller.
+ *
+ * @example
+ * ```ts
+ * ARG_REGS_64[3]; // "r10"
+ * ```
+ */
+export const ARG_REGS_64: readonly Gpr[] = ["rdi", "rsi", "rdx", "r10", "r8", "r9"];
+
+/**
+ * The argument registers in ABI order for a 32-bit caller (their low halves:
+ * EBX, ECX, EDX, ESI, EDI, EBP).
+ *
+ * @example
+ * ```ts
+ * ARG_REGS_32[0]; // "rbx", read as EBX
+ * ```
+ */
+export const ARG_REGS_32: readonly Gpr[] = ["rbx", "rcx", "rdx", "rsi", "rdi", "rbp"];
+
+/**
+ * The 32-bit names a scenario may write, and the register whose low half each is.
+ *
+ * @example
+ * ```ts
+ * REG32.ebx; // "rbx"
+ * ```
+ */
+export const REG32: Readonly<Record<string, Gpr>> = {
+  eax: "rax",
+  ebx: "rbx",
+  ecx: "rcx",
+  edx: "rdx",
+  esi: "rsi",
+  edi: "rdi",
+  ebp: "rbp",
+};
+
+const U64 = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * A number as the 64-bit register value it becomes (a negative errno is
+ * sign-extended, as a C `long` result is).
+ *
+ * @example
+ * ```ts
+ * toU64(-22); // 0xffffffffffffffea
+ * ```
+ */
+export function toU64(v: number | bigint): bigint {
+  return BigInt.asUintN(64, BigInt(v));
+}
+
+/**
+ * One vCPU's hypercall registers.
+ *
+ * @example
+ * ```ts
+ * const r = new GuestRegs();
+ * r.set("rdi", 5n);
+ * r.args(true)[0]; // 5n
+ * ```
+ */
+export class GuestRegs {
+  /** Register values, 64 bits each (public, so explore's fingerprint sees them). */
+  readonly values: Record<Gpr, bigint> = {
+    rax: 0n,
+    rbx: 0n,
+    rcx: 0n,
+    rdx: 0n,
+    rsi: 0n,
+    rdi: 0n,
+    rbp: 0n,
+    r8: 0n,
+    r9: 0n,
+    r10: 0n,
+  };
+
+  /** Sets a register (the value is taken modulo 2^64). */
+  set(r: Gpr, v: number | bigint): void {
+    this.values[r] = BigInt(v) & U64;
+  }
+
+  /** Reads a register. */
+  get(r: Gpr): bigint {
+    return this.values[r];
+  }
+
+  /**
+   * The hypercall number as KVM reads it: RAX, or EAX outside long mode
+   * (`kvm_register_read` truncates to 32 bits there).
+   */
+  input(longmode: boolean): bigint {
+    return longmode ? this.values.rax : this.values.rax & 0xffff_ffffn;
+  }
+
+  /** The six arguments in ABI order; 32-bit callers' are the low halves. */
+  args(longmode: boolean): bigint[] {
+    return longmode
+      ? ARG_REGS_64.map((r) => this.values[r])
+      : ARG_REGS_32.map((r) => this.values[r] & 0xffff_ffffn);
+  }
+}
+
+/**
+ * `struct kvm_xen_exit` of type KVM_EXIT_XEN_HCALL as the VMM last saw it on
+ * one vCPU, plus how many such exits there were and whether the call still
+ * waits for the VMM's answer.
+ *
+ * @example
+ * ```ts
+ * const e = new XenExit();
+ * e.reason; // "none" until the first exit
+ * ```
+ */
+export class XenExit {
+  /** `exit_reason`: KVM_EXIT_XEN with type KVM_EXIT_XEN_HCALL, or none yet. */
+  reason: "none" | "xen_hcall" = "none";
+  /** KVM_EXIT_XEN exits so far. */
+  count = 0;
+  /** `u.hcall.longmode`: 1 for a 64-bit caller. */
+  longmode = 0;
+  /** `u.hcall.cpl`. */
+  cpl = 0;
+  /** `u.hcall.input`: the hypercall number. */
+  input = 0n;
+  /** `u.hcall.params[6]`. */
+  readonly params: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n];
+  /** `u.hcall.result` as the VMM last wrote it. */
+  result = 0n;
+  /** The call waits for the VMM (a raw hypercall that exited and is not answered yet). */
+  waiting = false;
+}
