@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { arenaI32, arenaU8 } from "../core/arena.ts";
 
 /**
  * SGIs are INTIDs 0-15.
@@ -175,15 +176,15 @@ export class IrqBank {
    * ```
    */
   constructor(readonly first: number, readonly limit: number) {
-    this.latch = new Uint8Array(limit);
-    this.line = new Uint8Array(limit);
-    this.active = new Uint8Array(limit);
-    this.enabled = new Uint8Array(limit);
-    this.priority = new Uint8Array(limit);
-    this.group = new Uint8Array(limit);
-    this.edge = new Uint8Array(limit);
-    this.owner = new Uint8Array(limit);
-    this.cause = new Int32Array(limit);
+    this.latch = arenaU8(limit);
+    this.line = arenaU8(limit);
+    this.active = arenaU8(limit);
+    this.enabled = arenaU8(limit);
+    this.priority = arenaU8(limit);
+    this.group = arenaU8(limit);
+    this.edge = arenaU8(limit);
+    this.owner = arenaU8(limit);
+    this.cause = arenaI32(limit);
   }
 
   /** Whether this bank implements `intid`. */

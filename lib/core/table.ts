@@ -170,6 +170,13 @@ export interface StateSpec<M = unknown> {
   bounds?(vm: M): readonly number[];
   /** Set when only some VMs of the platform have the path (see {@link Requirement}). */
   requires?: Requirement;
+  /**
+   * A decoded view of state shown whole elsewhere: by another path (a field
+   * of a register published as one number) or by a public field of the
+   * model (the LAPIC's IRR array). `scn explore`'s fingerprint reads the
+   * whole and skips this, which was most of its reading cost.
+   */
+  derived?: boolean;
 }
 
 /** A setting of a `vm { }` block. */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { arenaU32 } from "./arena.ts";
 
 /** A 256-bit vector set: eight 32-bit words, low vectors in word 0. */
 export type VectorSet = Uint32Array;
@@ -22,7 +23,7 @@ export type VectorSet = Uint32Array;
  * ```
  */
 export function newVectorSet(): VectorSet {
-  return new Uint32Array(8);
+  return arenaU32(8);
 }
 
 /** Sets bit `v`. */

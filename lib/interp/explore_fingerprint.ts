@@ -107,6 +107,19 @@ class Hasher {
     this.n(f64w[1]);
   }
 
+  /** A bigint 32 bits at a time (64-bit registers, mostly): no string built. */
+  big(v: bigint): void {
+    this.n(T_BIG);
+    if (v < 0n) {
+      this.n(T_NULL);
+      v = -v;
+    }
+    while (v !== 0n) {
+      this.n(Number(BigInt.asUintN(32, v)));
+      v >>= 32n;
+    }
+  }
+
   /** Any value: primitives by value, objects by their contents, shared objects once. */
   value(v: unknown): void {
     switch (typeof v) {
@@ -123,8 +136,7 @@ class Hasher {
         this.n(T_UNDEF);
         return;
       case "bigint":
-        this.n(T_BIG);
-        this.str(v.toString(16));
+        this.big(v);
         return;
       case "function":
       case "symbol":
@@ -245,6 +257,7 @@ export class Fingerprinter {
       const specs = d.platform.state as readonly StateSpec<VmModel>[];
       const patterns = new Set(specs.map((s) => s.pattern));
       return specs.filter((spec) =>
+        !spec.derived &&
         // Paths the VM does not have (Xen state in a KVM guest) would only throw;
         spec.requires?.(d.settings) === undefined &&
         // a path one field below another (vcpu#.lapic.lvt0.mask) is a field of

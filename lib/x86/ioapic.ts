@@ -45,6 +45,7 @@ import {
   type RegWords,
   splitWords,
 } from "../core/bitfield.ts";
+import { arenaU32, arenaU8 } from "../core/arena.ts";
 import type { Trace } from "../core/trace.ts";
 
 // ---------------------------------------------------------------------------
@@ -354,10 +355,10 @@ export class Ioapic implements EoiListener {
     this.#host = host;
     this.pins = pins;
     this.version = version;
-    this.#low = new Uint32Array(pins);
-    this.#high = new Uint32Array(pins);
-    this.#line = new Uint8Array(pins);
-    this.#eoiRepeats = new Uint32Array(pins);
+    this.#low = arenaU32(pins);
+    this.#high = arenaU32(pins);
+    this.#line = arenaU8(pins);
+    this.#eoiRepeats = arenaU32(pins);
     this.#low.fill(fieldSet(F_MASK, 0, 1));
   }
 

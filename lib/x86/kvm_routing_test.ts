@@ -139,6 +139,29 @@ Deno.test("GsiRouting routes ISA IRQ0 to IOAPIC pin 2 with QEMU's table (X86-25)
   assert.deepEqual(sink.vectors, [0x30]);
 });
 
+Deno.test("GsiRouting gives each VM its own table when the default is shared", () => {
+  const a = rig();
+  const b = rig();
+  // The second VM's default came from the shared compiled table; replacing
+  // the first VM's table must leave it alone, and it still routes.
+  assert.equal(a.routing.setRouting([msiRoute(5)]), 0);
+  assert.equal(a.routing.entries().length, 1);
+  assert.equal(b.routing.entries().length, 40);
+  unmask(b.ioapic, 5, 0x35);
+  assert.equal(b.routing.irqLine(5, 1), 2); // PIC master pin 5 and I/O APIC pin 5
+  assert.deepEqual(b.sink.vectors, [0x35]);
+});
+
+Deno.test("GsiRouting records the default table in the trace for every VM", () => {
+  for (let i = 0; i < 2; i++) {
+    const { trace } = rig();
+    assert.ok(
+      trace.events.some((e) => e.kind === "routing.set" && e.text.endsWith("40 entries")),
+      `VM ${i}`,
+    );
+  }
+});
+
 Deno.test("GsiRouting.setRouting() rejects bad tables with -EINVAL and keeps the old one (X86-27)", () => {
   const cases: [string, RoutingEntry[], "kernel" | "split"][] = [
     ["two IOAPIC routes on one GSI", [ioapicRoute(5, 5), ioapicRoute(5, 6)], "kernel"],

@@ -42,6 +42,7 @@ import {
   testVector,
   type VectorSet,
 } from "../core/vector_set.ts";
+import { arenaI32, arenaU32 } from "../core/arena.ts";
 import type { Trace } from "../core/trace.ts";
 import {
   type ApicMessage,
@@ -301,9 +302,9 @@ export class Lapic {
   /** Trigger Mode Register: 1 = the vector was last accepted level-triggered. */
   readonly tmr: VectorSet = newVectorSet();
   /** LVT entries indexed by {@link Lvt}. */
-  readonly lvt: Uint32Array = new Uint32Array(7);
+  readonly lvt: Uint32Array = arenaU32(7);
   /** Per vector, the trace event that set its IRR bit: the cause of a later take. */
-  readonly irrCause: Int32Array = new Int32Array(256);
+  readonly irrCause: Int32Array = arenaI32(256);
   /** The APIC timer (TMICT, TDCR, TMCCT, IA32_TSC_DEADLINE). */
   readonly timer: LapicTimer;
 

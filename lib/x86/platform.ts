@@ -878,6 +878,8 @@ function lapicState(): State[] {
       doc: `${name.toUpperCase()}: the set vectors`,
       get: (vm, [c]) => vectorsOf(vm.cpus[c].lapic[name]),
       bounds: vcpuBound,
+      // Cpu.lapic.irr/isr/tmr are public arrays: the fingerprint walks them.
+      derived: true,
     });
   }
   for (const r of LAPIC_REGISTERS) {
@@ -1053,6 +1055,7 @@ function ioapicState(): State[] {
       doc: `IOREDTBL ${f.name}`,
       get: (vm, [p]) => decodeField(f, rte(vm, p)),
       bounds: pinBound,
+      derived: true,
     });
   }
   return out;
