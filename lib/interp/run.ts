@@ -39,6 +39,17 @@ export interface RunOptions {
   scheduler?: Scheduler;
   /** Record the event trace (default true); exploring turns it off for speed. */
   trace?: boolean;
+  /**
+   * Called after every timeline statement (a `run` included, and the
+   * statements inside `if`, `repeat` and `for` bodies), never for handler
+   * statements. `scn diff` compares two platforms' observable state here.
+   *
+   * @example
+   * ```ts
+   * runProgram(program, { onStep: (loc, state) => console.log(loc.start.line, state.took.length) });
+   * ```
+   */
+  onStep?: (loc: Loc, state: RunState) => void;
 }
 
 /** A `parallel { }` block of a checked program. */
@@ -193,10 +204,12 @@ class Interpreter {
   readonly scheduler: Scheduler | undefined;
   /** See {@link RunState.loops}. */
   readonly loops: number[] = [];
+  readonly onStep: RunOptions["onStep"];
 
   constructor(readonly program: Program, options: RunOptions) {
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     this.scheduler = options.scheduler;
+    this.onStep = options.onStep;
     if (options.trace === false) this.trace.enabled = false;
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
@@ -233,7 +246,12 @@ class Interpreter {
   // ---- statements ------------------------------------------------------------
 
   block(ops: readonly Op[]): void {
-    for (const op of ops) this.exec(op);
+    // Handler statements run through stepCpu, not here: only the timeline is observed.
+    const onStep = this.onStep;
+    for (const op of ops) {
+      this.exec(op);
+      if (onStep !== undefined) onStep(op.loc, this);
+    }
   }
 
   exec(op: Op): void {

@@ -423,3 +423,19 @@ Deno.test("a vCPU waiting for INIT / SIPI executing a command is a located input
   );
   assert.equal(err.diagnostics[0].loc.start.line, 3);
 });
+
+Deno.test("runProgram() calls onStep after each timeline statement, never for handler statements", () => {
+  const text = HEAD + "on vcpu0 vector 0x41 { eoi }\n" + READY + [
+    "vcpu0: ipi vector=0x41 shorthand=self",
+    "repeat 2 { vcpu0: nop }",
+    "run",
+    "",
+  ].join("\n");
+  const seen: [number, number][] = [];
+  runProgram(checkText(text, "s.scn"), {
+    onStep: (loc, state) => seen.push([loc.start.line, state.took.length]),
+  });
+  // Lines 4-6 are READY, 7 the IPI, 8 the repeat (its body twice, then the
+  // repeat itself), 9 the run; the handler's eoi (line 3) is not a step.
+  assert.deepEqual(seen, [[4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [8, 0], [8, 0], [9, 1]]);
+});

@@ -1,0 +1,111 @@
+/**
+ * What `scn diff` compares between two platforms after each timeline step:
+ * the observable state of a run, read through each platform's own state
+ * table ({@link StateSpec}), so the same code reads the model and a real VM.
+ *
+ * A snapshot is a map from a key a person can read (`vcpu1.lapic.isr`,
+ * `vcpu0 took`, `$r`, `expect 12:1`) to the value printed as scenarios
+ * write values. Keys are built the same way on both sides, so comparing two
+ * snapshots is comparing two maps.
+ *
+ * @module
+ */
+import type { Program } from "../../dsl/program.ts";
+import type { StateSpec, Val } from "../core/table.ts";
+import type { RunState } from "../interp/run.ts";
+import { formatVal } from "../interp/values.ts";
+
+/** A state read that failed: the key is then left out of the comparison. */
+export const UNREADABLE = "unreadable: ";
+
+/** Per-vCPU state paths compared, in the order reports list them. */
+export const VCPU_PATHS: readonly string[] = [
+  "vcpu#.lapic.irr",
+  "vcpu#.lapic.isr",
+  "vcpu#.lapic.tmr",
+  "vcpu#.lapic.tpr",
+  "vcpu#.lapic.ppr",
+  "vcpu#.halted",
+  "vcpu#.if",
+];
+
+/** Per-IOAPIC-pin state paths compared. */
+export const PIN_PATHS: readonly string[] = [
+  "ioapic.pin[#].remote_irr",
+  "ioapic.pin[#].mask",
+];
+
+/** The observable state after one step: key to printed value, in a fixed key order. */
+export type Snapshot = Map<string, string>;
+
+/**
+ * Reads a run's observable state: per vCPU the LAPIC IRR, ISR, TMR, TPR
+ * and PPR, halted, IF and what it took in order; per IOAPIC pin remote IRR
+ * and mask; every bound variable (`-> $r` results included); and which
+ * expectations have failed so far. Paths a VM does not have (the
+ * platform's `requires` refuses them, as for the LAPIC under `irqchip
+ * userspace`) are left out; a read that throws gives an {@link UNREADABLE}
+ * value instead of ending the run.
+ *
+ * @example
+ * ```ts
+ * runProgram(program, { onStep: (_loc, state) => console.log(snapshot(program, state)) });
+ * ```
+ */
+export function snapshot(program: Program, state: RunState): Snapshot {
+  const out: Snapshot = new Map();
+  const many = program.vms.length > 1;
+  program.vms.forEach((decl, v) => {
+    const vm = state.vms[v];
+    const prefix = many ? `${decl.name}.` : "";
+    const table = decl.platform.state as readonly StateSpec<unknown>[];
+    const usable = (pattern: string) => {
+      const spec = table.find((s) => s.pattern === pattern);
+      return spec && spec.requires?.(decl.settings) === undefined ? spec : undefined;
+    };
+    for (let c = 0; c < vm.cpus.length; c++) {
+      for (const pattern of VCPU_PATHS) {
+        const spec = usable(pattern);
+        if (spec) out.set(prefix + pattern.replace("#", String(c)), read(spec, vm, [c]));
+      }
+      const name = vm.cpus[c].name;
+      const took = state.took.filter((t) => t.vm === vm.name && t.cpu === name);
+      out.set(`${prefix}vcpu${c} took`, formatTook(took));
+    }
+    for (const pattern of PIN_PATHS) {
+      const spec = usable(pattern);
+      if (!spec) continue;
+      const pins = spec.bounds?.(vm)[0] ?? 0;
+      for (let p = 0; p < pins; p++) {
+        out.set(prefix + pattern.replace("#", String(p)), read(spec, vm, [p]));
+      }
+    }
+  });
+  for (const [name, value] of state.env) out.set(`$${name}`, formatVal(value));
+  for (const f of state.failures) {
+    out.set(`${f.kind} ${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}`, "failed");
+  }
+  return out;
+}
+
+function read(spec: StateSpec<unknown>, vm: unknown, indexes: number[]): string {
+  try {
+    return formatVal(spec.get(vm, indexes) as Val);
+  } catch (e) {
+    return UNREADABLE + (e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Takes as `took [...]` lists them: vectors, `nmi`, other kinds named after the vector. */
+function formatTook(took: RunState["took"]): string {
+  if (took.length === 0) return "nothing";
+  return `[${
+    took.map((t) =>
+      t.kind === "vector"
+        ? formatVal(t.vector)
+        : t.vector < 0
+        ? t.kind
+        : `${formatVal(t.vector)} (${t.kind})`
+    ).join(", ")
+  }]`;
+}
