@@ -255,12 +255,25 @@ export type Statement =
   | { kind: "if"; condition: Condition; then: Statement[]; else?: Statement[]; loc: Loc }
   | { kind: "do"; command: Command; loc: Loc };
 
+/**
+ * A `#` comment. Not part of the program: kept so that `scn fmt` can put it
+ * back where the author wrote it.
+ */
+export interface Comment {
+  /** The comment as written, from `#` to the end of its line. */
+  text: string;
+  /** Where it is in the source. */
+  loc: Loc;
+}
+
 /** A parsed file. */
 export interface ScnFile {
   /** The node type. */
   kind: "file";
   /** The statements, in order. */
   body: Statement[];
+  /** Every comment, in source order, wherever it stands. */
+  comments: Comment[];
   /** Where it is in the source. */
   loc: Loc;
 }

@@ -347,7 +347,10 @@ function peg$parse(input, options) {
   const peg$e90 = peg$literalExpectation("\r\n", false);
   const peg$e91 = peg$classExpectation(["\n", "\r"], false, false, false);
 
-  function peg$f0(body) {    return { kind: "file", body, loc: location() };  }
+  function peg$f0(body) {
+    const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
+    return { kind: "file", body, comments: kept, loc: location() };
+  }
   function peg$f1(head, tail) {    return [head, ...tail];  }
   function peg$f2() {    return [];  }
   function peg$f3(title) {    return { kind: "scenario", title, loc: location() };  }
@@ -443,6 +446,7 @@ function peg$parse(input, options) {
   function peg$f59(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
   function peg$f60(index) {    return { kind: "index", index, loc: location() };  }
   function peg$f61() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f62() {    comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -4422,8 +4426,8 @@ function peg$parse(input, options) {
           if (peg$silentFails === 0) { peg$fail(peg$e78); }
         }
       }
-      s1 = [s1, s2];
-      s0 = s1;
+      peg$savedPos = s0;
+      s0 = peg$f62();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4465,6 +4469,11 @@ function peg$parse(input, options) {
 
     return s0;
   }
+
+
+// Comments are not statements, but a formatter has to put them back where
+// they were. Backtracking may read one comment more than once: key by offset.
+const comments = new Map();
 
   peg$result = peg$startRuleFunction();
 
