@@ -23,6 +23,7 @@ import type {
   StateSpec,
   Val,
 } from "../core/table.ts";
+import { OWN_FLAGS, PLUMBING } from "../core/table.ts";
 import type { Platform } from "../interp/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { ArmVm } from "./vm.ts";
@@ -764,6 +765,7 @@ const VCPU_COMMANDS: Cmd[] = [
       name: `mask ${w}`,
       doc: `MSR DAIFSet: PSTATE.${w === "irqs" ? "I" : "F"} = 1`,
       params: [],
+      touches: OWN_FLAGS,
       run: (vm, cpu) => vm.cpus[cpu].mask(w === "irqs" ? "irq" : "fiq"),
     },
     {
@@ -771,6 +773,7 @@ const VCPU_COMMANDS: Cmd[] = [
       name: `unmask ${w}`,
       doc: `MSR DAIFClr: PSTATE.${w === "irqs" ? "I" : "F"} = 0`,
       params: [],
+      touches: OWN_FLAGS,
       run: (vm, cpu) => vm.cpus[cpu].unmask(w === "irqs" ? "irq" : "fiq"),
     },
   ]),
@@ -787,6 +790,7 @@ const VCPU_COMMANDS: Cmd[] = [
     name: "nop",
     doc: "an instruction that does nothing",
     params: [],
+    touches: OWN_FLAGS,
     run: () => {},
   },
   {
@@ -998,6 +1002,7 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "irq", type: U32, doc: "the raw irq field instead of type/vcpu/num", default: -1 },
     ],
     returns: "0 or -ENXIO / -EINVAL",
+    touches: [PLUMBING],
     run: (vm, _c, a, source) => {
       let type = IRQ_TYPES.indexOf(a.type as (typeof IRQ_TYPES)[number]);
       let vcpu = a.vcpu as number, num = a.num as number;
@@ -1028,6 +1033,7 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "address", type: U32, doc: "GITS_TRANSLATER's address", default: ITS_DOORBELL },
     ],
     returns: "1 delivered, 0 blocked (translation failed), -EINVAL, -EBUSY, -ENODEV",
+    touches: [PLUMBING],
     run: (vm, _c, a, source) =>
       acting(
         vm,
@@ -1088,6 +1094,7 @@ const VMM_COMMANDS: Cmd[] = [
       : "kvm_vgic_v4_unset_forwarding: the vLPI goes back to software injection",
     params: DEV_EVENT,
     returns: "0, or the vITS lookup's error",
+    touches: [PLUMBING],
     run: (vm, _c, a, source) =>
       acting(vm, source, w, `${w} device ${hex(a.device)} event ${a.event}`, () => {
         const v4 = vm.gic.v4;
@@ -1135,6 +1142,7 @@ const DEVICE_COMMANDS: Cmd[] = [
       },
     ],
     returns: "0 when an LPI was made pending, else why it was dropped",
+    touches: [PLUMBING],
     run: (vm, _c, a, source) => {
       const dev = deviceId(source, a.devid as number);
       return acting(
@@ -1167,6 +1175,7 @@ const DEVICE_COMMANDS: Cmd[] = [
     })`,
     params: [{ name: "spi", type: INTID, doc: "the SPI INTID" }],
     returns: "the KVM_IRQ_LINE result",
+    touches: [PLUMBING],
     run: (vm, _c, a, source) =>
       acting(vm, source, w, `SPI ${a.spi} ${w}`, (id) => {
         const n = a.spi as number;

@@ -152,9 +152,40 @@ export interface CommandSpec<M = unknown> {
    * families (`ioapic`, `pic`, `its`, `gicd`) or, with `@self`, the acting
    * vCPU's own part (`cpu@self`, `lapic@self`); `*` is everything. Absent
    * means everything: only declare a footprint the model code bears out.
+   * A function gives it per VM, from the VM's settings (undefined for
+   * everything): a KVM line write never reads a vCPU's flags, a Xen event
+   * channel kick ends a HLT.
    */
-  touches?: readonly string[];
+  touches?: Footprint;
 }
+
+/**
+ * The footprint name for all of a VM's interrupt plumbing (controllers,
+ * routing, ITS, pending NMIs) but not its vCPUs' instruction flags (IF, STI
+ * shadow, PSTATE.I/F, halted), which only a vCPU's own instructions and
+ * delivery during `run` change.
+ */
+export const PLUMBING = "plumbing";
+
+/**
+ * The footprint of what KVM's line and MSI ioctls (and the devices that use
+ * them) do: the plumbing only. Not so under Xen (`hypervisor xen` or
+ * `kvm-xen`), where an event-channel kick ends a HLT and reads IF: there
+ * they touch everything.
+ */
+export const PLUMBING_UNLESS_XEN: Footprint = (settings) =>
+  settings.hypervisor === undefined || settings.hypervisor === "kvm" ? [PLUMBING] : undefined;
+
+/** The footprint of an instruction that changes only the acting vCPU's own flags. */
+export const OWN_FLAGS: readonly string[] = ["cpu@self"];
+
+/**
+ * A command's footprint for `scn explore` (see {@link CommandSpec.touches}):
+ * state names, or a function of the VM's settings giving them.
+ */
+export type Footprint =
+  | readonly string[]
+  | ((settings: Readonly<Record<string, Val>>) => readonly string[] | undefined);
 
 /** A readable state path. Pattern segments: `vcpu#` (a vCPU), `[#]` (an index), or literal names. */
 export interface StateSpec<M = unknown> {

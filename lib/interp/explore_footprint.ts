@@ -6,8 +6,8 @@
  *
  * A footprint is a set of names of state a step may read or write. It is
  * deliberately conservative: a step is taken to touch everything unless
- * its command declares less (`touches` in its {@link CommandSpec}) or is in
- * {@link KNOWN_FOOTPRINTS}, and any step that reads model state in an
+ * its command declares less (`touches` in its table entry; the models say
+ * what their commands touch, so this module knows no command), and any step that reads model state in an
  * argument, binds or reads variables, or is an `expect` or an `if` is
  * treated accordingly (variables by name; state reads, expects and ifs as
  * everything). Interrupts are delivered only during `run`, never between
@@ -21,84 +21,12 @@
  * @module
  */
 import type { Call, Expr, Op, Program } from "../../dsl/program.ts";
-import type { CommandSpec } from "../core/table.ts";
-import { x86Platform } from "../x86/platform.ts";
-import { armPlatform } from "../arm/platform.ts";
+import { PLUMBING } from "../core/table.ts";
 import { type BlockPlan, blockPlan } from "./explore_schedule.ts";
 import type { ParallelOp } from "./run.ts";
 
 /** The state names a step may touch, or null for everything. */
 export type Footprint = ReadonlySet<string> | null;
-
-/** The footprint name for all of a VM's state except its vCPUs' instruction flags. */
-export const PLUMBING = "plumbing";
-
-/** A footprint entry for the commands of a platform whose table declares none. */
-interface Known {
-  touches: readonly string[];
-  /** Holds only for VMs whose `hypervisor` setting is `kvm` (or absent). */
-  kvmOnly: boolean;
-}
-
-/**
- * Footprints of commands whose tables do not declare one yet, checked
- * against the model code (lib/x86, lib/arm):
- *
- * - STI, CLI, NOP and the Arm DAIF writes change only the acting vCPU's own
- *   flags (and retire an instruction, ending its STI shadow).
- * - The device lines and MSIs and the listed KVM ioctls change and read the
- *   interrupt plumbing (controllers, routing, ITS, pending NMIs) but never a
- *   vCPU's instruction flags (IF, STI shadow, PSTATE.I/F, halted): only the
- *   vCPU's own instructions and the engine's delivery during `run` do. Not
- *   so with Xen (`hypervisor xen` or `kvm-xen`): an event channel kick ends
- *   a HLT and reads IF, so there they touch everything. Commands added to
- *   the tables later are not listed until someone checks them.
- *
- * Keyed by the table entry itself, so a platform that wraps a command with
- * more behaviour (a VM exit) does not inherit the entry. To be moved into
- * the tables as `touches`.
- */
-export const KNOWN_FOOTPRINTS: ReadonlyMap<CommandSpec<unknown>, Known> = (() => {
-  const m = new Map<CommandSpec<unknown>, Known>();
-  const add = (
-    cmds: readonly CommandSpec<never>[],
-    local: readonly string[],
-    plumbing: readonly string[],
-  ) => {
-    for (const c of cmds) {
-      const spec = c as unknown as CommandSpec<unknown>;
-      const name = `${c.actor}: ${c.name}`;
-      if (local.includes(name)) m.set(spec, { touches: ["cpu@self"], kvmOnly: false });
-      else if (plumbing.includes(name)) m.set(spec, { touches: [PLUMBING], kvmOnly: true });
-    }
-  };
-  const devices = ["device: assert", "device: deassert", "device: pulse", "device: msi"];
-  add(
-    x86Platform.commands,
-    ["vcpu: sti", "vcpu: cli", "vcpu: nop"],
-    // Not `kvm interrupt` or `kvm request_interrupt_window`: with a userspace
-    // irqchip they act on the vCPU itself.
-    [
-      "vmm: kvm irq_line",
-      "vmm: kvm signal_msi",
-      "vmm: kvm set_gsi_routing",
-      "vmm: kvm nmi",
-      ...devices,
-    ],
-  );
-  add(
-    armPlatform.commands,
-    ["vcpu: mask irqs", "vcpu: unmask irqs", "vcpu: mask fiqs", "vcpu: unmask fiqs", "vcpu: nop"],
-    [
-      "vmm: kvm irq_line",
-      "vmm: kvm signal_msi",
-      "vmm: kvm forward",
-      "vmm: kvm unforward",
-      ...devices,
-    ],
-  );
-  return m;
-})();
 
 /**
  * The footprint of one child of a parallel block. Names carry their VM:
@@ -128,12 +56,10 @@ export function stepFootprint(op: Op, program: Program): Footprint {
 }
 
 function callFootprint(c: Call, program: Program): Set<string> | null {
-  let declared = c.spec.touches;
-  if (!declared) {
-    const known = KNOWN_FOOTPRINTS.get(c.spec as CommandSpec<unknown>);
-    const hv = program.vms[c.vm]?.settings.hypervisor;
-    if (known && (!known.kvmOnly || hv === undefined || hv === "kvm")) declared = known.touches;
-  }
+  const touches = c.spec.touches;
+  const declared = typeof touches === "function"
+    ? touches(program.vms[c.vm]?.settings ?? {})
+    : touches;
   if (!declared || declared.includes("*")) return null;
   const out = new Set<string>();
   for (const t of declared) {

@@ -28,6 +28,7 @@ import type {
   StateSpec,
   Val,
 } from "../core/table.ts";
+import { OWN_FLAGS, PLUMBING_UNLESS_XEN } from "../core/table.ts";
 import type { Platform } from "../interp/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 import { type IrqchipMode, X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
@@ -321,6 +322,8 @@ function exiting(c: Cmd): Cmd {
   const run = c.run;
   return {
     ...c,
+    // The exit is recorded in the vCPU's kvm_run: more than the command touches.
+    touches: undefined,
     run: (vm, cpu, a, source) => {
       vm.cpus[cpu].vmExit();
       return run(vm, cpu, a, source);
@@ -334,6 +337,7 @@ const VCPU_COMMANDS: Cmd[] = [
     name: "sti",
     doc: "STI: set RFLAGS.IF; the next instruction still runs with interrupts blocked (STI shadow)",
     params: [],
+    touches: OWN_FLAGS,
     run: (vm, cpu) => vm.cpus[cpu].sti(),
   },
   {
@@ -341,6 +345,7 @@ const VCPU_COMMANDS: Cmd[] = [
     name: "cli",
     doc: "CLI: clear RFLAGS.IF",
     params: [],
+    touches: OWN_FLAGS,
     run: (vm, cpu) => vm.cpus[cpu].cli(),
   },
   {
@@ -355,6 +360,7 @@ const VCPU_COMMANDS: Cmd[] = [
     name: "nop",
     doc: "an instruction that does nothing (ends an STI shadow)",
     params: [],
+    touches: OWN_FLAGS,
     run: () => {},
   },
   {
@@ -720,6 +726,7 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "level", type: LEVEL, doc: "1 assert, 0 de-assert" },
     ],
     returns: "status: <0 masked or no route, 0 coalesced, >0 CPUs reached",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(
         vm,
@@ -739,6 +746,7 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "address_hi", type: U32, doc: "address bits 63:32", default: 0 },
     ],
     returns: ">0 delivered, 0 blocked by the guest, <0 error",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(
         vm,
@@ -755,6 +763,7 @@ const VMM_COMMANDS: Cmd[] = [
     params: [],
     block: { entry: "gsi", params: ROUTE_PARAMS },
     returns: "0, or -EINVAL (and the old table stays)",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(
         vm,
@@ -786,6 +795,7 @@ const VMM_COMMANDS: Cmd[] = [
       "1 while an NMI handler runs",
     params: [VCPU_PARAM],
     returns: "0",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_NMI vcpu${a.vcpu}`, () => vm.kvmNmi(a.vcpu as number)),
   },
@@ -815,6 +825,7 @@ const DEVICE_COMMANDS: Cmd[] = [
     }`,
     params: [{ name: "gsi", type: GSI, doc: "the GSI the line is wired to" }],
     returns: "the KVM_IRQ_LINE_STATUS result",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(
         vm,
@@ -830,6 +841,7 @@ const DEVICE_COMMANDS: Cmd[] = [
     doc: "raise then lower the line (an edge): two KVM_IRQ_LINE calls",
     params: [{ name: "gsi", type: GSI, doc: "the GSI the line is wired to" }],
     returns: "the status of the raise",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(vm, source, "pulse", `gsi ${a.gsi} pulse`, () => {
         const r = vm.irqLine(a.gsi as number, 1);
@@ -847,6 +859,7 @@ const DEVICE_COMMANDS: Cmd[] = [
       { name: "address_hi", type: U32, doc: "address bits 63:32", default: 0 },
     ],
     returns: "the KVM_SIGNAL_MSI result",
+    touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(
         vm,
