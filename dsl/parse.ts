@@ -7,6 +7,7 @@
 import { parse as peggyParse, type SyntaxError as PeggySyntaxError } from "./scn_parser.js";
 import type { ScnFile } from "./ast.ts";
 import { ScnError } from "../lib/core/diagnostic.ts";
+import { headerVersion, newerVersionError } from "./version.ts";
 
 /**
  * Parses one `.scn` text. `source` names it in locations (usually its path).
@@ -24,6 +25,10 @@ export function parse(text: string, source = "<input>"): ScnFile {
     return peggyParse(text, { grammarSource: source });
   } catch (e) {
     if (isPeggyError(e)) {
+      // A scenario for a newer language may not parse here; its header says why.
+      const header = headerVersion(text, source);
+      const newer = header && newerVersionError(header.version, header.loc);
+      if (newer) throw newer;
       // Messages raised by the grammar's own error() calls are already worded for people.
       const custom = e.expected === null;
       throw new ScnError({

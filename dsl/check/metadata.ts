@@ -6,7 +6,7 @@
  */
 import type { Loc, Statement } from "../ast.ts";
 import { fail } from "./context.ts";
-import { ScnError } from "../../lib/core/diagnostic.ts";
+import { newerVersionError } from "../version.ts";
 
 /** The metadata of a scenario. */
 export interface Metadata {
@@ -18,8 +18,7 @@ export interface Metadata {
   version: number | null;
 }
 
-/** The language version this runner implements. */
-export const LANGUAGE_VERSION = 1;
+export { LANGUAGE_VERSION } from "../version.ts";
 
 /**
  * Reads metadata statements. A file without `scenario "..."` is an error
@@ -57,15 +56,8 @@ export function collectMetadata(
         break;
       case "version": {
         const v = Number(s.version.value);
-        if (v > LANGUAGE_VERSION) {
-          throw new ScnError({
-            kind: "version",
-            message:
-              `this scenario is written for irqlab language ${v}; this runner implements version ${LANGUAGE_VERSION}`,
-            loc: s.version.loc,
-            hint: "update irqlab to run it",
-          });
-        }
+        const newer = newerVersionError(v, s.version.loc);
+        if (newer) throw newer;
         m.version = v;
         break;
       }

@@ -8,10 +8,12 @@
  */
 import { posix } from "node:path";
 import type { Loader } from "../../dsl/check/mod.ts";
+import { splitTarget } from "./extract.ts";
 
 /**
  * Expands directories into the `.scn` files below them, sorted, so that a
- * run's order never depends on the file system.
+ * run's order never depends on the file system. Host files (`bug.md`) are
+ * taken only when named, as is `bug.md:12`, one scenario of one.
  *
  * @example
  * ```ts
@@ -26,13 +28,24 @@ export function collectFiles(paths: readonly string[]): { files: string[]; missi
     try {
       info = Deno.statSync(p);
     } catch {
-      missing.push(p);
+      // `bug.md:12` names one scenario of a host file (lib/cli/hosts.ts).
+      const { path, line } = splitTarget(p);
+      if (line !== undefined && isFile(path)) files.push(p);
+      else missing.push(p);
       continue;
     }
     if (info.isDirectory) files.push(...walk(p));
     else files.push(p);
   }
   return { files, missing };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function walk(dir: string): string[] {

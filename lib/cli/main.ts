@@ -14,6 +14,7 @@ import { PLATFORMS } from "../platforms.ts";
 import type { Platform } from "../interp/platform.ts";
 import { runProgram } from "../interp/run.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
+import { processTarget, type ScenarioSource } from "./hosts.ts";
 import { helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
@@ -36,6 +37,8 @@ export interface Io {
  * Runs or checks one file, turning every kind of failure into an outcome.
  * `platforms` defaults to irqlab's own; tests pass others. `schedule` is a
  * replay token (`scn explore`) fixing the order of parallel blocks.
+ * `source` gives the text of a scenario found in a host file (`hosts.ts`)
+ * instead of reading `file`.
  */
 export function processFile(
   file: string,
@@ -43,8 +46,10 @@ export function processFile(
   maxSteps?: number,
   platforms: readonly Platform[] = PLATFORMS,
   schedule?: string,
+  source?: ScenarioSource,
 ): Outcome {
-  const text = readText(file);
+  const text = source ? source.text : readText(file);
+  const path = source ? source.path : file;
   const sources = new Map<string, string>();
   if (text === undefined) {
     const at = { offset: 0, line: 1, column: 1 };
@@ -59,10 +64,11 @@ export function processFile(
       sources,
     };
   }
-  sources.set(file, text);
+  sources.set(path, source ? source.quote : text);
   try {
-    const program = check(parse(text, file), { platforms, load: fileLoader, text });
+    const program = check(parse(text, path), { platforms, load: fileLoader, text });
     for (const [k, v] of program.sources) sources.set(k, v);
+    if (source) sources.set(path, source.quote);
     const replay = schedule === undefined
       ? undefined
       : new ReplayScheduler(parseSchedule(schedule, file) as ScheduleEntry[], program);
@@ -234,7 +240,9 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     sources: new Map(),
   }));
   for (const f of files) {
-    outcomes.push(processFile(f, command, maxSteps, io.platforms, values.schedule));
+    const one = (name: string, source?: ScenarioSource) =>
+      processFile(name, command, maxSteps, io.platforms, values.schedule, source);
+    outcomes.push(...processTarget(f, one));
   }
 
   if (values.json) {
