@@ -17,6 +17,9 @@ usage:
   scn explore [options] FILES|DIRS...
                                     run scenarios in every order of their parallel blocks;
                                     exit 1 when an order fails ('scn help explore')
+  scn diff [--against kvm] FILES|DIRS...
+                                    run scenarios on the model and on KVM and print every
+                                    disagreement; exit 1 on one (needs --allow-ffi: deno task diff)
   scn help [TOPIC]                  this text, or one topic
 
 run options:

@@ -91,7 +91,8 @@ export function isBackendUnsupported(e: unknown): e is Error {
 /**
  * Runs a checked program, recording the observable state after every
  * timeline statement. A backend's refusal, an input error or a crash ends
- * the recording rather than escaping, so the steps before it still count.
+ * the recording rather than escaping, so the steps before it still count;
+ * only a backend that cannot run at all (`KvmUnavailable`) is rethrown.
  *
  * @example
  * ```ts
@@ -110,6 +111,8 @@ export function record(program: Program, maxSteps?: number): Recording {
     });
     end = { kind: "done", status: r.status };
   } catch (e) {
+    // A backend that cannot run at all is not a result of this scenario.
+    if (e instanceof Error && e.name === "KvmUnavailable") throw e;
     if (isBackendUnsupported(e)) end = { kind: "unsupported", reason: e.message };
     else if (e instanceof ScnError) end = { kind: "input-error", error: e };
     else end = { kind: "internal-error", message: e instanceof Error ? e.message : String(e) };

@@ -1,0 +1,215 @@
+/**
+ * `scn diff FILES...`: runs each scenario on the x86 model and on a real
+ * backend (`--against kvm`, the only one) and prints every disagreement in
+ * observable state, with the statement where it first appears.
+ *
+ * The backend is loaded with a dynamic import only here, so `scn run` never
+ * touches FFI; it needs `--allow-ffi` (`deno task diff`), and a missing
+ * permission or `/dev/kvm` is a one-line message with the input-error code.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
+import type { Platform } from "../interp/platform.ts";
+import { ExitCode } from "../report/outcome.ts";
+import { x86Platform } from "../x86/platform.ts";
+import { diffText, formatDivergence } from "../diff/diff.ts";
+import { collectFiles, fileLoader, readText } from "./files.ts";
+import type { Io } from "./main.ts";
+
+/** Backends `--against` can name. */
+export const BACKENDS = ["kvm"] as const;
+
+/** Loads a backend's platform by name; throws when it cannot run here. */
+export type BackendLoader = (name: string) => Promise<Platform>;
+
+/** Why a backend cannot run: thrown by a {@link BackendLoader}. */
+export class BackendUnavailable extends Error {
+  /**
+   * @example
+   * ```ts
+   * throw new BackendUnavailable("/dev/kvm does not exist", false);
+   * ```
+   */
+  constructor(message: string, readonly needsFfi: boolean) {
+    super(message);
+    this.name = "BackendUnavailable";
+  }
+}
+
+/**
+ * The real loader: `lib/kvm/platform.ts` by a dynamic import whose specifier
+ * is computed, so neither type checking nor ordinary runs load it.
+ *
+ * @example
+ * ```ts
+ * const kvm = await loadBackend("kvm");
+ * ```
+ */
+export async function loadBackend(name: string): Promise<Platform> {
+  if (name !== "kvm") throw new BackendUnavailable(`no backend '${name}'`, false);
+  const url = new URL("../kvm/platform.ts", import.meta.url).href;
+  let mod: { kvmPlatform?: () => Platform };
+  try {
+    mod = await import(url);
+  } catch (e) {
+    const missing = e instanceof TypeError && /Module not found|ERR_MODULE_NOT_FOUND/.test(
+      `${e.message} ${(e as { code?: string }).code ?? ""}`,
+    );
+    throw new BackendUnavailable(
+      missing ? "lib/kvm/platform.ts is not part of this build yet" : errorText(e),
+      false,
+    );
+  }
+  if (typeof mod.kvmPlatform !== "function") {
+    throw new BackendUnavailable("lib/kvm/platform.ts does not export kvmPlatform()", false);
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    throw new BackendUnavailable("needs FFI permission", true);
+  }
+  try {
+    return mod.kvmPlatform();
+  } catch (e) {
+    throw asUnavailable(e) ?? e;
+  }
+}
+
+/**
+ * Runs `scn diff` with `args` (after the word `diff`); returns the exit
+ * code: 0 every scenario agreed (or was skipped), 1 some disagreed, 2 bad
+ * input or no backend. `load` is injectable for tests.
+ *
+ * @example
+ * ```ts
+ * const code = await diffCommand(["scenarios/x86"], consoleIo());
+ * ```
+ */
+export async function diffCommand(
+  args: string[],
+  io: Io,
+  load: BackendLoader = loadBackend,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        against: { type: "string", default: "kvm" },
+        "max-steps": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    io.err(`scn diff: ${errorText(e)}`);
+    return ExitCode.InputError;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    for (const l of USAGE) io.out(l);
+    return ExitCode.Ok;
+  }
+  if (!(BACKENDS as readonly string[]).includes(values.against)) {
+    io.err(`scn diff: --against takes ${BACKENDS.join(", ")}, not '${values.against}'`);
+    return ExitCode.InputError;
+  }
+  if (positionals.length === 0) {
+    io.err("scn diff: name scenario files or directories, e.g. 'scn diff scenarios/x86'");
+    return ExitCode.InputError;
+  }
+  let maxSteps: number | undefined;
+  if (values["max-steps"] !== undefined) {
+    maxSteps = Number(values["max-steps"]);
+    if (!Number.isInteger(maxSteps) || maxSteps <= 0) {
+      io.err(`scn diff: --max-steps needs a positive whole number, not '${values["max-steps"]}'`);
+      return ExitCode.InputError;
+    }
+  }
+  let backend: Platform;
+  try {
+    backend = await load(values.against);
+  } catch (e) {
+    const u = e instanceof BackendUnavailable ? e : asUnavailable(e);
+    if (!u) throw e;
+    io.err(unavailableLine(values.against, u));
+    return ExitCode.InputError;
+  }
+
+  const names = ["model", values.against] as const;
+  const platforms = [x86Platform as unknown as Platform, backend] as const;
+  const { files, missing } = collectFiles(positionals);
+  let code: number = ExitCode.Ok;
+  const count = { agree: 0, disagree: 0, skipped: 0, error: 0 };
+  for (const file of missing) {
+    io.err(`${file}: error: no such file or directory`);
+    count.error++;
+    code = Math.max(code, ExitCode.InputError);
+  }
+  for (const file of files) {
+    const text = readText(file);
+    if (text === undefined) {
+      io.err(`${file}: error: cannot read '${file}'`);
+      count.error++;
+      code = Math.max(code, ExitCode.InputError);
+      continue;
+    }
+    try {
+      const r = diffText(text, file, platforms, { load: fileLoader, maxSteps });
+      if (r.status === "agree") {
+        count.agree++;
+        io.out(`AGREE     ${file}  (${r.steps} steps)`);
+      } else if (r.status === "skipped") {
+        count.skipped++;
+        io.out(`SKIPPED   ${file}  ${r.reason}`);
+      } else {
+        count.disagree++;
+        code = Math.max(code, ExitCode.ExpectationFailed);
+        io.out(`DISAGREE  ${file}  ${r.title}`);
+        for (const d of r.divergences) {
+          for (const l of formatDivergence(d, names)) io.out(`  ${l}`);
+        }
+      }
+    } catch (e) {
+      const u = asUnavailable(e);
+      if (u) {
+        io.err(unavailableLine(values.against, u));
+        return ExitCode.InputError;
+      }
+      if (!(e instanceof ScnError)) throw e;
+      count.error++;
+      code = Math.max(code, ExitCode.InputError);
+      const lookup = (s: string) => (s === file ? text : readText(s));
+      for (const d of e.diagnostics) io.err(formatDiagnostic(d, lookup));
+    }
+  }
+  io.out(
+    `${count.agree} agree, ${count.disagree} disagree, ${count.skipped} skipped` +
+      (count.error ? `, ${count.error} input errors` : ""),
+  );
+  return code;
+}
+
+const USAGE = [
+  "scn diff [--against kvm] [--max-steps N] FILES...",
+  "  runs each scenario on the x86 model and on the backend, and prints every",
+  "  disagreement in observable state with the statement where it first appears.",
+  "  Exit codes: 0 agree (or skipped), 1 disagree, 2 bad input or no backend.",
+  "  The kvm backend needs --allow-ffi: deno task diff FILES...",
+];
+
+/** lib/kvm's own refusal to run (`KvmUnavailable`), known by name so nothing imports lib/kvm. */
+function asUnavailable(e: unknown): BackendUnavailable | undefined {
+  if (!(e instanceof Error) || e.name !== "KvmUnavailable") return undefined;
+  return new BackendUnavailable(e.message, (e as { reason?: string }).reason === "ffi");
+}
+
+function unavailableLine(backend: string, u: BackendUnavailable): string {
+  return u.needsFfi
+    ? `scn diff: the ${backend} backend needs --allow-ffi: run 'deno task diff FILES...'`
+    : `scn diff: the ${backend} backend is not available: ${u.message}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
