@@ -8,12 +8,14 @@
 import type { Platform } from "../interp/platform.ts";
 import { describeType } from "../interp/values.ts";
 import type { CommandSpec, ParamSpec } from "../core/table.ts";
+import { REPORT_HELP } from "./report_help.ts";
 
 const OVERVIEW = `irqlab: a testbed for the interrupt plumbing of virtual machine monitors.
 
 usage:
   scn run [options] FILES|DIRS...   run scenarios; exit 0 passed, 1 failed, 2 bad input, 3 internal error
   scn check FILES|DIRS...           parse and check without running
+  scn report FILE                   print a block to paste into a bug report ('scn help report')
   scn explore [options] FILES|DIRS...
                                     run scenarios in every order of their parallel blocks;
                                     exit 1 when an order fails ('scn help explore')
@@ -143,6 +145,7 @@ export function helpText(platforms: readonly Platform[], topic?: string): string
   if (!topic) return OVERVIEW;
   if (topic === "language") return LANGUAGE;
   if (topic === "explore") return EXPLORE;
+  if (topic === "report") return REPORT_HELP;
   const out: string[] = [];
   for (const p of platforms) {
     const header = `[${p.arch.join(", ")}]`;

@@ -15,6 +15,7 @@ import type { Platform } from "../interp/platform.ts";
 import { runProgram } from "../interp/run.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
 import { processTarget, type ScenarioSource } from "./hosts.ts";
+import { reportCommand } from "./report_command.ts";
 import { helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
@@ -140,6 +141,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   if (args[0] === "fmt") return fmtCommand(args.slice(1), io);
   // `diff` parses its own options and loads its backend asynchronously.
   if (args[0] === "diff" && wait) return diffCommand(args.slice(1), io);
+  if (args[0] === "report") return reportCommand(args.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
