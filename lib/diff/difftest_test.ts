@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import type { Platform } from "../interp/platform.ts";
+import { runProgram } from "../interp/run.ts";
+import { checkText } from "../scenario.ts";
+import { x86Platform } from "../x86/platform.ts";
+import { BackendUnavailable } from "../cli/diff_command.ts";
+import { diffText } from "./diff.ts";
+import { difftest, type DifftestIo, difftestMain, type DifftestOptions } from "./difftest.ts";
+import { droppedEoiPlatform } from "./test_platforms.ts";
+
+const X86 = x86Platform as unknown as Platform;
+
+interface Captured {
+  code: number;
+  out: string[];
+  err: string[];
+  files: Map<string, string>;
+}
+
+function capture(): [Captured, DifftestIo] {
+  const c: Captured = { code: -1, out: [], err: [], files: new Map() };
+  return [c, {
+    out: (l) => c.out.push(l),
+    err: (l) => c.err.push(l),
+    writeFile: (p, t) => c.files.set(p, t),
+  }];
+}
+
+function run(options: Partial<DifftestOptions> & { platforms: DifftestOptions["platforms"] }) {
+  const [c, io] = capture();
+  c.code = difftest({ seed: 1, count: 12, outDir: "kd", names: ["model", "bug"], ...options }, io);
+  return c;
+}
+
+Deno.test("difftest() finds the planted dropped EOI and writes each disagreement shrunk", () => {
+  const bug = droppedEoiPlatform();
+  const c = run({ platforms: [X86, bug] });
+  assert.equal(c.code, 1);
+  assert.ok(c.files.size >= 3, `only ${c.files.size} disagreements in 12 cases`);
+  const summary = c.out.at(-1)!;
+  assert.match(summary, new RegExp(`^12 cases \\(seed 1\\): \\d+ agree, ${c.files.size} disagree`));
+  for (const [path, text] of c.files) {
+    const index = Number(path.match(/^kd\/seed1_case(\d+)\.scn$/)?.[1]);
+    assert.ok(text.includes(`#   deno task difftest --seed 1 --index ${index}\n`), text);
+    // Still a scenario the library can hold: it checks and runs on the model.
+    runProgram(checkText(text, path, { platforms: [X86] }));
+    // And it still disagrees, on the value the header names.
+    const r = diffText(text, path, [X86, bug]);
+    assert.equal(r.status, "disagree", text);
+    assert.ok(text.includes(`#   ${r.divergences[0].key}: model `), text);
+    // Minimal for a dropped EOI: a handler or an eoi, an enable, an sti, a delivery and a run.
+    const statements = text.split("\n\n")[2].trim().split("\n").length;
+    assert.ok(statements <= 7, `${path} has ${statements} statements:\n${text}`);
+  }
+});
+
+Deno.test("difftest() gives the same output and files for the same seed", () => {
+  const a = run({ platforms: [X86, droppedEoiPlatform()] });
+  const b = run({ platforms: [X86, droppedEoiPlatform()] });
+  assert.deepEqual(a.out, b.out);
+  assert.deepEqual([...a.files], [...b.files]);
+  const c = run({ seed: 2, platforms: [X86, droppedEoiPlatform()] });
+  assert.notDeepEqual(a.out, c.out);
+});
+
+Deno.test("difftest() exits 0 and writes nothing when both platforms are the model", () => {
+  const c = run({ count: 30, platforms: [X86, X86] });
+  assert.equal(c.code, 0);
+  assert.deepEqual(c.out, ["30 cases (seed 1): 30 agree, 0 disagree, 0 skipped"]);
+  assert.equal(c.files.size, 0);
+});
+
+Deno.test("difftest() counts skipped cases with the backend's reason", () => {
+  class BackendUnsupported extends Error {}
+  const refusing: Platform = {
+    ...X86,
+    commands: X86.commands.map((cmd) =>
+      cmd.name !== "sti" ? cmd : {
+        ...cmd,
+        run: () => {
+          throw new BackendUnsupported("sti is not expressible");
+        },
+      }
+    ),
+  };
+  const c = run({ count: 10, platforms: [X86, refusing] });
+  assert.equal(c.code, 0);
+  const skipped = Number(c.out.at(-2)!.match(/(\d+) skipped$/)?.[1]);
+  assert.ok(skipped > 0);
+  assert.equal(c.out.at(-1), `  skipped ${skipped}: sti is not expressible`);
+});
+
+Deno.test("difftest --index prints the case and its result; bad options exit 2", async () => {
+  const [c, io] = capture();
+  c.code = await difftestMain(["--seed", "3", "--index", "4"], io, () => Promise.resolve(X86));
+  assert.equal(c.code, 0);
+  assert.equal(c.out[0], 'scenario "generated x86 case 3:4"');
+  assert.ok(c.out.includes("# deno task difftest --seed 3 --index 4"));
+  assert.match(c.out.at(-2)!, /^AGREE {5}case 3:4 {2}\(\d+ steps\)$/);
+  assert.equal(c.out.at(-1), "1 cases (seed 3): 1 agree, 0 disagree, 0 skipped");
+
+  const [bad, badIo] = capture();
+  bad.code = await difftestMain(["--count", "0"], badIo, () => Promise.resolve(X86));
+  assert.deepEqual([bad.code, bad.err], [2, [
+    "difftest: --count needs a whole number >= 1, not '0'",
+  ]]);
+});
+
+Deno.test("difftest says what is missing in one line when the backend cannot run", async () => {
+  const [c, io] = capture();
+  c.code = await difftestMain([], io, () => Promise.reject(new BackendUnavailable("no", true)));
+  assert.deepEqual([c.code, c.err], [
+    2,
+    ["difftest: the kvm backend needs --allow-ffi: run 'deno task difftest'"],
+  ]);
+});
