@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { extractScenarios, isHostFile, splitTarget, toHostLoc } from "./extract.ts";
 import { processTarget, resolveTarget } from "./hosts.ts";
-import { type Io, main, processFile } from "./main.ts";
+import { type Io, main, mainAsync, processFile } from "./main.ts";
 import { collectFiles } from "./files.ts";
 import type { Outcome } from "../report/outcome.ts";
 
@@ -12,9 +12,8 @@ function read(name: string): string {
   return Deno.readTextFileSync(`${HOSTS}/${name}`);
 }
 
-function scn(args: string[]): { code: number; out: string[] } {
-  const out: string[] = [];
-  const io: Io = {
+function capture(out: string[]): Io {
+  return {
     out: (line) => out.push(line),
     err: (line) => out.push(line),
     color: false,
@@ -22,7 +21,11 @@ function scn(args: string[]): { code: number; out: string[] } {
       throw new Error("no writes expected");
     },
   };
-  return { code: main(args, io), out };
+}
+
+function scn(args: string[]): { code: number; out: string[] } {
+  const out: string[] = [];
+  return { code: main(args, capture(out)), out };
 }
 
 function run(target: string): Outcome[] {
@@ -208,4 +211,36 @@ Deno.test("collectFiles() walks directories for .scn files only: host files must
     files: [`${HOSTS}/two_fenced.md:6`],
     missing: [`${HOSTS}/gone.md:6`],
   });
+});
+
+Deno.test("scn explore explores each scenario of a host file under its file:LINE name, with workers too", async () => {
+  const c = scn(["explore", `${HOSTS}/races.eml`]);
+  assert.equal(c.code, 0);
+  assert.match(
+    c.out[0],
+    new RegExp(`^XFAIL ${HOSTS}/races.eml:6  an unmask that tests evtchn_mask`),
+  );
+  assert.ok(
+    c.out.some((l) => l.startsWith(`PASS  ${HOSTS}/races.eml:41  A level interrupt re-asserted`)),
+  );
+  assert.ok(
+    c.out.includes("      3 interleavings, all pass (1 parallel block run; 5 states, 3 runs)"),
+  );
+  const one = scn(["explore", `${HOSTS}/races.eml:41`]);
+  const out: string[] = [];
+  const code = await mainAsync(
+    ["explore", "--workers", "2", `${HOSTS}/races.eml:41`],
+    capture(out),
+  );
+  assert.equal(code, one.code);
+  assert.deepEqual(out, one.out);
+});
+
+Deno.test("scn explore reports an error in a quoted scenario at the host line", () => {
+  const c = scn(["explore", `${HOSTS}/quoted_error.eml`]);
+  assert.equal(c.code, 2);
+  assert.ok(
+    c.out.includes(`  ${HOSTS}/quoted_error.eml:9:14: error: unknown command 'eio' for vcpu0`),
+  );
+  assert.ok(c.out.includes("    9 | > >   vcpu0: eio"));
 });

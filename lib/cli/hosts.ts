@@ -159,3 +159,52 @@ function inputError(
   if (text !== undefined) sources.set(source, text);
   return { kind: "input-error", file, diagnostics: [d], sources };
 }
+
+/** One scenario of a host file, ready to check. */
+export interface Hosted {
+  scenario: HostScenario;
+  hostText: string;
+  source: ScenarioSource;
+}
+
+/**
+ * The scenario a host target names (`bug.md:12`, or the first of `bug.md`),
+ * or the outcome saying why there is none; undefined for a `.scn` path.
+ * For commands that take one scenario per target, after
+ * {@link expandHostTargets}.
+ *
+ * @example
+ * ```ts
+ * const h = hostedScenario("bug.md:12");
+ * if (h && "source" in h) parse(h.source.text, h.source.path);
+ * ```
+ */
+export function hostedScenario(target: string): Hosted | { outcome: Outcome } | undefined {
+  const r = resolveTarget(target);
+  if (r.kind === "scn") return undefined;
+  if (r.kind === "error") return { outcome: r.outcome };
+  const s = r.scenarios[0];
+  return {
+    scenario: s,
+    hostText: r.hostText,
+    source: { path: s.host, text: s.text, quote: r.hostText },
+  };
+}
+
+/**
+ * Replaces each host file among `targets` by one `host:LINE` target per
+ * scenario in it; `.scn` paths, `host:LINE` targets and host files without
+ * scenarios (whose error the command reports) stay as they are.
+ *
+ * @example
+ * ```ts
+ * expandHostTargets(["a.scn", "bug.md"]); // ["a.scn", "bug.md:6", "bug.md:32"]
+ * ```
+ */
+export function expandHostTargets(targets: readonly string[]): string[] {
+  return targets.flatMap((t) => {
+    if (!isHostFile(t)) return [t];
+    const r = resolveTarget(t);
+    return r.kind === "hosted" ? r.scenarios.map((s) => s.name) : [t];
+  });
+}

@@ -12,6 +12,7 @@ import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../platforms.ts";
 import type { Platform } from "./platform.ts";
 import { collectFiles, fileLoader, readText } from "../cli/files.ts";
+import { expandHostTargets, hostedScenario, toHost } from "../cli/hosts.ts";
 import { explore, type ExploreOptions, type ExploreResult, exploreSchedule } from "./explore.ts";
 import { exploreWithWorkers } from "./explore_workers.ts";
 import {
@@ -108,6 +109,26 @@ export function loadProgram(
   file: string,
   platforms: readonly Platform[] = PLATFORMS,
 ): { program: Program } | { outcome: ExploreOutcome } {
+  // `bug.md:12`: a scenario in a host file (lib/cli/hosts.ts), located in the host.
+  const hosted = hostedScenario(file);
+  if (hosted && "outcome" in hosted) return { outcome: hosted.outcome as ExploreOutcome };
+  if (hosted) {
+    const { source, scenario, hostText } = hosted;
+    try {
+      return {
+        program: check(parse(source.text, source.path), {
+          platforms,
+          load: fileLoader,
+          text: source.text,
+        }),
+      };
+    } catch (e) {
+      const o = errorOutcome(file, e, new Map([[source.path, hostText]]));
+      return {
+        outcome: o.kind === "input-error" ? toHost(o, scenario, hostText) as ExploreOutcome : o,
+      };
+    }
+  }
   const text = readText(file);
   const sources = new Map<string, string>();
   if (text === undefined) {
@@ -201,7 +222,11 @@ export function exploreCommand(paths: string[], o: ExploreCliOptions, io: Explor
   for (const f of pre.files) {
     const loaded = loadProgram(f, io.platforms);
     if ("outcome" in loaded) outcomes.push(loaded.outcome);
-    else outcomes.push(guard(f, loaded.program, () => run(loaded.program, f) as ExploreResult));
+    else {
+      outcomes.push(
+        guard(f, loaded.program, () => ({ ...(run(loaded.program, f) as ExploreResult), file: f })),
+      );
+    }
   }
   return report(outcomes, o, io);
 }
@@ -234,7 +259,12 @@ export async function exploreCommandAsync(
       continue;
     }
     try {
-      outcomes.push({ kind: "explored", file: f, result: await run(loaded.program, f) });
+      // A host file's scenarios are named `bug.md:LINE`, not by the host file.
+      outcomes.push({
+        kind: "explored",
+        file: f,
+        result: { ...(await run(loaded.program, f)), file: f },
+      });
     } catch (e) {
       outcomes.push(errorOutcome(f, e, new Map(loaded.program.sources)));
     }
@@ -259,7 +289,8 @@ function precheck(
     io.err("scn explore: name scenario files or directories, e.g. 'scn explore scenarios/races'");
     return 2;
   }
-  const { files, missing } = collectFiles(paths);
+  const collected = collectFiles(paths);
+  const files = expandHostTargets(collected.files), missing = collected.missing;
   if ((o.out !== undefined || o.schedule !== undefined) && files.length + missing.length !== 1) {
     io.err(
       `scn explore: ${

@@ -14,6 +14,7 @@ import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { PLATFORMS } from "../platforms.ts";
 import { fileLoader } from "../cli/files.ts";
+import { hostedScenario } from "../cli/hosts.ts";
 import { type ExploreOptions, runItem, SearchContext, SeenSet, type WorkItem } from "./explore.ts";
 
 /** Messages a worker takes. */
@@ -28,8 +29,13 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
   const m = e.data;
   try {
     if (m.type === "init") {
-      const text = Deno.readTextFileSync(m.file);
-      const program = check(parse(text, m.file), { platforms: PLATFORMS, load: fileLoader, text });
+      // `bug.md:12` is a scenario in a host file (lib/cli/hosts.ts).
+      const hosted = hostedScenario(m.file);
+      const path = hosted && "source" in hosted ? hosted.source.path : m.file;
+      const text = hosted && "source" in hosted
+        ? hosted.source.text
+        : Deno.readTextFileSync(m.file);
+      const program = check(parse(text, path), { platforms: PLATFORMS, load: fileLoader, text });
       ctx = new SearchContext(program, m.options);
       self.postMessage({ type: "ready" });
       return;
