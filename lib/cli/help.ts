@@ -24,6 +24,10 @@ usage:
                                     disagreement; exit 1 on one (needs --allow-ffi: deno task diff)
   scn help [TOPIC]                  this text, or one topic
 
+  FILES are .scn files, or .md, .txt, .eml and .mbox files holding \`\`\`scn blocks or
+  '> '-quoted scenarios, named file:LINE ('scn run bug.md:12' runs the one holding line 12);
+  directories give their .scn files only.
+
 run options:
   --trace           print each scenario's event trace with causes
   --json            print one JSON object (scenarios, summary)
