@@ -38,18 +38,21 @@ export class BackendUnavailable extends Error {
   }
 }
 
+/** Where the kvm backend's platform lives. */
+export const KVM_PLATFORM_URL = new URL("../kvm/platform.ts", import.meta.url).href;
+
 /**
- * The real loader: `lib/kvm/platform.ts` by a dynamic import whose specifier
- * is computed, so neither type checking nor ordinary runs load it.
+ * The real loader: `lib/kvm/platform.ts` (or `url`) by a dynamic import
+ * whose specifier is computed, so neither type checking nor ordinary runs
+ * load it.
  *
  * @example
  * ```ts
  * const kvm = await loadBackend("kvm");
  * ```
  */
-export async function loadBackend(name: string): Promise<Platform> {
+export async function loadBackend(name: string, url = KVM_PLATFORM_URL): Promise<Platform> {
   if (name !== "kvm") throw new BackendUnavailable(`no backend '${name}'`, false);
-  const url = new URL("../kvm/platform.ts", import.meta.url).href;
   let mod: { kvmPlatform?: () => Platform };
   try {
     mod = await import(url);
@@ -58,12 +61,12 @@ export async function loadBackend(name: string): Promise<Platform> {
       `${e.message} ${(e as { code?: string }).code ?? ""}`,
     );
     throw new BackendUnavailable(
-      missing ? "lib/kvm/platform.ts is not part of this build yet" : errorText(e),
+      missing ? `${relative(url)} is not part of this build yet` : errorText(e),
       false,
     );
   }
   if (typeof mod.kvmPlatform !== "function") {
-    throw new BackendUnavailable("lib/kvm/platform.ts does not export kvmPlatform()", false);
+    throw new BackendUnavailable(`${relative(url)} does not export kvmPlatform()`, false);
   }
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
     throw new BackendUnavailable("needs FFI permission", true);
@@ -208,6 +211,12 @@ function unavailableLine(backend: string, u: BackendUnavailable): string {
   return u.needsFfi
     ? `scn diff: the ${backend} backend needs --allow-ffi: run 'deno task diff FILES...'`
     : `scn diff: the ${backend} backend is not available: ${u.message}`;
+}
+
+/** `lib/kvm/platform.ts` for a module of this repository, else the URL. */
+function relative(url: string): string {
+  const root = new URL("../../", import.meta.url).href;
+  return url.startsWith(root) ? url.slice(root.length) : url;
 }
 
 function errorText(e: unknown): string {

@@ -17,7 +17,7 @@ import { parse } from "../../dsl/parse.ts";
 import { check, type Loader } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform, VmModel } from "../interp/platform.ts";
 import { runProgram } from "../interp/run.ts";
 import { type Snapshot, snapshot, UNREADABLE } from "./observe.ts";
 
@@ -46,7 +46,7 @@ export interface Recording {
 
 /** One observable value on which the two platforms disagree. */
 export interface Divergence {
-  /** What differs: `vcpu0.lapic.isr`, `vcpu1 took`, `$r`, `expect a.scn:9:1`, `statement`, `end`. */
+  /** What differs: `vcpu0.lapic.isr`, `vcpu1 took`, `$r`, `expect at 9:1`, `statement`, `end`. */
   key: string;
   /** The timeline statement after which it first differed. */
   loc: Loc;
@@ -103,8 +103,25 @@ export function isBackendUnsupported(e: unknown): e is Error {
 export function record(program: Program, maxSteps?: number): Recording {
   const steps: Step[] = [];
   let end: RunEnd;
+  // A backend's VMs hold kernel resources: release each one this run made,
+  // however the run ends (a disposed VM ignores a second dispose).
+  const created: VmModel[] = [];
+  const tracked: Program = {
+    ...program,
+    vms: program.vms.map((d) => ({
+      ...d,
+      platform: {
+        ...d.platform,
+        create: (name, settings, env) => {
+          const vm = d.platform.create(name, settings, env);
+          created.push(vm);
+          return vm;
+        },
+      },
+    })),
+  };
   try {
-    const r = runProgram(program, {
+    const r = runProgram(tracked, {
       maxSteps,
       trace: false,
       onStep: (loc, state) => steps.push({ loc, state: snapshot(program, state) }),
@@ -116,6 +133,8 @@ export function record(program: Program, maxSteps?: number): Recording {
     if (isBackendUnsupported(e)) end = { kind: "unsupported", reason: e.message };
     else if (e instanceof ScnError) end = { kind: "input-error", error: e };
     else end = { kind: "internal-error", message: e instanceof Error ? e.message : String(e) };
+  } finally {
+    for (const vm of created) (vm as { dispose?: () => void }).dispose?.();
   }
   return { steps, end };
 }

@@ -57,7 +57,7 @@ Deno.test("diffText() locates a dropped EOI at the eoi statement, with both valu
   const expect = r.divergences.find((d) => d.key.startsWith("expect "));
   assert.deepEqual(
     [expect?.key, expect?.loc.start.line, expect?.a, expect?.b],
-    ["expect t.scn:9:1", 9, "held", "failed"],
+    ["expect at 9:1", 9, "held", "failed"],
   );
   assert.deepEqual(formatDivergence(first, ["model", "bug"]), [
     "t.scn:8:8: vcpu0.lapic.isr: model {} | bug {0x41}",

@@ -4,7 +4,7 @@
  * table ({@link StateSpec}), so the same code reads the model and a real VM.
  *
  * A snapshot is a map from a key a person can read (`vcpu1.lapic.isr`,
- * `vcpu0 took`, `$r`, `expect 12:1`) to the value printed as scenarios
+ * `vcpu0 took`, `$r`, `expect at 12:1`) to the value printed as scenarios
  * write values. Keys are built the same way on both sides, so comparing two
  * snapshots is comparing two maps.
  *
@@ -83,7 +83,8 @@ export function snapshot(program: Program, state: RunState): Snapshot {
   });
   for (const [name, value] of state.env) out.set(`$${name}`, formatVal(value));
   for (const f of state.failures) {
-    out.set(`${f.kind} ${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}`, "failed");
+    const file = f.loc.source === program.file ? "" : `${f.loc.source}:`;
+    out.set(`${f.kind} at ${file}${f.loc.start.line}:${f.loc.start.column}`, "failed");
   }
   return out;
 }
