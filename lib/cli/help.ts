@@ -56,7 +56,10 @@ topics:
 
 const EXPLORE = `scn explore FILES: run each scenario in every order of its 'parallel { }' blocks.
 
-  Each child of a parallel block is one atomic step; an actor's steps keep their
+  Each child of a parallel block is one atomic step, except an interruptible
+  command (listed below), which is one step per step of its own: explore puts
+  other actors' steps between them, as the guest can run between the writes
+  of Xen's event-channel send. An actor's steps keep their
   written order, different actors' steps interleave. An 'expect' or 'let' in a
   block belongs to the actor of the action before it. Interrupts are delivered
   only at 'run', never between the steps of a block. Every 'expect' and 'always'
@@ -71,7 +74,9 @@ const EXPLORE = `scn explore FILES: run each scenario in every order of its 'par
   command tables). --no-dedup and --no-reduce turn these off.
 
   A failing order is shown with its replay token, e.g.
-    --schedule 12:1,0         the block at line 12 ran child 1, then child 0
+    --schedule 12:1,0         the block at line 12 ran step 1, then step 0
+                              (steps count children, an interruptible command
+                              once per step of its own)
     --schedule 12#2:0,2,1     the second run of that block (in a loop)
     --schedule 12:1,0+30:2,0,1  two blocks (a block in an include: _f.scn@3:1,0)
   and as a plain scenario without 'parallel' that fails under 'scn run' (--out
@@ -85,8 +90,24 @@ const EXPLORE = `scn explore FILES: run each scenario in every order of its 'par
 
   Limits: model state that is private and published by no state path is not
   fingerprinted (two states differing only there count as one: use --no-dedup
-  when in doubt); a command without a declared footprint touches everything;
-  the steps inside one command are not interleaved.`;
+  when in doubt), nor is the progress of an interruptible command between its
+  steps (no state there is deduplicated); a command without a declared
+  footprint touches everything; an order that splits an interruptible command
+  has no plain scenario, only its replay token.`;
+
+/** The interruptible commands of every platform and their steps, from the tables. */
+function interruptible(platforms: readonly Platform[]): string {
+  const lines: string[] = [];
+  for (const p of platforms) {
+    for (const c of p.commands) {
+      if (!c.steps) continue;
+      const actor = c.actor === "vcpu" ? "vcpuN" : c.actor === "device" ? "device NAME" : c.actor;
+      lines.push(`  ${actor}: ${c.name} [${p.arch.join(", ")}]`);
+      c.steps.names.forEach((n, i) => lines.push(`    ${i + 1}. ${n}`));
+    }
+  }
+  return `\n\nInterruptible commands:\n${lines.join("\n")}`;
+}
 
 const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
 
@@ -148,7 +169,7 @@ function commandText(c: CommandSpec): string[] {
 export function helpText(platforms: readonly Platform[], topic?: string): string | undefined {
   if (!topic) return OVERVIEW;
   if (topic === "language") return LANGUAGE;
-  if (topic === "explore") return EXPLORE;
+  if (topic === "explore") return EXPLORE + interruptible(platforms);
   if (topic === "report") return REPORT_HELP;
   const out: string[] = [];
   for (const p of platforms) {

@@ -157,6 +157,65 @@ export interface CommandSpec<M = unknown> {
    * channel kick ends a HLT.
    */
   touches?: Footprint;
+  /**
+   * The command as a sequence of steps that others may come between, for
+   * `scn explore`: a model marks an action interruptible where the real
+   * thing is (Xen's event-channel send is separate writes to guest memory
+   * the guest can race; a VMM's copy of vcpu_info is a memcpy). `names`
+   * are the steps, in order; `run` performs them, yielding after each but
+   * the last, and may return early when the rest has nothing to do. Plain
+   * `run` of a scenario performs all steps back to back, as {@link run}
+   * does; inside `parallel`, explore interleaves other actors' steps
+   * between them. Build such commands with {@link stepwise}.
+   */
+  steps?: {
+    readonly names: readonly string[];
+    run(vm: M, actor: number, args: Args, source: string): Generator<void, Val | void, void>;
+  };
+}
+
+/**
+ * Makes a command out of its steps: `run` performs them all at once.
+ *
+ * @example
+ * ```ts
+ * const send = stepwise({
+ *   actor: "hypervisor",
+ *   name: "send",
+ *   doc: "raise a port",
+ *   params: [],
+ * }, ["set pending", "set selector"], function* (vm) {
+ *   vm.setPending();
+ *   yield;
+ *   vm.setSelector();
+ * });
+ * ```
+ */
+export function stepwise<M>(
+  spec: Omit<CommandSpec<M>, "run" | "steps">,
+  names: readonly string[],
+  steps: (vm: M, actor: number, args: Args, source: string) => Generator<void, Val | void, void>,
+): CommandSpec<M> {
+  return {
+    ...spec,
+    steps: { names, run: steps },
+    run: (vm, actor, args, source) => drain(steps(vm, actor, args, source)),
+  };
+}
+
+/**
+ * Runs the steps of a model action back to back and returns its result.
+ *
+ * @example
+ * ```ts
+ * drain(evtchn.raiseOnSteps(66, 1)); // as evtchn.raiseOn(66, 1)
+ * ```
+ */
+export function drain<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
 }
 
 /**

@@ -6,8 +6,10 @@
  *
  * How the search goes:
  *
- * - A *choice* is which child of a parallel block runs next. Each child is
- *   one atomic step; an actor's steps keep their written order.
+ * - A *choice* is which step of a parallel block runs next. Each child is
+ *   one atomic step, except an interruptible command, which is one step per
+ *   step its table entry names (`steps`: Xen's event-channel send, a VMM's
+ *   vcpu_info copy); an actor's steps keep their written order.
  * - The search has no way to copy a model, so it re-runs the scenario from
  *   the start for every queued order (stateless search, as in VeriSoft or
  *   CHESS): a work item is a list of choices to replay, after which the run
@@ -59,6 +61,7 @@ import {
   type ScheduleEntry,
 } from "./explore_schedule.ts";
 import { linearize } from "./explore_linear.ts";
+import { blockSteps, inFlight } from "./steps.ts";
 
 /** Options for {@link explore}. */
 export interface ExploreOptions {
@@ -250,7 +253,11 @@ class ItemScheduler implements Scheduler {
     // A state where there is a choice, or before the last step of a block:
     // orders that converge there share the rest of the scenario.
     if (enabled.length > 1 || done.indexOf(false) === done.lastIndexOf(false)) {
-      const key = ctx.dedup ? ctx.fingerprinter.of(state, position(ctx, block, done)) : "";
+      // Between the steps of an interruptible command, its progress (the
+      // model's generator) is state no fingerprint sees: no deduplication there.
+      const key = ctx.dedup && !inFlight(blockSteps(block), done)
+        ? ctx.fingerprinter.of(state, position(ctx, block, done))
+        : "";
       ev.push({ e: "node", key, sleep: sleep.slice(), block: ctx.blockIndex.get(block) ?? -1 });
       if (key !== "" && this.seen(key, sleep)) throw STOP;
     }

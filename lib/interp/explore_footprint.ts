@@ -24,6 +24,7 @@ import type { Call, Expr, Op, Program } from "../../dsl/program.ts";
 import { PLUMBING } from "../core/table.ts";
 import { type BlockPlan, blockPlan } from "./explore_schedule.ts";
 import type { ParallelOp } from "./run.ts";
+import { blockSteps } from "./steps.ts";
 
 /** The state names a step may touch, or null for everything. */
 export type Footprint = ReadonlySet<string> | null;
@@ -133,11 +134,13 @@ export function blockIndependence(block: ParallelOp, program: Program): BlockInd
   let m = matrices.get(block);
   if (m) return m;
   const plan = blockPlan(block);
+  // A child's footprint covers every step of an interruptible command.
+  const { childOf } = blockSteps(block);
   const fps = block.body.map((op) => stepFootprint(op, program));
-  const independent = block.body.map((_, i) =>
-    block.body.map((_, j) => {
+  const independent = childOf.map((ci, i) =>
+    childOf.map((cj, j) => {
       if (i === j || plan.actorOf[i] === plan.actorOf[j]) return false;
-      const a = fps[i], b = fps[j];
+      const a = fps[ci], b = fps[cj];
       if (a === null || b === null) return false;
       for (const x of a) for (const y of b) if (overlap(x, y)) return false;
       return true;

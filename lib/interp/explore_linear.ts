@@ -6,9 +6,10 @@
  * is kept as written.
  *
  * The rewrite is textual, so it keeps the author's layout. It needs each
- * block to run in one order every time it runs and to live in the scenario
- * file itself (not in an include); otherwise it says why, and the replay
- * token is the way to reproduce the order.
+ * block to run in one order every time it runs, to live in the scenario
+ * file itself (not in an include), and to run each interruptible command's
+ * steps back to back; otherwise it says why, and the replay token is the
+ * way to reproduce the order.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { Program } from "../../dsl/program.ts";
 import type { BlockRun } from "./explore_schedule.ts";
 import { parallelBlocks } from "./explore_schedule.ts";
 import type { ParallelOp } from "./run.ts";
+import { blockSteps } from "./steps.ts";
 
 /**
  * The scenario text with every parallel block of the scenario file written
@@ -50,7 +52,9 @@ export function linearize(
           `the parallel block at ${r.block.loc.source}:${r.block.loc.start.line} is in an included file`,
       };
     }
-    orders.set(r.block, r.order);
+    const children = childOrder(r.block, r.order);
+    if ("why" in children) return children;
+    orders.set(r.block, children.order);
   }
   const blocks = parallelBlocks(program).filter((b) => b.loc.source === program.file).sort((
     a,
@@ -68,6 +72,32 @@ export function linearize(
     `# (--schedule ${token}); 'scn run' takes it as written.`,
   ].join("\n");
   return { text: `${header}\n${out}` };
+}
+
+/**
+ * A block's order of steps as an order of its children, when every
+ * interruptible command ran its steps back to back; otherwise why not.
+ */
+function childOrder(
+  block: ParallelOp,
+  steps: readonly number[],
+): { order: number[] } | { why: string } {
+  const s = blockSteps(block);
+  const order: number[] = [];
+  for (let k = 0; k < steps.length; k++) {
+    const c = s.childOf[steps[k]];
+    if (s.partOf[steps[k]] > 0) {
+      if (s.childOf[steps[k - 1]] === c) continue;
+      const op = block.body[c];
+      return {
+        why: `the order runs another step between the steps of '${
+          op.op === "do" ? op.call.spec.name : "?"
+        }' (line ${op.loc.start.line}), which a scenario without 'parallel' cannot write`,
+      };
+    }
+    order.push(c);
+  }
+  return { order };
 }
 
 function rewriteBlock(

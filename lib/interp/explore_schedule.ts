@@ -21,8 +21,10 @@
  * LINE is the line where the block starts (FILE, relative to the
  * scenario's directory, only for blocks in an included file), N counts
  * executions of that block from 1 (default 1), and
- * the I are child indexes (0 = the first child as written) in the order they
- * ran. Executions not named run in written order.
+ * the I are step indexes (0 = the first child as written) in the order they
+ * ran. A step is a child, except that an interruptible command (`scn help
+ * explore`) has one step per step of its own, numbered in turn
+ * ({@link blockSteps}). Executions not named run in written order.
  *
  * @module
  */
@@ -31,6 +33,7 @@ import type { Loc } from "../../dsl/ast.ts";
 import type { Call, Cond, Expr, Op, Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import type { ParallelOp, RunState, Scheduler } from "./run.ts";
+import { blockSteps } from "./steps.ts";
 
 /** One execution of a parallel block and the order its children ran in. */
 export interface ScheduleEntry {
@@ -47,7 +50,7 @@ export interface ScheduleEntry {
 /** What explore and replay need to know about one parallel block, computed once. */
 export interface BlockPlan {
   readonly block: ParallelOp;
-  /** Per child: the index of its actor in {@link BlockPlan.actors}. */
+  /** Per step ({@link blockSteps}): the index of its actor in {@link BlockPlan.actors}. */
   readonly actorOf: readonly number[];
   /** Actor keys (`0:vcpu0`, `0:device nic`), in order of first appearance. */
   readonly actors: readonly string[];
@@ -69,7 +72,9 @@ const plans = new WeakMap<ParallelOp, BlockPlan>();
 export function blockPlan(block: ParallelOp): BlockPlan {
   let plan = plans.get(block);
   if (plan) return plan;
-  const keys: (string | null)[] = block.body.map(actorKey);
+  // Per step: an interruptible command's steps all belong to its actor.
+  const steps = blockSteps(block);
+  const keys: (string | null)[] = steps.childOf.map((c) => actorKey(block.body[c]));
   // expect/let take the actor of the action before them, or of the first action.
   let last = keys.find((k) => k !== null) ?? `timeline@${block.loc.start.offset}`;
   for (let i = 0; i < keys.length; i++) {

@@ -27,6 +27,17 @@ import { Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import type { CpuModel, Taken, VmModel } from "./platform.ts";
 import { coerce, formatVal, truthy, valCompare, valEquals } from "./values.ts";
+import { blockSteps } from "./steps.ts";
+
+/** A `do` statement of a checked program. */
+type DoOp = Extract<Op, { op: "do" }>;
+
+/** An interruptible command between its steps. */
+interface InFlight {
+  gen: Generator<void, Val | void, void>;
+  result: Val | void;
+  finished: boolean;
+}
 
 /** Options for {@link runProgram}. */
 export interface RunOptions {
@@ -89,8 +100,10 @@ export interface RunState {
  */
 export interface Scheduler {
   /**
-   * The index in `block.body` of the child to run next; `done[i]` says
-   * whether child i already ran in this execution of the block.
+   * The step to run next: an index into {@link blockSteps} of the block,
+   * which is the index in `block.body` unless an earlier child is an
+   * interruptible command (one step per step of its own). `done[i]` says
+   * whether step i already ran in this execution of the block.
    */
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number;
 }
@@ -143,8 +156,13 @@ export interface ScenarioResult {
   title: string;
   /** Its tags. */
   tags: string[];
-  /** pass; fail; xfail (expected to fail, and did); xpass (expected to fail, but passed). */
-  status: "pass" | "fail" | "xfail" | "xpass";
+  /**
+   * pass; fail; xfail (expected to fail, and did); xpass (expected to fail, but passed);
+   * skip (a backend could not express it: `skipReason` says why).
+   */
+  status: "pass" | "fail" | "xfail" | "xpass" | "skip";
+  /** Why a skipped scenario was not run. */
+  skipReason?: string;
   /** The reason given with `expect failure`, or null. */
   expectFailure: string | null;
   /** Every broken expectation, in the order seen. */
@@ -183,7 +201,13 @@ interface Invariant {
  * ```
  */
 export function runProgram(program: Program, options: RunOptions = {}): ScenarioResult {
-  return new Interpreter(program, options).run();
+  const interpreter = new Interpreter(program, options);
+  try {
+    return interpreter.run();
+  } finally {
+    // Backends that hold OS resources (lib/kvm's VM and vCPU fds) release them here.
+    for (const vm of interpreter.vms) vm.dispose?.();
+  }
 }
 
 class Interpreter {
@@ -318,19 +342,75 @@ class Interpreter {
     }
   }
 
-  /** Runs each child of a parallel block once, in the order the scheduler picks. */
+  /**
+   * Runs each step of a parallel block once, in the order the scheduler
+   * picks: a child is one step, an interruptible command one per step of
+   * its own ({@link blockSteps}).
+   */
   parallel(op: ParallelOp, scheduler: Scheduler): void {
-    const done = op.body.map(() => false);
+    const s = blockSteps(op);
+    const done = s.childOf.map(() => false);
+    // Interruptible commands between their steps, by child.
+    const flying = new Map<number, InFlight>();
     for (let k = 0; k < done.length; k++) {
       const i = scheduler.next(op, done, this);
-      if (!Number.isInteger(i) || i < 0 || i >= done.length || done[i]) {
+      if (
+        !Number.isInteger(i) || i < 0 || i >= done.length || done[i] ||
+        (s.partOf[i] > 0 && !done[i - 1])
+      ) {
         throw new Error(
           `scheduler picked step ${i} of a parallel block that has no such step left`,
         );
       }
       done[i] = true;
-      this.exec(op.body[i]);
+      const c = s.childOf[i];
+      if (s.parts[c] === 1) this.exec(op.body[c]);
+      else this.part(op.body[c] as DoOp, s.partOf[i], flying, c);
     }
+  }
+
+  /** One step of an interruptible command; the last binds its result and retires it. */
+  part(op: DoOp, part: number, flying: Map<number, InFlight>, child: number): void {
+    const c = op.call;
+    const steps = c.spec.steps!;
+    const last = part === steps.names.length - 1;
+    const vm = this.vms[c.vm];
+    let f = flying.get(child);
+    if (f === undefined) {
+      f = { gen: steps.run(vm, c.cpu, this.args(c), c.source), result: undefined, finished: false };
+      flying.set(child, f);
+    }
+    const t = this.trace;
+    const id = t.enabled
+      ? t.emit(
+        c.source,
+        "step",
+        `${c.spec.name}: step ${part + 1} of ${steps.names.length}, ${steps.names[part]}${
+          f.finished ? " (nothing left to do)" : ""
+        }`,
+      )
+      : 0;
+    t.open(id);
+    try {
+      if (!f.finished) {
+        const r = f.gen.next();
+        if (r.done) (f.finished = true, f.result = r.value);
+        else if (last) {
+          throw new Error(`${c.spec.name} has more steps than its ${steps.names.length} names`);
+        }
+      }
+    } catch (e) {
+      if (e instanceof CommandInputError) this.inputError(c.loc, e.message);
+      throw e;
+    } finally {
+      t.close(id);
+    }
+    if (last) {
+      flying.delete(child);
+      if (c.cpu >= 0) vm.cpus[c.cpu].retire();
+      if (op.bind !== null) this.env.set(op.bind, f.result ?? 0);
+    }
+    this.afterStep();
   }
 
   /** Performs a command; vCPU commands are instructions, so they retire. */

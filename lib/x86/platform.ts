@@ -302,6 +302,8 @@ function started(c: Cmd): Cmd {
   const run = c.run;
   return {
     ...c,
+    // The check comes first; a command's own steps would skip it.
+    steps: undefined,
     run: (vm, cpu, a, source) => {
       const state = vm.cpus[cpu].mpState;
       if (state === MpState.Uninitialized || state === MpState.InitReceived) {
@@ -322,8 +324,10 @@ function exiting(c: Cmd): Cmd {
   const run = c.run;
   return {
     ...c,
-    // The exit is recorded in the vCPU's kvm_run: more than the command touches.
+    // The exit is recorded in the vCPU's kvm_run: more than the command
+    // touches; and the exit comes first, so the steps cannot be taken apart.
     touches: undefined,
+    steps: undefined,
     run: (vm, cpu, a, source) => {
       vm.cpus[cpu].vmExit();
       return run(vm, cpu, a, source);

@@ -378,6 +378,22 @@ export class XenDomain implements EvtchnDomain {
     return this.#root("raise", `port ${port} raised`, () => this.evtchn.raise(port));
   }
 
+  /**
+   * {@link XenDomain.raise} as the writes a running guest can come between
+   * (`EventChannels.raiseOnSteps`); events are caused by whoever runs the
+   * steps (the engine's step event).
+   *
+   * @example
+   * ```ts
+   * const steps = domain.raiseSteps(5);
+   * steps.next(); // P[5] set; the guest may run now
+   * ```
+   */
+  *raiseSteps(port: number): Generator<void, number, void> {
+    this.#emit("raise", `port ${port} raised`);
+    return yield* this.evtchn.raiseSteps(port);
+  }
+
   /** Raises VIRQ `name` (per-vCPU VIRQs on vCPU `n`). */
   virq(name: string, n: number): number {
     return this.evtchn.raiseVirq(VIRQ[name], n);

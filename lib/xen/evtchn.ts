@@ -24,6 +24,14 @@ import { field, portWord, type XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import type { Trace } from "../core/trace.ts";
 import { FIFO, FifoEvents } from "./fifo.ts";
+import { drain } from "../core/table.ts";
+
+/** The steps of a 2-level raise, as `scn explore` interleaves them. */
+export const RAISE_STEPS: readonly string[] = [
+  "set P",
+  "test M, set the selector bit",
+  "set UP and kick",
+];
 
 /**
  * Which hypervisor's behaviour a domain follows.
@@ -755,17 +763,21 @@ export class EventChannels {
    * was newly set, marks events pending there.
    */
   #flag(port: number, vcpu: number): boolean {
-    const { word } = portWord(this.dom.layout(), port);
-    const vi = this.dom.vcpuInfo(vcpu);
-    let fresh: boolean;
-    if (vi) {
-      const sel = field(this.dom.layout().vcpuInfo, "evtchn_pending_sel").offset;
-      fresh = !vi.mem.testAndSetBit(vi.addr + sel, word);
-    } else {
-      fresh = this.dom.shadowSelector(vcpu, word);
-    }
+    const fresh = this.#select(port, vcpu);
     if (fresh) this.dom.markEventsPending(vcpu);
     return fresh;
+  }
+
+  /**
+   * Sets the selector bit for `port` in vCPU `vcpu`'s vcpu_info (or KVM's
+   * shadow when there is none); whether it was newly set.
+   */
+  #select(port: number, vcpu: number): boolean {
+    const { word } = portWord(this.dom.layout(), port);
+    const vi = this.dom.vcpuInfo(vcpu);
+    if (!vi) return this.dom.shadowSelector(vcpu, word);
+    const sel = field(this.dom.layout().vcpuInfo, "evtchn_pending_sel").offset;
+    return !vi.mem.testAndSetBit(vi.addr + sel, word);
   }
 
   /**
@@ -806,6 +818,22 @@ export class EventChannels {
    * ```
    */
   raiseOn(port: number, vcpu: number): number {
+    return drain(this.raiseOnSteps(port, vcpu));
+  }
+
+  /**
+   * {@link EventChannels.raiseOn} as the separate writes to guest memory
+   * that a guest running meanwhile can see between ({@link RAISE_STEPS}):
+   * it yields after setting P, and after testing M and setting the
+   * selector bit, before UP. FIFO raises are one step.
+   *
+   * @example
+   * ```ts
+   * const steps = evtchn.raiseOnSteps(66, 1);
+   * steps.next(); // P[66] set
+   * ```
+   */
+  *raiseOnSteps(port: number, vcpu: number): Generator<void, number, void> {
     if (this.fifo.active) {
       if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) return -XEN_ERRNO.EINVAL;
       return this.fifo.raise(port, vcpu);
@@ -820,22 +848,39 @@ export class EventChannels {
       this.#emit("evtchn.coalesced", `port ${port} already pending`);
       return 0;
     }
+    yield;
     const masked = mem.testBit(si + this.#maskOffset(), port);
     this.#emit(
       "evtchn.pending",
       `port ${port} pending${masked ? " (masked)" : ""} for vcpu${vcpu}`,
     );
-    if (this.dom.flavour === "kvm-xen") {
-      if (masked) {
-        this.dom.checkPollers(port, vcpu, true);
-        return -XEN_ERRNO.ENOTCONN;
-      }
-      this.#flag(port, vcpu);
-      return 1;
+    if (this.dom.flavour === "kvm-xen" && masked) {
+      this.dom.checkPollers(port, vcpu, true);
+      return -XEN_ERRNO.ENOTCONN;
     }
-    if (!masked) this.#flag(port, vcpu);
-    this.dom.checkPollers(port, vcpu, masked);
+    const fresh = !masked && this.#select(port, vcpu);
+    yield;
+    if (fresh) this.dom.markEventsPending(vcpu);
+    // KVM's unmasked path checks no poller.
+    if (this.dom.flavour !== "kvm-xen") this.dom.checkPollers(port, vcpu, masked);
     return 1;
+  }
+
+  /**
+   * {@link EventChannels.raise} in steps ({@link EventChannels.raiseOnSteps}).
+   *
+   * @example
+   * ```ts
+   * drain(evtchn.raiseSteps(66)); // as evtchn.raise(66)
+   * ```
+   */
+  *raiseSteps(port: number): Generator<void, number, void> {
+    const c = this.channel(port);
+    if (!c) {
+      this.#emit("evtchn.drop", `raise of port ${port}: invalid port`);
+      return -XEN_ERRNO.EINVAL;
+    }
+    return yield* this.raiseOnSteps(port, c.notifyVcpu);
   }
 
   /**

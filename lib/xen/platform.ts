@@ -20,9 +20,10 @@ import type {
   StateSpec,
   Val,
 } from "../core/table.ts";
+import { stepwise } from "../core/table.ts";
 import type { XenDomain } from "./domain.ts";
 import type { KvmXen } from "./kvm_xen.ts";
-import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, VIRQ } from "./evtchn.ts";
+import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, RAISE_STEPS, VIRQ } from "./evtchn.ts";
 import {
   EVTCHNOP,
   type Gpr,
@@ -46,7 +47,7 @@ import {
 } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import type { AccessWidth } from "./guest_memory.ts";
-import { XEN_PAGE_SIZE } from "./vcpu_info.ts";
+import { VMM_COPY_STEPS, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { FIFO } from "./fifo.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 
@@ -940,14 +941,18 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       },
     ),
     // ---- the hypervisor side ------------------------------------------------------------------
-    {
-      actor: "hypervisor",
-      name: "send",
-      doc: "raise a port as its remote end would (a peer's send, a device backend)",
-      params: [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      returns: "1 delivered, 0 already pending, <0 error",
-      run: (vm, _c, a) => need(xenOf, vm, "send").domain.raise(a.port as number),
-    },
+    stepwise<M>(
+      {
+        actor: "hypervisor",
+        name: "send",
+        doc:
+          "raise a port as its remote end would (a peer's send, a device backend); under 'scn explore' its writes (P; M test and selector; UP) are separate steps the guest can come between",
+        params: [{ name: "port", type: PORT, doc: "the port", positional: true }],
+        returns: "1 delivered, 0 already pending, <0 error",
+      },
+      RAISE_STEPS,
+      (vm, _c, a) => need(xenOf, vm, "send").domain.raiseSteps(a.port as number),
+    ),
     {
       actor: "hypervisor",
       name: "virq",
@@ -1142,21 +1147,25 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return v > 255n ? -XEN_ERRNO.EINVAL : k.setVcpuUpcallVector(a.vcpu as number, Number(v));
       },
     },
-    {
-      actor: "vmm",
-      name: "xen copy_vcpu_info",
-      doc: "the VMM copies a vCPU's current vcpu_info to gpa (before setting KVM's attribute)",
-      params: [
-        { name: "vcpu", type: VCPU, doc: "the vCPU" },
-        { name: "gpa", type: U32, doc: "destination" },
-      ],
-      returns: "0 or -EINVAL",
-      run: (vm, _c, a) =>
-        need(xenOf, vm, "xen copy_vcpu_info").domain.areas.vmmCopy(
+    stepwise<M>(
+      {
+        actor: "vmm",
+        name: "xen copy_vcpu_info",
+        doc:
+          "the VMM copies a vCPU's current vcpu_info to gpa (before setting KVM's attribute); a memcpy, which 'scn explore' splits before evtchn_pending_sel",
+        params: [
+          { name: "vcpu", type: VCPU, doc: "the vCPU" },
+          { name: "gpa", type: U32, doc: "destination" },
+        ],
+        returns: "0 or -EINVAL",
+      },
+      VMM_COPY_STEPS,
+      (vm, _c, a) =>
+        need(xenOf, vm, "xen copy_vcpu_info").domain.areas.vmmCopySteps(
           a.vcpu as number,
           a.gpa as number,
         ),
-    },
+    ),
   ];
 }
 

@@ -25,6 +25,13 @@ import type { VcpuInfoRef } from "./evtchn.ts";
 import { defaultVcpuInfoOffset, field, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } from "./layout.ts";
 import type { XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
+import { drain } from "../core/table.ts";
+
+/** The steps of a VMM's vcpu_info copy, as `scn explore` interleaves them. */
+export const VMM_COPY_STEPS: readonly string[] = [
+  "copy the bytes before evtchn_pending_sel (UP, mask)",
+  "copy evtchn_pending_sel and the rest",
+];
 
 /**
  * A guest frame is 4 KiB.
@@ -188,10 +195,31 @@ export class VcpuInfoAreas {
    * vCPU the VM does not have or a destination outside RAM.
    */
   vmmCopy(n: number, gpa: number): number {
+    return drain(this.vmmCopySteps(n, gpa));
+  }
+
+  /**
+   * {@link VcpuInfoAreas.vmmCopy} as the memcpy it is, in two steps
+   * ({@link VMM_COPY_STEPS}): the bytes before evtchn_pending_sel (UP and
+   * the mask), then the rest. An event KVM delivers to the old vcpu_info in
+   * between is half in the copy: UP from before, the selector from after.
+   *
+   * @example
+   * ```ts
+   * const steps = areas.vmmCopySteps(1, 0x20000);
+   * steps.next(); // UP and the mask copied
+   * ```
+   */
+  *vmmCopySteps(n: number, gpa: number): Generator<void, number, void> {
     if (!Number.isInteger(n) || n < 0 || n >= this.vcpus) return -XEN_ERRNO.EINVAL;
     if (!this.mem.contains(gpa, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
     const old = this.ref(n);
-    if (old) this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + VCPU_INFO_SIZE), gpa);
+    if (!old) return 0;
+    const split = field(this.layout().vcpuInfo, "evtchn_pending_sel").offset;
+    const src = old.mem.bytes;
+    this.mem.bytes.set(src.subarray(old.addr, old.addr + split), gpa);
+    yield;
+    this.mem.bytes.set(src.subarray(old.addr + split, old.addr + VCPU_INFO_SIZE), gpa + split);
     return 0;
   }
 
