@@ -244,3 +244,23 @@ Deno.test("scn explore reports an error in a quoted scenario at the host line", 
   );
   assert.ok(c.out.includes("    9 | > >   vcpu0: eio"));
 });
+
+Deno.test("scn run --schedule replays explore's failing order of a hosted scenario by host lines", () => {
+  const host = `${HOSTS}/race_order.md`, plain = "scenarios/races/its_msi_before_mapti.scn";
+  const explored = scn(["explore", host]);
+  assert.ok(
+    explored.out.includes(`  replay: deno task scn run ${host}:4 --schedule 23:2,0,1 --trace`),
+  );
+  const a = scn(["run", "--json", `${host}:4`, "--schedule", "23:2,0,1"]);
+  const b = scn(["run", "--json", plain, "--schedule", "20:2,0,1"]);
+  assert.equal(a.code, 1);
+  assert.equal(b.code, 1);
+  const failures = (out: string[]) =>
+    JSON.parse(out.join("\n")).scenarios[0].failures.map((
+      f: { expected: string; actual: string },
+    ) => [
+      f.expected,
+      f.actual,
+    ]);
+  assert.deepEqual(failures(a.out), failures(b.out));
+});

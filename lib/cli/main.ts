@@ -74,7 +74,7 @@ export function processFile(
     if (source) sources.set(path, source.quote);
     const replay = schedule === undefined
       ? undefined
-      : new ReplayScheduler(parseSchedule(schedule, file) as ScheduleEntry[], program);
+      : new ReplayScheduler(parseSchedule(schedule, path) as ScheduleEntry[], program);
     const result = mode === "run" ? runProgram(program, { maxSteps, scheduler: replay }) : {
       file,
       title: program.title,
