@@ -264,3 +264,17 @@ Deno.test("scn run --schedule replays explore's failing order of a hosted scenar
     ]);
   assert.deepEqual(failures(a.out), failures(b.out));
 });
+
+Deno.test("scn run of a CRLF host file: a block without a title is reported at its own first line", () => {
+  const c = scn(["run", `${HOSTS}/crlf_untitled.md`]);
+  assert.equal(c.code, 2);
+  assert.deepEqual(c.out.slice(0, 4), [
+    `ERROR ${HOSTS}/crlf_untitled.md:4`,
+    `  ${HOSTS}/crlf_untitled.md:4:1: error: missing the scenario's title`,
+    "    4 | vm guest { arch x86_64 }",
+    "      | ^",
+  ]);
+  assert.ok(
+    c.out.includes(`  ${HOSTS}/crlf_untitled.md:10:10: error: unknown command 'eio' for vcpu0`),
+  );
+});
