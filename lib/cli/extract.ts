@@ -16,11 +16,25 @@
  */
 import type { Loc, Position } from "../../dsl/ast.ts";
 
-/** File name endings read as host files; everything else is a `.scn` file. */
+/**
+ * File name endings read as host files; everything else is a `.scn` file.
+ *
+ * @example
+ * ```ts
+ * HOST_EXTENSIONS.includes(".eml"); // true
+ * ```
+ */
 export const HOST_EXTENSIONS: readonly string[] = [".md", ".markdown", ".txt", ".eml", ".mbox"];
 
-/** What a host file may hold, for "none found" messages. */
-export const RECOGNISED =
+/**
+ * What a host file may hold, for "none found" messages.
+ *
+ * @example
+ * ```ts
+ * `irqlab reads ${RECOGNISED}`;
+ * ```
+ */
+export const RECOGNISED: string =
   "fenced blocks marked ```scn or ~~~scn, and '> '-quoted runs (any depth) that start with a " +
   "'scenario' or 'irqlab' line";
 
@@ -55,6 +69,7 @@ export interface Unreadable {
 
 /** What a host file holds. */
 export interface Extraction {
+  /** The scenarios, in the order of the file. */
   scenarios: HostScenario[];
   /** Text parts irqlab could not read (base64 and unknown encodings). */
   unreadable: Unreadable[];

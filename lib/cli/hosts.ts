@@ -162,8 +162,11 @@ function inputError(
 
 /** One scenario of a host file, ready to check. */
 export interface Hosted {
+  /** Where it is in the host file. */
   scenario: HostScenario;
+  /** The host file's text. */
   hostText: string;
+  /** What to check in place of reading the file. */
   source: ScenarioSource;
 }
 

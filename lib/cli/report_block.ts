@@ -26,7 +26,14 @@ export interface BlockOptions {
   chainEvents: number;
 }
 
-/** The defaults of `scn report`. */
+/**
+ * The defaults of `scn report`.
+ *
+ * @example
+ * ```ts
+ * reportComments(body, "x.scn", outcome, { ...DEFAULT_BLOCK_OPTIONS, lastEvents: 3 });
+ * ```
+ */
 export const DEFAULT_BLOCK_OPTIONS: BlockOptions = { lastEvents: 8, chainEvents: 24 };
 
 const INCLUDE = /^([ \t]*)include[ \t]+"((?:[^"\\]|\\.)*)"[ \t]*(?:#.*)?$/;
@@ -165,14 +172,14 @@ export function causeChain(
   trace: readonly TraceEvent[],
   events: readonly TraceEvent[],
 ): TraceEvent[] {
-  const ids = new Set<number>();
+  // A failure's events are the trace's own, so `trace[id - 1]` is the event with that id.
+  const byId = new Map<number, TraceEvent>();
   for (const e of events) {
-    for (let id = e.id; id > 0 && !ids.has(id); id = trace[id - 1]?.cause ?? 0) ids.add(id);
+    for (let x: TraceEvent | undefined = e; x && !byId.has(x.id); x = trace[x.cause - 1]) {
+      byId.set(x.id, x);
+    }
   }
-  return [...ids].sort((a, b) => a - b).map((id) =>
-    trace[id - 1] ?? events.find((e) => e.id === id)!
-  )
-    .filter((e) => e !== undefined);
+  return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
 /** `line N` in the block, or `file:N` for a location in another file. */
