@@ -709,15 +709,28 @@ class Interpreter {
     }
   }
 
-  /** The last few trace events about what an expression reads. */
+  /**
+   * The last few trace events about what an expression reads: events of
+   * its device (`vcpu0`, `lapic0`, `ioapic`) or naming its field
+   * (`evtchn_upcall_pending`, written by Xen), with the cause chain of the
+   * latest, which is usually the write that left the value.
+   */
   recentFor(e: Expr): TraceEvent[] {
     const events = this.trace.events;
     if (e.e !== "state") return events.slice(-6);
-    const head = e.spec.pattern.split(".")[0];
+    const segments = e.spec.pattern.split(".");
+    const head = segments[0];
     const idx = e.indexes[0] && e.indexes[0].e === "lit" ? e.indexes[0].value : undefined;
     const sources = head === "vcpu#" ? [`vcpu${idx}`, `lapic${idx}`] : [head];
-    const related = events.filter((ev) => sources.includes(ev.source));
-    return (related.length ? related : events).slice(-6);
+    // Field names short enough to be common words (`if`, `isr`) would match too much.
+    const leaf = segments[segments.length - 1].replace(/\[#\]$/, "");
+    const named = leaf.length >= 8 ? leaf : null;
+    const related = events.filter((ev) =>
+      sources.includes(ev.source) || (named !== null && ev.text.includes(named))
+    );
+    if (!related.length) return events.slice(-6);
+    const last = related.slice(-6);
+    return dedupe([...last, ...this.trace.chain(last[last.length - 1].id)]);
   }
 
   // ---- values ------------------------------------------------------------------------
