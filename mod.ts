@@ -33,6 +33,26 @@ export { checkText, runText, type ScenarioOptions } from "./lib/scenario.ts";
 export { PLATFORMS } from "./lib/platforms.ts";
 export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "./lib/interp/platform.ts";
 export type * from "./lib/core/table.ts";
+export { drain, OWN_FLAGS, PLUMBING, PLUMBING_UNLESS_XEN, stepwise } from "./lib/core/table.ts";
+export {
+  type Counterexample,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_STATES,
+  explore,
+  type ExploreOptions,
+  type ExploreResult,
+  exploreSchedule,
+  type ExploreStats,
+  KNOWN_RACE_TAG,
+} from "./lib/interp/explore.ts";
+export {
+  formatSchedule,
+  parseSchedule,
+  ReplayScheduler,
+  type ScheduleEntry,
+} from "./lib/interp/explore_schedule.ts";
+export { type BlockSteps, blockSteps } from "./lib/interp/steps.ts";
+export type { ParallelOp, RunState, Scheduler } from "./lib/interp/run.ts";
 export {
   type Diagnostic,
   type ErrorKind,
