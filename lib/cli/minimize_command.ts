@@ -1,0 +1,136 @@
+/**
+ * `scn minimize FILE [--out FILE] [--max-runs N] [--max-steps N]`: shrinks a
+ * failing scenario (`lib/minimize/`) and prints the smallest one found, or
+ * writes it with `--out`; says which failure it kept, how many statements it
+ * removed and how many runs it took.
+ *
+ * The scenario goes to standard output and the account to standard error,
+ * so `scn minimize bug.scn > small.scn` keeps only the scenario.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { formatDiagnostic, ScnError, where } from "../core/diagnostic.ts";
+import { ExitCode } from "../report/outcome.ts";
+import { DEFAULT_MAX_RUNS, minimize, type MinimizeResult } from "../minimize/minimize.ts";
+import { readText } from "./files.ts";
+import type { Io } from "./main.ts";
+
+const USAGE = [
+  "usage: scn minimize FILE [--out FILE] [--max-runs N] [--max-steps N]",
+  "  shrink a failing scenario while the same expectation still fails the same way",
+  "  --out FILE     write the result to FILE (needs --allow-write for FILE)",
+  `  --max-runs N   candidates to run at most (default ${DEFAULT_MAX_RUNS})`,
+  "  --max-steps N  step budget of one 'run' in each candidate",
+];
+
+/**
+ * Runs `scn minimize` with the arguments after `minimize`; returns the exit
+ * code: 0 minimized, 2 bad input (a scenario that passes, does not parse or
+ * check; bad options), 3 internal error.
+ *
+ * @example
+ * ```ts
+ * const code = minimizeCommand(["scenarios/seeds/001_unmask_bug.scn"], consoleIo());
+ * ```
+ */
+export function minimizeCommand(args: string[], io: Io): number {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        "max-runs": { type: "string" },
+        "max-steps": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    io.err(`scn minimize: ${e instanceof Error ? e.message : String(e)}`);
+    io.err("try 'scn minimize --help'");
+    return ExitCode.InputError;
+  }
+  if (values.help) {
+    for (const l of USAGE) io.out(l);
+    return ExitCode.Ok;
+  }
+  if (positionals.length !== 1) {
+    io.err("scn minimize: name one scenario file, e.g. 'scn minimize bug.scn'");
+    return ExitCode.InputError;
+  }
+  const maxRuns = positive(values["max-runs"], "--max-runs", io);
+  const maxSteps = positive(values["max-steps"], "--max-steps", io);
+  if (maxRuns === null || maxSteps === null) return ExitCode.InputError;
+  const [file] = positionals;
+  const text = readText(file);
+  if (text === undefined) {
+    io.err(`scn minimize: cannot read '${file}'`);
+    return ExitCode.InputError;
+  }
+
+  let r: MinimizeResult;
+  try {
+    r = minimize(text, file, { maxRuns, maxSteps, platforms: io.platforms });
+  } catch (e) {
+    if (e instanceof ScnError) {
+      for (const d of e.diagnostics) {
+        const lookup = (s: string) => (s === file ? text : readText(s));
+        for (const l of formatDiagnostic(d, lookup).split("\n")) io.err(l);
+      }
+      return ExitCode.InputError;
+    }
+    io.err(`scn minimize: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    return ExitCode.InternalError;
+  }
+  if (r.kind === "passes") {
+    io.err(
+      "scn minimize: nothing to minimize: the scenario passes" +
+        (r.status === "xpass" ? " (it says 'expect failure': an XPASS)" : ""),
+    );
+    return ExitCode.InputError;
+  }
+
+  const t = r.target;
+  const report = [
+    `kept: ${where(t.loc)}: ${t.kind} ${t.text} (expected ${t.expected}, got ${t.actual})`,
+    `removed ${r.statements.before - r.statements.after} of ${r.statements.before} statements ` +
+    `in ${r.runs} runs; ${r.statements.after} remain`,
+  ];
+  if (r.budgetReached) {
+    report.push(
+      `stopped at the run budget (--max-runs ${maxRuns ?? DEFAULT_MAX_RUNS}): ` +
+        "the result still fails the same way but may shrink further",
+    );
+  }
+  if (values.out !== undefined) {
+    try {
+      io.writeFile(values.out, r.text);
+    } catch (e) {
+      io.err(
+        e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+          ? `scn minimize: writing '${values.out}' needs write permission: run with --allow-write=${values.out}`
+          : `scn minimize: cannot write '${values.out}': ${
+            e instanceof Error ? e.message : String(e)
+          }`,
+      );
+      return ExitCode.InputError;
+    }
+    for (const l of report) io.out(l);
+    io.out(`wrote ${values.out}`);
+    return ExitCode.Ok;
+  }
+  for (const l of r.text.replace(/\n$/, "").split("\n")) io.out(l);
+  for (const l of report) io.err(l);
+  return ExitCode.Ok;
+}
+
+/** A positive whole number option; undefined when absent, null (said why) when bad. */
+function positive(raw: string | undefined, name: string, io: Io): number | undefined | null {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  io.err(`scn minimize: ${name} needs a positive whole number, not '${raw}'`);
+  return null;
+}
