@@ -46,6 +46,7 @@ export {
   KNOWN_RACE_TAG,
 } from "./lib/interp/explore.ts";
 export {
+  type BlockRun,
   formatSchedule,
   parseSchedule,
   ReplayScheduler,
@@ -64,7 +65,9 @@ export {
 export { EventQueue, type Scheduled } from "./lib/core/event_queue.ts";
 export { Trace, type TraceEvent } from "./lib/core/trace.ts";
 export { x86Platform } from "./lib/x86/platform.ts";
-export { X86Vm, type X86VmConfig } from "./lib/x86/vm.ts";
+export { type Hypervisor, type IrqchipMode, X86Vm, type X86VmConfig } from "./lib/x86/vm.ts";
+export type { LowestPriorityPolicy } from "./lib/x86/apic_bus.ts";
+export type { GuestWidth } from "./lib/xen/layout.ts";
 export {
   ExitCode,
   exitCodeOf,

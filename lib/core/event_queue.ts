@@ -8,9 +8,13 @@
 
 /** A scheduled callback. */
 export interface Scheduled {
+  /** Virtual time to fire at, in ns. */
   readonly time: number;
+  /** Order of scheduling: breaks ties between events at one time, deterministically. */
   readonly seq: number;
+  /** What happens then. */
   readonly fire: () => void;
+  /** Set by cancelling: the event stays queued and is skipped when it comes up. */
   cancelled: boolean;
 }
 

@@ -232,7 +232,7 @@ export const PLUMBING = "plumbing";
  * `kvm-xen`), where an event-channel kick ends a HLT and reads IF: there
  * they touch everything.
  */
-export const PLUMBING_UNLESS_XEN: Footprint = (settings) =>
+export const PLUMBING_UNLESS_XEN: Footprint = (settings): readonly string[] | undefined =>
   settings.hypervisor === undefined || settings.hypervisor === "kvm" ? [PLUMBING] : undefined;
 
 /** The footprint of an instruction that changes only the acting vCPU's own flags. */

@@ -121,8 +121,11 @@ export interface Counterexample {
 
 /** What exploring one scenario found. */
 export interface ExploreResult {
+  /** The scenario file. */
   file: string;
+  /** Its title. */
   title: string;
+  /** Its tags. */
   tags: string[];
   /**
    * pass: every order passes; fail: some order fails; xfail/xpass: the
@@ -136,7 +139,9 @@ export interface ExploreResult {
   blocks: number;
   /** Orders there are in all (product over those executions), when the search finished. */
   orders: bigint | null;
+  /** What the search did. */
   stats: ExploreStats;
+  /** The first failing order found, or null when every order passes. */
   counterexample: Counterexample | null;
 }
 

@@ -294,6 +294,7 @@ export class ReplayScheduler implements Scheduler {
   readonly #counts = new Map<ParallelOp, number>();
   #current: { run: BlockRun; order: number[] | null } | null = null;
 
+  /** Replays `entries` (from {@link parseSchedule}) in runs of `program`. */
   constructor(entries: readonly ScheduleEntry[], readonly program: Program) {
     this.#entries = entries;
   }

@@ -123,8 +123,11 @@ export const XEN_VIOAPIC_PINS = 48;
 
 /** How a VM is built. */
 export interface X86VmConfig {
+  /** vCPUs, created with vCPU ids (and APIC IDs) 0..vcpus-1. */
   vcpus: number;
+  /** KVM_CREATE_IRQCHIP (`kernel`), KVM_CAP_SPLIT_IRQCHIP (`split`), or neither. */
   irqchip: IrqchipMode;
+  /** How a lowest-priority interrupt picks its CPU (KVM's and QEMU's choices). */
   lowestPriority: LowestPriorityPolicy;
   /** Initial GSI routing in kernel mode: KVM's default or QEMU's (IRQ0 on IOAPIC pin 2). */
   routing: "kvm" | "qemu";
@@ -168,16 +171,23 @@ class UserspaceExtInt implements ExtIntSource {
  * ```
  */
 export class X86Vm implements VmModel {
+  /** The APIC bus: where IPIs, MSIs and I/O APIC messages find their LAPICs. */
   readonly bus: ApicBus;
+  /** The vCPUs, by vCPU index. */
   readonly cpus: X86Cpu[] = [];
+  /** The in-kernel 8259 pair (`irqchip kernel`), else null. */
   readonly pic: I8259Pair | null;
+  /** The in-kernel I/O APIC (`irqchip kernel`), else null. */
   readonly ioapic: Ioapic | null;
+  /** KVM's GSI routing table and the ioctls that use it. */
   readonly routing: GsiRouting;
+  /** Where the VM's models record events. */
   readonly trace: Trace;
   /** The Xen domain and KVM's Xen API, with `hypervisor xen` or `kvm-xen`; else undefined. */
   readonly xen: XenMachine | undefined;
   readonly #userspace: UserspaceExtInt[] = [];
 
+  /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
     const trace = env.trace;
     this.trace = trace;
