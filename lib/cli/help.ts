@@ -22,6 +22,12 @@ usage:
   scn diff [--against kvm] FILES|DIRS...
                                     run scenarios on the model and on KVM and print every
                                     disagreement; exit 1 on one (needs --allow-ffi: deno task diff)
+  scn fmt [--write | --check] FILES|DIRS...
+                                    print scenarios in the canonical layout; --check exits 1
+                                    listing the others, --write rewrites them (deno task scn-fmt)
+  scn minimize FILE [--out FILE] [--max-runs N]
+                                    shrink a failing scenario while the same expectation fails
+                                    the same way; print (or write) the smallest found
   scn help [TOPIC]                  this text, or one topic
 
   FILES are .scn files, or .md, .txt, .eml and .mbox files holding \`\`\`scn blocks or

@@ -24,6 +24,7 @@ import { junitReport } from "../report/junit.ts";
 import { parseSchedule, ReplayScheduler, type ScheduleEntry } from "../interp/explore_schedule.ts";
 import { exploreCommand, exploreCommandAsync, exploreOptions } from "../interp/explore_cli.ts";
 import { fmtCommand } from "./fmt_command.ts";
+import { minimizeCommand } from "./minimize_command.ts";
 import { diffCommand } from "./diff_command.ts";
 
 /** Where the command line writes; injectable so tests can capture it. */
@@ -137,8 +138,9 @@ export function mainAsync(args: string[], io: Io): Promise<number> {
 
 /** The command line; returns a promise only for `explore` when `wait` allows workers. */
 function dispatch(args: string[], io: Io, wait: boolean): number | Promise<number> {
-  // `fmt` has options of its own (--write, --check).
+  // `fmt` and `minimize` have options of their own (--write, --check, --max-runs).
   if (args[0] === "fmt") return fmtCommand(args.slice(1), io);
+  if (args[0] === "minimize") return minimizeCommand(args.slice(1), io);
   // `diff` parses its own options and loads its backend asynchronously.
   if (args[0] === "diff" && wait) return diffCommand(args.slice(1), io);
   if (args[0] === "report") return reportCommand(args.slice(1), io);
