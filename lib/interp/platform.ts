@@ -68,6 +68,8 @@ export interface VmModel {
   readonly name: string;
   /** Its vCPUs, by index. */
   readonly cpus: readonly CpuModel[];
+  /** Releases what the VM holds outside JavaScript (a real VM's fds); called when a run ends. */
+  dispose?(): void;
 }
 
 /** An architecture: its tables and a factory for its VMs. */

@@ -156,8 +156,13 @@ export interface ScenarioResult {
   title: string;
   /** Its tags. */
   tags: string[];
-  /** pass; fail; xfail (expected to fail, and did); xpass (expected to fail, but passed). */
-  status: "pass" | "fail" | "xfail" | "xpass";
+  /**
+   * pass; fail; xfail (expected to fail, and did); xpass (expected to fail, but passed);
+   * skip (a backend could not express it: `skipReason` says why).
+   */
+  status: "pass" | "fail" | "xfail" | "xpass" | "skip";
+  /** Why a skipped scenario was not run. */
+  skipReason?: string;
   /** The reason given with `expect failure`, or null. */
   expectFailure: string | null;
   /** Every broken expectation, in the order seen. */
@@ -196,7 +201,13 @@ interface Invariant {
  * ```
  */
 export function runProgram(program: Program, options: RunOptions = {}): ScenarioResult {
-  return new Interpreter(program, options).run();
+  const interpreter = new Interpreter(program, options);
+  try {
+    return interpreter.run();
+  } finally {
+    // Backends that hold OS resources (lib/kvm's VM and vCPU fds) release them here.
+    for (const vm of interpreter.vms) vm.dispose?.();
+  }
 }
 
 class Interpreter {

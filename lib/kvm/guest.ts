@@ -109,6 +109,15 @@ export const Action = {
   IoapicWrite: 7,
   /** `mov eax, es:[bx]`: a 32-bit read of the IOAPIC window. */
   IoapicRead: 8,
+  /** `out dx, al`: a byte to port DX (ECX), from AL (EAX). */
+  Out: 9,
+  /** `in al, dx`: a byte from port DX (ECX) into the mailbox. */
+  In: 10,
+  /**
+   * In the #GP handler: return past the faulting action, to the monitor
+   * (real mode pushes no error code; the saved IP is rewritten).
+   */
+  SkipFault: 11,
 } as const;
 
 /** A tiny 16-bit assembler: bytes, labels and rel16 / absolute fix-ups. */
@@ -238,13 +247,34 @@ export function assembleGuest(): GuestImage {
     a.jmp("monitor");
   }
 
+  a.label("out");
+  a.emit(FS, 0x8b, 0x16); // mov dx, fs:[4]: the port
+  a.u16(Mailbox.ecx);
+  a.emit(FS, 0xa0); // mov al, fs:[8]: the byte (A0: MOV AL, moffs8)
+  a.u16(Mailbox.eax);
+  a.emit(0xee); // out dx, al
+  a.jmp("monitor");
+
+  a.label("in");
+  a.emit(FS, 0x8b, 0x16); // mov dx, fs:[4]
+  a.u16(Mailbox.ecx);
+  a.emit(0xec); // in al, dx
+  a.emit(O32, 0x25); // and eax, imm32: keep the byte
+  a.emit(0xff, 0, 0, 0);
+  a.emit(O32, FS, 0xa3); // mov fs:[16], eax
+  a.u16(Mailbox.outEax);
+  a.jmp("monitor");
+
   a.label("iret");
   a.emit(0xcf); // iret: pops IP, CS, FLAGS of the frame the handler was entered with
 
-  // #GP from an action (real mode pushes no error code): make the frame
-  // return to the monitor instead of re-running the faulting instruction.
+  // Vector 13: #GP from an action, or an interrupt with vector 13; only the
+  // VMM knows which, so the handler reports and waits in a nested monitor.
   a.label("gp");
   a.emit(0xe6, Port.GpFault); // out imm8, al
+  a.jmp("monitor");
+
+  a.label("skip_fault");
   a.emit(0x89, 0xe5); // mov bp, sp
   a.emit(0xc7, 0x46, 0x00); // mov word [bp+0], imm16: the saved IP := monitor
   a.u16(Layout.code);
@@ -267,6 +297,9 @@ export function assembleGuest(): GuestImage {
       "iret",
       "ioapic_write",
       "ioapic_read",
+      "out",
+      "in",
+      "skip_fault",
     ]
   ) a.address(l);
   const code = a.link();
@@ -379,7 +412,11 @@ export type Stop =
   | { at: "vector"; vector: number }
   /** The NMI handler was entered. */
   | { at: "nmi" }
-  /** The action raised #GP; the guest is back at the monitor. */
+  /**
+   * Vector 13 was entered: #GP raised by the action (then post
+   * {@link Action.SkipFault}), or an interrupt with vector 13 (then it is
+   * a handler like any other).
+   */
   | { at: "gp" };
 
 /** The guest misbehaved: an exit the monitor protocol has no place for. */
@@ -396,6 +433,12 @@ export class GuestError extends Error {
   }
 }
 
+/** Exits that are no part of the monitor protocol but that the VMM is told of. */
+export interface ExitObserver {
+  /** KVM_EXIT_IOAPIC_EOI (split irqchip): the guest EOI'd a vector the VMM's IOAPIC routes. */
+  ioapicEoi?(vector: number): void;
+}
+
 /**
  * Runs the vCPU until its next OUT to one of the {@link Port}s. The very
  * first KVM_RUN stops at the monitor's own OUT.
@@ -405,20 +448,32 @@ export class GuestError extends Error {
  * const stop = runUntilStop(cpu); // { at: "monitor" }
  * ```
  */
-export function runUntilStop(cpu: KvmVcpu): Stop {
+export function runUntilStop(cpu: KvmVcpu, observer: ExitObserver = {}): Stop {
   // Other exits (an interrupt of the host, a signal) are resumed, a bounded number of times.
   for (let i = 0; i < 1000; i++) {
     cpu.run();
     const v = cpu.runView;
     const reason = v.getUint32(KVM_RUN.exit_reason, true);
     if (reason === KVM_EXIT.INTR) continue;
+    if (reason === KVM_EXIT.IOAPIC_EOI) {
+      // Nothing to do for a VMM without an IOAPIC of its own; the guest resumes after its EOI.
+      observer.ioapicEoi?.(v.getUint8(KVM_RUN.eoi_vector));
+      continue;
+    }
     if (reason === KVM_EXIT.IO && v.getUint16(KVM_RUN.io_port, true) === Port.Window) continue;
     if (reason !== KVM_EXIT.IO) throw new GuestError(`unexpected exit ${exitName(reason)}`);
     const port = v.getUint16(KVM_RUN.io_port, true);
+    const dataAt = Number(v.getBigUint64(KVM_RUN.io_data_offset, true));
+    const isProtocol = port >= Port.Monitor && port <= Port.Window;
+    if (!isProtocol) {
+      // A port no in-kernel device claims: nothing answers (reads give all ones).
+      if (v.getUint8(KVM_RUN.io_direction) !== KVM_EXIT_IO_OUT) cpu.runBytes[dataAt] = 0xff;
+      continue;
+    }
     if (v.getUint8(KVM_RUN.io_direction) !== KVM_EXIT_IO_OUT) {
       throw new GuestError(`unexpected IN from port 0x${port.toString(16)}`);
     }
-    const data = cpu.runBytes[Number(v.getBigUint64(KVM_RUN.io_data_offset, true))];
+    const data = cpu.runBytes[dataAt];
     switch (port) {
       case Port.Monitor:
         return { at: "monitor" };
@@ -426,12 +481,8 @@ export function runUntilStop(cpu: KvmVcpu): Stop {
         return { at: "vector", vector: data };
       case Port.Nmi:
         return { at: "nmi" };
-      case Port.GpFault: {
-        // The handler IRETs to the monitor, whose OUT ends this action.
-        const next = runUntilStop(cpu);
-        if (next.at !== "monitor") throw new GuestError("#GP handler did not reach the monitor");
+      case Port.GpFault:
         return { at: "gp" };
-      }
     }
     throw new GuestError(`OUT to unexpected port 0x${port.toString(16)}`);
   }

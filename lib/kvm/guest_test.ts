@@ -108,6 +108,11 @@ Deno.test({
       // An x2APIC MSR in xAPIC mode raises #GP.
       post(mem, 0, Action.Rdmsr, 0x802);
       assertEquals(runUntilStop(cpu), { at: "gp" });
+      post(mem, 0, Action.SkipFault);
+      assertEquals(runUntilStop(cpu), { at: "monitor" });
+      // Back at the monitor's own level: the next action runs normally.
+      post(mem, 0, Action.Rdmsr, 0x1b);
+      assertEquals(runUntilStop(cpu), { at: "monitor" });
     } finally {
       dispose();
     }

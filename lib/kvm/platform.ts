@@ -1,0 +1,684 @@
+/**
+ * The x86 platform bound to a real VM on `/dev/kvm`: the same settings,
+ * commands, state paths and handler events as `lib/x86/platform.ts` (so a
+ * scenario checks identically), run by KVM instead of the model.
+ *
+ * - VMM and device actions are the real ioctls (KVM_IRQ_LINE_STATUS,
+ *   KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_INTERRUPT).
+ * - vCPU actions are real guest instructions run by the monitor of
+ *   `guest.ts`: MMIO to the xAPIC page and the IOAPIC, RDMSR / WRMSR.
+ * - Delivery is KVM's: {@link CpuModel.canTake} runs the guest over a probe
+ *   (an instruction boundary with IF=1) and says whether KVM entered the
+ *   guest's handler; `take()` reports that entry. Handler bodies then run
+ *   inside the real handler, and `returnFromInterrupt()` executes its IRET.
+ * - State is read back with KVM_GET_LAPIC, KVM_GET_IRQCHIP,
+ *   KVM_GET_VCPU_EVENTS, KVM_GET_MSRS and KVM_GET_MP_STATE.
+ *
+ * What the guest's IF and HLT mean here: the guest waits in its monitor
+ * with IF=0 so that nothing is delivered between scenario steps (the
+ * model's rule: interrupts arrive only during `run`). The scenario's IF,
+ * STI shadow and HLT are therefore kept by the backend, and each probe
+ * runs the real `sti` for them; HLT is never executed for real, because
+ * with an in-kernel LAPIC KVM_RUN would block until an interrupt came.
+ * A halted vCPU wakes when a probe is taken, which is KVM's own condition
+ * (`kvm_vcpu_has_events` with IF=1).
+ *
+ * What it cannot express throws {@link BackendUnsupported}; the command
+ * line reports the scenario as skipped with the reason.
+ *
+ * @module
+ */
+import type { Args, CommandSpec, StateSpec, Val } from "../core/table.ts";
+import type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../interp/platform.ts";
+import { x86Platform } from "../x86/platform.ts";
+import { GP_FAULT } from "../x86/cpu.ts";
+import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
+import { ICR_HIGH_FIELDS, ICR_LOW_FIELDS, LAPIC_REGISTERS } from "../x86/lapic_registers.ts";
+import { GsiRouting, KvmIrqchip, type RoutingEntry } from "../x86/kvm_routing.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
+import {
+  KVM_CAP,
+  KVM_EXIT,
+  KVM_IOAPIC_NUM_PINS,
+  KVM_MP_STATE,
+  type KvmIrqRoutingEntry,
+  lapicRegister,
+  lapicVectors,
+} from "./abi.ts";
+import { type KvmSystem, KvmSystem as System, type KvmVcpu, type KvmVm } from "./kvm.ts";
+import { closeLibc } from "./libc.ts";
+import {
+  Action,
+  enterMonitor,
+  GUEST_MEMORY,
+  type GuestImage,
+  loadGuest,
+  Port,
+  post,
+  result,
+  runUntilStop,
+  type Stop,
+} from "./guest.ts";
+
+/** A command, state path or setting the KVM backend cannot run; the scenario is skipped. */
+export class BackendUnsupported extends Error {
+  /**
+   * @example
+   * ```ts
+   * throw new BackendUnsupported("'kvm nmi': NMIs are not probed by the guest monitor");
+   * ```
+   */
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "BackendUnsupported";
+  }
+}
+
+const IA32_APIC_BASE = 0x1b, APIC_BASE_EXTD = 1n << 10n, APIC_BASE_EN = 1n << 11n;
+const X2APIC_MSR_BASE = 0x800;
+const IOREGSEL = 0x00, IOWIN = 0x10, IOREDTBL = 0x10;
+const LAPIC_EOI = 0x0b0, LAPIC_SVR = 0x0f0, LAPIC_ICR_LOW = 0x300, LAPIC_ICR_HIGH = 0x310;
+const LAPIC_TIMER_INITIAL = 0x380;
+const IA32_TSC_DEADLINE = 0x6e0;
+const IRR = 0x200, ISR = 0x100, TMR = 0x180;
+
+const offsetOf = (name: string) => LAPIC_REGISTERS.find((r) => r.name === name)!.offset;
+
+/** One vCPU of a {@link KvmBackedVm}, as the interpreter sees it. */
+export class KvmBackedCpu implements CpuModel {
+  /** The scenario's RFLAGS.IF (the guest itself waits with IF=0). */
+  interruptFlag = false;
+  #shadow = false;
+  #shadowFresh = false;
+  #halted = false;
+  /** IF of each interrupt frame, innermost last. */
+  readonly frames: boolean[] = [];
+  /** A handler entry seen while doing something else, taken at the next boundary. */
+  #pending: Stop | undefined;
+  gpFaults = 0;
+  /** KVM_EXIT_IOAPIC_EOI exits seen, and their vectors. */
+  eoiExits = 0;
+  readonly eoiVectors = new Set<number>();
+  /** The last exit that was no part of the monitor protocol (0 before any). */
+  exitReason = 0;
+  eoiVector = 0;
+
+  constructor(readonly vm: KvmBackedVm, readonly index: number, readonly kvm: KvmVcpu) {}
+
+  get name(): string {
+    return `vcpu${this.index}`;
+  }
+
+  /** See {@link ExitObserver}. */
+  ioapicEoi(vector: number): void {
+    this.eoiExits++;
+    this.eoiVectors.add(vector);
+    this.eoiVector = vector;
+    this.exitReason = KVM_EXIT.IOAPIC_EOI;
+  }
+
+  get halted(): boolean {
+    return this.#halted;
+  }
+
+  /** Runs one monitor action; a handler entry on the way is kept for the next `canTake()`. */
+  act(action: number, ecx = 0, eax = 0, edx = 0): "done" | "gp" {
+    if (this.#pending) {
+      throw new BackendUnsupported(
+        "the guest entered a handler in the middle of an action (an NMI or an interrupt " +
+          "after IRET), which the monitor cannot resume",
+      );
+    }
+    post(this.vm.mem, this.index, action, ecx, eax, edx);
+    const stop = runUntilStop(this.kvm, this);
+    if (stop.at === "monitor") return "done";
+    if (stop.at === "gp") {
+      this.gpFaults++;
+      post(this.vm.mem, this.index, Action.SkipFault);
+      const back = runUntilStop(this.kvm, this);
+      if (back.at !== "monitor") throw new Error("the #GP handler did not return to the monitor");
+      return "gp";
+    }
+    this.#pending = stop;
+    return "done";
+  }
+
+  sti(): void {
+    this.interruptFlag = true;
+    this.#shadow = true;
+    this.#shadowFresh = true;
+  }
+
+  cli(): void {
+    this.interruptFlag = false;
+  }
+
+  hlt(): void {
+    this.#halted = true;
+  }
+
+  canTake(): boolean {
+    if (this.#pending) return true;
+    if (!this.interruptFlag || this.#shadow) return false;
+    post(this.vm.mem, this.index, Action.ProbeSti);
+    const stop = runUntilStop(this.kvm, this);
+    if (stop.at === "monitor") return false;
+    // STI, NOP, OUT and CLI raise nothing in real mode: vector 13 here is an interrupt.
+    this.#pending = stop.at === "gp" ? { at: "vector", vector: 13 } : stop;
+    return true;
+  }
+
+  take(): Taken {
+    const stop = this.#pending!;
+    this.#pending = undefined;
+    this.#halted = false;
+    this.frames.push(this.interruptFlag);
+    this.interruptFlag = false;
+    const trace = this.vm.trace;
+    const kind = stop.at === "nmi" ? "nmi" : "vector";
+    const vector = stop.at === "vector" ? stop.vector : -1;
+    const what = kind === "nmi" ? "NMI" : `0x${vector.toString(16)}`;
+    const event = trace.enabled
+      ? trace.emit(this.name, "took", `${what} (guest handler entered)`)
+      : 0;
+    return { kind, vector, cause: 0, event };
+  }
+
+  retire(): boolean {
+    if (this.#shadowFresh) {
+      this.#shadowFresh = false;
+      return true;
+    }
+    if (!this.#shadow) return false;
+    this.#shadow = false;
+    return true;
+  }
+
+  returnFromInterrupt(): void {
+    if (this.frames.length === 0) return;
+    // The guest's IRET returns into the probe, which goes on to CLI and the monitor.
+    this.interruptFlag = this.frames.pop()!;
+    post(this.vm.mem, this.index, Action.Iret);
+    const stop = runUntilStop(this.kvm, this);
+    if (stop.at === "vector" || stop.at === "nmi") this.#pending = stop;
+    if (stop.at === "gp") this.#pending = { at: "vector", vector: 13 };
+  }
+
+  /** KVM_GET_LAPIC. */
+  lapic(): Uint8Array {
+    return this.kvm.getLapic();
+  }
+
+  /** Whether the guest's LAPIC is in x2APIC mode (IA32_APIC_BASE.EXTD). */
+  x2apic(): boolean {
+    return ((this.kvm.getMsr(IA32_APIC_BASE) ?? 0n) & APIC_BASE_EXTD) !== 0n;
+  }
+
+  /** A LAPIC register write as the guest does it: MMIO, or WRMSR in x2APIC mode. */
+  lapicWrite(offset: number, value: number): void {
+    if (offset === LAPIC_TIMER_INITIAL) unsupportedTimer();
+    if (this.x2apic()) this.act(Action.Wrmsr, X2APIC_MSR_BASE + (offset >> 4), value, 0);
+    else this.act(Action.LapicWrite, offset, value);
+  }
+
+  /** A LAPIC register read as the guest does it. */
+  lapicRead(offset: number): number | bigint {
+    if (this.x2apic()) {
+      if (this.act(Action.Rdmsr, X2APIC_MSR_BASE + (offset >> 4)) === "gp") return GP_FAULT;
+      return result(this.vm.mem, this.index, "outEax");
+    }
+    this.act(Action.LapicRead, offset);
+    return result(this.vm.mem, this.index, "outEax");
+  }
+}
+
+function unsupportedTimer(): never {
+  throw new BackendUnsupported(
+    "the LAPIC timer: KVM's runs on the host clock, not the scenario's virtual time",
+  );
+}
+
+/** A scenario VM backed by a KVM VM. */
+export class KvmBackedVm implements VmModel {
+  readonly cpus: KvmBackedCpu[] = [];
+  readonly sys: KvmSystem;
+  readonly vm: KvmVm;
+  readonly mem: Uint8Array<ArrayBuffer>;
+  readonly image: GuestImage;
+  readonly irqchip: "kernel" | "split";
+  readonly trace: ModelEnv["trace"];
+
+  constructor(readonly name: string, s: Readonly<Record<string, Val>>, env: ModelEnv) {
+    refuseSettings(s);
+    this.trace = env.trace;
+    this.irqchip = s.irqchip as "kernel" | "split";
+    this.sys = System.open();
+    try {
+      this.vm = this.sys.createVm();
+      // Intel needs a TSS region for real mode; harmless elsewhere.
+      this.vm.setTssAddr(0xfffb_d000);
+      if (this.irqchip === "kernel") this.vm.createIrqchip();
+      else this.vm.enableSplitIrqchip(KVM_IOAPIC_NUM_PINS);
+      if ((s.x2apic_api as number) !== 0) {
+        this.vm.enableCap(KVM_CAP.X2APIC_API, [BigInt(s.x2apic_api as number)]);
+      }
+      this.mem = this.vm.addMemory(0, 0n, GUEST_MEMORY);
+      this.image = loadGuest(this.mem);
+      const cpuid = this.sys.supportedCpuid();
+      for (let n = 0; n < (s.vcpus as number); n++) {
+        const kvm = this.vm.createVcpu(n);
+        // KVM's supported CPUID offers x2APIC (leaf 1 ECX bit 21) with an in-kernel LAPIC.
+        kvm.setCpuid(
+          cpuid.map((e) => (e.function === 1 ? { ...e, ebx: (e.ebx & 0xffffff) | (n << 24) } : e)),
+        );
+        enterMonitor(kvm, n, this.image);
+        // APs start running, as the model's default (firmware brought them up).
+        if (n > 0) kvm.setMpState(KVM_MP_STATE.RUNNABLE);
+        if (s.lapic === "x2apic") {
+          const base = kvm.getMsr(IA32_APIC_BASE)!;
+          kvm.setMsr(IA32_APIC_BASE, base | APIC_BASE_EN | APIC_BASE_EXTD);
+        }
+        const cpu = new KvmBackedCpu(this, n, kvm);
+        this.cpus.push(cpu);
+        // Reach the monitor, so every later action starts from there.
+        const first = runUntilStop(kvm);
+        if (first.at !== "monitor") throw new Error(`vcpu${n} did not reach its monitor`);
+      }
+      if (s.routing === "qemu") {
+        const r = this.vm.setGsiRouting(GsiRouting.qemuDefault().map(toKvmRoute));
+        if (r < 0) throw new Error(`KVM_SET_GSI_ROUTING (QEMU's table) failed: ${r}`);
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** Closes the VM and /dev/kvm (the interpreter calls it when the scenario ends). */
+  dispose(): void {
+    this.vm?.close();
+    this.sys.close();
+    closeLibc();
+  }
+}
+
+function refuseSettings(s: Readonly<Record<string, Val>>): void {
+  const why = s.hypervisor !== "kvm"
+    ? `'hypervisor ${s.hypervisor}': this KVM has no Xen support`
+    : s.irqchip === "userspace"
+    ? "'irqchip userspace': the guest monitor needs an in-kernel LAPIC"
+    : s.aps !== "running"
+    ? "'aps wait-for-sipi': INIT/SIPI are not driven through the guest monitor yet"
+    : s.lowest_priority !== "kvm-vector-hashing"
+    ? "'lowest_priority first' is QEMU TCG's choice; KVM always does its own"
+    : undefined;
+  if (why) throw new BackendUnsupported(why);
+}
+
+function toKvmRoute(e: RoutingEntry): KvmIrqRoutingEntry {
+  if (e.type === "irqchip") {
+    return { gsi: e.gsi, type: "irqchip", irqchip: e.irqchip, pin: e.pin };
+  }
+  if (e.type === "msi") {
+    return {
+      gsi: e.gsi,
+      type: "msi",
+      address_lo: e.addressLo,
+      address_hi: e.addressHi,
+      data: e.data,
+    };
+  }
+  throw new BackendUnsupported(`a '${e.type}' routing entry: this KVM has no Xen support`);
+}
+
+// ---- commands ----------------------------------------------------------------------
+
+type Run = (vm: KvmBackedVm, cpu: number, a: Args) => Val | void;
+
+function composeValue(a: Args): bigint {
+  const r = a.$register!;
+  if (r.raw !== undefined) return r.raw;
+  let v = 0n;
+  for (const [f, n] of r.fields) v = setField(f, v, Number(BigInt.asUintN(f.width, BigInt(n))));
+  return v;
+}
+
+function isLapic(a: Args): boolean {
+  return a.$register!.file.prefix === "lapic";
+}
+
+function ioapicPin(vm: KvmBackedVm, pin: number): void {
+  if (pin >= KVM_IOAPIC_NUM_PINS) {
+    throw new CommandInputError(
+      `this vm's IOAPIC has ${KVM_IOAPIC_NUM_PINS} pins: there is no redtbl[${pin}]`,
+    );
+  }
+  if (vm.irqchip !== "kernel") {
+    throw new BackendUnsupported(
+      "an IOAPIC access with 'irqchip split': the IOAPIC is the VMM's, which irqlab does not run",
+    );
+  }
+}
+
+const IOAPIC_INDEX: Record<string, number> = { id: 0x00, version: 0x01 };
+
+const vcpuCommands: Record<string, Run> = {
+  sti: (vm, c) => vm.cpus[c].sti(),
+  cli: (vm, c) => vm.cpus[c].cli(),
+  hlt: (vm, c) => vm.cpus[c].hlt(),
+  nop: (vm, c) => void vm.cpus[c].act(Action.Nop),
+  eoi: (vm, c) => vm.cpus[c].lapicWrite(LAPIC_EOI, 0),
+  "lapic enable": (vm, c, a) => vm.cpus[c].lapicWrite(LAPIC_SVR, 0x100 | (a.spurious as number)),
+  "lapic disable": (vm, c, a) => vm.cpus[c].lapicWrite(LAPIC_SVR, a.spurious as number),
+  write: (vm, c, a) => {
+    const r = a.$register!;
+    const value = composeValue(a);
+    const cpu = vm.cpus[c];
+    if (isLapic(a)) return cpu.lapicWrite(offsetOf(r.register.name), Number(value & 0xffff_ffffn));
+    if (r.register.name === "redtbl") {
+      ioapicPin(vm, r.index);
+      const w = splitWords(value);
+      // High dword first, so the entry is complete when the low dword (with the mask) lands.
+      cpu.act(Action.IoapicWrite, IOREGSEL, IOREDTBL + 2 * r.index + 1);
+      cpu.act(Action.IoapicWrite, IOWIN, w.high);
+      cpu.act(Action.IoapicWrite, IOREGSEL, IOREDTBL + 2 * r.index);
+      cpu.act(Action.IoapicWrite, IOWIN, w.low);
+      return;
+    }
+    ioapicPin(vm, 0);
+    cpu.act(Action.IoapicWrite, IOREGSEL, IOAPIC_INDEX[r.register.name]);
+    cpu.act(Action.IoapicWrite, IOWIN, Number(value & 0xffff_ffffn));
+  },
+  read: (vm, c, a) => {
+    const r = a.$register!;
+    const cpu = vm.cpus[c];
+    if (isLapic(a)) return cpu.lapicRead(offsetOf(r.register.name));
+    const word = (index: number) => {
+      cpu.act(Action.IoapicWrite, IOREGSEL, index);
+      cpu.act(Action.IoapicRead, IOWIN);
+      return result(vm.mem, c, "outEax");
+    };
+    if (r.register.name === "redtbl") {
+      ioapicPin(vm, r.index);
+      const hi = word(IOREDTBL + 2 * r.index + 1);
+      return joinWords(word(IOREDTBL + 2 * r.index), hi);
+    }
+    ioapicPin(vm, 0);
+    return word(IOAPIC_INDEX[r.register.name]);
+  },
+  ipi: (vm, c, a) => {
+    const cpu = vm.cpus[c];
+    if (a.delivery_mode === "nmi" || a.delivery_mode === "smi") unsupportedNmi();
+    if (a.delivery_mode === "init" || a.delivery_mode === "startup") {
+      throw new BackendUnsupported("INIT/SIPI IPIs: the guest monitor does not follow a reset");
+    }
+    const low = encodeFields(ICR_LOW_FIELDS, {
+      vector: a.vector as number,
+      delivery_mode: a.delivery_mode as string,
+      dest_mode: a.dest_mode as string,
+      level: a.level as number,
+      trigger: a.trigger as string,
+      shorthand: a.shorthand as string,
+    });
+    const dest = a.dest as number;
+    if (cpu.x2apic()) {
+      // One 64-bit WRMSR of the ICR (0x830): EDX is the destination.
+      cpu.act(Action.Wrmsr, 0x830, low, dest);
+      return;
+    }
+    if (dest > 0xff) {
+      throw new CommandInputError(
+        `an xAPIC destination is 8 bits, not 0x${
+          dest.toString(16)
+        }: enter x2APIC mode for 32-bit IDs`,
+      );
+    }
+    cpu.act(Action.LapicWrite, LAPIC_ICR_HIGH, encodeFields(ICR_HIGH_FIELDS, { dest }));
+    cpu.act(Action.LapicWrite, LAPIC_ICR_LOW, low);
+  },
+  rdmsr: (vm, c, a) => {
+    const cpu = vm.cpus[c];
+    if (cpu.act(Action.Rdmsr, a.msr as number) === "gp") return GP_FAULT;
+    return joinWords(result(vm.mem, c, "outEax"), result(vm.mem, c, "outEdx"));
+  },
+  wrmsr: (vm, c, a) => {
+    const msr = a.msr as number;
+    if (msr === IA32_TSC_DEADLINE || msr === X2APIC_MSR_BASE + (LAPIC_TIMER_INITIAL >> 4)) {
+      unsupportedTimer();
+    }
+    const w = splitWords(BigInt(a.value as bigint));
+    return vm.cpus[c].act(Action.Wrmsr, msr, w.low, w.high) === "gp" ? GP_FAULT : 0;
+  },
+  "lapic x2apic": (vm, c) => {
+    const cpu = vm.cpus[c];
+    const base = cpu.kvm.getMsr(IA32_APIC_BASE)! | APIC_BASE_EN | APIC_BASE_EXTD;
+    const w = splitWords(base);
+    return cpu.act(Action.Wrmsr, IA32_APIC_BASE, w.low, w.high) === "gp" ? GP_FAULT : 0;
+  },
+  out: (vm, c, a) => void vm.cpus[c].act(Action.Out, ownPort(a.port as number), a.value as number),
+  in: (vm, c, a) => {
+    vm.cpus[c].act(Action.In, ownPort(a.port as number));
+    return result(vm.mem, c, "outEax");
+  },
+  "mov cr8": () => {
+    throw new BackendUnsupported(
+      "'mov cr8': CR8 exists only in 64-bit mode, and the guest runs in real mode",
+    );
+  },
+};
+
+function ownPort(port: number): number {
+  if (port >= Port.Monitor && port <= Port.Window) {
+    throw new BackendUnsupported(
+      `port 0x${port.toString(16)}: the guest monitor talks to the VMM through ports 0x10-0x14`,
+    );
+  }
+  return port;
+}
+
+function unsupportedNmi(): never {
+  throw new BackendUnsupported(
+    "NMIs: the guest monitor probes only maskable interrupts (an NMI would be taken in the " +
+      "middle of an action)",
+  );
+}
+
+function routeOf(e: Readonly<Record<string, Val>>): KvmIrqRoutingEntry {
+  const type = e.type !== ""
+    ? e.type
+    : e.irqchip !== ""
+    ? "irqchip"
+    : (e.port as number) >= 0
+    ? "xen_evtchn"
+    : "msi";
+  if (type === "irqchip") {
+    const chip = e.irqchip === "pic_master"
+      ? KvmIrqchip.PicMaster
+      : e.irqchip === "pic_slave"
+      ? KvmIrqchip.PicSlave
+      : KvmIrqchip.Ioapic;
+    return {
+      gsi: e.gsi as number,
+      type: "irqchip",
+      irqchip: chip,
+      pin: Math.max(e.pin as number, 0),
+    };
+  }
+  if (type === "msi") {
+    return {
+      gsi: e.gsi as number,
+      type: "msi",
+      address_lo: Math.max(e.address_lo as number, 0),
+      address_hi: e.address_hi as number,
+      data: e.data as number,
+    };
+  }
+  throw new BackendUnsupported("a 'xen_evtchn' routing entry: this KVM has no Xen support");
+}
+
+function msiData(data: number): number {
+  // Delivery mode NMI (100b in bits 10:8) would arrive mid-action.
+  if (((data >>> 8) & 7) === 4) unsupportedNmi();
+  return data;
+}
+
+const vmmCommands: Record<string, Run> = {
+  "kvm irq_line": (vm, _c, a) => vm.vm.irqLineStatus(a.gsi as number, a.level as number),
+  "kvm signal_msi": (vm, _c, a) =>
+    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(a.data as number)),
+  "kvm set_gsi_routing": (vm, _c, a) => vm.vm.setGsiRouting(a.$entries!.map(routeOf)),
+  "kvm interrupt": (vm, _c, a) => vm.cpus[a.vcpu as number].kvm.interrupt(a.vector as number),
+  "kvm nmi": () => unsupportedNmi(),
+  assert: (vm, _c, a) => vm.vm.irqLineStatus(a.gsi as number, 1),
+  deassert: (vm, _c, a) => vm.vm.irqLineStatus(a.gsi as number, 0),
+  pulse: (vm, _c, a) => {
+    const r = vm.vm.irqLineStatus(a.gsi as number, 1);
+    vm.vm.irqLineStatus(a.gsi as number, 0);
+    return r;
+  },
+  msi: (vm, _c, a) =>
+    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(a.data as number)),
+};
+
+function traced(spec: CommandSpec<unknown>, run: Run): CommandSpec<KvmBackedVm>["run"] {
+  return (vm, cpu, a, source) => {
+    if (vm.trace.enabled) vm.trace.emit(source, spec.name, "(on KVM)");
+    return run(vm, cpu, a);
+  };
+}
+
+function bindCommand(c: CommandSpec<unknown>): CommandSpec<KvmBackedVm> {
+  const run = c.actor === "vcpu" ? vcpuCommands[c.name] : vmmCommands[c.name];
+  return {
+    ...c,
+    run: run ? traced(c, run) : () => {
+      throw new BackendUnsupported(`'${c.name}' is not expressed on KVM yet`);
+    },
+  } as CommandSpec<KvmBackedVm>;
+}
+
+// ---- state ---------------------------------------------------------------------------
+
+type Get = (vm: KvmBackedVm, indexes: readonly number[]) => Val;
+
+function lapicGetter(pattern: string): Get | undefined {
+  const m = /^vcpu#\.lapic\.([a-z0-9_]+)(?:\.([a-z0-9_]+))?$/.exec(pattern);
+  if (!m) return undefined;
+  const [, name, field] = m;
+  if (name === "irr" || name === "isr" || name === "tmr") {
+    const base = name === "irr" ? IRR : name === "isr" ? ISR : TMR;
+    return (vm, [c]) => lapicVectors(vm.cpus[c].lapic(), base);
+  }
+  const reg = LAPIC_REGISTERS.find((r) => r.name === name);
+  if (!reg || reg.width !== 32) return undefined;
+  const read = (vm: KvmBackedVm, c: number) => lapicRegister(vm.cpus[c].lapic(), reg.offset);
+  if (field === undefined) return (vm, [c]) => read(vm, c);
+  const f = reg.fields?.find((x) => x.name === field);
+  return f ? (vm, [c]) => decodeField(f, read(vm, c)) : undefined;
+}
+
+function ioapicGetter(pattern: string): Get | undefined {
+  const rte = (vm: KvmBackedVm, p: number) => vm.vm.getIoapic().redirtbl[p];
+  if (pattern === "ioapic.redtbl[#]") return (vm, [p]) => rte(vm, p);
+  const m = /^ioapic\.pin\[#\]\.([a-z_]+)$/.exec(pattern);
+  if (!m || m[1] === "line") return undefined;
+  const f = x86RteField(m[1]);
+  return f ? (vm, [p]) => decodeField(f, rte(vm, p)) : undefined;
+}
+
+function x86RteField(name: string) {
+  const reg = x86Platform.commands.find((c) => c.name === "write")!.params[0].type;
+  if (reg.kind !== "register") return undefined;
+  const redtbl = reg.files.flatMap((f) => f.registers).find((r) => r.name === "redtbl");
+  return redtbl?.fields.find((f) => f.name === name);
+}
+
+const CPU_STATE: Record<string, Get> = {
+  "vcpu#.if": (vm, [c]) => Number(vm.cpus[c].interruptFlag),
+  "vcpu#.halted": (vm, [c]) => Number(vm.cpus[c].halted),
+  "vcpu#.depth": (vm, [c]) => vm.cpus[c].frames.length,
+  "vcpu#.gp_faults": (vm, [c]) => vm.cpus[c].gpFaults,
+  "vcpu#.nmi_pending": (vm, [c]) => vm.cpus[c].kvm.getEvents().nmi.pending,
+  "vcpu#.nmi_blocked": (vm, [c]) => vm.cpus[c].kvm.getEvents().nmi.masked,
+  "vcpu#.eoi_exits": (vm, [c]) => vm.cpus[c].eoiExits,
+  "vcpu#.eoi_exit_vector": (vm, [c]) => vm.cpus[c].eoiVector,
+  "vcpu#.eoi_exit_vectors": (vm, [c]) => [...vm.cpus[c].eoiVectors].sort((a, b) => a - b),
+  "vcpu#.exit_reason": (vm, [c]) => vm.cpus[c].exitReason,
+  "vcpu#.mp_state": (vm, [c]) =>
+    vm.cpus[c].halted ? KVM_MP_STATE.HALTED : vm.cpus[c].kvm.getMpState(),
+  "vcpu#.apic_base": (vm, [c]) =>
+    Number((vm.cpus[c].kvm.getMsr(IA32_APIC_BASE) ?? 0n) & 0xffff_ffffn),
+};
+
+function picGetter(pattern: string): Get | undefined {
+  const m = /^pic\.(master|slave)\.(irr|isr|imr|elcr)$/.exec(pattern);
+  if (!m) return undefined;
+  return (vm) => {
+    if (vm.irqchip !== "kernel") return 0;
+    return vm.vm.getPic(m[1] === "master" ? 0 : 1)[m[2] as "irr" | "isr" | "imr" | "elcr"];
+  };
+}
+
+function bindState(s: StateSpec<unknown>): StateSpec<KvmBackedVm> {
+  const get = CPU_STATE[s.pattern] ?? lapicGetter(s.pattern) ?? ioapicGetter(s.pattern) ??
+    picGetter(s.pattern);
+  const segments = s.pattern.split(".");
+  return {
+    ...s,
+    get: get ?? (() => {
+      throw new BackendUnsupported(`'${s.pattern}' is not read back from KVM yet`);
+    }),
+    bounds: (vm) =>
+      segments.flatMap((seg) =>
+        seg === "vcpu#" ? [vm.cpus.length] : seg.includes("[#]")
+          ? [
+            seg.startsWith("pin") || seg.startsWith("redtbl")
+              ? (vm.irqchip === "kernel" ? KVM_IOAPIC_NUM_PINS : 0)
+              : 256,
+          ]
+          : []
+      ),
+  } as StateSpec<KvmBackedVm>;
+}
+
+/**
+ * Checks that `/dev/kvm` opens and speaks the KVM API; throws `KvmUnavailable` if not.
+ *
+ * @example
+ * ```ts
+ * probeKvm(); // before running anything on KVM
+ * ```
+ */
+export function probeKvm(): void {
+  try {
+    System.open().close();
+  } finally {
+    closeLibc();
+  }
+}
+
+/**
+ * The x86 platform on a real KVM VM (needs `--allow-ffi` and `/dev/kvm`).
+ *
+ * @example
+ * ```ts
+ * const program = check(parse(text, "a.scn"), { platforms: [kvmPlatform()] });
+ * runProgram(program); // each vm is a KVM VM, closed when the run ends
+ * ```
+ */
+export function kvmPlatform(): Platform<KvmBackedVm> {
+  const x86 = x86Platform as unknown as Platform;
+  return {
+    arch: x86.arch,
+    settings: x86.settings,
+    commands: x86.commands.map(bindCommand),
+    state: x86.state.map(bindState),
+    handlerEvents: x86.handlerEvents,
+    constants: x86.constants,
+    actors: x86.actors,
+    vcpuCount: x86.vcpuCount,
+    checkSettings: x86.checkSettings,
+    handlerMatches: x86.handlerMatches,
+    create: (name, settings, env) => new KvmBackedVm(name, settings, env),
+  };
+}

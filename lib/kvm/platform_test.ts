@@ -1,0 +1,109 @@
+import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { parse } from "../../dsl/parse.ts";
+import { check } from "../../dsl/check/mod.ts";
+import { runProgram } from "../interp/run.ts";
+import type { Platform } from "../interp/platform.ts";
+import { x86Platform } from "../x86/platform.ts";
+import { BackendUnsupported, kvmPlatform } from "./platform.ts";
+import { kvmTestsAvailable } from "./test_support.ts";
+
+const available = kvmTestsAvailable("lib/kvm/platform_test.ts");
+
+function run(text: string) {
+  const program = check(parse(text, "t.scn"), {
+    platforms: [kvmPlatform() as unknown as Platform],
+  });
+  return runProgram(program);
+}
+
+Deno.test("kvmPlatform() offers the x86 platform's commands, state paths and settings by name", () => {
+  const kvm = kvmPlatform();
+  assertEquals(kvm.commands.map((c) => c.name), x86Platform.commands.map((c) => c.name));
+  assertEquals(kvm.state.map((s) => s.pattern), x86Platform.state.map((s) => s.pattern));
+  assertEquals(kvm.settings, x86Platform.settings);
+});
+
+Deno.test({
+  name: "an MSI is taken by the guest handler, whose body runs inside it, when run on KVM",
+  ignore: !available,
+  fn() {
+    const r = run(`scenario "msi"
+vm guest { arch x86_64  vcpus 1 }
+on vcpu0 vector 0x41 { eoi }
+vcpu0: lapic enable
+vcpu0: sti
+vmm: kvm signal_msi address=0xfee00000 data=0x41 -> $r
+expect $r == 1
+expect vcpu0.lapic.irr == {0x41}
+run
+expect vcpu0 took 0x41 once
+expect vcpu0.lapic.irr == {}
+expect vcpu0.lapic.isr == {}
+expect vcpu0.depth == 0
+expect vcpu0.if == 1
+`);
+    assertEquals(r.failures.map((f) => `${f.text}: ${f.actual}`), []);
+    assertEquals(r.status, "pass");
+  },
+});
+
+Deno.test({
+  name: "with IF=0 nothing is taken and the vector waits in IRR when run on KVM",
+  ignore: !available,
+  fn() {
+    const r = run(`scenario "if0"
+vm guest { arch x86_64  vcpus 1 }
+vcpu0: lapic enable
+vmm: kvm signal_msi address=0xfee00000 data=0x41
+run
+expect vcpu0 took nothing
+expect vcpu0.lapic.irr == {0x41}
+`);
+    assertEquals(r.status, "pass");
+  },
+});
+
+Deno.test({
+  name: "rdmsr of an x2APIC MSR in xAPIC mode returns GP and counts a #GP when run on KVM",
+  ignore: !available,
+  fn() {
+    const r = run(`scenario "gp"
+vm guest { arch x86_64  vcpus 1 }
+vcpu0: rdmsr msr=0x802 -> $v
+expect $v == GP
+expect vcpu0.gp_faults == 1
+vcpu0: rdmsr msr=0x1b -> $b
+expect $b == 0xfee00900
+`);
+    assertEquals(r.failures.map((f) => `${f.text}: ${f.actual}`), []);
+  },
+});
+
+Deno.test({
+  name: "a command the backend cannot express throws BackendUnsupported with its reason",
+  ignore: !available,
+  fn() {
+    throws(
+      () =>
+        run(`scenario "nmi"
+vm guest { arch x86_64  vcpus 1 }
+vmm: kvm nmi vcpu=0
+`),
+      (e: unknown) => e instanceof BackendUnsupported && /NMI/.test(e.reason),
+    );
+  },
+});
+
+Deno.test({
+  name: "a Xen VM is refused with BackendUnsupported before any ioctl",
+  ignore: !available,
+  fn() {
+    throws(
+      () =>
+        run(`scenario "xen"
+vm guest { arch x86_64  vcpus 1  hypervisor xen }
+`),
+      (e: unknown) => e instanceof BackendUnsupported && /Xen/.test(e.reason),
+    );
+  },
+});
