@@ -12,7 +12,8 @@ import { check } from "../../dsl/check/mod.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../platforms.ts";
 import type { Platform } from "../interp/platform.ts";
-import { runProgram } from "../interp/run.ts";
+import { runProgram, type ScenarioResult } from "../interp/run.ts";
+import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
 import { processTarget, type ScenarioSource } from "./hosts.ts";
 import { reportCommand } from "./report_command.ts";
@@ -69,8 +70,9 @@ export function processFile(
     };
   }
   sources.set(path, source ? source.quote : text);
+  let program: ReturnType<typeof check> | undefined;
   try {
-    const program = check(parse(text, path), { platforms, load: fileLoader, text });
+    program = check(parse(text, path), { platforms, load: fileLoader, text });
     for (const [k, v] of program.sources) sources.set(k, v);
     if (source) sources.set(path, source.quote);
     const replay = schedule === undefined
@@ -103,12 +105,33 @@ export function processFile(
       }
       return { kind: "input-error", file, diagnostics: e.diagnostics, sources };
     }
+    // A backend (lib/kvm, known by name so this module never imports it) that cannot express it.
+    if (e instanceof Error && e.name === "BackendUnsupported" && program) {
+      return { kind: "result", file, result: skipped(file, program, e.message) };
+    }
     return {
       kind: "internal-error",
       file,
       message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
     };
   }
+}
+
+/** The result of a scenario the backend could not run. */
+function skipped(file: string, p: ReturnType<typeof check>, reason: string): ScenarioResult {
+  return {
+    file,
+    title: p.title,
+    tags: p.tags,
+    status: "skip",
+    skipReason: reason,
+    expectFailure: p.expectFailure?.reason ?? null,
+    failures: [],
+    trace: [],
+    took: [],
+    steps: 0,
+    time: 0,
+  };
 }
 
 /**
@@ -144,6 +167,25 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   // `diff` parses its own options and loads its backend asynchronously.
   if (args[0] === "diff" && wait) return diffCommand(args.slice(1), io);
   if (args[0] === "report") return reportCommand(args.slice(1), io);
+  // `--backend kvm` loads lib/kvm (FFI) lazily, then runs the rest as usual.
+  const backend = args.findIndex((a) => a === "--backend" || a.startsWith("--backend="));
+  if (backend >= 0) {
+    const value = args[backend].includes("=") ? args[backend].split("=")[1] : args[backend + 1];
+    const rest = args.filter((_, i) =>
+      i !== backend && (i !== backend + 1 || value === undefined || args[backend].includes("="))
+    );
+    if (value === "model") return dispatch(rest, io, wait);
+    if (value !== "kvm" || args[0] !== "run") {
+      io.err(`scn: --backend is 'model' or 'kvm', for 'scn run' ('${value ?? ""}' given)`);
+      return ExitCode.InputError;
+    }
+    const problem = kvmPermissionProblem();
+    if (problem || !wait) {
+      io.err(problem ?? `scn run --backend kvm: run it as '${KVM_TASK}'`);
+      return ExitCode.InputError;
+    }
+    return kvmRunCommand(rest, io, (a, i) => dispatch(a, i, false) as number);
+  }
   let parsed;
   try {
     parsed = parseArgs({

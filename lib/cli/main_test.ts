@@ -200,7 +200,14 @@ Deno.test("scn run --json prints one JSON document with scenarios and summary", 
     ]),
     [[3, 8, "unknown command 'eio' for vcpu0", "did you mean 'eoi'?"]],
   );
-  assert.deepEqual(doc.summary, { passed: 1, failed: 2, xfail: 0, xpass: 0, errors: 1 });
+  assert.deepEqual(doc.summary, {
+    passed: 1,
+    failed: 2,
+    xfail: 0,
+    xpass: 0,
+    errors: 1,
+    skipped: 0,
+  });
 });
 
 Deno.test("scn run --junit - prints JUnit XML after the text report", () => {

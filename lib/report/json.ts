@@ -24,6 +24,7 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
         tags: r.tags,
         status: r.status,
         expectFailure: r.expectFailure,
+        ...(r.status === "skip" ? { skipReason: r.skipReason } : {}),
         failures: r.failures.map((f) => ({
           kind: f.kind,
           file: f.loc.source,

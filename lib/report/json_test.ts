@@ -13,7 +13,7 @@ Deno.test("jsonReport() of nothing has version, no scenarios and a zero summary"
   assert.deepEqual(JSON.parse(jsonReport([])), {
     version: 1,
     scenarios: [],
-    summary: { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0 },
+    summary: { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0, skipped: 0 },
   });
 });
 
@@ -52,7 +52,14 @@ Deno.test("jsonReport() gives each result its file, title, tags, status and loca
   );
   assert.ok(f.events.length > 0);
   assert.deepEqual(Object.keys(f.events[0]), ["id", "time", "source", "kind", "text", "cause"]);
-  assert.deepEqual(doc.summary, { passed: 1, failed: 1, xfail: 0, xpass: 0, errors: 0 });
+  assert.deepEqual(doc.summary, {
+    passed: 1,
+    failed: 1,
+    xfail: 0,
+    xpass: 0,
+    errors: 0,
+    skipped: 0,
+  });
 });
 
 Deno.test("jsonReport() reports input errors with their formatted text and internal errors", () => {
@@ -106,7 +113,14 @@ Deno.test("jsonReport() reports input errors with their formatted text and inter
     },
     { file: "boom.scn", status: "internal-error", message: "TypeError: x" },
   ]);
-  assert.deepEqual(doc.summary, { passed: 0, failed: 2, xfail: 0, xpass: 0, errors: 2 });
+  assert.deepEqual(doc.summary, {
+    passed: 0,
+    failed: 2,
+    xfail: 0,
+    xpass: 0,
+    errors: 2,
+    skipped: 0,
+  });
 });
 
 Deno.test("jsonReport() is indented with two spaces and round-trips", () => {

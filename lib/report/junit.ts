@@ -45,6 +45,9 @@ export function junitReport(outcomes: readonly Outcome[]): string {
     }
     const r = o.result;
     if (r.status === "pass") return `${open}</testcase>`;
+    if (r.status === "skip") {
+      return `${open}\n    <skipped message="${esc(r.skipReason ?? "")}"/>\n  </testcase>`;
+    }
     if (r.status === "xfail") {
       return `${open}\n    <skipped message="${
         esc(`expected failure: ${r.expectFailure}`)
@@ -66,7 +69,7 @@ export function junitReport(outcomes: readonly Outcome[]): string {
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<testsuite name="irqlab" tests="${outcomes.length}" failures="${
       s.failed - s.errors
-    }" errors="${s.errors}" skipped="${s.xfail}">`,
+    }" errors="${s.errors}" skipped="${s.xfail + s.skipped}">`,
     ...cases,
     `</testsuite>`,
     "",

@@ -38,6 +38,8 @@ export interface Summary {
   xpass: number;
   /** Input and internal errors. */
   errors: number;
+  /** Not run: the backend (`--backend kvm`) cannot express them. */
+  skipped: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface Summary {
  * ```
  */
 export function summarize(outcomes: readonly Outcome[]): Summary {
-  const s: Summary = { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0 };
+  const s: Summary = { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0, skipped: 0 };
   for (const o of outcomes) {
     if (o.kind !== "result") {
       s.errors++;
@@ -58,6 +60,10 @@ export function summarize(outcomes: readonly Outcome[]): Summary {
       continue;
     }
     const st = o.result.status;
+    if (st === "skip") {
+      s.skipped++;
+      continue;
+    }
     if (st === "pass" || st === "xfail") s.passed++;
     else s.failed++;
     if (st === "xfail") s.xfail++;

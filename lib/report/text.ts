@@ -26,6 +26,7 @@ const STYLES = {
   fail: "color: red; font-weight: bold",
   xfail: "color: yellow",
   xpass: "color: red; font-weight: bold",
+  skip: "color: gray",
   error: "color: red; font-weight: bold",
   dim: "color: gray",
 };
@@ -71,6 +72,7 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     const r = o.result;
     const label = r.status.toUpperCase().padEnd(5);
     out.push({ text: `${label} ${r.file}  ${r.title}`, style: STYLES[r.status] });
+    if (r.status === "skip") out.push({ text: `      ${r.skipReason}`, style: STYLES.dim });
     if (r.status === "xfail") {
       out.push({ text: `      expected failure: ${r.expectFailure}`, style: STYLES.dim });
     }
@@ -98,7 +100,7 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
   }
   out.push({
     /** The line, without styling. */
-    text: `${s.passed} passed, ${s.failed} failed`,
+    text: `${s.passed} passed, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ""}`,
     /** CSS for `%c` on a terminal; empty for none. */
     style: s.failed ? STYLES.fail : STYLES.pass,
   });

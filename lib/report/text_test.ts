@@ -142,7 +142,14 @@ Deno.test("formatTime() picks the largest unit that keeps the time whole", () =>
 
 Deno.test("summarize() and exitCodeOf() rank outcomes", () => {
   const all = [result(PASS), result(FAIL), result(XFAIL), result(XPASS), inputError, internalError];
-  assert.deepEqual(summarize(all), { passed: 2, failed: 4, xfail: 1, xpass: 1, errors: 2 });
+  assert.deepEqual(summarize(all), {
+    passed: 2,
+    failed: 4,
+    xfail: 1,
+    xpass: 1,
+    errors: 2,
+    skipped: 0,
+  });
   assert.equal(exitCodeOf([]), ExitCode.Ok);
   assert.equal(exitCodeOf([result(PASS), result(XFAIL)]), 0);
   assert.equal(exitCodeOf([result(PASS), result(XPASS)]), 1);
