@@ -13,6 +13,9 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
 import type { Platform } from "../interp/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
+import { parse } from "../../dsl/parse.ts";
+import { check } from "../../dsl/check/mod.ts";
+import { PLATFORMS } from "../platforms.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
@@ -158,6 +161,12 @@ export async function diffCommand(
       continue;
     }
     try {
+      const arch = otherArch(text, file);
+      if (arch !== undefined) {
+        count.skipped++;
+        io.out(`SKIPPED   ${file}  'arch ${arch}': the ${values.against} backend runs x86 only`);
+        continue;
+      }
       const r = diffText(text, file, platforms, { load: fileLoader, maxSteps });
       if (r.status === "agree") {
         count.agree++;
@@ -200,6 +209,13 @@ const USAGE = [
   "  Exit codes: 0 agree (or skipped), 1 disagree, 2 bad input or no backend.",
   "  The kvm backend needs --allow-ffi: deno task diff FILES...",
 ];
+
+/** The architecture of a scenario for another platform than x86, or undefined. */
+function otherArch(text: string, file: string): string | undefined {
+  const program = check(parse(text, file), { platforms: PLATFORMS, load: fileLoader, text });
+  const vm = program.vms.find((d) => d.platform !== (x86Platform as unknown as Platform));
+  return vm ? String(vm.settings.arch) : undefined;
+}
 
 /** lib/kvm's own refusal to run (`KvmUnavailable`), known by name so nothing imports lib/kvm. */
 function asUnavailable(e: unknown): BackendUnavailable | undefined {

@@ -137,3 +137,14 @@ Deno.test("scn diff gives a located input error and exit 2 for a bad scenario", 
   assert.ok(c.err[0].includes("^"), "the message quotes the line with a caret");
   assert.equal(c.out.at(-1), "0 agree, 0 disagree, 0 skipped, 1 input errors");
 });
+
+Deno.test("scn diff skips a scenario of another architecture, saying which", async () => {
+  const arm = "scenarios/arm/" + [...Deno.readDirSync("scenarios/arm")]
+    .map((e) => e.name).filter((n) => n.endsWith(".scn") && !n.startsWith("_")).sort()[0];
+  const c = await diff([arm], model);
+  assert.equal(c.code, 0);
+  assert.deepEqual(c.out, [
+    `SKIPPED   ${arm}  'arch arm64': the kvm backend runs x86 only`,
+    "0 agree, 0 disagree, 1 skipped",
+  ]);
+});

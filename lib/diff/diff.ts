@@ -255,9 +255,16 @@ export function diffText(
 export function formatDivergence(d: Divergence, names: readonly [string, string]): string[] {
   const at = `${d.loc.source}:${d.loc.start.line}:${d.loc.start.column}`;
   return [
-    `${at}: ${d.key}: ${names[0]} ${d.a} | ${names[1]} ${d.b}`,
+    `${at}: ${d.key}: ${names[0]} ${clip(d.a)} | ${names[1]} ${clip(d.b)}`,
     `    after: ${d.statement}`,
   ];
+}
+
+/** A storm's took list would bury the report: long values are cut, saying how much. */
+function clip(text: string, max = 160): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}... (${text.length - max} more characters)`;
 }
 
 function startOf(source: string): Loc {

@@ -122,3 +122,16 @@ Deno.test("isBackendUnsupported() recognises the refusal by its class name only"
   assert.equal(isBackendUnsupported(new Error("x")), false);
   assert.equal(isBackendUnsupported("BackendUnsupported"), false);
 });
+
+Deno.test("formatDivergence() cuts a long value and says how much was left out", () => {
+  const long = `[${Array(100).fill("0x9a").join(", ")}]`;
+  const d = { key: "vcpu0 took", loc: startLoc(), statement: "run", step: 3, a: "[0x9a]", b: long };
+  const [line] = formatDivergence(d, ["model", "kvm"]);
+  assert.ok(line.length < 260, line);
+  assert.match(line, /\.\.\. \(\d+ more characters\)$/);
+});
+
+function startLoc() {
+  const at = { offset: 0, line: 1, column: 1 };
+  return { source: "t.scn", start: at, end: at };
+}

@@ -97,16 +97,12 @@ function read(spec: StateSpec<unknown>, vm: unknown, indexes: number[]): string 
   }
 }
 
-/** Takes as `took [...]` lists them: vectors, `nmi`, other kinds named after the vector. */
+/**
+ * Takes as `took [...]` lists them: vectors, and `nmi` for what has none.
+ * How a vector arrived (fixed, ExtINT) is left out: a real vCPU shows only
+ * which vector's handler it entered.
+ */
 function formatTook(took: RunState["took"]): string {
   if (took.length === 0) return "nothing";
-  return `[${
-    took.map((t) =>
-      t.kind === "vector"
-        ? formatVal(t.vector)
-        : t.vector < 0
-        ? t.kind
-        : `${formatVal(t.vector)} (${t.kind})`
-    ).join(", ")
-  }]`;
+  return `[${took.map((t) => (t.vector < 0 ? t.kind : formatVal(t.vector))).join(", ")}]`;
 }
