@@ -4,12 +4,13 @@
  * depth), one email message (`.eml`) or many (`.mbox`, split on `From `
  * lines), with quoted-printable bodies decoded.
  *
- * Each scenario found becomes a text for the parser in which everything
- * but the scenario is blanked to spaces, newlines kept, and quote prefixes
- * are blanked too. The parser then reports lines and columns of the host
- * file itself, so diagnostics quote the host's own line with no mapping.
- * Only a decoded (quoted-printable) part cannot keep the host's offsets;
- * such a scenario carries the host offset of each character
+ * Each scenario found becomes a text for the parser that starts with as
+ * many line breaks as the host has lines before it, and has its quote
+ * prefixes blanked to spaces. The parser then reports the lines and columns
+ * of the host file itself, so diagnostics quote the host's own line with no
+ * mapping (offsets differ: nothing reads them against the host). Only a
+ * decoded (quoted-printable) part cannot keep the host's columns; such a
+ * scenario carries the host offset of each character
  * ({@link HostScenario.offsets}) and {@link toHostLoc} maps locations back.
  *
  * @module
@@ -48,11 +49,19 @@ export interface HostScenario {
   line: number;
   /** Host lines the block spans, fences included; `bug.md:N` picks the block holding line N. */
   span: { first: number; last: number };
-  /** The text to parse: the host (or decoded part) with all but the scenario blanked. */
-  text: string;
   /**
-   * For a decoded part: the host offset of each character of `text`, and
-   * one more for its end. Absent when `text` lines up with the host.
+   * Line breaks before {@link HostScenario.content} in the text to parse
+   * ({@link scenarioText}), so that its lines are the host's.
+   */
+  lead: number;
+  /**
+   * The scenario's lines, each at its host column (quote prefixes blanked);
+   * for a decoded part, the decoded lines.
+   */
+  content: string;
+  /**
+   * For a decoded part: the host offset of each character of `content`,
+   * and one more for its end. Absent when lines and columns are the host's.
    */
   offsets?: readonly number[];
   /** The scenario on its own, quote prefixes removed: what `scn report` quotes. */
@@ -114,7 +123,7 @@ export function splitTarget(target: string): { path: string; line?: number } {
  * const md = "Steps:\n\n```scn\nscenario \"x\"\n```\n";
  * const [s] = extractScenarios("bug.md", md).scenarios;
  * s.name; // "bug.md:4"
- * s.text.length === md.length; // true
+ * scenarioText(s).split("\n")[3]; // 'scenario "x"', on the host's line 4
  * ```
  */
 export function extractScenarios(path: string, text: string): Extraction {
@@ -148,6 +157,19 @@ export function toHostLoc(s: HostScenario, loc: Loc, hostText: string): Loc {
     return positionOf(lines, offset);
   };
   return { ...loc, start: at(loc.start), end: at(loc.end) };
+}
+
+/**
+ * The text to parse for a scenario: built when needed, as its padding is
+ * as long as the host is before it.
+ *
+ * @example
+ * ```ts
+ * parse(scenarioText(s), s.host); // locations are host lines and columns
+ * ```
+ */
+export function scenarioText(s: HostScenario): string {
+  return "\n".repeat(s.lead) + s.content;
 }
 
 // ---------------------------------------------------------------------------
@@ -286,34 +308,35 @@ function emit(
   last: number,
   out: Extraction,
 ): void {
-  const pieces: string[] = [];
-  const body: string[] = [];
-  let cursor = 0;
-  for (let k = from; k < to; k++) {
-    const l = lines[k];
-    pieces.push(blank(r.text.slice(cursor, l.body)), r.text.slice(l.body, l.end));
-    body.push(r.text.slice(l.body, l.end));
-    cursor = l.end;
-  }
-  pieces.push(blank(r.text.slice(cursor)));
   const hostLine = (k: number) => {
     const l = lines[Math.min(k, lines.length - 1)];
     return host.lineOf(r.offsets ? r.offsets[l.start] : l.start);
   };
   const line = hostLine(from < to ? from : first);
-  out.scenarios.push({
+  const body: string[] = [];
+  for (let k = from; k < to; k++) body.push(r.text.slice(lines[k].body, lines[k].end));
+  const scenario = {
     name: `${host.path}:${line}`,
     host: host.path,
     line,
     span: { first: hostLine(first), last: hostLine(Math.max(first, last)) },
-    text: pieces.join(""),
-    offsets: r.offsets,
     body: body.join("\n") + "\n",
-  });
-}
-
-function blank(s: string): string {
-  return s.replace(/[^\r\n]/g, " ");
+  };
+  if (!r.offsets) {
+    // Quote prefixes become spaces, so each character keeps its host column.
+    const content = body.map((b, i) =>
+      " ".repeat(lines[from + i].body - lines[from + i].start) + b
+    );
+    out.scenarios.push({ ...scenario, lead: line - 1, content: content.join("\n") + "\n" });
+    return;
+  }
+  // A decoded part: the scenario's own characters, each with its host offset.
+  const offsets: number[] = [];
+  for (let k = from; k < to; k++) {
+    for (let o = lines[k].body; o <= lines[k].end; o++) offsets.push(r.offsets[o]);
+  }
+  offsets.push(offsets.at(-1) ?? r.offsets[lines[first].start]);
+  out.scenarios.push({ ...scenario, lead: 0, content: scenario.body, offsets });
 }
 
 // ---------------------------------------------------------------------------

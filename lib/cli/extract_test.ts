@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { extractScenarios, isHostFile, splitTarget, toHostLoc } from "./extract.ts";
+import { extractScenarios, isHostFile, scenarioText, splitTarget, toHostLoc } from "./extract.ts";
 import { processTarget, resolveTarget } from "./hosts.ts";
 import { type Io, main, mainAsync, processFile } from "./main.ts";
 import { collectFiles } from "./files.ts";
@@ -50,19 +50,22 @@ Deno.test("extractScenarios() finds ```scn and ~~~scn blocks in Markdown and ski
   const { scenarios } = extractScenarios("bug.md", text);
   assert.deepEqual(scenarios.map((s) => s.name), ["bug.md:6", "bug.md:32"]);
   assert.deepEqual(scenarios.map((s) => s.span), [{ first: 5, last: 27 }, { first: 31, last: 38 }]);
+  const hostLines = text.split("\n");
   for (const s of scenarios) {
-    // Same length and the same line breaks: the parser's lines and columns are the host's.
-    assert.equal(s.text.length, text.length);
-    assert.equal(s.text.replace(/[^\n]/g, ""), text.replace(/[^\n]/g, ""));
+    // Every line of the scenario sits on its host line, at its host column; nothing else is there.
+    const lines = scenarioText(s).split("\n");
     assert.equal(s.offsets, undefined);
+    lines.forEach((l, i) => assert.ok(l === "" || l === hostLines[i], `line ${i + 1}`));
+    assert.deepEqual(
+      lines.slice(s.span.first, s.span.last - 1),
+      hostLines.slice(s.span.first, s.span.last - 1),
+    );
   }
   assert.equal(scenarios[0].body, read("level.scn"));
-  assert.equal(
-    scenarios[1].text.split("\n")[31],
-    'scenario "an MSI to APIC ID 2 lands in vCPU 2\'s IRR"',
-  );
-  assert.equal(scenarios[1].text.split("\n")[30].trim(), "", "the fence line is blanked");
-  assert.ok(!scenarios[1].text.includes("deno task"), "prose and other blocks are blanked");
+  const second = scenarioText(scenarios[1]);
+  assert.equal(second.split("\n")[31], 'scenario "an MSI to APIC ID 2 lands in vCPU 2\'s IRR"');
+  assert.equal(second.split("\n")[30], "", "the fence line is not part of it");
+  assert.ok(!second.includes("deno task"), "prose and other blocks are not part of it");
 });
 
 Deno.test("extractScenarios() finds a '> > ' quoted scenario in an email reply and blanks the quotes", () => {
@@ -72,11 +75,11 @@ Deno.test("extractScenarios() finds a '> > ' quoted scenario in an email reply a
   const s = scenarios[0];
   assert.equal(s.name, "reply.eml:13");
   assert.deepEqual(s.span, { first: 13, last: 19 });
-  const line13 = s.text.split("\n")[12];
+  const line13 = scenarioText(s).split("\n")[12];
   assert.equal(line13, '    scenario "an MSI to APIC ID 1 lands in vCPU 1\'s IRR"');
   assert.ok(s.body.startsWith('scenario "an MSI'));
   assert.doesNotMatch(s.body, /^ *>/m, "quote marks are not part of the scenario");
-  assert.ok(!s.text.includes("Can't reproduce"), "the shallower quote is not part of it");
+  assert.ok(!scenarioText(s).includes("Can't reproduce"), "the shallower quote is not part of it");
 });
 
 Deno.test("extractScenarios() reads every message of an mbox, multipart and quoted-printable parts included", () => {
@@ -99,7 +102,7 @@ Deno.test("extractScenarios() decodes quoted-printable: =XX bytes, UTF-8, soft l
   );
   assert.ok(s.offsets !== undefined);
   // '1' of "== 1" sits after two '=3D' in host line 15.
-  const at = s.text.indexOf("== 1") + 3;
+  const at = scenarioText(s).indexOf("== 1") + 3;
   const loc = toHostLoc(s, {
     source: "qp.eml",
     start: { offset: at, line: 0, column: 0 },

@@ -15,6 +15,7 @@ import {
   type HostScenario,
   isHostFile,
   RECOGNISED,
+  scenarioText,
   splitTarget,
   toHostLoc,
 } from "./extract.ts";
@@ -107,7 +108,7 @@ export function processTarget(target: string, run: ProcessOne): Outcome[] {
   if (r.kind === "scn") return [run(target)];
   if (r.kind === "error") return [r.outcome];
   return r.scenarios.map((s) =>
-    toHost(run(s.name, { path: s.host, text: s.text, quote: r.hostText }), s, r.hostText)
+    toHost(run(s.name, { path: s.host, text: scenarioText(s), quote: r.hostText }), s, r.hostText)
   );
 }
 
@@ -190,7 +191,7 @@ export function hostedScenario(target: string): Hosted | { outcome: Outcome } | 
   return {
     scenario: s,
     hostText: r.hostText,
-    source: { path: s.host, text: s.text, quote: r.hostText },
+    source: { path: s.host, text: scenarioText(s), quote: r.hostText },
   };
 }
 

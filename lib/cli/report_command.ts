@@ -15,6 +15,7 @@ import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { textReport } from "../report/text.ts";
 import { fileLoader, readText } from "./files.ts";
 import { resolveTarget, type ScenarioSource, toHost } from "./hosts.ts";
+import { scenarioText } from "./extract.ts";
 import { type Io, processFile } from "./main.ts";
 import {
   blockBody,
@@ -140,7 +141,11 @@ function scenarios(
     name: s.name,
     path: s.host,
     text: s.body,
-    outcome: toHost(run(s.name, { path: s.host, text: s.text, quote: r.hostText }), s, r.hostText),
+    outcome: toHost(
+      run(s.name, { path: s.host, text: scenarioText(s), quote: r.hostText }),
+      s,
+      r.hostText,
+    ),
   }));
 }
 
