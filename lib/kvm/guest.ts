@@ -73,6 +73,12 @@ export const Mailbox = {
   outEax: 16,
   /** EDX after RDMSR. */
   outEdx: 20,
+  /**
+   * The action an IRET leaves in `op` for the code it returns to: a
+   * handler entered at the monitor's own boundary (an NMI injected as the
+   * guest re-enters) returns to the monitor, which reads `op` again.
+   */
+  next: 24,
 } as const;
 
 /** I/O ports the guest writes to exit to the VMM. */
@@ -266,6 +272,10 @@ export function assembleGuest(): GuestImage {
   a.jmp("monitor");
 
   a.label("iret");
+  a.emit(FS, 0xa1); // mov ax, fs:[24]: what the interrupted monitor should do next
+  a.u16(Mailbox.next);
+  a.emit(FS, 0xa3); // mov fs:[0], ax
+  a.u16(Mailbox.op);
   a.emit(0xcf); // iret: pops IP, CS, FLAGS of the frame the handler was entered with
 
   // Vector 13: #GP from an action, or an interrupt with vector 13; only the
@@ -516,6 +526,8 @@ export function post(
   view.setUint32(at + Mailbox.ecx, ecx >>> 0, true);
   view.setUint32(at + Mailbox.eax, eax >>> 0, true);
   view.setUint32(at + Mailbox.edx, edx >>> 0, true);
+  // A monitor resumed by an IRET runs a NOP and reports, nothing else.
+  view.setUint32(at + Mailbox.next, Action.Nop, true);
 }
 
 /**

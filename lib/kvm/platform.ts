@@ -121,12 +121,13 @@ export class KvmBackedCpu implements CpuModel {
     return this.#halted;
   }
 
-  /** Runs one monitor action; a handler entry on the way is kept for the next `canTake()`. */
+  /** Runs one monitor action. */
   act(action: number, ecx = 0, eax = 0, edx = 0): "done" | "gp" {
-    if (this.#pending) {
+    // KVM injects a pending NMI whenever the guest runs; the model takes one only at `run`.
+    if (this.#pending || (this.vm.nmiSent && this.nmiDeliverable())) {
       throw new BackendUnsupported(
-        "the guest entered a handler in the middle of an action (an NMI or an interrupt " +
-          "after IRET), which the monitor cannot resume",
+        "an NMI (or an interrupt after IRET) is due while the guest has an action to run: " +
+          "KVM would deliver it before the action, the model only at the next 'run'",
       );
     }
     post(this.vm.mem, this.index, action, ecx, eax, edx);
@@ -139,8 +140,16 @@ export class KvmBackedCpu implements CpuModel {
       if (back.at !== "monitor") throw new Error("the #GP handler did not return to the monitor");
       return "gp";
     }
-    this.#pending = stop;
-    return "done";
+    throw new BackendUnsupported(
+      `the guest entered a handler (${stop.at}) in the middle of an action, which the monitor ` +
+        "cannot resume",
+    );
+  }
+
+  /** KVM_GET_VCPU_EVENTS: an NMI is queued and the vCPU is not blocking NMIs. */
+  nmiDeliverable(): boolean {
+    const e = this.kvm.getEvents();
+    return (e.nmi.pending !== 0 || e.nmi.injected !== 0) && e.nmi.masked === 0;
   }
 
   sti(): void {
@@ -159,8 +168,10 @@ export class KvmBackedCpu implements CpuModel {
 
   canTake(): boolean {
     if (this.#pending) return true;
-    if (!this.interruptFlag || this.#shadow) return false;
-    post(this.vm.mem, this.index, Action.ProbeSti);
+    const nmi = this.vm.nmiSent && this.nmiDeliverable();
+    if (!nmi && (!this.interruptFlag || this.#shadow)) return false;
+    // An NMI needs no open IF: one instruction boundary is enough.
+    post(this.vm.mem, this.index, nmi ? Action.Nop : Action.ProbeSti);
     const stop = runUntilStop(this.kvm, this);
     if (stop.at === "monitor") return false;
     // STI, NOP, OUT and CLI raise nothing in real mode: vector 13 here is an interrupt.
@@ -217,6 +228,8 @@ export class KvmBackedCpu implements CpuModel {
   /** A LAPIC register write as the guest does it: MMIO, or WRMSR in x2APIC mode. */
   lapicWrite(offset: number, value: number): void {
     if (offset === LAPIC_TIMER_INITIAL) unsupportedTimer();
+    // The ICR and the LVT entries can send NMIs; from then on they are looked for.
+    if (offset === LAPIC_ICR_LOW || (offset >= 0x320 && offset <= 0x370)) this.vm.nmiSent = true;
     if (this.x2apic()) this.act(Action.Wrmsr, X2APIC_MSR_BASE + (offset >> 4), value, 0);
     else this.act(Action.LapicWrite, offset, value);
   }
@@ -247,6 +260,19 @@ export class KvmBackedVm implements VmModel {
   readonly image: GuestImage;
   readonly irqchip: "kernel" | "split";
   readonly trace: ModelEnv["trace"];
+  /**
+   * Whether anything may have sent an NMI: until then the backend skips
+   * the KVM_GET_VCPU_EVENTS that each step would otherwise cost.
+   */
+  nmiSent = false;
+  /**
+   * The GSI routing table KVM holds (its default, QEMU's, or the last one
+   * KVM_SET_GSI_ROUTING accepted) and the level this VMM last drove on
+   * each GSI: KVM does not report an IOAPIC pin's input line (its `irr`
+   * drops an edge once delivered), but the VMM knows what it drives.
+   */
+  routes: KvmIrqRoutingEntry[] = [];
+  readonly levels = new Map<number, number>();
 
   constructor(readonly name: string, s: Readonly<Record<string, Val>>, env: ModelEnv) {
     refuseSettings(s);
@@ -285,13 +311,39 @@ export class KvmBackedVm implements VmModel {
         if (first.at !== "monitor") throw new Error(`vcpu${n} did not reach its monitor`);
       }
       if (s.routing === "qemu") {
-        const r = this.vm.setGsiRouting(GsiRouting.qemuDefault().map(toKvmRoute));
+        this.routes = GsiRouting.qemuDefault().map(toKvmRoute);
+        const r = this.vm.setGsiRouting(this.routes);
         if (r < 0) throw new Error(`KVM_SET_GSI_ROUTING (QEMU's table) failed: ${r}`);
+      } else if (this.irqchip === "kernel") {
+        this.routes = GsiRouting.kvmDefault().map(toKvmRoute);
       }
     } catch (e) {
       this.dispose();
       throw e;
     }
+  }
+
+  /** KVM_IRQ_LINE_STATUS, remembering the level driven. */
+  irqLine(gsi: number, level: number): number {
+    this.levels.set(gsi, level);
+    return this.vm.irqLineStatus(gsi, level);
+  }
+
+  /** KVM_SET_GSI_ROUTING, remembering the table KVM accepted. */
+  setGsiRouting(entries: KvmIrqRoutingEntry[]): number {
+    const r = this.vm.setGsiRouting(entries);
+    if (r === 0) this.routes = entries;
+    return r;
+  }
+
+  /** The level of IOAPIC pin `pin`'s input: high while a GSI routed to it is driven high. */
+  pinLine(pin: number): number {
+    return Number(
+      this.routes.some((e) =>
+        e.type === "irqchip" && e.irqchip === KvmIrqchip.Ioapic && e.pin === pin &&
+        this.levels.get(e.gsi) === 1
+      ),
+    );
   }
 
   /** Closes the VM and /dev/kvm (the interpreter calls it when the scenario ends). */
@@ -408,7 +460,8 @@ const vcpuCommands: Record<string, Run> = {
   },
   ipi: (vm, c, a) => {
     const cpu = vm.cpus[c];
-    if (a.delivery_mode === "nmi" || a.delivery_mode === "smi") unsupportedNmi();
+    if (a.delivery_mode === "smi") throw new BackendUnsupported("SMI IPIs: the guest has no SMM");
+    if (a.delivery_mode === "nmi") vm.nmiSent = true;
     if (a.delivery_mode === "init" || a.delivery_mode === "startup") {
       throw new BackendUnsupported("INIT/SIPI IPIs: the guest monitor does not follow a reset");
     }
@@ -446,6 +499,7 @@ const vcpuCommands: Record<string, Run> = {
     if (msr === IA32_TSC_DEADLINE || msr === X2APIC_MSR_BASE + (LAPIC_TIMER_INITIAL >> 4)) {
       unsupportedTimer();
     }
+    if (msr >= 0x830 && msr <= 0x837) vm.nmiSent = true; // x2APIC ICR and LVTs
     const w = splitWords(BigInt(a.value as bigint));
     return vm.cpus[c].act(Action.Wrmsr, msr, w.low, w.high) === "gp" ? GP_FAULT : 0;
   },
@@ -474,13 +528,6 @@ function ownPort(port: number): number {
     );
   }
   return port;
-}
-
-function unsupportedNmi(): never {
-  throw new BackendUnsupported(
-    "NMIs: the guest monitor probes only maskable interrupts (an NMI would be taken in the " +
-      "middle of an action)",
-  );
 }
 
 function routeOf(e: Readonly<Record<string, Val>>): KvmIrqRoutingEntry {
@@ -516,28 +563,32 @@ function routeOf(e: Readonly<Record<string, Val>>): KvmIrqRoutingEntry {
   throw new BackendUnsupported("a 'xen_evtchn' routing entry: this KVM has no Xen support");
 }
 
-function msiData(data: number): number {
-  // Delivery mode NMI (100b in bits 10:8) would arrive mid-action.
-  if (((data >>> 8) & 7) === 4) unsupportedNmi();
+function msiData(vm: KvmBackedVm, data: number): number {
+  // Delivery mode NMI (100b in bits 10:8): from now on NMIs are looked for.
+  if (((data >>> 8) & 7) === 4) vm.nmiSent = true;
   return data;
 }
 
 const vmmCommands: Record<string, Run> = {
-  "kvm irq_line": (vm, _c, a) => vm.vm.irqLineStatus(a.gsi as number, a.level as number),
+  "kvm irq_line": (vm, _c, a) => vm.irqLine(a.gsi as number, a.level as number),
   "kvm signal_msi": (vm, _c, a) =>
-    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(a.data as number)),
-  "kvm set_gsi_routing": (vm, _c, a) => vm.vm.setGsiRouting(a.$entries!.map(routeOf)),
+    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
+  "kvm set_gsi_routing": (vm, _c, a) => vm.setGsiRouting(a.$entries!.map(routeOf)),
   "kvm interrupt": (vm, _c, a) => vm.cpus[a.vcpu as number].kvm.interrupt(a.vector as number),
-  "kvm nmi": () => unsupportedNmi(),
-  assert: (vm, _c, a) => vm.vm.irqLineStatus(a.gsi as number, 1),
-  deassert: (vm, _c, a) => vm.vm.irqLineStatus(a.gsi as number, 0),
+  "kvm nmi": (vm, _c, a) => {
+    vm.nmiSent = true;
+    vm.cpus[a.vcpu as number].kvm.nmi();
+    return 0;
+  },
+  assert: (vm, _c, a) => vm.irqLine(a.gsi as number, 1),
+  deassert: (vm, _c, a) => vm.irqLine(a.gsi as number, 0),
   pulse: (vm, _c, a) => {
-    const r = vm.vm.irqLineStatus(a.gsi as number, 1);
-    vm.vm.irqLineStatus(a.gsi as number, 0);
+    const r = vm.irqLine(a.gsi as number, 1);
+    vm.irqLine(a.gsi as number, 0);
     return r;
   },
   msi: (vm, _c, a) =>
-    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(a.data as number)),
+    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
 };
 
 function traced(spec: CommandSpec<unknown>, run: Run): CommandSpec<KvmBackedVm>["run"] {
@@ -580,8 +631,9 @@ function lapicGetter(pattern: string): Get | undefined {
 function ioapicGetter(pattern: string): Get | undefined {
   const rte = (vm: KvmBackedVm, p: number) => vm.vm.getIoapic().redirtbl[p];
   if (pattern === "ioapic.redtbl[#]") return (vm, [p]) => rte(vm, p);
+  if (pattern === "ioapic.pin[#].line") return (vm, [p]) => vm.pinLine(p);
   const m = /^ioapic\.pin\[#\]\.([a-z_]+)$/.exec(pattern);
-  if (!m || m[1] === "line") return undefined;
+  if (!m) return undefined;
   const f = x86RteField(m[1]);
   return f ? (vm, [p]) => decodeField(f, rte(vm, p)) : undefined;
 }
@@ -606,6 +658,7 @@ const CPU_STATE: Record<string, Get> = {
   "vcpu#.exit_reason": (vm, [c]) => vm.cpus[c].exitReason,
   "vcpu#.mp_state": (vm, [c]) =>
     vm.cpus[c].halted ? KVM_MP_STATE.HALTED : vm.cpus[c].kvm.getMpState(),
+  "vcpu#.cr8": (vm, [c]) => Number(vm.cpus[c].kvm.getSregs().cr8),
   "vcpu#.apic_base": (vm, [c]) =>
     Number((vm.cpus[c].kvm.getMsr(IA32_APIC_BASE) ?? 0n) & 0xffff_ffffn),
 };

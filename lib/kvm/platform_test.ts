@@ -80,16 +80,34 @@ expect $b == 0xfee00900
 });
 
 Deno.test({
+  name: "KVM_NMI is taken by the guest's NMI handler with IF=0 when run on KVM",
+  ignore: !available,
+  fn() {
+    const r = run(`scenario "nmi"
+vm guest { arch x86_64  vcpus 1 }
+on vcpu0 nmi { nop }
+vmm: kvm nmi vcpu=0
+expect vcpu0.nmi_pending == 1
+run
+expect vcpu0 took nmi once
+expect vcpu0 took 2 0 times
+expect vcpu0.nmi_pending == 0
+`);
+    assertEquals(r.failures.map((f) => `${f.text}: ${f.actual}`), []);
+  },
+});
+
+Deno.test({
   name: "a command the backend cannot express throws BackendUnsupported with its reason",
   ignore: !available,
   fn() {
     throws(
       () =>
-        run(`scenario "nmi"
+        run(`scenario "cr8"
 vm guest { arch x86_64  vcpus 1 }
-vmm: kvm nmi vcpu=0
+vcpu0: mov cr8 value=2
 `),
-      (e: unknown) => e instanceof BackendUnsupported && /NMI/.test(e.reason),
+      (e: unknown) => e instanceof BackendUnsupported && /CR8/.test(e.reason),
     );
   },
 });
