@@ -5,7 +5,13 @@ import { checkText } from "../scenario.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { BackendUnavailable } from "../cli/diff_command.ts";
 import { diffText } from "./diff.ts";
-import { difftest, type DifftestIo, difftestMain, type DifftestOptions } from "./difftest.ts";
+import {
+  difftest,
+  type DifftestIo,
+  difftestMain,
+  type DifftestOptions,
+  disagreementClass,
+} from "./difftest.ts";
 import { droppedEoiPlatform } from "./test_platforms.ts";
 
 const X86 = x86Platform as unknown as Platform;
@@ -36,9 +42,14 @@ Deno.test("difftest() finds the planted dropped EOI and writes each disagreement
   const bug = droppedEoiPlatform();
   const c = run({ platforms: [X86, bug] });
   assert.equal(c.code, 1);
-  assert.ok(c.files.size >= 3, `only ${c.files.size} disagreements in 12 cases`);
-  const summary = c.out.at(-1)!;
-  assert.match(summary, new RegExp(`^12 cases \\(seed 1\\): \\d+ agree, ${c.files.size} disagree`));
+  assert.ok(c.files.size >= 2, `only ${c.files.size} kinds of disagreement in 12 cases`);
+  const summary = c.out.find((l) => l.startsWith("12 cases"))!;
+  assert.match(
+    summary,
+    new RegExp(
+      `^12 cases \\(seed 1\\): \\d+ agree, \\d+ disagree \\(${c.files.size} kinds, ${c.files.size} files\\), 0 skipped$`,
+    ),
+  );
   for (const [path, text] of c.files) {
     const index = Number(path.match(/^kd\/seed1_case(\d+)\.scn$/)?.[1]);
     assert.ok(text.includes(`#   deno task difftest --seed 1 --index ${index}\n`), text);
@@ -61,6 +72,55 @@ Deno.test("difftest() gives the same output and files for the same seed", () => 
   assert.deepEqual([...a.files], [...b.files]);
   const c = run({ seed: 2, platforms: [X86, droppedEoiPlatform()] });
   assert.notDeepEqual(a.out, c.out);
+});
+
+Deno.test("difftest() writes one file per kind of disagreement and lists the rest against it", () => {
+  const grouped = run({ count: 20, platforms: [X86, droppedEoiPlatform()] });
+  const every = run({ count: 20, platforms: [X86, droppedEoiPlatform()], everyCase: true });
+  const lines = grouped.out.filter((l) => l.startsWith("DISAGREE"));
+  const like = lines.filter((l) => / like kd\/seed1_case\d+\.scn$/.test(l));
+  assert.ok(like.length > 0, "20 cases of one planted bug repeat a kind");
+  for (const l of like) assert.ok(grouped.files.has(l.split(" like ")[1]), l);
+  assert.equal(grouped.files.size + like.length, lines.length);
+  assert.equal(every.files.size, lines.length);
+  // The per-kind counts add up to the disagreements.
+  const counts = grouped.out.filter((l) => / like kd\//.test(l) && l.startsWith("  "))
+    .map((l) => Number(l.trim().split(" ")[0]));
+  assert.equal(counts.reduce((a, b) => a + b, 0), lines.length);
+});
+
+Deno.test("disagreementClass() blanks vCPUs, values and arguments but keeps the key and command", () => {
+  const at = { offset: 0, line: 1, column: 1 };
+  const loc = { source: "a.scn", start: at, end: at };
+  const result = (key: string, a: string, b: string, statement: string) => ({
+    file: "a.scn",
+    title: "t",
+    status: "disagree" as const,
+    steps: 1,
+    divergences: [{ key, loc, statement, step: 0, a, b }],
+  });
+  const x = disagreementClass(
+    result(
+      "vcpu1.lapic.isr",
+      "{0x41}",
+      "{}",
+      "vmm: kvm signal_msi address=0xfee01000 data=0x41 -> $r3",
+    ),
+  );
+  const y = disagreementClass(
+    result(
+      "vcpu0.lapic.isr",
+      "{0xe8}",
+      "{}",
+      "vmm: kvm signal_msi address=0xfee00000 data=0xe8 -> $r0",
+    ),
+  );
+  assert.equal(x, y);
+  assert.equal(x, "vcpuN.lapic.isr|{N}|{}|kvm signal_msi");
+  const z = disagreementClass(result("vcpu0.lapic.isr", "{0xe8}", "{}", "vcpu0: eoi"));
+  assert.notEqual(x, z);
+  const w = disagreementClass(result("vcpu0.lapic.irr", "{0xe8}", "{}", "run"));
+  assert.notEqual(w, disagreementClass(result("vcpu0.lapic.isr", "{0xe8}", "{}", "run")));
 });
 
 Deno.test("difftest() exits 0 and writes nothing when both platforms are the model", () => {
