@@ -41,6 +41,8 @@ run options:
   --max-steps N     step budget of one 'run' (default 100000)
   --schedule TOKEN  run parallel blocks in the order of a token from 'scn explore' (one file)
   --no-color        plain text even on a terminal
+  --backend kvm     run on a real VM through /dev/kvm (x86 only; needs --allow-ffi:
+                    'deno task scn-kvm run --backend kvm FILES...'); default: model
 
 explore options (also --trace, --json, --max-steps, --no-color):
   --schedule TOKEN  run only this order
