@@ -69,9 +69,23 @@ export function linearize(
   }
   const header = [
     `# One order of the parallel blocks of ${program.file}, written out by 'scn explore'`,
-    `# (--schedule ${token}); 'scn run' takes it as written.`,
+    token === ""
+      ? "# (the written order); 'scn run' takes it as written."
+      : `# (--schedule ${token}); 'scn run' takes it as written.`,
   ].join("\n");
-  return { text: `${header}\n${out}` };
+  return { text: `${header}\n${standalone(out)}` };
+}
+
+/**
+ * A scenario from a bug report is padded to its host file's lines and
+ * columns (a `> ` quote becomes spaces): in a file of its own it starts at
+ * its first line and column.
+ */
+function standalone(text: string): string {
+  const lines = text.replace(/^(?:[ \t]*\r?\n)+/, "").split("\n");
+  const indents = lines.filter((l) => l.trim() !== "").map((l) => /^[ \t]*/.exec(l)![0].length);
+  const cut = indents.length ? Math.min(...indents) : 0;
+  return lines.map((l) => l.slice(Math.min(cut, /^[ \t]*/.exec(l)![0].length))).join("\n");
 }
 
 /**

@@ -441,6 +441,16 @@ Deno.test("the plain scenario of a counterexample fails under run, with the same
   assert.ok(checked >= 3);
 });
 
+Deno.test("the plain scenario of a quoted one starts at its own first line and column", () => {
+  // What lib/cli/hosts.ts makes of a `> ` quote on lines 4.. of an email.
+  const padded = "\n\n\n" + RACE.split("\n").map((l) => (l ? `  ${l}` : l)).join("\n");
+  const cx = explore(program(padded, "reply.eml")).counterexample!;
+  const text = (cx.linear as { text: string }).text;
+  const body = text.split("\n").filter((l) => !l.startsWith("#"));
+  assert.equal(body[0], 'scenario "EOI before the device drops its line"');
+  assert.equal(runProgram(program(text, "linear.scn")).status, "fail");
+});
+
 Deno.test("schedule tokens: format and parse round-trip; bad ones are explained", () => {
   const entries: ScheduleEntry[] = [
     { source: "a.scn", line: 12, occurrence: 1, order: [1, 0] },
