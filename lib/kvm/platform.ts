@@ -591,10 +591,37 @@ const vmmCommands: Record<string, Run> = {
     vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
 };
 
+/** The action as the trace shows it: its arguments and register, then what KVM answered. */
+function describe(a: Args): string {
+  const words = Object.entries(a).filter(([k]) => !k.startsWith("$")).map(([k, v]) =>
+    `${k}=${typeof v === "number" || typeof v === "bigint" ? `0x${v.toString(16)}` : String(v)}`
+  );
+  const r = a.$register;
+  if (r) {
+    words.unshift(`${r.file.prefix}.${r.register.name}${r.register.count ? `[${r.index}]` : ""}`);
+  }
+  if (a.$entries) words.push(`(${a.$entries.length} entries)`);
+  return words.join(" ");
+}
+
 function traced(spec: CommandSpec<unknown>, run: Run): CommandSpec<KvmBackedVm>["run"] {
   return (vm, cpu, a, source) => {
-    if (vm.trace.enabled) vm.trace.emit(source, spec.name, "(on KVM)");
-    return run(vm, cpu, a);
+    const result = run(vm, cpu, a);
+    if (vm.trace.enabled) {
+      const answer = result === undefined
+        ? ""
+        : ` -> ${
+          typeof result === "number" || typeof result === "bigint"
+            ? (Number(result) < 0 ? String(result) : `0x${result.toString(16)}`)
+            : String(result)
+        }`;
+      vm.trace.emit(
+        source,
+        spec.name,
+        [describe(a) + answer, "(on KVM)"].filter(Boolean).join(" "),
+      );
+    }
+    return result;
   };
 }
 
