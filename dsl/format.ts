@@ -15,7 +15,8 @@
  * (`on vcpu0 vector 0x41 { eoi }`), the line breaks of a word block
  * (`vm` bodies, routing tables), and whether two words of a word block are
  * set apart by two spaces (`arch x86_64  vcpus 2`: the grammar does not know
- * which words make one setting, so the author's pairing stays).
+ * which words make one setting, so the author's pairing stays) or by none
+ * (where a space would change what the text parses to).
  *
  * @module
  */
@@ -203,7 +204,10 @@ class Printer {
       this.line(indent, head + bind, at, c.loc.end.line);
       return;
     }
-    this.words(`${head} `, c.block, bind, at, indent);
+    // `{20}` or `{}` after a space would read as a set argument: such a block
+    // can only have been written right after the last word, so it stays there.
+    const glued = c.block.loc.start.line === c.block.loc.end.line && readsAsSet(c.block);
+    this.words(glued ? head : `${head} `, c.block, bind, at, indent);
   }
 
   /** `head{ words }tail`; a word block the author wrote over several lines keeps its lines. */
@@ -262,10 +266,16 @@ function inlineStatement(s: Statement): string {
 }
 
 function command(c: Command): string {
-  const words = c.args.map(arg);
-  if (c.block) words.push(inlineWords(c.block));
-  if (c.bind) words.push("->", `$${c.bind.name}`);
-  return words.join(" ");
+  let text = c.args.map(arg).join(" ");
+  if (c.block) text += (readsAsSet(c.block) ? "" : " ") + inlineWords(c.block);
+  if (c.bind) text += ` -> $${c.bind.name}`;
+  return text;
+}
+
+/** Whether a one-line word block would parse as a set if a space came before it. */
+function readsAsSet(b: WordBlock): boolean {
+  return b.items.length === 0 || (b.items.length === 1 && b.items[0].kind !== "kv" &&
+    b.items[0].kind !== "words");
 }
 
 /** A statement that is one line whatever the author did. */
@@ -308,8 +318,13 @@ function inlineWords(b: WordBlock): string {
   return `${out} }`;
 }
 
-/** Two spaces where the author set two words apart with more than one, else one. */
+/**
+ * Two spaces where the author set two words apart with more than one, else
+ * one; none where they wrote none (`v[1]cpu1` is two words in a word block,
+ * and spaced out it could read as something else).
+ */
 function gap(prev: WordItem, next: WordItem): string {
+  if (next.loc.start.offset === prev.loc.end.offset) return "";
   const apart = next.loc.start.line === prev.loc.end.line &&
     next.loc.start.column - prev.loc.end.column >= 2;
   return apart ? "  " : " ";
@@ -358,7 +373,7 @@ function string(s: string): string {
 }
 
 function actor(a: Actor): string {
-  if (a.name === "device") return `device ${a.device}`;
+  if (a.device !== undefined) return `device ${a.device}`;
   return a.vm ? `${a.vm}.${a.name}` : a.name;
 }
 
@@ -375,10 +390,20 @@ function condition(c: Condition, min: number): string {
   let text: string, own: number;
   switch (c.kind) {
     case "or":
-    case "and":
+    case "and": {
       own = PRECEDENCE[c.kind];
-      text = `${condition(c.left, own)} ${c.kind} ${condition(c.right, own + 1)}`;
+      // Walk the left spine in a loop: a chain of thousands of `or`s is one
+      // level deep to the parser and must not be thousands deep here.
+      const rights: Condition[] = [];
+      let left: Condition = c;
+      while (left.kind === c.kind) {
+        rights.push(left.right);
+        left = left.left;
+      }
+      const parts = [condition(left, own), ...rights.reverse().map((r) => condition(r, own + 1))];
+      text = parts.join(` ${c.kind} `);
       break;
+    }
     case "not":
       own = PRECEDENCE.not;
       text = `not ${condition(c.operand, own)}`;

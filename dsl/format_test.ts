@@ -7,6 +7,8 @@ import type { ScnFile } from "./ast.ts";
 import { ScnError } from "../lib/core/diagnostic.ts";
 import { PLATFORMS } from "../lib/platforms.ts";
 import type { Loader } from "./check/context.ts";
+import { buildPool, makeMutant, mutantRng } from "../tests/fuzz/mutate.ts";
+import { loadCorpus } from "../tests/fuzz/main.ts";
 
 /** The tree without locations; comments by their text. */
 function shape(file: ScnFile): unknown {
@@ -244,6 +246,24 @@ Deno.test("format() prints an edited tree whose locations still point into the t
   assert.equal(format(edited, text), "run\nexpect x == 1\n");
 });
 
+Deno.test("formatText() keeps words the author wrote together together, where spacing would change the parse", () => {
+  // A command's block of one bare word reads as a set argument after a space.
+  assert.equal(
+    roundTrip("vcpu0: xen sched_poll ports{20} -> $r\n"),
+    "vcpu0: xen sched_poll ports{ 20 } -> $r\n",
+  );
+  // In a word block, `v[1]cpu1` is two words; spaced out the block reads as a handler.
+  const text = "on vcpu1 vector 0xf3 {\n  bit clear v[1]cpu1.info.x\n}\n";
+  assert.equal(roundTrip(text), text);
+  // `device :x` is an actor named `device`, not a device.
+  assert.equal(roundTrip("device :rtc pulse gsi=8\n"), "device: rtc pulse gsi=8\n");
+});
+
+Deno.test("formatText() prints a chain of 20000 'or's without running out of stack", () => {
+  const text = `expect ${Array(20_000).fill("0").join(" or ")}\n`;
+  assert.equal(formatText(text, "t.scn"), text);
+});
+
 // ---- the whole library --------------------------------------------------------------
 
 function scnFiles(dir: string): string[] {
@@ -284,4 +304,25 @@ Deno.test("formatText() round-trips every .scn of the library, fragments too: sa
     programs++;
   }
   assert.ok(programs > 100);
+});
+
+Deno.test("formatText() round-trips 600 seeded mutants of the library (those that parse)", () => {
+  const corpus = loadCorpus(new URL("../scenarios", import.meta.url).pathname);
+  const pool = buildPool(corpus.map((c) => c.text));
+  let parsed = 0;
+  for (let i = 0; i < 600; i++) {
+    const m = makeMutant(corpus, pool, mutantRng(20261122, i));
+    try {
+      parse(m.text, "m.scn");
+    } catch {
+      continue;
+    }
+    parsed++;
+    try {
+      roundTrip(m.text, "m.scn");
+    } catch (e) {
+      throw new Error(`mutant ${i} of ${m.base} (${m.ops.join(", ")}): ${e}`);
+    }
+  }
+  assert.ok(parsed > 200, `only ${parsed} mutants parsed`);
 });
