@@ -187,20 +187,28 @@ function minimise(
       throw e;
     }
   });
-  const d = found.divergences[0];
-  const title = `${o.names[0]} and ${o.names[1]} disagree on ${d.key} after '${d.statement}'`;
-  const header = [
-    `scenario "${title.replaceAll('"', "'")}"`,
-    "tags x86, kvm-diff",
-    `# Found by difftest, seed ${c.seed}, case ${c.index}; the whole case:`,
-    `#   deno task difftest --seed ${c.seed} --index ${c.index}`,
-    `# Shrunk from ${c.units.length} to ${units.length} statements keeping the first divergence:`,
-    `#   ${d.key}: ${o.names[0]} ${d.a} | ${o.names[1]} ${d.b}, after '${d.statement}'`,
-    `# Replay: deno task diff ${file}`,
-    c.header[c.header.length - 1],
-  ];
-  const text = caseText({ ...c, header }, units);
-  const result = diffText(text, file, o.platforms, { maxSteps: o.maxSteps });
+  // The header quotes the shrunk case's own first divergence (its values can
+  // differ from the whole case's); comments move no statement, so diffing it
+  // with a header of the same length gives the lines of the final file.
+  const headerFor = (d: DiffResult["divergences"][number]) => {
+    const title = `${o.names[0]} and ${o.names[1]} disagree on ${d.key} after '${d.statement}'`;
+    return [
+      `scenario "${title.replaceAll('"', "'")}"`,
+      "tags x86, kvm-diff",
+      `# Found by difftest, seed ${c.seed}, case ${c.index}; the whole case:`,
+      `#   deno task difftest --seed ${c.seed} --index ${c.index}`,
+      `# Shrunk from ${c.units.length} to ${units.length} statements keeping the first divergence:`,
+      `#   ${d.key}: ${o.names[0]} ${d.a} | ${o.names[1]} ${d.b}, after '${d.statement}'`,
+      `# Replay: deno task diff ${file}`,
+      c.header[c.header.length - 1],
+    ];
+  };
+  const draft = caseText({ ...c, header: headerFor(found.divergences[0]) }, units);
+  const result = diffText(draft, file, o.platforms, { maxSteps: o.maxSteps });
+  const text = caseText(
+    { ...c, header: headerFor(result.divergences[0] ?? found.divergences[0]) },
+    units,
+  );
   return { text, result, from: c.units.length, to: units.length };
 }
 

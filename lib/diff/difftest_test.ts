@@ -58,7 +58,11 @@ Deno.test("difftest() finds the planted dropped EOI and writes each disagreement
     // And it still disagrees, on the value the header names.
     const r = diffText(text, path, [X86, bug]);
     assert.equal(r.status, "disagree", text);
-    assert.ok(text.includes(`#   ${r.divergences[0].key}: model `), text);
+    const d = r.divergences[0];
+    assert.ok(
+      text.includes(`#   ${d.key}: model ${d.a} | bug ${d.b}, after '${d.statement}'\n`),
+      text,
+    );
     // Minimal for a dropped EOI: a handler or an eoi, an enable, an sti, a delivery and a run.
     const statements = text.split("\n\n")[2].trim().split("\n").length;
     assert.ok(statements <= 7, `${path} has ${statements} statements:\n${text}`);
