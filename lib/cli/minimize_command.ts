@@ -4,8 +4,10 @@
  * writes it with `--out`; says which failure it kept, how many statements it
  * removed and how many runs it took.
  *
- * The scenario goes to standard output and the account to standard error,
- * so `scn minimize bug.scn > small.scn` keeps only the scenario.
+ * FILE may also name a scenario in a bug report (`bug.md:12`, see
+ * `lib/cli/hosts.ts`). The scenario goes to standard output and the account
+ * to standard error, so `scn minimize bug.scn > small.scn` keeps only the
+ * scenario.
  *
  * @module
  */
@@ -14,10 +16,11 @@ import { formatDiagnostic, ScnError, where } from "../core/diagnostic.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { DEFAULT_MAX_RUNS, minimize, type MinimizeResult } from "../minimize/minimize.ts";
 import { readText } from "./files.ts";
+import { hostedScenario } from "./hosts.ts";
 import type { Io } from "./main.ts";
 
 const USAGE = [
-  "usage: scn minimize FILE [--out FILE] [--max-runs N] [--max-steps N]",
+  "usage: scn minimize FILE|HOST:LINE [--out FILE] [--max-runs N] [--max-steps N]",
   "  shrink a failing scenario while the same expectation still fails the same way",
   "  --out FILE     write the result to FILE (needs --allow-write for FILE)",
   `  --max-runs N   candidates to run at most (default ${DEFAULT_MAX_RUNS})`,
@@ -63,12 +66,26 @@ export function minimizeCommand(args: string[], io: Io): number {
   const maxRuns = positive(values["max-runs"], "--max-runs", io);
   const maxSteps = positive(values["max-steps"], "--max-steps", io);
   if (maxRuns === null || maxSteps === null) return ExitCode.InputError;
-  const [file] = positionals;
-  const text = readText(file);
+  const [target] = positionals;
+  // A scenario in a bug report (`bug.md:12`) is minimized from the host's text,
+  // its lines and columns the host's.
+  const hosted = hostedScenario(target);
+  if (hosted && "outcome" in hosted) {
+    const o = hosted.outcome;
+    if (o.kind === "input-error") {
+      for (const d of o.diagnostics) {
+        for (const l of formatDiagnostic(d, (s) => o.sources.get(s)).split("\n")) io.err(l);
+      }
+    } else io.err(`scn minimize: cannot read '${target}'`);
+    return ExitCode.InputError;
+  }
+  const file = hosted ? hosted.source.path : target;
+  const text = hosted ? hosted.source.text : readText(file);
   if (text === undefined) {
     io.err(`scn minimize: cannot read '${file}'`);
     return ExitCode.InputError;
   }
+  const quoted = hosted ? hosted.hostText : text;
 
   let r: MinimizeResult;
   try {
@@ -76,7 +93,7 @@ export function minimizeCommand(args: string[], io: Io): number {
   } catch (e) {
     if (e instanceof ScnError) {
       for (const d of e.diagnostics) {
-        const lookup = (s: string) => (s === file ? text : readText(s));
+        const lookup = (s: string) => (s === file ? quoted : readText(s));
         for (const l of formatDiagnostic(d, lookup).split("\n")) io.err(l);
       }
       return ExitCode.InputError;

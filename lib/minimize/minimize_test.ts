@@ -263,3 +263,18 @@ Deno.test("scn minimize on a syntax error prints the located diagnostic, exit 2"
   assert.ok(c.err.some((l) => /^\s*\|\s*\^/.test(l)), "a caret marks the spot");
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("scn minimize HOST.md minimizes the scenario of a bug report, located in the host file", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "scn_min_" });
+  const host = `${dir}/bug.md`;
+  Deno.writeTextFileSync(host, "# Bug\n\nThe scenario:\n\n```scn\n" + NOISY + "```\n");
+  const c = cli([host]);
+  assert.equal(c.code, 0);
+  assert.equal(c.out[0], 'scenario "a level-triggered vector is taken twice"');
+  // NOISY's line 19 is line 24 of the host: the fence opens at line 5.
+  assert.match(c.err[0], new RegExp(`^kept: ${host}:24:1: expect vcpu0 took 0x9a twice`));
+  const none = cli([`${host}:3`]);
+  assert.equal(none.code, 2);
+  assert.equal(none.err[0], `${host}:3:1: error: no scenario at line 3 of '${host}'`);
+  Deno.removeSync(dir, { recursive: true });
+});
