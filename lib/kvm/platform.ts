@@ -121,8 +121,73 @@ export class KvmBackedCpu implements CpuModel {
     return this.#halted;
   }
 
+  /**
+   * Where the vCPU is when not in the monitor: `wait`, waiting for INIT
+   * and SIPI (KVM_MP_STATE_UNINITIALIZED or INIT_RECEIVED); `started`,
+   * reset by INIT (the BSP) or started by a SIPI, at the CS:IP KVM set,
+   * and not run since. A started vCPU enters the monitor (its "firmware")
+   * the first time it has to execute something, so until then its CS and
+   * RIP read as KVM left them.
+   */
+  outside: "none" | "wait" | "started" = "none";
+
+  /** Puts the vCPU in the monitor and runs it to the monitor's first exit. */
+  enterMonitor(): void {
+    enterMonitor(this.kvm, this.index, this.vm.image);
+    const first = runUntilStop(this.kvm, this);
+    if (first.at !== "monitor") throw new Error(`${this.name} did not reach its monitor`);
+    this.outside = "none";
+  }
+
+  /** An ICR low word was written: INIT (101b) or Start-up (110b) in bits 10:8 reset or start vCPUs. */
+  noteIcr(low: number): void {
+    const mode = (low >>> 8) & 7;
+    if (mode === 5 || mode === 6) this.vm.initSent = true;
+  }
+
+  /**
+   * Lets KVM process a pending INIT or SIPI (KVM_GET_MP_STATE runs
+   * kvm_apic_accept_events) and follows it: 2 if the vCPU was reset, 1 if
+   * a SIPI started it, else 0.
+   */
+  service(): number {
+    if (!this.vm.initSent) return 0;
+    const mp = this.kvm.getMpState();
+    if (this.outside === "wait") {
+      if (mp !== KVM_MP_STATE.RUNNABLE) return 0;
+      this.outside = "started";
+      return 1;
+    }
+    // An INIT resets CS to 0xf000 (base 0xffff0000); the monitor's CS is 0.
+    const cs = this.kvm.getSregs().cs;
+    const reset = cs.selector === 0xf000 && cs.base === 0xffff_0000n;
+    if (!reset || (this.outside === "started" && mp === KVM_MP_STATE.RUNNABLE)) return 0;
+    this.outside = mp === KVM_MP_STATE.RUNNABLE ? "started" : "wait";
+    this.interruptFlag = false;
+    this.#shadow = this.#shadowFresh = false;
+    this.#halted = false;
+    this.#pending = undefined;
+    this.frames.length = 0;
+    return 2;
+  }
+
+  /** Before the guest runs: a waiting vCPU executes nothing, a started one enters the monitor. */
+  #ready(): void {
+    if (this.vm.initSent) this.service();
+    if (this.outside === "started") this.enterMonitor();
+    if (this.outside === "wait") {
+      const mp = this.kvm.getMpState();
+      throw new CommandInputError(
+        `${this.name} executes nothing: it waits for ${
+          mp === KVM_MP_STATE.UNINITIALIZED ? "INIT and SIPI" : "a SIPI"
+        } (mp_state ${mp})`,
+      );
+    }
+  }
+
   /** Runs one monitor action. */
   act(action: number, ecx = 0, eax = 0, edx = 0): "done" | "gp" {
+    this.#ready();
     // KVM injects a pending NMI whenever the guest runs; the model takes one only at `run`.
     if (this.#pending || (this.vm.nmiSent && this.nmiDeliverable())) {
       throw new BackendUnsupported(
@@ -153,21 +218,26 @@ export class KvmBackedCpu implements CpuModel {
   }
 
   sti(): void {
+    this.#ready();
     this.interruptFlag = true;
     this.#shadow = true;
     this.#shadowFresh = true;
   }
 
   cli(): void {
+    this.#ready();
     this.interruptFlag = false;
   }
 
   hlt(): void {
+    this.#ready();
     this.#halted = true;
   }
 
   canTake(): boolean {
     if (this.#pending) return true;
+    // Waiting for SIPI, or started by one and running code irqlab does not model (IF=0).
+    if (this.outside !== "none") return false;
     const nmi = this.vm.nmiSent && this.nmiDeliverable();
     if (!nmi && (!this.interruptFlag || this.#shadow)) return false;
     // An NMI needs no open IF: one instruction boundary is enough.
@@ -230,6 +300,7 @@ export class KvmBackedCpu implements CpuModel {
     if (offset === LAPIC_TIMER_INITIAL) unsupportedTimer();
     // The ICR and the LVT entries can send NMIs; from then on they are looked for.
     if (offset === LAPIC_ICR_LOW || (offset >= 0x320 && offset <= 0x370)) this.vm.nmiSent = true;
+    if (offset === LAPIC_ICR_LOW) this.noteIcr(value);
     if (this.x2apic()) this.act(Action.Wrmsr, X2APIC_MSR_BASE + (offset >> 4), value, 0);
     else this.act(Action.LapicWrite, offset, value);
   }
@@ -265,6 +336,8 @@ export class KvmBackedVm implements VmModel {
    * the KVM_GET_VCPU_EVENTS that each step would otherwise cost.
    */
   nmiSent = false;
+  /** Likewise for INIT and SIPI, which reset or start vCPUs behind the backend's back. */
+  initSent = false;
   /**
    * The GSI routing table KVM holds (its default, QEMU's, or the last one
    * KVM_SET_GSI_ROUTING accepted) and the level this VMM last drove on
@@ -297,18 +370,19 @@ export class KvmBackedVm implements VmModel {
         kvm.setCpuid(
           cpuid.map((e) => (e.function === 1 ? { ...e, ebx: (e.ebx & 0xffffff) | (n << 24) } : e)),
         );
-        enterMonitor(kvm, n, this.image);
-        // APs start running, as the model's default (firmware brought them up).
-        if (n > 0) kvm.setMpState(KVM_MP_STATE.RUNNABLE);
         if (s.lapic === "x2apic") {
           const base = kvm.getMsr(IA32_APIC_BASE)!;
           kvm.setMsr(IA32_APIC_BASE, base | APIC_BASE_EN | APIC_BASE_EXTD);
         }
         const cpu = new KvmBackedCpu(this, n, kvm);
         this.cpus.push(cpu);
-        // Reach the monitor, so every later action starts from there.
-        const first = runUntilStop(kvm);
-        if (first.at !== "monitor") throw new Error(`vcpu${n} did not reach its monitor`);
+        // KVM creates APs UNINITIALIZED; left so, they wait for INIT and SIPI untouched.
+        if (n > 0 && s.aps === "wait-for-sipi") cpu.outside = "wait";
+        else {
+          // APs start running, as the model's default (firmware brought them up).
+          if (n > 0) kvm.setMpState(KVM_MP_STATE.RUNNABLE);
+          cpu.enterMonitor();
+        }
       }
       if (s.routing === "qemu") {
         this.routes = GsiRouting.qemuDefault().map(toKvmRoute);
@@ -359,8 +433,6 @@ function refuseSettings(s: Readonly<Record<string, Val>>): void {
     ? `'hypervisor ${s.hypervisor}': this KVM has no Xen support`
     : s.irqchip === "userspace"
     ? "'irqchip userspace': the guest monitor needs an in-kernel LAPIC"
-    : s.aps !== "running"
-    ? "'aps wait-for-sipi': INIT/SIPI are not driven through the guest monitor yet"
     : s.lowest_priority !== "kvm-vector-hashing"
     ? "'lowest_priority first' is QEMU TCG's choice; KVM always does its own"
     : undefined;
@@ -462,9 +534,7 @@ const vcpuCommands: Record<string, Run> = {
     const cpu = vm.cpus[c];
     if (a.delivery_mode === "smi") throw new BackendUnsupported("SMI IPIs: the guest has no SMM");
     if (a.delivery_mode === "nmi") vm.nmiSent = true;
-    if (a.delivery_mode === "init" || a.delivery_mode === "startup") {
-      throw new BackendUnsupported("INIT/SIPI IPIs: the guest monitor does not follow a reset");
-    }
+    if (a.delivery_mode === "init" || a.delivery_mode === "startup") vm.initSent = true;
     const low = encodeFields(ICR_LOW_FIELDS, {
       vector: a.vector as number,
       delivery_mode: a.delivery_mode as string,
@@ -500,6 +570,7 @@ const vcpuCommands: Record<string, Run> = {
       unsupportedTimer();
     }
     if (msr >= 0x830 && msr <= 0x837) vm.nmiSent = true; // x2APIC ICR and LVTs
+    if (msr === 0x830) vm.cpus[c].noteIcr(Number(BigInt(a.value as bigint) & 0xffff_ffffn));
     const w = splitWords(BigInt(a.value as bigint));
     return vm.cpus[c].act(Action.Wrmsr, msr, w.low, w.high) === "gp" ? GP_FAULT : 0;
   },
@@ -683,6 +754,9 @@ const CPU_STATE: Record<string, Get> = {
   "vcpu#.eoi_exit_vector": (vm, [c]) => vm.cpus[c].eoiVector,
   "vcpu#.eoi_exit_vectors": (vm, [c]) => [...vm.cpus[c].eoiVectors].sort((a, b) => a - b),
   "vcpu#.exit_reason": (vm, [c]) => vm.cpus[c].exitReason,
+  "vcpu#.cs_selector": (vm, [c]) => vm.cpus[c].kvm.getSregs().cs.selector,
+  "vcpu#.cs_base": (vm, [c]) => Number(vm.cpus[c].kvm.getSregs().cs.base),
+  "vcpu#.rip": (vm, [c]) => Number(vm.cpus[c].kvm.getRegs().rip),
   "vcpu#.mp_state": (vm, [c]) =>
     vm.cpus[c].halted ? KVM_MP_STATE.HALTED : vm.cpus[c].kvm.getMpState(),
   "vcpu#.cr8": (vm, [c]) => Number(vm.cpus[c].kvm.getSregs().cr8),

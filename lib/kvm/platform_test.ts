@@ -125,3 +125,28 @@ vm guest { arch x86_64  vcpus 1  hypervisor xen }
     );
   },
 });
+
+Deno.test({
+  name: "an AP waiting for SIPI executes nothing, and runs the monitor after INIT and SIPI on KVM",
+  ignore: !available,
+  fn() {
+    const r = run(`scenario "sipi"
+vm guest { arch x86_64  vcpus 2  aps wait-for-sipi }
+expect vcpu1.mp_state == KVM_MP_STATE_UNINITIALIZED
+vcpu0: lapic enable
+vcpu0: ipi dest=1 delivery_mode=init
+run
+expect vcpu1.mp_state == KVM_MP_STATE_INIT_RECEIVED
+vcpu0: ipi dest=1 delivery_mode=startup vector=0x9a
+run
+expect vcpu1.mp_state == KVM_MP_STATE_RUNNABLE
+expect vcpu1.cs_selector == 0x9a00
+vcpu1: lapic enable
+vcpu1: sti
+vcpu0: ipi dest=1 vector=0x61
+run
+expect vcpu1 took 0x61 once
+`);
+    assertEquals(r.failures.map((f) => `${f.text}: ${f.actual}`), []);
+  },
+});
