@@ -186,7 +186,15 @@ export function mergeRepeats(a: Statement, b: Statement): Statement | null {
   };
 }
 
-/** A key equal for trees equal but for their locations. */
+/**
+ * A key equal for trees equal but for their locations.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = parse("run\nrun\n").body;
+ * shapeKey(a) === shapeKey(b); // true
+ * ```
+ */
 export function shapeKey(x: unknown): string {
   return JSON.stringify(
     x,

@@ -46,7 +46,14 @@ import {
 } from "./edits.ts";
 import { BudgetReached, findSame, Oracle, type Target, targetOf } from "./oracle.ts";
 
-/** How many candidates `scn minimize` runs at most unless told otherwise. */
+/**
+ * How many candidates `scn minimize` runs at most unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * minimize(text, "bug.scn", { maxRuns: DEFAULT_MAX_RUNS / 4 });
+ * ```
+ */
 export const DEFAULT_MAX_RUNS = 2000;
 
 /** Options for {@link minimize}. */
