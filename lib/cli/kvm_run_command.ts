@@ -10,7 +10,14 @@ import { PLATFORMS } from "../platforms.ts";
 import { ExitCode } from "../report/outcome.ts";
 import type { Io } from "./main.ts";
 
-/** The command that runs the KVM backend with the permission it needs. */
+/**
+ * The command that runs the KVM backend with the permission it needs.
+ *
+ * @example
+ * ```ts
+ * console.error(`run it as ${KVM_TASK}`);
+ * ```
+ */
 export const KVM_TASK = "deno task scn-kvm run --backend kvm FILES...";
 
 /**

@@ -14,7 +14,14 @@
 
 // ---- ioctl numbers -----------------------------------------------------------------
 
-/** KVMIO, the ioctl type byte of every KVM ioctl. */
+/**
+ * KVMIO, the ioctl type byte of every KVM ioctl.
+ *
+ * @example
+ * ```ts
+ * ioc(0, KVMIO, 0x80, 0); // KVM_RUN
+ * ```
+ */
 export const KVMIO = 0xae;
 
 const IOC_NONE = 0, IOC_WRITE = 1, IOC_READ = 2;
@@ -38,7 +45,14 @@ const iowr = (nr: number, size: number) => ioc(IOC_READ | IOC_WRITE, KVMIO, nr, 
 
 // ---- structure sizes ---------------------------------------------------------------
 
-/** Sizes in bytes of the structures, as `sizeof` gives them on x86_64. */
+/**
+ * Sizes in bytes of the structures, as `sizeof` gives them on x86_64.
+ *
+ * @example
+ * ```ts
+ * struct(SIZEOF.kvm_lapic_state).bytes.length; // 1024
+ * ```
+ */
 export const SIZEOF = {
   kvm_userspace_memory_region: 32,
   kvm_regs: 144,
@@ -112,10 +126,24 @@ export const KVM = {
   SET_VCPU_EVENTS: iow(0xa0, SIZEOF.kvm_vcpu_events),
 } as const;
 
-/** KVM_API_VERSION: the only version KVM_GET_API_VERSION has ever returned. */
+/**
+ * KVM_API_VERSION: the only version KVM_GET_API_VERSION has ever returned.
+ *
+ * @example
+ * ```ts
+ * ioctlInt(kvmFd, KVM.GET_API_VERSION, 0, "KVM_GET_API_VERSION") === KVM_API_VERSION;
+ * ```
+ */
 export const KVM_API_VERSION = 12;
 
-/** Capabilities asked with KVM_CHECK_EXTENSION or set with KVM_ENABLE_CAP. */
+/**
+ * Capabilities asked with KVM_CHECK_EXTENSION or set with KVM_ENABLE_CAP.
+ *
+ * @example
+ * ```ts
+ * system.checkExtension(KVM_CAP.SPLIT_IRQCHIP);
+ * ```
+ */
 export const KVM_CAP = {
   IRQCHIP: 0,
   HLT: 1,
@@ -129,7 +157,14 @@ export const KVM_CAP = {
   IMMEDIATE_EXIT: 136,
 } as const;
 
-/** kvm_run.exit_reason values. */
+/**
+ * kvm_run.exit_reason values.
+ *
+ * @example
+ * ```ts
+ * runView.getUint32(KVM_RUN.exit_reason, true) === KVM_EXIT.IO;
+ * ```
+ */
 export const KVM_EXIT = {
   UNKNOWN: 0,
   EXCEPTION: 1,
@@ -146,16 +181,44 @@ export const KVM_EXIT = {
   IOAPIC_EOI: 26,
 } as const;
 
-/** kvm_run.io.direction. */
+/**
+ * kvm_run.io.direction.
+ *
+ * @example
+ * ```ts
+ * runView.getUint8(KVM_RUN.io_direction) === KVM_EXIT_IO_OUT;
+ * ```
+ */
 export const KVM_EXIT_IO_IN = 0, KVM_EXIT_IO_OUT = 1;
 
-/** kvm_irqchip.chip_id. */
+/**
+ * kvm_irqchip.chip_id.
+ *
+ * @example
+ * ```ts
+ * irqchipRequest(KVM_IRQCHIP.IOAPIC);
+ * ```
+ */
 export const KVM_IRQCHIP = { PIC_MASTER: 0, PIC_SLAVE: 1, IOAPIC: 2 } as const;
 
-/** kvm_irq_routing_entry.type. */
+/**
+ * kvm_irq_routing_entry.type.
+ *
+ * @example
+ * ```ts
+ * KVM_IRQ_ROUTING.MSI; // 2
+ * ```
+ */
 export const KVM_IRQ_ROUTING = { IRQCHIP: 1, MSI: 2 } as const;
 
-/** kvm_mp_state.mp_state. */
+/**
+ * kvm_mp_state.mp_state.
+ *
+ * @example
+ * ```ts
+ * vcpu.setMpState(KVM_MP_STATE.RUNNABLE);
+ * ```
+ */
 export const KVM_MP_STATE = {
   RUNNABLE: 0,
   UNINITIALIZED: 1,
@@ -164,12 +227,26 @@ export const KVM_MP_STATE = {
   SIPI_RECEIVED: 4,
 } as const;
 
-/** KVM_IOAPIC_NUM_PINS: the in-kernel IOAPIC's pins. */
+/**
+ * KVM_IOAPIC_NUM_PINS: the in-kernel IOAPIC's pins.
+ *
+ * @example
+ * ```ts
+ * decodeIoapicState(view).redirtbl.length === KVM_IOAPIC_NUM_PINS;
+ * ```
+ */
 export const KVM_IOAPIC_NUM_PINS = 24;
 
 // ---- helpers -----------------------------------------------------------------------
 
-/** A zeroed buffer of `size` bytes and a little-endian view on it. */
+/**
+ * A zeroed buffer of `size` bytes and a little-endian view on it.
+ *
+ * @example
+ * ```ts
+ * const s: Struct = struct(8);
+ * ```
+ */
 export interface Struct {
   bytes: Uint8Array<ArrayBuffer>;
   view: DataView;
@@ -193,7 +270,14 @@ const LE = true;
 
 // ---- kvm_userspace_memory_region ----------------------------------------------------
 
-/** `struct kvm_userspace_memory_region`. */
+/**
+ * `struct kvm_userspace_memory_region`.
+ *
+ * @example
+ * ```ts
+ * const r: KvmUserspaceMemoryRegion = { slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: 4096n, userspace_addr: 0n };
+ * ```
+ */
 export interface KvmUserspaceMemoryRegion {
   slot: number;
   flags: number;
@@ -202,7 +286,14 @@ export interface KvmUserspaceMemoryRegion {
   userspace_addr: bigint;
 }
 
-/** Field offsets of `struct kvm_userspace_memory_region`. */
+/**
+ * Field offsets of `struct kvm_userspace_memory_region`.
+ *
+ * @example
+ * ```ts
+ * view.getUint32(MEMORY_REGION.slot, true);
+ * ```
+ */
 export const MEMORY_REGION = {
   slot: 0,
   flags: 4,
@@ -231,7 +322,14 @@ export function encodeMemoryRegion(r: KvmUserspaceMemoryRegion): Struct {
 
 // ---- kvm_run -----------------------------------------------------------------------
 
-/** Field offsets of `struct kvm_run` (the exit union starts at 32). */
+/**
+ * Field offsets of `struct kvm_run` (the exit union starts at 32).
+ *
+ * @example
+ * ```ts
+ * runView.getUint16(KVM_RUN.io_port, true);
+ * ```
+ */
 export const KVM_RUN = {
   request_interrupt_window: 0,
   immediate_exit: 1,
@@ -267,7 +365,14 @@ export const KVM_RUN = {
   internal_suberror: 32,
 } as const;
 
-/** The part of a KVM_EXIT_IO exit irqlab reads. */
+/**
+ * The part of a KVM_EXIT_IO exit irqlab reads.
+ *
+ * @example
+ * ```ts
+ * const io: KvmRunIo = decodeRunIo(runView);
+ * ```
+ */
 export interface KvmRunIo {
   direction: number;
   size: number;
@@ -296,7 +401,14 @@ export function decodeRunIo(v: DataView): KvmRunIo {
 
 // ---- kvm_regs ----------------------------------------------------------------------
 
-/** The registers of `struct kvm_regs`, in order. */
+/**
+ * The registers of `struct kvm_regs`, in order.
+ *
+ * @example
+ * ```ts
+ * REG_NAMES.indexOf("rip"); // 16
+ * ```
+ */
 export const REG_NAMES = [
   "rax",
   "rbx",
@@ -318,7 +430,14 @@ export const REG_NAMES = [
   "rflags",
 ] as const;
 
-/** `struct kvm_regs`: general registers, RIP and RFLAGS. */
+/**
+ * `struct kvm_regs`: general registers, RIP and RFLAGS.
+ *
+ * @example
+ * ```ts
+ * const r: KvmRegs = vcpu.getRegs();
+ * ```
+ */
 export type KvmRegs = Record<(typeof REG_NAMES)[number], bigint>;
 
 /**
@@ -351,7 +470,14 @@ export function encodeRegs(r: KvmRegs): Struct {
 
 // ---- kvm_sregs, kvm_segment, kvm_dtable --------------------------------------------
 
-/** `struct kvm_segment`. */
+/**
+ * `struct kvm_segment`.
+ *
+ * @example
+ * ```ts
+ * const cs: KvmSegment = vcpu.getSregs().cs;
+ * ```
+ */
 export interface KvmSegment {
   base: bigint;
   limit: number;
@@ -367,7 +493,14 @@ export interface KvmSegment {
   unusable: number;
 }
 
-/** Field offsets of `struct kvm_segment`. */
+/**
+ * Field offsets of `struct kvm_segment`.
+ *
+ * @example
+ * ```ts
+ * view.getUint16(SREGS.cs + SEGMENT.selector, true);
+ * ```
+ */
 export const SEGMENT = {
   base: 0,
   limit: 8,
@@ -384,13 +517,27 @@ export const SEGMENT = {
   padding: 23,
 } as const;
 
-/** `struct kvm_dtable` (GDTR, IDTR). */
+/**
+ * `struct kvm_dtable` (GDTR, IDTR).
+ *
+ * @example
+ * ```ts
+ * const idt: KvmDtable = { base: 0n, limit: 0x3ff };
+ * ```
+ */
 export interface KvmDtable {
   base: bigint;
   limit: number;
 }
 
-/** `struct kvm_sregs`. */
+/**
+ * `struct kvm_sregs`.
+ *
+ * @example
+ * ```ts
+ * const s: KvmSregs = vcpu.getSregs();
+ * ```
+ */
 export interface KvmSregs {
   cs: KvmSegment;
   ds: KvmSegment;
@@ -415,7 +562,14 @@ export interface KvmSregs {
 
 const SEGMENTS = ["cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt"] as const;
 
-/** Field offsets of `struct kvm_sregs`. */
+/**
+ * Field offsets of `struct kvm_sregs`.
+ *
+ * @example
+ * ```ts
+ * view.getBigUint64(SREGS.cr0, true);
+ * ```
+ */
 export const SREGS = {
   cs: 0,
   ds: 24,
@@ -565,10 +719,24 @@ export function lapicVectors(regs: Uint8Array, base: number): number[] {
 
 // ---- kvm_irqchip -------------------------------------------------------------------
 
-/** Field offsets of `struct kvm_irqchip`; `chip` is the union. */
+/**
+ * Field offsets of `struct kvm_irqchip`; `chip` is the union.
+ *
+ * @example
+ * ```ts
+ * view.getUint32(IRQCHIP.chip_id, true);
+ * ```
+ */
 export const IRQCHIP = { chip_id: 0, pad: 4, chip: 8 } as const;
 
-/** `struct kvm_pic_state`, every field a u8 in this order. */
+/**
+ * `struct kvm_pic_state`, every field a u8 in this order.
+ *
+ * @example
+ * ```ts
+ * PIC_STATE_FIELDS.indexOf("imr"); // 2
+ * ```
+ */
 export const PIC_STATE_FIELDS = [
   "last_irr",
   "irr",
@@ -588,10 +756,24 @@ export const PIC_STATE_FIELDS = [
   "elcr_mask",
 ] as const;
 
-/** `struct kvm_pic_state`. */
+/**
+ * `struct kvm_pic_state`.
+ *
+ * @example
+ * ```ts
+ * const pic: KvmPicState = vm.getPic(0);
+ * ```
+ */
 export type KvmPicState = Record<(typeof PIC_STATE_FIELDS)[number], number>;
 
-/** Field offsets of `struct kvm_ioapic_state`. */
+/**
+ * Field offsets of `struct kvm_ioapic_state`.
+ *
+ * @example
+ * ```ts
+ * IOAPIC_STATE.redirtbl; // 24
+ * ```
+ */
 export const IOAPIC_STATE = {
   base_address: 0,
   ioregsel: 8,
@@ -601,7 +783,14 @@ export const IOAPIC_STATE = {
   redirtbl: 24,
 } as const;
 
-/** `struct kvm_ioapic_state`: the redirection table as 64-bit words. */
+/**
+ * `struct kvm_ioapic_state`: the redirection table as 64-bit words.
+ *
+ * @example
+ * ```ts
+ * const io: KvmIoapicState = vm.getIoapic();
+ * ```
+ */
 export interface KvmIoapicState {
   base_address: bigint;
   ioregsel: number;
@@ -713,7 +902,14 @@ export function irqLevelStatus(v: DataView): number {
 
 // ---- kvm_irq_routing ---------------------------------------------------------------
 
-/** One GSI routing entry: to an irqchip pin, or an MSI. */
+/**
+ * One GSI routing entry: to an irqchip pin, or an MSI.
+ *
+ * @example
+ * ```ts
+ * const e: KvmIrqRoutingEntry = { gsi: 5, type: "irqchip", irqchip: 2, pin: 5 };
+ * ```
+ */
 export type KvmIrqRoutingEntry =
   | { gsi: number; type: "irqchip"; irqchip: number; pin: number }
   | {
@@ -724,7 +920,14 @@ export type KvmIrqRoutingEntry =
     data: number;
   };
 
-/** Field offsets of `struct kvm_irq_routing_entry`; `u` is the union. */
+/**
+ * Field offsets of `struct kvm_irq_routing_entry`; `u` is the union.
+ *
+ * @example
+ * ```ts
+ * ROUTING_ENTRY.u; // 16, where the union starts
+ * ```
+ */
 export const ROUTING_ENTRY = { gsi: 0, type: 4, flags: 8, pad: 12, u: 16 } as const;
 
 /**
@@ -777,7 +980,14 @@ export function encodeMsi(addressLo: number, addressHi: number, data: number): S
 
 // ---- kvm_vcpu_events ---------------------------------------------------------------
 
-/** Field offsets of `struct kvm_vcpu_events`. */
+/**
+ * Field offsets of `struct kvm_vcpu_events`.
+ *
+ * @example
+ * ```ts
+ * view.getUint8(VCPU_EVENTS.nmi_pending);
+ * ```
+ */
 export const VCPU_EVENTS = {
   exception_injected: 0,
   exception_nr: 1,
@@ -802,7 +1012,14 @@ export const VCPU_EVENTS = {
   exception_payload: 56,
 } as const;
 
-/** What irqlab reads of `struct kvm_vcpu_events`. */
+/**
+ * What irqlab reads of `struct kvm_vcpu_events`.
+ *
+ * @example
+ * ```ts
+ * const e: KvmVcpuEvents = vcpu.getEvents();
+ * ```
+ */
 export interface KvmVcpuEvents {
   interrupt: { injected: number; nr: number; soft: number; shadow: number };
   nmi: { injected: number; pending: number; masked: number };
@@ -835,7 +1052,14 @@ export function decodeVcpuEvents(v: DataView): KvmVcpuEvents {
 
 // ---- kvm_msrs ----------------------------------------------------------------------
 
-/** `struct kvm_msr_entry`. */
+/**
+ * `struct kvm_msr_entry`.
+ *
+ * @example
+ * ```ts
+ * const e: KvmMsrEntry = { index: 0x1b, data: 0n };
+ * ```
+ */
 export interface KvmMsrEntry {
   index: number;
   data: bigint;
@@ -880,7 +1104,14 @@ export function decodeMsrs(v: DataView): KvmMsrEntry[] {
 
 // ---- kvm_cpuid2 --------------------------------------------------------------------
 
-/** `struct kvm_cpuid_entry2`. */
+/**
+ * `struct kvm_cpuid_entry2`.
+ *
+ * @example
+ * ```ts
+ * const leaf1: KvmCpuidEntry2 | undefined = system.supportedCpuid().find((e) => e.function === 1);
+ * ```
+ */
 export interface KvmCpuidEntry2 {
   function: number;
   index: number;

@@ -41,13 +41,34 @@
 import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_RUN, type KvmSegment } from "./abi.ts";
 import type { KvmVcpu } from "./kvm.ts";
 
-/** Guest memory size: 2 MiB, well clear of the APIC pages. */
+/**
+ * Guest memory size: 2 MiB, well clear of the APIC pages.
+ *
+ * @example
+ * ```ts
+ * const mem = vm.addMemory(0, 0n, GUEST_MEMORY);
+ * ```
+ */
 export const GUEST_MEMORY = 0x20_0000;
 
-/** The xAPIC page and the IOAPIC's MMIO window. */
+/**
+ * The xAPIC page and the IOAPIC's MMIO window.
+ *
+ * @example
+ * ```ts
+ * LAPIC_BASE + 0xb0; // the EOI register
+ * ```
+ */
 export const LAPIC_BASE = 0xfee0_0000, IOAPIC_BASE = 0xfec0_0000;
 
-/** Where things are in guest memory. */
+/**
+ * Where things are in guest memory.
+ *
+ * @example
+ * ```ts
+ * mem.set(code, Layout.code);
+ * ```
+ */
 export const Layout = {
   ivt: 0x0000,
   mailbox: 0x1000,
@@ -59,7 +80,14 @@ export const Layout = {
   stackStride: 0x1000,
 } as const;
 
-/** Mailbox fields (offsets from FS.base). */
+/**
+ * Mailbox fields (offsets from FS.base).
+ *
+ * @example
+ * ```ts
+ * mailboxOf(0) + Mailbox.outEax;
+ * ```
+ */
 export const Mailbox = {
   /** The action to run ({@link Action}). */
   op: 0,
@@ -81,7 +109,14 @@ export const Mailbox = {
   next: 24,
 } as const;
 
-/** I/O ports the guest writes to exit to the VMM. */
+/**
+ * I/O ports the guest writes to exit to the VMM.
+ *
+ * @example
+ * ```ts
+ * runView.getUint16(KVM_RUN.io_port, true) === Port.Monitor;
+ * ```
+ */
 export const Port = {
   /** At the monitor: the previous action is done. */
   Monitor: 0x10,
@@ -95,7 +130,14 @@ export const Port = {
   Window: 0x14,
 } as const;
 
-/** Actions of the monitor loop (the jump table's order). */
+/**
+ * Actions of the monitor loop (the jump table's order).
+ *
+ * @example
+ * ```ts
+ * post(mem, 0, Action.ProbeSti);
+ * ```
+ */
 export const Action = {
   /** `sti; nop; cli`: one boundary where an interrupt can be accepted. */
   ProbeSti: 0,
@@ -168,7 +210,14 @@ class Asm {
   }
 }
 
-/** The assembled guest: code, where the monitor starts, and the handler stubs. */
+/**
+ * The assembled guest: code, where the monitor starts, and the handler stubs.
+ *
+ * @example
+ * ```ts
+ * const img: GuestImage = loadGuest(mem);
+ * ```
+ */
 export interface GuestImage {
   code: Uint8Array;
   monitor: number;
@@ -414,7 +463,14 @@ export function mailboxOf(n: number): number {
   return Layout.mailbox + n * Layout.mailboxStride;
 }
 
-/** How one stretch of guest execution ended. */
+/**
+ * How one stretch of guest execution ended.
+ *
+ * @example
+ * ```ts
+ * const stop: Stop = runUntilStop(cpu);
+ * ```
+ */
 export type Stop =
   /** Back at the monitor: the action is done. */
   | { at: "monitor" }
@@ -429,7 +485,14 @@ export type Stop =
    */
   | { at: "gp" };
 
-/** The guest misbehaved: an exit the monitor protocol has no place for. */
+/**
+ * The guest misbehaved: an exit the monitor protocol has no place for.
+ *
+ * @example
+ * ```ts
+ * throw new GuestError("unexpected exit KVM_EXIT_SHUTDOWN");
+ * ```
+ */
 export class GuestError extends Error {
   /**
    * @example
@@ -443,7 +506,14 @@ export class GuestError extends Error {
   }
 }
 
-/** Exits that are no part of the monitor protocol but that the VMM is told of. */
+/**
+ * Exits that are no part of the monitor protocol but that the VMM is told of.
+ *
+ * @example
+ * ```ts
+ * runUntilStop(cpu, { ioapicEoi: (v) => console.log(`EOI exit for ${v}`) });
+ * ```
+ */
 export interface ExitObserver {
   /** KVM_EXIT_IOAPIC_EOI (split irqchip): the guest EOI'd a vector the VMM's IOAPIC routes. */
   ioapicEoi?(vector: number): void;

@@ -12,7 +12,14 @@
  * @module
  */
 
-/** Why the KVM backend cannot run at all: `ffi` (no --allow-ffi), `libc`, `no-kvm`. */
+/**
+ * Why the KVM backend cannot run at all: `ffi` (no --allow-ffi), `libc`, `no-kvm`.
+ *
+ * @example
+ * ```ts
+ * throw new KvmUnavailable("no-kvm", "/dev/kvm does not exist");
+ * ```
+ */
 export class KvmUnavailable extends Error {
   /**
    * @example
@@ -26,7 +33,14 @@ export class KvmUnavailable extends Error {
   }
 }
 
-/** A libc call that failed, with the errno it left. */
+/**
+ * A libc call that failed, with the errno it left.
+ *
+ * @example
+ * ```ts
+ * throw new KvmIoctlError("KVM_RUN", 4);
+ * ```
+ */
 export class KvmIoctlError extends Error {
   /**
    * @example
@@ -83,7 +97,14 @@ type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
 
 let lib: Lib | undefined;
 
-/** open(2) flags and mmap(2) constants (Linux x86_64). */
+/**
+ * open(2) flags and mmap(2) constants (Linux x86_64).
+ *
+ * @example
+ * ```ts
+ * O_RDWR | O_CLOEXEC;
+ * ```
+ */
 export const O_RDWR = 2, O_CLOEXEC = 0o2000000;
 const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
 
@@ -197,7 +218,14 @@ export function ioctlPtrResult(fd: number, request: number, arg: Uint8Array): nu
   return r < 0 ? -errno() : r;
 }
 
-/** A mapping made by {@link mapShared} or {@link mapAnonymous}. */
+/**
+ * A mapping made by {@link mapShared} or {@link mapAnonymous}.
+ *
+ * @example
+ * ```ts
+ * const m: Mapping = mapAnonymous(4096, "scratch");
+ * ```
+ */
 export interface Mapping {
   /** Where it is, for munmap and for KVM (`userspace_addr`). */
   pointer: Deno.PointerObject;

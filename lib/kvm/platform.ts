@@ -23,8 +23,22 @@
  * A halted vCPU wakes when a probe is taken, which is KVM's own condition
  * (`kvm_vcpu_has_events` with IF=1).
  *
+ * NMIs are taken through the guest's own NMI entry once anything may have
+ * sent one (KVM injects them whatever IF says); INIT and SIPI are followed
+ * through KVM_GET_MP_STATE, and a vCPU a SIPI started enters the monitor
+ * only when it has to execute something.
+ *
  * What it cannot express throws {@link BackendUnsupported}; the command
  * line reports the scenario as skipped with the reason.
+ *
+ * Observed on the PVM provider of the development machines: an interrupt
+ * the real-mode guest accepts never shows in ISR (KVM_GET_LAPIC, or the
+ * guest's own MMIO read), PPR stays at TPR, and a level-triggered vector's
+ * EOI reaches the IOAPIC at once (with `irqchip split` the
+ * KVM_EXIT_IOAPIC_EOI comes at the next KVM_RUN, before any guest EOI).
+ * Linux's `kvm_apic_ack_interrupt` (arch/x86/kvm/lapic.c) sets the ISR
+ * bit, so scenarios about ISR, PPR and level re-delivery fail here for the
+ * provider's sake, not the model's.
  *
  * @module
  */
@@ -60,7 +74,14 @@ import {
   type Stop,
 } from "./guest.ts";
 
-/** A command, state path or setting the KVM backend cannot run; the scenario is skipped. */
+/**
+ * A command, state path or setting the KVM backend cannot run; the scenario is skipped.
+ *
+ * @example
+ * ```ts
+ * throw new BackendUnsupported("'mov cr8': no CR8 in real mode");
+ * ```
+ */
 export class BackendUnsupported extends Error {
   /**
    * @example
@@ -84,7 +105,15 @@ const IRR = 0x200, ISR = 0x100, TMR = 0x180;
 
 const offsetOf = (name: string) => LAPIC_REGISTERS.find((r) => r.name === name)!.offset;
 
-/** One vCPU of a {@link KvmBackedVm}, as the interpreter sees it. */
+/**
+ * One vCPU of a {@link KvmBackedVm}, as the interpreter sees it.
+ *
+ * @example
+ * ```ts
+ * const cpu = (kvmPlatform().create("g", settings, env) as KvmBackedVm).cpus[0];
+ * cpu.canTake(); // runs a probe on the real vCPU
+ * ```
+ */
 export class KvmBackedCpu implements CpuModel {
   /** The scenario's RFLAGS.IF (the guest itself waits with IF=0). */
   interruptFlag = false;
@@ -322,7 +351,15 @@ function unsupportedTimer(): never {
   );
 }
 
-/** A scenario VM backed by a KVM VM. */
+/**
+ * A scenario VM backed by a KVM VM.
+ *
+ * @example
+ * ```ts
+ * const vm = kvmPlatform().create("g", settings, env);
+ * vm.dispose();
+ * ```
+ */
 export class KvmBackedVm implements VmModel {
   readonly cpus: KvmBackedCpu[] = [];
   readonly sys: KvmSystem;
