@@ -225,7 +225,9 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     return ExitCode.Ok;
   }
   if (command !== "run" && command !== "check" && command !== "explore") {
-    io.err(`scn: unknown command '${command}'; expected run, check, explore or help`);
+    io.err(
+      `scn: unknown command '${command}'; expected run, check, explore, fmt, minimize, report, diff or help`,
+    );
     return ExitCode.InputError;
   }
   if (rest.length === 0) {

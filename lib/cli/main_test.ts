@@ -348,7 +348,9 @@ Deno.test("bad command lines exit 2 with a message on stderr", async (t) => {
   await t.step("an unknown command", () => {
     const c = scn(["walk", "x"]);
     assert.equal(c.code, 2);
-    assert.deepEqual(c.err, ["scn: unknown command 'walk'; expected run, check, explore or help"]);
+    assert.deepEqual(c.err, [
+      "scn: unknown command 'walk'; expected run, check, explore, fmt, minimize, report, diff or help",
+    ]);
   });
   await t.step("no files", () => {
     const c = scn(["run"]);
