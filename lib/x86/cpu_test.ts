@@ -144,6 +144,16 @@ Deno.test("X86Cpu: HLT with IF=1 is woken by a fixed interrupt", () => {
   assert.equal(cpu.halted, false);
 });
 
+Deno.test("X86Cpu.nmiPendingReported shows queued NMIs capped as process_nmi caps them", () => {
+  const { cpu, lapic } = rig();
+  for (let i = 0; i < 3; i++) nmi(lapic);
+  assert.equal(lapic.nmiPending, 3, "queued");
+  assert.equal(cpu.nmiPendingReported, 2, "KVM_GET_VCPU_EVENTS cannot report 3");
+  assert.equal(lapic.nmiPending, 3, "reading drops nothing");
+  assert.equal(cpu.take().kind, "nmi");
+  assert.equal(cpu.nmiPendingReported, 1, "1 while the NMI handler runs");
+});
+
 Deno.test("X86Cpu: a second NMI waits for the first one's IRET, whatever IF says", () => {
   const { cpu, lapic } = rig();
   nmi(lapic);

@@ -943,9 +943,9 @@ function cpuState(): State[] {
     flag("halted", "1 while halted by HLT", (vm, c) => vm.cpus[c].hltHalted),
     flag(
       "nmi_pending",
-      "NMIs queued and not yet taken (at the next instruction boundary the vCPU keeps at most " +
-        "2, or 1 while an NMI handler runs)",
-      (vm, c) => vm.cpus[c].lapic.nmiPending,
+      "NMIs pending as KVM_GET_VCPU_EVENTS reports them: it runs process_nmi first, which " +
+        "keeps at most 2 (1 while an NMI handler runs) of those queued",
+      (vm, c) => vm.cpus[c].nmiPendingReported,
     ),
     flag("nmi_blocked", "1 from taking an NMI until its IRET", (vm, c) => vm.cpus[c].nmiBlocked),
     flag("depth", "how many interrupt handlers are running (nested)", (vm, c) => vm.cpus[c].depth),
