@@ -230,8 +230,6 @@ export class I8259Pair {
   readonly #host: I8259Host;
   /** The master's INT output as last computed. */
   #intr = false;
-  /** Level of an external source on master IR2, wired-OR with the slave's INT. */
-  #ir2External = 0;
 
   constructor(host: I8259Host, options: I8259Options = {}) {
     this.#host = host;
@@ -262,7 +260,6 @@ export class I8259Pair {
   reset(): void {
     this.#m.reset();
     this.#s.reset();
-    this.#ir2External = 0;
     this.#emit("reset", "both chips to power-on state");
     this.#update();
   }
@@ -292,8 +289,9 @@ export class I8259Pair {
    * deassertion and a held-high edge line. Like KVM, the master's IMR bit 2 is
    * not consulted for slave pins.
    *
-   * Master pin 2 is normally driven only by the slave; an external level given
-   * here is wired-OR with the slave's INT.
+   * Master pin 2 takes an external level like any pin (KVM routes GSI 2
+   * there); the slave's requests pulse it on every update, which resets
+   * that level (KVM's `pic_update_irq`).
    *
    * @example
    * ```ts
@@ -311,19 +309,7 @@ export class I8259Pair {
     if (level !== 0 && level !== 1) throw new RangeError(`i8259: bad level ${level}`);
     const c = chip === 0 ? this.#m : this.#s;
     const bit = 1 << pin;
-    let newRequest = true;
-    let cause = 0;
-    if (chip === 0 && pin === CASCADE_PIN) {
-      this.#ir2External = level;
-      const line = level | (this.#s.winner() >= 0 ? 1 : 0);
-      const r = this.#drive(c, pin, line as 0 | 1);
-      newRequest = r.newRequest;
-      cause = r.cause;
-    } else {
-      const r = this.#drive(c, pin, level);
-      newRequest = r.newRequest;
-      cause = r.cause;
-    }
+    const { newRequest, cause } = this.#drive(c, pin, level);
     this.#host.trace.open(cause);
     this.#update();
     this.#host.trace.close(cause);
@@ -378,12 +364,8 @@ export class I8259Pair {
     } else {
       this.#intack(m, irq);
       if (irq === CASCADE_PIN) {
-        // The slave's INT drops during the INTA cycle; clearing the sampled
-        // IR2 level lets a slave that still has a request re-latch master IRR
-        // bit 2 when the cycle ends (the effect of KVM's IR2 pulse on every
-        // update). Without it an AEOI slave with two requests would lose the
-        // second one.
-        m.lines &= ~CASCADE_BIT;
+        // A slave that still has a request re-latches master IRR bit 2 with
+        // the pulse of the update that ends the cycle.
         const irq2 = s.winner();
         if (irq2 >= 0) {
           this.#intack(s, irq2);
@@ -508,12 +490,21 @@ export class I8259Pair {
     return { newRequest: !(asserting && hadIrr), cause };
   }
 
-  /** Recomputes the cascade line and INTR; call after anything that may change a winner. */
+  /**
+   * Recomputes the cascade and INTR; call after anything that may change a
+   * winner. As KVM's `pic_update_irq`, a slave with a request pulses master
+   * IR2 (high, then low) on every update: the master latches a fresh edge
+   * each time and keeps no level, so a GSI 2 raise on top of a slave
+   * request finds IRR bit 2 set and is coalesced, and an external level on
+   * IR2 is forgotten by the next pulse.
+   */
   #update(): void {
-    const slaveOut = this.#s.winner() >= 0 ? 1 : 0;
-    const ir2 = (slaveOut | this.#ir2External) as 0 | 1;
-    const r = this.#drive(this.#m, CASCADE_PIN, ir2);
-    this.#host.trace.open(r.cause);
+    let cause = 0;
+    if (this.#s.winner() >= 0) {
+      cause = this.#drive(this.#m, CASCADE_PIN, 1).cause;
+      this.#drive(this.#m, CASCADE_PIN, 0);
+    }
+    this.#host.trace.open(cause);
     const out = this.#m.winner() >= 0;
     if (out !== this.#intr) {
       this.#intr = out;
@@ -523,7 +514,7 @@ export class I8259Pair {
       }
       this.#host.onIntr?.(out);
     }
-    this.#host.trace.close(r.cause);
+    this.#host.trace.close(cause);
   }
 
   /** One chip's part of the INTA cycle for IR `irq`. */
@@ -568,7 +559,6 @@ export class I8259Pair {
           this.#m.irr &= ~CASCADE_BIT;
           this.#m.isr &= ~CASCADE_BIT;
           // KVM re-pulses IR2 on its next update if the slave still requests.
-          this.#m.lines &= ~CASCADE_BIT;
         }
         result = irq;
       } else {

@@ -504,3 +504,14 @@ Deno.test("I8259Pair reset returns to power-on state and drops INTR", () => {
   assert.equal(pic.master.vectorBase, 0);
   assert.deepEqual(intrLog, [true, false]);
 });
+
+Deno.test("I8259Pair.setIrq() coalesces a master IR2 raise with a slave request (KVM pulses IR2)", () => {
+  const { pic } = rig();
+  assert.equal(pic.setIrq(1, 1, 1), 1, "slave IR1 requests");
+  assert.equal(pic.master.irr & 0x04, 0x04, "the pulse latched master IR2");
+  // The pulse left master IR2 low: a raise is a rising edge on a set IRR bit.
+  assert.equal(pic.setIrq(0, 2, 1), 0);
+  // Without a slave request, the same raise is new.
+  const fresh = rig().pic;
+  assert.equal(fresh.setIrq(0, 2, 1), 1);
+});
