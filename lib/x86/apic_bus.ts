@@ -22,12 +22,21 @@
  *   x2APIC-mode one, else the lowest-numbered xAPIC one), so aliased xAPIC
  *   IDs no longer all receive (`kvm_recalculate_phys_map`).
  *
+ * With KVM's policy the bus answers as KVM does: from KVM's APIC map when
+ * it has one ({@link KvmApicMap}: a message to nobody counts 0, logical
+ * lowest priority hashes over the destination's bits), else by asking
+ * every vCPU (-1 when none matches).
+ *
  * @module
  */
 
 import type { Trace } from "../core/trace.ts";
 import { type ApicMessage, DeliveryMode, Shorthand } from "./apic_message.ts";
 import { Accept, type IpiSink, type Lapic } from "./lapic.ts";
+import { KvmApicMap, LogicalMode, vectorToIndex } from "./kvm_apic_map.ts";
+
+/** {@link ApicBus}'s map declined: KVM asks every vCPU. */
+const SLOW_PATH = -2;
 
 /** How one lowest-priority message picks its single target. */
 export type LowestPriorityPolicy = "kvm-vector-hashing" | "first";
@@ -83,6 +92,8 @@ export class ApicBus implements IpiSink {
   readonly broadcastQuirkDisabled: boolean;
   readonly #trace: Trace;
   readonly #name: string;
+  /** KVM's APIC map, brought up to date before each delivery. */
+  readonly #map: KvmApicMap;
   /** Scratch copy so a rewritten message never changes the sender's object. */
   readonly #scratch: ApicMessage = {
     vector: 0,
@@ -111,6 +122,7 @@ export class ApicBus implements IpiSink {
     this.#name = options.name ?? "apicbus";
     this.use32BitIds = options.x2apicApi?.use32BitIds ?? false;
     this.broadcastQuirkDisabled = options.x2apicApi?.disableBroadcastQuirk ?? false;
+    this.#map = new KvmApicMap(this.use32BitIds);
   }
 
   /**
@@ -220,44 +232,16 @@ export class ApicBus implements IpiSink {
     const dest = msg.dest >>> 0;
     if (this.broadcastQuirkDisabled) {
       if (dest === X2APIC_BROADCAST) return true;
-      return dest === XAPIC_BROADCAST && !this.#logicalMapIsX2apic();
+      this.#map.update(this.lapics);
+      return dest === XAPIC_BROADCAST && this.#map.logicalMode !== LogicalMode.X2apic;
     }
     const x2ipi = msg.source === "ipi" && sender !== null && sender.x2apicMode;
     return dest === (x2ipi ? X2APIC_BROADCAST : XAPIC_BROADCAST);
   }
 
-  /** KVM's `map->logical_mode == KVM_APIC_MODE_X2APIC`. */
-  #logicalMapIsX2apic(): boolean {
-    let any = false;
-    for (const l of this.lapics) {
-      if (!l.hardwareEnabled || !l.softwareEnabled || l.ldr === 0) continue;
-      if (!l.x2apicMode) return false;
-      any = true;
-    }
-    return any;
-  }
-
-  /**
-   * With 32-bit IDs, KVM's physical map holds one APIC per ID: the
-   * x2APIC-mode vCPU with that x2APIC ID, else the first xAPIC-mode vCPU
-   * with that xAPIC ID. Returns its index or -1.
-   */
-  #physicalOwner(dest: number): number {
-    const apics = this.lapics;
-    let first = -1;
-    for (let i = 0; i < apics.length; i++) {
-      const l = apics[i];
-      if (!l.hardwareEnabled) continue;
-      if (l.x2apicMode || l.x2apicId > 0xff) {
-        if (l.x2apicId === dest) return i;
-      }
-      if (!l.x2apicMode && first < 0 && l.xapicId === dest) first = i;
-    }
-    return first;
-  }
-
   #deliver(sender: Lapic | null, original: ApicMessage): number {
     const t = this.#trace;
+    if (this.lowestPriority === "kvm-vector-hashing") this.#map.update(this.lapics);
     let msg = original;
     let lowest = msg.deliveryMode === DeliveryMode.LowestPriority || msg.redirectionHint;
     const broadcastDest = msg.shorthand === Shorthand.None && this.isBroadcastDest(msg, sender);
@@ -273,40 +257,14 @@ export class ApicBus implements IpiSink {
       if (t.enabled) t.emit(this.#name, "lowest.broadcast", "physical broadcast made fixed");
     }
     const apics = this.lapics;
-    // KVM answers from its APIC map when it can (kvm_irq_delivery_to_apic_fast):
-    // a destination that names no vCPU then counts 0, "dropped". Broadcasts and
-    // the all / all-but-self shorthands take the slow path, where matching
-    // nobody leaves the result at -1.
-    const broadcast = broadcastDest ||
-      (msg.shorthand !== Shorthand.None && msg.shorthand !== Shorthand.Self);
-    let result = broadcast ? -1 : 0;
-    if (
-      !lowest && this.use32BitIds && !broadcast && !msg.logical && msg.shorthand === Shorthand.None
-    ) {
-      // KVM's fast path with 32-bit IDs: at most one vCPU per physical ID.
-      const target = this.#physicalOwner(msg.dest >>> 0);
-      if (target >= 0 && apics[target].accept(msg) !== Accept.Dropped) result = 1;
-    } else if (!lowest) {
-      for (let i = 0; i < apics.length; i++) {
-        const l = apics[i];
-        // A hardware-disabled APIC is off the bus.
-        if (!l.hardwareEnabled || !this.matches(l, msg, sender)) continue;
-        if (result < 0) result = 0;
-        if (l.accept(msg) !== Accept.Dropped) result++;
-      }
+    let result: number;
+    if (this.lowestPriority === "kvm-vector-hashing") {
+      // KVM answers from its APIC map when it can (kvm_irq_delivery_to_apic_fast),
+      // else asks every vCPU (the slow path, where matching nobody gives -1).
+      result = this.#fromMap(msg, sender, lowest, broadcastDest);
+      if (result === SLOW_PATH) result = this.#slowPath(msg, sender, lowest);
     } else {
-      const target = this.#pickLowest(msg, sender);
-      if (target >= 0) {
-        const l = apics[target];
-        if (t.enabled) {
-          t.emit(
-            this.#name,
-            "lowest",
-            `${hex(msg.vector)} -> vcpu${target} (${this.lowestPriority})`,
-          );
-        }
-        result = l.accept(msg) !== Accept.Dropped ? 1 : 0;
-      }
+      result = this.#everyApic(msg, sender, lowest, broadcastDest);
     }
     if (result <= 0 && t.enabled && !this.#anyMatch(msg, sender)) {
       t.emit(
@@ -316,6 +274,104 @@ export class ApicBus implements IpiSink {
       );
     }
     return result;
+  }
+
+  /**
+   * `kvm_irq_delivery_to_apic_fast`: the answer of KVM's APIC map
+   * ({@link KvmApicMap}), or {@link SLOW_PATH} where KVM has none (a
+   * broadcast, a shorthand other than a sender's self, no map, a disabled
+   * logical table).
+   */
+  #fromMap(
+    msg: ApicMessage,
+    sender: Lapic | null,
+    lowest: boolean,
+    broadcastDest: boolean,
+  ): number {
+    if (msg.shorthand === Shorthand.Self && sender !== null) {
+      return sender.accept(msg) !== Accept.Dropped ? 1 : 0;
+    }
+    if (msg.shorthand !== Shorthand.None || broadcastDest) return SLOW_PATH;
+    const map = this.#map;
+    if (!map.valid) return SLOW_PATH;
+    const apics = this.lapics;
+    const dest = msg.dest >>> 0;
+    if (!msg.logical) {
+      // One APIC per physical ID, lowest priority or not.
+      const i = dest <= map.maxApicId ? map.phys[dest] : -1;
+      return i >= 0 && apics[i].accept(msg) !== Accept.Dropped ? 1 : 0;
+    }
+    const mask = map.logicalMask(dest);
+    if (mask < 0) return SLOW_PATH;
+    if (lowest && mask !== 0) {
+      // Vector hashing over the destination's bits, not over the vCPUs
+      // behind them; no APIC at the chosen bit drops the message.
+      const bit = vectorToIndex(msg.vector, mask);
+      const i = map.logicalAt(dest, bit);
+      if (this.#trace.enabled) {
+        this.#trace.emit(
+          this.#name,
+          "lowest",
+          `${hex(msg.vector)} -> logical bit ${bit}: ${
+            i >= 0 ? `vcpu${i}` : "no APIC"
+          } (${this.lowestPriority})`,
+        );
+      }
+      return i >= 0 && apics[i].accept(msg) !== Accept.Dropped ? 1 : 0;
+    }
+    let result = 0;
+    for (let b = 0; b < 16; b++) {
+      if ((mask & (1 << b)) === 0) continue;
+      const i = map.logicalAt(dest, b);
+      if (i >= 0 && apics[i].accept(msg) !== Accept.Dropped) result++;
+    }
+    return result;
+  }
+
+  /**
+   * KVM's slow path (`kvm_irq_delivery_to_apic` after the map declined):
+   * every present APIC the destination names; lowest priority hashes the
+   * vector over the software-enabled ones in vCPU order. -1 when none matched.
+   */
+  #slowPath(msg: ApicMessage, sender: Lapic | null, lowest: boolean): number {
+    const apics = this.lapics;
+    let result = -1;
+    if (!lowest) {
+      for (let i = 0; i < apics.length; i++) {
+        const l = apics[i];
+        if (!l.hardwareEnabled || !this.matches(l, msg, sender)) continue;
+        if (result < 0) result = 0;
+        if (l.accept(msg) !== Accept.Dropped) result++;
+      }
+      return result;
+    }
+    const target = this.#pickLowest(msg, sender);
+    if (target < 0) return result;
+    if (this.#trace.enabled) {
+      this.#trace.emit(
+        this.#name,
+        "lowest",
+        `${hex(msg.vector)} -> vcpu${target} (${this.lowestPriority})`,
+      );
+    }
+    return apics[target].accept(msg) !== Accept.Dropped ? 1 : 0;
+  }
+
+  /**
+   * Every APIC the destination names, without KVM's map (QEMU's APIC,
+   * `lowest_priority first`): as the slow path, but a destination that
+   * names nobody counts 0 unless it is a broadcast or all / all-but-self.
+   */
+  #everyApic(
+    msg: ApicMessage,
+    sender: Lapic | null,
+    lowest: boolean,
+    broadcastDest: boolean,
+  ): number {
+    const r = this.#slowPath(msg, sender, lowest);
+    const broadcast = broadcastDest ||
+      (msg.shorthand !== Shorthand.None && msg.shorthand !== Shorthand.Self);
+    return r < 0 && !broadcast ? 0 : r;
   }
 
   #anyMatch(msg: ApicMessage, sender: Lapic | null): boolean {

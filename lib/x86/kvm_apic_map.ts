@@ -1,0 +1,262 @@
+/**
+ * KVM's optimized APIC map: how KVM finds the destination of an interrupt
+ * message without asking every vCPU, and where that answer differs from
+ * asking every vCPU.
+ *
+ * Source: Linux `arch/x86/kvm/lapic.c`: `kvm_recalculate_apic_map`,
+ * `kvm_recalculate_phys_map`, `kvm_recalculate_logical_map`,
+ * `kvm_apic_map_get_logical_dest`, `kvm_apic_map_get_dest_lapic`,
+ * `kvm_irq_delivery_to_apic_fast`, `kvm_vector_to_index`.
+ *
+ * The map holds, for present APICs (in-kernel and hardware-enabled):
+ * - a physical table indexed by APIC ID, sized for every xAPIC ID (256)
+ *   and every x2APIC ID in use. Without KVM_X2APIC_API_USE_32BIT_IDS an ID
+ *   held by two APICs leaves KVM with no map at all, so every message goes
+ *   the slow way (each vCPU matched in turn, -1 when none matches);
+ * - one logical table in the mode every software-enabled APIC with a
+ *   logical ID shares (xAPIC flat, xAPIC cluster, x2APIC, which reuses the
+ *   physical table). Mixed modes, a logical ID with more than one bit, or
+ *   two APICs on one bit disable it: logical messages then go the slow way.
+ *
+ * Answers that differ from the slow way, all visible to a VMM: a message
+ * naming no APIC counts 0 ("handled, dropped") instead of -1; and a
+ * lowest-priority logical message hashes its vector over the set bits of
+ * the destination within its cluster, not over the vCPUs it reaches, and is
+ * dropped when the chosen bit has no APIC.
+ *
+ * @module
+ */
+import type { Lapic } from "./lapic.ts";
+
+/** `enum kvm_apic_logical_mode`. */
+export const LogicalMode = {
+  /** No software-enabled APIC has a logical ID: every logical message reaches nobody. */
+  SwDisabled: 0,
+  XapicFlat: 1,
+  XapicCluster: 2,
+  X2apic: 3,
+  /** Mixed modes or aliased logical IDs: logical messages go the slow way. */
+  MapDisabled: 4,
+} as const;
+
+/** A {@link LogicalMode} value. */
+export type LogicalMode = typeof LogicalMode[keyof typeof LogicalMode];
+
+/** The xAPIC DFR value of the flat model. */
+const DFR_FLAT = 0xffffffff;
+/** Per APIC, the inputs of the map: present, x2APIC mode, sw-enabled, IDs, LDR, DFR. */
+const SIG_WORDS = 7;
+
+/**
+ * KVM's APIC map of one VM, recomputed when an input changes.
+ *
+ * @example
+ * ```ts
+ * const map = new KvmApicMap(false);
+ * map.update(bus.lapics);
+ * map.logicalMode; // LogicalMode.XapicFlat once a vCPU set LDR in flat mode
+ * ```
+ */
+export class KvmApicMap {
+  /** False when KVM has no map (aliased physical IDs): every message goes the slow way. */
+  valid = true;
+  /** The highest ID the physical table covers (`max_apic_id`, at least 0xFF). */
+  maxApicId = 0xff;
+  /** vCPU index per physical APIC ID, or -1. */
+  phys: Int32Array = new Int32Array(0x100).fill(-1);
+  /** The logical table's mode. */
+  logicalMode: LogicalMode = LogicalMode.SwDisabled;
+  /** xAPIC flat: vCPU index per logical ID bit 0..7, or -1. */
+  readonly flat: Int32Array = new Int32Array(8).fill(-1);
+  /** xAPIC cluster: vCPU index per cluster (0..15) * 4 + bit, or -1. */
+  readonly cluster: Int32Array = new Int32Array(16 * 4).fill(-1);
+  #sig = new Float64Array(0);
+
+  /** KVM_X2APIC_API_USE_32BIT_IDS: the hotplug rules of the physical table. */
+  constructor(readonly use32BitIds: boolean) {}
+
+  /**
+   * Recomputes the map if any APIC's ID, LDR, DFR, SVR enable or mode
+   * changed since the last call (KVM recalculates on those writes);
+   * allocation-free when nothing did.
+   *
+   * @example
+   * ```ts
+   * map.update(bus.lapics); // before every delivery
+   * ```
+   */
+  update(lapics: readonly Lapic[]): void {
+    if (this.#unchanged(lapics)) return;
+    this.#recalculate(lapics);
+  }
+
+  #unchanged(lapics: readonly Lapic[]): boolean {
+    let sig = this.#sig;
+    let same = sig.length === lapics.length * SIG_WORDS;
+    if (!same) sig = this.#sig = new Float64Array(lapics.length * SIG_WORDS);
+    for (let i = 0; i < lapics.length; i++) {
+      const l = lapics[i], o = i * SIG_WORDS;
+      const present = l.hardwareEnabled ? 1 : 0;
+      const x2 = l.x2apicMode ? 1 : 0;
+      const sw = l.softwareEnabled ? 1 : 0;
+      if (
+        sig[o] !== present || sig[o + 1] !== x2 || sig[o + 2] !== sw ||
+        sig[o + 3] !== l.xapicId || sig[o + 4] !== l.x2apicId || sig[o + 5] !== l.ldr ||
+        sig[o + 6] !== l.dfr
+      ) {
+        same = false;
+        sig[o] = present;
+        sig[o + 1] = x2;
+        sig[o + 2] = sw;
+        sig[o + 3] = l.xapicId;
+        sig[o + 4] = l.x2apicId;
+        sig[o + 5] = l.ldr;
+        sig[o + 6] = l.dfr;
+      }
+    }
+    return same;
+  }
+
+  #recalculate(lapics: readonly Lapic[]): void {
+    let max = 0xff;
+    for (const l of lapics) if (l.hardwareEnabled) max = Math.max(max, l.x2apicId);
+    this.maxApicId = max;
+    if (this.phys.length !== max + 1) this.phys = new Int32Array(max + 1);
+    this.phys.fill(-1);
+    this.flat.fill(-1);
+    this.cluster.fill(-1);
+    this.valid = true;
+    this.logicalMode = LogicalMode.SwDisabled;
+    for (let i = 0; i < lapics.length; i++) {
+      const l = lapics[i];
+      if (!l.hardwareEnabled) continue;
+      if (!this.#physical(l, i)) {
+        this.valid = false;
+        return;
+      }
+      this.#logical(l, i);
+    }
+  }
+
+  /** `kvm_recalculate_phys_map`; false where KVM gives up the whole map. */
+  #physical(l: Lapic, i: number): boolean {
+    const x2 = l.x2apicMode;
+    if (this.use32BitIds) {
+      if (x2 || l.x2apicId > 0xff) this.phys[l.x2apicId] = i;
+      if (!x2 && this.phys[l.xapicId] < 0) this.phys[l.xapicId] = i;
+      return true;
+    }
+    // A strict 1:1 mapping or none: an aliased ID disables the map.
+    const id = x2 ? l.x2apicId : l.xapicId;
+    if (this.phys[id] >= 0) return false;
+    this.phys[id] = i;
+    return true;
+  }
+
+  /** `kvm_recalculate_logical_map`. */
+  #logical(l: Lapic, i: number): void {
+    if (this.logicalMode === LogicalMode.MapDisabled || !l.softwareEnabled) return;
+    let ldr = l.ldr >>> 0;
+    if (ldr === 0) return;
+    let mode: LogicalMode;
+    if (l.x2apicMode) mode = LogicalMode.X2apic;
+    else {
+      ldr >>>= 24;
+      mode = (l.dfr >>> 0) === DFR_FLAT ? LogicalMode.XapicFlat : LogicalMode.XapicCluster;
+    }
+    // All software-enabled APICs must share one mode.
+    if (this.logicalMode === LogicalMode.SwDisabled) this.logicalMode = mode;
+    else if (this.logicalMode !== mode) {
+      this.logicalMode = LogicalMode.MapDisabled;
+      return;
+    }
+    // x2APIC logical IDs derive from the x2APIC ID: the physical table serves.
+    if (mode === LogicalMode.X2apic) return;
+    const table = mode === LogicalMode.XapicFlat ? this.flat : this.cluster;
+    const base = mode === LogicalMode.XapicFlat ? 0 : ((ldr >>> 4) & 0xf) * 4;
+    const mask = mode === LogicalMode.XapicFlat ? ldr & 0xff : ldr & 0xf;
+    if (mask === 0) return;
+    const bit = 31 - Math.clz32(mask & -mask);
+    if ((mask & (mask - 1)) !== 0 || table[base + bit] >= 0) {
+      this.logicalMode = LogicalMode.MapDisabled;
+      return;
+    }
+    table[base + bit] = i;
+  }
+
+  /**
+   * `kvm_apic_map_get_logical_dest` for a logical destination: the vCPU at
+   * bit `b` of the destination's cluster is `at(b)` (-1 for none), for each
+   * `b` set in the returned mask. Returns -1 when the logical table is
+   * disabled (the slow way decides).
+   *
+   * @example
+   * ```ts
+   * const mask = map.logicalMask(0x03); // flat: bits 0 and 1
+   * ```
+   */
+  logicalMask(dest: number): number {
+    switch (this.logicalMode) {
+      case LogicalMode.SwDisabled:
+        return 0;
+      case LogicalMode.X2apic: {
+        const offset = (dest >>> 16) * 16;
+        if (offset > this.maxApicId) return 0;
+        const size = Math.min(this.maxApicId - offset + 1, 16);
+        return dest & (0xffff >>> (16 - size));
+      }
+      case LogicalMode.XapicFlat:
+        return dest & 0xff;
+      case LogicalMode.XapicCluster:
+        return dest & 0xf;
+      default:
+        return -1;
+    }
+  }
+
+  /**
+   * The vCPU at bit `bit` of the cluster that logical destination `dest`
+   * names, or -1 (call after {@link KvmApicMap.logicalMask} said the table
+   * is usable).
+   *
+   * @example
+   * ```ts
+   * map.logicalAt(0x03, 1); // the vCPU whose flat logical ID is 0x02
+   * ```
+   */
+  logicalAt(dest: number, bit: number): number {
+    switch (this.logicalMode) {
+      case LogicalMode.X2apic:
+        return this.phys[(dest >>> 16) * 16 + bit];
+      case LogicalMode.XapicFlat:
+        return this.flat[bit];
+      default:
+        return this.cluster[((dest >>> 4) & 0xf) * 4 + bit];
+    }
+  }
+}
+
+/**
+ * `kvm_vector_to_index`: the bit of `mask` a lowest-priority message with
+ * `vector` picks, the (vector mod n)-th of its n set bits.
+ *
+ * @example
+ * ```ts
+ * vectorToIndex(0xb3, 0x30); // 5: 0xb3 mod 2 = 1, the second set bit
+ * ```
+ */
+export function vectorToIndex(vector: number, mask: number): number {
+  let k = (vector & 0xff) % popcount(mask);
+  for (let b = 0; b < 32; b++) {
+    if ((mask & (1 << b)) === 0) continue;
+    if (k === 0) return b;
+    k--;
+  }
+  return -1;
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
+  return n;
+}
