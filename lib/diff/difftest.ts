@@ -145,14 +145,17 @@ export function difftest(o: DifftestOptions, io: DifftestIo): number {
 
 /**
  * The kind of a disagreement, for grouping: its first divergence with vCPU
- * numbers, pins, variables and values blanked, and the statement's command
- * without its arguments (`run`, `kvm signal_msi`, `ipi`).
+ * numbers, pins, variables and values blanked (a non-empty list or set of
+ * values counts as one), and the statement's command without its arguments
+ * (`run`, `kvm signal_msi`, `ipi`).
  */
 export function disagreementClass(r: DiffResult): string {
   const d = r.divergences[0];
   if (!d) return "";
+  // A list or set of values is one N however long: {0x41} and {0x41, 0x30}
+  // are the same kind of disagreement, {} is another.
   const blank = (t: string) =>
-    t.replace(/0x[0-9a-f]+|\b\d+\b/g, "N").replace(/vcpu\d+/g, "vcpuN")
+    t.replace(/0x[0-9a-f]+|\b\d+\b/g, "N").replace(/N(, N)+/g, "N").replace(/vcpu\d+/g, "vcpuN")
       .replace(/\$[a-z_]\w*/g, "$v");
   const command = d.statement.replace(/^[^:]*:\s*/, "").replace(/\s+->.*$/, "")
     .split(/\s+/).filter((w) => !w.includes("=") && !/^[0-9{#]/.test(w)).join(" ");

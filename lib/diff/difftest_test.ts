@@ -123,6 +123,15 @@ Deno.test("disagreementClass() blanks vCPUs, values and arguments but keeps the 
   assert.equal(x, "vcpuN.lapic.isr|{N}|{}|kvm signal_msi");
   const z = disagreementClass(result("vcpu0.lapic.isr", "{0xe8}", "{}", "vcpu0: eoi"));
   assert.notEqual(x, z);
+  // However many values a non-empty set holds, it is one kind; empty is another.
+  assert.equal(
+    disagreementClass(result("vcpu2.lapic.irr", "{0x41, 0x30}", "{}", "run")),
+    disagreementClass(result("vcpu0.lapic.irr", "{0x41}", "{}", "run")),
+  );
+  assert.notEqual(
+    disagreementClass(result("vcpu0.lapic.irr", "{0x41, 0x30}", "{}", "run")),
+    disagreementClass(result("vcpu0.lapic.irr", "{}", "{0x41}", "run")),
+  );
   const w = disagreementClass(result("vcpu0.lapic.irr", "{0xe8}", "{}", "run"));
   assert.notEqual(w, disagreementClass(result("vcpu0.lapic.isr", "{0xe8}", "{}", "run")));
 });
