@@ -298,7 +298,7 @@ export class ApicBus implements IpiSink {
     const dest = msg.dest >>> 0;
     if (!msg.logical) {
       // One APIC per physical ID, lowest priority or not.
-      const i = dest <= map.maxApicId ? map.phys[dest] : -1;
+      const i = map.physAt(dest);
       return i >= 0 && apics[i].accept(msg) !== Accept.Dropped ? 1 : 0;
     }
     const mask = map.logicalMask(dest);

@@ -27,6 +27,7 @@
  * @module
  */
 import type { Lapic } from "./lapic.ts";
+import { arenaI32 } from "../core/arena.ts";
 
 /** `enum kvm_apic_logical_mode`. */
 export const LogicalMode = {
@@ -62,15 +63,16 @@ export class KvmApicMap {
   valid = true;
   /** The highest ID the physical table covers (`max_apic_id`, at least 0xFF). */
   maxApicId = 0xff;
-  /** vCPU index per physical APIC ID, or -1. */
-  phys: Int32Array = new Int32Array(0x100).fill(-1);
+  // Tables hold vCPU index + 1, so a fresh (zeroed) table is empty: a VM is
+  // built for every order `scn explore` tries, and filling with -1 cost.
+  #phys: Int32Array = arenaI32(0x100);
   /** The logical table's mode. */
   logicalMode: LogicalMode = LogicalMode.SwDisabled;
-  /** xAPIC flat: vCPU index per logical ID bit 0..7, or -1. */
-  readonly flat: Int32Array = new Int32Array(8).fill(-1);
-  /** xAPIC cluster: vCPU index per cluster (0..15) * 4 + bit, or -1. */
-  readonly cluster: Int32Array = new Int32Array(16 * 4).fill(-1);
-  #sig = new Float64Array(0);
+  /** xAPIC flat: per logical ID bit 0..7. */
+  readonly #flat: Int32Array = arenaI32(8);
+  /** xAPIC cluster: per cluster (0..15) * 4 + bit. */
+  readonly #cluster: Int32Array = arenaI32(16 * 4);
+  #sig: Int32Array = arenaI32(0);
 
   /** KVM_X2APIC_API_USE_32BIT_IDS: the hotplug rules of the physical table. */
   constructor(readonly use32BitIds: boolean) {}
@@ -93,16 +95,17 @@ export class KvmApicMap {
   #unchanged(lapics: readonly Lapic[]): boolean {
     let sig = this.#sig;
     let same = sig.length === lapics.length * SIG_WORDS;
-    if (!same) sig = this.#sig = new Float64Array(lapics.length * SIG_WORDS);
+    if (!same) sig = this.#sig = arenaI32(lapics.length * SIG_WORDS);
     for (let i = 0; i < lapics.length; i++) {
       const l = lapics[i], o = i * SIG_WORDS;
-      const present = l.hardwareEnabled ? 1 : 0;
+      // 1 + so that a fresh (zeroed) signature never matches.
+      const present = l.hardwareEnabled ? 2 : 1;
       const x2 = l.x2apicMode ? 1 : 0;
       const sw = l.softwareEnabled ? 1 : 0;
       if (
         sig[o] !== present || sig[o + 1] !== x2 || sig[o + 2] !== sw ||
-        sig[o + 3] !== l.xapicId || sig[o + 4] !== l.x2apicId || sig[o + 5] !== l.ldr ||
-        sig[o + 6] !== l.dfr
+        sig[o + 3] !== l.xapicId || sig[o + 4] !== (l.x2apicId | 0) ||
+        sig[o + 5] !== (l.ldr | 0) || sig[o + 6] !== (l.dfr | 0)
       ) {
         same = false;
         sig[o] = present;
@@ -121,10 +124,10 @@ export class KvmApicMap {
     let max = 0xff;
     for (const l of lapics) if (l.hardwareEnabled) max = Math.max(max, l.x2apicId);
     this.maxApicId = max;
-    if (this.phys.length !== max + 1) this.phys = new Int32Array(max + 1);
-    this.phys.fill(-1);
-    this.flat.fill(-1);
-    this.cluster.fill(-1);
+    if (this.#phys.length !== max + 1) this.#phys = arenaI32(max + 1);
+    else this.#phys.fill(0);
+    this.#flat.fill(0);
+    this.#cluster.fill(0);
     this.valid = true;
     this.logicalMode = LogicalMode.SwDisabled;
     for (let i = 0; i < lapics.length; i++) {
@@ -141,15 +144,16 @@ export class KvmApicMap {
   /** `kvm_recalculate_phys_map`; false where KVM gives up the whole map. */
   #physical(l: Lapic, i: number): boolean {
     const x2 = l.x2apicMode;
+    const phys = this.#phys;
     if (this.use32BitIds) {
-      if (x2 || l.x2apicId > 0xff) this.phys[l.x2apicId] = i;
-      if (!x2 && this.phys[l.xapicId] < 0) this.phys[l.xapicId] = i;
+      if (x2 || l.x2apicId > 0xff) phys[l.x2apicId] = i + 1;
+      if (!x2 && phys[l.xapicId] === 0) phys[l.xapicId] = i + 1;
       return true;
     }
     // A strict 1:1 mapping or none: an aliased ID disables the map.
     const id = x2 ? l.x2apicId : l.xapicId;
-    if (this.phys[id] >= 0) return false;
-    this.phys[id] = i;
+    if (phys[id] !== 0) return false;
+    phys[id] = i + 1;
     return true;
   }
 
@@ -172,16 +176,16 @@ export class KvmApicMap {
     }
     // x2APIC logical IDs derive from the x2APIC ID: the physical table serves.
     if (mode === LogicalMode.X2apic) return;
-    const table = mode === LogicalMode.XapicFlat ? this.flat : this.cluster;
+    const table = mode === LogicalMode.XapicFlat ? this.#flat : this.#cluster;
     const base = mode === LogicalMode.XapicFlat ? 0 : ((ldr >>> 4) & 0xf) * 4;
     const mask = mode === LogicalMode.XapicFlat ? ldr & 0xff : ldr & 0xf;
     if (mask === 0) return;
     const bit = 31 - Math.clz32(mask & -mask);
-    if ((mask & (mask - 1)) !== 0 || table[base + bit] >= 0) {
+    if ((mask & (mask - 1)) !== 0 || table[base + bit] !== 0) {
       this.logicalMode = LogicalMode.MapDisabled;
       return;
     }
-    table[base + bit] = i;
+    table[base + bit] = i + 1;
   }
 
   /**
@@ -227,12 +231,24 @@ export class KvmApicMap {
   logicalAt(dest: number, bit: number): number {
     switch (this.logicalMode) {
       case LogicalMode.X2apic:
-        return this.phys[(dest >>> 16) * 16 + bit];
+        return this.physAt((dest >>> 16) * 16 + bit);
       case LogicalMode.XapicFlat:
-        return this.flat[bit];
+        return this.#flat[bit] - 1;
       default:
-        return this.cluster[((dest >>> 4) & 0xf) * 4 + bit];
+        return this.#cluster[((dest >>> 4) & 0xf) * 4 + bit] - 1;
     }
+  }
+
+  /**
+   * The vCPU with physical APIC ID `id` in KVM's table, or -1.
+   *
+   * @example
+   * ```ts
+   * map.physAt(1); // 1: vCPU 1 has APIC ID 1 after reset
+   * ```
+   */
+  physAt(id: number): number {
+    return id <= this.maxApicId ? this.#phys[id] - 1 : -1;
   }
 }
 
