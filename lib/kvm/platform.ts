@@ -273,9 +273,20 @@ export class KvmBackedCpu implements CpuModel {
     post(this.vm.mem, this.index, nmi ? Action.Nop : Action.ProbeSti);
     const stop = runUntilStop(this.kvm, this);
     if (stop.at === "monitor") return false;
-    // STI, NOP, OUT and CLI raise nothing in real mode: vector 13 here is an interrupt.
-    this.#pending = stop.at === "gp" ? { at: "vector", vector: 13 } : stop;
+    this.#pending = this.#entered(stop);
     return true;
+  }
+
+  /**
+   * What an entry into the guest's vector table was. Real mode shares slots:
+   * 13 is #GP and vector 13 (STI, NOP, OUT and CLI raise nothing, so it is
+   * the interrupt), 2 is the NMI and vector 2 (which only an 8259 with
+   * vector base 0 sends: before anything could send an NMI, it is that).
+   */
+  #entered(stop: ReturnType<typeof runUntilStop>): ReturnType<typeof runUntilStop> {
+    if (stop.at === "gp") return { at: "vector", vector: 13 };
+    if (stop.at === "nmi" && !this.vm.nmiSent) return { at: "vector", vector: 2 };
+    return stop;
   }
 
   take(): Taken {
@@ -310,8 +321,7 @@ export class KvmBackedCpu implements CpuModel {
     this.interruptFlag = this.frames.pop()!;
     post(this.vm.mem, this.index, Action.Iret);
     const stop = runUntilStop(this.kvm, this);
-    if (stop.at === "vector" || stop.at === "nmi") this.#pending = stop;
-    if (stop.at === "gp") this.#pending = { at: "vector", vector: 13 };
+    if (stop.at !== "monitor") this.#pending = this.#entered(stop);
   }
 
   /** KVM_GET_LAPIC. */

@@ -150,3 +150,21 @@ expect vcpu1 took 0x61 once
     assertEquals(r.failures.map((f) => `${f.text}: ${f.actual}`), []);
   },
 });
+
+Deno.test({
+  name: "vector 2 from an 8259 with vector base 0 is taken as vector 2, not an NMI, on KVM",
+  ignore: !available,
+  fn() {
+    // The 8259 is uninitialised (vector bases 0): GSI 10 is the slave's IR2,
+    // vector 0 + 2, delivered through the BSP's LVT0 (ExtINT).
+    const r = run(`scenario "vector 2"
+vm guest { arch x86_64  vcpus 1 }
+vcpu0: sti
+vmm: kvm irq_line gsi=10 level=1
+run
+expect vcpu0 took 2 once
+expect vcpu0 took nmi 0 times
+`);
+    assertEquals(r.failures.map((f) => f.text), []);
+  },
+});
