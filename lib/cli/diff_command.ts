@@ -18,6 +18,7 @@ import { check } from "../../dsl/check/mod.ts";
 import { PLATFORMS } from "../platforms.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
+import { explainedBy, type HostQuirk, probeHost } from "../diff/host.ts";
 import { collectFiles, fileLoader, readText } from "./files.ts";
 import type { Io } from "./main.ts";
 
@@ -144,9 +145,19 @@ export async function diffCommand(
 
   const names = ["model", values.against] as const;
   const platforms = [x86Platform as unknown as Platform, backend] as const;
+  let quirks: HostQuirk[];
+  try {
+    quirks = probeHost(backend);
+  } catch (e) {
+    const u = asUnavailable(e);
+    if (!u) throw e;
+    io.err(unavailableLine(values.against, u));
+    return ExitCode.InputError;
+  }
+  for (const q of quirks) io.out(`host: ${q.id}: ${q.summary}`);
   const { files, missing } = collectFiles(positionals);
   let code: number = ExitCode.Ok;
-  const count = { agree: 0, disagree: 0, skipped: 0, error: 0 };
+  const count = { agree: 0, disagree: 0, host: 0, skipped: 0, error: 0 };
   for (const file of missing) {
     io.err(`${file}: error: no such file or directory`);
     count.error++;
@@ -176,8 +187,10 @@ export async function diffCommand(
         io.out(`SKIPPED   ${file}  ${r.reason}`);
       } else {
         count.disagree++;
-        code = Math.max(code, ExitCode.ExpectationFailed);
-        io.out(`DISAGREE  ${file}  ${r.title}`);
+        const host = explainedBy(r, quirks);
+        if (host) count.host++;
+        else code = Math.max(code, ExitCode.ExpectationFailed);
+        io.out(`DISAGREE  ${file}  ${r.title}${host ? `  (host: ${host.id})` : ""}`);
         for (const d of r.divergences) {
           for (const l of formatDivergence(d, names)) io.out(`  ${l}`);
         }
@@ -196,8 +209,9 @@ export async function diffCommand(
     }
   }
   io.out(
-    `${count.agree} agree, ${count.disagree} disagree, ${count.skipped} skipped` +
-      (count.error ? `, ${count.error} input errors` : ""),
+    `${count.agree} agree, ${count.disagree} disagree` +
+      (count.host ? ` (${count.host} explained by the host)` : "") +
+      `, ${count.skipped} skipped` + (count.error ? `, ${count.error} input errors` : ""),
   );
   return code;
 }
@@ -206,7 +220,10 @@ const USAGE = [
   "scn diff [--against kvm] [--max-steps N] FILES...",
   "  runs each scenario on the x86 model and on the backend, and prints every",
   "  disagreement in observable state with the statement where it first appears.",
-  "  Exit codes: 0 agree (or skipped), 1 disagree, 2 bad input or no backend.",
+  "  The backend's host is probed first: a disagreement a host quirk can explain",
+  "  (lib/diff/host.ts) is printed, marked (host: ID), and does not fail the run.",
+  "  Exit codes: 0 agree (or skipped, or explained by the host), 1 disagree, 2 bad input",
+  "  or no backend.",
   "  The kvm backend needs --allow-ffi: deno task diff FILES...",
 ];
 

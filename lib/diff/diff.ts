@@ -77,6 +77,8 @@ export interface DiffResult {
   reason?: string;
   /** Steps compared. */
   steps: number;
+  /** The run on the first platform (the model), for rules that look back (lib/diff/host.ts). */
+  reference?: Recording;
 }
 
 /**
@@ -235,6 +237,7 @@ export function diffText(
     file,
     title: programs[0].title,
     steps: Math.min(ra.steps.length, rb.steps.length),
+    reference: ra,
   };
   if (divergences.length > 0) return { ...base, status: "disagree", divergences };
   if (rb.end.kind === "unsupported") {

@@ -26,6 +26,7 @@ import {
 import { type DiffResult, diffText, formatDivergence } from "./diff.ts";
 import { caseText, generateCase, type GeneratedCase } from "./generate.ts";
 import { shrinkUnits } from "./shrink.ts";
+import { explainedBy, type HostQuirk, probeHost } from "./host.ts";
 
 /** Where disagreements are written by default. */
 export const DEFAULT_OUT = "scenarios/kvm-diff";
@@ -50,6 +51,11 @@ export interface DifftestOptions {
   maxSteps?: number;
   /** Shrink and write every disagreeing case, not one per kind (`--every-case`). */
   everyCase?: boolean;
+  /**
+   * Quirks of the host under test ({@link probeHost}): disagreements they
+   * explain are counted and listed, not shrunk or written, and do not fail.
+   */
+  hostQuirks?: readonly HostQuirk[];
 }
 
 /** Where difftest writes; injectable for tests. */
@@ -74,6 +80,7 @@ export interface DifftestIo {
 export function difftest(o: DifftestOptions, io: DifftestIo): number {
   const count = { agree: 0, disagree: 0, skipped: 0 };
   const skipReasons = new Map<string, number>();
+  const byHost = new Map<string, number[]>();
   const classes = new Map<string, { file: string; count: number }>();
   const first = o.first ?? 0;
   for (let index = first; index < first + o.count; index++) {
@@ -103,6 +110,12 @@ export function difftest(o: DifftestOptions, io: DifftestIo): number {
       continue;
     }
     count.disagree++;
+    const host = explainedBy(r, o.hostQuirks ?? []);
+    if (host) {
+      byHost.set(host.id, [...(byHost.get(host.id) ?? []), index]);
+      if (o.show) io.out(`DISAGREE  case ${o.seed}:${index}  (host: ${host.id})`);
+      continue;
+    }
     // One file per kind of disagreement: the hundredth case of a known one
     // would add nothing to read, and shrinking it costs hundreds of runs.
     const kind = disagreementClass(r);
@@ -131,16 +144,23 @@ export function difftest(o: DifftestOptions, io: DifftestIo): number {
       for (const l of formatDivergence(d, o.names)) io.out(`  ${l}`);
     }
   }
+  const explained = [...byHost.values()].reduce((n, l) => n + l.length, 0);
+  const unexplained = count.disagree - explained;
   io.out(
     `${o.count} cases (seed ${o.seed}): ${count.agree} agree, ${count.disagree} disagree` +
+      (explained > 0 ? ` (${explained} explained by the host, ${unexplained} not)` : "") +
       (classes.size > 0 ? ` (${classes.size} kinds, ${classes.size} files)` : "") +
       `, ${count.skipped} skipped`,
   );
+  for (const [id, cases] of byHost) {
+    const shown = cases.slice(0, 12).join(", ") + (cases.length > 12 ? ", ..." : "");
+    io.out(`  ${cases.length} explained by the host (${id}): cases ${shown}`);
+  }
   for (const { file, count } of classes.values()) io.out(`  ${count} like ${file}`);
   for (const [why, n] of [...skipReasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
     io.out(`  skipped ${n}: ${why}`);
   }
-  return count.disagree > 0 ? ExitCode.ExpectationFailed : ExitCode.Ok;
+  return unexplained > 0 ? ExitCode.ExpectationFailed : ExitCode.Ok;
 }
 
 /**
@@ -292,6 +312,8 @@ export async function difftestMain(
     return ExitCode.InputError;
   }
   const single = numbers.index !== undefined;
+  const hostQuirks = probeHost(backend);
+  for (const q of hostQuirks) io.out(`host: ${q.id}: ${q.summary}`);
   return difftest({
     seed: numbers.seed,
     count: single ? 1 : numbers.count,
@@ -302,6 +324,7 @@ export async function difftestMain(
     show: single,
     maxSteps: numbers["max-steps"],
     everyCase: values["every-case"],
+    hostQuirks,
   }, io);
 }
 
