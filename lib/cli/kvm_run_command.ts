@@ -76,5 +76,5 @@ export async function kvmRunCommand(
       },
     }
   );
-  return rerun(args, { ...io, platforms });
+  return rerun(args, { ...io, platforms, runCommand: "deno task scn-kvm run --backend kvm" });
 }

@@ -36,6 +36,8 @@ export interface Io {
   writeFile(path: string, text: string): void;
   /** The platforms scenarios may use; irqlab's own when absent. */
   platforms?: readonly Platform[];
+  /** The command a failure's replay line names; `deno task scn run` when absent. */
+  runCommand?: string;
 }
 
 /**
@@ -305,7 +307,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     const lines: Line[] = textReport(outcomes, {
       trace: values.trace,
       replay: (f) =>
-        `deno task scn run ${f}${
+        `${io.runCommand ?? "deno task scn run"} ${f}${
           values.schedule === undefined ? "" : ` --schedule ${values.schedule}`
         } --trace`,
     });

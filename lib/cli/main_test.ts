@@ -18,7 +18,12 @@ interface Captured {
 
 function scn(
   args: string[],
-  options: { color?: boolean; writeFile?: Io["writeFile"]; platforms?: Io["platforms"] } = {},
+  options: {
+    color?: boolean;
+    writeFile?: Io["writeFile"];
+    platforms?: Io["platforms"];
+    runCommand?: string;
+  } = {},
 ): Captured {
   const c: Captured = { code: -1, out: [], err: [], styles: [], files: new Map() };
   const io: Io = {
@@ -30,6 +35,7 @@ function scn(
     color: options.color ?? false,
     writeFile: options.writeFile ?? ((path, text) => c.files.set(path, text)),
     platforms: options.platforms,
+    runCommand: options.runCommand,
   };
   c.code = main(args, io);
   return c;
@@ -52,6 +58,14 @@ Deno.test("scn run: a failed expectation exits 1 and names the replay command", 
   assert.equal(c.out[1], `  ${CLI}/fail.scn:8:1: expect vcpu0 took 0x42`);
   assert.equal(c.out.at(-2), `  replay: deno task scn run ${CLI}/fail.scn --trace`);
   assert.equal(c.out.at(-1), "0 passed, 1 failed");
+});
+
+Deno.test("scn run: the replay line names the command that ran it (the KVM backend's)", () => {
+  const c = scn(["run", `${CLI}/fail.scn`], { runCommand: "deno task scn-kvm run --backend kvm" });
+  assert.equal(
+    c.out.at(-2),
+    `  replay: deno task scn-kvm run --backend kvm ${CLI}/fail.scn --trace`,
+  );
 });
 
 Deno.test("scn run: XFAIL exits 0, XPASS exits 1", () => {
