@@ -44,7 +44,7 @@
  */
 import type { Args, CommandSpec, StateSpec, Val } from "../core/table.ts";
 import type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../interp/platform.ts";
-import { x86Platform } from "../x86/platform.ts";
+import { toRoutingEntry, x86Platform } from "../x86/platform.ts";
 import { GP_FAULT } from "../x86/cpu.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
 import { ICR_HIGH_FIELDS, ICR_LOW_FIELDS, LAPIC_REGISTERS } from "../x86/lapic_registers.ts";
@@ -648,34 +648,19 @@ function ownPort(port: number): number {
   return port;
 }
 
+/** A scenario's routing entry as `struct kvm_irq_routing_entry` (fields are u32 there). */
 function routeOf(e: Readonly<Record<string, Val>>): KvmIrqRoutingEntry {
-  const type = e.type !== ""
-    ? e.type
-    : e.irqchip !== ""
-    ? "irqchip"
-    : (e.port as number) >= 0
-    ? "xen_evtchn"
-    : "msi";
-  if (type === "irqchip") {
-    const chip = e.irqchip === "pic_master"
-      ? KvmIrqchip.PicMaster
-      : e.irqchip === "pic_slave"
-      ? KvmIrqchip.PicSlave
-      : KvmIrqchip.Ioapic;
-    return {
-      gsi: e.gsi as number,
-      type: "irqchip",
-      irqchip: chip,
-      pin: Math.max(e.pin as number, 0),
-    };
+  const r = toRoutingEntry(e);
+  if (r.type === "irqchip") {
+    return { gsi: r.gsi, type: "irqchip", irqchip: r.irqchip >>> 0, pin: r.pin >>> 0 };
   }
-  if (type === "msi") {
+  if (r.type === "msi") {
     return {
-      gsi: e.gsi as number,
+      gsi: r.gsi,
       type: "msi",
-      address_lo: Math.max(e.address_lo as number, 0),
-      address_hi: e.address_hi as number,
-      data: e.data as number,
+      address_lo: r.addressLo >>> 0,
+      address_hi: r.addressHi >>> 0,
+      data: r.data >>> 0,
     };
   }
   throw new BackendUnsupported("a 'xen_evtchn' routing entry: this KVM has no Xen support");

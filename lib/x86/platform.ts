@@ -680,7 +680,18 @@ const ROUTE_PARAMS: readonly ParamSpec[] = [
   },
 ];
 
-function toRoutingEntry(e: Readonly<Record<string, Val>>): RoutingEntry {
+/**
+ * A `kvm set_gsi_routing` entry as written in a scenario, as the routing
+ * entry it stands for (the type from `type=`, else from which fields are
+ * given). Shared with backends that pass the table to a real KVM.
+ *
+ * @example
+ * ```ts
+ * toRoutingEntry({ gsi: 5, type: "", irqchip: "ioapic", pin: 5, port: -1 });
+ * // { gsi: 5, type: "irqchip", irqchip: 2, pin: 5 }
+ * ```
+ */
+export function toRoutingEntry(e: Readonly<Record<string, Val>>): RoutingEntry {
   const type = e.type !== ""
     ? e.type
     : e.irqchip !== ""
