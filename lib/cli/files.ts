@@ -20,7 +20,11 @@ import { splitTarget } from "./extract.ts";
  * collectFiles(["scenarios"]); // ["scenarios/seeds/000.scn", ...]
  * ```
  */
-export function collectFiles(paths: readonly string[]): { files: string[]; missing: string[] } {
+export function collectFiles(
+  paths: readonly string[],
+  options: { fragments?: boolean } = {},
+): { files: string[]; missing: string[] } {
+  const fragments = options.fragments ?? false;
   const files: string[] = [];
   const missing: string[] = [];
   for (const p of paths) {
@@ -34,7 +38,7 @@ export function collectFiles(paths: readonly string[]): { files: string[]; missi
       else missing.push(p);
       continue;
     }
-    if (info.isDirectory) files.push(...walk(p));
+    if (info.isDirectory) files.push(...walk(p, fragments));
     else files.push(p);
   }
   return { files, missing };
@@ -48,7 +52,8 @@ function isFile(path: string): boolean {
   }
 }
 
-function walk(dir: string): string[] {
+/** The `.scn` files below `dir`, sorted; `_` fragments only with `fragments`. */
+function walk(dir: string, fragments: boolean): string[] {
   const out: string[] = [];
   const entries = [...Deno.readDirSync(dir)].sort((
     a,
@@ -56,8 +61,10 @@ function walk(dir: string): string[] {
   ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const path = posix.join(dir, e.name);
-    if (e.isDirectory) out.push(...walk(path));
-    else if (e.isFile && e.name.endsWith(".scn") && !e.name.startsWith("_")) out.push(path);
+    if (e.isDirectory) out.push(...walk(path, fragments));
+    else if (e.isFile && e.name.endsWith(".scn") && (fragments || !e.name.startsWith("_"))) {
+      out.push(path);
+    }
   }
   return out;
 }

@@ -11,11 +11,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { posix } from "node:path";
 import { formatText } from "../../dsl/format.ts";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
 import { ExitCode } from "../report/outcome.ts";
-import { readText } from "./files.ts";
+import { collectFiles, readText } from "./files.ts";
 import type { Io } from "./main.ts";
 
 const USAGE = [
@@ -67,7 +66,8 @@ export function fmtCommand(args: string[], io: Io): number {
   }
 
   let code: number = ExitCode.Ok;
-  const { files, missing } = scnFiles(positionals);
+  // Fragments are scenarios too, for the formatter.
+  const { files, missing } = collectFiles(positionals, { fragments: true });
   for (const m of missing) {
     io.err(`scn fmt: no such file or directory '${m}'`);
     code = ExitCode.InputError;
@@ -134,35 +134,4 @@ function write(io: Io, file: string, text: string): string | undefined {
     }
     return `scn fmt: cannot write '${file}': ${e instanceof Error ? e.message : String(e)}`;
   }
-}
-
-/** Files named, and every `.scn` below directories named, fragments included; sorted. */
-function scnFiles(paths: readonly string[]): { files: string[]; missing: string[] } {
-  const files: string[] = [];
-  const missing: string[] = [];
-  for (const p of paths) {
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.statSync(p);
-    } catch {
-      missing.push(p);
-      continue;
-    }
-    if (info.isDirectory) files.push(...walk(p));
-    else files.push(p);
-  }
-  return { files, missing };
-}
-
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  const entries = [...Deno.readDirSync(dir)].sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-  );
-  for (const e of entries) {
-    const path = posix.join(dir, e.name);
-    if (e.isDirectory) out.push(...walk(path));
-    else if (e.isFile && e.name.endsWith(".scn")) out.push(path);
-  }
-  return out;
 }
