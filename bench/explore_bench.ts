@@ -7,8 +7,9 @@
  *
  * Reading the figures: each search bench is one whole search of the same
  * scenario (three vCPUs and a device, ten steps, 25200 orders); the line
- * printed before the benches gives the number of states (choice points
- * visited) of each search, so states per second = states / (time per
+ * printed before the benches gives the number of distinct states and of
+ * states generated (choice points reached, duplicates included, as TLC
+ * counts) of each search, so states per second = states / (time per
  * iteration). The "first counterexample" benches are the time from a
  * checked program to the failing order, replayed with its trace, for the
  * seed-002 vcpu_info race (written in a passing order, so the search has
@@ -102,7 +103,7 @@ const MODES: [string, ExploreOptions][] = [
   const counts = MODES.map(([name, o]) => {
     const r = explore(search, o);
     if (r.status !== "pass" || r.orders !== 25200n) throw new Error(`bench search broken: ${name}`);
-    return `${name}: ${r.stats.states} states, ${r.stats.runs} runs`;
+    return `${name}: ${r.stats.states} states (${r.stats.generated} generated), ${r.stats.runs} runs`;
   });
   if (explore(race).counterexample?.token !== "8:2,3,0,1") throw new Error("bench race broken");
   if (seed && explore(seed).status !== "fail") {

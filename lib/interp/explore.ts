@@ -91,6 +91,12 @@ export const KNOWN_RACE_TAG = "known-race";
 export interface ExploreStats {
   /** Distinct states at choice points. */
   states: number;
+  /**
+   * States reached at choice points past each run's replayed prefix,
+   * those found already explored included (TLC's "states generated");
+   * `states` counts the distinct ones.
+   */
+  generated: number;
   /** Runs of the scenario (one per queued order). */
   runs: number;
   /** Runs that went to the end of the scenario. */
@@ -397,7 +403,14 @@ export class Search {
   /** States added since {@link Search.takeFresh} was last called. */
   #fresh: [string, number[]][] = [];
   readonly rounds: WorkItem[][] = [[{ choices: [], sleep: [], cost: 0 }]];
-  readonly stats: ExploreStats = { states: 0, runs: 0, complete: 0, deduped: 0, pruned: 0 };
+  readonly stats: ExploreStats = {
+    states: 0,
+    generated: 0,
+    runs: 0,
+    complete: 0,
+    deduped: 0,
+    pruned: 0,
+  };
   firstSizes: number[][] | null = null;
 
   constructor(readonly ctx: SearchContext) {}
@@ -413,6 +426,7 @@ export class Search {
     for (const ev of events) {
       switch (ev.e) {
         case "node":
+          st.generated++;
           if (ev.key !== "" && this.seen.covers(ev.key, ev.sleep)) {
             st.deduped++;
             return null;
@@ -695,7 +709,7 @@ export function exploreSchedule(
   const replay = new ReplayScheduler(entries, program);
   const result = runProgram(program, { scheduler: replay, maxSteps: options.maxSteps });
   replay.finish();
-  const stats = { states: 0, runs: 1, complete: 1, deduped: 0, pruned: 0 };
+  const stats = { states: 0, generated: 0, runs: 1, complete: 1, deduped: 0, pruned: 0 };
   const cx = result.failures.length > 0
     ? makeCounterexample(program, replay.runs.flatMap((r) => r.order), result, replay.runs)
     : null;
