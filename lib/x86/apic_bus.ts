@@ -256,7 +256,6 @@ export class ApicBus implements IpiSink {
       lowest = msg.redirectionHint;
       if (t.enabled) t.emit(this.#name, "lowest.broadcast", "physical broadcast made fixed");
     }
-    const apics = this.lapics;
     let result: number;
     if (this.lowestPriority === "kvm-vector-hashing") {
       // KVM answers from its APIC map when it can (kvm_irq_delivery_to_apic_fast),
