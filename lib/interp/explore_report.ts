@@ -7,6 +7,7 @@
  */
 import { formatDiagnostic, where } from "../core/diagnostic.ts";
 import type { Outcome } from "../report/outcome.ts";
+import { errorJson } from "../report/json.ts";
 import { formatEvent, type Line, traceLines } from "../report/text.ts";
 import type { ExploreResult } from "./explore.ts";
 
@@ -242,22 +243,7 @@ export function exploreJsonReport(outcomes: readonly ExploreOutcome[]): string {
         },
       };
     }
-    if (o.kind === "input-error") {
-      return {
-        file: o.file,
-        status: "error",
-        errors: o.diagnostics.map((d) => ({
-          kind: d.kind,
-          file: d.loc.source,
-          line: d.loc.start.line,
-          column: d.loc.start.column,
-          message: d.message,
-          hint: d.hint ?? null,
-          text: formatDiagnostic(d, (s) => o.sources.get(s)),
-        })),
-      };
-    }
-    return { file: o.file, status: "internal-error", message: o.message };
+    return errorJson(o);
   });
   return JSON.stringify({ version: 1, explored, summary: summarizeExplore(outcomes) }, null, 2);
 }

@@ -41,22 +41,37 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
         time: r.time,
       };
     }
-    if (o.kind === "input-error") {
-      return {
-        file: o.file,
-        status: "error",
-        errors: o.diagnostics.map((d) => ({
-          kind: d.kind,
-          file: d.loc.source,
-          line: d.loc.start.line,
-          column: d.loc.start.column,
-          message: d.message,
-          hint: d.hint ?? null,
-          text: formatDiagnostic(d, (s) => o.sources.get(s)),
-        })),
-      };
-    }
-    return { file: o.file, status: "internal-error", message: o.message };
+    return errorJson(o);
   });
   return JSON.stringify({ version: 1, scenarios, summary: summarize(outcomes) }, null, 2);
+}
+
+/**
+ * The JSON of an outcome that is not a result: an input error with its
+ * located diagnostics (each also formatted as `scn` prints it), or an
+ * internal error. Shared by `scn run --json` and `scn explore --json`.
+ *
+ * @example
+ * ```ts
+ * errorJson({ kind: "internal-error", file: "a.scn", message: "boom" });
+ * // { file: "a.scn", status: "internal-error", message: "boom" }
+ * ```
+ */
+export function errorJson(o: Exclude<Outcome, { kind: "result" }>): Record<string, unknown> {
+  if (o.kind === "input-error") {
+    return {
+      file: o.file,
+      status: "error",
+      errors: o.diagnostics.map((d) => ({
+        kind: d.kind,
+        file: d.loc.source,
+        line: d.loc.start.line,
+        column: d.loc.start.column,
+        message: d.message,
+        hint: d.hint ?? null,
+        text: formatDiagnostic(d, (s) => o.sources.get(s)),
+      })),
+    };
+  }
+  return { file: o.file, status: "internal-error", message: o.message };
 }
