@@ -34,6 +34,7 @@ import type { Trace } from "../core/trace.ts";
 import { type ApicMessage, DeliveryMode, Shorthand } from "./apic_message.ts";
 import { Accept, type IpiSink, type Lapic } from "./lapic.ts";
 import { KvmApicMap, LogicalMode, vectorToIndex } from "./kvm_apic_map.ts";
+import { dfrModel } from "./lapic_registers.ts";
 
 /** {@link ApicBus}'s map declined: KVM asks every vCPU. */
 const SLOW_PATH = -2;
@@ -205,10 +206,10 @@ export class ApicBus implements IpiSink {
     const ldr = lapic.ldr;
     if (x2) return (ldr >>> 16) === (mda >>> 16) && (ldr & mda & 0xffff) !== 0;
     const logicalId = ldr >>> 24;
-    switch (lapic.dfr >>> 28) {
-      case 0xf:
+    switch (dfrModel(lapic.dfr)) {
+      case "flat":
         return (logicalId & mda) !== 0;
-      case 0x0:
+      case "cluster":
         return (logicalId >>> 4) === (mda >>> 4) && (logicalId & mda & 0xf) !== 0;
       default:
         // Other DFR models are undefined; nothing matches (KVM).

@@ -28,6 +28,7 @@
  */
 import type { Lapic } from "./lapic.ts";
 import { arenaI32 } from "../core/arena.ts";
+import { dfrModel } from "./lapic_registers.ts";
 
 /** `enum kvm_apic_logical_mode`. */
 export const LogicalMode = {
@@ -43,8 +44,6 @@ export const LogicalMode = {
 /** A {@link LogicalMode} value. */
 export type LogicalMode = typeof LogicalMode[keyof typeof LogicalMode];
 
-/** The xAPIC DFR value of the flat model. */
-const DFR_FLAT = 0xffffffff;
 /** Per APIC, the inputs of the map: present, x2APIC mode, sw-enabled, IDs, LDR, DFR. */
 const SIG_WORDS = 7;
 
@@ -166,7 +165,8 @@ export class KvmApicMap {
     if (l.x2apicMode) mode = LogicalMode.X2apic;
     else {
       ldr >>>= 24;
-      mode = (l.dfr >>> 0) === DFR_FLAT ? LogicalMode.XapicFlat : LogicalMode.XapicCluster;
+      // KVM: flat if DFR is APIC_DFR_FLAT, anything else counts as cluster.
+      mode = dfrModel(l.dfr) === "flat" ? LogicalMode.XapicFlat : LogicalMode.XapicCluster;
     }
     // All software-enabled APICs must share one mode.
     if (this.logicalMode === LogicalMode.SwDisabled) this.logicalMode = mode;

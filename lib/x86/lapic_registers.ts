@@ -24,6 +24,7 @@
  */
 
 import type { BitField, FieldTable } from "../core/bitfield.ts";
+import { fieldGet } from "../core/bitfield.ts";
 import { DELIVERY_MODE_VALUES, DEST_MODE_VALUES, TRIGGER_VALUES } from "./apic_message.ts";
 
 /** Who may access a register: read-only, read-write, write-only. */
@@ -235,6 +236,23 @@ export const DFR_FIELDS: FieldTable = [
     doc: "logical destination model; bits 27:0 read as 1s",
   },
 ];
+
+/**
+ * The logical destination model a DFR value selects: `flat`, `cluster`, or
+ * undefined for the other encodings, which the SDM leaves undefined.
+ *
+ * @example
+ * ```ts
+ * dfrModel(0xffffffff); // "flat"
+ * dfrModel(0x0fffffff); // "cluster"
+ * ```
+ */
+export function dfrModel(dfr: number): "flat" | "cluster" | undefined {
+  const f = DFR_FIELDS[0];
+  const v = fieldGet(f, dfr);
+  const values = f.values!;
+  return v === values.flat ? "flat" : v === values.cluster ? "cluster" : undefined;
+}
 
 /** Logical Destination Register (xAPIC). */
 export const LDR_FIELDS: FieldTable = [

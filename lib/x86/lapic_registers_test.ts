@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodeFields, encodeFields, fieldByName, fieldValueName } from "../core/bitfield.ts";
 import {
   APIC_BASE_FIELDS,
+  dfrModel,
   ICR_LOW_FIELDS,
   LAPIC_REGISTERS,
   lapicRegisterByName,
@@ -121,4 +122,10 @@ Deno.test("timerDivisor() decodes TDCR bits 3,1,0", () => {
     [0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xa, 0xb, 0x4].map(timerDivisor),
     [2, 4, 8, 16, 32, 64, 128, 1, 2],
   );
+});
+
+Deno.test("dfrModel() reads the model field: 0xF flat, 0x0 cluster, others undefined", () => {
+  assert.equal(dfrModel(0xffffffff), "flat");
+  assert.equal(dfrModel(0x0fffffff), "cluster");
+  assert.equal(dfrModel(0x5fffffff), undefined);
 });
