@@ -27,11 +27,11 @@ export { parse } from "./dsl/parse.ts";
 export type * from "./dsl/ast.ts";
 export { check, type CheckOptions, type Loader } from "./dsl/check/mod.ts";
 export type * from "./dsl/program.ts";
-export { DEFAULT_MAX_STEPS, runProgram } from "./lib/interp/run.ts";
-export type { Failure, RunOptions, ScenarioResult, TookRecord } from "./lib/interp/run.ts";
-export { checkText, runText, type ScenarioOptions } from "./lib/scenario.ts";
-export { PLATFORMS } from "./lib/platforms.ts";
-export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "./lib/interp/platform.ts";
+export { DEFAULT_MAX_STEPS, runProgram } from "./lib/engine/run.ts";
+export type { Failure, RunOptions, ScenarioResult, TookRecord } from "./lib/engine/run.ts";
+export { checkText, runText, type ScenarioOptions } from "./lib/api/scenario.ts";
+export { PLATFORMS } from "./lib/api/platforms.ts";
+export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "./lib/core/platform.ts";
 export type * from "./lib/core/table.ts";
 export { drain, OWN_FLAGS, PLUMBING, PLUMBING_UNLESS_XEN, stepwise } from "./lib/core/table.ts";
 export {
@@ -44,16 +44,16 @@ export {
   exploreSchedule,
   type ExploreStats,
   KNOWN_RACE_TAG,
-} from "./lib/interp/explore.ts";
+} from "./lib/engine/explore.ts";
 export {
   type BlockRun,
   formatSchedule,
   parseSchedule,
   ReplayScheduler,
   type ScheduleEntry,
-} from "./lib/interp/explore_schedule.ts";
-export { type BlockSteps, blockSteps } from "./lib/interp/steps.ts";
-export type { ParallelOp, RunState, Scheduler } from "./lib/interp/run.ts";
+} from "./lib/engine/explore_schedule.ts";
+export { type BlockSteps, blockSteps } from "./lib/engine/steps.ts";
+export type { ParallelOp, RunState, Scheduler } from "./lib/engine/run.ts";
 export {
   type Diagnostic,
   type ErrorKind,

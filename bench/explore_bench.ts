@@ -19,9 +19,9 @@
  *
  * @module
  */
-import { checkText } from "../lib/scenario.ts";
-import { fileLoader } from "../lib/cli/files.ts";
-import { explore, type ExploreOptions } from "../lib/interp/explore.ts";
+import { checkText } from "../lib/api/scenario.ts";
+import { fileLoader } from "../lib/load/files.ts";
+import { explore, type ExploreOptions } from "../lib/engine/explore.ts";
 
 const SEARCH = `scenario "bench: three vCPUs and a device interleave"
 vm guest { arch x86_64  vcpus 3 }

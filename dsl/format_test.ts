@@ -5,7 +5,7 @@ import { parse } from "./parse.ts";
 import { check } from "./check/mod.ts";
 import type { ScnFile } from "./ast.ts";
 import { ScnError } from "../lib/core/diagnostic.ts";
-import { PLATFORMS } from "../lib/platforms.ts";
+import { PLATFORMS } from "../lib/api/platforms.ts";
 import type { Loader } from "./check/context.ts";
 import { buildPool, makeMutant, mutantRng } from "../tests/fuzz/mutate.ts";
 import { loadCorpus } from "../tests/fuzz/main.ts";

@@ -15,7 +15,7 @@ import type {
   StateSpec,
   Val,
 } from "../lib/core/table.ts";
-import type { Platform } from "../lib/interp/platform.ts";
+import type { Platform } from "../lib/core/platform.ts";
 
 /** A VM declared with `vm name { ... }`. */
 export interface VmDecl {
@@ -141,3 +141,6 @@ export interface Program {
   /** The text of every source read (the file and its includes), for quoting in messages. */
   sources: ReadonlyMap<string, string>;
 }
+
+/** A `parallel` block: the ops whose interleavings `scn explore` searches. */
+export type ParallelOp = Extract<Op, { op: "parallel" }>;

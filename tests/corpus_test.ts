@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { collectFiles } from "../lib/cli/files.ts";
+import { collectFiles } from "../lib/load/files.ts";
 import { processFile } from "../lib/cli/main.ts";
 import { formatDiagnostic } from "../lib/core/diagnostic.ts";
 

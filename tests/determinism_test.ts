@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Io, main } from "../lib/cli/main.ts";
-import { collectFiles } from "../lib/cli/files.ts";
+import { collectFiles } from "../lib/load/files.ts";
 
 function scn(args: string[]): { code: number; out: string[] } {
   const out: string[] = [];

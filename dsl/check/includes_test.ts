@@ -5,8 +5,8 @@ import { check, type Loader } from "./mod.ts";
 import type { CheckContext } from "./context.ts";
 import { parse } from "../parse.ts";
 import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
-import { PLATFORMS } from "../../lib/platforms.ts";
-import { fileLoader } from "../../lib/cli/files.ts";
+import { PLATFORMS } from "../../lib/api/platforms.ts";
+import { fileLoader } from "../../lib/load/files.ts";
 
 /** A loader over in-memory files, resolving like the real one. */
 function memoryLoader(files: Record<string, string>): Loader {

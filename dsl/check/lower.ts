@@ -19,7 +19,7 @@ import type {
 } from "../ast.ts";
 import type { CommandSpec, ParamSpec, ParamType, StateSpec, Val } from "../../lib/core/table.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
-import { coerce, describeType } from "../../lib/interp/values.ts";
+import { coerce, describeType } from "../../lib/core/values.ts";
 import { type CheckContext, fail, sliceOf, suggest } from "./context.ts";
 
 /** Who is acting in the statements being lowered. */

@@ -4,7 +4,7 @@ import { check } from "./mod.ts";
 import { parse } from "../parse.ts";
 import type { Op, Program } from "../program.ts";
 import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
-import { PLATFORMS } from "../../lib/platforms.ts";
+import { PLATFORMS } from "../../lib/api/platforms.ts";
 
 const HEAD = 'scenario "t"\nvm g { arch x86_64 vcpus 2 }\n';
 

@@ -3,7 +3,7 @@ import { collectMetadata, LANGUAGE_VERSION } from "./metadata.ts";
 import { parse } from "../parse.ts";
 import { check } from "./mod.ts";
 import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
-import { PLATFORMS } from "../../lib/platforms.ts";
+import { PLATFORMS } from "../../lib/api/platforms.ts";
 
 function metaError(text: string, fragment = false): Diagnostic {
   const file = parse(text, "m.scn");

@@ -14,7 +14,7 @@
  */
 import type { ScnFile } from "../ast.ts";
 import type { Program } from "../program.ts";
-import type { Platform } from "../../lib/interp/platform.ts";
+import type { Platform } from "../../lib/core/platform.ts";
 import { expandIncludes } from "./includes.ts";
 import { collectMetadata } from "./metadata.ts";
 import { checkVms } from "./vms.ts";

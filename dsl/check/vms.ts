@@ -10,7 +10,7 @@
  */
 import type { Loc, Statement, WordBlock, WordItem } from "../ast.ts";
 import type { SettingSpec, Val } from "../../lib/core/table.ts";
-import type { Platform } from "../../lib/interp/platform.ts";
+import type { Platform } from "../../lib/core/platform.ts";
 import type { VmDecl } from "../program.ts";
 import { fail, suggest } from "./context.ts";
 

@@ -3,7 +3,7 @@ import { checkVms } from "./vms.ts";
 import { check } from "./mod.ts";
 import { parse } from "../parse.ts";
 import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
-import { PLATFORMS } from "../../lib/platforms.ts";
+import { PLATFORMS } from "../../lib/api/platforms.ts";
 
 function vms(text: string) {
   return checkVms(parse(text, "v.scn").body, PLATFORMS);

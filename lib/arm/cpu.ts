@@ -26,7 +26,7 @@
  *
  * @module
  */
-import type { CpuModel, Taken } from "../interp/platform.ts";
+import type { CpuModel, Taken } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import type { Ack } from "./cpu_interface_v3.ts";
 import { SPURIOUS } from "./irq_state.ts";

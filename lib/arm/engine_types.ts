@@ -4,7 +4,7 @@
  * in every model), re-exported so that the documentation of `lib/arm` is
  * complete on its own: `deno doc lib/arm/*.ts` links them instead of
  * reporting private types. They are defined in `lib/core` and
- * `lib/interp`, and nothing here adds to them.
+ * `lib/engine`, and nothing here adds to them.
  *
  * @example
  * ```ts
@@ -17,7 +17,7 @@
  * @module
  */
 export type { Trace, TraceEvent } from "../core/trace.ts";
-export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../interp/platform.ts";
+export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../core/platform.ts";
 export type {
   ActorKind,
   Args,

@@ -24,7 +24,7 @@ import type {
   Val,
 } from "../core/table.ts";
 import { OWN_FLAGS, PLUMBING } from "../core/table.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { ArmVm } from "./vm.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";

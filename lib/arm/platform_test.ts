@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import { runProgram } from "../interp/run.ts";
+import { runProgram } from "../engine/run.ts";
 import { armPlatform, vcpuIdsProblem } from "./platform.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
 function run(text: string) {

@@ -6,7 +6,7 @@
  */
 import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
-import type { ModelEnv } from "../interp/platform.ts";
+import type { ModelEnv } from "../core/platform.ts";
 
 /**
  * A model environment whose clock tests move by hand.

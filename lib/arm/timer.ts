@@ -21,7 +21,7 @@
  * @module
  */
 import type { Scheduled } from "../core/event_queue.ts";
-import type { ModelEnv } from "../interp/platform.ts";
+import type { ModelEnv } from "../core/platform.ts";
 
 /**
  * Counter frequency (CNTFRQ_EL0): 1 GHz, one tick per nanosecond.

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ModelEnv, VmModel } from "../interp/platform.ts";
+import type { ModelEnv, VmModel } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import type { Ack } from "./cpu_interface_v3.ts";
 import { ArmCpu, type GicPort } from "./cpu.ts";

@@ -11,76 +11,23 @@
  */
 import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import { PLATFORMS } from "../platforms.ts";
+import { PLATFORMS } from "../api/platforms.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
 import { explainedBy, type HostQuirk, probeHost } from "../diff/host.ts";
-import { collectFiles, fileLoader, readText } from "./files.ts";
-import type { Io } from "./main.ts";
-
-/** Backends `--against` can name. */
-export const BACKENDS = ["kvm"] as const;
-
-/** Loads a backend's platform by name; throws when it cannot run here. */
-export type BackendLoader = (name: string) => Promise<Platform>;
-
-/** Why a backend cannot run: thrown by a {@link BackendLoader}. */
-export class BackendUnavailable extends Error {
-  /**
-   * @example
-   * ```ts
-   * throw new BackendUnavailable("/dev/kvm does not exist", false);
-   * ```
-   */
-  constructor(message: string, readonly needsFfi: boolean) {
-    super(message);
-    this.name = "BackendUnavailable";
-  }
-}
-
-/** Where the kvm backend's platform lives. */
-export const KVM_PLATFORM_URL = new URL("../kvm/platform.ts", import.meta.url).href;
-
-/**
- * The real loader: `lib/kvm/platform.ts` (or `url`) by a dynamic import
- * whose specifier is computed, so neither type checking nor ordinary runs
- * load it.
- *
- * @example
- * ```ts
- * const kvm = await loadBackend("kvm");
- * ```
- */
-export async function loadBackend(name: string, url = KVM_PLATFORM_URL): Promise<Platform> {
-  if (name !== "kvm") throw new BackendUnavailable(`no backend '${name}'`, false);
-  let mod: { kvmPlatform?: () => Platform };
-  try {
-    mod = await import(url);
-  } catch (e) {
-    const missing = e instanceof TypeError && /Module not found|ERR_MODULE_NOT_FOUND/.test(
-      `${e.message} ${(e as { code?: string }).code ?? ""}`,
-    );
-    throw new BackendUnavailable(
-      missing ? `${relative(url)} is not part of this build yet` : errorText(e),
-      false,
-    );
-  }
-  if (typeof mod.kvmPlatform !== "function") {
-    throw new BackendUnavailable(`${relative(url)} does not export kvmPlatform()`, false);
-  }
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    throw new BackendUnavailable("needs FFI permission", true);
-  }
-  try {
-    return mod.kvmPlatform();
-  } catch (e) {
-    throw asUnavailable(e) ?? e;
-  }
-}
+import { collectFiles, fileLoader, readText } from "../load/files.ts";
+import type { Io } from "./io.ts";
+import {
+  asUnavailable,
+  type BackendLoader,
+  BACKENDS,
+  BackendUnavailable,
+  loadBackend,
+} from "../diff/backend.ts";
 
 /**
  * Runs `scn diff` with `args` (after the word `diff`); returns the exit
@@ -234,22 +181,10 @@ function otherArch(text: string, file: string): string | undefined {
   return vm ? String(vm.settings.arch) : undefined;
 }
 
-/** lib/kvm's own refusal to run (`KvmUnavailable`), known by name so nothing imports lib/kvm. */
-function asUnavailable(e: unknown): BackendUnavailable | undefined {
-  if (!(e instanceof Error) || e.name !== "KvmUnavailable") return undefined;
-  return new BackendUnavailable(e.message, (e as { reason?: string }).reason === "ffi");
-}
-
 function unavailableLine(backend: string, u: BackendUnavailable): string {
   return u.needsFfi
     ? `scn diff: the ${backend} backend needs --allow-ffi: run 'deno task diff FILES...'`
     : `scn diff: the ${backend} backend is not available: ${u.message}`;
-}
-
-/** `lib/kvm/platform.ts` for a module of this repository, else the URL. */
-function relative(url: string): string {
-  const root = new URL("../../", import.meta.url).href;
-  return url.startsWith(root) ? url.slice(root.length) : url;
 }
 
 function errorText(e: unknown): string {

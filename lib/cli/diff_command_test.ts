@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { droppedEoiPlatform } from "../diff/test_platforms.ts";
-import {
-  type BackendLoader,
-  BackendUnavailable,
-  diffCommand,
-  loadBackend,
-} from "./diff_command.ts";
+import { type BackendLoader, BackendUnavailable, loadBackend } from "../diff/backend.ts";
+import { diffCommand } from "./diff_command.ts";
 import type { Io } from "./main.ts";
 
 // Paths are relative to the repository root, where `deno task test` runs.
@@ -45,10 +41,10 @@ Deno.test("loadBackend() names a missing platform module and one without kvmPlat
     assert.equal(e.needsFfi, false);
     return true;
   });
-  const wrong = new URL("./files.ts", import.meta.url).href;
+  const wrong = new URL("../load/files.ts", import.meta.url).href;
   await assert.rejects(() => loadBackend("kvm", wrong), (e: unknown) => {
     assert.ok(e instanceof BackendUnavailable);
-    assert.equal(e.message, "lib/cli/files.ts does not export kvmPlatform()");
+    assert.equal(e.message, "lib/load/files.ts does not export kvmPlatform()");
     return true;
   });
 });

@@ -14,8 +14,8 @@ import { parseArgs } from "node:util";
 import { formatText } from "../../dsl/format.ts";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
 import { ExitCode } from "../report/outcome.ts";
-import { collectFiles, readText } from "./files.ts";
-import type { Io } from "./main.ts";
+import { collectFiles, readText } from "../load/files.ts";
+import type { Io } from "./io.ts";
 
 const USAGE = [
   "usage: scn fmt [--write | --check] FILES|DIRS...",

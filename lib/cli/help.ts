@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Platform } from "../interp/platform.ts";
-import { describeType } from "../interp/values.ts";
+import type { Platform } from "../core/platform.ts";
+import { describeType } from "../core/values.ts";
 import type { CommandSpec, ParamSpec } from "../core/table.ts";
-import { REPORT_HELP } from "./report_help.ts";
+import { REPORT_HELP } from "../report/block_help.ts";
 
 const OVERVIEW = `irqlab: a testbed for the interrupt plumbing of virtual machine monitors.
 

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Platform } from "../interp/platform.ts";
-import { PLATFORMS } from "../platforms.ts";
+import type { Platform } from "../core/platform.ts";
+import { PLATFORMS } from "../api/platforms.ts";
 import { ExitCode } from "../report/outcome.ts";
-import type { Io } from "./main.ts";
+import type { Io } from "./io.ts";
 
 /**
  * The command that runs the KVM backend with the permission it needs.

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Io, main, mainAsync } from "./main.ts";
 import { KVM_TASK } from "./kvm_run_command.ts";
 import { kvmTestsAvailable } from "../kvm/test_support.ts";
-import type { ScenarioResult } from "../interp/run.ts";
+import type { ScenarioResult } from "../engine/run.ts";
 import { exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { textReport } from "../report/text.ts";
 import { junitReport } from "../report/junit.ts";

@@ -1,8 +1,8 @@
 import { x86Platform } from "../x86/platform.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import assert from "node:assert/strict";
 import { type Io, main, processFile } from "./main.ts";
-import { collectFiles, fileLoader } from "./files.ts";
+import { collectFiles, fileLoader } from "../load/files.ts";
 
 // Paths are relative to the repository root, where `deno task test` runs.
 const CLI = "tests/fixtures/cli";

@@ -15,9 +15,9 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError, where } from "../core/diagnostic.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { DEFAULT_MAX_RUNS, minimize, type MinimizeResult } from "../minimize/minimize.ts";
-import { readText } from "./files.ts";
-import { hostedScenario } from "./hosts.ts";
-import type { Io } from "./main.ts";
+import { readText } from "../load/files.ts";
+import { hostedScenario } from "../load/hosts.ts";
+import type { Io } from "./io.ts";
 
 const USAGE = [
   "usage: scn minimize FILE|HOST:LINE [--out FILE] [--max-runs N] [--max-steps N]",

@@ -9,22 +9,23 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { PLATFORMS } from "../platforms.ts";
-import type { ScenarioResult } from "../interp/run.ts";
+import { PLATFORMS } from "../api/platforms.ts";
+import type { ScenarioResult } from "../engine/run.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { textReport } from "../report/text.ts";
-import { fileLoader, readText } from "./files.ts";
-import { resolveTarget, type ScenarioSource, toHost } from "./hosts.ts";
-import { scenarioText } from "./extract.ts";
-import { type Io, processFile } from "./main.ts";
+import { fileLoader, readText } from "../load/files.ts";
+import { resolveTarget, type ScenarioSource, toHost } from "../load/hosts.ts";
+import { scenarioText } from "../load/extract.ts";
+import type { Io } from "./io.ts";
+import { processFile } from "./process.ts";
 import {
   blockBody,
   type BlockOptions,
   DEFAULT_BLOCK_OPTIONS,
   fenceBlock,
   reportComments,
-} from "./report_block.ts";
-import { REPORT_HELP } from "./report_help.ts";
+} from "../report/block.ts";
+import { REPORT_HELP } from "../report/block_help.ts";
 
 interface Scenario {
   /** How reports name it. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type Io, main, processFile } from "./main.ts";
-import { processTarget } from "./hosts.ts";
+import { processTarget } from "../load/hosts.ts";
 import { difference } from "./report_command.ts";
-import { causeChain, fenceBlock } from "./report_block.ts";
+import { causeChain, fenceBlock } from "../report/block.ts";
 import type { Outcome } from "../report/outcome.ts";
 
 // Paths are relative to the repository root, where `deno task test` runs.

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Loc } from "../../dsl/ast.ts";
+import type { Loc } from "./loc.ts";
 
 /** What class of problem a diagnostic reports; each has its own exit code. */
 export type ErrorKind = "syntax" | "check" | "include" | "budget" | "version";

@@ -17,8 +17,8 @@ import { parse } from "../../dsl/parse.ts";
 import { check, type Loader } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform, VmModel } from "../interp/platform.ts";
-import { runProgram } from "../interp/run.ts";
+import type { Platform, VmModel } from "../core/platform.ts";
+import { runProgram } from "../engine/run.ts";
 import { type Snapshot, snapshot, UNREADABLE } from "./observe.ts";
 
 /** One timeline step of a recorded run. */

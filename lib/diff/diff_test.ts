@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
-import { checkText } from "../scenario.ts";
+import { checkText } from "../api/scenario.ts";
 import { compare, diffText, formatDivergence, isBackendUnsupported, record } from "./diff.ts";
 import { droppedEoiPlatform } from "./test_platforms.ts";
 

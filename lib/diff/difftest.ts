@@ -14,15 +14,10 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { x86Platform } from "../x86/platform.ts";
-import {
-  type BackendLoader,
-  BACKENDS,
-  BackendUnavailable,
-  loadBackend,
-} from "../cli/diff_command.ts";
+import { type BackendLoader, BACKENDS, BackendUnavailable, loadBackend } from "./backend.ts";
 import { type DiffResult, diffText, formatDivergence } from "./diff.ts";
 import { caseText, generateCase, type GeneratedCase } from "./generate.ts";
 import { shrinkUnits } from "./shrink.ts";

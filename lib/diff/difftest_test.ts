@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../interp/platform.ts";
-import { runProgram } from "../interp/run.ts";
-import { checkText } from "../scenario.ts";
+import type { Platform } from "../core/platform.ts";
+import { runProgram } from "../engine/run.ts";
+import { checkText } from "../api/scenario.ts";
 import { x86Platform } from "../x86/platform.ts";
-import { BackendUnavailable } from "../cli/diff_command.ts";
+import { BackendUnavailable } from "./backend.ts";
 import { diffText } from "./diff.ts";
 import {
   difftest,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../interp/platform.ts";
-import { runProgram } from "../interp/run.ts";
-import { checkText } from "../scenario.ts";
+import type { Platform } from "../core/platform.ts";
+import { runProgram } from "../engine/run.ts";
+import { checkText } from "../api/scenario.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { caseText, generateCase } from "./generate.ts";
 

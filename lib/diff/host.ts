@@ -14,8 +14,8 @@
  */
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import type { Platform } from "../interp/platform.ts";
-import { runProgram } from "../interp/run.ts";
+import type { Platform } from "../core/platform.ts";
+import { runProgram } from "../engine/run.ts";
 import type { DiffResult } from "./diff.ts";
 
 /** A host behaviour a probe can detect. */

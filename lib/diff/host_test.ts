@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { type DiffResult, diffText } from "./diff.ts";
 import { explainedBy, HOST_QUIRKS, ISR_NOT_TRACKED, probeHost } from "./host.ts";

@@ -12,8 +12,8 @@
  */
 import type { Program } from "../../dsl/program.ts";
 import type { StateSpec, Val } from "../core/table.ts";
-import type { RunState } from "../interp/run.ts";
-import { formatVal } from "../interp/values.ts";
+import type { RunState } from "../engine/run.ts";
+import { formatVal } from "../core/values.ts";
 
 /** A state read that failed: the key is then left out of the comparison. */
 export const UNREADABLE = "unreadable: ";

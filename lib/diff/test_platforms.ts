@@ -6,7 +6,7 @@
  * @module
  */
 import type { CommandSpec } from "../core/table.ts";
-import type { Platform, VmModel } from "../interp/platform.ts";
+import type { Platform, VmModel } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
 
 /**

@@ -43,7 +43,7 @@
  * @module
  */
 import type { Args, CommandSpec, StateSpec, Val } from "../core/table.ts";
-import type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../interp/platform.ts";
+import type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../core/platform.ts";
 import { toRoutingEntry, x86Platform } from "../x86/platform.ts";
 import { GP_FAULT } from "../x86/cpu.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";

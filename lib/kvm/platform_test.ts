@@ -1,8 +1,8 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import { runProgram } from "../interp/run.ts";
-import type { Platform } from "../interp/platform.ts";
+import { runProgram } from "../engine/run.ts";
+import type { Platform } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { BackendUnsupported, kvmPlatform } from "./platform.ts";
 import { kvmTestsAvailable } from "./test_support.ts";

@@ -28,10 +28,10 @@ import { check } from "../../dsl/check/mod.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { format } from "../../dsl/format.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../interp/platform.ts";
-import { type Failure, runProgram } from "../interp/run.ts";
-import { PLATFORMS } from "../platforms.ts";
-import { fileLoader } from "../cli/files.ts";
+import type { Platform } from "../core/platform.ts";
+import { type Failure, runProgram } from "../engine/run.ts";
+import { PLATFORMS } from "../api/platforms.ts";
+import { fileLoader } from "../load/files.ts";
 import {
   allStatements,
   contains,

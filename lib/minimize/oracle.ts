@@ -22,8 +22,8 @@
 import type { ScnFile } from "../../dsl/ast.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
-import type { Platform } from "../interp/platform.ts";
-import { type Failure, runProgram, type ScenarioResult } from "../interp/run.ts";
+import type { Platform } from "../core/platform.ts";
+import { type Failure, runProgram, type ScenarioResult } from "../engine/run.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
 /** The failure a minimization keeps. */

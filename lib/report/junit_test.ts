@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { junitReport } from "./junit.ts";
 import type { Outcome } from "./outcome.ts";
-import { runText } from "../scenario.ts";
+import { runText } from "../api/scenario.ts";
 
 function result(file: string): Outcome {
   return { kind: "result", file, result: runText(Deno.readTextFileSync(file), file) };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ScenarioResult } from "../interp/run.ts";
+import type { ScenarioResult } from "../engine/run.ts";
 import type { Diagnostic } from "../core/diagnostic.ts";
 
 /** What happened to one scenario file. */

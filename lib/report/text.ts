@@ -11,7 +11,7 @@
 import type { TraceEvent } from "../core/trace.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
 import { type Outcome, summarize } from "./outcome.ts";
-import type { ScenarioResult } from "../interp/run.ts";
+import type { ScenarioResult } from "../engine/run.ts";
 
 /** A line of output: text, and a CSS style for terminals (empty for none). */
 export interface Line {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatEvent, formatTime, textReport, traceLines } from "./text.ts";
 import { ExitCode, exitCodeOf, type Outcome, summarize } from "./outcome.ts";
-import { runText } from "../scenario.ts";
+import { runText } from "../api/scenario.ts";
 
 function result(file: string): Outcome {
   const text = Deno.readTextFileSync(file);

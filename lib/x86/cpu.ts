@@ -30,7 +30,7 @@
  *
  * @module
  */
-import type { CpuModel, Taken } from "../interp/platform.ts";
+import type { CpuModel, Taken } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";

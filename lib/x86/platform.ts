@@ -29,7 +29,7 @@ import type {
   Val,
 } from "../core/table.ts";
 import { OWN_FLAGS, PLUMBING_UNLESS_XEN } from "../core/table.ts";
-import type { Platform } from "../interp/platform.ts";
+import type { Platform } from "../core/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 import { type IrqchipMode, X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
 import { GP_FAULT } from "./cpu.ts";

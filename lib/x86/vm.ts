@@ -39,7 +39,7 @@
  *
  * @module
  */
-import type { ModelEnv, VmModel } from "../interp/platform.ts";
+import type { ModelEnv, VmModel } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
 import { Lapic } from "./lapic.ts";

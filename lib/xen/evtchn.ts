@@ -20,6 +20,7 @@
  * @module
  */
 import type { GuestMemory } from "./guest_memory.ts";
+import type { VcpuInfoRef } from "./vcpu_info.ts";
 import { field, portWord, type XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import type { Trace } from "../core/trace.ts";
@@ -169,6 +170,8 @@ export function virqKind(virq: number): "vcpu" | "domain" | "global" {
  * evtchn.channel(p)?.notifyVcpu; // 0
  * ```
  */
+export type { VcpuInfoRef };
+
 export interface Channel {
   state: ChannelState;
   /** vCPU that gets the notification (`notify_vcpu_id`). */
@@ -199,19 +202,6 @@ export interface ChannelStatus {
   port: number;
   /** virq or pirq number. */
   number: number;
-}
-
-/**
- * A vcpu_info the hypervisor writes to: which buffer and where.
- *
- * @example
- * ```ts
- * const r: VcpuInfoRef = { mem, addr: 0x10000 };
- * ```
- */
-export interface VcpuInfoRef {
-  mem: GuestMemory;
-  addr: number;
 }
 
 /**

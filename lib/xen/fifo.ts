@@ -28,7 +28,7 @@
 import type { GuestMemory } from "./guest_memory.ts";
 import type { Trace } from "../core/trace.ts";
 import { XEN_ERRNO } from "./errno.ts";
-import { XEN_PAGE_SIZE } from "./vcpu_info.ts";
+import { XEN_PAGE_SIZE } from "./layout.ts";
 
 /**
  * Event-word bits and the FIFO constants of `event_channel.h`.

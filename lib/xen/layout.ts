@@ -23,6 +23,16 @@
  */
 
 /**
+ * A guest frame is 4 KiB.
+ *
+ * @example
+ * ```ts
+ * const gpa = gfn * XEN_PAGE_SIZE + offset;
+ * ```
+ */
+export const XEN_PAGE_SIZE = 4096;
+
+/**
  * A guest's word size as Xen latches it for the shared_info layout.
  *
  * @example

@@ -21,27 +21,32 @@
  * @module
  */
 import { GuestMemory } from "./guest_memory.ts";
-import type { VcpuInfoRef } from "./evtchn.ts";
+import { XEN_PAGE_SIZE } from "./layout.ts";
 import { defaultVcpuInfoOffset, field, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } from "./layout.ts";
 import type { XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { drain } from "../core/table.ts";
+
+export { XEN_PAGE_SIZE };
+
+/**
+ * A vcpu_info the hypervisor writes to: which buffer and where.
+ *
+ * @example
+ * ```ts
+ * const r: VcpuInfoRef = { mem, addr: 0x10000 };
+ * ```
+ */
+export interface VcpuInfoRef {
+  mem: GuestMemory;
+  addr: number;
+}
 
 /** The steps of a VMM's vcpu_info copy, as `scn explore` interleaves them. */
 export const VMM_COPY_STEPS: readonly string[] = [
   "copy the bytes before evtchn_pending_sel (UP, mask)",
   "copy evtchn_pending_sel and the rest",
 ];
-
-/**
- * A guest frame is 4 KiB.
- *
- * @example
- * ```ts
- * const gpa = gfn * XEN_PAGE_SIZE + offset;
- * ```
- */
-export const XEN_PAGE_SIZE = 4096;
 
 /**
  * Where one vCPU's vcpu_info is.

@@ -26,7 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
-import { runText } from "../../lib/scenario.ts";
+import { runText } from "../../lib/api/scenario.ts";
 import { formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
 import type { Outcome } from "../../lib/report/outcome.ts";
 import { textReport } from "../../lib/report/text.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkText } from "../scenario.ts";
+import { checkText } from "../api/scenario.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { runProgram } from "./run.ts";
 import { explore } from "./explore.ts";

@@ -8,7 +8,7 @@ import {
   valCompare,
   valEquals,
 } from "./values.ts";
-import type { ParamType } from "../core/table.ts";
+import type { ParamType } from "./table.ts";
 
 const VECTOR: ParamType = { kind: "int", min: 0, max: 255, what: "a vector" };
 

@@ -9,19 +9,24 @@ import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import { PLATFORMS } from "../platforms.ts";
-import type { Platform } from "./platform.ts";
-import { collectFiles, fileLoader, readText } from "../cli/files.ts";
-import { expandHostTargets, hostedScenario, toHost } from "../cli/hosts.ts";
-import { explore, type ExploreOptions, type ExploreResult, exploreSchedule } from "./explore.ts";
+import { PLATFORMS } from "../api/platforms.ts";
+import type { Platform } from "../core/platform.ts";
+import { collectFiles, fileLoader, readText } from "../load/files.ts";
+import { expandHostTargets, hostedScenario, toHost } from "../load/hosts.ts";
+import {
+  explore,
+  type ExploreOptions,
+  type ExploreResult,
+  exploreSchedule,
+} from "../engine/explore.ts";
 import { exploreWithWorkers } from "./explore_workers.ts";
 import {
   exploreExitCode,
   exploreJsonReport,
   type ExploreOutcome,
   exploreTextReport,
-} from "./explore_report.ts";
-import { parseSchedule, type ScheduleEntry } from "./explore_schedule.ts";
+} from "../report/explore.ts";
+import { parseSchedule, type ScheduleEntry } from "../engine/explore_schedule.ts";
 
 /** Where `scn explore` writes (the same shape as the command line's `Io`). */
 export interface ExploreIo {

@@ -7,7 +7,7 @@ import {
   decodeRte,
   decodeX86Msi,
   intidClass,
-} from "./report_decode.ts";
+} from "./decode.ts";
 
 Deno.test("decodeX86Msi() reads destination ID, dest mode, redirection hint, vector, delivery mode and trigger", () => {
   assert.equal(

@@ -13,10 +13,10 @@ import type { Loader } from "../../dsl/check/mod.ts";
 import type { Loc } from "../../dsl/ast.ts";
 import { headerVersion, versionHeader } from "../../dsl/version.ts";
 import type { TraceEvent } from "../core/trace.ts";
-import type { Failure, ScenarioResult } from "../interp/run.ts";
-import { ExitCode, type Outcome } from "../report/outcome.ts";
-import { formatEvent } from "../report/text.ts";
-import { decodeMagic } from "./report_decode.ts";
+import type { Failure, ScenarioResult } from "../engine/run.ts";
+import { ExitCode, type Outcome } from "./outcome.ts";
+import { formatEvent } from "./text.ts";
+import { decodeMagic } from "./decode.ts";
 
 /** How much of the trace a block shows. */
 export interface BlockOptions {

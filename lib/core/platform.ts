@@ -8,9 +8,9 @@
  *
  * @module
  */
-import type { CommandSpec, HandlerEventSpec, SettingSpec, StateSpec, Val } from "../core/table.ts";
-import type { Trace } from "../core/trace.ts";
-import type { EventQueue } from "../core/event_queue.ts";
+import type { CommandSpec, HandlerEventSpec, SettingSpec, StateSpec, Val } from "./table.ts";
+import type { Trace } from "./trace.ts";
+import type { EventQueue } from "./event_queue.ts";
 
 /** Services the engine gives a model: the trace, the clock and the timer queue. */
 export interface ModelEnv {

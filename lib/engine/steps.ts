@@ -8,8 +8,7 @@
  * @module
  */
 import type { CommandSpec } from "../core/table.ts";
-import type { Op } from "../../dsl/program.ts";
-import type { ParallelOp } from "./run.ts";
+import type { Op, ParallelOp } from "../../dsl/program.ts";
 
 /** How a block's children map to its steps. */
 export interface BlockSteps {

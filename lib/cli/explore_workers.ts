@@ -16,7 +16,7 @@ import {
   Search,
   SearchContext,
   type SearchEvent,
-} from "./explore.ts";
+} from "../engine/explore.ts";
 import type { WorkerRequest } from "./explore_worker.ts";
 
 type Reply =

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import type { Program } from "../../dsl/program.ts";
 import type { Val } from "../core/table.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import { checkText } from "../scenario.ts";
-import { collectFiles, fileLoader } from "../cli/files.ts";
-import { formatVal } from "./values.ts";
+import { checkText } from "../api/scenario.ts";
+import { collectFiles, fileLoader } from "../load/files.ts";
+import { formatVal } from "../core/values.ts";
 import { type ParallelOp, runProgram, type RunState, type Scheduler } from "./run.ts";
 import {
   deviationsOf,
@@ -14,7 +14,7 @@ import {
   exploreSchedule,
   SeenSet,
 } from "./explore.ts";
-import { exploreWithWorkers } from "./explore_workers.ts";
+import { exploreWithWorkers } from "../cli/explore_workers.ts";
 import {
   blockPlan,
   enabledSteps,

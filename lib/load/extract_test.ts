@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { extractScenarios, isHostFile, scenarioText, splitTarget, toHostLoc } from "./extract.ts";
 import { processTarget, resolveTarget } from "./hosts.ts";
-import { type Io, main, mainAsync, processFile } from "./main.ts";
+import { type Io, main, mainAsync, processFile } from "../cli/main.ts";
 import { collectFiles } from "./files.ts";
 import type { Outcome } from "../report/outcome.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkText } from "../scenario.ts";
+import { checkText } from "../api/scenario.ts";
 import { parallelBlocks } from "./explore_schedule.ts";
 import { blockIndependence, stepFootprint } from "./explore_footprint.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_STEPS, runProgram, type ScenarioResult } from "./run.ts";
-import { checkText, runText } from "../scenario.ts";
+import { checkText, runText } from "../api/scenario.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
 const HEAD = 'scenario "t"\nvm g { arch x86_64 vcpus 2 }\n';

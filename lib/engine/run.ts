@@ -20,13 +20,13 @@
  * @module
  */
 import type { Loc } from "../../dsl/ast.ts";
-import type { Call, Cond, Expr, HandlerDecl, Op, Program } from "../../dsl/program.ts";
+import type { Call, Cond, Expr, HandlerDecl, Op, ParallelOp, Program } from "../../dsl/program.ts";
 import type { Args, RegisterAccess, Val } from "../core/table.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
-import type { CpuModel, Taken, VmModel } from "./platform.ts";
-import { coerce, formatVal, truthy, valCompare, valEquals } from "./values.ts";
+import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
+import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 
 /** A `do` statement of a checked program. */
@@ -64,7 +64,7 @@ export interface RunOptions {
 }
 
 /** A `parallel { }` block of a checked program. */
-export type ParallelOp = Extract<Op, { op: "parallel" }>;
+export type { ParallelOp };
 
 /**
  * A read-only view of a run in progress, handed to a {@link Scheduler} so it

@@ -14,7 +14,7 @@
  * the steps of a block, so a command's footprint is what the command itself
  * does, not what a later delivery does with it.
  *
- * `lib/interp/explore_test.ts` checks the reduction against the full search
+ * `lib/engine/explore_test.ts` checks the reduction against the full search
  * (the same verdicts and the same set of reachable states) so that a wrong
  * footprint shows up as a failing test rather than a missed bug.
  *

@@ -6,10 +6,10 @@
  * @module
  */
 import { formatDiagnostic, where } from "../core/diagnostic.ts";
-import type { Outcome } from "../report/outcome.ts";
-import { errorJson } from "../report/json.ts";
-import { formatEvent, type Line, traceLines } from "../report/text.ts";
-import type { ExploreResult } from "./explore.ts";
+import type { Outcome } from "./outcome.ts";
+import { errorJson } from "./json.ts";
+import { formatEvent, type Line, traceLines } from "./text.ts";
+import type { ExploreResult } from "../engine/explore.ts";
 
 /** What happened to one file under `scn explore`. */
 export type ExploreOutcome =

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { parse } from "../dsl/parse.ts";
-import { check, type Loader } from "../dsl/check/mod.ts";
-import type { Program } from "../dsl/program.ts";
+import { parse } from "../../dsl/parse.ts";
+import { check, type Loader } from "../../dsl/check/mod.ts";
+import type { Program } from "../../dsl/program.ts";
 import { PLATFORMS } from "./platforms.ts";
-import { type RunOptions, runProgram, type ScenarioResult } from "./interp/run.ts";
-import type { Platform } from "./interp/platform.ts";
+import { type RunOptions, runProgram, type ScenarioResult } from "../engine/run.ts";
+import type { Platform } from "../core/platform.ts";
 
 /** Options for {@link checkText} and {@link runText}. */
 export interface ScenarioOptions extends RunOptions {

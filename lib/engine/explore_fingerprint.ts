@@ -34,7 +34,7 @@ import type { Op, Program } from "../../dsl/program.ts";
 import type { StateSpec } from "../core/table.ts";
 import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
-import type { VmModel } from "./platform.ts";
+import type { VmModel } from "../core/platform.ts";
 import type { RunState } from "./run.ts";
 
 /** State paths with more instances than this (LPI and SPI tables) are left to the field walk. */

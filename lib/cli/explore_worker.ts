@@ -12,10 +12,16 @@
 /// <reference lib="deno.worker" />
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import { PLATFORMS } from "../platforms.ts";
-import { fileLoader } from "../cli/files.ts";
-import { hostedScenario } from "../cli/hosts.ts";
-import { type ExploreOptions, runItem, SearchContext, SeenSet, type WorkItem } from "./explore.ts";
+import { PLATFORMS } from "../api/platforms.ts";
+import { fileLoader } from "../load/files.ts";
+import { hostedScenario } from "../load/hosts.ts";
+import {
+  type ExploreOptions,
+  runItem,
+  SearchContext,
+  SeenSet,
+  type WorkItem,
+} from "../engine/explore.ts";
 
 /** Messages a worker takes. */
 export type WorkerRequest =

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DEFAULT_BLOCK_OPTIONS } from "./report_block.ts";
+import { DEFAULT_BLOCK_OPTIONS } from "./block.ts";
 
 /**
  * Usage of `scn report`.

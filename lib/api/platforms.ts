@@ -3,9 +3,9 @@
  *
  * @module
  */
-import type { Platform } from "./interp/platform.ts";
-import { x86Platform } from "./x86/platform.ts";
-import { armPlatform } from "./arm/platform.ts";
+import type { Platform } from "../core/platform.ts";
+import { x86Platform } from "../x86/platform.ts";
+import { armPlatform } from "../arm/platform.ts";
 
 /** Every platform a scenario's `arch` can name. */
 export const PLATFORMS: readonly Platform[] = [

@@ -1,0 +1,19 @@
+/**
+ * The command line's window on the world: where it writes, which platforms
+ * it offers. Injectable so tests capture output instead of printing.
+ *
+ * @module
+ */
+import type { Platform } from "../core/platform.ts";
+
+/** Where the command line writes; injectable so tests can capture it. */
+export interface Io {
+  out(line: string, style?: string): void;
+  err(line: string): void;
+  color: boolean;
+  writeFile(path: string, text: string): void;
+  /** The platforms scenarios may use; irqlab's own when absent. */
+  platforms?: readonly Platform[];
+  /** The command a failure's replay line names; `deno task scn run` when absent. */
+  runCommand?: string;
+}

@@ -1,0 +1,112 @@
+/**
+ * Running or checking one scenario file, with every kind of failure turned
+ * into an {@link Outcome} the reports print.
+ *
+ * @module
+ */
+import { parse } from "../../dsl/parse.ts";
+import { check } from "../../dsl/check/mod.ts";
+import { ScnError } from "../core/diagnostic.ts";
+import { PLATFORMS } from "../api/platforms.ts";
+import type { Platform } from "../core/platform.ts";
+import { runProgram, type ScenarioResult } from "../engine/run.ts";
+import { fileLoader, readText } from "../load/files.ts";
+import type { ScenarioSource } from "../load/hosts.ts";
+import type { Outcome } from "../report/outcome.ts";
+import { parseSchedule, ReplayScheduler, type ScheduleEntry } from "../engine/explore_schedule.ts";
+
+/**
+ * Runs or checks one file, turning every kind of failure into an outcome.
+ * `platforms` defaults to irqlab's own; tests pass others. `schedule` is a
+ * replay token (`scn explore`) fixing the order of parallel blocks.
+ * `source` gives the text of a scenario found in a host file (`hosts.ts`)
+ * instead of reading `file`.
+ */
+export function processFile(
+  file: string,
+  mode: "run" | "check",
+  maxSteps?: number,
+  platforms: readonly Platform[] = PLATFORMS,
+  schedule?: string,
+  source?: ScenarioSource,
+): Outcome {
+  const text = source ? source.text : readText(file);
+  const path = source ? source.path : file;
+  const sources = new Map<string, string>();
+  if (text === undefined) {
+    const at = { offset: 0, line: 1, column: 1 };
+    return {
+      kind: "input-error",
+      file,
+      diagnostics: [{
+        kind: "include",
+        message: `cannot read '${file}'`,
+        loc: { source: file, start: at, end: at },
+      }],
+      sources,
+    };
+  }
+  sources.set(path, source ? source.quote : text);
+  let program: ReturnType<typeof check> | undefined;
+  try {
+    program = check(parse(text, path), { platforms, load: fileLoader, text });
+    for (const [k, v] of program.sources) sources.set(k, v);
+    if (source) sources.set(path, source.quote);
+    const replay = schedule === undefined
+      ? undefined
+      : new ReplayScheduler(parseSchedule(schedule, path) as ScheduleEntry[], program);
+    const result = mode === "run" ? runProgram(program, { maxSteps, scheduler: replay }) : {
+      file,
+      title: program.title,
+      tags: program.tags,
+      status: "pass" as const,
+      expectFailure: null,
+      failures: [],
+      trace: [],
+      took: [],
+      steps: 0,
+      time: 0,
+    };
+    if (mode === "run") replay?.finish();
+    return { kind: "result", file, result };
+  } catch (e) {
+    if (e instanceof ScnError) {
+      // Included files are read during checking; quote them too.
+      for (const d of e.diagnostics) {
+        for (const s of [d.loc.source, ...(d.related ?? []).map((r) => r.loc.source)]) {
+          if (!sources.has(s)) {
+            const t = readText(s);
+            if (t !== undefined) sources.set(s, t);
+          }
+        }
+      }
+      return { kind: "input-error", file, diagnostics: e.diagnostics, sources };
+    }
+    // A backend (lib/kvm, known by name so this module never imports it) that cannot express it.
+    if (e instanceof Error && e.name === "BackendUnsupported" && program) {
+      return { kind: "result", file, result: skipped(file, program, e.message) };
+    }
+    return {
+      kind: "internal-error",
+      file,
+      message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+    };
+  }
+}
+
+/** The result of a scenario the backend could not run. */
+function skipped(file: string, p: ReturnType<typeof check>, reason: string): ScenarioResult {
+  return {
+    file,
+    title: p.title,
+    tags: p.tags,
+    status: "skip",
+    skipReason: reason,
+    expectFailure: p.expectFailure?.reason ?? null,
+    failures: [],
+    trace: [],
+    took: [],
+    steps: 0,
+    time: 0,
+  };
+}
