@@ -48,6 +48,7 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import { KVM_IOAPIC_NUM_PINS, type RoutingEntry } from "./kvm_routing.ts";
 import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
+import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 
 type Cmd = CommandSpec<X86Vm>;
 type State = StateSpec<X86Vm>;
@@ -1257,6 +1258,9 @@ export const x86Platform: Platform<X86Vm> = {
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
     ...XEN_COMMANDS,
+    ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c) =>
+      c.actor === "vcpu" ? started(c) : c
+    ),
   ],
   state: [
     ...cpuState(),
@@ -1264,6 +1268,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...ioapicState(),
     ...picState(),
     ...XEN_STATE,
+    ...guestMemoryState<X86Vm>((vm) => vm.memory(), (vm) => vm.memorySize),
   ],
   handlerEvents: HANDLER_EVENTS,
   // Constants are names, not features: the Xen errno names are usable anywhere.

@@ -61,6 +61,19 @@ import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
+import { GuestMemory } from "../core/guest_memory.ts";
+
+/**
+ * Guest RAM of a VM without a Xen domain, in bytes (a Xen domain brings its
+ * own, holding shared_info and the hypercall page): 2 MiB, allocated at the
+ * first access so that VMs which never touch memory cost nothing.
+ *
+ * @example
+ * ```ts
+ * X86_RAM_SIZE; // 0x200000
+ * ```
+ */
+export const X86_RAM_SIZE = 0x200000;
 
 /**
  * KVM's irqchip modes: KVM_CREATE_IRQCHIP, KVM_CAP_SPLIT_IRQCHIP, or neither.
@@ -185,6 +198,11 @@ export class X86Vm implements VmModel {
   readonly trace: Trace;
   /** The Xen domain and KVM's Xen API, with `hypervisor xen` or `kvm-xen`; else undefined. */
   readonly xen: XenMachine | undefined;
+  /**
+   * Guest RAM once something has touched it (see {@link X86Vm.memory});
+   * public so that `scn explore`'s fingerprint sees its bytes.
+   */
+  ram: GuestMemory | undefined;
   readonly #userspace: UserspaceExtInt[] = [];
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
@@ -274,6 +292,7 @@ export class X86Vm implements VmModel {
         trace,
       );
       this.xen = { domain, kvm: new KvmXen(domain) };
+      this.ram = domain.mem;
       for (const cpu of this.cpus) cpu.hv = glue;
     }
     const kvmXen = hypervisor === "kvm-xen" ? this.xen!.kvm : undefined;
@@ -297,6 +316,23 @@ export class X86Vm implements VmModel {
       x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
     });
     if (kernel && config.routing === "qemu") this.routing.setRouting(GsiRouting.qemuDefault());
+  }
+
+  /**
+   * Guest-physical memory: the Xen domain's, or RAM allocated now.
+   *
+   * @example
+   * ```ts
+   * vm.memory().write(0x1000, 32, 0xdeadbeef);
+   * ```
+   */
+  memory(): GuestMemory {
+    return this.ram ??= new GuestMemory(X86_RAM_SIZE);
+  }
+
+  /** The size of guest RAM in bytes, without allocating it. */
+  get memorySize(): number {
+    return this.ram?.size ?? X86_RAM_SIZE;
   }
 
   /** Whether KVM has an irqchip at all (not `irqchip userspace`). */

@@ -22,7 +22,7 @@
  */
 import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
-import { GuestMemory } from "./guest_memory.ts";
+import { GuestMemory } from "../core/guest_memory.ts";
 import { type GuestWidth, layoutFor, type XenLayout } from "./layout.ts";
 import {
   EventChannels,

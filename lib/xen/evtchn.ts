@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { GuestMemory } from "./guest_memory.ts";
+import type { GuestMemory } from "../core/guest_memory.ts";
 import type { VcpuInfoRef } from "./vcpu_info.ts";
 import { field, portWord, type XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import type { GuestMemory } from "./guest_memory.ts";
+import type { GuestMemory } from "../core/guest_memory.ts";
 import type { Trace } from "../core/trace.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { XEN_PAGE_SIZE } from "./layout.ts";

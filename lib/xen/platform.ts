@@ -46,7 +46,7 @@ import {
   type XenLayout,
 } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
-import type { AccessWidth } from "./guest_memory.ts";
+import type { AccessWidth } from "../core/guest_memory.ts";
 import { VMM_COPY_STEPS, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { FIFO } from "./fifo.ts";
 import { CommandInputError } from "../core/diagnostic.ts";

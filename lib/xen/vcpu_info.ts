@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { GuestMemory } from "./guest_memory.ts";
+import { GuestMemory } from "../core/guest_memory.ts";
 import { XEN_PAGE_SIZE } from "./layout.ts";
 import { defaultVcpuInfoOffset, field, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } from "./layout.ts";
 import type { XenLayout } from "./layout.ts";

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { GuestMemory, GuestMemoryError } from "./guest_memory.ts";
+import {
+  GuestMemory,
+  guestMemoryCommands,
+  GuestMemoryError,
+  guestMemoryState,
+} from "./guest_memory.ts";
+import { CommandInputError } from "./diagnostic.ts";
 
 Deno.test("GuestMemory reads and writes little-endian words", () => {
   const m = new GuestMemory(64);
@@ -46,4 +52,39 @@ Deno.test("copy, fill, and out-of-range accesses throw", () => {
   assert.throws(() => m.testBit(0, 256), GuestMemoryError);
   assert.equal(m.contains(0, 32), true);
   assert.equal(m.contains(1, 32), false);
+});
+
+Deno.test("guestMemoryCommands: vcpu and vmm read and write the same RAM, refusing accesses past it", () => {
+  const vm = { mem: new GuestMemory(16) };
+  const cmds = guestMemoryCommands<typeof vm>((v) => v.mem);
+  const find = (actor: string, name: string) =>
+    cmds.find((c) => c.actor === actor && c.name === name)!;
+  find("vcpu", "mem write").run(
+    vm,
+    0,
+    { addr: 8, size: "u64", value: 0x1122334455667788n },
+    "vcpu0",
+  );
+  assert.equal(find("vmm", "mem read").run(vm, -1, { addr: 8, size: "u8" }, "vmm"), 0x88);
+  assert.equal(find("vmm", "mem read").run(vm, -1, { addr: 12, size: "u32" }, "vmm"), 0x11223344);
+  // A 64-bit value past 2^53 stays a bigint.
+  assert.equal(
+    find("vcpu", "mem read").run(vm, 0, { addr: 8, size: "u64" }, "vcpu0"),
+    0x1122334455667788n,
+  );
+  assert.throws(
+    () => find("vmm", "mem read").run(vm, -1, { addr: 13, size: "u32" }, "vmm"),
+    (e) =>
+      e instanceof CommandInputError && /u32 access at 0xd is outside guest RAM/.test(e.message),
+  );
+});
+
+Deno.test("guestMemoryState: mem.uN[addr] paths read little-endian, bounded where a whole access fits", () => {
+  const vm = { mem: new GuestMemory(16) };
+  vm.mem.write(0, 32, 0xa5a5a0a5);
+  const paths = guestMemoryState<typeof vm>((v) => v.mem);
+  const get = (p: string, addr: number) => paths.find((s) => s.pattern === p)!.get(vm, [addr]);
+  assert.equal(get("mem.u32[#]", 0), 0xa5a5a0a5);
+  assert.equal(get("mem.u16[#]", 1), 0xa5a0);
+  assert.deepEqual(paths.map((s) => s.bounds!(vm)[0]), [16, 15, 13, 9]);
 });

@@ -1,8 +1,11 @@
 /**
- * Guest physical memory as the Xen model sees it: a flat byte buffer with
- * little-endian accessors and the atomic bit operations that guests and the
- * hypervisor use on shared_info and vcpu_info (Linux `sync_set_bit`,
- * `sync_test_and_clear_bit`, `xchg`; Xen `guest_test_and_set_bit`).
+ * Guest physical memory: a flat byte buffer with little-endian accessors and
+ * the atomic bit operations that guests and the hypervisor use on shared
+ * structures (Linux `sync_set_bit`, `sync_test_and_clear_bit`, `xchg`; Xen
+ * `guest_test_and_set_bit`). Every architecture keeps its guest RAM in one:
+ * Xen's shared_info, vcpu_info and hypercall page, and the tables a device
+ * reads (the ITS's device and collection tables), live there, and scenarios
+ * reach it through {@link guestMemoryCommands} and {@link guestMemoryState}.
  *
  * Bit numbering follows x86 `bts`/`btr` on a little-endian bitmap: bit `n`
  * of the bitmap at `addr` is bit `n % 8` of byte `addr + n / 8`, whatever the
@@ -19,6 +22,8 @@
  *
  * @module
  */
+import type { CommandSpec, ParamSpec, StateSpec, Val } from "./table.ts";
+import { CommandInputError } from "./diagnostic.ts";
 
 /**
  * Width of a plain memory access, in bits.
@@ -264,4 +269,127 @@ export class GuestMemory {
     this.#check(addr, length);
     this.bytes.fill(value, addr, addr + length);
   }
+}
+
+/** The access sizes scenarios name, by their width in bits. */
+export const ACCESS_SIZES: Readonly<Record<string, AccessWidth>> = {
+  u8: 8,
+  u16: 16,
+  u32: 32,
+  u64: 64,
+};
+
+const ADDRESS: ParamSpec = {
+  name: "addr",
+  type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER, what: "a guest-physical address" },
+  doc: "the guest-physical address",
+  positional: true,
+};
+
+const SIZE: ParamSpec = {
+  name: "size",
+  type: { kind: "enum", values: Object.keys(ACCESS_SIZES) },
+  doc: "the access: u8, u16, u32 or u64 (little-endian)",
+  positional: true,
+};
+
+/** A value as the tables carry it: a number, or a bigint past 2^53. */
+function toVal(v: number | bigint): Val {
+  return typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** The access as a scenario error when it leaves RAM, not as a model bug. */
+function access<T>(mem: GuestMemory, addr: number, width: AccessWidth, fn: () => T): T {
+  if (!mem.contains(addr, width / 8)) {
+    throw new CommandInputError(
+      `a u${width} access at 0x${addr.toString(16)} is outside guest RAM ` +
+        `(0x0..0x${(mem.size - 1).toString(16)})`,
+    );
+  }
+  return fn();
+}
+
+/**
+ * `mem read` and `mem write` for the guest (`vcpuN:`, a load or store that
+ * stays in the guest) and the VMM (`vmm:`, through its mapping of guest
+ * RAM): the same bytes either way. `memoryOf` gives a VM's RAM; `touches`
+ * is the footprint both declare for `scn explore`.
+ *
+ * @example
+ * ```ts
+ * const cmds = guestMemoryCommands<{ mem: GuestMemory }>((vm) => vm.mem);
+ * cmds.map((c) => `${c.actor}: ${c.name}`); // ["vcpu: mem read", "vcpu: mem write", ...]
+ * ```
+ */
+export function guestMemoryCommands<M>(
+  memoryOf: (vm: M) => GuestMemory,
+  touches: readonly string[] = [GUEST_MEMORY],
+): CommandSpec<M>[] {
+  const value: ParamSpec = {
+    name: "value",
+    type: { kind: "u64" },
+    doc: "the value stored (truncated to the access size)",
+    positional: true,
+  };
+  const actors = [
+    ["vcpu", "a guest load"],
+    ["vmm", "the VMM's load through its mapping of guest RAM"],
+  ] as const;
+  return actors.flatMap(([actor, who]): CommandSpec<M>[] => [
+    {
+      actor,
+      name: "mem read",
+      doc: `${who} of guest-physical memory: mem read 0x1000 u32 -> $v`,
+      params: [ADDRESS, SIZE],
+      returns: "the little-endian value read",
+      touches,
+      run: (vm, _cpu, a) => {
+        const mem = memoryOf(vm);
+        const w = ACCESS_SIZES[a.size as string];
+        return access(mem, a.addr as number, w, () => toVal(mem.read(a.addr as number, w)));
+      },
+    },
+    {
+      actor,
+      name: "mem write",
+      doc: `${
+        who.replace("load", "store")
+      } to guest-physical memory, little-endian: mem write 0x1000 u32 0x1`,
+      params: [ADDRESS, SIZE, value],
+      touches,
+      run: (vm, _cpu, a) => {
+        const mem = memoryOf(vm);
+        const w = ACCESS_SIZES[a.size as string];
+        access(mem, a.addr as number, w, () => mem.write(a.addr as number, w, a.value as bigint));
+      },
+    },
+  ]);
+}
+
+/** The footprint name of guest RAM, for `scn explore`. */
+export const GUEST_MEMORY = "memory";
+
+/**
+ * The state paths `mem.u8[addr]`, `mem.u16[addr]`, `mem.u32[addr]` and
+ * `mem.u64[addr]`: guest-physical memory read little-endian, as a VMM
+ * inspecting it would (`expect mem.u32[0xc00] == 2`).
+ *
+ * @example
+ * ```ts
+ * guestMemoryState<{ mem: GuestMemory }>((vm) => vm.mem).map((s) => s.pattern);
+ * // ["mem.u8[#]", "mem.u16[#]", "mem.u32[#]", "mem.u64[#]"]
+ * ```
+ */
+export function guestMemoryState<M>(
+  memoryOf: (vm: M) => GuestMemory,
+  sizeOf: (vm: M) => number = (vm) => memoryOf(vm).size,
+): StateSpec<M>[] {
+  return Object.entries(ACCESS_SIZES).map(([name, w]): StateSpec<M> => ({
+    pattern: `mem.${name}[#]`,
+    type: w === 64 ? { kind: "u64" } : { kind: "int", min: 0, max: 2 ** w - 1 },
+    doc: `the ${w}-bit little-endian value at a guest-physical address`,
+    // Every address a whole access fits at.
+    bounds: (vm) => [Math.max(0, sizeOf(vm) - w / 8 + 1)],
+    get: (vm, [addr]) => toVal(memoryOf(vm).read(addr, w)),
+  }));
 }
