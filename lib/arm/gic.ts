@@ -70,6 +70,16 @@ export const ITS_BASE = 0x0808_0000;
  * ```
  */
 export const ITS_DOORBELL: number = ITS_BASE + GITS_TRANSLATER;
+/**
+ * The ITS's two 64 KB frames (KVM_VGIC_V3_ITS_SIZE): KVM finds the ITS of
+ * an MSI by the MMIO device at its address, so any address in them names it.
+ *
+ * @example
+ * ```ts
+ * ITS_FRAMES_SIZE; // 0x20000
+ * ```
+ */
+export const ITS_FRAMES_SIZE = 0x2_0000;
 
 /**
  * "Invalid argument".
@@ -518,22 +528,56 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     }
   }
 
-  /** EnableLPIs went 1 -> 0: the vCPU's pending software LPIs are dropped. */
+  /**
+   * EnableLPIs went 1 -> 0: the vCPU's pending software LPIs are dropped
+   * and every ITS's translation cache is emptied
+   * (`vgic_mmio_write_v3r_ctlr` → `vgic_its_invalidate_all_caches`).
+   */
   lpisDisabled(vcpu: number): void {
     for (const lpi of this.lpis.list) {
       if (lpi.target === vcpu && !lpi.forwarded) lpi.pending = false;
     }
+    this.its?.invalidateCache(`EnableLPIs cleared at vcpu${vcpu}`);
   }
 
   /**
-   * KVM_SIGNAL_MSI: returns 1 when delivered, 0 when the translation fails
-   * (the guest "blocked" it), -EINVAL without a DeviceID or for an address
-   * that is not the ITS doorbell, -EBUSY when the ITS or the target's LPIs
-   * are disabled, -ENODEV without an ITS.
+   * KVM_SIGNAL_MSI as Linux runs it. `kvm_send_userspace_msi` refuses any
+   * flag but KVM_MSI_VALID_DEVID (-EINVAL); `kvm_set_msi` needs an ITS
+   * (-ENODEV); `vgic_its_inject_msi` then looks the translation cache up
+   * by (DeviceID, EventID) for the ITS whose frames hold `address`, and a
+   * hit is delivered at once — before `vgic_msi_to_its` checks
+   * KVM_MSI_VALID_DEVID, so a cached translation delivers even with
+   * flags=0. Otherwise: no KVM_MSI_VALID_DEVID or an address outside the
+   * ITS is -EINVAL, and the ITS translates (`vgic_its_trigger_msi`): 1 when
+   * delivered, 0 when the translation fails (the guest "blocked" it),
+   * -EBUSY when the ITS or the target's LPIs are disabled.
    */
   signalMsi(address: number, data: number, flags: number, devid: number): number {
+    if ((flags & ~KVM_MSI_VALID_DEVID) !== 0) {
+      this.#emit(
+        "kvm",
+        "signal_msi",
+        `flags 0x${flags.toString(16)}: -EINVAL (kvm_send_userspace_msi)`,
+      );
+      return -EINVAL;
+    }
     if (!this.its) return -ENODEV;
-    if ((flags & KVM_MSI_VALID_DEVID) === 0 || address !== ITS_DOORBELL) return -EINVAL;
+    const inIts = address >= ITS_BASE && address < ITS_BASE + ITS_FRAMES_SIZE;
+    const hit = inIts ? this.its.cached(devid, data) : undefined;
+    if (hit) {
+      this.pend(hit, `cached translation of device 0x${devid.toString(16)} event ${data}`);
+      return 1;
+    }
+    if ((flags & KVM_MSI_VALID_DEVID) === 0 || !inIts) {
+      this.#emit(
+        "kvm",
+        "signal_msi",
+        (flags & KVM_MSI_VALID_DEVID) === 0
+          ? "no KVM_MSI_VALID_DEVID and no cached translation: -EINVAL (vgic_msi_to_its)"
+          : `address 0x${address.toString(16)} is not an ITS: -EINVAL`,
+      );
+      return -EINVAL;
+    }
     const r = this.its.translater(devid, data, "KVM_SIGNAL_MSI");
     return r === 0 ? 1 : r < 0 ? r : 0;
   }

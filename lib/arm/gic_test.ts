@@ -22,19 +22,59 @@ Deno.test("Gic.sgi() from ICC_SGI0R_EL1 raises only Group 0 SGIs", () => {
   assert.deepEqual(g.sgi(0, 1n | (3n << 24n), true), [0]);
 });
 
-Deno.test("Gic.signalMsi() returns 1, 0 on a translation miss, -EINVAL without a DeviceID", () => {
-  const g = new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: true, v4: false }, new Trace(() => 0));
+function msiGic(): Gic {
+  const g = new Gic({ version: 3, vcpus: 2, nrIrqs: 64, its: true, v4: false }, new Trace(() => 0));
   g.lpis.idBits = 16;
   g.rds[0].enableLpis = true;
+  g.rds[1].enableLpis = true;
   const its = g.its!;
   its.enabled = true;
   its.mapd(2, 7, 1);
   its.mapc(0, 0, 1);
+  its.mapc(1, 1, 1);
   its.mapti(2, 20, 8195, 0);
+  return g;
+}
+
+Deno.test("Gic.signalMsi() returns 1, 0 on a translation miss, -EINVAL without a DeviceID", () => {
+  const g = msiGic();
+  assert.equal(g.signalMsi(ITS_DOORBELL, 20, 0, 2), -22); // nothing cached yet
   assert.equal(g.signalMsi(ITS_DOORBELL, 20, 1, 2), 1);
   assert.equal(g.signalMsi(ITS_DOORBELL, 21, 1, 2), 0);
-  assert.equal(g.signalMsi(ITS_DOORBELL, 20, 0, 2), -22);
   assert.equal(g.signalMsi(0xfee00000, 20, 1, 2), -22);
+  assert.equal(g.signalMsi(ITS_DOORBELL, 20, 3, 2), -22); // kvm_send_userspace_msi: unknown flag
+});
+
+Deno.test("Gic.signalMsi() delivers a cached translation without KVM_MSI_VALID_DEVID", () => {
+  const g = msiGic();
+  assert.equal(g.signalMsi(ITS_DOORBELL, 20, 1, 2), 1); // fills the cache
+  g.lpis.lpis.get(8195)!.pending = false;
+  assert.equal(g.signalMsi(ITS_DOORBELL, 20, 0, 2), 1);
+  assert.equal(g.lpis.lpis.get(8195)!.pending, true);
+});
+
+Deno.test("Gic: MOVI, DISCARD, MAPC V=0, ITS disable and EnableLPIs=0 empty the translation cache", () => {
+  const cases: Array<[string, (g: Gic) => void]> = [
+    ["MOVI", (g) => g.its!.movi(2, 20, 1)],
+    ["DISCARD", (g) => g.its!.discard(2, 20)],
+    ["MAPC V=0", (g) => g.its!.mapc(0, 0, 0)],
+    ["MAPD", (g) => g.its!.mapd(2, 7, 1)],
+    ["MOVALL", (g) => g.its!.movall(0, 1)],
+    ["GITS_CTLR", (g) => (g.its!.enabled = false)],
+    ["EnableLPIs", (g) => g.lpisDisabled(0)],
+  ];
+  for (const [what, act] of cases) {
+    const g = msiGic();
+    g.signalMsi(ITS_DOORBELL, 20, 1, 2);
+    assert.equal(g.its!.cache.size, 1, what);
+    act(g);
+    assert.equal(g.its!.cache.size, 0, what);
+  }
+  const g = msiGic();
+  g.signalMsi(ITS_DOORBELL, 20, 1, 2);
+  g.its!.inv(2, 20);
+  g.its!.invall(0);
+  assert.equal(g.its!.cache.size, 1, "INV and INVALL keep it");
 });
 
 function redistGic(order?: number[], version: 2 | 3 = 3): Gic {

@@ -13,6 +13,17 @@
  * moves on — the code is returned here so a scenario can name the failure.
  * A translation miss drops the MSI.
  *
+ * The translation cache (KVM's per-ITS `translation_cache`, keyed by
+ * DeviceID and EventID): a successful translation of a software-injected
+ * LPI is remembered (`vgic_its_resolve_lpi` → `vgic_its_cache_translation`;
+ * a forwarded vLPI is never cached), and an MSI that hits it is made pending
+ * without any of the ITS's checks (`vgic_its_inject_cached_translation`).
+ * Everything that could make a cached answer wrong empties it
+ * (`vgic_its_invalidate_cache`): DISCARD, MOVI, MOVALL, MAPD of a mapped
+ * device (`vgic_its_free_device`), MAPC V=0, clearing GITS_CTLR.Enabled,
+ * and clearing EnableLPIs at any redistributor
+ * (`vgic_its_invalidate_all_caches`). INV, INVALL, INT and CLEAR leave it.
+ *
  * KVM's quirks, kept on purpose: MAPTI of an existing (DeviceID, EventID)
  * is ignored; MAPTI may name a collection that is not mapped yet (it is
  * created unmapped); MAPC V=0 orphans every ITE of the collection, so a
@@ -125,6 +136,13 @@ export const ITS_QUEUE_BYTES = 0x10000;
 const MAX_EVENTID_BITS = 16;
 /** KVM's vITS: 16 DeviceID bits. */
 const MAX_DEVICEID = 1 << 16;
+/** The largest DeviceID and EventID the cache holds (`VITS_MAX_DEVID`, `VITS_MAX_EVENTID`). */
+const MAX_CACHED_ID = 0xffff;
+
+/** `vgic_its_cache_key`: DeviceID above the 16 EventID bits (exact: at most 2^32 * 2^16). */
+function cacheKey(device: number, event: number): number {
+  return device * 0x1_0000 + event;
+}
 
 /**
  * An interrupt translation entry.
@@ -267,6 +285,8 @@ export class Its {
   cwriter = 0;
   /** The code of the last command processed (0 for success). */
   lastError = 0;
+  /** The translation cache: `cacheKey(DeviceID, EventID)` → the LPI it translated to. */
+  readonly cache: Map<number, Lpi> = new Map();
   readonly #queue: ItsCommand[] = [];
 
   /**
@@ -287,7 +307,10 @@ export class Its {
   /** Writing GITS_CTLR.Enabled: turning it on runs the commands queued meanwhile. */
   set enabled(on: boolean) {
     this.#enabled = on;
-    if (!on) return;
+    if (!on) {
+      this.invalidateCache("GITS_CTLR.Enabled cleared");
+      return;
+    }
     while (this.#queue.length > 0) this.#process(this.#queue.shift()!);
   }
 
@@ -374,6 +397,7 @@ export class Its {
     const old = this.devices.get(device);
     if (old) {
       for (const ite of old.itt.values()) this.#freeIte(ite);
+      this.invalidateCache(`MAPD of mapped device 0x${device.toString(16)}`);
       this.devices.delete(device);
     }
     if (valid) this.devices.set(device, { id: device, size, itt: new Map() });
@@ -388,6 +412,7 @@ export class Its {
         for (const ite of d.itt.values()) if (ite.icid === icid) ite.icid = -1;
       }
       this.collections.delete(icid);
+      this.invalidateCache(`MAPC ICID ${icid} V=0`);
       return 0;
     }
     const existed = this.collections.has(icid);
@@ -428,7 +453,25 @@ export class Its {
     const vcpu = ite ? this.collectionTarget(ite.icid) : -1;
     if (!ite || vcpu < 0) return { error: ItsError.INT_UNMAPPED_INTERRUPT };
     if (!this.host.lpisEnabled(vcpu)) return { error: -EBUSY };
+    if (!ite.lpi.forwarded) this.cache.set(cacheKey(device, event), ite.lpi);
     return { ite, vcpu };
+  }
+
+  /**
+   * `vgic_its_check_cache`: the LPI a cached translation of (DeviceID,
+   * EventID) gives, or undefined. IDs beyond the vITS's 16 bits are never
+   * cached.
+   */
+  cached(device: number, event: number): Lpi | undefined {
+    if (device > MAX_CACHED_ID || event > MAX_CACHED_ID) return undefined;
+    return this.cache.get(cacheKey(device, event));
+  }
+
+  /** `vgic_its_invalidate_cache`: forget every cached translation. */
+  invalidateCache(why: string): void {
+    if (this.cache.size === 0) return;
+    this.cache.clear();
+    this.#emit("cache", `translation cache invalidated (${why})`);
   }
 
   /**
@@ -468,6 +511,7 @@ export class Its {
   discard(device: number, event: number): number {
     const ite = this.findIte(device, event);
     if (!ite || this.collectionTarget(ite.icid) < 0) return ItsError.DISCARD_UNMAPPED_INTERRUPT;
+    this.invalidateCache("DISCARD");
     this.devices.get(device)!.itt.delete(event);
     this.#freeIte(ite);
     return 0;
@@ -481,6 +525,7 @@ export class Its {
     const target = this.collectionTarget(icid);
     if (target < 0) return ItsError.MOVI_UNMAPPED_COLLECTION;
     ite.icid = icid;
+    this.invalidateCache("MOVI");
     this.host.retarget(ite.lpi, target);
     return 0;
   }
@@ -490,6 +535,7 @@ export class Its {
     if (from >= this.host.vcpus || to >= this.host.vcpus) return ItsError.MOVALL_PROCNUM_OOR;
     if (from === to) return 0;
     for (const lpi of this.host.lpis.list) if (lpi.target === from) this.host.retarget(lpi, to);
+    this.invalidateCache("MOVALL");
     return 0;
   }
 

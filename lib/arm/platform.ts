@@ -46,15 +46,20 @@ const LPI = { kind: "int", min: 0, max: 0xffff_ffff, what: "an LPI INTID" } as c
 const DEVICE_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "a DeviceID" } as const;
 const EVENT_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "an EventID" } as const;
 const ICID = { kind: "int", min: 0, max: 0xffff, what: "an ICID" } as const;
-const VCPU = {
+const BIT = { kind: "int", min: 0, max: 1, what: "0 or 1" } as const;
+/**
+ * An ITS command's RDbase: with GITS_TYPER.PTA=0 a processor number, which
+ * KVM looks up with `kvm_get_vcpu_by_id`. Any 32-bit value can be written;
+ * one naming no vCPU is KVM's to answer (E_ITS_MAPC_PROCNUM_OOR,
+ * E_ITS_MOVALL_PROCNUM_OOR), so the checker does not refuse it.
+ */
+const RDBASE = {
   kind: "int",
   min: 0,
-  max: 511,
-  what: "a vCPU index",
+  max: 0xffff_ffff,
+  what: "an RDbase (processor number)",
   decimal: true,
-  vcpu: true,
 } as const;
-const BIT = { kind: "int", min: 0, max: 1, what: "0 or 1" } as const;
 const BYTE = { kind: "int", min: 0, max: 0xff, what: "a byte" } as const;
 
 // ---- MMIO register files -------------------------------------------------------
@@ -613,7 +618,7 @@ function itsCommands(): Cmd[] {
         "MAPC: map a collection to a redistributor (target = vCPU index: GITS_TYPER.PTA=0), or remove it",
       params: [
         { name: "collection", type: ICID, doc: "ICID" },
-        { name: "target", type: VCPU, doc: "RDbase: the vCPU's processor number", default: 0 },
+        { name: "target", type: RDBASE, doc: "RDbase: the vCPU's processor number", default: 0 },
         { name: "valid", type: BIT, doc: "V", default: 1 },
       ],
       returns: "KVM's result code",
@@ -681,8 +686,8 @@ function itsCommands(): Cmd[] {
       name: "its movall",
       doc: "MOVALL: move every LPI of one redistributor to another",
       params: [
-        { name: "from", type: VCPU, doc: "RDbase1" },
-        { name: "to", type: VCPU, doc: "RDbase2" },
+        { name: "from", type: RDBASE, doc: "RDbase1" },
+        { name: "to", type: RDBASE, doc: "RDbase2" },
       ],
       returns: "KVM's result code",
       run: (vm, cpu, a) =>
@@ -700,7 +705,7 @@ function itsCommands(): Cmd[] {
       actor: "vcpu",
       name: "its sync",
       doc: "SYNC: wait for earlier commands' effects (KVM: nothing to do)",
-      params: [{ name: "target", type: VCPU, doc: "RDbase", default: 0 }],
+      params: [{ name: "target", type: RDBASE, doc: "RDbase", default: 0 }],
       returns: "KVM's result code",
       run: (vm, cpu, a) => its(vm, cpu, { op: "SYNC", target: a.target as number }),
     },
@@ -1025,14 +1030,21 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm signal_msi",
-    doc: "KVM_SIGNAL_MSI to the ITS doorbell with a DeviceID (flags=1: KVM_MSI_VALID_DEVID)",
+    doc:
+      "KVM_SIGNAL_MSI as Linux runs it: any flag but KVM_MSI_VALID_DEVID is -EINVAL (kvm_send_userspace_msi); a cached translation of (devid, data) delivers before the devid flag is checked (vgic_its_inject_msi, vgic_its_inject_cached_translation); else vgic_msi_to_its and the ITS translate",
     params: [
       { name: "devid", type: DEVICE_ID, doc: "DeviceID" },
       { name: "data", type: EVENT_ID, doc: "EventID" },
       { name: "flags", type: U32, doc: "KVM_MSI_VALID_DEVID = 1", default: 1 },
-      { name: "address", type: U32, doc: "GITS_TRANSLATER's address", default: ITS_DOORBELL },
+      {
+        name: "address",
+        type: U32,
+        doc: "an address in the ITS's frames (default GITS_TRANSLATER's)",
+        default: ITS_DOORBELL,
+      },
     ],
-    returns: "1 delivered, 0 blocked (translation failed), -EINVAL, -EBUSY, -ENODEV",
+    returns:
+      "1 delivered, 0 blocked (translation failed), -EINVAL (flags, no devid, not an ITS), -EBUSY, -ENODEV",
     touches: [PLUMBING],
     run: (vm, _c, a, source) =>
       acting(
@@ -1440,6 +1452,13 @@ function itsState(): State[] {
       type: INT_ANY,
       doc: "the ICID of the event's ITE (-1: none or orphaned)",
       get: (vm, [d, e]) => ite(vm, d, e)?.icid ?? -1,
+    },
+    {
+      pattern: "its.device[#].event[#].cached",
+      type: BIT,
+      doc:
+        "1 while the translation cache holds (DeviceID, EventID) (vgic_its_cache_translation; emptied by vgic_its_invalidate_cache)",
+      get: (vm, [d, e]) => (vm.gic.its?.cached(d, e) ? 1 : 0),
     },
     {
       pattern: "its.device[#].mapped",
