@@ -1219,7 +1219,8 @@ export class Lapic {
    * ```
    */
   peek(offset: number): number {
-    return this.#readRegister(offset);
+    // Registers held in 32-bit JavaScript ints (ICR, LVTs) come back unsigned.
+    return this.#readRegister(offset) >>> 0;
   }
 
   /**
