@@ -342,10 +342,12 @@ export class Lapic {
   /** Input levels of LINT0 (bit 0) and LINT1 (bit 1). */
   #lintLines = 0;
   readonly #host: LapicHost;
-  readonly #suppressEoi: boolean;
+  #suppressEoi: boolean;
   readonly #cmci: boolean;
   readonly #lint0Reenabled: boolean;
-  readonly #x2apicSupported: boolean;
+  #x2apicSupported: boolean;
+  /** CPUID.1:ECX.TSC_DEADLINE: LVT timer mode 2 is writable (KVM's `timer_mode_mask`). */
+  #tscDeadlineSupported = true;
   readonly #errors: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
@@ -459,6 +461,26 @@ export class Lapic {
   get version(): number {
     return LAPIC_VERSION | ((this.#cmci ? 6 : 5) << 16) | (this.#suppressEoi ? 1 << 24 : 0);
   }
+  /**
+   * What KVM_SET_CPUID2 tells the APIC (Linux `kvm_vcpu_after_set_cpuid`,
+   * `kvm_apic_set_version`): CPUID.1:ECX.x2APIC makes IA32_APIC_BASE.EXTD
+   * settable; CPUID.1:ECX.TSC_DEADLINE makes LVT timer mode 2 writable
+   * (`timer_mode_mask`); `directedEoi` sets Version bit 24 and with it SVR
+   * bit 12's writability, which KVM advertises when the guest has x2APIC and
+   * the I/O APIC is not in the kernel. SVR keeps a bit 12 already set.
+   *
+   * @example
+   * ```ts
+   * apic.setCpuid({ x2apic: true, tscDeadline: true, directedEoi: true });
+   * apic.version; // 0x01050014
+   * ```
+   */
+  setCpuid(cpuid: { x2apic: boolean; tscDeadline: boolean; directedEoi: boolean }): void {
+    this.#x2apicSupported = cpuid.x2apic;
+    this.#tscDeadlineSupported = cpuid.tscDeadline;
+    this.#suppressEoi = cpuid.directedEoi;
+  }
+
   /** IA32_APIC_BASE.EN: the APIC is globally (hardware) enabled. */
   get hardwareEnabled(): boolean {
     return (this.#apicBase & BASE_EN) !== 0;
@@ -1288,6 +1310,10 @@ export class Lapic {
 
     const lvtIndex = lvtIndexOf(offset);
     if (lvtIndex >= 0) {
+      if (lvtIndex === Lvt.Timer && !this.#tscDeadlineSupported) {
+        // Without CPUID TSC_DEADLINE KVM's timer_mode_mask keeps only bit 17.
+        stored &= ~TIMER_MODE_TSC_DEADLINE;
+      }
       if (!this.softwareEnabled) {
         // A software-disabled APIC keeps every LVT masked (SDM "Local APIC State").
         if ((stored & LVT_MASKED) === 0 && t.enabled) {

@@ -253,6 +253,10 @@ export class X86Vm implements VmModel {
           : () => this.xen!.domain.callback.lapicEnabled(i),
         now: env.now,
         schedule: (at, fire) => env.queue.schedule(at, fire),
+      }, {
+        // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's
+        // default) and no I/O APIC is in the kernel, so directed EOI is offered.
+        eoiBroadcastSuppression: config.irqchip === "split",
       });
       if (config.lapicMode === "x2apic") {
         // As userspace's KVM_SET_MSRS would: host-initiated, straight from reset.
