@@ -213,10 +213,16 @@ export class XenDomain implements EvtchnDomain {
       this.timers.kick(n);
       return;
     }
-    if (vi) {
-      vi.mem.write(vi.addr, 8, 1);
-      this.#emit("upcall_pending", `vcpu${n}: evtchn_upcall_pending = 1`);
+    if (!vi) {
+      // kvm_xen_set_evtchn_fast: with no vcpu_info the bit waits in KVM's
+      // shadow selector and the vCPU is only kicked; no upcall vector is
+      // injected until kvm_xen_inject_pending_events can reach a vcpu_info.
+      this.#emit("upcall_pending", `vcpu${n}: no vcpu_info, selector bit kept in KVM's shadow`);
+      this.timers.kick(n);
+      return;
     }
+    vi.mem.write(vi.addr, 8, 1);
+    this.#emit("upcall_pending", `vcpu${n}: evtchn_upcall_pending = 1`);
     this.callback.assert(n);
     if (this.host.interruptDeliverable(n)) this.timers.kick(n);
   }
