@@ -94,6 +94,12 @@ export interface LapicHost {
    * per-vCPU upcall vector here.
    */
   softwareEnabled?: () => void;
+  /**
+   * A fixed or lowest-priority vector newly set in IRR. Xen's
+   * `vlapic_set_irq` kicks the vCPU here (`vcpu_kick`), which ends a
+   * SCHEDOP_block whatever IF says.
+   */
+  irrSet?: (vector: number) => void;
   /** Virtual time in ns (the TSC at 1 GHz). Absent: time stands at 0. */
   now?(): number;
   /**
@@ -812,6 +818,7 @@ export class Lapic {
         if (t.enabled) {
           this.irrCause[v] = t.emit(name, "irr.set", `${hex(v)} ${msg.level ? "level" : "edge"}`);
         }
+        this.#host.irrSet?.(v);
         return Accept.Accepted;
       }
       case DeliveryMode.NMI:

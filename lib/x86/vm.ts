@@ -251,6 +251,8 @@ export class X86Vm implements VmModel {
         softwareEnabled: hypervisor === "kvm"
           ? undefined
           : () => this.xen!.domain.callback.lapicEnabled(i),
+        // Xen: vlapic_set_irq -> vcpu_kick -> vcpu_unblock ends SCHEDOP_block.
+        irrSet: hypervisor === "xen" ? () => this.xen!.domain.timers.kick(i) : undefined,
         now: env.now,
         schedule: (at, fire) => env.queue.schedule(at, fire),
       }, {

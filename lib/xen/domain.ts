@@ -167,6 +167,14 @@ export class XenDomain implements EvtchnDomain {
         this.#emit(b ? "block" : "wake", `vcpu${n}: ${b ? "blocked in" : "woken by"} ${why}`);
         this.host.setBlocked(n, b);
       },
+      enableEventDelivery: (n) => {
+        const vi = this.areas.ref(n);
+        const um = this.layout().vcpuInfo.find((f) => f.name === "evtchn_upcall_mask")!;
+        if (vi && vi.mem.read(vi.addr + um.offset, 8) !== 0) {
+          vi.mem.write(vi.addr + um.offset, 8, 0);
+          this.#emit("upcall_mask", `vcpu${n}: evtchn_upcall_mask 1 -> 0 (event delivery enabled)`);
+        }
+      },
     }, config.vcpus);
     this.evtchn = new EventChannels(this, config.maxEvtchnPort);
   }

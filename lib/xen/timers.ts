@@ -71,6 +71,8 @@ export interface TimerHost {
   pollPort(port: number): number;
   /** The vCPU blocked or stopped blocking (for the CPU model's halted flag and the trace). */
   blockedChanged(n: number, blocked: boolean, why: string): void;
+  /** `local_event_delivery_enable`: clear vCPU `n`'s evtchn_upcall_mask. */
+  enableEventDelivery(n: number): void;
 }
 
 /**
@@ -227,11 +229,13 @@ export class XenTimers {
   }
 
   /**
-   * SCHEDOP_block (HVM): returns at once if an upcall is deliverable,
-   * otherwise the vCPU sleeps until kicked. Returns 0.
+   * SCHEDOP_block (Xen `vcpu_block_enable_events`): clears the vCPU's
+   * evtchn_upcall_mask first, then returns at once if an upcall is
+   * deliverable, otherwise the vCPU sleeps until kicked. Returns 0.
    */
   block(n: number): number {
     const s = this.vcpus[n];
+    this.host.enableEventDelivery(n);
     if (this.host.eventsNeedDelivery(n)) {
       s.wokeBy = "event";
       return 0;
