@@ -31,5 +31,8 @@ Deno.test("every numeric x86 state path reads inside its declared range, high bi
     checked++;
   }
   assert.ok(checked > 50, `only ${checked} paths checked`);
-  assert.equal(x86Platform.state.find((s) => s.pattern === "vcpu#.lapic.icr_low")!.get(vm, [0]), 0xa5a5a0a5);
+  assert.equal(
+    x86Platform.state.find((s) => s.pattern === "vcpu#.lapic.icr_low")!.get(vm, [0]),
+    0xa5a5a0a5,
+  );
 });
