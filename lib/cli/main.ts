@@ -187,9 +187,12 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     }],
     sources: new Map(),
   }));
+  // Only a report that shows the whole trace or every take needs them kept; a
+  // backend other than the model (the real VM) runs once, as it ran.
+  const lean = !values.trace && !values.json && io.platforms === undefined;
   for (const f of files) {
     const one = (name: string, source?: ScenarioSource) =>
-      processFile(name, command, maxSteps, io.platforms, values.schedule, source);
+      processFile(name, command, maxSteps, io.platforms, values.schedule, source, lean);
     outcomes.push(...processTarget(f, one));
   }
 

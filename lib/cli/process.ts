@@ -10,6 +10,7 @@ import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import type { Platform } from "../core/platform.ts";
 import { runProgram, type ScenarioResult } from "../engine/run.ts";
+import { runExplained } from "../engine/explained.ts";
 import { fileLoader, readText } from "../load/files.ts";
 import type { ScenarioSource } from "../load/hosts.ts";
 import type { Outcome } from "../report/outcome.ts";
@@ -20,7 +21,10 @@ import { parseSchedule, ReplayScheduler, type ScheduleEntry } from "../engine/ex
  * `platforms` defaults to irqlab's own; tests pass others. `schedule` is a
  * replay token (`scn explore`) fixing the order of parallel blocks.
  * `source` gives the text of a scenario found in a host file (`hosts.ts`)
- * instead of reading `file`.
+ * instead of reading `file`. `lean` runs without a trace and with a
+ * counted history, replaying with both only when an expectation fails
+ * ({@link runExplained}): what `scn run` does unless a report needs the
+ * whole trace or the list of takes (`--trace`, `--json`).
  */
 export function processFile(
   file: string,
@@ -29,6 +33,7 @@ export function processFile(
   platforms: readonly Platform[] = PLATFORMS,
   schedule?: string,
   source?: ScenarioSource,
+  lean = false,
 ): Outcome {
   const text = source ? source.text : readText(file);
   const path = source ? source.path : file;
@@ -52,21 +57,19 @@ export function processFile(
     program = check(parse(text, path), { platforms, load: fileLoader, text });
     for (const [k, v] of program.sources) sources.set(k, v);
     if (source) sources.set(path, source.quote);
-    const replay = schedule === undefined
-      ? undefined
-      : new ReplayScheduler(parseSchedule(schedule, path) as ScheduleEntry[], program);
-    const result = mode === "run" ? runProgram(program, { maxSteps, scheduler: replay }) : {
-      file,
-      title: program.title,
-      tags: program.tags,
-      status: "pass" as const,
-      expectFailure: null,
-      failures: [],
-      trace: [],
-      took: [],
-      steps: 0,
-      time: 0,
+    const checked = program;
+    let replay: ReplayScheduler | undefined;
+    const options = () => {
+      replay = schedule === undefined
+        ? undefined
+        : new ReplayScheduler(parseSchedule(schedule, path) as ScheduleEntry[], checked);
+      return { maxSteps, scheduler: replay };
     };
+    const result = mode !== "run"
+      ? checkedOnly(file, program)
+      : lean
+      ? runExplained(program, options)
+      : runProgram(program, options());
     if (mode === "run") replay?.finish();
     return { kind: "result", file, result };
   } catch (e) {
@@ -92,6 +95,22 @@ export function processFile(
       message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
     };
   }
+}
+
+/** `scn check`: a pass, with nothing run. */
+function checkedOnly(file: string, program: ReturnType<typeof check>): ScenarioResult {
+  return {
+    file,
+    title: program.title,
+    tags: program.tags,
+    status: "pass",
+    expectFailure: null,
+    failures: [],
+    trace: [],
+    took: [],
+    steps: 0,
+    time: 0,
+  };
 }
 
 /** The result of a scenario the backend could not run. */

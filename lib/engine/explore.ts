@@ -337,6 +337,7 @@ export function runItem(
     const result = runProgram(ctx.program, {
       scheduler: s,
       trace: false,
+      history: "counts",
       maxSteps: ctx.maxSteps,
     });
     events.push(

@@ -248,6 +248,8 @@ interface PathSet {
  */
 export class Fingerprinter {
   readonly #h = new Hasher();
+  readonly #n = (x: number) => this.#h.n(x);
+  readonly #str = (x: string) => this.#h.str(x);
   readonly #handlerIndex = new Map<readonly Op[], number>();
   readonly #paths: PathSet[][];
 
@@ -282,14 +284,8 @@ export class Fingerprinter {
       h.str(k);
       h.value(state.env.get(k));
     }
-    h.n(state.took.length);
-    for (const t of state.took) {
-      h.str(t.vm);
-      h.str(t.cpu);
-      h.str(t.kind);
-      h.num(t.vector);
-      h.num(t.time);
-    }
+    // What `took` conditions can observe: counts and `in order` progress, not when.
+    state.history.digest(this.#n, this.#str);
     for (const vm of state.frames) {
       for (const cpu of vm) {
         h.n(cpu.length);

@@ -28,6 +28,9 @@ import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
 import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
+import { History, type TookRecord } from "./history.ts";
+
+export type { TookRecord };
 
 /** A `do` statement of a checked program. */
 type DoOp = Extract<Op, { op: "do" }>;
@@ -50,6 +53,12 @@ export interface RunOptions {
   scheduler?: Scheduler;
   /** Record the event trace (default true); exploring turns it off for speed. */
   trace?: boolean;
+  /**
+   * `full` (the default) keeps every take as a {@link TookRecord};
+   * `counts` keeps only what `took` conditions can ask (counts per vCPU and
+   * vector, `in order` matchers), so memory does not grow with the run.
+   */
+  history?: "full" | "counts";
   /**
    * Called after every timeline statement (a `run` included, and the
    * statements inside `if`, `repeat` and `for` bodies), never for handler
@@ -78,7 +87,10 @@ export interface RunState {
   readonly queue: EventQueue;
   /** Variables bound so far. */
   readonly env: ReadonlyMap<string, Val>;
+  /** Every take, in order; empty when the run keeps only counts. */
   readonly took: readonly TookRecord[];
+  /** What `took` conditions can ask of the history. */
+  readonly history: History;
   readonly failures: readonly Failure[];
   /** The `always` invariants declared so far. */
   readonly invariants: readonly unknown[];
@@ -113,22 +125,6 @@ export const DEFAULT_MAX_STEPS = 100_000;
 
 /** Loops and ranges may do this many times the step budget of work in all. */
 const WORK_FACTOR = 10;
-
-/** One interrupt taken by a vCPU. */
-export interface TookRecord {
-  /** The VM's name. */
-  vm: string;
-  /** The vCPU's name: `vcpu1`. */
-  cpu: string;
-  /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
-  kind: string;
-  /** The vector or INTID taken. */
-  vector: number;
-  /** Virtual time in ns. */
-  time: number;
-  /** The trace event of the take. */
-  event: number;
-}
 
 /** A broken expectation or invariant. */
 export interface Failure {
@@ -218,8 +214,7 @@ class Interpreter {
   readonly vms: VmModel[];
   readonly frames: Frame[][][];
   readonly env = new Map<string, Val>();
-  /** Every interrupt taken, in order. */
-  readonly took: TookRecord[] = [];
+  readonly history: History;
   /** Every broken expectation, in the order seen. */
   readonly failures: Failure[] = [];
   readonly invariants: Invariant[] = [];
@@ -238,6 +233,13 @@ class Interpreter {
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
     this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
+    const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
+    this.history = new History(program, names, options.history !== "counts");
+  }
+
+  /** Every interrupt taken, in order (a full history only). */
+  get took(): readonly TookRecord[] {
+    return this.history.records;
   }
 
   run(): ScenarioResult {
@@ -260,7 +262,7 @@ class Interpreter {
       /** Every event, in order. */
       trace: this.trace.events,
       /** Every interrupt taken, in order. */
-      took: this.took,
+      took: this.history.records,
       steps: this.steps,
       /** Virtual time in ns. */
       time: this.now,
@@ -522,19 +524,16 @@ class Interpreter {
     }
     if (cpu.canTake()) {
       const taken = cpu.take();
-      this.took.push({
-        /** The VM's name. */
-        vm: this.vms[v].name,
-        /** The vCPU's name: `vcpu1`. */
-        cpu: cpu.name,
-        /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
-        kind: taken.kind,
-        /** The vector or INTID taken. */
-        vector: taken.vector,
-        /** Virtual time in ns. */
-        time: this.now,
-        event: taken.event,
-      });
+      this.history.record(
+        v,
+        c,
+        this.vms[v].name,
+        cpu.name,
+        taken.kind,
+        taken.vector,
+        this.now,
+        taken.event,
+      );
       const handler = this.handlerFor(v, c, taken);
       if (handler) frames.push({ ops: handler.body, pc: 0 });
       else cpu.returnFromInterrupt();
@@ -646,23 +645,19 @@ class Interpreter {
 
   tookBy(c: Cond & { c: "took" }): TookRecord[] {
     const vm = this.vms[c.vm].name;
-    return this.took.filter((t) => t.vm === vm && t.cpu === c.cpuName);
+    return this.history.records.filter((t) => t.vm === vm && t.cpu === c.cpuName);
   }
 
   tookHolds(c: Cond & { c: "took" }): boolean {
-    const records = this.tookBy(c);
-    if (c.nothing) return records.length === 0;
+    const h = this.history;
+    if (c.nothing) return h.total(c.vm, c.cpu) === 0;
     const wanted = c.values.map((v) => this.eval(v));
     const count = c.count ? this.eval(c.count) : null;
     for (const w of wanted) {
-      const n = records.filter((r) => tookMatches(r, w)).length;
+      const n = h.count(c.vm, c.cpu, w);
       if (count === null ? n === 0 : !valEquals(n, count)) return false;
     }
-    if (c.inOrder) {
-      const seq = records.filter((r) => wanted.some((w) => tookMatches(r, w)));
-      return seq.length === wanted.length && seq.every((r, i) => tookMatches(r, wanted[i]));
-    }
-    return true;
+    return c.inOrder ? h.inOrder(c, wanted) : true;
   }
 
   explain(c: Cond): { expected: string; actual: string; events: TraceEvent[] } {
@@ -696,7 +691,9 @@ class Interpreter {
           c.count ? `${formatVal(this.eval(c.count))} time(s)` : "",
           c.inOrder ? "in order" : "",
         ].filter(Boolean).join(" ");
-        const actual = records.length === 0
+        const actual = !this.history.full
+          ? this.history.summary(c.vm, c.cpu)
+          : records.length === 0
           ? "nothing"
           : records.map((r) =>
             r.kind === "vector"
@@ -807,15 +804,6 @@ class Interpreter {
   inputError(loc: Loc, message: string): never {
     throw new ScnError({ kind: "check", message, loc });
   }
-}
-
-/**
- * Whether a take is what a `took` value names: a number is a vector (or
- * INTID), a string is a kind (`nmi`), which the checker lowers from a
- * handler event that takes no value.
- */
-function tookMatches(r: TookRecord, wanted: Val): boolean {
-  return typeof wanted === "string" ? r.kind === wanted : valEquals(r.vector, wanted);
 }
 
 /** How many takes a failed `took` expectation shows the cause chains of. */

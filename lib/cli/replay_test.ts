@@ -1,0 +1,44 @@
+/**
+ * Failure reports pinned byte for byte. `scn run` runs without a trace and,
+ * when an expectation fails, replays the scenario with the trace on to
+ * explain it; these snapshots were taken before that change, when every
+ * run kept its whole trace, so they prove the reports did not move.
+ */
+import { type Io, main } from "./main.ts";
+
+const REPLAY = "tests/fixtures/replay";
+
+function scn(args: string[]): { code: number; out: string } {
+  const out: string[] = [];
+  const io: Io = {
+    out: (line) => out.push(line),
+    err: (line) => out.push(`stderr: ${line}`),
+    color: false,
+    writeFile: () => {},
+  };
+  const code = main(args, io);
+  return { code, out: out.join("\n") };
+}
+
+Deno.test("failure reports: text, each failure's cause chain as a full trace gives it", async (t) => {
+  await t.assertSnapshot(scn(["run", REPLAY, "tests/fixtures/cli/fail.scn"]));
+});
+
+Deno.test("failure reports: --json, failures' events and the took list", async (t) => {
+  await t.assertSnapshot(scn(["run", "--json", REPLAY]));
+});
+
+Deno.test("failure reports: --trace prints the whole trace", async (t) => {
+  await t.assertSnapshot(scn(["run", "--trace", "tests/fixtures/cli/fail.scn"]));
+});
+
+Deno.test("failure reports: expected failures of the library, as JSON", async (t) => {
+  await t.assertSnapshot(
+    scn([
+      "run",
+      "--json",
+      "scenarios/seeds/001_unmask_bug.scn",
+      "scenarios/seeds/002_vcpu_info_race.scn",
+    ]),
+  );
+});

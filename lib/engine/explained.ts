@@ -1,0 +1,31 @@
+/**
+ * Running lean and explaining by replay. A run that keeps its trace and its
+ * whole delivery history spends most of its time and memory on them, and
+ * needs them only when an expectation fails. So the run goes first with
+ * neither; when something failed, the same program runs again from the
+ * start with both, and that second result is the one reported. The model is
+ * deterministic and never reads the trace, so the replay takes the same
+ * path and its report is the one a traced run gives, byte for byte.
+ *
+ * @module
+ */
+import type { Program } from "../../dsl/program.ts";
+import { type RunOptions, runProgram, type ScenarioResult } from "./run.ts";
+
+/**
+ * Runs `program` without a trace and with a counted history; if an
+ * expectation failed, runs it again with both and returns that result.
+ * `options` is called once per run, so a stateful scheduler (a replayed
+ * schedule) starts afresh; its `trace` and `history` are overridden.
+ *
+ * @example
+ * ```ts
+ * const result = runExplained(program, () => ({ maxSteps: 1000 }));
+ * result.failures[0]?.events; // the cause chain, as a traced run gives it
+ * ```
+ */
+export function runExplained(program: Program, options: () => RunOptions): ScenarioResult {
+  const lean = runProgram(program, { ...options(), trace: false, history: "counts" });
+  if (lean.failures.length === 0) return lean;
+  return runProgram(program, { ...options(), trace: true, history: "full" });
+}

@@ -1,0 +1,254 @@
+/**
+ * The delivery history a run keeps: what `took` expectations and invariants
+ * can ask, in memory that does not grow with the run.
+ *
+ * A `took` condition asks how many times a vCPU took a vector (or a kind:
+ * `nmi`), whether it took anything, and for `in order`, whether the takes of
+ * the listed values came in exactly that sequence. So the history keeps, per
+ * vCPU, a count per vector and per kind, and for each `in order` condition
+ * of the program a matcher that follows that sequence as takes come: a
+ * position in the list and whether every take so far was the one expected
+ * there. Both are O(1) in the number of takes. Only an `in order` list whose
+ * values are not literals (a variable) makes the history keep that vCPU's
+ * takes, as kind and vector, since which takes matter is known only when the
+ * condition is evaluated.
+ *
+ * With `full`, every take is also kept as a {@link TookRecord} with its
+ * trace event: the JSON report, `scn diff` and explaining a failure read
+ * them.
+ *
+ * @module
+ */
+import type { Cond, Expr, Program } from "../../dsl/program.ts";
+import type { Val } from "../core/table.ts";
+import { formatVal, valEquals } from "../core/values.ts";
+
+/** One interrupt taken by a vCPU. */
+export interface TookRecord {
+  /** The VM's name. */
+  vm: string;
+  /** The vCPU's name: `vcpu1`. */
+  cpu: string;
+  /** What it was: `vector`, `nmi`, `extint`. */
+  kind: string;
+  /** The vector or INTID taken (negative for takes without one, as an NMI). */
+  vector: number;
+  /** Virtual time in ns. */
+  time: number;
+  /** The trace event of the take (0 without a trace). */
+  event: number;
+}
+
+/** A 32-bit mix of a (vector, count) pair. */
+function mix(vector: number, count: number): number {
+  let x = Math.imul(vector ^ 0x5bd1e995, 0xcc9e2d51) ^ Math.imul(count, 0x1b873593);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x85ebca6b);
+  return x ^ (x >>> 13);
+}
+
+/** A `took` condition. */
+export type TookCond = Extract<Cond, { c: "took" }>;
+
+/** What one vCPU took, counted. */
+class CpuHistory {
+  total = 0;
+  readonly byVector = new Map<number, number>();
+  readonly byKind = new Map<string, number>();
+  /** Kinds and vectors in order, kept only when a non-literal `in order` list needs them. */
+  sequence: { kind: string; vector: number }[] | null = null;
+}
+
+/** Follows one `in order` list (of literal values) through the takes of its vCPU. */
+class OrderMatcher {
+  /** Takes seen that match some value of the list. */
+  seen = 0;
+  /** Whether each of them matched the list's value at its position. */
+  inPlace = true;
+  constructor(readonly wanted: readonly Val[]) {}
+
+  see(kind: string, vector: number): void {
+    let any = false;
+    for (const w of this.wanted) if (matches(kind, vector, w)) any = true;
+    if (!any) return;
+    if (this.seen >= this.wanted.length || !matches(kind, vector, this.wanted[this.seen])) {
+      this.inPlace = false;
+    }
+    // Past the list's end the answer is settled; stopping there keeps the state finite.
+    if (this.seen <= this.wanted.length) this.seen++;
+  }
+
+  holds(): boolean {
+    return this.inPlace && this.seen === this.wanted.length;
+  }
+}
+
+/**
+ * Whether a take is what a `took` value names: a number is a vector (or
+ * INTID), a string is a kind (`nmi`), which the checker lowers from a
+ * handler event that takes no value.
+ */
+function matches(kind: string, vector: number, wanted: Val): boolean {
+  return typeof wanted === "string" ? kind === wanted : valEquals(vector, wanted);
+}
+
+/**
+ * Every `took ... in order` condition in the program, wherever it stands
+ * (timeline, handler bodies, nested blocks, conditions inside conditions).
+ * A walk over the plain data of the checked program rather than over named
+ * op kinds, so a new statement kind cannot hide one; the model tables it
+ * points to (`spec`, `platform`, `param`, `field`) are not program data.
+ */
+function inOrderConds(program: Program): TookCond[] {
+  const out: TookCond[] = [];
+  const seen = new Set<object>();
+  const skip = new Set(["spec", "platform", "param", "field", "file", "loc", "sources"]);
+  const walk = (x: unknown): void => {
+    if (x === null || typeof x !== "object" || seen.has(x)) return;
+    seen.add(x);
+    if (Array.isArray(x)) {
+      for (const y of x) walk(y);
+      return;
+    }
+    const o = x as Record<string, unknown>;
+    if (o.c === "took" && o.inOrder === true) out.push(o as unknown as TookCond);
+    for (const k in o) if (!skip.has(k)) walk(o[k]);
+  };
+  walk(program.body);
+  walk(program.handlers);
+  return out;
+}
+
+function literal(e: Expr): e is Extract<Expr, { e: "lit" }> {
+  return e.e === "lit";
+}
+
+/**
+ * The delivery history of one run.
+ *
+ * @example
+ * ```ts
+ * const h = new History(program, [["vcpu0"]], false);
+ * h.record(0, 0, "guest", "vcpu0", "vector", 0x41, 0, 0);
+ * h.count(0, 0, 0x41); // 1
+ * ```
+ */
+export class History {
+  /** Every take, in order; empty unless the history is `full`. */
+  readonly records: TookRecord[] = [];
+  readonly #cpus: CpuHistory[][];
+  /** Matchers of literal `in order` lists, by vm and vCPU. */
+  readonly #matchers: OrderMatcher[][][];
+  readonly #byCond = new Map<TookCond, OrderMatcher>();
+
+  /**
+   * @param program the program whose `in order` conditions are followed
+   * @param cpuNames per VM, the names of its vCPUs
+   * @param full keep every take as a {@link TookRecord} too
+   */
+  constructor(program: Program, cpuNames: readonly (readonly string[])[], readonly full: boolean) {
+    this.#cpus = cpuNames.map((names) => names.map(() => new CpuHistory()));
+    this.#matchers = cpuNames.map((names) => names.map(() => []));
+    for (const c of inOrderConds(program)) {
+      const cpu = this.#cpus[c.vm]?.[c.cpu];
+      if (cpu === undefined) continue;
+      if (c.values.every(literal)) {
+        const m = new OrderMatcher(c.values.map((v) => v.value));
+        this.#byCond.set(c, m);
+        this.#matchers[c.vm][c.cpu].push(m);
+      } else cpu.sequence ??= [];
+    }
+  }
+
+  /** Records a take by vCPU `c` of VM `v`. */
+  record(
+    v: number,
+    c: number,
+    vmName: string,
+    cpuName: string,
+    kind: string,
+    vector: number,
+    time: number,
+    event: number,
+  ): void {
+    const h = this.#cpus[v][c];
+    h.total++;
+    h.byVector.set(vector, (h.byVector.get(vector) ?? 0) + 1);
+    h.byKind.set(kind, (h.byKind.get(kind) ?? 0) + 1);
+    h.sequence?.push({ kind, vector });
+    for (const m of this.#matchers[v][c]) m.see(kind, vector);
+    if (this.full) this.records.push({ vm: vmName, cpu: cpuName, kind, vector, time, event });
+  }
+
+  /** How many takes vCPU `c` of VM `v` has had. */
+  total(v: number, c: number): number {
+    return this.#cpus[v][c].total;
+  }
+
+  /** How many takes of vCPU `c` of VM `v` match `wanted` (a vector, or a kind such as `nmi`). */
+  count(v: number, c: number, wanted: Val): number {
+    const h = this.#cpus[v][c];
+    if (typeof wanted === "string") return h.byKind.get(wanted) ?? 0;
+    let n = 0;
+    // Vectors are few per vCPU; valEquals keeps `took` comparing as values do elsewhere.
+    for (const [vector, k] of h.byVector) if (valEquals(vector, wanted)) n += k;
+    return n;
+  }
+
+  /**
+   * Whether the takes of `cond`'s vCPU that match any of `wanted` are
+   * exactly `wanted`, in order.
+   */
+  inOrder(cond: TookCond, wanted: readonly Val[]): boolean {
+    const m = this.#byCond.get(cond);
+    if (m !== undefined) return m.holds();
+    const seq = this.#cpus[cond.vm][cond.cpu].sequence;
+    if (seq === null) {
+      throw new Error(`'in order' condition at line ${cond.loc.start.line} has no history`);
+    }
+    let i = 0;
+    for (const t of seq) {
+      if (!wanted.some((w) => matches(t.kind, t.vector, w))) continue;
+      if (i >= wanted.length || !matches(t.kind, t.vector, wanted[i])) return false;
+      i++;
+    }
+    return i === wanted.length;
+  }
+
+  /**
+   * What vCPU `c` of VM `v` took, counted, for a failure explained without
+   * a full history: `0x41 (3 times), nmi (once)`, or `nothing`. A full
+   * history lists the takes in order instead.
+   */
+  summary(v: number, c: number): string {
+    const h = this.#cpus[v][c];
+    if (h.total === 0) return "nothing";
+    const times = (k: number) => (k === 1 ? "once" : k === 2 ? "twice" : `${k} times`);
+    const parts = [...h.byVector].filter(([vector]) => vector >= 0).sort((a, b) => a[0] - b[0])
+      .map(([vector, k]) => `${formatVal(vector)} (${times(k)})`);
+    for (const [kind, k] of [...h.byKind].sort()) {
+      if (kind !== "vector") parts.push(`${kind} (${times(k)})`);
+    }
+    return parts.join(", ");
+  }
+
+  /** Feeds what expectations can observe of the history to a hash, for `scn explore`. */
+  digest(n: (x: number) => void, str: (s: string) => void): void {
+    for (const vm of this.#cpus) {
+      for (const h of vm) {
+        n(h.total);
+        // Order-free sums, so that the same counts reached in another order hash alike.
+        let sum = 0;
+        for (const [vector, k] of h.byVector) sum = (sum + mix(vector, k)) | 0;
+        n(h.byVector.size);
+        n(sum);
+        n(h.byKind.size);
+        for (const kind of [...h.byKind.keys()].sort()) (str(kind), n(h.byKind.get(kind)!));
+        if (h.sequence) { for (const t of h.sequence) (str(t.kind), n(t.vector)); }
+      }
+    }
+    for (const vm of this.#matchers) {
+      for (const cpu of vm) for (const m of cpu) (n(m.seen), n(m.inPlace ? 1 : 0));
+    }
+  }
+}
