@@ -14,7 +14,7 @@ Deno.test("lean runs explained by replay give what a traced run gives, over the 
   let failing = 0;
   for (const file of FILES) {
     const program = checkText(Deno.readTextFileSync(file), file, { load: fileLoader });
-    let full, lean;
+    let full;
     try {
       full = runProgram(program);
     } catch (e) {
@@ -31,7 +31,7 @@ Deno.test("lean runs explained by replay give what a traced run gives, over the 
     assert.equal(leanOnly.time, full.time, file);
     assert.equal(leanOnly.trace.length, 0, file);
     assert.equal(leanOnly.took.length, 0, file);
-    lean = runExplained(program, () => ({}));
+    const lean = runExplained(program, () => ({}));
     if (full.failures.length) failing++;
     assert.deepEqual(
       full.failures.length ? lean : { ...lean, trace: full.trace, took: full.took },
