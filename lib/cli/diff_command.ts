@@ -18,7 +18,7 @@ import { check } from "../../dsl/check/mod.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
-import { explainedBy, type HostQuirk, probeHost } from "../diff/host.ts";
+import { type HostQuirk, hostVerdict, probeHost, verdictText } from "../diff/host.ts";
 import { collectFiles, fileLoader, readText } from "../load/files.ts";
 import type { Io } from "./io.ts";
 import {
@@ -134,12 +134,27 @@ export async function diffCommand(
         io.out(`SKIPPED   ${file}  ${r.reason}`);
       } else {
         count.disagree++;
-        const host = explainedBy(r, quirks);
-        if (host) count.host++;
+        // The host's only when the model with its quirks agrees over the whole case.
+        const v = hostVerdict(text, file, r, quirks, { load: fileLoader, maxSteps });
+        if (v.quirks) count.host++;
         else code = Math.max(code, ExitCode.ExpectationFailed);
-        io.out(`DISAGREE  ${file}  ${r.title}${host ? `  (host: ${host.id})` : ""}`);
+        io.out(
+          `DISAGREE  ${file}  ${r.title}${
+            v.quirks ? `  (${verdictText(r.status, v.quirks)})` : ""
+          }`,
+        );
         for (const d of r.divergences) {
           for (const l of formatDivergence(d, names)) io.out(`  ${l}`);
+        }
+        if (!v.quirks && quirks.length > 0) {
+          // What the host's quirks leave unexplained is what to look at.
+          const ids = quirks.map((q) => q.id).join("+");
+          io.out(`  not explained by the host: with ${ids}, the model still disagrees:`);
+          for (const d of v.residual) {
+            for (const l of formatDivergence(d, [`model+${ids}`, values.against])) {
+              io.out(`    ${l}`);
+            }
+          }
         }
       }
     } catch (e) {
@@ -167,8 +182,9 @@ const USAGE = [
   "scn diff [--against kvm] [--max-steps N] FILES...",
   "  runs each scenario on the x86 model and on the backend, and prints every",
   "  disagreement in observable state with the statement where it first appears.",
-  "  The backend's host is probed first: a disagreement a host quirk can explain",
-  "  (lib/diff/host.ts) is printed, marked (host: ID), and does not fail the run.",
+  "  The backend's host is probed first for known quirks (lib/diff/host.ts); a",
+  "  disagreement is the host's, marked (host: ID) and not failing the run, only when",
+  "  the model with those quirks agrees with the host over the whole scenario.",
   "  Exit codes: 0 agree (or skipped, or explained by the host), 1 disagree, 2 bad input",
   "  or no backend.",
   "  The kvm backend needs --allow-ffi: deno task diff FILES...",

@@ -77,8 +77,10 @@ export interface DiffResult {
   reason?: string;
   /** Steps compared. */
   steps: number;
-  /** The run on the first platform (the model), for rules that look back (lib/diff/host.ts). */
+  /** The run on the first platform (the model). */
   reference?: Recording;
+  /** The run on the second platform, which model variants are compared with (lib/diff/host.ts). */
+  other?: Recording;
 }
 
 /**
@@ -238,6 +240,7 @@ export function diffText(
     title: programs[0].title,
     steps: Math.min(ra.steps.length, rb.steps.length),
     reference: ra,
+    other: rb,
   };
   if (divergences.length > 0) return { ...base, status: "disagree", divergences };
   if (rb.end.kind === "unsupported") {

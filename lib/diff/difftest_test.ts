@@ -5,15 +5,18 @@ import { checkText } from "../api/scenario.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { BackendUnavailable } from "./backend.ts";
 import { diffText } from "./diff.ts";
+import { caseText, generateCase } from "./generate.ts";
 import {
   difftest,
   type DifftestIo,
   difftestMain,
   type DifftestOptions,
+  type DifftestReport,
   disagreementClass,
+  mergeReports,
 } from "./difftest.ts";
-import { droppedEoiPlatform } from "./test_platforms.ts";
-import { ISR_NOT_TRACKED } from "./host.ts";
+import { droppedEoiPlatform, PLANTED_BUGS } from "./test_platforms.ts";
+import { HOST_QUIRKS, modelWith } from "./host.ts";
 
 const X86 = x86Platform as unknown as Platform;
 
@@ -97,13 +100,9 @@ Deno.test("difftest() writes one file per kind of disagreement and lists the res
 Deno.test("disagreementClass() blanks vCPUs, values and arguments but keeps the key and command", () => {
   const at = { offset: 0, line: 1, column: 1 };
   const loc = { source: "a.scn", start: at, end: at };
-  const result = (key: string, a: string, b: string, statement: string) => ({
-    file: "a.scn",
-    title: "t",
-    status: "disagree" as const,
-    steps: 1,
-    divergences: [{ key, loc, statement, step: 0, a, b }],
-  });
+  const result = (key: string, a: string, b: string, statement: string) => [
+    { key, loc, statement, step: 0, a, b },
+  ];
   const x = disagreementClass(
     result(
       "vcpu1.lapic.isr",
@@ -189,16 +188,95 @@ Deno.test("difftest says what is missing in one line when the backend cannot run
   ]);
 });
 
-Deno.test("difftest() lists disagreements a host quirk explains, writes none and exits 0", () => {
-  const c = run({ platforms: [X86, droppedEoiPlatform()], hostQuirks: [ISR_NOT_TRACKED] });
-  // A dropped EOI needs a taken interrupt first, which is what the quirk's rule asks.
-  assert.equal(c.code, 0);
-  assert.equal(c.files.size, 0);
-  const summary = c.out.find((l) => l.startsWith("12 cases"))!;
-  const n = Number(summary.match(/(\d+) disagree/)![1]);
-  assert.ok(n > 0);
-  assert.match(summary, new RegExp(`\\(${n} explained by the host, 0 not\\)`));
-  assert.ok(
-    c.out.some((l) => l.startsWith(`  ${n} explained by the host (isr-not-tracked): cases `)),
+/** A run with --json: its report. */
+function report(options: Partial<DifftestOptions> & { platforms: DifftestOptions["platforms"] }) {
+  const c = run({ ...options, json: true });
+  assert.equal(c.out.length, 1, "--json prints one line");
+  return { code: c.code, files: c.files, report: JSON.parse(c.out[0]) as DifftestReport };
+}
+
+const QUIRKY = modelWith(HOST_QUIRKS) as unknown as Platform;
+
+Deno.test("difftest() puts a case down to the host only when the quirk variant agrees over all of it", () => {
+  // A backend that is the model with the host's quirks: every disagreement is theirs.
+  const host = report({ count: 20, platforms: [X86, QUIRKY], hostQuirks: HOST_QUIRKS });
+  assert.equal(host.code, 0);
+  assert.equal(host.files.size, 0);
+  const explained = host.report.cases.filter((c) => c.verdict.startsWith("host: "));
+  assert.ok(explained.length > 0, "20 cases take some interrupt");
+  assert.equal(host.report.summary.disagree, 0);
+  assert.equal(host.report.summary.agree + explained.length, 20);
+});
+
+for (const [name, bug] of Object.entries(PLANTED_BUGS)) {
+  Deno.test(`difftest() excuses no disagreement of a planted bug (${name}) on a plain host`, () => {
+    const r = report({ count: 16, platforms: [X86, bug()], hostQuirks: HOST_QUIRKS });
+    const verdicts = new Set(r.report.cases.map((c) => c.verdict));
+    assert.ok(verdicts.has("disagree"), `${name}: 16 cases show the bug`);
+    assert.equal(r.code, 1);
+    assert.deepEqual([...verdicts].filter((v) => v.startsWith("host: ")), []);
+  });
+
+  Deno.test(`difftest() reports a planted bug (${name}) on a quirky host wherever it shows`, () => {
+    // The host has the quirks and the bug: a case is the host's exactly when
+    // the bug changes nothing in it, which diffing the host with and without
+    // the bug tells.
+    const buggy = bug(QUIRKY);
+    const r = report({ count: 16, platforms: [X86, buggy], hostQuirks: HOST_QUIRKS });
+    let shown = 0;
+    for (const c of r.report.cases) {
+      const text = caseText(generateCase(1, c.index));
+      const bugShows = diffText(text, "c.scn", [QUIRKY, buggy]).status === "disagree";
+      shown += bugShows ? 1 : 0;
+      if (bugShows) assert.equal(c.verdict, "disagree", `${name}: case ${c.index}`);
+      else assert.notEqual(c.verdict, "disagree", `${name}: case ${c.index}`);
+    }
+    // With ISR never set, the dropped EOI (the first with ISR non-empty) never happens.
+    if (name !== "dropped EOI") assert.ok(shown > 0, `${name}: the bug shows in 16 cases`);
+  });
+}
+
+Deno.test("difftest --json prints one object: each case's index and verdict, and a summary", () => {
+  const r = report({ count: 12, platforms: [X86, droppedEoiPlatform()], hostQuirks: HOST_QUIRKS });
+  assert.deepEqual(r.report.cases.map((c) => c.index), [...Array(12).keys()]);
+  for (const c of r.report.cases) assert.match(c.verdict, /^(agree|skipped|disagree|host: \S+)$/);
+  const s = r.report.summary;
+  assert.equal(
+    s.agree + s.skipped + s.disagree + Object.values(s.host).reduce((a, b) => a + b, 0),
+    12,
   );
+  assert.deepEqual(r.report.host, HOST_QUIRKS.map((q) => q.id));
+  for (const k of s.kinds) assert.ok(k.file === undefined || r.files.has(k.file));
+});
+
+Deno.test("difftest shards split the cases by index and merge to the report of one run", () => {
+  const platforms = [X86, droppedEoiPlatform()] as const;
+  const whole = report({ count: 12, platforms, everyCase: true });
+  const shards = [1, 2, 3].map((index) =>
+    report({ count: 12, platforms, everyCase: true, shard: { index, of: 3 } }).report
+  );
+  assert.deepEqual(shards[1].cases.map((c) => c.index), [1, 4, 7, 10]);
+  const merged = mergeReports([shards[2], shards[0], shards[1]]);
+  assert.deepEqual(merged.cases, whole.report.cases);
+  assert.deepEqual(merged.summary, whole.report.summary);
+  assert.throws(() => mergeReports([shards[0], shards[0]]), /case 0 is in two reports/);
+  assert.throws(() => mergeReports([shards[0], { ...shards[1], seed: 2 }]), /different runs/);
+});
+
+Deno.test("difftest shows a progress line only on a terminal and never with --json", () => {
+  for (const [terminal, json] of [[true, false], [false, false], [true, true]]) {
+    let text = "";
+    const [c, io] = capture();
+    io.progress = { isTerminal: () => terminal, write: (t) => void (text += t) };
+    c.code = difftest({
+      seed: 1,
+      count: 3,
+      outDir: "kd",
+      names: ["model", "m"],
+      platforms: [X86, X86],
+      json,
+    }, io);
+    if (terminal && !json) assert.match(text, /\rdifftest 3\/3 \(100%\) .* 0 disagree/);
+    else assert.equal(text, "");
+  }
 });

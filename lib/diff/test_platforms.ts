@@ -1,13 +1,32 @@
 /**
  * Platforms for testing the diff engine: the x86 model with one planted
- * deviation, so a test can prove `diff` and `difftest` find and locate a
- * disagreement without a real VM. Test-only: no command line offers these.
+ * bug, so a test can prove `diff` and `difftest` find, locate and never
+ * excuse a disagreement without a real VM. Test-only: no command line
+ * offers these.
  *
  * @module
  */
-import type { CommandSpec } from "../core/table.ts";
+import type { Args, CommandSpec } from "../core/table.ts";
 import type { Platform, VmModel } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
+
+/** The model as a backend: the platform every planted bug starts from. */
+const BASE = x86Platform as unknown as Platform;
+
+/**
+ * The model with one command replaced: `plant(original)` gives the
+ * buggy `run` for the commands `which` selects.
+ */
+function planted(
+  base: Platform,
+  which: (c: CommandSpec<VmModel>) => boolean,
+  plant: (original: CommandSpec<VmModel>["run"]) => CommandSpec<VmModel>["run"],
+): Platform {
+  const commands = base.commands.map((c): CommandSpec<VmModel> =>
+    which(c) ? { ...c, run: plant(c.run.bind(c)) } : c
+  );
+  return { ...base, commands };
+}
 
 /**
  * The x86 model, except that each vCPU's first EOI that has something to
@@ -19,24 +38,75 @@ import { x86Platform } from "../x86/platform.ts";
  * diffText(text, "a.scn", [x86Platform, droppedEoiPlatform()]);
  * ```
  */
-export function droppedEoiPlatform(): Platform {
-  const base = x86Platform as unknown as Platform;
+export function droppedEoiPlatform(base: Platform = BASE): Platform {
   const isr = base.state.find((s) => s.pattern === "vcpu#.lapic.isr")!;
   const dropped = new WeakMap<VmModel, Set<number>>();
-  const commands = base.commands.map((c): CommandSpec<VmModel> =>
-    c.actor !== "vcpu" || c.name !== "eoi" ? c : {
-      ...c,
-      run(vm, actor, args, source) {
-        const done = dropped.get(vm) ?? new Set<number>();
-        dropped.set(vm, done);
-        const pending = isr.get(vm, [actor]) as readonly number[];
-        if (!done.has(actor) && pending.length > 0) {
-          done.add(actor);
-          return;
-        }
-        return c.run(vm, actor, args, source);
-      },
-    }
+  return planted(
+    base,
+    (c) => c.actor === "vcpu" && c.name === "eoi",
+    (run) => (vm, actor, args, source) => {
+      const done = dropped.get(vm) ?? new Set<number>();
+      dropped.set(vm, done);
+      const pending = isr.get(vm, [actor]) as readonly number[];
+      if (!done.has(actor) && pending.length > 0) {
+        done.add(actor);
+        return;
+      }
+      return run(vm, actor, args, source);
+    },
   );
-  return { ...base, commands };
 }
+
+/**
+ * The x86 model, except that CLI does nothing: IF stays as it was.
+ *
+ * @example
+ * ```ts
+ * diffText(text, "a.scn", [x86Platform, cliIgnoredPlatform()]);
+ * ```
+ */
+export function cliIgnoredPlatform(base: Platform = BASE): Platform {
+  return planted(base, (c) => c.actor === "vcpu" && c.name === "cli", () => () => undefined);
+}
+
+/**
+ * The x86 model, except that KVM_IRQ_LINE with level 0 does nothing and
+ * returns what a deassert returns: the line stays high.
+ *
+ * @example
+ * ```ts
+ * diffText(text, "a.scn", [x86Platform, deassertIgnoredPlatform()]);
+ * ```
+ */
+export function deassertIgnoredPlatform(base: Platform = BASE): Platform {
+  return planted(base, (c) => c.name === "kvm irq_line", (run) => (vm, actor, args, source) => {
+    if (args.level !== 0) return run(vm, actor, args, source);
+    // Read the status a real deassert would give, on a VM this run never sees again.
+    return 1;
+  });
+}
+
+/**
+ * The x86 model, except that KVM_SIGNAL_MSI delivers the vector one above
+ * the message's (data bits 7:0, wrapping at 0xff).
+ *
+ * @example
+ * ```ts
+ * diffText(text, "a.scn", [x86Platform, msiVectorPlusOnePlatform()]);
+ * ```
+ */
+export function msiVectorPlusOnePlatform(base: Platform = BASE): Platform {
+  return planted(base, (c) => c.name === "kvm signal_msi", (run) => (vm, actor, args, source) => {
+    const data = Number(args.data);
+    const plus: Args = Object.assign({}, args, { data: (data & ~0xff) | ((data + 1) & 0xff) });
+    return run(vm, actor, plus, source);
+  });
+}
+
+/** Every planted bug, by name, for tests that check none is excused. */
+export const PLANTED_BUGS: Readonly<Record<string, (base?: Platform) => Platform>> = {
+  "dropped EOI": droppedEoiPlatform,
+  "CLI ignored": cliIgnoredPlatform,
+  "irq_line deassert ignored": deassertIgnoredPlatform,
+  "MSI vector + 1": msiVectorPlusOnePlatform,
+};
