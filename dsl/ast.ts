@@ -232,7 +232,13 @@ export type Statement =
   | { kind: "parallel"; body: Statement[]; loc: Loc }
   | { kind: "handler"; actor: Actor; event: Arg[]; body: Statement[]; loc: Loc }
   | { kind: "run"; duration?: Value; loc: Loc }
-  | { kind: "expect"; condition: Condition; loc: Loc }
+  | {
+    kind: "expect";
+    condition: Condition;
+    /** Set for `expect failure "why": COND`, the expectation known to fail. */
+    failure?: StringLit;
+    loc: Loc;
+  }
   | { kind: "always"; condition: Condition; loc: Loc }
   | { kind: "action"; actor: Actor; body: Statement; loc: Loc }
   | { kind: "if"; condition: Condition; then: Statement[]; else?: Statement[]; loc: Loc }

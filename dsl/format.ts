@@ -298,7 +298,9 @@ function simple(s: Statement): string {
     case "run":
       return s.duration ? `run ${value(s.duration)}` : "run";
     case "expect":
-      return `expect ${condition(s.condition, 0)}`;
+      return s.failure
+        ? `expect failure ${string(s.failure.value)}: ${condition(s.condition, 0)}`
+        : `expect ${condition(s.condition, 0)}`;
     case "always":
       return `always ${condition(s.condition, 0)}`;
     default:

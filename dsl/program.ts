@@ -120,6 +120,29 @@ export interface HandlerDecl {
   loc: Loc;
 }
 
+/**
+ * A tag saying the scenario documents a race: its marked expectation holds in
+ * the written order and `scn explore` must find an order where it fails.
+ */
+export const KNOWN_RACE_TAG = "known-race";
+
+/**
+ * The one expectation a scenario says is known to fail. A run is XFAIL only
+ * when every failure is this expectation's; any other failure makes it FAIL,
+ * and this one holding makes it XPASS.
+ */
+export interface ExpectedFailure {
+  /** Why it fails: the bug or race it reproduces. */
+  reason: string;
+  /** The marked `expect` statement; failures there are the expected ones. */
+  loc: Loc;
+  /**
+   * Tagged `known-race`: the expectation holds in the written order (`scn run`
+   * checks it like any other) and fails in some order `scn explore` finds.
+   */
+  race: boolean;
+}
+
 /** A checked scenario. */
 export interface Program {
   /** The file it came from. */
@@ -130,8 +153,8 @@ export interface Program {
   tags: string[];
   /** Its links. */
   links: string[];
-  /** `expect failure "why"`, if given. */
-  expectFailure: { reason: string; loc: Loc } | null;
+  /** The expectation marked `expect failure "why": COND`, if any. */
+  expectFailure: ExpectedFailure | null;
   /** The VMs, in declaration order. */
   vms: VmDecl[];
   /** Every handler, in declaration order. */

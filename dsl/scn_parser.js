@@ -184,20 +184,20 @@ function peg$parse(input, options) {
   const peg$c7 = "link";
   const peg$c8 = "expect";
   const peg$c9 = "failure";
-  const peg$c10 = "vm";
-  const peg$c11 = "let";
-  const peg$c12 = "=";
-  const peg$c13 = "include";
-  const peg$c14 = "repeat";
-  const peg$c15 = "for";
-  const peg$c16 = "in";
-  const peg$c17 = "parallel";
-  const peg$c18 = "on";
-  const peg$c19 = "run";
-  const peg$c20 = "always";
-  const peg$c21 = "if";
-  const peg$c22 = "else";
-  const peg$c23 = ":";
+  const peg$c10 = ":";
+  const peg$c11 = "vm";
+  const peg$c12 = "let";
+  const peg$c13 = "=";
+  const peg$c14 = "include";
+  const peg$c15 = "repeat";
+  const peg$c16 = "for";
+  const peg$c17 = "in";
+  const peg$c18 = "parallel";
+  const peg$c19 = "on";
+  const peg$c20 = "run";
+  const peg$c21 = "always";
+  const peg$c22 = "if";
+  const peg$c23 = "else";
   const peg$c24 = "{";
   const peg$c25 = "device";
   const peg$c26 = ".";
@@ -269,21 +269,21 @@ function peg$parse(input, options) {
   const peg$e12 = peg$literalExpectation("link", false);
   const peg$e13 = peg$literalExpectation("expect", false);
   const peg$e14 = peg$literalExpectation("failure", false);
-  const peg$e15 = peg$literalExpectation("vm", false);
-  const peg$e16 = peg$literalExpectation("let", false);
-  const peg$e17 = peg$literalExpectation("=", false);
-  const peg$e18 = peg$literalExpectation("include", false);
-  const peg$e19 = peg$literalExpectation("repeat", false);
-  const peg$e20 = peg$literalExpectation("for", false);
-  const peg$e21 = peg$literalExpectation("in", false);
-  const peg$e22 = peg$literalExpectation("parallel", false);
-  const peg$e23 = peg$literalExpectation("on", false);
-  const peg$e24 = peg$literalExpectation("run", false);
-  const peg$e25 = peg$classExpectation(["\n", "\r", ";", "}", "#"], true, false, false);
-  const peg$e26 = peg$literalExpectation("always", false);
-  const peg$e27 = peg$literalExpectation("if", false);
-  const peg$e28 = peg$literalExpectation("else", false);
-  const peg$e29 = peg$literalExpectation(":", false);
+  const peg$e15 = peg$literalExpectation(":", false);
+  const peg$e16 = peg$literalExpectation("vm", false);
+  const peg$e17 = peg$literalExpectation("let", false);
+  const peg$e18 = peg$literalExpectation("=", false);
+  const peg$e19 = peg$literalExpectation("include", false);
+  const peg$e20 = peg$literalExpectation("repeat", false);
+  const peg$e21 = peg$literalExpectation("for", false);
+  const peg$e22 = peg$literalExpectation("in", false);
+  const peg$e23 = peg$literalExpectation("parallel", false);
+  const peg$e24 = peg$literalExpectation("on", false);
+  const peg$e25 = peg$literalExpectation("run", false);
+  const peg$e26 = peg$classExpectation(["\n", "\r", ";", "}", "#"], true, false, false);
+  const peg$e27 = peg$literalExpectation("always", false);
+  const peg$e28 = peg$literalExpectation("if", false);
+  const peg$e29 = peg$literalExpectation("else", false);
   const peg$e30 = peg$literalExpectation("{", false);
   const peg$e31 = peg$literalExpectation("device", false);
   const peg$e32 = peg$literalExpectation(".", false);
@@ -358,7 +358,11 @@ function peg$parse(input, options) {
   function peg$f5(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  }
   function peg$f6() {    return { name: text(), loc: location() };  }
   function peg$f7(url) {    return { kind: "link", url, loc: location() };  }
-  function peg$f8(reason) {    return { kind: "expect_failure", reason, loc: location() };  }
+  function peg$f8(reason, condition) {
+    return condition
+      ? { kind: "expect", condition, failure: reason, loc: location() }
+      : { kind: "expect_failure", reason, loc: location() };
+  }
   function peg$f9(name, body) {    return { kind: "vm", name, body, loc: location() };  }
   function peg$f10(name, value) {    return { kind: "let", name, value, loc: location() };  }
   function peg$f11(path) {    return { kind: "include", path, loc: location() };  }
@@ -1104,7 +1108,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseExpectFailureStatement() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
     if (input.substr(peg$currPos, 6) === peg$c8) {
@@ -1129,8 +1133,33 @@ function peg$parse(input, options) {
           if (s4 !== peg$FAILED) {
             s5 = peg$parseString();
             if (s5 !== peg$FAILED) {
+              s6 = peg$currPos;
+              s7 = peg$parseSpacing();
+              if (input.charCodeAt(peg$currPos) === 58) {
+                s8 = peg$c10;
+                peg$currPos++;
+              } else {
+                s8 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e15); }
+              }
+              if (s8 !== peg$FAILED) {
+                s9 = peg$parseSpacing();
+                s10 = peg$parseOrCondition();
+                if (s10 !== peg$FAILED) {
+                  s6 = s10;
+                } else {
+                  peg$currPos = s6;
+                  s6 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s6;
+                s6 = peg$FAILED;
+              }
+              if (s6 === peg$FAILED) {
+                s6 = null;
+              }
               peg$savedPos = s0;
-              s0 = peg$f8(s5);
+              s0 = peg$f8(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1159,12 +1188,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c10) {
-      s1 = peg$c10;
+    if (input.substr(peg$currPos, 2) === peg$c11) {
+      s1 = peg$c11;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e15); }
+      if (peg$silentFails === 0) { peg$fail(peg$e16); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1200,12 +1229,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c11) {
-      s1 = peg$c11;
+    if (input.substr(peg$currPos, 3) === peg$c12) {
+      s1 = peg$c12;
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e16); }
+      if (peg$silentFails === 0) { peg$fail(peg$e17); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1214,11 +1243,11 @@ function peg$parse(input, options) {
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
           if (input.charCodeAt(peg$currPos) === 61) {
-            s5 = peg$c12;
+            s5 = peg$c13;
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e17); }
+            if (peg$silentFails === 0) { peg$fail(peg$e18); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseSpacing();
@@ -1254,12 +1283,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 7) === peg$c13) {
-      s1 = peg$c13;
+    if (input.substr(peg$currPos, 7) === peg$c14) {
+      s1 = peg$c14;
       peg$currPos += 7;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e18); }
+      if (peg$silentFails === 0) { peg$fail(peg$e19); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1288,12 +1317,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c14) {
-      s1 = peg$c14;
+    if (input.substr(peg$currPos, 6) === peg$c15) {
+      s1 = peg$c15;
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e19); }
+      if (peg$silentFails === 0) { peg$fail(peg$e20); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1329,12 +1358,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c15) {
-      s1 = peg$c15;
+    if (input.substr(peg$currPos, 3) === peg$c16) {
+      s1 = peg$c16;
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e20); }
+      if (peg$silentFails === 0) { peg$fail(peg$e21); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1343,12 +1372,12 @@ function peg$parse(input, options) {
         if (s3 !== peg$FAILED) {
           s4 = peg$parseGap();
           if (s4 !== peg$FAILED) {
-            if (input.substr(peg$currPos, 2) === peg$c16) {
-              s5 = peg$c16;
+            if (input.substr(peg$currPos, 2) === peg$c17) {
+              s5 = peg$c17;
               peg$currPos += 2;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e21); }
+              if (peg$silentFails === 0) { peg$fail(peg$e22); }
             }
             if (s5 !== peg$FAILED) {
               s6 = peg$parseGap();
@@ -1400,12 +1429,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 8) === peg$c17) {
-      s1 = peg$c17;
+    if (input.substr(peg$currPos, 8) === peg$c18) {
+      s1 = peg$c18;
       peg$currPos += 8;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e22); }
+      if (peg$silentFails === 0) { peg$fail(peg$e23); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -1444,12 +1473,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c18) {
-      s1 = peg$c18;
+    if (input.substr(peg$currPos, 2) === peg$c19) {
+      s1 = peg$c19;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e23); }
+      if (peg$silentFails === 0) { peg$fail(peg$e24); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1547,12 +1576,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c19) {
-      s1 = peg$c19;
+    if (input.substr(peg$currPos, 3) === peg$c20) {
+      s1 = peg$c20;
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e24); }
+      if (peg$silentFails === 0) { peg$fail(peg$e25); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -1592,7 +1621,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s7 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e25); }
+          if (peg$silentFails === 0) { peg$fail(peg$e26); }
         }
         if (s7 !== peg$FAILED) {
           s6 = [s6, s7];
@@ -1665,12 +1694,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c20) {
-      s1 = peg$c20;
+    if (input.substr(peg$currPos, 6) === peg$c21) {
+      s1 = peg$c21;
       peg$currPos += 6;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e26); }
+      if (peg$silentFails === 0) { peg$fail(peg$e27); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1699,12 +1728,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c21) {
-      s1 = peg$c21;
+    if (input.substr(peg$currPos, 2) === peg$c22) {
+      s1 = peg$c22;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e27); }
+      if (peg$silentFails === 0) { peg$fail(peg$e28); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -1716,12 +1745,12 @@ function peg$parse(input, options) {
           if (s5 !== peg$FAILED) {
             s6 = peg$currPos;
             s7 = peg$parseBlank();
-            if (input.substr(peg$currPos, 4) === peg$c22) {
-              s8 = peg$c22;
+            if (input.substr(peg$currPos, 4) === peg$c23) {
+              s8 = peg$c23;
               peg$currPos += 4;
             } else {
               s8 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e28); }
+              if (peg$silentFails === 0) { peg$fail(peg$e29); }
             }
             if (s8 !== peg$FAILED) {
               s9 = peg$parseSpacing();
@@ -1769,11 +1798,11 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 58) {
-        s3 = peg$c23;
+        s3 = peg$c10;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e29); }
+        if (peg$silentFails === 0) { peg$fail(peg$e15); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parseSpacing();
@@ -1918,11 +1947,11 @@ function peg$parse(input, options) {
         s4 = peg$currPos;
         s5 = peg$parseSpacing();
         if (input.charCodeAt(peg$currPos) === 58) {
-          s6 = peg$c23;
+          s6 = peg$c10;
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e29); }
+          if (peg$silentFails === 0) { peg$fail(peg$e15); }
         }
         if (s6 !== peg$FAILED) {
           s5 = [s5, s6];
@@ -2102,21 +2131,21 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 61) {
-        s3 = peg$c12;
+        s3 = peg$c13;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e17); }
+        if (peg$silentFails === 0) { peg$fail(peg$e18); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$currPos;
         peg$silentFails++;
         if (input.charCodeAt(peg$currPos) === 61) {
-          s5 = peg$c12;
+          s5 = peg$c13;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e17); }
+          if (peg$silentFails === 0) { peg$fail(peg$e18); }
         }
         peg$silentFails--;
         if (s5 === peg$FAILED) {
@@ -2569,12 +2598,12 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parseGap();
         if (s4 !== peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c16) {
-            s5 = peg$c16;
+          if (input.substr(peg$currPos, 2) === peg$c17) {
+            s5 = peg$c17;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e21); }
+            if (peg$silentFails === 0) { peg$fail(peg$e22); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
@@ -3102,12 +3131,12 @@ function peg$parse(input, options) {
             if (peg$silentFails === 0) { peg$fail(peg$e39); }
           }
           if (s1 === peg$FAILED) {
-            if (input.substr(peg$currPos, 4) === peg$c22) {
-              s1 = peg$c22;
+            if (input.substr(peg$currPos, 4) === peg$c23) {
+              s1 = peg$c23;
               peg$currPos += 4;
             } else {
               s1 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e28); }
+              if (peg$silentFails === 0) { peg$fail(peg$e29); }
             }
           }
         }

@@ -64,7 +64,7 @@ export function expandIncludes(
       const parsed = parse(file.text, file.name);
       const meta = parsed.body.find((x) =>
         x.kind === "scenario" || x.kind === "tags" || x.kind === "link" ||
-        x.kind === "expect_failure" ||
+        x.kind === "expect_failure" || (x.kind === "expect" && x.failure !== undefined) ||
         x.kind === "version"
       );
       if (meta) {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Loc, Statement } from "../ast.ts";
+import { KNOWN_RACE_TAG } from "../program.ts";
 import { fail } from "./context.ts";
 import { newerVersionError } from "../version.ts";
 
@@ -14,7 +15,8 @@ export interface Metadata {
   titleLoc: Loc | null;
   tags: string[];
   links: string[];
-  expectFailure: { reason: string; loc: Loc } | null;
+  /** The expectation marked `expect failure "why": COND`. */
+  expectFailure: { reason: string; loc: Loc; race: boolean } | null;
   version: number | null;
 }
 
@@ -78,14 +80,31 @@ export function collectMetadata(
         m.links.push(s.url.value);
         break;
       case "expect_failure":
-        if (m.expectFailure) {
-          fail(s.loc, "'expect failure' given twice", undefined, [
-            { loc: m.expectFailure.loc, message: "first here" },
-          ]);
-        }
-        m.expectFailure = { reason: s.reason.value, loc: s.loc };
-        break;
+        // Which expectation fails is the point: a bare mark would excuse any failure.
+        fail(
+          s.loc,
+          "'expect failure' must name the expectation that is known to fail",
+          `write it in place of that expectation: expect failure ${
+            JSON.stringify(s.reason.value)
+          }: vcpu0 took 0x41 once`,
+        );
     }
+  }
+  for (const e of markedExpectations(body)) {
+    if (m.expectFailure) {
+      fail(e.loc, "a second expectation marked 'expect failure'", "mark the one that fails", [
+        { loc: m.expectFailure.loc, message: "the first is here" },
+      ]);
+    }
+    m.expectFailure = { reason: e.reason, loc: e.loc, race: false };
+  }
+  if (m.expectFailure && m.tags.includes(KNOWN_RACE_TAG)) m.expectFailure.race = true;
+  if (!fragment && !m.expectFailure && m.tags.includes(KNOWN_RACE_TAG)) {
+    fail(
+      seenTags.get(KNOWN_RACE_TAG)!,
+      "a known-race scenario marks the expectation the race breaks",
+      'write that expectation as: expect failure "why": CONDITION',
+    );
   }
   if (!fragment && !m.titleLoc && fileLoc) {
     fail(
@@ -95,4 +114,19 @@ export function collectMetadata(
     );
   }
   return m;
+}
+
+/** Every `expect failure "why": COND` in `body`, nested blocks included, in order. */
+function markedExpectations(body: readonly Statement[]): { reason: string; loc: Loc }[] {
+  const out: { reason: string; loc: Loc }[] = [];
+  const walk = (stmts: readonly Statement[]) => {
+    for (const s of stmts) {
+      if (s.kind === "expect" && s.failure) out.push({ reason: s.failure.value, loc: s.loc });
+      if (s.kind === "action") walk([s.body]);
+      if (s.kind === "if") walk([...s.then, ...(s.else ?? [])]);
+      if ("body" in s && Array.isArray(s.body)) walk(s.body);
+    }
+  };
+  walk(body);
+  return out;
 }

@@ -27,7 +27,7 @@ Deno.test("collectMetadata() reads title, tags, links, expect failure and versio
     "tags X86-15",
     'link "https://a.example/1"',
     'link "https://a.example/2"',
-    'expect failure "KVM bug"',
+    'expect failure "KVM bug": 1 == 2',
     "",
   ].join("\n");
   const file = parse(text, "m.scn");
@@ -96,10 +96,36 @@ Deno.test("a duplicate tag on one line is an error too", () => {
 });
 
 Deno.test("a second 'expect failure' is an error pointing at the first", () => {
-  const d = metaError('scenario "t"\nexpect failure "a"\nexpect failure "b"\n');
-  assert.equal(d.message, "'expect failure' given twice");
-  assert.equal(d.loc.start.line, 3);
-  assert.deepEqual(d.related?.map((r) => [r.message, r.loc.start.line]), [["first here", 2]]);
+  const d = metaError(
+    'scenario "t"\nexpect failure "a": 1 == 2\nrepeat 2 {\n  expect failure "b": 1 == 3\n}\n',
+  );
+  assert.equal(d.message, "a second expectation marked 'expect failure'");
+  assert.equal(d.loc.start.line, 4);
+  assert.deepEqual(d.related?.map((r) => [r.message, r.loc.start.line]), [[
+    "the first is here",
+    2,
+  ]]);
+});
+
+Deno.test("a bare 'expect failure' is refused: it must name the expectation that fails", () => {
+  const d = metaError('scenario "t"\nexpect failure "a"\n');
+  assert.equal(d.message, "'expect failure' must name the expectation that is known to fail");
+  assert.equal(
+    d.hint,
+    'write it in place of that expectation: expect failure "a": vcpu0 took 0x41 once',
+  );
+  assert.equal(d.loc.start.line, 2);
+});
+
+Deno.test("a known-race scenario must mark the expectation the race breaks", () => {
+  const d = metaError('scenario "t"\ntags x86, known-race\n');
+  assert.equal(d.message, "a known-race scenario marks the expectation the race breaks");
+  assert.deepEqual([d.loc.start.line, d.loc.start.column], [2, 11]);
+  const m = collectMetadata(
+    parse('scenario "t"\ntags known-race\nexpect failure "r": 1 == 1\n').body,
+    false,
+  );
+  assert.deepEqual([m.expectFailure?.reason, m.expectFailure?.race], ["r", true]);
 });
 
 Deno.test("version header 'irqlab 2' is a 'version' error naming both versions", async (t) => {
@@ -117,14 +143,16 @@ Deno.test("version header 'irqlab 2' is a 'version' error naming both versions",
 });
 
 Deno.test("check() carries the metadata into the program", () => {
-  const text = 'scenario "t"\ntags a, b\nlink "u"\nexpect failure "why"\nvm g { arch x86_64 }\n';
+  const text =
+    'scenario "t"\ntags a, b\nlink "u"\nvm g { arch x86_64 }\nexpect failure "why": 1 == 2\n';
   const p = check(parse(text, "m.scn"), { platforms: PLATFORMS, text });
   assert.equal(p.file, "m.scn");
   assert.equal(p.title, "t");
   assert.deepEqual(p.tags, ["a", "b"]);
   assert.deepEqual(p.links, ["u"]);
   assert.deepEqual(p.expectFailure?.reason, "why");
-  assert.deepEqual(p.body, []);
+  assert.deepEqual(p.expectFailure?.loc.start.line, 5);
+  assert.deepEqual(p.body.map((o) => o.op), ["expect"]);
 });
 
 Deno.test("metadata inside a block is an error", () => {

@@ -92,8 +92,9 @@ const EXPLORE = `scn explore FILES: run each scenario in every order of its 'par
   replay it. Blocks not named run in written order.
 
   Verdicts: PASS every order passes; FAIL an order fails; a scenario tagged
-  'known-race' (or with 'expect failure') must have a failing order: XFAIL when
-  found, XPASS when every order passes. Reaching --max-states or --max-depth is
+  'known-race' (or with 'expect failure') must have an order that breaks its
+  marked expectation and nothing else: XFAIL when found, FAIL when the order
+  found breaks another expectation too, XPASS when every order passes. Reaching --max-states or --max-depth is
   an input error (exit 2) at the parallel block.
 
   Limits: model state that is private and published by no state path is not
@@ -122,7 +123,9 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
   scenario "EOI of a level vector clears remote IRR"   the title (one per file)
   tags x86, ioapic, X86-15                             tags (catalogue IDs too)
   link "https://..."                                   where the behaviour comes from
-  expect failure "why"                                 a known bug: failing is XFAIL, passing is XPASS
+  expect failure "why": vcpu0 took 0x41 once           the one expectation known to fail: XFAIL when it
+                                                       alone fails, FAIL when another does, XPASS if
+                                                       it holds; tag known-race: fails in some order
   vm guest { arch x86_64  vcpus 2  irqchip kernel }    a VM and its settings ('scn help settings')
   on vcpu0 vector 0x41 { eoi }                         what a vCPU does when it takes an interrupt;
                                                        without a handler it is taken and nothing else

@@ -206,6 +206,49 @@ export function runProgram(program: Program, options: RunOptions = {}): Scenario
   }
 }
 
+/**
+ * PASS, FAIL, XFAIL or XPASS for `failures` of one run of `program`. With an
+ * expectation marked `expect failure`, XFAIL needs every failure to be that
+ * expectation's: another failure is a FAIL, and the mark holding an XPASS.
+ * A known race's mark is an ordinary expectation in one run (the written
+ * order, or a replayed one): only `scn explore` looks for the order that
+ * breaks it.
+ *
+ * @example
+ * ```ts
+ * declare const program: Program;
+ * outcomeOf(program, []); // "pass", or "xpass" when an expectation is marked
+ * ```
+ */
+export function outcomeOf(
+  program: Program,
+  failures: readonly Failure[],
+): "pass" | "fail" | "xfail" | "xpass" {
+  const mark = program.expectFailure;
+  if (!mark || mark.race) return failures.length > 0 ? "fail" : "pass";
+  if (failures.some((f) => !sameLoc(f.loc, mark.loc))) return "fail";
+  return failures.length > 0 ? "xfail" : "xpass";
+}
+
+/**
+ * Whether every failure is at the marked expectation (and there is one):
+ * what makes a failing order the known race rather than another bug.
+ *
+ * @example
+ * ```ts
+ * declare const program: Program;
+ * onlyMarkedFailed(program, []); // false
+ * ```
+ */
+export function onlyMarkedFailed(program: Program, failures: readonly Failure[]): boolean {
+  const mark = program.expectFailure;
+  return mark !== null && failures.length > 0 && failures.every((f) => sameLoc(f.loc, mark.loc));
+}
+
+function sameLoc(a: Loc, b: Loc): boolean {
+  return a.source === b.source && a.start.offset === b.start.offset;
+}
+
 class Interpreter {
   now = 0;
   steps = 0;
@@ -245,8 +288,7 @@ class Interpreter {
   run(): ScenarioResult {
     this.block(this.program.body);
     const p = this.program;
-    const failed = this.failures.length > 0;
-    const status = p.expectFailure ? (failed ? "xfail" : "xpass") : failed ? "fail" : "pass";
+    const status = outcomeOf(p, this.failures);
     return {
       /** The scenario file. */
       file: p.file,

@@ -301,18 +301,47 @@ Deno.test("runtime type errors are ScnErrors", async (t) => {
 });
 
 Deno.test("'expect failure' turns a failure into XFAIL and a pass into XPASS", () => {
-  const xfail = run('expect failure "bug 1"\nexpect 1 == 2\n');
+  const xfail = run('expect failure "bug 1": 1 == 2\n');
   assert.deepEqual([xfail.status, xfail.expectFailure, xfail.failures.length], [
     "xfail",
     "bug 1",
     1,
   ]);
-  const xpass = run('expect failure "bug 1"\nexpect 1 == 1\n');
+  const xpass = run('expect failure "bug 1": 1 == 1\n');
   assert.deepEqual([xpass.status, xpass.expectFailure, xpass.failures.length], [
     "xpass",
     "bug 1",
     0,
   ]);
+});
+
+Deno.test("'expect failure' is XFAIL only when the marked expectation is all that failed", () => {
+  // Another expectation failing beside the marked one: FAIL, not XFAIL.
+  const both = run('expect failure "bug 1": 1 == 2\nexpect 2 == 3\n');
+  assert.deepEqual([both.status, both.failures.map((f) => f.loc.start.line)], ["fail", [3, 4]]);
+  // The mark holding while another fails: FAIL, not XPASS or XFAIL.
+  const other = run('expect failure "bug 1": 1 == 1\nexpect 2 == 3\n');
+  assert.deepEqual([other.status, other.failures.map((f) => f.loc.start.line)], ["fail", [4]]);
+  // The marked expectation failing on every pass of a loop is still the one failure.
+  const loop = run('repeat 3 {\n  expect failure "bug 1": 1 == 2\n}\n');
+  assert.deepEqual([loop.status, loop.failures.length], ["xfail", 3]);
+});
+
+Deno.test("the fixed guest of seed 001 with an unrelated false expectation is FAIL, not XFAIL", () => {
+  const text =
+    Deno.readTextFileSync(new URL("../../scenarios/seeds/001_unmask_bug.scn", import.meta.url))
+      .replace("if bit test shared.evtchn_mask[$p]", "if bit test shared.evtchn_pending[$p]") +
+    "expect vcpu0.lapic.tpr == 0x10\n";
+  const r = runText(text, "fixed.scn");
+  assert.equal(r.status, "fail");
+  assert.deepEqual(r.failures.map((f) => f.text), ["vcpu0.lapic.tpr == 0x10"]);
+});
+
+Deno.test("a known race's marked expectation is an ordinary one in a single run", () => {
+  const text =
+    'scenario "t"\ntags known-race\nvm g { arch x86_64 }\nexpect failure "race": 1 == 1\n';
+  const pass = runText(text, "race.scn");
+  assert.equal(pass.status, "pass");
 });
 
 Deno.test("a failure shows the trace events that led to it", () => {

@@ -79,13 +79,22 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     if (r.status === "xpass") {
       out.push({
         /** The line, without styling. */
-        text: `      marked 'expect failure "${r.expectFailure}"' but every expectation held`,
+        text: `      marked 'expect failure "${r.expectFailure}"' but that expectation held`,
         /** CSS for `%c` on a terminal; empty for none. */
         style: "",
       });
-      out.push({ text: "      if the bug is fixed, drop the 'expect failure' line", style: "" });
+      out.push({
+        text: "      if the bug is fixed, write it as a plain 'expect'",
+        style: "",
+      });
     }
     // Plain loops: a runaway trace can hold more lines than a spread may pass.
+    if (r.status === "fail" && r.expectFailure !== null && !r.tags.includes("known-race")) {
+      out.push({
+        text: `      only the expectation marked 'expect failure "${r.expectFailure}"' may fail`,
+        style: STYLES.dim,
+      });
+    }
     if (r.status === "fail") { for (const l of failureLines(r, options)) out.push(l); }
     if (options.trace) { for (const l of traceLines(r.trace)) out.push(l); }
   }

@@ -80,8 +80,8 @@ Deno.test("textReport() marks XFAIL and XPASS and counts them in the summary", (
     `XFAIL ${XFAIL}  a known bug that still fails`,
     "      expected failure: waiting for a fix",
     `XPASS ${XPASS}  a known bug that no longer fails`,
-    `      marked 'expect failure "waiting for a fix"' but every expectation held`,
-    "      if the bug is fixed, drop the 'expect failure' line",
+    `      marked 'expect failure "waiting for a fix"' but that expectation held`,
+    "      if the bug is fixed, write it as a plain 'expect'",
     "(1 expected failures, 1 unexpected passes, 0 errors)",
     "1 passed, 1 failed",
   ]);
