@@ -102,7 +102,7 @@ export interface RangeLit {
   /** Where it is in the source. */
   loc: Loc;
 }
-/** `-x` where x is a number, variable or constant name. */
+/** `-x`: a negative number, as errno values are written (`-EINVAL`). */
 export interface NegLit {
   /** The node type. */
   kind: "neg";
@@ -112,8 +112,48 @@ export interface NegLit {
   loc: Loc;
 }
 
+/** A binary operator of an expression, as written. */
+export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "<<" | ">>" | "&" | "|" | "^";
+
+/** `a op b`: arithmetic and bit operations on unsigned 64-bit numbers. */
+export interface BinaryExpr {
+  /** The node type. */
+  kind: "binary";
+  /** The operator. */
+  op: BinaryOp;
+  /** The left operand. */
+  left: Value;
+  /** The right operand. */
+  right: Value;
+  /** Where it is in the source. */
+  loc: Loc;
+}
+/** `~a`: the 64-bit complement. */
+export interface UnaryExpr {
+  /** The node type. */
+  kind: "unary";
+  /** The operator. */
+  op: "~";
+  /** The value complemented. */
+  operand: Value;
+  /** Where it is in the source. */
+  loc: Loc;
+}
+/** `(a)`: kept so that `scn fmt` prints the parentheses the author wrote. */
+export interface ParenExpr {
+  /** The node type. */
+  kind: "paren";
+  /** The expression inside. */
+  expr: Value;
+  /** Where it is in the source. */
+  loc: Loc;
+}
+
 /** Any value that can appear as an argument or operand. */
 export type Value =
+  | BinaryExpr
+  | UnaryExpr
+  | ParenExpr
   | NumberLit
   | DurationLit
   | StringLit

@@ -363,6 +363,21 @@ function value(v: Value): string {
       return `${value(v.from)}..${value(v.to)}`;
     case "neg":
       return `-${value(v.operand)}`;
+    case "unary":
+      return `~${value(v.operand)}`;
+    case "paren":
+      return `(${value(v.expr)})`;
+    case "binary": {
+      // Walk the left spine in a loop: the parser folds a chain of thousands
+      // of operators into a tree that deep, which recursion would not survive.
+      const rights: string[] = [];
+      let left: Value = v;
+      while (left.kind === "binary") {
+        rights.push(` ${left.op} ${value(left.right)}`);
+        left = left.left;
+      }
+      return value(left) + rights.reverse().join("");
+    }
   }
 }
 

@@ -16,6 +16,7 @@ import type {
   Val,
 } from "../lib/core/table.ts";
 import type { Platform } from "../lib/core/platform.ts";
+import type { ExprOp } from "../lib/core/u64.ts";
 
 /** A VM declared with `vm name { ... }`. */
 export interface VmDecl {
@@ -36,6 +37,8 @@ export type Expr =
   | { e: "lit"; value: Val; loc: Loc }
   | { e: "var"; name: string; loc: Loc }
   | { e: "neg"; operand: Expr; loc: Loc }
+  /** An operator on unsigned 64-bit numbers: two operands, or one for `~`. */
+  | { e: "op"; op: ExprOp; args: Expr[]; loc: Loc }
   | { e: "set"; items: Expr[]; loc: Loc }
   | { e: "list"; items: Expr[]; loc: Loc }
   | { e: "range"; from: Expr; to: Expr; loc: Loc }

@@ -13,6 +13,14 @@ function parseInteger(text) {
   return BigInt(t);
 }
 
+// Folds `a op b op c` to the left: ((a op b) op c).
+function binary(head, tail, location) {
+  return tail.reduce(
+    (left, [op, right]) => ({ kind: "binary", op, left, right, loc: { ...location(), start: left.loc.start } }),
+    head,
+  );
+}
+
 class peg$SyntaxError extends SyntaxError {
   constructor(message, expected, found, location) {
     super(message);
@@ -199,8 +207,8 @@ function peg$parse(input, options) {
   const peg$c22 = "if";
   const peg$c23 = "else";
   const peg$c24 = "{";
-  const peg$c25 = "device";
-  const peg$c26 = ".";
+  const peg$c25 = ".";
+  const peg$c26 = "device";
   const peg$c27 = "->";
   const peg$c28 = "or";
   const peg$c29 = "and";
@@ -218,41 +226,50 @@ function peg$parse(input, options) {
   const peg$c41 = "<=";
   const peg$c42 = ">=";
   const peg$c43 = "<";
-  const peg$c44 = "-";
-  const peg$c45 = ">";
-  const peg$c46 = "..";
-  const peg$c47 = "[";
-  const peg$c48 = "]";
-  const peg$c49 = "ns";
-  const peg$c50 = "us";
-  const peg$c51 = "ms";
-  const peg$c52 = "s";
-  const peg$c53 = "0x";
-  const peg$c54 = "0X";
-  const peg$c55 = "0b";
-  const peg$c56 = "0B";
-  const peg$c57 = "\"";
-  const peg$c58 = "\\";
-  const peg$c59 = "$";
-  const peg$c60 = "#";
-  const peg$c61 = "\r\n";
+  const peg$c44 = ">";
+  const peg$c45 = "..";
+  const peg$c46 = "|";
+  const peg$c47 = "^";
+  const peg$c48 = "&";
+  const peg$c49 = "<<";
+  const peg$c50 = ">>";
+  const peg$c51 = "+";
+  const peg$c52 = "-";
+  const peg$c53 = "~";
+  const peg$c54 = "[";
+  const peg$c55 = "]";
+  const peg$c56 = "ns";
+  const peg$c57 = "us";
+  const peg$c58 = "ms";
+  const peg$c59 = "s";
+  const peg$c60 = "0x";
+  const peg$c61 = "0X";
+  const peg$c62 = "0b";
+  const peg$c63 = "0B";
+  const peg$c64 = "\"";
+  const peg$c65 = "\\";
+  const peg$c66 = "$";
+  const peg$c67 = "#";
+  const peg$c68 = "\r\n";
 
   const peg$r0 = /^[A-Za-z0-9_.\-]/;
   const peg$r1 = /^[^\n\r;}#]/;
-  const peg$r2 = /^[0-9]/;
-  const peg$r3 = /^[0-9_]/;
-  const peg$r4 = /^[0-9a-fA-F]/;
-  const peg$r5 = /^[0-9a-fA-F_]/;
-  const peg$r6 = /^[01]/;
-  const peg$r7 = /^[01_]/;
-  const peg$r8 = /^[^"\\\n\r]/;
-  const peg$r9 = /^["\\nt]/;
-  const peg$r10 = /^[^\n\r]/;
-  const peg$r11 = /^[A-Za-z]/;
-  const peg$r12 = /^[A-Za-z_]/;
-  const peg$r13 = /^[A-Za-z0-9_]/;
-  const peg$r14 = /^[ \t]/;
-  const peg$r15 = /^[\n\r]/;
+  const peg$r2 = /^[\-<]/;
+  const peg$r3 = /^[%*\/]/;
+  const peg$r4 = /^[0-9]/;
+  const peg$r5 = /^[0-9_]/;
+  const peg$r6 = /^[0-9a-fA-F]/;
+  const peg$r7 = /^[0-9a-fA-F_]/;
+  const peg$r8 = /^[01]/;
+  const peg$r9 = /^[01_]/;
+  const peg$r10 = /^[^"\\\n\r]/;
+  const peg$r11 = /^["\\nt]/;
+  const peg$r12 = /^[^\n\r]/;
+  const peg$r13 = /^[A-Za-z]/;
+  const peg$r14 = /^[A-Za-z_]/;
+  const peg$r15 = /^[A-Za-z0-9_]/;
+  const peg$r16 = /^[ \t]/;
+  const peg$r17 = /^[\n\r]/;
 
   const peg$e0 = peg$otherExpectation("end of file");
   const peg$e1 = peg$anyExpectation();
@@ -285,8 +302,8 @@ function peg$parse(input, options) {
   const peg$e28 = peg$literalExpectation("if", false);
   const peg$e29 = peg$literalExpectation("else", false);
   const peg$e30 = peg$literalExpectation("{", false);
-  const peg$e31 = peg$literalExpectation("device", false);
-  const peg$e32 = peg$literalExpectation(".", false);
+  const peg$e31 = peg$literalExpectation(".", false);
+  const peg$e32 = peg$literalExpectation("device", false);
   const peg$e33 = peg$literalExpectation("->", false);
   const peg$e34 = peg$literalExpectation("or", false);
   const peg$e35 = peg$literalExpectation("and", false);
@@ -306,46 +323,56 @@ function peg$parse(input, options) {
   const peg$e49 = peg$literalExpectation("<=", false);
   const peg$e50 = peg$literalExpectation(">=", false);
   const peg$e51 = peg$literalExpectation("<", false);
-  const peg$e52 = peg$literalExpectation("-", false);
+  const peg$e52 = peg$classExpectation(["-", "<"], false, false, false);
   const peg$e53 = peg$literalExpectation(">", false);
   const peg$e54 = peg$literalExpectation("..", false);
-  const peg$e55 = peg$literalExpectation("[", false);
-  const peg$e56 = peg$literalExpectation("]", false);
-  const peg$e57 = peg$otherExpectation("duration");
-  const peg$e58 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e59 = peg$classExpectation([["0", "9"], "_"], false, false, false);
-  const peg$e60 = peg$literalExpectation("ns", false);
-  const peg$e61 = peg$literalExpectation("us", false);
-  const peg$e62 = peg$literalExpectation("ms", false);
-  const peg$e63 = peg$literalExpectation("s", false);
-  const peg$e64 = peg$otherExpectation("number");
-  const peg$e65 = peg$literalExpectation("0x", false);
-  const peg$e66 = peg$literalExpectation("0X", false);
-  const peg$e67 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
-  const peg$e68 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
-  const peg$e69 = peg$literalExpectation("0b", false);
-  const peg$e70 = peg$literalExpectation("0B", false);
-  const peg$e71 = peg$classExpectation(["0", "1"], false, false, false);
-  const peg$e72 = peg$classExpectation(["0", "1", "_"], false, false, false);
-  const peg$e73 = peg$otherExpectation("string");
-  const peg$e74 = peg$literalExpectation("\"", false);
-  const peg$e75 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
-  const peg$e76 = peg$literalExpectation("\\", false);
-  const peg$e77 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
-  const peg$e78 = peg$classExpectation(["\n", "\r"], true, false, false);
-  const peg$e79 = peg$otherExpectation("variable");
-  const peg$e80 = peg$literalExpectation("$", false);
-  const peg$e81 = peg$otherExpectation("name");
-  const peg$e82 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
-  const peg$e83 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e84 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e85 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e86 = peg$otherExpectation("space");
-  const peg$e87 = peg$otherExpectation("comment");
-  const peg$e88 = peg$literalExpectation("#", false);
-  const peg$e89 = peg$otherExpectation("newline");
-  const peg$e90 = peg$literalExpectation("\r\n", false);
-  const peg$e91 = peg$classExpectation(["\n", "\r"], false, false, false);
+  const peg$e55 = peg$otherExpectation("expression");
+  const peg$e56 = peg$literalExpectation("|", false);
+  const peg$e57 = peg$literalExpectation("^", false);
+  const peg$e58 = peg$literalExpectation("&", false);
+  const peg$e59 = peg$literalExpectation("<<", false);
+  const peg$e60 = peg$literalExpectation(">>", false);
+  const peg$e61 = peg$classExpectation(["%", "*", "/"], false, false, false);
+  const peg$e62 = peg$literalExpectation("+", false);
+  const peg$e63 = peg$literalExpectation("-", false);
+  const peg$e64 = peg$literalExpectation("~", false);
+  const peg$e65 = peg$literalExpectation("[", false);
+  const peg$e66 = peg$literalExpectation("]", false);
+  const peg$e67 = peg$otherExpectation("duration");
+  const peg$e68 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e69 = peg$classExpectation([["0", "9"], "_"], false, false, false);
+  const peg$e70 = peg$literalExpectation("ns", false);
+  const peg$e71 = peg$literalExpectation("us", false);
+  const peg$e72 = peg$literalExpectation("ms", false);
+  const peg$e73 = peg$literalExpectation("s", false);
+  const peg$e74 = peg$otherExpectation("number");
+  const peg$e75 = peg$literalExpectation("0x", false);
+  const peg$e76 = peg$literalExpectation("0X", false);
+  const peg$e77 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
+  const peg$e78 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
+  const peg$e79 = peg$literalExpectation("0b", false);
+  const peg$e80 = peg$literalExpectation("0B", false);
+  const peg$e81 = peg$classExpectation(["0", "1"], false, false, false);
+  const peg$e82 = peg$classExpectation(["0", "1", "_"], false, false, false);
+  const peg$e83 = peg$otherExpectation("string");
+  const peg$e84 = peg$literalExpectation("\"", false);
+  const peg$e85 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
+  const peg$e86 = peg$literalExpectation("\\", false);
+  const peg$e87 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
+  const peg$e88 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e89 = peg$otherExpectation("variable");
+  const peg$e90 = peg$literalExpectation("$", false);
+  const peg$e91 = peg$otherExpectation("name");
+  const peg$e92 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
+  const peg$e93 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e95 = peg$classExpectation([" ", "\t"], false, false, false);
+  const peg$e96 = peg$otherExpectation("space");
+  const peg$e97 = peg$otherExpectation("comment");
+  const peg$e98 = peg$literalExpectation("#", false);
+  const peg$e99 = peg$otherExpectation("newline");
+  const peg$e100 = peg$literalExpectation("\r\n", false);
+  const peg$e101 = peg$classExpectation(["\n", "\r"], false, false, false);
 
   function peg$f0(body) {
     const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
@@ -379,7 +406,11 @@ function peg$parse(input, options) {
   function peg$f20(actor, body) {    return { kind: "action", actor, body, loc: location() };  }
   function peg$f21(command) {    return { kind: "do", command, loc: location() };  }
   function peg$f22(body) {    return body;  }
-  function peg$f23(device) {    return { kind: "actor", name: "device", device, loc: location() };  }
+  function peg$f23(vm, device) {
+    return vm
+      ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
+      : { kind: "actor", name: "device", device, loc: location() };
+  }
   function peg$f24(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
@@ -427,30 +458,38 @@ function peg$parse(input, options) {
   function peg$f44(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   }
-  function peg$f45(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f46(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f47(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f48(head, tail) {    return [head, ...tail];  }
-  function peg$f49(digits, unit) {
+  function peg$f45(head, tail) {    return binary(head, tail, location);  }
+  function peg$f46(head, tail) {    return binary(head, tail, location);  }
+  function peg$f47(head, tail) {    return binary(head, tail, location);  }
+  function peg$f48(head, tail) {    return binary(head, tail, location);  }
+  function peg$f49(head, tail) {    return binary(head, tail, location);  }
+  function peg$f50(head, tail) {    return binary(head, tail, location);  }
+  function peg$f51(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
+  function peg$f52(operand) {    return { kind: "neg", operand, loc: location() };  }
+  function peg$f53(expr) {    return { kind: "paren", expr, loc: location() };  }
+  function peg$f54(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f55(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f56(head, tail) {    return [head, ...tail];  }
+  function peg$f57(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f50() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f51() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f52() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f53(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f54() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f55(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f56(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f57(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f58(head, tail) {
+  function peg$f58() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f59() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f60() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f61(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f62() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f63(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f64(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f65(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f66(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f59(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f60(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f61() {    return { kind: "ident", name: text(), loc: location() };  }
-  function peg$f62() {    comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f67(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f68(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f69() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f70() {    comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -1889,20 +1928,43 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c25) {
-      s1 = peg$c25;
+    s1 = peg$currPos;
+    s2 = peg$parseIdentifier();
+    if (s2 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s3 = peg$c25;
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e31); }
+      }
+      if (s3 !== peg$FAILED) {
+        s1 = s2;
+      } else {
+        peg$currPos = s1;
+        s1 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s1;
+      s1 = peg$FAILED;
+    }
+    if (s1 === peg$FAILED) {
+      s1 = null;
+    }
+    if (input.substr(peg$currPos, 6) === peg$c26) {
+      s2 = peg$c26;
       peg$currPos += 6;
     } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e31); }
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e32); }
     }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parseGap();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseDeviceName();
-        if (s3 !== peg$FAILED) {
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseGap();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseDeviceName();
+        if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f23(s3);
+          s0 = peg$f23(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1921,11 +1983,11 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         if (input.charCodeAt(peg$currPos) === 46) {
-          s3 = peg$c26;
+          s3 = peg$c25;
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e32); }
+          if (peg$silentFails === 0) { peg$fail(peg$e31); }
         }
         if (s3 !== peg$FAILED) {
           s1 = s2;
@@ -2244,7 +2306,7 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$parseWordBlock();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseScalarValue();
+        s0 = peg$parseWordValue();
       }
     }
 
@@ -2450,44 +2512,44 @@ function peg$parse(input, options) {
       s0 = peg$FAILED;
     }
     if (s0 === peg$FAILED) {
-      s0 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 40) {
-        s1 = peg$c31;
-        peg$currPos++;
-      } else {
-        s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e37); }
-      }
-      if (s1 !== peg$FAILED) {
-        s2 = peg$parseSpacing();
-        s3 = peg$parseOrCondition();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 41) {
-            s5 = peg$c32;
+      s0 = peg$parseTookCondition();
+      if (s0 === peg$FAILED) {
+        s0 = peg$parseComparison();
+        if (s0 === peg$FAILED) {
+          s0 = peg$currPos;
+          if (input.charCodeAt(peg$currPos) === 40) {
+            s1 = peg$c31;
             peg$currPos++;
           } else {
-            s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e38); }
+            s1 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e37); }
           }
-          if (s5 !== peg$FAILED) {
-            s0 = s3;
+          if (s1 !== peg$FAILED) {
+            s2 = peg$parseSpacing();
+            s3 = peg$parseOrCondition();
+            if (s3 !== peg$FAILED) {
+              s4 = peg$parseSpacing();
+              if (input.charCodeAt(peg$currPos) === 41) {
+                s5 = peg$c32;
+                peg$currPos++;
+              } else {
+                s5 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e38); }
+              }
+              if (s5 !== peg$FAILED) {
+                s0 = s3;
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
           }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseTookCondition();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseComparison();
         }
       }
     }
@@ -2660,7 +2722,7 @@ function peg$parse(input, options) {
     s0 = s1;
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      s1 = peg$parseScalarValue();
+      s1 = peg$parseRangeOrExpression();
       if (s1 !== peg$FAILED) {
         s2 = [];
         s3 = peg$currPos;
@@ -2674,7 +2736,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseSpacing();
-          s7 = peg$parseScalarValue();
+          s7 = peg$parseRangeOrExpression();
           if (s7 !== peg$FAILED) {
             s3 = s7;
           } else {
@@ -2698,7 +2760,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseSpacing();
-            s7 = peg$parseScalarValue();
+            s7 = peg$parseRangeOrExpression();
             if (s7 !== peg$FAILED) {
               s3 = s7;
             } else {
@@ -2788,7 +2850,7 @@ function peg$parse(input, options) {
       }
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
-        s1 = peg$parseScalarValue();
+        s1 = peg$parseExpression();
         if (s1 !== peg$FAILED) {
           s2 = peg$parseGap();
           if (s2 !== peg$FAILED) {
@@ -2923,8 +2985,8 @@ function peg$parse(input, options) {
             if (s2 !== peg$FAILED) {
               s3 = peg$currPos;
               peg$silentFails++;
-              if (input.charCodeAt(peg$currPos) === 45) {
-                s4 = peg$c44;
+              s4 = input.charAt(peg$currPos);
+              if (peg$r2.test(s4)) {
                 peg$currPos++;
               } else {
                 s4 = peg$FAILED;
@@ -2954,12 +3016,47 @@ function peg$parse(input, options) {
               s0 = s1;
             }
             if (s0 === peg$FAILED) {
+              s0 = peg$currPos;
+              s1 = peg$currPos;
               if (input.charCodeAt(peg$currPos) === 62) {
-                s0 = peg$c45;
+                s2 = peg$c44;
                 peg$currPos++;
               } else {
-                s0 = peg$FAILED;
+                s2 = peg$FAILED;
                 if (peg$silentFails === 0) { peg$fail(peg$e53); }
+              }
+              if (s2 !== peg$FAILED) {
+                s3 = peg$currPos;
+                peg$silentFails++;
+                if (input.charCodeAt(peg$currPos) === 62) {
+                  s4 = peg$c44;
+                  peg$currPos++;
+                } else {
+                  s4 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e53); }
+                }
+                peg$silentFails--;
+                if (s4 === peg$FAILED) {
+                  s3 = undefined;
+                } else {
+                  peg$currPos = s3;
+                  s3 = peg$FAILED;
+                }
+                if (s3 !== peg$FAILED) {
+                  s2 = [s2, s3];
+                  s1 = s2;
+                } else {
+                  peg$currPos = s1;
+                  s1 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s1;
+                s1 = peg$FAILED;
+              }
+              if (s1 !== peg$FAILED) {
+                s0 = input.substring(s0, peg$currPos);
+              } else {
+                s0 = s1;
               }
             }
           }
@@ -3175,55 +3272,29 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$parseListLiteral();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseScalarValue();
+        s0 = peg$parseRangeOrExpression();
       }
     }
 
     return s0;
   }
 
-  function peg$parseScalarValue() {
-    let s0;
-
-    s0 = peg$parseDuration();
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseNumberOrRange();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseNegated();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseString();
-          if (s0 === peg$FAILED) {
-            s0 = peg$parseVariableOrRange();
-            if (s0 === peg$FAILED) {
-              s0 = peg$parsePathOrIdentifier();
-            }
-          }
-        }
-      }
-    }
-
-    return s0;
-  }
-
-  function peg$parseNumberOrRange() {
+  function peg$parseWordValue() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    s1 = peg$parseNumber();
+    s1 = peg$parseUnary();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c46) {
-        s3 = peg$c46;
+      if (input.substr(peg$currPos, 2) === peg$c45) {
+        s3 = peg$c45;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
         if (peg$silentFails === 0) { peg$fail(peg$e54); }
       }
       if (s3 !== peg$FAILED) {
-        s4 = peg$parseNumber();
-        if (s4 === peg$FAILED) {
-          s4 = peg$parseVariable();
-        }
+        s4 = peg$parseUnary();
         if (s4 !== peg$FAILED) {
           s2 = s4;
         } else {
@@ -3247,25 +3318,22 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseVariableOrRange() {
+  function peg$parseRangeOrExpression() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    s1 = peg$parseVariable();
+    s1 = peg$parseExpression();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c46) {
-        s3 = peg$c46;
+      if (input.substr(peg$currPos, 2) === peg$c45) {
+        s3 = peg$c45;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
         if (peg$silentFails === 0) { peg$fail(peg$e54); }
       }
       if (s3 !== peg$FAILED) {
-        s4 = peg$parseNumber();
-        if (s4 === peg$FAILED) {
-          s4 = peg$parseVariable();
-        }
+        s4 = peg$parseExpression();
         if (s4 !== peg$FAILED) {
           s2 = s4;
         } else {
@@ -3289,28 +3357,559 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseNegated() {
-    let s0, s1, s2;
+  function peg$parseExpression() {
+    let s0, s1;
+
+    peg$silentFails++;
+    s0 = peg$parseOrExpression();
+    peg$silentFails--;
+    if (s0 === peg$FAILED) {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e55); }
+    }
+
+    return s0;
+  }
+
+  function peg$parseOrExpression() {
+    let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c44;
+    s1 = peg$parseXorExpression();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseOrOp();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseXorExpression();
+        if (s5 !== peg$FAILED) {
+          s3 = [ s4, s5 ];
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseOrOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseXorExpression();
+          if (s5 !== peg$FAILED) {
+            s3 = [ s4, s5 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f45(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseXorExpression() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseAndExpression();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseXorOp();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseAndExpression();
+        if (s5 !== peg$FAILED) {
+          s3 = [ s4, s5 ];
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseXorOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseAndExpression();
+          if (s5 !== peg$FAILED) {
+            s3 = [ s4, s5 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f46(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseAndExpression() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseShiftExpression();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseAndOp();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseShiftExpression();
+        if (s5 !== peg$FAILED) {
+          s3 = [ s4, s5 ];
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseAndOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseShiftExpression();
+          if (s5 !== peg$FAILED) {
+            s3 = [ s4, s5 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f47(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShiftExpression() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseAddExpression();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseShiftOp();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseAddExpression();
+        if (s5 !== peg$FAILED) {
+          s3 = [ s4, s5 ];
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseShiftOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseAddExpression();
+          if (s5 !== peg$FAILED) {
+            s3 = [ s4, s5 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f48(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseAddExpression() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseMulExpression();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseAddOp();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseMulExpression();
+        if (s5 !== peg$FAILED) {
+          s3 = [ s4, s5 ];
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseAddOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseMulExpression();
+          if (s5 !== peg$FAILED) {
+            s3 = [ s4, s5 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f49(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseMulExpression() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseUnary();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseMulOp();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseUnary();
+        if (s5 !== peg$FAILED) {
+          s3 = [ s4, s5 ];
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseMulOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseUnary();
+          if (s5 !== peg$FAILED) {
+            s3 = [ s4, s5 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f50(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseOrOp() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSpacing();
+    if (input.charCodeAt(peg$currPos) === 124) {
+      s2 = peg$c46;
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e56); }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseSpacing();
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseXorOp() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSpacing();
+    if (input.charCodeAt(peg$currPos) === 94) {
+      s2 = peg$c47;
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e57); }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseSpacing();
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseAndOp() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSpacing();
+    if (input.charCodeAt(peg$currPos) === 38) {
+      s2 = peg$c48;
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseSpacing();
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShiftOp() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSpacing();
+    if (input.substr(peg$currPos, 2) === peg$c49) {
+      s2 = peg$c49;
+      peg$currPos += 2;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e59); }
+    }
+    if (s2 === peg$FAILED) {
+      if (input.substr(peg$currPos, 2) === peg$c50) {
+        s2 = peg$c50;
+        peg$currPos += 2;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e60); }
+      }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseSpacing();
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseMulOp() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSpacing();
+    s2 = input.charAt(peg$currPos);
+    if (peg$r3.test(s2)) {
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e61); }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseSpacing();
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseAddOp() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSpacing();
+    if (input.charCodeAt(peg$currPos) === 43) {
+      s2 = peg$c51;
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e62); }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseSpacing();
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseGap();
+      if (s1 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 45) {
+          s2 = peg$c52;
+          peg$currPos++;
+        } else {
+          s2 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e63); }
+        }
+        if (s2 !== peg$FAILED) {
+          s3 = peg$currPos;
+          peg$silentFails++;
+          if (input.charCodeAt(peg$currPos) === 62) {
+            s4 = peg$c44;
+            peg$currPos++;
+          } else {
+            s4 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e53); }
+          }
+          peg$silentFails--;
+          if (s4 === peg$FAILED) {
+            s3 = undefined;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parseGap();
+            if (s4 !== peg$FAILED) {
+              s0 = s2;
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 45) {
+          s1 = peg$c52;
+          peg$currPos++;
+        } else {
+          s1 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e63); }
+        }
+        if (s1 !== peg$FAILED) {
+          s2 = peg$currPos;
+          peg$silentFails++;
+          if (input.charCodeAt(peg$currPos) === 62) {
+            s3 = peg$c44;
+            peg$currPos++;
+          } else {
+            s3 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e53); }
+          }
+          peg$silentFails--;
+          if (s3 === peg$FAILED) {
+            s2 = undefined;
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseSpacing();
+            s0 = s1;
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseUnary() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    if (input.charCodeAt(peg$currPos) === 126) {
+      s1 = peg$c53;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e52); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseNumber();
-      if (s2 === peg$FAILED) {
-        s2 = peg$parseVariable();
-        if (s2 === peg$FAILED) {
-          s2 = peg$parseIdentifier();
-        }
-      }
-      if (s2 !== peg$FAILED) {
+      s2 = peg$parseSpacing();
+      s3 = peg$parseUnary();
+      if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f45(s2);
+        s0 = peg$f51(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3318,6 +3917,110 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 45) {
+        s1 = peg$c52;
+        peg$currPos++;
+      } else {
+        s1 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e63); }
+      }
+      if (s1 !== peg$FAILED) {
+        s2 = peg$currPos;
+        peg$silentFails++;
+        if (input.charCodeAt(peg$currPos) === 62) {
+          s3 = peg$c44;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e53); }
+        }
+        peg$silentFails--;
+        if (s3 === peg$FAILED) {
+          s2 = undefined;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseUnary();
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f52(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$parsePrimary();
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parsePrimary() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    if (input.charCodeAt(peg$currPos) === 40) {
+      s1 = peg$c31;
+      peg$currPos++;
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e37); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseSpacing();
+      s3 = peg$parseExpression();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseSpacing();
+        if (input.charCodeAt(peg$currPos) === 41) {
+          s5 = peg$c32;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e38); }
+        }
+        if (s5 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f53(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseDuration();
+      if (s0 === peg$FAILED) {
+        s0 = peg$parseNumber();
+        if (s0 === peg$FAILED) {
+          s0 = peg$parseString();
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseVariable();
+            if (s0 === peg$FAILED) {
+              s0 = peg$parsePathOrIdentifier();
+            }
+          }
+        }
+      }
     }
 
     return s0;
@@ -3350,7 +4053,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f46(s3);
+        s0 = peg$f54(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3368,11 +4071,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 91) {
-      s1 = peg$c47;
+      s1 = peg$c54;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e55); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -3382,15 +4085,15 @@ function peg$parse(input, options) {
       }
       s4 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 93) {
-        s5 = peg$c48;
+        s5 = peg$c55;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e56); }
+        if (peg$silentFails === 0) { peg$fail(peg$e66); }
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f47(s3);
+        s0 = peg$f55(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3407,7 +4110,7 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    s1 = peg$parseScalarValue();
+    s1 = peg$parseRangeOrExpression();
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
@@ -3421,7 +4124,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parseSpacing();
-        s7 = peg$parseScalarValue();
+        s7 = peg$parseRangeOrExpression();
         if (s7 !== peg$FAILED) {
           s3 = s7;
         } else {
@@ -3445,7 +4148,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseSpacing();
-          s7 = peg$parseScalarValue();
+          s7 = peg$parseRangeOrExpression();
           if (s7 !== peg$FAILED) {
             s3 = s7;
           } else {
@@ -3477,7 +4180,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
+      s0 = peg$f56(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3494,29 +4197,29 @@ function peg$parse(input, options) {
     s1 = peg$currPos;
     s2 = peg$currPos;
     s3 = input.charAt(peg$currPos);
-    if (peg$r2.test(s3)) {
+    if (peg$r4.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+      if (peg$silentFails === 0) { peg$fail(peg$e68); }
     }
     if (s3 !== peg$FAILED) {
       s4 = [];
       s5 = input.charAt(peg$currPos);
-      if (peg$r3.test(s5)) {
+      if (peg$r5.test(s5)) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e59); }
+        if (peg$silentFails === 0) { peg$fail(peg$e69); }
       }
       while (s5 !== peg$FAILED) {
         s4.push(s5);
         s5 = input.charAt(peg$currPos);
-        if (peg$r3.test(s5)) {
+        if (peg$r5.test(s5)) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e59); }
+          if (peg$silentFails === 0) { peg$fail(peg$e69); }
         }
       }
       s3 = [s3, s4];
@@ -3532,36 +4235,36 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c49) {
-        s3 = peg$c49;
+      if (input.substr(peg$currPos, 2) === peg$c56) {
+        s3 = peg$c56;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e60); }
+        if (peg$silentFails === 0) { peg$fail(peg$e70); }
       }
       if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c50) {
-          s3 = peg$c50;
+        if (input.substr(peg$currPos, 2) === peg$c57) {
+          s3 = peg$c57;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e61); }
+          if (peg$silentFails === 0) { peg$fail(peg$e71); }
         }
         if (s3 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c51) {
-            s3 = peg$c51;
+          if (input.substr(peg$currPos, 2) === peg$c58) {
+            s3 = peg$c58;
             peg$currPos += 2;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e62); }
+            if (peg$silentFails === 0) { peg$fail(peg$e72); }
           }
           if (s3 === peg$FAILED) {
             if (input.charCodeAt(peg$currPos) === 115) {
-              s3 = peg$c52;
+              s3 = peg$c59;
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e63); }
+              if (peg$silentFails === 0) { peg$fail(peg$e73); }
             }
           }
         }
@@ -3584,7 +4287,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f49(s1, s2);
+          s0 = peg$f57(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3600,7 +4303,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e57); }
+      if (peg$silentFails === 0) { peg$fail(peg$e67); }
     }
 
     return s0;
@@ -3611,47 +4314,47 @@ function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c53) {
-      s1 = peg$c53;
+    if (input.substr(peg$currPos, 2) === peg$c60) {
+      s1 = peg$c60;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e65); }
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c54) {
-        s1 = peg$c54;
+      if (input.substr(peg$currPos, 2) === peg$c61) {
+        s1 = peg$c61;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e66); }
+        if (peg$silentFails === 0) { peg$fail(peg$e76); }
       }
     }
     if (s1 !== peg$FAILED) {
       s2 = input.charAt(peg$currPos);
-      if (peg$r4.test(s2)) {
+      if (peg$r6.test(s2)) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e67); }
+        if (peg$silentFails === 0) { peg$fail(peg$e77); }
       }
       if (s2 !== peg$FAILED) {
         s3 = [];
         s4 = input.charAt(peg$currPos);
-        if (peg$r5.test(s4)) {
+        if (peg$r7.test(s4)) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e68); }
+          if (peg$silentFails === 0) { peg$fail(peg$e78); }
         }
         while (s4 !== peg$FAILED) {
           s3.push(s4);
           s4 = input.charAt(peg$currPos);
-          if (peg$r5.test(s4)) {
+          if (peg$r7.test(s4)) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e68); }
+            if (peg$silentFails === 0) { peg$fail(peg$e78); }
           }
         }
         s4 = peg$currPos;
@@ -3666,7 +4369,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f50();
+          s0 = peg$f58();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3681,47 +4384,47 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c55) {
-        s1 = peg$c55;
+      if (input.substr(peg$currPos, 2) === peg$c62) {
+        s1 = peg$c62;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e69); }
+        if (peg$silentFails === 0) { peg$fail(peg$e79); }
       }
       if (s1 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c56) {
-          s1 = peg$c56;
+        if (input.substr(peg$currPos, 2) === peg$c63) {
+          s1 = peg$c63;
           peg$currPos += 2;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e70); }
+          if (peg$silentFails === 0) { peg$fail(peg$e80); }
         }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
-        if (peg$r6.test(s2)) {
+        if (peg$r8.test(s2)) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e71); }
+          if (peg$silentFails === 0) { peg$fail(peg$e81); }
         }
         if (s2 !== peg$FAILED) {
           s3 = [];
           s4 = input.charAt(peg$currPos);
-          if (peg$r7.test(s4)) {
+          if (peg$r9.test(s4)) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e72); }
+            if (peg$silentFails === 0) { peg$fail(peg$e82); }
           }
           while (s4 !== peg$FAILED) {
             s3.push(s4);
             s4 = input.charAt(peg$currPos);
-            if (peg$r7.test(s4)) {
+            if (peg$r9.test(s4)) {
               peg$currPos++;
             } else {
               s4 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e72); }
+              if (peg$silentFails === 0) { peg$fail(peg$e82); }
             }
           }
           s4 = peg$currPos;
@@ -3736,7 +4439,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f51();
+            s0 = peg$f59();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3752,29 +4455,29 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         s1 = input.charAt(peg$currPos);
-        if (peg$r2.test(s1)) {
+        if (peg$r4.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e58); }
+          if (peg$silentFails === 0) { peg$fail(peg$e68); }
         }
         if (s1 !== peg$FAILED) {
           s2 = [];
           s3 = input.charAt(peg$currPos);
-          if (peg$r3.test(s3)) {
+          if (peg$r5.test(s3)) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e59); }
+            if (peg$silentFails === 0) { peg$fail(peg$e69); }
           }
           while (s3 !== peg$FAILED) {
             s2.push(s3);
             s3 = input.charAt(peg$currPos);
-            if (peg$r3.test(s3)) {
+            if (peg$r5.test(s3)) {
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e59); }
+              if (peg$silentFails === 0) { peg$fail(peg$e69); }
             }
           }
           s3 = peg$currPos;
@@ -3789,7 +4492,7 @@ function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f52();
+            s0 = peg$f60();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3803,7 +4506,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e64); }
+      if (peg$silentFails === 0) { peg$fail(peg$e74); }
     }
 
     return s0;
@@ -3815,11 +4518,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 34) {
-      s1 = peg$c57;
+      s1 = peg$c64;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -3829,15 +4532,15 @@ function peg$parse(input, options) {
         s3 = peg$parseStringChar();
       }
       if (input.charCodeAt(peg$currPos) === 34) {
-        s3 = peg$c57;
+        s3 = peg$c64;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e74); }
+        if (peg$silentFails === 0) { peg$fail(peg$e84); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f53(s2);
+        s0 = peg$f61(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3849,11 +4552,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 34) {
-        s1 = peg$c57;
+        s1 = peg$c64;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e74); }
+        if (peg$silentFails === 0) { peg$fail(peg$e84); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
@@ -3863,7 +4566,7 @@ function peg$parse(input, options) {
           s3 = peg$parseStringChar();
         }
         peg$savedPos = s0;
-        s0 = peg$f54();
+        s0 = peg$f62();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3872,7 +4575,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e73); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
 
     return s0;
@@ -3882,32 +4585,32 @@ function peg$parse(input, options) {
     let s0, s1, s2;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r8.test(s0)) {
+    if (peg$r10.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c58;
+        s1 = peg$c65;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e76); }
+        if (peg$silentFails === 0) { peg$fail(peg$e86); }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
-        if (peg$r9.test(s2)) {
+        if (peg$r11.test(s2)) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e77); }
+          if (peg$silentFails === 0) { peg$fail(peg$e87); }
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f55(s2);
+          s0 = peg$f63(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3919,23 +4622,23 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 92) {
-          s1 = peg$c58;
+          s1 = peg$c65;
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e76); }
+          if (peg$silentFails === 0) { peg$fail(peg$e86); }
         }
         if (s1 !== peg$FAILED) {
           s2 = input.charAt(peg$currPos);
-          if (peg$r10.test(s2)) {
+          if (peg$r12.test(s2)) {
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e78); }
+            if (peg$silentFails === 0) { peg$fail(peg$e88); }
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f56(s2);
+            s0 = peg$f64(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3956,11 +4659,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 36) {
-      s1 = peg$c59;
+      s1 = peg$c66;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -3986,7 +4689,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f57(s2);
+        s0 = peg$f65(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3998,7 +4701,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
     }
 
     return s0;
@@ -4017,7 +4720,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f58(s1, s2);
+      s0 = peg$f66(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4031,17 +4734,17 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 46) {
-      s1 = peg$c26;
+      s1 = peg$c25;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e32); }
+      if (peg$silentFails === 0) { peg$fail(peg$e31); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f59(s2);
+        s0 = peg$f67(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4053,27 +4756,27 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 91) {
-        s1 = peg$c47;
+        s1 = peg$c54;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e55); }
+        if (peg$silentFails === 0) { peg$fail(peg$e65); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
-        s3 = peg$parseScalarValue();
+        s3 = peg$parseExpression();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
           if (input.charCodeAt(peg$currPos) === 93) {
-            s5 = peg$c48;
+            s5 = peg$c55;
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e56); }
+            if (peg$silentFails === 0) { peg$fail(peg$e66); }
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f60(s3);
+            s0 = peg$f68(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4107,19 +4810,19 @@ function peg$parse(input, options) {
       s3 = [];
       s4 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 45) {
-        s5 = peg$c44;
+        s5 = peg$c52;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e52); }
+        if (peg$silentFails === 0) { peg$fail(peg$e63); }
       }
       if (s5 !== peg$FAILED) {
         s6 = input.charAt(peg$currPos);
-        if (peg$r11.test(s6)) {
+        if (peg$r13.test(s6)) {
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e82); }
+          if (peg$silentFails === 0) { peg$fail(peg$e92); }
         }
         if (s6 !== peg$FAILED) {
           s7 = [];
@@ -4142,19 +4845,19 @@ function peg$parse(input, options) {
         s3.push(s4);
         s4 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 45) {
-          s5 = peg$c44;
+          s5 = peg$c52;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e52); }
+          if (peg$silentFails === 0) { peg$fail(peg$e63); }
         }
         if (s5 !== peg$FAILED) {
           s6 = input.charAt(peg$currPos);
-          if (peg$r11.test(s6)) {
+          if (peg$r13.test(s6)) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e82); }
+            if (peg$silentFails === 0) { peg$fail(peg$e92); }
           }
           if (s6 !== peg$FAILED) {
             s7 = [];
@@ -4175,7 +4878,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f61();
+      s0 = peg$f69();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4183,7 +4886,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
 
     return s0;
@@ -4193,11 +4896,11 @@ function peg$parse(input, options) {
     let s0;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r12.test(s0)) {
+    if (peg$r14.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
     }
 
     return s0;
@@ -4207,11 +4910,11 @@ function peg$parse(input, options) {
     let s0;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r13.test(s0)) {
+    if (peg$r15.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
     }
 
     return s0;
@@ -4222,20 +4925,20 @@ function peg$parse(input, options) {
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r14.test(s1)) {
+    if (peg$r16.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c58;
+        s2 = peg$c65;
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e76); }
+        if (peg$silentFails === 0) { peg$fail(peg$e86); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -4254,20 +4957,20 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r14.test(s1)) {
+      if (peg$r16.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e85); }
+        if (peg$silentFails === 0) { peg$fail(peg$e95); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 92) {
-          s2 = peg$c58;
+          s2 = peg$c65;
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e76); }
+          if (peg$silentFails === 0) { peg$fail(peg$e86); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$parseNewline();
@@ -4294,20 +4997,20 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r14.test(s1)) {
+    if (peg$r16.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c58;
+        s2 = peg$c65;
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e76); }
+        if (peg$silentFails === 0) { peg$fail(peg$e86); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -4327,20 +5030,20 @@ function peg$parse(input, options) {
       while (s1 !== peg$FAILED) {
         s0.push(s1);
         s1 = input.charAt(peg$currPos);
-        if (peg$r14.test(s1)) {
+        if (peg$r16.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e85); }
+          if (peg$silentFails === 0) { peg$fail(peg$e95); }
         }
         if (s1 === peg$FAILED) {
           s1 = peg$currPos;
           if (input.charCodeAt(peg$currPos) === 92) {
-            s2 = peg$c58;
+            s2 = peg$c65;
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e76); }
+            if (peg$silentFails === 0) { peg$fail(peg$e86); }
           }
           if (s2 !== peg$FAILED) {
             s3 = peg$parseNewline();
@@ -4363,7 +5066,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
 
     return s0;
@@ -4374,11 +5077,11 @@ function peg$parse(input, options) {
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r14.test(s1)) {
+    if (peg$r16.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -4398,11 +5101,11 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r14.test(s1)) {
+      if (peg$r16.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e85); }
+        if (peg$silentFails === 0) { peg$fail(peg$e95); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -4430,33 +5133,33 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 35) {
-      s1 = peg$c60;
+      s1 = peg$c67;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = input.charAt(peg$currPos);
-      if (peg$r10.test(s3)) {
+      if (peg$r12.test(s3)) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e78); }
+        if (peg$silentFails === 0) { peg$fail(peg$e88); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r10.test(s3)) {
+        if (peg$r12.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e78); }
+          if (peg$silentFails === 0) { peg$fail(peg$e88); }
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f62();
+      s0 = peg$f70();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4464,7 +5167,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
 
     return s0;
@@ -4474,26 +5177,26 @@ function peg$parse(input, options) {
     let s0, s1;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c61) {
-      s0 = peg$c61;
+    if (input.substr(peg$currPos, 2) === peg$c68) {
+      s0 = peg$c68;
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
     }
     if (s0 === peg$FAILED) {
       s0 = input.charAt(peg$currPos);
-      if (peg$r15.test(s0)) {
+      if (peg$r17.test(s0)) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e91); }
+        if (peg$silentFails === 0) { peg$fail(peg$e101); }
       }
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e99); }
     }
 
     return s0;

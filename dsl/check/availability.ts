@@ -103,6 +103,9 @@ class Walker {
         return this.call(e.call);
       case "neg":
         return this.expr(e.operand);
+      case "op":
+        for (const a of e.args) this.expr(a);
+        return;
       case "set":
       case "list":
         for (const i of e.items) this.expr(i);

@@ -20,6 +20,7 @@ import type {
 import type { CommandSpec, ParamSpec, ParamType, StateSpec, Val } from "../../lib/core/table.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
 import { coerce, describeType } from "../../lib/core/values.ts";
+import { applyOp, U64_MAX } from "../../lib/core/u64.ts";
 import { type CheckContext, fail, sliceOf, suggest } from "./context.ts";
 
 /** Who is acting in the statements being lowered. */
@@ -128,6 +129,13 @@ function lowerStatement(
       return { op: "let", name: s.name.name, value, loc: s.loc };
     }
     case "repeat":
+      if (s.count.kind === "duration") {
+        fail(
+          s.count.loc,
+          "'repeat' takes a count, not a duration",
+          "write 'repeat 3 { ... }'; to let time pass, use 'run 3us'",
+        );
+      }
       return {
         op: "repeat",
         count: lowerValue(s.count, scope),
@@ -712,9 +720,70 @@ function lowerTyped(v: Value, type: ParamType, scope: Scope): Expr {
   return expr;
 }
 
+/** Expressions nest at most this deep (a chain `a + b + c` counts one level per operator). */
+export const MAX_EXPRESSION_DEPTH = 256;
+
+/** Measures nesting without recursion, so a pathological chain cannot overflow the stack. */
+function expressionDepth(root: Value): number {
+  let deepest = 0;
+  const stack: Array<[Value, number]> = [[root, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > deepest) deepest = d;
+    if (d > MAX_EXPRESSION_DEPTH) break;
+    if (v.kind === "binary") stack.push([v.left, d + 1], [v.right, d + 1]);
+    else if (v.kind === "unary" || v.kind === "neg") stack.push([v.operand, d + 1]);
+    else if (v.kind === "paren") stack.push([v.expr, d + 1]);
+    else if (v.kind === "range") stack.push([v.from, d + 1], [v.to, d + 1]);
+  }
+  return deepest;
+}
+
 function lowerValue(v: Value, scope: Scope): Expr {
+  if (
+    (v.kind === "binary" || v.kind === "paren" || v.kind === "unary") &&
+    expressionDepth(v) > MAX_EXPRESSION_DEPTH
+  ) {
+    fail(
+      v.loc,
+      `expression nested more than ${MAX_EXPRESSION_DEPTH} deep`,
+      "split it with 'let $part = ...'",
+    );
+  }
+  return lowerValueTree(v, scope);
+}
+
+/**
+ * An operator node; folded now when every operand is a literal, so that an
+ * overflow in literals is reported by the checker, at the operator.
+ */
+function lowerOp(op: Expr & { e: "op" }): Expr {
+  const values = op.args.map(staticValue);
+  if (values.some((x) => x === undefined)) return op;
+  const r = applyOp(op.op, values as Val[]);
+  if (typeof r === "string") fail(op.loc, r);
+  return { e: "lit", value: r, loc: op.loc };
+}
+
+function lowerValueTree(v: Value, scope: Scope): Expr {
   switch (v.kind) {
+    case "binary":
+      return lowerOp({
+        e: "op",
+        op: v.op,
+        args: [lowerValueTree(v.left, scope), lowerValueTree(v.right, scope)],
+        loc: v.loc,
+      });
+    case "unary":
+      return lowerOp({ e: "op", op: v.op, args: [lowerValueTree(v.operand, scope)], loc: v.loc });
+    case "paren": {
+      const inner = lowerValueTree(v.expr, scope);
+      return { ...inner, loc: v.loc };
+    }
     case "number":
+      if (v.value > U64_MAX) {
+        fail(v.loc, `${v.text} does not fit in 64 bits (the largest value is 0xffffffffffffffff)`);
+      }
       return {
         e: "lit",
         value: v.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.value) : v.value,
@@ -735,7 +804,7 @@ function lowerValue(v: Value, scope: Scope): Expr {
       }
       return { e: "var", name: v.name, loc: v.loc };
     case "neg":
-      return { e: "neg", operand: lowerValue(v.operand, scope), loc: v.loc };
+      return { e: "neg", operand: lowerValueTree(v.operand, scope), loc: v.loc };
     case "set":
       return { e: "set", items: v.items.map((x) => lowerValue(x, scope)), loc: v.loc };
     case "list":
@@ -985,11 +1054,21 @@ export function staticValue(e: Expr): Val | undefined {
     }
     case "set":
     case "list": {
-      const items = e.items.map(staticValue);
+      // A range among the items stands for its elements: {0..3, 8}.
+      const items = e.items.flatMap((x) => {
+        const v = staticValue(x);
+        return x.e === "range" && Array.isArray(v) ? v : [v];
+      });
       if (items.some((x) => typeof x !== "number")) return undefined;
       return e.e === "set"
         ? [...new Set(items as number[])].sort((a, b) => a - b)
         : items as number[];
+    }
+    case "op": {
+      const values = e.args.map(staticValue);
+      if (values.some((x) => x === undefined)) return undefined;
+      const r = applyOp(e.op, values as Val[]);
+      return typeof r === "string" ? undefined : r;
     }
     case "range": {
       const a = staticValue(e.from), b = staticValue(e.to);

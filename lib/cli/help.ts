@@ -144,6 +144,11 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
                                                        'scn explore' tries them all)
 
 Values: 42, 0x2a, 0b101010, 1_000; 250ns 10us 5ms 1s; "strings"; {sets}; [lists]; 0..3 ranges.
+Expressions go wherever a value goes: + - * / % << >> & | ^ ~ and ( ), on unsigned
+64-bit numbers, exact from 0 to 0xffffffffffffffff; a result outside that range is an
+error, never a wrap. Loosest first: | ^ & (<< >>) (+ -) (* / %), then ~ and -.
+'a - b' and 'a-b' subtract; 'a -b' is two words. Sets and lists hold ranges and
+expressions: {0..3, 8}, [$i, $i + 1]. -EINVAL is an errno, for comparing results.
 Timeline actions change state; interrupts are delivered only during 'run'.`;
 
 function paramText(p: ParamSpec): string {

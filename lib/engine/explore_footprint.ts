@@ -101,6 +101,8 @@ function exprReads(e: Expr, out: Set<string>): boolean {
       return true;
     case "neg":
       return exprReads(e.operand, out);
+    case "op":
+      return e.args.every((x) => exprReads(x, out));
     case "set":
     case "list":
       return e.items.every((x) => exprReads(x, out));

@@ -31,6 +31,7 @@ import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
 
 export type { TookRecord };
+import { applyOp } from "../core/u64.ts";
 
 /** A `do` statement of a checked program. */
 type DoOp = Extract<Op, { op: "do" }>;
@@ -801,10 +802,15 @@ class Interpreter {
         this.inputError(e.loc, `cannot negate ${formatVal(v)}`);
         break;
       }
+      case "op": {
+        const r = applyOp(e.op, e.args.map((x) => this.eval(x)));
+        if (typeof r === "string") this.inputError(e.loc, r);
+        return r;
+      }
       case "set":
-        return [...new Set(e.items.map((x) => this.int(x)))].sort((a, b) => a - b);
+        return [...new Set(this.items(e.items))].sort((a, b) => a - b);
       case "list":
-        return e.items.map((x) => this.int(x));
+        return this.items(e.items);
       case "range": {
         const a = this.int(e.from), b = this.int(e.to);
         if (b - a > 100_000) this.inputError(e.loc, "range too large (more than 100000 values)");
@@ -831,6 +837,16 @@ class Interpreter {
         return this.call(e.call) ?? 0;
     }
     return 0;
+  }
+
+  /** The elements of a set or list; a range among them stands for its elements. */
+  items(exprs: readonly Expr[]): number[] {
+    const out: number[] = [];
+    for (const x of exprs) {
+      if (x.e === "range") out.push(...(this.eval(x) as readonly number[]));
+      else out.push(this.int(x));
+    }
+    return out;
   }
 
   int(e: Expr): number {

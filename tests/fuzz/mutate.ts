@@ -4,6 +4,7 @@
  *
  * - bytes: flip (replace) a character, insert one, delete one or a short run;
  * - tokens: swap a number for a boundary value (huge, negative, 0x100, ...),
+ *   put a number or variable inside an expression (`(x + 1)`, `~x`, `{0..3, x}`),
  *   swap an identifier or variable for another seen in the corpus, duplicate,
  *   drop or transpose tokens;
  * - lines: delete, duplicate, swap two, move a line into a block, wrap a
@@ -203,6 +204,44 @@ const FRAGMENTS: readonly string[] = [
   " not ",
   " took ",
   " else { nop }",
+  " + ",
+  " - ",
+  "-",
+  " * ",
+  "/",
+  " % ",
+  " << ",
+  ">>",
+  " & ",
+  " | ",
+  "^",
+  "~",
+  "(1 + ",
+  "0..3, ",
+  "g.",
+  "vcpu0: ",
+  "device d: ",
+];
+
+/** Ways to put a value inside an expression; `#` stands for the value. */
+const EXPRESSIONS: readonly string[] = [
+  "(# + 1)",
+  "# - 1",
+  "#-1",
+  "# -1",
+  "# * 0x100000000",
+  "# / 0",
+  "# % 3",
+  "# << 60",
+  "# >> 1",
+  "# & 0xff",
+  "(# | 1) ^ 2",
+  "~#",
+  "~(#)",
+  "((#))",
+  "{0..3, #}",
+  "[#, # + 1]",
+  "#..# + 3",
 ];
 
 /** What the token mutators draw from: identifiers, variables and lines of the corpus. */
@@ -318,6 +357,19 @@ export const MUTATORS: readonly Mutator[] = [
         (t) => t.kind === "var" || t.kind === "number" || t.kind === "ident",
         (ts, i) => {
           ts[i] = { kind: "var", text: rng.pick(pool.vars) };
+        },
+      );
+    },
+  },
+  {
+    name: "token-expression",
+    apply(text, rng) {
+      return onTokens(
+        text,
+        rng,
+        (t) => t.kind === "var" || t.kind === "number",
+        (ts, i) => {
+          ts[i] = { kind: "punct", text: rng.pick(EXPRESSIONS).replaceAll("#", ts[i].text) };
         },
       );
     },

@@ -1,0 +1,110 @@
+/**
+ * The arithmetic of scenario expressions: unsigned 64-bit integers, exact
+ * over the whole range 0..2^64-1. A result outside that range is an error,
+ * never a wrap: a scenario that computes `0 - 1` has a bug its author wants
+ * to hear about, and a register value that silently wrapped would test the
+ * wrong thing.
+ *
+ * The checker folds literal expressions with {@link applyOp}, the
+ * interpreter evaluates the rest with it, so both refuse the same inputs
+ * with the same words.
+ *
+ * @module
+ */
+import type { Val } from "./table.ts";
+import { formatVal } from "./values.ts";
+
+/** The largest value an expression may have: 2^64 - 1. */
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** The operators of an expression: binary ones, and `~` with one operand. */
+export type ExprOp = "+" | "-" | "*" | "/" | "%" | "<<" | ">>" | "&" | "|" | "^" | "~";
+
+/**
+ * A number as values carry it: a JS number while it is a safe integer, a
+ * bigint above, so small values stay cheap and large ones stay exact.
+ *
+ * @example
+ * ```ts
+ * normalize(5n); // 5
+ * normalize(2n ** 60n); // 1152921504606846976n
+ * ```
+ */
+export function normalize(n: bigint): number | bigint {
+  return n <= 9007199254740991n && n >= -9007199254740991n ? Number(n) : n;
+}
+
+/**
+ * Applies `op` to unsigned 64-bit operands. Returns the result, or a
+ * sentence saying why there is none (overflow, underflow, division by zero,
+ * an operand that is not an unsigned 64-bit number).
+ *
+ * @example
+ * ```ts
+ * applyOp("<<", [3, 4]); // 48
+ * applyOp("-", [0, 1]); // "0 - 1 is below 0: expressions are on unsigned 64-bit numbers"
+ * ```
+ */
+export function applyOp(op: ExprOp, operands: readonly Val[]): number | bigint | string {
+  const xs: bigint[] = [];
+  for (const v of operands) {
+    if (typeof v !== "number" && typeof v !== "bigint") {
+      return `'${op}' works on numbers, not on ${show(v)}`;
+    }
+    if (typeof v === "number" && !Number.isInteger(v)) return `'${op}' works on whole numbers`;
+    const b = BigInt(v);
+    if (b < 0n || b > U64_MAX) {
+      return `'${op}' works on unsigned 64-bit numbers, and ${show(v)} is not one`;
+    }
+    xs.push(b);
+  }
+  const [a, b] = xs;
+  let r: bigint;
+  switch (op) {
+    case "~":
+      return normalize(U64_MAX ^ a);
+    case "+":
+      r = a + b;
+      break;
+    case "-":
+      r = a - b;
+      break;
+    case "*":
+      r = a * b;
+      break;
+    case "/":
+    case "%":
+      if (b === 0n) return `${show(a)} ${op} 0 divides by zero`;
+      r = op === "/" ? a / b : a % b;
+      break;
+    case "<<":
+      // Any bit shifted out is an overflow, as for `*` by a power of two.
+      r = b >= 64n ? (a === 0n ? 0n : U64_MAX + 1n) : a << b;
+      break;
+    case ">>":
+      r = b >= 64n ? 0n : a >> b;
+      break;
+    case "&":
+      r = a & b;
+      break;
+    case "|":
+      r = a | b;
+      break;
+    case "^":
+      r = a ^ b;
+      break;
+  }
+  if (r < 0n) {
+    return `${show(a)} ${op} ${show(b)} is below 0: expressions are on unsigned 64-bit numbers`;
+  }
+  if (r > U64_MAX) {
+    // A shift count reads best in decimal, as it is usually written.
+    const count = op === "<<" ? String(b) : show(b);
+    return `${show(a)} ${op} ${count} overflows 64 bits (the largest value is 0xffffffffffffffff)`;
+  }
+  return normalize(r);
+}
+
+function show(v: Val): string {
+  return Array.isArray(v) ? "a set or list" : typeof v === "string" ? `'${v}'` : formatVal(v);
+}
