@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { tapExploreReport } from "../report/tap.ts";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
@@ -46,6 +47,8 @@ export interface ExploreCliOptions {
   /** Write the failing order as a plain scenario here. */
   out?: string;
   json: boolean;
+  /** TAP 14 instead of text (`lib/report/tap.ts`). */
+  tap?: boolean;
   trace: boolean;
   noColor: boolean;
 }
@@ -72,7 +75,7 @@ export interface RawExploreOptions {
 export function exploreOptions(
   raw: RawExploreOptions,
   maxSteps: number | undefined,
-  base: { json: boolean; trace: boolean; noColor: boolean },
+  base: { json: boolean; tap?: boolean; trace: boolean; noColor: boolean },
 ): ExploreCliOptions | string {
   const count = (name: keyof RawExploreOptions): number | string | undefined => {
     const v = raw[name];
@@ -309,6 +312,7 @@ function precheck(
 
 function report(outcomes: ExploreOutcome[], o: ExploreCliOptions, io: ExploreIo): number {
   if (o.json) io.out(exploreJsonReport(outcomes));
+  else if (o.tap) io.out(tapExploreReport(outcomes).replace(/\n$/, ""));
   else {
     for (const l of exploreTextReport(outcomes, { trace: o.trace })) {
       io.out(l.text, io.color && !o.noColor ? l.style : "");

@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { PLATFORMS } from "../api/platforms.ts";
 import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
-import { collectFiles } from "../load/files.ts";
+import { collectFiles, readText } from "../load/files.ts";
 import { processTarget, type ScenarioSource } from "../load/hosts.ts";
 import { reportCommand } from "./report_command.ts";
 import { helpText } from "./help.ts";
@@ -17,6 +17,9 @@ import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
 import { jsonReport } from "../report/json.ts";
 import { junitReport } from "../report/junit.ts";
+import { tapReport } from "../report/tap.ts";
+import { type HtmlEntry, htmlReport } from "../report/html.ts";
+import { splitTarget } from "../load/extract.ts";
 import { parseSchedule } from "../engine/explore_schedule.ts";
 import { exploreCommand, exploreCommandAsync, exploreOptions } from "./explore_command.ts";
 import { fmtCommand } from "./fmt_command.ts";
@@ -83,10 +86,14 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      // `--timeline` alone draws the failing scenarios; `--timeline=all` every one.
+      args: args.map((a) => (a === "--timeline" ? "--timeline=failed" : a)),
       allowPositionals: true,
       options: {
         trace: { type: "boolean", default: false },
+        timeline: { type: "string" },
+        html: { type: "string" },
+        tap: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         junit: { type: "string" },
         "max-steps": { type: "string" },
@@ -141,8 +148,15 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       io.err("scn explore: --junit is an option of 'scn run'");
       return ExitCode.InputError;
     }
+    for (const only of ["html", "timeline"] as const) {
+      if (values[only] !== undefined) {
+        io.err(`scn explore: --${only} is an option of 'scn run'`);
+        return ExitCode.InputError;
+      }
+    }
     const o = exploreOptions(values, maxSteps, {
       json: values.json,
+      tap: values.tap,
       trace: values.trace,
       noColor: values["no-color"],
     });
@@ -167,6 +181,17 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       io.err(`scn ${command}: --schedule: ${p}`);
       return ExitCode.InputError;
     }
+  }
+  if (values.timeline !== undefined && values.timeline !== "failed" && values.timeline !== "all") {
+    io.err(
+      `scn ${command}: --timeline draws the failing scenarios, --timeline=all every one ('${values.timeline}' given)`,
+    );
+    return ExitCode.InputError;
+  }
+  const formats = (["json", "tap"] as const).filter((k) => values[k]);
+  if (formats.length > 1 || (formats.length && values.html === "-")) {
+    io.err(`scn ${command}: --json, --tap and --html - each print the whole report: choose one`);
+    return ExitCode.InputError;
   }
   const { files, missing } = collectFiles(rest);
   if (values.schedule !== undefined && files.length + missing.length !== 1) {
@@ -198,9 +223,14 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
 
   if (values.json) {
     io.out(jsonReport(outcomes));
+  } else if (values.tap) {
+    io.out(tapReport(outcomes).replace(/\n$/, ""));
+  } else if (values.html === "-") {
+    io.out(htmlReport(outcomes.map(htmlEntry)).replace(/\n$/, ""));
   } else {
     const lines: Line[] = textReport(outcomes, {
       trace: values.trace,
+      timeline: values.timeline as "failed" | "all" | undefined,
       replay: (f) =>
         `${io.runCommand ?? "deno task scn run"} ${f}${
           values.schedule === undefined ? "" : ` --schedule ${values.schedule}`
@@ -211,20 +241,37 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   if (values.junit !== undefined) {
     const xml = junitReport(outcomes);
     if (values.junit === "-") io.out(xml);
-    else {
-      try {
-        io.writeFile(values.junit, xml);
-      } catch (e) {
-        io.err(
-          e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
-            ? `scn: writing '${values.junit}' needs write permission: run with --allow-write=${values.junit}`
-            : `scn: cannot write '${values.junit}': ${e instanceof Error ? e.message : String(e)}`,
-        );
-        return ExitCode.InputError;
-      }
+    else if (!writeReport(io, values.junit, xml)) return ExitCode.InputError;
+  }
+  if (values.html !== undefined && values.html !== "-") {
+    if (!writeReport(io, values.html, htmlReport(outcomes.map(htmlEntry)))) {
+      return ExitCode.InputError;
     }
   }
   return exitCodeOf(outcomes);
+}
+
+/** Writes a report file (`--junit FILE`, `--html FILE`); false, having said why, if it cannot. */
+function writeReport(io: Io, path: string, text: string): boolean {
+  try {
+    io.writeFile(path, text);
+    return true;
+  } catch (e) {
+    io.err(
+      e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+        ? `scn: writing '${path}' needs write permission: run with --allow-write=${path}`
+        : `scn: cannot write '${path}': ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return false;
+  }
+}
+
+/** An outcome with the text its locations point into, for the HTML page's source view. */
+function htmlEntry(outcome: Outcome): HtmlEntry {
+  const failure = outcome.kind === "result" ? outcome.result.failures[0] : undefined;
+  const path = failure?.loc.source ?? splitTarget(outcome.file).path;
+  const text = readText(path);
+  return text === undefined ? { outcome } : { outcome, source: { path, text } };
 }
 
 /** The real console: `%c` colour when stdout is a terminal. */

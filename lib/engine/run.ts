@@ -143,6 +143,8 @@ export interface Failure {
   events: TraceEvent[];
   /** Virtual time when it was seen. */
   time: number;
+  /** The id of the last trace event before it was checked (0: none), where a timeline shows it. */
+  after: number;
 }
 
 /** What running one scenario produced. */
@@ -654,7 +656,8 @@ class Interpreter {
   expect(cond: Cond, text: string, loc: Loc, kind: "expect" | "always"): boolean {
     if (this.cond(cond)) return true;
     const { expected, actual, events } = this.explain(cond);
-    this.failures.push({ kind, loc, text, expected, actual, events, time: this.now });
+    const after = this.trace.events.length;
+    this.failures.push({ kind, loc, text, expected, actual, events, time: this.now, after });
     return false;
   }
 

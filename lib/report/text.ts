@@ -12,6 +12,7 @@ import type { TraceEvent } from "../core/trace.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import type { ScenarioResult } from "../engine/run.ts";
+import { timeline, timelineText } from "./timeline.ts";
 
 /** A line of output: text, and a CSS style for terminals (empty for none). */
 export interface Line {
@@ -37,6 +38,8 @@ export interface TextOptions {
   trace: boolean;
   /** How to replay one file, for failure messages. */
   replay: (file: string) => string;
+  /** Draw the timeline (`timeline.ts`) of each failing scenario, or of every one. */
+  timeline?: "failed" | "all";
 }
 
 /**
@@ -97,6 +100,10 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     }
     if (r.status === "fail") { for (const l of failureLines(r, options)) out.push(l); }
     if (options.trace) { for (const l of traceLines(r.trace)) out.push(l); }
+    const failed = r.status === "fail" || r.status === "xfail";
+    if (options.timeline === "all" || (options.timeline === "failed" && failed)) {
+      for (const text of timelineText(timeline(r))) out.push({ text, style: "" });
+    }
   }
   const s = summarize(outcomes);
   if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
