@@ -38,13 +38,18 @@ run options:
   --trace           print each scenario's event trace with causes
   --json            print one JSON object (scenarios, summary)
   --junit FILE      also write JUnit XML to FILE (needs --allow-write for FILE; '-' prints it)
+  --timeline        draw each failing scenario's events in lanes (devices, hypervisor, chips,
+                    vCPUs), time down the page, with causes; --timeline=all draws every one
+  --html FILE       also write one self-contained HTML page: SVG timeline, source with the
+                    failing lines marked, decoded numbers ('-' prints only the page)
+  --tap             print TAP 14 instead of text
   --max-steps N     step budget of one 'run' (default 100000)
   --schedule TOKEN  run parallel blocks in the order of a token from 'scn explore' (one file)
   --no-color        plain text even on a terminal
   --backend kvm     run on a real VM through /dev/kvm (x86 only; needs --allow-ffi:
                     'deno task scn-kvm run --backend kvm FILES...'); default: model
 
-explore options (also --trace, --json, --max-steps, --no-color):
+explore options (also --trace, --json, --tap, --max-steps, --no-color):
   --schedule TOKEN  run only this order
   --out FILE        write the failing order as a plain scenario (needs --allow-write for FILE)
   --max-states N    distinct states before giving up (default 100000)

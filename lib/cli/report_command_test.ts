@@ -95,7 +95,10 @@ Deno.test("scn report of a failure gives the expectation at its block line and i
     "#   cause chain, root first:",
   ]);
   // The chain runs from the device's MSI through KVM to the LAPIC that dropped it.
-  const chain = lines.slice(at + 5).filter((l) => l.startsWith("#     "));
+  // Up to the timeline, whose rows are comments too.
+  const end = lines.findIndex((l) => l.startsWith("# timeline"));
+  assert.ok(end > at, "the block draws the timeline after the cause chain");
+  const chain = lines.slice(at + 5, end).filter((l) => l.startsWith("#     "));
   assert.match(chain.at(-1)!, /lapic0 dropped: 0x51: APIC software-disabled {2}<- #(\d+)/);
   const cause = /<- #(\d+)$/.exec(chain.at(-1)!)![1];
   assert.ok(chain.some((l) => l.startsWith(`#     #${cause} `)), "the cause is in the chain");

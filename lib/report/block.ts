@@ -17,6 +17,7 @@ import type { Failure, ScenarioResult } from "../engine/run.ts";
 import { ExitCode, type Outcome } from "./outcome.ts";
 import { formatEvent } from "./text.ts";
 import { decodeMagic } from "./decode.ts";
+import { timeline, timelineText } from "./timeline.ts";
 
 /** How much of the trace a block shows. */
 export interface BlockOptions {
@@ -24,6 +25,8 @@ export interface BlockOptions {
   lastEvents: number;
   /** At most this many events of a cause chain (its last ones). */
   chainEvents: number;
+  /** At most this many events in the timeline (`timeline.ts`). */
+  timelineEvents: number;
 }
 
 /**
@@ -34,7 +37,11 @@ export interface BlockOptions {
  * reportComments(body, "x.scn", outcome, { ...DEFAULT_BLOCK_OPTIONS, lastEvents: 3 });
  * ```
  */
-export const DEFAULT_BLOCK_OPTIONS: BlockOptions = { lastEvents: 8, chainEvents: 24 };
+export const DEFAULT_BLOCK_OPTIONS: BlockOptions = {
+  lastEvents: 8,
+  chainEvents: 24,
+  timelineEvents: 48,
+};
 
 const INCLUDE = /^([ \t]*)include[ \t]+"((?:[^"\\]|\\.)*)"[ \t]*(?:#.*)?$/;
 const MAX_INCLUDE_DEPTH = 16;
@@ -103,6 +110,12 @@ export function reportComments(
     }
   } else {
     out.push(...resultLines(outcome.result, source, options));
+    const r = outcome.result;
+    if (r.trace.length) {
+      out.push("# timeline (lanes left to right: devices, hypervisor, chips, each vCPU):");
+      const t = timeline(r, { maxEvents: options.timelineEvents });
+      for (const l of timelineText(t, (f) => where(f.loc, source))) out.push(`#${oneLine(l)}`);
+    }
   }
   const decoded = decodeMagic(body);
   if (decoded.length) {

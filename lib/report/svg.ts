@@ -12,7 +12,8 @@
  * @module
  */
 import type { Timeline } from "./timeline.ts";
-import { formatEvent, formatTime } from "./text.ts";
+import { formatEvent } from "./text.ts";
+import { formatTime } from "./time.ts";
 
 const ROW = 18;
 const LANE = 84;
@@ -112,9 +113,13 @@ export function timelineSvg(t: Timeline, id = "tl"): string {
         `<g class="failure" data-line="${f.loc.start.line}"><title>${escapeXml(full)}</title>` +
           `<rect x="0" y="${y - ROW / 2 + 1}" width="${width}" height="${ROW - 2}" ` +
           `fill="#fde2e2" stroke="#d33"/>` +
-          `<text x="${LEFT - 8}" y="${y + 4}" text-anchor="end" fill="#b00" font-weight="bold">!!</text>` +
+          `<text x="${LEFT - 8}" y="${
+            y + 4
+          }" text-anchor="end" fill="#b00" font-weight="bold">!!</text>` +
           r.lanes.map((l) =>
-            `<path d="M${laneX(l) - 5},${y - 5} l10,10 m0,-10 l-10,10" stroke="#b00" stroke-width="2"/>`
+            `<path d="M${laneX(l) - 5},${
+              y - 5
+            } l10,10 m0,-10 l-10,10" stroke="#b00" stroke-width="2"/>`
           ).join("") +
           `<text x="${textX}" y="${y + 4}" fill="#b00" font-weight="bold">${
             escapeXml(clip(`FAILED line ${f.loc.start.line}: ${f.kind} ${f.text}`, LABEL_CHARS))

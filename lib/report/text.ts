@@ -13,6 +13,9 @@ import { formatDiagnostic } from "../core/diagnostic.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import type { ScenarioResult } from "../engine/run.ts";
 import { timeline, timelineText } from "./timeline.ts";
+import { formatTime } from "./time.ts";
+
+export { formatTime };
 
 /** A line of output: text, and a CSS style for terminals (empty for none). */
 export interface Line {
@@ -155,12 +158,4 @@ export function traceLines(events: readonly TraceEvent[]): Line[] {
 export function formatEvent(e: TraceEvent): string {
   const cause = e.cause ? `  <- #${e.cause}` : "";
   return `#${e.id} @${formatTime(e.time)} ${e.source} ${e.kind}: ${e.text}${cause}`;
-}
-
-/** Nanoseconds in the largest unit that keeps them whole. */
-export function formatTime(ns: number): string {
-  if (ns !== 0 && ns % 1_000_000_000 === 0) return `${ns / 1_000_000_000}s`;
-  if (ns !== 0 && ns % 1_000_000 === 0) return `${ns / 1_000_000}ms`;
-  if (ns !== 0 && ns % 1000 === 0) return `${ns / 1000}us`;
-  return `${ns}ns`;
 }

@@ -17,7 +17,7 @@
  */
 import type { TraceEvent } from "../core/trace.ts";
 import type { Failure, ScenarioResult } from "../engine/run.ts";
-import { formatTime } from "./text.ts";
+import { formatTime } from "./time.ts";
 
 /** One row of a timeline. */
 export type TimelineRow =
@@ -178,6 +178,9 @@ function keptEvents(
     for (let id = trace.length; id > trace.length - CONTEXT && id > 0; id--) wanted.push(id);
   }
   for (let id = 1; id <= CONTEXT && id <= trace.length; id++) wanted.push(id);
+  // Then whatever the budget allows, back from the last failure (or the end).
+  const last = result.failures.reduce((m, f) => Math.max(m, f.after), 0) || trace.length;
+  for (let id = last; id > 0 && wanted.length < max * 4; id--) wanted.push(id);
   for (const id of wanted) {
     if (keep.size >= max) break;
     keep.add(id);
@@ -201,7 +204,8 @@ function laneColumns(lanes: readonly string[]): { at: number[]; width: number } 
  * Draws a timeline in plain ASCII, one line per row: the virtual time when it
  * changes, the event's number, the lanes (`*` the event, `+--->` from its
  * cause's lane, `X` the lanes a failed expectation is about), then the event's
- * kind and text and `<- #N`, the event that caused it.
+ * kind and text and `<- #N`, the event that caused it. `where` names a
+ * failure's place (`file:line` by default).
  *
  * @example
  * ```ts
@@ -211,7 +215,10 @@ function laneColumns(lanes: readonly string[]): { at: number[]; width: number } 
  * // "  time  step  lapic0   kvm   vcpu0\n  0ns     #1     *       |      |    reset: power-up reset\n..."
  * ```
  */
-export function timelineText(t: Timeline): string[] {
+export function timelineText(
+  t: Timeline,
+  where: (f: Failure) => string = (f) => `${f.loc.source}:${f.loc.start.line}`,
+): string[] {
   const { at, width } = laneColumns(t.lanes);
   const rowsTime = t.rows.map((r) => (r.kind === "event" ? formatTime(r.event.time) : ""));
   const timeWidth = Math.max(4, ...rowsTime.map((s) => s.length));
@@ -258,7 +265,7 @@ export function timelineText(t: Timeline): string[] {
       cells.fill("=");
       for (const l of r.lanes) cells[at[l]] = "X";
       const f = r.failure;
-      text = `FAILED ${f.loc.source}:${f.loc.start.line}: ${f.kind} ${f.text}` +
+      text = `FAILED ${where(f)}: ${f.kind} ${f.text}` +
         `  (expected ${f.expected}; actual ${f.actual})`;
     } else {
       for (const x of at) cells[x] = ":";

@@ -1,0 +1,74 @@
+// The command line's pictures and machine formats: --timeline, --html, --tap.
+import assert from "node:assert/strict";
+import { type Io, main } from "./main.ts";
+
+const FIXTURE = "tests/fixtures/pictures/redelivery_two_cpus.scn";
+const PASS = "tests/fixtures/cli/pass.scn";
+
+function scn(args: string[]) {
+  const c = {
+    code: -1,
+    out: [] as string[],
+    err: [] as string[],
+    files: new Map<string, string>(),
+  };
+  const io: Io = {
+    out: (line) => c.out.push(line),
+    err: (line) => c.err.push(line),
+    color: false,
+    writeFile: (path, text) => c.files.set(path, text),
+  };
+  c.code = main(args, io);
+  return c;
+}
+
+const header = (l: string) => /^\s+time\s+step\s/.test(l);
+
+Deno.test("scn run --timeline draws the failing scenarios; --timeline=all every one", () => {
+  const failing = scn(["run", "--timeline", PASS, FIXTURE]);
+  assert.equal(failing.code, 1);
+  assert.equal(failing.out.filter(header).length, 1);
+  const at = failing.out.findIndex(header);
+  assert.ok(failing.out.slice(0, at).some((l) => l.startsWith("FAIL ")));
+  assert.ok(failing.out.some((l) => /!!\s+=*X.*FAILED .*:15: expect vcpu0 took 0x9a once/.test(l)));
+  assert.equal(scn(["run", "--timeline=all", PASS, FIXTURE]).out.filter(header).length, 2);
+  const bad = scn(["run", "--timeline=some", PASS]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err[0], /--timeline=all/);
+});
+
+Deno.test("scn run --html - prints one page; --html FILE writes it", () => {
+  const printed = scn(["run", "--html", "-", FIXTURE]);
+  assert.equal(printed.code, 1);
+  const page = printed.out.join("\n");
+  assert.ok(page.startsWith("<!doctype html>"));
+  assert.ok(page.trimEnd().endsWith("</html>"));
+  assert.ok(page.includes('<span data-line="15" class="failed"'));
+  const written = scn(["run", "--html", "/tmp/x.html", FIXTURE]);
+  assert.equal(written.files.get("/tmp/x.html"), page + "\n");
+  assert.ok(written.out.at(-1)!.endsWith("1 failed"), "the text report still prints");
+});
+
+Deno.test("scn run --tap and scn explore --tap print TAP 14 and keep the exit code", () => {
+  const run = scn(["run", "--tap", PASS, FIXTURE]);
+  assert.equal(run.code, 1);
+  assert.deepEqual(run.out.join("\n").split("\n").slice(0, 4), [
+    "TAP version 14",
+    "1..2",
+    `ok 1 - ${PASS}  an IPI to self is taken once`,
+    `not ok 2 - ${FIXTURE}  a level-triggered vector re-delivers to vcpu0 after EOI, never to vcpu1`,
+  ]);
+  const explore = scn(["explore", "--tap", "scenarios/races"]);
+  const lines = explore.out.join("\n").split("\n");
+  assert.equal(lines[0], "TAP version 14");
+  assert.match(lines[1], /^1\.\.\d+$/);
+  assert.ok(lines.some((l) => /^not ok \d+ - .* # TODO expected failure: /.test(l)));
+  assert.equal(explore.code, 0);
+});
+
+Deno.test("scn run: --json, --tap and --html - cannot be asked for together", () => {
+  const r = scn(["run", "--json", "--tap", PASS]);
+  assert.equal(r.code, 2);
+  assert.match(r.err[0], /choose one/);
+  assert.equal(scn(["explore", "--html", "-", PASS]).code, 2);
+});
