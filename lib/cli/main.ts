@@ -214,7 +214,9 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   }));
   // Only a report that shows the whole trace or every take needs them kept; a
   // backend other than the model (the real VM) runs once, as it ran.
-  const lean = !values.trace && !values.json && io.platforms === undefined;
+  // A timeline of every scenario, or a page, draws passing ones' traces too.
+  const lean = !values.trace && !values.json && values.timeline !== "all" &&
+    values.html === undefined && io.platforms === undefined;
   for (const f of files) {
     const one = (name: string, source?: ScenarioSource) =>
       processFile(name, command, maxSteps, io.platforms, values.schedule, source, lean);

@@ -31,7 +31,11 @@ Deno.test("scn run --timeline draws the failing scenarios; --timeline=all every 
   const at = failing.out.findIndex(header);
   assert.ok(failing.out.slice(0, at).some((l) => l.startsWith("FAIL ")));
   assert.ok(failing.out.some((l) => /!!\s+=*X.*FAILED .*:15: expect vcpu0 took 0x9a once/.test(l)));
-  assert.equal(scn(["run", "--timeline=all", PASS, FIXTURE]).out.filter(header).length, 2);
+  const all = scn(["run", "--timeline=all", PASS, FIXTURE]).out;
+  assert.equal(all.filter(header).length, 2);
+  // A passing scenario's lanes hold its events too (its run keeps the trace).
+  assert.ok(all.some((l) => /took: 0x\w+/.test(l)));
+  assert.ok(!all.includes("  (no events)"));
   const bad = scn(["run", "--timeline=some", PASS]);
   assert.equal(bad.code, 2);
   assert.match(bad.err[0], /--timeline=all/);
