@@ -60,6 +60,11 @@ export interface HypervisorHooks {
   woken(n: number): void;
   /** vCPU `n` leaves guest mode: a trapping instruction, before its effect. */
   vmExit(n: number): void;
+  /**
+   * A WRMSR the hypervisor owns (the hypercall-page MSR): null when done,
+   * the reason for a #GP, or undefined when the MSR is not the hypervisor's.
+   */
+  wrmsr?(n: number, msr: number, value: bigint): string | null | undefined;
 }
 
 /** The one-instruction interrupt shadow a vCPU may be in. */
@@ -442,6 +447,8 @@ export class X86Cpu implements CpuModel {
    * unknown MSRs. Returns 0, or {@link GP_FAULT}.
    */
   wrmsr(msr: number, value: bigint): number {
+    const hv = this.hv?.wrmsr?.(this.index, msr, value);
+    if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
     const why = msr === IA32_TSC_MSR ? "writing the TSC is not modelled" : this.#msrOwner(msr);
     if (why !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${why}`);
     const r = this.lapic.wrmsr(msr, value);

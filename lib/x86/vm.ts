@@ -62,6 +62,7 @@ import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
+import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
 
 /**
  * Guest RAM of a VM without a Xen domain, in bytes (a Xen domain brings its
@@ -532,5 +533,20 @@ class XenGlue implements XenHost, HypervisorHooks {
 
   vmExit(_n: number): void {
     this.#domain().vmExit();
+  }
+
+  /**
+   * The hypercall-page MSR: Xen's own at 0x40000000 (`guest_wrmsr_xen`), or
+   * the one KVM_XEN_HVM_CONFIG configured (`kvm_xen_write_hypercall_page`).
+   */
+  wrmsr(n: number, msr: number, value: bigint): string | null | undefined {
+    const x = this.vm.xen!;
+    if (x.domain.flavour === "kvm-xen") return x.kvm.writeHypercallMsr(n, msr, value);
+    if (msr !== XEN_HYPERCALL_MSR) return undefined;
+    const why = writeHypercallPage(x.domain.mem, "xen", value);
+    if (why === null && this.vm.trace.enabled) {
+      this.vm.trace.emit("xen", "hypercall_page", `hypercall page at 0x${value.toString(16)}`);
+    }
+    return why;
   }
 }

@@ -33,6 +33,8 @@
  *
  * @module
  */
+import { writeHypercallPage } from "./hypercall_page.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
 import type { XenDomain } from "./domain.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { EVTCHNSTAT } from "./evtchn.ts";
@@ -239,6 +241,25 @@ export class KvmXen {
     if ((c.flags & KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL) !== 0 && blob) return -XEN_ERRNO.EINVAL;
     this.config = { ...c };
     return 0;
+  }
+
+  /**
+   * A guest WRMSR to the MSR KVM_XEN_HVM_CONFIG named
+   * (`kvm_xen_write_hypercall_page`): latches the layout to vCPU `n`'s mode
+   * and fills the hypercall page ({@link writeHypercallPage}). Returns null
+   * on success, the reason for a #GP, or undefined when `msr` is not the
+   * configured one (0 configures none).
+   */
+  writeHypercallMsr(n: number, msr: number, value: bigint): string | null | undefined {
+    if (this.config.msr === 0 || msr !== this.config.msr) return undefined;
+    this.domain.setWidth(this.domain.cpuMode[n]);
+    if ((this.config.flags & KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL) === 0) {
+      throw new CommandInputError(
+        "without KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL KVM copies the hypercall page from the " +
+          "VMM's blob, whose contents the model does not hold",
+      );
+    }
+    return writeHypercallPage(this.domain.mem, "kvm-xen", value);
   }
 
   /** KVM_XEN_ATTR_TYPE_LONG_MODE. */

@@ -1,0 +1,98 @@
+/**
+ * The hypercall page: what a guest's WRMSR to the hypervisor's MSR
+ * (CPUID leaf base+2 names it, 0x40000000 here) writes into guest memory.
+ * The page is 128 stubs of 32 bytes; stub `i` is `mov $i, %eax; vmcall;
+ * ret`, so a guest calls hypercall `i` at `page + 32 * i`.
+ *
+ * - Xen (`guest_wrmsr_xen`, `init_hypercall_page`, `vmx_init_hypercall_page`):
+ *   the page is first filled with INT3 (0xCC); stub 23 (`__HYPERVISOR_iret`)
+ *   is UD2 instead, since HVM guests have no iret hypercall. A page index
+ *   (the value's low 12 bits) other than 0 is #GP.
+ * - kvm-xen (`kvm_xen_write_hypercall_page`, with the VMM's
+ *   KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL): every stub, 23 included, is the
+ *   same pattern padded with INT3; the MSR is the one KVM_XEN_HVM_CONFIG
+ *   named; a page index other than 0 is #GP. The write also latches the
+ *   shared_info layout to the vCPU's mode. Without INTERCEPT_HCALL KVM
+ *   copies page `index` of the VMM's blob instead, which the model does not
+ *   hold.
+ *
+ * The model's vCPUs are Intel's: VMCALL is `0f 01 c1` (AMD's VMMCALL, `0f
+ * 01 d9`, is what both write on AMD hosts).
+ *
+ * @module
+ */
+import type { GuestMemory } from "../core/guest_memory.ts";
+
+/**
+ * The hypercall-page MSR of Xen without Viridian (with Viridian it moves to
+ * 0x40000200), and QEMU's choice for KVM_XEN_HVM_CONFIG.
+ *
+ * @example
+ * ```ts
+ * XEN_HYPERCALL_MSR; // 0x40000000
+ * ```
+ */
+export const XEN_HYPERCALL_MSR = 0x40000000;
+
+/**
+ * Bytes per stub.
+ *
+ * @example
+ * ```ts
+ * HYPERCALL_STUB_SIZE * 128; // 4096
+ * ```
+ */
+export const HYPERCALL_STUB_SIZE = 32;
+
+/**
+ * `__HYPERVISOR_iret`, the stub Xen leaves as UD2 for HVM guests.
+ *
+ * @example
+ * ```ts
+ * HYPERVISOR_IRET; // 23
+ * ```
+ */
+export const HYPERVISOR_IRET = 23;
+
+const PAGE = 4096;
+const INT3 = 0xcc;
+const MOV_EAX_IMM32 = 0xb8;
+const VMCALL = [0x0f, 0x01, 0xc1];
+const RET = 0xc3;
+const UD2 = [0x0f, 0x0b];
+
+/**
+ * Fills the hypercall page at `gpa` as `flavour` does, or says why the
+ * WRMSR value is refused (#GP). `value` is the WRMSR's: page address in
+ * bits 63:12, page index in bits 11:0.
+ *
+ * @example
+ * ```ts
+ * writeHypercallPage(mem, "xen", 0x30000n); // null: stubs at 0x30000
+ * mem.read(0x30000 + 32 * 3, 8); // 0xb8
+ * ```
+ */
+export function writeHypercallPage(
+  mem: GuestMemory,
+  flavour: "xen" | "kvm-xen",
+  value: bigint,
+): string | null {
+  const index = Number(value & 0xfffn);
+  const gpa = Number(value & ~0xfffn);
+  if (index !== 0) return `hypercall page index ${index} is not supported`;
+  if (!mem.contains(gpa, PAGE)) return `hypercall page 0x${gpa.toString(16)} is not guest RAM`;
+  mem.fill(gpa, PAGE, INT3);
+  for (let i = 0; i < PAGE / HYPERCALL_STUB_SIZE; i++) {
+    const p = gpa + i * HYPERCALL_STUB_SIZE;
+    if (flavour === "xen" && i === HYPERVISOR_IRET) {
+      mem.write(p, 8, UD2[0]);
+      mem.write(p + 1, 8, UD2[1]);
+      continue;
+    }
+    mem.write(p, 8, MOV_EAX_IMM32);
+    mem.write(p + 1, 32, i);
+    VMCALL.forEach((b, k) => mem.write(p + 5 + k, 8, b));
+    mem.write(p + 8, 8, RET);
+  }
+  return null;
+}
