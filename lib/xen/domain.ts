@@ -23,6 +23,7 @@
 import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
+import { updateVcpuTime } from "./vcpu_time.ts";
 import { type GuestWidth, layoutFor, type XenLayout } from "./layout.ts";
 import {
   EventChannels,
@@ -369,7 +370,17 @@ export class XenDomain implements EvtchnDomain {
     );
     this.areas.afterMove(target);
     this.markEventsPending(target);
+    // map_guest_area -> force_update_vcpu_system_time: the new area gets a fresh time record.
+    this.#updateTime(target);
     return 0;
+  }
+
+  /** Writes vCPU `n`'s time record where its vcpu_info is now (see `vcpu_time.ts`). */
+  #updateTime(n: number): void {
+    const vi = this.areas.ref(n);
+    if (!vi) return;
+    updateVcpuTime(vi.mem, vi.addr, this.layout(), this.host.now());
+    this.#emit("vcpu_time", `vcpu${n}: vcpu_info time record updated`);
   }
 
   /** kvm-xen: KVM_XEN_VCPU_SET_ATTR(VCPU_INFO); merges the shadow selector. */
@@ -378,6 +389,8 @@ export class XenDomain implements EvtchnDomain {
     if (rc === 0) {
       this.#emit("vcpu_info", `vcpu${target}: KVM vcpu_info attribute = 0x${gpa.toString(16)}`);
       this.#mergeShadows();
+      // KVM_REQ_CLOCK_UPDATE: kvm_guest_time_update writes the pvclock there at the next entry.
+      this.#updateTime(target);
     }
     return rc;
   }

@@ -1,0 +1,73 @@
+/**
+ * The `struct vcpu_time_info` record inside each vcpu_info: how a guest
+ * turns its TSC into system time (`system_time + ((tsc - tsc_timestamp)
+ * << tsc_shift) * tsc_to_system_mul >> 32`).
+ *
+ * The model's TSC counts virtual nanoseconds from 0 (1 GHz), so the scale
+ * is the one both hypervisors compute for 1 GHz: Xen `set_time_scale` and
+ * Linux `kvm_get_time_scale` give shift 1 and multiplier 2^31. `flags`
+ * stays 0: the model claims no TSC-stable clocksource (Xen sets
+ * XEN_PVCLOCK_TSC_STABLE_BIT only with `clocksource=tsc`; KVM sets
+ * PVCLOCK_TSC_STABLE_BIT only with its master clock).
+ *
+ * Each update is bracketed by version writes, odd while in progress and
+ * even after (Xen `version_update_begin`/`_end`, KVM the same), so a
+ * completed update adds 2.
+ *
+ * Sources: Xen `xen/arch/x86/time.c` (`__update_vcpu_system_time`,
+ * `force_update_vcpu_system_time`, `set_time_scale`), `xen/common/domain.c`
+ * (`map_guest_area` callers); `xen/include/public/xen.h` (`struct
+ * vcpu_time_info`); Linux `arch/x86/kvm/x86.c` (`kvm_guest_time_update`,
+ * `kvm_setup_guest_pvclock`), `arch/x86/kvm/xen.c` (KVM_REQ_CLOCK_UPDATE
+ * after KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO).
+ *
+ * @module
+ */
+import type { GuestMemory } from "../core/guest_memory.ts";
+import { field, type XenLayout } from "./layout.ts";
+
+/**
+ * The TSC-to-ns multiplier for a 1 GHz TSC (32.32 fixed point, after the shift).
+ *
+ * @example
+ * ```ts
+ * TSC_TO_SYSTEM_MUL_1GHZ; // 0x80000000
+ * ```
+ */
+export const TSC_TO_SYSTEM_MUL_1GHZ = 0x80000000;
+
+/**
+ * The TSC shift for a 1 GHz TSC.
+ *
+ * @example
+ * ```ts
+ * TSC_SHIFT_1GHZ; // 1
+ * ```
+ */
+export const TSC_SHIFT_1GHZ = 1;
+
+/**
+ * Rewrites the time record of the vcpu_info at `addr` for virtual time
+ * `nowNs`, bumping `version` twice (odd during the update, even after).
+ *
+ * @example
+ * ```ts
+ * updateVcpuTime(mem, 0x20000, layoutFor(64), 5_000); // time.version 0 -> 2
+ * ```
+ */
+export function updateVcpuTime(
+  mem: GuestMemory,
+  addr: number,
+  layout: XenLayout,
+  nowNs: number,
+): void {
+  const f = (name: string) => addr + field(layout.vcpuInfo, `time.${name}`).offset;
+  const version = Number(mem.read(f("version"), 32));
+  mem.write(f("version"), 32, (version + 1) | 1);
+  mem.write(f("tsc_timestamp"), 64, BigInt(nowNs));
+  mem.write(f("system_time"), 64, BigInt(nowNs));
+  mem.write(f("tsc_to_system_mul"), 32, TSC_TO_SYSTEM_MUL_1GHZ);
+  mem.write(f("tsc_shift"), 8, TSC_SHIFT_1GHZ);
+  mem.write(f("flags"), 8, 0);
+  mem.write(f("version"), 32, ((version + 1) | 1) + 1);
+}
