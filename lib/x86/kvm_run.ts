@@ -14,7 +14,13 @@
  * @module
  */
 import type { Trace } from "../core/trace.ts";
-import { clearAllVectors, newVectorSet, setVector, type VectorSet } from "../core/vector_set.ts";
+import {
+  clearAllVectors,
+  newVectorSet,
+  setVector,
+  testVector,
+  type VectorSet,
+} from "../core/vector_set.ts";
 import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message.ts";
 import type { ApicBus } from "./apic_bus.ts";
 import type { RoutingEntry } from "./kvm_routing.ts";
@@ -182,10 +188,14 @@ export interface SplitEoiHost {
  * clear remote IRR. Edge routes, GSIs at or above the reserved pins, and
  * other vCPUs' routes cause no exit.
  *
- * KVM rescans when the table or an APIC ID/LDR changes and keeps a vector
- * still in service from the old table; this model looks at the table at
- * EOI time, so a route re-targeted between delivery and EOI exits only for
- * the new target.
+ * The current routes are read at EOI time. KVM also keeps intercepting a
+ * vector that was pending (IRR or ISR) on a vCPU when the routes were last
+ * scanned, though no route sends it there any more (`kvm_scan_ioapic_irq`,
+ * commit fceb3a36c29a: the in-flight level interrupt of the old routing
+ * must still reach userspace's I/O APIC); the EOI of the highest such
+ * vector rescans. {@link SplitEoiExits.rescan} is that scan, which the VM
+ * runs after each KVM_SET_GSI_ROUTING. (KVM also rescans when an APIC ID
+ * or LDR changes; the model does not.)
  *
  * @example
  * ```ts
@@ -198,9 +208,49 @@ export class SplitEoiExits {
   /** Reused for decoding routes: EOIs allocate no messages. */
   readonly #msg: ApicMessage = fixedMessage(0, 0, "msi");
 
+  /** Per vCPU: vectors kept from the last scan although no current route targets the vCPU. */
+  readonly #stale: VectorSet[] = [];
+  /** Per vCPU: `highest_stale_pending_ioapic_eoi`, or -1. */
+  readonly #highestStale: number[] = [];
+
   /** Wires the interception to a routing table and a bus. */
   constructor(host: SplitEoiHost) {
     this.#host = host;
+  }
+
+  /**
+   * `kvm_scan_ioapic_routes` for every vCPU (or just `only`): remembers the
+   * vectors of level MSI routes below the reserved pins that do not target
+   * a vCPU but are pending in its IRR or ISR now.
+   *
+   * @example
+   * ```ts
+   * vm.setGsiRouting(newTable); // then: eois.rescan()
+   * ```
+   */
+  rescan(only = -1): void {
+    const h = this.#host;
+    const m = this.#msg;
+    h.bus.lapics.forEach((lapic, cpu) => {
+      if (only >= 0 && cpu !== only) return;
+      const stale = this.#stale[cpu] ??= newVectorSet();
+      clearAllVectors(stale);
+      let highest = -1;
+      for (const e of h.routes()) {
+        if (e.type !== "msi" || e.gsi >= h.reservedPins) continue;
+        const s = decodeMsiInto(m, e.addressLo, e.addressHi, e.data, {
+          x2apicFormat: h.x2apicFormat,
+          checkBase: false,
+        });
+        if (s !== MsiStatus.Ok || !m.level || h.bus.matches(lapic, m, null)) continue;
+        const v = m.vector;
+        if (testVector(lapic.irr, v) || testVector(lapic.isr, v)) {
+          setVector(stale, v);
+          highest = Math.max(highest, v);
+        }
+      }
+      this.#highestStale[cpu] = highest;
+    });
   }
 
   /**
@@ -241,7 +291,13 @@ export class SplitEoiExits {
   listener(cpu: number, run: KvmRun): EoiListener {
     return {
       eoi: () => {},
-      exitsOnEoi: (v) => this.handles(cpu, v),
+      exitsOnEoi: (v) => {
+        const stale = this.#stale[cpu];
+        const exits = this.handles(cpu, v) || (stale !== undefined && testVector(stale, v));
+        // KVM_REQ_SCAN_IOAPIC when the highest stale vector is EOI'd.
+        if (v === this.#highestStale[cpu]) this.rescan(cpu);
+        return exits;
+      },
       exitEoi: (v) => run.ioapicEoi(v),
     };
   }

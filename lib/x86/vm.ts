@@ -205,6 +205,7 @@ export class X86Vm implements VmModel {
    */
   ram: GuestMemory | undefined;
   readonly #userspace: UserspaceExtInt[] = [];
+  readonly #splitEois: SplitEoiExits | null;
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
@@ -241,6 +242,7 @@ export class X86Vm implements VmModel {
         x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
       })
       : null;
+    this.#splitEois = split;
     for (let i = 0; i < config.vcpus; i++) {
       const run = new KvmRun(`vcpu${i}`, trace);
       const lapic = new Lapic(i, {
@@ -386,7 +388,10 @@ export class X86Vm implements VmModel {
    */
   setGsiRouting(entries: readonly RoutingEntry[]): number {
     if (!this.irqchipInKernel) return this.#refused("KVM_SET_GSI_ROUTING", -EINVAL);
-    return this.routing.setRouting(entries);
+    const rc = this.routing.setRouting(entries);
+    // kvm_arch_irq_routing_update -> kvm_make_scan_ioapic_request.
+    if (rc === 0) this.#splitEois?.rescan();
+    return rc;
   }
 
   /**
