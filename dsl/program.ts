@@ -117,6 +117,8 @@ export interface HandlerDecl {
   event: string;
   /** The vectors it is for, or null for any. */
   values: readonly number[] | null;
+  /** Variables bound in its body to what was taken (`$vector`), from the event's table entry. */
+  binds: readonly { name: string; from: "vector" | "ack" }[];
   /** The statements, in order. */
   body: Op[];
   /** Where it is in the source. */

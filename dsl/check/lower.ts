@@ -17,7 +17,14 @@ import type {
   Value,
   WordBlock,
 } from "../ast.ts";
-import type { CommandSpec, ParamSpec, ParamType, StateSpec, Val } from "../../lib/core/table.ts";
+import type {
+  CommandSpec,
+  HandlerEventSpec,
+  ParamSpec,
+  ParamType,
+  StateSpec,
+  Val,
+} from "../../lib/core/table.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
 import { coerce, describeType } from "../../lib/core/values.ts";
 import { applyOp, U64_MAX } from "../../lib/core/u64.ts";
@@ -39,6 +46,8 @@ interface Scope {
   /** Set inside handler bodies and `vcpuN: if { }` blocks. */
   actor: ActorRef | null;
   inHandler: boolean;
+  /** In a handler body: the variables bound to what it took (`vector`), which it cannot rebind. */
+  handlerBinds?: ReadonlySet<string>;
 }
 
 /** The lowered timeline and handlers. */
@@ -124,6 +133,13 @@ function lowerStatement(
       // The includes pass has already expanded these.
       return null;
     case "let": {
+      if (scope.handlerBinds?.has(s.name.name)) {
+        fail(
+          s.name.loc,
+          `'$${s.name.name}' is what the handler took: bind another name`,
+          `write 'let $last = $${s.name.name}'`,
+        );
+      }
       const value = lowerValue(s.value, scope);
       scope.vars.add(s.name.name);
       return { op: "let", name: s.name.name, value, loc: s.loc };
@@ -169,7 +185,7 @@ function lowerStatement(
       if (actor.kind !== "vcpu") {
         fail(s.actor.loc, "handlers belong to a vCPU (on vcpu0 vector 0x41 { ... })");
       }
-      const { event, values } = resolveHandlerEvent(s, actor, scope);
+      const { event, values, binds } = resolveHandlerEvent(s, actor, scope);
       const prev = handlers.find((h) =>
         h.vm === actor.vm && h.cpu === actor.cpu && h.event === event &&
         (h.values === null || values === null || h.values.some((v) => values.includes(v)))
@@ -180,18 +196,28 @@ function lowerStatement(
           message: "the first one is here",
         }]);
       }
-      const inner: Scope = { ...scope, vars: new Set(allBound), actor, inHandler: true };
+      // Variables are the scenario's: a handler reads and rebinds them (a
+      // counter), and reads what it took (`$vector`), which is its own.
+      const own = new Set(binds.map((b) => b.name));
+      const inner: Scope = {
+        ...scope,
+        vars: new Set([...allBound, ...own]),
+        actor,
+        inHandler: true,
+        handlerBinds: own,
+      };
       handlers.push({
         vm: actor.vm,
         cpu: actor.cpu,
         event,
         values,
+        binds: binds.map(({ name, from }) => ({ name, from })),
         body: lowerBlock(s.body, inner, handlers, allBound),
         loc: s.loc,
       });
       // What a handler binds can be expected after a `run`; reading it before
       // the handler ran is a located error at run time.
-      for (const v of inner.vars) scope.vars.add(v);
+      for (const v of inner.vars) if (!own.has(v)) scope.vars.add(v);
       return null;
     }
     case "run":
@@ -230,10 +256,23 @@ function lowerStatement(
       };
     }
     case "action": {
-      if (scope.inHandler) {
-        fail(s.actor.loc, "statements in a handler are the vCPU's own: drop the actor prefix");
-      }
       const actor = resolveActor(s.actor, scope);
+      // A handler holds its vCPU's instructions and what other actors do
+      // meanwhile (a device lowering its line, the VMM at a GUEST_SYNC exit),
+      // but another vCPU's instructions run on that vCPU, not in this handler.
+      const own = scope.actor;
+      if (
+        scope.inHandler && own && actor.kind === "vcpu" &&
+        (actor.vm !== own.vm || actor.cpu !== own.cpu)
+      ) {
+        fail(
+          s.actor.loc,
+          `this handler runs on ${own.source}: ${
+            s.actor.vm ? `${s.actor.vm}.` : ""
+          }${s.actor.name} cannot execute in it`,
+          `write it in a handler of ${s.actor.name}, or drop the prefix to run it on ${own.source}`,
+        );
+      }
       const inner: Scope = { ...scope, actor };
       const op = lowerStatement(s.body, inner, handlers, allBound);
       // `vcpu0: if` keeps its actor for the block; the variables it binds stay visible.
@@ -347,7 +386,11 @@ function resolveHandlerEvent(
   s: Statement & { kind: "handler" },
   actor: ActorRef,
   scope: Scope,
-): { event: string; values: number[] | null } {
+): {
+  event: string;
+  values: number[] | null;
+  binds: NonNullable<HandlerEventSpec["binds"]>;
+} {
   const platform = scope.vms[actor.vm].platform;
   const [first, ...rest] = s.event;
   const names = platform.handlerEvents.map((e) => e.name);
@@ -358,7 +401,7 @@ function resolveHandlerEvent(
   if (!spec) fail(first.loc, `unknown handler event '${first.name}'`, suggest(first.name, names));
   if (!spec.takesValue) {
     if (rest.length) fail(rest[0].loc, `'${spec.name}' takes no value`);
-    return { event: spec.name, values: null };
+    return { event: spec.name, values: null, binds: spec.binds ?? [] };
   }
   if (rest.length !== 1 || rest[0].kind === "kv") {
     fail(rest[1]?.loc ?? first.loc, `'${spec.name}' takes one value: a number, a set or a range`);
@@ -366,7 +409,7 @@ function resolveHandlerEvent(
   const v = evalStatic(lowerValue(rest[0], scope));
   const values = Array.isArray(v) ? [...v] : typeof v === "number" ? [v] : null;
   if (!values) fail(rest[0].loc, `'${spec.name}' takes a number, a set or a range`);
-  return { event: spec.name, values };
+  return { event: spec.name, values, binds: spec.binds ?? [] };
 }
 
 // ---- commands ----------------------------------------------------------------
@@ -795,6 +838,16 @@ function lowerValueTree(v: Value, scope: Scope): Expr {
       return { e: "lit", value: v.value, loc: v.loc };
     case "var":
       if (!scope.vars.has(v.name)) {
+        const handlerVar = scope.vms.some((vm) =>
+          vm.platform.handlerEvents.some((h) => h.binds?.some((b) => b.name === v.name))
+        );
+        if (handlerVar) {
+          fail(
+            v.loc,
+            `'$${v.name}' is bound only in a handler's body, to what the handler took`,
+            `copy it there to keep it: 'let $last = $${v.name}'`,
+          );
+        }
         fail(
           v.loc,
           `'$${v.name}' is used before it is bound`,

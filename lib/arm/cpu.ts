@@ -28,7 +28,7 @@
  */
 import type { CpuModel, Taken } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
-import type { Ack } from "./cpu_interface_v3.ts";
+import { type Ack, iarValue } from "./cpu_interface_v3.ts";
 import { SPURIOUS } from "./irq_state.ts";
 
 /**
@@ -176,7 +176,7 @@ export class ArmCpu implements CpuModel {
       )
       : 0;
     t.close(ack.cause);
-    return { kind, vector: ack.intid, cause: ack.cause, event };
+    return { kind, vector: ack.intid, ack: iarValue(ack), cause: ack.cause, event };
   }
 
   /** An instruction retired: nothing changes on Arm (no interrupt shadows). */

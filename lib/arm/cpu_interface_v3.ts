@@ -329,6 +329,19 @@ export interface Ack {
 }
 
 /**
+ * The value an acknowledge read returns: the INTID, with a GICv2 SGI's
+ * source CPU in bits 12:10 (GICC_IAR.CPUID; IHI 0048B 4.4.4).
+ *
+ * @example
+ * ```ts
+ * iarValue({ intid: 1, source: 1, group: 1, cause: 0 }); // 0x401
+ * ```
+ */
+export function iarValue(ack: Ack): number {
+  return ack.source >= 0 ? ack.intid | (ack.source << 10) : ack.intid;
+}
+
+/**
  * One vCPU's CPU interface.
  *
  * @example

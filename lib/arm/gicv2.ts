@@ -27,6 +27,7 @@
 import { BankOffset, bankRead, bankWrite, PRIVATE_COUNT, SGI_COUNT } from "./irq_state.ts";
 import { GicdOffset } from "./gicv3_distributor.ts";
 import type { Gic } from "./gic.ts";
+import { iarValue } from "./cpu_interface_v3.ts";
 
 /**
  * GICC register offsets.
@@ -230,8 +231,7 @@ export function gicv2ReadCpu(gic: Gic, cpu: number, offset: number): number {
     case GiccOffset.ABPR:
       return cif.bpr1;
     case GiccOffset.IAR: {
-      const ack = cif.acknowledge(-1);
-      return ack.source >= 0 ? ack.intid | (ack.source << 10) : ack.intid;
+      return iarValue(cif.acknowledge(-1));
     }
     case GiccOffset.RPR:
       return cif.rpr;

@@ -1561,18 +1561,30 @@ const SETTINGS: SettingSpec[] = [
   },
 ];
 
+/** What an Arm handler's acknowledge read gave it. */
+const ACK_BINDS: HandlerEventSpec["binds"] = [
+  { name: "intid", doc: "the INTID acknowledged", from: "vector" },
+  {
+    name: "iar",
+    doc: "the IAR value read: the INTID, and on GICv2 an SGI's source CPU in bits 12:10",
+    from: "ack",
+  },
+];
+
 const HANDLER_EVENTS: HandlerEventSpec[] = [
   {
     name: "irq",
     doc: "an IRQ exception (Group 1; GICv2: also Group 0 without FIQEn)",
     takesValue: false,
+    binds: ACK_BINDS,
   },
-  { name: "fiq", doc: "an FIQ exception (Group 0)", takesValue: false },
+  { name: "fiq", doc: "an FIQ exception (Group 0)", takesValue: false, binds: ACK_BINDS },
   {
     name: "intid",
     doc:
       "an IRQ or FIQ whose acknowledge returned this INTID (declare it before a plain irq handler)",
     takesValue: true,
+    binds: ACK_BINDS,
   },
 ];
 

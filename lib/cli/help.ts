@@ -133,7 +133,12 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
                                                        it holds; tag known-race: fails in some order
   vm guest { arch x86_64  vcpus 2  irqchip kernel }    a VM and its settings ('scn help settings')
   on vcpu0 vector 0x41 { eoi }                         what a vCPU does when it takes an interrupt;
-                                                       without a handler it is taken and nothing else
+                                                       without a handler it is taken and nothing else.
+                                                       The body is the vCPU's instructions and, in
+                                                       program order, other actors' actions
+                                                       ('device nic: deassert gsi=20', 'vmm: ...' as
+                                                       at a GUEST_SYNC exit); '$vector' (Arm: '$intid',
+                                                       '$iar') is what it took
   vcpu0: lapic enable                                  an action by an actor: vcpuN, vmm, device NAME
   vmm: kvm irq_line gsi=14 level=1 -> $r               '-> $r' binds what the command returns
   vcpu0: if bit ... { ... } else { ... }               guest-side conditions
@@ -154,6 +159,9 @@ Expressions go wherever a value goes: + - * / % << >> & | ^ ~ and ( ), on unsign
 error, never a wrap. Loosest first: | ^ & (<< >>) (+ -) (* / %), then ~ and -.
 'a - b' and 'a-b' subtract; 'a -b' is two words. Sets and lists hold ranges and
 expressions: {0..3, 8}, [$i, $i + 1]. -EINVAL is an errno, for comparing results.
+Variables: one set per scenario. 'let' binds or rebinds; in a handler it changes the
+scenario's variable, so 'let $n = $n + 1' counts, and the new value is seen after the
+'run' that ran the handler. What a handler took ('$vector') is bound in its body only.
 Timeline actions change state; interrupts are delivered only during 'run'.`;
 
 function paramText(p: ParamSpec): string {
@@ -235,6 +243,7 @@ export function helpText(platforms: readonly Platform[], topic?: string): string
           out.push(
             `  on vcpuN ${h.name}${h.takesValue ? " <vector|set|range>" : ""} { ... }: ${h.doc}`,
           );
+          for (const b of h.binds ?? []) out.push(`      $${b.name} in the body: ${b.doc}`);
         }
         break;
       default:

@@ -34,6 +34,12 @@ export interface Taken {
   vector: number;
   /** The trace event that made it pending, or 0. */
   cause: number;
+  /**
+   * What the acknowledge read returned, where that is more than the INTID
+   * (GICv2's GICC_IAR carries an SGI's source CPU in bits 12:10). Absent
+   * means the same as `vector`.
+   */
+  ack?: number;
   /** The trace event recording the take. */
   event: number;
 }

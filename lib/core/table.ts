@@ -312,4 +312,10 @@ export interface HandlerEventSpec {
   doc: string;
   /** Whether it takes a value (a vector, a set or a range of them). */
   takesValue: boolean;
+  /**
+   * The variables a handler for it has in its body, and where each value
+   * comes from in what was taken: `vector` is {@link Taken}'s vector or
+   * INTID, `ack` the value the acknowledge read returned (Arm's IAR).
+   */
+  binds?: readonly { name: string; doc: string; from: "vector" | "ack" }[];
 }

@@ -179,6 +179,9 @@ export interface ScenarioResult {
 interface Frame {
   ops: readonly Op[];
   pc: number;
+  /** The handler's bindings (`$vector`) and the values they hid, restored on return. */
+  binds: HandlerDecl["binds"];
+  hidden: (Val | undefined)[] | null;
 }
 
 interface Invariant {
@@ -564,7 +567,7 @@ class Interpreter {
     const serviced = cpu.service ? cpu.service() : 0;
     if (serviced !== 0) {
       // A reset (x86 INIT) abandons the handlers the vCPU was in.
-      if (serviced === 2) frames.length = 0;
+      if (serviced === 2) { while (frames.length) this.leave(frames); }
       return true;
     }
     if (cpu.canTake()) {
@@ -580,7 +583,7 @@ class Interpreter {
         taken.event,
       );
       const handler = this.handlerFor(v, c, taken);
-      if (handler) frames.push({ ops: handler.body, pc: 0 });
+      if (handler) this.enter(frames, handler, taken);
       else cpu.returnFromInterrupt();
       return true;
     }
@@ -591,7 +594,7 @@ class Interpreter {
       if (top.pc < top.ops.length) {
         this.exec(top.ops[top.pc++]);
       } else {
-        frames.pop();
+        this.leave(frames);
         cpu.returnFromInterrupt();
         cpu.retire();
       }
@@ -599,6 +602,33 @@ class Interpreter {
     }
     // The vCPU is running guest code we do not model: one instruction retires.
     return cpu.retire();
+  }
+
+  /**
+   * Starts a handler body, binding what was taken (`$vector`); a nested
+   * handler's bindings hide the outer one's until it returns.
+   */
+  enter(frames: Frame[], h: HandlerDecl, taken: Taken): void {
+    let hidden: (Val | undefined)[] | null = null;
+    if (h.binds.length !== 0) {
+      hidden = [];
+      for (const b of h.binds) {
+        hidden.push(this.env.get(b.name));
+        this.env.set(b.name, b.from === "ack" ? taken.ack ?? taken.vector : taken.vector);
+      }
+    }
+    frames.push({ ops: h.body, pc: 0, binds: h.binds, hidden });
+  }
+
+  /** Ends the innermost handler body, restoring what its bindings hid. */
+  leave(frames: Frame[]): void {
+    const f = frames.pop()!;
+    if (f.hidden === null) return;
+    f.binds.forEach((b, i) => {
+      const v = f.hidden![i];
+      if (v === undefined) this.env.delete(b.name);
+      else this.env.set(b.name, v);
+    });
   }
 
   handlerFor(v: number, c: number, taken: Taken): HandlerDecl | undefined {

@@ -1197,6 +1197,7 @@ const HANDLER_EVENTS: HandlerEventSpec[] = [
     name: "vector",
     doc: "a maskable interrupt with this vector (from the LAPIC or, as ExtINT, the PIC)",
     takesValue: true,
+    binds: [{ name: "vector", doc: "the vector taken", from: "vector" }],
   },
   { name: "nmi", doc: "a non-maskable interrupt", takesValue: false },
 ];
