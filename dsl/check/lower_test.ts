@@ -241,10 +241,10 @@ Deno.test("handler declarations are checked", async (t) => {
       "handlers belong to a vCPU (on vcpu0 vector 0x41 { ... })",
     );
   });
-  await t.step("an actor prefix inside a handler", () => {
+  await t.step("another vCPU's instruction inside a handler", () => {
     assert.equal(
-      lowerError("on vcpu0 vector 0x41 { vcpu0: eoi }\n").d.message,
-      "statements in a handler are the vCPU's own: drop the actor prefix",
+      lowerError("on vcpu0 vector 0x41 { vcpu1: eoi }\n").d.message,
+      "this handler runs on vcpu0: vcpu1 cannot execute in it",
     );
   });
 });
