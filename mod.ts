@@ -30,8 +30,16 @@ export type * from "./dsl/program.ts";
 export { DEFAULT_MAX_STEPS, runProgram } from "./lib/engine/run.ts";
 export type { Failure, RunOptions, ScenarioResult, TookRecord } from "./lib/engine/run.ts";
 export { checkText, runText, type ScenarioOptions } from "./lib/api/scenario.ts";
-export { PLATFORMS } from "./lib/api/platforms.ts";
-export type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "./lib/core/platform.ts";
+export { ARM, PLATFORMS, X86 } from "./lib/api/platforms.ts";
+export type {
+  CpuModel,
+  ModelEnv,
+  Platform,
+  PlatformEntry,
+  Taken,
+  VmModel,
+} from "./lib/core/platform.ts";
+export { platformEntry } from "./lib/core/platform.ts";
 export type * from "./lib/core/table.ts";
 export { drain, OWN_FLAGS, PLUMBING, PLUMBING_UNLESS_XEN, stepwise } from "./lib/core/table.ts";
 export {

@@ -15,7 +15,7 @@ import type {
   StateSpec,
   Val,
 } from "../lib/core/table.ts";
-import type { Platform } from "../lib/core/platform.ts";
+import type { PlatformEntry, VmModel } from "../lib/core/platform.ts";
 import type { ExprOp } from "../lib/core/u64.ts";
 
 /** A VM declared with `vm name { ... }`. */
@@ -23,7 +23,7 @@ export interface VmDecl {
   /** Its name. */
   name: string;
   /** The platform its `arch` names. */
-  platform: Platform;
+  platform: PlatformEntry;
   /** Every setting, defaults filled in; nested ones as `gic.its`. */
   settings: Readonly<Record<string, Val>>;
   /** How many vCPUs it has. */
@@ -42,7 +42,7 @@ export type Expr =
   | { e: "set"; items: Expr[]; loc: Loc }
   | { e: "list"; items: Expr[]; loc: Loc }
   | { e: "range"; from: Expr; to: Expr; loc: Loc }
-  | { e: "state"; vm: number; spec: StateSpec; indexes: Expr[]; text: string; loc: Loc }
+  | { e: "state"; vm: number; spec: StateSpec<VmModel>; indexes: Expr[]; text: string; loc: Loc }
   | { e: "query"; call: Call; loc: Loc };
 
 /** A resolved command with its argument expressions. */
@@ -53,8 +53,8 @@ export interface Call {
   cpu: number;
   /** How the actor is named in the trace: `vcpu0`, `vmm`, `device nic`. */
   source: string;
-  /** The command as its table declares it. */
-  spec: CommandSpec;
+  /** The command as its table declares it (its platform's entry: any VM of that platform). */
+  spec: CommandSpec<VmModel>;
   /** Each parameter with the expression giving its value. */
   args: ReadonlyArray<{ param: ParamSpec; expr: Expr }>;
   /** For commands with a block: the arguments of each entry. */

@@ -26,6 +26,7 @@ import type {
   Val,
 } from "../../lib/core/table.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
+import type { VmModel } from "../../lib/core/platform.ts";
 import { coerce, describeType } from "../../lib/core/values.ts";
 import { applyOp, U64_MAX } from "../../lib/core/u64.ts";
 import { type CheckContext, fail, sliceOf, suggest } from "./context.ts";
@@ -414,16 +415,16 @@ function resolveHandlerEvent(
 
 // ---- commands ----------------------------------------------------------------
 
-function commandsFor(actor: ActorRef, scope: Scope): readonly CommandSpec[] {
+function commandsFor(actor: ActorRef, scope: Scope): readonly CommandSpec<VmModel>[] {
   return scope.vms[actor.vm].platform.commands.filter((c) => c.actor === actor.kind);
 }
 
 /** Finds the command whose name words match the leading identifier words. */
 function matchCommand(
   args: readonly Arg[],
-  commands: readonly CommandSpec[],
-): { spec: CommandSpec; used: number } | null {
-  let best: { spec: CommandSpec; used: number } | null = null;
+  commands: readonly CommandSpec<VmModel>[],
+): { spec: CommandSpec<VmModel>; used: number } | null {
+  let best: { spec: CommandSpec<VmModel>; used: number } | null = null;
   for (const spec of commands) {
     const words = spec.name.split(" ");
     if (words.length > args.length) continue;
@@ -915,7 +916,7 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
     return {
       e: "state",
       vm,
-      spec: spec as StateSpec,
+      spec,
       indexes: m.indexes,
       text: sliceOf(scope.ctx, p.loc),
       loc: p.loc,

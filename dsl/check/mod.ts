@@ -14,7 +14,7 @@
  */
 import type { ScnFile } from "../ast.ts";
 import type { Program } from "../program.ts";
-import type { Platform } from "../../lib/core/platform.ts";
+import type { PlatformEntry } from "../../lib/core/platform.ts";
 import { expandIncludes } from "./includes.ts";
 import { collectMetadata } from "./metadata.ts";
 import { checkVms } from "./vms.ts";
@@ -27,7 +27,7 @@ export type { Loader } from "./context.ts";
 /** Options for {@link check}. */
 export interface CheckOptions {
   /** The platforms `arch` can name. */
-  platforms: readonly Platform[];
+  platforms: readonly PlatformEntry[];
   /** Reads included files; without it, any include is an error. */
   load?: Loader;
   /** The text of the file, for quoting in diagnostics. */

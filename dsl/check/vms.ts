@@ -10,7 +10,7 @@
  */
 import type { Loc, Statement, WordBlock, WordItem } from "../ast.ts";
 import type { SettingSpec, Val } from "../../lib/core/table.ts";
-import type { Platform } from "../../lib/core/platform.ts";
+import type { PlatformEntry } from "../../lib/core/platform.ts";
 import type { VmDecl } from "../program.ts";
 import { fail, suggest } from "./context.ts";
 
@@ -23,7 +23,10 @@ import { fail, suggest } from "./context.ts";
  * vm.vcpus; // 2
  * ```
  */
-export function checkVms(body: readonly Statement[], platforms: readonly Platform[]): VmDecl[] {
+export function checkVms(
+  body: readonly Statement[],
+  platforms: readonly PlatformEntry[],
+): VmDecl[] {
   const out: VmDecl[] = [];
   const seen = new Map<string, Loc>();
   for (const s of body) {
@@ -41,7 +44,12 @@ export function checkVms(body: readonly Statement[], platforms: readonly Platfor
   return out;
 }
 
-function checkVm(name: string, body: WordBlock, loc: Loc, platforms: readonly Platform[]): VmDecl {
+function checkVm(
+  name: string,
+  body: WordBlock,
+  loc: Loc,
+  platforms: readonly PlatformEntry[],
+): VmDecl {
   const platform = findPlatform(body, loc, platforms);
   const values: Record<string, Val> = {};
   readSettings(body.items, platform.settings, "", values);
@@ -110,7 +118,11 @@ function readSettings(
   }
 }
 
-function findPlatform(body: WordBlock, loc: Loc, platforms: readonly Platform[]): Platform {
+function findPlatform(
+  body: WordBlock,
+  loc: Loc,
+  platforms: readonly PlatformEntry[],
+): PlatformEntry {
   const items = body.items;
   const all = platforms.flatMap((p) => p.arch);
   for (let i = 0; i < items.length; i++) {

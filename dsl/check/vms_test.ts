@@ -4,6 +4,7 @@ import { check } from "./mod.ts";
 import { parse } from "../parse.ts";
 import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
 import { PLATFORMS } from "../../lib/api/platforms.ts";
+import type { PlatformEntry } from "../../lib/core/platform.ts";
 
 function vms(text: string) {
   return checkVms(parse(text, "v.scn").body, PLATFORMS);
@@ -178,7 +179,7 @@ Deno.test("a refused setting value says why the modelled system refuses it", () 
 });
 
 Deno.test("a list setting takes [a, b, c] and range-checks each number", () => {
-  const fake = {
+  const fake: PlatformEntry = {
     ...PLATFORMS[0],
     arch: ["fake"],
     settings: [
@@ -186,7 +187,7 @@ Deno.test("a list setting takes [a, b, c] and range-checks each number", () => {
       { name: "ids", doc: "", value: { kind: "list", min: 0, max: 7, default: [0] } },
     ],
     vcpuCount: () => 1,
-  } as unknown as (typeof PLATFORMS)[number];
+  };
   const [vm] = checkVms(parse("vm g { arch fake  ids=[0, 3, 5] }\n", "l.scn").body, [fake]);
   assert.deepEqual(vm.settings.ids, [0, 3, 5]);
   const [d] = checkVms(parse("vm g { arch fake }\n", "l.scn").body, [fake]);

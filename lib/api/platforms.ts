@@ -3,12 +3,15 @@
  *
  * @module
  */
-import type { Platform } from "../core/platform.ts";
+import { type PlatformEntry, platformEntry } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { armPlatform } from "../arm/platform.ts";
 
+/** The x86 model (`arch x86_64`), as the registry holds it. */
+export const X86: PlatformEntry = platformEntry(x86Platform);
+
+/** The Arm model (`arch arm64`), as the registry holds it. */
+export const ARM: PlatformEntry = platformEntry(armPlatform);
+
 /** Every platform a scenario's `arch` can name. */
-export const PLATFORMS: readonly Platform[] = [
-  x86Platform as unknown as Platform,
-  armPlatform as unknown as Platform,
-];
+export const PLATFORMS: readonly PlatformEntry[] = [X86, ARM];

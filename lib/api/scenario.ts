@@ -9,14 +9,14 @@ import { check, type Loader } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { PLATFORMS } from "./platforms.ts";
 import { type RunOptions, runProgram, type ScenarioResult } from "../engine/run.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 
 /** Options for {@link checkText} and {@link runText}. */
 export interface ScenarioOptions extends RunOptions {
   /** Reads included files (relative to the including file); none by default. */
   load?: Loader;
   /** Platforms to check against; all of irqlab's by default. */
-  platforms?: readonly Platform[];
+  platforms?: readonly PlatformEntry[];
 }
 
 /**

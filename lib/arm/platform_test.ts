@@ -3,12 +3,12 @@ import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { runProgram } from "../engine/run.ts";
 import { armPlatform, vcpuIdsProblem } from "./platform.ts";
-import type { Platform } from "../core/platform.ts";
+import { platformEntry } from "../core/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
 function run(text: string) {
   const program = check(parse(text, "t.scn"), {
-    platforms: [armPlatform as unknown as Platform],
+    platforms: [platformEntry(armPlatform)],
     text,
   });
   return runProgram(program);

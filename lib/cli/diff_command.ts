@@ -11,12 +11,11 @@
  */
 import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import { PLATFORMS } from "../api/platforms.ts";
-import { x86Platform } from "../x86/platform.ts";
+import { PLATFORMS, X86 } from "../api/platforms.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
 import { type HostQuirk, hostVerdict, probeHost, verdictText } from "../diff/host.ts";
 import { collectFiles, fileLoader, readText } from "../load/files.ts";
@@ -80,7 +79,7 @@ export async function diffCommand(
       return ExitCode.InputError;
     }
   }
-  let backend: Platform;
+  let backend: PlatformEntry;
   try {
     backend = await load(values.against);
   } catch (e) {
@@ -91,7 +90,7 @@ export async function diffCommand(
   }
 
   const names = ["model", values.against] as const;
-  const platforms = [x86Platform as unknown as Platform, backend] as const;
+  const platforms = [X86, backend] as const;
   let quirks: HostQuirk[];
   try {
     quirks = probeHost(backend);
@@ -193,7 +192,7 @@ const USAGE = [
 /** The architecture of a scenario for another platform than x86, or undefined. */
 function otherArch(text: string, file: string): string | undefined {
   const program = check(parse(text, file), { platforms: PLATFORMS, load: fileLoader, text });
-  const vm = program.vms.find((d) => d.platform !== (x86Platform as unknown as Platform));
+  const vm = program.vms.find((d) => d.platform !== X86);
   return vm ? String(vm.settings.arch) : undefined;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../core/platform.ts";
-import { x86Platform } from "../x86/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
+import { X86 } from "../api/platforms.ts";
 import { droppedEoiPlatform } from "../diff/test_platforms.ts";
 import { type BackendLoader, BackendUnavailable, loadBackend } from "../diff/backend.ts";
 import { diffCommand } from "./diff_command.ts";
@@ -30,7 +30,7 @@ async function diff(args: string[], load?: BackendLoader): Promise<Captured> {
   return c;
 }
 
-const model: BackendLoader = () => Promise.resolve(x86Platform as unknown as Platform);
+const model: BackendLoader = () => Promise.resolve(X86);
 const planted: BackendLoader = () => Promise.resolve(droppedEoiPlatform());
 
 Deno.test("loadBackend() names a missing platform module and one without kvmPlatform()", async () => {
@@ -114,8 +114,8 @@ Deno.test("scn diff reports lib/kvm's KvmUnavailable raised while running as one
       this.name = "KvmUnavailable";
     }
   }
-  const base = x86Platform as unknown as Platform;
-  const noDevice: Platform = {
+  const base = X86;
+  const noDevice: PlatformEntry = {
     ...base,
     create: () => {
       throw new KvmUnavailable("no-kvm", "/dev/kvm does not exist");

@@ -11,7 +11,7 @@ import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../api/platforms.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { collectFiles, fileLoader, readText } from "../load/files.ts";
 import { expandHostTargets, hostedScenario, toHost } from "../load/hosts.ts";
 import {
@@ -35,7 +35,7 @@ export interface ExploreIo {
   err(line: string): void;
   color: boolean;
   writeFile(path: string, text: string): void;
-  platforms?: readonly Platform[];
+  platforms?: readonly PlatformEntry[];
 }
 
 /** The options of `scn explore`, as parsed from the command line. */
@@ -115,7 +115,7 @@ export function exploreOptions(
  */
 export function loadProgram(
   file: string,
-  platforms: readonly Platform[] = PLATFORMS,
+  platforms: readonly PlatformEntry[] = PLATFORMS,
 ): { program: Program } | { outcome: ExploreOutcome } {
   // `bug.md:12`: a scenario in a host file (lib/cli/hosts.ts), located in the host.
   const hosted = hostedScenario(file);

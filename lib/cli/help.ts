@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { describeType } from "../core/values.ts";
 import type { CommandSpec, ParamSpec } from "../core/table.ts";
 import { REPORT_HELP } from "../report/block_help.ts";
@@ -110,7 +110,7 @@ const EXPLORE = `scn explore FILES: run each scenario in every order of its 'par
   has no plain scenario, only its replay token.`;
 
 /** The interruptible commands of every platform and their steps, from the tables. */
-function interruptible(platforms: readonly Platform[]): string {
+function interruptible(platforms: readonly PlatformEntry[]): string {
   const lines: string[] = [];
   for (const p of platforms) {
     for (const c of p.commands) {
@@ -195,7 +195,7 @@ function commandText(c: CommandSpec): string[] {
  * helpText(PLATFORMS, "vcpu")!.includes("eoi"); // true
  * ```
  */
-export function helpText(platforms: readonly Platform[], topic?: string): string | undefined {
+export function helpText(platforms: readonly PlatformEntry[], topic?: string): string | undefined {
   if (!topic) return OVERVIEW;
   if (topic === "language") return LANGUAGE;
   if (topic === "explore") return EXPLORE + interruptible(platforms);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 
 /** Where the command line writes; injectable so tests can capture it. */
 export interface Io {
@@ -13,7 +13,7 @@ export interface Io {
   color: boolean;
   writeFile(path: string, text: string): void;
   /** The platforms scenarios may use; irqlab's own when absent. */
-  platforms?: readonly Platform[];
+  platforms?: readonly PlatformEntry[];
   /** The command a failure's replay line names; `deno task scn run` when absent. */
   runCommand?: string;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import { ExitCode } from "../report/outcome.ts";
 import type { Io } from "./io.ts";
@@ -65,8 +65,8 @@ export async function kvmRunCommand(
     }
     throw e;
   }
-  const x86 = kvm.kvmPlatform() as unknown as Platform;
-  const platforms = (io.platforms ?? PLATFORMS).map((p): Platform =>
+  const x86 = kvm.kvmPlatform();
+  const platforms = (io.platforms ?? PLATFORMS).map((p): PlatformEntry =>
     p.arch.includes("x86_64") ? x86 : {
       ...p,
       create: () => {

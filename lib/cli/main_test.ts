@@ -1,5 +1,5 @@
 import { x86Platform } from "../x86/platform.ts";
-import type { Platform } from "../core/platform.ts";
+import { platformEntry } from "../core/platform.ts";
 import assert from "node:assert/strict";
 import { type Io, main, processFile } from "./main.ts";
 import { collectFiles, fileLoader } from "../load/files.ts";
@@ -101,12 +101,12 @@ Deno.test("scn run: an internal error exits 3 and says it is a bug", async () =>
     const file = `${dir}/broken.scn`;
     await Deno.writeTextFile(file, `scenario "broken model"\nvm g { arch x86_64 }\nrun\n`);
     // A platform whose VM factory throws stands for a bug in a model.
-    const broken = {
+    const broken = platformEntry({
       ...x86Platform,
       create: () => {
         throw new TypeError("model exploded");
       },
-    } as unknown as Platform;
+    });
     const c = scn(["run", file], { platforms: [broken] });
     assert.equal(c.code, 3);
     assert.equal(c.out[0], `ERROR ${file}: internal error: TypeError: model exploded`);

@@ -8,7 +8,7 @@ import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../api/platforms.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { runProgram, type ScenarioResult } from "../engine/run.ts";
 import { runExplained } from "../engine/explained.ts";
 import { fileLoader, readText } from "../load/files.ts";
@@ -30,7 +30,7 @@ export function processFile(
   file: string,
   mode: "run" | "check",
   maxSteps?: number,
-  platforms: readonly Platform[] = PLATFORMS,
+  platforms: readonly PlatformEntry[] = PLATFORMS,
   schedule?: string,
   source?: ScenarioSource,
   lean = false,

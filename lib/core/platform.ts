@@ -78,8 +78,13 @@ export interface VmModel {
   dispose?(): void;
 }
 
-/** An architecture: its tables and a factory for its VMs. */
-export interface Platform<M extends VmModel = VmModel> {
+/**
+ * An architecture: its tables and a factory for its VMs. `M` is its VM type:
+ * its commands and state paths take that type and no other, so the compiler
+ * refuses an Arm command given an x86 VM. The engine and the checker hold
+ * platforms of several types at once through {@link PlatformEntry}.
+ */
+export interface Platform<M extends VmModel> {
   /** The `arch` values it implements (`x86_64`). */
   readonly arch: readonly string[];
   /** The `vm` settings it understands. */
@@ -97,12 +102,85 @@ export interface Platform<M extends VmModel = VmModel> {
   /** The number of vCPUs a VM with these settings has. */
   vcpuCount(settings: Readonly<Record<string, Val>>): number;
   /** Builds a VM. */
-  create(name: string, settings: Readonly<Record<string, Val>>, env: ModelEnv): M;
+  create: (name: string, settings: Readonly<Record<string, Val>>, env: ModelEnv) => M;
   /** Whether a handler declared for `event`/`values` matches what was taken. */
-  handlerMatches(event: string, values: readonly number[] | null, taken: Taken): boolean;
+  handlerMatches: (event: string, values: readonly number[] | null, taken: Taken) => boolean;
   /**
    * What is wrong with a combination of settings that each passed their own
    * range check (`guest 48`), or undefined. The checker reports it at the vm.
    */
   checkSettings?(settings: Readonly<Record<string, Val>>): string | undefined;
+}
+
+/**
+ * A platform with its VM type erased, as the registry, the checker and the
+ * engine hold it: its commands and state paths take any {@link VmModel}.
+ * Only {@link platformEntry} makes one from a typed {@link Platform}, and
+ * the commands it makes accept only the VMs its own `create` built (anything
+ * else is an internal error, never a call into the wrong model), so erasing
+ * the type loses nothing the compiler checked.
+ */
+export interface PlatformEntry extends Platform<VmModel> {
+  /** Brands the type: a plain `Platform<VmModel>` is not an entry. */
+  readonly erased: true;
+}
+
+/**
+ * Erases a platform's VM type, keeping it sound: the entry remembers every
+ * VM it creates and hands its commands and state paths only those, typed as
+ * the platform's own. An existential in the type system's terms: `M` is
+ * captured here and nowhere else.
+ *
+ * @example
+ * ```ts
+ * import { x86Platform } from "../x86/platform.ts";
+ * const X86: PlatformEntry = platformEntry(x86Platform);
+ * ```
+ */
+export function platformEntry<M extends VmModel>(platform: Platform<M>): PlatformEntry {
+  const made = new WeakMap<VmModel, M>();
+  // One VM answers almost every call in a run: a one-entry cache keeps the
+  // lookup off the hot path (explore's fingerprint reads every state path).
+  let last: { vm: VmModel; own: M } | undefined;
+  const own = (vm: VmModel): M => {
+    if (last !== undefined && last.vm === vm) return last.own;
+    const m = made.get(vm);
+    if (m === undefined) {
+      throw new Error(
+        `internal error: VM '${vm.name}' was not created by the ${
+          platform.arch.join("/")
+        } platform`,
+      );
+    }
+    last = { vm, own: m };
+    return m;
+  };
+  return {
+    ...platform,
+    erased: true,
+    commands: platform.commands.map((c): CommandSpec<VmModel> => {
+      const steps = c.steps;
+      return {
+        ...c,
+        run: (vm, actor, args, source) => c.run(own(vm), actor, args, source),
+        steps: steps && {
+          names: steps.names,
+          run: (vm, actor, args, source) => steps.run(own(vm), actor, args, source),
+        },
+      };
+    }),
+    state: platform.state.map((p): StateSpec<VmModel> => {
+      const bounds = p.bounds;
+      return {
+        ...p,
+        get: (vm, indexes) => p.get(own(vm), indexes),
+        bounds: bounds && ((vm) => bounds(own(vm))),
+      };
+    }),
+    create: (name, settings, env) => {
+      const vm = platform.create(name, settings, env);
+      made.set(vm, vm);
+      return vm;
+    },
+  };
 }

@@ -123,9 +123,11 @@ export type Requirement = (settings: Readonly<Record<string, Val>>) => string | 
 
 /**
  * A command of a model. `M` is the model's VM type; `actor` is the vCPU index
- * for vCPU commands and -1 otherwise.
+ * for vCPU commands and -1 otherwise. Without `M` (that is, `never`) it is
+ * the table entry to read (name, parameters, doc) that nothing can run: any
+ * model's command is one.
  */
-export interface CommandSpec<M = unknown> {
+export interface CommandSpec<M = never> {
   /** Who may issue it. */
   actor: ActorKind;
   /** The words that name it: `lapic enable`, `kvm irq_line`. */
@@ -141,8 +143,12 @@ export interface CommandSpec<M = unknown> {
    * entry starts at the `entry` parameter and takes `params` by name.
    */
   block?: { entry: string; params: readonly ParamSpec[] };
-  /** Runs the command; the return value is what `-> $x` binds. */
-  run(vm: M, actor: number, args: Args, source: string): Val | void;
+  /**
+   * Runs the command; the return value is what `-> $x` binds. A property,
+   * not a method, so that the parameter is checked contravariantly: a
+   * command of one model's VMs is no command of another's.
+   */
+  run: (vm: M, actor: number, args: Args, source: string) => Val | void;
   /** Set when only some VMs of the platform have the command (see {@link Requirement}). */
   requires?: Requirement;
   /**
@@ -170,7 +176,7 @@ export interface CommandSpec<M = unknown> {
    */
   steps?: {
     readonly names: readonly string[];
-    run(vm: M, actor: number, args: Args, source: string): Generator<void, Val | void, void>;
+    run: (vm: M, actor: number, args: Args, source: string) => Generator<void, Val | void, void>;
   };
 }
 
@@ -246,8 +252,12 @@ export type Footprint =
   | readonly string[]
   | ((settings: Readonly<Record<string, Val>>) => readonly string[] | undefined);
 
-/** A readable state path. Pattern segments: `vcpu#` (a vCPU), `[#]` (an index), or literal names. */
-export interface StateSpec<M = unknown> {
+/**
+ * A readable state path. Pattern segments: `vcpu#` (a vCPU), `[#]` (an
+ * index), or literal names. As with {@link CommandSpec}, `StateSpec` without
+ * `M` is any model's path, to read about but not to read.
+ */
+export interface StateSpec<M = never> {
   /** The path as written, with `#` for numbers: `vcpu#.lapic.isr`, `ioapic.pin[#].remote_irr`. */
   pattern: string;
   /** Its type, with range. */
@@ -255,9 +265,9 @@ export interface StateSpec<M = unknown> {
   /** One line for `scn help` and messages. */
   doc: string;
   /** Reads the value; `indexes` are the numbers matched by `#` in order. */
-  get(vm: M, indexes: readonly number[]): Val;
+  get: (vm: M, indexes: readonly number[]) => Val;
   /** Upper bounds (exclusive) of each `#` for a VM, for range checks. */
-  bounds?(vm: M): readonly number[];
+  bounds?: (vm: M) => readonly number[];
   /** Set when only some VMs of the platform have the path (see {@link Requirement}). */
   requires?: Requirement;
   /**

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 
 /** Backends `--against` can name. */
 export const BACKENDS = ["kvm"] as const;
 
 /** Loads a backend's platform by name; throws when it cannot run here. */
-export type BackendLoader = (name: string) => Promise<Platform>;
+export type BackendLoader = (name: string) => Promise<PlatformEntry>;
 
 /** Why a backend cannot run: thrown by a {@link BackendLoader}. */
 export class BackendUnavailable extends Error {
@@ -40,9 +40,9 @@ export const KVM_PLATFORM_URL = new URL("../kvm/platform.ts", import.meta.url).h
  * const kvm = await loadBackend("kvm");
  * ```
  */
-export async function loadBackend(name: string, url = KVM_PLATFORM_URL): Promise<Platform> {
+export async function loadBackend(name: string, url = KVM_PLATFORM_URL): Promise<PlatformEntry> {
   if (name !== "kvm") throw new BackendUnavailable(`no backend '${name}'`, false);
-  let mod: { kvmPlatform?: () => Platform };
+  let mod: { kvmPlatform?: () => PlatformEntry };
   try {
     mod = await import(url);
   } catch (e) {

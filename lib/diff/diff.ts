@@ -17,7 +17,7 @@ import { parse } from "../../dsl/parse.ts";
 import { check, type Loader } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform, VmModel } from "../core/platform.ts";
+import type { PlatformEntry, VmModel } from "../core/platform.ts";
 import { runProgram } from "../engine/run.ts";
 import { type Snapshot, snapshot, UNREADABLE } from "./observe.ts";
 
@@ -225,7 +225,7 @@ export interface DiffOptions {
 export function diffText(
   text: string,
   file: string,
-  platforms: readonly [Platform, Platform],
+  platforms: readonly [PlatformEntry, PlatformEntry],
   options: DiffOptions = {},
 ): DiffResult {
   const programs = platforms.map((p) =>

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../core/platform.ts";
-import { x86Platform } from "../x86/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
+import { X86 } from "../api/platforms.ts";
 import { checkText } from "../api/scenario.ts";
 import { compare, diffText, formatDivergence, isBackendUnsupported, record } from "./diff.ts";
 import { droppedEoiPlatform } from "./test_platforms.ts";
-
-const X86 = x86Platform as unknown as Platform;
 
 const TAKE_AND_EOI = `scenario "t"
 vm g { arch x86_64  vcpus 2 }
@@ -24,7 +22,7 @@ run
 class BackendUnsupported extends Error {}
 
 /** The x86 model, refusing `nop` the way a backend refuses what it cannot express. */
-function refusingNop(): Platform {
+function refusingNop(): PlatformEntry {
   return {
     ...X86,
     commands: X86.commands.map((c) =>
@@ -83,7 +81,7 @@ Deno.test("diffText() skips a scenario when the second platform refuses a statem
 
 Deno.test("diffText() still reports a disagreement found before a refusal", () => {
   const bug = droppedEoiPlatform();
-  const refusingHlt: Platform = {
+  const refusingHlt: PlatformEntry = {
     ...bug,
     commands: bug.commands.map((c) =>
       c.name !== "hlt" ? c : {

@@ -14,9 +14,9 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
-import { x86Platform } from "../x86/platform.ts";
+import { X86 } from "../api/platforms.ts";
 import { type BackendLoader, BACKENDS, BackendUnavailable, loadBackend } from "./backend.ts";
 import { type DiffResult, diffText, type Divergence, formatDivergence } from "./diff.ts";
 import { caseText, generateCase, type GeneratedCase } from "./generate.ts";
@@ -48,7 +48,7 @@ export interface DifftestOptions {
   /** The directory disagreements are written to. */
   outDir: string;
   /** The reference (the model) and the platform under test. */
-  platforms: readonly [Platform, Platform];
+  platforms: readonly [PlatformEntry, PlatformEntry];
   /** Their names in messages: `["model", "kvm"]`. */
   names: readonly [string, string];
   /** Print each case's text before its result (`--index`). */
@@ -516,7 +516,7 @@ export async function difftestMain(
     io.err(`difftest: --against takes ${BACKENDS.join(", ")}, not '${values.against}'`);
     return ExitCode.InputError;
   }
-  let backend: Platform;
+  let backend: PlatformEntry;
   try {
     backend = await load(values.against);
   } catch (e) {
@@ -537,7 +537,7 @@ export async function difftestMain(
     first: numbers.index ?? 0,
     shard,
     outDir: values.out.replace(/\/+$/, ""),
-    platforms: [x86Platform as unknown as Platform, backend],
+    platforms: [X86, backend],
     names: ["model", values.against],
     show: single && !values.json,
     maxSteps: numbers["max-steps"],

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../core/platform.ts";
+import { type PlatformEntry, platformEntry } from "../core/platform.ts";
 import { runProgram } from "../engine/run.ts";
 import { checkText } from "../api/scenario.ts";
-import { x86Platform } from "../x86/platform.ts";
+import { X86 } from "../api/platforms.ts";
 import { BackendUnavailable } from "./backend.ts";
 import { diffText } from "./diff.ts";
 import { caseText, generateCase } from "./generate.ts";
@@ -17,8 +17,6 @@ import {
 } from "./difftest.ts";
 import { droppedEoiPlatform, PLANTED_BUGS } from "./test_platforms.ts";
 import { HOST_QUIRKS, modelWith } from "./host.ts";
-
-const X86 = x86Platform as unknown as Platform;
 
 interface Captured {
   code: number;
@@ -145,7 +143,7 @@ Deno.test("difftest() exits 0 and writes nothing when both platforms are the mod
 
 Deno.test("difftest() counts skipped cases with the backend's reason", () => {
   class BackendUnsupported extends Error {}
-  const refusing: Platform = {
+  const refusing: PlatformEntry = {
     ...X86,
     commands: X86.commands.map((cmd) =>
       cmd.name !== "sti" ? cmd : {
@@ -195,7 +193,7 @@ function report(options: Partial<DifftestOptions> & { platforms: DifftestOptions
   return { code: c.code, files: c.files, report: JSON.parse(c.out[0]) as DifftestReport };
 }
 
-const QUIRKY = modelWith(HOST_QUIRKS) as unknown as Platform;
+const QUIRKY = platformEntry(modelWith(HOST_QUIRKS));
 
 Deno.test("difftest() puts a case down to the host only when the quirk variant agrees over all of it", () => {
   // A backend that is the model with the host's quirks: every disagreement is theirs.

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../core/platform.ts";
 import { runProgram } from "../engine/run.ts";
 import { checkText } from "../api/scenario.ts";
-import { x86Platform } from "../x86/platform.ts";
+import { X86 } from "../api/platforms.ts";
 import { caseText, generateCase } from "./generate.ts";
 
-const X86 = [x86Platform as unknown as Platform];
 const CASES = 400;
 
 Deno.test("generateCase() gives scenarios that pass 'scn check' and run on the model, over many seeds", () => {
@@ -14,7 +12,7 @@ Deno.test("generateCase() gives scenarios that pass 'scn check' and run on the m
       const text = caseText(generateCase(seed, i));
       let program;
       try {
-        program = checkText(text, `gen_${seed}_${i}.scn`, { platforms: X86 });
+        program = checkText(text, `gen_${seed}_${i}.scn`, { platforms: [X86] });
       } catch (e) {
         assert.fail(`case ${seed}:${i} does not check: ${(e as Error).message}\n${text}`);
       }
@@ -68,6 +66,6 @@ Deno.test("caseText() with a subset of units still checks (the shrinker relies o
   const c = generateCase(4, 0);
   for (let drop = 0; drop < c.units.length; drop++) {
     const units = c.units.filter((_, i) => i !== drop);
-    checkText(caseText(c, units, ["# shrunk"]), "s.scn", { platforms: X86 });
+    checkText(caseText(c, units, ["# shrunk"]), "s.scn", { platforms: [X86] });
   }
 });

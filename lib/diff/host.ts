@@ -17,7 +17,7 @@
  */
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import type { Platform } from "../core/platform.ts";
+import { type Platform, type PlatformEntry, platformEntry } from "../core/platform.ts";
 import { testVector } from "../core/vector_set.ts";
 import { runProgram } from "../engine/run.ts";
 import type { X86Vm } from "../x86/vm.ts";
@@ -145,7 +145,7 @@ export function modelWith(quirks: readonly HostQuirk[]): Platform<X86Vm> {
  * ```
  */
 export function probeHost(
-  platform: Platform,
+  platform: PlatformEntry,
   quirks: readonly HostQuirk[] = HOST_QUIRKS,
 ): HostQuirk[] {
   return quirks.filter((q) => {
@@ -199,7 +199,7 @@ export function hostVerdict(
   for (const set of sets) {
     if (set.length === 0) break;
     const program = check(parse(text, file), {
-      platforms: [modelWith(set) as unknown as Platform],
+      platforms: [platformEntry(modelWith(set))],
       load: options.load,
       text,
     });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { Platform } from "../core/platform.ts";
-import { x86Platform } from "../x86/platform.ts";
+import { type PlatformEntry, platformEntry } from "../core/platform.ts";
+import { X86 } from "../api/platforms.ts";
 import { diffText } from "./diff.ts";
 import {
   HOST_QUIRKS,
@@ -13,11 +13,10 @@ import {
 } from "./host.ts";
 import { cliIgnoredPlatform } from "./test_platforms.ts";
 
-const X86 = x86Platform as unknown as Platform;
-const host = (...q: typeof HOST_QUIRKS) => modelWith(q) as unknown as Platform;
+const host = (...q: typeof HOST_QUIRKS) => platformEntry(modelWith(q));
 
 /** The model with ISR reading empty, and nothing else changed (PPR still follows ISR). */
-function isrHidden(): Platform {
+function isrHidden(): PlatformEntry {
   const state = X86.state.map((s) =>
     s.pattern === "vcpu#.lapic.isr" ? { ...s, get: () => [] as number[] } : s
   );

@@ -7,21 +7,18 @@
  * @module
  */
 import type { Args, CommandSpec } from "../core/table.ts";
-import type { Platform, VmModel } from "../core/platform.ts";
-import { x86Platform } from "../x86/platform.ts";
-
-/** The model as a backend: the platform every planted bug starts from. */
-const BASE = x86Platform as unknown as Platform;
+import type { PlatformEntry, VmModel } from "../core/platform.ts";
+import { X86 } from "../api/platforms.ts";
 
 /**
  * The model with one command replaced: `plant(original)` gives the
  * buggy `run` for the commands `which` selects.
  */
 function planted(
-  base: Platform,
+  base: PlatformEntry,
   which: (c: CommandSpec<VmModel>) => boolean,
   plant: (original: CommandSpec<VmModel>["run"]) => CommandSpec<VmModel>["run"],
-): Platform {
+): PlatformEntry {
   const commands = base.commands.map((c): CommandSpec<VmModel> =>
     which(c) ? { ...c, run: plant(c.run.bind(c)) } : c
   );
@@ -35,10 +32,10 @@ function planted(
  *
  * @example
  * ```ts
- * diffText(text, "a.scn", [x86Platform, droppedEoiPlatform()]);
+ * diffText(text, "a.scn", [X86, droppedEoiPlatform()]);
  * ```
  */
-export function droppedEoiPlatform(base: Platform = BASE): Platform {
+export function droppedEoiPlatform(base: PlatformEntry = X86): PlatformEntry {
   const isr = base.state.find((s) => s.pattern === "vcpu#.lapic.isr")!;
   const dropped = new WeakMap<VmModel, Set<number>>();
   return planted(
@@ -62,10 +59,10 @@ export function droppedEoiPlatform(base: Platform = BASE): Platform {
  *
  * @example
  * ```ts
- * diffText(text, "a.scn", [x86Platform, cliIgnoredPlatform()]);
+ * diffText(text, "a.scn", [X86, cliIgnoredPlatform()]);
  * ```
  */
-export function cliIgnoredPlatform(base: Platform = BASE): Platform {
+export function cliIgnoredPlatform(base: PlatformEntry = X86): PlatformEntry {
   return planted(base, (c) => c.actor === "vcpu" && c.name === "cli", () => () => undefined);
 }
 
@@ -75,10 +72,10 @@ export function cliIgnoredPlatform(base: Platform = BASE): Platform {
  *
  * @example
  * ```ts
- * diffText(text, "a.scn", [x86Platform, deassertIgnoredPlatform()]);
+ * diffText(text, "a.scn", [X86, deassertIgnoredPlatform()]);
  * ```
  */
-export function deassertIgnoredPlatform(base: Platform = BASE): Platform {
+export function deassertIgnoredPlatform(base: PlatformEntry = X86): PlatformEntry {
   return planted(base, (c) => c.name === "kvm irq_line", (run) => (vm, actor, args, source) => {
     if (args.level !== 0) return run(vm, actor, args, source);
     // Read the status a real deassert would give, on a VM this run never sees again.
@@ -92,10 +89,10 @@ export function deassertIgnoredPlatform(base: Platform = BASE): Platform {
  *
  * @example
  * ```ts
- * diffText(text, "a.scn", [x86Platform, msiVectorPlusOnePlatform()]);
+ * diffText(text, "a.scn", [X86, msiVectorPlusOnePlatform()]);
  * ```
  */
-export function msiVectorPlusOnePlatform(base: Platform = BASE): Platform {
+export function msiVectorPlusOnePlatform(base: PlatformEntry = X86): PlatformEntry {
   return planted(base, (c) => c.name === "kvm signal_msi", (run) => (vm, actor, args, source) => {
     const data = Number(args.data);
     const plus: Args = Object.assign({}, args, { data: (data & ~0xff) | ((data + 1) & 0xff) });
@@ -104,7 +101,7 @@ export function msiVectorPlusOnePlatform(base: Platform = BASE): Platform {
 }
 
 /** Every planted bug, by name, for tests that check none is excused. */
-export const PLANTED_BUGS: Readonly<Record<string, (base?: Platform) => Platform>> = {
+export const PLANTED_BUGS: Readonly<Record<string, (base?: PlatformEntry) => PlatformEntry>> = {
   "dropped EOI": droppedEoiPlatform,
   "CLI ignored": cliIgnoredPlatform,
   "irq_line deassert ignored": deassertIgnoredPlatform,

@@ -8,6 +8,7 @@
  * @module
  */
 import type { CommandSpec } from "../core/table.ts";
+import type { VmModel } from "../core/platform.ts";
 import type { Op, ParallelOp } from "../../dsl/program.ts";
 
 /** How a block's children map to its steps. */
@@ -63,8 +64,8 @@ export function blockSteps(block: ParallelOp): BlockSteps {
  * stepsOf(op)?.names; // ["set pending", "test mask, set selector", "set upcall pending"]
  * ```
  */
-export function stepsOf(op: Op): CommandSpec["steps"] | undefined {
-  return op.op === "do" ? op.call.spec.steps as CommandSpec["steps"] : undefined;
+export function stepsOf(op: Op): CommandSpec<VmModel>["steps"] | undefined {
+  return op.op === "do" ? op.call.spec.steps : undefined;
 }
 
 /**

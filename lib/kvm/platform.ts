@@ -43,7 +43,16 @@
  * @module
  */
 import type { Args, CommandSpec, StateSpec, Val } from "../core/table.ts";
-import type { CpuModel, ModelEnv, Platform, Taken, VmModel } from "../core/platform.ts";
+import {
+  type CpuModel,
+  type ModelEnv,
+  type Platform,
+  type PlatformEntry,
+  platformEntry,
+  type Taken,
+  type VmModel,
+} from "../core/platform.ts";
+import type { X86Vm } from "../x86/vm.ts";
 import { toRoutingEntry, x86Platform } from "../x86/platform.ts";
 import { GP_FAULT } from "../x86/cpu.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
@@ -707,7 +716,7 @@ function describe(a: Args): string {
   return words.join(" ");
 }
 
-function traced(spec: CommandSpec<unknown>, run: Run): CommandSpec<KvmBackedVm>["run"] {
+function traced(spec: CommandSpec, run: Run): CommandSpec<KvmBackedVm>["run"] {
   return (vm, cpu, a, source) => {
     const result = run(vm, cpu, a);
     if (vm.trace.enabled) {
@@ -728,14 +737,16 @@ function traced(spec: CommandSpec<unknown>, run: Run): CommandSpec<KvmBackedVm>[
   };
 }
 
-function bindCommand(c: CommandSpec<unknown>): CommandSpec<KvmBackedVm> {
+function bindCommand(c: CommandSpec<X86Vm>): CommandSpec<KvmBackedVm> {
   const run = c.actor === "vcpu" ? vcpuCommands[c.name] : vmmCommands[c.name];
   return {
     ...c,
+    // KVM runs the command whole: there are no model steps to come between.
+    steps: undefined,
     run: run ? traced(c, run) : () => {
       throw new BackendUnsupported(`'${c.name}' is not expressed on KVM yet`);
     },
-  } as CommandSpec<KvmBackedVm>;
+  };
 }
 
 // ---- state ---------------------------------------------------------------------------
@@ -805,7 +816,7 @@ function picGetter(pattern: string): Get | undefined {
   };
 }
 
-function bindState(s: StateSpec<unknown>): StateSpec<KvmBackedVm> {
+function bindState(s: StateSpec<X86Vm>): StateSpec<KvmBackedVm> {
   const get = CPU_STATE[s.pattern] ?? lapicGetter(s.pattern) ?? ioapicGetter(s.pattern) ??
     picGetter(s.pattern);
   const segments = s.pattern.split(".");
@@ -824,7 +835,7 @@ function bindState(s: StateSpec<unknown>): StateSpec<KvmBackedVm> {
           ]
           : []
       ),
-  } as StateSpec<KvmBackedVm>;
+  };
 }
 
 /**
@@ -844,7 +855,19 @@ export function probeKvm(): void {
 }
 
 /**
- * The x86 platform on a real KVM VM (needs `--allow-ffi` and `/dev/kvm`).
+ * The x86 platform's tables run on a real KVM VM (creating a VM needs
+ * `--allow-ffi` and `/dev/kvm`).
+ *
+ * @example
+ * ```ts
+ * kvmBackedPlatform.commands.find((c) => c.name === "eoi")!.doc;
+ * ```
+ */
+export const kvmBackedPlatform: Platform<KvmBackedVm> = bindPlatform(x86Platform);
+
+/**
+ * {@link kvmBackedPlatform} as the registry holds it (what `scn run --backend
+ * kvm` and `scn diff` check scenarios with).
  *
  * @example
  * ```ts
@@ -852,8 +875,11 @@ export function probeKvm(): void {
  * runProgram(program); // each vm is a KVM VM, closed when the run ends
  * ```
  */
-export function kvmPlatform(): Platform<KvmBackedVm> {
-  const x86 = x86Platform as unknown as Platform;
+export function kvmPlatform(): PlatformEntry {
+  return platformEntry(kvmBackedPlatform);
+}
+
+function bindPlatform(x86: Platform<X86Vm>): Platform<KvmBackedVm> {
   return {
     arch: x86.arch,
     settings: x86.settings,

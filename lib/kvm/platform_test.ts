@@ -2,7 +2,6 @@ import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { runProgram } from "../engine/run.ts";
-import type { Platform } from "../core/platform.ts";
 import { x86Platform } from "../x86/platform.ts";
 import { BackendUnsupported, kvmPlatform } from "./platform.ts";
 import { kvmTestsAvailable } from "./test_support.ts";
@@ -11,7 +10,7 @@ const available = kvmTestsAvailable("lib/kvm/platform_test.ts");
 
 function run(text: string) {
   const program = check(parse(text, "t.scn"), {
-    platforms: [kvmPlatform() as unknown as Platform],
+    platforms: [kvmPlatform()],
   });
   return runProgram(program);
 }

@@ -28,7 +28,7 @@ import { check } from "../../dsl/check/mod.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { format } from "../../dsl/format.ts";
 import { ScnError } from "../core/diagnostic.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { type Failure, runProgram } from "../engine/run.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import { fileLoader } from "../load/files.ts";
@@ -59,7 +59,7 @@ export const DEFAULT_MAX_RUNS = 2000;
 /** Options for {@link minimize}. */
 export interface MinimizeOptions {
   /** The platforms scenarios may use; irqlab's own when absent. */
-  platforms?: readonly Platform[];
+  platforms?: readonly PlatformEntry[];
   /** Reads included files; relative to the scenario's directory when absent. */
   load?: Loader;
   /** Candidates to run at most (default {@link DEFAULT_MAX_RUNS}). */
@@ -158,7 +158,7 @@ function rerun(
   text: string,
   file: string,
   target: Target,
-  o: { platforms: readonly Platform[]; load: Loader; maxSteps?: number },
+  o: { platforms: readonly PlatformEntry[]; load: Loader; maxSteps?: number },
 ): Failure {
   const program = check(parse(text, file), { platforms: o.platforms, load: o.load, text });
   const result = runProgram(program, { maxSteps: o.maxSteps });

@@ -22,7 +22,7 @@
 import type { ScnFile } from "../../dsl/ast.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
-import type { Platform } from "../core/platform.ts";
+import type { PlatformEntry } from "../core/platform.ts";
 import { type Failure, runProgram, type ScenarioResult } from "../engine/run.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
@@ -90,7 +90,7 @@ export class Oracle {
     readonly options: {
       /** The original text, for quoting. */
       text: string;
-      platforms: readonly Platform[];
+      platforms: readonly PlatformEntry[];
       load: Loader;
       /** How many candidates may be run; past it {@link BudgetReached} is thrown. */
       maxRuns: number;
