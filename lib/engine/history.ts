@@ -92,6 +92,8 @@ function matches(kind: string, vector: number, wanted: Val): boolean {
   return typeof wanted === "string" ? kind === wanted : valEquals(vector, wanted);
 }
 
+const IN_ORDER = new WeakMap<Program, TookCond[]>();
+
 /**
  * Every `took ... in order` condition in the program, wherever it stands
  * (timeline, handler bodies, nested blocks, conditions inside conditions).
@@ -100,7 +102,11 @@ function matches(kind: string, vector: number, wanted: Val): boolean {
  * points to (`spec`, `platform`, `param`, `field`) are not program data.
  */
 function inOrderConds(program: Program): TookCond[] {
+  // `scn explore` runs one program many times; its conditions are found once.
+  const known = IN_ORDER.get(program);
+  if (known !== undefined) return known;
   const out: TookCond[] = [];
+  IN_ORDER.set(program, out);
   const seen = new Set<object>();
   const skip = new Set(["spec", "platform", "param", "field", "file", "loc", "sources"]);
   const walk = (x: unknown): void => {

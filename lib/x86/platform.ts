@@ -246,9 +246,20 @@ function emit(vm: X86Vm, source: string, kind: string, text: string): void {
   if (vm.trace.enabled) vm.trace.emit(source, kind, text);
 }
 
-/** Runs `fn` with a root trace event for the action as the cause of what follows. */
-function acting<T>(vm: X86Vm, source: string, kind: string, text: string, fn: () => T): T {
-  const id = vm.trace.emit(source, kind, text);
+/**
+ * Runs `fn` with a root trace event for the action as the cause of what
+ * follows. A `text` function is called only when the trace is on, so an
+ * untraced run builds no text.
+ */
+function acting<T>(
+  vm: X86Vm,
+  source: string,
+  kind: string,
+  text: string | (() => string),
+  fn: () => T,
+): T {
+  if (!vm.trace.enabled) return fn();
+  const id = vm.trace.emit(source, kind, typeof text === "string" ? text : text());
   return vm.trace.within(id, fn);
 }
 
@@ -498,7 +509,7 @@ const VCPU_COMMANDS: Cmd[] = [
         vm,
         `vcpu${cpu}`,
         "write",
-        `lapic.icr_high <- ${hex(high)}, lapic.icr_low <- ${hex(low)}`,
+        () => `lapic.icr_high <- ${hex(high)}, lapic.icr_low <- ${hex(low)}`,
         () => {
           lapic.write(lapicRegister("icr_high").offset, high);
           lapic.write(lapicRegister("icr_low").offset, low);
@@ -768,7 +779,7 @@ const VMM_COMMANDS: Cmd[] = [
         vm,
         source,
         "ioctl",
-        `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`,
+        () => `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`,
         () => vm.signalMsi(a.address as number, a.address_hi as number, a.data as number),
       ),
   },
@@ -881,7 +892,7 @@ const DEVICE_COMMANDS: Cmd[] = [
         vm,
         source,
         "msi",
-        `MSI address ${hex(a.address)} data ${hex(a.data)}`,
+        () => `MSI address ${hex(a.address)} data ${hex(a.data)}`,
         () => vm.signalMsi(a.address as number, a.address_hi as number, a.data as number),
       ),
   },
