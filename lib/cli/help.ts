@@ -57,6 +57,10 @@ explore options (also --trace, --json, --tap, --max-steps, --no-color):
   --workers N       spread the search over N workers; the same answer as one
   --no-reduce       try independent steps in both orders too
   --no-dedup        explore states already seen again
+  --shard I/N       search shard I of N (with --json, for 'scn explore merge'); each shard
+                    takes every N-th first deviation from written order and all below it
+  scn explore merge A.json B.json ...
+                    join the --json reports of all N shards into the report of one run
 
 topics:
   language          the statements of a .scn file

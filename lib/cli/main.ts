@@ -21,7 +21,12 @@ import { tapReport } from "../report/tap.ts";
 import { type HtmlEntry, htmlReport } from "../report/html.ts";
 import { splitTarget } from "../load/extract.ts";
 import { parseSchedule } from "../engine/explore_schedule.ts";
-import { exploreCommand, exploreCommandAsync, exploreOptions } from "./explore_command.ts";
+import {
+  exploreCommand,
+  exploreCommandAsync,
+  exploreMergeCommand,
+  exploreOptions,
+} from "./explore_command.ts";
 import { fmtCommand } from "./fmt_command.ts";
 import { minimizeCommand } from "./minimize_command.ts";
 import { diffCommand } from "./diff_command.ts";
@@ -105,6 +110,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
         "max-depth": { type: "string" },
         "no-reduce": { type: "boolean", default: false },
         "no-dedup": { type: "boolean", default: false },
+        shard: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -143,6 +149,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       return ExitCode.InputError;
     }
   }
+  if (command === "explore" && rest[0] === "merge") return exploreMergeCommand(rest.slice(1), io);
   if (command === "explore") {
     if (values.junit !== undefined) {
       io.err("scn explore: --junit is an option of 'scn run'");
@@ -167,7 +174,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     return wait ? exploreCommandAsync(rest, o, io) : exploreCommand(rest, o, io);
   }
   const onlyExplore =
-    (["out", "workers", "max-states", "max-depth", "no-reduce", "no-dedup"] as const)
+    (["out", "workers", "max-states", "max-depth", "no-reduce", "no-dedup", "shard"] as const)
       .find((k) => values[k] !== undefined && values[k] !== false);
   if (onlyExplore) {
     io.err(`scn ${command}: --${onlyExplore} is an option of 'scn explore'`);

@@ -79,6 +79,29 @@ export interface ExploreOptions {
   reduce?: boolean;
   /** Deduplication of states by fingerprint (default on). */
   dedup?: boolean;
+  /**
+   * Search only this shard's part of the orders (`scn explore --shard I/N`):
+   * `index` from 0 to `count - 1`. See {@link shardOf}.
+   */
+  shard?: { index: number; count: number };
+}
+
+/**
+ * Which shard searches a work item of the first round. Every order that
+ * leaves written order does so first at one choice of the written order's
+ * run; the k-th such first deviation (in the order that run meets them),
+ * with every order below it, belongs to shard k mod N. The written order
+ * itself is run by every shard, since it is what finds those choices. Each
+ * shard deduplicates on its own, so a state reached below two shards' first
+ * deviations is explored by both: more work, never a missed order.
+ *
+ * @example
+ * ```ts
+ * shardOf(5, { index: 1, count: 4 }); // true: the 6th first deviation goes to the 2nd shard
+ * ```
+ */
+export function shardOf(k: number, shard: { index: number; count: number }): boolean {
+  return k % shard.count === shard.index;
 }
 
 /** The default state budget. */
@@ -190,8 +213,10 @@ export class SearchContext {
   readonly reduce: boolean;
   readonly dedup: boolean;
   readonly maxSteps: number | undefined;
+  readonly shard: { index: number; count: number } | undefined;
 
   constructor(readonly program: Program, options: ExploreOptions) {
+    this.shard = options.shard;
     this.blocks = parallelBlocks(program);
     this.blocks.forEach((b, i) => this.blockIndex.set(b, i));
     this.fingerprinter = new Fingerprinter(program);
@@ -413,6 +438,8 @@ export class Search {
     pruned: 0,
   };
   firstSizes: number[][] | null = null;
+  /** First deviations met so far (items of cost 1), for {@link shardOf}. */
+  #firsts = 0;
 
   constructor(readonly ctx: SearchContext) {}
 
@@ -448,9 +475,13 @@ export class Search {
             });
           }
           break;
-        case "push":
+        case "push": {
+          // A shard keeps only its first deviations (shardOf); what is below them is its own.
+          const shard = this.ctx.shard;
+          if (shard !== undefined && ev.item.cost === 1 && !shardOf(this.#firsts++, shard)) break;
           (this.rounds[ev.item.cost] ??= []).push(ev.item);
           break;
+        }
         case "pruned":
           st.pruned++;
           return null;

@@ -206,7 +206,10 @@ export function exploreTextReport(
  * JSON.parse(exploreJsonReport([])).summary.passed; // 0
  * ```
  */
-export function exploreJsonReport(outcomes: readonly ExploreOutcome[]): string {
+export function exploreJsonReport(
+  outcomes: readonly ExploreOutcome[],
+  shard?: { index: number; count: number },
+): string {
   const explored = outcomes.map((o) => {
     if (o.kind === "explored") {
       const r = o.result;
@@ -245,5 +248,11 @@ export function exploreJsonReport(outcomes: readonly ExploreOutcome[]): string {
     }
     return errorJson(o);
   });
-  return JSON.stringify({ version: 1, explored, summary: summarizeExplore(outcomes) }, null, 2);
+  // A shard says which it is (from 1), so `scn explore merge` can check it has them all.
+  const which = shard ? { shard: { index: shard.index + 1, count: shard.count } } : {};
+  return JSON.stringify(
+    { version: 1, ...which, explored, summary: summarizeExplore(outcomes) },
+    null,
+    2,
+  );
 }
