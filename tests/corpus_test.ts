@@ -18,6 +18,7 @@ Deno.test("every scenario under scenarios/ passes or is an expected failure", as
         assert.fail(`${file} is not a valid scenario:\n${text}`);
       }
       if (o.kind === "internal-error") assert.fail(`${file}: internal error: ${o.message}`);
+      if (o.kind === "checked") assert.fail(`${file}: checked, not run`);
       const r = o.result;
       const why = r.failures.map((f) =>
         `${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}: ${f.kind} ${f.text}: expected ${f.expected}, actual ${f.actual}`

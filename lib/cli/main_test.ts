@@ -276,10 +276,16 @@ Deno.test("scn run passes styles only with colour on and --no-color off", () => 
   assert.deepEqual(plain.styles, ["", ""]);
 });
 
-Deno.test("scn check parses and checks without running", () => {
+Deno.test("scn check parses and checks without running, and never says passed", () => {
   const storm = scn(["check", `${CLI}/storm.scn`, `${CLI}/fail.scn`]);
   assert.equal(storm.code, 0);
-  assert.deepEqual(storm.out.slice(-1), ["2 passed, 0 failed"]);
+  assert.deepEqual(storm.out, [
+    `CHECKED ${CLI}/storm.scn  a level-triggered pin whose handler never lowers the line`,
+    `CHECKED ${CLI}/fail.scn  expects the wrong vector`,
+    "2 checked, 0 with errors",
+  ]);
+  // A file that `scn run` fails is checked, not passed.
+  assert.equal(scn(["run", `${CLI}/fail.scn`]).code, 1);
   const bad = scn(["check", `${CLI}/bad_command.scn`]);
   assert.equal(bad.code, 2);
   assert.equal(bad.out[1], `  ${CLI}/bad_command.scn:3:8: error: unknown command 'eio' for vcpu0`);
@@ -395,14 +401,12 @@ Deno.test("fileLoader() resolves includes against the including file", () => {
   assert.equal(fileLoader("_none.scn", `${INC}/main.scn`), undefined);
 });
 
-Deno.test("processFile() in check mode reports a pass without running", () => {
+Deno.test("processFile() in check mode reports the file checked, not passed", () => {
   const o = processFile(`${CLI}/fail.scn`, "check");
-  assert.equal(o.kind, "result");
-  if (o.kind !== "result") return;
-  assert.deepEqual([o.result.status, o.result.title, o.result.steps, o.result.trace], [
-    "pass",
-    "expects the wrong vector",
-    0,
-    [],
-  ]);
+  assert.deepEqual(o, {
+    kind: "checked",
+    file: `${CLI}/fail.scn`,
+    title: "expects the wrong vector",
+    tags: ["fixture"],
+  });
 });

@@ -108,6 +108,8 @@ export function reportComments(
     for (const d of outcome.diagnostics) {
       out.push(`#   ${where(d.loc, source)}: ${oneLine(d.message)}`);
     }
+  } else if (outcome.kind === "checked") {
+    out.push(`# outcome: CHECKED (exit ${ExitCode.Ok}): not run`);
   } else {
     out.push(...resultLines(outcome.result, source, options));
     const r = outcome.result;

@@ -14,7 +14,7 @@ import type { ExploreResult } from "../engine/explore.ts";
 /** What happened to one file under `scn explore`. */
 export type ExploreOutcome =
   | { kind: "explored"; file: string; result: ExploreResult }
-  | Exclude<Outcome, { kind: "result" }>;
+  | Exclude<Outcome, { kind: "result" | "checked" }>;
 
 const STYLES = {
   pass: "color: green",

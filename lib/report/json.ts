@@ -41,6 +41,9 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
         time: r.time,
       };
     }
+    if (o.kind === "checked") {
+      return { file: o.file, title: o.title, tags: o.tags, status: "checked" };
+    }
     return errorJson(o);
   });
   return JSON.stringify({ version: 1, scenarios, summary: summarize(outcomes) }, null, 2);
@@ -57,7 +60,9 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
  * // { file: "a.scn", status: "internal-error", message: "boom" }
  * ```
  */
-export function errorJson(o: Exclude<Outcome, { kind: "result" }>): Record<string, unknown> {
+export function errorJson(
+  o: Exclude<Outcome, { kind: "result" | "checked" }>,
+): Record<string, unknown> {
   if (o.kind === "input-error") {
     return {
       file: o.file,

@@ -28,7 +28,7 @@ function esc(s: string): string {
 export function junitReport(outcomes: readonly Outcome[]): string {
   const s = summarize(outcomes);
   const cases = outcomes.map((o) => {
-    const name = o.kind === "result" ? o.result.title : o.file;
+    const name = o.kind === "result" ? o.result.title : o.kind === "checked" ? o.title : o.file;
     const open = `  <testcase classname="${esc(o.file)}" name="${esc(name)}">`;
     if (o.kind === "input-error") {
       const text = o.diagnostics.map((d) => formatDiagnostic(d, (x) => o.sources.get(x))).join(
@@ -42,6 +42,9 @@ export function junitReport(outcomes: readonly Outcome[]): string {
       return `${open}\n    <error message="internal error">${
         esc(o.message)
       }</error>\n  </testcase>`;
+    }
+    if (o.kind === "checked") {
+      return `${open}\n    <skipped message="checked, not run"/>\n  </testcase>`;
     }
     const r = o.result;
     if (r.status === "pass") return `${open}</testcase>`;

@@ -16,7 +16,9 @@ export type Outcome =
     diagnostics: Diagnostic[];
     sources: ReadonlyMap<string, string>;
   }
-  | { kind: "internal-error"; file: string; message: string };
+  | { kind: "internal-error"; file: string; message: string }
+  /** `scn check`: read and checked, nothing run. */
+  | { kind: "checked"; file: string; title: string; tags: string[] };
 
 /** Exit codes of `scn`. */
 export const ExitCode = {
@@ -54,6 +56,8 @@ export interface Summary {
 export function summarize(outcomes: readonly Outcome[]): Summary {
   const s: Summary = { passed: 0, failed: 0, xfail: 0, xpass: 0, errors: 0, skipped: 0 };
   for (const o of outcomes) {
+    // Checked without running (`scn check`): neither passed nor failed.
+    if (o.kind === "checked") continue;
     if (o.kind !== "result") {
       s.errors++;
       s.failed++;
@@ -80,6 +84,8 @@ export function exitCodeOf(outcomes: readonly Outcome[]): number {
       ? ExitCode.InternalError
       : o.kind === "input-error"
       ? ExitCode.InputError
+      : o.kind === "checked"
+      ? ExitCode.Ok
       : o.result.status === "fail" || o.result.status === "xpass"
       ? ExitCode.ExpectationFailed
       : ExitCode.Ok;

@@ -75,6 +75,10 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
       });
       continue;
     }
+    if (o.kind === "checked") {
+      out.push({ text: `CHECKED ${o.file}  ${o.title}`, style: STYLES.dim });
+      continue;
+    }
     const r = o.result;
     const label = r.status.toUpperCase().padEnd(5);
     out.push({ text: `${label} ${r.file}  ${r.title}`, style: STYLES[r.status] });
@@ -109,6 +113,15 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     }
   }
   const s = summarize(outcomes);
+  const checked = outcomes.filter((o) => o.kind === "checked").length;
+  if (checked > 0 && checked + s.errors === outcomes.length) {
+    // scn check: nothing ran, so nothing passed.
+    out.push({
+      text: `${checked} checked, ${s.errors} with errors`,
+      style: s.errors ? STYLES.fail : STYLES.dim,
+    });
+    return out;
+  }
   if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
     out.push({
       /** The line, without styling. */
