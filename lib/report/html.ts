@@ -92,6 +92,10 @@ function section(entry: HtmlEntry, index: number): string {
     return `<section><h2><span class="status error">ERROR</span> ${esc(o.file)}</h2>` +
       text.map((t) => `<div class="failure">${esc(t)}</div>`).join("") + `</section>`;
   }
+  if (o.kind === "checked") {
+    return `<section><h2><span class="status checked">CHECKED</span> ${esc(o.file)} ` +
+      `<small>${esc(o.title)}</small></h2></section>`;
+  }
   const r = o.result;
   const parts = [
     `<section id="s${index}"><h2><span class="status ${r.status}">${r.status.toUpperCase()}</span> ` +

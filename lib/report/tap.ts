@@ -58,7 +58,7 @@ function failureFields(failures: readonly Failure[]): Record<string, string>[] {
   }));
 }
 
-function errorPoint(n: number, o: Exclude<Outcome, { kind: "result" }>): string[] {
+function errorPoint(n: number, o: Exclude<Outcome, { kind: "result" | "checked" }>): string[] {
   const head = `not ok ${n} - ${description(o.file)}`;
   if (o.kind === "internal-error") {
     return [
@@ -91,6 +91,11 @@ export function tapReport(outcomes: readonly Outcome[]): string {
   const out = ["TAP version 14", `1..${outcomes.length}`];
   outcomes.forEach((o, i) => {
     const n = i + 1;
+    if (o.kind === "checked") {
+      // TAP's SKIP: a checked scenario was not run, so it neither passed nor failed.
+      out.push(`ok ${n} - ${description(`${o.file}  ${o.title}`)} # SKIP checked, not run`);
+      return;
+    }
     if (o.kind !== "result") {
       out.push(...errorPoint(n, o));
       return;
