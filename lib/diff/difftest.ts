@@ -20,7 +20,7 @@ import { X86 } from "../api/platforms.ts";
 import { type BackendLoader, BACKENDS, BackendUnavailable, loadBackend } from "./backend.ts";
 import { type DiffResult, diffText, type Divergence, formatDivergence } from "./diff.ts";
 import { caseText, generateCase, type GeneratedCase } from "./generate.ts";
-import { shrinkUnits } from "./shrink.ts";
+import { shrinkList } from "../core/shrink.ts";
 import { type HostQuirk, hostVerdict, probeHost, verdictText } from "./host.ts";
 import { Progress, type ProgressSink, STDERR } from "../report/progress.ts";
 
@@ -398,7 +398,7 @@ function minimise(
     const j = judge(text, file, o);
     return j.verdict === "disagree" && signature(j.residual) === wanted ? j.residual : undefined;
   };
-  const units = shrinkUnits(c.units, (u) => {
+  const units = shrinkList(c.units, (u) => {
     try {
       return still(caseText(c, u)) !== undefined;
     } catch (e) {

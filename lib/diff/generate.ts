@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { caseSeed, Prng } from "./prng.ts";
+import { deriveSeed, Prng } from "../core/prng.ts";
 
 /** One generated scenario. */
 export interface GeneratedCase {
@@ -92,7 +92,7 @@ class Generator {
   results = 0;
 
   constructor(readonly seed: number, readonly index: number) {
-    this.rng = new Prng(caseSeed(seed, index));
+    this.rng = new Prng(deriveSeed(seed, index));
     this.vcpus = this.rng.int(1, 4);
     this.x2apic = this.rng.chance(0.3);
     const vectors = this.distinct(this.rng.int(4, 8), 0x20, 0xef);

@@ -26,6 +26,7 @@ import {
   type ScheduleEntry,
 } from "./explore_schedule.ts";
 import { blockIndependence, stepFootprint } from "./explore_footprint.ts";
+import { Prng } from "../core/prng.ts";
 
 const FULL: ExploreOptions = { reduce: false, dedup: false };
 const MODES: [string, ExploreOptions][] = [
@@ -199,18 +200,6 @@ parallel {
 
 // ---- the reduction never hides a failure the full search finds ----------------------
 
-/** mulberry32: a seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const X86_STEPS = [
   "vcpu0: sti",
   "vcpu0: cli",
@@ -286,12 +275,12 @@ function verdicts(text: string): Record<string, ExploreResult["status"]> {
 }
 
 Deno.test("the reduction and deduplication find every reachable state the full search finds", async (t) => {
-  const rand = prng(20250601);
+  const rng = new Prng(20250601);
   for (let n = 0; n < 24; n++) {
-    const k = 3 + Math.floor(rand() * 4);
+    const k = 3 + rng.below(4);
     const steps: string[] = [];
     while (steps.length < k) {
-      const s = X86_STEPS[Math.floor(rand() * X86_STEPS.length)];
+      const s = rng.pick(X86_STEPS);
       if (!steps.includes(s)) steps.push(s);
     }
     const base = `${X86_HEAD}parallel {\n${steps.map((s) => `  ${s}\n`).join("")}}\nrun\n`;

@@ -29,6 +29,7 @@ import type { Loader } from "../../dsl/check/mod.ts";
 import { format } from "../../dsl/format.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import type { PlatformEntry } from "../core/platform.ts";
+import { shrinkList } from "../core/shrink.ts";
 import { type Failure, runProgram } from "../engine/run.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import { fileLoader } from "../load/files.ts";
@@ -210,23 +211,17 @@ class Shrinker {
     return true;
   }
 
-  /** Pass 1: chunks of each list, halving down to single statements. */
+  /** Pass 1: chunks of each list, halving down to single statements (lib/core/shrink.ts). */
   removeStatements(): boolean {
     let changed = false;
     for (let li = 0; li < statementLists(this.current).length; li++) {
       let list = statementLists(this.current)[li];
-      for (let size = Math.max(1, list.length >> 1); size >= 1; size >>= 1) {
-        let i = 0;
-        while (i < list.length) {
-          const drop = list.slice(i, i + size).filter((s) => !this.isProtected(s));
-          const next = list.filter((s) => !drop.includes(s));
-          if (drop.length && this.attempt(replaceNode(this.current, list, next))) {
-            list = next;
-            changed = true;
-          } else i += size;
-        }
-        if (size === 1) break;
-      }
+      shrinkList(list, (next) => {
+        if (!this.attempt(replaceNode(this.current, list, next))) return false;
+        list = next as Statement[];
+        changed = true;
+        return true;
+      }, { removable: (s) => !this.isProtected(s), budget: Infinity });
     }
     return changed;
   }

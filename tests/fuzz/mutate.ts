@@ -1,6 +1,6 @@
 /**
- * Seeded mutation of `.scn` text for the fuzzer: a small deterministic PRNG
- * (splitmix32; no `Math.random`, no clock) and mutators at three levels:
+ * Seeded mutation of `.scn` text for the fuzzer, drawing from the project's
+ * one seeded generator (`lib/core/prng.ts`), with mutators at three levels:
  *
  * - bytes: flip (replace) a character, insert one, delete one or a short run;
  * - tokens: swap a number for a boundary value (huge, negative, 0x100, ...),
@@ -15,49 +15,19 @@
  *
  * @module
  */
-
-/** A deterministic 32-bit PRNG (splitmix32). */
-export class Rng {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** The next 32-bit unsigned value. */
-  next(): number {
-    this.#state = (this.#state + 0x9e3779b9) >>> 0;
-    let z = this.#state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  }
-
-  /** A whole number in `0..n-1` (`n` >= 1). */
-  int(n: number): number {
-    return n <= 1 ? 0 : this.next() % n;
-  }
-
-  /** True with probability `p`. */
-  chance(p: number): boolean {
-    return this.next() / 0x1_0000_0000 < p;
-  }
-
-  /** One element of a non-empty array. */
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-}
+import { deriveSeed, Prng } from "../../lib/core/prng.ts";
 
 /**
  * The PRNG of mutant `index` of a run seeded with `seed`: independent of the
  * other mutants, so one can be regenerated without the ones before it.
+ *
+ * @example
+ * ```ts
+ * mutantRng(1, 0).below(10);
+ * ```
  */
-export function mutantRng(seed: number, index: number): Rng {
-  // Mix the two through splitmix's finalizer so nearby pairs diverge.
-  const r = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index >>> 0, 0x85ebca77)) >>> 0);
-  r.next();
-  return new Rng(r.next() ^ index);
+export function mutantRng(seed: number, index: number): Prng {
+  return new Prng(deriveSeed(seed, index));
 }
 
 /** Kinds of token the token-level mutators distinguish. */
@@ -268,21 +238,21 @@ export function buildPool(texts: readonly string[]): Pool {
 /** A mutator: a name for reports and the function. */
 export interface Mutator {
   name: string;
-  apply(text: string, rng: Rng, pool: Pool): string;
+  apply(text: string, rng: Prng, pool: Pool): string;
 }
 
 const PRINTABLE = ' \t\n{}[]()$=,;.:#"\\-_0123456789xabcdefvmlpnrst\r\u0000\u00e9\u{1F600}';
 
-function randomChar(rng: Rng): string {
-  if (rng.chance(0.1)) return String.fromCharCode(rng.int(0x80));
-  return [...PRINTABLE][rng.int([...PRINTABLE].length)];
+function randomChar(rng: Prng): string {
+  if (rng.chance(0.1)) return String.fromCharCode(rng.below(0x80));
+  return [...PRINTABLE][rng.below([...PRINTABLE].length)];
 }
 
 function splitLines(text: string): string[] {
   return text.split("\n");
 }
 
-function indexWhere(tokens: Token[], rng: Rng, pred: (t: Token) => boolean): number {
+function indexWhere(tokens: Token[], rng: Prng, pred: (t: Token) => boolean): number {
   const idx: number[] = [];
   tokens.forEach((t, i) => pred(t) && idx.push(i));
   return idx.length === 0 ? -1 : rng.pick(idx);
@@ -290,7 +260,7 @@ function indexWhere(tokens: Token[], rng: Rng, pred: (t: Token) => boolean): num
 
 function onTokens(
   text: string,
-  rng: Rng,
+  rng: Prng,
   pred: (t: Token) => boolean,
   f: (tokens: Token[], i: number) => void,
 ): string {
@@ -310,14 +280,14 @@ export const MUTATORS: readonly Mutator[] = [
     name: "byte-flip",
     apply(text, rng) {
       if (text.length === 0) return text;
-      const i = rng.int(text.length);
+      const i = rng.below(text.length);
       return text.slice(0, i) + randomChar(rng) + text.slice(i + 1);
     },
   },
   {
     name: "byte-insert",
     apply(text, rng) {
-      const i = rng.int(text.length + 1);
+      const i = rng.below(text.length + 1);
       const s = rng.chance(0.3) ? rng.pick(FRAGMENTS) : randomChar(rng);
       return text.slice(0, i) + s + text.slice(i);
     },
@@ -326,8 +296,8 @@ export const MUTATORS: readonly Mutator[] = [
     name: "byte-delete",
     apply(text, rng) {
       if (text.length === 0) return text;
-      const i = rng.int(text.length);
-      const n = rng.chance(0.7) ? 1 : 1 + rng.int(16);
+      const i = rng.below(text.length);
+      const n = rng.chance(0.7) ? 1 : 1 + rng.below(16);
       return text.slice(0, i) + text.slice(i + n);
     },
   },
@@ -397,7 +367,7 @@ export const MUTATORS: readonly Mutator[] = [
       const idx: number[] = [];
       tokens.forEach((t, i) => solid(t) && idx.push(i));
       if (idx.length < 2) return text;
-      const k = rng.int(idx.length - 1);
+      const k = rng.below(idx.length - 1);
       const a = idx[k], b = idx[k + 1];
       [tokens[a], tokens[b]] = [tokens[b], tokens[a]];
       return tokens.map((t) => t.text).join("");
@@ -418,7 +388,7 @@ export const MUTATORS: readonly Mutator[] = [
     name: "line-delete",
     apply(text, rng) {
       const lines = splitLines(text);
-      lines.splice(rng.int(lines.length), 1);
+      lines.splice(rng.below(lines.length), 1);
       return lines.join("\n");
     },
   },
@@ -426,7 +396,7 @@ export const MUTATORS: readonly Mutator[] = [
     name: "line-duplicate",
     apply(text, rng) {
       const lines = splitLines(text);
-      const i = rng.int(lines.length);
+      const i = rng.below(lines.length);
       lines.splice(i, 0, lines[i]);
       return lines.join("\n");
     },
@@ -435,7 +405,7 @@ export const MUTATORS: readonly Mutator[] = [
     name: "line-swap",
     apply(text, rng) {
       const lines = splitLines(text);
-      const a = rng.int(lines.length), b = rng.int(lines.length);
+      const a = rng.below(lines.length), b = rng.below(lines.length);
       [lines[a], lines[b]] = [lines[b], lines[a]];
       return lines.join("\n");
     },
@@ -447,7 +417,7 @@ export const MUTATORS: readonly Mutator[] = [
       const opens: number[] = [];
       lines.forEach((l, i) => /\{\s*(#.*)?$/.test(l) && opens.push(i));
       if (opens.length === 0) return text;
-      const from = rng.int(lines.length);
+      const from = rng.below(lines.length);
       const [moved] = lines.splice(from, 1);
       const at = rng.pick(opens);
       const to = at >= from ? at : at + 1;
@@ -459,7 +429,7 @@ export const MUTATORS: readonly Mutator[] = [
     name: "line-wrap",
     apply(text, rng) {
       const lines = splitLines(text);
-      const i = rng.int(lines.length);
+      const i = rng.below(lines.length);
       const head = rng.pick([
         `repeat ${rng.pick(["0", "1", "3", "100000", "0x7fffffff", "-1", "$r"])}`,
         `for $i in ${rng.pick(["0..3", "0..100000", "[1, 2]", "{0x41}", "5", "$r"])}`,
@@ -477,7 +447,7 @@ export const MUTATORS: readonly Mutator[] = [
     apply(text, rng, pool) {
       if (pool.lines.length === 0) return text;
       const lines = splitLines(text);
-      lines.splice(rng.int(lines.length + 1), 0, rng.pick(pool.lines));
+      lines.splice(rng.below(lines.length + 1), 0, rng.pick(pool.lines));
       return lines.join("\n");
     },
   },
@@ -503,12 +473,12 @@ export interface Mutant {
 export function makeMutant(
   corpus: readonly { name: string; text: string }[],
   pool: Pool,
-  rng: Rng,
+  rng: Prng,
 ): Mutant & { base: string } {
   const base = rng.pick(corpus);
   let text = base.text;
   const ops: string[] = [];
-  const n = 1 + (rng.chance(0.5) ? 0 : rng.int(4));
+  const n = 1 + (rng.chance(0.5) ? 0 : rng.below(4));
   for (let k = 0; k < n; k++) {
     const m = rng.pick(MUTATORS);
     text = m.apply(text, rng, pool);

@@ -1,13 +1,16 @@
 /**
- * A small seeded pseudo-random generator (mulberry32) for the scenario
- * generator: the same seed gives the same sequence on every machine, so a
- * generated case is named by its seed and index. Never `Math.random`.
+ * The one seeded pseudo-random generator of irqlab, for everything that
+ * chooses at random: difftest's scenario generator, the fuzzer's mutants,
+ * shuffled test orders and random schedules. The same seed gives the same
+ * sequence on every machine, so whatever it chose is named by its seed
+ * (and an index) and can be replayed. Never `Math.random`, never the clock.
  *
  * @module
  */
 
 /**
- * mulberry32: 32 bits of state, period 2^32, plenty for choosing statements.
+ * mulberry32: 32 bits of state, period 2^32, plenty for choosing
+ * statements and mutations.
  *
  * @example
  * ```ts
@@ -32,19 +35,29 @@ export class Prng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /** A number in [0, 1). */
+  float(): number {
+    return this.next() / 0x1_0000_0000;
+  }
+
   /** A whole number in `lo..hi`, both included. */
   int(lo: number, hi: number): number {
-    return lo + Math.floor((this.next() / 0x1_0000_0000) * (hi - lo + 1));
+    return lo + Math.floor(this.float() * (hi - lo + 1));
+  }
+
+  /** A whole number in `0..n-1`; 0 when `n` is 0. Draws one value whatever `n` is. */
+  below(n: number): number {
+    return this.int(0, Math.max(0, n - 1));
   }
 
   /** True with probability `p`. */
   chance(p: number): boolean {
-    return this.next() / 0x1_0000_0000 < p;
+    return this.float() < p;
   }
 
   /** One element of a non-empty list. */
   pick<T>(items: readonly T[]): T {
-    return items[this.int(0, items.length - 1)];
+    return items[this.below(items.length)];
   }
 
   /** Picks by weight: `[[weight, value], ...]`. */
@@ -57,18 +70,29 @@ export class Prng {
     }
     return choices[choices.length - 1][1];
   }
+
+  /** A shuffled copy of `items` (Fisher-Yates). */
+  shuffled<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
 }
 
 /**
- * The seed of case `index` of a run seeded `seed`: each case gets its own
- * generator, so case 41 can be regenerated without generating 0..40.
+ * The seed of item `index` of a run seeded `seed` (a difftest case, a
+ * fuzz mutant): each item gets its own generator, so item 41 can be
+ * regenerated without generating 0..40.
  *
  * @example
  * ```ts
- * new Prng(caseSeed(1, 41)); // case 41 of `difftest --seed 1`
+ * new Prng(deriveSeed(1, 41)); // case 41 of `difftest --seed 1`
  * ```
  */
-export function caseSeed(seed: number, index: number): number {
+export function deriveSeed(seed: number, index: number): number {
   // Two mixes of splitmix-like constants keep neighbouring pairs far apart.
   let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
   h ^= h >>> 16;
