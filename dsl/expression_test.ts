@@ -6,7 +6,7 @@ import type { Statement, Value } from "./ast.ts";
 import { ScnError } from "../lib/core/diagnostic.ts";
 import { PLATFORMS } from "../lib/api/platforms.ts";
 import { runProgram } from "../lib/engine/run.ts";
-import { Rng } from "../tests/fuzz/mutate.ts";
+import { Prng } from "../lib/core/prng.ts";
 import { U64_MAX } from "../lib/core/u64.ts";
 
 const HEAD = 'scenario "e"\nvm g { arch x86_64  vcpus 1 }\n';
@@ -137,9 +137,9 @@ Deno.test("expressions: a chain of 5000 operators is refused with a location, no
 });
 
 /** A random expression over literals, with its exact value (undefined when out of range). */
-function randomExpr(rng: Rng, depth: number): { text: string; value: bigint | undefined } {
+function randomExpr(rng: Prng, depth: number): { text: string; value: bigint | undefined } {
   if (depth === 0 || rng.chance(0.3)) {
-    const v = rng.chance(0.3) ? U64_MAX - BigInt(rng.int(3)) : BigInt(rng.int(300));
+    const v = rng.chance(0.3) ? U64_MAX - BigInt(rng.below(3)) : BigInt(rng.below(300));
     return { text: rng.chance(0.5) ? `0x${v.toString(16)}` : String(v), value: v };
   }
   if (rng.chance(0.15)) {
@@ -180,7 +180,7 @@ function randomExpr(rng: Rng, depth: number): { text: string; value: bigint | un
 }
 
 Deno.test("expressions: random expressions evaluate exactly, fail where they leave 64 bits, and round-trip through scn fmt (seeded)", () => {
-  const rng = new Rng(20261207);
+  const rng = new Prng(20261207);
   for (let i = 0; i < 300; i++) {
     const { text, value } = randomExpr(rng, 4);
     const line = value === undefined ? `let $x = ${text}\n` : `expect ${text} == ${value}\n`;
