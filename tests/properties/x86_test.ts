@@ -9,12 +9,10 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { checkText } from "../../lib/api/scenario.ts";
-import type { Platform } from "../../lib/core/platform.ts";
 import type { StateSpec, Val } from "../../lib/core/table.ts";
+import type { VmModel } from "../../lib/core/platform.ts";
 import { runProgram, type RunState } from "../../lib/engine/run.ts";
-import { x86Platform } from "../../lib/x86/platform.ts";
-
-const X86 = x86Platform as unknown as Platform;
+import { X86 } from "../../lib/api/platforms.ts";
 
 /** Fixed seeds keep CI deterministic; the runs still cover hundreds of scenarios. */
 const PARAMS = { numRuns: 150, seed: 20261207 };
@@ -69,7 +67,7 @@ function eachStep(
     onStep: (loc, state) => {
       const vm = state.vms[0];
       const read = (path: string, ...ix: number[]) => {
-        const spec = X86.state.find((s) => s.pattern === path) as StateSpec<unknown>;
+        const spec: StateSpec<VmModel> = X86.state.find((s) => s.pattern === path)!;
         return spec.get(vm, ix) as Val;
       };
       check(read, state, loc.start.line);
