@@ -12,7 +12,7 @@
  * @module
  */
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
-import { fail } from "./context.ts";
+import { type CheckContext, fail, recover } from "./context.ts";
 
 /**
  * Checks every call and state read in `body` and `handlers` against the
@@ -29,14 +29,19 @@ export function checkAvailability(
   body: readonly Op[],
   handlers: readonly HandlerDecl[],
   vms: readonly VmDecl[],
+  ctx: Pick<CheckContext, "problems"> = {},
 ): void {
   for (const vm of vms) {
-    const why = vm.platform.checkSettings?.(vm.settings);
-    if (why) fail(vm.loc, `vm '${vm.name}': ${why}`);
+    recover(ctx, () => {
+      const why = vm.platform.checkSettings?.(vm.settings);
+      if (why) fail(vm.loc, `vm '${vm.name}': ${why}`);
+    });
   }
   const walker = new Walker(vms);
-  walker.ops(body);
-  for (const h of handlers) walker.ops(h.body);
+  // One problem per top-level statement or handler: what is inside a block that
+  // already failed is likely the same mistake again.
+  for (const op of body) recover(ctx, () => walker.op(op));
+  for (const h of handlers) recover(ctx, () => walker.ops(h.body));
 }
 
 class Walker {

@@ -15,7 +15,46 @@ export interface CheckContext {
   /** Source name → text, for every file read. */
   sources: Map<string, string>;
   load: Loader;
+  /**
+   * Problems found so far. A pass records a problem and goes on with the next
+   * statement ({@link recover}), so one run reports every mistake it can.
+   * Absent for callers that want the first problem thrown.
+   */
+  problems?: Diagnostic[];
 }
+
+/** After this many problems the checker stops: the rest are likely echoes. */
+export const MAX_PROBLEMS = 50;
+
+/**
+ * Runs one step of a pass (a statement, a vm block). A problem it throws is
+ * recorded in `ctx.problems` and `undefined` returned, so the pass can carry
+ * on with the next step; without `ctx.problems` the problem is thrown.
+ *
+ * @example
+ * ```ts
+ * const ctx: CheckContext = { sources: new Map(), load: () => undefined, problems: [] };
+ * recover(ctx, () => fail(loc, "first"));
+ * recover(ctx, () => fail(loc, "second"));
+ * ctx.problems?.length; // 2
+ * ```
+ */
+export function recover<T>(ctx: Pick<CheckContext, "problems">, step: () => T): T | undefined {
+  if (!ctx.problems) return step();
+  try {
+    return step();
+  } catch (e) {
+    if (!(e instanceof ScnError) || e instanceof TooManyProblems) throw e;
+    ctx.problems.push(...e.diagnostics);
+    if (ctx.problems.length >= MAX_PROBLEMS) {
+      throw new TooManyProblems(ctx.problems[0], ...ctx.problems.slice(1));
+    }
+    return undefined;
+  }
+}
+
+/** The checker gave up after {@link MAX_PROBLEMS}; it carries them all. */
+export class TooManyProblems extends ScnError {}
 
 /** Throws a `check` error at `loc`. */
 export function fail(

@@ -29,7 +29,7 @@ import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
 import type { VmModel } from "../../lib/core/platform.ts";
 import { coerce, describeType } from "../../lib/core/values.ts";
 import { applyOp, U64_MAX } from "../../lib/core/u64.ts";
-import { type CheckContext, fail, sliceOf, suggest } from "./context.ts";
+import { type CheckContext, fail, recover, sliceOf, suggest } from "./context.ts";
 
 /** Who is acting in the statements being lowered. */
 interface ActorRef {
@@ -105,7 +105,10 @@ function lowerBlock(
 ): Op[] {
   const ops: Op[] = [];
   for (const s of stmts) {
-    const op = lowerStatement(s, scope, handlers, allBound);
+    const op = recover(scope.ctx, () => lowerStatement(s, scope, handlers, allBound));
+    // A statement that failed still binds its variables, so later uses are not
+    // reported again as unknown.
+    if (op === undefined) collectBindings([s], scope.vars);
     if (op) ops.push(op);
   }
   return ops;

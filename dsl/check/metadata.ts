@@ -6,7 +6,7 @@
  */
 import type { Loc, Statement } from "../ast.ts";
 import { KNOWN_RACE_TAG } from "../program.ts";
-import { fail } from "./context.ts";
+import { type CheckContext, fail, recover } from "./context.ts";
 import { newerVersionError } from "../version.ts";
 
 /** The metadata of a scenario. */
@@ -35,6 +35,7 @@ export function collectMetadata(
   body: readonly Statement[],
   fragment: boolean,
   fileLoc?: Loc,
+  ctx: Pick<CheckContext, "problems"> = {},
 ): Metadata {
   const m: Metadata = {
     title: "",
@@ -45,7 +46,8 @@ export function collectMetadata(
     version: null,
   };
   const seenTags = new Map<string, Loc>();
-  for (const s of body) {
+  for (const s of body) recover(ctx, () => read(s));
+  function read(s: Statement): void {
     switch (s.kind) {
       case "scenario":
         if (m.titleLoc) {
@@ -91,12 +93,14 @@ export function collectMetadata(
     }
   }
   for (const e of markedExpectations(body)) {
-    if (m.expectFailure) {
-      fail(e.loc, "a second expectation marked 'expect failure'", "mark the one that fails", [
-        { loc: m.expectFailure.loc, message: "the first is here" },
-      ]);
-    }
-    m.expectFailure = { reason: e.reason, loc: e.loc, race: false };
+    recover(ctx, () => {
+      if (m.expectFailure) {
+        fail(e.loc, "a second expectation marked 'expect failure'", "mark the one that fails", [
+          { loc: m.expectFailure.loc, message: "the first is here" },
+        ]);
+      }
+      m.expectFailure = { reason: e.reason, loc: e.loc, race: false };
+    });
   }
   if (m.expectFailure && m.tags.includes(KNOWN_RACE_TAG)) m.expectFailure.race = true;
   if (!fragment && !m.expectFailure && m.tags.includes(KNOWN_RACE_TAG)) {

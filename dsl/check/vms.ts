@@ -12,7 +12,7 @@ import type { Loc, Statement, WordBlock, WordItem } from "../ast.ts";
 import type { SettingSpec, Val } from "../../lib/core/table.ts";
 import type { PlatformEntry } from "../../lib/core/platform.ts";
 import type { VmDecl } from "../program.ts";
-import { fail, suggest } from "./context.ts";
+import { type CheckContext, fail, recover, suggest } from "./context.ts";
 
 /**
  * Resolves every vm block. Names must be unique.
@@ -26,20 +26,23 @@ import { fail, suggest } from "./context.ts";
 export function checkVms(
   body: readonly Statement[],
   platforms: readonly PlatformEntry[],
+  ctx: Pick<CheckContext, "problems"> = {},
 ): VmDecl[] {
   const out: VmDecl[] = [];
   const seen = new Map<string, Loc>();
   for (const s of body) {
     if (s.kind !== "vm") continue;
-    const prev = seen.get(s.name.name);
-    if (prev) {
-      fail(s.name.loc, `vm '${s.name.name}' is declared twice`, undefined, [{
-        loc: prev,
-        message: "first declared here",
-      }]);
-    }
-    seen.set(s.name.name, s.name.loc);
-    out.push(checkVm(s.name.name, s.body, s.loc, platforms));
+    recover(ctx, () => {
+      const prev = seen.get(s.name.name);
+      if (prev) {
+        fail(s.name.loc, `vm '${s.name.name}' is declared twice`, undefined, [{
+          loc: prev,
+          message: "first declared here",
+        }]);
+      }
+      seen.set(s.name.name, s.name.loc);
+      out.push(checkVm(s.name.name, s.body, s.loc, platforms));
+    });
   }
   return out;
 }
