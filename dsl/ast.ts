@@ -272,6 +272,7 @@ export type Statement =
   | { kind: "parallel"; body: Statement[]; loc: Loc }
   | { kind: "handler"; actor: Actor; event: Arg[]; body: Statement[]; loc: Loc }
   | { kind: "run"; duration?: Value; loc: Loc }
+  | { kind: "window"; actor: Actor; body: Statement[]; loc: Loc }
   | {
     kind: "expect";
     condition: Condition;

@@ -88,7 +88,7 @@ interface Line {
 }
 
 /** A statement kind that carries a block of statements. */
-const BLOCK_KINDS = new Set(["repeat", "for", "parallel", "handler", "if"]);
+const BLOCK_KINDS = new Set(["repeat", "for", "parallel", "handler", "if", "window"]);
 
 function isBlockStatement(s: Statement): boolean {
   return BLOCK_KINDS.has(s.kind) || (s.kind === "action" && s.body.kind === "if");
@@ -122,6 +122,8 @@ class Printer {
         );
       case "parallel":
         return this.block(prefix + "parallel", s, s.loc.start.line, indent);
+      case "window":
+        return this.block(`${prefix}run ${actor(s.actor)}`, s, s.actor.loc.end.line, indent);
       case "handler": {
         const last = s.event.length ? s.event[s.event.length - 1].loc : s.actor.loc;
         const head = ["on", actor(s.actor), ...s.event.map(arg)].join(" ");

@@ -100,6 +100,8 @@ export type Op =
   | { op: "do"; call: Call; bind: string | null; loc: Loc }
   | { op: "if"; cond: Cond; then: Op[]; else: Op[]; loc: Loc }
   | { op: "run"; duration: Expr | null; loc: Loc }
+  /** `run vcpu0 { ... }`: the body, with an instruction boundary before each of the vCPU's instructions and after the last statement. */
+  | { op: "window"; vm: number; cpu: number; body: Op[]; loc: Loc }
   | { op: "expect"; cond: Cond; text: string; loc: Loc }
   | { op: "always"; cond: Cond; text: string; loc: Loc }
   | { op: "let"; name: string; value: Expr; loc: Loc }

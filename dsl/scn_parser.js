@@ -397,99 +397,100 @@ function peg$parse(input, options) {
   function peg$f13(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  }
   function peg$f14(body) {    return { kind: "parallel", body, loc: location() };  }
   function peg$f15(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  }
-  function peg$f16(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  }
-  function peg$f17(condition) {    return { kind: "expect", condition, loc: location() };  }
-  function peg$f18(condition) {    return { kind: "always", condition, loc: location() };  }
-  function peg$f19(condition, then, otherwise) {
+  function peg$f16(actor, body) {    return { kind: "window", actor, body, loc: location() };  }
+  function peg$f17(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  }
+  function peg$f18(condition) {    return { kind: "expect", condition, loc: location() };  }
+  function peg$f19(condition) {    return { kind: "always", condition, loc: location() };  }
+  function peg$f20(condition, then, otherwise) {
     return { kind: "if", condition, then, else: otherwise ?? undefined, loc: location() };
   }
-  function peg$f20(actor, body) {    return { kind: "action", actor, body, loc: location() };  }
-  function peg$f21(command) {    return { kind: "do", command, loc: location() };  }
-  function peg$f22(body) {    return body;  }
-  function peg$f23(vm, device) {
+  function peg$f21(actor, body) {    return { kind: "action", actor, body, loc: location() };  }
+  function peg$f22(command) {    return { kind: "do", command, loc: location() };  }
+  function peg$f23(body) {    return body;  }
+  function peg$f24(vm, device) {
     return vm
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
   }
-  function peg$f24(vm, name) {
+  function peg$f25(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
   }
-  function peg$f25() {    return text();  }
   function peg$f26() {    return text();  }
-  function peg$f27(head, tail, block, bind) {
+  function peg$f27() {    return text();  }
+  function peg$f28(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   }
-  function peg$f28(key, value) {
+  function peg$f29(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   }
-  function peg$f29(items) {    return { kind: "words", items, loc: location() };  }
-  function peg$f30(head, tail) {
+  function peg$f30(items) {    return { kind: "words", items, loc: location() };  }
+  function peg$f31(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   }
-  function peg$f31(head, tail) {
+  function peg$f32(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   }
-  function peg$f32(operand) {    return { kind: "not", operand, loc: location() };  }
-  function peg$f33(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
-  function peg$f34() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
-  function peg$f35(values, count, order) {
+  function peg$f33(operand) {    return { kind: "not", operand, loc: location() };  }
+  function peg$f34(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
+  function peg$f35() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
+  function peg$f36(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   }
-  function peg$f36(list) {    return list.items;  }
-  function peg$f37(head, tail) {    return [head, ...tail];  }
-  function peg$f38() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
-  function peg$f39() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
-  function peg$f40(value) {    return { value, loc: location() };  }
-  function peg$f41(left, right) {
+  function peg$f37(list) {    return list.items;  }
+  function peg$f38(head, tail) {    return [head, ...tail];  }
+  function peg$f39() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
+  function peg$f40() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
+  function peg$f41(value) {    return { value, loc: location() };  }
+  function peg$f42(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   }
-  function peg$f42(head, tail) {
+  function peg$f43(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   }
-  function peg$f43(from, to) {
-    return to ? { kind: "range", from, to, loc: location() } : from;
-  }
   function peg$f44(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   }
-  function peg$f45(head, tail) {    return binary(head, tail, location);  }
+  function peg$f45(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  }
   function peg$f46(head, tail) {    return binary(head, tail, location);  }
   function peg$f47(head, tail) {    return binary(head, tail, location);  }
   function peg$f48(head, tail) {    return binary(head, tail, location);  }
   function peg$f49(head, tail) {    return binary(head, tail, location);  }
   function peg$f50(head, tail) {    return binary(head, tail, location);  }
-  function peg$f51(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
-  function peg$f52(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f53(expr) {    return { kind: "paren", expr, loc: location() };  }
-  function peg$f54(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f55(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f56(head, tail) {    return [head, ...tail];  }
-  function peg$f57(digits, unit) {
+  function peg$f51(head, tail) {    return binary(head, tail, location);  }
+  function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
+  function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  }
+  function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  }
+  function peg$f55(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f56(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f57(head, tail) {    return [head, ...tail];  }
+  function peg$f58(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f58() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f59() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f60() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f61(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f62() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f63(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f64(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f65(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f66(head, tail) {
+  function peg$f61() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f62(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f63() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f64(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f65(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f66(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f67(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f67(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f68(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f69() {    return { kind: "ident", name: text(), loc: location() };  }
-  function peg$f70() {    comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f68(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f69(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f70() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f71() {    comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -880,17 +881,20 @@ function peg$parse(input, options) {
                         if (s0 === peg$FAILED) {
                           s0 = peg$parseHandlerStatement();
                           if (s0 === peg$FAILED) {
-                            s0 = peg$parseRunStatement();
+                            s0 = peg$parseWindowStatement();
                             if (s0 === peg$FAILED) {
-                              s0 = peg$parseExpectStatement();
+                              s0 = peg$parseRunStatement();
                               if (s0 === peg$FAILED) {
-                                s0 = peg$parseAlwaysStatement();
+                                s0 = peg$parseExpectStatement();
                                 if (s0 === peg$FAILED) {
-                                  s0 = peg$parseIfStatement();
+                                  s0 = peg$parseAlwaysStatement();
                                   if (s0 === peg$FAILED) {
-                                    s0 = peg$parseActionStatement();
+                                    s0 = peg$parseIfStatement();
                                     if (s0 === peg$FAILED) {
-                                      s0 = peg$parseCommandStatement();
+                                      s0 = peg$parseActionStatement();
+                                      if (s0 === peg$FAILED) {
+                                        s0 = peg$parseCommandStatement();
+                                      }
                                     }
                                   }
                                 }
@@ -1611,6 +1615,47 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseWindowStatement() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    if (input.substr(peg$currPos, 3) === peg$c20) {
+      s1 = peg$c20;
+      peg$currPos += 3;
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e25); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseGap();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseActor();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseSpacing();
+          s5 = peg$parseBlock();
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f16(s3, s5);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseRunStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
@@ -1678,7 +1723,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f16(s3);
+          s0 = peg$f17(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1712,7 +1757,7 @@ function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f17(s3);
+          s0 = peg$f18(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1746,7 +1791,7 @@ function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f18(s3);
+          s0 = peg$f19(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1808,7 +1853,7 @@ function peg$parse(input, options) {
               s6 = null;
             }
             peg$savedPos = s0;
-            s0 = peg$f19(s3, s5, s6);
+            s0 = peg$f20(s3, s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1851,7 +1896,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f20(s1, s5);
+          s0 = peg$f21(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1875,7 +1920,7 @@ function peg$parse(input, options) {
     s1 = peg$parseCommand();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f21(s1);
+      s1 = peg$f22(s1);
     }
     s0 = s1;
 
@@ -1907,7 +1952,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f22(s3);
+          s0 = peg$f23(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1964,7 +2009,7 @@ function peg$parse(input, options) {
         s4 = peg$parseDeviceName();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f23(s1, s4);
+          s0 = peg$f24(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2052,7 +2097,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f24(s1, s2);
+          s0 = peg$f25(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2073,7 +2118,7 @@ function peg$parse(input, options) {
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f25();
+      s1 = peg$f26();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2081,7 +2126,7 @@ function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f26();
+        s1 = peg$f27();
       }
       s0 = s1;
     }
@@ -2165,7 +2210,7 @@ function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f27(s1, s2, s3, s4);
+      s0 = peg$f28(s1, s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2221,7 +2266,7 @@ function peg$parse(input, options) {
           s6 = peg$parseValue();
           if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f28(s1, s6);
+            s0 = peg$f29(s1, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2286,7 +2331,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f29(s3);
+        s0 = peg$f30(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2388,7 +2433,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f30(s1, s2);
+      s0 = peg$f31(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2472,7 +2517,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f31(s1, s2);
+      s0 = peg$f32(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2498,7 +2543,7 @@ function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f32(s3);
+          s0 = peg$f33(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2578,7 +2623,7 @@ function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f33(s1, s5);
+              s0 = peg$f34(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2627,7 +2672,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f34();
+        s0 = peg$f35();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2700,7 +2745,7 @@ function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f35(s1, s2, s3);
+        s0 = peg$f36(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2717,7 +2762,7 @@ function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f36(s1);
+      s1 = peg$f37(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2773,7 +2818,7 @@ function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f37(s1, s2);
+        s0 = peg$f38(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2808,7 +2853,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f38();
+        s0 = peg$f39();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2839,7 +2884,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f39();
+          s0 = peg$f40();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2874,7 +2919,7 @@ function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f40(s1);
+                s0 = peg$f41(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -2928,7 +2973,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f41(s1, s2);
+      s0 = peg$f42(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3153,7 +3198,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f42(s1, s2);
+      s0 = peg$f43(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3309,7 +3354,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f43(s1, s2);
+      s0 = peg$f44(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3348,7 +3393,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f44(s1, s2);
+      s0 = peg$f45(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3410,7 +3455,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f45(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3458,7 +3503,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f46(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3506,7 +3551,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3554,7 +3599,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
+      s0 = peg$f49(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3602,7 +3647,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s1, s2);
+      s0 = peg$f50(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3650,7 +3695,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3909,7 +3954,7 @@ function peg$parse(input, options) {
       s3 = peg$parseUnary();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f51(s3);
+        s0 = peg$f52(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3948,7 +3993,7 @@ function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f52(s3);
+            s0 = peg$f53(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3994,7 +4039,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f53(s3);
+          s0 = peg$f54(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4053,7 +4098,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f54(s3);
+        s0 = peg$f55(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4093,7 +4138,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f55(s3);
+        s0 = peg$f56(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4180,7 +4225,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f56(s1, s2);
+      s0 = peg$f57(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4287,7 +4332,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f57(s1, s2);
+          s0 = peg$f58(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4369,7 +4414,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f58();
+          s0 = peg$f59();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4439,7 +4484,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f59();
+            s0 = peg$f60();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4492,7 +4537,7 @@ function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f60();
+            s0 = peg$f61();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4540,7 +4585,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f61(s2);
+        s0 = peg$f62(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4566,7 +4611,7 @@ function peg$parse(input, options) {
           s3 = peg$parseStringChar();
         }
         peg$savedPos = s0;
-        s0 = peg$f62();
+        s0 = peg$f63();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4610,7 +4655,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f63(s2);
+          s0 = peg$f64(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4638,7 +4683,7 @@ function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f64(s2);
+            s0 = peg$f65(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4689,7 +4734,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f65(s2);
+        s0 = peg$f66(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4720,7 +4765,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f66(s1, s2);
+      s0 = peg$f67(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4744,7 +4789,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f67(s2);
+        s0 = peg$f68(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4776,7 +4821,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f68(s3);
+            s0 = peg$f69(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4878,7 +4923,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f69();
+      s0 = peg$f70();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5159,7 +5204,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f70();
+      s0 = peg$f71();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;

@@ -78,6 +78,7 @@ class Walker {
         this.expr(op.items);
         return this.ops(op.body);
       case "parallel":
+      case "window":
         return this.ops(op.body);
     }
   }

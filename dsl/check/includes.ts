@@ -99,6 +99,7 @@ function expandNested(
     case "for":
     case "parallel":
     case "handler":
+    case "window":
       return { ...s, body: sub(s.body) };
     case "if":
       return { ...s, then: sub(s.then), else: s.else ? sub(s.else) : undefined };

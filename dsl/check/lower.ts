@@ -47,6 +47,8 @@ interface Scope {
   /** Set inside handler bodies and `vcpuN: if { }` blocks. */
   actor: ActorRef | null;
   inHandler: boolean;
+  /** In a `run vcpuN { }` body. */
+  inWindow?: boolean;
   /** In a handler body: the variables bound to what it took (`vector`), which it cannot rebind. */
   handlerBinds?: ReadonlySet<string>;
 }
@@ -224,6 +226,23 @@ function lowerStatement(
       for (const v of inner.vars) if (!own.has(v)) scope.vars.add(v);
       return null;
     }
+    case "window": {
+      if (scope.inHandler) {
+        fail(s.loc, "a handler's instructions already have a boundary after each one: drop 'run'");
+      }
+      if (scope.actor) fail(s.loc, "'run vcpuN { }' is a timeline step; write it at the top level");
+      const actor = resolveActor(s.actor, scope);
+      if (actor.kind !== "vcpu") {
+        fail(
+          s.actor.loc,
+          "'run ... { }' runs a vCPU's instructions: name a vCPU, as in 'run vcpu0 { sti; nop }'",
+        );
+      }
+      const inner: Scope = { ...scope, actor, inWindow: true };
+      const body = lowerBlock(s.body, inner, handlers, allBound);
+      for (const v of inner.vars) scope.vars.add(v);
+      return { op: "window", vm: actor.vm, cpu: actor.cpu, body, loc: s.loc };
+    }
     case "run":
       if (scope.inHandler) {
         fail(s.loc, "'run' cannot be used inside a handler: the handler already runs inside one");
@@ -266,12 +285,12 @@ function lowerStatement(
       // but another vCPU's instructions run on that vCPU, not in this handler.
       const own = scope.actor;
       if (
-        scope.inHandler && own && actor.kind === "vcpu" &&
+        (scope.inHandler || scope.inWindow) && own && actor.kind === "vcpu" &&
         (actor.vm !== own.vm || actor.cpu !== own.cpu)
       ) {
         fail(
           s.actor.loc,
-          `this handler runs on ${own.source}: ${
+          `this ${scope.inHandler ? "handler" : "block"} runs on ${own.source}: ${
             s.actor.vm ? `${s.actor.vm}.` : ""
           }${s.actor.name} cannot execute in it`,
           `write it in a handler of ${s.actor.name}, or drop the prefix to run it on ${own.source}`,

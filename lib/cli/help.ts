@@ -148,6 +148,9 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
   vcpu0: if bit ... { ... } else { ... }               guest-side conditions
   run                                                  deliver until nothing more happens now
   run 5ms                                              advance virtual time, firing timers on the way
+  run vcpu0 { sti; nop; cli }                          these instructions, with delivery possible at the
+                                                       boundary before each and after the last: shadows
+                                                       (STI, MOV SS) and 'int n' can be seen
   expect vcpu0.lapic.isr == {0x41}                     state paths ('scn help state'), == != < <= > >=
   expect vcpu0 took 0x41 once                          history: took V [once|twice|N times], took nothing,
   expect vcpu0 took [0x40, 0x30] in order              took [..] in order; took nmi (the NMI, not vector 2)

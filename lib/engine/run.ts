@@ -273,6 +273,9 @@ class Interpreter {
   /** See {@link RunState.loops}. */
   readonly loops: number[] = [];
   readonly onStep: RunOptions["onStep"];
+  /** The vCPU executing a `run vcpuN { }` block, or -1. */
+  windowVm = -1;
+  windowCpu = -1;
 
   constructor(readonly program: Program, options: RunOptions) {
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
@@ -389,6 +392,48 @@ class Interpreter {
         if (this.scheduler) this.parallel(op, this.scheduler);
         else this.block(op.body);
         return;
+      case "window":
+        this.window(op);
+        return;
+    }
+  }
+
+  /**
+   * `run vcpuN { ... }`: the body's statements in order, with an instruction
+   * boundary before each of the vCPU's instructions and after the last
+   * statement, at which the machine settles as in `run`. Other statements
+   * (another actor's action, `expect`, `let`) happen between two
+   * boundaries. The vCPU executes only the body meanwhile: at a boundary it
+   * takes what it can and runs the handler, and retires no other
+   * instruction, so a shadow lasts exactly one body instruction.
+   */
+  window(op: Extract<Op, { op: "window" }>): void {
+    this.budgetStart = this.steps;
+    const cpu = this.vms[op.vm].cpus[op.cpu];
+    const onStep = this.onStep;
+    this.windowVm = op.vm;
+    this.windowCpu = op.cpu;
+    try {
+      for (const inner of op.body) {
+        if (!isInstructionOf(inner, op.vm, op.cpu)) {
+          this.exec(inner);
+          if (onStep !== undefined) onStep(inner.loc, this);
+          continue;
+        }
+        this.settle(op.loc);
+        if (cpu.halted) {
+          this.inputError(
+            inner.loc,
+            `${cpu.name} is halted here and nothing woke it, so it cannot execute this`,
+          );
+        }
+        this.exec(inner);
+        if (onStep !== undefined) onStep(inner.loc, this);
+      }
+      this.settle(op.loc);
+    } finally {
+      this.windowVm = -1;
+      this.windowCpu = -1;
     }
   }
 
@@ -600,6 +645,8 @@ class Interpreter {
       }
       return true;
     }
+    // Inside `run vcpuN { }` the vCPU executes the block's instructions only.
+    if (v === this.windowVm && c === this.windowCpu) return false;
     // The vCPU is running guest code we do not model: one instruction retires.
     return cpu.retire();
   }
@@ -895,6 +942,11 @@ class Interpreter {
   inputError(loc: Loc, message: string): never {
     throw new ScnError({ kind: "check", message, loc });
   }
+}
+
+/** Whether an op is an instruction of vCPU `cpu` of VM `vm` (a command or query of its own). */
+function isInstructionOf(op: Op, vm: number, cpu: number): boolean {
+  return op.op === "do" && op.call.vm === vm && op.call.cpu === cpu;
 }
 
 /** How many takes a failed `took` expectation shows the cause chains of. */

@@ -74,6 +74,7 @@ export function childLists(s: Statement): Statement[][] {
     case "for":
     case "parallel":
     case "handler":
+    case "window":
       return [s.body];
     case "if":
       return s.else ? [s.then, s.else] : [s.then];

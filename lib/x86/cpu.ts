@@ -171,6 +171,8 @@ export class X86Cpu implements CpuModel {
   readonly #frames: number[] = [];
   /** The shadow was set by the instruction retiring now, so it still covers the next one. */
   #shadowFresh = false;
+  /** The vector of an INT n being executed, taken at the next boundary; -1 when none. */
+  #softwareVector = -1;
   /** Halted by HLT (or a blocking hypercall). */
   #halted = false;
   #mp: OwnMpState;
@@ -248,6 +250,39 @@ export class X86Cpu implements CpuModel {
         ? "IF=1 (interrupts blocked for one instruction)"
         : "IF=1 (already set)",
     );
+  }
+
+  /**
+   * MOV SS (or POP SS): inhibits interrupts until the boundary after the
+   * next instruction, whatever IF is (SDM Vol. 3A 6.8.3). Only the first of
+   * consecutive SS loads is guaranteed a shadow, so one already running is
+   * not extended.
+   */
+  movSs(): void {
+    if (this.shadow === "none") {
+      this.shadow = "mov_ss";
+      this.#shadowFresh = true;
+    }
+    this.#emit(
+      "mov_ss",
+      `SS loaded${this.shadow === "mov_ss" ? ": interrupts blocked for one instruction" : ""}`,
+    );
+  }
+
+  /**
+   * INT n: a software interrupt, taken through IDT entry `vector` at the
+   * end of this instruction whatever IF and the shadows say; maskable
+   * interrupts are not involved, so there is no IRR, ISR or EOI (SDM Vol.
+   * 2A "INT n", Vol. 3A 6.4.2).
+   */
+  softwareInterrupt(vector: number): void {
+    this.#softwareVector = vector;
+    this.#emit("int", `INT 0x${vector.toString(16)}`);
+  }
+
+  /** An instruction that changes nothing but is traced, so a shadow's end can be seen. */
+  nop(): void {
+    this.#emit("nop", "NOP");
   }
 
   /** CLI: clears IF. */
@@ -505,6 +540,8 @@ export class X86Cpu implements CpuModel {
   canTake(): boolean {
     // Waiting for INIT / SIPI: nothing is delivered (KVM does not enter the guest).
     if (this.#mp !== MpState.Runnable) return false;
+    // INT n completes by entering its handler, before any event at the boundary.
+    if (this.#softwareVector >= 0) return true;
     // A KVM_INTERRUPT injection is re-injected before any new event, IF or not.
     if (this.injected >= 0) return true;
     if (this.nmiReady()) return true;
@@ -521,7 +558,11 @@ export class X86Cpu implements CpuModel {
     }
     let kind: string, vector: number, cause = 0;
     let gv: number;
-    if (this.injected >= 0) {
+    if (this.#softwareVector >= 0) {
+      kind = "int";
+      vector = this.#softwareVector;
+      this.#softwareVector = -1;
+    } else if (this.injected >= 0) {
       kind = "vector";
       vector = this.injected;
       this.injected = -1;
@@ -595,5 +636,6 @@ function describe(kind: string, vector: number): string {
   if (kind === "nmi") return "NMI";
   const hex = `0x${vector.toString(16)}`;
   if (kind === "extint") return `${hex} (ExtINT)`;
+  if (kind === "int") return `${hex} (INT n)`;
   return hex;
 }

@@ -377,7 +377,24 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: "an instruction that does nothing (ends an STI shadow)",
     params: [],
     touches: OWN_FLAGS,
-    run: () => {},
+    run: (vm, cpu) => vm.cpus[cpu].nop(),
+  },
+  {
+    actor: "vcpu",
+    name: "mov ss",
+    doc:
+      "MOV SS: load SS; the next instruction runs with interrupts and NMIs blocked (MOV SS shadow)",
+    params: [],
+    touches: OWN_FLAGS,
+    run: (vm, cpu) => vm.cpus[cpu].movSs(),
+  },
+  {
+    actor: "vcpu",
+    name: "int",
+    doc: "INT n: a software interrupt through IDT entry n, taken whatever IF says; no IRR/ISR/EOI",
+    params: [{ name: "vector", type: VECTOR, doc: "the IDT entry", positional: true }],
+    touches: OWN_FLAGS,
+    run: (vm, cpu, a) => vm.cpus[cpu].softwareInterrupt(a.vector as number),
   },
   {
     actor: "vcpu",

@@ -191,6 +191,8 @@ const FRAGMENTS: readonly string[] = [
   "g.",
   "vcpu0: ",
   "device d: ",
+  "run vcpu0 { nop }",
+  "run vcpu0 {",
 ];
 
 /** Ways to put a value inside an expression; `#` stands for the value. */
