@@ -491,6 +491,8 @@ function refuseSettings(s: Readonly<Record<string, Val>>): void {
     ? "'irqchip userspace': the guest monitor needs an in-kernel LAPIC"
     : s.lowest_priority !== "kvm-vector-hashing"
     ? "'lowest_priority first' is QEMU TCG's choice; KVM always does its own"
+    : s.ioapic_version !== undefined && s.ioapic_version !== 0x11
+    ? "'ioapic_version 0x20': KVM's in-kernel I/O APIC is version 0x11"
     : undefined;
   if (why) throw new BackendUnsupported(why);
 }
@@ -540,7 +542,9 @@ function ioapicPin(vm: KvmBackedVm, pin: number): void {
   }
 }
 
-const IOAPIC_INDEX: Record<string, number> = { id: 0x00, version: 0x01 };
+const IOAPIC_INDEX: Record<string, number> = { id: 0x00, version: 0x01, arb: 0x02 };
+/** The IOAPIC's own MMIO registers, by offset from its base (IOREGSEL, IOWIN, EOI). */
+const IOAPIC_MMIO: Record<string, number> = { ioregsel: IOREGSEL, iowin: IOWIN, eoi: 0x40 };
 
 const vcpuCommands: Record<string, Run> = {
   sti: (vm, c) => vm.cpus[c].sti(),
@@ -566,6 +570,10 @@ const vcpuCommands: Record<string, Run> = {
       return;
     }
     ioapicPin(vm, 0);
+    const mmio = IOAPIC_MMIO[r.register.name];
+    if (mmio !== undefined) {
+      return void cpu.act(Action.IoapicWrite, mmio, Number(value & 0xffff_ffffn));
+    }
     cpu.act(Action.IoapicWrite, IOREGSEL, IOAPIC_INDEX[r.register.name]);
     cpu.act(Action.IoapicWrite, IOWIN, Number(value & 0xffff_ffffn));
   },
@@ -584,6 +592,11 @@ const vcpuCommands: Record<string, Run> = {
       return joinWords(word(IOREDTBL + 2 * r.index), hi);
     }
     ioapicPin(vm, 0);
+    const mmio = IOAPIC_MMIO[r.register.name];
+    if (mmio !== undefined) {
+      cpu.act(Action.IoapicRead, mmio);
+      return result(vm.mem, c, "outEax");
+    }
     return word(IOAPIC_INDEX[r.register.name]);
   },
   ipi: (vm, c, a) => {

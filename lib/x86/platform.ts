@@ -80,7 +80,12 @@ export const LAPIC_FILE: RegisterFile = {
   })),
 };
 
-/** IOAPIC registers by name (`ioapic.redtbl[14]`), reached through IOREGSEL/IOWIN. */
+/**
+ * IOAPIC registers by name: the indirect ones (`ioapic.id`, `ioapic.arb`,
+ * `ioapic.redtbl[14]`), reached through IOREGSEL/IOWIN, and the MMIO ones
+ * themselves (`ioapic.ioregsel`, `ioapic.iowin`, `ioapic.eoi`), for raw
+ * access to any index, past the last pin included.
+ */
 export const IOAPIC_FILE: RegisterFile = {
   prefix: "ioapic",
   registers: [
@@ -103,6 +108,37 @@ export const IOAPIC_FILE: RegisterFile = {
       doc: "I/O APIC version",
     },
     {
+      name: "arb",
+      title: "IOAPICARB",
+      width: 32,
+      fields: [{ name: "arbitration_id", lsb: 24, width: 4, doc: "bus arbitration ID" }],
+      readonly: true,
+      doc: "I/O APIC arbitration (KVM's ioapic_read_indirect answers the ID here)",
+    },
+    {
+      name: "ioregsel",
+      title: "IOREGSEL",
+      width: 32,
+      fields: [{ name: "index", lsb: 0, width: 8, doc: "the indirect register IOWIN reaches" }],
+      doc: "MMIO +0x00: selects the register IOWIN reads and writes (8 bits kept)",
+    },
+    {
+      name: "iowin",
+      title: "IOWIN",
+      width: 32,
+      fields: [],
+      doc: "MMIO +0x10: the selected register; an index past the last pin reads 0xffffffff (KVM)",
+    },
+    {
+      name: "eoi",
+      title: "EOI",
+      width: 32,
+      fields: [{ name: "vector", lsb: 0, width: 8, doc: "the vector EOI'd" }],
+      writeonly: true,
+      doc: "MMIO +0x40: on a version 0x20 I/O APIC, clears remote IRR of the entries with this " +
+        "vector; ignored by KVM's 0x11",
+    },
+    {
       name: "redtbl",
       title: "IOREDTBL",
       width: 64,
@@ -117,6 +153,14 @@ export const IOAPIC_FILE: RegisterFile = {
 const INDIRECT_INDEX: Record<string, number> = {
   id: IoapicIndex.IOAPICID,
   version: IoapicIndex.IOAPICVER,
+  arb: IoapicIndex.IOAPICARB,
+};
+
+/** The IOAPIC registers that are MMIO registers themselves, by their offset from the base. */
+const IOAPIC_MMIO_OFFSET: Record<string, number> = {
+  ioregsel: IoapicMmio.IOREGSEL,
+  iowin: IoapicMmio.IOWIN,
+  eoi: IoapicMmio.EOI,
 };
 
 function lapicRegister(name: string): LapicRegister {
@@ -172,6 +216,11 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
       io.write(IoapicMmio.IOWIN, w.low);
       return;
     }
+    const mmio = IOAPIC_MMIO_OFFSET[a.register.name];
+    if (mmio !== undefined) {
+      io.write(mmio, Number(value & 0xffff_ffffn));
+      return;
+    }
     io.write(IoapicMmio.IOREGSEL, INDIRECT_INDEX[a.register.name]);
     io.write(IoapicMmio.IOWIN, Number(value & 0xffff_ffffn));
   } finally {
@@ -225,6 +274,8 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
     const lo = io.read(IoapicMmio.IOWIN);
     return joinWords(lo, hi);
   }
+  const mmio = IOAPIC_MMIO_OFFSET[a.register.name];
+  if (mmio !== undefined) return io.read(mmio);
   io.write(IoapicMmio.IOREGSEL, INDIRECT_INDEX[a.register.name]);
   return io.read(IoapicMmio.IOWIN);
 }
@@ -1186,6 +1237,12 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "int", min: 0, max: 3, default: 0 },
   },
   {
+    name: "ioapic_version",
+    doc: "IOAPICVER bits 7:0 of the in-kernel I/O APIC: 0x11 (KVM's 82093AA, no EOI register) " +
+      "or 0x20 (QEMU's userspace I/O APIC and the ICH's, with the EOI register at +0x40)",
+    value: { kind: "int", min: 0x11, max: 0x20, default: 0x11 },
+  },
+  {
     name: "aps",
     doc: "how vCPUs 1.. start: running (default: as if firmware had started them) or " +
       "wait-for-sipi (KVM_MP_STATE_UNINITIALIZED until INIT and SIPI, as KVM creates them)",
@@ -1325,6 +1382,9 @@ export const x86Platform: Platform<X86Vm> = {
       return "'irqchip userspace' has no in-kernel LAPIC: 'lapic x2apic' and " +
         "'aps wait-for-sipi' need 'irqchip kernel' or 'split'";
     }
+    if (s.ioapic_version !== 0x11 && s.ioapic_version !== 0x20) {
+      return `'ioapic_version' is 0x11 or 0x20, not 0x${(s.ioapic_version as number).toString(16)}`;
+    }
     if (s.hypervisor === "xen" && s.irqchip !== "kernel") {
       return "'hypervisor xen' always has the emulated vPIC and vIOAPIC: leave out 'irqchip split'";
     }
@@ -1339,6 +1399,7 @@ export const x86Platform: Platform<X86Vm> = {
       aps: s.aps as "running" | "wait-for-sipi",
       lowestPriority: s.lowest_priority as "kvm-vector-hashing" | "first",
       routing: s.routing as "kvm" | "qemu",
+      ioapicVersion: s.ioapic_version as number,
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,

@@ -155,6 +155,8 @@ export interface X86VmConfig {
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
   x2apicApi?: number;
+  /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (with the EOI register, as QEMU's). */
+  ioapicVersion?: number;
   /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
   aps?: "running" | "wait-for-sipi";
 }
@@ -230,7 +232,7 @@ export class X86Vm implements VmModel {
         trace,
         name: "ioapic",
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
-      }, { version: IoapicVersion.KVM, pins })
+      }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
       : null;
     this.pic = kernel ? new I8259Pair({ trace, name: "pic" }) : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
