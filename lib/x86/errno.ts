@@ -42,3 +42,13 @@ export const EEXIST = 17;
  * ```
  */
 export const EINVAL = 22;
+
+/**
+ * "Device or resource busy": KVM_IRQFD with an eventfd the VM already has.
+ *
+ * @example
+ * ```ts
+ * -EBUSY; // -16
+ * ```
+ */
+export const EBUSY = 16;

@@ -274,6 +274,12 @@ export interface IoapicHost {
    * guard; without it the guard is off and every EOI re-delivers at once.
    */
   schedule?: (delayNs: number, fire: () => void) => void;
+  /**
+   * KVM's irq ack notifiers (`kvm_notify_acked_irq`): a LAPIC EOI reached a
+   * pin whose entry has the EOI'd vector. Called before remote IRR is
+   * cleared, as KVM does, so a resampling irqfd can lower the line first.
+   */
+  ack?: (pin: number) => void;
 }
 
 /** Construction options. */
@@ -609,8 +615,9 @@ export class Ioapic implements EoiListener {
     try {
       this.#rtcEoi(vector);
       for (let pin = 0; pin < this.pins; pin++) {
+        if (fieldGet(F_VECTOR, this.#low[pin]) !== vector) continue;
+        h.ack?.(pin);
         const low = this.#low[pin];
-        if (fieldGet(F_VECTOR, low) !== vector) continue;
         if (fieldGet(F_RIRR, low) === 1) {
           this.#low[pin] = fieldSet(F_RIRR, low, 0);
           if (t.enabled) t.emit(h.name, "remote_irr.clear", `pin ${pin} vector ${hex(vector)}`);

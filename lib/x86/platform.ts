@@ -43,12 +43,13 @@ import {
 } from "./lapic_registers.ts";
 import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
-import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
+import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { KVM_IOAPIC_NUM_PINS, type RoutingEntry } from "./kvm_routing.ts";
 import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
+import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
 
 type Cmd = CommandSpec<X86Vm>;
 type State = StateSpec<X86Vm>;
@@ -1342,6 +1343,7 @@ export const x86Platform: Platform<X86Vm> = {
   commands: [
     ...VCPU_COMMANDS.map(exiting).map(started).map(withRequirement),
     ...VMM_COMMANDS,
+    ...VMM_IOCTL_COMMANDS,
     ...DEVICE_COMMANDS,
     ...XEN_COMMANDS,
     ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c) =>
@@ -1354,11 +1356,20 @@ export const x86Platform: Platform<X86Vm> = {
     ...ioapicState(),
     ...picState(),
     ...XEN_STATE,
+    ...VMM_IOCTL_STATE,
     ...guestMemoryState<X86Vm>((vm) => vm.memory(), (vm) => vm.memorySize),
   ],
   handlerEvents: HANDLER_EVENTS,
   // Constants are names, not features: the Xen errno names are usable anywhere.
-  constants: { EINVAL, ENXIO, EEXIST, ...XEN_CONSTANTS, ...X86_CONSTANTS },
+  constants: {
+    EINVAL,
+    ENXIO,
+    EEXIST,
+    EBUSY,
+    ...XEN_CONSTANTS,
+    ...X86_CONSTANTS,
+    ...VMM_IOCTL_CONSTANTS,
+  },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
   actors: ["vmm", "xen"],
   vcpuCount: (s) => s.vcpus as number,

@@ -50,6 +50,7 @@ import { I8259Pair } from "./i8259.ts";
 import {
   GsiRouting,
   KVM_IOAPIC_NUM_PINS,
+  KvmIrqchip,
   type RoutingEntry,
   type XenRouteTarget,
 } from "./kvm_routing.ts";
@@ -63,6 +64,7 @@ import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
+import { Irqfds } from "./irqfd.ts";
 
 /**
  * Guest RAM of a VM without a Xen domain, in bytes (a Xen domain brings its
@@ -206,6 +208,10 @@ export class X86Vm implements VmModel {
    * public so that `scn explore`'s fingerprint sees its bytes.
    */
   ram: GuestMemory | undefined;
+  /** KVM_IRQFD's irqfds and their resamplers. */
+  readonly irqfds: Irqfds;
+  /** How many times KVM signalled each eventfd (resamplefds), by fd. */
+  readonly eventfds: Map<number, number> = new Map();
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
 
@@ -232,6 +238,7 @@ export class X86Vm implements VmModel {
         trace,
         name: "ioapic",
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
+        ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
       }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
       : null;
     this.pic = kernel ? new I8259Pair({ trace, name: "pic" }) : null;
@@ -313,6 +320,13 @@ export class X86Vm implements VmModel {
       deliver: (r) => kvmXen.deliver(r),
       setRoutes: (entries) => kvmXen.setRoutes(entries),
     };
+    this.irqfds = new Irqfds({
+      setGsi: (gsi, level) => void this.routing.irqLine(gsi, level),
+      irqchipInKernel: () => config.irqchip !== "userspace",
+      irqchipKernel: () => config.irqchip === "kernel",
+      eventfds: this.eventfds,
+      trace,
+    });
     this.routing = new GsiRouting({
       pic: this.pic ?? undefined,
       ioapic: this.ioapic ?? undefined,
@@ -327,6 +341,20 @@ export class X86Vm implements VmModel {
       x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
     });
     if (kernel && config.routing === "qemu") this.routing.setRouting(GsiRouting.qemuDefault());
+  }
+
+  /**
+   * `kvm_notify_acked_irq`: the GSI the routing table maps this irqchip
+   * pin to (the last route naming it, as KVM's `chip[][]` map keeps) hears
+   * the ack.
+   */
+  #acked(irqchip: number, pin: number): void {
+    if (this.irqfds.list.length === 0) return;
+    let gsi = -1;
+    for (const e of this.routing.view()) {
+      if (e.type === "irqchip" && e.irqchip === irqchip && e.pin === pin) gsi = e.gsi;
+    }
+    if (gsi >= 0) this.irqfds.acked(gsi);
   }
 
   /**

@@ -1,0 +1,147 @@
+/**
+ * KVM_IRQFD: an eventfd wired to a GSI, so that a device outside the VMM
+ * (vhost, VFIO) raises the interrupt by writing the eventfd.
+ *
+ * - A plain irqfd pulses its GSI at each signal (`irqfd_inject`: level 1,
+ *   then 0), which suits edge and MSI routes.
+ * - With KVM_IRQFD_FLAG_RESAMPLE (VFIO's INTx) a signal only asserts the
+ *   GSI; the guest's EOI of the interrupt, reaching the irqchip pin the GSI
+ *   is routed to, lowers it again and signals the resamplefd
+ *   (`irqfd_resampler_ack`), so the device side can check whether the
+ *   device still wants the line and signal again. irqfds of one GSI share
+ *   one resampler. KVM keeps the resampler's level as its own IRQ source
+ *   (KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID) ORed with KVM_IRQ_LINE's; the model
+ *   has one level per line, so KVM_IRQ_LINE on a resampled GSI shares it.
+ *
+ * What KVM refuses (`kvm_irqfd`, `kvm_irqfd_assign`,
+ * `kvm_arch_irqfd_allowed`): unknown flags (-EINVAL); any irqfd without an
+ * in-kernel irqchip, and a resampling one without the in-kernel I/O APIC
+ * and PICs, i.e. with a split irqchip (-EINVAL); an eventfd already
+ * assigned to the VM (-EBUSY). Deassign removes the irqfds of (fd, gsi)
+ * and returns 0 even when there are none.
+ *
+ * Sources: Linux `virt/kvm/eventfd.c`, `arch/x86/kvm/irq.c`
+ * (`kvm_arch_irqfd_allowed`), `Documentation/virt/kvm/api.rst` (KVM_IRQFD).
+ *
+ * @module
+ */
+import type { Trace } from "../core/trace.ts";
+import { EBUSY, EINVAL } from "./errno.ts";
+
+/**
+ * KVM_IRQFD flags.
+ *
+ * @example
+ * ```ts
+ * KVM_IRQFD_FLAG.RESAMPLE; // 2
+ * ```
+ */
+export const KVM_IRQFD_FLAG = {
+  DEASSIGN: 1 << 0,
+  RESAMPLE: 1 << 1,
+} as const;
+
+/** One assigned irqfd. */
+export interface Irqfd {
+  fd: number;
+  gsi: number;
+  /** The resamplefd, or -1 for a plain irqfd. */
+  resamplefd: number;
+}
+
+/** What irqfds drive: the VM's GSI lines, its irqchip mode, its eventfd counters. */
+export interface IrqfdHost {
+  /** `kvm_set_irq` on a GSI, as KVM_IRQ_LINE does. */
+  setGsi(gsi: number, level: 0 | 1): void;
+  /** `irqchip_in_kernel`: a LAPIC in the kernel (kernel or split). */
+  irqchipInKernel(): boolean;
+  /** `irqchip_kernel`: the PICs and I/O APIC in the kernel too. */
+  irqchipKernel(): boolean;
+  /** Counters of the eventfds KVM signalled, by fd. */
+  eventfds: Map<number, number>;
+  trace: Trace;
+}
+
+/**
+ * A VM's irqfds.
+ *
+ * @example
+ * ```ts
+ * irqfds.assign(3, 10, KVM_IRQFD_FLAG.RESAMPLE, 4); // 0
+ * irqfds.signal(3);   // GSI 10 asserted
+ * irqfds.acked(10);   // the guest's EOI: GSI 10 lowered, eventfd 4 signalled
+ * ```
+ */
+export class Irqfds {
+  /** The assigned irqfds, in assignment order. */
+  readonly list: Irqfd[] = [];
+
+  constructor(readonly host: IrqfdHost) {}
+
+  #emit(kind: string, text: string): void {
+    if (this.host.trace.enabled) this.host.trace.emit("kvm", kind, text);
+  }
+
+  /** KVM_IRQFD: 0 or -errno (see the module note). */
+  assign(fd: number, gsi: number, flags: number, resamplefd: number): number {
+    const h = this.host;
+    if ((flags & ~(KVM_IRQFD_FLAG.DEASSIGN | KVM_IRQFD_FLAG.RESAMPLE)) !== 0) return -EINVAL;
+    if ((flags & KVM_IRQFD_FLAG.DEASSIGN) !== 0) {
+      for (let i = this.list.length - 1; i >= 0; i--) {
+        const q = this.list[i];
+        if (q.fd === fd && q.gsi === gsi) this.list.splice(i, 1);
+      }
+      this.#emit("irqfd", `KVM_IRQFD deassign fd ${fd} gsi ${gsi}: 0`);
+      return 0;
+    }
+    const resample = (flags & KVM_IRQFD_FLAG.RESAMPLE) !== 0;
+    if (resample ? !h.irqchipKernel() : !h.irqchipInKernel()) {
+      this.#emit(
+        "irqfd",
+        `KVM_IRQFD fd ${fd} gsi ${gsi}: -EINVAL (${
+          resample ? "resampling needs the in-kernel I/O APIC and PICs" : "no in-kernel irqchip"
+        })`,
+      );
+      return -EINVAL;
+    }
+    if (this.list.some((q) => q.fd === fd)) {
+      this.#emit("irqfd", `KVM_IRQFD fd ${fd} gsi ${gsi}: -EBUSY (eventfd already assigned)`);
+      return -EBUSY;
+    }
+    this.list.push({ fd, gsi, resamplefd: resample ? resamplefd : -1 });
+    this.#emit(
+      "irqfd",
+      `KVM_IRQFD fd ${fd} -> gsi ${gsi}${resample ? `, resamplefd ${resamplefd}` : ""}: 0`,
+    );
+    return 0;
+  }
+
+  /** A write to eventfd `fd`: each irqfd on it raises its GSI. */
+  signal(fd: number): void {
+    for (const q of this.list) {
+      if (q.fd !== fd) continue;
+      this.#emit("irqfd.inject", `eventfd ${fd} -> gsi ${q.gsi}`);
+      this.host.setGsi(q.gsi, 1);
+      if (q.resamplefd < 0) this.host.setGsi(q.gsi, 0);
+    }
+  }
+
+  /**
+   * The irqchip pin GSI `gsi` is routed to was acked (`kvm_notify_acked_gsi`):
+   * a resampled GSI is lowered and every resamplefd on it signalled.
+   */
+  acked(gsi: number): void {
+    let lowered = false;
+    for (const q of this.list) {
+      if (q.gsi !== gsi || q.resamplefd < 0) continue;
+      if (!lowered) {
+        this.#emit("irqfd.resample", `gsi ${gsi} acked: de-asserted`);
+        this.host.setGsi(gsi, 0);
+        lowered = true;
+      }
+      const m = this.host.eventfds;
+      m.set(q.resamplefd, (m.get(q.resamplefd) ?? 0) + 1);
+      this.#emit("irqfd.resample", `resamplefd ${q.resamplefd} signalled`);
+    }
+  }
+}
