@@ -36,6 +36,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     irqchip: "kernel",
     lapic: "xapic",
     x2apic_api: 0,
+    ioapic_version: 0x11,
     aps: "running",
     lowest_priority: "kvm-vector-hashing",
     routing: "kvm",
@@ -77,7 +78,8 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(d.message, "unknown vm setting 'frobnicate'");
   assert.equal(
     d.hint,
-    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, aps, lowest_priority, routing",
+    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, ioapic_version, aps, " +
+      "lowest_priority, routing",
   );
 });
 
