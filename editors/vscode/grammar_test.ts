@@ -1,61 +1,10 @@
 // The TextMate grammar, read by VS Code's own engine (vscode-textmate over
 // Oniguruma), on sample lines of every statement kind of dsl/scn.peggy.
 import assert from "node:assert/strict";
-import onigModule from "vscode-oniguruma";
-import vsctmModule, { type Registry } from "vscode-textmate";
-
-// Both are CommonJS: their exports come as the default export under Deno.
-const onig = onigModule;
-const vsctm = vsctmModule;
+import { SAMPLES, tokens } from "./test_textmate.ts";
 
 const HERE = new URL("./", import.meta.url);
 const SCN = JSON.parse(Deno.readTextFileSync(new URL("syntaxes/scn.tmLanguage.json", HERE)));
-const MD_INJECTION = JSON.parse(
-  Deno.readTextFileSync(new URL("syntaxes/scn.markdown.tmLanguage.json", HERE)),
-);
-
-// A minimal Markdown grammar: the injection needs a host scope to go into.
-const MARKDOWN = {
-  scopeName: "text.html.markdown",
-  patterns: [{ match: ".+", name: "meta.paragraph.markdown" }],
-};
-
-let registry: Registry | undefined;
-async function load(): Promise<Registry> {
-  if (registry) return registry;
-  const wasm = await Deno.readFile(new URL("onig.wasm", import.meta.resolve("vscode-oniguruma")));
-  await onig.loadWASM(wasm.buffer);
-  registry = new vsctm.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (patterns: string[]) => new onig.OnigScanner(patterns),
-      createOnigString: (s: string) => new onig.OnigString(s),
-    }),
-    loadGrammar: (scope: string) =>
-      Promise.resolve(
-        scope === "source.scn"
-          ? SCN
-          : scope === "markdown.scn.codeblock"
-          ? MD_INJECTION
-          : scope === "text.html.markdown"
-          ? MARKDOWN
-          : null,
-      ),
-    getInjections: (scope: string) =>
-      scope === "text.html.markdown" ? ["markdown.scn.codeblock"] : undefined,
-  });
-  return registry;
-}
-
-/** Each token of each line: its text and innermost scope. */
-async function tokens(scope: string, text: string): Promise<[string, string[]][][]> {
-  const grammar = (await (await load()).loadGrammar(scope))!;
-  let stack = vsctm.INITIAL;
-  return text.split("\n").map((line) => {
-    const r = grammar.tokenizeLine(line, stack);
-    stack = r.ruleStack;
-    return r.tokens.map((t) => [line.slice(t.startIndex, t.endIndex), t.scopes]);
-  });
-}
 
 /** The innermost scope of `word` in `line` (its first occurrence as a token). */
 async function scopeOf(line: string, word: string): Promise<string> {
@@ -64,77 +13,6 @@ async function scopeOf(line: string, word: string): Promise<string> {
   assert.ok(t, `no token '${word}' in ${JSON.stringify(toks.map(([x]) => x))}`);
   return t[1].at(-1)!;
 }
-
-// [line, word, scope]: one or more per statement kind of dsl/scn.peggy.
-const SAMPLES: [string, string, string][] = [
-  ['scenario "EOI re-delivers"', "scenario", "keyword.other.statement.scn"],
-  ['scenario "EOI re-delivers"', '"EOI re-delivers"', "string.quoted.double.scn"],
-  ["irqlab 1", "irqlab", "keyword.other.statement.scn"],
-  ["irqlab 1", "1", "constant.numeric.decimal.scn"],
-  ["tags x86, ioapic, X86-15", "tags", "keyword.other.statement.scn"],
-  ['link "https://lore.kernel.org/kvm/x"', "link", "keyword.other.statement.scn"],
-  ['expect failure "KVM drops it"', "failure", "keyword.other.expect.scn"],
-  ['expect failure "why": vcpu0 took 0x41', "took", "keyword.other.took.scn"],
-  ["vm guest { arch x86_64  vcpus 2  irqchip split }", "vm", "keyword.other.statement.scn"],
-  ["vm guest { arch x86_64  vcpus 2  irqchip split }", "guest", "entity.name.section.vm.scn"],
-  ["vm guest { arch x86_64  vcpus 2  irqchip split }", "2", "constant.numeric.decimal.scn"],
-  ["let $base = 0xfee00000", "let", "keyword.other.statement.scn"],
-  ["let $base = 0xfee00000", "$base", "variable.other.scn"],
-  ["let $base = 0xfee00000", "0xfee00000", "constant.numeric.hex.scn"],
-  ['include "_common.scn"', "include", "keyword.other.statement.scn"],
-  ["repeat 3 { vcpu0: eoi }", "repeat", "keyword.control.flow.scn"],
-  ["for $x in 0..3 { vcpu0: eoi }", "for", "keyword.control.flow.scn"],
-  ["for $x in 0..3 { vcpu0: eoi }", "in", "keyword.control.flow.scn"],
-  ["for $x in 0..3 { vcpu0: eoi }", "..", "keyword.operator.range.scn"],
-  ["parallel {", "parallel", "keyword.control.flow.scn"],
-  ["on vcpu0 vector 0x41 { eoi }", "on", "keyword.control.handler.scn"],
-  ["on vcpu0 vector 0x41 { eoi }", "vcpu0", "entity.name.tag.actor.scn"],
-  ["run", "run", "keyword.control.flow.scn"],
-  ["run 5ms", "5ms", "constant.numeric.duration.scn"],
-  ["expect vcpu0.lapic.isr == {0x41}", "expect", "keyword.other.expect.scn"],
-  ["expect vcpu0.lapic.isr == {0x41}", "vcpu0.lapic.isr", "variable.other.property.scn"],
-  ["expect vcpu0.lapic.isr == {0x41}", "==", "keyword.operator.comparison.scn"],
-  ["expect vcpu1 took [0x40, 0x30] in order", "vcpu1", "entity.name.tag.actor.scn"],
-  ["expect vcpu1 took 0x41 twice", "twice", "keyword.other.took.scn"],
-  ["expect vcpu1 took nothing", "nothing", "keyword.other.took.scn"],
-  ["expect ($r & 0x1) == 1 and not vcpu0.halted", "&", "keyword.operator.arithmetic.scn"],
-  ["expect ($r & 0x1) == 1 and not vcpu0.halted", "and", "keyword.operator.logical.scn"],
-  ["expect ($r & 0x1) == 1 and not vcpu0.halted", "not", "keyword.operator.logical.scn"],
-  ["always vcpu0.lapic.ppr <= 0x40", "always", "keyword.other.expect.scn"],
-  ["if $r == 0 { vcpu0: eoi } else { vcpu0: sti }", "if", "keyword.control.conditional.scn"],
-  ["if $r == 0 { vcpu0: eoi } else { vcpu0: sti }", "else", "keyword.control.conditional.scn"],
-  ["vcpu0: if $r == 0 { eoi }", "if", "keyword.control.conditional.scn"],
-  ["vcpu0: lapic enable", "vcpu0", "entity.name.tag.actor.scn"],
-  ["vcpu0: lapic enable", "lapic", "entity.name.function.command.scn"],
-  ["vmm: kvm irq_line gsi=14 level=1 -> $r", "vmm", "entity.name.tag.actor.scn"],
-  ["vmm: kvm irq_line gsi=14 level=1 -> $r", "kvm", "entity.name.function.command.scn"],
-  ["vmm: kvm irq_line gsi=14 level=1 -> $r", "gsi", "variable.parameter.scn"],
-  ["vmm: kvm irq_line gsi=14 level=1 -> $r", "->", "keyword.operator.binding.scn"],
-  [
-    "device nic: msi address=0xfee00000 data=0b0100_0001",
-    "device nic",
-    "entity.name.tag.actor.scn",
-  ],
-  [
-    "device nic: msi address=0xfee00000 data=0b0100_0001",
-    "0b0100_0001",
-    "constant.numeric.binary.scn",
-  ],
-  ["guest.vcpu1: sti", "guest.vcpu1", "entity.name.tag.actor.scn"],
-  ["eoi", "eoi", "source.scn"],
-  [
-    "vcpu0: write ioapic.redtbl[20] vector=0x9a  # PCI INTx",
-    "# PCI INTx",
-    "comment.line.number-sign.scn",
-  ],
-  [
-    "vcpu0: write ioapic.redtbl[20] vector=0x9a  # PCI INTx",
-    "ioapic.redtbl",
-    "variable.other.property.scn",
-  ],
-  ["vcpu0: write ioapic.redtbl[20] vector=0x9a  # PCI INTx", "20", "constant.numeric.decimal.scn"],
-  ["let $v = ($a << 4) | ~$b - 1", "<<", "keyword.operator.arithmetic.scn"],
-];
 
 Deno.test("the TextMate grammar gives each kind of statement its scopes under VS Code's engine", async () => {
   for (const [line, word, scope] of SAMPLES) {
