@@ -21,6 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["lib/report"], //                                 text, JSON, JUnit, report blocks
   ["lib/load"], //                                   the one way in: files, includes, host files
   ["lib/kvm", "lib/diff", "lib/minimize"], //        backends and tools
+  ["playground", "playground/src"], //               the browser page: build, serve, the page itself
   ["lib/cli"], //                                    commands and their arguments
   ["."], //                                          mod.ts, the public API
 ];
