@@ -8,7 +8,23 @@
  * the bus).
  *
  * Commands run only while GITS_CTLR.Enabled=1 (queued ones run on enable);
- * each advances GITS_CREADR by 32 bytes. A command that fails is silently
+ * each advances GITS_CREADR by 32 bytes, wrapping at the queue size that
+ * GITS_CBASER.Size gives.
+ *
+ * The registers follow KVM (`vgic_mmio_read_its_*`, `vgic_mmio_write_its_*`):
+ * GITS_CTLR reads Quiescent when CREADR equals CWRITER; setting Enabled is
+ * ignored while BASER0, BASER1 or CBASER is not Valid, and clearing it
+ * empties the translation cache; BASER<n> and CBASER writes are ignored
+ * while Enabled; a BASER write keeps Type and Entry_Size (read-only),
+ * forces 64 KB pages and a flat collection table, and with Valid clear
+ * frees every device or collection; a CBASER write zeroes CREADR and
+ * CWRITER; GITS_TYPER and GITS_IIDR are read-only. The VMM's ITS_REGS
+ * attribute group adds its own rules (`vgic_its_attr_regs_access`:
+ * alignment, -ENXIO for a hole, GITS_CREADR writable only while disabled).
+ * The commands themselves are given with `its <command>`, which stands for
+ * writing one into the queue and advancing GITS_CWRITER: the vITS does not
+ * read a queue in guest memory, so a guest write of another CWRITER value
+ * is not taken. A command that fails is silently
  * skipped: KVM computes an E_ITS_* code, never shows it to the guest, and
  * moves on — the code is returned here so a scenario can name the failure.
  * A translation miss drops the MSI.
@@ -124,7 +140,8 @@ export const GITS_TRANSLATER = 0x10040;
  */
 export const ITS_COMMAND_BYTES = 32;
 /**
- * Linux's command queue size (ITS_CMD_QUEUE_SZ, 64 KB); CREADR wraps there.
+ * Linux's command queue size (ITS_CMD_QUEUE_SZ, 64 KB), which `Its.linuxEnable`
+ * programs in GITS_CBASER.Size; CREADR and CWRITER wrap at the queue's end.
  *
  * @example
  * ```ts
@@ -132,6 +149,9 @@ export const ITS_COMMAND_BYTES = 32;
  * ```
  */
 export const ITS_QUEUE_BYTES = 0x10000;
+/** Errnos of the ITS_REGS attribute group (the values of gic.ts's, which imports this module). */
+const EINVAL_ITS = 22;
+const ENXIO_ITS = 6;
 /** KVM's vITS: 16 EventID bits at most. */
 const MAX_EVENTID_BITS = 16;
 /** KVM's vITS: 16 DeviceID bits. */
@@ -142,6 +162,115 @@ const MAX_CACHED_ID = 0xffff;
 /** `vgic_its_cache_key`: DeviceID above the 16 EventID bits (exact: at most 2^32 * 2^16). */
 function cacheKey(device: number, event: number): number {
   return device * 0x1_0000 + event;
+}
+
+/**
+ * GITS_* register offsets in the ITS control frame (ITS_base).
+ *
+ * @example
+ * ```ts
+ * its.readRegister(GitsOffset.CTLR, 4); // Quiescent | Enabled
+ * ```
+ */
+export const GitsOffset = {
+  CTLR: 0x0,
+  IIDR: 0x4,
+  TYPER: 0x8,
+  CBASER: 0x80,
+  CWRITER: 0x88,
+  CREADR: 0x90,
+  BASER: 0x100,
+  PIDR4: 0xffd0,
+  PIDR2: 0xffe8,
+} as const;
+
+/**
+ * GITS_CTLR bits.
+ *
+ * @example
+ * ```ts
+ * (its.readRegister(GitsOffset.CTLR, 4) & GitsCtlr.QUIESCENT) !== 0n; // nothing queued
+ * ```
+ */
+export const GitsCtlr = { ENABLED: 1n, QUIESCENT: 1n << 31n } as const;
+
+/**
+ * GITS_IIDR as KVM reports it (ABI revision 0): ProductID 0x4b ('K'), Implementer Arm.
+ *
+ * @example
+ * ```ts
+ * KVM_GITS_IIDR.toString(16); // "4b00043b"
+ * ```
+ */
+export const KVM_GITS_IIDR = 0x4b00_043b;
+
+/**
+ * GITS_BASER<n> and GITS_CBASER fields (Arm IHI 0069 12.19.1, 12.19.2).
+ *
+ * @example
+ * ```ts
+ * (its.baserDevice & GitsBaser.VALID) !== 0n; // the device table is valid
+ * ```
+ */
+export const GitsBaser = {
+  VALID: 1n << 63n,
+  INDIRECT: 1n << 62n,
+  INNER_CACHE_SHIFT: 59n,
+  TYPE_SHIFT: 56n,
+  OUTER_CACHE_SHIFT: 53n,
+  ENTRY_SIZE_SHIFT: 48n,
+  SHAREABILITY_SHIFT: 10n,
+  PAGE_SIZE_SHIFT: 8n,
+  /** Type: 1 devices, 4 collections. */
+  TYPE_DEVICE: 1n,
+  TYPE_COLLECTION: 4n,
+  /** Page_Size 64 KB, the only one KVM supports. */
+  PAGE_SIZE_64K: 2n,
+} as const;
+
+/** Entry_Size and Type are read-only (GITS_BASER_RO_MASK). */
+const BASER_RO_MASK = (0x1fn << 48n) | (0x7n << 56n);
+/** KVM's ABI 0: 8-byte device, collection and interrupt table entries. */
+const ABI0_ENTRY_BYTES = 8n;
+/** INITIAL_BASER_VALUE: inner RaWb, outer same as inner, inner shareable, 64 KB pages. */
+const INITIAL_BASER = (7n << GitsBaser.INNER_CACHE_SHIFT) | (1n << GitsBaser.SHAREABILITY_SHIFT) |
+  (GitsBaser.PAGE_SIZE_64K << GitsBaser.PAGE_SIZE_SHIFT);
+
+function field(reg: bigint, shift: bigint, bits: bigint): bigint {
+  return (reg >> shift) & ((1n << bits) - 1n);
+}
+function withField(reg: bigint, shift: bigint, bits: bigint, v: bigint): bigint {
+  const mask = ((1n << bits) - 1n) << shift;
+  return (reg & ~mask) | ((v << shift) & mask);
+}
+
+/**
+ * KVM's sanitising of a BASER or CBASER write (`vgic_sanitise_field` with
+ * `vgic_sanitise_shareability`, `_inner_cacheability`, `_outer_cacheability`):
+ * outer shareable becomes inner shareable, inner non-cacheable becomes RaWb,
+ * an outer attribute other than "same as inner" or non-cacheable becomes
+ * non-cacheable.
+ */
+function sanitiseAttributes(reg: bigint): bigint {
+  const sh = field(reg, GitsBaser.SHAREABILITY_SHIFT, 2n);
+  reg = withField(reg, GitsBaser.SHAREABILITY_SHIFT, 2n, sh === 2n ? 1n : sh);
+  const inner = field(reg, GitsBaser.INNER_CACHE_SHIFT, 3n);
+  reg = withField(reg, GitsBaser.INNER_CACHE_SHIFT, 3n, inner <= 1n ? 7n : inner);
+  const outer = field(reg, GitsBaser.OUTER_CACHE_SHIFT, 3n);
+  return withField(reg, GitsBaser.OUTER_CACHE_SHIFT, 3n, outer <= 1n ? outer : 1n);
+}
+
+/** `update_64bit_reg`: a 4-byte access at `offset & 4` replaces one half, an 8-byte one all. */
+function update64(old: bigint, offset: number, size: number, value: bigint): bigint {
+  if (size === 8) return BigInt.asUintN(64, value);
+  const shift = BigInt((offset & 4) * 8);
+  const mask = 0xffff_ffffn << shift;
+  return (old & ~mask) | ((BigInt.asUintN(32, value) << shift) & mask);
+}
+
+/** `extract_bytes`: the `size` bytes of `reg` at byte `offset & 7`. */
+function extract(reg: bigint, offset: number, size: number): bigint {
+  return BigInt.asUintN(size * 8, reg >> BigInt((offset & 7) * 8));
 }
 
 /**
@@ -285,6 +414,14 @@ export class Its {
   cwriter = 0;
   /** The code of the last command processed (0 for success). */
   lastError = 0;
+  /** GITS_BASER0: the device table (KVM resets it to INITIAL_BASER_VALUE, not Valid). */
+  baserDevice: bigint = INITIAL_BASER | (ABI0_ENTRY_BYTES - 1n) << GitsBaser.ENTRY_SIZE_SHIFT |
+    GitsBaser.TYPE_DEVICE << GitsBaser.TYPE_SHIFT;
+  /** GITS_BASER1: the collection table. */
+  baserCollection: bigint = INITIAL_BASER | (ABI0_ENTRY_BYTES - 1n) << GitsBaser.ENTRY_SIZE_SHIFT |
+    GitsBaser.TYPE_COLLECTION << GitsBaser.TYPE_SHIFT;
+  /** GITS_CBASER: the command queue (0 at reset: not Valid, one 4 KB page). */
+  cbaser = 0n;
   /** The translation cache: `cacheKey(DeviceID, EventID)` → the LPI it translated to. */
   readonly cache: Map<number, Lpi> = new Map();
   readonly #queue: ItsCommand[] = [];
@@ -319,13 +456,190 @@ export class Its {
     return this.creadr === this.cwriter;
   }
 
+  /** The command queue's size from GITS_CBASER.Size (`ITS_CMD_BUFFER_SIZE`); 4 KB pages. */
+  get queueBytes(): number {
+    return (Number(this.cbaser & 0xffn) + 1) * 0x1000;
+  }
+
+  /**
+   * A guest read of a GITS_* register (`vgic_mmio_read_its_*`): CTLR is
+   * Quiescent (CREADR == CWRITER) and Enabled, BASER2..7 read 0, an offset
+   * with no register reads 0.
+   */
+  readRegister(offset: number, size: 1 | 4 | 8): bigint {
+    const O = GitsOffset;
+    let reg: bigint;
+    const at = offset & ~7;
+    if (offset === O.CTLR) {
+      reg = (this.quiescent ? GitsCtlr.QUIESCENT : 0n) | (this.#enabled ? GitsCtlr.ENABLED : 0n);
+      return reg;
+    }
+    if (offset === O.IIDR) return BigInt(KVM_GITS_IIDR);
+    if (offset === O.PIDR2) return 0x3bn;
+    if (at === O.TYPER) reg = BigInt(KVM_GITS_TYPER);
+    else if (at === O.CBASER) reg = this.cbaser;
+    else if (at === O.CWRITER) reg = BigInt(this.cwriter);
+    else if (at === O.CREADR) reg = BigInt(this.creadr);
+    else if (at === O.BASER) reg = this.baserDevice;
+    else if (at === O.BASER + 8) reg = this.baserCollection;
+    else return 0n;
+    return extract(reg, offset, size);
+  }
+
+  /**
+   * A guest write of a GITS_* register (`vgic_mmio_write_its_*`). Returns
+   * false when KVM ignores it: Enabled set while BASER0, BASER1 or CBASER
+   * is not Valid; BASER and CBASER while Enabled; CWRITER past the queue;
+   * the read-only and write-ignored registers.
+   */
+  writeRegister(offset: number, value: bigint, size: 1 | 4 | 8): boolean {
+    const O = GitsOffset;
+    const at = offset & ~7;
+    if (offset === O.CTLR) return this.#writeCtlr(value);
+    if (at === O.CBASER) {
+      if (this.#enabled) return false;
+      const reg = update64(this.cbaser, offset, size, value) & ~(0xfn << 12n);
+      this.cbaser = sanitiseAttributes(reg);
+      // vgic_mmio_write_its_cbaser: an empty queue at the new base.
+      this.creadr = 0;
+      this.cwriter = 0;
+      this.#queue.length = 0;
+      return true;
+    }
+    if (at === O.BASER || at === O.BASER + 8) {
+      return this.#writeBaser(at === O.BASER, offset, value, size);
+    }
+    if (at === O.CWRITER) {
+      const next = Number(update64(BigInt(this.cwriter), offset, size, value) & 0xf_ffe0n);
+      if (next >= this.queueBytes) return false;
+      // The commands between CREADR and the new CWRITER are in guest
+      // memory, which this vITS does not read: `its <command>` writes one
+      // and advances CWRITER. So only a write of the current value is taken.
+      return next === this.cwriter;
+    }
+    return false;
+  }
+
+  #writeCtlr(value: bigint): boolean {
+    const on = (value & GitsCtlr.ENABLED) !== 0n;
+    if (!this.#enabled && on && !this.tablesValid) {
+      this.#emit(
+        "ctlr",
+        "GITS_CTLR.Enabled ignored: BASER0, BASER1 and CBASER must be Valid first (vgic_mmio_write_its_ctlr)",
+      );
+      return false;
+    }
+    this.enabled = on;
+    return true;
+  }
+
+  /** GITS_BASER0 (devices), GITS_BASER1 (collections) and GITS_CBASER are all Valid. */
+  get tablesValid(): boolean {
+    const V = GitsBaser.VALID;
+    return (this.baserDevice & V) !== 0n && (this.baserCollection & V) !== 0n &&
+      (this.cbaser & V) !== 0n;
+  }
+
+  #writeBaser(device: boolean, offset: number, value: bigint, size: 1 | 4 | 8): boolean {
+    if (this.#enabled) return false;
+    const B = GitsBaser;
+    let reg = update64(device ? this.baserDevice : this.baserCollection, offset, size, value);
+    reg &= ~BASER_RO_MASK;
+    if (!device) reg &= ~B.INDIRECT; // KVM's collection table is flat
+    reg |= ((ABI0_ENTRY_BYTES - 1n) << B.ENTRY_SIZE_SHIFT) |
+      ((device ? B.TYPE_DEVICE : B.TYPE_COLLECTION) << B.TYPE_SHIFT);
+    reg = withField(sanitiseAttributes(reg), B.PAGE_SIZE_SHIFT, 2n, B.PAGE_SIZE_64K);
+    if (device) this.baserDevice = reg;
+    else this.baserCollection = reg;
+    if ((reg & B.VALID) === 0n) {
+      // vgic_its_free_device_list / vgic_its_free_collection_list.
+      if (device) {
+        for (const id of [...this.devices.keys()]) this.mapd(id, 0, 0);
+      } else {
+        for (const icid of [...this.collections.keys()]) this.mapc(icid, 0, 0);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ITS_REGS) (`vgic_its_attr_regs_access`):
+   * 64-bit registers need 8-byte aligned offsets, the rest 4 (-EINVAL); an
+   * offset with no register is -ENXIO. GITS_IIDR takes only revision 0
+   * (-EINVAL otherwise); GITS_CREADR is written only while the ITS is
+   * disabled (-EBUSY) and inside the queue (-EINVAL). Every other register
+   * is written as the guest would. Returns 0 or a negative errno.
+   */
+  setRegisterAttr(offset: number, value: bigint): number {
+    const check = this.#attrCheck(offset);
+    if (check !== 0) return check;
+    const O = GitsOffset;
+    if (offset === O.IIDR) return Number((value >> 12n) & 0xfn) === 0 ? 0 : -EINVAL_ITS;
+    if (offset === O.CREADR) {
+      if (this.#enabled) return -EBUSY;
+      const at = Number(value & 0xf_ffe0n);
+      if (at >= this.queueBytes) return -EINVAL_ITS;
+      this.creadr = at;
+      return 0;
+    }
+    this.writeRegister(offset, value, offset < O.TYPER || offset >= O.PIDR4 ? 4 : 8);
+    return 0;
+  }
+
+  /** KVM_GET_DEVICE_ATTR(ITS_REGS): the register's value, or the -EINVAL / -ENXIO of `setRegisterAttr`. */
+  getRegisterAttr(offset: number): bigint | number {
+    const check = this.#attrCheck(offset);
+    if (check !== 0) return check;
+    return this.readRegister(
+      offset,
+      offset < GitsOffset.TYPER || offset >= GitsOffset.PIDR4 ? 4 : 8,
+    );
+  }
+
+  #attrCheck(offset: number): number {
+    const O = GitsOffset;
+    const align = offset < O.TYPER || offset >= O.PIDR4 ? 3 : 7;
+    if ((offset & align) !== 0) return -EINVAL_ITS;
+    const regions: ReadonlyArray<readonly [number, number]> = [
+      [O.CTLR, 4],
+      [O.IIDR, 4],
+      [O.TYPER, 8],
+      [O.CBASER, 8],
+      [O.CWRITER, 8],
+      [O.CREADR, 8],
+      [O.BASER, 0x40],
+      [O.PIDR4, 0x30],
+    ];
+    return regions.some(([base, len]) => offset >= base && offset < base + len) ? 0 : -ENXIO_ITS;
+  }
+
+  /**
+   * What Linux's ITS driver does before enabling (`its_alloc_tables`,
+   * `its_alloc_collections`, the CBASER write in `its_probe_one`): BASER0 and
+   * BASER1 Valid, a 64 KB command queue in CBASER, then GITS_CTLR.Enabled.
+   * The tables' addresses stay 0: this vITS keeps its tables in the model.
+   */
+  linuxEnable(): void {
+    const V = GitsBaser.VALID;
+    if (!this.#enabled) {
+      if ((this.baserDevice & V) === 0n) {
+        this.writeRegister(GitsOffset.BASER, this.baserDevice | V, 8);
+      }
+      if ((this.baserCollection & V) === 0n) {
+        this.writeRegister(GitsOffset.BASER + 8, this.baserCollection | V, 8);
+      }
+      if ((this.cbaser & V) === 0n) this.writeRegister(GitsOffset.CBASER, V | 0xfn, 8);
+    }
+    this.#writeCtlr(GitsCtlr.ENABLED);
+  }
+
   /**
    * Queues one command (GITS_CWRITER += 32) and runs it if the ITS is
    * enabled. Returns its code (0 or an E_ITS_* value, -EBUSY as a negative
    * number), or null while it waits for the ITS to be enabled.
    */
   command(cmd: ItsCommand): number | null {
-    this.cwriter = (this.cwriter + ITS_COMMAND_BYTES) % ITS_QUEUE_BYTES;
+    this.cwriter = (this.cwriter + ITS_COMMAND_BYTES) % this.queueBytes;
     if (!this.#enabled) {
       this.#queue.push(cmd);
       this.#emit("queued", `${describe(cmd)} queued: the ITS is disabled`);
@@ -336,7 +650,7 @@ export class Its {
 
   #process(cmd: ItsCommand): number {
     const code = this.#run(cmd);
-    this.creadr = (this.creadr + ITS_COMMAND_BYTES) % ITS_QUEUE_BYTES;
+    this.creadr = (this.creadr + ITS_COMMAND_BYTES) % this.queueBytes;
     this.lastError = code;
     if (this.trace.enabled) {
       this.trace.emit(

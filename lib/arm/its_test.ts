@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { Gic } from "./gic.ts";
-import { EBUSY, ItsError } from "./its.ts";
+import { EBUSY, GitsBaser, GitsCtlr, GitsOffset, ItsError, KVM_GITS_IIDR } from "./its.ts";
 
 function setup(vcpus = 2): Gic {
   const g = new Gic({ version: 3, vcpus, nrIrqs: 64, its: true, v4: false }, new Trace(() => 0));
@@ -328,4 +328,56 @@ Deno.test("ITS SYNC changes no table; CREADR advances", () => {
   assert.equal(its.command({ op: "SYNC", target: 1 }), 0);
   assert.deepEqual(tables(g), { ...before, creadr: before.creadr + 32 });
   assert.equal(its.quiescent, true);
+});
+
+Deno.test("GITS_CTLR: Enabled is ignored until BASER0, BASER1 and CBASER are Valid; Quiescent tracks the queue", () => {
+  const g = new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: true, v4: false }, new Trace(() => 0));
+  const its = g.its!;
+  assert.equal(its.readRegister(GitsOffset.CTLR, 4), GitsCtlr.QUIESCENT);
+  assert.equal(its.writeRegister(GitsOffset.CTLR, 1n, 4), false);
+  its.writeRegister(GitsOffset.BASER, GitsBaser.VALID, 8);
+  its.writeRegister(GitsOffset.BASER + 8, GitsBaser.VALID, 8);
+  assert.equal(its.writeRegister(GitsOffset.CTLR, 1n, 4), false);
+  its.writeRegister(GitsOffset.CBASER, GitsBaser.VALID, 8);
+  assert.equal(its.writeRegister(GitsOffset.CTLR, 1n, 4), true);
+  assert.equal(its.readRegister(GitsOffset.CTLR, 4), GitsCtlr.QUIESCENT | GitsCtlr.ENABLED);
+});
+
+Deno.test("GITS_BASER and GITS_CBASER are read-only while enabled; a CBASER write empties the queue", () => {
+  const g = new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: true, v4: false }, new Trace(() => 0));
+  const its = g.its!;
+  its.linuxEnable();
+  its.writeRegister(GitsOffset.CTLR, 0n, 4);
+  its.command({ op: "SYNC", target: 0 });
+  assert.equal(its.quiescent, false);
+  its.linuxEnable();
+  assert.equal(its.quiescent, true, "re-enabling keeps the valid CBASER and runs its queue");
+  assert.equal(its.creadr, 32);
+  const before = its.baserDevice;
+  assert.equal(its.writeRegister(GitsOffset.BASER, 0n, 8), false);
+  assert.equal(its.baserDevice, before);
+  its.writeRegister(GitsOffset.CTLR, 0n, 4);
+  assert.equal(its.writeRegister(GitsOffset.CBASER, GitsBaser.VALID | 1n, 8), true);
+  assert.equal(its.creadr, 0);
+  assert.equal(its.cwriter, 0);
+  assert.equal(its.queueBytes, 0x2000);
+});
+
+Deno.test("GITS_BASER keeps Type and Entry_Size, and reads the upper half with a 4-byte access", () => {
+  const g = setup(), its = g.its!;
+  its.enabled = false;
+  its.writeRegister(GitsOffset.BASER + 8, 0xffff_ffff_ffff_ffffn, 8);
+  const type = (its.baserCollection >> 56n) & 7n, esz = (its.baserCollection >> 48n) & 0x1fn;
+  assert.equal(type, GitsBaser.TYPE_COLLECTION);
+  assert.equal(esz, 7n);
+  assert.equal(its.baserCollection & GitsBaser.INDIRECT, 0n);
+  assert.equal(its.readRegister(GitsOffset.BASER + 12, 4), its.baserCollection >> 32n);
+});
+
+Deno.test("ITS_REGS: misaligned is -EINVAL, a hole -ENXIO, CREADR -EBUSY while enabled", () => {
+  const g = setup(), its = g.its!;
+  assert.equal(its.getRegisterAttr(GitsOffset.TYPER + 4), -22);
+  assert.equal(its.getRegisterAttr(0x200), -6);
+  assert.equal(its.setRegisterAttr(GitsOffset.CREADR, 0x20n), -EBUSY);
+  assert.equal(its.getRegisterAttr(GitsOffset.IIDR), BigInt(KVM_GITS_IIDR));
 });

@@ -32,7 +32,7 @@ import { GicdOffset } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
 import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
 import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
-import { EBUSY, type ItsCommand, ItsError } from "./its.ts";
+import { EBUSY, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
 import { TimerCtl } from "./timer.ts";
@@ -47,6 +47,12 @@ const DEVICE_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "a DeviceID" } 
 const EVENT_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "an EventID" } as const;
 const ICID = { kind: "int", min: 0, max: 0xffff, what: "an ICID" } as const;
 const BIT = { kind: "int", min: 0, max: 1, what: "0 or 1" } as const;
+const ITS_REG_OFFSET = {
+  kind: "int",
+  min: 0,
+  max: 0xffff,
+  what: "an offset in the ITS control frame",
+} as const;
 /**
  * An ITS command's RDbase: with GITS_TYPER.PTA=0 a processor number, which
  * KVM looks up with `kvm_get_vcpu_by_id`. Any 32-bit value can be written;
@@ -266,6 +272,86 @@ const GICC_REGS: MmioReg[] = [
   reg("dir", "GICC_DIR", GiccOffset.DIR, "deactivate (EOImode=1)", { writeonly: true }),
 ];
 
+const G = GitsOffset;
+const GITS_REGS: MmioReg[] = [
+  reg("ctlr", "GITS_CTLR", G.CTLR, "ITS control: Enabled, Quiescent (CREADR == CWRITER)", {
+    fields: [
+      f("enabled", 0, 1, "the ITS translates and runs commands"),
+      f("quiescent", 31, 1, "nothing left to run", true),
+    ],
+  }),
+  reg("iidr", "GITS_IIDR", G.IIDR, "implementer (KVM: 0x4b00043b, ABI revision 0)", {
+    readonly: true,
+  }),
+  reg("typer", "GITS_TYPER", G.TYPER, "PLPIS, ITT entry size, ID bits, Devbits, PTA=0", {
+    width: 64,
+    readonly: true,
+    fields: [
+      f("physical", 0, 1, "physical LPIs"),
+      f("itt_entry_size", 4, 4, "bytes per ITE - 1"),
+      f("idbits", 8, 5, "EventID bits - 1"),
+      f("devbits", 13, 5, "DeviceID bits - 1"),
+      f("pta", 19, 1, "0: RDbase is a processor number"),
+    ],
+  }),
+  reg(
+    "cbaser",
+    "GITS_CBASER",
+    G.CBASER,
+    "command queue base (ignored while Enabled; zeroes CREADR and CWRITER)",
+    {
+      width: 64,
+      fields: [
+        f("size", 0, 8, "4 KB pages - 1"),
+        f("shareability", 10, 2, "0 non, 1 inner, 2 outer"),
+        f("pa", 12, 40, "address >> 12 (64 KB aligned in KVM)"),
+        f("outercache", 53, 3, "outer cacheability"),
+        f("innercache", 59, 3, "inner cacheability"),
+        f("valid", 63, 1, "the queue is valid"),
+      ],
+    },
+  ),
+  reg(
+    "cwriter",
+    "GITS_CWRITER",
+    G.CWRITER,
+    "offset of the next command to write (`its <command>` advances it)",
+    {
+      width: 64,
+      fields: [f("offset", 5, 15, "command index")],
+    },
+  ),
+  reg("creadr", "GITS_CREADR", G.CREADR, "offset of the next command the ITS reads", {
+    width: 64,
+    readonly: true,
+    fields: [f("offset", 5, 15, "command index")],
+  }),
+  reg(
+    "baser",
+    "GITS_BASER<n>",
+    G.BASER,
+    "table n: 0 devices, 1 collections, 2..7 RAZ/WI (ignored while Enabled)",
+    {
+      width: 64,
+      count: 8,
+      stride: 8,
+      fields: [
+        f("size", 0, 8, "pages - 1"),
+        f("page_size", 8, 2, "KVM: always 2 (64 KB)"),
+        f("shareability", 10, 2, "0 non, 1 inner, 2 outer"),
+        f("pa", 12, 36, "address >> 12"),
+        f("entry_size", 48, 5, "bytes per entry - 1 (read-only)", true),
+        f("outercache", 53, 3, "outer cacheability"),
+        f("type", 56, 3, "1 devices, 4 collections (read-only)", true),
+        f("innercache", 59, 3, "inner cacheability"),
+        f("indirect", 62, 1, "two-level table (KVM: devices only)"),
+        f("valid", 63, 1, "the table is valid"),
+      ],
+    },
+  ),
+  reg("pidr2", "GITS_PIDR2", G.PIDR2, "[7:4] architecture revision (3)", { readonly: true }),
+];
+
 /**
  * GICD_* registers by name (`gicd.isenabler[1]`).
  *
@@ -294,10 +380,24 @@ export const GICR_FILE: RegisterFile = { prefix: "gicr", registers: GICR_REGS.ma
  * ```
  */
 export const GICC_FILE: RegisterFile = { prefix: "gicc", registers: GICC_REGS.map((r) => r.spec) };
+/**
+ * The vITS's GITS_* registers (`gits.ctlr`, `gits.baser[1]`).
+ *
+ * @example
+ * ```ts
+ * GITS_FILE.registers.find((r) => r.name === "baser")!.count; // 8
+ * ```
+ */
+export const GITS_FILE: RegisterFile = { prefix: "gits", registers: GITS_REGS.map((r) => r.spec) };
 
 const MMIO = new Map<RegisterSpec, { file: string; reg: MmioReg }>();
 for (
-  const [file, regs] of [["gicd", GICD_REGS], ["gicr", GICR_REGS], ["gicc", GICC_REGS]] as const
+  const [file, regs] of [
+    ["gicd", GICD_REGS],
+    ["gicr", GICR_REGS],
+    ["gicc", GICC_REGS],
+    ["gits", GITS_REGS],
+  ] as const
 ) {
   for (const r of regs) MMIO.set(r.spec, { file, reg: r });
 }
@@ -340,6 +440,8 @@ function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
         : gic.dist.write(offset, value, size, id);
     } else if (file === "gicr") {
       ok = gic.version === 3 && gic.writeGicr(cpu, offset, value, size, id);
+    } else if (file === "gits") {
+      ok = gic.its !== null && gic.its.writeRegister(offset, value, size);
     } else {
       ok = gic.version === 2 && gicv2WriteCpu(gic, cpu, offset, Number(value & 0xffff_ffffn));
     }
@@ -357,6 +459,7 @@ function mmioRead(vm: ArmVm, cpu: number, args: Args): Val {
     return gic.dist.read(offset, size);
   }
   if (file === "gicr") return gic.version === 3 ? gic.rds[cpu].read(offset, size) : 0;
+  if (file === "gits") return gic.its ? gic.its.readRegister(offset, size) : 0n;
   return gic.version === 2 ? gicv2ReadCpu(gic, cpu, offset) : 0;
 }
 
@@ -515,7 +618,7 @@ function gicEnable(vm: ArmVm, cpu: number): void {
       // 16 LPI INTID bits (ITS_MAX_LPI_NRBITS), then EnableLPIs.
       gic.writeGicr(cpu, GicrOffset.PROPBASER, 15, 8);
       gic.writeGicr(cpu, GicrOffset.CTLR, 1, 4);
-      if (!gic.its.enabled) gic.its.enabled = true;
+      gic.its.linuxEnable();
     }
   });
 }
@@ -709,18 +812,33 @@ function itsCommands(): Cmd[] {
       returns: "KVM's result code",
       run: (vm, cpu, a) => its(vm, cpu, { op: "SYNC", target: a.target as number }),
     },
-    ...(["enable", "disable"] as const).map((w): Cmd => ({
+    {
       actor: "vcpu",
-      name: `its ${w}`,
-      doc: `GITS_CTLR.Enabled = ${w === "enable" ? 1 : 0}${
-        w === "enable" ? " (runs queued commands)" : ""
-      }`,
+      name: "its enable",
+      doc:
+        "Linux's ITS bring-up (its_alloc_tables, its_probe_one): GITS_BASER0/1 and GITS_CBASER (64 KB queue) Valid where they are not, then GITS_CTLR.Enabled = 1 (runs queued commands)",
       params: [],
       run: (vm, cpu) =>
-        acting(vm, `vcpu${cpu}`, "write", `GITS_CTLR <- ${w === "enable" ? 1 : 0}`, () => {
-          if (vm.gic.its) vm.gic.its.enabled = w === "enable";
+        acting(
+          vm,
+          `vcpu${cpu}`,
+          "write",
+          "GITS_BASER0/1, GITS_CBASER Valid; GITS_CTLR <- 1",
+          () => {
+            vm.gic.its?.linuxEnable();
+          },
+        ),
+    },
+    {
+      actor: "vcpu",
+      name: "its disable",
+      doc: "GITS_CTLR.Enabled = 0 (vgic_mmio_write_its_ctlr: the translation cache is emptied)",
+      params: [],
+      run: (vm, cpu) =>
+        acting(vm, `vcpu${cpu}`, "write", "GITS_CTLR <- 0", () => {
+          vm.gic.its?.writeRegister(GitsOffset.CTLR, 0n, 4);
         }),
-    })),
+    },
   ];
 }
 
@@ -830,12 +948,12 @@ const VCPU_COMMANDS: Cmd[] = [
     actor: "vcpu",
     name: "write",
     doc:
-      "write a GIC register: gicd.<reg>[n], gicr.<reg> (this vCPU's), gicc.<reg> (GICv2); byte=k for a byte access",
+      "write a GIC register: gicd.<reg>[n], gicr.<reg> (this vCPU's), gicc.<reg> (GICv2), gits.<reg> (the ITS); byte=k for a byte access",
     params: [
       {
         name: "register",
-        type: { kind: "register", files: [GICD_FILE, GICR_FILE, GICC_FILE] },
-        doc: "gicd.<name>[n], gicr.<name>, gicc.<name>",
+        type: { kind: "register", files: [GICD_FILE, GICR_FILE, GICC_FILE, GITS_FILE] },
+        doc: "gicd.<name>[n], gicr.<name>, gicc.<name>, gits.<name>",
       },
       {
         name: "byte",
@@ -853,8 +971,8 @@ const VCPU_COMMANDS: Cmd[] = [
     params: [
       {
         name: "register",
-        type: { kind: "register", files: [GICD_FILE, GICR_FILE, GICC_FILE] },
-        doc: "gicd.<name>[n], gicr.<name>, gicc.<name>",
+        type: { kind: "register", files: [GICD_FILE, GICR_FILE, GICC_FILE, GITS_FILE] },
+        doc: "gicd.<name>[n], gicr.<name>, gicc.<name>, gits.<name>",
       },
       {
         name: "byte",
@@ -1096,6 +1214,54 @@ const VMM_COMMANDS: Cmd[] = [
         "ioctl",
         `KVM_GET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
         () => vm.gic.getRedistReg(a.vcpu as number, a.offset as number),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm its_get_reg",
+    doc:
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ITS_REGS) on the ITS device: a GITS_* register by offset (vgic_its_attr_regs_access: 8-byte alignment for the 64-bit ones, 4 for CTLR, IIDR and the ID registers)",
+    params: [{ name: "offset", type: ITS_REG_OFFSET, doc: "the register's offset in ITS_base" }],
+    returns: "the value, -EINVAL (misaligned), -ENXIO (no register there), -ENODEV (no ITS)",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_GET_DEVICE_ATTR ITS_REGS offset ${hex(a.offset)}`, () => {
+        const its = vm.gic.its;
+        if (!its) return -ENODEV;
+        const v = its.getRegisterAttr(a.offset as number);
+        emit(
+          vm,
+          "kvm",
+          "get_attr",
+          `ITS_REGS ${hex(a.offset)} = ${typeof v === "bigint" ? hex(v) : v}`,
+        );
+        return v;
+      }),
+  },
+  {
+    actor: "vmm",
+    name: "kvm its_set_reg",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ITS_REGS): write a GITS_* register as a restore does; GITS_IIDR takes revision 0 only, GITS_CREADR only while the ITS is disabled and inside the queue (vgic_mmio_uaccess_write_its_creadr), the rest as the guest writes them",
+    params: [
+      { name: "offset", type: ITS_REG_OFFSET, doc: "the register's offset in ITS_base" },
+      { name: "value", type: { kind: "u64" }, doc: "the value" },
+    ],
+    returns: "0, -EINVAL, -EBUSY (CREADR while enabled), -ENXIO, -ENODEV",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_DEVICE_ATTR ITS_REGS offset ${hex(a.offset)} <- ${hex(a.value)}`,
+        () => {
+          const its = vm.gic.its;
+          if (!its) return -ENODEV;
+          const v = a.value;
+          return its.setRegisterAttr(
+            a.offset as number,
+            typeof v === "bigint" ? v : BigInt(v as number),
+          );
+        },
       ),
   },
   ...(["forward", "unforward"] as const).map((w): Cmd => ({
@@ -1479,6 +1645,25 @@ function itsState(): State[] {
       get: (vm) => (vm.gic.its?.enabled ? 1 : 0),
     },
     {
+      pattern: "its.baser[#]",
+      type: { kind: "u64" },
+      doc: "GITS_BASER<n> (0 devices, 1 collections; 2..7 read 0)",
+      get: (vm, [n]) => vm.gic.its?.readRegister(GitsOffset.BASER + 8 * n, 8) ?? 0n,
+      bounds: () => [8],
+    },
+    {
+      pattern: "its.cbaser",
+      type: { kind: "u64" },
+      doc: "GITS_CBASER",
+      get: (vm) => vm.gic.its?.cbaser ?? 0n,
+    },
+    {
+      pattern: "its.quiescent",
+      type: BIT,
+      doc: "GITS_CTLR.Quiescent: CREADR == CWRITER",
+      get: (vm) => (vm.gic.its?.quiescent ?? true) ? 1 : 0,
+    },
+    {
       pattern: "its.creadr",
       type: U32,
       doc: "GITS_CREADR (bytes)",
@@ -1598,6 +1783,8 @@ const CONSTANTS: Record<string, number> = {
   ...Object.fromEntries(Object.entries(ItsError).map(([k, v]) => [`E_ITS_${k}`, v])),
   // Redistributor offsets, for `kvm vgic_get_redist_reg offset=GICR_TYPER`.
   ...Object.fromEntries(Object.entries(GicrOffset).map(([k, v]) => [`GICR_${k}`, v])),
+  // ITS register offsets, for `kvm its_get_reg offset=GITS_CREADR`.
+  ...Object.fromEntries(Object.entries(GitsOffset).map(([k, v]) => [`GITS_${k}`, v])),
 };
 
 /**
