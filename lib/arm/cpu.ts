@@ -78,6 +78,8 @@ export class ArmCpu implements CpuModel {
   /** The INTID each exception acknowledged, innermost last. */
   readonly #intids: number[] = [];
   readonly #ack: Ack = { intid: SPURIOUS, source: -1, group: 1, cause: 0 };
+  /** GICC_IAR.CPUID of the last acknowledge: the sender of a GICv2 SGI, else -1. */
+  lastAckSource = -1;
 
   /**
    * vCPU `index` (its vcpu_id), wired to the GIC through `gic`. It starts
@@ -166,6 +168,7 @@ export class ArmCpu implements CpuModel {
     this.maskF = true;
     const ack = this.gic.acknowledgeFor(this.index, fiq, this.#ack);
     this.#intids.push(ack.intid);
+    this.lastAckSource = ack.source;
     const kind = fiq ? "fiq" : "irq";
     t.open(ack.cause);
     const event = t.enabled

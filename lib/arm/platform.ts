@@ -35,7 +35,7 @@ import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
 import { EBUSY, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
-import { TimerCtl } from "./timer.ts";
+import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
 
 type Cmd = CommandSpec<ArmVm>;
 type State = StateSpec<ArmVm>;
@@ -47,6 +47,23 @@ const DEVICE_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "a DeviceID" } 
 const EVENT_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "an EventID" } as const;
 const ICID = { kind: "int", min: 0, max: 0xffff, what: "an ICID" } as const;
 const BIT = { kind: "int", min: 0, max: 1, what: "0 or 1" } as const;
+const VCPU_ID = {
+  kind: "int",
+  min: 0,
+  max: 511,
+  what: "a vCPU index",
+  decimal: true,
+  vcpu: true,
+} as const;
+/** The timer registers KVM_GET/SET_ONE_REG reach (KVM_REG_ARM_TIMER_* and KVM_REG_ARM_PTIMER_*). */
+const TIMER_REGS = [
+  "timer_cnt",
+  "timer_cval",
+  "timer_ctl",
+  "ptimer_cnt",
+  "ptimer_cval",
+  "ptimer_ctl",
+] as const;
 const ITS_REG_OFFSET = {
   kind: "int",
   min: 0,
@@ -866,6 +883,63 @@ function timerOf(vm: ArmVm, cpu: number, a: Args) {
   return vm.timers[cpu][a.timer as "virt" | "phys"];
 }
 
+/** The guest's reads of the generic timer's system registers (Arm ARM D11, D17.10). */
+const COUNTER_READS: ReadonlyArray<{
+  name: string;
+  title: string;
+  doc: string;
+  returns: string;
+  read: (t: { virt: ArchTimer; phys: ArchTimer }) => Val;
+}> = [
+  {
+    name: "cntvct",
+    title: "CNTVCT_EL0",
+    doc: "the virtual counter (64 bits)",
+    returns: "the counter",
+    read: (t) => t.virt.counter,
+  },
+  {
+    name: "cntpct",
+    title: "CNTPCT_EL0",
+    doc: "the physical counter (64 bits)",
+    returns: "the counter",
+    read: (t) => t.phys.counter,
+  },
+  {
+    name: "cntfrq",
+    title: "CNTFRQ_EL0",
+    doc: "the counter frequency (1 GHz here)",
+    returns: "ticks per second",
+    read: () => CNTFRQ_HZ,
+  },
+  ...(["virt", "phys"] as const).flatMap((w) => {
+    const x = w === "virt" ? "V" : "P";
+    return [
+      {
+        name: `cnt${x.toLowerCase()}_ctl`,
+        title: `CNT${x}_CTL_EL0`,
+        doc: "ENABLE, IMASK and ISTATUS",
+        returns: "the register",
+        read: (t: { virt: ArchTimer; phys: ArchTimer }) => t[w].ctl,
+      },
+      {
+        name: `cnt${x.toLowerCase()}_cval`,
+        title: `CNT${x}_CVAL_EL0`,
+        doc: "the 64-bit compare value",
+        returns: "the register",
+        read: (t: { virt: ArchTimer; phys: ArchTimer }) => t[w].cval,
+      },
+      {
+        name: `cnt${x.toLowerCase()}_tval`,
+        title: `CNT${x}_TVAL_EL0`,
+        doc: "CVAL - counter as a signed 32-bit value (<= 0 once expired)",
+        returns: "a signed 32-bit value",
+        read: (t: { virt: ArchTimer; phys: ArchTimer }) => t[w].tval,
+      },
+    ];
+  }),
+];
+
 const TIMER_PARAM: ParamSpec = {
   name: "timer",
   type: { kind: "enum", values: ["virt", "phys"] },
@@ -1054,7 +1128,7 @@ const VCPU_COMMANDS: Cmd[] = [
     run: (vm, cpu, a) =>
       acting(vm, `vcpu${cpu}`, "timer", `${a.timer} timer armed in ${a.in}ns`, () => {
         const t = timerOf(vm, cpu, a);
-        t.writeCval(t.counter + (a.in as number));
+        t.writeCval(t.counter + BigInt(a.in as number));
         t.writeCtl(TimerCtl.ENABLE);
       }),
   },
@@ -1079,22 +1153,47 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "timer cval",
-    doc: "write CNTx_CVAL_EL0 (counter ticks: 1 per ns)",
-    params: [{
-      name: "value",
-      type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER },
-      doc: "CVAL",
-      positional: true,
-    }, TIMER_PARAM],
+    doc: "write CNTx_CVAL_EL0, 64 bits (counter ticks: 1 per ns)",
+    params: [{ name: "value", type: { kind: "u64" }, doc: "CVAL", positional: true }, TIMER_PARAM],
     run: (vm, cpu, a) =>
       acting(
         vm,
         `vcpu${cpu}`,
         "timer",
-        `${a.timer} CVAL <- ${a.value}`,
-        () => timerOf(vm, cpu, a).writeCval(a.value as number),
+        `${a.timer} CVAL <- ${hex(a.value)}`,
+        () => timerOf(vm, cpu, a).writeCval(a.value as bigint | number),
       ),
   },
+  {
+    actor: "vcpu",
+    name: "timer tval",
+    doc: "write CNTx_TVAL_EL0: CVAL = counter + value sign-extended from 32 bits (Arm ARM D11.2.4)",
+    params: [
+      {
+        name: "value",
+        type: { kind: "int", min: -0x8000_0000, max: 0xffff_ffff, what: "a 32-bit TimerValue" },
+        doc: "TVAL (negative: already expired)",
+        positional: true,
+      },
+      TIMER_PARAM,
+    ],
+    run: (vm, cpu, a) =>
+      acting(
+        vm,
+        `vcpu${cpu}`,
+        "timer",
+        `${a.timer} TVAL <- ${a.value}`,
+        () => timerOf(vm, cpu, a).writeTval(a.value as number),
+      ),
+  },
+  ...COUNTER_READS.map((r): Cmd => ({
+    actor: "vcpu",
+    name: `read ${r.name}`,
+    doc: `MRS ${r.title}: ${r.doc}`,
+    params: [],
+    returns: r.returns,
+    run: (vm, cpu) => r.read(vm.timers[cpu]),
+  })),
 ];
 
 // ---- VMM and devices ---------------------------------------------------------------
@@ -1215,6 +1314,95 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_GET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
         () => vm.gic.getRedistReg(a.vcpu as number, a.offset as number),
       ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm get_one_reg",
+    doc:
+      "KVM_GET_ONE_REG of a timer register: KVM_REG_ARM_TIMER_CNT / PTIMER_CNT (the counter now), TIMER_CVAL / PTIMER_CVAL, TIMER_CTL / PTIMER_CTL (kvm_arm_timer_get_reg)",
+    params: [
+      { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
+      { name: "reg", type: { kind: "enum", values: TIMER_REGS }, doc: "the register" },
+    ],
+    returns: "the 64-bit value",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_GET_ONE_REG vcpu${a.vcpu} ${a.reg}`, () => {
+        const t =
+          vm.timers[a.vcpu as number][(a.reg as string).startsWith("ptimer") ? "phys" : "virt"];
+        const what = (a.reg as string).replace(/^p?timer_/, "");
+        return what === "cnt" ? t.counter : what === "cval" ? t.cval : BigInt(t.ctl);
+      }),
+  },
+  {
+    actor: "vmm",
+    name: "kvm set_one_reg",
+    doc:
+      "KVM_SET_ONE_REG of a timer register (kvm_arm_timer_set_reg): TIMER_CNT / PTIMER_CNT set the VM's virtual / physical offset so the counter reads the value now, for every vCPU, and are ignored once KVM_ARM_SET_COUNTER_OFFSET was used; CVAL and CTL are written as the guest would",
+    params: [
+      { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
+      { name: "reg", type: { kind: "enum", values: TIMER_REGS }, doc: "the register" },
+      { name: "value", type: { kind: "u64" }, doc: "the 64-bit value" },
+    ],
+    returns: "0",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_ONE_REG vcpu${a.vcpu} ${a.reg} <- ${hex(a.value)}`,
+        () => {
+          const reg = a.reg as string;
+          const which = reg.startsWith("ptimer") ? "phys" : "virt";
+          const t = vm.timers[a.vcpu as number][which];
+          const value = BigInt(a.value as bigint | number);
+          const what = reg.replace(/^p?timer_/, "");
+          if (what === "cnt") {
+            const off = vm.counterOffsets;
+            if (off.vmWide) {
+              emit(
+                vm,
+                "kvm",
+                "set_one_reg",
+                `${reg}: ignored (KVM_ARM_SET_COUNTER_OFFSET is in use)`,
+              );
+              return 0;
+            }
+            off[which] = BigInt.asUintN(64, BigInt(Math.floor(vm.now())) - value);
+            for (const vt of vm.timers) vt[which].update();
+          } else if (what === "cval") t.writeCval(value);
+          else t.writeCtl(Number(value & 3n));
+          return 0;
+        },
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm set_counter_offset",
+    doc:
+      "KVM_ARM_SET_COUNTER_OFFSET (kvm_vm_ioctl_set_counter_offset): one offset for the virtual and physical counters of every vCPU; from then on KVM_SET_ONE_REG of TIMER_CNT / PTIMER_CNT is ignored; a non-zero reserved field is -EINVAL",
+    params: [
+      {
+        name: "offset",
+        type: { kind: "u64" },
+        doc: "counter_offset: subtracted from the host counter",
+      },
+      { name: "reserved", type: U32, doc: "must be 0", default: 0 },
+    ],
+    returns: "0 or -EINVAL",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_ARM_SET_COUNTER_OFFSET ${hex(a.offset)}`, () => {
+        if ((a.reserved as number) !== 0) return -EINVAL;
+        const off = vm.counterOffsets;
+        const v = BigInt.asUintN(64, BigInt(a.offset as bigint | number));
+        off.vmWide = true;
+        off.virt = v;
+        off.phys = v;
+        for (const vt of vm.timers) {
+          vt.virt.update();
+          vt.phys.update();
+        }
+        return 0;
+      }),
   },
   {
     actor: "vmm",
@@ -1532,6 +1720,11 @@ function cpuState(): State[] {
     n("pstate.f", "PSTATE.F: FIQs masked", (vm, c) => vm.cpus[c].maskF),
     n("halted", "1 while blocked in WFI", (vm, c) => vm.cpus[c].halted),
     n("depth", "exception handlers running (nested)", (vm, c) => vm.cpus[c].depth),
+    n(
+      "last_ack_source",
+      "GICC_IAR.CPUID of the last interrupt taken: a GICv2 SGI's sender, else -1 (Arm IHI 0048B 4.4.4)",
+      (vm, c) => vm.cpus[c].lastAckSource,
+    ),
     n("vpe.resident", "GICv4: the vPE is resident", (vm, c) => vm.gic.v4?.vpes[c].resident ?? 0),
     n(
       "vpe.pending_last",
@@ -1552,11 +1745,29 @@ function cpuState(): State[] {
         `CNT${t === "virt" ? "V" : "P"}_CTL_EL0 (ISTATUS included)`,
         (vm, c) => vm.timers[c][t].ctl,
       ),
-      n(
-        `timer.${t}.cval`,
-        `CNT${t === "virt" ? "V" : "P"}_CVAL_EL0`,
-        (vm, c) => vm.timers[c][t].cval,
-      ),
+      {
+        pattern: `vcpu#.timer.${t}.cval`,
+        type: { kind: "u64" },
+        doc: `CNT${t === "virt" ? "V" : "P"}_CVAL_EL0 (64 bits)`,
+        get: (vm, [c]) => vm.timers[c][t].cval,
+        bounds: vcpuBound,
+      },
+      {
+        pattern: `vcpu#.timer.${t}.counter`,
+        type: { kind: "u64" },
+        doc: `CNT${t === "virt" ? "V" : "P"}CT_EL0: the ${
+          t === "virt" ? "virtual" : "physical"
+        } counter now (64 bits)`,
+        get: (vm, [c]) => vm.timers[c][t].counter,
+        bounds: vcpuBound,
+      },
+      {
+        pattern: `vcpu#.timer.${t}.tval`,
+        type: { kind: "int", min: -0x8000_0000, max: 0x7fff_ffff },
+        doc: `CNT${t === "virt" ? "V" : "P"}_TVAL_EL0: CVAL - counter, signed 32 bits`,
+        get: (vm, [c]) => vm.timers[c][t].tval,
+        bounds: vcpuBound,
+      },
       n(
         `timer.${t}.istatus`,
         "ISTATUS: enabled and the counter reached CVAL",

@@ -10,13 +10,22 @@
  * timer owns the line: KVM_IRQ_LINE cannot touch it) and re-evaluates the
  * level whenever the guest writes CTL or CVAL and when the deadline passes.
  * The counters run at 1 GHz (the frequency Armv8.6 requires), so a counter
- * value is nanoseconds of virtual time, and KVM's CNTVOFF makes the
- * virtual counter start at 0 with the VM.
+ * value is nanoseconds of virtual time less an offset, in 64 bits:
+ * CNTVCT = now - voffset and CNTPCT = now - poffset, modulo 2^64. KVM keeps
+ * the two offsets per VM (`kvm->arch.timer_data`): it starts the virtual
+ * counter at 0 when the vCPU is created (`kvm_timer_vcpu_init`), and the VMM
+ * moves them with KVM_SET_ONE_REG of KVM_REG_ARM_TIMER_CNT / PTIMER_CNT
+ * (offset = host counter - value) or with KVM_ARM_SET_COUNTER_OFFSET (one
+ * offset for both, after which the CNT registers are accepted and ignored).
+ * CVAL is a 64-bit compare value; TVAL is CVAL - counter as a signed 32-bit
+ * value, and writing it sets CVAL = counter + TVAL (sign-extended).
  *
  * Sources: Arm DDI 0487 (Arm ARM) D11 "The Generic Timer in AArch64
  * state" (D11.2.4 timer conditions, CNTV_CTL_EL0 ENABLE/IMASK/ISTATUS);
- * SBSA (PPI assignments 27, 30, 26, 28); Linux `arch/arm64/kvm/arch_timer.c`
- * (`kvm_timer_should_fire`, `kvm_timer_update_irq`, `timer_irqs_are_valid`).
+ * D11.2.4 "The timer TimerValue view" (TVAL); SBSA (PPI assignments 27, 30,
+ * 26, 28); Linux `arch/arm64/kvm/arch_timer.c` (`kvm_timer_should_fire`,
+ * `kvm_timer_update_irq`, `timer_irqs_are_valid`, `kvm_arm_timer_set_reg`,
+ * `kvm_arm_timer_read` for TIMER_REG_TVAL, `kvm_vm_ioctl_set_counter_offset`).
  *
  * @module
  */
@@ -63,6 +72,40 @@ export const TimerPpi = {
 export const TimerCtl = { ENABLE: 1, IMASK: 2, ISTATUS: 4 } as const;
 
 /**
+ * The VM's counter offsets (KVM's `kvm->arch.timer_data.voffset` and
+ * `poffset`), shared by every vCPU's timers.
+ *
+ * @example
+ * ```ts
+ * const offsets: CounterOffsets = { virt: 0n, phys: 0n, vmWide: false };
+ * new ArchTimer("virt", 27, env, () => {}, offsets).counter; // now - offsets.virt
+ * ```
+ */
+export interface CounterOffsets {
+  /** Subtracted from the host counter for CNTVCT. */
+  virt: bigint;
+  /** Subtracted from the host counter for CNTPCT. */
+  phys: bigint;
+  /** KVM_ARM_SET_COUNTER_OFFSET was used (KVM_ARCH_FLAG_VM_COUNTER_OFFSET). */
+  vmWide: boolean;
+}
+
+/**
+ * A fresh VM's offsets: both counters read as virtual time.
+ *
+ * @example
+ * ```ts
+ * newCounterOffsets().virt; // 0n
+ * ```
+ */
+export function newCounterOffsets(): CounterOffsets {
+  return { virt: 0n, phys: 0n, vmWide: false };
+}
+
+/** How far ahead (in ns) a deadline may be and still be scheduled: exact in a double. */
+const MAX_DEADLINE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
  * Where a timer's output goes: the PPI line of its vCPU.
  *
  * @example
@@ -85,8 +128,8 @@ export type TimerLine = (level: boolean) => void;
 export class ArchTimer {
   /** ENABLE and IMASK as written (ISTATUS is computed). */
   #ctl = 0;
-  /** CNTx_CVAL_EL0: the compare value, in counter ticks. */
-  cval = 0;
+  /** CNTx_CVAL_EL0: the 64-bit compare value, in counter ticks. */
+  cval = 0n;
   /** The level last driven onto the PPI. */
   line = false;
   #deadline: Scheduled | null = null;
@@ -105,14 +148,21 @@ export class ArchTimer {
     readonly ppi: number,
     readonly env: ModelEnv,
     readonly output: TimerLine,
+    readonly offsets: CounterOffsets = newCounterOffsets(),
   ) {}
 
-  /** CNTVCT_EL0 / CNTPCT_EL0: the counter now. */
-  get counter(): number {
-    return Math.floor(this.env.now() * (CNTFRQ_HZ / 1_000_000_000));
+  /** CNTVCT_EL0 / CNTPCT_EL0: the 64-bit counter now (1 tick per ns, less the VM's offset). */
+  get counter(): bigint {
+    const off = this.name === "virt" ? this.offsets.virt : this.offsets.phys;
+    return BigInt.asUintN(64, BigInt(Math.floor(this.env.now())) - off);
   }
 
-  /** CNTx_CTL_EL0.ISTATUS: enabled and the counter has reached CVAL. */
+  /** CNTx_TVAL_EL0 as read: CVAL - counter, as a signed 32-bit value. */
+  get tval(): number {
+    return Number(BigInt.asIntN(32, this.cval - this.counter));
+  }
+
+  /** CNTx_CTL_EL0.ISTATUS: enabled and the counter has reached CVAL (unsigned 64-bit). */
   get istatus(): boolean {
     return (this.#ctl & TimerCtl.ENABLE) !== 0 && this.counter >= this.cval;
   }
@@ -133,15 +183,15 @@ export class ArchTimer {
     this.update();
   }
 
-  /** Writes CNTx_CVAL_EL0. */
-  writeCval(value: number): void {
-    this.cval = value;
+  /** Writes CNTx_CVAL_EL0 (64 bits). */
+  writeCval(value: bigint | number): void {
+    this.cval = BigInt.asUintN(64, BigInt(value));
     this.update();
   }
 
-  /** Writes CNTx_TVAL_EL0: CVAL = counter + signed 32-bit TVAL. */
-  writeTval(value: number): void {
-    this.writeCval(this.counter + (value | 0));
+  /** Writes CNTx_TVAL_EL0: CVAL = counter + TVAL sign-extended from 32 bits. */
+  writeTval(value: bigint | number): void {
+    this.writeCval(this.counter + BigInt.asIntN(32, BigInt(value)));
   }
 
   /** Re-evaluates the output and (re)arms the deadline event. */
@@ -156,8 +206,12 @@ export class ArchTimer {
       this.#deadline = null;
     }
     if ((this.#ctl & TimerCtl.ENABLE) !== 0 && !this.istatus) {
-      const at = Math.ceil(this.cval * (1_000_000_000 / CNTFRQ_HZ));
-      this.#deadline = this.env.queue.schedule(at, () => {
+      // The counter reaches CVAL after CVAL - counter ticks of 1 ns; a
+      // deadline past what a double holds exactly never comes.
+      const now = Math.floor(this.env.now());
+      const ahead = this.cval - this.counter;
+      if (ahead > MAX_DEADLINE - BigInt(now)) return;
+      this.#deadline = this.env.queue.schedule(now + Number(ahead), () => {
         this.#deadline = null;
         this.update();
       });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ArchTimer, TimerCtl } from "./timer.ts";
+import { ArchTimer, newCounterOffsets, TimerCtl } from "./timer.ts";
 import { testEnv } from "./test_env.ts";
 
 Deno.test("ArchTimer raises its line at CVAL and drops it when masked or disabled", () => {
@@ -30,4 +30,41 @@ Deno.test("ArchTimer drops its line when CVAL moves into the future", () => {
   assert.deepEqual(levels, [true, false]);
   env.advance(500);
   assert.deepEqual(levels, [true, false, true]);
+});
+
+Deno.test("ArchTimer counts in 64 bits less the VM's offset, wrapping modulo 2^64", () => {
+  const env = testEnv();
+  const offsets = newCounterOffsets();
+  const t = new ArchTimer("virt", 27, env, () => {}, offsets);
+  offsets.virt = 10n;
+  env.advance(4);
+  assert.equal(t.counter, 2n ** 64n - 6n);
+  offsets.virt = -(2n ** 53n);
+  assert.equal(t.counter, 2n ** 53n + 4n);
+});
+
+Deno.test("ArchTimer fires at a CVAL past 2^53 at exactly the right tick", () => {
+  const env = testEnv();
+  const offsets = newCounterOffsets();
+  offsets.virt = -(2n ** 53n);
+  const levels: boolean[] = [];
+  const t = new ArchTimer("virt", 27, env, (l) => levels.push(l), offsets);
+  t.writeCval(2n ** 53n + 1001n);
+  t.writeCtl(TimerCtl.ENABLE);
+  env.advance(1000);
+  assert.deepEqual(levels, []);
+  assert.equal(t.tval, 1);
+  env.advance(1001);
+  assert.deepEqual(levels, [true]);
+});
+
+Deno.test("ArchTimer TVAL reads the low 32 bits of CVAL - counter, signed", () => {
+  const env = testEnv();
+  const t = new ArchTimer("phys", 30, env, () => {});
+  env.advance(1000);
+  t.writeTval(-200);
+  assert.equal(t.cval, 800n);
+  assert.equal(t.tval, -200);
+  t.writeCval(2n ** 32n + 100n);
+  assert.equal(t.tval, -900);
 });

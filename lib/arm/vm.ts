@@ -22,7 +22,7 @@ import type { Ack } from "./cpu_interface_v3.ts";
 import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import { OWNER_TIMER } from "./irq_state.ts";
-import { ArchTimer, TimerPpi } from "./timer.ts";
+import { ArchTimer, type CounterOffsets, newCounterOffsets, TimerPpi } from "./timer.ts";
 
 /**
  * How a VM is built.
@@ -83,6 +83,9 @@ export class ArmVm implements VmModel, GicPort {
   readonly gic: Gic;
   /** Each vCPU's timers, indexed by vcpu_id. */
   readonly timers: VcpuTimers[] = [];
+  readonly #env: ModelEnv;
+  /** The VM's counter offsets, which every vCPU's timers share. */
+  readonly counterOffsets: CounterOffsets = newCounterOffsets();
   /** The scenario's trace. */
   readonly trace: Trace;
 
@@ -100,6 +103,7 @@ export class ArmVm implements VmModel, GicPort {
    */
   constructor(readonly name: string, readonly config: ArmVmConfig, env: ModelEnv) {
     this.trace = env.trace;
+    this.#env = env;
     this.gic = new Gic({
       version: config.gic,
       vcpus: config.vcpus,
@@ -116,10 +120,27 @@ export class ArmVm implements VmModel, GicPort {
         bank.owner[p] = OWNER_TIMER;
       }
       this.timers.push({
-        virt: new ArchTimer("virt", TimerPpi.VIRT, env, this.#timerOutput(i, TimerPpi.VIRT)),
-        phys: new ArchTimer("phys", TimerPpi.PHYS, env, this.#timerOutput(i, TimerPpi.PHYS)),
+        virt: new ArchTimer(
+          "virt",
+          TimerPpi.VIRT,
+          env,
+          this.#timerOutput(i, TimerPpi.VIRT),
+          this.counterOffsets,
+        ),
+        phys: new ArchTimer(
+          "phys",
+          TimerPpi.PHYS,
+          env,
+          this.#timerOutput(i, TimerPpi.PHYS),
+          this.counterOffsets,
+        ),
       });
     }
+  }
+
+  /** Virtual time now, in ns: the host counter the offsets apply to. */
+  now(): number {
+    return this.#env.now();
   }
 
   #timerOutput(cpu: number, ppi: number): (level: boolean) => void {
