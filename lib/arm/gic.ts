@@ -51,6 +51,8 @@ import {
 import { type Lpi, LpiTable } from "./lpi.ts";
 import { EBUSY, GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
+import { GuestMemory } from "../core/guest_memory.ts";
+import { armRamSize } from "./memory_map.ts";
 
 /**
  * Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040.
@@ -191,8 +193,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly rds: Redistributor[] = [];
   /** One CPU interface per vCPU, indexed by vcpu_id. */
   readonly cifs: CpuInterface[] = [];
-  /** The LPI configuration table and the mapped LPIs. */
-  readonly lpis: LpiTable = new LpiTable();
+  /** The LPI configuration table (in guest RAM) and the mapped LPIs. */
+  readonly lpis: LpiTable = new LpiTable(() => this.memory());
+  #ram: GuestMemory | undefined;
   /** The vITS, or null without one. */
   readonly its: Its | null;
   /** The GICv4 layer, or null without direct injection. */
@@ -261,6 +264,19 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.ackCtl = new Uint8Array(config.vcpus);
     this.its = hasIts ? new Its(this, trace) : null;
     this.v4 = hasIts && config.v4 ? new Gicv4(config.vcpus, trace) : null;
+  }
+
+  /**
+   * Guest RAM, allocated when something first touches it (the LPI
+   * configuration and pending tables and the ITS's tables live there).
+   */
+  memory(): GuestMemory {
+    return this.#ram ??= new GuestMemory(armRamSize(this.vcpus));
+  }
+
+  /** The size guest RAM has (or will have once touched). */
+  get memorySize(): number {
+    return this.#ram?.size ?? armRamSize(this.vcpus);
   }
 
   /** The vCPU whose KVM MPIDR has this Aff2.Aff1.Aff0, or -1. */
@@ -541,6 +557,75 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   }
 
   /**
+   * EnableLPIs went 0 -> 1 (`vgic_enable_lpis`): unless GICR_PENDBASER.PTZ
+   * says the table is zero, the pending bit of every mapped LPI that targets
+   * the vCPU is read from its pending table (`its_sync_lpi_pending_table`).
+   */
+  lpisEnabledNow(vcpu: number): void {
+    const rd = this.rds[vcpu];
+    if ((rd.pendbaser & GICR_PENDBASER_PTZ) !== 0n) return;
+    const base = pendingTableAddress(rd.pendbaser), mem = this.memory();
+    let n = 0;
+    for (const lpi of this.lpis.list) {
+      if (lpi.target !== vcpu || !mem.contains(base + (lpi.intid >> 3), 1)) continue;
+      lpi.pending = (mem.bytes[base + (lpi.intid >> 3)] & (1 << (lpi.intid & 7))) !== 0;
+      if (lpi.pending) {
+        lpi.path = "software";
+        n++;
+      }
+    }
+    this.#emit(
+      `gicr${vcpu}`,
+      "pending_table",
+      `EnableLPIs: pending table at 0x${base.toString(16)} read, ${n} LPI${
+        n === 1 ? "" : "s"
+      } pending`,
+    );
+  }
+
+  /**
+   * A newly mapped LPI takes its pending state from its target's pending
+   * table, and a set bit is consumed (`vgic_v3_lpi_sync_pending_status`,
+   * called by `vgic_add_lpi`).
+   */
+  syncPendingStatus(lpi: Lpi): void {
+    if (lpi.target < 0) return;
+    const at = pendingTableAddress(this.rds[lpi.target].pendbaser) + (lpi.intid >> 3);
+    const mem = this.memory(), bit = 1 << (lpi.intid & 7);
+    if (!mem.contains(at, 1)) return;
+    lpi.pending = (mem.bytes[at] & bit) !== 0;
+    if (lpi.pending) {
+      lpi.path = "software";
+      mem.bytes[at] &= ~bit;
+      this.#emit("gicd", "pending_table", `LPI ${lpi.intid}: pending from the pending table`);
+    }
+  }
+
+  /**
+   * KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (`vgic_v3_save_pending_tables`):
+   * each mapped LPI's pending state is written to its target's pending
+   * table, where it differs. Returns 0, or -ENXIO on a GICv2.
+   */
+  savePendingTables(): number {
+    if (this.version !== 3) return -ENXIO;
+    const mem = this.memory();
+    for (const lpi of this.lpis.list) {
+      if (lpi.target < 0) continue;
+      const at = pendingTableAddress(this.rds[lpi.target].pendbaser) + (lpi.intid >> 3);
+      if (!mem.contains(at, 1)) continue;
+      const bit = 1 << (lpi.intid & 7);
+      if (lpi.pending) mem.bytes[at] |= bit;
+      else mem.bytes[at] &= ~bit;
+    }
+    this.#emit(
+      "kvm",
+      "save_pending",
+      "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES: LPI pending bits written",
+    );
+    return 0;
+  }
+
+  /**
    * KVM_SIGNAL_MSI as Linux runs it. `kvm_send_userspace_msi` refuses any
    * flag but KVM_MSI_VALID_DEVID (-EINVAL); `kvm_set_msi` needs an ITS
    * (-ENODEV); `vgic_its_inject_msi` then looks the translation cache up
@@ -594,7 +679,10 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   ): boolean {
     const ok = this.rds[cpu].write(offset, value, size, cause);
     if (ok && offset === GicrOffset.PROPBASER) {
-      this.lpis.idBits = Math.min((Number(BigInt(value) & 0x1fn)) + 1, 16);
+      const v = BigInt(value);
+      this.lpis.idBits = Math.min((Number(v & 0x1fn)) + 1, 16);
+      // GICR_PROPBASER_ADDRESS: bits [51:12].
+      this.lpis.base = Number(v & 0x000f_ffff_ffff_f000n);
     }
     return ok;
   }
@@ -692,6 +780,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   #emit(source: string, kind: string, text: string): void {
     if (this.trace.enabled) this.trace.emit(source, kind, text);
   }
+}
+
+/** GICR_PENDBASER.PTZ: the pending table is all zeros. */
+const GICR_PENDBASER_PTZ = 1n << 62n;
+
+/** GICR_PENDBASER_ADDRESS: bits [51:16]. */
+function pendingTableAddress(pendbaser: bigint): number {
+  return Number(pendbaser & 0x000f_ffff_ffff_0000n);
 }
 
 /** Whether `order` lists each of 0..n-1 exactly once. */

@@ -76,6 +76,9 @@ export function kvmMpidr(n: number): number {
   return (n & 0xf) | (((n >> 4) & 0xff) << 8) | (((n >> 12) & 0xff) << 16);
 }
 
+/** GICR_PENDBASER.PTZ: the pending table is zero (write-only). */
+const PTZ = 1n << 62n;
+
 /**
  * What a redistributor asks of the rest of the GIC when the guest invalidates LPIs.
  *
@@ -92,6 +95,8 @@ export interface LpiInvalidator {
   invalidateAll(vcpu: number): void;
   /** EnableLPIs went from 1 to 0: forget the LPIs pending at this vCPU. */
   lpisDisabled(vcpu: number): void;
+  /** EnableLPIs went from 0 to 1: read the pending table unless PTZ. */
+  lpisEnabledNow(vcpu: number): void;
 }
 
 /**
@@ -131,7 +136,7 @@ export class Redistributor {
   enableLpis = false;
   /** GICR_PROPBASER as written (while EnableLPIs=0). */
   propbaser = 0n;
-  /** GICR_PENDBASER as written (PTZ reads as 0). */
+  /** GICR_PENDBASER as written, PTZ included (it reads as 0). */
   pendbaser = 0n;
   /** GICR_TYPER.Last: the last redistributor of the region. */
   readonly last: boolean;
@@ -196,9 +201,9 @@ export class Redistributor {
         return Number(this.propbaser >> 32n);
       case O.PENDBASER:
         // PTZ (bit 62) always reads as zero.
-        return size === 8 ? this.pendbaser : Number(this.pendbaser & 0xffff_ffffn);
+        return size === 8 ? this.pendbaser & ~PTZ : Number(this.pendbaser & 0xffff_ffffn);
       case O.PENDBASER + 4:
-        return Number(this.pendbaser >> 32n);
+        return Number((this.pendbaser & ~PTZ) >> 32n);
     }
     return size === 8 ? 0n : 0;
   }
@@ -222,7 +227,10 @@ export class Redistributor {
           this.invalidator?.lpisDisabled(this.vcpu);
           return true;
         }
-        this.enableLpis = (big & 1n) !== 0n;
+        if (!this.enableLpis && (big & 1n) !== 0n) {
+          this.enableLpis = true;
+          this.invalidator?.lpisEnabledNow(this.vcpu);
+        }
         return true;
       case O.PROPBASER:
         if (this.enableLpis) return false;
@@ -230,7 +238,7 @@ export class Redistributor {
         return true;
       case O.PENDBASER:
         if (this.enableLpis) return false;
-        this.pendbaser = big & ~(1n << 62n);
+        this.pendbaser = big;
         return true;
       case O.INVLPIR:
         this.invalidator?.invalidate(Number(big & 0xffff_ffffn));

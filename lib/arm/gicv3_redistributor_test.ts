@@ -34,28 +34,31 @@ Deno.test("Redistributor.typer sets Last from the region slot, not from the vcpu
   assert.equal(new Redistributor(3, { last: false, lpis: true }).regionIndex, 3);
 });
 
-Deno.test("Redistributor.write() EnableLPIs 1 -> 0 asks the invalidator to drop the vCPU's LPIs", () => {
+Deno.test("Redistributor.write() EnableLPIs 0 -> 1 reads the pending table, 1 -> 0 drops the vCPU's LPIs", () => {
   const rd = new Redistributor(1, { last: true, lpis: true });
   const calls: string[] = [];
   rd.invalidator = {
     invalidate: (i) => calls.push(`inv ${i}`),
     invalidateAll: (v) => calls.push(`invall ${v}`),
     lpisDisabled: (v) => calls.push(`off ${v}`),
+    lpisEnabledNow: (v) => calls.push(`on ${v}`),
   };
+  rd.write(GicrOffset.CTLR, 1, 4);
   rd.write(GicrOffset.CTLR, 1, 4);
   rd.write(GicrOffset.INVLPIR, 8195, 4);
   rd.write(GicrOffset.INVALLR, 0, 4);
   rd.write(GicrOffset.CTLR, 0, 4);
-  assert.deepEqual(calls, ["inv 8195", "invall 1", "off 1"]);
+  assert.deepEqual(calls, ["on 1", "inv 8195", "invall 1", "off 1"]);
   assert.equal(rd.read(GicrOffset.CTLR), 0);
 });
 
-Deno.test("Redistributor without an ITS ignores EnableLPIs; PENDBASER drops PTZ", () => {
+Deno.test("Redistributor without an ITS ignores EnableLPIs; PENDBASER keeps PTZ but reads it as 0", () => {
   const rd = new Redistributor(0, { last: true, lpis: false });
   assert.equal(rd.write(GicrOffset.CTLR, 1, 4), false);
   assert.equal(rd.enableLpis, false);
   rd.write(GicrOffset.PENDBASER, (1n << 62n) | 0x1_0000n, 8);
   assert.equal(rd.read(GicrOffset.PENDBASER, 8), 0x1_0000n);
+  assert.equal(rd.pendbaser, (1n << 62n) | 0x1_0000n);
   assert.equal(rd.read(GicrOffset.WAKER), 0);
   assert.equal(rd.read(GicrOffset.IIDR), 0x4b00343b);
 });

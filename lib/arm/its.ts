@@ -61,6 +61,8 @@
 import type { Trace } from "../core/trace.ts";
 import { LPI_BASE } from "./irq_state.ts";
 import type { Lpi, LpiTable } from "./lpi.ts";
+import type { GuestMemory } from "../core/guest_memory.ts";
+import { ArmMemoryMap } from "./memory_map.ts";
 
 /**
  * KVM's ITS command error codes (E_ITS_*), returned internally only.
@@ -152,12 +154,23 @@ export const ITS_QUEUE_BYTES = 0x10000;
 /** Errnos of the ITS_REGS attribute group (the values of gic.ts's, which imports this module). */
 const EINVAL_ITS = 22;
 const ENXIO_ITS = 6;
+const EEXIST_ITS = 17;
+const EACCES_ITS = 13;
 /** KVM's vITS: 16 EventID bits at most. */
 const MAX_EVENTID_BITS = 16;
-/** KVM's vITS: 16 DeviceID bits. */
-const MAX_DEVICEID = 1 << 16;
+/** KVM's vITS: 16 DeviceID bits (`VITS_MAX_DEVID`). */
+const MAX_DEVICEID = 0xffff;
+/** Bytes per device, collection and interrupt table entry (KVM's ABI 0). */
+const ESZ = 8;
 /** The largest DeviceID and EventID the cache holds (`VITS_MAX_DEVID`, `VITS_MAX_EVENTID`). */
 const MAX_CACHED_ID = 0xffff;
+
+/** Writes one little-endian table entry; false outside guest RAM (`vgic_its_write_entry_lock` fails). */
+function writeEntry(mem: GuestMemory, at: number, val: bigint): boolean {
+  if (!mem.contains(at, ESZ)) return false;
+  mem.write(at, 64, val);
+  return true;
+}
 
 /** `vgic_its_cache_key`: DeviceID above the 16 EventID bits (exact: at most 2^32 * 2^16). */
 function cacheKey(device: number, event: number): number {
@@ -232,9 +245,14 @@ export const GitsBaser = {
 const BASER_RO_MASK = (0x1fn << 48n) | (0x7n << 56n);
 /** KVM's ABI 0: 8-byte device, collection and interrupt table entries. */
 const ABI0_ENTRY_BYTES = 8n;
+/** GIC_BASER_CACHE_RaWb and _RaWaWb: the cacheability encodings used here. */
+const CACHE_RAWB = 3n, CACHE_RAWAWB = 7n;
 /** INITIAL_BASER_VALUE: inner RaWb, outer same as inner, inner shareable, 64 KB pages. */
-const INITIAL_BASER = (7n << GitsBaser.INNER_CACHE_SHIFT) | (1n << GitsBaser.SHAREABILITY_SHIFT) |
-  (GitsBaser.PAGE_SIZE_64K << GitsBaser.PAGE_SIZE_SHIFT);
+const INITIAL_BASER = (CACHE_RAWB << GitsBaser.INNER_CACHE_SHIFT) |
+  (1n << GitsBaser.SHAREABILITY_SHIFT) | (GitsBaser.PAGE_SIZE_64K << GitsBaser.PAGE_SIZE_SHIFT);
+/** What Linux's driver asks for its tables: inner RaWaWb, inner shareable. */
+const LINUX_ATTRIBUTES = (CACHE_RAWAWB << GitsBaser.INNER_CACHE_SHIFT) |
+  (1n << GitsBaser.SHAREABILITY_SHIFT);
 
 function field(reg: bigint, shift: bigint, bits: bigint): bigint {
   return (reg >> shift) & ((1n << bits) - 1n);
@@ -247,7 +265,7 @@ function withField(reg: bigint, shift: bigint, bits: bigint, v: bigint): bigint 
 /**
  * KVM's sanitising of a BASER or CBASER write (`vgic_sanitise_field` with
  * `vgic_sanitise_shareability`, `_inner_cacheability`, `_outer_cacheability`):
- * outer shareable becomes inner shareable, inner non-cacheable becomes RaWb,
+ * outer shareable becomes inner shareable, inner non-cacheable becomes RaWb (3),
  * an outer attribute other than "same as inner" or non-cacheable becomes
  * non-cacheable.
  */
@@ -255,7 +273,7 @@ function sanitiseAttributes(reg: bigint): bigint {
   const sh = field(reg, GitsBaser.SHAREABILITY_SHIFT, 2n);
   reg = withField(reg, GitsBaser.SHAREABILITY_SHIFT, 2n, sh === 2n ? 1n : sh);
   const inner = field(reg, GitsBaser.INNER_CACHE_SHIFT, 3n);
-  reg = withField(reg, GitsBaser.INNER_CACHE_SHIFT, 3n, inner <= 1n ? 7n : inner);
+  reg = withField(reg, GitsBaser.INNER_CACHE_SHIFT, 3n, inner <= 1n ? CACHE_RAWB : inner);
   const outer = field(reg, GitsBaser.OUTER_CACHE_SHIFT, 3n);
   return withField(reg, GitsBaser.OUTER_CACHE_SHIFT, 3n, outer <= 1n ? outer : 1n);
 }
@@ -305,6 +323,8 @@ export interface ItsDevice {
   readonly id: number;
   /** MAPD Size: EventID bits - 1. */
   readonly size: number;
+  /** MAPD ITT_addr: where the ITT lives in guest memory (256-byte aligned). */
+  readonly ittAddr: number;
   /** The interrupt translation table: EventID -> ITE. */
   readonly itt: Map<number, Ite>;
 }
@@ -335,6 +355,8 @@ export interface ItsCommand {
   target2?: number;
   /** MAPD Size (EventID bits - 1). */
   size?: number;
+  /** MAPD ITT_addr: the ITT's guest-physical address (bits [51:8] kept). */
+  ittAddr?: number;
   /** MAPD / MAPC V. */
   valid?: number;
 }
@@ -365,6 +387,10 @@ export interface ItsHost {
   configChanged(lpi: Lpi): void;
   /** The ITE that maps `lpi` is going away (DISCARD, MAPD): a forwarded vLPI is unmapped. */
   iteFreed(lpi: Lpi): void;
+  /** Guest RAM, where the ITS's tables live. */
+  memory(): GuestMemory;
+  /** A new LPI takes its pending state from its target's pending table. */
+  syncPendingStatus(lpi: Lpi): void;
 }
 
 /**
@@ -613,22 +639,223 @@ export class Its {
     return regions.some(([base, len]) => offset >= base && offset < base + len) ? 0 : -ENXIO_ITS;
   }
 
+  // ---- KVM_DEV_ARM_VGIC_GRP_CTRL: reset, save and restore (KVM's ABI 0) --------------
+
+  /**
+   * KVM_DEV_ARM_ITS_CTRL_RESET (`vgic_its_reset`): BASER0/1 lose Valid,
+   * CBASER, CREADR and CWRITER go to 0, the ITS is disabled, and every
+   * device and collection is freed. A migration's destination starts so.
+   */
+  reset(): void {
+    this.baserDevice &= ~GitsBaser.VALID;
+    this.baserCollection &= ~GitsBaser.VALID;
+    this.cbaser = 0n;
+    this.creadr = 0;
+    this.cwriter = 0;
+    this.#queue.length = 0;
+    this.#enabled = false;
+    for (const id of [...this.devices.keys()]) this.mapd(id, 0, 0);
+    for (const icid of [...this.collections.keys()]) this.mapc(icid, 0, 0);
+    this.invalidateCache("KVM_DEV_ARM_ITS_CTRL_RESET");
+    this.#emit("reset", "KVM_DEV_ARM_ITS_CTRL_RESET: tables freed, BASERs not Valid");
+  }
+
+  /**
+   * KVM_DEV_ARM_ITS_SAVE_TABLES (`vgic_its_save_tables_v0`): every device's
+   * ITT (one 8-byte ITE per mapped EventID at ITT_addr + 8 * EventID:
+   * [63:48] offset to the next EventID, [47:16] pINTID, [15:0] ICID), its
+   * device table entry ([63] Valid, [62:49] offset to the next DeviceID,
+   * [48:5] ITT_addr >> 8, [4:0] EventID bits - 1), then the collection table
+   * from its start ([63] Valid, [47:16] RDbase, [15:0] ICID) with an
+   * invalid entry after the last if it is not full. Returns 0, -EINVAL for
+   * a DeviceID with no entry, or -EACCES for a forwarded vLPI (its state is
+   * in the GICv4 hardware).
+   */
+  saveTables(): number {
+    const mem = this.host.memory();
+    if ((this.baserDevice & GitsBaser.VALID) !== 0n) {
+      const ids = [...this.devices.keys()].sort((a, b) => a - b);
+      for (let k = 0; k < ids.length; k++) {
+        const dev = this.devices.get(ids[k])!;
+        const at = this.#tableEntry(this.baserDevice, dev.id);
+        if (at < 0) return -EINVAL_ITS;
+        const events = [...dev.itt.keys()].sort((a, b) => a - b);
+        for (let j = 0; j < events.length; j++) {
+          const ite = dev.itt.get(events[j])!;
+          if (ite.lpi.forwarded) return -EACCES_ITS;
+          const next = j + 1 < events.length ? Math.min(events[j + 1] - events[j], 0xffff) : 0;
+          const val = (BigInt(next) << 48n) | (BigInt(ite.lpi.intid) << 16n) |
+            BigInt(ite.icid & 0xffff);
+          if (!writeEntry(mem, dev.ittAddr + ite.event * ESZ, val)) return -EINVAL_ITS;
+        }
+        const next = k + 1 < ids.length ? Math.min(ids[k + 1] - ids[k], 0x3fff) : 0;
+        const dte = (1n << 63n) | (BigInt(next) << 49n) | ((BigInt(dev.ittAddr) >> 8n) << 5n) |
+          BigInt(dev.size);
+        if (!writeEntry(mem, at, dte)) return -EINVAL_ITS;
+      }
+    }
+    if ((this.baserCollection & GitsBaser.VALID) !== 0n) {
+      let at = Number(this.baserCollection & 0x0000_ffff_ffff_f000n);
+      const end = at + (Number(this.baserCollection & 0xffn) + 1) * 0x1_0000;
+      for (const [icid, target] of this.collections) {
+        const rd = BigInt.asUintN(32, BigInt(target)); // -1: COLLECTION_NOT_MAPPED
+        if (!writeEntry(mem, at, (1n << 63n) | (rd << 16n) | BigInt(icid))) return -EINVAL_ITS;
+        at += ESZ;
+      }
+      if (at < end && !writeEntry(mem, at, 0n)) return -EINVAL_ITS;
+    }
+    this.#emit(
+      "save",
+      "KVM_DEV_ARM_ITS_SAVE_TABLES: device, interrupt and collection tables written",
+    );
+    return 0;
+  }
+
+  /**
+   * KVM_DEV_ARM_ITS_RESTORE_TABLES (`vgic_its_restore_tables_v0`): the
+   * collection table first (up to the first invalid entry; an RDbase naming
+   * no vCPU or a repeated ICID is -EINVAL / -EEXIST), then the device table
+   * and each device's ITT, following the offsets to the next entry; each
+   * ITE's LPI reads its configuration and its pending bit
+   * (`vgic_add_lpi`). On an error what was restored is freed.
+   */
+  restoreTables(): number {
+    const mem = this.host.memory();
+    if ((this.baserCollection & GitsBaser.VALID) !== 0n) {
+      let at = Number(this.baserCollection & 0x0000_ffff_ffff_f000n);
+      const end = at + (Number(this.baserCollection & 0xffn) + 1) * 0x1_0000;
+      for (; at < end; at += ESZ) {
+        if (!mem.contains(at, ESZ)) return this.#restoreFailed(-EINVAL_ITS, false);
+        const val = mem.readBig(at, 64);
+        if ((val & (1n << 63n)) === 0n) break;
+        const target = Number((val >> 16n) & 0xffff_ffffn), icid = Number(val & 0xffffn);
+        if (target !== 0xffff_ffff && target >= this.host.vcpus) {
+          return this.#restoreFailed(-EINVAL_ITS, false);
+        }
+        if (this.collections.has(icid)) return this.#restoreFailed(-EEXIST_ITS, false);
+        if (this.#tableEntry(this.baserCollection, icid) < 0) {
+          return this.#restoreFailed(-EINVAL_ITS, false);
+        }
+        this.collections.set(icid, target === 0xffff_ffff ? -1 : target);
+      }
+    }
+    if ((this.baserDevice & GitsBaser.VALID) !== 0n) {
+      const r = this.#restoreDevices(mem);
+      if (r < 0) return this.#restoreFailed(r, true);
+    }
+    this.#emit("restore", "KVM_DEV_ARM_ITS_RESTORE_TABLES: tables read back");
+    return 0;
+  }
+
+  #restoreFailed(code: number, devices: boolean): number {
+    if (devices) { for (const id of [...this.devices.keys()]) this.mapd(id, 0, 0); }
+    for (const icid of [...this.collections.keys()]) this.collections.delete(icid);
+    this.#emit("restore", `KVM_DEV_ARM_ITS_RESTORE_TABLES failed: ${code}`);
+    return code;
+  }
+
+  /** The device table walk (`scan_its_table` with `vgic_its_restore_dte`). */
+  #restoreDevices(mem: GuestMemory): number {
+    const baser = this.baserDevice;
+    const base = Number(baser & 0x0000_ffff_ffff_f000n);
+    const bytes = (Number(baser & 0xffn) + 1) * 0x1_0000;
+    if ((baser & GitsBaser.INDIRECT) === 0n) return this.#scanDtes(mem, base, bytes, 0);
+    for (let i = 0; i * 8 < bytes; i++) {
+      if (!mem.contains(base + i * 8, 8)) return -EINVAL_ITS;
+      const l1 = mem.readBig(base + i * 8, 64);
+      if ((l1 & (1n << 63n)) === 0n) continue;
+      const r = this.#scanDtes(
+        mem,
+        Number(l1 & 0x000f_ffff_ffff_0000n),
+        0x1_0000,
+        i * (0x1_0000 / ESZ),
+      );
+      if (r <= 0) return r;
+    }
+    return 0;
+  }
+
+  /** Scans device table entries from `id`; 0 once the last was found, 1 when the table ended, < 0 on error. */
+  #scanDtes(mem: GuestMemory, at: number, bytes: number, id: number): number {
+    for (let left = bytes;;) {
+      if (!mem.contains(at, ESZ)) return -EINVAL_ITS;
+      const e = mem.readBig(at, 64);
+      let next = 1;
+      if ((e >> 63n) !== 0n) {
+        next = Number((e >> 49n) & 0x3fffn);
+        if (this.#tableEntry(this.baserDevice, id) < 0) return -EINVAL_ITS;
+        const dev: ItsDevice = {
+          id,
+          size: Number(e & 0x1fn),
+          ittAddr: Number(((e >> 5n) & 0xfff_ffff_ffffn) << 8n),
+          itt: new Map(),
+        };
+        this.devices.set(id, dev);
+        const r = this.#restoreItt(mem, dev);
+        if (r < 0) {
+          this.mapd(id, 0, 0);
+          return r;
+        }
+        if (next === 0) return 0;
+      }
+      if (next * ESZ >= left) return 1;
+      id += next;
+      at += next * ESZ;
+      left -= next * ESZ;
+    }
+  }
+
+  /** One device's ITT (`vgic_its_restore_itt`, `vgic_its_restore_ite`). */
+  #restoreItt(mem: GuestMemory, dev: ItsDevice): number {
+    const events = 2 ** (dev.size + 1);
+    for (let event = 0; event < events;) {
+      const at = dev.ittAddr + event * ESZ;
+      if (!mem.contains(at, ESZ)) return -EINVAL_ITS;
+      const val = mem.readBig(at, 64);
+      const lpi = Number((val >> 16n) & 0xffff_ffffn), icid = Number(val & 0xffffn);
+      if (lpi === 0) {
+        event++;
+        continue;
+      }
+      if (lpi < LPI_BASE) return -EINVAL_ITS;
+      const next = Number(val >> 48n);
+      if (event + next >= events) return -EINVAL_ITS;
+      if (!this.collections.has(icid) || !this.#eventFits(dev, event)) return -EINVAL_ITS;
+      this.#addIte(dev, event, lpi, icid);
+      if (next === 0) return 0;
+      event += next;
+    }
+    return 0;
+  }
+
   /**
    * What Linux's ITS driver does before enabling (`its_alloc_tables`,
-   * `its_alloc_collections`, the CBASER write in `its_probe_one`): BASER0 and
-   * BASER1 Valid, a 64 KB command queue in CBASER, then GITS_CTLR.Enabled.
-   * The tables' addresses stay 0: this vITS keeps its tables in the model.
+   * `its_alloc_collections`, the CBASER write in `its_probe_one`): a flat
+   * one-page device table in BASER0 and collection table in BASER1, a 64 KB
+   * command queue in CBASER, each Valid, at the model's fixed addresses
+   * (`ArmMemoryMap`), then GITS_CTLR.Enabled. Registers already Valid are
+   * left as they are.
    */
   linuxEnable(): void {
-    const V = GitsBaser.VALID;
+    const V = GitsBaser.VALID, M = ArmMemoryMap;
     if (!this.#enabled) {
       if ((this.baserDevice & V) === 0n) {
-        this.writeRegister(GitsOffset.BASER, this.baserDevice | V, 8);
+        this.writeRegister(GitsOffset.BASER, V | LINUX_ATTRIBUTES | BigInt(M.ITS_DEVICE_TABLE), 8);
       }
       if ((this.baserCollection & V) === 0n) {
-        this.writeRegister(GitsOffset.BASER + 8, this.baserCollection | V, 8);
+        this.writeRegister(
+          GitsOffset.BASER + 8,
+          V | LINUX_ATTRIBUTES | BigInt(M.ITS_COLLECTION_TABLE),
+          8,
+        );
       }
-      if ((this.cbaser & V) === 0n) this.writeRegister(GitsOffset.CBASER, V | 0xfn, 8);
+      if ((this.cbaser & V) === 0n) {
+        this.writeRegister(
+          GitsOffset.CBASER,
+          V | LINUX_ATTRIBUTES | BigInt(M.ITS_COMMAND_QUEUE) | 0xfn,
+          8,
+        );
+      }
     }
     this.#writeCtlr(GitsCtlr.ENABLED);
   }
@@ -668,7 +895,7 @@ export class Its {
     const dev = c.device ?? 0, ev = c.event ?? 0, icid = c.collection ?? 0;
     switch (c.op) {
       case "MAPD":
-        return this.mapd(dev, c.size ?? 0, c.valid ?? 1);
+        return this.mapd(dev, c.size ?? 0, c.valid ?? 1, c.ittAddr ?? 0);
       case "MAPC":
         return this.mapc(icid, c.target ?? 0, c.valid ?? 1);
       case "MAPTI":
@@ -704,9 +931,14 @@ export class Its {
     return this.devices.get(device)?.itt.get(event);
   }
 
-  /** MAPD: map (V=1) or unmap (V=0) a device; an existing mapping loses all its ITEs first. */
-  mapd(device: number, size: number, valid: number): number {
-    if (device >= MAX_DEVICEID) return ItsError.MAPD_DEVICE_OOR;
+  /**
+   * MAPD: map (V=1) or unmap (V=0) a device whose ITT is at `itt`; an
+   * existing mapping loses all its ITEs first. The DeviceID must have an
+   * entry in the device table that GITS_BASER0 describes, in guest RAM
+   * (`vgic_its_check_id`).
+   */
+  mapd(device: number, size: number, valid: number, itt = 0): number {
+    if (this.#tableEntry(this.baserDevice, device) < 0) return ItsError.MAPD_DEVICE_OOR;
     if (valid && size + 1 > MAX_EVENTID_BITS) return ItsError.MAPD_ITTSIZE_OOR;
     const old = this.devices.get(device);
     if (old) {
@@ -714,13 +946,16 @@ export class Its {
       this.invalidateCache(`MAPD of mapped device 0x${device.toString(16)}`);
       this.devices.delete(device);
     }
-    if (valid) this.devices.set(device, { id: device, size, itt: new Map() });
+    if (valid) this.devices.set(device, { id: device, size, itt: new Map(), ittAddr: itt });
     return 0;
   }
 
-  /** MAPC: map a collection to a vCPU (V=1) or remove it, orphaning its ITEs (V=0). */
+  /**
+   * MAPC: map a collection to a vCPU (V=1) or remove it, orphaning its ITEs
+   * (V=0, where RDbase is not looked at). A new collection needs an entry in
+   * the collection table GITS_BASER1 describes.
+   */
   mapc(icid: number, target: number, valid: number): number {
-    if (target >= this.host.vcpus) return ItsError.MAPC_PROCNUM_OOR;
     if (!valid) {
       for (const d of this.devices.values()) {
         for (const ite of d.itt.values()) if (ite.icid === icid) ite.icid = -1;
@@ -729,7 +964,11 @@ export class Its {
       this.invalidateCache(`MAPC ICID ${icid} V=0`);
       return 0;
     }
+    if (target >= this.host.vcpus) return ItsError.MAPC_PROCNUM_OOR;
     const existed = this.collections.has(icid);
+    if (!existed && this.#tableEntry(this.baserCollection, icid) < 0) {
+      return ItsError.MAPC_COLLECTION_OOR;
+    }
     this.collections.set(icid, target);
     if (existed) {
       for (const d of this.devices.values()) {
@@ -745,15 +984,56 @@ export class Its {
   mapti(device: number, event: number, pintid: number, icid: number): number {
     const dev = this.devices.get(device);
     if (!dev) return ItsError.MAPTI_UNMAPPED_DEVICE;
-    if (event >= 2 ** (dev.size + 1)) return ItsError.MAPTI_ID_OOR;
+    if (!this.#eventFits(dev, event)) return ItsError.MAPTI_ID_OOR;
     if (pintid < LPI_BASE || pintid >= this.host.lpis.limit) return ItsError.MAPTI_PHYSICALID_OOR;
     if (dev.itt.has(event)) return 0;
-    if (!this.collections.has(icid)) this.collections.set(icid, -1);
+    if (!this.collections.has(icid)) {
+      if (this.#tableEntry(this.baserCollection, icid) < 0) return ItsError.MAPC_COLLECTION_OOR;
+      this.collections.set(icid, -1);
+    }
+    this.#addIte(dev, event, pintid, icid);
+    return 0;
+  }
+
+  /** `vgic_its_alloc_ite` + `vgic_add_lpi`: a new LPI reads its configuration and pending bit. */
+  #addIte(dev: ItsDevice, event: number, pintid: number, icid: number): void {
     const lpi = this.host.lpis.map(pintid);
     dev.itt.set(event, { event, lpi, icid });
-    const target = this.collections.get(icid)!;
+    const target = this.collections.get(icid) ?? -1;
     if (target >= 0) this.host.retarget(lpi, target);
-    return 0;
+    if (lpi.refs === 1) this.host.syncPendingStatus(lpi);
+  }
+
+  /** `vgic_its_check_event_id`: the EventID fits the device's size and its ITE is in RAM. */
+  #eventFits(dev: ItsDevice, event: number): boolean {
+    return event < 2 ** (dev.size + 1) && this.host.memory().contains(dev.ittAddr + event * ESZ, 1);
+  }
+
+  /**
+   * `vgic_its_check_id`: the guest-physical address of `id`'s entry in the
+   * device (Type 1) or collection (Type 4) table a GITS_BASER describes, or
+   * -1 when the table has no entry for it or the entry is not in guest RAM.
+   * A flat table holds (Size + 1) * 64 KB / 8 entries; an indirect one has
+   * 8-byte level-1 entries (Valid bit 63, the level-2 page in [51:16]).
+   */
+  #tableEntry(baser: bigint, id: number): number {
+    const type = (baser >> GitsBaser.TYPE_SHIFT) & 7n;
+    if (type === GitsBaser.TYPE_DEVICE ? id > MAX_DEVICEID : id >= 0x1_0000) return -1;
+    const tableBytes = (Number(baser & 0xffn) + 1) * 0x1_0000;
+    const base = Number(baser & 0x0000_ffff_ffff_f000n);
+    const mem = this.host.memory();
+    let addr: number;
+    if ((baser & GitsBaser.INDIRECT) === 0n) {
+      if (id >= tableBytes / ESZ) return -1;
+      addr = base + id * ESZ;
+    } else {
+      const index = Math.floor(id / (0x1_0000 / ESZ));
+      if (index >= tableBytes / 8 || !mem.contains(base + index * 8, 8)) return -1;
+      const l1 = mem.readBig(base + index * 8, 64);
+      if ((l1 & (1n << 63n)) === 0n) return -1;
+      addr = Number(l1 & 0x000f_ffff_ffff_0000n) + (id % (0x1_0000 / ESZ)) * ESZ;
+    }
+    return mem.contains(addr, 1) ? addr : -1;
   }
 
   /**

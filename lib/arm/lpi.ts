@@ -1,8 +1,9 @@
 /**
  * LPIs: the LPI configuration table in guest memory (one byte per LPI at
- * PROPBASER + INTID - 8192: [7:2] priority, [1] RES1, [0] enable) and the
- * LPIs the ITS has mapped, with the copy of the configuration that KVM
- * caches.
+ * the address GICR_PROPBASER gives + INTID - 8192: [7:2] priority, [1]
+ * RES1, [0] enable) and the LPIs the ITS has mapped, with the copy of the
+ * configuration that KVM caches. A byte outside guest RAM reads as 0 (KVM's
+ * `kvm_read_guest` fails and the LPI keeps its cached state).
  *
  * KVM reads an LPI's configuration byte when MAPTI/MAPI creates it and again
  * only on INV, INVALL (or GICR_INVLPIR); a guest that changes the byte
@@ -18,6 +19,7 @@
  *
  * @module
  */
+import { GuestMemory } from "../core/guest_memory.ts";
 import { LPI_BASE } from "./irq_state.ts";
 
 /**
@@ -95,24 +97,23 @@ export class LpiTable {
    * Linux programs 16 (ITS_MAX_LPI_NRBITS) and KVM caps it at 16 too.
    */
   idBits = 16;
-  /** The configuration table: byte `n - 8192` configures LPI n. */
-  readonly config: Uint8Array;
+  /** Guest-physical address of the configuration table (GICR_PROPBASER.PA). */
+  base = 0;
   /** Mapped LPIs by INTID (KVM's `dist->lpi_xa`). */
   readonly lpis: Map<number, Lpi> = new Map();
   /** The same LPIs in mapping order, so that scans need no iterator objects. */
   readonly list: Lpi[] = [];
 
   /**
-   * A zeroed configuration table covering LPIs up to 2^maxIdBits - 1.
+   * A table in the guest RAM `memory` gives (by default a private 64 KB, for
+   * unit tests), at address 0 until GICR_PROPBASER moves it.
    *
    * @example
    * ```ts
    * new LpiTable().readConfig(8192); // 0: disabled, priority 0
    * ```
    */
-  constructor(maxIdBits = 16) {
-    this.config = new Uint8Array((1 << maxIdBits) - LPI_BASE);
-  }
+  constructor(readonly memory: () => GuestMemory = privateMemory()) {}
 
   /** One more than the largest LPI INTID the table covers. */
   get limit(): number {
@@ -126,16 +127,14 @@ export class LpiTable {
 
   /** The guest writes a configuration byte (no invalidation: KVM keeps its cached copy). */
   writeConfig(intid: number, value: number): void {
-    if (intid >= LPI_BASE && intid - LPI_BASE < this.config.length) {
-      this.config[intid - LPI_BASE] = value & 0xff;
-    }
+    const mem = this.memory(), at = this.base + intid - LPI_BASE;
+    if (intid >= LPI_BASE && mem.contains(at, 1)) mem.bytes[at] = value & 0xff;
   }
 
-  /** The configuration byte in guest memory. */
+  /** The configuration byte in guest memory (0 outside RAM). */
   readConfig(intid: number): number {
-    return intid >= LPI_BASE && intid - LPI_BASE < this.config.length
-      ? this.config[intid - LPI_BASE]
-      : 0;
+    const mem = this.memory(), at = this.base + intid - LPI_BASE;
+    return intid >= LPI_BASE && mem.contains(at, 1) ? mem.bytes[at] : 0;
   }
 
   /** Re-reads the configuration byte into the cached copy (INV, INVALL, MAPTI). */
@@ -166,4 +165,10 @@ export class LpiTable {
     this.lpis.delete(lpi.intid);
     this.list.splice(this.list.indexOf(lpi), 1);
   }
+}
+
+/** A private 64 KB RAM for a table built without a VM (unit tests). */
+function privateMemory(): () => GuestMemory {
+  let mem: GuestMemory | undefined;
+  return () => mem ??= new GuestMemory(0x1_0000);
 }

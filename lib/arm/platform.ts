@@ -36,6 +36,8 @@ import { EBUSY, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
+import { ArmMemoryMap } from "./memory_map.ts";
+import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 
 type Cmd = CommandSpec<ArmVm>;
 type State = StateSpec<ArmVm>;
@@ -632,8 +634,16 @@ function gicEnable(vm: ArmVm, cpu: number): void {
     cif.write("bpr1", 0);
     cif.write("igrpen1", 1);
     if (gic.its) {
-      // 16 LPI INTID bits (ITS_MAX_LPI_NRBITS), then EnableLPIs.
-      gic.writeGicr(cpu, GicrOffset.PROPBASER, 15, 8);
+      // The configuration table with 16 LPI INTID bits (ITS_MAX_LPI_NRBITS)
+      // and this vCPU's zeroed pending table, then EnableLPIs.
+      const M = ArmMemoryMap;
+      gic.writeGicr(cpu, GicrOffset.PROPBASER, BigInt(M.LPI_CONFIG) | 15n, 8);
+      gic.writeGicr(
+        cpu,
+        GicrOffset.PENDBASER,
+        BigInt(M.PENDING_TABLES + cpu * M.PENDING_TABLE_STRIDE),
+        8,
+      );
       gic.writeGicr(cpu, GicrOffset.CTLR, 1, 4);
       gic.its.linuxEnable();
     }
@@ -721,6 +731,13 @@ function itsCommands(): Cmd[] {
           default: 1,
         },
         { name: "valid", type: BIT, doc: "V", default: 1 },
+        {
+          name: "itt",
+          type: { kind: "int", min: 0, max: 0xffff_ffff_ff00, what: "an ITT address" },
+          doc:
+            "ITT_addr: the ITT's guest-physical address (bits [51:8] kept; KVM_DEV_ARM_ITS_SAVE_TABLES writes the ITEs there)",
+          default: 0,
+        },
       ],
       returns: "KVM's result code",
       run: (vm, cpu, a) =>
@@ -729,6 +746,7 @@ function itsCommands(): Cmd[] {
           device: a.device as number,
           size: (a.bits as number) - 1,
           valid: a.valid as number,
+          ittAddr: (a.itt as number) - ((a.itt as number) % 256),
         }),
     },
     {
@@ -1192,7 +1210,11 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: `MRS ${r.title}: ${r.doc}`,
     params: [],
     returns: r.returns,
-    run: (vm, cpu) => r.read(vm.timers[cpu]),
+    run: (vm, cpu) => {
+      const v = r.read(vm.timers[cpu]);
+      emit(vm, `vcpu${cpu}`, "read", `${r.title} = ${typeof v === "bigint" ? hex(v) : v}`);
+      return v;
+    },
   })),
 ];
 
@@ -1403,6 +1425,45 @@ const VMM_COMMANDS: Cmd[] = [
         }
         return 0;
       }),
+  },
+  {
+    actor: "vmm",
+    name: "kvm its_ctrl",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CTRL) on the ITS (vgic_its_ctrl): reset (KVM_DEV_ARM_ITS_CTRL_RESET: what a migration's fresh ITS is), save_tables (KVM_DEV_ARM_ITS_SAVE_TABLES: device, interrupt and collection tables into guest RAM, ABI 0), restore_tables (KVM_DEV_ARM_ITS_RESTORE_TABLES: read them back; restore GITS_BASER<n> first)",
+    params: [{
+      name: "op",
+      type: { kind: "enum", values: ["reset", "save_tables", "restore_tables"] },
+      doc: "the attribute",
+      positional: true,
+    }],
+    returns: "0, -EINVAL, -EEXIST, -EACCES (a forwarded vLPI), -ENODEV (no ITS)",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_SET_DEVICE_ATTR ITS CTRL ${a.op}`, () => {
+        const its = vm.gic.its;
+        if (!its) return -ENODEV;
+        if (a.op === "reset") {
+          its.reset();
+          return 0;
+        }
+        return a.op === "save_tables" ? its.saveTables() : its.restoreTables();
+      }),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_save_pending_tables",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES) on the GICv3: each LPI's pending state into its target's pending table (vgic_v3_save_pending_tables)",
+    params: [],
+    returns: "0, -ENXIO on a GICv2",
+    run: (vm, _c, _a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES",
+        () => vm.gic.savePendingTables(),
+      ),
   },
   {
     actor: "vmm",
@@ -2067,8 +2128,19 @@ function vcpuCount(settings: Readonly<Record<string, Val>>): number {
 export const armPlatform: Platform<ArmVm> = {
   arch: ["arm64"],
   settings: SETTINGS,
-  commands: [...VCPU_COMMANDS, ...VMM_COMMANDS, ...DEVICE_COMMANDS],
-  state: [...cpuState(), ...gicState(), ...lpiState(), ...itsState()],
+  commands: [
+    ...VCPU_COMMANDS,
+    ...VMM_COMMANDS,
+    ...DEVICE_COMMANDS,
+    ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()),
+  ],
+  state: [
+    ...cpuState(),
+    ...gicState(),
+    ...lpiState(),
+    ...itsState(),
+    ...guestMemoryState<ArmVm>((vm) => vm.gic.memory(), (vm) => vm.gic.memorySize),
+  ],
   handlerEvents: HANDLER_EVENTS,
   constants: CONSTANTS,
   actors: ["vmm"],
