@@ -53,6 +53,7 @@ import { EBUSY, GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
+import { VgicDevice } from "./vgic_device.ts";
 
 /**
  * Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040.
@@ -213,6 +214,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   initialized = false;
   /** The vcpu_ids in creation order. */
   readonly creationOrder: readonly number[];
+  /** The VMM's side of the vGIC device: frame addresses and KVM_RUN's readiness. */
+  readonly device: VgicDevice;
 
   /**
    * Builds the GIC of a VM whose vCPUs exist already (KVM wants CTRL_INIT
@@ -235,6 +238,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       );
     }
     this.creationOrder = [...order];
+    this.device = new VgicDevice(config.version, config.vcpus);
     const hasIts = config.version === 3 && config.its;
     this.dist = new Distributor({
       version: config.version,
@@ -739,6 +743,23 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     v >>>= 0;
     this.#emit("kvm", "get_attr", `${what} = 0x${v.toString(16)}`);
     return v;
+  }
+
+  /**
+   * KVM_RUN of a vCPU: what `kvm_vgic_map_resources` answers (see
+   * `VgicDevice.run`); a GICv2 is initialised by its first successful run.
+   */
+  run(vcpu: number): number {
+    const r = this.device.run(this.initialized);
+    if (r === 0 && this.version === 2) this.initialized = true;
+    this.#emit(
+      "kvm",
+      "run",
+      r === 0
+        ? `KVM_RUN vcpu${vcpu}: the vGIC is ready`
+        : `KVM_RUN vcpu${vcpu}: ${r} (vGIC not ready)`,
+    );
+    return r;
   }
 
   // ---- state, for scenarios ------------------------------------------------------------

@@ -154,8 +154,26 @@ export const ITS_QUEUE_BYTES = 0x10000;
 /** Errnos of the ITS_REGS attribute group (the values of gic.ts's, which imports this module). */
 const EINVAL_ITS = 22;
 const ENXIO_ITS = 6;
-const EEXIST_ITS = 17;
-const EACCES_ITS = 13;
+/**
+ * "File exists": a restored collection table names an ICID twice.
+ *
+ * @example
+ * ```ts
+ * its.restoreTables() === -EEXIST; // a duplicate collection entry
+ * ```
+ */
+export const EEXIST = 17;
+/**
+ * "Permission denied": KVM cannot save a forwarded vLPI's state (GICv4.0).
+ *
+ * @example
+ * ```ts
+ * its.saveTables() === -EACCES; // an ITE maps a forwarded vLPI
+ * ```
+ */
+export const EACCES = 13;
+const EEXIST_ITS = EEXIST;
+const EACCES_ITS = EACCES;
 /** KVM's vITS: 16 EventID bits at most. */
 const MAX_EVENTID_BITS = 16;
 /** KVM's vITS: 16 DeviceID bits (`VITS_MAX_DEVID`). */
@@ -540,8 +558,14 @@ export class Its {
       if (next >= this.queueBytes) return false;
       // The commands between CREADR and the new CWRITER are in guest
       // memory, which this vITS does not read: `its <command>` writes one
-      // and advances CWRITER. So only a write of the current value is taken.
-      return next === this.cwriter;
+      // and advances CWRITER. So a write is taken only when it leaves
+      // nothing new to read: the current value, or CREADR (an empty queue,
+      // as a restore writes it after GITS_CREADR).
+      if (next === this.cwriter) return true;
+      if (next !== this.creadr) return false;
+      this.cwriter = next;
+      this.#queue.length = 0;
+      return true;
     }
     return false;
   }

@@ -32,11 +32,12 @@ import { GicdOffset } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
 import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
 import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
-import { EBUSY, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
+import { EACCES, EBUSY, EEXIST, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
+import { VgicAddrType, VgicErrno } from "./vgic_device.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 
 type Cmd = CommandSpec<ArmVm>;
@@ -66,6 +67,9 @@ const TIMER_REGS = [
   "ptimer_cval",
   "ptimer_ctl",
 ] as const;
+/** KVM_DEV_ARM_VGIC_GRP_ADDR types as scenarios name them. */
+const ADDR_TYPES = ["v2_dist", "v2_cpu", "v3_dist", "v3_redist", "v3_redist_region"] as const;
+const ADDR_TYPE_KEYS = ["V2_DIST", "V2_CPU", "V3_DIST", "V3_REDIST", "V3_REDIST_REGION"] as const;
 const ITS_REG_OFFSET = {
   kind: "int",
   min: 0,
@@ -912,21 +916,22 @@ const COUNTER_READS: ReadonlyArray<{
   {
     name: "cntvct",
     title: "CNTVCT_EL0",
-    doc: "the virtual counter (64 bits)",
+    doc:
+      "the virtual counter, 64 bits: the host counter less the VM's voffset (Arm ARM D11.2.1; Linux kvm_timer_vcpu_init)",
     returns: "the counter",
     read: (t) => t.virt.counter,
   },
   {
     name: "cntpct",
     title: "CNTPCT_EL0",
-    doc: "the physical counter (64 bits)",
+    doc: "the physical counter, 64 bits: the host counter less the VM's poffset (Arm ARM D11.2.1)",
     returns: "the counter",
     read: (t) => t.phys.counter,
   },
   {
     name: "cntfrq",
     title: "CNTFRQ_EL0",
-    doc: "the counter frequency (1 GHz here)",
+    doc: "the counter frequency: 1 GHz here (Arm ARM D11.2.1, Armv8.6 fixes 1 GHz)",
     returns: "ticks per second",
     read: () => CNTFRQ_HZ,
   },
@@ -936,21 +941,22 @@ const COUNTER_READS: ReadonlyArray<{
       {
         name: `cnt${x.toLowerCase()}_ctl`,
         title: `CNT${x}_CTL_EL0`,
-        doc: "ENABLE, IMASK and ISTATUS",
+        doc: "ENABLE, IMASK and ISTATUS (Arm ARM D11.2.4)",
         returns: "the register",
         read: (t: { virt: ArchTimer; phys: ArchTimer }) => t[w].ctl,
       },
       {
         name: `cnt${x.toLowerCase()}_cval`,
         title: `CNT${x}_CVAL_EL0`,
-        doc: "the 64-bit compare value",
+        doc: "the 64-bit compare value (Arm ARM D11.2.4)",
         returns: "the register",
         read: (t: { virt: ArchTimer; phys: ArchTimer }) => t[w].cval,
       },
       {
         name: `cnt${x.toLowerCase()}_tval`,
         title: `CNT${x}_TVAL_EL0`,
-        doc: "CVAL - counter as a signed 32-bit value (<= 0 once expired)",
+        doc:
+          "CVAL - counter as a signed 32-bit value, <= 0 once expired (Arm ARM D11.2.4; Linux kvm_arm_timer_read)",
         returns: "a signed 32-bit value",
         read: (t: { virt: ArchTimer; phys: ArchTimer }) => t[w].tval,
       },
@@ -1171,7 +1177,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "timer cval",
-    doc: "write CNTx_CVAL_EL0, 64 bits (counter ticks: 1 per ns)",
+    doc: "write CNTx_CVAL_EL0, 64 bits (counter ticks: 1 per ns; Arm ARM D11.2.4)",
     params: [{ name: "value", type: { kind: "u64" }, doc: "CVAL", positional: true }, TIMER_PARAM],
     run: (vm, cpu, a) =>
       acting(
@@ -1309,6 +1315,106 @@ const VMM_COMMANDS: Cmd[] = [
     returns: "0",
     run: (vm, _c, _a, source) =>
       acting(vm, source, "ioctl", "KVM_DEV_ARM_VGIC_CTRL_INIT", () => vm.gic.vgicInit()),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_set_addr",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (kvm_vgic_addr, vgic_check_iorange, vgic_v3_alloc_redist_region): place a frame; -EEXIST when set, -EINVAL misaligned / wrapping / overlapping another redistributor region / a bad region index / mixing the legacy region with regions, -E2BIG past the 40-bit IPA space, -ENXIO for the other GIC version's types",
+    params: [
+      {
+        name: "type",
+        type: { kind: "enum", values: ADDR_TYPES },
+        doc: "KVM_VGIC_V{2,3}_ADDR_TYPE_*",
+      },
+      { name: "addr", type: { kind: "u64" }, doc: "the base address" },
+      {
+        name: "index",
+        type: { kind: "int", min: 0, max: 0xfff, what: "a region index" },
+        doc: "redist_region: the region's index",
+        default: 0,
+      },
+      {
+        name: "count",
+        type: { kind: "int", min: 0, max: 0xfff, what: "a count" },
+        doc: "redist_region: redistributors in it",
+        default: 0,
+      },
+      {
+        name: "flags",
+        type: { kind: "int", min: 0, max: 0xf, what: "flags" },
+        doc: "redist_region: must be 0",
+        default: 0,
+      },
+    ],
+    returns: "0 or -EEXIST / -EINVAL / -E2BIG / -ENXIO",
+    run: (vm, _c, a, source) => {
+      const type =
+        VgicAddrType[ADDR_TYPE_KEYS[ADDR_TYPES.indexOf(a.type as (typeof ADDR_TYPES)[number])]];
+      let value = BigInt(a.addr as bigint | number);
+      if (a.type === "v3_redist_region") {
+        value = BigInt.asUintN(
+          64,
+          (BigInt(a.count as number) << 52n) | (value & ~0xffffn) |
+            (BigInt(a.flags as number) << 12n) | BigInt(a.index as number),
+        );
+      }
+      return acting(vm, source, "ioctl", `KVM_SET_DEVICE_ATTR ADDR ${a.type} ${hex(value)}`, () => {
+        const r = vm.gic.device.setAddr(type, value);
+        if (r !== 0) emit(vm, "kvm", "set_attr", `ADDR ${a.type}: ${r}`);
+        return r;
+      });
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_get_addr",
+    doc:
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR): a frame's base (all ones while unset); for v3_redist_region the region packed as count<<52 | base | index, or -ENOENT",
+    params: [
+      {
+        name: "type",
+        type: { kind: "enum", values: ADDR_TYPES },
+        doc: "KVM_VGIC_V{2,3}_ADDR_TYPE_*",
+      },
+      {
+        name: "index",
+        type: { kind: "int", min: 0, max: 0xfff, what: "a region index" },
+        doc: "redist_region: which region",
+        default: 0,
+      },
+    ],
+    returns: "the address, or -ENOENT / -ENXIO",
+    run: (vm, _c, a, source) => {
+      const type =
+        VgicAddrType[ADDR_TYPE_KEYS[ADDR_TYPES.indexOf(a.type as (typeof ADDR_TYPES)[number])]];
+      return acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_GET_DEVICE_ATTR ADDR ${a.type}`,
+        () => vm.gic.device.getAddr(type, BigInt(a.index as number)),
+      );
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm run",
+    doc:
+      "KVM_RUN's answer while the vGIC is not ready (kvm_vgic_map_resources): GICv3 -ENXIO without the distributor or a redistributor for every vCPU, -EINVAL for overlapping frames (vgic_v3_check_base), -EBUSY before KVM_DEV_ARM_VGIC_CTRL_INIT; GICv2 -ENXIO without both frames, -EINVAL if they overlap, else it initialises itself; then 0. The guest's statements are not gated by it",
+    params: [{ name: "vcpu", type: VCPU_ID, doc: "the vCPU" }],
+    returns: "0 or -ENXIO / -EINVAL / -EBUSY",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_RUN vcpu${a.vcpu}`, () => vm.gic.run(a.vcpu as number)),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_get_nr_irqs",
+    doc:
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS): the INTIDs including SGIs and PPIs (the vm's nr_irqs setting stands for the VMM's NR_IRQS write)",
+    params: [],
+    returns: "nr_spis + 32",
+    run: (vm) => vm.gic.dist.nrIrqs,
   },
   {
     actor: "vmm",
@@ -1731,6 +1837,12 @@ function gicState(): State[] {
       get: (vm) => (vm.gic.initialized ? 1 : 0),
     },
     {
+      pattern: "vgic.ready",
+      type: BIT,
+      doc: "1 once a KVM_RUN found the vGIC ready (vgic_ready; vmm: kvm run)",
+      get: (vm) => (vm.gic.device.ready ? 1 : 0),
+    },
+    {
       pattern: "vcpu#.gicr.enable_lpis",
       type: BIT,
       doc: "GICR_CTLR.EnableLPIs",
@@ -1809,7 +1921,7 @@ function cpuState(): State[] {
       {
         pattern: `vcpu#.timer.${t}.cval`,
         type: { kind: "u64" },
-        doc: `CNT${t === "virt" ? "V" : "P"}_CVAL_EL0 (64 bits)`,
+        doc: `CNT${t === "virt" ? "V" : "P"}_CVAL_EL0, 64 bits (Arm ARM D11.2.4)`,
         get: (vm, [c]) => vm.timers[c][t].cval,
         bounds: vcpuBound,
       },
@@ -1825,7 +1937,9 @@ function cpuState(): State[] {
       {
         pattern: `vcpu#.timer.${t}.tval`,
         type: { kind: "int", min: -0x8000_0000, max: 0x7fff_ffff },
-        doc: `CNT${t === "virt" ? "V" : "P"}_TVAL_EL0: CVAL - counter, signed 32 bits`,
+        doc: `CNT${
+          t === "virt" ? "V" : "P"
+        }_TVAL_EL0: CVAL - counter, signed 32 bits (Arm ARM D11.2.4)`,
         get: (vm, [c]) => vm.timers[c][t].tval,
         bounds: vcpuBound,
       },
@@ -1919,20 +2033,20 @@ function itsState(): State[] {
     {
       pattern: "its.baser[#]",
       type: { kind: "u64" },
-      doc: "GITS_BASER<n> (0 devices, 1 collections; 2..7 read 0)",
+      doc: "GITS_BASER<n> (0 devices, 1 collections; 2..7 read 0: vgic_mmio_read_its_baser)",
       get: (vm, [n]) => vm.gic.its?.readRegister(GitsOffset.BASER + 8 * n, 8) ?? 0n,
       bounds: () => [8],
     },
     {
       pattern: "its.cbaser",
       type: { kind: "u64" },
-      doc: "GITS_CBASER",
+      doc: "GITS_CBASER (vgic_mmio_write_its_cbaser)",
       get: (vm) => vm.gic.its?.cbaser ?? 0n,
     },
     {
       pattern: "its.quiescent",
       type: BIT,
-      doc: "GITS_CTLR.Quiescent: CREADR == CWRITER",
+      doc: "GITS_CTLR.Quiescent: CREADR == CWRITER (vgic_mmio_read_its_ctlr)",
       get: (vm) => (vm.gic.its?.quiescent ?? true) ? 1 : 0,
     },
     {
@@ -2049,6 +2163,10 @@ const CONSTANTS: Record<string, number> = {
   EINVAL,
   ENXIO,
   EBUSY,
+  EEXIST,
+  EACCES,
+  E2BIG: VgicErrno.E2BIG,
+  ENOENT: VgicErrno.ENOENT,
   ENODEV,
   SPURIOUS: 1023,
   LPI_BASE,

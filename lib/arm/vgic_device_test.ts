@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { VgicAddrType, VgicDevice, VgicErrno } from "./vgic_device.ts";
+
+const T = VgicAddrType, E = VgicErrno;
+
+Deno.test("VgicDevice.setAddr() checks alignment, the IPA space and a second set, in KVM's order", () => {
+  const d = new VgicDevice(3, 4);
+  assert.equal(d.setAddr(T.V3_DIST, 0x1000n), -E.EINVAL);
+  assert.equal(d.setAddr(T.V3_DIST, 1n << 40n), -E.E2BIG);
+  assert.equal(d.setAddr(T.V3_DIST, 0x80_0000n), 0);
+  assert.equal(d.setAddr(T.V3_DIST, 0x90_0000n), -E.EEXIST);
+  assert.equal(d.setAddr(T.V2_CPU, 0n), -E.ENXIO);
+  assert.equal(d.getAddr(T.V3_REDIST), (1n << 64n) - 1n);
+});
+
+Deno.test("VgicDevice: a region that would take a vCPU and overlaps the distributor is refused and freed", () => {
+  const d = new VgicDevice(3, 2);
+  assert.equal(d.setAddr(T.V3_DIST, 0x20_0000n), 0);
+  const region = (count: number, base: bigint, index: number) =>
+    (BigInt(count) << 52n) | base | BigInt(index);
+  assert.equal(d.setAddr(T.V3_REDIST_REGION, region(2, 0x1f_0000n, 0)), -E.EINVAL);
+  assert.equal(d.regions.length, 0);
+  assert.equal(d.setAddr(T.V3_REDIST_REGION, region(2, 0x30_0000n, 0)), 0);
+  assert.equal(d.run(false), -E.EBUSY);
+  assert.equal(d.run(true), 0);
+  assert.equal(d.ready, true);
+});
+
+Deno.test("VgicDevice.run() on a GICv2 needs both frames and no overlap", () => {
+  const d = new VgicDevice(2, 1);
+  assert.equal(d.setAddr(T.V2_DIST, 0x1000n), 0);
+  assert.equal(d.run(false), -E.ENXIO);
+  assert.equal(d.setAddr(T.V2_CPU, 0n), 0);
+  assert.equal(d.run(false), -E.EINVAL);
+});
