@@ -54,6 +54,7 @@ import { Gicv4 } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
 import { VgicDevice } from "./vgic_device.ts";
+import { ArmGsiRouting } from "./kvm_routing.ts";
 
 /**
  * Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040.
@@ -216,6 +217,10 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly creationOrder: readonly number[];
   /** The VMM's side of the vGIC device: frame addresses and KVM_RUN's readiness. */
   readonly device: VgicDevice;
+  /** KVM's GSI routing table (irqfds use it; KVM_IRQ_LINE does not). */
+  readonly routing: ArmGsiRouting = new ArmGsiRouting();
+  /** The GSIs with an irqfd (KVM_IRQFD). */
+  readonly irqfds: Set<number> = new Set();
 
   /**
    * Builds the GIC of a VM whose vCPUs exist already (KVM wants CTRL_INIT
@@ -651,24 +656,73 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       return -EINVAL;
     }
     if (!this.its) return -ENODEV;
+    return this.injectMsi(address, data, flags, devid, "KVM_SIGNAL_MSI");
+  }
+
+  /**
+   * `vgic_its_inject_msi`: the translation cache first (a hit is delivered,
+   * whatever the flags), then `vgic_msi_to_its` (-EINVAL without
+   * KVM_MSI_VALID_DEVID or for an address outside the ITS) and the ITS's
+   * translation: 1 delivered, 0 dropped, -EBUSY. Needs an ITS.
+   */
+  injectMsi(address: number, data: number, flags: number, devid: number, why: string): number {
+    const its = this.its!;
     const inIts = address >= ITS_BASE && address < ITS_BASE + ITS_FRAMES_SIZE;
-    const hit = inIts ? this.its.cached(devid, data) : undefined;
+    const hit = inIts ? its.cached(devid, data) : undefined;
     if (hit) {
-      this.pend(hit, `cached translation of device 0x${devid.toString(16)} event ${data}`);
+      this.pend(hit, `${why}: cached translation of device 0x${devid.toString(16)} event ${data}`);
       return 1;
     }
     if ((flags & KVM_MSI_VALID_DEVID) === 0 || !inIts) {
       this.#emit(
         "kvm",
-        "signal_msi",
+        "msi",
         (flags & KVM_MSI_VALID_DEVID) === 0
-          ? "no KVM_MSI_VALID_DEVID and no cached translation: -EINVAL (vgic_msi_to_its)"
-          : `address 0x${address.toString(16)} is not an ITS: -EINVAL`,
+          ? `${why}: no KVM_MSI_VALID_DEVID and no cached translation: -EINVAL (vgic_msi_to_its)`
+          : `${why}: address 0x${address.toString(16)} is not an ITS: -EINVAL`,
       );
       return -EINVAL;
     }
-    const r = this.its.translater(devid, data, "KVM_SIGNAL_MSI");
+    const r = its.translater(devid, data, why);
     return r === 0 ? 1 : r < 0 ? r : 0;
+  }
+
+  // ---- irqfd --------------------------------------------------------------------------
+
+  /**
+   * A write to the eventfd of the irqfd on `gsi` (`irqfd_wakeup`): each
+   * routing entry of the GSI is injected, on the atomic path when it can be
+   * (`kvm_arch_set_irq_inatomic`: an SPI's line raised once the vGIC is
+   * initialised; an MSI from the translation cache only), else as
+   * `irqfd_inject` does (`kvm_set_irq` level 1, then 0; an MSI through
+   * `kvm_set_msi`). Without an irqfd on the GSI the write does nothing.
+   * Returns how many routing entries delivered something.
+   */
+  irqfdSignal(gsi: number): number {
+    if (!this.irqfds.has(gsi)) {
+      this.#emit("kvm", "irqfd", `eventfd of GSI ${gsi}: no irqfd, nothing injected`);
+      return 0;
+    }
+    let delivered = 0;
+    for (const e of this.routing.routes(gsi)) {
+      if (e.type === "irqchip") {
+        const spi = e.pin + PRIVATE_COUNT;
+        if (spi >= this.dist.nrIrqs) continue; // vgic_valid_spi
+        this.#emit(
+          "kvm",
+          "irqfd",
+          `irqfd GSI ${gsi}: SPI ${spi}${this.initialized ? "" : " (work item: level 1 then 0)"}`,
+        );
+        this.setSpiLine(spi, true);
+        if (!this.initialized) this.setSpiLine(spi, false);
+        delivered++;
+      } else if (this.its) {
+        const address = e.addressLo + e.addressHi * 2 ** 32;
+        const r = this.injectMsi(address, e.data, e.flags, e.devid, `irqfd GSI ${gsi}`);
+        if (r === 1) delivered++;
+      }
+    }
+    return delivered;
   }
 
   // ---- register access -----------------------------------------------------------------
@@ -702,9 +756,15 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.#emit("kvm", "vgic_init", "KVM_DEV_ARM_VGIC_CTRL_INIT: already initialised, 0");
       return 0;
     }
-    this.initialized = true;
+    this.#initialise();
     this.#emit("kvm", "vgic_init", "KVM_DEV_ARM_VGIC_CTRL_INIT: vGIC initialised");
     return 0;
+  }
+
+  /** `vgic_init`: the vGIC is initialised and KVM installs its default GSI routing. */
+  #initialise(): void {
+    this.initialized = true;
+    this.routing.setDefault(this.dist.nrIrqs - PRIVATE_COUNT);
   }
 
   /**
@@ -751,7 +811,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   run(vcpu: number): number {
     const r = this.device.run(this.initialized);
-    if (r === 0 && this.version === 2) this.initialized = true;
+    if (r === 0 && !this.initialized) this.#initialise();
     this.#emit(
       "kvm",
       "run",

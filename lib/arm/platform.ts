@@ -38,6 +38,7 @@ import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist 
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
 import { VgicAddrType, VgicErrno } from "./vgic_device.ts";
+import type { ArmRoute } from "./kvm_routing.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 
 type Cmd = CommandSpec<ArmVm>;
@@ -67,6 +68,43 @@ const TIMER_REGS = [
   "ptimer_cval",
   "ptimer_ctl",
 ] as const;
+/** A `kvm set_gsi_routing` entry's words (struct kvm_irq_routing_entry). */
+const ARM_ROUTE_PARAMS: readonly ParamSpec[] = [
+  {
+    name: "gsi",
+    type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a GSI", decimal: true },
+    doc: "the GSI this entry routes",
+  },
+  {
+    name: "type",
+    type: { kind: "enum", values: ["irqchip", "msi"] },
+    doc: "KVM_IRQ_ROUTING_IRQCHIP or _MSI",
+    default: "irqchip",
+  },
+  { name: "irqchip", type: U32, doc: "irqchip: the chip (0: the vGIC)", default: 0 },
+  { name: "pin", type: U32, doc: "irqchip: the pin, SPI pin + 32", default: 0 },
+  { name: "address_lo", type: U32, doc: "msi: address bits 31:0", default: ITS_DOORBELL },
+  { name: "address_hi", type: U32, doc: "msi: address bits 63:32", default: 0 },
+  { name: "data", type: U32, doc: "msi: the EventID", default: 0 },
+  { name: "flags", type: U32, doc: "msi: KVM_MSI_VALID_DEVID = 1", default: 0 },
+  { name: "devid", type: U32, doc: "msi: the DeviceID", default: 0 },
+];
+
+/** One scenario entry as KVM's routing entry. */
+function toArmRoute(e: Readonly<Record<string, Val>>): ArmRoute {
+  return {
+    gsi: e.gsi as number,
+    type: e.type as "irqchip" | "msi",
+    irqchip: e.irqchip as number,
+    pin: e.pin as number,
+    addressLo: e.address_lo as number,
+    addressHi: e.address_hi as number,
+    data: e.data as number,
+    flags: e.flags as number,
+    devid: e.devid as number,
+  };
+}
+
 /** KVM_DEV_ARM_VGIC_GRP_ADDR types as scenarios name them. */
 const ADDR_TYPES = ["v2_dist", "v2_cpu", "v3_dist", "v3_redist", "v3_redist_region"] as const;
 const ADDR_TYPE_KEYS = ["V2_DIST", "V2_CPU", "V3_DIST", "V3_REDIST", "V3_REDIST_REGION"] as const;
@@ -1318,6 +1356,51 @@ const VMM_COMMANDS: Cmd[] = [
   },
   {
     actor: "vmm",
+    name: "kvm set_gsi_routing",
+    doc:
+      "KVM_SET_GSI_ROUTING on arm64 (kvm_set_irq_routing, kvm_set_routing_entry in vgic-irqfd.c): replace the table irqfds use; irqchip entries name SPI pin + 32, MSI entries go to the ITS (flags=1: KVM_MSI_VALID_DEVID with devid)",
+    params: [],
+    block: { entry: "gsi", params: ARM_ROUTE_PARAMS },
+    returns: "0, or -EINVAL (and the old table stays)",
+    touches: [PLUMBING],
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_GSI_ROUTING (${a.$entries!.length} entries)`,
+        () => vm.gic.routing.set(a.$entries!.map(toArmRoute)),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm irqfd",
+    doc:
+      "KVM_IRQFD: bind an eventfd to a GSI (one eventfd per GSI here; binding it again is -EBUSY), or deassign=1 to unbind; a device's 'irqfd gsi=N' writes it",
+    params: [
+      {
+        name: "gsi",
+        type: { kind: "int", min: 0, max: 4095, what: "a GSI", decimal: true },
+        doc: "the GSI",
+      },
+      { name: "deassign", type: BIT, doc: "KVM_IRQFD_FLAG_DEASSIGN", default: 0 },
+    ],
+    returns: "0 or -EBUSY",
+    touches: [PLUMBING],
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_IRQFD gsi ${a.gsi}${a.deassign ? " deassign" : ""}`, () => {
+        const fds = vm.gic.irqfds, gsi = a.gsi as number;
+        if (a.deassign) {
+          fds.delete(gsi);
+          return 0;
+        }
+        if (fds.has(gsi)) return -EBUSY;
+        fds.add(gsi);
+        return 0;
+      }),
+  },
+  {
+    actor: "vmm",
     name: "kvm vgic_set_addr",
     doc:
       "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (kvm_vgic_addr, vgic_check_iorange, vgic_v3_alloc_redist_region): place a frame; -EEXIST when set, -EINVAL misaligned / wrapping / overlapping another redistributor region / a bad region index / mixing the legacy region with regions, -E2BIG past the 40-bit IPA space, -ENXIO for the other GIC version's types",
@@ -1699,6 +1782,27 @@ const DEVICE_COMMANDS: Cmd[] = [
         },
       );
     },
+  },
+  {
+    actor: "device",
+    name: "irqfd",
+    doc:
+      "the device writes the eventfd KVM_IRQFD bound to the GSI (irqfd_wakeup): each routing entry of the GSI is injected (kvm_arch_set_irq_inatomic, else irqfd_inject)",
+    params: [{
+      name: "gsi",
+      type: { kind: "int", min: 0, max: 4095, what: "a GSI", decimal: true },
+      doc: "the GSI",
+    }],
+    returns: "how many routing entries delivered",
+    touches: [PLUMBING],
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "eventfd",
+        `eventfd write (GSI ${a.gsi})`,
+        () => vm.gic.irqfdSignal(a.gsi as number),
+      ),
   },
   ...(["assert", "deassert", "pulse"] as const).map((w): Cmd => ({
     actor: "device",
