@@ -164,6 +164,9 @@ export interface GicConfig {
 /** KVM_DEV_ARM_VGIC_GRP_REDIST_REGS offsets whose device-attribute view differs from the guest's. */
 const UACCESS_ISPENDR0 = GicrOffset.SGI_BASE + 0x200;
 const UACCESS_ICPENDR0 = GicrOffset.SGI_BASE + 0x280;
+/** The bank-register offsets (in GICD, or in GICR's SGI_base frame) whose userspace view is KVM's own. */
+const UACCESS_ISPENDR = 0x200, UACCESS_ICPENDR = 0x280, UACCESS_ISACTIVER = 0x300;
+const UACCESS_ICACTIVER = 0x380;
 
 /**
  * What the GIC signals to a vCPU.
@@ -820,6 +823,143 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         : `KVM_RUN vcpu${vcpu}: ${r} (vGIC not ready)`,
     );
     return r;
+  }
+
+  /**
+   * The checks every GICv3 register attribute makes first
+   * (`vgic_v3_attr_regs_access`): -ENXIO on a GICv2, -EINVAL for a vCPU
+   * that does not exist, -EBUSY before CTRL_INIT. 0 when the access may go on.
+   */
+  #attrCheck(vcpuId: number, what: string): number {
+    if (this.version !== 3) {
+      this.#emit("kvm", "attr", `${what}: -ENXIO (a GICv2 has no such group)`);
+      return -ENXIO;
+    }
+    if (vcpuId < 0 || vcpuId >= this.vcpus) {
+      this.#emit("kvm", "attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
+      return -EINVAL;
+    }
+    if (!this.initialized) {
+      this.#emit("kvm", "attr", `${what}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
+      return -EBUSY;
+    }
+    return 0;
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS or _REDIST_REGS): a
+   * 32-bit write as a restore does it. The userspace view differs from the
+   * guest's where KVM gives it its own handlers: GIC[DR]_ISPENDR<n> sets the
+   * pending latch of each bit that is set and clears it for each bit that is
+   * clear, whatever the trigger (`vgic_v3_uaccess_write_pending`); ICPENDR is
+   * write-ignored (`vgic_mmio_uaccess_write_wi`); ISACTIVER / ICACTIVER set
+   * and clear active without side effects. Everything else is written as the
+   * guest writes it. Returns 0 or -ENXIO / -EINVAL / -EBUSY.
+   */
+  setRegAttr(group: "dist" | "redist", vcpuId: number, offset: number, value: number): number {
+    const what = `${group === "dist" ? "DIST" : "REDIST"}_REGS offset 0x${offset.toString(16)}`;
+    const check = this.#attrCheck(group === "dist" ? 0 : vcpuId, what);
+    if (check !== 0) return check;
+    const bankOffset = group === "dist" ? offset : offset - GicrOffset.SGI_BASE;
+    const bank = group === "dist" ? this.dist.spis : this.rds[vcpuId].bank;
+    const firstOf = (regBase: number) => ((bankOffset - regBase) >> 2) * 32;
+    const inRange = (regBase: number) =>
+      (group === "redist"
+        ? bankOffset === regBase
+        : bankOffset >= regBase && bankOffset < regBase + 0x80) &&
+      (offset & 3) === 0;
+    const apply = (regBase: number, fn: (i: number, set: boolean) => void) => {
+      const first = firstOf(regBase);
+      for (let b = 0; b < 32; b++) {
+        const i = first + b;
+        if (group === "dist" ? i < PRIVATE_COUNT || i >= this.dist.nrIrqs : i >= PRIVATE_COUNT) {
+          continue;
+        }
+        fn(i, ((value >>> b) & 1) !== 0);
+      }
+    };
+    if (inRange(UACCESS_ISPENDR)) {
+      apply(UACCESS_ISPENDR, (i, set) => {
+        bank.latch[i] = set ? 1 : 0;
+      });
+    } else if (inRange(UACCESS_ICPENDR)) {
+      // write-ignored from userspace
+    } else if (inRange(UACCESS_ISACTIVER)) {
+      apply(UACCESS_ISACTIVER, (i, set) => {
+        if (set) bank.active[i] = 1;
+      });
+    } else if (inRange(UACCESS_ICACTIVER)) {
+      apply(UACCESS_ICACTIVER, (i, set) => {
+        if (set) bank.active[i] = 0;
+      });
+    } else if (group === "dist") {
+      this.dist.write(offset, value >>> 0, 4);
+    } else {
+      this.writeGicr(vcpuId, offset, value >>> 0, 4);
+    }
+    this.#emit("kvm", "set_attr", `${what} <- 0x${(value >>> 0).toString(16)}`);
+    return 0;
+  }
+
+  /**
+   * KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS): a 32-bit
+   * distributor register as userspace sees it: GICD_ISPENDR<n> gives the
+   * pending latches only (line levels travel in LEVEL_INFO), GICD_ICPENDR<n>
+   * reads 0, the rest as the guest reads them. Returns the value or -ENXIO /
+   * -EBUSY.
+   */
+  getDistReg(offset: number): number {
+    const what = `DIST_REGS offset 0x${offset.toString(16)}`;
+    const check = this.#attrCheck(0, what);
+    if (check !== 0) return check;
+    let v = 0;
+    if ((offset & 3) !== 0) v = 0;
+    else if (offset >= UACCESS_ISPENDR && offset < UACCESS_ISPENDR + 0x80) {
+      const first = ((offset - UACCESS_ISPENDR) >> 2) * 32;
+      for (let b = 0; b < 32; b++) {
+        const i = first + b;
+        if (i >= PRIVATE_COUNT && i < this.dist.nrIrqs && this.dist.spis.latch[i]) v |= 1 << b;
+      }
+    } else if (offset >= UACCESS_ICPENDR && offset < UACCESS_ICPENDR + 0x80) v = 0;
+    else v = Number(this.dist.read(offset, 4));
+    v >>>= 0;
+    this.#emit("kvm", "get_attr", `${what} = 0x${v.toString(16)}`);
+    return v;
+  }
+
+  /**
+   * KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)
+   * (`vgic_v3_line_level_info_uaccess`): the input line levels of the 32
+   * INTIDs from `intid` (a multiple of 32, else -EINVAL), as the vCPU
+   * `vcpuId` sees them. Reading gives the level of each level-sensitive
+   * INTID whose line is high; writing sets the line of each level-sensitive
+   * INTID (`vgic_write_irq_line_level_info`) and leaves edge ones alone.
+   */
+  levelInfo(vcpuId: number, intid: number, write?: number): number {
+    const what = `LEVEL_INFO intid ${intid}`;
+    const check = this.#attrCheck(vcpuId, what);
+    if (check !== 0) return check;
+    if (intid % 32 !== 0) return -EINVAL;
+    let v = 0;
+    for (let b = 0; b < 32; b++) {
+      const i = intid + b;
+      if (i >= this.dist.nrIrqs) break;
+      const bank = this.bankOf(vcpuId, i);
+      if (bank.edge[i]) continue;
+      if (write === undefined) {
+        if (bank.line[i]) v |= 1 << b;
+      } else {
+        bank.line[i] = (write >>> b) & 1;
+      }
+    }
+    this.#emit(
+      "kvm",
+      "level_info",
+      write === undefined
+        ? `${what} = 0x${(v >>> 0).toString(16)}`
+        : `${what} <- 0x${(write >>> 0).toString(16)}`,
+    );
+    return write === undefined ? v >>> 0 : 0;
   }
 
   // ---- state, for scenarios ------------------------------------------------------------

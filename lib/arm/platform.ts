@@ -1501,6 +1501,111 @@ const VMM_COMMANDS: Cmd[] = [
   },
   {
     actor: "vmm",
+    name: "kvm vgic_set_redist_reg",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_REDIST_REGS) (vgic_v3_attr_regs_access, vgic_v3_redist_uaccess): write a 32-bit redistributor register as a restore does; GICR_ISPENDR0 sets or clears each SGI/PPI's pending latch (vgic_v3_uaccess_write_pending), GICR_ICPENDR0 is ignored, ISACTIVER0 / ICACTIVER0 set and clear active",
+    params: [
+      {
+        name: "vcpu",
+        type: { kind: "int", min: 0, max: 0xffff, what: "a vcpu_id" },
+        doc: "the vcpu_id (the attribute carries its MPIDR)",
+      },
+      {
+        name: "offset",
+        type: { kind: "int", min: 0, max: 0x1ffff, what: "a redistributor offset" },
+        doc: "offset in RD_base, +0x10000 for SGI_base",
+      },
+      { name: "value", type: U32, doc: "the 32-bit value" },
+    ],
+    returns: "0, -EBUSY before vgic_init, -EINVAL for no such vCPU, -ENXIO on GICv2",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
+        () => vm.gic.setRegAttr("redist", a.vcpu as number, a.offset as number, a.value as number),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_get_dist_reg",
+    doc:
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS) on the GICv3 (vgic_v3_dist_uaccess): a 32-bit distributor register; GICD_ISPENDR<n> shows the pending latches only (vgic_v3_uaccess_read_pending), GICD_ICPENDR<n> reads 0",
+    params: [{
+      name: "offset",
+      type: { kind: "int", min: 0, max: 0xffff, what: "a distributor offset" },
+      doc: "the register's offset",
+    }],
+    returns: "the value, or -EBUSY before vgic_init, -ENXIO on GICv2",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_GET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
+        () => vm.gic.getDistReg(a.offset as number),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_set_dist_reg",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS) on the GICv3: write a 32-bit distributor register as a restore does; GICD_ISPENDR<n> sets or clears each SPI's pending latch, GICD_ICPENDR<n> is ignored, ISACTIVER / ICACTIVER set and clear active",
+    params: [
+      {
+        name: "offset",
+        type: { kind: "int", min: 0, max: 0xffff, what: "a distributor offset" },
+        doc: "the register's offset",
+      },
+      { name: "value", type: U32, doc: "the 32-bit value" },
+    ],
+    returns: "0, -EBUSY before vgic_init, -ENXIO on GICv2",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
+        () => vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_level_info",
+    doc:
+      "KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, VGIC_LEVEL_INFO_LINE_LEVEL) (vgic_v3_line_level_info_uaccess): the line levels of 32 INTIDs from intid (a multiple of 32), level-sensitive ones only; give value= to write",
+    params: [
+      {
+        name: "vcpu",
+        type: { kind: "int", min: 0, max: 0xffff, what: "a vcpu_id" },
+        doc: "the vCPU whose view (SGIs and PPIs are private)",
+      },
+      { name: "intid", type: INTID, doc: "the first INTID (a multiple of 32)" },
+      {
+        name: "value",
+        type: { kind: "int", min: -1, max: 0xffff_ffff, what: "a 32-bit value" },
+        doc: "write these levels (omit to read)",
+        default: -1,
+      },
+    ],
+    returns: "the levels read, or 0 written; -EINVAL, -EBUSY, -ENXIO",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_${(a.value as number) < 0 ? "GET" : "SET"}_DEVICE_ATTR LEVEL_INFO intid ${a.intid}`,
+        () =>
+          vm.gic.levelInfo(
+            a.vcpu as number,
+            a.intid as number,
+            (a.value as number) < 0 ? undefined : (a.value as number),
+          ),
+      ),
+  },
+  {
+    actor: "vmm",
     name: "kvm vgic_get_redist_reg",
     doc:
       "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_REDIST_REGS): read a 32-bit redistributor register of the vCPU with this vcpu_id (offset in RD_base, +0x10000 for SGI_base; GICR_TYPER's low word at 0x8)",
