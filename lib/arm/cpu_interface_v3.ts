@@ -394,6 +394,12 @@ export class CpuInterface {
     return runningPriority(this.ap0, this.ap1);
   }
 
+  /**
+   * ICC_CTLR_EL1.PRIbits + 1 as userspace last restored it (KVM's
+   * `num_pri_bits`, read back through CPU_SYSREGS); the model keeps five.
+   */
+  uaccessPriBits = 5;
+
   /** ICC_CTLR_EL1 as read. */
   get ctlr(): number {
     return this.cbpr | (this.eoiMode << 1) | (4 << IccCtlr.PRIbitsShift);

@@ -928,6 +928,81 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   }
 
   /**
+   * KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS)
+   * (`vgic_v3_cpu_sysregs_uaccess`, `gic_v3_icc_reg_descs`): the ICC
+   * registers a VMM saves and restores, by name. Only PMR, BPR0, BPR1,
+   * AP0R<n>, AP1R<n>, CTLR, SRE, IGRPEN0 and IGRPEN1 are there (-ENXIO for
+   * the rest). Userspace rules: an ICC_CTLR_EL1 write is refused (-EINVAL)
+   * when it claims more priority or ID bits than the vCPU has, or other
+   * SEIS / A3V, and otherwise sets CBPR and EOImode (and the priority bits
+   * read back); AP<n>R beyond the priority bits' registers is -EINVAL;
+   * ICC_SRE_EL1 reads SRE | DFB | DIB and a write without SRE is -EINVAL;
+   * BPR1 under CBPR reads BPR0 + 1 and ignores writes. Returns the value
+   * read (as a bigint), 0 for a write, or a negative errno.
+   */
+  cpuSysreg(vcpuId: number, name: string, write?: bigint): bigint | number {
+    const what = `CPU_SYSREGS ICC_${name.toUpperCase()}_EL1`;
+    const check = this.#attrCheck(vcpuId, what);
+    if (check !== 0) return check;
+    const cif = this.cifs[vcpuId];
+    const v = write === undefined ? 0 : Number(write & 0xffff_ffffn);
+    let r: bigint | number;
+    switch (name) {
+      case "pmr":
+      case "bpr0":
+      case "bpr1":
+      case "igrpen0":
+      case "igrpen1":
+      case "ap0r0":
+      case "ap1r0":
+        if (write === undefined) r = BigInt(cif.read(name));
+        else {
+          cif.write(name, v);
+          r = 0;
+        }
+        break;
+      case "ap0r1":
+      case "ap0r2":
+      case "ap0r3":
+      case "ap1r1":
+      case "ap1r2":
+      case "ap1r3":
+        // vgic_v3_max_apr_idx: five priority bits need only AP<n>R0.
+        r = -EINVAL;
+        break;
+      case "sre":
+        r = write === undefined ? BigInt(ICC_SRE_KVM) : (write & 1n) === 0n ? -EINVAL : 0;
+        break;
+      case "ctlr": {
+        if (write === undefined) {
+          r = BigInt((cif.ctlr & ~(7 << 8)) | ((cif.uaccessPriBits - 1) << 8));
+          break;
+        }
+        const priBits = ((v >> 8) & 7) + 1, idBits = (v >> 11) & 7;
+        const seis = (v >> 14) & 1, a3v = (v >> 15) & 1;
+        if (priBits > cif.uaccessPriBits || idBits > 0 || seis !== 0 || a3v !== 0) {
+          r = -EINVAL;
+          break;
+        }
+        cif.uaccessPriBits = priBits;
+        cif.write("ctlr", v & 3);
+        r = 0;
+        break;
+      }
+      default:
+        r = -ENXIO;
+    }
+    this.#emit(
+      "kvm",
+      "sysreg",
+      `${what}${write === undefined ? "" : ` <- 0x${write.toString(16)}`}: ${
+        typeof r === "bigint" ? `0x${r.toString(16)}` : r
+      }`,
+    );
+    return r;
+  }
+
+  /**
    * KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)
    * (`vgic_v3_line_level_info_uaccess`): the input line levels of the 32
    * INTIDs from `intid` (a multiple of 32, else -EINVAL), as the vCPU
@@ -1002,6 +1077,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     if (this.trace.enabled) this.trace.emit(source, kind, text);
   }
 }
+
+/** ICC_SRE_EL1 as KVM gives it (`vgic_sre`): SRE | DFB | DIB. */
+const ICC_SRE_KVM = 0x7;
 
 /** GICR_PENDBASER.PTZ: the pending table is all zeros. */
 const GICR_PENDBASER_PTZ = 1n << 62n;

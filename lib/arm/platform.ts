@@ -105,6 +105,31 @@ function toArmRoute(e: Readonly<Record<string, Val>>): ArmRoute {
   };
 }
 
+/** ICC registers a CPU_SYSREGS attribute may name (the last ones are not in KVM's table). */
+const SYSREG_NAMES = [
+  "pmr",
+  "bpr0",
+  "bpr1",
+  "ap0r0",
+  "ap0r1",
+  "ap0r2",
+  "ap0r3",
+  "ap1r0",
+  "ap1r1",
+  "ap1r2",
+  "ap1r3",
+  "ctlr",
+  "sre",
+  "igrpen0",
+  "igrpen1",
+  "iar1",
+  "eoir1",
+  "hppir1",
+  "rpr",
+  "dir",
+  "sgi1r",
+] as const;
+
 /** KVM_DEV_ARM_VGIC_GRP_ADDR types as scenarios name them. */
 const ADDR_TYPES = ["v2_dist", "v2_cpu", "v3_dist", "v3_redist", "v3_redist_region"] as const;
 const ADDR_TYPE_KEYS = ["V2_DIST", "V2_CPU", "V3_DIST", "V3_REDIST", "V3_REDIST_REGION"] as const;
@@ -1569,6 +1594,35 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_SET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
         () => vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number),
       ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_cpu_sysreg",
+    doc:
+      "KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS) (vgic_v3_cpu_sysregs_uaccess): an ICC register of a vCPU as a VMM saves and restores it; only pmr, bpr0, bpr1, ap0rN, ap1rN, ctlr, sre, igrpen0, igrpen1 exist there (-ENXIO); give value= to write",
+    params: [
+      {
+        name: "vcpu",
+        type: { kind: "int", min: 0, max: 0xffff, what: "a vcpu_id" },
+        doc: "the vCPU (the attribute carries its MPIDR)",
+      },
+      { name: "reg", type: { kind: "enum", values: SYSREG_NAMES }, doc: "ICC_<reg>_EL1" },
+      { name: "value", type: { kind: "u64" }, doc: "write this (omit to read)", default: -1 },
+    ],
+    returns: "the value read, or 0 written; -EINVAL, -ENXIO, -EBUSY",
+    run: (vm, _c, a, source) => {
+      const v = a.value;
+      const write = typeof v === "bigint" ? v : (v as number) < 0 ? undefined : BigInt(v as number);
+      return acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_${write === undefined ? "GET" : "SET"}_DEVICE_ATTR CPU_SYSREGS vcpu ${a.vcpu} ICC_${
+          (a.reg as string).toUpperCase()
+        }_EL1`,
+        () => vm.gic.cpuSysreg(a.vcpu as number, a.reg as string, write),
+      );
+    },
   },
   {
     actor: "vmm",
