@@ -58,6 +58,11 @@ export interface DifftestOptions {
   /** Shrink and write every disagreeing case, not one per kind (`--every-case`). */
   everyCase?: boolean;
   /**
+   * Shrink and write nothing, only list (`--no-shrink`): for many small
+   * shards, whose kinds are known only after the merge.
+   */
+  noShrink?: boolean;
+  /**
    * Quirks of the host under test ({@link probeHost}): a disagreement that
    * the model variant with them reproduces over the whole case is counted
    * and listed as the host's, not shrunk or written, and does not fail.
@@ -218,6 +223,10 @@ export function difftest(o: DifftestOptions, io: DifftestIo): number {
     const entry: CaseJson = { index, verdict, kind, divergences: judged.residual.map(toJson) };
     cases.push(entry);
     const seen = written.get(kind);
+    if (o.noShrink) {
+      line(`DISAGREE  case ${o.seed}:${index}  ${kind}`);
+      continue;
+    }
     if (seen !== undefined && !o.everyCase) {
       line(`DISAGREE  case ${o.seed}:${index}  like ${seen}`);
       continue;
@@ -435,7 +444,7 @@ function minimise(
 /** Options of the command line. */
 const USAGE = [
   "deno task difftest [--count N] [--seed S] [--index I] [--shard I/N] [--out DIR]",
-  "                   [--every-case] [--json]",
+  "                   [--every-case] [--no-shrink] [--json]",
   "  generates N random x86 scenarios (default 100, seed 1), diffs each on the model",
   "  and the backend, and writes each disagreement, shrunk, to DIR (scenarios/kvm-diff).",
   "  The host is probed for known quirks first; a disagreement is the host's only when",
@@ -445,7 +454,8 @@ const USAGE = [
   "  shards' --json outputs into the report one run over every case gives.",
   "  --json prints one JSON object: each case's index and verdict, and a summary.",
   "  One file per kind of disagreement (first divergence, values blanked); --every-case",
-  "  shrinks and writes every disagreeing case.",
+  "  shrinks and writes every disagreeing case; --no-shrink writes none (shards of a",
+  "  long run: shrink the kinds of the merged report with --index afterwards).",
   "  Exit codes: 0 no disagreement, 1 some, 2 bad input or no backend, 3 a generator bug.",
   "deno task difftest merge A.json B.json ...",
   "  prints the merged JSON report of shards of one run (same seed and count).",
@@ -480,6 +490,7 @@ export async function difftestMain(
         against: { type: "string", default: "kvm" },
         "max-steps": { type: "string" },
         "every-case": { type: "boolean", default: false },
+        "no-shrink": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -542,6 +553,7 @@ export async function difftestMain(
     show: single && !values.json,
     maxSteps: numbers["max-steps"],
     everyCase: values["every-case"],
+    noShrink: values["no-shrink"],
     hostQuirks,
     json: values.json,
   }, io);
