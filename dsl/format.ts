@@ -45,6 +45,7 @@ import { parse } from "./parse.ts";
  *
  * @example
  * ```ts
+ * import { parse } from "./parse.ts";
  * const text = 'scenario "x"\nvm g {  arch x86_64 }\nvcpu0:sti   # go\n';
  * format(parse(text, "x.scn"), text);
  * // 'scenario "x"\nvm g { arch x86_64 }\nvcpu0: sti  # go\n'

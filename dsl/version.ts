@@ -36,6 +36,8 @@ export function versionHeader(): string {
  *
  * @example
  * ```ts
+ * import { type Loc } from "./ast.ts";
+ * declare const loc: Loc;
  * const e = newerVersionError(2, loc); // "... written for irqlab language 2; this runner implements version 1"
  * if (e) throw e;
  * ```

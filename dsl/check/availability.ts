@@ -22,6 +22,9 @@ import { type CheckContext, fail, recover } from "./context.ts";
  *
  * @example
  * ```ts
+ * import { type Lowered } from "./lower.ts";
+ * import { type VmDecl } from "../program.ts";
+ * declare const lowered: Lowered, vms: VmDecl[];
  * checkAvailability(lowered.body, lowered.handlers, vms);
  * ```
  */

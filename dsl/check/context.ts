@@ -33,6 +33,8 @@ export const MAX_PROBLEMS = 50;
  *
  * @example
  * ```ts
+ * import { type Loc } from "../ast.ts";
+ * declare const loc: Loc;
  * const ctx: CheckContext = { sources: new Map(), load: () => undefined, problems: [] };
  * recover(ctx, () => fail(loc, "first"));
  * recover(ctx, () => fail(loc, "second"));

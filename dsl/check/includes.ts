@@ -20,6 +20,7 @@ export const MAX_INCLUDE_DEPTH = 32;
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * const ctx = { sources: new Map(), load: () => ({ name: "b.scn", text: "run\n" }) };
  * expandIncludes(parse('include "b.scn"\n', "a.scn").body, "a.scn", ctx); // [run]
  * ```

@@ -65,6 +65,10 @@ export interface Lowered {
  *
  * @example
  * ```ts
+ * import { type Statement } from "../ast.ts";
+ * import { type CheckContext } from "./context.ts";
+ * import { type VmDecl } from "../program.ts";
+ * declare const ctx: CheckContext, stmts: Statement[], vms: VmDecl[];
  * const { body } = lowerStatements(stmts, vms, ctx);
  * body[0].op; // "do"
  * ```

@@ -28,6 +28,7 @@ export { LANGUAGE_VERSION } from "../version.ts";
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * collectMetadata(parse('scenario "x"\ntags a, b\n').body, false).tags; // ["a", "b"]
  * ```
  */

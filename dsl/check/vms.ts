@@ -19,6 +19,8 @@ import { type CheckContext, fail, recover, suggest } from "./context.ts";
  *
  * @example
  * ```ts
+ * import { type PlatformEntry, parse } from "../../mod.ts";
+ * declare const x86: PlatformEntry;
  * const [vm] = checkVms(parse("vm g { arch x86_64 vcpus 2 }\n").body, [x86]);
  * vm.vcpus; // 2
  * ```

@@ -36,6 +36,8 @@ import { SPURIOUS } from "./irq_state.ts";
  *
  * @example
  * ```ts
+ * import { ArmVm } from "./vm.ts";
+ * declare const vm: ArmVm;
  * const port: GicPort = vm; // ArmVm is the GicPort of its vCPUs
  * port.signal(0); // 0 nothing, 1 IRQ, 2 FIQ
  * ```
@@ -60,6 +62,8 @@ const FRAME_FIQ = 4;
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * declare const port: GicPort, trace: Trace;
  * const cpu = new ArmCpu(0, port, trace);
  * cpu.unmask("irq");
  * if (cpu.canTake()) cpu.take().vector; // the INTID acknowledged
@@ -87,6 +91,9 @@ export class ArmCpu implements CpuModel {
    *
    * @example
    * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * import { ArmVm } from "./vm.ts";
+   * declare const trace: Trace, vm: ArmVm;
    * new ArmCpu(1, vm, trace).name; // "vcpu1"
    * ```
    */

@@ -38,6 +38,8 @@ import { PRIORITY_MASK, SPURIOUS } from "./irq_state.ts";
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * const c: Candidate = newCandidate();
  * if (gic.highest(0, 2, c)) c.intid; // vCPU0's best pending Group 1 interrupt
  * ```
@@ -70,6 +72,8 @@ export function newCandidate(): Candidate {
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * const view: PendingView = gic; // the Gic answers for every vCPU
  * const cif = new CpuInterface(0, view);
  * ```
@@ -93,6 +97,7 @@ export interface PendingView {
  *
  * @example
  * ```ts
+ * declare const cif: CpuInterface;
  * cif.write("ctlr", IccCtlr.EOImode); // split priority drop and deactivation
  * (cif.ctlr >> IccCtlr.PRIbitsShift) & 7; // 4: five priority bits
  * ```
@@ -313,6 +318,7 @@ export const ICC_REGISTERS: readonly IccRegister[] = [
  *
  * @example
  * ```ts
+ * declare const cif: CpuInterface;
  * const ack: Ack = cif.acknowledge(1);
  * if (ack.intid !== 1023) cif.eoi(1, ack.intid);
  * ```
@@ -346,6 +352,7 @@ export function iarValue(ack: Ack): number {
  *
  * @example
  * ```ts
+ * declare const view: PendingView;
  * const cif = new CpuInterface(0, view);
  * cif.pmr = 0xf0; cif.igrpen1 = 1;
  * const ack = cif.acknowledge(1); // ack.intid: the INTID, or 1023
@@ -378,6 +385,8 @@ export class CpuInterface {
    *
    * @example
    * ```ts
+   * import { Gic } from "./gic.ts";
+   * declare const gic: Gic;
    * const cif = new CpuInterface(1, gic); // gic: a PendingView
    * cif.read("rpr"); // 0xff: idle
    * ```

@@ -70,6 +70,7 @@ export const ITS_BASE = 0x0808_0000;
  *
  * @example
  * ```ts
+ * declare const gic: Gic;
  * gic.signalMsi(ITS_DOORBELL, 20, KVM_MSI_VALID_DEVID, 2); // 1 when delivered
  * ```
  */
@@ -90,6 +91,7 @@ export const ITS_FRAMES_SIZE = 0x2_0000;
  *
  * @example
  * ```ts
+ * declare const gic: Gic;
  * gic.kvmIrqLine(KvmIrqType.SPI, 0, 20, 1) === -EINVAL; // true: 20 is not an SPI
  * ```
  */
@@ -99,6 +101,7 @@ export const EINVAL = 22;
  *
  * @example
  * ```ts
+ * declare const gic: Gic;
  * gic.kvmIrqLine(KvmIrqType.CPU, 0, 0, 1) === -ENXIO; // true: the irqchip is in the kernel
  * ```
  */
@@ -108,6 +111,8 @@ export const ENXIO = 6;
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * declare const trace: Trace;
  * new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false }, trace)
  *   .signalMsi(ITS_DOORBELL, 0, 1, 0); // -ENODEV: no ITS
  * ```
@@ -119,6 +124,7 @@ export const ENODEV = 19;
  *
  * @example
  * ```ts
+ * declare const gic: Gic;
  * gic.kvmIrqLine(KvmIrqType.PPI, 1, 20, 1); // PPI 20 on vCPU1
  * ```
  */
@@ -128,6 +134,7 @@ export const KvmIrqType = { CPU: 0, SPI: 1, PPI: 2 } as const;
  *
  * @example
  * ```ts
+ * declare const gic: Gic;
  * gic.signalMsi(ITS_DOORBELL, 20, 0, 2); // -EINVAL: flags lack KVM_MSI_VALID_DEVID
  * ```
  */
@@ -138,6 +145,8 @@ export const KVM_MSI_VALID_DEVID = 1;
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * declare const trace: Trace;
  * const config: GicConfig = { version: 3, vcpus: 6, nrIrqs: 64, its: true, v4: false, creationOrder: [0, 3, 5, 4, 1, 2] };
  * new Gic(config, trace).rds[2].last; // true
  * ```
@@ -173,6 +182,7 @@ const UACCESS_ICACTIVER = 0x380;
  *
  * @example
  * ```ts
+ * declare const gic: Gic;
  * gic.signal(0) === Signal.FIQ; // a Group 0 interrupt is signalled (GICv3)
  * ```
  */
@@ -183,6 +193,8 @@ export const Signal = { NONE: 0, IRQ: 1, FIQ: 2 } as const;
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * declare const trace: Trace;
  * const gic = new Gic({ version: 3, vcpus: 2, nrIrqs: 64, its: false, v4: false }, trace);
  * gic.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1); // 0: SPI 40 pending (edge)
  * ```
@@ -232,6 +244,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    *
    * @example
    * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
    * const gic = new Gic({ version: 3, vcpus: 3, nrIrqs: 64, its: false, v4: false, creationOrder: [2, 0, 1] }, trace);
    * gic.rds[1].last; // true: vcpu_id 1 was created last
    * ```

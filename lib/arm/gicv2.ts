@@ -34,6 +34,8 @@ import { iarValue } from "./cpu_interface_v3.ts";
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * gicv2ReadCpu(gic, 0, GiccOffset.IAR); // acknowledge on vCPU0
  * ```
  */
@@ -55,6 +57,8 @@ export const GiccOffset = {
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * gicv2WriteCpu(gic, 0, GiccOffset.CTLR, GiccCtlr.EnableGrp0 | GiccCtlr.EOImode);
  * ```
  */
@@ -84,6 +88,8 @@ function firstIntid(offset: number): number {
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * gicv2WriteSgir(gic, 1, (2 << 24) | 1); // [1]: SGI1 to self, source CPU1
  * ```
  */
@@ -137,6 +143,9 @@ export function gicv2WriteSgir(gic: Gic, sender: number, value: number): number[
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * import { BankOffset } from "./irq_state.ts";
+ * declare const gic: Gic;
  * gicv2ReadDist(gic, 1, BankOffset.ITARGETSR, 4); // 0x02020202: bytes for 0-3 read as CPU1
  * ```
  */
@@ -168,6 +177,9 @@ export function gicv2ReadDist(gic: Gic, cpu: number, offset: number, size: 1 | 4
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * import { GicdOffset } from "./gicv3_distributor.ts";
+ * declare const gic: Gic;
  * gicv2WriteDist(gic, 0, GicdOffset.SPENDSGIR + 4, 0x0100, 4); // SGI5 pending from source 0
  * ```
  */
@@ -215,6 +227,8 @@ export function gicv2WriteDist(
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * gicv2ReadCpu(gic, 1, GiccOffset.IAR); // 0x401: SGI1 from CPU1
  * ```
  */
@@ -249,6 +263,8 @@ export function gicv2ReadCpu(gic: Gic, cpu: number, offset: number): number {
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * gicv2WriteCpu(gic, 0, GiccOffset.CTLR, GiccCtlr.EnableGrp0);
  * ```
  */

@@ -37,6 +37,7 @@ import {
  *
  * @example
  * ```ts
+ * declare const dist: Distributor;
  * dist.read(GicdOffset.TYPER); // ITLinesNumber, IDbits, LPIS
  * ```
  */
@@ -61,6 +62,7 @@ export const GicdOffset = {
  *
  * @example
  * ```ts
+ * declare const dist: Distributor;
  * dist.write(GicdOffset.CTLR, GicdCtlr.EnableGrp1, 4);
  * dist.read(GicdOffset.CTLR); // 0x52: EnableGrp1 | ARE | DS
  * ```
@@ -77,6 +79,7 @@ export const GicdCtlr = {
  *
  * @example
  * ```ts
+ * declare const dist: Distributor;
  * dist.read(GicdOffset.IIDR) === KVM_GICD_IIDR; // true
  * ```
  */

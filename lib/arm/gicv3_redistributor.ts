@@ -34,6 +34,7 @@ import { bankRead, bankWrite, IrqBank, PRIVATE_COUNT, SGI_COUNT } from "./irq_st
  *
  * @example
  * ```ts
+ * declare const rd: Redistributor;
  * rd.read(GicrOffset.TYPER, 8); // the whole 64-bit GICR_TYPER
  * rd.read(GicrOffset.SGI_BASE + 0x100); // GICR_ISENABLER0
  * ```
@@ -57,6 +58,7 @@ export const GicrOffset = {
  *
  * @example
  * ```ts
+ * declare const rd: Redistributor;
  * rd.write(GicrOffset.CTLR, GICR_CTLR_ENABLE_LPIS, 4); // true when the VM has an ITS
  * ```
  */
@@ -84,6 +86,8 @@ const PTZ = 1n << 62n;
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic, rd: Redistributor;
  * const inv: LpiInvalidator = gic; // the Gic re-reads LPI configuration for its redistributors
  * rd.invalidator = inv;
  * ```

@@ -67,6 +67,7 @@ export class Vpe {
  *
  * @example
  * ```ts
+ * declare const v4: Gicv4;
  * const f: Forwarding | undefined = v4.forwarding(0x10, 3);
  * f?.lpi?.intid; // the vLPI, while it is forwarded
  * ```
@@ -85,6 +86,9 @@ export interface Forwarding {
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * import { Lpi } from "./lpi.ts";
+ * declare const lpi: Lpi, trace: Trace;
  * const v4 = new Gicv4(2, trace);
  * v4.forward(0x10, 3, lpi);      // lpi.forwarded === true
  * v4.block(1);                   // vCPU1 enters WFI: vPE non-resident
@@ -103,6 +107,8 @@ export class Gicv4 {
    *
    * @example
    * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
    * new Gicv4(4, trace).vpes.length; // 4
    * ```
    */

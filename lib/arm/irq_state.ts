@@ -32,6 +32,7 @@ import { arenaI32, arenaU8 } from "../core/arena.ts";
  *
  * @example
  * ```ts
+ * declare const bank: IrqBank;
  * for (let i = 0; i < SGI_COUNT; i++) bank.edge[i]; // SGIs are always edge
  * ```
  */
@@ -50,6 +51,8 @@ export const PRIVATE_COUNT = 32;
  *
  * @example
  * ```ts
+ * import { CpuInterface } from "./cpu_interface_v3.ts";
+ * declare const cif: CpuInterface;
  * cif.read("iar1") === SPURIOUS; // nothing could be acknowledged
  * ```
  */
@@ -59,6 +62,7 @@ export const SPURIOUS = 1023;
  *
  * @example
  * ```ts
+ * import { LpiTable } from "./lpi.ts";
  * new LpiTable().inRange(LPI_BASE); // true
  * ```
  */
@@ -78,6 +82,7 @@ export const PRIORITY_MASK = 0xf8;
  *
  * @example
  * ```ts
+ * declare const bank: IrqBank;
  * bank.owner[20] === OWNER_NONE; // KVM_IRQ_LINE may drive PPI 20
  * ```
  */
@@ -87,6 +92,7 @@ export const OWNER_NONE = 0;
  *
  * @example
  * ```ts
+ * declare const bank: IrqBank;
  * bank.owner[27] = OWNER_TIMER; // only the arch timer drives PPI 27
  * ```
  */
@@ -97,6 +103,7 @@ export const OWNER_TIMER = 1;
  *
  * @example
  * ```ts
+ * declare const bank: IrqBank;
  * const s: IrqStateName = bank.state(40); // "inactive" | "pending" | "active" | "active_pending"
  * ```
  */
@@ -280,6 +287,7 @@ function writeBits(bank: IrqBank, base: number, value: number, set: (i: number) 
  *
  * @example
  * ```ts
+ * declare const bank: IrqBank;
  * const options: BankAccessOptions = { v2Sgis: true };
  * bankWrite(bank, BankOffset.ISPENDR, 1 << 5, 4, options); // ignored: SGI 5 on GICv2
  * ```

@@ -127,6 +127,7 @@ export const KVM_GITS_TYPER = (1 << 0) | (7 << 4) | (15 << 8) | (15 << 13);
  *
  * @example
  * ```ts
+ * import { ITS_BASE } from "./gic.ts";
  * ITS_BASE + GITS_TRANSLATER; // the MSI doorbell address
  * ```
  */
@@ -136,6 +137,7 @@ export const GITS_TRANSLATER = 0x10040;
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * its.command({ op: "SYNC", target: 0 });
  * its.cwriter; // advanced by ITS_COMMAND_BYTES
  * ```
@@ -314,6 +316,7 @@ function extract(reg: bigint, offset: number, size: number): bigint {
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * const ite: Ite | undefined = its.findIte(2, 20);
  * ite?.lpi.intid; // 8195 after MAPTI (2, 20) -> 8195
  * ```
@@ -332,6 +335,7 @@ export interface Ite {
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * const dev: ItsDevice | undefined = its.devices.get(2);
  * dev?.itt.size; // how many events are mapped
  * ```
@@ -352,6 +356,7 @@ export interface ItsDevice {
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * const cmd: ItsCommand = { op: "MOVI", device: 2, event: 20, collection: 4 };
  * its.command(cmd); // 0, or an E_ITS_* code
  * ```
@@ -384,6 +389,9 @@ export interface ItsCommand {
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic, trace: Trace;
  * const host: ItsHost = gic; // the Gic hosts its ITS
  * new Its(host, trace);
  * ```
@@ -416,6 +424,7 @@ export interface ItsHost {
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * const t: Translation = its.translate(2, 20);
  * if ("error" in t) errorName(t.error); else t.vcpu;
  * ```
@@ -427,6 +436,7 @@ export type Translation = { ite: Ite; vcpu: number } | { error: number };
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * its.translate(2, 20); // { error: -EBUSY } while the ITS is disabled
  * ```
  */
@@ -437,6 +447,8 @@ export const EBUSY = 16;
  *
  * @example
  * ```ts
+ * import { type Trace } from "./engine_types.ts";
+ * declare const host: ItsHost, trace: Trace;
  * const its = new Its(host, trace);
  * its.enabled = true;
  * its.command({ op: "MAPD", device: 0x10, size: 3, valid: 1 });
@@ -475,6 +487,9 @@ export class Its {
    *
    * @example
    * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * import { Gic } from "./gic.ts";
+   * declare const gic: Gic, trace: Trace;
    * new Its(gic, trace).quiescent; // true: nothing queued
    * ```
    */

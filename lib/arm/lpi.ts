@@ -27,6 +27,8 @@ import { LPI_BASE } from "./irq_state.ts";
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
  * const path: LpiPath = gic.lpis.lpis.get(8200)!.path; // "direct" for a vLPI to a resident vPE
  * ```
  */

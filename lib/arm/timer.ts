@@ -47,6 +47,8 @@ export const CNTFRQ_HZ = 1_000_000_000;
  *
  * @example
  * ```ts
+ * import { ArmVm } from "./vm.ts";
+ * declare const vm: ArmVm;
  * vm.gic.rds[0].bank.line[TimerPpi.VIRT]; // the CNTV output of vCPU0
  * ```
  */
@@ -66,6 +68,7 @@ export const TimerPpi = {
  *
  * @example
  * ```ts
+ * declare const timer: ArchTimer;
  * timer.writeCtl(TimerCtl.ENABLE | TimerCtl.IMASK); // running, output masked
  * ```
  */
@@ -110,6 +113,9 @@ const MAX_DEADLINE = BigInt(Number.MAX_SAFE_INTEGER);
  *
  * @example
  * ```ts
+ * import { Gic } from "./gic.ts";
+ * import { OWNER_TIMER } from "./irq_state.ts";
+ * declare const gic: Gic;
  * const out: TimerLine = (level) => gic.setPrivateLine(0, TimerPpi.VIRT, level, OWNER_TIMER);
  * ```
  */
@@ -120,6 +126,10 @@ export type TimerLine = (level: boolean) => void;
  *
  * @example
  * ```ts
+ * import { type ModelEnv } from "./engine_types.ts";
+ * import { Gic } from "./gic.ts";
+ * import { OWNER_TIMER } from "./irq_state.ts";
+ * declare const env: ModelEnv, gic: Gic;
  * const t = new ArchTimer("virt", 27, env, (level) => gic.setPrivateLine(0, 27, level, OWNER_TIMER));
  * t.writeCval(env.now() + 1_000_000); // 1 ms from now
  * t.writeCtl(TimerCtl.ENABLE);        // the line rises when the deadline passes
@@ -140,6 +150,8 @@ export class ArchTimer {
    *
    * @example
    * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
    * new ArchTimer("phys", 30, env, () => {}).line; // false
    * ```
    */

@@ -29,6 +29,8 @@ import { ArchTimer, type CounterOffsets, newCounterOffsets, TimerPpi } from "./t
  *
  * @example
  * ```ts
+ * import { type ModelEnv } from "./engine_types.ts";
+ * declare const env: ModelEnv;
  * const config: ArmVmConfig = { vcpus: 6, gic: 3, its: false, v4: false, nrIrqs: 64, vcpuIds: [0, 3, 5, 4, 1, 2] };
  * new ArmVm("arm", config, env);
  * ```
@@ -56,6 +58,7 @@ export interface ArmVmConfig {
  *
  * @example
  * ```ts
+ * declare const vm: ArmVm;
  * const t: VcpuTimers = vm.timers[1];
  * t.virt.ppi; // 27
  * ```
@@ -72,6 +75,8 @@ export interface VcpuTimers {
  *
  * @example
  * ```ts
+ * import { type ModelEnv } from "./engine_types.ts";
+ * declare const env: ModelEnv;
  * const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: true, v4: false, nrIrqs: 64 }, env);
  * vm.gic.kvmIrqLine(1, 0, 40, 1); // SPI 40
  * ```
@@ -97,6 +102,8 @@ export class ArmVm implements VmModel, GicPort {
    *
    * @example
    * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
    * const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64, vcpuIds: [1, 0] }, env);
    * vm.gic.rds[0].last; // true: vcpu_id 0 was created last
    * ```

@@ -35,6 +35,7 @@ import {
  *
  * @example
  * ```ts
+ * import { consoleIo } from "./main.ts";
  * const code = await diffCommand(["scenarios/x86"], consoleIo());
  * ```
  */

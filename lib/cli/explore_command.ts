@@ -122,6 +122,7 @@ export function exploreOptions(
  *
  * @example
  * ```ts
+ * import { explore } from "../../mod.ts";
  * const loaded = loadProgram("scenarios/races/its_movi_vs_msi.scn");
  * if ("program" in loaded) explore(loaded.program);
  * ```
@@ -229,6 +230,8 @@ function missingOutcome(file: string): ExploreOutcome {
  *
  * @example
  * ```ts
+ * import { type Io } from "./io.ts";
+ * declare const io: Io;
  * exploreMergeCommand(["shard1.json", "shard2.json"], io);
  * ```
  */
@@ -257,6 +260,7 @@ export function exploreMergeCommand(paths: string[], io: ExploreIo): number {
  *
  * @example
  * ```ts
+ * declare const io: ExploreIo, options: ExploreCliOptions;
  * exploreCommand(["scenarios/races"], options, io); // 0 when every race is as its scenario says
  * ```
  */
@@ -286,6 +290,7 @@ export function exploreCommand(paths: string[], o: ExploreCliOptions, io: Explor
  *
  * @example
  * ```ts
+ * declare const io: ExploreIo, options: ExploreCliOptions;
  * await exploreCommandAsync(["race.scn"], { ...options, workers: 4 }, io);
  * ```
  */

@@ -69,6 +69,8 @@ function check(r: Reply): Reply {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * const r = await exploreWithWorkers(program, "race.scn", {}, 4);
  * r.counterexample?.token; // the same as explore(program).counterexample?.token
  * ```

@@ -32,6 +32,7 @@ const USAGE = [
  *
  * @example
  * ```ts
+ * import { consoleIo } from "./main.ts";
  * const code = fmtCommand(["--check", "scenarios"], consoleIo()); // 0 or 1
  * ```
  */

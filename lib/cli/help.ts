@@ -199,6 +199,7 @@ function commandText(c: CommandSpec): string[] {
  *
  * @example
  * ```ts
+ * import { PLATFORMS } from "../../mod.ts";
  * helpText(PLATFORMS, "vcpu")!.includes("eoi"); // true
  * ```
  */

@@ -41,6 +41,7 @@ export function kvmPermissionProblem(): string | undefined {
  *
  * @example
  * ```ts
+ * import { consoleIo, main } from "./main.ts";
  * await kvmRunCommand(["run", "scenarios/x86"], consoleIo(), main);
  * ```
  */

@@ -34,6 +34,7 @@ const USAGE = [
  *
  * @example
  * ```ts
+ * import { consoleIo } from "./main.ts";
  * const code = minimizeCommand(["scenarios/seeds/001_unmask_bug.scn"], consoleIo());
  * ```
  */

@@ -44,6 +44,7 @@ interface Scenario {
  *
  * @example
  * ```ts
+ * import { consoleIo } from "./main.ts";
  * reportCommand(["scenarios/seeds/001_unmask_bug.scn"], consoleIo()); // 0: XFAIL
  * ```
  */

@@ -177,6 +177,7 @@ export function fieldByName<T extends FieldTable>(
  *
  * @example
  * ```ts
+ * import { RTE_FIELDS } from "../x86/ioapic.ts";
  * const RTE = indexFields(RTE_FIELDS);
  * RTE.remote_irr.lsb; // 14
  * ```
@@ -362,6 +363,8 @@ export function setField<V extends RegValue>(f: BitField, value: V, n: number | 
  * @throws {RangeError} for an unknown field or value name, or a value that does not fit.
  * @example
  * ```ts
+ * import { RTE_FIELDS } from "../x86/ioapic.ts";
+ * import { LVT_LINT_FIELDS } from "../x86/lapic_registers.ts";
  * encodeFields(LVT_LINT_FIELDS, { mask: 0, delivery_mode: "extint" }); // 0x700
  * encodeFields(LVT_LINT_FIELDS, { mask: 1 }, 0x700); // 0x10700
  * encodeFields(RTE_FIELDS, { vector: 0x76, trigger: "level", dest: 1 }, 0n); // 0x0100000000008076n
@@ -403,6 +406,8 @@ export function encodeFields<T extends FieldTable>(
  *
  * @example
  * ```ts
+ * import { RTE_FIELDS } from "../x86/ioapic.ts";
+ * import { LVT_LINT_FIELDS } from "../x86/lapic_registers.ts";
  * decodeFields(LVT_LINT_FIELDS, 0x10700).delivery_mode; // 7
  * decodeFields(RTE_FIELDS, 0x0100000000008076n).dest; // 1
  * ```
@@ -435,6 +440,7 @@ export function decodeField(f: BitField, value: RegValue): string | number {
  *
  * @example
  * ```ts
+ * import { MSI_DATA_FIELDS } from "../x86/msi.ts";
  * formatFields(MSI_DATA_FIELDS, 0x8041);
  * // "vector=0x41 delivery_mode=fixed level=deassert trigger=level"
  * ```

@@ -30,6 +30,7 @@ import { CommandInputError } from "./diagnostic.ts";
  *
  * @example
  * ```ts
+ * declare const mem: GuestMemory;
  * mem.read(0x808, 8 as AccessWidth);
  * ```
  */
@@ -92,6 +93,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.read(0xc00, 32); // wc_version of a 64-bit shared_info at 0
    * ```
    */
@@ -115,6 +117,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.readBig(0x8, 32); // a compat evtchn_pending_sel
    * ```
    */
@@ -128,6 +131,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.write(0x0, 8, 1); // evtchn_upcall_pending of vcpu_info[0] = 1
    * ```
    */
@@ -156,6 +160,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * const sel = mem.xchg(0x8, 64, 0n); // what Linux's 2L upcall handler does
    * ```
    */
@@ -179,6 +184,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.testBit(0xa00, 66); // evtchn_mask bit of port 66 (64-bit layout)
    * ```
    */
@@ -191,6 +197,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.testAndSetBit(0x800, 66); // false the first time
    * ```
    */
@@ -207,6 +214,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.testAndClearBit(0x800, 66);
    * ```
    */
@@ -223,6 +231,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.setBit(0xa00, 7); // mask port 7
    * ```
    */
@@ -235,6 +244,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.clearBit(0xa00, 7); // unmask port 7 locally
    * ```
    */
@@ -248,6 +258,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.copy(0x20000, 0x40, 64); // vcpu_info[1] to a new home
    * ```
    */
@@ -262,6 +273,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
+   * declare const mem: GuestMemory;
    * mem.fill(0x20000, 64, 0); // zero a vcpu_info
    * ```
    */

@@ -190,7 +190,7 @@ export interface CommandSpec<M = never> {
  *   name: "send",
  *   doc: "raise a port",
  *   params: [],
- * }, ["set pending", "set selector"], function* (vm) {
+ * }, ["set pending", "set selector"], function* (vm: { setPending(): void; setSelector(): void }) {
  *   vm.setPending();
  *   yield;
  *   vm.setSelector();
@@ -214,6 +214,8 @@ export function stepwise<M>(
  *
  * @example
  * ```ts
+ * import { EventChannels } from "../xen/evtchn.ts";
+ * declare const evtchn: EventChannels;
  * drain(evtchn.raiseOnSteps(66, 1)); // as evtchn.raiseOn(66, 1)
  * ```
  */

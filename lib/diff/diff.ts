@@ -100,7 +100,9 @@ export function isBackendUnsupported(e: unknown): e is Error {
  *
  * @example
  * ```ts
- * const rec = record(checkText(text, "a.scn", { platforms: [x86Platform] }));
+ * import { checkText } from "../../mod.ts";
+ * declare const text: string;
+ * const rec = record(checkText(text, "a.scn"));
  * rec.steps.at(-1)?.state.get("vcpu0.lapic.isr"); // "{0x41}"
  * ```
  */
@@ -152,6 +154,8 @@ export function record(program: Program, maxSteps?: number): Recording {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const otherProgram: Program, program: Program;
  * const d = compare(program, record(program), record(otherProgram));
  * d.map((x) => `${x.loc.start.line}: ${x.key}: ${x.a} vs ${x.b}`);
  * ```
@@ -218,7 +222,11 @@ export interface DiffOptions {
  *
  * @example
  * ```ts
- * const r = diffText(text, "a.scn", [x86Platform, kvmPlatform()]);
+ * import { kvmPlatform } from "../kvm/platform.ts";
+ * import { X86 } from "../api/platforms.ts";
+ * import { platformEntry } from "../core/platform.ts";
+ * declare const text: string;
+ * const r = diffText(text, "a.scn", [X86, platformEntry(kvmPlatform())]);
  * r.status; // "agree"
  * ```
  */
@@ -255,6 +263,7 @@ export function diffText(
  *
  * @example
  * ```ts
+ * declare const d: Divergence;
  * formatDivergence(d, ["model", "kvm"]);
  * ```
  */

@@ -166,6 +166,9 @@ export function caseIndexes(first: number, count: number, shard?: Shard): number
  *
  * @example
  * ```ts
+ * import { type Io } from "../cli/io.ts";
+ * import { type PlatformEntry } from "../../mod.ts";
+ * declare const io: Io, kvm: PlatformEntry, x86: PlatformEntry;
  * difftest({ seed: 1, count: 200, outDir: DEFAULT_OUT, platforms: [x86, kvm],
  *            names: ["model", "kvm"] }, io);
  * ```
@@ -368,6 +371,8 @@ function toJson(d: Divergence): DivergenceJson {
  *
  * @example
  * ```ts
+ * import type { DiffResult } from "./diff.ts";
+ * declare const result: DiffResult;
  * disagreementClass(result.divergences); // "vcpuN.lapic.isr|{N}|{}|kvm signal_msi"
  * ```
  */
@@ -574,6 +579,7 @@ function parseShard(text: string): Shard | undefined {
  *
  * @example
  * ```ts
+ * declare const shard1: DifftestReport, shard2: DifftestReport;
  * const all = mergeReports([shard1, shard2]);
  * all.summary.disagree;
  * ```

@@ -59,6 +59,7 @@ export function generateCase(seed: number, index: number): GeneratedCase {
  *
  * @example
  * ```ts
+ * declare const c: GeneratedCase;
  * caseText(c, c.units.slice(0, 3), ["# shrunk"]);
  * ```
  */

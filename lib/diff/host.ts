@@ -141,7 +141,8 @@ export function modelWith(quirks: readonly HostQuirk[]): Platform<X86Vm> {
  *
  * @example
  * ```ts
- * probeHost(x86Platform).map((q) => q.id); // [] on the model
+ * import { X86 } from "../api/platforms.ts";
+ * probeHost(X86).map((q) => q.id); // [] on the model
  * ```
  */
 export function probeHost(
@@ -181,7 +182,11 @@ export interface HostVerdict {
  *
  * @example
  * ```ts
- * const r = diffText(text, "a.scn", [x86Platform, kvm]);
+ * import { diffText } from "./diff.ts";
+ * import { X86 } from "../api/platforms.ts";
+ * import type { PlatformEntry } from "../core/platform.ts";
+ * declare const kvm: PlatformEntry, text: string;
+ * const r = diffText(text, "a.scn", [X86, kvm]);
  * hostVerdict(text, "a.scn", r, probeHost(kvm)).quirks?.map((q) => q.id); // ["isr-not-tracked"]
  * ```
  */

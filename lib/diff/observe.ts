@@ -49,6 +49,9 @@ export type Snapshot = Map<string, string>;
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { runProgram } from "../../mod.ts";
+ * declare const program: Program;
  * runProgram(program, { onStep: (_loc, state) => console.log(snapshot(program, state)) });
  * ```
  */

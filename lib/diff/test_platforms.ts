@@ -32,6 +32,9 @@ function planted(
  *
  * @example
  * ```ts
+ * import { diffText } from "./diff.ts";
+ * import { X86 } from "../../mod.ts";
+ * declare const text: string;
  * diffText(text, "a.scn", [X86, droppedEoiPlatform()]);
  * ```
  */
@@ -59,6 +62,9 @@ export function droppedEoiPlatform(base: PlatformEntry = X86): PlatformEntry {
  *
  * @example
  * ```ts
+ * import { diffText } from "./diff.ts";
+ * import { X86 } from "../../mod.ts";
+ * declare const text: string;
  * diffText(text, "a.scn", [X86, cliIgnoredPlatform()]);
  * ```
  */
@@ -72,6 +78,9 @@ export function cliIgnoredPlatform(base: PlatformEntry = X86): PlatformEntry {
  *
  * @example
  * ```ts
+ * import { diffText } from "./diff.ts";
+ * import { X86 } from "../../mod.ts";
+ * declare const text: string;
  * diffText(text, "a.scn", [X86, deassertIgnoredPlatform()]);
  * ```
  */
@@ -89,6 +98,9 @@ export function deassertIgnoredPlatform(base: PlatformEntry = X86): PlatformEntr
  *
  * @example
  * ```ts
+ * import { diffText } from "./diff.ts";
+ * import { X86 } from "../../mod.ts";
+ * declare const text: string;
  * diffText(text, "a.scn", [X86, msiVectorPlusOnePlatform()]);
  * ```
  */

@@ -20,6 +20,8 @@ import { type RunOptions, runProgram, type ScenarioResult } from "./run.ts";
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * const result = runExplained(program, () => ({ maxSteps: 1000 }));
  * result.failures[0]?.events; // the cause chain, as a traced run gives it
  * ```

@@ -200,6 +200,8 @@ const STOP = Symbol("stop");
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * const ctx = new SearchContext(program, { maxStates: 1000 });
  * ctx.blocks.length; // the parallel blocks of the program, in written order
  * ```
@@ -347,6 +349,8 @@ function position(ctx: SearchContext, block: ParallelOp, done: readonly boolean[
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * const events = runItem({ choices: [], sleep: [], cost: 0 }, new SearchContext(program, {}), () => false);
  * events.at(-1)!.e; // "end" when the written order passes
  * ```
@@ -419,6 +423,8 @@ export class SeenSet {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * const search = new Search(new SearchContext(program, {}));
  * const failed = search.merge(runItem(search.rounds[0][0], search.ctx, () => false));
  * const result = finish(search, failed);
@@ -550,6 +556,8 @@ class PathScheduler implements Scheduler {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * replayPath(program, [1, 0]).schedule; // [{ line: 12, occurrence: 1, order: [1, 0], ... }]
  * ```
  */
@@ -613,6 +621,8 @@ function multinomial(sizes: readonly number[]): bigint {
  *
  * @example
  * ```ts
+ * import { checkText } from "../../mod.ts";
+ * declare const text: string;
  * const r = explore(checkText(text, "race.scn"));
  * r.status;                      // "fail"
  * r.counterexample!.token;       // "12:1,0"
@@ -638,6 +648,7 @@ export function explore(program: Program, options: ExploreOptions = {}): Explore
  *
  * @example
  * ```ts
+ * declare const search: Search;
  * finish(search, null).status; // "pass" (or "xpass" for a known race)
  * ```
  */
@@ -683,6 +694,8 @@ function makeCounterexample(
  *
  * @example
  * ```ts
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp;
  * deviationsOf([{ block, occurrence: 1, order: [2, 3, 0, 1] }]); // 2 (steps 2 and 3 jumped ahead)
  * ```
  */
@@ -734,6 +747,9 @@ function makeResult(
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { type ScheduleEntry, parseSchedule } from "./explore_schedule.ts";
+ * declare const program: Program;
  * exploreSchedule(program, parseSchedule("23:1,0", program.file) as ScheduleEntry[]).status; // "fail"
  * ```
  */

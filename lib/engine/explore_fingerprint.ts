@@ -242,6 +242,9 @@ interface PathSet {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { type RunState } from "./run.ts";
+ * declare const blockIndex: number, doneMask: number, program: Program, state: RunState;
  * const fp = new Fingerprinter(program);
  * fp.of(state, [blockIndex, doneMask]); // "1x2k9a.3fz81q"
  * ```

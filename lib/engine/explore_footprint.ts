@@ -35,6 +35,9 @@ export type Footprint = ReadonlySet<string> | null;
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp, program: Program;
  * stepFootprint(block.body[0], program); // Set {"0:cpu:0"} for `vcpu0: sti`, null for `vcpu0: eoi`
  * ```
  */
@@ -129,6 +132,9 @@ const matrices = new WeakMap<ParallelOp, BlockIndependence>();
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp, program: Program;
  * blockIndependence(block, program).independent[0][1]; // true for `vcpu0: sti` and `vcpu1: sti`
  * ```
  */

@@ -25,6 +25,9 @@ import { blockSteps } from "./steps.ts";
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { type Counterexample } from "./explore.ts";
+ * declare const counterexample: Counterexample, program: Program;
  * const r = linearize(program, counterexample.runs, "12:1,0");
  * if ("text" in r) Deno.writeTextFileSync("order.scn", r.text);
  * ```

@@ -65,6 +65,8 @@ const plans = new WeakMap<ParallelOp, BlockPlan>();
  *
  * @example
  * ```ts
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp;
  * const plan = blockPlan(block);
  * plan.actors; // ["0:vcpu0", "0:device nic"]
  * ```
@@ -148,6 +150,7 @@ function exprCall(e: Expr): Call | null {
  *
  * @example
  * ```ts
+ * declare const plan: BlockPlan;
  * enabledSteps(plan, [true, false, false]); // [1, 2] when 1 and 2 belong to different actors
  * ```
  */
@@ -171,6 +174,7 @@ export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[
  *
  * @example
  * ```ts
+ * declare const plan: BlockPlan;
  * orderProblem(plan, [1, 0]); // null for two actors; a message for one
  * ```
  */
@@ -248,6 +252,8 @@ export function parseSchedule(token: string, mainFile: string): ScheduleEntry[] 
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * parallelBlocks(program).map((b) => b.loc.start.line); // [12, 30]
  * ```
  */
@@ -281,6 +287,9 @@ export interface BlockRun {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { runProgram } from "./run.ts";
+ * declare const program: Program;
  * const replay = new ReplayScheduler(parseSchedule("12:1,0", program.file) as ScheduleEntry[], program);
  * const result = runProgram(program, { scheduler: replay });
  * replay.finish(); // throws when an entry named a block run that never happened
@@ -364,6 +373,8 @@ export class ReplayScheduler implements Scheduler {
  *
  * @example
  * ```ts
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp;
  * headOf(block.loc).end.column - headOf(block.loc).start.column; // 8
  * ```
  */

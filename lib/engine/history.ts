@@ -134,6 +134,8 @@ function literal(e: Expr): e is Extract<Expr, { e: "lit" }> {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * const h = new History(program, [["vcpu0"]], false);
  * h.record(0, 0, "guest", "vcpu0", "vector", 0x41, 0, 0);
  * h.count(0, 0, 0x41); // 1

@@ -67,6 +67,8 @@ export interface RunOptions {
    *
    * @example
    * ```ts
+   * import { type Program } from "../../dsl/program.ts";
+   * declare const program: Program;
    * runProgram(program, { onStep: (loc, state) => console.log(loc.start.line, state.took.length) });
    * ```
    */
@@ -106,6 +108,8 @@ export interface RunState {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
  * // Reverse written order.
  * const reverse: Scheduler = { next: (_b, done) => done.lastIndexOf(false) };
  * runProgram(program, { scheduler: reverse });
@@ -198,7 +202,9 @@ interface Invariant {
  *
  * @example
  * ```ts
- * const result = runProgram(check(parse(text, "a.scn"), { platforms: [x86Platform] }));
+ * import { check, parse, PLATFORMS } from "../../mod.ts";
+ * declare const text: string;
+ * const result = runProgram(check(parse(text, "a.scn"), { platforms: PLATFORMS }));
  * result.status; // "pass"
  * ```
  */
@@ -222,6 +228,7 @@ export function runProgram(program: Program, options: RunOptions = {}): Scenario
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
  * declare const program: Program;
  * outcomeOf(program, []); // "pass", or "xpass" when an expectation is marked
  * ```
@@ -242,6 +249,7 @@ export function outcomeOf(
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
  * declare const program: Program;
  * onlyMarkedFailed(program, []); // false
  * ```

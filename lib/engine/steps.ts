@@ -30,6 +30,8 @@ const cache = new WeakMap<ParallelOp, BlockSteps>();
  *
  * @example
  * ```ts
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp;
  * // parallel { vcpu0: sti   xen: send $p }, where send has 3 steps
  * blockSteps(block).childOf; // [0, 1, 1, 1]
  * ```
@@ -61,6 +63,8 @@ export function blockSteps(block: ParallelOp): BlockSteps {
  *
  * @example
  * ```ts
+ * import { type Op } from "../../dsl/program.ts";
+ * declare const op: Op;
  * stepsOf(op)?.names; // ["set pending", "test mask, set selector", "set upcall pending"]
  * ```
  */
@@ -74,6 +78,8 @@ export function stepsOf(op: Op): CommandSpec<VmModel>["steps"] | undefined {
  *
  * @example
  * ```ts
+ * import { type ParallelOp } from "./run.ts";
+ * declare const block: ParallelOp;
  * inFlight(blockSteps(block), [false, true, false, false]); // true: send ran step 1 of 3
  * ```
  */

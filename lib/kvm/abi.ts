@@ -131,6 +131,8 @@ export const KVM = {
  *
  * @example
  * ```ts
+ * import { ioctlInt } from "./libc.ts";
+ * declare const kvmFd: number;
  * ioctlInt(kvmFd, KVM.GET_API_VERSION, 0, "KVM_GET_API_VERSION") === KVM_API_VERSION;
  * ```
  */
@@ -141,6 +143,8 @@ export const KVM_API_VERSION = 12;
  *
  * @example
  * ```ts
+ * import { KvmSystem } from "./kvm.ts";
+ * declare const system: KvmSystem;
  * system.checkExtension(KVM_CAP.SPLIT_IRQCHIP);
  * ```
  */
@@ -162,6 +166,7 @@ export const KVM_CAP = {
  *
  * @example
  * ```ts
+ * declare const runView: DataView;
  * runView.getUint32(KVM_RUN.exit_reason, true) === KVM_EXIT.IO;
  * ```
  */
@@ -186,6 +191,7 @@ export const KVM_EXIT = {
  *
  * @example
  * ```ts
+ * declare const runView: DataView;
  * runView.getUint8(KVM_RUN.io_direction) === KVM_EXIT_IO_OUT;
  * ```
  */
@@ -216,6 +222,8 @@ export const KVM_IRQ_ROUTING = { IRQCHIP: 1, MSI: 2 } as const;
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const vcpu: KvmVcpu;
  * vcpu.setMpState(KVM_MP_STATE.RUNNABLE);
  * ```
  */
@@ -232,6 +240,7 @@ export const KVM_MP_STATE = {
  *
  * @example
  * ```ts
+ * declare const view: DataView;
  * decodeIoapicState(view).redirtbl.length === KVM_IOAPIC_NUM_PINS;
  * ```
  */
@@ -291,6 +300,7 @@ export interface KvmUserspaceMemoryRegion {
  *
  * @example
  * ```ts
+ * declare const view: DataView;
  * view.getUint32(MEMORY_REGION.slot, true);
  * ```
  */
@@ -327,6 +337,7 @@ export function encodeMemoryRegion(r: KvmUserspaceMemoryRegion): Struct {
  *
  * @example
  * ```ts
+ * declare const runView: DataView;
  * runView.getUint16(KVM_RUN.io_port, true);
  * ```
  */
@@ -370,6 +381,7 @@ export const KVM_RUN = {
  *
  * @example
  * ```ts
+ * declare const runView: DataView;
  * const io: KvmRunIo = decodeRunIo(runView);
  * ```
  */
@@ -435,6 +447,8 @@ export const REG_NAMES = [
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const vcpu: KvmVcpu;
  * const r: KvmRegs = vcpu.getRegs();
  * ```
  */
@@ -475,6 +489,8 @@ export function encodeRegs(r: KvmRegs): Struct {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const vcpu: KvmVcpu;
  * const cs: KvmSegment = vcpu.getSregs().cs;
  * ```
  */
@@ -498,6 +514,7 @@ export interface KvmSegment {
  *
  * @example
  * ```ts
+ * declare const view: DataView;
  * view.getUint16(SREGS.cs + SEGMENT.selector, true);
  * ```
  */
@@ -535,6 +552,8 @@ export interface KvmDtable {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const vcpu: KvmVcpu;
  * const s: KvmSregs = vcpu.getSregs();
  * ```
  */
@@ -567,6 +586,7 @@ const SEGMENTS = ["cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt"] as const;
  *
  * @example
  * ```ts
+ * declare const view: DataView;
  * view.getBigUint64(SREGS.cr0, true);
  * ```
  */
@@ -724,6 +744,7 @@ export function lapicVectors(regs: Uint8Array, base: number): number[] {
  *
  * @example
  * ```ts
+ * declare const view: DataView;
  * view.getUint32(IRQCHIP.chip_id, true);
  * ```
  */
@@ -761,6 +782,8 @@ export const PIC_STATE_FIELDS = [
  *
  * @example
  * ```ts
+ * import { KvmVm } from "./kvm.ts";
+ * declare const vm: KvmVm;
  * const pic: KvmPicState = vm.getPic(0);
  * ```
  */
@@ -788,6 +811,8 @@ export const IOAPIC_STATE = {
  *
  * @example
  * ```ts
+ * import { KvmVm } from "./kvm.ts";
+ * declare const vm: KvmVm;
  * const io: KvmIoapicState = vm.getIoapic();
  * ```
  */
@@ -985,6 +1010,7 @@ export function encodeMsi(addressLo: number, addressHi: number, data: number): S
  *
  * @example
  * ```ts
+ * declare const view: DataView;
  * view.getUint8(VCPU_EVENTS.nmi_pending);
  * ```
  */
@@ -1017,6 +1043,8 @@ export const VCPU_EVENTS = {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const vcpu: KvmVcpu;
  * const e: KvmVcpuEvents = vcpu.getEvents();
  * ```
  */
@@ -1109,6 +1137,8 @@ export function decodeMsrs(v: DataView): KvmMsrEntry[] {
  *
  * @example
  * ```ts
+ * import { KvmSystem } from "./kvm.ts";
+ * declare const system: KvmSystem;
  * const leaf1: KvmCpuidEntry2 | undefined = system.supportedCpuid().find((e) => e.function === 1);
  * ```
  */

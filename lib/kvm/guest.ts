@@ -46,6 +46,8 @@ import type { KvmVcpu } from "./kvm.ts";
  *
  * @example
  * ```ts
+ * import { KvmVm } from "./kvm.ts";
+ * declare const vm: KvmVm;
  * const mem = vm.addMemory(0, 0n, GUEST_MEMORY);
  * ```
  */
@@ -66,6 +68,7 @@ export const LAPIC_BASE = 0xfee0_0000, IOAPIC_BASE = 0xfec0_0000;
  *
  * @example
  * ```ts
+ * declare const code: Uint8Array, mem: Uint8Array<ArrayBuffer>;
  * mem.set(code, Layout.code);
  * ```
  */
@@ -114,6 +117,8 @@ export const Mailbox = {
  *
  * @example
  * ```ts
+ * import { KVM_RUN } from "./abi.ts";
+ * declare const runView: DataView;
  * runView.getUint16(KVM_RUN.io_port, true) === Port.Monitor;
  * ```
  */
@@ -135,6 +140,7 @@ export const Port = {
  *
  * @example
  * ```ts
+ * declare const mem: Uint8Array<ArrayBuffer>;
  * post(mem, 0, Action.ProbeSti);
  * ```
  */
@@ -215,6 +221,7 @@ class Asm {
  *
  * @example
  * ```ts
+ * declare const mem: Uint8Array<ArrayBuffer>;
  * const img: GuestImage = loadGuest(mem);
  * ```
  */
@@ -386,6 +393,8 @@ export function assembleGuest(): GuestImage {
  *
  * @example
  * ```ts
+ * import { KvmVm } from "./kvm.ts";
+ * declare const vm: KvmVm;
  * const img = loadGuest(vm.addMemory(0, 0n, GUEST_MEMORY));
  * ```
  */
@@ -430,6 +439,8 @@ function realSegment(base: number, type: number): KvmSegment {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const cpu: KvmVcpu, img: GuestImage;
  * enterMonitor(cpu, 0, img);
  * ```
  */
@@ -468,6 +479,8 @@ export function mailboxOf(n: number): number {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const cpu: KvmVcpu;
  * const stop: Stop = runUntilStop(cpu);
  * ```
  */
@@ -511,6 +524,8 @@ export class GuestError extends Error {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const cpu: KvmVcpu;
  * runUntilStop(cpu, { ioapicEoi: (v) => console.log(`EOI exit for ${v}`) });
  * ```
  */
@@ -525,6 +540,8 @@ export interface ExitObserver {
  *
  * @example
  * ```ts
+ * import { KvmVcpu } from "./kvm.ts";
+ * declare const cpu: KvmVcpu;
  * const stop = runUntilStop(cpu); // { at: "monitor" }
  * ```
  */
@@ -579,6 +596,7 @@ function exitName(reason: number): string {
  *
  * @example
  * ```ts
+ * declare const mem: Uint8Array<ArrayBuffer>;
  * post(mem, 0, Action.Wrmsr, 0x80b, 0, 0); // x2APIC EOI
  * ```
  */
@@ -605,6 +623,7 @@ export function post(
  *
  * @example
  * ```ts
+ * declare const mem: Uint8Array<ArrayBuffer>;
  * result(mem, 0, "outEax");
  * ```
  */

@@ -60,6 +60,7 @@ import {
  *
  * @example
  * ```ts
+ * import { KVM_CAP } from "./abi.ts";
  * using kvm = KvmSystem.open();
  * kvm.checkExtension(KVM_CAP.SPLIT_IRQCHIP); // > 0 when split irqchip is offered
  * ```
@@ -256,6 +257,7 @@ export class KvmVm {
  *
  * @example
  * ```ts
+ * declare const vm: KvmVm;
  * const cpu = vm.createVcpu(0);
  * cpu.run();
  * cpu.runView.getUint32(8, true); // exit_reason

@@ -181,6 +181,8 @@ export function closeFd(fd: number): void {
  *
  * @example
  * ```ts
+ * import { KVM, type Struct } from "./abi.ts";
+ * declare const regs: Struct, vcpuFd: number;
  * ioctlPtr(vcpuFd, KVM.GET_REGS, regs.bytes, "KVM_GET_REGS");
  * ```
  */
@@ -195,6 +197,8 @@ export function ioctlPtr(fd: number, request: number, arg: Uint8Array, name: str
  *
  * @example
  * ```ts
+ * import { KVM } from "./abi.ts";
+ * declare const kvmFd: number;
  * ioctlInt(kvmFd, KVM.GET_API_VERSION, 0, "KVM_GET_API_VERSION"); // 12
  * ```
  */
@@ -210,6 +214,8 @@ export function ioctlInt(fd: number, request: number, arg: number | bigint, name
  *
  * @example
  * ```ts
+ * import { KVM, type Struct } from "./abi.ts";
+ * declare const irq: Struct, vcpuFd: number;
  * ioctlPtrResult(vcpuFd, KVM.INTERRUPT, irq.bytes); // -6 (ENXIO) with an in-kernel PIC
  * ```
  */
@@ -251,6 +257,7 @@ function mapped(p: Deno.PointerValue, length: number, what: string): Mapping {
  *
  * @example
  * ```ts
+ * declare const mmapSize: number, vcpuFd: number;
  * const run = mapShared(vcpuFd, mmapSize, "mmap(kvm_run)");
  * ```
  */

@@ -119,6 +119,9 @@ const offsetOf = (name: string) => LAPIC_REGISTERS.find((r) => r.name === name)!
  *
  * @example
  * ```ts
+ * import { type Val } from "../arm/engine_types.ts";
+ * import { type ModelEnv } from "../../mod.ts";
+ * declare const env: ModelEnv, settings: Record<string, Val>;
  * const cpu = (kvmPlatform().create("g", settings, env) as KvmBackedVm).cpus[0];
  * cpu.canTake(); // runs a probe on the real vCPU
  * ```
@@ -375,8 +378,11 @@ function unsupportedTimer(): never {
  *
  * @example
  * ```ts
+ * import { type Val } from "../arm/engine_types.ts";
+ * import { type ModelEnv } from "../../mod.ts";
+ * declare const env: ModelEnv, settings: Record<string, Val>;
  * const vm = kvmPlatform().create("g", settings, env);
- * vm.dispose();
+ * vm.dispose?.();
  * ```
  */
 export class KvmBackedVm implements VmModel {
@@ -884,6 +890,8 @@ export const kvmBackedPlatform: Platform<KvmBackedVm> = bindPlatform(x86Platform
  *
  * @example
  * ```ts
+ * import { check, parse, runProgram } from "../../mod.ts";
+ * declare const text: string;
  * const program = check(parse(text, "a.scn"), { platforms: [kvmPlatform()] });
  * runProgram(program); // each vm is a KVM VM, closed when the run ends
  * ```

@@ -120,7 +120,8 @@ export function splitTarget(target: string): { path: string; line?: number } {
  *
  * @example
  * ```ts
- * const md = "Steps:\n\n```scn\nscenario \"x\"\n```\n";
+ * const fence = "\x60\x60\x60"; // three backticks would end this example
+ * const md = `Steps:\n\n${fence}scn\nscenario "x"\n${fence}\n`;
  * const [s] = extractScenarios("bug.md", md).scenarios;
  * s.name; // "bug.md:4"
  * scenarioText(s).split("\n")[3]; // 'scenario "x"', on the host's line 4
@@ -146,6 +147,8 @@ export function extractScenarios(path: string, text: string): Extraction {
  *
  * @example
  * ```ts
+ * import { type Failure } from "../../mod.ts";
+ * declare const failure: Failure, hostText: string, scenario: HostScenario;
  * const loc = toHostLoc(scenario, failure.loc, hostText);
  * ```
  */
@@ -165,6 +168,8 @@ export function toHostLoc(s: HostScenario, loc: Loc, hostText: string): Loc {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
+ * declare const s: HostScenario;
  * parse(scenarioText(s), s.host); // locations are host lines and columns
  * ```
  */

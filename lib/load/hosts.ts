@@ -100,6 +100,8 @@ export function resolveTarget(target: string): Resolved {
  *
  * @example
  * ```ts
+ * import { processFile } from "../cli/main.ts";
+ * import { PLATFORMS } from "../../mod.ts";
  * processTarget("bug.md", (name, source) => processFile(name, "run", undefined, PLATFORMS, undefined, source));
  * ```
  */
@@ -120,6 +122,10 @@ export function processTarget(target: string, run: ProcessOne): Outcome[] {
  *
  * @example
  * ```ts
+ * import { processFile } from "../cli/main.ts";
+ * import { type HostScenario } from "./extract.ts";
+ * import { PLATFORMS } from "../../mod.ts";
+ * declare const hostText: string, s: HostScenario, source: ScenarioSource;
  * const o = toHost(processFile(s.name, "run", undefined, PLATFORMS, undefined, source), s, hostText);
  * ```
  */
@@ -179,6 +185,7 @@ export interface Hosted {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * const h = hostedScenario("bug.md:12");
  * if (h && "source" in h) parse(h.source.text, h.source.path);
  * ```

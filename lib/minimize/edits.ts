@@ -18,6 +18,7 @@ const METADATA = new Set(["scenario", "version", "tags", "link", "expect_failure
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * isMetadata(parse('scenario "x"\n').body[0]); // true
  * ```
  */
@@ -31,6 +32,8 @@ export function isMetadata(s: Statement): boolean {
  *
  * @example
  * ```ts
+ * import { type ScnFile } from "../../dsl/ast.ts";
+ * declare const file: ScnFile;
  * const smaller = replaceNode(file, file.body, file.body.slice(1));
  * ```
  */
@@ -65,6 +68,7 @@ function replaceIn(x: unknown, old: unknown, neu: unknown): unknown {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * childLists(parse("repeat 2 { run }\n").body[0]).length; // 1
  * ```
  */
@@ -90,6 +94,7 @@ export function childLists(s: Statement): Statement[][] {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * statementLists(parse("run\nrepeat 2 { run }\n"))[1].length; // 1
  * ```
  */
@@ -108,6 +113,7 @@ export function statementLists(file: ScnFile): Statement[][] {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * allStatements(parse("repeat 2 { run }\n")).length; // 2
  * ```
  */
@@ -120,6 +126,8 @@ export function allStatements(file: ScnFile): Statement[] {
  *
  * @example
  * ```ts
+ * import { type Statement } from "../../dsl/ast.ts";
+ * declare const repeatStatement: Extract<Statement, { kind: "repeat" }>;
  * contains(repeatStatement, repeatStatement.body[0]); // true
  * ```
  */
@@ -138,6 +146,7 @@ export function contains(outer: Statement, inner: Statement): boolean {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * simplerForms(parse("repeat 2 { run }\n").body[0]); // [[run]]
  * ```
  */
@@ -170,6 +179,7 @@ export function simplerForms(s: Statement): Statement[][] {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * const [a, b] = parse("repeat 2 { run }\nrepeat 3 { run }\n").body;
  * mergeRepeats(a, b); // repeat 5 { run }
  * ```
@@ -192,6 +202,7 @@ export function mergeRepeats(a: Statement, b: Statement): Statement | null {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * const [a, b] = parse("run\nrun\n").body;
  * shapeKey(a) === shapeKey(b); // true
  * ```
@@ -208,6 +219,7 @@ export function shapeKey(x: unknown): string {
  *
  * @example
  * ```ts
+ * import { parse } from "../../mod.ts";
  * numbersIn(parse("vcpu0: write ioapic.redtbl[2] vector=0x30\n").body[0]).length; // 2
  * ```
  */
@@ -244,6 +256,8 @@ export function smallerValues(v: bigint): bigint[] {
  *
  * @example
  * ```ts
+ * import { type NumberLit } from "../../dsl/ast.ts";
+ * declare const hexThirty: NumberLit;
  * withValue(hexThirty, 0x18n).text; // "0x18"
  * ```
  */

@@ -52,6 +52,7 @@ import { BudgetReached, findSame, Oracle, type Target, targetOf } from "./oracle
  *
  * @example
  * ```ts
+ * declare const text: string;
  * minimize(text, "bug.scn", { maxRuns: DEFAULT_MAX_RUNS / 4 });
  * ```
  */

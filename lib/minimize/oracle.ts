@@ -41,6 +41,9 @@ export interface Target {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { runProgram } from "../../mod.ts";
+ * declare const program: Program;
  * const target = targetOf(runProgram(program).failures[0]);
  * ```
  */
@@ -53,6 +56,8 @@ export function targetOf(failure: Failure): Target {
  *
  * @example
  * ```ts
+ * import { type Failure } from "../../mod.ts";
+ * declare const failure: Failure;
  * eventKeys(failure); // Set { "vcpu0 took: 0x9a", ... }
  * ```
  */
@@ -66,6 +71,8 @@ export function eventKeys(f: Failure): Set<string> {
  *
  * @example
  * ```ts
+ * import { type Failure } from "../engine/run.ts";
+ * declare const rest: Pick<Failure, "loc" | "time" | "after">;
  * failureShape({ kind: "expect", text: "vcpu0 took 0x41", expected: "0x41", actual: "nothing", events: [], ...rest });
  * // "expect|vcpu0took0x41|0x41|nothing"
  * ```
@@ -83,6 +90,9 @@ export class Oracle {
   /**
    * @example
    * ```ts
+   * import { fileLoader } from "../load/files.ts";
+   * import { PLATFORMS } from "../../mod.ts";
+   * declare const text: string;
    * const oracle = new Oracle({ text, platforms: PLATFORMS, load: fileLoader, maxRuns: 1000 });
    * ```
    */
@@ -140,6 +150,9 @@ export class Oracle {
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * import { runProgram } from "../../mod.ts";
+ * declare const program: Program, target: Target;
  * findSame(runProgram(program), target, true)?.actual;
  * ```
  */

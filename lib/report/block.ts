@@ -34,6 +34,8 @@ export interface BlockOptions {
  *
  * @example
  * ```ts
+ * import { type Outcome } from "./outcome.ts";
+ * declare const body: string, outcome: Outcome;
  * reportComments(body, "x.scn", outcome, { ...DEFAULT_BLOCK_OPTIONS, lastEvents: 3 });
  * ```
  */
@@ -54,6 +56,7 @@ const MAX_INCLUDE_DEPTH = 16;
  *
  * @example
  * ```ts
+ * import { fileLoader } from "../load/files.ts";
  * blockBody('scenario "x"\n', "x.scn", fileLoader); // 'irqlab 1\nscenario "x"\n'
  * ```
  */
@@ -88,7 +91,9 @@ function inline(text: string, from: string, load: Loader, depth: number): string
  *
  * @example
  * ```ts
- * reportComments(body, "x.scn", processFile(...), DEFAULT_BLOCK_OPTIONS);
+ * import type { Outcome } from "./outcome.ts";
+ * declare const body: string, outcome: Outcome;
+ * reportComments(body, "x.scn", outcome, DEFAULT_BLOCK_OPTIONS);
  * // ["# ---- scn report ...", "# outcome: PASS (exit 0)", ...]
  * ```
  */
@@ -180,6 +185,8 @@ function failureLines(
  *
  * @example
  * ```ts
+ * import type { ScenarioResult } from "../engine/run.ts";
+ * declare const result: ScenarioResult;
  * causeChain(result.trace, result.failures[0].events).map((e) => e.id); // [1, 4, 5]
  * ```
  */

@@ -88,6 +88,8 @@ function plural(n: number | bigint, one: string, many = `${one}s`): string {
  *
  * @example
  * ```ts
+ * import type { ExploreResult } from "../engine/explore.ts";
+ * declare const result: ExploreResult;
  * statsLine(result); // "1 parallel block run; 5 states, 3 runs"
  * ```
  */

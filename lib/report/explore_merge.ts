@@ -42,6 +42,7 @@ export type MergeResult = { json: string; code: number } | { error: string };
  *
  * @example
  * ```ts
+ * declare const shard1Json: string, shard2Json: string;
  * const r = mergeExploreReports([shard1Json, shard2Json]);
  * if ("json" in r) console.log(r.json);
  * ```

@@ -75,6 +75,10 @@ function hex(v: number): string {
  *
  * @example
  * ```ts
+ * import { type EoiListener, fixedMessage } from "./apic_message.ts";
+ * import { Lapic } from "./lapic.ts";
+ * import { Trace } from "../../mod.ts";
+ * declare const eoiListener: EoiListener, trace: Trace;
  * const bus = new ApicBus(trace);
  * const host = (i: number) => ({ sink: bus, eoiListener, trace, name: `lapic${i}`, bsp: i === 0 });
  * bus.attach(new Lapic(0, host(0)));
@@ -114,6 +118,8 @@ export class ApicBus implements IpiSink {
    *
    * @example
    * ```ts
+   * import { Trace } from "../../mod.ts";
+   * declare const trace: Trace;
    * const bus = new ApicBus(trace, { lowestPriority: "first" });
    * ```
    */
@@ -131,6 +137,8 @@ export class ApicBus implements IpiSink {
    *
    * @example
    * ```ts
+   * import { Lapic, type LapicHost } from "./lapic.ts";
+   * declare const bus: ApicBus, host: LapicHost;
    * bus.attach(new Lapic(0, host)); // 0
    * ```
    */
@@ -148,6 +156,8 @@ export class ApicBus implements IpiSink {
    *
    * @example
    * ```ts
+   * import { fixedMessage } from "./apic_message.ts";
+   * declare const bus: ApicBus;
    * bus.deliver(fixedMessage(0x41, 0xff, "ioapic")); // broadcast
    * ```
    */
@@ -161,6 +171,8 @@ export class ApicBus implements IpiSink {
    *
    * @example
    * ```ts
+   * import type { ApicMessage } from "./apic_message.ts";
+   * declare const bus: ApicBus, ipi: ApicMessage;
    * bus.deliverFrom(bus.lapics[0], ipi);
    * ```
    */
@@ -177,6 +189,8 @@ export class ApicBus implements IpiSink {
    *
    * @example
    * ```ts
+   * import { type ApicMessage } from "./apic_message.ts";
+   * declare const bus: ApicBus, msg: ApicMessage;
    * bus.matches(bus.lapics[1], msg, null);
    * ```
    */
@@ -226,6 +240,8 @@ export class ApicBus implements IpiSink {
    *
    * @example
    * ```ts
+   * import { fixedMessage } from "./apic_message.ts";
+   * declare const bus: ApicBus;
    * bus.isBroadcastDest(fixedMessage(0x41, 0xff, "ioapic"), null); // true
    * ```
    */

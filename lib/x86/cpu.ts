@@ -50,6 +50,8 @@ export interface ExtIntSource {
  *
  * @example
  * ```ts
+ * import { XenDomain } from "../xen/domain.ts";
+ * declare const cpu: X86Cpu, domain: XenDomain;
  * cpu.hv = { globalVector: (n) => domain.globalVector(n), woken: () => {}, vmExit: () => {} };
  * ```
  */
@@ -75,6 +77,10 @@ export type Shadow = "none" | "sti" | "mov_ss";
  *
  * @example
  * ```ts
+ * import { I8259Pair } from "./i8259.ts";
+ * import { Lapic } from "./lapic.ts";
+ * import { Trace } from "../../mod.ts";
+ * declare const lapic: Lapic, pic: I8259Pair, trace: Trace;
  * const ap = new X86Cpu(1, lapic, pic, trace, { waitForSipi: true }); // KVM_MP_STATE_UNINITIALIZED
  * ```
  */
@@ -110,6 +116,7 @@ export interface X86CpuOptions {
  *
  * @example
  * ```ts
+ * declare const cpu: X86Cpu;
  * const r = cpu.wrmsr(0x830, 1n << 13n); // GP_FAULT: ICR bit 13 is reserved
  * ```
  */
@@ -134,6 +141,9 @@ const FRAME_NMI = 2;
  *
  * @example
  * ```ts
+ * import { Lapic } from "./lapic.ts";
+ * import { Trace } from "../../mod.ts";
+ * declare const lapic: Lapic, trace: Trace;
  * const cpu = new X86Cpu(0, lapic, null, trace);
  * cpu.sti();
  * cpu.retire();        // the instruction after STI ends the shadow

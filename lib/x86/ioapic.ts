@@ -185,6 +185,7 @@ function hex(v: number, digits = 2): string {
  *
  * @example
  * ```ts
+ * declare const ioapic: Ioapic;
  * ioapic.write(IoapicMmio.IOREGSEL, 0x10);
  * ```
  */
@@ -200,6 +201,7 @@ export const IoapicMmio = {
  *
  * @example
  * ```ts
+ * declare const ioapic: Ioapic;
  * ioapic.readIndirect(IoapicIndex.IOAPICVER); // 0x170011 on KVM
  * ```
  */
@@ -216,6 +218,7 @@ export const IoapicIndex = {
  *
  * @example
  * ```ts
+ * declare const host: IoapicHost;
  * new Ioapic(host, { version: IoapicVersion.ICH });
  * ```
  */
@@ -232,6 +235,7 @@ export const IoapicVersion = {
  *
  * @example
  * ```ts
+ * declare const ioapic: Ioapic;
  * ioapic.setLine(RTC_PIN, 1);
  * ```
  */
@@ -309,6 +313,9 @@ const EXTINT = 0b111;
  *
  * @example
  * ```ts
+ * import { ApicBus } from "./apic_bus.ts";
+ * import { Trace } from "../../mod.ts";
+ * declare const bus: ApicBus, trace: Trace;
  * const ioapic = new Ioapic({ sink: bus, trace, name: "ioapic" });
  * ioapic.write(0x00, 0x10 + 2 * 14);
  * ioapic.write(0x10, encodeRte({ vector: 0x76, trigger: "level" }).low);
@@ -376,6 +383,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.reset();
    * ioapic.rte(14).low & 0x10000; // 0x10000
    * ```
@@ -400,6 +408,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.write(0x00, 0x01);
    * ioapic.read(0x10); // 0x00170011
    * ```
@@ -422,6 +431,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.write(0x00, 0x10 + 2 * 14); // select IOREDTBL[14] low
    * ioapic.write(0x10, 0x00008076);    // level, vector 0x76, unmasked
    * ```
@@ -459,6 +469,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.readIndirect(0x01); // 0x00170011 for 24 pins, version 0x11
    * ```
    */
@@ -485,6 +496,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.writeIndirect(0x10 + 2 * 14 + 1, 0x01000000); // RTE14 dest = 1
    * ```
    */
@@ -550,6 +562,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.setLine(14, 1); // 1 (edge, unmasked, one CPU)
    * ioapic.setLine(14, 1); // 0 (coalesced)
    * ioapic.setLine(14, 0); // 1
@@ -604,6 +617,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.setLine(14, 1); // level entry: delivered, remote IRR 1
    * ioapic.eoi(0x76);      // remote IRR 0, line high: delivered again
    * ```
@@ -652,6 +666,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.edgeEoi(0x28); // ends X86-33's coalescing window for vector 0x28
    * ```
    */
@@ -665,6 +680,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic, v: number;
    * if (ioapic.wantsEdgeEoi(v)) ioapic.edgeEoi(v);
    * ```
    */
@@ -679,6 +695,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.remoteIrr(14); // 1 while a level interrupt awaits EOI
    * ```
    */
@@ -692,6 +709,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.line(14); // 0 or 1
    * ```
    */
@@ -705,6 +723,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * decodeRte(ioapic.rte(14).low, ioapic.rte(14).high).vector;
    * ```
    */
@@ -718,6 +737,7 @@ export class Ioapic implements EoiListener {
    *
    * @example
    * ```ts
+   * declare const ioapic: Ioapic;
    * ioapic.rtcPendingEoi; // 0 when the next tick will be delivered
    * ```
    */

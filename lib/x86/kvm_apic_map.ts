@@ -52,6 +52,8 @@ const SIG_WORDS = 7;
  *
  * @example
  * ```ts
+ * import { ApicBus } from "./apic_bus.ts";
+ * declare const bus: ApicBus;
  * const map = new KvmApicMap(false);
  * map.update(bus.lapics);
  * map.logicalMode; // LogicalMode.XapicFlat once a vCPU set LDR in flat mode
@@ -83,6 +85,8 @@ export class KvmApicMap {
    *
    * @example
    * ```ts
+   * import { ApicBus } from "./apic_bus.ts";
+   * declare const bus: ApicBus, map: KvmApicMap;
    * map.update(bus.lapics); // before every delivery
    * ```
    */
@@ -196,6 +200,7 @@ export class KvmApicMap {
    *
    * @example
    * ```ts
+   * declare const map: KvmApicMap;
    * const mask = map.logicalMask(0x03); // flat: bits 0 and 1
    * ```
    */
@@ -225,6 +230,7 @@ export class KvmApicMap {
    *
    * @example
    * ```ts
+   * declare const map: KvmApicMap;
    * map.logicalAt(0x03, 1); // the vCPU whose flat logical ID is 0x02
    * ```
    */
@@ -244,6 +250,7 @@ export class KvmApicMap {
    *
    * @example
    * ```ts
+   * declare const map: KvmApicMap;
    * map.physAt(1); // 1: vCPU 1 has APIC ID 1 after reset
    * ```
    */

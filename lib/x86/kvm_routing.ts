@@ -70,6 +70,7 @@ export const PIC_CHIP_PINS = 8;
  *
  * @example
  * ```ts
+ * declare const data: number, lo: number, routing: GsiRouting;
  * routing.signalMsi(lo, 0, data, KVM_MSI_VALID_DEVID);
  * ```
  */
@@ -230,6 +231,11 @@ const DEFAULT_TABLES = new Map<
  *
  * @example
  * ```ts
+ * import { ApicBus } from "./apic_bus.ts";
+ * import { Ioapic } from "./ioapic.ts";
+ * import { encodeMsi } from "./msi.ts";
+ * import { Trace } from "../../mod.ts";
+ * declare const bus: ApicBus, ioapic: Ioapic, trace: Trace;
  * const routing = new GsiRouting({ ioapic, sink: bus, trace, mode: "kernel" });
  * routing.irqLine(14, 1); // KVM_IRQ_LINE_STATUS: drives PIC slave pin 6 and I/O APIC pin 14
  * routing.setRouting([{ gsi: 24, type: "msi", ...encodeMsi({ dest: 0, vector: 0x41 }) }]); // 0
@@ -345,6 +351,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting;
    * routing.setRouting([
    *   { gsi: 5, type: "irqchip", irqchip: 2, pin: 5 },
    *   { gsi: 5, type: "irqchip", irqchip: 2, pin: 6 },
@@ -407,6 +414,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting, t: RoutingEntry[];
    * if (routing.setRouting(t) < 0) console.log(routing.lastError);
    * ```
    */
@@ -419,6 +427,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting;
    * routing.entries().length; // 40 after construction in kernel mode
    * ```
    */
@@ -433,6 +442,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting;
    * routing.view().filter((e) => e.type === "msi").length;
    * ```
    */
@@ -445,6 +455,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting;
    * routing.routesOf(2); // [] with the QEMU table
    * ```
    */
@@ -461,6 +472,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting;
    * routing.irqLine(4, 1); // PIC and I/O APIC statuses summed
    * routing.irqLine(99, 1); // -1: no route
    * ```
@@ -512,6 +524,7 @@ export class GsiRouting {
    *
    * @example
    * ```ts
+   * declare const routing: GsiRouting;
    * routing.signalMsi(0xfee01000, 0, 0x41); // 1: vector 0x41 to APIC 1
    * ```
    */

@@ -85,6 +85,8 @@ function hex(v: number): string {
  *
  * @example
  * ```ts
+ * import { Trace } from "../../mod.ts";
+ * declare const trace: Trace;
  * const run = new KvmRun("vcpu0", trace);
  * run.exit(KvmExit.Hlt, "HLT");
  * run.exitReason; // 5
@@ -114,6 +116,7 @@ export class KvmRun {
    *
    * @example
    * ```ts
+   * declare const run: KvmRun;
    * run.exit(KvmExit.IrqWindowOpen, "IF=1, no shadow");
    * ```
    */
@@ -131,6 +134,7 @@ export class KvmRun {
    *
    * @example
    * ```ts
+   * declare const run: KvmRun;
    * run.ioapicEoi(0xa2); // exitReason 26, eoiVector 0xa2
    * ```
    */
@@ -146,6 +150,7 @@ export class KvmRun {
    *
    * @example
    * ```ts
+   * declare const run: KvmRun;
    * run.reset();
    * ```
    */
@@ -165,6 +170,9 @@ export class KvmRun {
  *
  * @example
  * ```ts
+ * import { ApicBus } from "./apic_bus.ts";
+ * import { GsiRouting } from "./kvm_routing.ts";
+ * declare const bus: ApicBus, routing: GsiRouting;
  * const host: SplitEoiHost = { routes: () => routing.view(), bus, reservedPins: 24, x2apicFormat: false };
  * ```
  */
@@ -199,8 +207,10 @@ export interface SplitEoiHost {
  *
  * @example
  * ```ts
- * const eois = new SplitEoiExits({ routes: () => routing.entries(), bus, reservedPins: 24, x2apicFormat: false });
- * new Lapic(0, { ..., eoiListener: eois.listener(0, kvmRun) });
+ * import { Lapic, type LapicHost } from "./lapic.ts";
+ * declare const host: SplitEoiHost, lapicHost: LapicHost, kvmRun: KvmRun;
+ * const eois = new SplitEoiExits(host);
+ * new Lapic(0, { ...lapicHost, eoiListener: eois.listener(0, kvmRun) });
  * ```
  */
 export class SplitEoiExits {
@@ -225,6 +235,9 @@ export class SplitEoiExits {
    *
    * @example
    * ```ts
+   * import { type RoutingEntry } from "./kvm_routing.ts";
+   * import { X86Vm } from "./vm.ts";
+   * declare const newTable: RoutingEntry[], vm: X86Vm;
    * vm.setGsiRouting(newTable); // then: eois.rescan()
    * ```
    */
@@ -258,6 +271,7 @@ export class SplitEoiExits {
    *
    * @example
    * ```ts
+   * declare const eois: SplitEoiExits;
    * eois.handles(0, 0xa2); // true for a level MSI route of GSI 5 to vCPU 0
    * ```
    */
@@ -285,6 +299,7 @@ export class SplitEoiExits {
    *
    * @example
    * ```ts
+   * declare const eois: SplitEoiExits, vcpu1Run: KvmRun;
    * const listener = eois.listener(1, vcpu1Run);
    * ```
    */

@@ -187,6 +187,7 @@ export interface GpFault {
  *
  * @example
  * ```ts
+ * declare const apic: Lapic;
  * const r = apic.rdmsr(0x830);
  * if (isGpFault(r)) console.log(r.reason);
  * ```
@@ -289,6 +290,8 @@ function modeOf(base: number): ApicMode | "invalid" {
  *
  * @example
  * ```ts
+ * import { fixedMessage } from "./apic_message.ts";
+ * import { Trace } from "../../mod.ts";
  * const trace = new Trace(() => 0);
  * const host = { sink: { deliver: () => -1 }, eoiListener: { eoi() {} }, trace, name: "lapic0", bsp: true };
  * const apic = new Lapic(0, host);
@@ -365,6 +368,7 @@ export class Lapic {
    * low 8 bits are the xAPIC ID.
    * @example
    * ```ts
+   * declare const host: LapicHost;
    * const apic = new Lapic(1, host);
    * apic.read(0x20); // 0x01000000
    * ```
@@ -477,6 +481,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.setCpuid({ x2apic: true, tscDeadline: true, directedEoi: true });
    * apic.version; // 0x01050014
    * ```
@@ -507,6 +512,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.write(0x80, 0x25); // TPR; ISR holds 0x41
    * apic.ppr; // 0x40
    * ```
@@ -523,6 +529,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.setCr8(5);
    * apic.tpr; // 0x50
    * ```
@@ -546,6 +553,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.reset(true);
    * apic.svr; // 0xff
    * ```
@@ -591,6 +599,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.setApicBase(0xfee00000); // hardware-disable
    * apic.hardwareEnabled; // false
    * ```
@@ -656,6 +665,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.rdmsr(0x1b); // 0xfee00900n on the BSP
    * apic.rdmsr(0x80e); // { gp: true, reason: "..." } in x2APIC mode
    * ```
@@ -695,6 +705,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.wrmsr(0x830, 0x1_000040f1n); // fixed 0xF1 to x2APIC ID 1
    * apic.wrmsr(0x83f, 0x1f1n);        // GpFault: SELF IPI bits 31:8
    * ```
@@ -777,6 +788,9 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * import { testVector } from "../core/vector_set.ts";
+   * import { fixedMessage } from "./apic_message.ts";
+   * declare const apic: Lapic;
    * apic.accept(fixedMessage(0x41, 0, "msi")); // Accept.Accepted
    * testVector(apic.irr, 0x41); // true
    * ```
@@ -865,6 +879,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.pendingVector(); // 0x41 or -1
    * ```
    */
@@ -883,6 +898,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * const v = apic.acknowledge(); // 0x41, now in ISR
    * ```
    */
@@ -915,6 +931,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.eoi(); // 0x41
    * apic.eoi(); // -1: ISR empty
    * ```
@@ -981,6 +998,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.write(0x350, 0x700);
    * apic.acceptsExtInt(); // true (if software-enabled; otherwise the mask is forced)
    * ```
@@ -1010,6 +1028,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.write(0x360, 0x400); // LINT1 = NMI
    * apic.setLint(1, 1);       // nmiPending 1
    * apic.setLint(1, 0);
@@ -1177,6 +1196,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.read(0xf0); // 0xff after reset
    * ```
    */
@@ -1244,6 +1264,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.peek(0x80); // TPR, whatever the mode
    * ```
    */
@@ -1261,6 +1282,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.write(0x310, 0x01000000); // ICR high: dest 1
    * apic.write(0x300, 0x000040f1); // ICR low: fixed 0xF1 -> sends
    * ```

@@ -95,6 +95,9 @@ function hex(v: number | bigint): string {
  *
  * @example
  * ```ts
+ * import { Trace } from "../../mod.ts";
+ * declare const clock: TimerClock, trace: Trace;
+ * let fired = 0;
  * const t = new LapicTimer({ clock, trace, name: "lapic0", expire: () => fired++ });
  * t.writeDivide(0xb);           // divide by 1
  * t.writeInitialCount(1000);    // one-shot, expires 1000 ns from now
@@ -123,6 +126,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const host: LapicTimerHost;
    * const t = new LapicTimer(host, { busCycleNs: 10 });
    * ```
    */
@@ -166,6 +170,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.writeInitialCount(0x999999);
    * t.currentCount(); // 0x999999, then less as time passes
    * ```
@@ -184,6 +189,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.readTscDeadline(); // 0n
    * ```
    */
@@ -199,6 +205,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.setMode(TimerMode.Periodic);
    * ```
    */
@@ -233,6 +240,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.writeInitialCount(0x10000); // true
    * ```
    */
@@ -275,6 +283,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.writeDivide(0xb); // divide by 1
    * ```
    */
@@ -309,6 +318,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.writeTscDeadline(5000n); // expires at 5000 ns
    * ```
    */
@@ -346,6 +356,7 @@ export class LapicTimer {
    *
    * @example
    * ```ts
+   * declare const t: LapicTimer;
    * t.reset();
    * t.armed; // false
    * ```

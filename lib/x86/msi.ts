@@ -164,6 +164,8 @@ export interface MsiError {
  *
  * @example
  * ```ts
+ * import { type ApicMessage } from "./apic_message.ts";
+ * declare const data: number, hi: number, lo: number, msg: ApicMessage;
  * decodeMsiInto(msg, lo, hi, data) === MsiStatus.Ok;
  * ```
  */
@@ -183,6 +185,7 @@ export type MsiStatus = typeof MsiStatus[keyof typeof MsiStatus];
  *
  * @example
  * ```ts
+ * import { fixedMessage } from "./apic_message.ts";
  * const m = fixedMessage(0, 0, "msi");
  * decodeMsiInto(m, 0xfee01000, 0, 0x4041); // MsiStatus.Ok; m.vector 0x41, m.dest 1
  * ```

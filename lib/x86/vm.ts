@@ -184,6 +184,8 @@ class UserspaceExtInt implements ExtIntSource {
  *
  * @example
  * ```ts
+ * import { type ModelEnv } from "../../mod.ts";
+ * declare const env: ModelEnv;
  * const vm = new X86Vm("guest", { vcpus: 2, irqchip: "kernel", lowestPriority: "kvm-vector-hashing", routing: "kvm" }, env);
  * vm.routing.signalMsi(0xfee01000, 0, 0x41); // 1: vcpu1's IRR has 0x41
  * ```
@@ -362,6 +364,7 @@ export class X86Vm implements VmModel {
    *
    * @example
    * ```ts
+   * declare const vm: X86Vm;
    * vm.memory().write(0x1000, 32, 0xdeadbeef);
    * ```
    */
@@ -385,6 +388,7 @@ export class X86Vm implements VmModel {
    *
    * @example
    * ```ts
+   * declare const vm: X86Vm;
    * vm.irqLine(14, 1); // 1 with an unmasked RTE 14
    * ```
    */
@@ -399,6 +403,7 @@ export class X86Vm implements VmModel {
    *
    * @example
    * ```ts
+   * declare const vm: X86Vm;
    * vm.signalMsi(0xfee00000, 0, 0x41); // 1
    * ```
    */
@@ -413,6 +418,7 @@ export class X86Vm implements VmModel {
    *
    * @example
    * ```ts
+   * declare const vm: X86Vm;
    * vm.setGsiRouting([]); // 0
    * ```
    */
@@ -430,6 +436,7 @@ export class X86Vm implements VmModel {
    *
    * @example
    * ```ts
+   * declare const vm: X86Vm;
    * vm.kvmNmi(0); // 0
    * ```
    */

@@ -117,6 +117,7 @@ export function encodeCallbackVia(via: CallbackVia): bigint {
  *
  * @example
  * ```ts
+ * declare const host: UpcallHost;
  * host.lapicSetIrr(1, 0xf2); // what a per-vCPU upcall does
  * ```
  */
@@ -139,6 +140,8 @@ export interface UpcallHost {
  *
  * @example
  * ```ts
+ * import { Trace } from "../../mod.ts";
+ * declare const host: UpcallHost, trace: Trace, up: boolean[];
  * const cb = new Callback("xen", 2, host, (n) => up[n], trace, "xen");
  * cb.setParam((2n << 56n) | 0xf3n);
  * cb.assert(0);            // kick: the vector is offered at the next entry

@@ -43,6 +43,9 @@ import { GuestRegs } from "./hypercall.ts";
  *
  * @example
  * ```ts
+ * import { FakeHost } from "./testing.ts";
+ * import { Trace } from "../../mod.ts";
+ * declare const trace: Trace;
  * new XenDomain("xen", XEN_DEFAULTS, new FakeHost(1), trace);
  * ```
  */
@@ -83,6 +86,8 @@ export interface XenDomainConfig {
  *
  * @example
  * ```ts
+ * import { Trace } from "../../mod.ts";
+ * declare const host: XenHost, trace: Trace;
  * new XenDomain("xen", { ...XEN_DEFAULTS, vcpus: 2 }, host, trace);
  * ```
  */
@@ -101,6 +106,8 @@ export const XEN_DEFAULTS: XenDomainConfig = {
  *
  * @example
  * ```ts
+ * import { Trace } from "../../mod.ts";
+ * declare const host: XenHost, trace: Trace;
  * const d = new XenDomain("xen", { ...XEN_DEFAULTS, vcpus: 1 }, host, trace);
  * d.callback.setUpcallVector(0, 0xf3);
  * const p = d.evtchn.bindIpi(0);
@@ -412,6 +419,7 @@ export class XenDomain implements EvtchnDomain {
    *
    * @example
    * ```ts
+   * declare const domain: XenDomain;
    * const steps = domain.raiseSteps(5);
    * steps.next(); // P[5] set; the guest may run now
    * ```

@@ -49,6 +49,7 @@ export type Flavour = "xen" | "kvm-xen";
  *
  * @example
  * ```ts
+ * declare const evtchn: EventChannels;
  * evtchn.allocUnbound(DOMID_SELF, DOMID_SELF);
  * ```
  */
@@ -59,7 +60,9 @@ export const DOMID_SELF = 0x7ff0;
  *
  * @example
  * ```ts
- * evtchn.status(DOMID_SELF, 0).status === EVTCHNSTAT.closed; // port 0 is reserved
+ * declare const evtchn: EventChannels;
+ * const s = evtchn.status(DOMID_SELF, 0);
+ * typeof s !== "number" && s.status === EVTCHNSTAT.closed; // port 0 is reserved
  * ```
  */
 export const EVTCHNSTAT = {
@@ -76,6 +79,7 @@ export const EVTCHNSTAT = {
  *
  * @example
  * ```ts
+ * declare const evtchn: EventChannels;
  * evtchn.channel(0)?.state; // "reserved"
  * ```
  */
@@ -167,6 +171,7 @@ export function virqKind(virq: number): "vcpu" | "domain" | "global" {
  *
  * @example
  * ```ts
+ * declare const evtchn: EventChannels, p: number;
  * evtchn.channel(p)?.notifyVcpu; // 0
  * ```
  */
@@ -190,6 +195,7 @@ export interface Channel {
  *
  * @example
  * ```ts
+ * declare const evtchn: EventChannels, p: number;
  * const s = evtchn.status(DOMID_SELF, p); // ChannelStatus or -errno
  * ```
  */
@@ -211,6 +217,8 @@ export interface ChannelStatus {
  *
  * @example
  * ```ts
+ * import { XenDomain } from "./domain.ts";
+ * declare const domain: XenDomain;
  * new EventChannels(domain, 1023); // domain implements EvtchnDomain
  * ```
  */
@@ -247,6 +255,7 @@ function blank(): Channel {
  *
  * @example
  * ```ts
+ * declare const evtchn: EventChannels;
  * const p = evtchn.bindIpi(0);   // a port, e.g. 1
  * evtchn.send(p);                // sets P[p], SEL bit, UP; upcall on vCPU 0
  * evtchn.close(p);               // 0
@@ -336,6 +345,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.allocUnbound(DOMID_SELF, DOMID_SELF); // 1
    * ```
    */
@@ -360,6 +370,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * const a = evtchn.allocUnbound(DOMID_SELF, DOMID_SELF);
    * const b = evtchn.bindInterdomain(DOMID_SELF, a); // P[b] is now set
    * ```
@@ -404,6 +415,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.bindVirq(VIRQ.timer, 0); // a port
    * ```
    */
@@ -428,6 +440,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.bindIpi(1);
    * ```
    */
@@ -450,6 +463,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.bindPirq(5);
    * ```
    */
@@ -477,6 +491,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.close(0); // -EINVAL: reserved
    * ```
    */
@@ -520,6 +535,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels, p: number;
    * evtchn.send(p); // 0
    * ```
    */
@@ -550,6 +566,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.status(DOMID_SELF, 0); // { status: 0 (closed), ... }
    * ```
    */
@@ -596,6 +613,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels, p: number;
    * evtchn.bindVcpu(p, 1);
    * ```
    */
@@ -632,6 +650,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels, p: number;
    * evtchn.unmask(p); // 0
    * ```
    */
@@ -655,6 +674,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.reset(DOMID_SELF); // 0
    * ```
    */
@@ -679,6 +699,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.initControl(0x20, 0, 0); // 17 (link_bits) or -errno
    * ```
    */
@@ -699,6 +720,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.expandArray(0x21); // 0
    * ```
    */
@@ -713,6 +735,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels, p: number;
    * evtchn.setPriority(p, 0); // 0 with FIFO on
    * ```
    */
@@ -785,6 +808,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.raise(66); // P[66], SEL bit 1 (64-bit), UP
    * ```
    */
@@ -804,6 +828,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.raiseOn(66, 1);
    * ```
    */
@@ -819,6 +844,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * const steps = evtchn.raiseOnSteps(66, 1);
    * steps.next(); // P[66] set
    * ```
@@ -861,6 +887,8 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * import { drain } from "../../mod.ts";
+   * declare const evtchn: EventChannels;
    * drain(evtchn.raiseSteps(66)); // as evtchn.raise(66)
    * ```
    */
@@ -880,6 +908,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.raiseVirq(VIRQ.timer, 0);
    * ```
    */
@@ -898,6 +927,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.raisePirq(5);
    * ```
    */
@@ -916,6 +946,7 @@ export class EventChannels {
    *
    * @example
    * ```ts
+   * declare const evtchn: EventChannels;
    * evtchn.pollable(13); // 0 (not pending), 1 (pending) or -EINVAL
    * ```
    */

@@ -35,6 +35,7 @@ import { XEN_PAGE_SIZE } from "./layout.ts";
  *
  * @example
  * ```ts
+ * declare const word: number;
  * (word >>> FIFO.PENDING) & 1; // the port's PENDING bit
  * ```
  */
@@ -64,6 +65,7 @@ export const FIFO = {
  *
  * @example
  * ```ts
+ * declare const host: FifoHost;
  * new FifoEvents(host); // host: memory, vCPUs, upcall and poller hooks, port table
  * ```
  */
@@ -91,6 +93,7 @@ interface VcpuFifo {
  *
  * @example
  * ```ts
+ * declare const fifo: FifoEvents, gfn: number;
  * const { rc, linkBits } = fifo.initControl(gfn, 0, 0); // 0, 17
  * ```
  */
@@ -105,9 +108,10 @@ export interface InitControlResult {
  *
  * @example
  * ```ts
+ * declare const host: FifoHost;
  * const fifo = new FifoEvents(host);
  * fifo.initControl(0x20, 0, 0);      // { rc: 0, linkBits: 17 }
- * fifo.expandArray(0x21);             // 0: ports 0..1023 have words
+ * fifo.expandArray(0x21, () => 0);   // 0: ports 0..1023 have words
  * fifo.raise(5, 0);                   // PENDING|LINKED, HEAD[7] = 5, READY bit 7, upcall
  * ```
  */

@@ -68,6 +68,8 @@ const UD2 = [0x0f, 0x0b];
  *
  * @example
  * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * declare const mem: GuestMemory;
  * writeHypercallPage(mem, "xen", 0x30000n); // null: stubs at 0x30000
  * mem.read(0x30000 + 32 * 3, 8); // 0xb8
  * ```

@@ -51,6 +51,9 @@ import { CommandInputError } from "../core/diagnostic.ts";
  *
  * @example
  * ```ts
+ * import { XenDomain } from "./domain.ts";
+ * import { KvmXen } from "./kvm_xen.ts";
+ * declare const domain: XenDomain;
  * const m: HypercallMachine = { domain, kvm: new KvmXen(domain) };
  * ```
  */
@@ -113,6 +116,7 @@ function kvmOwnHypercall(d: XenDomain, caller: number, longmode: boolean, cpl: n
  *
  * @example
  * ```ts
+ * declare const m: HypercallMachine;
  * namedHypercall(m, 0, { name: "evtchn send", input: 32, args: [4n], cpl: 3 }, () => 0);
  * // xen: -EPERM; kvm-xen: a KVM_EXIT_XEN with cpl 3, then QEMU's -EPERM
  * ```
@@ -161,6 +165,7 @@ export function namedHypercall(
  *
  * @example
  * ```ts
+ * declare const m: HypercallMachine;
  * rawHypercall(m, 0, 17n, [["rdi", 1n]], 0); // 17: exited, waits for the VMM
  * m.kvm.completeHypercall(0, 42n);           // RAX = 42
  * ```

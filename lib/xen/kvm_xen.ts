@@ -86,6 +86,7 @@ export const KVM_XEN_PRIO_2LEVEL = 0xffff_ffff;
  *
  * @example
  * ```ts
+ * declare const kvm: KvmXen;
  * kvm.setVcpuInfo(0, KVM_XEN_INVALID);
  * ```
  */
@@ -96,6 +97,7 @@ export const KVM_XEN_INVALID = 0xffff_ffff_ffff_ffffn;
  *
  * @example
  * ```ts
+ * declare const kvm: KvmXen;
  * kvm.evtchnSend({ port: 66, vcpu: 0, priority: KVM_XEN_PRIO_2LEVEL });
  * ```
  */
@@ -111,6 +113,7 @@ export interface XenEvtchnRoute {
  *
  * @example
  * ```ts
+ * declare const kvm: KvmXen;
  * kvm.hvmConfig({ flags: 0, msr: 0x40000000, blobAddr32: 0n, blobAddr64: 0n, blobSize32: 0, blobSize64: 0 });
  * ```
  */
@@ -160,6 +163,8 @@ export const KVM_XEN_EVTCHN = { DEASSIGN: 1, UPDATE: 2, RESET: 4 } as const;
  *
  * @example
  * ```ts
+ * import { EVTCHNSTAT } from "./evtchn.ts";
+ * declare const kvm: KvmXen;
  * kvm.setEvtchnAttr({ sendPort: 127, type: EVTCHNSTAT.interdomain, flags: 0,
  *   deliverPort: 15, vcpu: 0, priority: KVM_XEN_PRIO_2LEVEL, eventfd: -1 }); // 0
  * ```
@@ -185,6 +190,7 @@ export interface KvmXenEvtchnAttr {
  *
  * @example
  * ```ts
+ * declare const kvm: KvmXen;
  * kvm.evtchnPorts.get(127)?.port; // 15
  * ```
  */
@@ -204,6 +210,8 @@ export interface EvtchnIntercept {
  *
  * @example
  * ```ts
+ * import { XenDomain } from "./domain.ts";
+ * declare const domain: XenDomain;
  * const kvm = new KvmXen(domain);
  * kvm.hvmConfig({ flags: KVM_XEN_HVM_CONFIG.EVTCHN_SEND, msr: 0x40000000, blobAddr32: 0n, blobAddr64: 0n, blobSize32: 0, blobSize64: 0 }); // 0
  * kvm.evtchnSend({ port: 0, vcpu: 0, priority: KVM_XEN_PRIO_2LEVEL }); // -EINVAL

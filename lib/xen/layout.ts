@@ -27,6 +27,7 @@
  *
  * @example
  * ```ts
+ * declare const gfn: number, offset: number;
  * const gpa = gfn * XEN_PAGE_SIZE + offset;
  * ```
  */

@@ -62,6 +62,7 @@ export interface XenMachine {
  *
  * @example
  * ```ts
+ * import { X86Vm } from "../../mod.ts";
  * const xenOf: XenOf<X86Vm> = (vm) => vm.xen;
  * ```
  */
@@ -337,6 +338,7 @@ const REG_PARAMS: ParamSpec[] = [
  *
  * @example
  * ```ts
+ * import { X86Vm } from "../../mod.ts";
  * const cmds = xenCommands<X86Vm>((vm) => vm.xen);
  * cmds.find((c) => c.name === "evtchn bind_ipi")!.returns; // "the port, or -errno"
  * ```
@@ -1174,6 +1176,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
  *
  * @example
  * ```ts
+ * import { X86Vm } from "../../mod.ts";
  * xenState<X86Vm>((vm) => vm.xen).map((s) => s.pattern); // ["shared.evtchn_pending[#]", ...]
  * ```
  */

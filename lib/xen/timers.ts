@@ -28,6 +28,7 @@ import { XEN_ERRNO } from "./errno.ts";
  *
  * @example
  * ```ts
+ * declare const timers: XenTimers;
  * timers.setTimerOp(0, -1n); // fires after TIMER_FALLBACK_NS
  * ```
  */
@@ -37,6 +38,7 @@ export const TIMER_FALLBACK_NS = 100_000_000;
  *
  * @example
  * ```ts
+ * declare const timers: XenTimers;
  * timers.poll(0, new Array(POLL_MAX_PORTS + 1).fill(1), 0); // -EINVAL
  * ```
  */
@@ -46,6 +48,7 @@ export const POLL_MAX_PORTS = 128;
  *
  * @example
  * ```ts
+ * declare const timers: XenTimers;
  * timers.setPeriodic(0, 0, PERIODIC_MIN_NS); // 0
  * ```
  */
@@ -56,6 +59,7 @@ export const PERIODIC_MIN_NS = 1_000_000;
  *
  * @example
  * ```ts
+ * declare const host: TimerHost;
  * new XenTimers(host, 2); // host implements TimerHost
  * ```
  */
@@ -80,6 +84,7 @@ export interface TimerHost {
  *
  * @example
  * ```ts
+ * declare const timers: XenTimers;
  * timers.vcpus[0].wokeBy; // "timeout" after a poll timed out
  * ```
  */
@@ -105,6 +110,7 @@ export interface VcpuSched {
  *
  * @example
  * ```ts
+ * declare const host: TimerHost;
  * const t = new XenTimers(host, 1);
  * t.setTimerOp(0, host.now() + 1_000_000); // VIRQ_TIMER in 1 ms
  * t.setTimerOp(0, 0);                      // cancelled

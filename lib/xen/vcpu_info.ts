@@ -34,6 +34,8 @@ export { XEN_PAGE_SIZE };
  *
  * @example
  * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * declare const mem: GuestMemory;
  * const r: VcpuInfoRef = { mem, addr: 0x10000 };
  * ```
  */
@@ -53,6 +55,7 @@ export const VMM_COPY_STEPS: readonly string[] = [
  *
  * @example
  * ```ts
+ * declare const areas: VcpuInfoAreas;
  * areas.places[35]; // { kind: "dummy" } in Xen
  * ```
  */
@@ -67,6 +70,9 @@ export type VcpuInfoPlace =
  *
  * @example
  * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * import { LAYOUT_64 } from "./layout.ts";
+ * declare const mem: GuestMemory;
  * const areas = new VcpuInfoAreas("xen", 40, mem, () => 0x10000, () => LAYOUT_64);
  * areas.ref(3);   // { mem, addr: 0x10000 + 0xc0 }
  * areas.ref(35);  // the private dummy
@@ -211,6 +217,7 @@ export class VcpuInfoAreas {
    *
    * @example
    * ```ts
+   * declare const areas: VcpuInfoAreas;
    * const steps = areas.vmmCopySteps(1, 0x20000);
    * steps.next(); // UP and the mask copied
    * ```

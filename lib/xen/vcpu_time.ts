@@ -52,6 +52,9 @@ export const TSC_SHIFT_1GHZ = 1;
  *
  * @example
  * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * import { layoutFor } from "./layout.ts";
+ * declare const mem: GuestMemory;
  * updateVcpuTime(mem, 0x20000, layoutFor(64), 5_000); // time.version 0 -> 2
  * ```
  */
