@@ -227,6 +227,27 @@ export class X86Cpu implements CpuModel {
     this.#halted = value;
   }
 
+  /**
+   * KVM_SET_MP_STATE (`kvm_arch_vcpu_ioctl_set_mpstate`): 0, or -EINVAL
+   * (returned as -22) for a state other than RUNNABLE without an in-kernel
+   * LAPIC, or one KVM does not know. SIPI_RECEIVED becomes INIT_RECEIVED
+   * with a SIPI of `sipiVector` pending, as KVM sets KVM_APIC_SIPI.
+   */
+  setMpState(state: number, sipiVector = 0): number {
+    const known = state === MpState.Runnable || state === MpState.Uninitialized ||
+      state === MpState.InitReceived || state === MpState.Halted || state === MpState.SipiReceived;
+    if (!known || (state !== MpState.Runnable && !this.lapicInKernel)) return -22;
+    this.#halted = state === MpState.Halted;
+    if (state === MpState.SipiReceived) {
+      this.#mp = MpState.InitReceived;
+      this.lapic.sipiVector = sipiVector;
+    } else {
+      this.#mp = state === MpState.Halted ? MpState.Runnable : state as OwnMpState;
+    }
+    this.#emit("mp_state", `KVM_SET_MP_STATE ${state}: now ${this.mpState}`);
+    return 0;
+  }
+
   /** Halted by HLT (or a blocking hypercall), whatever the MP state. */
   get hltHalted(): boolean {
     return this.#halted;

@@ -1274,6 +1274,67 @@ export class Lapic {
   }
 
   /**
+   * KVM_SET_LAPIC's view of one word of the register page (`kvm_apic_set_state`):
+   * the value is copied in as given, with no write mask and no side effect
+   * of a guest write (an ICR word sends nothing, an SVR that disables
+   * masks no LVT); Version and PPR are recomputed from the rest, TMCCT
+   * restarts the timer with that count left, and the ID register is the
+   * caller's to fix up in x2APIC mode (`kvm_apic_state_fixup`).
+   *
+   * @example
+   * ```ts
+   * apic.restoreWord(0x200, 0x10); // IRR bits 4: vector 0x04 pending, as userspace restored it
+   * ```
+   */
+  restoreWord(offset: number, value: number): void {
+    value >>>= 0;
+    const lvtIndex = lvtIndexOf(offset);
+    if (lvtIndex >= 0) {
+      this.lvt[lvtIndex] = value;
+      if (lvtIndex === Lvt.Timer) this.timer.setMode(((value >>> 17) & 3) as TimerMode);
+    } else if (offset >= 0x100 && offset < 0x280) {
+      const word = (offset >> 4) & 7;
+      const set = offset < 0x180 ? this.isr : offset < 0x200 ? this.tmr : this.irr;
+      set[word] = value;
+    } else {
+      switch (offset) {
+        case 0x020:
+          if (!this.#x2apic) this.#id = value >>> 24;
+          break;
+        case 0x080:
+          this.#tpr = value & 0xff;
+          break;
+        case 0x0d0:
+          this.#ldr = value;
+          break;
+        case 0x0e0:
+          this.#dfr = value;
+          break;
+        case 0x0f0:
+          this.#svr = value;
+          break;
+        case 0x280:
+          this.#esr = value;
+          break;
+        case 0x300:
+          this.#icrLow = value;
+          break;
+        case 0x310:
+          this.#icrHigh = value;
+          break;
+        case 0x380:
+          this.timer.writeInitialCount(value);
+          break;
+        case 0x3e0:
+          this.timer.writeDivide(value);
+          break;
+      }
+    }
+    const t = this.#host.trace;
+    if (t.enabled) t.emit(this.#host.name, "set_state", `${hex(offset)} <- ${hex(value)}`);
+  }
+
+  /**
    * A 32-bit MMIO write at `offset`. Like KVM, only 16-byte aligned offsets
    * count; read-only and unknown registers ignore the write; bits outside a
    * register's writable mask are dropped; a hardware-disabled APIC or one in

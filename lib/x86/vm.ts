@@ -377,6 +377,32 @@ export class X86Vm implements VmModel {
     return this.ram?.size ?? X86_RAM_SIZE;
   }
 
+  /**
+   * KVM_SET_CPUID2's interrupt bits for vCPU `cpu` (CPUID.1:ECX x2APIC and
+   * TSC_DEADLINE): what the LAPIC allows follows them
+   * (`kvm_vcpu_after_set_cpuid`); directed EOI is offered with x2APIC when
+   * the I/O APIC is not in the kernel (`kvm_apic_set_version`). Returns 0.
+   *
+   * @example
+   * ```ts
+   * vm.setCpuid(0, { x2apic: false, tscDeadline: true }); // EXTD now #GPs
+   * ```
+   */
+  setCpuid(cpu: number, bits: { x2apic: boolean; tscDeadline: boolean }): number {
+    this.cpus[cpu].lapic.setCpuid({
+      ...bits,
+      directedEoi: bits.x2apic && this.config.irqchip === "split",
+    });
+    if (this.trace.enabled) {
+      this.trace.emit(
+        "kvm",
+        "cpuid",
+        `KVM_SET_CPUID2 vcpu${cpu}: x2APIC ${+bits.x2apic}, TSC_DEADLINE ${+bits.tscDeadline}`,
+      );
+    }
+    return 0;
+  }
+
   /** Whether KVM has an irqchip at all (not `irqchip userspace`). */
   get irqchipInKernel(): boolean {
     return this.config.irqchip !== "userspace";
