@@ -5252,6 +5252,53 @@ function peg$parse(input, options) {
 // they were. Backtracking may read one comment more than once: key by offset.
 const comments = new Map();
 
+// Replaces Peggy's own (a later declaration wins): Peggy keeps the line and
+// column of every position it has located in an array as long as the input,
+// some ten bytes of heap per input byte. The starts of lines, found once as
+// far as the parse has located, cost four bytes per line and answer the same.
+let lineStarts = new Int32Array(256);
+let lineCount = 1;
+let scanned = 0;
+function peg$computePosDetails(pos) {
+  for (; scanned < pos; scanned++) {
+    if (input.charCodeAt(scanned) !== 10) continue;
+    if (lineCount === lineStarts.length) {
+      const grown = new Int32Array(lineStarts.length * 2);
+      grown.set(lineStarts);
+      lineStarts = grown;
+    }
+    lineStarts[lineCount++] = scanned + 1;
+  }
+  let lo = 0, hi = lineCount - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lineStarts[mid] <= pos) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, column: pos - lineStarts[lo] + 1 };
+}
+
+// Replaces Peggy's own too: nested nodes often span the same text (a command,
+// its only word, the statement around it), and positions recur as one node's
+// end and the next one's start, so recent ones are shared rather than built
+// again. Nothing changes a location once made, so sharing is safe.
+const recentPositions = new Array(16).fill(null);
+let lastLoc = null;
+function peg$computeLocation(startPos, endPos) {
+  if (lastLoc !== null && lastLoc.start.offset === startPos && lastLoc.end.offset === endPos) {
+    return lastLoc;
+  }
+  lastLoc = { source: peg$source, start: position(startPos), end: position(endPos) };
+  return lastLoc;
+}
+function position(offset) {
+  const slot = offset & 15;
+  const known = recentPositions[slot];
+  if (known !== null && known.offset === offset) return known;
+  const { line, column } = peg$computePosDetails(offset);
+  return (recentPositions[slot] = { offset, line, column });
+}
+
   peg$result = peg$startRuleFunction();
 
   const peg$success = (peg$result !== peg$FAILED && peg$currPos === input.length);

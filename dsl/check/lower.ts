@@ -441,8 +441,26 @@ function resolveHandlerEvent(
 
 // ---- commands ----------------------------------------------------------------
 
+// A scenario of a million statements looks commands up a million times: the
+// per-actor lists and each name's words are worked out once per table.
+const COMMANDS_BY_ACTOR = new WeakMap<object, Map<string, readonly CommandSpec<VmModel>[]>>();
+const NAME_WORDS = new WeakMap<CommandSpec<VmModel>, readonly string[]>();
+
 function commandsFor(actor: ActorRef, scope: Scope): readonly CommandSpec<VmModel>[] {
-  return scope.vms[actor.vm].platform.commands.filter((c) => c.actor === actor.kind);
+  const all = scope.vms[actor.vm].platform.commands;
+  let byActor = COMMANDS_BY_ACTOR.get(all);
+  if (byActor === undefined) COMMANDS_BY_ACTOR.set(all, byActor = new Map());
+  let list = byActor.get(actor.kind);
+  if (list === undefined) {
+    byActor.set(actor.kind, list = all.filter((c) => c.actor === actor.kind));
+  }
+  return list;
+}
+
+function nameWords(spec: CommandSpec<VmModel>): readonly string[] {
+  let words = NAME_WORDS.get(spec);
+  if (words === undefined) NAME_WORDS.set(spec, words = spec.name.split(" "));
+  return words;
 }
 
 /** Finds the command whose name words match the leading identifier words. */
@@ -452,7 +470,7 @@ function matchCommand(
 ): { spec: CommandSpec<VmModel>; used: number } | null {
   let best: { spec: CommandSpec<VmModel>; used: number } | null = null;
   for (const spec of commands) {
-    const words = spec.name.split(" ");
+    const words = nameWords(spec);
     if (words.length > args.length) continue;
     if (
       words.every((w, i) => args[i].kind === "ident" && (args[i] as { name: string }).name === w)
