@@ -29,6 +29,7 @@ import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
 import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
+import { Compiled, type Step } from "./compile.ts";
 
 export type { TookRecord };
 import { applyOp } from "../core/u64.ts";
@@ -60,6 +61,12 @@ export interface RunOptions {
    * vector, `in order` matchers), so memory does not grow with the run.
    */
   history?: "full" | "counts";
+  /**
+   * Run the program compiled to closures ({@link Compiled}; default true).
+   * `false` walks the tree alone: the reference the compiled run is tested
+   * against.
+   */
+  compile?: boolean;
   /**
    * Called after every timeline statement (a `run` included, and the
    * statements inside `if`, `repeat` and `for` bodies), never for handler
@@ -182,6 +189,8 @@ export interface ScenarioResult {
 
 interface Frame {
   ops: readonly Op[];
+  /** The compiled `ops`, when the run is compiled. */
+  steps: readonly Step[] | null;
   pc: number;
   /** The handler's bindings (`$vector`) and the values they hid, restored on return. */
   binds: HandlerDecl["binds"];
@@ -284,6 +293,7 @@ class Interpreter {
   /** The vCPU executing a `run vcpuN { }` block, or -1. */
   windowVm = -1;
   windowCpu = -1;
+  readonly compiled: Compiled | null;
 
   constructor(readonly program: Program, options: RunOptions) {
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
@@ -295,6 +305,7 @@ class Interpreter {
     this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
+    this.compiled = options.compile === false ? null : new Compiled(this);
   }
 
   /** Every interrupt taken, in order (a full history only). */
@@ -333,6 +344,14 @@ class Interpreter {
   block(ops: readonly Op[]): void {
     // Handler statements run through stepCpu, not here: only the timeline is observed.
     const onStep = this.onStep;
+    if (this.compiled !== null) {
+      const steps = this.compiled.block(ops);
+      for (let i = 0; i < steps.length; i++) {
+        steps[i]();
+        if (onStep !== undefined) onStep(ops[i].loc, this);
+      }
+      return;
+    }
     for (const op of ops) {
       this.exec(op);
       if (onStep !== undefined) onStep(op.loc, this);
@@ -518,7 +537,11 @@ class Interpreter {
 
   /** Performs a command; vCPU commands are instructions, so they retire. */
   call(c: Call): Val | void {
-    const args = this.args(c);
+    return this.callWith(c, this.args(c));
+  }
+
+  /** {@link Interpreter.call} with its arguments evaluated already. */
+  callWith(c: Call, args: Args): Val | void {
     const vm = this.vms[c.vm];
     let result: Val | void;
     try {
@@ -645,7 +668,8 @@ class Interpreter {
     const top = frames[frames.length - 1];
     if (top) {
       if (top.pc < top.ops.length) {
-        this.exec(top.ops[top.pc++]);
+        if (top.steps !== null) top.steps[top.pc++]();
+        else this.exec(top.ops[top.pc++]);
       } else {
         this.leave(frames);
         cpu.returnFromInterrupt();
@@ -672,21 +696,30 @@ class Interpreter {
         this.env.set(b.name, b.from === "ack" ? taken.ack ?? taken.vector : taken.vector);
       }
     }
-    frames.push({ ops: h.body, pc: 0, binds: h.binds, hidden });
+    const steps = this.compiled !== null ? this.compiled.block(h.body) : null;
+    frames.push({ ops: h.body, steps, pc: 0, binds: h.binds, hidden });
   }
 
   /** Ends the innermost handler body, restoring what its bindings hid. */
   leave(frames: Frame[]): void {
     const f = frames.pop()!;
     if (f.hidden === null) return;
-    f.binds.forEach((b, i) => {
-      const v = f.hidden![i];
-      if (v === undefined) this.env.delete(b.name);
-      else this.env.set(b.name, v);
-    });
+    // A loop, not forEach: this runs once per handler return.
+    for (let i = 0; i < f.binds.length; i++) {
+      const v = f.hidden[i];
+      if (v === undefined) this.env.delete(f.binds[i].name);
+      else this.env.set(f.binds[i].name, v);
+    }
   }
 
   handlerFor(v: number, c: number, taken: Taken): HandlerDecl | undefined {
+    return this.compiled !== null
+      ? this.compiled.handlerFor(v, c, taken)
+      : this.findHandler(v, c, taken);
+  }
+
+  /** The first handler declared for what was taken. */
+  findHandler(v: number, c: number, taken: Taken): HandlerDecl | undefined {
     const platform = this.program.vms[v].platform;
     return this.program.handlers.find((h) =>
       h.vm === v && h.cpu === c && platform.handlerMatches(h.event, h.values, taken)
