@@ -79,6 +79,7 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
     repeat: true,
     for: true,
     parallel: true,
+    window: true,
   };
   assert.deepEqual(
     [...COMPILED_OPS, ...INTERPRETED_OPS].sort(),

@@ -46,9 +46,10 @@ export interface Machine {
 export const COMPILED_OPS: readonly Op["op"][] = ["do", "run"];
 
 /**
- * Op kinds that run through the interpreter's `exec`. Their bodies (a
- * `repeat`'s, an `if`'s branches) are compiled blocks again, so a loop of
- * commands still runs compiled commands.
+ * Op kinds that run through the interpreter's `exec`. Bodies that it runs
+ * as blocks (a `repeat`'s, an `if`'s branches) are compiled blocks again,
+ * so a loop of commands still runs compiled commands; a `window`'s body runs
+ * statement by statement through `exec`, between instruction boundaries.
  */
 export const INTERPRETED_OPS: readonly Op["op"][] = [
   "if",
@@ -58,6 +59,7 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
   "repeat",
   "for",
   "parallel",
+  "window",
 ];
 
 /**
