@@ -990,6 +990,15 @@ function lapicState(): State[] {
       // Cpu.lapic.irr/isr/tmr are public arrays: the fingerprint walks them.
       derived: true,
     });
+    out.push({
+      pattern: `vcpu#.lapic.${name}_word[#]`,
+      type: { kind: "int", min: 0, max: 0xffff_ffff },
+      doc: `${name.toUpperCase()} as the guest reads it: word n holds vectors 32n..32n+31 ` +
+        "(the register at its base + 0x10 * n)",
+      get: (vm, [c, w]) => vm.cpus[c].lapic[name][w] >>> 0,
+      bounds: (vm) => [vm.cpus.length, 8],
+      derived: true,
+    });
   }
   for (const r of LAPIC_REGISTERS) {
     if (r.width !== 32 || r.access === "wo") continue;
