@@ -2372,7 +2372,7 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "gic",
     doc:
-      "the vGIC: v2 (KVM_DEV_TYPE_ARM_VGIC_V2) or v3 (KVM_DEV_TYPE_ARM_VGIC_V3); block: { its  v4 }",
+      "the vGIC: v2 (KVM_DEV_TYPE_ARM_VGIC_V2, at most 8 vCPUs: kvm_vgic_create) or v3 (KVM_DEV_TYPE_ARM_VGIC_V3); block: { its  v4 }",
     value: { kind: "enum", values: ["v2", "v3"], default: "v3" },
     block: [
       {
@@ -2484,7 +2484,9 @@ export function vcpuIdsProblem(settings: Readonly<Record<string, Val>>): string 
 
 /** The vCPU count, after checking `vcpu_ids` against it. */
 function vcpuCount(settings: Readonly<Record<string, Val>>): number {
-  const problem = vcpuIdsProblem(settings);
+  const ids = vcpuIdsProblem(settings);
+  const gic = ids === undefined ? gicProblem(settings) : undefined;
+  const problem = ids ?? gic;
   if (problem !== undefined) {
     // The platform contract gives no location for a setting; until the
     // checker offers a hook, the diagnostic names the setting instead.
@@ -2492,10 +2494,31 @@ function vcpuCount(settings: Readonly<Record<string, Val>>): number {
     throw new ScnError({
       kind: "check",
       message: problem,
-      loc: { source: "<vm setting vcpu_ids>", start: at, end: at },
+      loc: { source: `<vm setting ${ids !== undefined ? "vcpu_ids" : "gic"}>`, start: at, end: at },
     });
   }
   return settings.vcpus as number;
+}
+
+/** GICv2's CPU interfaces: KVM's VGIC_V2_MAX_CPUS. */
+const VGIC_V2_MAX_CPUS = 8;
+
+/**
+ * Why KVM would refuse the vm's vGIC, or undefined: `kvm_vgic_create`
+ * answers KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2) with -E2BIG when more
+ * vCPUs than a GICv2 can address (8) exist.
+ *
+ * @example
+ * ```ts
+ * gicProblem({ vcpus: 9, gic: "v2" }); // "gic v2 with 9 vCPUs: ..."
+ * ```
+ */
+export function gicProblem(settings: Readonly<Record<string, Val>>): string | undefined {
+  const n = settings.vcpus as number;
+  if (settings.gic === "v2" && n > VGIC_V2_MAX_CPUS) {
+    return `gic v2 with ${n} vCPUs: KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2) is -E2BIG above ${VGIC_V2_MAX_CPUS} vCPUs (kvm_vgic_create, VGIC_V2_MAX_CPUS); use gic v3`;
+  }
+  return undefined;
 }
 
 /**

@@ -68,6 +68,16 @@ Deno.test("armPlatform rejects a bad vcpu_ids list at check time with a located 
   );
 });
 
+Deno.test("armPlatform refuses a GICv2 with more than 8 vCPUs as KVM_CREATE_DEVICE does (-E2BIG)", () => {
+  assert.throws(
+    () => run(`scenario "x"\nvm arm { arch arm64  vcpus 9  gic v2 }\n`),
+    (e: unknown) =>
+      e instanceof ScnError && e.diagnostics[0].kind === "check" &&
+      /-E2BIG above 8 vCPUs/.test(e.diagnostics[0].message),
+  );
+  assert.equal(run(`scenario "x"\nvm arm { arch arm64  vcpus 8  gic v2 }\n`).status, "pass");
+});
+
 Deno.test("armPlatform: vcpu_ids orders the redistributor region; vgic_get_redist_reg waits for vgic_init", () => {
   const r = run(`scenario "typer"
 vm arm { arch arm64  vcpus 3  gic v3 { its }  vcpu_ids=[2, 0, 1] }
