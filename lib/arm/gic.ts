@@ -212,7 +212,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly cifs: CpuInterface[] = [];
   /** The LPI configuration table (in guest RAM) and the mapped LPIs. */
   readonly lpis: LpiTable = new LpiTable(() => this.memory());
-  #ram: GuestMemory | undefined;
+  /**
+   * Guest RAM once touched (public, so that explore's fingerprint sees it;
+   * use {@link Gic.memory}).
+   */
+  ram: GuestMemory | undefined;
   /** The vITS, or null without one. */
   readonly its: Its | null;
   /** The GICv4 layer, or null without direct injection. */
@@ -297,12 +301,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * configuration and pending tables and the ITS's tables live there).
    */
   memory(): GuestMemory {
-    return this.#ram ??= new GuestMemory(armRamSize(this.vcpus));
+    return this.ram ??= new GuestMemory(armRamSize(this.vcpus));
   }
 
   /** The size guest RAM has (or will have once touched). */
   get memorySize(): number {
-    return this.#ram?.size ?? armRamSize(this.vcpus);
+    return this.ram?.size ?? armRamSize(this.vcpus);
   }
 
   /** The vCPU whose KVM MPIDR has this Aff2.Aff1.Aff0, or -1. */

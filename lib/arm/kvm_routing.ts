@@ -72,18 +72,19 @@ export interface ArmRoute {
  * ```
  */
 export class ArmGsiRouting {
-  #table = new Map<number, ArmRoute[]>();
+  /** GSI -> its entries (public, so that explore's fingerprint sees the table). */
+  table: Map<number, ArmRoute[]> = new Map();
 
   /** The entries of a GSI (none: the irqfd injects nothing). */
   routes(gsi: number): readonly ArmRoute[] {
-    return this.#table.get(gsi) ?? [];
+    return this.table.get(gsi) ?? [];
   }
 
   /** `kvm_vgic_setup_default_irq_routing`: GSI n to irqchip 0 pin n for each SPI. */
   setDefault(nrSpis: number): void {
-    this.#table.clear();
+    this.table.clear();
     for (let i = 0; i < nrSpis; i++) {
-      this.#table.set(i, [{
+      this.table.set(i, [{
         gsi: i,
         type: "irqchip",
         irqchip: 0,
@@ -119,7 +120,7 @@ export class ArmGsiRouting {
       if (e.type === "irqchip" && (e.pin >= NUM_PINS || e.irqchip >= NR_IRQCHIPS)) return -EINVAL;
       next.set(e.gsi, [...same, e]);
     }
-    this.#table = next;
+    this.table = next;
     return 0;
   }
 }
