@@ -393,7 +393,7 @@ function string(s: string): string {
 }
 
 function actor(a: Actor): string {
-  if (a.device !== undefined) return `device ${a.device}`;
+  if (a.device !== undefined) return a.vm ? `${a.vm}.device ${a.device}` : `device ${a.device}`;
   return a.vm ? `${a.vm}.${a.name}` : a.name;
 }
 

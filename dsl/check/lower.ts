@@ -363,16 +363,22 @@ function explainStray(args: readonly Arg[], scope: Scope): never {
 
 // ---- actors ----------------------------------------------------------------
 
-function resolveVm(name: string | undefined, loc: Loc, scope: Scope): number {
+/**
+ * The VM a name (the `g` of `g.vcpu0`) picks; without one, the only VM.
+ * `written` is the actor or path as written, so that the error can show
+ * the forms that work (`g.vmm`, `h.vmm`).
+ */
+function resolveVm(name: string | undefined, loc: Loc, scope: Scope, written: string): number {
   if (scope.vms.length === 0) {
     fail(loc, "no vm is declared", "declare one first: vm guest { arch x86_64 vcpus 1 }");
   }
   if (name === undefined) {
     if (scope.vms.length > 1) {
+      const forms = scope.vms.map((v) => `'${v.name}.${written}'`);
       fail(
         loc,
-        "several vms are declared: say which one, as in 'guest.vcpu0'",
-        undefined,
+        `several vms are declared: say which one '${written}' belongs to`,
+        `write ${forms.slice(0, -1).join(", ")} or ${forms[forms.length - 1]}`,
         scope.vms.map((v) => ({ loc: v.loc, message: `vm '${v.name}'` })),
       );
     }
@@ -384,7 +390,12 @@ function resolveVm(name: string | undefined, loc: Loc, scope: Scope): number {
 }
 
 function resolveActor(a: Actor, scope: Scope): ActorRef {
-  const vm = resolveVm(a.vm, a.loc, scope);
+  const vm = resolveVm(
+    a.vm,
+    a.loc,
+    scope,
+    a.name === "device" ? `device ${a.device}` : a.name,
+  );
   const decl = scope.vms[vm];
   if (a.name === "device") return { vm, kind: "device", cpu: -1, source: `device ${a.device}` };
   const m = /^vcpu(\d+)$/.exec(a.name);
@@ -949,7 +960,7 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
     vm = scope.vms.findIndex((v) => v.name === first.name);
     segs = segs.slice(1);
   } else {
-    vm = resolveVm(undefined, p.loc, scope);
+    vm = resolveVm(undefined, p.loc, scope, sliceOf(scope.ctx, p.loc));
   }
   const decl = scope.vms[vm];
   const written = shapeOf(segs);

@@ -273,7 +273,8 @@ Deno.test("actors and blocks are checked", async (t) => {
       "vcpu0: nop\n",
       'scenario "t"\nvm a { arch x86_64 }\nvm b { arch x86_64 }\n',
     );
-    assert.equal(d.message, "several vms are declared: say which one, as in 'guest.vcpu0'");
+    assert.equal(d.message, "several vms are declared: say which one 'vcpu0' belongs to");
+    assert.equal(d.hint, "write 'a.vcpu0' or 'b.vcpu0'");
     assert.deepEqual(d.related?.map((r) => r.message), ["vm 'a'", "vm 'b'"]);
   });
   await t.step("a vm prefix picks the vm", () => {

@@ -144,6 +144,7 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
                                                        at a GUEST_SYNC exit); '$vector' (Arm: '$intid',
                                                        '$iar') is what it took
   vcpu0: lapic enable                                  an action by an actor: vcpuN, vmm, device NAME
+  g.vcpu0: sti   g.device d4: ...   g.vmm: ...         with several vms, any actor or path names its vm
   vmm: kvm irq_line gsi=14 level=1 -> $r               '-> $r' binds what the command returns
   vcpu0: if bit ... { ... } else { ... }               guest-side conditions
   run                                                  deliver until nothing more happens now
