@@ -17,13 +17,14 @@ import type {
   Value,
   WordBlock,
 } from "../ast.ts";
-import type {
-  CommandSpec,
-  HandlerEventSpec,
-  ParamSpec,
-  ParamType,
-  StateSpec,
-  Val,
+import {
+  type CommandSpec,
+  type HandlerEventSpec,
+  mainParams,
+  type ParamSpec,
+  type ParamType,
+  type StateSpec,
+  type Val,
 } from "../../lib/core/table.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
 import type { VmModel } from "../../lib/core/platform.ts";
@@ -530,12 +531,21 @@ function lowerCall(
   const rest = args.slice(used);
   const bound: { param: ParamSpec; expr: Expr }[] = [];
   const given = new Map<string, Loc>();
-  const positional = spec.params.filter((p) => p.positional);
+  const positional = mainParams(spec);
   let register: Call["register"];
   let nextPositional = 0;
   const fieldArgs: { key: string; keyLoc: Loc; value: Value }[] = [];
   const registerParam = spec.params.find((p) => p.type.kind === "register");
   for (const a of rest) {
+    if (a.kind === "kv" && registerParam && a.key === registerParam.name && !register) {
+      // `register=lapic.tpr`: the register by name.
+      if (a.value.kind !== "path" && a.value.kind !== "ident") {
+        fail(a.value.loc, `'${registerParam.name}=' takes a register name`, usage(spec));
+      }
+      register = resolveRegister(a.value, registerParam.type, scope);
+      given.set(registerParam.name, a.keyLoc);
+      continue;
+    }
     if (a.kind === "kv") {
       const param = spec.params.find((p) => p.name === a.key && p.type.kind !== "register");
       if (!param) {
@@ -578,6 +588,20 @@ function lowerCall(
   }
   if (registerParam) {
     if (!register) fail(loc, `'${spec.name}' needs a register`, usage(spec));
+    // `value=` names the whole value, unless the register has a field of that name.
+    const named = fieldArgs.findIndex((f) =>
+      f.key === RAW_VALUE && !register!.spec.fields.some((x) => x.name === RAW_VALUE)
+    );
+    if (named >= 0) {
+      const f = fieldArgs.splice(named, 1)[0];
+      if (register.raw) {
+        fail(f.keyLoc, `the value is given twice`, undefined, [{
+          loc: register.raw.loc,
+          message: "first given here",
+        }]);
+      }
+      register = { ...register, raw: lowerTyped(f.value, { kind: "u64" }, scope) };
+    }
     const fields = fieldArgs.map((f) => {
       const field = register!.spec.fields.find((x) => x.name === f.key);
       if (!field) {
@@ -781,6 +805,9 @@ function lowerEntries(
     return e;
   });
 }
+
+/** The name of a register command's whole value: `write lapic.tpr value=0x50`. */
+const RAW_VALUE = "value";
 
 function usage(spec: CommandSpec): string {
   const parts = spec.params.map((p) => {

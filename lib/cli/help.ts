@@ -7,7 +7,7 @@
  */
 import type { PlatformEntry } from "../core/platform.ts";
 import { describeType } from "../core/values.ts";
-import type { CommandSpec, ParamSpec } from "../core/table.ts";
+import { type CommandSpec, mainParams, type ParamSpec } from "../core/table.ts";
 import { REPORT_HELP } from "../report/block_help.ts";
 
 const OVERVIEW = `irqlab: a testbed for the interrupt plumbing of virtual machine monitors.
@@ -146,6 +146,8 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
   vcpu0: lapic enable                                  an action by an actor: vcpuN, vmm, device NAME
   g.vcpu0: sti   g.device d4: ...   g.vmm: ...         with several vms, any actor or path names its vm
   vmm: kvm irq_line gsi=14 level=1 -> $r               '-> $r' binds what the command returns
+  vmm: kvm irq_line 14 level=1                         the main argument may be positional, every
+                                                       one named ('scn help COMMAND' shows both)
   vcpu0: if bit ... { ... } else { ... }               guest-side conditions
   run                                                  deliver until nothing more happens now
   run 5ms                                              advance virtual time, firing timers on the way
@@ -180,12 +182,38 @@ function paramText(p: ParamSpec): string {
   return `      ${t}${opt}: ${p.doc}`;
 }
 
+/** The positional and the all-named form of a command: every command has both. */
+function usageLines(c: CommandSpec): string[] {
+  const main = mainParams(c);
+  const opt = (p: ParamSpec, text: string) => p.default === undefined ? text : `[${text}]`;
+  const named = (p: ParamSpec) => opt(p, `${p.name}=<${p.name}>`);
+  const reg = c.params.find((p) => p.type.kind === "register");
+  const rest = c.params.filter((p) => p !== reg && !main.includes(p)).map(named);
+  const form = (...words: string[]) => [c.name, ...words, ...rest].join(" ");
+  if (reg) {
+    const r = reg.name;
+    return [
+      `      usage: ${form(`<${r}> [field=value ...]`)}  |  ${form(`<${r}> <value>`)}`,
+      `         or: ${form(`${r}=<${r}> [field=value ...]`)}  |  ${
+        form(`${r}=<${r}> value=<value>`)
+      }`,
+    ];
+  }
+  if (c.params.length === 0) return [];
+  if (main.length === 0) return [`      usage: ${form()}`];
+  return [
+    `      usage: ${form(...main.map((p) => opt(p, `<${p.name}>`)))}`,
+    `         or: ${form(...main.map(named))}`,
+  ];
+}
+
 function commandText(c: CommandSpec): string[] {
   const lines = [
     `  ${
       c.actor === "device" ? "device X" : c.actor === "vcpu" ? "vcpuN" : c.actor
     }: ${c.name}  - ${c.doc}`,
   ];
+  lines.push(...usageLines(c));
   for (const p of c.params) lines.push(paramText(p));
   if (c.block) {
     lines.push(`      { ${c.block.entry}=... } entries, each with:`);

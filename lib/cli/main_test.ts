@@ -341,9 +341,12 @@ Deno.test("scn help prints the overview and each topic", async (t) => {
     ]);
     const two = scn(["help", "kvm", "irq_line"]);
     assert.equal(two.code, 0);
-    assert.deepEqual(x86(two.out).slice(0, 4), [
+    assert.deepEqual(x86(two.out).slice(0, 6), [
       "[x86_64]",
       "  vmm: kvm irq_line  - KVM_IRQ_LINE_STATUS: set a GSI's level on every route of it",
+      // Every command's main argument may be positional, and every argument named.
+      "      usage: kvm irq_line <gsi> level=<level>",
+      "         or: kvm irq_line gsi=<gsi> level=<level>",
       "      gsi=a GSI (0..0xffffffff): the GSI",
       "      level=a line level (0..1): 1 assert, 0 de-assert",
     ]);

@@ -45,6 +45,25 @@ export interface ParamSpec {
   default?: Val;
 }
 
+/**
+ * The parameters a command takes by position: those its table marks
+ * `positional`, else its first one, the command's main argument (`evtchn
+ * send 13`, `ipi 0x41`). Every parameter may also be given by name. A
+ * register parameter has its own positional form (`write lapic.tpr 0x50`)
+ * and is never in this list.
+ *
+ * @example
+ * ```ts
+ * mainParams({ params: [{ name: "gsi", type: { kind: "u64" }, doc: "" }] }).map((p) => p.name); // ["gsi"]
+ * ```
+ */
+export function mainParams(spec: { params: readonly ParamSpec[] }): readonly ParamSpec[] {
+  const marked = spec.params.filter((p) => p.positional);
+  if (marked.length !== 0) return marked;
+  if (spec.params.some((p) => p.type.kind === "register")) return [];
+  return spec.params.slice(0, 1);
+}
+
 /** Who can perform a command. */
 export type ActorKind = "vcpu" | "vmm" | "device" | "hypervisor";
 
