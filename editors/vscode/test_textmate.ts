@@ -86,6 +86,7 @@ export const SAMPLES: [string, string, string][] = [
   ["on vcpu0 vector 0x41 { eoi }", "vcpu0", "entity.name.tag.actor.scn"],
   ["run", "run", "keyword.control.flow.scn"],
   ["run 5ms", "5ms", "constant.numeric.duration.scn"],
+  ["run vcpu0 { sti; nop }", "run", "keyword.control.flow.scn"],
   ["expect vcpu0.lapic.isr == {0x41}", "expect", "keyword.other.expect.scn"],
   ["expect vcpu0.lapic.isr == {0x41}", "vcpu0.lapic.isr", "variable.other.property.scn"],
   ["expect vcpu0.lapic.isr == {0x41}", "==", "keyword.operator.comparison.scn"],
