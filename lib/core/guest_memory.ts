@@ -344,14 +344,19 @@ export function guestMemoryCommands<M>(
     positional: true,
   };
   const actors = [
-    ["vcpu", "a guest load"],
-    ["vmm", "the VMM's load through its mapping of guest RAM"],
+    ["vcpu", "a guest load from", "a guest store to", "(a MOV that stays in the guest)"],
+    [
+      "vmm",
+      "the VMM reads",
+      "the VMM writes",
+      "(through its mapping, KVM_SET_USER_MEMORY_REGION: the same pages)",
+    ],
   ] as const;
-  return actors.flatMap(([actor, who]): CommandSpec<M>[] => [
+  return actors.flatMap(([actor, load, store, how]): CommandSpec<M>[] => [
     {
       actor,
       name: "mem read",
-      doc: `${who} of guest-physical memory: mem read 0x1000 u32 -> $v`,
+      doc: `${load} guest-physical memory ${how}: mem read 0x1000 u32 -> $v`,
       params: [ADDRESS, SIZE],
       returns: "the little-endian value read",
       touches,
@@ -364,9 +369,7 @@ export function guestMemoryCommands<M>(
     {
       actor,
       name: "mem write",
-      doc: `${
-        who.replace("load", "store")
-      } to guest-physical memory, little-endian: mem write 0x1000 u32 0x1`,
+      doc: `${store} guest-physical memory, little-endian ${how}: mem write 0x1000 u32 0x1`,
       params: [ADDRESS, SIZE, value],
       touches,
       run: (vm, _cpu, a) => {
