@@ -161,6 +161,7 @@ const ENXIO_ITS = 6;
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * its.restoreTables() === -EEXIST; // a duplicate collection entry
  * ```
  */
@@ -170,6 +171,7 @@ export const EEXIST = 17;
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * its.saveTables() === -EACCES; // an ITE maps a forwarded vLPI
  * ```
  */
@@ -202,6 +204,7 @@ function cacheKey(device: number, event: number): number {
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * its.readRegister(GitsOffset.CTLR, 4); // Quiescent | Enabled
  * ```
  */
@@ -222,6 +225,7 @@ export const GitsOffset = {
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * (its.readRegister(GitsOffset.CTLR, 4) & GitsCtlr.QUIESCENT) !== 0n; // nothing queued
  * ```
  */
@@ -242,6 +246,7 @@ export const KVM_GITS_IIDR = 0x4b00_043b;
  *
  * @example
  * ```ts
+ * declare const its: Its;
  * (its.baserDevice & GitsBaser.VALID) !== 0n; // the device table is valid
  * ```
  */

@@ -80,6 +80,8 @@ export const TimerCtl = { ENABLE: 1, IMASK: 2, ISTATUS: 4 } as const;
  *
  * @example
  * ```ts
+ * import { type ModelEnv } from "./engine_types.ts";
+ * declare const env: ModelEnv;
  * const offsets: CounterOffsets = { virt: 0n, phys: 0n, vmWide: false };
  * new ArchTimer("virt", 27, env, () => {}, offsets).counter; // now - offsets.virt
  * ```

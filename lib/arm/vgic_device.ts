@@ -70,6 +70,7 @@ const EINVAL = 22, ENXIO = 6, EEXIST = 17, E2BIG = 7, EBUSY = 16, ENOENT = 2;
  *
  * @example
  * ```ts
+ * const dev = new VgicDevice(3, 1);
  * dev.setAddr(VgicAddrType.V3_DIST, 0x1000n) === -VgicErrno.EINVAL; // not 64 KB aligned
  * ```
  */
