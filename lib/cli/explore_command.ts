@@ -6,6 +6,7 @@
  * @module
  */
 import { tapExploreReport } from "../report/tap.ts";
+import { Progress, type ProgressSink } from "../report/progress.ts";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
@@ -15,6 +16,7 @@ import type { PlatformEntry } from "../core/platform.ts";
 import { collectFiles, fileLoader, readText } from "../load/files.ts";
 import { expandHostTargets, hostedScenario, toHost } from "../load/hosts.ts";
 import {
+  DEFAULT_MAX_STATES,
   explore,
   type ExploreOptions,
   type ExploreResult,
@@ -37,6 +39,8 @@ export interface ExploreIo {
   color: boolean;
   writeFile(path: string, text: string): void;
   platforms?: readonly PlatformEntry[];
+  /** Where a progress line over a long search goes (stderr); none when absent. */
+  progress?: ProgressSink;
 }
 
 /** The options of `scn explore`, as parsed from the command line. */
@@ -197,7 +201,51 @@ function errorOutcome(file: string, e: unknown, sources: Map<string, string>): E
 
 type Runner = (program: Program, file: string) => ExploreResult | Promise<ExploreResult>;
 
-function runner(o: ExploreCliOptions): Runner {
+/**
+ * The progress line of a search in this thread: one file at a time, the
+ * states explored against the `--max-states` budget, and the files that
+ * failed so far. Only on a terminal, and never with `--json` or `--tap`.
+ */
+class SearchProgress {
+  #line: Progress | undefined;
+  #failed = 0;
+  readonly #on: boolean;
+
+  constructor(
+    private readonly o: ExploreCliOptions,
+    private readonly sink: ProgressSink | undefined,
+    private readonly files: number,
+  ) {
+    this.#on = sink !== undefined && !o.json && !o.tap && o.workers <= 1 &&
+      o.schedule === undefined;
+  }
+
+  /** A search of the `index`-th file (from 1) starts. */
+  start(index: number, file: string): void {
+    if (!this.#on) return;
+    this.#line = new Progress({
+      label: `explore ${index}/${this.files} ${file}: states`,
+      total: this.o.explore.maxStates ?? DEFAULT_MAX_STATES,
+      failures: "failed",
+      sink: this.sink,
+    });
+  }
+
+  /** For {@link ExploreOptions.progress}. */
+  readonly update = (stats: { states: number }): void => {
+    this.#line?.update(stats.states, this.#failed);
+  };
+
+  /** The search ended with `outcome`. */
+  end(outcome: ExploreOutcome): void {
+    const r = outcome.kind === "explored" ? outcome.result.status : "error";
+    if (r === "fail" || r === "xpass" || r === "error") this.#failed++;
+    this.#line?.end();
+    this.#line = undefined;
+  }
+}
+
+function runner(o: ExploreCliOptions, progress?: SearchProgress): Runner {
   if (o.schedule !== undefined) {
     const token = o.schedule;
     return (program) =>
@@ -206,7 +254,7 @@ function runner(o: ExploreCliOptions): Runner {
   if (o.workers > 1) {
     return (program, file) => exploreWithWorkers(program, file, o.explore, o.workers);
   }
-  return (program) => explore(program, o.explore);
+  return (program) => explore(program, { ...o.explore, progress: progress?.update });
 }
 
 function missingOutcome(file: string): ExploreOutcome {
@@ -271,15 +319,18 @@ export function exploreCommand(paths: string[], o: ExploreCliOptions, io: Explor
   }
   const pre = precheck(paths, o, io);
   if (typeof pre === "number") return pre;
-  const run = runner(o);
+  const progress = new SearchProgress(o, io.progress, pre.files.length);
+  const run = runner(o, progress);
   const outcomes = pre.missing.map(missingOutcome);
-  for (const f of pre.files) {
+  for (const [i, f] of pre.files.entries()) {
     const loaded = loadProgram(f, io.platforms);
     if ("outcome" in loaded) outcomes.push(loaded.outcome);
     else {
+      progress.start(i + 1, f);
       outcomes.push(
         guard(f, loaded.program, () => ({ ...(run(loaded.program, f) as ExploreResult), file: f })),
       );
+      progress.end(outcomes[outcomes.length - 1]);
     }
   }
   return report(outcomes, o, io);
@@ -305,14 +356,16 @@ export async function exploreCommandAsync(
   }
   const pre = precheck(paths, o, io);
   if (typeof pre === "number") return pre;
-  const run = runner(o);
+  const progress = new SearchProgress(o, io.progress, pre.files.length);
+  const run = runner(o, progress);
   const outcomes = pre.missing.map(missingOutcome);
-  for (const f of pre.files) {
+  for (const [i, f] of pre.files.entries()) {
     const loaded = loadProgram(f, io.platforms);
     if ("outcome" in loaded) {
       outcomes.push(loaded.outcome);
       continue;
     }
+    progress.start(i + 1, f);
     try {
       // A host file's scenarios are named `bug.md:LINE`, not by the host file.
       outcomes.push({
@@ -323,6 +376,7 @@ export async function exploreCommandAsync(
     } catch (e) {
       outcomes.push(errorOutcome(f, e, new Map(loaded.program.sources)));
     }
+    progress.end(outcomes[outcomes.length - 1]);
   }
   return report(outcomes, o, io);
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { PlatformEntry } from "../core/platform.ts";
+import type { ProgressSink } from "../report/progress.ts";
 
 /** Where the command line writes; injectable so tests can capture it. */
 export interface Io {
@@ -16,4 +17,8 @@ export interface Io {
   platforms?: readonly PlatformEntry[];
   /** The command a failure's replay line names; `deno task scn run` when absent. */
   runCommand?: string;
+  /** Where progress lines over long work go (stderr); none when absent. */
+  progress?: ProgressSink;
+  /** Draw a progress line over `scn run`'s files too: the KVM backend's real VMs are slow. */
+  runProgress?: boolean;
 }

@@ -77,5 +77,10 @@ export async function kvmRunCommand(
       },
     }
   );
-  return rerun(args, { ...io, platforms, runCommand: "deno task scn-kvm run --backend kvm" });
+  return rerun(args, {
+    ...io,
+    platforms,
+    runCommand: "deno task scn-kvm run --backend kvm",
+    runProgress: true,
+  });
 }

@@ -18,6 +18,7 @@ import { type Line, textReport } from "../report/text.ts";
 import { jsonReport } from "../report/json.ts";
 import { junitReport } from "../report/junit.ts";
 import { tapReport } from "../report/tap.ts";
+import { Progress, STDERR } from "../report/progress.ts";
 import { type HtmlEntry, htmlReport } from "../report/html.ts";
 import { splitTarget } from "../load/extract.ts";
 import { parseSchedule } from "../engine/explore_schedule.ts";
@@ -224,11 +225,25 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   // A timeline of every scenario, or a page, draws passing ones' traces too.
   const lean = !values.trace && !values.json && values.timeline !== "all" &&
     values.html === undefined && io.platforms === undefined;
-  for (const f of files) {
+  // Real VMs are slow: a progress line over the files, on a terminal, for a person.
+  const progress = new Progress({
+    label: `${command}`,
+    total: files.length,
+    failures: "failed",
+    sink: io.progress,
+    enabled: io.runProgress === true && io.progress !== undefined && !values.json &&
+      !values.tap && values.html !== "-",
+  });
+  let failedSoFar = 0;
+  for (const [i, f] of files.entries()) {
     const one = (name: string, source?: ScenarioSource) =>
       processFile(name, command, maxSteps, io.platforms, values.schedule, source, lean);
-    outcomes.push(...processTarget(f, one));
+    const done = processTarget(f, one);
+    outcomes.push(...done);
+    failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;
+    progress.update(i + 1, failedSoFar);
   }
+  progress.end();
 
   if (values.json) {
     io.out(jsonReport(outcomes));
@@ -290,6 +305,7 @@ export function consoleIo(): Io {
     err: (line) => console.error(line),
     color: Deno.stdout.isTerminal(),
     writeFile: (path, text) => Deno.writeTextFileSync(path, text),
+    progress: STDERR,
   };
 }
 

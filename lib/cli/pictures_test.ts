@@ -1,11 +1,12 @@
 // The command line's pictures and machine formats: --timeline, --html, --tap.
 import assert from "node:assert/strict";
-import { type Io, main } from "./main.ts";
+import { type Io, main, mainAsync } from "./main.ts";
+import type { ProgressSink } from "../report/progress.ts";
 
 const FIXTURE = "tests/fixtures/pictures/redelivery_two_cpus.scn";
 const PASS = "tests/fixtures/cli/pass.scn";
 
-function scn(args: string[]) {
+function capture(extra: Partial<Io> = {}) {
   const c = {
     code: -1,
     out: [] as string[],
@@ -17,9 +18,21 @@ function scn(args: string[]) {
     err: (line) => c.err.push(line),
     color: false,
     writeFile: (path, text) => c.files.set(path, text),
+    ...extra,
   };
+  return { c, io };
+}
+
+function scn(args: string[], extra: Partial<Io> = {}) {
+  const { c, io } = capture(extra);
   c.code = main(args, io);
   return c;
+}
+
+/** A stderr that says it is (or is not) a terminal, and keeps what is written. */
+function terminal(isTerminal = true): ProgressSink & { written: string[] } {
+  const written: string[] = [];
+  return { isTerminal: () => isTerminal, write: (t) => void written.push(t), written };
 }
 
 const header = (l: string) => /^\s+time\s+step\s/.test(l);
@@ -75,4 +88,48 @@ Deno.test("scn run: --json, --tap and --html - cannot be asked for together", ()
   assert.equal(r.code, 2);
   assert.match(r.err[0], /choose one/);
   assert.equal(scn(["explore", "--html", "-", PASS]).code, 2);
+});
+
+const RACE = "scenarios/races/ioapic_level_eoi_vs_reassert.scn";
+
+Deno.test("scn explore draws a progress line on a terminal, and clears it before the report", async () => {
+  for (const run of [main, mainAsync]) {
+    const tty = terminal();
+    const { c, io } = capture({ progress: tty });
+    c.code = await run(["explore", RACE], io);
+    const text = tty.written.join("");
+    assert.match(
+      text,
+      new RegExp(
+        `\\rexplore 1/1 ${RACE}: states \\d+/100000 \\(\\d+%\\)  [\\d.]+/s  \\S+ left  0 failed`,
+      ),
+    );
+    assert.match(tty.written.at(-1)!, /^\r {10,}\r$/, "the line is wiped at the end");
+    assert.ok(!text.includes("\n"), "the line never scrolls");
+  }
+});
+
+Deno.test("no progress line when stderr is not a terminal, or with --json or --tap", () => {
+  for (
+    const [args, tty] of [
+      [["explore", RACE], terminal(false)],
+      [["explore", "--json", RACE], terminal()],
+      [["explore", "--tap", RACE], terminal()],
+    ] as const
+  ) {
+    scn([...args], { progress: tty });
+    assert.deepEqual(tty.written, [], args.join(" "));
+  }
+});
+
+Deno.test("scn run draws a progress line only for the slow backend (runProgress), on a terminal", () => {
+  const tty = terminal();
+  scn(["run", PASS, FIXTURE], { progress: tty, runProgress: true });
+  assert.match(tty.written.join(""), /\rrun 2\/2 \(100%\)  [\d.]+\/s  \S+ left  1 failed/);
+  const quiet = terminal();
+  scn(["run", PASS, FIXTURE], { progress: quiet });
+  assert.deepEqual(quiet.written, []);
+  const json = terminal();
+  scn(["run", "--json", PASS], { progress: json, runProgress: true });
+  assert.deepEqual(json.written, []);
 });

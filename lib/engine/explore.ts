@@ -84,6 +84,11 @@ export interface ExploreOptions {
    * `index` from 0 to `count - 1`. See {@link shardOf}.
    */
   shard?: { index: number; count: number };
+  /**
+   * Called after each run of an order with the search's counts so far, for a
+   * progress line; the search does not depend on it.
+   */
+  progress?: (stats: Readonly<ExploreStats>) => void;
 }
 
 /**
@@ -635,6 +640,7 @@ export function explore(program: Program, options: ExploreOptions = {}): Explore
     const round = search.rounds[d] ?? [];
     for (const item of round) {
       const failed = search.merge(runItem(item, search.ctx, seen));
+      options.progress?.(search.stats);
       if (failed) return finish(search, failed);
     }
     search.rounds[d] = [];

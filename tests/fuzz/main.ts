@@ -31,6 +31,7 @@ import { formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
 import type { Outcome } from "../../lib/report/outcome.ts";
 import { textReport } from "../../lib/report/text.ts";
 import { jsonReport } from "../../lib/report/json.ts";
+import { Progress } from "../../lib/report/progress.ts";
 import { buildPool, capLoops, makeMutant, type Mutant, mutantRng, type Pool } from "./mutate.ts";
 
 /** One file the mutants are made from. */
@@ -405,6 +406,8 @@ export function fuzz(
     start?: number;
     slowMs?: number;
     progress?: (done: number, s: FuzzSummary) => void;
+    /** Called after every mutant with the count done and the crashes so far (a progress line). */
+    tick?: (done: number, crashes: number) => void;
     /** Called before each mutant runs (for finding a hang). */
     before?: (index: number) => void;
     onCrash?: (c: Crash) => void;
@@ -461,6 +464,7 @@ export function fuzz(
       s.slow.push(slow);
       options.onSlow?.(slow.token, slow.ms, slow.verdict, m.text);
     }
+    options.tick?.(i - start + 1, s.crashes.length);
     if ((i - start + 1) % every === 0) {
       s.ms = performance.now() - t0;
       options.progress?.(i - start + 1, s);
@@ -626,20 +630,33 @@ export function main(args: string[]): number {
       `seed ${seed}, mutants ${start}..${start + count - 1}, max-steps ${maxSteps}`,
   );
   let shown = 0;
+  // On a terminal, one line on stderr redrawn in place; in a log, a line now and then.
+  const line = new Progress({
+    label: "fuzz",
+    total: count,
+    failures: "crashes",
+    enabled: !values["log-index"],
+  });
   const summary = fuzz(corpus, seed, count, {
     ...options,
     start,
     before: values["log-index"] ? (i) => console.error(`> ${seed}:${i}`) : undefined,
-    progress: (done, s) => console.log(`  ${done}/${count}  ${summaryLine(s)}`),
+    tick: (done, crashes) => line.update(done, crashes),
+    progress: line.shown
+      ? undefined
+      : (done, s) => console.log(`  ${done}/${count}  ${summaryLine(s)}`),
     onCrash: (c) => {
+      line.end();
       if (shown++ < showCrashes) printCrash(c);
       else console.log(`CRASH ${c.token} (${c.stage}): ${String(c.error).split("\n")[0]}`);
     },
     onSlow: (token, ms, verdict, text) => {
+      line.end();
       console.log(`SLOW ${token} ${ms}ms (${verdict}); the mutant, in case the code changes:`);
       console.log(text.split("\n").map((l) => `  | ${l}`).join("\n"));
     },
   });
+  line.end();
   if (summary.slow.length > 0) {
     const top = [...summary.slow].sort((a, b) => b.ms - a.ms).slice(0, 20);
     console.log(`slow mutants (> ${slowMs}ms; hang risks), slowest first:`);
