@@ -42,7 +42,7 @@ Deno.test("the TextMate grammar covers every statement kind of dsl/scn.peggy", (
     ForStatement: "for",
     ParallelStatement: "parallel",
     HandlerStatement: "on",
-    WindowStatement: "run vcpu0 {",
+    WindowStatement: "run vcpu0",
     RunStatement: "run",
     ExpectStatement: "expect",
     AlwaysStatement: "always",
