@@ -41,7 +41,7 @@ export type {
 } from "./lib/core/platform.ts";
 export { platformEntry } from "./lib/core/platform.ts";
 export type * from "./lib/core/table.ts";
-export { drain, OWN_FLAGS, PLUMBING, PLUMBING_UNLESS_XEN, stepwise } from "./lib/core/table.ts";
+export { drain, OWN_FLAGS, PLUMBING, stepwise } from "./lib/core/table.ts";
 export {
   type Counterexample,
   DEFAULT_MAX_DEPTH,

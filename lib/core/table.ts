@@ -171,6 +171,22 @@ export interface CommandSpec<M = never> {
   /** Set when only some VMs of the platform have the command (see {@link Requirement}). */
   requires?: Requirement;
   /**
+   * The instruction traps to the hypervisor (a VM exit: port I/O, APIC
+   * MMIO, MSR accesses, HLT), where the rest of the guest's instructions do
+   * not. A model records the exit (x86: in the vCPU's `kvm_run`) before the
+   * command acts.
+   */
+  exits?: boolean;
+  /**
+   * How a backend that runs a real system performs the command: a key of
+   * that backend's operation table (`lib/kvm` for x86), naming an ioctl, a
+   * guest instruction or a refusal. Kept apart from `name` so that
+   * renaming a command keeps its binding; a platform with such a backend
+   * narrows the type to its own keys and requires it on every command, so
+   * an unbound command does not compile.
+   */
+  backend?: string;
+  /**
    * What state the command may read or write, for `scn explore`'s
    * partial-order reduction: two actions by different actors whose
    * footprints share nothing are not tried in both orders. Names are model
@@ -252,15 +268,6 @@ export function drain<T>(steps: Generator<void, T, void>): T {
  * delivery during `run` change.
  */
 export const PLUMBING = "plumbing";
-
-/**
- * The footprint of what KVM's line and MSI ioctls (and the devices that use
- * them) do: the plumbing only. Not so under Xen (`hypervisor xen` or
- * `kvm-xen`), where an event-channel kick ends a HLT and reads IF: there
- * they touch everything.
- */
-export const PLUMBING_UNLESS_XEN: Footprint = (settings): readonly string[] | undefined =>
-  settings.hypervisor === undefined || settings.hypervisor === "kvm" ? [PLUMBING] : undefined;
 
 /** The footprint of an instruction that changes only the acting vCPU's own flags. */
 export const OWN_FLAGS: readonly string[] = ["cpu@self"];

@@ -53,10 +53,33 @@ import {
   type VmModel,
 } from "../core/platform.ts";
 import type { X86Vm } from "../x86/vm.ts";
-import { toRoutingEntry, x86Platform } from "../x86/platform.ts";
+import { toRoutingEntry, X86_COMMANDS, x86Platform } from "../x86/platform.ts";
+import type { X86BackendOp, X86Command } from "../x86/command.ts";
 import { GP_FAULT } from "../x86/cpu.ts";
-import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
-import { ICR_HIGH_FIELDS, ICR_LOW_FIELDS, LAPIC_REGISTERS } from "../x86/lapic_registers.ts";
+import {
+  decodeField,
+  encodeFields,
+  fieldByName,
+  fieldGet,
+  fieldSet,
+  joinWords,
+  setField,
+  splitWords,
+} from "../core/bitfield.ts";
+import {
+  ApicBaseBit,
+  IA32_APIC_BASE_MSR,
+  IA32_TSC_DEADLINE_MSR,
+  ICR_HIGH_FIELDS,
+  ICR_LOW_FIELDS,
+  LAPIC_REGISTERS,
+  lapicRegisterByName,
+  SVR_FIELDS,
+  X2APIC_MSR_BASE,
+} from "../x86/lapic_registers.ts";
+import { IoapicIndex, IoapicMmio } from "../x86/ioapic.ts";
+import { decodeMsiData } from "../x86/msi.ts";
+import { DeliveryMode } from "../x86/apic_message.ts";
 import { GsiRouting, KvmIrqchip, type RoutingEntry } from "../x86/kvm_routing.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import {
@@ -104,15 +127,21 @@ export class BackendUnsupported extends Error {
   }
 }
 
-const IA32_APIC_BASE = 0x1b, APIC_BASE_EXTD = 1n << 10n, APIC_BASE_EN = 1n << 11n;
-const X2APIC_MSR_BASE = 0x800;
-const IOREGSEL = 0x00, IOWIN = 0x10, IOREDTBL = 0x10;
-const LAPIC_EOI = 0x0b0, LAPIC_SVR = 0x0f0, LAPIC_ICR_LOW = 0x300, LAPIC_ICR_HIGH = 0x310;
-const LAPIC_TIMER_INITIAL = 0x380;
-const IA32_TSC_DEADLINE = 0x6e0;
-const IRR = 0x200, ISR = 0x100, TMR = 0x180;
-
-const offsetOf = (name: string) => LAPIC_REGISTERS.find((r) => r.name === name)!.offset;
+// Offsets, MSRs and bits from the x86 model's register tables, stated once there.
+const offsetOf = (name: string) => lapicRegisterByName(name)!.offset;
+const IA32_APIC_BASE = IA32_APIC_BASE_MSR;
+const APIC_BASE_EXTD = BigInt(ApicBaseBit.EXTD), APIC_BASE_EN = BigInt(ApicBaseBit.EN);
+const IOREGSEL = IoapicMmio.IOREGSEL, IOWIN = IoapicMmio.IOWIN, IOREDTBL = IoapicIndex.IOREDTBL;
+const LAPIC_EOI = offsetOf("eoi"), LAPIC_SVR = offsetOf("svr");
+const LAPIC_ICR_LOW = offsetOf("icr_low"), LAPIC_ICR_HIGH = offsetOf("icr_high");
+const LAPIC_TIMER_INITIAL = offsetOf("timer_initial_count");
+const LVT_FIRST = offsetOf("lvt_timer"), LVT_LAST = offsetOf("lvt_error");
+const IA32_TSC_DEADLINE = IA32_TSC_DEADLINE_MSR;
+const IRR = offsetOf("irr"), ISR = offsetOf("isr"), TMR = offsetOf("tmr");
+/** The x2APIC MSR of a LAPIC register (SDM: 0x800 + offset / 16). */
+const x2apicMsr = (offset: number) => X2APIC_MSR_BASE + (offset >> 4);
+const SVR_ENABLE = fieldSet(fieldByName(SVR_FIELDS, "apic_enable")!, 0, 1);
+const ICR_DELIVERY_MODE = fieldByName(ICR_LOW_FIELDS, "delivery_mode")!;
 
 /**
  * One vCPU of a {@link KvmBackedVm}, as the interpreter sees it.
@@ -180,10 +209,10 @@ export class KvmBackedCpu implements CpuModel {
     this.outside = "none";
   }
 
-  /** An ICR low word was written: INIT (101b) or Start-up (110b) in bits 10:8 reset or start vCPUs. */
+  /** An ICR low word was written: an INIT or Start-up IPI resets or starts vCPUs. */
   noteIcr(low: number): void {
-    const mode = (low >>> 8) & 7;
-    if (mode === 5 || mode === 6) this.vm.initSent = true;
+    const mode = fieldGet(ICR_DELIVERY_MODE, low);
+    if (mode === DeliveryMode.INIT || mode === DeliveryMode.StartUp) this.vm.initSent = true;
   }
 
   /**
@@ -350,16 +379,18 @@ export class KvmBackedCpu implements CpuModel {
   lapicWrite(offset: number, value: number): void {
     if (offset === LAPIC_TIMER_INITIAL) unsupportedTimer();
     // The ICR and the LVT entries can send NMIs; from then on they are looked for.
-    if (offset === LAPIC_ICR_LOW || (offset >= 0x320 && offset <= 0x370)) this.vm.nmiSent = true;
+    if (offset === LAPIC_ICR_LOW || (offset >= LVT_FIRST && offset <= LVT_LAST)) {
+      this.vm.nmiSent = true;
+    }
     if (offset === LAPIC_ICR_LOW) this.noteIcr(value);
-    if (this.x2apic()) this.act(Action.Wrmsr, X2APIC_MSR_BASE + (offset >> 4), value, 0);
+    if (this.x2apic()) this.act(Action.Wrmsr, x2apicMsr(offset), value, 0);
     else this.act(Action.LapicWrite, offset, value);
   }
 
   /** A LAPIC register read as the guest does it. */
   lapicRead(offset: number): number | bigint {
     if (this.x2apic()) {
-      if (this.act(Action.Rdmsr, X2APIC_MSR_BASE + (offset >> 4)) === "gp") return GP_FAULT;
+      if (this.act(Action.Rdmsr, x2apicMsr(offset)) === "gp") return GP_FAULT;
       return result(this.vm.mem, this.index, "outEax");
     }
     this.act(Action.LapicRead, offset);
@@ -521,7 +552,8 @@ function toKvmRoute(e: RoutingEntry): KvmIrqRoutingEntry {
 
 // ---- commands ----------------------------------------------------------------------
 
-type Run = (vm: KvmBackedVm, cpu: number, a: Args) => Val | void;
+/** A command performed on a KVM-backed VM: `cpu` is the acting vCPU, or -1. */
+export type Run = (vm: KvmBackedVm, cpu: number, a: Args) => Val | void;
 
 function composeValue(a: Args): bigint {
   const r = a.$register!;
@@ -552,15 +584,32 @@ const IOAPIC_INDEX: Record<string, number> = { id: 0x00, version: 0x01, arb: 0x0
 /** The IOAPIC's own MMIO registers, by offset from its base (IOREGSEL, IOWIN, EOI). */
 const IOAPIC_MMIO: Record<string, number> = { ioregsel: IOREGSEL, iowin: IOWIN, eoi: 0x40 };
 
-const vcpuCommands: Record<string, Run> = {
+/** A command KVM cannot be asked to perform, and why (the scenario is skipped). */
+export interface Refusal {
+  /** The reason, after the command's name in the skip message. */
+  readonly refused: string;
+}
+
+/**
+ * How each x86 command is performed on KVM, by its `backend` trait: a
+ * record over every key, so a command the backend does not bind does not
+ * compile.
+ *
+ * @example
+ * ```ts
+ * typeof KVM_OPS["KVM_SIGNAL_MSI"] === "function"; // true: an ioctl
+ * ```
+ */
+export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   sti: (vm, c) => vm.cpus[c].sti(),
   cli: (vm, c) => vm.cpus[c].cli(),
   hlt: (vm, c) => vm.cpus[c].hlt(),
   nop: (vm, c) => void vm.cpus[c].act(Action.Nop),
-  eoi: (vm, c) => vm.cpus[c].lapicWrite(LAPIC_EOI, 0),
-  "lapic enable": (vm, c, a) => vm.cpus[c].lapicWrite(LAPIC_SVR, 0x100 | (a.spurious as number)),
-  "lapic disable": (vm, c, a) => vm.cpus[c].lapicWrite(LAPIC_SVR, a.spurious as number),
-  write: (vm, c, a) => {
+  "lapic eoi": (vm, c) => vm.cpus[c].lapicWrite(LAPIC_EOI, 0),
+  "lapic svr enable": (vm, c, a) =>
+    vm.cpus[c].lapicWrite(LAPIC_SVR, SVR_ENABLE | (a.spurious as number)),
+  "lapic svr disable": (vm, c, a) => vm.cpus[c].lapicWrite(LAPIC_SVR, a.spurious as number),
+  "register write": (vm, c, a) => {
     const r = a.$register!;
     const value = composeValue(a);
     const cpu = vm.cpus[c];
@@ -583,7 +632,7 @@ const vcpuCommands: Record<string, Run> = {
     cpu.act(Action.IoapicWrite, IOREGSEL, IOAPIC_INDEX[r.register.name]);
     cpu.act(Action.IoapicWrite, IOWIN, Number(value & 0xffff_ffffn));
   },
-  read: (vm, c, a) => {
+  "register read": (vm, c, a) => {
     const r = a.$register!;
     const cpu = vm.cpus[c];
     if (isLapic(a)) return cpu.lapicRead(offsetOf(r.register.name));
@@ -605,7 +654,7 @@ const vcpuCommands: Record<string, Run> = {
     }
     return word(IOAPIC_INDEX[r.register.name]);
   },
-  ipi: (vm, c, a) => {
+  "lapic icr": (vm, c, a) => {
     const cpu = vm.cpus[c];
     if (a.delivery_mode === "smi") throw new BackendUnsupported("SMI IPIs: the guest has no SMM");
     if (a.delivery_mode === "nmi") vm.nmiSent = true;
@@ -621,7 +670,7 @@ const vcpuCommands: Record<string, Run> = {
     const dest = a.dest as number;
     if (cpu.x2apic()) {
       // One 64-bit WRMSR of the ICR (0x830): EDX is the destination.
-      cpu.act(Action.Wrmsr, 0x830, low, dest);
+      cpu.act(Action.Wrmsr, x2apicMsr(LAPIC_ICR_LOW), low, dest);
       return;
     }
     if (dest > 0xff) {
@@ -641,30 +690,72 @@ const vcpuCommands: Record<string, Run> = {
   },
   wrmsr: (vm, c, a) => {
     const msr = a.msr as number;
-    if (msr === IA32_TSC_DEADLINE || msr === X2APIC_MSR_BASE + (LAPIC_TIMER_INITIAL >> 4)) {
+    if (msr === IA32_TSC_DEADLINE || msr === x2apicMsr(LAPIC_TIMER_INITIAL)) {
       unsupportedTimer();
     }
-    if (msr >= 0x830 && msr <= 0x837) vm.nmiSent = true; // x2APIC ICR and LVTs
-    if (msr === 0x830) vm.cpus[c].noteIcr(Number(BigInt(a.value as bigint) & 0xffff_ffffn));
+    // The x2APIC ICR and LVTs can send NMIs.
+    if (
+      msr === x2apicMsr(LAPIC_ICR_LOW) ||
+      (msr >= x2apicMsr(LVT_FIRST) && msr <= x2apicMsr(LVT_LAST))
+    ) {
+      vm.nmiSent = true;
+    }
+    if (msr === x2apicMsr(LAPIC_ICR_LOW)) {
+      vm.cpus[c].noteIcr(Number(BigInt(a.value as bigint) & 0xffff_ffffn));
+    }
     const w = splitWords(BigInt(a.value as bigint));
     return vm.cpus[c].act(Action.Wrmsr, msr, w.low, w.high) === "gp" ? GP_FAULT : 0;
   },
-  "lapic x2apic": (vm, c) => {
+  "apic base x2apic": (vm, c) => {
     const cpu = vm.cpus[c];
     const base = cpu.kvm.getMsr(IA32_APIC_BASE)! | APIC_BASE_EN | APIC_BASE_EXTD;
     const w = splitWords(base);
     return cpu.act(Action.Wrmsr, IA32_APIC_BASE, w.low, w.high) === "gp" ? GP_FAULT : 0;
   },
-  out: (vm, c, a) => void vm.cpus[c].act(Action.Out, ownPort(a.port as number), a.value as number),
-  in: (vm, c, a) => {
+  "port out": (vm, c, a) =>
+    void vm.cpus[c].act(Action.Out, ownPort(a.port as number), a.value as number),
+  "port in": (vm, c, a) => {
     vm.cpus[c].act(Action.In, ownPort(a.port as number));
     return result(vm.mem, c, "outEax");
   },
-  "mov cr8": () => {
-    throw new BackendUnsupported(
-      "'mov cr8': CR8 exists only in 64-bit mode, and the guest runs in real mode",
-    );
+  "mov ss": { refused: "the guest monitor has no MOV SS action" },
+  "int n": { refused: "the guest monitor has no INT n action (its IDT has no such entries)" },
+  "mov cr8": { refused: "CR8 exists only in 64-bit mode, and the guest runs in real mode" },
+  "lapic inta probe": {
+    refused: "a model probe: KVM runs the acknowledge cycle only when it injects",
   },
+  "pic inta probe": { refused: "a model probe: KVM runs the INTA cycle only when it injects" },
+  "KVM_IRQ_LINE_STATUS": (vm, _c, a) => vm.irqLine(a.gsi as number, a.level as number),
+  "KVM_SIGNAL_MSI": (vm, _c, a) =>
+    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
+  "KVM_SET_GSI_ROUTING": (vm, _c, a) => vm.setGsiRouting(a.$entries!.map(routeOf)),
+  "KVM_INTERRUPT": (vm, _c, a) => vm.cpus[a.vcpu as number].kvm.interrupt(a.vector as number),
+  "KVM_NMI": (vm, _c, a) => {
+    vm.nmiSent = true;
+    vm.cpus[a.vcpu as number].kvm.nmi();
+    return 0;
+  },
+  "request_interrupt_window": {
+    refused: "kvm_run.request_interrupt_window: the guest monitor does not follow IRQ-window exits",
+  },
+  "line high": (vm, _c, a) => vm.irqLine(a.gsi as number, 1),
+  "line low": (vm, _c, a) => vm.irqLine(a.gsi as number, 0),
+  "line pulse": (vm, _c, a) => {
+    const r = vm.irqLine(a.gsi as number, 1);
+    vm.irqLine(a.gsi as number, 0);
+    return r;
+  },
+  "KVM_IRQFD": { refused: "irqfds need eventfds, which the backend does not create yet" },
+  "eventfd signal": { refused: "irqfds need eventfds, which the backend does not create yet" },
+  "KVM_GET_LAPIC": { refused: "not expressed on KVM yet" },
+  "KVM_SET_LAPIC": { refused: "not expressed on KVM yet" },
+  "KVM_GET_MSRS": { refused: "not expressed on KVM yet" },
+  "KVM_SET_MSRS": { refused: "not expressed on KVM yet" },
+  "KVM_SET_CPUID2": { refused: "not expressed on KVM yet" },
+  "KVM_SET_MP_STATE": { refused: "not expressed on KVM yet" },
+  "KVM_SET_VCPU_EVENTS": { refused: "not expressed on KVM yet" },
+  xen: { refused: "this KVM has no Xen support" },
+  "guest memory": { refused: "guest memory is not read or written on KVM yet" },
 };
 
 function ownPort(port: number): number {
@@ -695,32 +786,10 @@ function routeOf(e: Readonly<Record<string, Val>>): KvmIrqRoutingEntry {
 }
 
 function msiData(vm: KvmBackedVm, data: number): number {
-  // Delivery mode NMI (100b in bits 10:8): from now on NMIs are looked for.
-  if (((data >>> 8) & 7) === 4) vm.nmiSent = true;
+  // A delivery mode of NMI: from now on NMIs are looked for.
+  if (decodeMsiData(data).delivery_mode === DeliveryMode.NMI) vm.nmiSent = true;
   return data;
 }
-
-const vmmCommands: Record<string, Run> = {
-  "kvm irq_line": (vm, _c, a) => vm.irqLine(a.gsi as number, a.level as number),
-  "kvm signal_msi": (vm, _c, a) =>
-    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
-  "kvm set_gsi_routing": (vm, _c, a) => vm.setGsiRouting(a.$entries!.map(routeOf)),
-  "kvm interrupt": (vm, _c, a) => vm.cpus[a.vcpu as number].kvm.interrupt(a.vector as number),
-  "kvm nmi": (vm, _c, a) => {
-    vm.nmiSent = true;
-    vm.cpus[a.vcpu as number].kvm.nmi();
-    return 0;
-  },
-  assert: (vm, _c, a) => vm.irqLine(a.gsi as number, 1),
-  deassert: (vm, _c, a) => vm.irqLine(a.gsi as number, 0),
-  pulse: (vm, _c, a) => {
-    const r = vm.irqLine(a.gsi as number, 1);
-    vm.irqLine(a.gsi as number, 0);
-    return r;
-  },
-  msi: (vm, _c, a) =>
-    vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
-};
 
 /** The action as the trace shows it: its arguments and register, then what KVM answered. */
 function describe(a: Args): string {
@@ -756,14 +825,14 @@ function traced(spec: CommandSpec, run: Run): CommandSpec<KvmBackedVm>["run"] {
   };
 }
 
-function bindCommand(c: CommandSpec<X86Vm>): CommandSpec<KvmBackedVm> {
-  const run = c.actor === "vcpu" ? vcpuCommands[c.name] : vmmCommands[c.name];
+function bindCommand(c: X86Command): CommandSpec<KvmBackedVm> {
+  const op = KVM_OPS[c.backend];
   return {
     ...c,
     // KVM runs the command whole: there are no model steps to come between.
     steps: undefined,
-    run: run ? traced(c, run) : () => {
-      throw new BackendUnsupported(`'${c.name}' is not expressed on KVM yet`);
+    run: typeof op === "function" ? traced(c, op) : () => {
+      throw new BackendUnsupported(`'${c.name}': ${op.refused}`);
     },
   };
 }
@@ -882,7 +951,7 @@ export function probeKvm(): void {
  * kvmBackedPlatform.commands.find((c) => c.name === "eoi")!.doc;
  * ```
  */
-export const kvmBackedPlatform: Platform<KvmBackedVm> = bindPlatform(x86Platform);
+export const kvmBackedPlatform: Platform<KvmBackedVm> = bindPlatform(x86Platform, X86_COMMANDS);
 
 /**
  * {@link kvmBackedPlatform} as the registry holds it (what `scn run --backend
@@ -900,11 +969,14 @@ export function kvmPlatform(): PlatformEntry {
   return platformEntry(kvmBackedPlatform);
 }
 
-function bindPlatform(x86: Platform<X86Vm>): Platform<KvmBackedVm> {
+function bindPlatform(
+  x86: Platform<X86Vm>,
+  commands: readonly X86Command[],
+): Platform<KvmBackedVm> {
   return {
     arch: x86.arch,
     settings: x86.settings,
-    commands: x86.commands.map(bindCommand),
+    commands: commands.map(bindCommand),
     state: x86.state.map(bindState),
     handlerEvents: x86.handlerEvents,
     constants: x86.constants,

@@ -63,11 +63,20 @@ import {
   lapicRegisterByName,
   lapicRegisterByOffset,
   LVT_LINT_FIELDS,
+  LVT_TIMER_FIELDS,
   SELF_IPI_OFFSET,
+  SVR_FIELDS,
   X2APIC_MSR_BASE,
   X2APIC_MSR_LAST,
 } from "./lapic_registers.ts";
-import { type BitField, fieldByName, fieldGet, type FieldTable } from "../core/bitfield.ts";
+import {
+  type BitField,
+  encodeFieldValue,
+  fieldByName,
+  fieldGet,
+  fieldSet,
+  type FieldTable,
+} from "../core/bitfield.ts";
 import {
   LapicTimer,
   STOPPED_CLOCK,
@@ -222,20 +231,32 @@ const BASE_EN = ApicBaseBit.EN;
 /** KVM: bits 0-7 and 9 are reserved; bits from MAXPHYADDR (52 here) up too. */
 const BASE_RESERVED_LOW = 0x2ff;
 const MAX_PHYS_ADDR_BITS = 52;
-const SVR_ENABLE = 1 << 8;
-const SVR_SUPPRESS_EOI = 1 << 12;
-const LVT_MASKED = 1 << 16;
-const LVT_REMOTE_IRR = 1 << 14;
-const LVT_LEVEL = 1 << 15;
-const ICR_BUSY = 1 << 12;
+// Single-bit flags as masks, from the register tables.
+const SVR_ENABLE = bit(SVR_FIELDS, "apic_enable");
+const SVR_SUPPRESS_EOI = bit(SVR_FIELDS, "suppress_eoi_broadcast");
+const LVT_MASKED = bit(LVT_LINT_FIELDS, "mask");
+const LVT_REMOTE_IRR = bit(LVT_LINT_FIELDS, "remote_irr");
+const LVT_LEVEL = bit(LVT_LINT_FIELDS, "trigger");
+const ICR_BUSY = bit(ICR_LOW_FIELDS, "delivery_status");
 /** KVM X2APIC_ICR_RESERVED_BITS: 31:20, 17:16 and 13. */
 const X2APIC_ICR_RESERVED = 0xfff00000 | 0x30000 | 0x2000;
-const TIMER_MODE_TSC_DEADLINE = 2 << 17;
+const TIMER_MODE_TSC_DEADLINE = fieldSet(
+  field(LVT_TIMER_FIELDS, "timer_mode"),
+  0,
+  encodeFieldValue(field(LVT_TIMER_FIELDS, "timer_mode"), "tsc_deadline"),
+);
 
 function field(table: FieldTable, name: string): BitField {
   const f = fieldByName(table, name);
   if (!f) throw new Error(`lapic: no field ${name}`);
   return f;
+}
+
+/** The mask of a one-bit field. */
+function bit(table: FieldTable, name: string): number {
+  const f = field(table, name);
+  if (f.width !== 1) throw new Error(`lapic: ${name} is not one bit`);
+  return (1 << f.lsb) >>> 0;
 }
 
 // Hot-path fields resolved once from the register tables.

@@ -28,7 +28,9 @@ import type {
   StateSpec,
   Val,
 } from "../core/table.ts";
-import { OWN_FLAGS, PLUMBING_UNLESS_XEN } from "../core/table.ts";
+import { OWN_FLAGS } from "../core/table.ts";
+import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
+
 import type { Platform } from "../core/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 import { type IrqchipMode, X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
@@ -51,7 +53,7 @@ import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
 
-type Cmd = CommandSpec<X86Vm>;
+type Cmd = X86Command;
 type State = StateSpec<X86Vm>;
 
 const VECTOR = { kind: "int", min: 0, max: 255, what: "a vector" } as const;
@@ -318,30 +320,7 @@ function acting<T>(
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
 
-/**
- * vCPU commands whose instruction exits to the hypervisor: I/O ports, APIC
- * MMIO (EOI included: no virtual-interrupt delivery is modelled) and HLT.
- * STI, CLI, NOP and guest-memory accesses stay in the guest; hypercalls
- * exit in `lib/xen`.
- */
-const TRAPPING = new Set([
-  "hlt",
-  "eoi",
-  "lapic enable",
-  "lapic disable",
-  "lapic x2apic",
-  "write",
-  "read",
-  "ipi",
-  "out",
-  "in",
-  "rdmsr",
-  "wrmsr",
-]);
-
 /** Commands that act on the in-kernel LAPIC, which `irqchip userspace` does not have. */
-const LAPIC_ONLY = new Set(["eoi", "lapic enable", "lapic disable", "lapic x2apic", "ipi", "inta"]);
-
 const needKernelLapicSetting = (s: Readonly<Record<string, Val>>) =>
   s.irqchip === "userspace"
     ? "needs an in-kernel LAPIC: use 'irqchip kernel' or 'irqchip split' (with 'irqchip " +
@@ -350,13 +329,6 @@ const needKernelLapicSetting = (s: Readonly<Record<string, Val>>) =>
 
 const needKernelPic = (s: Readonly<Record<string, Val>>) =>
   s.irqchip === "kernel" ? undefined : "needs the in-kernel PIC: use 'irqchip kernel'";
-
-/** Marks the commands only some irqchip modes have (see {@link LAPIC_ONLY}). */
-function withRequirement(c: Cmd): Cmd {
-  if (LAPIC_ONLY.has(c.name)) return { ...c, requires: needKernelLapicSetting };
-  if (c.name === "pic inta") return { ...c, requires: needKernelPic };
-  return c;
-}
 
 /**
  * A vCPU waiting for INIT / SIPI executes nothing, so a scenario that has it
@@ -382,9 +354,9 @@ function started(c: Cmd): Cmd {
   };
 }
 
-/** Makes a trapping command report its VM exit to the vCPU first (see {@link TRAPPING}). */
+/** Makes a trapping command report its VM exit to the vCPU first (its `exits` trait). */
 function exiting(c: Cmd): Cmd {
-  if (!TRAPPING.has(c.name)) return c;
+  if (!c.exits) return c;
   const run = c.run;
   return {
     ...c,
@@ -403,6 +375,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "sti",
+    backend: "sti",
     doc: "STI: set RFLAGS.IF; the next instruction still runs with interrupts blocked (STI shadow)",
     params: [],
     touches: OWN_FLAGS,
@@ -411,6 +384,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "cli",
+    backend: "cli",
     doc: "CLI: clear RFLAGS.IF",
     params: [],
     touches: OWN_FLAGS,
@@ -419,6 +393,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "hlt",
+    exits: true,
+    backend: "hlt",
     doc: "HLT: halt until an interrupt that can be taken (or NMI/SMI/INIT) arrives",
     params: [],
     run: (vm, cpu) => vm.cpus[cpu].hlt(),
@@ -426,6 +402,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "nop",
+    backend: "nop",
     doc: "an instruction that does nothing (ends an STI shadow)",
     params: [],
     touches: OWN_FLAGS,
@@ -434,6 +411,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "mov ss",
+    backend: "mov ss",
     doc:
       "MOV SS: load SS; the next instruction runs with interrupts and NMIs blocked (MOV SS shadow)",
     params: [],
@@ -443,6 +421,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "int",
+    backend: "int n",
     doc: "INT n: a software interrupt through IDT entry n, taken whatever IF says; no IRR/ISR/EOI",
     params: [{ name: "vector", type: VECTOR, doc: "the IDT entry", positional: true }],
     touches: OWN_FLAGS,
@@ -451,6 +430,9 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "eoi",
+    exits: true,
+    requires: needKernelLapicSetting,
+    backend: "lapic eoi",
     doc: "write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
     params: [],
     run: (vm, cpu) =>
@@ -461,6 +443,9 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "lapic enable",
+    exits: true,
+    requires: needKernelLapicSetting,
+    backend: "lapic svr enable",
     doc: "software-enable the local APIC: SVR = 0x100 | spurious",
     params: [{
       name: "spurious",
@@ -482,6 +467,9 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "lapic disable",
+    exits: true,
+    requires: needKernelLapicSetting,
+    backend: "lapic svr disable",
     doc: "software-disable the local APIC: clear SVR bit 8 (masks every LVT entry)",
     params: [{
       name: "spurious",
@@ -497,6 +485,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "write",
+    exits: true,
+    backend: "register write",
     doc:
       "write a LAPIC or IOAPIC register, whole (write lapic.tpr 0x50) or by fields (unnamed fields are 0)",
     params: [REGISTER],
@@ -505,6 +495,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "read",
+    exits: true,
+    backend: "register read",
     doc: "read a LAPIC or IOAPIC register as the guest would",
     params: [REGISTER],
     returns: "the register value",
@@ -513,6 +505,9 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "ipi",
+    exits: true,
+    requires: needKernelLapicSetting,
+    backend: "lapic icr",
     doc: "send an IPI as a guest does: ICR high (destination) then ICR low by MMIO, or in " +
       "x2APIC mode one WRMSR of the 64-bit ICR (0x830)",
     params: [
@@ -589,6 +584,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "out",
+    exits: true,
+    backend: "port out",
     doc: "OUT to an I/O port (the 8259A at 0x20/0x21/0xa0/0xa1, ELCR at 0x4d0/0x4d1)",
     params: [
       {
@@ -616,6 +613,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "in",
+    exits: true,
+    backend: "port in",
     doc: "IN from an I/O port",
     params: [{
       name: "port",
@@ -633,6 +632,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "inta",
+    requires: needKernelLapicSetting,
+    backend: "lapic inta probe",
     doc:
       "model probe: run the LAPIC acknowledge cycle now (returns the spurious vector if nothing is above PPR)",
     params: [],
@@ -642,6 +643,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "pic inta",
+    requires: needKernelPic,
+    backend: "pic inta probe",
     doc: "model probe: run the 8259A pair's INTA cycle now, as the CPU would after seeing " +
       "INTR (returns base+7 of the master, a spurious IRQ7, if nothing is requested)",
     params: [],
@@ -654,6 +657,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "rdmsr",
+    exits: true,
+    backend: "rdmsr",
     doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
       "x2APIC registers (0x800-0x8ff); a #GP is traced and returns GP",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
@@ -668,6 +673,8 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "wrmsr",
+    exits: true,
+    backend: "wrmsr",
     doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
       "0x83f SELF IPI), IA32_TSC_DEADLINE; a #GP is traced and returns GP",
     params: [
@@ -687,6 +694,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "mov cr8",
+    backend: "mov cr8",
     doc: "MOV to CR8: TPR = value << 4 (value 0-15; larger values #GP and return GP)",
     params: [{ name: "value", type: { kind: "u64" }, doc: "the new CR8" }],
     returns: "0, or GP (-13) if the instruction raised #GP",
@@ -695,6 +703,9 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "lapic x2apic",
+    exits: true,
+    requires: needKernelLapicSetting,
+    backend: "apic base x2apic",
     doc: "enter x2APIC mode: WRMSR IA32_APIC_BASE with EN and EXTD set (the BSP bit kept); " +
       "#GP from a disabled APIC, which must become xAPIC first",
     params: [],
@@ -816,6 +827,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm irq_line",
+    backend: "KVM_IRQ_LINE_STATUS",
     doc: "KVM_IRQ_LINE_STATUS: set a GSI's level on every route of it",
     params: [
       { name: "gsi", type: GSI, doc: "the GSI" },
@@ -835,6 +847,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm signal_msi",
+    backend: "KVM_SIGNAL_MSI",
     doc: "KVM_SIGNAL_MSI: inject one MSI",
     params: [
       { name: "address", type: U32, doc: "address bits 31:0 (0xfee.....)" },
@@ -855,6 +868,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm set_gsi_routing",
+    backend: "KVM_SET_GSI_ROUTING",
     doc: "KVM_SET_GSI_ROUTING: replace the whole routing table with the entries in the block",
     params: [],
     block: { entry: "gsi", params: ROUTE_PARAMS },
@@ -872,6 +886,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm interrupt",
+    backend: "KVM_INTERRUPT",
     doc: "KVM_INTERRUPT: queue an external (PIC) vector for a vCPU; -ENXIO with the in-kernel PIC",
     params: [
       {
@@ -887,6 +902,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm nmi",
+    backend: "KVM_NMI",
     doc: "KVM_NMI: queue an NMI for a vCPU (any irqchip mode); a vCPU keeps at most 2, " +
       "1 while an NMI handler runs",
     params: [VCPU_PARAM],
@@ -898,6 +914,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm request_interrupt_window",
+    backend: "request_interrupt_window",
     doc: "set kvm_run.request_interrupt_window: without an in-kernel PIC (split, userspace) " +
       "the vCPU then exits with KVM_EXIT_IRQ_WINDOW_OPEN once it can take an interrupt",
     params: [VCPU_PARAM, { name: "value", type: LEVEL, doc: "1 request, 0 withdraw", default: 1 }],
@@ -916,6 +933,7 @@ const DEVICE_COMMANDS: Cmd[] = [
   ...(["assert", "deassert"] as const).map((name): Cmd => ({
     actor: "device",
     name,
+    backend: name === "assert" ? "line high" : "line low",
     doc: `${name} the device's interrupt line: KVM_IRQ_LINE_STATUS on its GSI with level ${
       name === "assert" ? 1 : 0
     }`,
@@ -934,6 +952,7 @@ const DEVICE_COMMANDS: Cmd[] = [
   {
     actor: "device",
     name: "pulse",
+    backend: "line pulse",
     doc: "raise then lower the line (an edge): two KVM_IRQ_LINE calls",
     params: [{ name: "gsi", type: GSI, doc: "the GSI the line is wired to" }],
     returns: "the status of the raise",
@@ -948,6 +967,7 @@ const DEVICE_COMMANDS: Cmd[] = [
   {
     actor: "device",
     name: "msi",
+    backend: "KVM_SIGNAL_MSI",
     doc: "the device writes an MSI (delivered with KVM_SIGNAL_MSI)",
     params: [
       { name: "address", type: U32, doc: "address bits 31:0" },
@@ -1329,6 +1349,7 @@ const needKvmXen = (s: Readonly<Record<string, Val>>) =>
 
 const XEN_COMMANDS: Cmd[] = xenCommands<X86Vm>((vm) => vm.xen).map((c) => ({
   ...c,
+  backend: "xen",
   requires: KVM_XEN_ONLY.has(c.name) ? needKvmXen : needXen,
 }));
 
@@ -1337,6 +1358,27 @@ const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
   requires: kvmXenOnlyPath(p.pattern) ? needKvmXen : needXen,
   bounds: p.bounds ?? (p.pattern.startsWith("vcpu#") ? vcpuBound : undefined),
 }));
+
+/**
+ * Every x86 command, each with its traits: whether it exits to the
+ * hypervisor, what VMs have it, how a real-VM backend runs it.
+ *
+ * @example
+ * ```ts
+ * X86_COMMANDS.filter((c) => c.exits).map((c) => c.name); // ["hlt", "eoi", ...]
+ * ```
+ */
+export const X86_COMMANDS: readonly X86Command[] = [
+  ...VCPU_COMMANDS.map(exiting).map(started),
+  ...VMM_COMMANDS,
+  ...VMM_IOCTL_COMMANDS,
+  ...DEVICE_COMMANDS,
+  ...XEN_COMMANDS,
+  ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c): Cmd => {
+    const entry: Cmd = { ...c, backend: "guest memory" };
+    return c.actor === "vcpu" ? started(entry) : entry;
+  }),
+];
 
 /**
  * The x86 platform.
@@ -1349,16 +1391,7 @@ const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
 export const x86Platform: Platform<X86Vm> = {
   arch: ["x86_64"],
   settings: SETTINGS,
-  commands: [
-    ...VCPU_COMMANDS.map(exiting).map(started).map(withRequirement),
-    ...VMM_COMMANDS,
-    ...VMM_IOCTL_COMMANDS,
-    ...DEVICE_COMMANDS,
-    ...XEN_COMMANDS,
-    ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c) =>
-      c.actor === "vcpu" ? started(c) : c
-    ),
-  ],
+  commands: X86_COMMANDS,
   state: [
     ...cpuState(),
     ...lapicState().map((p) => ({ ...p, requires: needKernelLapicSetting })),

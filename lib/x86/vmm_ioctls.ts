@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { CommandSpec, ParamSpec, StateSpec } from "../core/table.ts";
-import { PLUMBING_UNLESS_XEN } from "../core/table.ts";
+import type { ParamSpec, StateSpec } from "../core/table.ts";
+import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
 import type { X86Vm } from "./vm.ts";
 import { KVM_IRQFD_FLAG } from "./irqfd.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
@@ -96,10 +96,11 @@ function emit(vm: X86Vm, source: string, text: string): number {
  * VMM_IOCTL_COMMANDS.map((c) => c.name); // ["kvm irqfd", "signal", ...]
  * ```
  */
-export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
+export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
   {
     actor: "vmm",
     name: "kvm irqfd",
+    backend: "KVM_IRQFD",
     doc: "KVM_IRQFD (virt/kvm/eventfd.c): eventfd fd raises gsi; with " +
       "flags=KVM_IRQFD_FLAG_RESAMPLE the GSI stays high until the guest's EOI, which lowers it " +
       "and signals resamplefd (eventfd[N] counts); flags=KVM_IRQFD_FLAG_DEASSIGN removes it",
@@ -132,6 +133,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm get_lapic",
+    backend: "KVM_GET_LAPIC",
     doc: "KVM_GET_LAPIC: one 32-bit word of the register page (x2APIC mode: the ID in the " +
       "format KVM_CAP_X2APIC_API selects; TMCCT the count left now)",
     params: [VCPU, PAGE_OFFSET],
@@ -153,6 +155,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm set_lapic",
+    backend: "KVM_SET_LAPIC",
     doc: "KVM_GET_LAPIC, one word changed, KVM_SET_LAPIC: the page is copied in without write " +
       "masks or side effects; in x2APIC mode with KVM_X2APIC_API_USE_32BIT_IDS an ID other than " +
       "the x2APIC ID is -EINVAL (without it the ID is ignored) and LDR is recomputed",
@@ -187,6 +190,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm get_msr",
+    backend: "KVM_GET_MSRS",
     doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_APIC_BASE, IA32_TSC_DEADLINE, the " +
       "x2APIC MSRs (x2APIC mode only)",
     params: [VCPU, {
@@ -204,6 +208,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm set_msr",
+    backend: "KVM_SET_MSRS",
     doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_APIC_BASE may make the transitions a " +
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
       "bits still fail",
@@ -230,6 +235,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm set_cpuid2",
+    backend: "KVM_SET_CPUID2",
     doc: "KVM_SET_CPUID2's interrupt bits: CPUID.1:ECX.x2APIC (IA32_APIC_BASE.EXTD settable; " +
       "directed EOI offered when the I/O APIC is not in the kernel) and TSC_DEADLINE (LVT " +
       "timer mode 2 writable); both 1 until set",
@@ -245,6 +251,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm set_mp_state",
+    backend: "KVM_SET_MP_STATE",
     doc: "KVM_SET_MP_STATE: RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED or SIPI_RECEIVED " +
       "(which becomes INIT_RECEIVED with a SIPI pending); without an in-kernel LAPIC only " +
       "RUNNABLE",
@@ -259,6 +266,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "vmm",
     name: "kvm set_vcpu_events",
+    backend: "KVM_SET_VCPU_EVENTS",
     doc: "KVM_SET_VCPU_EVENTS with KVM_VCPUEVENT_VALID_NMI_PENDING: nmi.pending (queued, of " +
       "which the vCPU keeps what it can latch) and nmi.masked",
     params: [
@@ -277,6 +285,7 @@ export const VMM_IOCTL_COMMANDS: readonly CommandSpec<X86Vm>[] = [
   {
     actor: "device",
     name: "signal",
+    backend: "eventfd signal",
     doc: "write 1 to an eventfd, as vhost or VFIO does: the irqfds on it raise their GSIs",
     params: [{ ...FD, positional: true }],
     touches: PLUMBING_UNLESS_XEN,
