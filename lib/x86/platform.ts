@@ -435,8 +435,9 @@ const VCPU_COMMANDS: Cmd[] = [
     backend: "lapic eoi",
     doc: "write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
     params: [],
-    run: (vm, cpu) =>
-      acting(vm, `vcpu${cpu}`, "write", "lapic.eoi <- 0", () => {
+    // The actor's name comes from the call (`source`): an EOI runs once per interrupt.
+    run: (vm, cpu, _a, source) =>
+      acting(vm, source, "write", "lapic.eoi <- 0", () => {
         lapicWrite(vm, cpu, "eoi", 0);
       }),
   },
