@@ -25,7 +25,7 @@ import type {
 } from "../core/table.ts";
 import { OWN_FLAGS, PLUMBING } from "../core/table.ts";
 import type { Platform } from "../core/platform.ts";
-import { ScnError } from "../core/diagnostic.ts";
+import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import { ArmVm } from "./vm.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdOffset } from "./gicv3_distributor.ts";
@@ -1426,6 +1426,37 @@ const VMM_COMMANDS: Cmd[] = [
   },
   {
     actor: "vmm",
+    name: "kvm create_vcpu",
+    doc:
+      "KVM_CREATE_VCPU once the VM exists (kvm_vm_ioctl_create_vcpu, kvm_arch_vcpu_precreate): -EINVAL for an id past KVM_MAX_VCPU_IDS or a VM at its vGIC's vCPU limit (8 for GICv2), -EBUSY once the vGIC is initialised, -EEXIST for an id in use; the model's vCPUs are the vm's `vcpus`, so a call KVM would accept is an input error",
+    params: [{
+      name: "id",
+      type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a vcpu_id", decimal: true },
+      doc: "the vcpu_id",
+    }],
+    returns: "-EINVAL, -EBUSY or -EEXIST",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_CREATE_VCPU ${a.id}`, () => {
+        const id = a.id as number, gic = vm.gic;
+        const r = id >= KVM_MAX_VCPU_IDS ||
+            gic.vcpus >= (gic.version === 2 ? VGIC_V2_MAX_CPUS : VGIC_V3_MAX_CPUS)
+          ? -EINVAL
+          : gic.initialized
+          ? -EBUSY
+          : id < gic.vcpus
+          ? -EEXIST
+          : 0;
+        if (r === 0) {
+          throw new CommandInputError(
+            `KVM_CREATE_VCPU ${id} would succeed here, but the model's vCPUs are fixed by the vm's 'vcpus ${gic.vcpus}': declare the vCPU there (and its creation order with vcpu_ids)`,
+          );
+        }
+        emit(vm, "kvm", "create_vcpu", `KVM_CREATE_VCPU ${id}: ${r}`);
+        return r;
+      }),
+  },
+  {
+    actor: "vmm",
     name: "kvm vgic_set_addr",
     doc:
       "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (kvm_vgic_addr, vgic_check_iorange, vgic_v3_alloc_redist_region): place a frame; -EEXIST when set, -EINVAL misaligned / wrapping / overlapping another redistributor region / a bad region index / mixing the legacy region with regions, -E2BIG past the 40-bit IPA space, -ENXIO for the other GIC version's types",
@@ -2502,6 +2533,10 @@ function vcpuCount(settings: Readonly<Record<string, Val>>): number {
 
 /** GICv2's CPU interfaces: KVM's VGIC_V2_MAX_CPUS. */
 const VGIC_V2_MAX_CPUS = 8;
+/** KVM's VGIC_V3_MAX_CPUS (the redistributors a GICv3 VM may have). */
+const VGIC_V3_MAX_CPUS = 512;
+/** KVM_MAX_VCPU_IDS on arm64 (KVM_MAX_VCPUS). */
+const KVM_MAX_VCPU_IDS = 512;
 
 /**
  * Why KVM would refuse the vm's vGIC, or undefined: `kvm_vgic_create`
