@@ -2580,6 +2580,16 @@ export const armPlatform: Platform<ArmVm> = {
     ...itsState(),
     ...guestMemoryState<ArmVm>((vm) => vm.gic.memory(), (vm) => vm.gic.memorySize),
   ],
+  // What a vCPU's GIC interface shows it: pending and active INTIDs, its
+  // priority mask and running priority, and its own flags.
+  observables: [
+    "vcpu#.gic.pending",
+    "vcpu#.gic.active",
+    "vcpu#.icc.pmr",
+    "vcpu#.icc.rpr",
+    "vcpu#.halted",
+    "vcpu#.pstate.i",
+  ],
   handlerEvents: HANDLER_EVENTS,
   constants: CONSTANTS,
   actors: ["vmm"],

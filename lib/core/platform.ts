@@ -93,6 +93,15 @@ export interface Platform<M extends VmModel> {
   readonly commands: readonly CommandSpec<M>[];
   /** Every readable state path. */
   readonly state: readonly StateSpec<M>[];
+  /**
+   * The state paths `scn diff` compares between two runs of a scenario,
+   * in the order reports list them: paths under `vcpu#` are read for every
+   * vCPU, other `#` indexes up to the path's bounds. Each must be in
+   * {@link Platform.state}. What the guest can see and a real VM can
+   * report back; none means the platform is compared on what vCPUs took,
+   * variables and expectations only.
+   */
+  readonly observables?: readonly string[];
   /** What `on vcpuN ...` can handle. */
   readonly handlerEvents: readonly HandlerEventSpec[];
   /** Named constants usable as values (`EINVAL`). */

@@ -11,41 +11,27 @@
  * @module
  */
 import type { Program } from "../../dsl/program.ts";
-import type { StateSpec, Val } from "../core/table.ts";
+import type { StateSpec } from "../core/table.ts";
+import type { VmModel } from "../core/platform.ts";
 import type { RunState } from "../engine/run.ts";
 import { formatVal } from "../core/values.ts";
 
 /** A state read that failed: the key is then left out of the comparison. */
 export const UNREADABLE = "unreadable: ";
 
-/** Per-vCPU state paths compared, in the order reports list them. */
-export const VCPU_PATHS: readonly string[] = [
-  "vcpu#.lapic.irr",
-  "vcpu#.lapic.isr",
-  "vcpu#.lapic.tmr",
-  "vcpu#.lapic.tpr",
-  "vcpu#.lapic.ppr",
-  "vcpu#.halted",
-  "vcpu#.if",
-];
-
-/** Per-IOAPIC-pin state paths compared. */
-export const PIN_PATHS: readonly string[] = [
-  "ioapic.pin[#].remote_irr",
-  "ioapic.pin[#].mask",
-];
-
 /** The observable state after one step: key to printed value, in a fixed key order. */
 export type Snapshot = Map<string, string>;
 
 /**
- * Reads a run's observable state: per vCPU the LAPIC IRR, ISR, TMR, TPR
- * and PPR, halted, IF and what it took in order; per IOAPIC pin remote IRR
- * and mask; every bound variable (`-> $r` results included); and which
- * expectations have failed so far. Paths a VM does not have (the
- * platform's `requires` refuses them, as for the LAPIC under `irqchip
- * userspace`) are left out; a read that throws gives an {@link UNREADABLE}
- * value instead of ending the run.
+ * Reads a run's observable state: per vCPU the state paths its platform
+ * declares observable (`Platform.observables`: on x86 the LAPIC's IRR,
+ * ISR, TMR, TPR and PPR, halted and IF) and what it took in order; then
+ * the platform's other observable paths for every index (x86: each IOAPIC
+ * pin's remote IRR and mask); every bound variable (`-> $r` results
+ * included); and which expectations have failed so far. Paths a VM does
+ * not have (the platform's `requires` refuses them, as for the LAPIC under
+ * `irqchip userspace`) are left out; a read that throws gives an
+ * {@link UNREADABLE} value instead of ending the run.
  *
  * @example
  * ```ts
@@ -61,26 +47,28 @@ export function snapshot(program: Program, state: RunState): Snapshot {
   program.vms.forEach((decl, v) => {
     const vm = state.vms[v];
     const prefix = many ? `${decl.name}.` : "";
-    const table = decl.platform.state as readonly StateSpec<unknown>[];
-    const usable = (pattern: string) => {
-      const spec = table.find((s) => s.pattern === pattern);
-      return spec && spec.requires?.(decl.settings) === undefined ? spec : undefined;
-    };
+    const specs = (decl.platform.observables ?? []).flatMap((pattern) => {
+      const spec = decl.platform.state.find((s) => s.pattern === pattern);
+      return spec && spec.requires?.(decl.settings) === undefined ? [spec] : [];
+    });
+    const perCpu = specs.filter((s) => s.pattern.startsWith("vcpu#."));
     for (let c = 0; c < vm.cpus.length; c++) {
-      for (const pattern of VCPU_PATHS) {
-        const spec = usable(pattern);
-        if (spec) out.set(prefix + pattern.replace("#", String(c)), read(spec, vm, [c]));
+      for (const spec of perCpu) {
+        out.set(prefix + spec.pattern.replace("#", String(c)), read(spec, vm, [c]));
       }
       const name = vm.cpus[c].name;
       const took = state.took.filter((t) => t.vm === vm.name && t.cpu === name);
       out.set(`${prefix}vcpu${c} took`, formatTook(took));
     }
-    for (const pattern of PIN_PATHS) {
-      const spec = usable(pattern);
-      if (!spec) continue;
-      const pins = spec.bounds?.(vm)[0] ?? 0;
-      for (let p = 0; p < pins; p++) {
-        out.set(prefix + pattern.replace("#", String(p)), read(spec, vm, [p]));
+    for (const spec of specs) {
+      if (perCpu.includes(spec)) continue;
+      if (!spec.pattern.includes("#")) {
+        out.set(prefix + spec.pattern, read(spec, vm, []));
+        continue;
+      }
+      const count = spec.bounds?.(vm)[0] ?? 0;
+      for (let i = 0; i < count; i++) {
+        out.set(prefix + spec.pattern.replace("#", String(i)), read(spec, vm, [i]));
       }
     }
   });
@@ -92,9 +80,9 @@ export function snapshot(program: Program, state: RunState): Snapshot {
   return out;
 }
 
-function read(spec: StateSpec<unknown>, vm: unknown, indexes: number[]): string {
+function read(spec: StateSpec<VmModel>, vm: VmModel, indexes: number[]): string {
   try {
-    return formatVal(spec.get(vm, indexes) as Val);
+    return formatVal(spec.get(vm, indexes));
   } catch (e) {
     return UNREADABLE + (e instanceof Error ? e.message : String(e));
   }

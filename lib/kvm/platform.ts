@@ -978,6 +978,7 @@ function bindPlatform(
     settings: x86.settings,
     commands: commands.map(bindCommand),
     state: x86.state.map(bindState),
+    observables: x86.observables,
     handlerEvents: x86.handlerEvents,
     constants: x86.constants,
     actors: x86.actors,

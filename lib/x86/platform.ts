@@ -1402,6 +1402,20 @@ export const x86Platform: Platform<X86Vm> = {
     ...VMM_IOCTL_STATE,
     ...guestMemoryState<X86Vm>((vm) => vm.memory(), (vm) => vm.memorySize),
   ],
+  // The LAPIC's vector registers and priorities, the vCPU's flags, the
+  // IOAPIC's per-pin state: what KVM_GET_LAPIC, the vCPU's own state and
+  // KVM_GET_IRQCHIP report, so the model and a real VM compare.
+  observables: [
+    "vcpu#.lapic.irr",
+    "vcpu#.lapic.isr",
+    "vcpu#.lapic.tmr",
+    "vcpu#.lapic.tpr",
+    "vcpu#.lapic.ppr",
+    "vcpu#.halted",
+    "vcpu#.if",
+    "ioapic.pin[#].remote_irr",
+    "ioapic.pin[#].mask",
+  ],
   handlerEvents: HANDLER_EVENTS,
   // Constants are names, not features: the Xen errno names are usable anywhere.
   constants: {
