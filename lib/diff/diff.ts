@@ -275,8 +275,15 @@ export function formatDivergence(d: Divergence, names: readonly [string, string]
   ];
 }
 
-/** A storm's took list would bury the report: long values are cut, saying how much. */
-function clip(text: string, max = 160): string {
+/**
+ * A storm's took list would bury a report: long values are cut, saying how much.
+ *
+ * @example
+ * ```ts
+ * clip("[0x41, 0x41, ...]", 10); // "[0x41, 0x4... (7 more characters)"
+ * ```
+ */
+export function clip(text: string, max = 160): string {
   return text.length <= max
     ? text
     : `${text.slice(0, max)}... (${text.length - max} more characters)`;

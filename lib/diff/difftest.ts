@@ -18,7 +18,7 @@ import type { PlatformEntry } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { X86 } from "../api/platforms.ts";
 import { type BackendLoader, BACKENDS, BackendUnavailable, loadBackend } from "./backend.ts";
-import { type DiffResult, diffText, type Divergence, formatDivergence } from "./diff.ts";
+import { clip, type DiffResult, diffText, type Divergence, formatDivergence } from "./diff.ts";
 import { caseText, generateCase, type GeneratedCase } from "./generate.ts";
 import { shrinkList } from "../core/shrink.ts";
 import { type HostQuirk, hostVerdict, probeHost, verdictText } from "./host.ts";
@@ -360,7 +360,8 @@ function referenceNames(o: DifftestOptions): readonly [string, string] {
 }
 
 function toJson(d: Divergence): DivergenceJson {
-  return { key: d.key, line: d.loc.start.line, statement: d.statement, a: d.a, b: d.b };
+  // Values as the text report cuts them: a storm's took list is 60 kB.
+  return { key: d.key, line: d.loc.start.line, statement: d.statement, a: clip(d.a), b: clip(d.b) };
 }
 
 /**
