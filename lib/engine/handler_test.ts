@@ -116,6 +116,30 @@ Deno.test("$vector is what the handler took; a nested handler's hides it until i
   ));
 });
 
+Deno.test("two vCPUs' handlers running interleaved each see their own $vector", () => {
+  // Found by difftest (seed 20261207, case 1101): one run of bindings for
+  // every vCPU let vcpu1's entry overwrite vcpu0's $vector, and the
+  // interleaved returns left $vector bound after the run.
+  passes(run(
+    X86 + [
+      "on vcpu0 vector 0x41 { eoi; let $seen0 = $vector }",
+      "on vcpu1 vector 0x42 { eoi; let $seen1 = $vector }",
+      "vcpu0: lapic enable",
+      "vcpu1: lapic enable",
+      "vcpu0: sti",
+      "vcpu1: sti",
+      "vmm: kvm signal_msi address=0xfee00000 data=0x41",
+      "vmm: kvm signal_msi address=0xfee01000 data=0x42",
+      "run",
+      "expect vcpu0 took 0x41 once",
+      "expect vcpu1 took 0x42 once",
+      "expect $seen0 == 0x41",
+      "expect $seen1 == 0x42",
+      "",
+    ].join("\n"),
+  ));
+});
+
 Deno.test("on Arm a handler binds $intid and $iar, the IAR with a GICv2 SGI's source CPU", () => {
   passes(run(
     ARM_V2 + [

@@ -192,9 +192,9 @@ interface Frame {
   /** The compiled `ops`, when the run is compiled. */
   steps: readonly Step[] | null;
   pc: number;
-  /** The handler's bindings (`$vector`) and the values they hid, restored on return. */
+  /** The handler's bindings (`$vector`) and what they are bound to in this body, or null. */
   binds: HandlerDecl["binds"];
-  hidden: (Val | undefined)[] | null;
+  values: Val[] | null;
 }
 
 interface Invariant {
@@ -668,8 +668,13 @@ class Interpreter {
     const top = frames[frames.length - 1];
     if (top) {
       if (top.pc < top.ops.length) {
-        if (top.steps !== null) top.steps[top.pc++]();
-        else this.exec(top.ops[top.pc++]);
+        const hid = this.bind(frames);
+        try {
+          if (top.steps !== null) top.steps[top.pc++]();
+          else this.exec(top.ops[top.pc++]);
+        } finally {
+          if (hid !== null) this.unbind(hid);
+        }
       } else {
         this.leave(frames);
         cpu.returnFromInterrupt();
@@ -684,31 +689,53 @@ class Interpreter {
   }
 
   /**
-   * Starts a handler body, binding what was taken (`$vector`); a nested
-   * handler's bindings hide the outer one's until it returns.
+   * Starts a handler body, binding what was taken (`$vector`). The values
+   * live in the frame, not in the run's variables: two vCPUs' handlers run
+   * interleaved, and each body must see its own.
    */
   enter(frames: Frame[], h: HandlerDecl, taken: Taken): void {
-    let hidden: (Val | undefined)[] | null = null;
+    let values: Val[] | null = null;
     if (h.binds.length !== 0) {
-      hidden = [];
+      values = [];
       for (const b of h.binds) {
-        hidden.push(this.env.get(b.name));
-        this.env.set(b.name, b.from === "ack" ? taken.ack ?? taken.vector : taken.vector);
+        values.push(b.from === "ack" ? taken.ack ?? taken.vector : taken.vector);
       }
     }
     const steps = this.compiled !== null ? this.compiled.block(h.body) : null;
-    frames.push({ ops: h.body, steps, pc: 0, binds: h.binds, hidden });
+    frames.push({ ops: h.body, steps, pc: 0, binds: h.binds, values });
   }
 
-  /** Ends the innermost handler body, restoring what its bindings hid. */
+  /** Ends the innermost handler body. */
   leave(frames: Frame[]): void {
-    const f = frames.pop()!;
-    if (f.hidden === null) return;
-    // A loop, not forEach: this runs once per handler return.
-    for (let i = 0; i < f.binds.length; i++) {
-      const v = f.hidden[i];
-      if (v === undefined) this.env.delete(f.binds[i].name);
-      else this.env.set(f.binds[i].name, v);
+    frames.pop();
+  }
+
+  /**
+   * Binds the handler variables of one vCPU's handler stack (a nested
+   * handler's hide the outer one's) for one step of its innermost body;
+   * returns what they hid, for {@link Interpreter.unbind}, or null when no
+   * frame binds anything.
+   */
+  bind(frames: readonly Frame[]): [string, Val | undefined][] | null {
+    let hid: [string, Val | undefined][] | null = null;
+    for (const f of frames) {
+      if (f.values === null) continue;
+      hid ??= [];
+      for (let i = 0; i < f.binds.length; i++) {
+        const name = f.binds[i].name;
+        hid.push([name, this.env.get(name)]);
+        this.env.set(name, f.values[i]);
+      }
+    }
+    return hid;
+  }
+
+  /** Restores what {@link Interpreter.bind} hid, innermost first. */
+  unbind(hid: [string, Val | undefined][]): void {
+    for (let i = hid.length - 1; i >= 0; i--) {
+      const [name, v] = hid[i];
+      if (v === undefined) this.env.delete(name);
+      else this.env.set(name, v);
     }
   }
 
