@@ -15,11 +15,16 @@
 import grammarJson from "../../editors/vscode/syntaxes/scn.tmLanguage.json" with { type: "json" };
 
 /** A TextMate rule as this grammar writes them. */
-interface Rule {
+export interface Rule {
+  /** A one-line regular expression. */
   match?: string;
+  /** The scope of what it matches. */
   name?: string;
+  /** Scopes of its groups, by group number. */
   captures?: Record<string, { name: string }>;
+  /** `#name`: the repository's rule of that name. */
   include?: string;
+  /** Rules tried in order. */
   patterns?: Rule[];
 }
 
