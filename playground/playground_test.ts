@@ -44,6 +44,8 @@ if (!CHROMIUM) {
 
 /** A built page, served, and a browser: what every test below uses. */
 interface Rig {
+  /** The built page's folder. */
+  root: string;
   browser: Browser;
   origin: string;
   requests: string[];
@@ -68,6 +70,7 @@ async function rig(): Promise<Rig> {
   });
   const requests: string[] = [];
   return {
+    root,
     browser,
     get origin() {
       return origin;
@@ -97,7 +100,8 @@ const text = (page: Page, selector: string) =>
   page.$eval(selector, (e) => (e as HTMLElement).innerText);
 
 Deno.test({
-  name: "playground: a link with a passing scenario opens it, runs it and says PASS",
+  name:
+    "playground: a link with a passing scenario opens it, runs it and says PASS; so do the files alone",
   ignore: !CHROMIUM,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -118,6 +122,15 @@ Deno.test({
       // Every request went to the page's own server: nothing from outside.
       assert.ok(r.requests.length >= 4);
       for (const u of r.requests) assert.ok(u.startsWith(r.origin + "/"), u);
+
+      // The files alone, opened from disk with no server, do the same.
+      const fromDisk = await r.browser.newPage();
+      await fromDisk.goto(
+        `file://${r.root}index.html#scn=${scenarioLink("", FAIL).split("#scn=")[1]}`,
+      );
+      await fromDisk.waitForSelector("body[data-ready='1']", { timeout: 20_000 });
+      assert.equal(await text(fromDisk, "#status"), "FAIL");
+      assert.equal((await fromDisk.$$("#timeline svg g.ev.took")).length, 2);
     } finally {
       await r.close();
     }
