@@ -72,8 +72,7 @@ export {
 } from "./lib/core/diagnostic.ts";
 export { EventQueue, type Scheduled } from "./lib/core/event_queue.ts";
 export { Trace, type TraceEvent } from "./lib/core/trace.ts";
-export { x86Platform } from "./lib/x86/platform.ts";
-export { type Hypervisor, type IrqchipMode, X86Vm, type X86VmConfig } from "./lib/x86/vm.ts";
+export type { Hypervisor, IrqchipMode, X86VmConfig } from "./lib/x86/vm.ts";
 export type { LowestPriorityPolicy } from "./lib/x86/apic_bus.ts";
 export type { GuestWidth } from "./lib/xen/layout.ts";
 export {
@@ -86,3 +85,5 @@ export {
 export { type Line, type TextOptions, textReport } from "./lib/report/text.ts";
 export { jsonReport } from "./lib/report/json.ts";
 export { junitReport } from "./lib/report/junit.ts";
+export type { ExprOp } from "./lib/core/u64.ts";
+export type { History, TookCond } from "./lib/engine/history.ts";

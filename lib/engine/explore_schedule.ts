@@ -274,9 +274,11 @@ export function parallelBlocks(program: Program): ParallelOp[] {
 
 /** One execution of a block as it ran. */
 export interface BlockRun {
+  /** The `parallel` block. */
   block: ParallelOp;
   /** Which execution of this block, from 1. */
   occurrence: number;
+  /** The order its children's steps ran in, as indexes into `block.body`. */
   order: number[];
 }
 

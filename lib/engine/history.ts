@@ -150,11 +150,17 @@ export class History {
   readonly #byCond = new Map<TookCond, OrderMatcher>();
 
   /**
+   * An empty history for one run of `program`.
+   *
    * @param program the program whose `in order` conditions are followed
    * @param cpuNames per VM, the names of its vCPUs
    * @param full keep every take as a {@link TookRecord} too
    */
-  constructor(program: Program, cpuNames: readonly (readonly string[])[], readonly full: boolean) {
+  constructor(
+    program: Program,
+    cpuNames: readonly (readonly string[])[],
+    readonly full: boolean,
+  ) {
     this.#cpus = cpuNames.map((names) => names.map(() => new CpuHistory()));
     this.#matchers = cpuNames.map((names) => names.map(() => []));
     for (const c of inOrderConds(program)) {

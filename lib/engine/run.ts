@@ -90,10 +90,13 @@ export type { ParallelOp };
  * can fingerprint the state it is deciding in.
  */
 export interface RunState {
+  /** The program being run. */
   readonly program: Program;
+  /** The models, one per `vm`, in declaration order. */
   readonly vms: readonly VmModel[];
   /** Virtual time in ns. */
   readonly now: number;
+  /** Events the models scheduled (timers, deferred deliveries). */
   readonly queue: EventQueue;
   /** Variables bound so far. */
   readonly env: ReadonlyMap<string, Val>;
@@ -101,6 +104,7 @@ export interface RunState {
   readonly took: readonly TookRecord[];
   /** What `took` conditions can ask of the history. */
   readonly history: History;
+  /** Every broken expectation so far. */
   readonly failures: readonly Failure[];
   /** The `always` invariants declared so far. */
   readonly invariants: readonly unknown[];

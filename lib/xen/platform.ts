@@ -62,7 +62,7 @@ export interface XenMachine {
  *
  * @example
  * ```ts
- * import { X86Vm } from "../../mod.ts";
+ * import { X86Vm } from "../x86/vm.ts";
  * const xenOf: XenOf<X86Vm> = (vm) => vm.xen;
  * ```
  */
@@ -338,7 +338,7 @@ const REG_PARAMS: ParamSpec[] = [
  *
  * @example
  * ```ts
- * import { X86Vm } from "../../mod.ts";
+ * import { X86Vm } from "../x86/vm.ts";
  * const cmds = xenCommands<X86Vm>((vm) => vm.xen);
  * cmds.find((c) => c.name === "evtchn bind_ipi")!.returns; // "the port, or -errno"
  * ```
@@ -1176,7 +1176,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
  *
  * @example
  * ```ts
- * import { X86Vm } from "../../mod.ts";
+ * import { X86Vm } from "../x86/vm.ts";
  * xenState<X86Vm>((vm) => vm.xen).map((s) => s.pattern); // ["shared.evtchn_pending[#]", ...]
  * ```
  */
