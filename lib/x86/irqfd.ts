@@ -67,6 +67,7 @@ export interface IrqfdHost {
  *
  * @example
  * ```ts
+ * declare const irqfds: Irqfds;
  * irqfds.assign(3, 10, KVM_IRQFD_FLAG.RESAMPLE, 4); // 0
  * irqfds.signal(3);   // GSI 10 asserted
  * irqfds.acked(10);   // the guest's EOI: GSI 10 lowered, eventfd 4 signalled
