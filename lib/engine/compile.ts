@@ -68,6 +68,8 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
  *
  * @example
  * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const interpreter: Machine, program: Program;
  * const compiled = new Compiled(interpreter);
  * for (const step of compiled.block(program.body)) step();
  * ```

@@ -1304,6 +1304,7 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * declare const apic: Lapic;
    * apic.restoreWord(0x200, 0x10); // IRR bits 4: vector 0x04 pending, as userspace restored it
    * ```
    */

@@ -385,6 +385,7 @@ export class X86Vm implements VmModel {
    *
    * @example
    * ```ts
+   * declare const vm: X86Vm;
    * vm.setCpuid(0, { x2apic: false, tscDeadline: true }); // EXTD now #GPs
    * ```
    */
