@@ -2,8 +2,9 @@
  * The documentation is part of the code: every JSDoc example type-checks
  * (`deno check --doc`) and the public API from `mod.ts` passes `deno doc
  * --lint` (every export documented, no public type naming a private one).
- * Run here as well as in `.ci/run`, so a landing that breaks an example is
- * caught by the same command as a broken test.
+ * Run here as well as in `.ci/run` (with formatting and lint), so a landing
+ * that breaks an example or the style is caught by the same command as a
+ * broken test.
  */
 import assert from "node:assert/strict";
 
@@ -44,4 +45,11 @@ Deno.test("every JSDoc example type-checks (deno check --doc)", () => {
 Deno.test("the public API passes deno doc --lint mod.ts", () => {
   const r = deno(["doc", "--lint", "mod.ts"]);
   assert.equal(r.code, 0, r.text);
+});
+
+Deno.test("the tree is formatted (deno fmt --check) and lint-clean (deno lint)", () => {
+  const fmt = deno(["fmt", "--check"]);
+  assert.equal(fmt.code, 0, fmt.text);
+  const lint = deno(["lint"]);
+  assert.equal(lint.code, 0, lint.text);
 });

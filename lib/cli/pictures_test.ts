@@ -125,7 +125,7 @@ Deno.test("no progress line when stderr is not a terminal, or with --json or --t
 Deno.test("scn run draws a progress line only for the slow backend (runProgress), on a terminal", () => {
   const tty = terminal();
   scn(["run", PASS, FIXTURE], { progress: tty, runProgress: true });
-  assert.match(tty.written.join(""), /\rrun 2\/2 \(100%\)  [\d.]+\/s  \S+ left  1 failed/);
+  assert.match(tty.written.join(""), /\rrun 2\/2 \(100%\) {2}[\d.]+\/s {2}\S+ left {2}1 failed/);
   const quiet = terminal();
   scn(["run", PASS, FIXTURE], { progress: quiet });
   assert.deepEqual(quiet.written, []);

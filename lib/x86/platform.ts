@@ -18,7 +18,6 @@
  */
 import type {
   Args,
-  CommandSpec,
   FieldSpec,
   HandlerEventSpec,
   ParamSpec,
