@@ -92,7 +92,7 @@ import {
   lapicVectors,
 } from "./abi.ts";
 import { type KvmSystem, KvmSystem as System, type KvmVcpu, type KvmVm } from "./kvm.ts";
-import { closeLibc } from "./libc.ts";
+import { closeLibc, KvmIoctlError } from "./libc.ts";
 import {
   Action,
   enterMonitor,
@@ -747,16 +747,45 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "KVM_IRQFD": { refused: "irqfds need eventfds, which the backend does not create yet" },
   "eventfd signal": { refused: "irqfds need eventfds, which the backend does not create yet" },
-  "KVM_GET_LAPIC": { refused: "not expressed on KVM yet" },
-  "KVM_SET_LAPIC": { refused: "not expressed on KVM yet" },
-  "KVM_GET_MSRS": { refused: "not expressed on KVM yet" },
-  "KVM_SET_MSRS": { refused: "not expressed on KVM yet" },
-  "KVM_SET_CPUID2": { refused: "not expressed on KVM yet" },
-  "KVM_SET_MP_STATE": { refused: "not expressed on KVM yet" },
+  // The register page as KVM hands it over: no model fix-ups to mirror.
+  "KVM_GET_LAPIC": (vm, _c, a) =>
+    new DataView(vm.cpus[a.vcpu as number].kvm.getLapic().buffer).getUint32(
+      a.offset as number,
+      true,
+    ),
+  "KVM_SET_LAPIC": (vm, _c, a) => {
+    const cpu = vm.cpus[a.vcpu as number].kvm;
+    const page = cpu.getLapic();
+    new DataView(page.buffer).setUint32(a.offset as number, a.value as number, true);
+    return errnoOf(() => cpu.setLapic(page));
+  },
+  "KVM_GET_MSRS": (vm, _c, a) => {
+    const v = vm.cpus[a.vcpu as number].kvm.getMsr(a.msr as number);
+    return v === undefined ? -1 : v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  },
+  "KVM_SET_MSRS": (vm, _c, a) =>
+    vm.cpus[a.vcpu as number].kvm.setMsr(a.msr as number, a.value as bigint) ? 1 : 0,
+  "KVM_SET_CPUID2": {
+    refused: "the guest monitor's CPUID is set before its first KVM_RUN, which a change " +
+      "after it would fail",
+  },
+  "KVM_SET_MP_STATE": (vm, _c, a) =>
+    errnoOf(() => vm.cpus[a.vcpu as number].kvm.setMpState(a.state as number)),
   "KVM_SET_VCPU_EVENTS": { refused: "not expressed on KVM yet" },
   xen: { refused: "this KVM has no Xen support" },
   "guest memory": { refused: "guest memory is not read or written on KVM yet" },
 };
+
+/** An ioctl that fails with an errno the scenario may expect: 0, or -errno. */
+function errnoOf(fn: () => void): number {
+  try {
+    fn();
+    return 0;
+  } catch (e) {
+    if (e instanceof KvmIoctlError) return -e.errno;
+    throw e;
+  }
+}
 
 function ownPort(port: number): number {
   if (port >= Port.Monitor && port <= Port.Window) {

@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { CommandInputError } from "../core/diagnostic.ts";
 import type { CpuModel, Taken } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
@@ -123,6 +124,9 @@ export interface X86CpuOptions {
 export const GP_FAULT = -13;
 
 /** KVM_MP_STATE values a vCPU holds itself; HALTED is derived from HLT. */
+/** KVM_MP_STATE_AP_RESET_HOLD: valid for KVM_SET_MP_STATE on x86, not modelled. */
+const MP_STATE_AP_RESET_HOLD = 9;
+
 type OwnMpState =
   | typeof MpState.Runnable
   | typeof MpState.Uninitialized
@@ -234,6 +238,12 @@ export class X86Cpu implements CpuModel {
    * with a SIPI of `sipiVector` pending, as KVM sets KVM_APIC_SIPI.
    */
   setMpState(state: number, sipiVector = 0): number {
+    // KVM accepts AP_RESET_HOLD too (SEV-ES); the model has no such state.
+    if (state === MP_STATE_AP_RESET_HOLD) {
+      throw new CommandInputError(
+        "KVM_MP_STATE_AP_RESET_HOLD (9) is SEV-ES's AP reset hold, which the model does not have",
+      );
+    }
     const known = state === MpState.Runnable || state === MpState.Uninitialized ||
       state === MpState.InitReceived || state === MpState.Halted || state === MpState.SipiReceived;
     if (!known || (state !== MpState.Runnable && !this.lapicInKernel)) return -22;
