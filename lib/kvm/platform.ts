@@ -135,7 +135,6 @@ const IOREGSEL = IoapicMmio.IOREGSEL, IOWIN = IoapicMmio.IOWIN, IOREDTBL = Ioapi
 const LAPIC_EOI = offsetOf("eoi"), LAPIC_SVR = offsetOf("svr");
 const LAPIC_ICR_LOW = offsetOf("icr_low"), LAPIC_ICR_HIGH = offsetOf("icr_high");
 const LAPIC_TIMER_INITIAL = offsetOf("timer_initial_count");
-const LVT_FIRST = offsetOf("lvt_timer"), LVT_LAST = offsetOf("lvt_error");
 const IA32_TSC_DEADLINE = IA32_TSC_DEADLINE_MSR;
 const IRR = offsetOf("irr"), ISR = offsetOf("isr"), TMR = offsetOf("tmr");
 /** The x2APIC MSR of a LAPIC register (SDM: 0x800 + offset / 16). */
@@ -378,10 +377,8 @@ export class KvmBackedCpu implements CpuModel {
   /** A LAPIC register write as the guest does it: MMIO, or WRMSR in x2APIC mode. */
   lapicWrite(offset: number, value: number): void {
     if (offset === LAPIC_TIMER_INITIAL) unsupportedTimer();
-    // The ICR and the LVT entries can send NMIs; from then on they are looked for.
-    if (offset === LAPIC_ICR_LOW || (offset >= LVT_FIRST && offset <= LVT_LAST)) {
-      this.vm.nmiSent = true;
-    }
+    // An ICR or LVT entry in NMI mode sends NMIs; from then on they are looked for.
+    if (sendsNmi(offset, value)) this.vm.nmiSent = true;
     if (offset === LAPIC_ICR_LOW) this.noteIcr(value);
     if (this.x2apic()) this.act(Action.Wrmsr, x2apicMsr(offset), value, 0);
     else this.act(Action.LapicWrite, offset, value);
@@ -693,11 +690,9 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     if (msr === IA32_TSC_DEADLINE || msr === x2apicMsr(LAPIC_TIMER_INITIAL)) {
       unsupportedTimer();
     }
-    // The x2APIC ICR and LVTs can send NMIs.
-    if (
-      msr === x2apicMsr(LAPIC_ICR_LOW) ||
-      (msr >= x2apicMsr(LVT_FIRST) && msr <= x2apicMsr(LVT_LAST))
-    ) {
+    // The x2APIC ICR and LVTs in NMI mode send NMIs.
+    const reg = LAPIC_REGISTERS.find((r) => r.msr === msr);
+    if (reg && sendsNmi(reg.offset, Number(BigInt(a.value as bigint) & 0xffff_ffffn))) {
       vm.nmiSent = true;
     }
     if (msr === x2apicMsr(LAPIC_ICR_LOW)) {
@@ -884,6 +879,19 @@ function lapicGetter(pattern: string): Get | undefined {
   if (field === undefined) return (vm, [c]) => read(vm, c);
   const f = reg.fields?.find((x) => x.name === field);
   return f ? (vm, [c]) => decodeField(f, read(vm, c)) : undefined;
+}
+
+/**
+ * Whether writing `value` to the LAPIC register at `offset` makes it send
+ * NMIs: the ICR or an LVT entry whose delivery mode is NMI. Until something
+ * can send one, an entry through IVT slot 2 is vector 2 (an 8259 with
+ * vector base 0), so a guess here mislabels what the guest took: the timer
+ * and error LVTs have no delivery mode, and a fixed-mode write sends none.
+ */
+function sendsNmi(offset: number, value: number): boolean {
+  const reg = LAPIC_REGISTERS.find((r) => r.offset === offset && r.width === 32);
+  const mode = reg?.fields?.find((f) => f.name === "delivery_mode");
+  return mode !== undefined && decodeField(mode, value) === "nmi";
 }
 
 function ioapicGetter(pattern: string): Get | undefined {
