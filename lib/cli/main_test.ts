@@ -89,7 +89,7 @@ Deno.test("scn run --max-steps: a runaway run is a budget error, exit 2", () => 
   assert.equal(c.code, 2);
   assert.deepEqual(c.out.slice(0, 4), [
     `ERROR ${CLI}/storm.scn`,
-    `  ${CLI}/storm.scn:8:1: error: step budget exhausted: more than 50 steps without settling`,
+    `  ${CLI}/storm.scn:8:1: error: step budget exhausted: this 'run' did not settle within 50 steps`,
     "    8 | run",
     "      | ^^^",
   ]);

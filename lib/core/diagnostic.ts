@@ -33,6 +33,8 @@ export interface Diagnostic {
   hint?: string;
   /** Other places that explain it. */
   related?: Related[];
+  /** Lines that show how it came about (a budget error's last trace events), after the hint. */
+  notes?: string[];
 }
 
 /**
@@ -91,6 +93,7 @@ export function formatDiagnostic(d: Diagnostic, lookup: SourceLookup): string {
   const lines = [`${where(d.loc)}: error: ${d.message}`];
   lines.push(...quote(d.loc, lookup));
   if (d.hint) lines.push(`  = ${d.hint}`);
+  for (const n of d.notes ?? []) lines.push(`  ${n}`);
   for (const r of d.related ?? []) {
     lines.push(`${where(r.loc)}: note: ${r.message}`);
     lines.push(...quote(r.loc, lookup));

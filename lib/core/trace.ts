@@ -95,3 +95,32 @@ export class Trace {
     return out.reverse();
   }
 }
+
+/**
+ * Nanoseconds in the largest unit that keeps them whole, as scenarios write
+ * durations.
+ *
+ * @example
+ * ```ts
+ * formatTime(5_000_000); // "5ms"
+ * ```
+ */
+export function formatTime(ns: number): string {
+  if (ns !== 0 && ns % 1_000_000_000 === 0) return `${ns / 1_000_000_000}s`;
+  if (ns !== 0 && ns % 1_000_000 === 0) return `${ns / 1_000_000}ms`;
+  if (ns !== 0 && ns % 1000 === 0) return `${ns / 1000}us`;
+  return `${ns}ns`;
+}
+
+/**
+ * One trace event: `#9 @0ns lapic1 irr.set: 0x41 edge  <- #8`.
+ *
+ * @example
+ * ```ts
+ * formatEvent({ id: 2, time: 0, source: "lapic0", kind: "ack", text: "0x41", cause: 1 });
+ * ```
+ */
+export function formatEvent(e: TraceEvent): string {
+  const cause = e.cause ? `  <- #${e.cause}` : "";
+  return `#${e.id} @${formatTime(e.time)} ${e.source} ${e.kind}: ${e.text}${cause}`;
+}

@@ -11,6 +11,7 @@
  */
 import type { Program } from "../../dsl/program.ts";
 import { type RunOptions, runProgram, type ScenarioResult } from "./run.ts";
+import { ScnError } from "../core/diagnostic.ts";
 
 /**
  * Runs `program` without a trace and with a counted history; if an
@@ -27,7 +28,17 @@ import { type RunOptions, runProgram, type ScenarioResult } from "./run.ts";
  * ```
  */
 export function runExplained(program: Program, options: () => RunOptions): ScenarioResult {
-  const lean = runProgram(program, { ...options(), trace: false, history: "counts" });
+  let lean: ScenarioResult;
+  try {
+    lean = runProgram(program, { ...options(), trace: false, history: "counts" });
+  } catch (e) {
+    // A budget error shows the events that spent the budget: replay to record them
+    // (the replay throws the same error, now with its last events).
+    if (e instanceof ScnError && e.diagnostics[0].kind === "budget") {
+      return runProgram(program, { ...options(), trace: true, history: "full" });
+    }
+    throw e;
+  }
   if (lean.failures.length === 0) return lean;
   return runProgram(program, { ...options(), trace: true, history: "full" });
 }

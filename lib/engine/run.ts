@@ -23,7 +23,7 @@ import type { Loc } from "../../dsl/ast.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, ParallelOp, Program } from "../../dsl/program.ts";
 import type { Args, RegisterAccess, Val } from "../core/table.ts";
 import { EventQueue } from "../core/event_queue.ts";
-import { Trace, type TraceEvent } from "../core/trace.ts";
+import { formatEvent, Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
 import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
@@ -397,8 +397,8 @@ class Interpreter {
           this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
         }
         for (let i = 0; i < n; i++) {
-          this.charge(op.loc, 1);
-          this.tick(op.loc);
+          this.charge(op.loc, 1, "repeat");
+          this.tick(op.loc, "repeat");
           this.loops.push(i, n);
           this.block(op.body);
           this.loops.length -= 2;
@@ -409,8 +409,8 @@ class Interpreter {
         const items = this.eval(op.items);
         const list = Array.isArray(items) ? items : [items];
         for (let i = 0; i < list.length; i++) {
-          this.charge(op.loc, 1);
-          this.tick(op.loc);
+          this.charge(op.loc, 1, "for");
+          this.tick(op.loc, "for");
           this.env.set(op.name, list[i]);
           this.loops.push(i, list.length);
           this.block(op.body);
@@ -763,33 +763,52 @@ class Interpreter {
    */
   work = 0;
 
-  charge(loc: Loc, amount: number): void {
+  /** `what` names the statement at `loc` that spends it: `repeat`, `for` or `range`. */
+  charge(loc: Loc, amount: number, what: "repeat" | "for" | "range"): void {
     this.work += amount;
     if (this.work > this.maxSteps * WORK_FACTOR) {
       throw new ScnError({
-        /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
         kind: "budget",
-        message: `work budget exhausted: loops and ranges went past ${
-          this.maxSteps * WORK_FACTOR
-        } iterations`,
+        message: `work budget exhausted at this ${what === "range" ? "range" : `'${what}'`}: ` +
+          `loops and ranges went past ${this.maxSteps * WORK_FACTOR} iterations in all`,
         loc,
-        hint:
-          "a repeat, for or range this large is probably a mistake; --max-steps raises every budget",
+        hint: `a ${what} this large is probably a mistake; --max-steps raises every budget`,
+        notes: this.lastEvents(),
       });
     }
   }
 
-  tick(loc: Loc): void {
+  /**
+   * One step against the budget of the statement at `loc`: a `run` (or
+   * `run vcpuN { }`) settling, or an iteration of a `repeat` or `for` since
+   * the last `run`.
+   */
+  tick(loc: Loc, what: "run" | "repeat" | "for" = "run"): void {
     if (++this.steps - this.budgetStart > this.maxSteps) {
+      const settling = what === "run";
       throw new ScnError({
-        /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
         kind: "budget",
-        message: `step budget exhausted: more than ${this.maxSteps} steps without settling`,
+        message: settling
+          ? `step budget exhausted: this 'run' did not settle within ${this.maxSteps} steps`
+          : `step budget exhausted: this '${what}' went past ${this.maxSteps} steps since the last 'run'`,
         loc,
-        hint:
-          "something re-triggers forever (a level line never lowered, a handler that re-raises); raise the budget with --max-steps if it is meant to run this long",
+        hint: settling
+          ? "something re-triggers forever (a level line never lowered, a handler that re-raises; the last events show which); --max-steps raises the budget if it is meant to run this long"
+          : `a ${what} this long is probably a mistake; --max-steps raises the budget`,
+        notes: this.lastEvents(),
       });
     }
+  }
+
+  /** The last trace events, as lines for a budget error (none when the trace is off). */
+  lastEvents(): string[] | undefined {
+    const events = this.trace.events;
+    if (!this.trace.enabled || events.length === 0) return undefined;
+    const last = events.slice(-BUDGET_EVENTS);
+    return [
+      `the last ${last.length} of ${events.length} trace events:`,
+      ...last.map((e) => `  ${formatEvent(e)}`),
+    ];
   }
 
   afterStep(): void {
@@ -904,12 +923,76 @@ class Interpreter {
         return { expected, actual: clip(actual), events: dedupe(events) };
       }
       case "and":
-        return this.cond(c.left) ? this.explain(c.right) : this.explain(c.left);
       case "or":
-        return this.explain(c.left);
-      case "not":
-        return { expected: "false", actual: "true", events: this.trace.events.slice(-6) };
+      case "not": {
+        // Each operand with what it read, and the events of those that broke it.
+        const parts: string[] = [];
+        const events: TraceEvent[] = [];
+        this.operands(c, parts, events);
+        const expected = c.c === "and"
+          ? "every operand to hold"
+          : c.c === "or"
+          ? "at least one operand to hold"
+          : "the operand not to hold";
+        return { expected, actual: clip(parts.join("; ")), events: dedupe(events) };
+      }
     }
+  }
+
+  /**
+   * The operands of a failed `and`/`or`/`not`, each as `text: holds|fails
+   * (what it read)`; a chain of one operator is one list. Adds the events
+   * of the operands that made the whole fail.
+   */
+  operands(c: Cond, parts: string[], events: TraceEvent[]): void {
+    if (c.c === "not") {
+      const inner = this.cond(c.operand);
+      parts.push(`not: ${this.operandText(c.operand, inner)}`);
+      if (inner) events.push(...this.explain(c.operand).events);
+      return;
+    }
+    if (c.c !== "and" && c.c !== "or") return;
+    const leaves: Cond[] = [];
+    const stack: Cond[] = [c];
+    while (stack.length) {
+      const x = stack.pop()!;
+      if (x.c === c.c) stack.push(x.right, x.left);
+      else leaves.push(x);
+    }
+    for (const leaf of leaves) {
+      const holds = this.cond(leaf);
+      parts.push(this.operandText(leaf, holds));
+      if (!holds) events.push(...this.explain(leaf).events);
+    }
+  }
+
+  /** One operand as it reads in a report: `$x == 1 fails ($x is 5)`. */
+  operandText(c: Cond, holds: boolean): string {
+    const verdict = `${this.sourceOf(c.loc)} ${holds ? "holds" : "fails"}`;
+    switch (c.c) {
+      case "cmp": {
+        const shown = [`${this.sourceOf(c.left.loc)} is ${formatVal(this.eval(c.left))}`];
+        if (!isConstant(c.right)) {
+          shown.push(`${this.sourceOf(c.right.loc)} is ${formatVal(this.eval(c.right))}`);
+        }
+        return `${verdict} (${shown.join(", ")})`;
+      }
+      case "truthy":
+        return `${verdict} (${formatVal(this.eval(c.expr))})`;
+      case "took":
+        return `${verdict} (${c.cpuName} took ${this.explain(c).actual})`;
+      default: {
+        const inner: string[] = [];
+        this.operands(c, inner, []);
+        return `${verdict} (${inner.join("; ")})`;
+      }
+    }
+  }
+
+  /** The source text of a location, as the author wrote it. */
+  sourceOf(loc: Loc): string {
+    const text = this.program.sources.get(loc.source);
+    return text === undefined ? "?" : text.slice(loc.start.offset, loc.end.offset);
   }
 
   /**
@@ -966,7 +1049,7 @@ class Interpreter {
       case "range": {
         const a = this.int(e.from), b = this.int(e.to);
         if (b - a > 100_000) this.inputError(e.loc, "range too large (more than 100000 values)");
-        if (b >= a) this.charge(e.loc, b - a + 1);
+        if (b >= a) this.charge(e.loc, b - a + 1, "range");
         const out: number[] = [];
         for (let i = a; i <= b; i++) out.push(i);
         return out;
@@ -1020,6 +1103,28 @@ class Interpreter {
 function isInstructionOf(op: Op, vm: number, cpu: number): boolean {
   return op.op === "do" && op.call.vm === vm && op.call.cpu === cpu;
 }
+
+/** Whether an expression is written with literals only (`{}`, `0x41 + 1`): nothing to show. */
+function isConstant(e: Expr): boolean {
+  switch (e.e) {
+    case "lit":
+      return true;
+    case "neg":
+      return isConstant(e.operand);
+    case "op":
+      return e.args.every(isConstant);
+    case "set":
+    case "list":
+      return e.items.every(isConstant);
+    case "range":
+      return isConstant(e.from) && isConstant(e.to);
+    default:
+      return false;
+  }
+}
+
+/** How many trace events a budget error shows. */
+const BUDGET_EVENTS = 12;
 
 /** How many takes a failed `took` expectation shows the cause chains of. */
 const MAX_EXPLAINED_TAKES = 4;

@@ -193,7 +193,14 @@ Deno.test("comparisons: '<' is less-than (regression), and and/or/not combine", 
   );
   assert.deepEqual(failures(r), [
     [4, "expect", "2 < 1", "< 1", "2"],
-    [6, "expect", "not 1 == 1 or 2 == 3", "false", "true"],
+    // Each operand with what it read, not only the first.
+    [
+      6,
+      "expect",
+      "not 1 == 1 or 2 == 3",
+      "at least one operand to hold",
+      "not 1 == 1 fails (not: 1 == 1 holds (1 is 1)); 2 == 3 fails (2 is 2)",
+    ],
   ]);
 });
 
@@ -244,7 +251,7 @@ Deno.test("a run that never settles throws a 'budget' error located at the run",
   assert.ok(err instanceof ScnError);
   const d = err.diagnostics[0];
   assert.equal(d.kind, "budget");
-  assert.equal(d.message, "step budget exhausted: more than 50 steps without settling");
+  assert.equal(d.message, "step budget exhausted: this 'run' did not settle within 50 steps");
   assert.deepEqual([d.loc.source, d.loc.start.line, d.loc.start.column], ["storm.scn", 8, 1]);
   assert.match(d.hint ?? "", /--max-steps/);
 });

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { TraceEvent } from "../core/trace.ts";
+import { formatEvent, type TraceEvent } from "../core/trace.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import type { ScenarioResult } from "../engine/run.ts";
@@ -160,15 +160,4 @@ export function traceLines(events: readonly TraceEvent[]): Line[] {
   return events.map((e) => ({ text: `  ${formatEvent(e)}`, style: "" }));
 }
 
-/**
- * One trace event: `#9 @0ns lapic1 irr.set: 0x41 edge  <- #8`.
- *
- * @example
- * ```ts
- * formatEvent({ id: 2, time: 0, source: "lapic0", kind: "ack", text: "0x41", cause: 1 });
- * ```
- */
-export function formatEvent(e: TraceEvent): string {
-  const cause = e.cause ? `  <- #${e.cause}` : "";
-  return `#${e.id} @${formatTime(e.time)} ${e.source} ${e.kind}: ${e.text}${cause}`;
-}
+export { formatEvent };

@@ -4,17 +4,6 @@
  * @module
  */
 
-/**
- * Nanoseconds in the largest unit that keeps them whole.
- *
- * @example
- * ```ts
- * formatTime(5_000_000); // "5ms"
- * ```
- */
-export function formatTime(ns: number): string {
-  if (ns !== 0 && ns % 1_000_000_000 === 0) return `${ns / 1_000_000_000}s`;
-  if (ns !== 0 && ns % 1_000_000 === 0) return `${ns / 1_000_000}ms`;
-  if (ns !== 0 && ns % 1000 === 0) return `${ns / 1000}us`;
-  return `${ns}ns`;
-}
+// Budget errors quote trace events from the engine, below the reports: the
+// one statement of the format is in lib/core/trace.ts.
+export { formatTime } from "../core/trace.ts";
