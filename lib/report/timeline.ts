@@ -36,7 +36,7 @@ export type TimelineRow =
     kind: "failure";
     /** The failure. */
     failure: Failure;
-    /** Lanes of the events that led to it (the ones it is about). */
+    /** Lanes of the events its explanation quotes (`Failure.events`). */
     lanes: number[];
   }
   | {
@@ -203,7 +203,7 @@ function laneColumns(lanes: readonly string[]): { at: number[]; width: number } 
 /**
  * Draws a timeline in plain ASCII, one line per row: the virtual time when it
  * changes, the event's number, the lanes (`*` the event, `+--->` from its
- * cause's lane, `X` the lanes a failed expectation is about), then the event's
+ * cause's lane, `X` the lanes of the events a failure quotes), then the event's
  * kind and text and `<- #N`, the event that caused it. `where` names a
  * failure's place (`file:line` by default).
  *
