@@ -54,6 +54,8 @@ export interface ExploreCliOptions {
   json: boolean;
   /** TAP 14 instead of text (`lib/report/tap.ts`). */
   tap?: boolean;
+  /** Draw the failing order's timeline. */
+  timeline?: boolean;
   trace: boolean;
   noColor: boolean;
 }
@@ -81,7 +83,7 @@ export interface RawExploreOptions {
 export function exploreOptions(
   raw: RawExploreOptions,
   maxSteps: number | undefined,
-  base: { json: boolean; tap?: boolean; trace: boolean; noColor: boolean },
+  base: { json: boolean; tap?: boolean; timeline?: boolean; trace: boolean; noColor: boolean },
 ): ExploreCliOptions | string {
   const count = (name: keyof RawExploreOptions): number | string | undefined => {
     const v = raw[name];
@@ -415,7 +417,7 @@ function report(outcomes: ExploreOutcome[], o: ExploreCliOptions, io: ExploreIo)
   if (o.json) io.out(exploreJsonReport(outcomes, o.explore.shard));
   else if (o.tap) io.out(tapExploreReport(outcomes).replace(/\n$/, ""));
   else {
-    for (const l of exploreTextReport(outcomes, { trace: o.trace })) {
+    for (const l of exploreTextReport(outcomes, { trace: o.trace, timeline: o.timeline })) {
       io.out(l.text, io.color && !o.noColor ? l.style : "");
     }
   }

@@ -49,7 +49,7 @@ run options:
   --backend kvm     run on a real VM through /dev/kvm (x86 only; needs --allow-ffi:
                     'deno task scn-kvm run --backend kvm FILES...'); default: model
 
-explore options (also --trace, --json, --tap, --max-steps, --no-color):
+explore options (also --trace, --timeline, --json, --tap, --max-steps, --no-color):
   --schedule TOKEN  run only this order
   --out FILE        write the failing order as a plain scenario (needs --allow-write for FILE)
   --max-states N    distinct states before giving up (default 100000)

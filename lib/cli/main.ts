@@ -156,15 +156,15 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       io.err("scn explore: --junit is an option of 'scn run'");
       return ExitCode.InputError;
     }
-    for (const only of ["html", "timeline"] as const) {
-      if (values[only] !== undefined) {
-        io.err(`scn explore: --${only} is an option of 'scn run'`);
-        return ExitCode.InputError;
-      }
+    if (values.html !== undefined) {
+      io.err("scn explore: --html is an option of 'scn run'");
+      return ExitCode.InputError;
     }
     const o = exploreOptions(values, maxSteps, {
       json: values.json,
       tap: values.tap,
+      // Only a failing order has a trace to draw, so `--timeline=all` draws the same.
+      timeline: values.timeline !== undefined,
       trace: values.trace,
       noColor: values["no-color"],
     });

@@ -133,3 +133,20 @@ Deno.test("scn run draws a progress line only for the slow backend (runProgress)
   scn(["run", "--json", PASS], { progress: json, runProgress: true });
   assert.deepEqual(json.written, []);
 });
+
+Deno.test("scn explore --timeline draws the failing order, with the failure where it was checked", () => {
+  const race = "scenarios/races/ioapic_level_eoi_before_quiesce.scn";
+  const r = scn(["explore", "--timeline", race]);
+  assert.equal(r.code, 0, "a known race: the failing order is expected");
+  const at = r.out.indexOf("  the failing order's timeline:");
+  assert.ok(at > 0);
+  assert.match(r.out[at + 1], /^\s+time\s+step\s+device nic\s+kvm\s+ioapic\s+lapic0\s+vcpu0$/);
+  const rows = r.out.slice(at + 2);
+  const failed = rows.findIndex((l) => l.includes(`FAILED ${race}:`));
+  // In this order the EOI re-delivers before the device lowers the line: two takes, then the check.
+  const takes = rows.slice(0, failed).filter((l) => /took: 0x9a/.test(l));
+  assert.equal(takes.length, 2);
+  assert.ok(rows.slice(0, failed).some((l) => /deassert: gsi 20 low/.test(l)));
+  // Without --timeline, no lanes.
+  assert.ok(!scn(["explore", race]).out.some(header));
+});

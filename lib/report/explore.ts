@@ -10,6 +10,7 @@ import type { Outcome } from "./outcome.ts";
 import { errorJson } from "./json.ts";
 import { formatEvent, type Line, traceLines } from "./text.ts";
 import type { ExploreResult } from "../engine/explore.ts";
+import { timeline, timelineText } from "./timeline.ts";
 
 /** What happened to one file under `scn explore`. */
 export type ExploreOutcome =
@@ -89,6 +90,7 @@ function plural(n: number | bigint, one: string, many = `${one}s`): string {
  * @example
  * ```ts
  * import type { ExploreResult } from "../engine/explore.ts";
+import { timeline, timelineText } from "./timeline.ts";
  * declare const result: ExploreResult;
  * statsLine(result); // "1 parallel block run; 5 states, 3 runs"
  * ```
@@ -108,6 +110,8 @@ export function statsLine(r: ExploreResult): string {
 export interface ExploreTextOptions {
   /** Print the failing order's whole trace. */
   trace: boolean;
+  /** Draw the failing order's timeline (`timeline.ts`). */
+  timeline?: boolean;
 }
 
 /**
@@ -188,6 +192,10 @@ export function exploreTextReport(
       line(`  no plain scenario: ${cx.linear.why}; the replay token reproduces the order`);
     }
     if (options.trace) out.push(...traceLines(cx.result.trace));
+    if (options.timeline) {
+      line("  the failing order's timeline:");
+      for (const l of timelineText(timeline(cx.result))) line(l);
+    }
   }
   const s = summarizeExplore(outcomes);
   if (outcomes.length > 1 || s.xfail || s.xpass || s.errors) {
