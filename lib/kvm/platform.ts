@@ -56,6 +56,10 @@ import type { X86Vm } from "../x86/vm.ts";
 import { toRoutingEntry, X86_COMMANDS, x86Platform } from "../x86/platform.ts";
 import type { X86BackendOp, X86Command } from "../x86/command.ts";
 import { GP_FAULT } from "../x86/cpu.ts";
+import { EOI_STORM_LIMIT } from "../x86/ioapic.ts";
+
+/** Takes of one vector in a row, with no command between, that make a storm (see `stormTakes`). */
+const STORM_TAKES = 1000;
 import {
   decodeField,
   encodeFields,
@@ -331,6 +335,20 @@ export class KvmBackedCpu implements CpuModel {
 
   take(): Taken {
     const stop = this.#pending!;
+    const vm = this.vm;
+    const v = stop.at === "vector" ? stop.vector : -1;
+    vm.stormTakes = v === vm.stormVector ? vm.stormTakes + 1 : 1;
+    vm.stormVector = v;
+    // With no command in between, only a level line re-delivered at every
+    // EOI brings the same vector back; nothing in the scenario can end the
+    // storm, so it will reach KVM's storm guard, whose timing is the host's.
+    if (v >= 0 && vm.stormTakes >= STORM_TAKES) {
+      throw new BackendUnsupported(
+        `vector 0x${v.toString(16)} taken ${STORM_TAKES} times in a row with no command in ` +
+          `between: a level storm, which after ${EOI_STORM_LIMIT} EOIs KVM's IOAPIC delays by ` +
+          "10 ms of the host's clock, which the scenario's virtual time cannot pace",
+      );
+    }
     this.#pending = undefined;
     this.#halted = false;
     this.frames.push(this.interruptFlag);
@@ -426,6 +444,17 @@ export class KvmBackedVm implements VmModel {
    * the KVM_GET_VCPU_EVENTS that each step would otherwise cost.
    */
   nmiSent = false;
+  /**
+   * The vector taken last and how many times in a row with no command in
+   * between: a level line re-delivered at every EOI. KVM's IOAPIC delays the
+   * re-delivery after {@link EOI_STORM_LIMIT} of them by 10 ms of the host's
+   * clock (`kvm_ioapic_eoi_inject_work`), which no scenario can pace: what
+   * the guest sees after that depends on how long the host took, so the
+   * backend refuses the run at {@link STORM_TAKES}. (A handler's own EOI is
+   * a command: a storm EOI'd by its handler is not caught.)
+   */
+  stormVector = -1;
+  stormTakes = 0;
   /** Likewise for INIT and SIPI, which reset or start vCPUs behind the backend's back. */
   initSent = false;
   /**
@@ -830,6 +859,8 @@ function describe(a: Args): string {
 
 function traced(spec: CommandSpec, run: Run): CommandSpec<KvmBackedVm>["run"] {
   return (vm, cpu, a, source) => {
+    // A command between two takes ends a storm (see KvmBackedVm.stormTakes).
+    vm.stormTakes = 0;
     const result = run(vm, cpu, a);
     if (vm.trace.enabled) {
       const answer = result === undefined
