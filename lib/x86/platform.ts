@@ -1334,6 +1334,8 @@ const KVM_XEN_ONLY = new Set([
   "kvm xen_hvm_config",
   "kvm xen_set_attr",
   "kvm xen_vcpu_set_attr",
+  "kvm xen_get_attr",
+  "kvm xen_vcpu_get_attr",
   "kvm xen_evtchn_attr",
   "kvm xen_hcall_result",
   "xen copy_vcpu_info",

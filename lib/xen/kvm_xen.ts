@@ -270,6 +270,40 @@ export class KvmXen {
     return writeHypercallPage(this.domain.mem, "kvm-xen", value);
   }
 
+  /**
+   * KVM_XEN_HVM_GET_ATTR (`kvm_xen_hvm_get_attr`): long_mode 0/1; the
+   * shared_info GFN, or KVM_XEN_INVALID when none; the global upcall vector
+   * (0 when none); the xen_version KVM answers (0 when unset).
+   */
+  getAttr(type: "long_mode" | "shared_info" | "upcall_vector" | "xen_version"): bigint {
+    const d = this.domain;
+    switch (type) {
+      case "long_mode":
+        return d.layout().wordBytes === 8 ? 1n : 0n;
+      case "shared_info":
+        return d.sharedInfo() < 0 ? KVM_XEN_INVALID : BigInt(d.sharedInfo() / 4096);
+      case "upcall_vector": {
+        const via = d.callback.via;
+        return via.type === "vector" ? BigInt(via.vector) : 0n;
+      }
+      case "xen_version":
+        return BigInt(this.xenVersion);
+    }
+  }
+
+  /**
+   * KVM_XEN_VCPU_GET_ATTR (`kvm_xen_vcpu_get_attr`): the vcpu_info GPA, or
+   * KVM_XEN_INVALID when KVM has none; the per-vCPU upcall vector (0 when
+   * none). -EINVAL (as a negative number) for a vCPU the VM does not have.
+   */
+  getVcpuAttr(type: "vcpu_info" | "upcall_vector", vcpu: number): bigint {
+    const d = this.domain;
+    if (vcpu < 0 || vcpu >= d.vcpuCount) return BigInt(-XEN_ERRNO.EINVAL);
+    if (type === "upcall_vector") return BigInt(d.callback.perVcpu[vcpu]);
+    const gpa = d.areas.gpa(vcpu);
+    return gpa < 0 ? KVM_XEN_INVALID : BigInt(gpa);
+  }
+
   /** KVM_XEN_ATTR_TYPE_LONG_MODE. */
   setLongMode(on: boolean): number {
     this.domain.setWidth(on ? 64 : 32);

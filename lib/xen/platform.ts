@@ -185,6 +185,13 @@ interface Place {
  */
 type StructAccess = NonNullable<Args["$register"]> & { fileIndex?: number };
 
+/** A 64-bit attribute as the tables carry values: a number up to 2^53, else a bigint. */
+function small(v: bigint): Val {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(v)
+    : v;
+}
+
 function place(x: XenMachine, args: Args): Place {
   const r: StructAccess = args.$register!;
   const d = x.domain;
@@ -1125,6 +1132,50 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         }
         const result = errno !== 0 ? toU64(-errno) : BigInt(a.result as bigint | number);
         return k.completeHypercall(a.vcpu as number, result);
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_get_attr",
+      doc: "KVM_XEN_HVM_GET_ATTR (kvm_xen_hvm_get_attr): long_mode, shared_info (the GFN, " +
+        "0xffffffffffffffff when none), upcall_vector, xen_version",
+      params: [
+        {
+          name: "type",
+          type: {
+            kind: "enum",
+            values: ["long_mode", "shared_info", "upcall_vector", "xen_version"],
+          },
+          doc: "the attribute",
+          positional: true,
+        },
+      ],
+      returns: "the attribute's value",
+      run: (vm, _c, a) => {
+        const k = need(xenOf, vm, "kvm xen_get_attr").kvm;
+        return small(
+          k.getAttr(a.type as "long_mode" | "shared_info" | "upcall_vector" | "xen_version"),
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_vcpu_get_attr",
+      doc: "KVM_XEN_VCPU_GET_ATTR (kvm_xen_vcpu_get_attr): vcpu_info (the GPA, " +
+        "0xffffffffffffffff when KVM has none) or upcall_vector",
+      params: [
+        {
+          name: "type",
+          type: { kind: "enum", values: ["vcpu_info", "upcall_vector"] },
+          doc: "the attribute",
+          positional: true,
+        },
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+      ],
+      returns: "the attribute's value",
+      run: (vm, _c, a) => {
+        const k = need(xenOf, vm, "kvm xen_vcpu_get_attr").kvm;
+        return small(k.getVcpuAttr(a.type as "vcpu_info" | "upcall_vector", a.vcpu as number));
       },
     },
     {
