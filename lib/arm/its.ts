@@ -21,10 +21,10 @@
  * CWRITER; GITS_TYPER and GITS_IIDR are read-only. The VMM's ITS_REGS
  * attribute group adds its own rules (`vgic_its_attr_regs_access`:
  * alignment, -ENXIO for a hole, GITS_CREADR writable only while disabled).
- * The commands themselves are given with `its <command>`, which stands for
- * writing one into the queue and advancing GITS_CWRITER: the vITS does not
- * read a queue in guest memory, so a guest write of another CWRITER value
- * is not taken. A command that fails is silently
+ * The command queue is in guest memory at GITS_CBASER: `its <command>`
+ * writes the command's 32 bytes there and advances GITS_CWRITER as Linux's
+ * driver does, and a guest that writes commands itself and then CWRITER has
+ * them read the same way (`vgic_its_process_commands`). A command that fails is silently
  * skipped: KVM computes an E_ITS_* code, never shows it to the guest, and
  * moves on — the code is returned here so a scenario can name the failure.
  * A translation miss drops the MSI.
@@ -186,6 +186,88 @@ const MAX_DEVICEID = 0xffff;
 const ESZ = 8;
 /** The largest DeviceID and EventID the cache holds (`VITS_MAX_DEVID`, `VITS_MAX_EVENTID`). */
 const MAX_CACHED_ID = 0xffff;
+
+/**
+ * A command's four doublewords as the ITS reads them (Arm IHI 0069 5.3;
+ * KVM's `its_cmd_get_*`): DW0 [7:0] opcode, [63:32] DeviceID; DW1 [31:0]
+ * EventID, [63:32] pINTID, [4:0] Size (MAPD); DW2 [15:0] ICID, [51:8]
+ * ITT_addr (MAPD), [47:16] RDbase, [63] V; DW3 [47:16] RDbase2 (MOVALL).
+ *
+ * @example
+ * ```ts
+ * encodeCommand({ op: "SYNC", target: 2 })[2]; // 0x20000n
+ * ```
+ */
+export function encodeCommand(c: ItsCommand): bigint[] {
+  const B = BigInt;
+  const dw = [B(ItsOpcode[c.op]), 0n, 0n, 0n];
+  const dev = B(c.device ?? 0), ev = B(c.event ?? 0), icid = B(c.collection ?? 0);
+  const rd = (n: number | undefined) => B.asUintN(32, B(n ?? 0)) << 16n;
+  switch (c.op) {
+    case "MAPD":
+      dw[0] |= dev << 32n;
+      dw[1] = B(c.size ?? 0) & 0x1fn;
+      dw[2] = (B(c.ittAddr ?? 0) & 0x000f_ffff_ffff_ff00n) | (B(c.valid ?? 1) << 63n);
+      break;
+    case "MAPC":
+      dw[2] = icid | rd(c.target) | (B(c.valid ?? 1) << 63n);
+      break;
+    case "MAPTI":
+      dw[0] |= dev << 32n;
+      dw[1] = ev | (B(c.lpi ?? 0) << 32n);
+      dw[2] = icid;
+      break;
+    case "MAPI":
+    case "MOVI":
+      dw[0] |= dev << 32n;
+      dw[1] = ev;
+      dw[2] = icid;
+      break;
+    case "INVALL":
+      dw[2] = icid;
+      break;
+    case "SYNC":
+      dw[2] = rd(c.target);
+      break;
+    case "MOVALL":
+      dw[2] = rd(c.target);
+      dw[3] = rd(c.target2);
+      break;
+    default:
+      dw[0] |= dev << 32n;
+      dw[1] = ev;
+  }
+  return dw;
+}
+
+/**
+ * The command in four doublewords read from the queue, or undefined for an
+ * opcode KVM does not handle.
+ *
+ * @example
+ * ```ts
+ * decodeCommand(encodeCommand({ op: "INT", device: 2, event: 20 }))!.event; // 20
+ * ```
+ */
+export function decodeCommand(dw: readonly bigint[]): ItsCommand | undefined {
+  const op = (Object.keys(ItsOpcode) as (keyof typeof ItsOpcode)[]).find((k) =>
+    BigInt(ItsOpcode[k]) === (dw[0] & 0xffn)
+  );
+  if (!op) return undefined;
+  const n = (v: bigint) => Number(v);
+  return {
+    op,
+    device: n(dw[0] >> 32n),
+    event: n(dw[1] & 0xffff_ffffn),
+    lpi: n(dw[1] >> 32n),
+    size: n(dw[1] & 0x1fn),
+    collection: n(dw[2] & 0xffffn),
+    ittAddr: n(dw[2] & 0x000f_ffff_ffff_ff00n),
+    target: n((dw[2] >> 16n) & 0xffff_ffffn),
+    target2: n((dw[3] >> 16n) & 0xffff_ffffn),
+    valid: n(dw[2] >> 63n),
+  };
+}
 
 /** Writes one little-endian table entry; false outside guest RAM (`vgic_its_write_entry_lock` fails). */
 function writeEntry(mem: GuestMemory, at: number, val: bigint): boolean {
@@ -485,7 +567,6 @@ export class Its {
   cbaser = 0n;
   /** The translation cache: `cacheKey(DeviceID, EventID)` → the LPI it translated to. */
   readonly cache: Map<number, Lpi> = new Map();
-  readonly #queue: ItsCommand[] = [];
 
   /**
    * An empty, disabled ITS over `host`; `name` is its trace source.
@@ -512,7 +593,7 @@ export class Its {
       this.invalidateCache("GITS_CTLR.Enabled cleared");
       return;
     }
-    while (this.#queue.length > 0) this.#process(this.#queue.shift()!);
+    this.#processQueue();
   }
 
   /** GITS_CTLR.Quiescent: every written command has been read. */
@@ -567,7 +648,6 @@ export class Its {
       // vgic_mmio_write_its_cbaser: an empty queue at the new base.
       this.creadr = 0;
       this.cwriter = 0;
-      this.#queue.length = 0;
       return true;
     }
     if (at === O.BASER || at === O.BASER + 8) {
@@ -576,15 +656,10 @@ export class Its {
     if (at === O.CWRITER) {
       const next = Number(update64(BigInt(this.cwriter), offset, size, value) & 0xf_ffe0n);
       if (next >= this.queueBytes) return false;
-      // The commands between CREADR and the new CWRITER are in guest
-      // memory, which this vITS does not read: `its <command>` writes one
-      // and advances CWRITER. So a write is taken only when it leaves
-      // nothing new to read: the current value, or CREADR (an empty queue,
-      // as a restore writes it after GITS_CREADR).
-      if (next === this.cwriter) return true;
-      if (next !== this.creadr) return false;
+      // vgic_mmio_write_its_cwriter: the commands up to the new CWRITER
+      // are read from the queue in guest memory (while Enabled).
       this.cwriter = next;
-      this.#queue.length = 0;
+      this.#processQueue();
       return true;
     }
     return false;
@@ -696,7 +771,6 @@ export class Its {
     this.cbaser = 0n;
     this.creadr = 0;
     this.cwriter = 0;
-    this.#queue.length = 0;
     this.#enabled = false;
     for (const id of [...this.devices.keys()]) this.mapd(id, 0, 0);
     for (const icid of [...this.collections.keys()]) this.mapc(icid, 0, 0);
@@ -905,18 +979,65 @@ export class Its {
   }
 
   /**
-   * Queues one command (GITS_CWRITER += 32) and runs it if the ITS is
-   * enabled. Returns its code (0 or an E_ITS_* value, -EBUSY as a negative
-   * number), or null while it waits for the ITS to be enabled.
+   * What Linux's `its_send_single_command` does: writes the command's 32
+   * bytes at GITS_CBASER + GITS_CWRITER in guest memory, advances CWRITER,
+   * and (when Enabled) lets the ITS read the queue. Returns the command's
+   * code (0 or an E_ITS_* value, -EBUSY as a negative number), or null while
+   * it waits for the ITS to be enabled.
    */
   command(cmd: ItsCommand): number | null {
+    const at = this.#queueAddress(this.cwriter);
+    const mem = this.host.memory();
+    if (mem.contains(at, ITS_COMMAND_BYTES)) {
+      const dw = encodeCommand(cmd);
+      for (let i = 0; i < 4; i++) mem.write(at + 8 * i, 64, dw[i]);
+    }
     this.cwriter = (this.cwriter + ITS_COMMAND_BYTES) % this.queueBytes;
     if (!this.#enabled) {
-      this.#queue.push(cmd);
       this.#emit("queued", `${describe(cmd)} queued: the ITS is disabled`);
       return null;
     }
-    return this.#process(cmd);
+    return this.#processQueue();
+  }
+
+  /** The guest-physical address of the queue entry at byte offset `offset`. */
+  #queueAddress(offset: number): number {
+    return Number(this.cbaser & 0x000f_ffff_ffff_0000n) + offset;
+  }
+
+  /**
+   * `vgic_its_process_commands`: while Enabled, reads and runs each command
+   * from CREADR up to CWRITER in guest memory (a command outside RAM is
+   * skipped, as KVM skips one it cannot read), CREADR wrapping at the
+   * queue's end. Returns the last command's code, or null if none ran.
+   */
+  #processQueue(): number | null {
+    if (!this.#enabled) return null;
+    const mem = this.host.memory();
+    let code: number | null = null;
+    while (this.creadr !== this.cwriter) {
+      const at = this.#queueAddress(this.creadr);
+      if (mem.contains(at, ITS_COMMAND_BYTES)) {
+        const dw = [0, 1, 2, 3].map((i) => mem.readBig(at + 8 * i, 64));
+        const cmd = decodeCommand(dw);
+        code = cmd ? this.#process(cmd) : this.#skip(Number(dw[0] & 0xffn));
+      } else {
+        code = this.#skip(-1);
+      }
+    }
+    return code;
+  }
+
+  /** A command KVM does not know (or cannot read): CREADR moves past it. */
+  #skip(opcode: number): number {
+    this.creadr = (this.creadr + ITS_COMMAND_BYTES) % this.queueBytes;
+    this.#emit(
+      "command",
+      opcode < 0
+        ? "command outside guest RAM: skipped, CREADR advances"
+        : `opcode 0x${opcode.toString(16)}: not a command KVM handles, CREADR advances`,
+    );
+    return 0;
   }
 
   #process(cmd: ItsCommand): number {

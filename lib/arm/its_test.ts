@@ -1,13 +1,23 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { Gic } from "./gic.ts";
-import { EBUSY, GitsBaser, GitsCtlr, GitsOffset, ItsError, KVM_GITS_IIDR } from "./its.ts";
+import {
+  decodeCommand,
+  EBUSY,
+  encodeCommand,
+  GitsBaser,
+  GitsCtlr,
+  GitsOffset,
+  ItsError,
+  KVM_GITS_IIDR,
+} from "./its.ts";
 
 function setup(vcpus = 2): Gic {
   const g = new Gic({ version: 3, vcpus, nrIrqs: 64, its: true, v4: false }, new Trace(() => 0));
   g.lpis.idBits = 16;
   for (const rd of g.rds) rd.enableLpis = true;
-  g.its!.enabled = true;
+  // BASERs and a command queue apart from the LPI configuration table at 0.
+  g.its!.linuxEnable();
   return g;
 }
 
@@ -380,4 +390,30 @@ Deno.test("ITS_REGS: misaligned is -EINVAL, a hole -ENXIO, CREADR -EBUSY while e
   assert.equal(its.getRegisterAttr(0x200), -6);
   assert.equal(its.setRegisterAttr(GitsOffset.CREADR, 0x20n), -EBUSY);
   assert.equal(its.getRegisterAttr(GitsOffset.IIDR), BigInt(KVM_GITS_IIDR));
+});
+
+Deno.test("Its.command() writes the command into the queue at GITS_CBASER, and a guest CWRITER write runs what it finds there", () => {
+  const g = setup(), its = g.its!;
+  const mem = g.memory();
+  const base = Number(its.cbaser & 0x000f_ffff_ffff_0000n);
+  its.command({ op: "MAPD", device: 9, size: 3, valid: 1, ittAddr: 0x150000 });
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => mem.readBig(base + 8 * i, 64)),
+    encodeCommand({ op: "MAPD", device: 9, size: 3, valid: 1, ittAddr: 0x150000 }),
+  );
+  assert.equal(its.devices.get(9)!.ittAddr, 0x150000);
+  // The guest writes MAPC ICID 6 -> RDbase 1 by hand, then CWRITER.
+  const dw = encodeCommand({ op: "MAPC", collection: 6, target: 1, valid: 1 });
+  for (let i = 0; i < 4; i++) mem.write(base + 32 + 8 * i, 64, dw[i]);
+  assert.equal(its.writeRegister(GitsOffset.CWRITER, 64n, 8), true);
+  assert.equal(its.creadr, 64);
+  assert.equal(its.collectionTarget(6), 1);
+  // An opcode KVM does not handle is skipped.
+  mem.write(base + 64, 64, 0xffn);
+  its.writeRegister(GitsOffset.CWRITER, 96n, 8);
+  assert.equal(its.creadr, 96);
+  assert.deepEqual(
+    decodeCommand(encodeCommand({ op: "MOVALL", target: 2, target2: 3 }))!.target2,
+    3,
+  );
 });

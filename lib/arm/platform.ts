@@ -401,7 +401,7 @@ const GITS_REGS: MmioReg[] = [
     "cwriter",
     "GITS_CWRITER",
     G.CWRITER,
-    "offset of the next command to write (`its <command>` advances it)",
+    "offset of the next command to write: a write hands the ITS the commands up to it (vgic_mmio_write_its_cwriter); `its <command>` writes one and advances it",
     {
       width: 64,
       fields: [f("offset", 5, 15, "command index")],
