@@ -20,13 +20,10 @@
  */
 
 import {
-  type ApicMessage,
   type ApicSink,
-  type DeliveryMode,
   DEST_MODE_VALUES,
   type EoiListener,
   MESSAGE_DELIVERY_MODE_VALUES,
-  Shorthand,
   TRIGGER_VALUES,
 } from "./apic_message.ts";
 import {
@@ -46,6 +43,7 @@ import {
   splitWords,
 } from "../core/bitfield.ts";
 import { arenaU32, arenaU8 } from "../core/arena.ts";
+import { msiAddressLow, msiDataWord, MsiDecoder, type MsiSink } from "./msi.ts";
 import type { Trace } from "../core/trace.ts";
 
 // ---------------------------------------------------------------------------
@@ -267,8 +265,14 @@ export const EOI_STORM_DELAY_NS = 10_000_000;
 
 /** What an I/O APIC is plugged into. */
 export interface IoapicHost {
-  /** The APIC bus that delivers redirection messages. */
+  /** The APIC bus, which its messages reach through `msi`. */
   sink: ApicSink;
+  /**
+   * Where its redirection messages go, as MSI writes: the way a device's
+   * MSI goes (an interrupt-remapping unit would sit there). Default: an
+   * {@link MsiDecoder} straight onto `sink`.
+   */
+  msi?: MsiSink;
   /** Where state changes are recorded. */
   trace: Trace;
   /** Trace source name, e.g. `ioapic`. */
@@ -308,8 +312,18 @@ const EXTINT = 0b111;
 /**
  * An I/O APIC with KVM's in-kernel behaviour.
  *
- * The message handed to `sink.deliver` is a scratch object reused on every
- * send (so that sending allocates nothing): a sink must copy what it keeps.
+ * A redirection entry is sent as an MSI write (address 0xFEE00000 with the
+ * entry's 8-bit destination and destination mode; data with its vector,
+ * delivery mode and trigger), as QEMU's `ioapic_service` and crosvm's
+ * IOAPIC do, and goes the way a device's MSI goes ({@link MsiSink}).
+ * KVM's `ioapic_service` instead fills a `kvm_lapic_irq` from the entry and
+ * calls `kvm_irq_delivery_to_apic` itself; KVM's MSI decode
+ * (`kvm_msi_to_lapic_irq`) of such a write gives that same request field
+ * for field (destination bits 7:0 only, since address-high is 0 and KVM
+ * reads no extended destination ID from address bits 11:5; no redirection
+ * hint; level asserted; no shorthand) in every x2APIC API mode, so no
+ * guest-visible difference needs a named choice: `ioapic_msi_test.ts` checks
+ * the equivalence entry by entry.
  *
  * @example
  * ```ts
@@ -342,21 +356,11 @@ export class Ioapic implements EoiListener {
   #rtcPendingEoi = 0;
   #rtcVector = -1;
   #stormArmed = false;
-  readonly #msg: ApicMessage = {
-    vector: 0,
-    deliveryMode: 0,
-    logical: false,
-    dest: 0,
-    shorthand: Shorthand.None,
-    level: false,
-    assert: true,
-    sourceId: -1,
-    source: "ioapic",
-    redirectionHint: false,
-  };
+  readonly #msi: MsiSink;
 
   /** Makes an I/O APIC in its reset state (every entry masked). */
   constructor(host: IoapicHost, options: IoapicOptions = {}) {
+    this.#msi = host.msi ?? new MsiDecoder(host.sink);
     const pins = options.pins ?? 24;
     if (!Number.isInteger(pins) || pins < 1 || pins > 256) {
       throw new RangeError(`ioapic: pins must be 1..256, got ${pins}`);
@@ -815,20 +819,21 @@ export class Ioapic implements EoiListener {
       if (t.enabled) t.emit(h.name, "extint.dropped", `pin ${pin}: ExtINT RTE`);
       ret = 0;
     } else {
-      const m = this.#msg;
-      m.vector = vector;
-      m.deliveryMode = dm as DeliveryMode;
-      m.logical = fieldGet(F_DESTMODE, low) === 1;
-      m.dest = fieldGet(F_DEST, low, high);
-      m.level = level;
-      ret = h.sink.deliver(m);
+      const logical = fieldGet(F_DESTMODE, low) === 1;
+      const dest = fieldGet(F_DEST, low, high);
+      ret = this.#msi.writeMsi(
+        msiAddressLow(dest, logical, false),
+        0,
+        msiDataWord(vector, dm, level),
+        "ioapic",
+      );
       if (t.enabled) {
         t.emit(
           h.name,
           "send",
           `pin ${pin} vector ${hex(vector)} ${fieldValueName(F_DM, dm) ?? dm} ${
-            m.logical ? "logical" : "physical"
-          } dest ${hex(m.dest)} ${level ? "level" : "edge"} -> ${ret}`,
+            logical ? "logical" : "physical"
+          } dest ${hex(dest)} ${level ? "level" : "edge"} -> ${ret}`,
         );
       }
     }

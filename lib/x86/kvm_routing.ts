@@ -13,11 +13,11 @@
  * @module
  */
 
-import { type ApicMessage, type ApicSink, fixedMessage } from "./apic_message.ts";
+import type { ApicSink } from "./apic_message.ts";
 import type { Trace } from "../core/trace.ts";
 import { EINVAL } from "./errno.ts";
 import type { Ioapic } from "./ioapic.ts";
-import { decodeMsiInto, MsiStatus } from "./msi.ts";
+import { MsiDecoder, MsiStatus } from "./msi.ts";
 
 /**
  * `kvm_irq_routing_irqchip.irqchip` values.
@@ -178,8 +178,14 @@ export interface GsiRoutingOptions {
   pic?: PicLines;
   /** The in-kernel I/O APIC; without it I/O APIC routes report -1. */
   ioapic?: Ioapic;
-  /** Where MSI routes and KVM_SIGNAL_MSI deliver. */
+  /** The APIC bus. */
   sink: ApicSink;
+  /**
+   * The way MSI writes reach `sink`, shared with the I/O APIC's messages;
+   * its decode options govern then. Default: an {@link MsiDecoder} onto
+   * `sink` with `x2apicFormat` and `strictMsiAddress`.
+   */
+  msi?: MsiDecoder;
   /** Where routing decisions are recorded. */
   trace: Trace;
   /**
@@ -250,13 +256,17 @@ export class GsiRouting {
   #table = new Map<number, CompiledRoute[]>();
   #entries: Readonly<RoutingEntry>[] = [];
   #lastError = "";
-  readonly #msg: ApicMessage = fixedMessage(0, 0, "msi");
+  readonly #msi: MsiDecoder;
   /** Reused for every Xen event-channel delivery. */
   readonly #xenRoute = { port: 0, vcpu: 0, priority: 0 };
 
   /** Wires the routing layer; in kernel mode installs KVM's default table. */
   constructor(opts: GsiRoutingOptions) {
     this.#opts = opts;
+    this.#msi = opts.msi ?? new MsiDecoder(opts.sink, {
+      x2apicFormat: opts.x2apicFormat ?? false,
+      checkBase: opts.strictMsiAddress ?? false,
+    });
     this.mode = opts.mode;
     this.#name = opts.name ?? "kvm";
     // KVM_CREATE_IRQCHIP installs the default table; enabling the split
@@ -572,16 +582,12 @@ export class GsiRouting {
     }
     // Edge semantics: a message is sent on assert only.
     if (level === 0) return -1;
-    const m = this.#msg;
-    const s = decodeMsiInto(m, lo, hi, data, {
-      x2apicFormat: o.x2apicFormat ?? false,
-      checkBase: o.strictMsiAddress ?? false,
-    });
-    if (s !== MsiStatus.Ok) {
+    const ret = this.#msi.writeMsi(lo, hi, data, "msi");
+    if (this.#msi.status !== MsiStatus.Ok) {
       if (t.enabled) t.emit(this.#name, "msi.invalid", `address ${hex8(lo)}: not 0xfeexxxxx`);
       return -EINVAL;
     }
-    const ret = o.sink.deliver(m);
+    const m = this.#msi.message;
     if (t.enabled) {
       t.emit(
         this.#name,

@@ -13,10 +13,12 @@
 
 import {
   type ApicMessage,
+  type ApicSink,
   type DeliveryMode,
   DEST_MODE_VALUES,
   fixedMessage,
   MESSAGE_DELIVERY_MODE_VALUES,
+  type MessageSource,
   Shorthand,
   TRIGGER_VALUES,
 } from "./apic_message.ts";
@@ -27,6 +29,7 @@ import {
   fieldGet,
   type FieldIndex,
   type FieldInit,
+  fieldSet,
   type FieldTable,
   type FieldValues,
   indexFields,
@@ -371,4 +374,89 @@ export function decodeMsiData(data: number): FieldValues<typeof MSI_DATA_FIELDS>
 
 function hex8(v: number): string {
   return "0x" + (v >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * Where a write to the interrupt address range (0xFEExxxxx) goes: devices'
+ * MSIs, KVM's MSI routes and the I/O APIC's redirection messages all take
+ * this one way onto the APIC bus, so an interrupt-remapping unit would sit
+ * here, in front of every source, without touching any of them.
+ */
+export interface MsiSink {
+  /**
+   * Delivers the MSI write `data` to `addressHi:addressLo` from `source`.
+   * Returns what {@link ApicSink.deliver} returns (the CPUs that accepted
+   * it, or -1 when no APIC matched), or -EINVAL when the write is no valid
+   * interrupt message.
+   */
+  writeMsi(addressLo: number, addressHi: number, data: number, source: MessageSource): number;
+}
+
+/**
+ * The APIC bus as an {@link MsiSink}, without interrupt remapping: each
+ * write is decoded as KVM's `kvm_msi_to_lapic_irq` decodes it (into one
+ * reused message: no allocation) and delivered.
+ *
+ * @example
+ * ```ts
+ * declare const bus: ApicSink;
+ * const msi = new MsiDecoder(bus);
+ * msi.writeMsi(0xfee01000, 0, 0x41, "msi"); // vector 0x41 to APIC 1
+ * ```
+ */
+export class MsiDecoder implements MsiSink {
+  /** Why the last write did not decode, or {@link MsiStatus.Ok}. */
+  status: MsiStatus = MsiStatus.Ok;
+  /**
+   * The last message decoded (reused by every write; a sink copies what it
+   * keeps). For traces: what the write said.
+   */
+  readonly message: ApicMessage = fixedMessage(0, 0, "msi");
+
+  /** A decoder onto `bus` with KVM's decoding `options` (the VM's x2APIC API). */
+  constructor(readonly bus: ApicSink, readonly options: MsiDecodeOptions = {}) {}
+
+  /** Decodes and delivers one write (see {@link MsiSink.writeMsi}). */
+  writeMsi(addressLo: number, addressHi: number, data: number, source: MessageSource): number {
+    const m = this.message;
+    this.status = decodeMsiInto(m, addressLo, addressHi, data, this.options);
+    if (this.status !== MsiStatus.Ok) return -EINVAL;
+    m.source = source;
+    return this.bus.deliver(m);
+  }
+}
+
+/**
+ * The address-low dword of an interrupt message in the compatibility
+ * format (address-high 0): {@link MSI_ADDRESS_FIELDS}' base, an 8-bit
+ * destination, its mode and the redirection hint. Allocates nothing, for
+ * the I/O APIC's every send.
+ *
+ * @example
+ * ```ts
+ * msiAddressLow(1, false, false).toString(16); // "fee01000"
+ * ```
+ */
+export function msiAddressLow(dest: number, logical: boolean, redirectionHint: boolean): number {
+  let a = fieldSet(MSI_ADDRESS.base, 0, MSI_ADDRESS_BASE);
+  a = fieldSet(MSI_ADDRESS.dest, a, dest);
+  a = fieldSet(MSI_ADDRESS.dest_mode, a, logical ? 1 : 0);
+  return fieldSet(MSI_ADDRESS.redirection_hint, a, redirectionHint ? 1 : 0) >>> 0;
+}
+
+/**
+ * The data dword of an interrupt message: vector, delivery mode, trigger,
+ * and the level bit set (an assert, as every message but an INIT
+ * de-assert IPI is). Allocates nothing.
+ *
+ * @example
+ * ```ts
+ * msiDataWord(0x41, 0, true).toString(16); // "c041"
+ * ```
+ */
+export function msiDataWord(vector: number, deliveryMode: number, level: boolean): number {
+  let d = fieldSet(MSI_DATA.vector, 0, vector);
+  d = fieldSet(MSI_DATA.delivery_mode, d, deliveryMode);
+  d = fieldSet(MSI_DATA.level, d, 1);
+  return fieldSet(MSI_DATA.trigger, d, level ? 1 : 0) >>> 0;
 }

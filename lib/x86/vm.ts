@@ -46,6 +46,7 @@ import { Lapic } from "./lapic.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
 import { KvmRun, SplitEoiExits } from "./kvm_run.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
+import { MsiDecoder } from "./msi.ts";
 import { I8259Pair } from "./i8259.ts";
 import {
   GsiRouting,
@@ -234,9 +235,13 @@ export class X86Vm implements VmModel {
     });
     const kernel = config.irqchip === "kernel";
     const lapicInKernel = config.irqchip !== "userspace";
+    // The one way interrupt messages written as MSIs reach the APIC bus:
+    // devices' (KVM_SIGNAL_MSI, MSI routes) and the I/O APIC's alike.
+    const msi = new MsiDecoder(this.bus, { x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0 });
     this.ioapic = kernel
       ? new Ioapic({
         sink: this.bus,
+        msi,
         trace,
         name: "ioapic",
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
@@ -333,6 +338,7 @@ export class X86Vm implements VmModel {
       pic: this.pic ?? undefined,
       ioapic: this.ioapic ?? undefined,
       sink: this.bus,
+      msi,
       trace,
       // Without an irqchip the ioctls that reach the table are refused first
       // (see irqLine, signalMsi, setGsiRouting); an empty table stands in.
