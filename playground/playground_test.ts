@@ -5,7 +5,7 @@
 // scenario. Where no browser can be had the tests are skipped, saying so.
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
 import { buildPlayground } from "./build.ts";
 import { servePlayground } from "./serve.ts";
 import { scenarioFromHash, scenarioLink } from "./src/link.ts";

@@ -7,8 +7,19 @@
 import type { Loc } from "../ast.ts";
 import { type Diagnostic, didYouMean, ScnError } from "../../lib/core/diagnostic.ts";
 
-/** Reads an included file: `path` as written, resolved against the including source. */
-export type Loader = (path: string, from: string) => { name: string; text: string } | undefined;
+/**
+ * Reads an included file: `path` as written, resolved against the including
+ * source. `refused` says why a file is not read (outside the including
+ * file's folder, not a regular file, over a budget); `budget` marks the
+ * last kind. Undefined: it cannot be read.
+ */
+export type Loader = (
+  path: string,
+  from: string,
+) =>
+  | { name: string; text: string }
+  | { refused: string; hint?: string; budget?: boolean }
+  | undefined;
 
 /** What every pass can use. */
 export interface CheckContext {

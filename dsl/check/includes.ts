@@ -35,11 +35,13 @@ export function expandIncludes(
   for (const s of body) {
     if (s.kind === "include") {
       const file = ctx.load(s.path.value, source);
-      if (!file) {
+      if (!file || "refused" in file) {
+        // Located at the include: nothing of a refused file is read or quoted.
         throw new ScnError({
-          kind: "include",
-          message: `cannot read included file '${s.path.value}'`,
+          kind: file?.budget ? "budget" : "include",
+          message: file ? file.refused : `cannot read included file '${s.path.value}'`,
           loc: s.path.loc,
+          ...(file?.hint ? { hint: file.hint } : {}),
         });
       }
       const cycleAt = stack.findIndex((f) => f.name === file.name);

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import onigModule from "vscode-oniguruma";
-import vsctmModule, { type Registry } from "vscode-textmate";
+import onigModule from "npm:vscode-oniguruma@2.0.1";
+import vsctmModule, { type Registry } from "npm:vscode-textmate@9.3.2";
 
 // Both are CommonJS: their exports come as the default export under Deno.
 const onig = onigModule;

@@ -13,12 +13,12 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
 import type { PlatformEntry } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
-import { parse } from "../../dsl/parse.ts";
-import { check } from "../../dsl/check/mod.ts";
 import { PLATFORMS, X86 } from "../api/platforms.ts";
+import type { Program } from "../../dsl/program.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
 import { type HostQuirk, hostVerdict, probeHost, verdictText } from "../diff/host.ts";
-import { collectFiles, fileLoader, readText } from "../load/files.ts";
+import { collectFiles, fileLoader } from "../load/files.ts";
+import { inHost, loadTarget } from "../load/load.ts";
 import type { Io } from "./io.ts";
 import {
   asUnavailable,
@@ -110,22 +110,28 @@ export async function diffCommand(
     count.error++;
     code = Math.max(code, ExitCode.InputError);
   }
-  for (const file of files) {
-    const text = readText(file);
-    if (text === undefined) {
-      io.err(`${file}: error: cannot read '${file}'`);
+  const loaded = files.flatMap((f) => loadTarget(f));
+  for (const l of loaded) {
+    if (l.kind === "error") {
       count.error++;
       code = Math.max(code, ExitCode.InputError);
+      const o = l.outcome;
+      if (o.kind === "input-error") {
+        for (const d of o.diagnostics) io.err(formatDiagnostic(d, (s) => o.sources.get(s)));
+      } else io.err(`${o.file}: internal error: ${o.message}`);
       continue;
     }
+    const { source, program } = l;
+    const file = source.name;
+    const text = source.text;
     try {
-      const arch = otherArch(text, file);
+      const arch = otherArch(program);
       if (arch !== undefined) {
         count.skipped++;
         io.out(`SKIPPED   ${file}  'arch ${arch}': the ${values.against} backend runs x86 only`);
         continue;
       }
-      const r = diffText(text, file, platforms, { load: fileLoader, maxSteps });
+      const r = diffText(text, source.path, platforms, { load: fileLoader, maxSteps });
       if (r.status === "agree") {
         count.agree++;
         io.out(`AGREE     ${file}  (${r.steps} steps)`);
@@ -135,7 +141,7 @@ export async function diffCommand(
       } else {
         count.disagree++;
         // The host's only when the model with its quirks agrees over the whole case.
-        const v = hostVerdict(text, file, r, quirks, { load: fileLoader, maxSteps });
+        const v = hostVerdict(text, source.path, r, quirks, { load: fileLoader, maxSteps });
         if (v.quirks) count.host++;
         else code = Math.max(code, ExitCode.ExpectationFailed);
         io.out(
@@ -143,16 +149,16 @@ export async function diffCommand(
             v.quirks ? `  (${verdictText(r.status, v.quirks)})` : ""
           }`,
         );
-        for (const d of r.divergences) {
-          for (const l of formatDivergence(d, names)) io.out(`  ${l}`);
+        for (const d of inHost(source, r.divergences)) {
+          for (const line of formatDivergence(d, names)) io.out(`  ${line}`);
         }
         if (!v.quirks && quirks.length > 0) {
           // What the host's quirks leave unexplained is what to look at.
           const ids = quirks.map((q) => q.id).join("+");
           io.out(`  not explained by the host: with ${ids}, the model still disagrees:`);
-          for (const d of v.residual) {
-            for (const l of formatDivergence(d, [`model+${ids}`, values.against])) {
-              io.out(`    ${l}`);
+          for (const d of inHost(source, v.residual)) {
+            for (const line of formatDivergence(d, [`model+${ids}`, values.against])) {
+              io.out(`    ${line}`);
             }
           }
         }
@@ -166,8 +172,9 @@ export async function diffCommand(
       if (!(e instanceof ScnError)) throw e;
       count.error++;
       code = Math.max(code, ExitCode.InputError);
-      const lookup = (s: string) => (s === file ? text : readText(s));
-      for (const d of e.diagnostics) io.err(formatDiagnostic(d, lookup));
+      for (const d of inHost(source, e.diagnostics)) {
+        io.err(formatDiagnostic(d, (s) => l.sources.get(s)));
+      }
     }
   }
   io.out(
@@ -191,8 +198,7 @@ const USAGE = [
 ];
 
 /** The architecture of a scenario for another platform than x86, or undefined. */
-function otherArch(text: string, file: string): string | undefined {
-  const program = check(parse(text, file), { platforms: PLATFORMS, load: fileLoader, text });
+function otherArch(program: Program): string | undefined {
   const vm = program.vms.find((d) => d.platform !== X86);
   return vm ? String(vm.settings.arch) : undefined;
 }

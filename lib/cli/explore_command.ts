@@ -7,14 +7,10 @@
  */
 import { tapExploreReport } from "../report/tap.ts";
 import { Progress, type ProgressSink } from "../report/progress.ts";
-import { parse } from "../../dsl/parse.ts";
-import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
-import { ScnError } from "../core/diagnostic.ts";
-import { PLATFORMS } from "../api/platforms.ts";
 import type { PlatformEntry } from "../core/platform.ts";
-import { collectFiles, fileLoader, readText } from "../load/files.ts";
-import { expandHostTargets, hostedScenario, toHost } from "../load/hosts.ts";
+import { collectFiles, readText } from "../load/files.ts";
+import { errorOutcome, inHost, type Loaded, loadTarget, missingOutcome } from "../load/load.ts";
 import {
   DEFAULT_MAX_STATES,
   explore,
@@ -123,84 +119,6 @@ export function exploreOptions(
   };
 }
 
-/**
- * Reads and checks a file, or says why not, as an outcome.
- *
- * @example
- * ```ts
- * import { explore } from "../../mod.ts";
- * const loaded = loadProgram("scenarios/races/its_movi_vs_msi.scn");
- * if ("program" in loaded) explore(loaded.program);
- * ```
- */
-export function loadProgram(
-  file: string,
-  platforms: readonly PlatformEntry[] = PLATFORMS,
-): { program: Program } | { outcome: ExploreOutcome } {
-  // `bug.md:12`: a scenario in a host file (lib/cli/hosts.ts), located in the host.
-  const hosted = hostedScenario(file);
-  if (hosted && "outcome" in hosted) return { outcome: hosted.outcome as ExploreOutcome };
-  if (hosted) {
-    const { source, scenario, hostText } = hosted;
-    try {
-      return {
-        program: check(parse(source.text, source.path), {
-          platforms,
-          load: fileLoader,
-          text: source.text,
-        }),
-      };
-    } catch (e) {
-      const o = errorOutcome(file, e, new Map([[source.path, hostText]]));
-      return {
-        outcome: o.kind === "input-error" ? toHost(o, scenario, hostText) as ExploreOutcome : o,
-      };
-    }
-  }
-  const text = readText(file);
-  const sources = new Map<string, string>();
-  if (text === undefined) {
-    const at = { offset: 0, line: 1, column: 1 };
-    return {
-      outcome: {
-        kind: "input-error",
-        file,
-        diagnostics: [{
-          kind: "include",
-          message: `cannot read '${file}'`,
-          loc: { source: file, start: at, end: at },
-        }],
-        sources,
-      },
-    };
-  }
-  sources.set(file, text);
-  try {
-    return { program: check(parse(text, file), { platforms, load: fileLoader, text }) };
-  } catch (e) {
-    return { outcome: errorOutcome(file, e, sources) };
-  }
-}
-
-function errorOutcome(file: string, e: unknown, sources: Map<string, string>): ExploreOutcome {
-  if (e instanceof ScnError) {
-    for (const d of e.diagnostics) {
-      for (const s of [d.loc.source, ...(d.related ?? []).map((r) => r.loc.source)]) {
-        if (!sources.has(s)) {
-          const t = readText(s);
-          if (t !== undefined) sources.set(s, t);
-        }
-      }
-    }
-    return { kind: "input-error", file, diagnostics: e.diagnostics, sources };
-  }
-  return {
-    kind: "internal-error",
-    file,
-    message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
-  };
-}
-
 type Runner = (program: Program, file: string) => ExploreResult | Promise<ExploreResult>;
 
 /**
@@ -259,20 +177,6 @@ function runner(o: ExploreCliOptions, progress?: SearchProgress): Runner {
   return (program) => explore(program, { ...o.explore, progress: progress?.update });
 }
 
-function missingOutcome(file: string): ExploreOutcome {
-  const at = { offset: 0, line: 1, column: 1 };
-  return {
-    kind: "input-error",
-    file,
-    diagnostics: [{
-      kind: "include",
-      message: `no such file or directory '${file}'`,
-      loc: { source: file, start: at, end: at },
-    }],
-    sources: new Map(),
-  };
-}
-
 /**
  * `scn explore merge A.json B.json ...`: the JSON reports of every shard of
  * one `scn explore --shard I/N --json` run, merged into the JSON report of
@@ -321,16 +225,16 @@ export function exploreCommand(paths: string[], o: ExploreCliOptions, io: Explor
   }
   const pre = precheck(paths, o, io);
   if (typeof pre === "number") return pre;
-  const progress = new SearchProgress(o, io.progress, pre.files.length);
+  const progress = new SearchProgress(o, io.progress, pre.loaded.length);
   const run = runner(o, progress);
-  const outcomes = pre.missing.map(missingOutcome);
-  for (const [i, f] of pre.files.entries()) {
-    const loaded = loadProgram(f, io.platforms);
-    if ("outcome" in loaded) outcomes.push(loaded.outcome);
+  const outcomes: ExploreOutcome[] = pre.missing.map(missingOutcome);
+  for (const [i, l] of pre.loaded.entries()) {
+    if (l.kind === "error") outcomes.push(l.outcome);
     else {
+      const f = l.source.name;
       progress.start(i + 1, f);
       outcomes.push(
-        guard(f, loaded.program, () => ({ ...(run(loaded.program, f) as ExploreResult), file: f })),
+        inHost(l.source, guard(f, l, () => ({ ...(run(l.program, f) as ExploreResult), file: f }))),
       );
       progress.end(outcomes[outcomes.length - 1]);
     }
@@ -358,36 +262,35 @@ export async function exploreCommandAsync(
   }
   const pre = precheck(paths, o, io);
   if (typeof pre === "number") return pre;
-  const progress = new SearchProgress(o, io.progress, pre.files.length);
+  const progress = new SearchProgress(o, io.progress, pre.loaded.length);
   const run = runner(o, progress);
-  const outcomes = pre.missing.map(missingOutcome);
-  for (const [i, f] of pre.files.entries()) {
-    const loaded = loadProgram(f, io.platforms);
-    if ("outcome" in loaded) {
-      outcomes.push(loaded.outcome);
+  const outcomes: ExploreOutcome[] = pre.missing.map(missingOutcome);
+  for (const [i, l] of pre.loaded.entries()) {
+    if (l.kind === "error") {
+      outcomes.push(l.outcome);
       continue;
     }
+    // A host file's scenarios are named `bug.md:LINE` (the workers load them by that name).
+    const f = l.source.name;
     progress.start(i + 1, f);
     try {
-      // A host file's scenarios are named `bug.md:LINE`, not by the host file.
-      outcomes.push({
-        kind: "explored",
-        file: f,
-        result: { ...(await run(loaded.program, f)), file: f },
-      });
+      const result = await run(l.program, f);
+      outcomes.push(
+        inHost(l.source, { kind: "explored", file: f, result: { ...result, file: f } }),
+      );
     } catch (e) {
-      outcomes.push(errorOutcome(f, e, new Map(loaded.program.sources)));
+      outcomes.push(inHost(l.source, errorOutcome(f, e, l.sources)));
     }
     progress.end(outcomes[outcomes.length - 1]);
   }
   return report(outcomes, o, io);
 }
 
-function guard(file: string, program: Program, fn: () => ExploreResult): ExploreOutcome {
+function guard(file: string, l: Loaded, fn: () => ExploreResult): ExploreOutcome {
   try {
     return { kind: "explored", file, result: fn() };
   } catch (e) {
-    return errorOutcome(file, e, new Map(program.sources));
+    return errorOutcome(file, e, l.kind === "program" ? l.sources : new Map());
   }
 }
 
@@ -395,14 +298,15 @@ function precheck(
   paths: string[],
   o: ExploreCliOptions,
   io: ExploreIo,
-): { files: string[]; missing: string[] } | number {
+): { loaded: Loaded[]; missing: string[] } | number {
   if (paths.length === 0) {
     io.err("scn explore: name scenario files or directories, e.g. 'scn explore scenarios/races'");
     return 2;
   }
   const collected = collectFiles(paths);
-  const files = expandHostTargets(collected.files), missing = collected.missing;
-  if ((o.out !== undefined || o.schedule !== undefined) && files.length + missing.length !== 1) {
+  const missing = collected.missing;
+  const loaded = collected.files.flatMap((f) => loadTarget(f, { platforms: io.platforms }));
+  if ((o.out !== undefined || o.schedule !== undefined) && loaded.length + missing.length !== 1) {
     io.err(
       `scn explore: ${
         o.out !== undefined ? "--out" : "--schedule"
@@ -410,7 +314,7 @@ function precheck(
     );
     return 2;
   }
-  return { files, missing };
+  return { loaded, missing };
 }
 
 function report(outcomes: ExploreOutcome[], o: ExploreCliOptions, io: ExploreIo): number {

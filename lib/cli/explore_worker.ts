@@ -10,11 +10,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { parse } from "../../dsl/parse.ts";
-import { check } from "../../dsl/check/mod.ts";
-import { PLATFORMS } from "../api/platforms.ts";
-import { fileLoader } from "../load/files.ts";
-import { hostedScenario } from "../load/hosts.ts";
+import { loadOne } from "../load/load.ts";
 import {
   type ExploreOptions,
   runItem,
@@ -35,13 +31,10 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
   const m = e.data;
   try {
     if (m.type === "init") {
-      // `bug.md:12` is a scenario in a host file (lib/cli/hosts.ts).
-      const hosted = hostedScenario(m.file);
-      const path = hosted && "source" in hosted ? hosted.source.path : m.file;
-      const text = hosted && "source" in hosted
-        ? hosted.source.text
-        : Deno.readTextFileSync(m.file);
-      const program = check(parse(text, path), { platforms: PLATFORMS, load: fileLoader, text });
+      // The same way in as the main thread: `bug.md:12` is a scenario in a host file.
+      const loaded = loadOne(m.file);
+      if (loaded.kind === "error") throw new Error(`cannot load '${m.file}' in a worker`);
+      const program = loaded.program;
       ctx = new SearchContext(program, m.options);
       self.postMessage({ type: "ready" });
       return;

@@ -7,10 +7,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { visible } from "../core/visible.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
 import { collectFiles, readText } from "../load/files.ts";
-import { processTarget, type ScenarioSource } from "../load/hosts.ts";
+import { missingOutcome } from "../load/load.ts";
 import { reportCommand } from "./report_command.ts";
 import { helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
@@ -34,8 +35,8 @@ import { diffCommand } from "./diff_command.ts";
 
 export type { Io } from "./io.ts";
 import type { Io } from "./io.ts";
-import { processFile } from "./process.ts";
-export { processFile };
+import { processFile, processTarget } from "./process.ts";
+export { processFile, processTarget };
 
 /**
  * Runs the command line with `args`; returns the exit code.
@@ -206,20 +207,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     io.err(`scn ${command}: --schedule replays one scenario: name one file`);
     return ExitCode.InputError;
   }
-  const outcomes: Outcome[] = missing.map((file): Outcome => ({
-    kind: "input-error",
-    file,
-    diagnostics: [{
-      kind: "include",
-      message: `no such file or directory '${file}'`,
-      loc: {
-        source: file,
-        start: { offset: 0, line: 1, column: 1 },
-        end: { offset: 0, line: 1, column: 1 },
-      },
-    }],
-    sources: new Map(),
-  }));
+  const outcomes: Outcome[] = missing.map(missingOutcome);
   // Only a report that shows the whole trace or every take needs them kept; a
   // backend other than the model (the real VM) runs once, as it ran.
   // A timeline of every scenario, or a page, draws passing ones' traces too.
@@ -236,9 +224,11 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   });
   let failedSoFar = 0;
   for (const [i, f] of files.entries()) {
-    const one = (name: string, source?: ScenarioSource) =>
-      processFile(name, command, maxSteps, io.platforms, values.schedule, source, lean);
-    const done = processTarget(f, one);
+    const done = processTarget(
+      f,
+      { mode: command, maxSteps, schedule: values.schedule, lean },
+      io.platforms,
+    );
     outcomes.push(...done);
     failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;
     progress.update(i + 1, failedSoFar);
@@ -298,11 +288,18 @@ function htmlEntry(outcome: Outcome): HtmlEntry {
   return text === undefined ? { outcome } : { outcome, source: { path, text } };
 }
 
+/** Each line of `text` made visible ({@link visible}); line breaks stay. */
+function visibleLines(text: string): string {
+  return text.split("\n").map((l) => visible(l)).join("\n");
+}
+
 /** The real console: `%c` colour when stdout is a terminal. */
 export function consoleIo(): Io {
   return {
-    out: (line, style) => (style ? console.log(`%c${line}`, style) : console.log(line)),
-    err: (line) => console.error(line),
+    // The last guard: nothing a scenario wrote reaches the terminal as a control sequence.
+    out: (line, style) =>
+      style ? console.log(`%c${visibleLines(line)}`, style) : console.log(visibleLines(line)),
+    err: (line) => console.error(visibleLines(line)),
     color: Deno.stdout.isTerminal(),
     writeFile: (path, text) => Deno.writeTextFileSync(path, text),
     progress: STDERR,

@@ -96,7 +96,7 @@ Deno.test("scn run --max-steps: a runaway run is a budget error, exit 2", () => 
 });
 
 Deno.test("scn run: an internal error exits 3 and says it is a bug", async () => {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "irqlab_cli_" });
+  const dir = await Deno.makeTempDir({ prefix: "irqlab_cli_" });
   try {
     const file = `${dir}/broken.scn`;
     await Deno.writeTextFile(file, `scenario "broken model"\nvm g { arch x86_64 }\nrun\n`);
@@ -118,7 +118,7 @@ Deno.test("scn run: an internal error exits 3 and says it is a bug", async () =>
 });
 
 Deno.test("scn run: input nested too deeply to parse is a located syntax error, exit 2", async () => {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "irqlab_cli_" });
+  const dir = await Deno.makeTempDir({ prefix: "irqlab_cli_" });
   try {
     const deep = `${dir}/deep.scn`;
     const n = 20_000;
@@ -175,7 +175,8 @@ Deno.test("scn run: scenarios assembled with include run, and include errors quo
   assert.equal(m.code, 2);
   assert.equal(
     m.out[1],
-    `  ${INC}/missing.scn:2:9: error: cannot read included file '_nowhere.scn'`,
+    `  ${INC}/missing.scn:2:9: error: cannot read included file '_nowhere.scn': ` +
+      `no such file '${INC}/_nowhere.scn'`,
   );
 });
 
@@ -398,10 +399,16 @@ Deno.test("collectFiles() walks directories sorted, skips _fragments and reports
   });
 });
 
-Deno.test("fileLoader() resolves includes against the including file", () => {
-  assert.deepEqual(fileLoader("_vm.scn", `${INC}/main.scn`)?.name, `${INC}/_vm.scn`);
-  assert.deepEqual(fileLoader("../include/./_vm.scn", `${CLI}/x.scn`)?.name, `${INC}/_vm.scn`);
-  assert.equal(fileLoader("_none.scn", `${INC}/main.scn`), undefined);
+Deno.test("fileLoader() resolves includes against the including file and stays in its folder", () => {
+  const vm = fileLoader("_vm.scn", `${INC}/main.scn`);
+  assert.ok(vm && "name" in vm);
+  assert.equal(vm.name, `${INC}/_vm.scn`);
+  const up = fileLoader("../include/./_vm.scn", `${CLI}/x.scn`);
+  assert.ok(up && "refused" in up);
+  assert.match(up.refused, /leads out of the including file's folder/);
+  const none = fileLoader("_none.scn", `${INC}/main.scn`);
+  assert.ok(none && "refused" in none);
+  assert.match(none.refused, /no such file/);
 });
 
 Deno.test("processFile() in check mode reports the file checked, not passed", () => {

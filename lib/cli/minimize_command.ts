@@ -5,7 +5,7 @@
  * removed and how many runs it took.
  *
  * FILE may also name a scenario in a bug report (`bug.md:12`, see
- * `lib/cli/hosts.ts`). The scenario goes to standard output and the account
+ * `lib/load/load.ts`). The scenario goes to standard output and the account
  * to standard error, so `scn minimize bug.scn > small.scn` keeps only the
  * scenario.
  *
@@ -15,8 +15,9 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError, where } from "../core/diagnostic.ts";
 import { ExitCode } from "../report/outcome.ts";
 import { DEFAULT_MAX_RUNS, minimize, type MinimizeResult } from "../minimize/minimize.ts";
-import { readText } from "../load/files.ts";
-import { hostedScenario } from "../load/hosts.ts";
+import type { Loader } from "../../dsl/check/mod.ts";
+import { fileLoader } from "../load/files.ts";
+import { readTarget } from "../load/load.ts";
 import type { Io } from "./io.ts";
 
 const USAGE = [
@@ -70,32 +71,31 @@ export function minimizeCommand(args: string[], io: Io): number {
   const [target] = positionals;
   // A scenario in a bug report (`bug.md:12`) is minimized from the host's text,
   // its lines and columns the host's.
-  const hosted = hostedScenario(target);
-  if (hosted && "outcome" in hosted) {
-    const o = hosted.outcome;
-    if (o.kind === "input-error") {
-      for (const d of o.diagnostics) {
-        for (const l of formatDiagnostic(d, (s) => o.sources.get(s)).split("\n")) io.err(l);
-      }
-    } else io.err(`scn minimize: cannot read '${target}'`);
+  const found = readTarget(target);
+  if ("outcome" in found) {
+    const o = found.outcome;
+    for (const d of o.diagnostics) {
+      for (const l of formatDiagnostic(d, (s) => o.sources.get(s)).split("\n")) io.err(l);
+    }
     return ExitCode.InputError;
   }
-  const file = hosted ? hosted.source.path : target;
-  const text = hosted ? hosted.source.text : readText(file);
-  if (text === undefined) {
-    io.err(`scn minimize: cannot read '${file}'`);
-    return ExitCode.InputError;
-  }
-  const quoted = hosted ? hosted.hostText : text;
+  const source = found.sources[0];
+  const file = source.path;
+  // Diagnostics quote the scenario and the includes the confined loader let in, nothing else.
+  const read = new Map<string, string>([[file, source.quote]]);
+  const load: Loader = (path, from) => {
+    const r = fileLoader(path, from);
+    if (r && "name" in r) read.set(r.name, r.text);
+    return r;
+  };
 
   let r: MinimizeResult;
   try {
-    r = minimize(text, file, { maxRuns, maxSteps, platforms: io.platforms });
+    r = minimize(source.text, file, { maxRuns, maxSteps, platforms: io.platforms, load });
   } catch (e) {
     if (e instanceof ScnError) {
       for (const d of e.diagnostics) {
-        const lookup = (s: string) => (s === file ? quoted : readText(s));
-        for (const l of formatDiagnostic(d, lookup).split("\n")) io.err(l);
+        for (const l of formatDiagnostic(d, (s) => read.get(s)).split("\n")) io.err(l);
       }
       return ExitCode.InputError;
     }

@@ -9,15 +9,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { PLATFORMS } from "../api/platforms.ts";
 import type { ScenarioResult } from "../engine/run.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { textReport } from "../report/text.ts";
-import { fileLoader, readText } from "../load/files.ts";
-import { resolveTarget, type ScenarioSource, toHost } from "../load/hosts.ts";
-import { scenarioText } from "../load/extract.ts";
+import { fileLoader } from "../load/files.ts";
+import { checkSource, inHost, type LoadOptions, readTarget, type Source } from "../load/load.ts";
+import { escapeChar } from "../core/visible.ts";
 import type { Io } from "./io.ts";
-import { processFile } from "./process.ts";
+import { runLoaded } from "./process.ts";
 import {
   blockBody,
   type BlockOptions,
@@ -26,17 +25,6 @@ import {
   reportComments,
 } from "../report/block.ts";
 import { REPORT_HELP } from "../report/block_help.ts";
-
-interface Scenario {
-  /** How reports name it. */
-  name: string;
-  /** The path includes resolve against and locations carry. */
-  path: string;
-  /** The scenario as written. */
-  text: string;
-  /** Its outcome, run where it lives. */
-  outcome: Outcome;
-}
 
 /**
  * Runs `scn report` with its arguments (after the word `report`); returns
@@ -95,19 +83,24 @@ export function reportCommand(args: string[], io: Io): number {
     ...DEFAULT_BLOCK_OPTIONS,
     lastEvents: (events as number | undefined) ?? DEFAULT_BLOCK_OPTIONS.lastEvents,
   };
-  const platforms = io.platforms ?? PLATFORMS;
-  const run = (name: string, source?: ScenarioSource) =>
-    processFile(name, "run", maxSteps as number | undefined, platforms, undefined, source);
+  const load: LoadOptions = { platforms: io.platforms };
+  const how = { mode: "run" as const, maxSteps: maxSteps as number | undefined };
+  const run = (source: Source) => runLoaded(checkSource(source, load), how);
 
-  const found = scenarios(positionals[0], run);
-  if ("error" in found) return printErrors([found.error], io);
-  const errors = found.filter((s) => s.outcome.kind === "input-error").map((s) => s.outcome);
+  const found = readTarget(positionals[0]);
+  if ("outcome" in found) return printErrors([found.outcome], io);
+  // A block is pasted into mail and web pages and must run as printed: a raw
+  // control character could not be printed as it is, nor written as an escape.
+  const raw = found.sources.map(controlCharacter).find((o) => o !== undefined);
+  if (raw) return printErrors([raw], io);
+  const ran = found.sources.map((s) => ({ ...s, outcome: run(s) }));
+  const errors = ran.filter((s) => s.outcome.kind === "input-error").map((s) => s.outcome);
   if (errors.length) return printErrors(errors, io);
 
   const blocks: string[] = [];
-  for (const s of found) {
-    const body = blockBody(s.text, s.path, fileLoader);
-    const again = run(s.name, { path: s.path, text: body, quote: body });
+  for (const s of ran) {
+    const body = blockBody(s.body, s.path, fileLoader);
+    const again = run({ name: s.name, path: s.path, text: body, body, quote: body });
     const differs = difference(s.outcome, again);
     if (differs) {
       io.err(
@@ -122,33 +115,37 @@ export function reportCommand(args: string[], io: Io): number {
     if (i > 0) io.out("");
     for (const l of b.replace(/\n$/, "").split("\n")) io.out(l);
   });
-  return exitCodeOf(found.map((s) => s.outcome));
+  return exitCodeOf(ran.map((s) => s.outcome));
 }
 
-/** The scenarios a target names, each with its outcome where it lives. */
-function scenarios(
-  target: string,
-  run: (name: string, source?: ScenarioSource) => Outcome,
-): Scenario[] | { error: Outcome } {
-  const r = resolveTarget(target);
-  if (r.kind === "error") return { error: r.outcome };
-  if (r.kind === "scn") {
-    const text = readText(r.path);
-    const outcome = run(r.path);
-    // Unreadable: the outcome says so.
-    if (text === undefined) return { error: outcome };
-    return [{ name: r.path, path: r.path, text, outcome }];
-  }
-  return r.scenarios.map((s) => ({
-    name: s.name,
-    path: s.host,
-    text: s.body,
-    outcome: toHost(
-      run(s.name, { path: s.host, text: scenarioText(s), quote: r.hostText }),
-      s,
-      r.hostText,
-    ),
-  }));
+/** The input error for the first control character (not tab) in a scenario's text. */
+function controlCharacter(s: Source): Outcome | undefined {
+  // deno-lint-ignore no-control-regex
+  const m = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069]/
+    .exec(s.text);
+  if (!m) return undefined;
+  const before = s.text.slice(0, m.index);
+  const line = before.split(/\r\n|\n|\r/).length;
+  const column = m.index - Math.max(before.lastIndexOf("\n"), before.lastIndexOf("\r"));
+  const at = { offset: m.index, line, column };
+  const loc = inHost(s, {
+    source: s.path,
+    start: at,
+    end: { ...at, offset: at.offset + 1, column: column + 1 },
+  });
+  return {
+    kind: "input-error",
+    file: s.name,
+    diagnostics: [{
+      kind: "syntax",
+      message: `control character ${
+        escapeChar(m[0])
+      } in the scenario: scn report will not copy it into a block`,
+      loc,
+      hint: "remove it, or write \\n or \\t inside a string",
+    }],
+    sources: new Map([[s.path, s.quote]]),
+  };
 }
 
 function printErrors(outcomes: Outcome[], io: Io): number {

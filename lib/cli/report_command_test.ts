@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { type Io, main, processFile } from "./main.ts";
-import { processTarget } from "../load/hosts.ts";
+import { type Io, main, processTarget } from "./main.ts";
 import { difference } from "./report_command.ts";
 import { causeChain, fenceBlock } from "../report/block.ts";
 import type { Outcome } from "../report/outcome.ts";
@@ -24,10 +23,7 @@ function scn(args: string[]): { code: number; out: string[]; err: string[] } {
 }
 
 function run(target: string): Outcome[] {
-  return processTarget(
-    target,
-    (name, source) => processFile(name, "run", undefined, undefined, undefined, source),
-  );
+  return processTarget(target, { mode: "run" });
 }
 
 /** The block `scn report` prints, and its contents without the fences. */
@@ -53,7 +49,7 @@ for (
     assert.equal(original.kind === "result" && original.result.status, status);
     const r = report(file);
     assert.equal(r.code, code);
-    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "irqlab_report_" });
+    const dir = await Deno.makeTempDir({ prefix: "irqlab_report_" });
     try {
       await Deno.writeTextFile(`${dir}/bug.md`, `Pasted from scn report:\n\n${r.block}\nThanks.\n`);
       await Deno.writeTextFile(`${dir}/bug.scn`, r.inside);

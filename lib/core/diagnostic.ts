@@ -9,6 +9,7 @@
  * @module
  */
 import type { Loc } from "./loc.ts";
+import { MAX_VALUE_CHARS, quoteLine, visible } from "./visible.ts";
 
 /** What class of problem a diagnostic reports; each has its own exit code. */
 export type ErrorKind = "syntax" | "check" | "include" | "budget" | "version";
@@ -90,12 +91,12 @@ export type SourceLookup = (source: string) => string | undefined;
  * ```
  */
 export function formatDiagnostic(d: Diagnostic, lookup: SourceLookup): string {
-  const lines = [`${where(d.loc)}: error: ${d.message}`];
+  const lines = [`${where(d.loc)}: error: ${visible(d.message, MAX_VALUE_CHARS)}`];
   lines.push(...quote(d.loc, lookup));
-  if (d.hint) lines.push(`  = ${d.hint}`);
-  for (const n of d.notes ?? []) lines.push(`  ${n}`);
+  if (d.hint) lines.push(`  = ${visible(d.hint)}`);
+  for (const n of d.notes ?? []) lines.push(`  ${visible(n)}`);
   for (const r of d.related ?? []) {
-    lines.push(`${where(r.loc)}: note: ${r.message}`);
+    lines.push(`${where(r.loc)}: note: ${visible(r.message, MAX_VALUE_CHARS)}`);
     lines.push(...quote(r.loc, lookup));
   }
   return lines.join("\n");
@@ -103,7 +104,7 @@ export function formatDiagnostic(d: Diagnostic, lookup: SourceLookup): string {
 
 /** `file:line:col` of a location. */
 export function where(loc: Loc): string {
-  return `${loc.source}:${loc.start.line}:${loc.start.column}`;
+  return `${visible(loc.source)}:${loc.start.line}:${loc.start.column}`;
 }
 
 function quote(loc: Loc, lookup: SourceLookup): string[] {
@@ -113,13 +114,13 @@ function quote(loc: Loc, lookup: SourceLookup): string[] {
   if (lineText === undefined) return [];
   const n = String(loc.start.line);
   const pad = " ".repeat(n.length);
-  const width = loc.end.line === loc.start.line
-    ? Math.max(1, loc.end.column - loc.start.column)
-    : Math.max(1, lineText.length - loc.start.column + 1);
-  const shown = lineText.replace(/\t/g, " ");
+  const from = loc.start.column - 1;
+  const to = loc.end.line === loc.start.line ? loc.end.column - 1 : lineText.length;
+  // A stranger's line may hold escape sequences or run for kilobytes.
+  const q = quoteLine(lineText, from, to);
   return [
-    `  ${n} | ${shown}`,
-    `  ${pad} | ${" ".repeat(loc.start.column - 1)}${"^".repeat(width)}`,
+    `  ${n} | ${q.shown}`,
+    `  ${pad} | ${" ".repeat(q.caret)}${"^".repeat(q.width)}`,
   ];
 }
 

@@ -419,7 +419,7 @@ Deno.test("the plain scenario of a counterexample fails under run, with the same
 });
 
 Deno.test("the plain scenario of a quoted one starts at its own first line and column", () => {
-  // What lib/cli/hosts.ts makes of a `> ` quote on lines 4.. of an email.
+  // What lib/load/load.ts makes of a `> ` quote on lines 4.. of an email.
   const padded = "\n\n\n" + RACE.split("\n").map((l) => (l ? `  ${l}` : l)).join("\n");
   const cx = explore(program(padded, "reply.eml")).counterexample!;
   const text = (cx.linear as { text: string }).text;

@@ -261,7 +261,8 @@ function quotePrefix(text: string, start: number, end: number): { depth: number;
 // ---------------------------------------------------------------------------
 // Finding scenarios in a region
 
-const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})[ \t]*scn(?![A-Za-z0-9_-])[^`]*$/;
+// Info strings are matched without regard to case, as CommonMark renderers do: ```SCN is a scenario.
+const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})[ \t]*scn(?![A-Za-z0-9_-])[^`]*$/i;
 const SCENARIO_START = /^[ \t]*(scenario|irqlab)(?![A-Za-z0-9_])/;
 
 function scan(host: HostText, r: Region, out: Extraction): void {
@@ -287,14 +288,50 @@ function scan(host: HostText, r: Region, out: Extraction): void {
       continue;
     }
     if (l.depth > 0 && SCENARIO_START.test(content)) {
-      let j = i + 1;
-      while (j < lines.length && lines[j].depth === l.depth) j++;
-      emit(host, r, lines, i, i, j, j - 1, out);
-      i = j;
+      const last = lastStatementLine(r, lines, i);
+      emit(host, r, lines, i, i, last + 1, last, out);
+      i = last + 1;
       continue;
     }
     i++;
   }
+}
+
+/**
+ * The last line of a quoted scenario starting at line `i`: the quote at its
+ * depth may go on with the reply's prose ("> Any idea?"), which is not part
+ * of it. Outside braces every statement starts with a lowercase word, `$`,
+ * `#` or a brace; a line that starts otherwise (and does not continue the
+ * line before with `\`) ends the scenario, and the blank lines before it go
+ * with the prose.
+ */
+function lastStatementLine(r: Region, lines: readonly RegionLine[], i: number): number {
+  let depth = 0, last = i, continued = false;
+  for (let j = i; j < lines.length && lines[j].depth === lines[i].depth; j++) {
+    const c = r.text.slice(lines[j].body, lines[j].end);
+    if (c.trim() === "") continue;
+    if (j > i && depth <= 0 && !continued && !/^[ \t]*[a-z_$#{}]/.test(c)) break;
+    depth += braceDelta(c);
+    continued = /\\[ \t]*$/.test(c);
+    last = j;
+  }
+  return last;
+}
+
+/** Opening minus closing braces on a line, outside strings and comments. */
+function braceDelta(line: string): number {
+  let d = 0, inString = false;
+  for (let k = 0; k < line.length; k++) {
+    const ch = line[k];
+    if (inString) {
+      if (ch === "\\") k++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === "#") break;
+    else if (ch === "{") d++;
+    else if (ch === "}") d--;
+  }
+  return d;
 }
 
 function isFenceClose(content: string, mark: string): boolean {

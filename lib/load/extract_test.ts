@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { extractScenarios, isHostFile, scenarioText, splitTarget, toHostLoc } from "./extract.ts";
-import { processTarget, resolveTarget } from "./hosts.ts";
-import { type Io, main, mainAsync, processFile } from "../cli/main.ts";
+import { readTarget } from "./load.ts";
+import { type Io, main, mainAsync, processFile, processTarget } from "../cli/main.ts";
 import { collectFiles } from "./files.ts";
 import type { Outcome } from "../report/outcome.ts";
 
@@ -29,10 +29,7 @@ function scn(args: string[]): { code: number; out: string[] } {
 }
 
 function run(target: string): Outcome[] {
-  return processTarget(
-    target,
-    (name, source) => processFile(name, "run", undefined, undefined, undefined, source),
-  );
+  return processTarget(target, { mode: "run" });
 }
 
 Deno.test("isHostFile() and splitTarget() tell host files and 'file.md:LINE' from .scn files", () => {
@@ -186,9 +183,9 @@ Deno.test("scn run of a host file with no scenario is a located input error sayi
     c.out[4],
     /= irqlab reads fenced blocks marked ```scn or ~~~scn, and '> '-quoted runs/,
   );
-  const r = resolveTarget(`${HOSTS}/base64.eml`);
-  assert.equal(r.kind, "error");
-  if (r.kind !== "error" || r.outcome.kind !== "input-error") return;
+  const r = readTarget(`${HOSTS}/base64.eml`);
+  assert.ok("outcome" in r);
+  if (!("outcome" in r)) return;
   assert.match(
     r.outcome.diagnostics[0].hint ?? "",
     /the part at line 1 is base64-encoded, which irqlab cannot read/,

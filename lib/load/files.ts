@@ -9,6 +9,7 @@
 import { posix } from "node:path";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { splitTarget } from "./extract.ts";
+import { osProblem, READ_LIMITS, type ReadLimits, readScenarioFile } from "./read.ts";
 
 /**
  * Expands directories into the `.scn` files below them, sorted, so that a
@@ -31,11 +32,13 @@ export function collectFiles(
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(p);
-    } catch {
-      // `bug.md:12` names one scenario of a host file (lib/cli/hosts.ts).
+    } catch (e) {
+      // `bug.md:12` names one scenario of a host file (lib/load/load.ts).
       const { path, line } = splitTarget(p);
       if (line !== undefined && isFile(path)) files.push(p);
-      else missing.push(p);
+      // A path the permissions hide goes on, so that loading it says which flag to give.
+      else if (e instanceof Deno.errors.NotFound) missing.push(p);
+      else files.push(p);
       continue;
     }
     if (info.isDirectory) files.push(...walk(p, fragments));
@@ -69,20 +72,91 @@ function walk(dir: string, fragments: boolean): string[] {
   return out;
 }
 
-/** Reads a text file, or undefined when it cannot be read. */
+/** Reads a text file (a regular file within the budget, valid UTF-8), or undefined. */
 export function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
+  const r = readScenarioFile(path);
+  return "text" in r ? r.text : undefined;
 }
 
-/** Resolves includes against the directory of the including file. */
-export const fileLoader: Loader = (path, from) => {
-  const name = posix.normalize(
-    posix.isAbsolute(path) ? path : posix.join(posix.dirname(from), path),
-  );
-  const text = readText(name);
-  return text === undefined ? undefined : { name, text };
-};
+/**
+ * An include loader that keeps a scenario inside its folder: `include
+ * "p"` names a file in the including file's folder or below it, never an
+ * absolute path, never out through `..` or a symbolic link (both sides
+ * resolved with `realPath` and compared), a regular file only, within the
+ * size and count budgets of {@link READ_LIMITS}. A refusal names the path as
+ * written and nothing of the file. `read` gathers every file it read, the
+ * only ones a diagnostic may quote.
+ *
+ * @example
+ * ```ts
+ * const { load, read } = confinedLoader();
+ * load("_vm.scn", "tests/fixtures/include/main.scn"); // { name: "tests/fixtures/include/_vm.scn", text: ... }
+ * load("/etc/passwd", "tests/fixtures/include/main.scn"); // { refused: "..." }
+ * read.size; // 1
+ * ```
+ */
+export function confinedLoader(
+  limits: ReadLimits = READ_LIMITS,
+): { load: Loader; read: Map<string, string> } {
+  const read = new Map<string, string>();
+  let bytes = 0, includes = 0;
+  const load: Loader = (path, from) => {
+    const dir = posix.dirname(from);
+    const shown = `'${path}'`;
+    const outside = (how: string) => ({
+      refused: `include ${shown} is refused: ${how}`,
+      hint: "an include names a file in the including file's folder or below it",
+    });
+    if (posix.isAbsolute(path) || /^[A-Za-z]:[\\/]/.test(path)) {
+      return outside("it is an absolute path");
+    }
+    const name = posix.normalize(posix.join(dir, path));
+    const rel = posix.relative(dir, name);
+    if (rel === ".." || rel.startsWith("../") || posix.isAbsolute(rel)) {
+      return outside("it leads out of the including file's folder");
+    }
+    let realDir: string, real: string;
+    try {
+      realDir = Deno.realPathSync(dir === "" ? "." : dir);
+      real = Deno.realPathSync(name);
+    } catch (e) {
+      const p = osProblem(name, e);
+      return { refused: `cannot read included file ${shown}: ${p.message}`, hint: p.hint };
+    }
+    if (!real.startsWith(realDir.endsWith("/") ? realDir : realDir + "/")) {
+      return outside("a symbolic link leads out of the including file's folder");
+    }
+    if (++includes > limits.includes) {
+      return {
+        refused: `more than ${limits.includes} includes expanded for one scenario`,
+        hint: "the include budget stops a tree of includes that fans out",
+        budget: true,
+      };
+    }
+    const r = readScenarioFile(name, limits.fileBytes);
+    if ("problem" in r) {
+      return {
+        refused: `included file ${shown}: ${r.problem.message}`,
+        hint: r.problem.hint,
+        budget: r.problem.budget,
+      };
+    }
+    bytes += r.text.length;
+    if (bytes > limits.totalBytes) {
+      return {
+        refused: `more than ${limits.totalBytes} bytes included for one scenario`,
+        hint: "the include budget stops a tree of includes that fans out",
+        budget: true,
+      };
+    }
+    read.set(name, r.text);
+    return { name, text: r.text };
+  };
+  return { load, read };
+}
+
+/**
+ * An include loader confined as {@link confinedLoader} says, for callers
+ * that need no record of what was read.
+ */
+export const fileLoader: Loader = (path, from) => confinedLoader().load(path, from);

@@ -24,7 +24,6 @@
  */
 import type { Comment, ScnFile, Statement } from "../../dsl/ast.ts";
 import { parse } from "../../dsl/parse.ts";
-import { check } from "../../dsl/check/mod.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { format } from "../../dsl/format.ts";
 import { ScnError } from "../core/diagnostic.ts";
@@ -32,6 +31,7 @@ import type { PlatformEntry } from "../core/platform.ts";
 import { shrinkList } from "../core/shrink.ts";
 import { type Failure, runProgram } from "../engine/run.ts";
 import { PLATFORMS } from "../api/platforms.ts";
+import { checkText } from "../api/scenario.ts";
 import { fileLoader } from "../load/files.ts";
 import {
   allStatements,
@@ -162,7 +162,7 @@ function rerun(
   target: Target,
   o: { platforms: readonly PlatformEntry[]; load: Loader; maxSteps?: number },
 ): Failure {
-  const program = check(parse(text, file), { platforms: o.platforms, load: o.load, text });
+  const program = checkText(text, file, { platforms: o.platforms, load: o.load });
   const result = runProgram(program, { maxSteps: o.maxSteps });
   const same = findSame(result, target, false);
   if (!same) {

@@ -72,7 +72,7 @@ function inline(text: string, from: string, load: Loader, depth: number): string
     const m = INCLUDE.exec(line);
     if (!m) return line;
     const file = load(JSON.parse(`"${m[2]}"`), from);
-    if (!file) return line;
+    if (!file || "refused" in file) return line;
     const inner = inline(file.text.replace(/\r\n?/g, "\n"), file.name, load, depth + 1)
       .replace(/\n$/, "");
     const name = posix.basename(file.name);

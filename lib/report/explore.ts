@@ -6,6 +6,7 @@
  * @module
  */
 import { formatDiagnostic, where } from "../core/diagnostic.ts";
+import { MAX_VALUE_CHARS, safeJson, visible } from "../core/visible.ts";
 import type { Outcome } from "./outcome.ts";
 import { errorJson } from "./json.ts";
 import { formatEvent, type Line, traceLines } from "./text.ts";
@@ -142,7 +143,10 @@ export function exploreTextReport(
       continue;
     }
     const r = o.result;
-    line(`${r.status.toUpperCase().padEnd(5)} ${r.file}  ${r.title}`, STYLES[r.status]);
+    line(
+      `${r.status.toUpperCase().padEnd(5)} ${r.file}  ${visible(r.title, MAX_VALUE_CHARS)}`,
+      STYLES[r.status],
+    );
     const counts = statsLine(r);
     if (r.status === "pass") {
       line(
@@ -172,9 +176,9 @@ export function exploreTextReport(
       } out of written order; ${counts})`,
     );
     for (const f of cx.result.failures) {
-      line(`  ${where(f.loc)}: ${f.kind} ${f.text}`);
-      line(`    expected: ${f.expected}`);
-      line(`    actual:   ${f.actual}`);
+      line(`  ${where(f.loc)}: ${f.kind} ${visible(f.text, MAX_VALUE_CHARS)}`);
+      line(`    expected: ${visible(f.expected, MAX_VALUE_CHARS)}`);
+      line(`    actual:   ${visible(f.actual, MAX_VALUE_CHARS)}`);
       if (f.events.length) {
         line("    trace:");
         for (const e of f.events) line(`      ${formatEvent(e)}`, STYLES.dim);
@@ -205,6 +209,8 @@ export function exploreTextReport(
     );
   }
   line(`${s.passed} passed, ${s.failed} failed`, s.failed ? STYLES.fail : STYLES.pass);
+  // Whatever a scenario put in a title, a file name or a trace reaches the terminal escaped.
+  for (const l of out) l.text = visible(l.text);
   return out;
 }
 
@@ -260,9 +266,9 @@ export function exploreJsonReport(
   });
   // A shard says which it is (from 1), so `scn explore merge` can check it has them all.
   const which = shard ? { shard: { index: shard.index + 1, count: shard.count } } : {};
-  return JSON.stringify(
+  return safeJson(JSON.stringify(
     { version: 1, ...which, explored, summary: summarizeExplore(outcomes) },
     null,
     2,
-  );
+  ));
 }

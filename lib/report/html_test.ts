@@ -92,14 +92,15 @@ Deno.test("htmlReport() shows the decoded numbers of the scenario", () => {
 
 Deno.test("htmlReport() escapes what a scenario says, so a stranger's scenario cannot add markup", () => {
   const text = 'scenario "<script>alert(1)</script> & \\"x\\""\nvm g { arch x86_64 }\nrun\n';
-  const file = "/tmp/irqlab_html_escape.scn";
+  const dir = Deno.makeTempDirSync({ prefix: "irqlab_html_" });
+  const file = `${dir}/escape.scn`;
   Deno.writeTextFileSync(file, text);
   try {
     const html = htmlReport([{ outcome: processFile(file, "run"), source: { path: file, text } }]);
     assert.ok(!html.includes("<script>"));
     assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt; &amp;"));
   } finally {
-    Deno.removeSync(file);
+    Deno.removeSync(dir, { recursive: true });
   }
   assert.equal(escapeXml("a\x07b"), "a\ufffdb");
 });

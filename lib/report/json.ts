@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { safeJson } from "../core/visible.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
 
@@ -46,7 +47,7 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
     }
     return errorJson(o);
   });
-  return JSON.stringify({ version: 1, scenarios, summary: summarize(outcomes) }, null, 2);
+  return safeJson(JSON.stringify({ version: 1, scenarios, summary: summarize(outcomes) }, null, 2));
 }
 
 /**

@@ -5,15 +5,16 @@
  */
 import { type Outcome, summarize } from "./outcome.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
+import { MAX_VALUE_CHARS, visible } from "../core/visible.ts";
 
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
-    /"/g,
-    "&quot;",
-  )
-    // XML 1.0 cannot carry most control characters, even escaped.
-    // deno-lint-ignore no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "?");
+// Control characters are shown as escapes (`\x1b`), which XML 1.0 can carry and a
+// CI page or terminal shows as written; titles and values are cut when long.
+function esc(s: string, max = Infinity): string {
+  return s.split("\n").map((l) => visible(l, max)).join("\n").replace(/&/g, "&amp;").replace(
+    /</g,
+    "&lt;",
+  ).replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
 }
 
 /**
@@ -29,7 +30,7 @@ export function junitReport(outcomes: readonly Outcome[]): string {
   const s = summarize(outcomes);
   const cases = outcomes.map((o) => {
     const name = o.kind === "result" ? o.result.title : o.kind === "checked" ? o.title : o.file;
-    const open = `  <testcase classname="${esc(o.file)}" name="${esc(name)}">`;
+    const open = `  <testcase classname="${esc(o.file)}" name="${esc(name, MAX_VALUE_CHARS)}">`;
     if (o.kind === "input-error") {
       const text = o.diagnostics.map((d) => formatDiagnostic(d, (x) => o.sources.get(x))).join(
         "\n",
@@ -62,7 +63,11 @@ export function junitReport(outcomes: readonly Outcome[]): string {
       }"/>\n  </testcase>`;
     }
     const body = r.failures.map((f) =>
-      `${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}: ${f.text}\n  expected: ${f.expected}\n  actual: ${f.actual}`
+      `${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}: ${
+        visible(f.text, MAX_VALUE_CHARS)
+      }\n  expected: ${visible(f.expected, MAX_VALUE_CHARS)}\n  actual: ${
+        visible(f.actual, MAX_VALUE_CHARS)
+      }`
     ).join("\n");
     return `${open}\n    <failure message="${esc(r.failures[0]?.text ?? "failed")}">${
       esc(body)

@@ -59,7 +59,7 @@ Deno.test("junitReport() maps pass, fail, xfail, xpass and errors to JUnit eleme
     "    | ^^^</error>",
     "  </testcase>",
     '  <testcase classname="boom.scn" name="boom.scn">',
-    '    <error message="internal error">RangeError: deep?</error>',
+    '    <error message="internal error">RangeError: deep\\x01</error>',
     "  </testcase>",
     "</testsuite>",
     "",

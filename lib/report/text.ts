@@ -9,6 +9,7 @@
  * @module
  */
 import { formatEvent, type TraceEvent } from "../core/trace.ts";
+import { MAX_VALUE_CHARS, visible } from "../core/visible.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import type { ScenarioResult } from "../engine/run.ts";
@@ -81,7 +82,10 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     }
     const r = o.result;
     const label = r.status.toUpperCase().padEnd(5);
-    out.push({ text: `${label} ${r.file}  ${r.title}`, style: STYLES[r.status] });
+    out.push({
+      text: `${label} ${r.file}  ${visible(r.title, MAX_VALUE_CHARS)}`,
+      style: STYLES[r.status],
+    });
     if (r.status === "skip") out.push({ text: `      ${r.skipReason}`, style: STYLES.dim });
     if (r.status === "xfail") {
       out.push({ text: `      expected failure: ${r.expectFailure}`, style: STYLES.dim });
@@ -136,6 +140,8 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
     /** CSS for `%c` on a terminal; empty for none. */
     style: s.failed ? STYLES.fail : STYLES.pass,
   });
+  // Whatever a scenario put in a title, a file name or a trace reaches the terminal escaped.
+  for (const l of out) l.text = visible(l.text);
   return out;
 }
 
@@ -143,9 +149,9 @@ function failureLines(r: ScenarioResult, options: TextOptions): Line[] {
   const out: Line[] = [];
   for (const f of r.failures) {
     const where = `${f.loc.source}:${f.loc.start.line}:${f.loc.start.column}`;
-    out.push({ text: `  ${where}: ${f.kind} ${f.text}`, style: "" });
-    out.push({ text: `    expected: ${f.expected}`, style: "" });
-    out.push({ text: `    actual:   ${f.actual}`, style: "" });
+    out.push({ text: `  ${where}: ${f.kind} ${visible(f.text, MAX_VALUE_CHARS)}`, style: "" });
+    out.push({ text: `    expected: ${visible(f.expected, MAX_VALUE_CHARS)}`, style: "" });
+    out.push({ text: `    actual:   ${visible(f.actual, MAX_VALUE_CHARS)}`, style: "" });
     if (f.events.length) {
       out.push({ text: "    trace:", style: "" });
       for (const e of f.events) out.push({ text: `      ${formatEvent(e)}`, style: STYLES.dim });

@@ -16,17 +16,22 @@ import {
   highlightActiveLineGutter,
   keymap,
   lineNumbers,
-} from "@codemirror/view";
-import { EditorState, RangeSetBuilder, StateEffect, StateField } from "@codemirror/state";
+} from "npm:@codemirror/view@6.43.15";
+import { EditorState, RangeSetBuilder, StateEffect, StateField } from "npm:@codemirror/state@6.7.6";
 import {
   bracketMatching,
   HighlightStyle,
   indentOnInput,
   StreamLanguage,
   syntaxHighlighting,
-} from "@codemirror/language";
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { tags } from "@lezer/highlight";
+} from "npm:@codemirror/language@6.13.1";
+import {
+  defaultKeymap,
+  history,
+  historyKeymap,
+  indentWithTab,
+} from "npm:@codemirror/commands@6.11.1";
+import { tags } from "npm:@lezer/highlight@1.2.5";
 
 /** What the playground's own bundle reads from `globalThis.irqlabCodeMirror`. */
 export const CodeMirror = {
