@@ -35,7 +35,10 @@ export interface RunMode {
  *
  * @example
  * ```ts
- * const outcomes = loadTarget("bug.md").map((l) => runLoaded(l, { mode: "run" }));
+ * import { loadTarget } from "../load/load.ts";
+ * const outcomes = loadTarget("tests/fixtures/hosts/two_fenced.md").map((l) =>
+ *   runLoaded(l, { mode: "run" })
+ * );
  * ```
  */
 export function runLoaded(loaded: Loaded, how: RunMode): Outcome {

@@ -262,7 +262,12 @@ export function missingOutcome(file: string): InputError {
  *
  * @example
  * ```ts
- * const outcome = inHost(source, { kind: "result", file: source.name, result });
+ * const r = readTarget("tests/fixtures/hosts/qp.eml");
+ * if ("sources" in r) {
+ *   const source = r.sources[0];
+ *   const at = { offset: 0, line: 1, column: 1 };
+ *   inHost(source, { source: source.path, start: at, end: at }); // moved to the scenario's line
+ * }
  * ```
  */
 export function inHost<T>(source: Source, value: T): T {
