@@ -26,7 +26,9 @@ const MARKDOWN = {
 let registry: Registry | undefined;
 async function load(): Promise<Registry> {
   if (registry) return registry;
-  const wasm = await Deno.readFile(new URL("onig.wasm", import.meta.resolve("vscode-oniguruma")));
+  const wasm = await Deno.readFile(
+    new URL("onig.wasm", import.meta.resolve("npm:vscode-oniguruma@2.0.1")),
+  );
   await onig.loadWASM(wasm.buffer);
   registry = new vsctm.Registry({
     onigLib: Promise.resolve({
