@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
 import type { PlatformEntry } from "../core/platform.ts";
 import { ExitCode } from "../report/outcome.ts";
-import { PLATFORMS, X86 } from "../api/platforms.ts";
+import { X86 } from "../api/platforms.ts";
 import type { Program } from "../../dsl/program.ts";
 import { diffText, formatDivergence } from "../diff/diff.ts";
 import { type HostQuirk, hostVerdict, probeHost, verdictText } from "../diff/host.ts";
