@@ -593,7 +593,10 @@ function iccRead(vm: ArmVm, cpu: number, r: IccRegister): number {
       return v;
     });
   }
-  return cif.read(r.name);
+  const v = cif.read(r.name);
+  // Every instruction leaves an event, so an instruction window shows where each one fell.
+  emit(vm, `vcpu${cpu}`, "read", `${r.title} = 0x${v.toString(16)}`);
+  return v;
 }
 
 function iccWrite(vm: ArmVm, cpu: number, r: IccRegister, value: bigint): void {
@@ -1075,7 +1078,7 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: "an instruction that does nothing",
     params: [],
     touches: OWN_FLAGS,
-    run: () => {},
+    run: (vm, cpu) => emit(vm, `vcpu${cpu}`, "nop", "NOP"),
   },
   {
     actor: "vcpu",

@@ -1091,6 +1091,14 @@ class Interpreter {
       typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) &&
       v >= BigInt(Number.MIN_SAFE_INTEGER)
     ) return Number(v);
+    if (typeof v === "bigint") {
+      // Known gap: set and list elements, range ends and indexes are JS numbers.
+      this.inputError(
+        e.loc,
+        `${formatVal(v)} is too large here: set and list elements, range ends and indexes ` +
+          "go up to 2^53 - 1 (0x1fffffffffffff)",
+      );
+    }
     this.inputError(e.loc, `expected a number here, not ${formatVal(v)}`);
   }
 
