@@ -12,8 +12,7 @@
  * @module
  */
 import type { Timeline } from "./timeline.ts";
-import { formatEvent } from "./text.ts";
-import { formatTime } from "./time.ts";
+import { formatEvent, formatTime } from "../core/trace.ts";
 
 const ROW = 18;
 const LANE = 84;

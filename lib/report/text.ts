@@ -8,13 +8,12 @@
  *
  * @module
  */
-import { formatEvent, type TraceEvent } from "../core/trace.ts";
+import { formatEvent, formatTime, type TraceEvent } from "../core/trace.ts";
 import { MAX_VALUE_CHARS, visible } from "../core/visible.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import type { ScenarioResult } from "../engine/run.ts";
 import { timeline, timelineText } from "./timeline.ts";
-import { formatTime } from "./time.ts";
 
 export { formatTime };
 

@@ -17,7 +17,7 @@
  */
 import type { TraceEvent } from "../core/trace.ts";
 import type { Failure, ScenarioResult } from "../engine/run.ts";
-import { formatTime } from "./time.ts";
+import { formatTime } from "../core/trace.ts";
 
 /** One row of a timeline. */
 export type TimelineRow =
