@@ -1336,6 +1336,7 @@ const KVM_XEN_ONLY = new Set([
   "kvm xen_vcpu_set_attr",
   "kvm xen_get_attr",
   "kvm xen_vcpu_get_attr",
+  "kvm xen_vcpu_set_timer",
   "kvm xen_evtchn_attr",
   "kvm xen_hcall_result",
   "xen copy_vcpu_info",

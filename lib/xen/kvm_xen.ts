@@ -36,6 +36,7 @@
 import { writeHypercallPage } from "./hypercall_page.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import type { XenDomain } from "./domain.ts";
+import type { Scheduled } from "../core/event_queue.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { EVTCHNSTAT } from "./evtchn.ts";
 import { toU64, XenExit } from "./hypercall.ts";
@@ -230,9 +231,59 @@ export class KvmXen {
   xenVersion = 0;
   /** The last KVM_EXIT_XEN of each vCPU. */
   readonly exits: XenExit[];
+  /**
+   * KVM_XEN_VCPU_ATTR_TYPE_TIMER per vCPU: the port KVM raises on expiry
+   * (`timer_virq`, 0 = KVM's timer off) and the armed deadline in ns
+   * (`timer_expires`, 0 = none).
+   */
+  readonly timers: { port: number; expires: bigint; scheduled: Scheduled | null }[];
 
   constructor(readonly domain: XenDomain) {
     this.exits = Array.from({ length: domain.vcpuCount }, () => new XenExit());
+    this.timers = Array.from(
+      { length: domain.vcpuCount },
+      () => ({ port: 0, expires: 0n, scheduled: null }),
+    );
+  }
+
+  /**
+   * KVM_XEN_VCPU_SET_ATTR(TIMER) (`kvm_xen_vcpu_set_attr`): -EINVAL for a
+   * port with a priority other than 2-level; the running timer stops; with
+   * a port and a deadline it is armed again (`kvm_xen_start_timer`), and a
+   * deadline already past fires at once. Expiry raises the port on the
+   * vCPU as KVM_XEN_HVM_EVTCHN_SEND would and clears `expires`.
+   */
+  setTimer(vcpu: number, port: number, priority: number, expires: bigint): number {
+    const d = this.domain;
+    if (vcpu < 0 || vcpu >= d.vcpuCount) return -XEN_ERRNO.EINVAL;
+    if (port !== 0 && priority !== KVM_XEN_PRIO_2LEVEL) return -XEN_ERRNO.EINVAL;
+    const t = this.timers[vcpu];
+    if (t.scheduled) t.scheduled.cancelled = true;
+    t.scheduled = null;
+    t.expires = 0n;
+    t.port = port;
+    if (port !== 0 && expires !== 0n) {
+      t.expires = expires;
+      const now = d.host.now();
+      const at = expires <= BigInt(now) ? now : Number(expires);
+      t.scheduled = d.host.queue.schedule(at, () => {
+        t.scheduled = null;
+        t.expires = 0n;
+        this.#emit("xen.timer", `vcpu${vcpu}: KVM's Xen timer fired: port ${t.port}`);
+        this.deliver({ port: t.port, vcpu, priority: KVM_XEN_PRIO_2LEVEL });
+      });
+    }
+    this.#emit(
+      "xen.timer",
+      `KVM_XEN_VCPU_SET_ATTR TIMER vcpu${vcpu}: port ${port}, expires ${expires}`,
+    );
+    return 0;
+  }
+
+  /** KVM_XEN_VCPU_GET_ATTR(TIMER): the port, and the deadline still armed (0 after expiry). */
+  getTimer(vcpu: number): { port: number; expires: bigint } {
+    const t = this.timers[vcpu];
+    return { port: t.port, expires: t.expires };
   }
 
   /**
@@ -296,10 +347,15 @@ export class KvmXen {
    * KVM_XEN_INVALID when KVM has none; the per-vCPU upcall vector (0 when
    * none). -EINVAL (as a negative number) for a vCPU the VM does not have.
    */
-  getVcpuAttr(type: "vcpu_info" | "upcall_vector", vcpu: number): bigint {
+  getVcpuAttr(
+    type: "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires",
+    vcpu: number,
+  ): bigint {
     const d = this.domain;
     if (vcpu < 0 || vcpu >= d.vcpuCount) return BigInt(-XEN_ERRNO.EINVAL);
     if (type === "upcall_vector") return BigInt(d.callback.perVcpu[vcpu]);
+    if (type === "timer_port") return BigInt(this.timers[vcpu].port);
+    if (type === "timer_expires") return this.timers[vcpu].expires;
     const gpa = d.areas.gpa(vcpu);
     return gpa < 0 ? KVM_XEN_INVALID : BigInt(gpa);
   }

@@ -37,7 +37,7 @@ import {
   type XenExit,
 } from "./hypercall.ts";
 import { namedHypercall, rawHypercall } from "./hypercall_path.ts";
-import { type EvtchnIntercept, KVM_XEN_EVTCHN } from "./kvm_xen.ts";
+import { type EvtchnIntercept, KVM_XEN_EVTCHN, KVM_XEN_PRIO_2LEVEL } from "./kvm_xen.ts";
 import {
   defaultVcpuInfoOffset,
   LAYOUT_64,
@@ -862,9 +862,17 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     ),
     hc(
       "xen set_singleshot_timer",
-      "VCPUOP_set_singleshot_timer (only for the calling vCPU)",
+      "VCPUOP_set_singleshot_timer (only for the calling vCPU; a deadline already past fires " +
+        "at once whatever flags say: VCPU_SSHOTTMR_future's -ETIME is gone from Xen since " +
+        "19c6cbd909 and from KVM's kvm_xen_hcall_vcpu_op)",
       [
         { name: "deadline", type: { kind: "u64" }, doc: "absolute ns" },
+        {
+          name: "flags",
+          type: { kind: "int", min: 0, max: 0xffff_ffff, what: "VCPU_SSHOTTMR_* flags" },
+          doc: "vcpu_set_singleshot_timer.flags: VCPU_SSHOTTMR_future (1) is accepted and ignored",
+          default: 0,
+        },
         { name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 },
       ],
       (x, cpu, a) => x.domain.timers.setSingleshot(cpu, self(a.vcpu, cpu), a.deadline as bigint),
@@ -1136,6 +1144,33 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     },
     {
       actor: "vmm",
+      name: "kvm xen_vcpu_set_timer",
+      doc: "KVM_XEN_VCPU_SET_ATTR(KVM_XEN_VCPU_ATTR_TYPE_TIMER) (kvm_xen_vcpu_set_attr, " +
+        "kvm_xen_start_timer): KVM's in-kernel Xen timer raises port on the vCPU at expires " +
+        "(ns; already past: at once); port 0 turns it off",
+      params: [
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+        { name: "port", type: U32, doc: "the timer VIRQ's port (timer_virq); 0 turns it off" },
+        {
+          name: "priority",
+          type: U32,
+          doc: "KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL (0xffffffff, the default); any other is " +
+            "-EINVAL",
+          default: KVM_XEN_PRIO_2LEVEL,
+        },
+        { name: "expires", type: { kind: "u64" }, doc: "deadline in ns; 0 leaves it stopped" },
+      ],
+      returns: "0 or -EINVAL",
+      run: (vm, _c, a) =>
+        need(xenOf, vm, "kvm xen_vcpu_set_timer").kvm.setTimer(
+          a.vcpu as number,
+          a.port as number,
+          a.priority as number,
+          a.expires as bigint,
+        ),
+    },
+    {
+      actor: "vmm",
       name: "kvm xen_get_attr",
       doc: "KVM_XEN_HVM_GET_ATTR (kvm_xen_hvm_get_attr): long_mode, shared_info (the GFN, " +
         "0xffffffffffffffff when none), upcall_vector, xen_version",
@@ -1162,11 +1197,15 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vmm",
       name: "kvm xen_vcpu_get_attr",
       doc: "KVM_XEN_VCPU_GET_ATTR (kvm_xen_vcpu_get_attr): vcpu_info (the GPA, " +
-        "0xffffffffffffffff when KVM has none) or upcall_vector",
+        "0xffffffffffffffff when KVM has none), upcall_vector, or TIMER's port (timer_port) and " +
+        "armed deadline (timer_expires, 0 once fired)",
       params: [
         {
           name: "type",
-          type: { kind: "enum", values: ["vcpu_info", "upcall_vector"] },
+          type: {
+            kind: "enum",
+            values: ["vcpu_info", "upcall_vector", "timer_port", "timer_expires"],
+          },
           doc: "the attribute",
           positional: true,
         },
@@ -1175,7 +1214,12 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       returns: "the attribute's value",
       run: (vm, _c, a) => {
         const k = need(xenOf, vm, "kvm xen_vcpu_get_attr").kvm;
-        return small(k.getVcpuAttr(a.type as "vcpu_info" | "upcall_vector", a.vcpu as number));
+        return small(
+          k.getVcpuAttr(
+            a.type as "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires",
+            a.vcpu as number,
+          ),
+        );
       },
     },
     {

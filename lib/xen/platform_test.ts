@@ -95,6 +95,7 @@ Deno.test("vCPU parameters: the model's own vCPUs are bounded by the checker, hy
     "virq",
     "kvm xen_vcpu_set_attr",
     "kvm xen_vcpu_get_attr",
+    "kvm xen_vcpu_set_timer",
     "kvm xen_hcall_result",
     "xen copy_vcpu_info",
   ]);
