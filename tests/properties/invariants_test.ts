@@ -1,5 +1,5 @@
 /**
- * Property tests of x86 model invariants: fast-check generates statement
+ * Property tests of model invariants (x86, Xen 2-level, GICv3): fast-check generates statement
  * lists from a small palette (MSIs, IOAPIC entries and lines, TPR, STI/CLI,
  * EOIs, 8259 programming, INTA, runs), each list runs as a scenario, and
  * the invariant is checked after every timeline statement. A failure
