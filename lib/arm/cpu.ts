@@ -83,7 +83,7 @@ export class ArmCpu implements CpuModel {
   readonly #intids: number[] = [];
   readonly #ack: Ack = { intid: SPURIOUS, source: -1, group: 1, cause: 0 };
   /** GICC_IAR.CPUID of the last acknowledge: the sender of a GICv2 SGI, else -1. */
-  lastAckSource = -1;
+  lastAckSource: number = -1;
 
   /**
    * vCPU `index` (its vcpu_id), wired to the GIC through `gic`. It starts

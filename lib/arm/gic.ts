@@ -32,6 +32,9 @@
  * @module
  */
 import type { Trace } from "../core/trace.ts";
+import { EBUSY, EINVAL, ENODEV, ENXIO } from "./errno.ts";
+
+export { EINVAL, ENODEV, ENXIO } from "./errno.ts";
 import {
   type IrqBank,
   LPI_BASE,
@@ -49,7 +52,7 @@ import {
   type PendingView,
 } from "./cpu_interface_v3.ts";
 import { type Lpi, LpiTable } from "./lpi.ts";
-import { EBUSY, GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
+import { GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
@@ -85,39 +88,6 @@ export const ITS_DOORBELL: number = ITS_BASE + GITS_TRANSLATER;
  * ```
  */
 export const ITS_FRAMES_SIZE = 0x2_0000;
-
-/**
- * "Invalid argument".
- *
- * @example
- * ```ts
- * declare const gic: Gic;
- * gic.kvmIrqLine(KvmIrqType.SPI, 0, 20, 1) === -EINVAL; // true: 20 is not an SPI
- * ```
- */
-export const EINVAL = 22;
-/**
- * "No such device or address": KVM_IRQ_LINE of the wrong type for the irqchip.
- *
- * @example
- * ```ts
- * declare const gic: Gic;
- * gic.kvmIrqLine(KvmIrqType.CPU, 0, 0, 1) === -ENXIO; // true: the irqchip is in the kernel
- * ```
- */
-export const ENXIO = 6;
-/**
- * "No such device": KVM_SIGNAL_MSI without an ITS.
- *
- * @example
- * ```ts
- * import { type Trace } from "./engine_types.ts";
- * declare const trace: Trace;
- * new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false }, trace)
- *   .signalMsi(ITS_DOORBELL, 0, 1, 0); // -ENODEV: no ITS
- * ```
- */
-export const ENODEV = 19;
 
 /**
  * KVM_IRQ_LINE irq types (KVM_ARM_IRQ_TYPE_*).

@@ -59,6 +59,9 @@
  * @module
  */
 import type { Trace } from "../core/trace.ts";
+import { EACCES, EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
+
+export { EACCES, EBUSY, EEXIST } from "./errno.ts";
 import { LPI_BASE } from "./irq_state.ts";
 import type { Lpi, LpiTable } from "./lpi.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
@@ -153,31 +156,6 @@ export const ITS_COMMAND_BYTES = 32;
  * ```
  */
 export const ITS_QUEUE_BYTES = 0x10000;
-/** Errnos of the ITS_REGS attribute group (the values of gic.ts's, which imports this module). */
-const EINVAL_ITS = 22;
-const ENXIO_ITS = 6;
-/**
- * "File exists": a restored collection table names an ICID twice.
- *
- * @example
- * ```ts
- * declare const its: Its;
- * its.restoreTables() === -EEXIST; // a duplicate collection entry
- * ```
- */
-export const EEXIST = 17;
-/**
- * "Permission denied": KVM cannot save a forwarded vLPI's state (GICv4.0).
- *
- * @example
- * ```ts
- * declare const its: Its;
- * its.saveTables() === -EACCES; // an ITE maps a forwarded vLPI
- * ```
- */
-export const EACCES = 13;
-const EEXIST_ITS = EEXIST;
-const EACCES_ITS = EACCES;
 /** KVM's vITS: 16 EventID bits at most. */
 const MAX_EVENTID_BITS = 16;
 /** KVM's vITS: 16 DeviceID bits (`VITS_MAX_DEVID`). */
@@ -519,17 +497,6 @@ export interface ItsHost {
 export type Translation = { ite: Ite; vcpu: number } | { error: number };
 
 /**
- * -EBUSY as KVM returns it from `vgic_its_resolve_lpi`.
- *
- * @example
- * ```ts
- * declare const its: Its;
- * its.translate(2, 20); // { error: -EBUSY } while the ITS is disabled
- * ```
- */
-export const EBUSY = 16;
-
-/**
  * The ITS.
  *
  * @example
@@ -719,11 +686,11 @@ export class Its {
     const check = this.#attrCheck(offset);
     if (check !== 0) return check;
     const O = GitsOffset;
-    if (offset === O.IIDR) return Number((value >> 12n) & 0xfn) === 0 ? 0 : -EINVAL_ITS;
+    if (offset === O.IIDR) return Number((value >> 12n) & 0xfn) === 0 ? 0 : -EINVAL;
     if (offset === O.CREADR) {
       if (this.#enabled) return -EBUSY;
       const at = Number(value & 0xf_ffe0n);
-      if (at >= this.queueBytes) return -EINVAL_ITS;
+      if (at >= this.queueBytes) return -EINVAL;
       this.creadr = at;
       return 0;
     }
@@ -744,7 +711,7 @@ export class Its {
   #attrCheck(offset: number): number {
     const O = GitsOffset;
     const align = offset < O.TYPER || offset >= O.PIDR4 ? 3 : 7;
-    if ((offset & align) !== 0) return -EINVAL_ITS;
+    if ((offset & align) !== 0) return -EINVAL;
     const regions: ReadonlyArray<readonly [number, number]> = [
       [O.CTLR, 4],
       [O.IIDR, 4],
@@ -755,7 +722,7 @@ export class Its {
       [O.BASER, 0x40],
       [O.PIDR4, 0x30],
     ];
-    return regions.some(([base, len]) => offset >= base && offset < base + len) ? 0 : -ENXIO_ITS;
+    return regions.some(([base, len]) => offset >= base && offset < base + len) ? 0 : -ENXIO;
   }
 
   // ---- KVM_DEV_ARM_VGIC_GRP_CTRL: reset, save and restore (KVM's ABI 0) --------------
@@ -796,20 +763,20 @@ export class Its {
       for (let k = 0; k < ids.length; k++) {
         const dev = this.devices.get(ids[k])!;
         const at = this.#tableEntry(this.baserDevice, dev.id);
-        if (at < 0) return -EINVAL_ITS;
+        if (at < 0) return -EINVAL;
         const events = [...dev.itt.keys()].sort((a, b) => a - b);
         for (let j = 0; j < events.length; j++) {
           const ite = dev.itt.get(events[j])!;
-          if (ite.lpi.forwarded) return -EACCES_ITS;
+          if (ite.lpi.forwarded) return -EACCES;
           const next = j + 1 < events.length ? Math.min(events[j + 1] - events[j], 0xffff) : 0;
           const val = (BigInt(next) << 48n) | (BigInt(ite.lpi.intid) << 16n) |
             BigInt(ite.icid & 0xffff);
-          if (!writeEntry(mem, dev.ittAddr + ite.event * ESZ, val)) return -EINVAL_ITS;
+          if (!writeEntry(mem, dev.ittAddr + ite.event * ESZ, val)) return -EINVAL;
         }
         const next = k + 1 < ids.length ? Math.min(ids[k + 1] - ids[k], 0x3fff) : 0;
         const dte = (1n << 63n) | (BigInt(next) << 49n) | ((BigInt(dev.ittAddr) >> 8n) << 5n) |
           BigInt(dev.size);
-        if (!writeEntry(mem, at, dte)) return -EINVAL_ITS;
+        if (!writeEntry(mem, at, dte)) return -EINVAL;
       }
     }
     if ((this.baserCollection & GitsBaser.VALID) !== 0n) {
@@ -817,10 +784,10 @@ export class Its {
       const end = at + (Number(this.baserCollection & 0xffn) + 1) * 0x1_0000;
       for (const [icid, target] of this.collections) {
         const rd = BigInt.asUintN(32, BigInt(target)); // -1: COLLECTION_NOT_MAPPED
-        if (!writeEntry(mem, at, (1n << 63n) | (rd << 16n) | BigInt(icid))) return -EINVAL_ITS;
+        if (!writeEntry(mem, at, (1n << 63n) | (rd << 16n) | BigInt(icid))) return -EINVAL;
         at += ESZ;
       }
-      if (at < end && !writeEntry(mem, at, 0n)) return -EINVAL_ITS;
+      if (at < end && !writeEntry(mem, at, 0n)) return -EINVAL;
     }
     this.#emit(
       "save",
@@ -843,16 +810,16 @@ export class Its {
       let at = Number(this.baserCollection & 0x0000_ffff_ffff_f000n);
       const end = at + (Number(this.baserCollection & 0xffn) + 1) * 0x1_0000;
       for (; at < end; at += ESZ) {
-        if (!mem.contains(at, ESZ)) return this.#restoreFailed(-EINVAL_ITS, false);
+        if (!mem.contains(at, ESZ)) return this.#restoreFailed(-EINVAL, false);
         const val = mem.readBig(at, 64);
         if ((val & (1n << 63n)) === 0n) break;
         const target = Number((val >> 16n) & 0xffff_ffffn), icid = Number(val & 0xffffn);
         if (target !== 0xffff_ffff && target >= this.host.vcpus) {
-          return this.#restoreFailed(-EINVAL_ITS, false);
+          return this.#restoreFailed(-EINVAL, false);
         }
-        if (this.collections.has(icid)) return this.#restoreFailed(-EEXIST_ITS, false);
+        if (this.collections.has(icid)) return this.#restoreFailed(-EEXIST, false);
         if (this.#tableEntry(this.baserCollection, icid) < 0) {
-          return this.#restoreFailed(-EINVAL_ITS, false);
+          return this.#restoreFailed(-EINVAL, false);
         }
         this.collections.set(icid, target === 0xffff_ffff ? -1 : target);
       }
@@ -879,7 +846,7 @@ export class Its {
     const bytes = (Number(baser & 0xffn) + 1) * 0x1_0000;
     if ((baser & GitsBaser.INDIRECT) === 0n) return this.#scanDtes(mem, base, bytes, 0);
     for (let i = 0; i * 8 < bytes; i++) {
-      if (!mem.contains(base + i * 8, 8)) return -EINVAL_ITS;
+      if (!mem.contains(base + i * 8, 8)) return -EINVAL;
       const l1 = mem.readBig(base + i * 8, 64);
       if ((l1 & (1n << 63n)) === 0n) continue;
       const r = this.#scanDtes(
@@ -896,12 +863,12 @@ export class Its {
   /** Scans device table entries from `id`; 0 once the last was found, 1 when the table ended, < 0 on error. */
   #scanDtes(mem: GuestMemory, at: number, bytes: number, id: number): number {
     for (let left = bytes;;) {
-      if (!mem.contains(at, ESZ)) return -EINVAL_ITS;
+      if (!mem.contains(at, ESZ)) return -EINVAL;
       const e = mem.readBig(at, 64);
       let next = 1;
       if ((e >> 63n) !== 0n) {
         next = Number((e >> 49n) & 0x3fffn);
-        if (this.#tableEntry(this.baserDevice, id) < 0) return -EINVAL_ITS;
+        if (this.#tableEntry(this.baserDevice, id) < 0) return -EINVAL;
         const dev: ItsDevice = {
           id,
           size: Number(e & 0x1fn),
@@ -928,17 +895,17 @@ export class Its {
     const events = 2 ** (dev.size + 1);
     for (let event = 0; event < events;) {
       const at = dev.ittAddr + event * ESZ;
-      if (!mem.contains(at, ESZ)) return -EINVAL_ITS;
+      if (!mem.contains(at, ESZ)) return -EINVAL;
       const val = mem.readBig(at, 64);
       const lpi = Number((val >> 16n) & 0xffff_ffffn), icid = Number(val & 0xffffn);
       if (lpi === 0) {
         event++;
         continue;
       }
-      if (lpi < LPI_BASE) return -EINVAL_ITS;
+      if (lpi < LPI_BASE) return -EINVAL;
       const next = Number(val >> 48n);
-      if (event + next >= events) return -EINVAL_ITS;
-      if (!this.collections.has(icid) || !this.#eventFits(dev, event)) return -EINVAL_ITS;
+      if (event + next >= events) return -EINVAL;
+      if (!this.collections.has(icid) || !this.#eventFits(dev, event)) return -EINVAL;
       this.#addIte(dev, event, lpi, icid);
       if (next === 0) return 0;
       event += next;

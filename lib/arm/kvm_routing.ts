@@ -25,13 +25,14 @@
  * @module
  */
 
+import { EINVAL } from "./errno.ts";
+
 /** KVM_MAX_IRQ_ROUTES. */
 const MAX_ROUTES = 4096;
 /** KVM_IRQCHIP_NUM_PINS on arm64: one pin per possible SPI. */
 const NUM_PINS = 1020 - 32;
 /** KVM_NR_IRQCHIPS on arm64. */
 const NR_IRQCHIPS = 1;
-const EINVAL = 22;
 
 /**
  * One routing entry as the VMM gives it (`struct kvm_irq_routing_entry`).
@@ -50,8 +51,9 @@ export interface ArmRoute {
   irqchip: number;
   /** The pin: SPI pin + 32. */
   pin: number;
-  /** MSI address, low and high words. */
+  /** MSI address, bits 31:0. */
   addressLo: number;
+  /** MSI address, bits 63:32. */
   addressHi: number;
   /** MSI data: the EventID. */
   data: number;

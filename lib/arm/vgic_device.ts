@@ -40,6 +40,7 @@
  *
  * @module
  */
+import { E2BIG, EBUSY, EEXIST, EINVAL, ENOENT, ENXIO } from "./errno.ts";
 
 /**
  * The address types of KVM_DEV_ARM_VGIC_GRP_ADDR, by their attribute value.
@@ -63,8 +64,6 @@ const V3_REDIST_SIZE = 0x2_0000;
 /** The IPA space KVM gives a VM by default (40 bits: `kvm_phys_size`). */
 const IPA_SIZE = 1n << 40n;
 
-const EINVAL = 22, ENXIO = 6, EEXIST = 17, E2BIG = 7, EBUSY = 16, ENOENT = 2;
-
 /**
  * Errnos the vGIC device returns beyond gic.ts's.
  *
@@ -76,9 +75,18 @@ const EINVAL = 22, ENXIO = 6, EEXIST = 17, E2BIG = 7, EBUSY = 16, ENOENT = 2;
  */
 export const VgicErrno = { EINVAL, ENXIO, EEXIST, E2BIG, EBUSY, ENOENT } as const;
 
-/** One redistributor region (KVM's `struct vgic_redist_region`). */
-interface RedistRegion {
+/**
+ * One redistributor region (KVM's `struct vgic_redist_region`).
+ *
+ * @example
+ * ```ts
+ * const r: RedistRegion = { index: 0, base: 0x80a_0000n, count: 0 }; // the legacy region
+ * ```
+ */
+export interface RedistRegion {
+  /** The region's index (KVM_VGIC_V3_RDIST_INDEX). */
   index: number;
+  /** Its guest-physical base. */
   base: bigint;
   /** Redistributors it holds; 0 for the legacy region sized by the vCPUs. */
   count: number;
