@@ -32,7 +32,7 @@ import { GicdOffset } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
 import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
 import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
-import { EACCES, EBUSY, EEXIST, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
+import { EACCES, EBUSY, EEXIST, GitsBaser, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
@@ -359,6 +359,15 @@ const GICC_REGS: MmioReg[] = [
 ];
 
 const G = GitsOffset;
+/** GITS_BASER / GITS_CBASER field positions, from the ITS model. */
+const B = {
+  PAGE_SIZE_SHIFT: Number(GitsBaser.PAGE_SIZE_SHIFT),
+  SHAREABILITY_SHIFT: Number(GitsBaser.SHAREABILITY_SHIFT),
+  ENTRY_SIZE_SHIFT: Number(GitsBaser.ENTRY_SIZE_SHIFT),
+  OUTER_CACHE_SHIFT: Number(GitsBaser.OUTER_CACHE_SHIFT),
+  TYPE_SHIFT: Number(GitsBaser.TYPE_SHIFT),
+  INNER_CACHE_SHIFT: Number(GitsBaser.INNER_CACHE_SHIFT),
+} as const;
 const GITS_REGS: MmioReg[] = [
   reg("ctlr", "GITS_CTLR", G.CTLR, "ITS control: Enabled, Quiescent (CREADR == CWRITER)", {
     fields: [
@@ -389,10 +398,10 @@ const GITS_REGS: MmioReg[] = [
       width: 64,
       fields: [
         f("size", 0, 8, "4 KB pages - 1"),
-        f("shareability", 10, 2, "0 non, 1 inner, 2 outer"),
+        f("shareability", B.SHAREABILITY_SHIFT, 2, "0 non, 1 inner, 2 outer"),
         f("pa", 12, 40, "address >> 12 (64 KB aligned in KVM)"),
-        f("outercache", 53, 3, "outer cacheability"),
-        f("innercache", 59, 3, "inner cacheability"),
+        f("outercache", B.OUTER_CACHE_SHIFT, 3, "outer cacheability"),
+        f("innercache", B.INNER_CACHE_SHIFT, 3, "inner cacheability"),
         f("valid", 63, 1, "the queue is valid"),
       ],
     },
@@ -423,13 +432,13 @@ const GITS_REGS: MmioReg[] = [
       stride: 8,
       fields: [
         f("size", 0, 8, "pages - 1"),
-        f("page_size", 8, 2, "KVM: always 2 (64 KB)"),
-        f("shareability", 10, 2, "0 non, 1 inner, 2 outer"),
+        f("page_size", B.PAGE_SIZE_SHIFT, 2, "KVM: always 2 (64 KB)"),
+        f("shareability", B.SHAREABILITY_SHIFT, 2, "0 non, 1 inner, 2 outer"),
         f("pa", 12, 36, "address >> 12"),
-        f("entry_size", 48, 5, "bytes per entry - 1 (read-only)", true),
-        f("outercache", 53, 3, "outer cacheability"),
-        f("type", 56, 3, "1 devices, 4 collections (read-only)", true),
-        f("innercache", 59, 3, "inner cacheability"),
+        f("entry_size", B.ENTRY_SIZE_SHIFT, 5, "bytes per entry - 1 (read-only)", true),
+        f("outercache", B.OUTER_CACHE_SHIFT, 3, "outer cacheability"),
+        f("type", B.TYPE_SHIFT, 3, "1 devices, 4 collections (read-only)", true),
+        f("innercache", B.INNER_CACHE_SHIFT, 3, "inner cacheability"),
         f("indirect", 62, 1, "two-level table (KVM: devices only)"),
         f("valid", 63, 1, "the table is valid"),
       ],
