@@ -399,7 +399,7 @@ export interface MsiSink {
  *
  * @example
  * ```ts
- * declare const bus: ApicSink;
+ * declare const bus: import("./apic_message.ts").ApicSink;
  * const msi = new MsiDecoder(bus);
  * msi.writeMsi(0xfee01000, 0, 0x41, "msi"); // vector 0x41 to APIC 1
  * ```
