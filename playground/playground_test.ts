@@ -173,6 +173,11 @@ Deno.test({
       assert.equal(took.length, 2);
       for (const t of took) assert.match(t!, /vcpu0 took: 0x9a/);
       assert.equal((await page.$$("#timeline svg g.failure")).length, 2);
+      // The RTE written on line 9, decoded from the IOAPIC's field table.
+      assert.match(
+        await text(page, "#decoded"),
+        /line 9: IOREDTBL20 0x809a: vector=0x9a .*trigger=level/,
+      );
 
       // What the screenshot shows (looked at when it was made): the red FAIL
       // badge, the two marked lines in the editor, and the timeline with its

@@ -31,7 +31,8 @@ import type { Outcome } from "../../lib/report/outcome.ts";
 import { textReport, traceLines } from "../../lib/report/text.ts";
 import { type ExploreOutcome, exploreTextReport } from "../../lib/report/explore.ts";
 import { timeline } from "../../lib/report/timeline.ts";
-import { timelineSvg } from "../../lib/report/svg.ts";
+import { escapeXml, timelineSvg } from "../../lib/report/svg.ts";
+import { decodeMagic } from "../../lib/report/decode.ts";
 import type { ScenarioResult } from "../../lib/engine/run.ts";
 
 const g = globalThis as {
@@ -170,6 +171,11 @@ function show(status: string, lines: string[], result?: ScenarioResult): void {
     ? timelineSvg(timeline(result))
     : `<p class="none">${result ? "no events" : ""}</p>`;
   $("trace").textContent = result ? traceLines(result.trace).map((l) => l.text).join("\n") : "";
+  // The scenario's magic numbers, decoded from the models' field tables as `scn report` does.
+  const decoded = decodeMagic(view.state.doc.toString());
+  $("decoded").innerHTML = decoded.length
+    ? `<ul>${decoded.map((d) => `<li>line ${d.line}: ${escapeXml(d.text)}</li>`).join("")}</ul>`
+    : "<p>no magic numbers</p>";
   const failures = result?.failures ?? [];
   view.dispatch({
     effects: setMarks.of(
