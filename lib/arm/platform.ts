@@ -40,6 +40,17 @@ import { ArmMemoryMap } from "./memory_map.ts";
 import { VgicAddrType, VgicErrno } from "./vgic_device.ts";
 import type { ArmRoute } from "./kvm_routing.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
+import {
+  decodeIts,
+  explainArmMsi,
+  explainIntid,
+  explainItsResult,
+  withIntidExplain,
+} from "./explain.ts";
+
+/** A literal argument as a bigint, or undefined when the scenario wrote none. */
+const literalOf = (v: Val | undefined) =>
+  typeof v === "number" || typeof v === "bigint" ? BigInt(v) : undefined;
 
 type Cmd = CommandSpec<ArmVm>;
 type State = StateSpec<ArmVm>;
@@ -1184,7 +1195,15 @@ const VCPU_COMMANDS: Cmd[] = [
     ],
     run: (vm, cpu, a) => sendSgi(vm, cpu, a),
   },
-  ...itsCommands(),
+  ...itsCommands().map((c): Cmd => {
+    // `its mapti` is MAPTI: the command's words after `its` are its opcode's name.
+    const op = c.name.slice("its ".length).toUpperCase();
+    return {
+      ...c,
+      explain: (a) => decodeIts(op, a),
+      explainResult: (_a, v) => explainItsResult(v),
+    };
+  }),
   {
     actor: "vcpu",
     name: "lpi enable",
@@ -1350,6 +1369,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm signal_msi",
+    explain: (a) => explainArmMsi(literalOf(a.address), literalOf(a.data)),
     doc:
       "KVM_SIGNAL_MSI as Linux runs it: any flag but KVM_MSI_VALID_DEVID is -EINVAL (kvm_send_userspace_msi); a cached translation of (devid, data) delivers before the devid flag is checked (vgic_its_inject_msi, vgic_its_inject_cached_translation); else vgic_msi_to_its and the ITS translate",
     params: [
@@ -1948,6 +1968,7 @@ const DEVICE_COMMANDS: Cmd[] = [
   {
     actor: "device",
     name: "msi",
+    explain: (a) => explainArmMsi(undefined, literalOf(a.event)),
     doc:
       "the device writes its EventID to GITS_TRANSLATER; the DeviceID is the device's name (device 0x10) or devid=. A forwarded event goes to the vLPI",
     params: [
@@ -2584,14 +2605,20 @@ export const armPlatform: Platform<ArmVm> = {
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
     ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()),
-  ],
+  ].map((c) => withIntidExplain(c, [INTID, LPI])),
+  explainTaken: explainIntid,
   state: [
     ...cpuState(),
     ...gicState(),
     ...lpiState(),
     ...itsState(),
     ...guestMemoryState<ArmVm>((vm) => vm.gic.memory(), (vm) => vm.gic.memorySize),
-  ],
+  ].map((p) =>
+    // An INTID named by its index: `scn report` gives its class.
+    p.pattern.includes("intid[#]")
+      ? { ...p, explainIndexes: (ix: readonly number[]) => explainIntid(ix[ix.length - 1]) }
+      : p
+  ),
   // What a vCPU's GIC interface shows it: pending and active INTIDs, its
   // priority mask and running priority, and its own flags.
   observables: [

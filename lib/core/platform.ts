@@ -102,6 +102,12 @@ export interface Platform<M extends VmModel> {
    * variables and expectations only.
    */
   readonly observables?: readonly string[];
+  /**
+   * What a vector or INTID a scenario names (`took 27`, a handler's
+   * `vector 27`) is, for `scn report`: the Arm INTID classes; undefined
+   * when a number says all.
+   */
+  explainTaken?: (vector: number) => string | undefined;
   /** What `on vcpuN ...` can handle. */
   readonly handlerEvents: readonly HandlerEventSpec[];
   /** Named constants usable as values (`EINVAL`). */

@@ -187,6 +187,19 @@ export interface CommandSpec<M = never> {
    */
   backend?: string;
   /**
+   * What the numbers of a use mean, for `scn report`: given the arguments
+   * a scenario wrote as literals (others are absent), one line decoding
+   * them by the model's field tables, or undefined when there is nothing
+   * to say. Register arguments need none: their {@link RegisterSpec}
+   * fields decode them.
+   */
+  explain?: (args: Readonly<Record<string, Val>>) => string | undefined;
+  /**
+   * What a number compared with the value `-> $v` bound means (`expect $v
+   * == 0x...`), given the use's literal arguments, or undefined.
+   */
+  explainResult?: (args: Readonly<Record<string, Val>>, value: bigint) => string | undefined;
+  /**
    * What state the command may read or write, for `scn explore`'s
    * partial-order reduction: two actions by different actors whose
    * footprints share nothing are not tried in both orders. Names are model
@@ -305,6 +318,14 @@ export interface StateSpec<M = never> {
    * whole and skips this, which was most of its reading cost.
    */
   derived?: boolean;
+  /**
+   * The field layout of the value read, for `scn report` to decode a number
+   * a scenario compares it with: the register's name as the spec writes it
+   * (an indexed path's index follows it: `IOREDTBL20`) and its fields.
+   */
+  layout?: { readonly title: string; readonly fields: readonly FieldSpec[] };
+  /** What the numbers matched by `#` name, for `scn report` (an INTID's class), or undefined. */
+  explainIndexes?: (indexes: readonly number[]) => string | undefined;
 }
 
 /** A setting of a `vm { }` block. */

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  decodeItsCommand,
-  decodeLapic,
-  decodeMagic,
-  decodeMsr,
-  decodeRte,
-  decodeX86Msi,
-  intidClass,
-} from "./decode.ts";
+import { decodeLayout, decodeMagic } from "./decode.ts";
+import { decodeMsr, decodeX86Msi } from "../x86/explain.ts";
+import { decodeIts, intidClass } from "../arm/explain.ts";
+import { ICR_LOW_FIELDS } from "../x86/lapic_registers.ts";
+import { RTE_FIELDS } from "../x86/ioapic.ts";
 
 Deno.test("decodeX86Msi() reads destination ID, dest mode, redirection hint, vector, delivery mode and trigger", () => {
   assert.equal(
@@ -38,29 +34,28 @@ Deno.test("decodeMsr() reads IA32_APIC_BASE and skips registers whose x2APIC lay
   assert.equal(decodeMsr(0x10, 5n), undefined, "IA32_TSC has no fields");
 });
 
-Deno.test("decodeLapic() reads an xAPIC ICR low word by the register table", () => {
+Deno.test("decodeLayout() reads an xAPIC ICR low word by the register table", () => {
   assert.equal(
-    decodeLapic("icr_low", 0x4052n),
+    decodeLayout("ICR[31:0]", ICR_LOW_FIELDS, 0x4052n),
     "ICR[31:0] 0x4052: vector=0x52 delivery_mode=fixed dest_mode=physical delivery_status=idle " +
       "level=assert trigger=edge shorthand=none",
   );
-  assert.equal(decodeLapic("no_such_register", 1n), undefined);
 });
 
-Deno.test("decodeRte() reads a 64-bit IOAPIC redirection entry, destination in bits 63:56", () => {
+Deno.test("decodeLayout() reads a 64-bit IOAPIC redirection entry, destination in bits 63:56", () => {
   assert.equal(
-    decodeRte(20, 0x0200_0000_0001_a09an),
+    decodeLayout("IOREDTBL20", RTE_FIELDS, 0x0200_0000_0001_a09an),
     "IOREDTBL20 0x20000000001a09a: vector=0x9a delivery_mode=fixed dest_mode=physical " +
       "delivery_status=0 polarity=low remote_irr=0 trigger=level mask=1 dest=0x02",
   );
 });
 
-Deno.test("decodeItsCommand() names the opcode and the spec's fields of an ITS command", () => {
+Deno.test("decodeIts() names the opcode and the spec's fields of an ITS command", () => {
   assert.equal(
-    decodeItsCommand("vcpu0: its mapti device=0x10 event=3 lpi=8192 collection=0 -> $r"),
+    decodeIts("MAPTI", { device: 0x10, event: 3, lpi: 8192, collection: 0 }),
     "ITS MAPTI (opcode 0x0a): DeviceID 0x10, EventID 3, pINTID 8192, ICID 0",
   );
-  assert.equal(decodeItsCommand("vcpu0: its frob device=1"), undefined);
+  assert.equal(decodeIts("FROB", { device: 1 }), undefined);
 });
 
 Deno.test("intidClass() gives SGI, PPI, SPI, special and LPI at their bounds", () => {
@@ -100,4 +95,26 @@ Deno.test("decodeMagic() on an arm64 scenario reads MSIs as EventIDs and classes
     { line: 3, text: "MSI to 0x8090040 (the ITS's GITS_TRANSLATER): EventID 20" },
     { line: 4, text: "INTID 27: PPI (16-31: private to one PE)" },
   ]);
+});
+
+Deno.test("decodeMagic() reads the checked program: numbers in titles and comments are not calls", () => {
+  const text = [
+    'scenario "msi address=0xfee01000 data=0x41 is what the NIC writes"',
+    "vm guest { arch x86_64 }",
+    "# vcpu0: wrmsr msr=0x830 value=0x1_000040f1",
+    "vcpu0: sti",
+  ].join("\n");
+  assert.deepEqual(decodeMagic(text), []);
+});
+
+Deno.test("decodeMagic() decodes by the platform's tables: an arm64 ITS command and its result", () => {
+  const text = [
+    'scenario "x"',
+    "vm arm { arch arm64  vcpus 1  gic v3 { its } }",
+    "vcpu0: its mapti device=0x10 event=3 lpi=8192 collection=0 -> $r",
+    "expect $r == 0x010801",
+  ].join("\n");
+  const d = decodeMagic(text);
+  assert.equal(d[0].text, "ITS MAPTI (opcode 0x0a): DeviceID 0x10, EventID 3, pINTID 8192, ICID 0");
+  assert.match(d.map((x) => x.text).join("\n"), /ITS result 0x10801: /);
 });

@@ -29,6 +29,7 @@ import type {
 } from "../core/table.ts";
 import { OWN_FLAGS } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
+import { decodeMsr, decodeX86Msi, literal } from "./explain.ts";
 
 import type { Platform } from "../core/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
@@ -659,6 +660,10 @@ const VCPU_COMMANDS: Cmd[] = [
     name: "rdmsr",
     exits: true,
     backend: "rdmsr",
+    explainResult: (a, value) => {
+      const msr = literal(a.msr);
+      return msr === undefined ? undefined : decodeMsr(Number(msr), value);
+    },
     doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
       "x2APIC registers (0x800-0x8ff); a #GP is traced and returns GP",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
@@ -675,6 +680,10 @@ const VCPU_COMMANDS: Cmd[] = [
     name: "wrmsr",
     exits: true,
     backend: "wrmsr",
+    explain: (a) => {
+      const msr = literal(a.msr), value = literal(a.value);
+      return msr === undefined || value === undefined ? undefined : decodeMsr(Number(msr), value);
+    },
     doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
       "0x83f SELF IPI), IA32_TSC_DEADLINE; a #GP is traced and returns GP",
     params: [
@@ -848,6 +857,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm signal_msi",
     backend: "KVM_SIGNAL_MSI",
+    explain: (a) => decodeX86Msi(literal(a.address), literal(a.data)),
     doc: "KVM_SIGNAL_MSI: inject one MSI",
     params: [
       { name: "address", type: U32, doc: "address bits 31:0 (0xfee.....)" },
@@ -968,6 +978,7 @@ const DEVICE_COMMANDS: Cmd[] = [
     actor: "device",
     name: "msi",
     backend: "KVM_SIGNAL_MSI",
+    explain: (a) => decodeX86Msi(literal(a.address), literal(a.data)),
     doc: "the device writes an MSI (delivered with KVM_SIGNAL_MSI)",
     params: [
       { name: "address", type: U32, doc: "address bits 31:0" },
@@ -1029,6 +1040,7 @@ function lapicState(): State[] {
       pattern: `vcpu#.lapic.${r.name}`,
       type: { kind: "int", min: 0, max: 0xffff_ffff },
       doc: `${r.specName}: ${r.doc}`,
+      layout: r.fields ? { title: r.specName, fields: r.fields } : undefined,
       get: (vm, [c]) => read(vm, c),
       bounds: vcpuBound,
     });
@@ -1175,6 +1187,7 @@ function ioapicState(): State[] {
       pattern: "ioapic.redtbl[#]",
       type: { kind: "u64" },
       doc: "IOREDTBL[n] as a 64-bit value",
+      layout: { title: "IOREDTBL", fields: RTE_FIELDS },
       get: (vm, [p]) => rte(vm, p),
       bounds: pinBound,
     },
