@@ -96,7 +96,7 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
     runFor: () => calls.push("runFor"),
     findHandler: () => undefined,
   };
-  const compiled = new Compiled(m);
+  const compiled = new Compiled({ vms: [] });
   const loc = {
     source: "t",
     start: { offset: 0, line: 1, column: 1 },
@@ -109,7 +109,7 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
       : kind === "run"
       ? { op: "run", duration: null, loc }
       : { op: kind, loc };
-    compiled.step(op as unknown as Op)();
+    compiled.step(op as unknown as Op)(m);
     assert.equal(
       calls.includes(`exec ${kind}`),
       INTERPRETED_OPS.includes(kind),

@@ -16,13 +16,13 @@
  *
  * @module
  */
-import type { Call, HandlerDecl, Op } from "../../dsl/program.ts";
+import type { Call, HandlerDecl, Op, Program } from "../../dsl/program.ts";
 import type { Args, Val } from "../core/table.ts";
 import type { Taken, VmModel } from "../core/platform.ts";
 import type { Loc } from "../../dsl/ast.ts";
 
-/** One compiled statement. */
-export type Step = () => void;
+/** One compiled statement, run on a machine (the run's interpreter). */
+export type Step = (m: Machine) => void;
 
 /** What compiled code calls back into: the interpreter. */
 export interface Machine {
@@ -63,15 +63,17 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
 ];
 
 /**
- * The compiled form of one run's program, built lazily block by block (a
- * block never reached costs nothing).
+ * The compiled form of a program, built lazily block by block (a block
+ * never reached costs nothing) and shared by every run of the program
+ * (`scn explore` runs one program thousands of times): steps take the run's
+ * machine as their argument.
  *
  * @example
  * ```ts
  * import { type Program } from "../../dsl/program.ts";
  * declare const interpreter: Machine, program: Program;
- * const compiled = new Compiled(interpreter);
- * for (const step of compiled.block(program.body)) step();
+ * const compiled = compiledProgram(program);
+ * for (const step of compiled.block(program.body)) step(interpreter);
  * ```
  */
 export class Compiled {
@@ -79,8 +81,8 @@ export class Compiled {
   /** Per VM and vCPU: handler by take kind, then by vector (null: none). */
   readonly #handlers: Map<string, Map<number, HandlerDecl | null>>[][];
 
-  constructor(readonly m: Machine) {
-    this.#handlers = m.vms.map((vm) => vm.cpus.map(() => new Map()));
+  constructor(program: Pick<Program, "vms">) {
+    this.#handlers = program.vms.map((vm) => Array.from({ length: vm.vcpus }, () => new Map()));
   }
 
   /** The steps of a block of statements, one per op. */
@@ -95,7 +97,6 @@ export class Compiled {
 
   /** One statement's step. */
   step(op: Op): Step {
-    const m = this.m;
     switch (op.op) {
       case "do": {
         const c = op.call;
@@ -106,7 +107,7 @@ export class Compiled {
         const constant = c.register === undefined && c.entries === undefined &&
           c.args.every((a) => a.expr.e === "lit");
         let args: Args | null = null;
-        return () => {
+        return (m) => {
           const a = constant ? (args ??= m.args(c)) : m.args(c);
           const result = m.callWith(c, a);
           if (bind !== null) m.env.set(bind, result ?? 0);
@@ -116,11 +117,11 @@ export class Compiled {
       case "run":
         if (op.duration === null) {
           const loc = op.loc;
-          return () => m.runFor(0, loc);
+          return (m) => m.runFor(0, loc);
         }
-        return () => m.exec(op);
+        return (m) => m.exec(op);
       default:
-        return () => m.exec(op);
+        return (m) => m.exec(op);
     }
   }
 
@@ -129,15 +130,24 @@ export class Compiled {
    * vector (`handlerMatches` of `vector`, `nmi`, `irq` events), so the first
    * answer for a kind and vector is the answer for good.
    */
-  handlerFor(v: number, c: number, taken: Taken): HandlerDecl | undefined {
+  handlerFor(m: Machine, v: number, c: number, taken: Taken): HandlerDecl | undefined {
     const byKind = this.#handlers[v][c];
     let byVector = byKind.get(taken.kind);
     if (byVector === undefined) byKind.set(taken.kind, byVector = new Map());
     let h = byVector.get(taken.vector);
     if (h === undefined) {
-      h = this.m.findHandler(v, c, taken) ?? null;
+      h = m.findHandler(v, c, taken) ?? null;
       byVector.set(taken.vector, h);
     }
     return h ?? undefined;
   }
+}
+
+const COMPILED = new WeakMap<Program, Compiled>();
+
+/** The compiled form of `program`, made on first use and kept with it. */
+export function compiledProgram(program: Program): Compiled {
+  let c = COMPILED.get(program);
+  if (c === undefined) COMPILED.set(program, c = new Compiled(program));
+  return c;
 }

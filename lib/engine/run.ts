@@ -29,7 +29,7 @@ import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
 import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
-import { Compiled, type Step } from "./compile.ts";
+import { type Compiled, compiledProgram, type Step } from "./compile.ts";
 
 export type { TookRecord };
 import { applyOp } from "../core/u64.ts";
@@ -309,7 +309,7 @@ class Interpreter {
     this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
-    this.compiled = options.compile === false ? null : new Compiled(this);
+    this.compiled = options.compile === false ? null : compiledProgram(program);
   }
 
   /** Every interrupt taken, in order (a full history only). */
@@ -351,7 +351,7 @@ class Interpreter {
     if (this.compiled !== null) {
       const steps = this.compiled.block(ops);
       for (let i = 0; i < steps.length; i++) {
-        steps[i]();
+        steps[i](this);
         if (onStep !== undefined) onStep(ops[i].loc, this);
       }
       return;
@@ -674,7 +674,7 @@ class Interpreter {
       if (top.pc < top.ops.length) {
         const hid = this.bind(frames);
         try {
-          if (top.steps !== null) top.steps[top.pc++]();
+          if (top.steps !== null) top.steps[top.pc++](this);
           else this.exec(top.ops[top.pc++]);
         } finally {
           if (hid !== null) this.unbind(hid);
@@ -745,7 +745,7 @@ class Interpreter {
 
   handlerFor(v: number, c: number, taken: Taken): HandlerDecl | undefined {
     return this.compiled !== null
-      ? this.compiled.handlerFor(v, c, taken)
+      ? this.compiled.handlerFor(this, v, c, taken)
       : this.findHandler(v, c, taken);
   }
 
