@@ -476,7 +476,7 @@ export class KvmBackedVm implements VmModel {
       // Intel needs a TSS region for real mode; harmless elsewhere.
       this.vm.setTssAddr(0xfffb_d000);
       if (this.irqchip === "kernel") this.vm.createIrqchip();
-      else this.vm.enableSplitIrqchip(KVM_IOAPIC_NUM_PINS);
+      else this.vm.enableSplitIrqchip((s.split_pins as number | undefined) ?? KVM_IOAPIC_NUM_PINS);
       if ((s.x2apic_api as number) !== 0) {
         this.vm.enableCap(KVM_CAP.X2APIC_API, [BigInt(s.x2apic_api as number)]);
       }

@@ -1280,6 +1280,13 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "int", min: 0, max: 3, default: 0 },
   },
   {
+    name: "split_pins",
+    doc: "irqchip split: KVM_CAP_SPLIT_IRQCHIP args[0], the GSIs below it belong to " +
+      "userspace's I/O APIC (their level MSI routes' EOIs exit); KVM refuses more than " +
+      "MAX_NR_RESERVED_IOAPIC_PINS (48) with -EINVAL; QEMU passes 24",
+    value: { kind: "int", min: 0, max: 48, default: 24 },
+  },
+  {
     name: "ioapic_version",
     doc: "IOAPICVER bits 7:0 of the in-kernel I/O APIC: 0x11 (KVM's 82093AA, no EOI register) " +
       "or 0x20 (QEMU's userspace I/O APIC and the ICH's, with the EOI register at +0x40)",
@@ -1465,6 +1472,9 @@ export const x86Platform: Platform<X86Vm> = {
       return "'irqchip userspace' has no in-kernel LAPIC: 'lapic x2apic' and " +
         "'aps wait-for-sipi' need 'irqchip kernel' or 'split'";
     }
+    if (s.irqchip !== "split" && s.split_pins !== 24) {
+      return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";
+    }
     if (s.ioapic_version !== 0x11 && s.ioapic_version !== 0x20) {
       return `'ioapic_version' is 0x11 or 0x20, not 0x${(s.ioapic_version as number).toString(16)}`;
     }
@@ -1483,6 +1493,7 @@ export const x86Platform: Platform<X86Vm> = {
       lowestPriority: s.lowest_priority as "kvm-vector-hashing" | "first",
       routing: s.routing as "kvm" | "qemu",
       ioapicVersion: s.ioapic_version as number,
+      splitPins: s.split_pins as number,
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,

@@ -158,6 +158,8 @@ export interface X86VmConfig {
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
   x2apicApi?: number;
+  /** KVM_CAP_SPLIT_IRQCHIP args[0]: I/O APIC pins userspace reserves. Default 24. */
+  splitPins?: number;
   /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (with the EOI register, as QEMU's). */
   ioapicVersion?: number;
   /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
@@ -254,7 +256,7 @@ export class X86Vm implements VmModel {
       ? new SplitEoiExits({
         routes: () => this.routing.view(),
         bus: this.bus,
-        reservedPins: SPLIT_RESERVED_PINS,
+        reservedPins: config.splitPins ?? SPLIT_RESERVED_PINS,
         x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
       })
       : null;
