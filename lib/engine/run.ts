@@ -547,6 +547,8 @@ class Interpreter {
   /** {@link Interpreter.call} with its arguments evaluated already. */
   callWith(c: Call, args: Args): Val | void {
     const vm = this.vms[c.vm];
+    const t = this.trace;
+    const before = c.cpu >= 0 && t.enabled ? t.events.length : -1;
     let result: Val | void;
     try {
       result = c.spec.run(vm, c.cpu, args, c.source);
@@ -554,6 +556,15 @@ class Interpreter {
       // A model refusing what the scenario asked is bad input, not a bug.
       if (e instanceof CommandInputError) this.inputError(c.loc, e.message);
       throw e;
+    }
+    // Every instruction leaves an event, so a trace shows where each one fell
+    // (a take between two of them); one its model did not trace gets this one.
+    if (before >= 0 && t.events.length === before) {
+      t.emit(
+        c.source,
+        c.spec.name.replaceAll(" ", "."),
+        result === undefined ? "executed" : `-> ${formatVal(result)}`,
+      );
     }
     if (c.cpu >= 0) vm.cpus[c.cpu].retire();
     return result;
@@ -1107,9 +1118,33 @@ class Interpreter {
   }
 }
 
-/** Whether an op is an instruction of vCPU `cpu` of VM `vm` (a command or query of its own). */
+/**
+ * Whether an op is an instruction of vCPU `cpu` of VM `vm`: a command of its
+ * own, or an `if` that tests a query it makes (`if bit ...` reads memory).
+ */
 function isInstructionOf(op: Op, vm: number, cpu: number): boolean {
-  return op.op === "do" && op.call.vm === vm && op.call.cpu === cpu;
+  if (op.op === "do") return op.call.vm === vm && op.call.cpu === cpu;
+  return op.op === "if" && queriesOf(op.cond, vm, cpu);
+}
+
+function queriesOf(c: Cond, vm: number, cpu: number): boolean {
+  switch (c.c) {
+    case "and":
+    case "or":
+      return queriesOf(c.left, vm, cpu) || queriesOf(c.right, vm, cpu);
+    case "not":
+      return queriesOf(c.operand, vm, cpu);
+    case "truthy":
+      return isQueryOf(c.expr, vm, cpu);
+    case "cmp":
+      return isQueryOf(c.left, vm, cpu) || isQueryOf(c.right, vm, cpu);
+    case "took":
+      return false;
+  }
+}
+
+function isQueryOf(e: Expr, vm: number, cpu: number): boolean {
+  return e.e === "query" && e.call.vm === vm && e.call.cpu === cpu;
 }
 
 /** Whether an expression is written with literals only (`{}`, `0x41 + 1`): nothing to show. */
