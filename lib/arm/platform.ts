@@ -51,6 +51,8 @@ import {
 /** A literal argument as a bigint, or undefined when the scenario wrote none. */
 const literalOf = (v: Val | undefined) =>
   typeof v === "number" || typeof v === "bigint" ? BigInt(v) : undefined;
+import { ARM_XEN_COMMANDS, ARM_XEN_STATE } from "./xen.ts";
+import { XEN_CONSTANTS } from "../xen/platform.ts";
 
 type Cmd = CommandSpec<ArmVm>;
 type State = StateSpec<ArmVm>;
@@ -2408,7 +2410,7 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "hypervisor",
     doc: "whose behaviour to model",
-    value: { kind: "enum", values: ["kvm"], default: "kvm" },
+    value: { kind: "enum", values: ["kvm", "xen"], default: "kvm" },
   },
   {
     name: "vcpus",
@@ -2605,7 +2607,7 @@ export const armPlatform: Platform<ArmVm> = {
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
     ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()),
-  ].map((c) => withIntidExplain(c, [INTID, LPI])),
+  ].map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS),
   explainTaken: explainIntid,
   state: [
     ...cpuState(),
@@ -2618,7 +2620,7 @@ export const armPlatform: Platform<ArmVm> = {
     p.pattern.includes("intid[#]")
       ? { ...p, explainIndexes: (ix: readonly number[]) => explainIntid(ix[ix.length - 1]) }
       : p
-  ),
+  ).concat(ARM_XEN_STATE),
   // What a vCPU's GIC interface shows it: pending and active INTIDs, its
   // priority mask and running priority, and its own flags.
   observables: [
@@ -2630,8 +2632,9 @@ export const armPlatform: Platform<ArmVm> = {
     "vcpu#.pstate.i",
   ],
   handlerEvents: HANDLER_EVENTS,
-  constants: CONSTANTS,
-  actors: ["vmm"],
+  constants: { ...CONSTANTS, ...XEN_CONSTANTS },
+  // `xen` is the hypervisor itself (a peer domain's send, a VIRQ).
+  actors: ["vmm", "xen"],
   vcpuCount,
   create: (name, s, env) => {
     const v3 = s.gic === "v3";
@@ -2644,6 +2647,7 @@ export const armPlatform: Platform<ArmVm> = {
       v4: its && s["gic.v4"] === 1,
       nrIrqs: Math.floor((s.nr_irqs as number) / 32) * 32,
       vcpuIds: ids && ids.length > 0 ? ids : undefined,
+      hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
     }, env);
     if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
       env.trace.emit(

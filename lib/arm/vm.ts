@@ -23,6 +23,22 @@ import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import { OWNER_TIMER } from "./irq_state.ts";
 import { ArchTimer, type CounterOffsets, newCounterOffsets, TimerPpi } from "./timer.ts";
+import { armRamSize } from "./memory_map.ts";
+import type { EventQueue } from "../core/event_queue.ts";
+import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
+import { KvmXen } from "../xen/kvm_xen.ts";
+import type { XenMachine } from "../xen/platform.ts";
+
+/**
+ * Xen on Arm's event-channel PPI (`GUEST_EVTCHN_PPI` in
+ * `xen/include/public/arch-arm.h`): the upcall of every vCPU.
+ *
+ * @example
+ * ```ts
+ * GUEST_EVTCHN_PPI; // 31
+ * ```
+ */
+export const GUEST_EVTCHN_PPI = 31;
 
 /**
  * How a VM is built.
@@ -51,6 +67,12 @@ export interface ArmVmConfig {
    * permutation of 0..vcpus-1; default 0, 1, 2, ...
    */
   vcpuIds?: readonly number[];
+  /**
+   * Whose hypervisor: KVM (the default) or Xen, whose domain brings event
+   * channels with shared_info and vcpu_info in the Arm layout and the
+   * upcall PPI {@link GUEST_EVTCHN_PPI}.
+   */
+  hypervisor?: "kvm" | "xen";
 }
 
 /**
@@ -93,6 +115,8 @@ export class ArmVm implements VmModel, GicPort {
   readonly counterOffsets: CounterOffsets = newCounterOffsets();
   /** The scenario's trace. */
   readonly trace: Trace;
+  /** The Xen domain, with `hypervisor xen`; else undefined. */
+  readonly xen: XenMachine | undefined;
 
   /**
    * Builds VM `name` as a VMM does before running it: the vCPUs (in
@@ -142,6 +166,23 @@ export class ArmVm implements VmModel, GicPort {
           this.counterOffsets,
         ),
       });
+    }
+    this.xen = undefined;
+    if (config.hypervisor === "xen") {
+      const domain = new XenDomain(
+        "xen",
+        {
+          ...XEN_DEFAULTS,
+          vcpus: config.vcpus,
+          arch: "arm",
+          memSize: Math.max(XEN_DEFAULTS.memSize, armRamSize(config.vcpus)),
+        },
+        new ArmXenGlue(this, env.queue, env.now),
+        env.trace,
+      );
+      // One guest RAM: the LPI and ITS tables live beside shared_info.
+      this.gic.ram = domain.mem;
+      this.xen = { domain, kvm: new KvmXen(domain) };
     }
   }
 
@@ -194,4 +235,46 @@ export class ArmVm implements VmModel, GicPort {
     if (yes) v4.block(cpu);
     else v4.unblock(cpu);
   }
+}
+
+/**
+ * The Arm side of a Xen domain: the upcall is the event-channel PPI, made
+ * pending on the target vCPU's redistributor as Xen's `vgic_inject_irq`
+ * does (the pending latch, whatever the PPI's configuration); there is no
+ * LAPIC and no callback GSI.
+ */
+class ArmXenGlue implements XenHost {
+  constructor(
+    readonly vm: ArmVm,
+    readonly queue: EventQueue,
+    readonly now: () => number,
+  ) {}
+
+  /** Xen `vgic_inject_irq(d, v, d->arch.evtchn_irq, true)` (arch/arm/domain.c `vcpu_mark_events_pending`). */
+  injectEvtchnIrq(n: number): void {
+    this.vm.gic.rds[n].bank.setPending(GUEST_EVTCHN_PPI);
+  }
+
+  /** No vLAPIC on Arm. */
+  lapicEnabled(): boolean {
+    return false;
+  }
+
+  /** Unreachable: {@link ArmXenGlue.injectEvtchnIrq} takes every upcall. */
+  lapicSetIrr(): void {}
+
+  /** A WFI ends by itself once the PPI is pending (the vCPU re-checks at its next step). */
+  kick(): void {}
+
+  /** Unreachable: Arm has no HVM callback GSI. */
+  setGsiLevel(): void {}
+
+  /** `local_events_need_delivery`: IRQs unmasked and the GIC signalling one. */
+  interruptDeliverable(n: number): boolean {
+    const cpu = this.vm.cpus[n];
+    return !cpu.maskI && this.vm.gic.signal(n) === 1;
+  }
+
+  /** Blocking hypercalls are not modelled on Arm yet. */
+  setBlocked(): void {}
 }

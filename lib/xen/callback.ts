@@ -133,6 +133,14 @@ export interface UpcallHost {
   kick(vcpu: number): void;
   /** Drive a GSI's level (vIOAPIC, and the vPIC for GSI < 16). */
   setGsiLevel(gsi: number, level: 0 | 1): void;
+  /**
+   * The architecture's own upcall, where it has one: on Arm, Xen's
+   * `vcpu_mark_events_pending` ends in `vgic_inject_irq(d, v,
+   * d->arch.evtchn_irq, true)`, the PPI GUEST_EVTCHN_PPI (31) made pending
+   * on vCPU `vcpu`'s redistributor. A host that has it gets every upcall
+   * this way; HVM_PARAM_CALLBACK_IRQ and per-vCPU vectors are x86 only.
+   */
+  injectEvtchnIrq?(vcpu: number): void;
 }
 
 /**
@@ -191,6 +199,12 @@ export class Callback {
    * which is modelled with Xen's rule.
    */
   assert(vcpu: number): void {
+    if (this.host.injectEvtchnIrq) {
+      this.#emit("upcall.ppi", `vcpu${vcpu}: event-channel PPI injected`);
+      this.host.injectEvtchnIrq(vcpu);
+      this.host.kick(vcpu);
+      return;
+    }
     const vec = this.perVcpu[vcpu];
     if (vec !== 0) {
       if (this.flavour === "kvm-xen" || this.host.lapicEnabled(vcpu)) {

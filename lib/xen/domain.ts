@@ -24,7 +24,7 @@ import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { updateVcpuTime } from "./vcpu_time.ts";
-import { type GuestWidth, layoutFor, type XenLayout } from "./layout.ts";
+import { type GuestWidth, layoutFor, type XenArch, type XenLayout } from "./layout.ts";
 import {
   EventChannels,
   type EvtchnDomain,
@@ -78,6 +78,12 @@ export interface XenDomainConfig {
   sharedInfoGpa: number;
   /** Toolstack cap on ports (xl `max_event_channels`; Xen only). */
   maxEvtchnPort: number;
+  /**
+   * Whose public headers lay out shared_info and vcpu_info: `x86` (the
+   * default; the layout follows the latched width) or `arm` (one layout,
+   * whatever the guest's width).
+   */
+  arch?: XenArch;
 }
 
 /**
@@ -200,7 +206,7 @@ export class XenDomain implements EvtchnDomain {
 
   /** The layout latched now. */
   layout(): XenLayout {
-    return layoutFor(this.#width);
+    return layoutFor(this.#width, this.config.arch);
   }
 
   /** shared_info's GPA, or -1. */

@@ -1,6 +1,9 @@
 /**
  * Byte layouts of Xen's `struct shared_info` and `struct vcpu_info` for x86
- * guests, in the native 64-bit form and the 32-bit ("compat") form. This is
+ * guests, in the native 64-bit form and the 32-bit ("compat") form, and for
+ * Arm guests (`xen/include/public/arch-arm.h`: `xen_ulong_t` is 64-bit,
+ * `XEN_LEGACY_MAX_VCPUS` is 1, `arch_vcpu_info` and `arch_shared_info`
+ * are empty). This is
  * the only place in irqlab where these offsets live: the event-channel model,
  * the DSL's guest-structure paths and the tests all read this table.
  *
@@ -75,7 +78,18 @@ export interface XenField {
 }
 
 /**
- * Everything that depends on the guest's width.
+ * Which architecture's public headers a layout follows: `x86`
+ * (`arch-x86/xen.h`) or `arm` (`arch-arm.h`, arm32 and arm64 alike).
+ *
+ * @example
+ * ```ts
+ * const a: XenArch = "arm";
+ * ```
+ */
+export type XenArch = "x86" | "arm";
+
+/**
+ * Everything that depends on the guest's width (and, for Arm, the architecture).
  *
  * @example
  * ```ts
@@ -84,6 +98,12 @@ export interface XenField {
  */
 export interface XenLayout {
   readonly width: GuestWidth;
+  /** Whose headers: the x86 layouts or the Arm one. */
+  readonly arch: XenArch;
+  /** `sizeof(struct vcpu_info)`: 64 on x86, 48 on Arm (its `arch_vcpu_info` is empty). */
+  readonly vcpuInfoSize: number;
+  /** `XEN_LEGACY_MAX_VCPUS`: vcpu_info slots inside shared_info (32 on x86, 1 on Arm). */
+  readonly legacyVcpus: number;
   /** `sizeof(xen_ulong_t)`. */
   readonly wordBytes: 8 | 4;
   /** Bits per `evtchn_pending[]` word, and so ports per selector bit. */
@@ -283,6 +303,9 @@ function makeLayout(width: GuestWidth): XenLayout {
   const w = width === 64 ? 8 : 4;
   return {
     width,
+    arch: "x86",
+    vcpuInfoSize: VCPU_INFO_SIZE,
+    legacyVcpus: XEN_LEGACY_MAX_VCPUS,
     wordBytes: w,
     bitsPerWord: width,
     maxPorts2L: width * width,
@@ -312,15 +335,84 @@ export const LAYOUT_64: XenLayout = makeLayout(64);
  */
 export const LAYOUT_32: XenLayout = makeLayout(32);
 
+/** `XEN_LEGACY_MAX_VCPUS` on Arm: only vCPU 0 has a slot in shared_info. */
+const ARM_LEGACY_MAX_VCPUS = 1;
+/** `sizeof(struct vcpu_info)` on Arm: 16 bytes of header, no arch part, 32 of time. */
+const ARM_VCPU_INFO_SIZE = 48;
+
+function armLayout(): XenLayout {
+  // arch-arm.h: xen_ulong_t is uint64_t for arm32 and arm64 alike, so the
+  // bitmaps and the selector are 64-bit words; arch_vcpu_info and
+  // arch_shared_info are empty structs, so `time` follows the selector at
+  // 16 and nothing follows `wc_sec_hi` (top level: not __i386__).
+  const w = 8;
+  const bitmapBytes = 64 * w;
+  const pending = ARM_LEGACY_MAX_VCPUS * ARM_VCPU_INFO_SIZE;
+  const mask = pending + bitmapBytes;
+  const wc = mask + bitmapBytes;
+  const vcpuInfo = vcpuInfoFields(64).filter((f) => !f.name.startsWith("arch."))
+    .filter((f) => !f.name.startsWith("time."));
+  const sharedInfo: XenField[] = [
+    {
+      name: "vcpu_info",
+      offset: 0,
+      size: pending,
+      kind: "bytes",
+      doc: "the default vcpu_info of vCPU 0 (Arm has one legacy slot)",
+    },
+    ...sharedInfoFields(64).filter((f) => f.kind === "bitmap" || f.name.startsWith("wc_")).map(
+      (f): XenField => {
+        const at: Record<string, number> = {
+          evtchn_pending: pending,
+          evtchn_mask: mask,
+          wc_version: wc,
+          wc_sec: wc + 4,
+          wc_nsec: wc + 8,
+          wc_sec_hi: wc + 12,
+        };
+        return { ...f, offset: at[f.name] };
+      },
+    ),
+  ];
+  return {
+    width: 64,
+    arch: "arm",
+    vcpuInfoSize: ARM_VCPU_INFO_SIZE,
+    legacyVcpus: ARM_LEGACY_MAX_VCPUS,
+    wordBytes: 8,
+    bitsPerWord: 64,
+    maxPorts2L: 64 * 64,
+    sharedInfoSize: wc + 16,
+    sharedInfo,
+    vcpuInfo: [...vcpuInfo, ...timeFields(16)],
+  };
+}
+
 /**
- * The layout for a width.
+ * The Arm layout (`arch-arm.h`), the same for arm32 and arm64 guests:
+ * 64-bit words, 4096 ports, one legacy vcpu_info of 48 bytes, so the
+ * bitmaps sit at 0x30 / 0x230 and the wallclock at 0x430; in vcpu_info the
+ * selector is at 8 and `time` at 16.
+ *
+ * @example
+ * ```ts
+ * field(LAYOUT_ARM.sharedInfo, "evtchn_pending").offset; // 0x30
+ * field(LAYOUT_ARM.vcpuInfo, "time.system_time").offset; // 32
+ * ```
+ */
+export const LAYOUT_ARM: XenLayout = armLayout();
+
+/**
+ * The layout for a width (x86), or the Arm layout whatever the width.
  *
  * @example
  * ```ts
  * layoutFor(32).maxPorts2L; // 1024
+ * layoutFor(32, "arm").maxPorts2L; // 4096: xen_ulong_t is 64-bit on arm32 too
  * ```
  */
-export function layoutFor(width: GuestWidth): XenLayout {
+export function layoutFor(width: GuestWidth, arch: XenArch = "x86"): XenLayout {
+  if (arch === "arm") return LAYOUT_ARM;
   return width === 64 ? LAYOUT_64 : LAYOUT_32;
 }
 
@@ -344,10 +436,11 @@ export function field(fields: readonly XenField[], name: string): XenField {
  * @example
  * ```ts
  * defaultVcpuInfoOffset(3); // 0xc0
+ * defaultVcpuInfoOffset(0, LAYOUT_ARM.vcpuInfoSize); // 0
  * ```
  */
-export function defaultVcpuInfoOffset(n: number): number {
-  return n * VCPU_INFO_SIZE;
+export function defaultVcpuInfoOffset(n: number, size: number = VCPU_INFO_SIZE): number {
+  return n * size;
 }
 
 /**

@@ -96,7 +96,7 @@ export class VcpuInfoAreas {
     this.places = Array.from(
       { length: vcpus },
       (_, n): VcpuInfoPlace =>
-        n < XEN_LEGACY_MAX_VCPUS
+        n < layout().legacyVcpus
           ? { kind: "shared" }
           : flavour === "xen"
           ? { kind: "dummy" }
@@ -113,7 +113,9 @@ export class VcpuInfoAreas {
     switch (p.kind) {
       case "shared": {
         const si = this.sharedInfo();
-        return si < 0 ? null : { mem: this.mem, addr: si + defaultVcpuInfoOffset(n) };
+        return si < 0
+          ? null
+          : { mem: this.mem, addr: si + defaultVcpuInfoOffset(n, this.layout().vcpuInfoSize) };
       }
       case "guest":
         return { mem: this.mem, addr: p.gpa };
@@ -148,7 +150,8 @@ export class VcpuInfoAreas {
     switch (p.kind) {
       case "shared": {
         const si = this.sharedInfo();
-        return si >= 0 && this.mem.bytes[si + defaultVcpuInfoOffset(n)] !== 0;
+        return si >= 0 &&
+          this.mem.bytes[si + defaultVcpuInfoOffset(n, this.layout().vcpuInfoSize)] !== 0;
       }
       case "guest":
         return this.mem.bytes[p.gpa] !== 0;
@@ -171,9 +174,10 @@ export class VcpuInfoAreas {
     }
     if (this.places[n].kind === "guest") return -XEN_ERRNO.EBUSY;
     const gpa = gfn * XEN_PAGE_SIZE + offset;
-    if (offset + VCPU_INFO_SIZE > XEN_PAGE_SIZE) return -XEN_ERRNO.ENXIO;
+    const size = this.layout().vcpuInfoSize;
+    if (offset + size > XEN_PAGE_SIZE) return -XEN_ERRNO.ENXIO;
     if (gpa % this.layout().wordBytes !== 0) return -XEN_ERRNO.ENXIO;
-    if (!this.mem.contains(gpa, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    if (!this.mem.contains(gpa, size)) return -XEN_ERRNO.EINVAL;
     this.#populate(n, gpa);
     this.places[n] = { kind: "guest", gpa };
     return 0;
@@ -182,12 +186,13 @@ export class VcpuInfoAreas {
   /** `vcpu_info_populate`: zero + UM=1 when coming from the dummy, else copy. */
   #populate(n: number, gpa: number): void {
     const old = this.ref(n);
+    const size = this.layout().vcpuInfoSize;
     if (this.places[n].kind === "dummy" || !old) {
-      this.mem.fill(gpa, VCPU_INFO_SIZE, 0);
+      this.mem.fill(gpa, size, 0);
       this.mem.write(gpa + 1, 8, 1);
       return;
     }
-    this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + VCPU_INFO_SIZE), gpa);
+    this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + size), gpa);
   }
 
   /**
