@@ -21,6 +21,10 @@ import { headerVersion, newerVersionError } from "./version.ts";
  * ```
  */
 export function parse(text: string, source = "<input>"): ScnFile {
+  // The generated parser recurses once per nesting level; a stranger's input
+  // is stopped where it passes the budget, before it can exhaust the stack.
+  const deep = nestingPastBudget(text, source);
+  if (deep) throw deep;
   try {
     return peggyParse(text, { grammarSource: source });
   } catch (e) {
@@ -88,4 +92,50 @@ function tooDeep(text: string, source: string): ScnError {
     loc: { source, start, end: { offset: offset + 1, line, column: column + 1 } },
     hint: "brackets, braces and blocks may nest a few hundred levels deep",
   });
+}
+
+/** Brackets, braces and blocks nested deeper than this are an input error. */
+export const MAX_NESTING = 200;
+
+/**
+ * The located error for the first bracket that opens past
+ * {@link MAX_NESTING} levels, outside strings and comments; undefined when
+ * the text nests no deeper.
+ */
+function nestingPastBudget(text: string, source: string): ScnError | undefined {
+  let depth = 0, line = 1, lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
+      line++;
+      lineStart = i + 1;
+    } else if (c === 35 /* # */) {
+      while (i + 1 < text.length && text[i + 1] !== "\n" && text[i + 1] !== "\r") i++;
+    } else if (c === 34 /* " */) {
+      // A string ends at its quote or, unterminated, at the end of its line.
+      while (
+        i + 1 < text.length && text[i + 1] !== '"' && text[i + 1] !== "\n" && text[i + 1] !== "\r"
+      ) {
+        i += text[i + 1] === "\\" ? 2 : 1;
+      }
+      if (text[i + 1] === '"') i++;
+    } else if (c === 40 || c === 91 || c === 123 /* ( [ { */) {
+      if (++depth > MAX_NESTING) {
+        const column = i - lineStart + 1;
+        return new ScnError({
+          kind: "budget",
+          message: `nested more than ${MAX_NESTING} levels deep`,
+          loc: {
+            source,
+            start: { offset: i, line, column },
+            end: { offset: i + 1, line, column: column + 1 },
+          },
+          hint: `brackets, braces and blocks may nest up to ${MAX_NESTING} levels`,
+        });
+      }
+    } else if (c === 41 || c === 93 || c === 125 /* ) ] } */) {
+      if (depth > 0) depth--;
+    }
+  }
+  return undefined;
 }

@@ -20,6 +20,7 @@ import { type HostQuirk, hostVerdict, probeHost, verdictText } from "../diff/hos
 import { collectFiles, fileLoader } from "../load/files.ts";
 import { inHost, loadTarget } from "../load/load.ts";
 import type { Io } from "./io.ts";
+import { joinNegativeValues, wholeNumber } from "./options.ts";
 import {
   asUnavailable,
   type BackendLoader,
@@ -47,7 +48,7 @@ export async function diffCommand(
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: joinNegativeValues(args, ["max-steps"]),
       allowPositionals: true,
       options: {
         against: { type: "string", default: "kvm" },
@@ -61,7 +62,7 @@ export async function diffCommand(
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    for (const l of USAGE) io.out(l);
+    for (const l of DIFF_USAGE) io.out(l);
     return ExitCode.Ok;
   }
   if (!(BACKENDS as readonly string[]).includes(values.against)) {
@@ -72,14 +73,12 @@ export async function diffCommand(
     io.err("scn diff: name scenario files or directories, e.g. 'scn diff scenarios/x86'");
     return ExitCode.InputError;
   }
-  let maxSteps: number | undefined;
-  if (values["max-steps"] !== undefined) {
-    maxSteps = Number(values["max-steps"]);
-    if (!Number.isInteger(maxSteps) || maxSteps <= 0) {
-      io.err(`scn diff: --max-steps needs a positive whole number, not '${values["max-steps"]}'`);
-      return ExitCode.InputError;
-    }
+  const steps = wholeNumber(values["max-steps"], "max-steps", 1);
+  if (typeof steps === "string") {
+    io.err(`scn diff: ${steps}`);
+    return ExitCode.InputError;
   }
+  const maxSteps = steps;
   let backend: PlatformEntry;
   try {
     backend = await load(values.against);
@@ -185,7 +184,8 @@ export async function diffCommand(
   return code;
 }
 
-const USAGE = [
+/** What `scn help diff` and `--help` print. */
+export const DIFF_USAGE: readonly string[] = [
   "scn diff [--against kvm] [--max-steps N] FILES...",
   "  runs each scenario on the x86 model and on the backend, and prints every",
   "  disagreement in observable state with the statement where it first appears.",

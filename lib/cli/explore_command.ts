@@ -6,6 +6,7 @@
  * @module
  */
 import { tapExploreReport } from "../report/tap.ts";
+import { wholeNumber } from "./options.ts";
 import { Progress, type ProgressSink } from "../report/progress.ts";
 import type { Program } from "../../dsl/program.ts";
 import type { PlatformEntry } from "../core/platform.ts";
@@ -83,9 +84,7 @@ export function exploreOptions(
 ): ExploreCliOptions | string {
   const count = (name: keyof RawExploreOptions): number | string | undefined => {
     const v = raw[name];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    return Number.isInteger(n) && n > 0 ? n : `--${name} needs a positive whole number, not '${v}'`;
+    return wholeNumber(typeof v === "string" ? v : undefined, name, 1);
   };
   const maxStates = count("max-states"), maxDepth = count("max-depth"), workers = count("workers");
   for (const v of [maxStates, maxDepth, workers]) if (typeof v === "string") return v;

@@ -17,7 +17,8 @@ import { ExitCode } from "../report/outcome.ts";
 import { collectFiles, readText } from "../load/files.ts";
 import type { Io } from "./io.ts";
 
-const USAGE = [
+/** What `scn help fmt` and `--help` print. */
+export const FMT_USAGE: readonly string[] = [
   "usage: scn fmt [--write | --check] FILES|DIRS...",
   "  (no option)  print each scenario in the canonical layout",
   "  --write      rewrite the files that are not in it (needs write permission:",
@@ -54,7 +55,7 @@ export function fmtCommand(args: string[], io: Io): number {
     return ExitCode.InputError;
   }
   if (values.help) {
-    for (const l of USAGE) io.out(l);
+    for (const l of FMT_USAGE) io.out(l);
     return ExitCode.Ok;
   }
   if (values.write && values.check) {

@@ -9,6 +9,10 @@ import type { PlatformEntry } from "../core/platform.ts";
 import { describeType } from "../core/values.ts";
 import { type CommandSpec, mainParams, type ParamSpec } from "../core/table.ts";
 import { REPORT_HELP } from "../report/block_help.ts";
+import { didYouMean } from "../core/diagnostic.ts";
+import { FMT_USAGE } from "./fmt_command.ts";
+import { MINIMIZE_USAGE } from "./minimize_command.ts";
+import { DIFF_USAGE } from "./diff_command.ts";
 
 const OVERVIEW = `irqlab: a testbed for the interrupt plumbing of virtual machine monitors.
 
@@ -214,7 +218,17 @@ function commandText(c: CommandSpec): string[] {
     }: ${c.name}  - ${c.doc}`,
   ];
   lines.push(...usageLines(c));
-  for (const p of c.params) lines.push(paramText(p));
+  for (const p of c.params) {
+    lines.push(paramText(p));
+    // The names a register parameter takes, from the model's own register files.
+    if (p.type.kind === "register") {
+      for (const f of p.type.files) {
+        lines.push(
+          wrap(`        ${f.prefix}.`, f.registers.map((r) => r.name + (r.count ? "[n]" : ""))),
+        );
+      }
+    }
+  }
   if (c.block) {
     lines.push(`      { ${c.block.entry}=... } entries, each with:`);
     for (const p of c.block.params) lines.push(`  ${paramText(p)}`);
@@ -234,6 +248,8 @@ function commandText(c: CommandSpec): string[] {
  */
 export function helpText(platforms: readonly PlatformEntry[], topic?: string): string | undefined {
   if (!topic) return OVERVIEW;
+  const command = COMMAND_HELP[topic];
+  if (command) return command();
   if (topic === "language") return LANGUAGE;
   if (topic === "explore") return EXPLORE + interruptible(platforms);
   if (topic === "report") return REPORT_HELP;
@@ -288,4 +304,85 @@ export function helpText(platforms: readonly PlatformEntry[], topic?: string): s
     }
   }
   return out.length ? out.join("\n") : undefined;
+}
+
+/** A list of names after `head`, wrapped at 100 columns. */
+function wrap(head: string, names: readonly string[]): string {
+  const lines: string[] = [];
+  let line = head;
+  for (const n of names) {
+    if (line.length + n.length + 1 > 100 && line !== head) {
+      lines.push(line);
+      line = " ".repeat(head.length);
+    }
+    line += ` ${n}`;
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
+
+/** The lines of the overview from the one starting `from` up to the one starting `to`. */
+function section(from: string, to: string): string {
+  const lines = OVERVIEW.split("\n");
+  const a = lines.findIndex((l) => l.startsWith(from));
+  const b = lines.findIndex((l, i) => i > a && l.startsWith(to));
+  return lines.slice(a, b < 0 ? undefined : b).join("\n").replace(/\n+$/, "");
+}
+
+/** The overview's line for `scn NAME`, with the lines that continue it. */
+function usage(name: string): string {
+  const lines = OVERVIEW.split("\n");
+  const a = lines.findIndex((l) => l.startsWith(`  scn ${name} `));
+  let b = a + 1;
+  while (b < lines.length && lines[b].startsWith("        ")) b++;
+  return lines.slice(a, b).join("\n");
+}
+
+/** `scn help run` and the others: each command's usage and options. */
+const COMMAND_HELP: Readonly<Record<string, () => string>> = {
+  run: () => `${usage("run")}\n\n${section("run options:", "explore options")}`,
+  check: () =>
+    `${
+      usage("check")
+    }\n\n  checks without running: CHECKED or the located errors; exit 2 on an error`,
+  fmt: () => FMT_USAGE.join("\n"),
+  minimize: () => MINIMIZE_USAGE.join("\n"),
+  diff: () => DIFF_USAGE.join("\n"),
+};
+
+/**
+ * What to say for an unknown help topic: the topics and command names that
+ * contain it, end with it or are one typo away.
+ *
+ * @example
+ * ```ts
+ * import { PLATFORMS } from "../../mod.ts";
+ * helpSuggestions(PLATFORMS, "irq_lin"); // ["kvm irq_line", ...]
+ * ```
+ */
+export function helpSuggestions(platforms: readonly PlatformEntry[], topic: string): string[] {
+  const names = new Set<string>([
+    ...Object.keys(COMMAND_HELP),
+    "language",
+    "explore",
+    "report",
+    "settings",
+    "commands",
+    "state",
+    "handlers",
+    "vcpu",
+    "vmm",
+    "device",
+  ]);
+  for (const p of platforms) for (const c of p.commands) names.add(c.name);
+  const t = topic.toLowerCase();
+  const words = (n: string) => n.toLowerCase().split(/[\s_.]+/);
+  const hits = [...names].filter((n) => {
+    const l = n.toLowerCase();
+    return l.includes(t) || t.includes(l.split(" ").at(-1)!) && l.split(" ").at(-1)!.length > 3 ||
+      words(t).every((w) => w.length > 2 && l.includes(w));
+  });
+  const close = didYouMean(topic, names);
+  if (close && !hits.includes(close)) hits.unshift(close);
+  return hits.sort((a, b) => a.length - b.length).slice(0, 8);
 }

@@ -8,12 +8,16 @@
  */
 import { parseArgs } from "node:util";
 import { visible } from "../core/visible.ts";
+import { joinNegativeValues, wholeNumber } from "./options.ts";
+
+/** Options of run, check and explore that take a number. */
+const VALUED = ["max-steps", "workers", "max-states", "max-depth"];
 import { PLATFORMS } from "../api/platforms.ts";
 import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
 import { collectFiles, readText } from "../load/files.ts";
 import { missingOutcome } from "../load/load.ts";
 import { reportCommand } from "./report_command.ts";
-import { helpText } from "./help.ts";
+import { helpSuggestions, helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
 import { jsonReport } from "../report/json.ts";
@@ -94,7 +98,10 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   try {
     parsed = parseArgs({
       // `--timeline` alone draws the failing scenarios; `--timeline=all` every one.
-      args: args.map((a) => (a === "--timeline" ? "--timeline=failed" : a)),
+      args: joinNegativeValues(
+        args.map((a) => (a === "--timeline" ? "--timeline=failed" : a)),
+        VALUED,
+      ),
       allowPositionals: true,
       options: {
         trace: { type: "boolean", default: false },
@@ -127,7 +134,12 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     const topic = command === "help" ? rest.join(" ") || undefined : undefined;
     const text = helpText(io.platforms ?? PLATFORMS, topic);
     if (text === undefined) {
-      io.err(`scn help: no topic '${topic}'; try 'scn help'`);
+      const near = helpSuggestions(io.platforms ?? PLATFORMS, topic ?? "");
+      io.err(
+        `scn help: no topic '${topic}'` +
+          (near.length ? `; did you mean ${near.map((n) => `'scn help ${n}'`).join(", ")}?` : "") +
+          "; 'scn help' lists the topics",
+      );
       return ExitCode.InputError;
     }
     for (const l of text.split("\n")) io.out(l);
@@ -143,14 +155,12 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     io.err(`scn ${command}: name scenario files or directories, e.g. 'scn ${command} scenarios'`);
     return ExitCode.InputError;
   }
-  let maxSteps: number | undefined;
-  if (values["max-steps"] !== undefined) {
-    maxSteps = Number(values["max-steps"]);
-    if (!Number.isInteger(maxSteps) || maxSteps <= 0) {
-      io.err(`scn: --max-steps needs a positive whole number, not '${values["max-steps"]}'`);
-      return ExitCode.InputError;
-    }
+  const steps = wholeNumber(values["max-steps"], "max-steps", 1);
+  if (typeof steps === "string") {
+    io.err(`scn: ${steps}`);
+    return ExitCode.InputError;
   }
+  const maxSteps = steps;
   if (command === "explore" && rest[0] === "merge") return exploreMergeCommand(rest.slice(1), io);
   if (command === "explore") {
     if (values.junit !== undefined) {

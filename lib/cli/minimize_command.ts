@@ -19,8 +19,10 @@ import type { Loader } from "../../dsl/check/mod.ts";
 import { fileLoader } from "../load/files.ts";
 import { readTarget } from "../load/load.ts";
 import type { Io } from "./io.ts";
+import { joinNegativeValues, wholeNumber } from "./options.ts";
 
-const USAGE = [
+/** What `scn help minimize` and `--help` print. */
+export const MINIMIZE_USAGE: readonly string[] = [
   "usage: scn minimize FILE|HOST:LINE [--out FILE] [--max-runs N] [--max-steps N]",
   "  shrink a failing scenario while the same expectation still fails the same way",
   "  --out FILE     write the result to FILE (needs --allow-write for FILE)",
@@ -43,7 +45,7 @@ export function minimizeCommand(args: string[], io: Io): number {
   let values, positionals;
   try {
     ({ values, positionals } = parseArgs({
-      args,
+      args: joinNegativeValues(args, ["max-runs", "max-steps"]),
       allowPositionals: true,
       options: {
         out: { type: "string" },
@@ -58,7 +60,7 @@ export function minimizeCommand(args: string[], io: Io): number {
     return ExitCode.InputError;
   }
   if (values.help) {
-    for (const l of USAGE) io.out(l);
+    for (const l of MINIMIZE_USAGE) io.out(l);
     return ExitCode.Ok;
   }
   if (positionals.length !== 1) {
@@ -146,9 +148,8 @@ export function minimizeCommand(args: string[], io: Io): number {
 
 /** A positive whole number option; undefined when absent, null (said why) when bad. */
 function positive(raw: string | undefined, name: string, io: Io): number | undefined | null {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return n;
-  io.err(`scn minimize: ${name} needs a positive whole number, not '${raw}'`);
+  const n = wholeNumber(raw, name.replace(/^--/, ""), 1);
+  if (typeof n !== "string") return n;
+  io.err(`scn minimize: ${n}`);
   return null;
 }

@@ -16,6 +16,7 @@ import { fileLoader } from "../load/files.ts";
 import { checkSource, inHost, type LoadOptions, readTarget, type Source } from "../load/load.ts";
 import { escapeChar } from "../core/visible.ts";
 import type { Io } from "./io.ts";
+import { joinNegativeValues, wholeNumber } from "./options.ts";
 import { runLoaded } from "./process.ts";
 import {
   blockBody,
@@ -40,7 +41,7 @@ export function reportCommand(args: string[], io: Io): number {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: joinNegativeValues(args, ["events", "max-steps"]),
       allowPositionals: true,
       options: {
         events: { type: "string" },
@@ -66,11 +67,7 @@ export function reportCommand(args: string[], io: Io): number {
   }
   const count = (name: "events" | "max-steps", min: number): number | undefined | string => {
     const v = values[name];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    return Number.isInteger(n) && n >= min
-      ? n
-      : `--${name} needs a whole number of at least ${min}, not '${v}'`;
+    return wholeNumber(typeof v === "string" ? v : undefined, name, min);
   };
   const events = count("events", 0), maxSteps = count("max-steps", 1);
   for (const v of [events, maxSteps]) {

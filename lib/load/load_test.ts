@@ -380,3 +380,30 @@ Deno.test("a 20 KB source line and a long value are cut with an ellipsis", () =>
     Deno.removeSync(root, { recursive: true });
   }
 });
+
+Deno.test("10,000 nested blocks are a located budget error at the block past the budget, exit 2", () => {
+  const { root, inside } = sandbox();
+  try {
+    const file = `${inside}/deep.scn`;
+    const n = 10_000;
+    Deno.writeTextFileSync(
+      file,
+      `scenario "deep"\n${VM}${"repeat 1 {\n".repeat(n)}run\n${"}\n".repeat(n)}`,
+    );
+    for (const command of ["run", "check", "report", "fmt"]) {
+      const c = scn([command, file]);
+      assert.equal(c.code, 2, command);
+      // Line 3 opens the first block; the 201st opens on line 203, its brace at column 10.
+      assert.match(
+        c.out.join("\n"),
+        /deep\.scn:203:10: error: nested more than 200 levels deep/,
+        command,
+      );
+    }
+    // Brackets inside strings and comments do not count.
+    Deno.writeTextFileSync(file, `scenario "${"(".repeat(500)}"\n# ${"{".repeat(500)}\n${VM}`);
+    assert.equal(scn(["check", file]).code, 0);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});

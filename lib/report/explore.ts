@@ -208,7 +208,12 @@ export function exploreTextReport(
       STYLES.dim,
     );
   }
-  line(`${s.passed} passed, ${s.failed} failed`, s.failed ? STYLES.fail : STYLES.pass);
+  // An input error is not a failed expectation: it is counted on its own.
+  line(
+    `${s.passed} passed, ${s.failed - s.errors} failed` +
+      (s.errors ? `, ${s.errors} ${s.errors === 1 ? "error" : "errors"}` : ""),
+    s.failed ? STYLES.fail : STYLES.pass,
+  );
   // Whatever a scenario put in a title, a file name or a trace reaches the terminal escaped.
   for (const l of out) l.text = visible(l.text);
   return out;

@@ -135,7 +135,10 @@ export function textReport(outcomes: readonly Outcome[], options: TextOptions): 
   }
   out.push({
     /** The line, without styling. */
-    text: `${s.passed} passed, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ""}`,
+    // An input error is not a failed expectation: it is counted on its own.
+    text: `${s.passed} passed, ${s.failed - s.errors} failed` +
+      (s.errors ? `, ${s.errors} ${s.errors === 1 ? "error" : "errors"}` : "") +
+      (s.skipped ? `, ${s.skipped} skipped` : ""),
     /** CSS for `%c` on a terminal; empty for none. */
     style: s.failed ? STYLES.fail : STYLES.pass,
   });

@@ -100,7 +100,7 @@ Deno.test("textReport() quotes input errors and flags internal errors", async (t
     "ERROR gone.scn",
     "  gone.scn:1:1: error: no such file",
     "(0 expected failures, 0 unexpected passes, 3 errors)",
-    "0 passed, 3 failed",
+    "0 passed, 0 failed, 3 errors",
   ]);
   await t.assertSnapshot(lines.join("\n"));
 });
