@@ -138,7 +138,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       io.err(
         `scn help: no topic '${topic}'` +
           (near.length ? `; did you mean ${near.map((n) => `'scn help ${n}'`).join(", ")}?` : "") +
-          "; 'scn help' lists the topics",
+          "; try 'scn help'",
       );
       return ExitCode.InputError;
     }
