@@ -23,9 +23,9 @@ export const REPORT_HELP = `scn report [options] FILE: print a block to paste in
   failed expectation (or the last events when it passes), the timeline as
   'scn run --timeline' draws it (at most ${DEFAULT_BLOCK_OPTIONS.timelineEvents} events) and the magic
   numbers decoded (MSI address/data, ICR and other LAPIC registers,
-  IA32_APIC_BASE, IOAPIC RTEs, ITS commands and results, GIC INTID classes). 'scn run' of the
-  block, saved as .md or its contents as .scn, gives the same outcome.
-  Exits as 'scn run' of FILE would.
+  IA32_APIC_BASE, IOAPIC RTEs, ITS commands and results, GIC INTID classes).
+  'scn run' of the block, saved as .md or its contents as .scn, gives the
+  same outcome. Exits as 'scn run' of FILE would.
 
 options:
   --events N        trace events shown for a passing scenario (default ${DEFAULT_BLOCK_OPTIONS.lastEvents})
