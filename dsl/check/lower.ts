@@ -809,10 +809,14 @@ function lowerEntries(
 /** The name of a register command's whole value: `write lapic.tpr value=0x50`. */
 const RAW_VALUE = "value";
 
+/** `[gsi=]<...>` marks a main argument, which may be written with or without its name. */
 function usage(spec: CommandSpec): string {
+  const main = mainParams(spec);
   const parts = spec.params.map((p) => {
     const body = p.type.kind === "register"
       ? `<register> [field=value ...]`
+      : main.includes(p)
+      ? `[${p.name}=]<${describeType(p.type)}>`
       : `${p.name}=<${describeType(p.type)}>`;
     return p.default === undefined ? body : `[${body}]`;
   });

@@ -299,7 +299,7 @@ Deno.test("actors and blocks are checked", async (t) => {
     assert.equal(d.message, "'kvm irq_line' needs 'level=': 1 assert, 0 de-assert");
     assert.equal(
       d.hint,
-      "usage: kvm irq_line gsi=<a GSI (0..0xffffffff)> level=<a line level (0..1)>",
+      "usage: kvm irq_line [gsi=]<a GSI (0..0xffffffff)> level=<a line level (0..1)>",
     );
   });
   await t.step("a parameter given twice", () => {
