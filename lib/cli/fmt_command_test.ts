@@ -104,3 +104,42 @@ Deno.test("scn fmt refuses --write with --check, no files, and missing files, ex
   assert.equal(missing.code, 2);
   assert.deepEqual(missing.err, ["scn fmt: no such file or directory 'no/such.scn'"]);
 });
+
+Deno.test("scn fmt formats the scenarios inside a Markdown report in place and its summary is true", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "scn_fmt_host_" });
+  try {
+    const md = `${dir}/bug.md`;
+    const text = '# Bug\r\n\r\nSteps:\r\n\r\n```SCN\r\nscenario "x"\r\nvm g {arch x86_64}\r\n' +
+      "vcpu0:sti\r\n```\r\n\r\nThanks.\r\n";
+    Deno.writeTextFileSync(md, text);
+    const check = fmt(["--check", md]);
+    assert.equal(check.code, 1);
+    assert.deepEqual(check.out, [
+      `not formatted: ${md}:6`,
+      "0 formatted, 1 not (scn fmt --write rewrites them)",
+    ]);
+    const w = fmt(["--write", md]);
+    assert.equal(w.code, 0);
+    assert.deepEqual(w.out, ["1 of 1 file(s) rewritten"]);
+    assert.equal(
+      w.files.get(md),
+      '# Bug\r\n\r\nSteps:\r\n\r\n```SCN\r\nscenario "x"\r\nvm g { arch x86_64 }\r\n' +
+        "vcpu0: sti\r\n```\r\n\r\nThanks.\r\n",
+    );
+    Deno.writeTextFileSync(md, w.files.get(md)!);
+    assert.deepEqual(fmt(["--check", md]).out, ["1 formatted, 0 not"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("scn fmt refuses a quoted scenario clearly and counts prose and errors as errors, not formatted", () => {
+  const c = fmt(["--check", "tests/fixtures/hosts/reply.eml", "tests/fixtures/hosts/none.md"]);
+  assert.equal(c.code, 2);
+  assert.match(
+    c.err.join("\n"),
+    /reply\.eml:13: a scenario quoted in a reply .* is not formatted in place/,
+  );
+  assert.match(c.err.join("\n"), /no scenario found in/);
+  assert.deepEqual(c.out, ["0 formatted, 0 not, 2 errors"]);
+});
