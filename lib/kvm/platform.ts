@@ -176,6 +176,18 @@ export class KvmBackedCpu implements CpuModel {
   exitReason = 0;
   eoiVector = 0;
 
+  /**
+   * The vector this vCPU took last and how many times in a row with no command in
+   * between: a level line re-delivered at every EOI. KVM's IOAPIC delays the
+   * re-delivery after {@link EOI_STORM_LIMIT} of them by 10 ms of the host's
+   * clock (`kvm_ioapic_eoi_inject_work`), which no scenario can pace: what
+   * the guest sees after that depends on how long the host took, so the
+   * backend refuses the run at {@link STORM_TAKES}. (A handler's own EOI is
+   * a command: a storm EOI'd by its handler is not caught.)
+   */
+  stormVector = -1;
+  stormTakes = 0;
+
   constructor(readonly vm: KvmBackedVm, readonly index: number, readonly kvm: KvmVcpu) {}
 
   get name(): string {
@@ -335,14 +347,14 @@ export class KvmBackedCpu implements CpuModel {
 
   take(): Taken {
     const stop = this.#pending!;
-    const vm = this.vm;
     const v = stop.at === "vector" ? stop.vector : -1;
-    vm.stormTakes = v === vm.stormVector ? vm.stormTakes + 1 : 1;
-    vm.stormVector = v;
+    // Per vCPU: two storms on two vCPUs interleave their takes.
+    this.stormTakes = v === this.stormVector ? this.stormTakes + 1 : 1;
+    this.stormVector = v;
     // With no command in between, only a level line re-delivered at every
     // EOI brings the same vector back; nothing in the scenario can end the
     // storm, so it will reach KVM's storm guard, whose timing is the host's.
-    if (v >= 0 && vm.stormTakes >= STORM_TAKES) {
+    if (v >= 0 && this.stormTakes >= STORM_TAKES) {
       throw new BackendUnsupported(
         `vector 0x${v.toString(16)} taken ${STORM_TAKES} times in a row with no command in ` +
           `between: a level storm, which after ${EOI_STORM_LIMIT} EOIs KVM's IOAPIC delays by ` +
@@ -444,17 +456,6 @@ export class KvmBackedVm implements VmModel {
    * the KVM_GET_VCPU_EVENTS that each step would otherwise cost.
    */
   nmiSent = false;
-  /**
-   * The vector taken last and how many times in a row with no command in
-   * between: a level line re-delivered at every EOI. KVM's IOAPIC delays the
-   * re-delivery after {@link EOI_STORM_LIMIT} of them by 10 ms of the host's
-   * clock (`kvm_ioapic_eoi_inject_work`), which no scenario can pace: what
-   * the guest sees after that depends on how long the host took, so the
-   * backend refuses the run at {@link STORM_TAKES}. (A handler's own EOI is
-   * a command: a storm EOI'd by its handler is not caught.)
-   */
-  stormVector = -1;
-  stormTakes = 0;
   /** Likewise for INIT and SIPI, which reset or start vCPUs behind the backend's back. */
   initSent = false;
   /**
@@ -859,8 +860,8 @@ function describe(a: Args): string {
 
 function traced(spec: CommandSpec, run: Run): CommandSpec<KvmBackedVm>["run"] {
   return (vm, cpu, a, source) => {
-    // A command between two takes ends a storm (see KvmBackedVm.stormTakes).
-    vm.stormTakes = 0;
+    // A command between two takes ends a storm (see KvmBackedCpu.stormTakes).
+    for (const c of vm.cpus) c.stormTakes = 0;
     const result = run(vm, cpu, a);
     if (vm.trace.enabled) {
       const answer = result === undefined
