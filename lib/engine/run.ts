@@ -797,10 +797,13 @@ class Interpreter {
   tick(loc: Loc, what: "run" | "repeat" | "for" = "run"): void {
     if (++this.steps - this.budgetStart > this.maxSteps) {
       const settling = what === "run";
+      const run = this.windowVm < 0
+        ? "run"
+        : `run ${this.vms[this.windowVm].cpus[this.windowCpu].name} { }`;
       throw new ScnError({
         kind: "budget",
         message: settling
-          ? `step budget exhausted: this 'run' did not settle within ${this.maxSteps} steps`
+          ? `step budget exhausted: this '${run}' did not settle within ${this.maxSteps} steps`
           : `step budget exhausted: this '${what}' went past ${this.maxSteps} steps since the last 'run'`,
         loc,
         hint: settling

@@ -133,3 +133,27 @@ Deno.test("every vCPU instruction leaves a trace event (those that need no argum
   }
   assert.ok(checked > 40, `only ${checked} instructions checked`);
 });
+
+Deno.test("a budget error names the statement that spent it and shows the last trace events", () => {
+  const storm = "vcpu0: lapic enable\non vcpu0 vector 0x41 { ipi 0x41; eoi }\nvcpu0: ipi 0x41\n";
+  const budget = (lines: string) => {
+    try {
+      run(lines);
+    } catch (e) {
+      assert.ok(e instanceof ScnError);
+      return e.diagnostics[0];
+    }
+    throw new Error("no error");
+  };
+  const w = budget(storm + "run vcpu0 {\n  sti\n  nop\n}\n");
+  assert.equal(w.kind, "budget");
+  assert.match(w.message, /this 'run vcpu0 \{ \}' did not settle within 100000 steps/);
+  assert.match(w.notes?.[0] ?? "", /^the last 12 of \d+ trace events:$/);
+  assert.ok(w.notes!.slice(1).some((n) => n.includes("vcpu0 took: 0x41")));
+  const r = budget(storm + "vcpu0: sti\nrun\n");
+  assert.match(r.message, /this 'run' did not settle/);
+  assert.match(r.hint ?? "", /re-triggers forever/);
+  const loop = budget("repeat 200000 { vcpu0: nop }\n");
+  assert.match(loop.message, /this 'repeat' went past 100000 steps since the last 'run'/);
+  assert.doesNotMatch(loop.hint ?? "", /level line/);
+});
