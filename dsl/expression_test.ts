@@ -8,6 +8,7 @@ import { PLATFORMS } from "../lib/api/platforms.ts";
 import { runProgram } from "../lib/engine/run.ts";
 import { Prng } from "../lib/core/prng.ts";
 import { U64_MAX } from "../lib/core/u64.ts";
+import { exactU64 } from "../tests/u64_oracle.ts";
 
 const HEAD = 'scenario "e"\nvm g { arch x86_64  vcpus 1 }\n';
 
@@ -152,30 +153,9 @@ function randomExpr(rng: Prng, depth: number): { text: string; value: bigint | u
   const ops = ["+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"] as const;
   const op = rng.pick(ops);
   const a = randomExpr(rng, depth - 1), b = randomExpr(rng, depth - 1);
-  let value: bigint | undefined;
-  if (a.value !== undefined && b.value !== undefined) {
-    const x = a.value, y = b.value;
-    const r = op === "+"
-      ? x + y
-      : op === "-"
-      ? x - y
-      : op === "*"
-      ? x * y
-      : op === "/"
-      ? (y === 0n ? -1n : x / y)
-      : op === "%"
-      ? (y === 0n ? -1n : x % y)
-      : op === "<<"
-      ? (y >= 64n ? (x === 0n ? 0n : -1n) : x << y)
-      : op === ">>"
-      ? (y >= 64n ? 0n : x >> y)
-      : op === "&"
-      ? x & y
-      : op === "|"
-      ? x | y
-      : x ^ y;
-    value = r < 0n || r > U64_MAX ? undefined : r;
-  }
+  const value = a.value !== undefined && b.value !== undefined
+    ? exactU64(op, a.value, b.value)
+    : undefined;
   return { text: `(${a.text} ${op} ${b.text})`, value };
 }
 
