@@ -258,6 +258,12 @@ export class X86Cpu implements CpuModel {
     return 0;
   }
 
+  /**
+   * The vCPU has executed something, i.e. KVM_RUN has been called on it
+   * (`kvm_vcpu_has_run`): KVM_SET_CPUID2 may no longer change its CPUID.
+   */
+  hasRun = false;
+
   /** Halted by HLT (or a blocking hypercall), whatever the MP state. */
   get hltHalted(): boolean {
     return this.#halted;
@@ -643,6 +649,7 @@ export class X86Cpu implements CpuModel {
    * opens now exits to userspace.
    */
   retire(): boolean {
+    this.hasRun = true;
     if (this.#shadowFresh) {
       this.#shadowFresh = false;
       return true;

@@ -219,6 +219,8 @@ export class X86Vm implements VmModel {
   readonly eventfds: Map<number, number> = new Map();
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
+  /** KVM_SET_CPUID2's interrupt bits per vCPU, once set (both on before). */
+  readonly #cpuid: ({ x2apic: boolean; tscDeadline: boolean } | undefined)[] = [];
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
@@ -389,7 +391,8 @@ export class X86Vm implements VmModel {
    * KVM_SET_CPUID2's interrupt bits for vCPU `cpu` (CPUID.1:ECX x2APIC and
    * TSC_DEADLINE): what the LAPIC allows follows them
    * (`kvm_vcpu_after_set_cpuid`); directed EOI is offered with x2APIC when
-   * the I/O APIC is not in the kernel (`kvm_apic_set_version`). Returns 0.
+   * the I/O APIC is not in the kernel (`kvm_apic_set_version`). Returns 0,
+   * or -EINVAL for a change once the vCPU has run (`kvm_cpuid_check_equal`).
    *
    * @example
    * ```ts
@@ -398,7 +401,21 @@ export class X86Vm implements VmModel {
    * ```
    */
   setCpuid(cpu: number, bits: { x2apic: boolean; tscDeadline: boolean }): number {
-    this.cpus[cpu].lapic.setCpuid({
+    const c = this.cpus[cpu];
+    const old = this.#cpuid[cpu] ?? { x2apic: true, tscDeadline: true };
+    if (c.hasRun && (old.x2apic !== bits.x2apic || old.tscDeadline !== bits.tscDeadline)) {
+      // kvm_set_cpuid after KVM_RUN: kvm_cpuid_check_equal refuses any change.
+      if (this.trace.enabled) {
+        this.trace.emit(
+          "kvm",
+          "cpuid",
+          `KVM_SET_CPUID2 vcpu${cpu}: -EINVAL (changed after KVM_RUN)`,
+        );
+      }
+      return -EINVAL;
+    }
+    this.#cpuid[cpu] = { ...bits };
+    c.lapic.setCpuid({
       ...bits,
       directedEoi: bits.x2apic && this.config.irqchip === "split",
     });
