@@ -22,7 +22,7 @@
  *
  * @module
  */
-import type { Comment, ScnFile, Statement } from "../../dsl/ast.ts";
+import type { Command, Comment, ScnFile, Statement } from "../../dsl/ast.ts";
 import { parse } from "../../dsl/parse.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { format } from "../../dsl/format.ts";
@@ -174,6 +174,20 @@ function rerun(
   return same;
 }
 
+/** Every command in the tree, in written order (actions, handlers, blocks). */
+function commandsIn(root: unknown): Command[] {
+  const out: Command[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === "object") {
+      if ((v as { kind?: string }).kind === "command") out.push(v as Command);
+      for (const [k, x] of Object.entries(v)) if (k !== "loc") walk(x);
+    }
+  };
+  walk(root);
+  return out;
+}
+
 /** The passes, over a tree that only ever gets smaller. */
 class Shrinker {
   current: ScnFile;
@@ -201,6 +215,7 @@ class Shrinker {
       let changed = this.removeStatements();
       changed = this.simplify() || changed;
       changed = this.mergeRepeats() || changed;
+      changed = this.removeArguments() || changed;
       changed = this.shrinkNumbers() || changed;
       if (!changed) return;
     }
@@ -266,7 +281,25 @@ class Shrinker {
     return changed;
   }
 
-  /** Pass 4: every number outside metadata and the target, toward 0, 1 or half. */
+  /** Pass 4: each `name=value` argument of a command, removed one at a time. */
+  removeArguments(): boolean {
+    let changed = false;
+    for (let ci = 0; ci < commandsIn(this.current).length; ci++) {
+      let command = commandsIn(this.current)[ci];
+      for (let ai = 0; ai < command.args.length; ai++) {
+        if (command.args[ai].kind !== "kv") continue;
+        const fewer = { ...command, args: command.args.filter((_, k) => k !== ai) };
+        if (this.attempt(replaceNode(this.current, command, fewer))) {
+          command = fewer;
+          changed = true;
+          ai--;
+        }
+      }
+    }
+    return changed;
+  }
+
+  /** Pass 5: every number outside metadata and the target, toward 0, 1 or half. */
   shrinkNumbers(): boolean {
     const fixed = new Set(
       this.current.body.filter(isMetadata).flatMap(numbersIn).concat(
