@@ -58,3 +58,17 @@ Deno.test("3000 mutants of seed 20240601: no crashes; results and located errors
   assert.ok(s.errors > 0, "no mutant ended in a located error");
   assert.ok((s.errorKinds.syntax ?? 0) > 0 && (s.errorKinds.check ?? 0) > 0);
 });
+
+Deno.test("300 mutants through the front door (a .scn with an include, a Markdown block, an email quote): no crashes", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "irqlab_fuzz_" });
+  try {
+    const s = fuzz(corpus, 20240602, 300, { maxSteps: 5_000, reports: false, frontDoor: dir });
+    const crashes = s.crashes.map((c) =>
+      `${c.token} (${c.stage}): ${c.error instanceof Error ? c.error.message : String(c.error)}`
+    );
+    assert.deepEqual(crashes, [], "replay with: deno task fuzz --replay <token>");
+    assert.equal(s.count, 300);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -27,7 +27,8 @@
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
 import { runText } from "../../lib/api/scenario.ts";
-import { formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
+import { type Diagnostic, formatDiagnostic, ScnError } from "../../lib/core/diagnostic.ts";
+import { processTarget } from "../../lib/cli/process.ts";
 import type { Outcome } from "../../lib/report/outcome.ts";
 import { textReport } from "../../lib/report/text.ts";
 import { jsonReport } from "../../lib/report/json.ts";
@@ -298,6 +299,13 @@ export interface FuzzOptions {
   maxSteps: number;
   /** Also render the text and JSON reports, as the command line would. */
   reports: boolean;
+  /**
+   * A folder to write each mutant into, then run it through the one way in
+   * (`lib/load/load.ts`, as `scn run` does): as a `.scn` that includes a
+   * fragment of itself, inside a Markdown ```scn block, and quoted in an
+   * email reply. The same few files are overwritten each time.
+   */
+  frontDoor?: string;
 }
 
 const DEFAULT_OPTIONS: FuzzOptions = { maxSteps: 20_000, reports: true };
@@ -343,6 +351,10 @@ export function runOne(
     outcome = { kind: "input-error", file: name, diagnostics: e.diagnostics, sources };
     verdict = { kind: "error", errorKind: e.diagnostics[0].kind };
   }
+  if (options.frontDoor !== undefined) {
+    const crash = frontDoor(text, options.frontDoor, options.maxSteps);
+    if (crash) return crash;
+  }
   if (options.reports) {
     try {
       textReport([outcome], { trace: false, replay: (f) => `deno task scn run ${f} --trace` });
@@ -356,6 +368,50 @@ export function runOne(
     }
   }
   return verdict;
+}
+
+/**
+ * Runs `text` through the file loader as the command line would, written
+ * into `dir` three ways; a crash when an outcome is an internal error or a
+ * diagnostic without a location, or a report throws.
+ */
+function frontDoor(text: string, dir: string, maxSteps: number): Verdict | undefined {
+  const lines = text.split("\n");
+  // The second half as a fragment the first half includes (metadata stays in the main file).
+  const cut = Math.floor(lines.length / 2);
+  const fragment = lines.slice(cut).filter((l) =>
+    !/^\s*(scenario|tags|link|irqlab|expect failure)\b/.test(l)
+  );
+  Deno.writeTextFileSync(`${dir}/_frag.scn`, fragment.join("\n") + "\n");
+  Deno.writeTextFileSync(
+    `${dir}/main.scn`,
+    [...lines.slice(0, cut), 'include "_frag.scn"'].join("\n") + "\n",
+  );
+  Deno.writeTextFileSync(`${dir}/bug.md`, `# Report\n\n\`\`\`scn\n${text}\n\`\`\`\n\nThanks.\n`);
+  Deno.writeTextFileSync(
+    `${dir}/reply.eml`,
+    `From: a@example.org\nSubject: Re: bug\n\nB wrote:\n${
+      text.split("\n").map((l) => `> ${l}`).join("\n")
+    }\n\nAny idea?\n`,
+  );
+  for (const target of ["main.scn", "bug.md", "reply.eml"]) {
+    let outcomes: Outcome[];
+    try {
+      outcomes = processTarget(`${dir}/${target}`, { mode: "run", maxSteps });
+      textReport(outcomes, { trace: false, replay: (f) => f });
+    } catch (e) {
+      return { kind: "crash", error: e, stage: `front door (${target})` };
+    }
+    for (const o of outcomes) {
+      if (o.kind === "internal-error") {
+        return { kind: "crash", error: new Error(o.message), stage: `front door (${target})` };
+      }
+      if (o.kind === "input-error" && !located(new ScnError(...o.diagnostics as [Diagnostic]))) {
+        return { kind: "crash", error: new Error("unlocated"), stage: `front door (${target})` };
+      }
+    }
+  }
+  return undefined;
 }
 
 /** One crash: how to replay it and what it threw. */
@@ -508,6 +564,7 @@ function summaryLine(s: FuzzSummary): string {
 const USAGE =
   `usage: deno task fuzz [--count N] [--seed S] [--start I] [--max-steps N] [--slow-ms MS]
                        [--dir scenarios] [--no-builtin] [--no-reports] [--show-crashes N]
+                       [--front-door DIR]  (also through the file loader, in DIR: --allow-write=DIR)
        deno task fuzz --replay S:I
        deno task fuzz --probes [--max-steps N]`;
 
@@ -536,6 +593,7 @@ export function main(args: string[]): number {
         "no-builtin": { type: "boolean", default: false },
         "no-reports": { type: "boolean", default: false },
         "show-crashes": { type: "string" },
+        "front-door": { type: "string" },
         replay: { type: "string" },
         probes: { type: "boolean", default: false },
         "log-index": { type: "boolean", default: false },
@@ -639,6 +697,7 @@ export function main(args: string[]): number {
   });
   const summary = fuzz(corpus, seed, count, {
     ...options,
+    frontDoor: values["front-door"],
     start,
     before: values["log-index"] ? (i) => console.error(`> ${seed}:${i}`) : undefined,
     tick: (done, crashes) => line.update(done, crashes),
