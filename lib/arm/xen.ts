@@ -38,7 +38,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   "xen set_callback_irq": X86_UPCALL,
   "xen set_evtchn_upcall_vector": X86_UPCALL,
   "xen set_param":
-    "is not modelled on Arm: Xen's Arm do_hvm_op only stores parameters, and HVM_PARAM_CALLBACK_IRQ selects nothing there",
+    "is x86 only: on Arm, HVM_PARAM_CALLBACK_IRQ selects nothing (Xen's Arm do_hvm_op only stores it); every upcall is PPI 31",
   "xen hypercall_page":
     "is x86 only: an Arm guest calls Xen with HVC #0xEA1 and has no hypercall page",
   "xen cpu_mode": "is x86 only: on Arm the shared_info layout does not depend on the guest's width",

@@ -201,7 +201,9 @@ function place(x: XenMachine, args: Args): Place {
   const f = fields.find((ff) => ff.name === r.register.name);
   if (!f) {
     throw new CommandInputError(
-      `${r.register.name} does not exist in the ${layout.width}-bit layout`,
+      `${r.register.name} does not exist in the ${
+        layout.arch === "arm" ? "Arm" : `${layout.width}-bit`
+      } layout`,
     );
   }
   let base: number;
