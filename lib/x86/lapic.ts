@@ -270,10 +270,18 @@ const ICR_DEST = field(ICR_HIGH_FIELDS, "dest");
 const LVT_DELIVERY_MODE = field(LVT_LINT_FIELDS, "delivery_mode");
 const LVT_MASK = field(LVT_LINT_FIELDS, "mask");
 
-/** MMIO offset → LVT index, -1 elsewhere (0x2F0..0x370 in 16-byte steps). */
+// Register offsets singled out below, from the register table.
+const offsetOf = (name: string) => lapicRegisterByName(name)!.offset;
+const OFFSET_ID = offsetOf("id"), OFFSET_LDR = offsetOf("ldr"), OFFSET_ESR = offsetOf("esr");
+const OFFSET_ICR = offsetOf("icr_low"), OFFSET_LVT_CMCI = offsetOf("lvt_cmci");
+const OFFSET_LVT_FIRST = offsetOf("lvt_timer"), OFFSET_LVT_LAST = offsetOf("lvt_error");
+
+/** MMIO offset → LVT index, -1 elsewhere (LVT CMCI, then LVT Timer..Error in 16-byte steps). */
 function lvtIndexOf(offset: number): number {
-  if (offset === 0x2f0) return Lvt.Cmci;
-  if (offset >= 0x320 && offset <= 0x370) return (offset - 0x320) >> 4;
+  if (offset === OFFSET_LVT_CMCI) return Lvt.Cmci;
+  if (offset >= OFFSET_LVT_FIRST && offset <= OFFSET_LVT_LAST) {
+    return (offset - OFFSET_LVT_FIRST) >> 4;
+  }
   return -1;
 }
 
@@ -701,14 +709,14 @@ export class Lapic {
     }
     if (!this.#x2apic) return this.#gp(msr, "x2APIC MSRs exist only in x2APIC mode");
     const offset = (msr - X2APIC_MSR_BASE) << 4;
-    if (offset === 0x300) return (BigInt(this.#icrHigh) << 32n) | BigInt(this.#icrLow);
+    if (offset === OFFSET_ICR) return (BigInt(this.#icrHigh) << 32n) | BigInt(this.#icrLow);
     const reg = offset <= 0x3e0 ? lapicRegisterByOffset(offset) : undefined;
     let why: string | null = null;
     if (offset === SELF_IPI_OFFSET) why = "SELF IPI is write-only";
     else if (!reg) why = "no x2APIC register there";
     else if (reg.msr === null) why = `${reg.specName} does not exist in x2APIC mode`;
     else if (reg.access === "wo") why = `${reg.specName} is write-only`;
-    else if (offset === 0x2f0 && !this.#cmci) why = "LVT CMCI is not implemented";
+    else if (offset === OFFSET_LVT_CMCI && !this.#cmci) why = "LVT CMCI is not implemented";
     if (why !== null) return this.#gp(msr, why);
     return BigInt(this.#readRegister(offset));
   }
@@ -759,7 +767,7 @@ export class Lapic {
     const offset = (msr - X2APIC_MSR_BASE) << 4;
     const low = Number(value & 0xffffffffn);
     const high = Number(value >> 32n);
-    if (offset === 0x300) {
+    if (offset === OFFSET_ICR) {
       const reserved = (low & X2APIC_ICR_RESERVED) >>> 0;
       if (reserved !== 0) return this.#gp(msr, `ICR reserved bits ${hex(reserved)} set`);
       // BUSY is reserved in x2APIC; KVM clears it rather than faulting.
@@ -779,16 +787,16 @@ export class Lapic {
       if ((value & ~0xff) !== 0) return `SELF IPI bits 31:8 are reserved (${hex(value)})`;
       this.#traceWrite("self_ipi", value);
       // KVM sends it as ICR = self shorthand | vector: fixed, edge, level bit 0.
-      this.#sendIpi((Shorthand.Self << 18) | value, 0);
+      this.#sendIpi(fieldSet(ICR_SHORTHAND, value, Shorthand.Self), 0);
       return null;
     }
     const reg = offset <= 0x3e0 ? lapicRegisterByOffset(offset) : undefined;
     if (!reg) return "no x2APIC register there";
     if (reg.msr === null) return `${reg.specName} does not exist in x2APIC mode`;
-    if (offset === 0x020) return "the x2APIC ID is read-only";
-    if (offset === 0x0d0) return "the x2APIC LDR is read-only (derived from the ID)";
+    if (offset === OFFSET_ID) return "the x2APIC ID is read-only";
+    if (offset === OFFSET_LDR) return "the x2APIC LDR is read-only (derived from the ID)";
     if (reg.access === "ro") return `${reg.specName} is read-only`;
-    if (offset === 0x280 && value !== 0) {
+    if (offset === OFFSET_ESR && value !== 0) {
       return `ESR writes must be 0 in x2APIC mode (${hex(value)})`;
     }
     return this.#regWrite(reg, offset, value);
@@ -1406,7 +1414,9 @@ export class Lapic {
     const t = this.#host.trace;
     const name = this.#host.name;
     if (reg.access === "ro") return "read-only";
-    if (offset === 0x2f0 && !this.#cmci) return "LVT CMCI not implemented (no MCG_CMCI_P)";
+    if (offset === OFFSET_LVT_CMCI && !this.#cmci) {
+      return "LVT CMCI not implemented (no MCG_CMCI_P)";
+    }
     if (offset === 0x0b0) {
       // The EOI value is ignored (xAPIC; KVM in x2APIC too).
       this.eoi();
