@@ -2409,7 +2409,8 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "hypervisor",
-    doc: "whose behaviour to model",
+    doc:
+      "whose behaviour to model: KVM; or Xen (event channels whose upcall is PPI 31, GUEST_EVTCHN_PPI, shared_info and vcpu_info in arch-arm.h's layout; Xen's x86-only commands are refused)",
     value: { kind: "enum", values: ["kvm", "xen"], default: "kvm" },
   },
   {

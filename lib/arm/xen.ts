@@ -110,7 +110,12 @@ function requirement(why: string | undefined): Requirement {
  * ```
  */
 export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm>((vm) => vm.xen)
-  .map((c) => ({ ...c, backend: "xen", requires: requirement(refusal(c.name)) }));
+  .map((c) => {
+    const why = refusal(c.name);
+    // `scn help` shows the doc: a refused command says so there too.
+    const doc = why === undefined ? c.doc : `refused on arm64: '${c.name}' ${why}`;
+    return { ...c, doc, backend: "xen", requires: requirement(why) };
+  });
 
 /**
  * The Xen state paths for arm64 VMs, with those of x86 fields and x86
@@ -125,6 +130,9 @@ export const ARM_XEN_STATE: readonly StateSpec<ArmVm>[] = xenState<ArmVm>((vm) =
   p,
 ) => ({
   ...p,
+  doc: stateRefusal(p.pattern) === undefined
+    ? p.doc
+    : `refused on arm64: '${p.pattern}' ${stateRefusal(p.pattern)}`,
   requires: requirement(stateRefusal(p.pattern)),
   bounds: p.bounds ?? (p.pattern.startsWith("vcpu#") ? (vm: ArmVm) => [vm.cpus.length] : undefined),
 }));
