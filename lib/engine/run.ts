@@ -795,6 +795,16 @@ class Interpreter {
    * the last `run`.
    */
   tick(loc: Loc, what: "run" | "repeat" | "for" = "run"): void {
+    // A traced run keeps every event; a large --max-steps must not let it take the machine's memory.
+    if (this.trace.events.length > MAX_TRACE_EVENTS) {
+      throw new ScnError({
+        kind: "budget",
+        message: `trace budget exhausted: more than ${MAX_TRACE_EVENTS} events recorded`,
+        loc,
+        hint: "every event of a traced run is kept (--trace, --json, --timeline=all, and the " +
+          "replay that explains a failure): lower --max-steps",
+      });
+    }
     if (++this.steps - this.budgetStart > this.maxSteps) {
       const settling = what === "run";
       const run = this.windowVm < 0
@@ -1171,6 +1181,9 @@ function isConstant(e: Expr): boolean {
 
 /** How many trace events a budget error shows. */
 const BUDGET_EVENTS = 12;
+
+/** Events a traced run may keep (about 2 KB of memory each at most, strings included). */
+export const MAX_TRACE_EVENTS = 2_000_000;
 
 /** How many takes a failed `took` expectation shows the cause chains of. */
 const MAX_EXPLAINED_TAKES = 4;

@@ -407,3 +407,22 @@ Deno.test("10,000 nested blocks are a located budget error at the block past the
     Deno.removeSync(root, { recursive: true });
   }
 });
+
+Deno.test("a traced run that would outgrow memory ends in a located budget error, exit 2", () => {
+  const { root, inside } = sandbox();
+  try {
+    const file = `${inside}/big.scn`;
+    Deno.writeTextFileSync(
+      file,
+      `scenario "big"\n${VM}vcpu0: lapic enable\nrepeat 100000000 {\n  vcpu0: write lapic.tpr 0x10\n}\n`,
+    );
+    const c = scn(["run", "--trace", "--max-steps", "1000000000", file]);
+    assert.equal(c.code, 2);
+    assert.match(
+      c.out.join("\n"),
+      /big\.scn:4:1: error: trace budget exhausted: more than \d+ events/,
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
