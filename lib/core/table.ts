@@ -199,6 +199,8 @@ export interface CommandSpec<M = never> {
    * == 0x...`), given the use's literal arguments, or undefined.
    */
   explainResult?: (args: Readonly<Record<string, Val>>, value: bigint) => string | undefined;
+  /** What one entry of the command's block means (its literal fields), or undefined. */
+  explainEntry?: (entry: Readonly<Record<string, Val>>) => string | undefined;
   /**
    * What state the command may read or write, for `scn explore`'s
    * partial-order reduction: two actions by different actors whose

@@ -169,6 +169,17 @@ export function decodeProgram(program: Program): Decoded[] {
         decodeLayout(`${r.spec.title}${r.spec.count ? String(i ?? "") : ""}`, r.spec.fields, raw),
       );
     }
+    for (const entry of c.entries ?? []) {
+      const fields: Record<string, Val> = {};
+      for (const { param, expr } of entry) {
+        const v = expr.e === "lit" ? expr.value : literal(expr);
+        if (v !== undefined) fields[param.name] = v;
+      }
+      // An entry starts at its block's entry parameter (`gsi=24 ...`).
+      const head = entry.find((a) => a.param.name === c.spec.block?.entry);
+      const at = head?.expr.loc.start.line ?? line;
+      add(at, c.spec.explainEntry?.(fields));
+    }
     if (bind) bound.set(bind, { call: c, args });
   };
 

@@ -118,3 +118,18 @@ Deno.test("decodeMagic() decodes by the platform's tables: an arm64 ITS command 
   assert.equal(d[0].text, "ITS MAPTI (opcode 0x0a): DeviceID 0x10, EventID 3, pINTID 8192, ICID 0");
   assert.match(d.map((x) => x.text).join("\n"), /ITS result 0x10801: /);
 });
+
+Deno.test("decodeMagic() decodes the MSI entries of a routing table at their own lines", () => {
+  const text = [
+    'scenario "routes"',
+    "vm g { arch x86_64 }",
+    "vmm: kvm set_gsi_routing {",
+    "  gsi=2 irqchip=ioapic pin=2",
+    "  gsi=24 address_lo=0xfee01000 data=0x4041",
+    "}",
+  ].join("\n");
+  const d = decodeMagic(text);
+  assert.equal(d.length, 1);
+  assert.equal(d[0].line, 5);
+  assert.match(d[0].text, /^GSI 24 route: MSI address 0xfee01000: .*dest=0x01 .*vector=0x41/);
+});

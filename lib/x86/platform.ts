@@ -882,6 +882,15 @@ const VMM_COMMANDS: Cmd[] = [
     doc: "KVM_SET_GSI_ROUTING: replace the whole routing table with the entries in the block",
     params: [],
     block: { entry: "gsi", params: ROUTE_PARAMS },
+    explainEntry: (e) => {
+      const address = literal(e.address_lo), data = literal(e.data);
+      // An MSI entry: its address and data, decoded as the device's MSI would be.
+      const chip = typeof e.irqchip === "string" && e.irqchip !== "";
+      const port = literal(e.port);
+      return !chip && (port === undefined || port < 0n) && address !== undefined && address >= 0n
+        ? `GSI ${e.gsi} route: ${decodeX86Msi(address, data)}`
+        : undefined;
+    },
     returns: "0, or -EINVAL (and the old table stays)",
     touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
