@@ -188,8 +188,12 @@ export function osProblem(path: string, e: unknown): ReadProblem {
   return { message: `cannot read '${path}': ${e instanceof Error ? e.message : String(e)}` };
 }
 
-/** The folder to grant: the file's own, so that its includes are readable too. */
+/**
+ * What to grant: a file's folder, so that its includes are readable too; a
+ * path without a file ending is taken for a folder (a walk's), granted whole.
+ */
 function grantFor(path: string): string {
+  if (!/\.[A-Za-z0-9]+$/.test(posix.basename(path))) return path;
   const dir = posix.dirname(path);
   return dir === "" ? "." : dir;
 }
