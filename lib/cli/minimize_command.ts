@@ -17,7 +17,7 @@ import { ExitCode } from "../report/outcome.ts";
 import { DEFAULT_MAX_RUNS, minimize, type MinimizeResult } from "../minimize/minimize.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { fileLoader } from "../load/files.ts";
-import { readTarget } from "../load/load.ts";
+import { inHost, readTarget } from "../load/load.ts";
 import type { Io } from "./io.ts";
 import { joinNegativeValues, wholeNumber } from "./options.ts";
 
@@ -96,7 +96,7 @@ export function minimizeCommand(args: string[], io: Io): number {
     r = minimize(source.text, file, { maxRuns, maxSteps, platforms: io.platforms, load });
   } catch (e) {
     if (e instanceof ScnError) {
-      for (const d of e.diagnostics) {
+      for (const d of inHost(source, e.diagnostics)) {
         for (const l of formatDiagnostic(d, (s) => read.get(s)).split("\n")) io.err(l);
       }
       return ExitCode.InputError;
@@ -114,7 +114,10 @@ export function minimizeCommand(args: string[], io: Io): number {
 
   const t = r.target;
   const report = [
-    `kept: ${where(t.loc)}: ${t.kind} ${t.text} (expected ${t.expected}, got ${t.actual})`,
+    // Located where the person has it: a decoded message's lines are the host's.
+    `kept: ${
+      where(inHost(source, t.loc))
+    }: ${t.kind} ${t.text} (expected ${t.expected}, got ${t.actual})`,
     `removed ${r.statements.before - r.statements.after} of ${r.statements.before} statements ` +
     `in ${r.runs} runs; ${r.statements.after} remain`,
   ];
