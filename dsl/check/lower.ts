@@ -28,7 +28,7 @@ import {
 } from "../../lib/core/table.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
 import type { VmModel } from "../../lib/core/platform.ts";
-import { coerce, describeType } from "../../lib/core/values.ts";
+import { coerce, compareInts, describeType, type Int, toInt } from "../../lib/core/values.ts";
 import { applyOp, U64_MAX } from "../../lib/core/u64.ts";
 import { type CheckContext, fail, recover, sliceOf, suggest } from "./context.ts";
 
@@ -1199,10 +1199,9 @@ export function staticValue(e: Expr): Val | undefined {
         const v = staticValue(x);
         return x.e === "range" && Array.isArray(v) ? v : [v];
       });
-      if (items.some((x) => typeof x !== "number")) return undefined;
-      return e.e === "set"
-        ? [...new Set(items as number[])].sort((a, b) => a - b)
-        : items as number[];
+      if (items.some((x) => typeof x !== "number" && typeof x !== "bigint")) return undefined;
+      const ints = items as Int[];
+      return e.e === "set" ? [...new Set(ints)].sort(compareInts) : ints;
     }
     case "op": {
       const values = e.args.map(staticValue);
@@ -1212,9 +1211,19 @@ export function staticValue(e: Expr): Val | undefined {
     }
     case "range": {
       const a = staticValue(e.from), b = staticValue(e.to);
-      if (typeof a !== "number" || typeof b !== "number") return undefined;
-      const out: number[] = [];
-      for (let i = a; i <= b && out.length <= 4096; i++) out.push(i);
+      if (typeof a === "number" && typeof b === "number") {
+        const out: number[] = [];
+        for (let i = a; i <= b && out.length <= 4096; i++) out.push(i);
+        return out;
+      }
+      if (
+        (typeof a !== "number" && typeof a !== "bigint") ||
+        (typeof b !== "number" && typeof b !== "bigint")
+      ) {
+        return undefined;
+      }
+      const out: Int[] = [];
+      for (let i = BigInt(a); i <= BigInt(b) && out.length <= 4096; i++) out.push(toInt(i));
       return out;
     }
     default:

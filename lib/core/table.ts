@@ -13,7 +13,7 @@
 import type { BitField } from "./bitfield.ts";
 
 /** A runtime value: integers (bigint only past 2^53), vector sets as sorted arrays, names. */
-export type Val = number | bigint | readonly number[] | string;
+export type Val = number | bigint | readonly (number | bigint)[] | string;
 
 /** A named bit field of a register, at its architectural position (see `bitfield.ts`). */
 export type FieldSpec = BitField;

@@ -86,11 +86,43 @@ export function describeType(type: ParamType): string {
   }
 }
 
+/**
+ * An integer as values carry it: a number up to 2^53, a bigint past it, so
+ * each value has one representation and `===` and `Set` work on them.
+ */
+export type Int = number | bigint;
+
+/**
+ * The canonical form of an integer: a number when it is exact as one.
+ *
+ * @example
+ * ```ts
+ * toInt(5n); // 5
+ * toInt(0xffff_ffff_ffff_ffffn); // 18446744073709551615n
+ * ```
+ */
+export function toInt(v: bigint): Int {
+  return v <= MAX_EXACT && v >= -MAX_EXACT ? Number(v) : v;
+}
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Orders integers whatever their representation (`a - b` throws on a mix).
+ *
+ * @example
+ * ```ts
+ * [2n ** 60n, 3].sort(compareInts); // [3, 1152921504606846976n]
+ * ```
+ */
+export function compareInts(a: Int, b: Int): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Structural equality; numbers and bigints compare by value, sets by members. */
 export function valEquals(a: Val, b: Val): boolean {
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    const x = [...a].sort((p, q) => p - q), y = [...b].sort((p, q) => p - q);
+    const x = [...a].sort(compareInts), y = [...b].sort(compareInts);
     return x.every((v, i) => v === y[i]);
   }
   if (

@@ -26,7 +26,16 @@ import { EventQueue } from "../core/event_queue.ts";
 import { formatEvent, Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
-import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
+import {
+  coerce,
+  compareInts,
+  formatVal,
+  type Int,
+  toInt,
+  truthy,
+  valCompare,
+  valEquals,
+} from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
 import { type Compiled, compiledProgram, type Step } from "./compile.ts";
@@ -1067,15 +1076,19 @@ class Interpreter {
         return r;
       }
       case "set":
-        return [...new Set(this.items(e.items))].sort((a, b) => a - b);
+        return [...new Set(this.items(e.items))].sort(compareInts);
       case "list":
         return this.items(e.items);
       case "range": {
-        const a = this.int(e.from), b = this.int(e.to);
-        if (b - a > 100_000) this.inputError(e.loc, "range too large (more than 100000 values)");
-        if (b >= a) this.charge(e.loc, b - a + 1, "range");
-        const out: number[] = [];
-        for (let i = a; i <= b; i++) out.push(i);
+        const a = this.element(e.from), b = this.element(e.to);
+        const n = BigInt(b) - BigInt(a) + 1n;
+        if (n > 100_001n) this.inputError(e.loc, "range too large (more than 100000 values)");
+        if (n > 0n) this.charge(e.loc, Number(n), "range");
+        const out: Int[] = [];
+        // Ends past 2^53 count in bigints; each element is stored in its canonical form.
+        if (typeof a === "number" && typeof b === "number") {
+          for (let i = a; i <= b; i++) out.push(i);
+        } else for (let i = BigInt(a); i <= BigInt(b); i++) out.push(toInt(i));
         return out;
       }
       case "state": {
@@ -1099,13 +1112,21 @@ class Interpreter {
   }
 
   /** The elements of a set or list; a range among them stands for its elements. */
-  items(exprs: readonly Expr[]): number[] {
-    const out: number[] = [];
+  items(exprs: readonly Expr[]): Int[] {
+    const out: Int[] = [];
     for (const x of exprs) {
-      if (x.e === "range") out.push(...(this.eval(x) as readonly number[]));
-      else out.push(this.int(x));
+      if (x.e === "range") out.push(...(this.eval(x) as readonly Int[]));
+      else out.push(this.element(x));
     }
     return out;
+  }
+
+  /** A set or list element or a range end: any integer, exact past 2^53. */
+  element(e: Expr): Int {
+    const v = this.eval(e);
+    if (typeof v === "number" && Number.isInteger(v)) return v;
+    if (typeof v === "bigint") return toInt(v);
+    this.inputError(e.loc, `expected a number here, not ${formatVal(v)}`);
   }
 
   int(e: Expr): number {
@@ -1116,11 +1137,10 @@ class Interpreter {
       v >= BigInt(Number.MIN_SAFE_INTEGER)
     ) return Number(v);
     if (typeof v === "bigint") {
-      // Known gap: set and list elements, range ends and indexes are JS numbers.
+      // Indexes and counts: no table or loop reaches 2^53 entries.
       this.inputError(
         e.loc,
-        `${formatVal(v)} is too large here: set and list elements, range ends and indexes ` +
-          "go up to 2^53 - 1 (0x1fffffffffffff)",
+        `${formatVal(v)} is too large here: indexes and counts go up to 2^53 - 1`,
       );
     }
     this.inputError(e.loc, `expected a number here, not ${formatVal(v)}`);

@@ -475,3 +475,20 @@ Deno.test("runProgram() calls onStep after each timeline statement, never for ha
   // repeat itself), 9 the run; the handler's eoi (line 3) is not a step.
   assert.deepEqual(seen, [[4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [8, 0], [8, 0], [9, 1]]);
 });
+
+Deno.test("set and list elements and range ends are exact u64 values past 2^53", () => {
+  const r = run(
+    "let $top = 0xffffffffffffffff\n" +
+      "let $s = {$top, 1, ($top - 2)..($top - 1)}\n" +
+      "expect $s == {1, 0xfffffffffffffffd, 0xfffffffffffffffe, 0xffffffffffffffff}\n" +
+      "expect [0x20000000000000, 0x1fffffffffffff + 2] == [0x20000000000000, 0x20000000000001]\n" +
+      "expect [0x20000000000000] != [0x20000000000001]\n",
+  );
+  assert.deepEqual([r.status, r.failures], ["pass", []]);
+  // The range's elements, as the run built them: bigints past 2^53, numbers below.
+  const big = run("let $s = {0x1ffffffffffffe..0x20000000000001}\nexpect $s == {}\n");
+  assert.equal(
+    big.failures[0].actual,
+    "{0x1ffffffffffffe, 0x1fffffffffffff, 0x20000000000000, 0x20000000000001}",
+  );
+});
