@@ -37,6 +37,7 @@ import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
 import { GuestRegs } from "./hypercall.ts";
+import { RUNSTATE, Runstates } from "./runstate.ts";
 
 /**
  * What the domain needs from the machine around it.
@@ -130,6 +131,8 @@ export class XenDomain implements EvtchnDomain {
   readonly callback: Callback;
   readonly areas: VcpuInfoAreas;
   readonly timers: XenTimers;
+  /** Each vCPU's `vcpu_runstate_info` and its guest copy (`runstate.ts`). */
+  readonly runstate: Runstates;
   /** HVM params other than CALLBACK_IRQ, as stored. */
   readonly params: Map<number, bigint> = new Map();
   /** The CPU mode of each vCPU (what a latch would pick, and how its hypercalls pass arguments). */
@@ -155,6 +158,7 @@ export class XenDomain implements EvtchnDomain {
     this.cpuMode = Array.from({ length: config.vcpus }, () => config.width);
     this.regs = Array.from({ length: config.vcpus }, () => new GuestRegs());
     this.#sharedInfo = config.sharedInfoGpa;
+    this.runstate = new Runstates(config.vcpus, this.mem, () => this.layout().width);
     this.areas = new VcpuInfoAreas(
       config.flavour,
       config.vcpus,
@@ -180,6 +184,8 @@ export class XenDomain implements EvtchnDomain {
       blockedChanged: (n, b, why) => {
         this.#emit(b ? "block" : "wake", `vcpu${n}: ${b ? "blocked in" : "woken by"} ${why}`);
         this.host.setBlocked(n, b);
+        // Xen's scheduler and KVM's halt both take a blocked vCPU out of RUNSTATE_running.
+        this.runstate.change(n, b ? RUNSTATE.blocked : RUNSTATE.running, BigInt(host.now()));
       },
       enableEventDelivery: (n) => {
         const vi = this.areas.ref(n);
@@ -386,6 +392,19 @@ export class XenDomain implements EvtchnDomain {
     // map_guest_area -> force_update_vcpu_system_time: the new area gets a fresh time record.
     this.#updateTime(target);
     return 0;
+  }
+
+  /**
+   * VCPUOP_register_runstate_memory_area from vCPU `caller` (Xen
+   * `xen/common/domain.c`; QEMU turns it into KVM's RUNSTATE_ADDR attribute):
+   * the area moves to `gpa` (0 unregisters, as a null handle does) and the
+   * current runstate is copied there at once. The guest passes a virtual
+   * address; the model's guest runs with paging off, so it is the GPA.
+   */
+  registerRunstateArea(caller: number, gpa: number): number {
+    const rc = this.runstate.register(caller, gpa === 0 ? -1 : gpa, BigInt(this.host.now()));
+    if (rc === 0) this.#emit("runstate", `vcpu${caller}: runstate area at 0x${gpa.toString(16)}`);
+    return rc;
   }
 
   /** Writes vCPU `n`'s time record where its vcpu_info is now (see `vcpu_time.ts`). */

@@ -37,7 +37,12 @@ import {
   type XenExit,
 } from "./hypercall.ts";
 import { namedHypercall, rawHypercall } from "./hypercall_path.ts";
-import { type EvtchnIntercept, KVM_XEN_EVTCHN, KVM_XEN_PRIO_2LEVEL } from "./kvm_xen.ts";
+import {
+  type EvtchnIntercept,
+  KVM_XEN_EVTCHN,
+  KVM_XEN_INVALID,
+  KVM_XEN_PRIO_2LEVEL,
+} from "./kvm_xen.ts";
 import {
   defaultVcpuInfoOffset,
   LAYOUT_64,
@@ -847,6 +852,20 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       vcpuOp(VCPUOP.register_vcpu_info),
     ),
     hc(
+      "xen register_runstate_area",
+      "VCPUOP_register_runstate_memory_area for the calling vCPU (Xen xen/common/domain.c; QEMU " +
+        "sets KVM's RUNSTATE_ADDR): the current vcpu_runstate_info (48 bytes, 44 packed for a " +
+        "32-bit guest) is copied to gpa at once and at every runstate change; 0 unregisters",
+      [{ name: "gpa", type: U32, doc: "guest address of the struct (paging off: the GPA)" }],
+      (x, cpu, a) => x.domain.registerRunstateArea(cpu, a.gpa as number),
+      "0 or -EFAULT",
+      // The model registers only the caller's own area: vcpuid is the calling vCPU.
+      {
+        input: HYPERCALL.vcpu_op,
+        args: (_x, cpu) => [BigInt(VCPUOP.register_runstate_memory_area), BigInt(cpu)],
+      },
+    ),
+    hc(
       "xen set_timer",
       "set_timer_op(now + in): a relative convenience for the absolute hypercall",
       [{ name: "in", type: { kind: "duration" }, doc: "from now" }],
@@ -1222,6 +1241,98 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
             a.vcpu as number,
           ),
         );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_vcpu_set_runstate",
+      doc:
+        "KVM_XEN_VCPU_SET_ATTR runstate attributes (kvm_xen_vcpu_set_attr): addr (RUNSTATE_ADDR: " +
+        "gpa, 0xffffffffffffffff turns it off), current (RUNSTATE_CURRENT: state), data " +
+        "(RUNSTATE_DATA: replaces state, entry_time and the times) or adjust (RUNSTATE_ADJUST: adds " +
+        "them; state 0xffffffffffffffff keeps the state). A state past offline (3), an entry_time " +
+        "other than the sum of the times, or an entry time after now is -EINVAL",
+      params: [
+        {
+          name: "type",
+          type: { kind: "enum", values: ["addr", "current", "data", "adjust"] },
+          doc: "the attribute",
+          positional: true,
+        },
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+        { name: "gpa", type: { kind: "u64" }, doc: "addr: the GPA", default: 0n },
+        {
+          name: "state",
+          type: { kind: "u64" },
+          doc: "RUNSTATE_running 0, runnable 1, blocked 2, offline 3",
+          default: 0n,
+        },
+        { name: "entry_time", type: { kind: "u64" }, doc: "state_entry_time, ns", default: 0n },
+        { name: "running", type: { kind: "u64" }, doc: "time_running, ns", default: 0n },
+        { name: "runnable", type: { kind: "u64" }, doc: "time_runnable, ns", default: 0n },
+        { name: "blocked", type: { kind: "u64" }, doc: "time_blocked, ns", default: 0n },
+        { name: "offline", type: { kind: "u64" }, doc: "time_offline, ns", default: 0n },
+      ],
+      returns: "0, -EINVAL or -EFAULT",
+      run: (vm, _c, a) => {
+        const d = need(xenOf, vm, "kvm xen_vcpu_set_runstate").domain;
+        const n = a.vcpu as number;
+        const now = BigInt(d.host.now());
+        const state = a.state as bigint;
+        if (a.type === "addr") {
+          const gpa = a.gpa as bigint;
+          return d.runstate.register(n, gpa === KVM_XEN_INVALID ? -1 : Number(gpa), now);
+        }
+        if (a.type === "current") {
+          if (state > 3n) return -XEN_ERRNO.EINVAL;
+          d.runstate.change(n, Number(state), now);
+          return 0;
+        }
+        const times = [a.running, a.runnable, a.blocked, a.offline] as bigint[];
+        return d.runstate.kvmSetData(
+          n,
+          a.type === "adjust",
+          state,
+          a.entry_time as bigint,
+          times,
+          now,
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm xen_vcpu_get_runstate",
+      doc:
+        "KVM_XEN_VCPU_GET_ATTR runstate attributes (kvm_xen_vcpu_get_attr): addr (-ENOENT when " +
+        "none), current / state, and RUNSTATE_DATA's entry_time, running, runnable, blocked, offline",
+      params: [
+        {
+          name: "field",
+          type: {
+            kind: "enum",
+            values: ["addr", "state", "entry_time", "running", "runnable", "blocked", "offline"],
+          },
+          doc: "what to read",
+          positional: true,
+        },
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+      ],
+      returns: "the value, or -ENOENT for addr when none is set",
+      run: (vm, _c, a) => {
+        const r =
+          need(xenOf, vm, "kvm xen_vcpu_get_runstate").domain.runstate.vcpus[a.vcpu as number];
+        switch (a.field) {
+          case "addr":
+            return r.area < 0 ? -XEN_ERRNO.ENOENT : r.area;
+          case "state":
+            return r.state;
+          case "entry_time":
+            return small(r.entryTime);
+          default: {
+            const i = ["running", "runnable", "blocked", "offline"].indexOf(a.field as string);
+            return small(r.time[i]);
+          }
+        }
       },
     },
     {

@@ -1,0 +1,166 @@
+/**
+ * Xen runstate areas: `struct vcpu_runstate_info` (Xen `xen/include/public/
+ * vcpu.h`) kept per vCPU and copied into guest memory where the guest
+ * (VCPUOP_register_runstate_memory_area) or the VMM (KVM's
+ * KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR) put it.
+ *
+ * Layout: `state` is an int, `state_entry_time` and `time[4]` are u64. The
+ * 64-bit struct pads `state` to 8 bytes (48 bytes in all); the 32-bit compat
+ * struct is packed (`#pragma pack(4)` in Xen's compat headers, KVM's
+ * `struct compat_vcpu_runstate_info`), so `state_entry_time` is at +4 and
+ * the struct is 44 bytes.
+ *
+ * Accounting (Xen `vcpu_runstate_change`, Linux `kvm_xen_update_runstate`):
+ * on a change, the time since `state_entry_time` is added to the old
+ * state's `time[]`, then `state` and `state_entry_time` take the new values.
+ * Times are the model's virtual clock in ns, so they replay exactly.
+ *
+ * The copy into the guest (Xen `update_runstate_area`, Linux
+ * `kvm_xen_update_runstate_guest`) sets XEN_RUNSTATE_UPDATE (bit 63 of
+ * `state_entry_time`) first when the guest or VMM opted in, then writes the
+ * struct, then clears the bit. The model's copy is one atomic step, so the
+ * flag is never observable in guest memory afterwards; it is written in that
+ * order all the same.
+ *
+ * @module
+ */
+import type { GuestMemory } from "../core/guest_memory.ts";
+import type { GuestWidth } from "./layout.ts";
+import { XEN_ERRNO } from "./errno.ts";
+
+/** `RUNSTATE_*` from `vcpu.h`. */
+export const RUNSTATE = { running: 0, runnable: 1, blocked: 2, offline: 3 } as const;
+
+/** A runstate's name, as `vcpu.h` spells it after `RUNSTATE_`. */
+export type RunstateName = keyof typeof RUNSTATE;
+
+/** Bit 63 of `state_entry_time` while an update is in progress (`XEN_RUNSTATE_UPDATE`). */
+export const XEN_RUNSTATE_UPDATE = 1n << 63n;
+
+/**
+ * Byte offsets of `vcpu_runstate_info` for a guest width.
+ *
+ * @example
+ * ```ts
+ * runstateLayout(32).size; // 44
+ * runstateLayout(64).time; // 16
+ * ```
+ */
+export function runstateLayout(
+  width: GuestWidth,
+): { state: 0; entry: number; time: number; size: number } {
+  return width === 64
+    ? { state: 0, entry: 8, time: 16, size: 48 }
+    : { state: 0, entry: 4, time: 12, size: 44 };
+}
+
+/** One vCPU's runstate as the hypervisor keeps it. */
+export interface Runstate {
+  state: number;
+  entryTime: bigint;
+  readonly time: bigint[];
+  /** Guest-physical address of the registered area, or -1 for none. */
+  area: number;
+}
+
+/**
+ * The runstates of a domain's vCPUs and their guest copies. Every vCPU starts
+ * running at time 0.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * const mem = new GuestMemory(0x10000);
+ * const r = new Runstates(1, mem, () => 64);
+ * r.register(0, 0x1000, 0n);
+ * r.change(0, RUNSTATE.blocked, 500n); // time[running] += 500
+ * mem.read(0x1000, 32);                // 2 (blocked)
+ * ```
+ */
+export class Runstates {
+  readonly vcpus: Runstate[];
+  /** Whether copies set XEN_RUNSTATE_UPDATE while writing (VMASST / KVM's RUNSTATE_UPDATE_FLAG). */
+  updateFlag = false;
+
+  constructor(count: number, readonly mem: GuestMemory, readonly width: () => GuestWidth) {
+    this.vcpus = Array.from({ length: count }, () => ({
+      state: RUNSTATE.running,
+      entryTime: 0n,
+      time: [0n, 0n, 0n, 0n],
+      area: -1,
+    }));
+  }
+
+  /**
+   * Points vCPU `n`'s area at `gpa` (-1: none) and copies the runstate there
+   * at once, as both Xen and KVM do on registration. -EFAULT when the struct
+   * does not lie in guest RAM.
+   */
+  register(n: number, gpa: number, now: bigint): number {
+    const r = this.vcpus[n];
+    if (gpa < 0) {
+      r.area = -1;
+      return 0;
+    }
+    if (!this.mem.contains(gpa, runstateLayout(this.width()).size)) return -XEN_ERRNO.EFAULT;
+    r.area = gpa;
+    this.write(n, now);
+    return 0;
+  }
+
+  /** A state change at `now`: account the old state's time, enter the new one, copy. */
+  change(n: number, state: number, now: bigint): void {
+    const r = this.vcpus[n];
+    if (now > r.entryTime) r.time[r.state] += now - r.entryTime;
+    r.state = state;
+    r.entryTime = now;
+    this.write(n, now);
+  }
+
+  /** Copies vCPU `n`'s runstate into its area, if it has one (see the module doc for the order). */
+  write(n: number, _now: bigint): void {
+    const r = this.vcpus[n];
+    if (r.area < 0) return;
+    const l = runstateLayout(this.width());
+    const at = r.area;
+    if (this.updateFlag) this.mem.write(at + l.entry, 64, r.entryTime | XEN_RUNSTATE_UPDATE);
+    this.mem.write(at + l.state, 32, r.state);
+    for (let i = 0; i < 4; i++) this.mem.write(at + l.time + 8 * i, 64, r.time[i]);
+    this.mem.write(at + l.entry, 64, r.entryTime);
+  }
+
+  /**
+   * KVM_XEN_VCPU_SET_ATTR(RUNSTATE_DATA) and (RUNSTATE_ADJUST)
+   * (`kvm_xen_vcpu_set_attr`): a state past RUNSTATE_offline is -EINVAL
+   * (ADJUST also takes all-ones: leave the state), `state_entry_time` must
+   * equal the sum of the four times (-EINVAL), and the resulting entry time
+   * may not lie after now (-EINVAL). DATA replaces, ADJUST adds.
+   */
+  kvmSetData(
+    n: number,
+    adjust: boolean,
+    state: bigint,
+    entry: bigint,
+    times: readonly bigint[],
+    now: bigint,
+  ): number {
+    const keep = adjust && state === 0xffff_ffff_ffff_ffffn;
+    if (state > BigInt(RUNSTATE.offline) && !keep) return -XEN_ERRNO.EINVAL;
+    const sum = BigInt.asUintN(64, times.reduce((a, b) => a + b, 0n));
+    if (entry !== sum) return -XEN_ERRNO.EINVAL;
+    const r = this.vcpus[n];
+    const newEntry = adjust ? BigInt.asUintN(64, r.entryTime + entry) : entry;
+    if (now < newEntry) return -XEN_ERRNO.EINVAL;
+    r.entryTime = newEntry;
+    for (let i = 0; i < 4; i++) {
+      r.time[i] = adjust ? BigInt.asUintN(64, r.time[i] + times[i]) : times[i];
+    }
+    if (!adjust) r.state = Number(state);
+    else if (!keep) {
+      this.change(n, Number(state), now);
+      return 0;
+    }
+    this.write(n, now);
+    return 0;
+  }
+}

@@ -1,0 +1,52 @@
+import { deepEqual as assertEquals } from "node:assert/strict";
+import { GuestMemory } from "../core/guest_memory.ts";
+import { RUNSTATE, runstateLayout, Runstates, XEN_RUNSTATE_UPDATE } from "./runstate.ts";
+import { XEN_ERRNO } from "./errno.ts";
+
+Deno.test("runstateLayout(): 64-bit pads state to 8 (48 bytes), compat packs it (44 bytes)", () => {
+  assertEquals(runstateLayout(64), { state: 0, entry: 8, time: 16, size: 48 });
+  assertEquals(runstateLayout(32), { state: 0, entry: 4, time: 12, size: 44 });
+});
+
+Deno.test("Runstates.change() adds the time since entry to the old state and copies the struct", () => {
+  const mem = new GuestMemory(0x2000);
+  const r = new Runstates(1, mem, () => 64);
+  assertEquals(r.register(0, 0x1000, 100n), 0);
+  r.change(0, RUNSTATE.blocked, 700n);
+  r.change(0, RUNSTATE.running, 1000n);
+  assertEquals(mem.read(0x1000, 32), RUNSTATE.running);
+  assertEquals(mem.readBig(0x1008, 64), 1000n);
+  assertEquals(mem.readBig(0x1010, 64), 700n); // running 0..700
+  assertEquals(mem.readBig(0x1020, 64), 300n); // blocked 700..1000
+});
+
+Deno.test("Runstates.write() leaves XEN_RUNSTATE_UPDATE clear when the copy is done", () => {
+  const mem = new GuestMemory(0x2000);
+  const r = new Runstates(1, mem, () => 32);
+  r.updateFlag = true;
+  r.register(0, 0x1000, 0n);
+  r.change(0, RUNSTATE.runnable, 50n);
+  assertEquals(mem.readBig(0x1004, 64) & XEN_RUNSTATE_UPDATE, 0n);
+  assertEquals(mem.readBig(0x1004, 64), 50n);
+});
+
+Deno.test("Runstates.register() refuses an area outside guest RAM with -EFAULT", () => {
+  const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
+  assertEquals(r.register(0, 0x1000 - 47, 0n), -XEN_ERRNO.EFAULT);
+  assertEquals(r.register(0, 0x1000 - 48, 0n), 0);
+});
+
+Deno.test("Runstates.kvmSetData() applies KVM's -EINVAL rules for DATA and ADJUST", () => {
+  const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
+  const t = (a: number, b: number, c: number, d: number) => [a, b, c, d].map(BigInt);
+  assertEquals(r.kvmSetData(0, false, 4n, 0n, t(0, 0, 0, 0), 10n), -XEN_ERRNO.EINVAL);
+  assertEquals(r.kvmSetData(0, false, 0n, 5n, t(1, 1, 1, 1), 10n), -XEN_ERRNO.EINVAL);
+  assertEquals(r.kvmSetData(0, false, 0n, 12n, t(3, 3, 3, 3), 10n), -XEN_ERRNO.EINVAL);
+  assertEquals(r.kvmSetData(0, false, 1n, 8n, t(2, 2, 2, 2), 10n), 0);
+  assertEquals(r.vcpus[0].state, RUNSTATE.runnable);
+  assertEquals(r.kvmSetData(0, true, 0xffff_ffff_ffff_ffffn, 2n, t(2, 0, 0, 0), 10n), 0);
+  assertEquals(r.vcpus[0].state, RUNSTATE.runnable);
+  assertEquals(r.vcpus[0].entryTime, 10n);
+  assertEquals(r.vcpus[0].time, t(4, 2, 2, 2));
+  assertEquals(r.kvmSetData(0, true, 0n, 1n, t(1, 0, 0, 0), 10n), -XEN_ERRNO.EINVAL);
+});
