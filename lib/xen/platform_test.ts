@@ -96,6 +96,8 @@ Deno.test("vCPU parameters: the model's own vCPUs are bounded by the checker, hy
     "kvm xen_vcpu_set_attr",
     "kvm xen_vcpu_get_attr",
     "kvm xen_vcpu_set_timer",
+    "kvm xen_vcpu_set_runstate",
+    "kvm xen_vcpu_get_runstate",
     "kvm xen_hcall_result",
     "xen copy_vcpu_info",
   ]);
