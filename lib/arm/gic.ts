@@ -206,6 +206,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly creationOrder: readonly number[];
   /** The VMM's side of the vGIC device: frame addresses and KVM_RUN's readiness. */
   readonly device: VgicDevice;
+  /**
+   * KVM_CREATE_DEVICE made the ITS: true from the start unless the
+   * scenario creates it itself (`gic v3 { its deferred }`).
+   */
+  itsCreated = true;
   /** KVM's GSI routing table (irqfds use it; KVM_IRQ_LINE does not). */
   readonly routing: ArmGsiRouting = new ArmGsiRouting();
   /** The GSIs with an irqfd (KVM_IRQFD). */
@@ -801,6 +806,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * `VgicDevice.run`); a GICv2 is initialised by its first successful run.
    */
   run(vcpu: number): number {
+    if (!this.device.created) {
+      this.device.run(this.initialized);
+      this.#emit("kvm", "run", `KVM_RUN vcpu${vcpu}: no in-kernel vGIC yet, the vCPU runs`);
+      return 0;
+    }
     const r = this.device.run(this.initialized);
     if (r === 0 && !this.initialized) this.#initialise();
     this.#emit(

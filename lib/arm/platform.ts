@@ -144,6 +144,8 @@ const SYSREG_NAMES = [
 ] as const;
 
 /** KVM_DEV_ARM_VGIC_GRP_ADDR types as scenarios name them. */
+/** KVM_CREATE_DEVICE's Arm types: KVM_DEV_TYPE_ARM_VGIC_V2, _V3, _ITS. */
+const DEVICE_TYPES = ["vgic_v2", "vgic_v3", "its"] as const;
 const ADDR_TYPES = ["v2_dist", "v2_cpu", "v3_dist", "v3_redist", "v3_redist_region"] as const;
 const ADDR_TYPE_KEYS = ["V2_DIST", "V2_CPU", "V3_DIST", "V3_REDIST", "V3_REDIST_REGION"] as const;
 const ITS_REG_OFFSET = {
@@ -1491,6 +1493,50 @@ const VMM_COMMANDS: Cmd[] = [
   },
   {
     actor: "vmm",
+    name: "kvm create_device",
+    doc:
+      "KVM_CREATE_DEVICE of the vGIC or its ITS, for a vm whose `gic` block says `deferred` (kvm_ioctl_create_device; vgic-init.c kvm_vgic_create: -EEXIST for a second vGIC, -ENODEV for a GICv2 the host cannot emulate (`gic { no_v2_emulation }`), -EBUSY once a vCPU has run, -E2BIG past 8 vCPUs for GICv2; vgic-its.c vgic_its_create). The type must be the vm's `gic` version (the model builds that GIC); its needs `gic v3 { its }`",
+    params: [{
+      name: "type",
+      type: { kind: "enum", values: DEVICE_TYPES },
+      doc: "KVM_DEV_TYPE_ARM_VGIC_V2, _V3 or _ITS",
+    }],
+    returns: "0, -EEXIST, -ENODEV, -EBUSY or -E2BIG",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_CREATE_DEVICE ${a.type}`, () => {
+        const dev = vm.gic.device;
+        if (a.type === "its") {
+          if (!vm.gic.its) {
+            throw new CommandInputError(
+              "KVM_CREATE_DEVICE its: the model builds the ITS from the vm's setting: declare gic v3 { its }",
+            );
+          }
+          if (vm.gic.itsCreated) {
+            throw new CommandInputError(
+              "KVM_CREATE_DEVICE its: KVM would create a second ITS, but the model has one ITS per VM",
+            );
+          }
+          vm.gic.itsCreated = true;
+          emit(vm, "kvm", "create_device", "KVM_CREATE_DEVICE its: 0 (vgic_its_create)");
+          return 0;
+        }
+        const version = a.type === "vgic_v2" ? 2 : 3;
+        if (dev.created && dev.version !== version) {
+          emit(vm, "kvm", "create_device", `KVM_CREATE_DEVICE ${a.type}: ${-EEXIST}`);
+          return -EEXIST;
+        }
+        if (dev.version !== version) {
+          throw new CommandInputError(
+            `KVM_CREATE_DEVICE ${a.type}: the model builds the vGIC the vm's 'gic' setting names: declare gic v${version} { deferred }`,
+          );
+        }
+        const r = dev.create();
+        emit(vm, "kvm", "create_device", `KVM_CREATE_DEVICE ${a.type}: ${r} (kvm_vgic_create)`);
+        return r;
+      }),
+  },
+  {
+    actor: "vmm",
     name: "kvm vgic_set_addr",
     doc:
       "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (kvm_vgic_addr, vgic_check_iorange, vgic_v3_alloc_redist_region): place a frame; -EEXIST when set, -EINVAL misaligned / wrapping / overlapping another redistributor region / a bad region index / mixing the legacy region with regions, -E2BIG past the 40-bit IPA space, -ENXIO for the other GIC version's types",
@@ -2166,6 +2212,18 @@ function gicState(): State[] {
       get: (vm) => (vm.gic.initialized ? 1 : 0),
     },
     {
+      pattern: "vgic.created",
+      type: BIT,
+      doc: "1 once KVM_CREATE_DEVICE made the vGIC (irqchip_in_kernel; vmm: kvm create_device)",
+      get: (vm) => (vm.gic.device.created ? 1 : 0),
+    },
+    {
+      pattern: "vgic.its_created",
+      type: BIT,
+      doc: "1 once KVM_CREATE_DEVICE made the ITS (vmm: kvm create_device type=its)",
+      get: (vm) => (vm.gic.its && vm.gic.itsCreated ? 1 : 0),
+    },
+    {
       pattern: "vgic.ready",
       type: BIT,
       doc: "1 once a KVM_RUN found the vGIC ready (vgic_ready; vmm: kvm run)",
@@ -2452,6 +2510,18 @@ const SETTINGS: SettingSpec[] = [
         doc: "GICv4 direct injection of forwarded LPIs (needs the ITS)",
         value: { kind: "flag" },
       },
+      {
+        name: "deferred",
+        doc:
+          "the VMM creates the vGIC (and the ITS) itself with `vmm: kvm create_device` instead of before the scenario starts; a vCPU may run first",
+        value: { kind: "flag" },
+      },
+      {
+        name: "no_v2_emulation",
+        doc:
+          "the host cannot emulate a GICv2 (a GICv3 host without the GICv2 compatibility interface: can_emulate_gicv2 false), so creating a vgic_v2 is -ENODEV",
+        value: { kind: "flag" },
+      },
     ],
   },
   {
@@ -2586,7 +2656,8 @@ const KVM_MAX_VCPU_IDS = 512;
  */
 export function gicProblem(settings: Readonly<Record<string, Val>>): string | undefined {
   const n = settings.vcpus as number;
-  if (settings.gic === "v2" && n > VGIC_V2_MAX_CPUS) {
+  // A deferred vGIC is created by a command, which answers -E2BIG itself.
+  if (settings.gic === "v2" && n > VGIC_V2_MAX_CPUS && settings["gic.deferred"] !== 1) {
     return `gic v2 with ${n} vCPUs: KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2) is -E2BIG above ${VGIC_V2_MAX_CPUS} vCPUs (kvm_vgic_create, VGIC_V2_MAX_CPUS); use gic v3`;
   }
   return undefined;
@@ -2650,6 +2721,11 @@ export const armPlatform: Platform<ArmVm> = {
       vcpuIds: ids && ids.length > 0 ? ids : undefined,
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
     }, env);
+    if (s["gic.deferred"] === 1) {
+      vm.gic.device.created = false;
+      vm.gic.itsCreated = false;
+    }
+    if (s["gic.no_v2_emulation"] === 1) vm.gic.device.canEmulateV2 = false;
     if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
       env.trace.emit(
         "kvm",

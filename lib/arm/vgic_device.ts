@@ -40,7 +40,7 @@
  *
  * @module
  */
-import { E2BIG, EBUSY, EEXIST, EINVAL, ENOENT, ENXIO } from "./errno.ts";
+import { E2BIG, EBUSY, EEXIST, EINVAL, ENODEV, ENOENT, ENXIO } from "./errno.ts";
 
 /**
  * The address types of KVM_DEV_ARM_VGIC_GRP_ADDR, by their attribute value.
@@ -58,6 +58,9 @@ export const VgicAddrType = {
   V3_REDIST_REGION: 5,
 } as const;
 
+/** KVM's VGIC_V2_MAX_CPUS and VGIC_V3_MAX_CPUS: what `kvm_vgic_create` sets as max_vcpus. */
+const VGIC_MAX_CPUS = { 2: 8, 3: 512 } as const;
+
 /** Frame sizes: KVM_VGIC_V2_DIST_SIZE, _V2_CPU_SIZE, _V3_DIST_SIZE, _V3_REDIST_SIZE. */
 const V2_DIST_SIZE = 0x1000, V2_CPU_SIZE = 0x2000, V3_DIST_SIZE = 0x1_0000;
 const V3_REDIST_SIZE = 0x2_0000;
@@ -73,7 +76,7 @@ const IPA_SIZE = 1n << 40n;
  * dev.setAddr(VgicAddrType.V3_DIST, 0x1000n) === -VgicErrno.EINVAL; // not 64 KB aligned
  * ```
  */
-export const VgicErrno = { EINVAL, ENXIO, EEXIST, E2BIG, EBUSY, ENOENT } as const;
+export const VgicErrno = { EINVAL, ENXIO, EEXIST, E2BIG, EBUSY, ENOENT, ENODEV } as const;
 
 /**
  * One redistributor region (KVM's `struct vgic_redist_region`).
@@ -112,6 +115,18 @@ export class VgicDevice {
   readonly regions: RedistRegion[] = [];
   /** KVM_RUN succeeded once: the vGIC is ready (`vgic_ready`). */
   ready = false;
+  /**
+   * KVM_CREATE_DEVICE made the vGIC (`irqchip_in_kernel`). True from the
+   * start unless the scenario creates it itself (`gic v3 { deferred }`).
+   */
+  created = true;
+  /** A vCPU has run once (`vcpu_has_run_once`): KVM_RUN while no vGIC existed. */
+  vcpuRan = false;
+  /**
+   * The host can emulate a GICv2 (`kvm_vgic_global_state.can_emulate_gicv2`:
+   * a GICv2 host, or a GICv3 host with the GICv2 compatibility interface).
+   */
+  canEmulateV2 = true;
 
   /**
    * The device of a VM whose GIC is `version` and which has `vcpus` vCPUs.
@@ -122,6 +137,31 @@ export class VgicDevice {
    * ```
    */
   constructor(readonly version: 2 | 3, readonly vcpus: number) {}
+
+  /**
+   * KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2 / _V3), as `kvm_vgic_create`
+   * checks it, in its order: a vGIC already there is -EEXIST; a GICv2 the
+   * host cannot emulate is -ENODEV; a vCPU that has already run is -EBUSY;
+   * more vCPUs than the model's max_vcpus (8 for GICv2, 512 for GICv3) is
+   * -E2BIG. The device's own version is the one that gets created: asking
+   * for the other is the caller's business.
+   *
+   * @example
+   * ```ts
+   * const dev = new VgicDevice(3, 2);
+   * dev.created = false;
+   * dev.create(); // 0
+   * dev.create(); // -17 (-EEXIST)
+   * ```
+   */
+  create(): number {
+    if (this.created) return -EEXIST;
+    if (this.version === 2 && !this.canEmulateV2) return -ENODEV;
+    if (this.vcpuRan) return -EBUSY;
+    if (this.vcpus > VGIC_MAX_CPUS[this.version]) return -E2BIG;
+    this.created = true;
+    return 0;
+  }
 
   /**
    * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR). For V3_REDIST_REGION,
@@ -238,6 +278,12 @@ export class VgicDevice {
    * Returns 0 (the vCPU runs) or a negative errno.
    */
   run(initialized: boolean): number {
+    if (!this.created) {
+      // No in-kernel irqchip: kvm_vgic_map_resources has nothing to map and
+      // the vCPU runs, which closes the door on kvm_vgic_create (-EBUSY).
+      this.vcpuRan = true;
+      return 0;
+    }
     if (this.ready) return 0;
     if (this.version === 2) {
       if (this.distBase === undefined || this.cpuBase === undefined) return -ENXIO;

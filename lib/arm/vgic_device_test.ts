@@ -33,3 +33,22 @@ Deno.test("VgicDevice.run() on a GICv2 needs both frames and no overlap", () => 
   assert.equal(d.setAddr(T.V2_CPU, 0n), 0);
   assert.equal(d.run(false), -E.EINVAL);
 });
+
+Deno.test("VgicDevice.create() answers as kvm_vgic_create: -EEXIST, then -ENODEV, -EBUSY, -E2BIG in that order", () => {
+  const made = new VgicDevice(3, 2);
+  assert.equal(made.create(), -E.EEXIST);
+  const v2 = new VgicDevice(2, 9);
+  v2.created = false;
+  v2.canEmulateV2 = false;
+  v2.vcpuRan = true;
+  assert.equal(v2.create(), -E.ENODEV);
+  v2.canEmulateV2 = true;
+  assert.equal(v2.create(), -E.EBUSY);
+  v2.vcpuRan = false;
+  assert.equal(v2.create(), -E.E2BIG);
+  const v3 = new VgicDevice(3, 9);
+  v3.created = false;
+  assert.equal(v3.run(false), 0); // no irqchip: the vCPU runs
+  assert.equal(v3.vcpuRan, true);
+  assert.equal(v3.create(), -E.EBUSY);
+});
