@@ -211,6 +211,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * scenario creates it itself (`gic v3 { its deferred }`).
    */
   itsCreated = true;
+  /**
+   * GICv2: userspace may write GICD_IGROUPR (`v2_groups_user_writable`),
+   * which it earns by writing GICD_IIDR back.
+   */
+  v2GroupsUserWritable = false;
   /** KVM's GSI routing table (irqfds use it; KVM_IRQ_LINE does not). */
   readonly routing: ArmGsiRouting = new ArmGsiRouting();
   /** The GSIs with an irqfd (KVM_IRQFD). */
@@ -755,6 +760,16 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.#initialise();
     this.#emit("kvm", "vgic_init", "KVM_DEV_ARM_VGIC_CTRL_INIT: vGIC initialised");
     return 0;
+  }
+
+  /**
+   * `vgic_init` where KVM calls it on the VMM's behalf (a GICv2's register
+   * attributes): initialises the vGIC unless it already is.
+   */
+  lazyInit(): void {
+    if (this.initialized) return;
+    this.#initialise();
+    this.#emit("kvm", "vgic_init", "vgic_init: vGIC initialised by a register attribute");
   }
 
   /** `vgic_init`: the vGIC is initialised and KVM installs its default GSI routing. */

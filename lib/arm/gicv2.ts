@@ -24,7 +24,15 @@
  *
  * @module
  */
-import { BankOffset, bankRead, bankWrite, PRIVATE_COUNT, SGI_COUNT } from "./irq_state.ts";
+import {
+  BankOffset,
+  bankRead,
+  bankWrite,
+  PRIORITY_MASK,
+  PRIVATE_COUNT,
+  SGI_COUNT,
+} from "./irq_state.ts";
+import { EINVAL, ENXIO } from "./errno.ts";
 import { GicdOffset } from "./gicv3_distributor.ts";
 import type { Gic } from "./gic.ts";
 import { iarValue } from "./cpu_interface_v3.ts";
@@ -291,4 +299,186 @@ export function gicv2WriteCpu(gic: Gic, cpu: number, offset: number, value: numb
       return cif.dir(value & 0x3ff);
   }
   return false;
+}
+
+// ---- the VMM's view: KVM_DEV_ARM_VGIC_GRP_DIST_REGS / _CPU_REGS ---------------------------
+
+/**
+ * GICC_IIDR as KVM's CPU_REGS attribute gives it (`vgic_mmio_read_vcpuif`):
+ * ProductID 0x4b (KVM) in [31:20], architecture version 2 in [19:16],
+ * Implementer 0x43b (Arm).
+ */
+export const KVM_GICC_IIDR = (0x4b << 20) | (0x2 << 16) | 0x43b;
+
+/** GICC_IIDR's offset: the CPU interface's last register in the CPU_REGS group. */
+const GICC_IIDR_OFFSET = 0xfc;
+
+/** The per-INTID distributor registers and the bits each INTID takes (`vgic_v2_dist_registers`). */
+const PER_IRQ_REGIONS: readonly (readonly [base: number, bitsPerIrq: number])[] = [
+  [BankOffset.IGROUPR, 1],
+  [BankOffset.ISENABLER, 1],
+  [BankOffset.ICENABLER, 1],
+  [BankOffset.ISPENDR, 1],
+  [BankOffset.ICPENDR, 1],
+  [BankOffset.ISACTIVER, 1],
+  [BankOffset.ICACTIVER, 1],
+  [BankOffset.IPRIORITYR, 8],
+  [BankOffset.ITARGETSR, 8],
+  [BankOffset.ICFGR, 2],
+];
+
+/**
+ * Whether KVM's GICv2 distributor has a register at `offset` for a 32-bit
+ * userspace access (`vgic_get_mmio_region` with `check_region`): aligned,
+ * inside a register, and for a per-INTID register an INTID below nr_irqs.
+ */
+function v2DistRegionOk(gic: Gic, offset: number): boolean {
+  if ((offset & 3) !== 0) return false;
+  if (offset < 0x0c) return true; // CTLR, TYPER, IIDR
+  if (offset === GicdOffset.SGIR) return true;
+  if (offset >= GicdOffset.CPENDSGIR && offset < GicdOffset.SPENDSGIR + 0x10) return true;
+  for (const [base, bpi] of PER_IRQ_REGIONS) {
+    const length = (1024 * bpi) / 8;
+    if (offset >= base && offset < base + length) {
+      return ((offset - base) * 8) / bpi < gic.dist.nrIrqs;
+    }
+  }
+  return false;
+}
+
+/** The checks both GICv2 register groups make first: 0, or -EINVAL / -ENXIO. */
+function v2AttrCheck(gic: Gic, cpu: number): number {
+  // vgic_v2_parse_attr: the attribute's CPUID field names a vcpu_id.
+  if (cpu < 0 || cpu >= gic.vcpus) return -EINVAL;
+  // vgic_v2_attr_regs_access initialises a GICv2 on the spot (vgic_init).
+  gic.lazyInit();
+  return 0;
+}
+
+/**
+ * KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS) on a GICv2
+ * (`vgic_v2_attr_regs_access` → `vgic_v2_dist_uaccess`): a 32-bit access
+ * as vCPU `cpu` (the attribute's CPUID field) makes it, so banked SGI/PPI
+ * registers are that vCPU's. Unlike a GICv3's, the access initialises the
+ * vGIC (`vgic_init`) rather than failing with -EBUSY. An unknown vCPU is
+ * -EINVAL; an unaligned offset, one with no register, or a per-INTID
+ * register past nr_irqs is -ENXIO. Writes differ from the guest's where
+ * KVM gives userspace its own handlers: GICD_IIDR must be written with the
+ * value it reads (else -EINVAL), and writing it makes GICD_IGROUPR
+ * writable from userspace (ignored until then: `v2_groups_user_writable`);
+ * GICD_TYPER is ignored; ISPENDR sets the pending latch of each set bit
+ * (an SGI gets `cpu` as its source) and ICPENDR clears it (an SGI loses
+ * every source); ISACTIVER / ICACTIVER set and clear active with no side
+ * effects. Everything else reads and writes as the guest's access does,
+ * GICD_SGIR included. Returns the value read, 0 for a write, or a negative
+ * errno.
+ *
+ * @example
+ * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
+ * gicv2DistUaccess(gic, 0, 0x8); // GICD_IIDR
+ * gicv2DistUaccess(gic, 0, 0x200, 1 << 3); // SGI3 pending, source vCPU0
+ * ```
+ */
+export function gicv2DistUaccess(gic: Gic, cpu: number, offset: number, write?: number): number {
+  const check = v2AttrCheck(gic, cpu);
+  if (check !== 0) return check;
+  if (!v2DistRegionOk(gic, offset)) return -ENXIO;
+  if (write === undefined) return gicv2ReadDist(gic, cpu, offset, 4) >>> 0;
+  const value = write >>> 0;
+  const O = BankOffset;
+  const first = ((offset & 0x7f) >> 2) * 32;
+  const eachSetBit = (fn: (intid: number) => void) => {
+    for (let b = 0; b < 32; b++) {
+      const i = first + b;
+      if (((value >>> b) & 1) !== 0 && i < gic.dist.nrIrqs) fn(i);
+    }
+  };
+  const bankOf = (i: number) => (i < PRIVATE_COUNT ? gic.rds[cpu].bank : gic.dist.spis);
+  if (offset === GicdOffset.TYPER) return 0;
+  if (offset === GicdOffset.IIDR) {
+    if (value !== gicv2ReadDist(gic, cpu, offset, 4) >>> 0) return -EINVAL;
+    gic.v2GroupsUserWritable = true;
+    return 0;
+  }
+  if (offset >= O.IGROUPR && offset < O.ISENABLER) {
+    if (gic.v2GroupsUserWritable) gicv2WriteDist(gic, cpu, offset, value, 4);
+    return 0;
+  }
+  if (offset >= O.ISPENDR && offset < O.ICPENDR) {
+    eachSetBit((i) => {
+      const bank = bankOf(i);
+      if (i < SGI_COUNT) bank.sgiSources![i] |= 1 << cpu;
+      else bank.latch[i] = 1;
+    });
+    return 0;
+  }
+  if (offset >= O.ICPENDR && offset < O.ISACTIVER) {
+    eachSetBit((i) => {
+      const bank = bankOf(i);
+      if (i < SGI_COUNT) bank.sgiSources![i] = 0;
+      else bank.latch[i] = 0;
+    });
+    return 0;
+  }
+  if (offset >= O.ISACTIVER && offset < O.IPRIORITYR) {
+    const set = offset < O.ICACTIVER;
+    eachSetBit((i) => {
+      bankOf(i).active[i] = set ? 1 : 0;
+    });
+    return 0;
+  }
+  gicv2WriteDist(gic, cpu, offset, value, 4);
+  return 0;
+}
+
+/**
+ * KVM_GET/SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CPU_REGS) on a GICv2
+ * (`vgic_v2_cpuif_uaccess`, `vgic_v2_cpu_registers`): the CPU interface
+ * state of vCPU `cpu` a VMM saves and restores. Only GICC_CTLR, PMR, BPR,
+ * ABPR, APR0-3 and IIDR are there (-ENXIO for IAR, EOIR and the rest, and
+ * for an unaligned offset); an unknown vCPU is -EINVAL; the access
+ * initialises the vGIC. The ABI's own rules: GICC_PMR travels as
+ * GICH_VMCR.VMPriMask, the five implemented priority bits shifted down
+ * (priority 0xf0 reads 0x1e); APR<n> is the host GICv3's ICH_AP1R<n>, and
+ * with five priority bits only APR0 exists (APR1-3 read 0 and ignore
+ * writes: `vgic_v3_max_apr_idx`); GICC_IIDR reads {@link KVM_GICC_IIDR}
+ * and ignores writes. Returns the value read, 0 for a write, or a negative
+ * errno.
+ *
+ * @example
+ * ```ts
+ * import { Gic } from "./gic.ts";
+ * declare const gic: Gic;
+ * gicv2CpuUaccess(gic, 0, GiccOffset.PMR, 0x1e); // GICC_PMR priority 0xf0
+ * ```
+ */
+export function gicv2CpuUaccess(gic: Gic, cpu: number, offset: number, write?: number): number {
+  const check = v2AttrCheck(gic, cpu);
+  if (check !== 0) return check;
+  if ((offset & 3) !== 0) return -ENXIO;
+  const cif = gic.cifs[cpu];
+  const value = (write ?? 0) >>> 0;
+  switch (offset) {
+    case GiccOffset.CTLR:
+    case GiccOffset.BPR:
+    case GiccOffset.ABPR:
+      if (write === undefined) return gicv2ReadCpu(gic, cpu, offset) >>> 0;
+      gicv2WriteCpu(gic, cpu, offset, value);
+      return 0;
+    case GiccOffset.PMR:
+      if (write === undefined) return (cif.pmr & PRIORITY_MASK) >>> 3;
+      cif.write("pmr", (value << 3) & PRIORITY_MASK);
+      return 0;
+    case GICC_IIDR_OFFSET:
+      return write === undefined ? KVM_GICC_IIDR : 0;
+  }
+  if (offset >= GiccOffset.APR0 && offset < GiccOffset.APR0 + 0x10) {
+    if (offset !== GiccOffset.APR0) return 0;
+    if (write === undefined) return cif.ap1 >>> 0;
+    cif.write("ap1r0", value);
+    return 0;
+  }
+  return -ENXIO;
 }

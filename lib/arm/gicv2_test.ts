@@ -5,6 +5,8 @@ import { GicdOffset } from "./gicv3_distributor.ts";
 import { BankOffset } from "./irq_state.ts";
 import {
   GiccOffset,
+  gicv2CpuUaccess,
+  gicv2DistUaccess,
   gicv2ReadCpu,
   gicv2ReadDist,
   gicv2WriteCpu,
@@ -49,4 +51,44 @@ Deno.test("gicv2ReadDist() ITARGETSR bytes below 32 read as the accessing CPU", 
   const g = gic2(2);
   assert.equal(gicv2ReadDist(g, 1, BankOffset.ITARGETSR, 4), 0x02020202);
   assert.equal(gicv2WriteDist(g, 1, BankOffset.ITARGETSR, 0xff, 1), false);
+});
+
+Deno.test("gicv2DistUaccess(): ISPENDR restores an SPI's latch and an SGI with the accessing vCPU as source; ICPENDR undoes both", () => {
+  const g = gic2(2);
+  assert.equal(gicv2DistUaccess(g, 1, BankOffset.ISPENDR, 1 << 5), 0);
+  assert.equal(gicv2ReadDist(g, 1, GicdOffset.SPENDSGIR + 4, 4) & 0xff00, 0x0200); // SGI5 from CPU1
+  assert.equal(gicv2DistUaccess(g, 0, BankOffset.ISPENDR + 4, 1 << 8), 0); // SPI 40
+  assert.equal(g.dist.spis.latch[40], 1);
+  assert.equal(gicv2DistUaccess(g, 0, BankOffset.ISPENDR + 4, 0), 0); // a clear bit leaves it
+  assert.equal(g.dist.spis.latch[40], 1);
+  assert.equal(gicv2DistUaccess(g, 0, BankOffset.ICPENDR + 4, 1 << 8), 0);
+  assert.equal(g.dist.spis.latch[40], 0);
+  assert.equal(gicv2DistUaccess(g, 1, BankOffset.ICPENDR, 1 << 5), 0);
+  assert.equal(gicv2ReadDist(g, 1, GicdOffset.SPENDSGIR + 4, 4), 0);
+});
+
+Deno.test("gicv2DistUaccess(): -EINVAL for a vCPU that does not exist, -ENXIO unaligned or past nr_irqs, TYPER writes ignored", () => {
+  const g = gic2(2);
+  assert.equal(gicv2DistUaccess(g, 2, GicdOffset.CTLR), -22);
+  assert.equal(gicv2DistUaccess(g, 0, 0x102), -6);
+  assert.equal(gicv2DistUaccess(g, 0, BankOffset.ISENABLER + 8), -6); // INTIDs 64..95 of 64
+  assert.equal(gicv2DistUaccess(g, 0, BankOffset.ICFGR + 0x10), -6); // ICFGR4: INTIDs 64..79
+  assert.equal(gicv2DistUaccess(g, 0, 0x10), -6); // no register there
+  const typer = gicv2DistUaccess(g, 0, GicdOffset.TYPER);
+  assert.equal(gicv2DistUaccess(g, 0, GicdOffset.TYPER, 0), 0);
+  assert.equal(gicv2DistUaccess(g, 0, GicdOffset.TYPER), typer);
+});
+
+Deno.test("gicv2CpuUaccess(): PMR as VMPriMask both ways, APR0 is the active-priority word, IAR and EOIR are not in the group", () => {
+  const g = gic2(1);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.PMR), 0x1e); // gic2() set priority 0xf0
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.PMR, 0x10), 0);
+  assert.equal(gicv2ReadCpu(g, 0, GiccOffset.PMR), 0x80);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.APR0, 1 << 4), 0);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.APR0), 1 << 4);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.APR0 + 4, 1), 0);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.APR0 + 4), 0);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.IAR), -6);
+  assert.equal(gicv2CpuUaccess(g, 0, GiccOffset.EOIR, 0), -6);
+  assert.equal(gicv2CpuUaccess(g, 1, GiccOffset.CTLR), -22);
 });

@@ -34,7 +34,15 @@ import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
 import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
 import { EACCES, EBUSY, EEXIST, GitsBaser, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
-import { GiccOffset, gicv2ReadCpu, gicv2ReadDist, gicv2WriteCpu, gicv2WriteDist } from "./gicv2.ts";
+import {
+  GiccOffset,
+  gicv2CpuUaccess,
+  gicv2DistUaccess,
+  gicv2ReadCpu,
+  gicv2ReadDist,
+  gicv2WriteCpu,
+  gicv2WriteDist,
+} from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
 import { VgicAddrType, VgicErrno } from "./vgic_device.ts";
@@ -144,6 +152,37 @@ const SYSREG_NAMES = [
 ] as const;
 
 /** KVM_DEV_ARM_VGIC_GRP_ADDR types as scenarios name them. */
+/** The vCPU a GICv2 register attribute names (KVM_DEV_ARM_VGIC_CPUID, bits [39:32]). */
+const V2_CPUID = {
+  name: "vcpu",
+  type: { kind: "int", min: 0, max: 0xff, what: "a vcpu_id" },
+  doc: "the vcpu_id in the attribute's CPUID field",
+} as const;
+/** DIST_REGS' CPUID: only a GICv2 reads it, so it may be left out. */
+const V2_ATTR_VCPU = {
+  ...V2_CPUID,
+  doc: "GICv2: the vcpu_id in the attribute's CPUID field (a GICv3's DIST_REGS ignores it)",
+  default: 0,
+} as const;
+
+/**
+ * A GICv2 register attribute (DIST_REGS / CPU_REGS): -ENXIO on a GICv3,
+ * which has no CPU_REGS group; otherwise `access`, traced.
+ */
+function v2Attr(
+  vm: ArmVm,
+  op: "get_attr" | "set_attr",
+  group: "DIST_REGS" | "CPU_REGS",
+  a: Readonly<Record<string, unknown>>,
+  access: () => number,
+): number {
+  const what = `${group} vcpu ${a.vcpu} offset ${hex(a.offset as number)}`;
+  const r = vm.gic.version === 2 ? access() : -ENXIO;
+  const shown = r < 0 ? `${r}` : op === "get_attr" ? `= ${hex(r)}` : `<- ${hex(a.value as number)}`;
+  emit(vm, "kvm", op, `${what} ${shown}`);
+  return r;
+}
+
 /** KVM_CREATE_DEVICE's Arm types: KVM_DEV_TYPE_ARM_VGIC_V2, _V3, _ITS. */
 const DEVICE_TYPES = ["vgic_v2", "vgic_v3", "its"] as const;
 const ADDR_TYPES = ["v2_dist", "v2_cpu", "v3_dist", "v3_redist", "v3_redist_region"] as const;
@@ -1667,27 +1706,34 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm vgic_get_dist_reg",
     doc:
-      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS) on the GICv3 (vgic_v3_dist_uaccess): a 32-bit distributor register; GICD_ISPENDR<n> shows the pending latches only (vgic_v3_uaccess_read_pending), GICD_ICPENDR<n> reads 0",
-    params: [{
-      name: "offset",
-      type: { kind: "int", min: 0, max: 0xffff, what: "a distributor offset" },
-      doc: "the register's offset",
-    }],
-    returns: "the value, or -EBUSY before vgic_init, -ENXIO on GICv2",
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS): a 32-bit distributor register. GICv3 (vgic_v3_dist_uaccess): GICD_ISPENDR<n> shows the pending latches only (vgic_v3_uaccess_read_pending), GICD_ICPENDR<n> reads 0, -EBUSY before vgic_init. GICv2 (vgic_v2_attr_regs_access, vgic_v2_dist_uaccess): as vCPU `vcpu` reads it (banked SGI/PPI registers are its own), the access initialises the vGIC, -EINVAL for an unknown vCPU, -ENXIO for an unaligned offset, one with no register or a per-INTID register past nr_irqs",
+    params: [
+      {
+        name: "offset",
+        type: { kind: "int", min: 0, max: 0xffff, what: "a distributor offset" },
+        doc: "the register's offset",
+      },
+      V2_ATTR_VCPU,
+    ],
+    returns: "the value, or -EBUSY (GICv3 before vgic_init), -EINVAL, -ENXIO",
     run: (vm, _c, a, source) =>
       acting(
         vm,
         source,
         "ioctl",
         `KVM_GET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
-        () => vm.gic.getDistReg(a.offset as number),
+        () =>
+          vm.gic.version === 2
+            ? v2Attr(vm, "get_attr", "DIST_REGS", a, () =>
+              gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number))
+            : vm.gic.getDistReg(a.offset as number),
       ),
   },
   {
     actor: "vmm",
     name: "kvm vgic_set_dist_reg",
     doc:
-      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS) on the GICv3: write a 32-bit distributor register as a restore does; GICD_ISPENDR<n> sets or clears each SPI's pending latch, GICD_ICPENDR<n> is ignored, ISACTIVER / ICACTIVER set and clear active",
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_DIST_REGS): write a 32-bit distributor register as a restore does. GICv3: GICD_ISPENDR<n> sets or clears each SPI's pending latch, GICD_ICPENDR<n> is ignored, ISACTIVER / ICACTIVER set and clear active. GICv2 (vgic_v2_dist_uaccess, as vCPU `vcpu`): GICD_IIDR must be written with its value (-EINVAL) and makes GICD_IGROUPR writable (ignored before: vgic_mmio_uaccess_write_v2_group), TYPER is ignored, ISPENDR sets each set bit's latch (an SGI's source is `vcpu`), ICPENDR clears it (an SGI loses every source), ISACTIVER / ICACTIVER set and clear active",
     params: [
       {
         name: "offset",
@@ -1695,15 +1741,71 @@ const VMM_COMMANDS: Cmd[] = [
         doc: "the register's offset",
       },
       { name: "value", type: U32, doc: "the 32-bit value" },
+      V2_ATTR_VCPU,
     ],
-    returns: "0, -EBUSY before vgic_init, -ENXIO on GICv2",
+    returns: "0, or -EBUSY (GICv3 before vgic_init), -EINVAL, -ENXIO",
     run: (vm, _c, a, source) =>
       acting(
         vm,
         source,
         "ioctl",
         `KVM_SET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
-        () => vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number),
+        () =>
+          vm.gic.version === 2
+            ? v2Attr(vm, "set_attr", "DIST_REGS", a, () =>
+              gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number, a.value as number))
+            : vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_get_cpu_reg",
+    doc:
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CPU_REGS) on a GICv2 (vgic_v2_cpuif_uaccess, vgic_mmio_read_vcpuif): GICC_CTLR, PMR (as GICH_VMCR.VMPriMask: the priority >> 3), BPR, ABPR, APR0-3 (the host's ICH_AP1R<n>; APR1-3 read 0 with five priority bits) or IIDR of a vCPU; -ENXIO for any other offset and on a GICv3, -EINVAL for an unknown vCPU; the access initialises the vGIC",
+    params: [
+      V2_CPUID,
+      {
+        name: "offset",
+        type: { kind: "int", min: 0, max: 0x1fff, what: "a CPU interface offset" },
+        doc: "the GICC register's offset",
+      },
+    ],
+    returns: "the value, or -EINVAL / -ENXIO",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_GET_DEVICE_ATTR CPU_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
+        () =>
+          v2Attr(vm, "get_attr", "CPU_REGS", a, () =>
+            gicv2CpuUaccess(vm.gic, a.vcpu as number, a.offset as number)),
+      ),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_set_cpu_reg",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CPU_REGS) on a GICv2 (vgic_v2_cpuif_uaccess, vgic_mmio_write_vcpuif, vgic_mmio_write_apr): restore GICC_CTLR, PMR (given as VMPriMask: priority >> 3), BPR, ABPR or APR0 of a vCPU; APR1-3 and IIDR ignore writes; -ENXIO for any other offset and on a GICv3, -EINVAL for an unknown vCPU",
+    params: [
+      V2_CPUID,
+      {
+        name: "offset",
+        type: { kind: "int", min: 0, max: 0x1fff, what: "a CPU interface offset" },
+        doc: "the GICC register's offset",
+      },
+      { name: "value", type: U32, doc: "the 32-bit value" },
+    ],
+    returns: "0, or -EINVAL / -ENXIO",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_DEVICE_ATTR CPU_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
+        () =>
+          v2Attr(vm, "set_attr", "CPU_REGS", a, () =>
+            gicv2CpuUaccess(vm.gic, a.vcpu as number, a.offset as number, a.value as number)),
       ),
   },
   {
