@@ -184,8 +184,12 @@ export class XenDomain implements EvtchnDomain {
       blockedChanged: (n, b, why) => {
         this.#emit(b ? "block" : "wake", `vcpu${n}: ${b ? "blocked in" : "woken by"} ${why}`);
         this.host.setBlocked(n, b);
-        // Xen's scheduler and KVM's halt both take a blocked vCPU out of RUNSTATE_running.
-        this.runstate.change(n, b ? RUNSTATE.blocked : RUNSTATE.running, BigInt(host.now()));
+        // Xen's scheduler accounts a blocked vCPU as RUNSTATE_blocked. KVM does not: it
+        // moves only running <-> runnable (kvm_xen_runstate_set_preempted at a preempted
+        // vcpu_put), so a vCPU halted in a hypercall stays running unless the VMM sets it.
+        if (config.flavour === "xen") {
+          this.runstate.change(n, b ? RUNSTATE.blocked : RUNSTATE.running, BigInt(host.now()));
+        }
       },
       enableEventDelivery: (n) => {
         const vi = this.areas.ref(n);
