@@ -59,6 +59,7 @@ import {
   IA32_TSC_DEADLINE_MSR,
   ICR_HIGH_FIELDS,
   ICR_LOW_FIELDS,
+  LapicOffset,
   type LapicRegister,
   lapicRegisterByName,
   lapicRegisterByOffset,
@@ -710,7 +711,7 @@ export class Lapic {
     if (!this.#x2apic) return this.#gp(msr, "x2APIC MSRs exist only in x2APIC mode");
     const offset = (msr - X2APIC_MSR_BASE) << 4;
     if (offset === OFFSET_ICR) return (BigInt(this.#icrHigh) << 32n) | BigInt(this.#icrLow);
-    const reg = offset <= 0x3e0 ? lapicRegisterByOffset(offset) : undefined;
+    const reg = offset <= LapicOffset.TIMER_DIVIDE ? lapicRegisterByOffset(offset) : undefined;
     let why: string | null = null;
     if (offset === SELF_IPI_OFFSET) why = "SELF IPI is write-only";
     else if (!reg) why = "no x2APIC register there";
@@ -790,7 +791,7 @@ export class Lapic {
       this.#sendIpi(fieldSet(ICR_SHORTHAND, value, Shorthand.Self), 0);
       return null;
     }
-    const reg = offset <= 0x3e0 ? lapicRegisterByOffset(offset) : undefined;
+    const reg = offset <= LapicOffset.TIMER_DIVIDE ? lapicRegisterByOffset(offset) : undefined;
     if (!reg) return "no x2APIC register there";
     if (reg.msr === null) return `${reg.specName} does not exist in x2APIC mode`;
     if (offset === OFFSET_ID) return "the x2APIC ID is read-only";
@@ -1247,39 +1248,43 @@ export class Lapic {
       if (lvtIndex === Lvt.Cmci && !this.#cmci) return 0;
       return this.lvt[lvtIndex];
     }
-    if (offset >= 0x100 && offset < 0x280) {
+    if (offset >= LapicOffset.ISR && offset < LapicOffset.ESR) {
       const word = (offset >> 4) & 7;
-      const set = offset < 0x180 ? this.isr : offset < 0x200 ? this.tmr : this.irr;
+      const set = offset < LapicOffset.TMR
+        ? this.isr
+        : offset < LapicOffset.IRR
+        ? this.tmr
+        : this.irr;
       return set[word];
     }
     switch (offset) {
-      case 0x020:
+      case LapicOffset.ID:
         return this.#x2apic ? this.#id : (this.#id << 24) >>> 0;
-      case 0x030:
+      case LapicOffset.VERSION:
         return this.version;
-      case 0x080:
+      case LapicOffset.TPR:
         return this.#tpr;
-      case 0x090:
+      case LapicOffset.APR:
         return 0; // KVM does not model arbitration priority.
-      case 0x0a0:
+      case LapicOffset.PPR:
         return this.ppr;
-      case 0x0d0:
+      case LapicOffset.LDR:
         return this.#ldr;
-      case 0x0e0:
+      case LapicOffset.DFR:
         return this.#dfr;
-      case 0x0f0:
+      case LapicOffset.SVR:
         return this.#svr;
-      case 0x280:
+      case LapicOffset.ESR:
         return this.#esr;
-      case 0x300:
+      case LapicOffset.ICR_LOW:
         return this.#icrLow;
-      case 0x310:
+      case LapicOffset.ICR_HIGH:
         return this.#icrHigh;
-      case 0x380:
+      case LapicOffset.TIMER_INITIAL_COUNT:
         return this.timer.initialCount;
-      case 0x390:
+      case LapicOffset.TIMER_CURRENT_COUNT:
         return this.timer.currentCount();
-      case 0x3e0:
+      case LapicOffset.TIMER_DIVIDE:
         return this.timer.divide;
     }
     return 0;
@@ -1322,40 +1327,44 @@ export class Lapic {
     if (lvtIndex >= 0) {
       this.lvt[lvtIndex] = value;
       if (lvtIndex === Lvt.Timer) this.timer.setMode(((value >>> 17) & 3) as TimerMode);
-    } else if (offset >= 0x100 && offset < 0x280) {
+    } else if (offset >= LapicOffset.ISR && offset < LapicOffset.ESR) {
       const word = (offset >> 4) & 7;
-      const set = offset < 0x180 ? this.isr : offset < 0x200 ? this.tmr : this.irr;
+      const set = offset < LapicOffset.TMR
+        ? this.isr
+        : offset < LapicOffset.IRR
+        ? this.tmr
+        : this.irr;
       set[word] = value;
     } else {
       switch (offset) {
-        case 0x020:
+        case LapicOffset.ID:
           if (!this.#x2apic) this.#id = value >>> 24;
           break;
-        case 0x080:
+        case LapicOffset.TPR:
           this.#tpr = value & 0xff;
           break;
-        case 0x0d0:
+        case LapicOffset.LDR:
           this.#ldr = value;
           break;
-        case 0x0e0:
+        case LapicOffset.DFR:
           this.#dfr = value;
           break;
-        case 0x0f0:
+        case LapicOffset.SVR:
           this.#svr = value;
           break;
-        case 0x280:
+        case LapicOffset.ESR:
           this.#esr = value;
           break;
-        case 0x300:
+        case LapicOffset.ICR_LOW:
           this.#icrLow = value;
           break;
-        case 0x310:
+        case LapicOffset.ICR_HIGH:
           this.#icrHigh = value;
           break;
-        case 0x380:
+        case LapicOffset.TIMER_INITIAL_COUNT:
           this.timer.writeInitialCount(value);
           break;
-        case 0x3e0:
+        case LapicOffset.TIMER_DIVIDE:
           this.timer.writeDivide(value);
           break;
       }
@@ -1417,13 +1426,13 @@ export class Lapic {
     if (offset === OFFSET_LVT_CMCI && !this.#cmci) {
       return "LVT CMCI not implemented (no MCG_CMCI_P)";
     }
-    if (offset === 0x0b0) {
+    if (offset === LapicOffset.EOI) {
       // The EOI value is ignored (xAPIC; KVM in x2APIC too).
       this.eoi();
       return null;
     }
     let mask = reg.writeMask;
-    if (offset === 0x0f0 && !this.#suppressEoi) mask &= ~SVR_SUPPRESS_EOI;
+    if (offset === LapicOffset.SVR && !this.#suppressEoi) mask &= ~SVR_SUPPRESS_EOI;
     let stored = (value & mask) >>> 0;
     const reserved = (value & ~mask & this.#reservedReportMask(offset)) >>> 0;
     if (reserved !== 0 && t.enabled) {
@@ -1455,20 +1464,20 @@ export class Lapic {
     }
 
     switch (offset) {
-      case 0x020:
+      case LapicOffset.ID:
         this.#id = stored >>> 24;
         break;
-      case 0x080:
+      case LapicOffset.TPR:
         this.#tpr = stored;
         break;
-      case 0x0d0:
+      case LapicOffset.LDR:
         this.#ldr = stored;
         break;
-      case 0x0e0:
+      case LapicOffset.DFR:
         stored = (stored | 0x0fffffff) >>> 0;
         this.#dfr = stored;
         break;
-      case 0x0f0: {
+      case LapicOffset.SVR: {
         const was = (this.#svr & SVR_ENABLE) !== 0;
         this.#svr = stored;
         if ((stored & SVR_ENABLE) === 0) {
@@ -1482,22 +1491,22 @@ export class Lapic {
         }
         break;
       }
-      case 0x280:
+      case LapicOffset.ESR:
         // Writing ESR latches the errors seen since the last write.
         this.#esr = this.#esrPending;
         this.#esrPending = 0;
         stored = this.#esr;
         break;
-      case 0x300:
+      case LapicOffset.ICR_LOW:
         // Delivery is instantaneous here, so the send-pending bit never sticks.
         this.#icrLow = stored & ~ICR_BUSY;
         this.#traceWrite(reg.name, this.#icrLow);
         this.#sendIpi(this.#icrLow, fieldGet(ICR_DEST, this.#icrHigh));
         return null;
-      case 0x310:
+      case LapicOffset.ICR_HIGH:
         this.#icrHigh = stored;
         break;
-      case 0x380:
+      case LapicOffset.TIMER_INITIAL_COUNT:
         if ((this.lvt[Lvt.Timer] & (3 << 17)) === TIMER_MODE_TSC_DEADLINE) {
           // TMICT is dead in TSC-deadline mode (SDM "TSC-Deadline Mode"). KVM
           // drops the write without failing it, so an x2APIC WRMSR does not #GP.
@@ -1509,7 +1518,7 @@ export class Lapic {
         this.#traceWrite(reg.name, stored);
         this.timer.writeInitialCount(stored);
         return null;
-      case 0x3e0:
+      case LapicOffset.TIMER_DIVIDE:
         this.#traceWrite(reg.name, stored);
         this.timer.writeDivide(stored);
         return null;
@@ -1520,8 +1529,8 @@ export class Lapic {
 
   /** Bits worth reporting as "reserved": DFR's 27:0 read as ones anyway, so are not. */
   #reservedReportMask(offset: number): number {
-    if (offset === 0x0e0) return 0xf0000000;
-    if (offset === 0x280) return 0;
+    if (offset === LapicOffset.DFR) return 0xf0000000;
+    if (offset === LapicOffset.ESR) return 0;
     return 0xffffffff;
   }
 
