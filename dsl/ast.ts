@@ -149,8 +149,19 @@ export interface ParenExpr {
   loc: Loc;
 }
 
+/** `($a == 1)`: a condition used as a value, 1 when it holds and 0 when not. */
+export interface ConditionValue {
+  /** The node type. */
+  kind: "condition";
+  /** The condition inside the parentheses. */
+  condition: Condition;
+  /** Where it is in the source. */
+  loc: Loc;
+}
+
 /** Any value that can appear as an argument or operand. */
 export type Value =
+  | ConditionValue
   | BinaryExpr
   | UnaryExpr
   | ParenExpr

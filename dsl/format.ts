@@ -370,6 +370,8 @@ function value(v: Value): string {
       return `~${value(v.operand)}`;
     case "paren":
       return `(${value(v.expr)})`;
+    case "condition":
+      return `(${condition(v.condition, 0)})`;
     case "binary": {
       // Walk the left spine in a loop: the parser folds a chain of thousands
       // of operators into a tree that deep, which recursion would not survive.

@@ -43,7 +43,9 @@ export type Expr =
   | { e: "list"; items: Expr[]; loc: Loc }
   | { e: "range"; from: Expr; to: Expr; loc: Loc }
   | { e: "state"; vm: number; spec: StateSpec<VmModel>; indexes: Expr[]; text: string; loc: Loc }
-  | { e: "query"; call: Call; loc: Loc };
+  | { e: "query"; call: Call; loc: Loc }
+  /** `($a == 1)`: 1 when the condition holds, else 0. */
+  | { e: "cond"; cond: Cond; loc: Loc };
 
 /** A resolved command with its argument expressions. */
 export interface Call {

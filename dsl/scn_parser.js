@@ -215,14 +215,14 @@ function peg$parse(input, options) {
   const peg$c30 = "not";
   const peg$c31 = "(";
   const peg$c32 = ")";
-  const peg$c33 = "took";
-  const peg$c34 = "nothing";
-  const peg$c35 = "order";
-  const peg$c36 = "once";
-  const peg$c37 = "twice";
-  const peg$c38 = "times";
-  const peg$c39 = "==";
-  const peg$c40 = "!=";
+  const peg$c33 = "==";
+  const peg$c34 = "!=";
+  const peg$c35 = "took";
+  const peg$c36 = "nothing";
+  const peg$c37 = "order";
+  const peg$c38 = "once";
+  const peg$c39 = "twice";
+  const peg$c40 = "times";
   const peg$c41 = "<=";
   const peg$c42 = ">=";
   const peg$c43 = "<";
@@ -254,22 +254,23 @@ function peg$parse(input, options) {
 
   const peg$r0 = /^[A-Za-z0-9_.\-]/;
   const peg$r1 = /^[^\n\r;}#]/;
-  const peg$r2 = /^[\-<]/;
-  const peg$r3 = /^[%*\/]/;
-  const peg$r4 = /^[0-9]/;
-  const peg$r5 = /^[0-9_]/;
-  const peg$r6 = /^[0-9a-fA-F]/;
-  const peg$r7 = /^[0-9a-fA-F_]/;
-  const peg$r8 = /^[01]/;
-  const peg$r9 = /^[01_]/;
-  const peg$r10 = /^[^"\\\n\r]/;
-  const peg$r11 = /^["\\nt]/;
-  const peg$r12 = /^[^\n\r]/;
-  const peg$r13 = /^[A-Za-z]/;
-  const peg$r14 = /^[A-Za-z_]/;
-  const peg$r15 = /^[A-Za-z0-9_]/;
-  const peg$r16 = /^[ \t]/;
-  const peg$r17 = /^[\n\r]/;
+  const peg$r2 = /^[<>+\-*\/%&|\^]/;
+  const peg$r3 = /^[\-<]/;
+  const peg$r4 = /^[%*\/]/;
+  const peg$r5 = /^[0-9]/;
+  const peg$r6 = /^[0-9_]/;
+  const peg$r7 = /^[0-9a-fA-F]/;
+  const peg$r8 = /^[0-9a-fA-F_]/;
+  const peg$r9 = /^[01]/;
+  const peg$r10 = /^[01_]/;
+  const peg$r11 = /^[^"\\\n\r]/;
+  const peg$r12 = /^["\\nt]/;
+  const peg$r13 = /^[^\n\r]/;
+  const peg$r14 = /^[A-Za-z]/;
+  const peg$r15 = /^[A-Za-z_]/;
+  const peg$r16 = /^[A-Za-z0-9_]/;
+  const peg$r17 = /^[ \t]/;
+  const peg$r18 = /^[\n\r]/;
 
   const peg$e0 = peg$otherExpectation("end of file");
   const peg$e1 = peg$anyExpectation();
@@ -310,69 +311,70 @@ function peg$parse(input, options) {
   const peg$e36 = peg$literalExpectation("not", false);
   const peg$e37 = peg$literalExpectation("(", false);
   const peg$e38 = peg$literalExpectation(")", false);
-  const peg$e39 = peg$literalExpectation("took", false);
-  const peg$e40 = peg$literalExpectation("nothing", false);
-  const peg$e41 = peg$literalExpectation("order", false);
-  const peg$e42 = peg$otherExpectation("count (once, twice, N times)");
-  const peg$e43 = peg$literalExpectation("once", false);
-  const peg$e44 = peg$literalExpectation("twice", false);
-  const peg$e45 = peg$literalExpectation("times", false);
-  const peg$e46 = peg$otherExpectation("comparison operator");
-  const peg$e47 = peg$literalExpectation("==", false);
-  const peg$e48 = peg$literalExpectation("!=", false);
-  const peg$e49 = peg$literalExpectation("<=", false);
-  const peg$e50 = peg$literalExpectation(">=", false);
-  const peg$e51 = peg$literalExpectation("<", false);
-  const peg$e52 = peg$classExpectation(["-", "<"], false, false, false);
-  const peg$e53 = peg$literalExpectation(">", false);
-  const peg$e54 = peg$literalExpectation("..", false);
-  const peg$e55 = peg$otherExpectation("expression");
-  const peg$e56 = peg$literalExpectation("|", false);
-  const peg$e57 = peg$literalExpectation("^", false);
-  const peg$e58 = peg$literalExpectation("&", false);
-  const peg$e59 = peg$literalExpectation("<<", false);
-  const peg$e60 = peg$literalExpectation(">>", false);
-  const peg$e61 = peg$classExpectation(["%", "*", "/"], false, false, false);
-  const peg$e62 = peg$literalExpectation("+", false);
-  const peg$e63 = peg$literalExpectation("-", false);
-  const peg$e64 = peg$literalExpectation("~", false);
-  const peg$e65 = peg$literalExpectation("[", false);
-  const peg$e66 = peg$literalExpectation("]", false);
-  const peg$e67 = peg$otherExpectation("duration");
-  const peg$e68 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e69 = peg$classExpectation([["0", "9"], "_"], false, false, false);
-  const peg$e70 = peg$literalExpectation("ns", false);
-  const peg$e71 = peg$literalExpectation("us", false);
-  const peg$e72 = peg$literalExpectation("ms", false);
-  const peg$e73 = peg$literalExpectation("s", false);
-  const peg$e74 = peg$otherExpectation("number");
-  const peg$e75 = peg$literalExpectation("0x", false);
-  const peg$e76 = peg$literalExpectation("0X", false);
-  const peg$e77 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
-  const peg$e78 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
-  const peg$e79 = peg$literalExpectation("0b", false);
-  const peg$e80 = peg$literalExpectation("0B", false);
-  const peg$e81 = peg$classExpectation(["0", "1"], false, false, false);
-  const peg$e82 = peg$classExpectation(["0", "1", "_"], false, false, false);
-  const peg$e83 = peg$otherExpectation("string");
-  const peg$e84 = peg$literalExpectation("\"", false);
-  const peg$e85 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
-  const peg$e86 = peg$literalExpectation("\\", false);
-  const peg$e87 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
-  const peg$e88 = peg$classExpectation(["\n", "\r"], true, false, false);
-  const peg$e89 = peg$otherExpectation("variable");
-  const peg$e90 = peg$literalExpectation("$", false);
-  const peg$e91 = peg$otherExpectation("name");
-  const peg$e92 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
-  const peg$e93 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e95 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e96 = peg$otherExpectation("space");
-  const peg$e97 = peg$otherExpectation("comment");
-  const peg$e98 = peg$literalExpectation("#", false);
-  const peg$e99 = peg$otherExpectation("newline");
-  const peg$e100 = peg$literalExpectation("\r\n", false);
-  const peg$e101 = peg$classExpectation(["\n", "\r"], false, false, false);
+  const peg$e39 = peg$literalExpectation("==", false);
+  const peg$e40 = peg$literalExpectation("!=", false);
+  const peg$e41 = peg$classExpectation(["<", ">", "+", "-", "*", "/", "%", "&", "|", "^"], false, false, false);
+  const peg$e42 = peg$literalExpectation("took", false);
+  const peg$e43 = peg$literalExpectation("nothing", false);
+  const peg$e44 = peg$literalExpectation("order", false);
+  const peg$e45 = peg$otherExpectation("count (once, twice, N times)");
+  const peg$e46 = peg$literalExpectation("once", false);
+  const peg$e47 = peg$literalExpectation("twice", false);
+  const peg$e48 = peg$literalExpectation("times", false);
+  const peg$e49 = peg$otherExpectation("comparison operator");
+  const peg$e50 = peg$literalExpectation("<=", false);
+  const peg$e51 = peg$literalExpectation(">=", false);
+  const peg$e52 = peg$literalExpectation("<", false);
+  const peg$e53 = peg$classExpectation(["-", "<"], false, false, false);
+  const peg$e54 = peg$literalExpectation(">", false);
+  const peg$e55 = peg$literalExpectation("..", false);
+  const peg$e56 = peg$otherExpectation("expression");
+  const peg$e57 = peg$literalExpectation("|", false);
+  const peg$e58 = peg$literalExpectation("^", false);
+  const peg$e59 = peg$literalExpectation("&", false);
+  const peg$e60 = peg$literalExpectation("<<", false);
+  const peg$e61 = peg$literalExpectation(">>", false);
+  const peg$e62 = peg$classExpectation(["%", "*", "/"], false, false, false);
+  const peg$e63 = peg$literalExpectation("+", false);
+  const peg$e64 = peg$literalExpectation("-", false);
+  const peg$e65 = peg$literalExpectation("~", false);
+  const peg$e66 = peg$literalExpectation("[", false);
+  const peg$e67 = peg$literalExpectation("]", false);
+  const peg$e68 = peg$otherExpectation("duration");
+  const peg$e69 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e70 = peg$classExpectation([["0", "9"], "_"], false, false, false);
+  const peg$e71 = peg$literalExpectation("ns", false);
+  const peg$e72 = peg$literalExpectation("us", false);
+  const peg$e73 = peg$literalExpectation("ms", false);
+  const peg$e74 = peg$literalExpectation("s", false);
+  const peg$e75 = peg$otherExpectation("number");
+  const peg$e76 = peg$literalExpectation("0x", false);
+  const peg$e77 = peg$literalExpectation("0X", false);
+  const peg$e78 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
+  const peg$e79 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
+  const peg$e80 = peg$literalExpectation("0b", false);
+  const peg$e81 = peg$literalExpectation("0B", false);
+  const peg$e82 = peg$classExpectation(["0", "1"], false, false, false);
+  const peg$e83 = peg$classExpectation(["0", "1", "_"], false, false, false);
+  const peg$e84 = peg$otherExpectation("string");
+  const peg$e85 = peg$literalExpectation("\"", false);
+  const peg$e86 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
+  const peg$e87 = peg$literalExpectation("\\", false);
+  const peg$e88 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
+  const peg$e89 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e90 = peg$otherExpectation("variable");
+  const peg$e91 = peg$literalExpectation("$", false);
+  const peg$e92 = peg$otherExpectation("name");
+  const peg$e93 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
+  const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e95 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e96 = peg$classExpectation([" ", "\t"], false, false, false);
+  const peg$e97 = peg$otherExpectation("space");
+  const peg$e98 = peg$otherExpectation("comment");
+  const peg$e99 = peg$literalExpectation("#", false);
+  const peg$e100 = peg$otherExpectation("newline");
+  const peg$e101 = peg$literalExpectation("\r\n", false);
+  const peg$e102 = peg$classExpectation(["\n", "\r"], false, false, false);
 
   function peg$f0(body) {
     const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
@@ -468,29 +470,30 @@ function peg$parse(input, options) {
   function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
   function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  }
   function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  }
-  function peg$f55(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f56(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f57(head, tail) {    return [head, ...tail];  }
-  function peg$f58(digits, unit) {
+  function peg$f55(condition) {    return { kind: "condition", condition, loc: location() };  }
+  function peg$f56(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f57(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f58(head, tail) {    return [head, ...tail];  }
+  function peg$f59(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f59() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f60() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f61() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f62(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f63() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f64(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f65(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f66(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f67(head, tail) {
+  function peg$f62() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f63(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f64() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f65(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f66(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f67(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f68(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f68(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f69(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f70() {    return { kind: "ident", name: text(), loc: location() };  }
-  function peg$f71() {    comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f69(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f70(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f71() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f72() {    comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2527,7 +2530,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseNotCondition() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
     if (input.substr(peg$currPos, 3) === peg$c30) {
@@ -2559,29 +2562,71 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$parseTookCondition();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseComparison();
-        if (s0 === peg$FAILED) {
-          s0 = peg$currPos;
-          if (input.charCodeAt(peg$currPos) === 40) {
-            s1 = peg$c31;
-            peg$currPos++;
-          } else {
-            s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e37); }
-          }
-          if (s1 !== peg$FAILED) {
-            s2 = peg$parseSpacing();
-            s3 = peg$parseOrCondition();
-            if (s3 !== peg$FAILED) {
-              s4 = peg$parseSpacing();
-              if (input.charCodeAt(peg$currPos) === 41) {
-                s5 = peg$c32;
-                peg$currPos++;
+        s0 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 40) {
+          s1 = peg$c31;
+          peg$currPos++;
+        } else {
+          s1 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e37); }
+        }
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parseSpacing();
+          s3 = peg$parseOrCondition();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parseSpacing();
+            if (input.charCodeAt(peg$currPos) === 41) {
+              s5 = peg$c32;
+              peg$currPos++;
+            } else {
+              s5 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e38); }
+            }
+            if (s5 !== peg$FAILED) {
+              s6 = peg$currPos;
+              peg$silentFails++;
+              s7 = peg$currPos;
+              s8 = peg$parseSpacing();
+              if (input.substr(peg$currPos, 2) === peg$c33) {
+                s9 = peg$c33;
+                peg$currPos += 2;
               } else {
-                s5 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e38); }
+                s9 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e39); }
               }
-              if (s5 !== peg$FAILED) {
+              if (s9 === peg$FAILED) {
+                if (input.substr(peg$currPos, 2) === peg$c34) {
+                  s9 = peg$c34;
+                  peg$currPos += 2;
+                } else {
+                  s9 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e40); }
+                }
+                if (s9 === peg$FAILED) {
+                  s9 = input.charAt(peg$currPos);
+                  if (peg$r2.test(s9)) {
+                    peg$currPos++;
+                  } else {
+                    s9 = peg$FAILED;
+                    if (peg$silentFails === 0) { peg$fail(peg$e41); }
+                  }
+                }
+              }
+              if (s9 !== peg$FAILED) {
+                s8 = [s8, s9];
+                s7 = s8;
+              } else {
+                peg$currPos = s7;
+                s7 = peg$FAILED;
+              }
+              peg$silentFails--;
+              if (s7 === peg$FAILED) {
+                s6 = undefined;
+              } else {
+                peg$currPos = s6;
+                s6 = peg$FAILED;
+              }
+              if (s6 !== peg$FAILED) {
                 s0 = s3;
               } else {
                 peg$currPos = s0;
@@ -2595,6 +2640,12 @@ function peg$parse(input, options) {
             peg$currPos = s0;
             s0 = peg$FAILED;
           }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$parseComparison();
         }
       }
     }
@@ -2610,12 +2661,12 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 4) === peg$c33) {
-          s3 = peg$c33;
+        if (input.substr(peg$currPos, 4) === peg$c35) {
+          s3 = peg$c35;
           peg$currPos += 4;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e39); }
+          if (peg$silentFails === 0) { peg$fail(peg$e42); }
         }
         if (s3 !== peg$FAILED) {
           s4 = peg$parseGap();
@@ -2652,12 +2703,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 7) === peg$c34) {
-      s1 = peg$c34;
+    if (input.substr(peg$currPos, 7) === peg$c36) {
+      s1 = peg$c36;
       peg$currPos += 7;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e40); }
+      if (peg$silentFails === 0) { peg$fail(peg$e43); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2715,12 +2766,12 @@ function peg$parse(input, options) {
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
             if (s6 !== peg$FAILED) {
-              if (input.substr(peg$currPos, 5) === peg$c35) {
-                s7 = peg$c35;
+              if (input.substr(peg$currPos, 5) === peg$c37) {
+                s7 = peg$c37;
                 peg$currPos += 5;
               } else {
                 s7 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e41); }
+                if (peg$silentFails === 0) { peg$fail(peg$e44); }
               }
               if (s7 !== peg$FAILED) {
                 s4 = [s4, s5, s6, s7];
@@ -2833,12 +2884,12 @@ function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 4) === peg$c36) {
-      s1 = peg$c36;
+    if (input.substr(peg$currPos, 4) === peg$c38) {
+      s1 = peg$c38;
       peg$currPos += 4;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e43); }
+      if (peg$silentFails === 0) { peg$fail(peg$e46); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2864,12 +2915,12 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 5) === peg$c37) {
-        s1 = peg$c37;
+      if (input.substr(peg$currPos, 5) === peg$c39) {
+        s1 = peg$c39;
         peg$currPos += 5;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e44); }
+        if (peg$silentFails === 0) { peg$fail(peg$e47); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$currPos;
@@ -2899,12 +2950,12 @@ function peg$parse(input, options) {
         if (s1 !== peg$FAILED) {
           s2 = peg$parseGap();
           if (s2 !== peg$FAILED) {
-            if (input.substr(peg$currPos, 5) === peg$c38) {
-              s3 = peg$c38;
+            if (input.substr(peg$currPos, 5) === peg$c40) {
+              s3 = peg$c40;
               peg$currPos += 5;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e45); }
+              if (peg$silentFails === 0) { peg$fail(peg$e48); }
             }
             if (s3 !== peg$FAILED) {
               s4 = peg$currPos;
@@ -2941,7 +2992,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e42); }
+      if (peg$silentFails === 0) { peg$fail(peg$e45); }
     }
 
     return s0;
@@ -2986,20 +3037,20 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c39) {
-      s0 = peg$c39;
+    if (input.substr(peg$currPos, 2) === peg$c33) {
+      s0 = peg$c33;
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e47); }
+      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
     if (s0 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c40) {
-        s0 = peg$c40;
+      if (input.substr(peg$currPos, 2) === peg$c34) {
+        s0 = peg$c34;
         peg$currPos += 2;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e48); }
+        if (peg$silentFails === 0) { peg$fail(peg$e40); }
       }
       if (s0 === peg$FAILED) {
         if (input.substr(peg$currPos, 2) === peg$c41) {
@@ -3007,7 +3058,7 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e49); }
+          if (peg$silentFails === 0) { peg$fail(peg$e50); }
         }
         if (s0 === peg$FAILED) {
           if (input.substr(peg$currPos, 2) === peg$c42) {
@@ -3015,7 +3066,7 @@ function peg$parse(input, options) {
             peg$currPos += 2;
           } else {
             s0 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e50); }
+            if (peg$silentFails === 0) { peg$fail(peg$e51); }
           }
           if (s0 === peg$FAILED) {
             s0 = peg$currPos;
@@ -3025,17 +3076,17 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s2 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e51); }
+              if (peg$silentFails === 0) { peg$fail(peg$e52); }
             }
             if (s2 !== peg$FAILED) {
               s3 = peg$currPos;
               peg$silentFails++;
               s4 = input.charAt(peg$currPos);
-              if (peg$r2.test(s4)) {
+              if (peg$r3.test(s4)) {
                 peg$currPos++;
               } else {
                 s4 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e52); }
+                if (peg$silentFails === 0) { peg$fail(peg$e53); }
               }
               peg$silentFails--;
               if (s4 === peg$FAILED) {
@@ -3068,7 +3119,7 @@ function peg$parse(input, options) {
                 peg$currPos++;
               } else {
                 s2 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e53); }
+                if (peg$silentFails === 0) { peg$fail(peg$e54); }
               }
               if (s2 !== peg$FAILED) {
                 s3 = peg$currPos;
@@ -3078,7 +3129,7 @@ function peg$parse(input, options) {
                   peg$currPos++;
                 } else {
                   s4 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e53); }
+                  if (peg$silentFails === 0) { peg$fail(peg$e54); }
                 }
                 peg$silentFails--;
                 if (s4 === peg$FAILED) {
@@ -3111,7 +3162,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e46); }
+      if (peg$silentFails === 0) { peg$fail(peg$e49); }
     }
 
     return s0;
@@ -3265,12 +3316,12 @@ function peg$parse(input, options) {
           if (peg$silentFails === 0) { peg$fail(peg$e36); }
         }
         if (s1 === peg$FAILED) {
-          if (input.substr(peg$currPos, 4) === peg$c33) {
-            s1 = peg$c33;
+          if (input.substr(peg$currPos, 4) === peg$c35) {
+            s1 = peg$c35;
             peg$currPos += 4;
           } else {
             s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e39); }
+            if (peg$silentFails === 0) { peg$fail(peg$e42); }
           }
           if (s1 === peg$FAILED) {
             if (input.substr(peg$currPos, 4) === peg$c23) {
@@ -3336,7 +3387,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e54); }
+        if (peg$silentFails === 0) { peg$fail(peg$e55); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parseUnary();
@@ -3375,7 +3426,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e54); }
+        if (peg$silentFails === 0) { peg$fail(peg$e55); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parseExpression();
@@ -3410,7 +3461,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e55); }
+      if (peg$silentFails === 0) { peg$fail(peg$e56); }
     }
 
     return s0;
@@ -3714,7 +3765,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e56); }
+      if (peg$silentFails === 0) { peg$fail(peg$e57); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3737,7 +3788,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e57); }
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3760,7 +3811,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+      if (peg$silentFails === 0) { peg$fail(peg$e59); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3783,7 +3834,7 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e59); }
+      if (peg$silentFails === 0) { peg$fail(peg$e60); }
     }
     if (s2 === peg$FAILED) {
       if (input.substr(peg$currPos, 2) === peg$c50) {
@@ -3791,7 +3842,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e60); }
+        if (peg$silentFails === 0) { peg$fail(peg$e61); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -3811,11 +3862,11 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
     s2 = input.charAt(peg$currPos);
-    if (peg$r3.test(s2)) {
+    if (peg$r4.test(s2)) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e61); }
+      if (peg$silentFails === 0) { peg$fail(peg$e62); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3838,7 +3889,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e62); }
+      if (peg$silentFails === 0) { peg$fail(peg$e63); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3856,7 +3907,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e63); }
+          if (peg$silentFails === 0) { peg$fail(peg$e64); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$currPos;
@@ -3866,7 +3917,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e53); }
+            if (peg$silentFails === 0) { peg$fail(peg$e54); }
           }
           peg$silentFails--;
           if (s4 === peg$FAILED) {
@@ -3902,7 +3953,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e63); }
+          if (peg$silentFails === 0) { peg$fail(peg$e64); }
         }
         if (s1 !== peg$FAILED) {
           s2 = peg$currPos;
@@ -3912,7 +3963,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e53); }
+            if (peg$silentFails === 0) { peg$fail(peg$e54); }
           }
           peg$silentFails--;
           if (s3 === peg$FAILED) {
@@ -3947,7 +3998,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e64); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -3970,7 +4021,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e63); }
+        if (peg$silentFails === 0) { peg$fail(peg$e64); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$currPos;
@@ -3980,7 +4031,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e53); }
+          if (peg$silentFails === 0) { peg$fail(peg$e54); }
         }
         peg$silentFails--;
         if (s3 === peg$FAILED) {
@@ -4053,15 +4104,52 @@ function peg$parse(input, options) {
       s0 = peg$FAILED;
     }
     if (s0 === peg$FAILED) {
-      s0 = peg$parseDuration();
+      s0 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 40) {
+        s1 = peg$c31;
+        peg$currPos++;
+      } else {
+        s1 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e37); }
+      }
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parseSpacing();
+        s3 = peg$parseOrCondition();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseSpacing();
+          if (input.charCodeAt(peg$currPos) === 41) {
+            s5 = peg$c32;
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e38); }
+          }
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f55(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
       if (s0 === peg$FAILED) {
-        s0 = peg$parseNumber();
+        s0 = peg$parseDuration();
         if (s0 === peg$FAILED) {
-          s0 = peg$parseString();
+          s0 = peg$parseNumber();
           if (s0 === peg$FAILED) {
-            s0 = peg$parseVariable();
+            s0 = peg$parseString();
             if (s0 === peg$FAILED) {
-              s0 = peg$parsePathOrIdentifier();
+              s0 = peg$parseVariable();
+              if (s0 === peg$FAILED) {
+                s0 = peg$parsePathOrIdentifier();
+              }
             }
           }
         }
@@ -4098,7 +4186,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f55(s3);
+        s0 = peg$f56(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4120,7 +4208,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e65); }
+      if (peg$silentFails === 0) { peg$fail(peg$e66); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -4134,11 +4222,11 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e66); }
+        if (peg$silentFails === 0) { peg$fail(peg$e67); }
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f56(s3);
+        s0 = peg$f57(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4225,7 +4313,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f57(s1, s2);
+      s0 = peg$f58(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4242,29 +4330,29 @@ function peg$parse(input, options) {
     s1 = peg$currPos;
     s2 = peg$currPos;
     s3 = input.charAt(peg$currPos);
-    if (peg$r4.test(s3)) {
+    if (peg$r5.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e68); }
+      if (peg$silentFails === 0) { peg$fail(peg$e69); }
     }
     if (s3 !== peg$FAILED) {
       s4 = [];
       s5 = input.charAt(peg$currPos);
-      if (peg$r5.test(s5)) {
+      if (peg$r6.test(s5)) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e69); }
+        if (peg$silentFails === 0) { peg$fail(peg$e70); }
       }
       while (s5 !== peg$FAILED) {
         s4.push(s5);
         s5 = input.charAt(peg$currPos);
-        if (peg$r5.test(s5)) {
+        if (peg$r6.test(s5)) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e69); }
+          if (peg$silentFails === 0) { peg$fail(peg$e70); }
         }
       }
       s3 = [s3, s4];
@@ -4285,7 +4373,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e70); }
+        if (peg$silentFails === 0) { peg$fail(peg$e71); }
       }
       if (s3 === peg$FAILED) {
         if (input.substr(peg$currPos, 2) === peg$c57) {
@@ -4293,7 +4381,7 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e71); }
+          if (peg$silentFails === 0) { peg$fail(peg$e72); }
         }
         if (s3 === peg$FAILED) {
           if (input.substr(peg$currPos, 2) === peg$c58) {
@@ -4301,7 +4389,7 @@ function peg$parse(input, options) {
             peg$currPos += 2;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e72); }
+            if (peg$silentFails === 0) { peg$fail(peg$e73); }
           }
           if (s3 === peg$FAILED) {
             if (input.charCodeAt(peg$currPos) === 115) {
@@ -4309,7 +4397,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e73); }
+              if (peg$silentFails === 0) { peg$fail(peg$e74); }
             }
           }
         }
@@ -4332,7 +4420,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f58(s1, s2);
+          s0 = peg$f59(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4348,7 +4436,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e67); }
+      if (peg$silentFails === 0) { peg$fail(peg$e68); }
     }
 
     return s0;
@@ -4364,7 +4452,7 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e76); }
     }
     if (s1 === peg$FAILED) {
       if (input.substr(peg$currPos, 2) === peg$c61) {
@@ -4372,34 +4460,34 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e76); }
+        if (peg$silentFails === 0) { peg$fail(peg$e77); }
       }
     }
     if (s1 !== peg$FAILED) {
       s2 = input.charAt(peg$currPos);
-      if (peg$r6.test(s2)) {
+      if (peg$r7.test(s2)) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e77); }
+        if (peg$silentFails === 0) { peg$fail(peg$e78); }
       }
       if (s2 !== peg$FAILED) {
         s3 = [];
         s4 = input.charAt(peg$currPos);
-        if (peg$r7.test(s4)) {
+        if (peg$r8.test(s4)) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e78); }
+          if (peg$silentFails === 0) { peg$fail(peg$e79); }
         }
         while (s4 !== peg$FAILED) {
           s3.push(s4);
           s4 = input.charAt(peg$currPos);
-          if (peg$r7.test(s4)) {
+          if (peg$r8.test(s4)) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e78); }
+            if (peg$silentFails === 0) { peg$fail(peg$e79); }
           }
         }
         s4 = peg$currPos;
@@ -4414,7 +4502,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f59();
+          s0 = peg$f60();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4434,7 +4522,7 @@ function peg$parse(input, options) {
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e79); }
+        if (peg$silentFails === 0) { peg$fail(peg$e80); }
       }
       if (s1 === peg$FAILED) {
         if (input.substr(peg$currPos, 2) === peg$c63) {
@@ -4442,34 +4530,34 @@ function peg$parse(input, options) {
           peg$currPos += 2;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e80); }
+          if (peg$silentFails === 0) { peg$fail(peg$e81); }
         }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
-        if (peg$r8.test(s2)) {
+        if (peg$r9.test(s2)) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e81); }
+          if (peg$silentFails === 0) { peg$fail(peg$e82); }
         }
         if (s2 !== peg$FAILED) {
           s3 = [];
           s4 = input.charAt(peg$currPos);
-          if (peg$r9.test(s4)) {
+          if (peg$r10.test(s4)) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e82); }
+            if (peg$silentFails === 0) { peg$fail(peg$e83); }
           }
           while (s4 !== peg$FAILED) {
             s3.push(s4);
             s4 = input.charAt(peg$currPos);
-            if (peg$r9.test(s4)) {
+            if (peg$r10.test(s4)) {
               peg$currPos++;
             } else {
               s4 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e82); }
+              if (peg$silentFails === 0) { peg$fail(peg$e83); }
             }
           }
           s4 = peg$currPos;
@@ -4484,7 +4572,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f60();
+            s0 = peg$f61();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4500,29 +4588,29 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         s1 = input.charAt(peg$currPos);
-        if (peg$r4.test(s1)) {
+        if (peg$r5.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e68); }
+          if (peg$silentFails === 0) { peg$fail(peg$e69); }
         }
         if (s1 !== peg$FAILED) {
           s2 = [];
           s3 = input.charAt(peg$currPos);
-          if (peg$r5.test(s3)) {
+          if (peg$r6.test(s3)) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e69); }
+            if (peg$silentFails === 0) { peg$fail(peg$e70); }
           }
           while (s3 !== peg$FAILED) {
             s2.push(s3);
             s3 = input.charAt(peg$currPos);
-            if (peg$r5.test(s3)) {
+            if (peg$r6.test(s3)) {
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e69); }
+              if (peg$silentFails === 0) { peg$fail(peg$e70); }
             }
           }
           s3 = peg$currPos;
@@ -4537,7 +4625,7 @@ function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f61();
+            s0 = peg$f62();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4551,7 +4639,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
     }
 
     return s0;
@@ -4567,7 +4655,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -4581,11 +4669,11 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e84); }
+        if (peg$silentFails === 0) { peg$fail(peg$e85); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f62(s2);
+        s0 = peg$f63(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4601,7 +4689,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e84); }
+        if (peg$silentFails === 0) { peg$fail(peg$e85); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
@@ -4611,7 +4699,7 @@ function peg$parse(input, options) {
           s3 = peg$parseStringChar();
         }
         peg$savedPos = s0;
-        s0 = peg$f63();
+        s0 = peg$f64();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4620,7 +4708,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
 
     return s0;
@@ -4630,11 +4718,11 @@ function peg$parse(input, options) {
     let s0, s1, s2;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r10.test(s0)) {
+    if (peg$r11.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
@@ -4643,19 +4731,19 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e86); }
+        if (peg$silentFails === 0) { peg$fail(peg$e87); }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
-        if (peg$r11.test(s2)) {
+        if (peg$r12.test(s2)) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e87); }
+          if (peg$silentFails === 0) { peg$fail(peg$e88); }
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f64(s2);
+          s0 = peg$f65(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4671,19 +4759,19 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e86); }
+          if (peg$silentFails === 0) { peg$fail(peg$e87); }
         }
         if (s1 !== peg$FAILED) {
           s2 = input.charAt(peg$currPos);
-          if (peg$r12.test(s2)) {
+          if (peg$r13.test(s2)) {
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e88); }
+            if (peg$silentFails === 0) { peg$fail(peg$e89); }
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f65(s2);
+            s0 = peg$f66(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4708,7 +4796,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -4734,7 +4822,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f66(s2);
+        s0 = peg$f67(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4746,7 +4834,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
 
     return s0;
@@ -4765,7 +4853,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f67(s1, s2);
+      s0 = peg$f68(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4789,7 +4877,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f68(s2);
+        s0 = peg$f69(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4805,7 +4893,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e65); }
+        if (peg$silentFails === 0) { peg$fail(peg$e66); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
@@ -4817,11 +4905,11 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e66); }
+            if (peg$silentFails === 0) { peg$fail(peg$e67); }
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f69(s3);
+            s0 = peg$f70(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4859,15 +4947,15 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e63); }
+        if (peg$silentFails === 0) { peg$fail(peg$e64); }
       }
       if (s5 !== peg$FAILED) {
         s6 = input.charAt(peg$currPos);
-        if (peg$r13.test(s6)) {
+        if (peg$r14.test(s6)) {
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e92); }
+          if (peg$silentFails === 0) { peg$fail(peg$e93); }
         }
         if (s6 !== peg$FAILED) {
           s7 = [];
@@ -4894,15 +4982,15 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e63); }
+          if (peg$silentFails === 0) { peg$fail(peg$e64); }
         }
         if (s5 !== peg$FAILED) {
           s6 = input.charAt(peg$currPos);
-          if (peg$r13.test(s6)) {
+          if (peg$r14.test(s6)) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e92); }
+            if (peg$silentFails === 0) { peg$fail(peg$e93); }
           }
           if (s6 !== peg$FAILED) {
             s7 = [];
@@ -4923,7 +5011,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f70();
+      s0 = peg$f71();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4931,27 +5019,13 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
     }
 
     return s0;
   }
 
   function peg$parseIdentifierStart() {
-    let s0;
-
-    s0 = input.charAt(peg$currPos);
-    if (peg$r14.test(s0)) {
-      peg$currPos++;
-    } else {
-      s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e93); }
-    }
-
-    return s0;
-  }
-
-  function peg$parseIdentifierPart() {
     let s0;
 
     s0 = input.charAt(peg$currPos);
@@ -4965,16 +5039,30 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseIdentifierPart() {
+    let s0;
+
+    s0 = input.charAt(peg$currPos);
+    if (peg$r16.test(s0)) {
+      peg$currPos++;
+    } else {
+      s0 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+    }
+
+    return s0;
+  }
+
   function peg$parseSpacing() {
     let s0, s1, s2, s3;
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r16.test(s1)) {
+    if (peg$r17.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -4983,7 +5071,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e86); }
+        if (peg$silentFails === 0) { peg$fail(peg$e87); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -5002,11 +5090,11 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r16.test(s1)) {
+      if (peg$r17.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e95); }
+        if (peg$silentFails === 0) { peg$fail(peg$e96); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$currPos;
@@ -5015,7 +5103,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e86); }
+          if (peg$silentFails === 0) { peg$fail(peg$e87); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$parseNewline();
@@ -5042,11 +5130,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r16.test(s1)) {
+    if (peg$r17.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -5055,7 +5143,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e86); }
+        if (peg$silentFails === 0) { peg$fail(peg$e87); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -5075,11 +5163,11 @@ function peg$parse(input, options) {
       while (s1 !== peg$FAILED) {
         s0.push(s1);
         s1 = input.charAt(peg$currPos);
-        if (peg$r16.test(s1)) {
+        if (peg$r17.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e95); }
+          if (peg$silentFails === 0) { peg$fail(peg$e96); }
         }
         if (s1 === peg$FAILED) {
           s1 = peg$currPos;
@@ -5088,7 +5176,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e86); }
+            if (peg$silentFails === 0) { peg$fail(peg$e87); }
           }
           if (s2 !== peg$FAILED) {
             s3 = peg$parseNewline();
@@ -5111,7 +5199,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
 
     return s0;
@@ -5122,11 +5210,11 @@ function peg$parse(input, options) {
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r16.test(s1)) {
+    if (peg$r17.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -5146,11 +5234,11 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r16.test(s1)) {
+      if (peg$r17.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e95); }
+        if (peg$silentFails === 0) { peg$fail(peg$e96); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -5182,29 +5270,29 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e99); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = input.charAt(peg$currPos);
-      if (peg$r12.test(s3)) {
+      if (peg$r13.test(s3)) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e88); }
+        if (peg$silentFails === 0) { peg$fail(peg$e89); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r12.test(s3)) {
+        if (peg$r13.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e88); }
+          if (peg$silentFails === 0) { peg$fail(peg$e89); }
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f71();
+      s0 = peg$f72();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5212,7 +5300,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
 
     return s0;
@@ -5227,21 +5315,21 @@ function peg$parse(input, options) {
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
     }
     if (s0 === peg$FAILED) {
       s0 = input.charAt(peg$currPos);
-      if (peg$r17.test(s0)) {
+      if (peg$r18.test(s0)) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e101); }
+        if (peg$silentFails === 0) { peg$fail(peg$e102); }
       }
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
     }
 
     return s0;

@@ -110,6 +110,8 @@ class Walker {
       }
       case "query":
         return this.call(e.call);
+      case "cond":
+        return this.cond(e.cond);
       case "neg":
         return this.expr(e.operand);
       case "op":

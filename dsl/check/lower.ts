@@ -910,6 +910,8 @@ function lowerValueTree(v: Value, scope: Scope): Expr {
       const inner = lowerValueTree(v.expr, scope);
       return { ...inner, loc: v.loc };
     }
+    case "condition":
+      return { e: "cond", cond: lowerCondition(v.condition, scope), loc: v.loc };
     case "number":
       if (v.value > U64_MAX) {
         fail(v.loc, `${v.text} does not fit in 64 bits (the largest value is 0xffffffffffffffff)`);

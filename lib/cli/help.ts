@@ -171,6 +171,7 @@ Values: 42, 0x2a, 0b101010, 1_000; 250ns 10us 5ms 1s; "strings"; {sets}; [lists]
 Expressions go wherever a value goes: + - * / % << >> & | ^ ~ and ( ), on unsigned
 64-bit numbers, exact from 0 to 0xffffffffffffffff; a result outside that range is an
 error, never a wrap. Loosest first: | ^ & (<< >>) (+ -) (* / %), then ~ and -.
+A condition in parentheses is a value, 1 or 0: let $even = ($i % 2 == 0).
 'a - b' and 'a-b' subtract; 'a -b' is two words. Sets and lists hold ranges and
 expressions: {0..3, 8}, [$i, $i + 1]. -EINVAL is an errno, for comparing results.
 Variables: one set per scenario. 'let' binds or rebinds; in a handler it changes the

@@ -113,6 +113,8 @@ function exprReads(e: Expr, out: Set<string>): boolean {
       return exprReads(e.from, out) && exprReads(e.to, out);
     case "state":
     case "query":
+    case "cond":
+      // A condition may read anything a state path or query reads.
       return false;
   }
 }

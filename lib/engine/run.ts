@@ -1107,6 +1107,8 @@ class Interpreter {
       }
       case "query":
         return this.call(e.call) ?? 0;
+      case "cond":
+        return this.cond(e.cond) ? 1 : 0;
     }
     return 0;
   }

@@ -492,3 +492,16 @@ Deno.test("set and list elements and range ends are exact u64 values past 2^53",
     "{0x1ffffffffffffe, 0x1fffffffffffff, 0x20000000000000, 0x20000000000001}",
   );
 });
+
+Deno.test("a parenthesised condition is a value: 1 when it holds, 0 when not", () => {
+  const r = run(
+    "let $a = 5\nlet $ok = ($a == 5)\nlet $no = (not $a == 5)\n" +
+      "expect $ok == 1 and $no == 0\nexpect ($a & 1 == 1) + ($a >= 5) == 2\n",
+  );
+  assert.deepEqual([r.status, r.failures], ["pass", []]);
+  // A parenthesised condition with nothing after it is still a condition: a failed
+  // `or` inside it reports its operands.
+  const f = run("let $a = 5\nexpect ($a == 1 or $a == 2)\n");
+  assert.equal(f.status, "fail");
+  assert.match(f.failures[0].actual, /\$a == 1/);
+});
