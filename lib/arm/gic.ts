@@ -386,6 +386,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         this.#emit("kvm", "irq_line", "KVM_IRQ_LINE type CPU: -ENXIO (in-kernel irqchip)");
         return -ENXIO;
       case KvmIrqType.PPI:
+        if (!this.device.created) return this.#noIrqchip("PPI");
         if (vcpu >= this.vcpus || intid < SGI_COUNT || intid >= PRIVATE_COUNT) {
           this.#emit("kvm", "irq_line", `KVM_IRQ_LINE PPI vcpu ${vcpu} intid ${intid}: -EINVAL`);
           return -EINVAL;
@@ -393,6 +394,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         this.setPrivateLine(vcpu, intid, level !== 0, OWNER_NONE, cause);
         return 0;
       case KvmIrqType.SPI:
+        if (!this.device.created) return this.#noIrqchip("SPI");
         if (intid < PRIVATE_COUNT || intid >= this.dist.nrIrqs) {
           this.#emit("kvm", "irq_line", `KVM_IRQ_LINE SPI ${intid}: -EINVAL`);
           return -EINVAL;
@@ -401,6 +403,15 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         return 0;
     }
     return -EINVAL;
+  }
+
+  /**
+   * KVM_IRQ_LINE of a PPI or SPI before KVM_CREATE_DEVICE made the vGIC
+   * (`kvm_vm_ioctl_irq_line`: no in-kernel irqchip, -ENXIO).
+   */
+  #noIrqchip(kind: string): number {
+    this.#emit("kvm", "irq_line", `KVM_IRQ_LINE type ${kind}: -ENXIO (no vGIC created yet)`);
+    return -ENXIO;
   }
 
   /** Drives a PPI line of one vCPU; `owner` must match the PPI's owner (vgic_validate_injection). */

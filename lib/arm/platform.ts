@@ -1370,7 +1370,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm irq_line",
     doc:
-      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu is refused (in-kernel GIC), spi ignores vcpu, ppi needs 16..31",
+      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu is refused (in-kernel GIC), spi ignores vcpu, ppi needs 16..31; spi and ppi are -ENXIO until `kvm create_device` made a deferred vGIC",
     params: [
       {
         name: "type",
@@ -1513,8 +1513,13 @@ const VMM_COMMANDS: Cmd[] = [
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_CREATE_VCPU ${a.id}`, () => {
         const id = a.id as number, gic = vm.gic;
-        const r = id >= KVM_MAX_VCPU_IDS ||
-            gic.vcpus >= (gic.version === 2 ? VGIC_V2_MAX_CPUS : VGIC_V3_MAX_CPUS)
+        // max_vcpus is the vGIC's only once kvm_vgic_create has run.
+        const max = !gic.device.created
+          ? KVM_MAX_VCPU_IDS
+          : gic.version === 2
+          ? VGIC_V2_MAX_CPUS
+          : VGIC_V3_MAX_CPUS;
+        const r = id >= KVM_MAX_VCPU_IDS || gic.vcpus >= max
           ? -EINVAL
           : gic.initialized
           ? -EBUSY
