@@ -193,6 +193,8 @@ const FRAGMENTS: readonly string[] = [
   "device d: ",
   "run vcpu0 { nop }",
   "run vcpu0 {",
+  "(1 == ",
+  " ($x >= 0) ",
 ];
 
 /** Ways to put a value inside an expression; `#` stands for the value. */
@@ -214,6 +216,10 @@ const EXPRESSIONS: readonly string[] = [
   "{0..3, #}",
   "[#, # + 1]",
   "#..# + 3",
+  "(# == 1)",
+  "(# > 2 and # < 9) + 1",
+  "(not # == 0)",
+  "{0xffffffffffffff00..#}",
 ];
 
 /** What the token mutators draw from: identifiers, variables and lines of the corpus. */
