@@ -8,7 +8,10 @@
 import { type ExprOp, U64_MAX } from "../lib/core/u64.ts";
 
 /**
- * `a op b` exactly, or undefined where expressions refuse it.
+ * `a op b` exactly, or undefined where expressions refuse it. Each operator
+ * is stated without the implementation's shortcuts, so the two can disagree:
+ * shifts as multiplication and division by a power of two, the bitwise
+ * operators bit by bit.
  *
  * @example
  * ```ts
@@ -33,21 +36,28 @@ export function exactU64(op: Exclude<ExprOp, "~">, a: bigint, b: bigint): bigint
       r = op === "/" ? a / b : a % b;
       break;
     case "<<":
-      // Shifting a bit out of 64 is an overflow, as multiplying by 2^b would be.
-      r = b >= 64n ? (a === 0n ? 0n : U64_MAX + 1n) : a << b;
+      // a * 2^b; past 2^128 any nonzero a is out of range anyway.
+      r = a === 0n ? 0n : b >= 128n ? U64_MAX + 1n : a * 2n ** b;
       break;
     case ">>":
-      r = b >= 64n ? 0n : a >> b;
+      r = b >= 128n ? 0n : a / 2n ** b;
       break;
     case "&":
-      r = a & b;
-      break;
     case "|":
-      r = a | b;
-      break;
     case "^":
-      r = a ^ b;
+      r = bitwise(op, a, b);
       break;
   }
   return r < 0n || r > U64_MAX ? undefined : r;
+}
+
+/** Bit by bit over 64 bits, from the definition of each operator. */
+function bitwise(op: "&" | "|" | "^", a: bigint, b: bigint): bigint {
+  let r = 0n;
+  for (let i = 0n; i < 64n; i++) {
+    const x = (a / 2n ** i) % 2n === 1n, y = (b / 2n ** i) % 2n === 1n;
+    const bit = op === "&" ? x && y : op === "|" ? x || y : x !== y;
+    if (bit) r += 2n ** i;
+  }
+  return r;
 }
