@@ -59,6 +59,9 @@ import { armRamSize } from "./memory_map.ts";
 import { VgicDevice } from "./vgic_device.ts";
 import { ArmGsiRouting } from "./kvm_routing.ts";
 
+/** KVM's VGIC_MAX_RESERVED: the highest INTID below the LPIs (1020..1023 are special). */
+const VGIC_MAX_RESERVED = 1023;
+
 /**
  * Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040.
  *
@@ -174,8 +177,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly version: 2 | 3;
   /** The number of vCPUs; vCPU n has vcpu_id n. */
   readonly vcpus: number;
-  /** The distributor (SPIs and their routing). */
-  readonly dist: Distributor;
+  /**
+   * The distributor (SPIs and their routing). Rebuilt once, by a deferred
+   * vGIC's KVM_DEV_ARM_VGIC_GRP_NR_IRQS write, before anything uses it.
+   */
+  dist: Distributor;
+  /**
+   * KVM's `nr_spis` is non-zero: an NR_IRQS write or `vgic_init` decided the
+   * SPI count. True from the start unless the vGIC is deferred (the `nr_irqs`
+   * setting then stands for the VMM's write).
+   */
+  nrSpisSet = true;
   /** One redistributor per vCPU, indexed by vcpu_id (GICv2: just the private banks). */
   readonly rds: Redistributor[] = [];
   /** One CPU interface per vCPU, indexed by vcpu_id. */
@@ -246,13 +258,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.creationOrder = [...order];
     this.device = new VgicDevice(config.version, config.vcpus);
     const hasIts = config.version === 3 && config.its;
-    this.dist = new Distributor({
-      version: config.version,
-      nrIrqs: config.nrIrqs,
-      vcpus: config.vcpus,
-      resolve: (aff) => this.vcpuOfAffinity(aff),
-    });
-    this.dist.lpis = hasIts;
+    this.dist = this.#distributor(config.nrIrqs, hasIts);
     // KVM's PROPBASER resets to 0: IDbits 0 gives a range too small for any LPI.
     this.lpis.idBits = 1;
     for (let i = 0; i < config.vcpus; i++) {
@@ -274,6 +280,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.ackCtl = new Uint8Array(config.vcpus);
     this.its = hasIts ? new Its(this, trace) : null;
     this.v4 = hasIts && config.v4 ? new Gicv4(config.vcpus, trace) : null;
+  }
+
+  #distributor(nrIrqs: number, lpis: boolean): Distributor {
+    const d = new Distributor({
+      version: this.version,
+      nrIrqs,
+      vcpus: this.vcpus,
+      resolve: (aff) => this.vcpuOfAffinity(aff),
+    });
+    d.lpis = lpis;
+    return d;
   }
 
   /**
@@ -783,9 +800,49 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.#emit("kvm", "vgic_init", "vgic_init: vGIC initialised by a register attribute");
   }
 
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS) as `vgic_set_common_attr`
+   * takes it: `nrIrqs` counts SGIs and PPIs and must be a multiple of 32, at
+   * least VGIC_NR_PRIVATE_IRQS + 32 and at most VGIC_MAX_RESERVED (so 992 is
+   * the largest accepted), else -EINVAL; once `nr_spis` is set (an earlier
+   * write, or `vgic_init` chose the default) it is -EBUSY. Otherwise the
+   * distributor gets that many INTIDs. Returns 0 or the negative errno.
+   *
+   * @example
+   * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
+   * const gic = new Gic({ version: 3, vcpus: 1, nrIrqs: 256, its: false, v4: false }, trace);
+   * gic.nrSpisSet = false; // a deferred vGIC
+   * gic.setNrIrqs(96); // 0: INTIDs 32..95 are its SPIs
+   * gic.setNrIrqs(128); // -EBUSY
+   * ```
+   */
+  setNrIrqs(nrIrqs: number): number {
+    let r = 0;
+    if (nrIrqs < PRIVATE_COUNT + 32 || nrIrqs > VGIC_MAX_RESERVED || nrIrqs % 32 !== 0) r = -EINVAL;
+    else if (this.nrSpisSet) r = -EBUSY;
+    else {
+      this.dist = this.#distributor(nrIrqs, this.dist.lpis);
+      this.nrSpisSet = true;
+    }
+    this.#emit("kvm", "nr_irqs", `KVM_DEV_ARM_VGIC_GRP_NR_IRQS ${nrIrqs}: ${r}`);
+    return r;
+  }
+
+  /**
+   * KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS): `nr_spis` +
+   * VGIC_NR_PRIVATE_IRQS, which is 32 while `nr_spis` is still 0.
+   */
+  getNrIrqs(): number {
+    return this.nrSpisSet ? this.dist.nrIrqs : PRIVATE_COUNT;
+  }
+
   /** `vgic_init`: the vGIC is initialised and KVM installs its default GSI routing. */
   #initialise(): void {
     this.initialized = true;
+    // kvm_vgic_dist_init: with no NR_IRQS write, the default SPI count.
+    this.nrSpisSet = true;
     this.routing.setDefault(this.dist.nrIrqs - PRIVATE_COUNT);
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { Gic, ITS_DOORBELL } from "./gic.ts";
+import { EBUSY, EINVAL } from "./errno.ts";
 
 Deno.test("Gic.sgi() matches Aff1 and RS*16 + TargetList bits, ignoring bits with no vCPU", () => {
   const g = new Gic(
@@ -130,4 +131,47 @@ Deno.test("Gic: the guest's own GICR_TYPER read does not wait for CTRL_INIT", ()
   const g = redistGic([0, 3, 5, 4, 1, 2]);
   assert.equal(g.rds[2].read(8, 8), (2n << 32n) | 0x210n);
   assert.equal(g.initialized, false);
+});
+
+Deno.test("Gic.setNrIrqs() takes multiples of 32 from 64 to 992 once, as vgic_set_common_attr", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 256, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  g.nrSpisSet = false; // a deferred vGIC: no write yet
+  assert.equal(g.getNrIrqs(), 32);
+  for (const bad of [0, 32, 48, 65, 100, 1000, 1024, 2048]) assert.equal(g.setNrIrqs(bad), -EINVAL);
+  assert.equal(g.setNrIrqs(992), 0);
+  assert.equal(g.getNrIrqs(), 992);
+  assert.equal(g.dist.nrIrqs, 992);
+  assert.equal(Number(g.dist.read(0x4)) & 0x1f, 992 / 32 - 1); // GICD_TYPER.ITLinesNumber
+  assert.equal(g.setNrIrqs(64), -EBUSY);
+  assert.equal(g.dist.nrIrqs, 992);
+});
+
+Deno.test("Gic.setNrIrqs() is -EBUSY after vgic_init chose the default, and for a vGIC built from the setting", () => {
+  const deferred = new Gic(
+    { version: 2, vcpus: 1, nrIrqs: 256, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  deferred.nrSpisSet = false;
+  deferred.vgicInit();
+  assert.equal(deferred.setNrIrqs(128), -EBUSY);
+  assert.equal(deferred.getNrIrqs(), 256);
+  const built = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 128, its: true, v4: false },
+    new Trace(() => 0),
+  );
+  assert.equal(built.setNrIrqs(64), -EBUSY);
+  assert.equal(built.getNrIrqs(), 128);
+});
+
+Deno.test("Gic.setNrIrqs() keeps GICD_TYPER.LPIS of a vGIC with an ITS", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 256, its: true, v4: false },
+    new Trace(() => 0),
+  );
+  g.nrSpisSet = false;
+  assert.equal(g.setNrIrqs(96), 0);
+  assert.equal(g.dist.lpis, true);
 });

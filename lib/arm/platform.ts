@@ -1674,10 +1674,26 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm vgic_get_nr_irqs",
     doc:
-      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS): the INTIDs including SGIs and PPIs (the vm's nr_irqs setting stands for the VMM's NR_IRQS write)",
+      "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS) (vgic_get_common_attr): the INTIDs including SGIs and PPIs, nr_spis + 32; 32 while a deferred vGIC has no NR_IRQS write and is not initialised (nr_spis 0). Without `deferred` the vm's nr_irqs setting stands for the VMM's write",
     params: [],
     returns: "nr_spis + 32",
-    run: (vm) => vm.gic.dist.nrIrqs,
+    run: (vm) => vm.gic.getNrIrqs(),
+  },
+  {
+    actor: "vmm",
+    name: "kvm vgic_set_nr_irqs",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS) (vgic-kvm-device.c vgic_set_common_attr): -EINVAL unless a multiple of 32 in 64..VGIC_MAX_RESERVED (1023, so 992 is the largest); -EBUSY once nr_spis is set (an earlier write, or vgic_init chose the default 256: kvm_vgic_dist_init); else it decides the SPI count (nr_spis = value - 32). Without `gic { deferred }` the vm's nr_irqs setting was that write, so every write is -EBUSY",
+    params: [{ name: "value", type: U32, doc: "INTIDs including the 32 SGIs and PPIs" }],
+    returns: "0, -EINVAL or -EBUSY",
+    run: (vm, _c, a, source) =>
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_SET_DEVICE_ATTR NR_IRQS ${a.value}`,
+        () => vm.gic.setNrIrqs(a.value as number),
+      ),
   },
   {
     actor: "vmm",
@@ -2634,7 +2650,7 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "nr_irqs",
     doc:
-      "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs (64..1024, a multiple of 32)",
+      "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs (64..1024, floored to a multiple of 32), the VMM's write before the scenario starts; with `gic { deferred }` what vgic_init uses when no `kvm vgic_set_nr_irqs` came (KVM's default is 256)",
     value: { kind: "int", min: 64, max: 1024, default: 256 },
   },
 ];
@@ -2829,6 +2845,8 @@ export const armPlatform: Platform<ArmVm> = {
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
     }, env);
     if (s["gic.deferred"] === 1) {
+      // The VMM's NR_IRQS write (or vgic_init's default) decides the SPIs.
+      vm.gic.nrSpisSet = false;
       vm.gic.device.created = false;
       vm.gic.itsCreated = false;
     }
