@@ -801,6 +801,35 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   }
 
   /**
+   * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (see
+   * `VgicDevice.setAddr`); once redistributor regions were set through
+   * REDIST_REGION, they decide each redistributor's slot and GICR_TYPER.Last
+   * (`VgicDevice.redistPlacement`). Returns 0 or a negative errno.
+   *
+   * @example
+   * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * import { VgicAddrType } from "./vgic_device.ts";
+   * declare const trace: Trace;
+   * const gic = new Gic({ version: 3, vcpus: 3, nrIrqs: 64, its: false, v4: false }, trace);
+   * gic.setVgicAddr(VgicAddrType.V3_REDIST_REGION, (2n << 52n) | 0x20_0000n); // 0
+   * gic.rds[1].last; // true: the last slot of a full region
+   * ```
+   */
+  setVgicAddr(type: number, value: bigint): number {
+    const r = this.device.setAddr(type, value);
+    const placement = r === 0 ? this.device.redistPlacement() : undefined;
+    if (placement) {
+      for (let p = 0; p < placement.length; p++) {
+        const rd = this.rds[this.creationOrder[p]];
+        rd.regionIndex = placement[p].slot;
+        rd.last = placement[p].last;
+      }
+    }
+    return r;
+  }
+
+  /**
    * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_NR_IRQS) as `vgic_set_common_attr`
    * takes it: `nrIrqs` counts SGIs and PPIs and must be a multiple of 32, at
    * least VGIC_NR_PRIVATE_IRQS + 32 and at most VGIC_MAX_RESERVED (so 992 is

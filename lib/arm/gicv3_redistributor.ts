@@ -142,12 +142,15 @@ export class Redistributor {
   propbaser = 0n;
   /** GICR_PENDBASER as written, PTZ included (it reads as 0). */
   pendbaser = 0n;
-  /** GICR_TYPER.Last: the last redistributor of the region. */
-  readonly last: boolean;
+  /** GICR_TYPER.Last: the last redistributor of the region (redistributor regions may move it). */
+  last: boolean;
   /** GICR_TYPER.PLPIS: LPIs are supported (the VM has an ITS). */
   readonly lpis: boolean;
-  /** The slot in the redistributor region (the vCPU's creation index). */
-  readonly regionIndex: number;
+  /**
+   * The slot in its redistributor region: the vCPU's creation index in the
+   * legacy region; -1 while the counted regions have no slot for it.
+   */
+  regionIndex: number;
   /** Where GICR_INVLPIR/INVALLR and EnableLPIs 1 -> 0 are forwarded. */
   invalidator: LpiInvalidator | null = null;
 

@@ -1583,7 +1583,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm vgic_set_addr",
     doc:
-      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (kvm_vgic_addr, vgic_check_iorange, vgic_v3_alloc_redist_region): place a frame; -EEXIST when set, -EINVAL misaligned / wrapping / overlapping another redistributor region / a bad region index / mixing the legacy region with regions, -E2BIG past the 40-bit IPA space, -ENXIO for the other GIC version's types",
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR) (kvm_vgic_addr, vgic_check_iorange, vgic_v3_alloc_redist_region): place a frame; -EEXIST when set, -EINVAL misaligned / wrapping / overlapping another redistributor region / a bad region index / mixing the legacy region with regions, -E2BIG past the 40-bit IPA space, -ENXIO for the other GIC version's types. Once a v3_redist_region is set, the regions decide each redistributor's slot (vgic_register_redist_iodev: creation order, first region not full) and GICR_TYPER.Last (vgic_mmio_vcpu_rdist_is_last: the highest used slot of its region, clear for the last slot of a full region when a used region starts at its end, clear with no slot)",
     params: [
       {
         name: "type",
@@ -1623,7 +1623,7 @@ const VMM_COMMANDS: Cmd[] = [
         );
       }
       return acting(vm, source, "ioctl", `KVM_SET_DEVICE_ATTR ADDR ${a.type} ${hex(value)}`, () => {
-        const r = vm.gic.device.setAddr(type, value);
+        const r = vm.gic.setVgicAddr(type, value);
         if (r !== 0) emit(vm, "kvm", "set_attr", `ADDR ${a.type}: ${r}`);
         return r;
       });
@@ -2324,7 +2324,8 @@ function gicState(): State[] {
     {
       pattern: "vcpu#.gicr.region_index",
       type: INT_ANY,
-      doc: "the redistributor's slot in the redistributor region (the vCPU's creation index)",
+      doc:
+        "the redistributor's slot in its redistributor region: the vCPU's creation index in the legacy region; once regions are set through `kvm vgic_set_addr type=v3_redist_region`, the slot there (-1 with none)",
       get: (vm, [c]) => vm.gic.rds[c].regionIndex,
       bounds: vcpuBound,
     },

@@ -234,6 +234,51 @@ export class VgicDevice {
     return -ENXIO;
   }
 
+  /**
+   * Where each vCPU's redistributor sits once regions came through
+   * KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION, by creation position (KVM's vCPU
+   * index): its slot in its region and GICR_TYPER.Last as
+   * `vgic_mmio_vcpu_rdist_is_last` decides it. Undefined while no counted
+   * region exists (the legacy region keeps Last for the vCPU created last).
+   *
+   * KVM gives the vCPUs without a redistributor, in creation order, the next
+   * free slot of the first region not full (`vgic_register_redist_iodev`,
+   * `vgic_v3_rdist_free_slot`), as each region arrives; with every vCPU
+   * created first that is the order below. Last is clear for a vCPU with no
+   * region, and for one below its region's highest used slot; the last slot
+   * of a full counted region is Last unless a used region starts right after
+   * it (the redistributors then continue).
+   *
+   * @example
+   * ```ts
+   * const dev = new VgicDevice(3, 4);
+   * dev.setAddr(VgicAddrType.V3_REDIST_REGION, (2n << 52n) | 0x20_0000n); // index 0, 2 slots
+   * dev.redistPlacement()?.map((p) => p.last); // [false, true, false, false]
+   * ```
+   */
+  redistPlacement(): { slot: number; last: boolean }[] | undefined {
+    const regions = this.regions;
+    if (!regions.some((r) => r.count > 0)) return undefined;
+    const used = regions.map(() => 0);
+    const home: number[] = [];
+    for (let p = 0; p < this.vcpus; p++) {
+      const k = regions.findIndex((r, i) => r.count === 0 || used[i] < r.count);
+      home.push(k);
+      if (k >= 0) used[k]++;
+    }
+    const seen = regions.map(() => 0);
+    return home.map((k) => {
+      if (k < 0) return { slot: -1, last: false };
+      const r = regions[k], slot = seen[k]++;
+      if (slot < used[k] - 1) return { slot, last: false };
+      if (r.count > 0 && slot === r.count - 1) {
+        const end = r.base + BigInt(r.count * V3_REDIST_SIZE);
+        if (regions.some((o, i) => o.base === end && used[i] > 0)) return { slot, last: false };
+      }
+      return { slot, last: true };
+    });
+  }
+
   /** The bytes a region covers (`vgic_v3_rd_region_size`). */
   #regionSize(r: RedistRegion): bigint {
     return BigInt((r.count || this.vcpus) * V3_REDIST_SIZE);

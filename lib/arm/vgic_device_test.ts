@@ -52,3 +52,46 @@ Deno.test("VgicDevice.create() answers as kvm_vgic_create: -EEXIST, then -ENODEV
   assert.equal(v3.vcpuRan, true);
   assert.equal(v3.create(), -E.EBUSY);
 });
+
+/** KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION's value: count, base, index. */
+function region(count: number, base: bigint, index: number): bigint {
+  return (BigInt(count) << 52n) | base | BigInt(index);
+}
+
+Deno.test("VgicDevice.redistPlacement() is undefined until a counted region exists", () => {
+  const dev = new VgicDevice(3, 2);
+  assert.equal(dev.redistPlacement(), undefined);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST, 0x20_0000n), 0);
+  assert.equal(dev.redistPlacement(), undefined); // the legacy region
+});
+
+Deno.test("VgicDevice.redistPlacement(): Last for the last slot of each region unless a used region follows it (vgic_init.c test_v3_last_bit_redist_regions)", () => {
+  const dev = new VgicDevice(3, 6);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(2, 0x10_0000n, 0)), 0);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(2, 0x24_0000n, 1)), 0);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(2, 0x20_0000n, 2)), 0);
+  assert.deepEqual(dev.redistPlacement(), [
+    { slot: 0, last: false },
+    { slot: 1, last: true },
+    { slot: 0, last: false },
+    { slot: 1, last: true },
+    { slot: 0, last: false },
+    { slot: 1, last: false }, // region 1 starts at its end and is used
+  ]);
+});
+
+Deno.test("VgicDevice.redistPlacement(): a region not full is Last at its highest used slot; vCPUs with no slot are not Last", () => {
+  const dev = new VgicDevice(3, 4);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(1, 0x20_0000n, 0)), 0);
+  assert.deepEqual(dev.redistPlacement()?.map((p) => p.last), [true, false, false, false]);
+  assert.deepEqual(dev.redistPlacement()?.map((p) => p.slot), [0, -1, -1, -1]);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(10, 0x40_0000n, 1)), 0);
+  assert.deepEqual(dev.redistPlacement()?.map((p) => p.last), [true, false, false, true]);
+});
+
+Deno.test("VgicDevice.redistPlacement(): an unused region right after a full one does not clear Last", () => {
+  const dev = new VgicDevice(3, 2);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(2, 0x20_0000n, 0)), 0);
+  assert.equal(dev.setAddr(VgicAddrType.V3_REDIST_REGION, region(1, 0x24_0000n, 1)), 0);
+  assert.deepEqual(dev.redistPlacement()?.map((p) => p.last), [false, true]);
+});
