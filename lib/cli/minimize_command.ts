@@ -23,8 +23,10 @@ import { joinNegativeValues, wholeNumber } from "./options.ts";
 
 /** What `scn help minimize` and `--help` print. */
 export const MINIMIZE_USAGE: readonly string[] = [
-  "usage: scn minimize FILE|HOST:LINE [--out FILE] [--max-runs N] [--max-steps N]",
-  "  shrink a failing scenario while the same expectation still fails the same way",
+  "usage: scn minimize FILE|HOST:LINE [--out FILE] [--max-runs N] [--max-steps N] [--keep-causes]",
+  "  shrink a failing scenario while the same expectation still fails with the same values",
+  "  --keep-causes  also keep the events the failure gives as its reason (an expectation",
+  "                 that only says 'taken once' may otherwise shrink to raising nothing)",
   "  --out FILE     write the result to FILE (needs --allow-write for FILE)",
   `  --max-runs N   candidates to run at most (default ${DEFAULT_MAX_RUNS})`,
   "  --max-steps N  step budget of one 'run' in each candidate",
@@ -51,6 +53,7 @@ export function minimizeCommand(args: string[], io: Io): number {
         out: { type: "string" },
         "max-runs": { type: "string" },
         "max-steps": { type: "string" },
+        "keep-causes": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -93,7 +96,13 @@ export function minimizeCommand(args: string[], io: Io): number {
 
   let r: MinimizeResult;
   try {
-    r = minimize(source.text, file, { maxRuns, maxSteps, platforms: io.platforms, load });
+    r = minimize(source.text, file, {
+      maxRuns,
+      maxSteps,
+      platforms: io.platforms,
+      load,
+      keepCauses: values["keep-causes"],
+    });
   } catch (e) {
     if (e instanceof ScnError) {
       for (const d of inHost(source, e.diagnostics)) {

@@ -68,6 +68,11 @@ export interface MinimizeOptions {
   maxRuns?: number;
   /** The step budget of each run. */
   maxSteps?: number;
+  /**
+   * Also keep the events the failure gives as its reason (`scn minimize
+   * --keep-causes`); by default only the expectation and its values count.
+   */
+  keepCauses?: boolean;
 }
 
 /** What {@link minimize} found. */
@@ -126,7 +131,7 @@ export function minimize(
   if (first.failures.length === 0) {
     return { kind: "passes", status: first.status === "xpass" ? "xpass" : "pass" };
   }
-  const target = targetOf(first.failures[0]);
+  const target = targetOf(first.failures[0], options.keepCauses ?? false);
   const shrinker = new Shrinker(original, target, oracle);
   let budgetReached = false;
   try {

@@ -5,17 +5,18 @@
  * "The same expectation" is the one written at the same place in the
  * original file: candidates are edited trees that keep the original
  * locations (see `edits.ts`). "In the same way" is the same failure report:
- * the same kind (`expect` or `always`), the same expected and seen values,
- * and, among the events it gives as the reason, every event the original
- * gave (by source, kind and text; ids and times may differ, and a shorter
- * history may let older events into the report). A vector taken once stays
- * taken once, and stays that vector; a number that shows in none of it (a
- * GSI routed elsewhere, a vCPU count) may shrink.
+ * the same kind (`expect` or `always`), the same expected and seen values.
+ * The trace around it is not part of the way it fails, so a statement that
+ * changes nothing the expectation sees (a `bit clear` of a clear bit) goes,
+ * and the result is 1-minimal: no single statement, argument or block can be
+ * removed with the same expectation failing with the same values.
  *
- * The events matter: an interrupt that never arrives is easiest reproduced by
- * never raising it, and a minimizer that only compared the verdict would end
- * there. Keeping the events that explain the failure keeps the actions that
- * cause them.
+ * With `keepCauses` the events the failure gives as its reason must come
+ * again too (by source, kind and text; ids and times may differ). An
+ * interrupt that never arrives is easiest reproduced by never raising it, so
+ * an expectation that only says "taken once" may shrink to a scenario that
+ * raises nothing; keeping the events keeps the actions that explain the
+ * failure, at the price of statements whose events are only context.
  *
  * @module
  */
@@ -32,7 +33,7 @@ export interface Target {
   failure: Failure;
   /** {@link failureShape} of it. */
   shape: string;
-  /** {@link eventKeys} of it: each must be given again. */
+  /** {@link eventKeys} of it, each to be given again; none unless causes are kept. */
   events: readonly string[];
 }
 
@@ -47,8 +48,9 @@ export interface Target {
  * const target = targetOf(runProgram(program).failures[0]);
  * ```
  */
-export function targetOf(failure: Failure): Target {
-  return { failure, shape: failureShape(failure), events: [...eventKeys(failure)] };
+export function targetOf(failure: Failure, keepCauses = false): Target {
+  const events = keepCauses ? [...eventKeys(failure)] : [];
+  return { failure, shape: failureShape(failure), events };
 }
 
 /**
