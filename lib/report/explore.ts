@@ -8,7 +8,7 @@
 import { formatDiagnostic, where } from "../core/diagnostic.ts";
 import { MAX_VALUE_CHARS, safeJson, visible } from "../core/visible.ts";
 import type { Outcome } from "./outcome.ts";
-import { errorJson } from "./json.ts";
+import { errorJson, failureJson } from "./json.ts";
 import { formatEvent, type Line, traceLines } from "./text.ts";
 import type { ExploreResult } from "../engine/explore.ts";
 import { timeline, timelineText } from "./timeline.ts";
@@ -253,15 +253,7 @@ export function exploreJsonReport(
             run: b.occurrence,
             order: b.order,
           })),
-          failures: cx.result.failures.map((f) => ({
-            kind: f.kind,
-            file: f.loc.source,
-            line: f.loc.start.line,
-            column: f.loc.start.column,
-            text: f.text,
-            expected: f.expected,
-            actual: f.actual,
-          })),
+          failures: cx.result.failures.map(failureJson),
           linear: "text" in cx.linear ? cx.linear.text : null,
           linearWhy: "why" in cx.linear ? cx.linear.why : null,
         },

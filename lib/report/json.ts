@@ -6,6 +6,7 @@
 import { safeJson } from "../core/visible.ts";
 import { type Outcome, summarize } from "./outcome.ts";
 import { formatDiagnostic } from "../core/diagnostic.ts";
+import type { Failure } from "../engine/run.ts";
 
 /**
  * Renders outcomes as one JSON document (stable key order, two-space indent).
@@ -27,13 +28,7 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
         expectFailure: r.expectFailure,
         ...(r.status === "skip" ? { skipReason: r.skipReason } : {}),
         failures: r.failures.map((f) => ({
-          kind: f.kind,
-          file: f.loc.source,
-          line: f.loc.start.line,
-          column: f.loc.start.column,
-          text: f.text,
-          expected: f.expected,
-          actual: f.actual,
+          ...failureJson(f),
           time: f.time,
           events: f.events.map((e) => ({ ...e })),
         })),
@@ -48,6 +43,38 @@ export function jsonReport(outcomes: readonly Outcome[]): string {
     return errorJson(o);
   });
   return safeJson(JSON.stringify({ version: 1, scenarios, summary: summarize(outcomes) }, null, 2));
+}
+
+/**
+ * A failed expectation as the JSON reports give it: where it is written,
+ * what it says, what was expected and what was seen. `scn run --json` adds
+ * its time and events; `scn explore --json` gives it as is.
+ *
+ * @example
+ * ```ts
+ * import type { Failure } from "../engine/run.ts";
+ * declare const f: Failure;
+ * failureJson(f).line; // the expectation's line
+ * ```
+ */
+export function failureJson(f: Failure): {
+  kind: Failure["kind"];
+  file: string;
+  line: number;
+  column: number;
+  text: string;
+  expected: string;
+  actual: string;
+} {
+  return {
+    kind: f.kind,
+    file: f.loc.source,
+    line: f.loc.start.line,
+    column: f.loc.start.column,
+    text: f.text,
+    expected: f.expected,
+    actual: f.actual,
+  };
 }
 
 /**
