@@ -122,6 +122,8 @@ const KVM_VCPU_ID = {
   decimal: true,
 } as const;
 /** Eventfds the model counts signals on (fds 0..63). */
+/** KVM_XEN_HVM_SET_ATTR / GET_ATTR types the model has (KVM_XEN_ATTR_TYPE_*). */
+const KVM_XEN_HVM_ATTRS = ["long_mode", "shared_info", "upcall_vector", "xen_version"] as const;
 const EVENTFDS = 64;
 const VECTOR = { kind: "int", min: 0, max: 255, what: "a vector" } as const;
 const U32 = { kind: "int", min: 0, max: 0xffff_ffff, what: "a 32-bit value" } as const;
@@ -1067,10 +1069,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       params: [
         {
           name: "type",
-          type: {
-            kind: "enum",
-            values: ["long_mode", "shared_info", "upcall_vector", "xen_version"],
-          },
+          type: { kind: "enum", values: KVM_XEN_HVM_ATTRS },
           doc: "the attribute",
           positional: true,
         },
@@ -1198,10 +1197,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       params: [
         {
           name: "type",
-          type: {
-            kind: "enum",
-            values: ["long_mode", "shared_info", "upcall_vector", "xen_version"],
-          },
+          type: { kind: "enum", values: KVM_XEN_HVM_ATTRS },
           doc: "the attribute",
           positional: true,
         },
