@@ -48,6 +48,9 @@ run options:
                     failing lines marked, decoded numbers ('-' prints only the page)
   --tap             print TAP 14 instead of text
   --max-steps N     step budget of one 'run' (default 100000)
+  --max-input-bytes N
+                    bytes one scenario file may hold (default 4194304, for a stranger's
+                    scenario); its includes may add up to 4 N. Raise it for one you trust
   --schedule TOKEN  run parallel blocks in the order of a token from 'scn explore' (one file)
   --no-color        plain text even on a terminal
   --backend kvm     run on a real VM through /dev/kvm (x86 only; needs --allow-ffi:
@@ -345,7 +348,9 @@ const COMMAND_HELP: Readonly<Record<string, () => string>> = {
   check: () =>
     `${
       usage("check")
-    }\n\n  checks without running: CHECKED or the located errors; exit 2 on an error`,
+    }\n\n  checks without running: CHECKED or the located errors; exit 2 on an error\n\n${
+      section("  --max-input-bytes", "  --schedule")
+    }`,
   fmt: () => FMT_USAGE.join("\n"),
   minimize: () => MINIMIZE_USAGE.join("\n"),
   diff: () => DIFF_USAGE.join("\n"),

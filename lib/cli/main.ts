@@ -11,11 +11,12 @@ import { visible } from "../core/visible.ts";
 import { joinNegativeValues, wholeNumber } from "./options.ts";
 
 /** Options of run, check and explore that take a number. */
-const VALUED = ["max-steps", "workers", "max-states", "max-depth"];
+const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes"];
 import { PLATFORMS } from "../api/platforms.ts";
 import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
 import { collectFiles, readText } from "../load/files.ts";
 import { missingOutcome } from "../load/load.ts";
+import { readLimits } from "../load/read.ts";
 import { reportCommand } from "./report_command.ts";
 import { helpSuggestions, helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
@@ -111,6 +112,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
         json: { type: "boolean", default: false },
         junit: { type: "string" },
         "max-steps": { type: "string" },
+        "max-input-bytes": { type: "string" },
         "no-color": { type: "boolean", default: false },
         schedule: { type: "string" },
         out: { type: "string" },
@@ -161,6 +163,17 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     return ExitCode.InputError;
   }
   const maxSteps = steps;
+  const inputBytes = wholeNumber(values["max-input-bytes"], "max-input-bytes", 1);
+  if (typeof inputBytes === "string") {
+    io.err(`scn: ${inputBytes}`);
+    return ExitCode.InputError;
+  }
+  // A stranger's scenario keeps the default budgets; the user raises them for one they trust.
+  const limits = inputBytes === undefined ? undefined : readLimits(inputBytes);
+  if (command === "explore" && limits) {
+    io.err("scn explore: --max-input-bytes is an option of 'scn run' and 'scn check'");
+    return ExitCode.InputError;
+  }
   if (command === "explore" && rest[0] === "merge") return exploreMergeCommand(rest.slice(1), io);
   if (command === "explore") {
     if (values.junit !== undefined) {
@@ -238,6 +251,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       f,
       { mode: command, maxSteps, schedule: values.schedule, lean },
       io.platforms,
+      limits,
     );
     outcomes.push(...done);
     failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;

@@ -421,3 +421,39 @@ Deno.test("processFile() in check mode reports the file checked, not passed", ()
     tags: ["fixture"],
   });
 });
+
+Deno.test("scn check --max-input-bytes: a file over the default budget is refused unless the user raises it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "irqlab_cli_" });
+  try {
+    // Just over the 4 MiB a stranger's scenario may hold.
+    const file = `${dir}/big.scn`;
+    const head = 'scenario "big"\nvm guest { arch x86_64 }\n';
+    Deno.writeTextFileSync(file, head + "vcpu0: nop\n" + ";".repeat(4 * 1024 * 1024));
+    const refused = scn(["check", file]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.out.join("\n"), /big\.scn:1:1: error: .* larger than 4194304 bytes/);
+    assert.match(refused.out.join("\n"), /raise it with --max-input-bytes N/);
+    const raised = scn(["check", "--max-input-bytes", "5000000", file]);
+    assert.equal(raised.code, 0, raised.out.join("\n"));
+    assert.match(raised.out.join("\n"), /CHECKED .*big\.scn/);
+    // Lowered below the file's size, it is refused at that size.
+    const lowered = scn(["run", "--max-input-bytes=1000", file]);
+    assert.equal(lowered.code, 2);
+    assert.match(lowered.out.join("\n"), /larger than 1000 bytes/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scn --max-input-bytes is checked like the other numeric options", () => {
+  for (const n of ["0", "-3", "1.5", "4MiB", "0x10"]) {
+    const c = scn(["check", `--max-input-bytes=${n}`, `${CLI}/pass.scn`]);
+    assert.equal(c.code, 2, n);
+    assert.deepEqual(c.err, [`scn: --max-input-bytes needs a positive whole number, not '${n}'`]);
+  }
+  const c = scn(["explore", "--max-input-bytes", "100", `${CLI}/pass.scn`]);
+  assert.equal(c.code, 2);
+  assert.deepEqual(c.err, [
+    "scn explore: --max-input-bytes is an option of 'scn run' and 'scn check'",
+  ]);
+});

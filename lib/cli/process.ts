@@ -10,6 +10,7 @@ import type { PlatformEntry } from "../core/platform.ts";
 import { runProgram, type ScenarioResult } from "../engine/run.ts";
 import { runExplained } from "../engine/explained.ts";
 import { errorOutcome, inHost, type Loaded, loadTarget } from "../load/load.ts";
+import type { ReadLimits } from "../load/read.ts";
 import type { Outcome } from "../report/outcome.ts";
 import { parseSchedule, ReplayScheduler, type ScheduleEntry } from "../engine/explore_schedule.ts";
 
@@ -71,7 +72,8 @@ export function runLoaded(loaded: Loaded, how: RunMode): Outcome {
 
 /**
  * Runs or checks every scenario a target names (a `.scn` file, a host file,
- * `bug.md:12`), one outcome each. `platforms` defaults to irqlab's own.
+ * `bug.md:12`), one outcome each. `platforms` defaults to irqlab's own,
+ * `limits` to the read budgets for a stranger's scenario.
  *
  * @example
  * ```ts
@@ -82,8 +84,9 @@ export function processTarget(
   target: string,
   how: RunMode,
   platforms?: readonly PlatformEntry[],
+  limits?: ReadLimits,
 ): Outcome[] {
-  return loadTarget(target, { platforms }).map((l) => runLoaded(l, how));
+  return loadTarget(target, { platforms, limits }).map((l) => runLoaded(l, how));
 }
 
 /**

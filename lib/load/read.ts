@@ -30,6 +30,20 @@ export const READ_LIMITS: ReadLimits = {
   includes: 10_000,
 };
 
+/**
+ * The budgets with one file allowed `fileBytes` (`--max-input-bytes`, for a
+ * scenario the user trusts): one scenario may read four times that over its
+ * includes, as the defaults allow.
+ *
+ * @example
+ * ```ts
+ * readLimits(60_000_000).totalBytes; // 240000000
+ * ```
+ */
+export function readLimits(fileBytes: number): ReadLimits {
+  return { ...READ_LIMITS, fileBytes, totalBytes: 4 * fileBytes };
+}
+
 /** Why a file could not be read, said for people; `at` locates a bad byte. */
 export interface ReadProblem {
   /** "'x.scn' is not a regular file", in one sentence. */
@@ -156,7 +170,8 @@ function firstInvalidUtf8(b: Uint8Array): number {
 function tooBig(path: string, limit: number): ReadProblem {
   return {
     message: `'${path}' is larger than ${limit} bytes, the budget for one file`,
-    hint: "a scenario, a host file or an include may hold at most that much",
+    hint: "a scenario, a host file or an include may hold at most that much; " +
+      "for a scenario you trust, raise it with --max-input-bytes N",
     budget: true,
   };
 }
