@@ -40,7 +40,7 @@ import type { Scheduled } from "../core/event_queue.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { EVTCHNSTAT } from "./evtchn.ts";
 import { toU64, XenExit } from "./hypercall.ts";
-import { POLL_MAX_PORTS } from "./timers.ts";
+import { POLL_MAX_PORTS, TIMER_FALLBACK_NS } from "./timers.ts";
 
 /**
  * KVM_XEN_HVM_CONFIG_* capability / config flags.
@@ -257,26 +257,98 @@ export class KvmXen {
     const d = this.domain;
     if (vcpu < 0 || vcpu >= d.vcpuCount) return -XEN_ERRNO.EINVAL;
     if (port !== 0 && priority !== KVM_XEN_PRIO_2LEVEL) return -XEN_ERRNO.EINVAL;
-    const t = this.timers[vcpu];
-    if (t.scheduled) t.scheduled.cancelled = true;
-    t.scheduled = null;
-    t.expires = 0n;
-    t.port = port;
-    if (port !== 0 && expires !== 0n) {
-      t.expires = expires;
-      const now = d.host.now();
-      const at = expires <= BigInt(now) ? now : Number(expires);
-      t.scheduled = d.host.queue.schedule(at, () => {
-        t.scheduled = null;
-        t.expires = 0n;
-        this.#emit("xen.timer", `vcpu${vcpu}: KVM's Xen timer fired: port ${t.port}`);
-        this.deliver({ port: t.port, vcpu, priority: KVM_XEN_PRIO_2LEVEL });
-      });
-    }
+    this.#stopTimer(vcpu);
+    this.timers[vcpu].port = port;
     this.#emit(
       "xen.timer",
       `KVM_XEN_VCPU_SET_ATTR TIMER vcpu${vcpu}: port ${port}, expires ${expires}`,
     );
+    if (port !== 0 && expires !== 0n) this.#startTimer(vcpu, expires);
+    return 0;
+  }
+
+  /**
+   * `kvm_xen_timer_enabled`: the VMM has given vCPU `vcpu` a timer port, so
+   * KVM serves the guest's timer hypercalls in the kernel.
+   */
+  timerInKernel(vcpu: number): boolean {
+    return this.timers[vcpu].port !== 0;
+  }
+
+  /**
+   * `kvm_xen_start_timer`: arms vCPU `vcpu`'s timer for the absolute
+   * deadline; one not in the future fires now, inside the caller
+   * (`xen_timer_callback` runs synchronously), and clears `expires`.
+   */
+  #startTimer(vcpu: number, deadline: bigint): void {
+    const t = this.timers[vcpu];
+    if (t.scheduled) t.scheduled.cancelled = true;
+    t.scheduled = null;
+    t.expires = deadline;
+    const now = this.domain.host.now();
+    // KVM takes the distance as an s64: a u64 deadline at or above 2^63 is in the past.
+    const delta = BigInt.asIntN(64, toU64(deadline) - BigInt(now));
+    if (delta <= 0n) {
+      this.#timerFired(vcpu);
+      return;
+    }
+    t.scheduled = this.domain.host.queue.schedule(now + Number(delta), () => {
+      t.scheduled = null;
+      this.#timerFired(vcpu);
+    });
+  }
+
+  /** `xen_timer_callback` on the fast path: the port is raised and `expires` cleared. */
+  #timerFired(vcpu: number): void {
+    const t = this.timers[vcpu];
+    t.expires = 0n;
+    this.#emit("xen.timer", `vcpu${vcpu}: KVM's Xen timer fired: port ${t.port}`);
+    this.deliver({ port: t.port, vcpu, priority: KVM_XEN_PRIO_2LEVEL });
+  }
+
+  /** `kvm_xen_stop_timer`: cancelled, `expires` 0. */
+  #stopTimer(vcpu: number): void {
+    const t = this.timers[vcpu];
+    if (t.scheduled) t.scheduled.cancelled = true;
+    t.scheduled = null;
+    t.expires = 0n;
+  }
+
+  /**
+   * `kvm_xen_hcall_set_timer_op` from vCPU `vcpu`, or undefined when KVM's
+   * timer is off for it and the call exits to the VMM. 0 stops the timer;
+   * Xen's "Linux workaround" is kept: a negative deadline, or one 2^50 ns
+   * or more ahead, becomes now + 100 ms. Returns 0.
+   */
+  hcallSetTimerOp(vcpu: number, deadline: bigint): number | undefined {
+    if (!this.timerInKernel(vcpu)) return undefined;
+    if (deadline === 0n) {
+      this.#stopTimer(vcpu);
+      return 0;
+    }
+    const now = BigInt(this.domain.host.now());
+    const delta = BigInt.asIntN(64, deadline - now);
+    const t = BigInt.asIntN(64, deadline) < 0n || (delta > 0n && (delta >> 50n) !== 0n)
+      ? now + BigInt(TIMER_FALLBACK_NS)
+      : deadline;
+    this.#startTimer(vcpu, t);
+    return 0;
+  }
+
+  /**
+   * `kvm_xen_hcall_vcpu_op` for VCPUOP_set_singleshot_timer (`deadline`
+   * given) or VCPUOP_stop_singleshot_timer (`deadline` null) from vCPU
+   * `vcpu` naming vCPU `target`, or undefined when KVM's timer is off for
+   * the caller and the call exits. KVM compares `target` with the caller's
+   * Xen vcpu_id only (its index here): any other, even one the VM lacks, is
+   * -EINVAL, where Xen says -ENOENT for a vCPU the domain lacks. The deadline
+   * is taken as is, flags ignored; one already past fires at once.
+   */
+  hcallSingleshot(vcpu: number, target: number, deadline: bigint | null): number | undefined {
+    if (!this.timerInKernel(vcpu)) return undefined;
+    if (target !== vcpu) return -XEN_ERRNO.EINVAL;
+    if (deadline === null) this.#stopTimer(vcpu);
+    else this.#startTimer(vcpu, deadline);
     return 0;
   }
 
@@ -564,10 +636,11 @@ export class KvmXen {
    * EVTCHNOP_send on an intercepted port (the port is read from the guest at
    * the second argument: -EFAULT if that is not RAM); SCHEDOP_poll (with
    * EVTCHN_SEND: KVM's poll, reading `struct sched_poll` and its ports;
-   * without it, like SCHEDOP_yield) and SCHEDOP_yield (0). The timer
-   * hypercalls are in-kernel only once the VMM sets
-   * KVM_XEN_VCPU_ATTR_TYPE_TIMER, which the model does not have, so they
-   * exit.
+   * without it, like SCHEDOP_yield) and SCHEDOP_yield (0); set_timer_op and
+   * VCPUOP_{set,stop}_singleshot_timer once the VMM has given the vCPU a
+   * timer port (KVM_XEN_VCPU_ATTR_TYPE_TIMER; {@link hcallSetTimerOp},
+   * {@link hcallSingleshot}; the singleshot struct is read from the guest at
+   * the third argument: -EFAULT if that is not RAM).
    */
   kernelHypercall(
     vcpu: number,
@@ -584,6 +657,17 @@ export class KvmXen {
         if (params[0] !== 4n) return undefined; // EVTCHNOP_send only
         if (!readable(params[1], 4)) return -XEN_ERRNO.EFAULT;
         return this.hcallEvtchnSend(Number(mem.readBig(Number(params[1]), 32)));
+      case 15n: // __HYPERVISOR_set_timer_op; 32-bit callers pass the halves in two registers
+        return this.hcallSetTimerOp(vcpu, longmode ? params[0] : params[0] | (params[1] << 32n));
+      case 24n: { // __HYPERVISOR_vcpu_op(cmd, vcpuid, arg), both C ints
+        const cmd = Number(BigInt.asIntN(32, params[0]));
+        if (!this.timerInKernel(vcpu) || (cmd !== 8 && cmd !== 9)) return undefined;
+        const target = Number(BigInt.asIntN(32, params[1]));
+        if (cmd === 9 || target !== vcpu) return this.hcallSingleshot(vcpu, target, null);
+        // struct vcpu_set_singleshot_timer: 16 bytes, 12 packed for a 32-bit caller.
+        if (!readable(params[2], longmode ? 16 : 12)) return -XEN_ERRNO.EFAULT;
+        return this.hcallSingleshot(vcpu, target, mem.readBig(Number(params[2]), 64));
+      }
       case 29n: { // __HYPERVISOR_sched_op; the command is a C int
         const cmd = Number(BigInt.asIntN(32, params[0]));
         if (cmd === 3 && this.#pollInKernel()) return this.#poll(vcpu, longmode, params[1]);

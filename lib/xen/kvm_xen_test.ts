@@ -62,3 +62,31 @@ Deno.test("attributes: global vector, shared_info off and on", () => {
   assert.equal(domain.sharedInfo(), 0x30000);
   assert.equal(kvm.setVcpuInfo(3, 0n), -XEN_ERRNO.EINVAL);
 });
+
+Deno.test("KVM's Xen timer: raw VCPUOP_set_singleshot_timer reads its struct; off without a TIMER port", () => {
+  const { domain } = fakeDomain({ flavour: "kvm-xen", vcpus: 2 });
+  const kvm = new KvmXen(domain);
+  const vcpuOp = (cmd: bigint, target: bigint, arg: bigint, longmode = true) =>
+    kvm.kernelHypercall(0, longmode, 24n, [cmd, target, arg, 0n, 0n, 0n]);
+  // No port: kvm_xen_timer_enabled is false and the call exits (undefined).
+  assert.equal(vcpuOp(8n, 0n, 0x2000n), undefined);
+  assert.equal(kvm.kernelHypercall(0, true, 15n, [5n, 0n, 0n, 0n, 0n, 0n]), undefined);
+  assert.equal(kvm.setTimer(0, 9, KVM_XEN_PRIO_2LEVEL, 0n), 0);
+  domain.mem.write(0x2000, 64, 1_000_000n);
+  assert.equal(vcpuOp(8n, 0n, 0x2000n), 0);
+  assert.deepEqual(kvm.getTimer(0), { port: 9, expires: 1_000_000n });
+  // Another vCPU, or a C int -1: -EINVAL before the struct is read.
+  assert.equal(vcpuOp(8n, 1n, 0xffff_ffffn), -XEN_ERRNO.EINVAL);
+  assert.equal(vcpuOp(9n, 0xffff_ffffn, 0n), -XEN_ERRNO.EINVAL);
+  // The struct past the end of RAM: -EFAULT (12 bytes for a 32-bit caller).
+  const end = BigInt(domain.mem.size);
+  assert.equal(vcpuOp(8n, 0n, end - 12n, false), 0);
+  assert.equal(vcpuOp(8n, 0n, end - 12n, true), -XEN_ERRNO.EFAULT);
+  // Other VCPUOPs still exit; stop clears the deadline.
+  assert.equal(vcpuOp(10n, 0n, 0n), undefined);
+  assert.equal(vcpuOp(9n, 0n, 0n), 0);
+  assert.equal(kvm.getTimer(0).expires, 0n);
+  // 32-bit set_timer_op: the deadline's halves in two arguments.
+  assert.equal(kvm.kernelHypercall(0, false, 15n, [0n, 1n, 0n, 0n, 0n, 0n]), 0);
+  assert.equal(kvm.getTimer(0).expires, 1n << 32n);
+});

@@ -314,13 +314,22 @@ const vcpuOp = (cmd: number): CallShape => ({
   input: HYPERCALL.vcpu_op,
   args: (_x, cpu, a) => [BigInt(cmd), toU64(self(a.vcpu, cpu))],
 });
-/** set_timer_op(deadline): one 64-bit argument, or low and high halves from 32-bit code. */
+/**
+ * set_timer_op(deadline): one 64-bit argument, or low and high halves from
+ * 32-bit code. On kvm-xen, KVM serves it once the vCPU has a timer port.
+ */
 const setTimerOp = (deadline: (x: XenMachine, a: Args) => bigint): CallShape => ({
   input: HYPERCALL.set_timer_op,
   args: (x, cpu, a) => {
     const t = toU64(deadline(x, a));
     return x.domain.cpuMode[cpu] === 64 ? [t] : [t & 0xffff_ffffn, t >> 32n];
   },
+  kernel: (x, cpu, a) => x.kvm.hcallSetTimerOp(cpu, toU64(deadline(x, a))),
+});
+/** VCPUOP_{set,stop}_singleshot_timer: KVM serves them once the vCPU has a timer port. */
+const singleshotOp = (cmd: number, deadline: (a: Args) => bigint | null): CallShape => ({
+  ...vcpuOp(cmd),
+  kernel: (x, cpu, a) => x.kvm.hcallSingleshot(cpu, self(a.vcpu, cpu), deadline(a)),
 });
 
 /** The `cpl` parameter every hypercall command takes. */
@@ -877,7 +886,9 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     ),
     hc(
       "xen set_timer_op",
-      "set_timer_op(deadline): absolute ns; 0 cancels",
+      "set_timer_op(deadline): absolute ns; 0 cancels (Xen do_set_timer_op; on kvm-xen KVM's " +
+        "kvm_xen_hcall_set_timer_op serves it without an exit once the VMM has set the vCPU's " +
+        "KVM_XEN_VCPU_ATTR_TYPE_TIMER port, and its expiry raises that port)",
       [{ name: "deadline", type: { kind: "u64" }, doc: "absolute system time, ns" }],
       (x, cpu, a) => x.domain.timers.setTimerOp(cpu, BigInt.asIntN(64, a.deadline as bigint)),
       "0 or -errno",
@@ -887,7 +898,9 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "xen set_singleshot_timer",
       "VCPUOP_set_singleshot_timer (only for the calling vCPU; a deadline already past fires " +
         "at once whatever flags say: VCPU_SSHOTTMR_future's -ETIME is gone from Xen since " +
-        "19c6cbd909 and from KVM's kvm_xen_hcall_vcpu_op)",
+        "19c6cbd909 and from KVM's kvm_xen_hcall_vcpu_op). On kvm-xen with a TIMER port KVM " +
+        "serves it in the kernel and answers -EINVAL for any other vCPU, even one the VM lacks " +
+        "(Xen: -ENOENT)",
       [
         { name: "deadline", type: { kind: "u64" }, doc: "absolute ns" },
         {
@@ -900,15 +913,15 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       (x, cpu, a) => x.domain.timers.setSingleshot(cpu, self(a.vcpu, cpu), a.deadline as bigint),
       "0 or -errno",
-      vcpuOp(VCPUOP.set_singleshot_timer),
+      singleshotOp(VCPUOP.set_singleshot_timer, (a) => a.deadline as bigint),
     ),
     hc(
       "xen stop_singleshot_timer",
-      "VCPUOP_stop_singleshot_timer",
+      "VCPUOP_stop_singleshot_timer (kvm-xen with a TIMER port: KVM's kvm_xen_stop_timer)",
       [{ name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 }],
       (x, cpu, a) => x.domain.timers.stopSingleshotOp(cpu, self(a.vcpu, cpu)),
       "0 or -errno",
-      vcpuOp(VCPUOP.stop_singleshot_timer),
+      singleshotOp(VCPUOP.stop_singleshot_timer, () => null),
     ),
     hc(
       "xen set_periodic_timer",
