@@ -141,6 +141,17 @@ export interface PlatformEntry extends Platform<VmModel> {
 }
 
 /**
+ * A constructor that returns the object it is given instead of a new one,
+ * so that a subclass's private fields are added to that object: the way to
+ * mark objects another module built without a WeakMap.
+ */
+class Stamp {
+  constructor(o: object) {
+    return o;
+  }
+}
+
+/**
  * Erases a platform's VM type, keeping it sound: the entry remembers every
  * VM it creates and hands its commands and state paths only those, typed as
  * the platform's own. An existential in the type system's terms: `M` is
@@ -153,23 +164,26 @@ export interface PlatformEntry extends Platform<VmModel> {
  * ```
  */
 export function platformEntry<M extends VmModel>(platform: Platform<M>): PlatformEntry {
-  const made = new WeakMap<VmModel, M>();
-  // One VM answers almost every call in a run: a one-entry cache keeps the
-  // lookup off the hot path (explore's fingerprint reads every state path).
-  let last: { vm: VmModel; own: M } | undefined;
-  const own = (vm: VmModel): M => {
-    if (last !== undefined && last.vm === vm) return last.own;
-    const m = made.get(vm);
-    if (m === undefined) {
+  // Each VM this entry creates carries a private field naming it as the
+  // entry's own: a property lookup on the hot path (explore's fingerprint
+  // reads every state path), where a WeakMap made every VM an ephemeron,
+  // which cost creation 7x and left the collector most of the time.
+  class Made extends Stamp {
+    readonly #own: M;
+    constructor(vm: M) {
+      super(vm);
+      this.#own = vm;
+    }
+    static own(vm: VmModel): M {
+      if (#own in vm) return vm.#own;
       throw new Error(
         `internal error: VM '${vm.name}' was not created by the ${
           platform.arch.join("/")
         } platform`,
       );
     }
-    last = { vm, own: m };
-    return m;
-  };
+  }
+  const own = Made.own;
   return {
     ...platform,
     erased: true,
@@ -194,7 +208,7 @@ export function platformEntry<M extends VmModel>(platform: Platform<M>): Platfor
     }),
     create: (name, settings, env) => {
       const vm = platform.create(name, settings, env);
-      made.set(vm, vm);
+      new Made(vm);
       return vm;
     },
   };
