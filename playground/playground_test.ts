@@ -5,7 +5,7 @@
 // scenario. Where no browser can be had the tests are skipped, saying so.
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
+import { optionalNpm, SKIPPED_NO_REGISTRY } from "../tests/optional_npm.ts";
 import { buildPlayground } from "./build.ts";
 import { servePlayground } from "./serve.ts";
 import { scenarioFromHash, scenarioLink } from "./src/link.ts";
@@ -35,12 +35,49 @@ function findChromium(): string | undefined {
   });
 }
 
+/** The part of puppeteer-core's `Page` used here. */
+interface Page {
+  setViewport(size: { width: number; height: number }): Promise<void>;
+  on(event: "request", handler: (request: { url(): string }) => void): void;
+  on(event: "pageerror", handler: (error: Error) => void): void;
+  goto(url: string, options?: { waitUntil: "load" }): Promise<unknown>;
+  waitForSelector(selector: string, options: { timeout: number }): Promise<unknown>;
+  waitForFunction(predicate: () => boolean): Promise<unknown>;
+  $eval<T>(selector: string, f: (element: Element) => T): Promise<T>;
+  $$eval<T>(selector: string, f: (elements: Element[]) => T): Promise<T>;
+  $$(selector: string): Promise<unknown[]>;
+  screenshot(options: { type: "png" }): Promise<Uint8Array>;
+  select(selector: string, value: string): Promise<string[]>;
+  click(selector: string): Promise<void>;
+}
+/** The part of puppeteer-core's `Browser` used here. */
+interface Browser {
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+/** The part of puppeteer-core used here. */
+interface Puppeteer {
+  launch(options: {
+    executablePath?: string;
+    headless: boolean;
+    pipe: boolean;
+    userDataDir: string;
+    args: string[];
+  }): Promise<Browser>;
+}
+
+const puppeteer = (await optionalNpm<{ default: Puppeteer }>(
+  "npm:puppeteer-core@25.16.0",
+  "playground_test",
+))?.default;
 const CHROMIUM = findChromium();
 if (!CHROMIUM) {
   console.warn(
     "playground_test: SKIPPED: no Chromium here (apt-get install -y chromium, or set CHROME_PATH)",
   );
 }
+/** Why the browser tests cannot run here, or `undefined` when they can. */
+const SKIP = !puppeteer ? SKIPPED_NO_REGISTRY : !CHROMIUM ? " (skipped: no Chromium)" : undefined;
 
 /** A built page, served, and a browser: what every test below uses. */
 interface Rig {
@@ -61,7 +98,7 @@ async function rig(): Promise<Rig> {
   await buildPlayground({ outDir: `${root}dist` });
   let origin = "";
   const server = servePlayground(0, (url) => (origin = url.replace(/\/$/, "")), root);
-  const browser = await puppeteer.launch({
+  const browser = await puppeteer!.launch({
     executablePath: CHROMIUM,
     headless: true,
     pipe: true,
@@ -101,8 +138,9 @@ const text = (page: Page, selector: string) =>
 
 Deno.test({
   name:
-    "playground: a link with a passing scenario opens it, runs it and says PASS; so do the files alone",
-  ignore: !CHROMIUM,
+    "playground: a link with a passing scenario opens it, runs it and says PASS; so do the files alone" +
+    (SKIP ?? ""),
+  ignore: SKIP !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -138,8 +176,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "playground: a link with a failing scenario marks the failed lines and draws the take",
-  ignore: !CHROMIUM,
+  name: "playground: a link with a failing scenario marks the failed lines and draws the take" +
+    (SKIP ?? ""),
+  ignore: SKIP !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -213,8 +252,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "playground: the library menu, explore, format and copy link work in the page",
-  ignore: !CHROMIUM,
+  name: "playground: the library menu, explore, format and copy link work in the page" +
+    (SKIP ?? ""),
+  ignore: SKIP !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

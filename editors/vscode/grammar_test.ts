@@ -1,7 +1,7 @@
 // The TextMate grammar, read by VS Code's own engine (vscode-textmate over
 // Oniguruma), on sample lines of every statement kind of dsl/scn.peggy.
 import assert from "node:assert/strict";
-import { SAMPLES, tokens } from "./test_textmate.ts";
+import { SAMPLES, textmateTest, tokens } from "./test_textmate.ts";
 
 const HERE = new URL("./", import.meta.url);
 const SCN = JSON.parse(Deno.readTextFileSync(new URL("syntaxes/scn.tmLanguage.json", HERE)));
@@ -14,11 +14,14 @@ async function scopeOf(line: string, word: string): Promise<string> {
   return t[1].at(-1)!;
 }
 
-Deno.test("the TextMate grammar gives each kind of statement its scopes under VS Code's engine", async () => {
-  for (const [line, word, scope] of SAMPLES) {
-    assert.equal(await scopeOf(line, word), scope, `'${word}' in: ${line}`);
-  }
-});
+textmateTest(
+  "the TextMate grammar gives each kind of statement its scopes under VS Code's engine",
+  async () => {
+    for (const [line, word, scope] of SAMPLES) {
+      assert.equal(await scopeOf(line, word), scope, `'${word}' in: ${line}`);
+    }
+  },
+);
 
 Deno.test("the TextMate grammar covers every statement kind of dsl/scn.peggy", () => {
   const peggy = Deno.readTextFileSync(new URL("../../dsl/scn.peggy", import.meta.url));
@@ -57,13 +60,16 @@ Deno.test("the TextMate grammar covers every statement kind of dsl/scn.peggy", (
   }
 });
 
-Deno.test("an unclosed string runs to the end of its line only, as the parser reads it", async () => {
-  const lines = await tokens("source.scn", 'scenario "open\nvcpu0: sti');
-  assert.equal(lines[0].at(-1)![1].at(-1), "string.quoted.double.scn");
-  assert.equal(lines[1][0][1].at(-1), "entity.name.tag.actor.scn");
-});
+textmateTest(
+  "an unclosed string runs to the end of its line only, as the parser reads it",
+  async () => {
+    const lines = await tokens("source.scn", 'scenario "open\nvcpu0: sti');
+    assert.equal(lines[0].at(-1)![1].at(-1), "string.quoted.double.scn");
+    assert.equal(lines[1][0][1].at(-1), "entity.name.tag.actor.scn");
+  },
+);
 
-Deno.test("```scn blocks in Markdown are highlighted as source.scn, and only they", async () => {
+textmateTest("```scn blocks in Markdown are highlighted as source.scn, and only they", async () => {
   const md = [
     "A bug:",
     "```scn",

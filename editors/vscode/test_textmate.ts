@@ -4,12 +4,55 @@
  *
  * @module
  */
-import onigModule from "npm:vscode-oniguruma@2.0.1";
-import vsctmModule, { type Registry } from "npm:vscode-textmate@9.3.2";
+import { optionalNpm, SKIPPED_NO_REGISTRY } from "../../tests/optional_npm.ts";
+
+const ONIGURUMA = "npm:vscode-oniguruma@2.0.1";
+
+/** The part of vscode-oniguruma used here. */
+interface Oniguruma {
+  loadWASM(wasm: ArrayBuffer): Promise<void>;
+  OnigScanner: new (patterns: string[]) => unknown;
+  OnigString: new (text: string) => unknown;
+}
+/** The part of a vscode-textmate grammar used here. */
+interface Grammar {
+  tokenizeLine(line: string, stack: unknown): {
+    tokens: { startIndex: number; endIndex: number; scopes: string[] }[];
+    ruleStack: unknown;
+  };
+}
+/** The part of vscode-textmate's `Registry` used here. */
+interface Registry {
+  loadGrammar(scope: string): Promise<Grammar | null>;
+}
+/** The part of vscode-textmate used here. */
+interface TextMate {
+  INITIAL: unknown;
+  Registry: new (options: {
+    onigLib: Promise<{
+      createOnigScanner(patterns: string[]): unknown;
+      createOnigString(s: string): unknown;
+    }>;
+    loadGrammar(scope: string): Promise<unknown>;
+    getInjections(scope: string): string[] | undefined;
+  }) => Registry;
+}
 
 // Both are CommonJS: their exports come as the default export under Deno.
-const onig = onigModule;
-const vsctm = vsctmModule;
+const onig = (await optionalNpm<{ default: Oniguruma }>(ONIGURUMA, "textmate"))?.default;
+const vsctm = (await optionalNpm<{ default: TextMate }>("npm:vscode-textmate@9.3.2", "textmate"))
+  ?.default;
+
+/**
+ * Whether VS Code's TextMate engine could be loaded; where the npm registry
+ * cannot be reached, the tests that need it are ignored and say so.
+ */
+export const TEXTMATE = onig !== undefined && vsctm !== undefined;
+
+/** A test that reads text with VS Code's engine: ignored, saying why, where it cannot be loaded. */
+export function textmateTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name: TEXTMATE ? name : name + SKIPPED_NO_REGISTRY, ignore: !TEXTMATE, fn });
+}
 
 const HERE = new URL("./", import.meta.url);
 const SCN = JSON.parse(Deno.readTextFileSync(new URL("syntaxes/scn.tmLanguage.json", HERE)));
@@ -26,9 +69,8 @@ const MARKDOWN = {
 let registry: Registry | undefined;
 async function load(): Promise<Registry> {
   if (registry) return registry;
-  const wasm = await Deno.readFile(
-    new URL("onig.wasm", import.meta.resolve("npm:vscode-oniguruma@2.0.1")),
-  );
+  if (!onig || !vsctm) throw new Error("VS Code's TextMate engine is not loaded (see TEXTMATE)");
+  const wasm = await Deno.readFile(new URL("onig.wasm", import.meta.resolve(ONIGURUMA)));
   await onig.loadWASM(wasm.buffer);
   registry = new vsctm.Registry({
     onigLib: Promise.resolve({
@@ -54,7 +96,7 @@ async function load(): Promise<Registry> {
 /** Each token of each line: its text and innermost scope. */
 export async function tokens(scope: string, text: string): Promise<[string, string[]][][]> {
   const grammar = (await (await load()).loadGrammar(scope))!;
-  let stack = vsctm.INITIAL;
+  let stack = vsctm!.INITIAL;
   return text.split("\n").map((line) => {
     const r = grammar.tokenizeLine(line, stack);
     stack = r.ruleStack;

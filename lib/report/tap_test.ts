@@ -2,21 +2,20 @@ import assert from "node:assert/strict";
 import { processFile } from "../cli/process.ts";
 import { tapReport } from "./tap.ts";
 import type { Outcome } from "./outcome.ts";
+import { optionalNpm, SKIPPED_NO_REGISTRY } from "../../tests/optional_npm.ts";
 
-// Loaded at run time, not imported, so that the other tests type-check and run
-// offline; without the registry the tests that need a TAP parser say they were skipped.
-const TAP_PARSER = "npm:tap-parser@18.3.4";
-// deno-lint-ignore no-explicit-any
-const Parser: any = await import(TAP_PARSER).then((m) => m.Parser, () => undefined);
-if (!Parser) console.log(`skipped: registry unreachable: ${TAP_PARSER} cannot be fetched`);
+/** The part of tap-parser's `Parser` used here: it reads TAP text and reports each line. */
+interface TapParser {
+  on(event: "assert", handler: (result: never) => void): void;
+  end(text: string): void;
+}
+const Parser = (await optionalNpm<
+  { Parser: new (onComplete: (final: never) => void) => TapParser }
+>("npm:tap-parser@18.3.4", "tap"))?.Parser;
 
-/** A test that needs the TAP parser. */
+/** A test that needs the TAP parser: ignored, saying why, where it cannot be fetched. */
 function tapTest(name: string, fn: () => void): void {
-  Deno.test({
-    name: name + (Parser ? "" : " (skipped: registry unreachable)"),
-    ignore: !Parser,
-    fn,
-  });
+  Deno.test({ name: Parser ? name : name + SKIPPED_NO_REGISTRY, ignore: !Parser, fn });
 }
 
 const FILES = ["pass", "fail", "xfail", "xpass"].map((n) => `tests/fixtures/cli/${n}.scn`);
@@ -34,7 +33,7 @@ function consume(tap: string) {
   let final:
     | { ok: boolean; count: number; pass: number; fail: number; todo: number; skip: number }
     | undefined;
-  const p = new Parser((r: typeof final) => (final = r));
+  const p = new Parser!((r: typeof final) => (final = r));
   p.on("assert", (r: (typeof results)[number]) => results.push(r));
   p.end(tap);
   return { results, final: final! };

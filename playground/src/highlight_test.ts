@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { collectFiles } from "../../lib/load/files.ts";
-import { SAMPLES, tokens } from "../../editors/vscode/test_textmate.ts";
+import { SAMPLES, textmateTest, tokens } from "../../editors/vscode/test_textmate.ts";
 import { cmTokenFor, SCN_GRAMMAR, tokenizer } from "./highlight.ts";
 
 const tokenize = tokenizer(SCN_GRAMMAR);
@@ -20,12 +20,12 @@ function playgroundScopes(text: string): string[][] {
   });
 }
 
-Deno.test("the playground colours every sample line as VS Code does", async () => {
+textmateTest("the playground colours every sample line as VS Code does", async () => {
   const text = SAMPLES.map(([line]) => line).join("\n");
   assert.deepEqual(playgroundScopes(text), await vscodeScopes(text));
 });
 
-Deno.test("the playground colours the whole scenario library as VS Code does", async () => {
+textmateTest("the playground colours the whole scenario library as VS Code does", async () => {
   const { files } = collectFiles(["scenarios"]);
   assert.ok(files.length > 100);
   for (const f of files) {
