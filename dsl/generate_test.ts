@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { generate, PEGGY, peggyArgs } from "./generate.ts";
+import { SKIPPED_NO_REGISTRY } from "../tests/optional_npm.ts";
 
 const dir = new URL(".", import.meta.url);
 const grammar = new URL("scn.peggy", dir).pathname;
@@ -20,7 +21,7 @@ async function peggyReachable(): Promise<boolean> {
 
 const reachable = await peggyReachable();
 if (!reachable) {
-  console.log(`skipped: registry unreachable: ${PEGGY} is not cached and cannot be fetched`);
+  console.log(`generate: SKIPPED: ${PEGGY} cannot be fetched (no npm registry, empty cache)`);
 }
 
 Deno.test("peggyArgs() runs the pinned Peggy with --format es --dts", () => {
@@ -43,7 +44,7 @@ Deno.test("peggyArgs() runs the pinned Peggy with --format es --dts", () => {
 
 Deno.test({
   name: "generate() reproduces the committed scn_parser.js and scn_parser.d.ts byte for byte" +
-    (reachable ? "" : " (skipped: registry unreachable)"),
+    (reachable ? "" : SKIPPED_NO_REGISTRY),
   ignore: !reachable,
 }, async () => {
   const tmp = await Deno.makeTempDir({ prefix: "irqlab_gen_" });
@@ -65,7 +66,7 @@ Deno.test({
 
 Deno.test({
   name: "generate() throws Peggy's message for a broken grammar" +
-    (reachable ? "" : " (skipped: registry unreachable)"),
+    (reachable ? "" : SKIPPED_NO_REGISTRY),
   ignore: !reachable,
 }, async () => {
   const tmp = await Deno.makeTempDir({ prefix: "irqlab_gen_" });
