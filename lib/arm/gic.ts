@@ -32,7 +32,7 @@
  * @module
  */
 import type { Trace } from "../core/trace.ts";
-import { EBUSY, EINVAL, ENODEV, ENXIO } from "./errno.ts";
+import { EBUSY, EEXIST, EINVAL, ENODEV, ENXIO } from "./errno.ts";
 
 export { EINVAL, ENODEV, ENXIO } from "./errno.ts";
 import {
@@ -44,7 +44,13 @@ import {
   SGI_COUNT,
 } from "./irq_state.ts";
 import { Distributor } from "./gicv3_distributor.ts";
-import { GicrOffset, kvmMpidr, type LpiInvalidator, Redistributor } from "./gicv3_redistributor.ts";
+import {
+  GICR_TYPER_LAST,
+  GicrOffset,
+  kvmMpidr,
+  type LpiInvalidator,
+  Redistributor,
+} from "./gicv3_redistributor.ts";
 import {
   type Candidate,
   CpuInterface,
@@ -56,11 +62,40 @@ import { GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
-import { VgicDevice } from "./vgic_device.ts";
+import { KVM_MAX_VCPU_IDS, VGIC_MAX_CPUS, VgicDevice } from "./vgic_device.ts";
 import { ArmGsiRouting } from "./kvm_routing.ts";
 
 /** KVM's VGIC_MAX_RESERVED: the highest INTID below the LPIs (1020..1023 are special). */
 const VGIC_MAX_RESERVED = 1023;
+
+/**
+ * Why KVM_DEV_ARM_VGIC_GRP_NR_IRQS refuses `nrIrqs` with -EINVAL, or
+ * undefined when it takes it. `vgic_set_common_attr` wants a multiple of 32
+ * (a whole GICD_TYPER.ITLinesNumber step) from VGIC_NR_PRIVATE_IRQS + 32
+ * (at least one SPI register) to VGIC_MAX_RESERVED, and never rounds.
+ *
+ * @example
+ * ```ts
+ * nrIrqsProblem(992);  // undefined: the largest accepted
+ * nrIrqsProblem(1024); // "1024 is above VGIC_MAX_RESERVED (1023): ..."
+ * ```
+ */
+export function nrIrqsProblem(nrIrqs: number): string | undefined {
+  if (nrIrqs < PRIVATE_COUNT + 32) {
+    return `${nrIrqs} is below ${
+      PRIVATE_COUNT + 32
+    } (the 32 SGIs and PPIs and one register of SPIs)`;
+  }
+  if (nrIrqs > VGIC_MAX_RESERVED) {
+    return `${nrIrqs} is above VGIC_MAX_RESERVED (${VGIC_MAX_RESERVED}): 992 is the largest KVM takes`;
+  }
+  if (nrIrqs % 32 !== 0) {
+    return `${nrIrqs} is not a multiple of 32, and KVM does not round it: write ${
+      nrIrqs - (nrIrqs % 32)
+    }`;
+  }
+  return undefined;
+}
 
 /**
  * Where KVM users (QEMU's virt board) place the ITS; GITS_TRANSLATER is at +0x10040.
@@ -141,6 +176,12 @@ export interface GicConfig {
    * redistributor's slot in the redistributor region, hence GICR_TYPER.Last.
    */
   creationOrder?: readonly number[];
+  /**
+   * How many of them exist when the scenario starts (KVM's online_vcpus):
+   * the first `created` of the creation order; the rest come later with
+   * {@link Gic.addVcpu}. Default: all.
+   */
+  created?: number;
 }
 
 /** KVM_DEV_ARM_VGIC_GRP_REDIST_REGS offsets whose device-attribute view differs from the guest's. */
@@ -175,8 +216,20 @@ export const Signal = { NONE: 0, IRQ: 1, FIQ: 2 } as const;
 export class Gic implements PendingView, LpiInvalidator, ItsHost {
   /** 2 or 3. */
   readonly version: 2 | 3;
-  /** The number of vCPUs; vCPU n has vcpu_id n. */
+  /**
+   * The vCPUs the scenario declares, created or not; vCPU n has vcpu_id n.
+   * KVM knows only the first {@link Gic.createdVcpus} of
+   * {@link Gic.creationOrder}.
+   */
   readonly vcpus: number;
+  /**
+   * KVM's online_vcpus: the first this many of {@link Gic.creationOrder}
+   * exist (KVM_CREATE_VCPU); the others are not there for SGIs, affinity
+   * routing, KVM_IRQ_LINE or the device attributes until created.
+   */
+  createdVcpus: number;
+  /** Each vcpu_id's position in the creation order. */
+  readonly #rank: Uint16Array;
   /**
    * The distributor (SPIs and their routing). Rebuilt once, by a deferred
    * vGIC's KVM_DEV_ARM_VGIC_GRP_NR_IRQS write, before anything uses it.
@@ -256,20 +309,20 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       );
     }
     this.creationOrder = [...order];
-    this.device = new VgicDevice(config.version, config.vcpus);
+    this.createdVcpus = Math.min(config.created ?? config.vcpus, config.vcpus);
+    this.#rank = new Uint16Array(config.vcpus);
+    order.forEach((id, p) => this.#rank[id] = p);
+    this.device = new VgicDevice(config.version, this.createdVcpus);
     const hasIts = config.version === 3 && config.its;
     this.dist = this.#distributor(config.nrIrqs, hasIts);
     // KVM's PROPBASER resets to 0: IDbits 0 gives a range too small for any LPI.
     this.lpis.idBits = 1;
     for (let i = 0; i < config.vcpus; i++) {
-      // vgic_register_redist_iodev: each vCPU, in creation order, takes the
-      // region's next free slot; Last marks the highest slot in use.
-      const slot = order.indexOf(i);
       const rd = new Redistributor(i, {
-        last: slot === config.vcpus - 1,
+        last: false,
         lpis: hasIts,
         version: config.version,
-        regionIndex: slot,
+        regionIndex: -1,
       });
       rd.invalidator = this;
       if (config.version === 2) rd.bank.sgiSources = new Uint8Array(SGI_COUNT);
@@ -280,13 +333,105 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.ackCtl = new Uint8Array(config.vcpus);
     this.its = hasIts ? new Its(this, trace) : null;
     this.v4 = hasIts && config.v4 ? new Gicv4(config.vcpus, trace) : null;
+    this.#placeRedistributors();
+  }
+
+  /**
+   * Whether vCPU `id` exists: declared, and created (KVM_CREATE_VCPU) by
+   * now.
+   *
+   * @example
+   * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
+   * const gic = new Gic({ version: 3, vcpus: 4, nrIrqs: 64, its: false, v4: false, creationOrder: [0, 3, 1, 2], created: 2 }, trace);
+   * gic.vcpuExists(3); // true
+   * gic.vcpuExists(1); // false until gic.addVcpu()
+   * ```
+   */
+  vcpuExists(id: number): boolean {
+    return id >= 0 && id < this.vcpus && this.#rank[id] < this.createdVcpus;
+  }
+
+  /** The vcpu_id the creation order makes next, or undefined once all exist. */
+  get nextVcpuId(): number | undefined {
+    return this.creationOrder[this.createdVcpus];
+  }
+
+  /**
+   * What KVM_CREATE_VCPU answers for `id` (`kvm_vm_ioctl_create_vcpu`), in
+   * its order, without creating anything: -EINVAL for an id past
+   * KVM_MAX_VCPU_IDS or a VM at max_vcpus (the vGIC's limit once
+   * `kvm_vgic_create` has run, 8 for GICv2); -EBUSY once the vGIC is
+   * initialised (`kvm_arch_vcpu_precreate`); -EINVAL when the new vCPU's
+   * redistributor would get a slot while the frames are already invalid
+   * (`kvm_vgic_vcpu_init` -> `vgic_register_redist_iodev` ->
+   * `vgic_v3_check_base`); -EEXIST for an id in use (checked after the
+   * vCPU was built). 0: KVM would create it.
+   *
+   * @example
+   * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
+   * const gic = new Gic({ version: 3, vcpus: 2, nrIrqs: 64, its: false, v4: false, created: 1 }, trace);
+   * gic.createVcpuResult(0); // -EEXIST
+   * gic.createVcpuResult(1); // 0
+   * ```
+   */
+  createVcpuResult(id: number): number {
+    // max_vcpus is the vGIC's only once kvm_vgic_create has run.
+    const max = this.device.created ? VGIC_MAX_CPUS[this.version] : KVM_MAX_VCPU_IDS;
+    if (id >= KVM_MAX_VCPU_IDS || this.createdVcpus >= max) return -EINVAL;
+    if (this.device.created && this.initialized) return -EBUSY;
+    if (this.version === 3 && this.device.created && !this.device.newRedistFits()) return -EINVAL;
+    if (this.vcpuExists(id)) return -EEXIST;
+    return 0;
+  }
+
+  /**
+   * KVM_CREATE_VCPU of {@link Gic.nextVcpuId} once
+   * {@link Gic.createVcpuResult} said 0: the vCPU exists from now on, and
+   * with a GICv3 its redistributor takes the next free slot
+   * (`vgic_register_redist_iodev`), which moves GICR_TYPER.Last.
+   */
+  addVcpu(): void {
+    this.createdVcpus++;
+    this.device.vcpus = this.createdVcpus;
+    this.dist.vcpus = this.createdVcpus;
+    this.#placeRedistributors();
+  }
+
+  /**
+   * Each created vCPU's redistributor slot and GICR_TYPER.Last. Counted
+   * regions (REDIST_REGION) decide them as `VgicDevice.redistPlacement`
+   * does; otherwise the legacy region holds the vCPUs in creation order and
+   * Last goes to the one created last. With no region set at all KVM has
+   * given no vCPU a slot (Last reads clear through REDIST_REGS: see
+   * {@link Gic.getRedistReg}); the guest, which cannot run before a region
+   * exists, sees the legacy layout a VMM sets up.
+   */
+  #placeRedistributors(): void {
+    const placement = this.device.redistPlacement();
+    for (let i = 0; i < this.vcpus; i++) {
+      const rd = this.rds[i], p = this.#rank[i];
+      if (p >= this.createdVcpus) {
+        rd.regionIndex = -1;
+        rd.last = false;
+      } else if (placement) {
+        rd.regionIndex = placement[p].slot;
+        rd.last = placement[p].last;
+      } else {
+        rd.regionIndex = p;
+        rd.last = p === this.createdVcpus - 1;
+      }
+    }
   }
 
   #distributor(nrIrqs: number, lpis: boolean): Distributor {
     const d = new Distributor({
       version: this.version,
       nrIrqs,
-      vcpus: this.vcpus,
+      vcpus: this.createdVcpus,
       resolve: (aff) => this.vcpuOfAffinity(aff),
     });
     d.lpis = lpis;
@@ -308,7 +453,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
 
   /** The vCPU whose KVM MPIDR has this Aff2.Aff1.Aff0, or -1. */
   vcpuOfAffinity(aff: number): number {
-    for (let i = 0; i < this.vcpus; i++) if (kvmMpidr(i) === (aff & 0xff_ffff)) return i;
+    for (let i = 0; i < this.vcpus; i++) {
+      if (kvmMpidr(i) === (aff & 0xff_ffff) && this.vcpuExists(i)) return i;
+    }
     return -1;
   }
 
@@ -404,7 +551,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         return -ENXIO;
       case KvmIrqType.PPI:
         if (!this.device.created) return this.#noIrqchip("PPI");
-        if (vcpu >= this.vcpus || intid < SGI_COUNT || intid >= PRIVATE_COUNT) {
+        // kvm_vm_ioctl_irq_line: kvm_get_vcpu_by_id finds no such vCPU.
+        if (!this.vcpuExists(vcpu) || intid < SGI_COUNT || intid >= PRIVATE_COUNT) {
           this.#emit("kvm", "irq_line", `KVM_IRQ_LINE PPI vcpu ${vcpu} intid ${intid}: -EINVAL`);
           return -EINVAL;
         }
@@ -480,6 +628,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     const cause = this.trace.enabled ? this.trace.currentCause : 0;
     const reached: number[] = [];
     for (let c = 0; c < this.vcpus; c++) {
+      if (!this.vcpuExists(c)) continue;
       if (irm) {
         if (c === sender) continue;
       } else {
@@ -818,14 +967,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   setVgicAddr(type: number, value: bigint): number {
     const r = this.device.setAddr(type, value);
-    const placement = r === 0 ? this.device.redistPlacement() : undefined;
-    if (placement) {
-      for (let p = 0; p < placement.length; p++) {
-        const rd = this.rds[this.creationOrder[p]];
-        rd.regionIndex = placement[p].slot;
-        rd.last = placement[p].last;
-      }
-    }
+    if (r === 0) this.#placeRedistributors();
     return r;
   }
 
@@ -849,7 +991,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   setNrIrqs(nrIrqs: number): number {
     let r = 0;
-    if (nrIrqs < PRIVATE_COUNT + 32 || nrIrqs > VGIC_MAX_RESERVED || nrIrqs % 32 !== 0) r = -EINVAL;
+    if (nrIrqsProblem(nrIrqs) !== undefined) r = -EINVAL;
     else if (this.nrSpisSet) r = -EBUSY;
     else {
       this.dist = this.#distributor(nrIrqs, this.dist.lpis);
@@ -892,7 +1034,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.#emit("kvm", "get_attr", `${what}: -ENXIO (a GICv2 has no redistributors)`);
       return -ENXIO;
     }
-    if (vcpuId < 0 || vcpuId >= this.vcpus) {
+    if (!this.vcpuExists(vcpuId)) {
       this.#emit("kvm", "get_attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
       return -EINVAL;
     }
@@ -908,6 +1050,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       for (let i = 0; i < PRIVATE_COUNT; i++) if (rd.bank.latch[i]) v |= 1 << i;
     } else if (offset === UACCESS_ICPENDR0) v = 0;
     else v = Number(rd.read(offset, 4));
+    // vgic_mmio_vcpu_rdist_is_last: a vCPU with no region (rdreg NULL) is
+    // never Last; before any region is set none has one.
+    if (offset === GicrOffset.TYPER && this.device.regions.length === 0) v &= ~GICR_TYPER_LAST;
     v >>>= 0;
     this.#emit("kvm", "get_attr", `${what} = 0x${v.toString(16)}`);
     return v;
@@ -945,7 +1090,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.#emit("kvm", "attr", `${what}: -ENXIO (a GICv2 has no such group)`);
       return -ENXIO;
     }
-    if (vcpuId < 0 || vcpuId >= this.vcpus) {
+    if (!this.vcpuExists(vcpuId)) {
       this.#emit("kvm", "attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
       return -EINVAL;
     }

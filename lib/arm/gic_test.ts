@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { Gic, ITS_DOORBELL } from "./gic.ts";
 import { EBUSY, EINVAL } from "./errno.ts";
+import { VgicAddrType } from "./vgic_device.ts";
 
 Deno.test("Gic.sgi() matches Aff1 and RS*16 + TargetList bits, ignoring bits with no vCPU", () => {
   const g = new Gic(
@@ -101,6 +102,9 @@ Deno.test("Gic.getRedistReg() reads GICR_TYPER's words per vcpu_id once the vGIC
   assert.equal(g.getRedistReg(2, 8), -16);
   assert.equal(g.vgicInit(), 0);
   assert.equal(g.vgicInit(), 0);
+  // No region yet: no vCPU has a slot, so none is Last (vgic_mmio_vcpu_rdist_is_last).
+  assert.equal(g.getRedistReg(2, 8), 0x200);
+  assert.equal(g.setVgicAddr(VgicAddrType.V3_REDIST, 0x1_0000n), 0);
   assert.deepEqual([0, 3, 5, 4, 1, 2].map((id) => g.getRedistReg(id, 8)), [
     0x000,
     0x300,
@@ -174,4 +178,31 @@ Deno.test("Gic.setNrIrqs() keeps GICD_TYPER.LPIS of a vGIC with an ITS", () => {
   g.nrSpisSet = false;
   assert.equal(g.setNrIrqs(96), 0);
   assert.equal(g.dist.lpis, true);
+});
+
+Deno.test("Gic.addVcpu() makes the next vCPU of the creation order exist and moves Last to it", () => {
+  const g = new Gic(
+    {
+      version: 3,
+      vcpus: 3,
+      nrIrqs: 64,
+      its: false,
+      v4: false,
+      creationOrder: [0, 2, 1],
+      created: 1,
+    },
+    new Trace(() => 0),
+  );
+  assert.equal(g.vcpuOfAffinity(2), -1); // kvm_mpidr_to_vcpu finds no vCPU 2 yet
+  assert.equal(g.kvmIrqLine(2, 2, 20, 1), -EINVAL);
+  assert.equal(g.createVcpuResult(0), -17); // -EEXIST
+  assert.equal(g.nextVcpuId, 2);
+  assert.equal(g.createVcpuResult(2), 0);
+  g.addVcpu();
+  assert.equal(g.vcpuExists(2), true);
+  assert.deepEqual([g.rds[0].last, g.rds[2].last, g.rds[1].last], [false, true, false]);
+  assert.equal(g.vcpuOfAffinity(2), 2);
+  assert.deepEqual(g.sgi(0, (1n << 40n) | (3n << 24n), false), [2]); // IRM=1: every other vCPU
+  g.vgicInit();
+  assert.equal(g.createVcpuResult(1), -EBUSY);
 });

@@ -105,7 +105,8 @@ export function gicv2WriteSgir(gic: Gic, sender: number, value: number): number[
   const intid = value & 0xf;
   const filter = (value >>> 24) & 3;
   let targets: number;
-  const online = (1 << gic.vcpus) - 1;
+  // A GICv2's vCPUs are created in vcpu_id order: the online ones are 0..n-1.
+  const online = (1 << gic.createdVcpus) - 1;
   switch (filter) {
     case 0:
       targets = (value >>> 16) & 0xff & online;
@@ -349,7 +350,7 @@ function v2DistRegionOk(gic: Gic, offset: number): boolean {
 /** The checks both GICv2 register groups make first: 0, or -EINVAL / -ENXIO. */
 function v2AttrCheck(gic: Gic, cpu: number): number {
   // vgic_v2_parse_attr: the attribute's CPUID field names a vcpu_id.
-  if (cpu < 0 || cpu >= gic.vcpus) return -EINVAL;
+  if (!gic.vcpuExists(cpu)) return -EINVAL;
   // vgic_v2_attr_regs_access initialises a GICv2 on the spot (vgic_init).
   gic.lazyInit();
   return 0;

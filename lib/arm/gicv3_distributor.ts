@@ -113,8 +113,8 @@ export class Distributor {
   readonly version: 2 | 3;
   /** Number of INTIDs (SGIs and PPIs included): 32 * (ITLinesNumber + 1). */
   readonly nrIrqs: number;
-  /** The number of vCPUs (GICv2 ITARGETSR masks; GICD_TYPER.CPUNumber). */
-  readonly vcpus: number;
+  /** The vCPUs created so far, KVM's online_vcpus (GICv2 ITARGETSR masks; GICD_TYPER.CPUNumber). */
+  vcpus: number;
   /** The SPIs, indexed by INTID (32 .. nrIrqs-1). */
   readonly spis: IrqBank;
   /** GICv3 IROUTER as KVM keeps it: Aff2.Aff1.Aff0 (bits 23:0). */

@@ -54,6 +54,16 @@ export const GicrOffset = {
 } as const;
 
 /**
+ * GICR_TYPER.Last (bit 4): the last redistributor of a contiguous region.
+ *
+ * @example
+ * ```ts
+ * GICR_TYPER_LAST; // 0x10
+ * ```
+ */
+export const GICR_TYPER_LAST = 1 << 4;
+
+/**
  * GICR_CTLR.EnableLPIs.
  *
  * @example
@@ -182,7 +192,7 @@ export class Redistributor {
   get typer(): bigint {
     let low = (this.vcpu & 0xffff) << 8;
     if (this.lpis) low |= 1;
-    if (this.last) low |= 1 << 4;
+    if (this.last) low |= GICR_TYPER_LAST;
     return (BigInt(kvmMpidr(this.vcpu)) << 32n) | BigInt(low >>> 0);
   }
 

@@ -31,7 +31,7 @@ import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdOffset } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
 import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
-import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
+import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType, nrIrqsProblem } from "./gic.ts";
 import { EACCES, EBUSY, EEXIST, GitsBaser, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import {
@@ -45,7 +45,7 @@ import {
 } from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
-import { VgicAddrType, VgicErrno } from "./vgic_device.ts";
+import { VGIC_MAX_CPUS, VgicAddrType, VgicErrno } from "./vgic_device.ts";
 import type { ArmRoute } from "./kvm_routing.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 import {
@@ -1503,34 +1503,26 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm create_vcpu",
     doc:
-      "KVM_CREATE_VCPU once the VM exists (kvm_vm_ioctl_create_vcpu, kvm_arch_vcpu_precreate): -EINVAL for an id past KVM_MAX_VCPU_IDS or a VM at its vGIC's vCPU limit (8 for GICv2), -EBUSY once the vGIC is initialised, -EEXIST for an id in use; the model's vCPUs are the vm's `vcpus`, so a call KVM would accept is an input error",
+      "KVM_CREATE_VCPU (kvm_vm_ioctl_create_vcpu, kvm_arch_vcpu_precreate, kvm_vgic_vcpu_init): -EINVAL for an id past KVM_MAX_VCPU_IDS or a VM at max_vcpus (the vGIC's once it exists: 8 for GICv2), -EBUSY once the vGIC is initialised, -EINVAL when its redistributor would take a slot while the frames fail vgic_v3_check_base, -EEXIST for an id in use; else 0 and the vCPU exists (its redistributor takes the next free slot, which moves GICR_TYPER.Last). The vCPUs are the vm's `vcpus { created N }`: a new one must be the next of vcpu_ids",
     params: [{
       name: "id",
       type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a vcpu_id", decimal: true },
       doc: "the vcpu_id",
     }],
-    returns: "-EINVAL, -EBUSY or -EEXIST",
+    returns: "0, -EINVAL, -EBUSY or -EEXIST",
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_CREATE_VCPU ${a.id}`, () => {
         const id = a.id as number, gic = vm.gic;
-        // max_vcpus is the vGIC's only once kvm_vgic_create has run.
-        const max = !gic.device.created
-          ? KVM_MAX_VCPU_IDS
-          : gic.version === 2
-          ? VGIC_V2_MAX_CPUS
-          : VGIC_V3_MAX_CPUS;
-        const r = id >= KVM_MAX_VCPU_IDS || gic.vcpus >= max
-          ? -EINVAL
-          : gic.initialized
-          ? -EBUSY
-          : id < gic.vcpus
-          ? -EEXIST
-          : 0;
-        if (r === 0) {
+        const r = gic.createVcpuResult(id);
+        if (r === 0 && id !== gic.nextVcpuId) {
+          const next = gic.nextVcpuId;
           throw new CommandInputError(
-            `KVM_CREATE_VCPU ${id} would succeed here, but the model's vCPUs are fixed by the vm's 'vcpus ${gic.vcpus}': declare the vCPU there (and its creation order with vcpu_ids)`,
+            next === undefined
+              ? `KVM_CREATE_VCPU ${id} would succeed, but every vCPU the vm declares exists: declare it in 'vcpus' (and 'created')`
+              : `KVM_CREATE_VCPU ${id} would succeed, but the vm's vcpu_ids create vcpu${next} next: list the vcpu_ids in the order the VMM creates them`,
           );
         }
+        if (r === 0) gic.addVcpu();
         emit(vm, "kvm", "create_vcpu", `KVM_CREATE_VCPU ${id}: ${r}`);
         return r;
       }),
@@ -1667,8 +1659,15 @@ const VMM_COMMANDS: Cmd[] = [
       "KVM_RUN's answer while the vGIC is not ready (kvm_vgic_map_resources): GICv3 -ENXIO without the distributor or a redistributor for every vCPU, -EINVAL for overlapping frames (vgic_v3_check_base), -EBUSY before KVM_DEV_ARM_VGIC_CTRL_INIT; GICv2 -ENXIO without both frames, -EINVAL if they overlap, else it initialises itself; then 0. The guest's statements are not gated by it",
     params: [{ name: "vcpu", type: VCPU_ID, doc: "the vCPU" }],
     returns: "0 or -ENXIO / -EINVAL / -EBUSY",
-    run: (vm, _c, a, source) =>
-      acting(vm, source, "ioctl", `KVM_RUN vcpu${a.vcpu}`, () => vm.gic.run(a.vcpu as number)),
+    run: (vm, _c, a, source) => {
+      const cpu = a.vcpu as number;
+      if (!vm.gic.vcpuExists(cpu)) {
+        throw new CommandInputError(
+          `KVM_RUN vcpu${cpu}: the VMM has no vCPU fd for it yet: create it with \`kvm create_vcpu id=${cpu}\` first`,
+        );
+      }
+      return acting(vm, source, "ioctl", `KVM_RUN vcpu${cpu}`, () => vm.gic.run(cpu));
+    },
   },
   {
     actor: "vmm",
@@ -2400,6 +2399,11 @@ function cpuState(): State[] {
     bounds: vcpuBound,
   });
   const out: State[] = [
+    n(
+      "created",
+      "1 once KVM_CREATE_VCPU made the vCPU (`vcpus { created N }`, vmm: kvm create_vcpu)",
+      (vm, c) => vm.gic.vcpuExists(c),
+    ),
     n("pstate.i", "PSTATE.I: IRQs masked", (vm, c) => vm.cpus[c].maskI),
     n("pstate.f", "PSTATE.F: FIQs masked", (vm, c) => vm.cpus[c].maskF),
     n("halted", "1 while blocked in WFI", (vm, c) => vm.cpus[c].halted),
@@ -2597,8 +2601,17 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "vcpus",
-    doc: "number of vCPUs: vcpuN is the one with vcpu_id N (0..n-1), KVM's MPIDR for that id",
+    doc:
+      "number of vCPUs: vcpuN is the one with vcpu_id N (0..n-1), KVM's MPIDR for that id; block: { created N }",
     value: { kind: "int", min: 1, max: 512, default: 1 },
+    block: [
+      {
+        name: "created",
+        doc:
+          "how many exist when the scenario starts (KVM's created_vcpus): the first N of vcpu_ids; the VMM creates the others with `kvm create_vcpu`, in vcpu_ids order, and until then KVM knows no such vCPU (the default, 512, means all)",
+        value: { kind: "int", min: 0, max: 512, default: 512 },
+      },
+    ],
   },
   {
     name: "vcpu_ids",
@@ -2651,8 +2664,8 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "nr_irqs",
     doc:
-      "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs (64..1024, floored to a multiple of 32), the VMM's write before the scenario starts; with `gic { deferred }` what vgic_init uses when no `kvm vgic_set_nr_irqs` came (KVM's default is 256)",
-    value: { kind: "int", min: 64, max: 1024, default: 256 },
+      "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs, the VMM's write before the scenario starts, so KVM's rules (vgic_set_common_attr) apply: a multiple of 32 from 64 to 992, never rounded; with `gic { deferred }` what vgic_init uses when no `kvm vgic_set_nr_irqs` came (KVM's default is 256)",
+    value: { kind: "int", min: 64, max: 992, default: 256 },
   },
 ];
 
@@ -2762,11 +2775,7 @@ function vcpuCount(settings: Readonly<Record<string, Val>>): number {
 }
 
 /** GICv2's CPU interfaces: KVM's VGIC_V2_MAX_CPUS. */
-const VGIC_V2_MAX_CPUS = 8;
-/** KVM's VGIC_V3_MAX_CPUS (the redistributors a GICv3 VM may have). */
-const VGIC_V3_MAX_CPUS = 512;
-/** KVM_MAX_VCPU_IDS on arm64 (KVM_MAX_VCPUS). */
-const KVM_MAX_VCPU_IDS = 512;
+const VGIC_V2_MAX_CPUS = VGIC_MAX_CPUS[2];
 
 /**
  * Why KVM would refuse the vm's vGIC, or undefined: `kvm_vgic_create`
@@ -2779,11 +2788,62 @@ const KVM_MAX_VCPU_IDS = 512;
  * ```
  */
 export function gicProblem(settings: Readonly<Record<string, Val>>): string | undefined {
-  const n = settings.vcpus as number;
+  // The vCPUs KVM has when the vGIC is created: later ones meet max_vcpus.
+  const n = Math.min(settings.vcpus as number, settings["vcpus.created"] as number ?? 512);
   // A deferred vGIC is created by a command, which answers -E2BIG itself.
   if (settings.gic === "v2" && n > VGIC_V2_MAX_CPUS && settings["gic.deferred"] !== 1) {
     return `gic v2 with ${n} vCPUs: KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2) is -E2BIG above ${VGIC_V2_MAX_CPUS} vCPUs (kvm_vgic_create, VGIC_V2_MAX_CPUS); use gic v3`;
   }
+  return undefined;
+}
+
+/**
+ * A vCPU's command, refused while that vCPU has not been created (`vcpus {
+ * created N }` until `kvm create_vcpu`): KVM has no such vCPU, so nothing
+ * it could run exists. A scenario error, not a KVM answer.
+ */
+function onCreatedVcpu(c: Cmd): Cmd {
+  if (c.actor !== "vcpu") return c;
+  const check = (vm: ArmVm, cpu: number) => {
+    if (!vm.gic.vcpuExists(cpu)) {
+      throw new CommandInputError(
+        `vcpu${cpu} of vm '${vm.name}' is not created yet: the VMM creates it with \`kvm create_vcpu id=${cpu}\` first (vcpus { created ${vm.gic.createdVcpus} })`,
+      );
+    }
+  };
+  const steps = c.steps;
+  return {
+    ...c,
+    run: (vm, cpu, args, source) => {
+      check(vm, cpu);
+      return c.run(vm, cpu, args, source);
+    },
+    steps: steps && {
+      names: steps.names,
+      run: (vm, cpu, args, source) => {
+        check(vm, cpu);
+        return steps.run(vm, cpu, args, source);
+      },
+    },
+  };
+}
+
+/**
+ * What KVM would refuse in a combination of settings, or undefined. The
+ * `nr_irqs` setting is the VMM's KVM_DEV_ARM_VGIC_GRP_NR_IRQS write, so a
+ * value `vgic_set_common_attr` answers with -EINVAL (not a multiple of 32)
+ * is refused here, as the VMM would have been.
+ *
+ * @example
+ * ```ts
+ * checkSettings({ vcpus: 1, gic: "v3", nr_irqs: 100 });
+ * // "nr_irqs 100: KVM_DEV_ARM_VGIC_GRP_NR_IRQS is -EINVAL: 100 is not a multiple of 32, ..."
+ * ```
+ */
+export function checkSettings(settings: Readonly<Record<string, Val>>): string | undefined {
+  const n = settings.nr_irqs;
+  const why = typeof n === "number" ? nrIrqsProblem(n) : undefined;
+  if (why) return `nr_irqs ${n}: KVM_DEV_ARM_VGIC_GRP_NR_IRQS is -EINVAL: ${why}`;
   return undefined;
 }
 
@@ -2803,7 +2863,7 @@ export const armPlatform: Platform<ArmVm> = {
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
     ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()),
-  ].map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS),
+  ].map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS).map(onCreatedVcpu),
   explainTaken: explainIntid,
   state: [
     ...cpuState(),
@@ -2832,16 +2892,18 @@ export const armPlatform: Platform<ArmVm> = {
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ).
   actors: ["vmm", "xen"],
   vcpuCount,
+  checkSettings,
   create: (name, s, env) => {
     const v3 = s.gic === "v3";
     const its = v3 && s["gic.its"] === 1;
     const ids = s.vcpu_ids as readonly number[] | undefined;
     const vm = new ArmVm(name, {
       vcpus: vcpuCount(s),
+      created: s["vcpus.created"] as number | undefined,
       gic: v3 ? 3 : 2,
       its,
       v4: its && s["gic.v4"] === 1,
-      nrIrqs: Math.floor((s.nr_irqs as number) / 32) * 32,
+      nrIrqs: s.nr_irqs as number,
       vcpuIds: ids && ids.length > 0 ? ids : undefined,
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
     }, env);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import { runProgram } from "../engine/run.ts";
-import { armPlatform, vcpuIdsProblem } from "./platform.ts";
+import { armPlatform, checkSettings, vcpuIdsProblem } from "./platform.ts";
 import { platformEntry } from "../core/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 
@@ -83,6 +83,7 @@ Deno.test("armPlatform: vcpu_ids orders the redistributor region; vgic_get_redis
 vm arm { arch arm64  vcpus 3  gic v3 { its }  vcpu_ids=[2, 0, 1] }
 vmm: kvm vgic_get_redist_reg vcpu=0 offset=GICR_TYPER -> $busy
 vmm: kvm vgic_init
+vmm: kvm vgic_set_addr type=v3_redist addr=0x10000
 vmm: kvm vgic_get_redist_reg vcpu=0 offset=GICR_TYPER -> $t0
 vmm: kvm vgic_get_redist_reg vcpu=1 offset=GICR_TYPER -> $t1
 vmm: kvm vgic_get_redist_reg vcpu=2 offset=GICR_TYPER -> $t2
@@ -94,4 +95,30 @@ expect vcpu2.gicr.region_index == 0
 expect vgic.initialized == 1
 `);
   assert.equal(r.status, "pass", JSON.stringify(r.failures));
+});
+
+Deno.test("the nr_irqs setting takes KVM's NR_IRQS values only: a multiple of 32, never rounded", () => {
+  assert.equal(checkSettings({ nr_irqs: 992 }), undefined);
+  assert.match(checkSettings({ nr_irqs: 100 })!, /-EINVAL: 100 is not a multiple of 32.*write 96/);
+  assert.throws(
+    () => run(`scenario "x"\nvm arm { arch arm64  nr_irqs 1024 }\n`),
+    (e: unknown) => e instanceof ScnError && /out of range 64\.\.992/.test(e.message),
+  );
+});
+
+Deno.test("a vCPU not created yet runs nothing until kvm create_vcpu makes it", () => {
+  const head = `scenario "x"\nvm arm { arch arm64  vcpus 2 { created 1 } }\n`;
+  assert.throws(
+    () => run(head + "vcpu1: unmask irqs\n"),
+    (e: unknown) => e instanceof ScnError && /vcpu1 of vm 'arm' is not created yet/.test(e.message),
+  );
+  const r = run(head + "vmm: kvm create_vcpu id=1 -> $r\nvcpu1: unmask irqs\nexpect $r == 0\n");
+  assert.equal(r.status, "pass");
+  // KVM would take id 5 too, but the vm declares no such vCPU.
+  assert.throws(
+    () => run(head + "vmm: kvm create_vcpu id=5\n"),
+    (e: unknown) =>
+      e instanceof ScnError &&
+      /would succeed, but the vm's vcpu_ids create vcpu1 next/.test(e.message),
+  );
 });

@@ -58,8 +58,27 @@ export const VgicAddrType = {
   V3_REDIST_REGION: 5,
 } as const;
 
-/** KVM's VGIC_V2_MAX_CPUS and VGIC_V3_MAX_CPUS: what `kvm_vgic_create` sets as max_vcpus. */
-const VGIC_MAX_CPUS = { 2: 8, 3: 512 } as const;
+/**
+ * KVM's VGIC_V2_MAX_CPUS and VGIC_V3_MAX_CPUS: what `kvm_vgic_create` sets
+ * as max_vcpus.
+ *
+ * @example
+ * ```ts
+ * VGIC_MAX_CPUS[2]; // 8: a GICv2 CPU target list has 8 bits
+ * ```
+ */
+export const VGIC_MAX_CPUS = { 2: 8, 3: 512 } as const;
+
+/**
+ * KVM_MAX_VCPU_IDS on arm64 (KVM_MAX_VCPUS), and max_vcpus until a vGIC
+ * exists.
+ *
+ * @example
+ * ```ts
+ * KVM_MAX_VCPU_IDS; // 512
+ * ```
+ */
+export const KVM_MAX_VCPU_IDS = 512;
 
 /** Frame sizes: KVM_VGIC_V2_DIST_SIZE, _V2_CPU_SIZE, _V3_DIST_SIZE, _V3_REDIST_SIZE. */
 const V2_DIST_SIZE = 0x1000, V2_CPU_SIZE = 0x2000, V3_DIST_SIZE = 0x1_0000;
@@ -136,7 +155,7 @@ export class VgicDevice {
    * new VgicDevice(2, 1).ready; // false
    * ```
    */
-  constructor(readonly version: 2 | 3, readonly vcpus: number) {}
+  constructor(readonly version: 2 | 3, public vcpus: number) {}
 
   /**
    * KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2 / _V3), as `kvm_vgic_create`
@@ -343,6 +362,24 @@ export class VgicDevice {
     }
     this.ready = true;
     return 0;
+  }
+
+  /**
+   * Whether a vCPU created now may take a redistributor
+   * (`vgic_register_redist_iodev` at KVM_CREATE_VCPU): when a region has a
+   * free slot, the frames must pass `vgic_v3_check_base`, with the legacy
+   * region still sized by the vCPUs created before this one; with no free
+   * slot nothing is checked (the vCPU waits for a region).
+   *
+   * @example
+   * ```ts
+   * const dev = new VgicDevice(3, 1);
+   * dev.newRedistFits(); // true: no region, nothing to check
+   * ```
+   */
+  newRedistFits(): boolean {
+    const free = this.regions.some((r) => r.count === 0) || this.#slots() > this.vcpus;
+    return !free || this.#checkBase();
   }
 
   /** Redistributor slots in the regions so far. */

@@ -68,6 +68,11 @@ export interface ArmVmConfig {
    */
   vcpuIds?: readonly number[];
   /**
+   * How many of them exist at the start (KVM's online_vcpus), the first of
+   * `vcpuIds`; the VMM creates the others later. Default: all.
+   */
+  created?: number;
+  /**
    * Whose hypervisor: KVM (the default) or Xen, whose domain brings event
    * channels with shared_info and vcpu_info in the Arm layout and the
    * upcall PPI {@link GUEST_EVTCHN_PPI}.
@@ -142,6 +147,7 @@ export class ArmVm implements VmModel, GicPort {
       its: config.its,
       v4: config.v4,
       creationOrder: config.vcpuIds,
+      created: config.created,
     }, env.trace);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));
