@@ -125,6 +125,13 @@ export function valEquals(a: Val, b: Val): boolean {
     const x = [...a].sort(compareInts), y = [...b].sort(compareInts);
     return x.every((v, i) => v === y[i]);
   }
+  // Two exact numbers compare as they are; converting to bigints would allocate on every `expect`.
+  if (
+    typeof a === "number" && typeof b === "number" && Number.isSafeInteger(a) &&
+    Number.isSafeInteger(b)
+  ) {
+    return a === b;
+  }
   if (
     (typeof a === "number" || typeof a === "bigint") &&
     (typeof b === "number" || typeof b === "bigint")
@@ -140,6 +147,12 @@ export function valCompare(a: Val, b: Val): number | undefined {
     (typeof a === "number" || typeof a === "bigint") &&
     (typeof b === "number" || typeof b === "bigint")
   ) {
+    if (
+      typeof a === "number" && typeof b === "number" && Number.isSafeInteger(a) &&
+      Number.isSafeInteger(b)
+    ) {
+      return a < b ? -1 : a > b ? 1 : 0;
+    }
     const x = BigInt(a), y = BigInt(b);
     return x < y ? -1 : x > y ? 1 : 0;
   }

@@ -63,6 +63,34 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
 ];
 
 /**
+ * A handler as a compiled run enters it: its declaration, its body's steps,
+ * and whether a step of its body needs the handler's variables bound
+ * ({@link Compiled.handlerFor}).
+ */
+export interface CompiledHandler {
+  /** The declaration. */
+  readonly decl: HandlerDecl;
+  /** Its body's steps, one per op. */
+  readonly steps: readonly Step[];
+  /**
+   * Whether the run binds the handler variables (`$vector`) around each
+   * step of the body: false when nothing a step does can read a variable
+   * or write one (no variable, `let`, `for`, binding `do`, `parallel` or
+   * `window` in the body, and no `always` of the program names a variable),
+   * so that the binding would have no effect anyone could see.
+   */
+  readonly binds: boolean;
+}
+
+/** The handler choice of one vCPU: the last take's answer, then by kind and vector. */
+interface HandlerChoice {
+  kind: string;
+  vector: number;
+  handler: CompiledHandler | null;
+  readonly byKind: Map<string, Map<number, CompiledHandler | null>>;
+}
+
+/**
  * The compiled form of a program, built lazily block by block (a block
  * never reached costs nothing) and shared by every run of the program
  * (`scn explore` runs one program thousands of times): steps take the run's
@@ -78,20 +106,40 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
  */
 export class Compiled {
   readonly #blocks = new Map<readonly Op[], Step[]>();
-  /** Per VM and vCPU: handler by take kind, then by vector (null: none). */
-  readonly #handlers: Map<string, Map<number, HandlerDecl | null>>[][];
+  /** The block asked for last and its steps: a loop's body is asked for once per iteration. */
+  #lastOps: readonly Op[] | null = null;
+  #lastSteps: Step[] = [];
+  /** Per VM and vCPU: which handler a take runs. */
+  readonly #handlers: HandlerChoice[][];
+  readonly #compiledHandlers = new Map<HandlerDecl, CompiledHandler>();
+  /** Whether some `always` of the program names a variable (it is checked inside handler steps). */
+  readonly #invariantsReadVariables: boolean;
 
-  constructor(program: Pick<Program, "vms">) {
-    this.#handlers = program.vms.map((vm) => Array.from({ length: vm.vcpus }, () => new Map()));
+  constructor(program: Pick<Program, "vms"> & Partial<Pick<Program, "body" | "handlers">>) {
+    this.#handlers = program.vms.map((vm) =>
+      Array.from({ length: vm.vcpus }, () => ({
+        kind: "",
+        vector: NaN,
+        handler: null,
+        byKind: new Map(),
+      }))
+    );
+    this.#invariantsReadVariables = invariantsReadVariables([
+      program.body ?? [],
+      (program.handlers ?? []).map((h) => h.body),
+    ]);
   }
 
   /** The steps of a block of statements, one per op. */
   block(ops: readonly Op[]): Step[] {
+    if (ops === this.#lastOps) return this.#lastSteps;
     let steps = this.#blocks.get(ops);
     if (steps === undefined) {
       steps = ops.map((op) => this.step(op));
       this.#blocks.set(ops, steps);
     }
+    this.#lastOps = ops;
+    this.#lastSteps = steps;
     return steps;
   }
 
@@ -126,21 +174,80 @@ export class Compiled {
   }
 
   /**
-   * The handler for a take. Platforms choose handlers by the take's kind and
-   * vector (`handlerMatches` of `vector`, `nmi`, `irq` events), so the first
-   * answer for a kind and vector is the answer for good.
+   * The handler for a take, or null. Platforms choose handlers by the
+   * take's kind and vector (`handlerMatches` of `vector`, `nmi`, `irq`
+   * events), so the first answer for a kind and vector is the answer for
+   * good; a vCPU taking what it took last costs two comparisons.
    */
-  handlerFor(m: Machine, v: number, c: number, taken: Taken): HandlerDecl | undefined {
-    const byKind = this.#handlers[v][c];
-    let byVector = byKind.get(taken.kind);
-    if (byVector === undefined) byKind.set(taken.kind, byVector = new Map());
-    let h = byVector.get(taken.vector);
+  handlerFor(m: Machine, v: number, c: number, taken: Taken): CompiledHandler | null {
+    const choice = this.#handlers[v][c];
+    const kind = taken.kind, vector = taken.vector;
+    if (kind === choice.kind && vector === choice.vector) return choice.handler;
+    let byVector = choice.byKind.get(kind);
+    if (byVector === undefined) choice.byKind.set(kind, byVector = new Map());
+    let h = byVector.get(vector);
     if (h === undefined) {
-      h = m.findHandler(v, c, taken) ?? null;
-      byVector.set(taken.vector, h);
+      const decl = m.findHandler(v, c, taken);
+      h = decl === undefined ? null : this.#compiledHandler(decl);
+      byVector.set(vector, h);
     }
-    return h ?? undefined;
+    choice.kind = kind;
+    choice.vector = vector;
+    choice.handler = h;
+    return h;
   }
+
+  #compiledHandler(decl: HandlerDecl): CompiledHandler {
+    let h = this.#compiledHandlers.get(decl);
+    if (h === undefined) {
+      const binds = decl.binds.length !== 0 &&
+        (this.#invariantsReadVariables || readsVariables(decl.body));
+      h = { decl, steps: this.block(decl.body), binds };
+      this.#compiledHandlers.set(decl, h);
+    }
+    return h;
+  }
+}
+
+/** Fields of program data that point into model tables or sources, not at more program. */
+const NOT_PROGRAM = new Set(["spec", "platform", "param", "field", "file", "loc", "sources"]);
+
+/**
+ * Whether statements (or any program data) can read or write a variable:
+ * a variable expression, a `let`, a `for`, a `do` binding its result, or a
+ * `parallel` or `window` block (whose scheduler and statements see the
+ * variables) anywhere inside. A walk over plain data, so that a new
+ * statement or expression kind holding a variable is found without being
+ * named here.
+ *
+ * @example
+ * ```ts
+ * import { type Op } from "../../dsl/program.ts";
+ * declare const body: Op[];
+ * readsVariables(body); // false for `{ eoi }`
+ * ```
+ */
+export function readsVariables(x: unknown, seen: Set<object> = new Set()): boolean {
+  if (x === null || typeof x !== "object" || seen.has(x)) return false;
+  seen.add(x);
+  if (Array.isArray(x)) return x.some((y) => readsVariables(y, seen));
+  const o = x as Record<string, unknown>;
+  if (o.e === "var") return true;
+  if (o.op === "let" || o.op === "for" || o.op === "parallel" || o.op === "window") return true;
+  if (o.op === "do" && o.bind !== null) return true;
+  for (const k in o) if (!NOT_PROGRAM.has(k) && readsVariables(o[k], seen)) return true;
+  return false;
+}
+
+/** Whether an `always` anywhere in `x` names a variable. */
+function invariantsReadVariables(x: unknown, seen = new Set<object>()): boolean {
+  if (x === null || typeof x !== "object" || seen.has(x)) return false;
+  seen.add(x);
+  if (Array.isArray(x)) return x.some((y) => invariantsReadVariables(y, seen));
+  const o = x as Record<string, unknown>;
+  if (o.op === "always" && readsVariables(o)) return true;
+  for (const k in o) if (!NOT_PROGRAM.has(k) && invariantsReadVariables(o[k], seen)) return true;
+  return false;
 }
 
 const COMPILED = new WeakMap<Program, Compiled>();

@@ -50,11 +50,21 @@ function mix(vector: number, count: number): number {
 /** A `took` condition. */
 export type TookCond = Extract<Cond, { c: "took" }>;
 
+/** A count that a map holds by reference, so that counting one more sets nothing in the map. */
+interface Counter {
+  n: number;
+}
+
 /** What one vCPU took, counted. */
 class CpuHistory {
   total = 0;
-  readonly byVector = new Map<number, number>();
-  readonly byKind = new Map<string, number>();
+  readonly byVector = new Map<number, Counter>();
+  readonly byKind = new Map<string, Counter>();
+  /** The last take's vector and kind with their counters: a storm takes the same one again. */
+  lastVector = NaN;
+  lastVectorCount: Counter = { n: 0 };
+  lastKind = "";
+  lastKindCount: Counter = { n: 0 };
   /** Kinds and vectors in order, kept only when a non-literal `in order` list needs them. */
   sequence: { kind: string; vector: number }[] | null = null;
 }
@@ -187,10 +197,23 @@ export class History {
   ): void {
     const h = this.#cpus[v][c];
     h.total++;
-    h.byVector.set(vector, (h.byVector.get(vector) ?? 0) + 1);
-    h.byKind.set(kind, (h.byKind.get(kind) ?? 0) + 1);
+    if (vector !== h.lastVector) {
+      let k = h.byVector.get(vector);
+      if (k === undefined) h.byVector.set(vector, k = { n: 0 });
+      h.lastVector = vector;
+      h.lastVectorCount = k;
+    }
+    h.lastVectorCount.n++;
+    if (kind !== h.lastKind) {
+      let k = h.byKind.get(kind);
+      if (k === undefined) h.byKind.set(kind, k = { n: 0 });
+      h.lastKind = kind;
+      h.lastKindCount = k;
+    }
+    h.lastKindCount.n++;
     h.sequence?.push({ kind, vector });
-    for (const m of this.#matchers[v][c]) m.see(kind, vector);
+    const matchers = this.#matchers[v][c];
+    for (let i = 0; i < matchers.length; i++) matchers[i].see(kind, vector);
     if (this.full) this.records.push({ vm: vmName, cpu: cpuName, kind, vector, time, event });
   }
 
@@ -202,10 +225,10 @@ export class History {
   /** How many takes of vCPU `c` of VM `v` match `wanted` (a vector, or a kind such as `nmi`). */
   count(v: number, c: number, wanted: Val): number {
     const h = this.#cpus[v][c];
-    if (typeof wanted === "string") return h.byKind.get(wanted) ?? 0;
+    if (typeof wanted === "string") return h.byKind.get(wanted)?.n ?? 0;
     let n = 0;
     // Vectors are few per vCPU; valEquals keeps `took` comparing as values do elsewhere.
-    for (const [vector, k] of h.byVector) if (valEquals(vector, wanted)) n += k;
+    for (const [vector, k] of h.byVector) if (valEquals(vector, wanted)) n += k.n;
     return n;
   }
 
@@ -239,9 +262,9 @@ export class History {
     if (h.total === 0) return "nothing";
     const times = (k: number) => (k === 1 ? "once" : k === 2 ? "twice" : `${k} times`);
     const parts = [...h.byVector].filter(([vector]) => vector >= 0).sort((a, b) => a[0] - b[0])
-      .map(([vector, k]) => `${formatVal(vector)} (${times(k)})`);
-    for (const [kind, k] of [...h.byKind].sort()) {
-      if (kind !== "vector") parts.push(`${kind} (${times(k)})`);
+      .map(([vector, k]) => `${formatVal(vector)} (${times(k.n)})`);
+    for (const [kind, k] of [...h.byKind].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
+      if (kind !== "vector") parts.push(`${kind} (${times(k.n)})`);
     }
     return parts.join(", ");
   }
@@ -253,11 +276,11 @@ export class History {
         n(h.total);
         // Order-free sums, so that the same counts reached in another order hash alike.
         let sum = 0;
-        for (const [vector, k] of h.byVector) sum = (sum + mix(vector, k)) | 0;
+        for (const [vector, k] of h.byVector) sum = (sum + mix(vector, k.n)) | 0;
         n(h.byVector.size);
         n(sum);
         n(h.byKind.size);
-        for (const kind of [...h.byKind.keys()].sort()) (str(kind), n(h.byKind.get(kind)!));
+        for (const kind of [...h.byKind.keys()].sort()) (str(kind), n(h.byKind.get(kind)!.n));
         if (h.sequence) { for (const t of h.sequence) (str(t.kind), n(t.vector)); }
       }
     }

@@ -200,14 +200,21 @@ export interface ScenarioResult {
   time: number;
 }
 
+/**
+ * A handler body being run. Frames are reused (a vCPU's spares, see
+ * {@link Interpreter.enter}), so a take allocates nothing.
+ */
 interface Frame {
   ops: readonly Op[];
   /** The compiled `ops`, when the run is compiled. */
   steps: readonly Step[] | null;
   pc: number;
-  /** The handler's bindings (`$vector`) and what they are bound to in this body, or null. */
+  /** The handler's bindings (`$vector`); what they are bound to in this body is `values`. */
   binds: HandlerDecl["binds"];
-  values: Val[] | null;
+  /** The values of `binds`, when there are any (empty otherwise). */
+  values: Val[];
+  /** Whether a step of this body needs the handler variables bound ({@link CompiledHandler.binds}). */
+  bindsNeeded: boolean;
 }
 
 interface Invariant {
@@ -292,6 +299,14 @@ class Interpreter {
   readonly trace = new Trace(() => this.now);
   readonly vms: VmModel[];
   readonly frames: Frame[][][];
+  /** Per VM, per vCPU: frames that ended, to be reused by the next take. */
+  readonly spareFrames: Frame[][][];
+  /**
+   * What handler steps' bindings hid, a stack of names and values: a step's
+   * entries lie above the depth {@link Interpreter.bind} returned.
+   */
+  readonly hiddenNames: string[] = [];
+  readonly hiddenValues: (Val | undefined)[] = [];
   readonly env = new Map<string, Val>();
   readonly history: History;
   /** Every broken expectation, in the order seen. */
@@ -316,6 +331,7 @@ class Interpreter {
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
     this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
+    this.spareFrames = this.vms.map((vm) => vm.cpus.map(() => []));
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
     this.compiled = options.compile === false ? null : compiledProgram(program);
@@ -410,7 +426,7 @@ class Interpreter {
           this.tick(op.loc, "repeat");
           this.loops.push(i, n);
           this.block(op.body);
-          this.loops.length -= 2;
+          this.leaveLoop();
         }
         return;
       }
@@ -423,7 +439,7 @@ class Interpreter {
           this.env.set(op.name, list[i]);
           this.loops.push(i, list.length);
           this.block(op.body);
-          this.loops.length -= 2;
+          this.leaveLoop();
         }
         return;
       }
@@ -667,7 +683,7 @@ class Interpreter {
     const serviced = cpu.service ? cpu.service() : 0;
     if (serviced !== 0) {
       // A reset (x86 INIT) abandons the handlers the vCPU was in.
-      if (serviced === 2) { while (frames.length) this.leave(frames); }
+      if (serviced === 2) { while (frames.length) this.leave(v, c); }
       return true;
     }
     if (cpu.canTake()) {
@@ -682,9 +698,15 @@ class Interpreter {
         this.now,
         taken.event,
       );
-      const handler = this.handlerFor(v, c, taken);
-      if (handler) this.enter(frames, handler, taken);
-      else cpu.returnFromInterrupt();
+      if (this.compiled !== null) {
+        const handler = this.compiled.handlerFor(this, v, c, taken);
+        if (handler !== null) this.enter(v, c, handler.decl, taken, handler.steps, handler.binds);
+        else cpu.returnFromInterrupt();
+      } else {
+        const handler = this.findHandler(v, c, taken);
+        if (handler) this.enter(v, c, handler, taken, null, true);
+        else cpu.returnFromInterrupt();
+      }
       return true;
     }
     // A halted vCPU executes nothing, handler code included, until something wakes it.
@@ -692,15 +714,20 @@ class Interpreter {
     const top = frames[frames.length - 1];
     if (top) {
       if (top.pc < top.ops.length) {
+        if (!top.bindsNeeded) {
+          if (top.steps !== null) top.steps[top.pc++](this);
+          else this.exec(top.ops[top.pc++]);
+          return true;
+        }
         const hid = this.bind(frames);
         try {
           if (top.steps !== null) top.steps[top.pc++](this);
           else this.exec(top.ops[top.pc++]);
         } finally {
-          if (hid !== null) this.unbind(hid);
+          this.unbind(hid);
         }
       } else {
-        this.leave(frames);
+        this.leave(v, c);
         cpu.returnFromInterrupt();
         cpu.retire();
       }
@@ -715,58 +742,70 @@ class Interpreter {
   /**
    * Starts a handler body, binding what was taken (`$vector`). The values
    * live in the frame, not in the run's variables: two vCPUs' handlers run
-   * interleaved, and each body must see its own.
+   * interleaved, and each body must see its own. The frame is one that
+   * ended before, when there is one.
    */
-  enter(frames: Frame[], h: HandlerDecl, taken: Taken): void {
-    let values: Val[] | null = null;
-    if (h.binds.length !== 0) {
-      values = [];
-      for (const b of h.binds) {
-        values.push(b.from === "ack" ? taken.ack ?? taken.vector : taken.vector);
-      }
+  enter(
+    v: number,
+    c: number,
+    h: HandlerDecl,
+    taken: Taken,
+    steps: readonly Step[] | null,
+    bindsNeeded: boolean,
+  ): void {
+    const f = this.spareFrames[v][c].pop() ??
+      { ops: h.body, steps, pc: 0, binds: h.binds, values: [], bindsNeeded };
+    f.ops = h.body;
+    f.steps = steps;
+    f.pc = 0;
+    f.binds = h.binds;
+    f.bindsNeeded = bindsNeeded;
+    const values = f.values;
+    // A frame's values are reused as they are; popped and pushed one by one, so that the
+    // storage stays (see leaveLoop).
+    while (values.length > h.binds.length) values.pop();
+    for (let i = 0; i < h.binds.length; i++) {
+      const value = h.binds[i].from === "ack" ? taken.ack ?? taken.vector : taken.vector;
+      if (i < values.length) values[i] = value;
+      else values.push(value);
     }
-    const steps = this.compiled !== null ? this.compiled.block(h.body) : null;
-    frames.push({ ops: h.body, steps, pc: 0, binds: h.binds, values });
+    this.frames[v][c].push(f);
   }
 
-  /** Ends the innermost handler body. */
-  leave(frames: Frame[]): void {
-    frames.pop();
+  /** Ends the innermost handler body of vCPU `c` of VM `v`. */
+  leave(v: number, c: number): void {
+    const f = this.frames[v][c].pop();
+    if (f !== undefined) this.spareFrames[v][c].push(f);
   }
 
   /**
    * Binds the handler variables of one vCPU's handler stack (a nested
    * handler's hide the outer one's) for one step of its innermost body;
-   * returns what they hid, for {@link Interpreter.unbind}, or null when no
-   * frame binds anything.
+   * returns the depth of the hidden stack to restore to, for
+   * {@link Interpreter.unbind}.
    */
-  bind(frames: readonly Frame[]): [string, Val | undefined][] | null {
-    let hid: [string, Val | undefined][] | null = null;
-    for (const f of frames) {
-      if (f.values === null) continue;
-      hid ??= [];
+  bind(frames: readonly Frame[]): number {
+    const depth = this.hiddenNames.length;
+    for (let k = 0; k < frames.length; k++) {
+      const f = frames[k];
       for (let i = 0; i < f.binds.length; i++) {
         const name = f.binds[i].name;
-        hid.push([name, this.env.get(name)]);
+        this.hiddenNames.push(name);
+        this.hiddenValues.push(this.env.get(name));
         this.env.set(name, f.values[i]);
       }
     }
-    return hid;
+    return depth;
   }
 
-  /** Restores what {@link Interpreter.bind} hid, innermost first. */
-  unbind(hid: [string, Val | undefined][]): void {
-    for (let i = hid.length - 1; i >= 0; i--) {
-      const [name, v] = hid[i];
+  /** Restores what {@link Interpreter.bind} hid, innermost first, down to `depth`. */
+  unbind(depth: number): void {
+    const names = this.hiddenNames, values = this.hiddenValues;
+    while (names.length > depth) {
+      const name = names.pop()!, v = values.pop();
       if (v === undefined) this.env.delete(name);
       else this.env.set(name, v);
     }
-  }
-
-  handlerFor(v: number, c: number, taken: Taken): HandlerDecl | undefined {
-    return this.compiled !== null
-      ? this.compiled.handlerFor(this, v, c, taken)
-      : this.findHandler(v, c, taken);
   }
 
   /** The first handler declared for what was taken. */
@@ -842,6 +881,16 @@ class Interpreter {
       `the last ${last.length} of ${events.length} trace events:`,
       ...last.map((e) => `  ${formatEvent(e)}`),
     ];
+  }
+
+  /**
+   * Ends an iteration of a `repeat` or `for` (pushed as two numbers). Two
+   * pops, not `length -= 2`: V8 gives an array's storage back when its
+   * length is set lower, so the next iteration's push would allocate again.
+   */
+  leaveLoop(): void {
+    this.loops.pop();
+    this.loops.pop();
   }
 
   afterStep(): void {
