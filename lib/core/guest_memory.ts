@@ -69,10 +69,13 @@ export class GuestMemory {
   readonly bytes: Uint8Array;
   readonly #view: DataView;
 
-  /** `size` bytes of zeroed memory starting at guest-physical address 0. */
-  constructor(readonly size: number) {
-    this.bytes = new Uint8Array(size);
-    this.#view = new DataView(this.bytes.buffer);
+  /**
+   * `size` bytes of zeroed memory starting at guest-physical address 0, or
+   * the first `size` of `bytes` when given (a real VM's mapped RAM).
+   */
+  constructor(readonly size: number, bytes?: Uint8Array) {
+    this.bytes = bytes ?? new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
   }
 
   /** Whether `[addr, addr + length)` lies inside the buffer. */

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { KVM_PIC_STATE_FIELDS, type KvmPicState as X86KvmPicState } from "../x86/i8259.ts";
 
 // ---- ioctl numbers -----------------------------------------------------------------
 
@@ -73,6 +74,7 @@ export const SIZEOF = {
   kvm_cpuid2: 8,
   kvm_cpuid_entry2: 40,
   kvm_enable_cap: 104,
+  kvm_irqfd: 32,
   kvm_mp_state: 4,
   kvm_interrupt: 4,
   /** The fixed part of `struct kvm_run` up to and including its exit union. */
@@ -107,6 +109,7 @@ export const KVM = {
   SET_GSI_ROUTING: iow(0x6a, SIZEOF.kvm_irq_routing),
   ENABLE_CAP: iow(0xa3, SIZEOF.kvm_enable_cap),
   SIGNAL_MSI: iow(0xa5, SIZEOF.kvm_msi),
+  IRQFD: iow(0x76, SIZEOF.kvm_irqfd),
   // vcpu ioctls
   RUN: io(0x80),
   GET_REGS: ior(0x81, SIZEOF.kvm_regs),
@@ -758,24 +761,7 @@ export const IRQCHIP = { chip_id: 0, pad: 4, chip: 8 } as const;
  * PIC_STATE_FIELDS.indexOf("imr"); // 2
  * ```
  */
-export const PIC_STATE_FIELDS = [
-  "last_irr",
-  "irr",
-  "imr",
-  "isr",
-  "priority_add",
-  "irq_base",
-  "read_reg_select",
-  "poll",
-  "special_mask",
-  "init_state",
-  "auto_eoi",
-  "rotate_on_auto_eoi",
-  "special_fully_nested_mode",
-  "init4",
-  "elcr",
-  "elcr_mask",
-] as const;
+export const PIC_STATE_FIELDS: typeof KVM_PIC_STATE_FIELDS = KVM_PIC_STATE_FIELDS;
 
 /**
  * `struct kvm_pic_state`.
@@ -787,7 +773,7 @@ export const PIC_STATE_FIELDS = [
  * const pic: KvmPicState = vm.getPic(0);
  * ```
  */
-export type KvmPicState = Record<(typeof PIC_STATE_FIELDS)[number], number>;
+export type KvmPicState = X86KvmPicState;
 
 /**
  * Field offsets of `struct kvm_ioapic_state`.
@@ -1215,10 +1201,28 @@ export function encodeCpuid2(entries: readonly KvmCpuidEntry2[]): Struct {
  * encodeEnableCap(KVM_CAP.SPLIT_IRQCHIP, [24n]);
  * ```
  */
-export function encodeEnableCap(cap: number, args: readonly bigint[] = []): Struct {
+export function encodeEnableCap(cap: number, args: readonly bigint[] = [], flags = 0): Struct {
   const s = struct(SIZEOF.kvm_enable_cap);
   s.view.setUint32(0, cap, LE); // cap
+  s.view.setUint32(4, flags >>> 0, LE); // flags
   args.forEach((a, i) => s.view.setBigUint64(8 + 8 * i, a, LE)); // args[], after u32 flags
+  return s;
+}
+
+/**
+ * Encodes `struct kvm_irqfd` (fd, gsi, flags, resamplefd, 16 bytes of padding).
+ *
+ * @example
+ * ```ts
+ * encodeIrqfd(5, 10, 2, 6).view.getUint32(12, true); // 6
+ * ```
+ */
+export function encodeIrqfd(fd: number, gsi: number, flags: number, resamplefd: number): Struct {
+  const s = struct(SIZEOF.kvm_irqfd);
+  s.view.setUint32(0, fd >>> 0, LE);
+  s.view.setUint32(4, gsi >>> 0, LE);
+  s.view.setUint32(8, flags >>> 0, LE);
+  s.view.setUint32(12, resamplefd >>> 0, LE);
   return s;
 }
 

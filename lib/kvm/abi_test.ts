@@ -46,6 +46,7 @@ Deno.test("SIZEOF gives the sizeof of each structure when compiled for x86_64", 
     kvm_cpuid2: 8,
     kvm_cpuid_entry2: 40, // 7 x u32, u32 padding[3]
     kvm_enable_cap: 104, // u32 cap, u32 flags, u64 args[4], u8 pad[64]
+    kvm_irqfd: 32, // u32 fd, gsi, flags, resamplefd, u8 pad[16]
     kvm_mp_state: 4,
     kvm_interrupt: 4,
     kvm_run_head: 288, // 32 bytes of header + the 256-byte exit union
@@ -75,6 +76,7 @@ Deno.test("KVM gives the kernel's ioctl numbers when encoded with _IO/_IOR/_IOW/
       SET_GSI_ROUTING: "4008ae6a",
       ENABLE_CAP: "4068aea3",
       SIGNAL_MSI: "4020aea5",
+      IRQFD: "4020ae76",
       RUN: "ae80",
       GET_REGS: "8090ae81",
       SET_REGS: "4090ae82",

@@ -18,6 +18,7 @@ import {
   encodeCpuid2,
   encodeEnableCap,
   encodeIoapicState,
+  encodeIrqfd,
   encodeIrqLevel,
   encodeIrqRouting,
   encodeMemoryRegion,
@@ -40,11 +41,13 @@ import {
   type KvmSregs,
   type KvmVcpuEvents,
   SIZEOF,
+  type Struct,
   struct,
 } from "./abi.ts";
 import {
   closeFd,
   ioctlInt,
+  ioctlIntResult,
   ioctlPtr,
   ioctlPtrResult,
   KvmUnavailable,
@@ -170,6 +173,33 @@ export class KvmVm {
   /** KVM_ENABLE_CAP on the VM. */
   enableCap(cap: number, args: readonly bigint[] = []): void {
     ioctlPtr(this.#fd, KVM.ENABLE_CAP, encodeEnableCap(cap, args).bytes, "KVM_ENABLE_CAP");
+  }
+
+  /** KVM_ENABLE_CAP as a scenario asks it: 0 or -errno. */
+  enableCapResult(cap: number, arg: bigint, flags: number): number {
+    return ioctlPtrResult(this.#fd, KVM.ENABLE_CAP, encodeEnableCap(cap, [arg], flags).bytes);
+  }
+
+  /** KVM_CREATE_IRQCHIP as a scenario asks it: 0 or -errno. */
+  createIrqchipResult(): number {
+    return ioctlIntResult(this.#fd, KVM.CREATE_IRQCHIP, 0);
+  }
+
+  /** KVM_IRQFD: 0 or -errno. */
+  irqfd(fd: number, gsi: number, flags: number, resamplefd: number): number {
+    return ioctlPtrResult(this.#fd, KVM.IRQFD, encodeIrqfd(fd, gsi, flags, resamplefd).bytes);
+  }
+
+  /** KVM_GET_IRQCHIP of `chipId`: the whole `struct kvm_irqchip`, or -errno. */
+  getIrqchip(chipId: number): Struct | number {
+    const s = irqchipRequest(chipId);
+    const r = ioctlPtrResult(this.#fd, KVM.GET_IRQCHIP, s.bytes);
+    return r < 0 ? r : s;
+  }
+
+  /** KVM_SET_IRQCHIP of a whole `struct kvm_irqchip`: 0 or -errno. */
+  setIrqchip(s: Struct): number {
+    return ioctlPtrResult(this.#fd, KVM.SET_IRQCHIP, s.bytes);
   }
 
   /** KVM_CAP_SPLIT_IRQCHIP with `reservedPins` IOAPIC routes reserved (LAPICs in kernel only). */
@@ -343,6 +373,18 @@ export class KvmVcpu {
     const s = struct(SIZEOF.kvm_vcpu_events);
     ioctlPtr(this.#fd, KVM.GET_VCPU_EVENTS, s.bytes, "KVM_GET_VCPU_EVENTS");
     return decodeVcpuEvents(s.view);
+  }
+
+  /** KVM_GET_VCPU_EVENTS as the raw `struct kvm_vcpu_events`. */
+  getEventsRaw(): Struct {
+    const s = struct(SIZEOF.kvm_vcpu_events);
+    ioctlPtr(this.#fd, KVM.GET_VCPU_EVENTS, s.bytes, "KVM_GET_VCPU_EVENTS");
+    return s;
+  }
+
+  /** KVM_SET_VCPU_EVENTS of a raw `struct kvm_vcpu_events`: 0 or -errno. */
+  setEventsRaw(s: Struct): number {
+    return ioctlPtrResult(this.#fd, KVM.SET_VCPU_EVENTS, s.bytes);
   }
 
   /** KVM_GET_MP_STATE. */

@@ -91,6 +91,9 @@ const SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -221,6 +224,75 @@ export function ioctlInt(fd: number, request: number, arg: number | bigint, name
  */
 export function ioctlPtrResult(fd: number, request: number, arg: Uint8Array): number {
   const r = libc().symbols.ioctl_ptr(fd, BigInt(request), arg);
+  return r < 0 ? -errno() : r;
+}
+
+/** eventfd(2) flags: EFD_NONBLOCK | EFD_CLOEXEC. */
+const EFD_NONBLOCK = 0o4000, EFD_CLOEXEC = 0o2000000;
+const EAGAIN = 11;
+
+/**
+ * eventfd(2), non-blocking: a counter KVM_IRQFD listens to or signals.
+ *
+ * @example
+ * ```ts
+ * const fd = createEventfd();
+ * closeFd(fd);
+ * ```
+ */
+export function createEventfd(): number {
+  const fd = libc().symbols.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw new KvmIoctlError("eventfd", errno());
+  return fd;
+}
+
+/**
+ * Adds 1 to an eventfd's counter, as a device signalling it does.
+ *
+ * @example
+ * ```ts
+ * declare const fd: number;
+ * signalEventfd(fd);
+ * ```
+ */
+export function signalEventfd(fd: number): void {
+  const one = new Uint8Array(8);
+  one[0] = 1;
+  if (libc().symbols.write(fd, one, 8n) !== 8n) throw new KvmIoctlError("write(eventfd)", errno());
+}
+
+/**
+ * Reads and clears an eventfd's counter: how many signals arrived since the
+ * last read (0 when none: the fd is non-blocking).
+ *
+ * @example
+ * ```ts
+ * declare const fd: number;
+ * drainEventfd(fd); // 0
+ * ```
+ */
+export function drainEventfd(fd: number): number {
+  const buf = new Uint8Array(8);
+  const r = libc().symbols.read(fd, buf, 8n);
+  if (r === 8n) return Number(new DataView(buf.buffer).getBigUint64(0, true));
+  const e = errno();
+  if (e === EAGAIN) return 0;
+  throw new KvmIoctlError("read(eventfd)", e);
+}
+
+/**
+ * ioctl(2) with an integer argument whose errno the caller wants as a
+ * value (KVM_CREATE_IRQCHIP asked twice): the result or `-errno`.
+ *
+ * @example
+ * ```ts
+ * import { KVM } from "./abi.ts";
+ * declare const vmFd: number;
+ * ioctlIntResult(vmFd, KVM.CREATE_IRQCHIP, 0); // -17 (EEXIST) the second time
+ * ```
+ */
+export function ioctlIntResult(fd: number, request: number, arg: number | bigint): number {
+  const r = libc().symbols.ioctl_u64(fd, BigInt(request), BigInt(arg));
   return r < 0 ? -errno() : r;
 }
 

@@ -58,6 +58,16 @@ import type { X86BackendOp, X86Command } from "../x86/command.ts";
 import { GP_FAULT } from "../x86/cpu.ts";
 import { EOI_STORM_LIMIT } from "../x86/ioapic.ts";
 
+/** How long a signal waits for KVM's irqfd work to raise a resampled pin. */
+const IRQFD_WAIT_MS = 200;
+/** How long a signal lets KVM's irqfd work pulse a plain irqfd's irqchip pin. */
+const IRQFD_SETTLE_MS = 5;
+
+/** Blocks this thread for `ms` (the irqfd work runs on another CPU). */
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** Takes of one vector in a row, with no command between, that make a storm (see `stormTakes`). */
 const STORM_TAKES = 1000;
 import {
@@ -87,21 +97,39 @@ import { DeliveryMode } from "../x86/apic_message.ts";
 import { GsiRouting, KvmIrqchip, type RoutingEntry } from "../x86/kvm_routing.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import {
+  IOAPIC_STATE,
+  IRQCHIP,
   KVM_CAP,
   KVM_EXIT,
   KVM_IOAPIC_NUM_PINS,
+  KVM_IRQCHIP,
   KVM_MP_STATE,
   type KvmIrqRoutingEntry,
   lapicRegister,
   lapicVectors,
+  PIC_STATE_FIELDS,
+  SIZEOF,
+  struct,
+  VCPU_EVENTS,
 } from "./abi.ts";
 import { type KvmSystem, KvmSystem as System, type KvmVcpu, type KvmVm } from "./kvm.ts";
-import { closeLibc, KvmIoctlError } from "./libc.ts";
+import {
+  closeFd,
+  closeLibc,
+  createEventfd,
+  drainEventfd,
+  KvmIoctlError,
+  signalEventfd,
+} from "./libc.ts";
+import { ACCESS_SIZES, GuestMemory } from "../core/guest_memory.ts";
+import { checkIrqchipField } from "../x86/vmm_ioctls.ts";
+import { KVM_IRQFD_FLAG } from "../x86/irqfd.ts";
 import {
   Action,
   enterMonitor,
   GUEST_MEMORY,
   type GuestImage,
+  Layout,
   loadGuest,
   Port,
   post,
@@ -270,6 +298,9 @@ export class KvmBackedCpu implements CpuModel {
     }
   }
 
+  /** KVM_SET_VCPU_EVENTS put an interrupt in flight: the next probe runs whatever IF says. */
+  injectedByVmm = false;
+
   /** Runs one monitor action. */
   act(action: number, ecx = 0, eax = 0, edx = 0): "done" | "gp" {
     this.#ready();
@@ -324,9 +355,12 @@ export class KvmBackedCpu implements CpuModel {
     // Waiting for SIPI, or started by one and running code irqlab does not model (IF=0).
     if (this.outside !== "none") return false;
     const nmi = this.vm.nmiSent && this.nmiDeliverable();
-    if (!nmi && (!this.interruptFlag || this.#shadow)) return false;
+    // KVM_SET_VCPU_EVENTS' interrupt.injected is re-injected at the next entry, IF or not.
+    const injected = this.injectedByVmm && this.kvm.getEvents().interrupt.injected !== 0;
+    if (!injected) this.injectedByVmm = false;
+    if (!nmi && !injected && (!this.interruptFlag || this.#shadow)) return false;
     // An NMI needs no open IF: one instruction boundary is enough.
-    post(this.vm.mem, this.index, nmi ? Action.Nop : Action.ProbeSti);
+    post(this.vm.mem, this.index, nmi || injected ? Action.Nop : Action.ProbeSti);
     const stop = runUntilStop(this.kvm, this);
     if (stop.at === "monitor") return false;
     this.#pending = this.#entered(stop);
@@ -466,6 +500,16 @@ export class KvmBackedVm implements VmModel {
    */
   routes: KvmIrqRoutingEntry[] = [];
   readonly levels = new Map<number, number>();
+  /** Guest RAM as the model's mem commands see it (the monitor's own pages refused). */
+  readonly ram: GuestMemory;
+  /** The scenario's eventfd numbers and the real eventfds behind them, made on first use. */
+  readonly #eventfds = new Map<number, number>();
+  /** Signals read so far from each eventfd KVM signals (resamplefds). */
+  readonly #signalled = new Map<number, number>();
+  /** The irqfds KVM accepted, to know what a signal must wait for. */
+  readonly #irqfds: { fd: number; gsi: number; resample: boolean }[] = [];
+  /** The scenario fds KVM signals (resamplefds): only these are counted. */
+  readonly #resamplefds = new Set<number>();
 
   constructor(readonly name: string, s: Readonly<Record<string, Val>>, env: ModelEnv) {
     refuseSettings(s);
@@ -482,6 +526,7 @@ export class KvmBackedVm implements VmModel {
         this.vm.enableCap(KVM_CAP.X2APIC_API, [BigInt(s.x2apic_api as number)]);
       }
       this.mem = this.vm.addMemory(0, 0n, GUEST_MEMORY);
+      this.ram = new GuestMemory(GUEST_MEMORY, this.mem);
       this.image = loadGuest(this.mem);
       const cpuid = this.sys.supportedCpuid();
       for (let n = 0; n < (s.vcpus as number); n++) {
@@ -530,18 +575,133 @@ export class KvmBackedVm implements VmModel {
     return r;
   }
 
-  /** The level of IOAPIC pin `pin`'s input: high while a GSI routed to it is driven high. */
+  /**
+   * The level of IOAPIC pin `pin`'s input: high while a GSI routed to it is
+   * driven high by this VMM, or, for a level-triggered entry, while KVM's
+   * `irr` has it (an irqfd's resampler keeps its own level there).
+   */
   pinLine(pin: number): number {
-    return Number(
-      this.routes.some((e) =>
-        e.type === "irqchip" && e.irqchip === KvmIrqchip.Ioapic && e.pin === pin &&
-        this.levels.get(e.gsi) === 1
-      ),
+    const driven = this.routes.some((e) =>
+      e.type === "irqchip" && e.irqchip === KvmIrqchip.Ioapic && e.pin === pin &&
+      this.levels.get(e.gsi) === 1
     );
+    if (driven || this.#irqfds.length === 0) return Number(driven);
+    const io = this.vm.getIoapic();
+    const level = decodeField(x86RteField("trigger")!, io.redirtbl[pin]) === "level";
+    return Number(level && ((io.irr >>> pin) & 1) === 1);
+  }
+
+  /**
+   * Refuses a guest-memory access to the guest monitor's own pages (IVT,
+   * mailboxes, code, handler stubs, the vCPUs' stacks): on KVM they hold
+   * what runs the scenario; the rest of the 2 MiB is the scenario's.
+   */
+  checkScratch(addr: number, length: number): void {
+    const stubsEnd = Layout.stubs + 256 * Layout.stubSize;
+    const stacksEnd = Layout.stack + Layout.stackStride * this.cpus.length;
+    const end = addr + length;
+    if (end > GUEST_MEMORY) {
+      throw new CommandInputError(
+        `a ${length}-byte access at 0x${addr.toString(16)} is outside guest RAM (0x0..0x${
+          (GUEST_MEMORY - 1).toString(16)
+        })`,
+      );
+    }
+    if (addr < stubsEnd || (end > Layout.stack && addr < stacksEnd)) {
+      throw new BackendUnsupported(
+        `guest memory at 0x${addr.toString(16)}: the guest monitor's own pages ` +
+          `(0x0-0x${(stubsEnd - 1).toString(16)} and 0x${Layout.stack.toString(16)}-0x${
+            (stacksEnd - 1).toString(16)
+          }); use other addresses on KVM`,
+      );
+    }
+  }
+
+  /** The real eventfd behind the scenario's fd number `n`. */
+  #eventfd(n: number): number {
+    let fd = this.#eventfds.get(n);
+    if (fd === undefined) {
+      fd = createEventfd();
+      this.#eventfds.set(n, fd);
+    }
+    return fd;
+  }
+
+  /** KVM_IRQFD with the scenario's fd numbers mapped to real eventfds: 0 or -errno. */
+  irqfd(fd: number, gsi: number, flags: number, resamplefd: number): number {
+    const resample = (flags & KVM_IRQFD_FLAG.RESAMPLE) !== 0;
+    const r = this.vm.irqfd(
+      this.#eventfd(fd),
+      gsi,
+      flags,
+      resample ? this.#eventfd(resamplefd) : 0,
+    );
+    if (r === 0) {
+      if (flags & KVM_IRQFD_FLAG.DEASSIGN) {
+        for (let i = this.#irqfds.length - 1; i >= 0; i--) {
+          if (this.#irqfds[i].fd === fd && this.#irqfds[i].gsi === gsi) this.#irqfds.splice(i, 1);
+        }
+      } else {
+        this.#irqfds.push({ fd, gsi, resample });
+        if (resample) this.#resamplefds.add(resamplefd);
+      }
+    }
+    return r;
+  }
+
+  /**
+   * A device's write to eventfd `n`. KVM injects a plain irqfd on an MSI
+   * route inside the write, but anything through an irqchip pin (and every
+   * resampling irqfd) from a workqueue (`irqfd_inject`): a resampling
+   * irqfd is waited for until its pin's input shows high, any other
+   * irqchip-routed one for a fixed {@link IRQFD_SETTLE_MS}.
+   */
+  signal(n: number): void {
+    signalEventfd(this.#eventfd(n));
+    const mine = this.#irqfds.filter((q) => q.fd === n);
+    if (mine.length === 0) return;
+    const chipRoutes = (gsi: number) =>
+      this.routes.filter((e) => e.gsi === gsi && e.type === "irqchip");
+    const deadline = performance.now() + IRQFD_WAIT_MS;
+    for (const q of mine) {
+      const routes = chipRoutes(q.gsi);
+      if (routes.length === 0) continue;
+      if (!q.resample) {
+        sleepMs(IRQFD_SETTLE_MS);
+        continue;
+      }
+      while (!routes.every((e) => this.#chipInputHigh(e))) {
+        if (performance.now() > deadline) {
+          throw new BackendUnsupported(
+            `KVM's irqfd work for GSI ${q.gsi} did not run within ${IRQFD_WAIT_MS} ms`,
+          );
+        }
+        sleepMs(1);
+      }
+    }
+  }
+
+  /** Whether the irqchip pin a route names sees its input high (PIC last_irr, I/O APIC irr). */
+  #chipInputHigh(e: KvmIrqRoutingEntry): boolean {
+    if (e.type !== "irqchip") return true;
+    if (e.irqchip === KvmIrqchip.Ioapic) return ((this.vm.getIoapic().irr >>> e.pin) & 1) === 1;
+    return ((this.vm.getPic(e.irqchip as 0 | 1).last_irr >> e.pin) & 1) === 1;
+  }
+
+  /** How many times KVM has signalled eventfd `n` so far (a resamplefd's count). */
+  signalled(n: number): number {
+    const fd = this.#eventfds.get(n);
+    const before = this.#signalled.get(n) ?? 0;
+    if (fd === undefined || !this.#resamplefds.has(n)) return before;
+    const now = before + drainEventfd(fd);
+    this.#signalled.set(n, now);
+    return now;
   }
 
   /** Closes the VM and /dev/kvm (the interpreter calls it when the scenario ends). */
   dispose(): void {
+    for (const fd of this.#eventfds.values()) closeFd(fd);
+    this.#eventfds.clear();
     this.vm?.close();
     this.sys.close();
     closeLibc();
@@ -770,8 +930,9 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     vm.irqLine(a.gsi as number, 0);
     return r;
   },
-  "KVM_IRQFD": { refused: "irqfds need eventfds, which the backend does not create yet" },
-  "eventfd signal": { refused: "irqfds need eventfds, which the backend does not create yet" },
+  "KVM_IRQFD": (vm, _c, a) =>
+    vm.irqfd(a.fd as number, a.gsi as number, a.flags as number, a.resamplefd as number),
+  "eventfd signal": (vm, _c, a) => vm.signal(a.fd as number),
   // The register page as KVM hands it over: no model fix-ups to mirror.
   "KVM_GET_LAPIC": (vm, _c, a) =>
     new DataView(vm.cpus[a.vcpu as number].kvm.getLapic().buffer).getUint32(
@@ -796,10 +957,97 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "KVM_SET_MP_STATE": (vm, _c, a) =>
     errnoOf(() => vm.cpus[a.vcpu as number].kvm.setMpState(a.state as number)),
-  "KVM_SET_VCPU_EVENTS": { refused: "not expressed on KVM yet" },
+  "KVM_SET_VCPU_EVENTS": (vm, _c, a) => {
+    const cpu = vm.cpus[a.vcpu as number];
+    const ev = struct(SIZEOF.kvm_vcpu_events);
+    for (const [k, off] of Object.entries(VCPU_EVENTS)) {
+      const v = a[k];
+      if (typeof v !== "number") continue;
+      if (k === "exception_error_code" || k === "sipi_vector" || k === "flags") {
+        ev.view.setUint32(off, v >>> 0, true);
+      } else ev.view.setUint8(off, v);
+    }
+    // Flags and the NMI count, shadow and SMM fields as the scenario gave them.
+    ev.view.setUint32(VCPU_EVENTS.flags, a.flags as number, true);
+    if ((a.nmi_pending as number) > 0) vm.nmiSent = true;
+    if (a.interrupt_injected === 1) cpu.injectedByVmm = true;
+    return cpu.kvm.setEventsRaw(ev);
+  },
+  "KVM_GET_VCPU_EVENTS": (vm, _c, a) => {
+    const v = vm.cpus[a.vcpu as number].kvm.getEventsRaw().view;
+    const f = a.field as keyof typeof VCPU_EVENTS;
+    const off = VCPU_EVENTS[f];
+    return f === "exception_error_code" || f === "sipi_vector" || f === "flags"
+      ? v.getUint32(off, true)
+      : v.getUint8(off);
+  },
+  "KVM_ENABLE_CAP": (vm, _c, a) =>
+    vm.vm.enableCapResult(a.cap as number, BigInt(a.arg as bigint), a.flags as number),
+  "KVM_CREATE_IRQCHIP": (vm) => vm.vm.createIrqchipResult(),
+  "KVM_GET_IRQCHIP": (vm, _c, a) => {
+    const { chip, field, index } = irqchipArgs(a);
+    const s = vm.vm.getIrqchip(chip);
+    return typeof s === "number" ? s : irqchipRead(s.view, chip, field, index);
+  },
+  "KVM_SET_IRQCHIP": (vm, _c, a) => {
+    const { chip, field, index } = irqchipArgs(a);
+    const s = vm.vm.getIrqchip(chip);
+    if (typeof s === "number") return s;
+    irqchipWrite(s.view, chip, field, index, BigInt(a.value as bigint));
+    return vm.vm.setIrqchip(s);
+  },
   xen: { refused: "this KVM has no Xen support" },
-  "guest memory": { refused: "guest memory is not read or written on KVM yet" },
+  "guest memory": (vm, _c, a) => {
+    const w = ACCESS_SIZES[a.size as string];
+    const addr = a.addr as number;
+    vm.checkScratch(addr, w / 8);
+    if (a.value === undefined) return toVal(vm.ram.readBig(addr, w));
+    vm.ram.write(addr, w, BigInt(a.value as bigint));
+  },
 };
+
+/** `kvm get_irqchip`'s and `set_irqchip`'s arguments as KVM numbers them, checked as the model checks them. */
+function irqchipArgs(a: Args): { chip: number; field: string; index: number } {
+  const name = a.chip as string, field = a.field as string, index = a.index as number;
+  checkIrqchipField(name, field, index, KVM_IOAPIC_NUM_PINS);
+  const chip = name === "pic_master"
+    ? KVM_IRQCHIP.PIC_MASTER
+    : name === "pic_slave"
+    ? KVM_IRQCHIP.PIC_SLAVE
+    : KVM_IRQCHIP.IOAPIC;
+  return { chip, field, index };
+}
+
+/** Where a field of `struct kvm_irqchip`'s union is, and how wide. */
+function irqchipSlot(chip: number, field: string, index: number): { at: number; bytes: number } {
+  if (chip !== KVM_IRQCHIP.IOAPIC) {
+    return { at: IRQCHIP.chip + PIC_STATE_FIELDS.indexOf(field as never), bytes: 1 };
+  }
+  const off = IOAPIC_STATE[field as keyof typeof IOAPIC_STATE];
+  if (field === "redirtbl") return { at: IRQCHIP.chip + off + 8 * index, bytes: 8 };
+  return { at: IRQCHIP.chip + off, bytes: field === "base_address" ? 8 : 4 };
+}
+
+function irqchipRead(v: DataView, chip: number, field: string, index: number): Val {
+  const { at, bytes } = irqchipSlot(chip, field, index);
+  if (bytes === 1) return v.getUint8(at);
+  if (bytes === 4) return v.getUint32(at, true);
+  return toVal(v.getBigUint64(at, true));
+}
+
+function irqchipWrite(v: DataView, chip: number, field: string, index: number, x: bigint): void {
+  const { at, bytes } = irqchipSlot(chip, field, index);
+  if (x >= 1n << BigInt(8 * bytes)) {
+    throw new CommandInputError(`${field} is ${8 * bytes} bits: 0x${x.toString(16)} does not fit`);
+  }
+  if (bytes === 1) v.setUint8(at, Number(x));
+  else if (bytes === 4) v.setUint32(at, Number(x), true);
+  else v.setBigUint64(at, x, true);
+}
+
+function toVal(v: bigint): Val {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
 
 /** An ioctl that fails with an errno the scenario may expect: 0, or -errno. */
 function errnoOf(fn: () => void): number {
@@ -973,26 +1221,46 @@ function picGetter(pattern: string): Get | undefined {
   };
 }
 
+/** `mem.uN[addr]` from the VM's RAM, and `eventfd[N]` from the real eventfds. */
+function vmmGetter(pattern: string): Get | undefined {
+  if (pattern === "eventfd[#]") return (vm, [n]) => vm.signalled(n);
+  const m = /^mem\.(u8|u16|u32|u64)\[#\]$/.exec(pattern);
+  if (!m) return undefined;
+  const w = ACCESS_SIZES[m[1]];
+  return (vm, [addr]) => {
+    vm.checkScratch(addr, w / 8);
+    return toVal(vm.ram.readBig(addr, w));
+  };
+}
+
 function bindState(s: StateSpec<X86Vm>): StateSpec<KvmBackedVm> {
   const get = CPU_STATE[s.pattern] ?? lapicGetter(s.pattern) ?? ioapicGetter(s.pattern) ??
-    picGetter(s.pattern);
+    picGetter(s.pattern) ?? vmmGetter(s.pattern);
   const segments = s.pattern.split(".");
   return {
     ...s,
     get: get ?? (() => {
       throw new BackendUnsupported(`'${s.pattern}' is not read back from KVM yet`);
     }),
-    bounds: (vm) =>
-      segments.flatMap((seg) =>
-        seg === "vcpu#" ? [vm.cpus.length] : seg.includes("[#]")
-          ? [
-            seg.startsWith("pin") || seg.startsWith("redtbl")
-              ? (vm.irqchip === "kernel" ? KVM_IOAPIC_NUM_PINS : 0)
-              : 256,
-          ]
-          : []
-      ),
+    bounds: vmmBounds(s.pattern) ??
+      ((vm) =>
+        segments.flatMap((seg) =>
+          seg === "vcpu#" ? [vm.cpus.length] : seg.includes("[#]")
+            ? [
+              seg.startsWith("pin") || seg.startsWith("redtbl")
+                ? (vm.irqchip === "kernel" ? KVM_IOAPIC_NUM_PINS : 0)
+                : 256,
+            ]
+            : []
+        )),
   };
+}
+
+/** `mem.uN[#]`: every address a whole access fits at; `eventfd[#]`: the model's 1024 names. */
+function vmmBounds(pattern: string): (() => number[]) | undefined {
+  const m = /^mem\.u(8|16|32|64)\[#\]$/.exec(pattern);
+  if (m) return () => [GUEST_MEMORY - Number(m[1]) / 8 + 1];
+  return pattern === "eventfd[#]" ? () => [1024] : undefined;
 }
 
 /**

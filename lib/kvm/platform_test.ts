@@ -40,18 +40,11 @@ Deno.test("every x86 command is bound to a KVM operation or refused with a reaso
     [
       "int: the guest monitor has no INT n action (its IDT has no such entries)",
       "inta: a model probe: KVM runs the acknowledge cycle only when it injects",
-      "kvm irqfd: irqfds need eventfds, which the backend does not create yet",
       "kvm request_interrupt_window: kvm_run.request_interrupt_window: the guest monitor does not follow IRQ-window exits",
       "kvm set_cpuid2: the guest monitor's CPUID is set before its first KVM_RUN, which a change after it would fail",
-      "kvm set_vcpu_events: not expressed on KVM yet",
-      "mem read: guest memory is not read or written on KVM yet",
-      "mem read: guest memory is not read or written on KVM yet",
-      "mem write: guest memory is not read or written on KVM yet",
-      "mem write: guest memory is not read or written on KVM yet",
       "mov cr8: CR8 exists only in 64-bit mode, and the guest runs in real mode",
       "mov ss: the guest monitor has no MOV SS action",
       "pic inta: a model probe: KVM runs the INTA cycle only when it injects",
-      "signal: irqfds need eventfds, which the backend does not create yet",
     ],
   );
 });

@@ -60,6 +60,11 @@ export type X86BackendOp =
   | "KVM_SET_CPUID2"
   | "KVM_SET_MP_STATE"
   | "KVM_SET_VCPU_EVENTS"
+  | "KVM_GET_VCPU_EVENTS"
+  | "KVM_ENABLE_CAP"
+  | "KVM_CREATE_IRQCHIP"
+  | "KVM_GET_IRQCHIP"
+  | "KVM_SET_IRQCHIP"
   | "eventfd signal"
   | "guest memory";
 

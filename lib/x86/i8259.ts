@@ -56,7 +56,54 @@ export interface I8259Host {
   name: string;
   /** Called whenever the master's INT output (the CPU's INTR) changes level. */
   onIntr?: (level: boolean) => void;
+  /**
+   * An in-service bit was cleared by an EOI command or by automatic EOI:
+   * `irq` is 0-7 on the master, 8-15 on the slave. KVM's `pic_clear_isr`
+   * calls the ack notifiers here (`kvm_notify_acked_irq`), which is how a
+   * resampling irqfd on a PIC pin hears the guest's EOI.
+   */
+  ack?: (irq: number) => void;
 }
+
+/**
+ * KVM's `struct kvm_pic_state`, field by field, as KVM_GET_IRQCHIP gives it
+ * and KVM_SET_IRQCHIP copies it in (`kvm_vm_ioctl_get_irqchip`: a plain
+ * memcpy of the chip's state, no checks).
+ *
+ * @example
+ * ```ts
+ * KVM_PIC_STATE_FIELDS[0]; // "last_irr"
+ * ```
+ */
+export const KVM_PIC_STATE_FIELDS = [
+  "last_irr",
+  "irr",
+  "imr",
+  "isr",
+  "priority_add",
+  "irq_base",
+  "read_reg_select",
+  "poll",
+  "special_mask",
+  "init_state",
+  "auto_eoi",
+  "rotate_on_auto_eoi",
+  "special_fully_nested_mode",
+  "init4",
+  "elcr",
+  "elcr_mask",
+] as const;
+
+/**
+ * One chip's state in KVM's layout (every field a byte).
+ *
+ * @example
+ * ```ts
+ * declare const pic: I8259Pair;
+ * const s: KvmPicState = pic.kvmState(0);
+ * ```
+ */
+export type KvmPicState = Record<(typeof KVM_PIC_STATE_FIELDS)[number], number>;
 
 /**
  * Construction options.
@@ -147,7 +194,8 @@ class ChipState implements I8259ChipView {
   /** ICW1 SNGL: no slave wiring, so no ICW3 follows. */
   single = false;
 
-  constructor(readonly role: "master" | "slave", readonly elcrMask: number) {}
+  // Not readonly: KVM_SET_IRQCHIP copies elcr_mask in like any other field.
+  constructor(readonly role: "master" | "slave", public elcrMask: number) {}
 
   /** Priority rank of IR `level` (0 = highest) under the current rotation. */
   rank(level: number): number {
@@ -529,6 +577,8 @@ export class I8259Pair {
           this.#emit("rotate", `${c.role} AEOI rotation: IR${c.priorityBase} now highest`);
         }
       }
+      // KVM sets the ISR bit and clears it at once through pic_clear_isr.
+      this.#acked(c, irq);
     } else {
       c.isr |= bit;
     }
@@ -664,6 +714,7 @@ export class I8259Pair {
           return;
         }
         c.isr &= ~(1 << irq);
+        this.#acked(c, irq);
         if (v >> 5 === 0b101) c.priorityBase = (irq + 1) & 7;
         if (trace.enabled) {
           id = this.#emit(
@@ -677,6 +728,7 @@ export class I8259Pair {
       case 0b011: // specific EOI
       case 0b111: // rotate on specific EOI
         c.isr &= ~(1 << level);
+        this.#acked(c, level);
         if (v >> 5 === 0b111) c.priorityBase = (level + 1) & 7;
         if (trace.enabled) {
           id = this.#emit(
@@ -734,6 +786,90 @@ export class I8259Pair {
     c.irr = (c.irr & ~c.elcr) | (c.lines & c.elcr);
     const id = this.#host.trace.enabled
       ? this.#emit("elcr", `${c.role} ELCR ${hex(c.elcr)} irr=${hex(c.irr)}`)
+      : 0;
+    this.#host.trace.open(id);
+    this.#update();
+    this.#host.trace.close(id);
+  }
+
+  /** `pic_clear_isr`'s ack notification, with the pin numbered across both chips. */
+  #acked(c: ChipState, irq: number): void {
+    this.#host.ack?.(c === this.#m ? irq : irq + 8);
+  }
+
+  // --- KVM_GET/SET_IRQCHIP ---------------------------------------------------
+
+  /**
+   * Chip `chip`'s state (0 master, 1 slave) as KVM_GET_IRQCHIP reports it.
+   * `init_state` counts the initialisation words still expected after ICW1
+   * the way KVM does (1 ICW2, 2 ICW3, 3 ICW4, 0 none).
+   *
+   * @example
+   * ```ts
+   * declare const pic: I8259Pair;
+   * pic.kvmState(0).imr; // the master's IMR
+   * ```
+   */
+  kvmState(chip: 0 | 1): KvmPicState {
+    const c = chip === 0 ? this.#m : this.#s;
+    return {
+      last_irr: c.lines,
+      irr: c.irr,
+      imr: c.imr,
+      isr: c.isr,
+      priority_add: c.priorityBase,
+      irq_base: c.vectorBase,
+      read_reg_select: +c.readIsr,
+      poll: +c.pollPending,
+      special_mask: +c.specialMask,
+      init_state: c.expecting === 0 ? 0 : c.expecting - 1,
+      auto_eoi: +c.aeoi,
+      rotate_on_auto_eoi: +c.rotateInAeoi,
+      special_fully_nested_mode: +c.sfnm,
+      init4: +c.ic4,
+      elcr: c.elcr,
+      elcr_mask: c.elcrMask,
+    };
+  }
+
+  /**
+   * KVM_SET_IRQCHIP of chip `chip` (`kvm_vm_ioctl_set_irqchip`): every field
+   * is copied in as given, unchecked, then `kvm_pic_update_irq` recomputes
+   * INTR. Byte fields keep their low 8 bits; a flag is its value != 0, as
+   * KVM's C tests them; `init_state` beyond 3 and `priority_add` beyond 7
+   * are refused, since KVM would index past its own logic with them.
+   *
+   * @example
+   * ```ts
+   * declare const pic: I8259Pair;
+   * pic.setKvmState(0, { ...pic.kvmState(0), imr: 0xfe });
+   * ```
+   */
+  setKvmState(chip: 0 | 1, s: KvmPicState): void {
+    if (s.init_state > 3 || s.priority_add > 7) {
+      throw new RangeError(
+        `kvm_pic_state: init_state ${s.init_state} (0..3) / priority_add ${s.priority_add} (0..7)`,
+      );
+    }
+    const c = chip === 0 ? this.#m : this.#s;
+    c.lines = s.last_irr & 0xff;
+    c.irr = s.irr & 0xff;
+    c.imr = s.imr & 0xff;
+    c.isr = s.isr & 0xff;
+    c.priorityBase = s.priority_add;
+    c.vectorBase = s.irq_base & 0xff;
+    c.readIsr = (s.read_reg_select & 0xff) !== 0;
+    c.pollPending = (s.poll & 0xff) !== 0;
+    c.specialMask = (s.special_mask & 0xff) !== 0;
+    c.expecting = s.init_state === 0 ? 0 : (s.init_state + 1) as 2 | 3 | 4;
+    c.aeoi = (s.auto_eoi & 0xff) !== 0;
+    c.rotateInAeoi = (s.rotate_on_auto_eoi & 0xff) !== 0;
+    c.sfnm = (s.special_fully_nested_mode & 0xff) !== 0;
+    c.ic4 = (s.init4 & 0xff) !== 0;
+    c.elcr = s.elcr & 0xff;
+    c.elcrMask = s.elcr_mask & 0xff;
+    const id = this.#host.trace.enabled
+      ? this.#emit("set_irqchip", `KVM_SET_IRQCHIP ${c.role}: ${this.#regs()}`)
       : 0;
     this.#host.trace.open(id);
     this.#update();

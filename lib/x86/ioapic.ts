@@ -350,6 +350,12 @@ export class Ioapic implements EoiListener {
   readonly #line: Uint8Array;
   /** Consecutive EOI re-deliveries per pin, for the storm guard. */
   readonly #eoiRepeats: Uint32Array;
+  /**
+   * An edge pin's request that met a masked entry and was never sent: KVM's
+   * `irr` bit without its `irr_delivered` bit, which KVM_GET_IRQCHIP
+   * reports until the line falls.
+   */
+  readonly #edgeUndelivered: Uint8Array;
   #ioregsel = 0;
   #id = 0;
   /** CPUs that took the last RTC edge and have not EOI'd it yet. */
@@ -376,6 +382,7 @@ export class Ioapic implements EoiListener {
     this.#high = arenaU32(pins);
     this.#line = arenaU8(pins);
     this.#eoiRepeats = arenaU32(pins);
+    this.#edgeUndelivered = arenaU8(pins);
     this.#low.fill(fieldSet(F_MASK, 0, 1));
   }
 
@@ -395,6 +402,7 @@ export class Ioapic implements EoiListener {
   reset(): void {
     for (let i = 0; i < this.pins; i++) this.#low[i] = fieldSet(F_MASK, this.#low[i], 1);
     this.#line.fill(0);
+    this.#edgeUndelivered.fill(0);
     this.#eoiRepeats.fill(0);
     this.#ioregsel = 0;
     this.#id = 0;
@@ -581,6 +589,7 @@ export class Ioapic implements EoiListener {
     try {
       if (level === 0) {
         this.#line[pin] = 0;
+        this.#edgeUndelivered[pin] = 0;
         return 1;
       }
       // An RTC tick that some CPU has not EOI'd yet is reported, and
@@ -596,10 +605,13 @@ export class Ioapic implements EoiListener {
         return 0;
       }
       this.#line[pin] = 1;
-      if (old === 1 && fieldGet(F_TRIGGER, this.#low[pin]) === 0) {
+      const entry = this.#low[pin];
+      if (old === 1 && fieldGet(F_TRIGGER, entry) === 0) {
         if (t.enabled) t.emit(h.name, "coalesced", `pin ${pin}: edge already asserted`);
         return 0;
       }
+      // KVM marks an edge delivered before sending unless the entry is masked.
+      if (fieldGet(F_TRIGGER, entry) === 0) this.#edgeUndelivered[pin] = fieldGet(F_MASK, entry);
       return this.#service(pin, lineStatus);
     } finally {
       t.close(id);
@@ -747,6 +759,79 @@ export class Ioapic implements EoiListener {
    */
   get rtcPendingEoi(): number {
     return this.#rtcPendingEoi;
+  }
+
+  // ---- KVM_GET/SET_IRQCHIP ----------------------------------------------
+
+  /**
+   * The `irr` KVM_GET_IRQCHIP reports (`kvm_get_ioapic`: `irr &
+   * ~irr_delivered`): a level pin's bit while its line is high, an edge
+   * pin's while its line is high and the edge met a masked entry.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.kvmIrr(); // 0 when no line is high
+   * ```
+   */
+  kvmIrr(): number {
+    let irr = 0;
+    for (let pin = 0; pin < this.pins && pin < 32; pin++) {
+      const level = fieldGet(F_TRIGGER, this.#low[pin]) === 1;
+      if (this.#line[pin] === 1 && (level || this.#edgeUndelivered[pin] === 1)) irr |= 1 << pin;
+    }
+    return irr >>> 0;
+  }
+
+  /** KVM's `id` field: the 4-bit ID as IOAPICID bits 27:24 hold it. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** IOREGSEL as last written. */
+  get ioregsel(): number {
+    return this.#ioregsel;
+  }
+
+  /**
+   * KVM_SET_IRQCHIP of the I/O APIC (`kvm_set_ioapic`): ID, IOREGSEL and
+   * every redirection entry are copied in raw (remote IRR and delivery
+   * status included), `irr` is cleared, and each pin whose bit the caller's
+   * `irr` sets is raised again as `ioapic_set_irq` would
+   * (`kvm_ioapic_inject_all`): an unmasked edge entry sends at once, a
+   * level one unless remote IRR is set. Pins not in `irr` end with their
+   * line low. RTC EOI tracking starts again from nothing.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.setKvmState({ id: 0, ioregsel: 0, irr: 0, redirtbl: [] });
+   * ```
+   */
+  setKvmState(s: { id: number; ioregsel: number; irr: number; redirtbl: readonly bigint[] }): void {
+    const h = this.#host, t = h.trace;
+    // Raw, as memcpy leaves them: reads mask what the guest sees.
+    this.#id = s.id >>> 0;
+    this.#ioregsel = s.ioregsel >>> 0;
+    for (let pin = 0; pin < this.pins && pin < s.redirtbl.length; pin++) {
+      this.#low[pin] = Number(s.redirtbl[pin] & 0xffff_ffffn);
+      this.#high[pin] = Number((s.redirtbl[pin] >> 32n) & 0xffff_ffffn);
+    }
+    this.#line.fill(0);
+    this.#edgeUndelivered.fill(0);
+    this.#rtcPendingEoi = 0;
+    this.#rtcVector = -1;
+    const id = t.enabled
+      ? t.emit(h.name, "set_irqchip", `KVM_SET_IRQCHIP: irr ${hex(s.irr >>> 0, 8)} raised again`)
+      : 0;
+    t.open(id);
+    try {
+      for (let pin = 0; pin < this.pins && pin < 32; pin++) {
+        if ((s.irr >>> pin) & 1) this.setLine(pin, 1, true);
+      }
+    } finally {
+      t.close(id);
+    }
   }
 
   // ---- Internals --------------------------------------------------------

@@ -356,6 +356,12 @@ export class Lapic {
    * -1. A later SIPI replaces it; an INIT discards it.
    */
   sipiVector: number = -1;
+  /**
+   * KVM's `apic->sipi_vector`: the vector of the last SIPI accepted, or
+   * what KVM_SET_VCPU_EVENTS stored; KVM_SET_MP_STATE's SIPI_RECEIVED
+   * starts the vCPU with it.
+   */
+  lastSipiVector = 0;
   /** An SMI was accepted and not yet processed. */
   smiPending = false;
   /** An ExtINT message was accepted: the CPU should fetch the vector from the PIC. */
@@ -888,7 +894,7 @@ export class Lapic {
         if (t.enabled) t.emit(name, "init", "INIT pending");
         return Accept.Accepted;
       case DeliveryMode.StartUp:
-        this.sipiVector = v;
+        this.sipiVector = this.lastSipiVector = v;
         if (t.enabled) t.emit(name, "sipi", `SIPI ${hex(v)} pending`);
         return Accept.Accepted;
       case DeliveryMode.ExtINT:

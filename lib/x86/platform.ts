@@ -47,7 +47,7 @@ import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
 import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
-import { KVM_IOAPIC_NUM_PINS, type RoutingEntry } from "./kvm_routing.ts";
+import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES, type RoutingEntry } from "./kvm_routing.ts";
 import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
@@ -1291,9 +1291,10 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "split_pins",
     doc: "irqchip split: KVM_CAP_SPLIT_IRQCHIP args[0], the GSIs below it belong to " +
-      "userspace's I/O APIC (their level MSI routes' EOIs exit); KVM refuses more than " +
-      "MAX_NR_RESERVED_IOAPIC_PINS (48) with -EINVAL; QEMU passes 24",
-    value: { kind: "int", min: 0, max: 48, default: 24 },
+      "userspace's I/O APIC (their level MSI routes' EOIs exit); current KVM refuses more " +
+      "than KVM_MAX_IRQ_ROUTES (4096) with -EINVAL (older kernels: more than " +
+      "MAX_NR_RESERVED_IOAPIC_PINS, 48); QEMU passes 24",
+    value: { kind: "int", min: 0, max: KVM_MAX_IRQ_ROUTES, default: 24 },
   },
   {
     name: "ioapic_version",

@@ -252,7 +252,13 @@ export class X86Vm implements VmModel {
         ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
       }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
       : null;
-    this.pic = kernel ? new I8259Pair({ trace, name: "pic" }) : null;
+    this.pic = kernel
+      ? new I8259Pair({
+        trace,
+        name: "pic",
+        ack: (irq) => this.#acked(irq < 8 ? KvmIrqchip.PicMaster : KvmIrqchip.PicSlave, irq & 7),
+      })
+      : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
     const split = config.irqchip === "split"
       ? new SplitEoiExits({

@@ -21,7 +21,9 @@ import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
 import { X2apicApi } from "./vm.ts";
-import { EINVAL } from "./errno.ts";
+import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
+import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
+import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 
 const VCPU: ParamSpec = {
   name: "vcpu",
@@ -74,7 +76,262 @@ const FD: ParamSpec = {
 export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
   KVM_IRQFD_FLAG_DEASSIGN: KVM_IRQFD_FLAG.DEASSIGN,
   KVM_IRQFD_FLAG_RESAMPLE: KVM_IRQFD_FLAG.RESAMPLE,
+  KVM_CAP_SPLIT_IRQCHIP: 121,
+  KVM_CAP_X2APIC_API: 129,
+  KVM_VCPUEVENT_VALID_NMI_PENDING: 0x1,
+  KVM_VCPUEVENT_VALID_SIPI_VECTOR: 0x2,
+  KVM_VCPUEVENT_VALID_SHADOW: 0x4,
+  KVM_VCPUEVENT_VALID_SMM: 0x8,
+  KVM_VCPUEVENT_VALID_PAYLOAD: 0x10,
+  KVM_VCPUEVENT_VALID_TRIPLE_FAULT: 0x20,
+  KVM_X86_SHADOW_INT_MOV_SS: 0x1,
+  KVM_X86_SHADOW_INT_STI: 0x2,
 };
+
+const C = VMM_IOCTL_CONSTANTS;
+
+/** KVM_CAP_X2APIC_API flags beyond the two the model's settings know (arch/x86/include/uapi/asm/kvm.h). */
+const X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1 << 2;
+const X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3;
+/** `KVM_X2APIC_API_VALID_FLAGS` of current Linux. */
+const X2APIC_API_VALID_FLAGS = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk |
+  X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+
+/**
+ * KVM_ENABLE_CAP on the VM (`kvm_vm_ioctl_enable_cap`, current Linux, as
+ * the development host's kernel answers) for the two interrupt
+ * capabilities. The model's VM already has its vCPUs (and its irqchip,
+ * unless `irqchip userspace`), so KVM_CAP_SPLIT_IRQCHIP can only fail:
+ * -EINVAL above KVM_MAX_IRQ_ROUTES pins (older kernels: above
+ * MAX_NR_RESERVED_IOAPIC_PINS, 48), else -EEXIST. KVM_CAP_X2APIC_API takes
+ * flags at any time: -EINVAL for unknown flags, for ENABLE and DISABLE
+ * of EOI-broadcast suppression together, and for ENABLE without a split
+ * irqchip; flags already on (the `x2apic_api` setting is this ioctl made
+ * before the vCPUs) are 0.
+ */
+function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
+  if (cap !== C.KVM_CAP_SPLIT_IRQCHIP && cap !== C.KVM_CAP_X2APIC_API) {
+    throw new CommandInputError(
+      `KVM_ENABLE_CAP ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121) and ` +
+        "KVM_CAP_X2APIC_API (129)",
+    );
+  }
+  if (flags !== 0) return -EINVAL;
+  if (cap === C.KVM_CAP_SPLIT_IRQCHIP) {
+    // The pin count is checked first; then an irqchip or any created vCPU is -EEXIST.
+    return arg > BigInt(KVM_MAX_IRQ_ROUTES) ? -EINVAL : -EEXIST;
+  }
+  if ((arg & ~BigInt(X2APIC_API_VALID_FLAGS)) !== 0n) return -EINVAL;
+  const bits = Number(arg);
+  const suppress = X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+  if ((bits & suppress) === suppress) return -EINVAL;
+  if ((bits & X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST) && vm.config.irqchip !== "split") {
+    return -EINVAL;
+  }
+  if (bits & suppress) {
+    throw new CommandInputError(
+      "KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST: the model keeps KVM's legacy " +
+        "(quirked) directed-EOI behaviour and cannot switch it",
+    );
+  }
+  const now = vm.config.x2apicApi ?? 0;
+  if ((bits & ~now) !== 0) {
+    throw new CommandInputError(
+      `KVM_CAP_X2APIC_API ${arg} after the vm is built: KVM accepts it, the model fixes the ` +
+        `flags when it builds the vm; set 'x2apic_api ${now | bits}' in the vm block`,
+    );
+  }
+  return 0;
+}
+
+/** The field names KVM_GET/SET_IRQCHIP reach: `struct kvm_pic_state`'s, then the I/O APIC's. */
+const IOAPIC_STATE_FIELDS = ["base_address", "ioregsel", "id", "irr", "redirtbl"] as const;
+const IRQCHIP_FIELDS: readonly string[] = [...KVM_PIC_STATE_FIELDS, ...IOAPIC_STATE_FIELDS];
+/** `IOAPIC_DEFAULT_BASE_ADDRESS`: KVM's I/O APIC base; the model's registers are named, not addressed. */
+const IOAPIC_BASE_ADDRESS = 0xfec0_0000;
+
+const CHIPS = ["pic_master", "pic_slave", "ioapic"] as const;
+
+/**
+ * Checks a KVM_GET/SET_IRQCHIP field against its chip: an input error for
+ * a PIC field asked of the I/O APIC (or the reverse), an index given to
+ * anything but `redirtbl`, or an entry past the last of `pins`.
+ *
+ * @example
+ * ```ts
+ * checkIrqchipField("ioapic", "redirtbl", 3, 24); // fine
+ * ```
+ */
+export function checkIrqchipField(chip: string, field: string, index: number, pins: number): void {
+  if (chip === "ioapic") {
+    if (!(IOAPIC_STATE_FIELDS as readonly string[]).includes(field)) {
+      throw new CommandInputError(
+        `'${field}' is a field of struct kvm_pic_state; the I/O APIC's are ${
+          IOAPIC_STATE_FIELDS.join(", ")
+        }`,
+      );
+    }
+  } else if (!(KVM_PIC_STATE_FIELDS as readonly string[]).includes(field)) {
+    throw new CommandInputError(
+      `'${field}' is a field of struct kvm_ioapic_state; a PIC's are ${
+        KVM_PIC_STATE_FIELDS.join(", ")
+      }`,
+    );
+  }
+  if (field === "redirtbl" ? index >= pins : index !== 0) {
+    throw new CommandInputError(
+      field === "redirtbl"
+        ? `redirtbl has ${pins} entries: there is no index ${index}`
+        : `index= is for redirtbl only`,
+    );
+  }
+}
+
+/** KVM_GET/SET_IRQCHIP need the in-kernel PICs and I/O APIC (`irqchip_kernel`), else -ENXIO. */
+function irqchipField(vm: X86Vm, chip: string, field: string, index: number): number {
+  checkIrqchipField(chip, field, index, vm.ioapic?.pins ?? KVM_IOAPIC_NUM_PINS);
+  return vm.config.irqchip === "kernel" ? 0 : -ENXIO;
+}
+
+function ioapicState(vm: X86Vm) {
+  const io = vm.ioapic!;
+  const redirtbl: bigint[] = [];
+  for (let p = 0; p < io.pins; p++) {
+    const w = io.rte(p);
+    redirtbl.push((BigInt(w.high >>> 0) << 32n) | BigInt(w.low >>> 0));
+  }
+  return { id: io.id, ioregsel: io.ioregsel, irr: io.kvmIrr(), redirtbl };
+}
+
+/**
+ * The `struct kvm_vcpu_events` fields `kvm get_vcpu_events` reads, by their
+ * uapi names with `.` as `_`.
+ *
+ * @example
+ * ```ts
+ * VCPU_EVENT_FIELDS.includes("nmi_pending"); // true
+ * ```
+ */
+export const VCPU_EVENT_FIELDS = [
+  "exception_injected",
+  "exception_nr",
+  "exception_has_error_code",
+  "exception_pending",
+  "exception_error_code",
+  "interrupt_injected",
+  "interrupt_nr",
+  "interrupt_soft",
+  "interrupt_shadow",
+  "nmi_injected",
+  "nmi_pending",
+  "nmi_masked",
+  "sipi_vector",
+  "flags",
+  "smi_smm",
+  "smi_pending",
+  "smi_smm_inside_nmi",
+  "smi_latched_init",
+] as const;
+
+/**
+ * KVM_GET_VCPU_EVENTS (`kvm_vcpu_ioctl_x86_get_vcpu_events`), the fields
+ * the model has: no exception is ever queued (the model raises none to
+ * inject); `interrupt` is the vector KVM would re-inject at the next entry
+ * (KVM_INTERRUPT's, or one KVM_SET_VCPU_EVENTS put there); `nmi_pending`
+ * after `process_nmi`; `sipi_vector` always 0 ("never valid when
+ * reporting"); `flags` NMI_PENDING | SHADOW | SMM.
+ */
+function getEvent(vm: X86Vm, cpu: number, field: string): number {
+  const c = vm.cpus[cpu];
+  switch (field) {
+    case "interrupt_injected":
+      return c.injected >= 0 ? 1 : 0;
+    case "interrupt_nr":
+      return c.injected >= 0 ? c.injected : 0;
+    case "interrupt_shadow":
+      return c.shadow === "sti"
+        ? C.KVM_X86_SHADOW_INT_STI
+        : c.shadow === "mov_ss"
+        ? C.KVM_X86_SHADOW_INT_MOV_SS
+        : 0;
+    case "nmi_pending":
+      return c.nmiPendingReported;
+    case "nmi_masked":
+      return +c.nmiBlocked;
+    case "smi_pending":
+      return +c.lapic.smiPending;
+    case "smi_latched_init":
+      return +(c.lapicInKernel && c.lapic.initPending);
+    case "flags":
+      return C.KVM_VCPUEVENT_VALID_NMI_PENDING | C.KVM_VCPUEVENT_VALID_SHADOW |
+        C.KVM_VCPUEVENT_VALID_SMM;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * KVM_SET_VCPU_EVENTS (`kvm_vcpu_ioctl_x86_set_vcpu_events`), in KVM's
+ * order. -EINVAL: unknown flags; VALID_PAYLOAD or VALID_TRIPLE_FAULT (their
+ * capabilities, KVM_CAP_EXCEPTION_PAYLOAD and
+ * KVM_CAP_X86_TRIPLE_FAULT_EVENT, are never enabled here); an exception
+ * injected with a vector above 31 or NMI's 2. Without VALID_PAYLOAD
+ * `exception.pending` is ignored. The interrupt fields, nmi.injected and
+ * nmi.masked are always applied; the shadow, the NMI count, the SIPI vector
+ * and the SMM fields only under their flags.
+ */
+function setEvents(vm: X86Vm, cpu: number, a: Readonly<Record<string, unknown>>): number {
+  const n = (k: string) => a[k] as number;
+  const flags = n("flags");
+  const known = C.KVM_VCPUEVENT_VALID_NMI_PENDING | C.KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+    C.KVM_VCPUEVENT_VALID_SHADOW | C.KVM_VCPUEVENT_VALID_SMM | C.KVM_VCPUEVENT_VALID_PAYLOAD |
+    C.KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+  if ((flags & ~known) !== 0) return -EINVAL;
+  if (flags & C.KVM_VCPUEVENT_VALID_PAYLOAD) return -EINVAL;
+  const exception = n("exception_injected") !== 0;
+  if (exception && (n("exception_nr") > 31 || n("exception_nr") === 2)) return -EINVAL;
+  if (exception) {
+    throw new CommandInputError(
+      "an injected exception: the model delivers interrupts and NMIs, not exceptions",
+    );
+  }
+  const smm = (flags & C.KVM_VCPUEVENT_VALID_SMM) !== 0;
+  if (smm && (n("smi_smm") !== 0 || n("smi_pending") !== 0 || n("smi_smm_inside_nmi") !== 0)) {
+    throw new CommandInputError("SMM and SMIs are not modelled: smi_smm, smi_pending stay 0");
+  }
+  if (n("interrupt_injected") !== 0 && n("interrupt_soft") !== 0) {
+    throw new CommandInputError(
+      "a soft interrupt (INT n) being injected: KVM re-executes the INT, which the model " +
+        "cannot point the vCPU back to",
+    );
+  }
+  if (n("nmi_injected") !== 0) {
+    throw new CommandInputError(
+      "nmi.injected: an NMI half-delivered at the last exit, which the model never has",
+    );
+  }
+  // TRIPLE_FAULT is refused only after the other fields are applied (KVM's order).
+  const c = vm.cpus[cpu];
+  c.injected = n("interrupt_injected") !== 0 ? n("interrupt_nr") : -1;
+  if (flags & C.KVM_VCPUEVENT_VALID_SHADOW) {
+    const sh = n("interrupt_shadow");
+    c.shadow = sh & C.KVM_X86_SHADOW_INT_MOV_SS
+      ? "mov_ss"
+      : sh & C.KVM_X86_SHADOW_INT_STI
+      ? "sti"
+      : "none";
+  }
+  if (flags & C.KVM_VCPUEVENT_VALID_NMI_PENDING) c.lapic.nmiPending = n("nmi_pending");
+  c.nmiBlocked = n("nmi_masked") !== 0;
+  if ((flags & C.KVM_VCPUEVENT_VALID_SIPI_VECTOR) && c.lapicInKernel) {
+    c.lapic.lastSipiVector = n("sipi_vector");
+  }
+  if (smm && c.lapicInKernel) c.lapic.initPending = n("smi_latched_init") !== 0;
+  if (flags & C.KVM_VCPUEVENT_VALID_TRIPLE_FAULT) return -EINVAL;
+  return 0;
+}
+
+const U8 = { kind: "int", min: 0, max: 255 } as const;
 
 function needLapic(vm: X86Vm): void {
   if (!vm.irqchipInKernel) {
@@ -253,7 +510,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     name: "kvm set_mp_state",
     backend: "KVM_SET_MP_STATE",
     doc: "KVM_SET_MP_STATE: RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED or SIPI_RECEIVED " +
-      "(which becomes INIT_RECEIVED with a SIPI pending); without an in-kernel LAPIC only " +
+      "(which becomes INIT_RECEIVED with a SIPI pending, at the vector of the last SIPI or of " +
+      "KVM_SET_VCPU_EVENTS' sipi_vector); without an in-kernel LAPIC only " +
       "RUNNABLE",
     params: [VCPU, {
       name: "state",
@@ -261,25 +519,242 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       doc: "KVM_MP_STATE_*",
     }],
     returns: "0 or -EINVAL",
-    run: (vm, _c, a) => vm.cpus[a.vcpu as number].setMpState(a.state as number),
+    run: (vm, _c, a) => {
+      const c = vm.cpus[a.vcpu as number];
+      // SIPI_RECEIVED starts the vCPU at apic->sipi_vector: the last SIPI's, or KVM_SET_VCPU_EVENTS'.
+      return c.setMpState(a.state as number, c.lapic.lastSipiVector);
+    },
   },
   {
     actor: "vmm",
     name: "kvm set_vcpu_events",
     backend: "KVM_SET_VCPU_EVENTS",
-    doc: "KVM_SET_VCPU_EVENTS with KVM_VCPUEVENT_VALID_NMI_PENDING: nmi.pending (queued, of " +
-      "which the vCPU keeps what it can latch) and nmi.masked",
+    doc: "KVM_SET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_set_vcpu_events): interrupt_injected/nr " +
+      "(re-injected at the next entry whatever IF says), interrupt_shadow under " +
+      "KVM_VCPUEVENT_VALID_SHADOW, nmi_pending under VALID_NMI_PENDING (the default flags), " +
+      "nmi_masked always, sipi_vector under VALID_SIPI_VECTOR (what SIPI_RECEIVED starts at), " +
+      "smi_latched_init under VALID_SMM; -EINVAL for unknown flags, VALID_PAYLOAD and " +
+      "VALID_TRIPLE_FAULT (capabilities not enabled), an exception vector > 31 or 2",
     params: [
       VCPU,
-      { name: "nmi_pending", type: { kind: "int", min: 0, max: 255 }, doc: "NMIs pending" },
+      {
+        name: "flags",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "KVM_VCPUEVENT_VALID_* flags" },
+        doc: "KVM_VCPUEVENT_VALID_NMI_PENDING 1, SIPI_VECTOR 2, SHADOW 4, SMM 8, PAYLOAD 16, " +
+          "TRIPLE_FAULT 32",
+        default: 1,
+      },
+      { name: "nmi_pending", type: U8, doc: "NMIs pending (VALID_NMI_PENDING)", default: 0 },
       { name: "nmi_masked", type: { kind: "bool" }, doc: "NMIs blocked", default: 0 },
+      { name: "nmi_injected", type: { kind: "bool" }, doc: "an NMI mid-injection", default: 0 },
+      {
+        name: "interrupt_injected",
+        type: { kind: "bool" },
+        doc: "a vector mid-injection",
+        default: 0,
+      },
+      { name: "interrupt_nr", type: U8, doc: "its vector", default: 0 },
+      { name: "interrupt_soft", type: { kind: "bool" }, doc: "it is an INT n", default: 0 },
+      {
+        name: "interrupt_shadow",
+        type: { kind: "int", min: 0, max: 3, what: "KVM_X86_SHADOW_INT_* bits" },
+        doc: "KVM_X86_SHADOW_INT_MOV_SS 1, KVM_X86_SHADOW_INT_STI 2 (VALID_SHADOW)",
+        default: 0,
+      },
+      { name: "exception_injected", type: { kind: "bool" }, doc: "an exception", default: 0 },
+      { name: "exception_nr", type: U8, doc: "its vector", default: 0 },
+      { name: "sipi_vector", type: U8, doc: "the SIPI vector (VALID_SIPI_VECTOR)", default: 0 },
+      { name: "smi_smm", type: { kind: "bool" }, doc: "in SMM (VALID_SMM)", default: 0 },
+      {
+        name: "smi_pending",
+        type: { kind: "bool" },
+        doc: "an SMI pending (VALID_SMM)",
+        default: 0,
+      },
+      {
+        name: "smi_smm_inside_nmi",
+        type: { kind: "bool" },
+        doc: "SMM entered from an NMI handler (VALID_SMM)",
+        default: 0,
+      },
+      {
+        name: "smi_latched_init",
+        type: { kind: "bool" },
+        doc: "an INIT latched (VALID_SMM): KVM_APIC_INIT set or cleared",
+        default: 0,
+      },
     ],
-    returns: "0",
+    returns: "0 or -EINVAL",
+    run: (vm, _c, a, source) => {
+      const id = emit(
+        vm,
+        source,
+        `KVM_SET_VCPU_EVENTS vcpu${a.vcpu} flags 0x${(a.flags as number).toString(16)}`,
+      );
+      return vm.trace.within(id, () => setEvents(vm, a.vcpu as number, a));
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm get_vcpu_events",
+    backend: "KVM_GET_VCPU_EVENTS",
+    doc: "KVM_GET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_get_vcpu_events): one field of struct " +
+      "kvm_vcpu_events; nmi_pending after process_nmi, interrupt_shadow as VMX reports it, " +
+      "sipi_vector 0 (never reported), flags NMI_PENDING|SHADOW|SMM",
+    params: [VCPU, {
+      name: "field",
+      type: { kind: "enum", values: [...VCPU_EVENT_FIELDS] },
+      doc: "the struct kvm_vcpu_events field (exception_*, interrupt_*, nmi_*, smi_*, flags)",
+    }],
+    returns: "the field's value",
+    run: (vm, _c, a) => getEvent(vm, a.vcpu as number, a.field as string),
+  },
+  {
+    actor: "vmm",
+    name: "kvm enable_cap",
+    backend: "KVM_ENABLE_CAP",
+    doc: "KVM_ENABLE_CAP on the VM (kvm_vm_ioctl_enable_cap), after the vm's vCPUs exist: " +
+      "KVM_CAP_SPLIT_IRQCHIP is -EINVAL above 4096 pins, else -EEXIST (an irqchip or vCPUs " +
+      "exist: use 'irqchip split' and 'split_pins'); KVM_CAP_X2APIC_API is -EINVAL for unknown " +
+      "flags (beyond 0xf), for suppress-EOI-broadcast ENABLE|DISABLE (4|8) or ENABLE without " +
+      "a split irqchip, 0 for flags the 'x2apic_api' setting already enabled; flags != 0 is -EINVAL",
+    params: [
+      {
+        name: "cap",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
+        doc: "KVM_CAP_SPLIT_IRQCHIP (121) or KVM_CAP_X2APIC_API (129)",
+      },
+      {
+        name: "arg",
+        type: { kind: "u64" },
+        doc: "args[0]: the pin count, or the flags",
+        default: 0,
+      },
+      {
+        name: "flags",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "struct kvm_enable_cap flags" },
+        doc: "must be 0",
+        default: 0,
+      },
+    ],
+    returns: "0, -EINVAL or -EEXIST",
+    run: (vm, _c, a, source) => {
+      const r = enableCap(vm, a.cap as number, BigInt(a.arg as bigint), a.flags as number);
+      emit(vm, source, `KVM_ENABLE_CAP ${a.cap} args[0] ${a.arg}: ${r}`);
+      return r;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm create_irqchip",
+    backend: "KVM_CREATE_IRQCHIP",
+    doc: "KVM_CREATE_IRQCHIP (kvm_arch_vm_ioctl) after the vm is built: -EEXIST with an " +
+      "irqchip in the kernel (kernel or split), else -EINVAL (vCPUs exist): the irqchip " +
+      "setting is this ioctl made before the vCPUs",
+    params: [],
+    returns: "-EEXIST or -EINVAL",
+    run: (vm, _c, _a, source) => {
+      const r = vm.irqchipInKernel ? -EEXIST : -EINVAL;
+      emit(vm, source, `KVM_CREATE_IRQCHIP: ${r}`);
+      return r;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm get_irqchip",
+    backend: "KVM_GET_IRQCHIP",
+    doc: "KVM_GET_IRQCHIP (kvm_vm_ioctl_get_irqchip): one field of struct kvm_pic_state " +
+      "(chip pic_master/pic_slave) or kvm_ioapic_state (chip ioapic: irr is irr & " +
+      "~irr_delivered, redirtbl[index] the raw 64-bit entry); -ENXIO unless 'irqchip kernel'",
+    params: [
+      { name: "chip", type: { kind: "enum", values: [...CHIPS] }, doc: "chip_id" },
+      { name: "field", type: { kind: "enum", values: IRQCHIP_FIELDS }, doc: "the field" },
+      {
+        name: "index",
+        type: { kind: "int", min: 0, max: 255, what: "a redirtbl index", decimal: true },
+        doc: "the redirtbl entry",
+        default: 0,
+      },
+    ],
+    returns: "the field's value, or -ENXIO",
     run: (vm, _c, a) => {
-      const c = vm.cpus[a.vcpu as number];
-      c.lapic.nmiPending = a.nmi_pending as number;
-      c.nmiBlocked = a.nmi_masked === 1;
-      return 0;
+      const field = a.field as string, chip = a.chip as string;
+      const r = irqchipField(vm, chip, field, a.index as number);
+      if (r < 0) return r;
+      if (chip !== "ioapic") {
+        return vm.pic!.kvmState(chip === "pic_master" ? 0 : 1)[field as keyof KvmPicState];
+      }
+      if (field === "base_address") return IOAPIC_BASE_ADDRESS;
+      const st = ioapicState(vm);
+      if (field !== "redirtbl") return st[field as "id" | "ioregsel" | "irr"];
+      const v = st.redirtbl[a.index as number];
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm set_irqchip",
+    backend: "KVM_SET_IRQCHIP",
+    doc: "KVM_GET_IRQCHIP, one field changed, KVM_SET_IRQCHIP (kvm_vm_ioctl_set_irqchip): a " +
+      "PIC's state is copied in unchecked and INTR recomputed (kvm_pic_update_irq); the I/O " +
+      "APIC's (kvm_set_ioapic) too, then every irr pin is raised again (an unmasked edge " +
+      "entry sends at once); -ENXIO unless 'irqchip kernel'",
+    params: [
+      { name: "chip", type: { kind: "enum", values: [...CHIPS] }, doc: "chip_id" },
+      { name: "field", type: { kind: "enum", values: IRQCHIP_FIELDS }, doc: "the field" },
+      {
+        name: "index",
+        type: { kind: "int", min: 0, max: 255, what: "a redirtbl index", decimal: true },
+        doc: "the redirtbl entry",
+        default: 0,
+      },
+      { name: "value", type: { kind: "u64" }, doc: "the new value" },
+    ],
+    returns: "0 or -ENXIO",
+    run: (vm, _c, a, source) => {
+      const field = a.field as string, chip = a.chip as string;
+      const r = irqchipField(vm, chip, field, a.index as number);
+      const value = BigInt(a.value as bigint);
+      const id = emit(
+        vm,
+        source,
+        `KVM_SET_IRQCHIP ${chip} ${field}${field === "redirtbl" ? `[${a.index}]` : ""} <- 0x${
+          value.toString(16)
+        }: ${r}`,
+      );
+      if (r < 0) return r;
+      return vm.trace.within(id, () => {
+        if (chip !== "ioapic") {
+          const n = chip === "pic_master" ? 0 : 1;
+          if (value > 0xffn) throw new CommandInputError(`kvm_pic_state.${field} is a byte`);
+          const st = vm.pic!.kvmState(n);
+          st[field as keyof KvmPicState] = Number(value);
+          if (field === "init_state" && value > 3n) {
+            throw new CommandInputError("init_state is 0..3 (the ICW KVM expects next)");
+          }
+          if (field === "priority_add" && value > 7n) {
+            throw new CommandInputError("priority_add is 0..7 (an IR level)");
+          }
+          vm.pic!.setKvmState(n, st);
+          return 0;
+        }
+        if (field === "base_address") {
+          if (value !== BigInt(IOAPIC_BASE_ADDRESS)) {
+            throw new CommandInputError(
+              "moving the I/O APIC (base_address) is not modelled: its registers are named, " +
+                "not addressed",
+            );
+          }
+          return 0;
+        }
+        const st = ioapicState(vm);
+        if (field === "redirtbl") st.redirtbl[a.index as number] = BigInt.asUintN(64, value);
+        else if (value > 0xffff_ffffn) {
+          throw new CommandInputError(`kvm_ioapic_state.${field} is 32 bits`);
+        } else st[field as "id" | "ioregsel" | "irr"] = Number(value);
+        vm.ioapic!.setKvmState(st);
+        return 0;
+      });
     },
   },
   {
