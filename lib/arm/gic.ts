@@ -285,6 +285,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly routing: ArmGsiRouting = new ArmGsiRouting();
   /** The GSIs with an irqfd (KVM_IRQFD). */
   readonly irqfds: Set<number> = new Set();
+  /**
+   * The GSIs whose irqfd has a resamplefd (KVM_IRQFD_FLAG_RESAMPLE), each
+   * with the times KVM signalled it (`irqfd_resampler_ack`).
+   */
+  readonly resamplefds: Map<number, number> = new Map();
 
   /**
    * Builds the GIC of a VM whose vCPUs exist already (KVM wants CTRL_INIT
@@ -517,11 +522,79 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     return -1;
   }
 
-  /** Active becomes inactive (LPIs have no active state). */
+  /**
+   * Active becomes inactive through the CPU interface (EOIR with
+   * EOImode=0, or DIR); LPIs have no active state. A level-triggered SPI
+   * deactivated this way is the EOI maintenance KVM asked for
+   * (`vgic_v3_populate_lr` sets ICH_LR_EOI on level interrupts, and
+   * `vgic_v3_fold_lr_state` / `vgic_v2_fold_lr_state` see the list register
+   * go invalid): its ack notifiers run. GICD_ICACTIVER does not come here:
+   * KVM clears active there with the list registers folded while still
+   * active, so no notifier runs.
+   */
   deactivate(cpu: number, intid: number): void {
     if (intid < PRIVATE_COUNT) this.rds[cpu].bank.deactivate(intid);
-    else if (intid < this.dist.nrIrqs) this.dist.spis.deactivate(intid);
-    // LPIs have no active state.
+    else if (intid < this.dist.nrIrqs) {
+      const spis = this.dist.spis;
+      const wasActive = spis.active[intid] !== 0;
+      spis.deactivate(intid);
+      // vgic_valid_spi: the SPI exists once nr_spis is set.
+      if (wasActive && spis.edge[intid] === 0 && this.nrSpisSet) this.#ackedSpi(intid);
+    }
+  }
+
+  /**
+   * `kvm_notify_acked_irq(kvm, 0, intid - 32)`: the GSI routed to that pin
+   * (`kvm_irq_map_chip_pin`) runs its ack notifiers; a resampling irqfd's
+   * (`irqfd_resampler_ack`) lowers the GSI's lines (`kvm_set_irq` level 0
+   * from KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID) and signals its resamplefd, so
+   * the VMM re-checks the device and writes the eventfd again if the line
+   * should still be high.
+   */
+  #ackedSpi(intid: number): void {
+    const gsi = this.routing.gsiOfPin(intid - PRIVATE_COUNT);
+    if (gsi === undefined) return;
+    const signals = this.resamplefds.get(gsi);
+    if (signals === undefined) return;
+    this.#emit(
+      "kvm",
+      "resample",
+      `EOI of level SPI ${intid}: GSI ${gsi}'s line lowered, resamplefd signalled (irqfd_resampler_ack)`,
+    );
+    this.#lowerGsi(gsi);
+    this.resamplefds.set(gsi, signals + 1);
+  }
+
+  /** `kvm_set_irq(gsi, 0)`: each irqchip entry's SPI line goes low (MSI entries ignore level 0). */
+  #lowerGsi(gsi: number): void {
+    for (const e of this.routing.routes(gsi)) {
+      const spi = e.pin + PRIVATE_COUNT;
+      if (e.type === "irqchip" && spi < this.dist.nrIrqs) this.setSpiLine(spi, false);
+    }
+  }
+
+  /**
+   * KVM_IRQFD on `gsi`, with a resamplefd when `resample`
+   * (`kvm_irqfd_assign`): -EBUSY when the GSI has an irqfd already (the
+   * model gives each GSI one eventfd). Arm64 takes irqfds, resampling ones
+   * too, whatever the vGIC's state (`kvm_arch_irqfd_allowed` is the
+   * generic one).
+   */
+  assignIrqfd(gsi: number, resample: boolean): number {
+    if (this.irqfds.has(gsi)) return -EBUSY;
+    this.irqfds.add(gsi);
+    if (resample) this.resamplefds.set(gsi, 0);
+    return 0;
+  }
+
+  /**
+   * KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN: the irqfd goes; a resampler
+   * left with no irqfd lowers its GSI's lines (`irqfd_resampler_shutdown`).
+   */
+  deassignIrqfd(gsi: number): number {
+    this.irqfds.delete(gsi);
+    if (this.resamplefds.delete(gsi)) this.#lowerGsi(gsi);
+    return 0;
   }
 
   /** Whether the vCPU's CPU interface signals an IRQ, an FIQ or nothing. */
@@ -889,10 +962,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         this.#emit(
           "kvm",
           "irqfd",
-          `irqfd GSI ${gsi}: SPI ${spi}${this.initialized ? "" : " (work item: level 1 then 0)"}`,
+          `irqfd GSI ${gsi}: SPI ${spi}${
+            this.initialized
+              ? ""
+              : this.resamplefds.has(gsi)
+              ? " (work item: level 1 until the EOI)"
+              : " (work item: level 1 then 0)"
+          }`,
         );
         this.setSpiLine(spi, true);
-        if (!this.initialized) this.setSpiLine(spi, false);
+        // irqfd_inject: a resampling irqfd leaves the line high until the EOI.
+        if (!this.initialized && !this.resamplefds.has(gsi)) this.setSpiLine(spi, false);
         delivered++;
       } else if (this.its) {
         const address = e.addressLo + e.addressHi * 2 ** 32;

@@ -206,3 +206,21 @@ Deno.test("Gic.addVcpu() makes the next vCPU of the creation order exist and mov
   g.vgicInit();
   assert.equal(g.createVcpuResult(1), -EBUSY);
 });
+
+Deno.test("Gic: a GICv2 guest's EOI of a level SPI fed by a resampling irqfd lowers it and signals the resamplefd", () => {
+  const g = new Gic({ version: 2, vcpus: 1, nrIrqs: 64, its: false, v4: false }, new Trace(() => 0));
+  g.vgicInit(); // default routing: GSI 9 -> SPI 41
+  g.dist.spis.edge[41] = 0;
+  g.dist.spis.enabled[41] = 1;
+  assert.equal(g.assignIrqfd(9, true), 0);
+  assert.equal(g.assignIrqfd(9, false), -EBUSY);
+  g.irqfdSignal(9);
+  assert.equal(g.dist.spis.line[41], 1);
+  g.acknowledge(0, 41);
+  assert.equal(g.resamplefds.get(9), 0);
+  g.deactivate(0, 41); // GICC_EOIR with EOImode=0
+  assert.equal(g.resamplefds.get(9), 1);
+  assert.equal(g.dist.spis.line[41], 0);
+  g.deactivate(0, 41); // not active: no list register went invalid
+  assert.equal(g.resamplefds.get(9), 1);
+});

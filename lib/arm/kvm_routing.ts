@@ -76,6 +76,27 @@ export interface ArmRoute {
 export class ArmGsiRouting {
   /** GSI -> its entries (public, so that explore's fingerprint sees the table). */
   table: Map<number, ArmRoute[]> = new Map();
+  /**
+   * Irqchip 0's pin -> the GSI of the last entry routing to it (KVM's
+   * `chip[irqchip][pin]`, filled by `setup_routing_entry` in table order):
+   * what `kvm_notify_acked_irq` finds when the guest EOIs that SPI.
+   */
+  pinGsi: Map<number, number> = new Map();
+
+  /**
+   * The GSI whose ack notifiers run when SPI `pin + 32` is EOIed
+   * (`kvm_irq_map_chip_pin`), or undefined when no entry routes to it.
+   *
+   * @example
+   * ```ts
+   * const r = new ArmGsiRouting();
+   * r.setDefault(32);
+   * r.gsiOfPin(8); // 8
+   * ```
+   */
+  gsiOfPin(pin: number): number | undefined {
+    return this.pinGsi.get(pin);
+  }
 
   /** The entries of a GSI (none: the irqfd injects nothing). */
   routes(gsi: number): readonly ArmRoute[] {
@@ -85,7 +106,9 @@ export class ArmGsiRouting {
   /** `kvm_vgic_setup_default_irq_routing`: GSI n to irqchip 0 pin n for each SPI. */
   setDefault(nrSpis: number): void {
     this.table.clear();
+    this.pinGsi.clear();
     for (let i = 0; i < nrSpis; i++) {
+      this.pinGsi.set(i, i);
       this.table.set(i, [{
         gsi: i,
         type: "irqchip",
@@ -110,6 +133,7 @@ export class ArmGsiRouting {
   set(entries: readonly ArmRoute[]): number {
     if (entries.length > MAX_ROUTES) return -EINVAL;
     const next = new Map<number, ArmRoute[]>();
+    const pins = new Map<number, number>();
     for (const e of entries) {
       if (e.gsi >= MAX_ROUTES) return -EINVAL;
       if (e.type === "msi" ? (e.flags & ~1) !== 0 : e.flags !== 0) return -EINVAL;
@@ -121,8 +145,10 @@ export class ArmGsiRouting {
       }
       if (e.type === "irqchip" && (e.pin >= NUM_PINS || e.irqchip >= NR_IRQCHIPS)) return -EINVAL;
       next.set(e.gsi, [...same, e]);
+      if (e.type === "irqchip") pins.set(e.pin, e.gsi);
     }
     this.table = next;
+    this.pinGsi = pins;
     return 0;
   }
 }

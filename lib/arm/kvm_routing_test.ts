@@ -31,3 +31,26 @@ Deno.test("ArmGsiRouting.set() takes KVM_MSI_VALID_DEVID only on MSI entries and
   assert.equal(r.set([route(0, { pin: 988 })]), -22);
   assert.equal(r.set([route(0, { pin: 987 })]), 0);
 });
+
+Deno.test("ArmGsiRouting.gsiOfPin() is the last entry routing to the pin, as setup_routing_entry fills chip[][]", () => {
+  const r = new ArmGsiRouting();
+  const chip = (gsi: number, pin: number): ArmRoute => ({
+    gsi,
+    type: "irqchip",
+    irqchip: 0,
+    pin,
+    addressLo: 0,
+    addressHi: 0,
+    data: 0,
+    flags: 0,
+    devid: 0,
+  });
+  assert.equal(r.gsiOfPin(9), undefined);
+  assert.equal(r.set([chip(20, 9), chip(3, 9), chip(4, 5)]), 0);
+  assert.equal(r.gsiOfPin(9), 3);
+  assert.equal(r.gsiOfPin(5), 4);
+  assert.equal(r.set([chip(20, 9), chip(20, 9)]), -22); // refused: the old table stays
+  assert.equal(r.gsiOfPin(9), 3);
+  r.setDefault(32);
+  assert.equal(r.gsiOfPin(9), 9);
+});

@@ -1476,7 +1476,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm irqfd",
     doc:
-      "KVM_IRQFD: bind an eventfd to a GSI (one eventfd per GSI here; binding it again is -EBUSY), or deassign=1 to unbind; a device's 'irqfd gsi=N' writes it",
+      "KVM_IRQFD (kvm_irqfd_assign, irqfd_resampler_shutdown): bind an eventfd to a GSI (one eventfd per GSI here; binding it again is -EBUSY), with resample=1 a resamplefd too, or deassign=1 to unbind (a resampler left with no irqfd lowers the GSI's lines); a device's 'irqfd gsi=N' writes it. With a resamplefd the SPI is a level: raised by the write, lowered when the guest EOIs or DIRs it (vgic_v3_fold_lr_state -> kvm_notify_acked_irq -> irqfd_resampler_ack), which signals the resamplefd (state irqfd[gsi].resampled)",
     params: [
       {
         name: "gsi",
@@ -1484,20 +1484,26 @@ const VMM_COMMANDS: Cmd[] = [
         doc: "the GSI",
       },
       { name: "deassign", type: BIT, doc: "KVM_IRQFD_FLAG_DEASSIGN", default: 0 },
+      {
+        name: "resample",
+        type: BIT,
+        doc: "KVM_IRQFD_FLAG_RESAMPLE, with a resamplefd",
+        default: 0,
+      },
     ],
     returns: "0 or -EBUSY",
     touches: [PLUMBING],
     run: (vm, _c, a, source) =>
-      acting(vm, source, "ioctl", `KVM_IRQFD gsi ${a.gsi}${a.deassign ? " deassign" : ""}`, () => {
-        const fds = vm.gic.irqfds, gsi = a.gsi as number;
-        if (a.deassign) {
-          fds.delete(gsi);
-          return 0;
-        }
-        if (fds.has(gsi)) return -EBUSY;
-        fds.add(gsi);
-        return 0;
-      }),
+      acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_IRQFD gsi ${a.gsi}${a.deassign ? " deassign" : a.resample ? " resample" : ""}`,
+        () =>
+          a.deassign
+            ? vm.gic.deassignIrqfd(a.gsi as number)
+            : vm.gic.assignIrqfd(a.gsi as number, a.resample === 1),
+      ),
   },
   {
     actor: "vmm",
@@ -2345,6 +2351,14 @@ function gicState(): State[] {
       type: BIT,
       doc: "1 once KVM_CREATE_DEVICE made the ITS (vmm: kvm create_device type=its)",
       get: (vm) => (vm.gic.its && vm.gic.itsCreated ? 1 : 0),
+    },
+    {
+      pattern: "irqfd[#].resampled",
+      type: INT_ANY,
+      doc:
+        "times KVM signalled the resamplefd of GSI #'s irqfd (irqfd_resampler_ack, on the guest's EOI or DIR of its level SPI); -1 without a resampling irqfd",
+      get: (vm, [gsi]) => vm.gic.resamplefds.get(gsi) ?? -1,
+      bounds: () => [4096],
     },
     {
       pattern: "vgic.ready",
