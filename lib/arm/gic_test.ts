@@ -208,7 +208,10 @@ Deno.test("Gic.addVcpu() makes the next vCPU of the creation order exist and mov
 });
 
 Deno.test("Gic: a GICv2 guest's EOI of a level SPI fed by a resampling irqfd lowers it and signals the resamplefd", () => {
-  const g = new Gic({ version: 2, vcpus: 1, nrIrqs: 64, its: false, v4: false }, new Trace(() => 0));
+  const g = new Gic(
+    { version: 2, vcpus: 1, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
   g.vgicInit(); // default routing: GSI 9 -> SPI 41
   g.dist.spis.edge[41] = 0;
   g.dist.spis.enabled[41] = 1;
