@@ -43,6 +43,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     routing: "kvm",
     "hypervisor.guest": 64,
     "hypervisor.max_evtchn_port": 1023,
+    "hypervisor.domain": "hvm",
   });
   assert.deepEqual([vm.loc.start.line, vm.loc.start.column], [1, 1]);
 });

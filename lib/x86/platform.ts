@@ -206,7 +206,13 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
     const io = vm.ioapic;
     if (!io) {
       if (trace.enabled) {
-        trace.emit(source, "write.ignored", "no in-kernel IOAPIC in this irqchip mode");
+        trace.emit(
+          source,
+          "write.ignored",
+          vm.config.xenDomain === "pvh"
+            ? "a PVH domain has no vIOAPIC: Xen's null handler drops the write"
+            : "no in-kernel IOAPIC in this irqchip mode",
+        );
       }
       return;
     }
@@ -268,7 +274,9 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
     return vm.cpus[cpu].lapic.read(lapicRegister(a.register.name).offset);
   }
   const io = vm.ioapic;
-  if (!io) return 0xffff_ffff;
+  // Nothing answers (a Xen PVH domain's null handler; no in-kernel IOAPIC):
+  // every 32-bit read is all ones, and an IOREDTBL entry takes two.
+  if (!io) return a.register.name === "redtbl" ? joinWords(0xffff_ffff, 0xffff_ffff) : 0xffff_ffff;
   if (a.register.name === "redtbl") {
     checkPin(io.pins, a.index);
     io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * a.index + 1);
@@ -328,7 +336,18 @@ const needKernelLapicSetting = (s: Readonly<Record<string, Val>>) =>
     : undefined;
 
 const needKernelPic = (s: Readonly<Record<string, Val>>) =>
-  s.irqchip === "kernel" ? undefined : "needs the in-kernel PIC: use 'irqchip kernel'";
+  s.irqchip !== "kernel" ? "needs the in-kernel PIC: use 'irqchip kernel'" : needEmulatedChips(s);
+
+/**
+ * What drives or reads the vPIC and vIOAPIC (GSI lines, their state), which
+ * a Xen PVH domain does not have.
+ */
+const needEmulatedChips = (s: Readonly<Record<string, Val>>) =>
+  s["hypervisor.domain"] === "pvh"
+    ? "needs the vPIC and vIOAPIC, which a PVH domain does not have (Xen's " +
+      "emulation_flags_ok gives a PVH domU X86_EMU_LAPIC only, so a GSI reaches nothing): " +
+      "deliver through an event channel or an MSI, or use 'domain hvm'"
+    : undefined;
 
 /**
  * A vCPU waiting for INIT / SIPI executes nothing, so a scenario that has it
@@ -836,6 +855,7 @@ const VMM_COMMANDS: Cmd[] = [
   {
     actor: "vmm",
     name: "kvm irq_line",
+    requires: needEmulatedChips,
     backend: "KVM_IRQ_LINE_STATUS",
     doc: "KVM_IRQ_LINE_STATUS: set a GSI's level on every route of it",
     params: [
@@ -952,6 +972,7 @@ const DEVICE_COMMANDS: Cmd[] = [
   ...(["assert", "deassert"] as const).map((name): Cmd => ({
     actor: "device",
     name,
+    requires: needEmulatedChips,
     backend: name === "assert" ? "line high" : "line low",
     doc: `${name} the device's interrupt line: KVM_IRQ_LINE_STATUS on its GSI with level ${
       name === "assert" ? 1 : 0
@@ -971,6 +992,7 @@ const DEVICE_COMMANDS: Cmd[] = [
   {
     actor: "device",
     name: "pulse",
+    requires: needEmulatedChips,
     backend: "line pulse",
     doc: "raise then lower the line (an edge): two KVM_IRQ_LINE calls",
     params: [{ name: "gsi", type: GSI, doc: "the GSI the line is wired to" }],
@@ -1246,9 +1268,9 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "hypervisor",
-    doc: "whose behaviour to model: KVM; Xen (an HVM guest, 48-pin vIOAPIC); or KVM's Xen " +
-      "emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen and Linux/QEMU " +
-      "differ; block: { guest 64|32  max_evtchn_port N }",
+    doc: "whose behaviour to model: KVM; Xen (an HVM guest with a 48-pin vIOAPIC, or a PVH " +
+      "one); or KVM's Xen emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen " +
+      "and Linux/QEMU differ; block: { guest 64|32  max_evtchn_port N  domain hvm|pvh }",
     value: { kind: "enum", values: ["kvm", "xen", "kvm-xen"], default: "kvm" },
     // Xen-only knobs live in the hypervisor's block: `hypervisor xen { guest 32 }`.
     block: [
@@ -1262,6 +1284,14 @@ const SETTINGS: SettingSpec[] = [
         doc: "hypervisor xen: the toolstack's port cap (xl max_event_channels, default 1023); " +
           "kvm-xen has no cap below the 2-level limit",
         value: { kind: "int", min: 1, max: 131071, default: 1023 },
+      },
+      {
+        name: "domain",
+        doc: "hypervisor xen: the domain type (xl type=): hvm (default; vPIC, vIOAPIC, vLAPIC) " +
+          "or pvh (a vLAPIC only, Xen emulation_flags_ok: the upcall is a LAPIC vector; a " +
+          "GSI or PCI INTx callback is ignored, hvm_set_callback_via; I/O APIC and PIC " +
+          "accesses reach Xen's null handler, reads all ones, hvmemul_do_io)",
+        value: { kind: "enum", values: ["hvm", "pvh"], default: "hvm" },
       },
     ],
   },
@@ -1428,8 +1458,8 @@ export const x86Platform: Platform<X86Vm> = {
   state: [
     ...cpuState(),
     ...lapicState().map((p) => ({ ...p, requires: needKernelLapicSetting })),
-    ...ioapicState(),
-    ...picState(),
+    ...ioapicState().map((p) => ({ ...p, requires: needEmulatedChips })),
+    ...picState().map((p) => ({ ...p, requires: needEmulatedChips })),
     ...XEN_STATE,
     ...VMM_IOCTL_STATE,
     ...guestMemoryState<X86Vm>((vm) => vm.memory(), (vm) => vm.memorySize),
@@ -1488,6 +1518,10 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.ioapic_version !== 0x11 && s.ioapic_version !== 0x20) {
       return `'ioapic_version' is 0x11 or 0x20, not 0x${(s.ioapic_version as number).toString(16)}`;
     }
+    if (s.hypervisor !== "xen" && s["hypervisor.domain"] !== "hvm") {
+      return "'domain' chooses the type of a Xen domain, and KVM's Xen emulation runs HVM " +
+        "guests only: use 'hypervisor xen'";
+    }
     if (s.hypervisor === "xen" && s.irqchip !== "kernel") {
       return "'hypervisor xen' always has the emulated vPIC and vIOAPIC: leave out 'irqchip split'";
     }
@@ -1507,6 +1541,7 @@ export const x86Platform: Platform<X86Vm> = {
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,
+      xenDomain: s["hypervisor.domain"] as "hvm" | "pvh",
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi") return taken.kind === "nmi";

@@ -60,6 +60,7 @@ import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
+import type { XenDomainType } from "../xen/evtchn.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
@@ -154,6 +155,8 @@ export interface X86VmConfig {
   guestWidth?: GuestWidth;
   /** Xen: the toolstack's event-channel port cap (xl `max_event_channels`). Default 1023. */
   maxEvtchnPort?: number;
+  /** `hypervisor xen`: the domain type; a PVH domain has no vPIC or vIOAPIC. Default `hvm`. */
+  xenDomain?: XenDomainType;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
@@ -198,9 +201,9 @@ export class X86Vm implements VmModel {
   readonly bus: ApicBus;
   /** The vCPUs, by vCPU index. */
   readonly cpus: X86Cpu[] = [];
-  /** The in-kernel 8259 pair (`irqchip kernel`), else null. */
+  /** The in-kernel 8259 pair (`irqchip kernel`, not a Xen PVH domain), else null. */
   readonly pic: I8259Pair | null;
-  /** The in-kernel I/O APIC (`irqchip kernel`), else null. */
+  /** The in-kernel I/O APIC (`irqchip kernel`, not a Xen PVH domain), else null. */
   readonly ioapic: Ioapic | null;
   /** KVM's GSI routing table and the ioctls that use it. */
   readonly routing: GsiRouting;
@@ -239,10 +242,12 @@ export class X86Vm implements VmModel {
     });
     const kernel = config.irqchip === "kernel";
     const lapicInKernel = config.irqchip !== "userspace";
+    // Xen gives a PVH domU a vLAPIC only (emulation_flags_ok): no vPIC, no vIOAPIC.
+    const chips = kernel && config.xenDomain !== "pvh";
     // The one way interrupt messages written as MSIs reach the APIC bus:
     // devices' (KVM_SIGNAL_MSI, MSI routes) and the I/O APIC's alike.
     const msi = new MsiDecoder(this.bus, { x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0 });
-    this.ioapic = kernel
+    this.ioapic = chips
       ? new Ioapic({
         sink: this.bus,
         msi,
@@ -252,7 +257,7 @@ export class X86Vm implements VmModel {
         ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
       }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
       : null;
-    this.pic = kernel
+    this.pic = chips
       ? new I8259Pair({
         trace,
         name: "pic",
@@ -322,6 +327,7 @@ export class X86Vm implements VmModel {
           vcpus: config.vcpus,
           width: config.guestWidth ?? XEN_DEFAULTS.width,
           maxEvtchnPort: config.maxEvtchnPort ?? XEN_DEFAULTS.maxEvtchnPort,
+          type: config.xenDomain ?? "hvm",
         },
         glue,
         trace,

@@ -21,7 +21,7 @@
  * @module
  */
 import type { Trace } from "../core/trace.ts";
-import type { Flavour } from "./evtchn.ts";
+import type { Flavour, XenDomainType } from "./evtchn.ts";
 import { XEN_ERRNO } from "./errno.ts";
 
 /**
@@ -171,6 +171,8 @@ export class Callback {
     readonly upcallPending: (n: number) => boolean,
     readonly trace: Trace,
     readonly name: string,
+    /** Xen's domain type: a PVH domain has no vPIC or vIOAPIC for a callback line. */
+    readonly domainType: XenDomainType = "hvm",
   ) {
     this.perVcpu = new Uint8Array(vcpus);
   }
@@ -272,11 +274,24 @@ export class Callback {
    *
    * kvm-xen: a vector is KVM_XEN_ATTR_TYPE_UPCALL_VECTOR (1..15 rejected
    * with -EINVAL); nothing is re-asserted when it is set.
+   *
+   * PVH: anything but a vector (a GSI, a PCI INTx line, or 0 = none) is
+   * ignored and still answered 0 (`hvm_set_callback_via` returns early
+   * without a vPIC and vIOAPIC; `hvm_set_param` succeeds), so a vector
+   * callback once set stays.
    */
   setParam(value: bigint): number {
     const via = decodeCallbackVia(value);
     if (this.flavour === "kvm-xen" && via.type === "vector" && via.vector < 0x10) {
       return -XEN_ERRNO.EINVAL;
+    }
+    if (this.domainType === "pvh" && via.type !== "vector") {
+      this.#emit(
+        "callback.ignored",
+        `HVM_PARAM_CALLBACK_IRQ = 0x${value.toString(16)} (${via.type}): ` +
+          "a PVH domain has no vPIC/vIOAPIC, callback unchanged",
+      );
+      return 0;
     }
     if (this.lineAsserted && (this.via.type === "gsi" || this.via.type === "pci_intx")) {
       this.host.setGsiLevel(this.via.gsi, 0);

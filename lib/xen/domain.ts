@@ -31,6 +31,7 @@ import {
   type Flavour,
   type VcpuInfoRef,
   VIRQ,
+  type XenDomainType,
 } from "./evtchn.ts";
 import { Callback, HVM_PARAM_CALLBACK_IRQ, type UpcallHost } from "./callback.ts";
 import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
@@ -79,6 +80,8 @@ export interface XenDomainConfig {
   sharedInfoGpa: number;
   /** Toolstack cap on ports (xl `max_event_channels`; Xen only). */
   maxEvtchnPort: number;
+  /** The x86 domain type (Xen only; kvm-xen guests are HVM). Default `hvm`. */
+  type?: XenDomainType;
   /**
    * Whose public headers lay out shared_info and vcpu_info: `x86` (the
    * default; the layout follows the latched width) or `arm` (one layout,
@@ -173,6 +176,7 @@ export class XenDomain implements EvtchnDomain {
       (n) => this.upcallPending(n),
       trace,
       name,
+      config.type ?? "hvm",
     );
     this.timers = new XenTimers({
       flavour: config.flavour,

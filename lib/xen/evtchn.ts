@@ -45,6 +45,26 @@ export const RAISE_STEPS: readonly string[] = [
 export type Flavour = "xen" | "kvm-xen";
 
 /**
+ * The kind of x86 Xen domain (`xl` `type=`), which decides what the guest
+ * is given to take interrupts with (Xen `emulation_flags_ok` in
+ * `xen/arch/x86/domain.c`):
+ *
+ * - `hvm`: the emulated vPIC, vIOAPIC and vLAPIC; the upcall by
+ *   HVM_PARAM_CALLBACK_IRQ or a per-vCPU LAPIC vector.
+ * - `pvh`: a vLAPIC only (X86_EMU_LAPIC for a domU): no vPIC, no vIOAPIC;
+ *   the upcall by a LAPIC vector (`hvm_set_callback_via` ignores a GSI or
+ *   PCI INTx callback on such a domain).
+ *
+ * KVM's Xen emulation runs HVM guests only.
+ *
+ * @example
+ * ```ts
+ * const t: XenDomainType = "pvh";
+ * ```
+ */
+export type XenDomainType = "hvm" | "pvh";
+
+/**
  * `DOMID_SELF`: "the calling domain" in EVTCHNOP arguments.
  *
  * @example

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { check } from "../../dsl/check/mod.ts";
+import { parse } from "../../dsl/parse.ts";
+import { formatDiagnostic, ScnError } from "../core/diagnostic.ts";
+import { PLATFORMS } from "../api/platforms.ts";
+import { EventQueue } from "../core/event_queue.ts";
+import { Trace } from "../core/trace.ts";
+import { X86Vm } from "./vm.ts";
+
+/** The first check error of a scenario on one VM, formatted as the user sees it. */
+function refusal(vm: string, lines: string): string {
+  const text = `scenario "t"\nvm g { arch x86_64 ${vm} }\n${lines}`;
+  try {
+    check(parse(text, "t.scn"), { platforms: PLATFORMS, text });
+  } catch (e) {
+    assert.ok(e instanceof ScnError);
+    assert.equal(e.diagnostics[0].kind, "check");
+    return formatDiagnostic(e.diagnostics[0], () => text);
+  }
+  assert.fail(`no error for ${JSON.stringify(lines)}`);
+}
+
+const PVH = "hypervisor xen { domain pvh }";
+
+Deno.test("a Xen PVH domain has a vLAPIC and no vPIC or vIOAPIC", () => {
+  const trace = new Trace(() => 0);
+  const env = { trace, queue: new EventQueue(), now: () => 0 };
+  const base = {
+    vcpus: 1,
+    irqchip: "kernel" as const,
+    lowestPriority: "kvm-vector-hashing" as const,
+    routing: "kvm" as const,
+    hypervisor: "xen" as const,
+  };
+  const pvh = new X86Vm("g", { ...base, xenDomain: "pvh" }, env);
+  assert.equal(pvh.pic, null);
+  assert.equal(pvh.ioapic, null);
+  assert.equal(pvh.cpus[0].lapicInKernel, true);
+  assert.equal(pvh.xen!.domain.callback.domainType, "pvh");
+  const hvm = new X86Vm("g", base, env);
+  assert.notEqual(hvm.ioapic, null);
+  assert.notEqual(hvm.pic, null);
+});
+
+Deno.test("PVH: what drives or reads the vPIC and vIOAPIC is a located input error", () => {
+  for (
+    const [line, col] of [
+      ["device nic: assert gsi=10\n", 13],
+      ["device nic: pulse gsi=10\n", 13],
+      ["vmm: kvm irq_line gsi=10 level=1\n", 6],
+      ["vcpu0: pic inta\n", 8],
+      ["expect ioapic.pin[2].mask == 1\n", 8],
+      ["expect pic.master.imr == 0\n", 8],
+    ] as const
+  ) {
+    const shown = refusal(PVH, line);
+    assert.match(shown, /needs the vPIC and vIOAPIC, which a PVH domain does not have/, line);
+    assert.match(shown, new RegExp(`t\\.scn:3:${col}`), line);
+  }
+  // The same lines check on an HVM domain.
+  check(
+    parse(`scenario "t"\nvm g { arch x86_64 hypervisor xen }\nvcpu0: pic inta\n`, "t.scn"),
+    { platforms: PLATFORMS, text: "" },
+  );
+});
+
+Deno.test("'domain' is a Xen setting: refused for kvm and kvm-xen", () => {
+  for (const h of ["kvm", "kvm-xen"]) {
+    assert.match(
+      refusal(`hypervisor ${h} { domain pvh }`, ""),
+      /KVM's Xen emulation runs HVM guests only/,
+    );
+  }
+});
