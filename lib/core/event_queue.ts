@@ -57,7 +57,8 @@ export class EventQueue {
   /** The earliest live entry without removing it. */
   peek(): Scheduled | undefined {
     this.#dropCancelled();
-    return this.#heap[0];
+    // Checked, not `heap[0]` of an empty heap: `run` peeks once per call, mostly with nothing queued.
+    return this.#heap.length === 0 ? undefined : this.#heap[0];
   }
 
   /** Removes and returns the earliest live entry. */

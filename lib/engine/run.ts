@@ -416,20 +416,9 @@ class Interpreter {
       case "let":
         this.env.set(op.name, this.eval(op.value));
         return;
-      case "repeat": {
-        const n = this.eval(op.count);
-        if (typeof n !== "number" || n < 0) {
-          this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
-        }
-        for (let i = 0; i < n; i++) {
-          this.charge(op.loc, 1, "repeat");
-          this.tick(op.loc, "repeat");
-          this.loops.push(i, n);
-          this.block(op.body);
-          this.leaveLoop();
-        }
+      case "repeat":
+        this.repeat(op);
         return;
-      }
       case "for": {
         const items = this.eval(op.items);
         const list = Array.isArray(items) ? items : [items];
@@ -451,6 +440,25 @@ class Interpreter {
       case "window":
         this.window(op);
         return;
+    }
+  }
+
+  /**
+   * `repeat N { }`. A method of its own, not a case of {@link Interpreter.exec}: a
+   * million iterations then run in a small function the JIT optimizes whole,
+   * not in an on-stack replacement of the large `exec`.
+   */
+  repeat(op: Extract<Op, { op: "repeat" }>): void {
+    const n = this.eval(op.count);
+    if (typeof n !== "number" || n < 0) {
+      this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
+    }
+    for (let i = 0; i < n; i++) {
+      this.charge(op.loc, 1, "repeat");
+      this.tick(op.loc, "repeat");
+      this.loops.push(i, n);
+      this.block(op.body);
+      this.leaveLoop();
     }
   }
 
@@ -711,8 +719,10 @@ class Interpreter {
     }
     // A halted vCPU executes nothing, handler code included, until something wakes it.
     if (cpu.halted) return false;
-    const top = frames[frames.length - 1];
-    if (top) {
+    // Not `frames[frames.length - 1]`: index -1 of an empty array is a named-property lookup
+    // through the prototype chain, the slowest thing an idle boundary would do.
+    if (frames.length !== 0) {
+      const top = frames[frames.length - 1];
       if (top.pc < top.ops.length) {
         if (!top.bindsNeeded) {
           if (top.steps !== null) top.steps[top.pc++](this);
