@@ -270,6 +270,15 @@ const ICR_SHORTHAND = field(ICR_LOW_FIELDS, "shorthand");
 const ICR_DEST = field(ICR_HIGH_FIELDS, "dest");
 const LVT_DELIVERY_MODE = field(LVT_LINT_FIELDS, "delivery_mode");
 const LVT_MASK = field(LVT_LINT_FIELDS, "mask");
+/**
+ * LVT0's mask and delivery mode as plain bits, for {@link Lapic.acceptsExtInt}, which every
+ * interrupt-window check calls: `fieldGet` on a field descriptor is a lookup of `lsb` and
+ * `width` that sees every table's descriptors, and so is slow there.
+ */
+const LVT0_MASK_AND_MODE = ((1 << LVT_MASK.width) - 1) << LVT_MASK.lsb |
+  ((1 << LVT_DELIVERY_MODE.width) - 1) << LVT_DELIVERY_MODE.lsb;
+/** LVT0 unmasked with ExtINT delivery, in {@link LVT0_MASK_AND_MODE}'s bits. */
+const LVT0_UNMASKED_EXTINT = DeliveryMode.ExtINT << LVT_DELIVERY_MODE.lsb;
 
 // Register offsets singled out below, from the register table.
 const offsetOf = (name: string) => lapicRegisterByName(name)!.offset;
@@ -1041,9 +1050,7 @@ export class Lapic {
    */
   acceptsExtInt(): boolean {
     if (!this.hardwareEnabled) return true;
-    const lvt0 = this.lvt[Lvt.Lint0];
-    return fieldGet(LVT_MASK, lvt0) === 0 &&
-      fieldGet(LVT_DELIVERY_MODE, lvt0) === DeliveryMode.ExtINT;
+    return (this.lvt[Lvt.Lint0] & LVT0_MASK_AND_MODE) === LVT0_UNMASKED_EXTINT;
   }
 
   // --- local interrupts: LINT pins, timer, error ----------------------------

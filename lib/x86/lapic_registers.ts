@@ -659,10 +659,11 @@ export const LAPIC_REGISTERS: readonly LapicRegister[] = [
 ];
 
 const BY_NAME = new Map(LAPIC_REGISTERS.map((r) => [r.name, r]));
-const BY_OFFSET = new Map<number, LapicRegister>();
+/** By offset / 16 over the 4 KiB page: an array, since every MMIO access (an EOI per interrupt) looks one up. */
+const BY_OFFSET: (LapicRegister | undefined)[] = new Array(0x1000 >> 4).fill(undefined);
 for (const r of LAPIC_REGISTERS) {
   const n = r.width === 256 ? 8 : 1;
-  for (let i = 0; i < n; i++) BY_OFFSET.set(r.offset + 16 * i, r);
+  for (let i = 0; i < n; i++) BY_OFFSET[(r.offset >> 4) + i] = r;
 }
 
 /**
@@ -686,7 +687,9 @@ export function lapicRegisterByName(name: string): LapicRegister | undefined {
  * ```
  */
 export function lapicRegisterByOffset(offset: number): LapicRegister | undefined {
-  return BY_OFFSET.get(offset);
+  return (offset & 0xf) === 0 && offset >= 0 && offset < 0x1000
+    ? BY_OFFSET[offset >> 4]
+    : undefined;
 }
 
 /**

@@ -26,7 +26,6 @@ import { EINVAL } from "./errno.ts";
 import {
   decodeFields,
   encodeFields,
-  fieldGet,
   type FieldIndex,
   type FieldInit,
   fieldSet,
@@ -181,6 +180,30 @@ export const MsiStatus = {
 export type MsiStatus = typeof MsiStatus[keyof typeof MsiStatus];
 
 /**
+ * A field's shift and mask as plain numbers, one object shape for all, so the loads in
+ * {@link decodeMsiInto} (once per MSI) stay monomorphic; `fieldGet` on the tables'
+ * descriptors sees every table's shapes.
+ */
+interface FieldBits {
+  readonly shift: number;
+  readonly mask: number;
+}
+
+function fieldBits(f: { lsb: number; width: number }): FieldBits {
+  return { shift: f.lsb, mask: (1 << f.width) - 1 };
+}
+
+function bitsOf(b: FieldBits, word: number): number {
+  return (word >>> b.shift) & b.mask;
+}
+
+const BASE = fieldBits(MSI_ADDRESS.base), DEST = fieldBits(MSI_ADDRESS.dest);
+const DEST_MODE = fieldBits(MSI_ADDRESS.dest_mode);
+const REDIRECTION_HINT = fieldBits(MSI_ADDRESS.redirection_hint);
+const VECTOR = fieldBits(MSI_DATA.vector), DELIVERY_MODE = fieldBits(MSI_DATA.delivery_mode);
+const TRIGGER = fieldBits(MSI_DATA.trigger);
+
+/**
  * Decodes an MSI into an existing message (no allocation) and returns
  * {@link MsiStatus.Ok}, or why it is not a valid interrupt (then `out` is
  * left partly written). The message is marked `source: "msi"`, shorthand
@@ -200,26 +223,26 @@ export function decodeMsiInto(
   data: number,
   options: MsiDecodeOptions = {},
 ): MsiStatus {
-  if ((options.checkBase ?? true) && fieldGet(MSI_ADDRESS.base, addressLo) !== MSI_ADDRESS_BASE) {
+  if ((options.checkBase ?? true) && bitsOf(BASE, addressLo) !== MSI_ADDRESS_BASE) {
     return MsiStatus.BadBase;
   }
-  let dest = fieldGet(MSI_ADDRESS.dest, addressLo);
+  let dest = bitsOf(DEST, addressLo);
   if (options.x2apicFormat) {
     // KVM: with 32-bit IDs, address-high is destination bits 31:8 and its
     // low byte must be zero (kvm_msi_route_invalid).
     if ((addressHi & 0xff) !== 0) return MsiStatus.BadAddressHigh;
     dest = (dest | (addressHi & 0xffffff00)) >>> 0;
   }
-  out.vector = fieldGet(MSI_DATA.vector, data);
-  out.deliveryMode = fieldGet(MSI_DATA.delivery_mode, data) as DeliveryMode;
-  out.logical = fieldGet(MSI_ADDRESS.dest_mode, addressLo) === 1;
+  out.vector = bitsOf(VECTOR, data);
+  out.deliveryMode = bitsOf(DELIVERY_MODE, data) as DeliveryMode;
+  out.logical = bitsOf(DEST_MODE, addressLo) === 1;
   out.dest = dest;
   out.shorthand = Shorthand.None;
-  out.level = fieldGet(MSI_DATA.trigger, data) === 1;
+  out.level = bitsOf(TRIGGER, data) === 1;
   out.assert = true;
   out.sourceId = -1;
   out.source = "msi";
-  out.redirectionHint = fieldGet(MSI_ADDRESS.redirection_hint, addressLo) === 1;
+  out.redirectionHint = bitsOf(REDIRECTION_HINT, addressLo) === 1;
   return MsiStatus.Ok;
 }
 
