@@ -8,17 +8,33 @@
  * ```sh
  * deno run --allow-read --allow-run bench/peak_memory.ts          # every case
  * deno run --allow-read --allow-run bench/peak_memory.ts pulse    # one case
+ * deno run --allow-read --allow-run bench/peak_memory.ts "parse heap"
  * ```
  *
  * Each line gives the case, its peak in MiB, the goal, and whether it was
  * met; a case that dies (V8 out of memory) says so with its exit code. The
- * 50 MB case builds its scenario in memory (`vcpu0: nop` lines) and checks
- * it with `checkText`, the same parse and check `scn check` does.
+ * 50 MB cases build their scenario in memory (`vcpu0: nop` lines): one
+ * checks it as `scn check --max-input-bytes 60000000` does once the file is
+ * read (`checkSource`, check only: skimmed, no timeline kept), the other
+ * with `checkText`, which keeps the whole checked program (what `scn run`
+ * needs before it runs).
+ *
+ * Then the heap a parse keeps, per input byte (goal: at most 10), for 1 MB
+ * of `vcpu0: nop` lines and for the library's text repeated to 1 MB, each
+ * parsed whole (`parse`, what `scn fmt` and `scn minimize` use) and skimmed
+ * (`skim`, what checking uses). It is measured in a child run with
+ * `--expose-gc`: heap used (and memory outside it, for typed arrays) after a
+ * full collection, with the tree kept, minus before.
  *
  * @module
  */
 import { type Io, main } from "../lib/cli/main.ts";
 import { checkText } from "../lib/api/scenario.ts";
+import { checkSource } from "../lib/load/load.ts";
+import { readLimits } from "../lib/load/read.ts";
+import { runLoaded } from "../lib/cli/process.ts";
+import { exitCodeOf } from "../lib/report/outcome.ts";
+import { parse, skim } from "../dsl/parse.ts";
 import process from "node:process";
 
 const HERE = new URL("./", import.meta.url).pathname;
@@ -57,18 +73,66 @@ const CASES: Case[] = [
     run: () => scn(["run", `${HERE}scenarios/pulse_999x999.scn`]),
   },
   {
-    name: "50 MB scenario (parse + check)",
+    name: "50 MB scenario (scn check)",
+    goalMiB: 1024,
+    run: () => {
+      const text = nops(50);
+      const source = { name: "nops.scn", path: "nops.scn", text, body: text, quote: text };
+      const loaded = checkSource(source, { checkOnly: true, limits: readLimits(60_000_000) });
+      return exitCodeOf([runLoaded(loaded, { mode: "check" })]);
+    },
+  },
+  {
+    name: "50 MB scenario (checkText, kept)",
     goalMiB: 1024,
     run: () => (checkText(nops(50), "nops.scn"), 0),
   },
 ];
+
+/** The library's scenarios, one after another, repeated to at least `bytes`. */
+function library(bytes: number): string {
+  const texts: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else if (e.name.endsWith(".scn")) texts.push(Deno.readTextFileSync(p).replace(/\n?$/, "\n"));
+    }
+  };
+  walk(`${HERE}../scenarios`);
+  const one = texts.join("\n");
+  return one.repeat(Math.ceil(bytes / one.length));
+}
+
+// What the parse being measured keeps; dropped before the next is measured.
+const kept: unknown[] = [];
+
+/** Heap a parse keeps per input byte; needs `--expose-gc`. */
+function parseHeap(): Record<string, number> {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  // Typed arrays (the line table) live outside the heap proper: count them too.
+  const used = () => (gc(), gc(), Deno.memoryUsage().heapUsed + Deno.memoryUsage().external);
+  const out: Record<string, number> = {};
+  const inputs = { "1 MB of vcpu0: nop": nops(1), "the library, 1 MB": library(1e6) };
+  for (const [what, text] of Object.entries(inputs)) {
+    for (const [how, f] of [["parse", parse], ["skim", skim]] as const) {
+      kept.length = 0;
+      const before = used();
+      kept.push(f(text, "in.scn"));
+      out[`${how}, ${what}`] = (used() - before) / text.length;
+    }
+  }
+  return out;
+}
 
 /** The peak resident set of this process so far, in MiB (getrusage's ru_maxrss). */
 function peakMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-if (Deno.args[0] === "--child") {
+if (Deno.args[0] === "--parse-heap") {
+  console.log(JSON.stringify(parseHeap()));
+} else if (Deno.args[0] === "--child") {
   const c = CASES.find((x) => x.name === Deno.args[1])!;
   const code = c.run();
   console.log(JSON.stringify({ code, peakMiB: peakMiB() }));
@@ -93,5 +157,25 @@ if (Deno.args[0] === "--child") {
       }`;
     }
     console.log(`${c.name.padEnd(34)} ${line}`);
+  }
+  if (!only || "parse heap".includes(only.toLowerCase())) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--v8-flags=--expose-gc",
+        new URL(import.meta.url).pathname,
+        "--parse-heap",
+      ],
+      stdout: "piped",
+    }).output();
+    const r = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<string, number>;
+    for (const [what, perByte] of Object.entries(r)) {
+      const met = perByte <= 10 ? "met" : "MISSED";
+      console.log(
+        `${`parse heap: ${what}`.padEnd(48)} ${perByte.toFixed(1)} bytes per input byte ` +
+          `(goal <= 10: ${met})`,
+      );
+    }
   }
 }

@@ -307,12 +307,58 @@ export interface Comment {
   loc: Loc;
 }
 
+/**
+ * The table of line starts a parse builds as it locates positions: `starts`
+ * holds the offsets of the first `count` lines, found up to offset `scanned`.
+ */
+export interface LineStarts {
+  /** Offsets of line starts; the first `count` are valid. */
+  starts: Int32Array;
+  /** How many lines have been found. */
+  count: number;
+  /** How far the text has been scanned for line breaks. */
+  scanned: number;
+}
+
+/**
+ * Consecutive top-level statements of a skimmed parse whose syntax trees were
+ * not kept (actions such as `vcpu0: nop`, and `run`): their span and count,
+ * parsed again when lowered (`unskim` in `dsl/parse.ts`).
+ */
+export interface SkimmedRun {
+  /** The node type. */
+  kind: "skimmed";
+  /** Offset of the first statement. */
+  start: number;
+  /** Offset just past the last statement. */
+  end: number;
+  /** How many statements. */
+  count: number;
+  /** The text they are in, its name and its line table. */
+  from: { text: string; source: string; lines: LineStarts };
+}
+
+/** A top-level entry of a skimmed file: a statement, or a run of skimmed ones. */
+export type TopLevel = Statement | SkimmedRun;
+
 /** A parsed file. */
 export interface ScnFile {
   /** The node type. */
   kind: "file";
   /** The statements, in order. */
   body: Statement[];
+  /** Every comment, in source order, wherever it stands. */
+  comments: Comment[];
+  /** Where it is in the source. */
+  loc: Loc;
+}
+
+/** A file parsed with its top-level actions skimmed (`skim` in `dsl/parse.ts`). */
+export interface SkimmedFile {
+  /** The node type. */
+  kind: "file";
+  /** The statements and skimmed runs, in order. */
+  body: TopLevel[];
   /** Every comment, in source order, wherever it stands. */
   comments: Comment[];
   /** Where it is in the source. */

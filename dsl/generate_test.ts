@@ -37,8 +37,10 @@ Deno.test("peggyArgs() runs the pinned Peggy with --format es --dts", () => {
   assert.deepEqual(args.slice(-3), ["-o", "out.js", "g.peggy"]);
   assert.equal(args[args.indexOf("--format") + 1], "es");
   assert.ok(args.includes("--dts"));
+  assert.equal(args[args.indexOf("--allowed-start-rules") + 1], "File,StatementRun");
   assert.deepEqual(JSON.parse(args[args.indexOf("--return-types") + 1]), {
     File: 'import("./ast.ts").ScnFile',
+    StatementRun: '(import("./ast.ts").Statement | import("./ast.ts").SkimmedRun)[]',
   });
 });
 
@@ -71,7 +73,8 @@ Deno.test({
 }, async () => {
   const tmp = await Deno.makeTempDir({ prefix: "irqlab_gen_" });
   try {
-    await Deno.writeTextFile(`${tmp}/bad.peggy`, "start = 'a' Missing\n");
+    // The start rules are there; a rule they use is not.
+    await Deno.writeTextFile(`${tmp}/bad.peggy`, "File = 'a' Missing\nStatementRun = 'b'\n");
     await assert.rejects(
       () => generate(`${tmp}/bad.peggy`, `${tmp}/bad.js`),
       (e: Error) => /Missing/.test(e.message),

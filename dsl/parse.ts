@@ -5,7 +5,7 @@
  * @module
  */
 import { parse as peggyParse, type SyntaxError as PeggySyntaxError } from "./scn_parser.js";
-import type { ScnFile } from "./ast.ts";
+import type { ScnFile, SkimmedFile, SkimmedRun, Statement } from "./ast.ts";
 import { ScnError } from "../lib/core/diagnostic.ts";
 import { headerVersion, newerVersionError } from "./version.ts";
 
@@ -21,12 +21,63 @@ import { headerVersion, newerVersionError } from "./version.ts";
  * ```
  */
 export function parse(text: string, source = "<input>"): ScnFile {
+  return parseWith(text, source, false) as ScnFile;
+}
+
+/**
+ * Parses one `.scn` text as {@link parse} does, except that runs of
+ * top-level actions (`vcpu0: nop`) and `run`s keep no syntax tree: each run
+ * is its span and count, and {@link unskim} parses it again when it is
+ * needed. The checker lowers such a run and lets its trees go, so a long
+ * file's trees are never all alive at once.
+ *
+ * @throws {ScnError} with a `syntax` diagnostic when the text is malformed.
+ *
+ * @example
+ * ```ts
+ * const file = skim('scenario "demo"\nvm g { arch x86_64 }\nvcpu0: sti\nvcpu0: nop\n', "demo.scn");
+ * file.body.map((s) => s.kind); // ["scenario", "vm", "skimmed"]
+ * ```
+ */
+export function skim(text: string, source = "<input>"): SkimmedFile {
+  return parseWith(text, source, true) as SkimmedFile;
+}
+
+/**
+ * The statements of a skimmed run, parsed again: the trees {@link parse}
+ * gives them.
+ *
+ * @example
+ * ```ts
+ * const [run] = skim("vcpu0: sti\nvcpu0: nop\n").body;
+ * if (run.kind === "skimmed") unskim(run).length; // 2
+ * ```
+ */
+export function unskim(run: SkimmedRun): Statement[] {
+  const { text, source, lines } = run.from;
+  const r = peggyParse(text, {
+    grammarSource: source,
+    startRule: "StatementRun",
+    peg$currPos: run.start,
+    peg$library: true,
+    stopAt: run.end,
+    lines,
+  }) as unknown as { peg$result: unknown };
+  const body = r.peg$result as Statement[];
+  // The first parse matched these very statements here; anything else is a bug.
+  if (!Array.isArray(body) || body.length !== run.count) {
+    throw new Error(`unskim: ${source}@${run.start} gave back ${String(body?.length)} statements`);
+  }
+  return body;
+}
+
+function parseWith(text: string, source: string, skimming: boolean): ScnFile | SkimmedFile {
   // The generated parser recurses once per nesting level; a stranger's input
   // is stopped where it passes the budget, before it can exhaust the stack.
   const deep = nestingPastBudget(text, source);
   if (deep) throw deep;
   try {
-    return peggyParse(text, { grammarSource: source });
+    return peggyParse(text, { grammarSource: source, skim: skimming });
   } catch (e) {
     if (isPeggyError(e)) {
       // A scenario for a newer language may not parse here; its header says why.

@@ -169,7 +169,7 @@ export type ParserTracerEvent
       readonly result: unknown;
     };
 
-export type StartRuleNames = "File";
+export type StartRuleNames = "File" | "StatementRun";
 export interface ParseOptions<T extends StartRuleNames = "File"> {
   /**
    * String or object that will be attached to the each `LocationRange` object
@@ -202,7 +202,12 @@ declare function ParseFunction<Options extends ParseOptions<"File">>(
   options?: Options,
 ): import("./ast.ts").ScnFile;
 
+declare function ParseFunction<Options extends ParseOptions<"StatementRun">>(
+  input: string,
+  options?: Options,
+): (import("./ast.ts").Statement | import("./ast.ts").SkimmedRun)[];
+
 declare function ParseFunction<Options extends ParseOptions<StartRuleNames>>(
   input: string,
   options?: Options,
-): import("./ast.ts").ScnFile;
+): import("./ast.ts").ScnFile | (import("./ast.ts").Statement | import("./ast.ts").SkimmedRun)[];

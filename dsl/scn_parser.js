@@ -179,6 +179,7 @@ function peg$parse(input, options) {
 
   const peg$startRuleFunctions = {
     File: peg$parseFile,
+    StatementRun: peg$parseStatementRun,
   };
   let peg$startRuleFunction = peg$parseFile;
 
@@ -380,120 +381,128 @@ function peg$parse(input, options) {
     const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
     return { kind: "file", body, comments: kept, loc: location() };
   }
-  function peg$f1(head, tail) {    return [head, ...tail];  }
+  function peg$f1(steps) {
+    const body = top;
+    top = [];
+    return body;
+  }
   function peg$f2() {    return [];  }
-  function peg$f3(title) {    return { kind: "scenario", title, loc: location() };  }
-  function peg$f4(version) {    return { kind: "version", version, loc: location() };  }
-  function peg$f5(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  }
-  function peg$f6() {    return { name: text(), loc: location() };  }
-  function peg$f7(url) {    return { kind: "link", url, loc: location() };  }
-  function peg$f8(reason, condition) {
+  function peg$f3(s) {    topStatement(s, offset(), peg$currPos);  }
+  function peg$f4() {    return offset() >= stopAt;  }
+  function peg$f5(head, tail) {    return [head, ...tail];  }
+  function peg$f6() {    return [];  }
+  function peg$f7(title) {    return { kind: "scenario", title, loc: location() };  }
+  function peg$f8(version) {    return { kind: "version", version, loc: location() };  }
+  function peg$f9(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  }
+  function peg$f10() {    return { name: text(), loc: location() };  }
+  function peg$f11(url) {    return { kind: "link", url, loc: location() };  }
+  function peg$f12(reason, condition) {
     return condition
       ? { kind: "expect", condition, failure: reason, loc: location() }
       : { kind: "expect_failure", reason, loc: location() };
   }
-  function peg$f9(name, body) {    return { kind: "vm", name, body, loc: location() };  }
-  function peg$f10(name, value) {    return { kind: "let", name, value, loc: location() };  }
-  function peg$f11(path) {    return { kind: "include", path, loc: location() };  }
-  function peg$f12(count, body) {    return { kind: "repeat", count, body, loc: location() };  }
-  function peg$f13(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  }
-  function peg$f14(body) {    return { kind: "parallel", body, loc: location() };  }
-  function peg$f15(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  }
-  function peg$f16(actor, body) {    return { kind: "window", actor, body, loc: location() };  }
-  function peg$f17(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  }
-  function peg$f18(condition) {    return { kind: "expect", condition, loc: location() };  }
-  function peg$f19(condition) {    return { kind: "always", condition, loc: location() };  }
-  function peg$f20(condition, then, otherwise) {
+  function peg$f13(name, body) {    return { kind: "vm", name, body, loc: location() };  }
+  function peg$f14(name, value) {    return { kind: "let", name, value, loc: location() };  }
+  function peg$f15(path) {    return { kind: "include", path, loc: location() };  }
+  function peg$f16(count, body) {    return { kind: "repeat", count, body, loc: location() };  }
+  function peg$f17(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  }
+  function peg$f18(body) {    return { kind: "parallel", body, loc: location() };  }
+  function peg$f19(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  }
+  function peg$f20(actor, body) {    return { kind: "window", actor, body, loc: location() };  }
+  function peg$f21(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  }
+  function peg$f22(condition) {    return { kind: "expect", condition, loc: location() };  }
+  function peg$f23(condition) {    return { kind: "always", condition, loc: location() };  }
+  function peg$f24(condition, then, otherwise) {
     return { kind: "if", condition, then, else: otherwise ?? undefined, loc: location() };
   }
-  function peg$f21(actor, body) {    return { kind: "action", actor, body, loc: location() };  }
-  function peg$f22(command) {    return { kind: "do", command, loc: location() };  }
-  function peg$f23(body) {    return body;  }
-  function peg$f24(vm, device) {
+  function peg$f25(actor, body) {    return { kind: "action", actor, body, loc: location() };  }
+  function peg$f26(command) {    return { kind: "do", command, loc: location() };  }
+  function peg$f27(body) {    return body;  }
+  function peg$f28(vm, device) {
     return vm
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
   }
-  function peg$f25(vm, name) {
+  function peg$f29(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
   }
-  function peg$f26() {    return text();  }
-  function peg$f27() {    return text();  }
-  function peg$f28(head, tail, block, bind) {
+  function peg$f30() {    return text();  }
+  function peg$f31() {    return text();  }
+  function peg$f32(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   }
-  function peg$f29(key, value) {
+  function peg$f33(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   }
-  function peg$f30(items) {    return { kind: "words", items, loc: location() };  }
-  function peg$f31(head, tail) {
+  function peg$f34(items) {    return { kind: "words", items, loc: location() };  }
+  function peg$f35(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   }
-  function peg$f32(head, tail) {
+  function peg$f36(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   }
-  function peg$f33(operand) {    return { kind: "not", operand, loc: location() };  }
-  function peg$f34(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
-  function peg$f35() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
-  function peg$f36(values, count, order) {
+  function peg$f37(operand) {    return { kind: "not", operand, loc: location() };  }
+  function peg$f38(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
+  function peg$f39() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
+  function peg$f40(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   }
-  function peg$f37(list) {    return list.items;  }
-  function peg$f38(head, tail) {    return [head, ...tail];  }
-  function peg$f39() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
-  function peg$f40() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
-  function peg$f41(value) {    return { value, loc: location() };  }
-  function peg$f42(left, right) {
+  function peg$f41(list) {    return list.items;  }
+  function peg$f42(head, tail) {    return [head, ...tail];  }
+  function peg$f43() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
+  function peg$f44() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
+  function peg$f45(value) {    return { value, loc: location() };  }
+  function peg$f46(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   }
-  function peg$f43(head, tail) {
+  function peg$f47(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   }
-  function peg$f44(from, to) {
+  function peg$f48(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   }
-  function peg$f45(from, to) {
+  function peg$f49(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   }
-  function peg$f46(head, tail) {    return binary(head, tail, location);  }
-  function peg$f47(head, tail) {    return binary(head, tail, location);  }
-  function peg$f48(head, tail) {    return binary(head, tail, location);  }
-  function peg$f49(head, tail) {    return binary(head, tail, location);  }
   function peg$f50(head, tail) {    return binary(head, tail, location);  }
   function peg$f51(head, tail) {    return binary(head, tail, location);  }
-  function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
-  function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  }
-  function peg$f55(condition) {    return { kind: "condition", condition, loc: location() };  }
-  function peg$f56(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f57(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f58(head, tail) {    return [head, ...tail];  }
-  function peg$f59(digits, unit) {
+  function peg$f52(head, tail) {    return binary(head, tail, location);  }
+  function peg$f53(head, tail) {    return binary(head, tail, location);  }
+  function peg$f54(head, tail) {    return binary(head, tail, location);  }
+  function peg$f55(head, tail) {    return binary(head, tail, location);  }
+  function peg$f56(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
+  function peg$f57(operand) {    return { kind: "neg", operand, loc: location() };  }
+  function peg$f58(expr) {    return { kind: "paren", expr, loc: location() };  }
+  function peg$f59(condition) {    return { kind: "condition", condition, loc: location() };  }
+  function peg$f60(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f61(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f62(head, tail) {    return [head, ...tail];  }
+  function peg$f63(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f60() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f61() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f62() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f63(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f64() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f65(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f66(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f67(name) {    return { kind: "var", name, loc: location() };  }
-  function peg$f68(head, tail) {
+  function peg$f64() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f65() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f66() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f67(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f68() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f69(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f70(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f71(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f72(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f69(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f70(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f71() {    return { kind: "ident", name: text(), loc: location() };  }
-  function peg$f72() {    comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f73(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f74(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f75() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f76() {    comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -669,7 +678,7 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseBlank();
-    s2 = peg$parseStatementList();
+    s2 = peg$parseTopStatementList();
     if (s2 !== peg$FAILED) {
       s3 = peg$parseBlank();
       s4 = peg$parseEndOfInput();
@@ -713,6 +722,133 @@ function peg$parse(input, options) {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e0); }
     }
+
+    return s0;
+  }
+
+  function peg$parseTopStatementList() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseTopStatement();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseEndOfStatement();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseBlank();
+        s6 = peg$currPos;
+        peg$silentFails++;
+        s7 = peg$parseStopHere();
+        peg$silentFails--;
+        if (s7 === peg$FAILED) {
+          s6 = undefined;
+        } else {
+          peg$currPos = s6;
+          s6 = peg$FAILED;
+        }
+        if (s6 !== peg$FAILED) {
+          s7 = peg$parseTopStatement();
+          if (s7 !== peg$FAILED) {
+            s3 = s7;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseEndOfStatement();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseBlank();
+          s6 = peg$currPos;
+          peg$silentFails++;
+          s7 = peg$parseStopHere();
+          peg$silentFails--;
+          if (s7 === peg$FAILED) {
+            s6 = undefined;
+          } else {
+            peg$currPos = s6;
+            s6 = peg$FAILED;
+          }
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parseTopStatement();
+            if (s7 !== peg$FAILED) {
+              s3 = s7;
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      s3 = peg$parseEndOfStatement();
+      if (s3 === peg$FAILED) {
+        s3 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f1(s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = '';
+      peg$savedPos = s0;
+      s1 = peg$f2();
+      s0 = s1;
+    }
+
+    return s0;
+  }
+
+  function peg$parseTopStatement() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseStatement();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f3(s1);
+    }
+    s0 = s1;
+
+    return s0;
+  }
+
+  function peg$parseStopHere() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f4();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseStatementRun() {
+    let s0;
+
+    s0 = peg$parseTopStatementList();
 
     return s0;
   }
@@ -762,7 +898,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f1(s1, s2);
+      s0 = peg$f5(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -771,7 +907,7 @@ function peg$parse(input, options) {
       s0 = peg$currPos;
       s1 = '';
       peg$savedPos = s0;
-      s1 = peg$f2();
+      s1 = peg$f6();
       s0 = s1;
     }
 
@@ -936,7 +1072,7 @@ function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f3(s3);
+          s0 = peg$f7(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -970,7 +1106,7 @@ function peg$parse(input, options) {
         s3 = peg$parseNumber();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f4(s3);
+          s0 = peg$f8(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1052,7 +1188,7 @@ function peg$parse(input, options) {
             }
           }
           peg$savedPos = s0;
-          s0 = peg$f5(s3, s4);
+          s0 = peg$f9(s3, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1098,7 +1234,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f6();
+      s1 = peg$f10();
     }
     s0 = s1;
     peg$silentFails--;
@@ -1136,7 +1272,7 @@ function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f7(s3);
+          s0 = peg$f11(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1205,7 +1341,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f8(s5, s6);
+              s0 = peg$f12(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1250,7 +1386,7 @@ function peg$parse(input, options) {
           s5 = peg$parseWordBlock();
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f9(s3, s5);
+            s0 = peg$f13(s3, s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1300,7 +1436,7 @@ function peg$parse(input, options) {
             s7 = peg$parseValue();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f10(s3, s7);
+              s0 = peg$f14(s3, s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1342,7 +1478,7 @@ function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f11(s3);
+          s0 = peg$f15(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1379,7 +1515,7 @@ function peg$parse(input, options) {
           s5 = peg$parseBlock();
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f12(s3, s5);
+            s0 = peg$f16(s3, s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1434,7 +1570,7 @@ function peg$parse(input, options) {
                   s9 = peg$parseBlock();
                   if (s9 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f13(s3, s7, s9);
+                    s0 = peg$f17(s3, s7, s9);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -1498,7 +1634,7 @@ function peg$parse(input, options) {
         s4 = peg$parseBlock();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f14(s4);
+          s0 = peg$f18(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1597,7 +1733,7 @@ function peg$parse(input, options) {
           s6 = peg$parseBlock();
           if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f15(s3, s4, s6);
+            s0 = peg$f19(s3, s4, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1638,7 +1774,7 @@ function peg$parse(input, options) {
           s5 = peg$parseBlock();
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f16(s3, s5);
+            s0 = peg$f20(s3, s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1726,7 +1862,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f17(s3);
+          s0 = peg$f21(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1760,7 +1896,7 @@ function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f18(s3);
+          s0 = peg$f22(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1794,7 +1930,7 @@ function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f19(s3);
+          s0 = peg$f23(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1856,7 +1992,7 @@ function peg$parse(input, options) {
               s6 = null;
             }
             peg$savedPos = s0;
-            s0 = peg$f20(s3, s5, s6);
+            s0 = peg$f24(s3, s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1899,7 +2035,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f21(s1, s5);
+          s0 = peg$f25(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1923,7 +2059,7 @@ function peg$parse(input, options) {
     s1 = peg$parseCommand();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f22(s1);
+      s1 = peg$f26(s1);
     }
     s0 = s1;
 
@@ -1955,7 +2091,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f23(s3);
+          s0 = peg$f27(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2012,7 +2148,7 @@ function peg$parse(input, options) {
         s4 = peg$parseDeviceName();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f24(s1, s4);
+          s0 = peg$f28(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2100,7 +2236,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f25(s1, s2);
+          s0 = peg$f29(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2121,7 +2257,7 @@ function peg$parse(input, options) {
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f26();
+      s1 = peg$f30();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2129,7 +2265,7 @@ function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f27();
+        s1 = peg$f31();
       }
       s0 = s1;
     }
@@ -2213,7 +2349,7 @@ function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f28(s1, s2, s3, s4);
+      s0 = peg$f32(s1, s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2269,7 +2405,7 @@ function peg$parse(input, options) {
           s6 = peg$parseValue();
           if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f29(s1, s6);
+            s0 = peg$f33(s1, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2334,7 +2470,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f30(s3);
+        s0 = peg$f34(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2436,7 +2572,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f31(s1, s2);
+      s0 = peg$f35(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2520,7 +2656,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2);
+      s0 = peg$f36(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2546,7 +2682,7 @@ function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f33(s3);
+          s0 = peg$f37(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2674,7 +2810,7 @@ function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f34(s1, s5);
+              s0 = peg$f38(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2723,7 +2859,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f35();
+        s0 = peg$f39();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2796,7 +2932,7 @@ function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f36(s1, s2, s3);
+        s0 = peg$f40(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2813,7 +2949,7 @@ function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f37(s1);
+      s1 = peg$f41(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2869,7 +3005,7 @@ function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f38(s1, s2);
+        s0 = peg$f42(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2904,7 +3040,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f39();
+        s0 = peg$f43();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2935,7 +3071,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f40();
+          s0 = peg$f44();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2970,7 +3106,7 @@ function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f41(s1);
+                s0 = peg$f45(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3024,7 +3160,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f42(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3249,7 +3385,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f43(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3405,7 +3541,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f44(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3444,7 +3580,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f45(s1, s2);
+      s0 = peg$f49(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3506,7 +3642,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f46(s1, s2);
+      s0 = peg$f50(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3554,7 +3690,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3602,7 +3738,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3650,7 +3786,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s1, s2);
+      s0 = peg$f53(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3698,7 +3834,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f54(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3746,7 +3882,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f55(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4005,7 +4141,7 @@ function peg$parse(input, options) {
       s3 = peg$parseUnary();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f52(s3);
+        s0 = peg$f56(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4044,7 +4180,7 @@ function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f53(s3);
+            s0 = peg$f57(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4090,7 +4226,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f54(s3);
+          s0 = peg$f58(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4126,7 +4262,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f55(s3);
+            s0 = peg$f59(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4186,7 +4322,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f56(s3);
+        s0 = peg$f60(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4226,7 +4362,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f57(s3);
+        s0 = peg$f61(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4313,7 +4449,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f58(s1, s2);
+      s0 = peg$f62(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4420,7 +4556,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f59(s1, s2);
+          s0 = peg$f63(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4502,7 +4638,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f60();
+          s0 = peg$f64();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4572,7 +4708,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f61();
+            s0 = peg$f65();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4625,7 +4761,7 @@ function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f62();
+            s0 = peg$f66();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4673,7 +4809,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f63(s2);
+        s0 = peg$f67(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4699,7 +4835,7 @@ function peg$parse(input, options) {
           s3 = peg$parseStringChar();
         }
         peg$savedPos = s0;
-        s0 = peg$f64();
+        s0 = peg$f68();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4743,7 +4879,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f65(s2);
+          s0 = peg$f69(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4771,7 +4907,7 @@ function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f66(s2);
+            s0 = peg$f70(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4822,7 +4958,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f67(s2);
+        s0 = peg$f71(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4853,7 +4989,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f68(s1, s2);
+      s0 = peg$f72(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4877,7 +5013,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f69(s2);
+        s0 = peg$f73(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4909,7 +5045,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f70(s3);
+            s0 = peg$f74(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5011,7 +5147,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f71();
+      s0 = peg$f75();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5292,7 +5428,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f72();
+      s0 = peg$f76();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5344,26 +5480,59 @@ const comments = new Map();
 // column of every position it has located in an array as long as the input,
 // some ten bytes of heap per input byte. The starts of lines, found once as
 // far as the parse has located, cost four bytes per line and answer the same.
-let lineStarts = new Int32Array(256);
-let lineCount = 1;
-let scanned = 0;
+// A statement parsed again later (a skimmed run, see TopStatement) reads the
+// table its file's parse built, passed as `options.lines`.
+const lines = options.lines ?? { starts: new Int32Array(256), count: 1, scanned: 0 };
 function peg$computePosDetails(pos) {
+  let { starts, count, scanned } = lines;
   for (; scanned < pos; scanned++) {
     if (input.charCodeAt(scanned) !== 10) continue;
-    if (lineCount === lineStarts.length) {
-      const grown = new Int32Array(lineStarts.length * 2);
-      grown.set(lineStarts);
-      lineStarts = grown;
+    if (count === starts.length) {
+      const grown = new Int32Array(starts.length * 2);
+      grown.set(starts);
+      starts = lines.starts = grown;
     }
-    lineStarts[lineCount++] = scanned + 1;
+    starts[count++] = scanned + 1;
   }
-  let lo = 0, hi = lineCount - 1;
+  if (scanned > lines.scanned) {
+    lines.count = count;
+    lines.scanned = scanned;
+  }
+  let lo = 0, hi = count - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (lineStarts[mid] <= pos) lo = mid;
+    if (starts[mid] <= pos) lo = mid;
     else hi = mid - 1;
   }
-  return { line: lo + 1, column: pos - lineStarts[lo] + 1 };
+  return { line: lo + 1, column: pos - starts[lo] + 1 };
+}
+
+// Skimming (`options.skim`): a long file is mostly top-level actions such as
+// `vcpu0: nop`, which no checker pass needs before lowering. Their syntax
+// trees are not kept: consecutive ones become one run, its span and count,
+// and lowering parses the run again (start rule StatementRun, at the run's
+// offset, `options.stopAt` its end), so the trees of the whole file are never
+// alive at once. Parsing a rule at a position gives the same result every
+// time, so the statements come back as the first parse saw them.
+const SKIM_RUN = 4096;
+const stopAt = options.stopAt ?? Infinity;
+let top = [];
+const skimmedFrom = options.skim ? { text: input, source: peg$source, lines } : null;
+function skimmable(s) {
+  return (s.kind === "action" && s.body.kind === "do" && !s.body.command.bind) || s.kind === "run";
+}
+function topStatement(s, start, end) {
+  if (!options.skim || !skimmable(s)) {
+    top.push(s);
+    return;
+  }
+  const last = top.length > 0 ? top[top.length - 1] : null;
+  if (last !== null && last.kind === "skimmed" && last.count < SKIM_RUN) {
+    last.end = end;
+    last.count++;
+  } else {
+    top.push({ kind: "skimmed", start, end, count: 1, from: skimmedFrom });
+  }
 }
 
 // Replaces Peggy's own too: nested nodes often span the same text (a command,
@@ -5422,7 +5591,8 @@ function position(offset) {
 }
 
 const peg$allowedStartRules = [
-  "File"
+  "File",
+  "StatementRun"
 ];
 
 export {

@@ -47,6 +47,27 @@ export function checkAvailability(
   for (const h of handlers) recover(ctx, () => walker.ops(h.body));
 }
 
+/**
+ * Checks top-level ops one at a time as {@link checkAvailability} checks a
+ * body, for a checker that keeps no timeline: it calls this for each op as
+ * it is lowered, then {@link checkAvailability} with an empty body.
+ *
+ * @example
+ * ```ts
+ * import { type Op, type VmDecl } from "../program.ts";
+ * declare const op: Op, vms: VmDecl[];
+ * const check = topLevelAvailability(vms, { problems: [] });
+ * check(op);
+ * ```
+ */
+export function topLevelAvailability(
+  vms: readonly VmDecl[],
+  ctx: Pick<CheckContext, "problems">,
+): (op: Op) => void {
+  const walker = new Walker(vms);
+  return (op) => recover(ctx, () => walker.op(op));
+}
+
 class Walker {
   constructor(readonly vms: readonly VmDecl[]) {}
 

@@ -7,13 +7,16 @@
  *
  * @module
  */
-import type { Statement } from "../ast.ts";
+import type { Statement, TopLevel } from "../ast.ts";
 import { parse } from "../parse.ts";
 import { ScnError } from "../../lib/core/diagnostic.ts";
 import type { CheckContext } from "./context.ts";
 
 /** Maximum include depth, a guard against pathological but acyclic chains. */
 export const MAX_INCLUDE_DEPTH = 32;
+
+/** The includes being expanded, outermost first: each file and the statement that included it. */
+type IncludeStack = { name: string; stmt: Statement & { kind: "include" } }[];
 
 /**
  * Returns `body` with every include replaced by the statements of the file it names.
@@ -29,9 +32,22 @@ export function expandIncludes(
   body: readonly Statement[],
   source: string,
   ctx: CheckContext,
-  stack: { name: string; stmt: Statement & { kind: "include" } }[] = [],
-): Statement[] {
-  const out: Statement[] = [];
+  stack?: IncludeStack,
+): Statement[];
+/** Expands the includes of a skimmed file's top level; its skimmed runs stay as they are. */
+export function expandIncludes(
+  body: readonly TopLevel[],
+  source: string,
+  ctx: CheckContext,
+  stack?: IncludeStack,
+): TopLevel[];
+export function expandIncludes(
+  body: readonly TopLevel[],
+  source: string,
+  ctx: CheckContext,
+  stack: IncludeStack = [],
+): TopLevel[] {
+  const out: TopLevel[] = [];
   for (const s of body) {
     if (s.kind === "include") {
       const file = ctx.load(s.path.value, source);
@@ -85,7 +101,7 @@ export function expandIncludes(
       );
       continue;
     }
-    out.push(expandNested(s, source, ctx, stack));
+    out.push(s.kind === "skimmed" ? s : expandNested(s, source, ctx, stack));
   }
   return out;
 }
@@ -94,7 +110,7 @@ function expandNested(
   s: Statement,
   source: string,
   ctx: CheckContext,
-  stack: { name: string; stmt: Statement & { kind: "include" } }[],
+  stack: IncludeStack,
 ): Statement {
   const sub = (b: Statement[]) => expandIncludes(b, source, ctx, stack);
   switch (s.kind) {

@@ -14,9 +14,11 @@ import type {
   Operand,
   PathExpr,
   Statement,
+  TopLevel,
   Value,
   WordBlock,
 } from "../ast.ts";
+import { unskim } from "../parse.ts";
 import {
   type CommandSpec,
   type HandlerEventSpec,
@@ -75,20 +77,23 @@ export interface Lowered {
  * ```
  */
 export function lowerStatements(
-  stmts: readonly Statement[],
+  stmts: readonly TopLevel[],
   vms: readonly VmDecl[],
   ctx: CheckContext,
+  drop?: (op: Op) => void,
 ): Lowered {
   const allBound = new Set<string>();
   collectBindings(stmts, allBound);
   const scope: Scope = { ctx, vms, vars: new Set(), actor: null, inHandler: false };
   const handlers: HandlerDecl[] = [];
-  const body = lowerBlock(stmts, scope, handlers, allBound);
+  const body = lowerBlock(stmts, scope, handlers, allBound, drop);
   return { body, handlers };
 }
 
-function collectBindings(stmts: readonly Statement[], out: Set<string>): void {
+// A skimmed run binds nothing: only actions without `-> $x`, and `run`s, are skimmed.
+function collectBindings(stmts: readonly TopLevel[], out: Set<string>): void {
   for (const s of stmts) {
+    if (s.kind === "skimmed") continue;
     if (s.kind === "let") out.add(s.name.name);
     if (s.kind === "for") out.add(s.name.name);
     if (s.kind === "action" && s.body.kind === "do" && s.body.command.bind) {
@@ -104,19 +109,32 @@ function collectBindings(stmts: readonly Statement[], out: Set<string>): void {
   }
 }
 
+/**
+ * Lowers a block, or the top level, where skimmed runs are parsed again and
+ * lowered one statement at a time. `drop`, at the top level only, takes each
+ * op instead of the block keeping it (a checker that runs nothing keeps no
+ * timeline).
+ */
 function lowerBlock(
-  stmts: readonly Statement[],
+  stmts: readonly TopLevel[],
   scope: Scope,
   handlers: HandlerDecl[],
   allBound: Set<string>,
+  drop?: (op: Op) => void,
 ): Op[] {
   const ops: Op[] = [];
-  for (const s of stmts) {
+  const lower = (s: Statement) => {
     const op = recover(scope.ctx, () => lowerStatement(s, scope, handlers, allBound));
     // A statement that failed still binds its variables, so later uses are not
     // reported again as unknown.
     if (op === undefined) collectBindings([s], scope.vars);
-    if (op) ops.push(op);
+    if (op && drop) drop(op);
+    else if (op) ops.push(op);
+  };
+  for (const s of stmts) {
+    if (s.kind === "skimmed") {
+      for (const t of unskim(s)) lower(t);
+    } else lower(s);
   }
   return ops;
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Loc, Statement } from "../ast.ts";
+import type { Loc, Statement, TopLevel } from "../ast.ts";
 import { KNOWN_RACE_TAG } from "../program.ts";
 import { type CheckContext, fail, recover } from "./context.ts";
 import { newerVersionError } from "../version.ts";
@@ -33,7 +33,7 @@ export { LANGUAGE_VERSION } from "../version.ts";
  * ```
  */
 export function collectMetadata(
-  body: readonly Statement[],
+  body: readonly TopLevel[],
   fragment: boolean,
   fileLoc?: Loc,
   ctx: Pick<CheckContext, "problems"> = {},
@@ -48,7 +48,7 @@ export function collectMetadata(
   };
   const seenTags = new Map<string, Loc>();
   for (const s of body) recover(ctx, () => read(s));
-  function read(s: Statement): void {
+  function read(s: TopLevel): void {
     switch (s.kind) {
       case "scenario":
         if (m.titleLoc) {
@@ -122,9 +122,9 @@ export function collectMetadata(
 }
 
 /** Every `expect failure "why": COND` in `body`, nested blocks included, in order. */
-function markedExpectations(body: readonly Statement[]): { reason: string; loc: Loc }[] {
+function markedExpectations(body: readonly TopLevel[]): { reason: string; loc: Loc }[] {
   const out: { reason: string; loc: Loc }[] = [];
-  const walk = (stmts: readonly Statement[]) => {
+  const walk = (stmts: readonly (Statement | TopLevel)[]) => {
     for (const s of stmts) {
       if (s.kind === "expect" && s.failure) out.push({ reason: s.failure.value, loc: s.loc });
       if (s.kind === "action") walk([s.body]);

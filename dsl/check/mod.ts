@@ -9,20 +9,19 @@
  *
  * @module
  */
-import type { ScnFile } from "../ast.ts";
+import type { ScnFile, SkimmedFile, TopLevel } from "../ast.ts";
 import type { Program } from "../program.ts";
 import type { PlatformEntry } from "../../lib/core/platform.ts";
 import { expandIncludes } from "./includes.ts";
 import { collectMetadata } from "./metadata.ts";
 import { checkVms } from "./vms.ts";
 import { lowerStatements } from "./lower.ts";
-import { checkAvailability } from "./availability.ts";
+import { checkAvailability, topLevelAvailability } from "./availability.ts";
 import { type CheckContext, type Loader, recover } from "./context.ts";
 import type { Diagnostic } from "../../lib/core/diagnostic.ts";
 import { ScnError } from "../../lib/core/diagnostic.ts";
 import type { Metadata } from "./metadata.ts";
 import type { Lowered } from "./lower.ts";
-import type { Statement } from "../ast.ts";
 import type { VmDecl } from "../program.ts";
 
 export type { Loader } from "./context.ts";
@@ -35,16 +34,23 @@ export interface CheckOptions {
   load?: Loader;
   /** The text of the file, for quoting in diagnostics. */
   text?: string;
+  /**
+   * Check only, for `scn check`, which runs nothing: each top-level statement
+   * is lowered and checked, then let go, so the program comes back with an
+   * empty body (metadata, VMs and handlers kept) and a long file's timeline
+   * is never held whole. The diagnostics are those of a full check.
+   */
+  checkOnly?: boolean;
 }
 
 /** What the passes build up, each reading what earlier stages left. */
 export interface CheckState {
-  readonly file: ScnFile;
+  readonly file: ScnFile | SkimmedFile;
   readonly options: CheckOptions;
   readonly ctx: CheckContext & { problems: Diagnostic[] };
   meta?: Metadata;
   /** The statements with every include expanded. */
-  body?: Statement[];
+  body?: TopLevel[];
   vms?: VmDecl[];
   lowered?: Lowered;
 }
@@ -86,7 +92,13 @@ export const PASSES: readonly CheckPass[] = [
     name: "lower",
     checks: "actors, commands, arguments, state paths and variables against the tables",
     needs: ["includes", "vms"],
-    run: (s) => s.lowered = lowerStatements(s.body!, s.vms!, s.ctx),
+    run: (s) =>
+      s.lowered = lowerStatements(
+        s.body!,
+        s.vms!,
+        s.ctx,
+        s.options.checkOnly ? topLevelAvailability(s.vms!, s.ctx) : undefined,
+      ),
   },
   {
     // Reads what lowering produced, even where some statements failed.
@@ -98,7 +110,8 @@ export const PASSES: readonly CheckPass[] = [
 ];
 
 /**
- * Checks a parsed scenario.
+ * Checks a parsed scenario, parsed whole or skimmed (`skim` in `dsl/parse.ts`:
+ * its skimmed runs are parsed again as they are lowered).
  *
  * @throws {ScnError} carrying every problem found, each located in its source.
  *
@@ -111,7 +124,7 @@ export const PASSES: readonly CheckPass[] = [
  * program.body.length; // 1
  * ```
  */
-export function check(file: ScnFile, options: CheckOptions): Program {
+export function check(file: ScnFile | SkimmedFile, options: CheckOptions): Program {
   const source = file.loc.source;
   const sources = new Map<string, string>();
   if (options.text !== undefined) sources.set(source, options.text);

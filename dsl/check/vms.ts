@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Loc, Statement, WordBlock, WordItem } from "../ast.ts";
+import type { Loc, TopLevel, WordBlock, WordItem } from "../ast.ts";
 import type { SettingSpec, Val } from "../../lib/core/table.ts";
 import type { PlatformEntry } from "../../lib/core/platform.ts";
 import type { VmDecl } from "../program.ts";
@@ -26,7 +26,7 @@ import { type CheckContext, fail, recover, suggest } from "./context.ts";
  * ```
  */
 export function checkVms(
-  body: readonly Statement[],
+  body: readonly TopLevel[],
   platforms: readonly PlatformEntry[],
   ctx: Pick<CheckContext, "problems"> = {},
 ): VmDecl[] {

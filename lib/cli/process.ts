@@ -86,7 +86,8 @@ export function processTarget(
   platforms?: readonly PlatformEntry[],
   limits?: ReadLimits,
 ): Outcome[] {
-  return loadTarget(target, { platforms, limits }).map((l) => runLoaded(l, how));
+  const checkOnly = how.mode === "check";
+  return loadTarget(target, { platforms, limits, checkOnly }).map((l) => runLoaded(l, how));
 }
 
 /**

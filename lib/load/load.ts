@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parse } from "../../dsl/parse.ts";
+import { skim } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import type { Loc } from "../core/loc.ts";
@@ -57,6 +57,11 @@ export interface LoadOptions {
   platforms?: readonly PlatformEntry[];
   /** Read budgets; {@link READ_LIMITS} by default. */
   limits?: ReadLimits;
+  /**
+   * Check only (`scn check`): the program comes back without its timeline,
+   * which a long file need not hold whole (see `CheckOptions.checkOnly`).
+   */
+  checkOnly?: boolean;
 }
 
 /** A checked scenario, or why there is none. */
@@ -196,10 +201,11 @@ export function checkSource(source: Source, options: LoadOptions = {}): Loaded {
   const { load, read } = confinedLoader(options.limits);
   const quotes = (): Map<string, string> => new Map([...read, [source.path, source.quote]]);
   try {
-    const program = check(parse(source.text, source.path), {
+    const program = check(skim(source.text, source.path), {
       platforms: options.platforms ?? PLATFORMS,
       load,
       text: source.text,
+      checkOnly: options.checkOnly,
     });
     return { kind: "program", source, program, sources: quotes() };
   } catch (e) {
