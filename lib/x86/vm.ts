@@ -629,6 +629,11 @@ class XenGlue implements XenHost, HypervisorHooks {
     this.vm.cpus[n].halted = blocked;
   }
 
+  /** KVM signalled eventfd `fd`: each KVM_IRQFD bound to it raises its GSI. */
+  signalEventfd(fd: number): void {
+    this.vm.irqfds.signal(fd);
+  }
+
   globalVector(n: number): number {
     return this.#domain().globalVector(n);
   }

@@ -58,6 +58,11 @@ export interface XenHost extends UpcallHost {
   interruptDeliverable(n: number): boolean;
   /** A blocking hypercall started or ended on vCPU `n`. */
   setBlocked(n: number, blocked: boolean): void;
+  /**
+   * KVM signalled eventfd `fd` (an intercepted EVTCHNOP_send): the irqfds bound to that eventfd
+   * fire, as `eventfd_signal` wakes them. Absent where the architecture has no irqfds here.
+   */
+  signalEventfd?(fd: number): void;
 }
 
 /**

@@ -626,6 +626,9 @@ export class KvmXen {
     }
     this.eventfds.set(e.eventfd, (this.eventfds.get(e.eventfd) ?? 0) + 1);
     this.#emit("kvm.eventfd", `send port ${port}: eventfd ${e.eventfd} signalled`);
+    // eventfd_signal: an irqfd bound to the same eventfd fires (xen_shinfo_test's
+    // TEST_EVTCHN_HCALL_EVENTFD sends to one of the guest's own irqfds).
+    this.domain.host.signalEventfd?.(e.eventfd);
     return 0;
   }
 
