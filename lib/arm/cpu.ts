@@ -30,6 +30,7 @@ import type { CpuModel, Taken } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { type Ack, iarValue } from "./cpu_interface_v3.ts";
 import { SPURIOUS } from "./irq_state.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * What the CPU needs from the GIC.
@@ -82,6 +83,16 @@ export class ArmCpu implements CpuModel {
   /** The INTID each exception acknowledged, innermost last. */
   readonly #intids: number[] = [];
   readonly #ack: Ack = { intid: SPURIOUS, source: -1, group: 1, cause: 0 };
+
+  /**
+   * Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`);
+   * the acknowledge record is scratch, filled anew by every take.
+   */
+  hashPrivate(h: StateHash): void {
+    h.bool(this.#halted);
+    h.words(this.#frames);
+    h.words(this.#intids);
+  }
   /** GICC_IAR.CPUID of the last acknowledge: the sender of a GICv2 SGI, else -1. */
   lastAckSource: number = -1;
 

@@ -66,6 +66,7 @@ import { LPI_BASE } from "./irq_state.ts";
 import type { Lpi, LpiTable } from "./lpi.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * KVM's ITS command error codes (E_ITS_*), returned internally only.
@@ -514,6 +515,11 @@ export type Translation = { ite: Ite; vcpu: number } | { error: number };
 export class Its {
   /** GITS_CTLR.Enabled. */
   #enabled = false;
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.bool(this.#enabled);
+  }
   /** The device table: DeviceID -> its ITT. */
   readonly devices: Map<number, ItsDevice> = new Map();
   /** The collection table: ICID → target vCPU, -1 for a collection that exists but is not mapped. */

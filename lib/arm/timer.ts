@@ -31,6 +31,7 @@
  */
 import type { Scheduled } from "../core/event_queue.ts";
 import type { ModelEnv } from "../core/platform.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * Counter frequency (CNTFRQ_EL0): 1 GHz, one tick per nanosecond.
@@ -145,6 +146,13 @@ export class ArchTimer {
   /** The level last driven onto the PPI. */
   line = false;
   #deadline: Scheduled | null = null;
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.n(this.#ctl);
+    // When it fires, not its place in the queue (which depends on history).
+    h.num(this.#deadline === null ? -1 : this.#deadline.time);
+  }
 
   /**
    * A disabled timer that drives PPI `ppi` through `output`, reading the

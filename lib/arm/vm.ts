@@ -28,6 +28,7 @@ import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * Xen on Arm's event-channel PPI (`GUEST_EVTCHN_PPI` in
@@ -193,6 +194,18 @@ export class ArmVm implements VmModel, GicPort {
   }
 
   /** Virtual time now, in ns: the host counter the offsets apply to. */
+  /**
+   * Feeds `h` what the VM's models keep private: vCPU exception frames,
+   * timer controls and deadlines, the ITS's enable and the Xen domain's
+   * channels.
+   */
+  hashPrivate(h: StateHash): void {
+    for (const cpu of this.cpus) cpu.hashPrivate(h);
+    for (const t of this.timers) (t.virt.hashPrivate(h), t.phys.hashPrivate(h));
+    this.gic.its?.hashPrivate(h);
+    this.xen?.domain.hashPrivate(h);
+  }
+
   now(): number {
     return this.#env.now();
   }

@@ -113,9 +113,9 @@ const EXPLORE = `scn explore FILES: run each scenario in every order of its 'par
   found breaks another expectation too, XPASS when every order passes. Reaching --max-states or --max-depth is
   an input error (exit 2) at the parallel block.
 
-  Limits: model state that is private and published by no state path is not
-  fingerprinted (two states differing only there count as one: use --no-dedup
-  when in doubt), nor is the progress of an interruptible command between its
+  Limits: timer callbacks queued are fingerprinted by their number only (the
+  models' deadlines are seen; two states differing only there count as one:
+  use --no-dedup when in doubt), nor is the progress of an interruptible command between its
   steps (no state there is deduplicated); a command without a declared
   footprint touches everything; an order that splits an interruptible command
   has no plain scenario, only its replay token.`;

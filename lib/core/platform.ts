@@ -68,6 +68,30 @@ export interface CpuModel {
   service?(): number;
 }
 
+/**
+ * A running hash that models feed their state to, for `scn explore`'s
+ * deduplication: two states fed the same words are taken as one. Feeding
+ * allocates nothing.
+ */
+export interface StateHash {
+  /** One 32-bit word (a number truncated to its low 32 bits). */
+  n(x: number): void;
+  /** Any number: an integer as a word, others by their bits. */
+  num(x: number): void;
+  /** A bigint of any width (64-bit registers). */
+  big(x: bigint): void;
+  /** A boolean. */
+  bool(x: boolean): void;
+  /** The length and elements of an array of numbers or a typed array. */
+  words(a: ArrayLike<number>): void;
+  /**
+   * Any value as the engine's walk sees public fields: primitives by
+   * value, arrays, maps, sets and objects by their contents, an object met
+   * twice in one fingerprint by reference.
+   */
+  value(v: unknown): void;
+}
+
 /** The engine's view of a VM. */
 export interface VmModel {
   /** The VM's name in the scenario. */
@@ -76,6 +100,17 @@ export interface VmModel {
   readonly cpus: readonly CpuModel[];
   /** Releases what the VM holds outside JavaScript (a real VM's fds); called when a run ends. */
   dispose?(): void;
+  /**
+   * Feeds `h` the VM's state that its public fields do not show (its
+   * models' `#private` fields), whole: register pages, redirection
+   * entries, chip state. The engine walks the public fields itself. It
+   * must feed everything private that the guest, a state path, an
+   * expectation or a later step could tell apart (configuration fixed at
+   * creation and derived caches may be left out), in an order fixed by the
+   * state's shape, never by history. Optional: without it `scn explore`
+   * reads every published state path instead, which is many times slower.
+   */
+  hashPrivate?(h: StateHash): void;
 }
 
 /**

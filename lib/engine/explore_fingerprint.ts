@@ -2,26 +2,26 @@
  * A deterministic fingerprint of the whole state of a run, so that `scn
  * explore` does not explore the same state twice.
  *
- * Generic, through what the models show, without asking them for anything:
+ * What it reads:
  *
- * 1. every state path the platform publishes (`scn help state`), for every
- *    index its bounds allow (up to {@link MAX_INSTANCES} per path), which
- *    reaches registers kept in JavaScript private fields (`#tpr`, IOAPIC
- *    redirection entries); a path one field below another path
- *    (`vcpu#.lapic.lvt0.mask`) is taken as a field of that register and not
- *    read again, and paths the VM does not have (`requires`) are skipped;
- * 2. every public field reachable from each VM object (arrays, typed
+ * 1. every public field reachable from each VM object (arrays, typed
  *    arrays, maps, sets, nested objects, shared references by identity),
- *    which reaches what no path publishes (pending LPIs, ITS tables, guest
- *    memory, lowest-priority cursors);
+ *    which reaches most of the models' state (IRR/ISR/TMR pages, pending
+ *    LPIs, ITS tables, guest memory, lowest-priority cursors);
+ * 2. what the models keep in JavaScript private fields, through the VM's
+ *    {@link VmModel.hashPrivate} (LAPIC registers and timers, I/O APIC
+ *    entries, the 8259s, vCPU interrupt frames, Xen channels). A VM
+ *    without that hook is read through every state path its platform
+ *    publishes (`scn help state`), for every index its bounds allow (up to
+ *    {@link MAX_INSTANCES} per path): many times slower, and blind to
+ *    private state no path shows. Tests compare the hooks with those
+ *    paths, word for word, over the library's scenarios;
  * 3. the interpreter's own state: virtual time, variables, the took
  *    history, handler frames, invariants declared, enclosing loop
  *    counters, and the number of queued timer events.
  *
- * Limits (documented in `scn help explore`): state that is both private
- * and unpublished is not seen (the saved IF of nested x86 handler frames,
- * the IOAPIC's EOI-storm counters, the ITS command queue while the ITS is
- * disabled, timer callbacks in the event queue, of which only the count is
+ * Limits (documented in `scn help explore`): timer callbacks in the event
+ * queue are seen only by their number (the models' own deadlines are
  * seen), so two states differing only there are taken as one. The trace
  * must be off while exploring: models keep trace event ids (causes) in
  * their state, and those differ between orders that reach the same state.
@@ -34,7 +34,7 @@ import type { Op, Program } from "../../dsl/program.ts";
 import type { StateSpec } from "../core/table.ts";
 import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
-import type { VmModel } from "../core/platform.ts";
+import type { StateHash, VmModel } from "../core/platform.ts";
 import type { RunState } from "./run.ts";
 
 /** State paths with more instances than this (LPI and SPI tables) are left to the field walk. */
@@ -62,19 +62,29 @@ const f64w = new Uint32Array(f64.buffer);
  * Two independent 32-bit lanes (FNV-1a and a murmur3-style mix): 64 bits,
  * so that a search of a million states has a collision chance near 1e-8.
  */
-class Hasher {
+class Hasher implements StateHash {
   a = 0x811c9dc5 | 0;
   b = 0x9747b28c | 0;
   readonly #seen = new Map<object, number>();
   readonly #strings = new Map<string, number>();
+  /** Per constructor, the last key list seen and its hash (instances of a class share one). */
+  readonly #shapes = new Map<unknown, { keys: string[]; hash: number }>();
+  /** Every word fed, when exact ({@link FingerprintOptions.exact}); null otherwise. */
+  readonly log: number[] | null;
+
+  constructor(exact: boolean) {
+    this.log = exact ? [] : null;
+  }
 
   reset(): void {
     this.a = 0x811c9dc5 | 0;
     this.b = 0x9747b28c | 0;
     this.#seen.clear();
+    if (this.log !== null) this.log.length = 0;
   }
 
   n(x: number): void {
+    if (this.log !== null) this.log.push(x | 0);
     this.a = Math.imul(this.a ^ x, 0x01000193);
     let k = Math.imul(x, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
@@ -85,6 +95,18 @@ class Hasher {
   }
 
   str(s: string): void {
+    if (this.log !== null) {
+      // Exact: the characters themselves, not their hash.
+      this.n(T_STR);
+      this.n(s.length);
+      for (let i = 0; i < s.length; i++) this.n(s.charCodeAt(i));
+      return;
+    }
+    this.n(T_STR);
+    this.n(this.#strHash(s));
+  }
+
+  #strHash(s: string): number {
     let h = this.#strings.get(s);
     if (h === undefined) {
       h = 0x811c9dc5 | 0;
@@ -92,8 +114,18 @@ class Hasher {
       h ^= s.length;
       if (this.#strings.size < 100_000) this.#strings.set(s, h);
     }
-    this.n(T_STR);
-    this.n(h);
+    return h;
+  }
+
+  bool(x: boolean): void {
+    this.n(x ? T_TRUE : T_FALSE);
+  }
+
+  words(a: ArrayLike<number>): void {
+    this.n(T_ARR);
+    const len = a.length;
+    this.n(len);
+    for (let i = 0; i < len; i++) this.num(a[i]);
   }
 
   num(x: number): void {
@@ -197,10 +229,29 @@ class Hasher {
     this.n(T_OBJ);
     const keys = Object.keys(o);
     this.n(keys.length);
-    for (const k of keys) {
-      this.str(k);
-      this.value((o as Record<string, unknown>)[k]);
+    const rec = o as Record<string, unknown>;
+    if (this.log !== null) {
+      for (const k of keys) (this.str(k), this.value(rec[k]));
+      return;
     }
+    // The key names once per shape: instances of one class list the same
+    // keys (the same strings), so a comparison by identity replaces a
+    // string-hash lookup per key.
+    this.n(this.#shapeHash(o.constructor, keys));
+    for (let i = 0; i < keys.length; i++) this.value(rec[keys[i]]);
+  }
+
+  #shapeHash(ctor: unknown, keys: string[]): number {
+    const shape = this.#shapes.get(ctor);
+    if (shape !== undefined && shape.keys.length === keys.length) {
+      let same = true;
+      for (let i = 0; i < keys.length && same; i++) same = shape.keys[i] === keys[i];
+      if (same) return shape.hash;
+    }
+    let h = 0x6a09e667 | 0;
+    for (const k of keys) h = Math.imul(h ^ this.#strHash(k), 0x01000193);
+    this.#shapes.set(ctor, { keys, hash: h });
+    return h;
   }
 
   /** Typed arrays by their bytes, a 32-bit word at a time, skipping zero words. */
@@ -208,6 +259,14 @@ class Hasher {
     this.n(T_TA);
     const len = view.byteLength;
     this.n(len);
+    // The models' registers: a word at a time, with no view made over them.
+    if (view instanceof Uint32Array || view instanceof Int32Array) {
+      for (let i = 0; i < view.length; i++) {
+        const x = view[i];
+        if (x !== 0) (this.n(i), this.n(x));
+      }
+      return;
+    }
     const off = view.byteOffset;
     const words = len >>> 2;
     if ((off & 3) === 0 && words > 0) {
@@ -228,8 +287,25 @@ class Hasher {
   }
 
   digest(): string {
+    if (this.log !== null) return this.log.join(",");
     return `${(this.a >>> 0).toString(36)}.${(this.b >>> 0).toString(36)}`;
   }
+}
+
+/** Options of a {@link Fingerprinter}. */
+export interface FingerprintOptions {
+  /**
+   * Use the models' {@link VmModel.hashPrivate} where they have one
+   * (default true); false reads every published state path instead: the
+   * reference the hooks are tested against.
+   */
+  hooks?: boolean;
+  /**
+   * Give every word fed, in order, as the fingerprint instead of a 64-bit
+   * hash, and strings by their characters: no two different states share
+   * one. For tests: slow and long.
+   */
+  exact?: boolean;
 }
 
 interface PathSet {
@@ -250,13 +326,16 @@ interface PathSet {
  * ```
  */
 export class Fingerprinter {
-  readonly #h = new Hasher();
+  readonly #h: Hasher;
+  readonly #hooks: boolean;
   readonly #n = (x: number) => this.#h.n(x);
   readonly #str = (x: string) => this.#h.str(x);
   readonly #handlerIndex = new Map<readonly Op[], number>();
   readonly #paths: PathSet[][];
 
-  constructor(readonly program: Program) {
+  constructor(readonly program: Program, options: FingerprintOptions = {}) {
+    this.#h = new Hasher(options.exact ?? false);
+    this.#hooks = options.hooks ?? true;
     program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
     this.#paths = program.vms.map((d) => {
       const specs = d.platform.state as readonly StateSpec<VmModel>[];
@@ -298,10 +377,18 @@ export class Fingerprinter {
         }
       }
     }
-    state.vms.forEach((vm, v) => {
-      this.#publishedPaths(vm, this.#paths[v]);
-      h.value(vm);
-    });
+    const vms = state.vms;
+    for (let v = 0; v < vms.length; v++) {
+      const vm = vms[v];
+      // A model that hashes its private state whole needs no path read.
+      if (this.#hooks && vm.hashPrivate !== undefined) {
+        h.value(vm);
+        vm.hashPrivate(h);
+      } else {
+        this.#publishedPaths(vm, this.#paths[v]);
+        h.value(vm);
+      }
+    }
     return h.digest();
   }
 

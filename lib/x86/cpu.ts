@@ -36,6 +36,7 @@ import type { Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /** Where a vCPU's ExtINT (PIC) interrupts come from. */
 export interface ExtIntSource {
@@ -195,6 +196,18 @@ export class X86Cpu implements CpuModel {
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.words(this.#frames);
+    h.bool(this.#shadowFresh);
+    h.n(this.#softwareVector);
+    h.bool(this.#halted);
+    h.value(this.#mp);
+    h.n(this.#cr8);
+    h.bool(this.#windowReported);
+    this.lapic.hashPrivate(h);
+  }
   /** Set for Xen guests (`hypervisor xen` or `kvm-xen`); null under plain KVM. */
   hv: HypervisorHooks | null = null;
 

@@ -22,6 +22,7 @@
  */
 
 import type { Trace } from "../core/trace.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * How a poll-mode read (OCW3 P=1, then a read) is answered.
@@ -278,6 +279,13 @@ export class I8259Pair {
   readonly #host: I8259Host;
   /** The master's INT output as last computed. */
   #intr = false;
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.value(this.#m);
+    h.value(this.#s);
+    h.bool(this.#intr);
+  }
 
   constructor(host: I8259Host, options: I8259Options = {}) {
     this.#host = host;

@@ -45,6 +45,7 @@ import {
 import { arenaU32, arenaU8 } from "../core/arena.ts";
 import { msiAddressLow, msiDataWord, MsiDecoder, type MsiSink } from "./msi.ts";
 import type { Trace } from "../core/trace.ts";
+import type { StateHash } from "../core/platform.ts";
 
 // ---------------------------------------------------------------------------
 // The redirection entry
@@ -363,6 +364,19 @@ export class Ioapic implements EoiListener {
   #rtcVector = -1;
   #stormArmed = false;
   readonly #msi: MsiSink;
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.words(this.#low);
+    h.words(this.#high);
+    h.words(this.#line);
+    h.words(this.#eoiRepeats);
+    h.n(this.#ioregsel);
+    h.n(this.#id);
+    h.n(this.#rtcPendingEoi);
+    h.n(this.#rtcVector);
+    h.bool(this.#stormArmed);
+  }
 
   /** Makes an I/O APIC in its reset state (every entry masked). */
   constructor(host: IoapicHost, options: IoapicOptions = {}) {

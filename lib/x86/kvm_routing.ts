@@ -18,6 +18,7 @@ import type { Trace } from "../core/trace.ts";
 import { EINVAL } from "./errno.ts";
 import type { Ioapic } from "./ioapic.ts";
 import { MsiDecoder, MsiStatus } from "./msi.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * `kvm_irq_routing_irqchip.irqchip` values.
@@ -229,8 +230,18 @@ interface CompiledRoute {
 /** KVM's default table, compiled, by I/O APIC pin count; shared by every VM (see #installDefault). */
 const DEFAULT_TABLES = new Map<
   number,
-  { table: Map<number, CompiledRoute[]>; entries: Readonly<RoutingEntry>[] }
+  { table: Map<number, CompiledRoute[]>; entries: Readonly<RoutingEntry>[]; key: string }
 >();
+
+/**
+ * A routing table as one string, equal for equal tables: what `scn
+ * explore`'s fingerprint hashes, made once per table instead of walking
+ * its entries at every state.
+ */
+function tableKey(entries: readonly Readonly<RoutingEntry>[]): string {
+  return entries.map((e) => Object.entries(e).map(([k, v]) => `${k}=${String(v)}`).join(","))
+    .join(";");
+}
 
 /**
  * A VM's GSI routing table and the ioctls that use it.
@@ -255,10 +266,21 @@ export class GsiRouting {
   readonly #name: string;
   #table = new Map<number, CompiledRoute[]>();
   #entries: Readonly<RoutingEntry>[] = [];
+  /** {@link tableKey} of `#entries`, made when first hashed. */
+  #entriesKey: string | undefined = undefined;
   #lastError = "";
   readonly #msi: MsiDecoder;
   /** Reused for every Xen event-channel delivery. */
   readonly #xenRoute = { port: 0, vcpu: 0, priority: 0 };
+
+  /**
+   * Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`):
+   * the entries as set (the compiled table follows from them).
+   */
+  hashPrivate(h: StateHash): void {
+    h.value(this.#entriesKey ??= tableKey(this.#entries));
+    h.value(this.#lastError);
+  }
 
   /** Wires the routing layer; in kernel mode installs KVM's default table. */
   constructor(opts: GsiRoutingOptions) {
@@ -286,11 +308,16 @@ export class GsiRouting {
       if (this.setRouting(GsiRouting.kvmDefault(pins)) !== 0) {
         throw new Error(`kvm routing: default table rejected: ${this.#lastError}`);
       }
-      DEFAULT_TABLES.set(pins, { table: this.#table, entries: this.#entries });
+      DEFAULT_TABLES.set(pins, {
+        table: this.#table,
+        entries: this.#entries,
+        key: tableKey(this.#entries),
+      });
       return;
     }
     this.#table = cached.table;
     this.#entries = cached.entries;
+    this.#entriesKey = cached.key;
     // What setRouting would have done besides compiling.
     this.#opts.xen?.setRoutes([]);
     const t = this.#opts.trace;
@@ -409,6 +436,7 @@ export class GsiRouting {
     }
     this.#table = table;
     this.#entries = kept;
+    this.#entriesKey = undefined;
     this.#lastError = "";
     this.#opts.xen?.setRoutes(
       kept.filter((e): e is XenEvtchnRouteEntry => e.type === "xen_evtchn"),

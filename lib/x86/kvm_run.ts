@@ -25,6 +25,7 @@ import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message
 import type { ApicBus } from "./apic_bus.ts";
 import type { RoutingEntry } from "./kvm_routing.ts";
 import { decodeMsiInto, MsiStatus } from "./msi.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * `kvm_run.exit_reason` values the interrupt model produces (uapi `kvm.h`).
@@ -222,6 +223,13 @@ export class SplitEoiExits {
   readonly #stale: VectorSet[] = [];
   /** Per vCPU: `highest_stale_pending_ioapic_eoi`, or -1. */
   readonly #highestStale: number[] = [];
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.n(this.#stale.length);
+    for (const s of this.#stale) h.words(s);
+    h.words(this.#highestStale);
+  }
 
   /** Wires the interception to a routing table and a bus. */
   constructor(host: SplitEoiHost) {

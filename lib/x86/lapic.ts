@@ -85,6 +85,7 @@ import {
   type TimerHandle,
   type TimerMode,
 } from "./lapic_timer.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /** What a local APIC is wired to. */
 export interface LapicHost {
@@ -405,6 +406,27 @@ export class Lapic {
   readonly #errors: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.n(this.#apicBase);
+    h.bool(this.#x2apic);
+    h.n(this.#id);
+    h.n(this.#initialId);
+    h.n(this.#tpr);
+    h.n(this.#svr);
+    h.n(this.#ldr);
+    h.n(this.#dfr);
+    h.n(this.#esr);
+    h.n(this.#esrPending);
+    h.n(this.#icrLow);
+    h.n(this.#icrHigh);
+    h.n(this.#lintLines);
+    h.bool(this.#suppressEoi);
+    h.bool(this.#x2apicSupported);
+    h.bool(this.#tscDeadlineSupported);
+    this.timer.hashPrivate(h);
+  }
 
   /**
    * Makes a local APIC in its reset state.

@@ -32,6 +32,7 @@
 
 import type { Trace } from "../core/trace.ts";
 import { timerDivisor } from "./lapic_registers.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /** A scheduled expiry the timer can cancel ({@link ../core/event_queue.ts}'s `Scheduled` is one). */
 export interface TimerHandle {
@@ -120,6 +121,18 @@ export class LapicTimer {
   #deadline = 0n;
   #handle: TimerHandle | null = null;
   readonly #onFire = (): void => this.#fire();
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.n(this.#mode);
+    h.n(this.#tmict);
+    h.n(this.#tdcr);
+    h.n(this.#divisor);
+    h.num(this.#periodNs);
+    h.num(this.#targetNs);
+    h.big(this.#deadline);
+    h.bool(this.#handle !== null);
+  }
 
   /**
    * Makes a stopped timer in one-shot mode with TDCR = 0 (divide by 2).

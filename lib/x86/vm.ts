@@ -67,6 +67,7 @@ import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
 import { Irqfds } from "./irqfd.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * Guest RAM of a VM without a Xen domain, in bytes (a Xen domain brings its
@@ -390,6 +391,22 @@ export class X86Vm implements VmModel {
    * vm.memory().write(0x1000, 32, 0xdeadbeef);
    * ```
    */
+  /**
+   * Feeds `h` what the VM's models keep private: LAPIC registers and
+   * timers, vCPU interrupt frames, I/O APIC entries, the 8259s, routes,
+   * split-irqchip EOI state and the Xen domain's channels.
+   */
+  hashPrivate(h: StateHash): void {
+    for (const cpu of this.cpus) cpu.hashPrivate(h);
+    this.ioapic?.hashPrivate(h);
+    this.pic?.hashPrivate(h);
+    this.routing.hashPrivate(h);
+    this.#splitEois?.hashPrivate(h);
+    h.value(this.#userspace);
+    h.value(this.#cpuid);
+    this.xen?.domain.hashPrivate(h);
+  }
+
   memory(): GuestMemory {
     return this.ram ??= new GuestMemory(X86_RAM_SIZE);
   }

@@ -39,6 +39,7 @@ import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
 import { GuestRegs } from "./hypercall.ts";
 import { RUNSTATE, Runstates } from "./runstate.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * What the domain needs from the machine around it.
@@ -151,6 +152,22 @@ export class XenDomain implements EvtchnDomain {
   #sharedInfo: number;
   /** Other domains on the same hypervisor, by id. */
   readonly peers: Map<number, XenDomain> = new Map();
+
+  /**
+   * Feeds `h` the private state of the domain and of its peers, for `scn
+   * explore` (`VmModel.hashPrivate`).
+   */
+  hashPrivate(h: StateHash): void {
+    this.#hashOwn(h);
+    h.n(this.peers.size);
+    for (const [id, peer] of this.peers) (h.n(id), peer.#hashOwn(h));
+  }
+
+  #hashOwn(h: StateHash): void {
+    h.value(this.#width);
+    h.n(this.#sharedInfo);
+    this.evtchn.hashPrivate(h);
+  }
 
   constructor(
     readonly name: string,

@@ -26,6 +26,7 @@ import { XEN_ERRNO } from "./errno.ts";
 import type { Trace } from "../core/trace.ts";
 import { FIFO, FifoEvents } from "./fifo.ts";
 import { drain } from "../core/table.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /** The steps of a 2-level raise, as `scn explore` interleaves them. */
 export const RAISE_STEPS: readonly string[] = [
@@ -289,6 +290,15 @@ export class EventChannels {
   readonly #virqs: Int32Array[];
   /** PIRQ → port (`pirq->evtchn`). */
   readonly #pirqs = new Map<number, number>();
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.value(this.#ports);
+    h.n(this.#valid);
+    h.value(this.#virqs);
+    h.value(this.#pirqs);
+    this.fifo.hashPrivate(h);
+  }
   /** The FIFO ABI, active after the first successful EVTCHNOP_init_control (Xen only). */
   readonly fifo: FifoEvents;
 

@@ -29,6 +29,7 @@ import type { GuestMemory } from "../core/guest_memory.ts";
 import type { Trace } from "../core/trace.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { XEN_PAGE_SIZE } from "./layout.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /**
  * Event-word bits and the FIFO constants of `event_channel.h`.
@@ -124,6 +125,14 @@ export class FifoEvents {
   readonly #priority = new Map<number, number>();
   /** Ports raised while their array page was missing (`evtchn->pending`). */
   readonly #parked = new Set<number>();
+
+  /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
+  hashPrivate(h: StateHash): void {
+    h.bool(this.#active);
+    h.value(this.#vcpus);
+    h.value(this.#priority);
+    h.value(this.#parked);
+  }
 
   constructor(readonly host: FifoHost) {
     this.#vcpus = Array.from({ length: host.vcpuCount }, () => ({
