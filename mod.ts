@@ -36,6 +36,7 @@ export type {
   ModelEnv,
   Platform,
   PlatformEntry,
+  StateHash,
   Taken,
   VmModel,
 } from "./lib/core/platform.ts";
