@@ -253,7 +253,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   ram: GuestMemory | undefined;
   /** The vITS, or null without one. */
-  readonly its: Its | null;
+  its: Its | null;
   /** The GICv4 layer, or null without direct injection. */
   readonly v4: Gicv4 | null;
   /** GICv2 GICC_CTLR.FIQEn per vCPU. */
@@ -356,6 +356,19 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   vcpuExists(id: number): boolean {
     return id >= 0 && id < this.vcpus && this.#rank[id] < this.createdVcpus;
+  }
+
+  /**
+   * KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_ITS) on a GICv3 VM built
+   * without one (`vgic_its_create`): from now on the distributor and every
+   * redistributor advertise LPIs (GICR_TYPER.PLPIS follows `vgic_has_its`)
+   * and the ITS answers at its frames. No GICv4 layer comes with it.
+   */
+  addIts(): void {
+    if (this.its || this.version !== 3) return;
+    this.its = new Its(this, this.trace);
+    this.dist.lpis = true;
+    for (const rd of this.rds) rd.lpis = true;
   }
 
   /** The vcpu_id the creation order makes next, or undefined once all exist. */
@@ -906,7 +919,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       );
       return -EINVAL;
     }
-    if (!this.its) return -ENODEV;
+    // kvm_set_msi: vgic_has_its is false until KVM_CREATE_DEVICE made an ITS.
+    if (!this.its || !this.itsCreated) {
+      this.#emit("kvm", "signal_msi", "no ITS device: -ENODEV (kvm_set_msi)");
+      return -ENODEV;
+    }
     return this.injectMsi(address, data, flags, devid, "KVM_SIGNAL_MSI");
   }
 
@@ -974,7 +991,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         // irqfd_inject: a resampling irqfd leaves the line high until the EOI.
         if (!this.initialized && !this.resamplefds.has(gsi)) this.setSpiLine(spi, false);
         delivered++;
-      } else if (this.its) {
+      } else if (this.its && this.itsCreated) {
         const address = e.addressLo + e.addressHi * 2 ** 32;
         const r = this.injectMsi(address, e.data, e.flags, e.devid, `irqfd GSI ${gsi}`);
         if (r === 1) delivered++;

@@ -155,7 +155,7 @@ export class Redistributor {
   /** GICR_TYPER.Last: the last redistributor of the region (redistributor regions may move it). */
   last: boolean;
   /** GICR_TYPER.PLPIS: LPIs are supported (the VM has an ITS). */
-  readonly lpis: boolean;
+  lpis: boolean;
   /**
    * The slot in its redistributor region: the vCPU's creation index in the
    * legacy region; -1 while the counted regions have no slot for it.

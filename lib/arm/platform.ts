@@ -1444,7 +1444,7 @@ const VMM_COMMANDS: Cmd[] = [
           ),
       ),
   },
-  {
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_init",
     doc:
@@ -1453,7 +1453,7 @@ const VMM_COMMANDS: Cmd[] = [
     returns: "0",
     run: (vm, _c, _a, source) =>
       acting(vm, source, "ioctl", "KVM_DEV_ARM_VGIC_CTRL_INIT", () => vm.gic.vgicInit()),
-  },
+  }),
   {
     actor: "vmm",
     name: "kvm set_gsi_routing",
@@ -1537,47 +1537,53 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm create_device",
     doc:
-      "KVM_CREATE_DEVICE of the vGIC or its ITS, for a vm whose `gic` block says `deferred` (kvm_ioctl_create_device; vgic-init.c kvm_vgic_create: -EEXIST for a second vGIC, -ENODEV for a GICv2 the host cannot emulate (`gic { no_v2_emulation }`), -EBUSY once a vCPU has run, -E2BIG past 8 vCPUs for GICv2; vgic-its.c vgic_its_create). The type must be the vm's `gic` version (the model builds that GIC); its needs `gic v3 { its }`",
-    params: [{
-      name: "type",
-      type: { kind: "enum", values: DEVICE_TYPES },
-      doc: "KVM_DEV_TYPE_ARM_VGIC_V2, _V3 or _ITS",
-    }],
+      "KVM_CREATE_DEVICE of a vGIC (either version, whatever the vm's `gic` setting names, until one exists) or an ITS (kvm_ioctl_create_device: -ENODEV for a type the host did not register: `gic { gicv2_host }` has no vgic_v3 and no its, `gic { no_v2_emulation }` no vgic_v2; test=1 is KVM_CREATE_DEVICE_TEST: 0, nothing made; vgic-init.c kvm_vgic_create: -EEXIST once a vGIC exists, -EBUSY once a vCPU has run, -E2BIG past 8 vCPUs for GICv2; vgic-its.c vgic_its_create). Needs `gic { deferred }` for the vGIC; an ITS goes on a GICv3 vGIC once it exists",
+    params: [
+      {
+        name: "type",
+        type: { kind: "enum", values: DEVICE_TYPES },
+        doc: "KVM_DEV_TYPE_ARM_VGIC_V2, _V3 or _ITS",
+      },
+      { name: "test", type: BIT, doc: "KVM_CREATE_DEVICE_TEST", default: 0 },
+    ],
     returns: "0, -EEXIST, -ENODEV, -EBUSY or -E2BIG",
     run: (vm, _c, a, source) =>
-      acting(vm, source, "ioctl", `KVM_CREATE_DEVICE ${a.type}`, () => {
-        const dev = vm.gic.device;
-        if (a.type === "its") {
-          if (!vm.gic.its) {
+      acting(vm, source, "ioctl", `KVM_CREATE_DEVICE ${a.type}${a.test ? " test" : ""}`, () => {
+        const gic = vm.gic, type = a.type as (typeof DEVICE_TYPES)[number];
+        const makes = a.test !== 1 && vm.deviceRegistered(type);
+        if (type === "its" && makes) {
+          if (!gic.device.created || gic.version !== 3) {
             throw new CommandInputError(
-              "KVM_CREATE_DEVICE its: the model builds the ITS from the vm's setting: declare gic v3 { its }",
+              "KVM_CREATE_DEVICE its: KVM would make an ITS here too, but the model puts the ITS on a GICv3 vGIC: create the vgic_v3 first",
             );
           }
-          if (vm.gic.itsCreated) {
+          if (gic.itsCreated && gic.its) {
             throw new CommandInputError(
               "KVM_CREATE_DEVICE its: KVM would create a second ITS, but the model has one ITS per VM",
             );
           }
-          vm.gic.itsCreated = true;
-          emit(vm, "kvm", "create_device", "KVM_CREATE_DEVICE its: 0 (vgic_its_create)");
-          return 0;
         }
-        const version = a.type === "vgic_v2" ? 2 : 3;
-        if (dev.created && dev.version !== version) {
-          emit(vm, "kvm", "create_device", `KVM_CREATE_DEVICE ${a.type}: ${-EEXIST}`);
-          return -EEXIST;
+        if (type === "vgic_v2" && makes && !gic.device.created && gic.version === 3) {
+          const problem = vcpuIdsProblem({
+            vcpus: gic.vcpus,
+            gic: "v2",
+            vcpu_ids: [...gic.creationOrder],
+          });
+          if (problem) throw new CommandInputError(`KVM_CREATE_DEVICE vgic_v2: ${problem}`);
         }
-        if (dev.version !== version) {
-          throw new CommandInputError(
-            `KVM_CREATE_DEVICE ${a.type}: the model builds the vGIC the vm's 'gic' setting names: declare gic v${version} { deferred }`,
-          );
-        }
-        const r = dev.create();
-        emit(vm, "kvm", "create_device", `KVM_CREATE_DEVICE ${a.type}: ${r} (kvm_vgic_create)`);
+        const r = vm.createDevice(type, a.test === 1);
+        emit(
+          vm,
+          "kvm",
+          "create_device",
+          `KVM_CREATE_DEVICE ${type}${a.test ? " (test)" : ""}: ${r}${
+            type === "its" ? " (vgic_its_create)" : a.test ? "" : " (kvm_vgic_create)"
+          }`,
+        );
         return r;
       }),
   },
-  {
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_set_addr",
     doc:
@@ -1626,8 +1632,8 @@ const VMM_COMMANDS: Cmd[] = [
         return r;
       });
     },
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_get_addr",
     doc:
@@ -1657,7 +1663,7 @@ const VMM_COMMANDS: Cmd[] = [
         () => vm.gic.device.getAddr(type, BigInt(a.index as number)),
       );
     },
-  },
+  }),
   {
     actor: "vmm",
     name: "kvm run",
@@ -1675,7 +1681,7 @@ const VMM_COMMANDS: Cmd[] = [
       return acting(vm, source, "ioctl", `KVM_RUN vcpu${cpu}`, () => vm.gic.run(cpu));
     },
   },
-  {
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_get_nr_irqs",
     doc:
@@ -1683,8 +1689,8 @@ const VMM_COMMANDS: Cmd[] = [
     params: [],
     returns: "nr_spis + 32",
     run: (vm) => vm.gic.getNrIrqs(),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_set_nr_irqs",
     doc:
@@ -1699,8 +1705,8 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_SET_DEVICE_ATTR NR_IRQS ${a.value}`,
         () => vm.gic.setNrIrqs(a.value as number),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_set_redist_reg",
     doc:
@@ -1727,8 +1733,8 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_SET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
         () => vm.gic.setRegAttr("redist", a.vcpu as number, a.offset as number, a.value as number),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_get_dist_reg",
     doc:
@@ -1754,8 +1760,8 @@ const VMM_COMMANDS: Cmd[] = [
               gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number))
             : vm.gic.getDistReg(a.offset as number),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_set_dist_reg",
     doc:
@@ -1782,8 +1788,8 @@ const VMM_COMMANDS: Cmd[] = [
               gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number, a.value as number))
             : vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_get_cpu_reg",
     doc:
@@ -1807,8 +1813,8 @@ const VMM_COMMANDS: Cmd[] = [
           v2Attr(vm, "get_attr", "CPU_REGS", a, () =>
             gicv2CpuUaccess(vm.gic, a.vcpu as number, a.offset as number)),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_set_cpu_reg",
     doc:
@@ -1833,8 +1839,8 @@ const VMM_COMMANDS: Cmd[] = [
           v2Attr(vm, "set_attr", "CPU_REGS", a, () =>
             gicv2CpuUaccess(vm.gic, a.vcpu as number, a.offset as number, a.value as number)),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_cpu_sysreg",
     doc:
@@ -1862,8 +1868,8 @@ const VMM_COMMANDS: Cmd[] = [
         () => vm.gic.cpuSysreg(a.vcpu as number, a.reg as string, write),
       );
     },
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_level_info",
     doc:
@@ -1896,8 +1902,8 @@ const VMM_COMMANDS: Cmd[] = [
             (a.value as number) < 0 ? undefined : (a.value as number),
           ),
       ),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_get_redist_reg",
     doc:
@@ -1923,7 +1929,7 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_GET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
         () => vm.gic.getRedistReg(a.vcpu as number, a.offset as number),
       ),
-  },
+  }),
   {
     actor: "vmm",
     name: "kvm get_one_reg",
@@ -2013,7 +2019,7 @@ const VMM_COMMANDS: Cmd[] = [
         return 0;
       }),
   },
-  {
+  onDeviceFd("its", {
     actor: "vmm",
     name: "kvm its_ctrl",
     doc:
@@ -2035,8 +2041,8 @@ const VMM_COMMANDS: Cmd[] = [
         }
         return a.op === "save_tables" ? its.saveTables() : its.restoreTables();
       }),
-  },
-  {
+  }),
+  onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_save_pending_tables",
     doc:
@@ -2051,8 +2057,8 @@ const VMM_COMMANDS: Cmd[] = [
         "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES",
         () => vm.gic.savePendingTables(),
       ),
-  },
-  {
+  }),
+  onDeviceFd("its", {
     actor: "vmm",
     name: "kvm its_get_reg",
     doc:
@@ -2072,8 +2078,8 @@ const VMM_COMMANDS: Cmd[] = [
         );
         return v;
       }),
-  },
-  {
+  }),
+  onDeviceFd("its", {
     actor: "vmm",
     name: "kvm its_set_reg",
     doc:
@@ -2099,7 +2105,7 @@ const VMM_COMMANDS: Cmd[] = [
           );
         },
       ),
-  },
+  }),
   ...(["forward", "unforward"] as const).map((w): Cmd => ({
     actor: "vmm",
     name: `kvm ${w}`,
@@ -2359,6 +2365,13 @@ function gicState(): State[] {
         "times KVM signalled the resamplefd of GSI #'s irqfd (irqfd_resampler_ack, on the guest's EOI or DIR of its level SPI); -1 without a resampling irqfd",
       get: (vm, [gsi]) => vm.gic.resamplefds.get(gsi) ?? -1,
       bounds: () => [4096],
+    },
+    {
+      pattern: "vgic.version",
+      type: INT_ANY,
+      doc:
+        "the vGIC's architecture version: the vm's `gic` setting, or the type a deferred vGIC's KVM_CREATE_DEVICE made",
+      get: (vm) => vm.gic.version,
     },
     {
       pattern: "vgic.ready",
@@ -2668,6 +2681,12 @@ const SETTINGS: SettingSpec[] = [
         value: { kind: "flag" },
       },
       {
+        name: "gicv2_host",
+        doc:
+          "the host's GIC is a GICv2: KVM registers only the vgic_v2 device type (kvm_register_vgic_device), so creating a vgic_v3 or an its is -ENODEV (needs deferred)",
+        value: { kind: "flag" },
+      },
+      {
         name: "no_v2_emulation",
         doc:
           "the host cannot emulate a GICv2 (a GICv3 host without the GICv2 compatibility interface: can_emulate_gicv2 false), so creating a vgic_v2 is -ENODEV",
@@ -2812,6 +2831,34 @@ export function gicProblem(settings: Readonly<Record<string, Val>>): string | un
 }
 
 /**
+ * A command on a device fd (KVM_{SET,GET}_DEVICE_ATTR on the vGIC's or the
+ * ITS's): until `kvm create_device` made that device (`gic { deferred }`)
+ * the VMM has no fd to call, so the statement is a scenario error, not an
+ * answer of KVM's. Ioctls on the VM fd (KVM_IRQ_LINE, KVM_SIGNAL_MSI,
+ * KVM_IRQFD, KVM_SET_GSI_ROUTING) are not wrapped: KVM answers them.
+ */
+function onDeviceFd(device: "vgic" | "its", c: Cmd): Cmd {
+  return {
+    ...c,
+    doc: `${c.doc}. On the ${device === "vgic" ? "vGIC" : "ITS"}'s device fd`,
+    run: (vm, cpu, args, source) => {
+      const gic = vm.gic;
+      const missing = device === "vgic" ? !gic.device.created : gic.its !== null && !gic.itsCreated;
+      if (missing) {
+        throw new CommandInputError(
+          `${c.name}: the VMM has no ${
+            device === "vgic" ? "vGIC" : "ITS"
+          } device fd yet: make the device with \`kvm create_device type=${
+            device === "vgic" ? `vgic_v${gic.version}` : "its"
+          }\` first`,
+        );
+      }
+      return c.run(vm, cpu, args, source);
+    },
+  };
+}
+
+/**
  * A vCPU's command, refused while that vCPU has not been created (`vcpus {
  * created N }` until `kvm create_vcpu`): KVM has no such vCPU, so nothing
  * it could run exists. A scenario error, not a KVM answer.
@@ -2855,6 +2902,14 @@ function onCreatedVcpu(c: Cmd): Cmd {
  * ```
  */
 export function checkSettings(settings: Readonly<Record<string, Val>>): string | undefined {
+  if (settings["gic.gicv2_host"] === 1) {
+    if (settings["gic.no_v2_emulation"] === 1) {
+      return "gic { gicv2_host no_v2_emulation }: a GICv2 host always emulates a GICv2";
+    }
+    if (settings["gic.deferred"] !== 1 && settings.gic === "v3") {
+      return "gic v3 { gicv2_host }: KVM has no vgic_v3 on a GICv2 host (KVM_CREATE_DEVICE is -ENODEV); add deferred to let the VMM try";
+    }
+  }
   const n = settings.nr_irqs;
   const why = typeof n === "number" ? nrIrqsProblem(n) : undefined;
   if (why) return `nr_irqs ${n}: KVM_DEV_ARM_VGIC_GRP_NR_IRQS is -EINVAL: ${why}`;
@@ -2928,6 +2983,7 @@ export const armPlatform: Platform<ArmVm> = {
       vm.gic.itsCreated = false;
     }
     if (s["gic.no_v2_emulation"] === 1) vm.gic.device.canEmulateV2 = false;
+    if (s["gic.gicv2_host"] === 1) vm.gic.device.hostV3 = false;
     if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
       env.trace.emit(
         "kvm",

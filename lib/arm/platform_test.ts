@@ -122,3 +122,22 @@ Deno.test("a vCPU not created yet runs nothing until kvm create_vcpu makes it", 
       /would succeed, but the vm's vcpu_ids create vcpu1 next/.test(e.message),
   );
 });
+
+Deno.test("a vGIC or ITS device attribute before kvm create_device made the device is a scenario error: no fd to call", () => {
+  const head = `scenario "x"\nvm arm { arch arm64  gic v3 { its deferred } }\n`;
+  assert.throws(
+    () => run(head + "vmm: kvm vgic_set_addr type=v3_dist addr=0x8000000\n"),
+    (e: unknown) =>
+      e instanceof ScnError &&
+      /kvm vgic_set_addr: the VMM has no vGIC device fd yet: make the device with `kvm create_device type=vgic_v3`/
+        .test(e.message),
+  );
+  assert.throws(
+    () => run(head + "vmm: kvm create_device type=vgic_v3\nvmm: kvm its_ctrl reset\n"),
+    (e: unknown) => e instanceof ScnError && /no ITS device fd yet/.test(e.message),
+  );
+  const r = run(
+    head + "vmm: kvm create_device type=vgic_v3\nvmm: kvm vgic_init -> $r\nexpect $r == 0\n",
+  );
+  assert.equal(r.status, "pass");
+});

@@ -146,6 +146,12 @@ export class VgicDevice {
    * a GICv2 host, or a GICv3 host with the GICv2 compatibility interface).
    */
   canEmulateV2 = true;
+  /**
+   * The host's GIC is a GICv3, so KVM registered the vgic_v3 and ITS
+   * device types (`kvm_register_vgic_device`); a GICv2 host registers only
+   * vgic_v2.
+   */
+  hostV3 = true;
 
   /**
    * The device of a VM whose GIC is `version` and which has `vcpus` vCPUs.
@@ -174,11 +180,28 @@ export class VgicDevice {
    * ```
    */
   create(): number {
+    const r = this.createResult(this.version);
+    if (r === 0) this.created = true;
+    return r;
+  }
+
+  /**
+   * What `kvm_vgic_create` would answer for a vGIC of `version` on this
+   * VM, creating nothing (a VM may get either version until one exists).
+   *
+   * @example
+   * ```ts
+   * const dev = new VgicDevice(3, 9);
+   * dev.created = false;
+   * dev.createResult(3); // 0
+   * dev.createResult(2); // -7 (-E2BIG): 9 vCPUs
+   * ```
+   */
+  createResult(version: 2 | 3): number {
     if (this.created) return -EEXIST;
-    if (this.version === 2 && !this.canEmulateV2) return -ENODEV;
+    if (version === 2 && !this.canEmulateV2) return -ENODEV;
     if (this.vcpuRan) return -EBUSY;
-    if (this.vcpus > VGIC_MAX_CPUS[this.version]) return -E2BIG;
-    this.created = true;
+    if (this.vcpus > VGIC_MAX_CPUS[version]) return -E2BIG;
     return 0;
   }
 

@@ -24,6 +24,7 @@ import { Gic } from "./gic.ts";
 import { OWNER_TIMER } from "./irq_state.ts";
 import { ArchTimer, type CounterOffsets, newCounterOffsets, TimerPpi } from "./timer.ts";
 import { armRamSize } from "./memory_map.ts";
+import { ENODEV } from "./errno.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
@@ -112,8 +113,12 @@ export interface VcpuTimers {
 export class ArmVm implements VmModel, GicPort {
   /** The vCPUs, indexed by vcpu_id. */
   readonly cpus: ArmCpu[] = [];
-  /** The in-kernel vGIC. */
-  readonly gic: Gic;
+  /**
+   * The in-kernel vGIC. Replaced once, when the VMM's KVM_CREATE_DEVICE
+   * asks for the other version than the vm's `gic` setting before any
+   * vGIC exists (see {@link ArmVm.createDevice}).
+   */
+  gic: Gic;
   /** Each vCPU's timers, indexed by vcpu_id. */
   readonly timers: VcpuTimers[] = [];
   readonly #env: ModelEnv;
@@ -150,13 +155,9 @@ export class ArmVm implements VmModel, GicPort {
       creationOrder: config.vcpuIds,
       created: config.created,
     }, env.trace);
+    this.#ownTimerPpis();
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));
-      const bank = this.gic.rds[i].bank;
-      // The timer owns its PPIs (kvm_vgic_set_owner): userspace cannot drive them.
-      for (const p of [TimerPpi.VIRT, TimerPpi.PHYS, TimerPpi.HVIRT, TimerPpi.HPHYS]) {
-        bank.owner[p] = OWNER_TIMER;
-      }
       this.timers.push({
         virt: new ArchTimer(
           "virt",
@@ -191,6 +192,90 @@ export class ArmVm implements VmModel, GicPort {
       this.gic.ram = domain.mem;
       this.xen = { domain, kvm: new KvmXen(domain) };
     }
+  }
+
+  /** The timer owns its PPIs (kvm_vgic_set_owner): userspace cannot drive them. */
+  #ownTimerPpis(): void {
+    for (const rd of this.gic.rds) {
+      for (const p of [TimerPpi.VIRT, TimerPpi.PHYS, TimerPpi.HVIRT, TimerPpi.HPHYS]) {
+        rd.bank.owner[p] = OWNER_TIMER;
+      }
+    }
+  }
+
+  /**
+   * KVM_CREATE_DEVICE of a vGIC or an ITS, as `kvm_ioctl_create_device`
+   * and the device's create hook answer it: -ENODEV when the host
+   * registered no such device type (a GICv2 host has no vgic_v3 and no
+   * ITS; a GICv3 host without the GICv2 compatibility interface no
+   * vgic_v2); with `test` (KVM_CREATE_DEVICE_TEST) 0 and nothing made;
+   * then `kvm_vgic_create`'s -EEXIST (any vGIC exists), -EBUSY (a vCPU has
+   * run), -E2BIG (more vCPUs than the version takes), or `vgic_its_create`.
+   * A vGIC of the other version than the one built is built now: nothing
+   * of a vGIC existed before (the VMM's routing table, irqfds and guest
+   * RAM carry over). Returns 0 or the negative errno.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+   * vm.gic.device.created = false;
+   * vm.createDevice("vgic_v2"); // 0: the VM's vGIC is now a GICv2
+   * vm.gic.version; // 2
+   * ```
+   */
+  createDevice(type: "vgic_v2" | "vgic_v3" | "its", test = false): number {
+    const dev = this.gic.device;
+    if (!this.deviceRegistered(type)) return -ENODEV;
+    if (test) return 0;
+    if (type === "its") {
+      this.gic.addIts();
+      this.gic.itsCreated = true;
+      return 0;
+    }
+    const version = type === "vgic_v2" ? 2 : 3;
+    const r = dev.createResult(version);
+    if (r !== 0) return r;
+    if (version !== this.gic.version) this.#rebuildGic(version);
+    return this.gic.device.create();
+  }
+
+  /**
+   * Whether the host registered the device type (`kvm_register_vgic_device`):
+   * vgic_v3 and its on a GICv3 host, vgic_v2 where a GICv2 can be emulated.
+   */
+  deviceRegistered(type: "vgic_v2" | "vgic_v3" | "its"): boolean {
+    const dev = this.gic.device;
+    return type === "vgic_v2" ? dev.canEmulateV2 : dev.hostV3;
+  }
+
+  /** A not-yet-created vGIC of the other version, with the VM's own state carried over. */
+  #rebuildGic(version: 2 | 3): void {
+    const old = this.gic, c = this.config;
+    const gic = new Gic({
+      version,
+      vcpus: c.vcpus,
+      nrIrqs: c.nrIrqs,
+      its: version === 3 && c.its,
+      v4: version === 3 && c.v4,
+      creationOrder: old.creationOrder,
+      created: old.createdVcpus,
+    }, this.trace);
+    const dev = gic.device;
+    dev.created = false;
+    dev.vcpuRan = old.device.vcpuRan;
+    dev.canEmulateV2 = old.device.canEmulateV2;
+    dev.hostV3 = old.device.hostV3;
+    gic.nrSpisSet = false;
+    gic.itsCreated = false;
+    gic.ram = old.ram;
+    gic.routing.table = old.routing.table;
+    gic.routing.pinGsi = old.routing.pinGsi;
+    for (const g of old.irqfds) gic.irqfds.add(g);
+    for (const [g, n] of old.resamplefds) gic.resamplefds.set(g, n);
+    this.gic = gic;
+    this.#ownTimerPpis();
   }
 
   /** Virtual time now, in ns: the host counter the offsets apply to. */

@@ -3,6 +3,7 @@ import { ArmVm } from "./vm.ts";
 import { testEnv } from "./test_env.ts";
 import { KvmIrqType } from "./gic.ts";
 import { TimerCtl } from "./timer.ts";
+import { OWNER_TIMER } from "./irq_state.ts";
 
 Deno.test("ArmVm wires the virtual timer to PPI 27, which KVM_IRQ_LINE cannot drive", () => {
   const env = testEnv();
@@ -24,4 +25,21 @@ Deno.test("ArmVm refuses KVM_IRQ_LINE type CPU and checks SPI and PPI ranges", (
   assert.equal(vm.gic.kvmIrqLine(KvmIrqType.PPI, 2, 20, 1), -22);
   assert.equal(vm.gic.kvmIrqLine(KvmIrqType.PPI, 1, 20, 1), 0);
   assert.deepEqual(vm.gic.pendingOf(1), [20]);
+});
+
+Deno.test("ArmVm.createDevice() builds the vGIC version asked for, keeping the VMM's routing and irqfds", () => {
+  const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: true, v4: false, nrIrqs: 64 }, testEnv());
+  vm.gic.device.created = false;
+  vm.gic.itsCreated = false;
+  vm.gic.assignIrqfd(3, true);
+  vm.gic.routing.setDefault(32);
+  assert.equal(vm.createDevice("vgic_v2", true), 0);
+  assert.equal(vm.gic.version, 3); // the trial made nothing
+  assert.equal(vm.createDevice("vgic_v2"), 0);
+  assert.equal(vm.gic.version, 2);
+  assert.equal(vm.gic.its, null);
+  assert.equal(vm.gic.resamplefds.get(3), 0);
+  assert.equal(vm.gic.routing.gsiOfPin(5), 5);
+  assert.equal(vm.gic.rds[1].bank.owner[27], OWNER_TIMER);
+  assert.equal(vm.createDevice("vgic_v3"), -17); // -EEXIST
 });
