@@ -69,6 +69,15 @@ export interface HypervisorHooks {
    * the reason for a #GP, or undefined when the MSR is not the hypervisor's.
    */
   wrmsr?(n: number, msr: number, value: bigint): string | null | undefined;
+  /**
+   * A Xen PV guest's upcall is due on vCPU `n`: Xen bounces it to its event
+   * callback whatever RFLAGS.IF says (the guest masks events in vcpu_info).
+   */
+  pvUpcallDue?(n: number): boolean;
+  /** The bounce is made: returns the saved evtchn_upcall_mask, which Xen then sets. */
+  pvEnterCallback?(n: number): number;
+  /** HYPERVISOR_iret from the callback: the mask from the frame's RFLAGS.IF. */
+  pvIret?(n: number, rflagsIf: boolean): void;
 }
 
 /** The one-instruction interrupt shadow a vCPU may be in. */
@@ -140,6 +149,9 @@ const RESET_RIP = 0xfff0;
 
 const FRAME_IF = 1;
 const FRAME_NMI = 2;
+/** A Xen PV event-callback frame; with FRAME_EVENTS_ON its saved mask was clear. */
+const FRAME_EVENT = 4;
+const FRAME_EVENTS_ON = 8;
 
 /**
  * One x86 vCPU as the interrupt logic sees it.
@@ -605,6 +617,7 @@ export class X86Cpu implements CpuModel {
     // A KVM_INTERRUPT injection is re-injected before any new event, IF or not.
     if (this.injected >= 0) return true;
     if (this.nmiReady()) return true;
+    if (this.hv?.pvUpcallDue?.(this.index)) return true;
     if (!this.interruptFlag || this.shadow !== "none") return false;
     return this.lapicInKernel && this.maskableReady();
   }
@@ -618,6 +631,7 @@ export class X86Cpu implements CpuModel {
     }
     let kind: string, vector: number, cause = 0;
     let gv: number;
+    let pvFrame = 0;
     if (this.#softwareVector >= 0) {
       kind = "int";
       vector = this.#softwareVector;
@@ -632,6 +646,10 @@ export class X86Cpu implements CpuModel {
       // -1, not 2: an NMI is no vector-2 interrupt (`took nmi` names it).
       kind = "nmi";
       vector = -1;
+    } else if (this.hv?.pvUpcallDue?.(this.index)) {
+      kind = "event_callback";
+      vector = -1;
+      pvFrame = FRAME_EVENT | (this.hv.pvEnterCallback!(this.index) === 0 ? FRAME_EVENTS_ON : 0);
     } else if ((gv = this.globalVector()) >= 0) {
       // Xen's callback vector: injected directly, no IRR, ISR or EOI.
       kind = "vector";
@@ -648,7 +666,9 @@ export class X86Cpu implements CpuModel {
       vector = this.lapic.acknowledge();
       t.close(cause);
     }
-    this.#frames.push((this.interruptFlag ? FRAME_IF : 0) | (kind === "nmi" ? FRAME_NMI : 0));
+    this.#frames.push(
+      (this.interruptFlag ? FRAME_IF : 0) | (kind === "nmi" ? FRAME_NMI : 0) | pvFrame,
+    );
     this.interruptFlag = false;
     t.open(cause);
     const event = t.enabled ? t.emit(this.name, "took", describe(kind, vector)) : 0;
@@ -684,6 +704,7 @@ export class X86Cpu implements CpuModel {
     }
     this.interruptFlag = (f & FRAME_IF) !== 0;
     if (f & FRAME_NMI) this.nmiBlocked = false;
+    if (f & FRAME_EVENT) this.hv?.pvIret?.(this.index, (f & FRAME_EVENTS_ON) !== 0);
     this.#emit("iret", `IRET, IF=${this.interruptFlag ? 1 : 0}`);
     this.#checkWindow();
   }
@@ -695,6 +716,7 @@ export class X86Cpu implements CpuModel {
 
 function describe(kind: string, vector: number): string {
   if (kind === "nmi") return "NMI";
+  if (kind === "event_callback") return "event callback";
   const hex = `0x${vector.toString(16)}`;
   if (kind === "extint") return `${hex} (ExtINT)`;
   if (kind === "int") return `${hex} (INT n)`;

@@ -203,6 +203,7 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
       vm.cpus[cpu].lapic.write(lapicRegister(a.register.name).offset, Number(value & 0xffff_ffffn));
       return;
     }
+    noPvIoapic(vm);
     const io = vm.ioapic;
     if (!io) {
       if (trace.enabled) {
@@ -254,6 +255,7 @@ function lapicWrite(vm: X86Vm, cpu: number, name: string, value: number): void {
  * userspace APIC, which irqlab does not model: refused as bad input.
  */
 function needKernelLapic(vm: X86Vm): void {
+  if (vm.config.xenDomain === "pv") throw new CommandInputError(`this register ${NO_PV_LAPIC}`);
   if (!vm.irqchipInKernel) {
     throw new CommandInputError(
       "this vm has no in-kernel LAPIC ('irqchip userspace'): its registers are userspace's",
@@ -273,6 +275,7 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
     needKernelLapic(vm);
     return vm.cpus[cpu].lapic.read(lapicRegister(a.register.name).offset);
   }
+  noPvIoapic(vm);
   const io = vm.ioapic;
   // Nothing answers (a Xen PVH domain's null handler; no in-kernel IOAPIC):
   // every 32-bit read is all ones, and an IOREDTBL entry takes two.
@@ -333,6 +336,34 @@ const needKernelLapicSetting = (s: Readonly<Record<string, Val>>) =>
   s.irqchip === "userspace"
     ? "needs an in-kernel LAPIC: use 'irqchip kernel' or 'irqchip split' (with 'irqchip " +
       "userspace' the LAPIC belongs to the VMM)"
+    : s["hypervisor.domain"] === "pv"
+    ? NO_PV_LAPIC
+    : undefined;
+
+/** A PV guest cannot map an IOAPIC: Xen emulates none for it and grants it no such page. */
+function noPvIoapic(vm: X86Vm): void {
+  if (vm.config.xenDomain === "pv") {
+    throw new CommandInputError(
+      "a Xen PV guest has no IOAPIC to reach (Xen emulates none for it, and its page tables " +
+        "cannot map one): use 'domain hvm', or 'pvh' for Xen's null handler",
+    );
+  }
+}
+
+/** Why a Xen PV guest has no LAPIC command or path. */
+const NO_PV_LAPIC = "needs a LAPIC, which a Xen PV guest does not have (Xen emulates none " +
+  "for it, emulation_flags_ok): its events come through the event callback ('on vcpuN " +
+  "event_callback'), or use 'domain hvm' or 'pvh'";
+
+/**
+ * RFLAGS.IF and HLT are not a PV guest's to use: its kernel runs
+ * deprivileged and masks events in vcpu_info.
+ */
+const needHardwareIf = (s: Readonly<Record<string, Val>>) =>
+  s["hypervisor.domain"] === "pv"
+    ? "is not how a Xen PV guest masks events or waits: it runs deprivileged, Xen ignores " +
+      "its RFLAGS.IF for the upcall, and it masks with 'store vcpuN.info.evtchn_upcall_mask' " +
+      "and waits with 'xen sched_block'"
     : undefined;
 
 const needKernelPic = (s: Readonly<Record<string, Val>>) =>
@@ -347,6 +378,9 @@ const needEmulatedChips = (s: Readonly<Record<string, Val>>) =>
     ? "needs the vPIC and vIOAPIC, which a PVH domain does not have (Xen's " +
       "emulation_flags_ok gives a PVH domU X86_EMU_LAPIC only, so a GSI reaches nothing): " +
       "deliver through an event channel or an MSI, or use 'domain hvm'"
+    : s["hypervisor.domain"] === "pv"
+    ? "needs the vPIC and vIOAPIC, which a PV domain does not have (Xen emulates no " +
+      "interrupt controller for it): deliver through an event channel, or use 'domain hvm'"
     : undefined;
 
 /**
@@ -394,6 +428,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "sti",
+    requires: needHardwareIf,
     backend: "sti",
     doc: "STI: set RFLAGS.IF; the next instruction still runs with interrupts blocked (STI shadow)",
     params: [],
@@ -403,6 +438,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "cli",
+    requires: needHardwareIf,
     backend: "cli",
     doc: "CLI: clear RFLAGS.IF",
     params: [],
@@ -412,6 +448,7 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "hlt",
+    requires: needHardwareIf,
     exits: true,
     backend: "hlt",
     doc: "HLT: halt until an interrupt that can be taken (or NMI/SMI/INIT) arrives",
@@ -1290,8 +1327,11 @@ const SETTINGS: SettingSpec[] = [
         doc: "hypervisor xen: the domain type (xl type=): hvm (default; vPIC, vIOAPIC, vLAPIC) " +
           "or pvh (a vLAPIC only, Xen emulation_flags_ok: the upcall is a LAPIC vector; a " +
           "GSI or PCI INTx callback is ignored, hvm_set_callback_via; I/O APIC and PIC " +
-          "accesses reach Xen's null handler, reads all ones, hvmemul_do_io)",
-        value: { kind: "enum", values: ["hvm", "pvh"], default: "hvm" },
+          "accesses reach Xen's null handler, reads all ones, hvmemul_do_io) or pv (no " +
+          "LAPIC, PIC or IOAPIC: the upcall is the event callback, taken when " +
+          "evtchn_upcall_pending is set and evtchn_upcall_mask clear, whatever RFLAGS.IF " +
+          "says; Xen sets the mask on entry and HYPERVISOR_iret restores it; HVMOPs -EINVAL)",
+        value: { kind: "enum", values: ["hvm", "pvh", "pv"], default: "hvm" },
       },
     ],
   },
@@ -1375,6 +1415,13 @@ const HANDLER_EVENTS: HandlerEventSpec[] = [
     binds: [{ name: "vector", doc: "the vector taken", from: "vector" }],
   },
   { name: "nmi", doc: "a non-maskable interrupt", takesValue: false },
+  {
+    name: "event_callback",
+    doc: "a Xen PV guest's upcall: Xen's bounce to its event callback (entry.S " +
+      "test_guest_events, create_bounce_frame), which sets evtchn_upcall_mask; the " +
+      "handler's return is HYPERVISOR_iret, which restores it",
+    takesValue: false,
+  },
 ];
 
 // ---- Xen -------------------------------------------------------------------------
@@ -1522,6 +1569,10 @@ export const x86Platform: Platform<X86Vm> = {
       return "'domain' chooses the type of a Xen domain, and KVM's Xen emulation runs HVM " +
         "guests only: use 'hypervisor xen'";
     }
+    if (s["hypervisor.domain"] === "pv" && (s.lapic !== "xapic" || s.aps !== "running")) {
+      return "a Xen PV guest has no LAPIC: 'lapic x2apic' and 'aps wait-for-sipi' need " +
+        "'domain hvm' or 'pvh'";
+    }
     if (s.hypervisor === "xen" && s.irqchip !== "kernel") {
       return "'hypervisor xen' always has the emulated vPIC and vIOAPIC: leave out 'irqchip split'";
     }
@@ -1541,11 +1592,11 @@ export const x86Platform: Platform<X86Vm> = {
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,
-      xenDomain: s["hypervisor.domain"] as "hvm" | "pvh",
+      xenDomain: s["hypervisor.domain"] as "hvm" | "pvh" | "pv",
     }, env),
   handlerMatches: (event, values, taken) => {
-    if (event === "nmi") return taken.kind === "nmi";
-    if (taken.kind === "nmi") return false;
+    if (event === "nmi" || event === "event_callback") return taken.kind === event;
+    if (taken.kind === "nmi" || taken.kind === "event_callback") return false;
     return values === null || values.includes(taken.vector);
   },
 };

@@ -156,7 +156,10 @@ export interface X86VmConfig {
   guestWidth?: GuestWidth;
   /** Xen: the toolstack's event-channel port cap (xl `max_event_channels`). Default 1023. */
   maxEvtchnPort?: number;
-  /** `hypervisor xen`: the domain type; a PVH domain has no vPIC or vIOAPIC. Default `hvm`. */
+  /**
+   * `hypervisor xen`: the domain type; a PVH domain has no vPIC or vIOAPIC,
+   * a PV one no emulated interrupt controller at all. Default `hvm`.
+   */
   xenDomain?: XenDomainType;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
@@ -243,8 +246,8 @@ export class X86Vm implements VmModel {
     });
     const kernel = config.irqchip === "kernel";
     const lapicInKernel = config.irqchip !== "userspace";
-    // Xen gives a PVH domU a vLAPIC only (emulation_flags_ok): no vPIC, no vIOAPIC.
-    const chips = kernel && config.xenDomain !== "pvh";
+    // Xen gives a PVH domU a vLAPIC only (emulation_flags_ok), a PV one nothing.
+    const chips = kernel && (config.xenDomain ?? "hvm") === "hvm";
     // The one way interrupt messages written as MSIs reach the APIC bus:
     // devices' (KVM_SIGNAL_MSI, MSI routes) and the I/O APIC's alike.
     const msi = new MsiDecoder(this.bus, { x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0 });
@@ -634,6 +637,18 @@ class XenGlue implements XenHost, HypervisorHooks {
   /** The callback GSI (or PCI INTx GSI) line, through the VM's GSI routing. */
   setGsiLevel(gsi: number, level: 0 | 1): void {
     this.vm.routing.irqLine(gsi, level);
+  }
+
+  pvUpcallDue(n: number): boolean {
+    return this.#domain().pvUpcallDue(n);
+  }
+
+  pvEnterCallback(n: number): number {
+    return this.#domain().pvEnterCallback(n);
+  }
+
+  pvIret(n: number, rflagsIf: boolean): void {
+    this.#domain().pvIret(n, rflagsIf);
   }
 
   /** `local_events_need_delivery` (HVM): an interrupt could be injected now. */

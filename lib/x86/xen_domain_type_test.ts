@@ -72,3 +72,55 @@ Deno.test("'domain' is a Xen setting: refused for kvm and kvm-xen", () => {
     );
   }
 });
+
+const PV = "hypervisor xen { domain pv }";
+
+Deno.test("PV: LAPIC commands and paths, CLI/STI/HLT and the chips are located input errors", () => {
+  for (
+    const [line, want] of [
+      ["vcpu0: lapic enable\n", /needs a LAPIC, which a Xen PV guest does not have/],
+      ["vcpu0: eoi\n", /needs a LAPIC, which a Xen PV guest does not have/],
+      ["expect vcpu0.lapic.irr == {}\n", /needs a LAPIC, which a Xen PV guest does not have/],
+      ["vcpu0: sti\n", /masks with 'store vcpuN.info.evtchn_upcall_mask'/],
+      ["vcpu0: cli\n", /masks with 'store vcpuN.info.evtchn_upcall_mask'/],
+      ["vcpu0: hlt\n", /waits with 'xen sched_block'/],
+      ["device nic: pulse gsi=3\n", /a PV domain does not have/],
+      ["expect pic.master.irr == 0\n", /a PV domain does not have/],
+    ] as const
+  ) {
+    const shown = refusal(PV, line);
+    assert.match(shown, want, line);
+    assert.match(shown, /t\.scn:3:\d+/, line);
+  }
+  assert.match(refusal(`${PV} lapic x2apic`, ""), /a Xen PV guest has no LAPIC/);
+});
+
+Deno.test("PV: the event callback is taken with RFLAGS.IF clear, masks events, and its return unmasks", () => {
+  const trace = new Trace(() => 0);
+  const vm = new X86Vm("g", {
+    vcpus: 1,
+    irqchip: "kernel",
+    lowestPriority: "kvm-vector-hashing",
+    routing: "kvm",
+    hypervisor: "xen",
+    xenDomain: "pv",
+  }, { trace, queue: new EventQueue(), now: () => 0 });
+  const d = vm.xen!.domain;
+  const cpu = vm.cpus[0];
+  assert.equal(vm.pic, null);
+  assert.equal(vm.ioapic, null);
+  assert.equal(cpu.interruptFlag, false);
+  const p = d.evtchn.bindIpi(0);
+  d.evtchn.send(p);
+  assert.equal(cpu.canTake(), true);
+  const taken = cpu.take();
+  assert.equal(taken.kind, "event_callback");
+  assert.equal(d.areas.read(0, "evtchn_upcall_mask"), 1n);
+  assert.equal(cpu.canTake(), false); // still pending, but masked
+  cpu.returnFromInterrupt();
+  assert.equal(d.areas.read(0, "evtchn_upcall_mask"), 0n);
+  assert.equal(cpu.canTake(), true); // the guest has not cleared evtchn_upcall_pending
+  // HYPERVISOR_iret with RFLAGS.IF clear in the frame leaves events masked.
+  d.pvIret(0, false);
+  assert.equal(cpu.canTake(), false);
+});

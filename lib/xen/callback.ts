@@ -201,6 +201,12 @@ export class Callback {
    * which is modelled with Xen's rule.
    */
   assert(vcpu: number): void {
+    if (this.domainType === "pv") {
+      // vcpu_mark_events_pending: a PV vCPU is only kicked; the callback runs on its way back.
+      this.#emit("upcall.pv", `vcpu${vcpu}: kicked: the event callback is due while unmasked`);
+      this.host.kick(vcpu);
+      return;
+    }
     if (this.host.injectEvtchnIrq) {
       this.#emit("upcall.ppi", `vcpu${vcpu}: event-channel PPI injected`);
       this.host.injectEvtchnIrq(vcpu);
@@ -275,12 +281,16 @@ export class Callback {
    * kvm-xen: a vector is KVM_XEN_ATTR_TYPE_UPCALL_VECTOR (1..15 rejected
    * with -EINVAL); nothing is re-asserted when it is set.
    *
+   * PV: -EINVAL (`hvmop_set_param` sets only an HVM domain's parameters).
+   *
    * PVH: anything but a vector (a GSI, a PCI INTx line, or 0 = none) is
    * ignored and still answered 0 (`hvm_set_callback_via` returns early
    * without a vPIC and vIOAPIC; `hvm_set_param` succeeds), so a vector
    * callback once set stays.
    */
   setParam(value: bigint): number {
+    // hvmop_set_param: the parameters are an HVM domain's.
+    if (this.domainType === "pv") return -XEN_ERRNO.EINVAL;
     const via = decodeCallbackVia(value);
     if (this.flavour === "kvm-xen" && via.type === "vector" && via.vector < 0x10) {
       return -XEN_ERRNO.EINVAL;
@@ -307,12 +317,13 @@ export class Callback {
 
   /**
    * HVMOP_set_evtchn_upcall_vector: -EINVAL for a vector below 0x10,
-   * -ENOENT for a bad vCPU. Xen then asserts at once, a deliberate spurious
+   * -ENOENT for a bad vCPU (-EINVAL first on a PV domain). Xen then asserts at once, a deliberate spurious
    * event (7b5b8ca7df), unless the vLAPIC is disabled (f5d0279839).
    * kvm-xen: the VMM sets KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR, which
    * injects nothing.
    */
   setUpcallVector(vcpu: number, vector: number): number {
+    if (this.domainType === "pv") return -XEN_ERRNO.EINVAL; // !is_hvm_domain, checked first
     if (!Number.isInteger(vector) || vector < 0x10 || vector > 0xff) return -XEN_ERRNO.EINVAL;
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.vcpus) return -XEN_ERRNO.ENOENT;
     this.perVcpu[vcpu] = vector;

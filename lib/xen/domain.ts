@@ -133,6 +133,8 @@ export const XEN_DEFAULTS: XenDomainConfig = {
  */
 export class XenDomain implements EvtchnDomain {
   readonly flavour: Flavour;
+  /** HVM, PVH or PV (Xen); kvm-xen domains are HVM. */
+  readonly type: XenDomainType;
   readonly domid: number;
   readonly vcpuCount: number;
   readonly mem: GuestMemory;
@@ -176,6 +178,7 @@ export class XenDomain implements EvtchnDomain {
     readonly trace: Trace,
   ) {
     this.flavour = config.flavour;
+    this.type = config.type ?? "hvm";
     this.domid = config.domid;
     this.vcpuCount = config.vcpus;
     this.mem = new GuestMemory(config.memSize);
@@ -308,6 +311,45 @@ export class XenDomain implements EvtchnDomain {
   /** vCPU `n`'s evtchn_upcall_pending (0 when it has no vcpu_info). */
   upcallPending(n: number): boolean {
     return this.areas.upcallPending(n);
+  }
+
+  /**
+   * A PV domain's upcall is due on vCPU `n`: pending set, mask clear
+   * (`test_guest_events`). Always false for HVM and PVH domains.
+   */
+  pvUpcallDue(n: number): boolean {
+    return this.type === "pv" && this.areas.upcallDue(n);
+  }
+
+  /**
+   * Xen bounces PV vCPU `n` to its event callback (`create_bounce_frame`
+   * with TBF_INTERRUPT): the frame saves evtchn_upcall_mask (and shows
+   * RFLAGS.IF as its inverse), then the mask is set. Returns the saved mask.
+   */
+  pvEnterCallback(n: number): number {
+    const saved = Number(this.areas.read(n, "evtchn_upcall_mask"));
+    this.#writeUpcallMask(n, 1);
+    this.#emit(
+      "upcall.callback",
+      `vcpu${n}: event callback entered, evtchn_upcall_mask ${saved} -> 1`,
+    );
+    return saved;
+  }
+
+  /**
+   * HYPERVISOR_iret from PV vCPU `n` (`do_iret`): evtchn_upcall_mask
+   * becomes the inverse of the frame's RFLAGS.IF.
+   */
+  pvIret(n: number, rflagsIf: boolean): void {
+    this.#writeUpcallMask(n, rflagsIf ? 0 : 1);
+    this.#emit("iret", `vcpu${n}: HYPERVISOR_iret: evtchn_upcall_mask <- ${rflagsIf ? 0 : 1}`);
+  }
+
+  #writeUpcallMask(n: number, v: number): void {
+    const vi = this.areas.ref(n);
+    if (!vi) return;
+    const um = this.layout().vcpuInfo.find((f) => f.name === "evtchn_upcall_mask")!;
+    vi.mem.write(vi.addr + um.offset, 8, v);
   }
 
   /** The global callback vector offered to vCPU `n` now, or -1 (no IRR/ISR involved). */

@@ -55,6 +55,10 @@ export type Flavour = "xen" | "kvm-xen";
  * - `pvh`: a vLAPIC only (X86_EMU_LAPIC for a domU): no vPIC, no vIOAPIC;
  *   the upcall by a LAPIC vector (`hvm_set_callback_via` ignores a GSI or
  *   PCI INTx callback on such a domain).
+ * - `pv`: no emulated interrupt controller at all; the upcall is Xen's
+ *   bounce to the guest's event callback, gated by evtchn_upcall_mask
+ *   (x86_64 `entry.S` `test_guest_events`, `create_bounce_frame`), and the
+ *   HVMOPs that configure HVM callbacks answer -EINVAL (`is_hvm_domain`).
  *
  * KVM's Xen emulation runs HVM guests only.
  *
@@ -63,7 +67,7 @@ export type Flavour = "xen" | "kvm-xen";
  * const t: XenDomainType = "pvh";
  * ```
  */
-export type XenDomainType = "hvm" | "pvh";
+export type XenDomainType = "hvm" | "pvh" | "pv";
 
 /**
  * `DOMID_SELF`: "the calling domain" in EVTCHNOP arguments.

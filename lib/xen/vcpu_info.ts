@@ -163,6 +163,38 @@ export class VcpuInfoAreas {
   }
 
   /**
+   * Xen's check for a PV vCPU on its way back to the guest
+   * (`test_guest_events`): the 16-bit word at offset 0 holds
+   * evtchn_upcall_pending and evtchn_upcall_mask, and an upcall is due when
+   * the first is set and the second clear. Reads bytes; allocates nothing.
+   */
+  upcallDue(n: number): boolean {
+    const p = this.places[n];
+    let bytes: Uint8Array;
+    let at: number;
+    switch (p.kind) {
+      case "shared": {
+        const si = this.sharedInfo();
+        if (si < 0) return false;
+        bytes = this.mem.bytes;
+        at = si + defaultVcpuInfoOffset(n, this.layout().vcpuInfoSize);
+        break;
+      }
+      case "guest":
+        bytes = this.mem.bytes;
+        at = p.gpa;
+        break;
+      case "dummy":
+        bytes = this.dummy.bytes;
+        at = 0;
+        break;
+      case "none":
+        return false;
+    }
+    return bytes[at] !== 0 && bytes[at + 1] === 0;
+  }
+
+  /**
    * VCPUOP_register_vcpu_info checks and move (Xen). Returns 0 or -errno;
    * on success the caller writes the selector and marks events pending
    * ({@link VcpuInfoAreas.afterMove}).
