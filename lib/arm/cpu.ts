@@ -159,6 +159,25 @@ export class ArmCpu implements CpuModel {
     this.#emit("wfi", "WFI: blocked (vPE not resident, doorbell enabled)");
   }
 
+  /**
+   * A blocking hypercall (Xen's SCHEDOP_block or SCHEDOP_poll) put the
+   * vCPU to sleep: it waits as in WFI, until an interrupt for it wakes it
+   * (Xen's `vgic_inject_irq` -> `vcpu_kick`) or the hypervisor resumes it.
+   */
+  sleep(why: string): void {
+    this.#halted = true;
+    this.gic.blocked(this.index, true);
+    this.#emit("block", `blocked in ${why}`);
+  }
+
+  /** The hypervisor ended a blocking hypercall (a polled port, its timeout). */
+  resume(why: string): void {
+    if (!this.#halted) return;
+    this.#halted = false;
+    this.gic.blocked(this.index, false);
+    this.#emit("wake", `resumed: ${why}`);
+  }
+
   /** Ends a WFI whose wake-up condition holds. */
   #wake(): void {
     if (!this.#halted || !this.gic.wouldWake(this.index)) return;

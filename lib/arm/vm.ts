@@ -335,9 +335,12 @@ export class ArmVm implements VmModel, GicPort {
   /** vCPU `cpu` blocks in WFI (its vPE goes non-resident, doorbell on) or runs again. */
   blocked(cpu: number, yes: boolean): void {
     const v4 = this.gic.v4;
-    if (!v4) return;
-    if (yes) v4.block(cpu);
-    else v4.unblock(cpu);
+    if (v4) {
+      if (yes) v4.block(cpu);
+      else v4.unblock(cpu);
+    }
+    // An interrupt woke a vCPU blocked in a Xen hypercall: vcpu_unblock.
+    if (!yes) this.xen?.domain.timers.kick(cpu);
   }
 }
 
@@ -367,7 +370,10 @@ class ArmXenGlue implements XenHost {
   /** Unreachable: {@link ArmXenGlue.injectEvtchnIrq} takes every upcall. */
   lapicSetIrr(): void {}
 
-  /** A WFI ends by itself once the PPI is pending (the vCPU re-checks at its next step). */
+  /**
+   * A WFI, or a SCHEDOP_block / poll, ends by itself once the PPI is
+   * pending (the vCPU re-checks at its next step: {@link ArmVm.blocked}).
+   */
   kick(): void {}
 
   /** Unreachable: Arm has no HVM callback GSI. */
@@ -379,6 +385,27 @@ class ArmXenGlue implements XenHost {
     return !cpu.maskI && this.vm.gic.signal(n) === 1;
   }
 
-  /** Blocking hypercalls are not modelled on Arm yet. */
-  setBlocked(): void {}
+  /** SCHEDOP_block or SCHEDOP_poll started (the vCPU sleeps as in WFI) or ended. */
+  setBlocked(n: number, blocked: boolean): void {
+    const cpu = this.vm.cpus[n];
+    if (blocked) cpu.sleep("a Xen hypercall");
+    else cpu.resume("the Xen hypercall returned");
+  }
+
+  /**
+   * Xen on Arm's `local_event_delivery_enable` (asm/event.h): SCHEDOP_block
+   * clears the guest's PSTATE.I, not evtchn_upcall_mask.
+   */
+  enableEventDelivery(n: number): void {
+    const cpu = this.vm.cpus[n];
+    if (!cpu.maskI) return;
+    cpu.maskI = false;
+    if (this.vm.trace.enabled) {
+      this.vm.trace.emit(
+        `vcpu${n}`,
+        "daif",
+        "PSTATE.I=0 (SCHEDOP_block: local_event_delivery_enable)",
+      );
+    }
+  }
 }

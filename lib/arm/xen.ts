@@ -11,17 +11,27 @@
  * takes it through its GIC like any PPI. The layouts are `arch-arm.h`'s
  * ({@link LAYOUT_ARM}).
  *
+ * Blocking: SCHEDOP_block's `local_event_delivery_enable` clears the
+ * guest's PSTATE.I (xen/arch/arm/include/asm/event.h), not
+ * evtchn_upcall_mask, and `local_events_need_delivery` asks the vGIC; a
+ * blocked or polling vCPU sleeps as in WFI until an interrupt for it
+ * (`vgic_inject_irq` -> `vcpu_kick`), a polled port or the poll's timeout.
+ * Timers: the guest has the arch timer (PPI 27); set_timer_op is no Arm
+ * hypercall (-ENOSYS) and Arm's `do_vcpu_op` refuses the VCPUOP timer
+ * calls (-EINVAL).
+ *
  * Sources: Xen `xen/include/public/arch-arm.h` (`GUEST_EVTCHN_PPI`,
  * `xen_ulong_t`, `XEN_LEGACY_MAX_VCPUS`, empty `arch_vcpu_info` and
  * `arch_shared_info`), `xen/arch/arm/domain.c` (`vcpu_mark_events_pending`,
- * `do_arm_vcpu_op`: only VCPUOP_register_vcpu_info and
+ * `do_vcpu_op`: only VCPUOP_register_vcpu_info and
  * VCPUOP_register_runstate_memory_area), `xen/arch/arm/hvm.c` (`do_hvm_op`:
  * parameters are stored, nothing is a callback), `xen/arch/arm/traps.c`
  * (hypercalls are HVC #0xEA1: no hypercall page, no MSR).
  *
  * @module
  */
-import type { CommandSpec, Requirement, StateSpec, Val } from "../core/table.ts";
+import type { Args, CommandSpec, Requirement, StateSpec, Val } from "../core/table.ts";
+import { XEN_ERRNO } from "../xen/errno.ts";
 import { xenCommands, xenState } from "../xen/platform.ts";
 import { LAYOUT_ARM } from "../xen/layout.ts";
 import type { ArmVm } from "./vm.ts";
@@ -46,15 +56,32 @@ const REFUSED: Readonly<Record<string, string>> = {
   "xen copy_vcpu_info": NO_KVM_XEN,
   "evtchn bind_pirq": "is x86 only here: PIRQs on Arm are not modelled",
   pirq: "is x86 only here: PIRQs on Arm are not modelled",
-  "xen set_timer": "is not modelled on Arm yet (Xen timers read the x86 TSC model)",
-  "xen set_timer_op": "is not modelled on Arm yet (Xen timers read the x86 TSC model)",
-  "xen set_singleshot_timer": "is not modelled on Arm yet (Xen timers read the x86 TSC model)",
-  "xen stop_singleshot_timer": "is not modelled on Arm yet (Xen timers read the x86 TSC model)",
-  "xen set_periodic_timer": "is not modelled on Arm yet (Xen timers read the x86 TSC model)",
-  "xen stop_periodic_timer": "is not modelled on Arm yet (Xen timers read the x86 TSC model)",
-  "xen sched_block": "is not modelled on Arm yet (blocking needs WFI-style wake-ups)",
-  "xen sched_poll": "is not modelled on Arm yet (blocking needs WFI-style wake-ups)",
 };
+
+/**
+ * The timer hypercalls of an x86 guest, as Xen on Arm answers them: the
+ * guest's timer there is the architected one (GUEST_TIMER_VIRT_PPI 27,
+ * GUEST_TIMER_PHYS_NS_PPI 30 in arch-arm.h), so set_timer_op is not in
+ * Arm's hypercall table (`xen/include/hypercall-defs.c`: "-" in the arm
+ * column, so -ENOSYS), and Arm's `do_vcpu_op` (xen/arch/arm/domain.c) takes
+ * only VCPUOP_register_vcpu_info and VCPUOP_register_runstate_memory_area:
+ * -ENOENT for a vCPU that does not exist, else -EINVAL.
+ */
+const ARM_TIMER_CALLS: Readonly<Record<string, "no_hypercall" | "vcpu_op">> = {
+  "xen set_timer": "no_hypercall",
+  "xen set_timer_op": "no_hypercall",
+  "xen set_singleshot_timer": "vcpu_op",
+  "xen stop_singleshot_timer": "vcpu_op",
+  "xen set_periodic_timer": "vcpu_op",
+  "xen stop_periodic_timer": "vcpu_op",
+};
+
+/** What Xen on Arm returns for one of {@link ARM_TIMER_CALLS}. */
+function armTimerCall(kind: "no_hypercall" | "vcpu_op", vm: ArmVm, cpu: number, a: Args): number {
+  if (kind === "no_hypercall") return -XEN_ERRNO.ENOSYS;
+  const target = a.vcpu === undefined || a.vcpu === -1 ? cpu : a.vcpu as number;
+  return target < 0 || target >= vm.cpus.length ? -XEN_ERRNO.ENOENT : -XEN_ERRNO.EINVAL;
+}
 
 function refusal(name: string): string | undefined {
   if (name.startsWith("kvm xen_")) return NO_KVM_XEN;
@@ -83,12 +110,6 @@ function stateRefusal(pattern: string): string | undefined {
     return "is x86 only: the hypercall registers and exits of the x86 ABI";
   }
   if (pattern.startsWith("kvm.")) return NO_KVM_XEN;
-  if (
-    pattern === "vcpu#.xen.blocked" || pattern === "vcpu#.xen.polling" ||
-    pattern === "vcpu#.xen.woke_by"
-  ) {
-    return "is not modelled on Arm yet (blocking hypercalls)";
-  }
   return undefined;
 }
 
@@ -110,10 +131,26 @@ function requirement(why: string | undefined): Requirement {
  * ```
  */
 export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm>((vm) => vm.xen)
-  .map((c) => {
+  .map((c): CommandSpec<ArmVm> => {
     const why = refusal(c.name);
     // `scn help` shows the doc: a refused command says so there too.
     const doc = why === undefined ? c.doc : `refused on arm64: '${c.name}' ${why}`;
+    const timer = ARM_TIMER_CALLS[c.name];
+    if (timer !== undefined) {
+      return {
+        ...c,
+        doc: `${c.doc}. On arm64 Xen answers ${
+          timer === "no_hypercall"
+            ? "-ENOSYS: set_timer_op is not in Arm's hypercall table (hypercall-defs.c)"
+            : "-EINVAL (-ENOENT for no such vCPU): Arm's do_vcpu_op takes only register_vcpu_info and register_runstate_memory_area"
+        }; the guest's timer is the arch timer, PPI 27 (GUEST_TIMER_VIRT_PPI)`,
+        backend: "xen",
+        requires: needXen,
+        steps: undefined,
+        run: (vm, cpu, a) =>
+          vm.xen!.domain.hypercall(cpu, c.name, () => armTimerCall(timer, vm, cpu, a)),
+      };
+    }
     return { ...c, doc, backend: "xen", requires: requirement(why) };
   });
 

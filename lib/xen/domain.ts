@@ -64,6 +64,12 @@ export interface XenHost extends UpcallHost {
    * fire, as `eventfd_signal` wakes them. Absent where the architecture has no irqfds here.
    */
   signalEventfd?(fd: number): void;
+  /**
+   * `local_event_delivery_enable` where the architecture does it its own
+   * way (SCHEDOP_block): Xen on Arm clears the guest's PSTATE.I, not
+   * evtchn_upcall_mask. Absent: the mask is cleared, as on x86.
+   */
+  enableEventDelivery?(n: number): void;
 }
 
 /**
@@ -221,6 +227,7 @@ export class XenDomain implements EvtchnDomain {
         }
       },
       enableEventDelivery: (n) => {
+        if (this.host.enableEventDelivery) return this.host.enableEventDelivery(n);
         const vi = this.areas.ref(n);
         const um = this.layout().vcpuInfo.find((f) => f.name === "evtchn_upcall_mask")!;
         if (vi && vi.mem.read(vi.addr + um.offset, 8) !== 0) {
