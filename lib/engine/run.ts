@@ -669,12 +669,13 @@ class Interpreter {
 
   /** Lets every vCPU act until none can. */
   settle(loc: Loc): void {
+    const vms = this.vms;
     for (;;) {
       let progressed = false;
-      for (let v = 0; v < this.vms.length; v++) {
-        const cpus = this.vms[v].cpus;
+      for (let v = 0; v < vms.length; v++) {
+        const cpus = vms[v].cpus, frames = this.frames[v];
         for (let c = 0; c < cpus.length; c++) {
-          if (this.stepCpu(v, c, cpus[c])) {
+          if (this.stepCpu(v, c, cpus[c], frames[c])) {
             progressed = true;
             this.tick(loc);
             this.afterStep();
@@ -686,8 +687,7 @@ class Interpreter {
   }
 
   /** One instruction boundary of one vCPU; returns whether anything happened. */
-  stepCpu(v: number, c: number, cpu: CpuModel): boolean {
-    const frames = this.frames[v][c];
+  stepCpu(v: number, c: number, cpu: CpuModel, frames: Frame[]): boolean {
     const serviced = cpu.service ? cpu.service() : 0;
     if (serviced !== 0) {
       // A reset (x86 INIT) abandons the handlers the vCPU was in.
@@ -904,7 +904,10 @@ class Interpreter {
   }
 
   afterStep(): void {
-    for (const inv of this.invariants) if (!inv.failed) this.checkInvariant(inv);
+    const invariants = this.invariants;
+    for (let i = 0; i < invariants.length; i++) {
+      if (!invariants[i].failed) this.checkInvariant(invariants[i]);
+    }
   }
 
   // ---- expectations ---------------------------------------------------------------
