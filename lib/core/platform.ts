@@ -92,6 +92,19 @@ export interface StateHash {
   value(v: unknown): void;
 }
 
+/**
+ * A model object that hashes its own public fields (`hashFields`), which
+ * `scn explore`'s fingerprint then calls instead of enumerating them: for
+ * the objects met at every state (a vCPU, its LAPIC), where walking the
+ * fields one by one is most of a fingerprint. It must feed every
+ * enumerable own field (a test flips each and requires the fingerprint to
+ * change); objects by `h.value`, so that shared ones are seen once.
+ */
+export interface HashesFields {
+  /** Feeds `h` every public field of the object. */
+  hashFields(h: StateHash): void;
+}
+
 /** The engine's view of a VM. */
 export interface VmModel {
   /** The VM's name in the scenario. */

@@ -34,7 +34,7 @@ import type { Op, Program } from "../../dsl/program.ts";
 import type { StateSpec } from "../core/table.ts";
 import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
-import type { StateHash, VmModel } from "../core/platform.ts";
+import type { HashesFields, StateHash, VmModel } from "../core/platform.ts";
 import type { RunState } from "./run.ts";
 
 /** State paths with more instances than this (LPI and SPI tables) are left to the field walk. */
@@ -72,7 +72,7 @@ class Hasher implements StateHash {
   /** Every word fed, when exact ({@link FingerprintOptions.exact}); null otherwise. */
   readonly log: number[] | null;
 
-  constructor(exact: boolean) {
+  constructor(exact: boolean, readonly hooks: boolean) {
     this.log = exact ? [] : null;
   }
 
@@ -226,6 +226,15 @@ class Hasher implements StateHash {
       this.bytes(new Uint8Array(o));
       return;
     }
+    if (this.hooks) {
+      const own = (o as Partial<HashesFields>).hashFields;
+      if (typeof own === "function") {
+        this.n(T_OBJ);
+        this.str(o.constructor.name);
+        own.call(o, this);
+        return;
+      }
+    }
     this.n(T_OBJ);
     const keys = Object.keys(o);
     this.n(keys.length);
@@ -260,13 +269,8 @@ class Hasher implements StateHash {
     const len = view.byteLength;
     this.n(len);
     // The models' registers: a word at a time, with no view made over them.
-    if (view instanceof Uint32Array || view instanceof Int32Array) {
-      for (let i = 0; i < view.length; i++) {
-        const x = view[i];
-        if (x !== 0) (this.n(i), this.n(x));
-      }
-      return;
-    }
+    if (view instanceof Uint32Array) return this.#uint32(view);
+    if (view instanceof Int32Array) return this.#int32(view);
     const off = view.byteOffset;
     const words = len >>> 2;
     if ((off & 3) === 0 && words > 0) {
@@ -286,6 +290,28 @@ class Hasher implements StateHash {
     }
   }
 
+  // One loop per element type, so that each stays monomorphic; registers
+  // are mostly zero, so four words are tested at once.
+  #uint32(v: Uint32Array): void {
+    const len = v.length;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) {
+      if ((v[i] | v[i + 1] | v[i + 2] | v[i + 3]) === 0) continue;
+      for (let j = i; j < i + 4; j++) if (v[j] !== 0) (this.n(j), this.n(v[j]));
+    }
+    for (; i < len; i++) if (v[i] !== 0) (this.n(i), this.n(v[i]));
+  }
+
+  #int32(v: Int32Array): void {
+    const len = v.length;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) {
+      if ((v[i] | v[i + 1] | v[i + 2] | v[i + 3]) === 0) continue;
+      for (let j = i; j < i + 4; j++) if (v[j] !== 0) (this.n(j), this.n(v[j]));
+    }
+    for (; i < len; i++) if (v[i] !== 0) (this.n(i), this.n(v[i]));
+  }
+
   digest(): string {
     if (this.log !== null) return this.log.join(",");
     return `${(this.a >>> 0).toString(36)}.${(this.b >>> 0).toString(36)}`;
@@ -295,9 +321,10 @@ class Hasher implements StateHash {
 /** Options of a {@link Fingerprinter}. */
 export interface FingerprintOptions {
   /**
-   * Use the models' {@link VmModel.hashPrivate} where they have one
-   * (default true); false reads every published state path instead: the
-   * reference the hooks are tested against.
+   * Use the models' {@link VmModel.hashPrivate} and
+   * {@link HashesFields.hashFields} where they have them (default true);
+   * false reads every published state path and walks every field instead:
+   * the reference the hooks are tested against.
    */
   hooks?: boolean;
   /**
@@ -334,8 +361,8 @@ export class Fingerprinter {
   readonly #paths: PathSet[][];
 
   constructor(readonly program: Program, options: FingerprintOptions = {}) {
-    this.#h = new Hasher(options.exact ?? false);
     this.#hooks = options.hooks ?? true;
+    this.#h = new Hasher(options.exact ?? false, this.#hooks);
     program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
     this.#paths = program.vms.map((d) => {
       const specs = d.platform.state as readonly StateSpec<VmModel>[];

@@ -209,6 +209,28 @@ export class X86Cpu implements CpuModel {
   #windowReported = false;
   readonly #now: () => number;
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.n(this.index);
+    h.value(this.lapic);
+    h.value(this.extint);
+    h.value(this.trace);
+    h.value(this.name);
+    h.bool(this.interruptFlag);
+    h.value(this.shadow);
+    h.bool(this.nmiBlocked);
+    h.num(this.csSelector);
+    h.num(this.csBase);
+    h.num(this.rip);
+    h.n(this.injected);
+    h.n(this.gpFaults);
+    h.value(this.run);
+    h.bool(this.lapicInKernel);
+    h.bool(this.picInKernel);
+    h.value(this.hv);
+    h.bool(this.hasRun);
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.words(this.#frames);

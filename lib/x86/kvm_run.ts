@@ -112,6 +112,19 @@ export class KvmRun {
   /** Makes an empty record; `name` is the vCPU's trace source. */
   constructor(readonly name: string, readonly trace: Trace) {}
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.value(this.name);
+    h.value(this.trace);
+    h.n(this.exitReason);
+    h.n(this.eoiVector);
+    h.n(this.ioapicEoiExits);
+    h.words(this.ioapicEoiVectors);
+    h.n(this.irqWindowExits);
+    h.n(this.hltExits);
+    h.bool(this.requestInterruptWindow);
+  }
+
   /**
    * Records an exit to userspace with `reason`; `text` says why in the trace.
    *

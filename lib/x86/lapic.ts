@@ -407,6 +407,23 @@ export class Lapic {
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.words(this.irr);
+    h.words(this.isr);
+    h.words(this.tmr);
+    h.words(this.lvt);
+    h.value(this.irrCause);
+    h.value(this.timer);
+    h.n(this.nmiPending);
+    h.bool(this.initPending);
+    h.n(this.sipiVector);
+    h.n(this.lastSipiVector);
+    h.bool(this.smiPending);
+    h.bool(this.extIntPending);
+    h.bool(this.kickPending);
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.n(this.#apicBase);
