@@ -107,27 +107,33 @@ function library(bytes: number): string {
 // What the parse being measured keeps; dropped before the next is measured.
 const kept: unknown[] = [];
 
+// Typed arrays (the line table) live outside the heap proper: count them too.
+function used(): number {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  gc();
+  return Deno.memoryUsage().heapUsed + Deno.memoryUsage().external;
+}
+
+// In a frame of its own, so that no register of the caller still holds the
+// previous tree when the next one is measured.
+function keptPerByte(f: (text: string, name: string) => unknown, text: string): number {
+  kept.length = 0;
+  const before = used();
+  kept.push(f(text, "in.scn"));
+  return (used() - before) / text.length;
+}
+
 /** Heap a parse keeps per input byte; needs `--expose-gc`. */
 function parseHeap(): Record<string, number> {
-  const gc = (globalThis as { gc?: () => void }).gc!;
-  // Typed arrays (the line table) live outside the heap proper: count them too.
-  const used = () => (gc(), gc(), Deno.memoryUsage().heapUsed + Deno.memoryUsage().external);
   const out: Record<string, number> = {};
   const inputs = { "1 MB of vcpu0: nop": nops(1), "the library, 1 MB": library(1e6) };
   for (const [what, text] of Object.entries(inputs)) {
     for (const [how, f] of [["parse", parse], ["skim", skim]] as const) {
-      kept.length = 0;
-      const before = used();
-      kept.push(f(text, "in.scn"));
-      out[`${how}, ${what}`] = (used() - before) / text.length;
+      out[`${how}, ${what}`] = keptPerByte(f, text);
     }
   }
   return out;
-}
-
-/** The peak resident set of this process so far, in MiB (getrusage's ru_maxrss). */
-function peakMiB(): number {
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 if (Deno.args[0] === "--parse-heap") {

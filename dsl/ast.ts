@@ -322,8 +322,9 @@ export interface LineStarts {
 
 /**
  * Consecutive top-level statements of a skimmed parse whose syntax trees were
- * not kept (actions such as `vcpu0: nop`, and `run`): their span and count,
- * parsed again when lowered (`unskim` in `dsl/parse.ts`).
+ * not kept (timeline that holds no include, vm block, metadata or `expect
+ * failure`): their span, count and the variables they bind, parsed again
+ * when lowered (`unskim` in `dsl/parse.ts`).
  */
 export interface SkimmedRun {
   /** The node type. */
@@ -334,6 +335,8 @@ export interface SkimmedRun {
   end: number;
   /** How many statements. */
   count: number;
+  /** The variables they bind (`let`, `for`, `-> $x`), at any depth, each once. */
+  binds: string[];
   /** The text they are in, its name and its line table. */
   from: { text: string; source: string; lines: LineStarts };
 }
@@ -359,8 +362,8 @@ export interface SkimmedFile {
   kind: "file";
   /** The statements and skimmed runs, in order. */
   body: TopLevel[];
-  /** Every comment, in source order, wherever it stands. */
-  comments: Comment[];
+  /** None: a skimmed file keeps no comments (only a formatter needs them). */
+  comments: [];
   /** Where it is in the source. */
   loc: Loc;
 }

@@ -26,16 +26,19 @@ export function parse(text: string, source = "<input>"): ScnFile {
 
 /**
  * Parses one `.scn` text as {@link parse} does, except that runs of
- * top-level actions (`vcpu0: nop`) and `run`s keep no syntax tree: each run
- * is its span and count, and {@link unskim} parses it again when it is
- * needed. The checker lowers such a run and lets its trees go, so a long
+ * top-level timeline statements (`vcpu0: nop`, `run`, `expect`, handlers)
+ * keep no syntax tree: each run is its span and count, and {@link unskim}
+ * parses it again when it is needed. What the checker reads before lowering
+ * (metadata, vm blocks, includes, `expect failure`) is kept, and each run
+ * lists the variables it binds;
+ * comments, which only a formatter needs, are not. The checker lowers such a run and lets its trees go, so a long
  * file's trees are never all alive at once.
  *
  * @throws {ScnError} with a `syntax` diagnostic when the text is malformed.
  *
  * @example
  * ```ts
- * const file = skim('scenario "demo"\nvm g { arch x86_64 }\nvcpu0: sti\nvcpu0: nop\n', "demo.scn");
+ * const file = skim('scenario "demo"\nvm g { arch x86_64 }\nvcpu0: sti\nrun\n', "demo.scn");
  * file.body.map((s) => s.kind); // ["scenario", "vm", "skimmed"]
  * ```
  */
@@ -62,6 +65,7 @@ export function unskim(run: SkimmedRun): Statement[] {
     peg$library: true,
     stopAt: run.end,
     lines,
+    comments: false,
   }) as unknown as { peg$result: unknown };
   const body = r.peg$result as Statement[];
   // The first parse matched these very statements here; anything else is a bug.
@@ -77,7 +81,7 @@ function parseWith(text: string, source: string, skimming: boolean): ScnFile | S
   const deep = nestingPastBudget(text, source);
   if (deep) throw deep;
   try {
-    return peggyParse(text, { grammarSource: source, skim: skimming });
+    return peggyParse(text, { grammarSource: source, skim: skimming, comments: !skimming });
   } catch (e) {
     if (isPeggyError(e)) {
       // A scenario for a newer language may not parse here; its header says why.

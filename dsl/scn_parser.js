@@ -502,7 +502,7 @@ function peg$parse(input, options) {
   function peg$f73(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
   function peg$f74(index) {    return { kind: "index", index, loc: location() };  }
   function peg$f75() {    return { kind: "ident", name: text(), loc: location() };  }
-  function peg$f76() {    comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f76() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -5475,6 +5475,8 @@ function peg$parse(input, options) {
 // Comments are not statements, but a formatter has to put them back where
 // they were. Backtracking may read one comment more than once: key by offset.
 const comments = new Map();
+// Only a formatter needs them: checking (`options.comments` false) keeps none.
+const keepComments = options.comments !== false;
 
 // Replaces Peggy's own (a later declaration wins): Peggy keeps the line and
 // column of every position it has located in an array as long as the input,
@@ -5507,19 +5509,52 @@ function peg$computePosDetails(pos) {
   return { line: lo + 1, column: pos - starts[lo] + 1 };
 }
 
-// Skimming (`options.skim`): a long file is mostly top-level actions such as
-// `vcpu0: nop`, which no checker pass needs before lowering. Their syntax
-// trees are not kept: consecutive ones become one run, its span and count,
-// and lowering parses the run again (start rule StatementRun, at the run's
-// offset, `options.stopAt` its end), so the trees of the whole file are never
-// alive at once. Parsing a rule at a position gives the same result every
-// time, so the statements come back as the first parse saw them.
+// Skimming (`options.skim`): most of a file is timeline (actions such as
+// `vcpu0: nop`, runs, expectations, handlers) that no checker pass reads
+// before lowering. Their syntax trees are not kept: consecutive ones become
+// one run, its span and count, and lowering parses the run again (start rule
+// StatementRun, at the run's offset, `options.stopAt` its end), so the trees
+// of the whole file are never alive at once. Parsing a rule at a position
+// gives the same result every time, so the statements come back as the first
+// parse saw them.
 const SKIM_RUN = 4096;
 const stopAt = options.stopAt ?? Infinity;
 let top = [];
 const skimmedFrom = options.skim ? { text: input, source: peg$source, lines } : null;
+// What the passes before lowering read is never skimmed: metadata, vm blocks,
+// includes and `expect failure`, at any depth.
 function skimmable(s) {
-  return (s.kind === "action" && s.body.kind === "do" && !s.body.command.bind) || s.kind === "run";
+  switch (s.kind) {
+    case "action":
+      return skimmable(s.body);
+    case "do":
+    case "run":
+    case "always":
+    case "let":
+      return true;
+    case "expect":
+      return !s.failure;
+    case "if":
+      return s.then.every(skimmable) && (!s.else || s.else.every(skimmable));
+    case "repeat":
+    case "for":
+    case "parallel":
+    case "handler":
+    case "window":
+      return s.body.every(skimmable);
+    default:
+      return false;
+  }
+}
+// Lowering reads one thing of a skimmed statement before its turn: the
+// variables it binds, since a handler may read a variable bound anywhere.
+// The checker's collectBindings walks a statement the same way.
+function bindings(s, out) {
+  if (s.kind === "let" || s.kind === "for") out.add(s.name.name);
+  if (s.kind === "do" && s.command.bind) out.add(s.command.bind.name);
+  if (s.kind === "action") bindings(s.body, out);
+  if (s.kind === "if") for (const t of [...s.then, ...(s.else ?? [])]) bindings(t, out);
+  if (Array.isArray(s.body)) for (const t of s.body) bindings(t, out);
 }
 function topStatement(s, start, end) {
   if (!options.skim || !skimmable(s)) {
@@ -5527,12 +5562,17 @@ function topStatement(s, start, end) {
     return;
   }
   const last = top.length > 0 ? top[top.length - 1] : null;
+  let run = last;
   if (last !== null && last.kind === "skimmed" && last.count < SKIM_RUN) {
     last.end = end;
     last.count++;
   } else {
-    top.push({ kind: "skimmed", start, end, count: 1, from: skimmedFrom });
+    run = { kind: "skimmed", start, end, count: 1, binds: [], from: skimmedFrom };
+    top.push(run);
   }
+  const bound = new Set();
+  bindings(s, bound);
+  for (const name of bound) if (!run.binds.includes(name)) run.binds.push(name);
 }
 
 // Replaces Peggy's own too: nested nodes often span the same text (a command,

@@ -90,10 +90,13 @@ export function lowerStatements(
   return { body, handlers };
 }
 
-// A skimmed run binds nothing: only actions without `-> $x`, and `run`s, are skimmed.
+// A skimmed run's bindings were collected by the parser (`bindings` in dsl/scn.peggy).
 function collectBindings(stmts: readonly TopLevel[], out: Set<string>): void {
   for (const s of stmts) {
-    if (s.kind === "skimmed") continue;
+    if (s.kind === "skimmed") {
+      for (const name of s.binds) out.add(name);
+      continue;
+    }
     if (s.kind === "let") out.add(s.name.name);
     if (s.kind === "for") out.add(s.name.name);
     if (s.kind === "action" && s.body.kind === "do" && s.body.command.bind) {
