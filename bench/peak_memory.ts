@@ -136,6 +136,11 @@ function parseHeap(): Record<string, number> {
   return out;
 }
 
+/** The peak resident set of this process so far, in MiB (getrusage's ru_maxrss). */
+function peakMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 if (Deno.args[0] === "--parse-heap") {
   console.log(JSON.stringify(parseHeap()));
 } else if (Deno.args[0] === "--child") {
