@@ -77,6 +77,7 @@ export type { Hypervisor, IrqchipMode, X86VmConfig } from "./lib/x86/vm.ts";
 export type { LowestPriorityPolicy } from "./lib/x86/apic_bus.ts";
 export type { GuestWidth } from "./lib/xen/layout.ts";
 export type { XenDomainType } from "./lib/xen/evtchn.ts";
+export type { KvmRunstateArea } from "./lib/xen/runstate.ts";
 export {
   ExitCode,
   exitCodeOf,

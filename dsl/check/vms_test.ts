@@ -44,6 +44,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     "hypervisor.guest": 64,
     "hypervisor.max_evtchn_port": 1023,
     "hypervisor.domain": "hvm",
+    "hypervisor.kvm_runstate": "copy_on_set",
   });
   assert.deepEqual([vm.loc.start.line, vm.loc.start.column], [1, 1]);
 });

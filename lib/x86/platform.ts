@@ -1305,9 +1305,10 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "hypervisor",
-    doc: "whose behaviour to model: KVM; Xen (an HVM guest with a 48-pin vIOAPIC, or a PVH " +
-      "one); or KVM's Xen emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen " +
-      "and Linux/QEMU differ; block: { guest 64|32  max_evtchn_port N  domain hvm|pvh }",
+    doc: "whose behaviour to model: KVM; Xen (an HVM domain with a 48-pin vIOAPIC, a PVH " +
+      "or a PV one); or KVM's Xen emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen " +
+      "and Linux/QEMU differ; block: { guest 64|32  max_evtchn_port N  domain hvm|pvh|pv  " +
+      "kvm_runstate copy_on_set|next_update }",
     value: { kind: "enum", values: ["kvm", "xen", "kvm-xen"], default: "kvm" },
     // Xen-only knobs live in the hypervisor's block: `hypervisor xen { guest 32 }`.
     block: [
@@ -1332,6 +1333,15 @@ const SETTINGS: SettingSpec[] = [
           "evtchn_upcall_pending is set and evtchn_upcall_mask clear, whatever RFLAGS.IF " +
           "says; Xen sets the mask on entry and HYPERVISOR_iret restores it; HVMOPs -EINVAL)",
         value: { kind: "enum", values: ["hvm", "pvh", "pv"], default: "hvm" },
+      },
+      {
+        name: "kvm_runstate",
+        doc: "hypervisor kvm-xen: how KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR) takes an area, by " +
+          "kernel version: copy_on_set (default; current KVM, two gfn_to_pfn_caches: the area " +
+          "may cross a page and kvm_xen_update_runstate_guest copies it at once) or " +
+          "next_update (older KVM, one cache: an area crossing a page is -EINVAL and nothing " +
+          "is copied before the next runstate update)",
+        value: { kind: "enum", values: ["copy_on_set", "next_update"], default: "copy_on_set" },
       },
     ],
   },
@@ -1565,6 +1575,10 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.ioapic_version !== 0x11 && s.ioapic_version !== 0x20) {
       return `'ioapic_version' is 0x11 or 0x20, not 0x${(s.ioapic_version as number).toString(16)}`;
     }
+    if (s.hypervisor !== "kvm-xen" && s["hypervisor.kvm_runstate"] !== "copy_on_set") {
+      return "'kvm_runstate' chooses a KVM version's handling of KVM_XEN_VCPU_SET_ATTR: use " +
+        "'hypervisor kvm-xen'";
+    }
     if (s.hypervisor !== "xen" && s["hypervisor.domain"] !== "hvm") {
       return "'domain' chooses the type of a Xen domain, and KVM's Xen emulation runs HVM " +
         "guests only: use 'hypervisor xen'";
@@ -1593,6 +1607,7 @@ export const x86Platform: Platform<X86Vm> = {
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,
       xenDomain: s["hypervisor.domain"] as "hvm" | "pvh" | "pv",
+      kvmRunstateArea: s["hypervisor.kvm_runstate"] as "copy_on_set" | "next_update",
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

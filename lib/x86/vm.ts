@@ -61,6 +61,7 @@ import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message
 import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import type { XenDomainType } from "../xen/evtchn.ts";
+import type { KvmRunstateArea } from "../xen/runstate.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
@@ -161,6 +162,8 @@ export interface X86VmConfig {
    * a PV one no emulated interrupt controller at all. Default `hvm`.
    */
   xenDomain?: XenDomainType;
+  /** `hypervisor kvm-xen`: when KVM copies a runstate area it is given. Default `copy_on_set`. */
+  kvmRunstateArea?: KvmRunstateArea;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
@@ -332,6 +335,7 @@ export class X86Vm implements VmModel {
           width: config.guestWidth ?? XEN_DEFAULTS.width,
           maxEvtchnPort: config.maxEvtchnPort ?? XEN_DEFAULTS.maxEvtchnPort,
           type: config.xenDomain ?? "hvm",
+          kvmRunstateArea: config.kvmRunstateArea ?? "copy_on_set",
         },
         glue,
         trace,

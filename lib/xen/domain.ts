@@ -38,7 +38,7 @@ import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
 import { GuestRegs } from "./hypercall.ts";
-import { RUNSTATE, Runstates } from "./runstate.ts";
+import { type KvmRunstateArea, RUNSTATE, Runstates } from "./runstate.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -94,6 +94,8 @@ export interface XenDomainConfig {
   maxEvtchnPort: number;
   /** The x86 domain type (Xen only; kvm-xen guests are HVM). Default `hvm`. */
   type?: XenDomainType;
+  /** kvm-xen: the KVM version's runstate-area copy ({@link KvmRunstateArea}). Default `copy_on_set`. */
+  kvmRunstateArea?: KvmRunstateArea;
   /**
    * Whose public headers lay out shared_info and vcpu_info: `x86` (the
    * default; the layout follows the latched width) or `arm` (one layout,
@@ -481,9 +483,22 @@ export class XenDomain implements EvtchnDomain {
    * address; the model's guest runs with paging off, so it is the GPA.
    */
   registerRunstateArea(caller: number, gpa: number): number {
-    const rc = this.runstate.register(caller, gpa === 0 ? -1 : gpa, BigInt(this.host.now()));
+    // kvm-xen: QEMU passes the address on as KVM's RUNSTATE_ADDR.
+    const rc = this.runstate.register(
+      caller,
+      gpa === 0 ? -1 : gpa,
+      BigInt(this.host.now()),
+      this.kvmRunstateArea(),
+    );
     if (rc === 0) this.#emit("runstate", `vcpu${caller}: runstate area at 0x${gpa.toString(16)}`);
     return rc;
+  }
+
+  /** How KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR) copies (Xen itself always copies at once). */
+  kvmRunstateArea(): KvmRunstateArea {
+    return this.flavour === "kvm-xen"
+      ? this.config.kvmRunstateArea ?? "copy_on_set"
+      : "copy_on_set";
   }
 
   /** Writes vCPU `n`'s time record where its vcpu_info is now (see `vcpu_time.ts`). */

@@ -394,11 +394,23 @@ export class KvmXen {
   }
 
   /**
+   * KVM_XEN_HVM_SET_ATTR(RUNSTATE_UPDATE_FLAG): later runstate copies set
+   * XEN_RUNSTATE_UPDATE while they write (`kvm_xen_update_runstate_guest`).
+   * Returns 0 (the model's host has schedstats, so never -EOPNOTSUPP).
+   */
+  setRunstateUpdateFlag(on: boolean): number {
+    this.domain.runstate.updateFlag = on;
+    return 0;
+  }
+
+  /**
    * KVM_XEN_HVM_GET_ATTR (`kvm_xen_hvm_get_attr`): long_mode 0/1; the
    * shared_info GFN, or KVM_XEN_INVALID when none; the global upcall vector
    * (0 when none); the xen_version KVM answers (0 when unset).
    */
-  getAttr(type: "long_mode" | "shared_info" | "upcall_vector" | "xen_version"): bigint {
+  getAttr(
+    type: "long_mode" | "shared_info" | "upcall_vector" | "xen_version" | "runstate_update_flag",
+  ): bigint {
     const d = this.domain;
     switch (type) {
       case "long_mode":
@@ -411,6 +423,8 @@ export class KvmXen {
       }
       case "xen_version":
         return BigInt(this.xenVersion);
+      case "runstate_update_flag":
+        return d.runstate.updateFlag ? 1n : 0n;
     }
   }
 

@@ -121,9 +121,15 @@ const KVM_VCPU_ID = {
   what: "a KVM vcpu_id",
   decimal: true,
 } as const;
-/** Eventfds the model counts signals on (fds 0..63). */
 /** KVM_XEN_HVM_SET_ATTR / GET_ATTR types the model has (KVM_XEN_ATTR_TYPE_*). */
-const KVM_XEN_HVM_ATTRS = ["long_mode", "shared_info", "upcall_vector", "xen_version"] as const;
+const KVM_XEN_HVM_ATTRS = [
+  "long_mode",
+  "shared_info",
+  "upcall_vector",
+  "xen_version",
+  "runstate_update_flag",
+] as const;
+/** Eventfds the model counts signals on (fds 0..63). */
 const EVENTFDS = 64;
 const VECTOR = { kind: "int", min: 0, max: 255, what: "a vector" } as const;
 const U32 = { kind: "int", min: 0, max: 0xffff_ffff, what: "a 32-bit value" } as const;
@@ -1078,7 +1084,9 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vmm",
       name: "kvm xen_set_attr",
       doc: "KVM_XEN_HVM_SET_ATTR: long_mode, shared_info (gfn), upcall_vector, xen_version " +
-        "(what XENVER_version answers in the kernel; 0 = leave it to the VMM)",
+        "(what XENVER_version answers in the kernel; 0 = leave it to the VMM), " +
+        "runstate_update_flag (copies set XEN_RUNSTATE_UPDATE while they write; the model's " +
+        "copy is one step, so only the attribute shows it)",
       params: [
         {
           name: "type",
@@ -1095,6 +1103,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         if (a.type === "long_mode") return k.setLongMode(v !== 0n);
         if (a.type === "shared_info") return k.setSharedInfo(v);
         if (a.type === "xen_version") return k.setXenVersion(Number(v & 0xffff_ffffn));
+        if (a.type === "runstate_update_flag") return k.setRunstateUpdateFlag(v !== 0n);
         return v > 255n ? -XEN_ERRNO.EINVAL : k.setUpcallVector(Number(v));
       },
     },
@@ -1206,11 +1215,12 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vmm",
       name: "kvm xen_get_attr",
       doc: "KVM_XEN_HVM_GET_ATTR (kvm_xen_hvm_get_attr): long_mode, shared_info (the GFN, " +
-        "0xffffffffffffffff when none), upcall_vector, xen_version",
+        "0xffffffffffffffff when none), upcall_vector, xen_version, runstate_update_flag; " +
+        "evtchn is -ENOENT (KVM cannot read the EVTCHN table back)",
       params: [
         {
           name: "type",
-          type: { kind: "enum", values: KVM_XEN_HVM_ATTRS },
+          type: { kind: "enum", values: [...KVM_XEN_HVM_ATTRS, "evtchn"] },
           doc: "the attribute",
           positional: true,
         },
@@ -1218,9 +1228,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       returns: "the attribute's value",
       run: (vm, _c, a) => {
         const k = need(xenOf, vm, "kvm xen_get_attr").kvm;
-        return small(
-          k.getAttr(a.type as "long_mode" | "shared_info" | "upcall_vector" | "xen_version"),
-        );
+        if (a.type === "evtchn") return -XEN_ERRNO.ENOENT; // no GET case for it
+        return small(k.getAttr(a.type as (typeof KVM_XEN_HVM_ATTRS)[number]));
       },
     },
     {
@@ -1290,7 +1299,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         const state = a.state as bigint;
         if (a.type === "addr") {
           const gpa = a.gpa as bigint;
-          return d.runstate.register(n, gpa === KVM_XEN_INVALID ? -1 : Number(gpa), now);
+          const to = gpa === KVM_XEN_INVALID ? -1 : Number(gpa);
+          return d.runstate.register(n, to, now, d.kvmRunstateArea());
         }
         if (a.type === "current") {
           if (state > 3n) return -XEN_ERRNO.EINVAL;

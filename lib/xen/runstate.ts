@@ -28,6 +28,17 @@ import type { GuestMemory } from "../core/guest_memory.ts";
 import type { GuestWidth } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 
+/**
+ * When KVM copies a runstate area set by KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR)
+ * (see {@link Runstates.register}): a kernel-version choice.
+ *
+ * @example
+ * ```ts
+ * const k: KvmRunstateArea = "next_update";
+ * ```
+ */
+export type KvmRunstateArea = "copy_on_set" | "next_update";
+
 /** `RUNSTATE_*` from `vcpu.h`. */
 export const RUNSTATE = { running: 0, runnable: 1, blocked: 2, offline: 3 } as const;
 
@@ -93,18 +104,26 @@ export class Runstates {
 
   /**
    * Points vCPU `n`'s area at `gpa` (-1: none) and copies the runstate there
-   * at once, as both Xen and KVM do on registration. -EFAULT when the struct
-   * does not lie in guest RAM.
+   * at once, as Xen and current KVM do on registration. -EFAULT when the
+   * struct does not lie in guest RAM.
+   *
+   * `kvm` is how KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR) treats it:
+   * `copy_on_set` (KVM with a second page cache, `runstate2_cache`: an
+   * area may cross a page, `kvm_xen_update_runstate_guest` copies at once)
+   * or `next_update` (older KVM, one cache: an area crossing a page is
+   * -EINVAL and nothing is copied until the next update).
    */
-  register(n: number, gpa: number, now: bigint): number {
+  register(n: number, gpa: number, now: bigint, kvm: KvmRunstateArea = "copy_on_set"): number {
     const r = this.vcpus[n];
     if (gpa < 0) {
       r.area = -1;
       return 0;
     }
-    if (!this.mem.contains(gpa, runstateLayout(this.width()).size)) return -XEN_ERRNO.EFAULT;
+    const size = runstateLayout(this.width()).size;
+    if (kvm === "next_update" && (gpa % 4096) + size > 4096) return -XEN_ERRNO.EINVAL;
+    if (!this.mem.contains(gpa, size)) return -XEN_ERRNO.EFAULT;
     r.area = gpa;
-    this.write(n, now);
+    if (kvm === "copy_on_set") this.write(n, now);
     return 0;
   }
 
@@ -135,6 +154,12 @@ export class Runstates {
    * (ADJUST also takes all-ones: leave the state), `state_entry_time` must
    * equal the sum of the four times (-EINVAL), and the resulting entry time
    * may not lie after now (-EINVAL). DATA replaces, ADJUST adds.
+   *
+   * Both copy into the area at once. KVM's DATA sets only its own copy, but
+   * the vCPU's next KVM_RUN copies it (`record_steal_time` ->
+   * `kvm_xen_runstate_set_running`); the model has no entry after a VMM
+   * action, so it copies here, which is what the guest sees, though a VMM
+   * reading guest memory before KVM_RUN would still find the old copy.
    */
   kvmSetData(
     n: number,
