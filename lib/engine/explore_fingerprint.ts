@@ -37,6 +37,9 @@ import { EventQueue } from "../core/event_queue.ts";
 import type { HashesFields, StateHash, VmModel } from "../core/platform.ts";
 import type { RunState } from "./run.ts";
 
+/** Objects of one fingerprint kept in a list before a map takes the rest. */
+const SEEN_LIST = 64;
+
 /** State paths with more instances than this (LPI and SPI tables) are left to the field walk. */
 export const MAX_INSTANCES = 64;
 
@@ -65,6 +68,12 @@ const f64w = new Uint32Array(f64.buffer);
 class Hasher implements StateHash {
   a = 0x811c9dc5 | 0;
   b = 0x9747b28c | 0;
+  /**
+   * Objects met in this fingerprint, by order of meeting: the first
+   * {@link SEEN_LIST} in a list (a scan of a few dozen beats a map, which
+   * would be rebuilt for every fingerprint), the rest in a map.
+   */
+  readonly #seenList: object[] = [];
   readonly #seen = new Map<object, number>();
   readonly #strings = new Map<string, number>();
   /** Per constructor, the last key list seen and its hash (instances of a class share one). */
@@ -79,7 +88,8 @@ class Hasher implements StateHash {
   reset(): void {
     this.a = 0x811c9dc5 | 0;
     this.b = 0x9747b28c | 0;
-    this.#seen.clear();
+    this.#seenList.length = 0;
+    if (this.#seen.size > 0) this.#seen.clear();
     if (this.log !== null) this.log.length = 0;
   }
 
@@ -122,6 +132,9 @@ class Hasher implements StateHash {
   }
 
   words(a: ArrayLike<number>): void {
+    // Register pages by the typed-array loops (length, then the words
+    // that are not zero); arrays of numbers element by element.
+    if (ArrayBuffer.isView(a)) return this.bytes(a);
     this.n(T_ARR);
     const len = a.length;
     this.n(len);
@@ -183,13 +196,26 @@ class Hasher implements StateHash {
   }
 
   object(o: object): void {
-    const id = this.#seen.get(o);
-    if (id !== undefined) {
+    const list = this.#seenList;
+    let id = list.indexOf(o);
+    if (id < 0 && list.length === SEEN_LIST) id = this.#seen.get(o) ?? -1;
+    if (id >= 0) {
       this.n(T_REF);
       this.n(id);
       return;
     }
-    this.#seen.set(o, this.#seen.size);
+    if (list.length < SEEN_LIST) list.push(o);
+    else this.#seen.set(o, SEEN_LIST + this.#seen.size);
+    // The models' hot objects first: they say what they hold.
+    if (this.hooks) {
+      const own = (o as Partial<HashesFields>).hashFields;
+      if (typeof own === "function") {
+        this.n(T_OBJ);
+        this.str(o.constructor.name);
+        own.call(o, this);
+        return;
+      }
+    }
     if (ArrayBuffer.isView(o)) {
       this.bytes(o);
       return;
@@ -225,15 +251,6 @@ class Hasher implements StateHash {
     if (o instanceof ArrayBuffer) {
       this.bytes(new Uint8Array(o));
       return;
-    }
-    if (this.hooks) {
-      const own = (o as Partial<HashesFields>).hashFields;
-      if (typeof own === "function") {
-        this.n(T_OBJ);
-        this.str(o.constructor.name);
-        own.call(o, this);
-        return;
-      }
     }
     this.n(T_OBJ);
     const keys = Object.keys(o);
@@ -271,6 +288,11 @@ class Hasher implements StateHash {
     // The models' registers: a word at a time, with no view made over them.
     if (view instanceof Uint32Array) return this.#uint32(view);
     if (view instanceof Int32Array) return this.#int32(view);
+    // Small byte arrays (line levels) by byte; guest memory below, by word.
+    if (view instanceof Uint8Array && len <= 64) {
+      for (let i = 0; i < view.length; i++) if (view[i] !== 0) (this.n(i), this.n(view[i]));
+      return;
+    }
     const off = view.byteOffset;
     const words = len >>> 2;
     if ((off & 3) === 0 && words > 0) {

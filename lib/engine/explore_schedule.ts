@@ -155,15 +155,15 @@ function exprCall(e: Expr): Call | null {
  * ```
  */
 export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[] {
+  // Each actor's first step not done, in step order. Blocks are small: a
+  // scan of what is already out costs less than a set.
   const out: number[] = [];
-  const seen = new Set<number>();
-  for (let i = 0; i < done.length; i++) {
-    const a = plan.actorOf[i];
-    if (seen.has(a)) continue;
-    if (!done[i]) {
-      seen.add(a);
-      out.push(i);
-    }
+  const actorOf = plan.actorOf;
+  next: for (let i = 0; i < done.length; i++) {
+    if (done[i]) continue;
+    const a = actorOf[i];
+    for (let k = 0; k < out.length; k++) if (actorOf[out[k]] === a) continue next;
+    out.push(i);
   }
   return out;
 }

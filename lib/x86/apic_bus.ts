@@ -35,6 +35,7 @@ import { type ApicMessage, DeliveryMode, Shorthand } from "./apic_message.ts";
 import { Accept, type IpiSink, type Lapic } from "./lapic.ts";
 import { KvmApicMap, LogicalMode, vectorToIndex } from "./kvm_apic_map.ts";
 import { dfrModel } from "./lapic_registers.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /** {@link ApicBus}'s map declined: KVM asks every vCPU. */
 const SLOW_PATH = -2;
@@ -95,6 +96,14 @@ export class ApicBus implements IpiSink {
   readonly use32BitIds: boolean;
   /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK. */
   readonly broadcastQuirkDisabled: boolean;
+
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.value(this.lapics);
+    h.value(this.lowestPriority);
+    h.bool(this.use32BitIds);
+    h.bool(this.broadcastQuirkDisabled);
+  }
   readonly #trace: Trace;
   readonly #name: string;
   /** KVM's APIC map, brought up to date before each delivery. */

@@ -198,6 +198,28 @@ class ChipState implements I8259ChipView {
   // Not readonly: KVM_SET_IRQCHIP copies elcr_mask in like any other field.
   constructor(readonly role: "master" | "slave", public elcrMask: number) {}
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.n(this.irr);
+    h.n(this.isr);
+    h.n(this.imr);
+    h.n(this.elcr);
+    h.n(this.lines);
+    h.n(this.vectorBase);
+    h.n(this.priorityBase);
+    h.bool(this.aeoi);
+    h.bool(this.sfnm);
+    h.bool(this.specialMask);
+    h.bool(this.rotateInAeoi);
+    h.bool(this.readIsr);
+    h.bool(this.pollPending);
+    h.n(this.expecting);
+    h.bool(this.ic4);
+    h.bool(this.single);
+    h.value(this.role);
+    h.n(this.elcrMask);
+  }
+
   /** Priority rank of IR `level` (0 = highest) under the current rotation. */
   rank(level: number): number {
     return (level - this.priorityBase) & 7;

@@ -122,6 +122,9 @@ export class LapicTimer {
   #handle: TimerHandle | null = null;
   readonly #onFire = (): void => this.#fire();
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`): it has none. */
+  hashFields(_h: StateHash): void {}
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.n(this.#mode);

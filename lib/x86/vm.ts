@@ -398,6 +398,22 @@ export class X86Vm implements VmModel {
    * vm.memory().write(0x1000, 32, 0xdeadbeef);
    * ```
    */
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.value(this.name);
+    h.value(this.config);
+    h.value(this.bus);
+    h.value(this.cpus);
+    h.value(this.pic);
+    h.value(this.ioapic);
+    h.value(this.routing);
+    h.value(this.trace);
+    h.value(this.xen);
+    h.value(this.ram);
+    h.value(this.irqfds);
+    h.value(this.eventfds);
+  }
+
   /**
    * Feeds `h` what the VM's models keep private: LAPIC registers and
    * timers, vCPU interrupt frames, I/O APIC entries, the 8259s, routes,
