@@ -43,7 +43,7 @@ import {
   PRIVATE_COUNT,
   SGI_COUNT,
 } from "./irq_state.ts";
-import { Distributor } from "./gicv3_distributor.ts";
+import { Distributor, GicdOffset } from "./gicv3_distributor.ts";
 import {
   GICR_TYPER_LAST,
   GicrOffset,
@@ -64,6 +64,11 @@ import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
 import { KVM_MAX_VCPU_IDS, VGIC_MAX_CPUS, VgicDevice } from "./vgic_device.ts";
 import { ArmGsiRouting } from "./kvm_routing.ts";
+
+/** GICD_TYPER2.nASSGIcap (bit 8): the VM may have SGIs without an active state (GICv4.1). */
+const GICD_TYPER2_NASSGICAP = 1 << 8;
+/** GICD_IIDR.Revision, bits [15:12]: what userspace may change (KVM_VGIC_IMP_REV_*). */
+const GICD_IIDR_REVISION_MASK = 0xf000;
 
 /** KVM's VGIC_MAX_RESERVED: the highest INTID below the LPIs (1020..1023 are special). */
 const VGIC_MAX_RESERVED = 1023;
@@ -935,7 +940,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   injectMsi(address: number, data: number, flags: number, devid: number, why: string): number {
     const its = this.its!;
-    const inIts = address >= ITS_BASE && address < ITS_BASE + ITS_FRAMES_SIZE;
+    // vgic_msi_to_its: the ITS whose frames hold the address (where the VMM put them).
+    const base = this.device.itsBase === undefined ? ITS_BASE : Number(this.device.itsBase);
+    const inIts = address >= base && address < base + ITS_FRAMES_SIZE;
     const hit = inIts ? its.cached(devid, data) : undefined;
     if (hit) {
       this.pend(hit, `${why}: cached translation of device 0x${devid.toString(16)} event ${data}`);
@@ -1182,7 +1189,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * (`vgic_v3_attr_regs_access`): -ENXIO on a GICv2, -EINVAL for a vCPU
    * that does not exist, -EBUSY before CTRL_INIT. 0 when the access may go on.
    */
-  #attrCheck(vcpuId: number, what: string): number {
+  #attrCheck(vcpuId: number, what: string, allowedPreInit = false): number {
     if (this.version !== 3) {
       this.#emit("kvm", "attr", `${what}: -ENXIO (a GICv2 has no such group)`);
       return -ENXIO;
@@ -1191,11 +1198,35 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.#emit("kvm", "attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
       return -EINVAL;
     }
-    if (!this.initialized) {
+    if (!this.initialized && !allowedPreInit) {
       this.#emit("kvm", "attr", `${what}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
       return -EBUSY;
     }
     return 0;
+  }
+
+  /**
+   * `vgic_mmio_uaccess_write_v3_misc` for GICD_TYPER2 and GICD_IIDR, which
+   * `reg_allowed_pre_init` lets through before CTRL_INIT. GICD_TYPER2: the
+   * value read back is 0; a changed value after init is -EBUSY (vgic_init
+   * has acted on nASSGIcap), a change outside nASSGIcap is -EINVAL, and
+   * nASSGIcap itself is -EINVAL without GICv4.1 direct SGIs, which the
+   * model's host lacks. GICD_IIDR: only the revision may differ, and only
+   * KVM_VGIC_IMP_REV_2 or _3 is taken (the model keeps answering as
+   * revision 3). Returns 0 or the negative errno.
+   */
+  #writeDistId(offset: number, value: number): number {
+    const current = Number(this.dist.read(offset, 4)) >>> 0;
+    value >>>= 0;
+    if (offset === GicdOffset.TYPER2) {
+      if (value === current) return 0;
+      if (this.initialized) return -EBUSY;
+      if (((value ^ current) & ~GICD_TYPER2_NASSGICAP) !== 0) return -EINVAL;
+      return -EINVAL; // nASSGIcap: no GICv4.1 direct SGIs on the model's host
+    }
+    if (((value ^ current) & ~GICD_IIDR_REVISION_MASK) !== 0) return -EINVAL;
+    const rev = (value & GICD_IIDR_REVISION_MASK) >>> 12;
+    return rev === 2 || rev === 3 ? 0 : -EINVAL;
   }
 
   /**
@@ -1210,8 +1241,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   setRegAttr(group: "dist" | "redist", vcpuId: number, offset: number, value: number): number {
     const what = `${group === "dist" ? "DIST" : "REDIST"}_REGS offset 0x${offset.toString(16)}`;
-    const check = this.#attrCheck(group === "dist" ? 0 : vcpuId, what);
+    const idReg = group === "dist" && (offset === GicdOffset.IIDR || offset === GicdOffset.TYPER2);
+    const check = this.#attrCheck(group === "dist" ? 0 : vcpuId, what, idReg);
     if (check !== 0) return check;
+    if (idReg) {
+      const r = this.#writeDistId(offset, value);
+      this.#emit("kvm", "set_attr", `${what} <- 0x${(value >>> 0).toString(16)}: ${r}`);
+      return r;
+    }
     const bankOffset = group === "dist" ? offset : offset - GicrOffset.SGI_BASE;
     const bank = group === "dist" ? this.dist.spis : this.rds[vcpuId].bank;
     const firstOf = (regBase: number) => ((bankOffset - regBase) >> 2) * 32;
@@ -1262,7 +1299,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   getDistReg(offset: number): number {
     const what = `DIST_REGS offset 0x${offset.toString(16)}`;
-    const check = this.#attrCheck(0, what);
+    // reg_allowed_pre_init: GICD_IIDR and GICD_TYPER2 before CTRL_INIT too.
+    const idReg = offset === GicdOffset.IIDR || offset === GicdOffset.TYPER2;
+    const check = this.#attrCheck(0, what, idReg);
     if (check !== 0) return check;
     let v = 0;
     if ((offset & 3) !== 0) v = 0;

@@ -227,3 +227,21 @@ Deno.test("Gic: a GICv2 guest's EOI of a level SPI fed by a resampling irqfd low
   g.deactivate(0, 41); // not active: no list register went invalid
   assert.equal(g.resamplefds.get(9), 1);
 });
+
+Deno.test("Gic: GICD_IIDR and GICD_TYPER2 pass DIST_REGS before CTRL_INIT (reg_allowed_pre_init), with vgic_mmio_uaccess_write_v3_misc's checks", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  assert.equal(g.getDistReg(0x8), 0x4b00343b); // GICD_IIDR, revision 3
+  assert.equal(g.getDistReg(0x4), -EBUSY); // GICD_TYPER still waits for init
+  assert.equal(g.setRegAttr("dist", 0, 0x8, 0x4b00243b), 0); // revision 2
+  assert.equal(g.setRegAttr("dist", 0, 0x8, 0x4b00443b), -EINVAL); // revision 4
+  assert.equal(g.setRegAttr("dist", 0, 0x8, 0x4c00343b), -EINVAL); // ProductID
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0), 0); // GICD_TYPER2 as read back
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0x100), -EINVAL); // nASSGIcap: no GICv4.1
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0x1), -EINVAL);
+  g.vgicInit();
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0x100), -EBUSY);
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0), 0);
+});

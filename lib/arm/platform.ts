@@ -2060,6 +2060,20 @@ const VMM_COMMANDS: Cmd[] = [
   }),
   onDeviceFd("its", {
     actor: "vmm",
+    name: "kvm its_set_addr",
+    doc:
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE) on the ITS (vgic_its_set_attr, vgic_check_iorange): place the ITS's two 64 KB frames; -EEXIST once placed, -EINVAL unless 64 KB aligned, -E2BIG past the 40-bit IPA space. KVM_SIGNAL_MSI then names the ITS by an address in those frames (until placed, the model's default ITS_BASE 0x8080000)",
+    params: [{ name: "addr", type: { kind: "u64" }, doc: "the ITS base" }],
+    returns: "0, -EEXIST, -EINVAL or -E2BIG",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_SET_DEVICE_ATTR ITS ADDR ${hex(a.addr)}`, () => {
+        const r = vm.gic.device.setItsAddr(BigInt(a.addr as bigint | number));
+        if (r !== 0) emit(vm, "kvm", "set_attr", `ITS ADDR: ${r}`);
+        return r;
+      }),
+  }),
+  onDeviceFd("its", {
+    actor: "vmm",
     name: "kvm its_get_reg",
     doc:
       "KVM_GET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ITS_REGS) on the ITS device: a GITS_* register by offset (vgic_its_attr_regs_access: 8-byte alignment for the 64-bit ones, 4 for CTLR, IIDR and the ID registers)",

@@ -83,6 +83,8 @@ export const KVM_MAX_VCPU_IDS = 512;
 /** Frame sizes: KVM_VGIC_V2_DIST_SIZE, _V2_CPU_SIZE, _V3_DIST_SIZE, _V3_REDIST_SIZE. */
 const V2_DIST_SIZE = 0x1000, V2_CPU_SIZE = 0x2000, V3_DIST_SIZE = 0x1_0000;
 const V3_REDIST_SIZE = 0x2_0000;
+/** KVM_VGIC_V3_ITS_SIZE: the ITS's control and translation frames. */
+const V3_ITS_SIZE = 0x2_0000;
 /** The IPA space KVM gives a VM by default (40 bits: `kvm_phys_size`). */
 const IPA_SIZE = 1n << 40n;
 
@@ -130,6 +132,8 @@ export class VgicDevice {
   distBase: bigint | undefined;
   /** GICv2's CPU interface base. */
   cpuBase: bigint | undefined;
+  /** The ITS frames' base (KVM_VGIC_ITS_ADDR_TYPE on the ITS device), or undefined until set. */
+  itsBase: bigint | undefined;
   /** GICv3's redistributor regions, by index. */
   readonly regions: RedistRegion[] = [];
   /** KVM_RUN succeeded once: the vGIC is ready (`vgic_ready`). */
@@ -246,6 +250,26 @@ export class VgicDevice {
       }
     }
     return -ENXIO;
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE)
+   * on the ITS device (`vgic_its_set_attr`): `vgic_check_iorange` over the
+   * ITS's two 64 KB frames (KVM_VGIC_V3_ITS_SIZE): -EEXIST once set, -EINVAL
+   * unless 64 KB aligned, -E2BIG past the IPA space. Returns 0 or the errno.
+   *
+   * @example
+   * ```ts
+   * const dev = new VgicDevice(3, 1);
+   * dev.setItsAddr(0x40_1000n); // -22 (-EINVAL): not 64 KB aligned
+   * dev.setItsAddr(0x40_0000n); // 0
+   * dev.setItsAddr(0x30_0000n); // -17 (-EEXIST)
+   * ```
+   */
+  setItsAddr(value: bigint): number {
+    const r = checkIorange(this.itsBase, value, 0x1_0000n, BigInt(V3_ITS_SIZE));
+    if (r === 0) this.itsBase = value;
+    return r;
   }
 
   /**
