@@ -7,7 +7,7 @@
  */
 import type { PlatformEntry } from "../core/platform.ts";
 import { describeType } from "../core/values.ts";
-import { type CommandSpec, mainParams, type ParamSpec } from "../core/table.ts";
+import { type CommandSpec, mainParams, type ParamSpec, type SettingSpec } from "../core/table.ts";
 import { REPORT_HELP } from "../report/block_help.ts";
 import { didYouMean } from "../core/diagnostic.ts";
 import { FMT_USAGE } from "./fmt_command.ts";
@@ -264,15 +264,11 @@ export function helpText(platforms: readonly PlatformEntry[], topic?: string): s
       case "settings":
         out.push(header);
         for (const s of p.settings) {
-          const v = s.value;
-          const vals = v.kind === "list"
-            ? `[${v.min}..${v.max}, ...] (default [${v.default.join(", ")}])`
-            : v.kind === "enum"
-            ? `${v.values.join(" | ")} (default ${v.default})`
-            : v.kind === "int"
-            ? `${v.min}..${v.max} (default ${v.default})`
-            : "flag";
-          out.push(`  ${s.name} ${vals}: ${s.doc}`);
+          out.push(`  ${s.name} ${settingValues(s)}: ${s.doc}`);
+          // Block settings, written `hypervisor xen { domain pvh }`.
+          for (const b of s.block ?? []) {
+            out.push(`    ${s.name} { ${b.name} ${settingValues(b)} }: ${b.doc}`);
+          }
         }
         break;
       case "commands":
@@ -391,4 +387,16 @@ export function helpSuggestions(platforms: readonly PlatformEntry[], topic: stri
   const close = didYouMean(topic, names);
   if (close && !hits.includes(close)) hits.unshift(close);
   return hits.sort((a, b) => a.length - b.length).slice(0, 8);
+}
+
+/** A setting's values and default, as `scn help settings` shows them. */
+function settingValues(s: SettingSpec): string {
+  const v = s.value;
+  return v.kind === "list"
+    ? `[${v.min}..${v.max}, ...] (default [${v.default.join(", ")}])`
+    : v.kind === "enum"
+    ? `${v.values.join(" | ")} (default ${v.default})`
+    : v.kind === "int"
+    ? `${v.min}..${v.max} (default ${v.default})`
+    : "flag";
 }

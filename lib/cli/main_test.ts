@@ -313,6 +313,8 @@ Deno.test("scn help prints the overview and each topic", async (t) => {
   await t.step("settings, commands, state, handlers, actors", () => {
     const topics: [string, string][] = [
       ["settings", "  vcpus 1..255 (default 1): number of vCPUs (APIC IDs 0..n-1)"],
+      // A block's settings are listed under the setting they follow.
+      ["settings", "    gic { its flag }: a vITS (KVM_DEV_TYPE_ARM_VGIC_ITS; GICv3 only)"],
       [
         "commands",
         "  vmm: kvm irq_line  - KVM_IRQ_LINE_STATUS: set a GSI's level on every route of it",
