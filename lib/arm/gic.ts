@@ -874,7 +874,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     lpi.pending = (mem.bytes[at] & bit) !== 0;
     if (lpi.pending) {
       lpi.path = "software";
-      mem.bytes[at] &= ~bit;
+      mem.clearBit(at, lpi.intid & 7);
       this.#emit("gicd", "pending_table", `LPI ${lpi.intid}: pending from the pending table`);
     }
   }
@@ -891,9 +891,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       if (lpi.target < 0) continue;
       const at = pendingTableAddress(this.rds[lpi.target].pendbaser) + (lpi.intid >> 3);
       if (!mem.contains(at, 1)) continue;
-      const bit = 1 << (lpi.intid & 7);
-      if (lpi.pending) mem.bytes[at] |= bit;
-      else mem.bytes[at] &= ~bit;
+      if (lpi.pending) mem.setBit(at, lpi.intid & 7);
+      else mem.clearBit(at, lpi.intid & 7);
     }
     this.#emit(
       "kvm",

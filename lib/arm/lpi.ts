@@ -130,7 +130,7 @@ export class LpiTable {
   /** The guest writes a configuration byte (no invalidation: KVM keeps its cached copy). */
   writeConfig(intid: number, value: number): void {
     const mem = this.memory(), at = this.base + intid - LPI_BASE;
-    if (intid >= LPI_BASE && mem.contains(at, 1)) mem.bytes[at] = value & 0xff;
+    if (intid >= LPI_BASE && mem.contains(at, 1)) mem.write(at, 8, value & 0xff);
   }
 
   /** The configuration byte in guest memory (0 outside RAM). */

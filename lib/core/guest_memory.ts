@@ -24,6 +24,7 @@
  */
 import type { CommandSpec, ParamSpec, StateSpec, Val } from "./table.ts";
 import { CommandInputError } from "./diagnostic.ts";
+import type { StateHash } from "./platform.ts";
 
 /**
  * Width of a plain memory access, in bits.
@@ -35,6 +36,9 @@ import { CommandInputError } from "./diagnostic.ts";
  * ```
  */
 export type AccessWidth = 8 | 16 | 32 | 64;
+
+/** The granule in which guest memory notes what was written. */
+const PAGE_BYTES = 4096;
 
 /**
  * A guest-physical address range that the model refuses to touch: an
@@ -66,8 +70,17 @@ export class GuestMemoryError extends Error {
  * ```
  */
 export class GuestMemory {
+  /**
+   * The memory. Read it freely; write it only through the methods below,
+   * which note the pages written (a test scans the sources for other
+   * writes): `scn explore` hashes those pages alone.
+   */
   readonly bytes: Uint8Array;
   readonly #view: DataView;
+  /** Per page of {@link PAGE_BYTES}: written since creation (all, for memory given). */
+  readonly #written: Uint8Array;
+  /** The memory by 32-bit word, for hashing; null when not 4-byte aligned. */
+  readonly #words: Int32Array | null;
 
   /**
    * `size` bytes of zeroed memory starting at guest-physical address 0, or
@@ -76,6 +89,40 @@ export class GuestMemory {
   constructor(readonly size: number, bytes?: Uint8Array) {
     this.bytes = bytes ?? new Uint8Array(size);
     this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
+    this.#written = new Uint8Array(Math.ceil(size / PAGE_BYTES));
+    // Memory not made here may hold anything, written by anyone.
+    if (bytes !== undefined) this.#written.fill(1);
+    this.#words = this.bytes.byteOffset % 4 === 0
+      ? new Int32Array(this.bytes.buffer, this.bytes.byteOffset, size >>> 2)
+      : null;
+  }
+
+  /**
+   * Feeds `h` the size and the pages ever written, for `scn explore`
+   * (`HashesFields`): the others are still zero. A word at a time, the
+   * words that are not zero with their index.
+   */
+  hashFields(h: StateHash): void {
+    h.n(this.size);
+    const words = this.#words, written = this.#written;
+    if (words === null) {
+      h.value(this.bytes);
+      return;
+    }
+    const perPage = PAGE_BYTES >>> 2;
+    for (let p = 0; p < written.length; p++) {
+      if (written[p] === 0) continue;
+      const end = Math.min(words.length, (p + 1) * perPage);
+      for (let i = p * perPage; i < end; i++) if (words[i] !== 0) (h.n(i), h.n(words[i]));
+    }
+    for (let b = words.length * 4; b < this.size; b++) h.n(this.bytes[b]);
+  }
+
+  /** Notes `[addr, addr + length)` as written (already checked to be inside). */
+  #wrote(addr: number, length: number): void {
+    if (length <= 0) return;
+    const last = ((addr + length - 1) / PAGE_BYTES) | 0;
+    for (let p = (addr / PAGE_BYTES) | 0; p <= last; p++) this.#written[p] = 1;
   }
 
   /** Whether `[addr, addr + length)` lies inside the buffer. */
@@ -140,6 +187,7 @@ export class GuestMemory {
    */
   write(addr: number, width: AccessWidth, value: number | bigint): void {
     this.#check(addr, width / 8);
+    this.#wrote(addr, width / 8);
     const big = BigInt.asUintN(width, typeof value === "bigint" ? value : BigInt(value));
     const v = this.#view;
     switch (width) {
@@ -208,6 +256,7 @@ export class GuestMemory {
     const b = this.#bitAddr(addr, bit);
     const m = 1 << (bit & 7);
     const old = (this.bytes[b] & m) !== 0;
+    this.#wrote(b, 1);
     this.bytes[b] |= m;
     return old;
   }
@@ -225,6 +274,7 @@ export class GuestMemory {
     const b = this.#bitAddr(addr, bit);
     const m = 1 << (bit & 7);
     const old = (this.bytes[b] & m) !== 0;
+    this.#wrote(b, 1);
     this.bytes[b] &= ~m;
     return old;
   }
@@ -268,7 +318,23 @@ export class GuestMemory {
   copy(dst: number, src: number, length: number): void {
     this.#check(src, length);
     this.#check(dst, length);
+    this.#wrote(dst, length);
     this.bytes.copyWithin(dst, src, src + length);
+  }
+
+  /**
+   * Stores `data` at `addr` (a vcpu_info copied in from another memory).
+   *
+   * @example
+   * ```ts
+   * declare const mem: GuestMemory, old: GuestMemory;
+   * mem.store(0x20000, old.bytes.subarray(0x40, 0x80));
+   * ```
+   */
+  store(addr: number, data: Uint8Array): void {
+    this.#check(addr, data.length);
+    this.#wrote(addr, data.length);
+    this.bytes.set(data, addr);
   }
 
   /**
@@ -282,6 +348,7 @@ export class GuestMemory {
    */
   fill(addr: number, length: number, value: number): void {
     this.#check(addr, length);
+    this.#wrote(addr, length);
     this.bytes.fill(value, addr, addr + length);
   }
 }

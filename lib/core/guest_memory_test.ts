@@ -6,6 +6,7 @@ import {
   guestMemoryState,
 } from "./guest_memory.ts";
 import { CommandInputError } from "./diagnostic.ts";
+import type { StateHash } from "./platform.ts";
 
 Deno.test("GuestMemory reads and writes little-endian words", () => {
   const m = new GuestMemory(64);
@@ -87,4 +88,71 @@ Deno.test("guestMemoryState: mem.uN[addr] paths read little-endian, bounded wher
   assert.equal(get("mem.u32[#]", 0), 0xa5a5a0a5);
   assert.equal(get("mem.u16[#]", 1), 0xa5a0);
   assert.deepEqual(paths.map((s) => s.bounds!(vm)[0]), [16, 15, 13, 9]);
+});
+
+/** The words hashFields feeds, in order. */
+function hashed(mem: GuestMemory): number[] {
+  const out: number[] = [];
+  const h: StateHash = {
+    n: (x) => out.push(x | 0),
+    num: (x) => out.push(x),
+    big: (x) => out.push(Number(x)),
+    bool: (x) => out.push(x ? 1 : 0),
+    words: (a) => out.push(...Array.from(a)),
+    value: () => out.push(NaN),
+  };
+  mem.hashFields(h);
+  return out;
+}
+
+Deno.test("GuestMemory hashes what every write method changed, in any page", () => {
+  const writes: [string, (m: GuestMemory, at: number) => void][] = [
+    ["write", (m, at) => m.write(at, 32, 0x01020304)],
+    ["xchg", (m, at) => m.xchg(at, 64, 5n)],
+    ["testAndSetBit", (m, at) => m.testAndSetBit(at, 9)],
+    ["setBit", (m, at) => m.setBit(at, 3)],
+    ["fill", (m, at) => m.fill(at, 3, 0x7f)],
+    ["store", (m, at) => m.store(at, Uint8Array.of(1, 2, 3))],
+    ["copy", (m, at) => (m.write(0, 8, 9), m.copy(at, 0, 1))],
+  ];
+  for (const [name, w] of writes) {
+    for (const at of [0, 0x1ffc, 0x3ff8, 0x7ff0]) {
+      const m = new GuestMemory(0x8000);
+      const before = hashed(m);
+      w(m, at);
+      assert.notDeepEqual(hashed(m), before, `${name} at 0x${at.toString(16)}`);
+      // Equal contents hash alike, whichever pages were written on the way.
+      const n = new GuestMemory(0x8000);
+      n.store(0, m.bytes.slice());
+      assert.deepEqual(hashed(n), hashed(m), name);
+    }
+  }
+  const m = new GuestMemory(0x8000);
+  m.setBit(0x5000, 1);
+  m.clearBit(0x5000, 1);
+  assert.deepEqual(hashed(m), hashed(new GuestMemory(0x8000)), "cleared again: all zero");
+  // Memory given from outside (a real VM's) may change behind the model's back: all of it counts.
+  const outside = new Uint8Array(0x2000);
+  const given = new GuestMemory(0x2000, outside);
+  const before = hashed(given);
+  outside[0x1234] = 1;
+  assert.notDeepEqual(hashed(given), before);
+});
+
+Deno.test("nothing but GuestMemory writes guest memory's bytes (so it knows the pages written)", async () => {
+  // lib/kvm's structures have `bytes` of their own, and its guest memory is given from outside.
+  const write = /\.bytes(\[[^\]]*\]\s*([-+|&^]|<<|>>>?)?=[^=]|\.(set|fill|copyWithin)\()/;
+  const offenders: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory && e.name !== "kvm") await walk(path);
+      else if (
+        e.isFile && path.endsWith(".ts") && !path.endsWith("_test.ts") &&
+        !path.endsWith("/guest_memory.ts") && write.test(await Deno.readTextFile(path))
+      ) offenders.push(path);
+    }
+  };
+  await walk(new URL("..", import.meta.url).pathname.replace(/\/$/, ""));
+  assert.deepEqual(offenders, []);
 });

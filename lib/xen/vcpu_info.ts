@@ -224,7 +224,7 @@ export class VcpuInfoAreas {
       this.mem.write(gpa + 1, 8, 1);
       return;
     }
-    this.mem.bytes.set(old.mem.bytes.subarray(old.addr, old.addr + size), gpa);
+    this.mem.store(gpa, old.mem.bytes.subarray(old.addr, old.addr + size));
   }
 
   /**
@@ -266,9 +266,9 @@ export class VcpuInfoAreas {
     if (!old) return 0;
     const split = field(this.layout().vcpuInfo, "evtchn_pending_sel").offset;
     const src = old.mem.bytes;
-    this.mem.bytes.set(src.subarray(old.addr, old.addr + split), gpa);
+    this.mem.store(gpa, src.subarray(old.addr, old.addr + split));
     yield;
-    this.mem.bytes.set(src.subarray(old.addr + split, old.addr + VCPU_INFO_SIZE), gpa + split);
+    this.mem.store(gpa + split, src.subarray(old.addr + split, old.addr + VCPU_INFO_SIZE));
     return 0;
   }
 
