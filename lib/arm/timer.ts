@@ -227,16 +227,22 @@ export class ArchTimer {
       this.#deadline.cancelled = true;
       this.#deadline = null;
     }
-    if ((this.#ctl & TimerCtl.ENABLE) !== 0 && !this.istatus) {
-      // The counter reaches CVAL after CVAL - counter ticks of 1 ns; a
-      // deadline past what a double holds exactly never comes.
-      const now = Math.floor(this.env.now());
-      const ahead = this.cval - this.counter;
-      if (ahead > MAX_DEADLINE - BigInt(now)) return;
-      this.#deadline = this.env.queue.schedule(now + Number(ahead), () => {
-        this.#deadline = null;
-        this.update();
-      });
-    }
+    if ((this.#ctl & TimerCtl.ENABLE) === 0) return;
+    // Not met yet: the counter reaches CVAL after CVAL - counter ticks of
+    // 1 ns. Met: it holds until the counter wraps past 2^64 to below CVAL
+    // (the condition is compared again as the counter moves, Arm DDI 0487
+    // D11.2.4), unless CVAL is 0. A deadline past what a double holds
+    // exactly never comes.
+    const counter = this.counter;
+    let ahead: bigint;
+    if (!this.istatus) ahead = this.cval - counter;
+    else if (this.cval === 0n) return;
+    else ahead = (1n << 64n) - counter;
+    const now = Math.floor(this.env.now());
+    if (ahead > MAX_DEADLINE - BigInt(now)) return;
+    this.#deadline = this.env.queue.schedule(now + Number(ahead), () => {
+      this.#deadline = null;
+      this.update();
+    });
   }
 }

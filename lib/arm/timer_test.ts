@@ -68,3 +68,19 @@ Deno.test("ArchTimer TVAL reads the low 32 bits of CVAL - counter, signed", () =
   t.writeCval(2n ** 32n + 100n);
   assert.equal(t.tval, -900);
 });
+
+Deno.test("ArchTimer: a met condition ends when the counter wraps past 2^64 to below CVAL, and the PPI drops", () => {
+  const env = testEnv();
+  const levels: boolean[] = [];
+  const offsets = newCounterOffsets();
+  const t = new ArchTimer("virt", 27, env, (l) => levels.push(l), offsets);
+  offsets.virt = 1n; // the counter reads 2^64 - 1 at time 0
+  t.writeCval(0x7fff_ffff_ffff_ffffn);
+  t.writeCtl(TimerCtl.ENABLE);
+  assert.equal(t.istatus, true);
+  assert.deepEqual(levels, [true]);
+  env.advance(5);
+  assert.equal(t.counter < t.cval, true);
+  assert.equal(t.istatus, false);
+  assert.deepEqual(levels, [true, false]);
+});
