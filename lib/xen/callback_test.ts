@@ -87,3 +87,27 @@ Deno.test("kvm-xen: a global vector of 1..15 is -EINVAL", () => {
   const { domain } = fakeDomain({ flavour: "kvm-xen" });
   assert.equal(domain.setParam(0, 0, (2n << 56n) | 5n), -XEN_ERRNO.EINVAL);
 });
+
+Deno.test("PVH ignores a GSI, INTx or none callback (and answers 0); PV refuses the HVMOPs", () => {
+  // With vCPU 0's UP set, an HVM domain's GSI callback drives the line at once.
+  const withUp = (type: "hvm" | "pvh") => {
+    const f = fakeDomain({ type });
+    f.domain.evtchn.send(f.domain.evtchn.bindIpi(0));
+    return f;
+  };
+  const hvm = withUp("hvm");
+  assert.equal(hvm.domain.callback.setParam(20n), 0);
+  assert.equal(hvm.host.gsi.get(20), 1);
+  const { domain: pvhDomain, host } = withUp("pvh");
+  const pvh = pvhDomain.callback;
+  assert.equal(pvh.setParam((2n << 56n) | 0xf3n), 0);
+  assert.equal(pvh.setParam(20n), 0); // GSI 20: ignored
+  assert.equal(pvh.setParam((1n << 56n) | (3n << 11n)), 0); // PCI INTx: ignored
+  assert.equal(pvh.setParam(0n), 0); // none: ignored too
+  assert.deepEqual(pvh.via, { type: "vector", vector: 0xf3 });
+  assert.equal(host.gsi.size, 0); // no line was driven
+  const pv = fakeDomain({ type: "pv" }).domain.callback;
+  assert.equal(pv.setParam((2n << 56n) | 0xf3n), -XEN_ERRNO.EINVAL);
+  assert.equal(pv.setUpcallVector(0, 0xf3), -XEN_ERRNO.EINVAL);
+  assert.deepEqual(pv.via, { type: "none" });
+});
