@@ -66,6 +66,17 @@ export interface CpuModel {
    * running for it, which the reset abandoned. Optional.
    */
   service?(): number;
+  /**
+   * True when what the vCPU does at its own boundaries gives no other vCPU
+   * anything to do: its `service`, `retire` and `returnFromInterrupt`, and a
+   * boundary where nothing happened, change nothing another vCPU's
+   * `service` or `canTake` reads (a take or a handler statement may). The
+   * engine then does not visit a vCPU that had nothing to do again within a
+   * `run` until a take or a handler statement somewhere may have given it
+   * something, instead of asking every vCPU at every boundary of another.
+   * Absent: visited at every pass.
+   */
+  readonly ownBoundaries?: boolean;
 }
 
 /**

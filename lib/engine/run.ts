@@ -299,6 +299,15 @@ class Interpreter {
   readonly trace = new Trace(() => this.now);
   readonly vms: VmModel[];
   readonly frames: Frame[][][];
+  /**
+   * Per VM, per vCPU: had nothing to do at its last boundary, and nothing
+   * since could have given it something ({@link CpuModel.ownBoundaries}), so
+   * `settle` passes it by. Compiled runs only: the tree walker visits every
+   * vCPU at every pass, the reference the tests compare with.
+   */
+  readonly idle: boolean[][];
+  /** Whether the last step of `stepCpu` was a take or a handler statement (see `idle`). */
+  stepMayWakeOthers = false;
   /** Per VM, per vCPU: frames that ended, to be reused by the next take. */
   readonly spareFrames: Frame[][][];
   /**
@@ -332,6 +341,7 @@ class Interpreter {
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
     this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
     this.spareFrames = this.vms.map((vm) => vm.cpus.map(() => []));
+    this.idle = this.vms.map((vm) => vm.cpus.map(() => false));
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
     this.compiled = options.compile === false ? null : compiledProgram(program);
@@ -670,19 +680,39 @@ class Interpreter {
   /** Lets every vCPU act until none can. */
   settle(loc: Loc): void {
     const vms = this.vms;
+    // Anything may have happened since the last settling (statements, timers): every vCPU is
+    // visited at least once.
+    this.wakeAll();
+    const skipIdle = this.compiled !== null;
     for (;;) {
       let progressed = false;
       for (let v = 0; v < vms.length; v++) {
-        const cpus = vms[v].cpus, frames = this.frames[v];
+        const cpus = vms[v].cpus, frames = this.frames[v], idle = this.idle[v];
         for (let c = 0; c < cpus.length; c++) {
-          if (this.stepCpu(v, c, cpus[c], frames[c])) {
+          if (idle[c]) continue;
+          const cpu = cpus[c];
+          this.stepMayWakeOthers = false;
+          if (this.stepCpu(v, c, cpu, frames[c])) {
             progressed = true;
+            if (this.stepMayWakeOthers) this.wakeAll();
             this.tick(loc);
             this.afterStep();
+          } else if (skipIdle && cpu.ownBoundaries === true) {
+            // Asked again, it would answer the same until a take or a handler statement.
+            idle[c] = true;
           }
         }
       }
       if (!progressed) return;
+    }
+  }
+
+  /** Every vCPU is to be visited at the next pass (see {@link Interpreter.idle}). */
+  wakeAll(): void {
+    const idle = this.idle;
+    for (let v = 0; v < idle.length; v++) {
+      const cpus = idle[v];
+      for (let c = 0; c < cpus.length; c++) cpus[c] = false;
     }
   }
 
@@ -695,6 +725,8 @@ class Interpreter {
       return true;
     }
     if (cpu.canTake()) {
+      // An acknowledge may change what others see (the 8259's INTR after an ExtINT).
+      this.stepMayWakeOthers = true;
       const taken = cpu.take();
       this.history.record(
         v,
@@ -727,15 +759,17 @@ class Interpreter {
         if (!top.bindsNeeded) {
           if (top.steps !== null) top.steps[top.pc++](this);
           else this.exec(top.ops[top.pc++]);
-          return true;
+        } else {
+          const hid = this.bind(frames);
+          try {
+            if (top.steps !== null) top.steps[top.pc++](this);
+            else this.exec(top.ops[top.pc++]);
+          } finally {
+            this.unbind(hid);
+          }
         }
-        const hid = this.bind(frames);
-        try {
-          if (top.steps !== null) top.steps[top.pc++](this);
-          else this.exec(top.ops[top.pc++]);
-        } finally {
-          this.unbind(hid);
-        }
+        // A handler statement may act on anything (an IPI, a port of the 8259, a hypercall).
+        this.stepMayWakeOthers = true;
       } else {
         this.leave(v, c);
         cpu.returnFromInterrupt();

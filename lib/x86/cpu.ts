@@ -169,6 +169,14 @@ const FRAME_EVENTS_ON = 8;
  */
 export class X86Cpu implements CpuModel {
   readonly name: string;
+  /**
+   * INIT, SIPI and NMI latching (`service`), the end of a shadow or an
+   * interrupt window (`retire`) and IRET touch only this vCPU, its LAPIC
+   * and its kvm_run (CpuModel).
+   */
+  get ownBoundaries(): boolean {
+    return true;
+  }
   /** RFLAGS.IF. Reset clears it (RFLAGS = 0x2). */
   interruptFlag = false;
   shadow: Shadow = "none";
