@@ -110,6 +110,10 @@ export const Mailbox = {
    * guest re-enters) returns to the monitor, which reads `op` again.
    */
   next: 24,
+  /** EBX after CPUID. */
+  outEbx: 28,
+  /** ECX after CPUID. */
+  outEcx: 32,
 } as const;
 
 /**
@@ -172,6 +176,8 @@ export const Action = {
    * (real mode pushes no error code; the saved IP is rewritten).
    */
   SkipFault: 11,
+  /** `cpuid` of leaf ECX (sub-leaf EAX); EAX, EBX, ECX and EDX into the mailbox. */
+  Cpuid: 12,
 } as const;
 
 /** A tiny 16-bit assembler: bytes, labels and rel16 / absolute fix-ups. */
@@ -346,6 +352,22 @@ export function assembleGuest(): GuestImage {
   a.u16(Layout.code);
   a.emit(0xcf); // iret
 
+  a.label("cpuid");
+  a.emit(O32, FS, 0xa1); // mov eax, fs:[4]: the leaf
+  a.u16(Mailbox.ecx);
+  a.emit(O32, FS, 0x8b, 0x0e); // mov ecx, fs:[8]: the sub-leaf
+  a.u16(Mailbox.eax);
+  a.emit(0x0f, 0xa2); // cpuid
+  a.emit(O32, FS, 0xa3); // mov fs:[16], eax
+  a.u16(Mailbox.outEax);
+  a.emit(O32, FS, 0x89, 0x1e); // mov fs:[28], ebx
+  a.u16(Mailbox.outEbx);
+  a.emit(O32, FS, 0x89, 0x0e); // mov fs:[32], ecx
+  a.u16(Mailbox.outEcx);
+  a.emit(O32, FS, 0x89, 0x16); // mov fs:[20], edx
+  a.u16(Mailbox.outEdx);
+  a.jmp("monitor");
+
   a.label("nmi");
   a.emit(0xe6, Port.Nmi); // out imm8, al
   a.jmp("monitor"); // a nested monitor inside the NMI handler
@@ -366,6 +388,7 @@ export function assembleGuest(): GuestImage {
       "out",
       "in",
       "skip_fault",
+      "cpuid",
     ]
   ) a.address(l);
   const code = a.link();
@@ -630,7 +653,7 @@ export function post(
 export function result(
   mem: Uint8Array<ArrayBuffer>,
   n: number,
-  field: "outEax" | "outEdx",
+  field: "outEax" | "outEbx" | "outEcx" | "outEdx",
 ): number {
   return new DataView(mem.buffer, mem.byteOffset).getUint32(mailboxOf(n) + Mailbox[field], true);
 }

@@ -123,6 +123,7 @@ import {
 } from "./libc.ts";
 import { ACCESS_SIZES, GuestMemory } from "../core/guest_memory.ts";
 import { checkIrqchipField } from "../x86/vmm_ioctls.ts";
+import { CPUID_FIELDS } from "../x86/cpuid.ts";
 import { KVM_IRQFD_FLAG } from "../x86/irqfd.ts";
 import {
   Action,
@@ -532,8 +533,15 @@ export class KvmBackedVm implements VmModel {
       for (let n = 0; n < (s.vcpus as number); n++) {
         const kvm = this.vm.createVcpu(n);
         // KVM's supported CPUID offers x2APIC (leaf 1 ECX bit 21) with an in-kernel LAPIC.
+        // The initial APIC IDs, as a VMM writes them: leaf 1 EBX[31:24], leaf 0xB EDX.
         kvm.setCpuid(
-          cpuid.map((e) => (e.function === 1 ? { ...e, ebx: (e.ebx & 0xffffff) | (n << 24) } : e)),
+          cpuid.map((e) =>
+            e.function === 1
+              ? { ...e, ebx: (e.ebx & 0xffffff) | (n << 24) }
+              : e.function === 0xb
+              ? { ...e, edx: n }
+              : e
+          ),
         );
         if (s.lapic === "x2apic") {
           const base = kvm.getMsr(IA32_APIC_BASE)!;
@@ -995,6 +1003,16 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     if (typeof s === "number") return s;
     irqchipWrite(s.view, chip, field, index, BigInt(a.value as bigint));
     return vm.vm.setIrqchip(s);
+  },
+  cpuid: (vm, c, a) => {
+    const f = CPUID_FIELDS[a.field as string];
+    vm.cpus[c].act(Action.Cpuid, f.leaf, 0);
+    const out = { eax: "outEax", ebx: "outEbx", ecx: "outEcx", edx: "outEdx" } as const;
+    return fieldGet(f.bits, result(vm.mem, c, out[f.reg]));
+  },
+  vmcall: {
+    refused: "a real-mode VMCALL from the guest monitor never came back from KVM_RUN on the " +
+      "development host (its PVM provider), so the backend does not issue one",
   },
   xen: { refused: "this KVM has no Xen support" },
   "guest memory": (vm, _c, a) => {

@@ -157,6 +157,21 @@ export class ApicBus implements IpiSink {
   }
 
   /**
+   * KVM's APIC map as it stands now (recalculated first, as KVM does after
+   * an ID, LDR, DFR or mode change): what the PV IPI hypercall indexes.
+   *
+   * @example
+   * ```ts
+   * declare const bus: ApicBus;
+   * bus.kvmMap().physAt(0); // 0: vCPU 0 has APIC ID 0 after reset
+   * ```
+   */
+  kvmMap(): KvmApicMap {
+    this.#map.update(this.lapics);
+    return this.#map;
+  }
+
+  /**
    * Delivers a message from a device (IOAPIC, MSI). Shorthands resolve "self"
    * through `msg.sourceId` (the sender's APIC ID). Returns KVM's count: how
    * many accepted; a destination naming no APIC gives 0, except for

@@ -65,6 +65,8 @@ export type X86BackendOp =
   | "KVM_CREATE_IRQCHIP"
   | "KVM_GET_IRQCHIP"
   | "KVM_SET_IRQCHIP"
+  | "cpuid"
+  | "vmcall"
   | "eventfd signal"
   | "guest memory";
 

@@ -52,6 +52,8 @@ import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/pla
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
+import { CPUID_COMMANDS } from "./cpuid.ts";
+import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
 
 type Cmd = X86Command;
 type State = StateSpec<X86Vm>;
@@ -1492,6 +1494,8 @@ export const X86_COMMANDS: readonly X86Command[] = [
   ...VCPU_COMMANDS.map(exiting).map(started),
   ...VMM_COMMANDS,
   ...VMM_IOCTL_COMMANDS,
+  ...CPUID_COMMANDS.map(exiting).map(started),
+  ...KVM_HYPERCALL_COMMANDS.map(exiting).map(started),
   ...DEVICE_COMMANDS,
   ...XEN_COMMANDS,
   ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c): Cmd => {
@@ -1545,6 +1549,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...XEN_CONSTANTS,
     ...X86_CONSTANTS,
     ...VMM_IOCTL_CONSTANTS,
+    ...KVM_HYPERCALL_CONSTANTS,
   },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
   actors: ["vmm", "xen"],

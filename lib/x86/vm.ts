@@ -481,6 +481,20 @@ export class X86Vm implements VmModel {
     return 0;
   }
 
+  /**
+   * vCPU `cpu`'s CPUID interrupt bits as KVM_SET_CPUID2 last set them
+   * (both on until then).
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.cpuidBits(0).x2apic; // true
+   * ```
+   */
+  cpuidBits(cpu: number): { readonly x2apic: boolean; readonly tscDeadline: boolean } {
+    return this.#cpuid[cpu] ?? { x2apic: true, tscDeadline: true };
+  }
+
   /** Whether KVM has an irqchip at all (not `irqchip userspace`). */
   get irqchipInKernel(): boolean {
     return this.config.irqchip !== "userspace";

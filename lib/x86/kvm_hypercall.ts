@@ -1,0 +1,123 @@
+/**
+ * KVM's own hypercalls that deliver interrupts, as the guest makes them
+ * with VMCALL (VMMCALL on AMD): KVM_HC_SEND_IPI, the PV IPI a Linux guest
+ * uses for multicast IPIs (`kvm_send_ipi_mask`). KVM sends a fixed (or the
+ * ICR's) interrupt to every APIC whose physical ID is `min` plus a set bit
+ * of the bitmaps, looked up in KVM's APIC map, and returns how many
+ * accepted it.
+ *
+ * Sources: Linux `arch/x86/kvm/x86.c` (`kvm_emulate_hypercall`: CPL 0 only,
+ * arguments truncated to 32 bits outside 64-bit mode), `lapic.c`
+ * (`kvm_pv_send_ipi`, `__pv_send_ipi`: the high bitmap covers `min` plus the
+ * bitmap width, added in u32 arithmetic; IDs above the map's `max_apic_id`
+ * send nothing), `include/uapi/linux/kvm_para.h` (KVM_HC_SEND_IPI 10,
+ * KVM_E* values), `Documentation/virt/kvm/x86/hypercalls.rst`.
+ *
+ * @module
+ */
+import { CommandInputError } from "../core/diagnostic.ts";
+import { getField, indexFields } from "../core/bitfield.ts";
+import { type DeliveryMode, fixedMessage } from "./apic_message.ts";
+import { ICR_LOW_FIELDS } from "./lapic_registers.ts";
+import type { X86Command } from "./command.ts";
+import { Accept } from "./lapic.ts";
+import type { X86Vm } from "./vm.ts";
+
+/** KVM_HC_SEND_IPI. */
+const KVM_HC_SEND_IPI = 10;
+/** `-KVM_EINVAL` and `-KVM_EOPNOTSUPP` (kvm_para.h: the host's EINVAL and EOPNOTSUPP). */
+const KVM_EINVAL = 22, KVM_EOPNOTSUPP = 95;
+const ICR = indexFields(ICR_LOW_FIELDS);
+/** The bits a real-mode or 32-bit hypercall's registers keep. */
+const U32 = 0xffff_ffff;
+
+/**
+ * `kvm_pv_send_ipi` for a 32-bit caller: the number of APICs that accepted,
+ * or -KVM_EINVAL for a logical or shorthand ICR, -KVM_EOPNOTSUPP without
+ * an in-kernel LAPIC (KVM has no APIC map).
+ */
+function pvSendIpi(vm: X86Vm, low: number, high: number, min: number, icr: number): number {
+  // APIC_DEST_MASK and APIC_SHORT_MASK: only physical, no-shorthand ICRs.
+  if (getField(ICR.dest_mode, icr) !== 0 || getField(ICR.shorthand, icr) !== 0) return -KVM_EINVAL;
+  if (!vm.irqchipInKernel) return -KVM_EOPNOTSUPP;
+  const map = vm.bus.kvmMap();
+  const cluster = 32;
+  const send = (bitmap: number, base: number): number => {
+    if (base > map.maxApicId) return 0;
+    let count = 0;
+    const width = Math.min(64, map.maxApicId - base + 1);
+    for (let i = 0; i < width && i < 32; i++) {
+      if (((bitmap >>> i) & 1) === 0) continue;
+      const n = map.physAt(base + i);
+      if (n < 0) continue;
+      const lapic = vm.cpus[n].lapic;
+      const msg = fixedMessage(getField(ICR.vector, icr), lapic.id, "ipi");
+      msg.deliveryMode = getField(ICR.delivery_mode, icr) as DeliveryMode;
+      msg.assert = getField(ICR.level, icr) === 1;
+      msg.level = getField(ICR.trigger, icr) === 1;
+      if (lapic.accept(msg) !== Accept.Dropped) count++;
+    }
+    return count;
+  };
+  // min + cluster_size is u32 arithmetic: 0xffffffff + 32 wraps to 31.
+  return send(low, min) + send(high, (min + cluster) >>> 0);
+}
+
+/**
+ * `vcpuN: vmcall`: KVM's interrupt hypercall.
+ *
+ * @example
+ * ```ts
+ * KVM_HYPERCALL_COMMANDS[0].name; // "vmcall"
+ * ```
+ */
+export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
+  actor: "vcpu",
+  name: "vmcall",
+  backend: "vmcall",
+  exits: true,
+  doc: "VMCALL of a KVM hypercall (kvm_emulate_hypercall), from real or 32-bit mode at CPL 0: " +
+    "nr=KVM_HC_SEND_IPI (10) with a0/a1 the low and high APIC-ID bitmaps, a2 the lowest ID " +
+    "(min), a3 the ICR low word (kvm_pv_send_ipi): returns how many APICs accepted, " +
+    "-KVM_EINVAL (-22) for a logical or shorthand ICR, -KVM_EOPNOTSUPP (-95) without an " +
+    "in-kernel LAPIC",
+  params: [
+    {
+      name: "nr",
+      type: { kind: "int", min: 0, max: U32, what: "a KVM hypercall number" },
+      doc: "EAX: KVM_HC_SEND_IPI",
+    },
+    ...["a0", "a1", "a2", "a3"].map((name, i) => ({
+      name,
+      type: { kind: "u64" as const },
+      doc: `${["EBX", "ECX", "EDX", "ESI"][i]} (32 bits are kept)`,
+      default: 0,
+    })),
+  ],
+  returns: "EAX: the count, or -KVM_E*",
+  requires: (s) =>
+    s.hypervisor !== undefined && s.hypervisor !== "kvm"
+      ? "KVM's own hypercalls need 'hypervisor kvm' (a Xen guest's VMCALL is a Xen hypercall)"
+      : undefined,
+  run: (vm, _cpu, a) => {
+    if (a.nr !== KVM_HC_SEND_IPI) {
+      throw new CommandInputError(
+        `hypercall ${a.nr}: the model knows KVM_HC_SEND_IPI (10), KVM's interrupt hypercall`,
+      );
+    }
+    const r = (k: string) => Number(BigInt(a[k] as bigint) & BigInt(U32));
+    return pvSendIpi(vm, r("a0"), r("a1"), r("a2"), r("a3"));
+  },
+}];
+
+/**
+ * Named values for `vmcall`.
+ *
+ * @example
+ * ```ts
+ * KVM_HYPERCALL_CONSTANTS.KVM_HC_SEND_IPI; // 10
+ * ```
+ */
+export const KVM_HYPERCALL_CONSTANTS: Readonly<Record<string, number>> = {
+  KVM_HC_SEND_IPI,
+};
