@@ -50,7 +50,7 @@ import {
   type Scheduler,
 } from "./run.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
-import { blockIndependence } from "./explore_footprint.ts";
+import { type BlockIndependence, blockIndependence } from "./explore_footprint.ts";
 import {
   blockPlan,
   type BlockRun,
@@ -62,7 +62,7 @@ import {
   type ScheduleEntry,
 } from "./explore_schedule.ts";
 import { linearize } from "./explore_linear.ts";
-import { blockSteps, inFlight } from "./steps.ts";
+import { type BlockSteps, blockSteps, inFlight } from "./steps.ts";
 
 /** Options for {@link explore}. */
 export interface ExploreOptions {
@@ -221,6 +221,8 @@ export class SearchContext {
   readonly dedup: boolean;
   readonly maxSteps: number | undefined;
   readonly shard: { index: number; count: number } | undefined;
+  /** Per block, what every choice in it asks (one lookup instead of four). */
+  readonly #info = new Map<ParallelOp, BlockInfo>();
 
   constructor(readonly program: Program, options: ExploreOptions) {
     this.shard = options.shard;
@@ -233,6 +235,24 @@ export class SearchContext {
     this.dedup = options.dedup ?? true;
     this.maxSteps = options.maxSteps;
   }
+
+  /** The block's plan, independence, steps and index, computed once. */
+  info(block: ParallelOp): BlockInfo {
+    let i = this.#info.get(block);
+    if (i === undefined) {
+      const ind = blockIndependence(block, this.program);
+      i = { ind, steps: blockSteps(block), index: this.blockIndex.get(block) ?? -1 };
+      this.#info.set(block, i);
+    }
+    return i;
+  }
+}
+
+/** What {@link SearchContext.info} keeps per block. */
+interface BlockInfo {
+  ind: BlockIndependence;
+  steps: BlockSteps;
+  index: number;
 }
 
 class ItemScheduler implements Scheduler {
@@ -252,7 +272,8 @@ class ItemScheduler implements Scheduler {
 
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number {
     const ctx = this.ctx;
-    const ind = blockIndependence(block, ctx.program);
+    const info = ctx.info(block);
+    const ind = info.ind;
     if (!done.includes(true)) {
       this.sleep = [];
       this.sizes.push([...ind.plan.chainSizes]);
@@ -298,10 +319,10 @@ class ItemScheduler implements Scheduler {
     if (enabled.length > 1 || done.indexOf(false) === done.lastIndexOf(false)) {
       // Between the steps of an interruptible command, its progress (the
       // model's generator) is state no fingerprint sees: no deduplication there.
-      const key = ctx.dedup && !inFlight(blockSteps(block), done)
-        ? ctx.fingerprinter.of(state, position(ctx, block, done))
+      const key = ctx.dedup && !inFlight(info.steps, done)
+        ? ctx.fingerprinter.of(state, position(info.index, done))
         : "";
-      ev.push({ e: "node", key, sleep: sleep.slice(), block: ctx.blockIndex.get(block) ?? -1 });
+      ev.push({ e: "node", key, sleep: sleep.slice(), block: info.index });
       if (key !== "" && this.seen(key, sleep)) throw STOP;
     }
     const cands = sleep.length ? enabled.filter((i) => !sleep.includes(i)) : enabled;
@@ -336,8 +357,8 @@ class ItemScheduler implements Scheduler {
 }
 
 /** Where in the program a choice is made: the block and which of its steps already ran. */
-function position(ctx: SearchContext, block: ParallelOp, done: readonly boolean[]): number[] {
-  const out = [ctx.blockIndex.get(block) ?? -1];
+function position(blockIndex: number, done: readonly boolean[]): number[] {
+  const out = [blockIndex];
   let word = 0, bit = 0;
   for (const d of done) {
     if (d) word |= 1 << bit;

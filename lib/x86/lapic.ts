@@ -413,7 +413,9 @@ export class Lapic {
     h.words(this.isr);
     h.words(this.tmr);
     h.words(this.lvt);
-    h.value(this.irrCause);
+    // Trace event ids, set only while the trace records (never in `scn
+    // explore`, where they stay 0): the guest cannot see them.
+    if (this.#host.trace.enabled) h.value(this.irrCause);
     h.value(this.timer);
     h.n(this.nmiPending);
     h.bool(this.initPending);
