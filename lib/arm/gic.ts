@@ -1404,6 +1404,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     const what = `LEVEL_INFO intid ${intid}`;
     const check = this.#attrCheck(vcpuId, what);
     if (check !== 0) return check;
+    // The attribute holds the INTID in bits 9:0 and the info type above
+    // (KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT 10): an INTID past 1023 spills
+    // into the type, which is then not VGIC_LEVEL_INFO_LINE_LEVEL
+    // (vgic_v3_attr_regs_access; selftest vgic_irq.c kvm_irq_set_level_info_check).
+    if (intid > 0x3ff) return -EINVAL;
     if (intid % 32 !== 0) return -EINVAL;
     let v = 0;
     for (let b = 0; b < 32; b++) {
