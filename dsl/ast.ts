@@ -8,8 +8,8 @@
  * @module
  */
 
-export type { Loc, Position } from "../lib/core/loc.ts";
-import type { Loc } from "../lib/core/loc.ts";
+export type { Loc, Position, SourceLines } from "../lib/core/loc.ts";
+import type { Loc, SourceLines } from "../lib/core/loc.ts";
 
 /** A number literal; kept as bigint so 64-bit register values survive. */
 export interface NumberLit {
@@ -308,19 +308,6 @@ export interface Comment {
 }
 
 /**
- * The table of line starts a parse builds as it locates positions: `starts`
- * holds the offsets of the first `count` lines, found up to offset `scanned`.
- */
-export interface LineStarts {
-  /** Offsets of line starts; the first `count` are valid. */
-  starts: Int32Array;
-  /** How many lines have been found. */
-  count: number;
-  /** How far the text has been scanned for line breaks. */
-  scanned: number;
-}
-
-/**
  * Consecutive top-level statements of a skimmed parse whose syntax trees were
  * not kept (timeline that holds no include, vm block, metadata or `expect
  * failure`): their span, count and the variables they bind, parsed again
@@ -337,8 +324,8 @@ export interface SkimmedRun {
   count: number;
   /** The variables they bind (`let`, `for`, `-> $x`), at any depth, each once. */
   binds: string[];
-  /** The text they are in, its name and its line table. */
-  from: { text: string; source: string; lines: LineStarts };
+  /** The text they are in, its name and its lines. */
+  from: SourceLines;
 }
 
 /** A top-level entry of a skimmed file: a statement, or a run of skimmed ones. */

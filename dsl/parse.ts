@@ -57,9 +57,9 @@ export function skim(text: string, source = "<input>"): SkimmedFile {
  * ```
  */
 export function unskim(run: SkimmedRun): Statement[] {
-  const { text, source, lines } = run.from;
-  const r = peggyParse(text, {
-    grammarSource: source,
+  const lines = run.from;
+  const r = peggyParse(lines.text, {
+    grammarSource: lines.source,
     startRule: "StatementRun",
     peg$currPos: run.start,
     peg$library: true,
@@ -70,7 +70,9 @@ export function unskim(run: SkimmedRun): Statement[] {
   const body = r.peg$result as Statement[];
   // The first parse matched these very statements here; anything else is a bug.
   if (!Array.isArray(body) || body.length !== run.count) {
-    throw new Error(`unskim: ${source}@${run.start} gave back ${String(body?.length)} statements`);
+    throw new Error(
+      `unskim: ${lines.source}@${run.start} gave back ${String(body?.length)} statements`,
+    );
   }
   return body;
 }
@@ -93,7 +95,7 @@ function parseWith(text: string, source: string, skimming: boolean): ScnFile | S
       throw new ScnError({
         kind: "syntax",
         message: custom ? e.message : describe(e, text),
-        loc: { ...e.location, source },
+        loc: { source, start: e.location.start, end: e.location.end },
       });
     }
     if (e instanceof RangeError) throw tooDeep(text, source);

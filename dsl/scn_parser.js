@@ -5,6 +5,7 @@
 
 
 // @ts-self-types="./scn_parser.d.ts"
+import { SourceLines, TextLoc } from "../lib/core/loc.ts";
 
 const UNITS = { ns: 1, us: 1000, ms: 1000000, s: 1000000000 };
 
@@ -13,13 +14,6 @@ function parseInteger(text) {
   return BigInt(t);
 }
 
-// Folds `a op b op c` to the left: ((a op b) op c).
-function binary(head, tail, location) {
-  return tail.reduce(
-    (left, [op, right]) => ({ kind: "binary", op, left, right, loc: { ...location(), start: left.loc.start } }),
-    head,
-  );
-}
 
 class peg$SyntaxError extends SyntaxError {
   constructor(message, expected, found, location) {
@@ -5479,36 +5473,15 @@ const comments = new Map();
 const keepComments = options.comments !== false;
 
 // Replaces Peggy's own (a later declaration wins): Peggy keeps the line and
-// column of every position it has located in an array as long as the input,
-// some ten bytes of heap per input byte. The starts of lines, found once as
-// far as the parse has located, cost four bytes per line and answer the same.
-// A statement parsed again later (a skimmed run, see TopStatement) reads the
-// table its file's parse built, passed as `options.lines`.
-const lines = options.lines ?? { starts: new Int32Array(256), count: 1, scanned: 0 };
+// column of every position it has located in an array as long as the input.
+// A location here keeps only its offsets (TextLoc); the line and column come
+// from the starts of lines (SourceLines), found when first asked for. A
+// statement parsed again later (a skimmed run, see TopStatement) shares its
+// file's table, passed as `options.lines`.
+const lines = options.lines ?? new SourceLines(input, peg$source);
 function peg$computePosDetails(pos) {
-  let { starts, count, scanned } = lines;
-  for (; scanned < pos; scanned++) {
-    if (input.charCodeAt(scanned) !== 10) continue;
-    if (count === starts.length) {
-      const grown = new Int32Array(starts.length * 2);
-      grown.set(starts);
-      starts = lines.starts = grown;
-    }
-    starts[count++] = scanned + 1;
-  }
-  if (scanned > lines.scanned) {
-    lines.count = count;
-    lines.scanned = scanned;
-  }
-  let lo = 0, hi = count - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid] <= pos) lo = mid;
-    else hi = mid - 1;
-  }
-  return { line: lo + 1, column: pos - starts[lo] + 1 };
+  return lines.position(pos);
 }
-
 // Skimming (`options.skim`): most of a file is timeline (actions such as
 // `vcpu0: nop`, runs, expectations, handlers) that no checker pass reads
 // before lowering. Their syntax trees are not kept: consecutive ones become
@@ -5520,7 +5493,6 @@ function peg$computePosDetails(pos) {
 const SKIM_RUN = 4096;
 const stopAt = options.stopAt ?? Infinity;
 let top = [];
-const skimmedFrom = options.skim ? { text: input, source: peg$source, lines } : null;
 // What the passes before lowering read is never skimmed: metadata, vm blocks,
 // includes and `expect failure`, at any depth.
 function skimmable(s) {
@@ -5567,7 +5539,7 @@ function topStatement(s, start, end) {
     last.end = end;
     last.count++;
   } else {
-    run = { kind: "skimmed", start, end, count: 1, binds: [], from: skimmedFrom };
+    run = { kind: "skimmed", start, end, count: 1, binds: [], from: lines };
     top.push(run);
   }
   const bound = new Set();
@@ -5576,24 +5548,22 @@ function topStatement(s, start, end) {
 }
 
 // Replaces Peggy's own too: nested nodes often span the same text (a command,
-// its only word, the statement around it), and positions recur as one node's
-// end and the next one's start, so recent ones are shared rather than built
-// again. Nothing changes a location once made, so sharing is safe.
-const recentPositions = new Array(16).fill(null);
+// its only word, the statement around it), so the last location is shared
+// rather than built again. Nothing changes a location once made.
 let lastLoc = null;
-function peg$computeLocation(startPos, endPos) {
-  if (lastLoc !== null && lastLoc.start.offset === startPos && lastLoc.end.offset === endPos) {
-    return lastLoc;
-  }
-  lastLoc = { source: peg$source, start: position(startPos), end: position(endPos) };
-  return lastLoc;
+
+// Folds `a op b op c` to the left: ((a op b) op c), each spanning from its
+// left operand to the end of the whole expression.
+function binary(head, tail, location) {
+  const end = location().to;
+  return tail.reduce(
+    (left, [op, right]) => ({ kind: "binary", op, left, right, loc: new TextLoc(lines, left.loc.from, end) }),
+    head,
+  );
 }
-function position(offset) {
-  const slot = offset & 15;
-  const known = recentPositions[slot];
-  if (known !== null && known.offset === offset) return known;
-  const { line, column } = peg$computePosDetails(offset);
-  return (recentPositions[slot] = { offset, line, column });
+function peg$computeLocation(startPos, endPos) {
+  if (lastLoc !== null && lastLoc.from === startPos && lastLoc.to === endPos) return lastLoc;
+  return (lastLoc = new TextLoc(lines, startPos, endPos));
 }
 
   peg$result = peg$startRuleFunction();

@@ -538,7 +538,7 @@ function lowerCall(
       `'scn help ${actor.kind}' lists what ${actor.source} can do`;
     const end = args[Math.max(0, Math.min(words.length, 2) - 1)];
     fail(
-      { ...args[0].loc, end: end.loc.end },
+      { source: args[0].loc.source, start: args[0].loc.start, end: end.loc.end },
       `unknown command '${tried}' for ${actor.source}`,
       hint,
     );

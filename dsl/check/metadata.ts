@@ -113,7 +113,7 @@ export function collectMetadata(
   }
   if (!fragment && !m.titleLoc && fileLoc) {
     fail(
-      { ...fileLoc, end: fileLoc.start },
+      { source: fileLoc.source, start: fileLoc.start, end: fileLoc.start },
       "missing the scenario's title",
       'start the file with a line like: scenario "EOI of a level vector clears remote IRR"',
     );

@@ -15,14 +15,30 @@ import {
   type ExploreOptions,
   runItem,
   SearchContext,
+  type SearchEvent,
   SeenSet,
   type WorkItem,
 } from "../engine/explore.ts";
+import { plainLoc } from "../core/loc.ts";
 
 /** Messages a worker takes. */
 export type WorkerRequest =
   | { type: "init"; file: string; options: ExploreOptions }
   | { type: "work"; items: WorkItem[]; fresh: [string, number[]][] };
+
+// The parser's locations find their lines in their text, which a message
+// does not carry: an error's locations cross as plain objects.
+function postable(e: SearchEvent): SearchEvent {
+  if (e.e !== "error") return e;
+  return {
+    ...e,
+    diagnostics: e.diagnostics.map((d) => ({
+      ...d,
+      loc: plainLoc(d.loc),
+      ...(d.related ? { related: d.related.map((r) => ({ ...r, loc: plainLoc(r.loc) })) } : {}),
+    })),
+  };
+}
 
 let ctx: SearchContext | null = null;
 const seen = new SeenSet();
@@ -42,7 +58,7 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
     for (const [k, z] of m.fresh) seen.add(k, z);
     const c = ctx!;
     const results = m.items.map((item) => runItem(item, c, (k, z) => seen.covers(k, z)));
-    self.postMessage({ type: "done", results });
+    self.postMessage({ type: "done", results: results.map((events) => events.map(postable)) });
   } catch (err) {
     self.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });
   }

@@ -159,7 +159,7 @@ export function toHostLoc(s: HostScenario, loc: Loc, hostText: string): Loc {
     const offset = s.offsets![Math.min(Math.max(p.offset, 0), s.offsets!.length - 1)];
     return positionOf(lines, offset);
   };
-  return { ...loc, start: at(loc.start), end: at(loc.end) };
+  return { source: loc.source, start: at(loc.start), end: at(loc.end) };
 }
 
 /**

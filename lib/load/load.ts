@@ -12,7 +12,7 @@
 import { skim } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
-import type { Loc } from "../core/loc.ts";
+import { type Loc, TextLoc } from "../core/loc.ts";
 import { type Diagnostic, ScnError } from "../core/diagnostic.ts";
 import type { PlatformEntry } from "../core/platform.ts";
 import { PLATFORMS } from "../api/platforms.ts";
@@ -284,7 +284,7 @@ export function inHost<T>(source: Source, value: T): T {
     const mapped = toHostLoc(s, l, h.hostText);
     if (mapped.source !== s.host || mapped.start.offset !== 0 || s.line === 1) return mapped;
     const at = { offset: 0, line: s.line, column: 1 };
-    return { ...mapped, start: at, end: at };
+    return { source: mapped.source, start: at, end: at };
   };
   return mapLocs(value, mapLoc, s.name) as T;
 }
@@ -292,6 +292,7 @@ export function inHost<T>(source: Source, value: T): T {
 /** Copies plain objects and arrays, mapping every location and naming the file `name`. */
 function mapLocs(v: unknown, f: (l: Loc) => Loc, name: string): unknown {
   if (Array.isArray(v)) return v.map((x) => mapLocs(x, f, name));
+  if (v instanceof TextLoc) return f(v);
   if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) {
     return v;
   }
