@@ -73,6 +73,14 @@ const FRAME_FIQ = 4;
 export class ArmCpu implements CpuModel {
   /** `vcpuN`, as scenarios name it. */
   readonly name: string;
+  /**
+   * `retire` changes nothing, ERET only this vCPU's PSTATE, and the WFI
+   * wake-up inside `canTake` only this vCPU's vPE residency and Xen timers
+   * (CpuModel).
+   */
+  get ownBoundaries(): boolean {
+    return true;
+  }
   /** PSTATE.I: IRQs masked. */
   maskI = true;
   /** PSTATE.F: FIQs masked. */
