@@ -949,10 +949,11 @@ export const ROUTING_ENTRY = { gsi: 0, type: 4, flags: 8, pad: 12, u: 16 } as co
  * encodeIrqRouting([{ gsi: 0, type: "irqchip", irqchip: 2, pin: 2 }]).bytes.length; // 56
  * ```
  */
-export function encodeIrqRouting(entries: readonly KvmIrqRoutingEntry[]): Struct {
+export function encodeIrqRouting(entries: readonly KvmIrqRoutingEntry[], flags = 0): Struct {
   const s = struct(SIZEOF.kvm_irq_routing + entries.length * SIZEOF.kvm_irq_routing_entry);
   const v = s.view;
   v.setUint32(0, entries.length, LE);
+  v.setUint32(4, flags >>> 0, LE);
   entries.forEach((e, i) => {
     const at = SIZEOF.kvm_irq_routing + i * SIZEOF.kvm_irq_routing_entry;
     v.setUint32(at + ROUTING_ENTRY.gsi, e.gsi, LE);

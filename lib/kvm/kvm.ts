@@ -208,8 +208,8 @@ export class KvmVm {
   }
 
   /** KVM_SET_GSI_ROUTING: replaces the whole table; returns 0 or -errno. */
-  setGsiRouting(entries: readonly KvmIrqRoutingEntry[]): number {
-    return ioctlPtrResult(this.#fd, KVM.SET_GSI_ROUTING, encodeIrqRouting(entries).bytes);
+  setGsiRouting(entries: readonly KvmIrqRoutingEntry[], flags = 0): number {
+    return ioctlPtrResult(this.#fd, KVM.SET_GSI_ROUTING, encodeIrqRouting(entries, flags).bytes);
   }
 
   /** KVM_IRQ_LINE_STATUS: returns the status (<0 masked/no route, 0 coalesced, >0 delivered) or -errno. */

@@ -577,8 +577,8 @@ export class KvmBackedVm implements VmModel {
   }
 
   /** KVM_SET_GSI_ROUTING, remembering the table KVM accepted. */
-  setGsiRouting(entries: KvmIrqRoutingEntry[]): number {
-    const r = this.vm.setGsiRouting(entries);
+  setGsiRouting(entries: KvmIrqRoutingEntry[], flags = 0): number {
+    const r = this.vm.setGsiRouting(entries, flags);
     if (r === 0) this.routes = entries;
     return r;
   }
@@ -921,7 +921,8 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   "KVM_IRQ_LINE_STATUS": (vm, _c, a) => vm.irqLine(a.gsi as number, a.level as number),
   "KVM_SIGNAL_MSI": (vm, _c, a) =>
     vm.vm.signalMsi(a.address as number, a.address_hi as number, msiData(vm, a.data as number)),
-  "KVM_SET_GSI_ROUTING": (vm, _c, a) => vm.setGsiRouting(a.$entries!.map(routeOf)),
+  "KVM_SET_GSI_ROUTING": (vm, _c, a) =>
+    vm.setGsiRouting(a.$entries!.map(routeOf), a.flags as number),
   "KVM_INTERRUPT": (vm, _c, a) => vm.cpus[a.vcpu as number].kvm.interrupt(a.vector as number),
   "KVM_NMI": (vm, _c, a) => {
     vm.nmiSent = true;

@@ -938,8 +938,15 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm set_gsi_routing",
     backend: "KVM_SET_GSI_ROUTING",
-    doc: "KVM_SET_GSI_ROUTING: replace the whole routing table with the entries in the block",
-    params: [],
+    doc: "KVM_SET_GSI_ROUTING: replace the whole routing table with the entries in the block " +
+      "(kvm_vm_ioctl: -EINVAL without an in-kernel irqchip, for flags != 0, or for an entry " +
+      "kvm_set_irq_routing refuses)",
+    params: [{
+      name: "flags",
+      type: { kind: "int", min: 0, max: 0xffff_ffff, what: "struct kvm_irq_routing flags" },
+      doc: "must be 0",
+      default: 0,
+    }],
     block: { entry: "gsi", params: ROUTE_PARAMS },
     explainEntry: (e) => {
       const address = literal(e.address_lo), data = literal(e.data);
@@ -958,7 +965,7 @@ const VMM_COMMANDS: Cmd[] = [
         source,
         "ioctl",
         `KVM_SET_GSI_ROUTING (${a.$entries!.length} entries)`,
-        () => vm.setGsiRouting(a.$entries!.map(toRoutingEntry)),
+        () => vm.setGsiRouting(a.$entries!.map(toRoutingEntry), a.flags as number),
       ),
   },
   {

@@ -532,7 +532,7 @@ export class X86Vm implements VmModel {
 
   /**
    * KVM_SET_GSI_ROUTING: 0 or -EINVAL; always -EINVAL without an in-kernel
-   * irqchip (`kvm_arch_can_set_irq_routing`).
+   * irqchip (`kvm_arch_can_set_irq_routing`), and for `flags` other than 0.
    *
    * @example
    * ```ts
@@ -540,8 +540,10 @@ export class X86Vm implements VmModel {
    * vm.setGsiRouting([]); // 0
    * ```
    */
-  setGsiRouting(entries: readonly RoutingEntry[]): number {
+  setGsiRouting(entries: readonly RoutingEntry[], flags = 0): number {
     if (!this.irqchipInKernel) return this.#refused("KVM_SET_GSI_ROUTING", -EINVAL);
+    // kvm_vm_ioctl refuses struct kvm_irq_routing's flags before reading any entry.
+    if (flags !== 0) return -EINVAL;
     const rc = this.routing.setRouting(entries);
     // kvm_arch_irq_routing_update -> kvm_make_scan_ioapic_request.
     if (rc === 0) this.#splitEois?.rescan();
