@@ -410,10 +410,12 @@ export class Fingerprinter {
     h.n(state.invariants.length);
     h.n(state.failures.length);
     for (const x of state.loops) h.n(x);
-    h.n(state.env.size);
-    for (const k of [...state.env.keys()].sort()) {
-      h.str(k);
-      h.value(state.env.get(k));
+    const env = state.env;
+    h.n(env.size);
+    // By name, whatever order they were bound in (no copy to sort for one).
+    if (env.size === 1) { for (const [k, v] of env) (h.str(k), h.value(v)); }
+    else if (env.size > 1) {
+      for (const k of [...env.keys()].sort()) (h.str(k), h.value(env.get(k)));
     }
     // What `took` conditions can observe: counts and `in order` progress, not when.
     state.history.digest(this.#n, this.#str);

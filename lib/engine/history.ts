@@ -280,7 +280,11 @@ export class History {
         n(h.byVector.size);
         n(sum);
         n(h.byKind.size);
-        for (const kind of [...h.byKind.keys()].sort()) (str(kind), n(h.byKind.get(kind)!.n));
+        // By kind's name, whatever order they came in (no copy to sort for one).
+        if (h.byKind.size === 1) { for (const [kind, k] of h.byKind) (str(kind), n(k.n)); }
+        else if (h.byKind.size > 1) {
+          for (const kind of [...h.byKind.keys()].sort()) (str(kind), n(h.byKind.get(kind)!.n));
+        }
         if (h.sequence) { for (const t of h.sequence) (str(t.kind), n(t.vector)); }
       }
     }
