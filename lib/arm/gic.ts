@@ -62,8 +62,34 @@ import { GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
-import { KVM_MAX_VCPU_IDS, VGIC_MAX_CPUS, VgicDevice } from "./vgic_device.ts";
+import { KVM_MAX_VCPU_IDS, VGIC_MAX_CPUS, VgicAddrType, VgicDevice } from "./vgic_device.ts";
+
+/** The GRP_ADDR attributes each vGIC version has (KVM_HAS_DEVICE_ATTR). */
+const V3_ADDR_TYPES = [
+  VgicAddrType.V3_DIST,
+  VgicAddrType.V3_REDIST,
+  VgicAddrType.V3_REDIST_REGION,
+].map(BigInt);
+const V2_ADDR_TYPES = [VgicAddrType.V2_DIST, VgicAddrType.V2_CPU].map(BigInt);
 import { ArmGsiRouting } from "./kvm_routing.ts";
+
+/**
+ * The KVM_DEV_ARM_VGIC_GRP_* groups KVM_HAS_DEVICE_ATTR may name.
+ *
+ * @example
+ * ```ts
+ * const g: HasAttrGroup = "addr"; // KVM_DEV_ARM_VGIC_GRP_ADDR
+ * ```
+ */
+export type HasAttrGroup =
+  | "addr"
+  | "dist_regs"
+  | "cpu_regs"
+  | "redist_regs"
+  | "cpu_sysregs"
+  | "nr_irqs"
+  | "ctrl"
+  | "level_info";
 
 /** GICD_TYPER2.nASSGIcap (bit 8): the VM may have SGIs without an active state (GICv4.1). */
 const GICD_TYPER2_NASSGICAP = 1 << 8;
@@ -1202,6 +1228,58 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       return -EBUSY;
     }
     return 0;
+  }
+
+  /**
+   * KVM_HAS_DEVICE_ATTR on the vGIC (`vgic_v3_has_attr`, `vgic_v2_has_attr`):
+   * 0 when the device has the attribute, else -ENXIO. GRP_ADDR knows its
+   * version's address types (GICv3: DIST, REDIST, REDIST_REGION; GICv2:
+   * DIST, CPU); NR_IRQS always; CTRL knows INIT (and, on GICv3,
+   * SAVE_PENDING_TABLES); LEVEL_INFO (GICv3) its line-level kind. The
+   * register groups first find the vCPU the attribute names
+   * (`vgic_v2_parse_attr`: CPUID in bits 39:32; `vgic_v3_parse_attr`: the
+   * MPIDR in bits 63:32, vCPU 0 for DIST_REGS): -EINVAL when there is
+   * none, then -ENXIO for an unaligned offset. Returns undefined where the
+   * offset's register would decide (`vgic_get_mmio_region`), which the
+   * model does not answer.
+   *
+   * @example
+   * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
+   * const gic = new Gic({ version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false }, trace);
+   * gic.hasAttr("addr", 3n);  // 0: KVM_VGIC_V3_ADDR_TYPE_REDIST
+   * gic.hasAttr("addr", -1n); // -6 (-ENXIO)
+   * ```
+   */
+  hasAttr(group: HasAttrGroup, attr: bigint): number | undefined {
+    const a = BigInt.asUintN(64, attr);
+    const v3 = this.version === 3;
+    switch (group) {
+      case "addr":
+        return (v3 ? V3_ADDR_TYPES : V2_ADDR_TYPES).includes(a) ? 0 : -ENXIO;
+      case "nr_irqs":
+        return 0;
+      case "ctrl":
+        return a === 0n || (v3 && a === 3n) ? 0 : -ENXIO;
+      case "level_info":
+        // KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_MASK (bits 31:10) == VGIC_LEVEL_INFO_LINE_LEVEL (0).
+        return v3 && ((a >> 10n) & 0x3f_ffffn) === 0n ? 0 : -ENXIO;
+      case "cpu_regs":
+      case "dist_regs":
+      case "redist_regs":
+      case "cpu_sysregs": {
+        if (group === "cpu_regs" ? v3 : group !== "dist_regs" && !v3) return -ENXIO;
+        const vcpu = !v3
+          ? Number((a >> 32n) & 0xffn)
+          : group === "dist_regs"
+          ? 0
+          : this.vcpuOfAffinity(Number((a >> 32n) & 0xff_ffffn));
+        if (!this.vcpuExists(vcpu)) return -EINVAL;
+        if (group !== "cpu_sysregs" && (a & 3n) !== 0n) return -ENXIO;
+        return undefined;
+      }
+    }
   }
 
   /**

@@ -245,3 +245,26 @@ Deno.test("Gic: GICD_IIDR and GICD_TYPER2 pass DIST_REGS before CTRL_INIT (reg_a
   assert.equal(g.setRegAttr("dist", 0, 0xc, 0x100), -EBUSY);
   assert.equal(g.setRegAttr("dist", 0, 0xc, 0), 0);
 });
+
+Deno.test("Gic.hasAttr() answers KVM_HAS_DEVICE_ATTR by group, and -EINVAL for a register attribute naming no vCPU", () => {
+  const v2 = new Gic(
+    { version: 2, vcpus: 2, nrIrqs: 64, its: false, v4: false, created: 1 },
+    new Trace(() => 0),
+  );
+  assert.equal(v2.hasAttr("addr", 1n), 0); // KVM_VGIC_V2_ADDR_TYPE_CPU
+  assert.equal(v2.hasAttr("addr", 2n), -6); // a GICv3 type: -ENXIO
+  assert.equal(v2.hasAttr("ctrl", 3n), -6); // SAVE_PENDING_TABLES is GICv3's
+  assert.equal(v2.hasAttr("cpu_regs", 1n << 32n), -EINVAL); // CPUID 1 not created
+  assert.equal(v2.hasAttr("cpu_regs", 2n), -6); // unaligned
+  assert.equal(v2.hasAttr("cpu_regs", 0n), undefined); // the offset decides: not modelled
+  assert.equal(v2.hasAttr("redist_regs", 0n), -6);
+  const v3 = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  assert.equal(v3.hasAttr("addr", 5n), 0); // REDIST_REGION
+  assert.equal(v3.hasAttr("ctrl", 3n), 0);
+  assert.equal(v3.hasAttr("nr_irqs", 0n), 0);
+  assert.equal(v3.hasAttr("level_info", 1n << 10n), -6);
+  assert.equal(v3.hasAttr("redist_regs", 5n << 32n), -EINVAL); // no vCPU has Aff0 5
+});

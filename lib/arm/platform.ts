@@ -31,7 +31,15 @@ import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdOffset } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
 import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
-import { EINVAL, ENODEV, ENXIO, ITS_DOORBELL, KvmIrqType, nrIrqsProblem } from "./gic.ts";
+import {
+  EINVAL,
+  ENODEV,
+  ENXIO,
+  type HasAttrGroup,
+  ITS_DOORBELL,
+  KvmIrqType,
+  nrIrqsProblem,
+} from "./gic.ts";
 import { EACCES, EBUSY, EEXIST, GitsBaser, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import {
@@ -184,7 +192,18 @@ function v2Attr(
 }
 
 /** KVM_CREATE_DEVICE's Arm types: KVM_DEV_TYPE_ARM_VGIC_V2, _V3, _ITS. */
-const DEVICE_TYPES = ["vgic_v2", "vgic_v3", "its"] as const;
+const DEVICE_TYPES = ["vgic_v2", "vgic_v3", "its", "other"] as const;
+/** KVM_HAS_DEVICE_ATTR's groups, by the names `HasAttrGroup` gives them. */
+const HAS_ATTR_GROUPS: readonly HasAttrGroup[] = [
+  "addr",
+  "dist_regs",
+  "cpu_regs",
+  "redist_regs",
+  "cpu_sysregs",
+  "nr_irqs",
+  "ctrl",
+  "level_info",
+];
 const ADDR_TYPES = ["v2_dist", "v2_cpu", "v3_dist", "v3_redist", "v3_redist_region"] as const;
 const ADDR_TYPE_KEYS = ["V2_DIST", "V2_CPU", "V3_DIST", "V3_REDIST", "V3_REDIST_REGION"] as const;
 const ITS_REG_OFFSET = {
@@ -1542,14 +1561,21 @@ const VMM_COMMANDS: Cmd[] = [
       {
         name: "type",
         type: { kind: "enum", values: DEVICE_TYPES },
-        doc: "KVM_DEV_TYPE_ARM_VGIC_V2, _V3 or _ITS",
+        doc:
+          "KVM_DEV_TYPE_ARM_VGIC_V2, _V3 or _ITS; other: a type arm64 KVM has no ops for (0, an x86 or PowerPC device), -ENODEV",
       },
       { name: "test", type: BIT, doc: "KVM_CREATE_DEVICE_TEST", default: 0 },
     ],
     returns: "0, -EEXIST, -ENODEV, -EBUSY or -E2BIG",
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_CREATE_DEVICE ${a.type}${a.test ? " test" : ""}`, () => {
-        const gic = vm.gic, type = a.type as (typeof DEVICE_TYPES)[number];
+        const gic = vm.gic, asked = a.type as (typeof DEVICE_TYPES)[number];
+        if (asked === "other") {
+          // kvm_ioctl_create_device: kvm_device_ops_table[type] is NULL.
+          emit(vm, "kvm", "create_device", `KVM_CREATE_DEVICE of an unregistered type: ${-ENODEV}`);
+          return -ENODEV;
+        }
+        const type = asked;
         const makes = a.test !== 1 && vm.deviceRegistered(type);
         if (type === "its" && makes) {
           if (!gic.device.created || gic.version !== 3) {
@@ -1583,6 +1609,38 @@ const VMM_COMMANDS: Cmd[] = [
         return r;
       }),
   },
+  onDeviceFd("vgic", {
+    actor: "vmm",
+    name: "kvm vgic_has_attr",
+    doc:
+      "KVM_HAS_DEVICE_ATTR on the vGIC (vgic_v3_has_attr, vgic_v2_has_attr): 0 when the device has the attribute, -ENXIO when not (GRP_ADDR: the version's address types; CTRL: INIT, and SAVE_PENDING_TABLES on GICv3; NR_IRQS always). Register groups: -EINVAL when the attribute names no vCPU (vgic_v2_parse_attr's CPUID in bits 39:32, vgic_v3_parse_attr's MPIDR in 63:32), -ENXIO unaligned; whether an aligned offset names a register is not modelled (input error)",
+    params: [
+      {
+        name: "group",
+        type: { kind: "enum", values: HAS_ATTR_GROUPS },
+        doc: "KVM_DEV_ARM_VGIC_GRP_*",
+      },
+      {
+        name: "attr",
+        type: { kind: "u64" },
+        doc: "the attribute (address type, CTRL op, or register attribute)",
+      },
+    ],
+    returns: "0, -ENXIO or -EINVAL",
+    run: (vm, _c, a, source) =>
+      acting(vm, source, "ioctl", `KVM_HAS_DEVICE_ATTR ${a.group} ${hex(a.attr)}`, () => {
+        const r = vm.gic.hasAttr(a.group as HasAttrGroup, BigInt(a.attr as bigint | number));
+        if (r === undefined) {
+          throw new CommandInputError(
+            `KVM_HAS_DEVICE_ATTR ${a.group} ${
+              hex(a.attr)
+            }: whether that offset names a register (vgic_get_mmio_region) is not modelled`,
+          );
+        }
+        emit(vm, "kvm", "has_attr", `${a.group} ${hex(a.attr)}: ${r}`);
+        return r;
+      }),
+  }),
   onDeviceFd("vgic", {
     actor: "vmm",
     name: "kvm vgic_set_addr",
