@@ -338,6 +338,37 @@ const singleshotOp = (cmd: number, deadline: (a: Args) => bigint | null): CallSh
   kernel: (x, cpu, a) => x.kvm.hcallSingleshot(cpu, self(a.vcpu, cpu), deadline(a)),
 });
 
+/**
+ * EVTCHNOP_bind_virq. On kvm-xen QEMU binds it and, for VIRQ_TIMER, hands
+ * the port to KVM (`kvm_xen_set_vcpu_virq` -> `kvm_xen_set_vcpu_timer`:
+ * KVM_XEN_VCPU_ATTR_TYPE_TIMER with the deadline QEMU's own single-shot
+ * timer holds, `xen_singleshot_timer_ns`), so KVM serves that vCPU's timer
+ * hypercalls from then on.
+ */
+function qemuTimerVirq(x: XenMachine, virq: number, vcpu: number): number {
+  const port = x.domain.evtchn.bindVirq(virq, vcpu);
+  if (port > 0 && virq === VIRQ.timer && x.domain.flavour === "kvm-xen") {
+    const qemu = x.domain.timers.vcpus[vcpu];
+    const deadline = qemu.singleshot ? BigInt(qemu.singleshotDeadline) : 0n;
+    x.kvm.setTimer(vcpu, port, KVM_XEN_PRIO_2LEVEL, deadline);
+  }
+  return port;
+}
+
+/**
+ * EVTCHNOP_close. On kvm-xen QEMU's `close_port` gives a VIRQ_TIMER port
+ * back (`kvm_xen_set_vcpu_virq(vcpu, VIRQ_TIMER, 0)`): KVM's timer stops and
+ * the timer hypercalls exit again.
+ */
+function closeQemuTimerVirq(x: XenMachine, port: number): number {
+  const ch = x.domain.evtchn.channel(port);
+  const timer = x.domain.flavour === "kvm-xen" && ch?.state === "virq" && ch.virq === VIRQ.timer;
+  const vcpu = ch?.notifyVcpu ?? 0;
+  const rc = x.domain.evtchn.close(port);
+  if (rc === 0 && timer) x.kvm.setTimer(vcpu, 0, KVM_XEN_PRIO_2LEVEL, 0n);
+  return rc;
+}
+
 /** The `cpl` parameter every hypercall command takes. */
 const CPL: ParamSpec = {
   name: "cpl",
@@ -568,7 +599,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         },
         { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
       ],
-      (x, cpu, a) => x.domain.evtchn.bindVirq(VIRQ[a.virq as string], self(a.vcpu, cpu)),
+      (x, cpu, a) => qemuTimerVirq(x, VIRQ[a.virq as string], self(a.vcpu, cpu)),
       "the port, or -errno",
       evtchnOp(EVTCHNOP.bind_virq),
     ),
@@ -579,7 +610,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "virq", type: { kind: "int", min: 0, max: 255 }, doc: "the VIRQ number" },
         { name: "vcpu", type: VCPU_SELF, doc: "the vCPU", default: -1 },
       ],
-      (x, cpu, a) => x.domain.evtchn.bindVirq(a.virq as number, self(a.vcpu, cpu)),
+      (x, cpu, a) => qemuTimerVirq(x, a.virq as number, self(a.vcpu, cpu)),
       `the port, or -errno (NR_VIRQS = ${NR_VIRQS})`,
       evtchnOp(EVTCHNOP.bind_virq),
     ),
@@ -629,7 +660,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "evtchn close",
       "EVTCHNOP_close",
       [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      (x, _c, a) => x.domain.evtchn.close(a.port as number),
+      (x, _c, a) => closeQemuTimerVirq(x, a.port as number),
       "0 or -errno",
       evtchnOp(EVTCHNOP.close),
     ),
