@@ -488,14 +488,14 @@ function peg$parse(input, options) {
   function peg$f68() {    error('unterminated string: close it with " on the same line');  }
   function peg$f69(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
   function peg$f70(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f71(name) {    return { kind: "var", name, loc: location() };  }
+  function peg$f71(name) {    return { kind: "var", name: intern(name), loc: location() };  }
   function peg$f72(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
   function peg$f73(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
   function peg$f74(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f75() {    return { kind: "ident", name: text(), loc: location() };  }
+  function peg$f75() {    return { kind: "ident", name: intern(text()), loc: location() };  }
   function peg$f76() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
@@ -5551,6 +5551,16 @@ function topStatement(s, start, end) {
 // its only word, the statement around it), so the last location is shared
 // rather than built again. Nothing changes a location once made.
 let lastLoc = null;
+
+// Names recur (`vcpu0`, `eoi`, `$v`): a tree keeps one string per distinct
+// name rather than one per use.
+const names = new Map();
+function intern(name) {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  names.set(name, name);
+  return name;
+}
 
 // Folds `a op b op c` to the left: ((a op b) op c), each spanning from its
 // left operand to the end of the whole expression.

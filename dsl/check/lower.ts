@@ -514,6 +514,9 @@ function matchCommand(
   return best;
 }
 
+// One for every call without arguments (`nop`, `eoi`): a long timeline need not hold one each.
+const NO_ARGS: Call["args"] = Object.freeze([]);
+
 function lowerCall(
   args: readonly Arg[],
   block: WordBlock | undefined,
@@ -682,7 +685,7 @@ function lowerCall(
     cpu: actor.cpu,
     source: actor.source,
     spec,
-    args: bound,
+    args: bound.length > 0 ? bound : NO_ARGS,
     register,
     entries,
     loc,
