@@ -76,6 +76,14 @@ const ARM_TIMER_CALLS: Readonly<Record<string, "no_hypercall" | "vcpu_op">> = {
   "xen stop_periodic_timer": "vcpu_op",
 };
 
+/** What the blocking hypercalls do differently on Arm, for `scn help`. */
+const ARM_BLOCKING: Readonly<Record<string, string>> = {
+  "xen sched_block":
+    "On arm64 (xen/arch/arm/include/asm/event.h): it clears the guest's PSTATE.I, not evtchn_upcall_mask, returns at once if the vGIC has an interrupt to deliver, else the vCPU sleeps as in WFI until an interrupt for it (vgic_inject_irq -> vcpu_kick)",
+  "xen sched_poll":
+    "On arm64 the vCPU sleeps as in WFI until a polled port, the timeout, or an interrupt for it (vcpu_kick)",
+};
+
 /** What Xen on Arm returns for one of {@link ARM_TIMER_CALLS}. */
 function armTimerCall(kind: "no_hypercall" | "vcpu_op", vm: ArmVm, cpu: number, a: Args): number {
   if (kind === "no_hypercall") return -XEN_ERRNO.ENOSYS;
@@ -151,7 +159,13 @@ export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm
           vm.xen!.domain.hypercall(cpu, c.name, () => armTimerCall(timer, vm, cpu, a)),
       };
     }
-    return { ...c, doc, backend: "xen", requires: requirement(why) };
+    const armDoc = ARM_BLOCKING[c.name];
+    return {
+      ...c,
+      doc: armDoc ? `${doc}. ${armDoc}` : doc,
+      backend: "xen",
+      requires: requirement(why),
+    };
   });
 
 /**
