@@ -73,11 +73,12 @@ export interface CompiledHandler {
   /** Its body's steps, one per op. */
   readonly steps: readonly Step[];
   /**
-   * Whether the run binds the handler variables (`$vector`) around each
-   * step of the body: false when nothing a step does can read a variable
-   * or write one (no variable, `let`, `for`, binding `do`, `parallel` or
-   * `window` in the body, and no `always` of the program names a variable),
-   * so that the binding would have no effect anyone could see.
+   * Whether a step of the body can read a variable or write one (a
+   * variable, `let`, `for`, binding `do`, `parallel` or `window` in it). When
+   * not, the run binds the handler variables (`$vector`) around a step only
+   * if an `always` declared so far names a variable (invariants are checked
+   * inside the step): otherwise the binding would have no effect anyone
+   * could see.
    */
   readonly binds: boolean;
 }
@@ -112,10 +113,8 @@ export class Compiled {
   /** Per VM and vCPU: which handler a take runs. */
   readonly #handlers: HandlerChoice[][];
   readonly #compiledHandlers = new Map<HandlerDecl, CompiledHandler>();
-  /** Whether some `always` of the program names a variable (it is checked inside handler steps). */
-  readonly #invariantsReadVariables: boolean;
 
-  constructor(program: Pick<Program, "vms"> & Partial<Pick<Program, "body" | "handlers">>) {
+  constructor(program: Pick<Program, "vms">) {
     this.#handlers = program.vms.map((vm) =>
       Array.from({ length: vm.vcpus }, () => ({
         kind: "",
@@ -124,10 +123,6 @@ export class Compiled {
         byKind: new Map(),
       }))
     );
-    this.#invariantsReadVariables = invariantsReadVariables([
-      program.body ?? [],
-      (program.handlers ?? []).map((h) => h.body),
-    ]);
   }
 
   /** The steps of a block of statements, one per op. */
@@ -200,8 +195,7 @@ export class Compiled {
   #compiledHandler(decl: HandlerDecl): CompiledHandler {
     let h = this.#compiledHandlers.get(decl);
     if (h === undefined) {
-      const binds = decl.binds.length !== 0 &&
-        (this.#invariantsReadVariables || readsVariables(decl.body));
+      const binds = decl.binds.length !== 0 && readsVariables(decl.body);
       h = { decl, steps: this.block(decl.body), binds };
       this.#compiledHandlers.set(decl, h);
     }
@@ -236,17 +230,6 @@ export function readsVariables(x: unknown, seen: Set<object> = new Set()): boole
   if (o.op === "let" || o.op === "for" || o.op === "parallel" || o.op === "window") return true;
   if (o.op === "do" && o.bind !== null) return true;
   for (const k in o) if (!NOT_PROGRAM.has(k) && readsVariables(o[k], seen)) return true;
-  return false;
-}
-
-/** Whether an `always` anywhere in `x` names a variable. */
-function invariantsReadVariables(x: unknown, seen = new Set<object>()): boolean {
-  if (x === null || typeof x !== "object" || seen.has(x)) return false;
-  seen.add(x);
-  if (Array.isArray(x)) return x.some((y) => invariantsReadVariables(y, seen));
-  const o = x as Record<string, unknown>;
-  if (o.op === "always" && readsVariables(o)) return true;
-  for (const k in o) if (!NOT_PROGRAM.has(k) && invariantsReadVariables(o[k], seen)) return true;
   return false;
 }
 

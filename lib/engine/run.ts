@@ -38,7 +38,7 @@ import {
 } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
-import { type Compiled, compiledProgram, type Step } from "./compile.ts";
+import { type Compiled, compiledProgram, readsVariables, type Step } from "./compile.ts";
 
 export type { TookRecord };
 import { applyOp } from "../core/u64.ts";
@@ -306,6 +306,12 @@ class Interpreter {
    * vCPU at every pass, the reference the tests compare with.
    */
   readonly idle: boolean[][];
+  /**
+   * Whether an `always` declared so far names a variable: invariants are
+   * checked inside handler steps, so then every step binds its handler's
+   * variables ({@link CompiledHandler.binds}).
+   */
+  invariantsReadVariables = false;
   /** Whether the last step of `stepCpu` was a take or a handler statement (see `idle`). */
   stepMayWakeOthers = false;
   /** Per VM, per vCPU: frames that ended, to be reused by the next take. */
@@ -418,6 +424,9 @@ class Interpreter {
         this.expect(op.cond, op.text, op.loc, "expect");
         return;
       case "always": {
+        if (!this.invariantsReadVariables && alwaysReadsVariables(op)) {
+          this.invariantsReadVariables = true;
+        }
         const inv: Invariant = { op, failed: false };
         this.invariants.push(inv);
         this.checkInvariant(inv);
@@ -756,7 +765,7 @@ class Interpreter {
     if (frames.length !== 0) {
       const top = frames[frames.length - 1];
       if (top.pc < top.ops.length) {
-        if (!top.bindsNeeded) {
+        if (!top.bindsNeeded && !this.invariantsReadVariables) {
           if (top.steps !== null) top.steps[top.pc++](this);
           else this.exec(top.ops[top.pc++]);
         } else {
@@ -1295,6 +1304,15 @@ function isConstant(e: Expr): boolean {
     default:
       return false;
   }
+}
+
+const ALWAYS_READS_VARIABLES = new WeakMap<Op, boolean>();
+
+/** Whether an `always` names a variable (found once per statement, for every run of it). */
+function alwaysReadsVariables(op: Op): boolean {
+  let r = ALWAYS_READS_VARIABLES.get(op);
+  if (r === undefined) ALWAYS_READS_VARIABLES.set(op, r = readsVariables(op));
+  return r;
 }
 
 /** How many trace events a budget error shows. */
