@@ -282,3 +282,39 @@ Deno.test("objects that hash their own fields feed every one of them (HashesFiel
     assert.ok(checked.has(f), f);
   }
 });
+
+Deno.test("the Xen domain's hook tells apart event-channel bindings no state path enumerates", () => {
+  // `xen.evtchn[#].vcpu` has no bounds, so the fingerprint that read paths
+  // never saw the binding: the two orders' states were taken as one.
+  const program = checkText(
+    `scenario "two vCPUs rebind one port in either order"
+vm guest { arch x86_64  hypervisor xen  vcpus 2 }
+vcpu0: evtchn alloc_unbound -> $p
+parallel {
+  vcpu0: evtchn bind_vcpu $p vcpu=1
+  vcpu0: nop
+  vcpu1: evtchn bind_vcpu $p vcpu=0
+}
+vcpu0: nop
+`,
+    "rebind.scn",
+  );
+  // After both binds, before the nop: vcpu1's bind last, or vcpu0's.
+  const at = (order: number[]): string => {
+    const fp = new Fingerprinter(program);
+    let key = "";
+    let k = 0;
+    runProgram(program, {
+      trace: false,
+      history: "counts",
+      scheduler: {
+        next(_b, done, state) {
+          if (done[0] && done[2] && !done[1]) key = fp.of(state, [0]);
+          return order[k++];
+        },
+      },
+    });
+    return key;
+  };
+  assert.notEqual(at([0, 2, 1]), at([2, 0, 1]));
+});
