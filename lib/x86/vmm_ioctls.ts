@@ -78,6 +78,7 @@ export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
   KVM_IRQFD_FLAG_RESAMPLE: KVM_IRQFD_FLAG.RESAMPLE,
   KVM_CAP_SPLIT_IRQCHIP: 121,
   KVM_CAP_X2APIC_API: 129,
+  KVM_CAP_X86_APIC_BUS_CYCLES_NS: 237,
   KVM_VCPUEVENT_VALID_NMI_PENDING: 0x1,
   KVM_VCPUEVENT_VALID_SIPI_VECTOR: 0x2,
   KVM_VCPUEVENT_VALID_SHADOW: 0x4,
@@ -99,8 +100,10 @@ const X2APIC_API_VALID_FLAGS = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcas
 
 /**
  * KVM_ENABLE_CAP on the VM (`kvm_vm_ioctl_enable_cap`, current Linux, as
- * the development host's kernel answers) for the two interrupt
- * capabilities. The model's VM already has its vCPUs (and its irqchip,
+ * the development host's kernel answers) for the interrupt capabilities.
+ * KVM_CAP_X86_APIC_BUS_CYCLES_NS is -EINVAL for 0 or an overflowing cycle,
+ * -ENXIO without an in-kernel irqchip, and -EINVAL once vCPUs exist (here
+ * always). The model's VM already has its vCPUs (and its irqchip,
  * unless `irqchip userspace`), so KVM_CAP_SPLIT_IRQCHIP can only fail:
  * -EINVAL above KVM_MAX_IRQ_ROUTES pins (older kernels: above
  * MAX_NR_RESERVED_IOAPIC_PINS, 48), else -EEXIST. KVM_CAP_X2APIC_API takes
@@ -110,13 +113,22 @@ const X2APIC_API_VALID_FLAGS = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcas
  * before the vCPUs) are 0.
  */
 function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
-  if (cap !== C.KVM_CAP_SPLIT_IRQCHIP && cap !== C.KVM_CAP_X2APIC_API) {
+  if (
+    cap !== C.KVM_CAP_SPLIT_IRQCHIP && cap !== C.KVM_CAP_X2APIC_API &&
+    cap !== C.KVM_CAP_X86_APIC_BUS_CYCLES_NS
+  ) {
     throw new CommandInputError(
-      `KVM_ENABLE_CAP ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121) and ` +
-        "KVM_CAP_X2APIC_API (129)",
+      `KVM_ENABLE_CAP ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121), ` +
+        "KVM_CAP_X2APIC_API (129) and KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
     );
   }
   if (flags !== 0) return -EINVAL;
+  if (cap === C.KVM_CAP_X86_APIC_BUS_CYCLES_NS) {
+    // 0, or a cycle that would overflow tmict_to_ns (U32_MAX * 128 * ns), is -EINVAL;
+    // then no in-kernel irqchip is -ENXIO and a created vCPU -EINVAL.
+    if (arg === 0n || BigInt(0xffff_ffff) * 128n * arg >= 1n << 64n) return -EINVAL;
+    return vm.irqchipInKernel ? -EINVAL : -ENXIO;
+  }
   if (cap === C.KVM_CAP_SPLIT_IRQCHIP) {
     // The pin count is checked first; then an irqchip or any created vCPU is -EEXIST.
     return arg > BigInt(KVM_MAX_IRQ_ROUTES) ? -EINVAL : -EEXIST;
@@ -614,6 +626,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     name: "kvm enable_cap",
     backend: "KVM_ENABLE_CAP",
     doc: "KVM_ENABLE_CAP on the VM (kvm_vm_ioctl_enable_cap), after the vm's vCPUs exist: " +
+      "KVM_CAP_X86_APIC_BUS_CYCLES_NS is -EINVAL (-ENXIO without an in-kernel irqchip); " +
       "KVM_CAP_SPLIT_IRQCHIP is -EINVAL above 4096 pins, else -EEXIST (an irqchip or vCPUs " +
       "exist: use 'irqchip split' and 'split_pins'); KVM_CAP_X2APIC_API is -EINVAL for unknown " +
       "flags (beyond 0xf), for suppress-EOI-broadcast ENABLE|DISABLE (4|8) or ENABLE without " +
@@ -622,7 +635,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       {
         name: "cap",
         type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
-        doc: "KVM_CAP_SPLIT_IRQCHIP (121) or KVM_CAP_X2APIC_API (129)",
+        doc: "KVM_CAP_SPLIT_IRQCHIP (121), KVM_CAP_X2APIC_API (129) or " +
+          "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
       },
       {
         name: "arg",
@@ -637,7 +651,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         default: 0,
       },
     ],
-    returns: "0, -EINVAL or -EEXIST",
+    returns: "0, -EINVAL, -EEXIST or -ENXIO",
     run: (vm, _c, a, source) => {
       const r = enableCap(vm, a.cap as number, BigInt(a.arg as bigint), a.flags as number);
       emit(vm, source, `KVM_ENABLE_CAP ${a.cap} args[0] ${a.arg}: ${r}`);
