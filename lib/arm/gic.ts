@@ -298,8 +298,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * (a real VMM initialises the vGIC before the first KVM_RUN).
    */
   initialized = false;
-  /** The vcpu_ids in creation order. */
-  readonly creationOrder: readonly number[];
+  /**
+   * The vcpu_ids in creation order: the created ones first, in the order
+   * they came; the rest in the order the vm's `vcpu_ids` expects them.
+   */
+  readonly creationOrder: number[];
   /** The VMM's side of the vGIC device: frame addresses and KVM_RUN's readiness. */
   readonly device: VgicDevice;
   /**
@@ -438,12 +441,30 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   }
 
   /**
-   * KVM_CREATE_VCPU of {@link Gic.nextVcpuId} once
-   * {@link Gic.createVcpuResult} said 0: the vCPU exists from now on, and
-   * with a GICv3 its redistributor takes the next free slot
-   * (`vgic_register_redist_iodev`), which moves GICR_TYPER.Last.
+   * KVM_CREATE_VCPU of declared vCPU `id` (default {@link Gic.nextVcpuId})
+   * once {@link Gic.createVcpuResult} said 0: the vCPU exists from now on,
+   * next in the creation order, and with a GICv3 its redistributor takes
+   * the next free slot (`vgic_register_redist_iodev`), which moves
+   * GICR_TYPER.Last.
+   *
+   * @example
+   * ```ts
+   * import { type Trace } from "./engine_types.ts";
+   * declare const trace: Trace;
+   * const gic = new Gic({ version: 3, vcpus: 3, nrIrqs: 64, its: false, v4: false, created: 1 }, trace);
+   * gic.addVcpu(2); // created before vCPU 1
+   * gic.creationOrder; // [0, 2, 1]
+   * ```
    */
-  addVcpu(): void {
+  addVcpu(id: number = this.creationOrder[this.createdVcpus]): void {
+    const at = this.#rank[id], here = this.createdVcpus;
+    if (at < here || id >= this.vcpus) throw new RangeError(`gic: vCPU ${id} cannot be created`);
+    // Swap it into the next creation slot.
+    const other = this.creationOrder[here];
+    this.creationOrder[here] = id;
+    this.creationOrder[at] = other;
+    this.#rank[id] = here;
+    this.#rank[other] = at;
     this.createdVcpus++;
     this.device.vcpus = this.createdVcpus;
     this.dist.vcpus = this.createdVcpus;

@@ -1528,7 +1528,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm create_vcpu",
     doc:
-      "KVM_CREATE_VCPU (kvm_vm_ioctl_create_vcpu, kvm_arch_vcpu_precreate, kvm_vgic_vcpu_init): -EINVAL for an id past KVM_MAX_VCPU_IDS or a VM at max_vcpus (the vGIC's once it exists: 8 for GICv2), -EBUSY once the vGIC is initialised, -EINVAL when its redistributor would take a slot while the frames fail vgic_v3_check_base, -EEXIST for an id in use; else 0 and the vCPU exists (its redistributor takes the next free slot, which moves GICR_TYPER.Last). The vCPUs are the vm's `vcpus { created N }`: a new one must be the next of vcpu_ids",
+      "KVM_CREATE_VCPU (kvm_vm_ioctl_create_vcpu, kvm_arch_vcpu_precreate, kvm_vgic_vcpu_init): -EINVAL for an id past KVM_MAX_VCPU_IDS or a VM at max_vcpus (the vGIC's once it exists: 8 for GICv2), -EBUSY once the vGIC is initialised, -EINVAL when its redistributor would take a slot while the frames fail vgic_v3_check_base, -EEXIST for an id in use; else 0 and the vCPU exists (its redistributor takes the next free slot, which moves GICR_TYPER.Last). The vCPUs are the vm's `vcpus { created N }`; any declared one may come next (a GICv2's in vcpu_id order)",
     params: [{
       name: "id",
       type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a vcpu_id", decimal: true },
@@ -1539,15 +1539,20 @@ const VMM_COMMANDS: Cmd[] = [
       acting(vm, source, "ioctl", `KVM_CREATE_VCPU ${a.id}`, () => {
         const id = a.id as number, gic = vm.gic;
         const r = gic.createVcpuResult(id);
-        if (r === 0 && id !== gic.nextVcpuId) {
-          const next = gic.nextVcpuId;
+        if (r === 0 && id >= gic.vcpus) {
           throw new CommandInputError(
-            next === undefined
-              ? `KVM_CREATE_VCPU ${id} would succeed, but every vCPU the vm declares exists: declare it in 'vcpus' (and 'created')`
-              : `KVM_CREATE_VCPU ${id} would succeed, but the vm's vcpu_ids create vcpu${next} next: list the vcpu_ids in the order the VMM creates them`,
+            `KVM_CREATE_VCPU ${id} would succeed, but the vm declares vCPUs 0..${
+              gic.vcpus - 1
+            }: declare it in 'vcpus' (and 'created')`,
           );
         }
-        if (r === 0) gic.addVcpu();
+        // KVM numbers a GICv2's CPU interfaces by creation index, which the model does not follow.
+        if (r === 0 && gic.version === 2 && id !== gic.nextVcpuId) {
+          throw new CommandInputError(
+            `KVM_CREATE_VCPU ${id} would succeed, but on a GICv2 the model needs vCPUs created in vcpu_id order: vcpu${gic.nextVcpuId} comes next`,
+          );
+        }
+        if (r === 0) gic.addVcpu(id);
         emit(vm, "kvm", "create_vcpu", `KVM_CREATE_VCPU ${id}: ${r}`);
         return r;
       }),
@@ -2707,7 +2712,7 @@ const SETTINGS: SettingSpec[] = [
       {
         name: "created",
         doc:
-          "how many exist when the scenario starts (KVM's created_vcpus): the first N of vcpu_ids; the VMM creates the others with `kvm create_vcpu`, in vcpu_ids order, and until then KVM knows no such vCPU (the default, 512, means all)",
+          "how many exist when the scenario starts (KVM's created_vcpus): the first N of vcpu_ids; the VMM creates the others with `kvm create_vcpu` (in any order; a GICv2's in vcpu_id order), and until then KVM knows no such vCPU (the default, 512, means all)",
         value: { kind: "int", min: 0, max: 512, default: 512 },
       },
     ],

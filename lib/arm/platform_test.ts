@@ -118,9 +118,16 @@ Deno.test("a vCPU not created yet runs nothing until kvm create_vcpu makes it", 
   assert.throws(
     () => run(head + "vmm: kvm create_vcpu id=5\n"),
     (e: unknown) =>
-      e instanceof ScnError &&
-      /would succeed, but the vm's vcpu_ids create vcpu1 next/.test(e.message),
+      e instanceof ScnError && /would succeed, but the vm declares vCPUs 0\.\.1/.test(e.message),
   );
+  // Out of vcpu_ids order is fine on a GICv3: it becomes the next created.
+  const three = `scenario "x"\nvm arm { arch arm64  vcpus 3 { created 1 } }\n`;
+  const out = run(
+    three +
+      "vmm: kvm create_vcpu id=2 -> $a\nvmm: kvm create_vcpu id=1 -> $b\nexpect $a == 0 and $b == 0\n" +
+      "expect vcpu1.gicr.region_index == 2\n",
+  );
+  assert.equal(out.status, "pass", JSON.stringify(out.failures));
 });
 
 Deno.test("a vGIC or ITS device attribute before kvm create_device made the device is a scenario error: no fd to call", () => {
