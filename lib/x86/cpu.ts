@@ -78,6 +78,12 @@ export interface HypervisorHooks {
   pvEnterCallback?(n: number): number;
   /** HYPERVISOR_iret from the callback: the mask from the frame's RFLAGS.IF. */
   pvIret?(n: number, rflagsIf: boolean): void;
+  /**
+   * vCPU `n`, not halted, is at an instruction boundary: work the
+   * hypervisor does before entering the guest (KVM's requests, serviced in
+   * `vcpu_enter_guest`). Returns whether anything changed.
+   */
+  enter?(n: number): boolean;
 }
 
 /** The one-instruction interrupt shadow a vCPU may be in. */
@@ -481,8 +487,10 @@ export class X86Cpu implements CpuModel {
    * Events that run no handler, at an instruction boundary (CpuModel):
    * KVM's `process_nmi` (NMIs queued beyond what the CPU keeps are dropped:
    * 1 while NMIs are blocked, else 2) and `kvm_apic_accept_events` (INIT,
-   * then SIPI). Returns 0 if nothing happened, 1 if state changed, 2 if
-   * INIT reset the vCPU (the handlers it was running are gone).
+   * then SIPI), then the hypervisor's work before entry
+   * ({@link HypervisorHooks.enter}). Returns 0 if nothing happened, 1 if
+   * state changed, 2 if INIT reset the vCPU (the handlers it was running
+   * are gone).
    */
   service(): number {
     const l = this.lapic;
@@ -516,6 +524,10 @@ export class X86Cpu implements CpuModel {
         );
       }
       if (r === 0) r = 1;
+    }
+    const hv = this.hv;
+    if (hv !== null && hv.enter !== undefined && !this.halted && hv.enter(this.index) && r === 0) {
+      r = 1;
     }
     return r;
   }

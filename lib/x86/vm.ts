@@ -687,6 +687,12 @@ class XenGlue implements XenHost, HypervisorHooks {
     this.#domain().pvIret(n, rflagsIf);
   }
 
+  /** kvm-xen: KVM's runstate update at entry ({@link KvmXen.vcpuEntry}). */
+  enter(n: number): boolean {
+    const x = this.vm.xen!;
+    return x.domain.flavour === "kvm-xen" && x.kvm.vcpuEntry(n);
+  }
+
   /** `local_events_need_delivery` (HVM): an interrupt could be injected now. */
   interruptDeliverable(n: number): boolean {
     return this.vm.cpus[n].canTake();

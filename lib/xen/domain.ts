@@ -176,6 +176,7 @@ export class XenDomain implements EvtchnDomain {
   #hashOwn(h: StateHash): void {
     h.value(this.#width);
     h.n(this.#sharedInfo);
+    for (const b of this.runstate.entryUpdate) h.bool(b);
     this.evtchn.hashPrivate(h);
   }
 

@@ -394,6 +394,32 @@ export class KvmXen {
   }
 
   /**
+   * A VMM ioctl on vCPU `n` (vcpu_load: KVM_REQ_STEAL_UPDATE). The vCPU is
+   * out of KVM_RUN for it, and its next entry updates its runstate
+   * ({@link vcpuEntry}).
+   */
+  vcpuIoctl(n: number): void {
+    this.domain.runstate.entryUpdate[n] = true;
+  }
+
+  /**
+   * vCPU `n` enters the guest: `record_steal_time` services a pending
+   * KVM_REQ_STEAL_UPDATE with `kvm_xen_runstate_set_running` when
+   * KVM_XEN_HVM_CONFIG names a hypercall MSR (`kvm_xen_msr_enabled`; with
+   * none, KVM's steal-time path runs instead and the runstate stays).
+   * Returns whether the runstate changed.
+   */
+  vcpuEntry(n: number): boolean {
+    const r = this.domain.runstate;
+    if (!r.entryUpdate[n]) return false;
+    if (this.config.msr === 0) {
+      r.entryUpdate[n] = false;
+      return false;
+    }
+    return r.kvmEnter(n, BigInt(this.domain.host.now()));
+  }
+
+  /**
    * KVM_XEN_HVM_SET_ATTR(RUNSTATE_UPDATE_FLAG): later runstate copies set
    * XEN_RUNSTATE_UPDATE while they write (`kvm_xen_update_runstate_guest`).
    * Returns 0 (the model's host has schedstats, so never -EOPNOTSUPP).

@@ -290,6 +290,16 @@ function need<M>(xenOf: XenOf<M>, vm: M, name: string): XenMachine {
   return x;
 }
 
+/**
+ * {@link need} for a KVM vCPU ioctl on vCPU `n`: its vcpu_load requests the
+ * runstate update that vCPU's next entry makes (`KvmXen.vcpuIoctl`).
+ */
+function needVcpu<M>(xenOf: XenOf<M>, vm: M, name: string, n: number): XenMachine {
+  const x = need(xenOf, vm, name);
+  x.kvm.vcpuIoctl(n);
+  return x;
+}
+
 const self = (v: Val, caller: number) => (v === -1 ? caller : v as number);
 
 /** What a named hypercall command loads: its number and the arguments it knows. */
@@ -1235,7 +1245,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       returns: "0 or -EINVAL",
       run: (vm, _c, a) =>
-        need(xenOf, vm, "kvm xen_vcpu_set_timer").kvm.setTimer(
+        needVcpu(xenOf, vm, "kvm xen_vcpu_set_timer", a.vcpu as number).kvm.setTimer(
           a.vcpu as number,
           a.port as number,
           a.priority as number,
@@ -1283,7 +1293,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       returns: "the attribute's value",
       run: (vm, _c, a) => {
-        const k = need(xenOf, vm, "kvm xen_vcpu_get_attr").kvm;
+        const k = needVcpu(xenOf, vm, "kvm xen_vcpu_get_attr", a.vcpu as number).kvm;
         return small(
           k.getVcpuAttr(
             a.type as "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires",
@@ -1324,7 +1334,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       returns: "0, -EINVAL or -EFAULT",
       run: (vm, _c, a) => {
-        const d = need(xenOf, vm, "kvm xen_vcpu_set_runstate").domain;
+        const d = needVcpu(xenOf, vm, "kvm xen_vcpu_set_runstate", a.vcpu as number).domain;
         const n = a.vcpu as number;
         const now = BigInt(d.host.now());
         const state = a.state as bigint;
@@ -1370,7 +1380,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       returns: "the value, or -ENOENT for addr when none is set",
       run: (vm, _c, a) => {
         const r =
-          need(xenOf, vm, "kvm xen_vcpu_get_runstate").domain.runstate.vcpus[a.vcpu as number];
+          needVcpu(xenOf, vm, "kvm xen_vcpu_get_runstate", a.vcpu as number).domain.runstate.vcpus[a.vcpu as number];
         switch (a.field) {
           case "addr":
             return r.area < 0 ? -XEN_ERRNO.ENOENT : r.area;
@@ -1401,7 +1411,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       returns: "0 or -EINVAL",
       run: (vm, _c, a) => {
-        const k = need(xenOf, vm, "kvm xen_vcpu_set_attr").kvm;
+        const k = needVcpu(xenOf, vm, "kvm xen_vcpu_set_attr", a.vcpu as number).kvm;
         const v = a.value as bigint;
         if (a.type === "vcpu_info") return k.setVcpuInfo(a.vcpu as number, v);
         return v > 255n ? -XEN_ERRNO.EINVAL : k.setVcpuUpcallVector(a.vcpu as number, Number(v));

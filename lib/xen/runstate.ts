@@ -92,6 +92,13 @@ export class Runstates {
   readonly vcpus: Runstate[];
   /** Whether copies set XEN_RUNSTATE_UPDATE while writing (VMASST / KVM's RUNSTATE_UPDATE_FLAG). */
   updateFlag = false;
+  /**
+   * kvm-xen, per vCPU: KVM_REQ_STEAL_UPDATE is pending. Every vcpu_load
+   * (`kvm_arch_vcpu_load`, so every vCPU ioctl) requests it, and the next
+   * entry into the guest services it (`vcpu_enter_guest` ->
+   * `record_steal_time` -> `kvm_xen_runstate_set_running`).
+   */
+  readonly entryUpdate: boolean[];
 
   constructor(count: number, readonly mem: GuestMemory, readonly width: () => GuestWidth) {
     this.vcpus = Array.from({ length: count }, () => ({
@@ -100,6 +107,7 @@ export class Runstates {
       time: [0n, 0n, 0n, 0n],
       area: -1,
     }));
+    this.entryUpdate = Array.from({ length: count }, () => false);
   }
 
   /**
@@ -155,11 +163,10 @@ export class Runstates {
    * equal the sum of the four times (-EINVAL), and the resulting entry time
    * may not lie after now (-EINVAL). DATA replaces, ADJUST adds.
    *
-   * Both copy into the area at once. KVM's DATA sets only its own copy, but
-   * the vCPU's next KVM_RUN copies it (`record_steal_time` ->
-   * `kvm_xen_runstate_set_running`); the model has no entry after a VMM
-   * action, so it copies here, which is what the guest sees, though a VMM
-   * reading guest memory before KVM_RUN would still find the old copy.
+   * DATA sets KVM's own copy only: the guest's area keeps the old record
+   * until the next update, which is at the latest the vCPU's next entry
+   * ({@link entryUpdate}). ADJUST with a state is a runstate change
+   * (`kvm_xen_update_runstate`); with all-ones it copies at once.
    */
   kvmSetData(
     n: number,
@@ -180,12 +187,25 @@ export class Runstates {
     for (let i = 0; i < 4; i++) {
       r.time[i] = adjust ? BigInt.asUintN(64, r.time[i] + times[i]) : times[i];
     }
-    if (!adjust) r.state = Number(state);
-    else if (!keep) {
-      this.change(n, Number(state), now);
+    if (!adjust) {
+      r.state = Number(state);
       return 0;
     }
-    this.write(n, now);
+    if (keep) this.write(n, now);
+    else this.change(n, Number(state), now);
     return 0;
+  }
+
+  /**
+   * vCPU `n` enters the guest (kvm-xen, KVM_XEN_HVM_CONFIG with a hypercall
+   * MSR: `kvm_xen_msr_enabled`): a pending {@link entryUpdate} accounts the
+   * time since the last change to the current state and makes the vCPU
+   * running, copying the record to its area. Returns whether it did.
+   */
+  kvmEnter(n: number, now: bigint): boolean {
+    if (!this.entryUpdate[n]) return false;
+    this.entryUpdate[n] = false;
+    this.change(n, RUNSTATE.running, now);
+    return true;
   }
 }
