@@ -1379,8 +1379,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       ],
       returns: "the value, or -ENOENT for addr when none is set",
       run: (vm, _c, a) => {
-        const r =
-          needVcpu(xenOf, vm, "kvm xen_vcpu_get_runstate", a.vcpu as number).domain.runstate.vcpus[a.vcpu as number];
+        const r = needVcpu(xenOf, vm, "kvm xen_vcpu_get_runstate", a.vcpu as number).domain.runstate
+          .vcpus[a.vcpu as number];
         switch (a.field) {
           case "addr":
             return r.area < 0 ? -XEN_ERRNO.ENOENT : r.area;
