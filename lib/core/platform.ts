@@ -52,7 +52,11 @@ export interface CpuModel {
   readonly halted: boolean;
   /** Whether an interrupt would be taken at the next instruction boundary. */
   canTake(): boolean;
-  /** Takes it (the acknowledge cycle), entering the handler context. */
+  /**
+   * Takes it (the acknowledge cycle), entering the handler context. The
+   * answer may be an object the model refills at its next take (no
+   * allocation per interrupt): read it before then.
+   */
   take(): Taken;
   /** One instruction retired: ends STI/MOV-SS shadows. Returns whether that changed anything. */
   retire(): boolean;

@@ -210,6 +210,11 @@ export class X86Cpu implements CpuModel {
   readonly picInKernel: boolean;
   /** Frames of interrupts being handled, innermost last: saved IF and whether it was an NMI. */
   readonly #frames: number[] = [];
+  /**
+   * What {@link X86Cpu.take} returns, refilled by every take: the engine reads it before
+   * the next one, and a round trip allocates nothing.
+   */
+  readonly #taken: Taken = { kind: "vector", vector: -1, cause: 0, event: 0 };
   /** The shadow was set by the instruction retiring now, so it still covers the next one. */
   #shadowFresh = false;
   /** The vector of an INT n being executed, taken at the next boundary; -1 when none. */
@@ -715,7 +720,12 @@ export class X86Cpu implements CpuModel {
     t.open(cause);
     const event = t.enabled ? t.emit(this.name, "took", describe(kind, vector)) : 0;
     t.close(cause);
-    return { kind, vector, cause, event };
+    const taken = this.#taken;
+    taken.kind = kind;
+    taken.vector = vector;
+    taken.cause = cause;
+    taken.event = event;
+    return taken;
   }
 
   /**
@@ -747,7 +757,7 @@ export class X86Cpu implements CpuModel {
     this.interruptFlag = (f & FRAME_IF) !== 0;
     if (f & FRAME_NMI) this.nmiBlocked = false;
     if (f & FRAME_EVENT) this.hv?.pvIret?.(this.index, (f & FRAME_EVENTS_ON) !== 0);
-    this.#emit("iret", `IRET, IF=${this.interruptFlag ? 1 : 0}`);
+    if (this.trace.enabled) this.#emit("iret", `IRET, IF=${this.interruptFlag ? 1 : 0}`);
     this.#checkWindow();
   }
 

@@ -330,6 +330,30 @@ function acting<T>(
   return vm.trace.within(id, fn);
 }
 
+/**
+ * {@link acting} for the commands a round trip runs (an MSI, an EOI): `fn`
+ * and `text` take the command's VM, vCPU and arguments instead of closing
+ * over them, so that an untraced run creates no closure per command.
+ */
+function actingOn<T>(
+  vm: X86Vm,
+  cpu: number,
+  a: Args,
+  source: string,
+  kind: string,
+  text: string | ((a: Args) => string),
+  fn: (vm: X86Vm, cpu: number, a: Args) => T,
+): T {
+  if (!vm.trace.enabled) return fn(vm, cpu, a);
+  const id = vm.trace.emit(source, kind, typeof text === "string" ? text : text(a));
+  return vm.trace.within(id, () => fn(vm, cpu, a));
+}
+
+const signalMsiText = (a: Args) => `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`;
+const signalMsi = (vm: X86Vm, _cpu: number, a: Args) =>
+  vm.signalMsi(a.address as number, a.address_hi as number, a.data as number);
+const writeEoi = (vm: X86Vm, cpu: number) => lapicWrite(vm, cpu, "eoi", 0);
+
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
 
@@ -494,10 +518,7 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: "write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
     params: [],
     // The actor's name comes from the call (`source`): an EOI runs once per interrupt.
-    run: (vm, cpu, _a, source) =>
-      acting(vm, source, "write", "lapic.eoi <- 0", () => {
-        lapicWrite(vm, cpu, "eoi", 0);
-      }),
+    run: (vm, cpu, a, source) => actingOn(vm, cpu, a, source, "write", "lapic.eoi <- 0", writeEoi),
   },
   {
     actor: "vcpu",
@@ -925,14 +946,7 @@ const VMM_COMMANDS: Cmd[] = [
     ],
     returns: ">0 delivered, 0 blocked by the guest, <0 error",
     touches: PLUMBING_UNLESS_XEN,
-    run: (vm, _c, a, source) =>
-      acting(
-        vm,
-        source,
-        "ioctl",
-        () => `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`,
-        () => vm.signalMsi(a.address as number, a.address_hi as number, a.data as number),
-      ),
+    run: (vm, c, a, source) => actingOn(vm, c, a, source, "ioctl", signalMsiText, signalMsi),
   },
   {
     actor: "vmm",
