@@ -11,7 +11,9 @@
  * states generated (choice points reached, duplicates included, as TLC
  * counts) of each search, so states per second = states / (time per
  * iteration); the line after it gives distinct states per second of the
- * dedup-only search in CPU and wall time. The "first counterexample" benches are the time from a
+ * dedup-only search in CPU and wall time, and the next one where that
+ * search's time goes: re-creating the VM for every run, and fingerprinting
+ * every state generated. The "first counterexample" benches are the time from a
  * checked program to the failing order, replayed with its trace, for the
  * seed-002 vcpu_info race (written in a passing order, so the search has
  * to find the losing one) and for an IOAPIC EOI race. The issue's goals:
@@ -23,6 +25,8 @@
 import { checkText } from "../lib/api/scenario.ts";
 import { fileLoader } from "../lib/load/files.ts";
 import { explore, type ExploreOptions } from "../lib/engine/explore.ts";
+import { Fingerprinter } from "../lib/engine/explore_fingerprint.ts";
+import { runProgram, type RunState } from "../lib/engine/run.ts";
 import process from "node:process";
 
 const SEARCH = `scenario "bench: three vCPUs and a device interleave"
@@ -122,6 +126,52 @@ const MODES: [string, ExploreOptions][] = [
   console.log(
     `dedup only: ${rate(cpu)} distinct states/s in CPU time, ${rate(wall)} wall ` +
       `(${n} searches of ${states} states; goal: 100000)`,
+  );
+
+  // Where that time goes, and so what a design can gain. Every run re-creates
+  // the VM and replays from the start (stateless search), and every state
+  // generated is fingerprinted: per search, runs × the first and generated ×
+  // the second. A snapshot restored for free saves at most the first and the
+  // replayed steps; the fingerprints stay, and bound the rate from above.
+  const stats = explore(search, options).stats;
+  const stop = {};
+  let first: RunState | null = null;
+  const toFirstChoice = () => {
+    try {
+      runProgram(search, {
+        scheduler: {
+          next(_b, _d, s) {
+            first = s;
+            throw stop;
+          },
+        },
+        trace: false,
+        history: "counts",
+      });
+    } catch (e) {
+      if (e !== stop) throw e;
+    }
+  };
+  const perCall = (f: () => void) => {
+    for (let i = 0; i < 500; i++) f();
+    const c = cpuMs();
+    for (let i = 0; i < 5000; i++) f();
+    return (cpuMs() - c) / 5000 * 1000;
+  };
+  const setUpUs = perCall(toFirstChoice);
+  const fingerprinter = new Fingerprinter(search);
+  const fingerprintUs = perCall(() => fingerprinter.of(first!, [0, 0]));
+  const searchUs = cpu / n * 1000;
+  const share = (us: number) => `${Math.round(100 * us / searchUs)}%`;
+  console.log(
+    `dedup only, per search (${Math.round(searchUs)} µs CPU): ${stats.runs} runs × ` +
+      `${setUpUs.toFixed(1)} µs to create the VM and reach the first choice = ` +
+      `${share(stats.runs * setUpUs)}; ${stats.generated} states generated × ` +
+      `${fingerprintUs.toFixed(1)} µs per fingerprint = ${
+        share(stats.generated * fingerprintUs)
+      }; fingerprints alone allow ${
+        Math.round(states / (stats.generated * fingerprintUs) * 1e6)
+      } distinct states/s`,
   );
 }
 
