@@ -1197,6 +1197,7 @@ function ioapicGetter(pattern: string): Get | undefined {
   const rte = (vm: KvmBackedVm, p: number) => vm.vm.getIoapic().redirtbl[p];
   if (pattern === "ioapic.redtbl[#]") return (vm, [p]) => rte(vm, p);
   if (pattern === "ioapic.pin[#].line") return (vm, [p]) => vm.pinLine(p);
+  if (pattern === "ioapic.irr") return (vm) => vm.irqchip === "kernel" ? vm.vm.getIoapic().irr : 0;
   const m = /^ioapic\.pin\[#\]\.([a-z_]+)$/.exec(pattern);
   if (!m) return undefined;
   const f = x86RteField(m[1]);

@@ -792,7 +792,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
  *
  * @example
  * ```ts
- * VMM_IOCTL_STATE.map((s) => s.pattern); // ["eventfd[#]"]
+ * VMM_IOCTL_STATE.map((s) => s.pattern); // ["eventfd[#]", "ioapic.irr"]
  * ```
  */
 export const VMM_IOCTL_STATE: readonly StateSpec<X86Vm>[] = [
@@ -802,5 +802,13 @@ export const VMM_IOCTL_STATE: readonly StateSpec<X86Vm>[] = [
     doc: "how many times KVM signalled eventfd N (an irqfd's resamplefd)",
     get: (vm, [fd]) => vm.eventfds.get(fd) ?? 0,
     bounds: () => [1024],
+  },
+  {
+    pattern: "ioapic.irr",
+    type: { kind: "int", min: 0, max: 0xffff_ffff },
+    doc: "the in-kernel I/O APIC's irr as KVM_GET_IRQCHIP gives it (kvm_get_ioapic: irr & " +
+      "~irr_delivered): bit n while pin n's line is high on a level entry, or high after an " +
+      "edge a masked entry held; 0 without one",
+    get: (vm) => vm.ioapic?.kvmIrr() ?? 0,
   },
 ];
