@@ -44,9 +44,6 @@ export const LogicalMode = {
 /** A {@link LogicalMode} value. */
 export type LogicalMode = typeof LogicalMode[keyof typeof LogicalMode];
 
-/** Per APIC, the inputs of the map: present, x2APIC mode, sw-enabled, IDs, LDR, DFR. */
-const SIG_WORDS = 7;
-
 /**
  * KVM's APIC map of one VM, recomputed when an input changes.
  *
@@ -73,7 +70,8 @@ export class KvmApicMap {
   readonly #flat: Int32Array = arenaI32(8);
   /** xAPIC cluster: per cluster (0..15) * 4 + bit. */
   readonly #cluster: Int32Array = arenaI32(16 * 4);
-  #sig: Int32Array = arenaI32(0);
+  /** Per APIC, the {@link Lapic.mapStamp} the map was computed from (0: none yet). */
+  #seen: number[] = [];
 
   /** KVM_X2APIC_API_USE_32BIT_IDS: the hotplug rules of the physical table. */
   constructor(readonly use32BitIds: boolean) {}
@@ -96,28 +94,18 @@ export class KvmApicMap {
   }
 
   #unchanged(lapics: readonly Lapic[]): boolean {
-    let sig = this.#sig;
-    let same = sig.length === lapics.length * SIG_WORDS;
-    if (!same) sig = this.#sig = arenaI32(lapics.length * SIG_WORDS);
+    const seen = this.#seen;
+    let same = seen.length === lapics.length;
+    if (!same) {
+      // A VM's vCPUs are all created before it runs: this happens once.
+      while (seen.length > lapics.length) seen.pop();
+      while (seen.length < lapics.length) seen.push(0);
+    }
     for (let i = 0; i < lapics.length; i++) {
-      const l = lapics[i], o = i * SIG_WORDS;
-      // 1 + so that a fresh (zeroed) signature never matches.
-      const present = l.hardwareEnabled ? 2 : 1;
-      const x2 = l.x2apicMode ? 1 : 0;
-      const sw = l.softwareEnabled ? 1 : 0;
-      if (
-        sig[o] !== present || sig[o + 1] !== x2 || sig[o + 2] !== sw ||
-        sig[o + 3] !== l.xapicId || sig[o + 4] !== (l.x2apicId | 0) ||
-        sig[o + 5] !== (l.ldr | 0) || sig[o + 6] !== (l.dfr | 0)
-      ) {
+      const stamp = lapics[i].mapStamp;
+      if (seen[i] !== stamp) {
         same = false;
-        sig[o] = present;
-        sig[o + 1] = x2;
-        sig[o + 2] = sw;
-        sig[o + 3] = l.xapicId;
-        sig[o + 4] = l.x2apicId;
-        sig[o + 5] = l.ldr;
-        sig[o + 6] = l.dfr;
+        seen[i] = stamp;
       }
     }
     return same;

@@ -405,6 +405,7 @@ export class Lapic {
   #tscDeadlineSupported = true;
   readonly #errors: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
+  #mapStamp = nextMapStamp();
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
@@ -524,6 +525,16 @@ export class Lapic {
   /** Destination Format Register (bits 27:0 always 1). */
   get dfr(): number {
     return this.#dfr;
+  }
+  /**
+   * Changes whenever an input of KVM's APIC map may have (IA32_APIC_BASE,
+   * ID, LDR, DFR, SVR written or restored, a reset); no two states of any
+   * LAPIC share a stamp. {@link KvmApicMap} recalculates when a stamp
+   * differs from the one it saw, as KVM does on those writes, instead of
+   * comparing every input at every delivery.
+   */
+  get mapStamp(): number {
+    return this.#mapStamp;
   }
   /** Error Status Register (as latched by the last ESR write). */
   get esr(): number {
@@ -659,6 +670,7 @@ export class Lapic {
     this.#svr = 0xff;
     this.#tpr = 0;
     if (!this.#x2apic) this.#ldr = 0;
+    this.#mapStamp = nextMapStamp();
     this.#esr = 0;
     this.#esrPending = 0;
     this.#icrLow = 0;
@@ -732,6 +744,7 @@ export class Lapic {
         this.#id = this.#initialId & 0xff;
       }
     }
+    this.#mapStamp = nextMapStamp();
     const t = this.#host.trace;
     if (t.enabled) {
       t.emit(this.#host.name, "apicbase", `apic base <- ${hex(value)} (${from} -> ${to})`);
@@ -1393,18 +1406,22 @@ export class Lapic {
       switch (offset) {
         case LapicOffset.ID:
           if (!this.#x2apic) this.#id = value >>> 24;
+          this.#mapStamp = nextMapStamp();
           break;
         case LapicOffset.TPR:
           this.#tpr = value & 0xff;
           break;
         case LapicOffset.LDR:
           this.#ldr = value;
+          this.#mapStamp = nextMapStamp();
           break;
         case LapicOffset.DFR:
           this.#dfr = value;
+          this.#mapStamp = nextMapStamp();
           break;
         case LapicOffset.SVR:
           this.#svr = value;
+          this.#mapStamp = nextMapStamp();
           break;
         case LapicOffset.ESR:
           this.#esr = value;
@@ -1520,20 +1537,24 @@ export class Lapic {
     switch (offset) {
       case LapicOffset.ID:
         this.#id = stored >>> 24;
+        this.#mapStamp = nextMapStamp();
         break;
       case LapicOffset.TPR:
         this.#tpr = stored;
         break;
       case LapicOffset.LDR:
         this.#ldr = stored;
+        this.#mapStamp = nextMapStamp();
         break;
       case LapicOffset.DFR:
         stored = (stored | 0x0fffffff) >>> 0;
         this.#dfr = stored;
+        this.#mapStamp = nextMapStamp();
         break;
       case LapicOffset.SVR: {
         const was = (this.#svr & SVR_ENABLE) !== 0;
         this.#svr = stored;
+        this.#mapStamp = nextMapStamp();
         if ((stored & SVR_ENABLE) === 0) {
           for (let i = 0; i < this.lvt.length; i++) this.lvt[i] |= LVT_MASKED;
           if (t.enabled) t.emit(name, "lvt.masked", "all LVTs masked: APIC software-disabled");
@@ -1639,3 +1660,14 @@ const LVT_NAMES = [
   "LVT Error",
   "LVT CMCI",
 ] as const;
+
+/**
+ * The stamps of {@link Lapic.mapStamp}: one count for every LAPIC of the
+ * process, never reset, so a stamp names one state of one LAPIC even
+ * across the VMs `scn explore` builds. Never shown or hashed: only compared.
+ */
+let mapStamps = 0;
+
+function nextMapStamp(): number {
+  return ++mapStamps;
+}

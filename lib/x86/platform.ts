@@ -42,6 +42,7 @@ import {
   ICR_LOW_FIELDS,
   LAPIC_REGISTERS,
   type LapicRegister,
+  lapicRegisterByName,
 } from "./lapic_registers.ts";
 import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
 import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
@@ -169,7 +170,8 @@ const IOAPIC_MMIO_OFFSET: Record<string, number> = {
 };
 
 function lapicRegister(name: string): LapicRegister {
-  return LAPIC_REGISTERS.find((r) => r.name === name)!;
+  // By map, not by `find`: every EOI command comes here.
+  return lapicRegisterByName(name)!;
 }
 
 /**
