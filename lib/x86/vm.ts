@@ -700,7 +700,8 @@ class XenGlue implements XenHost, HypervisorHooks {
 
   /** A blocking hypercall halts the vCPU until it ends. */
   setBlocked(n: number, blocked: boolean): void {
-    this.vm.cpus[n].halted = blocked;
+    // A crashed domain's vCPUs never run again (domain_crash).
+    this.vm.cpus[n].halted = blocked || this.#domain().crashed !== "";
   }
 
   /** KVM signalled eventfd `fd`: each KVM_IRQFD bound to it raises its GSI. */

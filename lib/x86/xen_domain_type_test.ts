@@ -110,6 +110,7 @@ Deno.test("PV: the event callback is taken with RFLAGS.IF clear, masks events, a
   assert.equal(vm.pic, null);
   assert.equal(vm.ioapic, null);
   assert.equal(cpu.interruptFlag, false);
+  assert.equal(d.registerCallback(0, "event", 0xffff_ffff_8100_1000n, 0), 0);
   const p = d.evtchn.bindIpi(0);
   d.evtchn.send(p);
   assert.equal(cpu.canTake(), true);

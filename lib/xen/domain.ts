@@ -37,7 +37,7 @@ import { Callback, HVM_PARAM_CALLBACK_IRQ, type UpcallHost } from "./callback.ts
 import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
-import { GuestRegs } from "./hypercall.ts";
+import { CALLBACKF_MASK_EVENTS, GuestRegs } from "./hypercall.ts";
 import { type KvmRunstateArea, RUNSTATE, Runstates } from "./runstate.ts";
 import type { StateHash } from "../core/platform.ts";
 
@@ -162,6 +162,14 @@ export class XenDomain implements EvtchnDomain {
   #sharedInfo: number;
   /** Other domains on the same hypervisor, by id. */
   readonly peers: Map<number, XenDomain> = new Map();
+  /**
+   * PV, per vCPU: the callbacks registered with CALLBACKOP_register or
+   * HYPERVISOR_set_callbacks (`arch.pv.event_callback_eip`,
+   * `failsafe_callback_eip`, VGCF_failsafe_disables_events). 0: none.
+   */
+  readonly pvCallbacks: { event: bigint; failsafe: bigint; failsafeMasks: boolean }[];
+  /** Why Xen crashed the domain (`domain_crash`), or "" while it runs. */
+  crashed = "";
 
   /**
    * Feeds `h` the private state of the domain and of its peers, for `scn
@@ -196,6 +204,10 @@ export class XenDomain implements EvtchnDomain {
     this.regs = Array.from({ length: config.vcpus }, () => new GuestRegs());
     this.#sharedInfo = config.sharedInfoGpa;
     this.runstate = new Runstates(config.vcpus, this.mem, () => this.layout().width);
+    this.pvCallbacks = Array.from(
+      { length: config.vcpus },
+      () => ({ event: 0n, failsafe: 0n, failsafeMasks: false }),
+    );
     this.areas = new VcpuInfoAreas(
       config.flavour,
       config.vcpus,
@@ -328,7 +340,62 @@ export class XenDomain implements EvtchnDomain {
    * (`test_guest_events`). Always false for HVM and PVH domains.
    */
   pvUpcallDue(n: number): boolean {
-    return this.type === "pv" && this.areas.upcallDue(n);
+    if (this.type !== "pv" || this.crashed !== "" || !this.areas.upcallDue(n)) return false;
+    if (this.pvCallbacks[n].event !== 0n) return true;
+    // create_bounce_frame finds no address to bounce to.
+    this.crash(n, "an event upcall is due and no event callback is registered");
+    return false;
+  }
+
+  /**
+   * Xen's `domain_crash` (here `asm_domain_crash_synchronous` from
+   * `create_bounce_frame_bad_bounce_ip`): the domain shuts down with
+   * SHUTDOWN_crash and none of its vCPUs runs again.
+   */
+  crash(n: number, why: string): void {
+    if (this.crashed !== "") return;
+    this.crashed = why;
+    this.#emit("crash", `domain crashed by vcpu${n}: ${why}`);
+    for (let i = 0; i < this.vcpuCount; i++) this.host.setBlocked(i, true);
+  }
+
+  /**
+   * CALLBACKOP_register from vCPU `n` (Xen `xen/arch/x86/pv/callback.c`
+   * `register_guest_callback`): a non-canonical address is -EINVAL; the
+   * failsafe callback's CALLBACKF_mask_events sets or clears
+   * VGCF_failsafe_disables_events. The call exists for PV guests only
+   * (`hypercall-defs.c`); HVM and PVH guests get -ENOSYS, as QEMU answers a
+   * kvm-xen guest (no handler: "Unimplemented Xen hypercall").
+   */
+  registerCallback(n: number, type: "event" | "failsafe", address: bigint, flags: number): number {
+    if (this.type !== "pv") return -XEN_ERRNO.ENOSYS;
+    if (!canonical(address)) return -XEN_ERRNO.EINVAL;
+    const c = this.pvCallbacks[n];
+    if (type === "event") c.event = address;
+    else (c.failsafe = address, c.failsafeMasks = (flags & CALLBACKF_MASK_EVENTS) !== 0);
+    this.#emit("callback", `vcpu${n}: ${type} callback at 0x${address.toString(16)}`);
+    return 0;
+  }
+
+  /**
+   * CALLBACKOP_unregister (`unregister_guest_callback`): the event and
+   * failsafe callbacks cannot be unregistered, -EINVAL (PV; -ENOSYS
+   * otherwise).
+   */
+  unregisterCallback(_n: number): number {
+    return this.type !== "pv" ? -XEN_ERRNO.ENOSYS : -XEN_ERRNO.EINVAL;
+  }
+
+  /**
+   * HYPERVISOR_set_callbacks (64-bit PV `do_set_callbacks`): registers the
+   * event, failsafe (without CALLBACKF_mask_events) and syscall callbacks,
+   * ignoring each one's result, and returns 0. -ENOSYS for HVM and PVH.
+   */
+  setCallbacks(n: number, event: bigint, failsafe: bigint): number {
+    if (this.type !== "pv") return -XEN_ERRNO.ENOSYS;
+    this.registerCallback(n, "event", event, 0);
+    this.registerCallback(n, "failsafe", failsafe, 0);
+    return 0;
   }
 
   /**
@@ -558,4 +625,10 @@ export class XenDomain implements EvtchnDomain {
   vmExit(): void {
     this.callback.vmExit();
   }
+}
+
+/** An x86-64 canonical address (`is_canonical_address`: bits 63:47 all equal). */
+function canonical(a: bigint): boolean {
+  const top = BigInt.asUintN(64, a) >> 47n;
+  return top === 0n || top === (1n << 17n) - 1n;
 }

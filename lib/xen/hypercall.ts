@@ -37,13 +37,40 @@
  * ```
  */
 export const HYPERCALL = {
+  set_callbacks: 4,
   set_timer_op: 15,
   xen_version: 17,
   vcpu_op: 24,
   sched_op: 29,
+  callback_op: 30,
   event_channel_op: 32,
   hvm_op: 34,
 } as const;
+
+/**
+ * CALLBACKOP_* (`callback.h`), the first argument of callback_op.
+ *
+ * @example
+ * ```ts
+ * CALLBACKOP.register; // 0
+ * ```
+ */
+export const CALLBACKOP = { register: 0, unregister: 1 } as const;
+
+/**
+ * The CALLBACKTYPE_* a PV guest registers for events (`callback.h`):
+ * the event callback (upcalls) and the failsafe callback (a fault while
+ * Xen reloads the guest's segments on its way back).
+ *
+ * @example
+ * ```ts
+ * CALLBACKTYPE.failsafe; // 1
+ * ```
+ */
+export const CALLBACKTYPE = { event: 0, failsafe: 1 } as const;
+
+/** CALLBACKF_mask_events: the failsafe callback is entered with events masked. */
+export const CALLBACKF_MASK_EVENTS = 1;
 
 /**
  * EVTCHNOP_* sub-operations (`event_channel.h`), the first argument of

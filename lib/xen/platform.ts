@@ -25,6 +25,9 @@ import type { XenDomain } from "./domain.ts";
 import type { KvmXen } from "./kvm_xen.ts";
 import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, RAISE_STEPS, VIRQ } from "./evtchn.ts";
 import {
+  CALLBACKF_MASK_EVENTS,
+  CALLBACKOP,
+  CALLBACKTYPE,
   EVTCHNOP,
   type Gpr,
   GPRS,
@@ -910,6 +913,69 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       vcpuOp(VCPUOP.register_vcpu_info),
     ),
     hc(
+      "xen callback_register",
+      "CALLBACKOP_register (Xen xen/arch/x86/pv/callback.c register_guest_callback): a PV " +
+        "guest's event callback (its upcall: until one is registered, a due upcall crashes the " +
+        "domain, entry.S create_bounce_frame_bad_bounce_ip) or failsafe callback " +
+        "(mask_events=1: CALLBACKF_mask_events). A non-canonical address is -EINVAL; HVM and " +
+        "PVH guests have no callback_op (hypercall-defs.c), -ENOSYS, as QEMU answers kvm-xen",
+      [
+        {
+          name: "type",
+          type: { kind: "enum", values: Object.keys(CALLBACKTYPE) },
+          doc: "CALLBACKTYPE_event or _failsafe",
+          positional: true,
+        },
+        { name: "address", type: { kind: "u64" }, doc: "the callback's entry point" },
+        {
+          name: "mask_events",
+          type: { kind: "int", min: 0, max: 1 },
+          doc: "failsafe: CALLBACKF_mask_events",
+          default: 0,
+        },
+      ],
+      (x, cpu, a) =>
+        x.domain.registerCallback(
+          cpu,
+          a.type as keyof typeof CALLBACKTYPE,
+          a.address as bigint,
+          (a.mask_events as number) === 1 ? CALLBACKF_MASK_EVENTS : 0,
+        ),
+      "0, -EINVAL or -ENOSYS",
+      { input: HYPERCALL.callback_op, args: () => [BigInt(CALLBACKOP.register)] },
+    ),
+    hc(
+      "xen callback_unregister",
+      "CALLBACKOP_unregister (unregister_guest_callback): the event and failsafe callbacks " +
+        "cannot be unregistered, -EINVAL (PV; -ENOSYS otherwise)",
+      [
+        {
+          name: "type",
+          type: { kind: "enum", values: Object.keys(CALLBACKTYPE) },
+          doc: "CALLBACKTYPE_event or _failsafe",
+          positional: true,
+        },
+      ],
+      (x, cpu) => x.domain.unregisterCallback(cpu),
+      "-EINVAL or -ENOSYS",
+      { input: HYPERCALL.callback_op, args: () => [BigInt(CALLBACKOP.unregister)] },
+    ),
+    hc(
+      "xen set_callbacks",
+      "HYPERVISOR_set_callbacks (64-bit PV do_set_callbacks): registers the event and failsafe " +
+        "callbacks (and a syscall one, not modelled), ignoring their errors; -ENOSYS for HVM and PVH",
+      [
+        { name: "event", type: { kind: "u64" }, doc: "the event callback" },
+        { name: "failsafe", type: { kind: "u64" }, doc: "the failsafe callback", default: 0n },
+      ],
+      (x, cpu, a) => x.domain.setCallbacks(cpu, a.event as bigint, a.failsafe as bigint),
+      "0 or -ENOSYS",
+      {
+        input: HYPERCALL.set_callbacks,
+        args: (_x, _c, a) => [a.event as bigint, a.failsafe as bigint, 0n],
+      },
+    ),
+    hc(
       "xen register_runstate_area",
       "VCPUOP_register_runstate_memory_area for the calling vCPU (Xen xen/common/domain.c; QEMU " +
         "sets KVM's RUNSTATE_ADDR): the current vcpu_runstate_info (48 bytes, 44 packed for a " +
@@ -1540,6 +1606,17 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
     (x, c) => x.timers.vcpus[c].blocked ? 1 : 0,
   );
   xv("polling", "1 while in SCHEDOP_poll", (x, c) => x.timers.vcpus[c].polling ? 1 : 0);
+  xv(
+    "event_callback_set",
+    "PV: 1 once an event callback is registered (CALLBACKOP_register, set_callbacks)",
+    (x, c) => x.pvCallbacks[c].event !== 0n ? 1 : 0,
+  );
+  out.push({
+    pattern: "xen.crashed",
+    type: { kind: "int", min: 0, max: 1 },
+    doc: "1 once Xen crashed the domain (domain_crash); its vCPUs run no more",
+    get: (vm) => d(vm).crashed !== "" ? 1 : 0,
+  });
   out.push({
     pattern: "vcpu#.xen.woke_by",
     type: { kind: "enum", values: ["", "event", "timeout", "kick"] },
