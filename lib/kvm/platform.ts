@@ -511,6 +511,8 @@ export class KvmBackedVm implements VmModel {
   readonly #irqfds: { fd: number; gsi: number; resample: boolean }[] = [];
   /** The scenario fds KVM signals (resamplefds): only these are counted. */
   readonly #resamplefds = new Set<number>();
+  /** Eventfds the device signalled while no irqfd listened (their count is still there). */
+  readonly #unread = new Set<number>();
 
   constructor(readonly name: string, s: Readonly<Record<string, Val>>, env: ModelEnv) {
     refuseSettings(s);
@@ -649,9 +651,14 @@ export class KvmBackedVm implements VmModel {
         for (let i = this.#irqfds.length - 1; i >= 0; i--) {
           if (this.#irqfds[i].fd === fd && this.#irqfds[i].gsi === gsi) this.#irqfds.splice(i, 1);
         }
+        // irqfd_shutdown read the count.
+        this.#unread.delete(fd);
       } else {
-        this.#irqfds.push({ fd, gsi, resample });
+        const q = { fd, gsi, resample };
+        this.#irqfds.push(q);
         if (resample) this.#resamplefds.add(resamplefd);
+        // kvm_irqfd_assign found the eventfd readable and scheduled irqfd_inject.
+        if (this.#unread.has(fd)) this.#awaitInjection(q, true);
       }
     }
     return r;
@@ -667,25 +674,30 @@ export class KvmBackedVm implements VmModel {
   signal(n: number): void {
     signalEventfd(this.#eventfd(n));
     const mine = this.#irqfds.filter((q) => q.fd === n);
-    if (mine.length === 0) return;
-    const chipRoutes = (gsi: number) =>
-      this.routes.filter((e) => e.gsi === gsi && e.type === "irqchip");
+    if (mine.length === 0) this.#unread.add(n);
+    else this.#unread.delete(n);
+    for (const q of mine) this.#awaitInjection(q, false);
+  }
+
+  /**
+   * Waits for KVM's `irqfd_inject` work for `q`: a resampled pin until its
+   * input shows high, anything else through an irqchip pin (or any
+   * injection scheduled at assignment, MSI included) for a fixed settle.
+   */
+  #awaitInjection(q: { gsi: number; resample: boolean }, atAssign: boolean): void {
+    const routes = this.routes.filter((e) => e.gsi === q.gsi && e.type === "irqchip");
+    if (!q.resample) {
+      if (atAssign || routes.length > 0) sleepMs(IRQFD_SETTLE_MS);
+      return;
+    }
     const deadline = performance.now() + IRQFD_WAIT_MS;
-    for (const q of mine) {
-      const routes = chipRoutes(q.gsi);
-      if (routes.length === 0) continue;
-      if (!q.resample) {
-        sleepMs(IRQFD_SETTLE_MS);
-        continue;
+    while (!routes.every((e) => this.#chipInputHigh(e))) {
+      if (performance.now() > deadline) {
+        throw new BackendUnsupported(
+          `KVM's irqfd work for GSI ${q.gsi} did not run within ${IRQFD_WAIT_MS} ms`,
+        );
       }
-      while (!routes.every((e) => this.#chipInputHigh(e))) {
-        if (performance.now() > deadline) {
-          throw new BackendUnsupported(
-            `KVM's irqfd work for GSI ${q.gsi} did not run within ${IRQFD_WAIT_MS} ms`,
-          );
-        }
-        sleepMs(1);
-      }
+      sleepMs(1);
     }
   }
 

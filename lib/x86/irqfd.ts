@@ -20,6 +20,11 @@
  * assigned to the VM (-EBUSY). Deassign removes the irqfds of (fd, gsi)
  * and returns 0 even when there are none.
  *
+ * An eventfd keeps its count while no irqfd listens: `kvm_irqfd_assign`
+ * polls it and, finding it readable, injects once at assignment
+ * (`schedule_work(&irqfd->inject)`); deassigning reads the count away
+ * (`irqfd_shutdown`).
+ *
  * Sources: Linux `virt/kvm/eventfd.c`, `arch/x86/kvm/irq.c`
  * (`kvm_arch_irqfd_allowed`), `Documentation/virt/kvm/api.rst` (KVM_IRQFD).
  *
@@ -76,6 +81,8 @@ export interface IrqfdHost {
 export class Irqfds {
   /** The assigned irqfds, in assignment order. */
   readonly list: Irqfd[] = [];
+  /** Eventfds signalled with no irqfd to read them: their count is still non-zero. */
+  readonly unread: Set<number> = new Set();
 
   constructor(readonly host: IrqfdHost) {}
 
@@ -92,6 +99,8 @@ export class Irqfds {
         const q = this.list[i];
         if (q.fd === fd && q.gsi === gsi) this.list.splice(i, 1);
       }
+      // irqfd_shutdown reads the eventfd's count as it leaves the wait queue.
+      this.unread.delete(fd);
       this.#emit("irqfd", `KVM_IRQFD deassign fd ${fd} gsi ${gsi}: 0`);
       return 0;
     }
@@ -109,22 +118,35 @@ export class Irqfds {
       this.#emit("irqfd", `KVM_IRQFD fd ${fd} gsi ${gsi}: -EBUSY (eventfd already assigned)`);
       return -EBUSY;
     }
-    this.list.push({ fd, gsi, resamplefd: resample ? resamplefd : -1 });
+    const q = { fd, gsi, resamplefd: resample ? resamplefd : -1 };
+    this.list.push(q);
     this.#emit(
       "irqfd",
       `KVM_IRQFD fd ${fd} -> gsi ${gsi}${resample ? `, resamplefd ${resamplefd}` : ""}: 0`,
     );
+    // Already readable: kvm_irqfd_assign injects once (the count stays for the next wakeup).
+    if (this.unread.has(fd)) this.#inject(q);
     return 0;
+  }
+
+  /** `irqfd_inject`: a pulse, or for a resampler an assert held until the EOI. */
+  #inject(q: Irqfd): void {
+    this.#emit("irqfd.inject", `eventfd ${q.fd} -> gsi ${q.gsi}`);
+    this.host.setGsi(q.gsi, 1);
+    if (q.resamplefd < 0) this.host.setGsi(q.gsi, 0);
   }
 
   /** A write to eventfd `fd`: each irqfd on it raises its GSI. */
   signal(fd: number): void {
+    let read = false;
     for (const q of this.list) {
       if (q.fd !== fd) continue;
-      this.#emit("irqfd.inject", `eventfd ${fd} -> gsi ${q.gsi}`);
-      this.host.setGsi(q.gsi, 1);
-      if (q.resamplefd < 0) this.host.setGsi(q.gsi, 0);
+      this.#inject(q);
+      read = true;
     }
+    // irqfd_wakeup reads the count; with nobody listening it stays.
+    if (read) this.unread.delete(fd);
+    else this.unread.add(fd);
   }
 
   /**
