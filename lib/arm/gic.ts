@@ -293,9 +293,10 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   readonly ackCtl: Uint8Array;
   readonly #scratch: Candidate = newCandidate();
   /**
-   * KVM_DEV_ARM_VGIC_CTRL_INIT has been done. Only the VMM's
-   * device-attribute register accesses check it; the guest's paths do not
-   * (a real VMM initialises the vGIC before the first KVM_RUN).
+   * `vgic_init` has run (KVM_DEV_ARM_VGIC_CTRL_INIT, or a GICv2's lazy
+   * init). The VMM's register attributes, KVM_RUN and injection
+   * (KVM_IRQ_LINE, irqfds) check it; the guest's own paths do not, as no
+   * guest runs before it.
    */
   initialized = false;
   /**
@@ -694,18 +695,49 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
           this.#emit("kvm", "irq_line", `KVM_IRQ_LINE PPI vcpu ${vcpu} intid ${intid}: -EINVAL`);
           return -EINVAL;
         }
+        {
+          const r = this.#injectionInit("KVM_IRQ_LINE");
+          if (r !== 0) return r;
+        }
         this.setPrivateLine(vcpu, intid, level !== 0, OWNER_NONE, cause);
         return 0;
-      case KvmIrqType.SPI:
+      case KvmIrqType.SPI: {
         if (!this.device.created) return this.#noIrqchip("SPI");
+        // kvm_vm_ioctl_irq_line refuses a private INTID itself; the SPI's
+        // existence is only known to kvm_vgic_inject_irq, after vgic_lazy_init.
+        if (intid >= PRIVATE_COUNT) {
+          const r = this.#injectionInit("KVM_IRQ_LINE");
+          if (r !== 0) return r;
+        }
         if (intid < PRIVATE_COUNT || intid >= this.dist.nrIrqs) {
           this.#emit("kvm", "irq_line", `KVM_IRQ_LINE SPI ${intid}: -EINVAL`);
           return -EINVAL;
         }
         this.setSpiLine(intid, level !== 0, cause);
         return 0;
+      }
     }
     return -EINVAL;
+  }
+
+  /**
+   * `vgic_lazy_init`, which `kvm_vgic_inject_irq` runs before touching any
+   * interrupt: nothing to do once the vGIC is initialised; a GICv2 is
+   * initialised on the spot (the legacy VMMs never sent CTRL_INIT); any
+   * other vGIC answers -EBUSY until KVM_DEV_ARM_VGIC_CTRL_INIT.
+   */
+  #injectionInit(why: string): number {
+    if (this.initialized) return 0;
+    if (this.version !== 2) {
+      this.#emit(
+        "kvm",
+        "inject",
+        `${why}: -EBUSY (vgic_lazy_init: a GICv3 waits for KVM_DEV_ARM_VGIC_CTRL_INIT)`,
+      );
+      return -EBUSY;
+    }
+    this.lazyInit(`vgic_lazy_init (${why})`);
+    return 0;
   }
 
   /**
@@ -1028,12 +1060,19 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     for (const e of this.routing.routes(gsi)) {
       if (e.type === "irqchip") {
         const spi = e.pin + PRIVATE_COUNT;
-        if (spi >= this.dist.nrIrqs) continue; // vgic_valid_spi
+        // vgic_valid_spi reads nr_spis, still 0 on a deferred vGIC that
+        // neither an NR_IRQS write nor vgic_init sized.
+        if (!this.nrSpisSet || spi >= this.dist.nrIrqs) continue;
+        // Not initialised: kvm_arch_set_irq_inatomic declines, and the
+        // irqfd_inject work item's kvm_set_irq reaches kvm_vgic_inject_irq,
+        // whose vgic_lazy_init error nobody sees: the edge is lost.
+        const atomic = this.initialized;
+        if (this.#injectionInit(`irqfd GSI ${gsi}`) !== 0) continue;
         this.#emit(
           "kvm",
           "irqfd",
           `irqfd GSI ${gsi}: SPI ${spi}${
-            this.initialized
+            atomic
               ? ""
               : this.resamplefds.has(gsi)
               ? " (work item: level 1 until the EOI)"
@@ -1042,7 +1081,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         );
         this.setSpiLine(spi, true);
         // irqfd_inject: a resampling irqfd leaves the line high until the EOI.
-        if (!this.initialized && !this.resamplefds.has(gsi)) this.setSpiLine(spi, false);
+        if (!atomic && !this.resamplefds.has(gsi)) this.setSpiLine(spi, false);
         delivered++;
       } else if (this.its && this.itsCreated) {
         const address = e.addressLo + e.addressHi * 2 ** 32;
@@ -1093,10 +1132,10 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * `vgic_init` where KVM calls it on the VMM's behalf (a GICv2's register
    * attributes): initialises the vGIC unless it already is.
    */
-  lazyInit(): void {
+  lazyInit(by = "a register attribute"): void {
     if (this.initialized) return;
     this.#initialise();
-    this.#emit("kvm", "vgic_init", "vgic_init: vGIC initialised by a register attribute");
+    this.#emit("kvm", "vgic_init", `vgic_init: vGIC initialised by ${by}`);
   }
 
   /**
@@ -1157,6 +1196,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   getNrIrqs(): number {
     return this.nrSpisSet ? this.dist.nrIrqs : PRIVATE_COUNT;
+  }
+
+  /**
+   * Starts the VM with its vGIC initialised: the VMM sent CTRL_INIT before
+   * the scenario began (nothing is traced; no statement did it).
+   */
+  vgicInitialised(): void {
+    if (!this.initialized) this.#initialise();
   }
 
   /** `vgic_init`: the vGIC is initialised and KVM installs its default GSI routing. */

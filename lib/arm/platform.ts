@@ -1389,7 +1389,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm irq_line",
     doc:
-      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu is refused (in-kernel GIC), spi ignores vcpu, ppi needs 16..31; spi and ppi are -ENXIO until `kvm create_device` made a deferred vGIC",
+      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu is refused (in-kernel GIC), spi ignores vcpu, ppi needs 16..31; spi and ppi are -ENXIO until `kvm create_device` made a deferred vGIC; then kvm_vgic_inject_irq's vgic_lazy_init answers -EBUSY on a GICv3 until `kvm vgic_init` (after the type, vCPU and INTID < 32 checks; an SPI past nr_irqs is -EBUSY before, -EINVAL after) and initialises a GICv2 on the spot",
     params: [
       {
         name: "type",
@@ -2420,7 +2420,8 @@ function gicState(): State[] {
     {
       pattern: "vgic.initialized",
       type: BIT,
-      doc: "1 once the VMM did KVM_DEV_ARM_VGIC_CTRL_INIT (vmm: kvm vgic_init)",
+      doc:
+        "1 once the vGIC is initialised (vgic_init): from the start for a plain `gic`, else by `vmm: kvm vgic_init` (KVM_DEV_ARM_VGIC_CTRL_INIT) or, on a GICv2, its first KVM_RUN, injection or register attribute",
       get: (vm) => (vm.gic.initialized ? 1 : 0),
     },
     {
@@ -2758,6 +2759,12 @@ const SETTINGS: SettingSpec[] = [
         value: { kind: "flag" },
       },
       {
+        name: "uninitialized",
+        doc:
+          "the VMM has not sent KVM_DEV_ARM_VGIC_CTRL_INIT yet: the scenario does (`vmm: kvm vgic_init`), and until then a GICv3's register attributes, KVM_IRQ_LINE and irqfds answer -EBUSY (a GICv2 initialises itself at its first KVM_RUN or injection). Without it (and without deferred) the VMM initialised the vGIC before the scenario starts",
+        value: { kind: "flag" },
+      },
+      {
         name: "gicv2_host",
         doc:
           "the host's GIC is a GICv2: KVM registers only the vgic_v2 device type (kvm_register_vgic_device), so creating a vgic_v3 or an its is -ENODEV (needs deferred)",
@@ -3059,6 +3066,9 @@ export const armPlatform: Platform<ArmVm> = {
       vm.gic.device.created = false;
       vm.gic.itsCreated = false;
     }
+    // A plain `gic` stands for a VMM that created and initialised the vGIC
+    // once its vCPUs existed, before the scenario's first statement.
+    else if (s["gic.uninitialized"] !== 1) vm.gic.vgicInitialised();
     if (s["gic.no_v2_emulation"] === 1) vm.gic.device.canEmulateV2 = false;
     if (s["gic.gicv2_host"] === 1) vm.gic.device.hostV3 = false;
     if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
