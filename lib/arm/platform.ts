@@ -3065,10 +3065,11 @@ export const armPlatform: Platform<ArmVm> = {
       vm.gic.nrSpisSet = false;
       vm.gic.device.created = false;
       vm.gic.itsCreated = false;
+    } else if (s["gic.uninitialized"] !== 1) {
+      // A plain `gic` stands for a VMM that created and initialised the vGIC
+      // once its vCPUs existed, before the scenario's first statement.
+      vm.gic.vgicInitialised();
     }
-    // A plain `gic` stands for a VMM that created and initialised the vGIC
-    // once its vCPUs existed, before the scenario's first statement.
-    else if (s["gic.uninitialized"] !== 1) vm.gic.vgicInitialised();
     if (s["gic.no_v2_emulation"] === 1) vm.gic.device.canEmulateV2 = false;
     if (s["gic.gicv2_host"] === 1) vm.gic.device.hostV3 = false;
     if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
