@@ -7,6 +7,7 @@ function gic3(): Gic {
     { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false },
     new Trace(() => 0),
   );
+  g.vgicInitialised(); // the VMM's CTRL_INIT: KVM_IRQ_LINE needs it
   g.dist.ctlr = 3;
   g.cifs[0].igrpen1 = 1;
   g.cifs[0].pmr = 0xf8;

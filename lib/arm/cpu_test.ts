@@ -6,6 +6,7 @@ import { KvmIrqType } from "./gic.ts";
 function vm3() {
   const env = testEnv();
   const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+  vm.gic.vgicInitialised(); // the VMM's CTRL_INIT: KVM_IRQ_LINE needs it
   vm.gic.dist.ctlr = 3;
   const cif = vm.gic.cifs[0];
   cif.pmr = 0xf0;

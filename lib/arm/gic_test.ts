@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
-import { Gic, ITS_DOORBELL } from "./gic.ts";
+import { Gic, ITS_DOORBELL, KvmIrqType } from "./gic.ts";
 import { EBUSY, EINVAL } from "./errno.ts";
 import { VgicAddrType } from "./vgic_device.ts";
 
@@ -267,4 +267,38 @@ Deno.test("Gic.hasAttr() answers KVM_HAS_DEVICE_ATTR by group, and -EINVAL for a
   assert.equal(v3.hasAttr("nr_irqs", 0n), 0);
   assert.equal(v3.hasAttr("level_info", 1n << 10n), -6);
   assert.equal(v3.hasAttr("redist_regs", 5n << 32n), -EINVAL); // no vCPU has Aff0 5
+});
+
+Deno.test("Gic.kvmIrqLine(): vgic_lazy_init answers -EBUSY on a GICv3 before CTRL_INIT and initialises a GICv2", () => {
+  const g3 = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  assert.equal(g3.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1), -EBUSY);
+  assert.equal(g3.kvmIrqLine(KvmIrqType.SPI, 0, 20, 1), -EINVAL); // arm.c refuses it first
+  assert.equal(g3.kvmIrqLine(KvmIrqType.SPI, 0, 100, 1), -EBUSY); // before vgic_get_irq
+  assert.equal(g3.dist.spis.line[40], 0);
+  g3.vgicInit();
+  assert.equal(g3.kvmIrqLine(KvmIrqType.SPI, 0, 100, 1), -EINVAL);
+  assert.equal(g3.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1), 0);
+  const g2 = new Gic(
+    { version: 2, vcpus: 1, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  assert.equal(g2.kvmIrqLine(KvmIrqType.PPI, 0, 20, 1), 0);
+  assert.equal(g2.initialized, true);
+});
+
+Deno.test("Gic.irqfdSignal(): before CTRL_INIT a GICv3 drops the irqfd's SPI (the work item's -EBUSY)", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  g.routing.setDefault(32);
+  g.assignIrqfd(1, false);
+  assert.equal(g.irqfdSignal(1), 0);
+  assert.equal(g.dist.spis.isPending(33), false);
+  g.vgicInit();
+  assert.equal(g.irqfdSignal(1), 1);
+  assert.equal(g.dist.spis.isPending(33), true);
 });

@@ -80,7 +80,7 @@ Deno.test("armPlatform refuses a GICv2 with more than 8 vCPUs as KVM_CREATE_DEVI
 
 Deno.test("armPlatform: vcpu_ids orders the redistributor region; vgic_get_redist_reg waits for vgic_init", () => {
   const r = run(`scenario "typer"
-vm arm { arch arm64  vcpus 3  gic v3 { its }  vcpu_ids=[2, 0, 1] }
+vm arm { arch arm64  vcpus 3  gic v3 { its uninitialized }  vcpu_ids=[2, 0, 1] }
 vmm: kvm vgic_get_redist_reg vcpu=0 offset=GICR_TYPER -> $busy
 vmm: kvm vgic_init
 vmm: kvm vgic_set_addr type=v3_redist addr=0x10000
@@ -107,7 +107,8 @@ Deno.test("the nr_irqs setting takes KVM's NR_IRQS values only: a multiple of 32
 });
 
 Deno.test("a vCPU not created yet runs nothing until kvm create_vcpu makes it", () => {
-  const head = `scenario "x"\nvm arm { arch arm64  vcpus 2 { created 1 } }\n`;
+  const head =
+    `scenario "x"\nvm arm { arch arm64  vcpus 2 { created 1 }  gic v3 { uninitialized } }\n`;
   assert.throws(
     () => run(head + "vcpu1: unmask irqs\n"),
     (e: unknown) => e instanceof ScnError && /vcpu1 of vm 'arm' is not created yet/.test(e.message),
@@ -121,7 +122,8 @@ Deno.test("a vCPU not created yet runs nothing until kvm create_vcpu makes it", 
       e instanceof ScnError && /would succeed, but the vm declares vCPUs 0\.\.1/.test(e.message),
   );
   // Out of vcpu_ids order is fine on a GICv3: it becomes the next created.
-  const three = `scenario "x"\nvm arm { arch arm64  vcpus 3 { created 1 } }\n`;
+  const three =
+    `scenario "x"\nvm arm { arch arm64  vcpus 3 { created 1 }  gic v3 { uninitialized } }\n`;
   const out = run(
     three +
       "vmm: kvm create_vcpu id=2 -> $a\nvmm: kvm create_vcpu id=1 -> $b\nexpect $a == 0 and $b == 0\n" +

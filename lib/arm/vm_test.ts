@@ -8,6 +8,7 @@ import { OWNER_TIMER } from "./irq_state.ts";
 Deno.test("ArmVm wires the virtual timer to PPI 27, which KVM_IRQ_LINE cannot drive", () => {
   const env = testEnv();
   const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+  vm.gic.vgicInitialised();
   assert.equal(vm.gic.kvmIrqLine(KvmIrqType.PPI, 0, 27, 1), 0);
   assert.equal(vm.gic.rds[0].bank.isPending(27), false);
   vm.timers[0].virt.writeCval(100);
@@ -19,6 +20,7 @@ Deno.test("ArmVm wires the virtual timer to PPI 27, which KVM_IRQ_LINE cannot dr
 
 Deno.test("ArmVm refuses KVM_IRQ_LINE type CPU and checks SPI and PPI ranges", () => {
   const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64 }, testEnv());
+  vm.gic.vgicInitialised();
   assert.equal(vm.gic.kvmIrqLine(KvmIrqType.CPU, 0, 0, 1), -6);
   assert.equal(vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 20, 1), -22);
   assert.equal(vm.gic.kvmIrqLine(KvmIrqType.PPI, 0, 40, 1), -22);
