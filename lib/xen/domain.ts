@@ -37,7 +37,7 @@ import { Callback, HVM_PARAM_CALLBACK_IRQ, type UpcallHost } from "./callback.ts
 import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
-import { CALLBACKF_MASK_EVENTS, GuestRegs } from "./hypercall.ts";
+import { CALLBACKF_MASK_EVENTS, GuestRegs, VMASST_TYPE } from "./hypercall.ts";
 import { type KvmRunstateArea, RUNSTATE, Runstates } from "./runstate.ts";
 import type { StateHash } from "../core/platform.ts";
 
@@ -168,6 +168,8 @@ export class XenDomain implements EvtchnDomain {
    * `failsafe_callback_eip`, VGCF_failsafe_disables_events). 0: none.
    */
   readonly pvCallbacks: { event: bigint; failsafe: bigint; failsafeMasks: boolean }[];
+  /** Xen: the domain's `vm_assist` bits (HYPERVISOR_vm_assist). */
+  vmAssistBits = 0n;
   /** Why Xen crashed the domain (`domain_crash`), or "" while it runs. */
   crashed = "";
 
@@ -384,6 +386,31 @@ export class XenDomain implements EvtchnDomain {
    */
   unregisterCallback(_n: number): number {
     return this.type !== "pv" ? -XEN_ERRNO.ENOSYS : -XEN_ERRNO.EINVAL;
+  }
+
+  /**
+   * HYPERVISOR_vm_assist (Xen xen/common/domain.c `do_vm_assist`): a type
+   * outside the domain's valid mask ({@link VMASST_TYPE}) is -EINVAL,
+   * enable (0) and disable (1) set and clear its bit, another command is
+   * -ENOSYS. VMASST_TYPE_runstate_update_flag makes runstate copies set
+   * XEN_RUNSTATE_UPDATE (`update_runstate_area`). kvm-xen: QEMU has no
+   * handler for the call, -ENOSYS (the VMM sets KVM's RUNSTATE_UPDATE_FLAG).
+   */
+  vmAssist(cmd: number, type: number): number {
+    if (this.flavour === "kvm-xen") return -XEN_ERRNO.ENOSYS;
+    const pv = BigInt(
+      (1 << VMASST_TYPE["4gb_segments"]) | (1 << VMASST_TYPE["4gb_segments_notify"]) |
+        (1 << VMASST_TYPE.writable_pagetables) | (1 << VMASST_TYPE.pae_extended_cr3) |
+        (1 << VMASST_TYPE.architectural_iopl) | (1 << VMASST_TYPE.runstate_update_flag),
+    ) | (1n << BigInt(VMASST_TYPE.m2p_strict));
+    const valid = this.type === "pv" ? pv : 1n << BigInt(VMASST_TYPE.runstate_update_flag);
+    if (type >= 64 || ((valid >> BigInt(type)) & 1n) === 0n) return -XEN_ERRNO.EINVAL;
+    const bit = 1n << BigInt(type);
+    if (cmd === 0) this.vmAssistBits |= bit;
+    else if (cmd === 1) this.vmAssistBits &= ~bit;
+    else return -XEN_ERRNO.ENOSYS;
+    if (type === VMASST_TYPE.runstate_update_flag) this.runstate.updateFlag = cmd === 0;
+    return 0;
   }
 
   /**

@@ -41,6 +41,7 @@ export const HYPERCALL = {
   set_timer_op: 15,
   xen_version: 17,
   vcpu_op: 24,
+  vm_assist: 21,
   sched_op: 29,
   callback_op: 30,
   event_channel_op: 32,
@@ -68,6 +69,27 @@ export const CALLBACKOP = { register: 0, unregister: 1 } as const;
  * ```
  */
 export const CALLBACKTYPE = { event: 0, failsafe: 1 } as const;
+
+/**
+ * VMASST_TYPE_* (`xen.h`) and the ones a domain may set
+ * (`arch_vm_assist_valid_mask`, xen/arch/x86/include/asm/domain.h): an HVM
+ * or PVH domain only runstate_update_flag, a 64-bit PV one also the PV
+ * assists and m2p_strict.
+ *
+ * @example
+ * ```ts
+ * VMASST_TYPE.runstate_update_flag; // 5
+ * ```
+ */
+export const VMASST_TYPE = {
+  "4gb_segments": 0,
+  "4gb_segments_notify": 1,
+  writable_pagetables: 2,
+  pae_extended_cr3: 3,
+  architectural_iopl: 4,
+  runstate_update_flag: 5,
+  m2p_strict: 32,
+} as const;
 
 /** CALLBACKF_mask_events: the failsafe callback is entered with events masked. */
 export const CALLBACKF_MASK_EVENTS = 1;

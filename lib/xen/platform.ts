@@ -976,6 +976,28 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       },
     ),
     hc(
+      "xen vm_assist",
+      "HYPERVISOR_vm_assist (Xen xen/common/domain.c do_vm_assist): enable or disable a " +
+        "VMASST_TYPE; only runstate_update_flag (5) is valid for HVM and PVH, PV also takes 0-4 " +
+        "and 32 (arch_vm_assist_valid_mask); others -EINVAL. runstate_update_flag makes runstate " +
+        "copies set XEN_RUNSTATE_UPDATE. kvm-xen: QEMU has no handler, -ENOSYS",
+      [
+        {
+          name: "cmd",
+          type: { kind: "enum", values: ["enable", "disable"] },
+          doc: "VMASST_CMD_enable (0) or _disable (1)",
+          positional: true,
+        },
+        { name: "type", type: U32, doc: "the VMASST_TYPE number" },
+      ],
+      (x, _c, a) => x.domain.vmAssist(a.cmd === "enable" ? 0 : 1, a.type as number),
+      "0, -EINVAL or -ENOSYS",
+      {
+        input: HYPERCALL.vm_assist,
+        args: (_x, _c, a) => [a.cmd === "enable" ? 0n : 1n, BigInt(a.type as number)],
+      },
+    ),
+    hc(
       "xen register_runstate_area",
       "VCPUOP_register_runstate_memory_area for the calling vCPU (Xen xen/common/domain.c; QEMU " +
         "sets KVM's RUNSTATE_ADDR): the current vcpu_runstate_info (48 bytes, 44 packed for a " +
@@ -1611,6 +1633,14 @@ export function xenState<M>(xenOf: XenOf<M>): StateSpec<M>[] {
     "PV: 1 once an event callback is registered (CALLBACKOP_register, set_callbacks)",
     (x, c) => x.pvCallbacks[c].event !== 0n ? 1 : 0,
   );
+  out.push({
+    pattern: "xen.runstate_update_flag",
+    type: { kind: "int", min: 0, max: 1 },
+    doc:
+      "1 while runstate copies set XEN_RUNSTATE_UPDATE (Xen: VMASST_TYPE_runstate_update_flag; " +
+      "kvm-xen: KVM's RUNSTATE_UPDATE_FLAG attribute)",
+    get: (vm) => d(vm).runstate.updateFlag ? 1 : 0,
+  });
   out.push({
     pattern: "xen.crashed",
     type: { kind: "int", min: 0, max: 1 },
