@@ -710,7 +710,7 @@ export class X86Cpu implements CpuModel {
       cause = pending >= 0 ? this.lapic.irrCause[pending] : 0;
       // The acknowledge and the take both follow from the request that set IRR.
       t.open(cause);
-      vector = this.lapic.acknowledge();
+      vector = this.lapic.acknowledge(pending);
       t.close(cause);
     }
     this.#frames.push(

@@ -993,7 +993,9 @@ export class Lapic {
    * The INTA cycle: moves the highest deliverable IRR vector to ISR and
    * returns it. If nothing in IRR is above PPR any more (TPR was raised
    * between INTR and INTA), returns the spurious vector SVR[7:0] and changes
-   * nothing; the handler for it must not EOI.
+   * nothing; the handler for it must not EOI. A caller that has just asked
+   * {@link Lapic.pendingVector} passes its answer (`pending`), so the take
+   * does not scan IRR and ISR twice.
    *
    * @example
    * ```ts
@@ -1001,9 +1003,9 @@ export class Lapic {
    * const v = apic.acknowledge(); // 0x41, now in ISR
    * ```
    */
-  acknowledge(): number {
+  acknowledge(pending: number = this.pendingVector()): number {
     const t = this.#host.trace;
-    const v = this.pendingVector();
+    const v = pending;
     if (v < 0) {
       const s = this.#svr & 0xff;
       if (t.enabled) t.emit(this.#host.name, "spurious", `INTA found nothing: ${hex(s)}`);

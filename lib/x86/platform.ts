@@ -248,8 +248,13 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
  * A #GP is traced by the vCPU.
  */
 function lapicWrite(vm: X86Vm, cpu: number, name: string, value: number): void {
+  lapicWriteAt(vm, cpu, lapicRegister(name), value);
+}
+
+/** {@link lapicWrite} of a register already looked up. */
+function lapicWriteAt(vm: X86Vm, cpu: number, reg: LapicRegister, value: number): void {
   const c = vm.cpus[cpu];
-  const offset = lapicRegister(name).offset;
+  const offset = reg.offset;
   if (c.lapic.x2apicMode) c.wrmsr(X2APIC_MSR_BASE + (offset >> 4), BigInt(value));
   else c.lapic.write(offset, value);
 }
@@ -354,7 +359,8 @@ function actingOn<T>(
 const signalMsiText = (a: Args) => `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`;
 const signalMsi = (vm: X86Vm, _cpu: number, a: Args) =>
   vm.signalMsi(a.address as number, a.address_hi as number, a.data as number);
-const writeEoi = (vm: X86Vm, cpu: number) => lapicWrite(vm, cpu, "eoi", 0);
+const EOI = lapicRegister("eoi");
+const writeEoi = (vm: X86Vm, cpu: number) => lapicWriteAt(vm, cpu, EOI, 0);
 
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
