@@ -370,6 +370,7 @@ export class Ioapic implements EoiListener {
     h.words(this.#low);
     h.words(this.#high);
     h.words(this.#line);
+    h.words(this.#edgeUndelivered);
     h.words(this.#eoiRepeats);
     h.n(this.#ioregsel);
     h.n(this.#id);
