@@ -372,7 +372,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     backend: "KVM_IRQFD",
     doc: "KVM_IRQFD (virt/kvm/eventfd.c): eventfd fd raises gsi; with " +
       "flags=KVM_IRQFD_FLAG_RESAMPLE the GSI stays high until the guest's EOI, which lowers it " +
-      "and signals resamplefd (eventfd[N] counts); flags=KVM_IRQFD_FLAG_DEASSIGN removes it",
+      "and signals resamplefd (eventfd[N] counts), at the I/O APIC's or an 8259's EOI; an " +
+      "eventfd already signalled injects once at assignment; flags=KVM_IRQFD_FLAG_DEASSIGN " +
+      "removes it and reads the count away",
     params: [
       FD,
       { name: "gsi", type: { kind: "int", min: 0, max: 4095, what: "a GSI" }, doc: "the GSI" },
@@ -775,7 +777,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     actor: "device",
     name: "signal",
     backend: "eventfd signal",
-    doc: "write 1 to an eventfd, as vhost or VFIO does: the irqfds on it raise their GSIs",
+    doc: "write 1 to an eventfd, as vhost or VFIO does: the irqfds on it raise their GSIs " +
+      "(irqfd_wakeup); with none, the count stays for the next KVM_IRQFD on it",
     params: [{ ...FD, positional: true }],
     touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) => {
