@@ -46,6 +46,13 @@ export function normalize(n: bigint): number | bigint {
  * ```
  */
 export function applyOp(op: ExprOp, operands: readonly Val[]): number | bigint | string {
+  if (operands.length === 2) {
+    const a = operands[0], b = operands[1];
+    if (isU32(a) && isU32(b)) {
+      const r = u32Op(op, a, b);
+      if (r !== undefined) return r;
+    }
+  }
   const xs: bigint[] = [];
   for (const v of operands) {
     if (typeof v !== "number" && typeof v !== "bigint") {
@@ -103,6 +110,49 @@ export function applyOp(op: ExprOp, operands: readonly Val[]): number | bigint |
     return `${show(a)} ${op} ${count} overflows 64 bits (the largest value is 0xffffffffffffffff)`;
   }
   return normalize(r);
+}
+
+function isU32(v: Val): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+}
+
+/**
+ * {@link applyOp} on two operands below 2^32, in doubles: what most
+ * scenarios compute (a loop's vector, a field), without a BigInt per
+ * operand. Answers only where doubles are exact (at most 2^53 - 1), the
+ * same number {@link normalize} would give; undefined leaves the rest, and
+ * every error, to the BigInt path.
+ */
+function u32Op(op: ExprOp, a: number, b: number): number | undefined {
+  switch (op) {
+    case "+":
+      return a + b;
+    case "-":
+      return a >= b ? a - b : undefined;
+    case "*": {
+      const r = a * b;
+      return r <= Number.MAX_SAFE_INTEGER ? r : undefined;
+    }
+    case "/":
+      // Below 2^32 the rounded quotient never crosses an integer.
+      return b === 0 ? undefined : Math.floor(a / b);
+    case "%":
+      return b === 0 ? undefined : a % b;
+    case "<<": {
+      if (b >= 64) return undefined;
+      const r = a * 2 ** b;
+      return r <= Number.MAX_SAFE_INTEGER ? r : undefined;
+    }
+    case ">>":
+      return b >= 32 ? 0 : a >>> b;
+    case "&":
+      return (a & b) >>> 0;
+    case "|":
+      return (a | b) >>> 0;
+    case "^":
+      return (a ^ b) >>> 0;
+  }
+  return undefined;
 }
 
 function show(v: Val): string {
