@@ -307,10 +307,20 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   /** The VMM's side of the vGIC device: frame addresses and KVM_RUN's readiness. */
   readonly device: VgicDevice;
   /**
-   * KVM_CREATE_DEVICE made the ITS: true from the start unless the
-   * scenario creates it itself (`gic v3 { its deferred }`).
+   * KVM_CREATE_DEVICE made an ITS: from the start for `gic v3 { its }`
+   * unless the scenario creates it itself (`deferred`). KVM may hold one
+   * the model does not host (`its` null): see `hasIts`.
    */
-  itsCreated = true;
+  itsCreated: boolean;
+
+  /**
+   * `vgic_has_its`: an ITS device exists and the vGIC is a created GICv3
+   * (its vgic_model). KVM lets the VMM make the ITS first, or on a GICv2,
+   * and it stays inert (MSIs -ENODEV) until then or for good.
+   */
+  get hasIts(): boolean {
+    return this.its !== null && this.itsCreated && this.device.created && this.version === 3;
+  }
   /**
    * GICv2: userspace may write GICD_IGROUPR (`v2_groups_user_writable`),
    * which it earns by writing GICD_IIDR back.
@@ -372,6 +382,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.fiqEn = new Uint8Array(config.vcpus);
     this.ackCtl = new Uint8Array(config.vcpus);
     this.its = hasIts ? new Its(this, trace) : null;
+    this.itsCreated = hasIts;
     this.v4 = hasIts && config.v4 ? new Gicv4(config.vcpus, trace) : null;
     this.#placeRedistributors();
   }
@@ -1002,9 +1013,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       );
       return -EINVAL;
     }
-    // kvm_set_msi: vgic_has_its is false until KVM_CREATE_DEVICE made an ITS.
-    if (!this.its || !this.itsCreated) {
-      this.#emit("kvm", "signal_msi", "no ITS device: -ENODEV (kvm_set_msi)");
+    if (!this.hasIts) {
+      this.#emit(
+        "kvm",
+        "signal_msi",
+        `${
+          this.itsCreated ? "an ITS device, but no GICv3 vGIC" : "no ITS device"
+        }: -ENODEV (kvm_set_msi: vgic_has_its)`,
+      );
       return -ENODEV;
     }
     return this.injectMsi(address, data, flags, devid, "KVM_SIGNAL_MSI");
@@ -1083,7 +1099,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         // irqfd_inject: a resampling irqfd leaves the line high until the EOI.
         if (!atomic && !this.resamplefds.has(gsi)) this.setSpiLine(spi, false);
         delivered++;
-      } else if (this.its && this.itsCreated) {
+      } else if (this.hasIts) {
         const address = e.addressLo + e.addressHi * 2 ** 32;
         const r = this.injectMsi(address, e.data, e.flags, e.devid, `irqfd GSI ${gsi}`);
         if (r === 1) delivered++;

@@ -1561,7 +1561,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm create_device",
     doc:
-      "KVM_CREATE_DEVICE of a vGIC (either version, whatever the vm's `gic` setting names, until one exists) or an ITS (kvm_ioctl_create_device: -ENODEV for a type the host did not register: `gic { gicv2_host }` has no vgic_v3 and no its, `gic { no_v2_emulation }` no vgic_v2; test=1 is KVM_CREATE_DEVICE_TEST: 0, nothing made; vgic-init.c kvm_vgic_create: -EEXIST once a vGIC exists, -EBUSY once a vCPU has run, -E2BIG past 8 vCPUs for GICv2; vgic-its.c vgic_its_create). Needs `gic { deferred }` for the vGIC; an ITS goes on a GICv3 vGIC once it exists",
+      "KVM_CREATE_DEVICE of a vGIC (either version, whatever the vm's `gic` setting names, until one exists) or an ITS (kvm_ioctl_create_device: -ENODEV for a type the host did not register: `gic { gicv2_host }` has no vgic_v3 and no its, `gic { no_v2_emulation }` no vgic_v2; test=1 is KVM_CREATE_DEVICE_TEST: 0, nothing made; vgic-init.c kvm_vgic_create: -EEXIST once a vGIC exists, -EBUSY once a vCPU has run, -E2BIG past 8 vCPUs for GICv2; vgic-its.c vgic_its_create). Needs `gic { deferred }` for the vGIC; an ITS may come before the vGIC or on a GICv2 (vgic_its_create checks neither): it stays inert, KVM_SIGNAL_MSI -ENODEV (vgic_has_its), until a GICv3 vGIC exists; a second ITS is an input error (the model has one)",
     params: [
       {
         name: "type",
@@ -1582,13 +1582,10 @@ const VMM_COMMANDS: Cmd[] = [
         }
         const type = asked;
         const makes = a.test !== 1 && vm.deviceRegistered(type);
+        // vgic_its_create asks nothing of the vGIC: an ITS made before it, or
+        // on a GICv2, is KVM's answer 0; vgic_has_its keeps it inert there.
         if (type === "its" && makes) {
-          if (!gic.device.created || gic.version !== 3) {
-            throw new CommandInputError(
-              "KVM_CREATE_DEVICE its: KVM would make an ITS here too, but the model puts the ITS on a GICv3 vGIC: create the vgic_v3 first",
-            );
-          }
-          if (gic.itsCreated && gic.its) {
+          if (gic.itsCreated) {
             throw new CommandInputError(
               "KVM_CREATE_DEVICE its: KVM would create a second ITS, but the model has one ITS per VM",
             );
@@ -2433,8 +2430,16 @@ function gicState(): State[] {
     {
       pattern: "vgic.its_created",
       type: BIT,
-      doc: "1 once KVM_CREATE_DEVICE made the ITS (vmm: kvm create_device type=its)",
-      get: (vm) => (vm.gic.its && vm.gic.itsCreated ? 1 : 0),
+      doc:
+        "1 once KVM_CREATE_DEVICE made the ITS (vmm: kvm create_device type=its), even before the vGIC or on a GICv2, where it is inert (see vgic.has_its)",
+      get: (vm) => (vm.gic.itsCreated ? 1 : 0),
+    },
+    {
+      pattern: "vgic.has_its",
+      type: BIT,
+      doc:
+        "vgic_has_its: 1 while an ITS device exists and the vGIC is a created GICv3; KVM_SIGNAL_MSI and MSI routes are -ENODEV otherwise",
+      get: (vm) => (vm.gic.hasIts ? 1 : 0),
     },
     {
       pattern: "irqfd[#].resampled",
@@ -2928,6 +2933,11 @@ function onDeviceFd(device: "vgic" | "its", c: Cmd): Cmd {
     run: (vm, cpu, args, source) => {
       const gic = vm.gic;
       const missing = device === "vgic" ? !gic.device.created : gic.its !== null && !gic.itsCreated;
+      if (device === "its" && gic.itsCreated && gic.its === null) {
+        throw new CommandInputError(
+          `${c.name}: KVM has this ITS device, inert on a GICv2 vGIC (vgic_has_its); the model hosts an ITS's attributes only where a GICv3 is or will be`,
+        );
+      }
       if (missing) {
         throw new CommandInputError(
           `${c.name}: the VMM has no ${

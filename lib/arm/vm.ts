@@ -268,7 +268,10 @@ export class ArmVm implements VmModel, GicPort {
     dev.canEmulateV2 = old.device.canEmulateV2;
     dev.hostV3 = old.device.hostV3;
     gic.nrSpisSet = false;
-    gic.itsCreated = false;
+    // KVM's ITS device (vgic_its_create) outlives the vGIC's choice of
+    // version: hosted on a GICv3, inert on a GICv2 (vgic_has_its).
+    gic.itsCreated = old.itsCreated;
+    if (old.itsCreated && version === 3) gic.addIts();
     gic.ram = old.ram;
     gic.routing.table = old.routing.table;
     gic.routing.pinGsi = old.routing.pinGsi;
