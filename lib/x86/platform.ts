@@ -1487,6 +1487,8 @@ const KVM_XEN_ONLY = new Set([
   "kvm xen_vcpu_set_timer",
   "kvm xen_evtchn_attr",
   "kvm xen_hcall_result",
+  "kvm xen_vcpu_set_runstate",
+  "kvm xen_vcpu_get_runstate",
   "xen copy_vcpu_info",
   "xen hypercall",
 ]);
@@ -1511,6 +1513,26 @@ const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
 }));
 
 /**
+ * Xen has no KVM: under `hypervisor xen` a KVM ioctl (a `kvm ...` VMM
+ * command other than KVM's Xen ones, which say so themselves) is refused
+ * where it is written. Xen's device model drives an HVM domain's interrupts
+ * through Xen (XEN_DMOP_set_isa_irq_level, _set_pci_intx_level,
+ * _inject_msi): the `device` commands.
+ */
+function notUnderXen(c: X86Command): X86Command {
+  if (!c.name.startsWith("kvm ") || KVM_XEN_ONLY.has(c.name)) return c;
+  const own = c.requires;
+  return {
+    ...c,
+    requires: (s) =>
+      s.hypervisor === "xen"
+        ? "is a KVM ioctl, and Xen has no KVM (its device model drives interrupts through " +
+          "Xen's XEN_DMOP_* calls): use a 'device' command, or 'hypervisor kvm-xen'"
+        : own?.(s),
+  };
+}
+
+/**
  * Every x86 command, each with its traits: whether it exits to the
  * hypervisor, what VMs have it, how a real-VM backend runs it.
  *
@@ -1531,7 +1553,7 @@ export const X86_COMMANDS: readonly X86Command[] = [
     const entry: Cmd = { ...c, backend: "guest memory" };
     return c.actor === "vcpu" ? started(entry) : entry;
   }),
-];
+].map(notUnderXen);
 
 /**
  * The x86 platform.

@@ -47,7 +47,6 @@ Deno.test("PVH: what drives or reads the vPIC and vIOAPIC is a located input err
     const [line, col] of [
       ["device nic: assert gsi=10\n", 13],
       ["device nic: pulse gsi=10\n", 13],
-      ["vmm: kvm irq_line gsi=10 level=1\n", 6],
       ["vcpu0: pic inta\n", 8],
       ["expect ioapic.pin[2].mask == 1\n", 8],
       ["expect pic.master.imr == 0\n", 8],
@@ -124,4 +123,23 @@ Deno.test("PV: the event callback is taken with RFLAGS.IF clear, masks events, a
   // HYPERVISOR_iret with RFLAGS.IF clear in the frame leaves events masked.
   d.pvIret(0, false);
   assert.equal(cpu.canTake(), false);
+});
+
+Deno.test("hypervisor xen: KVM ioctls are located input errors (Xen has no KVM); kvm-xen keeps them", () => {
+  for (
+    const line of [
+      "vmm: kvm irq_line gsi=3 level=1\n",
+      "vmm: kvm signal_msi address=0xfee00000 data=0x41\n",
+      "vmm: kvm irqfd fd=7 gsi=40\n",
+      "vmm: kvm xen_vcpu_set_runstate current vcpu=0 state=1\n",
+    ]
+  ) {
+    const shown = refusal("hypervisor xen", line);
+    assert.match(shown, /Xen has no KVM/, line);
+    assert.match(shown, /t\.scn:3:\d+/, line);
+  }
+  const text = `scenario "t"\nvm g { arch x86_64 hypervisor kvm-xen }\n` +
+    `vmm: kvm signal_msi address=0xfee00000 data=0x41\n` +
+    `vmm: kvm xen_vcpu_set_runstate current vcpu=0 state=1\n`;
+  check(parse(text, "t.scn"), { platforms: PLATFORMS, text });
 });
