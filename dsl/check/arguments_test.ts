@@ -39,8 +39,8 @@ Deno.test("every command's main argument may be positional: its marked ones, els
   );
   assert.deepEqual(args("vcpu0: ipi 0x41").args, args("vcpu0: ipi vector=0x41").args);
   assert.deepEqual(
-    args("vmm: kvm irq_line 14 level=1").args,
-    args("vmm: kvm irq_line gsi=14 level=1").args,
+    args("device nic: assert 14").args,
+    args("device nic: assert gsi=14").args,
   );
 });
 
