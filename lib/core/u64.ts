@@ -112,6 +112,23 @@ export function applyOp(op: ExprOp, operands: readonly Val[]): number | bigint |
   return normalize(r);
 }
 
+/**
+ * {@link applyOp} of a binary operator, for an evaluator that has the two
+ * operands at hand: no operand array unless the BigInt path needs one.
+ *
+ * @example
+ * ```ts
+ * applyBinaryOp("|", 0x40, 1); // 65
+ * ```
+ */
+export function applyBinaryOp(op: ExprOp, a: Val, b: Val): number | bigint | string {
+  if (isU32(a) && isU32(b)) {
+    const r = u32Op(op, a, b);
+    if (r !== undefined) return r;
+  }
+  return applyOp(op, [a, b]);
+}
+
 function isU32(v: Val): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }

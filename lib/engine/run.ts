@@ -41,7 +41,7 @@ import { History, type TookRecord } from "./history.ts";
 import { type Compiled, compiledProgram, readsVariables, type Step } from "./compile.ts";
 
 export type { TookRecord };
-import { applyOp } from "../core/u64.ts";
+import { applyBinaryOp, applyOp } from "../core/u64.ts";
 
 /** A `do` statement of a checked program. */
 type DoOp = Extract<Op, { op: "do" }>;
@@ -1176,7 +1176,10 @@ class Interpreter {
         break;
       }
       case "op": {
-        const r = applyOp(e.op, e.args.map((x) => this.eval(x)));
+        const args = e.args;
+        const r = args.length === 2
+          ? applyBinaryOp(e.op, this.eval(args[0]), this.eval(args[1]))
+          : applyOp(e.op, args.map((x) => this.eval(x)));
         if (typeof r === "string") this.inputError(e.loc, r);
         return r;
       }
