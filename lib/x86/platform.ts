@@ -1371,7 +1371,7 @@ const SETTINGS: SettingSpec[] = [
           "kernel version: copy_on_set (default; current KVM, two gfn_to_pfn_caches: the area " +
           "may cross a page and kvm_xen_update_runstate_guest copies it at once) or " +
           "next_update (older KVM, one cache: an area crossing a page is -EINVAL and nothing " +
-          "is copied before the next runstate update)",
+          "is copied before the next runstate update, at the latest the vCPU's next entry)",
         value: { kind: "enum", values: ["copy_on_set", "next_update"], default: "copy_on_set" },
       },
     ],

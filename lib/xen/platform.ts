@@ -1398,7 +1398,9 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         "gpa, 0xffffffffffffffff turns it off), current (RUNSTATE_CURRENT: state), data " +
         "(RUNSTATE_DATA: replaces state, entry_time and the times) or adjust (RUNSTATE_ADJUST: adds " +
         "them; state 0xffffffffffffffff keeps the state). A state past offline (3), an entry_time " +
-        "other than the sum of the times, or an entry time after now is -EINVAL",
+        "other than the sum of the times, or an entry time after now is -EINVAL. DATA sets KVM's " +
+        "copy only; like every vCPU ioctl this one makes the vCPU's next entry mark it running " +
+        "and copy the record (record_steal_time -> kvm_xen_runstate_set_running)",
       params: [
         {
           name: "type",
