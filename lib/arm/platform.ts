@@ -2266,7 +2266,7 @@ const DEVICE_COMMANDS: Cmd[] = [
     actor: "device",
     name: "irqfd",
     doc:
-      "the device writes the eventfd KVM_IRQFD bound to the GSI (irqfd_wakeup): each routing entry of the GSI is injected (kvm_arch_set_irq_inatomic, else irqfd_inject)",
+      "the device writes the eventfd KVM_IRQFD bound to the GSI (irqfd_wakeup): each routing entry of the GSI is injected (kvm_arch_set_irq_inatomic, else irqfd_inject); before vgic_init an SPI is lost on a GICv3 (kvm_vgic_inject_irq's -EBUSY reaches nobody) and initialises a GICv2, an MSI is -ENODEV without vgic_has_its",
     params: [{
       name: "gsi",
       type: { kind: "int", min: 0, max: 4095, what: "a GSI", decimal: true },
