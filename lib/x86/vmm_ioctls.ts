@@ -156,13 +156,30 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   return 0;
 }
 
-/** The field names KVM_GET/SET_IRQCHIP reach: `struct kvm_pic_state`'s, then the I/O APIC's. */
+/**
+ * The field names KVM_GET/SET_IRQCHIP reach: `struct kvm_pic_state`'s, then the I/O APIC's
+ * (`irr`, which both have, listed once; the chip says whose it is).
+ */
 const IOAPIC_STATE_FIELDS = ["base_address", "ioregsel", "id", "irr", "redirtbl"] as const;
-const IRQCHIP_FIELDS: readonly string[] = [...KVM_PIC_STATE_FIELDS, ...IOAPIC_STATE_FIELDS];
+const IRQCHIP_FIELDS: readonly string[] = [
+  ...new Set<string>([...KVM_PIC_STATE_FIELDS, ...IOAPIC_STATE_FIELDS]),
+];
 /** `IOAPIC_DEFAULT_BASE_ADDRESS`: KVM's I/O APIC base; the model's registers are named, not addressed. */
 const IOAPIC_BASE_ADDRESS = 0xfec0_0000;
 
 const CHIPS = ["pic_master", "pic_slave", "ioapic"] as const;
+
+/** The parameters that name one field of KVM_GET/SET_IRQCHIP's state: chip, field, entry. */
+const IRQCHIP_SELECTOR: readonly ParamSpec[] = [
+  { name: "chip", type: { kind: "enum", values: [...CHIPS] }, doc: "chip_id" },
+  { name: "field", type: { kind: "enum", values: IRQCHIP_FIELDS }, doc: "the field" },
+  {
+    name: "index",
+    type: { kind: "int", min: 0, max: 255, what: "a redirtbl index", decimal: true },
+    doc: "the redirtbl entry",
+    default: 0,
+  },
+];
 
 /**
  * Checks a KVM_GET/SET_IRQCHIP field against its chip: an input error for
@@ -683,14 +700,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       "(chip pic_master/pic_slave) or kvm_ioapic_state (chip ioapic: irr is irr & " +
       "~irr_delivered, redirtbl[index] the raw 64-bit entry); -ENXIO unless 'irqchip kernel'",
     params: [
-      { name: "chip", type: { kind: "enum", values: [...CHIPS] }, doc: "chip_id" },
-      { name: "field", type: { kind: "enum", values: IRQCHIP_FIELDS }, doc: "the field" },
-      {
-        name: "index",
-        type: { kind: "int", min: 0, max: 255, what: "a redirtbl index", decimal: true },
-        doc: "the redirtbl entry",
-        default: 0,
-      },
+      ...IRQCHIP_SELECTOR,
     ],
     returns: "the field's value, or -ENXIO",
     run: (vm, _c, a) => {
@@ -716,14 +726,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       "APIC's (kvm_set_ioapic) too, then every irr pin is raised again (an unmasked edge " +
       "entry sends at once); -ENXIO unless 'irqchip kernel'",
     params: [
-      { name: "chip", type: { kind: "enum", values: [...CHIPS] }, doc: "chip_id" },
-      { name: "field", type: { kind: "enum", values: IRQCHIP_FIELDS }, doc: "the field" },
-      {
-        name: "index",
-        type: { kind: "int", min: 0, max: 255, what: "a redirtbl index", decimal: true },
-        doc: "the redirtbl entry",
-        default: 0,
-      },
+      ...IRQCHIP_SELECTOR,
       { name: "value", type: { kind: "u64" }, doc: "the new value" },
     ],
     returns: "0 or -ENXIO",
