@@ -457,10 +457,11 @@ export class KvmXen {
   /**
    * KVM_XEN_VCPU_GET_ATTR (`kvm_xen_vcpu_get_attr`): the vcpu_info GPA, or
    * KVM_XEN_INVALID when KVM has none; the per-vCPU upcall vector (0 when
-   * none). -EINVAL (as a negative number) for a vCPU the VM does not have.
+   * none); TIMER's port, deadline and priority (always 2-level: KVM keeps
+   * no priority, since setting any other is -EINVAL). -EINVAL (as a negative number) for a vCPU the VM does not have.
    */
   getVcpuAttr(
-    type: "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires",
+    type: "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires" | "timer_priority",
     vcpu: number,
   ): bigint {
     const d = this.domain;
@@ -468,6 +469,7 @@ export class KvmXen {
     if (type === "upcall_vector") return BigInt(d.callback.perVcpu[vcpu]);
     if (type === "timer_port") return BigInt(this.timers[vcpu].port);
     if (type === "timer_expires") return this.timers[vcpu].expires;
+    if (type === "timer_priority") return BigInt(KVM_XEN_PRIO_2LEVEL);
     const gpa = d.areas.gpa(vcpu);
     return gpa < 0 ? KVM_XEN_INVALID : BigInt(gpa);
   }

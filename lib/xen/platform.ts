@@ -1365,14 +1365,15 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vmm",
       name: "kvm xen_vcpu_get_attr",
       doc: "KVM_XEN_VCPU_GET_ATTR (kvm_xen_vcpu_get_attr): vcpu_info (the GPA, " +
-        "0xffffffffffffffff when KVM has none), upcall_vector, or TIMER's port (timer_port) and " +
-        "armed deadline (timer_expires, 0 once fired)",
+        "0xffffffffffffffff when KVM has none), upcall_vector, or TIMER's port (timer_port), " +
+        "armed deadline (timer_expires, 0 once fired) and priority (timer_priority: always " +
+        "KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL, 0xffffffff)",
       params: [
         {
           name: "type",
           type: {
             kind: "enum",
-            values: ["vcpu_info", "upcall_vector", "timer_port", "timer_expires"],
+            values: ["vcpu_info", "upcall_vector", "timer_port", "timer_expires", "timer_priority"],
           },
           doc: "the attribute",
           positional: true,
@@ -1384,7 +1385,12 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         const k = needVcpu(xenOf, vm, "kvm xen_vcpu_get_attr", a.vcpu as number).kvm;
         return small(
           k.getVcpuAttr(
-            a.type as "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires",
+            a.type as
+              | "vcpu_info"
+              | "upcall_vector"
+              | "timer_port"
+              | "timer_expires"
+              | "timer_priority",
             a.vcpu as number,
           ),
         );
