@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Statement, TopLevel } from "../ast.ts";
+import type { ScnFile, Statement, TopLevel } from "../ast.ts";
 import { parse } from "../parse.ts";
 import { ScnError } from "../../lib/core/diagnostic.ts";
 import type { CheckContext } from "./context.ts";
@@ -80,7 +80,7 @@ export function expandIncludes(
         });
       }
       ctx.sources.set(file.name, file.text);
-      const parsed = parse(file.text, file.name);
+      const parsed = parseFragment(file.name, file.text, ctx);
       const meta = parsed.body.find((x) =>
         x.kind === "scenario" || x.kind === "tags" || x.kind === "link" ||
         x.kind === "expect_failure" || (x.kind === "expect" && x.failure !== undefined) ||
@@ -104,6 +104,17 @@ export function expandIncludes(
     out.push(s.kind === "skimmed" ? s : expandNested(s, source, ctx, stack));
   }
   return out;
+}
+
+// A fragment included many times (the selftest ports include theirs once per
+// case, nested) is parsed once per check: the trees are only read from here on.
+function parseFragment(name: string, text: string, ctx: CheckContext): ScnFile {
+  const fragments = ctx.fragments ??= new Map();
+  const known = fragments.get(name);
+  if (known && known.text === text) return known.file;
+  const file = parse(text, name);
+  fragments.set(name, { text, file });
+  return file;
 }
 
 function expandNested(
