@@ -196,3 +196,26 @@ function nestingPastBudget(text: string, source: string): ScnError | undefined {
   }
   return undefined;
 }
+
+/**
+ * Below this many characters a text is parsed whole for checking: its trees
+ * are small, and skimming would parse each timeline statement twice.
+ */
+export const SKIM_FROM_CHARS = 64 * 1024;
+
+/**
+ * Parses a text for the checker: whole ({@link parse}) when it is shorter
+ * than {@link SKIM_FROM_CHARS}, else skimmed ({@link skim}) so that a long
+ * file's trees are never all alive at once. The checker gives the same
+ * program and the same diagnostics either way.
+ *
+ * @throws {ScnError} with a `syntax` diagnostic when the text is malformed.
+ *
+ * @example
+ * ```ts
+ * parseToCheck('scenario "demo"\nvcpu0: sti\n', "demo.scn").body.length; // 2
+ * ```
+ */
+export function parseToCheck(text: string, source = "<input>"): ScnFile | SkimmedFile {
+  return text.length < SKIM_FROM_CHARS ? parse(text, source) : skim(text, source);
+}

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { skim } from "../../dsl/parse.ts";
+import { parseToCheck } from "../../dsl/parse.ts";
 import { check, type Loader } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { PLATFORMS } from "./platforms.ts";
@@ -30,7 +30,7 @@ export interface ScenarioOptions extends RunOptions {
  * ```
  */
 export function checkText(text: string, name: string, options: ScenarioOptions = {}): Program {
-  return check(skim(text, name), {
+  return check(parseToCheck(text, name), {
     platforms: options.platforms ?? PLATFORMS,
     load: options.load,
     text,

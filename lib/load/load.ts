@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { skim } from "../../dsl/parse.ts";
+import { parseToCheck } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
 import { type Loc, TextLoc } from "../core/loc.ts";
@@ -201,7 +201,7 @@ export function checkSource(source: Source, options: LoadOptions = {}): Loaded {
   const { load, read } = confinedLoader(options.limits);
   const quotes = (): Map<string, string> => new Map([...read, [source.path, source.quote]]);
   try {
-    const program = check(skim(source.text, source.path), {
+    const program = check(parseToCheck(source.text, source.path), {
       platforms: options.platforms ?? PLATFORMS,
       load,
       text: source.text,
