@@ -610,6 +610,13 @@ export class KvmBackedVm implements VmModel {
     const stubsEnd = Layout.stubs + 256 * Layout.stubSize;
     const stacksEnd = Layout.stack + Layout.stackStride * this.cpus.length;
     const end = addr + length;
+    if (addr >= GUEST_MEMORY) {
+      // The model answers a vCPU's access here from the LAPIC page or the I/O APIC window.
+      throw new BackendUnsupported(
+        `guest access at 0x${addr.toString(16)}: outside the monitor's RAM, where an in-kernel ` +
+          `APIC may answer; the guest monitor issues no MMIO loads or stores`,
+      );
+    }
     if (end > GUEST_MEMORY) {
       throw new CommandInputError(
         `a ${length}-byte access at 0x${addr.toString(16)} is outside guest RAM (0x0..0x${

@@ -51,7 +51,8 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES, type RoutingEntry } from "./kvm_routing.ts";
 import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
-import { guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
+import { ACCESS_SIZES, guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
+import { mmioRead, mmioTarget, mmioWrite } from "./guest_mmio.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
 import { CPUID_COMMANDS } from "./cpuid.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
@@ -1533,6 +1534,37 @@ function notUnderXen(c: X86Command): X86Command {
 }
 
 /**
+ * A vCPU's `mem read` / `mem write` that also reaches its LAPIC page and the
+ * I/O APIC window outside RAM (`lib/x86/guest_mmio.ts`), with the VM exit
+ * such an access is. Either may be reached, so the footprint is everything.
+ */
+function reachingMmio(c: Cmd): Cmd {
+  const ram = c.run;
+  const doc = c.name === "mem read"
+    ? "; outside RAM, the vCPU's xAPIC page at IA32_APIC_BASE and the I/O APIC at 0xfec00000 " +
+      "answer as KVM's apic_mmio_read / ioapic_mmio_read do"
+    : "; outside RAM, reaches the vCPU's xAPIC page at IA32_APIC_BASE (aligned u32 only, " +
+      "apic_mmio_write) and the I/O APIC at 0xfec00000 (ioapic_mmio_write)";
+  return {
+    ...c,
+    doc: c.doc + doc,
+    touches: undefined,
+    run: (vm, cpu, a, source) => {
+      const addr = a.addr as number, w = ACCESS_SIZES[a.size as string];
+      const target = mmioTarget(vm, cpu, addr);
+      if (target === null) return ram(vm, cpu, a, source);
+      vm.cpus[cpu].vmExit();
+      if (c.name === "mem read") {
+        const v = mmioRead(vm, cpu, target, addr, w);
+        // Values travel as numbers below 2^53, as guest RAM's do.
+        return typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+      }
+      mmioWrite(vm, cpu, target, addr, w, BigInt(a.value as bigint));
+    },
+  };
+}
+
+/**
  * Every x86 command, each with its traits: whether it exits to the
  * hypervisor, what VMs have it, how a real-VM backend runs it.
  *
@@ -1551,7 +1583,7 @@ export const X86_COMMANDS: readonly X86Command[] = [
   ...XEN_COMMANDS,
   ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c): Cmd => {
     const entry: Cmd = { ...c, backend: "guest memory" };
-    return c.actor === "vcpu" ? started(entry) : entry;
+    return c.actor === "vcpu" ? started(reachingMmio(entry)) : entry;
   }),
 ].map(notUnderXen);
 
