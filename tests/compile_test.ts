@@ -94,6 +94,7 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
     callWith: () => (calls.push("call"), 0),
     afterStep: () => {},
     runFor: () => calls.push("runFor"),
+    repeat: () => calls.push("repeat"),
     findHandler: () => undefined,
   };
   const compiled = new Compiled({ vms: [] });
@@ -108,6 +109,8 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
       ? { op: "do", call: { args: [], loc }, bind: null, loc }
       : kind === "run"
       ? { op: "run", duration: null, loc }
+      : kind === "repeat"
+      ? { op: "repeat", body: [], loc }
       : { op: kind, loc };
     compiled.step(op as unknown as Op)(m);
     assert.equal(

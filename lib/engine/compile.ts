@@ -21,8 +21,81 @@ import type { Args, Val } from "../core/table.ts";
 import type { Taken, VmModel } from "../core/platform.ts";
 import type { Loc } from "../../dsl/ast.ts";
 
-/** One compiled statement, run on a machine (the run's interpreter). */
+/** One compiled statement as a function of the machine (see {@link perform} for the hot paths). */
 export type Step = (m: Machine) => void;
+
+/** How {@link perform} runs a {@link CompiledOp}. */
+const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3;
+
+/**
+ * One compiled statement, as data: what {@link perform} needs to run it.
+ * Data rather than a closure per statement so that the loops running
+ * statements (a block, a `repeat`'s body, a handler's frame) call the
+ * machine's methods from one site each, which V8 sees monomorphic and
+ * inlines; one call site over many different closures is megamorphic.
+ */
+export class CompiledOp {
+  /**
+   * The arguments when every one is a literal: they evaluate to the same
+   * object every time, built when first run (so that an error in one comes
+   * when it did). Registers and entry blocks hand the model structures it
+   * may keep; those are built afresh.
+   */
+  args: Args | null = null;
+  /** A `repeat`'s body, compiled when first run. */
+  body: CompiledOp[] | null = null;
+  /** {@link DO}, {@link SETTLE}, {@link REPEAT} or {@link EXEC}. */
+  readonly kind: number;
+  /** For `do`: whether its arguments are all literals (see `args`). */
+  readonly constant: boolean;
+
+  constructor(readonly op: Op, readonly owner: Compiled) {
+    switch (op.op) {
+      case "do": {
+        const c = op.call;
+        this.kind = DO;
+        this.constant = c.register === undefined && c.entries === undefined &&
+          c.args.every((a) => a.expr.e === "lit");
+        return;
+      }
+      case "run":
+        this.kind = op.duration === null ? SETTLE : EXEC;
+        break;
+      case "repeat":
+        this.kind = REPEAT;
+        break;
+      default:
+        this.kind = EXEC;
+    }
+    this.constant = false;
+  }
+}
+
+/** Runs one compiled statement on a machine. */
+export function perform(m: Machine, s: CompiledOp): void {
+  const op = s.op;
+  switch (s.kind) {
+    case DO: {
+      const c = (op as Extract<Op, { op: "do" }>).call;
+      const a = s.constant ? (s.args ??= m.args(c)) : m.args(c);
+      const result = m.callWith(c, a);
+      const bind = (op as Extract<Op, { op: "do" }>).bind;
+      if (bind !== null) m.env.set(bind, result ?? 0);
+      m.afterStep();
+      return;
+    }
+    case SETTLE:
+      m.runFor(0, op.loc);
+      return;
+    case REPEAT: {
+      const r = op as Extract<Op, { op: "repeat" }>;
+      m.repeat(r, s.body ??= s.owner.block(r.body));
+      return;
+    }
+    default:
+      m.exec(op);
+  }
+}
 
 /** What compiled code calls back into: the interpreter. */
 export interface Machine {
@@ -38,16 +111,18 @@ export interface Machine {
   afterStep(): void;
   /** `run` / `run DURATION`. */
   runFor(duration: number, loc: Loc): void;
+  /** `repeat N { }` with its body compiled. */
+  repeat(op: Extract<Op, { op: "repeat" }>, body: readonly CompiledOp[]): void;
   /** The handler for a take, searched in declaration order. */
   findHandler(v: number, c: number, taken: Taken): HandlerDecl | undefined;
 }
 
-/** Op kinds the compiler turns into closures of their own. */
-export const COMPILED_OPS: readonly Op["op"][] = ["do", "run"];
+/** Op kinds the compiler runs without the interpreter's `exec`. */
+export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat"];
 
 /**
  * Op kinds that run through the interpreter's `exec`. Bodies that it runs
- * as blocks (a `repeat`'s, an `if`'s branches) are compiled blocks again,
+ * as blocks (an `if`'s branches, a `for`'s body) are compiled blocks again,
  * so a loop of commands still runs compiled commands; a `window`'s body runs
  * statement by statement through `exec`, between instruction boundaries.
  */
@@ -56,7 +131,6 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
   "expect",
   "always",
   "let",
-  "repeat",
   "for",
   "parallel",
   "window",
@@ -71,7 +145,7 @@ export interface CompiledHandler {
   /** The declaration. */
   readonly decl: HandlerDecl;
   /** Its body's steps, one per op. */
-  readonly steps: readonly Step[];
+  readonly steps: readonly CompiledOp[];
   /**
    * Whether a step of the body can read a variable or write one (a
    * variable, `let`, `for`, binding `do`, `parallel` or `window` in it). When
@@ -102,14 +176,14 @@ interface HandlerChoice {
  * import { type Program } from "../../dsl/program.ts";
  * declare const interpreter: Machine, program: Program;
  * const compiled = compiledProgram(program);
- * for (const step of compiled.block(program.body)) step(interpreter);
+ * for (const s of compiled.block(program.body)) perform(interpreter, s);
  * ```
  */
 export class Compiled {
-  readonly #blocks = new Map<readonly Op[], Step[]>();
+  readonly #blocks = new Map<readonly Op[], CompiledOp[]>();
   /** The block asked for last and its steps: a loop's body is asked for once per iteration. */
   #lastOps: readonly Op[] | null = null;
-  #lastSteps: Step[] = [];
+  #lastSteps: CompiledOp[] = [];
   /** Per VM and vCPU: which handler a take runs. */
   readonly #handlers: HandlerChoice[][];
   readonly #compiledHandlers = new Map<HandlerDecl, CompiledHandler>();
@@ -126,11 +200,11 @@ export class Compiled {
   }
 
   /** The steps of a block of statements, one per op. */
-  block(ops: readonly Op[]): Step[] {
+  block(ops: readonly Op[]): CompiledOp[] {
     if (ops === this.#lastOps) return this.#lastSteps;
     let steps = this.#blocks.get(ops);
     if (steps === undefined) {
-      steps = ops.map((op) => this.step(op));
+      steps = ops.map((op) => new CompiledOp(op, this));
       this.#blocks.set(ops, steps);
     }
     this.#lastOps = ops;
@@ -138,34 +212,10 @@ export class Compiled {
     return steps;
   }
 
-  /** One statement's step. */
+  /** One statement's step, as a function. */
   step(op: Op): Step {
-    switch (op.op) {
-      case "do": {
-        const c = op.call;
-        const bind = op.bind;
-        // Literal arguments evaluate to the same object every time: build it once, when first
-        // run (so an error in it comes when it did). Registers and entry blocks hand the model
-        // structures it may keep; those are built afresh.
-        const constant = c.register === undefined && c.entries === undefined &&
-          c.args.every((a) => a.expr.e === "lit");
-        let args: Args | null = null;
-        return (m) => {
-          const a = constant ? (args ??= m.args(c)) : m.args(c);
-          const result = m.callWith(c, a);
-          if (bind !== null) m.env.set(bind, result ?? 0);
-          m.afterStep();
-        };
-      }
-      case "run":
-        if (op.duration === null) {
-          const loc = op.loc;
-          return (m) => m.runFor(0, loc);
-        }
-        return (m) => m.exec(op);
-      default:
-        return (m) => m.exec(op);
-    }
+    const s = new CompiledOp(op, this);
+    return (m) => perform(m, s);
   }
 
   /**

@@ -38,7 +38,13 @@ import {
 } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
-import { type Compiled, compiledProgram, readsVariables, type Step } from "./compile.ts";
+import {
+  type Compiled,
+  type CompiledOp,
+  compiledProgram,
+  perform,
+  readsVariables,
+} from "./compile.ts";
 
 export type { TookRecord };
 import { applyBinaryOp, applyOp } from "../core/u64.ts";
@@ -207,7 +213,7 @@ export interface ScenarioResult {
 interface Frame {
   ops: readonly Op[];
   /** The compiled `ops`, when the run is compiled. */
-  steps: readonly Step[] | null;
+  steps: readonly CompiledOp[] | null;
   pc: number;
   /** The handler's bindings (`$vector`); what they are bound to in this body is `values`. */
   binds: HandlerDecl["binds"];
@@ -392,7 +398,7 @@ class Interpreter {
     if (this.compiled !== null) {
       const steps = this.compiled.block(ops);
       for (let i = 0; i < steps.length; i++) {
-        steps[i](this);
+        perform(this, steps[i]);
         if (onStep !== undefined) onStep(ops[i].loc, this);
       }
       return;
@@ -463,20 +469,36 @@ class Interpreter {
   }
 
   /**
-   * `repeat N { }`. A method of its own, not a case of {@link Interpreter.exec}: a
-   * million iterations then run in a small function the JIT optimizes whole,
-   * not in an on-stack replacement of the large `exec`.
+   * `repeat N { }`, its body compiled (`body`) or walked. A method of its
+   * own, not a case of {@link Interpreter.exec}: a million iterations then
+   * run in a small function the JIT optimizes whole, not in an on-stack
+   * replacement of the large `exec`; a compiled body runs here, with no
+   * block lookup per iteration.
    */
-  repeat(op: Extract<Op, { op: "repeat" }>): void {
+  repeat(op: Extract<Op, { op: "repeat" }>, body?: readonly CompiledOp[]): void {
     const n = this.eval(op.count);
     if (typeof n !== "number" || n < 0) {
       this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
     }
+    if (body === undefined) {
+      for (let i = 0; i < n; i++) {
+        this.charge(op.loc, 1, "repeat");
+        this.tick(op.loc, "repeat");
+        this.loops.push(i, n);
+        this.block(op.body);
+        this.leaveLoop();
+      }
+      return;
+    }
+    const onStep = this.onStep, ops = op.body, loops = this.loops;
     for (let i = 0; i < n; i++) {
       this.charge(op.loc, 1, "repeat");
       this.tick(op.loc, "repeat");
-      this.loops.push(i, n);
-      this.block(op.body);
+      loops.push(i, n);
+      for (let k = 0; k < body.length; k++) {
+        perform(this, body[k]);
+        if (onStep !== undefined) onStep(ops[k].loc, this);
+      }
       this.leaveLoop();
     }
   }
@@ -766,12 +788,12 @@ class Interpreter {
       const top = frames[frames.length - 1];
       if (top.pc < top.ops.length) {
         if (!top.bindsNeeded && !this.invariantsReadVariables) {
-          if (top.steps !== null) top.steps[top.pc++](this);
+          if (top.steps !== null) perform(this, top.steps[top.pc++]);
           else this.exec(top.ops[top.pc++]);
         } else {
           const hid = this.bind(frames);
           try {
-            if (top.steps !== null) top.steps[top.pc++](this);
+            if (top.steps !== null) perform(this, top.steps[top.pc++]);
             else this.exec(top.ops[top.pc++]);
           } finally {
             this.unbind(hid);
@@ -803,7 +825,7 @@ class Interpreter {
     c: number,
     h: HandlerDecl,
     taken: Taken,
-    steps: readonly Step[] | null,
+    steps: readonly CompiledOp[] | null,
     bindsNeeded: boolean,
   ): void {
     const f = this.spareFrames[v][c].pop() ??
