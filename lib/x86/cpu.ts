@@ -707,7 +707,7 @@ export class X86Cpu implements CpuModel {
     } else {
       kind = "vector";
       const pending = this.lapic.pendingVector();
-      cause = pending >= 0 ? this.lapic.irrCause[pending] : 0;
+      cause = pending >= 0 ? this.lapic.irrCause(pending) : 0;
       // The acknowledge and the take both follow from the request that set IRR.
       t.open(cause);
       vector = this.lapic.acknowledge(pending);

@@ -352,8 +352,12 @@ export class Lapic {
   readonly tmr: VectorSet = newVectorSet();
   /** LVT entries indexed by {@link Lvt}. */
   readonly lvt: Uint32Array = arenaU32(7);
-  /** Per vector, the trace event that set its IRR bit: the cause of a later take. */
-  readonly irrCause: Int32Array = arenaI32(256);
+  /**
+   * Per vector, the trace event that set its IRR bit (the cause of a later
+   * take), or null until the trace records one: `scn explore` builds a VM
+   * per order with the trace off, and this is the LAPIC's largest array.
+   */
+  #irrCause: Int32Array | null = null;
   /** The APIC timer (TMICT, TDCR, TMCCT, IA32_TSC_DEADLINE). */
   readonly timer: LapicTimer;
 
@@ -416,7 +420,7 @@ export class Lapic {
     h.words(this.lvt);
     // Trace event ids, set only while the trace records (never in `scn
     // explore`, where they stay 0): the guest cannot see them.
-    if (this.#host.trace.enabled) h.value(this.irrCause);
+    if (this.#host.trace.enabled) h.value(this.#irrCause);
     h.value(this.timer);
     h.n(this.nmiPending);
     h.bool(this.initPending);
@@ -485,6 +489,11 @@ export class Lapic {
   }
 
   // --- state -------------------------------------------------------------
+
+  /** The trace event that set `vector`'s IRR bit (0: none recorded, or the trace was off). */
+  irrCause(vector: number): number {
+    return this.#irrCause?.[vector] ?? 0;
+  }
 
   /** The APIC ID in the current mode: the xAPIC ID (ID[31:24]), or the 32-bit x2APIC ID. */
   get id(): number {
@@ -661,7 +670,9 @@ export class Lapic {
       this.#x2apic = false;
       this.#id = this.#initialId & 0xff;
     }
-    this.lvt.fill(LVT_RESET);
+    const lvt = this.lvt;
+    // A loop, not `fill`: see clearAllVectors.
+    for (let i = 0; i < lvt.length; i++) lvt[i] = LVT_RESET;
     this.timer.setMode(0);
     // KVM re-enables LINT0 as ExtINT on the boot CPU so the PIC works before the
     // guest touches the APIC (KVM_X86_QUIRK_LINT0_REENABLED).
@@ -929,7 +940,11 @@ export class Lapic {
         }
         setVector(this.irr, v);
         if (t.enabled) {
-          this.irrCause[v] = t.emit(name, "irr.set", `${hex(v)} ${msg.level ? "level" : "edge"}`);
+          (this.#irrCause ??= arenaI32(256))[v] = t.emit(
+            name,
+            "irr.set",
+            `${hex(v)} ${msg.level ? "level" : "edge"}`,
+          );
         }
         this.#host.irrSet?.(v);
         return Accept.Accepted;
