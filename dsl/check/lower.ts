@@ -1053,12 +1053,25 @@ function shapeOf(segs: PathExpr["segments"]): string {
   }).join("");
 }
 
+// Every path written is tried against each pattern of its platform's state
+// table, so the patterns (a fixed set) are split into tokens once.
+const patternTokens = new Map<string, readonly string[]>();
+
+function tokensOf(pattern: string): readonly string[] {
+  let tokens = patternTokens.get(pattern);
+  if (tokens === undefined) {
+    tokens = pattern.match(/[A-Za-z_][A-Za-z0-9_]*#?|\[#\]/g) ?? [];
+    patternTokens.set(pattern, tokens);
+  }
+  return tokens;
+}
+
 function matchPattern(
   pattern: string,
   segs: PathExpr["segments"],
   scope: Scope,
 ): { indexes: Expr[] } | null {
-  const tokens = pattern.match(/[A-Za-z_][A-Za-z0-9_]*#?|\[#\]/g) ?? [];
+  const tokens = tokensOf(pattern);
   if (tokens.length !== segs.length) return null;
   const indexes: Expr[] = [];
   for (let i = 0; i < tokens.length; i++) {
@@ -1068,10 +1081,10 @@ function matchPattern(
       indexes.push(lowerValue(s.index, scope));
     } else if (t.endsWith("#")) {
       if (s.kind !== "field") return null;
-      const stem = t.slice(0, -1);
-      const m = new RegExp(`^${stem}(\\d+)$`).exec(s.name);
-      if (!m) return null;
-      indexes.push({ e: "lit", value: Number(m[1]), loc: s.loc });
+      // `vcpu#` matches `vcpu` and a decimal number.
+      const stem = t.length - 1;
+      if (!s.name.startsWith(t.slice(0, stem)) || !/^\d+$/.test(s.name.slice(stem))) return null;
+      indexes.push({ e: "lit", value: Number(s.name.slice(stem)), loc: s.loc });
     } else if (s.kind !== "field" || s.name !== t) {
       return null;
     }
