@@ -1066,6 +1066,16 @@ function tokensOf(pattern: string): readonly string[] {
   return tokens;
 }
 
+/** Whether `name` from `start` on is one or more ASCII digits. */
+function digitsFrom(name: string, start: number): boolean {
+  if (start >= name.length) return false;
+  for (let i = start; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function matchPattern(
   pattern: string,
   segs: PathExpr["segments"],
@@ -1083,7 +1093,7 @@ function matchPattern(
       if (s.kind !== "field") return null;
       // `vcpu#` matches `vcpu` and a decimal number.
       const stem = t.length - 1;
-      if (!s.name.startsWith(t.slice(0, stem)) || !/^\d+$/.test(s.name.slice(stem))) return null;
+      if (!s.name.startsWith(t.slice(0, stem)) || !digitsFrom(s.name, stem)) return null;
       indexes.push({ e: "lit", value: Number(s.name.slice(stem)), loc: s.loc });
     } else if (s.kind !== "field" || s.name !== t) {
       return null;
