@@ -72,6 +72,32 @@ export function mmioTarget(vm: X86Vm, cpu: number, addr: number): MmioTarget {
   return null;
 }
 
+/**
+ * Why no in-kernel device answers at `addr` where one would with a kernel
+ * irqchip (a split or userspace irqchip leaves the I/O APIC, or the LAPIC,
+ * to userspace: KVM_EXIT_MMIO), or null.
+ *
+ * @example
+ * ```ts
+ * import type { X86Vm } from "./vm.ts";
+ * declare const vm: X86Vm;
+ * userspaceMmio(vm, 0, 0xfec00000); // a reason under 'irqchip split'
+ * ```
+ */
+export function userspaceMmio(vm: X86Vm, cpu: number, addr: number): string | null {
+  if (addr < vm.memorySize || vm.xen) return null;
+  const base = lapicPage(vm, cpu);
+  if (!vm.irqchipInKernel && addr >= base && addr < base + LAPIC_MMIO_LENGTH) {
+    return `0x${addr.toString(16)} is in vcpu${cpu}'s LAPIC page, which 'irqchip userspace' ` +
+      `leaves to the VMM (KVM_EXIT_MMIO): not modelled`;
+  }
+  if (!vm.ioapic && addr >= IOAPIC_MMIO_BASE && addr < IOAPIC_MMIO_BASE + IOAPIC_MEM_LENGTH) {
+    return `0x${addr.toString(16)} is in the I/O APIC window, which this irqchip leaves to the ` +
+      `VMM (KVM_EXIT_MMIO): not modelled`;
+  }
+  return null;
+}
+
 /** `apic->base_address`: IA32_APIC_BASE without its flag bits. */
 function lapicPage(vm: X86Vm, cpu: number): number {
   // Bits 51:12 (the rest are flags or reserved) exceed 32 bits, so no `&`.

@@ -52,7 +52,7 @@ import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES, type RoutingEntry } from "./kv
 import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
 import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 import { ACCESS_SIZES, guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
-import { mmioRead, mmioTarget, mmioWrite } from "./guest_mmio.ts";
+import { mmioRead, mmioTarget, mmioWrite, userspaceMmio } from "./guest_mmio.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
 import { CPUID_COMMANDS } from "./cpuid.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
@@ -1552,7 +1552,11 @@ function reachingMmio(c: Cmd): Cmd {
     run: (vm, cpu, a, source) => {
       const addr = a.addr as number, w = ACCESS_SIZES[a.size as string];
       const target = mmioTarget(vm, cpu, addr);
-      if (target === null) return ram(vm, cpu, a, source);
+      if (target === null) {
+        const why = userspaceMmio(vm, cpu, addr);
+        if (why !== null) throw new CommandInputError(why);
+        return ram(vm, cpu, a, source);
+      }
       vm.cpus[cpu].vmExit();
       if (c.name === "mem read") {
         const v = mmioRead(vm, cpu, target, addr, w);
