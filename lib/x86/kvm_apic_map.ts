@@ -44,6 +44,9 @@ export const LogicalMode = {
 /** A {@link LogicalMode} value. */
 export type LogicalMode = typeof LogicalMode[keyof typeof LogicalMode];
 
+/** The physical table before the first recalculation. */
+const NO_IDS = new Int32Array(0);
+
 /**
  * KVM's APIC map of one VM, recomputed when an input changes.
  *
@@ -63,7 +66,9 @@ export class KvmApicMap {
   maxApicId = 0xff;
   // Tables hold vCPU index + 1, so a fresh (zeroed) table is empty: a VM is
   // built for every order `scn explore` tries, and filling with -1 cost.
-  #phys: Int32Array = arenaI32(0x100);
+  // The physical table (1 KiB) is made at the first recalculation: most of
+  // those VMs stop at their first choice, before any message is delivered.
+  #phys: Int32Array = NO_IDS;
   /** The logical table's mode. */
   logicalMode: LogicalMode = LogicalMode.SwDisabled;
   /** xAPIC flat: per logical ID bit 0..7. */
@@ -243,7 +248,8 @@ export class KvmApicMap {
    * ```
    */
   physAt(id: number): number {
-    return id <= this.maxApicId ? this.#phys[id] - 1 : -1;
+    const phys = this.#phys;
+    return id <= this.maxApicId && id < phys.length ? phys[id] - 1 : -1;
   }
 }
 
