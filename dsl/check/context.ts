@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Loc, ScnFile } from "../ast.ts";
+import type { Loc } from "../ast.ts";
 import { type Diagnostic, didYouMean, ScnError } from "../../lib/core/diagnostic.ts";
 
 /**
@@ -32,8 +32,6 @@ export interface CheckContext {
    * Absent for callers that want the first problem thrown.
    */
   problems?: Diagnostic[];
-  /** Included files parsed so far, by name, with the text they were parsed from. */
-  fragments?: Map<string, { text: string; file: ScnFile }>;
 }
 
 /** After this many problems the checker stops: the rest are likely echoes. */

@@ -8,7 +8,7 @@
  * @module
  */
 import type { ScnFile, Statement, TopLevel } from "../ast.ts";
-import { parse } from "../parse.ts";
+import { parse, SKIM_FROM_CHARS } from "../parse.ts";
 import { ScnError } from "../../lib/core/diagnostic.ts";
 import type { CheckContext } from "./context.ts";
 
@@ -80,7 +80,7 @@ export function expandIncludes(
         });
       }
       ctx.sources.set(file.name, file.text);
-      const parsed = parseFragment(file.name, file.text, ctx);
+      const parsed = parseFragment(file.name, file.text);
       const meta = parsed.body.find((x) =>
         x.kind === "scenario" || x.kind === "tags" || x.kind === "link" ||
         x.kind === "expect_failure" || (x.kind === "expect" && x.failure !== undefined) ||
@@ -107,13 +107,22 @@ export function expandIncludes(
 }
 
 // A fragment included many times (the selftest ports include theirs once per
-// case, nested) is parsed once per check: the trees are only read from here on.
-function parseFragment(name: string, text: string, ctx: CheckContext): ScnFile {
-  const fragments = ctx.fragments ??= new Map();
+// case, nested, and many scenarios of a folder share one) is parsed once: a
+// parse depends only on the name and the text, and its trees are only read
+// from here on. The memo holds the last few short fragments, so a long or
+// many-fragment run keeps no more than that alive.
+const FRAGMENTS_KEPT = 64;
+const fragments = new Map<string, { text: string; file: ScnFile }>();
+
+function parseFragment(name: string, text: string): ScnFile {
   const known = fragments.get(name);
   if (known && known.text === text) return known.file;
   const file = parse(text, name);
-  fragments.set(name, { text, file });
+  if (text.length < SKIM_FROM_CHARS) {
+    fragments.delete(name);
+    if (fragments.size >= FRAGMENTS_KEPT) fragments.delete(fragments.keys().next().value!);
+    fragments.set(name, { text, file });
+  }
   return file;
 }
 
