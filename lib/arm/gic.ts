@@ -552,15 +552,26 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   highest(cpu: number, groups: number, out: Candidate): boolean {
     let best = -1, bestPrio = 0x100, bestGroup = 1, bestCause = 0;
     const bank = this.rds[cpu].bank;
+    // Most INTIDs are disabled: a zero word of `enabledWords` skips four of them.
+    let words = bank.enabledWords;
     for (let i = 0; i < PRIVATE_COUNT; i++) {
+      if ((i & 3) === 0 && words[i >>> 2] === 0) {
+        i += 3;
+        continue;
+      }
       if (!ready(bank, i, groups)) continue;
       const p = bank.priority[i] & PRIORITY_MASK;
       if (p < bestPrio) {
         best = i, bestPrio = p, bestGroup = bank.group[i], bestCause = bank.cause[i];
       }
     }
-    const d = this.dist, spis = d.spis;
-    for (let i = PRIVATE_COUNT; i < d.nrIrqs; i++) {
+    const d = this.dist, spis = d.spis, n = d.nrIrqs;
+    words = spis.enabledWords;
+    for (let i = PRIVATE_COUNT; i < n; i++) {
+      if ((i & 3) === 0 && i + 4 <= n && words[i >>> 2] === 0) {
+        i += 3;
+        continue;
+      }
       if (d.targetVcpu[i] !== cpu || !ready(spis, i, groups)) continue;
       const p = spis.priority[i] & PRIORITY_MASK;
       if (p < bestPrio) {

@@ -74,3 +74,16 @@ Deno.test("bankWrite() with v2Sgis ignores ISPENDR bits of SGIs", () => {
   bankWrite(b, BankOffset.ISPENDR, 0x20, 4, { v2Sgis: true });
   assert.equal(b.isPending(5), false);
 });
+
+Deno.test("IrqBank.enabledWords sees every enable bit written through enabled, four INTIDs a word", () => {
+  // Two banks from the arena side by side: a word of one never shows the other's bytes.
+  const a = new IrqBank(32, 64), b = new IrqBank(32, 64);
+  for (let i = 32; i < 64; i++) {
+    a.enabled[i] = 1;
+    assert.notEqual(a.enabledWords[i >>> 2], 0, `INTID ${i}`);
+    assert.equal(b.enabledWords[i >>> 2], 0);
+    a.enabled[i] = 0;
+    assert.equal(a.enabledWords[i >>> 2], 0);
+  }
+  assert.equal(a.enabledWords.length, 16);
+});
