@@ -1340,7 +1340,7 @@ const SETTINGS: SettingSpec[] = [
     doc: "whose behaviour to model: KVM; Xen (an HVM domain with a 48-pin vIOAPIC, a PVH " +
       "or a PV one); or KVM's Xen emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen " +
       "and Linux/QEMU differ; block: { guest 64|32  max_evtchn_port N  domain hvm|pvh|pv  " +
-      "kvm_runstate copy_on_set|next_update }",
+      "kvm_runstate copy_on_set|next_update  kvm_wallclock N }",
     value: { kind: "enum", values: ["kvm", "xen", "kvm-xen"], default: "kvm" },
     // Xen-only knobs live in the hypervisor's block: `hypervisor xen { guest 32 }`.
     block: [
@@ -1374,6 +1374,15 @@ const SETTINGS: SettingSpec[] = [
           "next_update (older KVM, one cache: an area crossing a page is -EINVAL and nothing " +
           "is copied before the next runstate update, at the latest the vCPU's next entry)",
         value: { kind: "enum", values: ["copy_on_set", "next_update"], default: "copy_on_set" },
+      },
+      {
+        name: "kvm_wallclock",
+        doc: "hypervisor kvm-xen: the VMM host's wall time at the VM's kvmclock 0, in seconds " +
+          "since 1970 (kvm_get_wall_clock_epoch: realtime minus kvmclock), which " +
+          "KVM_XEN_ATTR_TYPE_SHARED_INFO writes into shared_info's wc (wc_sec, wc_sec_hi; " +
+          "wc_nsec 0) with wc_version made odd, then even (kvm_xen_shared_info_init). A value " +
+          "of the scenario's, since the model reads no clock",
+        value: { kind: "int", min: 0, max: 2 ** 40, default: 0 },
       },
     ],
   },
@@ -1671,6 +1680,10 @@ export const x86Platform: Platform<X86Vm> = {
       return "'kvm_runstate' chooses a KVM version's handling of KVM_XEN_VCPU_SET_ATTR: use " +
         "'hypervisor kvm-xen'";
     }
+    if (s.hypervisor !== "kvm-xen" && s["hypervisor.kvm_wallclock"] !== 0) {
+      return "'kvm_wallclock' is the wall time KVM's Xen emulation writes into shared_info: " +
+        "use 'hypervisor kvm-xen'";
+    }
     if (s.hypervisor !== "xen" && s["hypervisor.domain"] !== "hvm") {
       return "'domain' chooses the type of a Xen domain, and KVM's Xen emulation runs HVM " +
         "guests only: use 'hypervisor xen'";
@@ -1700,6 +1713,7 @@ export const x86Platform: Platform<X86Vm> = {
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,
       xenDomain: s["hypervisor.domain"] as "hvm" | "pvh" | "pv",
       kvmRunstateArea: s["hypervisor.kvm_runstate"] as "copy_on_set" | "next_update",
+      kvmWallclockSec: s["hypervisor.kvm_wallclock"] as number,
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

@@ -164,6 +164,8 @@ export interface X86VmConfig {
   xenDomain?: XenDomainType;
   /** `hypervisor kvm-xen`: when KVM copies a runstate area it is given. Default `copy_on_set`. */
   kvmRunstateArea?: KvmRunstateArea;
+  /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
+  kvmWallclockSec?: number;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
@@ -336,6 +338,7 @@ export class X86Vm implements VmModel {
           maxEvtchnPort: config.maxEvtchnPort ?? XEN_DEFAULTS.maxEvtchnPort,
           type: config.xenDomain ?? "hvm",
           kvmRunstateArea: config.kvmRunstateArea ?? "copy_on_set",
+          kvmWallclockSec: config.kvmWallclockSec ?? 0,
         },
         glue,
         trace,

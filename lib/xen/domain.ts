@@ -97,6 +97,12 @@ export interface XenDomainConfig {
   /** kvm-xen: the KVM version's runstate-area copy ({@link KvmRunstateArea}). Default `copy_on_set`. */
   kvmRunstateArea?: KvmRunstateArea;
   /**
+   * kvm-xen: the VMM host's wall time at the VM's kvmclock 0, in seconds
+   * since 1970 (`kvm_get_wall_clock_epoch`), which KVM writes into
+   * shared_info's `wc`. A scenario value: the model reads no clock. Default 0.
+   */
+  kvmWallclockSec?: number;
+  /**
    * Whose public headers lay out shared_info and vcpu_info: `x86` (the
    * default; the layout follows the latched width) or `arm` (one layout,
    * whatever the guest's width).

@@ -40,6 +40,7 @@ import type { Scheduled } from "../core/event_queue.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { EVTCHNSTAT } from "./evtchn.ts";
 import { toU64, XenExit } from "./hypercall.ts";
+import { field } from "./layout.ts";
 import { POLL_MAX_PORTS, TIMER_FALLBACK_NS } from "./timers.ts";
 
 /**
@@ -474,13 +475,24 @@ export class KvmXen {
     return gpa < 0 ? KVM_XEN_INVALID : BigInt(gpa);
   }
 
-  /** KVM_XEN_ATTR_TYPE_LONG_MODE. */
+  /**
+   * KVM_XEN_ATTR_TYPE_LONG_MODE. A change of width with shared_info set
+   * writes the wallclock again, at the new layout's offsets
+   * (`kvm_xen_hvm_set_attr` -> `kvm_xen_shared_info_init`).
+   */
   setLongMode(on: boolean): number {
-    this.domain.setWidth(on ? 64 : 32);
+    const d = this.domain;
+    const width = on ? 64 : 32;
+    if (d.layout().width === width) return 0;
+    d.setWidth(width);
+    if (d.sharedInfo() >= 0) this.#writeWallclock();
     return 0;
   }
 
-  /** KVM_XEN_ATTR_TYPE_SHARED_INFO (a GFN; all-ones = off). */
+  /**
+   * KVM_XEN_ATTR_TYPE_SHARED_INFO (a GFN; all-ones = off). Setting it writes
+   * the wallclock into the page (`kvm_xen_shared_info_init`).
+   */
   setSharedInfo(gfn: bigint): number {
     if (gfn === KVM_XEN_INVALID) {
       this.domain.setSharedInfo(-1);
@@ -489,7 +501,31 @@ export class KvmXen {
     const gpa = Number(gfn) * 4096;
     if (!this.domain.mem.contains(gpa, 4096)) return -XEN_ERRNO.EINVAL;
     this.domain.setSharedInfo(gpa);
+    this.#writeWallclock();
     return 0;
+  }
+
+  /**
+   * `kvm_xen_shared_info_init`: shared_info's `wc` gets the wall time at the
+   * VM's kvmclock 0 (`kvm_get_wall_clock_epoch`, here the scenario's
+   * `kvm_wallclock` seconds, since the model has no host clock) under the
+   * guest's seqcount: the version goes odd (`(v + 1) | 1`), the time is
+   * written, then it goes even. The page's own version is the start, so a
+   * second write moves it on rather than back.
+   */
+  #writeWallclock(): void {
+    const d = this.domain;
+    const base = d.sharedInfo();
+    const fields = d.layout().sharedInfo;
+    const at = (name: string) => base + field(fields, name).offset;
+    const sec = d.config.kvmWallclockSec ?? 0;
+    const odd = ((Number(d.mem.read(at("wc_version"), 32)) + 1) | 1) >>> 0;
+    d.mem.write(at("wc_version"), 32, odd);
+    d.mem.write(at("wc_nsec"), 32, 0);
+    d.mem.write(at("wc_sec"), 32, sec % 2 ** 32);
+    d.mem.write(at("wc_sec_hi"), 32, Math.floor(sec / 2 ** 32));
+    d.mem.write(at("wc_version"), 32, (odd + 1) >>> 0);
+    this.#emit("xen.wallclock", `shared_info wc: version ${odd + 1}, sec ${sec}, nsec 0`);
   }
 
   /** KVM_XEN_ATTR_TYPE_UPCALL_VECTOR (the global vector): 0 off, 1..15 -EINVAL. */
