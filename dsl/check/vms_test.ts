@@ -41,10 +41,12 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     aps: "running",
     lowest_priority: "kvm-vector-hashing",
     routing: "kvm",
+    irqfd_eventfd: "exclusive",
     "hypervisor.guest": 64,
     "hypervisor.max_evtchn_port": 1023,
     "hypervisor.domain": "hvm",
     "hypervisor.kvm_runstate": "copy_on_set",
+    "hypervisor.kvm_wallclock": 0,
   });
   assert.deepEqual([vm.loc.start.line, vm.loc.start.column], [1, 1]);
 });
@@ -82,7 +84,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(
     d.hint,
     "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, split_pins, ioapic_version, " +
-      "aps, lowest_priority, routing",
+      "aps, lowest_priority, routing, irqfd_eventfd",
   );
 });
 

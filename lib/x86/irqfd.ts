@@ -17,8 +17,12 @@
  * `kvm_arch_irqfd_allowed`): unknown flags (-EINVAL); any irqfd without an
  * in-kernel irqchip, and a resampling one without the in-kernel I/O APIC
  * and PICs, i.e. with a split irqchip (-EINVAL); an eventfd already
- * assigned to the VM (-EBUSY). Deassign removes the irqfds of (fd, gsi)
- * and returns 0 even when there are none.
+ * assigned to the VM (-EBUSY). Since Linux 6.17 an irqfd is its eventfd's
+ * one priority waiter in all of the host (`kvm_irqfd_register` ->
+ * `add_wait_queue_priority_exclusive`), so an eventfd bound by another
+ * VM's irqfd is -EBUSY too; older kernels checked the VM's own list only
+ * ({@link IrqfdEventfd}). Deassign removes the irqfds of (fd, gsi) and
+ * returns 0 even when there are none.
  *
  * An eventfd keeps its count while no irqfd listens: `kvm_irqfd_assign`
  * polls it and, finding it readable, injects once at assignment
@@ -46,6 +50,13 @@ export const KVM_IRQFD_FLAG = {
   RESAMPLE: 1 << 1,
 } as const;
 
+/**
+ * Whom an eventfd's irqfd excludes, by kernel version: `exclusive` (Linux
+ * 6.17 on: any other irqfd on the eventfd, whatever its VM) or `per_vm`
+ * (older kernels: the same VM's only).
+ */
+export type IrqfdEventfd = "exclusive" | "per_vm";
+
 /** One assigned irqfd. */
 export interface Irqfd {
   fd: number;
@@ -64,6 +75,11 @@ export interface IrqfdHost {
   irqchipKernel(): boolean;
   /** Counters of the eventfds KVM signalled, by fd. */
   eventfds: Map<number, number>;
+  /**
+   * With `exclusive`: another VM of the VMM process has an irqfd on eventfd
+   * `fd` (the scenario's fd numbers name one process's eventfds).
+   */
+  boundElsewhere?(fd: number): boolean;
   trace: Trace;
 }
 
@@ -116,6 +132,13 @@ export class Irqfds {
     }
     if (this.list.some((q) => q.fd === fd)) {
       this.#emit("irqfd", `KVM_IRQFD fd ${fd} gsi ${gsi}: -EBUSY (eventfd already assigned)`);
+      return -EBUSY;
+    }
+    if (h.boundElsewhere?.(fd)) {
+      this.#emit(
+        "irqfd",
+        `KVM_IRQFD fd ${fd} gsi ${gsi}: -EBUSY (another VM's irqfd is the eventfd's priority waiter)`,
+      );
       return -EBUSY;
     }
     const q = { fd, gsi, resamplefd: resample ? resamplefd : -1 };

@@ -1440,6 +1440,16 @@ const SETTINGS: SettingSpec[] = [
     doc: "initial GSI routing: KVM's default, or QEMU's (ISA IRQ0 on IOAPIC pin 2)",
     value: { kind: "enum", values: ["kvm", "qemu"], default: "kvm" },
   },
+  {
+    name: "irqfd_eventfd",
+    doc: "whom KVM_IRQFD's irqfd excludes from its eventfd, by kernel version: exclusive " +
+      "(default; Linux 6.17 on: the irqfd is the eventfd's one priority waiter in all of the " +
+      "host, kvm_irqfd_register -> add_wait_queue_priority_exclusive, so an eventfd another " +
+      "VM's irqfd holds is -EBUSY; the scenario's fd numbers name one VMM process's eventfds) " +
+      "or per_vm (older kernels: only the VM's own irqfds are checked). Either way a `signal` " +
+      "reaches the irqfds of the VM it is written in",
+    value: { kind: "enum", values: ["exclusive", "per_vm"], default: "exclusive" },
+  },
 ];
 
 /**
@@ -1714,6 +1724,7 @@ export const x86Platform: Platform<X86Vm> = {
       xenDomain: s["hypervisor.domain"] as "hvm" | "pvh" | "pv",
       kvmRunstateArea: s["hypervisor.kvm_runstate"] as "copy_on_set" | "next_update",
       kvmWallclockSec: s["hypervisor.kvm_wallclock"] as number,
+      irqfdEventfd: s.irqfd_eventfd as "exclusive" | "per_vm",
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

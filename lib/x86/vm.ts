@@ -67,7 +67,7 @@ import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
-import { Irqfds } from "./irqfd.ts";
+import { type IrqfdEventfd, Irqfds } from "./irqfd.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -164,6 +164,8 @@ export interface X86VmConfig {
   xenDomain?: XenDomainType;
   /** `hypervisor kvm-xen`: when KVM copies a runstate area it is given. Default `copy_on_set`. */
   kvmRunstateArea?: KvmRunstateArea;
+  /** Whom an eventfd's irqfd excludes ({@link IrqfdEventfd}). Default `exclusive`. */
+  irqfdEventfd?: IrqfdEventfd;
   /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
   kvmWallclockSec?: number;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
@@ -193,6 +195,13 @@ class UserspaceExtInt implements ExtIntSource {
     return v;
   }
 }
+
+/**
+ * The x86 VMs of one run, by the environment the engine gives them all: the
+ * VMs of one VMM process, whose eventfds KVM's host-wide irqfd rule sees.
+ * Each run has its own environment, so nothing outlives it.
+ */
+const VMS_OF_RUN = new WeakMap<ModelEnv, X86Vm[]>();
 
 /**
  * An x86 VM.
@@ -238,6 +247,9 @@ export class X86Vm implements VmModel {
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
     const trace = env.trace;
     this.trace = trace;
+    let peers = VMS_OF_RUN.get(env);
+    if (peers === undefined) VMS_OF_RUN.set(env, peers = []);
+    peers.push(this);
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
@@ -359,6 +371,9 @@ export class X86Vm implements VmModel {
       irqchipInKernel: () => config.irqchip !== "userspace",
       irqchipKernel: () => config.irqchip === "kernel",
       eventfds: this.eventfds,
+      boundElsewhere: (config.irqfdEventfd ?? "exclusive") === "exclusive"
+        ? (fd) => peers.some((vm) => vm !== this && vm.irqfds.list.some((q) => q.fd === fd))
+        : undefined,
       trace,
     });
     this.routing = new GsiRouting({
