@@ -67,7 +67,7 @@ import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
-import { type IrqfdEventfd, Irqfds } from "./irqfd.ts";
+import { Irqfds } from "./irqfd.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -164,8 +164,8 @@ export interface X86VmConfig {
   xenDomain?: XenDomainType;
   /** `hypervisor kvm-xen`: when KVM copies a runstate area it is given. Default `copy_on_set`. */
   kvmRunstateArea?: KvmRunstateArea;
-  /** Whom an eventfd's irqfd excludes ({@link IrqfdEventfd}). Default `exclusive`. */
-  irqfdEventfd?: IrqfdEventfd;
+  /** Whom an eventfd's irqfd excludes, by kernel version (see `lib/x86/irqfd.ts`). Default `exclusive`. */
+  irqfdEventfd?: "exclusive" | "per_vm";
   /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
   kvmWallclockSec?: number;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
