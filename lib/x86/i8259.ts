@@ -302,6 +302,11 @@ export class I8259Pair {
   /** The master's INT output as last computed. */
   #intr = false;
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.value(this.poll);
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.value(this.#m);

@@ -365,6 +365,12 @@ export class Ioapic implements EoiListener {
   #stormArmed = false;
   readonly #msi: MsiSink;
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.n(this.pins);
+    h.n(this.version);
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.words(this.#low);

@@ -273,6 +273,11 @@ export class GsiRouting {
   /** Reused for every Xen event-channel delivery. */
   readonly #xenRoute = { port: 0, vcpu: 0, priority: 0 };
 
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    h.value(this.mode);
+  }
+
   /**
    * Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`):
    * the entries as set (the compiled table follows from them).
