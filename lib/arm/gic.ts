@@ -947,7 +947,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     let n = 0;
     for (const lpi of this.lpis.list) {
       if (lpi.target !== vcpu || !mem.contains(base + (lpi.intid >> 3), 1)) continue;
-      lpi.pending = (mem.bytes[base + (lpi.intid >> 3)] & (1 << (lpi.intid & 7))) !== 0;
+      lpi.pending = (mem.byte(base + (lpi.intid >> 3)) & (1 << (lpi.intid & 7))) !== 0;
       if (lpi.pending) {
         lpi.path = "software";
         n++;
@@ -972,7 +972,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     const at = pendingTableAddress(this.rds[lpi.target].pendbaser) + (lpi.intid >> 3);
     const mem = this.memory(), bit = 1 << (lpi.intid & 7);
     if (!mem.contains(at, 1)) return;
-    lpi.pending = (mem.bytes[at] & bit) !== 0;
+    lpi.pending = (mem.byte(at) & bit) !== 0;
     if (lpi.pending) {
       lpi.path = "software";
       mem.clearBit(at, lpi.intid & 7);

@@ -136,7 +136,7 @@ export class LpiTable {
   /** The configuration byte in guest memory (0 outside RAM). */
   readConfig(intid: number): number {
     const mem = this.memory(), at = this.base + intid - LPI_BASE;
-    return intid >= LPI_BASE && mem.contains(at, 1) ? mem.bytes[at] : 0;
+    return intid >= LPI_BASE && mem.contains(at, 1) ? mem.byte(at) : 0;
   }
 
   /** Re-reads the configuration byte into the cached copy (INV, INVALL, MAPTI). */

@@ -39,6 +39,8 @@ export type AccessWidth = 8 | 16 | 32 | 64;
 
 /** The granule in which guest memory notes what was written. */
 const PAGE_BYTES = 4096;
+const PAGE_SHIFT = 12;
+const PAGE_MASK = PAGE_BYTES - 1;
 
 /**
  * A guest-physical address range that the model refuses to touch: an
@@ -71,30 +73,99 @@ export class GuestMemoryError extends Error {
  */
 export class GuestMemory {
   /**
-   * The memory. Read it freely; write it only through the methods below,
-   * which note the pages written (a test scans the sources for other
-   * writes): `scn explore` hashes those pages alone.
+   * The whole memory as one buffer, once made: given (a real VM's mapped
+   * RAM), or asked for through {@link bytes}. Until then {@link #pages} holds
+   * the pages written so far.
    */
-  readonly bytes: Uint8Array;
-  readonly #view: DataView;
+  #flat: Uint8Array | null = null;
+  #view: DataView | null = null;
+  /** The flat memory by 32-bit word, for hashing; null when not 4-byte aligned. */
+  #words: Int32Array | null = null;
+  /**
+   * Before {@link #flat}: each page of {@link PAGE_BYTES} made at its first
+   * write (Xen's 2 MiB domains touch a handful); a page never written reads
+   * as zeros. With its DataView and word view, so accesses allocate nothing.
+   */
+  #pages: (Uint8Array | undefined)[] | null = null;
+  #pageViews: (DataView | undefined)[] = [];
+  #pageWords: (Int32Array | undefined)[] = [];
   /** Per page of {@link PAGE_BYTES}: written since creation (all, for memory given). */
   readonly #written: Uint8Array;
-  /** The memory by 32-bit word, for hashing; null when not 4-byte aligned. */
-  readonly #words: Int32Array | null;
 
   /**
    * `size` bytes of zeroed memory starting at guest-physical address 0, or
    * the first `size` of `bytes` when given (a real VM's mapped RAM).
    */
   constructor(readonly size: number, bytes?: Uint8Array) {
-    this.bytes = bytes ?? new Uint8Array(size);
-    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
     this.#written = new Uint8Array(Math.ceil(size / PAGE_BYTES));
+    if (bytes === undefined) {
+      this.#pages = [];
+      return;
+    }
     // Memory not made here may hold anything, written by anyone.
-    if (bytes !== undefined) this.#written.fill(1);
-    this.#words = this.bytes.byteOffset % 4 === 0
-      ? new Int32Array(this.bytes.buffer, this.bytes.byteOffset, size >>> 2)
+    this.#written.fill(1);
+    this.#flatten(bytes);
+  }
+
+  /**
+   * The memory as one buffer. Read it freely; write it only through the
+   * methods below, which note the pages written (a test scans the sources
+   * for other writes): `scn explore` hashes those pages alone. The first
+   * use makes the whole buffer; hot readers use {@link byte} instead.
+   */
+  get bytes(): Uint8Array {
+    if (this.#flat === null) {
+      const flat = new Uint8Array(this.size), pages = this.#pages!;
+      for (let p = 0; p < pages.length; p++) {
+        const page = pages[p];
+        if (page !== undefined) flat.set(page, p * PAGE_BYTES);
+      }
+      this.#flatten(flat);
+    }
+    return this.#flat!;
+  }
+
+  #flatten(bytes: Uint8Array): void {
+    this.#flat = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, this.size);
+    this.#words = bytes.byteOffset % 4 === 0
+      ? new Int32Array(bytes.buffer, bytes.byteOffset, this.size >>> 2)
       : null;
+    this.#pages = null;
+    this.#pageViews = [];
+    this.#pageWords = [];
+  }
+
+  /**
+   * The byte at `addr` (0 outside the memory), without making the whole
+   * buffer: what a vCPU's check of evtchn_upcall_pending at every
+   * instruction boundary reads.
+   *
+   * @example
+   * ```ts
+   * new GuestMemory(0x1000).byte(0x40); // 0
+   * ```
+   */
+  byte(addr: number): number {
+    const flat = this.#flat;
+    if (flat !== null) return addr < this.size ? flat[addr] ?? 0 : 0;
+    const page = this.#pages![addr >>> PAGE_SHIFT];
+    return page === undefined ? 0 : page[addr & PAGE_MASK] ?? 0;
+  }
+
+  /** The page holding `addr`, made (zeroed) if it was never written. */
+  #page(addr: number): Uint8Array {
+    const pages = this.#pages!, p = addr >>> PAGE_SHIFT;
+    let page = pages[p];
+    if (page === undefined) {
+      const start = p * PAGE_BYTES;
+      page = new Uint8Array(Math.min(PAGE_BYTES, this.size - start));
+      while (pages.length < p) pages.push(undefined);
+      pages[p] = page;
+      this.#pageViews[p] = new DataView(page.buffer);
+      this.#pageWords[p] = new Int32Array(page.buffer, 0, page.length >>> 2);
+    }
+    return page;
   }
 
   /**
@@ -104,18 +175,29 @@ export class GuestMemory {
    */
   hashFields(h: StateHash): void {
     h.n(this.size);
-    const words = this.#words, written = this.#written;
-    if (words === null) {
-      h.value(this.bytes);
-      return;
+    const written = this.#written, perPage = PAGE_BYTES >>> 2;
+    if (this.#flat !== null) {
+      const words = this.#words;
+      if (words === null) {
+        h.value(this.#flat);
+        return;
+      }
+      for (let p = 0; p < written.length; p++) {
+        if (written[p] === 0) continue;
+        const end = Math.min(words.length, (p + 1) * perPage);
+        for (let i = p * perPage; i < end; i++) if (words[i] !== 0) (h.n(i), h.n(words[i]));
+      }
+    } else {
+      // A page written but never made (filled with zeros) is all zero.
+      const pageWords = this.#pageWords;
+      for (let p = 0; p < pageWords.length; p++) {
+        const words = pageWords[p];
+        if (words === undefined) continue;
+        const base = p * perPage;
+        for (let k = 0; k < words.length; k++) if (words[k] !== 0) (h.n(base + k), h.n(words[k]));
+      }
     }
-    const perPage = PAGE_BYTES >>> 2;
-    for (let p = 0; p < written.length; p++) {
-      if (written[p] === 0) continue;
-      const end = Math.min(words.length, (p + 1) * perPage);
-      for (let i = p * perPage; i < end; i++) if (words[i] !== 0) (h.n(i), h.n(words[i]));
-    }
-    for (let b = words.length * 4; b < this.size; b++) h.n(this.bytes[b]);
+    for (let b = (this.size >>> 2) * 4; b < this.size; b++) h.n(this.byte(b));
   }
 
   /** Notes `[addr, addr + length)` as written (already checked to be inside). */
@@ -148,18 +230,33 @@ export class GuestMemory {
    * ```
    */
   read(addr: number, width: AccessWidth): number | bigint {
-    this.#check(addr, width / 8);
-    const v = this.#view;
+    const n = width / 8;
+    this.#check(addr, n);
+    let v = this.#view, at = addr;
+    if (v === null) {
+      const off = addr & PAGE_MASK;
+      if (off + n > PAGE_BYTES) return this.#readBytes(addr, width);
+      const pv = this.#pageViews[addr >>> PAGE_SHIFT];
+      if (pv === undefined) return width === 64 ? 0n : 0;
+      v = pv, at = off;
+    }
     switch (width) {
       case 8:
-        return v.getUint8(addr);
+        return v.getUint8(at);
       case 16:
-        return v.getUint16(addr, true);
+        return v.getUint16(at, true);
       case 32:
-        return v.getUint32(addr, true);
+        return v.getUint32(at, true);
       case 64:
-        return v.getBigUint64(addr, true);
+        return v.getBigUint64(at, true);
     }
+  }
+
+  /** A load that straddles two pages, a byte at a time. */
+  #readBytes(addr: number, width: AccessWidth): number | bigint {
+    let r = 0n;
+    for (let k = width / 8 - 1; k >= 0; k--) r = (r << 8n) | BigInt(this.byte(addr + k));
+    return width === 64 ? r : Number(r);
   }
 
   /**
@@ -186,22 +283,36 @@ export class GuestMemory {
    * ```
    */
   write(addr: number, width: AccessWidth, value: number | bigint): void {
-    this.#check(addr, width / 8);
-    this.#wrote(addr, width / 8);
+    const n = width / 8;
+    this.#check(addr, n);
+    this.#wrote(addr, n);
     const big = BigInt.asUintN(width, typeof value === "bigint" ? value : BigInt(value));
-    const v = this.#view;
+    let v = this.#view, at = addr;
+    if (v === null) {
+      const off = addr & PAGE_MASK;
+      if (off + n > PAGE_BYTES) {
+        // Straddles two pages: a byte at a time, little-endian.
+        for (let k = 0; k < n; k++) {
+          const a = addr + k;
+          this.#page(a)[a & PAGE_MASK] = Number((big >> BigInt(8 * k)) & 0xffn);
+        }
+        return;
+      }
+      this.#page(addr);
+      v = this.#pageViews[addr >>> PAGE_SHIFT]!, at = off;
+    }
     switch (width) {
       case 8:
-        v.setUint8(addr, Number(big));
+        v.setUint8(at, Number(big));
         return;
       case 16:
-        v.setUint16(addr, Number(big), true);
+        v.setUint16(at, Number(big), true);
         return;
       case 32:
-        v.setUint32(addr, Number(big), true);
+        v.setUint32(at, Number(big), true);
         return;
       case 64:
-        v.setBigUint64(addr, big, true);
+        v.setBigUint64(at, big, true);
         return;
     }
   }
@@ -240,7 +351,18 @@ export class GuestMemory {
    * ```
    */
   testBit(addr: number, bit: number): boolean {
-    return (this.bytes[this.#bitAddr(addr, bit)] & (1 << (bit & 7))) !== 0;
+    return (this.byte(this.#bitAddr(addr, bit)) & (1 << (bit & 7))) !== 0;
+  }
+
+  /** Sets (`set`) or clears the bit mask `m` of byte `b`; returns whether it was set. */
+  #updateBit(b: number, m: number, set: boolean): boolean {
+    this.#wrote(b, 1);
+    let bytes = this.#flat, at = b;
+    if (bytes === null) bytes = this.#page(b), at = b & PAGE_MASK;
+    const old = (bytes[at] & m) !== 0;
+    if (set) bytes[at] |= m;
+    else bytes[at] &= ~m;
+    return old;
   }
 
   /**
@@ -253,12 +375,7 @@ export class GuestMemory {
    * ```
    */
   testAndSetBit(addr: number, bit: number): boolean {
-    const b = this.#bitAddr(addr, bit);
-    const m = 1 << (bit & 7);
-    const old = (this.bytes[b] & m) !== 0;
-    this.#wrote(b, 1);
-    this.bytes[b] |= m;
-    return old;
+    return this.#updateBit(this.#bitAddr(addr, bit), 1 << (bit & 7), true);
   }
 
   /**
@@ -271,12 +388,7 @@ export class GuestMemory {
    * ```
    */
   testAndClearBit(addr: number, bit: number): boolean {
-    const b = this.#bitAddr(addr, bit);
-    const m = 1 << (bit & 7);
-    const old = (this.bytes[b] & m) !== 0;
-    this.#wrote(b, 1);
-    this.bytes[b] &= ~m;
-    return old;
+    return this.#updateBit(this.#bitAddr(addr, bit), 1 << (bit & 7), false);
   }
 
   /**
@@ -306,6 +418,30 @@ export class GuestMemory {
   }
 
   /**
+   * A copy of `length` bytes at `addr` (zeros where never written), without
+   * making the whole buffer.
+   *
+   * @example
+   * ```ts
+   * declare const mem: GuestMemory;
+   * mem.slice(0x40, 64); // a vcpu_info, to move it
+   * ```
+   */
+  slice(addr: number, length: number): Uint8Array {
+    this.#check(addr, length);
+    if (this.#flat !== null) return this.#flat.slice(addr, addr + length);
+    const out = new Uint8Array(length), pages = this.#pages!;
+    for (let done = 0; done < length;) {
+      const a = addr + done, off = a & PAGE_MASK;
+      const chunk = Math.min(length - done, PAGE_BYTES - off);
+      const page = pages[a >>> PAGE_SHIFT];
+      if (page !== undefined) out.set(page.subarray(off, off + chunk), done);
+      done += chunk;
+    }
+    return out;
+  }
+
+  /**
    * Copies `length` bytes inside guest memory (what VCPUOP_register_vcpu_info
    * does with the old vcpu_info).
    *
@@ -318,8 +454,13 @@ export class GuestMemory {
   copy(dst: number, src: number, length: number): void {
     this.#check(src, length);
     this.#check(dst, length);
-    this.#wrote(dst, length);
-    this.bytes.copyWithin(dst, src, src + length);
+    if (this.#flat !== null) {
+      this.#wrote(dst, length);
+      this.#flat.copyWithin(dst, src, src + length);
+      return;
+    }
+    // Through a copy, so overlapping ranges move as memmove would.
+    this.store(dst, this.slice(src, length));
   }
 
   /**
@@ -328,13 +469,22 @@ export class GuestMemory {
    * @example
    * ```ts
    * declare const mem: GuestMemory, old: GuestMemory;
-   * mem.store(0x20000, old.bytes.subarray(0x40, 0x80));
+   * mem.store(0x20000, old.slice(0x40, 64));
    * ```
    */
   store(addr: number, data: Uint8Array): void {
     this.#check(addr, data.length);
     this.#wrote(addr, data.length);
-    this.bytes.set(data, addr);
+    if (this.#flat !== null) {
+      this.#flat.set(data, addr);
+      return;
+    }
+    for (let done = 0; done < data.length;) {
+      const a = addr + done, off = a & PAGE_MASK;
+      const chunk = Math.min(data.length - done, PAGE_BYTES - off);
+      this.#page(a).set(data.subarray(done, done + chunk), off);
+      done += chunk;
+    }
   }
 
   /**
@@ -349,7 +499,20 @@ export class GuestMemory {
   fill(addr: number, length: number, value: number): void {
     this.#check(addr, length);
     this.#wrote(addr, length);
-    this.bytes.fill(value, addr, addr + length);
+    if (this.#flat !== null) {
+      this.#flat.fill(value, addr, addr + length);
+      return;
+    }
+    const pages = this.#pages!;
+    for (let done = 0; done < length;) {
+      const a = addr + done, off = a & PAGE_MASK;
+      const chunk = Math.min(length - done, PAGE_BYTES - off);
+      // Zeros on a page never made are already there.
+      if ((value & 0xff) !== 0 || pages[a >>> PAGE_SHIFT] !== undefined) {
+        this.#page(a).fill(value, off, off + chunk);
+      }
+      done += chunk;
+    }
   }
 }
 

@@ -156,3 +156,32 @@ Deno.test("nothing but GuestMemory writes guest memory's bytes (so it knows the 
   await walk(new URL("..", import.meta.url).pathname.replace(/\/$/, ""));
   assert.deepEqual(offenders, []);
 });
+
+Deno.test("pages made on first write: untouched memory reads zero, accesses straddling a page keep little-endian order, and the whole buffer shows the same bytes", () => {
+  const m = new GuestMemory(0x3000);
+  assert.equal(m.read(0x2ff8, 64), 0n);
+  assert.equal(m.read(0x1ffe, 32), 0);
+  m.write(0x0ffe, 32, 0x11223344);
+  assert.equal(m.read(0x0ffe, 32), 0x11223344);
+  assert.equal(m.read(0x0ffc, 64), 0x0000_1122_3344_0000n);
+  assert.deepEqual([m.byte(0x0ffe), m.byte(0x0fff), m.byte(0x1000), m.byte(0x1001)], [
+    0x44,
+    0x33,
+    0x22,
+    0x11,
+  ]);
+  // Overlapping copy across the page boundary moves like memmove.
+  m.copy(0x0fff, 0x0ffe, 4);
+  assert.equal(m.read(0x0ffe, 32), 0x22334444);
+  assert.deepEqual([...m.slice(0x0ffe, 6)], [0x44, 0x44, 0x33, 0x22, 0x11, 0]);
+  m.fill(0x2000, 0x1000, 0);
+  m.setBit(0x2fff, 7);
+  assert.equal(m.testBit(0x2fff, 7), true);
+  const flat = new GuestMemory(0x3000, new Uint8Array(0x3000));
+  flat.store(0, m.slice(0, 0x3000));
+  assert.deepEqual(m.bytes, flat.bytes);
+  // After the buffer is made, writes land in it.
+  m.write(0x1800, 16, 0xbeef);
+  assert.equal(m.bytes[0x1800], 0xef);
+  assert.equal(m.read(0x1800, 16), 0xbeef);
+});

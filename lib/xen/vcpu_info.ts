@@ -151,12 +151,12 @@ export class VcpuInfoAreas {
       case "shared": {
         const si = this.sharedInfo();
         return si >= 0 &&
-          this.mem.bytes[si + defaultVcpuInfoOffset(n, this.layout().vcpuInfoSize)] !== 0;
+          this.mem.byte(si + defaultVcpuInfoOffset(n, this.layout().vcpuInfoSize)) !== 0;
       }
       case "guest":
-        return this.mem.bytes[p.gpa] !== 0;
+        return this.mem.byte(p.gpa) !== 0;
       case "dummy":
-        return this.dummy.bytes[0] !== 0;
+        return this.dummy.byte(0) !== 0;
       case "none":
         return false;
     }
@@ -170,28 +170,28 @@ export class VcpuInfoAreas {
    */
   upcallDue(n: number): boolean {
     const p = this.places[n];
-    let bytes: Uint8Array;
+    let mem: GuestMemory;
     let at: number;
     switch (p.kind) {
       case "shared": {
         const si = this.sharedInfo();
         if (si < 0) return false;
-        bytes = this.mem.bytes;
+        mem = this.mem;
         at = si + defaultVcpuInfoOffset(n, this.layout().vcpuInfoSize);
         break;
       }
       case "guest":
-        bytes = this.mem.bytes;
+        mem = this.mem;
         at = p.gpa;
         break;
       case "dummy":
-        bytes = this.dummy.bytes;
+        mem = this.dummy;
         at = 0;
         break;
       case "none":
         return false;
     }
-    return bytes[at] !== 0 && bytes[at + 1] === 0;
+    return mem.byte(at) !== 0 && mem.byte(at + 1) === 0;
   }
 
   /**
@@ -224,7 +224,7 @@ export class VcpuInfoAreas {
       this.mem.write(gpa + 1, 8, 1);
       return;
     }
-    this.mem.store(gpa, old.mem.bytes.subarray(old.addr, old.addr + size));
+    this.mem.store(gpa, old.mem.slice(old.addr, size));
   }
 
   /**
@@ -265,10 +265,9 @@ export class VcpuInfoAreas {
     const old = this.ref(n);
     if (!old) return 0;
     const split = field(this.layout().vcpuInfo, "evtchn_pending_sel").offset;
-    const src = old.mem.bytes;
-    this.mem.store(gpa, src.subarray(old.addr, old.addr + split));
+    this.mem.store(gpa, old.mem.slice(old.addr, split));
     yield;
-    this.mem.store(gpa + split, src.subarray(old.addr + split, old.addr + VCPU_INFO_SIZE));
+    this.mem.store(gpa + split, old.mem.slice(old.addr + split, VCPU_INFO_SIZE - split));
     return 0;
   }
 
