@@ -117,6 +117,11 @@ export const ItsOpcode = {
   DISCARD: 0x0f,
 } as const;
 
+/** {@link ItsOpcode} the other way: a command's name by its DW0 [7:0] (the queue runs thousands). */
+const OPCODE_NAMES: ReadonlyMap<number, keyof typeof ItsOpcode> = new Map(
+  (Object.keys(ItsOpcode) as (keyof typeof ItsOpcode)[]).map((k) => [ItsOpcode[k], k]),
+);
+
 /**
  * GITS_TYPER as KVM reports it: 16 DeviceID bits, 16 EventID bits, 8-byte ITEs, PTA=0.
  *
@@ -229,9 +234,7 @@ export function encodeCommand(c: ItsCommand): bigint[] {
  * ```
  */
 export function decodeCommand(dw: readonly bigint[]): ItsCommand | undefined {
-  const op = (Object.keys(ItsOpcode) as (keyof typeof ItsOpcode)[]).find((k) =>
-    BigInt(ItsOpcode[k]) === (dw[0] & 0xffn)
-  );
+  const op = OPCODE_NAMES.get(Number(dw[0] & 0xffn));
   if (!op) return undefined;
   const n = (v: bigint) => Number(v);
   return {
