@@ -41,6 +41,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     aps: "running",
     lowest_priority: "kvm-vector-hashing",
     routing: "kvm",
+    apic_bus_cycle_ns: 1,
     irqfd_eventfd: "exclusive",
     "hypervisor.guest": 64,
     "hypervisor.max_evtchn_port": 1023,
@@ -84,7 +85,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(
     d.hint,
     "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, split_pins, ioapic_version, " +
-      "aps, lowest_priority, routing, irqfd_eventfd",
+      "aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd",
   );
 });
 

@@ -1441,6 +1441,15 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "enum", values: ["kvm", "qemu"], default: "kvm" },
   },
   {
+    name: "apic_bus_cycle_ns",
+    doc: "KVM_ENABLE_CAP(KVM_CAP_X86_APIC_BUS_CYCLES_NS) made before the vCPUs " +
+      "(kvm_vm_ioctl_enable_cap): the APIC bus cycle in ns, which clocks the LAPIC timer " +
+      "(default 1, KVM's 1 GHz APIC_BUS_CYCLE_NS_DEFAULT); at most 2^25, beyond which " +
+      "U32_MAX * 128 cycles overflow 64 bits of ns (-EINVAL); needs an in-kernel irqchip " +
+      "(-ENXIO). After the vCPUs, `kvm enable_cap` is -EINVAL",
+    value: { kind: "int", min: 1, max: 2 ** 25, default: 1 },
+  },
+  {
     name: "irqfd_eventfd",
     doc: "whom KVM_IRQFD's irqfd excludes from its eventfd, by kernel version: exclusive " +
       "(default; Linux 6.17 on: the irqfd is the eventfd's one priority waiter in all of the " +
@@ -1680,6 +1689,10 @@ export const x86Platform: Platform<X86Vm> = {
       return "'irqchip userspace' has no in-kernel LAPIC: 'lapic x2apic' and " +
         "'aps wait-for-sipi' need 'irqchip kernel' or 'split'";
     }
+    if (s.irqchip === "userspace" && s.apic_bus_cycle_ns !== 1) {
+      return "'apic_bus_cycle_ns' sets the in-kernel LAPIC's bus cycle: KVM answers -ENXIO " +
+        "without an in-kernel irqchip ('irqchip kernel' or 'split')";
+    }
     if (s.irqchip !== "split" && s.split_pins !== 24) {
       return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";
     }
@@ -1725,6 +1738,7 @@ export const x86Platform: Platform<X86Vm> = {
       kvmRunstateArea: s["hypervisor.kvm_runstate"] as "copy_on_set" | "next_update",
       kvmWallclockSec: s["hypervisor.kvm_wallclock"] as number,
       irqfdEventfd: s.irqfd_eventfd as "exclusive" | "per_vm",
+      apicBusCycleNs: s.apic_bus_cycle_ns as number,
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

@@ -166,6 +166,8 @@ export interface X86VmConfig {
   kvmRunstateArea?: KvmRunstateArea;
   /** Whom an eventfd's irqfd excludes, by kernel version (see `lib/x86/irqfd.ts`). Default `exclusive`. */
   irqfdEventfd?: "exclusive" | "per_vm";
+  /** KVM_CAP_X86_APIC_BUS_CYCLES_NS made before the vCPUs: the APIC bus cycle in ns. Default 1. */
+  apicBusCycleNs?: number;
   /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
   kvmWallclockSec?: number;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
@@ -338,6 +340,7 @@ export class X86Vm implements VmModel {
         // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's
         // default) and no I/O APIC is in the kernel, so directed EOI is offered.
         eoiBroadcastSuppression: config.irqchip === "split",
+        busCycleNs: config.apicBusCycleNs,
       });
       if (config.lapicMode === "x2apic") {
         // As userspace's KVM_SET_MSRS would: host-initiated, straight from reset.
