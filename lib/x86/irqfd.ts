@@ -34,6 +34,7 @@
  *
  * @module
  */
+import type { StateHash } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { EBUSY, EINVAL } from "./errno.ts";
 
@@ -101,6 +102,20 @@ export class Irqfds {
   readonly unread: Set<number> = new Set();
 
   constructor(readonly host: IrqfdHost) {}
+
+  /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
+  hashFields(h: StateHash): void {
+    // The host field by field: its callbacks are fixed at creation (a
+    // function feeds a constant), and the generic walk's key list cost.
+    const host = this.host;
+    h.value(host.setGsi);
+    h.value(host.irqchipInKernel);
+    h.value(host.irqchipKernel);
+    h.value(host.eventfds);
+    h.value(host.trace);
+    h.value(this.list);
+    h.value(this.unread);
+  }
 
   #emit(kind: string, text: string): void {
     if (this.host.trace.enabled) this.host.trace.emit("kvm", kind, text);
