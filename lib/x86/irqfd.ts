@@ -112,6 +112,7 @@ export class Irqfds {
     h.value(host.irqchipInKernel);
     h.value(host.irqchipKernel);
     h.value(host.eventfds);
+    h.value(host.boundElsewhere);
     h.value(host.trace);
     h.value(this.list);
     h.value(this.unread);

@@ -199,6 +199,8 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.maxEvtchnPort);
   h.value(c.xenDomain);
   h.value(c.kvmRunstateArea);
+  h.value(c.irqfdEventfd);
+  h.value(c.kvmWallclockSec);
   h.value(c.lapicMode);
   h.value(c.x2apicApi);
   h.value(c.splitPins);
@@ -223,9 +225,10 @@ class UserspaceExtInt implements ExtIntSource {
 }
 
 /**
- * The x86 VMs of one run, by the environment the engine gives them all: the
- * VMs of one VMM process, whose eventfds KVM's host-wide irqfd rule sees.
- * Each run has its own environment, so nothing outlives it.
+ * The x86 VMs of one run that assigned an irqfd, by the environment the
+ * engine gives them all: the VMs of one VMM process, whose eventfds KVM's
+ * host-wide irqfd rule sees. Each run has its own environment, so nothing
+ * outlives it.
  */
 const VMS_OF_RUN = new WeakMap<ModelEnv, X86Vm[]>();
 
@@ -273,9 +276,6 @@ export class X86Vm implements VmModel {
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
     const trace = env.trace;
     this.trace = trace;
-    let peers = VMS_OF_RUN.get(env);
-    if (peers === undefined) VMS_OF_RUN.set(env, peers = []);
-    peers.push(this);
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
@@ -393,14 +393,23 @@ export class X86Vm implements VmModel {
       deliver: (r) => kvmXen.deliver(r),
       setRoutes: (entries) => kvmXen.setRoutes(entries),
     };
+    const exclusive = (config.irqfdEventfd ?? "exclusive") === "exclusive";
     this.irqfds = new Irqfds({
       setGsi: (gsi, level) => void this.routing.irqLine(gsi, level),
       irqchipInKernel: () => config.irqchip !== "userspace",
       irqchipKernel: () => config.irqchip === "kernel",
       eventfds: this.eventfds,
-      boundElsewhere: (config.irqfdEventfd ?? "exclusive") === "exclusive"
-        ? (fd) => peers.some((vm) => vm !== this && vm.irqfds.list.some((q) => q.fd === fd))
-        : undefined,
+      boundElsewhere: (fd) => {
+        // A VM joins its run's list at its first KVM_IRQFD, whatever its
+        // rule (another VM's may be exclusive): one without irqfds binds no
+        // eventfd, and a WeakMap entry for every VM made building one 10x
+        // slower (GC of ephemerons; `scn explore` builds a VM per order).
+        let peers = VMS_OF_RUN.get(env);
+        if (peers === undefined) VMS_OF_RUN.set(env, peers = []);
+        if (!peers.includes(this)) peers.push(this);
+        return exclusive &&
+          peers.some((vm) => vm !== this && vm.irqfds.list.some((q) => q.fd === fd));
+      },
       trace,
     });
     this.routing = new GsiRouting({
