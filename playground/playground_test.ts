@@ -121,6 +121,28 @@ async function rig(): Promise<Rig> {
   };
 }
 
+/**
+ * A test in the browser, given a built and served page: ignored, saying why, where there is no
+ * browser or no puppeteer-core. Puppeteer's pipe and timers outlive a test's await points, so the
+ * sanitizers are off; the rig is always closed.
+ */
+function browserTest(name: string, fn: (r: Rig) => Promise<void>): void {
+  Deno.test({
+    name: name + (SKIP ?? ""),
+    ignore: SKIP !== undefined,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const r = await rig();
+      try {
+        await fn(r);
+      } finally {
+        await r.close();
+      }
+    },
+  });
+}
+
 async function open(r: Rig, hash: string): Promise<Page> {
   const page = await r.browser.newPage();
   await page.setViewport({ width: 1280, height: 760 });
@@ -136,160 +158,132 @@ async function open(r: Rig, hash: string): Promise<Page> {
 const text = (page: Page, selector: string) =>
   page.$eval(selector, (e) => (e as HTMLElement).innerText);
 
-Deno.test({
-  name:
-    "playground: a link with a passing scenario opens it, runs it and says PASS; so do the files alone" +
-    (SKIP ?? ""),
-  ignore: SKIP !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const r = await rig();
-    try {
-      const page = await open(r, `#scn=${scenarioLink("", PASS).split("#scn=")[1]}`);
-      assert.equal(await text(page, "#status"), "PASS");
-      // The editor holds the scenario from the link, highlighted by the grammar's rules.
-      const doc = await page.$eval(".cm-content", (e) => (e as HTMLElement).innerText);
-      assert.ok(doc.includes("an IPI to self is taken once"));
-      assert.ok((await page.$$(".cm-failed-line")).length === 0);
-      const took = await page.$$eval(
-        "#timeline svg g.ev.took title",
-        (ts) => ts.map((t) => t.textContent),
-      );
-      assert.ok(took.length >= 1, "the SVG holds the take");
-      // Every request went to the page's own server: nothing from outside.
-      assert.ok(r.requests.length >= 4);
-      for (const u of r.requests) assert.ok(u.startsWith(r.origin + "/"), u);
+browserTest(
+  "playground: a link with a passing scenario opens it, runs it and says PASS; so do the files alone",
+  async (r) => {
+    const page = await open(r, `#scn=${scenarioLink("", PASS).split("#scn=")[1]}`);
+    assert.equal(await text(page, "#status"), "PASS");
+    // The editor holds the scenario from the link, highlighted by the grammar's rules.
+    const doc = await page.$eval(".cm-content", (e) => (e as HTMLElement).innerText);
+    assert.ok(doc.includes("an IPI to self is taken once"));
+    assert.ok((await page.$$(".cm-failed-line")).length === 0);
+    const took = await page.$$eval(
+      "#timeline svg g.ev.took title",
+      (ts) => ts.map((t) => t.textContent),
+    );
+    assert.ok(took.length >= 1, "the SVG holds the take");
+    // Every request went to the page's own server: nothing from outside.
+    assert.ok(r.requests.length >= 4);
+    for (const u of r.requests) assert.ok(u.startsWith(r.origin + "/"), u);
 
-      // The files alone, opened from disk with no server, do the same.
-      const fromDisk = await r.browser.newPage();
-      await fromDisk.goto(
-        `file://${r.root}index.html#scn=${scenarioLink("", FAIL).split("#scn=")[1]}`,
-      );
-      await fromDisk.waitForSelector("body[data-ready='1']", { timeout: 20_000 });
-      assert.equal(await text(fromDisk, "#status"), "FAIL");
-      assert.equal((await fromDisk.$$("#timeline svg g.ev.took")).length, 2);
-    } finally {
-      await r.close();
-    }
+    // The files alone, opened from disk with no server, do the same.
+    const fromDisk = await r.browser.newPage();
+    await fromDisk.goto(
+      `file://${r.root}index.html#scn=${scenarioLink("", FAIL).split("#scn=")[1]}`,
+    );
+    await fromDisk.waitForSelector("body[data-ready='1']", { timeout: 20_000 });
+    assert.equal(await text(fromDisk, "#status"), "FAIL");
+    assert.equal((await fromDisk.$$("#timeline svg g.ev.took")).length, 2);
   },
-});
+);
 
-Deno.test({
-  name: "playground: a link with a failing scenario marks the failed lines and draws the take" +
-    (SKIP ?? ""),
-  ignore: SKIP !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const r = await rig();
-    try {
-      const page = await open(r, `#scn=${scenarioLink("", FAIL).split("#scn=")[1]}`);
-      assert.equal(await text(page, "#status"), "FAIL");
-      const report = await text(page, "#report");
-      assert.match(report, /scenario\.scn:15:1: expect vcpu0 took 0x9a once/);
-      assert.match(report, /actual: {3}0x9a, 0x9a/);
-      // The failed expectations' lines are marked in the editor, with why on hover.
-      const marked = await page.$$eval(
-        ".cm-failed-line",
-        (ls) => ls.map((l) => [(l as HTMLElement).innerText, l.getAttribute("title")]),
-      );
-      assert.deepEqual(marked.map(([t]) => t), [
-        "expect vcpu0 took 0x9a once",
-        "expect vcpu1 took 0x9a once",
-      ]);
-      assert.match(marked[0][1]!, /expected 0x9a 1 time\(s\); actual 0x9a, 0x9a/);
-      // The SVG timeline: lanes, the taken vector (twice), the failure band.
-      const lanes = await page.$$eval(
-        "#timeline svg g.lane",
-        (g) => g.map((x) => x.getAttribute("data-lane")),
-      );
-      assert.deepEqual(lanes, ["device nic", "kvm", "ioapic", "lapic0", "vcpu0", "lapic1"]);
-      const took = await page.$$eval(
-        "#timeline svg g.ev.took title",
-        (ts) => ts.map((t) => t.textContent),
-      );
-      assert.equal(took.length, 2);
-      for (const t of took) assert.match(t!, /vcpu0 took: 0x9a/);
-      assert.equal((await page.$$("#timeline svg g.failure")).length, 2);
-      // The RTE written on line 9, decoded from the IOAPIC's field table.
-      assert.match(
-        await text(page, "#decoded"),
-        /line 9: IOREDTBL20 0x809a: vector=0x9a .*trigger=level/,
-      );
+browserTest(
+  "playground: a link with a failing scenario marks the failed lines and draws the take",
+  async (r) => {
+    const page = await open(r, `#scn=${scenarioLink("", FAIL).split("#scn=")[1]}`);
+    assert.equal(await text(page, "#status"), "FAIL");
+    const report = await text(page, "#report");
+    assert.match(report, /scenario\.scn:15:1: expect vcpu0 took 0x9a once/);
+    assert.match(report, /actual: {3}0x9a, 0x9a/);
+    // The failed expectations' lines are marked in the editor, with why on hover.
+    const marked = await page.$$eval(
+      ".cm-failed-line",
+      (ls) => ls.map((l) => [(l as HTMLElement).innerText, l.getAttribute("title")]),
+    );
+    assert.deepEqual(marked.map(([t]) => t), [
+      "expect vcpu0 took 0x9a once",
+      "expect vcpu1 took 0x9a once",
+    ]);
+    assert.match(marked[0][1]!, /expected 0x9a 1 time\(s\); actual 0x9a, 0x9a/);
+    // The SVG timeline: lanes, the taken vector (twice), the failure band.
+    const lanes = await page.$$eval(
+      "#timeline svg g.lane",
+      (g) => g.map((x) => x.getAttribute("data-lane")),
+    );
+    assert.deepEqual(lanes, ["device nic", "kvm", "ioapic", "lapic0", "vcpu0", "lapic1"]);
+    const took = await page.$$eval(
+      "#timeline svg g.ev.took title",
+      (ts) => ts.map((t) => t.textContent),
+    );
+    assert.equal(took.length, 2);
+    for (const t of took) assert.match(t!, /vcpu0 took: 0x9a/);
+    assert.equal((await page.$$("#timeline svg g.failure")).length, 2);
+    // The RTE written on line 9, decoded from the IOAPIC's field table.
+    assert.match(
+      await text(page, "#decoded"),
+      /line 9: IOREDTBL20 0x809a: vector=0x9a .*trigger=level/,
+    );
 
-      // What the screenshot shows (looked at when it was made): the red FAIL
-      // badge, the two marked lines in the editor, and the timeline with its
-      // lanes and the first take, all inside the picture.
-      const png = await page.screenshot({ type: "png" });
-      assert.ok(png.length > 10_000);
-      const canWrite = (await Deno.permissions.query({ name: "write", path: SCREENSHOT })).state;
-      if (canWrite === "granted") Deno.writeFileSync(SCREENSHOT, png);
-      const inView = (sel: string) =>
-        page.$eval(sel, (e) => {
-          const b = e.getBoundingClientRect();
-          return b.width > 0 && b.top >= 0 && b.bottom <= innerHeight && b.left >= 0 &&
-            b.right <= innerWidth;
-        });
-      assert.ok(await inView("#status"));
-      assert.equal(
-        await page.$eval("#status", (e) => getComputedStyle(e).backgroundColor),
-        "rgb(207, 34, 46)",
-      );
-      assert.ok(await inView(".cm-failed-line"));
-      assert.ok(await inView("#timeline svg g.lane text"));
-      assert.ok(await inView("#timeline svg g.ev.took circle"));
-      assert.equal(
-        await page.$eval("#timeline svg g.ev.took circle", (c) => c.getAttribute("fill")),
-        "#1f6feb",
-        "the take is the filled blue dot",
-      );
-      for (const u of r.requests) assert.ok(u.startsWith(r.origin + "/"), u);
-    } finally {
-      await r.close();
-    }
+    // What the screenshot shows (looked at when it was made): the red FAIL
+    // badge, the two marked lines in the editor, and the timeline with its
+    // lanes and the first take, all inside the picture.
+    const png = await page.screenshot({ type: "png" });
+    assert.ok(png.length > 10_000);
+    const canWrite = (await Deno.permissions.query({ name: "write", path: SCREENSHOT })).state;
+    if (canWrite === "granted") Deno.writeFileSync(SCREENSHOT, png);
+    const inView = (sel: string) =>
+      page.$eval(sel, (e) => {
+        const b = e.getBoundingClientRect();
+        return b.width > 0 && b.top >= 0 && b.bottom <= innerHeight && b.left >= 0 &&
+          b.right <= innerWidth;
+      });
+    assert.ok(await inView("#status"));
+    assert.equal(
+      await page.$eval("#status", (e) => getComputedStyle(e).backgroundColor),
+      "rgb(207, 34, 46)",
+    );
+    assert.ok(await inView(".cm-failed-line"));
+    assert.ok(await inView("#timeline svg g.lane text"));
+    assert.ok(await inView("#timeline svg g.ev.took circle"));
+    assert.equal(
+      await page.$eval("#timeline svg g.ev.took circle", (c) => c.getAttribute("fill")),
+      "#1f6feb",
+      "the take is the filled blue dot",
+    );
+    for (const u of r.requests) assert.ok(u.startsWith(r.origin + "/"), u);
   },
-});
+);
 
-Deno.test({
-  name: "playground: the library menu, explore, format and copy link work in the page" +
-    (SKIP ?? ""),
-  ignore: SKIP !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const r = await rig();
-    try {
-      const page = await open(r, "");
-      // With no link, the README's scenario is shown and run.
-      assert.equal(await text(page, "#name"), "scenarios/x86/readme_level_redelivery.scn");
-      assert.equal(await text(page, "#status"), "PASS");
-      // A race from the library: explore finds the failing order it is tagged with.
-      const race = "scenarios/races/ioapic_level_eoi_vs_reassert.scn";
-      const options = await page.$$eval(
-        "#library option",
-        (os) => os.map((o) => (o as HTMLOptionElement).value),
-      );
-      assert.ok(options.includes(race));
-      assert.ok(!options.some((o) => /\/_[^/]*$/.test(o)), "fragments are not in the menu");
-      await page.select("#library", race);
-      await page.click("#explore");
-      await page.waitForFunction(() =>
-        document.getElementById("report")!.innerText.includes("passed")
-      );
-      assert.match(await text(page, "#status"), /^(PASS|XFAIL|FAIL)$/);
-      // Format: a scenario in a loose layout comes back in the canonical one.
-      const loose = 'scenario   "t"\nvm g {   arch x86_64 }\nrun\n';
-      const page2 = await open(r, `#scn=${scenarioLink("", loose).split("#scn=")[1]}`);
-      await page2.click("#format");
-      const formatted = await page2.$eval(".cm-content", (e) => (e as HTMLElement).innerText);
-      assert.ok(formatted.startsWith('scenario "t"'), formatted);
-      // Copy link: the link holds the editor's text.
-      await page2.click("#copy");
-      const link = await page2.$eval("#link", (e) => (e as HTMLInputElement).value);
-      assert.equal(scenarioFromHash(new URL(link).hash), formatted.replace(/\n*$/, "\n"));
-    } finally {
-      await r.close();
-    }
+browserTest(
+  "playground: the library menu, explore, format and copy link work in the page",
+  async (r) => {
+    const page = await open(r, "");
+    // With no link, the README's scenario is shown and run.
+    assert.equal(await text(page, "#name"), "scenarios/x86/readme_level_redelivery.scn");
+    assert.equal(await text(page, "#status"), "PASS");
+    // A race from the library: explore finds the failing order it is tagged with.
+    const race = "scenarios/races/ioapic_level_eoi_vs_reassert.scn";
+    const options = await page.$$eval(
+      "#library option",
+      (os) => os.map((o) => (o as HTMLOptionElement).value),
+    );
+    assert.ok(options.includes(race));
+    assert.ok(!options.some((o) => /\/_[^/]*$/.test(o)), "fragments are not in the menu");
+    await page.select("#library", race);
+    await page.click("#explore");
+    await page.waitForFunction(() =>
+      document.getElementById("report")!.innerText.includes("passed")
+    );
+    assert.match(await text(page, "#status"), /^(PASS|XFAIL|FAIL)$/);
+    // Format: a scenario in a loose layout comes back in the canonical one.
+    const loose = 'scenario   "t"\nvm g {   arch x86_64 }\nrun\n';
+    const page2 = await open(r, `#scn=${scenarioLink("", loose).split("#scn=")[1]}`);
+    await page2.click("#format");
+    const formatted = await page2.$eval(".cm-content", (e) => (e as HTMLElement).innerText);
+    assert.ok(formatted.startsWith('scenario "t"'), formatted);
+    // Copy link: the link holds the editor's text.
+    await page2.click("#copy");
+    const link = await page2.$eval("#link", (e) => (e as HTMLInputElement).value);
+    assert.equal(scenarioFromHash(new URL(link).hash), formatted.replace(/\n*$/, "\n"));
   },
-});
+);
