@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { extractScenarios, isHostFile, scenarioText, splitTarget, toHostLoc } from "./extract.ts";
 import { readTarget } from "./load.ts";
-import { type Io, main, mainAsync, processFile, processTarget } from "../cli/main.ts";
+import { mainAsync, processFile, processTarget } from "../cli/main.ts";
+import { captureIo, scn } from "../cli/captured.ts";
 import { collectFiles } from "./files.ts";
 import type { Outcome } from "../report/outcome.ts";
 
@@ -10,22 +11,6 @@ const HOSTS = "tests/fixtures/hosts";
 
 function read(name: string): string {
   return Deno.readTextFileSync(`${HOSTS}/${name}`);
-}
-
-function capture(out: string[]): Io {
-  return {
-    out: (line) => out.push(line),
-    err: (line) => out.push(line),
-    color: false,
-    writeFile: () => {
-      throw new Error("no writes expected");
-    },
-  };
-}
-
-function scn(args: string[]): { code: number; out: string[] } {
-  const out: string[] = [];
-  return { code: main(args, capture(out)), out };
 }
 
 function run(target: string): Outcome[] {
@@ -230,7 +215,7 @@ Deno.test("scn explore explores each scenario of a host file under its file:LINE
   const out: string[] = [];
   const code = await mainAsync(
     ["explore", "--workers", "2", `${HOSTS}/races.eml:41`],
-    capture(out),
+    captureIo(out),
   );
   assert.equal(code, one.code);
   assert.deepEqual(out, one.out);

@@ -2,33 +2,12 @@ import assert from "node:assert/strict";
 import { loadOne, loadTarget, readTarget } from "./load.ts";
 import { confinedLoader } from "./files.ts";
 import { decodeUtf8, readScenarioFile } from "./read.ts";
-import { type Io, main, mainAsync } from "../cli/main.ts";
+import { scn, scnAsync } from "../cli/captured.ts";
 
 // Every file here is written below the system's temporary folder (TMPDIR).
 
 const VM = "vm guest { arch x86_64  vcpus 1 }\n";
 const SECRET = "root:x:0:0:SECRET-LINE:/root:/bin/bash";
-
-function capture(out: string[]): Io {
-  return {
-    out: (line) => out.push(line),
-    err: (line) => out.push(line),
-    color: false,
-    writeFile: () => {
-      throw new Error("no writes expected");
-    },
-  };
-}
-
-function scn(args: string[]): { code: number; out: string[] } {
-  const out: string[] = [];
-  return { code: main(args, capture(out)), out };
-}
-
-async function scnAsync(args: string[]): Promise<{ code: number; out: string[] }> {
-  const out: string[] = [];
-  return { code: await mainAsync(args, capture(out)), out };
-}
 
 /** A folder with `inside/` (where scenarios live) and a secret file beside it. */
 function sandbox(): { root: string; inside: string; secret: string } {
