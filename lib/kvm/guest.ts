@@ -39,6 +39,8 @@
  * @module
  */
 import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_RUN, type KvmSegment } from "./abi.ts";
+import { APIC_DEFAULT_BASE } from "../x86/lapic_registers.ts";
+import { IOAPIC_MMIO_BASE } from "../x86/guest_mmio.ts";
 import type { KvmVcpu } from "./kvm.ts";
 
 /**
@@ -61,7 +63,7 @@ export const GUEST_MEMORY = 0x20_0000;
  * LAPIC_BASE + 0xb0; // the EOI register
  * ```
  */
-export const LAPIC_BASE = 0xfee0_0000, IOAPIC_BASE = 0xfec0_0000;
+export const LAPIC_BASE = APIC_DEFAULT_BASE, IOAPIC_BASE = IOAPIC_MMIO_BASE;
 
 /**
  * Where things are in guest memory.

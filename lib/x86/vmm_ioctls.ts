@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { IOAPIC_MMIO_BASE } from "./guest_mmio.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
 import type { X86Vm } from "./vm.ts";
@@ -164,8 +165,6 @@ const IOAPIC_STATE_FIELDS = ["base_address", "ioregsel", "id", "irr", "redirtbl"
 const IRQCHIP_FIELDS: readonly string[] = [
   ...new Set<string>([...KVM_PIC_STATE_FIELDS, ...IOAPIC_STATE_FIELDS]),
 ];
-/** `IOAPIC_DEFAULT_BASE_ADDRESS`: KVM's I/O APIC base; the model's registers are named, not addressed. */
-const IOAPIC_BASE_ADDRESS = 0xfec0_0000;
 
 const CHIPS = ["pic_master", "pic_slave", "ioapic"] as const;
 
@@ -710,7 +709,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       if (chip !== "ioapic") {
         return vm.pic!.kvmState(chip === "pic_master" ? 0 : 1)[field as keyof KvmPicState];
       }
-      if (field === "base_address") return IOAPIC_BASE_ADDRESS;
+      if (field === "base_address") return IOAPIC_MMIO_BASE;
       const st = ioapicState(vm);
       if (field !== "redirtbl") return st[field as "id" | "ioregsel" | "irr"];
       const v = st.redirtbl[a.index as number];
@@ -758,7 +757,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
           return 0;
         }
         if (field === "base_address") {
-          if (value !== BigInt(IOAPIC_BASE_ADDRESS)) {
+          if (value !== BigInt(IOAPIC_MMIO_BASE)) {
             throw new CommandInputError(
               "moving the I/O APIC (base_address) is not modelled: its registers are named, " +
                 "not addressed",
