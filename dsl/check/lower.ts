@@ -496,13 +496,44 @@ function nameWords(spec: CommandSpec<VmModel>): readonly string[] {
   return words;
 }
 
-/** Finds the command whose name words match the leading identifier words. */
+/** Each actor's commands grouped by their name's first word, in table order. */
+const BY_FIRST_WORD = new WeakMap<
+  readonly CommandSpec<VmModel>[],
+  Map<string, readonly CommandSpec<VmModel>[]>
+>();
+
+function byFirstWord(
+  commands: readonly CommandSpec<VmModel>[],
+): Map<string, readonly CommandSpec<VmModel>[]> {
+  let index = BY_FIRST_WORD.get(commands);
+  if (index === undefined) {
+    const groups = new Map<string, CommandSpec<VmModel>[]>();
+    for (const spec of commands) {
+      const first = nameWords(spec)[0];
+      let group = groups.get(first);
+      if (group === undefined) groups.set(first, group = []);
+      group.push(spec);
+    }
+    BY_FIRST_WORD.set(commands, index = groups);
+  }
+  return index;
+}
+
+/**
+ * Finds the command whose name words match the leading identifier words:
+ * the longest match, the first in table order among equals. Only commands
+ * whose name starts with the first word are tried (a platform has hundreds).
+ */
 function matchCommand(
   args: readonly Arg[],
   commands: readonly CommandSpec<VmModel>[],
 ): { spec: CommandSpec<VmModel>; used: number } | null {
+  const head = args[0];
+  if (head === undefined || head.kind !== "ident") return null;
+  const candidates = byFirstWord(commands).get(head.name);
+  if (candidates === undefined) return null;
   let best: { spec: CommandSpec<VmModel>; used: number } | null = null;
-  for (const spec of commands) {
+  for (const spec of candidates) {
     const words = nameWords(spec);
     if (words.length > args.length) continue;
     if (
