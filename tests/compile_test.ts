@@ -67,7 +67,7 @@ Deno.test("compiled runs give what the interpreter gives, over 300 fuzzed progra
   assert.ok(ran > 50, `only ${ran} mutants checked`);
 });
 
-Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kinds go to exec", () => {
+Deno.test("the compiler compiles 'do', 'let', 'if' and argument-less 'run'; the other op kinds go to exec", () => {
   // Every op kind, so that a new one fails to type-check here until it is placed.
   const ALL: Record<Op["op"], true> = {
     do: true,
@@ -91,6 +91,12 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
     env: new Map(),
     exec: (op) => calls.push(`exec ${op.op}`),
     args: () => ({}),
+    eval: () => 0,
+    cond: () => true,
+    block: () => calls.push("block"),
+    inputError: (_, message) => {
+      throw new Error(message);
+    },
     callWith: () => (calls.push("call"), 0),
     afterStep: () => {},
     runFor: () => calls.push("runFor"),
@@ -111,6 +117,16 @@ Deno.test("the compiler compiles 'do' and argument-less 'run'; the other op kind
       ? { op: "run", duration: null, loc }
       : kind === "repeat"
       ? { op: "repeat", body: [], loc }
+      : kind === "if"
+      ? {
+        op: "if",
+        cond: { c: "truthy", expr: { e: "lit", value: 1, loc }, loc },
+        then: [],
+        else: [],
+        loc,
+      }
+      : kind === "let"
+      ? { op: "let", name: "x", value: { e: "lit", value: 1, loc }, loc }
       : { op: kind, loc };
     compiled.step(op as unknown as Op)(m);
     assert.equal(

@@ -16,16 +16,18 @@
  *
  * @module
  */
-import type { Call, HandlerDecl, Op, Program } from "../../dsl/program.ts";
-import type { Args, Val } from "../core/table.ts";
+import type { Call, Cond, Expr, HandlerDecl, Op, Program } from "../../dsl/program.ts";
+import type { Args, ParamType, Val } from "../core/table.ts";
 import type { Taken, VmModel } from "../core/platform.ts";
 import type { Loc } from "../../dsl/ast.ts";
+import { applyBinaryOp, applyOp } from "../core/u64.ts";
+import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values.ts";
 
 /** One compiled statement as a function of the machine (see {@link perform} for the hot paths). */
 export type Step = (m: Machine) => void;
 
 /** How {@link perform} runs a {@link CompiledOp}. */
-const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3;
+const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3, LET = 4, IF = 5;
 
 /**
  * One compiled statement, as data: what {@link perform} needs to run it.
@@ -44,10 +46,16 @@ export class CompiledOp {
   args: Args | null = null;
   /** A `repeat`'s body, compiled when first run. */
   body: CompiledOp[] | null = null;
-  /** {@link DO}, {@link SETTLE}, {@link REPEAT} or {@link EXEC}. */
+  /** {@link DO}, {@link SETTLE}, {@link REPEAT}, {@link LET}, {@link IF} or {@link EXEC}. */
   readonly kind: number;
   /** For `do`: whether its arguments are all literals (see `args`). */
   readonly constant: boolean;
+  /** For a `do` whose arguments are not all literals: builds them. */
+  readonly argsOf: ArgsBuilder | null = null;
+  /** For `let`: its value. */
+  readonly value: Evaluator | null = null;
+  /** For `if`: its condition. */
+  readonly test: Test | null = null;
 
   constructor(readonly op: Op, readonly owner: Compiled) {
     switch (op.op) {
@@ -56,8 +64,17 @@ export class CompiledOp {
         this.kind = DO;
         this.constant = c.register === undefined && c.entries === undefined &&
           c.args.every((a) => a.expr.e === "lit");
+        if (!this.constant) this.argsOf = compileArgs(c);
         return;
       }
+      case "let":
+        this.kind = LET;
+        this.value = compileExpr(op.value);
+        break;
+      case "if":
+        this.kind = IF;
+        this.test = compileCond(op.cond);
+        break;
       case "run":
         this.kind = op.duration === null ? SETTLE : EXEC;
         break;
@@ -77,7 +94,7 @@ export function perform(m: Machine, s: CompiledOp): void {
   switch (s.kind) {
     case DO: {
       const c = (op as Extract<Op, { op: "do" }>).call;
-      const a = s.constant ? (s.args ??= m.args(c)) : m.args(c);
+      const a = s.constant ? (s.args ??= m.args(c)) : s.argsOf!(m);
       const result = m.callWith(c, a);
       const bind = (op as Extract<Op, { op: "do" }>).bind;
       if (bind !== null) m.env.set(bind, result ?? 0);
@@ -87,6 +104,14 @@ export function perform(m: Machine, s: CompiledOp): void {
     case SETTLE:
       m.runFor(0, op.loc);
       return;
+    case LET:
+      m.env.set((op as Extract<Op, { op: "let" }>).name, s.value!(m));
+      return;
+    case IF: {
+      const i = op as Extract<Op, { op: "if" }>;
+      m.block(s.test!(m) ? i.then : i.else);
+      return;
+    }
     case REPEAT: {
       const r = op as Extract<Op, { op: "repeat" }>;
       m.repeat(r, s.body ??= s.owner.block(r.body));
@@ -105,6 +130,14 @@ export interface Machine {
   exec(op: Op): void;
   /** The arguments of a call, evaluated now. */
   args(c: Call): Args;
+  /** An expression's value, evaluated now by walking it. */
+  eval(e: Expr): Val;
+  /** Whether a condition holds, evaluated now by walking it. */
+  cond(c: Cond): boolean;
+  /** Runs a block of statements (an `if`'s branch). */
+  block(ops: readonly Op[]): void;
+  /** Stops the run: the scenario asked for something it cannot have. */
+  inputError(loc: Loc, message: string): never;
   /** Performs a command with these arguments; vCPU commands retire. */
   callWith(c: Call, args: Args): Val | void;
   /** Checks the invariants after a step. */
@@ -118,19 +151,17 @@ export interface Machine {
 }
 
 /** Op kinds the compiler runs without the interpreter's `exec`. */
-export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat"];
+export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat", "let", "if"];
 
 /**
  * Op kinds that run through the interpreter's `exec`. Bodies that it runs
- * as blocks (an `if`'s branches, a `for`'s body) are compiled blocks again,
+ * as blocks (a `for`'s body) are compiled blocks again,
  * so a loop of commands still runs compiled commands; a `window`'s body runs
  * statement by statement through `exec`, between instruction boundaries.
  */
 export const INTERPRETED_OPS: readonly Op["op"][] = [
-  "if",
   "expect",
   "always",
-  "let",
   "for",
   "parallel",
   "window",
@@ -251,6 +282,202 @@ export class Compiled {
     }
     return h;
   }
+}
+
+/** An expression compiled: its value on a machine, as the interpreter's `eval` gives it. */
+export type Evaluator = (m: Machine) => Val;
+
+/** A call's arguments compiled: what the interpreter's `args` gives. */
+export type ArgsBuilder = (m: Machine) => Args;
+
+/**
+ * An expression as a closure, so that a loop's `let $a = 0x1000 + 8 * $i`
+ * costs a few calls, not a walk of the tree with a switch per node.
+ * Variables, negation and operators are compiled; the rest (sets, ranges,
+ * state reads, queries, conditions) runs through the interpreter's `eval`,
+ * which is what defines them. Errors carry the same locations and words.
+ *
+ * @example
+ * ```ts
+ * import { type Expr } from "../../dsl/program.ts";
+ * declare const machine: Machine, e: Expr;
+ * const value = compileExpr(e);
+ * value(machine); // what machine.eval(e) gives
+ * ```
+ */
+export function compileExpr(e: Expr): Evaluator {
+  switch (e.e) {
+    case "lit": {
+      const v = e.value;
+      return () => v;
+    }
+    case "var": {
+      const name = e.name;
+      return (m) => {
+        const v = m.env.get(name);
+        // The interpreter says what is wrong with a variable that has no value.
+        return v !== undefined ? v : m.eval(e);
+      };
+    }
+    case "neg": {
+      const operand = compileExpr(e.operand);
+      return (m) => {
+        const v = operand(m);
+        if (typeof v === "number") return -v;
+        if (typeof v === "bigint") return -v;
+        return m.inputError(e.loc, `cannot negate ${formatVal(v)}`);
+      };
+    }
+    case "op": {
+      const op = e.op;
+      if (e.args.length === 2) {
+        const a = compileExpr(e.args[0]), b = compileExpr(e.args[1]);
+        return (m) => {
+          const r = applyBinaryOp(op, a(m), b(m));
+          if (typeof r === "string") m.inputError(e.loc, r);
+          return r;
+        };
+      }
+      const operands = e.args.map(compileExpr);
+      return (m) => {
+        const r = applyOp(op, operands.map((x) => x(m)));
+        if (typeof r === "string") m.inputError(e.loc, r);
+        return r;
+      };
+    }
+    case "cond": {
+      const test = compileCond(e.cond);
+      return (m) => test(m) ? 1 : 0;
+    }
+    default:
+      return (m) => m.eval(e);
+  }
+}
+
+/** A condition compiled: whether it holds on a machine, as the interpreter's `cond` says. */
+export type Test = (m: Machine) => boolean;
+
+/**
+ * A condition as a closure ({@link compileExpr}'s counterpart): comparisons
+ * and the logic between them are compiled, `took` runs through the
+ * interpreter's `cond`, which reads the run's history.
+ *
+ * @example
+ * ```ts
+ * import { type Cond } from "../../dsl/program.ts";
+ * declare const machine: Machine, c: Cond;
+ * compileCond(c)(machine); // what machine.cond(c) says
+ * ```
+ */
+export function compileCond(c: Cond): Test {
+  switch (c.c) {
+    case "and": {
+      const l = compileCond(c.left), r = compileCond(c.right);
+      return (m) => l(m) && r(m);
+    }
+    case "or": {
+      const l = compileCond(c.left), r = compileCond(c.right);
+      return (m) => l(m) || r(m);
+    }
+    case "not": {
+      const operand = compileCond(c.operand);
+      return (m) => !operand(m);
+    }
+    case "truthy": {
+      const e = compileExpr(c.expr);
+      return (m) => truthy(e(m));
+    }
+    case "cmp": {
+      const l = compileExpr(c.left), r = compileExpr(c.right), op = c.op;
+      if (op === "==") return (m) => valEquals(l(m), r(m));
+      if (op === "!=") return (m) => !valEquals(l(m), r(m));
+      return (m) => {
+        const a = l(m), b = r(m);
+        const o = valCompare(a, b);
+        if (o === undefined) {
+          return m.inputError(
+            c.loc,
+            `'${op}' compares numbers, not ${formatVal(a)} and ${formatVal(b)}`,
+          );
+        }
+        return op === "<" ? o < 0 : op === "<=" ? o <= 0 : op === ">" ? o > 0 : o >= 0;
+      };
+    }
+    default:
+      return (m) => m.cond(c);
+  }
+}
+
+/**
+ * An argument's value as a parameter of `type` takes it: a literal as the
+ * checker coerced it, anything else coerced now. The common cases (a
+ * number in an `int`'s range, a 64-bit number) skip building the
+ * coercion's result.
+ */
+function compileTyped(expr: Expr, type: ParamType): Evaluator {
+  const value = compileExpr(expr);
+  if (expr.e === "lit") return value;
+  const slow = (m: Machine, v: Val): Val => {
+    const r = coerce(type, v);
+    if (!r.ok) m.inputError(expr.loc, r.why);
+    return r.value;
+  };
+  switch (type.kind) {
+    case "int": {
+      const min = type.min, max = type.max;
+      return (m) => {
+        const v = value(m);
+        return typeof v === "number" && v >= min && v <= max ? v : slow(m, v);
+      };
+    }
+    case "u64":
+      return (m) => {
+        const v = value(m);
+        if (typeof v === "bigint" && v >= 0n && v <= 0xffff_ffff_ffff_ffffn) return v;
+        if (typeof v === "number" && Number.isInteger(v) && v >= 0) return BigInt(v);
+        return slow(m, v);
+      };
+    default:
+      return (m) => slow(m, value(m));
+  }
+}
+
+/**
+ * A call's arguments as a closure. The object is a copy of one made with
+ * every parameter in order (literals filled in), so each call's object has
+ * the same shape and only the computed parameters are written. Calls with a
+ * register or entry block build them through the interpreter.
+ */
+function compileArgs(c: Call): ArgsBuilder {
+  if (c.register !== undefined || c.entries !== undefined) return (m) => m.args(c);
+  const template: Record<string, Val> = {};
+  const names: string[] = [];
+  const values: Evaluator[] = [];
+  const vcpus: boolean[] = [];
+  const locs: Loc[] = [];
+  for (const { param, expr } of c.args) {
+    const t = param.type;
+    const vcpu = t.kind === "int" && t.vcpu === true;
+    template[param.name] = expr.e === "lit" ? expr.value : 0;
+    if (expr.e === "lit" && !vcpu) continue;
+    names.push(param.name);
+    values.push(compileTyped(expr, t));
+    vcpus.push(vcpu);
+    locs.push(expr.loc);
+  }
+  const n = names.length;
+  return (m) => {
+    const out: Record<string, Val> = { ...template };
+    for (let i = 0; i < n; i++) {
+      const v = values[i](m);
+      // A vCPU number held in a variable is checked here; literals were checked already.
+      if (vcpus[i] && typeof v === "number" && v >= m.vms[c.vm].cpus.length) {
+        m.inputError(locs[i], `vm '${m.vms[c.vm].name}' has no vCPU ${v}`);
+      }
+      out[names[i]] = v;
+    }
+    return out;
+  };
 }
 
 /** Fields of program data that point into model tables or sources, not at more program. */
