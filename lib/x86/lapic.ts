@@ -36,7 +36,6 @@
 import {
   clearAllVectors,
   clearVector,
-  highestVector,
   newVectorSet,
   setVector,
   testVector,
@@ -344,10 +343,25 @@ function modeOf(base: number): ApicMode | "invalid" {
  * ```
  */
 export class Lapic {
-  /** Interrupt Request Register. */
+  /**
+   * Interrupt Request Register. Read it freely; change it only through the
+   * LAPIC (accept, acknowledge, reset, {@link Lapic.restoreWord}), which keep
+   * its summary in step.
+   */
   readonly irr: VectorSet = newVectorSet();
-  /** In-Service Register. */
+  /** In-Service Register. Change it only through the LAPIC, as {@link Lapic.irr}. */
   readonly isr: VectorSet = newVectorSet();
+  /**
+   * Summaries of IRR and ISR: bit w is set when word w of the register is
+   * not zero. KVM keeps summaries for the same reason (`apic->irr_pending`,
+   * `isr_count`, `highest_isr_cache`): the questions asked at every
+   * instruction boundary (anything pending? PPR?) then need no scan, and
+   * the highest vector is one `clz32` of the summary and one of its word.
+   * Every writer of IRR and ISR keeps them exact (`#irrSet` and its kin);
+   * derived state, so neither hashed nor shown.
+   */
+  #irrWords = 0;
+  #isrWords = 0;
   /** Trigger Mode Register: 1 = the vector was last accepted level-triggered. */
   readonly tmr: VectorSet = newVectorSet();
   /** LVT entries indexed by {@link Lvt}. */
@@ -612,6 +626,19 @@ export class Lapic {
   }
 
   /**
+   * IRRV, the SDM's name for the highest vector in IRR (-1 when IRR is
+   * empty), whatever PPR says; from the LAPIC's summary, no scan.
+   */
+  get irrv(): number {
+    return highestOf(this.irr, this.#irrWords);
+  }
+
+  /** ISRV: the highest in-service vector (-1 when ISR is empty); from the summary, no scan. */
+  get isrv(): number {
+    return highestOf(this.isr, this.#isrWords);
+  }
+
+  /**
    * Processor Priority Register, by KVM's rule: TPR when TPR[7:4] ≥ ISRV[7:4],
    * else ISRV & 0xF0 (ISRV = highest in-service vector, 0 if none). The SDM
    * leaves PPR[3:0] model-specific in the equal-class case; KVM keeps TPR's.
@@ -624,7 +651,7 @@ export class Lapic {
    * ```
    */
   get ppr(): number {
-    const isrv = highestVector(this.isr);
+    const isrv = highestOf(this.isr, this.#isrWords);
     const isrClass = isrv < 0 ? 0 : isrv & 0xf0;
     return (this.#tpr & 0xf0) >= isrClass ? this.#tpr : isrClass;
   }
@@ -690,6 +717,7 @@ export class Lapic {
     clearAllVectors(this.irr);
     clearAllVectors(this.isr);
     clearAllVectors(this.tmr);
+    this.#irrWords = this.#isrWords = 0;
     const t = this.#host.trace;
     if (t.enabled) {
       t.emit(this.#host.name, "reset", initEvent ? "INIT reset" : "power-up reset");
@@ -889,6 +917,43 @@ export class Lapic {
     return { gp: true, msr, reason };
   }
 
+  // --- IRR and ISR with their summaries -------------------------------------
+
+  /** Sets IRR bit `v`. */
+  #irrSet(v: number): void {
+    setVector(this.irr, v);
+    this.#irrWords |= 1 << (v >>> 5);
+  }
+
+  /** Clears IRR bit `v`. */
+  #irrClear(v: number): void {
+    const w = v >>> 5;
+    if ((this.irr[w] &= ~(1 << (v & 31))) === 0) this.#irrWords &= ~(1 << w);
+  }
+
+  /** Sets ISR bit `v`. */
+  #isrSet(v: number): void {
+    setVector(this.isr, v);
+    this.#isrWords |= 1 << (v >>> 5);
+  }
+
+  /** Clears ISR bit `v`. */
+  #isrClear(v: number): void {
+    const w = v >>> 5;
+    if ((this.isr[w] &= ~(1 << (v & 31))) === 0) this.#isrWords &= ~(1 << w);
+  }
+
+  /** Recomputes the summaries from IRR and ISR, after a write of whole words. */
+  #summarize(): void {
+    let irr = 0, isr = 0;
+    for (let w = 0; w < 8; w++) {
+      if (this.irr[w] !== 0) irr |= 1 << w;
+      if (this.isr[w] !== 0) isr |= 1 << w;
+    }
+    this.#irrWords = irr;
+    this.#isrWords = isr;
+  }
+
   // --- message acceptance (hot path) ---------------------------------------
 
   /**
@@ -938,7 +1003,7 @@ export class Lapic {
           if (t.enabled) t.emit(name, "irr.merged", `${hex(v)} already pending`);
           return Accept.Merged;
         }
-        setVector(this.irr, v);
+        this.#irrSet(v);
         if (t.enabled) {
           (this.#irrCause ??= arenaI32(256))[v] = t.emit(
             name,
@@ -999,7 +1064,7 @@ export class Lapic {
    */
   pendingVector(): number {
     if (!this.hardwareEnabled) return -1;
-    const v = highestVector(this.irr);
+    const v = highestOf(this.irr, this.#irrWords);
     if (v < 0 || (v & 0xf0) <= this.ppr) return -1;
     return v;
   }
@@ -1026,8 +1091,8 @@ export class Lapic {
       if (t.enabled) t.emit(this.#host.name, "spurious", `INTA found nothing: ${hex(s)}`);
       return s;
     }
-    clearVector(this.irr, v);
-    setVector(this.isr, v);
+    this.#irrClear(v);
+    this.#isrSet(v);
     if (t.enabled) t.emit(this.#host.name, "ack", `${hex(v)} IRR -> ISR`);
     return v;
   }
@@ -1055,12 +1120,12 @@ export class Lapic {
   eoi(): number {
     const t = this.#host.trace;
     const name = this.#host.name;
-    const v = highestVector(this.isr);
+    const v = highestOf(this.isr, this.#isrWords);
     if (v < 0) {
       if (t.enabled) t.emit(name, "eoi.none", "EOI with ISR empty");
       return -1;
     }
-    clearVector(this.isr, v);
+    this.#isrClear(v);
     const id = t.enabled ? t.emit(name, "eoi", `${hex(v)} ISR cleared`) : 0;
     const listener = this.#host.eoiListener;
     if (listener.exitsOnEoi?.(v)) {
@@ -1419,6 +1484,8 @@ export class Lapic {
         ? this.tmr
         : this.irr;
       set[word] = value;
+      // KVM's kvm_apic_set_state recounts too (irr_pending, isr_count).
+      if (set !== this.tmr) this.#summarize();
     } else {
       switch (offset) {
         case LapicOffset.ID:
@@ -1687,4 +1754,11 @@ let mapStamps = 0;
 
 function nextMapStamp(): number {
   return ++mapStamps;
+}
+
+/** The highest vector of `set`, whose non-zero words are the bits of `words`; -1 when empty. */
+function highestOf(set: VectorSet, words: number): number {
+  if (words === 0) return -1;
+  const w = 31 - Math.clz32(words);
+  return (w << 5) + 31 - Math.clz32(set[w]);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
-import { setVector, testVector, vectorsOf } from "../core/vector_set.ts";
+import { testVector, vectorsOf } from "../core/vector_set.ts";
 import { type ApicMessage, DeliveryMode, fixedMessage, Shorthand } from "./apic_message.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import {
@@ -75,7 +75,8 @@ Deno.test("Lapic.ppr follows KVM's rule: TPR if its class >= ISRV class, else IS
   assert.equal(apic.ppr, 0);
   apic.write(0x80, 0x25);
   assert.equal(apic.ppr, 0x25);
-  setVector(apic.isr, 0x41);
+  apic.accept(msg(0x41));
+  assert.equal(apic.acknowledge(), 0x41);
   assert.equal(apic.ppr, 0x40);
   apic.write(0x80, 0x47);
   assert.equal(apic.ppr, 0x47);
