@@ -183,4 +183,11 @@ export interface EoiListener {
   exitsOnEoi?(vector: number): boolean;
   /** The EOI of `vector` exits to userspace ({@link EoiListener.exitsOnEoi} said yes). */
   exitEoi?(vector: number): void;
+  /**
+   * A local APIC EOI'd level-triggered `vector` with SVR bit 12 suppressing
+   * the broadcast. KVM's I/O APIC still runs its ack notifiers for the pins
+   * with that vector and leaves remote IRR alone (`kvm_ioapic_update_eoi_one`
+   * checks the bit after notifying). Absent: nothing hears it.
+   */
+  suppressedEoi?(vector: number): void;
 }

@@ -649,8 +649,8 @@ export class Ioapic implements EoiListener {
    * edge-triggered entry sharing the vector with its line held high is
    * re-delivered too. After {@link EOI_STORM_LIMIT} back-to-back
    * re-deliveries of one pin the next is delayed by 10 ms (when the host can
-   * schedule). A suppressed EOI broadcast (SVR bit 12) is the LAPIC's
-   * business: it simply does not call this.
+   * schedule). A suppressed EOI broadcast (SVR bit 12) comes to
+   * {@link Ioapic.suppressedEoi} instead.
    *
    * @example
    * ```ts
@@ -693,6 +693,29 @@ export class Ioapic implements EoiListener {
       }
     } finally {
       t.close(id);
+    }
+  }
+
+  /**
+   * A local APIC EOI'd level-triggered `vector` with SVR bit 12 suppressing
+   * the broadcast (KVM_SET_LAPIC can set the bit though KVM never offers it
+   * with this I/O APIC). KVM's `kvm_ioapic_update_eoi_one` still ends the
+   * RTC's coalescing window and runs the ack notifiers of every pin with
+   * that vector, then looks at the bit: remote IRR stays set and nothing is
+   * re-delivered.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.suppressedEoi(0x76); // pin 14's resampler hears it; remote IRR stays 1
+   * ```
+   */
+  suppressedEoi(vector: number): void {
+    const h = this.#host;
+    this.#rtcEoi(vector);
+    if (!h.ack) return;
+    for (let pin = 0; pin < this.pins; pin++) {
+      if (fieldGet(F_VECTOR, this.#low[pin]) === vector) h.ack(pin);
     }
   }
 

@@ -117,6 +117,20 @@ export interface LapicHost {
    * Absent: the timer arms but never fires.
    */
   schedule?(atNs: number, fire: () => void): TimerHandle;
+  /**
+   * Whether KVM offers directed EOI (Version bit 24, SVR bit 12 writable)
+   * given CPUID x2APIC: asked at each reset and INIT, as
+   * `kvm_lapic_reset` re-runs `kvm_apic_set_version`. Absent: Version keeps
+   * what the options and {@link Lapic.setCpuid} gave it.
+   */
+  directedEoiOffered?(): boolean;
+  /**
+   * Whether SVR bit 12, once set, suppresses the EOI broadcast (KVM's
+   * `kvm_lapic_suppress_eoi_broadcast`, by KVM_CAP_X2APIC_API's mode).
+   * Asked only at the EOI of a vector while the bit is set. Absent: it
+   * does, as the SDM says.
+   */
+  suppressEoiBroadcast?(): boolean;
 }
 
 /**
@@ -709,6 +723,8 @@ export class Lapic {
     this.#tpr = 0;
     if (!this.#x2apic) this.#ldr = 0;
     this.#mapStamp = nextMapStamp();
+    const offered = this.#host.directedEoiOffered;
+    if (offered) this.#suppressEoi = this.#x2apicSupported && offered();
     this.#esr = 0;
     this.#esrPending = 0;
     this.#icrLow = 0;
@@ -1100,12 +1116,15 @@ export class Lapic {
   /**
    * End of interrupt: clears the highest ISR bit. If that vector's TMR bit is
    * set and SVR bit 12 is clear, tells the EOI listener (the IOAPIC's remote
-   * IRR). If it is clear (edge) and the listener wants that vector's edge
-   * EOIs (KVM's `ioapic_handled_vectors`: the RTC's vector while a tick
-   * awaits EOI), tells it through `edgeEoi`, whatever SVR bit 12 says (KVM
+   * IRR); with the bit set, only its `suppressedEoi`, if the host lets the
+   * bit suppress ({@link LapicHost.suppressEoiBroadcast}). If TMR is clear
+   * (edge) and the listener wants that vector's edge EOIs (KVM's
+   * `ioapic_handled_vectors`: the RTC's vector while a tick awaits EOI),
+   * tells it through `edgeEoi`, whatever SVR bit 12 says (KVM
    * `kvm_ioapic_send_eoi`). With a split irqchip the listener may claim the
    * EOI first ({@link EoiListener.exitsOnEoi}): then it exits to userspace
-   * whatever TMR and SVR bit 12 say, as KVM does. A level-triggered LINT
+   * whatever TMR says, and whatever SVR bit 12 says unless the host lets
+   * the bit suppress (KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST). A level-triggered LINT
    * whose vector this is gets its remote IRR cleared (and re-fires if its
    * line is still high). With ISR empty nothing happens. Returns the vector,
    * or -1.
@@ -1129,12 +1148,17 @@ export class Lapic {
     const id = t.enabled ? t.emit(name, "eoi", `${hex(v)} ISR cleared`) : 0;
     const listener = this.#host.eoiListener;
     if (listener.exitsOnEoi?.(v)) {
-      // Split irqchip: userspace's I/O APIC hears it, whatever TMR and SVR.12 say.
-      t.open(id);
-      try {
-        listener.exitEoi!(v);
-      } finally {
-        t.close(id);
+      // Split irqchip: userspace's I/O APIC hears it whatever TMR says, and
+      // whatever SVR.12 says unless the VMM enabled suppression.
+      if (this.#suppressesBroadcast()) {
+        if (t.enabled) t.emit(name, "eoi.suppressed", `${hex(v)}: SVR.12 set, no EOI exit`);
+      } else {
+        t.open(id);
+        try {
+          listener.exitEoi!(v);
+        } finally {
+          t.close(id);
+        }
       }
     } else if (!testVector(this.tmr, v)) {
       if (listener.wantsEdgeEoi?.(v)) {
@@ -1146,8 +1170,16 @@ export class Lapic {
         }
       }
     } else {
-      if ((this.#svr & SVR_SUPPRESS_EOI) !== 0) {
+      if (this.#suppressesBroadcast()) {
         if (t.enabled) t.emit(name, "eoi.suppressed", `${hex(v)}: SVR.12 set, no broadcast`);
+        if (listener.suppressedEoi) {
+          t.open(id);
+          try {
+            listener.suppressedEoi(v);
+          } finally {
+            t.close(id);
+          }
+        }
       } else {
         t.open(id);
         try {
@@ -1170,6 +1202,11 @@ export class Lapic {
       }
     }
     return v;
+  }
+
+  /** SVR bit 12 is set and, by the host's rule, suppresses the EOI broadcast. */
+  #suppressesBroadcast(): boolean {
+    return (this.#svr & SVR_SUPPRESS_EOI) !== 0 && (this.#host.suppressEoiBroadcast?.() ?? true);
   }
 
   /**

@@ -403,9 +403,10 @@ Deno.test("Lapic forwards an edge EOI only for vectors the listener asks for, ev
   assert.deepEqual(level, []);
 });
 
-Deno.test("Lapic: a split-irqchip listener claims the EOIs it intercepts, whatever TMR and SVR.12 say (KVM kvm_ioapic_send_eoi)", () => {
+Deno.test("Lapic: a split-irqchip listener claims the EOIs it intercepts whatever TMR says, and SVR.12 only if the host honours it (KVM kvm_ioapic_send_eoi)", () => {
   const trace = new Trace(() => 0);
   const exits: number[] = [], level: number[] = [];
+  let enabled = false; // KVM_SUPPRESS_EOI_BROADCAST_QUIRKED on a split irqchip
   const apic = new Lapic(0, {
     sink: { deliver: () => 1 },
     eoiListener: {
@@ -416,17 +417,25 @@ Deno.test("Lapic: a split-irqchip listener claims the EOIs it intercepts, whatev
     trace,
     name: "lapic0",
     bsp: false,
+    suppressEoiBroadcast: () => enabled,
   }, { eoiBroadcastSuppression: true });
   apic.write(0xf0, 0x11ff); // enabled, SVR.12 set
-  for (const [v, lvl] of [[0xa2, true], [0xb0, false], [0xc1, true]] as const) {
-    apic.accept(msg(v, lvl));
-    apic.acknowledge();
-    apic.eoi();
-  }
+  const round = () => {
+    for (const [v, lvl] of [[0xa2, true], [0xb0, false], [0xc1, true]] as const) {
+      apic.accept(msg(v, lvl));
+      apic.acknowledge();
+      apic.eoi();
+    }
+  };
+  round();
   assert.deepEqual(exits, [0xa2, 0xb0], "a level one despite SVR.12, and an edge one");
-  assert.deepEqual(level, [], "0xC1 is level but not intercepted: SVR.12 suppresses it");
+  assert.deepEqual(level, [0xc1], "0xC1 is level, not intercepted, and the bit is ignored");
   const exit = trace.events.find((e) => e.kind === "eoi" && e.text.startsWith("0xa2"))!;
   assert.ok(exit);
+  enabled = true; // KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+  round();
+  assert.deepEqual(exits, [0xa2, 0xb0], "SVR.12 now stops every intercepted EOI");
+  assert.deepEqual(level, [0xc1], "and the broadcast");
 });
 
 Deno.test("Lapic without wantsEdgeEoi on its listener sends no edge EOI", () => {

@@ -33,7 +33,13 @@ import { decodeMsr, decodeX86Msi, literal } from "./explain.ts";
 
 import type { Platform } from "../core/platform.ts";
 import { vectorsOf } from "../core/vector_set.ts";
-import { type IrqchipMode, X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
+import {
+  type IrqchipMode,
+  X2APIC_API_VALID_FLAGS,
+  x2apicApiRefusal,
+  X86Vm,
+  XEN_VIOAPIC_PINS,
+} from "./vm.ts";
 import { GP_FAULT } from "./cpu.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { ApicBaseBit, X2APIC_MSR_BASE } from "./lapic_registers.ts";
@@ -1405,9 +1411,15 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "x2apic_api",
-    doc: "KVM_CAP_X2APIC_API flags: 1 KVM_X2APIC_API_USE_32BIT_IDS, " +
-      "2 KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK, 3 both; 0 (default) the capability unused",
-    value: { kind: "int", min: 0, max: 3, default: 0 },
+    doc: "KVM_CAP_X2APIC_API flags, enabled before the vCPUs: 1 KVM_X2APIC_API_USE_32BIT_IDS, " +
+      "2 KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK, 4 KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST " +
+      "(split irqchip only: directed EOI offered, and SVR bit 12 stops the EOI exit), " +
+      "8 KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST (directed EOI neither offered nor " +
+      "honoured), or a sum; 0 (default) the capability unused, KVM's quirked legacy: a split " +
+      "irqchip offers directed EOI yet every EOI of a routed level vector exits, the in-kernel " +
+      "I/O APIC is offered none (Linux 6.19 lapic.c kvm_lapic_advertise_suppress_eoi_broadcast, " +
+      "kvm_lapic_suppress_eoi_broadcast)",
+    value: { kind: "int", min: 0, max: X2APIC_API_VALID_FLAGS, default: 0 },
   },
   {
     name: "split_pins",
@@ -1692,6 +1704,11 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.irqchip === "userspace" && s.apic_bus_cycle_ns !== 1) {
       return "'apic_bus_cycle_ns' sets the in-kernel LAPIC's bus cycle: KVM answers -ENXIO " +
         "without an in-kernel irqchip ('irqchip kernel' or 'split')";
+    }
+    const api = x2apicApiRefusal(s.x2apic_api as number, s.irqchip as IrqchipMode);
+    if (api !== undefined) {
+      return `'x2apic_api ${s.x2apic_api}': KVM_CAP_X2APIC_API refuses ${api} with -EINVAL ` +
+        "(send 'kvm enable_cap' to see the error)";
     }
     if (s.irqchip !== "split" && s.split_pins !== 24) {
       return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";

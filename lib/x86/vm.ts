@@ -105,7 +105,67 @@ export const X2apicApi = {
   Use32BitIds: 1,
   /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK. */
   DisableBroadcastQuirk: 2,
+  /**
+   * KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST: directed EOI offered and SVR
+   * bit 12 honoured; split irqchip only.
+   */
+  EnableSuppressEoiBroadcast: 4,
+  /** KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST: directed EOI neither offered nor honoured. */
+  DisableSuppressEoiBroadcast: 8,
 } as const;
+
+/** `KVM_X2APIC_API_VALID_FLAGS` of current Linux (x86.c): every flag of {@link X2apicApi}. */
+export const X2APIC_API_VALID_FLAGS = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk |
+  X2apicApi.EnableSuppressEoiBroadcast | X2apicApi.DisableSuppressEoiBroadcast;
+
+/**
+ * KVM's `enum kvm_suppress_eoi_broadcast_mode` (kvm_host.h, Linux 6.19):
+ * what the two suppress-EOI-broadcast flags of KVM_CAP_X2APIC_API chose,
+ * `quirked` while the VMM set neither (the legacy behaviour).
+ */
+export type EoiBroadcastMode = "quirked" | "enabled" | "disabled";
+
+/**
+ * Why KVM_CAP_X2APIC_API refuses `flags` with -EINVAL in `irqchip` mode
+ * (`kvm_vm_ioctl_enable_cap`, in its order), or undefined if it takes them:
+ * an unknown flag, ENABLE and DISABLE of EOI-broadcast suppression
+ * together, or ENABLE without a split irqchip (KVM's I/O APIC has no EOI
+ * register to take a directed EOI).
+ *
+ * @example
+ * ```ts
+ * x2apicApiRefusal(4, "kernel"); // "KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST needs a split irqchip"
+ * ```
+ */
+export function x2apicApiRefusal(flags: bigint | number, irqchip: IrqchipMode): string | undefined {
+  const f = BigInt(flags);
+  if ((f & ~BigInt(X2APIC_API_VALID_FLAGS)) !== 0n) {
+    return `flags beyond KVM_X2APIC_API_VALID_FLAGS (${X2APIC_API_VALID_FLAGS})`;
+  }
+  const both = BigInt(X2apicApi.EnableSuppressEoiBroadcast | X2apicApi.DisableSuppressEoiBroadcast);
+  if ((f & both) === both) {
+    return "KVM_X2APIC_ENABLE_ and _DISABLE_SUPPRESS_EOI_BROADCAST together";
+  }
+  if ((f & BigInt(X2apicApi.EnableSuppressEoiBroadcast)) !== 0n && irqchip !== "split") {
+    return "KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST needs a split irqchip";
+  }
+  return undefined;
+}
+
+/**
+ * The suppress-EOI-broadcast mode KVM_CAP_X2APIC_API's `flags` leave after
+ * `mode` (`kvm_vm_ioctl_enable_cap`): a call with neither flag keeps it.
+ *
+ * @example
+ * ```ts
+ * eoiBroadcastModeAfter("quirked", 8); // "disabled"
+ * ```
+ */
+export function eoiBroadcastModeAfter(mode: EoiBroadcastMode, flags: number): EoiBroadcastMode {
+  if (flags & X2apicApi.EnableSuppressEoiBroadcast) return "enabled";
+  if (flags & X2apicApi.DisableSuppressEoiBroadcast) return "disabled";
+  return mode;
+}
 
 /**
  * KVM_CAP_SPLIT_IRQCHIP args[0] as QEMU passes it: the I/O APIC's 24 pins.
@@ -271,6 +331,11 @@ export class X86Vm implements VmModel {
   readonly #splitEois: SplitEoiExits | null;
   /** KVM_SET_CPUID2's interrupt bits per vCPU, once set (both on before). */
   readonly #cpuid: ({ x2apic: boolean; tscDeadline: boolean } | undefined)[] = [];
+  /**
+   * KVM's `kvm->arch.suppress_eoi_broadcast_mode`: the `x2apic_api`
+   * setting's choice, then each KVM_CAP_X2APIC_API that names one.
+   */
+  eoiBroadcastMode: EoiBroadcastMode;
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
@@ -279,6 +344,7 @@ export class X86Vm implements VmModel {
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
+    this.eoiBroadcastMode = eoiBroadcastModeAfter("quirked", api);
     this.bus = new ApicBus(trace, {
       lowestPriority: config.lowestPriority,
       name: "apicbus",
@@ -336,10 +402,11 @@ export class X86Vm implements VmModel {
         irrSet: hypervisor === "xen" ? () => this.xen!.domain.timers.kick(i) : undefined,
         now: env.now,
         schedule: (at, fire) => env.queue.schedule(at, fire),
+        directedEoiOffered: () => this.offersDirectedEoi,
+        suppressEoiBroadcast: () => this.suppressesEoiBroadcast,
       }, {
-        // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's
-        // default) and no I/O APIC is in the kernel, so directed EOI is offered.
-        eoiBroadcastSuppression: config.irqchip === "split",
+        // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's default).
+        eoiBroadcastSuppression: this.offersDirectedEoi,
         busCycleNs: config.apicBusCycleNs,
       });
       if (config.lapicMode === "x2apic") {
@@ -466,6 +533,7 @@ export class X86Vm implements VmModel {
     h.value(this.ram);
     h.value(this.irqfds);
     h.value(this.eventfds);
+    h.value(this.eoiBroadcastMode);
   }
 
   /**
@@ -523,7 +591,7 @@ export class X86Vm implements VmModel {
     this.#cpuid[cpu] = { ...bits };
     c.lapic.setCpuid({
       ...bits,
-      directedEoi: bits.x2apic && this.config.irqchip === "split",
+      directedEoi: bits.x2apic && this.offersDirectedEoi,
     });
     if (this.trace.enabled) {
       this.trace.emit(
@@ -547,6 +615,32 @@ export class X86Vm implements VmModel {
    */
   cpuidBits(cpu: number): { readonly x2apic: boolean; readonly tscDeadline: boolean } {
     return this.#cpuid[cpu] ?? { x2apic: true, tscDeadline: true };
+  }
+
+  /**
+   * Whether KVM offers directed EOI to a guest with CPUID x2APIC
+   * (`kvm_lapic_advertise_suppress_eoi_broadcast`, read when
+   * `kvm_apic_set_version` sets Version bit 24: at KVM_SET_CPUID2 and at
+   * each INIT or reset, not when KVM_CAP_X2APIC_API changes the mode).
+   * Quirked: only when the I/O APIC is not in the kernel, since KVM's has
+   * no EOI register (without an in-kernel LAPIC the question is userspace's,
+   * and the model's LAPIC offers nothing).
+   */
+  get offersDirectedEoi(): boolean {
+    const mode = this.eoiBroadcastMode;
+    return mode === "quirked" ? this.config.irqchip === "split" : mode === "enabled";
+  }
+
+  /**
+   * Whether a LAPIC whose SVR bit 12 is set suppresses the EOI broadcast
+   * (`kvm_lapic_suppress_eoi_broadcast`, read at each EOI). Quirked: only
+   * with the in-kernel I/O APIC, where the bit is writable by KVM_SET_LAPIC
+   * alone; a split irqchip's EOI exits whatever the bit says, the legacy
+   * behaviour VMMs without directed EOI came to rely on.
+   */
+  get suppressesEoiBroadcast(): boolean {
+    const mode = this.eoiBroadcastMode;
+    return mode === "quirked" ? this.config.irqchip !== "split" : mode === "enabled";
   }
 
   /** Whether KVM has an irqchip at all (not `irqchip userspace`). */

@@ -4,7 +4,7 @@ import { Trace } from "../core/trace.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { encodeRte, IoapicIndex, IoapicMmio, RTC_PIN } from "./ioapic.ts";
 import { KvmIrqchip } from "./kvm_routing.ts";
-import { type IrqchipMode, X86Vm, type X86VmConfig } from "./vm.ts";
+import { type IrqchipMode, X2apicApi, X86Vm, type X86VmConfig } from "./vm.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 
@@ -228,6 +228,53 @@ Deno.test("X86Vm split irqchip: SVR bit 12 does not stop the EOI exit (KVM check
   vm.irqLine(5, 1);
   takeAndEoi(vm, 0);
   assert.equal(vm.cpus[0].run.ioapicEoiExits, 1);
+});
+
+Deno.test("X86Vm split irqchip, ENABLE_SUPPRESS_EOI_BROADCAST: SVR bit 12 stops the EOI exit", () => {
+  const vm = makeVm("split", { x2apicApi: X2apicApi.EnableSuppressEoiBroadcast });
+  boot(vm);
+  assert.equal(vm.cpus[0].lapic.version >>> 24, 1, "directed EOI offered");
+  vm.setGsiRouting([{ gsi: 5, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x80a2 }]);
+  vm.irqLine(5, 1);
+  takeAndEoi(vm, 0);
+  assert.equal(vm.cpus[0].run.ioapicEoiExits, 1, "bit 12 clear: the EOI exits");
+  vm.cpus[0].lapic.write(0xf0, 0x11ff);
+  vm.irqLine(5, 0);
+  vm.irqLine(5, 1);
+  takeAndEoi(vm, 0);
+  assert.equal(vm.cpus[0].run.ioapicEoiExits, 1, "bit 12 set: suppressed");
+  vm.eoiBroadcastMode = "quirked";
+  vm.irqLine(5, 0);
+  vm.irqLine(5, 1);
+  takeAndEoi(vm, 0);
+  assert.equal(vm.cpus[0].run.ioapicEoiExits, 2, "quirked again: the bit is ignored");
+});
+
+Deno.test("X86Vm DISABLE_SUPPRESS_EOI_BROADCAST: Version bit 24 goes at the next INIT or KVM_SET_CPUID2", () => {
+  const vm = makeVm("split", { vcpus: 2 });
+  assert.equal(vm.offersDirectedEoi, true, "quirked split irqchip offers it");
+  vm.eoiBroadcastMode = "disabled";
+  assert.equal(vm.cpus[0].lapic.version >>> 24, 1, "not recomputed by the mode change");
+  vm.cpus[0].lapic.reset(true);
+  assert.equal(vm.cpus[0].lapic.version >>> 24, 0, "kvm_lapic_reset -> kvm_apic_set_version");
+  assert.equal(vm.setCpuid(1, { x2apic: true, tscDeadline: true }), 0);
+  assert.equal(vm.cpus[1].lapic.version >>> 24, 0, "KVM_SET_CPUID2 -> kvm_apic_set_version");
+  vm.eoiBroadcastMode = "enabled";
+  assert.equal(vm.setCpuid(1, { x2apic: false, tscDeadline: true }), 0);
+  assert.equal(vm.cpus[1].lapic.version >>> 24, 0, "never without CPUID x2APIC");
+});
+
+Deno.test("X86Vm in-kernel I/O APIC: a suppressed EOI runs the ack notifiers and keeps remote IRR", () => {
+  const vm = makeVm("kernel");
+  boot(vm);
+  vm.cpus[0].lapic.write(0x350, 0x10700); // LVT0 masked: the PIC's copy of GSI 14 stays out
+  programRte(vm, 14, { vector: 0x9a, trigger: "level", dest: 0 });
+  assert.equal(vm.irqfds.assign(3, 14, 2, 4), 0, "resampling irqfd on GSI 14");
+  vm.irqfds.signal(3);
+  vm.cpus[0].lapic.restoreWord(0xf0, 0x11ff); // KVM_SET_LAPIC: the only way to set bit 12 here
+  assert.equal(takeAndEoi(vm, 0), 0x9a);
+  assert.equal(vm.eventfds.get(4), 1, "kvm_notify_acked_irq ran before the SVR check");
+  assert.equal(vm.ioapic!.remoteIrr(14), 1, "remote IRR left set");
 });
 
 Deno.test("X86Vm irqchip userspace: no in-kernel devices; the irqchip ioctls are refused", () => {

@@ -21,7 +21,7 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
-import { X2apicApi } from "./vm.ts";
+import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
@@ -92,13 +92,6 @@ export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
 
 const C = VMM_IOCTL_CONSTANTS;
 
-/** KVM_CAP_X2APIC_API flags beyond the two the model's settings know (arch/x86/include/uapi/asm/kvm.h). */
-const X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1 << 2;
-const X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3;
-/** `KVM_X2APIC_API_VALID_FLAGS` of current Linux. */
-const X2APIC_API_VALID_FLAGS = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk |
-  X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-
 /**
  * KVM_ENABLE_CAP on the VM (`kvm_vm_ioctl_enable_cap`, current Linux, as
  * the development host's kernel answers) for the interrupt capabilities.
@@ -108,10 +101,11 @@ const X2APIC_API_VALID_FLAGS = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcas
  * unless `irqchip userspace`), so KVM_CAP_SPLIT_IRQCHIP can only fail:
  * -EINVAL above KVM_MAX_IRQ_ROUTES pins (older kernels: above
  * MAX_NR_RESERVED_IOAPIC_PINS, 48), else -EEXIST. KVM_CAP_X2APIC_API takes
- * flags at any time: -EINVAL for unknown flags, for ENABLE and DISABLE
- * of EOI-broadcast suppression together, and for ENABLE without a split
- * irqchip; flags already on (the `x2apic_api` setting is this ioctl made
- * before the vCPUs) are 0.
+ * flags at any time ({@link x2apicApiRefusal} says when it is -EINVAL);
+ * either EOI-broadcast suppression flag sets the VM's mode, which the next
+ * EOI obeys and the next KVM_SET_CPUID2 or INIT shows in Version. Flags 1
+ * and 2 the `x2apic_api` setting did not already enable are an input
+ * error: the model fixes them when it builds the vm.
  */
 function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   if (
@@ -134,26 +128,17 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
     // The pin count is checked first; then an irqchip or any created vCPU is -EEXIST.
     return arg > BigInt(KVM_MAX_IRQ_ROUTES) ? -EINVAL : -EEXIST;
   }
-  if ((arg & ~BigInt(X2APIC_API_VALID_FLAGS)) !== 0n) return -EINVAL;
+  if (x2apicApiRefusal(arg, vm.config.irqchip) !== undefined) return -EINVAL;
   const bits = Number(arg);
-  const suppress = X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-  if ((bits & suppress) === suppress) return -EINVAL;
-  if ((bits & X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST) && vm.config.irqchip !== "split") {
-    return -EINVAL;
-  }
-  if (bits & suppress) {
-    throw new CommandInputError(
-      "KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST: the model keeps KVM's legacy " +
-        "(quirked) directed-EOI behaviour and cannot switch it",
-    );
-  }
+  const fixed = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk;
   const now = vm.config.x2apicApi ?? 0;
-  if ((bits & ~now) !== 0) {
+  if ((bits & fixed & ~now) !== 0) {
     throw new CommandInputError(
-      `KVM_CAP_X2APIC_API ${arg} after the vm is built: KVM accepts it, the model fixes the ` +
-        `flags when it builds the vm; set 'x2apic_api ${now | bits}' in the vm block`,
+      `KVM_CAP_X2APIC_API ${arg} after the vm is built: KVM accepts it, the model fixes ` +
+        `flags 1 and 2 when it builds the vm; set 'x2apic_api ${now | (bits & fixed)}' in the vm block`,
     );
   }
+  vm.eoiBroadcastMode = eoiBroadcastModeAfter(vm.eoiBroadcastMode, bits);
   return 0;
 }
 
@@ -648,7 +633,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       "KVM_CAP_SPLIT_IRQCHIP is -EINVAL above 4096 pins, else -EEXIST (an irqchip or vCPUs " +
       "exist: use 'irqchip split' and 'split_pins'); KVM_CAP_X2APIC_API is -EINVAL for unknown " +
       "flags (beyond 0xf), for suppress-EOI-broadcast ENABLE|DISABLE (4|8) or ENABLE without " +
-      "a split irqchip, 0 for flags the 'x2apic_api' setting already enabled; flags != 0 is -EINVAL",
+      "a split irqchip; 4 or 8 sets the suppress-EOI-broadcast mode (the next EOI obeys it, " +
+      "Version bit 24 follows at the next KVM_SET_CPUID2 or INIT: kvm_apic_set_version); 1 and 2 " +
+      "are 0 if the 'x2apic_api' setting already enabled them; flags != 0 is -EINVAL",
     params: [
       {
         name: "cap",
