@@ -135,7 +135,9 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   if ((bits & fixed & ~now) !== 0) {
     throw new CommandInputError(
       `KVM_CAP_X2APIC_API ${arg} after the vm is built: KVM accepts it, the model fixes ` +
-        `flags 1 and 2 when it builds the vm; set 'x2apic_api ${now | (bits & fixed)}' in the vm block`,
+        `flags 1 and 2 when it builds the vm; set 'x2apic_api ${
+          now | (bits & fixed)
+        }' in the vm block`,
     );
   }
   vm.eoiBroadcastMode = eoiBroadcastModeAfter(vm.eoiBroadcastMode, bits);
