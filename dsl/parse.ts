@@ -8,9 +8,17 @@ import { parse as peggyParse, type SyntaxError as PeggySyntaxError } from "./scn
 import type { ScnFile, SkimmedFile, SkimmedRun, Statement } from "./ast.ts";
 import { ScnError } from "../lib/core/diagnostic.ts";
 import { headerVersion, newerVersionError } from "./version.ts";
+import { lazyStatements } from "./lazy.ts";
 
 /**
  * Parses one `.scn` text. `source` names it in locations (usually its path).
+ *
+ * A text of {@link SKIM_FROM_CHARS} characters or more gets a `body` whose
+ * statements are parsed again when read (see dsl/lazy.ts): the same trees,
+ * but only those of one short run alive at a time, so the parse keeps a few
+ * bytes per input byte rather than 20-40. That body is read-only, and a
+ * statement read again may be a new, equal object: to find statements
+ * again by identity (`scn minimize`'s edits), copy it first (`[...body]`).
  *
  * @throws {ScnError} with a `syntax` diagnostic when the text is malformed.
  *
@@ -21,7 +29,16 @@ import { headerVersion, newerVersionError } from "./version.ts";
  * ```
  */
 export function parse(text: string, source = "<input>"): ScnFile {
-  return parseWith(text, source, false) as ScnFile;
+  if (text.length < SKIM_FROM_CHARS) return parseWith(text, source, "whole") as ScnFile;
+  // A long text's trees would be some 20-40 bytes per input byte if all
+  // were kept: its top-level statements are parsed when read instead.
+  const file = parseWith(text, source, "lazy") as ScnFile & { body: SkimmedRun[] };
+  return {
+    kind: "file",
+    body: lazyStatements(file.body, unskim),
+    comments: file.comments,
+    loc: file.loc,
+  };
 }
 
 /**
@@ -43,7 +60,7 @@ export function parse(text: string, source = "<input>"): ScnFile {
  * ```
  */
 export function skim(text: string, source = "<input>"): SkimmedFile {
-  return parseWith(text, source, true) as SkimmedFile;
+  return parseWith(text, source, "skim") as SkimmedFile;
 }
 
 /**
@@ -77,13 +94,22 @@ export function unskim(run: SkimmedRun): Statement[] {
   return body;
 }
 
-function parseWith(text: string, source: string, skimming: boolean): ScnFile | SkimmedFile {
+function parseWith(
+  text: string,
+  source: string,
+  how: "whole" | "skim" | "lazy",
+): ScnFile | SkimmedFile {
   // The generated parser recurses once per nesting level; a stranger's input
   // is stopped where it passes the budget, before it can exhaust the stack.
   const deep = nestingPastBudget(text, source);
   if (deep) throw deep;
   try {
-    return peggyParse(text, { grammarSource: source, skim: skimming, comments: !skimming });
+    return peggyParse(text, {
+      grammarSource: source,
+      skim: how === "skim",
+      lazy: how === "lazy",
+      comments: how !== "skim",
+    });
   } catch (e) {
     if (isPeggyError(e)) {
       // A scenario for a newer language may not parse here; its header says why.

@@ -5490,8 +5490,14 @@ function peg$computePosDetails(pos) {
 // of the whole file are never alive at once. Parsing a rule at a position
 // gives the same result every time, so the statements come back as the first
 // parse saw them.
-const SKIM_RUN = 4096;
+// A lazy parse (`options.lazy`, a long text parsed whole, see `parse` in
+// dsl/parse.ts) folds every top-level statement into runs the same way and
+// keeps no bindings: its runs are parsed again when a statement is read, so
+// they are short: a read parses at most SKIM_RUN statements again.
+const lazy = options.lazy === true;
+const SKIM_RUN = lazy ? 256 : 4096;
 const stopAt = options.stopAt ?? Infinity;
+const NO_BINDS = Object.freeze([]);
 let top = [];
 // What the passes before lowering read is never skimmed: metadata, vm blocks,
 // includes and `expect failure`, at any depth.
@@ -5529,7 +5535,7 @@ function bindings(s, out) {
   if (Array.isArray(s.body)) for (const t of s.body) bindings(t, out);
 }
 function topStatement(s, start, end) {
-  if (!options.skim || !skimmable(s)) {
+  if (!lazy && (!options.skim || !skimmable(s))) {
     top.push(s);
     return;
   }
@@ -5539,9 +5545,10 @@ function topStatement(s, start, end) {
     last.end = end;
     last.count++;
   } else {
-    run = { kind: "skimmed", start, end, count: 1, binds: [], from: lines };
+    run = { kind: "skimmed", start, end, count: 1, binds: lazy ? NO_BINDS : [], from: lines };
     top.push(run);
   }
+  if (lazy) return;
   const bound = new Set();
   bindings(s, bound);
   for (const name of bound) if (!run.binds.includes(name)) run.binds.push(name);

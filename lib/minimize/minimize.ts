@@ -118,7 +118,10 @@ export function minimize(
 ): MinimizeResult {
   const platforms = options.platforms ?? PLATFORMS;
   const load = options.load ?? fileLoader;
-  const original = parse(text, file);
+  const parsed = parse(text, file);
+  // Edits find statements by identity: a long file's lazy body would parse
+  // them anew, so the whole tree is kept while minimizing.
+  const original = { ...parsed, body: [...parsed.body] };
   const oracle = new Oracle({
     text,
     platforms,
