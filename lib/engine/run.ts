@@ -215,10 +215,11 @@ interface Frame {
   /** The compiled `ops`, when the run is compiled. */
   steps: readonly CompiledOp[] | null;
   pc: number;
-  /** The handler's bindings (`$vector`); what they are bound to in this body is `values`. */
+  /** The handler's bindings (`$vector`), bound to `vector` or `ack` for each step that needs them. */
   binds: HandlerDecl["binds"];
-  /** The values of `binds`, when there are any (empty otherwise). */
-  values: Val[];
+  /** What was taken: its vector, and what its acknowledge returned ({@link Taken.ack}). */
+  vector: number;
+  ack: number;
   /** Whether a step of this body needs the handler variables bound ({@link CompiledHandler.binds}). */
   bindsNeeded: boolean;
 }
@@ -491,16 +492,21 @@ class Interpreter {
       return;
     }
     const onStep = this.onStep, ops = op.body, loops = this.loops;
+    // The loop's entry stays on `loops` from its first iteration to its end, its iteration
+    // rewritten in place: between two iterations only the budgets are charged, which read no
+    // loop, so observers see what a push and two pops per iteration showed them.
+    const at = loops.length;
     for (let i = 0; i < n; i++) {
       this.charge(op.loc, 1, "repeat");
       this.tick(op.loc, "repeat");
-      loops.push(i, n);
+      if (i === 0) loops.push(0, n);
+      else loops[at] = i;
       for (let k = 0; k < body.length; k++) {
         perform(this, body[k]);
         if (onStep !== undefined) onStep(ops[k].loc, this);
       }
-      this.leaveLoop();
     }
+    if (n > 0) this.leaveLoop();
   }
 
   /**
@@ -838,22 +844,16 @@ class Interpreter {
     steps: readonly CompiledOp[] | null,
     bindsNeeded: boolean,
   ): void {
+    const vector = taken.vector, ack = taken.ack ?? vector;
     const f = this.spareFrames[v][c].pop() ??
-      { ops: h.body, steps, pc: 0, binds: h.binds, values: [], bindsNeeded };
+      { ops: h.body, steps, pc: 0, binds: h.binds, vector, ack, bindsNeeded };
     f.ops = h.body;
     f.steps = steps;
     f.pc = 0;
     f.binds = h.binds;
+    f.vector = vector;
+    f.ack = ack;
     f.bindsNeeded = bindsNeeded;
-    const values = f.values;
-    // A frame's values are reused as they are; popped and pushed one by one, so that the
-    // storage stays (see leaveLoop).
-    while (values.length > h.binds.length) values.pop();
-    for (let i = 0; i < h.binds.length; i++) {
-      const value = h.binds[i].from === "ack" ? taken.ack ?? taken.vector : taken.vector;
-      if (i < values.length) values[i] = value;
-      else values.push(value);
-    }
     this.frames[v][c].push(f);
   }
 
@@ -877,7 +877,7 @@ class Interpreter {
         const name = f.binds[i].name;
         this.hiddenNames.push(name);
         this.hiddenValues.push(this.env.get(name));
-        this.env.set(name, f.values[i]);
+        this.env.set(name, f.binds[i].from === "ack" ? f.ack : f.vector);
       }
     }
     return depth;
