@@ -255,7 +255,12 @@ interface BlockInfo {
   index: number;
 }
 
+/** The empty sleep set, shared: sleep sets are never changed in place. */
+const NO_SLEEP: number[] = [];
+
 class ItemScheduler implements Scheduler {
+  /** {@link position}'s words, reused at every state. */
+  readonly #position: number[] = [];
   k = 0;
   /** Choices made so far where more than one step could run. */
   depth = 0;
@@ -275,7 +280,7 @@ class ItemScheduler implements Scheduler {
     const info = ctx.info(block);
     const ind = info.ind;
     if (!done.includes(true)) {
-      this.sleep = [];
+      this.sleep = NO_SLEEP;
       this.sizes.push([...ind.plan.chainSizes]);
     }
     const enabled = enabledSteps(ind.plan, done);
@@ -320,9 +325,10 @@ class ItemScheduler implements Scheduler {
       // Between the steps of an interruptible command, its progress (the
       // model's generator) is state no fingerprint sees: no deduplication there.
       const key = ctx.dedup && !inFlight(info.steps, done)
-        ? ctx.fingerprinter.of(state, position(info.index, done))
+        ? ctx.fingerprinter.of(state, position(this.#position, info.index, done))
         : "";
-      ev.push({ e: "node", key, sleep: sleep.slice(), block: info.index });
+      // Sleep sets are replaced, never changed in place: the event can share this one.
+      ev.push({ e: "node", key, sleep, block: info.index });
       if (key !== "" && this.seen(key, sleep)) throw STOP;
     }
     const cands = sleep.length ? enabled.filter((i) => !sleep.includes(i)) : enabled;
@@ -336,7 +342,7 @@ class ItemScheduler implements Scheduler {
           a,
           b,
         ) => a - b)
-        : [];
+        : NO_SLEEP;
     // When the written order's step sleeps, every remaining choice is a deviation: queue them all.
     const deviates = cands[0] !== enabled[0];
     for (let j = deviates ? 0 : 1; j < cands.length; j++) {
@@ -356,9 +362,13 @@ class ItemScheduler implements Scheduler {
   }
 }
 
-/** Where in the program a choice is made: the block and which of its steps already ran. */
-function position(blockIndex: number, done: readonly boolean[]): number[] {
-  const out = [blockIndex];
+/**
+ * Where in the program a choice is made: the block and which of its steps
+ * already ran, written into `out`.
+ */
+function position(out: number[], blockIndex: number, done: readonly boolean[]): number[] {
+  out.length = 0;
+  out.push(blockIndex);
   let word = 0, bit = 0;
   for (const d of done) {
     if (d) word |= 1 << bit;

@@ -64,6 +64,8 @@ const f64w = new Uint32Array(f64.buffer);
 /**
  * Two independent 32-bit lanes (FNV-1a and a murmur3-style mix): 64 bits,
  * so that a search of a million states has a collision chance near 1e-8.
+ * {@link ExactHasher} keeps every word instead, for the tests; this class
+ * is the one `scn explore` uses, so its `n` tests for no log.
  */
 class Hasher implements StateHash {
   a = 0x811c9dc5 | 0;
@@ -76,25 +78,24 @@ class Hasher implements StateHash {
   readonly #seenList: object[] = [];
   readonly #seen = new Map<object, number>();
   readonly #strings = new Map<string, number>();
+  /**
+   * Per constructor met by the walk: what kind of object it makes, its
+   * name's hash and its `hashFields` (found once per class, not per object).
+   */
+  readonly #classes = new Map<unknown, ClassInfo>();
   /** Per constructor, the last key list seen and its hash (instances of a class share one). */
   readonly #shapes = new Map<unknown, { keys: string[]; hash: number }>();
-  /** Every word fed, when exact ({@link FingerprintOptions.exact}); null otherwise. */
-  readonly log: number[] | null;
 
-  constructor(exact: boolean, readonly hooks: boolean) {
-    this.log = exact ? [] : null;
-  }
+  constructor(readonly hooks: boolean) {}
 
   reset(): void {
     this.a = 0x811c9dc5 | 0;
     this.b = 0x9747b28c | 0;
     this.#seenList.length = 0;
     if (this.#seen.size > 0) this.#seen.clear();
-    if (this.log !== null) this.log.length = 0;
   }
 
   n(x: number): void {
-    if (this.log !== null) this.log.push(x | 0);
     this.a = Math.imul(this.a ^ x, 0x01000193);
     let k = Math.imul(x, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
@@ -105,18 +106,11 @@ class Hasher implements StateHash {
   }
 
   str(s: string): void {
-    if (this.log !== null) {
-      // Exact: the characters themselves, not their hash.
-      this.n(T_STR);
-      this.n(s.length);
-      for (let i = 0; i < s.length; i++) this.n(s.charCodeAt(i));
-      return;
-    }
     this.n(T_STR);
-    this.n(this.#strHash(s));
+    this.n(this.strHash(s));
   }
 
-  #strHash(s: string): number {
+  strHash(s: string): number {
     let h = this.#strings.get(s);
     if (h === undefined) {
       h = 0x811c9dc5 | 0;
@@ -206,57 +200,54 @@ class Hasher implements StateHash {
     }
     if (list.length < SEEN_LIST) list.push(o);
     else this.#seen.set(o, SEEN_LIST + this.#seen.size);
-    // The models' hot objects first: they say what they hold.
-    if (this.hooks) {
-      const own = (o as Partial<HashesFields>).hashFields;
-      if (typeof own === "function") {
+    const c = this.#classes.get(o.constructor) ?? this.#classOf(o);
+    switch (c.kind) {
+      // The models' hot objects: they say what they hold.
+      case K_HOOK:
         this.n(T_OBJ);
-        this.str(o.constructor.name);
-        own.call(o, this);
+        if (this.exactKeys) this.str(o.constructor.name);
+        else (this.n(T_STR), this.n(c.name));
+        c.hashFields!.call(o, this);
+        return;
+      case K_VIEW:
+        this.bytes(o as ArrayBufferView);
+        return;
+      case K_ARRAY: {
+        const a = o as unknown[];
+        this.n(T_ARR);
+        this.n(a.length);
+        for (let i = 0; i < a.length; i++) this.value(a[i]);
         return;
       }
-    }
-    if (ArrayBuffer.isView(o)) {
-      this.bytes(o);
-      return;
-    }
-    if (Array.isArray(o)) {
-      this.n(T_ARR);
-      this.n(o.length);
-      for (let i = 0; i < o.length; i++) this.value(o[i]);
-      return;
-    }
-    if (o instanceof Map) {
-      this.n(T_MAP);
-      this.n(o.size);
-      for (const [k, v] of o) {
-        this.value(k);
-        this.value(v);
-      }
-      return;
-    }
-    if (o instanceof Set) {
-      this.n(T_SET);
-      this.n(o.size);
-      for (const v of o) this.value(v);
-      return;
-    }
-    // The trace is history, not state (and is off while exploring); the
-    // queue's entries are private, so only their number can be seen.
-    if (o instanceof Trace) return;
-    if (o instanceof EventQueue) {
-      this.n(o.size);
-      return;
-    }
-    if (o instanceof ArrayBuffer) {
-      this.bytes(new Uint8Array(o));
-      return;
+      case K_MAP:
+        this.n(T_MAP);
+        this.n((o as Map<unknown, unknown>).size);
+        for (const [k, v] of o as Map<unknown, unknown>) {
+          this.value(k);
+          this.value(v);
+        }
+        return;
+      case K_SET:
+        this.n(T_SET);
+        this.n((o as Set<unknown>).size);
+        for (const v of o as Set<unknown>) this.value(v);
+        return;
+      // The trace is history, not state (and is off while exploring); the
+      // queue's entries are private, so only their number can be seen.
+      case K_TRACE:
+        return;
+      case K_QUEUE:
+        this.n((o as EventQueue).size);
+        return;
+      case K_BUFFER:
+        this.bytes(new Uint8Array(o as ArrayBuffer));
+        return;
     }
     this.n(T_OBJ);
     const keys = Object.keys(o);
     this.n(keys.length);
     const rec = o as Record<string, unknown>;
-    if (this.log !== null) {
+    if (this.exactKeys) {
       for (const k of keys) (this.str(k), this.value(rec[k]));
       return;
     }
@@ -275,7 +266,7 @@ class Hasher implements StateHash {
       if (same) return shape.hash;
     }
     let h = 0x6a09e667 | 0;
-    for (const k of keys) h = Math.imul(h ^ this.#strHash(k), 0x01000193);
+    for (const k of keys) h = Math.imul(h ^ this.strHash(k), 0x01000193);
     this.#shapes.set(ctor, { keys, hash: h });
     return h;
   }
@@ -334,9 +325,107 @@ class Hasher implements StateHash {
     for (; i < len; i++) if (v[i] !== 0) (this.n(i), this.n(v[i]));
   }
 
+  /** Whether objects' key names are fed one by one (exact) rather than once per shape. */
+  get exactKeys(): boolean {
+    return false;
+  }
+
+  /**
+   * What kind of object `o` is and, with hooks, its `hashFields`: the
+   * tests a walk would make on every object, made once per class.
+   */
+  #classOf(o: object): ClassInfo {
+    const own = this.hooks ? (o as Partial<HashesFields>).hashFields : undefined;
+    const kind = typeof own === "function"
+      ? K_HOOK
+      : ArrayBuffer.isView(o)
+      ? K_VIEW
+      : Array.isArray(o)
+      ? K_ARRAY
+      : o instanceof Map
+      ? K_MAP
+      : o instanceof Set
+      ? K_SET
+      : o instanceof Trace
+      ? K_TRACE
+      : o instanceof EventQueue
+      ? K_QUEUE
+      : o instanceof ArrayBuffer
+      ? K_BUFFER
+      : K_OBJECT;
+    const c: ClassInfo = {
+      kind,
+      name: this.strHash(String(o.constructor?.name)),
+      hashFields: typeof own === "function" ? own : null,
+    };
+    // An object's own `hashFields` (not its class's) is not cached: the
+    // next instance may lack it.
+    if (!Object.hasOwn(o, "hashFields")) this.#classes.set(o.constructor, c);
+    return c;
+  }
+
+  /**
+   * The 64 bits as five characters of 13 bits each, from U+3000 up: no
+   * control character and no surrogate, made without a radix conversion
+   * (two `toString(36)` cost more than a quarter of a small state's hash).
+   */
   digest(): string {
-    if (this.log !== null) return this.log.join(",");
-    return `${(this.a >>> 0).toString(36)}.${(this.b >>> 0).toString(36)}`;
+    const a = this.a, b = this.b;
+    return String.fromCharCode(
+      0x3000 + (a & 0x1fff),
+      0x3000 + ((a >>> 13) & 0x1fff),
+      0x3000 + ((a >>> 26) | ((b & 0x7f) << 6)),
+      0x3000 + ((b >>> 7) & 0x1fff),
+      0x3000 + (b >>> 20),
+    );
+  }
+}
+
+/** Kinds of object, by how the walk feeds them ({@link ClassInfo}). */
+const K_HOOK = 0,
+  K_VIEW = 1,
+  K_ARRAY = 2,
+  K_MAP = 3,
+  K_SET = 4,
+  K_TRACE = 5,
+  K_QUEUE = 6,
+  K_BUFFER = 7,
+  K_OBJECT = 8;
+
+/** What {@link Hasher} keeps per class of object. */
+interface ClassInfo {
+  kind: number;
+  /** The hash of the constructor's name. */
+  name: number;
+  hashFields: ((h: StateHash) => void) | null;
+}
+
+/** A {@link Hasher} that gives every word fed, in order, and strings by their characters. */
+class ExactHasher extends Hasher {
+  readonly log: number[] = [];
+
+  override reset(): void {
+    super.reset();
+    this.log.length = 0;
+  }
+
+  override n(x: number): void {
+    this.log.push(x | 0);
+  }
+
+  override str(s: string): void {
+    // Exact: the characters themselves, not their hash.
+    this.n(T_STR);
+    this.n(s.length);
+    for (let i = 0; i < s.length; i++) this.n(s.charCodeAt(i));
+  }
+
+  override get exactKeys(): boolean {
+    return true;
+  }
+
+  override digest(): string {
+    return this.log.join(",");
   }
 }
 
@@ -371,7 +460,7 @@ interface PathSet {
  * import { type RunState } from "./run.ts";
  * declare const blockIndex: number, doneMask: number, program: Program, state: RunState;
  * const fp = new Fingerprinter(program);
- * fp.of(state, [blockIndex, doneMask]); // "1x2k9a.3fz81q"
+ * fp.of(state, [blockIndex, doneMask]); // five characters: 64 bits of hash
  * ```
  */
 export class Fingerprinter {
@@ -384,7 +473,7 @@ export class Fingerprinter {
 
   constructor(readonly program: Program, options: FingerprintOptions = {}) {
     this.#hooks = options.hooks ?? true;
-    this.#h = new Hasher(options.exact ?? false, this.#hooks);
+    this.#h = options.exact ? new ExactHasher(this.#hooks) : new Hasher(this.#hooks);
     program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
     this.#paths = program.vms.map((d) => {
       const specs = d.platform.state as readonly StateSpec<VmModel>[];
