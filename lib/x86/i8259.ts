@@ -64,6 +64,13 @@ export interface I8259Host {
    * resampling irqfd on a PIC pin hears the guest's EOI.
    */
   ack?: (irq: number) => void;
+  /**
+   * Whether some vCPU takes the PIC's INTR (KVM's `kvm_apic_accept_pic_intr`
+   * for any vCPU: its APIC hardware-disabled, or LVT0 unmasked in ExtINT
+   * mode). KVM's ICW1 acks the edge requests it drops only then. Absent: none
+   * does, and ICW1 acks nothing.
+   */
+  acceptsIntr?: () => boolean;
 }
 
 /**
@@ -680,6 +687,7 @@ export class I8259Pair {
     // already high must go low and high again (its latched edge is dropped
     // here, and `lines` still records it high); level requests are the line
     // itself and stay.
+    const edgeIrr = c.irr & ~c.elcr;
     c.irr &= c.elcr;
     c.imr = 0;
     c.priorityBase = 0;
@@ -698,6 +706,21 @@ export class I8259Pair {
       ? this.#emit("icw1", `${c.role} ICW1 ${hex(v)} imr=0x00 irr=${hex(c.irr)} isr=${hex(c.isr)}`)
       : 0;
     this.#host.trace.open(id);
+    // KVM's kvm_pic_reset then runs pic_clear_isr on each IR whose edge
+    // request it dropped, if a vCPU takes INTR: that IR's ISR bit goes (set
+    // or not) and its ack notifiers run, so a resampling irqfd on the pin
+    // de-asserts and signals its resamplefd. QEMU and the datasheet do
+    // neither.
+    if (edgeIrr !== 0 && this.#host.acceptsIntr?.()) {
+      for (let irq = 0; irq < 8; irq++) {
+        if ((edgeIrr & (1 << irq)) === 0) continue;
+        c.isr &= ~(1 << irq);
+        if (this.#host.trace.enabled) {
+          this.#emit("icw1.ack", `${c.role} IR${irq}: edge request dropped, acked`);
+        }
+        this.#acked(c, irq);
+      }
+    }
     this.#update();
     this.#host.trace.close(id);
   }

@@ -515,3 +515,31 @@ Deno.test("I8259Pair.setIrq() coalesces a master IR2 raise with a slave request 
   const fresh = rig().pic;
   assert.equal(fresh.setIrq(0, 2, 1), 1);
 });
+
+Deno.test("I8259Pair ICW1: KVM acks each dropped edge request when a vCPU takes INTR (kvm_pic_reset)", () => {
+  for (const accepts of [true, false]) {
+    const trace = new Trace(() => 0);
+    const acked: number[] = [];
+    const pic = new I8259Pair({
+      trace,
+      name: "pic",
+      ack: (irq) => acked.push(irq),
+      acceptsIntr: () => accepts,
+    });
+    init(pic);
+    pic.ioWrite(0x4d1, 0x02); // ELCR: slave IR1 (IRQ9) level-triggered
+    pic.setIsaIrq(3, 1); // master IR3, edge
+    pic.setIsaIrq(12, 1); // slave IR4, edge
+    pic.setIsaIrq(9, 1); // slave IR1, level
+    pic.ioWrite(0x21, 0xff);
+    pic.ioWrite(0xa1, 0xff);
+    pic.ioWrite(0xa0, 0x11); // ICW1 on the slave only
+    assert.deepEqual(acked, accepts ? [12] : [], "the slave's dropped edge, not its level request");
+    assert.equal(pic.kvmState(1).irr, 0x02, "the level request stays");
+    const m = pic.kvmState(0);
+    const edges = [0, 1, 2, 3, 4, 5, 6, 7].filter((i) => (m.irr & ~m.elcr & (1 << i)) !== 0);
+    assert.ok(edges.includes(3));
+    pic.ioWrite(0x20, 0x11);
+    assert.deepEqual(acked, accepts ? [12, ...edges] : []);
+  }
+});

@@ -375,6 +375,10 @@ export class X86Vm implements VmModel {
         trace,
         name: "pic",
         ack: (irq) => this.#acked(irq < 8 ? KvmIrqchip.PicMaster : KvmIrqchip.PicSlave, irq & 7),
+        // Xen's vpic_ioport_write has no ack notifiers to run at ICW1.
+        acceptsIntr: hypervisor === "xen"
+          ? undefined
+          : () => this.cpus.some((c) => c.lapic.acceptsExtInt()),
       })
       : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
