@@ -106,6 +106,8 @@ export class ApicBus implements IpiSink {
   }
   readonly #trace: Trace;
   readonly #name: string;
+  /** `lowestPriority` is KVM's vector hashing: KVM's map decides (asked per delivery). */
+  readonly #kvm: boolean;
   /** KVM's APIC map, brought up to date before each delivery. */
   readonly #map: KvmApicMap;
   /** Scratch copy so a rewritten message never changes the sender's object. */
@@ -135,6 +137,7 @@ export class ApicBus implements IpiSink {
   constructor(trace: Trace, options: ApicBusOptions = {}) {
     this.#trace = trace;
     this.lowestPriority = options.lowestPriority ?? "kvm-vector-hashing";
+    this.#kvm = this.lowestPriority === "kvm-vector-hashing";
     this.#name = options.name ?? "apicbus";
     this.use32BitIds = options.x2apicApi?.use32BitIds ?? false;
     this.broadcastQuirkDisabled = options.x2apicApi?.disableBroadcastQuirk ?? false;
@@ -282,12 +285,13 @@ export class ApicBus implements IpiSink {
 
   #deliver(sender: Lapic | null, original: ApicMessage): number {
     const t = this.#trace;
-    if (this.lowestPriority === "kvm-vector-hashing") this.#map.update(this.lapics);
+    const kvm = this.#kvm;
+    if (kvm) this.#map.update(this.lapics);
     let msg = original;
     let lowest = msg.deliveryMode === DeliveryMode.LowestPriority || msg.redirectionHint;
     const broadcastDest = msg.shorthand === Shorthand.None && this.isBroadcastDest(msg, sender);
     if (
-      lowest && this.lowestPriority === "kvm-vector-hashing" && !msg.logical &&
+      lowest && kvm && !msg.logical &&
       broadcastDest && msg.dest === XAPIC_BROADCAST
     ) {
       // KVM turns a physical-broadcast lowest-priority message into a fixed
@@ -298,7 +302,7 @@ export class ApicBus implements IpiSink {
       if (t.enabled) t.emit(this.#name, "lowest.broadcast", "physical broadcast made fixed");
     }
     let result: number;
-    if (this.lowestPriority === "kvm-vector-hashing") {
+    if (kvm) {
       // KVM answers from its APIC map when it can (kvm_irq_delivery_to_apic_fast),
       // else asks every vCPU (the slow path, where matching nobody gives -1).
       result = this.#fromMap(msg, sender, lowest, broadcastDest);

@@ -499,6 +499,8 @@ export class X86Cpu implements CpuModel {
    */
   service(): number {
     const l = this.lapic;
+    // Nothing latched and no hypervisor: every boundary of a plain KVM guest but a few.
+    if (l.nmiPending <= 1 && !l.initPending && l.sipiVector < 0 && this.hv === null) return 0;
     let r = 0;
     const limit = this.#nmiLimit();
     if (l.nmiPending > limit) {

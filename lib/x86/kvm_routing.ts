@@ -573,6 +573,12 @@ export class GsiRouting {
    */
   signalMsi(addressLo: number, addressHi: number, data: number, flags = 0): number {
     const t = this.#opts.trace;
+    if (!t.enabled) {
+      // Untraced, there is no scope to open and close: one MSI per round trip.
+      return (flags & ~KVM_MSI_VALID_DEVID) !== 0
+        ? -EINVAL
+        : this.#setMsi(addressLo, addressHi, data, 1);
+    }
     const id = t.enabled
       ? t.emit(
         this.#name,

@@ -412,6 +412,11 @@ export class Lapic {
   kickPending = false;
 
   #apicBase = 0;
+  /**
+   * IA32_APIC_BASE.EN, kept with {@link Lapic.apicBase} by its two writers:
+   * IA32_APIC_BASE is above 2^31, a double, and every delivery and boundary asks.
+   */
+  #enabled = false;
   #x2apic = false;
   /** The ID register: the 8-bit xAPIC ID, or the 32-bit x2APIC ID in x2APIC mode. */
   #id: number;
@@ -628,7 +633,7 @@ export class Lapic {
 
   /** IA32_APIC_BASE.EN: the APIC is globally (hardware) enabled. */
   get hardwareEnabled(): boolean {
-    return (this.#apicBase & BASE_EN) !== 0;
+    return this.#enabled;
   }
   /** SVR bit 8: the APIC is software-enabled. */
   get softwareEnabled(): boolean {
@@ -708,6 +713,7 @@ export class Lapic {
   reset(initEvent = false): void {
     if (!initEvent) {
       this.#apicBase = (APIC_DEFAULT_BASE | BASE_EN | (this.#host.bsp ? BASE_BSP : 0)) >>> 0;
+      this.#enabled = true;
       this.#x2apic = false;
       this.#id = this.#initialId & 0xff;
     }
@@ -788,6 +794,7 @@ export class Lapic {
     }
     const old = this.#apicBase;
     this.#apicBase = Number(value);
+    this.#enabled = (low & BASE_EN) !== 0;
     this.#x2apic = to === "x2apic";
     // What changes with the mode (KVM __kvm_apic_set_base).
     if (((old ^ low) & BASE_EN) !== 0 && to !== "disabled") this.#id = this.#initialId & 0xff;
@@ -1588,6 +1595,11 @@ export class Lapic {
         const why = this.#x2apic ? "x2APIC mode, MMIO is a hole" : "APIC hardware-disabled";
         t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: ${why}`);
       }
+      return;
+    }
+    if (offset === LapicOffset.EOI) {
+      // What #regWrite would do, without the register lookup: one per interrupt.
+      this.eoi();
       return;
     }
     const reg = (offset & 0xf) === 0 ? lapicRegisterByOffset(offset) : undefined;

@@ -1,6 +1,7 @@
 /**
- * The LAPIC's IRR/ISR summaries (counts and highest vectors, as KVM keeps
- * `irr_pending`, `isr_count` and `highest_isr_cache`) against a
+ * The LAPIC's IRR/ISR summaries (which words are not zero, as KVM keeps
+ * `irr_pending`, `isr_count` and `highest_isr_cache`) and its copy of
+ * IA32_APIC_BASE.EN against a
  * recomputation from the registers themselves, after every step of seeded
  * random sequences through every writer of IRR and ISR. A writer that forgets
  * to keep a summary in step makes `irrv`, `isrv`, `ppr` or `pendingVector`
@@ -23,6 +24,8 @@ function reference(apic: Lapic): { irrv: number; isrv: number; ppr: number; pend
 }
 
 function check(apic: Lapic, what: string): void {
+  // IA32_APIC_BASE.EN is kept apart from IA32_APIC_BASE too.
+  assert.equal(apic.hardwareEnabled, (apic.apicBase & 0x800) !== 0, `EN after ${what}`);
   const want = reference(apic);
   assert.deepEqual(
     { irrv: apic.irrv, isrv: apic.isrv, ppr: apic.ppr, pending: apic.pendingVector() },
@@ -70,12 +73,13 @@ function step(apic: Lapic, rng: Prng): string {
       return init ? "INIT" : "power-up reset";
     }
     default: {
-      // Hardware-disable and enable again (IRR and ISR stay as they are).
+      // Hardware-disable, or x2APIC mode, and back (IRR and ISR stay as they are).
       const base = apic.apicBase;
-      apic.setApicBase(base & ~0x800);
-      check(apic, "hardware-disable");
-      apic.setApicBase(base);
-      return "hardware-disable and enable";
+      const other = rng.chance(0.5) ? (base & ~0x800) >>> 0 : (base | 0xc00) >>> 0;
+      assert.ok(apic.setApicBase(other, true));
+      check(apic, `IA32_APIC_BASE <- 0x${other.toString(16)}`);
+      assert.ok(apic.setApicBase(base, true));
+      return "IA32_APIC_BASE there and back";
     }
   }
 }

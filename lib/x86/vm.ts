@@ -341,6 +341,7 @@ export class X86Vm implements VmModel {
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
     const trace = env.trace;
     this.trace = trace;
+    this.#irqchipInKernel = config.irqchip !== "userspace";
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
@@ -649,8 +650,10 @@ export class X86Vm implements VmModel {
 
   /** Whether KVM has an irqchip at all (not `irqchip userspace`). */
   get irqchipInKernel(): boolean {
-    return this.config.irqchip !== "userspace";
+    return this.#irqchipInKernel;
   }
+  /** From the configuration, which does not change: asked by every KVM_SIGNAL_MSI. */
+  readonly #irqchipInKernel: boolean;
 
   /**
    * KVM_IRQ_LINE_STATUS on `gsi`: the routing table's answer, or -ENXIO
