@@ -13,9 +13,11 @@
  *
  * Width and alignment, as KVM answers them:
  * - LAPIC read (`apic_mmio_read` → `kvm_lapic_reg_read`): 1, 2 or 4 bytes
- *   that stay inside the first 4 bytes of a 16-byte slot read the register
- *   shifted; anything else (8 bytes, crossing byte 4) is not answered by
- *   KVM (the emulator's buffer is left as it was); the model reads 0 there.
+ *   that stay inside the first 4 bytes of a register KVM reads (not EOI,
+ *   RRD or an unknown offset) read it shifted; anything else (8 bytes,
+ *   crossing byte 4) is not answered, though reported handled: the guest
+ *   gets what the vCPU's last emulated load left in the emulator's read
+ *   cache ({@link X86Vm.mmioReadCache}; zero before any).
  *   Disabled or x2APIC mode: all ones (KVM_X86_QUIRK_LAPIC_MMIO_HOLE, on by
  *   default).
  * - LAPIC write (`apic_mmio_write`): only a 4-byte store at a 16-byte-aligned
@@ -24,7 +26,10 @@
  * - I/O APIC (`ioapic_mmio_read` / `ioapic_mmio_write`): the offset is taken
  *   modulo 0x100 with no alignment check; a read answers IOREGSEL or IOWIN
  *   (else 0) truncated to the width (8 bytes: zero-extended); a write takes
- *   the low 1, 2 or 4 bytes (8: the low 4).
+ *   the low 1, 2 or 4 bytes (8: the low 4). KVM_SET_IRQCHIP may move the
+ *   I/O APIC's `base_address`, but its device stays registered at
+ *   0xfec00000: only the part of that window at or above the new base still
+ *   answers (`ioapic_mmio_in_range`), the rest exits to the VMM.
  *
  * Sources: Linux arch/x86/kvm/lapic.c (`apic_mmio_in_range`,
  * `apic_mmio_read`, `kvm_lapic_reg_read`, `apic_mmio_write`,
@@ -37,12 +42,14 @@
  */
 import { CommandInputError } from "../core/diagnostic.ts";
 import type { AccessWidth } from "../core/guest_memory.ts";
+import { type Ioapic, IOAPIC_MMIO_BASE } from "./ioapic.ts";
+import { kvmReadsLapicRegister } from "./lapic_registers.ts";
 import type { X86Vm } from "./vm.ts";
+
+export { IOAPIC_MMIO_BASE };
 
 /** `LAPIC_MMIO_LENGTH`: the xAPIC register page. */
 export const LAPIC_MMIO_LENGTH = 0x1000;
-/** `IOAPIC_DEFAULT_BASE_ADDRESS`: where KVM's in-kernel I/O APIC answers. */
-export const IOAPIC_MMIO_BASE = 0xfec0_0000;
 /** `IOAPIC_MEM_LENGTH`: the I/O APIC's MMIO window. */
 export const IOAPIC_MEM_LENGTH = 0x100;
 
@@ -67,9 +74,23 @@ export function mmioTarget(vm: X86Vm, cpu: number, addr: number): MmioTarget {
     if (addr >= base && addr < base + LAPIC_MMIO_LENGTH) return "lapic";
   }
   if (addr >= IOAPIC_MMIO_BASE && addr < IOAPIC_MMIO_BASE + IOAPIC_MEM_LENGTH) {
-    return vm.ioapic ? "ioapic" : null;
+    return vm.ioapic && ioapicInRange(vm.ioapic, addr) ? "ioapic" : null;
   }
   return null;
+}
+
+const DEFAULT_BASE = BigInt(IOAPIC_MMIO_BASE);
+
+/**
+ * `ioapic_mmio_in_range`: whether `addr` is in the window at the I/O APIC's
+ * `base_address`, which KVM_SET_IRQCHIP may have moved away from where its
+ * MMIO device is registered.
+ */
+function ioapicInRange(io: Ioapic, addr: number): boolean {
+  const base = io.baseAddress;
+  if (base === DEFAULT_BASE) return true; // the caller checked the registered window
+  const a = BigInt(addr);
+  return a >= base && a < base + BigInt(IOAPIC_MEM_LENGTH);
 }
 
 /**
@@ -91,9 +112,21 @@ export function userspaceMmio(vm: X86Vm, cpu: number, addr: number): string | nu
     return `0x${addr.toString(16)} is in vcpu${cpu}'s LAPIC page, which 'irqchip userspace' ` +
       `leaves to the VMM (KVM_EXIT_MMIO): not modelled`;
   }
-  if (!vm.ioapic && addr >= IOAPIC_MMIO_BASE && addr < IOAPIC_MMIO_BASE + IOAPIC_MEM_LENGTH) {
+  const window = addr >= IOAPIC_MMIO_BASE && addr < IOAPIC_MMIO_BASE + IOAPIC_MEM_LENGTH;
+  const io = vm.ioapic;
+  if (!io && window) {
     return `0x${addr.toString(16)} is in the I/O APIC window, which this irqchip leaves to the ` +
       `VMM (KVM_EXIT_MMIO): not modelled`;
+  }
+  if (io && window && !ioapicInRange(io, addr)) {
+    return `0x${addr.toString(16)} is in the I/O APIC window, but KVM_SET_IRQCHIP moved its ` +
+      `base_address to 0x${io.baseAddress.toString(16)}: ioapic_mmio_in_range refuses it and ` +
+      `the access exits to the VMM (KVM_EXIT_MMIO): not modelled`;
+  }
+  if (io && !window && ioapicInRange(io, addr)) {
+    return `0x${addr.toString(16)} is at the I/O APIC's base_address, but KVM's MMIO device ` +
+      `stays where kvm_ioapic_init registered it (0x${IOAPIC_MMIO_BASE.toString(16)}): the ` +
+      `access exits to the VMM (KVM_EXIT_MMIO): not modelled`;
   }
   return null;
 }
@@ -149,19 +182,50 @@ export function mmioRead(
 ): number | bigint {
   checkModelled(vm, cpu, target, addr, width);
   if (target === "ioapic") {
+    // The offset is the address's low byte: the window is where KVM registered it.
     const v = vm.ioapic!.read(addr - IOAPIC_MMIO_BASE) >>> 0;
-    return width === 64 ? BigInt(v) : width === 32 ? v : v & (2 ** width - 1);
+    return answer(vm, cpu, width, v);
   }
   const lapic = vm.cpus[cpu].lapic;
   const offset = addr - lapicPage(vm, cpu);
   if (!lapic.hardwareEnabled || lapic.x2apicMode) {
     // KVM_X86_QUIRK_LAPIC_MMIO_HOLE: every byte reads 0xff.
-    return width === 64 ? 0xffff_ffff_ffff_ffffn : 2 ** width - 1;
+    return answer(vm, cpu, width, width === 64 ? 0xffff_ffff_ffff_ffffn : 0xffff_ffff);
   }
-  // kvm_lapic_reg_read answers only inside a register's first four bytes.
-  if (width === 64 || (offset & 0xf) + width / 8 > 4) return width === 64 ? 0n : 0;
-  const v = lapic.read(offset);
-  return width === 32 ? v : v & (2 ** width - 1);
+  // kvm_lapic_reg_read answers only inside the first four bytes of a register
+  // its readable mask holds; apic_mmio_read reports the access handled anyway.
+  const cmci = ((lapic.version >>> 16) & 0xff) === 6;
+  if (
+    width === 64 || (offset & 0xf) + width / 8 > 4 ||
+    !kvmReadsLapicRegister(offset & ~0xf, cmci)
+  ) {
+    return stale(vm, cpu, width);
+  }
+  return answer(vm, cpu, width, lapic.read(offset));
+}
+
+/**
+ * A device's answer to a load: its low `width` bits go into the vCPU's
+ * emulator read cache ({@link X86Vm.mmioReadCache}) and on to the guest.
+ */
+function answer(
+  vm: X86Vm,
+  cpu: number,
+  width: AccessWidth,
+  value: number | bigint,
+): number | bigint {
+  const cache = vm.mmioReadCache, at = 8 * cpu;
+  let v = BigInt.asUintN(width, BigInt(value));
+  for (let i = 0; i < width / 8; i++, v >>= 8n) cache[at + i] = Number(v & 0xffn);
+  return stale(vm, cpu, width);
+}
+
+/** What a load nobody answered returns: the first `width` bits of the read cache, as they were. */
+function stale(vm: X86Vm, cpu: number, width: AccessWidth): number | bigint {
+  const cache = vm.mmioReadCache, at = 8 * cpu;
+  let v = 0n;
+  for (let i = width / 8 - 1; i >= 0; i--) v = (v << 8n) | BigInt(cache[at + i]);
+  return width === 64 ? v : Number(v);
 }
 
 /**

@@ -54,3 +54,40 @@ Deno.test("a split irqchip's I/O APIC window is userspace's: an input error sayi
     (e) => e instanceof CommandInputError && /KVM_EXIT_MMIO/.test(e.message),
   );
 });
+
+Deno.test("a LAPIC load KVM does not answer returns the vCPU's emulator read cache as its last load left it", () => {
+  const vm = makeVm("kernel");
+  vm.cpus[0].lapic.write(0xf0, 0x1ff);
+  assert.equal(
+    mmioRead(vm, 0, "lapic", 0xfee00030, 64),
+    0n,
+    "nothing read yet: the cache is zeroed",
+  );
+  assert.equal(mmioRead(vm, 1, "lapic", 0xfee00030, 32), 0x00050014, "vCPU1's LVR");
+  assert.equal(mmioRead(vm, 0, "ioapic", 0xfec00000, 32), 0, "IOREGSEL 0 refills vCPU0's cache");
+  mmioWrite(vm, 0, "ioapic", 0xfec00000, 32, 1n);
+  assert.equal(mmioRead(vm, 0, "ioapic", 0xfec00010, 64), 0x00170011n, "u64: zero-extended");
+  assert.equal(mmioRead(vm, 0, "lapic", 0xfee000b0, 32), 0x00170011, "EOI is write-only");
+  assert.equal(mmioRead(vm, 0, "lapic", 0xfee000c0, 16), 0x0011, "RRD: KVM keeps none");
+  assert.equal(mmioRead(vm, 0, "lapic", 0xfee002f0, 32), 0x00170011, "LVT CMCI without MCG_CMCI_P");
+  assert.equal(mmioRead(vm, 0, "lapic", 0xfee00033, 16), 0x0011, "crosses byte 4");
+  assert.equal(mmioRead(vm, 1, "lapic", 0xfee00020, 64), 0x00050014n, "vCPU1 has its own cache");
+  vm.cpus[0].lapic.setApicBase(0xfee00000); // disabled: the MMIO hole answers all ones
+  assert.equal(mmioRead(vm, 0, "lapic", 0xfee00030, 8), 0xff);
+  assert.equal(mmioRead(vm, 0, "ioapic", 0xfec00020, 64) as bigint, 0n);
+});
+
+Deno.test("KVM_SET_IRQCHIP's base_address: the window stays at 0xfec00000 and answers from the new base up", () => {
+  const vm = makeVm("kernel");
+  vm.ioapic!.baseAddress = 0xfec00080n;
+  assert.equal(mmioTarget(vm, 0, 0xfec0007f), null);
+  assert.match(userspaceMmio(vm, 0, 0xfec00000)!, /moved its base_address to 0xfec00080/);
+  assert.equal(mmioTarget(vm, 0, 0xfec00080), "ioapic");
+  assert.equal(mmioTarget(vm, 0, 0xfec000ff), "ioapic");
+  assert.equal(mmioTarget(vm, 0, 0xfec00100), null);
+  assert.match(userspaceMmio(vm, 0, 0xfec00100)!, /stays where kvm_ioapic_init registered it/);
+  assert.equal(userspaceMmio(vm, 0, 0xfec00180), null, "past the moved window: nobody's");
+  vm.ioapic!.baseAddress = 0x1_0000_0000_0000n;
+  assert.equal(mmioTarget(vm, 0, 0xfec00010), null);
+  assert.match(userspaceMmio(vm, 0, 0xfec00010)!, /KVM_EXIT_MMIO/);
+});

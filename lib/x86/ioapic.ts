@@ -241,6 +241,13 @@ export const IoapicVersion = {
 export const RTC_PIN = 8;
 
 /**
+ * `IOAPIC_DEFAULT_BASE_ADDRESS`: where the I/O APIC's registers are, and
+ * where KVM registers its MMIO device once, at KVM_CREATE_IRQCHIP
+ * (`kvm_ioapic_init`).
+ */
+export const IOAPIC_MMIO_BASE = 0xfec0_0000;
+
+/**
  * Back-to-back EOI re-deliveries of one pin after which KVM delays the next
  * by 10 ms (ioapic.c `IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT`, QEMU the same).
  *
@@ -364,11 +371,19 @@ export class Ioapic implements EoiListener {
   #rtcVector = -1;
   #stormArmed = false;
   readonly #msi: MsiSink;
+  /**
+   * KVM's `ioapic->base_address` (struct kvm_ioapic_state's first field):
+   * KVM_SET_IRQCHIP copies any u64 in, and `ioapic_mmio_in_range` then
+   * compares accesses with it, while the MMIO device stays registered at
+   * {@link IOAPIC_MMIO_BASE}.
+   */
+  baseAddress: bigint = BigInt(IOAPIC_MMIO_BASE);
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.n(this.pins);
     h.n(this.version);
+    h.value(this.baseAddress);
   }
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */

@@ -693,6 +693,25 @@ export function lapicRegisterByOffset(offset: number): LapicRegister | undefined
 }
 
 /**
+ * Whether KVM's `kvm_lapic_reg_read` answers a read of the xAPIC register
+ * at 16-byte-aligned `offset` (`kvm_lapic_readable_reg_mask`): every
+ * register of the table but EOI (write-only) and RRD (KVM keeps none), LVT
+ * CMCI only when implemented (`cmci`). Anything else leaves the emulator's
+ * buffer as it was.
+ *
+ * @example
+ * ```ts
+ * kvmReadsLapicRegister(0x30, false); // true: Version
+ * kvmReadsLapicRegister(0xc0, false); // false: RRD
+ * ```
+ */
+export function kvmReadsLapicRegister(offset: number, cmci: boolean): boolean {
+  const reg = lapicRegisterByOffset(offset);
+  if (reg === undefined || reg.access === "wo" || reg.name === "rrd") return false;
+  return reg.name !== "lvt_cmci" || cmci;
+}
+
+/**
  * The timer divisor a Divide Configuration value selects (SDM "APIC Timer").
  *
  * @example

@@ -327,6 +327,14 @@ export class X86Vm implements VmModel {
   readonly irqfds: Irqfds;
   /** How many times KVM signalled each eventfd (resamplefds), by fd. */
   readonly eventfds: Map<number, number> = new Map();
+  /**
+   * The first 8 bytes of each vCPU's emulator read cache (`struct
+   * x86_emulate_ctxt`'s `mem_read.data`, zeroed at vCPU creation), 8 per
+   * vCPU: an emulated MMIO load copies its result from there, and a device
+   * that answers fills it first. KVM never clears it between instructions,
+   * so a load nobody answers gets what the vCPU's last one left.
+   */
+  readonly mmioReadCache: Uint8Array;
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
   /** KVM_SET_CPUID2's interrupt bits per vCPU, once set (both on before). */
@@ -345,6 +353,7 @@ export class X86Vm implements VmModel {
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
+    this.mmioReadCache = new Uint8Array(8 * config.vcpus);
     this.eoiBroadcastMode = eoiBroadcastModeAfter("quirked", api);
     this.bus = new ApicBus(trace, {
       lowestPriority: config.lowestPriority,
@@ -539,6 +548,7 @@ export class X86Vm implements VmModel {
     h.value(this.irqfds);
     h.value(this.eventfds);
     h.value(this.eoiBroadcastMode);
+    h.words(this.mmioReadCache);
   }
 
   /**

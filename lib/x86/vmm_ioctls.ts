@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { IOAPIC_MMIO_BASE } from "./guest_mmio.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
 import type { X86Vm } from "./vm.ts";
@@ -698,7 +697,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       if (chip !== "ioapic") {
         return vm.pic!.kvmState(chip === "pic_master" ? 0 : 1)[field as keyof KvmPicState];
       }
-      if (field === "base_address") return IOAPIC_MMIO_BASE;
+      if (field === "base_address") {
+        const b = vm.ioapic!.baseAddress;
+        return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+      }
       const st = ioapicState(vm);
       if (field !== "redirtbl") return st[field as "id" | "ioregsel" | "irr"];
       const v = st.redirtbl[a.index as number];
@@ -712,7 +714,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     doc: "KVM_GET_IRQCHIP, one field changed, KVM_SET_IRQCHIP (kvm_vm_ioctl_set_irqchip): a " +
       "PIC's state is copied in unchecked and INTR recomputed (kvm_pic_update_irq); the I/O " +
       "APIC's (kvm_set_ioapic) too, then every irr pin is raised again (an unmasked edge " +
-      "entry sends at once); -ENXIO unless 'irqchip kernel'",
+      "entry sends at once); base_address takes any u64, but the MMIO device stays at " +
+      "0xfec00000 (kvm_ioapic_init), so only that window's part at or above the new base " +
+      "answers (ioapic_mmio_in_range); -ENXIO unless 'irqchip kernel'",
     params: [
       ...IRQCHIP_SELECTOR,
       { name: "value", type: { kind: "u64" }, doc: "the new value" },
@@ -745,17 +749,11 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
           vm.pic!.setKvmState(n, st);
           return 0;
         }
-        if (field === "base_address") {
-          if (value !== BigInt(IOAPIC_MMIO_BASE)) {
-            throw new CommandInputError(
-              "moving the I/O APIC (base_address) is not modelled: its registers are named, " +
-                "not addressed",
-            );
-          }
-          return 0;
-        }
         const st = ioapicState(vm);
-        if (field === "redirtbl") st.redirtbl[a.index as number] = BigInt.asUintN(64, value);
+        // kvm_set_ioapic copies base_address in with the rest; the MMIO
+        // device stays where kvm_ioapic_init registered it.
+        if (field === "base_address") vm.ioapic!.baseAddress = BigInt.asUintN(64, value);
+        else if (field === "redirtbl") st.redirtbl[a.index as number] = BigInt.asUintN(64, value);
         else if (value > 0xffff_ffffn) {
           throw new CommandInputError(`kvm_ioapic_state.${field} is 32 bits`);
         } else st[field as "id" | "ioregsel" | "irr"] = Number(value);
