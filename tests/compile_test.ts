@@ -67,7 +67,7 @@ Deno.test("compiled runs give what the interpreter gives, over 300 fuzzed progra
   assert.ok(ran > 50, `only ${ran} mutants checked`);
 });
 
-Deno.test("the compiler compiles 'do', 'let', 'if' and argument-less 'run'; the other op kinds go to exec", () => {
+Deno.test("the compiler compiles 'do', 'let', 'if', 'expect' and argument-less 'run'; the other op kinds go to exec", () => {
   // Every op kind, so that a new one fails to type-check here until it is placed.
   const ALL: Record<Op["op"], true> = {
     do: true,
@@ -117,9 +117,9 @@ Deno.test("the compiler compiles 'do', 'let', 'if' and argument-less 'run'; the 
       ? { op: "run", duration: null, loc }
       : kind === "repeat"
       ? { op: "repeat", body: [], loc }
-      : kind === "if"
+      : kind === "if" || kind === "expect"
       ? {
-        op: "if",
+        op: kind,
         cond: { c: "truthy", expr: { e: "lit", value: 1, loc }, loc },
         then: [],
         else: [],

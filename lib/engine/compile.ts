@@ -17,7 +17,7 @@
  * @module
  */
 import type { Call, Cond, Expr, HandlerDecl, Op, Program } from "../../dsl/program.ts";
-import type { Args, ParamType, Val } from "../core/table.ts";
+import type { Args, ParamType, RegisterAccess, Val } from "../core/table.ts";
 import type { Taken, VmModel } from "../core/platform.ts";
 import type { Loc } from "../../dsl/ast.ts";
 import { applyBinaryOp, applyOp } from "../core/u64.ts";
@@ -27,7 +27,7 @@ import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values
 export type Step = (m: Machine) => void;
 
 /** How {@link perform} runs a {@link CompiledOp}. */
-const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3, LET = 4, IF = 5;
+const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3, LET = 4, IF = 5, EXPECT = 6;
 
 /**
  * One compiled statement, as data: what {@link perform} needs to run it.
@@ -46,7 +46,7 @@ export class CompiledOp {
   args: Args | null = null;
   /** A `repeat`'s body, compiled when first run. */
   body: CompiledOp[] | null = null;
-  /** {@link DO}, {@link SETTLE}, {@link REPEAT}, {@link LET}, {@link IF} or {@link EXEC}. */
+  /** {@link DO}, {@link SETTLE}, {@link REPEAT}, {@link LET}, {@link IF}, {@link EXPECT} or {@link EXEC}. */
   readonly kind: number;
   /** For `do`: whether its arguments are all literals (see `args`). */
   readonly constant: boolean;
@@ -54,7 +54,7 @@ export class CompiledOp {
   readonly argsOf: ArgsBuilder | null = null;
   /** For `let`: its value. */
   readonly value: Evaluator | null = null;
-  /** For `if`: its condition. */
+  /** For `if` and `expect`: its condition. */
   readonly test: Test | null = null;
 
   constructor(readonly op: Op, readonly owner: Compiled) {
@@ -73,6 +73,17 @@ export class CompiledOp {
         break;
       case "if":
         this.kind = IF;
+        this.test = compileCond(op.cond);
+        break;
+      case "expect":
+        // A broken expectation is recorded by the interpreter, which evaluates
+        // the condition again: only a condition without a query (a command,
+        // which may trace and retire) can be evaluated twice unseen.
+        if (makesQuery(op.cond)) {
+          this.kind = EXEC;
+          break;
+        }
+        this.kind = EXPECT;
         this.test = compileCond(op.cond);
         break;
       case "run":
@@ -112,6 +123,9 @@ export function perform(m: Machine, s: CompiledOp): void {
       m.block(s.test!(m) ? i.then : i.else);
       return;
     }
+    case EXPECT:
+      if (!s.test!(m)) m.exec(op);
+      return;
     case REPEAT: {
       const r = op as Extract<Op, { op: "repeat" }>;
       m.repeat(r, s.body ??= s.owner.block(r.body));
@@ -151,7 +165,7 @@ export interface Machine {
 }
 
 /** Op kinds the compiler runs without the interpreter's `exec`. */
-export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat", "let", "if"];
+export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat", "let", "if", "expect"];
 
 /**
  * Op kinds that run through the interpreter's `exec`. Bodies that it runs
@@ -160,7 +174,6 @@ export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat", "let", 
  * statement by statement through `exec`, between instruction boundaries.
  */
 export const INTERPRETED_OPS: readonly Op["op"][] = [
-  "expect",
   "always",
   "for",
   "parallel",
@@ -445,11 +458,12 @@ function compileTyped(expr: Expr, type: ParamType): Evaluator {
 /**
  * A call's arguments as a closure. The object is a copy of one made with
  * every parameter in order (literals filled in), so each call's object has
- * the same shape and only the computed parameters are written. Calls with a
- * register or entry block build them through the interpreter.
+ * the same shape and only the computed parameters are written. A register
+ * access is built afresh each time (the model may keep it); calls with an
+ * entry block build their arguments through the interpreter.
  */
 function compileArgs(c: Call): ArgsBuilder {
-  if (c.register !== undefined || c.entries !== undefined) return (m) => m.args(c);
+  if (c.entries !== undefined) return (m) => m.args(c);
   const template: Record<string, Val> = {};
   const names: string[] = [];
   const values: Evaluator[] = [];
@@ -466,8 +480,9 @@ function compileArgs(c: Call): ArgsBuilder {
     locs.push(expr.loc);
   }
   const n = names.length;
+  const register = c.register === undefined ? null : compileRegister(c.register);
   return (m) => {
-    const out: Record<string, Val> = { ...template };
+    const out: Record<string, Val> & { $register?: RegisterAccess } = { ...template };
     for (let i = 0; i < n; i++) {
       const v = values[i](m);
       // A vCPU number held in a variable is checked here; literals were checked already.
@@ -476,8 +491,37 @@ function compileArgs(c: Call): ArgsBuilder {
       }
       out[names[i]] = v;
     }
+    if (register !== null) out.$register = register(m);
     return out;
   };
+}
+
+/** A register parameter's access (`write lapic.ldr $ldr`), as the interpreter's `args` builds it. */
+function compileRegister(
+  r: NonNullable<Call["register"]>,
+): (m: Machine) => RegisterAccess {
+  const index = r.index === null ? null : compileExpr(r.index);
+  const raw = r.raw === null ? null : compileTyped(r.raw, { kind: "u64" });
+  const fields = r.fields.map((f) => ({ field: f.field, value: compileExpr(f.expr) }));
+  return (m) => ({
+    register: r.spec,
+    file: r.file,
+    index: index === null ? 0 : index(m) as number,
+    raw: raw === null ? undefined : BigInt(raw(m) as bigint),
+    fields: fields.map((f) => [f.field, Number(f.value(m))] as const),
+    fileIndex: r.fileIndex,
+  });
+}
+
+/** Whether a condition (or any program data) makes a query: performs a command to get a value. */
+export function makesQuery(x: unknown, seen: Set<object> = new Set()): boolean {
+  if (x === null || typeof x !== "object" || seen.has(x)) return false;
+  seen.add(x);
+  if (Array.isArray(x)) return x.some((y) => makesQuery(y, seen));
+  const o = x as Record<string, unknown>;
+  if (o.e === "query") return true;
+  for (const k in o) if (!NOT_PROGRAM.has(k) && makesQuery(o[k], seen)) return true;
+  return false;
 }
 
 /** Fields of program data that point into model tables or sources, not at more program. */
