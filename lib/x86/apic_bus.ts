@@ -92,10 +92,10 @@ export class ApicBus implements IpiSink {
   readonly lapics: Lapic[] = [];
   /** The lowest-priority arbitration in use. */
   readonly lowestPriority: LowestPriorityPolicy;
-  /** KVM_X2APIC_API_USE_32BIT_IDS. */
-  readonly use32BitIds: boolean;
-  /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK. */
-  readonly broadcastQuirkDisabled: boolean;
+  /** KVM_X2APIC_API_USE_32BIT_IDS (set by {@link ApicBus.enableX2apicApi}). */
+  use32BitIds: boolean;
+  /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK (set by {@link ApicBus.enableX2apicApi}). */
+  broadcastQuirkDisabled: boolean;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -142,6 +142,23 @@ export class ApicBus implements IpiSink {
     this.use32BitIds = options.x2apicApi?.use32BitIds ?? false;
     this.broadcastQuirkDisabled = options.x2apicApi?.disableBroadcastQuirk ?? false;
     this.#map = new KvmApicMap(this.use32BitIds);
+  }
+
+  /**
+   * KVM_CAP_X2APIC_API made after the bus was built: a flag once set stays
+   * set (x86.c only ever sets `x2apic_format` and
+   * `x2apic_broadcast_quirk_disabled`). The broadcast rule applies from the
+   * next message; 32-bit IDs reach the APIC map at its next recalculation.
+   *
+   * @example
+   * ```ts
+   * declare const bus: ApicBus;
+   * bus.enableX2apicApi({ disableBroadcastQuirk: true });
+   * ```
+   */
+  enableX2apicApi(flags: X2apicApiFlags): void {
+    if (flags.use32BitIds) this.use32BitIds = this.#map.use32BitIds = true;
+    if (flags.disableBroadcastQuirk) this.broadcastQuirkDisabled = true;
   }
 
   /**

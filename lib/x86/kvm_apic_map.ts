@@ -78,8 +78,12 @@ export class KvmApicMap {
   /** Per APIC, the {@link Lapic.mapStamp} the map was computed from (0: none yet). */
   #seen: number[] = [];
 
-  /** KVM_X2APIC_API_USE_32BIT_IDS: the hotplug rules of the physical table. */
-  constructor(readonly use32BitIds: boolean) {}
+  /**
+   * KVM_X2APIC_API_USE_32BIT_IDS (`kvm->arch.x2apic_format`): the hotplug
+   * rules of the physical table. Enabling it marks nothing dirty, so KVM
+   * (and this map) applies it at the next recalculation.
+   */
+  constructor(public use32BitIds: boolean) {}
 
   /**
    * Recomputes the map if any APIC's ID, LDR, DFR, SVR enable or mode

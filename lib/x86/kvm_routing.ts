@@ -263,6 +263,8 @@ export class GsiRouting {
   /** The irqchip mode the VM was created with. */
   readonly mode: "kernel" | "split";
   readonly #opts: GsiRoutingOptions;
+  /** KVM_X2APIC_API_USE_32BIT_IDS (`kvm_msi_route_invalid`, `kvm_set_msi`). */
+  #x2apicFormat: boolean;
   readonly #name: string;
   #table = new Map<number, CompiledRoute[]>();
   #entries: Readonly<RoutingEntry>[] = [];
@@ -285,11 +287,27 @@ export class GsiRouting {
   hashPrivate(h: StateHash): void {
     h.value(this.#entriesKey ??= tableKey(this.#entries));
     h.value(this.#lastError);
+    h.bool(this.#x2apicFormat);
+  }
+
+  /**
+   * KVM_X2APIC_API_USE_32BIT_IDS enabled after the table was built: from now
+   * on an MSI or MSI route with address-high bits 7:0 set is -EINVAL.
+   *
+   * @example
+   * ```ts
+   * declare const routing: GsiRouting;
+   * routing.useX2apicFormat();
+   * ```
+   */
+  useX2apicFormat(): void {
+    this.#x2apicFormat = true;
   }
 
   /** Wires the routing layer; in kernel mode installs KVM's default table. */
   constructor(opts: GsiRoutingOptions) {
     this.#opts = opts;
+    this.#x2apicFormat = opts.x2apicFormat ?? false;
     this.#msi = opts.msi ?? new MsiDecoder(opts.sink, {
       x2apicFormat: opts.x2apicFormat ?? false,
       checkBase: opts.strictMsiAddress ?? false,
@@ -614,8 +632,8 @@ export class GsiRouting {
 
   /** KVM `kvm_set_msi`. */
   #setMsi(lo: number, hi: number, data: number, level: 0 | 1): number {
-    const o = this.#opts, t = o.trace;
-    if (o.x2apicFormat && (hi & 0xff) !== 0) {
+    const t = this.#opts.trace;
+    if (this.#x2apicFormat && (hi & 0xff) !== 0) {
       if (t.enabled) t.emit(this.#name, "msi.invalid", `address-high ${hex8(hi)}: bits 7:0 set`);
       return -EINVAL;
     }
@@ -642,7 +660,7 @@ export class GsiRouting {
   /** KVM `kvm_set_routing_entry`: a compiled route or why the entry is invalid. */
   #compile(e: RoutingEntry): CompiledRoute | string {
     if (e.type === "msi") {
-      if (this.#opts.x2apicFormat && (e.addressHi & 0xff) !== 0) {
+      if (this.#x2apicFormat && (e.addressHi & 0xff) !== 0) {
         return `MSI address-high ${hex8(e.addressHi)} has bits 7:0 set`;
       }
       const entry: MsiRoute = {

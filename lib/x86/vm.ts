@@ -44,7 +44,7 @@ import type { Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
 import { Lapic } from "./lapic.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
-import { KvmRun, SplitEoiExits } from "./kvm_run.ts";
+import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { MsiDecoder } from "./msi.ts";
 import { I8259Pair } from "./i8259.ts";
@@ -337,6 +337,13 @@ export class X86Vm implements VmModel {
   readonly mmioReadCache: Uint8Array;
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
+  readonly #splitHost: SplitEoiHost | null;
+  readonly #msi: MsiDecoder;
+  /**
+   * KVM_CAP_X2APIC_API's USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK as
+   * enabled so far: the `x2apic_api` setting's, then any KVM_ENABLE_CAP's.
+   */
+  x2apicApi: number;
   /** KVM_SET_CPUID2's interrupt bits per vCPU, once set (both on before). */
   readonly #cpuid: ({ x2apic: boolean; tscDeadline: boolean } | undefined)[] = [];
   /**
@@ -370,6 +377,8 @@ export class X86Vm implements VmModel {
     // The one way interrupt messages written as MSIs reach the APIC bus:
     // devices' (KVM_SIGNAL_MSI, MSI routes) and the I/O APIC's alike.
     const msi = new MsiDecoder(this.bus, { x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0 });
+    this.#msi = msi;
+    this.x2apicApi = api & (X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk);
     this.ioapic = chips
       ? new Ioapic({
         sink: this.bus,
@@ -392,14 +401,16 @@ export class X86Vm implements VmModel {
       })
       : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
-    const split = config.irqchip === "split"
-      ? new SplitEoiExits({
+    const splitHost: SplitEoiHost | null = config.irqchip === "split"
+      ? {
         routes: () => this.routing.view(),
         bus: this.bus,
         reservedPins: config.splitPins ?? SPLIT_RESERVED_PINS,
         x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
-      })
+      }
       : null;
+    const split = splitHost ? new SplitEoiExits(splitHost) : null;
+    this.#splitHost = splitHost;
     this.#splitEois = split;
     for (let i = 0; i < config.vcpus; i++) {
       const run = new KvmRun(`vcpu${i}`, trace);
@@ -548,6 +559,7 @@ export class X86Vm implements VmModel {
     h.value(this.irqfds);
     h.value(this.eventfds);
     h.value(this.eoiBroadcastMode);
+    h.n(this.x2apicApi);
     h.words(this.mmioReadCache);
   }
 
@@ -630,6 +642,35 @@ export class X86Vm implements VmModel {
    */
   cpuidBits(cpu: number): { readonly x2apic: boolean; readonly tscDeadline: boolean } {
     return this.#cpuid[cpu] ?? { x2apic: true, tscDeadline: true };
+  }
+
+  /**
+   * KVM_CAP_X2APIC_API's USE_32BIT_IDS (1) and DISABLE_BROADCAST_QUIRK (2)
+   * once the vCPUs exist (x86.c kvm_vm_ioctl_enable_cap only ever sets
+   * `x2apic_format` and `x2apic_broadcast_quirk_disabled`): every reader
+   * sees them from the next message on (MSI decoding and route checks,
+   * the split irqchip's EOI exits, KVM_GET/SET_LAPIC's ID format), except
+   * KVM's APIC map, which takes 32-bit IDs at its next recalculation (the
+   * cap marks nothing dirty).
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.enableX2apicApi(X2apicApi.DisableBroadcastQuirk);
+   * ```
+   */
+  enableX2apicApi(flags: number): void {
+    const use32 = (flags & X2apicApi.Use32BitIds) !== 0;
+    this.bus.enableX2apicApi({
+      use32BitIds: use32,
+      disableBroadcastQuirk: (flags & X2apicApi.DisableBroadcastQuirk) !== 0,
+    });
+    if (use32) {
+      this.#msi.options.x2apicFormat = true;
+      this.routing.useX2apicFormat();
+      if (this.#splitHost) this.#splitHost.x2apicFormat = true;
+    }
+    this.x2apicApi |= flags & (X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk);
   }
 
   /**

@@ -303,6 +303,22 @@ Deno.test("X86Vm 'lapic x2apic' starts every LAPIC in x2APIC mode; x2apic_api re
   assert.equal(vm.signalMsi(0xfee00000, 0x1, 0x41), -EINVAL, "address-high bits 7:0 set");
 });
 
+Deno.test("X86Vm.enableX2apicApi after the vCPUs: bus, MSI decoding, routes and split EOIs see it", () => {
+  const vm = makeVm("split", { vcpus: 2, lapicMode: "x2apic" });
+  assert.notEqual(vm.signalMsi(0xfee00000, 0x1, 0x41), -EINVAL, "address-high ignored before");
+  vm.enableX2apicApi(X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk);
+  assert.equal(vm.x2apicApi, 3);
+  assert.equal(vm.bus.use32BitIds, true);
+  assert.equal(vm.bus.broadcastQuirkDisabled, true);
+  assert.equal(vm.signalMsi(0xfee00000, 0x1, 0x41), -EINVAL, "address-high bits 7:0 set");
+  assert.equal(
+    vm.setGsiRouting([{ gsi: 5, type: "msi", addressLo: 0xfee00000, addressHi: 0x1, data: 0x42 }]),
+    -EINVAL,
+  );
+  vm.enableX2apicApi(0);
+  assert.equal(vm.x2apicApi, 3, "flags are never cleared");
+});
+
 Deno.test("X86Vm 'aps wait-for-sipi': the BSP runs, APs are UNINITIALIZED", () => {
   const vm = makeVm("kernel", { vcpus: 3, aps: "wait-for-sipi" });
   assert.deepEqual(vm.cpus.map((c) => c.mpState), [

@@ -53,7 +53,7 @@ function checkOffset(offset: number): void {
 function getLapicWord(vm: X86Vm, cpu: number, offset: number): number {
   const l = vm.cpus[cpu].lapic;
   if (offset === 0x20 && l.x2apicMode) {
-    const use32 = ((vm.config.x2apicApi ?? 0) & X2apicApi.Use32BitIds) !== 0;
+    const use32 = (vm.x2apicApi & X2apicApi.Use32BitIds) !== 0;
     return use32 ? l.x2apicId : (l.x2apicId << 24) >>> 0;
   }
   return l.peek(offset);
@@ -102,9 +102,8 @@ const C = VMM_IOCTL_CONSTANTS;
  * MAX_NR_RESERVED_IOAPIC_PINS, 48), else -EEXIST. KVM_CAP_X2APIC_API takes
  * flags at any time ({@link x2apicApiRefusal} says when it is -EINVAL);
  * either EOI-broadcast suppression flag sets the VM's mode, which the next
- * EOI obeys and the next KVM_SET_CPUID2 or INIT shows in Version. Flags 1
- * and 2 the `x2apic_api` setting did not already enable are an input
- * error: the model fixes them when it builds the vm.
+ * EOI obeys and the next KVM_SET_CPUID2 or INIT shows in Version; flags 1
+ * and 2 are set for good ({@link X86Vm.enableX2apicApi}).
  */
 function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   if (
@@ -129,16 +128,7 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   }
   if (x2apicApiRefusal(arg, vm.config.irqchip) !== undefined) return -EINVAL;
   const bits = Number(arg);
-  const fixed = X2apicApi.Use32BitIds | X2apicApi.DisableBroadcastQuirk;
-  const now = vm.config.x2apicApi ?? 0;
-  if ((bits & fixed & ~now) !== 0) {
-    throw new CommandInputError(
-      `KVM_CAP_X2APIC_API ${arg} after the vm is built: KVM accepts it, the model fixes ` +
-        `flags 1 and 2 when it builds the vm; set 'x2apic_api ${
-          now | (bits & fixed)
-        }' in the vm block`,
-    );
-  }
+  vm.enableX2apicApi(bits);
   vm.eoiBroadcastMode = eoiBroadcastModeAfter(vm.eoiBroadcastMode, bits);
   return 0;
 }
@@ -450,7 +440,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       );
       return vm.trace.within(id, () => {
         if (l.x2apicMode) {
-          const use32 = ((vm.config.x2apicApi ?? 0) & X2apicApi.Use32BitIds) !== 0;
+          const use32 = (vm.x2apicApi & X2apicApi.Use32BitIds) !== 0;
           // kvm_apic_state_fixup(set): the page's ID is checked or ignored, LDR follows it.
           if (offset === 0x20) return use32 && value !== l.x2apicId ? -EINVAL : 0;
           if (offset === 0xd0) return l.restoreWord(0xd0, x2apicLdr(l.x2apicId)), 0;
@@ -636,7 +626,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       "flags (beyond 0xf), for suppress-EOI-broadcast ENABLE|DISABLE (4|8) or ENABLE without " +
       "a split irqchip; 4 or 8 sets the suppress-EOI-broadcast mode (the next EOI obeys it, " +
       "Version bit 24 follows at the next KVM_SET_CPUID2 or INIT: kvm_apic_set_version); 1 and 2 " +
-      "are 0 if the 'x2apic_api' setting already enabled them; flags != 0 is -EINVAL",
+      "stay set for good (KVM's APIC map takes 32-bit IDs at its next recalculation); " +
+      "flags != 0 is -EINVAL",
     params: [
       {
         name: "cap",
