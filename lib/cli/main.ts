@@ -11,7 +11,7 @@ import { visible } from "../core/visible.ts";
 import { joinNegativeValues, wholeNumber } from "./options.ts";
 
 /** Options of run, check and explore that take a number. */
-const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes"];
+const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
 import { PLATFORMS } from "../api/platforms.ts";
 import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
 import { collectFiles, readText } from "../load/files.ts";
@@ -40,7 +40,8 @@ import { diffCommand } from "./diff_command.ts";
 
 export type { Io } from "./io.ts";
 import type { Io } from "./io.ts";
-import { processFile, processTarget } from "./process.ts";
+import { processFile, processTarget, type RunMode } from "./process.ts";
+import { runInWorkers } from "./run_workers.ts";
 export { processFile, processTarget };
 
 /**
@@ -113,6 +114,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
         junit: { type: "string" },
         "max-steps": { type: "string" },
         "max-input-bytes": { type: "string" },
+        jobs: { type: "string" },
         "no-color": { type: "boolean", default: false },
         schedule: { type: "string" },
         out: { type: "string" },
@@ -170,6 +172,16 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   }
   // A stranger's scenario keeps the default budgets; the user raises them for one they trust.
   const limits = inputBytes === undefined ? undefined : readLimits(inputBytes);
+  // At most one worker per core-ish job a person would ask for; more only adds start-up.
+  const jobs = wholeNumber(values.jobs, "jobs", 1, 256);
+  if (typeof jobs === "string") {
+    io.err(`scn: ${jobs}`);
+    return ExitCode.InputError;
+  }
+  if (command === "explore" && jobs !== undefined) {
+    io.err("scn explore: --jobs is an option of 'scn run' and 'scn check' (explore has --workers)");
+    return ExitCode.InputError;
+  }
   if (command === "explore" && limits) {
     io.err("scn explore: --max-input-bytes is an option of 'scn run' and 'scn check'");
     return ExitCode.InputError;
@@ -245,20 +257,44 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     enabled: io.runProgress === true && io.progress !== undefined && !values.json &&
       !values.tap && values.html !== "-",
   });
-  let failedSoFar = 0;
-  for (const [i, f] of files.entries()) {
-    const done = processTarget(
-      f,
-      { mode: command, maxSteps, schedule: values.schedule, lean },
-      io.platforms,
-      limits,
-    );
-    outcomes.push(...done);
+  let failedSoFar = 0, filesDone = 0;
+  const how: RunMode = { mode: command, maxSteps, schedule: values.schedule, lean };
+  const finished = (done: readonly Outcome[]) => {
     failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;
-    progress.update(i + 1, failedSoFar);
+    progress.update(++filesDone, failedSoFar);
+  };
+  // Workers need the CLI's own entry (`mainAsync`) and irqlab's own platforms
+  // (a test's cannot be posted); the report is the same either way.
+  if (jobs !== undefined && jobs > 1 && wait && io.platforms === undefined && files.length > 1) {
+    return runInWorkers(files, how, inputBytes, jobs, finished).then((lists) => {
+      for (const done of lists) outcomes.push(...done);
+      progress.end();
+      return report(outcomes, values, io);
+    });
+  }
+  for (const f of files) {
+    const done = processTarget(f, how, io.platforms, limits);
+    outcomes.push(...done);
+    finished(done);
   }
   progress.end();
+  return report(outcomes, values, io);
+}
 
+/** The options of `scn run` and `scn check` that choose and shape the report. */
+interface ReportOptions {
+  json: boolean;
+  tap: boolean;
+  html?: string;
+  junit?: string;
+  trace: boolean;
+  timeline?: string;
+  schedule?: string;
+  "no-color": boolean;
+}
+
+/** Prints (and writes) the report of a run's outcomes; returns the exit code. */
+function report(outcomes: Outcome[], values: ReportOptions, io: Io): number {
   if (values.json) {
     io.out(jsonReport(outcomes));
   } else if (values.tap) {
