@@ -2706,8 +2706,16 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "hypervisor",
     doc:
-      "whose behaviour to model: KVM; or Xen (event channels whose upcall is PPI 31, GUEST_EVTCHN_PPI, shared_info and vcpu_info in arch-arm.h's layout; Xen's x86-only commands are refused)",
+      "whose behaviour to model: KVM; or Xen (event channels whose upcall is PPI 31, GUEST_EVTCHN_PPI, shared_info and vcpu_info in arch-arm.h's layout; Xen's x86-only commands are refused); block: { build release|debug }",
     value: { kind: "enum", values: ["kvm", "xen"], default: "kvm" },
+    block: [
+      {
+        name: "build",
+        doc:
+          "hypervisor xen: which Xen build answers the HVC #0xEA1 hypercalls (number in x16, arguments in x0..x4, result in x0): release (the default; the registers keep their values) or debug (arm traps.c do_trap_hypercall, #ifndef NDEBUG: after a call whose result is not -ENOSYS, the argument registers it used but x0, and x16, read 0xDEADBEEF)",
+        value: { kind: "enum", values: ["release", "debug"], default: "release" },
+      },
+    ],
   },
   {
     name: "vcpus",
@@ -3004,6 +3012,9 @@ export function checkSettings(settings: Readonly<Record<string, Val>>): string |
       return "gic v3 { gicv2_host }: KVM has no vgic_v3 on a GICv2 host (KVM_CREATE_DEVICE is -ENODEV); add deferred to let the VMM try";
     }
   }
+  if (settings.hypervisor !== "xen" && settings["hypervisor.build"] === "debug") {
+    return "'build' chooses the Xen build that answers hypercalls: use 'hypervisor xen'";
+  }
   const n = settings.nr_irqs;
   const why = typeof n === "number" ? nrIrqsProblem(n) : undefined;
   if (why) return `nr_irqs ${n}: KVM_DEV_ARM_VGIC_GRP_NR_IRQS is -EINVAL: ${why}`;
@@ -3069,6 +3080,7 @@ export const armPlatform: Platform<ArmVm> = {
       nrIrqs: s.nr_irqs as number,
       vcpuIds: ids && ids.length > 0 ? ids : undefined,
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
+      xenBuild: s["hypervisor.build"] === "debug" ? "debug" : "release",
     }, env);
     if (s["gic.deferred"] === 1) {
       // The VMM's NR_IRQS write (or vgic_init's default) decides the SPIs.

@@ -29,6 +29,7 @@ import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
+import type { XenBuild } from "../xen/hypercall.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -80,6 +81,8 @@ export interface ArmVmConfig {
    * upcall PPI {@link GUEST_EVTCHN_PPI}.
    */
   hypervisor?: "kvm" | "xen";
+  /** `hypervisor xen { build }`: a release (the default) or debug Xen. */
+  xenBuild?: XenBuild;
 }
 
 /**
@@ -183,6 +186,7 @@ export class ArmVm implements VmModel, GicPort {
           ...XEN_DEFAULTS,
           vcpus: config.vcpus,
           arch: "arm",
+          build: config.xenBuild ?? "release",
           memSize: Math.max(XEN_DEFAULTS.memSize, armRamSize(config.vcpus)),
         },
         new ArmXenGlue(this, env.queue, env.now),

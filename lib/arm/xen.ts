@@ -26,12 +26,16 @@
  * `do_vcpu_op`: only VCPUOP_register_vcpu_info and
  * VCPUOP_register_runstate_memory_area), `xen/arch/arm/hvm.c` (`do_hvm_op`:
  * parameters are stored, nothing is a callback), `xen/arch/arm/traps.c`
- * (hypercalls are HVC #0xEA1: no hypercall page, no MSR).
+ * (hypercalls are HVC #0xEA1: no hypercall page, no MSR; `do_trap_hypercall`
+ * takes the number from x16 and the arguments from x0..x4 and leaves the
+ * result in x0, which every named command does to `vcpuN.regs`).
  *
  * @module
  */
 import type { Args, CommandSpec, Requirement, StateSpec, Val } from "../core/table.ts";
 import { XEN_ERRNO } from "../xen/errno.ts";
+import { ARM_GPRS, EVTCHNOP, HYPERCALL, VCPUOP } from "../xen/hypercall.ts";
+import { armHypercall } from "../xen/hypercall_path.ts";
 import { xenCommands, xenState } from "../xen/platform.ts";
 import { LAYOUT_ARM } from "../xen/layout.ts";
 import type { ArmVm } from "./vm.ts";
@@ -83,6 +87,14 @@ const ARM_TIMER_CALLS: Readonly<Record<string, "no_hypercall" | "vcpu_op">> = {
   "xen stop_periodic_timer": "vcpu_op",
 };
 
+/** The VCPUOP_* of each vcpu_op timer command (x0 of its HVC). */
+const ARM_VCPUOP: Readonly<Record<string, number>> = {
+  "xen set_singleshot_timer": VCPUOP.set_singleshot_timer,
+  "xen stop_singleshot_timer": VCPUOP.stop_singleshot_timer,
+  "xen set_periodic_timer": VCPUOP.set_periodic_timer,
+  "xen stop_periodic_timer": VCPUOP.stop_periodic_timer,
+};
+
 /** What the blocking hypercalls do differently on Arm, for `scn help`. */
 const ARM_BLOCKING: Readonly<Record<string, string>> = {
   "xen sched_block":
@@ -122,7 +134,8 @@ function stateRefusal(pattern: string): string | undefined {
     return X86_UPCALL;
   }
   if (pattern.startsWith("vcpu#.regs.") || pattern.startsWith("vcpu#.exit.")) {
-    return "is x86 only: the hypercall registers and exits of the x86 ABI";
+    return "is x86 only: the hypercall registers and exits of the x86 ABI (arm64's are " +
+      "vcpuN.regs.x0..x4 and x16)";
   }
   if (pattern.startsWith("kvm.")) return NO_KVM_XEN;
   return undefined;
@@ -162,8 +175,20 @@ export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm
         backend: "xen",
         requires: needXen,
         steps: undefined,
-        run: (vm, cpu, a) =>
-          vm.xen!.domain.hypercall(cpu, c.name, () => armTimerCall(timer, vm, cpu, a)),
+        run: (vm, cpu, a) => {
+          const target = a.vcpu === undefined || a.vcpu === -1 ? cpu : a.vcpu as number;
+          const [nr, args] = timer === "no_hypercall"
+            ? [HYPERCALL.set_timer_op, []]
+            : [HYPERCALL.vcpu_op, [BigInt(ARM_VCPUOP[c.name]), BigInt(target)]];
+          return armHypercall(
+            vm.xen!.domain,
+            cpu,
+            c.name,
+            nr,
+            args,
+            () => armTimerCall(timer, vm, cpu, a),
+          );
+        },
       };
     }
     if (c.name === ARM_BIND_PIRQ) {
@@ -174,7 +199,15 @@ export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm
         backend: "xen",
         requires: needXen,
         steps: undefined,
-        run: (vm, cpu) => vm.xen!.domain.hypercall(cpu, c.name, () => -XEN_ERRNO.EOPNOTSUPP),
+        run: (vm, cpu) =>
+          armHypercall(
+            vm.xen!.domain,
+            cpu,
+            c.name,
+            HYPERCALL.event_channel_op,
+            [BigInt(EVTCHNOP.bind_pirq)],
+            () => -XEN_ERRNO.EOPNOTSUPP,
+          ),
       };
     }
     const armDoc = ARM_BLOCKING[c.name];
@@ -195,13 +228,46 @@ export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm
  * ARM_XEN_STATE.find((p) => p.pattern === "vcpu#.xen.upcall_pending")!.requires!({ hypervisor: "xen" }); // undefined
  * ```
  */
-export const ARM_XEN_STATE: readonly StateSpec<ArmVm>[] = xenState<ArmVm>((vm) => vm.xen).map((
-  p,
-) => ({
-  ...p,
-  doc: stateRefusal(p.pattern) === undefined
-    ? p.doc
-    : `refused on arm64: '${p.pattern}' ${stateRefusal(p.pattern)}`,
-  requires: requirement(stateRefusal(p.pattern)),
-  bounds: p.bounds ?? (p.pattern.startsWith("vcpu#") ? (vm: ArmVm) => [vm.cpus.length] : undefined),
-}));
+export const ARM_XEN_STATE: readonly StateSpec<ArmVm>[] = [
+  ...xenState<ArmVm>((vm) => vm.xen).map((p) => ({
+    ...p,
+    doc: stateRefusal(p.pattern) === undefined
+      ? p.doc
+      : `refused on arm64: '${p.pattern}' ${stateRefusal(p.pattern)}`,
+    requires: requirement(stateRefusal(p.pattern)),
+    bounds: p.bounds ??
+      (p.pattern.startsWith("vcpu#") ? (vm: ArmVm) => [vm.cpus.length] : undefined),
+  })),
+  ...ARM_GPRS.map((r): StateSpec<ArmVm> => ({
+    pattern: `vcpu#.regs.${r}`,
+    type: { kind: "u64" },
+    doc: `${r.toUpperCase()} as Xen's HVC #0xEA1 ABI uses it (arch-arm.h): ` +
+      (r === "x16"
+        ? "the hypercall number (a debug build leaves 0xDEADBEEF)"
+        : r === "x0"
+        ? "the first argument in, the result out"
+        : "an argument (a debug build leaves 0xDEADBEEF in those a call used)"),
+    get: (vm, [c]) => vm.xen!.domain.armRegs[c].get(r),
+    requires: needXen,
+    bounds: (vm) => [vm.cpus.length],
+  })),
+  {
+    pattern: "vcpu#.regs.x0_signed",
+    type: {
+      kind: "int",
+      min: Number.MIN_SAFE_INTEGER,
+      max: Number.MAX_SAFE_INTEGER,
+      what: "X0 read as a signed 64-bit number",
+      decimal: true,
+    },
+    doc: "X0 read signed, as the guest reads a hypercall's result (-errno on failure)",
+    get: (vm, [c]) => {
+      const v = BigInt.asIntN(64, vm.xen!.domain.armRegs[c].get("x0"));
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(v)
+        : v;
+    },
+    requires: needXen,
+    bounds: (vm) => [vm.cpus.length],
+  },
+];

@@ -37,7 +37,13 @@ import { Callback, HVM_PARAM_CALLBACK_IRQ, type UpcallHost } from "./callback.ts
 import { VcpuInfoAreas, XEN_PAGE_SIZE } from "./vcpu_info.ts";
 import { XenTimers } from "./timers.ts";
 import { errnoName, XEN_ERRNO } from "./errno.ts";
-import { CALLBACKF_MASK_EVENTS, GuestRegs, VMASST_TYPE } from "./hypercall.ts";
+import {
+  ArmGuestRegs,
+  CALLBACKF_MASK_EVENTS,
+  GuestRegs,
+  VMASST_TYPE,
+  type XenBuild,
+} from "./hypercall.ts";
 import { type KvmRunstateArea, RUNSTATE, Runstates } from "./runstate.ts";
 import type { StateHash } from "../core/platform.ts";
 
@@ -108,6 +114,8 @@ export interface XenDomainConfig {
    * whatever the guest's width).
    */
   arch?: XenArch;
+  /** Xen only: a release build (the default) or a debug one ({@link XenBuild}). */
+  build?: XenBuild;
 }
 
 /**
@@ -164,6 +172,8 @@ export class XenDomain implements EvtchnDomain {
   readonly cpuMode: GuestWidth[];
   /** Each vCPU's hypercall registers (RAX, the argument registers). */
   readonly regs: GuestRegs[];
+  /** arm64: each vCPU's HVC registers (x0..x4, x16); empty on x86. */
+  readonly armRegs: ArmGuestRegs[];
   #width: GuestWidth;
   #sharedInfo: number;
   /** Other domains on the same hypervisor, by id. */
@@ -210,6 +220,9 @@ export class XenDomain implements EvtchnDomain {
     this.#width = config.width;
     this.cpuMode = Array.from({ length: config.vcpus }, () => config.width);
     this.regs = Array.from({ length: config.vcpus }, () => new GuestRegs());
+    this.armRegs = config.arch === "arm"
+      ? Array.from({ length: config.vcpus }, () => new ArmGuestRegs())
+      : [];
     this.#sharedInfo = config.sharedInfoGpa;
     this.runstate = new Runstates(config.vcpus, this.mem, () => this.layout().width);
     this.pvCallbacks = Array.from(

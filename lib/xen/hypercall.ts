@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { XEN_ERRNO } from "./errno.ts";
 
 /**
  * `__HYPERVISOR_*` numbers of the calls the model knows (`xen.h`).
@@ -265,6 +266,134 @@ const U64 = 0xffff_ffff_ffff_ffffn;
  */
 export function toU64(v: number | bigint): bigint {
   return BigInt.asUintN(64, BigInt(v));
+}
+
+/**
+ * `XEN_HYPERCALL_TAG` (arch-arm.h): the immediate of the HVC that calls Xen
+ * on Arm. Xen's `do_trap_hypercall` injects an undefined-instruction
+ * exception for any other.
+ *
+ * @example
+ * ```ts
+ * XEN_HYPERCALL_TAG.toString(16); // "ea1"
+ * ```
+ */
+export const XEN_HYPERCALL_TAG = 0xea1;
+
+/**
+ * The arm64 registers the hypercall ABI uses (arch-arm.h "Hypercalls"):
+ * the number in x16, up to five arguments in x0..x4, the result in x0.
+ *
+ * @example
+ * ```ts
+ * ARM_GPRS.includes("x16"); // true
+ * ```
+ */
+export const ARM_GPRS = ["x0", "x1", "x2", "x3", "x4", "x16"] as const;
+
+/**
+ * One of {@link ARM_GPRS}.
+ *
+ * @example
+ * ```ts
+ * const r: ArmGpr = "x16";
+ * ```
+ */
+export type ArmGpr = typeof ARM_GPRS[number];
+
+/** The argument registers in ABI order (`HYPERCALL_ARG1`..`HYPERCALL_ARG5` on arm64). */
+const ARM_ARG_REGS: readonly ArmGpr[] = ["x0", "x1", "x2", "x3", "x4"];
+
+/**
+ * How many arguments each hypercall in Arm's table takes (Xen
+ * `xen/include/hypercall-defs.c`, the prototypes of the entries with an
+ * `arm` handler: the generated `hypercall_args[]`). A debug build clobbers
+ * that many argument registers after the call, x0 excepted. A number not
+ * listed is not in Arm's table: -ENOSYS.
+ *
+ * @example
+ * ```ts
+ * ARM_HYPERCALL_ARGS[HYPERCALL.vcpu_op]; // 3
+ * ```
+ */
+export const ARM_HYPERCALL_ARGS: Readonly<Record<number, number>> = {
+  [HYPERCALL.xen_version]: 2,
+  [HYPERCALL.vm_assist]: 2,
+  [HYPERCALL.vcpu_op]: 3,
+  [HYPERCALL.sched_op]: 2,
+  [HYPERCALL.event_channel_op]: 2,
+  [HYPERCALL.hvm_op]: 2,
+};
+
+/**
+ * What a debug Xen (`#ifndef NDEBUG` in arm traps.c `do_trap_hypercall`)
+ * writes into the argument registers x1.. a call used, and into x16, once
+ * the call returns something other than -ENOSYS unpreempted.
+ */
+export const XEN_ARM_CLOBBER = 0xdeadbeefn;
+
+/**
+ * Which Xen build answers: `release` (NDEBUG, the registers keep their
+ * values) or `debug` (the used argument registers and x16 are clobbered
+ * with 0xDEADBEEF after each call).
+ *
+ * @example
+ * ```ts
+ * const b: XenBuild = "debug";
+ * ```
+ */
+export type XenBuild = "release" | "debug";
+
+/**
+ * One arm64 vCPU's hypercall registers, as Xen's `do_trap_hvc64` reads and
+ * writes them.
+ *
+ * @example
+ * ```ts
+ * const r = new ArmGuestRegs();
+ * r.call(HYPERCALL.sched_op, [0n], () => 0, "debug");
+ * r.get("x16"); // 0xdeadbeefn
+ * ```
+ */
+export class ArmGuestRegs {
+  /** Register values, 64 bits each (public, so explore's fingerprint sees them). */
+  readonly values: Record<ArmGpr, bigint> = { x0: 0n, x1: 0n, x2: 0n, x3: 0n, x4: 0n, x16: 0n };
+
+  /** Sets a register (the value is taken modulo 2^64). */
+  set(r: ArmGpr, v: number | bigint): void {
+    this.values[r] = BigInt(v) & U64;
+  }
+
+  /** Reads a register. */
+  get(r: ArmGpr): bigint {
+    return this.values[r];
+  }
+
+  /**
+   * `HVC #0xEA1` with `nr` in x16 and `args` (undefined: the register as it
+   * is) in x0..x4: runs `fn`, puts its result in x0, and in a debug build
+   * clobbers the used argument registers but x0, and x16, unless the result
+   * is -ENOSYS. Returns the result.
+   */
+  call(
+    nr: number,
+    args: readonly (bigint | undefined)[],
+    fn: () => number,
+    build: XenBuild,
+  ): number {
+    this.set("x16", nr);
+    args.forEach((v, i) => {
+      if (v !== undefined && i < ARM_ARG_REGS.length) this.set(ARM_ARG_REGS[i], v);
+    });
+    const rc = fn();
+    this.set("x0", toU64(rc));
+    if (build === "debug" && rc !== -XEN_ERRNO.ENOSYS) {
+      const n = ARM_HYPERCALL_ARGS[nr] ?? 0;
+      for (let i = 1; i < n; i++) this.set(ARM_ARG_REGS[i], XEN_ARM_CLOBBER);
+      this.set("x16", XEN_ARM_CLOBBER);
+    }
+    return rc;
+  }
 }
 
 /**

@@ -129,6 +129,16 @@ export function namedHypercall(
   kernel?: () => number | undefined,
 ): number {
   const d = m.domain;
+  if (d.config.arch === "arm") {
+    return armHypercall(
+      d,
+      caller,
+      call.name,
+      call.input,
+      call.args,
+      () => call.cpl > 0 ? -XEN_ERRNO.EPERM : handler(),
+    );
+  }
   if (d.flavour === "kvm-xen") m.kvm.reenter(caller);
   const longmode = load(d, caller, BigInt(call.input), call.args);
   return d.hypercall(caller, call.name, () => {
@@ -154,6 +164,35 @@ export function namedHypercall(
     regs.set("rax", e.result);
     return rc;
   });
+}
+
+/**
+ * An arm64 guest's `HVC #0xEA1` from vCPU `caller` (Xen arm traps.c
+ * `do_trap_hvc64` -> `do_trap_hypercall`): `nr` in x16 and `args` in x0..x4
+ * (undefined: the register as it is), `fn` as the call's effect, its
+ * result in x0, and a debug build's clobbering of the registers the call
+ * used ({@link ArmGuestRegs.call}). Returns the result.
+ *
+ * @example
+ * ```ts
+ * import type { XenDomain } from "./domain.ts";
+ * declare const d: XenDomain;
+ * armHypercall(d, 0, "xen set_timer_op", 15, [], () => -38); // not in Arm's table
+ * ```
+ */
+export function armHypercall(
+  d: XenDomain,
+  caller: number,
+  name: string,
+  nr: number,
+  args: readonly (bigint | undefined)[],
+  fn: () => number,
+): number {
+  return d.hypercall(
+    caller,
+    name,
+    () => d.armRegs[caller].call(nr, args, fn, d.config.build ?? "release"),
+  );
 }
 
 /**

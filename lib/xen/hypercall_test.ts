@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { fakeDomain } from "./testing.ts";
 import { KVM_XEN_HVM_CONFIG, KVM_XEN_PRIO_2LEVEL, KvmXen, QEMU_HVM_CONFIG } from "./kvm_xen.ts";
-import { GuestRegs, toU64 } from "./hypercall.ts";
+import {
+  ARM_HYPERCALL_ARGS,
+  ArmGuestRegs,
+  GuestRegs,
+  HYPERCALL,
+  toU64,
+  XEN_ARM_CLOBBER,
+} from "./hypercall.ts";
 import { namedHypercall, rawHypercall } from "./hypercall_path.ts";
 import { EVTCHNSTAT } from "./evtchn.ts";
 import { XEN_ERRNO } from "./errno.ts";
@@ -208,4 +215,24 @@ Deno.test("Xen: no exit, -EPERM from CPL > 0, the result in RAX", () => {
   assert.equal(m.domain.regs[1].get("rax"), 1n);
   assert.equal(m.domain.regs[1].get("rdi"), 7n);
   assert.equal(m.kvm.exits[1].count, 0);
+});
+
+Deno.test("ArmGuestRegs: x16 and x0..x4 in, x0 out; a debug build clobbers the used arguments but x0, and x16", () => {
+  const r = new ArmGuestRegs();
+  r.set("x3", 7n);
+  assert.equal(r.call(HYPERCALL.vcpu_op, [6n, 1n], () => -22, "release"), -22);
+  assert.deepEqual(r.values, { x0: toU64(-22), x1: 1n, x2: 0n, x3: 7n, x4: 0n, x16: 24n });
+  r.call(HYPERCALL.vcpu_op, [6n, 1n], () => 0, "debug");
+  assert.deepEqual(r.values, {
+    x0: 0n,
+    x1: XEN_ARM_CLOBBER,
+    x2: XEN_ARM_CLOBBER,
+    x3: 7n,
+    x4: 0n,
+    x16: XEN_ARM_CLOBBER,
+  });
+  r.call(HYPERCALL.set_timer_op, [5n], () => -XEN_ERRNO.ENOSYS, "debug");
+  assert.equal(r.get("x16"), 15n, "-ENOSYS: nothing clobbered");
+  assert.equal(r.get("x0"), toU64(-XEN_ERRNO.ENOSYS));
+  assert.equal(ARM_HYPERCALL_ARGS[HYPERCALL.set_timer_op], undefined, "not in Arm's table");
 });
