@@ -311,12 +311,8 @@ export class ApicBus implements IpiSink {
       lowest && kvm && !msg.logical &&
       broadcastDest && msg.dest === XAPIC_BROADCAST
     ) {
-      // KVM turns a physical-broadcast lowest-priority message into a fixed
-      // one. The redirection hint survives, so an RH MSI stays lowest-priority.
-      msg = Object.assign(this.#scratch, original);
-      msg.deliveryMode = DeliveryMode.Fixed;
+      msg = this.#madeFixed(original);
       lowest = msg.redirectionHint;
-      if (t.enabled) t.emit(this.#name, "lowest.broadcast", "physical broadcast made fixed");
     }
     let result: number;
     if (kvm) {
@@ -327,14 +323,29 @@ export class ApicBus implements IpiSink {
     } else {
       result = this.#everyApic(msg, sender, lowest, broadcastDest);
     }
-    if (result <= 0 && t.enabled && !this.#anyMatch(msg, sender)) {
-      t.emit(
-        this.#name,
-        "nomatch",
-        `${hex(msg.vector)} ${msg.logical ? "logical" : "physical"} dest ${hex(msg.dest)}: no APIC`,
-      );
-    }
+    if (result <= 0 && t.enabled) this.#traceNoMatch(msg, sender);
     return result;
+  }
+
+  /**
+   * KVM turns a physical-broadcast lowest-priority message into a fixed one.
+   * The redirection hint survives, so an RH MSI stays lowest-priority.
+   */
+  #madeFixed(original: ApicMessage): ApicMessage {
+    const msg = Object.assign(this.#scratch, original);
+    msg.deliveryMode = DeliveryMode.Fixed;
+    const t = this.#trace;
+    if (t.enabled) t.emit(this.#name, "lowest.broadcast", "physical broadcast made fixed");
+    return msg;
+  }
+
+  #traceNoMatch(msg: ApicMessage, sender: Lapic | null): void {
+    if (this.#anyMatch(msg, sender)) return;
+    this.#trace.emit(
+      this.#name,
+      "nomatch",
+      `${hex(msg.vector)} ${msg.logical ? "logical" : "physical"} dest ${hex(msg.dest)}: no APIC`,
+    );
   }
 
   /**
@@ -355,13 +366,19 @@ export class ApicBus implements IpiSink {
     if (msg.shorthand !== Shorthand.None || broadcastDest) return SLOW_PATH;
     const map = this.#map;
     if (!map.valid) return SLOW_PATH;
-    const apics = this.lapics;
-    const dest = msg.dest >>> 0;
     if (!msg.logical) {
       // One APIC per physical ID, lowest priority or not.
-      const i = map.physAt(dest);
-      return i >= 0 && apics[i].accept(msg) !== Accept.Dropped ? 1 : 0;
+      const i = map.physAt(msg.dest >>> 0);
+      return i >= 0 && this.lapics[i].accept(msg) !== Accept.Dropped ? 1 : 0;
     }
+    return this.#fromLogicalMap(msg, lowest);
+  }
+
+  /** {@link ApicBus.#fromMap} for a logical destination. */
+  #fromLogicalMap(msg: ApicMessage, lowest: boolean): number {
+    const map = this.#map;
+    const apics = this.lapics;
+    const dest = msg.dest >>> 0;
     const mask = map.logicalMask(dest);
     if (mask < 0) return SLOW_PATH;
     if (lowest && mask !== 0) {

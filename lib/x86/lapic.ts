@@ -994,6 +994,27 @@ export class Lapic {
    * ```
    */
   accept(msg: ApicMessage): Accept {
+    // The common case first and small, so that V8 inlines it into the bus:
+    // a fixed or lowest-priority edge message, untraced, to an enabled APIC.
+    const mode = msg.deliveryMode;
+    const v = msg.vector & 0xff;
+    if (
+      (mode !== DeliveryMode.Fixed && mode !== DeliveryMode.LowestPriority) || msg.level ||
+      !this.#enabled || (this.#svr & SVR_ENABLE) === 0 || (v < 16 && this.#errors) ||
+      this.#host.trace.enabled
+    ) {
+      return this.#acceptAny(msg);
+    }
+    // TMR follows the most recent acceptance, so an EOI knows how it came in.
+    clearVector(this.tmr, v);
+    if (testVector(this.irr, v)) return Accept.Merged;
+    this.#irrSet(v);
+    this.#host.irrSet?.(v);
+    return Accept.Accepted;
+  }
+
+  /** {@link Lapic.accept} for every message, traced or not. */
+  #acceptAny(msg: ApicMessage): Accept {
     const t = this.#host.trace;
     const name = this.#host.name;
     const v = msg.vector & 0xff;
@@ -1107,6 +1128,16 @@ export class Lapic {
    * ```
    */
   acknowledge(pending: number = this.pendingVector()): number {
+    if (pending >= 0 && !this.#host.trace.enabled) {
+      this.#irrClear(pending);
+      this.#isrSet(pending);
+      return pending;
+    }
+    return this.#acknowledgeAny(pending);
+  }
+
+  /** {@link Lapic.acknowledge}, spurious or traced. */
+  #acknowledgeAny(pending: number): number {
     const t = this.#host.trace;
     const v = pending;
     if (v < 0) {
@@ -1144,14 +1175,31 @@ export class Lapic {
    * ```
    */
   eoi(): number {
-    const t = this.#host.trace;
-    const name = this.#host.name;
     const v = highestOf(this.isr, this.#isrWords);
     if (v < 0) {
-      if (t.enabled) t.emit(name, "eoi.none", "EOI with ISR empty");
+      const t = this.#host.trace;
+      if (t.enabled) t.emit(this.#host.name, "eoi.none", "EOI with ISR empty");
       return -1;
     }
     this.#isrClear(v);
+    // The common EOI stays small enough for V8 to inline: an edge vector,
+    // untraced, no split irqchip, no LINT waiting for it.
+    const listener = this.#host.eoiListener;
+    if (
+      this.#host.trace.enabled || listener.exitsOnEoi !== undefined || testVector(this.tmr, v) ||
+      ((this.lvt[Lvt.Lint0] | this.lvt[Lvt.Lint1]) & LVT_REMOTE_IRR) !== 0
+    ) {
+      this.#eoiNotify(v);
+    } else if (listener.wantsEdgeEoi?.(v)) {
+      listener.edgeEoi!(v);
+    }
+    return v;
+  }
+
+  /** Who hears the EOI of `v`, its ISR bit just cleared (see {@link Lapic.eoi}). */
+  #eoiNotify(v: number): void {
+    const t = this.#host.trace;
+    const name = this.#host.name;
     const id = t.enabled ? t.emit(name, "eoi", `${hex(v)} ISR cleared`) : 0;
     const listener = this.#host.eoiListener;
     if (listener.exitsOnEoi?.(v)) {
@@ -1208,7 +1256,6 @@ export class Lapic {
         t.close(id);
       }
     }
-    return v;
   }
 
   /** SVR bit 12 is set and, by the host's rule, suppresses the EOI broadcast. */
@@ -1587,6 +1634,16 @@ export class Lapic {
    * ```
    */
   write(offset: number, value: number): void {
+    // The EOI write, one per interrupt, without the register lookup.
+    if (offset === LapicOffset.EOI && this.#enabled && !this.#x2apic) {
+      this.eoi();
+      return;
+    }
+    this.#writeAny(offset, value);
+  }
+
+  /** {@link Lapic.write} of any register. */
+  #writeAny(offset: number, value: number): void {
     const t = this.#host.trace;
     const name = this.#host.name;
     value = value >>> 0;
@@ -1595,11 +1652,6 @@ export class Lapic {
         const why = this.#x2apic ? "x2APIC mode, MMIO is a hole" : "APIC hardware-disabled";
         t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: ${why}`);
       }
-      return;
-    }
-    if (offset === LapicOffset.EOI) {
-      // What #regWrite would do, without the register lookup: one per interrupt.
-      this.eoi();
       return;
     }
     const reg = (offset & 0xf) === 0 ? lapicRegisterByOffset(offset) : undefined;

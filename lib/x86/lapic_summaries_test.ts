@@ -131,3 +131,33 @@ Deno.test("Lapic summaries: nested vectors come out highest first, the cache res
   ]);
   assert.equal(apic.isrv, -1);
 });
+
+Deno.test("Lapic untraced fast paths answer as the traced ones, step by step (seeded)", () => {
+  const make = (traced: boolean) => {
+    const trace = new Trace(() => 0);
+    trace.enabled = traced;
+    const eois: number[] = [];
+    const apic = new Lapic(0, {
+      sink: { deliver: () => 1 },
+      eoiListener: { eoi: (v) => eois.push(v) },
+      trace,
+      name: "lapic0",
+      bsp: true,
+    });
+    apic.write(0xf0, 0x1ff);
+    return { apic, eois };
+  };
+  for (let seed = 1; seed <= 20; seed++) {
+    const lean = make(false), traced = make(true);
+    const rngLean = new Prng(seed), rngTraced = new Prng(seed);
+    for (let i = 0; i < 300; i++) {
+      const did = step(lean.apic, rngLean);
+      assert.equal(step(traced.apic, rngTraced), did, `seed ${seed} step ${i}`);
+      for (const r of ["irr", "isr", "tmr"] as const) {
+        assert.deepEqual(lean.apic[r], traced.apic[r], `seed ${seed} ${r} after ${did}`);
+      }
+      assert.equal(lean.apic.ppr, traced.apic.ppr, `seed ${seed} PPR after ${did}`);
+      assert.deepEqual(lean.eois, traced.eois, `seed ${seed} EOI broadcasts after ${did}`);
+    }
+  }
+});
