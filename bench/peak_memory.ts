@@ -15,9 +15,9 @@
  * met; a case that dies (V8 out of memory) says so with its exit code. The
  * 50 MB cases build their scenario in memory (`vcpu0: nop` lines): one
  * checks it as `scn check --max-input-bytes 60000000` does once the file is
- * read (`checkSource`, check only: skimmed, no timeline kept), the other
- * with `checkText`, which keeps the whole checked program (what `scn run`
- * needs before it runs).
+ * read (`checkSource`, check only: skimmed, no timeline kept), one runs it
+ * as `scn run --max-input-bytes 60000000` does, and one checks it with
+ * `checkText`, which keeps the whole checked program.
  *
  * Then the heap a parse keeps, per input byte (goal: at most 10), for 1 MB
  * of `vcpu0: nop` lines and for the library's text repeated to 1 MB, each
@@ -82,6 +82,16 @@ const CASES: Case[] = [
       const source = { name: "nops.scn", path: "nops.scn", text, body: text, quote: text };
       const loaded = checkSource(source, { checkOnly: true, limits: readLimits(60_000_000) });
       return exitCodeOf([runLoaded(loaded, { mode: "check" })]);
+    },
+  },
+  {
+    name: "50 MB scenario (scn run)",
+    goalMiB: 1024,
+    run: () => {
+      const text = nops(50);
+      const source = { name: "nops.scn", path: "nops.scn", text, body: text, quote: text };
+      const loaded = checkSource(source, { limits: readLimits(60_000_000) });
+      return exitCodeOf([runLoaded(loaded, { mode: "run", lean: true })]);
     },
   },
   {

@@ -17,6 +17,7 @@ import type {
 } from "../lib/core/table.ts";
 import type { PlatformEntry, VmModel } from "../lib/core/platform.ts";
 import type { ExprOp } from "../lib/core/u64.ts";
+import type { Timeline } from "./timeline.ts";
 
 /** A VM declared with `vm name { ... }`. */
 export interface VmDecl {
@@ -109,7 +110,12 @@ export type Op =
   | { op: "let"; name: string; value: Expr; loc: Loc }
   | { op: "repeat"; count: Expr; body: Op[]; loc: Loc }
   | { op: "for"; name: string; items: Expr; body: Op[]; loc: Loc }
-  | { op: "parallel"; body: Op[]; loc: Loc };
+  | { op: "parallel"; body: Op[]; loc: Loc }
+  /**
+   * Top-level statements of a long file kept as data (dsl/timeline.ts): runs
+   * as its ops (`timeline.op(i)`) one after another would, each a step.
+   */
+  | { op: "timeline"; timeline: Timeline<Op>; loc: Loc };
 
 /** What a vCPU does when it takes an interrupt. */
 export interface HandlerDecl {

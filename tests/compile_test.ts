@@ -80,6 +80,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'expect' and argument-less '
     for: true,
     parallel: true,
     window: true,
+    timeline: true,
   };
   assert.deepEqual(
     [...COMPILED_OPS, ...INTERPRETED_OPS].sort(),

@@ -95,9 +95,15 @@ Deno.test("a skimmed run records the variables it binds, for handlers that read 
   assert.deepEqual(program, checked(text, parse));
 });
 
+// A skimmed file's long runs of statements lower to timelines
+// (dsl/timeline.ts): compared here as the ops they stand for.
 function checked(text: string, how: typeof parse | typeof skim): unknown {
   try {
-    return check(how(text, "s.scn"), { platforms: PLATFORMS, text });
+    const p = check(how(text, "s.scn"), { platforms: PLATFORMS, text });
+    return {
+      ...p,
+      body: p.body.flatMap((op) => op.op === "timeline" ? [...op.timeline.ops()] : op),
+    };
   } catch (e) {
     if (!(e instanceof ScnError)) throw e;
     return e.diagnostics.map((d) => formatDiagnostic(d, () => text)).join("\n");

@@ -12,6 +12,7 @@
  * @module
  */
 import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
+import type { Timeline } from "../timeline.ts";
 import { type CheckContext, fail, recover } from "./context.ts";
 
 /**
@@ -43,7 +44,10 @@ export function checkAvailability(
   const walker = new Walker(vms);
   // One problem per top-level statement or handler: what is inside a block that
   // already failed is likely the same mistake again.
-  for (const op of body) recover(ctx, () => walker.op(op));
+  for (const op of body) {
+    if (op.op === "timeline") walker.timeline(op.timeline, ctx);
+    else recover(ctx, () => walker.op(op));
+  }
   for (const h of handlers) recover(ctx, () => walker.ops(h.body));
 }
 
@@ -79,6 +83,21 @@ class Walker {
     for (const op of ops) this.op(op);
   }
 
+  /**
+   * A timeline's statements, each a top-level statement. What is available
+   * does not depend on where a statement is written: a statement written
+   * like one that passed passes, and only the others are built to be told
+   * where they fail.
+   */
+  timeline(t: Timeline<Op>, ctx: Pick<CheckContext, "problems">): void {
+    const passed = new Set<Op>();
+    for (let i = 0; i < t.length; i++) {
+      const like = t.templateOf(i);
+      if (passed.has(like)) continue;
+      if (recover(ctx, () => (this.op(t.op(i)), true))) passed.add(like);
+    }
+  }
+
   op(op: Op): void {
     switch (op.op) {
       case "do":
@@ -104,6 +123,8 @@ class Walker {
       case "parallel":
       case "window":
         return this.ops(op.body);
+      case "timeline":
+        return this.ops([...op.timeline.ops()]);
     }
   }
 

@@ -19,6 +19,8 @@ import type {
   WordBlock,
 } from "../ast.ts";
 import { unskim } from "../parse.ts";
+import { Timeline, TimelineTemplates } from "../timeline.ts";
+import { type SourceLines, TextLoc } from "../../lib/core/loc.ts";
 import {
   type CommandSpec,
   type HandlerEventSpec,
@@ -134,12 +136,128 @@ function lowerBlock(
     if (op && drop) drop(op);
     else if (op) ops.push(op);
   };
+  // A skimmed run's ops are kept in timelines (see Timelines); a checker that
+  // keeps no timeline has nothing to keep them for.
+  const timelines = drop ? null : new Timelines(ops);
   for (const s of stmts) {
-    if (s.kind === "skimmed") {
+    if (s.kind !== "skimmed") {
+      timelines?.end();
+      lower(s);
+    } else if (timelines === null) {
       for (const t of unskim(s)) lower(t);
-    } else lower(s);
+    } else {
+      for (const t of unskim(s)) timelines.statement(t, s.from, lower);
+    }
   }
+  timelines?.end();
   return ops;
+}
+
+/** Below this many statements a timeline is kept as plain ops: it would save little. */
+const TIMELINE_MIN = 16;
+/** Longer statements are lowered each time, not looked up by their text. */
+const TEMPLATE_MAX_CHARS = 256;
+
+/**
+ * The top-level statements of skimmed runs, kept as timelines
+ * (dsl/timeline.ts): a statement written like an earlier one that lowered to
+ * a timeline op is not lowered again but recorded as a copy of it. At the top
+ * level a statement's op depends on its text only: scope changes only by
+ * adding variables, which turns no statement that lowered into an error or
+ * into another op.
+ */
+class Timelines {
+  readonly #templates = new TimelineTemplates<Op>();
+  #open: Timeline<Op> | null = null;
+  #lines: SourceLines | null = null;
+  #start = 0;
+  #end = 0;
+  constructor(readonly ops: Op[]) {}
+
+  /** Lowers (`lower`, which pushes to `ops`) or records statement `s` of `lines`. */
+  statement(s: Statement, lines: SourceLines, lower: (s: Statement) => void): void {
+    const loc = s.loc as TextLoc;
+    const text = loc.to - loc.from <= TEMPLATE_MAX_CHARS
+      ? lines.text.slice(loc.from, loc.to)
+      : undefined;
+    const known = text === undefined ? undefined : this.#templates.byText.get(text);
+    if (known !== undefined && this.#templates.list[known].lines === lines) {
+      this.#add(lines, known, loc);
+      return;
+    }
+    const before = this.ops.length;
+    lower(s);
+    if (this.ops.length === before) return;
+    const op = this.ops[before];
+    if (!timelineOp(op)) {
+      this.ops.pop();
+      this.end();
+      this.ops.push(op);
+      return;
+    }
+    this.ops.pop();
+    const id = this.#templates.add(op, loc.from, lines);
+    if (text !== undefined) this.#templates.byText.set(text, id);
+    this.#add(lines, id, loc);
+  }
+
+  #add(lines: SourceLines, id: number, loc: TextLoc): void {
+    if (this.#open !== null && this.#lines !== lines) this.end();
+    if (this.#open === null) {
+      this.#open = new Timeline(this.#templates);
+      this.#lines = lines;
+      this.#start = loc.from;
+    }
+    this.#open.push(id, loc.from);
+    this.#end = loc.to;
+  }
+
+  /** Closes the open timeline: its statements go to `ops`, as one op or each alone. */
+  end(): void {
+    const t = this.#open;
+    if (t === null) return;
+    this.#open = null;
+    if (t.length < TIMELINE_MIN) {
+      for (const op of t.ops()) this.ops.push(op);
+    } else {
+      this.ops.push({
+        op: "timeline",
+        timeline: t,
+        loc: new TextLoc(this.#lines!, this.#start, this.#end),
+      });
+    }
+  }
+}
+
+/**
+ * Whether an op may stand in a timeline: its copies are new objects at each
+ * read, so nothing may find it by identity (the engine follows `in order`
+ * conditions and compiles blocks by identity), and it holds no block.
+ */
+function timelineOp(op: Op): boolean {
+  switch (op.op) {
+    case "do":
+    case "run":
+    case "let":
+    case "expect":
+    case "always":
+      return !holdsInOrder(op);
+    default:
+      return false;
+  }
+}
+
+function holdsInOrder(x: unknown): boolean {
+  if (x === null || typeof x !== "object") return false;
+  if (Array.isArray(x)) return x.some(holdsInOrder);
+  const o = x as Record<string, unknown>;
+  if (o.c === "took" && o.inOrder === true) return true;
+  for (const k in o) {
+    if (k !== "spec" && k !== "param" && k !== "field" && k !== "file" && k !== "loc") {
+      if (holdsInOrder(o[k])) return true;
+    }
+  }
+  return false;
 }
 
 function lowerStatement(

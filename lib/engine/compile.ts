@@ -178,6 +178,7 @@ export const INTERPRETED_OPS: readonly Op["op"][] = [
   "for",
   "parallel",
   "window",
+  "timeline",
 ];
 
 /**

@@ -21,6 +21,7 @@
  */
 import type { Loc } from "../../dsl/ast.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, ParallelOp, Program } from "../../dsl/program.ts";
+import type { Timeline } from "../../dsl/timeline.ts";
 import type { Args, RegisterAccess, Val } from "../core/table.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import { formatEvent, Trace, type TraceEvent } from "../core/trace.ts";
@@ -424,11 +425,26 @@ class Interpreter {
       const steps = this.compiled.block(ops);
       for (let i = 0; i < steps.length; i++) {
         perform(this, steps[i]);
-        if (onStep !== undefined) onStep(ops[i].loc, this);
+        // A timeline's steps are its statements (see `timeline`).
+        if (onStep !== undefined && ops[i].op !== "timeline") onStep(ops[i].loc, this);
       }
       return;
     }
     for (const op of ops) {
+      this.exec(op);
+      if (onStep !== undefined && op.op !== "timeline") onStep(op.loc, this);
+    }
+  }
+
+  /**
+   * The statements of a timeline (a long file's top level kept as data,
+   * dsl/timeline.ts), each a step as in a block; each op is built when its
+   * turn comes and dropped after, so the run keeps none.
+   */
+  timeline(t: Timeline<Op>): void {
+    const onStep = this.onStep;
+    for (let i = 0; i < t.length; i++) {
+      const op = t.op(i);
       this.exec(op);
       if (onStep !== undefined) onStep(op.loc, this);
     }
@@ -489,6 +505,9 @@ class Interpreter {
         return;
       case "window":
         this.window(op);
+        return;
+      case "timeline":
+        this.timeline(op.timeline);
         return;
     }
   }

@@ -204,6 +204,9 @@ export function decodeProgram(program: Program): Decoded[] {
         case "window":
           ops(op.body);
           break;
+        case "timeline":
+          for (const one of op.timeline.ops()) ops([one]);
+          break;
       }
     }
   };
