@@ -27,6 +27,7 @@ export { parse } from "./dsl/parse.ts";
 export type * from "./dsl/ast.ts";
 export { check, type CheckOptions, type Loader } from "./dsl/check/mod.ts";
 export type * from "./dsl/program.ts";
+export type { Timeline, TimelineTemplate, TimelineTemplates } from "./dsl/timeline.ts";
 export { DEFAULT_MAX_STEPS, runProgram } from "./lib/engine/run.ts";
 export type { Failure, RunOptions, ScenarioResult, TookRecord } from "./lib/engine/run.ts";
 export { checkText, runText, type ScenarioOptions } from "./lib/api/scenario.ts";

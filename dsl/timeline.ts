@@ -16,9 +16,12 @@
 import { type SourceLines, TextLoc } from "../lib/core/loc.ts";
 
 /** A distinct op and where its statement starts, that every copy is shifted from. */
-interface Template<T> {
+export interface TimelineTemplate<T> {
+  /** The op of the first statement written so. */
   readonly op: T;
+  /** Where that statement starts. */
   readonly from: number;
+  /** The text it is in. */
   readonly lines: SourceLines;
 }
 
@@ -28,7 +31,7 @@ interface Template<T> {
  */
 export class TimelineTemplates<T> {
   /** Every template, by index. */
-  readonly list: Template<T>[] = [];
+  readonly list: TimelineTemplate<T>[] = [];
   /** Statement text to template index. */
   readonly byText: Map<string, number> = new Map();
 
@@ -46,7 +49,8 @@ export class TimelineTemplates<T> {
  * @example
  * ```ts
  * import { SourceLines, TextLoc } from "../lib/core/loc.ts";
- *  * const lines = new SourceLines("run\nrun\n", "a.scn");
+ * import type { Op } from "./program.ts";
+ * const lines = new SourceLines("run\nrun\n", "a.scn");
  * const templates = new TimelineTemplates<Op>();
  * const t = new Timeline(templates);
  * const run: Op = { op: "run", duration: null, loc: new TextLoc(lines, 0, 3) };
@@ -56,7 +60,7 @@ export class TimelineTemplates<T> {
  * ```
  */
 export class Timeline<T extends object> {
-  readonly #templates: Template<T>[];
+  readonly #templates: TimelineTemplate<T>[];
   // Per statement: its template's index and the offset its text starts at.
   #ids = new Int32Array(64);
   #starts = new Int32Array(64);
