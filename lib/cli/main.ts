@@ -13,36 +13,46 @@ import { joinNegativeValues, wholeNumber } from "./options.ts";
 /** Options of run, check and explore that take a number. */
 const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
 import { PLATFORMS } from "../api/platforms.ts";
-import { KVM_TASK, kvmPermissionProblem, kvmRunCommand } from "./kvm_run_command.ts";
 import { collectFiles, readText } from "../load/files.ts";
 import { missingOutcome } from "../load/load.ts";
 import { readLimits } from "../load/read.ts";
-import { reportCommand } from "./report_command.ts";
-import { helpSuggestions, helpText } from "./help.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
-import { jsonReport } from "../report/json.ts";
-import { junitReport } from "../report/junit.ts";
-import { tapReport } from "../report/tap.ts";
 import { Progress, STDERR } from "../report/progress.ts";
-import { type HtmlEntry, htmlReport } from "../report/html.ts";
-import { splitTarget } from "../load/extract.ts";
-import { parseSchedule } from "../engine/explore_schedule.ts";
-import {
-  exploreCommand,
-  exploreCommandAsync,
-  exploreMergeCommand,
-  exploreOptions,
-} from "./explore_command.ts";
-import { fmtCommand } from "./fmt_command.ts";
-import { minimizeCommand } from "./minimize_command.ts";
-import { diffCommand } from "./diff_command.ts";
 
 export type { Io } from "./io.ts";
 import type { Io } from "./io.ts";
 import { processFile, processTarget, type RunMode } from "./process.ts";
 import { runInWorkers } from "./run_workers.ts";
+import type * as Commands from "./commands.ts";
 export { processFile, processTarget };
+
+/**
+ * Whether a command line only runs or checks scenarios with the text
+ * report, so that the other commands and report formats (a fifth of the
+ * code `scn` loads) need not be loaded: a small scenario's run is mostly
+ * start-up. Any option not listed here loads them.
+ */
+function onlyRunsOrChecks(args: readonly string[]): boolean {
+  if (args[0] !== "run" && args[0] !== "check") return false;
+  return args.every((a) =>
+    !a.startsWith("-") ||
+    /^--(trace|no-color|timeline|timeline=.*|(max-steps|max-input-bytes|jobs)(=.*)?)$/.test(a)
+  );
+}
+
+// Loaded before `main` can be called, so that it stays synchronous for its
+// callers (tests, tools); only the command line's own entry, running or
+// checking, goes without.
+const commands: typeof Commands | null = import.meta.main && onlyRunsOrChecks(Deno.args)
+  ? null
+  : await import("./commands.ts");
+
+/** The commands and formats beyond running with the text report ({@link onlyRunsOrChecks}). */
+function more(): typeof Commands {
+  if (commands === null) throw new Error("scn: a command needed what it was started without");
+  return commands;
+}
 
 /**
  * Runs the command line with `args`; returns the exit code.
@@ -72,11 +82,11 @@ export function mainAsync(args: string[], io: Io): Promise<number> {
 /** The command line; returns a promise only for `explore` when `wait` allows workers. */
 function dispatch(args: string[], io: Io, wait: boolean): number | Promise<number> {
   // `fmt` and `minimize` have options of their own (--write, --check, --max-runs).
-  if (args[0] === "fmt") return fmtCommand(args.slice(1), io);
-  if (args[0] === "minimize") return minimizeCommand(args.slice(1), io);
+  if (args[0] === "fmt") return more().fmtCommand(args.slice(1), io);
+  if (args[0] === "minimize") return more().minimizeCommand(args.slice(1), io);
   // `diff` parses its own options and loads its backend asynchronously.
-  if (args[0] === "diff" && wait) return diffCommand(args.slice(1), io);
-  if (args[0] === "report") return reportCommand(args.slice(1), io);
+  if (args[0] === "diff" && wait) return more().diffCommand(args.slice(1), io);
+  if (args[0] === "report") return more().reportCommand(args.slice(1), io);
   // `--backend kvm` loads lib/kvm (FFI) lazily, then runs the rest as usual.
   const backend = args.findIndex((a) => a === "--backend" || a.startsWith("--backend="));
   if (backend >= 0) {
@@ -89,6 +99,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       io.err(`scn: --backend is 'model' or 'kvm', for 'scn run' ('${value ?? ""}' given)`);
       return ExitCode.InputError;
     }
+    const { kvmPermissionProblem, KVM_TASK, kvmRunCommand } = more();
     const problem = kvmPermissionProblem();
     if (problem || !wait) {
       io.err(problem ?? `scn run --backend kvm: run it as '${KVM_TASK}'`);
@@ -136,6 +147,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === "help") {
     const topic = command === "help" ? rest.join(" ") || undefined : undefined;
+    const { helpSuggestions, helpText } = more();
     const text = helpText(io.platforms ?? PLATFORMS, topic);
     if (text === undefined) {
       const near = helpSuggestions(io.platforms ?? PLATFORMS, topic ?? "");
@@ -186,7 +198,9 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     io.err("scn explore: --max-input-bytes is an option of 'scn run' and 'scn check'");
     return ExitCode.InputError;
   }
-  if (command === "explore" && rest[0] === "merge") return exploreMergeCommand(rest.slice(1), io);
+  if (command === "explore" && rest[0] === "merge") {
+    return more().exploreMergeCommand(rest.slice(1), io);
+  }
   if (command === "explore") {
     if (values.junit !== undefined) {
       io.err("scn explore: --junit is an option of 'scn run'");
@@ -196,6 +210,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       io.err("scn explore: --html is an option of 'scn run'");
       return ExitCode.InputError;
     }
+    const { exploreCommand, exploreCommandAsync, exploreOptions } = more();
     const o = exploreOptions(values, maxSteps, {
       json: values.json,
       tap: values.tap,
@@ -219,7 +234,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   }
   if (values.schedule !== undefined) {
     const p = command === "run"
-      ? parseSchedule(values.schedule, "-")
+      ? more().parseSchedule(values.schedule, "-")
       : "it is for 'run' and 'explore'";
     if (typeof p === "string") {
       io.err(`scn ${command}: --schedule: ${p}`);
@@ -258,7 +273,15 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       !values.tap && values.html !== "-",
   });
   let failedSoFar = 0, filesDone = 0;
-  const how: RunMode = { mode: command, maxSteps, schedule: values.schedule, lean };
+  // An XFAIL's details are shown by TAP (its failures) and timelines only.
+  const explainExpected = values.tap || values.timeline !== undefined;
+  const how: RunMode = {
+    mode: command,
+    maxSteps,
+    schedule: values.schedule,
+    lean,
+    explainExpected,
+  };
   const finished = (done: readonly Outcome[]) => {
     failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;
     progress.update(++filesDone, failedSoFar);
@@ -296,11 +319,11 @@ interface ReportOptions {
 /** Prints (and writes) the report of a run's outcomes; returns the exit code. */
 function report(outcomes: Outcome[], values: ReportOptions, io: Io): number {
   if (values.json) {
-    io.out(jsonReport(outcomes));
+    io.out(more().jsonReport(outcomes));
   } else if (values.tap) {
-    io.out(tapReport(outcomes).replace(/\n$/, ""));
+    io.out(more().tapReport(outcomes).replace(/\n$/, ""));
   } else if (values.html === "-") {
-    io.out(htmlReport(outcomes.map(htmlEntry)).replace(/\n$/, ""));
+    io.out(more().htmlReport(outcomes.map(htmlEntry)).replace(/\n$/, ""));
   } else {
     const lines: Line[] = textReport(outcomes, {
       trace: values.trace,
@@ -313,12 +336,12 @@ function report(outcomes: Outcome[], values: ReportOptions, io: Io): number {
     for (const l of lines) io.out(l.text, io.color && !values["no-color"] ? l.style : "");
   }
   if (values.junit !== undefined) {
-    const xml = junitReport(outcomes);
+    const xml = more().junitReport(outcomes);
     if (values.junit === "-") io.out(xml);
     else if (!writeReport(io, values.junit, xml)) return ExitCode.InputError;
   }
   if (values.html !== undefined && values.html !== "-") {
-    if (!writeReport(io, values.html, htmlReport(outcomes.map(htmlEntry)))) {
+    if (!writeReport(io, values.html, more().htmlReport(outcomes.map(htmlEntry)))) {
       return ExitCode.InputError;
     }
   }
@@ -341,9 +364,9 @@ function writeReport(io: Io, path: string, text: string): boolean {
 }
 
 /** An outcome with the text its locations point into, for the HTML page's source view. */
-function htmlEntry(outcome: Outcome): HtmlEntry {
+function htmlEntry(outcome: Outcome): Commands.HtmlEntry {
   const failure = outcome.kind === "result" ? outcome.result.failures[0] : undefined;
-  const path = failure?.loc.source ?? splitTarget(outcome.file).path;
+  const path = failure?.loc.source ?? more().splitTarget(outcome.file).path;
   const text = readText(path);
   return text === undefined ? { outcome } : { outcome, source: { path, text } };
 }

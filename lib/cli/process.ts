@@ -28,6 +28,12 @@ export interface RunMode {
    * does unless a report needs the whole trace or the list of takes.
    */
   lean?: boolean;
+  /**
+   * With `lean`: whether an expected failure (XFAIL) is replayed too, for a
+   * report that shows its failures (TAP) or its timeline. The text report
+   * shows only that it failed as marked, so it can do without (default: true).
+   */
+  explainExpected?: boolean;
 }
 
 /**
@@ -58,7 +64,9 @@ export function runLoaded(loaded: Loaded, how: RunMode): Outcome {
     if (how.mode !== "run") {
       return { kind: "checked", file, title: program.title, tags: program.tags };
     }
-    const result = how.lean ? runExplained(program, options) : runProgram(program, options());
+    const result = how.lean
+      ? runExplained(program, options, how.explainExpected ?? true)
+      : runProgram(program, options());
     replay?.finish();
     return inHost(source, { kind: "result", file, result: { ...result, file } });
   } catch (e) {

@@ -4,17 +4,21 @@
  * explain it; these snapshots were taken before that change, when every
  * run kept its whole trace, so they prove the reports did not move.
  */
+import assert from "node:assert/strict";
 import { type Io, main } from "./main.ts";
+import { PLATFORMS } from "../api/platforms.ts";
 
 const REPLAY = "tests/fixtures/replay";
 
-function scn(args: string[]): { code: number; out: string } {
+function scn(args: string[], platforms?: Io["platforms"]): { code: number; out: string } {
   const out: string[] = [];
   const io: Io = {
     out: (line) => out.push(line),
     err: (line) => out.push(`stderr: ${line}`),
     color: false,
     writeFile: () => {},
+    // Platforms of the caller's own run every scenario with its whole trace, never lean.
+    platforms,
   };
   const code = main(args, io);
   return { code, out: out.join("\n") };
@@ -41,4 +45,18 @@ Deno.test("failure reports: expected failures of the library, as JSON", async (t
       "scenarios/seeds/002_vcpu_info_race.scn",
     ]),
   );
+});
+
+Deno.test("expected failures are not replayed for the text report, which is a traced run's byte for byte", () => {
+  const xfails = [
+    "tests/fixtures/cli/xfail.scn",
+    "scenarios/seeds/001_unmask_bug.scn",
+    "scenarios/seeds/002_vcpu_info_race.scn",
+    "scenarios/peers/kvm-selftests/arm64/vgic_its_save_unreachable_device.scn",
+  ];
+  for (const args of [["run"], ["run", "--junit", "-"], ["run", "--tap"], ["run", "--timeline"]]) {
+    const lean = scn([...args, ...xfails]);
+    if (args.length === 1) assert.match(lean.out, /\(4 expected failures/);
+    assert.deepEqual(lean, scn([...args, ...xfails], PLATFORMS), args.join(" "));
+  }
 });
