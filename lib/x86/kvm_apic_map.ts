@@ -26,7 +26,7 @@
  *
  * @module
  */
-import type { Lapic } from "./lapic.ts";
+import { type Lapic, lastMapStamp } from "./lapic.ts";
 import { arenaI32 } from "../core/arena.ts";
 import { dfrModel } from "./lapic_registers.ts";
 
@@ -77,6 +77,9 @@ export class KvmApicMap {
   readonly #cluster: Int32Array = arenaI32(16 * 4);
   /** Per APIC, the {@link Lapic.mapStamp} the map was computed from (0: none yet). */
   #seen: number[] = [];
+  /** {@link lastMapStamp} and the list of APICs at the last look (-1, null: none yet). */
+  #seenLast = -1;
+  #seenList: readonly Lapic[] | null = null;
 
   /**
    * KVM_X2APIC_API_USE_32BIT_IDS (`kvm->arch.x2apic_format`): the hotplug
@@ -104,6 +107,13 @@ export class KvmApicMap {
 
   #unchanged(lapics: readonly Lapic[]): boolean {
     const seen = this.#seen;
+    // No LAPIC of the process took a stamp since the last look: one comparison per delivery.
+    const last = lastMapStamp();
+    if (last === this.#seenLast && lapics === this.#seenList && seen.length === lapics.length) {
+      return true;
+    }
+    this.#seenLast = last;
+    this.#seenList = lapics;
     let same = seen.length === lapics.length;
     if (!same) {
       // A VM's vCPUs are all created before it runs: this happens once.

@@ -1857,6 +1857,22 @@ function nextMapStamp(): number {
   return ++mapStamps;
 }
 
+/**
+ * The newest {@link Lapic.mapStamp} any LAPIC of the process has taken: while
+ * it stays the same, no input of any APIC map changed (KVM's
+ * `apic_map_dirty`, one word for every delivery to look at).
+ *
+ * @example
+ * ```ts
+ * const before = lastMapStamp();
+ * // ... an ID, LDR, DFR, SVR or IA32_APIC_BASE write somewhere ...
+ * lastMapStamp() !== before; // true after such a write
+ * ```
+ */
+export function lastMapStamp(): number {
+  return mapStamps;
+}
+
 /** The highest vector of `set`, whose non-zero words are the bits of `words`; -1 when empty. */
 function highestOf(set: VectorSet, words: number): number {
   if (words === 0) return -1;
