@@ -34,6 +34,20 @@ export class EventQueue {
   #heap: Scheduled[] = [];
   #seq = 0;
 
+  /**
+   * For `scn explore`'s snapshots: a function that empties the queue and
+   * puts back its sequence counter as it is now, or null when entries are
+   * queued (their callbacks hold model objects, which no snapshot copies).
+   */
+  snapshot(): (() => void) | null {
+    if (this.#heap.length > 0) return null;
+    const seq = this.#seq;
+    return () => {
+      this.#heap.length = 0;
+      this.#seq = seq;
+    };
+  }
+
   /** Number of entries, cancelled ones included. */
   get size(): number {
     return this.#heap.length;

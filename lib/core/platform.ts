@@ -139,6 +139,16 @@ export interface VmModel {
    * reads every published state path instead, which is many times slower.
    */
   hashPrivate?(h: StateHash): void;
+  /**
+   * For `scn explore`: saves the VM's whole state (public and private, all
+   * its models') and returns a function that puts it back into these same
+   * objects, as often as called, so that another order of a parallel block
+   * starts from the block's first choice instead of from a new VM. Null
+   * when the VM cannot save its state as it is (explore then runs the
+   * scenario again, as without the hook). The function returns false when
+   * the run since went where it cannot be undone (then too). Optional.
+   */
+  snapshot?(): (() => boolean) | null;
 }
 
 /**

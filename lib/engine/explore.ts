@@ -10,11 +10,16 @@
  *   one atomic step, except an interruptible command, which is one step per
  *   step its table entry names (`steps`: Xen's event-channel send, a VMM's
  *   vcpu_info copy); an actor's steps keep their written order.
- * - The search has no way to copy a model, so it re-runs the scenario from
- *   the start for every queued order (stateless search, as in VeriSoft or
- *   CHESS): a work item is a list of choices to replay, after which the run
+ * - A work item is a list of choices to replay, after which the run
  *   carries on in written order to the end, queueing every other choice it
  *   passes as a new item. One run thus explores a whole chain of states.
+ *   Each item starts from the state at the first parallel block's first
+ *   choice, which every order reaches the same way: a snapshot of it
+ *   ({@link RunState.snapshot}, the models' `VmModel.snapshot` hooks) is put
+ *   back for the next item when one ends inside that block execution.
+ *   Otherwise (no hook, or a VM that cannot save its state there) the
+ *   scenario is run again from the start (stateless search, as in VeriSoft
+ *   or CHESS).
  * - Items are processed in rounds by *cost*, the number of choices that
  *   differ from written order (the next child as written): all orders with
  *   no deviation, then one, then two. The first failing order found is
@@ -44,6 +49,7 @@ import { type Diagnostic, ScnError } from "../core/diagnostic.ts";
 import {
   onlyMarkedFailed,
   type ParallelOp,
+  RESTART_BLOCK,
   runProgram,
   type RunState,
   type ScenarioResult,
@@ -79,6 +85,13 @@ export interface ExploreOptions {
   reduce?: boolean;
   /** Deduplication of states by fingerprint (default on). */
   dedup?: boolean;
+  /**
+   * Start each order from a snapshot of the state at the first parallel
+   * block's first choice ({@link RunState.snapshot}) rather than running
+   * the scenario again from its start (default on; the answer is the
+   * same, which the tests check by turning it off).
+   */
+  restore?: boolean;
   /**
    * Search only this shard's part of the orders (`scn explore --shard I/N`):
    * `index` from 0 to `count - 1`. See {@link shardOf}.
@@ -221,6 +234,7 @@ export class SearchContext {
   readonly dedup: boolean;
   readonly maxSteps: number | undefined;
   readonly shard: { index: number; count: number } | undefined;
+  readonly restore: boolean;
   /** Per block, what every choice in it asks (one lookup instead of four). */
   readonly #info = new Map<ParallelOp, BlockInfo>();
 
@@ -234,6 +248,7 @@ export class SearchContext {
     this.reduce = options.reduce ?? true;
     this.dedup = options.dedup ?? true;
     this.maxSteps = options.maxSteps;
+    this.restore = options.restore ?? true;
   }
 
   /** The block's plan, independence, steps and index, computed once. */
@@ -258,28 +273,77 @@ interface BlockInfo {
 /** The empty sleep set, shared: sleep sets are never changed in place. */
 const NO_SLEEP: number[] = [];
 
+/**
+ * Where a run hands the events of an item it finished and asks for the
+ * next one, so that it can go on from its snapshot ({@link ItemScheduler}).
+ */
+interface ItemSource {
+  /** Takes an item's events; the next item to run, or null when the search is over. */
+  take(events: SearchEvent[]): WorkItem | null;
+}
+
 class ItemScheduler implements Scheduler {
   /** {@link position}'s words, reused at every state. */
   readonly #position: number[] = [];
   k = 0;
   /** Choices made so far where more than one step could run. */
   depth = 0;
-  readonly path: number[] = [];
+  path: number[] = [];
   sleep: number[] = [];
-  readonly sizes: number[][] = [];
+  sizes: number[][] = [];
+  /** Block executions begun in this run. */
+  #entries = 0;
+  /** Puts the run back to the first block execution's first choice; null when unavailable. */
+  #restore: (() => boolean) | null = null;
+  /**
+   * Whether the events of the item that ended the run were given to the
+   * source already; `following` is then the item to run next (null: none).
+   */
+  handedOver = false;
+  following: WorkItem | null = null;
 
   constructor(
-    readonly item: WorkItem,
+    public item: WorkItem,
     readonly ctx: SearchContext,
     readonly seen: Covered,
-    readonly events: SearchEvent[],
+    public events: SearchEvent[],
+    readonly source: ItemSource | null = null,
   ) {}
+
+  /**
+   * Ends the current item: with a snapshot of this block execution, hands
+   * its events over and restarts the block for the next item; otherwise
+   * ends the run.
+   */
+  #end(): number {
+    if (this.#restore === null || this.#entries !== 1) throw STOP;
+    this.handedOver = true;
+    const next = this.source!.take(this.events);
+    this.following = next;
+    if (next === null || !this.#restore()) throw STOP;
+    this.handedOver = false;
+    this.following = null;
+    this.item = next;
+    this.events = [];
+    this.k = 0;
+    this.depth = 0;
+    this.path = [];
+    this.sleep = NO_SLEEP;
+    this.sizes = [];
+    this.#entries = 0;
+    return RESTART_BLOCK;
+  }
 
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number {
     const ctx = this.ctx;
     const info = ctx.info(block);
     const ind = info.ind;
     if (!done.includes(true)) {
+      // Every order reaches the first block execution the same way, with no
+      // choice made: a snapshot there serves all the items this run takes.
+      if (++this.#entries === 1 && this.source !== null && this.#restore === null) {
+        this.#restore = state.snapshot?.() ?? null;
+      }
       this.sleep = NO_SLEEP;
       this.sizes.push([...ind.plan.chainSizes]);
     }
@@ -301,7 +365,7 @@ class ItemScheduler implements Scheduler {
     // A failure is for good (failures are never taken back), so this order is a counterexample.
     if (state.failures.length > 0) {
       ev.push({ e: "fail", path: this.path.slice() });
-      throw STOP;
+      return this.#end();
     }
     if (this.depth > ctx.maxDepth) {
       ev.push({
@@ -316,7 +380,7 @@ class ItemScheduler implements Scheduler {
             "raise it with --max-depth N; a parallel block inside a long loop multiplies the choices",
         }],
       });
-      throw STOP;
+      return this.#end();
     }
     const sleep = this.sleep;
     // A state where there is a choice, or before the last step of a block:
@@ -329,12 +393,12 @@ class ItemScheduler implements Scheduler {
         : "";
       // Sleep sets are replaced, never changed in place: the event can share this one.
       ev.push({ e: "node", key, sleep, block: info.index });
-      if (key !== "" && this.seen(key, sleep)) throw STOP;
+      if (key !== "" && this.seen(key, sleep)) return this.#end();
     }
     const cands = sleep.length ? enabled.filter((i) => !sleep.includes(i)) : enabled;
     if (cands.length === 0) {
       ev.push({ e: "pruned" });
-      throw STOP;
+      return this.#end();
     }
     const sleepFor = (j: number): number[] =>
       ctx.reduce
@@ -353,7 +417,7 @@ class ItemScheduler implements Scheduler {
     }
     if (deviates) {
       ev.push({ e: "defer" });
-      throw STOP;
+      return this.#end();
     }
     this.sleep = sleepFor(0);
     this.path.push(cands[0]);
@@ -396,8 +460,14 @@ export function runItem(
   ctx: SearchContext,
   seen: Covered,
 ): SearchEvent[] {
-  const events: SearchEvent[] = [];
-  const s = new ItemScheduler(item, ctx, seen, events);
+  const s = new ItemScheduler(item, ctx, seen, []);
+  runScheduled(s);
+  return s.events;
+}
+
+/** Runs the program under `s`, adding how its last item ended to that item's events. */
+function runScheduled(s: ItemScheduler): void {
+  const ctx = s.ctx;
   try {
     const result = runProgram(ctx.program, {
       scheduler: s,
@@ -405,20 +475,62 @@ export function runItem(
       history: "counts",
       maxSteps: ctx.maxSteps,
     });
-    events.push(
+    s.events.push(
       result.failures.length > 0
         ? { e: "fail", path: s.path.slice() }
         : { e: "end", sizes: s.sizes },
     );
   } catch (e) {
-    if (e === STOP) return events;
+    if (e === STOP) return;
     if (e instanceof ScnError) {
-      events.push({ e: "error", diagnostics: e.diagnostics, path: s.path.slice() });
-      return events;
+      s.events.push({ e: "error", diagnostics: e.diagnostics, path: s.path.slice() });
+      return;
     }
     throw e;
   }
-  return events;
+}
+
+/**
+ * The items of a search in round order, and the merge of each one's
+ * events as it ends: what {@link explore} runs in this thread, one run
+ * going on to the next item from its snapshot where it can.
+ */
+class ItemQueue implements ItemSource {
+  /** The failing path found, if any. */
+  failed: number[] | null = null;
+  /** A budget or an error the merge raised, rethrown once the run is left. */
+  error: ScnError | null = null;
+  #d = 0;
+  #i = 0;
+
+  constructor(
+    readonly search: Search,
+    readonly progress: ExploreOptions["progress"],
+  ) {}
+
+  /** The next item in round order, or null when there is none. */
+  next(): WorkItem | null {
+    const rounds = this.search.rounds;
+    while (this.#d < rounds.length) {
+      const round = rounds[this.#d] ?? [];
+      if (this.#i < round.length) return round[this.#i++];
+      rounds[this.#d++] = [];
+      this.#i = 0;
+    }
+    return null;
+  }
+
+  take(events: SearchEvent[]): WorkItem | null {
+    try {
+      this.failed = this.search.merge(events);
+    } catch (e) {
+      if (!(e instanceof ScnError)) throw e;
+      this.error = e;
+      return null;
+    }
+    this.progress?.(this.search.stats);
+    return this.failed ? null : this.next();
+  }
 }
 
 /** Whether a state key with a sleep set is covered by what was explored already. */
@@ -666,17 +778,41 @@ function multinomial(sizes: readonly number[]): bigint {
  */
 export function explore(program: Program, options: ExploreOptions = {}): ExploreResult {
   const search = new Search(new SearchContext(program, options));
+  return finish(search, runSearch(search, options.progress));
+}
+
+/**
+ * Runs a search's items in round order in this thread, merging each
+ * item's events as it ends, until an order fails or none is left; returns
+ * the failing path, or null. With {@link ExploreOptions.restore} one run
+ * of the scenario goes on to the next item from its snapshot for as long
+ * as each item ends inside the first block execution.
+ *
+ * @throws {ScnError} when a budget runs out or the scenario errs in some order.
+ *
+ * @example
+ * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program;
+ * const search = new Search(new SearchContext(program, {}));
+ * const result = finish(search, runSearch(search));
+ * ```
+ */
+export function runSearch(
+  search: Search,
+  progress?: ExploreOptions["progress"],
+): number[] | null {
   const seen: Covered = (k, z) => search.seen.covers(k, z);
-  for (let d = 0; d < search.rounds.length; d++) {
-    const round = search.rounds[d] ?? [];
-    for (const item of round) {
-      const failed = search.merge(runItem(item, search.ctx, seen));
-      options.progress?.(search.stats);
-      if (failed) return finish(search, failed);
-    }
-    search.rounds[d] = [];
+  const queue = new ItemQueue(search, progress);
+  const source = search.ctx.restore ? queue : null;
+  let item = queue.next();
+  while (item !== null) {
+    const s = new ItemScheduler(item, search.ctx, seen, [], source);
+    runScheduled(s);
+    item = s.handedOver ? s.following : queue.take(s.events);
   }
-  return finish(search, null);
+  if (queue.error) throw queue.error;
+  return queue.failed;
 }
 
 /**

@@ -4,52 +4,14 @@ import type { StateHash, VmModel } from "../core/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { checkText } from "../api/scenario.ts";
-import { collectFiles, fileLoader } from "../load/files.ts";
+import { exploreLibrary } from "../../tests/explore_library.ts";
 import { X86Vm } from "../x86/vm.ts";
 import { ArmVm } from "../arm/vm.ts";
 import { type Covered, runItem, Search, SearchContext } from "./explore.ts";
 import { runProgram, type RunState } from "./run.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
 
-/**
- * The library's scenarios with parallel blocks (x86, Arm and Xen races, the
- * explore fixtures), and every other library scenario with its first run of
- * two to six consecutive actions made a parallel block (those that still
- * check): about 250 scenarios over every model, most of a few states.
- */
-function scenarios(): { file: string; program: Program }[] {
-  if (library !== undefined) return library;
-  const out: { file: string; program: Program }[] = [];
-  for (const file of collectFiles(["scenarios", "tests/fixtures/explore"]).files) {
-    const text = Deno.readTextFileSync(file);
-    const t = /^\s*parallel\s*\{/m.test(text) ? text : parallelized(text);
-    if (t === null) continue;
-    try {
-      out.push({ file, program: checkText(t, file, { load: fileLoader }) });
-    } catch (e) {
-      // Actions that cannot share a block (a binding used by the next line).
-      if (!(e instanceof ScnError)) throw e;
-    }
-  }
-  return library = out;
-}
-
-let library: { file: string; program: Program }[] | undefined;
-
-const ACTION = /^(vcpu\d+|device [\w.]+|vmm|xen|\w+\.(vcpu\d+|vmm|device \w+))\s*:\s*\S/;
-
-function parallelized(text: string): string | null {
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    let j = i;
-    while (j < lines.length && j - i < 6 && ACTION.test(lines[j])) j++;
-    if (j - i >= 2) {
-      lines.splice(i, j - i, "parallel {", ...lines.slice(i, j).map((l) => `  ${l}`), "}");
-      return lines.join("\n");
-    }
-  }
-  return null;
-}
+const scenarios = exploreLibrary;
 
 interface Pairs {
   /** Fingerprint (models' hooks) to the exact reference of the first state that had it. */

@@ -218,6 +218,59 @@ export class History {
   }
 
   /** How many takes vCPU `c` of VM `v` has had. */
+  /**
+   * For `scn explore`'s snapshots: a function that puts the history back
+   * as it is now (counts, sequences, `in order` matchers, records), as
+   * often as called. Fixed for the run: full, #byCond.
+   */
+  snapshot(): () => void {
+    const records = this.records.length;
+    const cpus = this.#cpus.map((vm) =>
+      vm.map((h) => ({
+        total: h.total,
+        byVector: [...h.byVector].map(([v, k]) => [v, k.n] as const),
+        byKind: [...h.byKind].map(([kind, k]) => [kind, k.n] as const),
+        sequence: h.sequence === null ? null : [...h.sequence],
+      }))
+    );
+    const matchers = this.#matchers.map((vm) =>
+      vm.map((cpu) => cpu.map((m) => ({ seen: m.seen, inPlace: m.inPlace })))
+    );
+    return () => {
+      // Every change goes through record(), which counts a take: with no
+      // count moved since, there is nothing to put back.
+      let moved = false;
+      for (let v = 0; v < cpus.length && !moved; v++) {
+        for (let c = 0; c < cpus[v].length; c++) {
+          if (this.#cpus[v][c].total !== cpus[v][c].total) moved = true;
+        }
+      }
+      if (!moved) return;
+      this.records.length = records;
+      for (let v = 0; v < cpus.length; v++) {
+        for (let c = 0; c < cpus[v].length; c++) {
+          const h = this.#cpus[v][c], saved = cpus[v][c];
+          h.total = saved.total;
+          h.byVector.clear();
+          for (const [vector, n] of saved.byVector) h.byVector.set(vector, { n });
+          h.byKind.clear();
+          for (const [kind, n] of saved.byKind) h.byKind.set(kind, { n });
+          // The last-entry caches pointed into the maps just rebuilt.
+          h.lastVector = NaN;
+          h.lastVectorCount = { n: 0 };
+          h.lastKind = "";
+          h.lastKindCount = { n: 0 };
+          if (saved.sequence !== null) h.sequence = [...saved.sequence];
+          const ms = this.#matchers[v][c];
+          for (let i = 0; i < ms.length; i++) {
+            ms[i].seen = matchers[v][c][i].seen;
+            ms[i].inPlace = matchers[v][c][i].inPlace;
+          }
+        }
+      }
+    };
+  }
+
   total(v: number, c: number): number {
     return this.#cpus[v][c].total;
   }

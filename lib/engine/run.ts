@@ -128,7 +128,26 @@ export interface RunState {
   readonly frames: readonly (readonly (readonly { ops: readonly Op[]; pc: number }[])[])[];
   /** For each enclosing `repeat`/`for` of the timeline, outermost first: iteration, count. */
   readonly loops: readonly number[];
+  /**
+   * Saves the whole state of the run (its own and every VM's, through
+   * {@link VmModel.snapshot}) and returns a function that puts it back, as
+   * often as called, or null when some part cannot be saved (the trace is
+   * on, events are queued, a VM has no hook or refuses). Taken by a
+   * scheduler at a parallel block's first choice, it lets the scheduler
+   * answer {@link RESTART_BLOCK} instead of the scenario being run again.
+   * The function returns false when it could not put everything back:
+   * then the run must be abandoned.
+   */
+  snapshot?(): (() => boolean) | null;
 }
+
+/**
+ * What {@link Scheduler.next} may return to run the parallel block it is
+ * asked about again from its first step, after putting the run back
+ * (with the function {@link RunState.snapshot} gave at that block's first
+ * choice of this execution) to the state it had there.
+ */
+export const RESTART_BLOCK = -1;
 
 /**
  * Chooses the order of a `parallel` block's steps, one step at a time.
@@ -147,7 +166,8 @@ export interface Scheduler {
    * The step to run next: an index into {@link blockSteps} of the block,
    * which is the index in `block.body` unless an earlier child is an
    * interruptible command (one step per step of its own). `done[i]` says
-   * whether step i already ran in this execution of the block.
+   * whether step i already ran in this execution of the block. Or
+   * {@link RESTART_BLOCK}.
    */
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number;
 }
@@ -390,6 +410,64 @@ class Interpreter {
     return this.history.records;
   }
 
+  /**
+   * See {@link RunState.snapshot}. Fixed for the run, not saved: program,
+   * vms (saved by their own hooks), trace, queue (emptied), maxSteps,
+   * scheduler, onStep, compiled; spareFrames is a pool of frames to reuse,
+   * whatever they held; hiddenNames, hiddenValues, windowVm and windowCpu
+   * are empty or unset wherever a snapshot is taken.
+   */
+  snapshot(): (() => boolean) | null {
+    // Trace events carry ids the models keep as causes; handler bindings
+    // and a `run vcpuN { }` window live on the JavaScript stack.
+    if (this.trace.enabled || this.hiddenNames.length > 0 || this.windowVm >= 0) return null;
+    const queue = this.queue.snapshot();
+    if (queue === null) return null;
+    const vms: (() => boolean)[] = [];
+    for (const vm of this.vms) {
+      const r = vm.snapshot?.() ?? null;
+      if (r === null) return null;
+      vms.push(r);
+    }
+    const history = this.history.snapshot();
+    const { now, steps, budgetStart, work, invariantsReadVariables, stepMayWakeOthers } = this;
+    const env = [...this.env];
+    const failures = this.failures.length;
+    const invariants = this.invariants.map((i) => i.failed);
+    const loops = [...this.loops];
+    // A frame's fields are numbers and the program's own (shared, never changed) arrays.
+    const copyFrame = (f: Frame): Frame => ({ ...f });
+    const frames = this.frames.map((vm) => vm.map((cpu) => cpu.map(copyFrame)));
+    const idle = this.idle.map((vm) => [...vm]);
+    return () => {
+      for (const r of vms) if (!r()) return false;
+      queue();
+      history();
+      this.now = now;
+      this.steps = steps;
+      this.budgetStart = budgetStart;
+      this.work = work;
+      this.invariantsReadVariables = invariantsReadVariables;
+      this.stepMayWakeOthers = stepMayWakeOthers;
+      this.env.clear();
+      for (const [k, v] of env) this.env.set(k, v);
+      this.failures.length = failures;
+      this.invariants.length = invariants.length;
+      for (let i = 0; i < invariants.length; i++) this.invariants[i].failed = invariants[i];
+      this.loops.length = 0;
+      this.loops.push(...loops);
+      for (let v = 0; v < frames.length; v++) {
+        for (let c = 0; c < frames[v].length; c++) {
+          const live = this.frames[v][c];
+          live.length = 0;
+          for (const f of frames[v][c]) live.push(copyFrame(f));
+          this.idle[v][c] = idle[v][c];
+        }
+      }
+      return true;
+    };
+  }
+
   run(): ScenarioResult {
     this.block(this.program.body);
     const p = this.program;
@@ -603,6 +681,13 @@ class Interpreter {
     const flying = new Map<number, InFlight>();
     for (let k = 0; k < done.length; k++) {
       const i = scheduler.next(op, done, this);
+      if (i === RESTART_BLOCK) {
+        // The scheduler put the state back as it was before the first step.
+        done.fill(false);
+        flying.clear();
+        k = -1;
+        continue;
+      }
       if (
         !Number.isInteger(i) || i < 0 || i >= done.length || done[i] ||
         (s.partOf[i] > 0 && !done[i - 1])

@@ -145,6 +145,23 @@ export class ApicBus implements IpiSink {
   }
 
   /**
+   * For `scn explore`'s snapshots (`VmModel.snapshot`): saves the x2APIC
+   * API flags and returns a function that puts them back. Fixed at
+   * creation: lapics (attached once), lowestPriority, #kvm, #trace, #name;
+   * #scratch is rewritten by every delivery; KVM's map (#map) is derived
+   * from the LAPICs and the flags, so the function makes it recalculate.
+   */
+  snapshot(): () => void {
+    const use32BitIds = this.use32BitIds, broadcastQuirkDisabled = this.broadcastQuirkDisabled;
+    const map = this.#map.snapshot();
+    return () => {
+      this.use32BitIds = use32BitIds;
+      this.broadcastQuirkDisabled = broadcastQuirkDisabled;
+      map();
+    };
+  }
+
+  /**
    * KVM_CAP_X2APIC_API made after the bus was built: a flag once set stays
    * set (x86.c only ever sets `x2apic_format` and
    * `x2apic_broadcast_quirk_disabled`). The broadcast rule applies from the

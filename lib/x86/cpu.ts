@@ -250,6 +250,47 @@ export class X86Cpu implements CpuModel {
     h.bool(this.hasRun);
   }
 
+  /**
+   * Saves the vCPU's state (its LAPIC's and kvm_run's too) and returns a
+   * function that puts it back, for `scn explore` (`VmModel.snapshot`);
+   * null when the LAPIC cannot be saved. Fixed at creation, not saved:
+   * index, name, trace, lapicInKernel, picInKernel, #now, hv; scratch:
+   * #taken (the last take, copied out by the engine at once).
+   */
+  snapshot(): (() => void) | null {
+    const lapic = this.lapic.snapshot();
+    if (lapic === null) return null;
+    const run = this.run.snapshot();
+    const { interruptFlag, shadow, nmiBlocked, csSelector, csBase, rip } = this;
+    const { injected, gpFaults, hasRun, extint } = this;
+    const frames = [...this.#frames];
+    const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
+    const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
+    const windowReported = this.#windowReported;
+    return () => {
+      lapic();
+      run();
+      this.interruptFlag = interruptFlag;
+      this.shadow = shadow;
+      this.nmiBlocked = nmiBlocked;
+      this.csSelector = csSelector;
+      this.csBase = csBase;
+      this.rip = rip;
+      this.injected = injected;
+      this.gpFaults = gpFaults;
+      this.hasRun = hasRun;
+      this.extint = extint;
+      this.#frames.length = 0;
+      this.#frames.push(...frames);
+      this.#shadowFresh = shadowFresh;
+      this.#softwareVector = softwareVector;
+      this.#halted = halted;
+      this.#mp = mp;
+      this.#cr8 = cr8;
+      this.#windowReported = windowReported;
+    };
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.words(this.#frames);

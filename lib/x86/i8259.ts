@@ -205,6 +205,30 @@ class ChipState implements I8259ChipView {
   // Not readonly: KVM_SET_IRQCHIP copies elcr_mask in like any other field.
   constructor(readonly role: "master" | "slave", public elcrMask: number) {}
 
+  /**
+   * Copies every field of `o` into this chip, for `scn explore`'s
+   * snapshots (`VmModel.snapshot`); role is fixed at creation.
+   */
+  copyFrom(o: ChipState): void {
+    this.irr = o.irr;
+    this.isr = o.isr;
+    this.imr = o.imr;
+    this.elcr = o.elcr;
+    this.lines = o.lines;
+    this.vectorBase = o.vectorBase;
+    this.priorityBase = o.priorityBase;
+    this.aeoi = o.aeoi;
+    this.sfnm = o.sfnm;
+    this.specialMask = o.specialMask;
+    this.rotateInAeoi = o.rotateInAeoi;
+    this.readIsr = o.readIsr;
+    this.pollPending = o.pollPending;
+    this.expecting = o.expecting;
+    this.ic4 = o.ic4;
+    this.single = o.single;
+    this.elcrMask = o.elcrMask;
+  }
+
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.n(this.irr);
@@ -312,6 +336,23 @@ export class I8259Pair {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.value(this.poll);
+  }
+
+  /**
+   * Saves both chips and the INT output and returns a function that puts
+   * them back, for `scn explore` (`VmModel.snapshot`). Fixed at creation,
+   * not saved: poll, #host.
+   */
+  snapshot(): () => void {
+    const m = new ChipState(this.#m.role, 0), s = new ChipState(this.#s.role, 0);
+    m.copyFrom(this.#m);
+    s.copyFrom(this.#s);
+    const intr = this.#intr;
+    return () => {
+      this.#m.copyFrom(m);
+      this.#s.copyFrom(s);
+      this.#intr = intr;
+    };
   }
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */

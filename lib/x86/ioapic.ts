@@ -386,6 +386,31 @@ export class Ioapic implements EoiListener {
     h.value(this.baseAddress);
   }
 
+  /**
+   * Saves the entries, line levels and EOI state and returns a function
+   * that puts them back, for `scn explore` (`VmModel.snapshot`). Fixed at
+   * creation, not saved: pins, version, #host, #msi (its status and
+   * message are the last write's, set before they are read).
+   */
+  snapshot(): () => void {
+    const low = this.#low.slice(), high = this.#high.slice(), line = this.#line.slice();
+    const eoiRepeats = this.#eoiRepeats.slice(), edgeUndelivered = this.#edgeUndelivered.slice();
+    const ioregsel = this.#ioregsel, id = this.#id, rtcPendingEoi = this.#rtcPendingEoi;
+    const rtcVector = this.#rtcVector, stormArmed = this.#stormArmed;
+    return () => {
+      this.#low.set(low);
+      this.#high.set(high);
+      this.#line.set(line);
+      this.#eoiRepeats.set(eoiRepeats);
+      this.#edgeUndelivered.set(edgeUndelivered);
+      this.#ioregsel = ioregsel;
+      this.#id = id;
+      this.#rtcPendingEoi = rtcPendingEoi;
+      this.#rtcVector = rtcVector;
+      this.#stormArmed = stormArmed;
+    };
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.words(this.#low);

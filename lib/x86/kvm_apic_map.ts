@@ -89,6 +89,21 @@ export class KvmApicMap {
   constructor(public use32BitIds: boolean) {}
 
   /**
+   * For `scn explore`'s snapshots (`VmModel.snapshot`): the map (valid,
+   * maxApicId, #phys, logicalMode, #flat, #cluster) is derived from the
+   * LAPICs, so it is not saved; the function puts use32BitIds back and
+   * forgets the stamps the map was computed from (#seen), so that the next
+   * update recalculates it from the LAPICs put back.
+   */
+  snapshot(): () => void {
+    const use32BitIds = this.use32BitIds;
+    return () => {
+      this.use32BitIds = use32BitIds;
+      this.#seen.length = 0;
+    };
+  }
+
+  /**
    * Recomputes the map if any APIC's ID, LDR, DFR, SVR enable or mode
    * changed since the last call (KVM recalculates on those writes);
    * allocation-free when nothing did.

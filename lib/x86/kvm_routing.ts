@@ -281,6 +281,24 @@ export class GsiRouting {
   }
 
   /**
+   * Saves the routing table and returns a function that puts it back, for
+   * `scn explore` (`VmModel.snapshot`). Tables are replaced whole, never
+   * changed, so they are kept by reference. Fixed at creation, not saved:
+   * mode, #opts, #name; scratch: #xenRoute, #msi (the decoder's status and
+   * message are the last write's, set before they are read).
+   */
+  snapshot(): () => void {
+    const table = this.#table, entries = this.#entries, entriesKey = this.#entriesKey;
+    const lastError = this.#lastError;
+    return () => {
+      this.#table = table;
+      this.#entries = entries;
+      this.#entriesKey = entriesKey;
+      this.#lastError = lastError;
+    };
+  }
+
+  /**
    * Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`):
    * the entries as set (the compiled table follows from them).
    */

@@ -112,6 +112,25 @@ export class KvmRun {
   /** Makes an empty record; `name` is the vCPU's trace source. */
   constructor(readonly name: string, readonly trace: Trace) {}
 
+  /**
+   * Saves the exit record and returns a function that puts it back, for
+   * `scn explore` (`VmModel.snapshot`). Fixed at creation: name, trace.
+   */
+  snapshot(): () => void {
+    const { exitReason, eoiVector, ioapicEoiExits, irqWindowExits, hltExits } = this;
+    const { requestInterruptWindow } = this;
+    const ioapicEoiVectors = this.ioapicEoiVectors.slice();
+    return () => {
+      this.exitReason = exitReason;
+      this.eoiVector = eoiVector;
+      this.ioapicEoiExits = ioapicEoiExits;
+      this.ioapicEoiVectors.set(ioapicEoiVectors);
+      this.irqWindowExits = irqWindowExits;
+      this.hltExits = hltExits;
+      this.requestInterruptWindow = requestInterruptWindow;
+    };
+  }
+
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.value(this.name);

@@ -464,6 +464,64 @@ export class Lapic {
     h.bool(this.kickPending);
   }
 
+  /**
+   * Saves what can change (pages, registers, pending events, the timer)
+   * and returns a function that puts it back, for `scn explore`
+   * (`VmModel.snapshot`); null while the timer is armed. Fixed at
+   * creation, not saved: #initialId, #host, #cmci, #lint0Reenabled,
+   * #errors; scratch messages: #ipi, #local.
+   */
+  snapshot(): (() => void) | null {
+    const timer = this.timer.snapshot();
+    if (timer === null) return null;
+    const irr = this.irr.slice(), isr = this.isr.slice(), tmr = this.tmr.slice();
+    const lvt = this.lvt.slice();
+    const irrCause = this.#irrCause?.slice() ?? null;
+    const irrWords = this.#irrWords, isrWords = this.#isrWords;
+    const { nmiPending, initPending, sipiVector, lastSipiVector } = this;
+    const { smiPending, extIntPending, kickPending } = this;
+    const apicBase = this.#apicBase, x2apic = this.#x2apic, id = this.#id;
+    const tpr = this.#tpr, svr = this.#svr, ldr = this.#ldr, dfr = this.#dfr;
+    const esr = this.#esr, esrPending = this.#esrPending;
+    const icrLow = this.#icrLow, icrHigh = this.#icrHigh, lintLines = this.#lintLines;
+    const suppressEoi = this.#suppressEoi, x2apicSupported = this.#x2apicSupported;
+    const tscDeadlineSupported = this.#tscDeadlineSupported;
+    return () => {
+      this.irr.set(irr);
+      this.isr.set(isr);
+      this.tmr.set(tmr);
+      this.lvt.set(lvt);
+      this.#irrCause = irrCause?.slice() ?? null;
+      this.#irrWords = irrWords;
+      this.#isrWords = isrWords;
+      timer();
+      this.nmiPending = nmiPending;
+      this.initPending = initPending;
+      this.sipiVector = sipiVector;
+      this.lastSipiVector = lastSipiVector;
+      this.smiPending = smiPending;
+      this.extIntPending = extIntPending;
+      this.kickPending = kickPending;
+      this.#apicBase = apicBase;
+      this.#x2apic = x2apic;
+      this.#id = id;
+      this.#tpr = tpr;
+      this.#svr = svr;
+      this.#ldr = ldr;
+      this.#dfr = dfr;
+      this.#esr = esr;
+      this.#esrPending = esrPending;
+      this.#icrLow = icrLow;
+      this.#icrHigh = icrHigh;
+      this.#lintLines = lintLines;
+      this.#suppressEoi = suppressEoi;
+      this.#x2apicSupported = x2apicSupported;
+      this.#tscDeadlineSupported = tscDeadlineSupported;
+      // A new stamp: KVM's APIC map recalculates from the registers put back.
+      this.#mapStamp = nextMapStamp();
+    };
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.n(this.#apicBase);

@@ -125,6 +125,29 @@ export class LapicTimer {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`): it has none. */
   hashFields(_h: StateHash): void {}
 
+  /**
+   * Saves the timer's registers and returns a function that puts them
+   * back, for `scn explore` (`VmModel.snapshot`); null while armed (its
+   * expiry is a queued event, which no snapshot copies). Fixed at
+   * creation, not saved: #host, #busNs, #minPeriodNs, #onFire.
+   */
+  snapshot(): (() => void) | null {
+    if (this.#handle !== null) return null;
+    const mode = this.#mode, tmict = this.#tmict, tdcr = this.#tdcr, divisor = this.#divisor;
+    const periodNs = this.#periodNs, targetNs = this.#targetNs, deadline = this.#deadline;
+    return () => {
+      // An expiry armed since is dropped with the queue's entries.
+      this.#handle = null;
+      this.#mode = mode;
+      this.#tmict = tmict;
+      this.#tdcr = tdcr;
+      this.#divisor = divisor;
+      this.#periodNs = periodNs;
+      this.#targetNs = targetNs;
+      this.#deadline = deadline;
+    };
+  }
+
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.n(this.#mode);

@@ -351,9 +351,12 @@ export class X86Vm implements VmModel {
    * setting's choice, then each KVM_CAP_X2APIC_API that names one.
    */
   eoiBroadcastMode: EoiBroadcastMode;
+  /** The run's environment: its irqfd list ({@link VMS_OF_RUN}) is keyed by it. */
+  readonly #env: ModelEnv;
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
+    this.#env = env;
     const trace = env.trace;
     this.trace = trace;
     this.#irqchipInKernel = config.irqchip !== "userspace";
@@ -577,6 +580,52 @@ export class X86Vm implements VmModel {
     h.value(this.#userspace);
     h.value(this.#cpuid);
     this.xen?.domain.hashPrivate(h);
+  }
+
+  /**
+   * Saves the whole VM (every vCPU, LAPIC, chip and route) and returns a
+   * function that puts it back into these same objects, for `scn explore`
+   * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
+   * split irqchip, guest memory already made, irqfds assigned, an armed
+   * LAPIC timer. Fixed at creation, not saved: name, config, trace, xen,
+   * #splitEois, #userspace, #env.
+   */
+  snapshot(): (() => boolean) | null {
+    if (
+      this.xen !== undefined || this.#splitEois !== null || this.#userspace.length > 0 ||
+      this.ram !== undefined || this.irqfds.list.length > 0 || this.irqfds.unread.size > 0
+    ) return null;
+    const cpus: (() => void)[] = [];
+    for (const cpu of this.cpus) {
+      const r = cpu.snapshot();
+      if (r === null) return null;
+      cpus.push(r);
+    }
+    const ioapic = this.ioapic?.snapshot(), pic = this.pic?.snapshot();
+    const routing = this.routing.snapshot(), bus = this.bus.snapshot();
+    const eventfds = [...this.eventfds], cpuid = [...this.#cpuid];
+    const eoiBroadcastMode = this.eoiBroadcastMode;
+    const peers = VMS_OF_RUN.get(this.#env);
+    const listed = peers?.includes(this) ?? false;
+    return () => {
+      for (const r of cpus) r();
+      ioapic?.();
+      pic?.();
+      routing();
+      bus();
+      this.ram = undefined;
+      this.irqfds.list.length = 0;
+      this.irqfds.unread.clear();
+      this.eventfds.clear();
+      for (const [k, v] of eventfds) this.eventfds.set(k, v);
+      this.#cpuid.length = 0;
+      this.#cpuid.push(...cpuid);
+      this.eoiBroadcastMode = eoiBroadcastMode;
+      // Joined the run's irqfd list since: leave it, as if never assigned.
+      const now = VMS_OF_RUN.get(this.#env);
+      if (!listed && now !== undefined && now.includes(this)) now.splice(now.indexOf(this), 1);
+      return true;
+    };
   }
 
   memory(): GuestMemory {
