@@ -217,7 +217,6 @@ export class History {
     if (this.full) this.records.push({ vm: vmName, cpu: cpuName, kind, vector, time, event });
   }
 
-  /** How many takes vCPU `c` of VM `v` has had. */
   /**
    * For `scn explore`'s snapshots: a function that puts the history back
    * as it is now (counts, sequences, `in order` matchers, records), as
@@ -271,6 +270,7 @@ export class History {
     };
   }
 
+  /** How many takes vCPU `c` of VM `v` has had. */
   total(v: number, c: number): number {
     return this.#cpus[v][c].total;
   }

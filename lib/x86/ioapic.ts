@@ -397,7 +397,9 @@ export class Ioapic implements EoiListener {
     const eoiRepeats = this.#eoiRepeats.slice(), edgeUndelivered = this.#edgeUndelivered.slice();
     const ioregsel = this.#ioregsel, id = this.#id, rtcPendingEoi = this.#rtcPendingEoi;
     const rtcVector = this.#rtcVector, stormArmed = this.#stormArmed;
+    const baseAddress = this.baseAddress;
     return () => {
+      this.baseAddress = baseAddress;
       this.#low.set(low);
       this.#high.set(high);
       this.#line.set(line);

@@ -480,7 +480,7 @@ export class Lapic {
     const irrWords = this.#irrWords, isrWords = this.#isrWords;
     const { nmiPending, initPending, sipiVector, lastSipiVector } = this;
     const { smiPending, extIntPending, kickPending } = this;
-    const apicBase = this.#apicBase, x2apic = this.#x2apic, id = this.#id;
+    const apicBase = this.#apicBase, enabled = this.#enabled, x2apic = this.#x2apic, id = this.#id;
     const tpr = this.#tpr, svr = this.#svr, ldr = this.#ldr, dfr = this.#dfr;
     const esr = this.#esr, esrPending = this.#esrPending;
     const icrLow = this.#icrLow, icrHigh = this.#icrHigh, lintLines = this.#lintLines;
@@ -503,6 +503,7 @@ export class Lapic {
       this.extIntPending = extIntPending;
       this.kickPending = kickPending;
       this.#apicBase = apicBase;
+      this.#enabled = enabled;
       this.#x2apic = x2apic;
       this.#id = id;
       this.#tpr = tpr;

@@ -588,7 +588,7 @@ export class X86Vm implements VmModel {
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
    * LAPIC timer. Fixed at creation, not saved: name, config, trace, xen,
-   * #splitEois, #userspace, #env.
+   * #splitEois, #userspace, #env, #irqchipInKernel.
    */
   snapshot(): (() => boolean) | null {
     if (
@@ -604,6 +604,7 @@ export class X86Vm implements VmModel {
     const ioapic = this.ioapic?.snapshot(), pic = this.pic?.snapshot();
     const routing = this.routing.snapshot(), bus = this.bus.snapshot();
     const eventfds = [...this.eventfds], cpuid = [...this.#cpuid];
+    const mmioReadCache = this.mmioReadCache.slice();
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const peers = VMS_OF_RUN.get(this.#env);
     const listed = peers?.includes(this) ?? false;
@@ -621,6 +622,7 @@ export class X86Vm implements VmModel {
       this.#cpuid.length = 0;
       this.#cpuid.push(...cpuid);
       this.eoiBroadcastMode = eoiBroadcastMode;
+      this.mmioReadCache.set(mmioReadCache);
       // Joined the run's irqfd list since: leave it, as if never assigned.
       const now = VMS_OF_RUN.get(this.#env);
       if (!listed && now !== undefined && now.includes(this)) now.splice(now.indexOf(this), 1);
