@@ -289,8 +289,9 @@ export class GsiRouting {
    */
   snapshot(): () => void {
     const table = this.#table, entries = this.#entries, entriesKey = this.#entriesKey;
-    const lastError = this.#lastError;
+    const lastError = this.#lastError, x2apicFormat = this.#x2apicFormat;
     return () => {
+      this.#x2apicFormat = x2apicFormat;
       this.#table = table;
       this.#entries = entries;
       this.#entriesKey = entriesKey;

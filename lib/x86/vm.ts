@@ -588,7 +588,8 @@ export class X86Vm implements VmModel {
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
    * LAPIC timer. Fixed at creation, not saved: name, config, trace, xen,
-   * #splitEois, #userspace, #env, #irqchipInKernel.
+   * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel; #msi's
+   * status and message are the last write's, set before they are read.
    */
   snapshot(): (() => boolean) | null {
     if (
@@ -605,6 +606,7 @@ export class X86Vm implements VmModel {
     const routing = this.routing.snapshot(), bus = this.bus.snapshot();
     const eventfds = [...this.eventfds], cpuid = [...this.#cpuid];
     const mmioReadCache = this.mmioReadCache.slice();
+    const x2apicApi = this.x2apicApi, x2apicFormat = this.#msi.options.x2apicFormat;
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const peers = VMS_OF_RUN.get(this.#env);
     const listed = peers?.includes(this) ?? false;
@@ -623,6 +625,9 @@ export class X86Vm implements VmModel {
       this.#cpuid.push(...cpuid);
       this.eoiBroadcastMode = eoiBroadcastMode;
       this.mmioReadCache.set(mmioReadCache);
+      this.x2apicApi = x2apicApi;
+      if (x2apicFormat === undefined) delete this.#msi.options.x2apicFormat;
+      else this.#msi.options.x2apicFormat = x2apicFormat;
       // Joined the run's irqfd list since: leave it, as if never assigned.
       const now = VMS_OF_RUN.get(this.#env);
       if (!listed && now !== undefined && now.includes(this)) now.splice(now.indexOf(this), 1);
