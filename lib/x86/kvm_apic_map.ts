@@ -92,14 +92,17 @@ export class KvmApicMap {
    * For `scn explore`'s snapshots (`VmModel.snapshot`): the map (valid,
    * maxApicId, #phys, logicalMode, #flat, #cluster) is derived from the
    * LAPICs, so it is not saved; the function puts use32BitIds back and
-   * forgets the stamps the map was computed from (#seen), so that the next
-   * update recalculates it from the LAPICs put back.
+   * forgets the stamps the map was computed from (#seen, #seenLast,
+   * #seenList), so that the next update recalculates it from the LAPICs
+   * put back.
    */
   snapshot(): () => void {
     const use32BitIds = this.use32BitIds;
     return () => {
       this.use32BitIds = use32BitIds;
       this.#seen.length = 0;
+      this.#seenLast = -1;
+      this.#seenList = null;
     };
   }
 
