@@ -692,7 +692,8 @@ export class X86Cpu implements CpuModel {
 
   /** A maskable interrupt would be taken if IF allowed it. */
   maskableReady(): boolean {
-    return this.globalVector() >= 0 || this.extIntReady() || this.lapic.pendingVector() >= 0;
+    // Three pure questions: the LAPIC's, the one a take most often answers yes to, first.
+    return this.lapic.pendingVector() >= 0 || this.globalVector() >= 0 || this.extIntReady();
   }
 
   /**
@@ -814,7 +815,8 @@ export class X86Cpu implements CpuModel {
       return true;
     }
     if (this.shadow === "none") {
-      if (this.run.requestInterruptWindow) this.#checkWindow();
+      // An interrupt window exits only without an in-kernel PIC (see #checkWindow).
+      if (!this.picInKernel && this.run.requestInterruptWindow) this.#checkWindow();
       return false;
     }
     this.shadow = "none";
