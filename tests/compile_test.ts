@@ -67,7 +67,7 @@ Deno.test("compiled runs give what the interpreter gives, over 300 fuzzed progra
   assert.ok(ran > 50, `only ${ran} mutants checked`);
 });
 
-Deno.test("the compiler compiles 'do', 'let', 'if', 'expect' and argument-less 'run'; the other op kinds go to exec", () => {
+Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' and argument-less 'run'; the other op kinds go to exec", () => {
   // Every op kind, so that a new one fails to type-check here until it is placed.
   const ALL: Record<Op["op"], true> = {
     do: true,
@@ -102,6 +102,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'expect' and argument-less '
     afterStep: () => {},
     runFor: () => calls.push("runFor"),
     repeat: () => calls.push("repeat"),
+    forEach: () => calls.push("forEach"),
     findHandler: () => undefined,
   };
   const compiled = new Compiled({ vms: [] });
@@ -116,8 +117,8 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'expect' and argument-less '
       ? { op: "do", call: { args: [], loc }, bind: null, loc }
       : kind === "run"
       ? { op: "run", duration: null, loc }
-      : kind === "repeat"
-      ? { op: "repeat", body: [], loc }
+      : kind === "repeat" || kind === "for"
+      ? { op: kind, body: [], loc }
       : kind === "if" || kind === "expect"
       ? {
         op: kind,

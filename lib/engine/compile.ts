@@ -27,7 +27,7 @@ import { coerce, formatVal, truthy, valCompare, valEquals } from "../core/values
 export type Step = (m: Machine) => void;
 
 /** How {@link perform} runs a {@link CompiledOp}. */
-const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3, LET = 4, IF = 5, EXPECT = 6;
+const DO = 0, SETTLE = 1, REPEAT = 2, EXEC = 3, LET = 4, IF = 5, EXPECT = 6, FOR = 7;
 
 /**
  * One compiled statement, as data: what {@link perform} needs to run it.
@@ -46,7 +46,7 @@ export class CompiledOp {
   args: Args | null = null;
   /** A `repeat`'s body, compiled when first run. */
   body: CompiledOp[] | null = null;
-  /** {@link DO}, {@link SETTLE}, {@link REPEAT}, {@link LET}, {@link IF}, {@link EXPECT} or {@link EXEC}. */
+  /** {@link DO}, {@link SETTLE}, {@link REPEAT}, {@link FOR}, {@link LET}, {@link IF}, {@link EXPECT} or {@link EXEC}. */
   readonly kind: number;
   /** For `do`: whether its arguments are all literals (see `args`). */
   readonly constant: boolean;
@@ -92,6 +92,9 @@ export class CompiledOp {
       case "repeat":
         this.kind = REPEAT;
         break;
+      case "for":
+        this.kind = FOR;
+        break;
       default:
         this.kind = EXEC;
     }
@@ -131,6 +134,11 @@ export function perform(m: Machine, s: CompiledOp): void {
       m.repeat(r, s.body ??= s.owner.block(r.body));
       return;
     }
+    case FOR: {
+      const f = op as Extract<Op, { op: "for" }>;
+      m.forEach(f, s.body ??= s.owner.block(f.body));
+      return;
+    }
     default:
       m.exec(op);
   }
@@ -160,22 +168,30 @@ export interface Machine {
   runFor(duration: number, loc: Loc): void;
   /** `repeat N { }` with its body compiled. */
   repeat(op: Extract<Op, { op: "repeat" }>, body: readonly CompiledOp[]): void;
+  /** `for $x in ITEMS { }` with its body compiled. */
+  forEach(op: Extract<Op, { op: "for" }>, body: readonly CompiledOp[]): void;
   /** The handler for a take, searched in declaration order. */
   findHandler(v: number, c: number, taken: Taken): HandlerDecl | undefined;
 }
 
 /** Op kinds the compiler runs without the interpreter's `exec`. */
-export const COMPILED_OPS: readonly Op["op"][] = ["do", "run", "repeat", "let", "if", "expect"];
+export const COMPILED_OPS: readonly Op["op"][] = [
+  "do",
+  "run",
+  "repeat",
+  "for",
+  "let",
+  "if",
+  "expect",
+];
 
 /**
- * Op kinds that run through the interpreter's `exec`. Bodies that it runs
- * as blocks (a `for`'s body) are compiled blocks again,
- * so a loop of commands still runs compiled commands; a `window`'s body runs
+ * Op kinds that run through the interpreter's `exec`. A `parallel` block
+ * run in written order is a compiled block again; a `window`'s body runs
  * statement by statement through `exec`, between instruction boundaries.
  */
 export const INTERPRETED_OPS: readonly Op["op"][] = [
   "always",
-  "for",
   "parallel",
   "window",
   "timeline",

@@ -563,19 +563,9 @@ class Interpreter {
       case "repeat":
         this.repeat(op);
         return;
-      case "for": {
-        const items = this.eval(op.items);
-        const list = Array.isArray(items) ? items : [items];
-        for (let i = 0; i < list.length; i++) {
-          this.charge(op.loc, 1, "for");
-          this.tick(op.loc, "for");
-          this.env.set(op.name, list[i]);
-          this.loops.push(i, list.length);
-          this.block(op.body);
-          this.leaveLoop();
-        }
+      case "for":
+        this.forEach(op);
         return;
-      }
       case "parallel":
         // Written order unless a scheduler decides; `scn explore` tries the others.
         if (this.scheduler) this.parallel(op, this.scheduler);
@@ -628,6 +618,31 @@ class Interpreter {
       }
     }
     if (n > 0) this.leaveLoop();
+  }
+
+  /**
+   * `for $x in ITEMS { }`, its body compiled (`body`) or walked: a method of
+   * its own for the reasons {@link Interpreter.repeat} is, and a compiled
+   * body runs with no block lookup per iteration.
+   */
+  forEach(op: Extract<Op, { op: "for" }>, body?: readonly CompiledOp[]): void {
+    const items = this.eval(op.items);
+    const list = Array.isArray(items) ? items : [items];
+    const onStep = this.onStep, ops = op.body, loops = this.loops, env = this.env;
+    for (let i = 0; i < list.length; i++) {
+      this.charge(op.loc, 1, "for");
+      this.tick(op.loc, "for");
+      env.set(op.name, list[i]);
+      loops.push(i, list.length);
+      if (body === undefined) this.block(ops);
+      else {
+        for (let k = 0; k < body.length; k++) {
+          perform(this, body[k]);
+          if (onStep !== undefined) onStep(ops[k].loc, this);
+        }
+      }
+      this.leaveLoop();
+    }
   }
 
   /**
