@@ -744,6 +744,8 @@ function refuseSettings(s: Readonly<Record<string, Val>>): void {
     ? "'lowest_priority first' is QEMU TCG's choice; KVM always does its own"
     : s.ioapic_version !== undefined && s.ioapic_version !== 0x11
     ? "'ioapic_version 0x20': KVM's in-kernel I/O APIC is version 0x11"
+    : s.hyperv_synic === 1
+    ? "'hyperv_synic 1': the backend enables no KVM_CAP_HYPERV_SYNIC"
     : undefined;
   if (why) throw new BackendUnsupported(why);
 }

@@ -36,6 +36,7 @@ import type { Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
+import { HvSynic } from "./hyperv_synic.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /** Where a vCPU's ExtINT (PIC) interrupts come from. */
@@ -124,6 +125,8 @@ export interface X86CpuOptions {
   now?: () => number;
   /** The `struct kvm_run` to report exits in (the VM shares it with the split EOI listener). */
   run?: KvmRun;
+  /** KVM's Hyper-V SynIC of this vCPU, whose SINT MSRs it then has. Default none. */
+  synic?: HvSynic;
 }
 
 /**
@@ -227,6 +230,8 @@ export class X86Cpu implements CpuModel {
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
+  /** The vCPU's Hyper-V SynIC (its SINT MSRs), or null. */
+  readonly #synic: HvSynic | null;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -320,6 +325,7 @@ export class X86Cpu implements CpuModel {
     this.#mp = options.waitForSipi && this.lapicInKernel ? MpState.Uninitialized : MpState.Runnable;
     this.#now = options.now ?? (() => 0);
     this.run = options.run ?? new KvmRun(this.name, trace);
+    this.#synic = options.synic ?? null;
   }
 
   /** How deeply interrupt handlers are nested right now. */
@@ -638,6 +644,10 @@ export class X86Cpu implements CpuModel {
    */
   rdmsr(msr: number): bigint | number {
     if (msr === IA32_TSC_MSR) return BigInt(Math.floor(this.#now()));
+    if (this.#synic !== null && HvSynic.isSint(msr)) {
+      const r = this.#synic.rdmsr(msr);
+      return typeof r === "bigint" ? r : this.#gp(`RDMSR 0x${msr.toString(16)}: ${r}`);
+    }
     const why = this.#msrOwner(msr);
     if (why !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${why}`);
     const r = this.lapic.rdmsr(msr);
@@ -653,6 +663,10 @@ export class X86Cpu implements CpuModel {
   wrmsr(msr: number, value: bigint): number {
     const hv = this.hv?.wrmsr?.(this.index, msr, value);
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
+    if (this.#synic !== null && HvSynic.isSint(msr)) {
+      const r = this.#synic.wrmsr(msr, value);
+      return r === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${r}`);
+    }
     const why = msr === IA32_TSC_MSR ? "writing the TSC is not modelled" : this.#msrOwner(msr);
     if (why !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${why}`);
     const r = this.lapic.wrmsr(msr, value);

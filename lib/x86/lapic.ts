@@ -444,6 +444,8 @@ export class Lapic {
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   #mapStamp = nextMapStamp();
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
+  /** {@link Lapic.useAutoEoi}'s vectors, or null (no SynIC: the common case, one test per take). */
+  #autoEoi: Uint32Array | null = null;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -1205,9 +1207,29 @@ export class Lapic {
       return s;
     }
     this.#irrClear(v);
+    if (this.#autoEoi !== null && testVector(this.#autoEoi, v)) {
+      if (t.enabled) t.emit(this.#host.name, "ack", `${hex(v)} IRR cleared, auto-EOI (SynIC)`);
+      return v;
+    }
     this.#isrSet(v);
     if (t.enabled) t.emit(this.#host.name, "ack", `${hex(v)} IRR -> ISR`);
     return v;
+  }
+
+  /**
+   * Hyper-V SynIC's AutoEOI SINTs (`synic->auto_eoi_bitmap`, read at each
+   * take by `kvm_apic_ack_interrupt`): a vector in `vectors` is taken
+   * without entering ISR, so it needs no EOI and sends none. The array is
+   * the SynIC's, read live.
+   *
+   * @example
+   * ```ts
+   * declare const apic: Lapic;
+   * apic.useAutoEoi(new Uint32Array(8));
+   * ```
+   */
+  useAutoEoi(vectors: Uint32Array): void {
+    this.#autoEoi = vectors;
   }
 
   /**

@@ -759,7 +759,8 @@ const VCPU_COMMANDS: Cmd[] = [
       return msr === undefined ? undefined : decodeMsr(Number(msr), value);
     },
     doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
-      "x2APIC registers (0x800-0x8ff); a #GP is traced and returns GP",
+      "x2APIC registers (0x800-0x8ff), with 'hyperv_synic 1' the SynIC's SINT0-15 " +
+      "(0x40000090-0x4000009f); a #GP is traced and returns GP",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
     returns: "the 64-bit value, or GP (-13) if the instruction raised #GP",
     run: (vm, cpu, a) =>
@@ -779,7 +780,9 @@ const VCPU_COMMANDS: Cmd[] = [
       return msr === undefined || value === undefined ? undefined : decodeMsr(Number(msr), value);
     },
     doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
-      "0x83f SELF IPI), IA32_TSC_DEADLINE; a #GP is traced and returns GP",
+      "0x83f SELF IPI), IA32_TSC_DEADLINE, with 'hyperv_synic 1' the SynIC's SINT0-15 " +
+      "(0x40000090-0x4000009f: vector, masked bit 16, AutoEOI bit 17); a #GP is traced and " +
+      "returns GP",
     params: [
       { name: "msr", type: U32, doc: "the MSR index (ECX)" },
       { name: "value", type: { kind: "u64" }, doc: "EDX:EAX" },
@@ -1422,6 +1425,15 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "int", min: 0, max: X2APIC_API_VALID_FLAGS, default: 0 },
   },
   {
+    name: "hyperv_synic",
+    doc: "1: the VMM enabled KVM_CAP_HYPERV_SYNIC on every vCPU (kvm_hv_activate_synic): the " +
+      "guest has the SINT MSRs (HV_X64_MSR_SINT0 0x40000090..SINT15, every one masked at " +
+      "first; an unmasked vector below 16 #GPs) and a vector of an unmasked SINT with AutoEOI " +
+      "(bit 17) is taken without entering ISR, whoever sent it (kvm_apic_ack_interrupt): no " +
+      "EOI is expected and none reaches the I/O APIC; 0 (default): those MSRs #GP",
+    value: { kind: "int", min: 0, max: 1, default: 0 },
+  },
+  {
     name: "split_pins",
     doc: "irqchip split: KVM_CAP_SPLIT_IRQCHIP args[0], the GSIs below it belong to " +
       "userspace's I/O APIC (their level MSI routes' EOIs exit); current KVM refuses more " +
@@ -1710,6 +1722,10 @@ export const x86Platform: Platform<X86Vm> = {
       return `'x2apic_api ${s.x2apic_api}': KVM_CAP_X2APIC_API refuses ${api} with -EINVAL ` +
         "(send 'kvm enable_cap' to see the error)";
     }
+    if (s.hyperv_synic === 1 && (s.hypervisor !== "kvm" || s.irqchip === "userspace")) {
+      return "'hyperv_synic' is KVM's Hyper-V SynIC, which needs KVM's in-kernel LAPIC: use " +
+        "'hypervisor kvm' with 'irqchip kernel' or 'split'";
+    }
     if (s.irqchip !== "split" && s.split_pins !== 24) {
       return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";
     }
@@ -1756,6 +1772,7 @@ export const x86Platform: Platform<X86Vm> = {
       kvmWallclockSec: s["hypervisor.kvm_wallclock"] as number,
       irqfdEventfd: s.irqfd_eventfd as "exclusive" | "per_vm",
       apicBusCycleNs: s.apic_bus_cycle_ns as number,
+      hypervSynic: s.hyperv_synic === 1,
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

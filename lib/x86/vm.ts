@@ -45,6 +45,7 @@ import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
 import { Lapic } from "./lapic.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
 import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
+import { HvSynic } from "./hyperv_synic.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { MsiDecoder } from "./msi.ts";
 import { I8259Pair } from "./i8259.ts";
@@ -240,6 +241,8 @@ export interface X86VmConfig {
   ioapicVersion?: number;
   /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
   aps?: "running" | "wait-for-sipi";
+  /** KVM_CAP_HYPERV_SYNIC enabled on every vCPU before it ran ({@link HvSynic}). Default false. */
+  hypervSynic?: boolean;
 }
 
 /**
@@ -266,6 +269,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.splitPins);
   h.value(c.ioapicVersion);
   h.value(c.aps);
+  h.value(c.hypervSynic);
 }
 
 /**
@@ -338,6 +342,8 @@ export class X86Vm implements VmModel {
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
   readonly #splitHost: SplitEoiHost | null;
+  /** Each vCPU's Hyper-V SynIC, with `hyperv_synic 1`; else empty. */
+  readonly synics: HvSynic[] = [];
   readonly #msi: MsiDecoder;
   /**
    * KVM_CAP_X2APIC_API's USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK as
@@ -437,6 +443,14 @@ export class X86Vm implements VmModel {
         eoiBroadcastSuppression: this.offersDirectedEoi,
         busCycleNs: config.apicBusCycleNs,
       });
+      let synic: HvSynic | undefined;
+      if (config.hypervSynic) {
+        // KVM_ENABLE_CAP(KVM_CAP_HYPERV_SYNIC) on the vCPU: kvm_hv_activate_synic.
+        synic = new HvSynic();
+        synic.activate();
+        lapic.useAutoEoi(synic.autoEoi);
+        this.synics.push(synic);
+      }
       if (config.lapicMode === "x2apic") {
         // As userspace's KVM_SET_MSRS would: host-initiated, straight from reset.
         lapic.setApicBase((lapic.apicBase | ApicBaseBit.EXTD) >>> 0, true);
@@ -455,6 +469,7 @@ export class X86Vm implements VmModel {
           waitForSipi: config.aps === "wait-for-sipi" && i !== 0,
           now: env.now,
           run,
+          synic,
         }),
       );
     }
@@ -563,6 +578,7 @@ export class X86Vm implements VmModel {
     h.value(this.eventfds);
     h.value(this.eoiBroadcastMode);
     h.n(this.x2apicApi);
+    h.value(this.synics);
     h.words(this.mmioReadCache);
   }
 
