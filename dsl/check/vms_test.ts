@@ -36,6 +36,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     irqchip: "kernel",
     lapic: "xapic",
     x2apic_api: 0,
+    hyperv_synic: 0,
     split_pins: 24,
     ioapic_version: 0x11,
     aps: "running",
@@ -84,8 +85,8 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(d.message, "unknown vm setting 'frobnicate'");
   assert.equal(
     d.hint,
-    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, split_pins, ioapic_version, " +
-      "aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd",
+    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, hyperv_synic, split_pins, " +
+      "ioapic_version, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd",
   );
 });
 

@@ -309,6 +309,11 @@ export class KvmVcpu {
     this.runView = new DataView(run.bytes.buffer);
   }
 
+  /** KVM_ENABLE_CAP on the vCPU (KVM_CAP_HYPERV_SYNIC, say). */
+  enableCap(cap: number, args: readonly bigint[] = []): void {
+    ioctlPtr(this.#fd, KVM.ENABLE_CAP, encodeEnableCap(cap, args).bytes, "KVM_ENABLE_CAP");
+  }
+
   /** KVM_RUN: returns when the vCPU exits to userspace. */
   run(): void {
     ioctlInt(this.#fd, KVM.RUN, 0, "KVM_RUN");

@@ -532,8 +532,12 @@ export class KvmBackedVm implements VmModel {
       this.ram = new GuestMemory(GUEST_MEMORY, this.mem);
       this.image = loadGuest(this.mem);
       const cpuid = this.sys.supportedCpuid();
+      if (s.hyperv_synic === 1 && this.sys.checkExtension(KVM_CAP.HYPERV_SYNIC) <= 0) {
+        throw new BackendUnsupported("'hyperv_synic 1': this KVM offers no KVM_CAP_HYPERV_SYNIC");
+      }
       for (let n = 0; n < (s.vcpus as number); n++) {
         const kvm = this.vm.createVcpu(n);
+        if (s.hyperv_synic === 1) kvm.enableCap(KVM_CAP.HYPERV_SYNIC);
         // KVM's supported CPUID offers x2APIC (leaf 1 ECX bit 21) with an in-kernel LAPIC.
         // The initial APIC IDs, as a VMM writes them: leaf 1 EBX[31:24], leaf 0xB EDX.
         kvm.setCpuid(
@@ -744,8 +748,6 @@ function refuseSettings(s: Readonly<Record<string, Val>>): void {
     ? "'lowest_priority first' is QEMU TCG's choice; KVM always does its own"
     : s.ioapic_version !== undefined && s.ioapic_version !== 0x11
     ? "'ioapic_version 0x20': KVM's in-kernel I/O APIC is version 0x11"
-    : s.hyperv_synic === 1
-    ? "'hyperv_synic 1': the backend enables no KVM_CAP_HYPERV_SYNIC"
     : undefined;
   if (why) throw new BackendUnsupported(why);
 }

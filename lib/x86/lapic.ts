@@ -1189,7 +1189,7 @@ export class Lapic {
    * ```
    */
   acknowledge(pending: number = this.pendingVector()): number {
-    if (pending >= 0 && !this.#host.trace.enabled) {
+    if (pending >= 0 && this.#autoEoi === null && !this.#host.trace.enabled) {
       this.#irrClear(pending);
       this.#isrSet(pending);
       return pending;
@@ -1197,7 +1197,7 @@ export class Lapic {
     return this.#acknowledgeAny(pending);
   }
 
-  /** {@link Lapic.acknowledge}, spurious or traced. */
+  /** {@link Lapic.acknowledge}, spurious, traced or with a SynIC. */
   #acknowledgeAny(pending: number): number {
     const t = this.#host.trace;
     const v = pending;
