@@ -259,8 +259,9 @@ export class X86Cpu implements CpuModel {
    * Saves the vCPU's state (its LAPIC's and kvm_run's too) and returns a
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
    * null when the LAPIC cannot be saved. Fixed at creation, not saved:
-   * index, name, trace, lapicInKernel, picInKernel, #now, hv; scratch:
-   * #taken (the last take, copied out by the engine at once).
+   * index, name, trace, lapicInKernel, picInKernel, #now, hv, #synic (the
+   * VM's, which a VM with a SynIC does not save); scratch: #taken (the last
+   * take, copied out by the engine at once).
    */
   snapshot(): (() => void) | null {
     const lapic = this.lapic.snapshot();

@@ -471,7 +471,8 @@ export class Lapic {
    * and returns a function that puts it back, for `scn explore`
    * (`VmModel.snapshot`); null while the timer is armed. Fixed at
    * creation, not saved: #initialId, #host, #cmci, #lint0Reenabled,
-   * #errors; scratch messages: #ipi, #local.
+   * #errors, #autoEoi (the SynIC's bitmap, which the VM owns); scratch
+   * messages: #ipi, #local.
    */
   snapshot(): (() => void) | null {
     const timer = this.timer.snapshot();

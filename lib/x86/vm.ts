@@ -603,13 +603,14 @@ export class X86Vm implements VmModel {
    * function that puts it back into these same objects, for `scn explore`
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
-   * LAPIC timer. Fixed at creation, not saved: name, config, trace, xen,
+   * LAPIC timer, Hyper-V SynICs (synics). Fixed at creation, not saved: name, config, trace, xen,
    * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel; #msi's
    * status and message are the last write's, set before they are read.
    */
   snapshot(): (() => boolean) | null {
     if (
       this.xen !== undefined || this.#splitEois !== null || this.#userspace.length > 0 ||
+      this.synics.length > 0 ||
       this.ram !== undefined || this.irqfds.list.length > 0 || this.irqfds.unread.size > 0
     ) return null;
     const cpus: (() => void)[] = [];
