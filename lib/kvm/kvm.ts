@@ -175,6 +175,11 @@ export class KvmVm {
     ioctlPtr(this.#fd, KVM.ENABLE_CAP, encodeEnableCap(cap, args).bytes, "KVM_ENABLE_CAP");
   }
 
+  /** KVM_CHECK_EXTENSION on the VM fd: the capability's value for this VM. */
+  checkExtension(cap: number): number {
+    return ioctlInt(this.#fd, KVM.CHECK_EXTENSION, cap, "KVM_CHECK_EXTENSION");
+  }
+
   /** KVM_ENABLE_CAP as a scenario asks it: 0 or -errno. */
   enableCapResult(cap: number, arg: bigint, flags: number): number {
     return ioctlPtrResult(this.#fd, KVM.ENABLE_CAP, encodeEnableCap(cap, [arg], flags).bytes);

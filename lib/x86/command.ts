@@ -63,6 +63,7 @@ export type X86BackendOp =
   | "KVM_GET_VCPU_EVENTS"
   | "KVM_ENABLE_CAP"
   | "KVM_CREATE_IRQCHIP"
+  | "KVM_CHECK_EXTENSION"
   | "KVM_GET_IRQCHIP"
   | "KVM_SET_IRQCHIP"
   | "cpuid"

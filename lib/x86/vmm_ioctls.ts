@@ -20,7 +20,12 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
-import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
+import {
+  eoiBroadcastModeAfter,
+  X2APIC_API_VALID_FLAGS,
+  X2apicApi,
+  x2apicApiRefusal,
+} from "./vm.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
@@ -131,6 +136,30 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   vm.enableX2apicApi(bits);
   vm.eoiBroadcastMode = eoiBroadcastModeAfter(vm.eoiBroadcastMode, bits);
   return 0;
+}
+
+/**
+ * KVM_CHECK_EXTENSION on the VM (`kvm_vm_ioctl_check_extension`) for the
+ * interrupt capabilities the model has: KVM_CAP_X2APIC_API answers
+ * KVM_X2APIC_API_VALID_FLAGS without ENABLE_SUPPRESS_EOI_BROADCAST unless
+ * the irqchip is split (Linux 6.19), KVM_CAP_SPLIT_IRQCHIP 1,
+ * KVM_CAP_X86_APIC_BUS_CYCLES_NS the default cycle (1 ns).
+ */
+function checkExtension(vm: X86Vm, cap: number): number {
+  switch (cap) {
+    case C.KVM_CAP_X2APIC_API:
+      return vm.config.irqchip === "split"
+        ? X2APIC_API_VALID_FLAGS
+        : X2APIC_API_VALID_FLAGS & ~X2apicApi.EnableSuppressEoiBroadcast;
+    case C.KVM_CAP_SPLIT_IRQCHIP:
+      return 1;
+    case C.KVM_CAP_X86_APIC_BUS_CYCLES_NS:
+      return 1;
+  }
+  throw new CommandInputError(
+    `KVM_CHECK_EXTENSION ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121), ` +
+      "KVM_CAP_X2APIC_API (129) and KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
+  );
 }
 
 /**
@@ -652,6 +681,27 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     run: (vm, _c, a, source) => {
       const r = enableCap(vm, a.cap as number, BigInt(a.arg as bigint), a.flags as number);
       emit(vm, source, `KVM_ENABLE_CAP ${a.cap} args[0] ${a.arg}: ${r}`);
+      return r;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm check_extension",
+    backend: "KVM_CHECK_EXTENSION",
+    doc: "KVM_CHECK_EXTENSION on the VM fd (kvm_vm_ioctl_check_extension): KVM_CAP_X2APIC_API " +
+      "is the flags KVM takes, 0xf on a split irqchip and 0xb otherwise " +
+      "(KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST only with a split irqchip, Linux 6.19); " +
+      "KVM_CAP_SPLIT_IRQCHIP 1; KVM_CAP_X86_APIC_BUS_CYCLES_NS 1 (the default cycle, ns)",
+    params: [{
+      name: "cap",
+      type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
+      doc: "KVM_CAP_SPLIT_IRQCHIP (121), KVM_CAP_X2APIC_API (129) or " +
+        "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
+    }],
+    returns: "the capability's value",
+    run: (vm, _c, a, source) => {
+      const r = checkExtension(vm, a.cap as number);
+      emit(vm, source, `KVM_CHECK_EXTENSION ${a.cap}: ${r}`);
       return r;
     },
   },
