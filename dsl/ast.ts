@@ -324,6 +324,11 @@ export interface SkimmedRun {
   count: number;
   /** The variables they bind (`let`, `for`, `-> $x`), at any depth, each once. */
   binds: string[];
+  /**
+   * Each statement's start and end offsets, in pairs (`skim`); empty in the
+   * runs of a lazy `parse`, which are read by index, never by statement.
+   */
+  spans: number[];
   /** The text they are in, its name and its lines. */
   from: SourceLines;
 }

@@ -5497,7 +5497,7 @@ function peg$computePosDetails(pos) {
 const lazy = options.lazy === true;
 const SKIM_RUN = lazy ? 256 : 4096;
 const stopAt = options.stopAt ?? Infinity;
-const NO_BINDS = Object.freeze([]);
+const NO_BINDS = Object.freeze([]); // and no spans
 let top = [];
 // What the passes before lowering read is never skimmed: metadata, vm blocks,
 // includes and `expect failure`, at any depth.
@@ -5545,10 +5545,13 @@ function topStatement(s, start, end) {
     last.end = end;
     last.count++;
   } else {
-    run = { kind: "skimmed", start, end, count: 1, binds: lazy ? NO_BINDS : [], from: lines };
+    run = { kind: "skimmed", start, end, count: 1, binds: lazy ? NO_BINDS : [], spans: lazy ? NO_BINDS : [], from: lines };
     top.push(run);
   }
   if (lazy) return;
+  // Where each statement is, so that lowering can tell statements written
+  // alike by their text without parsing them again (dsl/check/lower.ts).
+  run.spans.push(start, end);
   const bound = new Set();
   bindings(s, bound);
   for (const name of bound) if (!run.binds.includes(name)) run.binds.push(name);

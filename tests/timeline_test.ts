@@ -72,3 +72,40 @@ Deno.test("statements written alike share one op; each is told apart by its loca
   assert.equal(t.op(198).loc.start.line, 2 + 199);
   assert.equal(t.op(200).op, "expect");
 });
+
+Deno.test("a statement written like one that failed is checked again, and each is reported", () => {
+  const text = 'scenario "n"\nvm g { arch x86_64 }\n' + "vcpu0: nop\nrun\n".repeat(20) +
+    "vcpu0: eoi\nlet $x = $v\n".repeat(20) + "let $v = 1\n" + "let $x = $v\n".repeat(20) +
+    "vcpu0: nopp\n".repeat(3);
+  const messages = (how: typeof parse | typeof skim, checkOnly: boolean) => {
+    try {
+      check(how(text, "n.scn"), { platforms: PLATFORMS, text, checkOnly });
+    } catch (e) {
+      if (!(e instanceof ScnError)) throw e;
+      return e.diagnostics.map((d) => `${d.loc.start.line}:${d.loc.start.column} ${d.message}`);
+    }
+    return [];
+  };
+  const whole = messages(parse, false);
+  assert.equal(whole.length, 23);
+  assert.deepEqual(messages(skim, false), whole);
+  assert.deepEqual(messages(skim, true), whole);
+});
+
+Deno.test("a command a VM does not offer is reported at each statement written alike", () => {
+  const text = 'scenario "n"\nvm g { arch x86_64  hypervisor xen { domain pv }  vcpus 1 }\n' +
+    "vcpu0: nop\nvcpu0: sti\n".repeat(20);
+  const lines = (how: typeof parse | typeof skim, checkOnly: boolean) => {
+    try {
+      check(how(text, "n.scn"), { platforms: PLATFORMS, text, checkOnly });
+    } catch (e) {
+      if (!(e instanceof ScnError)) throw e;
+      return e.diagnostics.map((d) => d.loc.start.line);
+    }
+    return [];
+  };
+  const whole = lines(parse, false);
+  assert.equal(whole.length, 20);
+  assert.deepEqual(lines(skim, false), whole);
+  assert.deepEqual(lines(skim, true), whole);
+});

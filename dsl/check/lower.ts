@@ -13,6 +13,7 @@ import type {
   Loc,
   Operand,
   PathExpr,
+  SkimmedRun,
   Statement,
   TopLevel,
   Value,
@@ -128,28 +129,27 @@ function lowerBlock(
   drop?: (op: Op) => void,
 ): Op[] {
   const ops: Op[] = [];
-  const lower = (s: Statement) => {
+  const lower = (s: Statement): Op | undefined => {
     const op = recover(scope.ctx, () => lowerStatement(s, scope, handlers, allBound));
     // A statement that failed still binds its variables, so later uses are not
     // reported again as unknown.
     if (op === undefined) collectBindings([s], scope.vars);
+    return op ?? undefined;
+  };
+  // Skimmed runs go through Timelines, which keeps their ops as timelines or,
+  // for a checker that keeps none (`drop`), skips statements already checked.
+  const timelines = new Timelines(ops, scope.ctx, lower, drop);
+  for (const s of stmts) {
+    if (s.kind === "skimmed") {
+      timelines.run(s);
+      continue;
+    }
+    timelines.end();
+    const op = lower(s);
     if (op && drop) drop(op);
     else if (op) ops.push(op);
-  };
-  // A skimmed run's ops are kept in timelines (see Timelines); a checker that
-  // keeps no timeline has nothing to keep them for.
-  const timelines = drop ? null : new Timelines(ops);
-  for (const s of stmts) {
-    if (s.kind !== "skimmed") {
-      timelines?.end();
-      lower(s);
-    } else if (timelines === null) {
-      for (const t of unskim(s)) lower(t);
-    } else {
-      for (const t of unskim(s)) timelines.statement(t, s.from, lower);
-    }
   }
-  timelines?.end();
+  timelines.end();
   return ops;
 }
 
@@ -159,57 +159,99 @@ const TIMELINE_MIN = 16;
 const TEMPLATE_MAX_CHARS = 256;
 
 /**
- * The top-level statements of skimmed runs, kept as timelines
- * (dsl/timeline.ts): a statement written like an earlier one that lowered to
- * a timeline op is not lowered again but recorded as a copy of it. At the top
- * level a statement's op depends on its text only: scope changes only by
- * adding variables, which turns no statement that lowered into an error or
- * into another op.
+ * The top-level statements of skimmed runs. At the top level a statement's
+ * op depends on its text only: scope changes only by adding variables, which
+ * turns no statement that lowered into an error or into another op. So a
+ * statement written like an earlier one that lowered to a timeline op is
+ * neither parsed nor lowered again: it is recorded as a copy of that op in a
+ * timeline (dsl/timeline.ts), or, for a checker that keeps no timeline
+ * (`drop`), skipped when the earlier one passed every check.
  */
 class Timelines {
   readonly #templates = new TimelineTemplates<Op>();
+  /** The text whose statements are looked up by their text: the first skimmed one. */
+  #text: SourceLines | null = null;
   #open: Timeline<Op> | null = null;
-  #lines: SourceLines | null = null;
   #start = 0;
   #end = 0;
-  constructor(readonly ops: Op[]) {}
 
-  /** Lowers (`lower`, which pushes to `ops`) or records statement `s` of `lines`. */
-  statement(s: Statement, lines: SourceLines, lower: (s: Statement) => void): void {
+  constructor(
+    readonly ops: Op[],
+    readonly ctx: CheckContext,
+    readonly lower: (s: Statement) => Op | undefined,
+    readonly drop?: (op: Op) => void,
+  ) {}
+
+  /** The statements of a skimmed run, in order. */
+  run(r: SkimmedRun): void {
+    const lines = r.from, spans = r.spans;
+    this.#text ??= lines;
+    if (lines !== this.#text || spans.length !== 2 * r.count) {
+      for (const t of unskim(r)) this.statement(t, lines);
+      return;
+    }
+    // Statements not seen before are parsed again together, as a run.
+    let first = -1;
+    const parseUpTo = (i: number) => {
+      if (first < 0) return;
+      const part = { ...r, start: spans[2 * first], end: spans[2 * i - 1], count: i - first };
+      first = -1;
+      for (const t of unskim(part)) this.statement(t, lines);
+    };
+    for (let i = 0; i < r.count; i++) {
+      const from = spans[2 * i], to = spans[2 * i + 1];
+      const known = to - from <= TEMPLATE_MAX_CHARS
+        ? this.#templates.byText.get(lines.text.slice(from, to))
+        : undefined;
+      if (known === undefined) {
+        if (first < 0) first = i;
+        continue;
+      }
+      parseUpTo(i);
+      if (!this.drop) this.#add(known, from, to);
+    }
+    parseUpTo(r.count);
+  }
+
+  /** Lowers statement `s` of `lines`, or records it as a copy of one written alike. */
+  statement(s: Statement, lines: SourceLines): void {
     const loc = s.loc as TextLoc;
-    const text = loc.to - loc.from <= TEMPLATE_MAX_CHARS
+    const text = loc.to - loc.from <= TEMPLATE_MAX_CHARS && lines === this.#text
       ? lines.text.slice(loc.from, loc.to)
       : undefined;
     const known = text === undefined ? undefined : this.#templates.byText.get(text);
-    if (known !== undefined && this.#templates.list[known].lines === lines) {
-      this.#add(lines, known, loc);
+    if (known !== undefined) {
+      if (!this.drop) this.#add(known, loc.from, loc.to);
       return;
     }
-    const before = this.ops.length;
-    lower(s);
-    if (this.ops.length === before) return;
-    const op = this.ops[before];
-    if (!timelineOp(op)) {
-      this.ops.pop();
+    const problems = this.ctx.problems?.length ?? 0;
+    const op = this.lower(s);
+    if (op === undefined) return;
+    // Only a statement that passed every check stands for those written alike.
+    const clean = () => text !== undefined && (this.ctx.problems?.length ?? 0) === problems;
+    if (this.drop) {
+      this.drop(op);
+      if (timelineOp(op) && clean()) this.#templates.byText.set(text!, -1);
+      return;
+    }
+    // A timeline holds statements of one text (skimmed runs are the file's own).
+    if (!timelineOp(op) || lines !== this.#text) {
       this.end();
       this.ops.push(op);
       return;
     }
-    this.ops.pop();
     const id = this.#templates.add(op, loc.from, lines);
-    if (text !== undefined) this.#templates.byText.set(text, id);
-    this.#add(lines, id, loc);
+    if (clean()) this.#templates.byText.set(text!, id);
+    this.#add(id, loc.from, loc.to);
   }
 
-  #add(lines: SourceLines, id: number, loc: TextLoc): void {
-    if (this.#open !== null && this.#lines !== lines) this.end();
+  #add(id: number, from: number, to: number): void {
     if (this.#open === null) {
       this.#open = new Timeline(this.#templates);
-      this.#lines = lines;
-      this.#start = loc.from;
+      this.#start = from;
     }
-    this.#open.push(id, loc.from);
-    this.#end = loc.to;
+    this.#open.push(id, from);
+    this.#end = to;
   }
 
   /** Closes the open timeline: its statements go to `ops`, as one op or each alone. */
@@ -223,7 +265,7 @@ class Timelines {
       this.ops.push({
         op: "timeline",
         timeline: t,
-        loc: new TextLoc(this.#lines!, this.#start, this.#end),
+        loc: new TextLoc(this.#text!, this.#start, this.#end),
       });
     }
   }
