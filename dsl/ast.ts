@@ -328,7 +328,7 @@ export interface SkimmedRun {
    * Each statement's start and end offsets, in pairs (`skim`); empty in the
    * runs of a lazy `parse`, which are read by index, never by statement.
    */
-  spans: number[];
+  spans: ArrayLike<number>;
   /** The text they are in, its name and its lines. */
   from: SourceLines;
 }

@@ -378,6 +378,7 @@ function peg$parse(input, options) {
   function peg$f1(steps) {
     const body = top;
     top = [];
+    if (body.length > 0) closeRun(body[body.length - 1]);
     return body;
   }
   function peg$f2() {    return [];  }
@@ -5534,8 +5535,13 @@ function bindings(s, out) {
   if (s.kind === "if") for (const t of [...s.then, ...(s.else ?? [])]) bindings(t, out);
   if (Array.isArray(s.body)) for (const t of s.body) bindings(t, out);
 }
+// A run's spans, complete, take half the room as 32-bit numbers.
+function closeRun(run) {
+  if (run !== null && run.kind === "skimmed" && !lazy) run.spans = Int32Array.from(run.spans);
+}
 function topStatement(s, start, end) {
   if (!lazy && (!options.skim || !skimmable(s))) {
+    if (top.length > 0) closeRun(top[top.length - 1]);
     top.push(s);
     return;
   }
@@ -5545,6 +5551,7 @@ function topStatement(s, start, end) {
     last.end = end;
     last.count++;
   } else {
+    closeRun(last);
     run = { kind: "skimmed", start, end, count: 1, binds: lazy ? NO_BINDS : [], spans: lazy ? NO_BINDS : [], from: lines };
     top.push(run);
   }
