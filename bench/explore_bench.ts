@@ -12,8 +12,9 @@
  * counts) of each search, so states per second = states / (time per
  * iteration); the line after it gives distinct states per second of the
  * dedup-only search in CPU and wall time, and the next one where that
- * search's time goes: re-creating the VM for every run, and fingerprinting
- * every state generated. The "first counterexample" benches are the time from a
+ * search's time goes: restoring the snapshot taken at the block's first
+ * choice (or running the scenario up to it) for every order, and
+ * fingerprinting every state generated. The "first counterexample" benches are the time from a
  * checked program to the failing order, replayed with its trace, for the
  * seed-002 vcpu_info race (written in a passing order, so the search has
  * to find the losing one) and for an IOAPIC EOI race. The issue's goals:
@@ -27,6 +28,7 @@ import { fileLoader } from "../lib/load/files.ts";
 import { explore, type ExploreOptions } from "../lib/engine/explore.ts";
 import { Fingerprinter } from "../lib/engine/explore_fingerprint.ts";
 import { runProgram, type RunState } from "../lib/engine/run.ts";
+import { X86Vm } from "../lib/x86/vm.ts";
 import process from "node:process";
 
 const SEARCH = `scenario "bench: three vCPUs and a device interleave"
@@ -128,14 +130,28 @@ const MODES: [string, ExploreOptions][] = [
       `(${n} searches of ${states} states; goal: 100000)`,
   );
 
-  // Where that time goes, and so what a design can gain. Every run re-creates
-  // the VM and replays from the start (stateless search), and every state
-  // generated is fingerprinted: per search, runs × the first and generated ×
-  // the second. A snapshot restored for free saves at most the first and the
-  // replayed steps; the fingerprints stay, and bound the rate from above.
+  // Where that time goes, and so what a design can gain. Each order (a
+  // run, in the counts) starts from a snapshot of the state at the block's
+  // first choice, or by running the scenario up to there (the first order,
+  // and those after an order that left the block); every state generated
+  // is fingerprinted. Per search: restores × the first, fresh runs × the
+  // second, generated × the third; the replayed choices and the scheduler
+  // are the rest. The fingerprints bound the rate from above.
   const stats = explore(search, options).stats;
+  let restores = 0;
+  const saving = X86Vm.prototype.snapshot;
+  X86Vm.prototype.snapshot = function (this: X86Vm) {
+    const r = saving.call(this);
+    return r && (() => (restores++, r()));
+  };
+  try {
+    explore(search, options);
+  } finally {
+    X86Vm.prototype.snapshot = saving;
+  }
   const stop = {};
   let first: RunState | null = null;
+  let restore: (() => boolean) | null = null;
   const toFirstChoice = () => {
     try {
       runProgram(search, {
@@ -159,14 +175,20 @@ const MODES: [string, ExploreOptions][] = [
     return (cpuMs() - c) / 5000 * 1000;
   };
   const setUpUs = perCall(toFirstChoice);
+  restore = (first as RunState | null)?.snapshot?.() ?? null;
+  if (restore === null) throw new Error("bench search: no snapshot at the first choice");
+  const restoreUs = perCall(() => restore!());
   const fingerprinter = new Fingerprinter(search);
   const fingerprintUs = perCall(() => fingerprinter.of(first!, [0, 0]));
   const searchUs = cpu / n * 1000;
   const share = (us: number) => `${Math.round(100 * us / searchUs)}%`;
+  const fresh = stats.runs - restores;
   console.log(
-    `dedup only, per search (${Math.round(searchUs)} µs CPU): ${stats.runs} runs × ` +
+    `dedup only, per search (${Math.round(searchUs)} µs CPU): ${stats.runs} orders, ` +
+      `${restores} from the snapshot × ${restoreUs.toFixed(1)} µs to restore it = ` +
+      `${share(restores * restoreUs)}, ${fresh} by running the scenario × ` +
       `${setUpUs.toFixed(1)} µs to create the VM and reach the first choice = ` +
-      `${share(stats.runs * setUpUs)}; ${stats.generated} states generated × ` +
+      `${share(fresh * setUpUs)}; ${stats.generated} states generated × ` +
       `${fingerprintUs.toFixed(1)} µs per fingerprint = ${
         share(stats.generated * fingerprintUs)
       }; fingerprints alone allow ${

@@ -80,3 +80,20 @@ export function vectorsOf(s: VectorSet): number[] {
 export function clearAllVectors(s: VectorSet): void {
   for (let w = 0; w < 8; w++) s[w] = 0;
 }
+
+/**
+ * Copies every bit of `from` into `to`. Eight loads and stores rather than
+ * `set`, for the same reason as {@link clearAllVectors}: `scn explore`
+ * puts a LAPIC's three sets back for every order it tries.
+ *
+ * @example
+ * ```ts
+ * const a = newVectorSet(), b = newVectorSet();
+ * setVector(a, 0x41);
+ * copyVectors(b, a);
+ * testVector(b, 0x41); // true
+ * ```
+ */
+export function copyVectors(to: VectorSet, from: VectorSet): void {
+  for (let w = 0; w < 8; w++) to[w] = from[w];
+}

@@ -449,18 +449,25 @@ class Interpreter {
       this.work = work;
       this.invariantsReadVariables = invariantsReadVariables;
       this.stepMayWakeOthers = stepMayWakeOthers;
-      this.env.clear();
-      for (const [k, v] of env) this.env.set(k, v);
+      // What is mostly empty before and after is left alone then (a restore per order).
+      if (this.env.size > 0 || env.length > 0) {
+        this.env.clear();
+        for (const [k, v] of env) this.env.set(k, v);
+      }
       this.failures.length = failures;
       this.invariants.length = invariants.length;
       for (let i = 0; i < invariants.length; i++) this.invariants[i].failed = invariants[i];
-      this.loops.length = 0;
-      this.loops.push(...loops);
+      if (this.loops.length > 0 || loops.length > 0) {
+        this.loops.length = 0;
+        this.loops.push(...loops);
+      }
       for (let v = 0; v < frames.length; v++) {
         for (let c = 0; c < frames[v].length; c++) {
-          const live = this.frames[v][c];
-          live.length = 0;
-          for (const f of frames[v][c]) live.push(copyFrame(f));
+          const live = this.frames[v][c], saved = frames[v][c];
+          if (live.length > 0 || saved.length > 0) {
+            live.length = 0;
+            for (const f of saved) live.push(copyFrame(f));
+          }
           this.idle[v][c] = idle[v][c];
         }
       }

@@ -248,7 +248,7 @@ export class X86Cpu implements CpuModel {
     h.num(this.rip);
     h.n(this.injected);
     h.n(this.gpFaults);
-    h.value(this.run);
+    this.run.hashFields(h);
     h.bool(this.lapicInKernel);
     h.bool(this.picInKernel);
     h.value(this.hv);

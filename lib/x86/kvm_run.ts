@@ -16,6 +16,7 @@
 import type { Trace } from "../core/trace.ts";
 import {
   clearAllVectors,
+  copyVectors,
   newVectorSet,
   setVector,
   testVector,
@@ -124,7 +125,7 @@ export class KvmRun {
       this.exitReason = exitReason;
       this.eoiVector = eoiVector;
       this.ioapicEoiExits = ioapicEoiExits;
-      this.ioapicEoiVectors.set(ioapicEoiVectors);
+      copyVectors(this.ioapicEoiVectors, ioapicEoiVectors);
       this.irqWindowExits = irqWindowExits;
       this.hltExits = hltExits;
       this.requestInterruptWindow = requestInterruptWindow;

@@ -36,6 +36,7 @@
 import {
   clearAllVectors,
   clearVector,
+  copyVectors,
   newVectorSet,
   setVector,
   testVector,
@@ -456,7 +457,7 @@ export class Lapic {
     // Trace event ids, set only while the trace records (never in `scn
     // explore`, where they stay 0): the guest cannot see them.
     if (this.#host.trace.enabled) h.value(this.#irrCause);
-    h.value(this.timer);
+    this.timer.hashFields(h);
     h.n(this.nmiPending);
     h.bool(this.initPending);
     h.n(this.sipiVector);
@@ -490,10 +491,11 @@ export class Lapic {
     const suppressEoi = this.#suppressEoi, x2apicSupported = this.#x2apicSupported;
     const tscDeadlineSupported = this.#tscDeadlineSupported;
     return () => {
-      this.irr.set(irr);
-      this.isr.set(isr);
-      this.tmr.set(tmr);
-      this.lvt.set(lvt);
+      copyVectors(this.irr, irr);
+      copyVectors(this.isr, isr);
+      copyVectors(this.tmr, tmr);
+      const live = this.lvt;
+      for (let i = 0; i < live.length; i++) live[i] = lvt[i];
       this.#irrCause = irrCause?.slice() ?? null;
       this.#irrWords = irrWords;
       this.#isrWords = isrWords;

@@ -359,6 +359,8 @@ export class X86Vm implements VmModel {
   eoiBroadcastMode: EoiBroadcastMode;
   /** The run's environment: its irqfd list ({@link VMS_OF_RUN}) is keyed by it. */
   readonly #env: ModelEnv;
+  /** Whether the VM is in its run's irqfd list ({@link VMS_OF_RUN}). */
+  #joinedRun = false;
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
@@ -516,7 +518,7 @@ export class X86Vm implements VmModel {
         // slower (GC of ephemerons; `scn explore` builds a VM per order).
         let peers = VMS_OF_RUN.get(env);
         if (peers === undefined) VMS_OF_RUN.set(env, peers = []);
-        if (!peers.includes(this)) peers.push(this);
+        if (!peers.includes(this)) (peers.push(this), this.#joinedRun = true);
         return exclusive &&
           peers.some((vm) => vm !== this && vm.irqfds.list.some((q) => q.fd === fd));
       },
@@ -625,8 +627,7 @@ export class X86Vm implements VmModel {
     const mmioReadCache = this.mmioReadCache.slice();
     const x2apicApi = this.x2apicApi, x2apicFormat = this.#msi.options.x2apicFormat;
     const eoiBroadcastMode = this.eoiBroadcastMode;
-    const peers = VMS_OF_RUN.get(this.#env);
-    const listed = peers?.includes(this) ?? false;
+    const listed = this.#joinedRun;
     return () => {
       for (const r of cpus) r();
       ioapic?.();
@@ -635,19 +636,30 @@ export class X86Vm implements VmModel {
       bus();
       this.ram = undefined;
       this.irqfds.list.length = 0;
-      this.irqfds.unread.clear();
-      this.eventfds.clear();
-      for (const [k, v] of eventfds) this.eventfds.set(k, v);
-      this.#cpuid.length = 0;
-      this.#cpuid.push(...cpuid);
+      if (this.irqfds.unread.size > 0) this.irqfds.unread.clear();
+      // Mostly empty before and after: then nothing to do (a restore per order).
+      if (this.eventfds.size > 0 || eventfds.length > 0) {
+        this.eventfds.clear();
+        for (const [k, v] of eventfds) this.eventfds.set(k, v);
+      }
+      if (this.#cpuid.length > 0 || cpuid.length > 0) {
+        this.#cpuid.length = 0;
+        this.#cpuid.push(...cpuid);
+      }
       this.eoiBroadcastMode = eoiBroadcastMode;
       this.mmioReadCache.set(mmioReadCache);
       this.x2apicApi = x2apicApi;
-      if (x2apicFormat === undefined) delete this.#msi.options.x2apicFormat;
-      else this.#msi.options.x2apicFormat = x2apicFormat;
+      const options = this.#msi.options;
+      if (options.x2apicFormat !== x2apicFormat) {
+        if (x2apicFormat === undefined) delete options.x2apicFormat;
+        else options.x2apicFormat = x2apicFormat;
+      }
       // Joined the run's irqfd list since: leave it, as if never assigned.
-      const now = VMS_OF_RUN.get(this.#env);
-      if (!listed && now !== undefined && now.includes(this)) now.splice(now.indexOf(this), 1);
+      if (this.#joinedRun && !listed) {
+        const now = VMS_OF_RUN.get(this.#env)!;
+        now.splice(now.indexOf(this), 1);
+        this.#joinedRun = false;
+      }
       return true;
     };
   }
