@@ -1,9 +1,11 @@
 /**
  * The checked program compiled to closures, so that what a scenario runs a
  * million times (a command in a `repeat`, a handler's `eoi`, the choice of
- * handler for a take) costs a call, not a walk of the tree: no switch on the
- * op's kind, no arguments object built again when every argument is a
- * literal, no search of the handler list for a vector already seen.
+ * handler for a take, a loop's `let $a = 0x1000 + 8 * $i`) costs a call,
+ * not a walk of the tree: no switch on the op's kind, no arguments object
+ * built again when every argument is a literal (and one copied from a
+ * template when some are not), expressions and conditions as closures, no
+ * search of the handler list for a vector already seen.
  *
  * The interpreter stays the reference. What is compiled calls back into it
  * for everything that has meaning (performing a command, settling, checking
