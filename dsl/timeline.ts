@@ -92,6 +92,13 @@ export class Timeline<T extends object> {
     this.#starts[this.#length++] = start;
   }
 
+  /** Gives back the room grown for statements that never came (a closed timeline). */
+  trim(): void {
+    if (this.#ids.length === this.#length) return;
+    this.#ids = this.#ids.slice(0, this.#length);
+    this.#starts = this.#starts.slice(0, this.#length);
+  }
+
   /** The template of statement `i`: the op of the first statement written alike. */
   templateOf(i: number): T {
     return this.#templates[this.#ids[i]].op;

@@ -262,6 +262,7 @@ class Timelines {
     if (t.length < TIMELINE_MIN) {
       for (const op of t.ops()) this.ops.push(op);
     } else {
+      t.trim();
       this.ops.push({
         op: "timeline",
         timeline: t,
