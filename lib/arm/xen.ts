@@ -33,6 +33,7 @@
  * @module
  */
 import type { Args, CommandSpec, Requirement, StateSpec, Val } from "../core/table.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
 import { XEN_ERRNO } from "../xen/errno.ts";
 import { ARM_GPRS, EVTCHNOP, HYPERCALL, VCPUOP } from "../xen/hypercall.ts";
 import { armHypercall } from "../xen/hypercall_path.ts";
@@ -159,65 +160,91 @@ function requirement(why: string | undefined): Requirement {
  * ```
  */
 export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm>((vm) => vm.xen)
-  .map((c): CommandSpec<ArmVm> => {
-    const why = refusal(c.name);
-    // `scn help` shows the doc: a refused command says so there too.
-    const doc = why === undefined ? c.doc : `refused on arm64: '${c.name}' ${why}`;
-    const timer = ARM_TIMER_CALLS[c.name];
-    if (timer !== undefined) {
-      return {
-        ...c,
-        doc: `${c.doc}. On arm64 Xen answers ${
-          timer === "no_hypercall"
-            ? "-ENOSYS: set_timer_op is not in Arm's hypercall table (hypercall-defs.c)"
-            : "-EINVAL (-ENOENT for no such vCPU): Arm's do_vcpu_op takes only register_vcpu_info and register_runstate_memory_area"
-        }; the guest's timer is the arch timer, PPI 27 (GUEST_TIMER_VIRT_PPI)`,
-        backend: "xen",
-        requires: needXen,
-        steps: undefined,
-        run: (vm, cpu, a) => {
-          const target = a.vcpu === undefined || a.vcpu === -1 ? cpu : a.vcpu as number;
-          const [nr, args] = timer === "no_hypercall"
-            ? [HYPERCALL.set_timer_op, []]
-            : [HYPERCALL.vcpu_op, [BigInt(ARM_VCPUOP[c.name]), BigInt(target)]];
-          return armHypercall(
-            vm.xen!.domain,
-            cpu,
-            c.name,
-            nr,
-            args,
-            () => armTimerCall(timer, vm, cpu, a),
-          );
-        },
-      };
-    }
-    if (c.name === ARM_BIND_PIRQ) {
-      return {
-        ...c,
-        doc:
-          `${c.doc}. On arm64 Xen answers -EOPNOTSUPP whatever the PIRQ: evtchn_bind_pirq is built without CONFIG_HAS_PIRQ, which only x86 selects`,
-        backend: "xen",
-        requires: needXen,
-        steps: undefined,
-        run: (vm, cpu) =>
-          armHypercall(
-            vm.xen!.domain,
-            cpu,
-            c.name,
-            HYPERCALL.event_channel_op,
-            [BigInt(EVTCHNOP.bind_pirq)],
-            () => -XEN_ERRNO.EOPNOTSUPP,
-          ),
-      };
-    }
-    const armDoc = ARM_BLOCKING[c.name];
+  .map(armCommand)
+  .map(fromEl1);
+
+/**
+ * An HVC is UNDEFINED at EL0 (Arm ARM, HVC): a caller above CPL 0, which is
+ * -EPERM from Xen on x86, takes an undefined-instruction exception on Arm
+ * without reaching Xen, which the model's Arm vCPU cannot take.
+ */
+function fromEl1(c: CommandSpec<ArmVm>): CommandSpec<ArmVm> {
+  if (!c.params.some((p) => p.name === "cpl") || c.run === undefined) return c;
+  const run = c.run;
+  return {
+    ...c,
+    run: (vm, cpu, a, source) => {
+      if (((a.cpl as number | undefined) ?? 0) > 0) {
+        throw new CommandInputError(
+          `'${c.name}' with cpl ${a.cpl}: an HVC at EL0 is UNDEFINED on Arm, so the guest ` +
+            "takes an undefined-instruction exception and Xen never sees the call (not modelled)",
+        );
+      }
+      return run(vm, cpu, a, source);
+    },
+  };
+}
+
+/** One Xen command as Xen on arm64 has it: refused, answered as Arm does, or as it is. */
+function armCommand(c: CommandSpec<ArmVm>): CommandSpec<ArmVm> {
+  const why = refusal(c.name);
+  // `scn help` shows the doc: a refused command says so there too.
+  const doc = why === undefined ? c.doc : `refused on arm64: '${c.name}' ${why}`;
+  const timer = ARM_TIMER_CALLS[c.name];
+  if (timer !== undefined) {
     return {
       ...c,
-      doc: armDoc ? `${doc}. ${armDoc}` : doc,
+      doc: `${c.doc}. On arm64 Xen answers ${
+        timer === "no_hypercall"
+          ? "-ENOSYS: set_timer_op is not in Arm's hypercall table (hypercall-defs.c)"
+          : "-EINVAL (-ENOENT for no such vCPU): Arm's do_vcpu_op takes only register_vcpu_info and register_runstate_memory_area"
+      }; the guest's timer is the arch timer, PPI 27 (GUEST_TIMER_VIRT_PPI)`,
       backend: "xen",
-      requires: requirement(why),
+      requires: needXen,
+      steps: undefined,
+      run: (vm, cpu, a) => {
+        const target = a.vcpu === undefined || a.vcpu === -1 ? cpu : a.vcpu as number;
+        const [nr, args] = timer === "no_hypercall"
+          ? [HYPERCALL.set_timer_op, []]
+          : [HYPERCALL.vcpu_op, [BigInt(ARM_VCPUOP[c.name]), BigInt(target)]];
+        return armHypercall(
+          vm.xen!.domain,
+          cpu,
+          c.name,
+          nr,
+          args,
+          () => armTimerCall(timer, vm, cpu, a),
+        );
+      },
     };
-  });
+  }
+  if (c.name === ARM_BIND_PIRQ) {
+    return {
+      ...c,
+      doc:
+        `${c.doc}. On arm64 Xen answers -EOPNOTSUPP whatever the PIRQ: evtchn_bind_pirq is built without CONFIG_HAS_PIRQ, which only x86 selects`,
+      backend: "xen",
+      requires: needXen,
+      steps: undefined,
+      run: (vm, cpu) =>
+        armHypercall(
+          vm.xen!.domain,
+          cpu,
+          c.name,
+          HYPERCALL.event_channel_op,
+          [BigInt(EVTCHNOP.bind_pirq)],
+          () => -XEN_ERRNO.EOPNOTSUPP,
+        ),
+    };
+  }
+  const armDoc = ARM_BLOCKING[c.name];
+  return {
+    ...c,
+    doc: armDoc ? `${doc}. ${armDoc}` : doc,
+    backend: "xen",
+    requires: requirement(why),
+  };
+}
 
 /**
  * The Xen state paths for arm64 VMs, with those of x86 fields and x86

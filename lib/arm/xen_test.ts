@@ -73,3 +73,12 @@ expect mem.u64[0x10008] == 1
 `);
   assert.equal(r.status, "pass");
 });
+
+Deno.test("arm64 Xen: a hypercall from cpl > 0 is an input error (HVC is UNDEFINED at EL0), at cpl 0 it runs", () => {
+  const vm = "vm g { arch arm64  hypervisor xen  vcpus 1  gic v3 }\n";
+  assert.throws(
+    () => run(`scenario "s"\n${vm}vcpu0: evtchn alloc_unbound cpl=3\n`),
+    (e) => e instanceof ScnError && /UNDEFINED/.test(String(e)),
+  );
+  assert.equal(run(`scenario "s"\n${vm}vcpu0: evtchn alloc_unbound cpl=0\n`).status, "pass");
+});
