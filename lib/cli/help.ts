@@ -51,8 +51,8 @@ run options:
   --max-input-bytes N
                     bytes one scenario file may hold (default 4194304, for a stranger's
                     scenario); its includes may add up to 4 N. Raise it for one you trust
-  --jobs N          run the files on N workers at once: the same report, less wall time,
-                    more CPU in all (each worker loads and warms up the model itself)
+  --jobs N          run the files N at a time (this thread and N - 1 workers): the same
+                    report, less wall time, more CPU in all (a worker warms up on its own)
   --schedule TOKEN  run parallel blocks in the order of a token from 'scn explore' (one file)
   --no-color        plain text even on a terminal
   --backend kvm     run on a real VM through /dev/kvm (x86 only; needs --allow-ffi:

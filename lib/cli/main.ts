@@ -289,7 +289,8 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   // Workers need the CLI's own entry (`mainAsync`) and irqlab's own platforms
   // (a test's cannot be posted); the report is the same either way.
   if (jobs !== undefined && jobs > 1 && wait && io.platforms === undefined && files.length > 1) {
-    return runInWorkers(files, how, inputBytes, jobs, finished).then((lists) => {
+    const here = (f: string) => processTarget(f, how, undefined, limits);
+    return runInWorkers(files, how, inputBytes, jobs, here, finished).then((lists) => {
       for (const done of lists) outcomes.push(...done);
       progress.end();
       return report(outcomes, values, io);

@@ -1,70 +1,99 @@
 /**
- * `scn run --jobs N` and `scn check --jobs N`: the targets are handed to N
- * Deno workers, the next one to whichever worker is free, and their
- * outcomes are put back in the order the targets were named, so the report
- * is the one a single thread prints. Each scenario still runs alone in one
- * thread, from the same code: only which thread runs it changes.
+ * `scn run --jobs N` and `scn check --jobs N`: the targets are shared by
+ * this thread and N - 1 Deno workers, the next one to whoever is free, and
+ * their outcomes are put back in the order the targets were named, so the
+ * report is the one a single thread prints. Each scenario still runs alone
+ * in one thread, from the same code: only which thread runs it changes.
  *
- * More jobs cost more CPU in all (every worker loads and warms up the
- * model on its own) for less wall time.
+ * More jobs cost more CPU in all (every worker loads and warms up the model
+ * on its own) for less wall time. This thread is one of the jobs, so that
+ * `--jobs 2` pays for one more copy of the model, not two.
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Outcome } from "../report/outcome.ts";
 import type { RunMode } from "./process.ts";
 import type { RunReply, RunRequest } from "./run_worker.ts";
 
 /**
- * Runs or checks `targets` on `jobs` workers; one outcome list per target,
- * in the targets' order. `done` hears of each target as it finishes (in
- * any order), for a progress line.
+ * How many targets a worker holds at once: the one it runs and the next,
+ * so that it does not wait for this thread (busy with a scenario of its
+ * own) to hand it more.
+ */
+const AHEAD = 2;
+
+/**
+ * Runs or checks `targets` on `jobs` threads: this one, through `here`
+ * (what the command runs without workers), and `jobs - 1` workers. One
+ * outcome list per target, in the targets' order. `done` hears of each
+ * target as it finishes (in any order), for a progress line.
  *
  * @example
  * ```ts
- * const lists = await runInWorkers(["scenarios/x86"], { mode: "run", lean: true }, undefined, 2);
+ * import { processTarget } from "./process.ts";
+ * const how = { mode: "run", lean: true } as const;
+ * const lists = await runInWorkers(["scenarios/x86"], how, undefined, 2, (t) => processTarget(t, how));
  * lists.flat().length; // the scenarios of scenarios/x86
  * ```
  */
-export function runInWorkers(
+export async function runInWorkers(
   targets: readonly string[],
   how: RunMode,
   inputBytes: number | undefined,
   jobs: number,
+  here: (target: string) => Outcome[],
   done?: (outcomes: readonly Outcome[]) => void,
 ): Promise<Outcome[][]> {
   const results: Outcome[][] = new Array(targets.length);
-  const n = Math.max(1, Math.min(jobs, targets.length));
   const workers: Worker[] = [];
-  let next = 0, finished = 0;
-  return new Promise<Outcome[][]>((resolve, reject) => {
-    if (targets.length === 0) return resolve(results);
-    const stop = (e?: Error) => {
-      for (const w of workers) w.terminate();
-      if (e) reject(e);
-      else resolve(results);
-    };
-    const send = (w: Worker) => {
-      if (next >= targets.length) return;
-      const request: RunRequest = { index: next, target: targets[next], how, inputBytes };
-      next++;
-      w.postMessage(request);
-    };
-    for (let i = 0; i < n; i++) {
+  let next = 0, finished = 0, failure: Error | null = null;
+  // Settled when every target has its outcomes or a worker failed.
+  let settle = () => {};
+  const over = new Promise<void>((resolve) => settle = resolve);
+  const finish = (index: number, outcomes: Outcome[]) => {
+    results[index] = outcomes;
+    done?.(outcomes);
+    if (++finished === targets.length) settle();
+  };
+  const fail = (e: Error) => {
+    failure ??= e;
+    settle();
+  };
+  const send = (w: Worker) => {
+    if (next >= targets.length) return;
+    const request: RunRequest = { index: next, target: targets[next], how, inputBytes };
+    next++;
+    w.postMessage(request);
+  };
+  try {
+    for (let i = 1; i < Math.min(jobs, targets.length); i++) {
       const w = new Worker(new URL("./run_worker.ts", import.meta.url).href, { type: "module" });
       w.onmessage = (e: MessageEvent<RunReply>) => {
         const r = e.data;
-        if ("error" in r) return stop(new Error(`run worker: ${targets[r.index]}: ${r.error}`));
-        results[r.index] = r.outcomes;
-        done?.(r.outcomes);
-        if (++finished === targets.length) return stop();
+        if ("error" in r) return fail(new Error(`run worker: ${targets[r.index]}: ${r.error}`));
+        finish(r.index, r.outcomes);
         send(w);
       };
       w.onerror = (e) => {
         e.preventDefault();
-        stop(new Error(`run worker: ${e.message}`));
+        fail(new Error(`run worker: ${e.message}`));
       };
       workers.push(w);
-      send(w);
+      for (let k = 0; k < AHEAD; k++) send(w);
     }
-  });
+    // This thread takes the next target whenever it is free; between two it
+    // lets the workers' replies in, so they get more. (A task boundary that
+    // is not a timer: nested zero timeouts are clamped to 4 ms each.)
+    while (next < targets.length && failure === null) {
+      const index = next++;
+      finish(index, here(targets[index]));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (finished < targets.length) await over;
+    if (failure !== null) throw failure;
+    return results;
+  } finally {
+    for (const w of workers) w.terminate();
+  }
 }
