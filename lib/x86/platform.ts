@@ -364,8 +364,10 @@ function actingOn<T>(
 }
 
 const signalMsiText = (a: Args) => `KVM_SIGNAL_MSI address ${hex(a.address)} data ${hex(a.data)}`;
+// As 32-bit ints (`| 0`: the same bits, and the decoding reads only bits), so that an
+// address above 2^31 is not boxed into a new heap number at each call V8 does not inline.
 const signalMsi = (vm: X86Vm, _cpu: number, a: Args) =>
-  vm.signalMsi(a.address as number, a.address_hi as number, a.data as number);
+  vm.signalMsi((a.address as number) | 0, (a.address_hi as number) | 0, (a.data as number) | 0);
 const EOI = lapicRegister("eoi");
 const writeEoi = (vm: X86Vm, cpu: number) => lapicWriteAt(vm, cpu, EOI, 0);
 
