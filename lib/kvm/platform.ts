@@ -1015,8 +1015,11 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "KVM_ENABLE_CAP": (vm, _c, a) =>
     vm.vm.enableCapResult(a.cap as number, BigInt(a.arg as bigint), a.flags as number),
+  "KVM_CHECK_EXTENSION": (vm, _c, a) =>
+    a.scope === "system"
+      ? vm.vm.system.checkExtension(a.cap as number)
+      : vm.vm.checkExtension(a.cap as number),
   "KVM_CREATE_IRQCHIP": (vm) => vm.vm.createIrqchipResult(),
-  "KVM_CHECK_EXTENSION": (vm, _c, a) => vm.vm.checkExtension(a.cap as number),
   "KVM_GET_IRQCHIP": (vm, _c, a) => {
     const { chip, field, index } = irqchipArgs(a);
     const s = vm.vm.getIrqchip(chip);

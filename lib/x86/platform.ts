@@ -61,6 +61,12 @@ import { ACCESS_SIZES, guestMemoryCommands, guestMemoryState } from "../core/gue
 import { mmioRead, mmioTarget, mmioWrite, userspaceMmio } from "./guest_mmio.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
 import { CPUID_COMMANDS } from "./cpuid.ts";
+import {
+  checkExtension,
+  KVM_CAP_NUMBERS,
+  KVM_CAPS_RELEASES,
+  type KvmCapsRelease,
+} from "./kvm_caps.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
 
 type Cmd = X86Command;
@@ -1506,6 +1512,15 @@ const SETTINGS: SettingSpec[] = [
       "reaches the irqfds of the VM it is written in",
     value: { kind: "enum", values: ["exclusive", "per_vm"], default: "exclusive" },
   },
+  {
+    name: "kvm_caps",
+    doc: "the Linux release whose KVM_CHECK_EXTENSION answers `kvm check_extension` gives " +
+      "(lib/x86/kvm_caps.ts): newest (default; the stored Linux snapshot), linux_6_11 (6.11: added " +
+      "KVM_CAP_X86_APIC_BUS_CYCLES_NS, answering 1 on a VM's fd too; KVM_CAP_X2APIC_API " +
+      "without the suppress-EOI-broadcast flags) or linux_6_10 (6.10: no KVM_CAP_X86_APIC_BUS_CYCLES_NS). " +
+      "KVM_ENABLE_CAP and the apic_bus_cycle_ns and x2apic_api settings keep to what it offers",
+    value: { kind: "enum", values: [...KVM_CAPS_RELEASES], default: "newest" },
+  },
 ];
 
 /**
@@ -1711,6 +1726,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...XEN_CONSTANTS,
     ...X86_CONSTANTS,
     ...VMM_IOCTL_CONSTANTS,
+    ...KVM_CAP_NUMBERS,
     ...KVM_HYPERCALL_CONSTANTS,
   },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
@@ -1740,10 +1756,23 @@ export const x86Platform: Platform<X86Vm> = {
       return "'apic_bus_cycle_ns' sets the in-kernel LAPIC's bus cycle: KVM answers -ENXIO " +
         "without an in-kernel irqchip ('irqchip kernel' or 'split')";
     }
+    const release = s.kvm_caps as KvmCapsRelease;
+    const CAP_BUS_CYCLES = KVM_CAP_NUMBERS.KVM_CAP_X86_APIC_BUS_CYCLES_NS;
+    const CAP_X2APIC_API = KVM_CAP_NUMBERS.KVM_CAP_X2APIC_API;
+    const BUS1 = { apicBusCycleNs: 1, irqchipSplit: s.irqchip === "split" };
+    if (s.apic_bus_cycle_ns !== 1 && !checkExtension(CAP_BUS_CYCLES, release, "system", BUS1)) {
+      return `'apic_bus_cycle_ns' is KVM_CAP_X86_APIC_BUS_CYCLES_NS, which ${release} ` +
+        "does not have ('kvm_caps linux_6_11' or newer)";
+    }
     const api = x2apicApiRefusal(s.x2apic_api as number, s.irqchip as IrqchipMode);
     if (api !== undefined) {
       return `'x2apic_api ${s.x2apic_api}': KVM_CAP_X2APIC_API refuses ${api} with -EINVAL ` +
         "(send 'kvm enable_cap' to see the error)";
+    }
+    const offered = checkExtension(CAP_X2APIC_API, release, "vm", BUS1)!;
+    if (((s.x2apic_api as number) & ~offered) !== 0) {
+      return `'x2apic_api ${s.x2apic_api}': ${release} offers KVM_CAP_X2APIC_API flags ` +
+        `${offered} only (KVM_CHECK_EXTENSION)`;
     }
     if (s.hyperv_synic === 1 && (s.hypervisor !== "kvm" || s.irqchip === "userspace")) {
       return "'hyperv_synic' is KVM's Hyper-V SynIC, which needs KVM's in-kernel LAPIC: use " +
@@ -1796,6 +1825,7 @@ export const x86Platform: Platform<X86Vm> = {
       irqfdEventfd: s.irqfd_eventfd as "exclusive" | "per_vm",
       apicBusCycleNs: s.apic_bus_cycle_ns as number,
       hypervSynic: s.hyperv_synic === 1,
+      kvmCaps: s.kvm_caps as KvmCapsRelease,
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

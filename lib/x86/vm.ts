@@ -229,6 +229,8 @@ export interface X86VmConfig {
   irqfdEventfd?: "exclusive" | "per_vm";
   /** KVM_CAP_X86_APIC_BUS_CYCLES_NS made before the vCPUs: the APIC bus cycle in ns. Default 1. */
   apicBusCycleNs?: number;
+  /** The Linux release whose KVM_CHECK_EXTENSION answers the VMM gets (`kvm_caps.ts`). Default `newest`. */
+  kvmCaps?: "linux_6_10" | "linux_6_11" | "newest";
   /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
   kvmWallclockSec?: number;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
@@ -263,6 +265,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.xenDomain);
   h.value(c.kvmRunstateArea);
   h.value(c.irqfdEventfd);
+  h.value(c.kvmCaps);
   h.value(c.kvmWallclockSec);
   h.value(c.lapicMode);
   h.value(c.x2apicApi);

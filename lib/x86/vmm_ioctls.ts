@@ -20,15 +20,11 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
-import {
-  eoiBroadcastModeAfter,
-  X2APIC_API_VALID_FLAGS,
-  X2apicApi,
-  x2apicApiRefusal,
-} from "./vm.ts";
+import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
+import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
 
 const VCPU: ParamSpec = {
   name: "vcpu",
@@ -121,6 +117,9 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
     );
   }
   if (flags !== 0) return -EINVAL;
+  // A capability the release does not have is -EINVAL, as any unknown one is.
+  const offered = capAnswer(vm, cap, "vm");
+  if (offered === 0) return -EINVAL;
   if (cap === C.KVM_CAP_X86_APIC_BUS_CYCLES_NS) {
     // 0, or a cycle that would overflow tmict_to_ns (U32_MAX * 128 * ns), is -EINVAL;
     // then no in-kernel irqchip is -ENXIO and a created vCPU -EINVAL.
@@ -132,34 +131,26 @@ function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
     return arg > BigInt(KVM_MAX_IRQ_ROUTES) ? -EINVAL : -EEXIST;
   }
   if (x2apicApiRefusal(arg, vm.config.irqchip) !== undefined) return -EINVAL;
+  if ((arg & ~BigInt(offered)) !== 0n) return -EINVAL;
   const bits = Number(arg);
   vm.enableX2apicApi(bits);
   vm.eoiBroadcastMode = eoiBroadcastModeAfter(vm.eoiBroadcastMode, bits);
   return 0;
 }
 
-/**
- * KVM_CHECK_EXTENSION on the VM (`kvm_vm_ioctl_check_extension`) for the
- * interrupt capabilities the model has: KVM_CAP_X2APIC_API answers
- * KVM_X2APIC_API_VALID_FLAGS without ENABLE_SUPPRESS_EOI_BROADCAST unless
- * the irqchip is split (Linux 6.19), KVM_CAP_SPLIT_IRQCHIP 1,
- * KVM_CAP_X86_APIC_BUS_CYCLES_NS the default cycle (1 ns).
- */
-function checkExtension(vm: X86Vm, cap: number): number {
-  switch (cap) {
-    case C.KVM_CAP_X2APIC_API:
-      return vm.config.irqchip === "split"
-        ? X2APIC_API_VALID_FLAGS
-        : X2APIC_API_VALID_FLAGS & ~X2apicApi.EnableSuppressEoiBroadcast;
-    case C.KVM_CAP_SPLIT_IRQCHIP:
-      return 1;
-    case C.KVM_CAP_X86_APIC_BUS_CYCLES_NS:
-      return 1;
+/** KVM_CHECK_EXTENSION's answer for `cap` on `vm`'s release (`kvm_caps`); unlisted caps are input errors. */
+function capAnswer(vm: X86Vm, cap: number, scope: CapScope): number {
+  const r = checkExtension(cap, vm.config.kvmCaps ?? "newest", scope, {
+    apicBusCycleNs: vm.config.apicBusCycleNs ?? 1,
+    irqchipSplit: vm.config.irqchip === "split",
+  });
+  if (r === undefined) {
+    throw new CommandInputError(
+      `KVM_CHECK_EXTENSION ${cap}: the model's capability table (lib/x86/kvm_caps.ts) knows ` +
+        knownCaps(),
+    );
   }
-  throw new CommandInputError(
-    `KVM_CHECK_EXTENSION ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121), ` +
-      "KVM_CAP_X2APIC_API (129) and KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
-  );
+  return r;
 }
 
 /**
@@ -688,20 +679,29 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     actor: "vmm",
     name: "kvm check_extension",
     backend: "KVM_CHECK_EXTENSION",
-    doc: "KVM_CHECK_EXTENSION on the VM fd (kvm_vm_ioctl_check_extension): KVM_CAP_X2APIC_API " +
-      "is the flags KVM takes, 0xf on a split irqchip and 0xb otherwise " +
-      "(KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST only with a split irqchip, Linux 6.19); " +
-      "KVM_CAP_SPLIT_IRQCHIP 1; KVM_CAP_X86_APIC_BUS_CYCLES_NS 1 (the default cycle, ns)",
-    params: [{
-      name: "cap",
-      type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
-      doc: "KVM_CAP_SPLIT_IRQCHIP (121), KVM_CAP_X2APIC_API (129) or " +
-        "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
-    }],
-    returns: "the capability's value",
+    doc: "KVM_CHECK_EXTENSION (kvm_vm_ioctl_check_extension_generic, then x86's " +
+      "kvm_vm_ioctl_check_extension) on /dev/kvm (scope=system) or on the vm's fd (scope=vm): " +
+      "0 if the release the 'kvm_caps' setting names lacks the capability, else its value " +
+      "(KVM_CAP_IRQ_ROUTING the routing table's size, KVM_CAP_X2APIC_API the flags offered, " +
+      "KVM_CAP_X86_APIC_BUS_CYCLES_NS 1 on /dev/kvm and, newest, the vm's bus cycle on its fd); " +
+      "only the interrupt capabilities the model has are listed",
+    params: [
+      {
+        name: "cap",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
+        doc: "the capability (KVM_CAP_IRQFD, KVM_CAP_X2APIC_API, ...)",
+      },
+      {
+        name: "scope",
+        type: { kind: "enum", values: ["vm", "system"] },
+        doc: "system: the ioctl on /dev/kvm; vm: on the vm's fd (KVM_CAP_CHECK_EXTENSION_VM)",
+        default: "vm",
+      },
+    ],
+    returns: "the capability's value, 0 if absent",
     run: (vm, _c, a, source) => {
-      const r = checkExtension(vm, a.cap as number);
-      emit(vm, source, `KVM_CHECK_EXTENSION ${a.cap}: ${r}`);
+      const r = capAnswer(vm, a.cap as number, a.scope as CapScope);
+      emit(vm, source, `KVM_CHECK_EXTENSION ${a.cap} on ${a.scope}: ${r}`);
       return r;
     },
   },
