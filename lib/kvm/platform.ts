@@ -1019,6 +1019,10 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     a.scope === "system"
       ? vm.vm.system.checkExtension(a.cap as number)
       : vm.vm.checkExtension(a.cap as number),
+  "KVM_GET_CLOCK": {
+    refused: "the host's kvmclock and CLOCK_REALTIME are its own, not the scenario's virtual " +
+      "time, so the model and /dev/kvm cannot agree on them",
+  },
   "KVM_CREATE_IRQCHIP": (vm) => vm.vm.createIrqchipResult(),
   "KVM_GET_IRQCHIP": (vm, _c, a) => {
     const { chip, field, index } = irqchipArgs(a);

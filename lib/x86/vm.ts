@@ -366,6 +366,14 @@ export class X86Vm implements VmModel {
   #joinedRun = false;
 
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
+  /**
+   * The VM's kvmclock in ns: the model's time since the VM was built (KVM's
+   * `kvmclock_offset` starts it at 0 at creation; there is no KVM_SET_CLOCK).
+   */
+  kvmclockNs(): number {
+    return this.#env.now();
+  }
+
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
     this.#env = env;
     const trace = env.trace;

@@ -80,6 +80,9 @@ export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
   KVM_CAP_SPLIT_IRQCHIP: 121,
   KVM_CAP_X2APIC_API: 129,
   KVM_CAP_X86_APIC_BUS_CYCLES_NS: 237,
+  KVM_CLOCK_TSC_STABLE: 0x2,
+  KVM_CLOCK_REALTIME: 0x4,
+  KVM_CLOCK_HOST_TSC: 0x8,
   KVM_VCPUEVENT_VALID_NMI_PENDING: 0x1,
   KVM_VCPUEVENT_VALID_SIPI_VECTOR: 0x2,
   KVM_VCPUEVENT_VALID_SHADOW: 0x4,
@@ -703,6 +706,32 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       const r = capAnswer(vm, a.cap as number, a.scope as CapScope);
       emit(vm, source, `KVM_CHECK_EXTENSION ${a.cap} on ${a.scope}: ${r}`);
       return r;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm get_clock",
+    backend: "KVM_GET_CLOCK",
+    doc: "KVM_GET_CLOCK (kvm_vm_ioctl_get_clock -> get_kvmclock): one field of struct " +
+      "kvm_clock_data. clock: the VM's kvmclock in ns (the model's time since the VM was " +
+      "built). flags: KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC, as a " +
+      "host on a stable TSC with KVM's master clock answers. realtime: the host's " +
+      "CLOCK_REALTIME in ns, which in the model is the wall time at kvmclock 0 (the kvm-xen " +
+      "setting kvm_wallclock, else 0) plus clock: the model reads no host clock",
+    params: [{
+      name: "field",
+      type: { kind: "enum", values: ["clock", "flags", "realtime"] },
+      doc: "the struct kvm_clock_data field (host_tsc is not modelled)",
+    }],
+    returns: "the field's value",
+    run: (vm, _c, a) => {
+      const clock = vm.kvmclockNs();
+      if (a.field === "clock") return clock;
+      if (a.field === "flags") {
+        return C.KVM_CLOCK_TSC_STABLE | C.KVM_CLOCK_REALTIME | C.KVM_CLOCK_HOST_TSC;
+      }
+      const realtime = BigInt(vm.config.kvmWallclockSec ?? 0) * 1_000_000_000n + BigInt(clock);
+      return realtime <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(realtime) : realtime;
     },
   },
   {
