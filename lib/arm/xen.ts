@@ -35,7 +35,15 @@
 import type { Args, CommandSpec, Requirement, StateSpec, Val } from "../core/table.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { XEN_ERRNO } from "../xen/errno.ts";
-import { ARM_GPRS, EVTCHNOP, HYPERCALL, VCPUOP } from "../xen/hypercall.ts";
+import {
+  ARM_GPRS,
+  ARM_HYPERCALL_ARGS,
+  ARM_UNMODELLED_HYPERCALLS,
+  EVTCHNOP,
+  HYPERCALL,
+  VCPUOP,
+  XEN_HYPERCALL_TAG,
+} from "../xen/hypercall.ts";
 import { armHypercall } from "../xen/hypercall_path.ts";
 import { xenCommands, xenState } from "../xen/platform.ts";
 import { LAYOUT_ARM } from "../xen/layout.ts";
@@ -148,6 +156,9 @@ function requirement(why: string | undefined): Requirement {
     s.hypervisor === "xen" ? `${why} (arch arm64)` : needXen(s);
 }
 
+/** The x0..x4 loads `xen hvc` takes (left out: the register keeps its value). */
+const HVC_ARGS = ["x0", "x1", "x2", "x3", "x4"] as const;
+
 /**
  * The Xen commands for arm64 VMs: every command of `lib/xen/platform.ts`,
  * each requiring `hypervisor xen`, and the x86-only ones refused with the
@@ -159,9 +170,71 @@ function requirement(why: string | undefined): Requirement {
  * c.requires!({ hypervisor: "xen" }); // "is x86 only: ... (arch arm64)"
  * ```
  */
-export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = xenCommands<ArmVm>((vm) => vm.xen)
-  .map(armCommand)
-  .map(fromEl1);
+export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = [
+  ...xenCommands<ArmVm>((vm) => vm.xen).map(armCommand).map(fromEl1),
+  hvcCommand(),
+];
+
+/**
+ * `xen hvc`: an HVC the guest loads itself, for what no named command
+ * makes: the numbers Arm's table answers -ENOSYS (arm traps.c
+ * `do_trap_hypercall`). A wrong immediate and the numbers Xen handles are
+ * input errors, each saying why.
+ */
+function hvcCommand(): CommandSpec<ArmVm> {
+  return {
+    actor: "vcpu",
+    name: "xen hvc",
+    backend: "xen",
+    requires: needXen,
+    doc: "HVC #imm with x16 and x0..x4 loaded as given (the rest keep their values), as Xen's " +
+      "do_trap_hypercall takes it: a number outside Arm's table (hypercall-defs.c), a " +
+      "deprecated one (do_deprecated_hypercall) or physdev_op (no CONFIG_HAS_PCI) leaves " +
+      "-ENOSYS in x0 and, even in a debug build, every other register as it was. An immediate " +
+      "other than 0xEA1 (Xen injects an undefined-instruction exception) and the numbers Xen " +
+      "handles (use the named commands; memory_op and the like are not modelled) are input errors",
+    params: [
+      {
+        name: "imm",
+        type: { kind: "int", min: 0, max: 0xffff, what: "an HVC immediate" },
+        doc: "the HVC immediate: 0xEA1 (XEN_HYPERCALL_TAG)",
+        default: XEN_HYPERCALL_TAG,
+      },
+      { name: "x16", type: { kind: "u64" }, doc: "the hypercall number" },
+      ...HVC_ARGS.map((r, i) => ({
+        name: r,
+        type: { kind: "u64" as const },
+        doc: `argument ${i + 1} (left out: the register keeps its value)`,
+        default: -1,
+      })),
+    ],
+    returns: "x0 afterwards, read signed (-ENOSYS)",
+    run: (vm, cpu, a) => {
+      if (a.imm !== XEN_HYPERCALL_TAG) {
+        throw new CommandInputError(
+          `HVC #0x${(a.imm as number).toString(16)}: Xen injects an undefined-instruction ` +
+            "exception for an immediate other than XEN_HYPERCALL_TAG (0xEA1), which the " +
+            "model's Arm vCPU does not take",
+        );
+      }
+      const nr = BigInt(a.x16 as number | bigint);
+      if (nr < 64n && ARM_HYPERCALL_ARGS[Number(nr)] !== undefined) {
+        throw new CommandInputError(
+          `x16 = ${nr} is a hypercall the model handles: use its named command (the raw call's ` +
+            "guest-memory arguments are not laid out)",
+        );
+      }
+      if (nr < 64n && ARM_UNMODELLED_HYPERCALLS.has(Number(nr))) {
+        throw new CommandInputError(
+          `x16 = ${nr}: Xen on Arm handles this hypercall, and the model does not`,
+        );
+      }
+      const args = HVC_ARGS.map((r) => a[r] === -1 ? undefined : BigInt(a[r] as number | bigint));
+      armHypercall(vm.xen!.domain, cpu, "xen hvc", nr, args, () => -XEN_ERRNO.ENOSYS);
+      return Number(BigInt.asIntN(64, vm.xen!.domain.armRegs[cpu].get("x0")));
+    },
+  };
+}
 
 /**
  * An HVC is UNDEFINED at EL0 (Arm ARM, HVC): a caller above CPL 0, which is

@@ -82,3 +82,24 @@ Deno.test("arm64 Xen: a hypercall from cpl > 0 is an input error (HVC is UNDEFIN
   );
   assert.equal(run(`scenario "s"\n${vm}vcpu0: evtchn alloc_unbound cpl=0\n`).status, "pass");
 });
+
+Deno.test("arm64 Xen: 'xen hvc' answers -ENOSYS for what Arm's table lacks and refuses the rest with a reason", () => {
+  const vm = "vm g { arch arm64  hypervisor xen { build debug }  vcpus 1  gic v3 }\n";
+  const ok = run(
+    `scenario "s"\n${vm}vcpu0: xen hvc x16=15 x1=7 -> $r\nexpect $r == -ENOSYS\n` +
+      "expect vcpu0.regs.x1 == 7\nexpect vcpu0.regs.x16 == 15\n",
+  );
+  assert.equal(ok.status, "pass");
+  for (
+    const [line, why] of [["x16=32", /named command/], ["x16=20", /does not/], [
+      "imm=2 x16=15",
+      /undefined/,
+    ]]
+  ) {
+    assert.throws(
+      () => run(`scenario "s"\n${vm}vcpu0: xen hvc ${line}\n`),
+      (e) => e instanceof ScnError && (why as RegExp).test(String(e)),
+      String(line),
+    );
+  }
+});

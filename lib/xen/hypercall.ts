@@ -326,6 +326,36 @@ export const ARM_HYPERCALL_ARGS: Readonly<Record<number, number>> = {
 };
 
 /**
+ * `__HYPERVISOR_*` numbers in Arm's table (hypercall-defs.c, `arm`
+ * column "do") that no command of the model makes: platform_op,
+ * memory_op, multicall, console_io, grant_table_op, xsm_op, sysctl, domctl,
+ * argo_op, dm_op, hypfs_op. Their handlers take guest memory the model does
+ * not lay out. Every number in neither this set nor
+ * {@link ARM_HYPERCALL_ARGS} is -ENOSYS on Arm: outside the table, a
+ * deprecated one (`dep`: sched_op_compat, event_channel_op_compat,
+ * physdev_op_compat; `do_deprecated_hypercall`) or physdev_op
+ * (`do_arm_physdev_op` without CONFIG_HAS_PCI).
+ *
+ * @example
+ * ```ts
+ * ARM_UNMODELLED_HYPERCALLS.has(12); // true: memory_op
+ * ```
+ */
+export const ARM_UNMODELLED_HYPERCALLS: ReadonlySet<number> = new Set([
+  7,
+  12,
+  13,
+  18,
+  20,
+  27,
+  35,
+  36,
+  39,
+  41,
+  42,
+]);
+
+/**
  * What a debug Xen (`#ifndef NDEBUG` in arm traps.c `do_trap_hypercall`)
  * writes into the argument registers x1.. a call used, and into x16, once
  * the call returns something other than -ENOSYS unpreempted.
@@ -376,7 +406,7 @@ export class ArmGuestRegs {
    * is -ENOSYS. Returns the result.
    */
   call(
-    nr: number,
+    nr: number | bigint,
     args: readonly (bigint | undefined)[],
     fn: () => number,
     build: XenBuild,
@@ -388,7 +418,7 @@ export class ArmGuestRegs {
     const rc = fn();
     this.set("x0", toU64(rc));
     if (build === "debug" && rc !== -XEN_ERRNO.ENOSYS) {
-      const n = ARM_HYPERCALL_ARGS[nr] ?? 0;
+      const n = ARM_HYPERCALL_ARGS[Number(nr)] ?? 0;
       for (let i = 1; i < n; i++) this.set(ARM_ARG_REGS[i], XEN_ARM_CLOBBER);
       this.set("x16", XEN_ARM_CLOBBER);
     }

@@ -184,7 +184,7 @@ export function armHypercall(
   d: XenDomain,
   caller: number,
   name: string,
-  nr: number,
+  nr: number | bigint,
   args: readonly (bigint | undefined)[],
   fn: () => number,
 ): number {
