@@ -280,6 +280,8 @@ const NO_SLEEP: number[] = [];
 interface ItemSource {
   /** Takes an item's events; the next item to run, or null when the search is over. */
   take(events: SearchEvent[]): WorkItem | null;
+  /** Whether a run should take a snapshot at the first block's first choice. */
+  wantSnapshot(): boolean;
 }
 
 class ItemScheduler implements Scheduler {
@@ -301,6 +303,13 @@ class ItemScheduler implements Scheduler {
    */
   handedOver = false;
   following: WorkItem | null = null;
+  /** Orders this run started from its snapshot. */
+  restores = 0;
+
+  /** Whether this run took a snapshot. */
+  get saved(): boolean {
+    return this.#restore !== null;
+  }
 
   constructor(
     public item: WorkItem,
@@ -321,6 +330,7 @@ class ItemScheduler implements Scheduler {
     const next = this.source!.take(this.events);
     this.following = next;
     if (next === null || !this.#restore()) throw STOP;
+    this.restores++;
     this.handedOver = false;
     this.following = null;
     this.item = next;
@@ -341,7 +351,10 @@ class ItemScheduler implements Scheduler {
     if (!done.includes(true)) {
       // Every order reaches the first block execution the same way, with no
       // choice made: a snapshot there serves all the items this run takes.
-      if (++this.#entries === 1 && this.source !== null && this.#restore === null) {
+      if (
+        ++this.#entries === 1 && this.source !== null && this.#restore === null &&
+        this.source.wantSnapshot()
+      ) {
         this.#restore = state.snapshot?.() ?? null;
       }
       this.sleep = NO_SLEEP;
@@ -502,6 +515,9 @@ class ItemQueue implements ItemSource {
   error: ScnError | null = null;
   #d = 0;
   #i = 0;
+  /** Runs so far, and how many in a row took a snapshot they never used. */
+  #runs = 0;
+  #unused = 0;
 
   constructor(
     readonly search: Search,
@@ -518,6 +534,22 @@ class ItemQueue implements ItemSource {
       this.#i = 0;
     }
     return null;
+  }
+
+  /**
+   * A snapshot costs about a run's set-up, and pays only when orders end
+   * inside the block (deduplicated, pruned, deferred). When two runs in a
+   * row did not use theirs (every order ran to the end, as without
+   * deduplication or reduction), only one run in 64 tries again.
+   */
+  wantSnapshot(): boolean {
+    return this.#unused < 2 || this.#runs % 64 === 0;
+  }
+
+  /** Notes how a run went, for {@link ItemQueue.wantSnapshot}. */
+  ended(s: ItemScheduler): void {
+    this.#runs++;
+    if (s.saved) this.#unused = s.restores > 0 ? 0 : this.#unused + 1;
   }
 
   take(events: SearchEvent[]): WorkItem | null {
@@ -809,6 +841,7 @@ export function runSearch(
   while (item !== null) {
     const s = new ItemScheduler(item, search.ctx, seen, [], source);
     runScheduled(s);
+    queue.ended(s);
     item = s.handedOver ? s.following : queue.take(s.events);
   }
   if (queue.error) throw queue.error;
