@@ -1513,6 +1513,15 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "enum", values: ["exclusive", "per_vm"], default: "exclusive" },
   },
   {
+    name: "kvm_master_clock",
+    doc: "1: the host's clocksource is a stable TSC, so KVM keeps its master clock " +
+      "(use_master_clock): KVM_GET_CLOCK reports KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | " +
+      "KVM_CLOCK_HOST_TSC with the host's realtime, and kvm-xen time records carry " +
+      "PVCLOCK_TSC_STABLE_BIT (unless KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE); 0 (default): " +
+      "no master clock, KVM_GET_CLOCK flags 0 and no realtime, time records' flags 0",
+    value: { kind: "int", min: 0, max: 1, default: 0 },
+  },
+  {
     name: "kvm_caps",
     doc: "the Linux release whose KVM_CHECK_EXTENSION answers `kvm check_extension` gives " +
       "(lib/x86/kvm_caps.ts): newest (default; the stored Linux snapshot), linux_6_11 (6.11: added " +
@@ -1774,6 +1783,9 @@ export const x86Platform: Platform<X86Vm> = {
       return `'x2apic_api ${s.x2apic_api}': ${release} offers KVM_CAP_X2APIC_API flags ` +
         `${offered} only (KVM_CHECK_EXTENSION)`;
     }
+    if (s.kvm_master_clock === 1 && s.hypervisor === "xen") {
+      return "'kvm_master_clock' is KVM's clock: use 'hypervisor kvm' or 'kvm-xen'";
+    }
     if (s.hyperv_synic === 1 && (s.hypervisor !== "kvm" || s.irqchip === "userspace")) {
       return "'hyperv_synic' is KVM's Hyper-V SynIC, which needs KVM's in-kernel LAPIC: use " +
         "'hypervisor kvm' with 'irqchip kernel' or 'split'";
@@ -1826,6 +1838,7 @@ export const x86Platform: Platform<X86Vm> = {
       apicBusCycleNs: s.apic_bus_cycle_ns as number,
       hypervSynic: s.hyperv_synic === 1,
       kvmCaps: s.kvm_caps as KvmCapsRelease,
+      kvmMasterClock: s.kvm_master_clock === 1,
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

@@ -233,6 +233,8 @@ export interface X86VmConfig {
   kvmCaps?: "linux_6_10" | "linux_6_11" | "newest";
   /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
   kvmWallclockSec?: number;
+  /** KVM keeps its master clock (a stable-TSC host): KVM_GET_CLOCK's flags and realtime. Default false. */
+  kvmMasterClock?: boolean;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
@@ -267,6 +269,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.irqfdEventfd);
   h.value(c.kvmCaps);
   h.value(c.kvmWallclockSec);
+  h.value(c.kvmMasterClock);
   h.value(c.lapicMode);
   h.value(c.x2apicApi);
   h.value(c.splitPins);
@@ -501,6 +504,7 @@ export class X86Vm implements VmModel {
           type: config.xenDomain ?? "hvm",
           kvmRunstateArea: config.kvmRunstateArea ?? "copy_on_set",
           kvmWallclockSec: config.kvmWallclockSec ?? 0,
+          kvmMasterClock: config.kvmMasterClock ?? false,
         },
         glue,
         trace,

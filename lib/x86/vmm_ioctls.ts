@@ -712,12 +712,12 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     actor: "vmm",
     name: "kvm get_clock",
     backend: "KVM_GET_CLOCK",
-    doc: "KVM_GET_CLOCK (kvm_vm_ioctl_get_clock -> get_kvmclock): one field of struct " +
+    doc: "KVM_GET_CLOCK (kvm_vm_ioctl_get_clock -> __get_kvmclock): one field of struct " +
       "kvm_clock_data. clock: the VM's kvmclock in ns (the model's time since the VM was " +
-      "built). flags: KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC, as a " +
-      "host on a stable TSC with KVM's master clock answers. realtime: the host's " +
-      "CLOCK_REALTIME in ns, which in the model is the wall time at kvmclock 0 (the kvm-xen " +
-      "setting kvm_wallclock, else 0) plus clock: the model reads no host clock",
+      "built). With 'kvm_master_clock 1', flags KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | " +
+      "KVM_CLOCK_HOST_TSC and realtime the host's CLOCK_REALTIME in ns, which in the model is " +
+      "the wall time at kvmclock 0 (the kvm-xen setting kvm_wallclock, else 0) plus clock; " +
+      "without the master clock, flags 0 and realtime 0 (not filled)",
     params: [{
       name: "field",
       type: { kind: "enum", values: ["clock", "flags", "realtime"] },
@@ -727,9 +727,11 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     run: (vm, _c, a) => {
       const clock = vm.kvmclockNs();
       if (a.field === "clock") return clock;
+      const master = vm.config.kvmMasterClock === true;
       if (a.field === "flags") {
-        return C.KVM_CLOCK_TSC_STABLE | C.KVM_CLOCK_REALTIME | C.KVM_CLOCK_HOST_TSC;
+        return master ? C.KVM_CLOCK_TSC_STABLE | C.KVM_CLOCK_REALTIME | C.KVM_CLOCK_HOST_TSC : 0;
       }
+      if (!master) return 0;
       const realtime = BigInt(vm.config.kvmWallclockSec ?? 0) * 1_000_000_000n + BigInt(clock);
       return realtime <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(realtime) : realtime;
     },

@@ -23,7 +23,7 @@
 import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
-import { updateVcpuTime } from "./vcpu_time.ts";
+import { PVCLOCK_TSC_STABLE_BIT, updateVcpuTime } from "./vcpu_time.ts";
 import { type GuestWidth, layoutFor, type XenArch, type XenLayout } from "./layout.ts";
 import {
   EventChannels,
@@ -108,6 +108,13 @@ export interface XenDomainConfig {
    * shared_info's `wc`. A scenario value: the model reads no clock. Default 0.
    */
   kvmWallclockSec?: number;
+  /**
+   * kvm-xen: KVM keeps its master clock (`use_master_clock`: the host's
+   * clocksource is a stable TSC), so the time records it writes carry
+   * PVCLOCK_TSC_STABLE_BIT unless the VMM set
+   * KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE. Default false: no bit.
+   */
+  kvmMasterClock?: boolean;
   /**
    * Whose public headers lay out shared_info and vcpu_info: `x86` (the
    * default; the layout follows the latched width) or `arm` (one layout,
@@ -205,6 +212,13 @@ export class XenDomain implements EvtchnDomain {
     for (const b of this.runstate.entryUpdate) h.bool(b);
     this.evtchn.hashPrivate(h);
   }
+
+  /**
+   * kvm-xen: whether the VMM's KVM_XEN_HVM_CONFIG has PVCLOCK_TSC_UNSTABLE.
+   * {@link KvmXen} installs a view of its configuration at creation (the
+   * configuration itself is KvmXen's state); without it, false.
+   */
+  pvclockTscUnstable: () => boolean = () => false;
 
   constructor(
     readonly name: string,
@@ -619,7 +633,17 @@ export class XenDomain implements EvtchnDomain {
   #updateTime(n: number): void {
     const vi = this.areas.ref(n);
     if (!vi) return;
-    updateVcpuTime(vi.mem, vi.addr, this.layout(), this.host.now());
+    // kvm_guest_time_update: PVCLOCK_TSC_STABLE_BIT with the master clock,
+    // which kvm_setup_guest_pvclock drops for a Xen guest told the TSC is unstable.
+    const stable = this.flavour === "kvm-xen" && this.config.kvmMasterClock === true &&
+      !this.pvclockTscUnstable();
+    updateVcpuTime(
+      vi.mem,
+      vi.addr,
+      this.layout(),
+      this.host.now(),
+      stable ? PVCLOCK_TSC_STABLE_BIT : 0,
+    );
     this.#emit("vcpu_time", `vcpu${n}: vcpu_info time record updated`);
   }
 

@@ -240,6 +240,8 @@ export class KvmXen {
   readonly timers: { port: number; expires: bigint; scheduled: Scheduled | null }[];
 
   constructor(readonly domain: XenDomain) {
+    domain.pvclockTscUnstable = () =>
+      (this.config.flags & KVM_XEN_HVM_CONFIG.PVCLOCK_TSC_UNSTABLE) !== 0;
     this.exits = Array.from({ length: domain.vcpuCount }, () => new XenExit());
     this.timers = Array.from(
       { length: domain.vcpuCount },

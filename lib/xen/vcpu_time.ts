@@ -5,10 +5,11 @@
  *
  * The model's TSC counts virtual nanoseconds from 0 (1 GHz), so the scale
  * is the one both hypervisors compute for 1 GHz: Xen `set_time_scale` and
- * Linux `kvm_get_time_scale` give shift 1 and multiplier 2^31. `flags`
- * stays 0: the model claims no TSC-stable clocksource (Xen sets
- * XEN_PVCLOCK_TSC_STABLE_BIT only with `clocksource=tsc`; KVM sets
- * PVCLOCK_TSC_STABLE_BIT only with its master clock).
+ * Linux `kvm_get_time_scale` give shift 1 and multiplier 2^31. `flags` is
+ * 0 unless the caller says the clock is TSC-stable: Xen sets
+ * XEN_PVCLOCK_TSC_STABLE_BIT only with `clocksource=tsc` (not modelled), KVM
+ * sets PVCLOCK_TSC_STABLE_BIT only with its master clock (the x86 setting
+ * `kvm_master_clock`).
  *
  * Each update is bracketed by version writes, odd while in progress and
  * even after (Xen `version_update_begin`/`_end`, KVM the same), so a
@@ -47,8 +48,19 @@ export const TSC_TO_SYSTEM_MUL_1GHZ = 0x80000000;
 export const TSC_SHIFT_1GHZ = 1;
 
 /**
+ * PVCLOCK_TSC_STABLE_BIT of `vcpu_time_info.flags` (Xen's
+ * XEN_PVCLOCK_TSC_STABLE_BIT is the same bit).
+ *
+ * @example
+ * ```ts
+ * PVCLOCK_TSC_STABLE_BIT; // 1
+ * ```
+ */
+export const PVCLOCK_TSC_STABLE_BIT = 1;
+
+/**
  * Rewrites the time record of the vcpu_info at `addr` for virtual time
- * `nowNs`, bumping `version` twice (odd during the update, even after).
+ * `nowNs` with `flags`, bumping `version` twice (odd during the update, even after).
  *
  * @example
  * ```ts
@@ -63,6 +75,7 @@ export function updateVcpuTime(
   addr: number,
   layout: XenLayout,
   nowNs: number,
+  flags = 0,
 ): void {
   const f = (name: string) => addr + field(layout.vcpuInfo, `time.${name}`).offset;
   const version = Number(mem.read(f("version"), 32));
@@ -71,6 +84,6 @@ export function updateVcpuTime(
   mem.write(f("system_time"), 64, BigInt(nowNs));
   mem.write(f("tsc_to_system_mul"), 32, TSC_TO_SYSTEM_MUL_1GHZ);
   mem.write(f("tsc_shift"), 8, TSC_SHIFT_1GHZ);
-  mem.write(f("flags"), 8, 0);
+  mem.write(f("flags"), 8, flags);
   mem.write(f("version"), 32, ((version + 1) | 1) + 1);
 }
