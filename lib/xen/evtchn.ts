@@ -290,6 +290,11 @@ export class EventChannels {
   readonly #ports: Channel[] = [];
   /** `valid_evtchns`: ports below this have a bucket. */
   #valid = 0;
+  /**
+   * No port in 1 up to this one (excluded) is free: where the search for the
+   * lowest free port starts, so that allocating every port is not quadratic.
+   */
+  #lowFree = 1;
   /** Per vCPU, VIRQ → port (`virq_to_evtchn`). */
   readonly #virqs: Int32Array[];
   /** PIRQ → port (`pirq->evtchn`). */
@@ -356,9 +361,9 @@ export class EventChannels {
     const limit = this.dom.flavour === "xen"
       ? Math.min(this.maxPorts - 1, this.maxEvtchnPort)
       : this.maxPorts - 1;
-    for (let p = 1; p <= limit; p++) {
+    for (let p = this.#lowFree; p <= limit; p++) {
       if (p >= this.#valid) this.#grow(p);
-      if (this.#ports[p].state === "free") return p;
+      if (this.#ports[p].state === "free") return this.#lowFree = p;
     }
     return -XEN_ERRNO.ENOSPC;
   }
@@ -561,6 +566,7 @@ export class EventChannels {
       if (si >= 0) this.dom.mem.clearBit(si + this.#pendingOffset(), port);
     }
     this.#ports[port] = blank();
+    if (port < this.#lowFree) this.#lowFree = port;
   }
 
   /**

@@ -222,3 +222,15 @@ Deno.test("kvm-xen raise: masked is -ENOTCONN, every new selector bit re-asserts
   assert.equal(domain.evtchn.raiseOn(70, 0), 1); // new selector bit while UP=1
   assert.deepEqual(host.irr[0], [0xf3]);
 });
+
+Deno.test("get_free_port: after closes, the lowest free port is handed out again", () => {
+  const { domain } = fakeDomain();
+  bindTo(domain, 8);
+  assert.equal(domain.evtchn.close(6), 0);
+  assert.equal(domain.evtchn.close(3), 0);
+  assert.equal(domain.evtchn.bindIpi(0), 3);
+  assert.equal(domain.evtchn.bindIpi(0), 6);
+  assert.equal(domain.evtchn.bindIpi(0), 9);
+  assert.equal(domain.evtchn.reset(DOMID_SELF), 0);
+  assert.equal(domain.evtchn.bindIpi(0), 1);
+});
