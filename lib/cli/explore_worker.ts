@@ -13,7 +13,7 @@
 import { loadOne } from "../load/load.ts";
 import {
   type ExploreOptions,
-  runItem,
+  runItems,
   SearchContext,
   type SearchEvent,
   SeenSet,
@@ -57,7 +57,7 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
     }
     for (const [k, z] of m.fresh) seen.add(k, z);
     const c = ctx!;
-    const results = m.items.map((item) => runItem(item, c, (k, z) => seen.covers(k, z)));
+    const results = runItems(m.items, c, (k, z) => seen.covers(k, z));
     self.postMessage({ type: "done", results: results.map((events) => events.map(postable)) });
   } catch (err) {
     self.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });

@@ -478,6 +478,35 @@ export function runItem(
   return s.events;
 }
 
+/**
+ * Runs several items, in order, as {@link runItem} would run each (the
+ * same events), going on from a snapshot where it can: what a worker of
+ * `scn explore --workers N` runs of a round.
+ *
+ * @example
+ * ```ts
+ * import { type Program } from "../../dsl/program.ts";
+ * declare const program: Program, items: WorkItem[];
+ * const events = runItems(items, new SearchContext(program, {}), () => false);
+ * events.length === items.length; // true
+ * ```
+ */
+export function runItems(
+  items: readonly WorkItem[],
+  ctx: SearchContext,
+  seen: Covered,
+): SearchEvent[][] {
+  const list = new ItemList(items);
+  let item = list.next();
+  while (item !== null) {
+    const s = new ItemScheduler(item, ctx, seen, [], ctx.restore ? list : null);
+    runScheduled(s);
+    list.ended(s);
+    item = s.handedOver ? s.following : list.take(s.events);
+  }
+  return list.events;
+}
+
 /** Runs the program under `s`, adding how its last item ended to that item's events. */
 function runScheduled(s: ItemScheduler): void {
   const ctx = s.ctx;
@@ -504,25 +533,65 @@ function runScheduled(s: ItemScheduler): void {
 }
 
 /**
+ * When a run takes a snapshot. One costs about a run's set-up and pays
+ * only when orders end inside the block (deduplicated, pruned, deferred):
+ * when two runs in a row did not use theirs (every order ran to the end,
+ * as without deduplication or reduction), only one run in 64 tries again.
+ */
+class SnapshotPolicy {
+  /** Runs so far, and how many in a row took a snapshot they never used. */
+  #runs = 0;
+  #unused = 0;
+
+  wantSnapshot(): boolean {
+    return this.#unused < 2 || this.#runs % 64 === 0;
+  }
+
+  /** Notes how a run went. */
+  ended(s: ItemScheduler): void {
+    this.#runs++;
+    if (s.saved) this.#unused = s.restores > 0 ? 0 : this.#unused + 1;
+  }
+}
+
+/** Items given in a list, and the events of each as it ends ({@link runItems}). */
+class ItemList extends SnapshotPolicy implements ItemSource {
+  readonly events: SearchEvent[][] = [];
+  #i = 0;
+
+  constructor(readonly items: readonly WorkItem[]) {
+    super();
+  }
+
+  next(): WorkItem | null {
+    return this.#i < this.items.length ? this.items[this.#i++] : null;
+  }
+
+  take(events: SearchEvent[]): WorkItem | null {
+    this.events.push(events);
+    return this.next();
+  }
+}
+
+/**
  * The items of a search in round order, and the merge of each one's
  * events as it ends: what {@link explore} runs in this thread, one run
  * going on to the next item from its snapshot where it can.
  */
-class ItemQueue implements ItemSource {
+class ItemQueue extends SnapshotPolicy implements ItemSource {
   /** The failing path found, if any. */
   failed: number[] | null = null;
   /** A budget or an error the merge raised, rethrown once the run is left. */
   error: ScnError | null = null;
   #d = 0;
   #i = 0;
-  /** Runs so far, and how many in a row took a snapshot they never used. */
-  #runs = 0;
-  #unused = 0;
 
   constructor(
     readonly search: Search,
     readonly progress: ExploreOptions["progress"],
-  ) {}
+  ) {
+    super();
+  }
 
   /** The next item in round order, or null when there is none. */
   next(): WorkItem | null {
@@ -534,22 +603,6 @@ class ItemQueue implements ItemSource {
       this.#i = 0;
     }
     return null;
-  }
-
-  /**
-   * A snapshot costs about a run's set-up, and pays only when orders end
-   * inside the block (deduplicated, pruned, deferred). When two runs in a
-   * row did not use theirs (every order ran to the end, as without
-   * deduplication or reduction), only one run in 64 tries again.
-   */
-  wantSnapshot(): boolean {
-    return this.#unused < 2 || this.#runs % 64 === 0;
-  }
-
-  /** Notes how a run went, for {@link ItemQueue.wantSnapshot}. */
-  ended(s: ItemScheduler): void {
-    this.#runs++;
-    if (s.saved) this.#unused = s.restores > 0 ? 0 : this.#unused + 1;
   }
 
   take(events: SearchEvent[]): WorkItem | null {

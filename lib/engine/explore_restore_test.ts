@@ -4,7 +4,15 @@ import { ScnError } from "../core/diagnostic.ts";
 import { Lapic } from "../x86/lapic.ts";
 import { X86Vm } from "../x86/vm.ts";
 import { exploreLibrary } from "../../tests/explore_library.ts";
-import { runSearch, Search, SearchContext, type SearchEvent } from "./explore.ts";
+import {
+  runItem,
+  runItems,
+  runSearch,
+  Search,
+  SearchContext,
+  type SearchEvent,
+  type WorkItem,
+} from "./explore.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
 
 interface Recorded {
@@ -107,6 +115,35 @@ Deno.test("a LAPIC that puts nothing back is caught by the comparison", () => {
   } finally {
     Lapic.prototype.snapshot = original;
   }
+});
+
+Deno.test("a worker's items run from a snapshot give each item's events as run alone (library)", () => {
+  let restored = 0;
+  for (const { file, program } of exploreLibrary()) {
+    // Every item of a whole search, and the states it found: a worker's view late in a search.
+    const ctx = new SearchContext(program, { reduce: false, maxStates: 1000, restore: false });
+    const search = new Search(ctx);
+    const items: WorkItem[] = [];
+    const merge = search.merge.bind(search);
+    search.merge = (events) => {
+      for (const e of events) if (e.e === "push") items.push(e.item);
+      return merge(events);
+    };
+    try {
+      runSearch(search);
+    } catch (e) {
+      if (!(e instanceof ScnError)) throw e;
+    }
+    const seen = (k: string, z: readonly number[]) => search.seen.covers(k, z);
+    const alone = items.map((item) => runItem(item, ctx, seen));
+    const withRestore = new SearchContext(program, { reduce: false, maxStates: 1000 });
+    const { value: together, restores } = countingRestores(() =>
+      runItems(items, withRestore, seen)
+    );
+    restored += restores;
+    assert.deepEqual(structuredClone(together), structuredClone(alone), file);
+  }
+  assert.ok(restored > 300, `${restored} restores`);
 });
 
 /**
