@@ -5570,9 +5570,13 @@ function topStatement(s, start, end) {
 let lastLoc = null;
 
 // Names recur (`vcpu0`, `eoi`, `$v`): a tree keeps one string per distinct
-// name rather than one per use.
+// name rather than one per use. Only a tree that is kept whole needs it: a
+// skimming or lazy parse drops most trees, and a run parsed again (`stopAt`)
+// is lowered or read and let go.
 const names = new Map();
+const interning = !options.skim && !lazy && options.stopAt === undefined;
 function intern(name) {
+  if (!interning) return name;
   const known = names.get(name);
   if (known !== undefined) return known;
   names.set(name, name);
