@@ -459,6 +459,7 @@ export class X86Cpu implements CpuModel {
    */
   hlt(): void {
     this.#halted = true;
+    this.run.haltExitsStat++;
     this.#emit(
       "hlt",
       this.interruptFlag ? "halted, IF=1" : "halted with IF=0: only NMI, SMI or INIT wake it",

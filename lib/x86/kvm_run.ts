@@ -107,6 +107,13 @@ export class KvmRun {
   irqWindowExits = 0;
   /** How many KVM_EXIT_HLT exits there were. */
   hltExits = 0;
+  /**
+   * KVM's per-vCPU statistic `halt_exits` (KVM_GET_STATS_FD): every HLT the
+   * guest executed exits to KVM (`__kvm_emulate_halt` counts it, in-kernel
+   * LAPIC or not). AMD's Idle HLT, which skips the exit while an unmasked
+   * interrupt is pending, is not modelled.
+   */
+  haltExitsStat = 0;
   /** `kvm_run.request_interrupt_window`, as userspace last set it. */
   requestInterruptWindow = false;
 
@@ -119,7 +126,7 @@ export class KvmRun {
    */
   snapshot(): () => void {
     const { exitReason, eoiVector, ioapicEoiExits, irqWindowExits, hltExits } = this;
-    const { requestInterruptWindow } = this;
+    const { requestInterruptWindow, haltExitsStat } = this;
     const ioapicEoiVectors = this.ioapicEoiVectors.slice();
     return () => {
       this.exitReason = exitReason;
@@ -128,6 +135,7 @@ export class KvmRun {
       copyVectors(this.ioapicEoiVectors, ioapicEoiVectors);
       this.irqWindowExits = irqWindowExits;
       this.hltExits = hltExits;
+      this.haltExitsStat = haltExitsStat;
       this.requestInterruptWindow = requestInterruptWindow;
     };
   }
@@ -142,6 +150,7 @@ export class KvmRun {
     h.words(this.ioapicEoiVectors);
     h.n(this.irqWindowExits);
     h.n(this.hltExits);
+    h.n(this.haltExitsStat);
     h.bool(this.requestInterruptWindow);
   }
 
@@ -194,6 +203,7 @@ export class KvmRun {
     this.ioapicEoiExits = 0;
     this.irqWindowExits = 0;
     this.hltExits = 0;
+    this.haltExitsStat = 0;
     this.requestInterruptWindow = false;
     clearAllVectors(this.ioapicEoiVectors);
   }

@@ -1292,6 +1292,13 @@ function cpuState(): State[] {
       U32_MAX,
     ),
     flag(
+      "halt_exits_stat",
+      "KVM's statistic halt_exits (KVM_GET_STATS_FD): every HLT the guest executed, since each " +
+        "exits to KVM (__kvm_emulate_halt); AMD's Idle HLT is not modelled",
+      (vm, c) => vm.cpus[c].run.haltExitsStat,
+      U32_MAX,
+    ),
+    flag(
       "ready_for_interrupt_injection",
       "kvm_run.ready_for_interrupt_injection: IF=1, no shadow, nothing injected (and with a " +
         "split irqchip LVT0 accepting ExtINT, no KVM_INTERRUPT vector waiting)",
