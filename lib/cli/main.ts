@@ -13,7 +13,7 @@ import { joinNegativeValues, wholeNumber } from "./options.ts";
 /** Options of run, check and explore that take a number. */
 const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
 import { PLATFORMS } from "../api/platforms.ts";
-import { collectFiles, readText } from "../load/files.ts";
+import { collectFiles, FileReads, readText } from "../load/files.ts";
 import { missingOutcome } from "../load/load.ts";
 import { readLimits } from "../load/read.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
@@ -288,8 +288,9 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   };
   // Workers need the CLI's own entry (`mainAsync`) and irqlab's own platforms
   // (a test's cannot be posted); the report is the same either way.
+  const reads = new FileReads();
   if (jobs !== undefined && jobs > 1 && wait && io.platforms === undefined && files.length > 1) {
-    const here = (f: string) => processTarget(f, how, undefined, limits);
+    const here = (f: string) => processTarget(f, how, undefined, limits, reads);
     return runInWorkers(files, how, inputBytes, jobs, here, finished).then((lists) => {
       for (const done of lists) outcomes.push(...done);
       progress.end();
@@ -297,7 +298,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     });
   }
   for (const f of files) {
-    const done = processTarget(f, how, io.platforms, limits);
+    const done = processTarget(f, how, io.platforms, limits, reads);
     outcomes.push(...done);
     finished(done);
   }

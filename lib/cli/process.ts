@@ -11,6 +11,7 @@ import { runProgram, type ScenarioResult } from "../engine/run.ts";
 import { runExplained } from "../engine/explained.ts";
 import { errorOutcome, inHost, type Loaded, loadTarget } from "../load/load.ts";
 import type { ReadLimits } from "../load/read.ts";
+import type { FileReads } from "../load/files.ts";
 import type { Outcome } from "../report/outcome.ts";
 import { parseSchedule, ReplayScheduler, type ScheduleEntry } from "../engine/explore_schedule.ts";
 
@@ -81,7 +82,8 @@ export function runLoaded(loaded: Loaded, how: RunMode): Outcome {
 /**
  * Runs or checks every scenario a target names (a `.scn` file, a host file,
  * `bug.md:12`), one outcome each. `platforms` defaults to irqlab's own,
- * `limits` to the read budgets for a stranger's scenario.
+ * `limits` to the read budgets for a stranger's scenario; `reads` is what the
+ * run has read already (its includes), shared by its targets.
  *
  * @example
  * ```ts
@@ -93,9 +95,10 @@ export function processTarget(
   how: RunMode,
   platforms?: readonly PlatformEntry[],
   limits?: ReadLimits,
+  reads?: FileReads,
 ): Outcome[] {
   const checkOnly = how.mode === "check";
-  return loadTarget(target, { platforms, limits, checkOnly }).map((l) => runLoaded(l, how));
+  return loadTarget(target, { platforms, limits, checkOnly, reads }).map((l) => runLoaded(l, how));
 }
 
 /**

@@ -11,6 +11,7 @@
 /// <reference lib="deno.worker" />
 import { processTarget, type RunMode } from "./process.ts";
 import { readLimits } from "../load/read.ts";
+import { FileReads } from "../load/files.ts";
 import type { Outcome } from "../report/outcome.ts";
 
 /** A target to run: its place in the command line's list, and how. */
@@ -57,12 +58,15 @@ export function portable(x: unknown): unknown {
   return out;
 }
 
+// A worker serves one run: what it read is shared by its targets, as on the main thread.
+const reads = new FileReads();
+
 self.onmessage = (e: MessageEvent<RunRequest>) => {
   const r = e.data;
   let reply: RunReply;
   try {
     const limits = r.inputBytes === undefined ? undefined : readLimits(r.inputBytes);
-    const outcomes = processTarget(r.target, r.how, undefined, limits);
+    const outcomes = processTarget(r.target, r.how, undefined, limits, reads);
     reply = { index: r.index, outcomes: portable(outcomes) as Outcome[] };
   } catch (err) {
     reply = { index: r.index, error: err instanceof Error ? err.message : String(err) };

@@ -9,7 +9,13 @@
 import { posix } from "node:path";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { splitTarget } from "./extract.ts";
-import { osProblem, READ_LIMITS, type ReadLimits, readScenarioFile } from "./read.ts";
+import {
+  osProblem,
+  READ_LIMITS,
+  type ReadLimits,
+  type ReadResult,
+  readScenarioFile,
+} from "./read.ts";
 
 /**
  * Expands directories into the `.scn` files below them, sorted, so that a
@@ -79,13 +85,57 @@ export function readText(path: string): string | undefined {
 }
 
 /**
+ * What the include loaders of one run have already asked the file system:
+ * the scenarios of a folder include the same fragments (the selftest ports
+ * up to fifteen times each), and reading one again (two `realPath`s, stat,
+ * open, decode) is what a run of many scenarios would spend on it. Only
+ * answers are kept (a file that could not be resolved or read is asked
+ * again, to say why); the confinement checks and the budgets are still
+ * made for every include. One run's: a file edited meanwhile is seen by the
+ * next run.
+ *
+ * @example
+ * ```ts
+ * const reads = new FileReads();
+ * const { load } = confinedLoader(undefined, reads);
+ * load("_vm.scn", "tests/fixtures/include/main.scn"); // read from the disk
+ * confinedLoader(undefined, reads).load("_vm.scn", "tests/fixtures/include/main.scn"); // not again
+ * ```
+ */
+export class FileReads {
+  readonly #real = new Map<string, string>();
+  readonly #texts = new Map<string, string>();
+
+  /** `Deno.realPathSync(path)`, which throws as it does when it cannot resolve `path`. */
+  realPath(path: string): string {
+    let real = this.#real.get(path);
+    if (real === undefined) {
+      real = Deno.realPathSync(path);
+      this.#real.set(path, real);
+    }
+    return real;
+  }
+
+  /** {@link readScenarioFile}`(path, limit)`. */
+  read(path: string, limit: number): ReadResult {
+    const key = `${limit}:${path}`;
+    const text = this.#texts.get(key);
+    if (text !== undefined) return { text };
+    const r = readScenarioFile(path, limit);
+    if ("text" in r) this.#texts.set(key, r.text);
+    return r;
+  }
+}
+
+/**
  * An include loader that keeps a scenario inside its folder: `include
  * "p"` names a file in the including file's folder or below it, never an
  * absolute path, never out through `..` or a symbolic link (both sides
  * resolved with `realPath` and compared), a regular file only, within the
  * size and count budgets of {@link READ_LIMITS}. A refusal names the path as
  * written and nothing of the file. `read` gathers every file it read, the
- * only ones a diagnostic may quote.
+ * only ones a diagnostic may quote. `reads` lets the loaders of one run
+ * share what they read ({@link FileReads}).
  *
  * @example
  * ```ts
@@ -97,6 +147,7 @@ export function readText(path: string): string | undefined {
  */
 export function confinedLoader(
   limits: ReadLimits = READ_LIMITS,
+  reads: FileReads = new FileReads(),
 ): { load: Loader; read: Map<string, string> } {
   const read = new Map<string, string>();
   let bytes = 0, includes = 0;
@@ -117,8 +168,8 @@ export function confinedLoader(
     }
     let realDir: string, real: string;
     try {
-      realDir = Deno.realPathSync(dir === "" ? "." : dir);
-      real = Deno.realPathSync(name);
+      realDir = reads.realPath(dir === "" ? "." : dir);
+      real = reads.realPath(name);
     } catch (e) {
       const p = osProblem(name, e);
       return { refused: `cannot read included file ${shown}: ${p.message}`, hint: p.hint };
@@ -133,7 +184,7 @@ export function confinedLoader(
         budget: true,
       };
     }
-    const r = readScenarioFile(name, limits.fileBytes);
+    const r = reads.read(name, limits.fileBytes);
     if ("problem" in r) {
       return {
         refused: `included file ${shown}: ${r.problem.message}`,

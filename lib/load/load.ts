@@ -17,7 +17,7 @@ import { type Diagnostic, ScnError } from "../core/diagnostic.ts";
 import type { PlatformEntry } from "../core/platform.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import type { Outcome } from "../report/outcome.ts";
-import { confinedLoader } from "./files.ts";
+import { confinedLoader, type FileReads } from "./files.ts";
 import { READ_LIMITS, type ReadLimits, readScenarioFile } from "./read.ts";
 import {
   extractScenarios,
@@ -57,6 +57,8 @@ export interface LoadOptions {
   platforms?: readonly PlatformEntry[];
   /** Read budgets; {@link READ_LIMITS} by default. */
   limits?: ReadLimits;
+  /** What this run has read already, shared by the scenarios of one run (a fresh one by default). */
+  reads?: FileReads;
   /**
    * Check only (`scn check`): the program comes back without its timeline,
    * which a long file need not hold whole (see `CheckOptions.checkOnly`).
@@ -198,7 +200,7 @@ export function loadOne(target: string, options: LoadOptions = {}): Loaded {
  * ```
  */
 export function checkSource(source: Source, options: LoadOptions = {}): Loaded {
-  const { load, read } = confinedLoader(options.limits);
+  const { load, read } = confinedLoader(options.limits, options.reads);
   const quotes = (): Map<string, string> => new Map([...read, [source.path, source.quote]]);
   try {
     const program = check(parseToCheck(source.text, source.path), {

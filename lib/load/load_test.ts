@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadOne, loadTarget, readTarget } from "./load.ts";
-import { confinedLoader } from "./files.ts";
-import { decodeUtf8, readScenarioFile } from "./read.ts";
+import { confinedLoader, FileReads } from "./files.ts";
+import { decodeUtf8, READ_LIMITS, readScenarioFile } from "./read.ts";
 import { scn, scnAsync } from "../cli/captured.ts";
 
 // Every file here is written below the system's temporary folder (TMPDIR).
@@ -401,6 +401,43 @@ Deno.test("a traced run that would outgrow memory ends in a located budget error
       c.out.join("\n"),
       /big\.scn:4:1: error: trace budget exhausted: more than \d+ events/,
     );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("loaders sharing a run's reads read a fragment once and still refuse and count every include", () => {
+  const { root, inside, secret } = sandbox();
+  try {
+    Deno.mkdirSync(`${inside}/sub`);
+    Deno.writeTextFileSync(`${inside}/_frag.scn`, "# one\n");
+    symlink(secret, `${inside}/sub/_link.scn`);
+    const reads = new FileReads();
+    const from = `${inside}/main.scn`;
+    const first = confinedLoader(undefined, reads);
+    assert.deepEqual(first.load("_frag.scn", from), {
+      name: `${inside}/_frag.scn`,
+      text: "# one\n",
+    });
+    // The run has it now: a later scenario gets the text the run read, not the disk's.
+    Deno.writeTextFileSync(`${inside}/_frag.scn`, "# two\n");
+    const limits = { ...READ_LIMITS, totalBytes: 10, includes: 1 };
+    const second = confinedLoader(limits, reads);
+    assert.deepEqual(second.load("_frag.scn", from), {
+      name: `${inside}/_frag.scn`,
+      text: "# one\n",
+    });
+    assert.deepEqual([...second.read.keys()], [`${inside}/_frag.scn`]);
+    // Each scenario's budgets count what it included, read or remembered.
+    const again = second.load("_frag.scn", from);
+    assert.ok(again && "refused" in again && again.budget);
+    // The folder of the including file decides, whoever read the fragment before.
+    const out = confinedLoader(undefined, reads).load("../_frag.scn", `${inside}/sub/main.scn`);
+    assert.ok(out && "refused" in out);
+    assert.match(out.refused, /leads out/);
+    const link = confinedLoader(undefined, reads).load("_link.scn", `${inside}/sub/main.scn`);
+    assert.ok(link && "refused" in link);
+    assert.match(link.refused, /symbolic link leads out/);
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
