@@ -35,7 +35,7 @@ export function parse(text: string, source = "<input>"): ScnFile {
   const file = parseWith(text, source, "lazy") as ScnFile & { body: SkimmedRun[] };
   return {
     kind: "file",
-    body: lazyStatements(file.body, unskim),
+    body: lazyStatements(file.body, (run) => parseRun(run, true)),
     comments: file.comments,
     loc: file.loc,
   };
@@ -74,6 +74,12 @@ export function skim(text: string, source = "<input>"): SkimmedFile {
  * ```
  */
 export function unskim(run: SkimmedRun): Statement[] {
+  return parseRun(run, false);
+}
+
+// A lazy body's runs are read by callers that may keep their trees (`scn
+// minimize` copies the body): those intern their names, as a whole parse does.
+function parseRun(run: SkimmedRun, keep: boolean): Statement[] {
   const lines = run.from;
   const r = peggyParse(lines.text, {
     grammarSource: lines.source,
@@ -83,6 +89,7 @@ export function unskim(run: SkimmedRun): Statement[] {
     stopAt: run.end,
     lines,
     comments: false,
+    intern: keep,
   }) as unknown as { peg$result: unknown };
   const body = r.peg$result as Statement[];
   // The first parse matched these very statements here; anything else is a bug.

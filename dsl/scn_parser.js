@@ -5570,11 +5570,11 @@ function topStatement(s, start, end) {
 let lastLoc = null;
 
 // Names recur (`vcpu0`, `eoi`, `$v`): a tree keeps one string per distinct
-// name rather than one per use. Only a tree that is kept whole needs it: a
+// name rather than one per use. Only a tree that may be kept needs it: a
 // skimming or lazy parse drops most trees, and a run parsed again (`stopAt`)
-// is lowered or read and let go.
+// for lowering is let go (`options.intern` says when one may be kept).
 const names = new Map();
-const interning = !options.skim && !lazy && options.stopAt === undefined;
+const interning = options.intern ?? (!options.skim && !lazy && options.stopAt === undefined);
 function intern(name) {
   if (!interning) return name;
   const known = names.get(name);
