@@ -44,6 +44,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     routing: "kvm",
     apic_bus_cycle_ns: 1,
     irqfd_eventfd: "exclusive",
+    apicv: "none",
     kvm_master_clock: 0,
     kvm_caps: "newest",
     "hypervisor.guest": 64,
@@ -88,7 +89,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(
     d.hint,
     "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, hyperv_synic, split_pins, " +
-      "ioapic_version, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, kvm_master_clock, kvm_caps",
+      "ioapic_version, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
   );
 });
 

@@ -748,6 +748,8 @@ function refuseSettings(s: Readonly<Record<string, Val>>): void {
     ? "'lowest_priority first' is QEMU TCG's choice; KVM always does its own"
     : s.ioapic_version !== undefined && s.ioapic_version !== 0x11
     ? "'ioapic_version 0x20': KVM's in-kernel I/O APIC is version 0x11"
+    : s.apicv === "amd_avic"
+    ? "'apicv amd_avic': whether the host's KVM uses AVIC is the host's choice (kvm_amd's avic)"
     : undefined;
   if (why) throw new BackendUnsupported(why);
 }

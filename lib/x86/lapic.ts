@@ -165,6 +165,12 @@ export interface LapicOptions {
    * Error. Default false (KVM: ESR always reads 0).
    */
   illegalVectorErrors?: boolean;
+  /**
+   * AMD AVIC is active (the VM's `apicv amd_avic`): xAPIC writes land in the
+   * AVIC backing page, and the hardware keeps all of ICR2 where KVM's
+   * emulation and Intel keep only the destination byte (bits 31:24). Default false.
+   */
+  avicIcr2?: boolean;
 }
 
 /** LVT indices, in KVM's order (the order of the LVT registers from 0x320, with CMCI last). */
@@ -442,6 +448,7 @@ export class Lapic {
   /** CPUID.1:ECX.TSC_DEADLINE: LVT timer mode 2 is writable (KVM's `timer_mode_mask`). */
   #tscDeadlineSupported = true;
   readonly #errors: boolean;
+  readonly #icr2Whole: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   #mapStamp = nextMapStamp();
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
@@ -472,7 +479,7 @@ export class Lapic {
    * and returns a function that puts it back, for `scn explore`
    * (`VmModel.snapshot`); null while the timer is armed. Fixed at
    * creation, not saved: #initialId, #host, #cmci, #lint0Reenabled,
-   * #errors, #autoEoi (the SynIC's bitmap, which the VM owns); scratch
+   * #errors, #icr2Whole, #autoEoi (the SynIC's bitmap, which the VM owns); scratch
    * messages: #ipi, #local.
    */
   snapshot(): (() => void) | null {
@@ -570,6 +577,7 @@ export class Lapic {
     this.#lint0Reenabled = options.lint0Reenabled ?? true;
     this.#x2apicSupported = options.x2apic ?? true;
     this.#errors = options.illegalVectorErrors ?? false;
+    this.#icr2Whole = options.avicIcr2 ?? false;
     const clock: TimerClock = host.schedule
       ? {
         now: () => host.now?.() ?? 0,
@@ -1848,6 +1856,8 @@ export class Lapic {
         this.#sendIpi(this.#icrLow, fieldGet(ICR_DEST, this.#icrHigh));
         return null;
       case LapicOffset.ICR_HIGH:
+        // AVIC's backing page takes the whole word (xapic_state_test's "xavic errata").
+        if (this.#icr2Whole) stored = value >>> 0;
         this.#icrHigh = stored;
         break;
       case LapicOffset.TIMER_INITIAL_COUNT:

@@ -1520,6 +1520,15 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "enum", values: ["exclusive", "per_vm"], default: "exclusive" },
   },
   {
+    name: "apicv",
+    doc: "hardware APIC virtualization KVM uses: none (default: KVM emulates every xAPIC " +
+      "access, as Intel's APICv looks to the guest) or amd_avic (AMD AVIC active: xAPIC writes " +
+      "land in the AVIC backing page, which keeps all of ICR2 where KVM keeps only bits 31:24; " +
+      "KVM's AVIC inhibits, such as x2APIC in a vCPU's CPUID without x2AVIC, are not modelled: " +
+      "the setting says AVIC is on)",
+    value: { kind: "enum", values: ["none", "amd_avic"], default: "none" },
+  },
+  {
     name: "kvm_master_clock",
     doc: "1: the host's clocksource is a stable TSC, so KVM keeps its master clock " +
       "(use_master_clock): KVM_GET_CLOCK reports KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | " +
@@ -1790,6 +1799,10 @@ export const x86Platform: Platform<X86Vm> = {
       return `'x2apic_api ${s.x2apic_api}': ${release} offers KVM_CAP_X2APIC_API flags ` +
         `${offered} only (KVM_CHECK_EXTENSION)`;
     }
+    if (s.apicv === "amd_avic" && (s.hypervisor !== "kvm" || s.irqchip === "userspace")) {
+      return "'apicv amd_avic' is KVM's use of AMD AVIC, which needs KVM's in-kernel LAPIC: " +
+        "use 'hypervisor kvm' with 'irqchip kernel' or 'split'";
+    }
     if (s.kvm_master_clock === 1 && s.hypervisor === "xen") {
       return "'kvm_master_clock' is KVM's clock: use 'hypervisor kvm' or 'kvm-xen'";
     }
@@ -1846,6 +1859,7 @@ export const x86Platform: Platform<X86Vm> = {
       hypervSynic: s.hyperv_synic === 1,
       kvmCaps: s.kvm_caps as KvmCapsRelease,
       kvmMasterClock: s.kvm_master_clock === 1,
+      amdAvic: s.apicv === "amd_avic",
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

@@ -235,6 +235,8 @@ export interface X86VmConfig {
   kvmWallclockSec?: number;
   /** KVM keeps its master clock (a stable-TSC host): KVM_GET_CLOCK's flags and realtime. Default false. */
   kvmMasterClock?: boolean;
+  /** AMD AVIC is active (`apicv amd_avic`): the LAPICs keep ICR2 whole. Default false. */
+  amdAvic?: boolean;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
@@ -270,6 +272,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.kvmCaps);
   h.value(c.kvmWallclockSec);
   h.value(c.kvmMasterClock);
+  h.value(c.amdAvic);
   h.value(c.lapicMode);
   h.value(c.x2apicApi);
   h.value(c.splitPins);
@@ -458,6 +461,7 @@ export class X86Vm implements VmModel {
         // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's default).
         eoiBroadcastSuppression: this.offersDirectedEoi,
         busCycleNs: config.apicBusCycleNs,
+        avicIcr2: config.amdAvic ?? false,
       });
       let synic: HvSynic | undefined;
       if (config.hypervSynic) {
