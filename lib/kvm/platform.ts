@@ -712,11 +712,29 @@ export class KvmBackedVm implements VmModel {
     }
   }
 
-  /** Whether the irqchip pin a route names sees its input high (PIC last_irr, I/O APIC irr). */
+  /**
+   * Whether the irqchip pin a route names sees its input high (PIC last_irr,
+   * I/O APIC irr). An unmasked edge I/O APIC pin's delivered edge is hidden
+   * from KVM_GET_IRQCHIP (`irr & ~irr_delivered`): its injection shows as
+   * the entry's vector in some vCPU's LAPIC IRR instead (a vector already
+   * there before the signal would pass the wait early).
+   */
   #chipInputHigh(e: KvmIrqRoutingEntry): boolean {
     if (e.type !== "irqchip") return true;
-    if (e.irqchip === KvmIrqchip.Ioapic) return ((this.vm.getIoapic().irr >>> e.pin) & 1) === 1;
-    return ((this.vm.getPic(e.irqchip as 0 | 1).last_irr >> e.pin) & 1) === 1;
+    if (e.irqchip !== KvmIrqchip.Ioapic) {
+      return ((this.vm.getPic(e.irqchip as 0 | 1).last_irr >> e.pin) & 1) === 1;
+    }
+    const io = this.vm.getIoapic();
+    if (((io.irr >>> e.pin) & 1) === 1) return true;
+    const rte = io.redirtbl[e.pin];
+    if (decodeField(x86RteField("trigger")!, rte) === "level" || ((rte >> 16n) & 1n) === 1n) {
+      return false;
+    }
+    const vector = Number(rte & 0xffn);
+    return this.cpus.some((c) => {
+      const irr = new DataView(c.lapic().buffer).getUint32(0x200 + 0x10 * (vector >> 5), true);
+      return ((irr >>> (vector & 31)) & 1) === 1;
+    });
   }
 
   /** How many times KVM has signalled eventfd `n` so far (a resamplefd's count). */

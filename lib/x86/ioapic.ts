@@ -296,6 +296,13 @@ export interface IoapicHost {
    * cleared, as KVM does, so a resampling irqfd can lower the line first.
    */
   ack?: (pin: number) => void;
+  /**
+   * Whether `pin` has an ack notifier (KVM `kvm_irq_has_notifier`: one
+   * registered on the GSI the routing maps the pin to, i.e. a resampling
+   * irqfd). KVM intercepts the EOI of an edge pin's vector only then (or for
+   * the RTC's pin). Absent: none has.
+   */
+  hasAckNotifier?: (pin: number) => boolean;
 }
 
 /** Construction options. */
@@ -370,6 +377,12 @@ export class Ioapic implements EoiListener {
   #rtcPendingEoi = 0;
   #rtcVector = -1;
   #stormArmed = false;
+  /**
+   * One bit per vector some redirection entry holds (masked or not), kept in
+   * step with the entries: an edge EOI of any other vector skips the pin scan
+   * {@link Ioapic.wantsEdgeEoi} does, so a LAPIC's common EOI stays cheap.
+   */
+  readonly #rteVectors = new Uint32Array(8);
   readonly #msi: MsiSink;
   /**
    * KVM's `ioapic->base_address` (struct kvm_ioapic_state's first field):
@@ -397,8 +410,9 @@ export class Ioapic implements EoiListener {
     const eoiRepeats = this.#eoiRepeats.slice(), edgeUndelivered = this.#edgeUndelivered.slice();
     const ioregsel = this.#ioregsel, id = this.#id, rtcPendingEoi = this.#rtcPendingEoi;
     const rtcVector = this.#rtcVector, stormArmed = this.#stormArmed;
-    const baseAddress = this.baseAddress;
+    const baseAddress = this.baseAddress, rteVectors = this.#rteVectors.slice();
     return () => {
+      this.#rteVectors.set(rteVectors);
       this.baseAddress = baseAddress;
       this.#low.set(low);
       this.#high.set(high);
@@ -447,6 +461,7 @@ export class Ioapic implements EoiListener {
     this.#eoiRepeats = arenaU32(pins);
     this.#edgeUndelivered = arenaU8(pins);
     this.#low.fill(fieldSet(F_MASK, 0, 1));
+    this.#rescanVectors();
   }
 
   /**
@@ -604,6 +619,7 @@ export class Ioapic implements EoiListener {
     if (clearIrr) low = fieldSet(F_RIRR, low, 0);
     this.#low[pin] = low;
     this.#high[pin] = high;
+    if (fieldGet(F_VECTOR, low) !== fieldGet(F_VECTOR, oldLow)) this.#rescanVectors();
     const id = t.enabled
       ? t.emit(
         h.name,
@@ -762,9 +778,13 @@ export class Ioapic implements EoiListener {
   }
 
   /**
-   * A local APIC EOI'd edge-triggered `vector`. Only the RTC pin cares: KVM
-   * intercepts the EOI of the vector it delivered the last RTC tick with
-   * (ioapic_handled_vectors) to end its coalescing window.
+   * A local APIC EOI'd edge-triggered (TMR clear) `vector` that
+   * {@link Ioapic.wantsEdgeEoi} asked for (KVM `kvm_ioapic_update_eoi` with
+   * an edge trigger mode): the RTC's coalescing window may end, and the ack
+   * notifiers of every pin whose entry has that vector run, whatever the
+   * entry's trigger mode, so a resampling irqfd on an edge pin de-asserts
+   * its GSI and signals its resamplefd. Remote IRR is left alone (only a
+   * level EOI clears it) and nothing is re-delivered.
    *
    * @example
    * ```ts
@@ -774,11 +794,22 @@ export class Ioapic implements EoiListener {
    */
   edgeEoi(vector: number): void {
     this.#rtcEoi(vector);
+    const h = this.#host;
+    if (!h.ack) return;
+    for (let pin = 0; pin < this.pins; pin++) {
+      if (fieldGet(F_VECTOR, this.#low[pin]) === vector) h.ack(pin);
+    }
   }
 
   /**
    * Whether a LAPIC must forward the EOI of edge-triggered `vector` (via
-   * {@link Ioapic.edgeEoi}): true while an RTC tick with that vector awaits EOI.
+   * {@link Ioapic.edgeEoi}): KVM's `ioapic_handled_vectors`
+   * (`kvm_ioapic_scan_entry`): the vector of the last RTC tick while it
+   * awaits EOI, and the vector of every entry that is level-triggered, is
+   * the RTC's pin, or has an ack notifier ({@link IoapicHost.hasAckNotifier}).
+   * KVM scans per vCPU and keeps a vector only for a vCPU the entry's
+   * destination names or that has it pending at the scan; the model asks at
+   * each EOI and for every vCPU alike.
    *
    * @example
    * ```ts
@@ -787,7 +818,17 @@ export class Ioapic implements EoiListener {
    * ```
    */
   wantsEdgeEoi(vector: number): boolean {
-    return this.#rtcPendingEoi > 0 && vector === this.#rtcVector;
+    if (this.#rtcPendingEoi > 0 && vector === this.#rtcVector) return true;
+    if (((this.#rteVectors[vector >>> 5] >>> (vector & 31)) & 1) === 0) return false;
+    const h = this.#host;
+    for (let pin = 0; pin < this.pins; pin++) {
+      const low = this.#low[pin];
+      if (fieldGet(F_VECTOR, low) !== vector) continue;
+      if (fieldGet(F_TRIGGER, low) === 1 || pin === RTC_PIN || h.hasAckNotifier?.(pin)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // ---- State inspection -------------------------------------------------
@@ -903,6 +944,7 @@ export class Ioapic implements EoiListener {
       this.#low[pin] = Number(s.redirtbl[pin] & 0xffff_ffffn);
       this.#high[pin] = Number((s.redirtbl[pin] >> 32n) & 0xffff_ffffn);
     }
+    this.#rescanVectors();
     this.#line.fill(0);
     this.#edgeUndelivered.fill(0);
     this.#rtcPendingEoi = 0;
@@ -932,6 +974,15 @@ export class Ioapic implements EoiListener {
   #checkPin(pin: number): void {
     if (!Number.isInteger(pin) || pin < 0 || pin >= this.pins) {
       throw new RangeError(`${this.#host.name}: no pin ${pin} (${this.pins} pins)`);
+    }
+  }
+
+  /** Rebuilds the set of vectors the entries hold, after one changed. */
+  #rescanVectors(): void {
+    this.#rteVectors.fill(0);
+    for (let pin = 0; pin < this.pins; pin++) {
+      const v = fieldGet(F_VECTOR, this.#low[pin]);
+      this.#rteVectors[v >>> 5] |= 1 << (v & 31);
     }
   }
 

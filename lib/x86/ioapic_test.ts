@@ -248,6 +248,53 @@ Deno.test("Ioapic coalesces RTC ticks until EOI (X86-33)", () => {
   assert.deepEqual(sink.vectors, [0x28, 0x28]);
 });
 
+Deno.test("Ioapic intercepts an edge pin's EOI only while it has an ack notifier", () => {
+  const sink = new FakeSink();
+  const notified = new Set<number>(), acked: number[] = [];
+  const io = new Ioapic({
+    sink,
+    trace: new Trace(() => 0),
+    name: "ioapic",
+    ack: (pin) => acked.push(pin),
+    hasAckNotifier: (pin) => notified.has(pin),
+  });
+  program(io, 10, { vector: 0x9a });
+  program(io, 11, { vector: 0x9b, trigger: "level" });
+  program(io, 12, { vector: 0x9a, trigger: "level" });
+  assert.equal(io.wantsEdgeEoi(0x41), false); // no entry holds it
+  assert.equal(io.wantsEdgeEoi(0x9b), true); // a level entry's vector
+  // Pin 12's level entry already makes 0x9a wanted; the edge pin alone does not.
+  program(io, 12, { vector: 0x30, trigger: "level" });
+  assert.equal(io.wantsEdgeEoi(0x9a), false);
+  notified.add(10);
+  assert.equal(io.wantsEdgeEoi(0x9a), true);
+  io.setLine(10, 1);
+  io.edgeEoi(0x9a);
+  assert.deepEqual(acked, [10]);
+  assert.equal(io.remoteIrr(10), 0);
+  assert.equal(sink.msgs.length, 1); // nothing re-delivered
+  // The RTC pin's vector is wanted with or without a tick pending.
+  program(io, 8, { vector: 0x28 });
+  assert.equal(io.wantsEdgeEoi(0x28), true);
+});
+
+Deno.test("Ioapic's edge EOI acks a level pin with the vector but keeps its remote IRR", () => {
+  const acked: number[] = [];
+  const sink = new FakeSink();
+  const io = new Ioapic({
+    sink,
+    trace: new Trace(() => 0),
+    name: "ioapic",
+    ack: (pin) => acked.push(pin),
+  });
+  program(io, 14, { vector: 0x76, trigger: "level" });
+  io.setLine(14, 1);
+  io.edgeEoi(0x76);
+  assert.deepEqual(acked, [14]);
+  assert.equal(io.remoteIrr(14), 1);
+  assert.equal(sink.msgs.length, 1);
+});
+
 Deno.test("Ioapic tracks the RTC only for KVM_IRQ_LINE_STATUS callers", () => {
   const { io, sink } = rig();
   program(io, 8, { vector: 0x28 });

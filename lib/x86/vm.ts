@@ -415,6 +415,7 @@ export class X86Vm implements VmModel {
         name: "ioapic",
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
         ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
+        hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
       }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
       : null;
     this.pic = chips
@@ -567,11 +568,27 @@ export class X86Vm implements VmModel {
    */
   #acked(irqchip: number, pin: number): void {
     if (this.irqfds.list.length === 0) return;
+    const gsi = this.#gsiOfPin(irqchip, pin);
+    if (gsi >= 0) this.irqfds.acked(gsi);
+  }
+
+  /**
+   * KVM `kvm_irq_has_notifier`: a resampling irqfd (the only ack notifier
+   * modelled; KVM's PIT has one on GSI 0) listens on the GSI `pin` maps to.
+   */
+  #hasAckNotifier(irqchip: number, pin: number): boolean {
+    if (this.irqfds.list.length === 0) return false;
+    const gsi = this.#gsiOfPin(irqchip, pin);
+    return gsi >= 0 && this.irqfds.list.some((q) => q.gsi === gsi && q.resamplefd >= 0);
+  }
+
+  /** KVM `kvm_irq_map_chip_pin`: the GSI routed to `pin` last, or -1. */
+  #gsiOfPin(irqchip: number, pin: number): number {
     let gsi = -1;
     for (const e of this.routing.view()) {
       if (e.type === "irqchip" && e.irqchip === irqchip && e.pin === pin) gsi = e.gsi;
     }
-    if (gsi >= 0) this.irqfds.acked(gsi);
+    return gsi;
   }
 
   /**

@@ -387,7 +387,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     backend: "KVM_IRQFD",
     doc: "KVM_IRQFD (virt/kvm/eventfd.c): eventfd fd raises gsi; with " +
       "flags=KVM_IRQFD_FLAG_RESAMPLE the GSI stays high until the guest's EOI, which lowers it " +
-      "and signals resamplefd (eventfd[N] counts), at the I/O APIC's or an 8259's EOI; an " +
+      "and signals resamplefd (eventfd[N] counts), at the I/O APIC's or an 8259's EOI (an " +
+      "edge pin's too: the resampler makes KVM intercept its vector's EOI, and any EOI of a " +
+      "vector the pin's entry holds acks it, ioapic.c kvm_ioapic_scan_entry); an " +
       "eventfd already signalled injects once at assignment; flags=KVM_IRQFD_FLAG_DEASSIGN " +
       "removes it and reads the count away",
     params: [
