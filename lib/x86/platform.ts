@@ -491,10 +491,7 @@ const EOI_COMMAND: Cmd = {
   exits: true,
   requires: needKernelLapicSetting,
   backend: "lapic eoi",
-  doc:
-    "write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b); " +
-    "the in-kernel I/O APIC hears a level vector (TMR set) and an edge one KVM intercepts " +
-    "(ioapic_handled_vectors: a level pin's, the RTC pin's, a pin's with a resampling irqfd)",
+  doc: "write the local APIC EOI register: clears the highest ISR bit (x2APIC mode: WRMSR 0x80b)",
   params: [],
   run: (vm, cpu, a, source) => {
     mustHaveStarted(vm, cpu);
