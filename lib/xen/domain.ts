@@ -23,7 +23,7 @@
 import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
-import { PVCLOCK_TSC_STABLE_BIT, updateVcpuTime } from "./vcpu_time.ts";
+import { PVCLOCK_TSC_STABLE_BIT, updateVcpuTime, writeTimeRecord } from "./vcpu_time.ts";
 import { type GuestWidth, layoutFor, type XenArch, type XenLayout } from "./layout.ts";
 import {
   EventChannels,
@@ -629,22 +629,34 @@ export class XenDomain implements EvtchnDomain {
       : "copy_on_set";
   }
 
+  /** The time record's flags: `kvm_guest_time_update` for kvm-xen, 0 for Xen (see `vcpu_time.ts`). */
+  #timeFlags(): number {
+    // PVCLOCK_TSC_STABLE_BIT with the master clock, which kvm_setup_guest_pvclock
+    // drops for a Xen guest told the TSC is unstable.
+    const stable = this.flavour === "kvm-xen" && this.config.kvmMasterClock === true &&
+      !this.pvclockTscUnstable();
+    return stable ? PVCLOCK_TSC_STABLE_BIT : 0;
+  }
+
   /** Writes vCPU `n`'s time record where its vcpu_info is now (see `vcpu_time.ts`). */
   #updateTime(n: number): void {
     const vi = this.areas.ref(n);
     if (!vi) return;
-    // kvm_guest_time_update: PVCLOCK_TSC_STABLE_BIT with the master clock,
-    // which kvm_setup_guest_pvclock drops for a Xen guest told the TSC is unstable.
-    const stable = this.flavour === "kvm-xen" && this.config.kvmMasterClock === true &&
-      !this.pvclockTscUnstable();
-    updateVcpuTime(
-      vi.mem,
-      vi.addr,
-      this.layout(),
-      this.host.now(),
-      stable ? PVCLOCK_TSC_STABLE_BIT : 0,
-    );
+    updateVcpuTime(vi.mem, vi.addr, this.layout(), this.host.now(), this.#timeFlags());
     this.#emit("vcpu_time", `vcpu${n}: vcpu_info time record updated`);
+  }
+
+  /**
+   * kvm-xen: KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO set to `gpa` for vCPU
+   * `n`: KVM_REQ_CLOCK_UPDATE, so `kvm_guest_time_update` writes a
+   * `struct vcpu_time_info` there (as in the vcpu_info) before the vCPU runs.
+   */
+  kvmWriteTimeInfo(n: number, gpa: number): void {
+    writeTimeRecord(this.mem, gpa, this.layout(), this.host.now(), this.#timeFlags());
+    this.#emit(
+      "vcpu_time",
+      `vcpu${n}: VCPU_TIME_INFO time record at 0x${gpa.toString(16)} updated`,
+    );
   }
 
   /** kvm-xen: KVM_XEN_VCPU_SET_ATTR(VCPU_INFO); merges the shadow selector. */

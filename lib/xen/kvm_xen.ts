@@ -94,6 +94,9 @@ export const KVM_XEN_PRIO_2LEVEL = 0xffff_ffff;
  */
 export const KVM_XEN_INVALID = 0xffff_ffff_ffff_ffffn;
 
+/** `sizeof(struct vcpu_time_info)` (= `struct pvclock_vcpu_time_info`): 32 bytes. */
+const VCPU_TIME_INFO_SIZE = 32;
+
 /**
  * `struct kvm_irq_routing_xen_evtchn` (and KVM_XEN_HVM_EVTCHN_SEND's argument).
  *
@@ -238,11 +241,14 @@ export class KvmXen {
    * (`timer_expires`, 0 = none).
    */
   readonly timers: { port: number; expires: bigint; scheduled: Scheduled | null }[];
+  /** KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO per vCPU: the GPA of its second time record, or -1. */
+  readonly timeInfo: number[];
 
   constructor(readonly domain: XenDomain) {
     domain.pvclockTscUnstable = () =>
       (this.config.flags & KVM_XEN_HVM_CONFIG.PVCLOCK_TSC_UNSTABLE) !== 0;
     this.exits = Array.from({ length: domain.vcpuCount }, () => new XenExit());
+    this.timeInfo = Array.from({ length: domain.vcpuCount }, () => -1);
     this.timers = Array.from(
       { length: domain.vcpuCount },
       () => ({ port: 0, expires: 0n, scheduled: null }),
@@ -545,6 +551,27 @@ export class KvmXen {
       return 0;
     }
     return this.domain.callback.setUpcallVector(vcpu, vector);
+  }
+
+  /**
+   * KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO (`kvm_xen_vcpu_set_attr`): a
+   * second time record for the vCPU at `gpa`, which KVM keeps up to date
+   * with the one in vcpu_info; all-ones turns it off; a record crossing a
+   * page is -EINVAL, and so (as for VCPU_INFO here) is one outside the
+   * model's guest memory. The record is written at once (KVM_REQ_CLOCK_UPDATE).
+   */
+  setVcpuTimeInfo(vcpu: number, gpa: bigint): number {
+    if (vcpu < 0 || vcpu >= this.domain.vcpuCount) return -XEN_ERRNO.EINVAL;
+    if (gpa === KVM_XEN_INVALID) {
+      this.timeInfo[vcpu] = -1;
+      return 0;
+    }
+    const g = Number(gpa);
+    if ((g % 4096) + VCPU_TIME_INFO_SIZE > 4096) return -XEN_ERRNO.EINVAL;
+    if (!this.domain.mem.contains(g, VCPU_TIME_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    this.timeInfo[vcpu] = g;
+    this.domain.kvmWriteTimeInfo(vcpu, g);
+    return 0;
   }
 
   /** KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO. */

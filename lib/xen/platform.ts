@@ -1494,11 +1494,12 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     {
       actor: "vmm",
       name: "kvm xen_vcpu_set_attr",
-      doc: "KVM_XEN_VCPU_SET_ATTR: vcpu_info (gpa) or upcall_vector",
+      doc: "KVM_XEN_VCPU_SET_ATTR: vcpu_info (gpa), vcpu_time_info (gpa of a second time " +
+        "record KVM keeps, VCPU_TIME_INFO; all-ones turns it off) or upcall_vector",
       params: [
         {
           name: "type",
-          type: { kind: "enum", values: ["vcpu_info", "upcall_vector"] },
+          type: { kind: "enum", values: ["vcpu_info", "vcpu_time_info", "upcall_vector"] },
           doc: "the attribute",
           positional: true,
         },
@@ -1510,6 +1511,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         const k = needVcpu(xenOf, vm, "kvm xen_vcpu_set_attr", a.vcpu as number).kvm;
         const v = a.value as bigint;
         if (a.type === "vcpu_info") return k.setVcpuInfo(a.vcpu as number, v);
+        if (a.type === "vcpu_time_info") return k.setVcpuTimeInfo(a.vcpu as number, v);
         return v > 255n ? -XEN_ERRNO.EINVAL : k.setVcpuUpcallVector(a.vcpu as number, Number(v));
       },
     },

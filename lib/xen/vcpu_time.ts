@@ -77,7 +77,31 @@ export function updateVcpuTime(
   nowNs: number,
   flags = 0,
 ): void {
-  const f = (name: string) => addr + field(layout.vcpuInfo, `time.${name}`).offset;
+  writeTimeRecord(mem, addr + field(layout.vcpuInfo, "time.version").offset, layout, nowNs, flags);
+}
+
+/**
+ * Writes a `struct vcpu_time_info` that stands alone at `at` (KVM's
+ * KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO area, or the one inside a
+ * vcpu_info), as {@link updateVcpuTime} describes.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * import { layoutFor } from "./layout.ts";
+ * declare const mem: GuestMemory;
+ * writeTimeRecord(mem, 0x30000, layoutFor(64), 5_000, 0); // version 0 -> 2 at 0x30000
+ * ```
+ */
+export function writeTimeRecord(
+  mem: GuestMemory,
+  at: number,
+  layout: XenLayout,
+  nowNs: number,
+  flags: number,
+): void {
+  const base = field(layout.vcpuInfo, "time.version").offset;
+  const f = (name: string) => at + field(layout.vcpuInfo, `time.${name}`).offset - base;
   const version = Number(mem.read(f("version"), 32));
   mem.write(f("version"), 32, (version + 1) | 1);
   mem.write(f("tsc_timestamp"), 64, BigInt(nowNs));
