@@ -81,6 +81,42 @@ export interface CpuModel {
    * Absent: visited at every pass.
    */
   readonly ownBoundaries?: boolean;
+  /**
+   * One instruction boundary in one call, as the engine asks it: `service`;
+   * if that did nothing, `take` if {@link CpuModel.canTake}; else whether the
+   * vCPU is halted. Returns what was taken (as `take` returns it), or
+   * `service`'s 1 or 2, or {@link BOUNDARY_HALTED}, or
+   * {@link BOUNDARY_RUNNING} (nothing happened: the vCPU executes its next
+   * instruction). A model answers exactly as {@link boundaryOf} would; its
+   * own version may share what the questions have in common (the pending
+   * vector, the checks that no rarer source is waiting). Optional: the
+   * engine uses {@link boundaryOf} without it.
+   */
+  boundary?(): Taken | number;
+}
+
+/** {@link CpuModel.boundary}: nothing happened, and the vCPU is not halted. */
+export const BOUNDARY_RUNNING = 0;
+/** {@link CpuModel.boundary}: nothing happened, and the vCPU is halted. */
+export const BOUNDARY_HALTED = 3;
+
+/**
+ * {@link CpuModel.boundary} from a model's other methods, in the order the
+ * engine asks them; what a model without its own `boundary` answers.
+ *
+ * @example
+ * ```ts
+ * import { boundaryOf, type CpuModel } from "./platform.ts";
+ * declare const cpu: CpuModel;
+ * const b = boundaryOf(cpu);
+ * if (typeof b !== "number") console.log(`took ${b.kind} ${b.vector}`);
+ * ```
+ */
+export function boundaryOf(cpu: CpuModel): Taken | number {
+  const serviced = cpu.service ? cpu.service() : 0;
+  if (serviced !== 0) return serviced;
+  if (cpu.canTake()) return cpu.take();
+  return cpu.halted ? BOUNDARY_HALTED : BOUNDARY_RUNNING;
 }
 
 /**

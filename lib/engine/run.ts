@@ -26,7 +26,14 @@ import type { Args, RegisterAccess, Val } from "../core/table.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import { formatEvent, Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
-import type { CpuModel, Taken, VmModel } from "../core/platform.ts";
+import {
+  BOUNDARY_HALTED,
+  BOUNDARY_RUNNING,
+  boundaryOf,
+  type CpuModel,
+  type Taken,
+  type VmModel,
+} from "../core/platform.ts";
 import {
   coerce,
   compareInts,
@@ -917,16 +924,11 @@ class Interpreter {
 
   /** One instruction boundary of one vCPU; returns whether anything happened. */
   stepCpu(v: number, c: number, cpu: CpuModel, frames: Frame[]): boolean {
-    const serviced = cpu.service ? cpu.service() : 0;
-    if (serviced !== 0) {
-      // A reset (x86 INIT) abandons the handlers the vCPU was in.
-      if (serviced === 2) { while (frames.length) this.leave(frames, this.spareFrames[v][c]); }
-      return true;
-    }
-    if (cpu.canTake()) {
+    const b = cpu.boundary !== undefined ? cpu.boundary() : boundaryOf(cpu);
+    if (typeof b !== "number") {
       // An acknowledge may change what others see (the 8259's INTR after an ExtINT).
       this.stepMayWakeOthers = true;
-      const taken = cpu.take();
+      const taken = b;
       this.history.record(
         v,
         c,
@@ -956,8 +958,12 @@ class Interpreter {
       }
       return true;
     }
-    // A halted vCPU executes nothing, handler code included, until something wakes it.
-    if (cpu.halted) return false;
+    if (b !== BOUNDARY_RUNNING) {
+      // A reset (x86 INIT) abandons the handlers the vCPU was in.
+      if (b === 2) { while (frames.length) this.leave(frames, this.spareFrames[v][c]); }
+      // A halted vCPU executes nothing, handler code included, until something wakes it.
+      return b !== BOUNDARY_HALTED;
+    }
     // Not `frames[frames.length - 1]`: index -1 of an empty array is a named-property lookup
     // through the prototype chain, the slowest thing an idle boundary would do.
     if (frames.length !== 0) {
