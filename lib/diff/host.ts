@@ -17,7 +17,7 @@
  */
 import { parse } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
-import { type Platform, type PlatformEntry, platformEntry } from "../core/platform.ts";
+import { type Platform, type PlatformEntry, platformEntry, type Taken } from "../core/platform.ts";
 import { testVector } from "../core/vector_set.ts";
 import { runProgram } from "../engine/run.ts";
 import type { X86Vm } from "../x86/vm.ts";
@@ -63,14 +63,19 @@ expect vcpu0.lapic.isr == {0x41}
 `,
   apply(vm) {
     for (const cpu of vm.cpus) {
-      const take = cpu.take.bind(cpu);
-      cpu.take = () => {
-        const t = take();
+      const taken = (t: Taken) => {
         // Only an acknowledge through the LAPIC sets ISR (not an NMI, an
         // ExtINT, a KVM_INTERRUPT injection or Xen's callback vector); with
         // the quirk ISR is always empty before, so the bit is this take's.
         if (t.kind === "vector" && testVector(cpu.lapic.isr, t.vector)) cpu.lapic.eoi();
         return t;
+      };
+      // The engine takes through `boundary`, others may call `take`.
+      const take = cpu.take.bind(cpu), boundary = cpu.boundary.bind(cpu);
+      cpu.take = () => taken(take());
+      cpu.boundary = () => {
+        const b = boundary();
+        return typeof b === "number" ? b : taken(b);
       };
     }
   },
