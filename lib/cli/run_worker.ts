@@ -1,8 +1,8 @@
 /**
- * A worker of `scn run --jobs N`: it runs or checks the targets it is sent,
- * one at a time, through the same {@link processTarget} as the main thread,
- * and replies with their outcomes in a form that crosses to the main
- * thread unchanged ({@link portable}).
+ * A worker of `scn run --jobs N`: it takes the run's targets one at a time,
+ * the next one no thread has taken, runs or checks each through the same
+ * {@link processTarget} as the main thread, and replies with its outcomes
+ * in a form that crosses to the main thread unchanged ({@link portable}).
  *
  * Needs read permission only, to read the scenarios and their includes.
  *
@@ -14,16 +14,22 @@ import { readLimits } from "../load/read.ts";
 import { FileReads } from "../load/files.ts";
 import type { Outcome } from "../report/outcome.ts";
 
-/** A target to run: its place in the command line's list, and how. */
+/**
+ * A run's targets, sent once to each worker. Every thread takes the next
+ * target by counting `next` up (Atomics), so none waits for another to be
+ * handed work: a main thread busy with a scenario does not see a worker's
+ * messages until it is done with it, and a worker fed by message sat idle
+ * for most of the run.
+ */
 export interface RunRequest {
-  /** Where its outcomes go in the report. */
-  index: number;
-  /** The target: a `.scn` file, a host file, `bug.md:12`. */
-  target: string;
+  /** The targets: `.scn` files, host files, `bug.md:12`; a target's index places its outcomes in the report. */
+  targets: readonly string[];
   /** Run or check, the step budget, lean or not. */
   how: RunMode;
   /** `--max-input-bytes`, if given. */
   inputBytes?: number;
+  /** One Int32, shared by all the threads: the index of the next target nobody has taken. */
+  next: SharedArrayBuffer;
 }
 
 /** A worker's answer: the outcomes of one target, or why it could not give them. */
@@ -63,13 +69,18 @@ const reads = new FileReads();
 
 self.onmessage = (e: MessageEvent<RunRequest>) => {
   const r = e.data;
-  let reply: RunReply;
-  try {
-    const limits = r.inputBytes === undefined ? undefined : readLimits(r.inputBytes);
-    const outcomes = processTarget(r.target, r.how, undefined, limits, reads);
-    reply = { index: r.index, outcomes: portable(outcomes) as Outcome[] };
-  } catch (err) {
-    reply = { index: r.index, error: err instanceof Error ? err.message : String(err) };
+  const next = new Int32Array(r.next);
+  const limits = r.inputBytes === undefined ? undefined : readLimits(r.inputBytes);
+  for (;;) {
+    const index = Atomics.add(next, 0, 1);
+    if (index >= r.targets.length) return;
+    let reply: RunReply;
+    try {
+      const outcomes = processTarget(r.targets[index], r.how, undefined, limits, reads);
+      reply = { index, outcomes: portable(outcomes) as Outcome[] };
+    } catch (err) {
+      reply = { index, error: err instanceof Error ? err.message : String(err) };
+    }
+    self.postMessage(reply);
   }
-  self.postMessage(reply);
 };

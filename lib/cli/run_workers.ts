@@ -17,13 +17,6 @@ import type { RunMode } from "./process.ts";
 import type { RunReply, RunRequest } from "./run_worker.ts";
 
 /**
- * How many targets a worker holds at once: the one it runs and the next,
- * so that it does not wait for this thread (busy with a scenario of its
- * own) to hand it more.
- */
-const AHEAD = 2;
-
-/**
  * Runs or checks `targets` on `jobs` threads: this one, through `here`
  * (what the command runs without workers), and `jobs - 1` workers. One
  * outcome list per target, in the targets' order. `done` hears of each
@@ -47,7 +40,7 @@ export async function runInWorkers(
 ): Promise<Outcome[][]> {
   const results: Outcome[][] = new Array(targets.length);
   const workers: Worker[] = [];
-  let next = 0, finished = 0, failure: Error | null = null;
+  let finished = 0, failure: Error | null = null;
   // Settled when every target has its outcomes or a worker failed.
   let settle = () => {};
   const over = new Promise<void>((resolve) => settle = resolve);
@@ -60,12 +53,9 @@ export async function runInWorkers(
     failure ??= e;
     settle();
   };
-  const send = (w: Worker) => {
-    if (next >= targets.length) return;
-    const request: RunRequest = { index: next, target: targets[next], how, inputBytes };
-    next++;
-    w.postMessage(request);
-  };
+  // Every thread takes the next target nobody has taken (see RunRequest).
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const request: RunRequest = { targets, how, inputBytes, next: next.buffer as SharedArrayBuffer };
   try {
     for (let i = 1; i < Math.min(jobs, targets.length); i++) {
       const w = new Worker(new URL("./run_worker.ts", import.meta.url).href, { type: "module" });
@@ -73,20 +63,20 @@ export async function runInWorkers(
         const r = e.data;
         if ("error" in r) return fail(new Error(`run worker: ${targets[r.index]}: ${r.error}`));
         finish(r.index, r.outcomes);
-        send(w);
       };
       w.onerror = (e) => {
         e.preventDefault();
         fail(new Error(`run worker: ${e.message}`));
       };
       workers.push(w);
-      for (let k = 0; k < AHEAD; k++) send(w);
+      w.postMessage(request);
     }
-    // This thread takes the next target whenever it is free; between two it
-    // lets the workers' replies in, so they get more. (A task boundary that
+    // Between two targets this thread lets the workers' replies in, for the
+    // progress line and to stop early when one failed. (A task boundary that
     // is not a timer: nested zero timeouts are clamped to 4 ms each.)
-    while (next < targets.length && failure === null) {
-      const index = next++;
+    while (failure === null) {
+      const index = Atomics.add(next, 0, 1);
+      if (index >= targets.length) break;
       finish(index, here(targets[index]));
       await new Promise((resolve) => setImmediate(resolve));
     }
