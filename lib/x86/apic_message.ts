@@ -160,8 +160,13 @@ export interface ApicSink {
 
 /** What receives an EOI broadcast from a local APIC (the IOAPICs, or userspace in split mode). */
 export interface EoiListener {
-  /** A local APIC EOI'd `vector` whose TMR bit was set (level-triggered). */
-  eoi(vector: number): void;
+  /**
+   * A local APIC EOI'd `vector` whose TMR bit was set (level-triggered).
+   * `vcpuId` (every EOI argument of that name) is the EOIing LAPIC's vCPU
+   * ID, its initial x2APIC ID: KVM's RTC tracking counts only its own
+   * destinations' EOIs.
+   */
+  eoi(vector: number, vcpuId?: number): void;
   /**
    * Whether the EOI of edge-triggered (TMR clear) `vector` must reach
    * {@link EoiListener.edgeEoi}: KVM intercepts only the vectors in its
@@ -170,7 +175,7 @@ export interface EoiListener {
    */
   wantsEdgeEoi?(vector: number): boolean;
   /** A local APIC EOI'd edge-triggered `vector` that {@link EoiListener.wantsEdgeEoi} asked for. */
-  edgeEoi?(vector: number): void;
+  edgeEoi?(vector: number, vcpuId?: number): void;
   /**
    * KVM's split irqchip: whether the EOI of `vector` exits to userspace
    * (`KVM_EXIT_IOAPIC_EOI`), i.e. `vector` is in the vCPU's
@@ -189,5 +194,5 @@ export interface EoiListener {
    * with that vector and leaves remote IRR alone (`kvm_ioapic_update_eoi_one`
    * checks the bit after notifying). Absent: nothing hears it.
    */
-  suppressedEoi?(vector: number): void;
+  suppressedEoi?(vector: number, vcpuId?: number): void;
 }

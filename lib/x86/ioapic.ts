@@ -303,6 +303,14 @@ export interface IoapicHost {
    * the RTC's pin). Absent: none has.
    */
   hasAckNotifier?: (pin: number) => boolean;
+  /**
+   * The vCPU IDs an RTC tick's message (`addressLo`, `data`) just reached:
+   * KVM's `rtc_status.dest_map`, taken as `__rtc_irq_eoi_tracking_restore_one`
+   * rebuilds it (the vCPUs the destination names that have the vector in
+   * IRR or ISR). Only their EOIs end the coalescing window. Absent: any EOI
+   * of the vector counts.
+   */
+  rtcDestinations?: (addressLo: number, data: number) => readonly number[];
 }
 
 /** Construction options. */
@@ -376,6 +384,8 @@ export class Ioapic implements EoiListener {
   /** CPUs that took the last RTC edge and have not EOI'd it yet. */
   #rtcPendingEoi = 0;
   #rtcVector = -1;
+  /** The vCPU IDs of {@link Ioapic.rtcPendingEoi} (KVM `dest_map`), when the host says. */
+  #rtcDest: number[] = [];
   #stormArmed = false;
   /**
    * One bit per vector some redirection entry holds (masked or not), kept in
@@ -411,8 +421,10 @@ export class Ioapic implements EoiListener {
     const ioregsel = this.#ioregsel, id = this.#id, rtcPendingEoi = this.#rtcPendingEoi;
     const rtcVector = this.#rtcVector, stormArmed = this.#stormArmed;
     const baseAddress = this.baseAddress, rteVectors = this.#rteVectors.slice();
+    const rtcDest = this.#rtcDest.slice();
     return () => {
       this.#rteVectors.set(rteVectors);
+      this.#rtcDest = rtcDest.slice();
       this.baseAddress = baseAddress;
       this.#low.set(low);
       this.#high.set(high);
@@ -438,6 +450,8 @@ export class Ioapic implements EoiListener {
     h.n(this.#id);
     h.n(this.#rtcPendingEoi);
     h.n(this.#rtcVector);
+    h.n(this.#rtcDest.length);
+    for (const v of this.#rtcDest) h.n(v);
     h.bool(this.#stormArmed);
   }
 
@@ -486,6 +500,7 @@ export class Ioapic implements EoiListener {
     this.#id = 0;
     this.#rtcPendingEoi = 0;
     this.#rtcVector = -1;
+    this.#rtcDest = [];
     const t = this.#host.trace;
     if (t.enabled) t.emit(this.#host.name, "reset", "all RTEs masked, lines low");
   }
@@ -717,12 +732,12 @@ export class Ioapic implements EoiListener {
    * ioapic.eoi(0x76);      // remote IRR 0, line high: delivered again
    * ```
    */
-  eoi(vector: number): void {
+  eoi(vector: number, vcpuId?: number): void {
     const h = this.#host, t = h.trace;
     const id = t.enabled ? t.emit(h.name, "eoi", `vector ${hex(vector)}`) : 0;
     t.open(id);
     try {
-      this.#rtcEoi(vector);
+      this.#rtcEoi(vector, vcpuId);
       for (let pin = 0; pin < this.pins; pin++) {
         if (fieldGet(F_VECTOR, this.#low[pin]) !== vector) continue;
         h.ack?.(pin);
@@ -768,9 +783,9 @@ export class Ioapic implements EoiListener {
    * ioapic.suppressedEoi(0x76); // pin 14's resampler hears it; remote IRR stays 1
    * ```
    */
-  suppressedEoi(vector: number): void {
+  suppressedEoi(vector: number, vcpuId?: number): void {
     const h = this.#host;
-    this.#rtcEoi(vector);
+    this.#rtcEoi(vector, vcpuId);
     if (!h.ack) return;
     for (let pin = 0; pin < this.pins; pin++) {
       if (fieldGet(F_VECTOR, this.#low[pin]) === vector) h.ack(pin);
@@ -780,7 +795,8 @@ export class Ioapic implements EoiListener {
   /**
    * A local APIC EOI'd edge-triggered (TMR clear) `vector` that
    * {@link Ioapic.wantsEdgeEoi} asked for (KVM `kvm_ioapic_update_eoi` with
-   * an edge trigger mode): the RTC's coalescing window may end, and the ack
+   * an edge trigger mode): the RTC's coalescing window may end (`vcpuId`, the
+   * EOIing vCPU, must be one the last tick reached), and the ack
    * notifiers of every pin whose entry has that vector run, whatever the
    * entry's trigger mode, so a resampling irqfd on an edge pin de-asserts
    * its GSI and signals its resamplefd. Remote IRR is left alone (only a
@@ -792,8 +808,8 @@ export class Ioapic implements EoiListener {
    * ioapic.edgeEoi(0x28); // ends X86-33's coalescing window for vector 0x28
    * ```
    */
-  edgeEoi(vector: number): void {
-    this.#rtcEoi(vector);
+  edgeEoi(vector: number, vcpuId?: number): void {
+    this.#rtcEoi(vector, vcpuId);
     const h = this.#host;
     if (!h.ack) return;
     for (let pin = 0; pin < this.pins; pin++) {
@@ -949,6 +965,7 @@ export class Ioapic implements EoiListener {
     this.#edgeUndelivered.fill(0);
     this.#rtcPendingEoi = 0;
     this.#rtcVector = -1;
+    this.#rtcDest = [];
     const id = t.enabled
       ? t.emit(h.name, "set_irqchip", `KVM_SET_IRQCHIP: irr ${hex(s.irr >>> 0, 8)} raised again`)
       : 0;
@@ -956,6 +973,20 @@ export class Ioapic implements EoiListener {
     try {
       for (let pin = 0; pin < this.pins && pin < 32; pin++) {
         if ((s.irr >>> pin) & 1) this.setLine(pin, 1, true);
+      }
+      // kvm_rtc_eoi_tracking_restore_all: every vCPU the RTC entry names
+      // that has its vector pending awaits an EOI, re-injected or not.
+      if (h.rtcDestinations && RTC_PIN < this.pins) {
+        const low = this.#low[RTC_PIN], high = this.#high[RTC_PIN];
+        const vector = fieldGet(F_VECTOR, low);
+        this.#rtcDest = [
+          ...h.rtcDestinations(
+            msiAddressLow(fieldGet(F_DEST, low, high), fieldGet(F_DESTMODE, low) === 1, false),
+            msiDataWord(vector, fieldGet(F_DM, low), fieldGet(F_TRIGGER, low) === 1),
+          ),
+        ];
+        this.#rtcPendingEoi = this.#rtcDest.length;
+        this.#rtcVector = vector;
       }
     } finally {
       t.close(id);
@@ -986,8 +1017,14 @@ export class Ioapic implements EoiListener {
     }
   }
 
-  #rtcEoi(vector: number): void {
+  /** KVM `rtc_irq_eoi`: `vcpuId`'s EOI of the last tick's vector, if it was a destination. */
+  #rtcEoi(vector: number, vcpuId: number | undefined): void {
     if (this.#rtcPendingEoi > 0 && vector === this.#rtcVector) {
+      if (this.#host.rtcDestinations && vcpuId !== undefined) {
+        const i = this.#rtcDest.indexOf(vcpuId);
+        if (i < 0) return;
+        this.#rtcDest.splice(i, 1);
+      }
       this.#rtcPendingEoi--;
       const t = this.#host.trace;
       if (t.enabled) {
@@ -1043,12 +1080,11 @@ export class Ioapic implements EoiListener {
     } else {
       const logical = fieldGet(F_DESTMODE, low) === 1;
       const dest = fieldGet(F_DEST, low, high);
-      ret = this.#msi.writeMsi(
-        msiAddressLow(dest, logical, false),
-        0,
-        msiDataWord(vector, dm, level),
-        "ioapic",
-      );
+      const addressLo = msiAddressLow(dest, logical, false), data = msiDataWord(vector, dm, level);
+      ret = this.#msi.writeMsi(addressLo, 0, data, "ioapic");
+      if (pin === RTC_PIN && lineStatus && h.rtcDestinations) {
+        this.#rtcDest = ret > 0 ? [...h.rtcDestinations(addressLo, data)] : [];
+      }
       if (t.enabled) {
         t.emit(
           h.name,
@@ -1060,6 +1096,7 @@ export class Ioapic implements EoiListener {
       }
     }
     if (pin === RTC_PIN && lineStatus) {
+      if (ret <= 0) this.#rtcDest = [];
       this.#rtcPendingEoi = ret < 0 ? 0 : ret;
       this.#rtcVector = vector;
     }

@@ -295,6 +295,32 @@ Deno.test("Ioapic's edge EOI acks a level pin with the vector but keeps its remo
   assert.equal(sink.msgs.length, 1);
 });
 
+Deno.test("Ioapic counts an RTC tick's EOIs only from the vCPUs it reached (dest_map)", () => {
+  const sink = new FakeSink();
+  sink.result = 2;
+  let reached: number[] = [0, 1];
+  const io = new Ioapic({
+    sink,
+    trace: new Trace(() => 0),
+    name: "ioapic",
+    rtcDestinations: () => reached,
+  });
+  program(io, 8, { vector: 0x28 });
+  assert.equal(io.setLine(8, 1), 2);
+  io.setLine(8, 0);
+  io.edgeEoi(0x28, 5); // not a destination
+  io.edgeEoi(0x28, 0);
+  io.edgeEoi(0x28, 0); // vcpu0 again: its bit is already clear
+  assert.equal(io.rtcPendingEoi, 1);
+  assert.equal(io.setLine(8, 1), 0);
+  io.edgeEoi(0x28, 1);
+  assert.equal(io.rtcPendingEoi, 0);
+  // KVM_SET_IRQCHIP rebuilds the tracking from the vCPUs with the vector pending.
+  reached = [1];
+  io.setKvmState({ id: 0, ioregsel: 0, irr: 0, redirtbl: [] });
+  assert.equal(io.rtcPendingEoi, 1);
+});
+
 Deno.test("Ioapic tracks the RTC only for KVM_IRQ_LINE_STATUS callers", () => {
   const { io, sink } = rig();
   program(io, 8, { vector: 0x28 });

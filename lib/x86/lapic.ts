@@ -1283,7 +1283,7 @@ export class Lapic {
     ) {
       this.#eoiNotify(v);
     } else if (listener.wantsEdgeEoi?.(v)) {
-      listener.edgeEoi!(v);
+      listener.edgeEoi!(v, this.#initialId);
     }
     return v;
   }
@@ -1311,7 +1311,7 @@ export class Lapic {
       if (listener.wantsEdgeEoi?.(v)) {
         t.open(id);
         try {
-          listener.edgeEoi!(v);
+          listener.edgeEoi!(v, this.#initialId);
         } finally {
           t.close(id);
         }
@@ -1322,7 +1322,7 @@ export class Lapic {
         if (listener.suppressedEoi) {
           t.open(id);
           try {
-            listener.suppressedEoi(v);
+            listener.suppressedEoi(v, this.#initialId);
           } finally {
             t.close(id);
           }
@@ -1331,7 +1331,7 @@ export class Lapic {
         t.open(id);
         try {
           if (t.enabled) t.emit(name, "eoi.broadcast", `${hex(v)} to the IOAPICs`);
-          listener.eoi(v);
+          listener.eoi(v, this.#initialId);
         } finally {
           t.close(id);
         }

@@ -1343,6 +1343,14 @@ function ioapicState(): State[] {
       get: (vm, [p]) => vm.ioapic!.line(p),
       bounds: pinBound,
     },
+    {
+      pattern: "ioapic.rtc_pending_eoi",
+      type: { kind: "int", min: 0, max: 4096 },
+      doc: "KVM's rtc_status.pending_eoi: the vCPUs the last RTC tick (pin 8 raised through " +
+        "KVM_IRQ_LINE_STATUS) reached that have not EOI'd it; another vCPU's EOI does not " +
+        "count, and a tick while it is not 0 is coalesced (status 0)",
+      get: (vm) => vm.ioapic!.rtcPendingEoi,
+    },
   ];
   for (const f of RTE_FIELDS) {
     out.push({

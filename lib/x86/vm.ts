@@ -47,7 +47,8 @@ import { ApicBaseBit } from "./lapic_registers.ts";
 import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
 import { HvSynic } from "./hyperv_synic.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
-import { MsiDecoder } from "./msi.ts";
+import { decodeMsi, MsiDecoder } from "./msi.ts";
+import { testVector } from "../core/vector_set.ts";
 import { I8259Pair } from "./i8259.ts";
 import {
   GsiRouting,
@@ -416,6 +417,7 @@ export class X86Vm implements VmModel {
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
         ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
         hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
+        rtcDestinations: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data),
       }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
       : null;
     this.pic = chips
@@ -580,6 +582,22 @@ export class X86Vm implements VmModel {
     if (this.irqfds.list.length === 0) return false;
     const gsi = this.#gsiOfPin(irqchip, pin);
     return gsi >= 0 && this.irqfds.list.some((q) => q.gsi === gsi && q.resamplefd >= 0);
+  }
+
+  /**
+   * The vCPU IDs whose LAPIC the message (`addressLo`, `data`) names and that
+   * have its vector in IRR or ISR (KVM `kvm_apic_match_dest` and
+   * `kvm_apic_pending_eoi`, as the RTC's EOI tracking asks them).
+   */
+  #pendingEoiVcpus(addressLo: number, data: number): number[] {
+    const m = decodeMsi(addressLo, 0, data, this.#msi.options);
+    if ("error" in m) return [];
+    const out: number[] = [];
+    for (const l of this.bus.lapics) {
+      if (!testVector(l.irr, m.vector) && !testVector(l.isr, m.vector)) continue;
+      if (this.bus.matches(l, m, null)) out.push(l.x2apicId);
+    }
+    return out;
   }
 
   /** KVM `kvm_irq_map_chip_pin`: the GSI routed to `pin` last, or -1. */
