@@ -19,7 +19,7 @@
  *   the two commands through the platform's command table (`vmm: kvm
  *   signal_msi`, the handler's `eoi`) and the vCPU's instruction-boundary
  *   calls of one round trip (take, the handler's instruction, IRET, the
- *   boundary that finds nothing; each asks `service` and `canTake` first).
+ *   boundary that finds nothing; each one `boundary` call first).
  *   What the user path would cost with an interpreter costing nothing: the
  *   floor of the user path for this model.
  * - `user path`: `scn run bench/scenarios/msi_round_trips_1m.scn` through the
@@ -43,7 +43,7 @@ import { EventQueue } from "../lib/core/event_queue.ts";
 import process from "node:process";
 import { checkText } from "../lib/api/scenario.ts";
 import type { Args, CommandSpec } from "../lib/core/table.ts";
-import type { VmModel } from "../lib/core/platform.ts";
+import { BOUNDARY_RUNNING, type VmModel } from "../lib/core/platform.ts";
 
 const ROUND_TRIPS = 1_000_000;
 const SCENARIO = new URL("./scenarios/msi_round_trips_1m.scn", import.meta.url).pathname;
@@ -125,18 +125,19 @@ function drivenRoundTrip(): number {
   const cpu = drivenCpu;
   signalMsi.run(driven, -1, MSI, "vmm");
   // Boundary 1: the take.
-  if (cpu.service!() !== 0 || !cpu.canTake()) return -1;
-  const vector = cpu.take().vector;
+  const taken = cpu.boundary!();
+  if (typeof taken === "number") return -1;
+  const vector = taken.vector;
   // Boundary 2: the handler's `eoi`, an instruction that retires.
-  if (cpu.service!() !== 0 || cpu.canTake() || cpu.halted) return -1;
+  if (cpu.boundary!() !== BOUNDARY_RUNNING) return -1;
   eoi.run(driven, 0, NONE, "vcpu0");
   cpu.retire();
   // Boundary 3: the handler's end, IRET.
-  if (cpu.service!() !== 0 || cpu.canTake() || cpu.halted) return -1;
+  if (cpu.boundary!() !== BOUNDARY_RUNNING) return -1;
   cpu.returnFromInterrupt();
   cpu.retire();
   // Boundary 4: nothing left.
-  if (cpu.service!() !== 0 || cpu.canTake() || cpu.halted || cpu.retire()) return -1;
+  if (cpu.boundary!() !== BOUNDARY_RUNNING || cpu.retire()) return -1;
   return vector;
 }
 
