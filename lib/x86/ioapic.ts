@@ -311,6 +311,12 @@ export interface IoapicHost {
    * of the vector counts.
    */
   rtcDestinations?: (addressLo: number, data: number) => readonly number[];
+  /**
+   * With AMD AVIC ({@link IoapicOptions.avic}): the vCPU ID of the first vCPU
+   * the message (`addressLo`, `data`) names that has its vector in neither
+   * IRR nor ISR, or -1 (KVM `ioapic_lazy_update_eoi`'s choice).
+   */
+  firstVcpuWithoutPendingEoi?: (addressLo: number, data: number) => number;
 }
 
 /** Construction options. */
@@ -319,6 +325,13 @@ export interface IoapicOptions {
   pins?: number;
   /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (adds the EOI register). */
   version?: number;
+  /**
+   * AMD AVIC is active (KVM's `kvm_apicv_activated` on an AMD host): the
+   * guest's EOI of an edge vector is accelerated and never reaches KVM, so
+   * no edge pin is acked at EOI and the RTC's window ends only lazily, when
+   * an edge pin is raised (`ioapic_lazy_update_eoi`). Default false.
+   */
+  avic?: boolean;
 }
 
 // Hot-path field accessors resolved once from the table.
@@ -367,6 +380,7 @@ export class Ioapic implements EoiListener {
   readonly version: number;
 
   readonly #host: IoapicHost;
+  readonly #avic: boolean;
   readonly #low: Uint32Array;
   readonly #high: Uint32Array;
   /** Input line levels (KVM's `irr`; the inputs are active-high whatever the polarity bit). */
@@ -412,7 +426,7 @@ export class Ioapic implements EoiListener {
   /**
    * Saves the entries, line levels and EOI state and returns a function
    * that puts them back, for `scn explore` (`VmModel.snapshot`). Fixed at
-   * creation, not saved: pins, version, #host, #msi (its status and
+   * creation, not saved: pins, version, #avic, #host, #msi (its status and
    * message are the last write's, set before they are read).
    */
   snapshot(): () => void {
@@ -469,6 +483,7 @@ export class Ioapic implements EoiListener {
     this.#host = host;
     this.pins = pins;
     this.version = version;
+    this.#avic = options.avic ?? false;
     this.#low = arenaU32(pins);
     this.#high = arenaU32(pins);
     this.#line = arenaU8(pins);
@@ -686,6 +701,8 @@ export class Ioapic implements EoiListener {
         this.#edgeUndelivered[pin] = 0;
         return 1;
       }
+      const entry0 = this.#low[pin];
+      if (this.#avic && fieldGet(F_TRIGGER, entry0) === 0) this.#lazyRtcEoi(pin);
       // An RTC tick that some CPU has not EOI'd yet is reported, and
       // dropped, before it even reaches the input latch.
       if (pin === RTC_PIN && lineStatus && this.#rtcPendingEoi > 0) {
@@ -825,7 +842,8 @@ export class Ioapic implements EoiListener {
    * the RTC's pin, or has an ack notifier ({@link IoapicHost.hasAckNotifier}).
    * KVM scans per vCPU and keeps a vector only for a vCPU the entry's
    * destination names or that has it pending at the scan; the model asks at
-   * each EOI and for every vCPU alike.
+   * each EOI and for every vCPU alike. With AMD AVIC: never (the EOI does not
+   * exit).
    *
    * @example
    * ```ts
@@ -834,6 +852,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   wantsEdgeEoi(vector: number): boolean {
+    if (this.#avic) return false;
     if (this.#rtcPendingEoi > 0 && vector === this.#rtcVector) return true;
     if (((this.#rteVectors[vector >>> 5] >>> (vector & 31)) & 1) === 0) return false;
     const h = this.#host;
@@ -1018,6 +1037,24 @@ export class Ioapic implements EoiListener {
   }
 
   /** KVM `rtc_irq_eoi`: `vcpuId`'s EOI of the last tick's vector, if it was a destination. */
+  /**
+   * KVM `ioapic_lazy_update_eoi`, for AVIC's unseen edge EOIs: the first vCPU
+   * edge pin `pin`'s entry names without its vector pending counts as having
+   * EOI'd it, if the RTC's tick reached it; the vCPUs after it are not looked
+   * at, so an RTC tick that reached two vCPUs is never uncoalesced this way.
+   */
+  #lazyRtcEoi(pin: number): void {
+    const find = this.#host.firstVcpuWithoutPendingEoi;
+    if (!find || this.#rtcPendingEoi === 0) return;
+    const low = this.#low[pin], high = this.#high[pin];
+    const vector = fieldGet(F_VECTOR, low);
+    const vcpu = find(
+      msiAddressLow(fieldGet(F_DEST, low, high), fieldGet(F_DESTMODE, low) === 1, false),
+      msiDataWord(vector, fieldGet(F_DM, low), false),
+    );
+    if (vcpu >= 0) this.#rtcEoi(vector, vcpu);
+  }
+
   #rtcEoi(vector: number, vcpuId: number | undefined): void {
     if (this.#rtcPendingEoi > 0 && vector === this.#rtcVector) {
       if (this.#host.rtcDestinations && vcpuId !== undefined) {

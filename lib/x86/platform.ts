@@ -1532,6 +1532,8 @@ const SETTINGS: SettingSpec[] = [
     doc: "hardware APIC virtualization KVM uses: none (default: KVM emulates every xAPIC " +
       "access, as Intel's APICv looks to the guest) or amd_avic (AMD AVIC active: xAPIC writes " +
       "land in the AVIC backing page, which keeps all of ICR2 where KVM keeps only bits 31:24; " +
+      "the EOI of an edge vector does not exit, so no edge I/O APIC pin is acked at EOI and an " +
+      "RTC tick counts as EOI'd only when an edge pin is next raised (ioapic_lazy_update_eoi); " +
       "KVM's AVIC inhibits, such as x2APIC in a vCPU's CPUID without x2AVIC, are not modelled: " +
       "the setting says AVIC is on)",
     value: { kind: "enum", values: ["none", "amd_avic"], default: "none" },

@@ -417,8 +417,14 @@ export class X86Vm implements VmModel {
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
         ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
         hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
-        rtcDestinations: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data),
-      }, { version: config.ioapicVersion ?? IoapicVersion.KVM, pins })
+        rtcDestinations: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data, true),
+        firstVcpuWithoutPendingEoi: (addressLo, data) =>
+          this.#pendingEoiVcpus(addressLo, data, false)[0] ?? -1,
+      }, {
+        version: config.ioapicVersion ?? IoapicVersion.KVM,
+        pins,
+        avic: config.amdAvic ?? false,
+      })
       : null;
     this.pic = chips
       ? new I8259Pair({
@@ -585,16 +591,17 @@ export class X86Vm implements VmModel {
   }
 
   /**
-   * The vCPU IDs whose LAPIC the message (`addressLo`, `data`) names and that
-   * have its vector in IRR or ISR (KVM `kvm_apic_match_dest` and
-   * `kvm_apic_pending_eoi`, as the RTC's EOI tracking asks them).
+   * The vCPU IDs, in vCPU order, whose LAPIC the message (`addressLo`,
+   * `data`) names and that have its vector in IRR or ISR, or (`pending`
+   * false) in neither (KVM `kvm_apic_match_dest` and `kvm_apic_pending_eoi`,
+   * as the RTC's EOI tracking asks them).
    */
-  #pendingEoiVcpus(addressLo: number, data: number): number[] {
+  #pendingEoiVcpus(addressLo: number, data: number, pending: boolean): number[] {
     const m = decodeMsi(addressLo, 0, data, this.#msi.options);
     if ("error" in m) return [];
     const out: number[] = [];
     for (const l of this.bus.lapics) {
-      if (!testVector(l.irr, m.vector) && !testVector(l.isr, m.vector)) continue;
+      if ((testVector(l.irr, m.vector) || testVector(l.isr, m.vector)) !== pending) continue;
       if (this.bus.matches(l, m, null)) out.push(l.x2apicId);
     }
     return out;
