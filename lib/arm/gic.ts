@@ -58,7 +58,7 @@ import {
   type PendingView,
 } from "./cpu_interface_v3.ts";
 import { type Lpi, LpiTable } from "./lpi.ts";
-import { GITS_TRANSLATER, Its, type ItsHost } from "./its.ts";
+import { GITS_TRANSLATER, Its, type ItsHost, type ItsKvmRelease } from "./its.ts";
 import { Gicv4 } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
@@ -213,6 +213,8 @@ export interface GicConfig {
    * {@link Gic.addVcpu}. Default: all.
    */
   created?: number;
+  /** The KVM table handling the vITS follows (the `its_tables` setting); default `newest`. */
+  itsRelease?: ItsKvmRelease;
 }
 
 /** KVM_DEV_ARM_VGIC_GRP_REDIST_REGS offsets whose device-attribute view differs from the guest's. */
@@ -285,6 +287,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   ram: GuestMemory | undefined;
   /** The vITS, or null without one. */
   its: Its | null;
+  /** The KVM table handling a vITS made now or later follows ({@link GicConfig.itsRelease}). */
+  readonly itsRelease: ItsKvmRelease;
   /** The GICv4 layer, or null without direct injection. */
   readonly v4: Gicv4 | null;
   /** GICv2 GICC_CTLR.FIQEn per vCPU. */
@@ -381,7 +385,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     }
     this.fiqEn = new Uint8Array(config.vcpus);
     this.ackCtl = new Uint8Array(config.vcpus);
-    this.its = hasIts ? new Its(this, trace) : null;
+    this.itsRelease = config.itsRelease ?? "newest";
+    this.its = hasIts ? this.#newIts() : null;
     this.itsCreated = hasIts;
     this.v4 = hasIts && config.v4 ? new Gicv4(config.vcpus, trace) : null;
     this.#placeRedistributors();
@@ -412,9 +417,15 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   addIts(): void {
     if (this.its || this.version !== 3) return;
-    this.its = new Its(this, this.trace);
+    this.its = this.#newIts();
     this.dist.lpis = true;
     for (const rd of this.rds) rd.lpis = true;
+  }
+
+  #newIts(): Its {
+    const its = new Its(this, this.trace);
+    its.release = this.itsRelease;
+    return its;
   }
 
   /** The vcpu_id the creation order makes next, or undefined once all exist. */

@@ -16,8 +16,9 @@
  * ignored while BASER0, BASER1 or CBASER is not Valid, and clearing it
  * empties the translation cache; BASER<n> and CBASER writes are ignored
  * while Enabled; a BASER write keeps Type and Entry_Size (read-only),
- * forces 64 KB pages and a flat collection table, and with Valid clear
- * frees every device or collection; a CBASER write zeroes CREADR and
+ * forces 64 KB pages and a flat collection table, and a change to it
+ * frees every device or collection (before the 2026 fix only clearing Valid
+ * did: {@link ItsKvmRelease}); a CBASER write zeroes CREADR and
  * CWRITER; GITS_TYPER and GITS_IIDR are read-only. The VMM's ITS_REGS
  * attribute group adds its own rules (`vgic_its_attr_regs_access`:
  * alignment, -ENXIO for a hole, GITS_CREADR writable only while disabled).
@@ -306,6 +307,27 @@ export const GitsCtlr = { ENABLED: 1n, QUIESCENT: 1n << 31n } as const;
 export const KVM_GITS_IIDR = 0x4b00_043b;
 
 /**
+ * The KVM table handling an ITS follows, the vm setting `its_tables`, oldest
+ * last. `newest` (the stored Linux snapshot, with the two 2026 fixes the
+ * selftest arm64/vgic_its_save.c checks): a GITS_BASER<n> write that changes
+ * the register frees its devices or collections (`vgic_mmio_write_its_baser`),
+ * and KVM_DEV_ARM_ITS_SAVE_TABLES leaves out a device the device table no
+ * longer addresses, linking the DTE before it past it
+ * (`vgic_its_save_device_tables`, `compute_next_devid_offset`). `pre_2026`
+ * (every release before those fixes): only clearing Valid frees, and such a
+ * device fails the save with -EINVAL after the DTEs before it were written.
+ *
+ * @example
+ * ```ts
+ * ITS_KVM_RELEASES[0]; // "newest"
+ * ```
+ */
+export const ITS_KVM_RELEASES = ["newest", "pre_2026"] as const;
+
+/** One of {@link ITS_KVM_RELEASES}. */
+export type ItsKvmRelease = typeof ITS_KVM_RELEASES[number];
+
+/**
  * GITS_BASER<n> and GITS_CBASER fields (Arm IHI 0069 12.19.1, 12.19.2).
  *
  * @example
@@ -555,6 +577,12 @@ export class Its {
    * new Its(gic, trace).quiescent; // true: nothing queued
    * ```
    */
+  /**
+   * Which KVM's table handling this ITS follows ({@link ItsKvmRelease}):
+   * the `its_tables` setting; `newest` unless the VM names another.
+   */
+  release: ItsKvmRelease = "newest";
+
   constructor(readonly host: ItsHost, readonly trace: Trace, readonly name = "its") {}
 
   /** GITS_CTLR.Enabled. */
@@ -670,10 +698,16 @@ export class Its {
     reg |= ((ABI0_ENTRY_BYTES - 1n) << B.ENTRY_SIZE_SHIFT) |
       ((device ? B.TYPE_DEVICE : B.TYPE_COLLECTION) << B.TYPE_SHIFT);
     reg = withField(sanitiseAttributes(reg), B.PAGE_SIZE_SHIFT, 2n, B.PAGE_SIZE_64K);
+    const old = device ? this.baserDevice : this.baserCollection;
     if (device) this.baserDevice = reg;
     else this.baserCollection = reg;
-    if ((reg & B.VALID) === 0n) {
-      // vgic_its_free_device_list / vgic_its_free_collection_list.
+    // vgic_its_free_device_list / vgic_its_free_collection_list. Since the
+    // 2026 fix any change frees the table's list (what it described may no
+    // longer fit it, and a save would write past it); an unchanged rewrite,
+    // as Linux's ITS driver does on resume, keeps it. Before, only clearing
+    // Valid did.
+    const drop = this.release === "pre_2026" ? (reg & B.VALID) === 0n : reg !== old;
+    if (drop) {
       if (device) {
         for (const id of [...this.devices.keys()]) this.mapd(id, 0, 0);
       } else {
@@ -768,7 +802,14 @@ export class Its {
   saveTables(): number {
     const mem = this.host.memory();
     if ((this.baserDevice & GitsBaser.VALID) !== 0n) {
-      const ids = [...this.devices.keys()].sort((a, b) => a - b);
+      const all = [...this.devices.keys()].sort((a, b) => a - b);
+      // Since the 2026 fix a device the table can no longer address (its
+      // level-2 block dropped from an indirect table, by a plain store KVM
+      // never sees) is left out, and so is it from the chain of next
+      // offsets; before, it failed the save.
+      const ids = this.release === "pre_2026"
+        ? all
+        : all.filter((id) => this.#tableEntry(this.baserDevice, id) >= 0);
       for (let k = 0; k < ids.length; k++) {
         const dev = this.devices.get(ids[k])!;
         const at = this.#tableEntry(this.baserDevice, dev.id);

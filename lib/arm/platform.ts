@@ -40,7 +40,17 @@ import {
   KvmIrqType,
   nrIrqsProblem,
 } from "./gic.ts";
-import { EACCES, EBUSY, EEXIST, GitsBaser, GitsOffset, type ItsCommand, ItsError } from "./its.ts";
+import {
+  EACCES,
+  EBUSY,
+  EEXIST,
+  GitsBaser,
+  GitsOffset,
+  ITS_KVM_RELEASES,
+  type ItsCommand,
+  ItsError,
+  type ItsKvmRelease,
+} from "./its.ts";
 import { LPI_PATHS } from "./lpi.ts";
 import {
   GiccOffset,
@@ -2792,6 +2802,19 @@ const SETTINGS: SettingSpec[] = [
     ],
   },
   {
+    name: "its_tables",
+    doc: "how KVM's vITS treats its tables when the guest changes them, by kernel version " +
+      "(lib/arm/its.ts ITS_KVM_RELEASES): newest (default; the stored Linux snapshot, with the " +
+      "2026 fixes arm64/vgic_its_save.c checks: a GITS_BASER<n> write that changes the register " +
+      "frees its devices or collections, vgic_mmio_write_its_baser; KVM_DEV_ARM_ITS_SAVE_TABLES " +
+      "skips a device the device table no longer addresses, such as one whose level-2 block the " +
+      "guest cleared from an indirect table, and the DTE before it names the next one it saves) " +
+      "or pre_2026 (earlier releases: only clearing Valid frees them, so a shrunk collection " +
+      "table is saved past its end, and such a device fails the save with -EINVAL after the " +
+      "DTEs before it were written)",
+    value: { kind: "enum", values: [...ITS_KVM_RELEASES], default: "newest" },
+  },
+  {
     name: "nr_irqs",
     doc:
       "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs, the VMM's write before the scenario starts, so KVM's rules (vgic_set_common_attr) apply: a multiple of 32 from 64 to 992, never rounded; with `gic { deferred }` what vgic_init uses when no `kvm vgic_set_nr_irqs` came (KVM's default is 256)",
@@ -3081,6 +3104,7 @@ export const armPlatform: Platform<ArmVm> = {
       vcpuIds: ids && ids.length > 0 ? ids : undefined,
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
       xenBuild: s["hypervisor.build"] === "debug" ? "debug" : "release",
+      itsRelease: s.its_tables as ItsKvmRelease,
     }, env);
     if (s["gic.deferred"] === 1) {
       // The VMM's NR_IRQS write (or vgic_init's default) decides the SPIs.

@@ -21,6 +21,7 @@ import type { Trace } from "../core/trace.ts";
 import type { Ack } from "./cpu_interface_v3.ts";
 import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
+import type { ItsKvmRelease } from "./its.ts";
 import { OWNER_TIMER } from "./irq_state.ts";
 import { ArchTimer, type CounterOffsets, newCounterOffsets, TimerPpi } from "./timer.ts";
 import { armRamSize } from "./memory_map.ts";
@@ -83,6 +84,8 @@ export interface ArmVmConfig {
   hypervisor?: "kvm" | "xen";
   /** `hypervisor xen { build }`: a release (the default) or debug Xen. */
   xenBuild?: XenBuild;
+  /** The KVM table handling the vITS follows (`its_tables`); default `newest`. */
+  itsRelease?: ItsKvmRelease;
 }
 
 /**
@@ -157,6 +160,7 @@ export class ArmVm implements VmModel, GicPort {
       v4: config.v4,
       creationOrder: config.vcpuIds,
       created: config.created,
+      itsRelease: config.itsRelease,
     }, env.trace);
     this.#ownTimerPpis();
     for (let i = 0; i < config.vcpus; i++) {
@@ -265,6 +269,7 @@ export class ArmVm implements VmModel, GicPort {
       v4: version === 3 && c.v4,
       creationOrder: old.creationOrder,
       created: old.createdVcpus,
+      itsRelease: c.itsRelease,
     }, this.trace);
     const dev = gic.device;
     dev.created = false;

@@ -52,7 +52,7 @@ Deno.test("expected failures are not replayed for the text report, which is a tr
     "tests/fixtures/cli/xfail.scn",
     "scenarios/seeds/001_unmask_bug.scn",
     "scenarios/seeds/002_vcpu_info_race.scn",
-    "scenarios/peers/kvm-selftests/arm64/vgic_its_save_unreachable_device.scn",
+    "scenarios/peers/kvm-selftests/x86/xen_shinfo_test_runstate_current.scn",
   ];
   for (const args of [["run"], ["run", "--junit", "-"], ["run", "--tap"], ["run", "--timeline"]]) {
     const lean = scn([...args, ...xfails]);
