@@ -312,11 +312,11 @@ export interface IoapicHost {
    */
   rtcDestinations?: (addressLo: number, data: number) => readonly number[];
   /**
-   * With AMD AVIC ({@link IoapicOptions.avic}): the vCPU ID of the first vCPU
-   * the message (`addressLo`, `data`) names that has its vector in neither
-   * IRR nor ISR, or -1 (KVM `ioapic_lazy_update_eoi`'s choice).
+   * The vCPU IDs, in vCPU order, the message (`addressLo`, `data`) names that
+   * have its vector in neither IRR nor ISR: AVIC's lazy RTC EOI takes the
+   * first (KVM `ioapic_lazy_update_eoi`), KVM_SET_LAPIC's recount drops them.
    */
-  firstVcpuWithoutPendingEoi?: (addressLo: number, data: number) => number;
+  vcpusWithoutPendingEoi?: (addressLo: number, data: number) => readonly number[];
 }
 
 /** Construction options. */
@@ -1044,15 +1044,49 @@ export class Ioapic implements EoiListener {
    * at, so an RTC tick that reached two vCPUs is never uncoalesced this way.
    */
   #lazyRtcEoi(pin: number): void {
-    const find = this.#host.firstVcpuWithoutPendingEoi;
+    const find = this.#host.vcpusWithoutPendingEoi;
     if (!find || this.#rtcPendingEoi === 0) return;
     const low = this.#low[pin], high = this.#high[pin];
     const vector = fieldGet(F_VECTOR, low);
-    const vcpu = find(
+    const vcpus = find(
       msiAddressLow(fieldGet(F_DEST, low, high), fieldGet(F_DESTMODE, low) === 1, false),
       msiDataWord(vector, fieldGet(F_DM, low), false),
     );
-    if (vcpu >= 0) this.#rtcEoi(vector, vcpu);
+    if (vcpus.length > 0) this.#rtcEoi(vector, vcpus[0]);
+  }
+
+  /**
+   * KVM_SET_LAPIC of vCPU `vcpuId` (KVM `kvm_rtc_eoi_tracking_restore_one`):
+   * if the RTC entry names it, whether it awaits the RTC's EOI follows
+   * whether its restored IRR or ISR holds the entry's vector, and the
+   * pending count with it.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.rtcRestoreOne(0);
+   * ```
+   */
+  rtcRestoreOne(vcpuId: number): void {
+    const h = this.#host;
+    if (!h.rtcDestinations || !h.vcpusWithoutPendingEoi || RTC_PIN >= this.pins) return;
+    const low = this.#low[RTC_PIN], high = this.#high[RTC_PIN];
+    const vector = fieldGet(F_VECTOR, low);
+    const addressLo = msiAddressLow(
+      fieldGet(F_DEST, low, high),
+      fieldGet(F_DESTMODE, low) === 1,
+      false,
+    );
+    const data = msiDataWord(vector, fieldGet(F_DM, low), false);
+    const i = this.#rtcDest.indexOf(vcpuId);
+    if (i < 0 && h.rtcDestinations(addressLo, data).includes(vcpuId)) {
+      this.#rtcDest.push(vcpuId);
+      this.#rtcPendingEoi++;
+      this.#rtcVector = vector;
+    } else if (i >= 0 && h.vcpusWithoutPendingEoi(addressLo, data).includes(vcpuId)) {
+      this.#rtcDest.splice(i, 1);
+      if (this.#rtcPendingEoi > 0) this.#rtcPendingEoi--;
+    }
   }
 
   #rtcEoi(vector: number, vcpuId: number | undefined): void {

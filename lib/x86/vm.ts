@@ -418,8 +418,7 @@ export class X86Vm implements VmModel {
         ack: (pin) => this.#acked(KvmIrqchip.Ioapic, pin),
         hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
         rtcDestinations: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data, true),
-        firstVcpuWithoutPendingEoi: (addressLo, data) =>
-          this.#pendingEoiVcpus(addressLo, data, false)[0] ?? -1,
+        vcpusWithoutPendingEoi: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data, false),
       }, {
         version: config.ioapicVersion ?? IoapicVersion.KVM,
         pins,

@@ -445,7 +445,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     name: "kvm set_lapic",
     backend: "KVM_SET_LAPIC",
     doc: "KVM_GET_LAPIC, one word changed, KVM_SET_LAPIC: the page is copied in without write " +
-      "masks or side effects; in x2APIC mode with KVM_X2APIC_API_USE_32BIT_IDS an ID other than " +
+      "masks or side effects but the RTC's EOI recount (kvm_rtc_eoi_tracking_restore_one: a vCPU " +
+      "the RTC entry names awaits its EOI iff IRR or ISR holds its vector); in x2APIC mode with KVM_X2APIC_API_USE_32BIT_IDS an ID other than " +
       "the x2APIC ID is -EINVAL (without it the ID is ignored) and LDR is recomputed",
     params: [VCPU, PAGE_OFFSET, {
       name: "value",
@@ -463,7 +464,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         source,
         `KVM_SET_LAPIC vcpu${a.vcpu} [0x${offset.toString(16)}] <- 0x${value.toString(16)}`,
       );
-      return vm.trace.within(id, () => {
+      const set = (): number => {
         if (l.x2apicMode) {
           const use32 = (vm.x2apicApi & X2apicApi.Use32BitIds) !== 0;
           // kvm_apic_state_fixup(set): the page's ID is checked or ignored, LDR follows it.
@@ -472,6 +473,12 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         }
         l.restoreWord(offset, value);
         return 0;
+      };
+      return vm.trace.within(id, () => {
+        const r = set();
+        // kvm_apic_set_state ends by recounting this vCPU's RTC EOI.
+        if (r === 0) vm.ioapic?.rtcRestoreOne(l.x2apicId);
+        return r;
       });
     },
   },
