@@ -818,9 +818,18 @@ export class Its {
         for (let j = 0; j < events.length; j++) {
           const ite = dev.itt.get(events[j])!;
           if (ite.lpi.forwarded) return -EACCES;
-          const next = j + 1 < events.length ? Math.min(events[j + 1] - events[j], 0xffff) : 0;
-          const val = (BigInt(next) << 48n) | (BigInt(ite.lpi.intid) << 16n) |
-            BigInt(ite.icid & 0xffff);
+          // An ITE MAPC V=0 orphaned has no ICID to save: it goes out as an
+          // invalid (zero) entry, which the restore skips, and the offsets
+          // of the ITEs before it lead past it (vgic_its_save_ite,
+          // compute_next_eventid_offset). Linux before that fix dereferenced
+          // the missing collection; the model saves as the newest does.
+          let val = 0n;
+          if (ite.icid >= 0) {
+            let k = j + 1;
+            while (k < events.length && dev.itt.get(events[k])!.icid < 0) k++;
+            const next = k < events.length ? Math.min(events[k] - events[j], 0xffff) : 0;
+            val = (BigInt(next) << 48n) | (BigInt(ite.lpi.intid) << 16n) | BigInt(ite.icid);
+          }
           if (!writeEntry(mem, dev.ittAddr + ite.event * ESZ, val)) return -EINVAL;
         }
         const next = k + 1 < ids.length ? Math.min(ids[k + 1] - ids[k], 0x3fff) : 0;
