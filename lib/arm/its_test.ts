@@ -417,3 +417,33 @@ Deno.test("Its.command() writes the command into the queue at GITS_CBASER, and a
     3,
   );
 });
+
+Deno.test("its_tables: a changed GITS_BASER<collections> with Valid kept frees the collections on newest, not on pre_2026; an unchanged rewrite frees nothing", () => {
+  for (const release of ["newest", "pre_2026"] as const) {
+    const g = new Gic(
+      { version: 3, vcpus: 1, nrIrqs: 64, its: true, v4: false, itsRelease: release },
+      new Trace(() => 0),
+    );
+    const its = g.its!;
+    assert.equal(its.release, release);
+    its.linuxEnable();
+    its.command({ op: "MAPC", collection: 7, target: 0, valid: 1 });
+    its.writeRegister(GitsOffset.CTLR, 0n, 4);
+    const coll = its.baserCollection;
+    its.writeRegister(GitsOffset.BASER + 8, coll, 8);
+    assert.equal(its.collectionTarget(7), 0, `${release}: unchanged`);
+    its.writeRegister(GitsOffset.BASER + 8, coll | 1n, 8);
+    assert.equal(its.collectionTarget(7), release === "newest" ? -1 : 0, release);
+    its.writeRegister(GitsOffset.BASER + 8, coll & ~GitsBaser.VALID, 8);
+    assert.equal(its.collectionTarget(7), -1, `${release}: Valid clear`);
+  }
+});
+
+Deno.test("its_tables: a vITS created later (KVM_CREATE_DEVICE) follows the VM's release", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false, itsRelease: "pre_2026" },
+    new Trace(() => 0),
+  );
+  g.addIts();
+  assert.equal(g.its!.release, "pre_2026");
+});
