@@ -143,3 +143,12 @@ Deno.test("scn fmt refuses a quoted scenario clearly and counts prose and errors
   assert.match(c.err.join("\n"), /no scenario found in/);
   assert.deepEqual(c.out, ["0 formatted, 0 not, 2 errors"]);
 });
+
+Deno.test("the scenario library is in the canonical layout (`deno task scn-fmt scenarios` mends it)", () => {
+  // Scenarios are pasted into bug reports and read side by side: one layout keeps a diff of two
+  // to what differs, as `deno fmt --check` does for the code.
+  const library = new URL("../../scenarios", import.meta.url).pathname;
+  const c = fmt(["--check", library]);
+  assert.deepEqual(c.out.filter((line) => line.startsWith("not formatted")), []);
+  assert.equal(c.code, 0);
+});
