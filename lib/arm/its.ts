@@ -308,21 +308,34 @@ export const KVM_GITS_IIDR = 0x4b00_043b;
 
 /**
  * The KVM table handling an ITS follows, the vm setting `its_tables`, oldest
- * last. `newest` (the stored Linux snapshot, with the two 2026 fixes the
- * selftest arm64/vgic_its_save.c checks): a GITS_BASER<n> write that changes
- * the register frees its devices or collections (`vgic_mmio_write_its_baser`),
- * and KVM_DEV_ARM_ITS_SAVE_TABLES leaves out a device the device table no
- * longer addresses, linking the DTE before it past it
- * (`vgic_its_save_device_tables`, `compute_next_devid_offset`). `pre_2026`
- * (every release before those fixes): only clearing Valid frees, and such a
- * device fails the save with -EINVAL after the DTEs before it were written.
+ * last. `newest` (the stored Linux snapshot, which has the two fixes the
+ * selftest arm64/vgic_its_save.c checks; Linux 7.3 is the first release with
+ * them): a GITS_BASER<n> write that changes the register frees its devices or
+ * collections (`vgic_mmio_write_its_baser`), and KVM_DEV_ARM_ITS_SAVE_TABLES
+ * leaves out a device the device table no longer addresses, linking the DTE
+ * before it past it (`vgic_its_save_device_tables`,
+ * `compute_next_devid_offset`). `linux_7_2` (Linux 7.2 and every release
+ * before it): only clearing Valid frees, and such a device fails the save with
+ * -EINVAL after the DTEs before it were written. Both fixes carry Fixes: tags,
+ * so a stable kernel older than 7.3 may have them backported: choose by the
+ * behaviour the kernel has, not by its version alone.
  *
  * @example
  * ```ts
  * ITS_KVM_RELEASES[0]; // "newest"
  * ```
  */
-export const ITS_KVM_RELEASES = ["newest", "pre_2026"] as const;
+// Evidence for the release names (torvalds/linux history, read through the
+// kernel.org post-receive logs and cgit): 8cd92f77ae4f "KVM: arm64: vgic-its:
+// Free the caches when GITS_BASER changes", cc5d96036e01 "KVM: arm64:
+// vgic-its: Skip unreachable devices instead of failing the save" and the
+// selftest 6f182db39fb0 "KVM: arm64: selftests: Add ITS table save tests",
+// all based on v7.3-rc3, came in tag kvmarm-fixes-7.3-1 ("KVM/arm64 changes
+// for 7.3, take #2"), merged by Paolo Bonzini as ec2ee09cb943 on 2026-09-21
+// and in Linus's tree by 2026-09-28 (akpm/mm refs/heads/linus), during the
+// 7.3-rc cycle; kvmarm-fixes-7.4-1 (2026-10-28) is already 7.4's. So v7.3 is
+// the first release with both, and v7.2 the last without.
+export const ITS_KVM_RELEASES = ["newest", "linux_7_2"] as const;
 
 /** One of {@link ITS_KVM_RELEASES}. */
 export type ItsKvmRelease = typeof ITS_KVM_RELEASES[number];
@@ -706,7 +719,7 @@ export class Its {
     // longer fit it, and a save would write past it); an unchanged rewrite,
     // as Linux's ITS driver does on resume, keeps it. Before, only clearing
     // Valid did.
-    const drop = this.release === "pre_2026" ? (reg & B.VALID) === 0n : reg !== old;
+    const drop = this.release === "linux_7_2" ? (reg & B.VALID) === 0n : reg !== old;
     if (drop) {
       if (device) {
         for (const id of [...this.devices.keys()]) this.mapd(id, 0, 0);
@@ -807,7 +820,7 @@ export class Its {
       // level-2 block dropped from an indirect table, by a plain store KVM
       // never sees) is left out, and so is it from the chain of next
       // offsets; before, it failed the save.
-      const ids = this.release === "pre_2026"
+      const ids = this.release === "linux_7_2"
         ? all
         : all.filter((id) => this.#tableEntry(this.baserDevice, id) >= 0);
       for (let k = 0; k < ids.length; k++) {

@@ -418,8 +418,8 @@ Deno.test("Its.command() writes the command into the queue at GITS_CBASER, and a
   );
 });
 
-Deno.test("its_tables: a changed GITS_BASER<collections> with Valid kept frees the collections on newest, not on pre_2026; an unchanged rewrite frees nothing", () => {
-  for (const release of ["newest", "pre_2026"] as const) {
+Deno.test("its_tables: a changed GITS_BASER<collections> with Valid kept frees the collections on newest, not on linux_7_2; an unchanged rewrite frees nothing", () => {
+  for (const release of ["newest", "linux_7_2"] as const) {
     const g = new Gic(
       { version: 3, vcpus: 1, nrIrqs: 64, its: true, v4: false, itsRelease: release },
       new Trace(() => 0),
@@ -441,9 +441,9 @@ Deno.test("its_tables: a changed GITS_BASER<collections> with Valid kept frees t
 
 Deno.test("its_tables: a vITS created later (KVM_CREATE_DEVICE) follows the VM's release", () => {
   const g = new Gic(
-    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false, itsRelease: "pre_2026" },
+    { version: 3, vcpus: 1, nrIrqs: 64, its: false, v4: false, itsRelease: "linux_7_2" },
     new Trace(() => 0),
   );
   g.addIts();
-  assert.equal(g.its!.release, "pre_2026");
+  assert.equal(g.its!.release, "linux_7_2");
 });

@@ -2805,14 +2805,18 @@ const SETTINGS: SettingSpec[] = [
     name: "its_tables",
     doc: "how KVM's vITS treats its tables when the guest changes them, by kernel version " +
       "(lib/arm/its.ts ITS_KVM_RELEASES): newest (default; the stored Linux snapshot, with the " +
-      "2026 fixes arm64/vgic_its_save.c checks: a GITS_BASER<n> write that changes the register " +
+      "fixes arm64/vgic_its_save.c checks, first released in Linux 7.3: a GITS_BASER<n> write that changes the register " +
       "frees its devices or collections, vgic_mmio_write_its_baser; KVM_DEV_ARM_ITS_SAVE_TABLES " +
       "skips a device the device table no longer addresses, such as one whose level-2 block the " +
       "guest cleared from an indirect table, and the DTE before it names the next one it saves) " +
-      "or pre_2026 (earlier releases: only clearing Valid frees them, so a shrunk collection " +
+      "or linux_7_2 (Linux 7.2 and earlier: only clearing Valid frees them, so a shrunk collection " +
       "table is saved past its end, and such a device fails the save with -EINVAL after the " +
       "DTEs before it were written)",
     value: { kind: "enum", values: [...ITS_KVM_RELEASES], default: "newest" },
+    refused: {
+      pre_2026: "renamed linux_7_2: Linux 7.3 is the first release with the two fixes " +
+        "(lib/arm/its.ts ITS_KVM_RELEASES), so the behaviour before them is 7.2's",
+    },
   },
   {
     name: "nr_irqs",

@@ -46,6 +46,16 @@ Deno.test("armPlatform refuses 'irqchip userspace' at check time", () => {
   );
 });
 
+Deno.test("'its_tables pre_2026', the old name of linux_7_2, is a located error that names the new one", () => {
+  assert.throws(
+    () => run(`scenario "x"\nvm arm { arch arm64  gic v3 { its }  its_tables pre_2026 }\n`),
+    (e: unknown) =>
+      e instanceof ScnError &&
+      e.diagnostics[0].message.startsWith("'its_tables pre_2026' is refused: renamed linux_7_2") &&
+      e.diagnostics[0].loc.start.line === 2,
+  );
+});
+
 Deno.test("vcpuIdsProblem() wants each vcpu_id 0..vcpus-1 once, and GICv3 for a non-default order", () => {
   const p = (vcpus: number, ids: number[], gic = "v3") =>
     vcpuIdsProblem({ vcpus, gic, vcpu_ids: ids });
