@@ -147,7 +147,7 @@ function literal(e: Expr): e is Extract<Expr, { e: "lit" }> {
  * import { type Program } from "../../dsl/program.ts";
  * declare const program: Program;
  * const h = new History(program, [["vcpu0"]], false);
- * h.record(0, 0, "guest", "vcpu0", "vector", 0x41, 0, 0);
+ * h.record(0, 0, "vector", 0x41, 0, 0);
  * h.count(0, 0, 0x41); // 1
  * ```
  */
@@ -158,11 +158,15 @@ export class History {
   /** Matchers of literal `in order` lists, by vm and vCPU. */
   readonly #matchers: OrderMatcher[][][];
   readonly #byCond = new Map<TookCond, OrderMatcher>();
+  /** The names a full history's records carry: the program's VMs', and per VM its vCPUs'. */
+  readonly #vmNames: readonly string[];
+  readonly #cpuNames: readonly (readonly string[])[];
 
   /**
    * An empty history for one run of `program`.
    *
-   * @param program the program whose `in order` conditions are followed
+   * @param program the program whose `in order` conditions are followed (and whose VMs' names
+   *   the records carry)
    * @param cpuNames per VM, the names of its vCPUs
    * @param full keep every take as a {@link TookRecord} too
    */
@@ -171,6 +175,8 @@ export class History {
     cpuNames: readonly (readonly string[])[],
     readonly full: boolean,
   ) {
+    this.#vmNames = program.vms.map((vm) => vm.name);
+    this.#cpuNames = cpuNames;
     this.#cpus = cpuNames.map((names) => names.map(() => new CpuHistory()));
     this.#matchers = cpuNames.map((names) => names.map(() => []));
     for (const c of inOrderConds(program)) {
@@ -184,17 +190,8 @@ export class History {
     }
   }
 
-  /** Records a take by vCPU `c` of VM `v`. */
-  record(
-    v: number,
-    c: number,
-    vmName: string,
-    cpuName: string,
-    kind: string,
-    vector: number,
-    time: number,
-    event: number,
-  ): void {
+  /** Records a take by vCPU `c` of VM `v` (its names, for a full history, from the constructor's). */
+  record(v: number, c: number, kind: string, vector: number, time: number, event: number): void {
     const h = this.#cpus[v][c];
     h.total++;
     if (vector !== h.lastVector) {
@@ -214,13 +211,16 @@ export class History {
     h.sequence?.push({ kind, vector });
     const matchers = this.#matchers[v][c];
     for (let i = 0; i < matchers.length; i++) matchers[i].see(kind, vector);
-    if (this.full) this.records.push({ vm: vmName, cpu: cpuName, kind, vector, time, event });
+    if (this.full) {
+      const vm = this.#vmNames[v], cpu = this.#cpuNames[v][c];
+      this.records.push({ vm, cpu, kind, vector, time, event });
+    }
   }
 
   /**
    * For `scn explore`'s snapshots: a function that puts the history back
    * as it is now (counts, sequences, `in order` matchers, records), as
-   * often as called. Fixed for the run: full, #byCond.
+   * often as called. Fixed for the run: full, #byCond, #vmNames, #cpuNames.
    */
   snapshot(): () => void {
     const records = this.records.length;

@@ -59,9 +59,9 @@ Deno.test("counted history answers 'took' as the list of takes does (random take
       const kind = pick(kinds);
       const vector = kind === "nmi" ? -1 : pick([0x30, 0x40, 0x50, 0x60]);
       takes.push({ kind, vector });
-      h.record(0, 1, "g", "vcpu1", kind, vector, 0, 0);
+      h.record(0, 1, kind, vector, 0, 0);
       // Another vCPU's takes are not this one's.
-      if (rnd() < 0.3) h.record(0, 0, "g", "vcpu0", kind, vector, 0, 0);
+      if (rnd() < 0.3) h.record(0, 0, kind, vector, 0, 0);
       const inOrder = h.inOrder(cond, wanted) &&
         wanted.every((w) => h.count(0, 1, w) > 0);
       assert.equal(
@@ -86,8 +86,8 @@ Deno.test("a full history keeps every take as a record; a counted one only count
   const full = new History(program, [["vcpu0"]], true);
   const counted = new History(program, [["vcpu0"]], false);
   for (let i = 0; i < 1000; i++) {
-    full.record(0, 0, "g", "vcpu0", "vector", 0x41, i, i + 1);
-    counted.record(0, 0, "g", "vcpu0", "vector", 0x41, i, i + 1);
+    full.record(0, 0, "vector", 0x41, i, i + 1);
+    counted.record(0, 0, "vector", 0x41, i, i + 1);
   }
   assert.equal(full.records.length, 1000);
   assert.deepEqual(full.records[999], {

@@ -879,11 +879,7 @@ class Interpreter {
       // boundary where nothing happens would end the settling, so a plain loop is the same.
       // Compiled runs only, as `idle`: the tree walker keeps the passes, and the tests that
       // compare the two hold this loop to them.
-      const cpu = vms[0].cpus[0], frames = this.frames[0][0];
-      while (this.stepCpu(0, 0, cpu, frames)) {
-        this.tick(loc);
-        this.afterStep();
-      }
+      this.settleOne(loc);
       return;
     }
     // Anything may have happened since the last settling (statements, timers): every vCPU is
@@ -928,34 +924,7 @@ class Interpreter {
     if (typeof b !== "number") {
       // An acknowledge may change what others see (the 8259's INTR after an ExtINT).
       this.stepMayWakeOthers = true;
-      const taken = b;
-      this.history.record(
-        v,
-        c,
-        this.vms[v].name,
-        cpu.name,
-        taken.kind,
-        taken.vector,
-        this.now,
-        taken.event,
-      );
-      if (this.compiled !== null) {
-        const handler = this.compiled.handlerFor(this, v, c, taken);
-        if (handler !== null) {
-          this.enter(
-            frames,
-            this.spareFrames[v][c],
-            handler.decl,
-            taken,
-            handler.steps,
-            handler.binds,
-          );
-        } else cpu.returnFromInterrupt();
-      } else {
-        const handler = this.findHandler(v, c, taken);
-        if (handler) this.enter(frames, this.spareFrames[v][c], handler, taken, null, true);
-        else cpu.returnFromInterrupt();
-      }
+      this.take(v, c, cpu, frames, b);
       return true;
     }
     if (b !== BOUNDARY_RUNNING) {
@@ -967,33 +936,90 @@ class Interpreter {
     // Not `frames[frames.length - 1]`: index -1 of an empty array is a named-property lookup
     // through the prototype chain, the slowest thing an idle boundary would do.
     if (frames.length !== 0) {
-      const top = frames[frames.length - 1];
-      if (top.pc < top.ops.length) {
-        if (!top.bindsNeeded && !this.invariantsReadVariables) {
-          if (top.steps !== null) perform(this, top.steps[top.pc++]);
-          else this.exec(top.ops[top.pc++]);
-        } else {
-          const hid = this.bind(frames);
-          try {
-            if (top.steps !== null) perform(this, top.steps[top.pc++]);
-            else this.exec(top.ops[top.pc++]);
-          } finally {
-            this.unbind(hid);
-          }
-        }
-        // A handler statement may act on anything (an IPI, a port of the 8259, a hypercall).
-        this.stepMayWakeOthers = true;
-      } else {
-        this.leave(frames, this.spareFrames[v][c]);
-        cpu.returnFromInterrupt();
-        cpu.retire();
-      }
+      // A handler statement may act on anything (an IPI, a port of the 8259, a hypercall).
+      if (this.handlerStep(cpu, frames, this.spareFrames[v][c])) this.stepMayWakeOthers = true;
       return true;
     }
     // Inside `run vcpuN { }` the vCPU executes the block's instructions only.
     if (v === this.windowVm && c === this.windowCpu) return false;
     // The vCPU is running guest code we do not model: one instruction retires.
     return cpu.retire();
+  }
+
+  /**
+   * The take `taken` of vCPU `c` of VM `v`, at one of its boundaries: recorded,
+   * and its handler entered (or, with none, returned from at once).
+   */
+  take(v: number, c: number, cpu: CpuModel, frames: Frame[], taken: Taken): void {
+    this.history.record(v, c, taken.kind, taken.vector, this.now, taken.event);
+    const spare = this.spareFrames[v][c];
+    if (this.compiled !== null) {
+      const handler = this.compiled.handlerFor(this, v, c, taken);
+      if (handler !== null) {
+        this.enter(frames, spare, handler.decl, taken, handler.steps, handler.binds);
+      } else cpu.returnFromInterrupt();
+    } else {
+      const handler = this.findHandler(v, c, taken);
+      if (handler) this.enter(frames, spare, handler, taken, null, true);
+      else cpu.returnFromInterrupt();
+    }
+  }
+
+  /**
+   * One boundary of a vCPU inside a handler (`frames` not empty): the next
+   * statement of the innermost body, or its end (IRET). Returns whether a
+   * statement ran.
+   */
+  handlerStep(cpu: CpuModel, frames: Frame[], spare: Frame[]): boolean {
+    const top = frames[frames.length - 1];
+    if (top.pc >= top.ops.length) {
+      this.leave(frames, spare);
+      cpu.returnFromInterrupt();
+      cpu.retire();
+      return false;
+    }
+    if (!top.bindsNeeded && !this.invariantsReadVariables) {
+      if (top.steps !== null) perform(this, top.steps[top.pc++]);
+      else this.exec(top.ops[top.pc++]);
+      return true;
+    }
+    const hid = this.bind(frames);
+    try {
+      if (top.steps !== null) perform(this, top.steps[top.pc++]);
+      else this.exec(top.ops[top.pc++]);
+    } finally {
+      this.unbind(hid);
+    }
+    return true;
+  }
+
+  /**
+   * {@link Interpreter.settle} of a compiled run with one vCPU: its
+   * boundaries one after another until one where nothing happens, each
+   * followed by the budget and the invariants as {@link Interpreter.tick}
+   * and {@link Interpreter.afterStep} check them. {@link Interpreter.stepCpu}
+   * and the passes are the same with one vCPU; this is them fused into one
+   * loop the JIT compiles whole (the 1M-MSI bench's settling is most of its
+   * engine time).
+   */
+  settleOne(loc: Loc): void {
+    const cpu = this.vms[0].cpus[0], frames = this.frames[0][0], spare = this.spareFrames[0][0];
+    const traced = this.trace.enabled;
+    for (;;) {
+      const b = cpu.boundary !== undefined ? cpu.boundary() : boundaryOf(cpu);
+      if (typeof b !== "number") this.take(0, 0, cpu, frames, b);
+      else if (b !== BOUNDARY_RUNNING) {
+        // A reset (x86 INIT) abandons the handlers the vCPU was in.
+        if (b === 2) { while (frames.length) this.leave(frames, spare); }
+        if (b === BOUNDARY_HALTED) return;
+      } else if (frames.length !== 0) this.handlerStep(cpu, frames, spare);
+      // Inside `run vcpuN { }` the vCPU executes the block's instructions only.
+      else if (this.windowVm >= 0 || !cpu.retire()) return;
+      // tick(), without its call where nothing is traced and the budget holds.
+      if (traced || this.steps + 1 - this.budgetStart > this.maxSteps) this.tick(loc);
+      else this.steps++;
+      if (this.invariants.length !== 0) this.afterStep();
+    }
   }
 
   /**
