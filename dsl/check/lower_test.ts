@@ -347,6 +347,7 @@ Deno.test("routing entries are lowered one record per entry, with defaults", () 
       data: 0,
       port: -1,
       vcpu: 0,
+      sint: -1,
       priority: 0xffff_ffff,
     },
     {
@@ -359,6 +360,7 @@ Deno.test("routing entries are lowered one record per entry, with defaults", () 
       address_hi: 0,
       port: -1,
       vcpu: 0,
+      sint: -1,
       priority: 0xffff_ffff,
     },
   ]);

@@ -37,6 +37,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     lapic: "xapic",
     x2apic_api: 0,
     hyperv_synic: 0,
+    hyperv_cpuid: 0,
     split_pins: 24,
     ioapic_version: 0x11,
     aps: "running",
@@ -88,7 +89,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(d.message, "unknown vm setting 'frobnicate'");
   assert.equal(
     d.hint,
-    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, hyperv_synic, split_pins, " +
+    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, hyperv_synic, hyperv_cpuid, split_pins, " +
       "ioapic_version, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
   );
 });

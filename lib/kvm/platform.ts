@@ -532,6 +532,11 @@ export class KvmBackedVm implements VmModel {
       this.ram = new GuestMemory(GUEST_MEMORY, this.mem);
       this.image = loadGuest(this.mem);
       const cpuid = this.sys.supportedCpuid();
+      if ((s.hyperv_synic as number | undefined ?? 0) > 1 || s.hyperv_cpuid === 1) {
+        throw new BackendUnsupported(
+          "'hyperv_synic 2' and 'hyperv_cpuid 1': the backend sets no Hyper-V CPUID leaves",
+        );
+      }
       if (s.hyperv_synic === 1 && this.sys.checkExtension(KVM_CAP.HYPERV_SYNIC) <= 0) {
         throw new BackendUnsupported("'hyperv_synic 1': this KVM offers no KVM_CAP_HYPERV_SYNIC");
       }
@@ -1067,6 +1072,10 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
       "development host (its PVM provider), so the backend does not issue one",
   },
   xen: { refused: "this KVM has no Xen support" },
+  "hyperv hypercall": {
+    refused: "the backend's guest monitor sets no Hyper-V CPUID and has no hypercall page",
+  },
+  KVM_HYPERV_EVENTFD: { refused: "the backend binds no Hyper-V connections" },
   "guest memory": (vm, _c, a) => {
     const w = ACCESS_SIZES[a.size as string];
     const addr = a.addr as number;
@@ -1153,6 +1162,11 @@ function routeOf(e: Readonly<Record<string, Val>>): KvmIrqRoutingEntry {
       address_hi: r.addressHi >>> 0,
       data: r.data >>> 0,
     };
+  }
+  if (r.type === "hv_sint") {
+    throw new BackendUnsupported(
+      "an 'hv_sint' routing entry: the backend sets up no Hyper-V SynIC",
+    );
   }
   throw new BackendUnsupported("a 'xen_evtchn' routing entry: this KVM has no Xen support");
 }

@@ -38,9 +38,12 @@ Deno.test("every x86 command is bound to a KVM operation or refused with a reaso
   assertEquals(
     refused.filter((r) => !r.endsWith("this KVM has no Xen support")).sort(),
     [
+      "hyperv hypercall: the backend's guest monitor sets no Hyper-V CPUID and has no hypercall page",
       "int: the guest monitor has no INT n action (its IDT has no such entries)",
       "inta: a model probe: KVM runs the acknowledge cycle only when it injects",
       "kvm get_clock: the host's kvmclock and CLOCK_REALTIME are its own, not the scenario's virtual time, so the model and /dev/kvm cannot agree on them",
+      "kvm hyperv_eventfd: the backend binds no Hyper-V connections",
+      "kvm hyperv_hcall_result: the backend's guest monitor sets no Hyper-V CPUID and has no hypercall page",
       "kvm request_interrupt_window: kvm_run.request_interrupt_window: the guest monitor does not follow IRQ-window exits",
       "kvm set_cpuid2: the guest monitor's CPUID is set before its first KVM_RUN, which a change after it would fail",
       "mov cr8: CR8 exists only in 64-bit mode, and the guest runs in real mode",

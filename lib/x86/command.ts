@@ -70,6 +70,8 @@ export type X86BackendOp =
   | "KVM_SET_IRQCHIP"
   | "cpuid"
   | "vmcall"
+  | "hyperv hypercall"
+  | "KVM_HYPERV_EVENTFD"
   | "eventfd signal"
   | "guest memory";
 

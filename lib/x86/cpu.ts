@@ -42,7 +42,7 @@ import type { Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
-import { HvSynic } from "./hyperv_synic.ts";
+import type { HvVcpu } from "./hyperv_vcpu.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /** Where a vCPU's ExtINT (PIC) interrupts come from. */
@@ -131,8 +131,11 @@ export interface X86CpuOptions {
   now?: () => number;
   /** The `struct kvm_run` to report exits in (the VM shares it with the split EOI listener). */
   run?: KvmRun;
-  /** KVM's Hyper-V SynIC of this vCPU, whose SINT MSRs it then has. Default none. */
-  synic?: HvSynic;
+  /**
+   * KVM's Hyper-V state of this vCPU (the VMM set the Hyper-V CPUID), whose
+   * MSRs it then has. Default none.
+   */
+  hyperv?: HvVcpu;
 }
 
 /**
@@ -236,8 +239,8 @@ export class X86Cpu implements CpuModel {
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
-  /** The vCPU's Hyper-V SynIC (its SINT MSRs), or null. */
-  readonly #synic: HvSynic | null;
+  /** The vCPU's Hyper-V MSRs, or null. */
+  readonly #hyperv: HvVcpu | null;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -265,7 +268,7 @@ export class X86Cpu implements CpuModel {
    * Saves the vCPU's state (its LAPIC's and kvm_run's too) and returns a
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
    * null when the LAPIC cannot be saved. Fixed at creation, not saved:
-   * index, name, trace, lapicInKernel, picInKernel, #now, hv, #synic (the
+   * index, name, trace, lapicInKernel, picInKernel, #now, hv, #hyperv (the
    * VM's, which a VM with a SynIC does not save); scratch: #taken (the last
    * take, copied out by the engine at once).
    */
@@ -332,7 +335,7 @@ export class X86Cpu implements CpuModel {
     this.#mp = options.waitForSipi && this.lapicInKernel ? MpState.Uninitialized : MpState.Runnable;
     this.#now = options.now ?? (() => 0);
     this.run = options.run ?? new KvmRun(this.name, trace);
-    this.#synic = options.synic ?? null;
+    this.#hyperv = options.hyperv ?? null;
   }
 
   /** How deeply interrupt handlers are nested right now. */
@@ -652,9 +655,9 @@ export class X86Cpu implements CpuModel {
    */
   rdmsr(msr: number): bigint | number {
     if (msr === IA32_TSC_MSR) return BigInt(Math.floor(this.#now()));
-    if (this.#synic !== null && HvSynic.isSint(msr)) {
-      const r = this.#synic.rdmsr(msr);
-      return typeof r === "bigint" ? r : this.#gp(`RDMSR 0x${msr.toString(16)}: ${r}`);
+    const hv = this.#hyperv?.rdmsr(msr);
+    if (hv !== undefined) {
+      return typeof hv === "bigint" ? hv : this.#gp(`RDMSR 0x${msr.toString(16)}: ${hv}`);
     }
     const why = this.#msrOwner(msr);
     if (why !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${why}`);
@@ -671,9 +674,9 @@ export class X86Cpu implements CpuModel {
   wrmsr(msr: number, value: bigint): number {
     const hv = this.hv?.wrmsr?.(this.index, msr, value);
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
-    if (this.#synic !== null && HvSynic.isSint(msr)) {
-      const r = this.#synic.wrmsr(msr, value);
-      return r === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${r}`);
+    const hvr = this.#hyperv?.wrmsr(msr, value);
+    if (hvr !== undefined) {
+      return hvr === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hvr}`);
     }
     const why = msr === IA32_TSC_MSR ? "writing the TSC is not modelled" : this.#msrOwner(msr);
     if (why !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${why}`);

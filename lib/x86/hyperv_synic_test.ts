@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { testVector } from "../core/vector_set.ts";
-import { HV_X64_MSR_SINT0, HvSynic, SINT } from "./hyperv_synic.ts";
+import { GuestMemory } from "../core/guest_memory.ts";
+import { HV_MESSAGE, HV_MSR, HV_X64_MSR_SINT0, HvSynic, SINT } from "./hyperv_synic.ts";
 
 Deno.test("HvSynic: the SINT MSRs #GP until KVM_CAP_HYPERV_SYNIC, then start masked", () => {
   const s = new HvSynic();
@@ -25,4 +26,69 @@ Deno.test("HvSynic: the AutoEOI bitmap follows the unmasked AutoEOI SINTs, share
   assert.match(s.wrmsr(HV_X64_MSR_SINT0 + 3, 0x2000fn)!, /below 16/);
   assert.equal(s.wrmsr(HV_X64_MSR_SINT0 + 3, 0x3000fn), null, "masked: any vector");
   assert.equal(testVector(s.autoEoi, 0x0f), false);
+});
+
+/** A SynIC over 64 KiB of RAM, recording its interrupts and exits. */
+function withHost(dontZero = false) {
+  const mem = new GuestMemory(0x10000);
+  const irqs: number[] = [], acked: number[] = [], exits: number[] = [];
+  const s = new HvSynic({
+    mem: () => mem,
+    interrupt: (v) => (irqs.push(v), 1),
+    ackedGsi: (gsi) => acked.push(gsi),
+    ackedSint: () => {},
+    exit: (msr) => exits.push(msr),
+  });
+  s.activate(dontZero);
+  return { mem, s, irqs, acked, exits };
+}
+
+Deno.test("HvSynic: enabling SIMP zeroes its page under SYNIC, not under SYNIC2, and exits", () => {
+  for (const dontZero of [false, true]) {
+    const { mem, s, exits } = withHost(dontZero);
+    mem.write(0x3010, 32, 0xdead);
+    assert.equal(s.wrmsr(HV_MSR.SIMP, 0x3001n), null);
+    assert.equal(mem.read(0x3010, 32), dontZero ? 0xdead : 0);
+    assert.deepEqual(exits, [HV_MSR.SIMP]);
+    // A page outside RAM: SYNIC's kvm_clear_guest fails (#GP); SYNIC2 clears nothing.
+    const far = s.wrmsr(HV_MSR.SIEFP, 0x20001n);
+    if (dontZero) assert.equal(far, null);
+    else {
+      assert.match(far!, /outside guest RAM/);
+      assert.equal(s.rdmsr(HV_MSR.SIEFP), 0n, "a failed write leaves SIEFP");
+    }
+  }
+});
+
+Deno.test("HvSynic: a message lands in its SINT's 256-byte slot; a busy slot gets msg_pending", () => {
+  const { mem, s, irqs } = withHost();
+  const msg = { type: 0x1234, payload: new Uint8Array([1, 2, 3]) };
+  assert.equal(s.deliverMessage(5, msg, false), -2, "SIMP not enabled: -ENOENT");
+  s.wrmsr(HV_MSR.SIMP, 0x4001n);
+  s.wrmsr(HV_MSR.SINT0 + 5, 0x55n);
+  assert.equal(s.deliverMessage(5, msg, false), 0);
+  const slot = 0x4000 + 5 * HV_MESSAGE.Size;
+  assert.equal(mem.read(slot + HV_MESSAGE.Type, 32), 0x1234);
+  assert.equal(mem.read(slot + HV_MESSAGE.PayloadSize, 8), 3);
+  assert.equal(mem.read(slot + HV_MESSAGE.Payload + 2, 8), 3);
+  assert.deepEqual(irqs, [0x55]);
+  assert.equal(s.deliverMessage(5, msg, true), 0, "no_retry: dropped quietly");
+  assert.equal(mem.read(slot + HV_MESSAGE.Flags, 8), 0);
+  assert.equal(s.deliverMessage(5, msg, false), -11, "busy: -EAGAIN");
+  assert.equal(mem.read(slot + HV_MESSAGE.Flags, 8), HV_MESSAGE.MsgPending);
+  assert.deepEqual(irqs, [0x55]);
+});
+
+Deno.test("HvSynic: the EOI of a SINT's vector and EOM ack the GSI routed to it", () => {
+  const { s, acked } = withHost();
+  s.wrmsr(HV_MSR.SINT0 + 1, 0x61n);
+  s.sintToGsi[1] = 40;
+  assert.equal(s.hasVector(0x61), true);
+  s.sendEoi(0x61);
+  assert.deepEqual(acked, [40]);
+  s.wrmsr(HV_MSR.EOM, 0n);
+  assert.deepEqual(acked, [40, 40]);
+  s.wrmsr(HV_MSR.SINT0 + 1, 0x10061n);
+  assert.equal(s.hasVector(0x61), false, "masked: its EOIs are no acks");
+  assert.equal(s.setIrq(1), -2);
 });

@@ -6,9 +6,12 @@
  * (formerly `irq_comm.c`: `kvm_set_routing_entry`, `kvm_set_msi`, the default
  * table), as documented in `Documentation/virt/kvm/api.rst`.
  *
- * The IRQCHIP, MSI and Xen event-channel (`KVM_IRQ_ROUTING_XEN_EVTCHN`,
- * Linux `arch/x86/kvm/xen.c` `kvm_xen_setup_evtchn`, `evtchn_set_fn`) entry
- * types are modelled; Hyper-V SINT and s390 adapter routes are not.
+ * The IRQCHIP, MSI, Xen event-channel (`KVM_IRQ_ROUTING_XEN_EVTCHN`,
+ * Linux `arch/x86/kvm/xen.c` `kvm_xen_setup_evtchn`, `evtchn_set_fn`) and
+ * Hyper-V SINT (`KVM_IRQ_ROUTING_HV_SINT`, `arch/x86/kvm/hyperv.c`
+ * `kvm_hv_set_sint`: a raise is `kvm_hv_synic_set_irq` of the route's VP
+ * index and SINT, a de-assert does nothing) entry types are modelled; s390
+ * adapter routes are not.
  *
  * @module
  */
@@ -135,6 +138,43 @@ export interface XenEvtchnRouteEntry {
 }
 
 /**
+ * A route from a GSI to a Hyper-V SynIC's SINT (`KVM_IRQ_ROUTING_HV_SINT`,
+ * `struct kvm_irq_routing_hv_sint`): raising the GSI raises SINT `sint` of
+ * the vCPU whose VP index is `vcpu`. Nothing is checked when the table is
+ * set; a VP index without an active SynIC fails at delivery (-EINVAL).
+ *
+ * @example
+ * ```ts
+ * const e: HvSintRouteEntry = { gsi: 32, type: "hv_sint", vcpu: 1, sint: 2 };
+ * ```
+ */
+export interface HvSintRouteEntry {
+  /** The GSI this route belongs to, < {@link KVM_MAX_IRQ_ROUTES}. */
+  gsi: number;
+  /** `KVM_IRQ_ROUTING_HV_SINT`. */
+  type: "hv_sint";
+  /** The VP index (`u.hv_sint.vcpu`). */
+  vcpu: number;
+  /** The SINT (`u.hv_sint.sint`). */
+  sint: number;
+  /** Must be 0. */
+  flags?: number;
+}
+
+/**
+ * Where Hyper-V SINT routes go: the VM's SynICs.
+ *
+ * @example
+ * ```ts
+ * const target: HvSintTarget = { setIrq: () => 1 };
+ * ```
+ */
+export interface HvSintTarget {
+  /** `kvm_hv_synic_set_irq`: >0 delivered, 0 not accepted, <0 an error (-EINVAL: no such SynIC). */
+  setIrq(vpIndex: number, sint: number): number;
+}
+
+/**
  * One `kvm_irq_routing_entry`.
  *
  * @example
@@ -142,7 +182,7 @@ export interface XenEvtchnRouteEntry {
  * const e: RoutingEntry = { gsi: 24, type: "msi", addressLo: 0xfee00000, addressHi: 0, data: 0x41 };
  * ```
  */
-export type RoutingEntry = IrqchipRoute | MsiRoute | XenEvtchnRouteEntry;
+export type RoutingEntry = IrqchipRoute | MsiRoute | XenEvtchnRouteEntry | HvSintRouteEntry;
 
 /**
  * Where Xen event-channel routes go: KVM's Xen emulation of a `kvm-xen`
@@ -205,6 +245,8 @@ export interface GsiRoutingOptions {
   name?: string;
   /** Where Xen event-channel routes deliver; without it they are -EINVAL. */
   xen?: XenRouteTarget;
+  /** Where Hyper-V SINT routes deliver; without it a raise is -EINVAL (no SynIC). */
+  hyperv?: HvSintTarget;
   /**
    * I/O APIC pins a route may name and the default table covers: KVM's 24
    * (`KVM_IOAPIC_NUM_PINS`) unless a Xen VM models Xen's 48-pin vIOAPIC.
@@ -212,15 +254,15 @@ export interface GsiRoutingOptions {
   ioapicPins?: number;
 }
 
-const KIND_PIC = 0, KIND_IOAPIC = 1, KIND_MSI = 2, KIND_XEN = 3;
+const KIND_PIC = 0, KIND_IOAPIC = 1, KIND_MSI = 2, KIND_XEN = 3, KIND_HV_SINT = 4;
 
 interface CompiledRoute {
   readonly kind: number;
   readonly entry: Readonly<RoutingEntry>;
   readonly chip: 0 | 1;
-  /** IRQCHIP: the pin. Xen: the port. */
+  /** IRQCHIP: the pin. Xen: the port. HV_SINT: the SINT. */
   readonly pin: number;
-  /** MSI: address low. Xen: the vcpu_id. */
+  /** MSI: address low. Xen: the vcpu_id. HV_SINT: the VP index. */
   readonly lo: number;
   /** MSI: address high. Xen: the priority. */
   readonly hi: number;
@@ -464,7 +506,7 @@ export class GsiRouting {
       for (const other of list) {
         // One route per irqchip per GSI; any non-irqchip route stands alone.
         if (other.entry.type !== "irqchip" || e.type !== "irqchip") {
-          return reject(`gsi ${e.gsi}: an MSI or Xen route must be the GSI's only route`);
+          return reject(`gsi ${e.gsi}: an MSI, Xen or Hyper-V route must be the GSI's only route`);
         }
         if ((other.entry as IrqchipRoute).irqchip === e.irqchip) {
           return reject(`gsi ${e.gsi}: irqchip ${e.irqchip} routed twice`);
@@ -575,6 +617,9 @@ export class GsiRouting {
           } else if (r.kind === KIND_XEN) {
             // evtchn_set_fn: a de-assert is -EINVAL, which kvm_set_irq skips.
             s = level === 0 || !o.xen ? -1 : this.#setXen(r);
+          } else if (r.kind === KIND_HV_SINT) {
+            // kvm_hv_set_sint: a de-assert is -1.
+            s = level === 0 ? -1 : this.#setHvSint(r);
           } else {
             s = this.#setMsi(r.lo, r.hi, r.data, level);
           }
@@ -650,6 +695,14 @@ export class GsiRouting {
     if (t.enabled) {
       t.emit(this.#name, "xen_evtchn", `port ${r.pin} vcpu ${r.lo} -> ${ret}`);
     }
+    return ret;
+  }
+
+  /** KVM `kvm_hv_set_sint` for a raise. */
+  #setHvSint(r: CompiledRoute): number {
+    const o = this.#opts, t = o.trace;
+    const ret = o.hyperv ? o.hyperv.setIrq(r.lo, r.pin) : -EINVAL;
+    if (t.enabled) t.emit(this.#name, "hv_sint", `vp ${r.lo} SINT${r.pin} -> ${ret}`);
     return ret;
   }
 
@@ -742,6 +795,24 @@ export class GsiRouting {
         pin: entry.port,
         lo: entry.vcpu,
         hi: entry.priority,
+        data: 0,
+      };
+    }
+    if (e.type === "hv_sint") {
+      // kvm_set_routing_entry copies the VP index and SINT unchecked.
+      const entry: HvSintRouteEntry = {
+        gsi: e.gsi,
+        type: "hv_sint",
+        vcpu: e.vcpu >>> 0,
+        sint: e.sint >>> 0,
+      };
+      return {
+        kind: KIND_HV_SINT,
+        entry: Object.freeze(entry),
+        chip: 0,
+        pin: entry.sint,
+        lo: entry.vcpu,
+        hi: 0,
         data: 0,
       };
     }

@@ -43,6 +43,8 @@ export const KvmExit = {
   Hlt: 5,
   /** KVM_EXIT_IRQ_WINDOW_OPEN: userspace asked for an interrupt window and it opened. */
   IrqWindowOpen: 7,
+  /** KVM_EXIT_HYPERV: a SynIC MSR write or a Hyper-V hypercall for userspace (`struct kvm_hyperv_exit`). */
+  Hyperv: 22,
   /** KVM_EXIT_IOAPIC_EOI: split irqchip, the EOI of a vector userspace's I/O APIC owns. */
   IoapicEoi: 26,
 } as const;
@@ -116,6 +118,24 @@ export class KvmRun {
   haltExitsStat = 0;
   /** `kvm_run.request_interrupt_window`, as userspace last set it. */
   requestInterruptWindow = false;
+  /**
+   * `kvm_run.hyperv` of the last KVM_EXIT_HYPERV: `type` (1 SYNIC, 2
+   * HCALL, 0 before any); for SYNIC the MSR written and SCONTROL, SIEFP,
+   * SIMP after it; for HCALL the input (RCX) and params (RDX, R8), and the
+   * result userspace gave back.
+   */
+  readonly hyperv = {
+    type: 0,
+    msr: 0,
+    control: 0n,
+    evtPage: 0n,
+    msgPage: 0n,
+    input: 0n,
+    params: [0n, 0n] as [bigint, bigint],
+    result: 0n,
+  };
+  /** How many KVM_EXIT_HYPERV exits there were. */
+  hypervExits = 0;
 
   /** Makes an empty record; `name` is the vCPU's trace source. */
   constructor(readonly name: string, readonly trace: Trace) {}
@@ -128,7 +148,11 @@ export class KvmRun {
     const { exitReason, eoiVector, ioapicEoiExits, irqWindowExits, hltExits } = this;
     const { requestInterruptWindow, haltExitsStat } = this;
     const ioapicEoiVectors = this.ioapicEoiVectors.slice();
+    const hyperv = { ...this.hyperv, params: [...this.hyperv.params] as [bigint, bigint] };
+    const hypervExits = this.hypervExits;
     return () => {
+      Object.assign(this.hyperv, hyperv);
+      this.hypervExits = hypervExits;
       this.exitReason = exitReason;
       this.eoiVector = eoiVector;
       this.ioapicEoiExits = ioapicEoiExits;
@@ -152,6 +176,17 @@ export class KvmRun {
     h.n(this.hltExits);
     h.n(this.haltExitsStat);
     h.bool(this.requestInterruptWindow);
+    const hv = this.hyperv;
+    h.n(hv.type);
+    h.n(hv.msr);
+    h.big(hv.control);
+    h.big(hv.evtPage);
+    h.big(hv.msgPage);
+    h.big(hv.input);
+    h.big(hv.params[0]);
+    h.big(hv.params[1]);
+    h.big(hv.result);
+    h.n(this.hypervExits);
   }
 
   /**
@@ -189,6 +224,46 @@ export class KvmRun {
   }
 
   /**
+   * Records KVM_EXIT_HYPERV of type KVM_EXIT_HYPERV_SYNIC (`synic_exit`):
+   * the guest wrote SCONTROL, SIEFP or SIMP, and userspace learns the three.
+   *
+   * @example
+   * ```ts
+   * declare const run: KvmRun;
+   * run.hypervSynicExit(0x40000083, 1n, 0n, 0x3001n);
+   * ```
+   */
+  hypervSynicExit(msr: number, control: bigint, evtPage: bigint, msgPage: bigint): void {
+    const h = this.hyperv;
+    h.type = 1;
+    h.msr = msr;
+    h.control = control;
+    h.evtPage = evtPage;
+    h.msgPage = msgPage;
+    this.hypervExits++;
+    this.exit(KvmExit.Hyperv, `KVM_EXIT_HYPERV_SYNIC msr 0x${msr.toString(16)}`);
+  }
+
+  /**
+   * Records KVM_EXIT_HYPERV of type KVM_EXIT_HYPERV_HCALL: a hypercall KVM
+   * leaves to userspace, with its input and parameters.
+   *
+   * @example
+   * ```ts
+   * declare const run: KvmRun;
+   * run.hypervHcallExit(0x5cn, 0x3000n, 0n);
+   * ```
+   */
+  hypervHcallExit(input: bigint, ingpa: bigint, outgpa: bigint): void {
+    const h = this.hyperv;
+    h.type = 2;
+    h.input = input;
+    h.params = [ingpa, outgpa];
+    this.hypervExits++;
+    this.exit(KvmExit.Hyperv, `KVM_EXIT_HYPERV_HCALL input 0x${input.toString(16)}`);
+  }
+
+  /**
    * Back to the state of a new vCPU (KVM_CREATE_VCPU).
    *
    * @example
@@ -206,6 +281,17 @@ export class KvmRun {
     this.haltExitsStat = 0;
     this.requestInterruptWindow = false;
     clearAllVectors(this.ioapicEoiVectors);
+    Object.assign(this.hyperv, {
+      type: 0,
+      msr: 0,
+      control: 0n,
+      evtPage: 0n,
+      msgPage: 0n,
+      input: 0n,
+      params: [0n, 0n],
+      result: 0n,
+    });
+    this.hypervExits = 0;
   }
 }
 

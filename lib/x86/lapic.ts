@@ -454,6 +454,9 @@ export class Lapic {
   readonly #local: ApicMessage = fixedMessage(0, 0, "local");
   /** {@link Lapic.useAutoEoi}'s vectors, or null (no SynIC: the common case, one test per take). */
   #autoEoi: Uint32Array | null = null;
+  /** {@link Lapic.useSynicEoi}'s vectors and listener, or null (no SynIC). */
+  #synicVectors: Uint32Array | null = null;
+  #synicEoi: ((vector: number) => void) | null = null;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -479,7 +482,7 @@ export class Lapic {
    * and returns a function that puts it back, for `scn explore`
    * (`VmModel.snapshot`); null while the timer is armed. Fixed at
    * creation, not saved: #initialId, #host, #cmci, #lint0Reenabled,
-   * #errors, #icr2Whole, #autoEoi (the SynIC's bitmap, which the VM owns); scratch
+   * #errors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local.
    */
   snapshot(): (() => void) | null {
@@ -1244,6 +1247,22 @@ export class Lapic {
   }
 
   /**
+   * Hyper-V SynIC's SINT vectors (`synic->vec_bitmap`, read live): the EOI
+   * of one is an ack of its SINTs, which `onEoi` hears before the I/O APIC
+   * does (`apic_set_eoi` -> `kvm_hv_synic_send_eoi`).
+   *
+   * @example
+   * ```ts
+   * declare const apic: Lapic;
+   * apic.useSynicEoi(new Uint32Array(8), (v) => console.log(v));
+   * ```
+   */
+  useSynicEoi(vectors: Uint32Array, onEoi: (vector: number) => void): void {
+    this.#synicVectors = vectors;
+    this.#synicEoi = onEoi;
+  }
+
+  /**
    * End of interrupt: clears the highest ISR bit. If that vector's TMR bit is
    * set and SVR bit 12 is clear, tells the EOI listener (the IOAPIC's remote
    * IRR); with the bit set, only its `suppressedEoi`, if the host lets the
@@ -1274,6 +1293,7 @@ export class Lapic {
       return -1;
     }
     this.#isrClear(v);
+    if (this.#synicVectors !== null && testVector(this.#synicVectors, v)) this.#synicEoi!(v);
     // The common EOI stays small enough for V8 to inline: an edge vector,
     // untraced, no split irqchip, no LINT waiting for it.
     const listener = this.#host.eoiListener;

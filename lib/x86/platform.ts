@@ -67,6 +67,7 @@ import {
   KVM_CAPS_RELEASES,
   type KvmCapsRelease,
 } from "./kvm_caps.ts";
+import { HYPERV_COMMANDS, HYPERV_CONSTANTS, HYPERV_STATE } from "./hyperv_commands.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
 
 type Cmd = X86Command;
@@ -788,8 +789,9 @@ const VCPU_COMMANDS: Cmd[] = [
       return msr === undefined ? undefined : decodeMsr(Number(msr), value);
     },
     doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
-      "x2APIC registers (0x800-0x8ff), with 'hyperv_synic 1' the SynIC's SINT0-15 " +
-      "(0x40000090-0x4000009f); a #GP is traced and returns GP",
+      "x2APIC registers (0x800-0x8ff), with Hyper-V's CPUID ('hyperv_cpuid', 'hyperv_synic') " +
+      "the Hyper-V MSRs (GUEST_OS_ID, HYPERCALL, VP_INDEX, TIME_REF_COUNT, the SynIC's " +
+      "0x40000080-0x4000009f, the timers' 0x400000b0-0x400000b7); a #GP is traced and returns GP",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
     returns: "the 64-bit value, or GP (-13) if the instruction raised #GP",
     run: (vm, cpu, a) =>
@@ -809,9 +811,9 @@ const VCPU_COMMANDS: Cmd[] = [
       return msr === undefined || value === undefined ? undefined : decodeMsr(Number(msr), value);
     },
     doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
-      "0x83f SELF IPI), IA32_TSC_DEADLINE, with 'hyperv_synic 1' the SynIC's SINT0-15 " +
-      "(0x40000090-0x4000009f: vector, masked bit 16, AutoEOI bit 17); a #GP is traced and " +
-      "returns GP",
+      "0x83f SELF IPI), IA32_TSC_DEADLINE, with Hyper-V's CPUID the Hyper-V MSRs " +
+      "(SCONTROL, SIEFP, SIMP, EOM, SINT0-15: vector, masked bit 16, AutoEOI bit 17; " +
+      "STIMERn_CONFIG and _COUNT; GUEST_OS_ID, HYPERCALL); a #GP is traced and returns GP",
     params: [
       { name: "msr", type: U32, doc: "the MSR index (ECX)" },
       { name: "value", type: { kind: "u64" }, doc: "EDX:EAX" },
@@ -867,9 +869,9 @@ const ROUTE_PARAMS: readonly ParamSpec[] = [
   { name: "gsi", type: GSI, doc: "the GSI this entry routes" },
   {
     name: "type",
-    type: { kind: "enum", values: ["irqchip", "msi", "xen_evtchn"] },
-    doc:
-      "the entry type; by default irqchip if irqchip= is given, xen_evtchn if port= is, else msi",
+    type: { kind: "enum", values: ["irqchip", "msi", "xen_evtchn", "hv_sint"] },
+    doc: "the entry type; by default irqchip if irqchip= is given, xen_evtchn if port= is, " +
+      "hv_sint if sint= is, else msi",
     default: "",
   },
   {
@@ -896,8 +898,15 @@ const ROUTE_PARAMS: readonly ParamSpec[] = [
   {
     name: "vcpu",
     type: U32,
-    doc: "KVM_IRQ_ROUTING_XEN_EVTCHN: the KVM vcpu_id (APIC ID) to notify",
+    doc: "KVM_IRQ_ROUTING_XEN_EVTCHN: the KVM vcpu_id (APIC ID) to notify; " +
+      "KVM_IRQ_ROUTING_HV_SINT: the VP index (the vCPU index)",
     default: 0,
+  },
+  {
+    name: "sint",
+    type: U32,
+    doc: "KVM_IRQ_ROUTING_HV_SINT: the SynIC SINT the GSI raises",
+    default: -1,
   },
   {
     name: "priority",
@@ -925,7 +934,17 @@ export function toRoutingEntry(e: Readonly<Record<string, Val>>): RoutingEntry {
     ? "irqchip"
     : (e.port as number) >= 0
     ? "xen_evtchn"
+    : (e.sint as number) >= 0
+    ? "hv_sint"
     : "msi";
+  if (type === "hv_sint") {
+    return {
+      gsi: e.gsi as number,
+      type: "hv_sint",
+      vcpu: e.vcpu as number,
+      sint: Math.max(e.sint as number, 0),
+    };
+  }
   if (type === "xen_evtchn") {
     return {
       gsi: e.gsi as number,
@@ -1258,7 +1277,7 @@ function cpuState(): State[] {
     flag(
       "exit_reason",
       "kvm_run.exit_reason of the last exit to userspace: KVM_EXIT_HLT 5, " +
-        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_IOAPIC_EOI 26; 0 before any",
+        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_HYPERV 22, KVM_EXIT_IOAPIC_EOI 26; 0 before any",
       (vm, c) => vm.cpus[c].run.exitReason,
       255,
     ),
@@ -1470,11 +1489,22 @@ const SETTINGS: SettingSpec[] = [
   },
   {
     name: "hyperv_synic",
-    doc: "1: the VMM enabled KVM_CAP_HYPERV_SYNIC on every vCPU (kvm_hv_activate_synic): the " +
-      "guest has the SINT MSRs (HV_X64_MSR_SINT0 0x40000090..SINT15, every one masked at " +
-      "first; an unmasked vector below 16 #GPs) and a vector of an unmasked SINT with AutoEOI " +
-      "(bit 17) is taken without entering ISR, whoever sent it (kvm_apic_ack_interrupt): no " +
-      "EOI is expected and none reaches the I/O APIC; 0 (default): those MSRs #GP",
+    doc: "the VMM set Hyper-V's CPUID leaves and enabled on every vCPU 1: KVM_CAP_HYPERV_SYNIC, " +
+      "or 2: KVM_CAP_HYPERV_SYNIC2 (kvm_hv_activate_synic): the guest has the SynIC MSRs " +
+      "(SCONTROL 0x40000080, SVERSION, SIEFP, SIMP, EOM 0x40000084, SINT0-15 " +
+      "0x40000090-0x4000009f, every SINT masked at first; an unmasked vector below 16 #GPs) " +
+      "and the synthetic timers (STIMER0_CONFIG 0x400000b0..); a vector of an unmasked SINT " +
+      "with AutoEOI (bit 17) is taken without entering ISR, whoever sent it " +
+      "(kvm_apic_ack_interrupt). The two differ where a guest write enables SIMP or SIEFP: " +
+      "SYNIC zeroes the page, SYNIC2 leaves it as it is. 0 (default): no SynIC, its MSRs #GP",
+    value: { kind: "int", min: 0, max: 2, default: 0 },
+  },
+  {
+    name: "hyperv_cpuid",
+    doc: "1: the VMM set Hyper-V's CPUID leaves with KVM_SET_CPUID2 (vcpu->arch.hyperv_enabled): " +
+      "the guest has HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL (the hypercall page), " +
+      "HV_X64_MSR_TIME_REF_COUNT and VP_INDEX, and Hyper-V hypercalls ('hyperv hypercall'); " +
+      "'hyperv_synic' implies it. 0 (default): every Hyper-V MSR #GPs",
     value: { kind: "int", min: 0, max: 1, default: 0 },
   },
   {
@@ -1572,6 +1602,7 @@ const X86_CONSTANTS: Record<string, number> = {
   KVM_EXIT_HLT: KvmExit.Hlt,
   KVM_EXIT_IRQ_WINDOW_OPEN: KvmExit.IrqWindowOpen,
   KVM_EXIT_IOAPIC_EOI: KvmExit.IoapicEoi,
+  KVM_EXIT_HYPERV: KvmExit.Hyperv,
 };
 
 const HANDLER_EVENTS: HandlerEventSpec[] = [
@@ -1708,6 +1739,7 @@ export const X86_COMMANDS: readonly X86Command[] = [
   ...VMM_IOCTL_COMMANDS,
   ...CPUID_COMMANDS.map(exiting).map(started),
   ...KVM_HYPERCALL_COMMANDS.map(exiting).map(started),
+  ...HYPERV_COMMANDS.map((c) => c.actor === "vcpu" ? started(exiting(c)) : c),
   ...DEVICE_COMMANDS,
   ...XEN_COMMANDS,
   ...guestMemoryCommands<X86Vm>((vm) => vm.memory()).map((c): Cmd => {
@@ -1735,6 +1767,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...picState().map((p) => ({ ...p, requires: needEmulatedChips })),
     ...XEN_STATE,
     ...VMM_IOCTL_STATE,
+    ...HYPERV_STATE,
     ...guestMemoryState<X86Vm>((vm) => vm.memory(), (vm) => vm.memorySize),
   ],
   // The LAPIC's vector registers and priorities, the vCPU's flags, the
@@ -1763,6 +1796,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...VMM_IOCTL_CONSTANTS,
     ...KVM_CAP_NUMBERS,
     ...KVM_HYPERCALL_CONSTANTS,
+    ...HYPERV_CONSTANTS,
   },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
   actors: ["vmm", "xen"],
@@ -1816,9 +1850,12 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.kvm_master_clock === 1 && s.hypervisor === "xen") {
       return "'kvm_master_clock' is KVM's clock: use 'hypervisor kvm' or 'kvm-xen'";
     }
-    if (s.hyperv_synic === 1 && (s.hypervisor !== "kvm" || s.irqchip === "userspace")) {
+    if (s.hyperv_synic !== 0 && (s.hypervisor === "xen" || s.irqchip === "userspace")) {
       return "'hyperv_synic' is KVM's Hyper-V SynIC, which needs KVM's in-kernel LAPIC: use " +
-        "'hypervisor kvm' with 'irqchip kernel' or 'split'";
+        "'hypervisor kvm' or 'kvm-xen' with 'irqchip kernel' or 'split'";
+    }
+    if (s.hyperv_cpuid === 1 && s.hypervisor === "xen") {
+      return "'hyperv_cpuid' is KVM's Hyper-V emulation: use 'hypervisor kvm' or 'kvm-xen'";
     }
     if (s.irqchip !== "split" && s.split_pins !== 24) {
       return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";
@@ -1866,7 +1903,8 @@ export const x86Platform: Platform<X86Vm> = {
       kvmWallclockSec: s["hypervisor.kvm_wallclock"] as number,
       irqfdEventfd: s.irqfd_eventfd as "exclusive" | "per_vm",
       apicBusCycleNs: s.apic_bus_cycle_ns as number,
-      hypervSynic: s.hyperv_synic === 1,
+      hypervSynic: s.hyperv_synic as 0 | 1 | 2,
+      hypervCpuid: s.hyperv_cpuid === 1,
       kvmCaps: s.kvm_caps as KvmCapsRelease,
       kvmMasterClock: s.kvm_master_clock === 1,
       amdAvic: s.apicv === "amd_avic",

@@ -42,10 +42,13 @@
 import type { ModelEnv, VmModel } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
-import { Lapic } from "./lapic.ts";
+import { Accept, Lapic } from "./lapic.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
 import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
 import { HvSynic } from "./hyperv_synic.ts";
+import { HV_SYNIC_STIMER_COUNT, HvStimer } from "./hyperv_stimer.ts";
+import { HvPartition } from "./hyperv_hypercall.ts";
+import { HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { decodeMsi, MsiDecoder } from "./msi.ts";
 import { testVector } from "../core/vector_set.ts";
@@ -248,8 +251,14 @@ export interface X86VmConfig {
   ioapicVersion?: number;
   /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
   aps?: "running" | "wait-for-sipi";
-  /** KVM_CAP_HYPERV_SYNIC enabled on every vCPU before it ran ({@link HvSynic}). Default false. */
-  hypervSynic?: boolean;
+  /**
+   * KVM_ENABLE_CAP on every vCPU before it ran ({@link HvSynic}): 1
+   * KVM_CAP_HYPERV_SYNIC, 2 KVM_CAP_HYPERV_SYNIC2 (SIMP and SIEFP pages not
+   * zeroed); 0 none. Either implies {@link X86VmConfig.hypervCpuid}. Default 0.
+   */
+  hypervSynic?: 0 | 1 | 2;
+  /** KVM_SET_CPUID2 gave every vCPU Hyper-V's CPUID leaves (`hyperv_enabled`). Default false. */
+  hypervCpuid?: boolean;
 }
 
 /**
@@ -280,6 +289,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.ioapicVersion);
   h.value(c.aps);
   h.value(c.hypervSynic);
+  h.value(c.hypervCpuid);
 }
 
 /**
@@ -352,8 +362,10 @@ export class X86Vm implements VmModel {
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
   readonly #splitHost: SplitEoiHost | null;
-  /** Each vCPU's Hyper-V SynIC, with `hyperv_synic 1`; else empty. */
-  readonly synics: HvSynic[] = [];
+  /** Each vCPU's Hyper-V state, with the Hyper-V CPUID (`hyperv_cpuid`, `hyperv_synic`); else empty. */
+  readonly hyperv: HvVcpu[] = [];
+  /** The VM's Hyper-V partition state, with the Hyper-V CPUID; else null. */
+  readonly hvPartition: HvPartition | null;
   readonly #msi: MsiDecoder;
   /**
    * KVM_CAP_X2APIC_API's USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK as
@@ -399,6 +411,17 @@ export class X86Vm implements VmModel {
         disableBroadcastQuirk: (api & X2apicApi.DisableBroadcastQuirk) !== 0,
       },
     });
+    const hypervEnabled = (config.hypervSynic ?? 0) !== 0 || config.hypervCpuid === true;
+    this.hvPartition = hypervEnabled
+      ? new HvPartition({
+        mem: () => this.memory(),
+        kvmclockNs: () => env.now(),
+        xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
+        signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
+        synicActive: (n) => this.hyperv[n]?.synic.active ?? false,
+        emit: (kind, detail) => void (trace.enabled && trace.emit("kvm", kind, detail)),
+      })
+      : null;
     const kernel = config.irqchip === "kernel";
     const lapicInKernel = config.irqchip !== "userspace";
     // Xen gives a PVH domU a vLAPIC only (emulation_flags_ok), a PV one nothing.
@@ -471,14 +494,9 @@ export class X86Vm implements VmModel {
         busCycleNs: config.apicBusCycleNs,
         avicIcr2: config.amdAvic ?? false,
       });
-      let synic: HvSynic | undefined;
-      if (config.hypervSynic) {
-        // KVM_ENABLE_CAP(KVM_CAP_HYPERV_SYNIC) on the vCPU: kvm_hv_activate_synic.
-        synic = new HvSynic();
-        synic.activate();
-        lapic.useAutoEoi(synic.autoEoi);
-        this.synics.push(synic);
-      }
+      const hyperv = this.hvPartition === null
+        ? undefined
+        : this.#hypervVcpu(i, lapic, this.hvPartition, env);
       if (config.lapicMode === "x2apic") {
         // As userspace's KVM_SET_MSRS would: host-initiated, straight from reset.
         lapic.setApicBase((lapic.apicBase | ApicBaseBit.EXTD) >>> 0, true);
@@ -497,7 +515,7 @@ export class X86Vm implements VmModel {
           waitForSipi: config.aps === "wait-for-sipi" && i !== 0,
           now: env.now,
           run,
-          synic,
+          hyperv,
         }),
       );
     }
@@ -562,10 +580,84 @@ export class X86Vm implements VmModel {
       mode: kernel ? "kernel" : "split",
       name: "kvm",
       xen: xenRoutes,
+      hyperv: { setIrq: (vp, sint) => this.#synicOf(vp)?.setIrq(sint) ?? -EINVAL },
       ioapicPins: pins,
       x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
     });
     if (kernel && config.routing === "qemu") this.routing.setRouting(GsiRouting.qemuDefault());
+  }
+
+  /**
+   * `synic_get`: the active SynIC of the vCPU whose VP index is `vp`
+   * (`get_vcpu_by_vpidx`; VP indexes are the vCPU indexes here), or undefined.
+   */
+  #synicOf(vp: number): HvSynic | undefined {
+    const s = this.hyperv[vp]?.synic;
+    return s?.active ? s : undefined;
+  }
+
+  /**
+   * `kvm_hv_irq_routing_update`: each HV_SINT route tells its SynIC which
+   * GSI is its SINT's (for acks). A SINT whose route went away keeps the
+   * GSI it had: KVM never resets `sint_to_gsi` to -1.
+   */
+  #hvRoutingUpdate(): void {
+    if (this.hyperv.length === 0) return;
+    // KVM walks the GSIs upwards: the highest GSI naming a SINT is the one it keeps.
+    const routes = this.routing.view().filter((e) => e.type === "hv_sint");
+    routes.sort((a, b) => a.gsi - b.gsi);
+    for (const e of routes) {
+      if (e.type !== "hv_sint") continue;
+      const s = this.#synicOf(e.vcpu);
+      if (s !== undefined && e.sint < s.sintToGsi.length) s.sintToGsi[e.sint] = e.gsi;
+    }
+  }
+
+  /**
+   * vCPU `i`'s Hyper-V state (`kvm_hv_vcpu_init`), its SynIC activated as
+   * the `hyperv_synic` setting says (`kvm_hv_activate_synic`), wired to its
+   * LAPIC: the SynIC's auto-EOI and EOI-ack vectors, and the interrupts of
+   * SINTs and direct-mode timers.
+   */
+  #hypervVcpu(i: number, lapic: Lapic, partition: HvPartition, env: ModelEnv): HvVcpu {
+    const trace = this.trace, name = `vcpu${i}`;
+    const emit = (kind: string, detail: string) =>
+      void (trace.enabled && trace.emit(name, kind, detail));
+    const interrupt = (vector: number) =>
+      lapic.accept(fixedMessage(vector, lapic.id, "local")) === Accept.Dropped ? 0 : 1;
+    let hv: HvVcpu | null = null;
+    const synic = new HvSynic({
+      mem: () => this.memory(),
+      interrupt,
+      ackedGsi: (gsi) => this.irqfds.acked(gsi),
+      ackedSint: (sint) => hv!.ackedSint(sint),
+      exit: (msr, control, evtPage, msgPage) =>
+        this.cpus[i].run.hypervSynicExit(msr, control, evtPage, msgPage),
+      emit,
+    });
+    const stimers: HvStimer[] = [];
+    for (let t = 0; t < HV_SYNIC_STIMER_COUNT; t++) {
+      stimers.push(
+        new HvStimer(t, {
+          refTime: () => partition.refTime(),
+          nowNs: env.now,
+          schedule: (at, fire) => env.queue.schedule(at, fire),
+          deliverMessage: (sint, msg, noRetry) => synic.deliverMessage(sint, msg, noRetry),
+          interrupt: (vector) => interrupt(vector) === 1,
+          synicActive: () => synic.active,
+          emit,
+        }),
+      );
+    }
+    const mode = this.config.hypervSynic ?? 0;
+    if (mode !== 0) {
+      synic.activate(mode === 2);
+      lapic.useAutoEoi(synic.autoEoi);
+      lapic.useSynicEoi(synic.vectors, (v) => synic.sendEoi(v));
+    }
+    hv = new HvVcpu(i, synic, stimers, partition);
+    this.hyperv.push(hv);
+    return hv;
   }
 
   /**
@@ -640,7 +732,8 @@ export class X86Vm implements VmModel {
     h.value(this.eventfds);
     h.value(this.eoiBroadcastMode);
     h.n(this.x2apicApi);
-    h.value(this.synics);
+    for (const hv of this.hyperv) hv.hashFields(h);
+    this.hvPartition?.hashFields(h);
     h.words(this.mmioReadCache);
   }
 
@@ -665,14 +758,14 @@ export class X86Vm implements VmModel {
    * function that puts it back into these same objects, for `scn explore`
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
-   * LAPIC timer, Hyper-V SynICs (synics). Fixed at creation, not saved: name, config, trace, xen,
+   * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: name, config, trace, xen,
    * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel; #msi's
    * status and message are the last write's, set before they are read.
    */
   snapshot(): (() => boolean) | null {
     if (
       this.xen !== undefined || this.#splitEois !== null || this.#userspace.length > 0 ||
-      this.synics.length > 0 ||
+      this.hyperv.length > 0 ||
       this.ram !== undefined || this.irqfds.list.length > 0 || this.irqfds.unread.size > 0
     ) return null;
     const cpus: (() => void)[] = [];
@@ -896,8 +989,11 @@ export class X86Vm implements VmModel {
     // kvm_vm_ioctl refuses struct kvm_irq_routing's flags before reading any entry.
     if (flags !== 0) return -EINVAL;
     const rc = this.routing.setRouting(entries);
-    // kvm_arch_irq_routing_update -> kvm_make_scan_ioapic_request.
-    if (rc === 0) this.#splitEois?.rescan();
+    if (rc === 0) {
+      // kvm_arch_irq_routing_update: kvm_hv_irq_routing_update, then the scan.
+      this.#hvRoutingUpdate();
+      this.#splitEois?.rescan();
+    }
     return rc;
   }
 

@@ -1,0 +1,308 @@
+/**
+ * The partition-wide part of KVM's Hyper-V emulation that interrupt
+ * delivery needs: HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL (which
+ * fills the hypercall page with KVM's stub), HV_X64_MSR_TIME_REF_COUNT, and
+ * the hypercalls of SynIC connections: HVCALL_SIGNAL_EVENT, which KVM
+ * answers itself when KVM_HYPERV_EVENTFD bound the connection to an
+ * eventfd, and HVCALL_POST_MESSAGE (and an unbound SIGNAL_EVENT), which
+ * exit to userspace (KVM_EXIT_HYPERV_HCALL) for the VMM to answer.
+ *
+ * The hypercall page KVM writes is `[0d 00 00 00 80] 0f 01 c1 c3`: `or
+ * $0x80000000, %eax` only when Xen hypercalls are intercepted too (bit 31
+ * of EAX tells the two apart), then VMCALL (Intel; AMD's VMMCALL is 0f 01
+ * d9) and RET. The guest's hypercall is a call through that page, with the
+ * 64-bit ABI: RCX the input (code in bits 15:0, fast bit 16, variable
+ * header size 26:17, rep count 43:32, rep start 59:48), RDX the input GPA
+ * (or the first fast argument), R8 the output GPA; the status comes back
+ * in RAX. Calls from 32-bit mode or CPL > 0 (#UD) are not modelled.
+ *
+ * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_pw`,
+ * `kvm_hv_get_msr_pw`, `kvm_hv_hypercall`, `kvm_hvcall_signal_event`,
+ * `kvm_hv_hypercall_complete`, `kvm_vm_ioctl_hv_eventfd`,
+ * `kvm_hv_eventfd_assign`, `kvm_hv_eventfd_deassign`), hyperv.h
+ * (`kvm_hv_hypercall_enabled`: Hyper-V CPUID set and a guest OS ID),
+ * arch/x86/kvm/x86.c (`kvm_emulate_hypercall`), xen.c (`kvm_xen_hypercall`:
+ * bit 31 of EAX), include/hyperv/hvgdk_mini.h (HVCALL_POST_MESSAGE 0x5c,
+ * HVCALL_SIGNAL_EVENT 0x5d, HV_STATUS_*, HV_HYPERCALL_* fields),
+ * include/uapi/linux/kvm.h (`struct kvm_hyperv_eventfd`,
+ * KVM_HYPERV_CONN_ID_MASK, KVM_HYPERV_EVENTFD_DEASSIGN, `struct
+ * kvm_hyperv_exit`).
+ *
+ * @module
+ */
+import type { StateHash } from "../core/platform.ts";
+import type { GuestMemory } from "../core/guest_memory.ts";
+import { HV_MSR, HV_PAGE_SIZE } from "./hyperv_synic.ts";
+
+/**
+ * Hypercall codes the model answers (hvgdk_mini.h `HVCALL_*`).
+ *
+ * @example
+ * ```ts
+ * HVCALL.SIGNAL_EVENT; // 0x5d
+ * ```
+ */
+export const HVCALL = {
+  POST_MESSAGE: 0x5c,
+  SIGNAL_EVENT: 0x5d,
+} as const;
+
+/**
+ * Hypercall status codes (hvgdk_mini.h `HV_STATUS_*`), returned in RAX.
+ *
+ * @example
+ * ```ts
+ * HV_STATUS.INVALID_ALIGNMENT; // 4
+ * ```
+ */
+export const HV_STATUS = {
+  SUCCESS: 0,
+  INVALID_HYPERCALL_CODE: 2,
+  INVALID_HYPERCALL_INPUT: 3,
+  INVALID_ALIGNMENT: 4,
+  INVALID_PARAMETER: 5,
+  ACCESS_DENIED: 6,
+  OPERATION_DENIED: 8,
+  INVALID_PORT_ID: 17,
+  INVALID_CONNECTION_ID: 18,
+} as const;
+
+/**
+ * The fields of the hypercall input value in RCX (hvgdk_mini.h `HV_HYPERCALL_*`).
+ *
+ * @example
+ * ```ts
+ * BigInt(HVCALL.SIGNAL_EVENT) | HV_HYPERCALL.Fast; // a fast SIGNAL_EVENT
+ * ```
+ */
+export const HV_HYPERCALL = {
+  CodeMask: 0xffffn,
+  Fast: 1n << 16n,
+  /** Variable header size, bits 26:17. */
+  VarheadMask: 0x3ffn << 17n,
+  /** Rep count, bits 43:32. */
+  RepCompMask: 0xfffn << 32n,
+  /** Rep start index, bits 59:48. */
+  RepStartMask: 0xfffn << 48n,
+  /** Reserved: bits 31:27, 47:44 and 63:60. */
+  RsvdMask: (0x1fn << 27n) | (0xfn << 44n) | (0xfn << 60n),
+} as const;
+
+/** HV_X64_MSR_HYPERCALL bit 0: the hypercall page is enabled. */
+export const HV_X64_MSR_HYPERCALL_ENABLE = 1n;
+/** KVM_HYPERV_CONN_ID_MASK: connection IDs are 24 bits. */
+export const KVM_HYPERV_CONN_ID_MASK = 0x00ff_ffff;
+/** KVM_HYPERV_EVENTFD_DEASSIGN. */
+export const KVM_HYPERV_EVENTFD_DEASSIGN = 1;
+/** KVM_EXIT_HYPERV's `type` values (`struct kvm_hyperv_exit`). */
+export const KVM_EXIT_HYPERV = { SYNIC: 1, HCALL: 2 } as const;
+
+/** The byte of `or $imm32, %eax` that KVM puts before VMCALL when Xen hypercalls are intercepted too. */
+const OR_EAX_IMM32 = 0x0d;
+/** VMCALL (Intel). */
+const VMCALL = [0x0f, 0x01, 0xc1] as const;
+const RET = 0xc3;
+
+/** What the partition reaches outside itself. */
+export interface HvPartitionHost {
+  /** The VM's guest RAM. */
+  mem(): GuestMemory;
+  /** KVM's kvmclock in ns: the reference time is it / 100 (`get_time_ref_counter`). */
+  kvmclockNs(): number;
+  /** `kvm_xen_hypercall_enabled`: Xen hypercalls are intercepted (KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL). */
+  xenHypercalls(): boolean;
+  /** Signals eventfd `fd` (`eventfd_signal`). */
+  signal(fd: number): void;
+  /** Whether vCPU `n` has an active SynIC (a POST_MESSAGE exit needs one). */
+  synicActive(n: number): boolean;
+  /** Records what happened, or nothing. */
+  emit?(kind: string, detail: string): void;
+}
+
+/** A hypercall's outcome: a status for RAX, or an exit to the VMM. */
+export type HvHypercallResult =
+  | { readonly status: number }
+  | { readonly exit: { readonly input: bigint; readonly params: readonly [bigint, bigint] } };
+
+/**
+ * One VM's Hyper-V partition state (`struct kvm_hv`, the parts modelled).
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * import { HV_MSR } from "./hyperv_synic.ts";
+ * const mem = new GuestMemory(0x10000);
+ * const p = new HvPartition({ mem: () => mem, kvmclockNs: () => 0, xenHypercalls: () => false, signal: () => {}, synicActive: () => true });
+ * p.wrmsr(HV_MSR.GUEST_OS_ID, 0x8f00n << 48n);
+ * p.wrmsr(HV_MSR.HYPERCALL, 0x3001n); // the stub is at 0x3000
+ * ```
+ */
+export class HvPartition {
+  /** HV_X64_MSR_GUEST_OS_ID (`hv_guest_os_id`). */
+  guestOsId = 0n;
+  /** HV_X64_MSR_HYPERCALL (`hv_hypercall`). */
+  hypercall = 0n;
+  /** KVM_HYPERV_EVENTFD's table (`conn_to_evt`): connection ID -> eventfd. */
+  readonly connToEvt: Map<number, number> = new Map();
+  readonly #host: HvPartitionHost;
+
+  /** The partition of a VM whose surroundings are `host`. */
+  constructor(host: HvPartitionHost) {
+    this.#host = host;
+  }
+
+  /** Feeds `h` the partition's state. */
+  hashFields(h: StateHash): void {
+    h.big(this.guestOsId);
+    h.big(this.hypercall);
+    for (const [c, fd] of [...this.connToEvt].sort((a, b) => a[0] - b[0])) (h.n(c), h.n(fd));
+  }
+
+  /** Whether `msr` is one of the partition-wide MSRs modelled. */
+  static owns(msr: number): boolean {
+    return msr === HV_MSR.GUEST_OS_ID || msr === HV_MSR.HYPERCALL ||
+      msr === HV_MSR.TIME_REF_COUNT;
+  }
+
+  /** The partition reference time in 100 ns units (`get_time_ref_counter`, no TSC page). */
+  refTime(): bigint {
+    return BigInt(Math.floor(this.#host.kvmclockNs() / 100));
+  }
+
+  /** `kvm_hv_get_msr_pw`. */
+  rdmsr(msr: number): bigint {
+    if (msr === HV_MSR.GUEST_OS_ID) return this.guestOsId;
+    if (msr === HV_MSR.HYPERCALL) return this.hypercall;
+    return this.refTime();
+  }
+
+  /** `kvm_hv_set_msr_pw` from the guest: null, or why KVM injects #GP. */
+  wrmsr(msr: number, value: bigint): string | null {
+    if (msr === HV_MSR.GUEST_OS_ID) {
+      this.guestOsId = value;
+      // A zero guest OS ID disables the hypercall page.
+      if (value === 0n) this.hypercall &= ~HV_X64_MSR_HYPERCALL_ENABLE;
+      return null;
+    }
+    if (msr === HV_MSR.TIME_REF_COUNT) return "HV_X64_MSR_TIME_REF_COUNT is read-only";
+    // Without a guest OS ID the write is ignored: the page stays disabled.
+    if (this.guestOsId === 0n) {
+      this.#host.emit?.("hv.hypercall_msr", "ignored: no guest OS ID");
+      return null;
+    }
+    if ((value & HV_X64_MSR_HYPERCALL_ENABLE) === 0n) {
+      this.hypercall = value;
+      return null;
+    }
+    const stub = this.#stub();
+    const addr = value & ~BigInt(HV_PAGE_SIZE - 1);
+    const mem = this.#host.mem();
+    if (addr + BigInt(stub.length) > BigInt(mem.size)) {
+      return `hypercall page 0x${addr.toString(16)} is outside guest RAM`;
+    }
+    mem.store(Number(addr), stub);
+    this.hypercall = value;
+    this.#host.emit?.("hv.hypercall_page", `hypercall page at 0x${addr.toString(16)}`);
+    return null;
+  }
+
+  /** The bytes `kvm_hv_set_msr_pw` writes to the hypercall page. */
+  #stub(): Uint8Array {
+    const xen = this.#host.xenHypercalls();
+    const out = xen ? [OR_EAX_IMM32, 0, 0, 0, 0x80] : [];
+    return new Uint8Array([...out, ...VMCALL, RET]);
+  }
+
+  /** `kvm_hv_hypercall_enabled`: a guest OS ID is set (the Hyper-V CPUID is the caller's to check). */
+  hypercallsEnabled(): boolean {
+    return this.guestOsId !== 0n;
+  }
+
+  /**
+   * What a call through the hypercall page puts in EAX before its VMCALL:
+   * `eax | 0x80000000` when the page starts with KVM's `or` for Xen, `eax`
+   * when it starts with VMCALL; null when the page holds neither (never
+   * filled, or overwritten).
+   */
+  pageEax(eax: bigint): bigint | null {
+    const mem = this.#host.mem();
+    const at = Number(this.hypercall & ~BigInt(HV_PAGE_SIZE - 1));
+    if (!mem.contains(at, 9)) return null;
+    const b = (i: number) => mem.byte(at + i);
+    const isVmcall = (i: number) =>
+      b(i) === VMCALL[0] && b(i + 1) === VMCALL[1] && b(i + 2) === VMCALL[2];
+    if (b(0) === OR_EAX_IMM32 && mem.read(at + 1, 32) === 0x8000_0000 && isVmcall(5)) {
+      return eax | 0x8000_0000n;
+    }
+    return isVmcall(0) ? eax : null;
+  }
+
+  /**
+   * `kvm_hv_hypercall` for a 64-bit caller at CPL 0 on vCPU `n`: RCX the
+   * input, RDX the input GPA or first fast argument, R8 the output GPA.
+   */
+  hypercall64(n: number, rcx: bigint, rdx: bigint, r8: bigint): HvHypercallResult {
+    const code = Number(rcx & HV_HYPERCALL.CodeMask);
+    const fast = (rcx & HV_HYPERCALL.Fast) !== 0n;
+    const varCnt = (rcx & HV_HYPERCALL.VarheadMask) !== 0n;
+    const rep = (rcx & (HV_HYPERCALL.RepCompMask | HV_HYPERCALL.RepStartMask)) !== 0n;
+    if ((rcx & HV_HYPERCALL.RsvdMask) !== 0n) return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+    if (code === HVCALL.SIGNAL_EVENT) {
+      if (rep || varCnt) return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+      const s = this.#signalEvent(fast, rdx);
+      if (s !== HV_STATUS.INVALID_PORT_ID) return { status: s };
+      // Maybe the VMM knows this connection: on to POST_MESSAGE's exit.
+    } else if (code !== HVCALL.POST_MESSAGE) {
+      return { status: HV_STATUS.INVALID_HYPERCALL_CODE };
+    }
+    if (rep || varCnt || !this.#host.synicActive(n)) {
+      return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+    }
+    return { exit: { input: rcx, params: [rdx, r8] } };
+  }
+
+  /** `kvm_hvcall_signal_event`. */
+  #signalEvent(fast: boolean, ingpa: bigint): number {
+    let param = ingpa;
+    if (!fast) {
+      // The parameter is a u64 in guest memory: 8-aligned, not across a page.
+      if ((ingpa & 7n) !== 0n || (ingpa & BigInt(HV_PAGE_SIZE - 1)) + 8n > BigInt(HV_PAGE_SIZE)) {
+        return HV_STATUS.INVALID_ALIGNMENT;
+      }
+      const mem = this.#host.mem();
+      if (ingpa + 8n > BigInt(mem.size)) return HV_STATUS.INVALID_ALIGNMENT;
+      param = mem.readBig(Number(ingpa), 64);
+    }
+    // Bits 47:32 are the flag number, which KVM has no use for.
+    if ((param & 0xffff_0000_0000n) !== 0n) return HV_STATUS.INVALID_PORT_ID;
+    if ((param & ~BigInt(KVM_HYPERV_CONN_ID_MASK)) !== 0n) {
+      return HV_STATUS.INVALID_HYPERCALL_INPUT;
+    }
+    const fd = this.connToEvt.get(Number(param));
+    if (fd === undefined) return HV_STATUS.INVALID_PORT_ID;
+    this.#host.signal(fd);
+    this.#host.emit?.("hv.signal_event", `connection ${param} -> eventfd ${fd}`);
+    return HV_STATUS.SUCCESS;
+  }
+
+  /**
+   * KVM_HYPERV_EVENTFD (`kvm_vm_ioctl_hv_eventfd`): 0 or -errno. Flags
+   * other than DEASSIGN or a connection ID past 24 bits: -EINVAL; assigning
+   * a bound connection: -EEXIST; deassigning an unbound one: -ENOENT; an fd
+   * that is not an eventfd (negative here): -EBADF.
+   */
+  eventfd(connId: number, fd: number, flags: number): number {
+    if ((flags & ~KVM_HYPERV_EVENTFD_DEASSIGN) !== 0 || (connId & ~KVM_HYPERV_CONN_ID_MASK) !== 0) {
+      return -22;
+    }
+    if (flags === KVM_HYPERV_EVENTFD_DEASSIGN) {
+      if (!this.connToEvt.has(connId)) return -2;
+      this.connToEvt.delete(connId);
+      return 0;
+    }
+    if (fd < 0) return -9;
+    if (this.connToEvt.has(connId)) return -17;
+    this.connToEvt.set(connId, fd);
+    return 0;
+  }
+}
