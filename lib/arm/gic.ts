@@ -43,7 +43,7 @@ import {
   PRIVATE_COUNT,
   SGI_COUNT,
 } from "./irq_state.ts";
-import { Distributor, GicdOffset } from "./gicv3_distributor.ts";
+import { Distributor, GicdCtlr, GicdOffset, GicdTyper2 } from "./gicv3_distributor.ts";
 import {
   GICR_TYPER_LAST,
   GicrOffset,
@@ -91,8 +91,6 @@ export type HasAttrGroup =
   | "ctrl"
   | "level_info";
 
-/** GICD_TYPER2.nASSGIcap (bit 8): the VM may have SGIs without an active state (GICv4.1). */
-const GICD_TYPER2_NASSGICAP = 1 << 8;
 /** GICD_IIDR.Revision, bits [15:12]: what userspace may change (KVM_VGIC_IMP_REV_*). */
 const GICD_IIDR_REVISION_MASK = 0xf000;
 
@@ -202,6 +200,12 @@ export interface GicConfig {
   /** GICv4 direct injection under the vITS. */
   v4: boolean;
   /**
+   * The host's GIC is a GICv4.1 whose CPU interfaces take vSGIs (KVM's
+   * `system_supports_direct_sgis`): a GICv3 VM starts with nASSGIcap and
+   * gets vPEs (and vLPIs, with the ITS) unless the VMM clears it.
+   */
+  v41?: boolean;
+  /**
    * The vcpu_ids in the order the VMM created the vCPUs (KVM_CREATE_VCPU),
    * a permutation of 0..vcpus-1; default 0, 1, 2, ... It decides each
    * redistributor's slot in the redistributor region, hence GICR_TYPER.Last.
@@ -289,8 +293,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   its: Its | null;
   /** The KVM table handling a vITS made now or later follows ({@link GicConfig.itsRelease}). */
   readonly itsRelease: ItsKvmRelease;
-  /** The GICv4 layer, or null without direct injection. */
-  readonly v4: Gicv4 | null;
+  /**
+   * The GICv4 layer (KVM's vPEs), or null without direct injection. On a
+   * GICv4.1 host it exists without an ITS too (for vSGIs), and `vgic_init`
+   * drops it when the VMM cleared nASSGIcap.
+   */
+  v4: Gicv4 | null;
+  /** The host's GIC is a GICv4.1 with direct vSGIs ({@link GicConfig.v41}). */
+  readonly hostV41: boolean;
   /** GICv2 GICC_CTLR.FIQEn per vCPU. */
   readonly fiqEn: Uint8Array;
   /** GICv2 GICC_CTLR.AckCtl per vCPU (kept for read-back). */
@@ -316,6 +326,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * the model does not host (`its` null): see `hasIts`.
    */
   itsCreated: boolean;
+
+  /** GICv4.1: the SGIs are vSGIs now ({@link Gicv4.vsgis}). */
+  get vsgis(): boolean {
+    return this.v4 !== null && this.v4.vsgis;
+  }
 
   /**
    * `vgic_has_its`: an ITS device exists and the vGIC is a created GICv3
@@ -388,7 +403,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     this.itsRelease = config.itsRelease ?? "newest";
     this.its = hasIts ? this.#newIts() : null;
     this.itsCreated = hasIts;
-    this.v4 = hasIts && config.v4 ? new Gicv4(config.vcpus, trace) : null;
+    this.hostV41 = config.version === 3 && config.v41 === true;
+    // kvm_vgic_create: a GICv3 VM gets nASSGIcap when the host has vSGIs.
+    this.dist.nassgicap = this.hostV41;
+    this.v4 = (hasIts && config.v4) || this.hostV41 ? new Gicv4(config.vcpus, trace) : null;
+    if (this.v4) this.v4.v41 = this.hostV41;
     this.#placeRedistributors();
   }
 
@@ -528,6 +547,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       resolve: (aff) => this.vcpuOfAffinity(aff),
     });
     d.lpis = lpis;
+    const old = this.dist as Distributor | undefined;
+    if (old) {
+      d.nassgicap = old.nassgicap;
+      d.nassgireq = old.nassgireq;
+    }
     return d;
   }
 
@@ -563,9 +587,13 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   highest(cpu: number, groups: number, out: Candidate): boolean {
     let best = -1, bestPrio = 0x100, bestGroup = 1, bestCause = 0;
     const bank = this.rds[cpu].bank;
+    // vSGIs, like vLPIs, reach the CPU interface only while the vPE is resident.
+    const firstPrivate = this.v4 !== null && this.v4.vsgis && !this.v4.vpes[cpu].resident
+      ? SGI_COUNT
+      : 0;
     // Most INTIDs are disabled: a zero word of `enabledWords` skips four of them.
     let words = bank.enabledWords;
-    for (let i = 0; i < PRIVATE_COUNT; i++) {
+    for (let i = firstPrivate; i < PRIVATE_COUNT; i++) {
       if ((i & 3) === 0 && words[i >>> 2] === 0) {
         i += 3;
         continue;
@@ -612,8 +640,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     return true;
   }
 
-  /** Pending becomes active (an LPI just stops being pending). Returns the GICv2 SGI source, else -1. */
+  /** Pending becomes active (an LPI or a GICv4.1 vSGI just stops being pending). Returns the GICv2 SGI source, else -1. */
   acknowledge(cpu: number, intid: number): number {
+    if (intid < SGI_COUNT && this.vsgis) {
+      this.rds[cpu].bank.latch[intid] = 0;
+      return -1;
+    }
     if (intid < PRIVATE_COUNT) return this.rds[cpu].bank.acknowledge(intid);
     if (intid < this.dist.nrIrqs) return this.dist.spis.acknowledge(intid);
     const lpi = this.lpis.lpis.get(intid);
@@ -844,6 +876,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       // KVM: SGI1R raises an SGI of either group; SGI0R only Group 0 ones.
       if (group0Only && bank.group[intid] !== 0) continue;
       bank.setPending(intid, cause);
+      if (this.vsgis) this.v4!.sgiPended(c, intid, bank.enabled[intid] !== 0);
       reached.push(c);
     }
     this.#emit(
@@ -1132,6 +1165,28 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
 
   // ---- register access -----------------------------------------------------------------
 
+  /**
+   * A guest write to a GICv3 distributor register. GICD_CTLR as
+   * `vgic_mmio_write_v3_misc` takes it: nASSGIreq is dropped unless the VM
+   * has nASSGIcap, and it cannot change while Group 1 stays enabled (the
+   * guest must disable the distributor, flip it, then enable); a change
+   * switches every vCPU's SGIs (`vgic_v4_configure_vsgis`).
+   */
+  writeDist(offset: number, value: number | bigint, size: 1 | 4 | 8, cause = 0): boolean {
+    const d = this.dist;
+    if (offset !== GicdOffset.CTLR || this.version !== 3) {
+      return d.write(offset, value, size, cause);
+    }
+    const low = Number(BigInt(value) & 0xffff_ffffn);
+    const wasEnabled = d.groupEnabled(1), wasReq = d.nassgireq;
+    d.write(offset, low, size, cause);
+    let req = d.nassgicap && (low & GicdCtlr.nASSGIreq) !== 0;
+    if (wasEnabled && d.groupEnabled(1)) req = wasReq;
+    d.nassgireq = req;
+    if (req !== wasReq) this.v4?.configureVsgis(req);
+    return true;
+  }
+
   /** Writes GICR_PROPBASER on any redistributor: KVM keeps one LPI range per VM. */
   writeGicr(
     cpu: number,
@@ -1141,6 +1196,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     cause = 0,
   ): boolean {
     const ok = this.rds[cpu].write(offset, value, size, cause);
+    if (ok && this.vsgis) this.#vsgiBankWrite(cpu, offset, Number(BigInt(value) & 0xffffn));
     if (ok && offset === GicrOffset.PROPBASER) {
       const v = BigInt(value);
       this.lpis.idBits = Math.min((Number(v & 0x1fn)) + 1, 16);
@@ -1148,6 +1204,25 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.lpis.base = Number(v & 0x000f_ffff_ffff_f000n);
     }
     return ok;
+  }
+
+  /**
+   * After a write to vCPU `cpu`'s SGI_base bank with vSGIs on: the active
+   * state of a vSGI stays clear (`vgic_mmio_change_active`), and one made
+   * pending through GICR_ISPENDR0 goes to the hardware, which rings the
+   * doorbell of a blocked vPE (`vgic_mmio_write_spending`). `sgiBits` is
+   * the written value's low 16 bits (word accesses only, as KVM's are).
+   */
+  #vsgiBankWrite(cpu: number, offset: number, sgiBits: number): void {
+    const bank = this.rds[cpu].bank;
+    const reg = offset - GicrOffset.SGI_BASE;
+    if (reg === UACCESS_ISACTIVER) {
+      for (let i = 0; i < SGI_COUNT; i++) bank.active[i] = 0;
+    } else if (reg === UACCESS_ISPENDR) {
+      for (let i = 0; i < SGI_COUNT; i++) {
+        if ((sgiBits >> i) & 1) this.v4!.sgiPended(cpu, i, bank.enabled[i] !== 0);
+      }
+    }
   }
 
   // ---- the VMM's device attributes (KVM_DEV_TYPE_ARM_VGIC_V3) ----------------------------
@@ -1247,6 +1322,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   /** `vgic_init`: the vGIC is initialised and KVM installs its default GSI routing. */
   #initialise(): void {
     this.initialized = true;
+    // vgic_init calls vgic_v4_init only when vgic_supports_direct_irqs: on a
+    // GICv4.1 host a VM without nASSGIcap gets no vPEs, and so no vLPIs
+    // either (vgic_supports_direct_msis conflates the two there).
+    if (this.hostV41 && !this.dist.nassgicap && this.v4) {
+      this.v4 = null;
+      this.#emit(
+        "kvm",
+        "vgic_init",
+        "nASSGIcap cleared on a GICv4.1 host: no vPEs, so no vSGIs and no vLPIs",
+      );
+    }
     // kvm_vgic_dist_init: with no NR_IRQS write, the default SPI count.
     this.nrSpisSet = true;
     this.routing.setDefault(this.dist.nrIrqs - PRIVATE_COUNT);
@@ -1303,8 +1389,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       this.#emit("kvm", "run", `KVM_RUN vcpu${vcpu}: no in-kernel vGIC yet, the vCPU runs`);
       return 0;
     }
+    const wasReady = this.device.ready;
     const r = this.device.run(this.initialized);
     if (r === 0 && !this.initialized) this.#initialise();
+    // vgic_v3_map_resources: a restored nASSGIreq (set through DIST_REGS,
+    // which does not switch the SGIs) takes effect at the first KVM_RUN.
+    if (r === 0 && !wasReady && this.version === 3 && this.dist.nassgicap && this.v4) {
+      this.v4.configureVsgis(this.dist.nassgireq);
+    }
     this.#emit(
       "kvm",
       "run",
@@ -1391,12 +1483,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   /**
    * `vgic_mmio_uaccess_write_v3_misc` for GICD_TYPER2 and GICD_IIDR, which
    * `reg_allowed_pre_init` lets through before CTRL_INIT. GICD_TYPER2: the
-   * value read back is 0; a changed value after init is -EBUSY (vgic_init
-   * has acted on nASSGIcap), a change outside nASSGIcap is -EINVAL, and
-   * nASSGIcap itself is -EINVAL without GICv4.1 direct SGIs, which the
-   * model's host lacks. GICD_IIDR: only the revision may differ, and only
-   * KVM_VGIC_IMP_REV_2 or _3 is taken (the model keeps answering as
-   * revision 3). Returns 0 or the negative errno.
+   * value read back is taken as is; a changed value after init is -EBUSY
+   * (vgic_init has acted on nASSGIcap), a change outside nASSGIcap is
+   * -EINVAL, and setting nASSGIcap is -EINVAL unless the host has GICv4.1
+   * direct SGIs (`system_supports_direct_sgis`, the `gic { v4_1 }`
+   * setting); otherwise the VM's nASSGIcap follows the write. GICD_IIDR:
+   * only the revision may differ, and only KVM_VGIC_IMP_REV_2 or _3 is
+   * taken (the model keeps answering as revision 3). Returns 0 or the
+   * negative errno.
    */
   #writeDistId(offset: number, value: number): number {
     const current = Number(this.dist.read(offset, 4)) >>> 0;
@@ -1404,8 +1498,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     if (offset === GicdOffset.TYPER2) {
       if (value === current) return 0;
       if (this.initialized) return -EBUSY;
-      if (((value ^ current) & ~GICD_TYPER2_NASSGICAP) !== 0) return -EINVAL;
-      return -EINVAL; // nASSGIcap: no GICv4.1 direct SGIs on the model's host
+      if (((value ^ current) & ~GicdTyper2.nASSGIcap) !== 0) return -EINVAL;
+      if (!this.hostV41 && value !== 0) return -EINVAL;
+      this.dist.nassgicap = (value & GicdTyper2.nASSGIcap) !== 0;
+      // Without nASSGIcap GICD_CTLR.nASSGIreq reads as 0 (and cannot be set).
+      if (!this.dist.nassgicap) this.dist.nassgireq = false;
+      return 0;
     }
     if (((value ^ current) & ~GICD_IIDR_REVISION_MASK) !== 0) return -EINVAL;
     const rev = (value & GICD_IIDR_REVISION_MASK) >>> 12;
@@ -1458,12 +1556,19 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       // write-ignored from userspace
     } else if (inRange(UACCESS_ISACTIVER)) {
       apply(UACCESS_ISACTIVER, (i, set) => {
-        if (set) bank.active[i] = 1;
+        // vgic_mmio_change_active: a vSGI has no active state to restore.
+        if (set && !(group === "redist" && i < SGI_COUNT && this.vsgis)) bank.active[i] = 1;
       });
     } else if (inRange(UACCESS_ICACTIVER)) {
       apply(UACCESS_ICACTIVER, (i, set) => {
         if (set) bank.active[i] = 0;
       });
+    } else if (group === "dist" && offset === GicdOffset.CTLR) {
+      // vgic_mmio_uaccess_write_v3_misc: a restore sets the enable and
+      // nASSGIreq (kept only with nASSGIcap) as saved, without switching the
+      // SGIs; the first KVM_RUN does that (vgic_v3_map_resources).
+      this.dist.write(offset, value >>> 0, 4);
+      this.dist.nassgireq = this.dist.nassgicap && (value & GicdCtlr.nASSGIreq) !== 0;
     } else if (group === "dist") {
       this.dist.write(offset, value >>> 0, 4);
     } else {

@@ -246,6 +246,40 @@ Deno.test("Gic: GICD_IIDR and GICD_TYPER2 pass DIST_REGS before CTRL_INIT (reg_a
   assert.equal(g.setRegAttr("dist", 0, 0xc, 0), 0);
 });
 
+Deno.test("Gic on a GICv4.1 host: nASSGIcap from kvm_vgic_create, the VMM may clear it before CTRL_INIT, and then vgic_init makes no vPEs", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 2, nrIrqs: 64, its: true, v4: false, v41: true },
+    new Trace(() => 0),
+  );
+  assert.equal(g.getDistReg(0xc), 0x100);
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0x101), -EINVAL); // a bit outside nASSGIcap
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0), 0);
+  assert.equal(g.getDistReg(0xc), 0);
+  assert.notEqual(g.v4, null);
+  g.vgicInit();
+  assert.equal(g.v4, null); // vgic_supports_direct_irqs: neither vSGIs nor vLPIs
+  assert.equal(g.setRegAttr("dist", 0, 0xc, 0x100), -EBUSY);
+});
+
+Deno.test("Gic.writeDist(): GICD_CTLR.nASSGIreq is kept only with nASSGIcap and only changes while Group 1 is off", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 2, nrIrqs: 64, its: false, v4: false, v41: true },
+    new Trace(() => 0),
+  );
+  g.writeDist(0, 0x2, 4);
+  g.writeDist(0, 0x102, 4); // stays enabled: read-only
+  assert.equal(g.vsgis, false);
+  g.writeDist(0, 0x100, 4); // disabling: taken
+  assert.equal(g.vsgis, true);
+  assert.equal(Number(g.dist.read(0)) & 0x100, 0x100);
+  const plain = new Gic(
+    { version: 3, vcpus: 2, nrIrqs: 64, its: false, v4: false },
+    new Trace(() => 0),
+  );
+  plain.writeDist(0, 0x100, 4);
+  assert.equal(Number(plain.dist.read(0)) & 0x100, 0); // no nASSGIcap: dropped
+});
+
 Deno.test("Gic.hasAttr() answers KVM_HAS_DEVICE_ATTR by group, and -EINVAL for a register attribute naming no vCPU", () => {
   const v2 = new Gic(
     { version: 2, vcpus: 2, nrIrqs: 64, its: false, v4: false, created: 1 },

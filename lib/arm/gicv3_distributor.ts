@@ -72,6 +72,25 @@ export const GicdCtlr = {
   EnableGrp1: 1 << 1,
   ARE: 1 << 4,
   DS: 1 << 6,
+  /**
+   * nASSGIreq (GICv4.1): the guest asks for SGIs without an active state;
+   * KVM keeps it only when the VM has nASSGIcap.
+   */
+  nASSGIreq: 1 << 8,
+} as const;
+
+/**
+ * GICD_TYPER2 bits KVM reports (`vgic_mmio_read_v3_misc`).
+ *
+ * @example
+ * ```ts
+ * declare const dist: Distributor;
+ * (dist.read(GicdOffset.TYPER2) as number) & GicdTyper2.nASSGIcap; // 0x100 on a GICv4.1 host
+ * ```
+ */
+export const GicdTyper2 = {
+  /** The VM may ask for SGIs without an active state (GICD_CTLR.nASSGIreq). */
+  nASSGIcap: 1 << 8,
 } as const;
 
 /**
@@ -127,6 +146,15 @@ export class Distributor {
   ctlr = 0;
   /** An ITS is present: TYPER.LPIS and 16 INTID bits. */
   lpis = false;
+  /**
+   * KVM's `dist->nassgicap`: GICD_TYPER2.nASSGIcap as the VM sees it. KVM
+   * sets it when it creates a GICv3 on a host with direct vSGIs
+   * (`kvm_vgic_create`: `system_supports_direct_sgis`); the VMM may change
+   * it through DIST_REGS until CTRL_INIT.
+   */
+  nassgicap = false;
+  /** KVM's `dist->nassgireq`: GICD_CTLR.nASSGIreq. */
+  nassgireq = false;
   readonly #resolve: AffinityResolver;
 
   /**
@@ -179,9 +207,14 @@ export class Distributor {
   read(offset: number, size: 1 | 4 | 8 = 4): number | bigint {
     const O = GicdOffset;
     if (offset === O.CTLR) {
-      return this.version === 3 ? (this.ctlr | GicdCtlr.ARE | GicdCtlr.DS) >>> 0 : this.ctlr;
+      if (this.version === 2) return this.ctlr;
+      const req = this.nassgireq ? GicdCtlr.nASSGIreq : 0;
+      return (this.ctlr | GicdCtlr.ARE | GicdCtlr.DS | req) >>> 0;
     }
     if (offset === O.TYPER) return this.typer;
+    if (offset === O.TYPER2) {
+      return this.version === 3 && this.nassgicap ? GicdTyper2.nASSGIcap : 0;
+    }
     if (offset === O.IIDR) return KVM_GICD_IIDR;
     if (offset === O.PIDR2 && this.version === 3) return 0x3b;
     if (this.version === 3 && offset >= O.IROUTER && offset < O.IROUTER + 8 * 1024) {

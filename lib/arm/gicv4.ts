@@ -20,12 +20,37 @@
  *   is not forwarded again — VFIO gives KVM no callback — so that LPI is
  *   delivered by software injection.
  *
+ * GICv4.1 (the host setting `gic { v4_1 }`) adds direct vSGIs. KVM gives a
+ * GICv3 VM GICD_TYPER2.nASSGIcap when the host has them
+ * (`kvm_vgic_create`: `system_supports_direct_sgis`), and once the guest
+ * sets GICD_CTLR.nASSGIreq it turns every vCPU's SGIs into vSGIs
+ * (`vgic_v4_configure_vsgis` -> `vgic_v4_enable_vsgis`: `irq->hw`, the
+ * enable, group and priority copied into the vPE's SGI configuration, the
+ * pending state moved to the hardware); clearing it moves them back
+ * (`vgic_v4_disable_vsgis`, the pending state read back). A vSGI has no
+ * active state: the acknowledge only takes it out of pending and sets the
+ * running priority, so EOI only drops the priority and a deactivation
+ * (EOImode=1's DIR, GICR_ICACTIVER0) finds nothing to do, and
+ * GICR_ISACTIVER0 cannot make it active (`vgic_mmio_change_active`). Like a
+ * vLPI it reaches the CPU interface only while its vPE is resident, and one
+ * made pending while the vCPU blocks in WFI rings the vPE's doorbell. The
+ * doorbell stays enabled on GICv4.1 (`vgic_v4_init` leaves IRQ_NOAUTOEN
+ * off) and is requested per non-residency, in WFI only (`vgic_v4_put`);
+ * the model's `block`/`unblock` stand for both.
+ *
  * Sources: Arm IHI 0069 (GICv3/v4) chapter 5.4 "Virtual LPI support" and
  * 6 "Virtual interrupt handling" (vPE residency, doorbells, VPENDBASER);
  * Linux `arch/arm64/kvm/vgic/vgic-v4.c` (the "How KVM uses GICv4" comment,
  * `kvm_vgic_v4_set_forwarding`, `vgic_v4_load`, `vgic_v4_put`,
- * `vgic_v4_doorbell_handler`), `vgic-its.c` (`update_affinity`,
- * `its_free_ite`); seed 003 (the 2017 "Theory of operations" thread).
+ * `vgic_v4_doorbell_handler`, `vgic_v4_configure_vsgis`,
+ * `vgic_v4_enable_vsgis`, `vgic_v4_disable_vsgis`, `vgic_v4_sync_sgi_config`),
+ * `vgic-its.c` (`update_affinity`, `its_free_ite`), `vgic-mmio.c`
+ * (`vgic_mmio_write_spending`, `vgic_mmio_change_active`: a vSGI's pending
+ * state is the hardware's, its active state is always clear), `vgic-mmio-v3.c`
+ * (`vgic_v3_queue_sgi`: an SGI to a vSGI is made pending in the hardware,
+ * `vgic_mmio_write_v3_misc`); Arm IHI 0069
+ * 12.9.4 GICD_CTLR.nASSGIreq and 12.9.39 GICD_TYPER2.nASSGIcap; seed 003
+ * (the 2017 "Theory of operations" thread).
  *
  * @module
  */
@@ -100,6 +125,13 @@ export class Gicv4 {
   readonly vpes: Vpe[] = [];
   /** Forwardings by `device * 65536 + event`. */
   readonly forwardings: Map<number, Forwarding> = new Map();
+  /** The host's GIC is a GICv4.1 (KVM's `has_gicv4_1`). */
+  v41 = false;
+  /**
+   * GICv4.1: every vCPU's SGIs are vSGIs, tied to the vPE (KVM's
+   * `irq->hw` for INTIDs 0-15), because the VM asked for nASSGIreq.
+   */
+  vsgis = false;
 
   /**
    * The GICv4 layer for `vcpus` vCPUs, every vPE resident; `name` is its
@@ -208,6 +240,42 @@ export class Gicv4 {
     // A pending vLPI moved to a non-resident vPE rings its doorbell there.
     const vpe = this.vpes[to];
     if (lpi.pending && !vpe.resident && vpe.doorbell && lpi.enabled) vpe.pendingLast = true;
+  }
+
+  /**
+   * `vgic_v4_configure_vsgis`: the SGIs of every vCPU become vSGIs (`on`)
+   * or software SGIs again, their pending state carried across.
+   */
+  configureVsgis(on: boolean): void {
+    if (this.vsgis === on) return;
+    this.vsgis = on;
+    this.#emit(
+      "vsgi",
+      on
+        ? "nASSGIreq: every vCPU's SGIs become vSGIs (vgic_v4_enable_vsgis), without an active state"
+        : "nASSGIreq cleared: the SGIs go back to software injection (vgic_v4_disable_vsgis)",
+    );
+  }
+
+  /**
+   * A vSGI of vCPU `vcpu` became pending in the hardware: a non-resident
+   * vPE whose doorbell is requested gets it rung when the vSGI is enabled.
+   */
+  sgiPended(vcpu: number, intid: number, enabled: boolean): void {
+    const vpe = this.vpes[vcpu];
+    if (vpe.resident) {
+      this.#emit("direct", `vSGI ${intid} injected directly into resident vPE ${vcpu}`);
+      return;
+    }
+    if (vpe.doorbell && enabled) {
+      vpe.pendingLast = true;
+      this.#emit(
+        "doorbell",
+        `vSGI ${intid} pending for vPE ${vcpu}: doorbell fires, pending_last set`,
+      );
+    } else {
+      this.#emit("vpt", `vSGI ${intid} pending for non-resident vPE ${vcpu}`);
+    }
   }
 
   /** The vCPU blocks (WFI): vgic_v4_put with the doorbell enabled. */

@@ -53,3 +53,28 @@ Deno.test("Gicv4.retarget() follows MOVI, and DISCARD then MAPTI leaves the LPI 
   assert.equal(lpi.forwarded, false);
   assert.equal(lpi.path, "software");
 });
+
+Deno.test("GICv4.1 vSGIs: acknowledged without becoming active, hidden while the vPE is not resident, and the doorbell wakes the vCPU", () => {
+  const g = new Gic(
+    { version: 3, vcpus: 2, nrIrqs: 64, its: false, v4: false, v41: true },
+    new Trace(() => 0),
+  );
+  g.writeDist(0, 0x102, 4); // EnableGrp1 | nASSGIreq from disabled
+  assert.equal(g.vsgis, true);
+  const bank = g.rds[1].bank, cif = g.cifs[1];
+  bank.enabled[2] = 1;
+  cif.pmr = 0xf0;
+  cif.igrpen1 = 1;
+  g.v4!.block(1);
+  g.sgi(0, 2n | (2n << 24n), false); // SGI 2, TargetList bit 1: vcpu1
+  assert.equal(g.v4!.vpes[1].pendingLast, true);
+  assert.equal(cif.hppir(1), 1023); // not resident: not presented
+  assert.equal(g.wouldWake(1), true);
+  g.v4!.unblock(1);
+  assert.equal(cif.read("iar1"), 2);
+  assert.equal(bank.active[2], 0);
+  assert.equal(bank.latch[2], 0);
+  assert.equal(cif.rpr, 0); // the running priority is set all the same
+  cif.write("eoir1", 2);
+  assert.equal(cif.rpr, 0xff);
+});

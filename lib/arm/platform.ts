@@ -28,7 +28,7 @@ import type { Platform } from "../core/platform.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import { ArmVm } from "./vm.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
-import { GicdOffset } from "./gicv3_distributor.ts";
+import { GicdCtlr, GicdOffset, GicdTyper2 } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
 import { ICC_REGISTERS, type IccRegister } from "./cpu_interface_v3.ts";
 import {
@@ -304,12 +304,22 @@ const GICD_REGS: MmioReg[] = [
       f("enablegrp1", 1, 1, "Group 1 enable"),
       f("are", 4, 1, "affinity routing (GICv3: reads 1)", true),
       f("ds", 6, 1, "disable security (GICv3: reads 1)", true),
+      f(
+        "nassgireq",
+        8,
+        1,
+        "GICv4.1: SGIs without an active state (kept only with GICD_TYPER2.nASSGIcap; read-only while Group 1 stays enabled)",
+      ),
     ],
   }),
   reg("typer", "GICD_TYPER", GicdOffset.TYPER, "ITLinesNumber, CPUNumber, LPIS, IDbits", {
     readonly: true,
   }),
   reg("iidr", "GICD_IIDR", GicdOffset.IIDR, "implementer (KVM: 0x4b00343b)", { readonly: true }),
+  reg("typer2", "GICD_TYPER2", GicdOffset.TYPER2, "GICv3: nASSGIcap (bit 8) on a GICv4.1 host", {
+    readonly: true,
+    fields: [f("nassgicap", 8, 1, "the VM may set GICD_CTLR.nASSGIreq (direct vSGIs)")],
+  }),
   ...bankRegs("GICD", 32, ""),
   reg(
     "ipriorityr",
@@ -615,7 +625,7 @@ function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
     if (file === "gicd") {
       ok = gic.version === 2
         ? gicv2WriteDist(gic, cpu, offset, Number(value & 0xffff_ffffn), size === 8 ? 4 : size, id)
-        : gic.dist.write(offset, value, size, id);
+        : gic.writeDist(offset, value, size, id);
     } else if (file === "gicr") {
       ok = gic.version === 3 && gic.writeGicr(cpu, offset, value, size, id);
     } else if (file === "gits") {
@@ -790,7 +800,17 @@ function gicEnable(vm: ArmVm, cpu: number): void {
       gicv2WriteCpu(gic, cpu, GiccOffset.PMR, 0xf0);
       return;
     }
-    gic.dist.ctlr |= 2;
+    // gic_dist_init, on the first CPU up: the distributor is disabled, then
+    // enabled with nASSGIreq when GICD_TYPER2 offers nASSGIcap (Linux asks
+    // for SGIs without an active state wherever it may).
+    const d = gic.dist;
+    if (!d.groupEnabled(1)) {
+      const req = (Number(d.read(GicdOffset.TYPER2)) & GicdTyper2.nASSGIcap) !== 0
+        ? GicdCtlr.nASSGIreq
+        : 0;
+      gic.writeDist(GicdOffset.CTLR, d.ctlr, 4);
+      gic.writeDist(GicdOffset.CTLR, d.ctlr | GicdCtlr.EnableGrp1 | req, 4);
+    }
     const cif = gic.cifs[cpu];
     cif.write("pmr", 0xf0);
     cif.write("bpr1", 0);
@@ -1134,7 +1154,7 @@ const VCPU_COMMANDS: Cmd[] = [
     actor: "vcpu",
     name: "gic enable",
     doc:
-      "bring the GIC up as Linux does: distributor group enable, this CPU interface (PMR 0xf0, Group 1 on; GICv2: GICC_CTLR=1), and with an ITS: PROPBASER (16 bits), EnableLPIs, GITS_CTLR.Enabled",
+      "bring the GIC up as Linux does: distributor group enable (GICv3: with GICD_CTLR.nASSGIreq when GICD_TYPER2.nASSGIcap offers it, gic_dist_init), this CPU interface (PMR 0xf0, Group 1 on; GICv2: GICC_CTLR=1), and with an ITS: PROPBASER (16 bits), EnableLPIs, GITS_CTLR.Enabled",
     params: [],
     run: (vm, cpu) => gicEnable(vm, cpu),
   },
@@ -2203,12 +2223,16 @@ const VMM_COMMANDS: Cmd[] = [
       acting(vm, source, w, `${w} device ${hex(a.device)} event ${a.event}`, () => {
         const v4 = vm.gic.v4;
         const dev = a.device as number, ev = a.event as number;
-        if (!v4) {
+        if (!v4 || !vm.gic.its) {
           emit(
             vm,
             source,
             "v4.missing",
-            "no GICv4 ('gic v3 { its v4 }'): stays on software injection",
+            !vm.gic.its
+              ? "no vITS: KVM forwards only LPIs the guest maps through its vITS; stays on software injection"
+              : vm.gic.hostV41
+              ? "no vPEs: nASSGIcap was cleared before CTRL_INIT (vgic_supports_direct_msis): stays on software injection"
+              : "no GICv4 ('gic v3 { its v4 }'): stays on software injection",
           );
           return 0;
         }
@@ -2396,6 +2420,19 @@ function gicState(): State[] {
       get: (vm) => Number(vm.gic.dist.read(GicdOffset.CTLR)),
     },
     {
+      pattern: "gicd.typer2",
+      type: U32,
+      doc: "GICD_TYPER2: nASSGIcap (bit 8) while the VM has it",
+      get: (vm) => Number(vm.gic.dist.read(GicdOffset.TYPER2)),
+    },
+    {
+      pattern: "vgic.vsgis",
+      type: BIT,
+      doc:
+        "GICv4.1: KVM delivers every vCPU's SGIs as vSGIs without an active state (vgic_v4_configure_vsgis after nASSGIreq)",
+      get: (vm) => (vm.gic.vsgis ? 1 : 0),
+    },
+    {
       pattern: "vcpu#.gic.pending",
       type: { kind: "set", min: 0, max: 0xffff_ffff },
       doc: "INTIDs pending for the vCPU (SGIs, PPIs, SPIs targeting it, LPIs and vLPIs)",
@@ -2536,7 +2573,7 @@ function cpuState(): State[] {
     n("vpe.resident", "GICv4: the vPE is resident", (vm, c) => vm.gic.v4?.vpes[c].resident ?? 0),
     n(
       "vpe.pending_last",
-      "GICv4: the doorbell reported a pending vLPI",
+      "GICv4: the doorbell reported a pending vLPI (or GICv4.1 vSGI)",
       (vm, c) => vm.gic.v4?.vpes[c].pendingLast ?? 0,
     ),
     n(
@@ -2762,7 +2799,7 @@ const SETTINGS: SettingSpec[] = [
   {
     name: "gic",
     doc:
-      "the vGIC: v2 (KVM_DEV_TYPE_ARM_VGIC_V2, at most 8 vCPUs: kvm_vgic_create) or v3 (KVM_DEV_TYPE_ARM_VGIC_V3); block: { its  v4 }",
+      "the vGIC: v2 (KVM_DEV_TYPE_ARM_VGIC_V2, at most 8 vCPUs: kvm_vgic_create) or v3 (KVM_DEV_TYPE_ARM_VGIC_V3); block: { its  v4 | v4_1 }",
     value: { kind: "enum", values: ["v2", "v3"], default: "v3" },
     block: [
       {
@@ -2772,7 +2809,14 @@ const SETTINGS: SettingSpec[] = [
       },
       {
         name: "v4",
-        doc: "GICv4 direct injection of forwarded LPIs (needs the ITS)",
+        doc:
+          "the host's GIC is a GICv4(.0): direct injection of forwarded LPIs (needs the ITS); no vSGIs, so GICD_TYPER2.nASSGIcap reads 0",
+        value: { kind: "flag" },
+      },
+      {
+        name: "v4_1",
+        doc:
+          "the host's GIC is a GICv4.1 whose CPU interfaces take vSGIs (KVM's system_supports_direct_sgis): a GICv3 VM starts with GICD_TYPER2.nASSGIcap (kvm_vgic_create), the VMM may clear or set it through DIST_REGS until CTRL_INIT, and the guest's GICD_CTLR.nASSGIreq turns its SGIs into vSGIs without an active state (vgic_v4_configure_vsgis); vPEs exist with or without an ITS, and forwarded LPIs become vLPIs as with v4. A VM whose nASSGIcap is cleared at CTRL_INIT gets no vPEs, so no vLPIs either (vgic_supports_direct_msis)",
         value: { kind: "flag" },
       },
       {
@@ -3031,7 +3075,13 @@ function onCreatedVcpu(c: Cmd): Cmd {
  * ```
  */
 export function checkSettings(settings: Readonly<Record<string, Val>>): string | undefined {
+  if (settings["gic.v4"] === 1 && settings["gic.v4_1"] === 1) {
+    return "gic { v4 v4_1 }: name the host's GIC once: v4 (GICv4.0) or v4_1 (GICv4.1)";
+  }
   if (settings["gic.gicv2_host"] === 1) {
+    if (settings["gic.v4_1"] === 1 || settings["gic.v4"] === 1) {
+      return "gic { gicv2_host v4 | v4_1 }: a GICv2 host has no GICv4";
+    }
     if (settings["gic.no_v2_emulation"] === 1) {
       return "gic { gicv2_host no_v2_emulation }: a GICv2 host always emulates a GICv2";
     }
@@ -3104,6 +3154,7 @@ export const armPlatform: Platform<ArmVm> = {
       gic: v3 ? 3 : 2,
       its,
       v4: its && s["gic.v4"] === 1,
+      v41: v3 && s["gic.v4_1"] === 1,
       nrIrqs: s.nr_irqs as number,
       vcpuIds: ids && ids.length > 0 ? ids : undefined,
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",

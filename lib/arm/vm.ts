@@ -64,6 +64,8 @@ export interface ArmVmConfig {
   its: boolean;
   /** GICv4 direct injection (needs the ITS). */
   v4: boolean;
+  /** The host's GIC is a GICv4.1 with direct vSGIs (`gic { v4_1 }`); default false. */
+  v41?: boolean;
   /** INTIDs below nrIrqs exist (SGIs and PPIs included). */
   nrIrqs: number;
   /**
@@ -158,6 +160,7 @@ export class ArmVm implements VmModel, GicPort {
       nrIrqs: config.nrIrqs,
       its: config.its,
       v4: config.v4,
+      v41: config.v41,
       creationOrder: config.vcpuIds,
       created: config.created,
       itsRelease: config.itsRelease,
@@ -267,6 +270,7 @@ export class ArmVm implements VmModel, GicPort {
       nrIrqs: c.nrIrqs,
       its: version === 3 && c.its,
       v4: version === 3 && c.v4,
+      v41: c.v41,
       creationOrder: old.creationOrder,
       created: old.createdVcpus,
       itsRelease: c.itsRelease,
