@@ -1367,8 +1367,8 @@ function ioapicState(): State[] {
       type: { kind: "int", min: 0, max: 4096 },
       doc: "KVM's rtc_status.pending_eoi: the vCPUs the last RTC tick (pin 8 raised through " +
         "KVM_IRQ_LINE_STATUS) reached that have not EOI'd it; another vCPU's EOI does not " +
-        "count, and a tick while it is not 0 is coalesced (status 0)",
-      get: (vm) => vm.ioapic!.rtcPendingEoi,
+        "count, and a tick while it is not 0 is coalesced (status 0); 0 without an in-kernel I/O APIC",
+      get: (vm) => vm.ioapic?.rtcPendingEoi ?? 0,
     },
   ];
   for (const f of RTE_FIELDS) {
