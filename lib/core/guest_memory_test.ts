@@ -100,6 +100,7 @@ function hashed(mem: GuestMemory): number[] {
     bool: (x) => out.push(x ? 1 : 0),
     words: (a) => out.push(...Array.from(a)),
     value: () => out.push(NaN),
+    fixed: (o, feed) => feed(h, o),
   };
   mem.hashFields(h);
   return out;

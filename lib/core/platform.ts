@@ -141,6 +141,12 @@ export interface StateHash {
    * twice in one fingerprint by reference.
    */
   value(v: unknown): void;
+  /**
+   * What `feed` feeds of `o`, an object never changed once made (a VM's
+   * configuration): the hash may keep what it fed by the object's identity
+   * and feed that again, so that constant settings cost one lookup per state.
+   */
+  fixed<T extends object>(o: T, feed: (h: StateHash, o: T) => void): void;
 }
 
 /**

@@ -639,7 +639,14 @@ export class SeenSet {
 
   covers(key: string, sleep: readonly number[]): boolean {
     const list = this.#m.get(key);
-    return list !== undefined && list.some((z) => z.every((t) => sleep.includes(t)));
+    if (list === undefined) return false;
+    // Loops rather than some/every: two closures per state looked up.
+    next: for (let i = 0; i < list.length; i++) {
+      const z = list[i];
+      for (let j = 0; j < z.length; j++) if (!sleep.includes(z[j])) continue next;
+      return true;
+    }
+    return false;
   }
 
   add(key: string, sleep: readonly number[]): void {

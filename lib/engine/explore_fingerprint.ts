@@ -37,6 +37,12 @@ import { EventQueue } from "../core/event_queue.ts";
 import type { HashesFields, StateHash, VmModel } from "../core/platform.ts";
 import type { RunState } from "./run.ts";
 
+/** Slots of the {@link Hasher}'s string cache (a power of two). */
+const STRING_SLOTS = 256;
+
+/** Objects met first in a fingerprint whose class {@link Hasher} remembers by position. */
+const MEMO = 256;
+
 /** Objects of one fingerprint kept in a list before a map takes the rest. */
 const SEEN_LIST = 64;
 
@@ -56,7 +62,8 @@ const T_UNDEF = 0x5f3759df,
   T_MAP = 0xc2b2ae35,
   T_SET = 0x9e3779b9,
   T_OBJ = 0x6a09e667,
-  T_FN = 0x510e527f;
+  T_FN = 0x510e527f,
+  T_FIXED = 0x9b05688c;
 
 const f64 = new Float64Array(1);
 const f64w = new Uint32Array(f64.buffer);
@@ -77,12 +84,29 @@ class Hasher implements StateHash {
    */
   readonly #seenList: object[] = [];
   readonly #seen = new Map<object, number>();
+  /** Objects met in this fingerprint so far, all kinds. */
+  #met = 0;
+  /** The k-th object met by the last fingerprint that met one there, and its class. */
+  readonly #objAt: (object | null)[] = new Array(MEMO).fill(null);
+  readonly #infoAt: (ClassInfo | null)[] = new Array(MEMO).fill(null);
+  /** Whether the k-th object met last time had been met before it (its id), or not (-1). */
+  readonly #refAt = new Int32Array(MEMO).fill(-1);
+  /** Whether every object met so far in this fingerprint was met at the same place last time. */
+  #same = true;
+  /** Objects the last fingerprint met. */
+  #lastMet = 0;
   readonly #strings = new Map<string, number>();
+  /** {@link Hasher.fixed}'s digests, by object. */
+  readonly #fixed = new Map<object, [number, number]>();
+  /** What {@link Hasher.fixed} collects words with. */
+  #exact: ExactHasher | undefined = undefined;
+  readonly #strKeys: (string | null)[] = new Array(STRING_SLOTS).fill(null);
+  readonly #strHashes = new Int32Array(STRING_SLOTS);
   /**
    * Per constructor met by the walk: what kind of object it makes, its
    * name's hash and its `hashFields` (found once per class, not per object).
    */
-  readonly #classes = new Map<unknown, ClassInfo>();
+  readonly #classes = new Map<object | null, ClassInfo>();
   /** Per constructor, the last key list seen and its hash (instances of a class share one). */
   readonly #shapes = new Map<unknown, { keys: string[]; hash: number }>();
 
@@ -92,6 +116,9 @@ class Hasher implements StateHash {
     this.a = 0x811c9dc5 | 0;
     this.b = 0x9747b28c | 0;
     this.#seenList.length = 0;
+    this.#lastMet = this.#met;
+    this.#met = 0;
+    this.#same = true;
     if (this.#seen.size > 0) this.#seen.clear();
   }
 
@@ -111,13 +138,23 @@ class Hasher implements StateHash {
   }
 
   strHash(s: string): number {
+    // A direct-mapped cache by length and first and last character: the
+    // same few names and modes come back at every state, and comparing one
+    // string (by reference, mostly) beats a map's lookup.
+    const len = s.length;
+    const slot = len === 0
+      ? 0
+      : ((len * 31 + s.charCodeAt(0) * 7 + s.charCodeAt(len - 1)) & (STRING_SLOTS - 1));
+    if (this.#strKeys[slot] === s) return this.#strHashes[slot];
     let h = this.#strings.get(s);
     if (h === undefined) {
       h = 0x811c9dc5 | 0;
-      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-      h ^= s.length;
+      for (let i = 0; i < len; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+      h ^= len;
       if (this.#strings.size < 100_000) this.#strings.set(s, h);
     }
+    this.#strKeys[slot] = s;
+    this.#strHashes[slot] = h;
     return h;
   }
 
@@ -149,6 +186,16 @@ class Hasher implements StateHash {
   /** A bigint 32 bits at a time (64-bit registers, mostly): no string built. */
   big(v: bigint): void {
     this.n(T_BIG);
+    if (v === 0n) return;
+    // Below 2^53 by numbers: the same words as the loop below, nothing allocated.
+    if (v >= 0n && v <= 0x1fffffffffffffn) {
+      const x = Number(v);
+      if (x === 0) return;
+      const lo = x % 0x100000000, hi = (x - lo) / 0x100000000;
+      this.n(lo);
+      if (hi !== 0) this.n(hi);
+      return;
+    }
     if (v < 0n) {
       this.n(T_NULL);
       v = -v;
@@ -159,40 +206,78 @@ class Hasher implements StateHash {
     }
   }
 
+  fixed<T extends object>(o: T, feed: (h: StateHash, o: T) => void): void {
+    let d = this.#fixed.get(o);
+    if (d === undefined) {
+      // The words `feed` gives, folded into two (their lanes as FNV-1a
+      // and murmur3 would make them): a 64-bit digest of the object.
+      const w = this.#exact ??= new ExactHasher(this.hooks);
+      w.reset();
+      feed(w, o);
+      let a = 0x811c9dc5 | 0, b = 0x9747b28c | 0;
+      for (const x of w.log) {
+        a = Math.imul(a ^ x, 0x01000193);
+        let k = Math.imul(x, 0xcc9e2d51);
+        k = (k << 15) | (k >>> 17);
+        k = Math.imul(k, 0x1b873593);
+        b ^= k;
+        b = (b << 13) | (b >>> 19);
+        b = (Math.imul(b, 5) + 0xe6546b64) | 0;
+      }
+      d = [a, b];
+      if (this.#fixed.size >= 1024) this.#fixed.clear();
+      this.#fixed.set(o, d);
+    }
+    this.n(T_FIXED);
+    this.n(d[0]);
+    this.n(d[1]);
+  }
+
   /** Any value: primitives by value, objects by their contents, shared objects once. */
   value(v: unknown): void {
-    switch (typeof v) {
-      case "number":
-        this.num(v);
-        return;
-      case "string":
-        this.str(v);
-        return;
-      case "boolean":
-        this.n(v ? T_TRUE : T_FALSE);
-        return;
-      case "undefined":
-        this.n(T_UNDEF);
-        return;
-      case "bigint":
-        this.big(v);
-        return;
-      case "function":
-      case "symbol":
-        this.n(T_FN);
-        return;
-    }
-    if (v === null) {
-      this.n(T_NULL);
-      return;
-    }
-    this.object(v as object);
+    // typeof tested case by case (a switch over its string calls a builtin).
+    if (typeof v === "object") {
+      if (v === null) this.n(T_NULL);
+      else this.object(v);
+    } else if (typeof v === "number") this.num(v);
+    else if (typeof v === "string") this.str(v);
+    else if (typeof v === "boolean") this.n(v ? T_TRUE : T_FALSE);
+    else if (v === undefined) this.n(T_UNDEF);
+    else if (typeof v === "bigint") this.big(v);
+    else this.n(T_FN);
   }
 
   object(o: object): void {
+    // Runs of one search meet the same objects in the same order (a
+    // snapshot puts the state back into them): the k-th object met last
+    // time, if this is it again, has its class known without a lookup.
+    const k = this.#met++;
+    let c: ClassInfo;
+    // While every object met so far is the one the last fingerprint met
+    // there, so is the answer to whether this one was met before (past the
+    // last fingerprint's end, the entries are older ones').
+    let id = -2;
+    if (k < MEMO && this.#objAt[k] === o) {
+      c = this.#infoAt[k]!;
+      if (this.#same && k < this.#lastMet) id = this.#refAt[k];
+    } else {
+      this.#same = false;
+      c = this.#classes.get(Object.getPrototypeOf(o)) ?? this.#classOf(o);
+      if (k < MEMO) (this.#objAt[k] = o, this.#infoAt[k] = c);
+    }
+    // The trace is history, not state (and is off while exploring); the
+    // queue's entries are private, so only their number can be seen.
+    if (c.kind === K_TRACE) return;
+    if (c.kind === K_QUEUE) {
+      this.n((o as EventQueue).size);
+      return;
+    }
     const list = this.#seenList;
-    let id = list.indexOf(o);
-    if (id < 0 && list.length === SEEN_LIST) id = this.#seen.get(o) ?? -1;
+    if (id === -2) {
+      id = list.indexOf(o);
+      if (id < 0 && list.length === SEEN_LIST) id = this.#seen.get(o) ?? -1;
+      if (k < MEMO) this.#refAt[k] = id;
+    }
     if (id >= 0) {
       this.n(T_REF);
       this.n(id);
@@ -200,7 +285,6 @@ class Hasher implements StateHash {
     }
     if (list.length < SEEN_LIST) list.push(o);
     else this.#seen.set(o, SEEN_LIST + this.#seen.size);
-    const c = this.#classes.get(o.constructor) ?? this.#classOf(o);
     switch (c.kind) {
       // The models' hot objects: they say what they hold.
       case K_HOOK:
@@ -231,13 +315,6 @@ class Hasher implements StateHash {
         this.n(T_SET);
         this.n((o as Set<unknown>).size);
         for (const v of o as Set<unknown>) this.value(v);
-        return;
-      // The trace is history, not state (and is off while exploring); the
-      // queue's entries are private, so only their number can be seen.
-      case K_TRACE:
-        return;
-      case K_QUEUE:
-        this.n((o as EventQueue).size);
         return;
       case K_BUFFER:
         this.bytes(new Uint8Array(o as ArrayBuffer));
@@ -360,7 +437,7 @@ class Hasher implements StateHash {
     };
     // An object's own `hashFields` (not its class's) is not cached: the
     // next instance may lack it.
-    if (!Object.hasOwn(o, "hashFields")) this.#classes.set(o.constructor, c);
+    if (!Object.hasOwn(o, "hashFields")) this.#classes.set(Object.getPrototypeOf(o), c);
     return c;
   }
 
@@ -424,6 +501,11 @@ class ExactHasher extends Hasher {
     return true;
   }
 
+  override fixed<T extends object>(o: T, feed: (h: StateHash, o: T) => void): void {
+    // Exact: the words themselves.
+    feed(this, o);
+  }
+
   override digest(): string {
     return this.log.join(",");
   }
@@ -469,13 +551,21 @@ export class Fingerprinter {
   readonly #n = (x: number) => this.#h.n(x);
   readonly #str = (x: string) => this.#h.str(x);
   readonly #handlerIndex = new Map<readonly Op[], number>();
-  readonly #paths: PathSet[][];
+  /** Per VM, the state paths read when it has no hook; found when first needed. */
+  #paths: PathSet[][] | null = null;
 
   constructor(readonly program: Program, options: FingerprintOptions = {}) {
     this.#hooks = options.hooks ?? true;
     this.#h = options.exact ? new ExactHasher(this.#hooks) : new Hasher(this.#hooks);
     program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
-    this.#paths = program.vms.map((d) => {
+  }
+
+  /**
+   * The state paths of each VM's platform worth reading: made on first use
+   * (a VM with {@link VmModel.hashPrivate} needs none), not per search.
+   */
+  #pathsOf(v: number): PathSet[] {
+    this.#paths ??= this.program.vms.map((d) => {
       const specs = d.platform.state as readonly StateSpec<VmModel>[];
       const patterns = new Set(specs.map((s) => s.pattern));
       return specs.filter((spec) =>
@@ -487,6 +577,7 @@ export class Fingerprinter {
         !patterns.has(spec.pattern.slice(0, Math.max(0, spec.pattern.lastIndexOf("."))))
       ).map((spec) => ({ spec, hashes: (spec.pattern.match(/#/g) ?? []).length }));
     });
+    return this.#paths[v];
   }
 
   /** The fingerprint of the state of a run, with the caller's position words mixed in. */
@@ -525,7 +616,7 @@ export class Fingerprinter {
         h.value(vm);
         vm.hashPrivate(h);
       } else {
-        this.#publishedPaths(vm, this.#paths[v]);
+        this.#publishedPaths(vm, this.#pathsOf(v));
         h.value(vm);
       }
     }

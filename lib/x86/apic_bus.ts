@@ -149,7 +149,8 @@ export class ApicBus implements IpiSink {
    * API flags and returns a function that puts them back. Fixed at
    * creation: lapics (attached once), lowestPriority, #kvm, #trace, #name;
    * #scratch is rewritten by every delivery; KVM's map (#map) is derived
-   * from the LAPICs and the flags, so the function makes it recalculate.
+   * from the LAPICs and the flags: its own snapshot keeps it, or makes it
+   * recalculate when it changed since.
    */
   snapshot(): () => void {
     const use32BitIds = this.use32BitIds, broadcastQuirkDisabled = this.broadcastQuirkDisabled;

@@ -80,6 +80,8 @@ export class KvmApicMap {
   /** {@link lastMapStamp} and the list of APICs at the last look (-1, null: none yet). */
   #seenLast = -1;
   #seenList: readonly Lapic[] | null = null;
+  /** Recalculations so far: a snapshot's restore keeps the map when there was none since. */
+  #recalcs = 0;
 
   /**
    * KVM_X2APIC_API_USE_32BIT_IDS (`kvm->arch.x2apic_format`): the hotplug
@@ -91,17 +93,22 @@ export class KvmApicMap {
   /**
    * For `scn explore`'s snapshots (`VmModel.snapshot`): the map (valid,
    * maxApicId, #phys, logicalMode, #flat, #cluster) is derived from the
-   * LAPICs, so it is not saved; the function puts use32BitIds back and
-   * forgets the stamps the map was computed from (#seen, #seenLast,
-   * #seenList), so that the next update recalculates it from the LAPICs
-   * put back.
+   * LAPICs, so it is not saved; the function puts use32BitIds back and,
+   * when the map was recalculated since (#recalcs), forgets the stamps it
+   * was computed from (#seen, #seenLast, #seenList), so that the next
+   * update recalculates it from the LAPICs put back. Otherwise the map is
+   * still the one computed from the stamps in #seen, which the LAPICs put
+   * back with their registers ({@link Lapic.snapshot}): it is kept, and
+   * only the last look is forgotten (a stamp can go back, so the look at
+   * the newest stamp no longer proves that nothing changed).
    */
   snapshot(): () => void {
-    const use32BitIds = this.use32BitIds;
+    const use32BitIds = this.use32BitIds, recalcs = this.#recalcs;
     return () => {
       this.use32BitIds = use32BitIds;
-      this.#seen.length = 0;
       this.#seenLast = -1;
+      if (this.#recalcs === recalcs) return;
+      this.#seen.length = 0;
       this.#seenList = null;
     };
   }
@@ -153,6 +160,7 @@ export class KvmApicMap {
   }
 
   #recalculate(lapics: readonly Lapic[]): void {
+    this.#recalcs++;
     let max = 0xff;
     for (const l of lapics) if (l.hardwareEnabled) max = Math.max(max, l.x2apicId);
     this.maxApicId = max;

@@ -499,7 +499,7 @@ export class Lapic {
     const esr = this.#esr, esrPending = this.#esrPending;
     const icrLow = this.#icrLow, icrHigh = this.#icrHigh, lintLines = this.#lintLines;
     const suppressEoi = this.#suppressEoi, x2apicSupported = this.#x2apicSupported;
-    const tscDeadlineSupported = this.#tscDeadlineSupported;
+    const tscDeadlineSupported = this.#tscDeadlineSupported, mapStamp = this.#mapStamp;
     return () => {
       copyVectors(this.irr, irr);
       copyVectors(this.isr, isr);
@@ -533,8 +533,9 @@ export class Lapic {
       this.#suppressEoi = suppressEoi;
       this.#x2apicSupported = x2apicSupported;
       this.#tscDeadlineSupported = tscDeadlineSupported;
-      // A new stamp: KVM's APIC map recalculates from the registers put back.
-      this.#mapStamp = nextMapStamp();
+      // The stamp these registers had: KVM's APIC map, which keeps the stamps
+      // it was computed from, recalculates only if it saw other registers since.
+      this.#mapStamp = mapStamp;
     };
   }
 
@@ -645,8 +646,9 @@ export class Lapic {
   }
   /**
    * Changes whenever an input of KVM's APIC map may have (IA32_APIC_BASE,
-   * ID, LDR, DFR, SVR written or restored, a reset); no two states of any
-   * LAPIC share a stamp. {@link KvmApicMap} recalculates when a stamp
+   * ID, LDR, DFR, SVR written or restored, a reset); no two different
+   * states of any LAPIC share a stamp (a snapshot's restore puts back the
+   * stamp of the registers it puts back). {@link KvmApicMap} recalculates when a stamp
    * differs from the one it saw, as KVM does on those writes, instead of
    * comparing every input at every delivery.
    */

@@ -719,7 +719,7 @@ export class X86Vm implements VmModel {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.value(this.name);
-    hashConfig(h, this.config);
+    h.fixed(this.config, hashConfig);
     h.value(this.bus);
     h.value(this.cpus);
     h.value(this.pic);
