@@ -81,7 +81,8 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
     run: (vm, cpu, a) => {
       const p = hvOf(vm, "hyperv hypercall");
       const rax = p.pageEax(u64(a.rax));
-      if (rax === null || (p.hypercall & 1n) === 0n) {
+      // The guest calls whatever the page holds: the stub stays after the page is disabled.
+      if (rax === null) {
         throw new CommandInputError(
           "the Hyper-V hypercall page holds no stub: write HV_X64_MSR_GUEST_OS_ID (0x40000000) " +
             "and then HV_X64_MSR_HYPERCALL (0x40000001) with bit 0 set first",
