@@ -12,13 +12,17 @@
  * without a target. GICv2: an ITARGETSR byte with several bits goes to the
  * lowest one (vCPU0 when none), and bytes for INTIDs below 32 are read-only.
  * KVM resets every SPI to edge-triggered, Group 1 for GICv3 and Group 0 for
- * GICv2, targeting vCPU0.
+ * GICv2, targeting vCPU0. GICD_CTLR holds a single enable for both groups
+ * (KVM's `dist->enabled`: EnableGrp1 on GICv3, bit 0 on GICv2); the other
+ * group bit reads 0 and gates nothing.
  *
  * Sources: Arm IHI 0069 (GICv3/v4) 12.9 "The GICD register descriptions"
  * (GICD_CTLR 12.9.4, GICD_IROUTER<n> 12.9.22, GICD_TYPER 12.9.38); Arm IHI
  * 0048B (GICv2) 4.3 (GICD_ITARGETSRn 4.3.12); Linux
  * `arch/arm64/kvm/vgic/vgic-mmio-v3.c` (`vgic_mmio_write_irouter`,
- * `vgic_mmio_read_v3_misc`), `vgic-mmio-v2.c` (`vgic_mmio_write_target`),
+ * `vgic_mmio_read_v3_misc`, `vgic_mmio_write_v3_misc`), `vgic-mmio-v2.c`
+ * (`vgic_mmio_write_target`, `vgic_mmio_write_v2_misc`), `vgic.c`
+ * (`vgic_target_oracle`),
  * `vgic-init.c` (`kvm_vgic_dist_init`).
  *
  * @module
@@ -68,7 +72,9 @@ export const GicdOffset = {
  * ```
  */
 export const GicdCtlr = {
+  /** EnableGrp0; on GICv2 the one bit KVM keeps ("Enable", GICD_ENABLE). */
   EnableGrp0: 1 << 0,
+  /** EnableGrp1 (EnableGrp1A with DS=1): the one bit KVM keeps on GICv3. */
   EnableGrp1: 1 << 1,
   ARE: 1 << 4,
   DS: 1 << 6,
@@ -142,7 +148,10 @@ export class Distributor {
   readonly targets: Uint8Array;
   /** The vCPU each SPI goes to (KVM's `irq->target_vcpu`), -1 for none. */
   readonly targetVcpu: Int16Array;
-  /** EnableGrp0 | EnableGrp1. */
+  /**
+   * The enable bit KVM keeps (`dist->enabled`): GICv3 EnableGrp1 (bit 1),
+   * GICv2 Enable (bit 0). The other group bit is dropped on write.
+   */
   ctlr = 0;
   /** An ITS is present: TYPER.LPIS and 16 INTID bits. */
   lpis = false;
@@ -185,9 +194,14 @@ export class Distributor {
     }
   }
 
-  /** Group `g` (0 or 1) is enabled in GICD_CTLR. */
-  groupEnabled(g: number): boolean {
-    return (this.ctlr & (g === 0 ? GicdCtlr.EnableGrp0 : GicdCtlr.EnableGrp1)) !== 0;
+  /**
+   * Group `g` (0 or 1) is enabled in GICD_CTLR. KVM has one distributor
+   * enable for both groups (`vgic_target_oracle`, `kvm_vgic_vcpu_pending_irq`
+   * test `dist->enabled`), so `g` does not matter: the groups are told apart
+   * only at the CPU interface (IGRPEN0/1, GICC_CTLR).
+   */
+  groupEnabled(_g: number): boolean {
+    return this.ctlr !== 0;
   }
 
   /** GICD_TYPER as KVM builds it. */
@@ -246,7 +260,9 @@ export class Distributor {
     const O = GicdOffset;
     const low = Number(BigInt(value) & 0xffff_ffffn);
     if (offset === O.CTLR) {
-      this.ctlr = low & (this.version === 3 ? 3 : 1 | 2);
+      // vgic_mmio_write_v3_misc keeps GICD_CTLR_ENABLE_SS_G1 only,
+      // vgic_mmio_write_v2_misc GICD_ENABLE only.
+      this.ctlr = low & (this.version === 3 ? GicdCtlr.EnableGrp1 : GicdCtlr.EnableGrp0);
       return true;
     }
     if (this.version === 3 && offset >= O.IROUTER && offset < O.IROUTER + 8 * 1024) {

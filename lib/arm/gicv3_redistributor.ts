@@ -17,7 +17,8 @@
  * Sources: Arm IHI 0069 (GICv3/v4) 12.10-12.11 (GICR_CTLR 12.11.2,
  * GICR_TYPER 12.11.37, GICR_PROPBASER 12.11.31, GICR_INVLPIR 12.11.14),
  * 9.8 "Redistributor memory map"; Linux `arch/arm64/kvm/vgic/vgic-mmio-v3.c`
- * (`vgic_mmio_read_v3r_typer`, `vgic_mmio_write_v3r_ctlr`,
+ * (`vgic_mmio_read_v3r_typer`, `vgic_mmio_read_v3r_ctlr`, `vgic_mmio_write_v3r_ctlr`,
+ * `vgic_mmio_read_v3r_iidr`,
  * `vgic_mmio_write_propbase`, `vgic_mmio_write_invlpi`,
  * `vgic_mmio_vcpu_rdist_is_last`), `vgic-init.c` and `vgic-v3.c`
  * (`vgic_register_redist_iodev`: each vCPU takes the region's next free
@@ -73,6 +74,31 @@ export const GICR_TYPER_LAST = 1 << 4;
  * ```
  */
 export const GICR_CTLR_ENABLE_LPIS = 1;
+
+/**
+ * GICR_CTLR bits KVM reports as set from vGIC implementation revision 3
+ * (`vgic_mmio_read_v3r_ctlr`): CES (bit 1, clearing EnableLPIs is
+ * supported) and IR (bit 2, LPI invalidation registers implemented).
+ *
+ * @example
+ * ```ts
+ * declare const rd: Redistributor;
+ * (rd.read(GicrOffset.CTLR) as number) & GICR_CTLR_CES_IR; // 0x6
+ * ```
+ */
+export const GICR_CTLR_CES_IR = (1 << 1) | (1 << 2);
+
+/**
+ * KVM's GICR_IIDR: ProductID 0x4b and Implementer Arm, with no revision
+ * field (`vgic_mmio_read_v3r_iidr`), unlike GICD_IIDR.
+ *
+ * @example
+ * ```ts
+ * declare const rd: Redistributor;
+ * rd.read(GicrOffset.IIDR) === KVM_GICR_IIDR; // true
+ * ```
+ */
+export const KVM_GICR_IIDR = 0x4b00043b;
 
 /**
  * The MPIDR affinity KVM gives vCPU `n` (Aff0 = n[3:0], Aff1 = n[11:4],
@@ -205,9 +231,10 @@ export class Redistributor {
     }
     switch (offset) {
       case O.CTLR:
-        return this.enableLpis ? GICR_CTLR_ENABLE_LPIS : 0;
+        // The model's vGIC answers as revision 3 (KVM_VGIC_IMP_REV_3).
+        return (this.enableLpis ? GICR_CTLR_ENABLE_LPIS : 0) | GICR_CTLR_CES_IR;
       case O.IIDR:
-        return 0x4b00343b;
+        return KVM_GICR_IIDR;
       case O.TYPER:
         return size === 8 ? this.typer : Number(this.typer & 0xffff_ffffn);
       case O.TYPER + 4:

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GicrOffset, kvmMpidr, Redistributor } from "./gicv3_redistributor.ts";
+import { GICR_CTLR_CES_IR, GicrOffset, kvmMpidr, Redistributor } from "./gicv3_redistributor.ts";
 
 Deno.test("Redistributor.typer has Processor_Number = vcpu_id, Last, PLPIS and the affinity", () => {
   const rd = new Redistributor(18, { last: true, lpis: true });
@@ -49,7 +49,7 @@ Deno.test("Redistributor.write() EnableLPIs 0 -> 1 reads the pending table, 1 ->
   rd.write(GicrOffset.INVALLR, 0, 4);
   rd.write(GicrOffset.CTLR, 0, 4);
   assert.deepEqual(calls, ["on 1", "inv 8195", "invall 1", "off 1"]);
-  assert.equal(rd.read(GicrOffset.CTLR), 0);
+  assert.equal(rd.read(GicrOffset.CTLR), GICR_CTLR_CES_IR); // EnableLPIs clear, CES and IR set
 });
 
 Deno.test("Redistributor without an ITS ignores EnableLPIs; PENDBASER keeps PTZ but reads it as 0", () => {
@@ -60,7 +60,7 @@ Deno.test("Redistributor without an ITS ignores EnableLPIs; PENDBASER keeps PTZ 
   assert.equal(rd.read(GicrOffset.PENDBASER, 8), 0x1_0000n);
   assert.equal(rd.pendbaser, (1n << 62n) | 0x1_0000n);
   assert.equal(rd.read(GicrOffset.WAKER), 0);
-  assert.equal(rd.read(GicrOffset.IIDR), 0x4b00343b);
+  assert.equal(rd.read(GicrOffset.IIDR), 0x4b00043b); // no revision field, unlike GICD_IIDR
 });
 
 Deno.test("Redistributor.read() gives the upper words of PROPBASER and PENDBASER at +4", () => {

@@ -300,8 +300,8 @@ function bankRegs(prefix: "GICD" | "GICR", words: number, suffix: string): MmioR
 const GICD_REGS: MmioReg[] = [
   reg("ctlr", "GICD_CTLR", GicdOffset.CTLR, "distributor control", {
     fields: [
-      f("enablegrp0", 0, 1, "Group 0 enable"),
-      f("enablegrp1", 1, 1, "Group 1 enable"),
+      f("enablegrp0", 0, 1, "GICv2: KVM's one enable (both groups); GICv3: dropped by KVM"),
+      f("enablegrp1", 1, 1, "GICv3: KVM's one enable (both groups); GICv2: dropped by KVM"),
       f("are", 4, 1, "affinity routing (GICv3: reads 1)", true),
       f("ds", 6, 1, "disable security (GICv3: reads 1)", true),
       f(
