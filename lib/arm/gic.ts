@@ -36,6 +36,7 @@ import { EBUSY, EEXIST, EINVAL, ENODEV, ENXIO } from "./errno.ts";
 
 export { EINVAL, ENODEV, ENXIO } from "./errno.ts";
 import {
+  BankOffset,
   type IrqBank,
   LPI_BASE,
   OWNER_NONE,
@@ -59,7 +60,7 @@ import {
 } from "./cpu_interface_v3.ts";
 import { type Lpi, LpiTable } from "./lpi.ts";
 import { GITS_TRANSLATER, Its, type ItsHost, type ItsKvmRelease } from "./its.ts";
-import { Gicv4 } from "./gicv4.ts";
+import { Gicv4, VSGI_PRIORITY_MASK } from "./gicv4.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { armRamSize } from "./memory_map.ts";
 import { KVM_MAX_VCPU_IDS, VGIC_MAX_CPUS, VgicAddrType, VgicDevice } from "./vgic_device.ts";
@@ -587,10 +588,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   highest(cpu: number, groups: number, out: Candidate): boolean {
     let best = -1, bestPrio = 0x100, bestGroup = 1, bestCause = 0;
     const bank = this.rds[cpu].bank;
-    // vSGIs, like vLPIs, reach the CPU interface only while the vPE is resident.
-    const firstPrivate = this.v4 !== null && this.v4.vsgis && !this.v4.vpes[cpu].resident
-      ? SGI_COUNT
-      : 0;
+    // vSGIs, like vLPIs, reach the CPU interface only while the vPE is
+    // resident, and with the 4 priority bits the VSGI command carries.
+    const vsgis = this.v4 !== null && this.v4.vsgis;
+    const firstPrivate = vsgis && !this.v4!.vpes[cpu].resident ? SGI_COUNT : 0;
+    const sgiMask = vsgis ? VSGI_PRIORITY_MASK : PRIORITY_MASK;
     // Most INTIDs are disabled: a zero word of `enabledWords` skips four of them.
     let words = bank.enabledWords;
     for (let i = firstPrivate; i < PRIVATE_COUNT; i++) {
@@ -599,7 +601,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         continue;
       }
       if (!ready(bank, i, groups)) continue;
-      const p = bank.priority[i] & PRIORITY_MASK;
+      const p = bank.priority[i] & (i < SGI_COUNT ? sgiMask : PRIORITY_MASK);
       if (p < bestPrio) {
         best = i, bestPrio = p, bestGroup = bank.group[i], bestCause = bank.cause[i];
       }
@@ -1196,7 +1198,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     cause = 0,
   ): boolean {
     const ok = this.rds[cpu].write(offset, value, size, cause);
-    if (ok && this.vsgis) this.#vsgiBankWrite(cpu, offset, Number(BigInt(value) & 0xffffn));
+    if (ok && this.vsgis) this.#vsgiBankWrite(cpu, offset, Number(BigInt(value) & 0xffffn), size);
     if (ok && offset === GicrOffset.PROPBASER) {
       const v = BigInt(value);
       this.lpis.idBits = Math.min((Number(v & 0x1fn)) + 1, 16);
@@ -1208,19 +1210,41 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
 
   /**
    * After a write to vCPU `cpu`'s SGI_base bank with vSGIs on: the active
-   * state of a vSGI stays clear (`vgic_mmio_change_active`), and one made
+   * state of a vSGI stays clear (`vgic_mmio_change_active`); one made
    * pending through GICR_ISPENDR0 goes to the hardware, which rings the
-   * doorbell of a blocked vPE (`vgic_mmio_write_spending`). `sgiBits` is
-   * the written value's low 16 bits (word accesses only, as KVM's are).
+   * doorbell of a blocked vPE (`vgic_mmio_write_spending`); a change of
+   * group, enable or priority reaches the vPE's SGI configuration through a
+   * VSGI command (`vgic_update_vsgi` -> `its_prop_update_vsgi`,
+   * `enable_irq`/`disable_irq_nosync`), traced with the fields it carries.
+   * `sgiBits` is the written value's low 16 bits.
    */
-  #vsgiBankWrite(cpu: number, offset: number, sgiBits: number): void {
+  #vsgiBankWrite(cpu: number, offset: number, sgiBits: number, size: number): void {
     const bank = this.rds[cpu].bank;
     const reg = offset - GicrOffset.SGI_BASE;
-    if (reg === UACCESS_ISACTIVER) {
+    if (reg === BankOffset.ISACTIVER) {
       for (let i = 0; i < SGI_COUNT; i++) bank.active[i] = 0;
-    } else if (reg === UACCESS_ISPENDR) {
+    } else if (reg === BankOffset.ISPENDR) {
       for (let i = 0; i < SGI_COUNT; i++) {
         if ((sgiBits >> i) & 1) this.v4!.sgiPended(cpu, i, bank.enabled[i] !== 0);
+      }
+    } else if (this.trace.enabled) {
+      let first = 0, last = -1;
+      if (
+        reg === BankOffset.IGROUPR || reg === BankOffset.ISENABLER || reg === BankOffset.ICENABLER
+      ) {
+        last = SGI_COUNT - 1;
+      } else if (reg >= BankOffset.IPRIORITYR && reg < BankOffset.IPRIORITYR + SGI_COUNT) {
+        first = reg - BankOffset.IPRIORITYR;
+        last = Math.min(first + size, SGI_COUNT) - 1;
+      }
+      for (let i = first; i <= last; i++) {
+        this.#emit(
+          "gicv4",
+          "vsgi",
+          `VSGI vPE ${cpu} SGI ${i}: priority 0x${
+            (bank.priority[i] >> 4).toString(16)
+          } (bits [7:4]), group ${bank.group[i]}, enable ${bank.enabled[i]}`,
+        );
       }
     }
   }

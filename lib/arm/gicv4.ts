@@ -31,7 +31,8 @@
  * active state: the acknowledge only takes it out of pending and sets the
  * running priority, so EOI only drops the priority and a deactivation
  * (EOImode=1's DIR, GICR_ICACTIVER0) finds nothing to do, and
- * GICR_ISACTIVER0 cannot make it active (`vgic_mmio_change_active`). Like a
+ * GICR_ISACTIVER0 cannot make it active (`vgic_mmio_change_active`). Its
+ * priority keeps four bits ({@link VSGI_PRIORITY_MASK}). Like a
  * vLPI it reaches the CPU interface only while its vPE is resident, and one
  * made pending while the vCPU blocks in WFI rings the vPE's doorbell. The
  * doorbell stays enabled on GICv4.1 (`vgic_v4_init` leaves IRQ_NOAUTOEN
@@ -48,7 +49,9 @@
  * (`vgic_mmio_write_spending`, `vgic_mmio_change_active`: a vSGI's pending
  * state is the hardware's, its active state is always clear), `vgic-mmio-v3.c`
  * (`vgic_v3_queue_sgi`: an SGI to a vSGI is made pending in the hardware,
- * `vgic_mmio_write_v3_misc`); Arm IHI 0069
+ * `vgic_mmio_write_v3_misc`), `drivers/irqchip/irq-gic-v3-its.c`
+ * (`its_build_vsgi_cmd`: the VSGI command's vPE, SGI, priority, group,
+ * clear and enable fields); Arm IHI 0069
  * 12.9.4 GICD_CTLR.nASSGIreq and 12.9.39 GICD_TYPER2.nASSGIcap; seed 003
  * (the 2017 "Theory of operations" thread).
  *
@@ -56,6 +59,20 @@
  */
 import type { Trace } from "../core/trace.ts";
 import type { Lpi, LpiPath } from "./lpi.ts";
+
+/**
+ * The priority bits a GICv4.1 vSGI keeps: the ITS VSGI command that
+ * configures it carries Priority[7:4] in its bits [23:20]
+ * (`its_encode_sgi_priority` shifts KVM's priority right by 4), so the
+ * vSGI is presented with the low four bits clear, whatever the guest wrote
+ * to GICR_IPRIORITYR (which still reads back as written).
+ *
+ * @example
+ * ```ts
+ * 0xa8 & VSGI_PRIORITY_MASK; // 0xa0: the priority the vSGI runs at
+ * ```
+ */
+export const VSGI_PRIORITY_MASK = 0xf0;
 
 /**
  * One vPE.
