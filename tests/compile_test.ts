@@ -103,6 +103,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
     runFor: () => calls.push("runFor"),
     repeat: () => calls.push("repeat"),
     forEach: () => calls.push("forEach"),
+    charge: () => {},
     findHandler: () => undefined,
   };
   const compiled = new Compiled({ vms: [] });
@@ -117,8 +118,10 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
       ? { op: "do", call: { args: [], loc }, bind: null, loc }
       : kind === "run"
       ? { op: "run", duration: null, loc }
-      : kind === "repeat" || kind === "for"
+      : kind === "repeat"
       ? { op: kind, body: [], loc }
+      : kind === "for"
+      ? { op: kind, name: "x", items: { e: "lit", value: 1, loc }, body: [], loc }
       : kind === "if" || kind === "expect"
       ? {
         op: kind,

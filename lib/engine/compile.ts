@@ -54,7 +54,7 @@ export class CompiledOp {
   readonly constant: boolean;
   /** For a `do` whose arguments are not all literals: builds them. */
   readonly argsOf: ArgsBuilder | null = null;
-  /** For `let`: its value. */
+  /** For `let`: its value; for `for`: its items. */
   readonly value: Evaluator | null = null;
   /** For `if` and `expect`: its condition. */
   readonly test: Test | null = null;
@@ -96,6 +96,7 @@ export class CompiledOp {
         break;
       case "for":
         this.kind = FOR;
+        this.value = compileExpr(op.items);
         break;
       default:
         this.kind = EXEC;
@@ -138,7 +139,7 @@ export function perform(m: Machine, s: CompiledOp): void {
     }
     case FOR: {
       const f = op as Extract<Op, { op: "for" }>;
-      m.forEach(f, s.body ??= s.owner.block(f.body));
+      m.forEach(f, s.body ??= s.owner.block(f.body), s.value!);
       return;
     }
     default:
@@ -170,8 +171,10 @@ export interface Machine {
   runFor(duration: number, loc: Loc): void;
   /** `repeat N { }` with its body compiled. */
   repeat(op: Extract<Op, { op: "repeat" }>, body: readonly CompiledOp[]): void;
-  /** `for $x in ITEMS { }` with its body compiled. */
-  forEach(op: Extract<Op, { op: "for" }>, body: readonly CompiledOp[]): void;
+  /** `for $x in ITEMS { }` with its body and its items compiled. */
+  forEach(op: Extract<Op, { op: "for" }>, body: readonly CompiledOp[], items: Evaluator): void;
+  /** Charges `amount` iterations of the statement at `loc` to the run's work budget. */
+  charge(loc: Loc, amount: number, what: "repeat" | "for" | "range"): void;
   /** The handler for a take, searched in declaration order. */
   findHandler(v: number, c: number, taken: Taken): HandlerDecl | undefined;
 }
@@ -381,9 +384,65 @@ export function compileExpr(e: Expr): Evaluator {
       const test = compileCond(e.cond);
       return (m) => test(m) ? 1 : 0;
     }
+    case "range":
+      return compileRange(e);
+    case "state":
+      return compileState(e);
     default:
       return (m) => m.eval(e);
   }
+}
+
+/**
+ * A range whose ends are small literals (`for $k in 0..15`): its elements
+ * made once, at its first evaluation (so an error comes when it did), and
+ * the same array given after, charged to the work budget each time as the
+ * interpreter charges it. Values are never changed in place, so sharing
+ * the array is safe. Other ranges are evaluated by the interpreter.
+ */
+function compileRange(e: Extract<Expr, { e: "range" }>): Evaluator {
+  const from = e.from, to = e.to;
+  if (
+    from.e !== "lit" || to.e !== "lit" || typeof from.value !== "number" ||
+    typeof to.value !== "number" || to.value - from.value >= 100_000
+  ) {
+    return (m) => m.eval(e);
+  }
+  let elements: Val | null = null;
+  const n = to.value - from.value + 1;
+  return (m) => {
+    if (elements === null) return elements = m.eval(e);
+    if (n > 0) m.charge(e.loc, n, "range");
+    return elements;
+  };
+}
+
+/**
+ * A state path (`vcpu0.lapic.isr`, `ioapic.pin[$p].remote_irr`): its
+ * indexes compiled, read with no array built but the one the model is
+ * given. An index that is not a small integer, or out of the path's
+ * bounds, goes to the interpreter, which says what is wrong.
+ */
+function compileState(e: Extract<Expr, { e: "state" }>): Evaluator {
+  const spec = e.spec, vm = e.vm;
+  const indexes = e.indexes.map(compileExpr);
+  const n = indexes.length;
+  return (m) => {
+    const model = m.vms[vm];
+    const at: number[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = indexes[i](m);
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return m.eval(e);
+      at[i] = v;
+    }
+    if (spec.bounds !== undefined) {
+      const bounds = spec.bounds(model);
+      for (let i = 0; i < n; i++) {
+        if (bounds[i] !== undefined && at[i] >= bounds[i]) return m.eval(e);
+      }
+    }
+    return spec.get(model, at);
+  };
 }
 
 /** A condition compiled: whether it holds on a machine, as the interpreter's `cond` says. */

@@ -50,6 +50,7 @@ import {
   type Compiled,
   type CompiledOp,
   compiledProgram,
+  type Evaluator,
   perform,
   readsVariables,
 } from "./compile.ts";
@@ -639,8 +640,12 @@ class Interpreter {
    * its own for the reasons {@link Interpreter.repeat} is, and a compiled
    * body runs with no block lookup per iteration.
    */
-  forEach(op: Extract<Op, { op: "for" }>, body?: readonly CompiledOp[]): void {
-    const items = this.eval(op.items);
+  forEach(
+    op: Extract<Op, { op: "for" }>,
+    body?: readonly CompiledOp[],
+    compiled?: Evaluator,
+  ): void {
+    const items = compiled === undefined ? this.eval(op.items) : compiled(this);
     const list = Array.isArray(items) ? items : [items];
     const onStep = this.onStep, ops = op.body, loops = this.loops, env = this.env;
     for (let i = 0; i < list.length; i++) {
