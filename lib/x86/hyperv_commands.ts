@@ -20,8 +20,15 @@ import {
   KVM_HYPERV_CONN_ID_MASK,
   KVM_HYPERV_EVENTFD_DEASSIGN,
 } from "./hyperv_hypercall.ts";
-import { HV_MSR, HV_SYNIC_SINT_COUNT, HVMSG_TIMER_EXPIRED } from "./hyperv_synic.ts";
-import { HV_SYNIC_STIMER_COUNT } from "./hyperv_stimer.ts";
+import {
+  HV_MSR,
+  HV_SYNIC_SINT_COUNT,
+  HVMSG_TIMER_EXPIRED,
+  SINT_FIELDS,
+  SYNIC_PAGE_FIELDS,
+} from "./hyperv_synic.ts";
+import { HV_SYNIC_STIMER_COUNT, STIMER_CONFIG_FIELDS } from "./hyperv_stimer.ts";
+import type { FieldTable } from "../core/bitfield.ts";
 
 /** `-KVM_ENOSYS`: what KVM's own hypercall path answers an unknown call. */
 const KVM_ENOSYS = 1000n;
@@ -184,11 +191,13 @@ function vcpuPath(
   name: string,
   doc: string,
   get: (vm: X86Vm, c: number) => bigint | number | boolean,
+  layout?: { readonly title: string; readonly fields: FieldTable },
 ): StateSpec<X86Vm> {
   return {
     pattern: `vcpu#.hyperv.${name}`,
     type: U64,
     doc,
+    layout,
     get: (vm, [c]) => {
       const v = get(vm, c);
       return typeof v === "bigint" ? toVal(v) : Number(v);
@@ -210,10 +219,16 @@ export const HYPERV_STATE: readonly StateSpec<X86Vm>[] = [
   vcpuPath("scontrol", "SCONTROL (HV_X64_MSR_SCONTROL)", (vm, c) => vm.hyperv[c].synic.control),
   vcpuPath(
     "siefp",
-    "SIEFP: the event flags page GPA | enable",
+    "SIEFP: the event flags page and its enable bit",
     (vm, c) => vm.hyperv[c].synic.evtPage,
+    { title: "SIEFP", fields: SYNIC_PAGE_FIELDS },
   ),
-  vcpuPath("simp", "SIMP: the message page GPA | enable", (vm, c) => vm.hyperv[c].synic.msgPage),
+  vcpuPath(
+    "simp",
+    "SIMP: the message page and its enable bit",
+    (vm, c) => vm.hyperv[c].synic.msgPage,
+    { title: "SIMP", fields: SYNIC_PAGE_FIELDS },
+  ),
   vcpuPath(
     "synic_active",
     "1 once KVM_CAP_HYPERV_SYNIC(2) was enabled on the vCPU",
@@ -222,7 +237,8 @@ export const HYPERV_STATE: readonly StateSpec<X86Vm>[] = [
   {
     pattern: "vcpu#.hyperv.sint[#]",
     type: U64,
-    doc: "SINTx: vector 7:0, masked 16, AutoEOI 17",
+    doc: `SINTx: ${SINT_FIELDS.map((f) => f.name).join(", ")}`,
+    layout: { title: "SINT", fields: SINT_FIELDS },
     get: (vm, [c, i]) => toVal(vm.hyperv[c].synic.sint[i]),
     bounds: (vm) => [vm.hyperv.length, HV_SYNIC_SINT_COUNT],
     requires: needHyperv,
@@ -239,9 +255,9 @@ export const HYPERV_STATE: readonly StateSpec<X86Vm>[] = [
   ...(["config", "count", "exp_time", "msg_pending"] as const).map((f): StateSpec<X86Vm> => ({
     pattern: `vcpu#.hyperv.stimer[#].${f}`,
     type: U64,
+    layout: f === "config" ? { title: "STIMER_CONFIG", fields: STIMER_CONFIG_FIELDS } : undefined,
     doc: {
-      config: "STIMERn_CONFIG: enable 0, periodic 1, auto_enable 3, apic_vector 11:4, " +
-        "direct_mode 12, sintx 19:16",
+      config: `STIMERn_CONFIG: ${STIMER_CONFIG_FIELDS.map((x) => x.name).join(", ")}`,
       count: "STIMERn_COUNT (100 ns units: a period, or a one-shot's reference time)",
       exp_time: "the reference time of the timer's next expiry (exp_time), 0 when none",
       msg_pending: "1 while an expiry waits for its message slot (msg_pending)",

@@ -32,29 +32,56 @@
 import type { StateHash } from "../core/platform.ts";
 import type { TimerHandle } from "./lapic_timer.ts";
 import { HV_MSR, type HvMessage, HVMSG_TIMER_EXPIRED } from "./hyperv_synic.ts";
+import { type FieldTable, getField, indexFields } from "../core/bitfield.ts";
 
 /** HV_SYNIC_STIMER_COUNT: timers per vCPU. */
 export const HV_SYNIC_STIMER_COUNT = 4;
 
 /**
- * The fields of a STIMERn_CONFIG MSR (hvgdk_mini.h `union hv_stimer_config`).
+ * The fields of a STIMERn_CONFIG MSR (hvgdk_mini.h `union hv_stimer_config`):
+ * the one statement of their positions, read by the model, the state
+ * paths' layout and `scn report`'s MSR decoding.
+ *
+ * @example
+ * ```ts
+ * import { encodeFields } from "../core/bitfield.ts";
+ * encodeFields(STIMER_CONFIG_FIELDS, { enable: 1, periodic: 1, sintx: 2 }); // 0x20003
+ * ```
+ */
+export const STIMER_CONFIG_FIELDS = [
+  { name: "enable", lsb: 0, width: 1, doc: "the timer counts" },
+  { name: "periodic", lsb: 1, width: 1, doc: "every COUNT, else once at COUNT" },
+  { name: "lazy", lsb: 2, width: 1, doc: "lazy (KVM stores it only)" },
+  { name: "auto_enable", lsb: 3, width: 1, doc: "a non-zero COUNT write sets enable" },
+  { name: "apic_vector", lsb: 4, width: 8, doc: "direct mode: the vector sent" },
+  { name: "direct_mode", lsb: 12, width: 1, doc: "an APIC vector instead of a message" },
+  { name: "sintx", lsb: 16, width: 4, doc: "message mode: the SINT whose slot gets the message" },
+] as const satisfies FieldTable;
+const F = indexFields(STIMER_CONFIG_FIELDS);
+
+/**
+ * STIMERn_CONFIG's masks and shifts, from {@link STIMER_CONFIG_FIELDS}.
  *
  * @example
  * ```ts
  * STIMER_CONFIG.Enable | STIMER_CONFIG.Periodic | (2 << STIMER_CONFIG.SintxShift); // periodic, SINT2
  * ```
  */
-export const STIMER_CONFIG = {
-  Enable: 1 << 0,
-  Periodic: 1 << 1,
-  Lazy: 1 << 2,
-  AutoEnable: 1 << 3,
-  /** `apic_vector`, bits 11:4 (direct mode). */
-  ApicVectorShift: 4,
-  DirectMode: 1 << 12,
-  /** `sintx`, bits 19:16. */
-  SintxShift: 16,
-} as const;
+export const STIMER_CONFIG: {
+  readonly Enable: number;
+  readonly Periodic: number;
+  readonly AutoEnable: number;
+  readonly DirectMode: number;
+  readonly ApicVectorShift: number;
+  readonly SintxShift: number;
+} = {
+  Enable: 1 << F.enable.lsb,
+  Periodic: 1 << F.periodic.lsb,
+  AutoEnable: 1 << F.auto_enable.lsb,
+  DirectMode: 1 << F.direct_mode.lsb,
+  ApicVectorShift: F.apic_vector.lsb,
+  SintxShift: F.sintx.lsb,
+};
 
 /** Bytes of `struct hv_timer_message_payload`: timer_index u32, reserved u32, expiration_time u64, delivery_time u64. */
 export const HV_TIMER_PAYLOAD_BYTES = 24;
@@ -119,7 +146,7 @@ export class HvStimer {
 
   /** `sintx`. */
   get sint(): number {
-    return Number((this.config >> BigInt(STIMER_CONFIG.SintxShift)) & 0xfn);
+    return getField(F.sintx, this.config);
   }
 
   /** `stimer_cleanup`: no expiry scheduled, nothing pending. */
@@ -138,10 +165,12 @@ export class HvStimer {
     const old = this.config;
     this.#cleanup();
     let v = value;
-    const sintx = Number((v >> BigInt(STIMER_CONFIG.SintxShift)) & 0xfn);
     // A message-mode timer that was enabled and now names SINT0 stops.
-    if ((old & 1n) !== 0n && (v & BigInt(STIMER_CONFIG.DirectMode)) === 0n && sintx === 0) {
-      v &= ~1n;
+    if (
+      getField(F.enable, old) === 1 && getField(F.direct_mode, v) === 0 &&
+      getField(F.sintx, v) === 0
+    ) {
+      v &= ~BigInt(STIMER_CONFIG.Enable);
     }
     this.config = v;
     if (this.#has(STIMER_CONFIG.Enable)) this.process();
@@ -213,7 +242,7 @@ export class HvStimer {
         this.#has(STIMER_CONFIG.Periodic),
       );
     } else {
-      const vector = Number((this.config >> BigInt(STIMER_CONFIG.ApicVectorShift)) & 0xffn);
+      const vector = getField(F.apic_vector, this.config);
       r = this.#host.interrupt(vector) ? 0 : 1;
     }
     this.#host.emit?.("stimer.expire", `stimer${this.index} -> ${r}`);

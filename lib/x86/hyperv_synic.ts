@@ -42,6 +42,7 @@
 import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { clearVector, setVector, testVector } from "../core/vector_set.ts";
+import { type FieldTable, getField, indexFields } from "../core/bitfield.ts";
 
 /**
  * The Hyper-V MSRs KVM emulates that this model has (hvgdk_mini.h
@@ -82,19 +83,51 @@ export const HV_SYNIC_ENABLE = 1n;
 export const HV_PAGE_SIZE = 4096;
 
 /**
- * The fields of a SINTx MSR (hvgdk_mini.h `union hv_synic_sint`).
+ * The fields of a SINTx MSR (hvgdk_mini.h `union hv_synic_sint`): the one
+ * statement of their positions, read by the model, the state paths'
+ * layout and `scn report`'s MSR decoding.
+ *
+ * @example
+ * ```ts
+ * import { formatFields } from "../core/bitfield.ts";
+ * formatFields(SINT_FIELDS, 0x200b0); // "vector=0xb0 masked=0 auto_eoi=1 polling=0"
+ * ```
+ */
+export const SINT_FIELDS = [
+  { name: "vector", lsb: 0, width: 8, doc: "the interrupt vector (16..255 unless masked)" },
+  { name: "masked", lsb: 16, width: 1, doc: "the SINT raises nothing" },
+  { name: "auto_eoi", lsb: 17, width: 1, doc: "taken without entering ISR (no EOI)" },
+  { name: "polling", lsb: 18, width: 1, doc: "polling mode (KVM stores it only)" },
+] as const satisfies FieldTable;
+const SINT_F = indexFields(SINT_FIELDS);
+
+/**
+ * SINTx's masks, from {@link SINT_FIELDS}.
  *
  * @example
  * ```ts
  * SINT.AutoEoi | 0xb0; // vector 0xb0, unmasked, auto-EOI
  * ```
  */
-export const SINT = {
-  VectorMask: 0xff,
-  Masked: 1 << 16,
-  AutoEoi: 1 << 17,
-  Polling: 1 << 18,
-} as const;
+export const SINT: { readonly Masked: number; readonly AutoEoi: number } = {
+  Masked: 1 << SINT_F.masked.lsb,
+  AutoEoi: 1 << SINT_F.auto_eoi.lsb,
+};
+
+/**
+ * The fields of SIMP and SIEFP (and of SCONTROL, its enable bit alone):
+ * enable in bit 0, the guest page in bits 63:12.
+ *
+ * @example
+ * ```ts
+ * import { formatFields } from "../core/bitfield.ts";
+ * formatFields(SYNIC_PAGE_FIELDS, 0x10001n); // "enable=1 page=0x10"
+ * ```
+ */
+export const SYNIC_PAGE_FIELDS = [
+  { name: "enable", lsb: 0, width: 1, doc: "HV_SYNIC_SIMP_ENABLE / HV_SYNIC_SIEFP_ENABLE" },
+  { name: "page", lsb: 12, width: 52, doc: "the guest page number" },
+] as const satisfies FieldTable;
 
 /**
  * The layout of a message slot (`struct hv_message`, HV_MESSAGE_SIZE
@@ -295,11 +328,11 @@ export class HvSynic {
 
   /** `synic_set_sint` (not host-initiated). */
   #setSint(i: number, value: bigint): string | null {
-    const v = Number(value & 0xffn), masked = (value & BigInt(SINT.Masked)) !== 0n;
+    const v = getField(SINT_F.vector, value), masked = getField(SINT_F.masked, value) === 1;
     if (v < HV_SYNIC_FIRST_VALID_VECTOR && !masked) {
       return `SINT vector ${v} is below ${HV_SYNIC_FIRST_VALID_VECTOR}`;
     }
-    const old = Number(this.sint[i] & 0xffn);
+    const old = getField(SINT_F.vector, this.sint[i]);
     this.sint[i] = value;
     this.#update(old);
     this.#update(v);
@@ -311,9 +344,9 @@ export class HvSynic {
     if (vector < HV_SYNIC_FIRST_VALID_VECTOR) return;
     let connected = false, auto = false;
     for (const s of this.sint) {
-      if ((s & BigInt(SINT.Masked)) !== 0n || Number(s & 0xffn) !== vector) continue;
+      if (getField(SINT_F.masked, s) === 1 || getField(SINT_F.vector, s) !== vector) continue;
       connected = true;
-      if ((s & BigInt(SINT.AutoEoi)) !== 0n) auto = true;
+      if (getField(SINT_F.auto_eoi, s) === 1) auto = true;
     }
     if (connected) setVector(this.vectors, vector);
     else clearVector(this.vectors, vector);
@@ -324,7 +357,7 @@ export class HvSynic {
   /** The vector SINTx names, or -1 while it is masked (`synic_get_sint_vector`). */
   sintVector(sint: number): number {
     const s = this.sint[sint];
-    return (s & BigInt(SINT.Masked)) !== 0n ? -1 : Number(s & 0xffn);
+    return getField(SINT_F.masked, s) === 1 ? -1 : getField(SINT_F.vector, s);
   }
 
   /**
