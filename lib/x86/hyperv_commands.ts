@@ -32,6 +32,10 @@ import type { FieldTable } from "../core/bitfield.ts";
 
 /** `-KVM_ENOSYS`: what KVM's own hypercall path answers an unknown call. */
 const KVM_ENOSYS = 1000n;
+/** KVM_HC_VAPIC_POLL_IRQ (kvm_para.h): KVM's own hypercall that only answers 0. */
+const KVM_HC_VAPIC_POLL_IRQ = 1n;
+/** KVM's own hypercalls kvm_emulate_hypercall acts on (KICK_CPU, CLOCK_PAIRING, SEND_IPI, SCHED_YIELD, MAP_GPA_RANGE). */
+const KVM_OWN_HYPERCALLS = new Set([1n, 5n, 9n, 10n, 11n, 12n]);
 
 const VCPU: ParamSpec = {
   name: "vcpu",
@@ -104,8 +108,21 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
         );
       }
       if (!p.hypercallsEnabled()) {
-        // KVM's own hypercall path: no such call.
-        hv.rax = BigInt.asUintN(64, -KVM_ENOSYS);
+        // kvm_xen_hypercall hands bit 31 to Hyper-V only once it is enabled.
+        if (vm.xen?.kvm.interceptsHypercalls()) {
+          throw new CommandInputError(
+            "no guest OS ID: with Xen hypercalls intercepted this VMCALL is a Xen hypercall " +
+              "('xen hypercall')",
+          );
+        }
+        // KVM's own hypercall path, nr = RAX: KVM_HC_VAPIC_POLL_IRQ answers 0, an unknown one -KVM_ENOSYS.
+        const nr = rax & 0xffff_ffffn;
+        if (nr !== KVM_HC_VAPIC_POLL_IRQ && KVM_OWN_HYPERCALLS.has(nr)) {
+          throw new CommandInputError(
+            `RAX ${nr} is KVM hypercall ${nr}: the model has KVM_HC_SEND_IPI as 'vmcall'`,
+          );
+        }
+        hv.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0n : BigInt.asUintN(64, -KVM_ENOSYS);
         return hv.rax;
       }
       const r = p.hypercall64(cpu, u64(a.rcx), u64(a.rdx), u64(a.r8));

@@ -157,11 +157,13 @@ export class HvStimer {
     this.expTime = 0n;
   }
 
-  /** A guest WRMSR of CONFIG (`stimer_set_config`): null, or why KVM injects #GP. */
+  /**
+   * A guest WRMSR of CONFIG (`stimer_set_config`): null, or why KVM injects
+   * #GP. Without an active SynIC every guest write #GPs, 0 too (only the
+   * VMM may write 0 then).
+   */
   setConfig(value: bigint): string | null {
-    if (!this.#host.synicActive() && value !== 0n) {
-      return "SynIC not activated (KVM_CAP_HYPERV_SYNIC)";
-    }
+    if (!this.#host.synicActive()) return "SynIC not activated (KVM_CAP_HYPERV_SYNIC)";
     const old = this.config;
     this.#cleanup();
     let v = value;
@@ -177,11 +179,9 @@ export class HvStimer {
     return null;
   }
 
-  /** A guest WRMSR of COUNT (`stimer_set_count`): null, or why KVM injects #GP. */
+  /** A guest WRMSR of COUNT (`stimer_set_count`): null, or why KVM injects #GP (as for CONFIG). */
   setCount(value: bigint): string | null {
-    if (!this.#host.synicActive() && value !== 0n) {
-      return "SynIC not activated (KVM_CAP_HYPERV_SYNIC)";
-    }
+    if (!this.#host.synicActive()) return "SynIC not activated (KVM_CAP_HYPERV_SYNIC)";
     this.#cleanup();
     this.count = value;
     if (this.count === 0n) this.#set(STIMER_CONFIG.Enable, false);
