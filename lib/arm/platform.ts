@@ -2024,7 +2024,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm get_one_reg",
     doc:
-      "KVM_GET_ONE_REG of a timer register: KVM_REG_ARM_TIMER_CNT / PTIMER_CNT (the counter now), TIMER_CVAL / PTIMER_CVAL, TIMER_CTL / PTIMER_CTL (kvm_arm_timer_get_reg)",
+      "KVM_GET_ONE_REG of a timer register: KVM_REG_ARM_TIMER_CNT / PTIMER_CNT (the counter now), TIMER_CVAL / PTIMER_CVAL, TIMER_CTL / PTIMER_CTL (kvm_arm_timer_get_reg; read_timer_ctl sets ISTATUS once the counter reached CVAL even with ENABLE clear)",
     params: [
       { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
       { name: "reg", type: { kind: "enum", values: TIMER_REGS }, doc: "the register" },
@@ -2035,7 +2035,8 @@ const VMM_COMMANDS: Cmd[] = [
         const t =
           vm.timers[a.vcpu as number][(a.reg as string).startsWith("ptimer") ? "phys" : "virt"];
         const what = (a.reg as string).replace(/^p?timer_/, "");
-        return what === "cnt" ? t.counter : what === "cval" ? t.cval : BigInt(t.ctl);
+        // CTL through read_timer_ctl: ISTATUS whenever expired, even disabled.
+        return what === "cnt" ? t.counter : what === "cval" ? t.cval : BigInt(t.kvmCtl);
       }),
   },
   {

@@ -25,7 +25,8 @@
  * D11.2.4 "The timer TimerValue view" (TVAL); SBSA (PPI assignments 27, 30,
  * 26, 28); Linux `arch/arm64/kvm/arch_timer.c` (`kvm_timer_should_fire`,
  * `kvm_timer_update_irq`, `timer_irqs_are_valid`, `kvm_arm_timer_set_reg`,
- * `kvm_arm_timer_read` for TIMER_REG_TVAL, `kvm_vm_ioctl_set_counter_offset`).
+ * `kvm_arm_timer_read` for TIMER_REG_TVAL, `read_timer_ctl`,
+ * `kvm_vm_ioctl_set_counter_offset`).
  *
  * @module
  */
@@ -192,6 +193,16 @@ export class ArchTimer {
   /** CNTx_CTL_EL0 as read. */
   get ctl(): number {
     return this.#ctl | (this.istatus ? TimerCtl.ISTATUS : 0);
+  }
+
+  /**
+   * CNTx_CTL_EL0 as KVM reports it to userspace (KVM_GET_ONE_REG) and to
+   * trapped reads: `read_timer_ctl` sets ISTATUS whenever the counter has
+   * reached CVAL, ENABLE or not, since the architecture leaves ISTATUS
+   * UNKNOWN while ENABLE is 0.
+   */
+  get kvmCtl(): number {
+    return this.#ctl | (this.counter >= this.cval ? TimerCtl.ISTATUS : 0);
   }
 
   /** The output condition: ENABLE && ISTATUS && !IMASK. */
