@@ -853,15 +853,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   /**
    * An ICC_SGI1R_EL1 (or, `group0Only`, ICC_SGI0R_EL1) write from `sender`:
    * IRM=1 targets every other vCPU, otherwise the vCPUs whose affinity
-   * matches Aff3.Aff2.Aff1 and whose Aff0 is RS*16 + a set TargetList bit.
-   * Returns the targets reached.
+   * matches Aff3.Aff2.Aff1 and whose Aff0 is a set TargetList bit. KVM reads
+   * no RS field (`vgic_v3_dispatch_sgi`: ICC_CTLR_EL1.RSS is 0, so RS is
+   * RES0 and every Aff0 it gives a vCPU is below 16). Returns the targets
+   * reached.
    */
   sgi(sender: number, value: bigint, group0Only: boolean): number[] {
     const v = value;
     const intid = Number((v >> 24n) & 0xfn);
     const targetList = Number(v & 0xffffn);
     const aff1 = Number((v >> 16n) & 0xffn), aff2 = Number((v >> 32n) & 0xffn);
-    const irm = (v >> 40n) & 1n, rs = Number((v >> 44n) & 0xfn), aff3 = Number((v >> 48n) & 0xffn);
+    const irm = (v >> 40n) & 1n, aff3 = Number((v >> 48n) & 0xffn);
     const cause = this.trace.enabled ? this.trace.currentCause : 0;
     const reached: number[] = [];
     for (let c = 0; c < this.vcpus; c++) {
@@ -872,7 +874,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         const mp = kvmMpidr(c);
         if (aff3 !== 0 || ((mp >> 16) & 0xff) !== aff2 || ((mp >> 8) & 0xff) !== aff1) continue;
         const aff0 = mp & 0xff;
-        if (aff0 >> 4 !== rs || (targetList & (1 << (aff0 & 0xf))) === 0) continue;
+        if ((targetList & (1 << aff0)) === 0) continue;
       }
       const bank = this.rds[c].bank;
       // KVM: SGI1R raises an SGI of either group; SGI0R only Group 0 ones.
