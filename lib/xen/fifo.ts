@@ -125,6 +125,11 @@ export class FifoEvents {
   readonly #priority = new Map<number, number>();
   /** Ports raised while their array page was missing (`evtchn->pending`). */
   readonly #parked = new Set<number>();
+  /**
+   * Per port: the queue it was last linked on, as vCPU * 16 + priority
+   * (Xen's `evtchn->fifo_lastq`, zero until first linked: vCPU0's queue 0).
+   */
+  readonly #lastq = new Map<number, number>();
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
@@ -132,6 +137,7 @@ export class FifoEvents {
     h.value(this.#vcpus);
     h.value(this.#priority);
     h.value(this.#parked);
+    h.value(this.#lastq);
   }
 
   constructor(readonly host: FifoHost) {
@@ -261,12 +267,14 @@ export class FifoEvents {
 
   /**
    * `evtchn_fifo_set_pending` for `port` on vCPU `vcpu`: with no page, the
-   * event is parked. Otherwise set PENDING; if MASKED and LINKED are clear,
-   * set LINKED and append it to the queue of its priority: into the tail's
-   * LINK if the tail is still linked, else as the new HEAD; a new HEAD sets
-   * the queue's READY bit, and a READY bit going 0 to 1 marks events
-   * pending. Pollers are checked when PENDING was newly set. Returns 1 when
-   * PENDING was newly set, else 0.
+   * event is parked. A vCPU without a control block (the domain is FIFO
+   * but EVTCHNOP_init_control was not made for it) drops the event: nothing
+   * is set, not even PENDING, and no poller is woken. Otherwise set
+   * PENDING; if MASKED and LINKED are clear, set LINKED and append it to
+   * the queue of its priority: into the tail's LINK if the tail is still
+   * linked, else as the new HEAD; a new HEAD sets the queue's READY bit, and
+   * a READY bit going 0 to 1 marks events pending. Pollers are checked when
+   * PENDING was newly set. Returns 1 when PENDING was newly set, else 0.
    */
   raise(port: number, vcpu: number): number {
     const mem = this.host.mem;
@@ -275,6 +283,10 @@ export class FifoEvents {
       this.#parked.add(port);
       this.#emit("fifo.parked", `port ${port}: no event array page yet, kept pending`);
       return 1;
+    }
+    if (this.#vcpus[vcpu].control < 0) {
+      this.#emit("fifo.dropped", `port ${port}: vcpu${vcpu} has no control block, event lost`);
+      return 0;
     }
     const wasPending = mem.testAndSetBit(a, FIFO.PENDING);
     const masked = mem.testBit(a, FIFO.MASKED);
@@ -291,9 +303,18 @@ export class FifoEvents {
     const v = this.#vcpus[vcpu];
     const mem = this.host.mem;
     const q = this.priority(port);
+    // An event that was the tail of the queue it was last on (another
+    // priority, or another vCPU's after EVTCHNOP_bind_vcpu) leaves that queue
+    // empty-tailed, so a later event there becomes a new HEAD instead of
+    // being linked behind this one on its new queue.
+    const last = this.#lastq.get(port) ?? 0;
+    const lastV = this.#vcpus[last >> 4];
+    if (lastV.tail[last & 15] === port) lastV.tail[last & 15] = 0;
+    const here = vcpu * FIFO.MAX_QUEUES + q;
+    if (here !== last) this.#lastq.set(port, here);
     let linked = false;
     const tail = v.tail[q];
-    if (tail !== 0 && tail !== port) {
+    if (tail !== 0) {
       const ta = this.wordAddr(tail);
       // evtchn_fifo_set_link: only a tail that is still LINKED takes a LINK.
       if (ta >= 0 && mem.testBit(ta, FIFO.LINKED)) {
@@ -304,7 +325,7 @@ export class FifoEvents {
       }
     }
     v.tail[q] = port;
-    if (linked || v.control < 0) return;
+    if (linked) return;
     mem.write(v.control + 8 + 4 * q, 32, port);
     this.#emit("fifo.head", `vcpu${vcpu}: HEAD[${q}] = ${port}`);
     if (!mem.testAndSetBit(v.control, q)) {
@@ -337,6 +358,7 @@ export class FifoEvents {
     this.pages.length = 0;
     this.#priority.clear();
     this.#parked.clear();
+    this.#lastq.clear();
     for (const v of this.#vcpus) {
       v.control = -1;
       v.tail.fill(0);

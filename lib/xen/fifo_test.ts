@@ -130,3 +130,37 @@ Deno.test("a consumed head (LINKED cleared) makes the next event a new HEAD", ()
   assert.equal(e.fifo.head(0, 7), b);
   assert.equal(e.fifo.ready(0), 1 << 7);
 });
+
+Deno.test("an event relinked on another queue is no longer its old queue's tail (fifo_lastq)", () => {
+  const { domain } = fakeDomain();
+  const e = domain.evtchn;
+  e.initControl(CB, 0, 0);
+  e.expandArray(ARRAY);
+  const a = e.bindIpi(0), b = e.bindIpi(0);
+  e.send(a);
+  // Consumed: READY taken, the word cleared; then a moves to queue 3.
+  domain.mem.write(0x20000, 32, 0);
+  domain.mem.write(e.fifo.wordAddr(a), 32, 0);
+  assert.equal(e.setPriority(a, 3), 0);
+  e.send(a);
+  assert.equal(e.fifo.head(0, 3), a);
+  e.send(b);
+  assert.equal(e.fifo.word(a) & FIFO.LINK_MASK, 0, "b is not linked behind a on queue 3");
+  assert.equal(e.fifo.head(0, 7), b);
+  assert.equal(e.fifo.ready(0), (1 << 7) | (1 << 3));
+});
+
+Deno.test("an event for a vCPU without a control block is dropped: no PENDING, no upcall", () => {
+  const { domain } = fakeDomain({ vcpus: 2 });
+  const e = domain.evtchn;
+  e.initControl(CB, 0, 0);
+  e.expandArray(ARRAY);
+  const p = e.bindIpi(1);
+  e.send(p);
+  assert.equal(e.fifo.word(p), 0);
+  assert.equal(domain.upcallPending(1), false);
+  assert.equal(e.initControl(0x22, 0, 1), FIFO.LINK_BITS);
+  e.send(p);
+  assert.equal(bit(e.fifo.word(p), FIFO.PENDING), 1);
+  assert.equal(e.fifo.head(1, 7), p);
+});
