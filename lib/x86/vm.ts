@@ -68,6 +68,7 @@ import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import type { XenDomainType } from "../xen/evtchn.ts";
 import type { KvmRunstateArea } from "../xen/runstate.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
+import { NR_HVM_DOMU_IRQS } from "../xen/callback.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
@@ -204,7 +205,7 @@ export type Hypervisor = "kvm" | "xen" | "kvm-xen";
  * XEN_VIOAPIC_PINS; // 48
  * ```
  */
-export const XEN_VIOAPIC_PINS = 48;
+export const XEN_VIOAPIC_PINS: number = NR_HVM_DOMU_IRQS;
 
 /** How a VM is built. */
 export interface X86VmConfig {

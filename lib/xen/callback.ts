@@ -62,6 +62,17 @@ export function pciIntxGsi(dev: number, intx: number): number {
 }
 
 /**
+ * GSIs of an HVM domU (Xen `NR_HVM_DOMU_IRQS`: the pins of its vIOAPIC, 16
+ * ISA IRQs and 32 PCI INTx GSIs). A callback GSI must be below it.
+ *
+ * @example
+ * ```ts
+ * NR_HVM_DOMU_IRQS; // 48
+ * ```
+ */
+export const NR_HVM_DOMU_IRQS = 48;
+
+/**
  * Decodes a HVM_PARAM_CALLBACK_IRQ value: type in bits 63:56; GSI in the
  * low bits (Xen keeps 8); PCI INTx device in bits 15:11 and pin in 1:0
  * (domain, bus and function are ignored); vector in 7:0. Any other type is
@@ -307,8 +318,16 @@ export class Callback {
       this.host.setGsiLevel(this.via.gsi, 0);
       this.lineAsserted = false;
     }
-    this.via = via;
-    this.#emit("callback.via", `HVM_PARAM_CALLBACK_IRQ = 0x${value.toString(16)} (${via.type})`);
+    // hvm_set_callback_via keeps the GSI's low 8 bits; GSI 0 and one past
+    // the domain's GSIs leave no callback (the parameter is still stored).
+    this.via = this.flavour === "xen" && via.type === "gsi" &&
+        (via.gsi === 0 || via.gsi >= NR_HVM_DOMU_IRQS)
+      ? { type: "none" }
+      : via;
+    this.#emit(
+      "callback.via",
+      `HVM_PARAM_CALLBACK_IRQ = 0x${value.toString(16)} (${this.via.type})`,
+    );
     if (this.flavour === "xen") {
       for (let v = 0; v < this.vcpus; v++) this.assert(v);
     }

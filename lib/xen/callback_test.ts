@@ -111,3 +111,16 @@ Deno.test("PVH ignores a GSI, INTx or none callback (and answers 0); PV refuses 
   assert.equal(pv.setUpcallVector(0, 0xf3), -XEN_ERRNO.EINVAL);
   assert.deepEqual(pv.via, { type: "none" });
 });
+
+Deno.test("a callback GSI keeps 8 bits; GSI 0 or one of 48 and up leaves no callback", () => {
+  const { domain } = fakeDomain();
+  const via = () => domain.callback.via as { type: string; gsi?: number };
+  assert.equal(domain.setParam(0, 0, 0x11cn), 0);
+  assert.deepEqual(via(), { type: "gsi", gsi: 28 });
+  assert.equal(domain.setParam(0, 0, 48n), 0);
+  assert.equal(via().type, "none");
+  assert.equal(domain.setParam(0, 0, 0x100n), 0);
+  assert.equal(via().type, "none");
+  assert.equal(domain.setParam(0, 0, 47n), 0);
+  assert.deepEqual(via(), { type: "gsi", gsi: 47 });
+});

@@ -335,13 +335,19 @@ export class FifoEvents {
   }
 
   /**
-   * `evtchn_fifo_unmask` (EVTCHNOP_unmask): the guest has cleared MASKED
-   * itself; if the event is PENDING, raise it again so that it is linked.
+   * `evtchn_fifo_unmask` (EVTCHNOP_unmask): Xen clears MASKED itself (a
+   * guest such as Linux has usually cleared it already, with its cmpxchg
+   * that waits out BUSY); if the event is PENDING, raise it again so that it
+   * is linked.
    */
   unmask(port: number, vcpu: number): number {
     const a = this.wordAddr(port);
     if (a < 0) return 0;
-    if (this.host.mem.testBit(a, FIFO.PENDING)) this.raise(port, vcpu);
+    const mem = this.host.mem;
+    if (mem.testAndClearBit(a, FIFO.MASKED)) {
+      this.#emit("fifo.unmasked", `port ${port}: MASKED cleared by EVTCHNOP_unmask`);
+    }
+    if (mem.testBit(a, FIFO.PENDING)) this.raise(port, vcpu);
     return 0;
   }
 

@@ -164,3 +164,19 @@ Deno.test("an event for a vCPU without a control block is dropped: no PENDING, n
   assert.equal(bit(e.fifo.word(p), FIFO.PENDING), 1);
   assert.equal(e.fifo.head(1, 7), p);
 });
+
+Deno.test("EVTCHNOP_unmask clears MASKED itself, then links a PENDING event", () => {
+  const { domain } = fakeDomain();
+  const e = domain.evtchn;
+  e.initControl(CB, 0, 0);
+  e.expandArray(ARRAY);
+  const p = e.bindIpi(0);
+  const wa = e.fifo.wordAddr(p);
+  domain.mem.write(wa, 32, (1 << FIFO.MASKED) >>> 0);
+  e.send(p);
+  assert.equal(bit(e.fifo.word(p), FIFO.LINKED), 0);
+  assert.equal(e.unmask(p), 0);
+  const w = e.fifo.word(p);
+  assert.deepEqual([bit(w, FIFO.MASKED), bit(w, FIFO.PENDING), bit(w, FIFO.LINKED)], [0, 1, 1]);
+  assert.equal(e.fifo.head(0, 7), p);
+});
