@@ -414,25 +414,27 @@ class ItemScheduler implements Scheduler {
       return this.#end();
     }
     const sleepFor = (j: number): number[] =>
-      ctx.reduce
-        ? [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((
-          a,
-          b,
-        ) => a - b)
-        : NO_SLEEP;
+      [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((
+        a,
+        b,
+      ) => a - b);
     // When the written order's step sleeps, every remaining choice is a deviation: queue them all.
     const deviates = cands[0] !== enabled[0];
     for (let j = deviates ? 0 : 1; j < cands.length; j++) {
       ev.push({
         e: "push",
-        item: { choices: [...this.path, cands[j]], sleep: sleepFor(j), cost: this.item.cost + 1 },
+        item: {
+          choices: [...this.path, cands[j]],
+          sleep: ctx.reduce ? sleepFor(j) : NO_SLEEP,
+          cost: this.item.cost + 1,
+        },
       });
     }
     if (deviates) {
       ev.push({ e: "defer" });
       return this.#end();
     }
-    this.sleep = sleepFor(0);
+    this.sleep = ctx.reduce ? sleepFor(0) : NO_SLEEP;
     this.path.push(cands[0]);
     this.k++;
     return cands[0];
@@ -444,14 +446,16 @@ class ItemScheduler implements Scheduler {
  * already ran, written into `out`.
  */
 function position(out: number[], blockIndex: number, done: readonly boolean[]): number[] {
-  out.length = 0;
-  out.push(blockIndex);
-  let word = 0, bit = 0;
-  for (const d of done) {
-    if (d) word |= 1 << bit;
-    if (++bit === 30) (out.push(word), word = 0, bit = 0);
+  // By index: the same block's words are as many each time, and setting an
+  // array's length costs more than the rest.
+  let k = 0, word = 0, bit = 0;
+  out[k++] = blockIndex;
+  for (let i = 0; i < done.length; i++) {
+    if (done[i]) word |= 1 << bit;
+    if (++bit === 30) (out[k++] = word, word = 0, bit = 0);
   }
-  out.push(word);
+  out[k++] = word;
+  if (out.length !== k) out.length = k;
   return out;
 }
 
@@ -626,6 +630,12 @@ export type Covered = (key: string, sleep: readonly number[]) => boolean;
  * explored with sleep set Z covers a visit with any superset of Z: that
  * visit would explore a subset of the same orders.
  *
+ * The fingerprints ({@link Fingerprinter}) are five characters: they are
+ * kept as three numbers (two characters, two, one) in an open-addressing
+ * table of typed arrays, compared whole, as the map by string did (a fresh
+ * string as a map key cost some hundred nanoseconds to hash and look up,
+ * twice per state). Keys of any other length (tests) go to a map.
+ *
  * @example
  * ```ts
  * const s = new SeenSet();
@@ -635,10 +645,17 @@ export type Covered = (key: string, sleep: readonly number[]) => boolean;
  * ```
  */
 export class SeenSet {
-  readonly #m = new Map<string, number[][]>();
+  #x = new Int32Array(256);
+  #y = new Int32Array(256);
+  #z = new Int32Array(256);
+  /** Per slot, the sleep sets its state was explored with; undefined: an empty slot. */
+  #sleeps: (number[][] | undefined)[] = new Array(256).fill(undefined);
+  #size = 0;
+  /** Keys that are not five characters long. */
+  readonly #other = new Map<string, number[][]>();
 
   covers(key: string, sleep: readonly number[]): boolean {
-    const list = this.#m.get(key);
+    const list = key.length === 5 ? this.#sleeps[this.#slot(key)] : this.#other.get(key);
     if (list === undefined) return false;
     // Loops rather than some/every: two closures per state looked up.
     next: for (let i = 0; i < list.length; i++) {
@@ -650,9 +667,61 @@ export class SeenSet {
   }
 
   add(key: string, sleep: readonly number[]): void {
-    const list = this.#m.get(key);
-    if (list) list.push([...sleep]);
-    else this.#m.set(key, [[...sleep]]);
+    if (key.length !== 5) {
+      const list = this.#other.get(key);
+      if (list) list.push([...sleep]);
+      else this.#other.set(key, [[...sleep]]);
+      return;
+    }
+    const i = this.#slot(key);
+    const list = this.#sleeps[i];
+    if (list !== undefined) {
+      list.push([...sleep]);
+      return;
+    }
+    this.#x[i] = key.charCodeAt(0) | (key.charCodeAt(1) << 16);
+    this.#y[i] = key.charCodeAt(2) | (key.charCodeAt(3) << 16);
+    this.#z[i] = key.charCodeAt(4);
+    this.#sleeps[i] = [[...sleep]];
+    // At most half full, so that a probe ends soon.
+    if (++this.#size * 2 > this.#sleeps.length) this.#grow();
+  }
+
+  /** The slot that holds `key` (five characters), or the empty one where it would go. */
+  #slot(key: string): number {
+    const x = key.charCodeAt(0) | (key.charCodeAt(1) << 16);
+    const y = key.charCodeAt(2) | (key.charCodeAt(3) << 16);
+    const z = key.charCodeAt(4);
+    return this.#find(x, y, z);
+  }
+
+  #find(x: number, y: number, z: number): number {
+    const mask = this.#sleeps.length - 1;
+    // The characters are hash bits already: a multiply spreads them over the slots.
+    const h = Math.imul(x ^ Math.imul(y, 0x9e3779b1) ^ z, 0x85ebca6b);
+    let i = (h ^ (h >>> 15)) & mask;
+    while (
+      this.#sleeps[i] !== undefined && (this.#x[i] !== x || this.#y[i] !== y || this.#z[i] !== z)
+    ) i = (i + 1) & mask;
+    return i;
+  }
+
+  #grow(): void {
+    const x = this.#x, y = this.#y, z = this.#z, sleeps = this.#sleeps;
+    const n = 2 * sleeps.length;
+    this.#x = new Int32Array(n);
+    this.#y = new Int32Array(n);
+    this.#z = new Int32Array(n);
+    this.#sleeps = new Array(n).fill(undefined);
+    for (let i = 0; i < sleeps.length; i++) {
+      const list = sleeps[i];
+      if (list === undefined) continue;
+      const j = this.#find(x[i], y[i], z[i]);
+      this.#x[j] = x[i];
+      this.#y[j] = y[i];
+      this.#z[j] = z[i];
+      this.#sleeps[j] = list;
+    }
   }
 }
 

@@ -288,9 +288,8 @@ class Hasher implements StateHash {
     switch (c.kind) {
       // The models' hot objects: they say what they hold.
       case K_HOOK:
-        this.n(T_OBJ);
-        if (this.exactKeys) this.str(o.constructor.name);
-        else (this.n(T_STR), this.n(c.name));
+        if (this.exactKeys) (this.n(T_OBJ), this.str(o.constructor.name));
+        else this.n(c.tag);
         c.hashFields!.call(o, this);
         return;
       case K_VIEW:
@@ -384,6 +383,15 @@ class Hasher implements StateHash {
   // are mostly zero, so four words are tested at once.
   #uint32(v: Uint32Array): void {
     const len = v.length;
+    if (len <= 32) {
+      // Up to 32 words (a register page, an LVT, redirection entries): which
+      // are not zero as one word, then those words, not index and word each.
+      let mask = 0;
+      for (let i = 0; i < len; i++) if (v[i] !== 0) mask |= 1 << i;
+      this.n(mask);
+      for (let i = 0; mask !== 0; i++, mask >>>= 1) if ((mask & 1) !== 0) this.n(v[i]);
+      return;
+    }
     let i = 0;
     for (; i + 4 <= len; i += 4) {
       if ((v[i] | v[i + 1] | v[i + 2] | v[i + 3]) === 0) continue;
@@ -394,6 +402,13 @@ class Hasher implements StateHash {
 
   #int32(v: Int32Array): void {
     const len = v.length;
+    if (len <= 32) {
+      let mask = 0;
+      for (let i = 0; i < len; i++) if (v[i] !== 0) mask |= 1 << i;
+      this.n(mask);
+      for (let i = 0; mask !== 0; i++, mask >>>= 1) if ((mask & 1) !== 0) this.n(v[i]);
+      return;
+    }
     let i = 0;
     for (; i + 4 <= len; i += 4) {
       if ((v[i] | v[i + 1] | v[i + 2] | v[i + 3]) === 0) continue;
@@ -430,9 +445,11 @@ class Hasher implements StateHash {
       : o instanceof ArrayBuffer
       ? K_BUFFER
       : K_OBJECT;
+    const name = this.strHash(String(o.constructor?.name));
     const c: ClassInfo = {
       kind,
-      name: this.strHash(String(o.constructor?.name)),
+      name,
+      tag: Math.imul(name ^ T_OBJ, 0x01000193),
       hashFields: typeof own === "function" ? own : null,
     };
     // An object's own `hashFields` (not its class's) is not cached: the
@@ -474,6 +491,8 @@ interface ClassInfo {
   kind: number;
   /** The hash of the constructor's name. */
   name: number;
+  /** What a hooked object of this class feeds first: its name's hash, tagged as an object's. */
+  tag: number;
   hashFields: ((h: StateHash) => void) | null;
 }
 
