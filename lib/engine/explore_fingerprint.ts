@@ -95,7 +95,6 @@ class Hasher implements StateHash {
   #same = true;
   /** Objects the last fingerprint met. */
   #lastMet = 0;
-  readonly #strings = new Map<string, number>();
   /** {@link Hasher.fixed}'s digests, by object. */
   readonly #fixed = new Map<object, [number, number]>();
   /** What {@link Hasher.fixed} collects words with. */
@@ -106,11 +105,13 @@ class Hasher implements StateHash {
    * Per constructor met by the walk: what kind of object it makes, its
    * name's hash and its `hashFields` (found once per class, not per object).
    */
-  readonly #classes = new Map<object | null, ClassInfo>();
+  readonly #classes: Map<object | null, ClassInfo>;
   /** Per constructor, the last key list seen and its hash (instances of a class share one). */
   readonly #shapes = new Map<unknown, { keys: string[]; hash: number }>();
 
-  constructor(readonly hooks: boolean) {}
+  constructor(readonly hooks: boolean) {
+    this.#classes = CLASSES[hooks ? 1 : 0];
+  }
 
   reset(): void {
     this.a = 0x811c9dc5 | 0;
@@ -146,12 +147,12 @@ class Hasher implements StateHash {
       ? 0
       : ((len * 31 + s.charCodeAt(0) * 7 + s.charCodeAt(len - 1)) & (STRING_SLOTS - 1));
     if (this.#strKeys[slot] === s) return this.#strHashes[slot];
-    let h = this.#strings.get(s);
+    let h = STRINGS.get(s);
     if (h === undefined) {
       h = 0x811c9dc5 | 0;
       for (let i = 0; i < len; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
       h ^= len;
-      if (this.#strings.size < 100_000) this.#strings.set(s, h);
+      if (STRINGS.size < 100_000) STRINGS.set(s, h);
     }
     this.#strKeys[slot] = s;
     this.#strHashes[slot] = h;
@@ -474,6 +475,14 @@ class Hasher implements StateHash {
     );
   }
 }
+
+/**
+ * What {@link Hasher} learnt of each class (by prototype: without hooks,
+ * with), and string hashes: the same for every search, so kept for the
+ * process rather than found again by each search's hasher.
+ */
+const CLASSES = [new Map<object | null, ClassInfo>(), new Map<object | null, ClassInfo>()];
+const STRINGS = new Map<string, number>();
 
 /** Kinds of object, by how the walk feeds them ({@link ClassInfo}). */
 const K_HOOK = 0,

@@ -438,7 +438,8 @@ export class Ioapic implements EoiListener {
     const rtcDest = this.#rtcDest.slice();
     return () => {
       this.#rteVectors.set(rteVectors);
-      this.#rtcDest = rtcDest.slice();
+      // Changed in place later: a copy, unless both are empty (most restores).
+      if (rtcDest.length > 0 || this.#rtcDest.length > 0) this.#rtcDest = rtcDest.slice();
       this.baseAddress = baseAddress;
       this.#low.set(low);
       this.#high.set(high);
