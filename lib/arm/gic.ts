@@ -1031,7 +1031,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
   /**
    * KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (`vgic_v3_save_pending_tables`):
    * each mapped LPI's pending state is written to its target's pending
-   * table, where it differs. Returns 0, or -ENXIO on a GICv2.
+   * table, where it differs. A forwarded vLPI's state is the hardware's:
+   * a GICv4.1 host lets KVM read it from the unmapped vPE's VPT
+   * (`vgic_v4_get_vlpi_state`); on a GICv4.0 host KVM writes its own
+   * pending latch, clear since the forwarding moved the state to the
+   * hardware, so a pending vLPI is saved as not pending. Returns 0, or
+   * -ENXIO on a GICv2.
    */
   savePendingTables(): number {
     if (this.version !== 3) return -ENXIO;
@@ -1040,7 +1045,8 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       if (lpi.target < 0) continue;
       const at = pendingTableAddress(this.rds[lpi.target].pendbaser) + (lpi.intid >> 3);
       if (!mem.contains(at, 1)) continue;
-      if (lpi.pending) mem.setBit(at, lpi.intid & 7);
+      const pending = lpi.pending && (!lpi.forwarded || this.hostV41);
+      if (pending) mem.setBit(at, lpi.intid & 7);
       else mem.clearBit(at, lpi.intid & 7);
     }
     this.#emit(

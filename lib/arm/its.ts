@@ -519,6 +519,11 @@ export interface ItsHost {
   iteFreed(lpi: Lpi): void;
   /** Guest RAM, where the ITS's tables live. */
   memory(): GuestMemory;
+  /**
+   * The host's GIC is a GICv4.1 (KVM's `has_gicv4_1`), whose vPE tables
+   * KVM can read a vLPI's state from.
+   */
+  readonly hostV41: boolean;
   /** A new LPI takes its pending state from its target's pending table. */
   syncPendingStatus(lpi: Lpi): void;
 }
@@ -809,8 +814,9 @@ export class Its {
    * [48:5] ITT_addr >> 8, [4:0] EventID bits - 1), then the collection table
    * from its start ([63] Valid, [47:16] RDbase, [15:0] ICID) with an
    * invalid entry after the last if it is not full. Returns 0, -EINVAL for
-   * a DeviceID with no entry, or -EACCES for a forwarded vLPI (its state is
-   * in the GICv4 hardware).
+   * a DeviceID with no entry, or -EACCES for a forwarded vLPI unless the
+   * host is a GICv4.1 (`vgic_its_save_itt`: without GICv4.1 KVM cannot
+   * read the vLPI's state).
    */
   saveTables(): number {
     const mem = this.host.memory();
@@ -830,7 +836,7 @@ export class Its {
         const events = [...dev.itt.keys()].sort((a, b) => a - b);
         for (let j = 0; j < events.length; j++) {
           const ite = dev.itt.get(events[j])!;
-          if (ite.lpi.forwarded) return -EACCES;
+          if (ite.lpi.forwarded && !this.host.hostV41) return -EACCES;
           // An ITE MAPC V=0 orphaned has no ICID to save: it goes out as an
           // invalid (zero) entry, which the restore skips, and the offsets
           // of the ITEs before it lead past it (vgic_its_save_ite,

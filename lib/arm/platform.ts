@@ -2121,7 +2121,8 @@ const VMM_COMMANDS: Cmd[] = [
       doc: "the attribute",
       positional: true,
     }],
-    returns: "0, -EINVAL, -EEXIST, -EACCES (a forwarded vLPI), -ENODEV (no ITS)",
+    returns:
+      "0, -EINVAL, -EEXIST, -EACCES (a forwarded vLPI on a GICv4.0 host: vgic_its_save_itt), -ENODEV (no ITS)",
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_SET_DEVICE_ATTR ITS CTRL ${a.op}`, () => {
         const its = vm.gic.its;
@@ -2137,7 +2138,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm vgic_save_pending_tables",
     doc:
-      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES) on the GICv3: each LPI's pending state into its target's pending table (vgic_v3_save_pending_tables)",
+      "KVM_SET_DEVICE_ATTR(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES) on the GICv3: each LPI's pending state into its target's pending table (vgic_v3_save_pending_tables); a forwarded vLPI's is read from its vPE on a GICv4.1 host and saved as clear on a GICv4.0 one",
     params: [],
     returns: "0, -ENXIO on a GICv2",
     run: (vm, _c, _a, source) =>
