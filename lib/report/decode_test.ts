@@ -34,6 +34,23 @@ Deno.test("decodeMsr() reads IA32_APIC_BASE and skips registers whose x2APIC lay
   assert.equal(decodeMsr(0x10, 5n), undefined, "IA32_TSC has no fields");
 });
 
+Deno.test("decodeMsr() reads Hyper-V SINTx, SIMP and STIMERn_CONFIG by their field tables", () => {
+  assert.equal(
+    decodeMsr(0x40000092, 0x200b0n),
+    "SINT2 (MSR 0x40000092) 0x200b0: vector=0xb0 masked=0 auto_eoi=1 polling=0",
+  );
+  assert.equal(
+    decodeMsr(0x40000083, 0x10001n),
+    "SIMP (MSR 0x40000083) 0x10001: enable=1 page=0x0000000000010",
+  );
+  assert.equal(
+    decodeMsr(0x400000b2, 0x1f33n),
+    "STIMER1_CONFIG (MSR 0x400000b2) 0x1f33: enable=1 periodic=1 lazy=0 auto_enable=0 " +
+      "apic_vector=0xf3 direct_mode=1 sintx=0x0",
+  );
+  assert.equal(decodeMsr(0x400000b3, 10000n), undefined, "STIMERn_COUNT has no fields");
+});
+
 Deno.test("decodeLayout() reads an xAPIC ICR low word by the register table", () => {
   assert.equal(
     decodeLayout("ICR[31:0]", ICR_LOW_FIELDS, 0x4052n),

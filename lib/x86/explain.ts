@@ -10,6 +10,8 @@
 import { formatFields, splitWords } from "../core/bitfield.ts";
 import { MSI_ADDRESS_BASE, MSI_ADDRESS_FIELDS, MSI_DATA_FIELDS } from "./msi.ts";
 import { APIC_BASE_FIELDS, IA32_APIC_BASE_MSR, LAPIC_REGISTERS } from "./lapic_registers.ts";
+import { HV_MSR, HvSynic, SINT_FIELDS, SYNIC_PAGE_FIELDS } from "./hyperv_synic.ts";
+import { isStimerMsr, STIMER_CONFIG_FIELDS } from "./hyperv_stimer.ts";
 
 function hex(n: bigint | number): string {
   return "0x" + n.toString(16);
@@ -43,8 +45,9 @@ export function decodeX86Msi(address?: bigint, data?: bigint): string {
 const X2APIC_OWN_LAYOUT = new Set(["id", "ldr"]);
 
 /**
- * Decodes a value written to or read from an MSR: IA32_APIC_BASE, or an
- * x2APIC register (0x830 is the whole 64-bit ICR); undefined for others.
+ * Decodes a value written to or read from an MSR: IA32_APIC_BASE, an
+ * x2APIC register (0x830 is the whole 64-bit ICR), or a Hyper-V SINTx,
+ * SIMP, SIEFP or STIMERn_CONFIG; undefined for others.
  *
  * @example
  * ```ts
@@ -53,6 +56,8 @@ const X2APIC_OWN_LAYOUT = new Set(["id", "ldr"]);
  * ```
  */
 export function decodeMsr(msr: number, value: bigint): string | undefined {
+  const hv = decodeHypervMsr(msr, value);
+  if (hv !== undefined) return hv;
   if (msr === IA32_APIC_BASE_MSR) {
     return `IA32_APIC_BASE (MSR ${hex(msr)}) ${hex(value)}: ${
       formatFields(APIC_BASE_FIELDS, value)
@@ -67,6 +72,26 @@ export function decodeMsr(msr: number, value: bigint): string | undefined {
   // In x2APIC mode ICR[63:32] is the whole destination x2APIC ID.
   const dest = icr ? `; destination x2APIC ID ${hex(high)}` : "";
   return `${name} (MSR ${hex(msr)}) ${hex(value)}: ${fields}${dest}`;
+}
+
+/** A Hyper-V SynIC or timer MSR's value by its field table, or undefined. */
+function decodeHypervMsr(msr: number, value: bigint): string | undefined {
+  if (HvSynic.isSint(msr)) {
+    return `SINT${msr - HV_MSR.SINT0} (MSR ${hex(msr)}) ${hex(value)}: ${
+      formatFields(SINT_FIELDS, value)
+    }`;
+  }
+  if (msr === HV_MSR.SIMP || msr === HV_MSR.SIEFP) {
+    const name = msr === HV_MSR.SIMP ? "SIMP" : "SIEFP";
+    return `${name} (MSR ${hex(msr)}) ${hex(value)}: ${formatFields(SYNIC_PAGE_FIELDS, value)}`;
+  }
+  if (isStimerMsr(msr) && (msr - HV_MSR.STIMER0_CONFIG) % 2 === 0) {
+    const n = (msr - HV_MSR.STIMER0_CONFIG) / 2;
+    return `STIMER${n}_CONFIG (MSR ${hex(msr)}) ${hex(value)}: ${
+      formatFields(STIMER_CONFIG_FIELDS, value)
+    }`;
+  }
+  return undefined;
 }
 
 /** A literal argument as a bigint, or undefined when the scenario did not write one. */

@@ -121,7 +121,7 @@ export const SINT: { readonly Masked: number; readonly AutoEoi: number } = {
  * @example
  * ```ts
  * import { formatFields } from "../core/bitfield.ts";
- * formatFields(SYNIC_PAGE_FIELDS, 0x10001n); // "enable=1 page=0x10"
+ * formatFields(SYNIC_PAGE_FIELDS, 0x10001n); // "enable=1 page=0x0000000000010"
  * ```
  */
 export const SYNIC_PAGE_FIELDS = [
