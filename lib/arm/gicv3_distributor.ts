@@ -50,6 +50,11 @@ export const GicdOffset = {
   TYPER: 0x0004,
   IIDR: 0x0008,
   TYPER2: 0x000c,
+  /**
+   * GICv3 GICD_STATUSR: KVM registers it read-as-ones, write-ignored
+   * (`vgic_v3_dist_registers`: `vgic_mmio_read_rao`); a GICv2 has none.
+   */
+  STATUSR: 0x0010,
   /** GICv2 only. */
   SGIR: 0x0f00,
   /** GICv2 only: one byte per SGI, one bit per source CPU. */
@@ -230,6 +235,7 @@ export class Distributor {
       return this.version === 3 && this.nassgicap ? GicdTyper2.nASSGIcap : 0;
     }
     if (offset === O.IIDR) return KVM_GICD_IIDR;
+    if (offset === O.STATUSR && this.version === 3) return 0xffff_ffff;
     if (offset === O.PIDR2 && this.version === 3) return 0x3b;
     if (this.version === 3 && offset >= O.IROUTER && offset < O.IROUTER + 8 * 1024) {
       const n = (offset - O.IROUTER) >> 3;

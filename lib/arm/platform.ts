@@ -320,6 +320,9 @@ const GICD_REGS: MmioReg[] = [
     readonly: true,
     fields: [f("nassgicap", 8, 1, "the VM may set GICD_CTLR.nASSGIreq (direct vSGIs)")],
   }),
+  reg("statusr", "GICD_STATUSR", GicdOffset.STATUSR, "GICv3: KVM reads all ones, WI", {
+    readonly: true,
+  }),
   ...bankRegs("GICD", 32, ""),
   reg(
     "ipriorityr",
