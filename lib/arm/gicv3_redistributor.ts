@@ -19,7 +19,7 @@
  * 9.8 "Redistributor memory map"; Linux `arch/arm64/kvm/vgic/vgic-mmio-v3.c`
  * (`vgic_mmio_read_v3r_typer`, `vgic_mmio_read_v3r_ctlr`, `vgic_mmio_write_v3r_ctlr`,
  * `vgic_mmio_read_v3r_iidr`,
- * `vgic_mmio_write_propbase`, `vgic_mmio_write_invlpi`,
+ * `vgic_mmio_write_propbase`, `vgic_mmio_write_invlpi`, `vgic_mmio_write_invall`,
  * `vgic_mmio_vcpu_rdist_is_last`), `vgic-init.c` and `vgic-v3.c`
  * (`vgic_register_redist_iodev`: each vCPU takes the region's next free
  * slot, in `kvm_for_each_vcpu` order); the selftest
@@ -284,10 +284,16 @@ export class Redistributor {
         if (this.enableLpis) return false;
         this.pendbaser = big;
         return true;
+      // vgic_mmio_write_invlpi / _invall: dropped unless this
+      // redistributor has EnableLPIs; only the low word's INTID counts (the
+      // GICv4.1 V and vPEID fields above it, and a write to the upper word
+      // alone, are ignored: KVM offers no vPEs to its guests).
       case O.INVLPIR:
+        if (!this.enableLpis) return false;
         this.invalidator?.invalidate(Number(big & 0xffff_ffffn));
         return true;
       case O.INVALLR:
+        if (!this.enableLpis) return false;
         this.invalidator?.invalidateAll(this.vcpu);
         return true;
       case O.SYNCR:
