@@ -10,9 +10,9 @@
  * is pending, single-port pollers wait for that port only, absolute
  * timeout; `vcpu_block_enable_events`; `singleshot_timer_fn`,
  * `vcpu_periodic_timer_work`), `xen/common/domain.c` (`common_vcpu_op`
- * timer ops: only on the calling vCPU, period ≥ 1 ms, SSHOTTMR_future
- * ignored since 19c6cbd909), `xen/common/event_channel.c`
- * (`evtchn_check_pollers`), `xen/include/public/sched.h`,
+ * timer ops: the single-shot ones only on the calling vCPU, the periodic
+ * ones on any; period ≥ 1 ms, SSHOTTMR_future ignored since 19c6cbd909),
+ * `xen/common/event_channel.c` (`evtchn_check_pollers`), `xen/include/public/sched.h`,
  * `xen/include/public/vcpu.h`. kvm-xen: Linux `arch/x86/kvm/xen.c`
  * (`kvm_xen_hcall_set_timer_op` with the same rule, `kvm_xen_schedop_poll`:
  * relative timeout, `kvm_xen_check_poller`: only the target vCPU).
@@ -197,22 +197,27 @@ export class XenTimers {
   }
 
   /**
-   * VCPUOP_set_periodic_timer: -ENOENT for no such vCPU, -EINVAL for another vCPU or a period below
-   * 1 ms. The timer fires at last + period (`vcpu_periodic_timer_work`).
+   * VCPUOP_set_periodic_timer: -ENOENT for no such vCPU, -EINVAL for a
+   * period below 1 ms. Unlike the single-shot ops it may name any vCPU of
+   * the domain (`common_vcpu_op` has no `v != current` check; QEMU's
+   * `kvm_xen_hcall_vcpu_op` passes the target on too). Xen: the timer fires
+   * at last tick + period, at once if that has passed
+   * (`vcpu_set_periodic_timer`, `periodic_last_event` starting at 0).
+   * kvm-xen: QEMU's `do_set_periodic_timer` arms now + period.
    */
-  setPeriodic(caller: number, target: number, periodNs: number): number {
+  setPeriodic(_caller: number, target: number, periodNs: number): number {
     if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
-    if (caller !== target || periodNs < PERIODIC_MIN_NS) return -XEN_ERRNO.EINVAL;
+    if (periodNs < PERIODIC_MIN_NS) return -XEN_ERRNO.EINVAL;
     const s = this.vcpus[target];
     s.periodNs = periodNs;
+    if (this.host.flavour === "kvm-xen") s.periodicLast = this.host.now();
     this.#periodicNext(target);
     return 0;
   }
 
-  /** VCPUOP_stop_periodic_timer: -ENOENT for no such vCPU, -EINVAL for another vCPU. */
-  stopPeriodic(caller: number, target: number): number {
+  /** VCPUOP_stop_periodic_timer: -ENOENT for no such vCPU; any vCPU of the domain. */
+  stopPeriodic(_caller: number, target: number): number {
     if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
-    if (caller !== target) return -XEN_ERRNO.EINVAL;
     const s = this.vcpus[target];
     s.periodNs = 0;
     if (s.periodic) s.periodic.cancelled = true;

@@ -116,3 +116,21 @@ Deno.test("SCHEDOP_block returns at once when an upcall is deliverable, else wai
   assert.equal(host.blocked[0], false);
   assert.equal(domain.timers.vcpus[0].wokeBy, "kick");
 });
+
+Deno.test("VCPUOP periodic timer: any vCPU of the domain; due at once when a period has passed since the last tick", () => {
+  const { domain, host } = fakeDomain({ vcpus: 2 });
+  const t = domain.evtchn.bindVirq(VIRQ.timer, 1);
+  const timers = domain.timers;
+  host.advance(10 * MS);
+  assert.equal(timers.setPeriodic(0, 1, 2 * MS), 0);
+  assert.equal(domain.evtchn.isPending(t), true, "0 + 2 ms is already past");
+  domain.mem.clearBit(0x10800, t);
+  host.advance(12 * MS - 1);
+  assert.equal(domain.evtchn.isPending(t), false);
+  host.advance(12 * MS);
+  assert.equal(domain.evtchn.isPending(t), true, "then every 2 ms from that tick");
+  assert.equal(timers.stopPeriodic(0, 1), 0);
+  domain.mem.clearBit(0x10800, t);
+  host.advance(30 * MS);
+  assert.equal(domain.evtchn.isPending(t), false);
+});
