@@ -710,6 +710,9 @@ class Interpreter {
    */
   parallel(op: ParallelOp, scheduler: Scheduler): void {
     const s = blockSteps(op);
+    // A child that is one step runs compiled where the run is (`scn explore` runs each
+    // block once per order: a command's arguments are then not built again each time).
+    const compiled = this.compiled === null ? null : this.compiled.block(op.body);
     const done = s.childOf.map(() => false);
     // Interruptible commands between their steps, by child.
     const flying = new Map<number, InFlight>();
@@ -732,8 +735,10 @@ class Interpreter {
       }
       done[i] = true;
       const c = s.childOf[i];
-      if (s.parts[c] === 1) this.exec(op.body[c]);
-      else this.part(op.body[c] as DoOp, s.partOf[i], flying, c);
+      if (s.parts[c] === 1) {
+        if (compiled !== null) perform(this, compiled[c]);
+        else this.exec(op.body[c]);
+      } else this.part(op.body[c] as DoOp, s.partOf[i], flying, c);
     }
   }
 
