@@ -137,6 +137,12 @@ const CASES: Case[] = [
   },
   {
     op: "EVTCHNOP_bind_virq",
+    code: "EBUSY",
+    why: "a global VIRQ: the hardware domain's, not this domU's",
+    run: () => dom().e.bindVirq(VIRQ.console, 0),
+  },
+  {
+    op: "EVTCHNOP_bind_virq",
     code: "ENOENT",
     why: "no such vCPU",
     run: () => dom().e.bindVirq(VIRQ.timer, 2),
@@ -863,7 +869,7 @@ for (const op of [...new Set(CASES.map((c) => c.op))]) {
 const DOCUMENTED: Readonly<Record<string, readonly Code[]>> = {
   EVTCHNOP_alloc_unbound: ["ESRCH", "EPERM", "ENOSPC"],
   EVTCHNOP_bind_interdomain: ["ESRCH", "ENOSPC", "EINVAL"],
-  EVTCHNOP_bind_virq: ["EINVAL", "ENOENT", "EEXIST", "ENOSPC"],
+  EVTCHNOP_bind_virq: ["EINVAL", "ENOENT", "EBUSY", "EEXIST", "ENOSPC"],
   EVTCHNOP_bind_ipi: ["ENOENT", "ENOSPC"],
   EVTCHNOP_bind_pirq: ["EINVAL", "EEXIST", "EBUSY", "ENOSPC"],
   EVTCHNOP_close: ["EINVAL"],

@@ -451,6 +451,10 @@ export class EventChannels {
   /**
    * EVTCHNOP_bind_virq: -EINVAL for a bad VIRQ or a global VIRQ on a vCPU
    * other than 0, -ENOENT for a bad vCPU, -EEXIST if already bound there.
+   * Xen: a global VIRQ belongs to the domain `get_global_virq_handler`
+   * names, the hardware domain unless the toolstack chose another
+   * (XEN_DOMCTL_set_virq_handler), so this domU gets -EBUSY. kvm-xen:
+   * QEMU's `xen_evtchn_bind_virq_op` binds it.
    *
    * @example
    * ```ts
@@ -462,6 +466,7 @@ export class EventChannels {
     if (!Number.isInteger(virq) || virq < 0 || virq >= NR_VIRQS) return -XEN_ERRNO.EINVAL;
     if (virqKind(virq) !== "vcpu" && vcpu !== 0) return -XEN_ERRNO.EINVAL;
     if (vcpu < 0 || vcpu >= this.dom.vcpuCount) return -XEN_ERRNO.ENOENT;
+    if (this.dom.flavour === "xen" && virqKind(virq) === "global") return -XEN_ERRNO.EBUSY;
     if (this.#virqs[vcpu][virq] !== 0) return -XEN_ERRNO.EEXIST;
     const port = this.#freePort();
     if (port < 0) return port;
