@@ -63,6 +63,16 @@ export interface CpuModel {
   /** The handler for the last taken interrupt returned (IRET / ERET). */
   returnFromInterrupt(): void;
   /**
+   * Set by the model when the instruction just executed raised a fault: it
+   * did not complete (it does not retire), and its statement executes again
+   * once the handler the next boundary enters has returned, as a fault's
+   * return address is the faulting instruction. The engine clears it once
+   * it has arranged that (in a `run vcpuN { }` block or a handler body; a
+   * top-level statement cannot be executed again and is an input error).
+   * Optional: a model without faults leaves it undefined.
+   */
+  faulted?: boolean;
+  /**
    * Handles, at an instruction boundary and before {@link CpuModel.canTake},
    * what runs no handler (x86: INIT and SIPI, dropping NMIs beyond those the
    * CPU can latch). Returns 0 if nothing happened, 1 if state changed, 2 if

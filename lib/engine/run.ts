@@ -396,6 +396,12 @@ class Interpreter {
   /** The vCPU executing a `run vcpuN { }` block, or -1. */
   windowVm = -1;
   windowCpu = -1;
+  /**
+   * The vCPU whose faulting instruction can execute again: the one of the
+   * `run vcpuN { }` block or the handler body executing a statement now
+   * (see {@link CpuModel.faulted}); null at top level.
+   */
+  restartable: CpuModel | null = null;
   readonly compiled: Compiled | null;
 
   constructor(readonly program: Program, options: RunOptions) {
@@ -422,8 +428,8 @@ class Interpreter {
    * See {@link RunState.snapshot}. Fixed for the run, not saved: program,
    * vms (saved by their own hooks), trace, queue (emptied), maxSteps,
    * scheduler, onStep, compiled; spareFrames is a pool of frames to reuse,
-   * whatever they held; hiddenNames, hiddenValues, windowVm and windowCpu
-   * are empty or unset wherever a snapshot is taken.
+   * whatever they held; hiddenNames, hiddenValues, windowVm, windowCpu and
+   * restartable are empty or unset wherever a snapshot is taken.
    */
   snapshot(): (() => boolean) | null {
     // Trace events carry ids the models keep as causes; handler bindings
@@ -680,7 +686,8 @@ class Interpreter {
     this.windowVm = op.vm;
     this.windowCpu = op.cpu;
     try {
-      for (const inner of op.body) {
+      for (let i = 0; i < op.body.length; i++) {
+        const inner = op.body[i];
         if (!isInstructionOf(inner, op.vm, op.cpu)) {
           this.exec(inner);
           if (onStep !== undefined) onStep(inner.loc, this);
@@ -693,8 +700,18 @@ class Interpreter {
             `${cpu.name} is halted here and nothing woke it, so it cannot execute this`,
           );
         }
-        this.exec(inner);
+        this.restartable = cpu;
+        try {
+          this.exec(inner);
+        } finally {
+          this.restartable = null;
+        }
         if (onStep !== undefined) onStep(inner.loc, this);
+        // A fault: the instruction runs again once the settling has run its handler.
+        if (cpu.faulted === true) {
+          cpu.faulted = false;
+          i--;
+        }
       }
       this.settle(op.loc);
     } finally {
@@ -813,7 +830,18 @@ class Interpreter {
         result === undefined ? "executed" : `-> ${formatVal(result)}`,
       );
     }
-    if (c.cpu >= 0) vm.cpus[c.cpu].retire();
+    if (c.cpu >= 0) {
+      const cpu = vm.cpus[c.cpu];
+      if (cpu.faulted !== true) cpu.retire();
+      else if (cpu !== this.restartable) {
+        cpu.faulted = false;
+        this.inputError(
+          c.loc,
+          `${cpu.name}'s ${c.spec.name} raised a fault, after whose handler it executes again: ` +
+            `only an instruction in 'run ${cpu.name} { }' or in a handler can`,
+        );
+      }
+    }
     return result;
   }
 
@@ -988,19 +1016,40 @@ class Interpreter {
       cpu.retire();
       return false;
     }
+    this.restartable = cpu;
     if (!top.bindsNeeded && !this.invariantsReadVariables) {
       if (top.steps !== null) perform(this, top.steps[top.pc++]);
       else this.exec(top.ops[top.pc++]);
-      return true;
+    } else {
+      const hid = this.bind(frames);
+      try {
+        if (top.steps !== null) perform(this, top.steps[top.pc++]);
+        else this.exec(top.ops[top.pc++]);
+      } finally {
+        this.unbind(hid);
+      }
     }
-    const hid = this.bind(frames);
-    try {
-      if (top.steps !== null) perform(this, top.steps[top.pc++]);
-      else this.exec(top.ops[top.pc++]);
-    } finally {
-      this.unbind(hid);
-    }
+    this.restartable = null;
+    if (cpu.faulted === true) this.restartAfterFault(cpu, top);
     return true;
+  }
+
+  /**
+   * The handler statement just executed faulted ({@link CpuModel.faulted}):
+   * it runs again when the handler the next boundary enters returns. An
+   * `if` or loop runs whole in one step, so executing it again would redo
+   * what came before the fault: that is an input error.
+   */
+  restartAfterFault(cpu: CpuModel, top: Frame): void {
+    cpu.faulted = false;
+    const op = top.ops[--top.pc];
+    if (op.op !== "do") {
+      this.inputError(
+        op.loc,
+        "an instruction in this block raised a fault, after whose handler it executes " +
+          "again: write it directly in the handler, not in a block",
+      );
+    }
   }
 
   /**

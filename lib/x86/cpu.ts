@@ -44,6 +44,15 @@ import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./l
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
 import type { StateHash } from "../core/platform.ts";
+import {
+  DE_VECTOR,
+  describeException,
+  DF_VECTOR,
+  exceptionSpec,
+  idtErrorCode,
+  mergeExceptions,
+  NP_VECTOR,
+} from "./exceptions.ts";
 
 /** Where a vCPU's ExtINT (PIC) interrupts come from. */
 export interface ExtIntSource {
@@ -154,11 +163,17 @@ export const GP_FAULT = -13;
 /** KVM_MP_STATE values a vCPU holds itself; HALTED is derived from HLT. */
 /** KVM_MP_STATE_AP_RESET_HOLD: valid for KVM_SET_MP_STATE on x86, not modelled. */
 const MP_STATE_AP_RESET_HOLD = 9;
+/**
+ * Shut down by a triple fault: KVM leaves mp_state RUNNABLE and exits with
+ * KVM_EXIT_SHUTDOWN; the vCPU executes nothing more until INIT.
+ */
+const MP_SHUTDOWN = -1;
 
 type OwnMpState =
   | typeof MpState.Runnable
   | typeof MpState.Uninitialized
-  | typeof MpState.InitReceived;
+  | typeof MpState.InitReceived
+  | typeof MP_SHUTDOWN;
 
 /** Real-mode reset state of CS and RIP (SDM "Processor State After Reset"; KVM `kvm_vcpu_reset`). */
 const RESET_CS_SELECTOR = 0xf000;
@@ -170,6 +185,10 @@ const FRAME_NMI = 2;
 /** A Xen PV event-callback frame; with FRAME_EVENTS_ON its saved mask was clear. */
 const FRAME_EVENT = 4;
 const FRAME_EVENTS_ON = 8;
+/** The handler's frame holds an error code, in the bits from FRAME_CODE_SHIFT up. */
+const FRAME_ERROR = 16;
+/** Multiplier, not a shift: an error code is 32 bits and the word a double (2^53). */
+const FRAME_CODE_SHIFT = 32;
 
 /**
  * One x86 vCPU as the interrupt logic sees it.
@@ -214,6 +233,12 @@ export class X86Cpu implements CpuModel {
   injected = -1;
   /** How many #GP faults this vCPU's instructions raised. */
   gpFaults = 0;
+  /**
+   * The instruction just executed raised a fault (CpuModel): it did not
+   * complete, and executes again once the exception's handler returns.
+   * The engine clears it when it has arranged that.
+   */
+  faulted = false;
   /** The vCPU's `struct kvm_run`: exits to userspace. */
   readonly run: KvmRun;
   /** KVM has a LAPIC for this vCPU (see {@link X86CpuOptions.lapicInKernel}). */
@@ -236,6 +261,21 @@ export class X86Cpu implements CpuModel {
   #mp: OwnMpState;
   /** CR8 without an in-kernel LAPIC (KVM keeps it in `vcpu->arch.cr8`). */
   #cr8 = 0;
+  /**
+   * The exception to deliver at the next boundary, before anything else
+   * (KVM's `vcpu->arch.exception`), or -1.
+   */
+  #exVector = -1;
+  /** Its error code, or -1 when it pushes none. */
+  #exErrorCode = -1;
+  /** KVM's `exception.injected` (KVM_SET_VCPU_EVENTS put it there) rather than `pending`. */
+  #exInjected = false;
+  /** Not raised by INT n: a fault while delivering it sets the error code's EXT bit. */
+  #exExternal = true;
+  /** 1 for each IDT gate whose P bit the guest cleared. */
+  readonly #gateAbsent = new Uint8Array(256);
+  /** How many gates are not present: 0 keeps every take on the fast path. */
+  #gatesAbsent = 0;
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
@@ -257,6 +297,7 @@ export class X86Cpu implements CpuModel {
     h.num(this.rip);
     h.n(this.injected);
     h.n(this.gpFaults);
+    h.bool(this.faulted);
     this.run.hashFields(h);
     h.bool(this.lapicInKernel);
     h.bool(this.picInKernel);
@@ -277,8 +318,11 @@ export class X86Cpu implements CpuModel {
     if (lapic === null) return null;
     const run = this.run.snapshot();
     const { interruptFlag, shadow, nmiBlocked, csSelector, csBase, rip } = this;
-    const { injected, gpFaults, hasRun, extint } = this;
+    const { injected, gpFaults, hasRun, extint, faulted } = this;
     const frames = [...this.#frames];
+    const exVector = this.#exVector, exErrorCode = this.#exErrorCode;
+    const exInjected = this.#exInjected, exExternal = this.#exExternal;
+    const gateAbsent = this.#gateAbsent.slice(), gatesAbsent = this.#gatesAbsent;
     const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
     const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
@@ -293,6 +337,13 @@ export class X86Cpu implements CpuModel {
       this.rip = rip;
       this.injected = injected;
       this.gpFaults = gpFaults;
+      this.faulted = faulted;
+      this.#exVector = exVector;
+      this.#exErrorCode = exErrorCode;
+      this.#exInjected = exInjected;
+      this.#exExternal = exExternal;
+      this.#gateAbsent.set(gateAbsent);
+      this.#gatesAbsent = gatesAbsent;
       this.hasRun = hasRun;
       this.extint = extint;
       this.#frames.length = 0;
@@ -315,6 +366,12 @@ export class X86Cpu implements CpuModel {
     h.value(this.#mp);
     h.n(this.#cr8);
     h.bool(this.#windowReported);
+    h.n(this.#exVector);
+    h.n(this.#exErrorCode);
+    h.bool(this.#exInjected);
+    h.bool(this.#exExternal);
+    h.n(this.#gatesAbsent);
+    if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
     this.lapic.hashPrivate(h);
   }
   /** Set for Xen guests (`hypervisor xen` or `kvm-xen`); null under plain KVM. */
@@ -398,6 +455,7 @@ export class X86Cpu implements CpuModel {
    * HLT exits to userspace and the state stays RUNNABLE); else RUNNABLE.
    */
   get mpState(): MpState {
+    if (this.#mp === MP_SHUTDOWN) return MpState.Runnable;
     if (this.#mp !== MpState.Runnable) return this.#mp;
     return this.#halted && this.lapicInKernel ? MpState.Halted : MpState.Runnable;
   }
@@ -446,8 +504,178 @@ export class X86Cpu implements CpuModel {
    * 2A "INT n", Vol. 3A 6.4.2).
    */
   softwareInterrupt(vector: number): void {
-    this.#softwareVector = vector;
     this.#emit("int", `INT 0x${vector.toString(16)}`);
+    if (this.#gateAbsent[vector] !== 0) {
+      // SDM "INT n" operation: a not-present trap or interrupt gate is #NP(vector*8+2), with
+      // EXT clear as a software interrupt is no external event; the INT faults and runs again.
+      this.raise(NP_VECTOR, idtErrorCode(vector, false), `IDT gate ${vector} not present`);
+      return;
+    }
+    this.#softwareVector = vector;
+  }
+
+  /**
+   * The instruction being executed raises exception `vector` with
+   * `errorCode` (-1: none pushed): queued as KVM's pending exception,
+   * merged with one already queued ({@link mergeExceptions}), and its IDT
+   * gate checked at once (a not-present gate is #NP; #NP on #NP a double
+   * fault, any fault delivering #DF a triple fault: KVM_EXIT_SHUTDOWN). A
+   * fault leaves {@link X86Cpu.faulted} set: the instruction did not
+   * complete and executes again after the handler; a trap completes.
+   */
+  raise(vector: number, errorCode: number, why: string): void {
+    this.#emit("exception", `${describeException(vector, errorCode)}: ${why}`);
+    this.#queueException(vector, errorCode, true);
+    this.#resolveGates();
+    if (exceptionSpec(vector).type === "fault" && this.#mp !== MP_SHUTDOWN) this.faulted = true;
+  }
+
+  /**
+   * DIV: the unsigned `dividend` (RDX:RAX, twice `size` bits) divided by
+   * `divisor` (`size` bits). A zero divisor or a quotient wider than `size`
+   * bits raises #DE, a fault (SDM vol. 2A "DIV"); then it returns undefined.
+   * Otherwise the quotient (RAX).
+   */
+  div(dividend: bigint, divisor: bigint, size: number): bigint | undefined {
+    if (divisor === 0n) {
+      this.raise(DE_VECTOR, -1, "DIV by zero");
+      return undefined;
+    }
+    const q = dividend / divisor;
+    if (q >> BigInt(size) !== 0n) {
+      this.raise(DE_VECTOR, -1, `DIV quotient 0x${q.toString(16)} wider than ${size} bits`);
+      return undefined;
+    }
+    this.#emit(
+      "div",
+      `DIV 0x${dividend.toString(16)} / 0x${divisor.toString(16)} = 0x${q.toString(16)}`,
+    );
+    return q;
+  }
+
+  /**
+   * IRET through a frame the code built itself (PUSHF, CS, the address of
+   * the next instruction, as kvm-unit-tests' `do_iret` does): RFLAGS come
+   * back as they were, execution goes on with the next instruction, and
+   * NMIs are no longer blocked, since any IRET ends the blocking an NMI
+   * began (SDM vol. 3A 6.7.1). The handler's own frame stays for its end.
+   */
+  iret(): void {
+    const was = this.nmiBlocked;
+    this.nmiBlocked = false;
+    this.#emit("iret", `IRET to the next instruction${was ? ": NMIs unblocked" : ""}`);
+  }
+
+  /**
+   * The guest writes IDT entry `vector`'s P bit (a store to its IDT; the
+   * model keeps no other gate field). Every gate starts present.
+   */
+  setGatePresent(vector: number, present: boolean): void {
+    const absent = present ? 0 : 1;
+    if (this.#gateAbsent[vector] === absent) return;
+    this.#gateAbsent[vector] = absent;
+    this.#gatesAbsent += present ? -1 : 1;
+    this.#emit("idt", `IDT gate ${vector}: P=${present ? 1 : 0}`);
+  }
+
+  /** Whether IDT entry `vector` is present. */
+  gatePresent(vector: number): boolean {
+    return this.#gateAbsent[vector] === 0;
+  }
+
+  /** Shut down by a triple fault (KVM_EXIT_SHUTDOWN); INIT brings it back. */
+  get shutdown(): boolean {
+    return this.#mp === MP_SHUTDOWN;
+  }
+
+  /** The exception queued for delivery (KVM's `vcpu->arch.exception.vector`), or -1. */
+  get exceptionVector(): number {
+    return this.#exVector;
+  }
+
+  /** Its error code, or -1 when it has none. */
+  get exceptionErrorCode(): number {
+    return this.#exErrorCode;
+  }
+
+  /** It is `injected` (delivery begun, KVM_SET_VCPU_EVENTS) rather than `pending`. */
+  get exceptionInjected(): boolean {
+    return this.#exInjected;
+  }
+
+  /**
+   * KVM_SET_VCPU_EVENTS' exception: `vector` injected (or pending, under
+   * KVM_CAP_EXCEPTION_PAYLOAD) with `errorCode` (-1: none), delivered at
+   * the next entry before anything else; -1 clears the queue.
+   */
+  setException(vector: number, errorCode: number, injected: boolean): void {
+    this.#exVector = vector;
+    this.#exErrorCode = vector >= 0 ? errorCode : -1;
+    this.#exInjected = vector >= 0 && injected;
+    this.#exExternal = true;
+  }
+
+  /**
+   * KVM `kvm_multiple_exception`: queues `vector`, or, with one queued
+   * already, a double fault or a triple fault in its place
+   * ({@link mergeExceptions}). `external`: not INT n's own fault.
+   */
+  #queueException(vector: number, errorCode: number, external: boolean): void {
+    if (this.#exVector >= 0) {
+      const merged = mergeExceptions(this.#exVector, vector);
+      if (merged === "triple") {
+        this.#tripleFault(vector);
+        return;
+      }
+      if (merged === "double") {
+        this.#emit(
+          "exception",
+          `${describeException(vector, errorCode)} while delivering ` +
+            `${describeException(this.#exVector, this.#exErrorCode)}: #DF(0)`,
+        );
+        vector = DF_VECTOR;
+        errorCode = 0;
+      }
+    }
+    this.#exVector = vector;
+    this.#exErrorCode = exceptionSpec(vector).errorCode ? errorCode : -1;
+    this.#exInjected = false;
+    this.#exExternal = external;
+  }
+
+  /**
+   * The queued exception's IDT gate is checked: a not-present one raises
+   * #NP(vector*8+2, EXT) in its place, merged as a second exception, until
+   * a present gate or a triple fault. Returns false after a triple fault.
+   */
+  #resolveGates(): boolean {
+    while (this.#exVector >= 0 && this.#gateAbsent[this.#exVector] !== 0) {
+      const v = this.#exVector;
+      const code = idtErrorCode(v, this.#exExternal);
+      this.#emit(
+        "exception",
+        `delivering ${describeException(v, this.#exErrorCode)}: IDT gate ${v} not present`,
+      );
+      this.#queueException(NP_VECTOR, code, true);
+    }
+    return this.#mp !== MP_SHUTDOWN;
+  }
+
+  /** KVM_REQ_TRIPLE_FAULT: the vCPU shuts down and KVM_RUN returns KVM_EXIT_SHUTDOWN. */
+  #tripleFault(vector: number): void {
+    this.#emit(
+      "exception",
+      `${describeException(vector, -1)} while delivering #DF: triple fault, shutdown`,
+    );
+    this.#exVector = -1;
+    this.#exErrorCode = -1;
+    this.#exInjected = false;
+    this.#softwareVector = -1;
+    this.#frames.length = 0;
+    this.#halted = false;
+    this.faulted = false;
+    this.#mp = MP_SHUTDOWN;
+    this.run.exit(KvmExit.Shutdown, "triple fault");
   }
 
   /** An instruction that changes nothing but is traced, so a shadow's end can be seen. */
@@ -618,6 +846,11 @@ export class X86Cpu implements CpuModel {
     this.nmiBlocked = false;
     this.#frames.length = 0;
     this.injected = -1;
+    // kvm_vcpu_reset: the exception queue goes (kvm_clear_exception_queue); the IDT's
+    // contents are guest memory, which INIT leaves alone.
+    this.#exVector = -1;
+    this.#exInjected = false;
+    this.faulted = false;
     this.csSelector = RESET_CS_SELECTOR;
     this.csBase = RESET_CS_BASE;
     this.rip = RESET_RIP;
@@ -737,7 +970,7 @@ export class X86Cpu implements CpuModel {
     // or hypervisor), small enough for V8 to inline; #canTakeAny asks in KVM's order.
     if (
       this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0 ||
-      this.lapic.nmiPending !== 0 || this.hv !== null
+      this.lapic.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0
     ) {
       return this.#canTakeAny();
     }
@@ -749,6 +982,9 @@ export class X86Cpu implements CpuModel {
   #canTakeAny(): boolean {
     // Waiting for INIT / SIPI: nothing is delivered (KVM does not enter the guest).
     if (this.#mp !== MpState.Runnable) return false;
+    // An exception is delivered before any event, whatever IF and the shadows say
+    // (kvm_check_and_inject_events: an injected or pending exception comes first).
+    if (this.#exVector >= 0) return true;
     // INT n completes by entering its handler, before any event at the boundary.
     if (this.#softwareVector >= 0) return true;
     // A KVM_INTERRUPT injection is re-injected before any new event, IF or not.
@@ -765,7 +1001,8 @@ export class X86Cpu implements CpuModel {
     const l = this.lapic;
     if (
       this.trace.enabled || this.#halted || this.#softwareVector >= 0 || this.injected >= 0 ||
-      l.nmiPending !== 0 || this.hv !== null || this.extIntReady()
+      l.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0 || this.#gatesAbsent !== 0 ||
+      this.extIntReady()
     ) {
       return this.#takeAny();
     }
@@ -800,7 +1037,8 @@ export class X86Cpu implements CpuModel {
     const l = this.lapic;
     if (
       l.nmiPending !== 0 || l.initPending || l.sipiVector >= 0 || this.hv !== null ||
-      this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0
+      this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0 ||
+      this.#exVector >= 0 || this.#gatesAbsent !== 0
     ) {
       return boundaryOf(this);
     }
@@ -827,7 +1065,16 @@ export class X86Cpu implements CpuModel {
     let kind: string, vector: number, cause = 0;
     let gv: number;
     let pvFrame = 0;
-    if (this.#softwareVector >= 0) {
+    let errorCode = -1;
+    if (this.#exVector >= 0 && !this.#resolveGates()) return this.#takeShutdown();
+    if (this.#exVector >= 0) {
+      kind = "exception";
+      vector = this.#exVector;
+      errorCode = this.#exErrorCode;
+      this.#exVector = -1;
+      this.#exErrorCode = -1;
+      this.#exInjected = false;
+    } else if (this.#softwareVector >= 0) {
       kind = "int";
       vector = this.#softwareVector;
       this.#softwareVector = -1;
@@ -861,12 +1108,37 @@ export class X86Cpu implements CpuModel {
       vector = this.lapic.acknowledge(pending);
       t.close(cause);
     }
+    if (this.#gatesAbsent !== 0 && pvFrame === 0 && kind !== "exception") {
+      const gate = kind === "nmi" ? 2 : vector;
+      if (this.#gateAbsent[gate] !== 0) {
+        // The event is consumed (acknowledged, NMIs blocked) and its delivery faults:
+        // #NP(gate*8+2), EXT set unless it was INT n, delivered in its place.
+        this.#emit(
+          "exception",
+          `delivering ${describe(kind, vector)}: IDT gate ${gate} not present`,
+        );
+        this.#queueException(NP_VECTOR, idtErrorCode(gate, kind !== "int"), true);
+        if (!this.#resolveGates()) return this.#takeShutdown();
+        kind = "exception";
+        vector = this.#exVector;
+        errorCode = this.#exErrorCode;
+        this.#exVector = -1;
+        this.#exErrorCode = -1;
+      }
+    }
     this.#frames.push(
-      (this.interruptFlag ? FRAME_IF : 0) | (kind === "nmi" ? FRAME_NMI : 0) | pvFrame,
+      ((this.interruptFlag ? FRAME_IF : 0) | (kind === "nmi" ? FRAME_NMI : 0) | pvFrame) +
+        (errorCode >= 0 ? FRAME_ERROR + errorCode * FRAME_CODE_SHIFT : 0),
     );
     this.interruptFlag = false;
     t.open(cause);
-    const event = t.enabled ? t.emit(this.name, "took", describe(kind, vector)) : 0;
+    const event = t.enabled
+      ? t.emit(
+        this.name,
+        "took",
+        kind === "exception" ? describeException(vector, errorCode) : describe(kind, vector),
+      )
+      : 0;
     t.close(cause);
     const taken = this.#taken;
     taken.kind = kind;
@@ -874,6 +1146,29 @@ export class X86Cpu implements CpuModel {
     taken.cause = cause;
     taken.event = event;
     return taken;
+  }
+
+  /**
+   * What {@link X86Cpu.take} returns when delivering an exception ended in
+   * a triple fault: nothing was taken, and no handler runs (the platform's
+   * handlers match no `shutdown`).
+   */
+  #takeShutdown(): Taken {
+    const taken = this.#taken;
+    taken.kind = "shutdown";
+    taken.vector = -1;
+    taken.cause = 0;
+    taken.event = 0;
+    return taken;
+  }
+
+  /**
+   * The error code on the innermost handler's frame (what the handler
+   * reads off its stack), or -1 when that frame has none.
+   */
+  get frameErrorCode(): number {
+    const f = this.#frames.at(-1);
+    return f === undefined || (f & FRAME_ERROR) === 0 ? -1 : Math.floor(f / FRAME_CODE_SHIFT);
   }
 
   /**
@@ -902,7 +1197,7 @@ export class X86Cpu implements CpuModel {
     // The common IRET, small enough for V8 to inline: from a plain interrupt, untraced.
     if (
       frames.length !== 0 && (frames[frames.length - 1] & ~FRAME_IF) === 0 &&
-      !this.trace.enabled && this.picInKernel
+      !this.trace.enabled && this.picInKernel && !this.nmiBlocked
     ) {
       this.interruptFlag = frames.pop() === FRAME_IF;
       return;
@@ -914,11 +1209,14 @@ export class X86Cpu implements CpuModel {
   #returnAny(): void {
     const f = this.#frames.pop();
     if (f === undefined) {
-      this.#emit("iret", "IRET with no interrupt frame: ignored");
+      // A triple fault dropped the frames; the take that found it ran no handler.
+      if (this.#mp !== MP_SHUTDOWN) this.#emit("iret", "IRET with no interrupt frame: ignored");
       return;
     }
     this.interruptFlag = (f & FRAME_IF) !== 0;
-    if (f & FRAME_NMI) this.nmiBlocked = false;
+    // Any IRET ends NMI blocking, not only the NMI handler's (SDM vol. 3A 6.7.1); a Xen PV
+    // event callback returns through HYPERVISOR_iret instead.
+    if ((f & FRAME_EVENT) === 0) this.nmiBlocked = false;
     if (f & FRAME_EVENT) this.hv?.pvIret?.(this.index, (f & FRAME_EVENTS_ON) !== 0);
     if (this.trace.enabled) this.#emit("iret", `IRET, IF=${this.interruptFlag ? 1 : 0}`);
     this.#checkWindow();
@@ -931,6 +1229,7 @@ export class X86Cpu implements CpuModel {
 
 function describe(kind: string, vector: number): string {
   if (kind === "nmi") return "NMI";
+  if (kind === "exception") return describeException(vector, -1);
   if (kind === "event_callback") return "event callback";
   const hex = `0x${vector.toString(16)}`;
   if (kind === "extint") return `${hex} (ExtINT)`;

@@ -168,13 +168,41 @@ Deno.test("X86Cpu: a second NMI waits for the first one's IRET, whatever IF says
   raise(lapic, 0x41);
   assert.equal(cpu.canTake(), true);
   assert.equal(cpu.take().kind, "vector");
-  cpu.returnFromInterrupt(); // the 0x41 handler
-  assert.equal(cpu.nmiBlocked, true, "IRET from a nested maskable handler keeps NMIs blocked");
+  cpu.returnFromInterrupt(); // the 0x41 handler, whose IRET also ends NMI blocking
   cpu.returnFromInterrupt(); // the NMI handler
   assert.equal(cpu.nmiBlocked, false);
   assert.equal(cpu.canTake(), true);
   assert.equal(cpu.take().kind, "nmi");
   assert.equal(lapic.nmiPending, 0);
+});
+
+Deno.test("X86Cpu: any IRET ends NMI blocking, a nested maskable handler's too (the NMI iret problem)", () => {
+  const { cpu, lapic } = rig();
+  nmi(lapic);
+  nmi(lapic);
+  assert.equal(cpu.take().kind, "nmi");
+  enable(cpu);
+  raise(lapic, 0x41);
+  assert.equal(cpu.take().kind, "vector");
+  // SDM vol. 3A 6.7.1: blocked "until the next execution of the IRET instruction", whichever.
+  cpu.returnFromInterrupt(); // the 0x41 handler
+  assert.equal(cpu.nmiBlocked, false);
+  assert.equal(cpu.canTake(), true, "the second NMI nests inside the first one's handler");
+  assert.equal(cpu.take().kind, "nmi");
+  assert.equal(cpu.depth, 2);
+});
+
+Deno.test("X86Cpu: an IRET through a frame the handler built unblocks NMIs and keeps the frame", () => {
+  const { cpu, lapic } = rig();
+  nmi(lapic);
+  nmi(lapic);
+  assert.equal(cpu.take().kind, "nmi");
+  assert.equal(cpu.canTake(), false);
+  cpu.iret();
+  assert.equal(cpu.nmiBlocked, false);
+  assert.equal(cpu.depth, 1, "the NMI handler's own frame stays");
+  assert.equal(cpu.take().kind, "nmi");
+  assert.equal(cpu.depth, 2);
 });
 
 Deno.test("X86Cpu: an NMI waits for the end of an STI shadow (KVM)", () => {

@@ -43,6 +43,8 @@ export const KvmExit = {
   Hlt: 5,
   /** KVM_EXIT_IRQ_WINDOW_OPEN: userspace asked for an interrupt window and it opened. */
   IrqWindowOpen: 7,
+  /** KVM_EXIT_SHUTDOWN: a triple fault (KVM_REQ_TRIPLE_FAULT) shut the vCPU down. */
+  Shutdown: 8,
   /** KVM_EXIT_HYPERV: a SynIC MSR write or a Hyper-V hypercall for userspace (`struct kvm_hyperv_exit`). */
   Hyperv: 22,
   /** KVM_EXIT_IOAPIC_EOI: split irqchip, the EOI of a vector userspace's I/O APIC owns. */

@@ -41,6 +41,7 @@ import {
   XEN_VIOAPIC_PINS,
 } from "./vm.ts";
 import { GP_FAULT } from "./cpu.ts";
+import { EXCEPTION_CONSTANTS } from "./exceptions.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { ApicBaseBit, X2APIC_MSR_BASE } from "./lapic_registers.ts";
 import {
@@ -563,6 +564,66 @@ const VCPU_COMMANDS: Cmd[] = [
     params: [{ name: "vector", type: VECTOR, doc: "the IDT entry", positional: true }],
     touches: OWN_FLAGS,
     run: (vm, cpu, a) => vm.cpus[cpu].softwareInterrupt(a.vector as number),
+  },
+  {
+    actor: "vcpu",
+    name: "div",
+    backend: "div",
+    doc: "DIV: unsigned dividend (RDX:RAX, twice 'size' bits) / divisor ('size' bits); a zero " +
+      "divisor or a quotient wider than 'size' bits raises #DE, a fault: the DIV executes " +
+      "again, arguments re-read, once the handler returns (write it in 'run vcpuN { }' or a " +
+      "handler)",
+    params: [
+      { name: "dividend", type: { kind: "u64" }, doc: "RDX:RAX (EDX:EAX for size 32)" },
+      { name: "divisor", type: { kind: "u64" }, doc: "the r/m operand" },
+      {
+        name: "size",
+        type: { kind: "int", min: 8, max: 64, what: "an operand size (8, 16, 32, 64)" },
+        doc: "operand size in bits",
+        default: 32,
+      },
+    ],
+    returns: "the quotient (RAX)",
+    touches: OWN_FLAGS,
+    run: (vm, cpu, a) => {
+      const size = a.size as number;
+      if (size !== 8 && size !== 16 && size !== 32 && size !== 64) {
+        throw new CommandInputError(`DIV's operand size is 8, 16, 32 or 64 bits, not ${size}`);
+      }
+      const dividend = BigInt(a.dividend as bigint), divisor = BigInt(a.divisor as bigint);
+      if (size < 64 && (divisor >> BigInt(size) !== 0n || dividend >> BigInt(2 * size) !== 0n)) {
+        throw new CommandInputError(
+          `a ${size}-bit DIV takes a ${2 * size}-bit dividend and a ${size}-bit divisor`,
+        );
+      }
+      const q = vm.cpus[cpu].div(dividend, divisor, size);
+      return q === undefined ? undefined : q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q;
+    },
+  },
+  {
+    actor: "vcpu",
+    name: "iret",
+    backend: "iret",
+    doc: "IRET through a frame the handler built itself (PUSHF, CS, the next instruction, as " +
+      "kvm-unit-tests' do_iret): RFLAGS unchanged, execution goes on, and NMIs are unblocked " +
+      "(any IRET ends NMI blocking); the handler's own frame is returned through at its end",
+    params: [],
+    touches: OWN_FLAGS,
+    run: (vm, cpu) => vm.cpus[cpu].iret(),
+  },
+  {
+    actor: "vcpu",
+    name: "idt",
+    backend: "idt gate",
+    doc: "the guest writes IDT gate n's P bit: an exception or interrupt delivered through a " +
+      "not-present gate raises #NP(n*8+2, EXT bit 0 unless INT n); #NP on #NP is #DF, a fault " +
+      "delivering #DF a triple fault (KVM_EXIT_SHUTDOWN)",
+    params: [
+      { name: "vector", type: VECTOR, doc: "the IDT entry", positional: true },
+      { name: "present", type: { kind: "bool" }, doc: "the gate's P bit" },
+    ],
+    touches: OWN_FLAGS,
+    run: (vm, cpu, a) => vm.cpus[cpu].setGatePresent(a.vector as number, a.present !== 0),
   },
   EOI_COMMAND,
   {
@@ -1239,6 +1300,27 @@ function cpuState(): State[] {
     ),
     flag("nmi_blocked", "1 from taking an NMI until its IRET", (vm, c) => vm.cpus[c].nmiBlocked),
     flag("depth", "how many interrupt handlers are running (nested)", (vm, c) => vm.cpus[c].depth),
+    {
+      pattern: "vcpu#.error_code",
+      type: { kind: "int", min: -1, max: U32_MAX },
+      doc: "the error code on the innermost handler's frame (what its r->error_code reads), " +
+        "-1 when that frame has none",
+      get: (vm, [c]) => vm.cpus[c].frameErrorCode,
+      bounds: vcpuBound,
+    },
+    {
+      pattern: "vcpu#.exception",
+      type: { kind: "int", min: -1, max: 31 },
+      doc: "the exception queued for delivery at the next boundary (KVM's " +
+        "vcpu->arch.exception), -1 when none",
+      get: (vm, [c]) => vm.cpus[c].exceptionVector,
+      bounds: vcpuBound,
+    },
+    flag(
+      "shutdown",
+      "1 after a triple fault (KVM_EXIT_SHUTDOWN): the vCPU executes nothing until INIT",
+      (vm, c) => vm.cpus[c].shutdown,
+    ),
     flag(
       "apic_base",
       "IA32_APIC_BASE (low 32 bits)",
@@ -1277,7 +1359,8 @@ function cpuState(): State[] {
     flag(
       "exit_reason",
       "kvm_run.exit_reason of the last exit to userspace: KVM_EXIT_HLT 5, " +
-        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_HYPERV 22, KVM_EXIT_IOAPIC_EOI 26; 0 before any",
+        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_SHUTDOWN 8, KVM_EXIT_HYPERV 22, KVM_EXIT_IOAPIC_EOI 26; " +
+        "0 before any",
       (vm, c) => vm.cpus[c].run.exitReason,
       255,
     ),
@@ -1601,6 +1684,8 @@ const X86_CONSTANTS: Record<string, number> = {
   KVM_MP_STATE_SIPI_RECEIVED: MpState.SipiReceived,
   KVM_EXIT_HLT: KvmExit.Hlt,
   KVM_EXIT_IRQ_WINDOW_OPEN: KvmExit.IrqWindowOpen,
+  KVM_EXIT_SHUTDOWN: KvmExit.Shutdown,
+  ...EXCEPTION_CONSTANTS,
   KVM_EXIT_IOAPIC_EOI: KvmExit.IoapicEoi,
   KVM_EXIT_HYPERV: KvmExit.Hyperv,
 };
@@ -1608,7 +1693,8 @@ const X86_CONSTANTS: Record<string, number> = {
 const HANDLER_EVENTS: HandlerEventSpec[] = [
   {
     name: "vector",
-    doc: "a maskable interrupt with this vector (from the LAPIC or, as ExtINT, the PIC)",
+    doc: "a maskable interrupt with this vector (from the LAPIC or, as ExtINT, the PIC), an " +
+      "INT n, or an exception (0-31; vcpuN.error_code reads its error code)",
     takesValue: true,
     binds: [{ name: "vector", doc: "the vector taken", from: "vector" }],
   },
@@ -1911,7 +1997,10 @@ export const x86Platform: Platform<X86Vm> = {
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;
-    if (taken.kind === "nmi" || taken.kind === "event_callback") return false;
+    // A triple fault takes nothing: no handler runs.
+    if (taken.kind === "nmi" || taken.kind === "event_callback" || taken.kind === "shutdown") {
+      return false;
+    }
     return values === null || values.includes(taken.vector);
   },
 };

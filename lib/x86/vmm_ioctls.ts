@@ -22,6 +22,7 @@ import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
 import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
+import { describeException, exceptionSpec, isSoftException } from "./exceptions.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
@@ -245,6 +246,8 @@ export const VCPU_EVENT_FIELDS = [
   "exception_has_error_code",
   "exception_pending",
   "exception_error_code",
+  "exception_has_payload",
+  "exception_payload",
   "interrupt_injected",
   "interrupt_nr",
   "interrupt_soft",
@@ -262,15 +265,31 @@ export const VCPU_EVENT_FIELDS = [
 
 /**
  * KVM_GET_VCPU_EVENTS (`kvm_vcpu_ioctl_x86_get_vcpu_events`), the fields
- * the model has: no exception is ever queued (the model raises none to
- * inject); `interrupt` is the vector KVM would re-inject at the next entry
+ * the model has: `exception` is the one queued for the next boundary, its
+ * `injected` set for a pending one too (KVM conflates them for ABI
+ * compatibility without KVM_CAP_EXCEPTION_PAYLOAD, which the model never
+ * enables), both clear for #BP and #OF (`kvm_exception_is_soft`: INT3 and
+ * INTO raise them again), `nr`, `has_error_code` and `error_code` 0 when
+ * none is queued (KVM keeps the last one's there: not modelled), no
+ * payload (the model raises no #PF or #DB); `interrupt` is the vector KVM would re-inject at the next entry
  * (KVM_INTERRUPT's, or one KVM_SET_VCPU_EVENTS put there); `nmi_pending`
  * after `process_nmi`; `sipi_vector` always 0 ("never valid when
  * reporting"); `flags` NMI_PENDING | SHADOW | SMM.
  */
 function getEvent(vm: X86Vm, cpu: number, field: string): number {
   const c = vm.cpus[cpu];
+  const ex = c.exceptionVector;
   switch (field) {
+    case "exception_injected":
+      return +(ex >= 0 && !isSoftException(ex));
+    case "exception_pending":
+      return +(ex >= 0 && !isSoftException(ex) && !c.exceptionInjected);
+    case "exception_nr":
+      return Math.max(ex, 0);
+    case "exception_has_error_code":
+      return +(c.exceptionErrorCode >= 0);
+    case "exception_error_code":
+      return Math.max(c.exceptionErrorCode, 0);
     case "interrupt_injected":
       return c.injected >= 0 ? 1 : 0;
     case "interrupt_nr":
@@ -315,11 +334,17 @@ function setEvents(vm: X86Vm, cpu: number, a: Readonly<Record<string, unknown>>)
     C.KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
   if ((flags & ~known) !== 0) return -EINVAL;
   if (flags & C.KVM_VCPUEVENT_VALID_PAYLOAD) return -EINVAL;
+  // Without VALID_PAYLOAD, exception.pending and the payload are ignored.
   const exception = n("exception_injected") !== 0;
-  if (exception && (n("exception_nr") > 31 || n("exception_nr") === 2)) return -EINVAL;
-  if (exception) {
+  const nr = n("exception_nr");
+  if (exception && (nr > 31 || nr === 2)) return -EINVAL;
+  const hasErrorCode = n("exception_has_error_code") !== 0;
+  if (exception && hasErrorCode !== exceptionSpec(nr).errorCode) {
+    // vmx_inject_exception sets deliver-error-code as told; VM entry checks it against the
+    // vector (SDM vol. 3C 27.2.1.3) and fails: KVM_EXIT_FAIL_ENTRY, which the model has not.
     throw new CommandInputError(
-      "an injected exception: the model delivers interrupts and NMIs, not exceptions",
+      `${describeException(nr, -1)} ${hasErrorCode ? "pushes no" : "pushes an"} error code: ` +
+        "VM entry would fail (KVM_EXIT_FAIL_ENTRY), which the model does not have",
     );
   }
   const smm = (flags & C.KVM_VCPUEVENT_VALID_SMM) !== 0;
@@ -339,6 +364,7 @@ function setEvents(vm: X86Vm, cpu: number, a: Readonly<Record<string, unknown>>)
   }
   // TRIPLE_FAULT is refused only after the other fields are applied (KVM's order).
   const c = vm.cpus[cpu];
+  c.setException(exception ? nr : -1, hasErrorCode ? n("exception_error_code") : -1, true);
   c.injected = n("interrupt_injected") !== 0 ? n("interrupt_nr") : -1;
   if (flags & C.KVM_VCPUEVENT_VALID_SHADOW) {
     const sh = n("interrupt_shadow");
@@ -571,8 +597,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       "(re-injected at the next entry whatever IF says), interrupt_shadow under " +
       "KVM_VCPUEVENT_VALID_SHADOW, nmi_pending under VALID_NMI_PENDING (the default flags), " +
       "nmi_masked always, sipi_vector under VALID_SIPI_VECTOR (what SIPI_RECEIVED starts at), " +
-      "smi_latched_init under VALID_SMM; -EINVAL for unknown flags, VALID_PAYLOAD and " +
-      "VALID_TRIPLE_FAULT (capabilities not enabled), an exception vector > 31 or 2",
+      "smi_latched_init under VALID_SMM, exception_injected/nr/has_error_code/error_code " +
+      "(delivered at the next entry, through the IDT gate like any exception: a vcpuN handler " +
+      "for the vector runs); -EINVAL for unknown flags, VALID_PAYLOAD and VALID_TRIPLE_FAULT " +
+      "(capabilities not enabled), an exception vector > 31 or 2",
     params: [
       VCPU,
       {
@@ -599,8 +627,31 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         doc: "KVM_X86_SHADOW_INT_MOV_SS 1, KVM_X86_SHADOW_INT_STI 2 (VALID_SHADOW)",
         default: 0,
       },
-      { name: "exception_injected", type: { kind: "bool" }, doc: "an exception", default: 0 },
+      {
+        name: "exception_injected",
+        type: { kind: "bool" },
+        doc: "an exception, delivered at the next entry before anything else",
+        default: 0,
+      },
       { name: "exception_nr", type: U8, doc: "its vector", default: 0 },
+      {
+        name: "exception_has_error_code",
+        type: { kind: "bool" },
+        doc: "it pushes an error code (as the vector must: #DF, #TS, #NP, #SS, #GP, #PF, #AC)",
+        default: 0,
+      },
+      {
+        name: "exception_error_code",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "an error code" },
+        doc: "the error code",
+        default: 0,
+      },
+      {
+        name: "exception_pending",
+        type: { kind: "bool" },
+        doc: "pending, not injected (read only under VALID_PAYLOAD)",
+        default: 0,
+      },
       { name: "sipi_vector", type: U8, doc: "the SIPI vector (VALID_SIPI_VECTOR)", default: 0 },
       { name: "smi_smm", type: { kind: "bool" }, doc: "in SMM (VALID_SMM)", default: 0 },
       {
