@@ -962,6 +962,8 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   "mov ss": { refused: "the guest monitor has no MOV SS action" },
   "int n": { refused: "the guest monitor has no INT n action (its IDT has no such entries)" },
   "div": { refused: "the guest monitor has no DIV action (and no #DE handler in its IDT)" },
+  "add": { refused: "the guest monitor has no ADD action whose flags a scenario could use" },
+  "into": { refused: "the guest monitor has no INTO action (and no #OF handler in its IDT)" },
   "iret": { refused: "the guest monitor has no IRET action of its own (it runs in real mode)" },
   "idt gate": { refused: "the guest monitor's IDT is its own; a scenario cannot edit its gates" },
   "mov cr8": { refused: "CR8 exists only in 64-bit mode, and the guest runs in real mode" },

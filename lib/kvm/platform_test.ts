@@ -38,11 +38,13 @@ Deno.test("every x86 command is bound to a KVM operation or refused with a reaso
   assertEquals(
     refused.filter((r) => !r.endsWith("this KVM has no Xen support")).sort(),
     [
+      "add: the guest monitor has no ADD action whose flags a scenario could use",
       "div: the guest monitor has no DIV action (and no #DE handler in its IDT)",
       "hyperv hypercall: the backend's guest monitor sets no Hyper-V CPUID and has no hypercall page",
       "idt: the guest monitor's IDT is its own; a scenario cannot edit its gates",
       "int: the guest monitor has no INT n action (its IDT has no such entries)",
       "inta: a model probe: KVM runs the acknowledge cycle only when it injects",
+      "into: the guest monitor has no INTO action (and no #OF handler in its IDT)",
       "iret: the guest monitor has no IRET action of its own (it runs in real mode)",
       "kvm get_clock: the host's kvmclock and CLOCK_REALTIME are its own, not the scenario's virtual time, so the model and /dev/kvm cannot agree on them",
       "kvm hyperv_eventfd: the backend binds no Hyper-V connections",

@@ -29,6 +29,8 @@ export type X86BackendOp =
   | "mov ss"
   | "int n"
   | "div"
+  | "add"
+  | "into"
   | "iret"
   | "idt gate"
   | "lapic eoi"

@@ -52,6 +52,8 @@ import {
   idtErrorCode,
   mergeExceptions,
   NP_VECTOR,
+  OF_VECTOR,
+  UD_VECTOR,
 } from "./exceptions.ts";
 
 /** Where a vCPU's ExtINT (PIC) interrupts come from. */
@@ -140,6 +142,8 @@ export interface X86CpuOptions {
   now?: () => number;
   /** The `struct kvm_run` to report exits in (the VM shares it with the split EOI listener). */
   run?: KvmRun;
+  /** The guest runs in 64-bit mode (INTO is #UD there); false: 32-bit protected mode. Default true. */
+  longMode?: boolean;
   /**
    * KVM's Hyper-V state of this vCPU (the VMM set the Hyper-V CPUID), whose
    * MSRs it then has. Default none.
@@ -239,6 +243,10 @@ export class X86Cpu implements CpuModel {
    * The engine clears it when it has arranged that.
    */
   faulted = false;
+  /** RFLAGS.OF, as the last `add` left it. */
+  overflowFlag = false;
+  /** 64-bit mode; false: 32-bit protected mode (see {@link X86CpuOptions.longMode}). */
+  readonly longMode: boolean;
   /** The vCPU's `struct kvm_run`: exits to userspace. */
   readonly run: KvmRun;
   /** KVM has a LAPIC for this vCPU (see {@link X86CpuOptions.lapicInKernel}). */
@@ -298,6 +306,8 @@ export class X86Cpu implements CpuModel {
     h.n(this.injected);
     h.n(this.gpFaults);
     h.bool(this.faulted);
+    h.bool(this.overflowFlag);
+    h.bool(this.longMode);
     this.run.hashFields(h);
     h.bool(this.lapicInKernel);
     h.bool(this.picInKernel);
@@ -318,7 +328,7 @@ export class X86Cpu implements CpuModel {
     if (lapic === null) return null;
     const run = this.run.snapshot();
     const { interruptFlag, shadow, nmiBlocked, csSelector, csBase, rip } = this;
-    const { injected, gpFaults, hasRun, extint, faulted } = this;
+    const { injected, gpFaults, hasRun, extint, faulted, overflowFlag } = this;
     const frames = [...this.#frames];
     const exVector = this.#exVector, exErrorCode = this.#exErrorCode;
     const exInjected = this.#exInjected, exExternal = this.#exExternal;
@@ -338,6 +348,7 @@ export class X86Cpu implements CpuModel {
       this.injected = injected;
       this.gpFaults = gpFaults;
       this.faulted = faulted;
+      this.overflowFlag = overflowFlag;
       this.#exVector = exVector;
       this.#exErrorCode = exErrorCode;
       this.#exInjected = exInjected;
@@ -391,6 +402,7 @@ export class X86Cpu implements CpuModel {
     // KVM: without an in-kernel irqchip every vCPU is RUNNABLE; with one, only the BSP.
     this.#mp = options.waitForSipi && this.lapicInKernel ? MpState.Uninitialized : MpState.Runnable;
     this.#now = options.now ?? (() => 0);
+    this.longMode = options.longMode ?? true;
     this.run = options.run ?? new KvmRun(this.name, trace);
     this.#hyperv = options.hyperv ?? null;
   }
@@ -523,9 +535,9 @@ export class X86Cpu implements CpuModel {
    * fault leaves {@link X86Cpu.faulted} set: the instruction did not
    * complete and executes again after the handler; a trap completes.
    */
-  raise(vector: number, errorCode: number, why: string): void {
+  raise(vector: number, errorCode: number, why: string, external = true): void {
     this.#emit("exception", `${describeException(vector, errorCode)}: ${why}`);
-    this.#queueException(vector, errorCode, true);
+    this.#queueException(vector, errorCode, external);
     this.#resolveGates();
     if (exceptionSpec(vector).type === "fault" && this.#mp !== MP_SHUTDOWN) this.faulted = true;
   }
@@ -551,6 +563,36 @@ export class X86Cpu implements CpuModel {
       `DIV 0x${dividend.toString(16)} / 0x${divisor.toString(16)} = 0x${q.toString(16)}`,
     );
     return q;
+  }
+
+  /**
+   * ADD of two `size`-bit operands: the sum truncated to `size` bits, and
+   * RFLAGS.OF set when both operands have one sign and the sum the other.
+   */
+  add(a: bigint, b: bigint, size: number): bigint {
+    const bits = BigInt(size), sign = 1n << (bits - 1n);
+    const r = (a + b) & ((1n << bits) - 1n);
+    this.overflowFlag = (a & sign) === (b & sign) && (r & sign) !== (a & sign);
+    this.#emit("add", `ADD -> 0x${r.toString(16)}, OF=${this.overflowFlag ? 1 : 0}`);
+    return r;
+  }
+
+  /**
+   * INTO: with RFLAGS.OF set, #OF, a trap (the INTO completes, the handler
+   * returns past it), raised by the program itself, so a fault delivering
+   * it leaves EXT clear; invalid in 64-bit mode, where it raises #UD, a
+   * fault (SDM vol. 2A "INTn/INTO/INT3/INT1").
+   */
+  into(): void {
+    if (this.longMode) {
+      this.raise(UD_VECTOR, -1, "INTO is invalid in 64-bit mode");
+      return;
+    }
+    if (!this.overflowFlag) {
+      this.#emit("into", "INTO, OF=0: nothing");
+      return;
+    }
+    this.raise(OF_VECTOR, -1, "INTO with OF=1", false);
   }
 
   /**

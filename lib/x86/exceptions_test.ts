@@ -16,18 +16,20 @@ import {
   isSoftException,
   mergeExceptions,
   NP_VECTOR,
+  OF_VECTOR,
   UD_VECTOR,
 } from "./exceptions.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { X86Vm } from "./vm.ts";
 
-function cpu() {
+function cpu(longMode = true) {
   const trace = new Trace(() => 0);
   const vm = new X86Vm("g", {
     vcpus: 1,
     irqchip: "kernel",
     lowestPriority: "kvm-vector-hashing",
     routing: "kvm",
+    longMode,
   }, { trace, queue: new EventQueue(), now: () => 0 });
   return vm.cpus[0];
 }
@@ -131,4 +133,29 @@ Deno.test("X86Cpu: KVM_SET_VCPU_EVENTS' exception is delivered with its error co
   assert.deepEqual([t.kind, t.vector], ["exception", GP_VECTOR]);
   assert.equal(c.frameErrorCode, 0x18);
   assert.equal(c.faulted, false, "an injected exception names no instruction");
+});
+
+Deno.test("X86Cpu: INTO is #UD (a fault) in 64-bit mode, #OF (a trap) with OF set in 32-bit mode", () => {
+  const long = cpu();
+  long.add(0x7fn, 1n, 8);
+  assert.equal(long.overflowFlag, true);
+  long.into();
+  assert.deepEqual([long.exceptionVector, long.faulted], [UD_VECTOR, true]);
+  const prot = cpu(false);
+  prot.into();
+  assert.equal(prot.exceptionVector, -1, "OF clear: nothing");
+  assert.equal(prot.add(0x7fn, 1n, 8), 0x80n);
+  prot.into();
+  assert.deepEqual([prot.exceptionVector, prot.faulted], [OF_VECTOR, false]);
+  assert.equal(prot.add(0xffn, 1n, 8), 0n);
+  assert.equal(prot.overflowFlag, false, "unsigned carry is no signed overflow");
+});
+
+Deno.test("X86Cpu: a fault delivering INTO's #OF leaves EXT clear (the program raised it)", () => {
+  const c = cpu(false);
+  c.setGatePresent(OF_VECTOR, false);
+  c.add(0x7fn, 1n, 8);
+  c.into();
+  assert.equal(c.exceptionVector, NP_VECTOR, "#OF is benign: the #NP replaces it");
+  assert.equal(c.exceptionErrorCode, idtErrorCode(OF_VECTOR, false));
 });

@@ -586,10 +586,7 @@ const VCPU_COMMANDS: Cmd[] = [
     returns: "the quotient (RAX)",
     touches: OWN_FLAGS,
     run: (vm, cpu, a) => {
-      const size = a.size as number;
-      if (size !== 8 && size !== 16 && size !== 32 && size !== 64) {
-        throw new CommandInputError(`DIV's operand size is 8, 16, 32 or 64 bits, not ${size}`);
-      }
+      const size = operandSize(a.size as number);
       const dividend = BigInt(a.dividend as bigint), divisor = BigInt(a.divisor as bigint);
       if (size < 64 && (divisor >> BigInt(size) !== 0n || dividend >> BigInt(2 * size) !== 0n)) {
         throw new CommandInputError(
@@ -599,6 +596,44 @@ const VCPU_COMMANDS: Cmd[] = [
       const q = vm.cpus[cpu].div(dividend, divisor, size);
       return q === undefined ? undefined : q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q;
     },
+  },
+  {
+    actor: "vcpu",
+    name: "add",
+    backend: "add",
+    doc: "ADD: a + b in 'size' bits, setting RFLAGS.OF on signed overflow (the flag INTO " +
+      "reads; the model keeps no other arithmetic flag)",
+    params: [
+      { name: "a", type: { kind: "u64" }, doc: "the destination operand", positional: true },
+      { name: "b", type: { kind: "u64" }, doc: "the source operand" },
+      {
+        name: "size",
+        type: { kind: "int", min: 8, max: 64, what: "an operand size (8, 16, 32, 64)" },
+        doc: "operand size in bits",
+        default: 32,
+      },
+    ],
+    returns: "the sum, truncated to 'size' bits",
+    touches: OWN_FLAGS,
+    run: (vm, cpu, a) => {
+      const size = operandSize(a.size as number);
+      const x = BigInt(a.a as bigint), y = BigInt(a.b as bigint);
+      if (x >> BigInt(size) !== 0n || y >> BigInt(size) !== 0n) {
+        throw new CommandInputError(`a ${size}-bit ADD takes ${size}-bit operands`);
+      }
+      const r = vm.cpus[cpu].add(x, y, size);
+      return r <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r) : r;
+    },
+  },
+  {
+    actor: "vcpu",
+    name: "into",
+    backend: "into",
+    doc: "INTO: with RFLAGS.OF set, #OF, a trap: the handler returns past the INTO; invalid " +
+      "in 64-bit mode (#UD, a fault: 'cpu_mode protected' for a 32-bit guest)",
+    params: [],
+    touches: OWN_FLAGS,
+    run: (vm, cpu) => vm.cpus[cpu].into(),
   },
   {
     actor: "vcpu",
@@ -921,6 +956,14 @@ const VCPU_COMMANDS: Cmd[] = [
     },
   },
 ];
+
+/** An instruction's operand size in bits, refused unless 8, 16, 32 or 64. */
+function operandSize(size: number): number {
+  if (size !== 8 && size !== 16 && size !== 32 && size !== 64) {
+    throw new CommandInputError(`an operand size is 8, 16, 32 or 64 bits, not ${size}`);
+  }
+  return size;
+}
 
 function isPicPort(p: number): boolean {
   return p === 0x20 || p === 0x21 || p === 0xa0 || p === 0xa1 || p === 0x4d0 || p === 0x4d1;
@@ -1291,6 +1334,7 @@ function cpuState(): State[] {
   const U32_MAX = 0xffff_ffff;
   return [
     flag("if", "RFLAGS.IF", (vm, c) => vm.cpus[c].interruptFlag),
+    flag("of", "RFLAGS.OF, as the last add left it", (vm, c) => vm.cpus[c].overflowFlag),
     flag("halted", "1 while halted by HLT", (vm, c) => vm.cpus[c].hltHalted),
     flag(
       "nmi_pending",
@@ -1545,6 +1589,13 @@ const SETTINGS: SettingSpec[] = [
     name: "vcpus",
     doc: "number of vCPUs (APIC IDs 0..n-1)",
     value: { kind: "int", min: 1, max: 255, default: 1 },
+  },
+  {
+    name: "cpu_mode",
+    doc: "the guest's operating mode: long (64-bit, as an x86_64 OS or kvm-unit-tests' " +
+      "x86_64 build runs) or protected (32-bit protected mode, the i386 build); INTO is " +
+      "invalid in 64-bit mode (#UD)",
+    value: { kind: "enum", values: ["long", "protected"], default: "long" },
   },
   {
     name: "irqchip",
@@ -1994,6 +2045,7 @@ export const x86Platform: Platform<X86Vm> = {
       kvmCaps: s.kvm_caps as KvmCapsRelease,
       kvmMasterClock: s.kvm_master_clock === 1,
       amdAvic: s.apicv === "amd_avic",
+      longMode: s.cpu_mode !== "protected",
     }, env),
   handlerMatches: (event, values, taken) => {
     if (event === "nmi" || event === "event_callback") return taken.kind === event;

@@ -242,6 +242,8 @@ export interface X86VmConfig {
   kvmMasterClock?: boolean;
   /** AMD AVIC is active (`apicv amd_avic`): the LAPICs keep ICR2 whole. Default false. */
   amdAvic?: boolean;
+  /** The guest runs in 64-bit mode (`cpu_mode long`, the default), else 32-bit protected mode. */
+  longMode?: boolean;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
   lapicMode?: "xapic" | "x2apic";
   /** KVM_CAP_X2APIC_API flags ({@link X2apicApi}). Default 0. */
@@ -284,6 +286,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.kvmWallclockSec);
   h.value(c.kvmMasterClock);
   h.value(c.amdAvic);
+  h.value(c.longMode);
   h.value(c.lapicMode);
   h.value(c.x2apicApi);
   h.value(c.splitPins);
@@ -514,6 +517,7 @@ export class X86Vm implements VmModel {
           lapicInKernel,
           picInKernel: kernel,
           waitForSipi: config.aps === "wait-for-sipi" && i !== 0,
+          longMode: config.longMode ?? true,
           now: env.now,
           run,
           hyperv,
