@@ -33,6 +33,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     arch: "x86_64",
     hypervisor: "kvm",
     vcpus: 1,
+    cpu_mode: "long",
     irqchip: "kernel",
     lapic: "xapic",
     x2apic_api: 0,
@@ -89,7 +90,8 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(d.message, "unknown vm setting 'frobnicate'");
   assert.equal(
     d.hint,
-    "expected one of: arch, hypervisor, vcpus, irqchip, lapic, x2apic_api, hyperv_synic, hyperv_cpuid, split_pins, " +
+    "expected one of: arch, hypervisor, vcpus, cpu_mode, irqchip, lapic, x2apic_api, hyperv_synic, hyperv_cpuid, " +
+      "split_pins, " +
       "ioapic_version, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
   );
 });

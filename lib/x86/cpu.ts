@@ -319,7 +319,7 @@ export class X86Cpu implements CpuModel {
    * Saves the vCPU's state (its LAPIC's and kvm_run's too) and returns a
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
    * null when the LAPIC cannot be saved. Fixed at creation, not saved:
-   * index, name, trace, lapicInKernel, picInKernel, #now, hv, #hyperv (the
+   * index, name, trace, lapicInKernel, picInKernel, longMode, #now, hv, #hyperv (the
    * VM's, which a VM with a SynIC does not save); scratch: #taken (the last
    * take, copied out by the engine at once).
    */
