@@ -76,6 +76,8 @@ const ROWS: readonly CapRow[] = [
   { name: "KVM_CAP_SIGNAL_MSI", cap: 77, answer: one },
   { name: "KVM_CAP_IRQFD_RESAMPLE", cap: 82, answer: one },
   { name: "KVM_CAP_SPLIT_IRQCHIP", cap: 121, answer: one },
+  // Linux 4.20, before every release named here.
+  { name: "KVM_CAP_EXCEPTION_PAYLOAD", cap: 164, answer: one },
   {
     name: "KVM_CAP_X2APIC_API",
     cap: 129,

@@ -383,6 +383,11 @@ export class X86Vm implements VmModel {
    * setting's choice, then each KVM_CAP_X2APIC_API that names one.
    */
   eoiBroadcastMode: EoiBroadcastMode;
+  /**
+   * KVM's `kvm->arch.exception_payload_enabled` (KVM_CAP_EXCEPTION_PAYLOAD):
+   * KVM_GET/SET_VCPU_EVENTS keep a pending exception apart from an injected one.
+   */
+  exceptionPayloadEnabled = false;
   /** The run's environment: its irqfd list ({@link VMS_OF_RUN}) is keyed by it. */
   readonly #env: ModelEnv;
   /** Whether the VM is in its run's irqfd list ({@link VMS_OF_RUN}). */
@@ -736,6 +741,7 @@ export class X86Vm implements VmModel {
     h.value(this.irqfds);
     h.value(this.eventfds);
     h.value(this.eoiBroadcastMode);
+    h.bool(this.exceptionPayloadEnabled);
     h.n(this.x2apicApi);
     for (const hv of this.hyperv) hv.hashFields(h);
     this.hvPartition?.hashFields(h);
@@ -785,6 +791,7 @@ export class X86Vm implements VmModel {
     const mmioReadCache = this.mmioReadCache.slice();
     const x2apicApi = this.x2apicApi, x2apicFormat = this.#msi.options.x2apicFormat;
     const eoiBroadcastMode = this.eoiBroadcastMode;
+    const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
     const listed = this.#joinedRun;
     return () => {
       for (const r of cpus) r();
@@ -805,6 +812,7 @@ export class X86Vm implements VmModel {
         this.#cpuid.push(...cpuid);
       }
       this.eoiBroadcastMode = eoiBroadcastMode;
+      this.exceptionPayloadEnabled = exceptionPayloadEnabled;
       this.mmioReadCache.set(mmioReadCache);
       this.x2apicApi = x2apicApi;
       const options = this.#msi.options;

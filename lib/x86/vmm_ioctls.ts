@@ -80,6 +80,7 @@ export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
   KVM_IRQFD_FLAG_RESAMPLE: KVM_IRQFD_FLAG.RESAMPLE,
   KVM_CAP_SPLIT_IRQCHIP: 121,
   KVM_CAP_X2APIC_API: 129,
+  KVM_CAP_EXCEPTION_PAYLOAD: 164,
   KVM_CAP_X86_APIC_BUS_CYCLES_NS: 237,
   KVM_CLOCK_TSC_STABLE: 0x2,
   KVM_CLOCK_REALTIME: 0x4,
@@ -113,14 +114,20 @@ const C = VMM_IOCTL_CONSTANTS;
 function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   if (
     cap !== C.KVM_CAP_SPLIT_IRQCHIP && cap !== C.KVM_CAP_X2APIC_API &&
-    cap !== C.KVM_CAP_X86_APIC_BUS_CYCLES_NS
+    cap !== C.KVM_CAP_X86_APIC_BUS_CYCLES_NS && cap !== C.KVM_CAP_EXCEPTION_PAYLOAD
   ) {
     throw new CommandInputError(
       `KVM_ENABLE_CAP ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121), ` +
-        "KVM_CAP_X2APIC_API (129) and KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
+        "KVM_CAP_X2APIC_API (129), KVM_CAP_EXCEPTION_PAYLOAD (164) and " +
+        "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
     );
   }
   if (flags !== 0) return -EINVAL;
+  if (cap === C.KVM_CAP_EXCEPTION_PAYLOAD) {
+    // kvm_vm_ioctl_enable_cap: args[0] is the switch, at any time.
+    vm.exceptionPayloadEnabled = arg !== 0n;
+    return 0;
+  }
   // A capability the release does not have is -EINVAL, as any unknown one is.
   const offered = capAnswer(vm, cap, "vm");
   if (offered === 0) return -EINVAL;
@@ -266,22 +273,24 @@ export const VCPU_EVENT_FIELDS = [
 /**
  * KVM_GET_VCPU_EVENTS (`kvm_vcpu_ioctl_x86_get_vcpu_events`), the fields
  * the model has: `exception` is the one queued for the next boundary, its
- * `injected` set for a pending one too (KVM conflates them for ABI
- * compatibility without KVM_CAP_EXCEPTION_PAYLOAD, which the model never
- * enables), both clear for #BP and #OF (`kvm_exception_is_soft`: INT3 and
+ * `injected` set for a pending one too unless KVM_CAP_EXCEPTION_PAYLOAD
+ * is enabled (KVM conflates them for ABI compatibility), both clear for #BP and #OF (`kvm_exception_is_soft`: INT3 and
  * INTO raise them again), `nr`, `has_error_code` and `error_code` 0 when
  * none is queued (KVM keeps the last one's there: not modelled), no
  * payload (the model raises no #PF or #DB); `interrupt` is the vector KVM would re-inject at the next entry
  * (KVM_INTERRUPT's, or one KVM_SET_VCPU_EVENTS put there); `nmi_pending`
  * after `process_nmi`; `sipi_vector` always 0 ("never valid when
- * reporting"); `flags` NMI_PENDING | SHADOW | SMM.
+ * reporting"); `flags` NMI_PENDING | SHADOW | SMM, and PAYLOAD with the
+ * capability.
  */
 function getEvent(vm: X86Vm, cpu: number, field: string): number {
   const c = vm.cpus[cpu];
   const ex = c.exceptionVector;
   switch (field) {
     case "exception_injected":
-      return +(ex >= 0 && !isSoftException(ex));
+      // Without KVM_CAP_EXCEPTION_PAYLOAD a pending exception is reported injected too.
+      return +(ex >= 0 && !isSoftException(ex) &&
+        (c.exceptionInjected || !vm.exceptionPayloadEnabled));
     case "exception_pending":
       return +(ex >= 0 && !isSoftException(ex) && !c.exceptionInjected);
     case "exception_nr":
@@ -310,7 +319,8 @@ function getEvent(vm: X86Vm, cpu: number, field: string): number {
       return +(c.lapicInKernel && c.lapic.initPending);
     case "flags":
       return C.KVM_VCPUEVENT_VALID_NMI_PENDING | C.KVM_VCPUEVENT_VALID_SHADOW |
-        C.KVM_VCPUEVENT_VALID_SMM;
+        C.KVM_VCPUEVENT_VALID_SMM |
+        (vm.exceptionPayloadEnabled ? C.KVM_VCPUEVENT_VALID_PAYLOAD : 0);
     default:
       return 0;
   }
@@ -318,11 +328,12 @@ function getEvent(vm: X86Vm, cpu: number, field: string): number {
 
 /**
  * KVM_SET_VCPU_EVENTS (`kvm_vcpu_ioctl_x86_set_vcpu_events`), in KVM's
- * order. -EINVAL: unknown flags; VALID_PAYLOAD or VALID_TRIPLE_FAULT (their
- * capabilities, KVM_CAP_EXCEPTION_PAYLOAD and
- * KVM_CAP_X86_TRIPLE_FAULT_EVENT, are never enabled here); an exception
- * injected with a vector above 31 or NMI's 2. Without VALID_PAYLOAD
- * `exception.pending` is ignored. The interrupt fields, nmi.injected and
+ * order. -EINVAL: unknown flags; VALID_PAYLOAD without
+ * KVM_CAP_EXCEPTION_PAYLOAD, VALID_TRIPLE_FAULT (its capability,
+ * KVM_CAP_X86_TRIPLE_FAULT_EVENT, is never enabled here); an exception
+ * injected or pending with a vector above 31 or NMI's 2. Without
+ * VALID_PAYLOAD `exception.pending` is ignored; with it a pending
+ * exception clears `injected`. The interrupt fields, nmi.injected and
  * nmi.masked are always applied; the shadow, the NMI count, the SIPI vector
  * and the SMM fields only under their flags.
  */
@@ -333,9 +344,21 @@ function setEvents(vm: X86Vm, cpu: number, a: Readonly<Record<string, unknown>>)
     C.KVM_VCPUEVENT_VALID_SHADOW | C.KVM_VCPUEVENT_VALID_SMM | C.KVM_VCPUEVENT_VALID_PAYLOAD |
     C.KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
   if ((flags & ~known) !== 0) return -EINVAL;
-  if (flags & C.KVM_VCPUEVENT_VALID_PAYLOAD) return -EINVAL;
-  // Without VALID_PAYLOAD, exception.pending and the payload are ignored.
-  const exception = n("exception_injected") !== 0;
+  // Without VALID_PAYLOAD, exception.pending and the payload are ignored; with it (which needs
+  // KVM_CAP_EXCEPTION_PAYLOAD) a pending exception is not injected.
+  let pending = false, injected = n("exception_injected") !== 0;
+  if (flags & C.KVM_VCPUEVENT_VALID_PAYLOAD) {
+    if (!vm.exceptionPayloadEnabled) return -EINVAL;
+    pending = n("exception_pending") !== 0;
+    if (pending) injected = false;
+    if (pending && n("exception_has_payload") !== 0) {
+      throw new CommandInputError(
+        "an exception payload (CR2 of a #PF, DR6 of a #DB): the model has no paging or debug " +
+          "registers to deliver it to",
+      );
+    }
+  }
+  const exception = injected || pending;
   const nr = n("exception_nr");
   if (exception && (nr > 31 || nr === 2)) return -EINVAL;
   const hasErrorCode = n("exception_has_error_code") !== 0;
@@ -364,7 +387,7 @@ function setEvents(vm: X86Vm, cpu: number, a: Readonly<Record<string, unknown>>)
   }
   // TRIPLE_FAULT is refused only after the other fields are applied (KVM's order).
   const c = vm.cpus[cpu];
-  c.setException(exception ? nr : -1, hasErrorCode ? n("exception_error_code") : -1, true);
+  c.setException(exception ? nr : -1, hasErrorCode ? n("exception_error_code") : -1, injected);
   c.injected = n("interrupt_injected") !== 0 ? n("interrupt_nr") : -1;
   if (flags & C.KVM_VCPUEVENT_VALID_SHADOW) {
     const sh = n("interrupt_shadow");
@@ -599,8 +622,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       "nmi_masked always, sipi_vector under VALID_SIPI_VECTOR (what SIPI_RECEIVED starts at), " +
       "smi_latched_init under VALID_SMM, exception_injected/nr/has_error_code/error_code " +
       "(delivered at the next entry, through the IDT gate like any exception: a vcpuN handler " +
-      "for the vector runs); -EINVAL for unknown flags, VALID_PAYLOAD and VALID_TRIPLE_FAULT " +
-      "(capabilities not enabled), an exception vector > 31 or 2",
+      "for the vector runs), exception_pending under VALID_PAYLOAD; -EINVAL for unknown flags, " +
+      "VALID_PAYLOAD without KVM_CAP_EXCEPTION_PAYLOAD, VALID_TRIPLE_FAULT (capability not " +
+      "enabled), an exception vector > 31 or 2",
     params: [
       VCPU,
       {
@@ -650,6 +674,12 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         name: "exception_pending",
         type: { kind: "bool" },
         doc: "pending, not injected (read only under VALID_PAYLOAD)",
+        default: 0,
+      },
+      {
+        name: "exception_has_payload",
+        type: { kind: "bool" },
+        doc: "a payload (CR2, DR6) comes with it (VALID_PAYLOAD; refused: not modelled)",
         default: 0,
       },
       { name: "sipi_vector", type: U8, doc: "the SIPI vector (VALID_SIPI_VECTOR)", default: 0 },
