@@ -42,6 +42,23 @@ import type { StateHash } from "../core/platform.ts";
 export type PicPollPolicy = "architectural" | "kvm-legacy";
 
 /**
+ * Whether OCW3's special mask mode takes effect.
+ *
+ * - `"architectural"`: per the datasheet (and QEMU's `pic_get_irq`), while
+ *   SMM is set an in-service level that is also masked stops blocking the
+ *   levels below it, so a handler that masks its own IR lets lower ones in.
+ * - `"kvm"`: KVM's in-kernel PIC (`pic_get_irq` in arch/x86/kvm/i8259.c)
+ *   stores the OCW3 bit, reports it in KVM_GET_IRQCHIP, and never applies
+ *   it: every in-service level blocks as in fully nested mode.
+ *
+ * @example
+ * ```ts
+ * const policy: PicSpecialMaskPolicy = "kvm";
+ * ```
+ */
+export type PicSpecialMaskPolicy = "architectural" | "kvm";
+
+/**
  * What the pair needs from its surroundings.
  *
  * @example
@@ -124,6 +141,8 @@ export type KvmPicState = Record<(typeof KVM_PIC_STATE_FIELDS)[number], number>;
 export interface I8259Options {
   /** Poll-read behaviour; default `"architectural"`. */
   poll?: PicPollPolicy;
+  /** Whether special mask mode takes effect; default `"architectural"`. */
+  specialMask?: PicSpecialMaskPolicy;
 }
 
 /**
@@ -203,7 +222,12 @@ class ChipState implements I8259ChipView {
   single = false;
 
   // Not readonly: KVM_SET_IRQCHIP copies elcr_mask in like any other field.
-  constructor(readonly role: "master" | "slave", public elcrMask: number) {}
+  constructor(
+    readonly role: "master" | "slave",
+    public elcrMask: number,
+    /** Whether SMM unblocks masked in-service levels ({@link PicSpecialMaskPolicy}); fixed. */
+    readonly smmApplies: boolean,
+  ) {}
 
   /**
    * Copies every field of `o` into this chip, for `scn explore`'s
@@ -277,7 +301,7 @@ class ChipState implements I8259ChipView {
     let blocking = this.isr;
     // Special mask mode exists so a handler can mask its own level and let
     // everything else (lower levels too) through.
-    if (this.specialMask) blocking &= ~this.imr;
+    if (this.specialMask && this.smmApplies) blocking &= ~this.imr;
     // SFNM lets a higher slave request nest inside a slave interrupt already
     // in service, which the master would otherwise block on its own IR2.
     if (this.sfnm && this.role === "master") blocking &= ~CASCADE_BIT;
@@ -327,8 +351,10 @@ function hex(v: number): string {
 export class I8259Pair {
   /** Poll-read behaviour; may be changed at any time. */
   poll: PicPollPolicy;
-  readonly #m = new ChipState("master", ELCR_MASK_MASTER);
-  readonly #s = new ChipState("slave", ELCR_MASK_SLAVE);
+  /** Whether special mask mode takes effect; fixed at creation. */
+  readonly specialMask: PicSpecialMaskPolicy;
+  readonly #m: ChipState;
+  readonly #s: ChipState;
   readonly #host: I8259Host;
   /** The master's INT output as last computed. */
   #intr = false;
@@ -336,15 +362,17 @@ export class I8259Pair {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.value(this.poll);
+    h.value(this.specialMask);
   }
 
   /**
    * Saves both chips and the INT output and returns a function that puts
    * them back, for `scn explore` (`VmModel.snapshot`). Fixed at creation,
-   * not saved: poll, #host.
+   * not saved: poll, specialMask, #host.
    */
   snapshot(): () => void {
-    const m = new ChipState(this.#m.role, 0), s = new ChipState(this.#s.role, 0);
+    const m = new ChipState(this.#m.role, 0, this.#m.smmApplies);
+    const s = new ChipState(this.#s.role, 0, this.#s.smmApplies);
     m.copyFrom(this.#m);
     s.copyFrom(this.#s);
     const intr = this.#intr;
@@ -365,6 +393,10 @@ export class I8259Pair {
   constructor(host: I8259Host, options: I8259Options = {}) {
     this.#host = host;
     this.poll = options.poll ?? "architectural";
+    this.specialMask = options.specialMask ?? "architectural";
+    const smm = this.specialMask === "architectural";
+    this.#m = new ChipState("master", ELCR_MASK_MASTER, smm);
+    this.#s = new ChipState("slave", ELCR_MASK_SLAVE, smm);
   }
 
   /** The master chip (IRQ0-7). */

@@ -543,3 +543,21 @@ Deno.test("I8259Pair ICW1: KVM acks each dropped edge request when a vCPU takes 
     assert.deepEqual(acked, accepts ? [12, ...edges] : []);
   }
 });
+
+Deno.test("I8259Pair special mask mode: the datasheet lets a lower level past a masked in-service one; KVM's policy stores SMM and ignores it", () => {
+  for (const specialMask of ["architectural", "kvm"] as const) {
+    const { pic } = initRig(0x01, { specialMask });
+    pic.setIsaIrq(3, 1);
+    assert.equal(pic.acknowledge(), 0x0b);
+    pic.ioWrite(0x21, 0x08); // mask IR3, in service
+    pic.ioWrite(0x20, 0x68); // OCW3: ESMM + SMM
+    assert.equal(pic.master.specialMask, true, `${specialMask}: the bit is stored`);
+    pic.setIsaIrq(5, 1);
+    assert.equal(pic.intr(), specialMask === "architectural", specialMask);
+    if (specialMask === "kvm") {
+      pic.ioWrite(0x20, NON_SPECIFIC_EOI); // ends IR3
+      assert.equal(pic.intr(), true);
+    }
+    assert.equal(pic.acknowledge(), 0x0d);
+  }
+});

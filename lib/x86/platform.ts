@@ -41,6 +41,7 @@ import {
   XEN_VIOAPIC_PINS,
 } from "./vm.ts";
 import { GP_FAULT } from "./cpu.ts";
+import type { PicSpecialMaskPolicy } from "./i8259.ts";
 import { EXCEPTION_CONSTANTS } from "./exceptions.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { ApicBaseBit, X2APIC_MSR_BASE } from "./lapic_registers.ts";
@@ -1656,6 +1657,14 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "int", min: 0x11, max: 0x20, default: 0x11 },
   },
   {
+    name: "pic_special_mask",
+    doc: "whether the PIC applies OCW3 special mask mode: architectural (default; the 8259A " +
+      "datasheet, QEMU's pic_get_irq: an in-service level that is also masked stops blocking " +
+      "lower levels) or kvm (KVM's in-kernel PIC: pic_get_irq in arch/x86/kvm/i8259.c keeps " +
+      "the OCW3 bit and reports it in KVM_GET_IRQCHIP, but every in-service level still blocks)",
+    value: { kind: "enum", values: ["architectural", "kvm"], default: "architectural" },
+  },
+  {
     name: "aps",
     doc: "how vCPUs 1.. start: running (default: as if firmware had started them) or " +
       "wait-for-sipi (KVM_MP_STATE_UNINITIALIZED until INIT and SIPI, as KVM creates them)",
@@ -2031,6 +2040,7 @@ export const x86Platform: Platform<X86Vm> = {
       lowestPriority: s.lowest_priority as "kvm-vector-hashing" | "first",
       routing: s.routing as "kvm" | "qemu",
       ioapicVersion: s.ioapic_version as number,
+      picSpecialMask: s.pic_special_mask as PicSpecialMaskPolicy,
       splitPins: s.split_pins as number,
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,

@@ -52,7 +52,7 @@ import { HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { decodeMsi, MsiDecoder } from "./msi.ts";
 import { testVector } from "../core/vector_set.ts";
-import { I8259Pair } from "./i8259.ts";
+import { I8259Pair, type PicSpecialMaskPolicy } from "./i8259.ts";
 import {
   GsiRouting,
   KVM_IOAPIC_NUM_PINS,
@@ -252,6 +252,8 @@ export interface X86VmConfig {
   splitPins?: number;
   /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (with the EOI register, as QEMU's). */
   ioapicVersion?: number;
+  /** Whether the PIC applies OCW3 special mask mode ({@link PicSpecialMaskPolicy}). */
+  picSpecialMask?: PicSpecialMaskPolicy;
   /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
   aps?: "running" | "wait-for-sipi";
   /**
@@ -291,6 +293,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.x2apicApi);
   h.value(c.splitPins);
   h.value(c.ioapicVersion);
+  h.value(c.picSpecialMask);
   h.value(c.aps);
   h.value(c.hypervSynic);
   h.value(c.hypervCpuid);
@@ -466,7 +469,7 @@ export class X86Vm implements VmModel {
         acceptsIntr: hypervisor === "xen"
           ? undefined
           : () => this.cpus.some((c) => c.lapic.acceptsExtInt()),
-      })
+      }, { specialMask: config.picSpecialMask })
       : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
     const splitHost: SplitEoiHost | null = config.irqchip === "split"
