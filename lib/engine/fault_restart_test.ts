@@ -4,28 +4,17 @@
  * a block it cannot, and says so.
  */
 import assert from "node:assert/strict";
-import { check } from "../../dsl/check/mod.ts";
-import { parse } from "../../dsl/parse.ts";
-import { ScnError } from "../core/diagnostic.ts";
-import { PLATFORMS } from "../api/platforms.ts";
-import { runProgram, type ScenarioResult } from "./run.ts";
+import type { ScenarioResult } from "./run.ts";
+import { firstError, runScenario } from "./test_scenario.ts";
 
 const X86 = 'scenario "f"\nvm g { arch x86_64  vcpus 1 }\n';
 
 function run(lines: string): ScenarioResult {
-  const text = X86 + lines;
-  return runProgram(check(parse(text, "f.scn"), { platforms: PLATFORMS, text }));
+  return runScenario(X86 + lines, "f.scn");
 }
 
 function errorOf(lines: string): string {
-  try {
-    run(lines);
-  } catch (e) {
-    assert.ok(e instanceof ScnError);
-    const d = e.diagnostics[0];
-    return `${d.loc.start.line}:${d.loc.start.column} ${d.message}`;
-  }
-  throw new Error("no error");
+  return firstError(X86 + lines, "f.scn");
 }
 
 Deno.test("a DIV that faults in a window runs again after the handler, its arguments re-read", () => {

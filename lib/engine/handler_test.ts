@@ -1,27 +1,12 @@
 import assert from "node:assert/strict";
-import { check } from "../../dsl/check/mod.ts";
-import { parse } from "../../dsl/parse.ts";
-import { ScnError } from "../core/diagnostic.ts";
-import { PLATFORMS } from "../api/platforms.ts";
-import { runProgram, type ScenarioResult } from "./run.ts";
+import type { ScenarioResult } from "./run.ts";
+import { firstError, runScenario } from "./test_scenario.ts";
 
 const X86 = 'scenario "h"\nvm g { arch x86_64  vcpus 2 }\n';
 const ARM_V2 = 'scenario "h"\nvm arm { arch arm64  vcpus 2  gic v2 }\n';
 
-function run(text: string): ScenarioResult {
-  return runProgram(check(parse(text, "h.scn"), { platforms: PLATFORMS, text }));
-}
-
-function errorOf(text: string): string {
-  try {
-    run(text);
-  } catch (e) {
-    assert.ok(e instanceof ScnError);
-    const d = e.diagnostics[0];
-    return `${d.loc.start.line}:${d.loc.start.column} ${d.message}`;
-  }
-  throw new Error("no error");
-}
+const run = (text: string): ScenarioResult => runScenario(text, "h.scn");
+const errorOf = (text: string): string => firstError(text, "h.scn");
 
 const passes = (r: ScenarioResult) =>
   assert.equal(r.status, "pass", r.failures.map((f) => `${f.text}: ${f.actual}`).join("; "));

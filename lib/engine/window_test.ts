@@ -5,23 +5,16 @@ import { formatText } from "../../dsl/format.ts";
 import { ScnError } from "../core/diagnostic.ts";
 import { PLATFORMS } from "../api/platforms.ts";
 import { runProgram, type ScenarioResult } from "./run.ts";
+import { firstError, runScenario } from "./test_scenario.ts";
 
 const X86 = 'scenario "w"\nvm g { arch x86_64  vcpus 2 }\n';
 
 function run(lines: string): ScenarioResult {
-  const text = X86 + lines;
-  return runProgram(check(parse(text, "w.scn"), { platforms: PLATFORMS, text }));
+  return runScenario(X86 + lines, "w.scn");
 }
 
 function errorOf(lines: string): string {
-  try {
-    run(lines);
-  } catch (e) {
-    assert.ok(e instanceof ScnError);
-    const d = e.diagnostics[0];
-    return `${d.loc.start.line}:${d.loc.start.column} ${d.message}`;
-  }
-  throw new Error("no error");
+  return firstError(X86 + lines, "w.scn");
 }
 
 /** The trace as `source kind` words, from the first event of `from` on. */
