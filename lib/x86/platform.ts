@@ -275,6 +275,14 @@ function lapicWriteAt(vm: X86Vm, cpu: number, reg: LapicRegister, value: number)
   else c.lapic.write(offset, value);
 }
 
+/** The `size` parameter of an arithmetic instruction; {@link operandSize} refuses the rest. */
+const OPERAND_SIZE: ParamSpec = {
+  name: "size",
+  type: { kind: "int", min: 8, max: 64, what: "an operand size (8, 16, 32, 64)" },
+  doc: "operand size in bits",
+  default: 32,
+};
+
 /**
  * Without an in-kernel irqchip a LAPIC access is an MMIO exit to a
  * userspace APIC, which irqlab does not model: refused as bad input.
@@ -577,12 +585,7 @@ const VCPU_COMMANDS: Cmd[] = [
     params: [
       { name: "dividend", type: { kind: "u64" }, doc: "RDX:RAX (EDX:EAX for size 32)" },
       { name: "divisor", type: { kind: "u64" }, doc: "the r/m operand" },
-      {
-        name: "size",
-        type: { kind: "int", min: 8, max: 64, what: "an operand size (8, 16, 32, 64)" },
-        doc: "operand size in bits",
-        default: 32,
-      },
+      OPERAND_SIZE,
     ],
     returns: "the quotient (RAX)",
     touches: OWN_FLAGS,
@@ -607,12 +610,7 @@ const VCPU_COMMANDS: Cmd[] = [
     params: [
       { name: "a", type: { kind: "u64" }, doc: "the destination operand", positional: true },
       { name: "b", type: { kind: "u64" }, doc: "the source operand" },
-      {
-        name: "size",
-        type: { kind: "int", min: 8, max: 64, what: "an operand size (8, 16, 32, 64)" },
-        doc: "operand size in bits",
-        default: 32,
-      },
+      OPERAND_SIZE,
     ],
     returns: "the sum, truncated to 'size' bits",
     touches: OWN_FLAGS,
