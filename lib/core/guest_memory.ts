@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { toInt } from "./values.ts";
 import type { CommandSpec, ParamSpec, StateSpec, Val } from "./table.ts";
 import { CommandInputError } from "./diagnostic.ts";
 import type { StateHash } from "./platform.ts";
@@ -540,7 +541,7 @@ const SIZE: ParamSpec = {
 
 /** A value as the tables carry it: a number, or a bigint past 2^53. */
 function toVal(v: number | bigint): Val {
-  return typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return typeof v === "bigint" ? toInt(v) : v;
 }
 
 /** The access as a scenario error when it leaves RAM, not as a model bug. */

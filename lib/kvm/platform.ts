@@ -42,6 +42,7 @@
  *
  * @module
  */
+import { toInt } from "../core/values.ts";
 import type { Args, CommandSpec, StateSpec, Val } from "../core/table.ts";
 import {
   type CpuModel,
@@ -1009,7 +1010,7 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "KVM_GET_MSRS": (vm, _c, a) => {
     const v = vm.cpus[a.vcpu as number].kvm.getMsr(a.msr as number);
-    return v === undefined ? -1 : v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    return v === undefined ? -1 : toInt(v);
   },
   "KVM_SET_MSRS": (vm, _c, a) =>
     vm.cpus[a.vcpu as number].kvm.setMsr(a.msr as number, a.value as bigint) ? 1 : 0,
@@ -1130,7 +1131,7 @@ function irqchipWrite(v: DataView, chip: number, field: string, index: number, x
 }
 
 function toVal(v: bigint): Val {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return toInt(v);
 }
 
 /** An ioctl that fails with an errno the scenario may expect: 0, or -errno. */

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec, Val } from "../core/table.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import type { X86Command } from "./command.ts";
@@ -202,7 +203,7 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
 
 const vcpuBound = (vm: X86Vm) => [vm.hyperv.length];
 const U64 = { kind: "u64" } as const;
-const toVal = (v: bigint): Val => v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+const toVal = (v: bigint): Val => toInt(v);
 
 function vcpuPath(
   name: string,

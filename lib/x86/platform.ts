@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { toInt } from "../core/values.ts";
 import type {
   Args,
   FieldSpec,
@@ -598,7 +599,7 @@ const VCPU_COMMANDS: Cmd[] = [
         );
       }
       const q = vm.cpus[cpu].div(dividend, divisor, size);
-      return q === undefined ? undefined : q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q;
+      return q === undefined ? undefined : toInt(q);
     },
   },
   {
@@ -621,7 +622,7 @@ const VCPU_COMMANDS: Cmd[] = [
         throw new CommandInputError(`a ${size}-bit ADD takes ${size}-bit operands`);
       }
       const r = vm.cpus[cpu].add(x, y, size);
-      return r <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r) : r;
+      return toInt(r);
     },
   },
   {
@@ -1861,7 +1862,7 @@ function reachingMmio(c: Cmd): Cmd {
       if (c.name === "mem read") {
         const v = mmioRead(vm, cpu, target, addr, w);
         // Values travel as numbers below 2^53, as guest RAM's do.
-        return typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+        return typeof v === "bigint" ? toInt(v) : v;
       }
       mmioWrite(vm, cpu, target, addr, w, BigInt(a.value as bigint));
     },

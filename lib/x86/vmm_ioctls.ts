@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
 import type { X86Vm } from "./vm.ts";
@@ -546,7 +547,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     run: (vm, _c, a) => {
       const r = vm.cpus[a.vcpu as number].lapic.rdmsr(a.msr as number);
       if (isGpFault(r)) return -1;
-      return r <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r) : r;
+      return toInt(r);
     },
   },
   {
@@ -823,7 +824,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       }
       if (!master) return 0;
       const realtime = BigInt(vm.config.kvmWallclockSec ?? 0) * 1_000_000_000n + BigInt(clock);
-      return realtime <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(realtime) : realtime;
+      return toInt(realtime);
     },
   },
   {
@@ -861,12 +862,12 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       }
       if (field === "base_address") {
         const b = vm.ioapic!.baseAddress;
-        return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+        return toInt(b);
       }
       const st = ioapicState(vm);
       if (field !== "redirtbl") return st[field as "id" | "ioregsel" | "irr"];
       const v = st.redirtbl[a.index as number];
-      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+      return toInt(v);
     },
   },
   {
