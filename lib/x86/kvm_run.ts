@@ -80,6 +80,32 @@ function hex(v: number): string {
   return "0x" + v.toString(16);
 }
 
+/** `kvm_run.hyperv` as {@link KvmRun.hyperv} keeps it. */
+export interface HypervExit {
+  type: number;
+  msr: number;
+  control: bigint;
+  evtPage: bigint;
+  msgPage: bigint;
+  input: bigint;
+  params: [bigint, bigint];
+  result: bigint;
+}
+
+/** The record before any KVM_EXIT_HYPERV (and after a reset): every field 0. */
+function noHypervExit(): HypervExit {
+  return {
+    type: 0,
+    msr: 0,
+    control: 0n,
+    evtPage: 0n,
+    msgPage: 0n,
+    input: 0n,
+    params: [0n, 0n],
+    result: 0n,
+  };
+}
+
 /**
  * One vCPU's `struct kvm_run` as far as interrupts go: the last exit to
  * userspace, how many of each interesting exit happened, and the interrupt
@@ -126,16 +152,7 @@ export class KvmRun {
    * SIMP after it; for HCALL the input (RCX) and params (RDX, R8), and the
    * result userspace gave back.
    */
-  readonly hyperv = {
-    type: 0,
-    msr: 0,
-    control: 0n,
-    evtPage: 0n,
-    msgPage: 0n,
-    input: 0n,
-    params: [0n, 0n] as [bigint, bigint],
-    result: 0n,
-  };
+  readonly hyperv: HypervExit = noHypervExit();
   /** How many KVM_EXIT_HYPERV exits there were. */
   hypervExits = 0;
 
@@ -293,16 +310,7 @@ export class KvmRun {
     this.haltExitsStat = 0;
     this.requestInterruptWindow = false;
     clearAllVectors(this.ioapicEoiVectors);
-    Object.assign(this.hyperv, {
-      type: 0,
-      msr: 0,
-      control: 0n,
-      evtPage: 0n,
-      msgPage: 0n,
-      input: 0n,
-      params: [0n, 0n],
-      result: 0n,
-    });
+    Object.assign(this.hyperv, noHypervExit());
     this.hypervExits = 0;
   }
 }
