@@ -23,10 +23,14 @@ import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
 import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
-import { describeException, exceptionSpec, isSoftException } from "./exceptions.ts";
+import { describeException, EXCEPTIONS, exceptionSpec, isSoftException } from "./exceptions.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
+
+/** The exceptions that push an error code, from the one table of them (`#DF, #TS, ...`). */
+const ERROR_CODE_VECTORS = EXCEPTIONS.filter((e) => e.errorCode).map((e) => `#${e.mnemonic}`)
+  .join(", ");
 
 const VCPU: ParamSpec = {
   name: "vcpu",
@@ -662,7 +666,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       {
         name: "exception_has_error_code",
         type: { kind: "bool" },
-        doc: "it pushes an error code (as the vector must: #DF, #TS, #NP, #SS, #GP, #PF, #AC)",
+        doc: `it pushes an error code (as the vector must: ${ERROR_CODE_VECTORS})`,
         default: 0,
       },
       {
