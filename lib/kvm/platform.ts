@@ -199,6 +199,15 @@ export class KvmBackedCpu implements CpuModel {
   /** A handler entry seen while doing something else, taken at the next boundary. */
   #pending: Stop | undefined;
   gpFaults = 0;
+  /**
+   * #GPs the monitor's own handler returned past (an action's fault is
+   * fixed up at once), each still to be reported as a take of vector 13
+   * at a boundary, as the model delivers it; its handler body runs at the
+   * monitor.
+   */
+  #gpTakes = 0;
+  /** `frames.length` at each frame of such a reported #GP, innermost last. */
+  readonly #gpFrames: number[] = [];
   /** KVM_EXIT_IOAPIC_EOI exits seen, and their vectors. */
   eoiExits = 0;
   readonly eoiVectors = new Set<number>();
@@ -283,6 +292,8 @@ export class KvmBackedCpu implements CpuModel {
     this.#halted = false;
     this.#pending = undefined;
     this.frames.length = 0;
+    this.#gpTakes = 0;
+    this.#gpFrames.length = 0;
     return 2;
   }
 
@@ -321,6 +332,7 @@ export class KvmBackedCpu implements CpuModel {
       post(this.vm.mem, this.index, Action.SkipFault);
       const back = runUntilStop(this.kvm, this);
       if (back.at !== "monitor") throw new Error("the #GP handler did not return to the monitor");
+      this.#gpTakes++;
       return "gp";
     }
     throw new BackendUnsupported(
@@ -353,7 +365,7 @@ export class KvmBackedCpu implements CpuModel {
   }
 
   canTake(): boolean {
-    if (this.#pending) return true;
+    if (this.#pending || this.#gpTakes > 0) return true;
     // Waiting for SIPI, or started by one and running code irqlab does not model (IF=0).
     if (this.outside !== "none") return false;
     const nmi = this.vm.nmiSent && this.nmiDeliverable();
@@ -382,6 +394,7 @@ export class KvmBackedCpu implements CpuModel {
   }
 
   take(): Taken {
+    if (this.#pending === undefined && this.#gpTakes > 0) return this.#takeGp();
     const stop = this.#pending!;
     const v = stop.at === "vector" ? stop.vector : -1;
     // Per vCPU: two storms on two vCPUs interleave their takes.
@@ -421,8 +434,28 @@ export class KvmBackedCpu implements CpuModel {
     return true;
   }
 
+  /** A #GP the monitor already returned past, reported as the model takes it. */
+  #takeGp(): Taken {
+    this.#gpTakes--;
+    this.#halted = false;
+    this.frames.push(this.interruptFlag);
+    this.#gpFrames.push(this.frames.length);
+    this.interruptFlag = false;
+    const trace = this.vm.trace;
+    const event = trace.enabled
+      ? trace.emit(this.name, "took", "#GP (fixed up past the action by the guest's handler)")
+      : 0;
+    return { kind: "exception", vector: 13, cause: 0, event };
+  }
+
   returnFromInterrupt(): void {
     if (this.frames.length === 0) return;
+    if (this.#gpFrames.at(-1) === this.frames.length) {
+      // The guest already left this handler: the monitor fixed the fault up.
+      this.#gpFrames.pop();
+      this.interruptFlag = this.frames.pop()!;
+      return;
+    }
     // The guest's IRET returns into the probe, which goes on to CLI and the monitor.
     this.interruptFlag = this.frames.pop()!;
     post(this.vm.mem, this.index, Action.Iret);

@@ -49,6 +49,7 @@ import {
   describeException,
   DF_VECTOR,
   exceptionSpec,
+  GP_VECTOR,
   idtErrorCode,
   mergeExceptions,
   NP_VECTOR,
@@ -155,6 +156,8 @@ export interface X86CpuOptions {
  * What a vCPU command returns for an instruction that raised #GP: -13
  * (#GP is exception vector 13). MSR values are unsigned and CR8 writes
  * return 0, so it cannot be mistaken for a result. Scenarios write it `GP`.
+ * The #GP(0) itself is delivered to the guest too (vector 13 at the next
+ * boundary), whose handler returns past the instruction.
  *
  * @example
  * ```ts
@@ -280,6 +283,12 @@ export class X86Cpu implements CpuModel {
   #exInjected = false;
   /** Not raised by INT n: a fault while delivering it sets the error code's EXT bit. */
   #exExternal = true;
+  /**
+   * #GPs of instructions that completed while an earlier exception still
+   * waited for a boundary (statements outside `run`), queued one by one
+   * as each handler returns (see `#deliverGp`).
+   */
+  #gpHeld = 0;
   /** 1 for each IDT gate whose P bit the guest cleared. */
   readonly #gateAbsent = new Uint8Array(256);
   /** How many gates are not present: 0 keeps every take on the fast path. */
@@ -332,6 +341,7 @@ export class X86Cpu implements CpuModel {
     const frames = [...this.#frames];
     const exVector = this.#exVector, exErrorCode = this.#exErrorCode;
     const exInjected = this.#exInjected, exExternal = this.#exExternal;
+    const gpHeld = this.#gpHeld;
     const gateAbsent = this.#gateAbsent.slice(), gatesAbsent = this.#gatesAbsent;
     const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
     const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
@@ -353,6 +363,7 @@ export class X86Cpu implements CpuModel {
       this.#exErrorCode = exErrorCode;
       this.#exInjected = exInjected;
       this.#exExternal = exExternal;
+      this.#gpHeld = gpHeld;
       this.#gateAbsent.set(gateAbsent);
       this.#gatesAbsent = gatesAbsent;
       this.hasRun = hasRun;
@@ -381,6 +392,7 @@ export class X86Cpu implements CpuModel {
     h.n(this.#exErrorCode);
     h.bool(this.#exInjected);
     h.bool(this.#exExternal);
+    h.n(this.#gpHeld);
     h.n(this.#gatesAbsent);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
     this.lapic.hashPrivate(h);
@@ -712,6 +724,7 @@ export class X86Cpu implements CpuModel {
     this.#exVector = -1;
     this.#exErrorCode = -1;
     this.#exInjected = false;
+    this.#gpHeld = 0;
     this.#softwareVector = -1;
     this.#frames.length = 0;
     this.#halted = false;
@@ -892,6 +905,7 @@ export class X86Cpu implements CpuModel {
     // contents are guest memory, which INIT leaves alone.
     this.#exVector = -1;
     this.#exInjected = false;
+    this.#gpHeld = 0;
     this.faulted = false;
     this.csSelector = RESET_CS_SELECTOR;
     this.csBase = RESET_CS_BASE;
@@ -971,13 +985,37 @@ export class X86Cpu implements CpuModel {
     // The LAPIC traced the reason; the fault itself is the CPU's.
     this.gpFaults++;
     this.#emit("gp", `#GP(0) from MSR 0x${f.msr.toString(16)}`);
+    this.#deliverGp();
     return GP_FAULT;
   }
 
   #gp(reason: string): number {
     this.gpFaults++;
     this.#emit("gp", `#GP(0): ${reason}`);
+    this.#deliverGp();
     return GP_FAULT;
+  }
+
+  /**
+   * The #GP(0) an RDMSR, WRMSR or MOV to CR8 raised goes to the guest:
+   * queued like any exception, taken through IDT vector 13 at the next
+   * boundary (a not-present gate 13 is #NP, and so on). The instruction
+   * is the test suites' `rdmsr_safe` / `wrmsr_safe` (kvm-unit-tests'
+   * exception fixup, the selftests' KVM_ASM_SAFE): the handler returns
+   * past it, so it completes, returning {@link GP_FAULT}, and is not
+   * executed again. Statements outside `run` have no boundary between
+   * them, so a #GP while an earlier instruction's exception still waits
+   * for one is held until that exception's handler has returned: each
+   * such instruction's #GP is delivered, one after the other, never
+   * merged into #DF.
+   */
+  #deliverGp(): void {
+    if (this.#exVector >= 0) {
+      this.#gpHeld++;
+      return;
+    }
+    this.#queueException(GP_VECTOR, 0, true);
+    this.#resolveGates();
   }
 
   /** The PIC's INTR reaches the core through LINT0. */
@@ -1256,6 +1294,12 @@ export class X86Cpu implements CpuModel {
       return;
     }
     this.interruptFlag = (f & FRAME_IF) !== 0;
+    if (this.#gpHeld > 0 && this.#exVector < 0) {
+      // The next held #GP: its instruction came after the one whose handler ends here.
+      this.#gpHeld--;
+      this.#queueException(GP_VECTOR, 0, true);
+      this.#resolveGates();
+    }
     // Any IRET ends NMI blocking, not only the NMI handler's (SDM vol. 3A 6.7.1); a Xen PV
     // event callback returns through HYPERVISOR_iret instead.
     if ((f & FRAME_EVENT) === 0) this.nmiBlocked = false;

@@ -20,6 +20,7 @@ import {
   UD_VECTOR,
 } from "./exceptions.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
+import { GP_FAULT } from "./cpu.ts";
 import { X86Vm } from "./vm.ts";
 
 function cpu(longMode = true) {
@@ -158,4 +159,40 @@ Deno.test("X86Cpu: a fault delivering INTO's #OF leaves EXT clear (the program r
   c.into();
   assert.equal(c.exceptionVector, NP_VECTOR, "#OF is benign: the #NP replaces it");
   assert.equal(c.exceptionErrorCode, idtErrorCode(OF_VECTOR, false));
+});
+
+Deno.test("X86Cpu: a #GP from RDMSR, WRMSR or MOV to CR8 is delivered as #GP(0), and the instruction completes", () => {
+  const c = cpu();
+  assert.equal(c.rdmsr(0x808), GP_FAULT, "an x2APIC MSR in xAPIC mode");
+  assert.equal(c.faulted, false, "the handler returns past it: nothing to execute again");
+  assert.equal(c.exceptionVector, GP_VECTOR);
+  assert.equal(c.exceptionErrorCode, 0);
+  let t = c.take();
+  assert.deepEqual([t.kind, t.vector], ["exception", GP_VECTOR]);
+  assert.equal(c.frameErrorCode, 0);
+  c.returnFromInterrupt();
+  assert.equal(c.movToCr8(16), GP_FAULT);
+  t = c.take();
+  assert.deepEqual([t.kind, t.vector], ["exception", GP_VECTOR]);
+  c.returnFromInterrupt();
+  assert.equal(c.wrmsr(0x830, 0x41n), GP_FAULT);
+  assert.equal(c.exceptionVector, GP_VECTOR);
+  assert.equal(c.gpFaults, 3);
+});
+
+Deno.test("X86Cpu: #GPs of instructions with no boundary between them are delivered one after the other, not merged", () => {
+  const c = cpu();
+  c.rdmsr(0x808);
+  c.rdmsr(0x830);
+  c.wrmsr(0x802, 1n);
+  assert.equal(c.exceptionVector, GP_VECTOR, "no #DF: the instructions completed one by one");
+  for (let i = 0; i < 3; i++) {
+    const t = c.take();
+    assert.deepEqual([t.kind, t.vector], ["exception", GP_VECTOR], `#GP ${i + 1}`);
+    assert.equal(c.frameErrorCode, 0);
+    assert.equal(c.canTake(), false, "the next waits for this handler's IRET");
+    c.returnFromInterrupt();
+  }
+  assert.equal(c.exceptionVector, -1);
+  assert.equal(c.canTake(), false);
 });

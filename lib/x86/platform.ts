@@ -887,9 +887,10 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
       "x2APIC registers (0x800-0x8ff), with Hyper-V's CPUID ('hyperv_cpuid', 'hyperv_synic') " +
       "the Hyper-V MSRs (GUEST_OS_ID, HYPERCALL, VP_INDEX, TIME_REF_COUNT, the SynIC's " +
-      "0x40000080-0x4000009f, the timers' 0x400000b0-0x400000b7); a #GP is traced and returns GP",
+      "0x40000080-0x4000009f, the timers' 0x400000b0-0x400000b7); a #GP returns GP and is delivered to the guest (#GP(0) through IDT vector 13; the handler returns past the instruction)",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
-    returns: "the 64-bit value, or GP (-13) if the instruction raised #GP",
+    returns:
+      "the 64-bit value, or GP (-13) if the instruction raised #GP (delivered at the next boundary)",
     run: (vm, cpu, a) =>
       acting(vm, `vcpu${cpu}`, "rdmsr", `rdmsr ${hex(a.msr)}`, () => {
         const r = vm.cpus[cpu].rdmsr(a.msr as number);
@@ -909,7 +910,7 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
       "0x83f SELF IPI), IA32_TSC_DEADLINE, with Hyper-V's CPUID the Hyper-V MSRs " +
       "(SCONTROL, SIEFP, SIMP, EOM, SINT0-15: vector, masked bit 16, AutoEOI bit 17; " +
-      "STIMERn_CONFIG and _COUNT; GUEST_OS_ID, HYPERCALL); a #GP is traced and returns GP",
+      "STIMERn_CONFIG and _COUNT; GUEST_OS_ID, HYPERCALL); a #GP returns GP and is delivered to the guest (#GP(0) through IDT vector 13; the handler returns past the instruction)",
     params: [
       { name: "msr", type: U32, doc: "the MSR index (ECX)" },
       { name: "value", type: { kind: "u64" }, doc: "EDX:EAX" },
@@ -928,7 +929,8 @@ const VCPU_COMMANDS: Cmd[] = [
     actor: "vcpu",
     name: "mov cr8",
     backend: "mov cr8",
-    doc: "MOV to CR8: TPR = value << 4 (value 0-15; larger values #GP and return GP)",
+    doc:
+      "MOV to CR8: TPR = value << 4 (value 0-15; larger values return GP and deliver #GP(0) to the guest, whose handler returns past the instruction)",
     params: [{ name: "value", type: { kind: "u64" }, doc: "the new CR8" }],
     returns: "0, or GP (-13) if the instruction raised #GP",
     run: (vm, cpu, a) => vm.cpus[cpu].movToCr8(BigInt(a.value as bigint)),
