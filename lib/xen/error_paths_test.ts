@@ -85,6 +85,81 @@ const CASES: Case[] = [
     why: "no free port",
     run: () => full().e.allocUnbound(DOMID_SELF, DOMID_SELF),
   },
+  {
+    op: "EVTCHNOP_alloc_unbound",
+    code: "EPERM",
+    why: "Xen: domain 0 (the hardware domain) exists and is not this one",
+    run: () => dom().e.allocUnbound(0, DOMID_SELF),
+  },
+  {
+    op: "EVTCHNOP_alloc_unbound",
+    code: "EPERM",
+    why: "kvm-xen (QEMU): a remote domain other than QEMU (0) or the guest",
+    run: () => dom({ flavour: "kvm-xen" }).e.allocUnbound(DOMID_SELF, 5),
+  },
+  {
+    op: "EVTCHNOP_bind_interdomain",
+    code: "EINVAL",
+    why: "Xen: domain 0 offers this domain no port",
+    run: () => dom().e.bindInterdomain(0, 1),
+  },
+  {
+    op: "EVTCHNOP_bind_interdomain",
+    code: "ENOENT",
+    why: "kvm-xen (QEMU): no backend port of QEMU's (domain 0) is open",
+    run: () => dom({ flavour: "kvm-xen" }).e.bindInterdomain(0, 3),
+  },
+  {
+    op: "EVTCHNOP_bind_interdomain",
+    code: "EINVAL",
+    why: "kvm-xen (QEMU): remote port 0, refused before a local port is taken",
+    run: () => full({ flavour: "kvm-xen" }).e.bindInterdomain(DOMID_SELF, 0),
+  },
+  {
+    op: "EVTCHNOP_close",
+    code: "ENOENT",
+    why: "kvm-xen (QEMU): a free port",
+    run: () => dom({ flavour: "kvm-xen" }).e.close(9),
+  },
+  {
+    op: "EVTCHNOP_unmask",
+    code: "EINVAL",
+    why: "kvm-xen (QEMU): a free port",
+    run: () => dom({ flavour: "kvm-xen" }).e.unmask(9),
+  },
+  {
+    op: "EVTCHNOP_status",
+    code: "EPERM",
+    why: "Xen: a port of domain 0",
+    run: () => {
+      const s = dom().e.status(0, 1);
+      return typeof s === "number" ? s : 0;
+    },
+  },
+  {
+    op: "EVTCHNOP_status",
+    code: "EINVAL",
+    why: "another domain's invalid port (checked before XSM)",
+    run: () => {
+      const s = pair().a.e.status(2, 5000);
+      return typeof s === "number" ? s : 0;
+    },
+  },
+  {
+    op: "EVTCHNOP_status",
+    code: "EINVAL",
+    why: "kvm-xen (QEMU): port 0",
+    run: () => {
+      const s = dom({ flavour: "kvm-xen" }).e.status(DOMID_SELF, 0);
+      return typeof s === "number" ? s : 0;
+    },
+  },
+  {
+    op: "EVTCHNOP_reset",
+    code: "EPERM",
+    why: "Xen: domain 0",
+    run: () => dom().e.reset(0),
+  },
   // ---- EVTCHNOP_bind_interdomain ----
   {
     op: "EVTCHNOP_bind_interdomain",
@@ -868,11 +943,11 @@ for (const op of [...new Set(CASES.map((c) => c.op))]) {
 /** The codes each operation can return in the model; the table above must reach every one. */
 const DOCUMENTED: Readonly<Record<string, readonly Code[]>> = {
   EVTCHNOP_alloc_unbound: ["ESRCH", "EPERM", "ENOSPC"],
-  EVTCHNOP_bind_interdomain: ["ESRCH", "ENOSPC", "EINVAL"],
+  EVTCHNOP_bind_interdomain: ["ESRCH", "ENOSPC", "EINVAL", "ENOENT"],
   EVTCHNOP_bind_virq: ["EINVAL", "ENOENT", "EBUSY", "EEXIST", "ENOSPC"],
   EVTCHNOP_bind_ipi: ["ENOENT", "ENOSPC"],
   EVTCHNOP_bind_pirq: ["EINVAL", "EEXIST", "EBUSY", "ENOSPC"],
-  EVTCHNOP_close: ["EINVAL"],
+  EVTCHNOP_close: ["EINVAL", "ENOENT"],
   EVTCHNOP_send: ["EINVAL", "EFAULT"],
   EVTCHNOP_status: ["ESRCH", "EPERM", "EINVAL"],
   EVTCHNOP_bind_vcpu: ["ENOENT", "EINVAL"],

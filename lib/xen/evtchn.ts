@@ -81,6 +81,21 @@ export type XenDomainType = "hvm" | "pvh" | "pv";
 export const DOMID_SELF = 0x7ff0;
 
 /**
+ * Domain 0. Under Xen it is the hardware (and control) domain, which every
+ * host has although no scenario drives it: an operation naming it finds it
+ * and is refused (-EPERM from XSM's default policy, or -EINVAL when no port
+ * of it is offered to this domain). Under kvm-xen it is `DOMID_QEMU`, the
+ * domain QEMU's own PV backends answer as (QEMU `hw/i386/kvm/xen_evtchn.c`).
+ *
+ * @example
+ * ```ts
+ * declare const evtchn: EventChannels;
+ * evtchn.allocUnbound(DOM0, DOMID_SELF); // Xen: -EPERM (it exists, it is not us)
+ * ```
+ */
+export const DOM0 = 0;
+
+/**
  * EVTCHNSTAT_* values returned by EVTCHNOP_status.
  *
  * @example
@@ -372,6 +387,24 @@ export class EventChannels {
     return dom === DOMID_SELF ? this.dom.domid : dom;
   }
 
+  /**
+   * Xen's `rcu_lock_domain_by_any_id` found domain `d`, which is not this
+   * one: a peer, or the hardware domain every Xen host has ({@link DOM0}).
+   * kvm-xen: QEMU knows only its own guest, so never.
+   */
+  #exists(d: number): boolean {
+    return this.dom.peer(d) !== undefined || (this.dom.flavour === "xen" && d === DOM0);
+  }
+
+  /**
+   * An operation on another domain's ports: -EPERM when it exists (the XSM
+   * default's XSM_TARGET lets only the control domain act for another, and
+   * this domain is an unprivileged domU), -ESRCH when it does not.
+   */
+  #otherDomain(d: number): number {
+    return this.#exists(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+  }
+
   #emit(kind: string, text: string): void {
     const t = this.dom.trace;
     if (t.enabled) t.emit(this.dom.name, kind, text);
@@ -380,7 +413,10 @@ export class EventChannels {
   /**
    * EVTCHNOP_alloc_unbound: a port that domain `remoteDom` may bind to.
    * -ESRCH for an unknown `dom`, -EPERM for another existing domain (XSM
-   * default policy for an unprivileged caller), -ENOSPC when full.
+   * default policy for an unprivileged caller; under Xen domain 0 always
+   * exists), -ENOSPC when full. Xen keeps any `remoteDom`; kvm-xen: QEMU
+   * (`xen_evtchn_alloc_unbound_op`) takes only itself ({@link DOM0}, its
+   * backends) or the guest, else -EPERM.
    *
    * @example
    * ```ts
@@ -390,7 +426,11 @@ export class EventChannels {
    */
   allocUnbound(dom: number, remoteDom: number): number {
     const d = this.#resolveDom(dom);
-    if (d !== this.dom.domid) return this.dom.peer(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+    if (d !== this.dom.domid) return this.#otherDomain(d);
+    if (this.dom.flavour === "kvm-xen") {
+      const r = this.#resolveDom(remoteDom);
+      if (r !== DOM0 && r !== this.dom.domid) return -XEN_ERRNO.EPERM;
+    }
     const port = this.#freePort();
     if (port < 0) return port;
     const c = this.#ports[port];
@@ -405,7 +445,10 @@ export class EventChannels {
    * EVTCHNOP_bind_interdomain: connects a new local port to `remotePort` of
    * `remoteDom`, which must be unbound and offered to this domain. The new
    * local port is always marked pending, since notifications sent to the
-   * unbound remote end were dropped.
+   * unbound remote end were dropped. -ESRCH for no such domain; -EINVAL
+   * when the remote port is not unbound for this domain (so for every port
+   * of domain 0, which offers none here). kvm-xen: QEMU's
+   * `xen_evtchn_bind_interdomain_op` (see {@link #qemuBindInterdomain}).
    *
    * @example
    * ```ts
@@ -416,12 +459,13 @@ export class EventChannels {
    */
   bindInterdomain(remoteDom: number, remotePort: number): number {
     const rd = this.#resolveDom(remoteDom);
+    if (this.dom.flavour === "kvm-xen") return this.#qemuBindInterdomain(rd, remotePort);
     const remote = rd === this.dom.domid ? this : this.dom.peer(rd);
-    if (!remote) return -XEN_ERRNO.ESRCH;
+    if (!remote && !this.#exists(rd)) return -XEN_ERRNO.ESRCH;
     const lport = this.#freePort();
     if (lport < 0) return lport;
-    const rchn = remote.channel(remotePort);
-    if (!rchn || rchn.state !== "unbound" || rchn.remoteDom !== this.dom.domid) {
+    const rchn = remote?.channel(remotePort);
+    if (!remote || !rchn || rchn.state !== "unbound" || rchn.remoteDom !== this.dom.domid) {
       return -XEN_ERRNO.EINVAL;
     }
     const l = this.#ports[lport];
@@ -431,6 +475,36 @@ export class EventChannels {
     remote.#connect(remotePort, this.dom.domid, lport);
     this.#emit("evtchn.bind", `port ${lport} <-> dom${rd} port ${remotePort}`);
     this.raise(lport);
+    return lport;
+  }
+
+  /**
+   * kvm-xen: QEMU `xen_evtchn_bind_interdomain_op`. The remote domain must be
+   * QEMU ({@link DOM0}) or the guest itself (-ESRCH) and the remote port
+   * valid, 0 excluded (-EINVAL), before a local port is allocated. QEMU's
+   * backends have no ports here, so binding to one is -ENOENT. A loopback
+   * needs an unbound port not offered to QEMU (-EINVAL); unlike Xen, QEMU
+   * does not mark the new local port pending.
+   */
+  #qemuBindInterdomain(rd: number, remotePort: number): number {
+    if (rd !== DOM0 && rd !== this.dom.domid) return -XEN_ERRNO.ESRCH;
+    if (remotePort === 0 || !this.isValid(remotePort)) return -XEN_ERRNO.EINVAL;
+    const lport = this.#freePort();
+    if (lport < 0) return lport;
+    if (rd === DOM0) return -XEN_ERRNO.ENOENT;
+    const r = this.#ports[remotePort];
+    if (r === undefined || r.state !== "unbound" || r.remoteDom === DOM0) {
+      return -XEN_ERRNO.EINVAL;
+    }
+    const l = this.#ports[lport];
+    l.state = "interdomain";
+    l.remoteDom = rd;
+    l.remotePort = remotePort;
+    this.#connect(remotePort, rd, lport);
+    this.#emit(
+      "evtchn.bind",
+      `port ${lport} <-> dom${rd} port ${remotePort} (loopback, not pending)`,
+    );
     return lport;
   }
 
@@ -531,7 +605,8 @@ export class EventChannels {
   /**
    * EVTCHNOP_close: frees the port (clearing its pending bit and binding it
    * back to vCPU 0); the peer of an interdomain channel becomes unbound.
-   * -EINVAL for an invalid, free or reserved port.
+   * -EINVAL for an invalid, free or reserved port. kvm-xen: QEMU
+   * (`xen_evtchn_close_op`, `close_port`) answers -ENOENT for a free one.
    *
    * @example
    * ```ts
@@ -541,7 +616,10 @@ export class EventChannels {
    */
   close(port: number): number {
     const c = this.channel(port);
-    if (!c || c.state === "free" || c.state === "reserved") return -XEN_ERRNO.EINVAL;
+    if (!c || c.state === "reserved") return -XEN_ERRNO.EINVAL;
+    if (c.state === "free") {
+      return this.dom.flavour === "kvm-xen" ? -XEN_ERRNO.ENOENT : -XEN_ERRNO.EINVAL;
+    }
     switch (c.state) {
       case "virq":
         for (const map of this.#virqs) if (map[c.virq] === port) map[c.virq] = 0;
@@ -606,8 +684,11 @@ export class EventChannels {
 
   /**
    * EVTCHNOP_status for this domain (`dom` DOMID_SELF or its own id):
-   * -ESRCH for an unknown domain, -EPERM for another one, -EINVAL for an
-   * invalid port. A free or reserved port is `closed`.
+   * -ESRCH for an unknown domain; for another one -EINVAL when the port is
+   * not valid there, else -EPERM (Xen checks the port before XSM; domain 0's
+   * table is not modelled, so every port of it is -EPERM); -EINVAL for an
+   * invalid port. A free or reserved port is `closed`. kvm-xen: QEMU
+   * (`xen_evtchn_status_op`) refuses port 0 as invalid.
    *
    * @example
    * ```ts
@@ -617,9 +698,13 @@ export class EventChannels {
    */
   status(dom: number, port: number): ChannelStatus | number {
     const d = this.#resolveDom(dom);
-    if (d !== this.dom.domid) return this.dom.peer(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+    if (d !== this.dom.domid) {
+      const peer = this.dom.peer(d);
+      if (peer !== undefined && !peer.channel(port)) return -XEN_ERRNO.EINVAL;
+      return this.#otherDomain(d);
+    }
     const c = this.channel(port);
-    if (!c) return -XEN_ERRNO.EINVAL;
+    if (!c || (port === 0 && this.dom.flavour === "kvm-xen")) return -XEN_ERRNO.EINVAL;
     const out: ChannelStatus = { status: 0, vcpu: c.notifyVcpu, dom: 0, port: 0, number: 0 };
     switch (c.state) {
       case "free":
@@ -692,6 +777,8 @@ export class EventChannels {
    * EVTCHNOP_unmask (2L): if the mask bit was set, clear it; if the port is
    * pending and the selector bit of its vCPU was clear, set it and mark
    * events pending. A port the guest unmasked itself is left alone.
+   * -EINVAL for an invalid port; kvm-xen: QEMU (`unmask_port`) also for a
+   * free one or port 0.
    *
    * @example
    * ```ts
@@ -702,6 +789,10 @@ export class EventChannels {
   unmask(port: number): number {
     const c = this.channel(port);
     if (!c) return -XEN_ERRNO.EINVAL;
+    // kvm-xen: QEMU's unmask_port refuses a closed port (and valid_port port 0).
+    if (this.dom.flavour === "kvm-xen" && (c.state === "free" || c.state === "reserved")) {
+      return -XEN_ERRNO.EINVAL;
+    }
     if (this.fifo.active) return this.fifo.unmask(port, c.notifyVcpu);
     const si = this.dom.sharedInfo();
     if (si < 0) return 0;
@@ -725,7 +816,7 @@ export class EventChannels {
    */
   reset(dom: number): number {
     const d = this.#resolveDom(dom);
-    if (d !== this.dom.domid) return this.dom.peer(d) ? -XEN_ERRNO.EPERM : -XEN_ERRNO.ESRCH;
+    if (d !== this.dom.domid) return this.#otherDomain(d);
     for (let p = 1; p < this.#valid; p++) {
       if (this.#ports[p].state !== "free") this.close(p);
     }
