@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { collectFiles } from "../lib/load/files.ts";
-import { processFile } from "../lib/cli/main.ts";
+import { processFile } from "../lib/cli/process.ts";
 import { formatDiagnostic } from "../lib/core/diagnostic.ts";
 
 // Every scenario in the library must pass, or fail as its 'expect failure' line says.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { collectFiles } from "../lib/load/files.ts";
-import { processFile } from "../lib/cli/main.ts";
+import { processFile } from "../lib/cli/process.ts";
 
 // scenarios/peers/kvm-selftests/README.md lists every check of the KVM selftests it covers, each
 // ported by named scenarios or said to be unwritable, and sums them per file. The list is the

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { collectFiles } from "../lib/load/files.ts";
-import { processFile } from "../lib/cli/main.ts";
+import { processFile } from "../lib/cli/process.ts";
 
 // scenarios/peers/kvm-unit-tests/{x86,arm}/README.md count, per test file or function, the
 // checks found upstream, how many are ported and how many pass; the top-level README quotes

@@ -123,21 +123,40 @@ function readSettings(
   }
 }
 
+/**
+ * A vm body's first `arch` word and the value given to it (`arch x86_64`
+ * or `arch=x86_64`), as the checker reads it; undefined when it has none.
+ * What a command reads to tell which models a scenario names before it
+ * loads them (lib/load/arches.ts).
+ *
+ * @example
+ * ```ts
+ * import { parse } from "../parse.ts";
+ * const vm = parse("vm g { vcpus 2 arch arm64 }\n").body[0];
+ * if (vm.kind === "vm") archWord(vm.body)?.value; // the ident `arm64`
+ * ```
+ */
+export function archWord(body: WordBlock): { word: WordItem; value?: WordItem } | undefined {
+  const items = body.items;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    if (it.kind === "ident" && it.name === "arch") return { word: it, value: items[i + 1] };
+    if (it.kind === "kv" && it.key === "arch") return { word: it, value: it.value };
+  }
+  return undefined;
+}
+
 function findPlatform(
   body: WordBlock,
   loc: Loc,
   platforms: readonly PlatformEntry[],
 ): PlatformEntry {
-  const items = body.items;
   const all = platforms.flatMap((p) => p.arch);
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i];
-    let v: WordItem | undefined;
-    if (it.kind === "ident" && it.name === "arch") v = items[i + 1];
-    else if (it.kind === "kv" && it.key === "arch") v = it.value;
-    else continue;
+  const found = archWord(body);
+  if (found) {
+    const v = found.value;
     if (!v || v.kind !== "ident") {
-      fail(it.loc, "'arch' needs an architecture name", suggest("", all));
+      fail(found.word.loc, "'arch' needs an architecture name", suggest("", all));
     }
     const p = platforms.find((x) => x.arch.includes(v.name));
     if (!p) fail(v.loc, `unknown architecture '${v.name}'`, suggest(v.name, all));

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { ARM_ARCH } from "./arch.ts";
 import type {
   Args,
   CommandSpec,
@@ -3112,7 +3113,7 @@ export function checkSettings(settings: Readonly<Record<string, Val>>): string |
  * ```
  */
 export const armPlatform: Platform<ArmVm> = {
-  arch: ["arm64"],
+  arch: ARM_ARCH,
   settings: SETTINGS,
   commands: [
     ...VCPU_COMMANDS,

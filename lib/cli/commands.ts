@@ -23,3 +23,4 @@ export {
 export { fmtCommand } from "./fmt_command.ts";
 export { minimizeCommand } from "./minimize_command.ts";
 export { diffCommand } from "./diff_command.ts";
+export { PLATFORMS } from "../api/platforms.ts";

@@ -12,9 +12,11 @@ import { joinNegativeValues, wholeNumber } from "./options.ts";
 
 /** Options of run, check and explore that take a number. */
 const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
-import { PLATFORMS } from "../api/platforms.ts";
+import { loadPlatforms } from "../api/platform_loaders.ts";
+import type { PlatformEntry } from "../core/platform.ts";
+import { archesNamed } from "../load/arches.ts";
 import { collectFiles, FileReads, readText } from "../load/files.ts";
-import { missingOutcome } from "../load/load.ts";
+import { missingOutcome } from "../load/targets.ts";
 import { readLimits } from "../load/read.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
@@ -22,16 +24,15 @@ import { Progress, STDERR } from "../report/progress.ts";
 
 export type { Io } from "./io.ts";
 import type { Io } from "./io.ts";
-import { processFile, processTarget, type RunMode } from "./process.ts";
-import { runInWorkers } from "./run_workers.ts";
+import { type RunMode, runTarget } from "./run_target.ts";
 import type * as Commands from "./commands.ts";
-export { processFile, processTarget };
 
 /**
  * Whether a command line only runs or checks scenarios with the text
  * report, so that the other commands and report formats (a fifth of the
- * code `scn` loads) need not be loaded: a small scenario's run is mostly
- * start-up. Any option not listed here loads them.
+ * code `scn` loads) need not be loaded, nor the models its scenarios do not
+ * name: a small scenario's run is mostly start-up. Any option not listed
+ * here loads them all.
  */
 function onlyRunsOrChecks(args: readonly string[]): boolean {
   if (args[0] !== "run" && args[0] !== "check") return false;
@@ -148,6 +149,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   if (values.help || command === undefined || command === "help") {
     const topic = command === "help" ? rest.join(" ") || undefined : undefined;
     const { helpSuggestions, helpText } = more();
+    const { PLATFORMS } = more();
     const text = helpText(io.platforms ?? PLATFORMS, topic);
     if (text === undefined) {
       const near = helpSuggestions(io.platforms ?? PLATFORMS, topic ?? "");
@@ -258,52 +260,66 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     return ExitCode.InputError;
   }
   const outcomes: Outcome[] = missing.map(missingOutcome);
-  // Only a report that shows the whole trace or every take needs them kept; a
-  // backend other than the model (the real VM) runs once, as it ran.
-  // A timeline of every scenario, or a page, draws passing ones' traces too.
-  const lean = !values.trace && !values.json && values.timeline !== "all" &&
-    values.html === undefined && io.platforms === undefined;
-  // Real VMs are slow: a progress line over the files, on a terminal, for a person.
-  const progress = new Progress({
-    label: `${command}`,
-    total: files.length,
-    failures: "failed",
-    sink: io.progress,
-    enabled: io.runProgress === true && io.progress !== undefined && !values.json &&
-      !values.tap && values.html !== "-",
-  });
-  let failedSoFar = 0, filesDone = 0;
-  // An XFAIL's details are shown by TAP (its failures) and timelines only.
-  const explainExpected = values.tap || values.timeline !== undefined;
-  const how: RunMode = {
-    mode: command,
-    maxSteps,
-    schedule: values.schedule,
-    lean,
-    explainExpected,
-  };
-  const finished = (done: readonly Outcome[]) => {
-    failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;
-    progress.update(++filesDone, failedSoFar);
-  };
-  // Workers need the CLI's own entry (`mainAsync`) and irqlab's own platforms
-  // (a test's cannot be posted); the report is the same either way.
-  const reads = new FileReads();
-  if (jobs !== undefined && jobs > 1 && wait && io.platforms === undefined && files.length > 1) {
-    const here = (f: string) => processTarget(f, how, undefined, limits, reads);
-    return runInWorkers(files, how, inputBytes, jobs, here, finished).then((lists) => {
-      for (const done of lists) outcomes.push(...done);
-      progress.end();
-      return report(outcomes, values, io);
+  const runFiles = (platforms: readonly PlatformEntry[]): number | Promise<number> => {
+    // Only a report that shows the whole trace or every take needs them kept; a
+    // backend other than the model (the real VM) runs once, as it ran.
+    // A timeline of every scenario, or a page, draws passing ones' traces too.
+    const lean = !values.trace && !values.json && values.timeline !== "all" &&
+      values.html === undefined && io.platforms === undefined;
+    // Real VMs are slow: a progress line over the files, on a terminal, for a person.
+    const progress = new Progress({
+      label: `${command}`,
+      total: files.length,
+      failures: "failed",
+      sink: io.progress,
+      enabled: io.runProgress === true && io.progress !== undefined && !values.json &&
+        !values.tap && values.html !== "-",
     });
+    let failedSoFar = 0, filesDone = 0;
+    // An XFAIL's details are shown by TAP (its failures) and timelines only.
+    const explainExpected = values.tap || values.timeline !== undefined;
+    const how: RunMode = {
+      mode: command,
+      maxSteps,
+      schedule: values.schedule,
+      lean,
+      explainExpected,
+    };
+    const finished = (done: readonly Outcome[]) => {
+      failedSoFar += done.filter((o) => exitCodeOf([o]) !== ExitCode.Ok).length;
+      progress.update(++filesDone, failedSoFar);
+    };
+    // Workers need the CLI's own entry (`mainAsync`) and irqlab's own platforms
+    // (a test's cannot be posted); the report is the same either way.
+    const reads = new FileReads();
+    if (jobs !== undefined && jobs > 1 && wait && io.platforms === undefined && files.length > 1) {
+      const here = (f: string) => runTarget(f, how, platforms, limits, reads);
+      return import("./run_workers.ts").then(({ runInWorkers }) =>
+        runInWorkers(files, how, inputBytes, jobs, here, finished)
+      ).then((lists) => {
+        for (const done of lists) outcomes.push(...done);
+        progress.end();
+        return report(outcomes, values, io);
+      });
+    }
+    for (const f of files) {
+      const done = runTarget(f, how, platforms, limits, reads);
+      outcomes.push(...done);
+      finished(done);
+    }
+    progress.end();
+    return report(outcomes, values, io);
+  };
+  const platforms = io.platforms ?? commands?.PLATFORMS;
+  if (platforms === undefined) {
+    // The command line's own entry, running or checking: only the models the
+    // scenarios name are loaded. Several files (the library) name every model
+    // in practice, and parsing each twice to find out would cost more than
+    // loading them.
+    const arches = files.length === 1 ? archesNamed(files[0], limits) : [undefined];
+    return loadPlatforms(arches).then(runFiles);
   }
-  for (const f of files) {
-    const done = processTarget(f, how, io.platforms, limits, reads);
-    outcomes.push(...done);
-    finished(done);
-  }
-  progress.end();
-  return report(outcomes, values, io);
+  return runFiles(platforms);
 }
 
 /** The options of `scn run` and `scn check` that choose and shape the report. */

@@ -1,7 +1,8 @@
 import { x86Platform } from "../x86/platform.ts";
 import { platformEntry } from "../core/platform.ts";
 import assert from "node:assert/strict";
-import { type Io, main, processFile } from "./main.ts";
+import { type Io, main } from "./main.ts";
+import { processFile } from "./process.ts";
 import { collectFiles, fileLoader } from "../load/files.ts";
 
 // Paths are relative to the repository root, where `deno task test` runs.

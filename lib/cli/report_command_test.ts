@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Io, main, processTarget } from "./main.ts";
+import { type Io, main } from "./main.ts";
+import { processTarget } from "./process.ts";
 import { difference } from "./report_command.ts";
 import { causeChain, fenceBlock } from "../report/block.ts";
 import type { Outcome } from "../report/outcome.ts";

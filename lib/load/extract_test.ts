@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { extractScenarios, isHostFile, scenarioText, splitTarget, toHostLoc } from "./extract.ts";
 import { readTarget } from "./load.ts";
-import { mainAsync, processFile, processTarget } from "../cli/main.ts";
+import { mainAsync } from "../cli/main.ts";
+import { processFile, processTarget } from "../cli/process.ts";
 import { captureIo, scn } from "../cli/captured.ts";
 import { collectFiles } from "./files.ts";
 import type { Outcome } from "../report/outcome.ts";

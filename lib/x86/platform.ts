@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { X86_ARCH } from "./arch.ts";
 import { toInt } from "../core/values.ts";
 import type {
   Args,
@@ -1904,7 +1905,7 @@ export const X86_COMMANDS: readonly X86Command[] = [
  * ```
  */
 export const x86Platform: Platform<X86Vm> = {
-  arch: ["x86_64"],
+  arch: X86_ARCH,
   settings: SETTINGS,
   commands: X86_COMMANDS,
   state: [

@@ -1,0 +1,10 @@
+/**
+ * The `arch` names the x86 model implements, in a module of their own: the
+ * command line reads them to tell which models a scenario needs before it
+ * loads any (lib/api/platform_loaders.ts).
+ *
+ * @module
+ */
+
+/** The `arch` values of the x86 model (`vm g { arch x86_64 }`). */
+export const X86_ARCH: readonly string[] = ["x86_64"];
