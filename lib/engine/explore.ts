@@ -295,6 +295,9 @@ class ItemScheduler implements Scheduler {
   sizes: number[][] = [];
   /** Block executions begun in this run. */
   #entries = 0;
+  /** The block of the last choice and its {@link SearchContext.info} (one map lookup per block). */
+  #block: ParallelOp | null = null;
+  #info: BlockInfo | null = null;
   /** Puts the run back to the first block execution's first choice; null when unavailable. */
   #restore: (() => boolean) | null = null;
   /**
@@ -346,8 +349,25 @@ class ItemScheduler implements Scheduler {
 
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number {
     const ctx = this.ctx;
-    const info = ctx.info(block);
+    let info = this.#info;
+    if (info === null || this.#block !== block) {
+      info = this.#info = ctx.info(block);
+      this.#block = block;
+    }
     const ind = info.ind;
+    const { choices } = this.item;
+    // Most choices of a run are replayed ones (the item's prefix): whether
+    // the choice is enabled, and whether there was a choice, without the
+    // list of enabled steps.
+    if (this.k < choices.length && done.includes(true)) {
+      const c = choices[this.k++];
+      if (replayable(ind.plan.actorOf, done, c, this)) {
+        this.path.push(c);
+        if (this.k === choices.length) this.sleep = this.item.sleep.slice();
+        return c;
+      }
+      this.k--;
+    }
     if (!done.includes(true)) {
       // Every order reaches the first block execution the same way, with no
       // choice made: a snapshot there serves all the items this run takes.
@@ -361,7 +381,6 @@ class ItemScheduler implements Scheduler {
       this.sizes.push([...ind.plan.chainSizes]);
     }
     const enabled = enabledSteps(ind.plan, done);
-    const { choices } = this.item;
     if (enabled.length > 1) this.depth++;
     if (this.k < choices.length) {
       const c = choices[this.k++];
@@ -439,6 +458,30 @@ class ItemScheduler implements Scheduler {
     this.k++;
     return cands[0];
   }
+}
+
+/**
+ * For a replayed choice `c`: whether it is enabled (not done, and every
+ * earlier step of its actor done), counting the choice in `s.depth` when
+ * more than one step was enabled, as {@link enabledSteps} would tell.
+ * False (and no count) when `c` is not enabled, for the caller's error.
+ */
+function replayable(
+  actorOf: readonly number[],
+  done: readonly boolean[],
+  c: number,
+  s: { depth: number },
+): boolean {
+  if (c < 0 || c >= done.length || done[c]) return false;
+  const a = actorOf[c];
+  let other = false;
+  for (let i = 0; i < done.length; i++) {
+    if (done[i]) continue;
+    if (actorOf[i] !== a) other = true;
+    else if (i < c) return false;
+  }
+  if (other) s.depth++;
+  return true;
 }
 
 /**

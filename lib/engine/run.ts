@@ -468,8 +468,9 @@ class Interpreter {
         this.env.clear();
         for (const [k, v] of env) this.env.set(k, v);
       }
-      this.failures.length = failures;
-      this.invariants.length = invariants.length;
+      // Setting an array's length costs even when it does not change it.
+      if (this.failures.length !== failures) this.failures.length = failures;
+      if (this.invariants.length !== invariants.length) this.invariants.length = invariants.length;
       for (let i = 0; i < invariants.length; i++) this.invariants[i].failed = invariants[i];
       if (this.loops.length > 0 || loops.length > 0) {
         this.loops.length = 0;

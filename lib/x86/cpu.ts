@@ -342,7 +342,9 @@ export class X86Cpu implements CpuModel {
     const exVector = this.#exVector, exErrorCode = this.#exErrorCode;
     const exInjected = this.#exInjected, exExternal = this.#exExternal;
     const gpHeld = this.#gpHeld;
-    const gateAbsent = this.#gateAbsent.slice(), gatesAbsent = this.#gatesAbsent;
+    // No gate absent (the rule): nothing to copy, the page is all zero.
+    const gatesAbsent = this.#gatesAbsent;
+    const gateAbsent = gatesAbsent === 0 ? null : this.#gateAbsent.slice();
     const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
     const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
@@ -364,12 +366,16 @@ export class X86Cpu implements CpuModel {
       this.#exInjected = exInjected;
       this.#exExternal = exExternal;
       this.#gpHeld = gpHeld;
-      this.#gateAbsent.set(gateAbsent);
+      if (gateAbsent !== null) this.#gateAbsent.set(gateAbsent);
+      else if (this.#gatesAbsent !== 0) this.#gateAbsent.fill(0);
       this.#gatesAbsent = gatesAbsent;
       this.hasRun = hasRun;
       this.extint = extint;
-      this.#frames.length = 0;
-      this.#frames.push(...frames);
+      // Mostly empty before and after (a restore per order).
+      if (this.#frames.length > 0 || frames.length > 0) {
+        this.#frames.length = 0;
+        this.#frames.push(...frames);
+      }
       this.#shadowFresh = shadowFresh;
       this.#softwareVector = softwareVector;
       this.#halted = halted;

@@ -803,7 +803,7 @@ export class X86Vm implements VmModel {
       routing();
       bus();
       this.ram = undefined;
-      this.irqfds.list.length = 0;
+      if (this.irqfds.list.length > 0) this.irqfds.list.length = 0;
       if (this.irqfds.unread.size > 0) this.irqfds.unread.clear();
       // Mostly empty before and after: then nothing to do (a restore per order).
       if (this.eventfds.size > 0 || eventfds.length > 0) {
