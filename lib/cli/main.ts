@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { visible } from "../core/visible.ts";
 import { joinNegativeValues, wholeNumber } from "./options.ts";
+import { parseArgs } from "./args.ts";
 
 /** Options of run, check and explore that take a number. */
 const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
@@ -110,14 +110,10 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
   }
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseArgs(
       // `--timeline` alone draws the failing scenarios; `--timeline=all` every one.
-      args: joinNegativeValues(
-        args.map((a) => (a === "--timeline" ? "--timeline=failed" : a)),
-        VALUED,
-      ),
-      allowPositionals: true,
-      options: {
+      joinNegativeValues(args.map((a) => (a === "--timeline" ? "--timeline=failed" : a)), VALUED),
+      {
         trace: { type: "boolean", default: false },
         timeline: { type: "string" },
         html: { type: "string" },
@@ -138,7 +134,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
         shard: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
-    });
+    );
   } catch (e) {
     io.err(`scn: ${e instanceof Error ? e.message : String(e)}`);
     io.err("try 'scn help'");

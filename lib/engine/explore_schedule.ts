@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "../core/posix_path.ts";
 import type { Loc } from "../../dsl/ast.ts";
 import type { Call, Cond, Expr, Op, Program } from "../../dsl/program.ts";
 import { ScnError } from "../core/diagnostic.ts";

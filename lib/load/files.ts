@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "../core/posix_path.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import { splitTarget } from "./extract.ts";
 import {

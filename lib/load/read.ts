@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "../core/posix_path.ts";
 import type { Position } from "../core/loc.ts";
 
 /** What a scenario may make irqlab read. */

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import * as posix from "../core/posix_path.ts";
 import type { Loader } from "../../dsl/check/mod.ts";
 import type { Loc } from "../../dsl/ast.ts";
 import { headerVersion, versionHeader } from "../../dsl/version.ts";
