@@ -207,7 +207,7 @@ export type SearchEvent =
   | { e: "defer" }
   | { e: "fail"; path: number[] }
   | { e: "error"; diagnostics: Diagnostic[]; path: number[] }
-  | { e: "end"; sizes: number[][] };
+  | { e: "end"; sizes: (readonly number[])[] };
 
 /** Thrown by the scheduler to end a run early; never escapes {@link runItem}. */
 const STOP = Symbol("stop");
@@ -292,7 +292,7 @@ class ItemScheduler implements Scheduler {
   depth = 0;
   path: number[] = [];
   sleep: number[] = [];
-  sizes: number[][] = [];
+  sizes: (readonly number[])[] = [];
   /** Block executions begun in this run. */
   #entries = 0;
   /** The block of the last choice and its {@link SearchContext.info} (one map lookup per block). */
@@ -378,7 +378,8 @@ class ItemScheduler implements Scheduler {
         this.#restore = state.snapshot?.() ?? null;
       }
       this.sleep = NO_SLEEP;
-      this.sizes.push([...ind.plan.chainSizes]);
+      // Never changed: the plan's own array serves (one less per order).
+      this.sizes.push(ind.plan.chainSizes);
     }
     const enabled = enabledSteps(ind.plan, done);
     if (enabled.length > 1) this.depth++;
@@ -432,11 +433,6 @@ class ItemScheduler implements Scheduler {
       ev.push({ e: "pruned" });
       return this.#end();
     }
-    const sleepFor = (j: number): number[] =>
-      [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((
-        a,
-        b,
-      ) => a - b);
     // When the written order's step sleeps, every remaining choice is a deviation: queue them all.
     const deviates = cands[0] !== enabled[0];
     for (let j = deviates ? 0 : 1; j < cands.length; j++) {
@@ -444,7 +440,7 @@ class ItemScheduler implements Scheduler {
         e: "push",
         item: {
           choices: [...this.path, cands[j]],
-          sleep: ctx.reduce ? sleepFor(j) : NO_SLEEP,
+          sleep: ctx.reduce ? sleepFor(sleep, cands, j, ind) : NO_SLEEP,
           cost: this.item.cost + 1,
         },
       });
@@ -453,11 +449,29 @@ class ItemScheduler implements Scheduler {
       ev.push({ e: "defer" });
       return this.#end();
     }
-    this.sleep = ctx.reduce ? sleepFor(0) : NO_SLEEP;
+    this.sleep = ctx.reduce ? sleepFor(sleep, cands, 0, ind) : NO_SLEEP;
     this.path.push(cands[0]);
     this.k++;
     return cands[0];
   }
+}
+
+/**
+ * The sleep set after choosing `cands[j]` at a state with sleep set
+ * `sleep`: the steps asleep there and the candidates explored before it
+ * that are independent of it. A function rather than a closure made at
+ * every state (most searches never call it: no reduction, or one choice).
+ */
+function sleepFor(
+  sleep: readonly number[],
+  cands: readonly number[],
+  j: number,
+  ind: BlockIndependence,
+): number[] {
+  return [...sleep, ...cands.slice(0, j)].filter((t) => ind.independent[t][cands[j]]).sort((
+    a,
+    b,
+  ) => a - b);
 }
 
 /**
@@ -784,8 +798,12 @@ export class SeenSet {
  */
 export class Search {
   readonly seen = new SeenSet();
-  /** States added since {@link Search.takeFresh} was last called. */
-  #fresh: [string, number[]][] = [];
+  /**
+   * States added since {@link Search.takeFresh} was last called, kept once
+   * it was called (workers' copies of the seen set): a search in one thread
+   * never asks.
+   */
+  #fresh: [string, number[]][] | null = null;
   readonly rounds: WorkItem[][] = [[{ choices: [], sleep: [], cost: 0 }]];
   readonly stats: ExploreStats = {
     states: 0,
@@ -795,7 +813,7 @@ export class Search {
     deduped: 0,
     pruned: 0,
   };
-  firstSizes: number[][] | null = null;
+  firstSizes: (readonly number[])[] | null = null;
   /** First deviations met so far (items of cost 1), for {@link shardOf}. */
   #firsts = 0;
 
@@ -819,7 +837,7 @@ export class Search {
           }
           if (ev.key !== "") {
             this.seen.add(ev.key, ev.sleep);
-            this.#fresh.push([ev.key, ev.sleep]);
+            this.#fresh?.push([ev.key, ev.sleep]);
           }
           if (++st.states > this.ctx.maxStates) {
             const block = this.ctx.blocks[ev.block];
@@ -862,7 +880,7 @@ export class Search {
 
   /** The states added since the last call, for workers' copies of the seen set. */
   takeFresh(): [string, number[]][] {
-    const f = this.#fresh;
+    const f = this.#fresh ?? [];
     this.#fresh = [];
     return f;
   }
@@ -1093,7 +1111,7 @@ export function deviationsOf(runs: readonly BlockRun[]): number {
 function makeResult(
   program: Program,
   stats: ExploreStats,
-  sizes: number[][] | null,
+  sizes: (readonly number[])[] | null,
   counterexample: Counterexample | null,
 ): ExploreResult {
   const expectFailure = program.expectFailure?.reason ?? null;

@@ -165,7 +165,13 @@ class Hasher implements StateHash {
 
   words(a: ArrayLike<number>): void {
     // Register pages by the typed-array loops (length, then the words
-    // that are not zero); arrays of numbers element by element.
+    // that are not zero); arrays of numbers element by element. The
+    // models' registers first: the words `bytes` gives them, without its tests.
+    if (a instanceof Uint32Array) {
+      this.n(T_TA);
+      this.n(a.byteLength);
+      return this.#uint32(a);
+    }
     if (ArrayBuffer.isView(a)) return this.bytes(a);
     this.n(T_ARR);
     const len = a.length;

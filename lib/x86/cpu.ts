@@ -306,22 +306,20 @@ export class X86Cpu implements CpuModel {
     h.value(this.extint);
     h.value(this.trace);
     h.value(this.name);
-    h.bool(this.interruptFlag);
     h.value(this.shadow);
-    h.bool(this.nmiBlocked);
     h.num(this.csSelector);
     h.num(this.csBase);
     h.num(this.rip);
     h.n(this.injected);
     h.n(this.gpFaults);
-    h.bool(this.faulted);
-    h.bool(this.overflowFlag);
-    h.bool(this.longMode);
+    // The flags as the bits of one word: fewer words at every state.
+    h.n(
+      (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
+        (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
+        (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0),
+    );
     this.run.hashFields(h);
-    h.bool(this.lapicInKernel);
-    h.bool(this.picInKernel);
     h.value(this.hv);
-    h.bool(this.hasRun);
   }
 
   /**
@@ -388,16 +386,15 @@ export class X86Cpu implements CpuModel {
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.words(this.#frames);
-    h.bool(this.#shadowFresh);
     h.n(this.#softwareVector);
-    h.bool(this.#halted);
     h.value(this.#mp);
     h.n(this.#cr8);
-    h.bool(this.#windowReported);
     h.n(this.#exVector);
     h.n(this.#exErrorCode);
-    h.bool(this.#exInjected);
-    h.bool(this.#exExternal);
+    h.n(
+      (this.#shadowFresh ? 1 : 0) | (this.#halted ? 2 : 0) | (this.#windowReported ? 4 : 0) |
+        (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0),
+    );
     h.n(this.#gpHeld);
     h.n(this.#gatesAbsent);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());

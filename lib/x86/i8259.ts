@@ -262,15 +262,13 @@ class ChipState implements I8259ChipView {
     h.n(this.lines);
     h.n(this.vectorBase);
     h.n(this.priorityBase);
-    h.bool(this.aeoi);
-    h.bool(this.sfnm);
-    h.bool(this.specialMask);
-    h.bool(this.rotateInAeoi);
-    h.bool(this.readIsr);
-    h.bool(this.pollPending);
+    // The flags as the bits of one word: fewer words at every state.
+    h.n(
+      (this.aeoi ? 1 : 0) | (this.sfnm ? 2 : 0) | (this.specialMask ? 4 : 0) |
+        (this.rotateInAeoi ? 8 : 0) | (this.readIsr ? 16 : 0) | (this.pollPending ? 32 : 0) |
+        (this.ic4 ? 64 : 0) | (this.single ? 128 : 0),
+    );
     h.n(this.expecting);
-    h.bool(this.ic4);
-    h.bool(this.single);
     h.value(this.role);
     h.n(this.elcrMask);
   }

@@ -469,12 +469,13 @@ export class Lapic {
     if (this.#host.trace.enabled) h.value(this.#irrCause);
     this.timer.hashFields(h);
     h.n(this.nmiPending);
-    h.bool(this.initPending);
     h.n(this.sipiVector);
     h.n(this.lastSipiVector);
-    h.bool(this.smiPending);
-    h.bool(this.extIntPending);
-    h.bool(this.kickPending);
+    // The flags as the bits of one word: fewer words at every state.
+    h.n(
+      (this.initPending ? 1 : 0) | (this.smiPending ? 2 : 0) | (this.extIntPending ? 4 : 0) |
+        (this.kickPending ? 8 : 0),
+    );
   }
 
   /**
@@ -542,7 +543,6 @@ export class Lapic {
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.n(this.#apicBase);
-    h.bool(this.#x2apic);
     h.n(this.#id);
     h.n(this.#initialId);
     h.n(this.#tpr);
@@ -554,9 +554,10 @@ export class Lapic {
     h.n(this.#icrLow);
     h.n(this.#icrHigh);
     h.n(this.#lintLines);
-    h.bool(this.#suppressEoi);
-    h.bool(this.#x2apicSupported);
-    h.bool(this.#tscDeadlineSupported);
+    h.n(
+      (this.#x2apic ? 1 : 0) | (this.#suppressEoi ? 2 : 0) | (this.#x2apicSupported ? 4 : 0) |
+        (this.#tscDeadlineSupported ? 8 : 0),
+    );
     this.timer.hashPrivate(h);
   }
 
