@@ -15,6 +15,8 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import type { X86Command } from "./command.ts";
 import type { X86Vm } from "./vm.ts";
 import {
+  HV_GENERIC_SET,
+  HV_HYPERCALL_MAX_XMM_REGISTERS,
   HV_STATUS,
   HVCALL,
   KVM_EXIT_HYPERV,
@@ -58,6 +60,12 @@ function hvOf(vm: X86Vm, what: string) {
   return p;
 }
 
+/** The XMM registers' halves an XMM fast hypercall reads, in the order KVM consumes them. */
+const XMM_HALVES: readonly string[] = Array.from(
+  { length: 2 * HV_HYPERCALL_MAX_XMM_REGISTERS },
+  (_, i) => `xmm${i >> 1}_${i % 2 === 0 ? "lo" : "hi"}`,
+);
+
 const u64 = (v: Val): bigint => BigInt.asUintN(64, BigInt(v as number | bigint));
 
 /**
@@ -79,7 +87,9 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
       "a 64-bit guest at CPL 0 calls through the Hyper-V hypercall page (HV_X64_MSR_HYPERCALL): " +
       "the stub KVM wrote sets EAX bit 31 when Xen hypercalls are intercepted too, then VMCALL; " +
       "KVM then runs kvm_hv_hypercall (RCX input: code 15:0, fast 16; RDX input GPA or fast " +
-      "argument; R8 output GPA): HVCALL_SIGNAL_EVENT (0x5d) signals the eventfd " +
+      "argument; R8 output GPA or second fast argument; XMM0..XMM5 an XMM fast call's input): " +
+      "HVCALL_SEND_IPI (0x0b) and HVCALL_SEND_IPI_EX (0x15) send a fixed interrupt to the " +
+      "vCPUs whose VP indexes the call names; HVCALL_SIGNAL_EVENT (0x5d) signals the eventfd " +
       "KVM_HYPERV_EVENTFD bound to the connection, HVCALL_POST_MESSAGE (0x5c) and an unbound " +
       "SIGNAL_EVENT exit to the VMM (KVM_EXIT_HYPERV_HCALL: vcpuN.hyperv.exit.*) until " +
       "'vmm: kvm hyperv_hcall_result'; without a guest OS ID the VMCALL is KVM's own hypercall",
@@ -88,16 +98,32 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
       { name: "rdx", type: { kind: "u64" }, doc: "input GPA, or the fast argument", default: 0n },
       { name: "r8", type: { kind: "u64" }, doc: "output GPA", default: 0n },
       { name: "rax", type: { kind: "u64" }, doc: "RAX before the call", default: 0n },
+      {
+        name: "direct",
+        type: { kind: "bool" },
+        doc: "1: the guest executes VMCALL itself instead of calling the hypercall page (the KVM " +
+          "selftests' hyperv_hypercall does), so RAX reaches KVM as given",
+        default: 0,
+      },
+      ...XMM_HALVES.map((name) => ({
+        name,
+        type: { kind: "u64" } as const,
+        doc: `${name.slice(0, 4).toUpperCase()} bits ${
+          name.endsWith("lo") ? "63:0" : "127:64"
+        }: an XMM fast call's input (HVCALL_SEND_IPI_EX)`,
+        default: 0n,
+      })),
     ],
     returns: "RAX afterwards: the HV_STATUS, or RAX as it was while the call waits for the VMM",
     run: (vm, cpu, a) => {
       const p = hvOf(vm, "hyperv hypercall");
-      const rax = p.pageEax(u64(a.rax));
+      const rax = a.direct === 1 ? u64(a.rax) : p.pageEax(u64(a.rax));
       // The guest calls whatever the page holds: the stub stays after the page is disabled.
       if (rax === null) {
         throw new CommandInputError(
           "the Hyper-V hypercall page holds no stub: write HV_X64_MSR_GUEST_OS_ID (0x40000000) " +
-            "and then HV_X64_MSR_HYPERCALL (0x40000001) with bit 0 set first",
+            "and then HV_X64_MSR_HYPERCALL (0x40000001) with bit 0 set first, or say direct=1 " +
+            "for a VMCALL the guest executes itself",
         );
       }
       const hv = vm.hyperv[cpu];
@@ -126,7 +152,8 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
         hv.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0n : BigInt.asUintN(64, -KVM_ENOSYS);
         return hv.rax;
       }
-      const r = p.hypercall64(cpu, u64(a.rcx), u64(a.rdx), u64(a.r8));
+      const xmm = XMM_HALVES.map((name) => u64(a[name]));
+      const r = p.hypercall64(cpu, u64(a.rcx), u64(a.rdx), u64(a.r8), xmm);
       if ("exit" in r) {
         hv.hcallWaiting = true;
         hv.rax = rax;
@@ -382,6 +409,10 @@ export const HYPERV_CONSTANTS: Readonly<Record<string, number>> = {
       [`HV_X64_MSR_STIMER${i}_COUNT`, HV_MSR.STIMER0_COUNT + 2 * i],
     ]).flat(),
   ),
+  HVCALL_SEND_IPI: HVCALL.SEND_IPI,
+  HVCALL_SEND_IPI_EX: HVCALL.SEND_IPI_EX,
+  HV_GENERIC_SET_SPARSE_4K: HV_GENERIC_SET.SPARSE_4K,
+  HV_GENERIC_SET_ALL: HV_GENERIC_SET.ALL,
   HVCALL_POST_MESSAGE: HVCALL.POST_MESSAGE,
   HVCALL_SIGNAL_EVENT: HVCALL.SIGNAL_EVENT,
   ...Object.fromEntries(Object.entries(HV_STATUS).map(([k, v]) => [`HV_STATUS_${k}`, v])),

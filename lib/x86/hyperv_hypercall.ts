@@ -5,7 +5,9 @@
  * the hypercalls of SynIC connections: HVCALL_SIGNAL_EVENT, which KVM
  * answers itself when KVM_HYPERV_EVENTFD bound the connection to an
  * eventfd, and HVCALL_POST_MESSAGE (and an unbound SIGNAL_EVENT), which
- * exit to userspace (KVM_EXIT_HYPERV_HCALL) for the VMM to answer.
+ * exit to userspace (KVM_EXIT_HYPERV_HCALL) for the VMM to answer; and the
+ * PV IPIs HVCALL_SEND_IPI and HVCALL_SEND_IPI_EX, which KVM sends itself as
+ * fixed edge interrupts to the vCPUs whose VP indexes the call names.
  *
  * The hypercall page KVM writes is `[0d 00 00 00 80] 0f 01 c1 c3`: `or
  * $0x80000000, %eax` only when Xen hypercalls are intercepted too (bit 31
@@ -13,17 +15,24 @@
  * d9) and RET. The guest's hypercall is a call through that page, with the
  * 64-bit ABI: RCX the input (code in bits 15:0, fast bit 16, variable
  * header size 26:17, rep count 43:32, rep start 59:48), RDX the input GPA
- * (or the first fast argument), R8 the output GPA; the status comes back
- * in RAX. Calls from 32-bit mode or CPL > 0 (#UD) are not modelled.
+ * (or the first fast argument), R8 the output GPA (or the second); an XMM
+ * fast call (SEND_IPI_EX) continues in XMM0..XMM5, read as twelve 64-bit
+ * halves, low half first. The status comes back in RAX. Calls from 32-bit
+ * mode or CPL > 0 (#UD), and KVM_CAP_HYPERV_ENFORCE_CPUID's checks, are not
+ * modelled.
  *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_pw`,
  * `kvm_hv_get_msr_pw`, `kvm_hv_hypercall`, `kvm_hvcall_signal_event`,
- * `kvm_hv_hypercall_complete`, `kvm_vm_ioctl_hv_eventfd`,
+ * `kvm_hv_hypercall_complete`, `kvm_hv_send_ipi`, `kvm_hv_send_ipi_to_many`,
+ * `hv_is_vp_in_sparse_set`, `kvm_get_sparse_vp_set`, `kvm_hv_get_hc_data`,
+ * `is_xmm_fast_hypercall`, `kvm_vm_ioctl_hv_eventfd`,
  * `kvm_hv_eventfd_assign`, `kvm_hv_eventfd_deassign`), hyperv.h
  * (`kvm_hv_hypercall_enabled`: Hyper-V CPUID set and a guest OS ID),
  * arch/x86/kvm/x86.c (`kvm_emulate_hypercall`), xen.c (`kvm_xen_hypercall`:
  * bit 31 of EAX), include/hyperv/hvgdk_mini.h (HVCALL_POST_MESSAGE 0x5c,
- * HVCALL_SIGNAL_EVENT 0x5d, HV_STATUS_*, HV_HYPERCALL_* fields),
+ * HVCALL_SIGNAL_EVENT 0x5d, HVCALL_SEND_IPI 0x0b, HVCALL_SEND_IPI_EX 0x15,
+ * HV_STATUS_*, HV_HYPERCALL_* fields, `struct hv_send_ipi`, `struct
+ * hv_send_ipi_ex`, `struct hv_vpset`, HV_GENERIC_SET_*),
  * include/uapi/linux/kvm.h (`struct kvm_hyperv_eventfd`,
  * KVM_HYPERV_CONN_ID_MASK, KVM_HYPERV_EVENTFD_DEASSIGN, `struct
  * kvm_hyperv_exit`).
@@ -43,9 +52,33 @@ import { HV_MSR, HV_PAGE_SIZE } from "./hyperv_synic.ts";
  * ```
  */
 export const HVCALL = {
+  SEND_IPI: 0x0b,
+  SEND_IPI_EX: 0x15,
   POST_MESSAGE: 0x5c,
   SIGNAL_EVENT: 0x5d,
 } as const;
+
+/**
+ * `struct hv_vpset`'s formats (hvgdk_mini.h `enum hv_generic_set_format`):
+ * a sparse set of 64-VP banks, or every VP.
+ *
+ * @example
+ * ```ts
+ * HV_GENERIC_SET.ALL; // 1
+ * ```
+ */
+export const HV_GENERIC_SET = { SPARSE_4K: 0, ALL: 1 } as const;
+
+/** HV_IPI_LOW_VECTOR and HV_IPI_HIGH_VECTOR: the vectors a PV IPI may carry. */
+export const HV_IPI_VECTORS = { low: 0x10, high: 0xff } as const;
+/** HV_HYPERCALL_MAX_XMM_REGISTERS: an XMM fast call's input registers. */
+export const HV_HYPERCALL_MAX_XMM_REGISTERS = 6;
+/** HV_MAX_SPARSE_VCPU_BANKS: a VP set names at most 64 banks of 64 VPs. */
+const HV_MAX_SPARSE_VCPU_BANKS = 64;
+/** `struct hv_send_ipi` (vector, reserved, cpu_mask): 16 bytes. */
+const HV_SEND_IPI_SIZE = 16;
+/** `struct hv_send_ipi_ex` up to `vp_set.bank_contents` (vector, reserved, format, valid_bank_mask). */
+const HV_SEND_IPI_EX_SIZE = 24;
 
 /**
  * Hypercall status codes (hvgdk_mini.h `HV_STATUS_*`), returned in RAX.
@@ -115,6 +148,14 @@ export interface HvPartitionHost {
   signal(fd: number): void;
   /** Whether vCPU `n` has an active SynIC (a POST_MESSAGE exit needs one). */
   synicActive(n: number): boolean;
+  /** Whether the vCPUs have in-kernel LAPICs (`lapic_in_kernel`). */
+  lapicInKernel(): boolean;
+  /**
+   * `kvm_hv_send_ipi_to_many`: a fixed edge interrupt of `vector` to every
+   * vCPU whose VP index `inSet` accepts (every vCPU when null), through
+   * `kvm_apic_set_irq` (an APIC that is disabled drops it).
+   */
+  sendIpi(vector: number, inSet: ((vp: number) => boolean) | null): void;
   /** Records what happened, or nothing. */
   emit?(kind: string, detail: string): void;
 }
@@ -132,7 +173,15 @@ export type HvHypercallResult =
  * import { GuestMemory } from "../core/guest_memory.ts";
  * import { HV_MSR } from "./hyperv_synic.ts";
  * const mem = new GuestMemory(0x10000);
- * const p = new HvPartition({ mem: () => mem, kvmclockNs: () => 0, xenHypercalls: () => false, signal: () => {}, synicActive: () => true });
+ * const p = new HvPartition({
+ *   mem: () => mem,
+ *   kvmclockNs: () => 0,
+ *   xenHypercalls: () => false,
+ *   signal: () => {},
+ *   synicActive: () => true,
+ *   lapicInKernel: () => true,
+ *   sendIpi: () => {},
+ * });
  * p.wrmsr(HV_MSR.GUEST_OS_ID, 0x8f00n << 48n);
  * p.wrmsr(HV_MSR.HYPERCALL, 0x3001n); // the stub is at 0x3000
  * ```
@@ -239,14 +288,30 @@ export class HvPartition {
 
   /**
    * `kvm_hv_hypercall` for a 64-bit caller at CPL 0 on vCPU `n`: RCX the
-   * input, RDX the input GPA or first fast argument, R8 the output GPA.
+   * input, RDX the input GPA or first fast argument, R8 the output GPA or
+   * second fast argument, `xmm` the XMM registers' halves (XMM0 low, XMM0
+   * high, XMM1 low, ...; missing ones read 0).
    */
-  hypercall64(n: number, rcx: bigint, rdx: bigint, r8: bigint): HvHypercallResult {
+  hypercall64(
+    n: number,
+    rcx: bigint,
+    rdx: bigint,
+    r8: bigint,
+    xmm: readonly bigint[] = [],
+  ): HvHypercallResult {
     const code = Number(rcx & HV_HYPERCALL.CodeMask);
     const fast = (rcx & HV_HYPERCALL.Fast) !== 0n;
     const varCnt = (rcx & HV_HYPERCALL.VarheadMask) !== 0n;
     const rep = (rcx & (HV_HYPERCALL.RepCompMask | HV_HYPERCALL.RepStartMask)) !== 0n;
     if ((rcx & HV_HYPERCALL.RsvdMask) !== 0n) return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+    if (code === HVCALL.SEND_IPI || code === HVCALL.SEND_IPI_EX) {
+      // SEND_IPI takes no variable header; neither is a rep call.
+      if ((code === HVCALL.SEND_IPI && varCnt) || rep) {
+        return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+      }
+      const count = Number((rcx & HV_HYPERCALL.VarheadMask) >> 17n);
+      return { status: this.#sendIpi(code === HVCALL.SEND_IPI_EX, fast, count, rdx, r8, xmm) };
+    }
     if (code === HVCALL.SIGNAL_EVENT) {
       if (rep || varCnt) return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
       const s = this.#signalEvent(fast, rdx);
@@ -259,6 +324,87 @@ export class HvPartition {
       return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
     }
     return { exit: { input: rcx, params: [rdx, r8] } };
+  }
+
+  /**
+   * `kvm_hv_send_ipi`: the vector and VP set from guest memory at `ingpa`
+   * (`struct hv_send_ipi`, or `struct hv_send_ipi_ex` with `varCnt` banks
+   * after it), or from the registers of a fast call (SEND_IPI: vector in
+   * RDX bits 31:0 whose bits 63:32 must be 0, the 64-VP mask in R8;
+   * SEND_IPI_EX: vector in RDX, format in R8, valid_bank_mask in XMM0's low
+   * half, the banks in the halves after it). The set's format is ALL or
+   * else sparse; `varCnt` must count valid_bank_mask's bits; a sparse set
+   * with no banks sends nothing and succeeds before the vector is checked.
+   */
+  #sendIpi(
+    ex: boolean,
+    fast: boolean,
+    varCnt: number,
+    ingpa: bigint,
+    outgpa: bigint,
+    xmm: readonly bigint[],
+  ): number {
+    const h = this.#host;
+    if (!h.lapicInKernel()) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+    const mem = h.mem();
+    const read = (at: bigint, bytes: number): boolean =>
+      at >= 0n && at + BigInt(bytes) <= BigInt(mem.size);
+    const u64At = (at: bigint) => mem.readBig(Number(at), 64);
+    const half = (i: number) => BigInt.asUintN(64, xmm[i] ?? 0n);
+    let vector: number, validBanks: bigint, all = false;
+    const banks: bigint[] = [];
+    if (!ex) {
+      if (!fast) {
+        if (!read(ingpa, HV_SEND_IPI_SIZE)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+        vector = Number(mem.read(Number(ingpa), 32));
+        banks.push(u64At(ingpa + 8n));
+      } else {
+        if (ingpa >> 32n !== 0n) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+        vector = Number(ingpa);
+        banks.push(outgpa);
+      }
+      validBanks = 1n;
+    } else {
+      let format: bigint;
+      if (!fast) {
+        if (!read(ingpa, HV_SEND_IPI_EX_SIZE)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+        vector = Number(mem.read(Number(ingpa), 32));
+        format = u64At(ingpa + 8n);
+        validBanks = u64At(ingpa + 16n);
+      } else {
+        vector = Number(ingpa & 0xffff_ffffn);
+        format = outgpa;
+        validBanks = half(0);
+      }
+      all = format === BigInt(HV_GENERIC_SET.ALL);
+      if (varCnt !== popcount64(validBanks)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+      if (!all) {
+        if (varCnt === 0) return HV_STATUS.SUCCESS;
+        if (varCnt > HV_MAX_SPARSE_VCPU_BANKS) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+        if (fast) {
+          // XMM0's high half onwards: eleven halves are left for the banks.
+          if (varCnt > 2 * HV_HYPERCALL_MAX_XMM_REGISTERS - 1) {
+            return HV_STATUS.INVALID_HYPERCALL_INPUT;
+          }
+          for (let i = 0; i < varCnt; i++) banks.push(half(1 + i));
+        } else {
+          const at = ingpa + BigInt(HV_SEND_IPI_EX_SIZE);
+          if (!read(at, 8 * varCnt)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+          for (let i = 0; i < varCnt; i++) banks.push(u64At(at + BigInt(8 * i)));
+        }
+      }
+    }
+    if (vector < HV_IPI_VECTORS.low || vector > HV_IPI_VECTORS.high) {
+      return HV_STATUS.INVALID_HYPERCALL_INPUT;
+    }
+    h.emit?.(
+      "hv.send_ipi",
+      `vector 0x${vector.toString(16)} to ${
+        all ? "every VP" : `banks 0x${validBanks.toString(16)}: ${banks.map(hex64).join(" ")}`
+      }`,
+    );
+    h.sendIpi(vector, all ? null : (vp) => vpInSparseSet(vp, validBanks, banks));
+    return HV_STATUS.SUCCESS;
   }
 
   /** `kvm_hvcall_signal_event`. */
@@ -305,4 +451,31 @@ export class HvPartition {
     this.connToEvt.set(connId, fd);
     return 0;
   }
+}
+
+/** The number of set bits of a 64-bit value (`hweight64`). */
+function popcount64(v: bigint): number {
+  let n = 0;
+  for (let x = BigInt.asUintN(64, v); x !== 0n; x &= x - 1n) n++;
+  return n;
+}
+
+const hex64 = (v: bigint) => `0x${v.toString(16)}`;
+
+/**
+ * `hv_is_vp_in_sparse_set`: whether VP `vp` is in the set whose banks
+ * `validBanks` names, `banks` holding those banks in ascending order (a
+ * bank's place is the number of valid banks below it).
+ *
+ * @example
+ * ```ts
+ * vpInSparseSet(65, 0b11n, [1n << 2n, 1n << 1n]); // true: bank 1, bit 1
+ * ```
+ */
+export function vpInSparseSet(vp: number, validBanks: bigint, banks: readonly bigint[]): boolean {
+  const bank = Math.floor(vp / 64);
+  if (bank >= 64 || ((validBanks >> BigInt(bank)) & 1n) === 0n) return false;
+  const place = popcount64(validBanks & ((1n << BigInt(bank)) - 1n));
+  const word = banks[place];
+  return word !== undefined && ((word >> BigInt(vp % 64)) & 1n) === 1n;
 }

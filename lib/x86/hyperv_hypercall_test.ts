@@ -1,19 +1,32 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { HV_MSR } from "./hyperv_synic.ts";
-import { HV_HYPERCALL, HV_STATUS, HVCALL, HvPartition } from "./hyperv_hypercall.ts";
+import {
+  HV_GENERIC_SET,
+  HV_HYPERCALL,
+  HV_STATUS,
+  HVCALL,
+  HvPartition,
+  vpInSparseSet,
+} from "./hyperv_hypercall.ts";
 
-function partition(xen = false) {
+/** A partition whose VPs are `vps` (their VP indexes), every IPI it sends recorded as `vector@vp`. */
+function partition(xen = false, vps: readonly number[] = [0, 2, 65], lapicInKernel = true) {
   const mem = new GuestMemory(0x10000);
   const signalled: number[] = [];
+  const ipis: string[] = [];
   const p = new HvPartition({
     mem: () => mem,
     kvmclockNs: () => 12_345,
     xenHypercalls: () => xen,
     signal: (fd) => signalled.push(fd),
     synicActive: () => true,
+    lapicInKernel: () => lapicInKernel,
+    sendIpi: (vector, inSet) => {
+      for (const vp of vps) if (inSet === null || inSet(vp)) ipis.push(`${vector}@${vp}`);
+    },
   });
-  return { mem, p, signalled };
+  return { mem, p, signalled, ipis };
 }
 
 Deno.test("HvPartition: the hypercall page needs a guest OS ID and holds KVM's stub", () => {
@@ -61,4 +74,79 @@ Deno.test("HvPartition: SIGNAL_EVENT checks alignment, the flag number and the c
   assert.equal(p.eventfd(0x21, 0, 1), 0);
   assert.equal(p.eventfd(0x21, 0, 1), -2);
   assert.equal(p.eventfd(0x100_0000, 3, 0), -22);
+});
+
+Deno.test("vpInSparseSet: a VP's bank must be valid, and its word is the valid banks' rank", () => {
+  assert.equal(vpInSparseSet(2, 0b1n, [0b100n]), true);
+  assert.equal(vpInSparseSet(3, 0b1n, [0b100n]), false);
+  assert.equal(vpInSparseSet(65, 0b10n, [0b10n]), true, "bank 1 is the first word");
+  assert.equal(vpInSparseSet(65, 0b11n, [0b10n, 0b100n]), false, "bank 1 is the second word");
+  assert.equal(vpInSparseSet(65, 0b11n, [0b100n, 0b10n]), true);
+  assert.equal(vpInSparseSet(1, 0b10n, [0b10n]), false, "bank 0 not valid");
+});
+
+Deno.test("HvPartition: SEND_IPI, slow and fast, reaches the VPs of its 64-bit mask", () => {
+  const { mem, p, ipis } = partition();
+  const code = BigInt(HVCALL.SEND_IPI);
+  mem.write(0x100, 32, 0xfen);
+  mem.write(0x108, 64, 0b101n);
+  assert.deepEqual(p.hypercall64(0, code, 0x100n, 0n), { status: HV_STATUS.SUCCESS });
+  assert.deepEqual(ipis.splice(0), ["254@0", "254@2"]);
+  assert.deepEqual(p.hypercall64(0, code | HV_HYPERCALL.Fast, 0x41n, 0b100n), {
+    status: HV_STATUS.SUCCESS,
+  });
+  assert.deepEqual(ipis.splice(0), ["65@2"]);
+  const bad = { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+  assert.deepEqual(p.hypercall64(0, code | HV_HYPERCALL.Fast, 0x1_0000_0041n, 1n), bad);
+  assert.deepEqual(p.hypercall64(0, code | HV_HYPERCALL.Fast, 0x0fn, 1n), bad, "vector < 16");
+  assert.deepEqual(p.hypercall64(0, code | (1n << 17n), 0x100n, 0n), bad, "a variable header");
+  assert.deepEqual(p.hypercall64(0, code | (1n << 32n), 0x100n, 0n), bad, "a rep count");
+  assert.deepEqual(p.hypercall64(0, code, 0xfff8n, 0n), bad, "the input past guest RAM");
+  assert.deepEqual(ipis, []);
+  assert.deepEqual(partition(false, [0], false).p.hypercall64(0, code, 0x100n, 0n), bad);
+});
+
+Deno.test("HvPartition: SEND_IPI_EX reads a VP set, sparse or ALL, from memory or XMM", () => {
+  const { mem, p, ipis } = partition();
+  const ex = BigInt(HVCALL.SEND_IPI_EX), fast = HV_HYPERCALL.Fast;
+  const banks = (n: number) => BigInt(n) << 17n;
+  const ok = { status: HV_STATUS.SUCCESS }, bad = { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+  mem.write(0x100, 32, 0xfen);
+  mem.write(0x108, 64, BigInt(HV_GENERIC_SET.SPARSE_4K));
+  mem.write(0x110, 64, 0b11n);
+  mem.write(0x118, 64, 0b100n);
+  mem.write(0x120, 64, 0b10n);
+  assert.deepEqual(p.hypercall64(0, ex | banks(2), 0x100n, 0n), ok);
+  assert.deepEqual(ipis.splice(0), ["254@2", "254@65"]);
+  assert.deepEqual(p.hypercall64(0, ex | banks(1), 0x100n, 0n), bad, "one bank for two bits");
+  assert.deepEqual(
+    p.hypercall64(0, ex | fast | banks(1), 0xfen, 0n, [0b10n, 0b10n]),
+    ok,
+    "XMM0 low the valid banks, the banks from XMM0 high",
+  );
+  assert.deepEqual(ipis.splice(0), ["254@65"]);
+  assert.deepEqual(p.hypercall64(0, ex | fast, 0x05n, 0n, [0n]), ok, "no banks: nothing sent");
+  assert.deepEqual(ipis, [], "and the vector is not checked");
+  assert.deepEqual(p.hypercall64(0, ex | fast, 0xfen, BigInt(HV_GENERIC_SET.ALL)), ok);
+  assert.deepEqual(ipis.splice(0), ["254@0", "254@2", "254@65"]);
+  assert.deepEqual(p.hypercall64(0, ex | fast, 0x0fn, BigInt(HV_GENERIC_SET.ALL)), bad);
+  assert.deepEqual(
+    p.hypercall64(0, ex | fast | banks(1), 0xfen, BigInt(HV_GENERIC_SET.ALL), [0b1n]),
+    ok,
+    "ALL with banks: the count must still match, then every VP",
+  );
+  assert.deepEqual(ipis.splice(0), ["254@0", "254@2", "254@65"]);
+  assert.deepEqual(
+    p.hypercall64(0, ex | fast | banks(1), 0xfen, 7n, [0b1n, 0b1n]),
+    ok,
+    "a format other than ALL is sparse",
+  );
+  assert.deepEqual(ipis.splice(0), ["254@0"]);
+  const twelve = (1n << 12n) - 1n;
+  assert.deepEqual(
+    p.hypercall64(0, ex | fast | banks(12), 0xfen, 0n, [twelve]),
+    bad,
+    "eleven XMM halves hold the banks",
+  );
+  assert.deepEqual(p.hypercall64(0, ex | (1n << 48n), 0x100n, 0n), bad, "a rep start");
 });

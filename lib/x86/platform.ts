@@ -887,8 +887,10 @@ const VCPU_COMMANDS: Cmd[] = [
     },
     doc: "RDMSR: IA32_APIC_BASE (0x1b), IA32_TSC (0x10), IA32_TSC_DEADLINE (0x6e0), the " +
       "x2APIC registers (0x800-0x8ff), with Hyper-V's CPUID ('hyperv_cpuid', 'hyperv_synic') " +
-      "the Hyper-V MSRs (GUEST_OS_ID, HYPERCALL, VP_INDEX, TIME_REF_COUNT, the SynIC's " +
-      "0x40000080-0x4000009f, the timers' 0x400000b0-0x400000b7); a #GP returns GP and is delivered to the guest (#GP(0) through IDT vector 13; the handler returns past the instruction)",
+      "the Hyper-V MSRs (GUEST_OS_ID, HYPERCALL, VP_INDEX, TIME_REF_COUNT, the synthetic APIC " +
+      "MSRs ICR 0x40000071 and TPR 0x40000072, the SynIC's 0x40000080-0x4000009f, the timers' " +
+      "0x400000b0-0x400000b7); a #GP returns GP and is delivered to the guest (#GP(0) through " +
+      "IDT vector 13; the handler returns past the instruction)",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
     returns:
       "the 64-bit value, or GP (-13) if the instruction raised #GP (delivered at the next boundary)",
@@ -911,7 +913,10 @@ const VCPU_COMMANDS: Cmd[] = [
     doc: "WRMSR: IA32_APIC_BASE transitions, x2APIC registers (0x830 is the whole 64-bit ICR, " +
       "0x83f SELF IPI), IA32_TSC_DEADLINE, with Hyper-V's CPUID the Hyper-V MSRs " +
       "(SCONTROL, SIEFP, SIMP, EOM, SINT0-15: vector, masked bit 16, AutoEOI bit 17; " +
-      "STIMERn_CONFIG and _COUNT; GUEST_OS_ID, HYPERCALL); a #GP returns GP and is delivered to the guest (#GP(0) through IDT vector 13; the handler returns past the instruction)",
+      "STIMERn_CONFIG and _COUNT; GUEST_OS_ID, HYPERCALL; the synthetic APIC MSRs EOI " +
+      "0x40000070, ICR 0x40000071 (all 64 bits, in either APIC mode) and TPR 0x40000072); a #GP " +
+      "returns GP and is delivered to the guest (#GP(0) through IDT vector 13; the handler " +
+      "returns past the instruction)",
     params: [
       { name: "msr", type: U32, doc: "the MSR index (ECX)" },
       { name: "value", type: { kind: "u64" }, doc: "EDX:EAX" },

@@ -48,7 +48,7 @@ import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
 import { HvSynic } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, HvStimer } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
-import { HvVcpu } from "./hyperv_vcpu.ts";
+import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { decodeMsi, MsiDecoder } from "./msi.ts";
 import { testVector } from "../core/vector_set.ts";
@@ -423,6 +423,7 @@ export class X86Vm implements VmModel {
         disableBroadcastQuirk: (api & X2apicApi.DisableBroadcastQuirk) !== 0,
       },
     });
+    const lapicInKernel = config.irqchip !== "userspace";
     const hypervEnabled = (config.hypervSynic ?? 0) !== 0 || config.hypervCpuid === true;
     this.hvPartition = hypervEnabled
       ? new HvPartition({
@@ -431,11 +432,19 @@ export class X86Vm implements VmModel {
         xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
         signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
         synicActive: (n) => this.hyperv[n]?.synic.active ?? false,
+        lapicInKernel: () => lapicInKernel,
+        sendIpi: (vector, inSet) => {
+          // kvm_for_each_vcpu: in vCPU order, each one's VP index tested.
+          for (let i = 0; i < this.hyperv.length; i++) {
+            if (inSet !== null && !inSet(this.hyperv[i].vpIndex)) continue;
+            const lapic = this.cpus[i].lapic;
+            lapic.accept(fixedMessage(vector, lapic.id, "local"));
+          }
+        },
         emit: (kind, detail) => void (trace.enabled && trace.emit("kvm", kind, detail)),
       })
       : null;
     const kernel = config.irqchip === "kernel";
-    const lapicInKernel = config.irqchip !== "userspace";
     // Xen gives a PVH domU a vLAPIC only (emulation_flags_ok), a PV one nothing.
     const chips = kernel && (config.xenDomain ?? "hvm") === "hvm";
     // The one way interrupt messages written as MSIs reach the APIC bus:
@@ -602,10 +611,10 @@ export class X86Vm implements VmModel {
 
   /**
    * `synic_get`: the active SynIC of the vCPU whose VP index is `vp`
-   * (`get_vcpu_by_vpidx`; VP indexes are the vCPU indexes here), or undefined.
+   * (`get_vcpu_by_vpidx`), or undefined.
    */
   #synicOf(vp: number): HvSynic | undefined {
-    const s = this.hyperv[vp]?.synic;
+    const s = findByVpIndex(this.hyperv, vp)?.synic;
     return s?.active ? s : undefined;
   }
 
@@ -668,7 +677,7 @@ export class X86Vm implements VmModel {
       lapic.useAutoEoi(synic.autoEoi);
       lapic.useSynicEoi(synic.vectors, (v) => synic.sendEoi(v));
     }
-    hv = new HvVcpu(i, synic, stimers, partition);
+    hv = new HvVcpu(i, synic, stimers, partition, this.#irqchipInKernel ? lapic : null);
     this.hyperv.push(hv);
     return hv;
   }

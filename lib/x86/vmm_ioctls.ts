@@ -27,6 +27,8 @@ import { describeException, EXCEPTIONS, exceptionSpec, isSoftException } from ".
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
+import { HvVcpu } from "./hyperv_vcpu.ts";
+import { HV_MSR } from "./hyperv_synic.ts";
 
 /** The exceptions that push an error code, from the one table of them (`#DF, #TS, ...`). */
 const ERROR_CODE_VECTORS = EXCEPTIONS.filter((e) => e.errorCode).map((e) => `#${e.mnemonic}`)
@@ -541,7 +543,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     name: "kvm get_msr",
     backend: "KVM_GET_MSRS",
     doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_APIC_BASE, IA32_TSC_DEADLINE, the " +
-      "x2APIC MSRs (x2APIC mode only)",
+      "x2APIC MSRs (x2APIC mode only), and a Hyper-V vCPU's Hyper-V MSRs (HV_X64_MSR_VP_INDEX...)",
     params: [VCPU, {
       name: "msr",
       type: { kind: "int", min: 0, max: 0xffff_ffff, what: "an MSR index" },
@@ -549,6 +551,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     }],
     returns: "the value, or -1 when KVM_GET_MSRS processes no entry",
     run: (vm, _c, a) => {
+      if (HvVcpu.owns(a.msr as number)) {
+        const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
+        return typeof v === "bigint" ? toInt(v) : -1;
+      }
       const r = vm.cpus[a.vcpu as number].lapic.rdmsr(a.msr as number);
       if (isGpFault(r)) return -1;
       return toInt(r);
@@ -560,7 +566,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     backend: "KVM_SET_MSRS",
     doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_APIC_BASE may make the transitions a " +
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
-      "bits still fail",
+      "bits still fail; HV_X64_MSR_VP_INDEX (0x40000002) sets a Hyper-V vCPU's VP index, below " +
+      "KVM_MAX_VCPUS (4096)",
     params: [VCPU, {
       name: "msr",
       type: { kind: "int", min: 0, max: 0xffff_ffff, what: "an MSR index" },
@@ -576,6 +583,15 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         `KVM_SET_MSRS vcpu${a.vcpu} 0x${msr.toString(16)} <- 0x${value.toString(16)}`,
       );
       return vm.trace.within(id, () => {
+        if (msr === HV_MSR.VP_INDEX) {
+          return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
+        }
+        if (HvVcpu.owns(msr)) {
+          throw new CommandInputError(
+            `a VMM write of Hyper-V MSR 0x${msr.toString(16)} is not modelled (only ` +
+              "HV_X64_MSR_VP_INDEX is)",
+          );
+        }
         if (msr === IA32_APIC_BASE_MSR) return l.setApicBase(value, true) ? 1 : 0;
         return l.wrmsr(msr, value) === null ? 1 : 0;
       });
@@ -971,3 +987,14 @@ export const VMM_IOCTL_STATE: readonly StateSpec<X86Vm>[] = [
     get: (vm) => vm.ioapic?.kvmIrr() ?? 0,
   },
 ];
+
+/** vCPU `n`'s Hyper-V state, which only a VM with the Hyper-V CPUID has. */
+function hypervVcpu(vm: X86Vm, n: number): HvVcpu {
+  const hv = vm.hyperv[n];
+  if (hv === undefined) {
+    throw new CommandInputError(
+      "this vm has no Hyper-V state: give it 'hyperv_cpuid 1' (or 'hyperv_synic')",
+    );
+  }
+  return hv;
+}
