@@ -67,8 +67,13 @@ export class HvVcpu {
     readonly synic: HvSynic,
     readonly stimers: readonly HvStimer[],
     readonly partition: HvPartition,
-    readonly vapic: HvVapic | null = null,
-  ) {}
+    vapic: HvVapic | null = null,
+  ) {
+    this.#vapic = vapic;
+  }
+
+  /** The in-kernel LAPIC, fixed at creation (its state is the LAPIC's to hash and save). */
+  readonly #vapic: HvVapic | null;
 
   /** Feeds `h` the vCPU's Hyper-V state, the partition's too. */
   hashFields(h: StateHash): void {
@@ -92,7 +97,7 @@ export class HvVcpu {
     if (msr === HV_MSR.VP_INDEX) return BigInt(this.vpIndex);
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {
-      return this.vapic === null ? NO_VAPIC : this.vapic.vapicMsrRead(offset);
+      return this.#vapic === null ? NO_VAPIC : this.#vapic.vapicMsrRead(offset);
     }
     if (HvSynic.owns(msr)) return this.synic.rdmsr(msr);
     if (isStimerMsr(msr)) {
@@ -108,7 +113,7 @@ export class HvVcpu {
     if (msr === HV_MSR.VP_INDEX) return "HV_X64_MSR_VP_INDEX is set by the VMM only";
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {
-      return this.vapic === null ? NO_VAPIC : this.vapic.vapicMsrWrite(offset, value);
+      return this.#vapic === null ? NO_VAPIC : this.#vapic.vapicMsrWrite(offset, value);
     }
     if (HvSynic.owns(msr)) return this.synic.wrmsr(msr, value);
     if (isStimerMsr(msr)) {
