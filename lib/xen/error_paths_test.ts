@@ -471,6 +471,16 @@ const CASES: Case[] = [
   },
   {
     op: "EVTCHNOP_set_priority",
+    code: "EACCES",
+    why: "FIFO: a free port (not evtchn_usable)",
+    run: () => {
+      const { e } = dom();
+      e.initControl(0x20, 0, 0);
+      return e.setPriority(9, 3);
+    },
+  },
+  {
+    op: "EVTCHNOP_set_priority",
     code: "EINVAL",
     why: "FIFO: priority past 15",
     run: () => {
@@ -588,6 +598,12 @@ const CASES: Case[] = [
     code: "EINVAL",
     why: "a period below 1 ms",
     run: () => dom().d.timers.setPeriodic(0, 0, 999_999),
+  },
+  {
+    op: "VCPUOP_set_periodic_timer",
+    code: "EINVAL",
+    why: "a period past STIME_DELTA_MAX (2^62 - 1 ns; QEMU's check too)",
+    run: () => dom({ flavour: "kvm-xen" }).d.timers.setPeriodic(0, 0, 2 ** 62),
   },
   {
     op: "VCPUOP_stop_periodic_timer",
@@ -955,7 +971,7 @@ const DOCUMENTED: Readonly<Record<string, readonly Code[]>> = {
   EVTCHNOP_reset: ["ESRCH", "EPERM"],
   EVTCHNOP_init_control: ["ENOENT", "EINVAL", "ENOSYS"],
   EVTCHNOP_expand_array: ["EOPNOTSUPP", "EINVAL", "ENOSPC", "ENOSYS"],
-  EVTCHNOP_set_priority: ["EINVAL", "ENOSYS"],
+  EVTCHNOP_set_priority: ["EINVAL", "ENOSYS", "EACCES"],
   HVMOP_set_param: ["EINVAL"],
   HVMOP_set_evtchn_upcall_vector: ["EINVAL", "ENOENT"],
   VCPUOP_register_vcpu_info: ["ENOENT", "EINVAL", "EBUSY", "ENXIO"],

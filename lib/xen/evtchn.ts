@@ -286,6 +286,15 @@ export interface EvtchnDomain {
   peer(domid: number): EventChannels | undefined;
 }
 
+/**
+ * Xen `evtchn_usable` (xen/include/xen/event.h): a port bound to something
+ * (state past ECS_RESERVED). Unmask, set_pending, set_priority and poll
+ * act only on such a port.
+ */
+function usable(c: Readonly<Channel>): boolean {
+  return c.state !== "free" && c.state !== "reserved";
+}
+
 function blank(): Channel {
   return { state: "free", notifyVcpu: 0, remoteDom: 0, remotePort: 0, virq: 0, pirq: 0 };
 }
@@ -777,8 +786,10 @@ export class EventChannels {
    * EVTCHNOP_unmask (2L): if the mask bit was set, clear it; if the port is
    * pending and the selector bit of its vCPU was clear, set it and mark
    * events pending. A port the guest unmasked itself is left alone.
-   * -EINVAL for an invalid port; kvm-xen: QEMU (`unmask_port`) also for a
-   * free one or port 0.
+   * -EINVAL for an invalid port. A valid port that is free or reserved is
+   * left alone, its mask bit too, and the answer is 0 (Xen
+   * `evtchn_port_unmask` acts only on an `evtchn_usable` port); kvm-xen:
+   * QEMU (`unmask_port`) answers -EINVAL for it.
    *
    * @example
    * ```ts
@@ -789,10 +800,7 @@ export class EventChannels {
   unmask(port: number): number {
     const c = this.channel(port);
     if (!c) return -XEN_ERRNO.EINVAL;
-    // kvm-xen: QEMU's unmask_port refuses a closed port (and valid_port port 0).
-    if (this.dom.flavour === "kvm-xen" && (c.state === "free" || c.state === "reserved")) {
-      return -XEN_ERRNO.EINVAL;
-    }
+    if (!usable(c)) return this.dom.flavour === "kvm-xen" ? -XEN_ERRNO.EINVAL : 0;
     if (this.fifo.active) return this.fifo.unmask(port, c.notifyVcpu);
     const si = this.dom.sharedInfo();
     if (si < 0) return 0;
@@ -867,7 +875,9 @@ export class EventChannels {
 
   /**
    * EVTCHNOP_set_priority: -EINVAL for an invalid port, -ENOSYS under
-   * 2-level (its port ops have no set_priority), -EINVAL past 15.
+   * 2-level (its port ops have no set_priority), -EACCES for a free or
+   * reserved port (`evtchn_port_set_priority`: not `evtchn_usable`), -EINVAL
+   * past 15.
    *
    * @example
    * ```ts
@@ -879,6 +889,7 @@ export class EventChannels {
     const c = this.channel(port);
     if (!c) return -XEN_ERRNO.EINVAL;
     if (!this.fifo.active) return -XEN_ERRNO.ENOSYS;
+    if (!usable(c)) return -XEN_ERRNO.EACCES;
     return this.fifo.setPriority(port, priority);
   }
 

@@ -21,7 +21,8 @@ Deno.test("XEN-49: EVTCHNOP_init_control checks, and FIFO stays off after a fail
   assert.equal(e.initControl(CB, 0, 0), -XEN_ERRNO.EINVAL, "twice for one vCPU");
   assert.equal(e.initControl(CB, 0x100, 1), FIFO.LINK_BITS);
   assert.equal(e.maxPorts, FIFO.NR_CHANNELS);
-  assert.equal(e.setPriority(0, 16), -XEN_ERRNO.EINVAL);
+  assert.equal(e.setPriority(e.bindIpi(0), 16), -XEN_ERRNO.EINVAL);
+  assert.equal(e.setPriority(0, 3), -XEN_ERRNO.EACCES, "the reserved port is not usable");
   assert.equal(fakeDomain({ flavour: "kvm-xen" }).domain.evtchn.initControl(CB, 0, 0), -38);
 });
 

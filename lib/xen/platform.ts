@@ -1060,7 +1060,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     ),
     hc(
       "xen set_periodic_timer",
-      "VCPUOP_set_periodic_timer (period >= 1ms)",
+      "VCPUOP_set_periodic_timer (1ms <= period <= STIME_DELTA_MAX, 2^62 - 1 ns)",
       [
         { name: "period", type: { kind: "duration" }, doc: "the period" },
         { name: "vcpu", type: VCPU_SELF, doc: "target", default: -1 },

@@ -53,6 +53,18 @@ export const POLL_MAX_PORTS = 128;
  * ```
  */
 export const PERIODIC_MIN_NS = 1_000_000;
+/**
+ * VCPUOP_set_periodic_timer's maximum period: Xen's `STIME_DELTA_MAX`
+ * (`xen/include/xen/time.h`, 2^62 - 1 ns), which QEMU's
+ * `vcpuop_set_periodic_timer` copies for kvm-xen.
+ *
+ * @example
+ * ```ts
+ * declare const timers: XenTimers;
+ * timers.setPeriodic(0, 0, 2 ** 62); // -EINVAL
+ * ```
+ */
+export const STIME_DELTA_MAX = (1n << 62n) - 1n;
 
 /**
  * What the timers drive.
@@ -198,7 +210,7 @@ export class XenTimers {
 
   /**
    * VCPUOP_set_periodic_timer: -ENOENT for no such vCPU, -EINVAL for a
-   * period below 1 ms. Unlike the single-shot ops it may name any vCPU of
+   * period below 1 ms or past {@link STIME_DELTA_MAX}. Unlike the single-shot ops it may name any vCPU of
    * the domain (`common_vcpu_op` has no `v != current` check; QEMU's
    * `kvm_xen_hcall_vcpu_op` passes the target on too). Xen: the timer fires
    * at last tick + period, at once if that has passed
@@ -207,7 +219,9 @@ export class XenTimers {
    */
   setPeriodic(_caller: number, target: number, periodNs: number): number {
     if (!this.#exists(target)) return -XEN_ERRNO.ENOENT;
-    if (periodNs < PERIODIC_MIN_NS) return -XEN_ERRNO.EINVAL;
+    if (periodNs < PERIODIC_MIN_NS || BigInt(periodNs) > STIME_DELTA_MAX) {
+      return -XEN_ERRNO.EINVAL;
+    }
     const s = this.vcpus[target];
     s.periodNs = periodNs;
     if (this.host.flavour === "kvm-xen") s.periodicLast = this.host.now();
