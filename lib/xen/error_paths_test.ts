@@ -901,6 +901,12 @@ const CASES: Case[] = [
     run: () => dom({ flavour: "kvm-xen" }).kvm.setVcpuInfo(0, 0x1000_0000n),
   },
   {
+    op: "KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID",
+    code: "EINVAL",
+    why: "a Xen vcpu_id at KVM_MAX_VCPUS or past it",
+    run: () => dom({ flavour: "kvm-xen" }).kvm.setVcpuId(0, 4096n),
+  },
+  {
     op: "KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR",
     code: "EINVAL",
     why: "a vector of 1..15",
@@ -988,6 +994,7 @@ const DOCUMENTED: Readonly<Record<string, readonly Code[]>> = {
   KVM_XEN_ATTR_TYPE_EVTCHN: ["EINVAL", "ENOENT", "EBADF", "EEXIST"],
   KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO: ["EINVAL"],
   KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR: ["EINVAL"],
+  KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID: ["EINVAL"],
   KVM_XEN_HVM_EVTCHN_SEND: ["EINVAL"],
   "KVM_SET_GSI_ROUTING (XEN_EVTCHN)": ["EINVAL"],
 };

@@ -84,6 +84,37 @@ export const KVM_XEN_CAPS = 0x1ff;
 export const KVM_XEN_PRIO_2LEVEL = 0xffff_ffff;
 
 /**
+ * What KVM_XEN_VCPU_GET_ATTR reads ({@link KvmXen.getVcpuAttr}): the
+ * attribute, or one field of TIMER.
+ *
+ * @example
+ * ```ts
+ * const a: KvmXenVcpuAttr = "timer_expires";
+ * ```
+ */
+export type KvmXenVcpuAttr =
+  | "vcpu_info"
+  | "vcpu_time_info"
+  | "vcpu_id"
+  | "upcall_vector"
+  | "timer_port"
+  | "timer_expires"
+  | "timer_priority";
+
+/**
+ * KVM_MAX_VCPUS on x86: CONFIG_KVM_MAX_NR_VCPUS of a CONFIG_MAXSMP build, as
+ * distributions ship (the Kconfig default without MAXSMP is 1024). A Xen
+ * vcpu_id (KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID) must be below it.
+ *
+ * @example
+ * ```ts
+ * declare const kvm: KvmXen;
+ * kvm.setVcpuId(0, BigInt(KVM_MAX_VCPUS)); // -EINVAL
+ * ```
+ */
+export const KVM_MAX_VCPUS = 4096;
+
+/**
  * The all-ones GPA/GFN that switches an area off (`KVM_XEN_INVALID_GPA` / `_GFN`).
  *
  * @example
@@ -243,12 +274,19 @@ export class KvmXen {
   readonly timers: { port: number; expires: bigint; scheduled: Scheduled | null }[];
   /** KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO per vCPU: the GPA of its second time record, or -1. */
   readonly timeInfo: number[];
+  /**
+   * KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID per vCPU: its Xen vCPU number, which the
+   * timer vcpu_ops compare with their target. `kvm_xen_init_vcpu` starts it
+   * at the vCPU index (QEMU sets the same, its cpu_index).
+   */
+  readonly vcpuIds: number[];
 
   constructor(readonly domain: XenDomain) {
     domain.pvclockTscUnstable = () =>
       (this.config.flags & KVM_XEN_HVM_CONFIG.PVCLOCK_TSC_UNSTABLE) !== 0;
     this.exits = Array.from({ length: domain.vcpuCount }, () => new XenExit());
     this.timeInfo = Array.from({ length: domain.vcpuCount }, () => -1);
+    this.vcpuIds = Array.from({ length: domain.vcpuCount }, (_, i) => i);
     this.timers = Array.from(
       { length: domain.vcpuCount },
       () => ({ port: 0, expires: 0n, scheduled: null }),
@@ -349,13 +387,14 @@ export class KvmXen {
    * given) or VCPUOP_stop_singleshot_timer (`deadline` null) from vCPU
    * `vcpu` naming vCPU `target`, or undefined when KVM's timer is off for
    * the caller and the call exits. KVM compares `target` with the caller's
-   * Xen vcpu_id only (its index here): any other, even one the VM lacks, is
+   * Xen vcpu_id only ({@link vcpuIds}: its index unless the VMM set
+   * KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID): any other, even one the VM lacks, is
    * -EINVAL, where Xen says -ENOENT for a vCPU the domain lacks. The deadline
    * is taken as is, flags ignored; one already past fires at once.
    */
   hcallSingleshot(vcpu: number, target: number, deadline: bigint | null): number | undefined {
     if (!this.timerInKernel(vcpu)) return undefined;
-    if (target !== vcpu) return -XEN_ERRNO.EINVAL;
+    if (target !== this.vcpuIds[vcpu]) return -XEN_ERRNO.EINVAL;
     if (deadline === null) this.#stopTimer(vcpu);
     else this.#startTimer(vcpu, deadline);
     return 0;
@@ -467,14 +506,18 @@ export class KvmXen {
    * KVM_XEN_VCPU_GET_ATTR (`kvm_xen_vcpu_get_attr`): the vcpu_info GPA, or
    * KVM_XEN_INVALID when KVM has none; the per-vCPU upcall vector (0 when
    * none); TIMER's port, deadline and priority (always 2-level: KVM keeps
-   * no priority, since setting any other is -EINVAL). -EINVAL (as a negative number) for a vCPU the VM does not have.
+   * no priority, since setting any other is -EINVAL); the VCPU_TIME_INFO
+   * GPA (KVM_XEN_INVALID when off); the Xen vcpu_id. -EINVAL (as a negative
+   * number) for a vCPU the VM does not have.
    */
-  getVcpuAttr(
-    type: "vcpu_info" | "upcall_vector" | "timer_port" | "timer_expires" | "timer_priority",
-    vcpu: number,
-  ): bigint {
+  getVcpuAttr(type: KvmXenVcpuAttr, vcpu: number): bigint {
     const d = this.domain;
     if (vcpu < 0 || vcpu >= d.vcpuCount) return BigInt(-XEN_ERRNO.EINVAL);
+    if (type === "vcpu_id") return BigInt(this.vcpuIds[vcpu]);
+    if (type === "vcpu_time_info") {
+      const t = this.timeInfo[vcpu];
+      return t < 0 ? KVM_XEN_INVALID : BigInt(t);
+    }
     if (type === "upcall_vector") return BigInt(d.callback.perVcpu[vcpu]);
     if (type === "timer_port") return BigInt(this.timers[vcpu].port);
     if (type === "timer_expires") return this.timers[vcpu].expires;
@@ -551,6 +594,20 @@ export class KvmXen {
       return 0;
     }
     return this.domain.callback.setUpcallVector(vcpu, vector);
+  }
+
+  /**
+   * KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID (`kvm_xen_vcpu_set_attr`): vCPU `vcpu`'s
+   * Xen vCPU number; one at or past KVM_MAX_VCPUS is -EINVAL. The model's
+   * KVM is a distribution build, CONFIG_MAXSMP (CONFIG_KVM_MAX_NR_VCPUS
+   * 4096; 1024 without it).
+   */
+  setVcpuId(vcpu: number, id: bigint): number {
+    if (vcpu < 0 || vcpu >= this.domain.vcpuCount) return -XEN_ERRNO.EINVAL;
+    if (id >= BigInt(KVM_MAX_VCPUS)) return -XEN_ERRNO.EINVAL;
+    this.vcpuIds[vcpu] = Number(id);
+    this.#emit("xen.vcpu_id", `KVM_XEN_VCPU_SET_ATTR VCPU_ID vcpu${vcpu}: Xen vCPU ${id}`);
+    return 0;
   }
 
   /**
@@ -773,7 +830,9 @@ export class KvmXen {
         const cmd = Number(BigInt.asIntN(32, params[0]));
         if (!this.timerInKernel(vcpu) || (cmd !== 8 && cmd !== 9)) return undefined;
         const target = Number(BigInt.asIntN(32, params[1]));
-        if (cmd === 9 || target !== vcpu) return this.hcallSingleshot(vcpu, target, null);
+        if (cmd === 9 || target !== this.vcpuIds[vcpu]) {
+          return this.hcallSingleshot(vcpu, target, null);
+        }
         // struct vcpu_set_singleshot_timer: 16 bytes, 12 packed for a 32-bit caller.
         if (!readable(params[2], longmode ? 16 : 12)) return -XEN_ERRNO.EFAULT;
         return this.hcallSingleshot(vcpu, target, mem.readBig(Number(params[2]), 64));

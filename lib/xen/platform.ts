@@ -22,7 +22,7 @@ import type {
 } from "../core/table.ts";
 import { stepwise } from "../core/table.ts";
 import type { XenDomain } from "./domain.ts";
-import type { KvmXen } from "./kvm_xen.ts";
+import type { KvmXen, KvmXenVcpuAttr } from "./kvm_xen.ts";
 import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, RAISE_STEPS, VIRQ } from "./evtchn.ts";
 import {
   CALLBACKF_MASK_EVENTS,
@@ -1365,7 +1365,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vmm",
       name: "kvm xen_vcpu_get_attr",
       doc: "KVM_XEN_VCPU_GET_ATTR (kvm_xen_vcpu_get_attr): vcpu_info (the GPA, " +
-        "0xffffffffffffffff when KVM has none), upcall_vector, or TIMER's port (timer_port), " +
+        "0xffffffffffffffff when KVM has none), vcpu_time_info (likewise), vcpu_id (the Xen " +
+        "vCPU number), upcall_vector, or TIMER's port (timer_port), " +
         "armed deadline (timer_expires, 0 once fired) and priority (timer_priority: always " +
         "KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL, 0xffffffff)",
       params: [
@@ -1373,7 +1374,15 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
           name: "type",
           type: {
             kind: "enum",
-            values: ["vcpu_info", "upcall_vector", "timer_port", "timer_expires", "timer_priority"],
+            values: [
+              "vcpu_info",
+              "vcpu_time_info",
+              "vcpu_id",
+              "upcall_vector",
+              "timer_port",
+              "timer_expires",
+              "timer_priority",
+            ],
           },
           doc: "the attribute",
           positional: true,
@@ -1383,17 +1392,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       returns: "the attribute's value",
       run: (vm, _c, a) => {
         const k = needVcpu(xenOf, vm, "kvm xen_vcpu_get_attr", a.vcpu as number).kvm;
-        return small(
-          k.getVcpuAttr(
-            a.type as
-              | "vcpu_info"
-              | "upcall_vector"
-              | "timer_port"
-              | "timer_expires"
-              | "timer_priority",
-            a.vcpu as number,
-          ),
-        );
+        return small(k.getVcpuAttr(a.type as KvmXenVcpuAttr, a.vcpu as number));
       },
     },
     {
@@ -1495,11 +1494,17 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       actor: "vmm",
       name: "kvm xen_vcpu_set_attr",
       doc: "KVM_XEN_VCPU_SET_ATTR: vcpu_info (gpa), vcpu_time_info (gpa of a second time " +
-        "record KVM keeps, VCPU_TIME_INFO; all-ones turns it off) or upcall_vector",
+        "record KVM keeps, VCPU_TIME_INFO; all-ones turns it off), upcall_vector, or vcpu_id " +
+        "(VCPU_ID: the Xen vCPU number KVM's in-kernel VCPUOP_{set,stop}_singleshot_timer " +
+        "compare with their target; it starts at the vCPU index; KVM_MAX_VCPUS (4096) or " +
+        "more is -EINVAL)",
       params: [
         {
           name: "type",
-          type: { kind: "enum", values: ["vcpu_info", "vcpu_time_info", "upcall_vector"] },
+          type: {
+            kind: "enum",
+            values: ["vcpu_info", "vcpu_time_info", "upcall_vector", "vcpu_id"],
+          },
           doc: "the attribute",
           positional: true,
         },
@@ -1512,6 +1517,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         const v = a.value as bigint;
         if (a.type === "vcpu_info") return k.setVcpuInfo(a.vcpu as number, v);
         if (a.type === "vcpu_time_info") return k.setVcpuTimeInfo(a.vcpu as number, v);
+        if (a.type === "vcpu_id") return k.setVcpuId(a.vcpu as number, v);
         return v > 255n ? -XEN_ERRNO.EINVAL : k.setVcpuUpcallVector(a.vcpu as number, Number(v));
       },
     },
