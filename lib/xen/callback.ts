@@ -73,6 +73,20 @@ export function pciIntxGsi(dev: number, intx: number): number {
 export const NR_HVM_DOMU_IRQS = 48;
 
 /**
+ * kvm-xen: the GSIs QEMU can drive as the callback (`nr_callback_gsis`, its
+ * I/O APIC's `IOAPIC_NUM_PINS`). `xen_evtchn_set_callback_param` keeps the
+ * GSI as a 32-bit number without checking it, and
+ * `xen_evtchn_set_callback_level` raises nothing for GSI 0 or one at or
+ * past this.
+ *
+ * @example
+ * ```ts
+ * QEMU_CALLBACK_GSIS; // 24
+ * ```
+ */
+export const QEMU_CALLBACK_GSIS = 24;
+
+/**
  * Decodes a HVM_PARAM_CALLBACK_IRQ value: type in bits 63:56; GSI in the
  * low bits (Xen keeps 8); PCI INTx device in bits 15:11 and pin in 1:0
  * (domain, bus and function are ignored); vector in 7:0. Any other type is
@@ -290,7 +304,9 @@ export class Callback {
    * `hvm_set_callback_via`). Returns 0, also for an unknown type.
    *
    * kvm-xen: a vector is KVM_XEN_ATTR_TYPE_UPCALL_VECTOR (1..15 rejected
-   * with -EINVAL); nothing is re-asserted when it is set.
+   * with -EINVAL); nothing is re-asserted when it is set. A GSI is QEMU's
+   * 32-bit one: 0 or one at or past {@link QEMU_CALLBACK_GSIS} drives
+   * nothing (`xen_evtchn_set_callback_level`), and the call still answers 0.
    *
    * PV: -EINVAL (`hvmop_set_param` sets only an HVM domain's parameters).
    *
@@ -320,10 +336,12 @@ export class Callback {
     }
     // hvm_set_callback_via keeps the GSI's low 8 bits; GSI 0 and one past
     // the domain's GSIs leave no callback (the parameter is still stored).
-    this.via = this.flavour === "xen" && via.type === "gsi" &&
-        (via.gsi === 0 || via.gsi >= NR_HVM_DOMU_IRQS)
-      ? { type: "none" }
-      : via;
+    // kvm-xen: QEMU keeps 32 bits and drives only GSIs 1..23.
+    const gsi = this.flavour === "xen"
+      ? via.type === "gsi" ? via.gsi : 0
+      : Number(value & 0xffff_ffffn);
+    const gsis = this.flavour === "xen" ? NR_HVM_DOMU_IRQS : QEMU_CALLBACK_GSIS;
+    this.via = via.type === "gsi" && (gsi === 0 || gsi >= gsis) ? { type: "none" } : via;
     this.#emit(
       "callback.via",
       `HVM_PARAM_CALLBACK_IRQ = 0x${value.toString(16)} (${this.via.type})`,

@@ -315,8 +315,9 @@ export class EventChannels {
   /** `valid_evtchns`: ports below this have a bucket. */
   #valid = 0;
   /**
-   * No port in 1 up to this one (excluded) is free: where the search for the
-   * lowest free port starts, so that allocating every port is not quadratic.
+   * No port in 1 up to this one (excluded) can be allocated (free and, under
+   * FIFO, not busy): where the search for the lowest free port starts, so
+   * that allocating every port is not quadratic.
    */
   #lowFree = 1;
   /** Per vCPU, VIRQ → port (`virq_to_evtchn`). */
@@ -380,15 +381,29 @@ export class EventChannels {
     }
   }
 
-  /** `get_free_port`: the lowest free port, or -ENOSPC. */
+  /**
+   * `get_free_port`: the lowest free port, or -ENOSPC. Under FIFO a free
+   * port whose event word is still LINKED is busy and skipped
+   * (`evtchn_allocate_port` -EBUSY, {@link FifoEvents.isBusy}); the search
+   * starts at it again next time, since the guest may unlink it meanwhile.
+   */
   #freePort(): number {
     const limit = this.dom.flavour === "xen"
       ? Math.min(this.maxPorts - 1, this.maxEvtchnPort)
       : this.maxPorts - 1;
+    const fifo = this.fifo.active;
+    let busy = -1;
     for (let p = this.#lowFree; p <= limit; p++) {
       if (p >= this.#valid) this.#grow(p);
-      if (this.#ports[p].state === "free") return this.#lowFree = p;
+      if (this.#ports[p].state !== "free") continue;
+      if (fifo && this.fifo.isBusy(p)) {
+        if (busy < 0) busy = p;
+        continue;
+      }
+      this.#lowFree = busy < 0 ? p : busy;
+      return p;
     }
+    if (busy >= 0) this.#lowFree = busy;
     return -XEN_ERRNO.ENOSPC;
   }
 

@@ -170,6 +170,15 @@ export class FifoEvents {
     return a < 0 ? 0 : Number(this.host.mem.read(a, 32));
   }
 
+  /**
+   * `evtchn_fifo_is_busy`: `port`'s event word is still LINKED (on a queue the
+   * guest has not consumed yet), so `evtchn_allocate_port` will not hand the
+   * port out again. A port without a word is never busy.
+   */
+  isBusy(port: number): boolean {
+    return ((this.word(port) >>> FIFO.LINKED) & 1) === 1;
+  }
+
   /** The GPA of vCPU `n`'s control block, or -1. */
   controlBlock(n: number): number {
     return this.#vcpus[n]?.control ?? -1;

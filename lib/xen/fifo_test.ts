@@ -181,3 +181,19 @@ Deno.test("EVTCHNOP_unmask clears MASKED itself, then links a PENDING event", ()
   assert.deepEqual([bit(w, FIFO.MASKED), bit(w, FIFO.PENDING), bit(w, FIFO.LINKED)], [0, 1, 1]);
   assert.equal(e.fifo.head(0, 7), p);
 });
+
+Deno.test("a closed port still LINKED is busy: get_free_port skips it until the guest unlinks it", () => {
+  const { domain } = fakeDomain();
+  const e = domain.evtchn;
+  e.initControl(CB, 0, 0);
+  e.expandArray(ARRAY);
+  const p = e.bindIpi(0);
+  e.send(p);
+  assert.equal(e.close(p), 0);
+  assert.equal(e.fifo.isBusy(p), true);
+  const q = e.bindIpi(0);
+  assert.equal(q, p + 1);
+  domain.mem.write(e.fifo.wordAddr(p), 32, 0); // the guest consumed it
+  assert.equal(e.fifo.isBusy(p), false);
+  assert.equal(e.bindIpi(0), p);
+});
