@@ -314,6 +314,12 @@ interface CallShape {
   kernel?: (x: XenMachine, cpu: number, a: Args) => number | undefined;
 }
 
+/**
+ * A guest frame number from a 64-bit argument (`control_gfn`, `array_gfn`
+ * are u64 in `event_channel.h`): past 2^53 it stays a number far beyond any
+ * guest memory, which is all the model needs to refuse it.
+ */
+const frame = (v: Val) => Number(v as bigint);
 const evtchnOp = (cmd: number, kernel?: CallShape["kernel"]): CallShape => ({
   input: HYPERCALL.event_channel_op,
   args: () => [BigInt(cmd)],
@@ -795,20 +801,20 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "evtchn init_control",
       "EVTCHNOP_init_control: a vCPU's FIFO control block; the first success switches to FIFO",
       [
-        { name: "gfn", type: U32, doc: "the control block's frame" },
+        { name: "gfn", type: { kind: "u64" }, doc: "control_gfn: the control block's frame" },
         { name: "offset", type: U32, doc: "offset in the frame (8-aligned, <= 4024)", default: 0 },
         { name: "vcpu", type: VCPU_SELF, doc: "the vCPU (default: the caller)", default: -1 },
       ],
       (x, cpu, a) =>
-        x.domain.evtchn.initControl(a.gfn as number, a.offset as number, self(a.vcpu, cpu)),
+        x.domain.evtchn.initControl(frame(a.gfn), a.offset as number, self(a.vcpu, cpu)),
       "link_bits (17), or -errno",
       evtchnOp(EVTCHNOP.init_control),
     ),
     hc(
       "evtchn expand_array",
       "EVTCHNOP_expand_array: the next event-array page (1024 ports)",
-      [{ name: "gfn", type: U32, doc: "the page's frame" }],
-      (x, _c, a) => x.domain.evtchn.expandArray(a.gfn as number),
+      [{ name: "gfn", type: { kind: "u64" }, doc: "array_gfn: the page's frame" }],
+      (x, _c, a) => x.domain.evtchn.expandArray(frame(a.gfn)),
       "0 or -errno",
       evtchnOp(EVTCHNOP.expand_array),
     ),
