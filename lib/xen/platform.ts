@@ -719,6 +719,39 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       evtchnOp(EVTCHNOP.status),
     ),
     hc(
+      "evtchn status_port",
+      "EVTCHNOP_status: the interdomain `port` field (the remote end's port; 0 for other states)",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => {
+        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
+        return typeof s === "number" ? s : s.port;
+      },
+      "the remote port, or -errno",
+      evtchnOp(EVTCHNOP.status),
+    ),
+    hc(
+      "evtchn status_vcpu",
+      "EVTCHNOP_status: the `vcpu` field (the vCPU the port notifies, notify_vcpu_id)",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => {
+        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
+        return typeof s === "number" ? s : s.vcpu;
+      },
+      "the vCPU, or -errno",
+      evtchnOp(EVTCHNOP.status),
+    ),
+    hc(
+      "evtchn status_number",
+      "EVTCHNOP_status: the `virq` or `pirq` field of a VIRQ or PIRQ port (0 for other states)",
+      [{ name: "port", type: PORT, doc: "the port", positional: true }],
+      (x, _c, a) => {
+        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
+        return typeof s === "number" ? s : s.number;
+      },
+      "the VIRQ or PIRQ, or -errno",
+      evtchnOp(EVTCHNOP.status),
+    ),
+    hc(
       "evtchn bind_vcpu",
       "EVTCHNOP_bind_vcpu",
       [
