@@ -280,6 +280,12 @@ export class KvmXen {
    * at the vCPU index (QEMU sets the same, its cpu_index).
    */
   readonly vcpuIds: number[];
+  /**
+   * QEMU's `evtchn_in_kernel` (hw/i386/kvm/xen_evtchn.c): KVM delivers the
+   * events and serves the guest's IPI sends itself. Decided each time the
+   * guest sets HVM_PARAM_CALLBACK_IRQ ({@link qemuCallbackParam}).
+   */
+  qemuInKernel = false;
 
   constructor(readonly domain: XenDomain) {
     domain.pvclockTscUnstable = () =>
@@ -594,6 +600,54 @@ export class KvmXen {
       return 0;
     }
     return this.domain.callback.setUpcallVector(vcpu, vector);
+  }
+
+  /**
+   * QEMU `xen_evtchn_set_callback_param`, after the parameter was accepted:
+   * `evtchn_in_kernel` is on for a vector (type 2; KVM took it as
+   * KVM_XEN_ATTR_TYPE_UPCALL_VECTOR) and for a GSI or INTx line that vCPU 0's
+   * per-vCPU vector overrides (QEMU 18e83f28bf), both only when
+   * KVM_XEN_HVM_CONFIG has EVTCHN_SEND; off for anything else.
+   */
+  qemuCallbackParam(value: bigint): void {
+    const type = value >> 56n;
+    const send = (this.config.flags & KVM_XEN_HVM_CONFIG.EVTCHN_SEND) !== 0;
+    const line = (type === 0n && (value & 0xffff_ffffn) !== 0n) || type === 1n;
+    this.qemuInKernel = send &&
+      (type === 2n || (line && this.domain.callback.perVcpu[0] !== 0));
+  }
+
+  /**
+   * QEMU `xen_evtchn_bind_ipi_op` -> `assign_kernel_port`: in kernel mode a
+   * new IPI port is handed to KVM (KVM_XEN_ATTR_TYPE_EVTCHN, type ipi,
+   * delivering to itself on the target vCPU), so the guest's EVTCHNOP_send
+   * on it no longer exits. QEMU ignores a failure (userspace still works).
+   */
+  qemuIpiBound(port: number, vcpu: number): void {
+    if (!this.qemuInKernel) return;
+    this.setEvtchnAttr({
+      sendPort: port,
+      type: 5, // EVTCHNSTAT_ipi
+      flags: 0,
+      deliverPort: port,
+      vcpu,
+      priority: KVM_XEN_PRIO_2LEVEL,
+      eventfd: -1,
+    });
+  }
+
+  /** QEMU `close_port` of an IPI port in kernel mode: `deassign_kernel_port`. */
+  qemuIpiClosed(port: number): void {
+    if (!this.qemuInKernel) return;
+    this.setEvtchnAttr({
+      sendPort: port,
+      type: 5,
+      flags: KVM_XEN_EVTCHN.DEASSIGN,
+      deliverPort: 0,
+      vcpu: 0,
+      priority: KVM_XEN_PRIO_2LEVEL,
+      eventfd: -1,
+    });
   }
 
   /**

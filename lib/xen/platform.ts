@@ -377,14 +377,42 @@ function qemuTimerVirq(x: XenMachine, virq: number, vcpu: number): number {
 /**
  * EVTCHNOP_close. On kvm-xen QEMU's `close_port` gives a VIRQ_TIMER port
  * back (`kvm_xen_set_vcpu_virq(vcpu, VIRQ_TIMER, 0)`): KVM's timer stops and
- * the timer hypercalls exit again.
+ * the timer hypercalls exit again; in kernel mode it takes an IPI port back
+ * from KVM ({@link KvmXen.qemuIpiClosed}).
  */
 function closeQemuTimerVirq(x: XenMachine, port: number): number {
   const ch = x.domain.evtchn.channel(port);
-  const timer = x.domain.flavour === "kvm-xen" && ch?.state === "virq" && ch.virq === VIRQ.timer;
+  const qemu = x.domain.flavour === "kvm-xen";
+  const timer = qemu && ch?.state === "virq" && ch.virq === VIRQ.timer;
+  const ipi = qemu && ch?.state === "ipi";
   const vcpu = ch?.notifyVcpu ?? 0;
   const rc = x.domain.evtchn.close(port);
   if (rc === 0 && timer) x.kvm.setTimer(vcpu, 0, KVM_XEN_PRIO_2LEVEL, 0n);
+  if (rc === 0 && ipi) x.kvm.qemuIpiClosed(port);
+  return rc;
+}
+
+/**
+ * EVTCHNOP_reset. On kvm-xen QEMU's soft reset closes every port with
+ * `close_port`, so in kernel mode KVM forgets the IPI ports.
+ */
+function resetQemuPorts(x: XenMachine, dom: number): number {
+  const e = x.domain.evtchn;
+  const ipis: number[] = [];
+  if (x.domain.flavour === "kvm-xen") {
+    for (let p = 1; p < e.maxPorts && e.isValid(p); p++) {
+      if (e.channel(p)?.state === "ipi") ipis.push(p);
+    }
+  }
+  const rc = e.reset(dom);
+  if (rc === 0) { for (const p of ipis) x.kvm.qemuIpiClosed(p); }
+  return rc;
+}
+
+/** HVM_PARAM_CALLBACK_IRQ; on kvm-xen QEMU decides its kernel mode from it. */
+function setCallbackParam(x: XenMachine, cpu: number, value: bigint): number {
+  const rc = x.domain.setParam(cpu, 0, value);
+  if (rc === 0 && x.domain.flavour === "kvm-xen") x.kvm.qemuCallbackParam(value);
   return rc;
 }
 
@@ -602,7 +630,12 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "evtchn bind_ipi",
       "EVTCHNOP_bind_ipi",
       [{ name: "vcpu", type: VCPU_SELF, doc: "the vCPU it notifies", default: -1 }],
-      (x, cpu, a) => x.domain.evtchn.bindIpi(self(a.vcpu, cpu)),
+      (x, cpu, a) => {
+        const vcpu = self(a.vcpu, cpu);
+        const port = x.domain.evtchn.bindIpi(vcpu);
+        if (port > 0 && x.domain.flavour === "kvm-xen") x.kvm.qemuIpiBound(port, vcpu);
+        return port;
+      },
       "the port, or -errno",
       evtchnOp(EVTCHNOP.bind_ipi),
     ),
@@ -670,7 +703,10 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         `EVTCHNOP_${op} (the raw hypercall)` +
           (op === "send" ? "; kvm-xen: in the kernel for an intercepted port" : ""),
         [{ name: "port", type: PORT, doc: "the port", positional: true }],
-        (x, _c, a) => x.domain.evtchn[op](a.port as number),
+        (x, _c, a) =>
+          op === "close"
+            ? closeQemuTimerVirq(x, a.port as number)
+            : x.domain.evtchn[op](a.port as number),
         "0 or -errno",
         evtchnOp(EVTCHNOP[op], op === "send" ? sendInKernel : undefined),
       )
@@ -766,7 +802,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "evtchn reset",
       "EVTCHNOP_reset",
       [{ name: "dom", type: DOM, doc: "the domain", default: DOMID_SELF }],
-      (x, _c, a) => x.domain.evtchn.reset(a.dom as number),
+      (x, _c, a) => resetQemuPorts(x, a.dom as number),
       "0 or -errno",
       evtchnOp(EVTCHNOP.reset),
     ),
@@ -895,7 +931,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       [
         { name: "callback_irq", type: { kind: "u64" }, doc: "the raw parameter value" },
       ],
-      (x, cpu, a) => x.domain.setParam(cpu, 0, a.callback_irq as bigint),
+      (x, cpu, a) => setCallbackParam(x, cpu, a.callback_irq as bigint),
       "0 or -errno",
       hvmOp(HVMOP.set_param),
     ),
@@ -927,7 +963,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
           v = (1n << 56n) | (BigInt(a.pci_device as number) << 11n) | BigInt(a.pin as number);
         }
         if ((a.type as number) >= 0) v = (BigInt(a.type as number) << 56n) | (v & 0xffn);
-        return x.domain.setParam(cpu, 0, v);
+        return setCallbackParam(x, cpu, v);
       },
       "0 or -errno",
       hvmOp(HVMOP.set_param),
