@@ -317,6 +317,14 @@ export interface IoapicHost {
    * first (KVM `ioapic_lazy_update_eoi`), KVM_SET_LAPIC's recount drops them.
    */
   vcpusWithoutPendingEoi?: (addressLo: number, data: number) => readonly number[];
+  /**
+   * Redirection entry `pin` was written by the guest (its words were
+   * `oldLow`, `oldHigh`): KVM's `ioapic_write_indirect` then asks vCPUs to
+   * scan their `ioapic_handled_vectors`. Absent: nothing listens.
+   */
+  entryWritten?: (pin: number, oldLow: number, oldHigh: number) => void;
+  /** KVM_SET_IRQCHIP replaced the state (`kvm_set_ioapic` asks every vCPU to scan). */
+  stateRestored?: () => void;
 }
 
 /** Construction options. */
@@ -635,8 +643,8 @@ export class Ioapic implements EoiListener {
       if (t.enabled) t.emit(h.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
       return;
     }
-    const oldLow = this.#low[pin];
-    let low = oldLow, high = this.#high[pin];
+    const oldLow = this.#low[pin], oldHigh = this.#high[pin];
+    let low = oldLow, high = oldHigh;
     if (index & 1) high = value;
     else {
       // Delivery status and remote IRR belong to the I/O APIC.
@@ -666,6 +674,7 @@ export class Ioapic implements EoiListener {
       // KVM re-services on any write to a level entry with its line high,
       // not only on unmask; ioapic_service refuses if masked or remote IRR.
       if (level && this.#line[pin] === 1) this.#service(pin, false);
+      h.entryWritten?.(pin, oldLow, oldHigh);
     } finally {
       t.close(id);
     }
@@ -841,10 +850,10 @@ export class Ioapic implements EoiListener {
    * (`kvm_ioapic_scan_entry`): the vector of the last RTC tick while it
    * awaits EOI, and the vector of every entry that is level-triggered, is
    * the RTC's pin, or has an ack notifier ({@link IoapicHost.hasAckNotifier}).
-   * KVM scans per vCPU and keeps a vector only for a vCPU the entry's
-   * destination names or that has it pending at the scan; the model asks at
-   * each EOI and for every vCPU alike. With AMD AVIC: never (the EOI does not
-   * exit).
+   * This is the I/O APIC's side, for every vCPU at once; KVM keeps a vector
+   * only for a vCPU the entry's destination names or that had it pending at
+   * its last scan, which `lib/x86/ioapic_handled_vectors.ts` asks first.
+   * With AMD AVIC: never (the EOI does not exit).
    *
    * @example
    * ```ts
@@ -912,6 +921,34 @@ export class Ioapic implements EoiListener {
   }
 
   /**
+   * The low word of entry `pin` (bits 31:0), with no check and no object
+   * made: for scans over every pin, which {@link Ioapic.rte} serves otherwise.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.rteLow(14) & 0xff; // the vector
+   * ```
+   */
+  rteLow(pin: number): number {
+    return this.#low[pin];
+  }
+
+  /**
+   * The high word of entry `pin` (bits 63:32: the destination), as
+   * {@link Ioapic.rteLow}.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.rteHigh(14) >>> 24; // the destination
+   * ```
+   */
+  rteHigh(pin: number): number {
+    return this.#high[pin];
+  }
+
+  /**
    * CPUs that took the last RTC tick and have not EOI'd it (KVM `pending_eoi`).
    *
    * @example
@@ -922,6 +959,20 @@ export class Ioapic implements EoiListener {
    */
   get rtcPendingEoi(): number {
     return this.#rtcPendingEoi;
+  }
+
+  /**
+   * The last RTC tick's vector while vCPU `vcpuId` is one of the
+   * destinations still to EOI it (KVM `rtc_status.dest_map`), else -1.
+   *
+   * @example
+   * ```ts
+   * declare const ioapic: Ioapic;
+   * ioapic.rtcAwaitedVector(0); // -1 when vCPU 0 owes no RTC EOI
+   * ```
+   */
+  rtcAwaitedVector(vcpuId: number): number {
+    return this.#rtcPendingEoi > 0 && this.#rtcDest.includes(vcpuId) ? this.#rtcVector : -1;
   }
 
   // ---- KVM_GET/SET_IRQCHIP ----------------------------------------------
@@ -1008,6 +1059,7 @@ export class Ioapic implements EoiListener {
         this.#rtcPendingEoi = this.#rtcDest.length;
         this.#rtcVector = vector;
       }
+      h.stateRestored?.();
     } finally {
       t.close(id);
     }

@@ -81,6 +81,13 @@ export interface IrqfdHost {
    * `fd` (the scenario's fd numbers name one process's eventfds).
    */
   boundElsewhere?(fd: number): boolean;
+  /**
+   * A GSI's resampler came or went: its first resampling irqfd registered
+   * KVM's ack notifier, or its last one left (`kvm_register_irq_ack_notifier`,
+   * `kvm_unregister_irq_ack_notifier`, then
+   * `kvm_arch_post_irq_ack_notifier_list_update`). Absent: nobody listens.
+   */
+  ackNotifiersChanged?(): void;
   trace: Trace;
 }
 
@@ -113,6 +120,7 @@ export class Irqfds {
     h.value(host.irqchipKernel);
     h.value(host.eventfds);
     h.value(host.boundElsewhere);
+    h.value(host.ackNotifiersChanged);
     h.value(host.trace);
     h.value(this.list);
     h.value(this.unread);
@@ -127,10 +135,16 @@ export class Irqfds {
     const h = this.host;
     if ((flags & ~(KVM_IRQFD_FLAG.DEASSIGN | KVM_IRQFD_FLAG.RESAMPLE)) !== 0) return -EINVAL;
     if ((flags & KVM_IRQFD_FLAG.DEASSIGN) !== 0) {
+      let resampled = false;
       for (let i = this.list.length - 1; i >= 0; i--) {
         const q = this.list[i];
-        if (q.fd === fd && q.gsi === gsi) this.list.splice(i, 1);
+        if (q.fd === fd && q.gsi === gsi) {
+          this.list.splice(i, 1);
+          if (q.resamplefd >= 0) resampled = true;
+        }
       }
+      // irqfd_resampler_shutdown: the last resampler of the GSI takes its notifier away.
+      if (resampled && !this.#resampled(gsi)) h.ackNotifiersChanged?.();
       // irqfd_shutdown reads the eventfd's count as it leaves the wait queue.
       this.unread.delete(fd);
       this.#emit("irqfd", `KVM_IRQFD deassign fd ${fd} gsi ${gsi}: 0`);
@@ -158,7 +172,10 @@ export class Irqfds {
       return -EBUSY;
     }
     const q = { fd, gsi, resamplefd: resample ? resamplefd : -1 };
+    // The GSI's first resampler registers its ack notifier (irqfd_resampler_get).
+    const first = resample && !this.#resampled(gsi);
     this.list.push(q);
+    if (first) h.ackNotifiersChanged?.();
     this.#emit(
       "irqfd",
       `KVM_IRQFD fd ${fd} -> gsi ${gsi}${resample ? `, resamplefd ${resamplefd}` : ""}: 0`,
@@ -166,6 +183,11 @@ export class Irqfds {
     // Already readable: kvm_irqfd_assign injects once (the count stays for the next wakeup).
     if (this.unread.has(fd)) this.#inject(q);
     return 0;
+  }
+
+  /** Whether a resampling irqfd listens on `gsi`. */
+  #resampled(gsi: number): boolean {
+    return this.list.some((q) => q.gsi === gsi && q.resamplefd >= 0);
   }
 
   /** `irqfd_inject`: a pulse, or for a resampler an assert held until the EOI. */

@@ -363,8 +363,8 @@ export interface SplitEoiHost {
  * commit fceb3a36c29a: the in-flight level interrupt of the old routing
  * must still reach userspace's I/O APIC); the EOI of the highest such
  * vector rescans. {@link SplitEoiExits.rescan} is that scan, which the VM
- * runs after each KVM_SET_GSI_ROUTING. (KVM also rescans when an APIC ID
- * or LDR changes; the model does not.)
+ * runs after each KVM_SET_GSI_ROUTING, and after an APIC map change or a
+ * KVM_SET_LAPIC (`X86Vm.requestIoapicScan`).
  *
  * @example
  * ```ts
@@ -458,6 +458,24 @@ export class SplitEoiExits {
       if (h.bus.matches(lapic, m, null)) return true;
     }
     return false;
+  }
+
+  /**
+   * The vectors vCPU `cpu`'s EOI of which exits now, lowest first: those
+   * {@link SplitEoiExits.handles} says, and those kept from the last scan.
+   *
+   * @example
+   * ```ts
+   * declare const eois: SplitEoiExits;
+   * eois.vectors(0); // [0xa2]
+   * ```
+   */
+  vectors(cpu: number): number[] {
+    const out: number[] = [], stale = this.#stale[cpu];
+    for (let v = 0; v < 256; v++) {
+      if (this.handles(cpu, v) || (stale !== undefined && testVector(stale, v))) out.push(v);
+    }
+    return out;
   }
 
   /**

@@ -132,6 +132,14 @@ export interface LapicHost {
    * does, as the SDM says.
    */
   suppressEoiBroadcast?(): boolean;
+  /**
+   * An input of KVM's APIC map changed (IA32_APIC_BASE, ID, LDR, DFR, SVR
+   * written or set by KVM_SET_LAPIC, a reset): `kvm_recalculate_apic_map`
+   * then asks every vCPU to scan its `ioapic_handled_vectors`. Called by
+   * the constructor's reset too, never by a snapshot's restore. Absent:
+   * nobody listens.
+   */
+  mapChanged?(): void;
 }
 
 /**
@@ -806,7 +814,7 @@ export class Lapic {
     this.#svr = 0xff;
     this.#tpr = 0;
     if (!this.#x2apic) this.#ldr = 0;
-    this.#mapStamp = nextMapStamp();
+    this.#mapDirty();
     const offered = this.#host.directedEoiOffered;
     if (offered) this.#suppressEoi = this.#x2apicSupported && offered();
     this.#esr = 0;
@@ -884,7 +892,7 @@ export class Lapic {
         this.#id = this.#initialId & 0xff;
       }
     }
-    this.#mapStamp = nextMapStamp();
+    this.#mapDirty();
     const t = this.#host.trace;
     if (t.enabled) {
       t.emit(this.#host.name, "apicbase", `apic base <- ${hex(value)} (${from} -> ${to})`);
@@ -1103,6 +1111,12 @@ export class Lapic {
   }
 
   /** Recomputes the summaries from IRR and ISR, after a write of whole words. */
+  /** A new {@link Lapic.mapStamp}: KVM marks its APIC map dirty and recalculates. */
+  #mapDirty(): void {
+    this.#mapStamp = nextMapStamp();
+    this.#host.mapChanged?.();
+  }
+
   #summarize(): void {
     let irr = 0, isr = 0;
     for (let w = 0; w < 8; w++) {
@@ -1754,22 +1768,22 @@ export class Lapic {
       switch (offset) {
         case LapicOffset.ID:
           if (!this.#x2apic) this.#id = value >>> 24;
-          this.#mapStamp = nextMapStamp();
+          this.#mapDirty();
           break;
         case LapicOffset.TPR:
           this.#tpr = value & 0xff;
           break;
         case LapicOffset.LDR:
           this.#ldr = value;
-          this.#mapStamp = nextMapStamp();
+          this.#mapDirty();
           break;
         case LapicOffset.DFR:
           this.#dfr = value;
-          this.#mapStamp = nextMapStamp();
+          this.#mapDirty();
           break;
         case LapicOffset.SVR:
           this.#svr = value;
-          this.#mapStamp = nextMapStamp();
+          this.#mapDirty();
           break;
         case LapicOffset.ESR:
           this.#esr = value;
@@ -1895,24 +1909,24 @@ export class Lapic {
     switch (offset) {
       case LapicOffset.ID:
         this.#id = stored >>> 24;
-        this.#mapStamp = nextMapStamp();
+        this.#mapDirty();
         break;
       case LapicOffset.TPR:
         this.#tpr = stored;
         break;
       case LapicOffset.LDR:
         this.#ldr = stored;
-        this.#mapStamp = nextMapStamp();
+        this.#mapDirty();
         break;
       case LapicOffset.DFR:
         stored = (stored | 0x0fffffff) >>> 0;
         this.#dfr = stored;
-        this.#mapStamp = nextMapStamp();
+        this.#mapDirty();
         break;
       case LapicOffset.SVR: {
         const was = (this.#svr & SVR_ENABLE) !== 0;
         this.#svr = stored;
-        this.#mapStamp = nextMapStamp();
+        this.#mapDirty();
         if ((stored & SVR_ENABLE) === 0) {
           for (let i = 0; i < this.lvt.length; i++) this.lvt[i] |= LVT_MASKED;
           if (t.enabled) t.emit(name, "lvt.masked", "all LVTs masked: APIC software-disabled");

@@ -1433,6 +1433,16 @@ function cpuState(): State[] {
       get: (vm, [c]) => vectorsOf(vm.cpus[c].run.ioapicEoiVectors),
       bounds: vcpuBound,
     },
+    {
+      pattern: "vcpu#.ioapic_handled_vectors",
+      type: VECTOR_SET,
+      doc: "KVM's ioapic_handled_vectors: the vectors whose EOI on this vCPU reaches the I/O " +
+        "APIC (in-kernel: level, RTC and ack-notified entries naming the vCPU, and those pending " +
+        "on it at the last scan; split: the level MSI routes of the reserved pins likewise); " +
+        "empty under Xen and without an irqchip",
+      get: (vm, [c]) => vm.ioapicHandledVectors(c),
+      bounds: vcpuBound,
+    },
     flag(
       "irq_window_exits",
       "how many KVM_EXIT_IRQ_WINDOW_OPEN exits",

@@ -50,7 +50,8 @@ import { HV_SYNIC_STIMER_COUNT, HvStimer } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
 import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
-import { decodeMsi, MsiDecoder } from "./msi.ts";
+import { decodeMsi, decodeMsiInto, msiAddressLow, MsiDecoder, MsiStatus } from "./msi.ts";
+import { IoapicHandledVectors } from "./ioapic_handled_vectors.ts";
 import { testVector } from "../core/vector_set.ts";
 import { I8259Pair, type PicSpecialMaskPolicy } from "./i8259.ts";
 import {
@@ -368,6 +369,10 @@ export class X86Vm implements VmModel {
   readonly mmioReadCache: Uint8Array;
   readonly #userspace: UserspaceExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
+  /** KVM's per-vCPU `ioapic_handled_vectors` (in-kernel I/O APIC under KVM), or null. */
+  readonly #handled: IoapicHandledVectors | null;
+  /** The constructor has finished: LAPIC resets then ask for scans. */
+  #built = false;
   readonly #splitHost: SplitEoiHost | null;
   /** Each vCPU's Hyper-V state, with the Hyper-V CPUID (`hyperv_cpuid`, `hyperv_synic`); else empty. */
   readonly hyperv: HvVcpu[] = [];
@@ -463,6 +468,8 @@ export class X86Vm implements VmModel {
         hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
         rtcDestinations: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data, true),
         vcpusWithoutPendingEoi: (addressLo, data) => this.#pendingEoiVcpus(addressLo, data, false),
+        entryWritten: (pin, oldLow, oldHigh) => this.#handled?.entryWritten(pin, oldLow, oldHigh),
+        stateRestored: () => this.#handled?.scanAll(),
       }, {
         version: config.ioapicVersion ?? IoapicVersion.KVM,
         pins,
@@ -481,6 +488,17 @@ export class X86Vm implements VmModel {
       }, { specialMask: config.picSpecialMask })
       : null;
     const eoi: EoiListener = this.ioapic ?? { eoi: () => {} };
+    // KVM's in-kernel I/O APIC hears only the EOIs of each vCPU's
+    // ioapic_handled_vectors; Xen's vIOAPIC hears every level EOI.
+    const handled = this.ioapic !== null && hypervisor !== "xen"
+      ? new IoapicHandledVectors({
+        ioapic: this.ioapic,
+        lapics: this.bus.lapics,
+        names: (l, dest, logical) => this.#namedByIoapic(l, dest, logical),
+        hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
+        trace,
+      })
+      : null;
     const splitHost: SplitEoiHost | null = config.irqchip === "split"
       ? {
         routes: () => this.routing.view(),
@@ -492,11 +510,12 @@ export class X86Vm implements VmModel {
     const split = splitHost ? new SplitEoiExits(splitHost) : null;
     this.#splitHost = splitHost;
     this.#splitEois = split;
+    this.#handled = handled;
     for (let i = 0; i < config.vcpus; i++) {
       const run = new KvmRun(`vcpu${i}`, trace);
       const lapic = new Lapic(i, {
         sink: this.bus,
-        eoiListener: split ? split.listener(i, run) : eoi,
+        eoiListener: split ? split.listener(i, run) : handled ? handled.listener(i) : eoi,
         trace,
         name: `lapic${i}`,
         bsp: i === 0,
@@ -509,6 +528,7 @@ export class X86Vm implements VmModel {
         schedule: (at, fire) => env.queue.schedule(at, fire),
         directedEoiOffered: () => this.offersDirectedEoi,
         suppressEoiBroadcast: () => this.suppressesEoiBroadcast,
+        mapChanged: () => this.#apicMapChanged(),
       }, {
         // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's default).
         eoiBroadcastSuppression: this.offersDirectedEoi,
@@ -589,6 +609,7 @@ export class X86Vm implements VmModel {
         return exclusive &&
           peers.some((vm) => vm !== this && vm.irqfds.list.some((q) => q.fd === fd));
       },
+      ackNotifiersChanged: () => this.requestIoapicScan(),
       trace,
     });
     this.routing = new GsiRouting({
@@ -607,6 +628,7 @@ export class X86Vm implements VmModel {
       x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
     });
     if (kernel && config.routing === "qemu") this.routing.setRouting(GsiRouting.qemuDefault());
+    this.#built = true;
   }
 
   /**
@@ -697,6 +719,53 @@ export class X86Vm implements VmModel {
    * KVM `kvm_irq_has_notifier`: a resampling irqfd (the only ack notifier
    * modelled; KVM's PIT has one on GSI 0) listens on the GSI `pin` maps to.
    */
+  /**
+   * `kvm_make_scan_ioapic_request`: every vCPU scans its
+   * `ioapic_handled_vectors` (in-kernel I/O APIC), or the split irqchip's
+   * routes; KVM asks after KVM_SET_LAPIC, an ack notifier change, an APIC
+   * map change.
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.requestIoapicScan();
+   * ```
+   */
+  requestIoapicScan(): void {
+    this.#handled?.scanAll();
+    this.#splitEois?.rescan();
+  }
+
+  /**
+   * vCPU `cpu`'s `ioapic_handled_vectors`, lowest first: the vectors whose
+   * EOI reaches the in-kernel I/O APIC, or exits to userspace's with a
+   * split irqchip; none under Xen or without an irqchip.
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.ioapicHandledVectors(0); // [0x9a]
+   * ```
+   */
+  ioapicHandledVectors(cpu: number): number[] {
+    if (this.#handled !== null) return this.#handled.vectors(cpu);
+    return this.#splitEois?.vectors(cpu) ?? [];
+  }
+
+  /** `kvm_recalculate_apic_map` ran: it ends with a scan request for every vCPU. */
+  #apicMapChanged(): void {
+    if (this.#built) this.requestIoapicScan();
+  }
+
+  /** KVM `kvm_apic_match_dest` of an I/O APIC message to `dest` in that mode. */
+  #namedByIoapic(l: Lapic, dest: number, logical: boolean): boolean {
+    const m = this.#scanMessage;
+    const status = decodeMsiInto(m, msiAddressLow(dest, logical, false), 0, 0, this.#msi.options);
+    return status === MsiStatus.Ok && this.bus.matches(l, m, null);
+  }
+  /** Reused by `#namedByIoapic`: a scan makes no message. */
+  readonly #scanMessage: ApicMessage = fixedMessage(0, 0, "msi");
+
   #hasAckNotifier(irqchip: number, pin: number): boolean {
     if (this.irqfds.list.length === 0) return false;
     const gsi = this.#gsiOfPin(irqchip, pin);
@@ -771,6 +840,7 @@ export class X86Vm implements VmModel {
     this.pic?.hashPrivate(h);
     this.routing.hashPrivate(h);
     this.#splitEois?.hashPrivate(h);
+    this.#handled?.hashPrivate(h);
     h.value(this.#userspace);
     h.value(this.#cpuid);
     this.xen?.domain.hashPrivate(h);
@@ -782,7 +852,8 @@ export class X86Vm implements VmModel {
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
    * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: name, config, trace, xen,
-   * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel; #msi's
+   * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel, #built (set at the
+   * constructor's end); scratch: #scanMessage (rewritten before each read); #msi's
    * status and message are the last write's, set before they are read.
    */
   snapshot(): (() => boolean) | null {
@@ -798,6 +869,7 @@ export class X86Vm implements VmModel {
       cpus.push(r);
     }
     const ioapic = this.ioapic?.snapshot(), pic = this.pic?.snapshot();
+    const handled = this.#handled?.snapshot();
     const routing = this.routing.snapshot(), bus = this.bus.snapshot();
     const eventfds = [...this.eventfds], cpuid = [...this.#cpuid];
     const mmioReadCache = this.mmioReadCache.slice();
@@ -808,6 +880,7 @@ export class X86Vm implements VmModel {
     return () => {
       for (const r of cpus) r();
       ioapic?.();
+      handled?.();
       pic?.();
       routing();
       bus();

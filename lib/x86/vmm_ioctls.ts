@@ -444,8 +444,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     doc: "KVM_IRQFD (virt/kvm/eventfd.c): eventfd fd raises gsi; with " +
       "flags=KVM_IRQFD_FLAG_RESAMPLE the GSI stays high until the guest's EOI, which lowers it " +
       "and signals resamplefd (eventfd[N] counts), at the I/O APIC's or an 8259's EOI (an " +
-      "edge pin's too: the resampler makes KVM intercept its vector's EOI, and any EOI of a " +
-      "vector the pin's entry holds acks it, ioapic.c kvm_ioapic_scan_entry); an " +
+      "edge pin's too: the resampler makes KVM intercept its vector's EOI, and the EOI of " +
+      "that vector acks it on a vCPU whose ioapic_handled_vectors holds it, " +
+      "ioapic.c kvm_ioapic_scan_entry); an " +
       "eventfd already signalled injects once at assignment; flags=KVM_IRQFD_FLAG_DEASSIGN " +
       "removes it and reads the count away",
     params: [
@@ -532,8 +533,12 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       };
       return vm.trace.within(id, () => {
         const r = set();
-        // kvm_apic_set_state ends by recounting this vCPU's RTC EOI.
-        if (r === 0) vm.ioapic?.rtcRestoreOne(l.x2apicId);
+        // kvm_apic_set_state ends by recounting this vCPU's RTC EOI; it marked the APIC
+        // map dirty, and the recalculation asks every vCPU to scan ioapic_handled_vectors.
+        if (r === 0) {
+          vm.ioapic?.rtcRestoreOne(l.x2apicId);
+          vm.requestIoapicScan();
+        }
         return r;
       });
     },
