@@ -771,8 +771,8 @@ const CASES: Case[] = [
   },
   {
     op: "KVM_XEN_ATTR_TYPE_SHARED_INFO",
-    code: "EINVAL",
-    why: "a frame outside guest memory",
+    code: "EFAULT",
+    why: "a frame no memslot holds (outside guest memory)",
     run: () => dom({ flavour: "kvm-xen" }).kvm.setSharedInfo(0x1000n),
   },
   {
@@ -896,8 +896,8 @@ const CASES: Case[] = [
   },
   {
     op: "KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO",
-    code: "EINVAL",
-    why: "an address outside guest memory",
+    code: "EFAULT",
+    why: "an address no memslot holds (outside guest memory)",
     run: () => dom({ flavour: "kvm-xen" }).kvm.setVcpuInfo(0, 0x1000_0000n),
   },
   {
@@ -989,10 +989,10 @@ const DOCUMENTED: Readonly<Record<string, readonly Code[]>> = {
   SCHEDOP_block: ["ENOSYS"],
   "any hypercall": ["EPERM", "KVM_ENOSYS", "KVM_EPERM"],
   KVM_XEN_HVM_CONFIG: ["EINVAL"],
-  KVM_XEN_ATTR_TYPE_SHARED_INFO: ["EINVAL"],
+  KVM_XEN_ATTR_TYPE_SHARED_INFO: ["EFAULT"],
   KVM_XEN_ATTR_TYPE_UPCALL_VECTOR: ["EINVAL"],
   KVM_XEN_ATTR_TYPE_EVTCHN: ["EINVAL", "ENOENT", "EBADF", "EEXIST"],
-  KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO: ["EINVAL"],
+  KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO: ["EINVAL", "EFAULT"],
   KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR: ["EINVAL"],
   KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID: ["EINVAL"],
   KVM_XEN_HVM_EVTCHN_SEND: ["EINVAL"],

@@ -548,7 +548,10 @@ export class KvmXen {
 
   /**
    * KVM_XEN_ATTR_TYPE_SHARED_INFO (a GFN; all-ones = off). Setting it writes
-   * the wallclock into the page (`kvm_xen_shared_info_init`).
+   * the wallclock into the page (`kvm_xen_shared_info_init`). A frame no
+   * memslot holds (outside the model's guest RAM) is -EFAULT
+   * (`kvm_gpc_activate` -> `__kvm_gpc_refresh`: no HVA for the GFN). KVM then
+   * keeps that address active and unusable; the model keeps the old one.
    */
   setSharedInfo(gfn: bigint): number {
     if (gfn === KVM_XEN_INVALID) {
@@ -556,7 +559,7 @@ export class KvmXen {
       return 0;
     }
     const gpa = Number(gfn) * 4096;
-    if (!this.domain.mem.contains(gpa, 4096)) return -XEN_ERRNO.EINVAL;
+    if (!this.domain.mem.contains(gpa, 4096)) return -XEN_ERRNO.EFAULT;
     this.domain.setSharedInfo(gpa);
     this.#writeWallclock();
     return 0;
@@ -668,8 +671,9 @@ export class KvmXen {
    * KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO (`kvm_xen_vcpu_set_attr`): a
    * second time record for the vCPU at `gpa`, which KVM keeps up to date
    * with the one in vcpu_info; all-ones turns it off; a record crossing a
-   * page is -EINVAL, and so (as for VCPU_INFO here) is one outside the
-   * model's guest memory. The record is written at once (KVM_REQ_CLOCK_UPDATE).
+   * page is -EINVAL (`kvm_gpc_activate`'s length check), one no memslot
+   * holds -EFAULT (as for VCPU_INFO and SHARED_INFO). The record is written
+   * at once (KVM_REQ_CLOCK_UPDATE).
    */
   setVcpuTimeInfo(vcpu: number, gpa: bigint): number {
     if (vcpu < 0 || vcpu >= this.domain.vcpuCount) return -XEN_ERRNO.EINVAL;
@@ -679,7 +683,7 @@ export class KvmXen {
     }
     const g = Number(gpa);
     if ((g % 4096) + VCPU_TIME_INFO_SIZE > 4096) return -XEN_ERRNO.EINVAL;
-    if (!this.domain.mem.contains(g, VCPU_TIME_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    if (!this.domain.mem.contains(g, VCPU_TIME_INFO_SIZE)) return -XEN_ERRNO.EFAULT;
     this.timeInfo[vcpu] = g;
     this.domain.kvmWriteTimeInfo(vcpu, g);
     return 0;

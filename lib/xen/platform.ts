@@ -1300,7 +1300,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         },
         { name: "value", type: { kind: "u64" }, doc: "its value", positional: true },
       ],
-      returns: "0 or -EINVAL",
+      returns: "0, -EINVAL, or -EFAULT for an area outside guest RAM (no memslot)",
       run: (vm, _c, a) => {
         const k = need(xenOf, vm, "kvm xen_set_attr").kvm;
         const v = a.value as bigint;
@@ -1586,7 +1586,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         { name: "vcpu", type: VCPU, doc: "the vCPU" },
         { name: "value", type: { kind: "u64" }, doc: "its value" },
       ],
-      returns: "0 or -EINVAL",
+      returns: "0, -EINVAL, or -EFAULT for an area outside guest RAM (no memslot)",
       run: (vm, _c, a) => {
         const k = needVcpu(xenOf, vm, "kvm xen_vcpu_set_attr", a.vcpu as number).kvm;
         const v = a.value as bigint;

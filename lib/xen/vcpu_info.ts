@@ -274,7 +274,9 @@ export class VcpuInfoAreas {
   /**
    * kvm-xen: KVM_XEN_VCPU_SET_ATTR(VCPU_INFO, gpa). All-ones disables it
    * (back to the default slot for ids < 32); an area crossing a page is
-   * -EINVAL. KVM copies nothing.
+   * -EINVAL (`kvm_gpc_activate`), one outside guest RAM (no memslot)
+   * -EFAULT (`__kvm_gpc_refresh`), leaving the old place here where KVM
+   * keeps the unreachable address. KVM copies nothing.
    */
   kvmSetAttr(n: number, gpa: bigint): number {
     if (gpa === 0xffff_ffff_ffff_ffffn) {
@@ -283,7 +285,7 @@ export class VcpuInfoAreas {
     }
     const g = Number(gpa);
     if ((g % XEN_PAGE_SIZE) + VCPU_INFO_SIZE > XEN_PAGE_SIZE) return -XEN_ERRNO.EINVAL;
-    if (!this.mem.contains(g, VCPU_INFO_SIZE)) return -XEN_ERRNO.EINVAL;
+    if (!this.mem.contains(g, VCPU_INFO_SIZE)) return -XEN_ERRNO.EFAULT;
     this.places[n] = { kind: "guest", gpa: g };
     return 0;
   }
