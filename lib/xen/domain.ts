@@ -612,12 +612,11 @@ export class XenDomain implements EvtchnDomain {
    */
   registerRunstateArea(caller: number, gpa: number): number {
     // kvm-xen: QEMU passes the address on as KVM's RUNSTATE_ADDR.
-    const rc = this.runstate.register(
-      caller,
-      gpa === 0 ? -1 : gpa,
-      BigInt(this.host.now()),
-      this.kvmRunstateArea(),
-    );
+    const to = gpa === 0 ? -1 : gpa;
+    const now = BigInt(this.host.now());
+    const rc = this.flavour === "kvm-xen"
+      ? this.runstate.kvmRegister(caller, to, now, this.kvmRunstateArea())
+      : this.runstate.register(caller, to, now);
     if (rc === 0) this.#emit("runstate", `vcpu${caller}: runstate area at 0x${gpa.toString(16)}`);
     return rc;
   }

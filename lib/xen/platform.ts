@@ -1511,7 +1511,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         if (a.type === "addr") {
           const gpa = a.gpa as bigint;
           const to = gpa === KVM_XEN_INVALID ? -1 : Number(gpa);
-          return d.runstate.register(n, to, now, d.kvmRunstateArea());
+          return d.runstate.kvmRegister(n, to, now, d.kvmRunstateArea());
         }
         if (a.type === "current") {
           if (state > 3n) return -XEN_ERRNO.EINVAL;

@@ -135,6 +135,18 @@ export class Runstates {
     return 0;
   }
 
+  /**
+   * KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR) as `kvm` handles it: {@link register},
+   * and with the two-page caches (`copy_on_set`) an area KVM cannot map
+   * (-EFAULT from `kvm_gpc_activate`) deactivates both caches: the vCPU has
+   * no area afterwards (`deactivate_out` in `kvm_xen_vcpu_set_attr`).
+   */
+  kvmRegister(n: number, gpa: number, now: bigint, kvm: KvmRunstateArea): number {
+    const rc = this.register(n, gpa, now, kvm);
+    if (rc === -XEN_ERRNO.EFAULT && kvm === "copy_on_set") this.vcpus[n].area = -1;
+    return rc;
+  }
+
   /** A state change at `now`: account the old state's time, enter the new one, copy. */
   change(n: number, state: number, now: bigint): void {
     const r = this.vcpus[n];
