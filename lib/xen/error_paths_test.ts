@@ -770,6 +770,15 @@ const CASES: Case[] = [
     },
   },
   {
+    op: "KVM_XEN_HVM_CONFIG",
+    code: "EINVAL",
+    why: "a hypercall MSR outside 0x40000000..0x4fffffff",
+    run: () => {
+      const { kvm } = dom({ flavour: "kvm-xen" });
+      return kvm.hvmConfig({ ...kvm.config, msr: 0x1b });
+    },
+  },
+  {
     op: "KVM_XEN_ATTR_TYPE_SHARED_INFO",
     code: "EFAULT",
     why: "a frame no memslot holds (outside guest memory)",

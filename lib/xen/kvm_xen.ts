@@ -84,6 +84,29 @@ export const KVM_XEN_CAPS = 0x1ff;
 export const KVM_XEN_PRIO_2LEVEL = 0xffff_ffff;
 
 /**
+ * The range a KVM_XEN_HVM_CONFIG hypercall MSR must lie in
+ * (`KVM_XEN_MSR_MIN_INDEX`, uapi `asm/kvm.h`): the MSRs unofficially
+ * reserved for hypervisors.
+ *
+ * @example
+ * ```ts
+ * KVM_XEN_MSR_MIN_INDEX; // 0x40000000
+ * ```
+ */
+export const KVM_XEN_MSR_MIN_INDEX = 0x4000_0000;
+
+/**
+ * The last MSR a KVM_XEN_HVM_CONFIG hypercall MSR may be
+ * (`KVM_XEN_MSR_MAX_INDEX`).
+ *
+ * @example
+ * ```ts
+ * KVM_XEN_MSR_MAX_INDEX; // 0x4fffffff
+ * ```
+ */
+export const KVM_XEN_MSR_MAX_INDEX = 0x4fff_ffff;
+
+/**
  * What KVM_XEN_VCPU_GET_ATTR reads ({@link KvmXen.getVcpuAttr}): the
  * attribute, or one field of TIMER.
  *
@@ -415,7 +438,9 @@ export class KvmXen {
   /**
    * KVM_XEN_HVM_CONFIG: only INTERCEPT_HCALL, EVTCHN_SEND and
    * PVCLOCK_TSC_UNSTABLE may be set; INTERCEPT_HCALL with any blob field is
-   * -EINVAL.
+   * -EINVAL; so is a hypercall MSR outside KVM_XEN_MSR_MIN_INDEX ..
+   * KVM_XEN_MSR_MAX_INDEX (Linux 5c17848134ab, "KVM: x86/xen: Restrict
+   * hypercall MSR to unofficial synthetic range"; 0 still means none).
    */
   hvmConfig(c: KvmXenHvmConfig): number {
     const allowed = KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL | KVM_XEN_HVM_CONFIG.EVTCHN_SEND |
@@ -424,6 +449,9 @@ export class KvmXen {
     const blob = c.blobAddr32 !== 0n || c.blobAddr64 !== 0n || c.blobSize32 !== 0 ||
       c.blobSize64 !== 0;
     if ((c.flags & KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL) !== 0 && blob) return -XEN_ERRNO.EINVAL;
+    if (c.msr !== 0 && (c.msr < KVM_XEN_MSR_MIN_INDEX || c.msr > KVM_XEN_MSR_MAX_INDEX)) {
+      return -XEN_ERRNO.EINVAL;
+    }
     this.config = { ...c };
     return 0;
   }
