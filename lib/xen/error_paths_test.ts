@@ -160,6 +160,12 @@ const CASES: Case[] = [
     why: "Xen: domain 0",
     run: () => dom().e.reset(0),
   },
+  {
+    op: "EVTCHNOP_bind_pirq",
+    code: "EPERM",
+    why: "a PV domain has no access to any PIRQ (pirq_access_permitted)",
+    run: () => dom({ type: "pv" }).e.bindPirq(5),
+  },
   // ---- EVTCHNOP_bind_interdomain ----
   {
     op: "EVTCHNOP_bind_interdomain",
@@ -977,7 +983,7 @@ const DOCUMENTED: Readonly<Record<string, readonly Code[]>> = {
   EVTCHNOP_bind_interdomain: ["ESRCH", "ENOSPC", "EINVAL", "ENOENT"],
   EVTCHNOP_bind_virq: ["EINVAL", "ENOENT", "EBUSY", "EEXIST", "ENOSPC"],
   EVTCHNOP_bind_ipi: ["ENOENT", "ENOSPC"],
-  EVTCHNOP_bind_pirq: ["EINVAL", "EEXIST", "EBUSY", "ENOSPC"],
+  EVTCHNOP_bind_pirq: ["EINVAL", "EPERM", "EEXIST", "EBUSY", "ENOSPC"],
   EVTCHNOP_close: ["EINVAL", "ENOENT"],
   EVTCHNOP_send: ["EINVAL", "EFAULT"],
   EVTCHNOP_status: ["ESRCH", "EPERM", "EINVAL"],

@@ -264,6 +264,8 @@ export interface ChannelStatus {
  */
 export interface EvtchnDomain {
   readonly flavour: Flavour;
+  /** HVM, PVH or PV (EVTCHNOP_bind_pirq asks a PV domain for IRQ access). */
+  readonly type: XenDomainType;
   readonly domid: number;
   readonly vcpuCount: number;
   readonly mem: GuestMemory;
@@ -600,8 +602,10 @@ export class EventChannels {
   }
 
   /**
-   * EVTCHNOP_bind_pirq: -EINVAL for a PIRQ out of range, -EEXIST when it
-   * already has a port (kvm-xen: QEMU answers -EBUSY there).
+   * EVTCHNOP_bind_pirq: -EINVAL for a PIRQ out of range, -EPERM in a PV
+   * domain (`evtchn_bind_pirq`: no IRQ access for a domU without a
+   * passed-through device), -EEXIST when it already has a port (kvm-xen:
+   * QEMU answers -EBUSY there).
    *
    * @example
    * ```ts
@@ -611,6 +615,9 @@ export class EventChannels {
    */
   bindPirq(pirq: number): number {
     if (!Number.isInteger(pirq) || pirq < 0 || pirq >= this.nrPirqs) return -XEN_ERRNO.EINVAL;
+    // A PV domain needs access to the PIRQ's IRQ (pirq_access_permitted): a
+    // domU without a passed-through device has no PIRQ mapped, so none.
+    if (this.dom.type === "pv") return -XEN_ERRNO.EPERM;
     if (this.#pirqs.has(pirq)) {
       // kvm-xen: QEMU xen_evtchn_bind_pirq_op returns -EBUSY for a bound PIRQ.
       return this.dom.flavour === "kvm-xen" ? -XEN_ERRNO.EBUSY : -XEN_ERRNO.EEXIST;
