@@ -16,13 +16,21 @@
  *   interrupt; taking it is another matter. While blocked its vPE is not
  *   resident.
  * - Reset: PSTATE.DAIF all set, so a guest unmasks interrupts itself.
+ * - Synchronous exceptions: an instruction that is UNDEFINED (an ICC_*
+ *   system register without a GICv3 CPU interface, which KVM answers with
+ *   `kvm_inject_undefined`) raises one, taken to EL1 at the next boundary
+ *   whatever PSTATE.I/F say, with ESR_EL1.EC 0x00 (Unknown reason) and IL
+ *   set. The handler returns past the instruction (ELR_EL1 + 4), as every
+ *   UNDEF handler of the tests ported does (`guest_undef_handler` in the
+ *   selftests); returning to the instruction itself is not modelled.
  *
  * Sources: Arm DDI 0487 (Arm ARM) D1.3 "Exceptions" (PSTATE.{D,A,I,F} on
- * exception entry), C6.2 WFI and D1.6 "Mechanisms for entering a low-power
+ * exception entry), ESR_EL1 (EC, IL, ISS), C6.2 WFI and D1.6 "Mechanisms for entering a low-power
  * state" (wake-up events); Linux `arch/arm64/kvm/arm.c`
  * (`kvm_arch_vcpu_runnable`, `kvm_arch_vcpu_blocking`), `vgic/vgic.c`
  * (`kvm_vgic_vcpu_pending_irq`), `drivers/irqchip/irq-gic-v3.c`
- * (`gic_handle_irq` reads IAR first).
+ * (`gic_handle_irq` reads IAR first), `arch/arm64/kvm/inject_fault.c`
+ * (`kvm_inject_undefined`: EC Unknown, IL set).
  *
  * @module
  */
@@ -53,6 +61,31 @@ export interface GicPort {
   /** The vCPU blocks in WFI (true) or runs again (false). */
   blocked(cpu: number, yes: boolean): void;
 }
+
+/**
+ * ESR_ELx's layout (Arm ARM D24, ESR_EL1): EC in [31:26], IL (a 32-bit
+ * instruction) in bit 25, ISS in [24:0].
+ *
+ * @example
+ * ```ts
+ * (EsrEc.UNKNOWN << Esr.EC_SHIFT) | Esr.IL; // 0x2000000: an UNDEF, as KVM injects it
+ * ```
+ */
+export const Esr = { EC_SHIFT: 26, IL: 1 << 25 } as const;
+
+/**
+ * The exception classes (ESR_ELx.EC) the model raises: only UNDEF's
+ * "Unknown reason" (0x00) so far.
+ *
+ * @example
+ * ```ts
+ * EsrEc.UNKNOWN; // 0
+ * ```
+ */
+export const EsrEc = { UNKNOWN: 0x00 } as const;
+
+/** The `kind` of a synchronous exception's {@link Taken}, and its handler event. */
+export const SYNC = "sync";
 
 const FRAME_I = 1;
 const FRAME_F = 2;
@@ -91,6 +124,14 @@ export class ArmCpu implements CpuModel {
   /** The INTID each exception acknowledged, innermost last. */
   readonly #intids: number[] = [];
   readonly #ack: Ack = { intid: SPURIOUS, source: -1, group: 1, cause: 0 };
+  /** ESR_EL1 of the synchronous exception waiting to be taken, or -1. */
+  #sync = -1;
+  /** The trace event that raised it. */
+  #syncCause = 0;
+  /** ESR_EL1: the syndrome of the last synchronous exception taken (0 at reset). */
+  esr = 0;
+  /** Synchronous exceptions taken. */
+  syncTaken = 0;
 
   /**
    * Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`);
@@ -98,6 +139,9 @@ export class ArmCpu implements CpuModel {
    */
   hashPrivate(h: StateHash): void {
     h.bool(this.#halted);
+    h.n(this.#sync);
+    h.n(this.esr);
+    h.n(this.syncTaken);
     h.words(this.#frames);
     h.words(this.#intids);
   }
@@ -194,8 +238,27 @@ export class ArmCpu implements CpuModel {
     this.#emit("wake", "woken from WFI");
   }
 
-  /** Wakes a WFI whose wake-up test passes, then: is an unmasked IRQ or FIQ signalled? */
+  /** A synchronous exception is waiting to be taken at the next boundary. */
+  get syncPending(): boolean {
+    return this.#sync >= 0;
+  }
+
+  /**
+   * The instruction just executed is UNDEFINED (`why` says so in the
+   * trace): a synchronous exception with EC Unknown is taken at the next
+   * boundary.
+   */
+  undefined(why: string): void {
+    this.#sync = (EsrEc.UNKNOWN << Esr.EC_SHIFT) | Esr.IL;
+    this.#syncCause = this.trace.enabled ? this.trace.emit(this.name, "undef", `UNDEF: ${why}`) : 0;
+  }
+
+  /**
+   * Wakes a WFI whose wake-up test passes, then: is a synchronous
+   * exception waiting, or an unmasked IRQ or FIQ signalled?
+   */
   canTake(): boolean {
+    if (this.#sync >= 0) return true;
     this.#wake();
     if (this.#halted) return false;
     const s = this.gic.signal(this.index);
@@ -205,6 +268,7 @@ export class ArmCpu implements CpuModel {
   /** Takes the exception: saves and sets PSTATE.I/F, then acknowledges (IAR) as the handler's first read. */
   take(): Taken {
     const t = this.trace;
+    if (this.#sync >= 0) return this.#takeSync();
     const fiq = this.gic.signal(this.index) === 2 && !this.maskF;
     this.#frames.push(
       (this.maskI ? FRAME_I : 0) | (this.maskF ? FRAME_F : 0) | (fiq ? FRAME_FIQ : 0),
@@ -225,6 +289,32 @@ export class ArmCpu implements CpuModel {
       : 0;
     t.close(ack.cause);
     return { kind, vector: ack.intid, ack: iarValue(ack), cause: ack.cause, event };
+  }
+
+  /** Takes the synchronous exception: ESR_EL1 set, PSTATE.I/F saved and set as for any exception to EL1. */
+  #takeSync(): Taken {
+    const t = this.trace;
+    const esr = this.#sync;
+    this.#sync = -1;
+    this.esr = esr;
+    this.syncTaken++;
+    this.#frames.push((this.maskI ? FRAME_I : 0) | (this.maskF ? FRAME_F : 0));
+    this.#intids.push(SPURIOUS);
+    this.maskI = true;
+    this.maskF = true;
+    const cause = this.#syncCause;
+    t.open(cause);
+    const event = t.enabled
+      ? t.emit(
+        this.name,
+        "took",
+        `SYNC: EC 0x${(esr >>> Esr.EC_SHIFT).toString(16).padStart(2, "0")}, ESR_EL1 0x${
+          esr.toString(16)
+        }`,
+      )
+      : 0;
+    t.close(cause);
+    return { kind: SYNC, vector: -1, ack: esr, cause, event };
   }
 
   /** An instruction retired: nothing changes on Arm (no interrupt shadows). */

@@ -131,6 +131,43 @@ export interface IccRegister {
   fields: ReadonlyArray<{ name: string; lsb: number; width: number; doc: string }>;
   /** One line for `scn help`. */
   doc: string;
+  /**
+   * Why an access UNDEFs even with a GICv3 vGIC, when it always does
+   * (AP<n>R1-3: KVM's five priority bits need only AP<n>R0).
+   */
+  undef?: string;
+}
+
+/** ICC_SRE_EL1 as KVM gives a GICv3 guest (`vgic_sre`): SRE | DFB | DIB; writes are ignored. */
+export const ICC_SRE_KVM = 0x7;
+
+/** The SGI registers' fields (ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 share them). */
+function sgiFields(rsDoc: string): IccRegister["fields"] {
+  return [
+    { name: "targetlist", lsb: 0, width: 16, doc: "bit i: the target with Aff0 i" },
+    { name: "aff1", lsb: 16, width: 8, doc: "Aff1 of the targets" },
+    { name: "intid", lsb: 24, width: 4, doc: "the SGI" },
+    { name: "aff2", lsb: 32, width: 8, doc: "Aff2 of the targets" },
+    { name: "irm", lsb: 40, width: 1, doc: "1: every PE but the sender" },
+    { name: "rs", lsb: 44, width: 4, doc: rsDoc },
+    { name: "aff3", lsb: 48, width: 8, doc: "Aff3 of the targets" },
+  ];
+}
+
+/** AP<g>R1..3, which KVM's vGIC does not have (`vgic_v3_max_apr_idx` is 0 with five priority bits). */
+function extraAprs(group: 0 | 1): IccRegister[] {
+  return [1, 2, 3].map((n) => ({
+    name: `ap${group}r${n}`,
+    title: `ICC_AP${group}R${n}_EL1`,
+    access: "rw",
+    width: 32,
+    fields: [],
+    doc: `Group ${group} active priorities ${n * 32}-${
+      n * 32 + 31
+    } (UNDEF: needs 6 or more priority bits)`,
+    undef:
+      "KVM's vGIC has 5 priority bits, so only AP<n>R0 exists (vgic_v3_max_apr_idx; Arm IHI 0069 ICC_AP1R<n>_EL1)",
+  }));
 }
 
 /**
@@ -279,20 +316,7 @@ export const ICC_REGISTERS: readonly IccRegister[] = [
     title: "ICC_SGI1R_EL1",
     access: "wo",
     width: 64,
-    fields: [
-      { name: "targetlist", lsb: 0, width: 16, doc: "bit i: the target with Aff0 i" },
-      { name: "aff1", lsb: 16, width: 8, doc: "Aff1 of the targets" },
-      { name: "intid", lsb: 24, width: 4, doc: "the SGI" },
-      { name: "aff2", lsb: 32, width: 8, doc: "Aff2 of the targets" },
-      { name: "irm", lsb: 40, width: 1, doc: "1: every PE but the sender" },
-      {
-        name: "rs",
-        lsb: 44,
-        width: 4,
-        doc: "range selector: RES0 with ICC_CTLR_EL1.RSS=0, and KVM ignores it",
-      },
-      { name: "aff3", lsb: 48, width: 8, doc: "Aff3 of the targets" },
-    ],
+    fields: sgiFields("range selector: RES0 with ICC_CTLR_EL1.RSS=0, and KVM ignores it"),
     doc: "generate a Group 1 SGI (KVM raises SGIs of either group)",
   },
   {
@@ -300,17 +324,29 @@ export const ICC_REGISTERS: readonly IccRegister[] = [
     title: "ICC_SGI0R_EL1",
     access: "wo",
     width: 64,
-    fields: [
-      { name: "targetlist", lsb: 0, width: 16, doc: "bit i: the target with Aff0 i" },
-      { name: "aff1", lsb: 16, width: 8, doc: "Aff1 of the targets" },
-      { name: "intid", lsb: 24, width: 4, doc: "the SGI" },
-      { name: "aff2", lsb: 32, width: 8, doc: "Aff2 of the targets" },
-      { name: "irm", lsb: 40, width: 1, doc: "1: every PE but the sender" },
-      { name: "rs", lsb: 44, width: 4, doc: "range selector (ignored by KVM)" },
-      { name: "aff3", lsb: 48, width: 8, doc: "Aff3 of the targets" },
-    ],
+    fields: sgiFields("range selector (ignored by KVM)"),
     doc: "generate a Group 0 SGI (only Group 0 SGIs become pending)",
   },
+  {
+    name: "asgi1r",
+    title: "ICC_ASGI1R_EL1",
+    access: "wo",
+    width: 64,
+    fields: sgiFields("range selector (ignored by KVM)"),
+    doc:
+      "generate a Group 1 SGI for the other Security state: with one Security state KVM treats it as ICC_SGI0R_EL1 (access_gic_sgi)",
+  },
+  {
+    name: "sre",
+    title: "ICC_SRE_EL1",
+    access: "rw",
+    width: 32,
+    fields: [],
+    doc:
+      "system register enable: KVM's GICv3 reads 0x7 (SRE, DFB, DIB) and ignores writes (access_gic_sre)",
+  },
+  ...extraAprs(0),
+  ...extraAprs(1),
 ];
 
 /**
@@ -528,6 +564,8 @@ export class CpuInterface {
         return this.igrpen0;
       case "igrpen1":
         return this.igrpen1;
+      case "sre":
+        return ICC_SRE_KVM;
     }
     return 0;
   }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { ArmVm } from "./vm.ts";
+import { ArmVm, ID_AA64PFR0_GIC_V3 } from "./vm.ts";
 import { testEnv } from "./test_env.ts";
 import { KvmIrqType } from "./gic.ts";
+import { Esr, EsrEc, SYNC } from "./cpu.ts";
 
 function vm3() {
   const env = testEnv();
@@ -56,4 +57,40 @@ Deno.test("ArmCpu.wfi() sleeps until an interrupt is pending below PMR, even wit
   vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
   assert.equal(cpu.canTake(), false);
   assert.equal(cpu.halted, false);
+});
+
+Deno.test("ArmCpu.undefined() raises a synchronous exception taken before an IRQ, whatever PSTATE says", () => {
+  const { vm, cpu } = vm3();
+  vm.gic.dist.spis.enabled[40] = 1;
+  vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
+  assert.equal(cpu.maskI, true);
+  cpu.undefined("test");
+  assert.equal(cpu.canTake(), true);
+  const t = cpu.take();
+  assert.equal(t.kind, SYNC);
+  assert.equal(t.vector, -1);
+  assert.equal(t.ack, (EsrEc.UNKNOWN << Esr.EC_SHIFT) | Esr.IL);
+  assert.equal(cpu.esr, 0x200_0000);
+  assert.equal(cpu.syncTaken, 1);
+  assert.equal(vm.gic.dist.spis.state(40), "pending"); // nothing acknowledged
+  cpu.returnFromInterrupt();
+  assert.equal(cpu.maskI, true);
+  cpu.unmask("irq");
+  assert.equal(cpu.take().vector, 40);
+});
+
+Deno.test("ArmVm: without a vGIC the ICC registers UNDEF and ID_AA64PFR0_EL1.GIC follows KVM", () => {
+  const env = testEnv();
+  const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+  assert.equal(vm.iccUndefined(), undefined);
+  assert.equal(vm.idAa64pfr0Gic("guest"), ID_AA64PFR0_GIC_V3);
+  vm.gic.device.created = false;
+  assert.match(vm.iccUndefined()!, /no vGIC/);
+  assert.equal(vm.idAa64pfr0Gic("vmm"), ID_AA64PFR0_GIC_V3); // the host's, before any run
+  assert.equal(vm.idAa64pfr0Gic("guest"), 0);
+  assert.equal(vm.gic.device.run(false), 0); // kvm_finalize_sys_regs clears it
+  assert.equal(vm.idAa64pfr0Gic("vmm"), 0);
+  const v2 = new ArmVm("arm", { vcpus: 1, gic: 2, its: false, v4: false, nrIrqs: 64 }, env);
+  assert.match(v2.iccUndefined()!, /GICv2 vGIC/);
+  assert.equal(v2.idAa64pfr0Gic("vmm"), 0);
 });

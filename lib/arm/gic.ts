@@ -55,6 +55,7 @@ import {
 import {
   type Candidate,
   CpuInterface,
+  ICC_SRE_KVM,
   newCandidate,
   type PendingView,
 } from "./cpu_interface_v3.ts";
@@ -1793,9 +1794,6 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     if (this.trace.enabled) this.trace.emit(source, kind, text);
   }
 }
-
-/** ICC_SRE_EL1 as KVM gives it (`vgic_sre`): SRE | DFB | DIB. */
-const ICC_SRE_KVM = 0x7;
 
 /** GICR_PENDBASER.PTZ: the pending table is all zeros. */
 const GICR_PENDBASER_PTZ = 1n << 62n;

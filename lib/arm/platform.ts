@@ -27,7 +27,8 @@ import type {
 import { OWN_FLAGS, PLUMBING } from "../core/table.ts";
 import type { Platform } from "../core/platform.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
-import { ArmVm } from "./vm.ts";
+import { ArmVm, ID_AA64PFR0_GIC_SHIFT } from "./vm.ts";
+import { SYNC } from "./cpu.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdCtlr, GicdOffset, GicdTyper2 } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
@@ -620,7 +621,29 @@ function mmioAccess(args: Args): { file: string; offset: number; size: 1 | 4 | 8
   return { file: m.file, offset, size, name };
 }
 
+/**
+ * A guest access to the GIC's frames needs a vGIC: without one the address
+ * reaches no in-kernel device and KVM exits to the VMM (KVM_EXIT_MMIO),
+ * which the model does not run.
+ */
+function needVgic(vm: ArmVm, what: string): void {
+  if (!vm.gic.device.created) {
+    throw new CommandInputError(
+      `${what}: the VM has no vGIC yet (gic { deferred } before kvm create_device), so the access reaches no in-kernel device and exits to the VMM as KVM_EXIT_MMIO, which the model does not run`,
+    );
+  }
+}
+
+/** A GICv3 CPU interface instruction (`eoi`, `deactivate`, `sgi`) where the ICC registers UNDEF. */
+function iccInstructionUndefs(vm: ArmVm, cpu: number, title: string): boolean {
+  const why = vm.iccUndefined();
+  if (why === undefined) return false;
+  vm.cpus[cpu].undefined(`${title}: ${why}`);
+  return true;
+}
+
 function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
+  needVgic(vm, `write ${args.register}`);
   const { file, offset, size, name } = mmioAccess(args);
   const value = composeValue(args);
   const gic = vm.gic;
@@ -644,6 +667,7 @@ function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
 }
 
 function mmioRead(vm: ArmVm, cpu: number, args: Args): Val {
+  needVgic(vm, `read ${args.register}`);
   const { file, offset, size } = mmioAccess(args);
   const gic = vm.gic;
   if (file === "gicd") {
@@ -681,16 +705,31 @@ function acting<T>(
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
 
+/**
+ * The result of an access that UNDEFs: the destination register is not
+ * written, and the exception is taken at the next boundary.
+ */
+const UNDEF = -1;
+
+/**
+ * Whether the ICC access UNDEFs on this VM (no GICv3 system register
+ * interface, or a register KVM's vGIC lacks); if so the vCPU raises it.
+ */
+function iccUndefs(vm: ArmVm, cpu: number, r: IccRegister, what: string): boolean {
+  const write = what.startsWith("MSR");
+  const why = vm.iccUndefined() ?? r.undef ??
+    ((write ? r.access === "ro" : r.access === "wo")
+      ? `the ${r.access === "ro" ? "read-only" : "write-only"} register has no ${
+        write ? "MSR" : "MRS"
+      } encoding (UNDEFINED)`
+      : undefined);
+  if (why === undefined) return false;
+  vm.cpus[cpu].undefined(`${what}: ${why}`);
+  return true;
+}
+
 function iccRead(vm: ArmVm, cpu: number, r: IccRegister): number {
-  if (vm.gic.version !== 3) {
-    emit(
-      vm,
-      `vcpu${cpu}`,
-      "undef",
-      `ICC_${r.name.toUpperCase()}_EL1: no system register interface on GICv2`,
-    );
-    return 0;
-  }
+  if (iccUndefs(vm, cpu, r, `MRS ${r.title}`)) return UNDEF;
   const cif = vm.gic.cifs[cpu];
   if (r.name === "iar0" || r.name === "iar1") {
     return acting(vm, `vcpu${cpu}`, "read", `${r.title}`, () => {
@@ -708,12 +747,10 @@ function iccRead(vm: ArmVm, cpu: number, r: IccRegister): number {
 function iccWrite(vm: ArmVm, cpu: number, r: IccRegister, value: bigint): void {
   const source = `vcpu${cpu}`;
   acting(vm, source, "write", `${r.title} <- 0x${value.toString(16)}`, () => {
-    if (vm.gic.version !== 3) {
-      emit(vm, source, "undef", "no system register interface on GICv2");
-      return;
-    }
-    if (r.name === "sgi1r" || r.name === "sgi0r") {
-      vm.gic.sgi(cpu, value, r.name === "sgi0r");
+    if (iccUndefs(vm, cpu, r, `MSR ${r.title}`)) return;
+    if (r.name === "sgi1r" || r.name === "sgi0r" || r.name === "asgi1r") {
+      // access_gic_sgi: with one Security state ASGI1R raises Group 0 SGIs, as SGI0R does.
+      vm.gic.sgi(cpu, value, r.name !== "sgi1r");
       return;
     }
     if (!vm.gic.cifs[cpu].write(r.name, Number(value & 0xffff_ffffn))) {
@@ -724,18 +761,20 @@ function iccWrite(vm: ArmVm, cpu: number, r: IccRegister, value: bigint): void {
 
 function iccCommands(): Cmd[] {
   const out: Cmd[] = [];
+  // Both directions of every register: the one it lacks UNDEFs, as on hardware.
   for (const r of ICC_REGISTERS) {
-    if (r.access !== "wo") {
+    {
       out.push({
         actor: "vcpu",
         name: `read icc_${r.name}`,
-        doc: `MRS ${r.title}: ${r.doc}`,
+        doc: `MRS ${r.title}: ${r.access === "wo" ? "write-only: UNDEF" : r.doc}`,
         params: [],
-        returns: "the register value",
+        returns:
+          "the register value, or UNDEF (-1) when the access is UNDEFINED (no GICv3 vGIC): the exception is taken at the next boundary",
         run: (vm, cpu) => iccRead(vm, cpu, r),
       });
     }
-    if (r.access !== "ro") {
+    {
       const params: ParamSpec[] = [
         {
           name: "value",
@@ -754,7 +793,7 @@ function iccCommands(): Cmd[] {
       out.push({
         actor: "vcpu",
         name: `write icc_${r.name}`,
-        doc: `MSR ${r.title}: ${r.doc}`,
+        doc: `MSR ${r.title}: ${r.access === "ro" ? "read-only: UNDEF" : r.doc}`,
         params,
         run: (vm, cpu, a) => {
           let v = typeof a.value === "bigint" ? a.value : -1n;
@@ -786,6 +825,8 @@ function endOfInterrupt(vm: ArmVm, cpu: number, intid: number, deactivate: boole
     ? "ICC_EOIR0_EL1"
     : "ICC_EOIR1_EL1";
   acting(vm, `vcpu${cpu}`, "write", `${what} <- ${id}`, () => {
+    if (gic.version === 2) needVgic(vm, deactivate ? "deactivate" : "eoi");
+    else if (iccInstructionUndefs(vm, cpu, `MSR ${deactivate ? "ICC_DIR_EL1" : what}`)) return;
     if (deactivate) {
       if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.DIR, id);
       else gic.cifs[cpu].dir(id);
@@ -797,6 +838,7 @@ function endOfInterrupt(vm: ArmVm, cpu: number, intid: number, deactivate: boole
 /** What Linux's GIC drivers do to bring up the GIC for one CPU (and, once, the distributor and ITS). */
 function gicEnable(vm: ArmVm, cpu: number): void {
   const gic = vm.gic;
+  needVgic(vm, "gic enable");
   acting(vm, `vcpu${cpu}`, "gic.enable", "GIC init as Linux does it", () => {
     if (gic.version === 2) {
       gicv2WriteDist(gic, cpu, GicdOffset.CTLR, 1, 4);
@@ -848,6 +890,7 @@ function sendSgi(vm: ArmVm, cpu: number, a: Args): void {
     `SGI ${intid} to ${to === "list" ? `{${(a.targets as number[]).join(", ")}}` : to}`,
     () => {
       if (gic.version === 2) {
+        needVgic(vm, "sgi");
         const filter = to === "others" ? 1 : to === "self" ? 2 : 0;
         let list = 0;
         for (const t of a.targets as number[]) list |= 1 << t;
@@ -860,6 +903,7 @@ function sendSgi(vm: ArmVm, cpu: number, a: Args): void {
         );
         return;
       }
+      if (iccInstructionUndefs(vm, cpu, "MSR ICC_SGI1R_EL1")) return;
       if (to === "others") {
         gic.sgi(cpu, (BigInt(intid) << 24n) | (1n << 40n), false);
         return;
@@ -1265,6 +1309,19 @@ const VCPU_COMMANDS: Cmd[] = [
     run: (vm, cpu, a) => mmioRead(vm, cpu, a),
   },
   ...iccCommands(),
+  {
+    actor: "vcpu",
+    name: "read id_aa64pfr0_el1",
+    doc:
+      "MRS ID_AA64PFR0_EL1, of which only the GIC field [27:24] is modelled (1: GICv3 system registers, 0: none); the other fields describe the host CPU and read 0 here. KVM gives 1 with a GICv3 vGIC, 0 with a GICv2 one (kvm_vgic_create) or with none once the vCPU runs (kvm_finalize_sys_regs)",
+    params: [],
+    returns: "the GIC field in place: (value >> 24) & 0xf is 1 or 0",
+    run: (vm, cpu) => {
+      const v = vm.idAa64pfr0Gic("guest") << ID_AA64PFR0_GIC_SHIFT;
+      emit(vm, `vcpu${cpu}`, "read", `ID_AA64PFR0_EL1.GIC = ${v >>> ID_AA64PFR0_GIC_SHIFT}`);
+      return v;
+    },
+  },
   {
     actor: "vcpu",
     name: "sgi",
@@ -2028,14 +2085,21 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm get_one_reg",
     doc:
-      "KVM_GET_ONE_REG of a timer register: KVM_REG_ARM_TIMER_CNT / PTIMER_CNT (the counter now), TIMER_CVAL / PTIMER_CVAL, TIMER_CTL / PTIMER_CTL (kvm_arm_timer_get_reg; read_timer_ctl sets ISTATUS once the counter reached CVAL even with ENABLE clear)",
+      "KVM_GET_ONE_REG of a timer register: KVM_REG_ARM_TIMER_CNT / PTIMER_CNT (the counter now), TIMER_CVAL / PTIMER_CVAL, TIMER_CTL / PTIMER_CTL (kvm_arm_timer_get_reg; read_timer_ctl sets ISTATUS once the counter reached CVAL even with ENABLE clear); or id_aa64pfr0_el1 (KVM_ARM64_SYS_REG(SYS_ID_AA64PFR0_EL1)) with only its GIC field [27:24] modelled: the host's (1 on a GICv3 host) until a vGIC is created or a vCPU runs without one",
     params: [
       { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
-      { name: "reg", type: { kind: "enum", values: TIMER_REGS }, doc: "the register" },
+      {
+        name: "reg",
+        type: { kind: "enum", values: [...TIMER_REGS, "id_aa64pfr0_el1"] },
+        doc: "the register",
+      },
     ],
     returns: "the 64-bit value",
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_GET_ONE_REG vcpu${a.vcpu} ${a.reg}`, () => {
+        if (a.reg === "id_aa64pfr0_el1") {
+          return BigInt(vm.idAa64pfr0Gic("vmm") << ID_AA64PFR0_GIC_SHIFT);
+        }
         const t =
           vm.timers[a.vcpu as number][(a.reg as string).startsWith("ptimer") ? "phys" : "virt"];
         const what = (a.reg as string).replace(/^p?timer_/, "");
@@ -2572,6 +2636,12 @@ function cpuState(): State[] {
     n("halted", "1 while blocked in WFI", (vm, c) => vm.cpus[c].halted),
     n("depth", "exception handlers running (nested)", (vm, c) => vm.cpus[c].depth),
     n(
+      "esr_el1",
+      "ESR_EL1: the syndrome of the last synchronous exception taken (EC [31:26], IL [25]; 0 before any)",
+      (vm, c) => vm.cpus[c].esr,
+    ),
+    n("sync_taken", "synchronous exceptions taken (UNDEFs)", (vm, c) => vm.cpus[c].syncTaken),
+    n(
       "last_ack_source",
       "GICC_IAR.CPUID of the last interrupt taken: a GICv2 SGI's sender, else -1 (Arm IHI 0048B 4.4.4)",
       (vm, c) => vm.cpus[c].lastAckSource,
@@ -2895,6 +2965,13 @@ const HANDLER_EVENTS: HandlerEventSpec[] = [
   },
   { name: "fiq", doc: "an FIQ exception (Group 0)", takesValue: false, binds: ACK_BINDS },
   {
+    name: SYNC,
+    doc:
+      "a synchronous exception taken to EL1: an UNDEF (ESR_EL1.EC 0x00), such as an ICC_* access without a GICv3 vGIC; the handler returns past the instruction (ELR_EL1 + 4)",
+    takesValue: false,
+    binds: [{ name: "esr", doc: "ESR_EL1: EC [31:26], IL [25], ISS [24:0]", from: "ack" }],
+  },
+  {
     name: "intid",
     doc:
       "an IRQ or FIQ whose acknowledge returned this INTID (declare it before a plain irq handler)",
@@ -2913,6 +2990,7 @@ const CONSTANTS: Record<string, number> = {
   ENOENT: VgicErrno.ENOENT,
   ENODEV,
   SPURIOUS: 1023,
+  UNDEF,
   LPI_BASE,
   ...Object.fromEntries(Object.entries(ItsError).map(([k, v]) => [`E_ITS_${k}`, v])),
   // Redistributor offsets, for `kvm vgic_get_redist_reg offset=GICR_TYPER`.
@@ -3048,6 +3126,12 @@ function onCreatedVcpu(c: Cmd): Cmd {
     if (!vm.gic.vcpuExists(cpu)) {
       throw new CommandInputError(
         `vcpu${cpu} of vm '${vm.name}' is not created yet: the VMM creates it with \`kvm create_vcpu id=${cpu}\` first (vcpus { created ${vm.gic.createdVcpus} })`,
+      );
+    }
+    // The exception is taken before the next instruction, which only a boundary gives.
+    if (vm.cpus[cpu].syncPending) {
+      throw new CommandInputError(
+        `vcpu${cpu} has an UNDEF to take first: a synchronous exception is taken at the next instruction boundary, so put \`run\` after the instruction that raised it (or write both in \`run vcpu${cpu} { }\`)`,
       );
     }
   };
@@ -3194,6 +3278,7 @@ export const armPlatform: Platform<ArmVm> = {
   handlerMatches: (event, values, taken) => {
     if (event === "irq") return taken.kind === "irq";
     if (event === "fiq") return taken.kind === "fiq";
-    return values !== null && values.includes(taken.vector);
+    if (event === SYNC) return taken.kind === SYNC;
+    return taken.kind !== SYNC && values !== null && values.includes(taken.vector);
   },
 };

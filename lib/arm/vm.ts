@@ -45,6 +45,20 @@ import type { StateHash } from "../core/platform.ts";
 export const GUEST_EVTCHN_PPI = 31;
 
 /**
+ * ID_AA64PFR0_EL1.GIC (Arm ARM D24, bits [27:24]): 0b0001, the GICv3/v4.0
+ * system register interface, which is what KVM reports for a GICv3 vGIC
+ * (`SYS_FIELD_PREP_ENUM(ID_AA64PFR0_EL1, GIC, IMP)`, even on a GICv4.1 host).
+ *
+ * @example
+ * ```ts
+ * ID_AA64PFR0_GIC_V3 << ID_AA64PFR0_GIC_SHIFT; // 0x1000000
+ * ```
+ */
+export const ID_AA64PFR0_GIC_V3 = 1;
+/** Where ID_AA64PFR0_EL1.GIC sits: bits [27:24]. */
+export const ID_AA64PFR0_GIC_SHIFT = 24;
+
+/**
  * How a VM is built.
  *
  * @example
@@ -259,6 +273,59 @@ export class ArmVm implements VmModel, GicPort {
   deviceRegistered(type: "vgic_v2" | "vgic_v3" | "its"): boolean {
     const dev = this.gic.device;
     return type === "vgic_v2" ? dev.canEmulateV2 : dev.hostV3;
+  }
+
+  /**
+   * Why the guest's ICC_* system registers UNDEF, or undefined when it has
+   * them: a GICv3 vGIC exists (`kvm_has_gicv3`). Without any vGIC KVM traps
+   * them all (ICH_HCR_EL2.TALL0 | TALL1 | TC, `vcpu_set_ich_hcr`) and its
+   * handlers inject an UNDEF (`undef_access`, `access_gic_sgi`,
+   * `access_gic_sre`); a GICv2 guest has ICC_SRE_EL1.SRE clear, and on a
+   * GICv2 host there is no system register interface at all.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+   * vm.gic.device.created = false;
+   * vm.iccUndefined(); // "no vGIC: ..."
+   * ```
+   */
+  iccUndefined(): string | undefined {
+    const dev = this.gic.device;
+    if (!dev.hostV3) return "a GICv2 host has no GIC system register interface";
+    if (!dev.created) {
+      return "no vGIC: KVM traps the ICC registers (vcpu_set_ich_hcr) and injects an UNDEF (kvm_has_gicv3 false)";
+    }
+    if (this.gic.version !== 3) {
+      return "a GICv2 vGIC: KVM traps the ICC registers (vcpu_set_ich_hcr) and injects an UNDEF (kvm_has_gicv3 false)";
+    }
+    return undefined;
+  }
+
+  /**
+   * ID_AA64PFR0_EL1.GIC ([27:24]) as `who` reads it: 1 (GICv3 system
+   * registers) or 0. KVM starts a VM with the host's (1 on a GICv3 host:
+   * `sanitise_id_aa64pfr0_el1`), `kvm_vgic_create` sets it to the vGIC's
+   * (1 for a GICv3, 0 for a GICv2), and a vCPU's first KVM_RUN without a
+   * vGIC clears it (`kvm_finalize_sys_regs`), so a guest running without
+   * one always reads 0 while the VMM's KVM_GET_ONE_REG before that run
+   * still gives the host's.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+   * vm.idAa64pfr0Gic("guest"); // 1
+   * ```
+   */
+  idAa64pfr0Gic(who: "guest" | "vmm"): number {
+    const dev = this.gic.device;
+    if (dev.created) return this.gic.version === 3 ? ID_AA64PFR0_GIC_V3 : 0;
+    if (who === "guest" || dev.vcpuRan) return 0;
+    return dev.hostV3 ? ID_AA64PFR0_GIC_V3 : 0;
   }
 
   /** A not-yet-created vGIC of the other version, with the VM's own state carried over. */
