@@ -63,7 +63,7 @@ import {
   gicv2WriteCpu,
   gicv2WriteDist,
 } from "./gicv2.ts";
-import { type ArchTimer, CNTFRQ_HZ, TimerCtl } from "./timer.ts";
+import { type ArchTimer, CNTFRQ_HZ, TimerCtl, TimerIrqAttr } from "./timer.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
 import { VGIC_MAX_CPUS, VgicAddrType, VgicErrno } from "./vgic_device.ts";
 import type { ArmRoute } from "./kvm_routing.ts";
@@ -1190,10 +1190,105 @@ const COUNTER_READS: ReadonlyArray<{
   }),
 ];
 
+/** The timer's vCPU attribute (KVM_ARM_VCPU_TIMER_IRQ_*): its number. */
+const TIMER_ATTR = {
+  kind: "int",
+  min: 0,
+  max: 0xffff_ffff,
+  what: "a KVM_ARM_VCPU_TIMER_CTRL attribute (KVM_ARM_VCPU_TIMER_IRQ_VTIMER ...)",
+  decimal: true,
+} as const;
+
+/** KVM_{SET,GET,HAS}_DEVICE_ATTR on a vCPU fd, group KVM_ARM_VCPU_TIMER_CTRL. */
+function timerAttrCommands(): Cmd[] {
+  const vcpuFd = (vm: ArmVm, cpu: number, what: string) => {
+    if (!vm.gic.vcpuExists(cpu)) {
+      throw new CommandInputError(
+        `${what} vcpu${cpu}: the VMM has no vCPU fd for it yet: create it with \`kvm create_vcpu id=${cpu}\` first`,
+      );
+    }
+  };
+  const shown = (attr: number) => TIMER_ATTR_NAMES[attr] ?? `attr ${attr}`;
+  return [
+    {
+      actor: "vmm",
+      name: "kvm timer_set_irq",
+      doc:
+        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_TIMER_CTRL, attr) on a vCPU (kvm_arm_timer_set_attr): the PPI a timer drives, one table for the whole VM. -EINVAL without an in-kernel vGIC or for an INTID that is not a PPI (16-31), -EBUSY once a KVM_RUN froze them, -ENXIO for an unknown attribute; duplicates are accepted here and refused by the first KVM_RUN (-EINVAL, timer_irqs_are_valid)",
+      params: [
+        { name: "vcpu", type: VCPU_ID, doc: "the vCPU whose fd is used" },
+        {
+          name: "attr",
+          type: TIMER_ATTR,
+          doc: "KVM_ARM_VCPU_TIMER_IRQ_VTIMER (0), _PTIMER (1), _HVTIMER (2), _HPTIMER (3)",
+        },
+        { name: "irq", type: U32, doc: "the INTID" },
+      ],
+      returns: "0 or -EINVAL / -EBUSY / -ENXIO",
+      run: (vm, _c, a, source) => {
+        vcpuFd(vm, a.vcpu as number, "KVM_SET_DEVICE_ATTR");
+        const attr = a.attr as number, irq = a.irq as number;
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SET_DEVICE_ATTR vcpu${a.vcpu} TIMER_CTRL ${shown(attr)} <- ${irq}`,
+          () => vm.setTimerIrq(attr, irq),
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm timer_get_irq",
+      doc:
+        "KVM_GET_DEVICE_ATTR(KVM_ARM_VCPU_TIMER_CTRL, attr) on a vCPU (kvm_arm_timer_get_attr): the PPI the timer drives (27 CNTV, 30 CNTP, 28 CNTHV, 26 CNTHP unless renumbered), or -ENXIO for an unknown attribute",
+      params: [
+        { name: "vcpu", type: VCPU_ID, doc: "the vCPU whose fd is used" },
+        {
+          name: "attr",
+          type: TIMER_ATTR,
+          doc: "KVM_ARM_VCPU_TIMER_IRQ_VTIMER (0) ... _HPTIMER (3)",
+        },
+      ],
+      returns: "the INTID, or -ENXIO",
+      run: (vm, _c, a, source) => {
+        vcpuFd(vm, a.vcpu as number, "KVM_GET_DEVICE_ATTR");
+        const attr = a.attr as number;
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_GET_DEVICE_ATTR vcpu${a.vcpu} TIMER_CTRL ${shown(attr)}`,
+          () => attr < vm.timerPpis.ppi.length ? vm.timerPpis.ppi[attr] : -ENXIO,
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm timer_has_attr",
+      doc:
+        "KVM_HAS_DEVICE_ATTR(KVM_ARM_VCPU_TIMER_CTRL, attr) on a vCPU (kvm_arm_timer_has_attr): 0 for the four timer attributes, -ENXIO for others",
+      params: [
+        { name: "vcpu", type: VCPU_ID, doc: "the vCPU whose fd is used" },
+        { name: "attr", type: TIMER_ATTR, doc: "the attribute" },
+      ],
+      returns: "0 or -ENXIO",
+      run: (vm, _c, a) => {
+        vcpuFd(vm, a.vcpu as number, "KVM_HAS_DEVICE_ATTR");
+        return (a.attr as number) < vm.timerPpis.ppi.length ? 0 : -ENXIO;
+      },
+    },
+  ];
+}
+
+/** KVM_ARM_VCPU_TIMER_IRQ_* by attribute number. */
+const TIMER_ATTR_NAMES: readonly string[] = Object.keys(TimerIrqAttr).map((k) => `IRQ_${k}`);
+
 const TIMER_PARAM: ParamSpec = {
   name: "timer",
   type: { kind: "enum", values: ["virt", "phys"] },
-  doc: "virt: CNTV (PPI 27), phys: CNTP (PPI 30)",
+  doc:
+    "virt: CNTV (PPI 27), phys: CNTP (PPI 30), unless the VMM renumbered them (kvm timer_set_irq)",
   default: "virt",
 };
 
@@ -1829,7 +1924,7 @@ const VMM_COMMANDS: Cmd[] = [
           `KVM_RUN vcpu${cpu}: the VMM has no vCPU fd for it yet: create it with \`kvm create_vcpu id=${cpu}\` first`,
         );
       }
-      return acting(vm, source, "ioctl", `KVM_RUN vcpu${cpu}`, () => vm.gic.run(cpu));
+      return acting(vm, source, "ioctl", `KVM_RUN vcpu${cpu}`, () => vm.run(cpu));
     },
   },
   onDeviceFd("vgic", {
@@ -2081,6 +2176,7 @@ const VMM_COMMANDS: Cmd[] = [
         () => vm.gic.getRedistReg(a.vcpu as number, a.offset as number),
       ),
   }),
+  ...timerAttrCommands(),
   {
     actor: "vmm",
     name: "kvm get_one_reg",
@@ -2538,6 +2634,19 @@ function gicState(): State[] {
         "1 once the vGIC is initialised (vgic_init): from the start for a plain `gic`, else by `vmm: kvm vgic_init` (KVM_DEV_ARM_VGIC_CTRL_INIT) or, on a GICv2, its first KVM_RUN, injection or register attribute",
       get: (vm) => (vm.gic.initialized ? 1 : 0),
     },
+    ...Object.entries(TimerIrqAttr).map(([k, attr]): State => ({
+      pattern: `timer_irq.${k.toLowerCase()}`,
+      type: INTID,
+      doc: `the PPI of every vCPU's ${k} (KVM's timer_data.ppi; kvm timer_set_irq renumbers it)`,
+      get: (vm) => vm.timerPpis.ppi[attr],
+    })),
+    {
+      pattern: "timer_irq.immutable",
+      type: BIT,
+      doc:
+        "1 once a KVM_RUN with a vGIC validated the timer PPIs (KVM_ARCH_FLAG_TIMER_PPIS_IMMUTABLE): kvm timer_set_irq is -EBUSY",
+      get: (vm) => (vm.timerPpis.immutable ? 1 : 0),
+    },
     {
       pattern: "vgic.created",
       type: BIT,
@@ -2991,6 +3100,9 @@ const CONSTANTS: Record<string, number> = {
   ENODEV,
   SPURIOUS: 1023,
   UNDEF,
+  ...Object.fromEntries(
+    Object.entries(TimerIrqAttr).map(([k, v]) => [`KVM_ARM_VCPU_TIMER_IRQ_${k}`, v]),
+  ),
   LPI_BASE,
   ...Object.fromEntries(Object.entries(ItsError).map(([k, v]) => [`E_ITS_${k}`, v])),
   // Redistributor offsets, for `kvm vgic_get_redist_reg offset=GICR_TYPER`.

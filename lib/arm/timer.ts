@@ -33,6 +33,7 @@
 import type { Scheduled } from "../core/event_queue.ts";
 import type { ModelEnv } from "../core/platform.ts";
 import type { StateHash } from "../core/platform.ts";
+import { EBUSY, EINVAL, ENXIO } from "./errno.ts";
 
 /**
  * Counter frequency (CNTFRQ_EL0): 1 GHz, one tick per nanosecond.
@@ -45,7 +46,9 @@ import type { StateHash } from "../core/platform.ts";
 export const CNTFRQ_HZ = 1_000_000_000;
 
 /**
- * Timer PPIs as KVM assigns them by default.
+ * Timer PPIs as KVM assigns them by default (`default_ppi` in
+ * `kvm_timer_init_vm`); the VMM may renumber them (see
+ * {@link TimerIrqAttr}).
  *
  * @example
  * ```ts
@@ -64,6 +67,73 @@ export const TimerPpi = {
   /** EL2 physical timer (CNTHP), nested virtualization. */
   HPHYS: 26,
 } as const;
+
+/**
+ * The attributes of KVM_ARM_VCPU_TIMER_CTRL (group 1 of a vCPU's device
+ * attributes, `arch/arm64/include/uapi/asm/kvm.h`): which PPI each timer
+ * drives. The numbers are KVM's `TIMER_VTIMER`... indexes as well.
+ *
+ * @example
+ * ```ts
+ * TimerIrqAttr.PTIMER; // 1: KVM_ARM_VCPU_TIMER_IRQ_PTIMER
+ * ```
+ */
+export const TimerIrqAttr = { VTIMER: 0, PTIMER: 1, HVTIMER: 2, HPTIMER: 3 } as const;
+
+/** KVM_ARM_VCPU_TIMER_CTRL: the vCPU attribute group of the timer PPIs. */
+export const KVM_ARM_VCPU_TIMER_CTRL = 1;
+
+/**
+ * The VM's timer PPIs (KVM's `kvm->arch.timer_data.ppi[]`, one table for
+ * every vCPU), indexed by {@link TimerIrqAttr}, and whether they can still
+ * change (KVM_ARCH_FLAG_TIMER_PPIS_IMMUTABLE).
+ *
+ * @example
+ * ```ts
+ * const t = new TimerPpis();
+ * t.set(TimerIrqAttr.VTIMER, 20); // 0
+ * t.ppi[TimerIrqAttr.VTIMER]; // 20
+ * t.set(TimerIrqAttr.VTIMER, 40); // -22 (-EINVAL): not a PPI
+ * ```
+ */
+export class TimerPpis {
+  /** The PPI of each timer, by {@link TimerIrqAttr}. */
+  readonly ppi: number[] = [TimerPpi.VIRT, TimerPpi.PHYS, TimerPpi.HVIRT, TimerPpi.HPHYS];
+  /** Frozen by the first KVM_RUN that validated them. */
+  immutable = false;
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_TIMER_CTRL, `attr`) of `irq`, as
+   * `kvm_arm_timer_set_attr` checks it once an in-kernel irqchip exists:
+   * -EINVAL for an INTID that is not a PPI (16-31), -EBUSY once frozen,
+   * -ENXIO for an unknown attribute; otherwise the VM's table takes it at
+   * face value (duplicates are found at the first KVM_RUN).
+   */
+  set(attr: number, irq: number): number {
+    if (irq < 16 || irq > 31) return -EINVAL;
+    if (this.immutable) return -EBUSY;
+    if (attr < 0 || attr >= this.ppi.length) return -ENXIO;
+    this.ppi[attr] = irq;
+    return 0;
+  }
+
+  /**
+   * `timer_irqs_are_valid` at a vCPU's first KVM_RUN: each of the
+   * vCPU's `count` timers (2, the EL1 ones, without nested
+   * virtualization) must own a PPI of its own (`kvm_vgic_set_owner`
+   * refuses a PPI another timer owns). Valid: frozen from then on.
+   */
+  validate(count: number): boolean {
+    let bits = 0;
+    for (let i = 0; i < count; i++) {
+      const bit = 1 << this.ppi[i];
+      if ((bits & bit) !== 0) return false;
+      bits |= bit;
+    }
+    this.immutable = true;
+    return true;
+  }
+}
 
 /**
  * CNTx_CTL_EL0 bits.
@@ -168,7 +238,8 @@ export class ArchTimer {
    */
   constructor(
     readonly name: "virt" | "phys",
-    readonly ppi: number,
+    /** The PPI it drives: the VM's (see {@link TimerPpis}), kept here by the VM. */
+    public ppi: number,
     readonly env: ModelEnv,
     readonly output: TimerLine,
     readonly offsets: CounterOffsets = newCounterOffsets(),

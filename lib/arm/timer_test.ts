@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { ArchTimer, newCounterOffsets, TimerCtl } from "./timer.ts";
+import { ArchTimer, newCounterOffsets, TimerCtl, TimerIrqAttr, TimerPpis } from "./timer.ts";
+import { ArmVm } from "./vm.ts";
+import { OWNER_NONE, OWNER_TIMER } from "./irq_state.ts";
 import { testEnv } from "./test_env.ts";
 
 Deno.test("ArchTimer raises its line at CVAL and drops it when masked or disabled", () => {
@@ -85,4 +87,31 @@ Deno.test("ArchTimer: a met condition ends when the counter wraps past 2^64 to b
   assert.equal(t.counter < t.cval, true);
   assert.equal(t.istatus, false);
   assert.deepEqual(levels, [true, false]);
+});
+
+Deno.test("TimerPpis.set follows kvm_arm_timer_set_attr's order of checks", () => {
+  const t = new TimerPpis();
+  assert.deepEqual(t.ppi, [27, 30, 28, 26]);
+  assert.equal(t.set(TimerIrqAttr.VTIMER, 32), -22); // not a PPI
+  assert.equal(t.set(7, 40), -22); // the INTID before the attribute
+  assert.equal(t.set(7, 20), -6); // -ENXIO
+  assert.equal(t.set(TimerIrqAttr.PTIMER, 27), 0); // a duplicate, taken at face value
+  assert.equal(t.validate(2), false); // KVM_RUN: -EINVAL
+  assert.equal(t.immutable, false);
+  assert.equal(t.set(TimerIrqAttr.PTIMER, 30), 0);
+  assert.equal(t.set(TimerIrqAttr.HVTIMER, 27), 0); // an EL2 timer: not checked without NV
+  assert.equal(t.validate(2), true);
+  assert.equal(t.set(TimerIrqAttr.VTIMER, 20), -16); // frozen: -EBUSY
+});
+
+Deno.test("ArmVm.setTimerIrq moves the timer's line and its ownership", () => {
+  const env = testEnv();
+  const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+  const bank = vm.gic.rds[0].bank;
+  assert.equal(vm.setTimerIrq(TimerIrqAttr.VTIMER, 20), 0);
+  assert.equal(vm.timers[0].virt.ppi, 20);
+  assert.equal(bank.owner[20], OWNER_TIMER);
+  assert.equal(bank.owner[27], OWNER_NONE);
+  vm.gic.device.created = false;
+  assert.equal(vm.setTimerIrq(TimerIrqAttr.VTIMER, 21), -22); // no in-kernel irqchip
 });

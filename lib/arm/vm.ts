@@ -22,10 +22,17 @@ import type { Ack } from "./cpu_interface_v3.ts";
 import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import type { ItsKvmRelease } from "./its.ts";
-import { OWNER_TIMER } from "./irq_state.ts";
-import { ArchTimer, type CounterOffsets, newCounterOffsets, TimerPpi } from "./timer.ts";
+import { OWNER_NONE, OWNER_TIMER } from "./irq_state.ts";
+import {
+  ArchTimer,
+  type CounterOffsets,
+  newCounterOffsets,
+  TimerIrqAttr,
+  TimerPpi,
+  TimerPpis,
+} from "./timer.ts";
 import { armRamSize } from "./memory_map.ts";
-import { ENODEV } from "./errno.ts";
+import { EINVAL, ENODEV } from "./errno.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
@@ -43,6 +50,9 @@ import type { StateHash } from "../core/platform.ts";
  * ```
  */
 export const GUEST_EVTCHN_PPI = 31;
+
+/** The timers of a vCPU without nested virtualization (`nr_timers`): CNTV and CNTP. */
+const EL1_TIMERS = 2;
 
 /**
  * ID_AA64PFR0_EL1.GIC (Arm ARM D24, bits [27:24]): 0b0001, the GICv3/v4.0
@@ -144,6 +154,8 @@ export class ArmVm implements VmModel, GicPort {
   /** Each vCPU's timers, indexed by vcpu_id. */
   readonly timers: VcpuTimers[] = [];
   readonly #env: ModelEnv;
+  /** The VM's timer PPIs (KVM_ARM_VCPU_TIMER_CTRL), which every vCPU's timers share. */
+  readonly timerPpis: TimerPpis = new TimerPpis();
   /** The VM's counter offsets, which every vCPU's timers share. */
   readonly counterOffsets: CounterOffsets = newCounterOffsets();
   /** The scenario's trace. */
@@ -187,14 +199,14 @@ export class ArmVm implements VmModel, GicPort {
           "virt",
           TimerPpi.VIRT,
           env,
-          this.#timerOutput(i, TimerPpi.VIRT),
+          this.#timerOutput(i, "virt"),
           this.counterOffsets,
         ),
         phys: new ArchTimer(
           "phys",
           TimerPpi.PHYS,
           env,
-          this.#timerOutput(i, TimerPpi.PHYS),
+          this.#timerOutput(i, "phys"),
           this.counterOffsets,
         ),
       });
@@ -222,10 +234,71 @@ export class ArmVm implements VmModel, GicPort {
   /** The timer owns its PPIs (kvm_vgic_set_owner): userspace cannot drive them. */
   #ownTimerPpis(): void {
     for (const rd of this.gic.rds) {
-      for (const p of [TimerPpi.VIRT, TimerPpi.PHYS, TimerPpi.HVIRT, TimerPpi.HPHYS]) {
-        rd.bank.owner[p] = OWNER_TIMER;
-      }
+      for (const p of this.timerPpis.ppi) rd.bank.owner[p] = OWNER_TIMER;
     }
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_TIMER_CTRL, `attr`) on any vCPU
+   * (`kvm_arm_timer_set_attr`): -EINVAL without an in-kernel vGIC, then
+   * {@link TimerPpis.set}'s answer. The table is the VM's, so every vCPU's
+   * timer moves to the new PPI, and so does its ownership; a level the
+   * timer holds high moves with it.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+   * vm.setTimerIrq(TimerIrqAttr.VTIMER, 20); // 0
+   * vm.timers[1].virt.ppi; // 20
+   * ```
+   */
+  setTimerIrq(attr: number, irq: number): number {
+    if (!this.gic.device.created) return -EINVAL;
+    const t = this.timerPpis;
+    const old = attr >= 0 && attr < t.ppi.length ? t.ppi[attr] : -1;
+    const r = t.set(attr, irq);
+    if (r !== 0 || old === irq) return r;
+    for (const rd of this.gic.rds) rd.bank.owner[old] = OWNER_NONE;
+    this.#ownTimerPpis();
+    const which = attr === TimerIrqAttr.VTIMER
+      ? "virt"
+      : attr === TimerIrqAttr.PTIMER
+      ? "phys"
+      : null;
+    if (which === null) return 0; // the EL2 timers are not modelled beyond their number
+    for (let cpu = 0; cpu < this.timers.length; cpu++) {
+      const timer = this.timers[cpu][which];
+      if (timer.line) this.gic.setPrivateLine(cpu, old, false, OWNER_TIMER, 0);
+      timer.ppi = irq;
+      if (timer.line) this.gic.setPrivateLine(cpu, irq, true, OWNER_TIMER, 0);
+    }
+    return 0;
+  }
+
+  /**
+   * KVM_RUN of vCPU `cpu`: the vGIC's answer (`kvm_vgic_map_resources`,
+   * {@link Gic.run}), then the timer's (`kvm_timer_enable`): with an
+   * in-kernel vGIC, -EINVAL when the EL1 timers share a PPI
+   * (`timer_irqs_are_valid`), else the PPIs are frozen.
+   */
+  run(cpu: number): number {
+    const r = this.gic.run(cpu);
+    if (r !== 0 || !this.gic.device.created) return r;
+    if (!this.timerPpis.validate(EL1_TIMERS)) {
+      if (this.trace.enabled) {
+        this.trace.emit(
+          "kvm",
+          "run",
+          `KVM_RUN vcpu${cpu}: -22: the timers' PPIs ${
+            this.timerPpis.ppi.slice(0, EL1_TIMERS).join(", ")
+          } are not distinct (timer_irqs_are_valid)`,
+        );
+      }
+      return -EINVAL;
+    }
+    return 0;
   }
 
   /**
@@ -378,16 +451,15 @@ export class ArmVm implements VmModel, GicPort {
     return this.#env.now();
   }
 
-  #timerOutput(cpu: number, ppi: number): (level: boolean) => void {
+  #timerOutput(cpu: number, which: "virt" | "phys"): (level: boolean) => void {
     return (level) => {
       const t = this.trace;
+      const ppi = this.timers[cpu][which].ppi;
       const id = t.enabled
         ? t.emit(
           `timer${cpu}`,
           "line",
-          `${ppi === TimerPpi.VIRT ? "CNTV" : "CNTP"} output ${
-            level ? "high" : "low"
-          } (PPI ${ppi})`,
+          `${which === "virt" ? "CNTV" : "CNTP"} output ${level ? "high" : "low"} (PPI ${ppi})`,
         )
         : 0;
       t.open(id);
