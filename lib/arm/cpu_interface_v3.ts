@@ -110,6 +110,19 @@ export const IccCtlr = {
 } as const;
 
 /**
+ * A bit of the group mask {@link PendingView.highest} takes beside bits 0
+ * and 1: Group 1 is enabled at the CPU interface (ICC_IGRPEN1_EL1, the
+ * vCPU's ICH_VMCR_EL2.VENG1), with or without the distributor's enable.
+ *
+ * @example
+ * ```ts
+ * declare const cif: CpuInterface;
+ * (cif.enabledGroups() & CPU_GROUP1) !== 0; // ICC_IGRPEN1_EL1.Enable
+ * ```
+ */
+export const CPU_GROUP1 = 4;
+
+/**
  * An ICC system register the guest can name.
  *
  * @example
@@ -450,11 +463,16 @@ export class CpuInterface {
     return this.cbpr | (this.eoiMode << 1) | (4 << IccCtlr.PRIbitsShift);
   }
 
-  /** Groups enabled both here and at the distributor (bit g = group g). */
+  /**
+   * Groups enabled both here and at the distributor (bit g = group g), and
+   * {@link CPU_GROUP1} when ICC_IGRPEN1_EL1 is set whatever the distributor
+   * says: what gates a GICv4.0 vLPI, which the hardware delivers without
+   * the emulated GICD_CTLR.
+   */
   enabledGroups(): number {
     let g = 0;
     if (this.igrpen0 && this.view.distGroupEnabled(0)) g |= 1;
-    if (this.igrpen1 && this.view.distGroupEnabled(1)) g |= 2;
+    if (this.igrpen1) g |= this.view.distGroupEnabled(1) ? 2 | CPU_GROUP1 : CPU_GROUP1;
     return g;
   }
 

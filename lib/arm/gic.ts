@@ -54,6 +54,7 @@ import {
 } from "./gicv3_redistributor.ts";
 import {
   type Candidate,
+  CPU_GROUP1,
   CpuInterface,
   ICC_SRE_KVM,
   newCandidate,
@@ -621,14 +622,22 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       }
     }
     // LPIs are Group 1 only, and need EnableLPIs at the target redistributor.
-    if ((groups & 2) !== 0 && this.rds[cpu].enableLpis) {
+    // A GICv4.0 vLPI is delivered by the hardware, which knows nothing of the
+    // emulated GICD_CTLR: only the vCPU's Group 1 enable (ICH_VMCR_EL2.VENG1)
+    // gates it. GICv4.1 carries the distributor's enable to the vPE
+    // (GICR_VPENDBASER.vGrp1En, its_vpe_4_1_make_resident).
+    const g1 = (groups & 2) !== 0;
+    const vg1 = g1 || ((groups & CPU_GROUP1) !== 0 && this.v4 !== null && !this.v4.v41);
+    if (vg1 && this.rds[cpu].enableLpis) {
       const list = this.lpis.list;
       const vpe = this.v4 ? this.v4.vpes[cpu] : null;
       for (let k = 0; k < list.length; k++) {
         const l = list[k];
         if (l.target !== cpu || !l.pending || !l.enabled) continue;
         // A vLPI reaches the CPU interface only while its vPE is resident.
-        if (l.forwarded && vpe !== null && !vpe.resident) continue;
+        if (l.forwarded && vpe !== null) {
+          if (!vpe.resident) continue;
+        } else if (!g1) continue;
         const p = l.priority & PRIORITY_MASK;
         if (p < bestPrio || (p === bestPrio && l.intid < best)) {
           best = l.intid, bestPrio = p, bestGroup = 1, bestCause = l.cause;

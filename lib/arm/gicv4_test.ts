@@ -78,3 +78,30 @@ Deno.test("GICv4.1 vSGIs: acknowledged without becoming active, hidden while the
   cif.write("eoir1", 2);
   assert.equal(cif.rpr, 0xff);
 });
+
+Deno.test("A GICv4.0 vLPI is gated by ICC_IGRPEN1_EL1 only, not by the emulated GICD_CTLR", () => {
+  const g = setup();
+  const cif = g.cifs[1];
+  cif.pmr = 0xf0;
+  cif.igrpen1 = 1;
+  g.dist.ctlr = 0;
+  g.its!.translater(0x10, 3);
+  assert.equal(cif.hppir(1), 8200);
+  cif.igrpen1 = 0;
+  assert.equal(cif.hppir(1), 1023);
+  cif.igrpen1 = 1;
+  assert.equal(cif.read("iar1"), 8200);
+});
+
+Deno.test("A GICv4.1 vLPI waits for GICD_CTLR.EnableGrp1 (the vPE's vGrp1En)", () => {
+  const g = setup();
+  g.v4!.v41 = true;
+  const cif = g.cifs[1];
+  cif.pmr = 0xf0;
+  cif.igrpen1 = 1;
+  g.dist.ctlr = 0;
+  g.its!.translater(0x10, 3);
+  assert.equal(cif.hppir(1), 1023);
+  g.dist.ctlr = 2;
+  assert.equal(cif.read("iar1"), 8200);
+});
