@@ -52,7 +52,7 @@ import type { StateHash } from "../core/platform.ts";
  * ```
  */
 export interface GicPort {
-  /** 0 nothing, 1 IRQ, 2 FIQ asserted towards this vCPU. */
+  /** 0 nothing, 1 IRQ, 2 FIQ asserted towards this vCPU (3: both). */
   signal(cpu: number): number;
   /** The handler's acknowledge for this exception; fills `out`. */
   acknowledgeFor(cpu: number, fiq: boolean, out: Ack): Ack;
@@ -262,14 +262,14 @@ export class ArmCpu implements CpuModel {
     this.#wake();
     if (this.#halted) return false;
     const s = this.gic.signal(this.index);
-    return (s === 2 && !this.maskF) || (s === 1 && !this.maskI);
+    return ((s & 2) !== 0 && !this.maskF) || ((s & 1) !== 0 && !this.maskI);
   }
 
   /** Takes the exception: saves and sets PSTATE.I/F, then acknowledges (IAR) as the handler's first read. */
   take(): Taken {
     const t = this.trace;
     if (this.#sync >= 0) return this.#takeSync();
-    const fiq = this.gic.signal(this.index) === 2 && !this.maskF;
+    const fiq = (this.gic.signal(this.index) & 2) !== 0 && !this.maskF;
     this.#frames.push(
       (this.maskI ? FRAME_I : 0) | (this.maskF ? FRAME_F : 0) | (fiq ? FRAME_FIQ : 0),
     );
@@ -284,7 +284,9 @@ export class ArmCpu implements CpuModel {
       ? t.emit(
         this.name,
         "took",
-        `${kind.toUpperCase()}: ${ack.intid}${ack.source >= 0 ? ` from cpu${ack.source}` : ""}`,
+        ack.intid < 0
+          ? `${kind.toUpperCase()}: the VMM's line, no GIC to acknowledge`
+          : `${kind.toUpperCase()}: ${ack.intid}${ack.source >= 0 ? ` from cpu${ack.source}` : ""}`,
       )
       : 0;
     t.close(ack.cause);

@@ -1575,7 +1575,7 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm irq_line",
     doc:
-      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu is refused (in-kernel GIC), spi ignores vcpu, ppi needs 16..31; spi and ppi are -ENXIO until `kvm create_device` made a deferred vGIC; then kvm_vgic_inject_irq's vgic_lazy_init answers -EBUSY on a GICv3 until `kvm vgic_init` (after the type, vCPU and INTID < 32 checks; an SPI past nr_irqs is -EBUSY before, -EINVAL after) and initialises a GICv2 on the spot",
+      "KVM_IRQ_LINE: irq = vcpu2_index<<28 | type<<24 | vcpu_index<<16 | num; type cpu drives the vCPU's IRQ (num 0) or FIQ (num 1) line itself (HCR_EL2.VI/VF, vcpu_interrupt_line) and only without a vGIC (-ENXIO with one; the handler gets INTID -1: no GIC to acknowledge), spi ignores vcpu, ppi needs 16..31; spi and ppi are -ENXIO until `kvm create_device` made a deferred vGIC; then kvm_vgic_inject_irq's vgic_lazy_init answers -EBUSY on a GICv3 until `kvm vgic_init` (after the type, vCPU and INTID < 32 checks; an SPI past nr_irqs is -EBUSY before, -EINVAL after) and initialises a GICv2 on the spot",
     params: [
       {
         name: "type",
@@ -1610,7 +1610,7 @@ const VMM_COMMANDS: Cmd[] = [
         source,
         "ioctl",
         `KVM_IRQ_LINE irq ${hex(irq >>> 0)} level ${a.level}`,
-        (id) => vm.gic.kvmIrqLine(type, vcpu, num, a.level as number, id),
+        (id) => vm.kvmIrqLine(type, vcpu, num, a.level as number, id),
       );
     },
   },

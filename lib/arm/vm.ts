@@ -3,10 +3,13 @@
  * optionally with an ITS and GICv4 direct injection underneath) and each
  * vCPU's arch timer wired to its PPIs.
  *
- * KVM/arm64 has no userspace interrupt controller for a GIC guest: the
- * irqchip is always in the kernel, the timer injects in-kernel, and
+ * KVM/arm64 has no userspace interrupt controller for a GIC guest: with a
+ * vGIC the irqchip is in the kernel, the timer injects in-kernel, and
  * KVM_IRQ_LINE of type CPU (driving the vCPU's IRQ/FIQ lines directly) is
- * refused with -ENXIO.
+ * refused with -ENXIO. A VM never given a vGIC (`gic { deferred }` without
+ * KVM_CREATE_DEVICE) is the exception: the VMM drives those lines itself
+ * (HCR_EL2.VI / VF, `vcpu_interrupt_line`), and the guest's ICC accesses
+ * UNDEF.
  *
  * Sources: Linux `Documentation/virt/kvm/api.rst` (KVM_IRQ_LINE on arm64,
  * KVM_SIGNAL_MSI), `Documentation/virt/kvm/devices/arm-vgic-v3.rst`,
@@ -154,6 +157,13 @@ export class ArmVm implements VmModel, GicPort {
   /** Each vCPU's timers, indexed by vcpu_id. */
   readonly timers: VcpuTimers[] = [];
   readonly #env: ModelEnv;
+  /**
+   * Each vCPU's IRQ (bit 0) and FIQ (bit 1) lines as the VMM drives them
+   * without a vGIC (KVM_IRQ_LINE type CPU: HCR_EL2.VI and VF).
+   */
+  readonly cpuLines: Uint8Array;
+  /** The trace event that last raised each vCPU's line. */
+  readonly #lineCause: number[];
   /** The VM's timer PPIs (KVM_ARM_VCPU_TIMER_CTRL), which every vCPU's timers share. */
   readonly timerPpis: TimerPpis = new TimerPpis();
   /** The VM's counter offsets, which every vCPU's timers share. */
@@ -192,6 +202,8 @@ export class ArmVm implements VmModel, GicPort {
       itsRelease: config.itsRelease,
     }, env.trace);
     this.#ownTimerPpis();
+    this.cpuLines = new Uint8Array(config.vcpus);
+    this.#lineCause = new Array(config.vcpus).fill(0);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));
       this.timers.push({
@@ -273,6 +285,48 @@ export class ArmVm implements VmModel, GicPort {
       if (timer.line) this.gic.setPrivateLine(cpu, old, false, OWNER_TIMER, 0);
       timer.ppi = irq;
       if (timer.line) this.gic.setPrivateLine(cpu, irq, true, OWNER_TIMER, 0);
+    }
+    return 0;
+  }
+
+  /**
+   * KVM_IRQ_LINE (`kvm_vm_ioctl_irq_line`). Type CPU drives vCPU `vcpu`'s
+   * IRQ (`num` 0) or FIQ (1) line directly, which only a VM without an
+   * in-kernel vGIC may do (-ENXIO otherwise; -EINVAL for no such vCPU or a
+   * `num` past FIQ): `vcpu_interrupt_line` sets or clears HCR_EL2.VI / VF
+   * and kicks the vCPU, which takes the exception while the line is high
+   * and PSTATE lets it (and wakes from WFI on it). The other types are the
+   * vGIC's ({@link Gic.kvmIrqLine}).
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+   * vm.gic.device.created = false;
+   * vm.kvmIrqLine(0, 0, 0, 1); // 0: vCPU 0's IRQ line high
+   * ```
+   */
+  kvmIrqLine(type: number, vcpu: number, num: number, level: number, cause = 0): number {
+    if (type !== 0 || this.gic.device.created) {
+      return this.gic.kvmIrqLine(type, vcpu, num, level, cause);
+    }
+    const t = this.trace;
+    if (!this.gic.vcpuExists(vcpu) || num > 1) {
+      if (t.enabled) t.emit("kvm", "irq_line", `KVM_IRQ_LINE CPU vcpu ${vcpu} num ${num}: -EINVAL`);
+      return -EINVAL;
+    }
+    const bit = 1 << num, was = this.cpuLines[vcpu];
+    this.cpuLines[vcpu] = level !== 0 ? was | bit : was & ~bit;
+    if (level !== 0 && (was & bit) === 0) this.#lineCause[vcpu] = cause;
+    if (t.enabled) {
+      t.emit(
+        `vcpu${vcpu}`,
+        "line",
+        `HCR_EL2.${num === 0 ? "VI" : "VF"} = ${level !== 0 ? 1 : 0} (${
+          num === 0 ? "IRQ" : "FIQ"
+        } line from the VMM${this.cpuLines[vcpu] === was ? ", unchanged" : ""})`,
+      );
     }
     return 0;
   }
@@ -441,6 +495,7 @@ export class ArmVm implements VmModel, GicPort {
    * channels.
    */
   hashPrivate(h: StateHash): void {
+    h.words(this.cpuLines);
     for (const cpu of this.cpus) cpu.hashPrivate(h);
     for (const t of this.timers) (t.virt.hashPrivate(h), t.phys.hashPrivate(h));
     this.gic.its?.hashPrivate(h);
@@ -470,20 +525,37 @@ export class ArmVm implements VmModel, GicPort {
 
   // ---- GicPort --------------------------------------------------------------
 
-  /** What the GIC asserts towards vCPU `cpu`: 0 nothing, 1 IRQ, 2 FIQ. */
+  /**
+   * What is asserted towards vCPU `cpu`: 0 nothing, 1 IRQ, 2 FIQ (3: both,
+   * only from the VMM's lines). The VMM's lines exist only without a vGIC,
+   * which then asserts nothing.
+   */
   signal(cpu: number): number {
-    return this.gic.signal(cpu);
+    const lines = this.cpuLines[cpu];
+    return lines !== 0 ? lines : this.gic.signal(cpu);
   }
 
-  /** The handler's acknowledge: GICC_IAR on GICv2, else ICC_IAR0_EL1 for an FIQ or ICC_IAR1_EL1 for an IRQ. */
+  /**
+   * The handler's acknowledge: GICC_IAR on GICv2, else ICC_IAR0_EL1 for an
+   * FIQ or ICC_IAR1_EL1 for an IRQ. An exception the VMM's line raised has
+   * no GIC to acknowledge it: INTID -1.
+   */
   acknowledgeFor(cpu: number, fiq: boolean, out: Ack): Ack {
+    if (this.cpuLines[cpu] !== 0) {
+      out.intid = -1;
+      out.source = -1;
+      out.group = fiq ? 0 : 1;
+      out.cause = this.#lineCause[cpu];
+      return out;
+    }
     const cif = this.gic.cifs[cpu];
     if (this.gic.version === 2) return cif.acknowledge(-1, out);
     return cif.acknowledge(fiq ? 0 : 1, out);
   }
 
-  /** KVM's WFI wake-up test for vCPU `cpu`. */
+  /** KVM's WFI wake-up test for vCPU `cpu` (`kvm_arch_vcpu_runnable`: HCR_EL2.VI/VF or the vGIC's). */
   wouldWake(cpu: number): boolean {
+    if (this.cpuLines[cpu] !== 0) return true;
     return this.gic.wouldWake(cpu);
   }
 

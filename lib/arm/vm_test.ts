@@ -45,3 +45,21 @@ Deno.test("ArmVm.createDevice() builds the vGIC version asked for, keeping the V
   assert.equal(vm.gic.rds[1].bank.owner[27], OWNER_TIMER);
   assert.equal(vm.createDevice("vgic_v3"), -17); // -EEXIST
 });
+
+Deno.test("ArmVm.kvmIrqLine type CPU drives a vCPU's lines only without a vGIC", () => {
+  const env = testEnv();
+  const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+  assert.equal(vm.kvmIrqLine(0, 0, 0, 1), -6); // -ENXIO: the vGIC is there
+  vm.gic.device.created = false;
+  assert.equal(vm.kvmIrqLine(0, 0, 2, 1), -22); // past KVM_ARM_IRQ_CPU_FIQ
+  assert.equal(vm.kvmIrqLine(0, 0, 1, 1), 0);
+  assert.equal(vm.signal(0), 2);
+  assert.equal(vm.wouldWake(0), true);
+  const cpu = vm.cpus[0];
+  cpu.unmask("fiq");
+  const t = cpu.take();
+  assert.equal(t.kind, "fiq");
+  assert.equal(t.vector, -1);
+  assert.equal(vm.kvmIrqLine(0, 0, 1, 0), 0);
+  assert.equal(vm.signal(0), 0);
+});
