@@ -97,6 +97,16 @@ export const OWNER_NONE = 0;
  * ```
  */
 export const OWNER_TIMER = 1;
+/**
+ * Owned by the vPMU (its overflow interrupt, KVM_ARM_VCPU_PMU_V3_IRQ).
+ *
+ * @example
+ * ```ts
+ * declare const bank: IrqBank;
+ * bank.owner[23] = OWNER_PMU; // only the PMU drives PPI 23
+ * ```
+ */
+export const OWNER_PMU = 2;
 
 /**
  * The four states of an SGI, PPI or SPI.

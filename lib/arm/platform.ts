@@ -64,6 +64,7 @@ import {
   gicv2WriteDist,
 } from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl, TimerIrqAttr } from "./timer.ts";
+import { type Pmu, PMU_PMCR_N, PMU_REGISTERS, PmuEvent } from "./pmu.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
 import { VGIC_MAX_CPUS, VgicAddrType, VgicErrno } from "./vgic_device.ts";
 import type { ArmRoute } from "./kvm_routing.ts";
@@ -1284,6 +1285,115 @@ function timerAttrCommands(): Cmd[] {
 /** KVM_ARM_VCPU_TIMER_IRQ_* by attribute number. */
 const TIMER_ATTR_NAMES: readonly string[] = Object.keys(TimerIrqAttr).map((k) => `IRQ_${k}`);
 
+/**
+ * A vCPU's guest memory access is a MEM_ACCESS event for its vPMU (on a
+ * host, the perf counter behind the event counts the guest's loads and
+ * stores; here the scenario's `mem read` / `mem write`).
+ */
+function countsMemAccess(c: Cmd): Cmd {
+  if (c.actor !== "vcpu") return c;
+  return {
+    ...c,
+    run: (vm, cpu, a, source) => {
+      const r = c.run(vm, cpu, a, source);
+      if (vm.pmus.length > 0) vm.pmus[cpu].count(vm.pmus[cpu].validMask, PmuEvent.MEM_ACCESS);
+      return r;
+    },
+  };
+}
+
+/** The vPMU of `cpu`, or undefined after raising the UNDEF KVM injects without one. */
+function pmuOf(vm: ArmVm, cpu: number, what: string): Pmu | undefined {
+  if (vm.pmus.length > 0) return vm.pmus[cpu];
+  vm.cpus[cpu].undefined(
+    `${what}: no vPMU (pmu_irq 0): KVM injects an UNDEF (check_pmu_access_disabled)`,
+  );
+  return undefined;
+}
+
+const PMU_COUNTER = {
+  kind: "int",
+  min: 0,
+  max: PMU_PMCR_N - 1,
+  what: `an event counter (the model's vPMU has ${PMU_PMCR_N})`,
+  decimal: true,
+} as const;
+
+/** MRS / MSR of the vPMU's registers (`access_pmcr`, `access_pmcnten`, `access_pminten`, `access_pmovs`, `access_pmswinc`, `access_pmu_evtyper`, `access_pmu_evcntr`). */
+function pmuCommands(): Cmd[] {
+  const out: Cmd[] = [];
+  for (const r of PMU_REGISTERS) {
+    if (r.access === "rw") {
+      out.push({
+        actor: "vcpu",
+        name: `read ${r.title.toLowerCase()}`,
+        doc: `MRS ${r.title}: ${r.doc}`,
+        params: [],
+        returns: "the register value, or UNDEF (-1) without a vPMU",
+        run: (vm, cpu) => {
+          const pmu = pmuOf(vm, cpu, `MRS ${r.title}`);
+          if (!pmu) return UNDEF;
+          const v = pmu.read(r.name);
+          emit(vm, `vcpu${cpu}`, "read", `${r.title} = 0x${v.toString(16)}`);
+          return v;
+        },
+      });
+    }
+    out.push({
+      actor: "vcpu",
+      name: `write ${r.title.toLowerCase()}`,
+      doc: `MSR ${r.title}: ${r.doc}`,
+      params: [{ name: "value", type: U32, doc: "the value", positional: true }],
+      run: (vm, cpu, a) =>
+        acting(vm, `vcpu${cpu}`, "write", `${r.title} <- ${hex(a.value as number)}`, () => {
+          pmuOf(vm, cpu, `MSR ${r.title}`)?.write(r.name, a.value as number);
+        }),
+    });
+  }
+  for (const [reg, title] of [["evtyper", "PMEVTYPER"], ["evcntr", "PMEVCNTR"]] as const) {
+    out.push({
+      actor: "vcpu",
+      name: `read pm${reg}_el0`,
+      doc: `MRS ${title}<n>_EL0: ${
+        reg === "evtyper" ? "counter n's event type (evtCount [15:0])" : "event counter n, 64 bits"
+      }`,
+      params: [{ name: "n", type: PMU_COUNTER, doc: "the counter", positional: true }],
+      returns: "the register value, or UNDEF (-1) without a vPMU",
+      run: (vm, cpu, a) => {
+        const n = a.n as number;
+        const pmu = pmuOf(vm, cpu, `MRS ${title}${n}_EL0`);
+        if (!pmu) return UNDEF;
+        const v = reg === "evtyper" ? BigInt(pmu.evtyper[n]) : pmu.counter[n];
+        emit(vm, `vcpu${cpu}`, "read", `${title}${n}_EL0 = 0x${v.toString(16)}`);
+        return v;
+      },
+    });
+    out.push({
+      actor: "vcpu",
+      name: `write pm${reg}_el0`,
+      doc: `MSR ${title}<n>_EL0: ${
+        reg === "evtyper"
+          ? "counter n counts this event (SW_INCR 0x00, MEM_ACCESS 0x13 and CHAIN 0x1e count here)"
+          : "set event counter n (64 bits)"
+      }`,
+      params: [
+        { name: "n", type: PMU_COUNTER, doc: "the counter", positional: true },
+        { name: "value", type: { kind: "u64" }, doc: "the value", positional: true },
+      ],
+      run: (vm, cpu, a) => {
+        const n = a.n as number, v = BigInt(a.value as number | bigint);
+        acting(vm, `vcpu${cpu}`, "write", `${title}${n}_EL0 <- 0x${v.toString(16)}`, () => {
+          const pmu = pmuOf(vm, cpu, `MSR ${title}${n}_EL0`);
+          if (!pmu) return;
+          if (reg === "evtyper") pmu.writeEvtyper(n, Number(v & 0xffff_ffffn));
+          else pmu.writeCounter(n, v);
+        });
+      },
+    });
+  }
+  return out;
+}
+
 const TIMER_PARAM: ParamSpec = {
   name: "timer",
   type: { kind: "enum", values: ["virt", "phys"] },
@@ -1404,6 +1514,7 @@ const VCPU_COMMANDS: Cmd[] = [
     run: (vm, cpu, a) => mmioRead(vm, cpu, a),
   },
   ...iccCommands(),
+  ...pmuCommands(),
   {
     actor: "vcpu",
     name: "read id_aa64pfr0_el1",
@@ -2750,6 +2861,19 @@ function cpuState(): State[] {
       (vm, c) => vm.cpus[c].esr,
     ),
     n("sync_taken", "synchronous exceptions taken (UNDEFs)", (vm, c) => vm.cpus[c].syncTaken),
+    n("pmu.pmcr", "PMCR_EL0 as read (0 without a vPMU)", (vm, c) => vm.pmus[c]?.pmcr ?? 0),
+    n("pmu.ovs", "PMOVSSET_EL0: the overflow flags", (vm, c) => vm.pmus[c]?.ovs ?? 0),
+    n(
+      "pmu.inten",
+      "PMINTENSET_EL1: the overflow interrupt enables",
+      (vm, c) => vm.pmus[c]?.inten ?? 0,
+    ),
+    n("pmu.cnten", "PMCNTENSET_EL0: the counter enables", (vm, c) => vm.pmus[c]?.cnten ?? 0),
+    n(
+      "pmu.irq",
+      "1 while the overflow interrupt is high (PMCR_EL0.E and PMOVSSET & PMINTENSET)",
+      (vm, c) => vm.pmus[c]?.line ?? false,
+    ),
     n(
       "last_ack_source",
       "GICC_IAR.CPUID of the last interrupt taken: a GICv2 SGI's sender, else -1 (Arm IHI 0048B 4.4.4)",
@@ -3048,6 +3172,12 @@ const SETTINGS: SettingSpec[] = [
     },
   },
   {
+    name: "pmu_irq",
+    doc:
+      "a vPMU on every vCPU whose overflow interrupt is this PPI (the VMM's KVM_ARM_VCPU_PMU_V3_IRQ, then KVM_ARM_VCPU_PMU_V3_INIT; QEMU's virt board uses 23), or 0 (the default): no vPMU, and the PMU registers UNDEF",
+    value: { kind: "int", min: 0, max: 31, default: 0 },
+  },
+  {
     name: "nr_irqs",
     doc:
       "KVM_DEV_ARM_VGIC_GRP_NR_IRQS: INTIDs including SGIs and PPIs, the VMM's write before the scenario starts, so KVM's rules (vgic_set_common_attr) apply: a multiple of 32 from 64 to 992, never rounded; with `gic { deferred }` what vgic_init uses when no `kvm vgic_set_nr_irqs` came (KVM's default is 256)",
@@ -3277,6 +3407,15 @@ function onCreatedVcpu(c: Cmd): Cmd {
  * ```
  */
 export function checkSettings(settings: Readonly<Record<string, Val>>): string | undefined {
+  const pmu = settings.pmu_irq;
+  if (typeof pmu === "number" && pmu !== 0) {
+    if (pmu < 16) {
+      return `pmu_irq ${pmu}: KVM_ARM_VCPU_PMU_V3_IRQ takes a PPI (16-31) or an SPI, never an SGI (-EINVAL); the model has PPIs only`;
+    }
+    if (pmu === 27 || pmu === 30) {
+      return `pmu_irq ${pmu}: the timer owns PPI ${pmu}, so the PMU's kvm_vgic_set_owner fails at the first KVM_RUN (-EBUSY)`;
+    }
+  }
   if (settings["gic.v4"] === 1 && settings["gic.v4_1"] === 1) {
     return "gic { v4 v4_1 }: name the host's GIC once: v4 (GICv4.0) or v4_1 (GICv4.1)";
   }
@@ -3315,7 +3454,7 @@ export const armPlatform: Platform<ArmVm> = {
     ...VCPU_COMMANDS,
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
-    ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()),
+    ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()).map(countsMemAccess),
   ].map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS).map(onCreatedVcpu),
   explainTaken: explainIntid,
   state: [
@@ -3362,6 +3501,7 @@ export const armPlatform: Platform<ArmVm> = {
       hypervisor: s.hypervisor === "xen" ? "xen" : "kvm",
       xenBuild: s["hypervisor.build"] === "debug" ? "debug" : "release",
       itsRelease: s.its_tables as ItsKvmRelease,
+      pmuIrq: s.pmu_irq as number,
     }, env);
     if (s["gic.deferred"] === 1) {
       // The VMM's NR_IRQS write (or vgic_init's default) decides the SPIs.

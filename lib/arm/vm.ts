@@ -25,7 +25,8 @@ import type { Ack } from "./cpu_interface_v3.ts";
 import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import type { ItsKvmRelease } from "./its.ts";
-import { OWNER_NONE, OWNER_TIMER } from "./irq_state.ts";
+import { OWNER_NONE, OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
+import { Pmu } from "./pmu.ts";
 import {
   ArchTimer,
   type CounterOffsets,
@@ -115,6 +116,11 @@ export interface ArmVmConfig {
   xenBuild?: XenBuild;
   /** The KVM table handling the vITS follows (`its_tables`); default `newest`. */
   itsRelease?: ItsKvmRelease;
+  /**
+   * The PPI of every vCPU's vPMU overflow interrupt (the VMM's
+   * KVM_ARM_VCPU_PMU_V3_IRQ and _INIT), or 0 (the default): no vPMU.
+   */
+  pmuIrq?: number;
 }
 
 /**
@@ -164,6 +170,8 @@ export class ArmVm implements VmModel, GicPort {
   readonly cpuLines: Uint8Array;
   /** The trace event that last raised each vCPU's line. */
   readonly #lineCause: number[];
+  /** Each vCPU's vPMU, indexed by vcpu_id; empty without one (`pmu_irq 0`). */
+  readonly pmus: Pmu[] = [];
   /** The VM's timer PPIs (KVM_ARM_VCPU_TIMER_CTRL), which every vCPU's timers share. */
   readonly timerPpis: TimerPpis = new TimerPpis();
   /** The VM's counter offsets, which every vCPU's timers share. */
@@ -206,6 +214,7 @@ export class ArmVm implements VmModel, GicPort {
     this.#lineCause = new Array(config.vcpus).fill(0);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));
+      if (config.pmuIrq) this.pmus.push(new Pmu(this.#pmuOutput(i)));
       this.timers.push({
         virt: new ArchTimer(
           "virt",
@@ -245,9 +254,24 @@ export class ArmVm implements VmModel, GicPort {
 
   /** The timer owns its PPIs (kvm_vgic_set_owner): userspace cannot drive them. */
   #ownTimerPpis(): void {
+    const pmu = this.config.pmuIrq;
     for (const rd of this.gic.rds) {
       for (const p of this.timerPpis.ppi) rd.bank.owner[p] = OWNER_TIMER;
+      if (pmu) rd.bank.owner[pmu] = OWNER_PMU;
     }
+  }
+
+  /** The vPMU of vCPU `cpu` drives its overflow PPI (`kvm_pmu_update_state`). */
+  #pmuOutput(cpu: number): (level: boolean) => void {
+    return (level) => {
+      const t = this.trace, ppi = this.config.pmuIrq!;
+      const id = t.enabled
+        ? t.emit(`pmu${cpu}`, "line", `overflow interrupt ${level ? "high" : "low"} (PPI ${ppi})`)
+        : 0;
+      t.open(id);
+      this.gic.setPrivateLine(cpu, ppi, level, OWNER_PMU, id);
+      t.close(id);
+    };
   }
 
   /**
@@ -260,6 +284,7 @@ export class ArmVm implements VmModel, GicPort {
    * @example
    * ```ts
    * import { type ModelEnv } from "./engine_types.ts";
+   * import { TimerIrqAttr } from "./timer.ts";
    * declare const env: ModelEnv;
    * const vm = new ArmVm("arm", { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
    * vm.setTimerIrq(TimerIrqAttr.VTIMER, 20); // 0
@@ -497,6 +522,7 @@ export class ArmVm implements VmModel, GicPort {
   hashPrivate(h: StateHash): void {
     h.words(this.cpuLines);
     for (const cpu of this.cpus) cpu.hashPrivate(h);
+    for (const pmu of this.pmus) pmu.hashPrivate(h);
     for (const t of this.timers) (t.virt.hashPrivate(h), t.phys.hashPrivate(h));
     this.gic.its?.hashPrivate(h);
     this.xen?.domain.hashPrivate(h);
