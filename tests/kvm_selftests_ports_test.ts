@@ -7,8 +7,7 @@ import { processFile } from "../lib/cli/process.ts";
 // product's gap list, so this test keeps it true: the counts add up, every ported check names
 // scenarios that say (in their `# ports:` line) that they port it and no scenario claims a check
 // the README does not list as ported, and "passing" counts what passes when run.
-
-const DIR = "scenarios/peers/kvm-selftests";
+// scenarios/peers/xtf/README.md (XTF's event-channel tests) is held to the same rules.
 
 interface Check {
   readonly file: string;
@@ -74,7 +73,10 @@ function parseReadme(text: string): { summary: SummaryRow[]; total: SummaryRow; 
 }
 
 /** The `# ports: <file>: a, b` line of each scenario, keyed by its path under DIR. */
-function portsLines(files: readonly string[]): Map<string, { file: string; ids: string[] }> {
+function portsLines(
+  DIR: string,
+  files: readonly string[],
+): Map<string, { file: string; ids: string[] }> {
   const out = new Map<string, { file: string; ids: string[] }>();
   for (const path of files) {
     const m = /^# ports: ([^:]+): (.+)$/m.exec(Deno.readTextFileSync(path));
@@ -84,11 +86,11 @@ function portsLines(files: readonly string[]): Map<string, { file: string; ids: 
   return out;
 }
 
-Deno.test("the kvm-selftests README's check lists and counts match the scenarios", () => {
+function checkPortsReadme(DIR: string): void {
   const { summary, total, checks } = parseReadme(Deno.readTextFileSync(`${DIR}/README.md`));
   const { files } = collectFiles([DIR]);
   const scenarios = files.filter((f) => !f.split("/").at(-1)!.startsWith("_"));
-  const ports = portsLines(scenarios);
+  const ports = portsLines(DIR, scenarios);
 
   // Both directions between the README's ported rows and the scenarios' '# ports:' lines.
   const claimed = new Set<string>();
@@ -143,4 +145,12 @@ Deno.test("the kvm-selftests README's check lists and counts match the scenarios
     [sum("checks"), sum("ported"), sum("passing"), sum("cannot")],
     "the total row",
   );
+}
+
+Deno.test("the kvm-selftests README's check lists and counts match the scenarios", () => {
+  checkPortsReadme("scenarios/peers/kvm-selftests");
+});
+
+Deno.test("the XTF README's check lists and counts match the scenarios", () => {
+  checkPortsReadme("scenarios/peers/xtf");
 });
