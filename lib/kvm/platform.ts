@@ -1087,6 +1087,15 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     refused: "the host's kvmclock and CLOCK_REALTIME are its own, not the scenario's virtual " +
       "time, so the model and /dev/kvm cannot agree on them",
   },
+  "KVM_X86_SETUP_MCE": {
+    refused: "the backend does not issue the machine-check ioctls yet",
+  },
+  "KVM_X86_SET_MCE": {
+    refused: "the backend does not issue the machine-check ioctls yet",
+  },
+  "KVM_X86_GET_MCE_CAP_SUPPORTED": {
+    refused: "the backend does not issue the machine-check ioctls yet",
+  },
   "KVM_CREATE_IRQCHIP": (vm) => vm.vm.createIrqchipResult(),
   "KVM_GET_IRQCHIP": (vm, _c, a) => {
     const { chip, field, index } = irqchipArgs(a);

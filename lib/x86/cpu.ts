@@ -43,6 +43,7 @@ import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
+import { isMceMsr, McBanks } from "./mce.ts";
 import type { StateHash } from "../core/platform.ts";
 import {
   DE_VECTOR,
@@ -298,6 +299,7 @@ export class X86Cpu implements CpuModel {
   readonly #now: () => number;
   /** The vCPU's Hyper-V MSRs, or null. */
   readonly #hyperv: HvVcpu | null;
+  #mce: McBanks | null = null;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -325,12 +327,15 @@ export class X86Cpu implements CpuModel {
   /**
    * Saves the vCPU's state (its LAPIC's and kvm_run's too) and returns a
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
-   * null when the LAPIC cannot be saved. Fixed at creation, not saved:
+   * null when the LAPIC cannot be saved or the machine-check registers
+   * were set (KVM_X86_SETUP_MCE, SET_MCE, a WRMSR). Fixed at creation, not saved:
    * index, name, trace, lapicInKernel, picInKernel, longMode, #now, hv, #hyperv (the
    * VM's, which a VM with a SynIC does not save); scratch: #taken (the last
    * take, copied out by the engine at once).
    */
   snapshot(): (() => void) | null {
+    // The machine-check registers are not saved: a vCPU whose MCE state was set cannot be.
+    if (this.#mce?.touched) return null;
     const lapic = this.lapic.snapshot();
     if (lapic === null) return null;
     const run = this.run.snapshot();
@@ -420,6 +425,35 @@ export class X86Cpu implements CpuModel {
     this.longMode = options.longMode ?? true;
     this.run = options.run ?? new KvmRun(this.name, trace);
     this.#hyperv = options.hyperv ?? null;
+  }
+
+  /**
+   * The vCPU's machine-check registers (KVM's `vcpu->arch.mcg_cap`,
+   * `mce_banks`, `mci_ctl2_banks`), made at first use.
+   */
+  get mce(): McBanks {
+    return this.#mce ??= new McBanks();
+  }
+
+  /**
+   * KVM_X86_SETUP_MCE: sets the vCPU's MCG_CAP ({@link McBanks.setup}) and,
+   * with an in-kernel LAPIC, adds or removes LVT CMCI to follow MCG_CMCI_P
+   * (`kvm_apic_after_set_mcg_cap`). Returns 0 or -EINVAL.
+   */
+  setupMce(mcgCap: bigint): number {
+    const r = this.mce.setup(mcgCap);
+    if (r === 0 && this.lapicInKernel) this.lapic.setMcgCmci(this.mce.cmciP);
+    return r;
+  }
+
+  /**
+   * KVM_X86_SET_MCE ({@link McBanks.setMce}); a UCNA the bank signals goes
+   * through the in-kernel LAPIC's LVT CMCI. Returns 0 or -EINVAL.
+   */
+  setMce(bank: number, status: bigint, addr: bigint, misc: bigint, mcgStatus: bigint): number {
+    const r = this.mce.setMce(bank, status, addr, misc, mcgStatus);
+    if (r.cmci && this.lapicInKernel) this.lapic.deliverCmci();
+    return r.result;
   }
 
   /** How deeply interrupt handlers are nested right now. */
@@ -941,7 +975,8 @@ export class X86Cpu implements CpuModel {
   /**
    * RDMSR: IA32_TSC (virtual ns), and the MSRs of the in-kernel LAPIC
    * (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800-0x8FF, see
-   * {@link Lapic.rdmsr}). Any other MSR #GPs, as KVM does for an MSR it does
+   * {@link Lapic.rdmsr}), the machine-check MSRs ({@link McBanks.rdmsr}).
+   * Any other MSR #GPs, as KVM does for an MSR it does
    * not know (`ignore_msrs` off); so do the x2APIC MSRs without an
    * in-kernel LAPIC. Returns the value, or {@link GP_FAULT}.
    */
@@ -950,6 +985,10 @@ export class X86Cpu implements CpuModel {
     const hv = this.#hyperv?.rdmsr(msr);
     if (hv !== undefined) {
       return typeof hv === "bigint" ? hv : this.#gp(`RDMSR 0x${msr.toString(16)}: ${hv}`);
+    }
+    if (isMceMsr(msr)) {
+      const v = this.mce.rdmsr(msr, false);
+      return v ?? this.#gp(`RDMSR 0x${msr.toString(16)}: refused by get_msr_mce`);
     }
     const why = this.#msrOwner(msr);
     if (why !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${why}`);
@@ -969,6 +1008,10 @@ export class X86Cpu implements CpuModel {
     const hvr = this.#hyperv?.wrmsr(msr, value);
     if (hvr !== undefined) {
       return hvr === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hvr}`);
+    }
+    if (isMceMsr(msr)) {
+      const refused = this.mce.wrmsr(msr, value, false);
+      return refused === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${refused}`);
     }
     const why = msr === IA32_TSC_MSR ? "writing the TSC is not modelled" : this.#msrOwner(msr);
     if (why !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${why}`);

@@ -450,7 +450,7 @@ export class Lapic {
   #lintLines = 0;
   readonly #host: LapicHost;
   #suppressEoi: boolean;
-  readonly #cmci: boolean;
+  #cmci: boolean;
   readonly #lint0Reenabled: boolean;
   #x2apicSupported: boolean;
   /** CPUID.1:ECX.TSC_DEADLINE: LVT timer mode 2 is writable (KVM's `timer_mode_mask`). */
@@ -490,7 +490,7 @@ export class Lapic {
    * Saves what can change (pages, registers, pending events, the timer)
    * and returns a function that puts it back, for `scn explore`
    * (`VmModel.snapshot`); null while the timer is armed. Fixed at
-   * creation, not saved: #initialId, #host, #cmci, #lint0Reenabled,
+   * creation, not saved: #initialId, #host, #lint0Reenabled,
    * #errors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local.
    */
@@ -509,7 +509,9 @@ export class Lapic {
     const icrLow = this.#icrLow, icrHigh = this.#icrHigh, lintLines = this.#lintLines;
     const suppressEoi = this.#suppressEoi, x2apicSupported = this.#x2apicSupported;
     const tscDeadlineSupported = this.#tscDeadlineSupported, mapStamp = this.#mapStamp;
+    const cmci = this.#cmci;
     return () => {
+      this.#cmci = cmci;
       copyVectors(this.irr, irr);
       copyVectors(this.isr, isr);
       copyVectors(this.tmr, tmr);
@@ -1583,6 +1585,32 @@ export class Lapic {
       }
       if (this.lintLine(pin)) this.#lintSample(pin, false);
     }
+  }
+
+  /**
+   * The vCPU's IA32_MCG_CAP changed (KVM_X86_SETUP_MCE): LVT CMCI exists
+   * exactly when it has MCG_CMCI_P (`kvm_apic_calc_nr_lvt_entries`), and
+   * Version's Max LVT Entry follows. An entry that appears starts masked;
+   * one that goes keeps its value, unreachable (`kvm_apic_after_set_mcg_cap`).
+   */
+  setMcgCmci(cmciP: boolean): void {
+    if (cmciP === this.#cmci) return;
+    if (cmciP) this.lvt[Lvt.Cmci] = LVT_MASKED;
+    this.#cmci = cmciP;
+    const t = this.#host.trace;
+    if (t.enabled) {
+      t.emit(this.#host.name, "lvt.cmci", `LVT CMCI ${cmciP ? "added (masked)" : "removed"}`);
+    }
+  }
+
+  /**
+   * A corrected machine-check interrupt (KVM `kvm_vcpu_x86_set_ucna` ->
+   * `kvm_apic_local_deliver(APIC_LVTCMCI)`): through LVT CMCI, when it
+   * exists and is unmasked. Returns whether the interrupt was accepted.
+   */
+  deliverCmci(): boolean {
+    if (!this.#cmci) return false;
+    return this.#localDeliver(Lvt.Cmci, false) !== Accept.Dropped;
   }
 
   /**

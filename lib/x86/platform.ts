@@ -64,6 +64,7 @@ import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
 import { ACCESS_SIZES, guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 import { mmioRead, mmioTarget, mmioWrite, userspaceMmio } from "./guest_mmio.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
+import { MCE_COMMANDS, MCE_CONSTANTS } from "./mce_commands.ts";
 import { CPUID_COMMANDS } from "./cpuid.ts";
 import {
   checkExtension,
@@ -889,7 +890,8 @@ const VCPU_COMMANDS: Cmd[] = [
       "x2APIC registers (0x800-0x8ff), with Hyper-V's CPUID ('hyperv_cpuid', 'hyperv_synic') " +
       "the Hyper-V MSRs (GUEST_OS_ID, HYPERCALL, VP_INDEX, TIME_REF_COUNT, the synthetic APIC " +
       "MSRs ICR 0x40000071 and TPR 0x40000072, the SynIC's 0x40000080-0x4000009f, the timers' " +
-      "0x400000b0-0x400000b7); a #GP returns GP and is delivered to the guest (#GP(0) through " +
+      "0x400000b0-0x400000b7), the machine-check MSRs (MCG_CAP 0x179, MCG_STATUS 0x17a, MCG_CTL " +
+      "0x17b, MCi_CTL2 0x280+i, MCi_CTL/STATUS/ADDR/MISC 0x400+4i); a #GP returns GP and is delivered to the guest (#GP(0) through " +
       "IDT vector 13; the handler returns past the instruction)",
     params: [{ name: "msr", type: U32, doc: "the MSR index (ECX)" }],
     returns:
@@ -1900,6 +1902,7 @@ export const X86_COMMANDS: readonly X86Command[] = [
   ...VCPU_COMMANDS.map((c) => c === EOI_COMMAND ? c : started(exiting(c))),
   ...VMM_COMMANDS,
   ...VMM_IOCTL_COMMANDS,
+  ...MCE_COMMANDS,
   ...CPUID_COMMANDS.map(exiting).map(started),
   ...KVM_HYPERCALL_COMMANDS.map(exiting).map(started),
   ...HYPERV_COMMANDS.map((c) => c.actor === "vcpu" ? started(exiting(c)) : c),
@@ -1957,6 +1960,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...XEN_CONSTANTS,
     ...X86_CONSTANTS,
     ...VMM_IOCTL_CONSTANTS,
+    ...MCE_CONSTANTS,
     ...KVM_CAP_NUMBERS,
     ...KVM_HYPERCALL_CONSTANTS,
     ...HYPERV_CONSTANTS,

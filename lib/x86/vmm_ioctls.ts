@@ -29,6 +29,7 @@ import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
 import { HvVcpu } from "./hyperv_vcpu.ts";
 import { HV_MSR } from "./hyperv_synic.ts";
+import { isMceMsr } from "./mce.ts";
 
 /** The exceptions that push an error code, from the one table of them (`#DF, #TS, ...`). */
 const ERROR_CODE_VECTORS = EXCEPTIONS.filter((e) => e.errorCode).map((e) => `#${e.mnemonic}`)
@@ -548,7 +549,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     name: "kvm get_msr",
     backend: "KVM_GET_MSRS",
     doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_APIC_BASE, IA32_TSC_DEADLINE, the " +
-      "x2APIC MSRs (x2APIC mode only), and a Hyper-V vCPU's Hyper-V MSRs (HV_X64_MSR_VP_INDEX...)",
+      "x2APIC MSRs (x2APIC mode only), the machine-check MSRs (MCG_CTL and MCi_CTL2 even " +
+      "without MCG_CTL_P / MCG_CMCI_P), and a Hyper-V vCPU's Hyper-V MSRs (HV_X64_MSR_VP_INDEX...)",
     params: [VCPU, {
       name: "msr",
       type: { kind: "int", min: 0, max: 0xffff_ffff, what: "an MSR index" },
@@ -559,6 +561,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
         return typeof v === "bigint" ? toInt(v) : -1;
+      }
+      if (isMceMsr(a.msr as number)) {
+        const v = vm.cpus[a.vcpu as number].mce.rdmsr(a.msr as number, true);
+        return v === null ? -1 : toInt(v);
       }
       const r = vm.cpus[a.vcpu as number].lapic.rdmsr(a.msr as number);
       if (isGpFault(r)) return -1;
@@ -596,6 +602,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
             `a VMM write of Hyper-V MSR 0x${msr.toString(16)} is not modelled (only ` +
               "HV_X64_MSR_VP_INDEX is)",
           );
+        }
+        if (isMceMsr(msr)) {
+          return vm.cpus[a.vcpu as number].mce.wrmsr(msr, value, true) === null ? 1 : 0;
         }
         if (msr === IA32_APIC_BASE_MSR) return l.setApicBase(value, true) ? 1 : 0;
         return l.wrmsr(msr, value) === null ? 1 : 0;
