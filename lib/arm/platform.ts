@@ -1191,6 +1191,98 @@ const COUNTER_READS: ReadonlyArray<{
   }),
 ];
 
+/** KVM_{SET,GET,HAS}_DEVICE_ATTR on a vCPU fd, group KVM_ARM_VCPU_PMU_V3_CTRL (0). */
+function pmuAttrCommands(): Cmd[] {
+  const vcpuParam = { name: "vcpu", type: VCPU_ID, doc: "the vCPU whose fd is used" };
+  const fd = (vm: ArmVm, cpu: number) => {
+    if (!vm.gic.vcpuExists(cpu)) {
+      throw new CommandInputError(
+        `vcpu${cpu}: the VMM has no vCPU fd for it yet: create it with \`kvm create_vcpu id=${cpu}\` first`,
+      );
+    }
+  };
+  return [
+    {
+      actor: "vmm",
+      name: "kvm pmu_set_irq",
+      doc:
+        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ) (kvm_arm_pmu_v3_set_attr): -ENODEV without the PMU feature (vm { pmu vcpu_feature }), -EBUSY once initialised or when this vCPU's IRQ is set, -EINVAL without a vGIC, for an SGI, or for a PPI another vCPU's PMU does not share (pmu_irq_is_valid); an SPI is not modelled",
+      params: [vcpuParam, { name: "irq", type: U32, doc: "the INTID (a PPI)" }],
+      returns: "0 or -ENODEV / -EBUSY / -EINVAL",
+      run: (vm, _c, a, source) => {
+        const cpu = a.vcpu as number, irq = a.irq as number;
+        fd(vm, cpu);
+        if (irq >= 32 && irq < 1020 && vm.pmus[cpu] && !vm.pmus[cpu].created) {
+          throw new CommandInputError(
+            `kvm pmu_set_irq irq=${irq}: KVM takes an SPI for the PMU (one per vCPU), which the model does not; give a PPI (16-31)`,
+          );
+        }
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SET_DEVICE_ATTR vcpu${cpu} PMU_V3_IRQ <- ${irq}`,
+          () => vm.pmuSetIrq(cpu, irq),
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm pmu_get_irq",
+      doc:
+        "KVM_GET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ) (kvm_arm_pmu_v3_get_attr): the PMU's INTID; -EINVAL without a vGIC, -ENODEV without the PMU feature, -ENXIO before it is set",
+      params: [vcpuParam],
+      returns: "the INTID, or -EINVAL / -ENODEV / -ENXIO",
+      run: (vm, _c, a) => {
+        const cpu = a.vcpu as number;
+        fd(vm, cpu);
+        if (!vm.gic.device.created) return -EINVAL;
+        const pmu = vm.pmus[cpu];
+        if (pmu === undefined) return -ENODEV;
+        return pmu.irq < 0 ? -ENXIO : pmu.irq;
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm pmu_init",
+      doc:
+        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_INIT) (kvm_arm_pmu_v3_init): -ENODEV without the PMU feature or (with a vGIC) before CTRL_INIT, -EBUSY when done already, -ENXIO without an IRQ; then the PMU owns its PPI (kvm_vgic_set_owner) and drives it",
+      params: [vcpuParam],
+      returns: "0 or -ENODEV / -EBUSY / -ENXIO",
+      run: (vm, _c, a, source) => {
+        const cpu = a.vcpu as number;
+        fd(vm, cpu);
+        const pmu = vm.pmus[cpu];
+        const p = pmu?.irq ?? -1;
+        if (p >= 0 && !pmu!.created && vm.timerPpis.ppi.includes(p)) {
+          throw new CommandInputError(
+            `kvm pmu_init: PPI ${p} is a timer's, so kvm_vgic_set_owner refuses it; that answer is not modelled`,
+          );
+        }
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SET_DEVICE_ATTR vcpu${cpu} PMU_V3_INIT`,
+          () => vm.pmuInit(cpu),
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm pmu_has_attr",
+      doc:
+        "KVM_HAS_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, attr) (kvm_arm_pmu_v3_has_attr): 0 for IRQ (0), INIT (1), FILTER (2), SET_PMU (3) and SET_NR_COUNTERS (4) on a vCPU with the PMU feature, else -ENXIO",
+      params: [vcpuParam, { name: "attr", type: U32, doc: "the attribute" }],
+      returns: "0 or -ENXIO",
+      run: (vm, _c, a) => {
+        fd(vm, a.vcpu as number);
+        return vm.pmus.length > 0 && (a.attr as number) <= 4 ? 0 : -ENXIO;
+      },
+    },
+  ];
+}
+
 /** The timer's vCPU attribute (KVM_ARM_VCPU_TIMER_IRQ_*): its number. */
 const TIMER_ATTR = {
   kind: "int",
@@ -2288,6 +2380,7 @@ const VMM_COMMANDS: Cmd[] = [
       ),
   }),
   ...timerAttrCommands(),
+  ...pmuAttrCommands(),
   {
     actor: "vmm",
     name: "kvm get_one_reg",
@@ -3172,9 +3265,15 @@ const SETTINGS: SettingSpec[] = [
     },
   },
   {
+    name: "pmu",
+    doc:
+      "vcpu_feature: every vCPU was created with the PMU feature (KVM_ARM_VCPU_PMU_V3) and the VMM sets its IRQ and initialises it itself (kvm pmu_set_irq, kvm pmu_init; until then KVM_RUN is -EINVAL); none (the default) unless pmu_irq says the VMM did all that",
+    value: { kind: "enum", values: ["none", "vcpu_feature"], default: "none" },
+  },
+  {
     name: "pmu_irq",
     doc:
-      "a vPMU on every vCPU whose overflow interrupt is this PPI (the VMM's KVM_ARM_VCPU_PMU_V3_IRQ, then KVM_ARM_VCPU_PMU_V3_INIT; QEMU's virt board uses 23), or 0 (the default): no vPMU, and the PMU registers UNDEF",
+      "a vPMU on every vCPU whose overflow interrupt is this PPI (the VMM's KVM_ARM_VCPU_PMU_V3_IRQ, then KVM_ARM_VCPU_PMU_V3_INIT; QEMU's virt board uses 23), or 0 (the default): no vPMU unless `pmu vcpu_feature`, and without one the PMU registers UNDEF",
     value: { kind: "int", min: 0, max: 31, default: 0 },
   },
   {
@@ -3408,6 +3507,9 @@ function onCreatedVcpu(c: Cmd): Cmd {
  */
 export function checkSettings(settings: Readonly<Record<string, Val>>): string | undefined {
   const pmu = settings.pmu_irq;
+  if (typeof pmu === "number" && pmu !== 0 && settings.pmu === "vcpu_feature") {
+    return `pmu vcpu_feature with pmu_irq ${pmu}: pmu_irq is a vPMU the VMM already set up; vcpu_feature leaves it to the scenario (kvm pmu_set_irq, kvm pmu_init): say one`;
+  }
   if (typeof pmu === "number" && pmu !== 0) {
     if (pmu < 16) {
       return `pmu_irq ${pmu}: KVM_ARM_VCPU_PMU_V3_IRQ takes a PPI (16-31) or an SPI, never an SGI (-EINVAL); the model has PPIs only`;
@@ -3502,6 +3604,7 @@ export const armPlatform: Platform<ArmVm> = {
       xenBuild: s["hypervisor.build"] === "debug" ? "debug" : "release",
       itsRelease: s.its_tables as ItsKvmRelease,
       pmuIrq: s.pmu_irq as number,
+      pmuFeature: s.pmu === "vcpu_feature",
     }, env);
     if (s["gic.deferred"] === 1) {
       // The VMM's NR_IRQS write (or vgic_init's default) decides the SPIs.

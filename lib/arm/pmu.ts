@@ -116,6 +116,10 @@ export class Pmu {
   readonly counter: bigint[] = new Array(PMU_PMCR_N).fill(0n);
   /** The level last given to `output`. */
   line = false;
+  /** The overflow PPI the VMM gave (KVM's `pmu.irq_num`, KVM_ARM_VCPU_PMU_V3_IRQ), or -1. */
+  irq = -1;
+  /** KVM_ARM_VCPU_PMU_V3_INIT done (`pmu.created`): the PPI is the PMU's and its level is driven. */
+  created = false;
 
   /** A vPMU whose overflow interrupt drives `output`. */
   constructor(readonly output: (level: boolean) => void) {}
@@ -126,6 +130,8 @@ export class Pmu {
     h.n(this.cnten);
     h.n(this.inten);
     h.n(this.ovs);
+    h.n(this.irq);
+    h.bool(this.created);
     h.words(this.evtyper);
     for (const c of this.counter) (h.n(Number(c & U32)), h.n(Number(c >> 32n)));
   }

@@ -36,7 +36,7 @@ import {
   TimerPpis,
 } from "./timer.ts";
 import { armRamSize } from "./memory_map.ts";
-import { EINVAL, ENODEV } from "./errno.ts";
+import { EBUSY, EINVAL, ENODEV, ENXIO } from "./errno.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
@@ -121,6 +121,12 @@ export interface ArmVmConfig {
    * KVM_ARM_VCPU_PMU_V3_IRQ and _INIT), or 0 (the default): no vPMU.
    */
   pmuIrq?: number;
+  /**
+   * Every vCPU has the PMU feature (KVM_ARM_VCPU_PMU_V3 at
+   * KVM_ARM_VCPU_INIT) but the VMM sets its IRQ and initialises it itself;
+   * ignored with {@link ArmVmConfig.pmuIrq}.
+   */
+  pmuFeature?: boolean;
 }
 
 /**
@@ -214,7 +220,13 @@ export class ArmVm implements VmModel, GicPort {
     this.#lineCause = new Array(config.vcpus).fill(0);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));
-      if (config.pmuIrq) this.pmus.push(new Pmu(this.#pmuOutput(i)));
+      if (config.pmuIrq || config.pmuFeature) {
+        const pmu = new Pmu(this.#pmuOutput(i));
+        if (config.pmuIrq) (pmu.irq = config.pmuIrq, pmu.created = true);
+        this.pmus.push(pmu);
+        // The VMM's KVM_ARM_VCPU_PMU_V3_INIT: the PMU owns its PPI.
+        if (pmu.created) this.gic.rds[i].bank.owner[pmu.irq] = OWNER_PMU;
+      }
       this.timers.push({
         virt: new ArchTimer(
           "virt",
@@ -254,17 +266,70 @@ export class ArmVm implements VmModel, GicPort {
 
   /** The timer owns its PPIs (kvm_vgic_set_owner): userspace cannot drive them. */
   #ownTimerPpis(): void {
-    const pmu = this.config.pmuIrq;
-    for (const rd of this.gic.rds) {
-      for (const p of this.timerPpis.ppi) rd.bank.owner[p] = OWNER_TIMER;
-      if (pmu) rd.bank.owner[pmu] = OWNER_PMU;
+    const rds = this.gic.rds;
+    for (let i = 0; i < rds.length; i++) {
+      const owner = rds[i].bank.owner;
+      for (const p of this.timerPpis.ppi) owner[p] = OWNER_TIMER;
+      const pmu = this.pmus[i];
+      if (pmu?.created) owner[pmu.irq] = OWNER_PMU;
     }
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ)
+   * on vCPU `cpu` (`kvm_arm_pmu_v3_set_attr`): -ENODEV without the PMU
+   * feature, -EBUSY once initialised, -EINVAL without an in-kernel vGIC,
+   * for an INTID that is neither a PPI nor an SPI, or for a PPI another
+   * vCPU's PMU does not share (`pmu_irq_is_valid`), -EBUSY when this
+   * vCPU's is already set.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuFeature: true }, env);
+   * vm.pmuSetIrq(0, 23); // 0
+   * ```
+   */
+  pmuSetIrq(cpu: number, irq: number): number {
+    const pmu = this.pmus[cpu];
+    if (pmu === undefined) return -ENODEV;
+    if (pmu.created) return -EBUSY;
+    if (!this.gic.device.created) return -EINVAL;
+    if (irq < 16 || irq > 1019) return -EINVAL;
+    if (irq < 32 && this.pmus.some((p) => p.irq >= 0 && p.irq !== irq)) return -EINVAL;
+    if (pmu.irq >= 0) return -EBUSY;
+    pmu.irq = irq;
+    return 0;
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_INIT)
+   * on vCPU `cpu` (`kvm_arm_pmu_v3_init`): -ENODEV without the feature,
+   * -EBUSY once done; with the vGIC, -ENODEV before it is initialised and
+   * -ENXIO without an IRQ; then the PMU owns its PPI (`kvm_vgic_set_owner`)
+   * and drives it.
+   */
+  pmuInit(cpu: number): number {
+    const pmu = this.pmus[cpu];
+    if (pmu === undefined) return -ENODEV;
+    if (pmu.created) return -EBUSY;
+    if (this.gic.device.created) {
+      if (!this.gic.initialized) return -ENODEV;
+      if (pmu.irq < 0) return -ENXIO;
+    }
+    pmu.created = true;
+    this.#ownTimerPpis();
+    return 0;
   }
 
   /** The vPMU of vCPU `cpu` drives its overflow PPI (`kvm_pmu_update_state`). */
   #pmuOutput(cpu: number): (level: boolean) => void {
     return (level) => {
-      const t = this.trace, ppi = this.config.pmuIrq!;
+      const pmu = this.pmus[cpu];
+      // Before KVM_ARM_VCPU_PMU_V3_INIT the level goes nowhere (the vCPU cannot run then).
+      if (!pmu.created || pmu.irq < 0) return;
+      const t = this.trace, ppi = pmu.irq;
       const id = t.enabled
         ? t.emit(`pmu${cpu}`, "line", `overflow interrupt ${level ? "high" : "low"} (PPI ${ppi})`)
         : 0;
@@ -360,12 +425,13 @@ export class ArmVm implements VmModel, GicPort {
    * KVM_RUN of vCPU `cpu`: the vGIC's answer (`kvm_vgic_map_resources`,
    * {@link Gic.run}), then the timer's (`kvm_timer_enable`): with an
    * in-kernel vGIC, -EINVAL when the EL1 timers share a PPI
-   * (`timer_irqs_are_valid`), else the PPIs are frozen.
+   * (`timer_irqs_are_valid`), else the PPIs are frozen; then the PMU's
+   * (`kvm_arm_pmu_v3_enable`): -EINVAL while a vPMU is not initialised.
    */
   run(cpu: number): number {
     const r = this.gic.run(cpu);
-    if (r !== 0 || !this.gic.device.created) return r;
-    if (!this.timerPpis.validate(EL1_TIMERS)) {
+    if (r !== 0) return r;
+    if (this.gic.device.created && !this.timerPpis.validate(EL1_TIMERS)) {
       if (this.trace.enabled) {
         this.trace.emit(
           "kvm",
@@ -373,6 +439,17 @@ export class ArmVm implements VmModel, GicPort {
           `KVM_RUN vcpu${cpu}: -22: the timers' PPIs ${
             this.timerPpis.ppi.slice(0, EL1_TIMERS).join(", ")
           } are not distinct (timer_irqs_are_valid)`,
+        );
+      }
+      return -EINVAL;
+    }
+    // kvm_arm_pmu_v3_enable: a vCPU with the PMU feature runs only once it is initialised.
+    if (this.pmus.length > 0 && !this.pmus[cpu].created) {
+      if (this.trace.enabled) {
+        this.trace.emit(
+          "kvm",
+          "run",
+          `KVM_RUN vcpu${cpu}: -22: the vPMU is not initialised (kvm_arm_pmu_v3_enable)`,
         );
       }
       return -EINVAL;

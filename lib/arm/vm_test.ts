@@ -3,7 +3,7 @@ import { ArmVm } from "./vm.ts";
 import { testEnv } from "./test_env.ts";
 import { KvmIrqType } from "./gic.ts";
 import { TimerCtl } from "./timer.ts";
-import { OWNER_TIMER } from "./irq_state.ts";
+import { OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
 
 Deno.test("ArmVm wires the virtual timer to PPI 27, which KVM_IRQ_LINE cannot drive", () => {
   const env = testEnv();
@@ -62,4 +62,26 @@ Deno.test("ArmVm.kvmIrqLine type CPU drives a vCPU's lines only without a vGIC",
   assert.equal(t.vector, -1);
   assert.equal(vm.kvmIrqLine(0, 0, 1, 0), 0);
   assert.equal(vm.signal(0), 0);
+});
+
+Deno.test("ArmVm.pmuSetIrq / pmuInit follow kvm_arm_pmu_v3_set_attr and kvm_arm_pmu_v3_init", () => {
+  const env = testEnv();
+  const vm = new ArmVm("arm", {
+    vcpus: 2,
+    gic: 3,
+    its: false,
+    v4: false,
+    nrIrqs: 64,
+    pmuFeature: true,
+  }, env);
+  assert.equal(vm.pmuInit(0), -19); // -ENODEV: the vGIC is not initialised
+  vm.gic.vgicInitialised();
+  assert.equal(vm.pmuInit(0), -6); // -ENXIO: no IRQ
+  assert.equal(vm.pmuSetIrq(0, 23), 0);
+  assert.equal(vm.pmuSetIrq(1, 22), -22); // PPIs differ
+  assert.equal(vm.pmuInit(0), 0);
+  assert.equal(vm.gic.rds[0].bank.owner[23], OWNER_PMU);
+  assert.equal(vm.pmuSetIrq(0, 23), -16); // created
+  const plain = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+  assert.equal(plain.pmuSetIrq(0, 23), -19);
 });
