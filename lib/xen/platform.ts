@@ -23,7 +23,14 @@ import type {
 import { stepwise } from "../core/table.ts";
 import type { XenDomain } from "./domain.ts";
 import type { KvmXen, KvmXenVcpuAttr } from "./kvm_xen.ts";
-import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, RAISE_STEPS, VIRQ } from "./evtchn.ts";
+import {
+  type ChannelStatus,
+  DOMID_SELF,
+  EVTCHNSTAT,
+  NR_VIRQS,
+  RAISE_STEPS,
+  VIRQ,
+} from "./evtchn.ts";
 import {
   CALLBACKF_MASK_EVENTS,
   CALLBACKOP,
@@ -320,6 +327,30 @@ interface CallShape {
  * guest memory, which is all the model needs to refuse it.
  */
 const frame = (v: Val) => Number(v as bigint);
+
+/**
+ * The fields of `struct evtchn_status` (xen/include/public/event_channel.h)
+ * other than `status`, each read by an `evtchn status_<field>` command: the
+ * field, what it holds, and what the command returns.
+ */
+const STATUS_FIELDS: readonly (readonly [
+  Exclude<keyof ChannelStatus, "status">,
+  string,
+  string,
+])[] = [
+  ["dom", "the unbound/interdomain `dom` field", "the domid, or -errno"],
+  [
+    "port",
+    "the interdomain `port` field (the remote end's port; 0 for other states)",
+    "the remote port, or -errno",
+  ],
+  ["vcpu", "the `vcpu` field (the vCPU the port notifies, notify_vcpu_id)", "the vCPU, or -errno"],
+  [
+    "number",
+    "the `virq` or `pirq` field of a VIRQ or PIRQ port (0 for other states)",
+    "the VIRQ or PIRQ, or -errno",
+  ],
+];
 const evtchnOp = (cmd: number, kernel?: CallShape["kernel"]): CallShape => ({
   input: HYPERCALL.event_channel_op,
   args: () => [BigInt(cmd)],
@@ -743,49 +774,20 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       "EVTCHNSTAT_* or -errno",
       evtchnOp(EVTCHNOP.status),
     ),
-    hc(
-      "evtchn status_dom",
-      "EVTCHNOP_status: the unbound/interdomain `dom` field",
-      [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      (x, _c, a) => {
-        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
-        return typeof s === "number" ? s : s.dom;
-      },
-      "the domid, or -errno",
-      evtchnOp(EVTCHNOP.status),
-    ),
-    hc(
-      "evtchn status_port",
-      "EVTCHNOP_status: the interdomain `port` field (the remote end's port; 0 for other states)",
-      [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      (x, _c, a) => {
-        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
-        return typeof s === "number" ? s : s.port;
-      },
-      "the remote port, or -errno",
-      evtchnOp(EVTCHNOP.status),
-    ),
-    hc(
-      "evtchn status_vcpu",
-      "EVTCHNOP_status: the `vcpu` field (the vCPU the port notifies, notify_vcpu_id)",
-      [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      (x, _c, a) => {
-        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
-        return typeof s === "number" ? s : s.vcpu;
-      },
-      "the vCPU, or -errno",
-      evtchnOp(EVTCHNOP.status),
-    ),
-    hc(
-      "evtchn status_number",
-      "EVTCHNOP_status: the `virq` or `pirq` field of a VIRQ or PIRQ port (0 for other states)",
-      [{ name: "port", type: PORT, doc: "the port", positional: true }],
-      (x, _c, a) => {
-        const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
-        return typeof s === "number" ? s : s.number;
-      },
-      "the VIRQ or PIRQ, or -errno",
-      evtchnOp(EVTCHNOP.status),
+    // The other fields of struct evtchn_status, each a command of its own reading the calling
+    // domain's port, from one table.
+    ...STATUS_FIELDS.map(([field, doc, returns]) =>
+      hc(
+        `evtchn status_${field}`,
+        `EVTCHNOP_status: ${doc}`,
+        [{ name: "port", type: PORT, doc: "the port", positional: true }],
+        (x, _c, a) => {
+          const s = x.domain.evtchn.status(DOMID_SELF, a.port as number);
+          return typeof s === "number" ? s : s[field];
+        },
+        returns,
+        evtchnOp(EVTCHNOP.status),
+      )
     ),
     hc(
       "evtchn bind_vcpu",
