@@ -1001,6 +1001,7 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   "iret": { refused: "the guest monitor has no IRET action of its own (it runs in real mode)" },
   "idt gate": { refused: "the guest monitor's IDT is its own; a scenario cannot edit its gates" },
   "mov cr8": { refused: "CR8 exists only in 64-bit mode, and the guest runs in real mode" },
+  "mov cr4": { refused: "the guest monitor has no MOV to CR4 action" },
   "lapic inta probe": {
     refused: "a model probe: KVM runs the acknowledge cycle only when it injects",
   },

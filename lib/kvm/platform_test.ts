@@ -54,6 +54,7 @@ Deno.test("every x86 command is bound to a KVM operation or refused with a reaso
       "kvm set_cpuid2: the guest monitor's CPUID is set before its first KVM_RUN, which a change after it would fail",
       "kvm set_mce: the backend does not issue the machine-check ioctls yet",
       "kvm setup_mce: the backend does not issue the machine-check ioctls yet",
+      "mov cr4: the guest monitor has no MOV to CR4 action",
       "mov cr8: CR8 exists only in 64-bit mode, and the guest runs in real mode",
       "mov ss: the guest monitor has no MOV SS action",
       "pic inta: a model probe: KVM runs the INTA cycle only when it injects",

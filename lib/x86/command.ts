@@ -46,6 +46,7 @@ export type X86BackendOp =
   | "rdmsr"
   | "wrmsr"
   | "mov cr8"
+  | "mov cr4"
   | "apic base x2apic"
   | "KVM_IRQ_LINE_STATUS"
   | "KVM_SIGNAL_MSI"

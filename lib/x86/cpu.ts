@@ -43,7 +43,7 @@ import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
-import { isMceMsr, McBanks } from "./mce.ts";
+import { isMceMsr, McBanks, MCE_BITS } from "./mce.ts";
 import type { StateHash } from "../core/platform.ts";
 import {
   DE_VECTOR,
@@ -52,6 +52,7 @@ import {
   exceptionSpec,
   GP_VECTOR,
   idtErrorCode,
+  MC_VECTOR,
   mergeExceptions,
   NP_VECTOR,
   OF_VECTOR,
@@ -152,6 +153,9 @@ export interface X86CpuOptions {
    */
   hyperv?: HvVcpu;
 }
+
+/** CR4.MCE (bit 6): machine-check exceptions enabled. */
+const CR4_MCE = 1n << 6n;
 
 /**
  * What a vCPU command returns for an instruction that raised #GP: -13
@@ -300,6 +304,8 @@ export class X86Cpu implements CpuModel {
   /** The vCPU's Hyper-V MSRs, or null. */
   readonly #hyperv: HvVcpu | null;
   #mce: McBanks | null = null;
+  /** CR4.MCE, the one CR4 bit the model has (KVM's CR4 is 0 at reset; INIT clears it). */
+  cr4Mce = false;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -340,7 +346,7 @@ export class X86Cpu implements CpuModel {
     if (lapic === null) return null;
     const run = this.run.snapshot();
     const { interruptFlag, shadow, nmiBlocked, csSelector, csBase, rip } = this;
-    const { injected, gpFaults, hasRun, extint, faulted, overflowFlag } = this;
+    const { injected, gpFaults, hasRun, extint, faulted, overflowFlag, cr4Mce } = this;
     const frames = [...this.#frames];
     const exVector = this.#exVector, exErrorCode = this.#exErrorCode;
     const exInjected = this.#exInjected, exExternal = this.#exExternal;
@@ -364,6 +370,7 @@ export class X86Cpu implements CpuModel {
       this.gpFaults = gpFaults;
       this.faulted = faulted;
       this.overflowFlag = overflowFlag;
+      this.cr4Mce = cr4Mce;
       this.#exVector = exVector;
       this.#exErrorCode = exErrorCode;
       this.#exInjected = exInjected;
@@ -447,13 +454,45 @@ export class X86Cpu implements CpuModel {
   }
 
   /**
-   * KVM_X86_SET_MCE ({@link McBanks.setMce}); a UCNA the bank signals goes
-   * through the in-kernel LAPIC's LVT CMCI. Returns 0 or -EINVAL.
+   * KVM_X86_SET_MCE ({@link McBanks.setMce}) with this vCPU's CR4.MCE: a
+   * UCNA the bank signals goes through the in-kernel LAPIC's LVT CMCI; a
+   * #MC is queued like any exception (`kvm_queue_exception(MC_VECTOR)`),
+   * delivered through IDT vector 18 at the next boundary; a #MC while MCIP
+   * is set or CR4.MCE is clear shuts the vCPU down (KVM_REQ_TRIPLE_FAULT).
+   * Returns 0 or -EINVAL.
    */
   setMce(bank: number, status: bigint, addr: bigint, misc: bigint, mcgStatus: bigint): number {
-    const r = this.mce.setMce(bank, status, addr, misc, mcgStatus);
-    if (r.cmci && this.lapicInKernel) this.lapic.deliverCmci();
+    const r = this.mce.setMce(bank, status, addr, misc, mcgStatus, this.cr4Mce);
+    if (r.signal === "cmci" && this.lapicInKernel) this.lapic.deliverCmci();
+    else if (r.signal === "mc") {
+      this.#emit("exception", `${describeException(MC_VECTOR, -1)}: KVM_X86_SET_MCE bank ${bank}`);
+      this.#queueException(MC_VECTOR, -1, true);
+      this.#resolveGates();
+    } else if (r.signal === "shutdown") {
+      this.#tripleFault(
+        MC_VECTOR,
+        (this.mce.mcgStatus & MCE_BITS.MCG_STATUS_MCIP) !== 0n
+          ? "#MC while MCG_STATUS.MCIP is set: triple fault, shutdown"
+          : "#MC with CR4.MCE clear: triple fault, shutdown",
+      );
+    }
     return r.result;
+  }
+
+  /**
+   * MOV to CR4 of the one bit the model has, MCE (bit 6, 0 at reset): it
+   * decides whether KVM_X86_SET_MCE's #MC is delivered or shuts the vCPU
+   * down. Any other bit is an input error.
+   */
+  movToCr4(value: bigint): number {
+    if ((value & ~CR4_MCE) !== 0n) {
+      throw new CommandInputError(
+        `CR4 0x${value.toString(16)}: the model has only CR4.MCE (0x40) of CR4`,
+      );
+    }
+    this.cr4Mce = value !== 0n;
+    this.#emit("cr4", `CR4.MCE <- ${this.cr4Mce ? 1 : 0}`);
+    return 0;
   }
 
   /** How deeply interrupt handlers are nested right now. */
@@ -753,10 +792,10 @@ export class X86Cpu implements CpuModel {
   }
 
   /** KVM_REQ_TRIPLE_FAULT: the vCPU shuts down and KVM_RUN returns KVM_EXIT_SHUTDOWN. */
-  #tripleFault(vector: number): void {
+  #tripleFault(vector: number, why?: string): void {
     this.#emit(
       "exception",
-      `${describeException(vector, -1)} while delivering #DF: triple fault, shutdown`,
+      why ?? `${describeException(vector, -1)} while delivering #DF: triple fault, shutdown`,
     );
     this.#exVector = -1;
     this.#exErrorCode = -1;
@@ -938,6 +977,7 @@ export class X86Cpu implements CpuModel {
     this.nmiBlocked = false;
     this.#frames.length = 0;
     this.injected = -1;
+    this.cr4Mce = false; // kvm_vcpu_reset: CR4 is 0 after INIT too
     // kvm_vcpu_reset: the exception queue goes (kvm_clear_exception_queue); the IDT's
     // contents are guest memory, which INIT leaves alone.
     this.#exVector = -1;

@@ -456,3 +456,25 @@ Deno.test("X86Cpu with a split irqchip: the window also needs LVT0 to accept Ext
   pic.vector = 0x20; // KVM_INTERRUPT queued
   assert.equal(cpu.readyForInjection(), false, "a vector is already waiting");
 });
+
+Deno.test("KVM_X86_SET_MCE on the vCPU: UCNA through LVT CMCI, #MC with CR4.MCE, shutdown without", () => {
+  const { cpu, lapic } = rig({ bsp: true });
+  assert.equal(cpu.setupMce((1n << 10n) | (1n << 8n) | 4n), 0); // MCG_CMCI_P | MCG_CTL_P | 4 banks
+  assert.equal((lapic.version >>> 16) & 0xff, 6);
+  lapic.write(0x2f0, 0xa9);
+  assert.equal(cpu.wrmsr(0x281, 1n << 30n), 0); // MC1_CTL2.CMCI_EN
+  const ucna = 0xbc00000000010090n, srar = 0xbd80000000000134n;
+  assert.equal(cpu.setMce(1, ucna, 0x1000n, 0n, 0n), 0);
+  assert.deepEqual(vectorsOf(lapic.irr), [0xa9]);
+  assert.equal(cpu.setMce(2, srar, 0x2000n, 0n, 5n), 0);
+  assert.equal(cpu.shutdown, true, "CR4.MCE clear: KVM_REQ_TRIPLE_FAULT");
+  const other = rig({ bsp: true }).cpu;
+  other.setupMce((1n << 8n) | 4n);
+  assert.throws(() => other.movToCr4(0x20n), /only CR4.MCE/);
+  assert.equal(other.movToCr4(0x40n), 0);
+  assert.equal(other.setMce(2, srar, 0x2000n, 0n, 5n), 0);
+  assert.equal(other.exceptionVector, 18);
+  assert.equal(other.exceptionErrorCode, -1);
+  assert.equal(other.rdmsr(0x40a), 0x2000n);
+  assert.equal(other.snapshot(), null, "the banks are not saved");
+});

@@ -125,6 +125,8 @@ export const DF_VECTOR = 8;
 export const NP_VECTOR = 11;
 /** #GP. */
 export const GP_VECTOR = 13;
+/** #MC. */
+export const MC_VECTOR = 18;
 
 /**
  * The scenario constants, `<MNEMONIC>_VECTOR` as Linux names them

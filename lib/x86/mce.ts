@@ -18,16 +18,15 @@
  * lapic.c `kvm_apic_after_set_mcg_cap`, `kvm_apic_calc_nr_lvt_entries`.
  * The Intel SDM vol. 3B ch. 16 names the fields.
  *
- * Not modelled: a non-UCNA uncorrected error (a #MC exception,
- * KVM_REQ_TRIPLE_FAULT while MCIP is set or CR4.MCE is clear): the model
- * has no CR4, so {@link McBanks.setMce} says so instead; IA32_MCG_EXT_CTL
- * (LMCE) and IA32_FEATURE_CONTROL.
+ * A non-UCNA uncorrected error is a #MC (`kvm_queue_exception(MC_VECTOR)`),
+ * or KVM_REQ_TRIPLE_FAULT while MCG_STATUS.MCIP is set or CR4.MCE is clear:
+ * of CR4 the vCPU model has only MCE (`mov cr4`, 0 at reset as KVM's CR4).
+ * Not modelled: IA32_MCG_EXT_CTL (LMCE) and IA32_FEATURE_CONTROL.
  *
  * @module
  */
 import type { FieldTable } from "../core/bitfield.ts";
 import { EINVAL } from "./errno.ts";
-import { CommandInputError } from "../core/diagnostic.ts";
 
 /** KVM_MAX_MCE_BANKS: the banks KVM allocates per vCPU, and KVM_CAP_MCE's answer. */
 export const KVM_MAX_MCE_BANKS = 32;
@@ -142,12 +141,16 @@ export function isMceMsr(msr: number): boolean {
     (msr >= MCE_MSR.MC0_CTL && msr < MCE_MSR.MC0_CTL + 4 * KVM_MAX_MCE_BANKS);
 }
 
-/** What KVM_X86_SET_MCE did: its return value, and whether LVT CMCI is to be raised. */
+/** What KVM_X86_SET_MCE did: its return value, and what the vCPU is to do. */
 export interface SetMceResult {
   /** 0 or -EINVAL. */
   readonly result: number;
-  /** A UCNA the vCPU signals through LVT CMCI (MCG_CMCI_P and the bank's CMCI_EN). */
-  readonly cmci: boolean;
+  /**
+   * none; `cmci`: a UCNA the vCPU signals through LVT CMCI (MCG_CMCI_P and
+   * the bank's CMCI_EN); `mc`: a #MC exception is queued (`kvm_queue_exception`);
+   * `shutdown`: KVM_REQ_TRIPLE_FAULT (MCIP already set, or CR4.MCE clear).
+   */
+  readonly signal: "none" | "cmci" | "mc" | "shutdown";
 }
 
 /**
@@ -212,10 +215,13 @@ export class McBanks {
    * the count or a status without VAL. A UCNA (`is_ucna`: MCG_STATUS 0, no
    * PCC, S or AR, VAL and UC set) is written to the bank whatever MCi_CTL
    * says (`kvm_vcpu_x86_set_ucna`) and signalled through LVT CMCI when the
-   * vCPU has MCG_CMCI_P and the bank's CTL2.CMCI_EN is set. A corrected
-   * error fills an empty or corrected bank, else only sets OVER. An
-   * uncorrected non-UCNA error is a #MC, which the model does not have: it
-   * throws.
+   * vCPU has MCG_CMCI_P and the bank's CTL2.CMCI_EN is set. Any other
+   * uncorrected error is dropped (answer 0) while MCG_CTL (with MCG_CTL_P)
+   * or the bank's MCi_CTL is not all ones; else, with MCG_STATUS.MCIP set
+   * or `cr4Mce` clear, it shuts the vCPU down and records nothing; else it
+   * fills the bank (OVER if it held a valid error), sets MCG_STATUS and is
+   * a #MC. A corrected error fills an empty or corrected bank (OVER if
+   * valid), else only sets OVER on the uncorrected one there.
    */
   setMce(
     bank: number,
@@ -223,9 +229,10 @@ export class McBanks {
     addr: bigint,
     misc: bigint,
     mcgStatus: bigint,
+    cr4Mce: boolean,
   ): SetMceResult {
     if (bank >= this.bankCount || (status & B.MCI_STATUS_VAL) === 0n) {
-      return { result: -EINVAL, cmci: false };
+      return { result: -EINVAL, signal: "none" };
     }
     this.touched = true;
     const at = 4 * bank;
@@ -236,28 +243,33 @@ export class McBanks {
       this.banks[at + 2] = addr;
       this.banks[at + 3] = misc;
       this.mcgStatus = mcgStatus;
-      return { result: 0, cmci: this.cmciP && (this.ctl2[bank] & B.MCI_CTL2_CMCI_EN) !== 0n };
-    }
-    if (uc) {
-      // Reporting disabled by MCG_CTL or MCi_CTL: KVM drops the error and answers 0.
-      if ((this.mcgCap & B.MCG_CTL_P) !== 0n && this.mcgCtl !== ALL_ONES) {
-        return { result: 0, cmci: false };
-      }
-      if (this.banks[at] !== ALL_ONES) return { result: 0, cmci: false };
-      throw new CommandInputError(
-        "an uncorrected error that is not a UCNA is a #MC exception (or, with MCIP set or " +
-          "CR4.MCE clear, KVM_REQ_TRIPLE_FAULT), which the model does not deliver",
-      );
+      const cmci = this.cmciP && (this.ctl2[bank] & B.MCI_CTL2_CMCI_EN) !== 0n;
+      return { result: 0, signal: cmci ? "cmci" : "none" };
     }
     const old = this.banks[at + 1];
+    const over = (old & B.MCI_STATUS_VAL) !== 0n ? B.MCI_STATUS_OVER : 0n;
+    if (uc) {
+      if ((this.mcgCap & B.MCG_CTL_P) !== 0n && this.mcgCtl !== ALL_ONES) {
+        return { result: 0, signal: "none" };
+      }
+      if (this.banks[at] !== ALL_ONES) return { result: 0, signal: "none" };
+      if ((this.mcgStatus & B.MCG_STATUS_MCIP) !== 0n || !cr4Mce) {
+        return { result: 0, signal: "shutdown" };
+      }
+      this.banks[at + 2] = addr;
+      this.banks[at + 3] = misc;
+      this.mcgStatus = mcgStatus;
+      this.banks[at + 1] = status | over;
+      return { result: 0, signal: "mc" };
+    }
     if ((old & B.MCI_STATUS_VAL) === 0n || (old & B.MCI_STATUS_UC) === 0n) {
-      this.banks[at + 1] = (old & B.MCI_STATUS_VAL) !== 0n ? status | B.MCI_STATUS_OVER : status;
+      this.banks[at + 1] = status | over;
       this.banks[at + 2] = addr;
       this.banks[at + 3] = misc;
     } else {
       this.banks[at + 1] = old | B.MCI_STATUS_OVER;
     }
-    return { result: 0, cmci: false };
+    return { result: 0, signal: "none" };
   }
 
   /**

@@ -98,8 +98,10 @@ export const MCE_COMMANDS: readonly X86Command[] = [
       "ADDR and MISC whatever MCi_CTL says, and raises LVT CMCI when the vCPU has MCG_CMCI_P " +
       "and the bank's MCi_CTL2.CMCI_EN is set (kvm_vcpu_x86_set_ucna). A corrected error " +
       "(UC clear) fills an empty or corrected bank (OVER if it was valid) or sets OVER on an " +
-      "uncorrected one. Any other uncorrected error is a #MC, which the model does not deliver: " +
-      "an error unless MCG_CTL or MCi_CTL disables it (KVM then answers 0 and records nothing)",
+      "uncorrected one. Any other uncorrected error is dropped (0) while MCG_CTL or the bank's " +
+      "MCi_CTL is not all ones; else, with MCG_STATUS.MCIP set or CR4.MCE clear ('mov cr4'), " +
+      "it shuts the vCPU down (KVM_REQ_TRIPLE_FAULT, KVM_EXIT_SHUTDOWN); else it fills the bank, " +
+      "sets MCG_STATUS and raises #MC (vector 18) at the next boundary",
     params: [
       VCPU,
       {

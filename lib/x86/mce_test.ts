@@ -4,7 +4,6 @@ import { testVector } from "../core/vector_set.ts";
 import { Lapic } from "./lapic.ts";
 import { isMceMsr, KVM_MAX_MCE_BANKS, KVM_MCE_CAP_SUPPORTED, McBanks, MCE_BITS } from "./mce.ts";
 import { EINVAL } from "./errno.ts";
-import { CommandInputError } from "../core/diagnostic.ts";
 
 const B = MCE_BITS;
 const UCNA = B.MCI_STATUS_VAL | B.MCI_STATUS_UC | B.MCI_STATUS_EN | 0x10090n;
@@ -78,17 +77,34 @@ Deno.test("MCG_CTL, MCi_CTL and MCi_STATUS take only the values KVM's set_msr_mc
 Deno.test("a UCNA is recorded whatever MCi_CTL says and asks for CMCI only with CMCI_P and CMCI_EN", () => {
   const m = new McBanks();
   m.setup(B.MCG_CMCI_P | 8n);
-  assert.deepEqual(m.setMce(8, UCNA, 0n, 0n, 0n), { result: -EINVAL, cmci: false });
-  assert.deepEqual(m.setMce(1, UCNA & ~B.MCI_STATUS_VAL, 0n, 0n, 0n).result, -EINVAL);
+  assert.deepEqual(m.setMce(8, UCNA, 0n, 0n, 0n, true), { result: -EINVAL, signal: "none" });
+  assert.deepEqual(m.setMce(1, UCNA & ~B.MCI_STATUS_VAL, 0n, 0n, 0n, true).result, -EINVAL);
   m.wrmsr(0x404, 0n, false); // bank 1's CTL off
-  assert.deepEqual(m.setMce(1, UCNA, 0xdeadbeefn, 0x8cn, 0n), { result: 0, cmci: false });
+  assert.deepEqual(m.setMce(1, UCNA, 0xdeadbeefn, 0x8cn, 0n, true), { result: 0, signal: "none" });
   assert.equal(m.rdmsr(0x406, false), 0xdeadbeefn);
   assert.equal(m.rdmsr(0x407, false), 0x8cn);
   m.wrmsr(0x281, B.MCI_CTL2_CMCI_EN, false);
-  assert.deepEqual(m.setMce(1, UCNA, 1n, 0n, 0n), { result: 0, cmci: true });
-  // PCC, S, AR or an MCG_STATUS make it a #MC, which is not modelled.
-  m.setup(B.MCG_CMCI_P | 8n);
-  assert.throws(() => m.setMce(1, UCNA | B.MCI_STATUS_PCC, 0n, 0n, 0n), CommandInputError);
+  assert.deepEqual(m.setMce(1, UCNA, 1n, 0n, 0n, true), { result: 0, signal: "cmci" });
+});
+
+Deno.test("a non-UCNA uncorrected error is a #MC, dropped by MCi_CTL, a shutdown with MCIP or CR4.MCE clear", () => {
+  const m = new McBanks();
+  m.setup(B.MCG_CTL_P | 4n);
+  const srar = UCNA | B.MCI_STATUS_S | B.MCI_STATUS_AR;
+  const mcip = B.MCG_STATUS_MCIP | B.MCG_STATUS_RIPV;
+  assert.equal(m.setMce(1, srar, 0x1000n, 0n, mcip, false).signal, "shutdown");
+  assert.equal(m.rdmsr(0x406, false), 0n); // nothing recorded
+  assert.equal(m.setMce(1, srar, 0x1000n, 0n, mcip, true).signal, "mc");
+  assert.equal(m.rdmsr(0x406, false), 0x1000n);
+  assert.equal(m.rdmsr(0x17a, false), mcip);
+  assert.equal(m.setMce(1, srar, 0x2000n, 0n, mcip, true).signal, "shutdown"); // MCIP still set
+  m.wrmsr(0x17a, 0n, false);
+  assert.equal(m.setMce(1, srar, 0x2000n, 0n, mcip, true).signal, "mc");
+  assert.equal(m.rdmsr(0x405, false), srar | B.MCI_STATUS_OVER);
+  m.wrmsr(0x404, 0n, false);
+  m.wrmsr(0x17a, 0n, false);
+  assert.deepEqual(m.setMce(1, srar, 0x3000n, 0n, mcip, true), { result: 0, signal: "none" });
+  assert.equal(m.rdmsr(0x406, false), 0x2000n);
 });
 
 Deno.test("LVT CMCI follows MCG_CMCI_P: a new entry starts masked, Version's Max LVT follows", () => {

@@ -945,6 +945,17 @@ const VCPU_COMMANDS: Cmd[] = [
   },
   {
     actor: "vcpu",
+    name: "mov cr4",
+    backend: "mov cr4",
+    doc: "MOV to CR4 of CR4.MCE (0x40), the one CR4 bit the model has (0 at reset and INIT): " +
+      "with it clear, KVM_X86_SET_MCE's #MC shuts the vCPU down instead (any other bit is an " +
+      "input error)",
+    params: [{ name: "value", type: { kind: "u64" }, doc: "the new CR4: 0 or 0x40" }],
+    returns: "0",
+    run: (vm, cpu, a) => vm.cpus[cpu].movToCr4(BigInt(a.value as bigint)),
+  },
+  {
+    actor: "vcpu",
     name: "lapic x2apic",
     exits: true,
     requires: needKernelLapicSetting,
