@@ -324,7 +324,7 @@ export class X86Cpu implements CpuModel {
     h.n(
       (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
         (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
-        (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0),
+        (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0),
     );
     this.run.hashFields(h);
     h.value(this.hv);
