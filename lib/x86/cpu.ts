@@ -294,6 +294,15 @@ export class X86Cpu implements CpuModel {
    * as each handler returns (see `#deliverGp`).
    */
   #gpHeld = 0;
+  /**
+   * KVM's `vcpu->arch.exception` vector, has_error_code and error_code:
+   * the last exception queued or set by KVM_SET_VCPU_EVENTS. Delivery
+   * clears only pending and injected (`kvm_clear_exception_queue`), so
+   * KVM_GET_VCPU_EVENTS goes on reporting them. 0 at creation.
+   */
+  #lastExVector = 0;
+  #lastExHasCode = false;
+  #lastExCode = 0;
   /** 1 for each IDT gate whose P bit the guest cleared. */
   readonly #gateAbsent = new Uint8Array(256);
   /** How many gates are not present: 0 keeps every take on the fast path. */
@@ -354,6 +363,8 @@ export class X86Cpu implements CpuModel {
     // No gate absent (the rule): nothing to copy, the page is all zero.
     const gatesAbsent = this.#gatesAbsent;
     const gateAbsent = gatesAbsent === 0 ? null : this.#gateAbsent.slice();
+    const lastExVector = this.#lastExVector, lastExHasCode = this.#lastExHasCode;
+    const lastExCode = this.#lastExCode;
     const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
     const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
@@ -376,6 +387,9 @@ export class X86Cpu implements CpuModel {
       this.#exInjected = exInjected;
       this.#exExternal = exExternal;
       this.#gpHeld = gpHeld;
+      this.#lastExVector = lastExVector;
+      this.#lastExHasCode = lastExHasCode;
+      this.#lastExCode = lastExCode;
       if (gateAbsent !== null) this.#gateAbsent.set(gateAbsent);
       else if (this.#gatesAbsent !== 0) this.#gateAbsent.fill(0);
       this.#gatesAbsent = gatesAbsent;
@@ -408,6 +422,9 @@ export class X86Cpu implements CpuModel {
         (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0),
     );
     h.n(this.#gpHeld);
+    h.n(this.#lastExVector);
+    h.bool(this.#lastExHasCode);
+    h.n(this.#lastExCode);
     h.n(this.#gatesAbsent);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
     this.lapic.hashPrivate(h);
@@ -728,6 +745,29 @@ export class X86Cpu implements CpuModel {
     return this.#exErrorCode;
   }
 
+  /**
+   * What KVM_GET_VCPU_EVENTS reports in `exception.nr`, `has_error_code`
+   * and `error_code`: the exception queued now, else the last one queued
+   * or set, long delivered (KVM clears only pending and injected).
+   */
+  get reportedException(): { nr: number; hasErrorCode: boolean; errorCode: number } {
+    return {
+      nr: this.#lastExVector,
+      hasErrorCode: this.#lastExHasCode,
+      errorCode: this.#lastExCode,
+    };
+  }
+
+  /**
+   * KVM_SET_VCPU_EVENTS copies `exception.nr`, `has_error_code` and
+   * `error_code` in whether or not it injects anything.
+   */
+  setReportedException(nr: number, hasErrorCode: boolean, errorCode: number): void {
+    this.#lastExVector = nr;
+    this.#lastExHasCode = hasErrorCode;
+    this.#lastExCode = errorCode >>> 0;
+  }
+
   /** It is `injected` (delivery begun, KVM_SET_VCPU_EVENTS) rather than `pending`. */
   get exceptionInjected(): boolean {
     return this.#exInjected;
@@ -771,6 +811,9 @@ export class X86Cpu implements CpuModel {
     this.#exErrorCode = exceptionSpec(vector).errorCode ? errorCode : -1;
     this.#exInjected = false;
     this.#exExternal = external;
+    this.#lastExVector = vector;
+    this.#lastExHasCode = this.#exErrorCode >= 0;
+    this.#lastExCode = Math.max(this.#exErrorCode, 0);
   }
 
   /**

@@ -196,3 +196,18 @@ Deno.test("X86Cpu: #GPs of instructions with no boundary between them are delive
   assert.equal(c.exceptionVector, -1);
   assert.equal(c.canTake(), false);
 });
+
+Deno.test("X86Cpu: the last exception's vector and error code stay reported after delivery (KVM_GET_VCPU_EVENTS)", () => {
+  const c = cpu();
+  assert.deepEqual(c.reportedException, { nr: 0, hasErrorCode: false, errorCode: 0 });
+  c.setGatePresent(0x21, false);
+  c.softwareInterrupt(0x21);
+  c.take();
+  c.returnFromInterrupt();
+  assert.equal(c.exceptionVector, -1, "delivered: nothing queued");
+  assert.deepEqual(c.reportedException, { nr: NP_VECTOR, hasErrorCode: true, errorCode: 0x10a });
+  c.div(1n, 0n, 32);
+  assert.deepEqual(c.reportedException, { nr: DE_VECTOR, hasErrorCode: false, errorCode: 0 });
+  c.setReportedException(UD_VECTOR, false, 7);
+  assert.deepEqual(c.reportedException, { nr: UD_VECTOR, hasErrorCode: false, errorCode: 7 });
+});

@@ -283,8 +283,9 @@ export const VCPU_EVENT_FIELDS = [
  * the model has: `exception` is the one queued for the next boundary, its
  * `injected` set for a pending one too unless KVM_CAP_EXCEPTION_PAYLOAD
  * is enabled (KVM conflates them for ABI compatibility), both clear for #BP and #OF (`kvm_exception_is_soft`: INT3 and
- * INTO raise them again), `nr`, `has_error_code` and `error_code` 0 when
- * none is queued (KVM keeps the last one's there: not modelled), no
+ * INTO raise them again), `nr`, `has_error_code` and `error_code` those of
+ * the last exception queued or set, long delivered as it may be (KVM
+ * clears only pending and injected), no
  * payload (the model raises no #PF or #DB); `interrupt` is the vector KVM would re-inject at the next entry
  * (KVM_INTERRUPT's, or one KVM_SET_VCPU_EVENTS put there); `nmi_pending`
  * after `process_nmi`; `sipi_vector` always 0 ("never valid when
@@ -302,11 +303,11 @@ function getEvent(vm: X86Vm, cpu: number, field: string): number {
     case "exception_pending":
       return +(ex >= 0 && !isSoftException(ex) && !c.exceptionInjected);
     case "exception_nr":
-      return Math.max(ex, 0);
+      return c.reportedException.nr;
     case "exception_has_error_code":
-      return +(c.exceptionErrorCode >= 0);
+      return +c.reportedException.hasErrorCode;
     case "exception_error_code":
-      return Math.max(c.exceptionErrorCode, 0);
+      return c.reportedException.errorCode;
     case "interrupt_injected":
       return c.injected >= 0 ? 1 : 0;
     case "interrupt_nr":
@@ -396,6 +397,7 @@ function setEvents(vm: X86Vm, cpu: number, a: Readonly<Record<string, unknown>>)
   // TRIPLE_FAULT is refused only after the other fields are applied (KVM's order).
   const c = vm.cpus[cpu];
   c.setException(exception ? nr : -1, hasErrorCode ? n("exception_error_code") : -1, injected);
+  c.setReportedException(nr, hasErrorCode, n("exception_error_code"));
   c.injected = n("interrupt_injected") !== 0 ? n("interrupt_nr") : -1;
   if (flags & C.KVM_VCPUEVENT_VALID_SHADOW) {
     const sh = n("interrupt_shadow");
