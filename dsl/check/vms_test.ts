@@ -42,6 +42,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     split_pins: 24,
     ioapic_version: 0x11,
     pic_special_mask: "architectural",
+    boot_cpu: 0,
     aps: "running",
     lowest_priority: "kvm-vector-hashing",
     routing: "kvm",
@@ -93,7 +94,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
     d.hint,
     "expected one of: arch, hypervisor, vcpus, cpu_mode, irqchip, lapic, x2apic_api, hyperv_synic, hyperv_cpuid, " +
       "split_pins, " +
-      "ioapic_version, pic_special_mask, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
+      "ioapic_version, pic_special_mask, boot_cpu, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
   );
 });
 

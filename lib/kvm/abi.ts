@@ -102,6 +102,7 @@ export const KVM = {
   SET_TSS_ADDR: io(0x47),
   SET_IDENTITY_MAP_ADDR: iow(0x48, 8),
   CREATE_IRQCHIP: io(0x60),
+  SET_BOOT_CPU_ID: io(0x78),
   IRQ_LINE: iow(0x61, SIZEOF.kvm_irq_level),
   GET_IRQCHIP: iowr(0x62, SIZEOF.kvm_irqchip),
   SET_IRQCHIP: ior(0x63, SIZEOF.kvm_irqchip),

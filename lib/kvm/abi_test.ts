@@ -69,6 +69,7 @@ Deno.test("KVM gives the kernel's ioctl numbers when encoded with _IO/_IOR/_IOW/
       SET_TSS_ADDR: "ae47",
       SET_IDENTITY_MAP_ADDR: "4008ae48",
       CREATE_IRQCHIP: "ae60",
+      SET_BOOT_CPU_ID: "ae78",
       IRQ_LINE: "4008ae61",
       GET_IRQCHIP: "c208ae62",
       SET_IRQCHIP: "8208ae63", // _IOR in kvm.h, although userspace writes it

@@ -185,6 +185,11 @@ export class KvmVm {
     return ioctlPtrResult(this.#fd, KVM.ENABLE_CAP, encodeEnableCap(cap, [arg], flags).bytes);
   }
 
+  /** KVM_SET_BOOT_CPU_ID as a scenario asks it: 0 or -errno (-EBUSY once a vCPU exists). */
+  setBootCpuIdResult(id: bigint): number {
+    return ioctlIntResult(this.#fd, KVM.SET_BOOT_CPU_ID, id);
+  }
+
   /** KVM_CREATE_IRQCHIP as a scenario asks it: 0 or -errno. */
   createIrqchipResult(): number {
     return ioctlIntResult(this.#fd, KVM.CREATE_IRQCHIP, 0);

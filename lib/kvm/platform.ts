@@ -566,6 +566,11 @@ export class KvmBackedVm implements VmModel {
       this.ram = new GuestMemory(GUEST_MEMORY, this.mem);
       this.image = loadGuest(this.mem);
       const cpuid = this.sys.supportedCpuid();
+      if ((s.boot_cpu as number | undefined ?? 0) !== 0) {
+        throw new BackendUnsupported(
+          "'boot_cpu': the guest monitor starts from vCPU 0 as the BSP (no KVM_SET_BOOT_CPU_ID)",
+        );
+      }
       if ((s.hyperv_synic as number | undefined ?? 0) > 1 || s.hyperv_cpuid === 1) {
         throw new BackendUnsupported(
           "'hyperv_synic 2' and 'hyperv_cpuid 1': the backend sets no Hyper-V CPUID leaves",
@@ -1098,6 +1103,7 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     refused: "the backend does not issue the machine-check ioctls yet",
   },
   "KVM_CREATE_IRQCHIP": (vm) => vm.vm.createIrqchipResult(),
+  "KVM_SET_BOOT_CPU_ID": (vm, _c, a) => vm.vm.setBootCpuIdResult(BigInt(a.id as bigint)),
   "KVM_GET_IRQCHIP": (vm, _c, a) => {
     const { chip, field, index } = irqchipArgs(a);
     const s = vm.vm.getIrqchip(chip);

@@ -66,16 +66,24 @@ const X2APIC_API_FLAGS_BEFORE_EOI = X2apicApi.Use32BitIds | X2apicApi.DisableBro
 
 const one = () => 1;
 
+/**
+ * x86's KVM_MAX_VCPU_IDS (KVM_MAX_VCPUS 4096 times KVM_VCPU_ID_RATIO 4): the
+ * highest vCPU ID KVM_SET_BOOT_CPU_ID takes, and KVM_CAP_MAX_VCPU_ID's answer.
+ */
+export const KVM_MAX_VCPU_IDS = 16384;
+
 const ROWS: readonly CapRow[] = [
   { name: "KVM_CAP_IRQCHIP", cap: 0, answer: one },
   // kvm_vm_ioctl_check_extension_generic: the routing table's size, not 1.
   { name: "KVM_CAP_IRQ_ROUTING", cap: 25, answer: () => KVM_MAX_IRQ_ROUTES },
   { name: "KVM_CAP_IRQ_INJECT_STATUS", cap: 26, answer: one },
   { name: "KVM_CAP_IRQFD", cap: 32, answer: one },
+  { name: "KVM_CAP_SET_BOOT_CPU_ID", cap: 34, answer: one },
   { name: "KVM_CAP_TSC_DEADLINE_TIMER", cap: 72, answer: one },
   { name: "KVM_CAP_SIGNAL_MSI", cap: 77, answer: one },
   { name: "KVM_CAP_IRQFD_RESAMPLE", cap: 82, answer: one },
   { name: "KVM_CAP_SPLIT_IRQCHIP", cap: 121, answer: one },
+  { name: "KVM_CAP_MAX_VCPU_ID", cap: 128, answer: () => KVM_MAX_VCPU_IDS },
   // Linux 4.20, before every release named here.
   { name: "KVM_CAP_EXCEPTION_PAYLOAD", cap: 164, answer: one },
   {

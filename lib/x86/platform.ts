@@ -70,6 +70,7 @@ import {
   checkExtension,
   KVM_CAP_NUMBERS,
   KVM_CAPS_RELEASES,
+  KVM_MAX_VCPU_IDS,
   type KvmCapsRelease,
 } from "./kvm_caps.ts";
 import { HYPERV_COMMANDS, HYPERV_CONSTANTS, HYPERV_STATE } from "./hyperv_commands.ts";
@@ -1695,6 +1696,14 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "enum", values: ["architectural", "kvm"], default: "architectural" },
   },
   {
+    name: "boot_cpu",
+    doc: "KVM_SET_BOOT_CPU_ID made before the vCPUs (kvm_arch_vm_ioctl): the vCPU ID of the " +
+      "BSP (IA32_APIC_BASE.BSP, LINT0 ExtINT, the one vCPU 'aps wait-for-sipi' leaves " +
+      "running); an ID no vCPU has leaves none. KVM refuses more than KVM_MAX_VCPU_IDS " +
+      "(16384) with -EINVAL. After the vCPUs, `kvm set_boot_cpu_id` is -EBUSY",
+    value: { kind: "int", min: 0, max: KVM_MAX_VCPU_IDS, default: 0 },
+  },
+  {
     name: "aps",
     doc: "how vCPUs 1.. start: running (default: as if firmware had started them) or " +
       "wait-for-sipi (KVM_MP_STATE_UNINITIALIZED until INIT and SIPI, as KVM creates them)",
@@ -2069,6 +2078,7 @@ export const x86Platform: Platform<X86Vm> = {
       lapicMode: s.lapic as "xapic" | "x2apic",
       x2apicApi: s.x2apic_api as number,
       aps: s.aps as "running" | "wait-for-sipi",
+      bootCpu: s.boot_cpu as number,
       lowestPriority: s.lowest_priority as "kvm-vector-hashing" | "first",
       routing: s.routing as "kvm" | "qemu",
       ioapicVersion: s.ioapic_version as number,

@@ -255,6 +255,13 @@ export interface X86VmConfig {
   ioapicVersion?: number;
   /** Whether the PIC applies OCW3 special mask mode ({@link PicSpecialMaskPolicy}). */
   picSpecialMask?: PicSpecialMaskPolicy;
+  /**
+   * KVM_SET_BOOT_CPU_ID made before the vCPUs (`kvm->arch.bsp_vcpu_id`):
+   * the vCPU with this ID is the BSP (IA32_APIC_BASE.BSP, LINT0 re-enabled
+   * as ExtINT, RUNNABLE with an in-kernel LAPIC); every other vCPU is an
+   * AP, and with an ID no vCPU has there is no BSP. Default 0.
+   */
+  bootCpu?: number;
   /** `wait-for-sipi`: APs start KVM_MP_STATE_UNINITIALIZED (KVM's way). Default `running`. */
   aps?: "running" | "wait-for-sipi";
   /**
@@ -518,7 +525,7 @@ export class X86Vm implements VmModel {
         eoiListener: split ? split.listener(i, run) : handled ? handled.listener(i) : eoi,
         trace,
         name: `lapic${i}`,
-        bsp: i === 0,
+        bsp: i === (config.bootCpu ?? 0),
         softwareEnabled: hypervisor === "kvm"
           ? undefined
           : () => this.xen!.domain.callback.lapicEnabled(i),
@@ -553,7 +560,7 @@ export class X86Vm implements VmModel {
         new X86Cpu(i, lapic, source, trace, {
           lapicInKernel,
           picInKernel: kernel,
-          waitForSipi: config.aps === "wait-for-sipi" && i !== 0,
+          waitForSipi: config.aps === "wait-for-sipi" && i !== (config.bootCpu ?? 0),
           longMode: config.longMode ?? true,
           now: env.now,
           run,

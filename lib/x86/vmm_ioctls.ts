@@ -22,7 +22,7 @@ import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
 import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
-import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
+import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { describeException, EXCEPTIONS, exceptionSpec, isSoftException } from "./exceptions.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
@@ -861,6 +861,24 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       if (!master) return 0;
       const realtime = BigInt(vm.config.kvmWallclockSec ?? 0) * 1_000_000_000n + BigInt(clock);
       return toInt(realtime);
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm set_boot_cpu_id",
+    backend: "KVM_SET_BOOT_CPU_ID",
+    doc: "KVM_SET_BOOT_CPU_ID (kvm_arch_vm_ioctl) after the vm is built: -EBUSY, as KVM " +
+      "answers once a vCPU exists (kvm->created_vcpus), before it looks at the ID; the " +
+      "boot_cpu setting is this ioctl made before the vCPUs",
+    params: [{
+      name: "id",
+      type: { kind: "u64" },
+      doc: "the vCPU ID (the ioctl's argument, an unsigned long)",
+    }],
+    returns: "-EBUSY",
+    run: (vm, _c, a, source) => {
+      emit(vm, source, `KVM_SET_BOOT_CPU_ID ${a.id}: -EBUSY (vCPUs exist)`);
+      return -EBUSY;
     },
   },
   {
