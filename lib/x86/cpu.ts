@@ -427,6 +427,8 @@ export class X86Cpu implements CpuModel {
     h.n(this.#lastExCode);
     h.n(this.#gatesAbsent);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
+    // Untouched machine-check registers are the same in every state: one flag test.
+    if (this.#mce !== null && this.#mce.touched) this.#mce.hashInto(h);
     this.lapic.hashPrivate(h);
   }
   /** Set for Xen guests (`hypervisor xen` or `kvm-xen`); null under plain KVM. */

@@ -27,6 +27,7 @@
  */
 import type { FieldTable } from "../core/bitfield.ts";
 import { EINVAL } from "./errno.ts";
+import type { StateHash } from "../core/platform.ts";
 
 /** KVM_MAX_MCE_BANKS: the banks KVM allocates per vCPU, and KVM_CAP_MCE's answer. */
 export const KVM_MAX_MCE_BANKS = 32;
@@ -176,6 +177,19 @@ export class McBanks {
   readonly ctl2: BigUint64Array = new BigUint64Array(KVM_MAX_MCE_BANKS);
   /** Anything was set since creation (the VM's snapshot does not save these). */
   touched = false;
+
+  /** The banks' and CTL2s' words, for {@link McBanks.hashInto}. */
+  readonly #bankWords: Uint32Array = new Uint32Array(this.banks.buffer);
+  readonly #ctl2Words: Uint32Array = new Uint32Array(this.ctl2.buffer);
+
+  /** Feeds `h` every register, for `scn explore`'s fingerprints (the vCPU's `hashPrivate`). */
+  hashInto(h: StateHash): void {
+    h.big(this.mcgCap);
+    h.big(this.mcgStatus);
+    h.big(this.mcgCtl);
+    h.words(this.#bankWords);
+    h.words(this.#ctl2Words);
+  }
 
   /** The vCPU's bank count (MCG_CAP[7:0]). */
   get bankCount(): number {

@@ -4,6 +4,7 @@ import { testVector } from "../core/vector_set.ts";
 import { Lapic } from "./lapic.ts";
 import { isMceMsr, KVM_MAX_MCE_BANKS, KVM_MCE_CAP_SUPPORTED, McBanks, MCE_BITS } from "./mce.ts";
 import { EINVAL } from "./errno.ts";
+import type { StateHash } from "../core/platform.ts";
 
 const B = MCE_BITS;
 const UCNA = B.MCI_STATUS_VAL | B.MCI_STATUS_UC | B.MCI_STATUS_EN | 0x10090n;
@@ -129,4 +130,30 @@ Deno.test("LVT CMCI follows MCG_CMCI_P: a new entry starts masked, Version's Max
   apic.setMcgCmci(false);
   assert.equal(apic.read(0x2f0), 0);
   assert.equal((apic.version >>> 16) & 0xff, 5);
+});
+
+Deno.test("hashInto feeds every register: two vCPUs differing in one bank's ADDR hash apart", () => {
+  const fed = (m: McBanks) => {
+    const out: unknown[] = [];
+    const h: StateHash = {
+      n: (x) => out.push(x),
+      num: (x) => out.push(x),
+      big: (x) => out.push(x.toString()),
+      bool: (x) => out.push(x),
+      words: (w) => out.push(Array.from(w).join()),
+      value: (v) => out.push(v),
+      fixed: (o, feed) => feed(h, o),
+    };
+    m.hashInto(h);
+    return JSON.stringify(out);
+  };
+  const a = new McBanks(), b = new McBanks();
+  a.setup(4n);
+  b.setup(4n);
+  assert.equal(fed(a), fed(b));
+  b.wrmsr(0x406, 1n, false);
+  assert.notEqual(fed(a), fed(b));
+  b.wrmsr(0x406, 0n, false);
+  b.wrmsr(0x17a, 1n, false);
+  assert.notEqual(fed(a), fed(b));
 });
