@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace } from "../core/trace.ts";
-import { encodeRte, IoapicIndex, IoapicMmio } from "./ioapic.ts";
+import { encodeRte } from "./ioapic.ts";
+import { programRte } from "./test_vm.ts";
 import { X86Vm, type X86VmConfig } from "./vm.ts";
 
 function makeVm(opts: Partial<X86VmConfig> = {}): X86Vm {
@@ -17,15 +18,6 @@ function makeVm(opts: Partial<X86VmConfig> = {}): X86Vm {
     ...opts,
     vcpus: opts.vcpus ?? 2,
   }, { trace: new Trace(() => 0), queue: new EventQueue(), now: () => 0 });
-}
-
-function programRte(vm: X86Vm, pin: number, init: Parameters<typeof encodeRte>[0]): void {
-  const io = vm.ioapic!;
-  const { low, high } = encodeRte(init);
-  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin + 1);
-  io.write(IoapicMmio.IOWIN, high);
-  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin);
-  io.write(IoapicMmio.IOWIN, low);
 }
 
 function boot(vm: X86Vm): void {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace } from "../core/trace.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
-import { encodeRte, IoapicIndex, IoapicMmio, RTC_PIN } from "./ioapic.ts";
+import { RTC_PIN } from "./ioapic.ts";
 import { KvmIrqchip } from "./kvm_routing.ts";
+import { programRte } from "./test_vm.ts";
 import { type IrqchipMode, X2apicApi, X86Vm, type X86VmConfig } from "./vm.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { vectorsOf } from "../core/vector_set.ts";
@@ -30,16 +31,6 @@ function takeAndEoi(vm: X86Vm, n: number): number {
   cpu.lapic.eoi();
   cpu.returnFromInterrupt();
   return v;
-}
-
-/** Programs IOREDTBL[pin] through IOREGSEL/IOWIN, high dword first, as a guest does. */
-function programRte(vm: X86Vm, pin: number, init: Parameters<typeof encodeRte>[0]): void {
-  const io = vm.ioapic!;
-  const { low, high } = encodeRte(init);
-  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin + 1);
-  io.write(IoapicMmio.IOWIN, high);
-  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin);
-  io.write(IoapicMmio.IOWIN, low);
 }
 
 /** Software-enables every LAPIC and sets IF past the STI shadow. */
