@@ -75,10 +75,13 @@ export const HV_IPI_VECTORS = { low: 0x10, high: 0xff } as const;
 export const HV_HYPERCALL_MAX_XMM_REGISTERS = 6;
 /** HV_MAX_SPARSE_VCPU_BANKS: a VP set names at most 64 banks of 64 VPs. */
 const HV_MAX_SPARSE_VCPU_BANKS = 64;
-/** `struct hv_send_ipi` (vector, reserved, cpu_mask): 16 bytes. */
-const HV_SEND_IPI_SIZE = 16;
-/** `struct hv_send_ipi_ex` up to `vp_set.bank_contents` (vector, reserved, format, valid_bank_mask). */
-const HV_SEND_IPI_EX_SIZE = 24;
+/** `struct hv_send_ipi`'s byte offsets: u32 vector, u32 reserved, u64 cpu_mask; its size. */
+const HV_SEND_IPI = { vector: 0, cpuMask: 8, size: 16 } as const;
+/**
+ * `struct hv_send_ipi_ex`'s byte offsets: u32 vector, u32 reserved, then `struct hv_vpset`
+ * (u64 format, u64 valid_bank_mask, u64 bank_contents[]).
+ */
+const HV_SEND_IPI_EX = { vector: 0, format: 8, validBankMask: 16, bankContents: 24 } as const;
 
 /**
  * Hypercall status codes (hvgdk_mini.h `HV_STATUS_*`), returned in RAX.
@@ -355,9 +358,9 @@ export class HvPartition {
     const banks: bigint[] = [];
     if (!ex) {
       if (!fast) {
-        if (!read(ingpa, HV_SEND_IPI_SIZE)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
-        vector = Number(mem.read(Number(ingpa), 32));
-        banks.push(u64At(ingpa + 8n));
+        if (!read(ingpa, HV_SEND_IPI.size)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+        vector = Number(mem.read(Number(ingpa) + HV_SEND_IPI.vector, 32));
+        banks.push(u64At(ingpa + BigInt(HV_SEND_IPI.cpuMask)));
       } else {
         if (ingpa >> 32n !== 0n) return HV_STATUS.INVALID_HYPERCALL_INPUT;
         vector = Number(ingpa);
@@ -367,10 +370,10 @@ export class HvPartition {
     } else {
       let format: bigint;
       if (!fast) {
-        if (!read(ingpa, HV_SEND_IPI_EX_SIZE)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
-        vector = Number(mem.read(Number(ingpa), 32));
-        format = u64At(ingpa + 8n);
-        validBanks = u64At(ingpa + 16n);
+        if (!read(ingpa, HV_SEND_IPI_EX.bankContents)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
+        vector = Number(mem.read(Number(ingpa) + HV_SEND_IPI_EX.vector, 32));
+        format = u64At(ingpa + BigInt(HV_SEND_IPI_EX.format));
+        validBanks = u64At(ingpa + BigInt(HV_SEND_IPI_EX.validBankMask));
       } else {
         vector = Number(ingpa & 0xffff_ffffn);
         format = outgpa;
@@ -388,7 +391,7 @@ export class HvPartition {
           }
           for (let i = 0; i < varCnt; i++) banks.push(half(1 + i));
         } else {
-          const at = ingpa + BigInt(HV_SEND_IPI_EX_SIZE);
+          const at = ingpa + BigInt(HV_SEND_IPI_EX.bankContents);
           if (!read(at, 8 * varCnt)) return HV_STATUS.INVALID_HYPERCALL_INPUT;
           for (let i = 0; i < varCnt; i++) banks.push(u64At(at + BigInt(8 * i)));
         }

@@ -22,15 +22,16 @@ import type { StateHash } from "../core/platform.ts";
 import { HV_MSR, HvSynic } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, type HvStimer, isStimerMsr } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
+import { LapicOffset } from "./lapic_registers.ts";
 
 /** KVM_MAX_VCPUS on x86: a VP index the VMM sets must be below it. */
 export const KVM_MAX_VCPUS = 4096;
 
 /** The synthetic APIC MSRs and the LAPIC register offset each reaches. */
 const VAPIC_OFFSET: ReadonlyMap<number, number> = new Map([
-  [HV_MSR.EOI, 0xb0],
-  [HV_MSR.ICR, 0x300],
-  [HV_MSR.TPR, 0x80],
+  [HV_MSR.EOI, LapicOffset.EOI],
+  [HV_MSR.ICR, LapicOffset.ICR_LOW],
+  [HV_MSR.TPR, LapicOffset.TPR],
 ]);
 
 /** The in-kernel LAPIC as the synthetic APIC MSRs reach it (`Lapic.vapicMsrWrite`). */
