@@ -25,7 +25,7 @@
  *
  * @module
  */
-import type { FieldTable } from "../core/bitfield.ts";
+import { fieldByName, type FieldTable } from "../core/bitfield.ts";
 import { EINVAL } from "./errno.ts";
 import type { StateHash } from "../core/platform.ts";
 
@@ -88,11 +88,9 @@ export const MCI_CTL2_FIELDS = [
   { name: "cmci_en", lsb: 30, width: 1 },
 ] as const satisfies FieldTable;
 
-type Field = { readonly name: string; readonly lsb: number; readonly width: number };
-
 /** The bits of one field of a 64-bit register, as a mask. */
-function mask<T extends readonly Field[]>(table: T, name: T[number]["name"]): bigint {
-  const f = table.find((x) => x.name === name)!;
+function mask<T extends FieldTable>(table: T, name: T[number]["name"]): bigint {
+  const f = fieldByName(table, name)!;
   return ((1n << BigInt(f.width)) - 1n) << BigInt(f.lsb);
 }
 
