@@ -7,6 +7,15 @@ const CB = 0x20; // control block frame: GPA 0x20000
 const ARRAY = 0x21; // first event-array page: GPA 0x21000
 const bit = (w: number, b: number) => (w >>> b) & 1;
 
+/** A domain switched to FIFO (vCPU 0's control block at CB) with one event-array page. */
+function fifoDomain(opts?: Parameters<typeof fakeDomain>[0]) {
+  const { domain } = fakeDomain(opts);
+  const e = domain.evtchn;
+  e.initControl(CB, 0, 0);
+  e.expandArray(ARRAY);
+  return { domain, e };
+}
+
 Deno.test("XEN-49: EVTCHNOP_init_control checks, and FIFO stays off after a failure", () => {
   const { domain } = fakeDomain({ vcpus: 2 });
   const e = domain.evtchn;
@@ -55,10 +64,7 @@ Deno.test("FIFO raise: PENDING and LINKED, HEAD, READY, one upcall; the next lin
 });
 
 Deno.test("XEN-51: a masked event is only PENDING; the guest unmask then the hypercall links it", () => {
-  const { domain } = fakeDomain();
-  const e = domain.evtchn;
-  e.initControl(CB, 0, 0);
-  e.expandArray(ARRAY);
+  const { domain, e } = fifoDomain();
   let p = 0;
   while (p < 10) p = e.bindIpi(0);
   const word = e.fifo.wordAddr(10);
@@ -116,10 +122,7 @@ Deno.test("XEN-53: switching from 2-level carries pending ports over; reset goes
 });
 
 Deno.test("a consumed head (LINKED cleared) makes the next event a new HEAD", () => {
-  const { domain } = fakeDomain();
-  const e = domain.evtchn;
-  e.initControl(CB, 0, 0);
-  e.expandArray(ARRAY);
+  const { domain, e } = fifoDomain();
   const a = e.bindIpi(0), b = e.bindIpi(0);
   e.send(a);
   // The guest's consume_one_event: clear LINKED and LINK of the head, drop READY.
@@ -133,10 +136,7 @@ Deno.test("a consumed head (LINKED cleared) makes the next event a new HEAD", ()
 });
 
 Deno.test("an event relinked on another queue is no longer its old queue's tail (fifo_lastq)", () => {
-  const { domain } = fakeDomain();
-  const e = domain.evtchn;
-  e.initControl(CB, 0, 0);
-  e.expandArray(ARRAY);
+  const { domain, e } = fifoDomain();
   const a = e.bindIpi(0), b = e.bindIpi(0);
   e.send(a);
   // Consumed: READY taken, the word cleared; then a moves to queue 3.
@@ -152,10 +152,7 @@ Deno.test("an event relinked on another queue is no longer its old queue's tail 
 });
 
 Deno.test("an event for a vCPU without a control block is dropped: no PENDING, no upcall", () => {
-  const { domain } = fakeDomain({ vcpus: 2 });
-  const e = domain.evtchn;
-  e.initControl(CB, 0, 0);
-  e.expandArray(ARRAY);
+  const { domain, e } = fifoDomain({ vcpus: 2 });
   const p = e.bindIpi(1);
   e.send(p);
   assert.equal(e.fifo.word(p), 0);
@@ -167,10 +164,7 @@ Deno.test("an event for a vCPU without a control block is dropped: no PENDING, n
 });
 
 Deno.test("EVTCHNOP_unmask clears MASKED itself, then links a PENDING event", () => {
-  const { domain } = fakeDomain();
-  const e = domain.evtchn;
-  e.initControl(CB, 0, 0);
-  e.expandArray(ARRAY);
+  const { domain, e } = fifoDomain();
   const p = e.bindIpi(0);
   const wa = e.fifo.wordAddr(p);
   domain.mem.write(wa, 32, (1 << FIFO.MASKED) >>> 0);
@@ -183,10 +177,7 @@ Deno.test("EVTCHNOP_unmask clears MASKED itself, then links a PENDING event", ()
 });
 
 Deno.test("a closed port still LINKED is busy: get_free_port skips it until the guest unlinks it", () => {
-  const { domain } = fakeDomain();
-  const e = domain.evtchn;
-  e.initControl(CB, 0, 0);
-  e.expandArray(ARRAY);
+  const { domain, e } = fifoDomain();
   const p = e.bindIpi(0);
   e.send(p);
   assert.equal(e.close(p), 0);
