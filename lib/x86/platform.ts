@@ -55,7 +55,14 @@ import {
   lapicRegisterByName,
 } from "./lapic_registers.ts";
 import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
-import { decodeField, encodeFields, joinWords, setField, splitWords } from "../core/bitfield.ts";
+import {
+  type BitField,
+  decodeField,
+  indexFields,
+  joinWords,
+  setField,
+  splitWords,
+} from "../core/bitfield.ts";
 import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES, type RoutingEntry } from "./kvm_routing.ts";
@@ -391,6 +398,48 @@ const signalMsi = (vm: X86Vm, _cpu: number, a: Args) =>
   vm.signalMsi((a.address as number) | 0, (a.address_hi as number) | 0, (a.data as number) | 0);
 const EOI = lapicRegister("eoi");
 const writeEoi = (vm: X86Vm, cpu: number) => lapicWriteAt(vm, cpu, EOI, 0);
+
+/** ICR_LOW's fields, looked up once: `ipi` runs at every step of a search that sends one. */
+const ICR = indexFields(ICR_LOW_FIELDS);
+const ICR_DEST = indexFields(ICR_HIGH_FIELDS).dest;
+const ICR_LOW = lapicRegister("icr_low"), ICR_HIGH = lapicRegister("icr_high");
+
+/**
+ * The `ipi` command's ICR_LOW, field by field in the order its parameters
+ * are listed (which names the first bad one), building no object.
+ */
+function icrLow(a: Args): number {
+  let low = icrField(0, ICR.vector, a.vector);
+  low = icrField(low, ICR.delivery_mode, a.delivery_mode);
+  low = icrField(low, ICR.dest_mode, a.dest_mode);
+  low = icrField(low, ICR.level, a.level);
+  low = icrField(low, ICR.trigger, a.trigger);
+  return icrField(low, ICR.shorthand, a.shorthand);
+}
+
+/** `low` with field `f` set to `v` (a number or one of the field's names); absent: left as is. */
+const icrField = (low: number, f: BitField, v: Val | undefined): number =>
+  v === undefined ? low : setField(f, low, v as number | string);
+
+/**
+ * The ICR_LOW `ipi` is sending, which the functions below read rather
+ * than encode again or close over (no closure made per command).
+ */
+let ipiLow = 0;
+const ipiMsrIcr = (a: Args) => (BigInt(a.dest as number) << 32n) | BigInt(ipiLow);
+const ipiMsrText = (a: Args) => `wrmsr 0x830 <- ${hex(ipiMsrIcr(a))}`;
+// One 64-bit WRMSR: the destination is ICR[63:32], a 32-bit x2APIC ID.
+const ipiMsr = (vm: X86Vm, cpu: number, a: Args) => void vm.cpus[cpu].wrmsr(0x830, ipiMsrIcr(a));
+const ipiMmioText = (a: Args) =>
+  `lapic.icr_high <- ${hex(setField(ICR_DEST, 0, a.dest as number))}, lapic.icr_low <- ${
+    hex(ipiLow)
+  }`;
+// ICR_HIGH first: the write to ICR_LOW sends.
+const ipiMmio = (vm: X86Vm, cpu: number, a: Args) => {
+  const lapic = vm.cpus[cpu].lapic;
+  lapic.write(ICR_HIGH.offset, setField(ICR_DEST, 0, a.dest as number));
+  lapic.write(ICR_LOW.offset, ipiLow);
+};
 
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
@@ -769,40 +818,19 @@ const VCPU_COMMANDS: Cmd[] = [
       { name: "level", type: LEVEL, doc: "level (1 assert, 0 de-assert)", default: 1 },
     ],
     run: (vm, cpu, a) => {
-      const lapic = vm.cpus[cpu].lapic;
-      const dest = a.dest as number;
-      const low = encodeFields(ICR_LOW_FIELDS, {
-        vector: a.vector as number,
-        delivery_mode: a.delivery_mode as string,
-        dest_mode: a.dest_mode as string,
-        level: a.level as number,
-        trigger: a.trigger as string,
-        shorthand: a.shorthand as string,
-      });
-      if (lapic.x2apicMode) {
-        // One 64-bit WRMSR: the destination is ICR[63:32], a 32-bit x2APIC ID.
-        const icr = (BigInt(dest) << 32n) | BigInt(low);
-        acting(vm, `vcpu${cpu}`, "wrmsr", `wrmsr 0x830 <- ${hex(icr)}`, () => {
-          vm.cpus[cpu].wrmsr(0x830, icr);
-        });
+      // The fields first: a bad value is refused before the mode or destination is looked at.
+      ipiLow = icrLow(a);
+      if (vm.cpus[cpu].lapic.x2apicMode) {
+        actingOn(vm, cpu, a, `vcpu${cpu}`, "wrmsr", ipiMsrText, ipiMsr);
         return;
       }
+      const dest = a.dest as number;
       if (dest > 0xff) {
         throw new CommandInputError(
           `an xAPIC destination is 8 bits, not ${hex(dest)}: enter x2APIC mode for 32-bit IDs`,
         );
       }
-      const high = encodeFields(ICR_HIGH_FIELDS, { dest });
-      acting(
-        vm,
-        `vcpu${cpu}`,
-        "write",
-        () => `lapic.icr_high <- ${hex(high)}, lapic.icr_low <- ${hex(low)}`,
-        () => {
-          lapic.write(lapicRegister("icr_high").offset, high);
-          lapic.write(lapicRegister("icr_low").offset, low);
-        },
-      );
+      actingOn(vm, cpu, a, `vcpu${cpu}`, "write", ipiMmioText, ipiMmio);
     },
   },
   {
