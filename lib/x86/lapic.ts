@@ -36,8 +36,6 @@
 import {
   clearAllVectors,
   clearVector,
-  copyVectors,
-  newVectorSet,
   setVector,
   testVector,
   type VectorSet,
@@ -193,6 +191,11 @@ export const Lvt = {
 } as const;
 /** An LVT index. */
 export type Lvt = typeof Lvt[keyof typeof Lvt];
+
+/** LVT entries: Timer to CMCI. */
+const LVT_ENTRIES = 7;
+/** Words of a LAPIC's register block: IRR, ISR, TMR (8 each), the LVT, one spare. */
+const PAGE_WORDS = 32;
 
 /** What {@link Lapic.accept} did with a message. */
 export const Accept = {
@@ -377,9 +380,9 @@ export class Lapic {
    * LAPIC (accept, acknowledge, reset, {@link Lapic.restoreWord}), which keep
    * its summary in step.
    */
-  readonly irr: VectorSet = newVectorSet();
+  readonly irr: VectorSet;
   /** In-Service Register. Change it only through the LAPIC, as {@link Lapic.irr}. */
-  readonly isr: VectorSet = newVectorSet();
+  readonly isr: VectorSet;
   /**
    * Summaries of IRR and ISR: bit w is set when word w of the register is
    * not zero. KVM keeps summaries for the same reason (`apic->irr_pending`,
@@ -392,9 +395,16 @@ export class Lapic {
   #irrWords = 0;
   #isrWords = 0;
   /** Trigger Mode Register: 1 = the vector was last accepted level-triggered. */
-  readonly tmr: VectorSet = newVectorSet();
+  readonly tmr: VectorSet;
   /** LVT entries indexed by {@link Lvt}. */
-  readonly lvt: Uint32Array = arenaU32(7);
+  readonly lvt: Uint32Array;
+  /**
+   * IRR, ISR, TMR and the LVT are views of this one block (in that order,
+   * one word spare): `scn explore` saves, restores and hashes them as one
+   * array, one slice and one set and one mask of the words not zero, at
+   * every state instead of four.
+   */
+  readonly #pages: Uint32Array = arenaU32(PAGE_WORDS);
   /**
    * Per vector, the trace event that set its IRR bit (the cause of a later
    * take), or null until the trace records one: `scn explore` builds a VM
@@ -468,10 +478,8 @@ export class Lapic {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.words(this.irr);
-    h.words(this.isr);
-    h.words(this.tmr);
-    h.words(this.lvt);
+    // IRR, ISR, TMR and the LVT (see #pages).
+    h.words(this.#pages);
     // Trace event ids, set only while the trace records (never in `scn
     // explore`, where they stay 0): the guest cannot see them.
     if (this.#host.trace.enabled) h.value(this.#irrCause);
@@ -489,7 +497,8 @@ export class Lapic {
   /**
    * Saves what can change (pages, registers, pending events, the timer)
    * and returns a function that puts it back, for `scn explore`
-   * (`VmModel.snapshot`); null while the timer is armed. Fixed at
+   * (`VmModel.snapshot`); null while the timer is armed. The pages irr,
+   * isr, tmr and lvt are views of #pages, saved whole. Fixed at
    * creation, not saved: #initialId, #host, #lint0Reenabled,
    * #errors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local.
@@ -497,8 +506,7 @@ export class Lapic {
   snapshot(): (() => void) | null {
     const timer = this.timer.snapshot();
     if (timer === null) return null;
-    const irr = this.irr.slice(), isr = this.isr.slice(), tmr = this.tmr.slice();
-    const lvt = this.lvt.slice();
+    const pages = this.#pages.slice();
     const irrCause = this.#irrCause?.slice() ?? null;
     const irrWords = this.#irrWords, isrWords = this.#isrWords;
     const { nmiPending, initPending, sipiVector, lastSipiVector } = this;
@@ -512,11 +520,7 @@ export class Lapic {
     const cmci = this.#cmci;
     return () => {
       this.#cmci = cmci;
-      copyVectors(this.irr, irr);
-      copyVectors(this.isr, isr);
-      copyVectors(this.tmr, tmr);
-      const live = this.lvt;
-      for (let i = 0; i < live.length; i++) live[i] = lvt[i];
+      this.#pages.set(pages);
       this.#irrCause = irrCause?.slice() ?? null;
       this.#irrWords = irrWords;
       this.#isrWords = isrWords;
@@ -584,6 +588,11 @@ export class Lapic {
    * ```
    */
   constructor(apicId: number, host: LapicHost, options: LapicOptions = {}) {
+    const pages = this.#pages;
+    this.irr = pages.subarray(0, 8);
+    this.isr = pages.subarray(8, 16);
+    this.tmr = pages.subarray(16, 24);
+    this.lvt = pages.subarray(24, 24 + LVT_ENTRIES);
     this.#host = host;
     this.#initialId = apicId >>> 0;
     this.#id = this.#initialId & 0xff;
