@@ -29,6 +29,7 @@ import type { Platform } from "../core/platform.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import { ArmVm, ID_AA64PFR0_GIC_SHIFT } from "./vm.ts";
 import { SYNC } from "./cpu.ts";
+import { ENOENT } from "./errno.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdCtlr, GicdOffset, GicdTyper2 } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
@@ -64,7 +65,14 @@ import {
   gicv2WriteDist,
 } from "./gicv2.ts";
 import { type ArchTimer, CNTFRQ_HZ, TimerCtl, TimerIrqAttr } from "./timer.ts";
-import { type Pmu, PMU_PMCR_N, PMU_REGISTERS, PmuEvent } from "./pmu.ts";
+import {
+  ID_AA64DFR0_PMUVER_SHIFT,
+  ID_AA64DFR0_PMUVER_V3P5,
+  type Pmu,
+  PMU_CYCLE_IDX,
+  PMU_REGISTERS,
+  PmuEvent,
+} from "./pmu.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
 import { VGIC_MAX_CPUS, VgicAddrType, VgicErrno } from "./vgic_device.ts";
 import type { ArmRoute } from "./kvm_routing.ts";
@@ -1394,6 +1402,26 @@ function countsMemAccess(c: Cmd): Cmd {
   };
 }
 
+/** ID_AA64DFR0_EL1 with only PMUVer modelled: FEAT_PMUv3p5 with a vPMU, none without. */
+function idAa64dfr0(vm: ArmVm): number {
+  return vm.pmus.length > 0 ? ID_AA64DFR0_PMUVER_V3P5 << ID_AA64DFR0_PMUVER_SHIFT : 0;
+}
+
+/**
+ * The PMU registers KVM_GET/SET_ONE_REG reach here (KVM_ARM64_SYS_REG of
+ * SYS_PMCR_EL0 and the bit masks), and the bit-mask register each one is:
+ * KVM keeps one register for a SET/CLR pair (`get_pmreg` / `set_pmreg`).
+ */
+const PMU_ONE_REGS = {
+  pmcr_el0: "pmcr",
+  pmcntenset_el0: "pmcntenset",
+  pmcntenclr_el0: "pmcntenset",
+  pmintenset_el1: "pmintenset",
+  pmintenclr_el1: "pmintenset",
+  pmovsset_el0: "pmovsset",
+  pmovsclr_el0: "pmovsset",
+} as const;
+
 /** The vPMU of `cpu`, or undefined after raising the UNDEF KVM injects without one. */
 function pmuOf(vm: ArmVm, cpu: number, what: string): Pmu | undefined {
   if (vm.pmus.length > 0) return vm.pmus[cpu];
@@ -1406,16 +1434,32 @@ function pmuOf(vm: ArmVm, cpu: number, what: string): Pmu | undefined {
 const PMU_COUNTER = {
   kind: "int",
   min: 0,
-  max: PMU_PMCR_N - 1,
-  what: `an event counter (the model's vPMU has ${PMU_PMCR_N})`,
+  max: PMU_CYCLE_IDX - 1,
+  what: "an event counter (0-30; the VM has PMCR_EL0.N of them, 6 unless the VMM set fewer)",
   decimal: true,
 } as const;
 
-/** MRS / MSR of the vPMU's registers (`access_pmcr`, `access_pmcnten`, `access_pminten`, `access_pmovs`, `access_pmswinc`, `access_pmu_evtyper`, `access_pmu_evcntr`). */
+/**
+ * Counter `idx` of `pmu` exists, or else the access UNDEFs
+ * (`pmu_counter_idx_valid`: an event counter at PMCR_EL0.N or above).
+ */
+function pmuCounterValid(vm: ArmVm, cpu: number, pmu: Pmu, idx: number, what: string): boolean {
+  if (pmu.counterValid(idx)) return true;
+  vm.cpus[cpu].undefined(
+    `${what}: counter ${idx} is not implemented (PMCR_EL0.N ${pmu.nr}): KVM injects an UNDEF (pmu_counter_idx_valid)`,
+  );
+  return false;
+}
+
+/**
+ * MRS / MSR of the vPMU's registers (`access_pmcr`, `access_pmcnten`,
+ * `access_pminten`, `access_pmovs`, `access_pmswinc`, `access_pmselr`,
+ * `access_pmceid`, `access_pmu_evtyper`, `access_pmu_evcntr`).
+ */
 function pmuCommands(): Cmd[] {
   const out: Cmd[] = [];
   for (const r of PMU_REGISTERS) {
-    if (r.access === "rw") {
+    if (r.access !== "wo") {
       out.push({
         actor: "vcpu",
         name: `read ${r.title.toLowerCase()}`,
@@ -1431,6 +1475,7 @@ function pmuCommands(): Cmd[] {
         },
       });
     }
+    if (r.access === "ro") continue;
     out.push({
       actor: "vcpu",
       name: `write ${r.title.toLowerCase()}`,
@@ -1442,48 +1487,96 @@ function pmuCommands(): Cmd[] {
         }),
     });
   }
-  for (const [reg, title] of [["evtyper", "PMEVTYPER"], ["evcntr", "PMEVCNTR"]] as const) {
+  // The counters and their types, named (PMEV*<n>_EL0, PMCCNTR_EL0) or
+  // through PMSELR_EL0.SEL (PMXEV*_EL0). `n` undefined: PMSELR's choice.
+  const regs = [
+    { reg: "evtyper", title: "PMEVTYPER", n: true },
+    { reg: "evcntr", title: "PMEVCNTR", n: true },
+    { reg: "xevtyper", title: "PMXEVTYPER", n: false },
+    { reg: "xevcntr", title: "PMXEVCNTR", n: false },
+    { reg: "ccntr", title: "PMCCNTR", n: false },
+  ] as const;
+  for (const { reg, title, n: named } of regs) {
+    const typer = reg === "evtyper" || reg === "xevtyper";
+    const name = `${title}${named ? "<n>" : ""}_EL0`;
+    const idxOf = (pmu: Pmu, a: Record<string, unknown>) =>
+      reg === "ccntr" ? PMU_CYCLE_IDX : named ? a.n as number : pmu.pmselr;
+    const what = reg === "ccntr"
+      ? "the cycle counter, 64 bits"
+      : typer
+      ? `${
+        named ? "counter n" : "the counter PMSELR_EL0.SEL selects (31: PMCCFILTR_EL0)"
+      }'s event type (P [31], U [30], evtCount [15:0])`
+      : `${
+        named ? "event counter n" : "the counter PMSELR_EL0.SEL selects (31: PMCCNTR_EL0)"
+      }, 64 bits`;
+    const nParam = named
+      ? [{ name: "n", type: PMU_COUNTER, doc: "the counter", positional: true }]
+      : [];
     out.push({
       actor: "vcpu",
       name: `read pm${reg}_el0`,
-      doc: `MRS ${title}<n>_EL0: ${
-        reg === "evtyper" ? "counter n's event type (evtCount [15:0])" : "event counter n, 64 bits"
-      }`,
-      params: [{ name: "n", type: PMU_COUNTER, doc: "the counter", positional: true }],
-      returns: "the register value, or UNDEF (-1) without a vPMU",
+      doc: `MRS ${name}: ${what}; a counter at PMCR_EL0.N or above UNDEFs`,
+      params: nParam,
+      returns: "the register value, or UNDEF (-1)",
       run: (vm, cpu, a) => {
-        const n = a.n as number;
-        const pmu = pmuOf(vm, cpu, `MRS ${title}${n}_EL0`);
+        const pmu = pmuOf(vm, cpu, `MRS ${name}`);
         if (!pmu) return UNDEF;
-        const v = reg === "evtyper" ? BigInt(pmu.evtyper[n]) : pmu.counter[n];
-        emit(vm, `vcpu${cpu}`, "read", `${title}${n}_EL0 = 0x${v.toString(16)}`);
+        const idx = idxOf(pmu, a);
+        if (!pmuCounterValid(vm, cpu, pmu, idx, `MRS ${name}`)) return UNDEF;
+        const v = typer ? BigInt(pmu.readEvtyper(idx)) : pmu.readCounter(idx);
+        emit(vm, `vcpu${cpu}`, "read", `${title}${named ? idx : ""}_EL0 = 0x${v.toString(16)}`);
         return v;
       },
     });
     out.push({
       actor: "vcpu",
       name: `write pm${reg}_el0`,
-      doc: `MSR ${title}<n>_EL0: ${
-        reg === "evtyper"
-          ? "counter n counts this event (SW_INCR 0x00, MEM_ACCESS 0x13 and CHAIN 0x1e count here)"
-          : "set event counter n (64 bits)"
-      }`,
+      doc: `MSR ${name}: ${
+        typer
+          ? `${what}; SW_INCR 0x00, INST_RETIRED 0x08, CPU_CYCLES 0x11, MEM_ACCESS 0x13 and CHAIN 0x1e count here`
+          : `set ${what}`
+      }; a counter at PMCR_EL0.N or above UNDEFs`,
       params: [
-        { name: "n", type: PMU_COUNTER, doc: "the counter", positional: true },
+        ...nParam,
         { name: "value", type: { kind: "u64" }, doc: "the value", positional: true },
       ],
       run: (vm, cpu, a) => {
-        const n = a.n as number, v = BigInt(a.value as number | bigint);
-        acting(vm, `vcpu${cpu}`, "write", `${title}${n}_EL0 <- 0x${v.toString(16)}`, () => {
-          const pmu = pmuOf(vm, cpu, `MSR ${title}${n}_EL0`);
+        const v = BigInt(a.value as number | bigint);
+        acting(vm, `vcpu${cpu}`, "write", `${name} <- 0x${v.toString(16)}`, () => {
+          const pmu = pmuOf(vm, cpu, `MSR ${name}`);
           if (!pmu) return;
-          if (reg === "evtyper") pmu.writeEvtyper(n, Number(v & 0xffff_ffffn));
-          else pmu.writeCounter(n, v);
+          const idx = idxOf(pmu, a);
+          if (!pmuCounterValid(vm, cpu, pmu, idx, `MSR ${name}`)) return;
+          if (typer) pmu.writeEvtyper(idx, Number(v & 0xffff_ffffn));
+          else pmu.writeCounter(idx, v);
         });
       },
     });
   }
   return out;
+}
+
+/**
+ * Each vCPU statement retires one instruction in one cycle for its vPMU
+ * (`nop N`: N): INST_RETIRED, CPU_CYCLES and PMCCNTR_EL0 count them. An
+ * access that UNDEFs does not retire, but its cycle counts.
+ */
+function retires(c: Cmd): Cmd {
+  if (c.actor !== "vcpu") return c;
+  const k = c.name === "nop" ? (a: Record<string, unknown>) => a.count as number : () => 1;
+  return {
+    ...c,
+    run: (vm, cpu, a, source) => {
+      const r = c.run(vm, cpu, a, source);
+      if (vm.pmus.length > 0) {
+        const pmu = vm.pmus[cpu];
+        if (vm.cpus[cpu].syncPending) pmu.count(pmu.validMask, PmuEvent.CPU_CYCLES, 1);
+        else pmu.retire(k(a));
+      }
+      return r;
+    },
+  };
 }
 
 const TIMER_PARAM: ParamSpec = {
@@ -1532,10 +1625,17 @@ const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
     name: "nop",
-    doc: "an instruction that does nothing",
-    params: [],
+    doc:
+      "an instruction that does nothing the model keeps (a NOP, ISB, DSB, or a counting loop's SUBS and B.GT); `nop N`: N of them (the vPMU counts N instructions and cycles)",
+    params: [{
+      name: "count",
+      type: { kind: "int", min: 1, max: 1_000_000, what: "an instruction count", decimal: true },
+      doc: "how many instructions",
+      positional: true,
+      default: 1,
+    }],
     touches: OWN_FLAGS,
-    run: (vm, cpu) => emit(vm, `vcpu${cpu}`, "nop", "NOP"),
+    run: (vm, cpu, a) => emit(vm, `vcpu${cpu}`, "nop", a.count === 1 ? "NOP" : `${a.count} NOPs`),
   },
   {
     actor: "vcpu",
@@ -1607,6 +1707,19 @@ const VCPU_COMMANDS: Cmd[] = [
   },
   ...iccCommands(),
   ...pmuCommands(),
+  {
+    actor: "vcpu",
+    name: "read id_aa64dfr0_el1",
+    doc:
+      "MRS ID_AA64DFR0_EL1, of which only PMUVer [11:8] is modelled: 6 (FEAT_PMUv3p5) on a vCPU with a vPMU, 0 without (KVM's read_id_reg / vcpu_pmuver); the other fields describe the host CPU and read 0 here",
+    params: [],
+    returns: "the PMUVer field in place: (value >> 8) & 0xf",
+    run: (vm, cpu) => {
+      const v = idAa64dfr0(vm);
+      emit(vm, `vcpu${cpu}`, "read", `ID_AA64DFR0_EL1.PMUVer = ${v >> ID_AA64DFR0_PMUVER_SHIFT}`);
+      return v;
+    },
+  },
   {
     actor: "vcpu",
     name: "read id_aa64pfr0_el1",
@@ -2390,15 +2503,30 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
       {
         name: "reg",
-        type: { kind: "enum", values: [...TIMER_REGS, "id_aa64pfr0_el1"] },
+        type: {
+          kind: "enum",
+          values: [
+            ...TIMER_REGS,
+            "id_aa64pfr0_el1",
+            "id_aa64dfr0_el1",
+            ...Object.keys(PMU_ONE_REGS),
+          ],
+        },
         doc: "the register",
       },
     ],
-    returns: "the 64-bit value",
+    returns: "the 64-bit value, or -ENOENT for a PMU register of a vCPU without a vPMU",
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_GET_ONE_REG vcpu${a.vcpu} ${a.reg}`, () => {
         if (a.reg === "id_aa64pfr0_el1") {
           return BigInt(vm.idAa64pfr0Gic("vmm") << ID_AA64PFR0_GIC_SHIFT);
+        }
+        if (a.reg === "id_aa64dfr0_el1") return BigInt(idAa64dfr0(vm));
+        const pmuReg = PMU_ONE_REGS[a.reg as keyof typeof PMU_ONE_REGS];
+        if (pmuReg !== undefined) {
+          // pmu_visibility: REG_HIDDEN without a vPMU, so -ENOENT.
+          const pmu = vm.pmus[a.vcpu as number];
+          return pmu === undefined ? -ENOENT : BigInt(pmu.read(pmuReg));
         }
         const t =
           vm.timers[a.vcpu as number][(a.reg as string).startsWith("ptimer") ? "phys" : "virt"];
@@ -2411,13 +2539,17 @@ const VMM_COMMANDS: Cmd[] = [
     actor: "vmm",
     name: "kvm set_one_reg",
     doc:
-      "KVM_SET_ONE_REG of a timer register (kvm_arm_timer_set_reg): TIMER_CNT / PTIMER_CNT set the VM's virtual / physical offset so the counter reads the value now, for every vCPU, and are ignored once KVM_ARM_SET_COUNTER_OFFSET was used; CVAL and CTL are written as the guest would",
+      "KVM_SET_ONE_REG of a timer register (kvm_arm_timer_set_reg): TIMER_CNT / PTIMER_CNT set the VM's virtual / physical offset so the counter reads the value now, for every vCPU, and are ignored once KVM_ARM_SET_COUNTER_OFFSET was used; CVAL and CTL are written as the guest would; or of a PMU register (-ENOENT without a vPMU): pmcr_el0 (set_pmcr: N becomes the VM's number of event counters while no vCPU has run and N is at most the host's 6, else that field is ignored and the call still succeeds; E, D, X, DP, LP kept), the SET/CLR bit masks (set_pmreg: the pair's one register becomes the value, keeping only the counters that exist)",
     params: [
       { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
-      { name: "reg", type: { kind: "enum", values: TIMER_REGS }, doc: "the register" },
+      {
+        name: "reg",
+        type: { kind: "enum", values: [...TIMER_REGS, ...Object.keys(PMU_ONE_REGS)] },
+        doc: "the register",
+      },
       { name: "value", type: { kind: "u64" }, doc: "the 64-bit value" },
     ],
-    returns: "0",
+    returns: "0, or -ENOENT for a PMU register of a vCPU without a vPMU",
     run: (vm, _c, a, source) =>
       acting(
         vm,
@@ -2426,6 +2558,15 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_SET_ONE_REG vcpu${a.vcpu} ${a.reg} <- ${hex(a.value)}`,
         () => {
           const reg = a.reg as string;
+          const pmuReg = PMU_ONE_REGS[reg as keyof typeof PMU_ONE_REGS];
+          if (pmuReg !== undefined) {
+            const pmu = vm.pmus[a.vcpu as number];
+            if (pmu === undefined) return -ENOENT;
+            const v = Number(BigInt(a.value as bigint | number) & 0xffff_ffffn);
+            if (pmuReg === "pmcr") vm.setPmcrUser(a.vcpu as number, v);
+            else pmu.setMaskUser(pmuReg, v);
+            return 0;
+          }
           const which = reg.startsWith("ptimer") ? "phys" : "virt";
           const t = vm.timers[a.vcpu as number][which];
           const value = BigInt(a.value as bigint | number);
@@ -2962,6 +3103,9 @@ function cpuState(): State[] {
       (vm, c) => vm.pmus[c]?.inten ?? 0,
     ),
     n("pmu.cnten", "PMCNTENSET_EL0: the counter enables", (vm, c) => vm.pmus[c]?.cnten ?? 0),
+    n("pmu.n", "PMCR_EL0.N: the VM's event counters", (vm, c) => vm.pmus[c]?.nr ?? 0),
+    n("pmu.pmselr", "PMSELR_EL0.SEL", (vm, c) => vm.pmus[c]?.pmselr ?? 0),
+    n("pmu.ccfiltr", "PMCCFILTR_EL0", (vm, c) => vm.pmus[c]?.ccfiltr ?? 0),
     n(
       "pmu.irq",
       "1 while the overflow interrupt is high (PMCR_EL0.E and PMOVSSET & PMINTENSET)",
@@ -3557,7 +3701,9 @@ export const armPlatform: Platform<ArmVm> = {
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
     ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()).map(countsMemAccess),
-  ].map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS).map(onCreatedVcpu),
+  ].map(retires).map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS).map(
+    onCreatedVcpu,
+  ),
   explainTaken: explainIntid,
   state: [
     ...cpuState(),

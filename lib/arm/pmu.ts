@@ -1,41 +1,63 @@
 /**
- * One vCPU's PMUv3 as KVM emulates it (`arch/arm64/kvm/pmu-emul.c`), as
- * far as its overflow interrupt goes: PMCR_EL0, the counter enables
- * (PMCNTENSET/CLR_EL0), the interrupt enables (PMINTENSET/CLR_EL1), the
- * overflow flags (PMOVSSET/CLR_EL0), PMSWINC_EL0 and the event counters
- * with their types (PMEVTYPER<n>_EL0, PMEVCNTR<n>_EL0).
+ * One vCPU's PMUv3 as KVM emulates it (`arch/arm64/kvm/pmu-emul.c`,
+ * `sys_regs.c`): PMCR_EL0, the counter enables (PMCNTENSET/CLR_EL0), the
+ * interrupt enables (PMINTENSET/CLR_EL1), the overflow flags
+ * (PMOVSSET/CLR_EL0), PMSWINC_EL0, the event counters with their types
+ * (PMEVTYPER<n>_EL0, PMEVCNTR<n>_EL0, and through PMSELR_EL0 PMXEVTYPER_EL0
+ * and PMXEVCNTR_EL0), the cycle counter (PMCCNTR_EL0, PMCCFILTR_EL0, index
+ * 31) and the common-event bitmaps (PMCEID0/1_EL0).
  *
  * - A counter counts its event while PMCR_EL0.E and its PMCNTENSET bit are
  *   set (`kvm_pmu_counter_increment`). The events that count here are
- *   SW_INCR (0x00, a PMSWINC_EL0 write), MEM_ACCESS (0x13, each guest
- *   memory access the scenario makes: on a host the perf counter counts the
- *   guest's loads and stores) and CHAIN (0x1e, on an odd counter: its even
- *   neighbour overflowed at 32 bits, `kvm_pmu_counter_can_chain`). Other
- *   events do not move.
- * - The counters are 64 bits wide (a PMUv3p5 host, `kvm_pmc_is_64bit`);
- *   an event counter overflows when its low 32 bits wrap unless
- *   PMCR_EL0.LP is set (`kvm_pmc_has_64bit_overflow`), and counts on in
- *   its high bits either way. An overflow sets the counter's PMOVSSET bit.
+ *   SW_INCR (0x00, a PMSWINC_EL0 write), INST_RETIRED (0x08) and CPU_CYCLES
+ *   (0x11) (the model's vCPU retires each vCPU statement as one instruction
+ *   in one cycle, `nop N` as N: CPI 1, as QEMU's `-icount shift=0`; on a
+ *   host the perf counter counts the real ones), MEM_ACCESS (0x13, each
+ *   guest memory access the scenario makes) and CHAIN (0x1e, on an odd
+ *   counter: its even neighbour overflowed at 32 bits,
+ *   `kvm_pmu_counter_can_chain`). STALL_FRONTEND (0x23) and STALL_BACKEND
+ *   (0x24), which PMUv3p1 requires, are advertised and never count (the
+ *   model's vCPU does not stall); other events do not move.
+ * - The events the host's perf counters count (all but SW_INCR and CHAIN,
+ *   which KVM counts itself by type alone) are not counted at EL1, where
+ *   the guest runs, while the counter's PMEVTYPER / PMCCFILTR P bit (31) is
+ *   set (perf's `exclude_kernel`, `kvm_pmu_create_perf_event`).
+ * - The counters are 64 bits wide (a PMUv3p5 host: ID_AA64DFR0_EL1.PMUVer
+ *   6, `kvm_pmc_is_64bit`); an event counter overflows when its low 32
+ *   bits wrap unless PMCR_EL0.LP is set, the cycle counter at 64 bits
+ *   (PMCR_EL0.LC, RES1 here) (`kvm_pmc_has_64bit_overflow`), and each
+ *   counts on in its high bits either way. An overflow sets the counter's
+ *   PMOVSSET bit (31 for the cycle counter).
  * - The overflow interrupt is a level on the VM's PMU PPI (the VMM's
  *   KVM_ARM_VCPU_PMU_V3_IRQ): high while PMCR_EL0.E is set and a counter
  *   has both its overflow flag and its interrupt enable
  *   (`kvm_pmu_overflow_status`; PMCNTENSET does not matter since Linux
  *   6.13's fix for the SBSA test, `kvm_pmu_update_state`).
- * - PMCR_EL0: N (6 counters here; KVM gives the host's), IMP (0x41, Arm)
- *   read-only; P resets the event counters and reads 0; C resets the cycle
- *   counter (not modelled) and reads 0; LC reads 1, as on a host without
- *   AArch32 at EL0 (`kvm_pmu_handle_pmcr`).
- *
- * The cycle counter (PMCCNTR_EL0, index 31) and the perf events behind the
- * architectural events other than these three are not modelled.
+ * - PMCR_EL0: N is the VM's number of event counters (the host's 6 until
+ *   the VMM sets fewer with KVM_SET_ONE_REG before the first run,
+ *   `set_pmcr`), IMP (0x41, Arm) read-only; P resets the event counters and
+ *   C the cycle counter, both read 0; LC reads 1, as on a host without
+ *   AArch32 at EL0 (`kvm_pmu_handle_pmcr`, `access_pmcr`). D (the cycle
+ *   counter's divider) is kept but not modelled.
+ * - The bit masks keep only the counters that exist, bits 0..N-1 and 31
+ *   (`kvm_pmu_valid_counter_mask`); an event counter's PMEVCNTR / PMEVTYPER
+ *   (directly or through PMSELR_EL0.SEL) at N or above UNDEFs
+ *   (`pmu_counter_idx_valid`); PMSELR_EL0 keeps SEL [4:0] (`access_pmselr`);
+ *   PMEVTYPER keeps P, U and evtCount [15:0] (`kvm_pmu_evtyper_mask`, no
+ *   EL2 or EL3 in the guest); PMXEVTYPER with SEL 31 is PMCCFILTR_EL0
+ *   (`access_pmu_evtyper`), which keeps P and U.
  *
  * Sources: Arm DDI 0487 D13 "The Performance Monitors Extension" (PMCR_EL0,
- * PMOVSSET_EL0, PMINTENSET_EL1, PMSWINC_EL0, the CHAIN event); Linux
+ * PMOVSSET_EL0, PMINTENSET_EL1, PMSWINC_EL0, PMSELR_EL0, PMCCNTR_EL0,
+ * PMCCFILTR_EL0, PMCEID0/1_EL0, the common events); Linux
  * `arch/arm64/kvm/pmu-emul.c` (`kvm_pmu_counter_increment`,
  * `kvm_pmu_software_increment`, `kvm_pmu_handle_pmcr`,
- * `kvm_pmu_overflow_status`, `kvm_pmu_update_state`),
- * `arch/arm64/kvm/sys_regs.c` (`access_pmcr`, `access_pmcnten`,
- * `access_pminten`, `access_pmovs`, `access_pmswinc`).
+ * `kvm_pmu_overflow_status`, `kvm_pmu_update_state`, `kvm_pmu_get_pmceid`,
+ * `kvm_pmu_valid_counter_mask`), `arch/arm64/kvm/sys_regs.c`
+ * (`access_pmcr`, `set_pmcr`, `access_pmselr`, `access_pmceid`,
+ * `pmu_counter_idx_valid`, `access_pmu_evcntr`, `access_pmu_evtyper`,
+ * `access_pmcnten`, `access_pminten`, `access_pmovs`, `access_pmswinc`,
+ * `get_pmreg` / `set_pmreg`).
  *
  * @module
  */
@@ -59,28 +81,67 @@ export const PmcrBits = {
   LC: 1 << 6,
   LP: 1 << 7,
   N_SHIFT: 11,
+  N_MASK: 0x1f,
   IMP_SHIFT: 24,
 } as const;
 
-/** The event counters the model's vPMU has (PMCR_EL0.N; KVM gives the host's number). */
+/** The event counters the model's host has (its PMCR_EL0.N; KVM gives the guest the host's number by default). */
 export const PMU_PMCR_N = 6;
 /** PMCR_EL0.IMP: Arm Limited (0x41), the implementer the model's host has. */
 export const PMU_PMCR_IMP = 0x41;
+/** The cycle counter's index in the bit-mask registers and PMSELR_EL0.SEL (ARMV8_PMU_CYCLE_IDX). */
+export const PMU_CYCLE_IDX = 31;
+/** ID_AA64DFR0_EL1.PMUVer [11:8] of a vCPU with a vPMU: 6, FEAT_PMUv3p5 (64-bit event counters, PMCR_EL0.LP). */
+export const ID_AA64DFR0_PMUVER_V3P5 = 6;
+/** ID_AA64DFR0_EL1.PMUVer's position. */
+export const ID_AA64DFR0_PMUVER_SHIFT = 8;
 
 /**
- * The architectural events the model counts (PMEVTYPER<n>_EL0.evtCount).
+ * The architectural events the model counts or advertises
+ * (PMEVTYPER<n>_EL0.evtCount; Arm DDI 0487 D17 "common events").
  *
  * @example
  * ```ts
  * PmuEvent.MEM_ACCESS; // 0x13
  * ```
  */
-export const PmuEvent = { SW_INCR: 0x00, MEM_ACCESS: 0x13, CHAIN: 0x1e } as const;
+export const PmuEvent = {
+  SW_INCR: 0x00,
+  INST_RETIRED: 0x08,
+  CPU_CYCLES: 0x11,
+  MEM_ACCESS: 0x13,
+  CHAIN: 0x1e,
+  STALL_FRONTEND: 0x23,
+  STALL_BACKEND: 0x24,
+} as const;
 
+/**
+ * PMCEID0_EL0 / PMCEID1_EL0 as the guest reads them (`kvm_pmu_get_pmceid`:
+ * bit n of the low word of PMCEID0 is common event n, of PMCEID1 event
+ * 32 + n; the high words, events 0x4000 on, are 0): the events of
+ * {@link PmuEvent}.
+ */
+export const PMCEID: readonly [number, number] = (() => {
+  const w = [0, 0];
+  for (const e of Object.values(PmuEvent)) w[e >> 5] |= 1 << (e & 31);
+  return [w[0] >>> 0, w[1] >>> 0];
+})();
+
+/** PMEVTYPER / PMCCFILTR's P bit: not counted at EL1. */
+export const PMEVTYPER_P = 0x8000_0000;
+/** PMEVTYPER / PMCCFILTR's U bit: not counted at EL0. */
+export const PMEVTYPER_U = 0x4000_0000;
 /** PMEVTYPER<n>_EL0.evtCount: bits [15:0] (PMUv3p1 and later). */
 const EVT_COUNT_MASK = 0xffff;
+/** What PMEVTYPER keeps (`kvm_pmu_evtyper_mask` for a guest without EL2 or EL3). */
+const EVTYPER_MASK = (PMEVTYPER_P | PMEVTYPER_U | EVT_COUNT_MASK) >>> 0;
+/** What PMCCFILTR keeps: its filter bits (evtCount is RES0 there). */
+const CCFILTR_MASK = (PMEVTYPER_P | PMEVTYPER_U) >>> 0;
+/** PMSELR_EL0.SEL [4:0]. */
+const SEL_MASK = 0x1f;
 /** The bits PMCR_EL0 writes keep (E, D, X, DP, LC, LP); P and C act and read 0. */
 const PMCR_WRITABLE = PmcrBits.E | PmcrBits.D | PmcrBits.X | PmcrBits.DP | PmcrBits.LP;
+const CYCLE_BIT = 0x8000_0000;
 const U32 = 0xffff_ffffn;
 const U64 = (1n << 64n) - 1n;
 
@@ -104,20 +165,28 @@ const U64 = (1n << 64n) - 1n;
 export class Pmu {
   /** PMCR_EL0's writable bits. */
   #pmcr = PmcrBits.LC;
+  /** PMCR_EL0.N: the event counters the VM has (KVM's `nr_pmu_counters`). */
+  #nr = PMU_PMCR_N;
   /** PMCNTENSET_EL0. */
   cnten = 0;
   /** PMINTENSET_EL1. */
   inten = 0;
   /** PMOVSSET_EL0. */
   ovs = 0;
-  /** PMEVTYPER<n>_EL0. */
+  /** PMSELR_EL0.SEL. */
+  pmselr = 0;
+  /** PMEVTYPER<n>_EL0 (the host's counters; the VM's are the first N). */
   readonly evtyper: number[] = new Array(PMU_PMCR_N).fill(0);
   /** PMEVCNTR<n>_EL0, 64 bits. */
   readonly counter: bigint[] = new Array(PMU_PMCR_N).fill(0n);
+  /** PMCCNTR_EL0, 64 bits. */
+  ccntr = 0n;
+  /** PMCCFILTR_EL0. */
+  ccfiltr = 0;
   /** The level last given to `output`. */
   line = false;
   /** The overflow PPI the VMM gave (KVM's `pmu.irq_num`, KVM_ARM_VCPU_PMU_V3_IRQ), or -1. */
-  irq = -1;
+  irq: number = -1;
   /** KVM_ARM_VCPU_PMU_V3_INIT done (`pmu.created`): the PPI is the PMU's and its level is driven. */
   created = false;
 
@@ -127,28 +196,56 @@ export class Pmu {
   /** Feeds `h` the state, for `scn explore`. */
   hashPrivate(h: StateHash): void {
     h.n(this.#pmcr);
+    h.n(this.#nr);
     h.n(this.cnten);
     h.n(this.inten);
     h.n(this.ovs);
+    h.n(this.pmselr);
+    h.n(this.ccfiltr);
     h.n(this.irq);
     h.bool(this.created);
     h.words(this.evtyper);
     for (const c of this.counter) (h.n(Number(c & U32)), h.n(Number(c >> 32n)));
+    h.n(Number(this.ccntr & U32));
+    h.n(Number(this.ccntr >> 32n));
   }
 
-  /** The counters that exist: bits 0..N-1 (the cycle counter's bit 31 is not modelled). */
+  /** PMCR_EL0.N: the event counters the guest has. */
+  get nr(): number {
+    return this.#nr;
+  }
+
+  /**
+   * Sets PMCR_EL0.N (KVM's VM-wide `nr_pmu_counters`); the bit masks drop
+   * the counters that are gone.
+   */
+  set nr(n: number) {
+    this.#nr = n;
+    const m = this.validMask;
+    this.cnten = (this.cnten & m) >>> 0;
+    this.inten = (this.inten & m) >>> 0;
+    this.ovs = (this.ovs & m) >>> 0;
+    this.#update();
+  }
+
+  /** The counters that exist: bits 0..N-1 and the cycle counter's 31 (`kvm_pmu_valid_counter_mask`). */
   get validMask(): number {
-    return (1 << PMU_PMCR_N) - 1;
+    return (((1 << this.#nr) - 1) | CYCLE_BIT) >>> 0;
+  }
+
+  /** Whether counter `idx` exists (an event counter below N, or the cycle counter): `pmu_counter_idx_valid`. */
+  counterValid(idx: number): boolean {
+    return idx < this.#nr || idx === PMU_CYCLE_IDX;
   }
 
   /** PMCR_EL0 as read. */
   get pmcr(): number {
-    return (this.#pmcr | (PMU_PMCR_N << PmcrBits.N_SHIFT) |
+    return (this.#pmcr | (this.#nr << PmcrBits.N_SHIFT) |
       (PMU_PMCR_IMP << PmcrBits.IMP_SHIFT)) >>>
       0;
   }
 
-  /** Reads one of the bit-mask registers or PMCR by its name. */
+  /** Reads one of the 32-bit registers addressed by name. */
   read(name: PmuRegisterName): number {
     switch (name) {
       case "pmcr":
@@ -162,73 +259,152 @@ export class Pmu {
       case "pmovsset":
       case "pmovsclr":
         return this.ovs;
+      case "pmselr":
+        return this.pmselr;
+      case "pmccfiltr":
+        return this.ccfiltr;
+      case "pmceid0":
+        return PMCEID[0];
+      case "pmceid1":
+        return PMCEID[1];
       case "pmswinc":
         return 0;
     }
   }
 
-  /** Writes one of the bit-mask registers, PMCR or PMSWINC by its name. */
+  /** Writes one of the 32-bit registers addressed by name (the guest's MSR). */
   write(name: PmuRegisterName, value: number): void {
-    const v = value & this.validMask;
+    const v = (value & this.validMask) >>> 0;
     switch (name) {
       case "pmcr":
         this.#pmcr = (value & PMCR_WRITABLE) | PmcrBits.LC;
         if ((value & PmcrBits.P) !== 0) this.counter.fill(0n);
+        if ((value & PmcrBits.C) !== 0) this.ccntr = 0n;
         break;
       case "pmcntenset":
-        this.cnten |= v;
+        this.cnten = (this.cnten | v) >>> 0;
         break;
       case "pmcntenclr":
-        this.cnten &= ~v;
+        this.cnten = (this.cnten & ~v) >>> 0;
         break;
       case "pmintenset":
-        this.inten |= v;
+        this.inten = (this.inten | v) >>> 0;
         break;
       case "pmintenclr":
-        this.inten &= ~v;
+        this.inten = (this.inten & ~v) >>> 0;
         break;
       case "pmovsset":
-        this.ovs |= v;
+        this.ovs = (this.ovs | v) >>> 0;
         break;
       case "pmovsclr":
-        this.ovs &= ~v;
+        this.ovs = (this.ovs & ~v) >>> 0;
+        break;
+      case "pmselr":
+        this.pmselr = value & SEL_MASK;
+        break;
+      case "pmccfiltr":
+        this.ccfiltr = (value & CCFILTR_MASK) >>> 0;
         break;
       case "pmswinc":
         this.count(v, PmuEvent.SW_INCR);
         break;
+      case "pmceid0":
+      case "pmceid1":
+        break;
     }
     this.#update();
-  }
-
-  /** PMEVTYPER<n>_EL0 write. */
-  writeEvtyper(n: number, value: number): void {
-    this.evtyper[n] = value >>> 0;
-  }
-
-  /** PMEVCNTR<n>_EL0 write (64 bits). */
-  writeCounter(n: number, value: bigint): void {
-    this.counter[n] = value & U64;
   }
 
   /**
-   * One `event` on the counters of `mask` (`kvm_pmu_counter_increment`):
-   * nothing unless PMCR_EL0.E; each enabled counter of that event type
-   * counts, an overflow sets its PMOVSSET bit, and an even counter's 32-bit
-   * overflow counts a CHAIN on its odd neighbour.
+   * The VMM's KVM_SET_ONE_REG of PMCR_EL0 (`set_pmcr`): N becomes the VM's
+   * when `nOk` (KVM: before the VM first runs and no more than the host
+   * has; otherwise the N written is ignored and the call still succeeds);
+   * E, D, X, DP and LP are kept (P and C do nothing from userspace).
    */
-  count(mask: number, event: number): void {
+  setPmcrUser(value: number, nOk: boolean): void {
+    const n = (value >>> PmcrBits.N_SHIFT) & PmcrBits.N_MASK;
+    if (nOk && n <= PMU_PMCR_N) this.nr = n;
+    this.#pmcr = (value & PMCR_WRITABLE) | PmcrBits.LC;
+    this.#update();
+  }
+
+  /** The VMM's KVM_SET_ONE_REG of a SET bit-mask register (`set_pmreg`): only the counters that exist are kept. */
+  setMaskUser(name: "pmcntenset" | "pmintenset" | "pmovsset", value: number): void {
+    const v = (value & this.validMask) >>> 0;
+    if (name === "pmcntenset") this.cnten = v;
+    else if (name === "pmintenset") this.inten = v;
+    else this.ovs = v;
+    this.#update();
+  }
+
+  /** PMEVTYPER<idx>_EL0, or PMCCFILTR_EL0 for 31. */
+  readEvtyper(idx: number): number {
+    return idx === PMU_CYCLE_IDX ? this.ccfiltr : this.evtyper[idx];
+  }
+
+  /** PMEVTYPER<n>_EL0 write (PMCCFILTR_EL0 for 31), as KVM masks it. */
+  writeEvtyper(n: number, value: number): void {
+    if (n === PMU_CYCLE_IDX) this.ccfiltr = (value & CCFILTR_MASK) >>> 0;
+    else this.evtyper[n] = (value & EVTYPER_MASK) >>> 0;
+  }
+
+  /** PMEVCNTR<idx>_EL0, or PMCCNTR_EL0 for 31 (64 bits). */
+  readCounter(idx: number): bigint {
+    return idx === PMU_CYCLE_IDX ? this.ccntr : this.counter[idx];
+  }
+
+  /** PMEVCNTR<n>_EL0 write, or PMCCNTR_EL0 for 31 (64 bits). */
+  writeCounter(n: number, value: bigint): void {
+    if (n === PMU_CYCLE_IDX) this.ccntr = value & U64;
+    else this.counter[n] = value & U64;
+  }
+
+  /**
+   * `k` occurrences of `event` on the event counters of `mask`
+   * (`kvm_pmu_counter_increment` for SW_INCR and CHAIN, the perf counters
+   * for the others): nothing unless PMCR_EL0.E; each enabled counter of
+   * that event type counts, an overflow sets its PMOVSSET bit, and an even
+   * counter's 32-bit overflow counts a CHAIN on its odd neighbour.
+   */
+  count(mask: number, event: number, k = 1): void {
     if ((this.#pmcr & PmcrBits.E) === 0) return;
     mask &= this.cnten;
-    for (let i = 0; i < PMU_PMCR_N; i++) {
+    const byPerf = event !== PmuEvent.SW_INCR && event !== PmuEvent.CHAIN;
+    const wide = (this.#pmcr & PmcrBits.LP) !== 0;
+    for (let i = 0; i < this.#nr; i++) {
       if ((mask & (1 << i)) === 0 || (this.evtyper[i] & EVT_COUNT_MASK) !== event) continue;
-      const wide = (this.#pmcr & PmcrBits.LP) !== 0;
-      const reg = (this.counter[i] + 1n) & U64;
-      this.counter[i] = reg;
-      if ((wide ? reg : reg & U32) !== 0n) continue;
-      this.ovs |= 1 << i;
-      if (!wide && (i & 1) === 0 && i + 1 < PMU_PMCR_N) this.count(1 << (i + 1), PmuEvent.CHAIN);
+      if (byPerf && (this.evtyper[i] & PMEVTYPER_P) !== 0) continue;
+      if (!this.#add(i, k, wide)) continue;
+      this.ovs = (this.ovs | (1 << i)) >>> 0;
+      if (!wide && (i & 1) === 0 && i + 1 < this.#nr) this.count(1 << (i + 1), PmuEvent.CHAIN);
     }
     this.#update();
+  }
+
+  /**
+   * The vCPU retired `k` instructions in `k` cycles: INST_RETIRED and
+   * CPU_CYCLES on the event counters, and the cycle counter (PMCNTENSET
+   * bit 31, not filtered out at EL1 by PMCCFILTR_EL0.P; 64-bit overflow).
+   */
+  retire(k: number): void {
+    if ((this.#pmcr & PmcrBits.E) === 0) return;
+    this.count(this.validMask, PmuEvent.INST_RETIRED, k);
+    this.count(this.validMask, PmuEvent.CPU_CYCLES, k);
+    if ((this.cnten & CYCLE_BIT) === 0 || (this.ccfiltr & PMEVTYPER_P) !== 0) return;
+    const sum = this.ccntr + BigInt(k);
+    this.ccntr = sum & U64;
+    if (sum > U64) {
+      this.ovs = (this.ovs | CYCLE_BIT) >>> 0;
+      this.#update();
+    }
+  }
+
+  /** Adds `k` to event counter `i`; whether it overflowed (at 64 bits if `wide`, else 32). */
+  #add(i: number, k: number, wide: boolean): boolean {
+    const old = this.counter[i], kk = BigInt(k);
+    this.counter[i] = (old + kk) & U64;
+    const m = wide ? U64 : U32;
+    return (old & m) + kk > m;
   }
 
   /** The overflow interrupt's level (`kvm_pmu_overflow_status`). */
@@ -244,7 +420,7 @@ export class Pmu {
   }
 }
 
-/** The PMU registers addressed by name (the bit masks, PMCR and PMSWINC). */
+/** The 32-bit PMU registers addressed by name. */
 export type PmuRegisterName =
   | "pmcr"
   | "pmcntenset"
@@ -253,11 +429,15 @@ export type PmuRegisterName =
   | "pmintenclr"
   | "pmovsset"
   | "pmovsclr"
-  | "pmswinc";
+  | "pmswinc"
+  | "pmselr"
+  | "pmccfiltr"
+  | "pmceid0"
+  | "pmceid1";
 
 /**
- * The PMU registers a guest names, with their system register names and
- * access.
+ * The 32-bit PMU registers a guest names, with their system register names
+ * and access.
  *
  * @example
  * ```ts
@@ -265,16 +445,21 @@ export type PmuRegisterName =
  * ```
  */
 export const PMU_REGISTERS: ReadonlyArray<
-  { name: PmuRegisterName; title: string; access: "rw" | "wo"; doc: string }
+  { name: PmuRegisterName; title: string; access: "rw" | "wo" | "ro"; doc: string }
 > = [
   {
     name: "pmcr",
     title: "PMCR_EL0",
     access: "rw",
     doc:
-      "control: E [0] enables, P [1] resets the event counters, LP [7] 64-bit overflow; N [15:11] and IMP [31:24] read-only",
+      "control: E [0] enables, P [1] resets the event counters, C [2] the cycle counter, LP [7] 64-bit overflow; N [15:11] and IMP [31:24] read-only",
   },
-  { name: "pmcntenset", title: "PMCNTENSET_EL0", access: "rw", doc: "counter enables: 1 sets" },
+  {
+    name: "pmcntenset",
+    title: "PMCNTENSET_EL0",
+    access: "rw",
+    doc: "counter enables (bit 31: the cycle counter): 1 sets",
+  },
   { name: "pmcntenclr", title: "PMCNTENCLR_EL0", access: "rw", doc: "counter enables: 1 clears" },
   {
     name: "pmintenset",
@@ -295,5 +480,29 @@ export const PMU_REGISTERS: ReadonlyArray<
     title: "PMSWINC_EL0",
     access: "wo",
     doc: "software increment: each bit counts one SW_INCR on that counter",
+  },
+  {
+    name: "pmselr",
+    title: "PMSELR_EL0",
+    access: "rw",
+    doc: "SEL [4:0]: the counter PMXEVTYPER_EL0 and PMXEVCNTR_EL0 reach (31: the cycle counter)",
+  },
+  {
+    name: "pmccfiltr",
+    title: "PMCCFILTR_EL0",
+    access: "rw",
+    doc: "the cycle counter's filter: P [31] not at EL1, U [30] not at EL0",
+  },
+  {
+    name: "pmceid0",
+    title: "PMCEID0_EL0",
+    access: "ro",
+    doc: "common events 0x00-0x1f implemented (bit n: event n)",
+  },
+  {
+    name: "pmceid1",
+    title: "PMCEID1_EL0",
+    access: "ro",
+    doc: "common events 0x20-0x3f implemented (bit n: event 0x20 + n)",
   },
 ];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PmcrBits, Pmu, PmuEvent } from "./pmu.ts";
+import { PMCEID, PmcrBits, PMEVTYPER_P, PMEVTYPER_U, Pmu, PMU_CYCLE_IDX, PmuEvent } from "./pmu.ts";
 
 function pmu() {
   const levels: boolean[] = [];
@@ -50,4 +50,81 @@ Deno.test("Pmu: PMCR_EL0.LP moves the overflow to 64 bits and stops CHAIN", () =
   assert.equal(p.counter[0], 0n);
   assert.equal(p.ovs, 1);
   assert.equal(p.read("pmcr") & 0xff, PmcrBits.E | PmcrBits.LC | PmcrBits.LP);
+});
+
+Deno.test("Pmu: the cycle counter counts retired cycles with PMCNTENSET bit 31, C resets it, it overflows at 64 bits into PMOVSSET bit 31", () => {
+  const { p, levels } = pmu();
+  p.retire(5);
+  assert.equal(p.ccntr, 0n); // PMCR_EL0.E clear
+  p.write("pmcr", PmcrBits.E);
+  p.retire(5);
+  assert.equal(p.ccntr, 0n); // PMCNTENSET bit 31 clear
+  p.write("pmcntenset", 0x8000_0000);
+  assert.equal(p.cnten, 0x8000_0000);
+  p.retire(5);
+  assert.equal(p.ccntr, 5n);
+  p.write("pmccfiltr", PMEVTYPER_P); // not at EL1, where the guest runs
+  p.retire(5);
+  assert.equal(p.ccntr, 5n);
+  p.write("pmccfiltr", 0);
+  p.writeCounter(PMU_CYCLE_IDX, 0xffff_ffffn);
+  p.retire(1);
+  assert.equal(p.ccntr, 0x1_0000_0000n); // LC: no 32-bit overflow
+  assert.equal(p.ovs, 0);
+  p.writeCounter(PMU_CYCLE_IDX, (1n << 64n) - 2n);
+  p.write("pmintenset", 0x8000_0000);
+  p.retire(3);
+  assert.equal(p.ccntr, 1n);
+  assert.equal(p.ovs, 0x8000_0000);
+  assert.deepEqual(levels, [true]);
+  p.write("pmcr", PmcrBits.E | PmcrBits.C);
+  assert.equal(p.ccntr, 0n);
+  assert.equal(p.read("pmcr") & (PmcrBits.C | PmcrBits.P), 0);
+});
+
+Deno.test("Pmu: INST_RETIRED and CPU_CYCLES count retired instructions unless PMEVTYPER.P excludes EL1; SW_INCR ignores the filter", () => {
+  const { p } = pmu();
+  p.writeEvtyper(0, PmuEvent.INST_RETIRED | PMEVTYPER_U);
+  p.writeEvtyper(1, PmuEvent.CPU_CYCLES | PMEVTYPER_P);
+  p.writeEvtyper(2, PmuEvent.SW_INCR | PMEVTYPER_P);
+  p.write("pmcntenset", 0b111);
+  p.write("pmcr", PmcrBits.E);
+  p.retire(20);
+  p.write("pmswinc", 0b100);
+  assert.deepEqual(p.counter.slice(0, 3), [20n, 0n, 1n]);
+});
+
+Deno.test("Pmu: PMCR_EL0.N limits the bit masks to counters 0..N-1 and 31; PMSELR keeps SEL; PMEVTYPER keeps P, U and evtCount", () => {
+  const { p } = pmu();
+  p.write("pmintenset", 0xffff_ffff);
+  assert.equal(p.inten, 0x8000_003f);
+  p.nr = 2;
+  assert.equal(p.inten, 0x8000_0003);
+  assert.equal((p.read("pmcr") >>> PmcrBits.N_SHIFT) & PmcrBits.N_MASK, 2);
+  assert.equal(p.counterValid(1), true);
+  assert.equal(p.counterValid(2), false);
+  assert.equal(p.counterValid(PMU_CYCLE_IDX), true);
+  p.write("pmselr", 0xffff_ffe3);
+  assert.equal(p.read("pmselr"), 3);
+  p.writeEvtyper(0, 0xffff_ffff);
+  assert.equal(p.readEvtyper(0), 0xc000_ffff);
+  p.writeEvtyper(PMU_CYCLE_IDX, 0xffff_ffff);
+  assert.equal(p.read("pmccfiltr"), 0xc000_0000);
+  p.setMaskUser("pmovsset", 0xffff_ffff);
+  assert.equal(p.ovs, 0x8000_0003);
+});
+
+Deno.test("Pmu: KVM_SET_ONE_REG of PMCR_EL0 takes N only when allowed and never more than the host's", () => {
+  const { p } = pmu();
+  p.setPmcrUser(3 << PmcrBits.N_SHIFT, true);
+  assert.equal(p.nr, 3);
+  p.setPmcrUser(9 << PmcrBits.N_SHIFT, true);
+  assert.equal(p.nr, 3);
+  p.setPmcrUser(1 << PmcrBits.N_SHIFT, false);
+  assert.equal(p.nr, 3);
+  assert.equal(PMCEID[0] & (1 << PmuEvent.CPU_CYCLES), 1 << PmuEvent.CPU_CYCLES);
+  assert.equal(
+    PMCEID[1],
+    (1 << (PmuEvent.STALL_FRONTEND - 32)) | (1 << (PmuEvent.STALL_BACKEND - 32)),
+  );
 });

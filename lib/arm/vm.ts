@@ -26,7 +26,7 @@ import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import type { ItsKvmRelease } from "./its.ts";
 import { OWNER_NONE, OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
-import { Pmu } from "./pmu.ts";
+import { PmcrBits, Pmu, PMU_PMCR_N } from "./pmu.ts";
 import {
   ArchTimer,
   type CounterOffsets,
@@ -321,6 +321,29 @@ export class ArmVm implements VmModel, GicPort {
     pmu.created = true;
     this.#ownTimerPpis();
     return 0;
+  }
+
+  /**
+   * The VMM's KVM_SET_ONE_REG of vCPU `cpu`'s PMCR_EL0 (`set_pmcr`): its
+   * N is the VM's number of event counters (`kvm->arch.nr_pmu_counters`,
+   * every vCPU's PMCR_EL0.N) when no vCPU has run yet (the model's first
+   * `vmm: kvm run`) and N is at most the host's; otherwise that field is
+   * ignored, and the call succeeds either way.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuIrq: 23 }, env);
+   * vm.setPmcrUser(0, 2 << 11);
+   * vm.pmus[0].nr; // 2
+   * ```
+   */
+  setPmcrUser(cpu: number, value: number): void {
+    const n = (value >>> PmcrBits.N_SHIFT) & PmcrBits.N_MASK;
+    const nOk = !this.timerPpis.immutable && n <= PMU_PMCR_N;
+    if (nOk) { for (const p of this.pmus) p.nr = n; }
+    this.pmus[cpu].setPmcrUser(value, nOk);
   }
 
   /** The vPMU of vCPU `cpu` drives its overflow PPI (`kvm_pmu_update_state`). */
