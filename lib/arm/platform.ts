@@ -1278,6 +1278,25 @@ function pmuAttrCommands(): Cmd[] {
     },
     {
       actor: "vmm",
+      name: "kvm pmu_set_nr_counters",
+      doc:
+        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_SET_NR_COUNTERS) (kvm_arm_pmu_v3_set_nr_counters): the VM's PMCR_EL0.N, every vCPU's; -ENODEV without the PMU feature, -EBUSY once this vCPU's PMU is initialised or a vCPU has run, -EINVAL for more than the host's 6",
+      params: [vcpuParam, { name: "n", type: U32, doc: "the number of event counters" }],
+      returns: "0 or -ENODEV / -EBUSY / -EINVAL",
+      run: (vm, _c, a, source) => {
+        const cpu = a.vcpu as number;
+        fd(vm, cpu);
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SET_DEVICE_ATTR vcpu${cpu} PMU_V3_SET_NR_COUNTERS <- ${a.n}`,
+          () => vm.pmuSetNrCounters(cpu, a.n as number),
+        );
+      },
+    },
+    {
+      actor: "vmm",
       name: "kvm pmu_has_attr",
       doc:
         "KVM_HAS_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, attr) (kvm_arm_pmu_v3_has_attr): 0 for IRQ (0), INIT (1), FILTER (2), SET_PMU (3) and SET_NR_COUNTERS (4) on a vCPU with the PMU feature, else -ENXIO",

@@ -346,6 +346,30 @@ export class ArmVm implements VmModel, GicPort {
     this.pmus[cpu].setPmcrUser(value, nOk);
   }
 
+  /**
+   * KVM_ARM_VCPU_PMU_V3_SET_NR_COUNTERS on vCPU `cpu`
+   * (`kvm_arm_pmu_v3_set_attr` -> `kvm_arm_pmu_v3_set_nr_counters`):
+   * -ENODEV without the PMU feature, -EBUSY once this vCPU's PMU is
+   * initialised or a vCPU has run, -EINVAL for more counters than the
+   * host's; else every vCPU's PMCR_EL0.N is `n`.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuFeature: true }, env);
+   * vm.pmuSetNrCounters(0, 7); // -EINVAL: the host has 6
+   * ```
+   */
+  pmuSetNrCounters(cpu: number, n: number): number {
+    const pmu = this.pmus[cpu];
+    if (pmu === undefined) return -ENODEV;
+    if (pmu.created || this.timerPpis.immutable) return -EBUSY;
+    if (n > PMU_PMCR_N) return -EINVAL;
+    for (const p of this.pmus) p.nr = n;
+    return 0;
+  }
+
   /** The vPMU of vCPU `cpu` drives its overflow PPI (`kvm_pmu_update_state`). */
   #pmuOutput(cpu: number): (level: boolean) => void {
     return (level) => {

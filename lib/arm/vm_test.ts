@@ -85,3 +85,35 @@ Deno.test("ArmVm.pmuSetIrq / pmuInit follow kvm_arm_pmu_v3_set_attr and kvm_arm_
   const plain = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
   assert.equal(plain.pmuSetIrq(0, 23), -19);
 });
+
+Deno.test("ArmVm.pmuSetNrCounters / setPmcrUser: PMCR_EL0.N is the VM's, set only before INIT or the first run, never past the host's", () => {
+  const vm = new ArmVm("arm", {
+    vcpus: 2,
+    gic: 3,
+    its: false,
+    v4: false,
+    nrIrqs: 64,
+    pmuFeature: true,
+  }, testEnv());
+  assert.equal(vm.pmuSetNrCounters(0, 7), -22); // -EINVAL: the host has 6
+  assert.equal(vm.pmuSetNrCounters(0, 3), 0);
+  assert.deepEqual(vm.pmus.map((p) => p.nr), [3, 3]); // every vCPU's
+  vm.setPmcrUser(1, 9 << 11); // more than the host's: ignored
+  assert.deepEqual(vm.pmus.map((p) => p.nr), [3, 3]);
+  vm.setPmcrUser(1, 2 << 11);
+  assert.deepEqual(vm.pmus.map((p) => p.nr), [2, 2]);
+  vm.gic.vgicInitialised();
+  assert.equal(vm.pmuSetIrq(0, 23), 0);
+  assert.equal(vm.pmuInit(0), 0);
+  assert.equal(vm.pmuSetNrCounters(0, 1), -16); // -EBUSY: initialised
+  vm.timerPpis.immutable = true; // a vCPU has run
+  assert.equal(vm.pmuSetNrCounters(1, 1), -16);
+  vm.setPmcrUser(1, 1 << 11);
+  assert.equal(vm.pmus[1].nr, 2);
+  const plain = new ArmVm(
+    "arm",
+    { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 },
+    testEnv(),
+  );
+  assert.equal(plain.pmuSetNrCounters(0, 1), -19); // -ENODEV
+});
