@@ -30,6 +30,7 @@ import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import { ArmVm, ID_AA64PFR0_GIC_SHIFT } from "./vm.ts";
 import { SYNC } from "./cpu.ts";
 import { ENOENT } from "./errno.ts";
+import { GICV5_OPS, ID_AA64PFR2_GCIE_SHIFT } from "./gicv5_cpu_interface.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdCtlr, GicdOffset, GicdTyper2 } from "./gicv3_distributor.ts";
 import { GicrOffset } from "./gicv3_redistributor.ts";
@@ -1598,6 +1599,54 @@ function retires(c: Cmd): Cmd {
   };
 }
 
+/**
+ * The GICv5 CPU interface's instructions and registers: every access
+ * UNDEFs, as on any VM the model makes (no vGICv5; lib/arm/gicv5_cpu_interface.ts).
+ */
+function gicv5Commands(): Cmd[] {
+  const undef = (vm: ArmVm, cpu: number, what: string) => {
+    vm.cpus[cpu].undefined(`${what}: ${vm.gicv5Undefined()}`);
+    return UNDEF;
+  };
+  return GICV5_OPS.flatMap((o): Cmd[] => {
+    if (o.kind === "gic") {
+      return [{
+        actor: "vcpu",
+        name: `gic ${o.name}`,
+        doc: `${o.title}, Xt (GICv5: ${o.doc}): UNDEFs without a vGICv5, which the model never has`,
+        params: [{ name: "value", type: { kind: "u64" }, doc: "Xt", positional: true, default: 0 }],
+        run: (vm, cpu) => void undef(vm, cpu, o.title),
+      }];
+    }
+    if (o.kind === "gicr") {
+      return [{
+        actor: "vcpu",
+        name: `gicr ${o.name}`,
+        doc: `${o.title}, Xt (GICv5: ${o.doc}): UNDEFs without a vGICv5, which the model never has`,
+        params: [],
+        returns: "UNDEF (-1)",
+        run: (vm, cpu) => undef(vm, cpu, o.title),
+      }];
+    }
+    return [{
+      actor: "vcpu",
+      name: `read icc_${o.name}`,
+      doc: `MRS ${o.title} (GICv5: ${o.doc}): UNDEFs without a vGICv5, which the model never has`,
+      params: [],
+      returns: "UNDEF (-1)",
+      run: (vm, cpu) => undef(vm, cpu, `MRS ${o.title}`),
+    }, {
+      actor: "vcpu",
+      name: `write icc_${o.name}`,
+      doc: `MSR ${o.title} (GICv5: ${o.doc}${
+        o.access === "ro" ? "; read-only" : ""
+      }): UNDEFs without a vGICv5, which the model never has`,
+      params: [{ name: "value", type: { kind: "u64" }, doc: "the value", positional: true }],
+      run: (vm, cpu) => void undef(vm, cpu, `MSR ${o.title}`),
+    }];
+  });
+}
+
 const TIMER_PARAM: ParamSpec = {
   name: "timer",
   type: { kind: "enum", values: ["virt", "phys"] },
@@ -1739,6 +1788,20 @@ const VCPU_COMMANDS: Cmd[] = [
       return v;
     },
   },
+  {
+    actor: "vcpu",
+    name: "read id_aa64pfr2_el1",
+    doc:
+      "MRS ID_AA64PFR2_EL1, of which only GCIE [15:12] is modelled: 0 (KVM gives 1 only with a vGICv5, which the model does not have: sanitise_id_aa64pfr2_el1, kvm_finalize_sys_regs); the other fields read 0 here",
+    params: [],
+    returns: "the GCIE field in place: (value >> 12) & 0xf",
+    run: (vm, cpu) => {
+      const v = vm.idAa64pfr2Gcie("guest") << ID_AA64PFR2_GCIE_SHIFT;
+      emit(vm, `vcpu${cpu}`, "read", `ID_AA64PFR2_EL1.GCIE = ${v >>> ID_AA64PFR2_GCIE_SHIFT}`);
+      return v;
+    },
+  },
+  ...gicv5Commands(),
   {
     actor: "vcpu",
     name: "read id_aa64pfr0_el1",
@@ -2527,6 +2590,7 @@ const VMM_COMMANDS: Cmd[] = [
           values: [
             ...TIMER_REGS,
             "id_aa64pfr0_el1",
+            "id_aa64pfr2_el1",
             "id_aa64dfr0_el1",
             ...Object.keys(PMU_ONE_REGS),
           ],
@@ -2541,6 +2605,9 @@ const VMM_COMMANDS: Cmd[] = [
           return BigInt(vm.idAa64pfr0Gic("vmm") << ID_AA64PFR0_GIC_SHIFT);
         }
         if (a.reg === "id_aa64dfr0_el1") return BigInt(idAa64dfr0(vm));
+        if (a.reg === "id_aa64pfr2_el1") {
+          return BigInt(vm.idAa64pfr2Gcie("vmm") << ID_AA64PFR2_GCIE_SHIFT);
+        }
         const pmuReg = PMU_ONE_REGS[a.reg as keyof typeof PMU_ONE_REGS];
         if (pmuReg !== undefined) {
           // pmu_visibility: REG_HIDDEN without a vPMU, so -ENOENT.
@@ -3403,6 +3470,12 @@ const SETTINGS: SettingSpec[] = [
         value: { kind: "flag" },
       },
       {
+        name: "gicv5_host",
+        doc:
+          "the host's GIC is a GICv5 with FEAT_GCIE_LEGACY: KVM still offers the vgic_v3 device, and the VMM's KVM_GET_ONE_REG of ID_AA64PFR2_EL1 shows GCIE 1 until a vGIC exists or a vCPU runs without one; the model has no vGICv5, so every GICv5 CPU interface instruction and register (`gic cdaff`, `gicr cdia`, `read icc_pcr`, ...) UNDEFs in the guest",
+        value: { kind: "flag" },
+      },
+      {
         name: "no_v2_emulation",
         doc:
           "the host cannot emulate a GICv2 (a GICv3 host without the GICv2 compatibility interface: can_emulate_gicv2 false), so creating a vgic_v2 is -ENODEV",
@@ -3684,6 +3757,9 @@ export function checkSettings(settings: Readonly<Record<string, Val>>): string |
   if (settings["gic.v4"] === 1 && settings["gic.v4_1"] === 1) {
     return "gic { v4 v4_1 }: name the host's GIC once: v4 (GICv4.0) or v4_1 (GICv4.1)";
   }
+  if (settings["gic.gicv2_host"] === 1 && settings["gic.gicv5_host"] === 1) {
+    return "gic { gicv2_host gicv5_host }: a host has one GIC";
+  }
   if (settings["gic.gicv2_host"] === 1) {
     if (settings["gic.v4_1"] === 1 || settings["gic.v4"] === 1) {
       return "gic { gicv2_host v4 | v4_1 }: a GICv2 host has no GICv4";
@@ -3783,6 +3859,7 @@ export const armPlatform: Platform<ArmVm> = {
     }
     if (s["gic.no_v2_emulation"] === 1) vm.gic.device.canEmulateV2 = false;
     if (s["gic.gicv2_host"] === 1) vm.gic.device.hostV3 = false;
+    if (s["gic.gicv5_host"] === 1) vm.gic.device.hostV5 = true;
     if (env.trace.enabled && s["gic.its"] === 1 && !v3) {
       env.trace.emit(
         "kvm",

@@ -156,6 +156,12 @@ export class VgicDevice {
    * vgic_v2.
    */
   hostV3 = true;
+  /**
+   * The host's GIC is a GICv5 with FEAT_GCIE_LEGACY (`gic { gicv5_host }`):
+   * the vgic_v3 device is still there, and the host's ID_AA64PFR2_EL1.GCIE
+   * is 1.
+   */
+  hostV5 = false;
 
   /**
    * The device of a VM whose GIC is `version` and which has `vcpus` vCPUs.

@@ -27,6 +27,7 @@ import { Gic } from "./gic.ts";
 import type { ItsKvmRelease } from "./its.ts";
 import { OWNER_NONE, OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
 import { PmcrBits, Pmu, PMU_PMCR_N } from "./pmu.ts";
+import { ID_AA64PFR2_GCIE_IMP } from "./gicv5_cpu_interface.ts";
 import {
   ArchTimer,
   type CounterOffsets,
@@ -604,6 +605,37 @@ export class ArmVm implements VmModel, GicPort {
     return dev.hostV3 ? ID_AA64PFR0_GIC_V3 : 0;
   }
 
+  /**
+   * ID_AA64PFR2_EL1.GCIE ([15:12]) as `who` reads it: KVM gives 1 only
+   * with a vGICv5 (`sanitise_id_aa64pfr2_el1`), which the model never has;
+   * a VM without any vGIC shows the VMM the host's before its first
+   * KVM_RUN, which clears it (`kvm_finalize_sys_regs`), so the guest reads
+   * 0 on every VM here.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, env);
+   * vm.idAa64pfr2Gcie("guest"); // 0
+   * ```
+   */
+  idAa64pfr2Gcie(who: "guest" | "vmm"): number {
+    const dev = this.gic.device;
+    if (who === "guest" || dev.created || dev.vcpuRan) return 0;
+    return dev.hostV5 ? ID_AA64PFR2_GCIE_IMP : 0;
+  }
+
+  /**
+   * Why a GICv5 CPU interface instruction or register UNDEFs on this VM
+   * (always: the model has no vGICv5), for the trace.
+   */
+  gicv5Undefined(): string {
+    return this.gic.device.hostV5
+      ? "no vGICv5: KVM keeps the GICv5 fine-grained traps (ICH_HFGITR_EL2, ICH_HFGRTR_EL2, ICH_HFGWTR_EL2) and injects an UNDEF (undef_access)"
+      : "not a GICv5 host: FEAT_GCIE is not implemented, the encoding is UNDEFINED";
+  }
+
   /** A not-yet-created vGIC of the other version, with the VM's own state carried over. */
   #rebuildGic(version: 2 | 3): void {
     const old = this.gic, c = this.config;
@@ -623,6 +655,7 @@ export class ArmVm implements VmModel, GicPort {
     dev.vcpuRan = old.device.vcpuRan;
     dev.canEmulateV2 = old.device.canEmulateV2;
     dev.hostV3 = old.device.hostV3;
+    dev.hostV5 = old.device.hostV5;
     gic.nrSpisSet = false;
     // KVM's ITS device (vgic_its_create) outlives the vGIC's choice of
     // version: hosted on a GICv3, inert on a GICv2 (vgic_has_its).

@@ -117,3 +117,19 @@ Deno.test("ArmVm.pmuSetNrCounters / setPmcrUser: PMCR_EL0.N is the VM's, set onl
   );
   assert.equal(plain.pmuSetNrCounters(0, 1), -19); // -ENODEV
 });
+
+Deno.test("ArmVm.idAa64pfr2Gcie: a GICv5 host's GCIE shows only to the VMM of a VM without a vGIC, before its first run", () => {
+  const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, testEnv());
+  vm.gic.device.created = false;
+  assert.equal(vm.idAa64pfr2Gcie("vmm"), 0); // not a GICv5 host
+  vm.gic.device.hostV5 = true;
+  assert.equal(vm.idAa64pfr2Gcie("vmm"), 1);
+  assert.equal(vm.idAa64pfr2Gcie("guest"), 0);
+  assert.match(vm.gicv5Undefined(), /ICH_HFGITR_EL2/);
+  vm.gic.device.vcpuRan = true; // kvm_finalize_sys_regs
+  assert.equal(vm.idAa64pfr2Gcie("vmm"), 0);
+  const v3 = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, testEnv());
+  v3.gic.device.hostV5 = true; // a vGICv3 on it: no GCIE (sanitise_id_aa64pfr2_el1)
+  assert.equal(v3.idAa64pfr2Gcie("vmm"), 0);
+  assert.equal(v3.idAa64pfr0Gic("guest"), 1);
+});
