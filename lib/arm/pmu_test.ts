@@ -128,3 +128,32 @@ Deno.test("Pmu: KVM_SET_ONE_REG of PMCR_EL0 takes N only when allowed and never 
     (1 << (PmuEvent.STALL_FRONTEND - 32)) | (1 << (PmuEvent.STALL_BACKEND - 32)),
   );
 });
+
+Deno.test("Pmu.hashPrivate tells apart states that differ only in N, PMSELR, PMCCFILTR or the cycle counter", () => {
+  const hashOf = (p: Pmu) => {
+    const out: unknown[] = [];
+    p.hashPrivate({
+      n: (x) => out.push(x >>> 0),
+      num: (x) => out.push(x),
+      big: (x) => out.push(x),
+      bool: (x) => out.push(x),
+      words: (a) => out.push(...Array.from(a)),
+      value: (v) => out.push(v),
+      fixed: () => {}, // Pmu feeds no fixed configuration
+    });
+    return JSON.stringify(out, (_k, v) => typeof v === "bigint" ? String(v) : v);
+  };
+  const base = hashOf(pmu().p);
+  const changed = [
+    (p: Pmu) => (p.nr = 2),
+    (p: Pmu) => p.write("pmselr", 3),
+    (p: Pmu) => p.write("pmccfiltr", PMEVTYPER_P),
+    (p: Pmu) => p.writeCounter(PMU_CYCLE_IDX, 1n << 40n),
+  ].map((f) => {
+    const { p } = pmu();
+    f(p);
+    return hashOf(p);
+  });
+  for (const h of changed) assert.notEqual(h, base);
+  assert.equal(new Set(changed).size, changed.length);
+});
