@@ -215,6 +215,11 @@ export interface Actor {
   device?: string;
   /** The VM the actor belongs to when written `vm.actor`. */
   vm?: string;
+  /**
+   * For `vcpu[$i]`: the expression numbering the vCPU (`name` is then
+   * `vcpu`). A handler's may be a range or a set (`on vcpu[0..3]`).
+   */
+  index?: Value;
   /** Where it is in the source. */
   loc: Loc;
 }

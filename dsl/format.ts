@@ -396,7 +396,8 @@ function string(s: string): string {
 
 function actor(a: Actor): string {
   if (a.device !== undefined) return a.vm ? `${a.vm}.device ${a.device}` : `device ${a.device}`;
-  return a.vm ? `${a.vm}.${a.name}` : a.name;
+  const name = a.index === undefined ? a.name : `${a.name}[${value(a.index)}]`;
+  return a.vm ? `${a.vm}.${name}` : name;
 }
 
 // ---- conditions --------------------------------------------------------------------

@@ -72,6 +72,8 @@ export interface Call {
     fields: ReadonlyArray<{ field: FieldSpec; expr: Expr }>;
     /** The vCPU number matched by a `vcpu#` in the file's prefix (`vcpu1.info`). */
     fileIndex?: number;
+    /** For `vcpu[$i].info`: the expression numbering that vCPU, evaluated when the call runs. */
+    fileIndexExpr?: Expr;
   };
   /** Where it is in the source. */
   loc: Loc;
@@ -96,7 +98,12 @@ export type Cond =
     inOrder: boolean;
     /** Where it is in the source. */
     loc: Loc;
-  };
+  }
+  /**
+   * `vcpu[$i] took ...`: the vCPU numbered when the condition is evaluated;
+   * `variants[n]` is the condition written for vCPU n.
+   */
+  | { c: "select"; vm: number; index: Expr; variants: readonly Cond[]; text: string; loc: Loc };
 
 /** One step of the timeline. */
 export type Op =
@@ -111,6 +118,13 @@ export type Op =
   | { op: "repeat"; count: Expr; body: Op[]; loc: Loc }
   | { op: "for"; name: string; items: Expr; body: Op[]; loc: Loc }
   | { op: "parallel"; body: Op[]; loc: Loc }
+  /**
+   * `vcpu[$i]: ...` or `run vcpu[$i] { }`: the statement of the vCPU the
+   * index numbers when it runs; `variants[n]` is the statement written for
+   * vCPU n (a constant index is folded to that statement by the checker).
+   * `text` is the index as written, for messages.
+   */
+  | { op: "select"; vm: number; index: Expr; variants: readonly Op[]; text: string; loc: Loc }
   /**
    * Top-level statements of a long file kept as data (dsl/timeline.ts): runs
    * as its ops (`timeline.op(i)`) one after another would, each a step.

@@ -204,48 +204,49 @@ function peg$parse(input, options) {
   const peg$c24 = "{";
   const peg$c25 = ".";
   const peg$c26 = "device";
-  const peg$c27 = "->";
-  const peg$c28 = "or";
-  const peg$c29 = "and";
-  const peg$c30 = "not";
-  const peg$c31 = "(";
-  const peg$c32 = ")";
-  const peg$c33 = "==";
-  const peg$c34 = "!=";
-  const peg$c35 = "took";
-  const peg$c36 = "nothing";
-  const peg$c37 = "order";
-  const peg$c38 = "once";
-  const peg$c39 = "twice";
-  const peg$c40 = "times";
-  const peg$c41 = "<=";
-  const peg$c42 = ">=";
-  const peg$c43 = "<";
-  const peg$c44 = ">";
-  const peg$c45 = "..";
-  const peg$c46 = "|";
-  const peg$c47 = "^";
-  const peg$c48 = "&";
-  const peg$c49 = "<<";
-  const peg$c50 = ">>";
-  const peg$c51 = "+";
-  const peg$c52 = "-";
-  const peg$c53 = "~";
-  const peg$c54 = "[";
-  const peg$c55 = "]";
-  const peg$c56 = "ns";
-  const peg$c57 = "us";
-  const peg$c58 = "ms";
-  const peg$c59 = "s";
-  const peg$c60 = "0x";
-  const peg$c61 = "0X";
-  const peg$c62 = "0b";
-  const peg$c63 = "0B";
-  const peg$c64 = "\"";
-  const peg$c65 = "\\";
-  const peg$c66 = "$";
-  const peg$c67 = "#";
-  const peg$c68 = "\r\n";
+  const peg$c27 = "vcpu[";
+  const peg$c28 = "]";
+  const peg$c29 = "->";
+  const peg$c30 = "or";
+  const peg$c31 = "and";
+  const peg$c32 = "not";
+  const peg$c33 = "(";
+  const peg$c34 = ")";
+  const peg$c35 = "==";
+  const peg$c36 = "!=";
+  const peg$c37 = "took";
+  const peg$c38 = "nothing";
+  const peg$c39 = "order";
+  const peg$c40 = "once";
+  const peg$c41 = "twice";
+  const peg$c42 = "times";
+  const peg$c43 = "<=";
+  const peg$c44 = ">=";
+  const peg$c45 = "<";
+  const peg$c46 = ">";
+  const peg$c47 = "..";
+  const peg$c48 = "|";
+  const peg$c49 = "^";
+  const peg$c50 = "&";
+  const peg$c51 = "<<";
+  const peg$c52 = ">>";
+  const peg$c53 = "+";
+  const peg$c54 = "-";
+  const peg$c55 = "~";
+  const peg$c56 = "[";
+  const peg$c57 = "ns";
+  const peg$c58 = "us";
+  const peg$c59 = "ms";
+  const peg$c60 = "s";
+  const peg$c61 = "0x";
+  const peg$c62 = "0X";
+  const peg$c63 = "0b";
+  const peg$c64 = "0B";
+  const peg$c65 = "\"";
+  const peg$c66 = "\\";
+  const peg$c67 = "$";
+  const peg$c68 = "#";
+  const peg$c69 = "\r\n";
 
   const peg$r0 = /^[A-Za-z0-9_.\-]/;
   const peg$r1 = /^[^\n\r;}#]/;
@@ -300,76 +301,77 @@ function peg$parse(input, options) {
   const peg$e30 = peg$literalExpectation("{", false);
   const peg$e31 = peg$literalExpectation(".", false);
   const peg$e32 = peg$literalExpectation("device", false);
-  const peg$e33 = peg$literalExpectation("->", false);
-  const peg$e34 = peg$literalExpectation("or", false);
-  const peg$e35 = peg$literalExpectation("and", false);
-  const peg$e36 = peg$literalExpectation("not", false);
-  const peg$e37 = peg$literalExpectation("(", false);
-  const peg$e38 = peg$literalExpectation(")", false);
-  const peg$e39 = peg$literalExpectation("==", false);
-  const peg$e40 = peg$literalExpectation("!=", false);
-  const peg$e41 = peg$classExpectation(["<", ">", "+", "-", "*", "/", "%", "&", "|", "^"], false, false, false);
-  const peg$e42 = peg$literalExpectation("took", false);
-  const peg$e43 = peg$literalExpectation("nothing", false);
-  const peg$e44 = peg$literalExpectation("order", false);
-  const peg$e45 = peg$otherExpectation("count (once, twice, N times)");
-  const peg$e46 = peg$literalExpectation("once", false);
-  const peg$e47 = peg$literalExpectation("twice", false);
-  const peg$e48 = peg$literalExpectation("times", false);
-  const peg$e49 = peg$otherExpectation("comparison operator");
-  const peg$e50 = peg$literalExpectation("<=", false);
-  const peg$e51 = peg$literalExpectation(">=", false);
-  const peg$e52 = peg$literalExpectation("<", false);
-  const peg$e53 = peg$classExpectation(["-", "<"], false, false, false);
-  const peg$e54 = peg$literalExpectation(">", false);
-  const peg$e55 = peg$literalExpectation("..", false);
-  const peg$e56 = peg$otherExpectation("expression");
-  const peg$e57 = peg$literalExpectation("|", false);
-  const peg$e58 = peg$literalExpectation("^", false);
-  const peg$e59 = peg$literalExpectation("&", false);
-  const peg$e60 = peg$literalExpectation("<<", false);
-  const peg$e61 = peg$literalExpectation(">>", false);
-  const peg$e62 = peg$classExpectation(["%", "*", "/"], false, false, false);
-  const peg$e63 = peg$literalExpectation("+", false);
-  const peg$e64 = peg$literalExpectation("-", false);
-  const peg$e65 = peg$literalExpectation("~", false);
-  const peg$e66 = peg$literalExpectation("[", false);
-  const peg$e67 = peg$literalExpectation("]", false);
-  const peg$e68 = peg$otherExpectation("duration");
-  const peg$e69 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e70 = peg$classExpectation([["0", "9"], "_"], false, false, false);
-  const peg$e71 = peg$literalExpectation("ns", false);
-  const peg$e72 = peg$literalExpectation("us", false);
-  const peg$e73 = peg$literalExpectation("ms", false);
-  const peg$e74 = peg$literalExpectation("s", false);
-  const peg$e75 = peg$otherExpectation("number");
-  const peg$e76 = peg$literalExpectation("0x", false);
-  const peg$e77 = peg$literalExpectation("0X", false);
-  const peg$e78 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
-  const peg$e79 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
-  const peg$e80 = peg$literalExpectation("0b", false);
-  const peg$e81 = peg$literalExpectation("0B", false);
-  const peg$e82 = peg$classExpectation(["0", "1"], false, false, false);
-  const peg$e83 = peg$classExpectation(["0", "1", "_"], false, false, false);
-  const peg$e84 = peg$otherExpectation("string");
-  const peg$e85 = peg$literalExpectation("\"", false);
-  const peg$e86 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
-  const peg$e87 = peg$literalExpectation("\\", false);
-  const peg$e88 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
-  const peg$e89 = peg$classExpectation(["\n", "\r"], true, false, false);
-  const peg$e90 = peg$otherExpectation("variable");
-  const peg$e91 = peg$literalExpectation("$", false);
-  const peg$e92 = peg$otherExpectation("name");
-  const peg$e93 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
-  const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e95 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e96 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e97 = peg$otherExpectation("space");
-  const peg$e98 = peg$otherExpectation("comment");
-  const peg$e99 = peg$literalExpectation("#", false);
-  const peg$e100 = peg$otherExpectation("newline");
-  const peg$e101 = peg$literalExpectation("\r\n", false);
-  const peg$e102 = peg$classExpectation(["\n", "\r"], false, false, false);
+  const peg$e33 = peg$literalExpectation("vcpu[", false);
+  const peg$e34 = peg$literalExpectation("]", false);
+  const peg$e35 = peg$literalExpectation("->", false);
+  const peg$e36 = peg$literalExpectation("or", false);
+  const peg$e37 = peg$literalExpectation("and", false);
+  const peg$e38 = peg$literalExpectation("not", false);
+  const peg$e39 = peg$literalExpectation("(", false);
+  const peg$e40 = peg$literalExpectation(")", false);
+  const peg$e41 = peg$literalExpectation("==", false);
+  const peg$e42 = peg$literalExpectation("!=", false);
+  const peg$e43 = peg$classExpectation(["<", ">", "+", "-", "*", "/", "%", "&", "|", "^"], false, false, false);
+  const peg$e44 = peg$literalExpectation("took", false);
+  const peg$e45 = peg$literalExpectation("nothing", false);
+  const peg$e46 = peg$literalExpectation("order", false);
+  const peg$e47 = peg$otherExpectation("count (once, twice, N times)");
+  const peg$e48 = peg$literalExpectation("once", false);
+  const peg$e49 = peg$literalExpectation("twice", false);
+  const peg$e50 = peg$literalExpectation("times", false);
+  const peg$e51 = peg$otherExpectation("comparison operator");
+  const peg$e52 = peg$literalExpectation("<=", false);
+  const peg$e53 = peg$literalExpectation(">=", false);
+  const peg$e54 = peg$literalExpectation("<", false);
+  const peg$e55 = peg$classExpectation(["-", "<"], false, false, false);
+  const peg$e56 = peg$literalExpectation(">", false);
+  const peg$e57 = peg$literalExpectation("..", false);
+  const peg$e58 = peg$otherExpectation("expression");
+  const peg$e59 = peg$literalExpectation("|", false);
+  const peg$e60 = peg$literalExpectation("^", false);
+  const peg$e61 = peg$literalExpectation("&", false);
+  const peg$e62 = peg$literalExpectation("<<", false);
+  const peg$e63 = peg$literalExpectation(">>", false);
+  const peg$e64 = peg$classExpectation(["%", "*", "/"], false, false, false);
+  const peg$e65 = peg$literalExpectation("+", false);
+  const peg$e66 = peg$literalExpectation("-", false);
+  const peg$e67 = peg$literalExpectation("~", false);
+  const peg$e68 = peg$literalExpectation("[", false);
+  const peg$e69 = peg$otherExpectation("duration");
+  const peg$e70 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e71 = peg$classExpectation([["0", "9"], "_"], false, false, false);
+  const peg$e72 = peg$literalExpectation("ns", false);
+  const peg$e73 = peg$literalExpectation("us", false);
+  const peg$e74 = peg$literalExpectation("ms", false);
+  const peg$e75 = peg$literalExpectation("s", false);
+  const peg$e76 = peg$otherExpectation("number");
+  const peg$e77 = peg$literalExpectation("0x", false);
+  const peg$e78 = peg$literalExpectation("0X", false);
+  const peg$e79 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
+  const peg$e80 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
+  const peg$e81 = peg$literalExpectation("0b", false);
+  const peg$e82 = peg$literalExpectation("0B", false);
+  const peg$e83 = peg$classExpectation(["0", "1"], false, false, false);
+  const peg$e84 = peg$classExpectation(["0", "1", "_"], false, false, false);
+  const peg$e85 = peg$otherExpectation("string");
+  const peg$e86 = peg$literalExpectation("\"", false);
+  const peg$e87 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
+  const peg$e88 = peg$literalExpectation("\\", false);
+  const peg$e89 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
+  const peg$e90 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e91 = peg$otherExpectation("variable");
+  const peg$e92 = peg$literalExpectation("$", false);
+  const peg$e93 = peg$otherExpectation("name");
+  const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
+  const peg$e95 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e96 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e97 = peg$classExpectation([" ", "\t"], false, false, false);
+  const peg$e98 = peg$otherExpectation("space");
+  const peg$e99 = peg$otherExpectation("comment");
+  const peg$e100 = peg$literalExpectation("#", false);
+  const peg$e101 = peg$otherExpectation("newline");
+  const peg$e102 = peg$literalExpectation("\r\n", false);
+  const peg$e103 = peg$classExpectation(["\n", "\r"], false, false, false);
 
   function peg$f0(body) {
     const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
@@ -418,86 +420,91 @@ function peg$parse(input, options) {
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
   }
-  function peg$f29(vm, name) {
+  function peg$f29(vm, index) {
+    return vm
+      ? { kind: "actor", name: "vcpu", index, vm: vm.name, loc: location() }
+      : { kind: "actor", name: "vcpu", index, loc: location() };
+  }
+  function peg$f30(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
   }
-  function peg$f30() {    return text();  }
   function peg$f31() {    return text();  }
-  function peg$f32(head, tail, block, bind) {
+  function peg$f32() {    return text();  }
+  function peg$f33(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   }
-  function peg$f33(key, value) {
+  function peg$f34(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   }
-  function peg$f34(items) {    return { kind: "words", items, loc: location() };  }
-  function peg$f35(head, tail) {
+  function peg$f35(items) {    return { kind: "words", items, loc: location() };  }
+  function peg$f36(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   }
-  function peg$f36(head, tail) {
+  function peg$f37(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   }
-  function peg$f37(operand) {    return { kind: "not", operand, loc: location() };  }
-  function peg$f38(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
-  function peg$f39() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
-  function peg$f40(values, count, order) {
+  function peg$f38(operand) {    return { kind: "not", operand, loc: location() };  }
+  function peg$f39(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
+  function peg$f40() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
+  function peg$f41(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   }
-  function peg$f41(list) {    return list.items;  }
-  function peg$f42(head, tail) {    return [head, ...tail];  }
-  function peg$f43() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
-  function peg$f44() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
-  function peg$f45(value) {    return { value, loc: location() };  }
-  function peg$f46(left, right) {
+  function peg$f42(list) {    return list.items;  }
+  function peg$f43(head, tail) {    return [head, ...tail];  }
+  function peg$f44() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
+  function peg$f45() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
+  function peg$f46(value) {    return { value, loc: location() };  }
+  function peg$f47(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   }
-  function peg$f47(head, tail) {
+  function peg$f48(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   }
-  function peg$f48(from, to) {
-    return to ? { kind: "range", from, to, loc: location() } : from;
-  }
   function peg$f49(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   }
-  function peg$f50(head, tail) {    return binary(head, tail, location);  }
+  function peg$f50(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  }
   function peg$f51(head, tail) {    return binary(head, tail, location);  }
   function peg$f52(head, tail) {    return binary(head, tail, location);  }
   function peg$f53(head, tail) {    return binary(head, tail, location);  }
   function peg$f54(head, tail) {    return binary(head, tail, location);  }
   function peg$f55(head, tail) {    return binary(head, tail, location);  }
-  function peg$f56(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
-  function peg$f57(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f58(expr) {    return { kind: "paren", expr, loc: location() };  }
-  function peg$f59(condition) {    return { kind: "condition", condition, loc: location() };  }
-  function peg$f60(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f61(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f62(head, tail) {    return [head, ...tail];  }
-  function peg$f63(digits, unit) {
+  function peg$f56(head, tail) {    return binary(head, tail, location);  }
+  function peg$f57(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
+  function peg$f58(operand) {    return { kind: "neg", operand, loc: location() };  }
+  function peg$f59(expr) {    return { kind: "paren", expr, loc: location() };  }
+  function peg$f60(condition) {    return { kind: "condition", condition, loc: location() };  }
+  function peg$f61(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f62(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f63(head, tail) {    return [head, ...tail];  }
+  function peg$f64(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f64() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f65() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
   function peg$f66() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f67(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f68() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f69(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f70(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f71(name) {    return { kind: "var", name: intern(name), loc: location() };  }
-  function peg$f72(head, tail) {
+  function peg$f67() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
+  function peg$f68(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f69() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f70(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f71(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f72(name) {    return { kind: "var", name: intern(name), loc: location() };  }
+  function peg$f73(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f73(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f74(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f75() {    return { kind: "ident", name: intern(text()), loc: location() };  }
-  function peg$f76() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f74(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f75(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f76() {    return { kind: "ident", name: intern(text()), loc: location() };  }
+  function peg$f77() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2104,7 +2111,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseActor() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
     s1 = peg$currPos;
@@ -2181,57 +2188,86 @@ function peg$parse(input, options) {
       if (s1 === peg$FAILED) {
         s1 = null;
       }
-      s2 = peg$parseIdentifier();
+      if (input.substr(peg$currPos, 5) === peg$c27) {
+        s2 = peg$c27;
+        peg$currPos += 5;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e33); }
+      }
       if (s2 !== peg$FAILED) {
-        s3 = peg$currPos;
-        peg$silentFails++;
-        s4 = peg$currPos;
-        s5 = peg$parseSpacing();
-        if (input.charCodeAt(peg$currPos) === 58) {
-          s6 = peg$c10;
-          peg$currPos++;
-        } else {
-          s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e15); }
-        }
-        if (s6 !== peg$FAILED) {
-          s5 = [s5, s6];
-          s4 = s5;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
+        s3 = peg$parseSpacing();
+        s4 = peg$parseSetLiteral();
         if (s4 === peg$FAILED) {
-          s4 = peg$parseGap();
-          if (s4 === peg$FAILED) {
-            s4 = peg$currPos;
-            s5 = peg$parseSpacing();
-            if (input.charCodeAt(peg$currPos) === 123) {
-              s6 = peg$c24;
+          s4 = peg$parseRangeOrExpression();
+        }
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseSpacing();
+          if (input.charCodeAt(peg$currPos) === 93) {
+            s6 = peg$c28;
+            peg$currPos++;
+          } else {
+            s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e34); }
+          }
+          if (s6 !== peg$FAILED) {
+            s7 = peg$currPos;
+            peg$silentFails++;
+            s8 = peg$currPos;
+            s9 = peg$parseSpacing();
+            if (input.charCodeAt(peg$currPos) === 58) {
+              s10 = peg$c10;
               peg$currPos++;
             } else {
-              s6 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e30); }
+              s10 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e15); }
             }
-            if (s6 !== peg$FAILED) {
-              s5 = [s5, s6];
-              s4 = s5;
+            if (s10 !== peg$FAILED) {
+              s9 = [s9, s10];
+              s8 = s9;
             } else {
-              peg$currPos = s4;
-              s4 = peg$FAILED;
+              peg$currPos = s8;
+              s8 = peg$FAILED;
             }
+            if (s8 === peg$FAILED) {
+              s8 = peg$parseGap();
+              if (s8 === peg$FAILED) {
+                s8 = peg$currPos;
+                s9 = peg$parseSpacing();
+                if (input.charCodeAt(peg$currPos) === 123) {
+                  s10 = peg$c24;
+                  peg$currPos++;
+                } else {
+                  s10 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e30); }
+                }
+                if (s10 !== peg$FAILED) {
+                  s9 = [s9, s10];
+                  s8 = s9;
+                } else {
+                  peg$currPos = s8;
+                  s8 = peg$FAILED;
+                }
+              }
+            }
+            peg$silentFails--;
+            if (s8 !== peg$FAILED) {
+              peg$currPos = s7;
+              s7 = undefined;
+            } else {
+              s7 = peg$FAILED;
+            }
+            if (s7 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f29(s1, s4);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
           }
-        }
-        peg$silentFails--;
-        if (s4 !== peg$FAILED) {
-          peg$currPos = s3;
-          s3 = undefined;
-        } else {
-          s3 = peg$FAILED;
-        }
-        if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f29(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2239,6 +2275,91 @@ function peg$parse(input, options) {
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$currPos;
+        s2 = peg$parseIdentifier();
+        if (s2 !== peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 46) {
+            s3 = peg$c25;
+            peg$currPos++;
+          } else {
+            s3 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e31); }
+          }
+          if (s3 !== peg$FAILED) {
+            s1 = s2;
+          } else {
+            peg$currPos = s1;
+            s1 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s1;
+          s1 = peg$FAILED;
+        }
+        if (s1 === peg$FAILED) {
+          s1 = null;
+        }
+        s2 = peg$parseIdentifier();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$currPos;
+          peg$silentFails++;
+          s4 = peg$currPos;
+          s5 = peg$parseSpacing();
+          if (input.charCodeAt(peg$currPos) === 58) {
+            s6 = peg$c10;
+            peg$currPos++;
+          } else {
+            s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e15); }
+          }
+          if (s6 !== peg$FAILED) {
+            s5 = [s5, s6];
+            s4 = s5;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+          if (s4 === peg$FAILED) {
+            s4 = peg$parseGap();
+            if (s4 === peg$FAILED) {
+              s4 = peg$currPos;
+              s5 = peg$parseSpacing();
+              if (input.charCodeAt(peg$currPos) === 123) {
+                s6 = peg$c24;
+                peg$currPos++;
+              } else {
+                s6 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e30); }
+              }
+              if (s6 !== peg$FAILED) {
+                s5 = [s5, s6];
+                s4 = s5;
+              } else {
+                peg$currPos = s4;
+                s4 = peg$FAILED;
+              }
+            }
+          }
+          peg$silentFails--;
+          if (s4 !== peg$FAILED) {
+            peg$currPos = s3;
+            s3 = undefined;
+          } else {
+            s3 = peg$FAILED;
+          }
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f30(s1, s2);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       }
     }
 
@@ -2252,7 +2373,7 @@ function peg$parse(input, options) {
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f30();
+      s1 = peg$f31();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2260,7 +2381,7 @@ function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f31();
+        s1 = peg$f32();
       }
       s0 = s1;
     }
@@ -2320,12 +2441,12 @@ function peg$parse(input, options) {
       }
       s4 = peg$currPos;
       s5 = peg$parseSpacing();
-      if (input.substr(peg$currPos, 2) === peg$c27) {
-        s6 = peg$c27;
+      if (input.substr(peg$currPos, 2) === peg$c29) {
+        s6 = peg$c29;
         peg$currPos += 2;
       } else {
         s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e33); }
+        if (peg$silentFails === 0) { peg$fail(peg$e35); }
       }
       if (s6 !== peg$FAILED) {
         s7 = peg$parseSpacing();
@@ -2344,7 +2465,7 @@ function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2, s3, s4);
+      s0 = peg$f33(s1, s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2400,7 +2521,7 @@ function peg$parse(input, options) {
           s6 = peg$parseValue();
           if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f33(s1, s6);
+            s0 = peg$f34(s1, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2465,7 +2586,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f34(s3);
+        s0 = peg$f35(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2502,12 +2623,12 @@ function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parseGap();
       if (s4 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c28) {
-          s5 = peg$c28;
+        if (input.substr(peg$currPos, 2) === peg$c30) {
+          s5 = peg$c30;
           peg$currPos += 2;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e34); }
+          if (peg$silentFails === 0) { peg$fail(peg$e36); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseGap();
@@ -2536,101 +2657,17 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parseGap();
         if (s4 !== peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c28) {
-            s5 = peg$c28;
+          if (input.substr(peg$currPos, 2) === peg$c30) {
+            s5 = peg$c30;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e34); }
+            if (peg$silentFails === 0) { peg$fail(peg$e36); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
             if (s6 !== peg$FAILED) {
               s7 = peg$parseAndCondition();
-              if (s7 !== peg$FAILED) {
-                s3 = s7;
-              } else {
-                peg$currPos = s3;
-                s3 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f35(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseAndCondition() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
-
-    s0 = peg$currPos;
-    s1 = peg$parseNotCondition();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseGap();
-      if (s4 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 3) === peg$c29) {
-          s5 = peg$c29;
-          peg$currPos += 3;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e35); }
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parseGap();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseNotCondition();
-            if (s7 !== peg$FAILED) {
-              s3 = s7;
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseGap();
-        if (s4 !== peg$FAILED) {
-          if (input.substr(peg$currPos, 3) === peg$c29) {
-            s5 = peg$c29;
-            peg$currPos += 3;
-          } else {
-            s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e35); }
-          }
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseGap();
-            if (s6 !== peg$FAILED) {
-              s7 = peg$parseNotCondition();
               if (s7 !== peg$FAILED) {
                 s3 = s7;
               } else {
@@ -2660,16 +2697,100 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseAndCondition() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseNotCondition();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parseGap();
+      if (s4 !== peg$FAILED) {
+        if (input.substr(peg$currPos, 3) === peg$c31) {
+          s5 = peg$c31;
+          peg$currPos += 3;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e37); }
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parseGap();
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parseNotCondition();
+            if (s7 !== peg$FAILED) {
+              s3 = s7;
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parseGap();
+        if (s4 !== peg$FAILED) {
+          if (input.substr(peg$currPos, 3) === peg$c31) {
+            s5 = peg$c31;
+            peg$currPos += 3;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e37); }
+          }
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseGap();
+            if (s6 !== peg$FAILED) {
+              s7 = peg$parseNotCondition();
+              if (s7 !== peg$FAILED) {
+                s3 = s7;
+              } else {
+                peg$currPos = s3;
+                s3 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f37(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseNotCondition() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c30) {
-      s1 = peg$c30;
+    if (input.substr(peg$currPos, 3) === peg$c32) {
+      s1 = peg$c32;
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e36); }
+      if (peg$silentFails === 0) { peg$fail(peg$e38); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
@@ -2677,7 +2798,7 @@ function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f37(s3);
+          s0 = peg$f38(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2695,11 +2816,11 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 40) {
-          s1 = peg$c31;
+          s1 = peg$c33;
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e37); }
+          if (peg$silentFails === 0) { peg$fail(peg$e39); }
         }
         if (s1 !== peg$FAILED) {
           s2 = peg$parseSpacing();
@@ -2707,31 +2828,31 @@ function peg$parse(input, options) {
           if (s3 !== peg$FAILED) {
             s4 = peg$parseSpacing();
             if (input.charCodeAt(peg$currPos) === 41) {
-              s5 = peg$c32;
+              s5 = peg$c34;
               peg$currPos++;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e38); }
+              if (peg$silentFails === 0) { peg$fail(peg$e40); }
             }
             if (s5 !== peg$FAILED) {
               s6 = peg$currPos;
               peg$silentFails++;
               s7 = peg$currPos;
               s8 = peg$parseSpacing();
-              if (input.substr(peg$currPos, 2) === peg$c33) {
-                s9 = peg$c33;
+              if (input.substr(peg$currPos, 2) === peg$c35) {
+                s9 = peg$c35;
                 peg$currPos += 2;
               } else {
                 s9 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e39); }
+                if (peg$silentFails === 0) { peg$fail(peg$e41); }
               }
               if (s9 === peg$FAILED) {
-                if (input.substr(peg$currPos, 2) === peg$c34) {
-                  s9 = peg$c34;
+                if (input.substr(peg$currPos, 2) === peg$c36) {
+                  s9 = peg$c36;
                   peg$currPos += 2;
                 } else {
                   s9 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e40); }
+                  if (peg$silentFails === 0) { peg$fail(peg$e42); }
                 }
                 if (s9 === peg$FAILED) {
                   s9 = input.charAt(peg$currPos);
@@ -2739,7 +2860,7 @@ function peg$parse(input, options) {
                     peg$currPos++;
                   } else {
                     s9 = peg$FAILED;
-                    if (peg$silentFails === 0) { peg$fail(peg$e41); }
+                    if (peg$silentFails === 0) { peg$fail(peg$e43); }
                   }
                 }
               }
@@ -2792,12 +2913,12 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 4) === peg$c35) {
-          s3 = peg$c35;
+        if (input.substr(peg$currPos, 4) === peg$c37) {
+          s3 = peg$c37;
           peg$currPos += 4;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e42); }
+          if (peg$silentFails === 0) { peg$fail(peg$e44); }
         }
         if (s3 !== peg$FAILED) {
           s4 = peg$parseGap();
@@ -2805,7 +2926,7 @@ function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f38(s1, s5);
+              s0 = peg$f39(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2834,12 +2955,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 7) === peg$c36) {
-      s1 = peg$c36;
+    if (input.substr(peg$currPos, 7) === peg$c38) {
+      s1 = peg$c38;
       peg$currPos += 7;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e43); }
+      if (peg$silentFails === 0) { peg$fail(peg$e45); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2854,7 +2975,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f39();
+        s0 = peg$f40();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2897,12 +3018,12 @@ function peg$parse(input, options) {
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
             if (s6 !== peg$FAILED) {
-              if (input.substr(peg$currPos, 5) === peg$c37) {
-                s7 = peg$c37;
+              if (input.substr(peg$currPos, 5) === peg$c39) {
+                s7 = peg$c39;
                 peg$currPos += 5;
               } else {
                 s7 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e44); }
+                if (peg$silentFails === 0) { peg$fail(peg$e46); }
               }
               if (s7 !== peg$FAILED) {
                 s4 = [s4, s5, s6, s7];
@@ -2927,7 +3048,7 @@ function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f40(s1, s2, s3);
+        s0 = peg$f41(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2944,7 +3065,7 @@ function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f41(s1);
+      s1 = peg$f42(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3000,7 +3121,7 @@ function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f42(s1, s2);
+        s0 = peg$f43(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3015,12 +3136,12 @@ function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 4) === peg$c38) {
-      s1 = peg$c38;
+    if (input.substr(peg$currPos, 4) === peg$c40) {
+      s1 = peg$c40;
       peg$currPos += 4;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e46); }
+      if (peg$silentFails === 0) { peg$fail(peg$e48); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -3035,7 +3156,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f43();
+        s0 = peg$f44();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3046,12 +3167,12 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 5) === peg$c39) {
-        s1 = peg$c39;
+      if (input.substr(peg$currPos, 5) === peg$c41) {
+        s1 = peg$c41;
         peg$currPos += 5;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e47); }
+        if (peg$silentFails === 0) { peg$fail(peg$e49); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$currPos;
@@ -3066,7 +3187,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f44();
+          s0 = peg$f45();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3081,12 +3202,12 @@ function peg$parse(input, options) {
         if (s1 !== peg$FAILED) {
           s2 = peg$parseGap();
           if (s2 !== peg$FAILED) {
-            if (input.substr(peg$currPos, 5) === peg$c40) {
-              s3 = peg$c40;
+            if (input.substr(peg$currPos, 5) === peg$c42) {
+              s3 = peg$c42;
               peg$currPos += 5;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e48); }
+              if (peg$silentFails === 0) { peg$fail(peg$e50); }
             }
             if (s3 !== peg$FAILED) {
               s4 = peg$currPos;
@@ -3101,7 +3222,7 @@ function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f45(s1);
+                s0 = peg$f46(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3123,7 +3244,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e45); }
+      if (peg$silentFails === 0) { peg$fail(peg$e47); }
     }
 
     return s0;
@@ -3155,7 +3276,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f46(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3168,46 +3289,46 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c33) {
-      s0 = peg$c33;
+    if (input.substr(peg$currPos, 2) === peg$c35) {
+      s0 = peg$c35;
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e39); }
+      if (peg$silentFails === 0) { peg$fail(peg$e41); }
     }
     if (s0 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c34) {
-        s0 = peg$c34;
+      if (input.substr(peg$currPos, 2) === peg$c36) {
+        s0 = peg$c36;
         peg$currPos += 2;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e40); }
+        if (peg$silentFails === 0) { peg$fail(peg$e42); }
       }
       if (s0 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c41) {
-          s0 = peg$c41;
+        if (input.substr(peg$currPos, 2) === peg$c43) {
+          s0 = peg$c43;
           peg$currPos += 2;
         } else {
           s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e50); }
+          if (peg$silentFails === 0) { peg$fail(peg$e52); }
         }
         if (s0 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c42) {
-            s0 = peg$c42;
+          if (input.substr(peg$currPos, 2) === peg$c44) {
+            s0 = peg$c44;
             peg$currPos += 2;
           } else {
             s0 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e51); }
+            if (peg$silentFails === 0) { peg$fail(peg$e53); }
           }
           if (s0 === peg$FAILED) {
             s0 = peg$currPos;
             s1 = peg$currPos;
             if (input.charCodeAt(peg$currPos) === 60) {
-              s2 = peg$c43;
+              s2 = peg$c45;
               peg$currPos++;
             } else {
               s2 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e52); }
+              if (peg$silentFails === 0) { peg$fail(peg$e54); }
             }
             if (s2 !== peg$FAILED) {
               s3 = peg$currPos;
@@ -3217,7 +3338,7 @@ function peg$parse(input, options) {
                 peg$currPos++;
               } else {
                 s4 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e53); }
+                if (peg$silentFails === 0) { peg$fail(peg$e55); }
               }
               peg$silentFails--;
               if (s4 === peg$FAILED) {
@@ -3246,21 +3367,21 @@ function peg$parse(input, options) {
               s0 = peg$currPos;
               s1 = peg$currPos;
               if (input.charCodeAt(peg$currPos) === 62) {
-                s2 = peg$c44;
+                s2 = peg$c46;
                 peg$currPos++;
               } else {
                 s2 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e54); }
+                if (peg$silentFails === 0) { peg$fail(peg$e56); }
               }
               if (s2 !== peg$FAILED) {
                 s3 = peg$currPos;
                 peg$silentFails++;
                 if (input.charCodeAt(peg$currPos) === 62) {
-                  s4 = peg$c44;
+                  s4 = peg$c46;
                   peg$currPos++;
                 } else {
                   s4 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e54); }
+                  if (peg$silentFails === 0) { peg$fail(peg$e56); }
                 }
                 peg$silentFails--;
                 if (s4 === peg$FAILED) {
@@ -3293,7 +3414,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e49); }
+      if (peg$silentFails === 0) { peg$fail(peg$e51); }
     }
 
     return s0;
@@ -3380,7 +3501,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3423,36 +3544,36 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c29) {
-      s1 = peg$c29;
+    if (input.substr(peg$currPos, 3) === peg$c31) {
+      s1 = peg$c31;
       peg$currPos += 3;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e35); }
+      if (peg$silentFails === 0) { peg$fail(peg$e37); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c28) {
-        s1 = peg$c28;
+      if (input.substr(peg$currPos, 2) === peg$c30) {
+        s1 = peg$c30;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e34); }
+        if (peg$silentFails === 0) { peg$fail(peg$e36); }
       }
       if (s1 === peg$FAILED) {
-        if (input.substr(peg$currPos, 3) === peg$c30) {
-          s1 = peg$c30;
+        if (input.substr(peg$currPos, 3) === peg$c32) {
+          s1 = peg$c32;
           peg$currPos += 3;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e36); }
+          if (peg$silentFails === 0) { peg$fail(peg$e38); }
         }
         if (s1 === peg$FAILED) {
-          if (input.substr(peg$currPos, 4) === peg$c35) {
-            s1 = peg$c35;
+          if (input.substr(peg$currPos, 4) === peg$c37) {
+            s1 = peg$c37;
             peg$currPos += 4;
           } else {
             s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e42); }
+            if (peg$silentFails === 0) { peg$fail(peg$e44); }
           }
           if (s1 === peg$FAILED) {
             if (input.substr(peg$currPos, 4) === peg$c23) {
@@ -3513,54 +3634,15 @@ function peg$parse(input, options) {
     s1 = peg$parseUnary();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c45) {
-        s3 = peg$c45;
+      if (input.substr(peg$currPos, 2) === peg$c47) {
+        s3 = peg$c47;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e55); }
+        if (peg$silentFails === 0) { peg$fail(peg$e57); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parseUnary();
-        if (s4 !== peg$FAILED) {
-          s2 = s4;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
-      peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseRangeOrExpression() {
-    let s0, s1, s2, s3, s4;
-
-    s0 = peg$currPos;
-    s1 = peg$parseExpression();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c45) {
-        s3 = peg$c45;
-        peg$currPos += 2;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e55); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseExpression();
         if (s4 !== peg$FAILED) {
           s2 = s4;
         } else {
@@ -3584,6 +3666,45 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseRangeOrExpression() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseExpression();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      if (input.substr(peg$currPos, 2) === peg$c47) {
+        s3 = peg$c47;
+        peg$currPos += 2;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e57); }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseExpression();
+        if (s4 !== peg$FAILED) {
+          s2 = s4;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f50(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseExpression() {
     let s0, s1;
 
@@ -3592,7 +3713,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e56); }
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
 
     return s0;
@@ -3637,7 +3758,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3685,7 +3806,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3733,7 +3854,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f52(s1, s2);
+      s0 = peg$f53(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3781,7 +3902,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f53(s1, s2);
+      s0 = peg$f54(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3829,7 +3950,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f54(s1, s2);
+      s0 = peg$f55(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3877,7 +3998,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f55(s1, s2);
+      s0 = peg$f56(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3892,11 +4013,11 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
     if (input.charCodeAt(peg$currPos) === 124) {
-      s2 = peg$c46;
+      s2 = peg$c48;
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e57); }
+      if (peg$silentFails === 0) { peg$fail(peg$e59); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3915,11 +4036,11 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
     if (input.charCodeAt(peg$currPos) === 94) {
-      s2 = peg$c47;
+      s2 = peg$c49;
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+      if (peg$silentFails === 0) { peg$fail(peg$e60); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3938,11 +4059,11 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
     if (input.charCodeAt(peg$currPos) === 38) {
-      s2 = peg$c48;
+      s2 = peg$c50;
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e59); }
+      if (peg$silentFails === 0) { peg$fail(peg$e61); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -3960,20 +4081,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    if (input.substr(peg$currPos, 2) === peg$c49) {
-      s2 = peg$c49;
+    if (input.substr(peg$currPos, 2) === peg$c51) {
+      s2 = peg$c51;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e60); }
+      if (peg$silentFails === 0) { peg$fail(peg$e62); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c50) {
-        s2 = peg$c50;
+      if (input.substr(peg$currPos, 2) === peg$c52) {
+        s2 = peg$c52;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e61); }
+        if (peg$silentFails === 0) { peg$fail(peg$e63); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -3997,7 +4118,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e62); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -4016,11 +4137,11 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
     if (input.charCodeAt(peg$currPos) === 43) {
-      s2 = peg$c51;
+      s2 = peg$c53;
       peg$currPos++;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e63); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$parseSpacing();
@@ -4034,21 +4155,21 @@ function peg$parse(input, options) {
       s1 = peg$parseGap();
       if (s1 !== peg$FAILED) {
         if (input.charCodeAt(peg$currPos) === 45) {
-          s2 = peg$c52;
+          s2 = peg$c54;
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e64); }
+          if (peg$silentFails === 0) { peg$fail(peg$e66); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$currPos;
           peg$silentFails++;
           if (input.charCodeAt(peg$currPos) === 62) {
-            s4 = peg$c44;
+            s4 = peg$c46;
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e54); }
+            if (peg$silentFails === 0) { peg$fail(peg$e56); }
           }
           peg$silentFails--;
           if (s4 === peg$FAILED) {
@@ -4080,21 +4201,21 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 45) {
-          s1 = peg$c52;
+          s1 = peg$c54;
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e64); }
+          if (peg$silentFails === 0) { peg$fail(peg$e66); }
         }
         if (s1 !== peg$FAILED) {
           s2 = peg$currPos;
           peg$silentFails++;
           if (input.charCodeAt(peg$currPos) === 62) {
-            s3 = peg$c44;
+            s3 = peg$c46;
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e54); }
+            if (peg$silentFails === 0) { peg$fail(peg$e56); }
           }
           peg$silentFails--;
           if (s3 === peg$FAILED) {
@@ -4125,18 +4246,18 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 126) {
-      s1 = peg$c53;
+      s1 = peg$c55;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e65); }
+      if (peg$silentFails === 0) { peg$fail(peg$e67); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
       s3 = peg$parseUnary();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f56(s3);
+        s0 = peg$f57(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4148,21 +4269,21 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 45) {
-        s1 = peg$c52;
+        s1 = peg$c54;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e64); }
+        if (peg$silentFails === 0) { peg$fail(peg$e66); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$currPos;
         peg$silentFails++;
         if (input.charCodeAt(peg$currPos) === 62) {
-          s3 = peg$c44;
+          s3 = peg$c46;
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e54); }
+          if (peg$silentFails === 0) { peg$fail(peg$e56); }
         }
         peg$silentFails--;
         if (s3 === peg$FAILED) {
@@ -4175,7 +4296,7 @@ function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f57(s3);
+            s0 = peg$f58(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4201,11 +4322,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 40) {
-      s1 = peg$c31;
+      s1 = peg$c33;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e37); }
+      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -4213,15 +4334,15 @@ function peg$parse(input, options) {
       if (s3 !== peg$FAILED) {
         s4 = peg$parseSpacing();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c32;
+          s5 = peg$c34;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e38); }
+          if (peg$silentFails === 0) { peg$fail(peg$e40); }
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f58(s3);
+          s0 = peg$f59(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4237,11 +4358,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 40) {
-        s1 = peg$c31;
+        s1 = peg$c33;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e37); }
+        if (peg$silentFails === 0) { peg$fail(peg$e39); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
@@ -4249,15 +4370,15 @@ function peg$parse(input, options) {
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
           if (input.charCodeAt(peg$currPos) === 41) {
-            s5 = peg$c32;
+            s5 = peg$c34;
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e38); }
+            if (peg$silentFails === 0) { peg$fail(peg$e40); }
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f59(s3);
+            s0 = peg$f60(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4317,7 +4438,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f60(s3);
+        s0 = peg$f61(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4335,11 +4456,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 91) {
-      s1 = peg$c54;
+      s1 = peg$c56;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e66); }
+      if (peg$silentFails === 0) { peg$fail(peg$e68); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -4349,15 +4470,15 @@ function peg$parse(input, options) {
       }
       s4 = peg$parseSpacing();
       if (input.charCodeAt(peg$currPos) === 93) {
-        s5 = peg$c55;
+        s5 = peg$c28;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e67); }
+        if (peg$silentFails === 0) { peg$fail(peg$e34); }
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f61(s3);
+        s0 = peg$f62(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4444,7 +4565,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f62(s1, s2);
+      s0 = peg$f63(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4465,7 +4586,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e69); }
+      if (peg$silentFails === 0) { peg$fail(peg$e70); }
     }
     if (s3 !== peg$FAILED) {
       s4 = [];
@@ -4474,7 +4595,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e70); }
+        if (peg$silentFails === 0) { peg$fail(peg$e71); }
       }
       while (s5 !== peg$FAILED) {
         s4.push(s5);
@@ -4483,7 +4604,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e70); }
+          if (peg$silentFails === 0) { peg$fail(peg$e71); }
         }
       }
       s3 = [s3, s4];
@@ -4499,36 +4620,36 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c56) {
-        s3 = peg$c56;
+      if (input.substr(peg$currPos, 2) === peg$c57) {
+        s3 = peg$c57;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e71); }
+        if (peg$silentFails === 0) { peg$fail(peg$e72); }
       }
       if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c57) {
-          s3 = peg$c57;
+        if (input.substr(peg$currPos, 2) === peg$c58) {
+          s3 = peg$c58;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e72); }
+          if (peg$silentFails === 0) { peg$fail(peg$e73); }
         }
         if (s3 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c58) {
-            s3 = peg$c58;
+          if (input.substr(peg$currPos, 2) === peg$c59) {
+            s3 = peg$c59;
             peg$currPos += 2;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e73); }
+            if (peg$silentFails === 0) { peg$fail(peg$e74); }
           }
           if (s3 === peg$FAILED) {
             if (input.charCodeAt(peg$currPos) === 115) {
-              s3 = peg$c59;
+              s3 = peg$c60;
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e74); }
+              if (peg$silentFails === 0) { peg$fail(peg$e75); }
             }
           }
         }
@@ -4551,7 +4672,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f63(s1, s2);
+          s0 = peg$f64(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4567,7 +4688,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e68); }
+      if (peg$silentFails === 0) { peg$fail(peg$e69); }
     }
 
     return s0;
@@ -4578,20 +4699,20 @@ function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c60) {
-      s1 = peg$c60;
+    if (input.substr(peg$currPos, 2) === peg$c61) {
+      s1 = peg$c61;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e76); }
+      if (peg$silentFails === 0) { peg$fail(peg$e77); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c61) {
-        s1 = peg$c61;
+      if (input.substr(peg$currPos, 2) === peg$c62) {
+        s1 = peg$c62;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e77); }
+        if (peg$silentFails === 0) { peg$fail(peg$e78); }
       }
     }
     if (s1 !== peg$FAILED) {
@@ -4600,7 +4721,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e78); }
+        if (peg$silentFails === 0) { peg$fail(peg$e79); }
       }
       if (s2 !== peg$FAILED) {
         s3 = [];
@@ -4609,7 +4730,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e79); }
+          if (peg$silentFails === 0) { peg$fail(peg$e80); }
         }
         while (s4 !== peg$FAILED) {
           s3.push(s4);
@@ -4618,7 +4739,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e79); }
+            if (peg$silentFails === 0) { peg$fail(peg$e80); }
           }
         }
         s4 = peg$currPos;
@@ -4633,7 +4754,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f64();
+          s0 = peg$f65();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4648,20 +4769,20 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c62) {
-        s1 = peg$c62;
+      if (input.substr(peg$currPos, 2) === peg$c63) {
+        s1 = peg$c63;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e80); }
+        if (peg$silentFails === 0) { peg$fail(peg$e81); }
       }
       if (s1 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c63) {
-          s1 = peg$c63;
+        if (input.substr(peg$currPos, 2) === peg$c64) {
+          s1 = peg$c64;
           peg$currPos += 2;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e81); }
+          if (peg$silentFails === 0) { peg$fail(peg$e82); }
         }
       }
       if (s1 !== peg$FAILED) {
@@ -4670,7 +4791,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e82); }
+          if (peg$silentFails === 0) { peg$fail(peg$e83); }
         }
         if (s2 !== peg$FAILED) {
           s3 = [];
@@ -4679,7 +4800,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e83); }
+            if (peg$silentFails === 0) { peg$fail(peg$e84); }
           }
           while (s4 !== peg$FAILED) {
             s3.push(s4);
@@ -4688,7 +4809,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s4 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e83); }
+              if (peg$silentFails === 0) { peg$fail(peg$e84); }
             }
           }
           s4 = peg$currPos;
@@ -4703,7 +4824,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f65();
+            s0 = peg$f66();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4723,7 +4844,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e69); }
+          if (peg$silentFails === 0) { peg$fail(peg$e70); }
         }
         if (s1 !== peg$FAILED) {
           s2 = [];
@@ -4732,7 +4853,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e70); }
+            if (peg$silentFails === 0) { peg$fail(peg$e71); }
           }
           while (s3 !== peg$FAILED) {
             s2.push(s3);
@@ -4741,7 +4862,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e70); }
+              if (peg$silentFails === 0) { peg$fail(peg$e71); }
             }
           }
           s3 = peg$currPos;
@@ -4756,7 +4877,7 @@ function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f66();
+            s0 = peg$f67();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4770,7 +4891,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e76); }
     }
 
     return s0;
@@ -4782,11 +4903,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 34) {
-      s1 = peg$c64;
+      s1 = peg$c65;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -4796,15 +4917,15 @@ function peg$parse(input, options) {
         s3 = peg$parseStringChar();
       }
       if (input.charCodeAt(peg$currPos) === 34) {
-        s3 = peg$c64;
+        s3 = peg$c65;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e85); }
+        if (peg$silentFails === 0) { peg$fail(peg$e86); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f67(s2);
+        s0 = peg$f68(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4816,11 +4937,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 34) {
-        s1 = peg$c64;
+        s1 = peg$c65;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e85); }
+        if (peg$silentFails === 0) { peg$fail(peg$e86); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
@@ -4830,7 +4951,7 @@ function peg$parse(input, options) {
           s3 = peg$parseStringChar();
         }
         peg$savedPos = s0;
-        s0 = peg$f68();
+        s0 = peg$f69();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4839,7 +4960,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
 
     return s0;
@@ -4853,16 +4974,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c65;
+        s1 = peg$c66;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e87); }
+        if (peg$silentFails === 0) { peg$fail(peg$e88); }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
@@ -4870,11 +4991,11 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e88); }
+          if (peg$silentFails === 0) { peg$fail(peg$e89); }
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f69(s2);
+          s0 = peg$f70(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4886,11 +5007,11 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 92) {
-          s1 = peg$c65;
+          s1 = peg$c66;
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e87); }
+          if (peg$silentFails === 0) { peg$fail(peg$e88); }
         }
         if (s1 !== peg$FAILED) {
           s2 = input.charAt(peg$currPos);
@@ -4898,11 +5019,11 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e89); }
+            if (peg$silentFails === 0) { peg$fail(peg$e90); }
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f70(s2);
+            s0 = peg$f71(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4923,11 +5044,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 36) {
-      s1 = peg$c66;
+      s1 = peg$c67;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -4953,7 +5074,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f71(s2);
+        s0 = peg$f72(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4965,7 +5086,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
 
     return s0;
@@ -4984,7 +5105,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f72(s1, s2);
+      s0 = peg$f73(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5008,7 +5129,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f73(s2);
+        s0 = peg$f74(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5020,11 +5141,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 91) {
-        s1 = peg$c54;
+        s1 = peg$c56;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e66); }
+        if (peg$silentFails === 0) { peg$fail(peg$e68); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
@@ -5032,15 +5153,15 @@ function peg$parse(input, options) {
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
           if (input.charCodeAt(peg$currPos) === 93) {
-            s5 = peg$c55;
+            s5 = peg$c28;
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e67); }
+            if (peg$silentFails === 0) { peg$fail(peg$e34); }
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f74(s3);
+            s0 = peg$f75(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5074,11 +5195,11 @@ function peg$parse(input, options) {
       s3 = [];
       s4 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 45) {
-        s5 = peg$c52;
+        s5 = peg$c54;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e64); }
+        if (peg$silentFails === 0) { peg$fail(peg$e66); }
       }
       if (s5 !== peg$FAILED) {
         s6 = input.charAt(peg$currPos);
@@ -5086,7 +5207,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e93); }
+          if (peg$silentFails === 0) { peg$fail(peg$e94); }
         }
         if (s6 !== peg$FAILED) {
           s7 = [];
@@ -5109,11 +5230,11 @@ function peg$parse(input, options) {
         s3.push(s4);
         s4 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 45) {
-          s5 = peg$c52;
+          s5 = peg$c54;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e64); }
+          if (peg$silentFails === 0) { peg$fail(peg$e66); }
         }
         if (s5 !== peg$FAILED) {
           s6 = input.charAt(peg$currPos);
@@ -5121,7 +5242,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e93); }
+            if (peg$silentFails === 0) { peg$fail(peg$e94); }
           }
           if (s6 !== peg$FAILED) {
             s7 = [];
@@ -5142,7 +5263,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f75();
+      s0 = peg$f76();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5150,7 +5271,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
     }
 
     return s0;
@@ -5164,7 +5285,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
     }
 
     return s0;
@@ -5178,7 +5299,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
 
     return s0;
@@ -5193,16 +5314,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c65;
+        s2 = peg$c66;
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e87); }
+        if (peg$silentFails === 0) { peg$fail(peg$e88); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -5225,16 +5346,16 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e96); }
+        if (peg$silentFails === 0) { peg$fail(peg$e97); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 92) {
-          s2 = peg$c65;
+          s2 = peg$c66;
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e87); }
+          if (peg$silentFails === 0) { peg$fail(peg$e88); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$parseNewline();
@@ -5265,16 +5386,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c65;
+        s2 = peg$c66;
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e87); }
+        if (peg$silentFails === 0) { peg$fail(peg$e88); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -5298,16 +5419,16 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e96); }
+          if (peg$silentFails === 0) { peg$fail(peg$e97); }
         }
         if (s1 === peg$FAILED) {
           s1 = peg$currPos;
           if (input.charCodeAt(peg$currPos) === 92) {
-            s2 = peg$c65;
+            s2 = peg$c66;
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e87); }
+            if (peg$silentFails === 0) { peg$fail(peg$e88); }
           }
           if (s2 !== peg$FAILED) {
             s3 = peg$parseNewline();
@@ -5330,7 +5451,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
 
     return s0;
@@ -5345,7 +5466,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -5369,7 +5490,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e96); }
+        if (peg$silentFails === 0) { peg$fail(peg$e97); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -5397,11 +5518,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 35) {
-      s1 = peg$c67;
+      s1 = peg$c68;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -5410,7 +5531,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e89); }
+        if (peg$silentFails === 0) { peg$fail(peg$e90); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
@@ -5419,11 +5540,11 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e89); }
+          if (peg$silentFails === 0) { peg$fail(peg$e90); }
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f76();
+      s0 = peg$f77();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5431,7 +5552,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e99); }
     }
 
     return s0;
@@ -5441,12 +5562,12 @@ function peg$parse(input, options) {
     let s0, s1;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c68) {
-      s0 = peg$c68;
+    if (input.substr(peg$currPos, 2) === peg$c69) {
+      s0 = peg$c69;
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
     }
     if (s0 === peg$FAILED) {
       s0 = input.charAt(peg$currPos);
@@ -5454,13 +5575,13 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e102); }
+        if (peg$silentFails === 0) { peg$fail(peg$e103); }
       }
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
     }
 
     return s0;

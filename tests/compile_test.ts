@@ -81,6 +81,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
     parallel: true,
     window: true,
     timeline: true,
+    select: true,
   };
   assert.deepEqual(
     [...COMPILED_OPS, ...INTERPRETED_OPS].sort(),

@@ -125,6 +125,9 @@ class Walker {
         return this.ops(op.body);
       case "timeline":
         return this.ops([...op.timeline.ops()]);
+      case "select":
+        this.expr(op.index);
+        return this.ops(op.variants);
     }
   }
 
@@ -136,6 +139,7 @@ class Walker {
     for (const e of c.entries ?? []) for (const a of e) this.expr(a.expr);
     if (c.register) {
       if (c.register.index) this.expr(c.register.index);
+      if (c.register.fileIndexExpr) this.expr(c.register.fileIndexExpr);
       if (c.register.raw) this.expr(c.register.raw);
       for (const f of c.register.fields) this.expr(f.expr);
     }
@@ -188,6 +192,10 @@ class Walker {
       case "took":
         for (const v of c.values) this.expr(v);
         if (c.count) this.expr(c.count);
+        return;
+      case "select":
+        this.expr(c.index);
+        for (const v of c.variants) this.cond(v);
         return;
     }
   }

@@ -35,7 +35,8 @@ import type { Call, Cond, Expr, HandlerDecl, Op, VmDecl } from "../program.ts";
 import type { VmModel } from "../../lib/core/platform.ts";
 import { coerce, compareInts, describeType, type Int, toInt } from "../../lib/core/values.ts";
 import { applyOp, U64_MAX } from "../../lib/core/u64.ts";
-import { type CheckContext, fail, recover, sliceOf, suggest } from "./context.ts";
+import { type CheckContext, fail, recover, sliceOf, suggest, TooManyProblems } from "./context.ts";
+import { ScnError } from "../../lib/core/diagnostic.ts";
 
 /** Who is acting in the statements being lowered. */
 interface ActorRef {
@@ -362,7 +363,7 @@ function lowerStatement(
         loc: s.loc,
       };
     }
-    case "parallel":
+    case "parallel": {
       if (scope.actor) {
         fail(s.loc, "'parallel' groups actions of different actors; use it at the top level");
       }
@@ -371,46 +372,16 @@ function lowerStatement(
           fail(b.loc, "a parallel block holds actions (actor: command)");
         }
       }
-      return { op: "parallel", body: lowerBlock(s.body, scope, handlers, allBound), loc: s.loc };
+      const body = lowerBlock(s.body, scope, handlers, allBound);
+      sameVcpuOrder(body);
+      return { op: "parallel", body, loc: s.loc };
+    }
     case "handler": {
       if (scope.actor) fail(s.loc, "handlers are declared at the top level");
-      const actor = resolveActor(s.actor, scope);
-      if (actor.kind !== "vcpu") {
-        fail(s.actor.loc, "handlers belong to a vCPU (on vcpu0 vector 0x41 { ... })");
+      // `on vcpu[0..3]`: the same handler on each, as a guest's shared IDT gives.
+      for (const actor of handlerActors(s.actor, scope)) {
+        lowerHandler(s, actor, scope, handlers, allBound);
       }
-      const { event, values, binds } = resolveHandlerEvent(s, actor, scope);
-      const prev = handlers.find((h) =>
-        h.vm === actor.vm && h.cpu === actor.cpu && h.event === event &&
-        (h.values === null || values === null || h.values.some((v) => values.includes(v)))
-      );
-      if (prev) {
-        fail(s.loc, "a second handler for the same interrupt", undefined, [{
-          loc: prev.loc,
-          message: "the first one is here",
-        }]);
-      }
-      // Variables are the scenario's: a handler reads and rebinds them (a
-      // counter), and reads what it took (`$vector`), which is its own.
-      const own = new Set(binds.map((b) => b.name));
-      const inner: Scope = {
-        ...scope,
-        vars: new Set([...allBound, ...own]),
-        actor,
-        inHandler: true,
-        handlerBinds: own,
-      };
-      handlers.push({
-        vm: actor.vm,
-        cpu: actor.cpu,
-        event,
-        values,
-        binds: binds.map(({ name, from }) => ({ name, from })),
-        body: lowerBlock(s.body, inner, handlers, allBound),
-        loc: s.loc,
-      });
-      // What a handler binds can be expected after a `run`; reading it before
-      // the handler ran is a located error at run time.
-      for (const v of inner.vars) if (!own.has(v)) scope.vars.add(v);
       return null;
     }
     case "window": {
@@ -418,17 +389,16 @@ function lowerStatement(
         fail(s.loc, "a handler's instructions already have a boundary after each one: drop 'run'");
       }
       if (scope.actor) fail(s.loc, "'run vcpuN { }' is a timeline step; write it at the top level");
-      const actor = resolveActor(s.actor, scope);
-      if (actor.kind !== "vcpu") {
-        fail(
-          s.actor.loc,
-          "'run ... { }' runs a vCPU's instructions: name a vCPU, as in 'run vcpu0 { sti; nop }'",
+      const chosen = runTimeVcpu(s.actor, scope);
+      if (chosen !== null) {
+        return selectOp(
+          chosen,
+          s.loc,
+          scope,
+          (actor) => lowerWindow(s, actor, scope, handlers, allBound),
         );
       }
-      const inner: Scope = { ...scope, actor, inWindow: true };
-      const body = lowerBlock(s.body, inner, handlers, allBound);
-      for (const v of inner.vars) scope.vars.add(v);
-      return { op: "window", vm: actor.vm, cpu: actor.cpu, body, loc: s.loc };
+      return lowerWindow(s, resolveActor(s.actor, scope), scope, handlers, allBound);
     }
     case "run":
       if (scope.inHandler) {
@@ -466,28 +436,25 @@ function lowerStatement(
       };
     }
     case "action": {
-      const actor = resolveActor(s.actor, scope);
-      // A handler holds its vCPU's instructions and what other actors do
-      // meanwhile (a device lowering its line, the VMM at a GUEST_SYNC exit),
-      // but another vCPU's instructions run on that vCPU, not in this handler.
-      const own = scope.actor;
-      if (
-        (scope.inHandler || scope.inWindow) && own && actor.kind === "vcpu" &&
-        (actor.vm !== own.vm || actor.cpu !== own.cpu)
-      ) {
-        fail(
-          s.actor.loc,
-          `this ${scope.inHandler ? "handler" : "block"} runs on ${own.source}: ${
-            s.actor.vm ? `${s.actor.vm}.` : ""
-          }${s.actor.name} cannot execute in it`,
-          `write it in a handler of ${s.actor.name}, or drop the prefix to run it on ${own.source}`,
+      const chosen = runTimeVcpu(s.actor, scope);
+      if (chosen !== null) {
+        if (scope.inHandler || scope.inWindow) {
+          fail(
+            s.actor.loc,
+            `this ${scope.inHandler ? "handler" : "block"} runs on ${
+              scope.actor!.source
+            }: its statements need no vCPU prefix`,
+            `drop '${sliceOf(scope.ctx, s.actor.loc)}:'`,
+          );
+        }
+        return selectOp(
+          chosen,
+          s.loc,
+          scope,
+          (actor) => lowerAction(s, actor, scope, handlers, allBound),
         );
       }
-      const inner: Scope = { ...scope, actor };
-      const op = lowerStatement(s.body, inner, handlers, allBound);
-      // `vcpu0: if` keeps its actor for the block; the variables it binds stay visible.
-      for (const v of inner.vars) scope.vars.add(v);
-      return op;
+      return lowerAction(s, resolveActor(s.actor, scope), scope, handlers, allBound);
     }
     case "do": {
       if (!scope.actor) explainStray(s.command.args, scope);
@@ -501,6 +468,157 @@ function lowerStatement(
       }
       return { op: "do", call, bind, loc: s.loc };
     }
+  }
+}
+
+function lowerHandler(
+  s: Statement & { kind: "handler" },
+  actor: ActorRef,
+  scope: Scope,
+  handlers: HandlerDecl[],
+  allBound: Set<string>,
+): void {
+  const { event, values, binds } = resolveHandlerEvent(s, actor, scope);
+  const prev = handlers.find((h) =>
+    h.vm === actor.vm && h.cpu === actor.cpu && h.event === event &&
+    (h.values === null || values === null || h.values.some((v) => values.includes(v)))
+  );
+  if (prev) {
+    fail(s.loc, "a second handler for the same interrupt", undefined, [{
+      loc: prev.loc,
+      message: "the first one is here",
+    }]);
+  }
+  // Variables are the scenario's: a handler reads and rebinds them (a
+  // counter), and reads what it took (`$vector`), which is its own.
+  const own = new Set(binds.map((b) => b.name));
+  const inner: Scope = {
+    ...scope,
+    vars: new Set([...allBound, ...own]),
+    actor,
+    inHandler: true,
+    handlerBinds: own,
+  };
+  handlers.push({
+    vm: actor.vm,
+    cpu: actor.cpu,
+    event,
+    values,
+    binds: binds.map(({ name, from }) => ({ name, from })),
+    body: lowerBlock(s.body, inner, handlers, allBound),
+    loc: s.loc,
+  });
+  // What a handler binds can be expected after a `run`; reading it before
+  // the handler ran is a located error at run time.
+  for (const v of inner.vars) if (!own.has(v)) scope.vars.add(v);
+}
+
+function lowerWindow(
+  s: Statement & { kind: "window" },
+  actor: ActorRef,
+  scope: Scope,
+  handlers: HandlerDecl[],
+  allBound: Set<string>,
+): Op {
+  if (actor.kind !== "vcpu") {
+    fail(
+      s.actor.loc,
+      "'run ... { }' runs a vCPU's instructions: name a vCPU, as in 'run vcpu0 { sti; nop }'",
+    );
+  }
+  const inner: Scope = { ...scope, actor, inWindow: true };
+  const body = lowerBlock(s.body, inner, handlers, allBound);
+  for (const v of inner.vars) scope.vars.add(v);
+  return { op: "window", vm: actor.vm, cpu: actor.cpu, body, loc: s.loc };
+}
+
+function lowerAction(
+  s: Statement & { kind: "action" },
+  actor: ActorRef,
+  scope: Scope,
+  handlers: HandlerDecl[],
+  allBound: Set<string>,
+): Op | null {
+  // A handler holds its vCPU's instructions and what other actors do
+  // meanwhile (a device lowering its line, the VMM at a GUEST_SYNC exit),
+  // but another vCPU's instructions run on that vCPU, not in this handler.
+  const own = scope.actor;
+  if (
+    (scope.inHandler || scope.inWindow) && own && actor.kind === "vcpu" &&
+    (actor.vm !== own.vm || actor.cpu !== own.cpu)
+  ) {
+    fail(
+      s.actor.loc,
+      `this ${scope.inHandler ? "handler" : "block"} runs on ${own.source}: ${
+        s.actor.vm ? `${s.actor.vm}.` : ""
+      }${s.actor.name} cannot execute in it`,
+      `write it in a handler of ${s.actor.name}, or drop the prefix to run it on ${own.source}`,
+    );
+  }
+  const inner: Scope = { ...scope, actor };
+  const op = lowerStatement(s.body, inner, handlers, allBound);
+  // `vcpu0: if` keeps its actor for the block; the variables it binds stay visible.
+  for (const v of inner.vars) scope.vars.add(v);
+  return op;
+}
+
+/**
+ * An actor's steps in a parallel block keep their written order, and
+ * `scn explore` tells actors apart before the block runs: `vcpu[$i]` is one
+ * actor, named by its index as written. The engine refuses a block where it
+ * turns out to be another step's vCPU; for that answer to hold for the whole
+ * block, the block may not rebind what the index reads.
+ */
+function sameVcpuOrder(body: readonly Op[]): void {
+  const read = new Map<string, Loc>();
+  for (const op of body) {
+    if (op.op !== "select") continue;
+    const vars = variablesOf(op.index);
+    if (vars === null) {
+      fail(
+        op.index.loc,
+        "in a parallel block a vCPU index reads variables only: the state it read could change " +
+          "while the block runs",
+        "bind it first: 'let $i = ...' before the block",
+      );
+    }
+    for (const v of vars) read.set(v, op.index.loc);
+  }
+  if (read.size === 0) return;
+  for (const op of body) {
+    const bound = op.op === "let" ? op.name : op.op === "do" ? op.bind : null;
+    const at = bound === null ? undefined : read.get(bound);
+    if (at !== undefined) {
+      fail(
+        op.loc,
+        `'$${bound}' numbers a vCPU in this parallel block: the block cannot rebind it`,
+        "bind it before the block",
+        [{ loc: at, message: "it numbers this vCPU" }],
+      );
+    }
+  }
+}
+
+/** The variables an index reads, or null when it reads model state. */
+function variablesOf(e: Expr): string[] | null {
+  switch (e.e) {
+    case "var":
+      return [e.name];
+    case "lit":
+      return [];
+    case "neg":
+      return variablesOf(e.operand);
+    case "op": {
+      const out: string[] = [];
+      for (const a of e.args) {
+        const v = variablesOf(a);
+        if (v === null) return null;
+        out.push(...v);
+      }
+      return out;
+    }
+    default:
+      return null;
   }
 }
 
@@ -532,7 +650,7 @@ function explainStray(args: readonly Arg[], scope: Scope): never {
   const usage = KEYWORD_USAGE[word];
   if (usage) fail(first.loc, `malformed '${word}' statement`, `write ${usage}`);
   const actors = new Set(scope.vms.flatMap((v) => v.platform.actors));
-  if (/^vcpu\d+$/.test(word) || actors.has(word) || word === "device") {
+  if (/^vcpu(\d+|\[.*\])$/.test(word) || actors.has(word) || word === "device") {
     const rest = args.slice(word === "device" ? 2 : 1).map((a) => sliceOf(scope.ctx, a.loc)).join(
       " ",
     );
@@ -572,6 +690,124 @@ function resolveVm(name: string | undefined, loc: Loc, scope: Scope, written: st
   return i;
 }
 
+/** The vCPU of `vm` numbered `cpu`, checked to exist; `loc` is where the number is written. */
+function vcpuRef(vm: number, cpu: number, loc: Loc, scope: Scope, written: string): ActorRef {
+  const decl = scope.vms[vm];
+  if (cpu >= decl.vcpus) {
+    fail(
+      loc,
+      `unknown vCPU '${written}': vm '${decl.name}' has ${decl.vcpus} vCPU${
+        decl.vcpus === 1 ? "" : "s"
+      } (vcpu0..vcpu${decl.vcpus - 1})`,
+      undefined,
+      [{ loc: decl.loc, message: "the vm is declared here" }],
+    );
+  }
+  return { vm, kind: "vcpu", cpu, source: `vcpu${cpu}` };
+}
+
+/** A vCPU numbered when its statement runs (`vcpu[$i]`): its VM and the index. */
+interface ChosenVcpu {
+  vm: number;
+  index: Expr;
+  /** The actor as written, for messages. */
+  text: string;
+}
+
+/**
+ * The vCPU an actor `vcpu[E]` names when E is not a constant, else null (a
+ * constant index names one vCPU as `vcpuN` does; resolveActor takes it).
+ */
+function runTimeVcpu(a: Actor, scope: Scope): ChosenVcpu | null {
+  if (a.index === undefined) return null;
+  const vm = resolveVm(a.vm, a.loc, scope, sliceOf(scope.ctx, a.loc));
+  const index = vcpuIndex(a.index, scope);
+  if (index.e === "lit") return null;
+  return { vm, index, text: sliceOf(scope.ctx, a.loc) };
+}
+
+/** A statement's vCPU index: one number, checked now when it is a literal. */
+function vcpuIndex(v: Value, scope: Scope): Expr {
+  if (v.kind === "set" || v.kind === "list" || v.kind === "range") {
+    fail(
+      v.loc,
+      "a statement runs on one vCPU: index it with one number",
+      "to act on several, loop: 'for $i in 0..3 { vcpu[$i]: ... }'",
+    );
+  }
+  return lowerTyped(v, { kind: "int", min: 0, max: MAX_VCPU_INDEX, what: "vCPU index" }, scope);
+}
+
+/** Larger than any VM's vCPU count; the VM's own count is checked where the index is known. */
+const MAX_VCPU_INDEX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A statement whose vCPU is numbered at run time: lowered once for each
+ * vCPU of its VM, so that every variant is an ordinary statement of a known
+ * vCPU (the engine, `scn explore` and the /dev/kvm backend run those) and a
+ * problem of the statement is found now. The engine picks the variant when
+ * the statement runs, and refuses an index past the last vCPU there.
+ */
+function selectOp(
+  chosen: ChosenVcpu,
+  loc: Loc,
+  scope: Scope,
+  lower: (actor: ActorRef) => Op | null,
+): Op {
+  const variants = forEachVcpu(chosen, scope, (actor) => {
+    const op = lower(actor);
+    if (op === null) throw new Error("unreachable: a vCPU statement that lowers to nothing");
+    return op;
+  });
+  return { op: "select", vm: chosen.vm, index: chosen.index, variants, text: chosen.text, loc };
+}
+
+/** `lower` for every vCPU of the chosen one's VM; a problem says which vCPU it was found for. */
+function forEachVcpu<T>(chosen: ChosenVcpu, scope: Scope, lower: (actor: ActorRef) => T): T[] {
+  const out: T[] = [];
+  for (let cpu = 0; cpu < scope.vms[chosen.vm].vcpus; cpu++) {
+    const actor: ActorRef = { vm: chosen.vm, kind: "vcpu", cpu, source: `vcpu${cpu}` };
+    try {
+      out.push(lower(actor));
+    } catch (e) {
+      if (e instanceof ScnError && !(e instanceof TooManyProblems)) {
+        const [first, ...rest] = e.diagnostics;
+        const note = `found with '${chosen.text}' as vcpu${cpu}`;
+        throw new ScnError({ ...first, notes: [...(first.notes ?? []), note] }, ...rest);
+      }
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** The vCPUs a handler is declared on: `on vcpu0`, or each of `on vcpu[0..3]`, `on vcpu[{0, 2}]`. */
+function handlerActors(a: Actor, scope: Scope): ActorRef[] {
+  if (a.index === undefined) {
+    const actor = resolveActor(a, scope);
+    if (actor.kind !== "vcpu") {
+      fail(a.loc, "handlers belong to a vCPU (on vcpu0 vector 0x41 { ... })");
+    }
+    return [actor];
+  }
+  const vm = resolveVm(a.vm, a.loc, scope, sliceOf(scope.ctx, a.loc));
+  const v = staticValue(lowerValue(a.index, scope));
+  const cpus = typeof v === "number" ? [v] : Array.isArray(v) ? v : undefined;
+  if (cpus === undefined || cpus.some((c) => typeof c !== "number")) {
+    fail(
+      a.index.loc,
+      "a handler is declared before anything runs: number its vCPUs with constants",
+      "write 'on vcpu[0..3] ...' or 'on vcpu[{0, 2}] ...'",
+    );
+  }
+  const seen = new Set<number>();
+  return (cpus as number[]).flatMap((cpu) => {
+    if (seen.has(cpu)) return [];
+    seen.add(cpu);
+    return [vcpuRef(vm, cpu, a.index!.loc, scope, `vcpu${cpu}`)];
+  });
+}
+
 function resolveActor(a: Actor, scope: Scope): ActorRef {
   const vm = resolveVm(
     a.vm,
@@ -581,21 +817,16 @@ function resolveActor(a: Actor, scope: Scope): ActorRef {
   );
   const decl = scope.vms[vm];
   if (a.name === "device") return { vm, kind: "device", cpu: -1, source: `device ${a.device}` };
-  const m = /^vcpu(\d+)$/.exec(a.name);
-  if (m) {
-    const cpu = Number(m[1]);
-    if (cpu >= decl.vcpus) {
-      fail(
-        a.loc,
-        `unknown vCPU '${a.name}': vm '${decl.name}' has ${decl.vcpus} vCPU${
-          decl.vcpus === 1 ? "" : "s"
-        } (vcpu0..vcpu${decl.vcpus - 1})`,
-        undefined,
-        [{ loc: decl.loc, message: "the vm is declared here" }],
-      );
+  if (a.index !== undefined) {
+    // A constant index: `vcpu[2]` is `vcpu2` (runTimeVcpu takes any other).
+    const index = vcpuIndex(a.index, scope);
+    if (index.e !== "lit" || typeof index.value !== "number") {
+      throw new Error("unreachable: a run-time vCPU index reached resolveActor");
     }
-    return { vm, kind: "vcpu", cpu, source: a.name };
+    return vcpuRef(vm, index.value, a.index.loc, scope, `vcpu[${index.value}]`);
   }
+  const m = /^vcpu(\d+)$/.exec(a.name);
+  if (m) return vcpuRef(vm, Number(m[1]), a.loc, scope, a.name);
   if (decl.platform.actors.includes(a.name)) {
     return { vm, kind: a.name === "vmm" ? "vmm" : "hypervisor", cpu: -1, source: a.name };
   }
@@ -886,21 +1117,31 @@ function lowerCall(
 
 function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<Call["register"]> {
   if (type.kind !== "register") throw new Error("unreachable: not a register parameter");
-  const segs = a.kind === "path"
-    ? a.segments
+  const segs: readonly Segment[] = a.kind === "path"
+    ? segmentsOf(a.segments)
     : [{ kind: "field" as const, name: (a as { name: string }).name, loc: a.loc }];
   const names = type.files.flatMap((f) => f.registers.map((r) => `${f.prefix}.${r.name}`));
   // A prefix is one or more words; a `vcpu#` word matches `vcpu<n>` and
   // records n (`vcpu1.info` is vCPU 1's vcpu_info).
   let file: (typeof type.files)[number] | undefined;
   let fileIndex: number | undefined;
+  let fileIndexExpr: Expr | undefined;
   let used = 0;
   for (const f of type.files) {
     const words = f.prefix.split(".");
     let n: number | undefined;
+    let nExpr: Expr | undefined;
     const ok = words.every((w, i) => {
       const sg = segs[i];
       if (!sg || sg.kind !== "field") return false;
+      if ("index" in sg) {
+        // `vcpu[$i].info`: numbered when the command runs, unless a constant.
+        if (!w.endsWith("#") || sg.name !== w.slice(0, -1)) return false;
+        const e = vcpuIndex(sg.index, scope);
+        if (e.e === "lit" && typeof e.value === "number") n = e.value;
+        else nExpr = e;
+        return true;
+      }
       if (!w.endsWith("#")) return sg.name === w;
       const m = /^(\d+)$/.exec(sg.name.slice(w.length - 1));
       if (!sg.name.startsWith(w.slice(0, -1)) || !m) return false;
@@ -910,6 +1151,7 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
     if (ok) {
       file = f;
       fileIndex = n;
+      fileIndexExpr = nExpr;
       used = words.length;
       break;
     }
@@ -921,10 +1163,11 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
       suggest(sliceOf(scope.ctx, a.loc).replace(/vcpu\d+/, "vcpu#"), names),
     );
   }
-  const shown = fileIndex === undefined ? file.prefix : file.prefix.replace(
-    /vcpu#/,
-    `vcpu${fileIndex}`,
-  );
+  const shown = fileIndexExpr !== undefined
+    ? file.prefix.replace(/vcpu#/, `vcpu[${sliceOf(scope.ctx, fileIndexExpr.loc)}]`)
+    : fileIndex === undefined
+    ? file.prefix
+    : file.prefix.replace(/vcpu#/, `vcpu${fileIndex}`);
   if (fileIndex !== undefined && scope.actor) {
     const vcpus = scope.vms[scope.actor.vm].vcpus;
     if (fileIndex >= vcpus) fail(segs[0].loc, `there is no vcpu${fileIndex} (the vm has ${vcpus})`);
@@ -968,6 +1211,9 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
     if (segs.length > end + 1) fail(segs[end + 1].loc, "unexpected path step after the register");
   } else if (segs.length > end) {
     fail(segs[end].loc, "unexpected path step after the register");
+  }
+  if (fileIndexExpr !== undefined) {
+    return { spec, file, index, raw: null, fields: [], fileIndex: 0, fileIndexExpr };
   }
   return fileIndex === undefined
     ? { spec, file, index, raw: null, fields: [] }
@@ -1200,9 +1446,33 @@ function lowerConstant(name: string, loc: Loc, scope: Scope): Expr {
   );
 }
 
+/**
+ * A path's steps with `vcpu[E]` as one step (a `vcpu` field holding its
+ * index), as the tables' `vcpu#` token is one: `vcpu[$i].lapic.isr` is
+ * matched as `vcpu0.lapic.isr` is.
+ */
+type Segment = PathExpr["segments"][number] | {
+  kind: "field";
+  name: string;
+  loc: Loc;
+  index: Value;
+};
+
+function segmentsOf(segs: PathExpr["segments"]): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i], next = segs[i + 1];
+    if (s.kind === "field" && s.name === "vcpu" && next?.kind === "index") {
+      out.push({ kind: "field", name: "vcpu", loc: s.loc, index: next.index });
+      i++;
+    } else out.push(s);
+  }
+  return out;
+}
+
 /** Matches a written path against the state table of the VM it names. */
 function lowerPath(p: PathExpr, scope: Scope): Expr {
-  let segs = p.segments;
+  let segs = segmentsOf(p.segments);
   let vm = -1;
   const first = segs[0];
   if (first.kind === "field" && scope.vms.some((v) => v.name === first.name) && segs.length > 1) {
@@ -1228,7 +1498,12 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
   }
   const patterns = decl.platform.state.map((s) => s.pattern);
   // Suggest a path as it is written (`vcpu0.lapic.isr`), not the table's pattern (`vcpu#...`).
-  const cpu = segs[0].kind === "field" && /^vcpu\d+$/.test(segs[0].name) ? segs[0].name : "vcpuN";
+  const head = segs[0];
+  const cpu = head.kind === "field" && "index" in head
+    ? `vcpu[${sliceOf(scope.ctx, head.index.loc)}]`
+    : head.kind === "field" && /^vcpu\d+$/.test(head.name)
+    ? head.name
+    : "vcpuN";
   fail(
     p.loc,
     `unknown state path '${sliceOf(scope.ctx, p.loc)}'`,
@@ -1237,10 +1512,10 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
   );
 }
 
-function shapeOf(segs: PathExpr["segments"]): string {
+function shapeOf(segs: readonly Segment[]): string {
   return segs.map((s, i) => {
     if (s.kind === "index") return "[#]";
-    const name = /^vcpu\d+$/.test(s.name) ? "vcpu#" : s.name;
+    const name = /^vcpu\d+$/.test(s.name) || "index" in s ? "vcpu#" : s.name;
     return i === 0 ? name : `.${name}`;
   }).join("");
 }
@@ -1270,7 +1545,7 @@ function digitsFrom(name: string, start: number): boolean {
 
 function matchPattern(
   pattern: string,
-  segs: PathExpr["segments"],
+  segs: readonly Segment[],
   scope: Scope,
 ): { indexes: Expr[] } | null {
   const tokens = tokensOf(pattern);
@@ -1283,8 +1558,13 @@ function matchPattern(
       indexes.push(lowerValue(s.index, scope));
     } else if (t.endsWith("#")) {
       if (s.kind !== "field") return null;
-      // `vcpu#` matches `vcpu` and a decimal number.
       const stem = t.length - 1;
+      // `vcpu#` matches `vcpu[E]`, or `vcpu` and a decimal number.
+      if ("index" in s) {
+        if (s.name.length !== stem || !t.startsWith(s.name)) return null;
+        indexes.push(vcpuIndex(s.index, scope));
+        continue;
+      }
       if (!s.name.startsWith(t.slice(0, stem)) || !digitsFrom(s.name, stem)) return null;
       indexes.push({ e: "lit", value: Number(s.name.slice(stem)), loc: s.loc });
     } else if (s.kind !== "field" || s.name !== t) {
@@ -1365,21 +1645,35 @@ function lowerConditionTree(c: Condition, scope: Scope): Cond {
       };
     }
     case "took": {
-      const actor = resolveActor(c.actor, scope);
-      if (actor.kind !== "vcpu") fail(c.actor.loc, "only vCPUs take interrupts");
-      return {
-        c: "took",
-        vm: actor.vm,
-        cpu: actor.cpu,
-        cpuName: actor.source,
-        nothing: c.spec.nothing,
-        values: c.spec.values.map((v) => lowerTookValue(v, actor.vm, scope)),
-        count: c.spec.count ? lowerValue(c.spec.count.value, scope) : null,
-        inOrder: c.spec.inOrder,
-        loc: c.loc,
-      };
+      const chosen = runTimeVcpu(c.actor, scope);
+      if (chosen !== null) {
+        return {
+          c: "select",
+          vm: chosen.vm,
+          index: chosen.index,
+          variants: forEachVcpu(chosen, scope, (actor) => lowerTook(c, actor, scope)),
+          text: chosen.text,
+          loc: c.loc,
+        };
+      }
+      return lowerTook(c, resolveActor(c.actor, scope), scope);
     }
   }
+}
+
+function lowerTook(c: Condition & { kind: "took" }, actor: ActorRef, scope: Scope): Cond {
+  if (actor.kind !== "vcpu") fail(c.actor.loc, "only vCPUs take interrupts");
+  return {
+    c: "took",
+    vm: actor.vm,
+    cpu: actor.cpu,
+    cpuName: actor.source,
+    nothing: c.spec.nothing,
+    values: c.spec.values.map((v) => lowerTookValue(v, actor.vm, scope)),
+    count: c.spec.count ? lowerValue(c.spec.count.value, scope) : null,
+    inOrder: c.spec.inOrder,
+    loc: c.loc,
+  };
 }
 
 /**

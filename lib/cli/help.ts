@@ -154,6 +154,10 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
                                                        '$iar') is what it took
   vcpu0: lapic enable                                  an action by an actor: vcpuN, vmm, device NAME
   g.vcpu0: sti   g.device d4: ...   g.vmm: ...         with several vms, any actor or path names its vm
+  for $i in 1..3 { vcpu[$i]: sti }                     vcpu[EXPR]: the vCPU an expression numbers, when
+                                                       the statement runs: actions, 'run vcpu[$i] { }',
+                                                       'vcpu[$i] took ...', vcpu[$i].lapic.isr;
+                                                       on vcpu[0..3] ...: one handler on each of them
   vmm: kvm irq_line gsi=14 level=1 -> $r               '-> $r' binds what the command returns
   vmm: kvm irq_line 14 level=1                         the main argument may be positional, every
                                                        one named ('scn help COMMAND' shows both)

@@ -63,6 +63,11 @@ export class CompiledOp {
     switch (op.op) {
       case "do": {
         const c = op.call;
+        // A register of a vCPU numbered at run time (`vcpu[$i].info`): the interpreter's args.
+        if (c.register?.fileIndexExpr !== undefined) {
+          this.kind = EXEC;
+          break;
+        }
         this.kind = DO;
         this.constant = c.register === undefined && c.entries === undefined &&
           c.args.every((a) => a.expr.e === "lit");
@@ -193,13 +198,15 @@ export const COMPILED_OPS: readonly Op["op"][] = [
 /**
  * Op kinds that run through the interpreter's `exec`. A `parallel` block
  * run in written order is a compiled block again; a `window`'s body runs
- * statement by statement through `exec`, between instruction boundaries.
+ * statement by statement through `exec`, between instruction boundaries; a
+ * `select` (`vcpu[$i]: ...`) is its variant for the vCPU numbered then.
  */
 export const INTERPRETED_OPS: readonly Op["op"][] = [
   "always",
   "parallel",
   "window",
   "timeline",
+  "select",
 ];
 
 /**

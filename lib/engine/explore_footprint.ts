@@ -53,6 +53,17 @@ export function stepFootprint(op: Op, program: Program): Footprint {
       const out = new Set<string>([`$${op.name}`]);
       return exprReads(op.value, out) ? out : null;
     }
+    case "select": {
+      // `vcpu[$i]: ...` may be any vCPU's statement: what each would touch, and the index's reads.
+      const out = new Set<string>();
+      if (!exprReads(op.index, out)) return null;
+      for (const v of op.variants) {
+        const fp = stepFootprint(v, program);
+        if (fp === null) return null;
+        for (const x of fp) out.add(x);
+      }
+      return out;
+    }
     default:
       // expect reads anything; an if may do anything its branches do.
       return null;
@@ -77,7 +88,7 @@ function callFootprint(c: Call, program: Program): Set<string> | null {
   }
   if (c.register) {
     const r = c.register;
-    for (const e of [r.index, r.raw, ...r.fields.map((f) => f.expr)]) {
+    for (const e of [r.index, r.raw, r.fileIndexExpr, ...r.fields.map((f) => f.expr)]) {
       if (e && !exprReads(e, out)) return null;
     }
   }

@@ -98,6 +98,9 @@ export function blockPlan(block: ParallelOp): BlockPlan {
 /** The actor of a child op, or null for steps that have none of their own. */
 function actorKey(op: Op): string | null {
   if (op.op === "do") return `${op.call.vm}:${op.call.source}`;
+  // `vcpu[$i]: ...`: one actor for each index written; the checker lets a block
+  // name its vCPUs no other way, so it is no other step's vCPU.
+  if (op.op === "select") return `${op.vm}:${op.text}`;
   if (op.op === "if") {
     const call = firstCall(op);
     // A `vcpu0: if` with no command inside cannot be placed: give it its own actor.
@@ -136,6 +139,7 @@ function condCall(c: Cond): Call | null {
     case "truthy":
       return exprCall(c.expr);
     case "took":
+    case "select":
       return null;
   }
 }

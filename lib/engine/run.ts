@@ -590,6 +590,7 @@ class Interpreter {
         return;
       case "parallel":
         // Written order unless a scheduler decides; `scn explore` tries the others.
+        if (hasSelect(op)) this.distinctActors(op);
         if (this.scheduler) this.parallel(op, this.scheduler);
         else this.block(op.body);
         return;
@@ -599,7 +600,28 @@ class Interpreter {
       case "timeline":
         this.timeline(op.timeline);
         return;
+      case "select":
+        this.exec(op.variants[this.vcpuIndex(op)]);
+        return;
     }
+  }
+
+  /**
+   * The vCPU a `vcpu[$i]` statement or `took` names now: its index,
+   * evaluated, checked against its VM's vCPUs (the checker could not).
+   */
+  vcpuIndex(s: Extract<Op, { op: "select" }> | Extract<Cond, { c: "select" }>): number {
+    const n = this.eval(s.index);
+    const count = s.variants.length;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= count) {
+      this.inputError(
+        s.index.loc,
+        `'${s.text}' is vcpu${formatVal(n)} here, but vm '${
+          this.vms[s.vm].name
+        }' has ${count} vCPU${count === 1 ? "" : "s"} (vcpu0..vcpu${count - 1})`,
+      );
+    }
+    return n;
   }
 
   /**
@@ -760,6 +782,40 @@ class Interpreter {
     }
   }
 
+  /**
+   * A block's actors are told apart before it runs (`blockPlan`), a
+   * `vcpu[$i]` by its index as written: one that is another step's vCPU
+   * here would have its order with that step broken, so it is refused. The
+   * checker keeps the block from rebinding what an index reads.
+   */
+  distinctActors(op: ParallelOp): void {
+    // The first step seen on each vCPU (`vm:cpu`).
+    const first = new Map<string, Op>();
+    for (const child of op.body) {
+      const vcpu = child.op === "select"
+        ? `${child.vm}:${this.vcpuIndex(child)}`
+        : vcpuOfChild(child);
+      if (vcpu === null) continue;
+      const prev = first.get(vcpu);
+      if (prev === undefined) {
+        first.set(vcpu, child);
+        continue;
+      }
+      // One actor as the plan sees it: its steps keep their order already.
+      const actorOf = (o: Op) => o.op === "select" ? o.text : "";
+      if (actorOf(prev) === actorOf(child)) continue;
+      const sel = (child.op === "select" ? child : prev) as Extract<Op, { op: "select" }>;
+      const step = sel === child ? prev : child;
+      const [vm, cpu] = vcpu.split(":").map(Number);
+      this.inputError(
+        sel.index.loc,
+        `'${sel.text}' is ${this.vms[vm].cpus[cpu].name} here, which the step of line ` +
+          `${step.loc.start.line} in this parallel block also is: explore would not keep their ` +
+          "written order",
+      );
+    }
+  }
+
   /** One step of an interruptible command; the last binds its result and retires it. */
   part(op: DoOp, part: number, flying: Map<number, InFlight>, child: number): void {
     const c = op.call;
@@ -870,7 +926,7 @@ class Interpreter {
         index,
         raw: r.raw ? BigInt(this.typed(r.raw, { kind: "u64" }) as bigint) : undefined,
         fields: r.fields.map((f) => [f.field, Number(this.eval(f.expr))] as const),
-        fileIndex: r.fileIndex,
+        fileIndex: r.fileIndexExpr === undefined ? r.fileIndex : this.fileIndex(c, r.fileIndexExpr),
       };
     }
     if (c.entries) {
@@ -881,6 +937,19 @@ class Interpreter {
       });
     }
     return out;
+  }
+
+  /** The vCPU a register path numbers at run time (`vcpu[$i].info`), checked against its VM. */
+  fileIndex(c: Call, e: Expr): number {
+    const n = this.eval(e);
+    const count = this.vms[c.vm].cpus.length;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= count) {
+      this.inputError(
+        e.loc,
+        `vm '${this.vms[c.vm].name}' has no vcpu${formatVal(n)} (it has ${count})`,
+      );
+    }
+    return n;
   }
 
   typed(expr: Expr, type: Parameters<typeof coerce>[0]): Val {
@@ -1278,6 +1347,8 @@ class Interpreter {
       }
       case "took":
         return this.tookHolds(c);
+      case "select":
+        return this.cond(c.variants[this.vcpuIndex(c)]);
     }
   }
 
@@ -1360,6 +1431,8 @@ class Interpreter {
           : "the operand not to hold";
         return { expected, actual: clip(parts.join("; ")), events: dedupe(events) };
       }
+      case "select":
+        return this.explain(c.variants[this.vcpuIndex(c)]);
     }
   }
 
@@ -1405,6 +1478,8 @@ class Interpreter {
         return `${verdict} (${formatVal(this.eval(c.expr))})`;
       case "took":
         return `${verdict} (${c.cpuName} took ${this.explain(c).actual})`;
+      case "select":
+        return this.operandText(c.variants[this.vcpuIndex(c)], holds);
       default: {
         const inner: string[] = [];
         this.operands(c, inner, []);
@@ -1430,7 +1505,12 @@ class Interpreter {
     if (e.e !== "state") return events.slice(-6);
     const segments = e.spec.pattern.split(".");
     const head = segments[0];
-    const idx = e.indexes[0] && e.indexes[0].e === "lit" ? e.indexes[0].value : undefined;
+    // A vCPU numbered at run time (`vcpu[$i]`) was read just now: its index reads the same.
+    const idx = e.indexes[0] === undefined
+      ? undefined
+      : e.indexes[0].e === "lit"
+      ? e.indexes[0].value
+      : this.eval(e.indexes[0]);
     const sources = head === "vcpu#" ? [`vcpu${idx}`, `lapic${idx}`] : [head];
     // Field names short enough to be common words (`if`, `isr`) would match too much.
     const leaf = segments[segments.length - 1].replace(/\[#\]$/, "");
@@ -1547,6 +1627,24 @@ class Interpreter {
   }
 }
 
+/** Whether a parallel block has a step on a vCPU numbered at run time (`vcpu[$i]: ...`). */
+function hasSelect(op: ParallelOp): boolean {
+  for (const child of op.body) if (child.op === "select") return true;
+  return false;
+}
+
+/** The vCPU (`vm:cpu`) a parallel block's step is an instruction of, or null. */
+function vcpuOfChild(op: Op): string | null {
+  if (op.op === "do") return op.call.cpu >= 0 ? `${op.call.vm}:${op.call.cpu}` : null;
+  if (op.op === "if") {
+    for (const o of [...op.then, ...op.else]) {
+      const v = vcpuOfChild(o);
+      if (v !== null) return v;
+    }
+  }
+  return null;
+}
+
 /**
  * Whether an op is an instruction of vCPU `cpu` of VM `vm`: a command of its
  * own, or an `if` that tests a query it makes (`if bit ...` reads memory).
@@ -1568,6 +1666,7 @@ function queriesOf(c: Cond, vm: number, cpu: number): boolean {
     case "cmp":
       return isQueryOf(c.left, vm, cpu) || isQueryOf(c.right, vm, cpu);
     case "took":
+    case "select":
       return false;
   }
 }

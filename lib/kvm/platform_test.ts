@@ -217,3 +217,27 @@ expect vcpu0 took nmi 0 times
     assertEquals(r.failures.map((f) => f.text), []);
   },
 });
+
+Deno.test({
+  name: "a vCPU numbered by a loop variable (vcpu[$i]) runs each vCPU's statements on KVM",
+  ignore: !available,
+  fn() {
+    const r = run(`scenario "loop"
+vm guest { arch x86_64  vcpus 2 }
+on vcpu[0..1] vector 0x30 { eoi }
+for $i in 0..1 {
+  vcpu[$i]: lapic enable
+  vcpu[$i]: sti
+  vcpu[$i]: nop
+}
+let $i = 1
+vcpu0: ipi 0x30 dest=$i
+run
+expect vcpu[$i] took 0x30 once
+expect vcpu[$i].lapic.isr == {}
+expect vcpu[$i - 1] took nothing
+`);
+    assertEquals(r.failures.map((f) => `${f.text}: ${f.actual}`), []);
+    assertEquals(r.status, "pass");
+  },
+});

@@ -147,6 +147,7 @@ export function decodeProgram(program: Program): Decoded[] {
       cond(c.right, vm);
     } else if (c.c === "not") cond(c.operand, vm);
     else if (c.c === "truthy") indexes(c.expr, line);
+    else if (c.c === "select") cond(c.variants[0], vm);
     else if (c.c === "took") {
       const explain = program.vms[c.vm]?.platform.explainTaken;
       for (const v of c.values) {
@@ -206,6 +207,10 @@ export function decodeProgram(program: Program): Decoded[] {
           break;
         case "timeline":
           for (const one of op.timeline.ops()) ops([one]);
+          break;
+        case "select":
+          // Each variant explains the same text: the first says it.
+          ops(op.variants.slice(0, 1));
           break;
       }
     }
