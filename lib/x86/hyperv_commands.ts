@@ -18,6 +18,7 @@ import {
   HV_GENERIC_SET,
   HV_HYPERCALL_MAX_XMM_REGISTERS,
   HV_STATUS,
+  HV_TSC_PAGE,
   HVCALL,
   KVM_EXIT_HYPERV,
   KVM_HYPERV_CONN_ID_MASK,
@@ -381,8 +382,25 @@ export const HYPERV_STATE: readonly StateSpec<X86Vm>[] = [
   {
     pattern: "hyperv.ref_time",
     type: U64,
-    doc: "the partition reference time (HV_X64_MSR_TIME_REF_COUNT): kvmclock / 100 ns",
+    doc: "the partition reference time (HV_X64_MSR_TIME_REF_COUNT), 100 ns units: kvmclock / " +
+      "100, or while the reference TSC page is SET KVM's formula from its copy of the page",
     get: (vm) => toVal(vm.hvPartition?.refTime() ?? 0n),
+    requires: needHyperv,
+  },
+  {
+    pattern: "hyperv.reference_tsc",
+    type: U64,
+    doc: "HV_X64_MSR_REFERENCE_TSC: the reference TSC page's GPA | enable",
+    get: (vm) => toVal(vm.hvPartition?.referenceTsc ?? 0n),
+    requires: needHyperv,
+  },
+  {
+    pattern: "hyperv.tsc_page_status",
+    type: U64,
+    doc: `KVM's hv_tsc_page_status: ${
+      Object.entries(HV_TSC_PAGE).map(([k, v]) => `${v} ${k}`).join(", ")
+    }`,
+    get: (vm) => vm.hvPartition?.tscPageStatus ?? 0,
     requires: needHyperv,
   },
 ];
@@ -416,6 +434,7 @@ export const HYPERV_CONSTANTS: Readonly<Record<string, number>> = {
   HVCALL_POST_MESSAGE: HVCALL.POST_MESSAGE,
   HVCALL_SIGNAL_EVENT: HVCALL.SIGNAL_EVENT,
   ...Object.fromEntries(Object.entries(HV_STATUS).map(([k, v]) => [`HV_STATUS_${k}`, v])),
+  ...Object.fromEntries(Object.entries(HV_TSC_PAGE).map(([k, v]) => [`HV_TSC_PAGE_${k}`, v])),
   HVMSG_TIMER_EXPIRED,
   KVM_EXIT_HYPERV_SYNIC: KVM_EXIT_HYPERV.SYNIC,
   KVM_EXIT_HYPERV_HCALL: KVM_EXIT_HYPERV.HCALL,

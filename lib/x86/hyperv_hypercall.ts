@@ -1,7 +1,8 @@
 /**
  * The partition-wide part of KVM's Hyper-V emulation that interrupt
  * delivery needs: HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL (which
- * fills the hypercall page with KVM's stub), HV_X64_MSR_TIME_REF_COUNT, and
+ * fills the hypercall page with KVM's stub), HV_X64_MSR_TIME_REF_COUNT,
+ * HV_X64_MSR_REFERENCE_TSC (the reference TSC page, below), and
  * the hypercalls of SynIC connections: HVCALL_SIGNAL_EVENT, which KVM
  * answers itself when KVM_HYPERV_EVENTFD bound the connection to an
  * eventfd, and HVCALL_POST_MESSAGE (and an unbound SIGNAL_EVENT), which
@@ -21,12 +22,42 @@
  * mode or CPL > 0 (#UD), and KVM_CAP_HYPERV_ENFORCE_CPUID's checks, are not
  * modelled.
  *
+ * The reference TSC page (`struct ms_hyperv_tsc_page`: u32 tsc_sequence at
+ * 0, u64 tsc_scale at 8, s64 tsc_offset at 16, the rest of the 4 KiB page
+ * reserved) lets the guest compute the reference time from its TSC,
+ * `((tsc * tsc_scale) >> 64) + tsc_offset`, retrying while tsc_sequence
+ * changes and using the TIME_REF_COUNT MSR while it is 0. KVM takes any
+ * value of HV_X64_MSR_REFERENCE_TSC (bit 0 enable, bits 63:12 the page;
+ * bits 11:1 unchecked). Enabling it marks the page GUEST_CHANGED and
+ * requests a master clock update, which the writer services as it
+ * re-enters the guest, at once here (no time passes in a WRMSR exit): the
+ * first `kvm_guest_time_update` then fills the page from its pvclock
+ * parameters. It reads the old tsc_sequence, writes 0 there, and only with
+ * a master clock (a stable-TSC host: `kvm_master_clock 1`, which puts
+ * PVCLOCK_TSC_STABLE_BIT in the parameters) writes the whole page from its
+ * own copy (zeroing what the guest kept in it) and then the old sequence
+ * plus one (never 0 or 0xffffffff). Without one the page stays at sequence
+ * 0 and is BROKEN until the guest writes the MSR again; so does a page
+ * outside guest RAM. While the page is SET, TIME_REF_COUNT (and the
+ * synthetic timers) read KVM's formula from its copy, which rounds down:
+ * with the model's 1 GHz TSC the scale is floor(2^64 / 100) and the
+ * offset `system_time / 100 - ((tsc_timestamp * scale) >> 64)` at the
+ * update. KVM_SET_CLOCK, the VMM's write of the MSR, and the
+ * reenlightenment MSRs (`tsc_page_update_unsafe`) are not modelled.
+ *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_pw`,
  * `kvm_hv_get_msr_pw`, `kvm_hv_hypercall`, `kvm_hvcall_signal_event`,
  * `kvm_hv_hypercall_complete`, `kvm_hv_send_ipi`, `kvm_hv_send_ipi_to_many`,
  * `hv_is_vp_in_sparse_set`, `kvm_get_sparse_vp_set`, `kvm_hv_get_hc_data`,
  * `is_xmm_fast_hypercall`, `kvm_vm_ioctl_hv_eventfd`,
- * `kvm_hv_eventfd_assign`, `kvm_hv_eventfd_deassign`), hyperv.h
+ * `kvm_hv_eventfd_assign`, `kvm_hv_eventfd_deassign`,
+ * `get_time_ref_counter`, `kvm_hv_setup_tsc_page`,
+ * `compute_tsc_page_parameters`, `kvm_hv_request_tsc_page_update`),
+ * arch/x86/include/asm/kvm_host.h (`enum hv_tsc_page_status`), x86.c
+ * (`kvm_update_masterclock`, `kvm_guest_time_update`: any vCPU's update
+ * may fill the page; PVCLOCK_TSC_STABLE_BIT only with the master clock),
+ * include/hyperv/hvgdk.h (`struct ms_hyperv_tsc_page`,
+ * HV_X64_MSR_TSC_REFERENCE_ENABLE, _ADDRESS_SHIFT), hyperv.h
  * (`kvm_hv_hypercall_enabled`: Hyper-V CPUID set and a guest OS ID),
  * arch/x86/kvm/x86.c (`kvm_emulate_hypercall`), xen.c (`kvm_xen_hypercall`:
  * bit 31 of EAX), include/hyperv/hvgdk_mini.h (HVCALL_POST_MESSAGE 0x5c,
@@ -42,6 +73,55 @@
 import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { HV_MSR, HV_PAGE_SIZE } from "./hyperv_synic.ts";
+import { TSC_SHIFT_1GHZ, TSC_TO_SYSTEM_MUL_1GHZ } from "../xen/vcpu_time.ts";
+
+/**
+ * `enum hv_tsc_page_status`: where KVM is with the reference TSC page.
+ *
+ * @example
+ * ```ts
+ * HV_TSC_PAGE.SET; // 3: the guest may use the page
+ * ```
+ */
+export const HV_TSC_PAGE = {
+  UNSET: 0,
+  GUEST_CHANGED: 1,
+  HOST_CHANGED: 2,
+  SET: 3,
+  BROKEN: 4,
+} as const;
+
+/** HV_X64_MSR_REFERENCE_TSC bit 0: the page is enabled (HV_X64_MSR_TSC_REFERENCE_ENABLE). */
+export const HV_X64_MSR_TSC_REFERENCE_ENABLE = 1n;
+/** HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT: the MSR's bits 63:12 are the page's frame. */
+export const HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT = 12n;
+
+/**
+ * `struct ms_hyperv_tsc_page`'s byte offsets (u32 tsc_sequence, u32
+ * reserved1, u64 tsc_scale, s64 tsc_offset, u64 reserved2[509]) and size.
+ *
+ * @example
+ * ```ts
+ * MS_HYPERV_TSC_PAGE.tsc_scale; // 8
+ * ```
+ */
+export const MS_HYPERV_TSC_PAGE = {
+  tsc_sequence: 0,
+  reserved1: 4,
+  tsc_scale: 8,
+  tsc_offset: 16,
+  size: 4096,
+} as const;
+
+/** KVM's copy of the page's fields (`kvm_hv.tsc_ref`); the reserved ones stay 0. */
+export interface HvTscRef {
+  /** tsc_sequence: 0 while the guest must use the MSR. */
+  sequence: number;
+  /** tsc_scale: reference time per TSC tick, as a 64.64 fraction. */
+  scale: bigint;
+  /** tsc_offset (s64, kept as its 64 bits). */
+  offset: bigint;
+}
 
 /**
  * Hypercall codes the model answers (hvgdk_mini.h `HVCALL_*`).
@@ -143,8 +223,15 @@ const RET = 0xc3;
 export interface HvPartitionHost {
   /** The VM's guest RAM. */
   mem(): GuestMemory;
-  /** KVM's kvmclock in ns: the reference time is it / 100 (`get_time_ref_counter`). */
+  /** KVM's kvmclock in ns: the reference time is it / 100 (`get_time_ref_counter`) without a TSC page. */
   kvmclockNs(): number;
+  /** The guest's TSC now (`kvm_read_l1_tsc`): ticks of its 1 GHz clock. */
+  tsc(): bigint;
+  /**
+   * KVM keeps a master clock (`use_master_clock`, the setting
+   * `kvm_master_clock`): the pvclock parameters carry PVCLOCK_TSC_STABLE_BIT.
+   */
+  masterClock(): boolean;
   /** `kvm_xen_hypercall_enabled`: Xen hypercalls are intercepted (KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL). */
   xenHypercalls(): boolean;
   /** Signals eventfd `fd` (`eventfd_signal`). */
@@ -179,6 +266,8 @@ export type HvHypercallResult =
  * const p = new HvPartition({
  *   mem: () => mem,
  *   kvmclockNs: () => 0,
+ *   tsc: () => 0n,
+ *   masterClock: () => true,
  *   xenHypercalls: () => false,
  *   signal: () => {},
  *   synicActive: () => true,
@@ -194,6 +283,12 @@ export class HvPartition {
   guestOsId = 0n;
   /** HV_X64_MSR_HYPERCALL (`hv_hypercall`). */
   hypercall = 0n;
+  /** HV_X64_MSR_REFERENCE_TSC (`hv_tsc_page`). */
+  referenceTsc = 0n;
+  /** `hv_tsc_page_status`, one of {@link HV_TSC_PAGE}. */
+  tscPageStatus: number = HV_TSC_PAGE.UNSET;
+  /** KVM's copy of the page (`tsc_ref`), what it last wrote there. */
+  readonly tscRef: HvTscRef = { sequence: 0, scale: 0n, offset: 0n };
   /** KVM_HYPERV_EVENTFD's table (`conn_to_evt`): connection ID -> eventfd. */
   readonly connToEvt: Map<number, number> = new Map();
   readonly #host: HvPartitionHost;
@@ -207,25 +302,123 @@ export class HvPartition {
   hashFields(h: StateHash): void {
     h.big(this.guestOsId);
     h.big(this.hypercall);
+    h.big(this.referenceTsc);
+    h.n(this.tscPageStatus);
+    h.n(this.tscRef.sequence);
+    h.big(this.tscRef.scale);
+    h.big(this.tscRef.offset);
     for (const [c, fd] of [...this.connToEvt].sort((a, b) => a[0] - b[0])) (h.n(c), h.n(fd));
   }
 
   /** Whether `msr` is one of the partition-wide MSRs modelled. */
   static owns(msr: number): boolean {
     return msr === HV_MSR.GUEST_OS_ID || msr === HV_MSR.HYPERCALL ||
-      msr === HV_MSR.TIME_REF_COUNT;
+      msr === HV_MSR.TIME_REF_COUNT || msr === HV_MSR.REFERENCE_TSC;
   }
 
-  /** The partition reference time in 100 ns units (`get_time_ref_counter`, no TSC page). */
+  /**
+   * The partition reference time in 100 ns units (`get_time_ref_counter`):
+   * from the TSC page's parameters while it is SET, else kvmclock / 100.
+   */
   refTime(): bigint {
-    return BigInt(Math.floor(this.#host.kvmclockNs() / 100));
+    if (this.tscPageStatus !== HV_TSC_PAGE.SET) {
+      return BigInt(Math.floor(this.#host.kvmclockNs() / 100));
+    }
+    const r = this.tscRef;
+    return BigInt.asUintN(64, ((this.#host.tsc() * r.scale) >> 64n) + r.offset);
   }
 
   /** `kvm_hv_get_msr_pw`. */
   rdmsr(msr: number): bigint {
     if (msr === HV_MSR.GUEST_OS_ID) return this.guestOsId;
     if (msr === HV_MSR.HYPERCALL) return this.hypercall;
+    if (msr === HV_MSR.REFERENCE_TSC) return this.referenceTsc;
     return this.refTime();
+  }
+
+  /**
+   * The guest's write of HV_X64_MSR_REFERENCE_TSC (`kvm_hv_set_msr_pw`):
+   * any value is taken; enabling asks for a master clock update
+   * (KVM_REQ_MASTERCLOCK_UPDATE), which the writer services as it
+   * re-enters the guest, here at once.
+   */
+  #setReferenceTsc(value: bigint): void {
+    this.referenceTsc = value;
+    if ((value & HV_X64_MSR_TSC_REFERENCE_ENABLE) === 0n) {
+      this.tscPageStatus = HV_TSC_PAGE.UNSET;
+      return;
+    }
+    this.tscPageStatus = HV_TSC_PAGE.GUEST_CHANGED;
+    this.#masterClockUpdate();
+  }
+
+  /**
+   * `kvm_update_masterclock` (a SET page becomes HOST_CHANGED,
+   * `kvm_hv_request_tsc_page_update`), then the first vCPU's
+   * `kvm_guest_time_update`, which calls `kvm_hv_setup_tsc_page` with the
+   * clock's parameters taken now.
+   */
+  #masterClockUpdate(): void {
+    if (this.tscPageStatus === HV_TSC_PAGE.SET) this.tscPageStatus = HV_TSC_PAGE.HOST_CHANGED;
+    this.#setupTscPage();
+  }
+
+  /** `kvm_hv_setup_tsc_page`. */
+  #setupTscPage(): void {
+    const s = this.tscPageStatus;
+    if (s === HV_TSC_PAGE.BROKEN || s === HV_TSC_PAGE.SET || s === HV_TSC_PAGE.UNSET) return;
+    if ((this.referenceTsc & HV_X64_MSR_TSC_REFERENCE_ENABLE) === 0n) return;
+    const gpa = (this.referenceTsc >> HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT) <<
+      HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT;
+    const mem = this.#host.mem(), P = MS_HYPERV_TSC_PAGE;
+    const broken = (why: string) => {
+      this.tscPageStatus = HV_TSC_PAGE.BROKEN;
+      this.#host.emit?.("hv.tsc_page", `reference TSC page at 0x${gpa.toString(16)}: ${why}`);
+    };
+    // kvm_read_guest / kvm_write_guest fail outside the memslots.
+    if (gpa + BigInt(P.size) > BigInt(mem.size)) return broken("outside guest RAM (BROKEN)");
+    const at = Number(gpa);
+    let seq = Number(mem.read(at + P.tsc_sequence, 32));
+    // While computing and writing, the guest must use the MSR.
+    this.tscRef.sequence = 0;
+    mem.write(at + P.tsc_sequence, 32, 0n);
+    if (!this.#computeParameters()) {
+      return broken("no master clock: tsc_sequence 0 (BROKEN, TIME_REF_COUNT from kvmclock)");
+    }
+    const page = new Uint8Array(P.size), view = new DataView(page.buffer);
+    view.setBigUint64(P.tsc_scale, this.tscRef.scale, true);
+    view.setBigUint64(P.tsc_offset, this.tscRef.offset, true);
+    mem.store(at, page);
+    seq = (seq + 1) >>> 0;
+    if (seq === 0xffff_ffff || seq === 0) seq = 1;
+    this.tscRef.sequence = seq;
+    mem.write(at + P.tsc_sequence, 32, BigInt(seq));
+    this.tscPageStatus = HV_TSC_PAGE.SET;
+    this.#host.emit?.(
+      "hv.tsc_page",
+      `reference TSC page at 0x${gpa.toString(16)}: sequence ${seq}, scale 0x${
+        this.tscRef.scale.toString(16)
+      }, offset 0x${this.tscRef.offset.toString(16)}`,
+    );
+  }
+
+  /**
+   * `compute_tsc_page_parameters` from the pvclock parameters KVM has now
+   * (`kvm_guest_time_update`): the 1 GHz TSC's multiplier and shift,
+   * system_time the kvmclock and tsc_timestamp the TSC at the master
+   * clock's snapshot. False without PVCLOCK_TSC_STABLE_BIT (no master
+   * clock) or when the scale would not fit 64 bits.
+   */
+  #computeParameters(): boolean {
+    const h = this.#host;
+    if (!h.masterClock()) return false;
+    const mul = BigInt(TSC_TO_SYSTEM_MUL_1GHZ), shift = BigInt(TSC_SHIFT_1GHZ);
+    if (mul >= 100n << (32n - shift)) return false;
+    const scale = BigInt.asUintN(64, ((1n << (32n + shift)) * mul) / 100n);
+    const systemTime = BigInt(Math.floor(h.kvmclockNs())), tscTimestamp = h.tsc();
+    this.tscRef.scale = scale;
+    this.tscRef.offset = BigInt.asUintN(64, systemTime / 100n - ((tscTimestamp * scale) >> 64n));
+    return true;
   }
 
   /** `kvm_hv_set_msr_pw` from the guest: null, or why KVM injects #GP. */
@@ -237,6 +430,10 @@ export class HvPartition {
       return null;
     }
     if (msr === HV_MSR.TIME_REF_COUNT) return "HV_X64_MSR_TIME_REF_COUNT is read-only";
+    if (msr === HV_MSR.REFERENCE_TSC) {
+      this.#setReferenceTsc(value);
+      return null;
+    }
     // Without a guest OS ID the write is ignored: the page stays disabled.
     if (this.guestOsId === 0n) {
       this.#host.emit?.("hv.hypercall_msr", "ignored: no guest OS ID");

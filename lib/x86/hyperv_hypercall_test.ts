@@ -5,19 +5,28 @@ import {
   HV_GENERIC_SET,
   HV_HYPERCALL,
   HV_STATUS,
+  HV_TSC_PAGE,
   HVCALL,
   HvPartition,
+  MS_HYPERV_TSC_PAGE,
   vpInSparseSet,
 } from "./hyperv_hypercall.ts";
 
 /** A partition whose VPs are `vps` (their VP indexes), every IPI it sends recorded as `vector@vp`. */
-function partition(xen = false, vps: readonly number[] = [0, 2, 65], lapicInKernel = true) {
+function partition(
+  xen = false,
+  vps: readonly number[] = [0, 2, 65],
+  lapicInKernel = true,
+  clock = { ns: 12_345, master: false },
+) {
   const mem = new GuestMemory(0x10000);
   const signalled: number[] = [];
   const ipis: string[] = [];
   const p = new HvPartition({
     mem: () => mem,
-    kvmclockNs: () => 12_345,
+    kvmclockNs: () => clock.ns,
+    tsc: () => BigInt(clock.ns),
+    masterClock: () => clock.master,
     xenHypercalls: () => xen,
     signal: (fd) => signalled.push(fd),
     synicActive: () => true,
@@ -149,4 +158,46 @@ Deno.test("HvPartition: SEND_IPI_EX reads a VP set, sparse or ALL, from memory o
     "eleven XMM halves hold the banks",
   );
   assert.deepEqual(p.hypercall64(0, ex | (1n << 48n), 0x100n, 0n), bad, "a rep start");
+});
+
+Deno.test("HvPartition: the reference TSC page, filled from the master clock, sets TIME_REF_COUNT's formula", () => {
+  const clock = { ns: 300, master: true };
+  const { mem, p } = partition(false, [0], true, clock);
+  const P = MS_HYPERV_TSC_PAGE;
+  mem.write(0x3000 + P.tsc_sequence, 32, 41n);
+  mem.write(0x3000 + 0x800, 64, 0xfeedn);
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x3001n), null);
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
+  assert.equal(p.rdmsr(HV_MSR.REFERENCE_TSC), 0x3001n);
+  assert.equal(mem.read(0x3000 + P.tsc_sequence, 32), 42);
+  assert.equal(mem.readBig(0x3000 + P.tsc_scale, 64), (1n << 64n) / 100n);
+  // 300 / 100 - floor(300 * scale / 2^64) = 3 - 2: the scale rounds down.
+  assert.equal(mem.readBig(0x3000 + P.tsc_offset, 64), 1n);
+  assert.equal(mem.readBig(0x3000 + 0x800, 64), 0n, "the whole page is KVM's copy");
+  clock.ns = 1_000_000;
+  assert.equal(p.rdmsr(HV_MSR.TIME_REF_COUNT), 10_000n);
+  // Between multiples of 100 the offset's 1 puts it ahead of kvmclock / 100 (10000).
+  clock.ns = 1_000_050;
+  assert.equal(p.refTime(), 10_001n);
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x3000n), null);
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.UNSET);
+  assert.equal(mem.read(0x3000 + P.tsc_sequence, 32), 42, "disabling leaves the page");
+});
+
+Deno.test("HvPartition: without a master clock or RAM the reference TSC page is BROKEN at sequence 0", () => {
+  const clock = { ns: 5_000, master: false };
+  const { mem, p } = partition(false, [0], true, clock);
+  mem.write(0x3000, 32, 41n);
+  mem.write(0x3008, 64, 0x77n);
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x3001n), null);
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.BROKEN);
+  assert.equal(mem.read(0x3000, 32), 0);
+  assert.equal(mem.readBig(0x3008, 64), 0x77n, "only the sequence is written");
+  assert.equal(p.refTime(), 50n);
+  clock.master = true;
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x10001n), null, "past RAM: taken");
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.BROKEN);
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x3001n), null);
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
+  assert.equal(mem.read(0x3000, 32), 1, "0 + 1");
 });

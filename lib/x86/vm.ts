@@ -441,6 +441,9 @@ export class X86Vm implements VmModel {
       ? new HvPartition({
         mem: () => this.memory(),
         kvmclockNs: () => env.now(),
+        // The TSC counts the model's ns from 0 at creation, as kvmclock does.
+        tsc: () => BigInt(Math.floor(env.now())),
+        masterClock: () => config.kvmMasterClock === true,
         xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
         signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
         synicActive: (n) => this.hyperv[n]?.synic.active ?? false,
