@@ -1000,6 +1000,9 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "mov ss": { refused: "the guest monitor has no MOV SS action" },
   "int n": { refused: "the guest monitor has no INT n action (its IDT has no such entries)" },
+  "pv eoi": {
+    refused: "the guest monitor enables no PV EOI (MSR_KVM_PV_EOI_EN) and has no such action",
+  },
   "div": { refused: "the guest monitor has no DIV action (and no #DE handler in its IDT)" },
   "add": { refused: "the guest monitor has no ADD action whose flags a scenario could use" },
   "into": { refused: "the guest monitor has no INTO action (and no #OF handler in its IDT)" },

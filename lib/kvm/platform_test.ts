@@ -58,6 +58,7 @@ Deno.test("every x86 command is bound to a KVM operation or refused with a reaso
       "mov cr8: CR8 exists only in 64-bit mode, and the guest runs in real mode",
       "mov ss: the guest monitor has no MOV SS action",
       "pic inta: a model probe: KVM runs the INTA cycle only when it injects",
+      "pv_eoi: the guest monitor enables no PV EOI (MSR_KVM_PV_EOI_EN) and has no such action",
       "vmcall: a real-mode VMCALL from the guest monitor never came back from KVM_RUN on the development host (its PVM provider), so the backend does not issue one",
     ],
   );

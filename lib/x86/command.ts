@@ -28,6 +28,7 @@ export type X86BackendOp =
   | "nop"
   | "mov ss"
   | "int n"
+  | "pv eoi"
   | "div"
   | "add"
   | "into"

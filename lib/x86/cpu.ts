@@ -43,8 +43,10 @@ import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
+import { type KvmPvEoi, MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { isMceMsr, McBanks, MCE_BITS } from "./mce.ts";
 import type { StateHash } from "../core/platform.ts";
+import { testVector } from "../core/vector_set.ts";
 import {
   DE_VECTOR,
   describeException,
@@ -152,6 +154,11 @@ export interface X86CpuOptions {
    * MSRs it then has. Default none.
    */
   hyperv?: HvVcpu;
+  /**
+   * KVM's PV EOI state of this vCPU (MSR_KVM_PV_EOI_EN, which Hyper-V's VP
+   * assist page shares). Default none: the MSR #GPs (Xen has no such MSR).
+   */
+  pvEoi?: KvmPvEoi;
 }
 
 /** CR4.MCE (bit 6): machine-check exceptions enabled. */
@@ -313,6 +320,13 @@ export class X86Cpu implements CpuModel {
   /** The vCPU's Hyper-V MSRs, or null. */
   readonly #hyperv: HvVcpu | null;
   #mce: McBanks | null = null;
+  /** KVM's PV EOI state (MSR_KVM_PV_EOI_EN), or null (Xen). */
+  readonly pvEoi: KvmPvEoi | null;
+  /**
+   * PV EOI is enabled or armed: takes and boundaries go the slow way, which
+   * arms it at an injection and syncs it at a kick. One flag for the fast paths.
+   */
+  #pvEoiOn = false;
   /** CR4.MCE, the one CR4 bit the model has (KVM's CR4 is 0 at reset; INIT clears it). */
   cr4Mce = false;
 
@@ -337,6 +351,7 @@ export class X86Cpu implements CpuModel {
     );
     this.run.hashFields(h);
     h.value(this.hv);
+    this.pvEoi?.hashFields(h);
   }
 
   /**
@@ -368,9 +383,12 @@ export class X86Cpu implements CpuModel {
     const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
     const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
+    const pvEoi = this.pvEoi?.snapshot(), pvEoiOn = this.#pvEoiOn;
     return () => {
       lapic();
       run();
+      pvEoi?.();
+      this.#pvEoiOn = pvEoiOn;
       this.interruptFlag = interruptFlag;
       this.shadow = shadow;
       this.nmiBlocked = nmiBlocked;
@@ -451,6 +469,56 @@ export class X86Cpu implements CpuModel {
     this.longMode = options.longMode ?? true;
     this.run = options.run ?? new KvmRun(this.name, trace);
     this.#hyperv = options.hyperv ?? null;
+    this.pvEoi = options.pvEoi ?? null;
+  }
+
+  /**
+   * MSR_KVM_PV_EOI_EN written, by the guest or the VMM (`kvm_set_msr_common`
+   * -> `kvm_lapic_set_pv_eoi`): false where KVM fails the write (not 4-byte
+   * aligned, or outside guest RAM), true otherwise; false without PV EOI (Xen).
+   */
+  setPvEoiMsr(value: bigint): boolean {
+    if (this.pvEoi === null) return false;
+    const ok = this.pvEoi.setMsr(value);
+    this.#pvEoiChanged();
+    return ok;
+  }
+
+  /** Recomputes {@link X86Cpu.#pvEoiOn} after the PV EOI state changed. */
+  #pvEoiChanged(): void {
+    const p = this.pvEoi;
+    this.#pvEoiOn = p !== null && (p.enabled || p.pending);
+  }
+
+  /**
+   * KVM's work at this vCPU's exit (`kvm_lapic_sync_from_vapic`), for an
+   * exit the guest makes ({@link X86Cpu.vmExit}), a kick, or a VMM ioctl
+   * on the vCPU (which finds it outside the guest): an armed PV EOI the
+   * guest took is the EOI now (`apic_set_eoi`); one it did not is disarmed.
+   */
+  syncFromGuest(): void {
+    const p = this.pvEoi;
+    if (p === null || !p.pending) return;
+    if (p.syncAtExit()) this.lapic.eoi();
+    this.#pvEoiChanged();
+  }
+
+  /**
+   * The guest's EOI with PV EOI (Linux `kvm_guest_apic_eoi_write`,
+   * Hyper-V's `hv_apic_eoi_write`): test-and-clear bit 0 of the flag at
+   * the PV EOI address; set, that was the EOI and nothing exits (returns
+   * true); clear (or PV EOI off), the caller writes the EOI register.
+   */
+  pvEoiTaken(): boolean {
+    const p = this.pvEoi;
+    if (p === null || !p.enabled) return false;
+    const mem = p.memory();
+    const took = mem.testAndClearBit(p.address, 0);
+    this.#emit(
+      "pv_eoi",
+      took ? "PV EOI flag was set: cleared, no exit" : "PV EOI flag clear: EOI register",
+    );
+    return took;
   }
 
   /**
@@ -963,7 +1031,9 @@ export class X86Cpu implements CpuModel {
     const l = this.lapic;
     // Nothing latched and no hypervisor: every boundary of a plain KVM guest but a few.
     // The rest is apart so that this stays small enough for V8 to inline.
-    if (l.nmiPending <= 1 && !l.initPending && l.sipiVector < 0 && this.hv === null) return 0;
+    if (
+      l.nmiPending <= 1 && !l.initPending && l.sipiVector < 0 && this.hv === null && !this.#pvEoiOn
+    ) return 0;
     return this.#serviceLatched();
   }
 
@@ -1005,6 +1075,11 @@ export class X86Cpu implements CpuModel {
     if (hv !== null && hv.enter !== undefined && !this.halted && hv.enter(this.index) && r === 0) {
       r = 1;
     }
+    // An armed PV EOI and something new for the vCPU: the kick made it exit.
+    if (this.pvEoi?.pending && (l.nmiPending > 0 || anyVector(l.irr))) {
+      this.syncFromGuest();
+      if (r === 0) r = 1;
+    }
     return r;
   }
 
@@ -1023,6 +1098,9 @@ export class X86Cpu implements CpuModel {
     this.#frames.length = 0;
     this.injected = -1;
     this.cr4Mce = false; // kvm_vcpu_reset: CR4 is 0 after INIT too
+    // kvm_lapic_reset: pv_eoi.msr_val and apic_attention are 0.
+    this.pvEoi?.reset();
+    this.#pvEoiChanged();
     // kvm_vcpu_reset: the exception queue goes (kvm_clear_exception_queue); the IDT's
     // contents are guest memory, which INIT leaves alone.
     this.#exVector = -1;
@@ -1067,6 +1145,7 @@ export class X86Cpu implements CpuModel {
    */
   rdmsr(msr: number): bigint | number {
     if (msr === IA32_TSC_MSR) return BigInt(Math.floor(this.#now()));
+    if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) return this.pvEoi.msrVal;
     const hv = this.#hyperv?.rdmsr(msr);
     if (hv !== undefined) {
       return typeof hv === "bigint" ? hv : this.#gp(`RDMSR 0x${msr.toString(16)}: ${hv}`);
@@ -1090,7 +1169,15 @@ export class X86Cpu implements CpuModel {
   wrmsr(msr: number, value: bigint): number {
     const hv = this.hv?.wrmsr?.(this.index, msr, value);
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
+    if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) {
+      return this.setPvEoiMsr(value) ? 0 : this.#gp(
+        `WRMSR 0x${msr.toString(16)}: kvm_lapic_set_pv_eoi refuses 0x${value.toString(16)} ` +
+          "(not 4-byte aligned, or outside guest RAM)",
+      );
+    }
     const hvr = this.#hyperv?.wrmsr(msr, value);
+    // The VP assist page may have set or cleared PV EOI.
+    if (this.pvEoi !== null) this.#pvEoiChanged();
     if (hvr !== undefined) {
       return hvr === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hvr}`);
     }
@@ -1173,6 +1260,7 @@ export class X86Cpu implements CpuModel {
    * `svm_vmexit_handler`).
    */
   vmExit(): void {
+    if (this.#pvEoiOn) this.syncFromGuest();
     this.hv?.vmExit(this.index);
   }
 
@@ -1213,7 +1301,7 @@ export class X86Cpu implements CpuModel {
     if (
       this.trace.enabled || this.#halted || this.#softwareVector >= 0 || this.injected >= 0 ||
       l.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0 || this.#gatesAbsent !== 0 ||
-      this.extIntReady()
+      this.#pvEoiOn || this.extIntReady()
     ) {
       return this.#takeAny();
     }
@@ -1249,7 +1337,7 @@ export class X86Cpu implements CpuModel {
     if (
       l.nmiPending !== 0 || l.initPending || l.sipiVector >= 0 || this.hv !== null ||
       this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0 ||
-      this.#exVector >= 0 || this.#gatesAbsent !== 0
+      this.#exVector >= 0 || this.#gatesAbsent !== 0 || this.#pvEoiOn
     ) {
       return boundaryOf(this);
     }
@@ -1317,6 +1405,11 @@ export class X86Cpu implements CpuModel {
       // The acknowledge and the take both follow from the request that set IRR.
       t.open(cause);
       vector = this.lapic.acknowledge(pending);
+      // The entry that injects it: KVM's highest-ISR cache is this vector.
+      if (this.#pvEoiOn && pending >= 0 && testVector(this.lapic.isr, vector)) {
+        this.pvEoi!.armAtEntry(vector, anyVector(this.lapic.irr));
+        this.#pvEoiChanged();
+      }
       t.close(cause);
     }
     if (this.#gatesAbsent !== 0 && pvFrame === 0 && kind !== "exception") {
@@ -1452,4 +1545,10 @@ function describe(kind: string, vector: number): string {
   if (kind === "extint") return `${hex} (ExtINT)`;
   if (kind === "int") return `${hex} (INT n)`;
   return hex;
+}
+
+/** Whether any bit of a 256-bit vector set is set (KVM's `irr_pending`). */
+function anyVector(set: Uint32Array): boolean {
+  for (let i = 0; i < set.length; i++) if (set[i] !== 0) return true;
+  return false;
 }

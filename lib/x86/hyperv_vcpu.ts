@@ -5,12 +5,18 @@
  * KVM_SET_CPUID2's HYPERV_CPUID_INTERFACE "Hv#1"); then the partition-wide
  * ones ({@link HvPartition}), VP_INDEX (the vCPU index until the VMM sets
  * another; read-only to the guest), the synthetic APIC MSRs EOI, ICR and TPR
- * (the in-kernel LAPIC's registers, whatever its mode), the SynIC's
+ * (the in-kernel LAPIC's registers, whatever its mode), the VP assist page
+ * (HV_X64_MSR_VP_ASSIST_PAGE: bit 0 enable, bits 63:12 the page; enabling
+ * zeroes its first u32, `apic_assist`, keeps the rest, and points KVM's PV
+ * EOI at it, so MSR_KVM_PV_EOI_EN then reads the page | 1; disabling turns
+ * PV EOI off, whoever enabled it; a page outside guest RAM #GPs), the SynIC's
  * ({@link HvSynic}) and the synthetic timers' ({@link HvStimer}). Any other
  * Hyper-V MSR is not modelled and #GPs, as an MSR KVM does not know does.
  *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_common`,
- * `kvm_hv_get_msr_common`, `kvm_hv_msr_partition_wide`, `kvm_hv_set_msr`,
+ * `kvm_hv_get_msr_common`, `kvm_hv_msr_partition_wide`, `kvm_hv_set_msr`
+ * (HV_X64_MSR_VP_ASSIST_PAGE: `kvm_lapic_set_pv_eoi` with the page's GPA | 1
+ * and `sizeof(struct hv_vp_assist_page)`, or 0 when disabled),
  * `kvm_hv_get_msr`, `kvm_hv_vcpu_init`: vp_index = vcpu_idx; a host write
  * of HV_X64_MSR_VP_INDEX below KVM_MAX_VCPUS sets it), lapic.c
  * (`kvm_hv_vapic_msr_write`, `kvm_hv_vapic_msr_read`), arch/x86/kvm/cpuid.c
@@ -23,6 +29,14 @@ import { HV_MSR, HvSynic } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, type HvStimer, isStimerMsr } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
 import { LapicOffset } from "./lapic_registers.ts";
+import type { KvmPvEoi } from "./kvm_pv_eoi.ts";
+
+/** HV_X64_MSR_VP_ASSIST_PAGE_ENABLE (bit 0); the page is bits 63:12 (_ADDRESS_SHIFT). */
+export const HV_X64_MSR_VP_ASSIST_PAGE_ENABLE = 1n;
+/** HV_X64_MSR_VP_ASSIST_PAGE_ADDRESS_SHIFT. */
+const HV_X64_MSR_VP_ASSIST_PAGE_ADDRESS_SHIFT = 12n;
+/** `sizeof(struct hv_vp_assist_page)`: one page; `apic_assist` is its first u32. */
+const HV_VP_ASSIST_PAGE_SIZE = 4096;
 
 /** KVM_MAX_VCPUS on x86: a VP index the VMM sets must be below it. */
 export const KVM_MAX_VCPUS = 4096;
@@ -58,6 +72,8 @@ export class HvVcpu {
   rax = 0n;
   /** A hypercall exited to the VMM (KVM_EXIT_HYPERV_HCALL) and waits for its result. */
   hcallWaiting = false;
+  /** HV_X64_MSR_VP_ASSIST_PAGE as the guest wrote it (`hv_vapic`). */
+  hvVapic = 0n;
 
   /**
    * A vCPU of a VM with the Hyper-V CPUID, whose VP index starts as
@@ -69,9 +85,14 @@ export class HvVcpu {
     readonly stimers: readonly HvStimer[],
     readonly partition: HvPartition,
     vapic: HvVapic | null = null,
+    pvEoi: KvmPvEoi | null = null,
   ) {
     this.#vapic = vapic;
+    this.#pvEoi = pvEoi;
   }
+
+  /** The vCPU's PV EOI state, which the VP assist page points at its `apic_assist`; fixed at creation. */
+  readonly #pvEoi: KvmPvEoi | null;
 
   /** The in-kernel LAPIC, fixed at creation (its state is the LAPIC's to hash and save). */
   readonly #vapic: HvVapic | null;
@@ -82,13 +103,15 @@ export class HvVcpu {
     this.partition.hashFields(h);
     h.big(this.rax);
     h.bool(this.hcallWaiting);
+    h.big(this.hvVapic);
     this.synic.hashFields(h);
     for (const s of this.stimers) s.hashFields(h);
   }
 
   /** Whether `msr` is a Hyper-V MSR this model has. */
   static owns(msr: number): boolean {
-    return HvPartition.owns(msr) || msr === HV_MSR.VP_INDEX || VAPIC_OFFSET.has(msr) ||
+    return HvPartition.owns(msr) || msr === HV_MSR.VP_INDEX || msr === HV_MSR.VP_ASSIST_PAGE ||
+      VAPIC_OFFSET.has(msr) ||
       HvSynic.owns(msr) || isStimerMsr(msr);
   }
 
@@ -96,6 +119,7 @@ export class HvVcpu {
   rdmsr(msr: number): bigint | string | undefined {
     if (HvPartition.owns(msr)) return this.partition.rdmsr(msr);
     if (msr === HV_MSR.VP_INDEX) return BigInt(this.vpIndex);
+    if (msr === HV_MSR.VP_ASSIST_PAGE) return this.hvVapic;
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {
       return this.#vapic === null ? NO_VAPIC : this.#vapic.vapicMsrRead(offset);
@@ -112,6 +136,7 @@ export class HvVcpu {
   wrmsr(msr: number, value: bigint): string | null | undefined {
     if (HvPartition.owns(msr)) return this.partition.wrmsr(msr, value);
     if (msr === HV_MSR.VP_INDEX) return "HV_X64_MSR_VP_INDEX is set by the VMM only";
+    if (msr === HV_MSR.VP_ASSIST_PAGE) return this.#setVpAssistPage(value);
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {
       return this.#vapic === null ? NO_VAPIC : this.#vapic.vapicMsrWrite(offset, value);
@@ -122,6 +147,27 @@ export class HvVcpu {
       return (msr - HV_MSR.STIMER0_CONFIG) % 2 === 0 ? t.setConfig(value) : t.setCount(value);
     }
     return undefined;
+  }
+
+  /** `kvm_hv_set_msr`'s HV_X64_MSR_VP_ASSIST_PAGE: null, or why KVM injects #GP. */
+  #setVpAssistPage(value: bigint): string | null {
+    const pv = this.#pvEoi;
+    if ((value & HV_X64_MSR_VP_ASSIST_PAGE_ENABLE) === 0n) {
+      this.hvVapic = value;
+      pv?.setMsr(0n, 0);
+      return null;
+    }
+    const gpa = (value >> HV_X64_MSR_VP_ASSIST_PAGE_ADDRESS_SHIFT) <<
+      HV_X64_MSR_VP_ASSIST_PAGE_ADDRESS_SHIFT;
+    if (pv === null) return "the VP assist page needs KVM's PV EOI state";
+    if (gpa + BigInt(HV_VP_ASSIST_PAGE_SIZE) > BigInt(pv.memorySize())) {
+      return `VP assist page 0x${gpa.toString(16)} is outside guest RAM (kvm_vcpu_gfn_to_hva)`;
+    }
+    // Only apic_assist is cleared: the rest may hold what a migration kept.
+    pv.memory().write(Number(gpa), 32, 0n);
+    this.hvVapic = value;
+    pv.setMsr(gpa | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE, HV_VP_ASSIST_PAGE_SIZE);
+    return null;
   }
 
   /**

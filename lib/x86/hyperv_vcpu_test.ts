@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { findByVpIndex, HvVcpu, KVM_MAX_VCPUS } from "./hyperv_vcpu.ts";
-import type { HvSynic } from "./hyperv_synic.ts";
+import { HV_MSR, type HvSynic } from "./hyperv_synic.ts";
+import { GuestMemory } from "../core/guest_memory.ts";
+import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import type { HvPartition } from "./hyperv_hypercall.ts";
 
 /** Bare vCPUs: findByVpIndex and setVpIndex read nothing else. */
@@ -30,4 +32,26 @@ Deno.test("findByVpIndex: the vCPU of that index if its VP index matches, else t
   vs[1].setVpIndex(9n);
   assert.equal(findByVpIndex(vs, 1), vs[2]);
   assert.equal(findByVpIndex(vs, KVM_MAX_VCPUS), undefined);
+});
+
+Deno.test("HvVcpu: the VP assist page zeroes apic_assist and points PV EOI at it; disabling it turns PV EOI off", () => {
+  const mem = new GuestMemory(0x10000);
+  const pv = new KvmPvEoi({
+    mem: () => mem,
+    memorySize: () => mem.size,
+    cachesHighestIsr: true,
+    ioapicHandles: () => false,
+  });
+  const v = new HvVcpu(0, {} as HvSynic, [], {} as HvPartition, null, pv);
+  mem.write(0x4000, 32, 0xffff_ffffn);
+  mem.write(0x4004, 32, 0x77n);
+  assert.equal(v.wrmsr(HV_MSR.VP_ASSIST_PAGE, 0x4ffdn), null, "bits 11:1 ignored for the page");
+  assert.equal(mem.read(0x4000, 32), 0);
+  assert.equal(mem.read(0x4004, 32), 0x77, "only apic_assist");
+  assert.equal(v.rdmsr(HV_MSR.VP_ASSIST_PAGE), 0x4ffdn);
+  assert.equal(pv.msrVal, 0x4001n);
+  assert.equal(typeof v.wrmsr(HV_MSR.VP_ASSIST_PAGE, 0x10001n), "string", "past RAM: #GP");
+  assert.equal(v.rdmsr(HV_MSR.VP_ASSIST_PAGE), 0x4ffdn);
+  assert.equal(v.wrmsr(HV_MSR.VP_ASSIST_PAGE, 0x4000n), null);
+  assert.equal(pv.msrVal, 0n);
 });

@@ -82,6 +82,7 @@ import {
 } from "./kvm_caps.ts";
 import { HYPERV_COMMANDS, HYPERV_CONSTANTS, HYPERV_STATE } from "./hyperv_commands.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
+import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 
 type Cmd = X86Command;
 type State = StateSpec<X86Vm>;
@@ -568,6 +569,34 @@ const EOI_COMMAND: Cmd = {
   steps: undefined,
 };
 
+/**
+ * The EOI of a guest that enabled PV EOI: the flag first, the register
+ * only when the flag was clear (so the exit is conditional, made here).
+ */
+const PV_EOI_COMMAND: Cmd = {
+  actor: "vcpu",
+  name: "pv_eoi",
+  requires: needKernelLapicSetting,
+  backend: "pv eoi",
+  doc: "the EOI of a guest using KVM's PV EOI (Linux kvm_guest_apic_eoi_write; Hyper-V's " +
+    "hv_apic_eoi_write through the VP assist page's apic_assist): test-and-clear bit 0 of the " +
+    "flag at the PV EOI address (MSR_KVM_PV_EOI_EN); if it was set that is the EOI, no exit " +
+    "(KVM does it at the vCPU's next exit), else (or without PV EOI) the EOI register write",
+  params: [],
+  returns: "1 when the flag took the EOI (no exit), 0 when the EOI register was written",
+  run: (vm, cpu, a, source) => {
+    mustHaveStarted(vm, cpu);
+    const c = vm.cpus[cpu];
+    if (c.pvEoiTaken()) return 1;
+    c.vmExit();
+    if (vm.trace.enabled) actingOn(vm, cpu, a, source, "write", "lapic.eoi <- 0", writeEoi);
+    else writeEoi(vm, cpu);
+    return 0;
+  },
+  touches: undefined,
+  steps: undefined,
+};
+
 const VCPU_COMMANDS: Cmd[] = [
   {
     actor: "vcpu",
@@ -713,6 +742,7 @@ const VCPU_COMMANDS: Cmd[] = [
     run: (vm, cpu, a) => vm.cpus[cpu].setGatePresent(a.vector as number, a.present !== 0),
   },
   EOI_COMMAND,
+  PV_EOI_COMMAND,
   {
     actor: "vcpu",
     name: "lapic enable",
@@ -1444,6 +1474,21 @@ function cpuState(): State[] {
       (vm, c) => vm.cpus[c].rip,
     ),
     flag("cr8", "CR8 (TPR[7:4] with an in-kernel LAPIC)", (vm, c) => vm.cpus[c].cr8),
+    {
+      pattern: "vcpu#.pv_eoi.msr",
+      type: { kind: "u64" },
+      doc: "MSR_KVM_PV_EOI_EN as KVM holds it (pv_eoi.msr_val: the flag's GPA | enable; the VP " +
+        "assist page's GPA | 1 after HV_X64_MSR_VP_ASSIST_PAGE enabled it); 0 under Xen",
+      get: (vm, [c]) => toInt(vm.cpus[c].pvEoi?.msrVal ?? 0n),
+      bounds: vcpuBound,
+    },
+    flag(
+      "pv_eoi.pending",
+      "1 while KVM_APIC_PV_EOI_PENDING: KVM set the guest's PV EOI flag at the last entry and " +
+        "has not yet looked at it (at the vCPU's next exit)",
+      (vm, c) => vm.cpus[c].pvEoi?.pending ?? false,
+      1,
+    ),
     flag(
       "gp_faults",
       "how many #GP faults the vCPU's instructions raised",
@@ -1804,6 +1849,7 @@ const SETTINGS: SettingSpec[] = [
  */
 const X86_CONSTANTS: Record<string, number> = {
   GP: GP_FAULT,
+  MSR_KVM_PV_EOI_EN,
   KVM_MP_STATE_RUNNABLE: MpState.Runnable,
   KVM_MP_STATE_UNINITIALIZED: MpState.Uninitialized,
   KVM_MP_STATE_INIT_RECEIVED: MpState.InitReceived,
@@ -1947,7 +1993,7 @@ function reachingMmio(c: Cmd): Cmd {
  * ```
  */
 export const X86_COMMANDS: readonly X86Command[] = [
-  ...VCPU_COMMANDS.map((c) => c === EOI_COMMAND ? c : started(exiting(c))),
+  ...VCPU_COMMANDS.map((c) => c === EOI_COMMAND || c === PV_EOI_COMMAND ? c : started(exiting(c))),
   ...VMM_COMMANDS,
   ...VMM_IOCTL_COMMANDS,
   ...MCE_COMMANDS,

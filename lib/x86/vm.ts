@@ -48,6 +48,7 @@ import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
 import { HvSynic } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, HvStimer } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
+import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { decodeMsi, decodeMsiInto, msiAddressLow, MsiDecoder, MsiStatus } from "./msi.ts";
@@ -545,9 +546,18 @@ export class X86Vm implements VmModel {
         busCycleNs: config.apicBusCycleNs,
         avicIcr2: config.amdAvic ?? false,
       });
+      // KVM's PV EOI (MSR_KVM_PV_EOI_EN); Xen has none.
+      const pvEoi = hypervisor === "xen" ? undefined : new KvmPvEoi({
+        mem: () => this.memory(),
+        memorySize: () => this.memorySize,
+        cachesHighestIsr: !(config.amdAvic ?? false),
+        ioapicHandles: (v) =>
+          this.#handled?.handles(i, v) ?? this.#splitEois?.handles(i, v) ?? false,
+        emit: (kind, detail) => void (trace.enabled && trace.emit(`vcpu${i}`, kind, detail)),
+      });
       const hyperv = this.hvPartition === null
         ? undefined
-        : this.#hypervVcpu(i, lapic, this.hvPartition, env);
+        : this.#hypervVcpu(i, lapic, this.hvPartition, env, pvEoi);
       if (config.lapicMode === "x2apic") {
         // As userspace's KVM_SET_MSRS would: host-initiated, straight from reset.
         lapic.setApicBase((lapic.apicBase | ApicBaseBit.EXTD) >>> 0, true);
@@ -568,6 +578,7 @@ export class X86Vm implements VmModel {
           now: env.now,
           run,
           hyperv,
+          pvEoi,
         }),
       );
     }
@@ -673,7 +684,13 @@ export class X86Vm implements VmModel {
    * LAPIC: the SynIC's auto-EOI and EOI-ack vectors, and the interrupts of
    * SINTs and direct-mode timers.
    */
-  #hypervVcpu(i: number, lapic: Lapic, partition: HvPartition, env: ModelEnv): HvVcpu {
+  #hypervVcpu(
+    i: number,
+    lapic: Lapic,
+    partition: HvPartition,
+    env: ModelEnv,
+    pvEoi: KvmPvEoi | undefined,
+  ): HvVcpu {
     const trace = this.trace, name = `vcpu${i}`;
     const emit = (kind: string, detail: string) =>
       void (trace.enabled && trace.emit(name, kind, detail));
@@ -709,7 +726,14 @@ export class X86Vm implements VmModel {
       lapic.useAutoEoi(synic.autoEoi);
       lapic.useSynicEoi(synic.vectors, (v) => synic.sendEoi(v));
     }
-    hv = new HvVcpu(i, synic, stimers, partition, this.#irqchipInKernel ? lapic : null);
+    hv = new HvVcpu(
+      i,
+      synic,
+      stimers,
+      partition,
+      this.#irqchipInKernel ? lapic : null,
+      pvEoi ?? null,
+    );
     this.hyperv.push(hv);
     return hv;
   }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
@@ -439,7 +440,7 @@ function emit(vm: X86Vm, source: string, text: string): number {
  * VMM_IOCTL_COMMANDS.map((c) => c.name); // ["kvm irqfd", "signal", ...]
  * ```
  */
-export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
+export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
   {
     actor: "vmm",
     name: "kvm irqfd",
@@ -552,7 +553,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     backend: "KVM_GET_MSRS",
     doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_APIC_BASE, IA32_TSC_DEADLINE, the " +
       "x2APIC MSRs (x2APIC mode only), the machine-check MSRs (MCG_CTL and MCi_CTL2 even " +
-      "without MCG_CTL_P / MCG_CMCI_P), and a Hyper-V vCPU's Hyper-V MSRs (HV_X64_MSR_VP_INDEX...)",
+      "without MCG_CTL_P / MCG_CMCI_P), MSR_KVM_PV_EOI_EN, and a Hyper-V vCPU's Hyper-V MSRs " +
+      "(HV_X64_MSR_VP_INDEX...)",
     params: [VCPU, {
       name: "msr",
       type: { kind: "int", min: 0, max: 0xffff_ffff, what: "an MSR index" },
@@ -560,6 +562,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     }],
     returns: "the value, or -1 when KVM_GET_MSRS processes no entry",
     run: (vm, _c, a) => {
+      const pv = vm.cpus[a.vcpu as number].pvEoi;
+      if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
         return typeof v === "bigint" ? toInt(v) : -1;
@@ -579,7 +583,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
     backend: "KVM_SET_MSRS",
     doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_APIC_BASE may make the transitions a " +
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
-      "bits still fail; HV_X64_MSR_VP_INDEX (0x40000002) sets a Hyper-V vCPU's VP index, below " +
+      "bits still fail; MSR_KVM_PV_EOI_EN as the guest's write (0 where it #GPs); " +
+      "HV_X64_MSR_VP_INDEX (0x40000002) sets a Hyper-V vCPU's VP index, below " +
       "KVM_MAX_VCPUS (4096)",
     params: [VCPU, {
       name: "msr",
@@ -596,6 +601,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
         `KVM_SET_MSRS vcpu${a.vcpu} 0x${msr.toString(16)} <- 0x${value.toString(16)}`,
       );
       return vm.trace.within(id, () => {
+        if (msr === MSR_KVM_PV_EOI_EN && vm.cpus[a.vcpu as number].pvEoi !== null) {
+          return vm.cpus[a.vcpu as number].setPvEoiMsr(value) ? 1 : 0;
+        }
         if (msr === HV_MSR.VP_INDEX) {
           return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
         }
@@ -994,7 +1002,26 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = [
       vm.trace.within(id, () => vm.irqfds.signal(a.fd as number));
     },
   },
-];
+]);
+
+/**
+ * A vCPU ioctl finds its vCPU outside the guest: it exited, and KVM's work
+ * at that exit (`kvm_lapic_sync_from_vapic`: an armed PV EOI) is done
+ * before the ioctl looks ({@link X86Cpu.syncFromGuest}).
+ */
+function outOfGuest(cmds: X86Command[]): X86Command[] {
+  return cmds.map((c) => {
+    if (!c.params.includes(VCPU)) return c;
+    const run = c.run;
+    return {
+      ...c,
+      run: (vm, cpu, a, source) => {
+        vm.cpus[a.vcpu as number]?.syncFromGuest();
+        return run(vm, cpu, a, source);
+      },
+    };
+  });
+}
 
 /**
  * The state paths: `eventfd[N]`.
