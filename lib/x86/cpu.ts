@@ -159,6 +159,12 @@ export interface X86CpuOptions {
    * assist page shares). Default none: the MSR #GPs (Xen has no such MSR).
    */
   pvEoi?: KvmPvEoi;
+  /**
+   * The vCPU enters the guest after it was blocked in the kernel (HLT,
+   * INIT / SIPI): KVM services the requests that did not wake it
+   * (KVM_REQ_SCAN_IOAPIC) before any injection. Default: nothing to do.
+   */
+  entered?: (n: number) => void;
 }
 
 /** CR4.MCE (bit 6): machine-check exceptions enabled. */
@@ -470,6 +476,15 @@ export class X86Cpu implements CpuModel {
     this.run = options.run ?? new KvmRun(this.name, trace);
     this.#hyperv = options.hyperv ?? null;
     this.pvEoi = options.pvEoi ?? null;
+    this.#entered = options.entered ?? null;
+  }
+
+  /** {@link X86CpuOptions.entered}, or null. */
+  readonly #entered: ((n: number) => void) | null;
+
+  /** The vCPU left a blocked state: if it runs now, its entry services what waited. */
+  #unblocked(): void {
+    if (this.#entered !== null && !this.halted) this.#entered(this.index);
   }
 
   /**
@@ -622,6 +637,8 @@ export class X86Cpu implements CpuModel {
       this.#mp = state === MpState.Halted ? MpState.Runnable : state as OwnMpState;
     }
     this.#emit("mp_state", `KVM_SET_MP_STATE ${state}: now ${this.mpState}`);
+    // Runnable now: its next KVM_RUN enters.
+    this.#unblocked();
     return 0;
   }
 
@@ -1059,6 +1076,7 @@ export class X86Cpu implements CpuModel {
         this.csBase = v << 12;
         this.rip = 0;
         this.#mp = MpState.Runnable;
+        this.#unblocked();
         this.#emit(
           "sipi",
           `SIPI 0x${v.toString(16)}: RUNNABLE at CS 0x${this.csSelector.toString(16)}, RIP 0`,
@@ -1113,6 +1131,7 @@ export class X86Cpu implements CpuModel {
     // KVM decides by IA32_APIC_BASE.BSP as it is now (kvm_vcpu_is_bsp).
     const bsp = (l.apicBase & ApicBaseBit.BSP) !== 0;
     this.#mp = bsp ? MpState.Runnable : MpState.InitReceived;
+    this.#unblocked();
     this.#emit(
       "init",
       bsp ? "INIT: reset, the BSP stays RUNNABLE" : "INIT: reset, INIT_RECEIVED (wait for SIPI)",
@@ -1360,6 +1379,8 @@ export class X86Cpu implements CpuModel {
       this.#halted = false;
       // A blocking hypercall ends with the wake-up, as HLT does.
       this.hv?.woken(this.index);
+      // The entry after the wake-up, before the injection.
+      this.#unblocked();
     }
     let kind: string, vector: number, cause = 0;
     let gv: number;

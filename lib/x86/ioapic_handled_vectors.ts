@@ -13,15 +13,22 @@
  * `kvm_scan_ioapic_irq` (a vCPU the entry's destination names, or one that
  * has the vector in IRR or ISR at the scan, which also becomes the highest
  * stale vector); `x86.c` `vcpu_scan_ioapic` (no scan while the APIC is
- * hardware-disabled); `lapic.c` `kvm_ioapic_send_eoi` (the test, and the
+ * hardware-disabled), `vcpu_enter_guest`, arch/x86/include/asm/kvm_host.h
+ * (KVM_REQ_SCAN_IOAPIC: KVM_REQUEST_WAIT | KVM_REQUEST_NO_WAKEUP), virt/kvm/
+ * kvm_main.c (`kvm_make_vcpu_request`: no wake-up for such a request);
+ * `lapic.c` `kvm_ioapic_send_eoi` (the test, and the
  * rescan after the highest stale vector's EOI), `kvm_recalculate_apic_map`
  * (every vCPU scans after the map changed).
  *
- * KVM scans at the vCPU's next entry after the request (KVM_REQ_SCAN_IOAPIC);
- * the model scans when the request is made, which is the same instant for
- * the vCPU that made it and, for the others, the kick that brings them out
- * of the guest at once. Xen's vIOAPIC has no such set (`vioapic_update_EOI`
- * hears every level EOI), so a `hypervisor xen` VM does not use it.
+ * KVM scans at the vCPU's next entry after the request (KVM_REQ_SCAN_IOAPIC,
+ * serviced in `vcpu_enter_guest` before any injection). For the vCPU that
+ * made the request, and for one in the guest (the request's kick brings it
+ * out at once), that is the same instant here. A vCPU blocked in the
+ * kernel (HLT, waiting for INIT or SIPI) is not woken by the request
+ * (KVM_REQUEST_NO_WAKEUP): it keeps its old set and scans when it next
+ * enters, so a vector that reached it meanwhile (in IRR as it wakes) is in
+ * the new set. Xen's vIOAPIC has no such set (`vioapic_update_EOI` hears
+ * every level EOI), so a `hypervisor xen` VM does not use it.
  */
 import { fieldGet } from "../core/bitfield.ts";
 import type { StateHash } from "../core/platform.ts";
@@ -51,6 +58,12 @@ export interface HandledVectorsHost {
   names(lapic: Lapic, dest: number, logical: boolean): boolean;
   /** KVM `kvm_irq_has_notifier` for the pin (a resampling irqfd on its GSI). */
   hasAckNotifier(pin: number): boolean;
+  /**
+   * vCPU `cpu` is blocked in the kernel (HLT, or waiting for INIT / SIPI):
+   * a scan request waits for its next entry ({@link IoapicHandledVectors.entered}).
+   * Absent: no vCPU ever is.
+   */
+  blocked?(cpu: number): boolean;
   /** Where scans and withheld EOIs are recorded. */
   trace: Trace;
 }
@@ -72,6 +85,8 @@ export class IoapicHandledVectors {
   readonly #handled: VectorSet[] = [];
   /** Per vCPU: `highest_stale_pending_ioapic_eoi`, or -1. */
   readonly #highestStale: number[] = [];
+  /** Per vCPU: KVM_REQ_SCAN_IOAPIC waits for its next entry (1), or not (0). */
+  readonly #requested: number[] = [];
   /**
    * No scan yet since creation: the entries are as reset left them, and
    * the only vector a scan could take is the RTC pin's 0, which no EOI can
@@ -127,6 +142,45 @@ export class IoapicHandledVectors {
    */
   scan(cpu: number): void {
     this.#ensureScanned();
+    this.#request(cpu, this.#scannedPins());
+  }
+
+  /**
+   * KVM_REQ_SCAN_IOAPIC for vCPU `cpu` (`count` pins found): a scan now,
+   * or at its next entry while it is blocked.
+   */
+  #request(cpu: number, count: number): void {
+    if (this.#host.blocked?.(cpu)) {
+      if (this.#requested[cpu] !== 1) {
+        this.#requested[cpu] = 1;
+        const t = this.#host.trace;
+        if (t.enabled) {
+          t.emit(
+            `lapic${cpu}`,
+            "scan.deferred",
+            `KVM_REQ_SCAN_IOAPIC: vCPU ${cpu} is blocked, it scans at its next entry`,
+          );
+        }
+      }
+      return;
+    }
+    this.#requested[cpu] = 0;
+    this.#scanOne(cpu, count);
+  }
+
+  /**
+   * vCPU `cpu` enters the guest after being blocked (`vcpu_enter_guest`):
+   * a scan request that waited is serviced, before any injection.
+   *
+   * @example
+   * ```ts
+   * declare const handled: IoapicHandledVectors;
+   * handled.entered(1);
+   * ```
+   */
+  entered(cpu: number): void {
+    if (this.#requested[cpu] !== 1) return;
+    this.#requested[cpu] = 0;
     this.#scanOne(cpu, this.#scannedPins());
   }
 
@@ -196,7 +250,7 @@ export class IoapicHandledVectors {
   scanAll(): void {
     this.#fresh = false;
     const count = this.#scannedPins();
-    for (let cpu = 0; cpu < this.#host.lapics.length; cpu++) this.#scanOne(cpu, count);
+    for (let cpu = 0; cpu < this.#host.lapics.length; cpu++) this.#request(cpu, count);
   }
 
   /**
@@ -238,7 +292,7 @@ export class IoapicHandledVectors {
     for (let cpu = 0; cpu < h.lapics.length; cpu++) {
       const l = h.lapics[cpu];
       if (h.names(l, dest, logical) || (moved && h.names(l, oldDest, logical))) {
-        this.#scanOne(cpu, count);
+        this.#request(cpu, count);
       }
     }
   }
@@ -257,6 +311,7 @@ export class IoapicHandledVectors {
   listener(cpu: number): EoiListener {
     this.#handled[cpu] ??= newVectorSet();
     this.#highestStale[cpu] ??= -1;
+    this.#requested[cpu] ??= 0;
     return new HandledEoiListener(this, cpu, this.#handled[cpu], this.#host.ioapic);
   }
 
@@ -305,9 +360,11 @@ export class IoapicHandledVectors {
    */
   snapshot(): () => void {
     const sets = this.#handled.map((s) => s.slice()), stale = [...this.#highestStale];
-    const fresh = this.#fresh;
+    const fresh = this.#fresh, requested = [...this.#requested];
     return () => {
       this.#fresh = fresh;
+      this.#requested.length = 0;
+      this.#requested.push(...requested);
       sets.forEach((s, i) => this.#handled[i].set(s));
       this.#highestStale.length = 0;
       this.#highestStale.push(...stale);
@@ -320,6 +377,7 @@ export class IoapicHandledVectors {
     h.n(this.#handled.length);
     for (const s of this.#handled) h.words(s);
     h.words(this.#highestStale);
+    h.words(this.#requested);
   }
 }
 

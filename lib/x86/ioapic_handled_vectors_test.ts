@@ -131,3 +131,29 @@ Deno.test("ioapic_handled_vectors: none under Xen, whose vIOAPIC hears every vCP
   );
   assert.equal(xen.cpus[0].lapic.irr[0x9a >>> 5] >>> (0x9a & 31) & 1, 1, "vCPU 0 got it again");
 });
+
+Deno.test("ioapic_handled_vectors: a halted vCPU scans at its next entry, with what reached it meanwhile", () => {
+  const vm = makeVm();
+  boot(vm);
+  programRte(vm, 20, { vector: 0x9a, trigger: "level", dest: 0 });
+  const cpu1 = vm.cpus[1];
+  cpu1.interruptFlag = true;
+  cpu1.hlt();
+  assert.ok(cpu1.halted);
+  // An APIC map change asks every vCPU; vCPU 1 sleeps through it.
+  vm.cpus[0].lapic.write(0xd0, 0x0100_0000);
+  assert.deepEqual(handled(vm, 1), []);
+  assert.equal(vm.signalMsi(0xfee01000, 0, 0x809a), 1);
+  assert.deepEqual(handled(vm, 1), [], "still asleep: no scan yet");
+  assert.ok(cpu1.canTake());
+  assert.equal(cpu1.take().vector, 0x9a);
+  assert.deepEqual(handled(vm, 1), [0x9a], "scanned as it entered, 0x9a then in IRR");
+  // Awake, a request scans at once: 0x9a is still in ISR, so it stays.
+  vm.cpus[0].lapic.write(0xd0, 0x0200_0000);
+  assert.deepEqual(handled(vm, 1), [0x9a]);
+  vm.ioapic!.setLine(20, 1);
+  vm.cpus[0].lapic.acknowledge();
+  vm.ioapic!.setLine(20, 0);
+  cpu1.lapic.eoi();
+  assert.equal(vm.ioapic!.remoteIrr(20), 0, "vCPU 1's EOI reached the I/O APIC");
+});

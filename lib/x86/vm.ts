@@ -507,6 +507,8 @@ export class X86Vm implements VmModel {
         lapics: this.bus.lapics,
         names: (l, dest, logical) => this.#namedByIoapic(l, dest, logical),
         hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
+        // HLT, or waiting for INIT / SIPI: blocked in the kernel (a vCPU being built is not).
+        blocked: (cpu) => this.cpus[cpu]?.halted ?? false,
         trace,
       })
       : null;
@@ -579,6 +581,7 @@ export class X86Vm implements VmModel {
           run,
           hyperv,
           pvEoi,
+          entered: handled === null ? undefined : (n) => handled.entered(n),
         }),
       );
     }
