@@ -320,6 +320,11 @@ export class X86Cpu implements CpuModel {
   readonly #gateAbsent = new Uint8Array(256);
   /** How many gates are not present: 0 keeps every take on the fast path. */
   #gatesAbsent = 0;
+  /**
+   * 1 while a gate is absent or PV EOI is on ({@link X86Cpu.#pvEoiOn}): the
+   * rare cases the fast take and boundary leave to the slow ones, one test.
+   */
+  #rare = 0;
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
@@ -353,11 +358,19 @@ export class X86Cpu implements CpuModel {
     h.n(
       (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
         (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
-        (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0),
+        (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0) |
+        (this.#pvEoiWritten ? 512 : 0),
     );
     this.run.hashFields(h);
     h.value(this.hv);
-    this.pvEoi?.hashFields(h);
+    // PV EOI never written (the rule): a bit of the flags word, no bigint.
+    if (this.#pvEoiWritten) this.pvEoi!.hashFields(h);
+  }
+
+  /** PV EOI's MSR is not 0 or its flag is armed: its state is hashed. */
+  get #pvEoiWritten(): boolean {
+    const pv = this.pvEoi;
+    return pv !== null && (pv.pending || pv.msrVal !== 0n);
   }
 
   /**
@@ -389,11 +402,17 @@ export class X86Cpu implements CpuModel {
     const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
     const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
-    const pvEoi = this.pvEoi?.snapshot(), pvEoiOn = this.#pvEoiOn;
+    // Two scalars, no closure: a snapshot per state allocates nothing more for PV EOI.
+    const pvMsr = this.pvEoi?.msrVal ?? 0n, pvPending = this.pvEoi?.pending ?? false;
+    const pvEoiOn = this.#pvEoiOn;
     return () => {
       lapic();
       run();
-      pvEoi?.();
+      const pv = this.pvEoi;
+      if (pv !== null) {
+        pv.msrVal = pvMsr;
+        pv.pending = pvPending;
+      }
       this.#pvEoiOn = pvEoiOn;
       this.interruptFlag = interruptFlag;
       this.shadow = shadow;
@@ -417,6 +436,7 @@ export class X86Cpu implements CpuModel {
       if (gateAbsent !== null) this.#gateAbsent.set(gateAbsent);
       else if (this.#gatesAbsent !== 0) this.#gateAbsent.fill(0);
       this.#gatesAbsent = gatesAbsent;
+      this.#rare = gatesAbsent !== 0 || pvEoiOn ? 1 : 0;
       this.hasRun = hasRun;
       this.extint = extint;
       // Mostly empty before and after (a restore per order).
@@ -503,6 +523,7 @@ export class X86Cpu implements CpuModel {
   #pvEoiChanged(): void {
     const p = this.pvEoi;
     this.#pvEoiOn = p !== null && (p.enabled || p.pending);
+    this.#rare = this.#gatesAbsent !== 0 || this.#pvEoiOn ? 1 : 0;
   }
 
   /**
@@ -809,6 +830,7 @@ export class X86Cpu implements CpuModel {
     if (this.#gateAbsent[vector] === absent) return;
     this.#gateAbsent[vector] = absent;
     this.#gatesAbsent += present ? -1 : 1;
+    this.#rare = this.#gatesAbsent !== 0 || this.#pvEoiOn ? 1 : 0;
     this.#emit("idt", `IDT gate ${vector}: P=${present ? 1 : 0}`);
   }
 
@@ -1319,8 +1341,8 @@ export class X86Cpu implements CpuModel {
     const l = this.lapic;
     if (
       this.trace.enabled || this.#halted || this.#softwareVector >= 0 || this.injected >= 0 ||
-      l.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0 || this.#gatesAbsent !== 0 ||
-      this.#pvEoiOn || this.extIntReady()
+      l.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0 || this.#rare !== 0 ||
+      this.extIntReady()
     ) {
       return this.#takeAny();
     }
@@ -1356,7 +1378,7 @@ export class X86Cpu implements CpuModel {
     if (
       l.nmiPending !== 0 || l.initPending || l.sipiVector >= 0 || this.hv !== null ||
       this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0 ||
-      this.#exVector >= 0 || this.#gatesAbsent !== 0 || this.#pvEoiOn
+      this.#exVector >= 0 || this.#rare !== 0
     ) {
       return boundaryOf(this);
     }

@@ -87,6 +87,8 @@ export class IoapicHandledVectors {
   readonly #highestStale: number[] = [];
   /** Per vCPU: KVM_REQ_SCAN_IOAPIC waits for its next entry (1), or not (0). */
   readonly #requested: number[] = [];
+  /** How many vCPUs have a request waiting: 0 (the rule) makes hashing and saving them free. */
+  #requestedCount = 0;
   /**
    * No scan yet since creation: the entries are as reset left them, and
    * the only vector a scan could take is the RTC pin's 0, which no EOI can
@@ -153,6 +155,7 @@ export class IoapicHandledVectors {
     if (this.#host.blocked?.(cpu)) {
       if (this.#requested[cpu] !== 1) {
         this.#requested[cpu] = 1;
+        this.#requestedCount++;
         const t = this.#host.trace;
         if (t.enabled) {
           t.emit(
@@ -164,7 +167,10 @@ export class IoapicHandledVectors {
       }
       return;
     }
-    this.#requested[cpu] = 0;
+    if (this.#requested[cpu] === 1) {
+      this.#requested[cpu] = 0;
+      this.#requestedCount--;
+    }
     this.#scanOne(cpu, count);
   }
 
@@ -181,6 +187,7 @@ export class IoapicHandledVectors {
   entered(cpu: number): void {
     if (this.#requested[cpu] !== 1) return;
     this.#requested[cpu] = 0;
+    this.#requestedCount--;
     this.#scanOne(cpu, this.#scannedPins());
   }
 
@@ -360,11 +367,15 @@ export class IoapicHandledVectors {
    */
   snapshot(): () => void {
     const sets = this.#handled.map((s) => s.slice()), stale = [...this.#highestStale];
-    const fresh = this.#fresh, requested = [...this.#requested];
+    const fresh = this.#fresh, requestedCount = this.#requestedCount;
+    const requested = requestedCount === 0 ? null : [...this.#requested];
     return () => {
       this.#fresh = fresh;
-      this.#requested.length = 0;
-      this.#requested.push(...requested);
+      if (requested !== null) {
+        this.#requested.length = 0;
+        this.#requested.push(...requested);
+      } else if (this.#requestedCount !== 0) this.#requested.fill(0);
+      this.#requestedCount = requestedCount;
       sets.forEach((s, i) => this.#handled[i].set(s));
       this.#highestStale.length = 0;
       this.#highestStale.push(...stale);
@@ -373,11 +384,12 @@ export class IoapicHandledVectors {
 
   /** Feeds `h` the sets, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    h.bool(this.#fresh);
+    // The waiting requests' count shares the word (0, the rule, adds nothing).
+    h.n((this.#fresh ? 1 : 0) | (this.#requestedCount << 1));
     h.n(this.#handled.length);
     for (const s of this.#handled) h.words(s);
     h.words(this.#highestStale);
-    h.words(this.#requested);
+    if (this.#requestedCount !== 0) h.words(this.#requested);
   }
 }
 

@@ -171,13 +171,4 @@ export class KvmPvEoi {
     h.big(this.msrVal);
     h.bool(this.pending);
   }
-
-  /** Saves the state and returns a function that puts it back (`scn explore`). */
-  snapshot(): () => void {
-    const { msrVal, pending } = this;
-    return () => {
-      this.msrVal = msrVal;
-      this.pending = pending;
-    };
-  }
 }
