@@ -300,7 +300,12 @@ export function platformEntry<M extends VmModel>(platform: Platform<M>): Platfor
       this.#own = vm;
     }
     static own(vm: VmModel): M {
-      if (#own in vm) return vm.#own;
+      // One lookup, not `#own in vm` and then another: a VM not made here throws.
+      try {
+        return (vm as unknown as Made).#own;
+      } catch {
+        // Reported below.
+      }
       throw new Error(
         `internal error: VM '${vm.name}' was not created by the ${
           platform.arch.join("/")

@@ -126,6 +126,19 @@ export function perform(m: Machine, s: CompiledOp): void {
     case SETTLE:
       m.runFor(0, op.loc);
       return;
+    default:
+      performOther(m, s);
+  }
+}
+
+/**
+ * {@link perform} of the statements other than a `do` and a `run`, the ones
+ * a round trip runs: apart, so that `perform` stays small enough for V8 to
+ * inline into the loops that call it.
+ */
+function performOther(m: Machine, s: CompiledOp): void {
+  const op = s.op;
+  switch (s.kind) {
     case LET:
       m.env.set((op as Extract<Op, { op: "let" }>).name, s.value!(m));
       return;
@@ -299,8 +312,19 @@ export class Compiled {
    */
   handlerFor(m: Machine, v: number, c: number, taken: Taken): CompiledHandler | null {
     const choice = this.#handlers[v][c];
+    if (taken.kind === choice.kind && taken.vector === choice.vector) return choice.handler;
+    return this.#choose(m, v, c, taken, choice);
+  }
+
+  /** {@link Compiled.handlerFor} of a take other than the vCPU's last one. */
+  #choose(
+    m: Machine,
+    v: number,
+    c: number,
+    taken: Taken,
+    choice: HandlerChoice,
+  ): CompiledHandler | null {
     const kind = taken.kind, vector = taken.vector;
-    if (kind === choice.kind && vector === choice.vector) return choice.handler;
     let byVector = choice.byKind.get(kind);
     if (byVector === undefined) choice.byKind.set(kind, byVector = new Map());
     let h = byVector.get(vector);

@@ -158,6 +158,8 @@ export class History {
   /** Matchers of literal `in order` lists, by vm and vCPU. */
   readonly #matchers: OrderMatcher[][][];
   readonly #byCond = new Map<TookCond, OrderMatcher>();
+  /** Whether the program has an `in order` condition: a sequence or a matcher to feed. */
+  readonly #ordered: boolean;
   /** The names a full history's records carry: the program's VMs', and per VM its vCPUs'. */
   readonly #vmNames: readonly string[];
   readonly #cpuNames: readonly (readonly string[])[];
@@ -179,7 +181,9 @@ export class History {
     this.#cpuNames = cpuNames;
     this.#cpus = cpuNames.map((names) => names.map(() => new CpuHistory()));
     this.#matchers = cpuNames.map((names) => names.map(() => []));
-    for (const c of inOrderConds(program)) {
+    const ordered = inOrderConds(program);
+    this.#ordered = ordered.length !== 0;
+    for (const c of ordered) {
       const cpu = this.#cpus[c.vm]?.[c.cpu];
       if (cpu === undefined) continue;
       if (c.values.every(literal)) {
@@ -194,21 +198,42 @@ export class History {
   record(v: number, c: number, kind: string, vector: number, time: number, event: number): void {
     const h = this.#cpus[v][c];
     h.total++;
+    // What a take other than the last one's kind and vector needs is apart, so that the common
+    // record stays small enough for V8 to inline.
+    if (vector !== h.lastVector || kind !== h.lastKind) this.#switchCounts(h, kind, vector);
+    h.lastVectorCount.n++;
+    h.lastKindCount.n++;
+    // What only `in order` conditions and a full history need, apart (see above).
+    if (this.#ordered || this.full) this.#keep(h, v, c, kind, vector, time, event);
+  }
+
+  /** Points `h`'s last counts at `kind`'s and `vector`'s (see {@link History.record}). */
+  #switchCounts(h: CpuHistory, kind: string, vector: number): void {
     if (vector !== h.lastVector) {
       let k = h.byVector.get(vector);
       if (k === undefined) h.byVector.set(vector, k = { n: 0 });
       h.lastVector = vector;
       h.lastVectorCount = k;
     }
-    h.lastVectorCount.n++;
     if (kind !== h.lastKind) {
       let k = h.byKind.get(kind);
       if (k === undefined) h.byKind.set(kind, k = { n: 0 });
       h.lastKind = kind;
       h.lastKindCount = k;
     }
-    h.lastKindCount.n++;
-    h.sequence?.push({ kind, vector });
+  }
+
+  /** {@link History.record} of what `in order` conditions and a full history keep. */
+  #keep(
+    h: CpuHistory,
+    v: number,
+    c: number,
+    kind: string,
+    vector: number,
+    time: number,
+    event: number,
+  ): void {
+    if (h.sequence !== null) h.sequence.push({ kind, vector });
     const matchers = this.#matchers[v][c];
     for (let i = 0; i < matchers.length; i++) matchers[i].see(kind, vector);
     if (this.full) {
@@ -220,7 +245,7 @@ export class History {
   /**
    * For `scn explore`'s snapshots: a function that puts the history back
    * as it is now (counts, sequences, `in order` matchers, records), as
-   * often as called. Fixed for the run: full, #byCond, #vmNames, #cpuNames.
+   * often as called. Fixed for the run: full, #byCond, #ordered, #vmNames, #cpuNames.
    */
   snapshot(): () => void {
     const records = this.records.length;

@@ -632,18 +632,9 @@ class Interpreter {
    * block lookup per iteration.
    */
   repeat(op: Extract<Op, { op: "repeat" }>, body?: readonly CompiledOp[]): void {
-    const n = this.eval(op.count);
-    if (typeof n !== "number" || n < 0) {
-      this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
-    }
+    const n = this.repeatCount(op);
     if (body === undefined) {
-      for (let i = 0; i < n; i++) {
-        this.charge(op.loc, 1, "repeat");
-        this.tick(op.loc, "repeat");
-        this.loops.push(i, n);
-        this.block(op.body);
-        this.leaveLoop();
-      }
+      this.repeatWalked(op, n);
       return;
     }
     const onStep = this.onStep, ops = op.body, loops = this.loops;
@@ -662,6 +653,26 @@ class Interpreter {
       }
     }
     if (n > 0) this.leaveLoop();
+  }
+
+  /** A `repeat`'s count, refused unless a number >= 0. */
+  repeatCount(op: Extract<Op, { op: "repeat" }>): number {
+    const n = this.eval(op.count);
+    if (typeof n !== "number" || n < 0) {
+      this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
+    }
+    return n;
+  }
+
+  /** {@link Interpreter.repeat} of a body walked, not compiled. */
+  repeatWalked(op: Extract<Op, { op: "repeat" }>, n: number): void {
+    for (let i = 0; i < n; i++) {
+      this.charge(op.loc, 1, "repeat");
+      this.tick(op.loc, "repeat");
+      this.loops.push(i, n);
+      this.block(op.body);
+      this.leaveLoop();
+    }
   }
 
   /**
@@ -868,38 +879,64 @@ class Interpreter {
   /** {@link Interpreter.call} with its arguments evaluated already. */
   callWith(c: Call, args: Args): Val | void {
     const vm = this.vms[c.vm];
-    const t = this.trace;
-    const before = c.cpu >= 0 && t.enabled ? t.events.length : -1;
+    // A traced run, a model's refusal and a fault are apart, so that this stays small enough
+    // for V8 to inline where a round trip's commands are performed.
+    if (c.cpu >= 0 && this.trace.enabled) return this.callTraced(c, args);
     let result: Val | void;
     try {
       result = c.spec.run(vm, c.cpu, args, c.source);
     } catch (e) {
-      // A model refusing what the scenario asked is bad input, not a bug.
-      if (e instanceof CommandInputError) this.inputError(c.loc, e.message);
-      throw e;
+      this.commandThrew(c, e);
+    }
+    if (c.cpu >= 0) {
+      const cpu = vm.cpus[c.cpu];
+      if (cpu.faulted !== true) cpu.retire();
+      else this.faultedAt(c, cpu);
+    }
+    return result;
+  }
+
+  /** {@link Interpreter.callWith} of a vCPU's command while the trace is on. */
+  callTraced(c: Call, args: Args): Val | void {
+    const vm = this.vms[c.vm];
+    const t = this.trace;
+    const before = t.events.length;
+    let result: Val | void;
+    try {
+      result = c.spec.run(vm, c.cpu, args, c.source);
+    } catch (e) {
+      this.commandThrew(c, e);
     }
     // Every instruction leaves an event, so a trace shows where each one fell
     // (a take between two of them); one its model did not trace gets this one.
-    if (before >= 0 && t.events.length === before) {
+    if (t.events.length === before) {
       t.emit(
         c.source,
         c.spec.name.replaceAll(" ", "."),
         result === undefined ? "executed" : `-> ${formatVal(result)}`,
       );
     }
-    if (c.cpu >= 0) {
-      const cpu = vm.cpus[c.cpu];
-      if (cpu.faulted !== true) cpu.retire();
-      else if (cpu !== this.restartable) {
-        cpu.faulted = false;
-        this.inputError(
-          c.loc,
-          `${cpu.name}'s ${c.spec.name} raised a fault, after whose handler it executes again: ` +
-            `only an instruction in 'run ${cpu.name} { }' or in a handler can`,
-        );
-      }
-    }
+    const cpu = vm.cpus[c.cpu];
+    if (cpu.faulted !== true) cpu.retire();
+    else this.faultedAt(c, cpu);
     return result;
+  }
+
+  /** A command threw: a model refusing what the scenario asked is bad input, not a bug. */
+  commandThrew(c: Call, e: unknown): never {
+    if (e instanceof CommandInputError) this.inputError(c.loc, e.message);
+    throw e;
+  }
+
+  /** A vCPU's command faulted: only a restartable instruction may (see {@link CpuModel.faulted}). */
+  faultedAt(c: Call, cpu: CpuModel): void {
+    if (cpu === this.restartable) return;
+    cpu.faulted = false;
+    this.inputError(
+      c.loc,
+      `${cpu.name}'s ${c.spec.name} raised a fault, after whose handler it executes again: ` +
+        `only an instruction in 'run ${cpu.name} { }' or in a handler can`,
+    );
   }
 
   args(c: Call): Args {
@@ -990,6 +1027,15 @@ class Interpreter {
       this.settleOne(loc);
       return;
     }
+    this.settlePasses(loc);
+  }
+
+  /**
+   * {@link Interpreter.settle} in passes over every vCPU: apart, so that
+   * `settle` stays small enough for V8 to inline where the one-vCPU loop runs.
+   */
+  settlePasses(loc: Loc): void {
+    const vms = this.vms;
     // Anything may have happened since the last settling (statements, timers): every vCPU is
     // visited at least once.
     this.wakeAll();
@@ -1060,17 +1106,21 @@ class Interpreter {
    */
   take(v: number, c: number, cpu: CpuModel, frames: Frame[], taken: Taken): void {
     this.history.record(v, c, taken.kind, taken.vector, this.now, taken.event);
-    const spare = this.spareFrames[v][c];
-    if (this.compiled !== null) {
-      const handler = this.compiled.handlerFor(this, v, c, taken);
-      if (handler !== null) {
-        this.enter(frames, spare, handler.decl, taken, handler.steps, handler.binds);
-      } else cpu.returnFromInterrupt();
-    } else {
-      const handler = this.findHandler(v, c, taken);
-      if (handler) this.enter(frames, spare, handler, taken, null, true);
-      else cpu.returnFromInterrupt();
+    if (this.compiled === null) {
+      this.takeWalked(v, c, cpu, frames, taken);
+      return;
     }
+    const handler = this.compiled.handlerFor(this, v, c, taken);
+    if (handler !== null) {
+      this.enter(frames, this.spareFrames[v][c], handler.decl, taken, handler.steps, handler.binds);
+    } else cpu.returnFromInterrupt();
+  }
+
+  /** {@link Interpreter.take}'s handler, found by walking the program's handlers. */
+  takeWalked(v: number, c: number, cpu: CpuModel, frames: Frame[], taken: Taken): void {
+    const handler = this.findHandler(v, c, taken);
+    if (handler) this.enter(frames, this.spareFrames[v][c], handler, taken, null, true);
+    else cpu.returnFromInterrupt();
   }
 
   /**
@@ -1087,21 +1137,26 @@ class Interpreter {
       return false;
     }
     this.restartable = cpu;
-    if (!top.bindsNeeded && !this.invariantsReadVariables) {
-      if (top.steps !== null) perform(this, top.steps[top.pc++]);
-      else this.exec(top.ops[top.pc++]);
-    } else {
-      const hid = this.bind(frames);
-      try {
-        if (top.steps !== null) perform(this, top.steps[top.pc++]);
-        else this.exec(top.ops[top.pc++]);
-      } finally {
-        this.unbind(hid);
-      }
-    }
+    if (top.bindsNeeded || this.invariantsReadVariables) this.boundStep(frames, top);
+    else if (top.steps !== null) perform(this, top.steps[top.pc++]);
+    else this.exec(top.ops[top.pc++]);
     this.restartable = null;
     if (cpu.faulted === true) this.restartAfterFault(cpu, top);
     return true;
+  }
+
+  /**
+   * {@link Interpreter.handlerStep}'s statement with the handler variables
+   * bound around it; apart, so that the common step stays small enough to inline.
+   */
+  boundStep(frames: Frame[], top: Frame): void {
+    const hid = this.bind(frames);
+    try {
+      if (top.steps !== null) perform(this, top.steps[top.pc++]);
+      else this.exec(top.ops[top.pc++]);
+    } finally {
+      this.unbind(hid);
+    }
   }
 
   /**
@@ -1233,16 +1288,19 @@ class Interpreter {
   /** `what` names the statement at `loc` that spends it: `repeat`, `for` or `range`. */
   charge(loc: Loc, amount: number, what: "repeat" | "for" | "range"): void {
     this.work += amount;
-    if (this.work > this.maxSteps * WORK_FACTOR) {
-      throw new ScnError({
-        kind: "budget",
-        message: `work budget exhausted at this ${what === "range" ? "range" : `'${what}'`}: ` +
-          `loops and ranges went past ${this.maxSteps * WORK_FACTOR} iterations in all`,
-        loc,
-        hint: `a ${what} this large is probably a mistake; --max-steps raises every budget`,
-        notes: this.lastEvents(),
-      });
-    }
+    if (this.work > this.maxSteps * WORK_FACTOR) this.workExhausted(loc, what);
+  }
+
+  /** {@link Interpreter.charge}'s error, apart so that `charge` stays small enough to inline. */
+  workExhausted(loc: Loc, what: "repeat" | "for" | "range"): never {
+    throw new ScnError({
+      kind: "budget",
+      message: `work budget exhausted at this ${what === "range" ? "range" : `'${what}'`}: ` +
+        `loops and ranges went past ${this.maxSteps * WORK_FACTOR} iterations in all`,
+      loc,
+      hint: `a ${what} this large is probably a mistake; --max-steps raises every budget`,
+      notes: this.lastEvents(),
+    });
   }
 
   /**
@@ -1252,32 +1310,39 @@ class Interpreter {
    */
   tick(loc: Loc, what: "run" | "repeat" | "for" = "run"): void {
     // A traced run keeps every event; a large --max-steps must not let it take the machine's memory.
-    if (this.trace.events.length > MAX_TRACE_EVENTS) {
-      throw new ScnError({
-        kind: "budget",
-        message: `trace budget exhausted: more than ${MAX_TRACE_EVENTS} events recorded`,
-        loc,
-        hint: "every event of a traced run is kept (--trace, --json, --timeline=all, and the " +
-          "replay that explains a failure): lower --max-steps",
-      });
-    }
-    if (++this.steps - this.budgetStart > this.maxSteps) {
-      const settling = what === "run";
-      const run = this.windowVm < 0
-        ? "run"
-        : `run ${this.vms[this.windowVm].cpus[this.windowCpu].name} { }`;
-      throw new ScnError({
-        kind: "budget",
-        message: settling
-          ? `step budget exhausted: this '${run}' did not settle within ${this.maxSteps} steps`
-          : `step budget exhausted: this '${what}' went past ${this.maxSteps} steps since the last 'run'`,
-        loc,
-        hint: settling
-          ? "something re-triggers forever (a level line never lowered, a handler that re-raises; the last events show which); --max-steps raises the budget if it is meant to run this long"
-          : `a ${what} this long is probably a mistake; --max-steps raises the budget`,
-        notes: this.lastEvents(),
-      });
-    }
+    // The errors are built apart, so that this stays small enough for V8 to inline.
+    if (this.trace.events.length > MAX_TRACE_EVENTS) this.traceExhausted(loc);
+    if (++this.steps - this.budgetStart > this.maxSteps) this.stepsExhausted(loc, what);
+  }
+
+  /** {@link Interpreter.tick}'s error when the trace holds too many events. */
+  traceExhausted(loc: Loc): never {
+    throw new ScnError({
+      kind: "budget",
+      message: `trace budget exhausted: more than ${MAX_TRACE_EVENTS} events recorded`,
+      loc,
+      hint: "every event of a traced run is kept (--trace, --json, --timeline=all, and the " +
+        "replay that explains a failure): lower --max-steps",
+    });
+  }
+
+  /** {@link Interpreter.tick}'s error when the step budget is spent. */
+  stepsExhausted(loc: Loc, what: "run" | "repeat" | "for"): never {
+    const settling = what === "run";
+    const run = this.windowVm < 0
+      ? "run"
+      : `run ${this.vms[this.windowVm].cpus[this.windowCpu].name} { }`;
+    throw new ScnError({
+      kind: "budget",
+      message: settling
+        ? `step budget exhausted: this '${run}' did not settle within ${this.maxSteps} steps`
+        : `step budget exhausted: this '${what}' went past ${this.maxSteps} steps since the last 'run'`,
+      loc,
+      hint: settling
+        ? "something re-triggers forever (a level line never lowered, a handler that re-raises; the last events show which); --max-steps raises the budget if it is meant to run this long"
+        : `a ${what} this long is probably a mistake; --max-steps raises the budget`,
+      notes: this.lastEvents(),
+    });
   }
 
   /** The last trace events, as lines for a budget error (none when the trace is off). */
