@@ -330,7 +330,9 @@ function lowerStatement(
       if (scope.handlerBinds?.has(s.name.name)) {
         fail(
           s.name.loc,
-          `'$${s.name.name}' is what the handler took: bind another name`,
+          s.name.name === HANDLER_VCPU
+            ? `'$${HANDLER_VCPU}' is the number of the handler's vCPU: bind another name`
+            : `'$${s.name.name}' is what the handler took: bind another name`,
           `write 'let $last = $${s.name.name}'`,
         );
       }
@@ -490,8 +492,9 @@ function lowerHandler(
     }]);
   }
   // Variables are the scenario's: a handler reads and rebinds them (a
-  // counter), and reads what it took (`$vector`), which is its own.
-  const own = new Set(binds.map((b) => b.name));
+  // counter), and reads what it took (`$vector`) and its vCPU's number
+  // (`$vcpu`), which are its own.
+  const own = new Set([...binds.map((b) => b.name), HANDLER_VCPU]);
   const inner: Scope = {
     ...scope,
     vars: new Set([...allBound, ...own]),
@@ -737,6 +740,9 @@ function vcpuIndex(v: Value, scope: Scope): Expr {
   }
   return lowerTyped(v, { kind: "int", min: 0, max: MAX_VCPU_INDEX, what: "vCPU index" }, scope);
 }
+
+/** In a handler's body, the number of the vCPU running it: `on vcpu[1..3] ... { ... vcpu[$vcpu] ... }`. */
+export const HANDLER_VCPU = "vcpu";
 
 /** Larger than any VM's vCPU count; the VM's own count is checked where the index is known. */
 const MAX_VCPU_INDEX = Number.MAX_SAFE_INTEGER;
@@ -1388,10 +1394,22 @@ function lowerValueTree(v: Value, scope: Scope): Expr {
     case "string":
       return { e: "lit", value: v.value, loc: v.loc };
     case "var":
+      // A handler is lowered once per vCPU it is declared on (`on vcpu[0..3]`): its own
+      // number is a constant there, as smp_id() is to the guest's handler.
+      if (v.name === HANDLER_VCPU && scope.inHandler && scope.actor !== null) {
+        return { e: "lit", value: scope.actor.cpu, loc: v.loc };
+      }
       if (!scope.vars.has(v.name)) {
         const handlerVar = scope.vms.some((vm) =>
           vm.platform.handlerEvents.some((h) => h.binds?.some((b) => b.name === v.name))
         );
+        if (v.name === HANDLER_VCPU) {
+          fail(
+            v.loc,
+            `'$${HANDLER_VCPU}' is bound only in a handler's body, to the number of its vCPU`,
+            "outside a handler, name the vCPU: 'vcpu[$i]' in a loop 'for $i in 0..3'",
+          );
+        }
         if (handlerVar) {
           fail(
             v.loc,

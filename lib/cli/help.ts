@@ -157,7 +157,8 @@ const LANGUAGE = `A .scn file, one statement per line ('#' starts a comment):
   for $i in 1..3 { vcpu[$i]: sti }                     vcpu[EXPR]: the vCPU an expression numbers, when
                                                        the statement runs: actions, 'run vcpu[$i] { }',
                                                        'vcpu[$i] took ...', vcpu[$i].lapic.isr;
-                                                       on vcpu[0..3] ...: one handler on each of them
+                                                       on vcpu[0..3] ...: one handler on each of them,
+                                                       in whose body '$vcpu' is its vCPU's number
   vmm: kvm irq_line gsi=14 level=1 -> $r               '-> $r' binds what the command returns
   vmm: kvm irq_line 14 level=1                         the main argument may be positional, every
                                                        one named ('scn help COMMAND' shows both)

@@ -352,3 +352,27 @@ expect vcpu1 took 0x30 once
     explore(program(race("vcpu1"), ""), full).stats.complete,
   );
 });
+
+Deno.test("in a handler on several vCPUs, $vcpu is the number of the one running it", () => {
+  const r = runText(
+    HEAD + `let $sum = 0
+on vcpu[1..3] vector 0x20 {
+  if vcpu[$vcpu].lapic.id == $vcpu << 24 { let $sum = $sum + $vcpu }
+  eoi
+}
+for $i in 0..3 { vcpu[$i]: lapic enable }
+for $i in 1..3 { vcpu[$i]: sti }
+for $i in 1..3 {
+  vcpu0: ipi vector=0x20 dest=$i
+  run
+}
+expect $sum == 1 + 2 + 3
+`,
+    "v.scn",
+  );
+  assert.equal(r.status, "pass", JSON.stringify(r.failures));
+  let d = error("on vcpu[1..3] vector 0x20 { let $vcpu = 1 }\n");
+  assert.equal(d.message, "'$vcpu' is the number of the handler's vCPU: bind another name");
+  d = error("expect $vcpu == 0\n");
+  assert.equal(d.message, "'$vcpu' is bound only in a handler's body, to the number of its vCPU");
+});
