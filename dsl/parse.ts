@@ -90,6 +90,9 @@ function parseRun(run: SkimmedRun, keep: boolean): Statement[] {
     lines,
     comments: false,
     intern: keep,
+    // The first parse matched this run: nothing here fails, so no
+    // expectations are recorded for a message (see parseWith).
+    peg$silentFails: 1,
   }) as unknown as { peg$result: unknown };
   const body = r.peg$result as Statement[];
   // The first parse matched these very statements here; anything else is a bug.
@@ -110,13 +113,24 @@ function parseWith(
   // is stopped where it passes the budget, before it can exhaust the stack.
   const deep = nestingPastBudget(text, source);
   if (deep) throw deep;
+  const options = {
+    grammarSource: source,
+    skim: how === "skim",
+    lazy: how === "lazy",
+    comments: how !== "skim",
+  };
   try {
-    return peggyParse(text, {
-      grammarSource: source,
-      skim: how === "skim",
-      lazy: how === "lazy",
-      comments: how !== "skim",
-    });
+    // Peggy records what it expected at the farthest position it failed,
+    // a call and often an array per token, for the message of a parse that
+    // fails. Most parses succeed: they go without, and a failed one is
+    // parsed again keeping them. The two take the same path through the text.
+    return peggyParse(text, { ...options, peg$silentFails: 1 });
+  } catch {
+    // Parsed again below with the expectations kept: the error it throws
+    // (or, for a grammar's own error() or a stack too deep, the same one).
+  }
+  try {
+    return peggyParse(text, options);
   } catch (e) {
     if (isPeggyError(e)) {
       // A scenario for a newer language may not parse here; its header says why.

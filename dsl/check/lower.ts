@@ -529,9 +529,9 @@ function lowerWindow(
       "'run ... { }' runs a vCPU's instructions: name a vCPU, as in 'run vcpu0 { sti; nop }'",
     );
   }
+  // The variables the body binds stay visible after it: `inner` shares the set.
   const inner: Scope = { ...scope, actor, inWindow: true };
   const body = lowerBlock(s.body, inner, handlers, allBound);
-  for (const v of inner.vars) scope.vars.add(v);
   return { op: "window", vm: actor.vm, cpu: actor.cpu, body, loc: s.loc };
 }
 
@@ -558,11 +558,9 @@ function lowerAction(
       `write it in a handler of ${s.actor.name}, or drop the prefix to run it on ${own.source}`,
     );
   }
-  const inner: Scope = { ...scope, actor };
-  const op = lowerStatement(s.body, inner, handlers, allBound);
-  // `vcpu0: if` keeps its actor for the block; the variables it binds stay visible.
-  for (const v of inner.vars) scope.vars.add(v);
-  return op;
+  // `vcpu0: if` keeps its actor for the block; the variables it binds stay
+  // visible after it, as `inner` shares this scope's set of them.
+  return lowerStatement(s.body, { ...scope, actor }, handlers, allBound);
 }
 
 /**
@@ -1126,7 +1124,8 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
   const segs: readonly Segment[] = a.kind === "path"
     ? segmentsOf(a.segments)
     : [{ kind: "field" as const, name: (a as { name: string }).name, loc: a.loc }];
-  const names = type.files.flatMap((f) => f.registers.map((r) => `${f.prefix}.${r.name}`));
+  // Only a message needs them: a scenario names registers thousands of times.
+  const names = () => type.files.flatMap((f) => f.registers.map((r) => `${f.prefix}.${r.name}`));
   // A prefix is one or more words; a `vcpu#` word matches `vcpu<n>` and
   // records n (`vcpu1.info` is vCPU 1's vcpu_info).
   let file: (typeof type.files)[number] | undefined;
@@ -1165,8 +1164,8 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
   if (!file || segs.length <= used || segs[used].kind !== "field") {
     fail(
       a.loc,
-      `expected a register such as '${names[0]}'`,
-      suggest(sliceOf(scope.ctx, a.loc).replace(/vcpu\d+/, "vcpu#"), names),
+      `expected a register such as '${names()[0]}'`,
+      suggest(sliceOf(scope.ctx, a.loc).replace(/vcpu\d+/, "vcpu#"), names()),
     );
   }
   const shown = fileIndexExpr !== undefined
@@ -1194,7 +1193,7 @@ function resolveRegister(a: Value, type: ParamType, scope: Scope): NonNullable<C
     fail(
       segs[used].loc,
       `unknown register '${shown}.${name}'`,
-      suggest(`${file.prefix}.${name}`, names),
+      suggest(`${file.prefix}.${name}`, names()),
     );
   }
   name = spec.name;
@@ -1500,7 +1499,6 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
     vm = resolveVm(undefined, p.loc, scope, sliceOf(scope.ctx, p.loc));
   }
   const decl = scope.vms[vm];
-  const written = shapeOf(segs);
   for (const spec of decl.platform.state) {
     const m = matchPattern(spec.pattern, segs, scope);
     if (!m) continue;
@@ -1525,7 +1523,7 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
   fail(
     p.loc,
     `unknown state path '${sliceOf(scope.ctx, p.loc)}'`,
-    suggest(written, patterns)?.replaceAll("vcpu#", cpu).replaceAll("[#]", "[n]") ??
+    suggest(shapeOf(segs), patterns)?.replaceAll("vcpu#", cpu).replaceAll("[#]", "[n]") ??
       "'scn help state' lists readable paths",
   );
 }

@@ -69,7 +69,8 @@ function readSettings(
   values: Record<string, Val>,
 ): void {
   const given = new Map<string, Loc>();
-  const names = settings.map((x) => x.name);
+  // For messages only.
+  const names = () => settings.map((x) => x.name);
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     let key: string, keyLoc: Loc, value: WordItem | undefined;
@@ -81,14 +82,14 @@ function readSettings(
       key = item.name;
       keyLoc = item.loc;
     } else {
-      fail(item.loc, "expected a setting name here", settingHint("", names));
+      fail(item.loc, "expected a setting name here", settingHint("", names()));
     }
     const spec = settings.find((x) => x.name === key);
     if (!spec) {
       fail(
         keyLoc,
         `unknown ${prefix ? `'${prefix.slice(0, -1)}' ` : "vm "}setting '${key}'`,
-        settingHint(key, names),
+        settingHint(key, names()),
       );
     }
     const prev = given.get(key);
