@@ -14,7 +14,8 @@ import { parseArgs } from "./args.ts";
 const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
 import { loadPlatforms } from "../api/platform_loaders.ts";
 import type { PlatformEntry } from "../core/platform.ts";
-import { archesNamed } from "../load/arches.ts";
+import { readArches } from "../load/arches.ts";
+import type { TargetRead } from "../load/targets.ts";
 import { collectFiles, FileReads, readText } from "../load/files.ts";
 import { missingOutcome } from "../load/targets.ts";
 import { readLimits } from "../load/read.ts";
@@ -256,7 +257,10 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     return ExitCode.InputError;
   }
   const outcomes: Outcome[] = missing.map(missingOutcome);
-  const runFiles = (platforms: readonly PlatformEntry[]): number | Promise<number> => {
+  const runFiles = (
+    platforms: readonly PlatformEntry[],
+    read?: TargetRead,
+  ): number | Promise<number> => {
     // Only a report that shows the whole trace or every take needs them kept; a
     // backend other than the model (the real VM) runs once, as it ran.
     // A timeline of every scenario, or a page, draws passing ones' traces too.
@@ -299,7 +303,7 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
       });
     }
     for (const f of files) {
-      const done = runTarget(f, how, platforms, limits, reads);
+      const done = runTarget(f, how, platforms, limits, reads, read);
       outcomes.push(...done);
       finished(done);
     }
@@ -311,9 +315,10 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     // The command line's own entry, running or checking: only the models the
     // scenarios name are loaded. Several files (the library) name every model
     // in practice, and parsing each twice to find out would cost more than
-    // loading them.
-    const arches = files.length === 1 ? archesNamed(files[0], limits) : [undefined];
-    return loadPlatforms(arches).then(runFiles);
+    // loading them. One file's trees, parsed to tell, are the ones checked.
+    if (files.length !== 1) return loadPlatforms([undefined]).then((p) => runFiles(p));
+    const { arches, read } = readArches(files[0], limits);
+    return loadPlatforms(arches).then((p) => runFiles(p, read));
   }
   return runFiles(platforms);
 }

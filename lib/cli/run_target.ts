@@ -11,7 +11,7 @@ import type { Program } from "../../dsl/program.ts";
 import type { PlatformEntry } from "../core/platform.ts";
 import { runProgram, type ScenarioResult } from "../engine/run.ts";
 import { runExplained } from "../engine/explained.ts";
-import { errorOutcome, inHost, type Loaded, loadTarget } from "../load/targets.ts";
+import { errorOutcome, inHost, type Loaded, loadTarget, type TargetRead } from "../load/targets.ts";
 import type { ReadLimits } from "../load/read.ts";
 import type { FileReads } from "../load/files.ts";
 import type { Outcome } from "../report/outcome.ts";
@@ -85,7 +85,8 @@ export function runLoaded(loaded: Loaded, how: RunMode): Outcome {
  * Runs or checks every scenario a target names (a `.scn` file, a host file,
  * `bug.md:12`), one outcome each, checked against `platforms`; `limits` are
  * the read budgets (for a stranger's scenario by default), `reads` what the
- * run has read already (its includes), shared by its targets.
+ * run has read already (its includes), shared by its targets, and `read`
+ * the target itself, read and parsed already (lib/load/arches.ts).
  *
  * @example
  * ```ts
@@ -99,9 +100,12 @@ export function runTarget(
   platforms: readonly PlatformEntry[],
   limits?: ReadLimits,
   reads?: FileReads,
+  read?: TargetRead,
 ): Outcome[] {
   const checkOnly = how.mode === "check";
-  return loadTarget(target, { platforms, limits, checkOnly, reads }).map((l) => runLoaded(l, how));
+  return loadTarget(target, { platforms, limits, checkOnly, reads, read }).map((l) =>
+    runLoaded(l, how)
+  );
 }
 
 /** The result of a scenario the backend could not run. */

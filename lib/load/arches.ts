@@ -2,14 +2,16 @@
  * Which models a target's scenarios name, read before any model is loaded:
  * the parse tree's `vm` blocks and their `arch` words, as the checker reads
  * them (dsl/check/vms.ts `archWord`). `scn run` of one scenario loads only
- * those models (lib/api/platform_loaders.ts).
+ * those models (lib/api/platform_loaders.ts), then checks the very trees
+ * read here (lib/load/targets.ts `LoadOptions.read`).
  *
  * @module
  */
+import type { ScnFile, SkimmedFile } from "../../dsl/ast.ts";
 import { parseToCheck } from "../../dsl/parse.ts";
 import { archWord } from "../../dsl/check/vms.ts";
 import type { ReadLimits } from "./read.ts";
-import { readTarget } from "./targets.ts";
+import { readTarget, type Source, type TargetRead } from "./targets.ts";
 
 /**
  * The `arch` names of the vm blocks of every scenario `target` names;
@@ -25,19 +27,40 @@ import { readTarget } from "./targets.ts";
  * ```
  */
 export function archesNamed(target: string, limits?: ReadLimits): (string | undefined)[] {
+  return readArches(target, limits).arches;
+}
+
+/**
+ * {@link archesNamed}, and the target as read and parsed to find them, for
+ * loading it without reading or parsing it again.
+ *
+ * @example
+ * ```ts
+ * const { arches, read } = readArches("scenarios/x86/readme_level_redelivery.scn");
+ * arches; // ["x86_64"]
+ * read.parsed.size; // 1
+ * ```
+ */
+export function readArches(
+  target: string,
+  limits?: ReadLimits,
+): { arches: (string | undefined)[]; read: TargetRead } {
   const r = readTarget(target, limits);
-  if (!("sources" in r)) return [undefined];
+  const parsed = new Map<Source, ScnFile | SkimmedFile>();
+  const read = { target, result: r, parsed };
+  if (!("sources" in r)) return { arches: [undefined], read };
   const out: (string | undefined)[] = [];
   for (const source of r.sources) {
-    let body;
+    let file;
     try {
-      body = parseToCheck(source.text, source.path).body;
+      file = parseToCheck(source.text, source.path);
     } catch {
       out.push(undefined);
       continue;
     }
+    parsed.set(source, file);
     let vms = 0;
-    for (const s of body) {
+    for (const s of file.body) {
       if (s.kind === "include" || s.kind === "skimmed") out.push(undefined);
       if (s.kind !== "vm") continue;
       vms++;
@@ -46,5 +69,5 @@ export function archesNamed(target: string, limits?: ReadLimits): (string | unde
     }
     if (vms === 0) out.push(undefined);
   }
-  return out;
+  return { arches: out, read };
 }

@@ -108,6 +108,9 @@ export function readScenarioFile(path: string, limit = READ_LIMITS.fileBytes): R
   return decodeUtf8(bytes, path);
 }
 
+// One decoder for every file: without `stream` a decode keeps no state.
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Decodes UTF-8 strictly; the first invalid byte is a problem located at
  * its line and column.
@@ -119,7 +122,7 @@ export function readScenarioFile(path: string, limit = READ_LIMITS.fileBytes): R
  */
 export function decodeUtf8(bytes: Uint8Array, path: string): ReadResult {
   try {
-    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+    return { text: STRICT_UTF8.decode(bytes) };
   } catch {
     const bad = firstInvalidUtf8(bytes);
     const before = new TextDecoder().decode(bytes.subarray(0, bad));

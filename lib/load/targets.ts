@@ -16,6 +16,7 @@
 import { parseToCheck } from "../../dsl/parse.ts";
 import { check } from "../../dsl/check/mod.ts";
 import type { Program } from "../../dsl/program.ts";
+import type { ScnFile, SkimmedFile } from "../../dsl/ast.ts";
 import { type Loc, TextLoc } from "../core/loc.ts";
 import { type Diagnostic, ScnError } from "../core/diagnostic.ts";
 import type { PlatformEntry } from "../core/platform.ts";
@@ -67,6 +68,21 @@ export interface LoadOptions {
    * which a long file need not hold whole (see `CheckOptions.checkOnly`).
    */
   checkOnly?: boolean;
+  /**
+   * The target as read (and its scenarios as parsed) already, by a command
+   * that looked into it first (lib/load/arches.ts): neither is done again.
+   */
+  read?: TargetRead;
+}
+
+/** A target read by {@link readTarget}, and those of its scenarios that parsed. */
+export interface TargetRead {
+  /** The target as named. */
+  target: string;
+  /** What {@link readTarget} gave for it. */
+  result: { sources: Source[] } | { outcome: InputError };
+  /** Each source's parse for checking (`parseToCheck`), where it parsed. */
+  parsed: ReadonlyMap<Source, ScnFile | SkimmedFile>;
 }
 
 /** A checked scenario, or why there is none. */
@@ -175,7 +191,9 @@ export function readTarget(
  * ```
  */
 export function loadTarget(target: string, options: LoadOptions): Loaded[] {
-  const r = readTarget(target, options.limits);
+  const r = options.read?.target === target
+    ? options.read.result
+    : readTarget(target, options.limits);
   if ("outcome" in r) return [{ kind: "error", outcome: r.outcome }];
   return r.sources.map((s) => checkSource(s, options));
 }
@@ -209,7 +227,8 @@ export function checkSource(source: Source, options: LoadOptions): Loaded {
   const { load, read } = confinedLoader(options.limits, options.reads);
   const quotes = (): Map<string, string> => new Map([...read, [source.path, source.quote]]);
   try {
-    const program = check(parseToCheck(source.text, source.path), {
+    const parsed = options.read?.parsed.get(source) ?? parseToCheck(source.text, source.path);
+    const program = check(parsed, {
       platforms: options.platforms,
       load,
       text: source.text,
