@@ -107,7 +107,7 @@ function parseRun(run: SkimmedRun, keep: boolean): Statement[] {
 function parseWith(
   text: string,
   source: string,
-  how: "whole" | "skim" | "lazy",
+  how: "whole" | "check" | "skim" | "lazy",
 ): ScnFile | SkimmedFile {
   // The generated parser recurses once per nesting level; a stranger's input
   // is stopped where it passes the budget, before it can exhaust the stack.
@@ -117,7 +117,11 @@ function parseWith(
     grammarSource: source,
     skim: how === "skim",
     lazy: how === "lazy",
-    comments: how !== "skim",
+    // A tree read once, by the checker, keeps no comments (a formatter's) and
+    // need not share one string per name (dsl/scn.peggy `intern`), which is
+    // for trees kept and costs a lookup per name.
+    comments: how !== "skim" && how !== "check",
+    ...(how === "check" ? { intern: false } : {}),
   };
   try {
     // Peggy records what it expected at the farthest position it failed,
@@ -265,10 +269,10 @@ function opensMoreThan(text: string, n: number): boolean {
 export const SKIM_FROM_CHARS = 64 * 1024;
 
 /**
- * Parses a text for the checker: whole ({@link parse}) when it is shorter
- * than {@link SKIM_FROM_CHARS}, else skimmed ({@link skim}) so that a long
- * file's trees are never all alive at once. The checker gives the same
- * program and the same diagnostics either way.
+ * Parses a text for the checker: whole ({@link parse}, but without its
+ * comments) when it is shorter than {@link SKIM_FROM_CHARS}, else skimmed
+ * ({@link skim}) so that a long file's trees are never all alive at once.
+ * The checker gives the same program and the same diagnostics either way.
  *
  * @throws {ScnError} with a `syntax` diagnostic when the text is malformed.
  *
@@ -278,5 +282,5 @@ export const SKIM_FROM_CHARS = 64 * 1024;
  * ```
  */
 export function parseToCheck(text: string, source = "<input>"): ScnFile | SkimmedFile {
-  return text.length < SKIM_FROM_CHARS ? parse(text, source) : skim(text, source);
+  return text.length < SKIM_FROM_CHARS ? parseWith(text, source, "check") : skim(text, source);
 }

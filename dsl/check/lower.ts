@@ -941,6 +941,27 @@ function matchCommand(
   return best;
 }
 
+/** A command's positional parameters ({@link mainParams}) and its register parameter. */
+interface CallParams {
+  positional: readonly ParamSpec[];
+  registerParam: ParamSpec | undefined;
+}
+
+// Worked out once per command, not at each of its calls.
+const CALL_PARAMS = new WeakMap<CommandSpec<VmModel>, CallParams>();
+
+function paramsOf(spec: CommandSpec<VmModel>): CallParams {
+  let p = CALL_PARAMS.get(spec);
+  if (p === undefined) {
+    p = {
+      positional: mainParams(spec),
+      registerParam: spec.params.find((x) => x.type.kind === "register"),
+    };
+    CALL_PARAMS.set(spec, p);
+  }
+  return p;
+}
+
 // One for every call without arguments (`nop`, `eoi`): a long timeline need not hold one each.
 const NO_ARGS: Call["args"] = Object.freeze([]);
 
@@ -982,11 +1003,10 @@ function lowerCall(
   const rest = args.slice(used);
   const bound: { param: ParamSpec; expr: Expr }[] = [];
   const given = new Map<string, Loc>();
-  const positional = mainParams(spec);
+  const { positional, registerParam } = paramsOf(spec);
   let register: Call["register"];
   let nextPositional = 0;
   const fieldArgs: { key: string; keyLoc: Loc; value: Value }[] = [];
-  const registerParam = spec.params.find((p) => p.type.kind === "register");
   for (const a of rest) {
     if (a.kind === "kv" && registerParam && a.key === registerParam.name && !register) {
       // `register=lapic.tpr`: the register by name.
