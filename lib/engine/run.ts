@@ -715,24 +715,37 @@ class Interpreter {
    */
   window(op: Extract<Op, { op: "window" }>): void {
     this.budgetStart = this.steps;
-    const cpu = this.vms[op.vm].cpus[op.cpu];
-    const onStep = this.onStep;
     this.windowVm = op.vm;
     this.windowCpu = op.cpu;
     try {
-      for (let i = 0; i < op.body.length; i++) {
-        const inner = op.body[i];
-        if (!isInstructionOf(inner, op.vm, op.cpu)) {
-          this.exec(inner);
+      this.windowBlock(op.body, op.vm, op.cpu);
+      this.settle(op.loc);
+    } finally {
+      this.windowVm = -1;
+      this.windowCpu = -1;
+    }
+  }
+
+  /**
+   * The statements of a window's block: a boundary before each of the
+   * vCPU's instructions wherever it stands, so an instruction in a `repeat`,
+   * `for`, `if` or `vcpu[$i]` statement of the window has its boundary as
+   * one written out does (a guest's loop takes an interrupt between two of
+   * its iterations, not after the loop).
+   */
+  windowBlock(ops: readonly Op[], vm: number, c: number): void {
+    const cpu = this.vms[vm].cpus[c];
+    const onStep = this.onStep;
+    for (let i = 0; i < ops.length; i++) {
+      const inner = ops[i];
+      if (isInstructionOf(inner, vm, c)) {
+        this.boundaryBefore(inner, cpu);
+        if (inner.op === "if" && holdsInstructionOf(inner, vm, c)) {
+          // The test is the instruction (`if bit ...` reads memory); its block's own have theirs.
+          const taken = this.cond(inner.cond);
           if (onStep !== undefined) onStep(inner.loc, this);
+          this.windowBlock(taken ? inner.then : inner.else, vm, c);
           continue;
-        }
-        this.settle(op.loc);
-        if (cpu.halted) {
-          this.inputError(
-            inner.loc,
-            `${cpu.name} is halted here and nothing woke it, so it cannot execute this`,
-          );
         }
         this.restartable = cpu;
         try {
@@ -746,11 +759,69 @@ class Interpreter {
           cpu.faulted = false;
           i--;
         }
+      } else if (holdsInstructionOf(inner, vm, c)) {
+        this.windowControl(inner, vm, c);
+      } else {
+        this.exec(inner);
+        if (onStep !== undefined) onStep(inner.loc, this);
       }
-      this.settle(op.loc);
-    } finally {
-      this.windowVm = -1;
-      this.windowCpu = -1;
+    }
+  }
+
+  /** Settles the machine at the boundary before a window's instruction `op`. */
+  boundaryBefore(op: Op, cpu: CpuModel): void {
+    this.settle(op.loc);
+    if (cpu.halted) {
+      this.inputError(
+        op.loc,
+        `${cpu.name} is halted here and nothing woke it, so it cannot execute this`,
+      );
+    }
+  }
+
+  /**
+   * A `repeat`, `for`, `if` or `select` in a window that holds an
+   * instruction of the window's vCPU: its control as {@link Interpreter.exec}
+   * runs it (the same budgets, loop positions and variables), its blocks
+   * through {@link Interpreter.windowBlock}.
+   */
+  windowControl(op: Op, vm: number, c: number): void {
+    switch (op.op) {
+      case "repeat": {
+        const n = this.eval(op.count);
+        if (typeof n !== "number" || n < 0) {
+          this.inputError(op.count.loc, `repeat needs a count >= 0, not ${formatVal(n)}`);
+        }
+        for (let i = 0; i < n; i++) {
+          this.charge(op.loc, 1, "repeat");
+          this.tick(op.loc, "repeat");
+          this.loops.push(i, n);
+          this.windowBlock(op.body, vm, c);
+          this.leaveLoop();
+        }
+        return;
+      }
+      case "for": {
+        const items = this.eval(op.items);
+        const list = Array.isArray(items) ? items : [items];
+        for (let i = 0; i < list.length; i++) {
+          this.charge(op.loc, 1, "for");
+          this.tick(op.loc, "for");
+          this.env.set(op.name, list[i]);
+          this.loops.push(i, list.length);
+          this.windowBlock(op.body, vm, c);
+          this.leaveLoop();
+        }
+        return;
+      }
+      case "if":
+        this.windowBlock(this.cond(op.cond) ? op.then : op.else, vm, c);
+        return;
+      case "select":
+        this.windowBlock([op.variants[this.vcpuIndex(op)]], vm, c);
+        return;
+      default:
+        this.exec(op);
     }
   }
 
@@ -1708,6 +1779,27 @@ function vcpuOfChild(op: Op): string | null {
     }
   }
   return null;
+}
+
+/**
+ * Whether a window's statement holds an instruction of vCPU `cpu` of VM
+ * `vm` inside it: a `repeat`, `for` or `if` whose blocks do, or a `vcpu[$i]`
+ * statement one of whose variants is or holds one.
+ */
+function holdsInstructionOf(op: Op, vm: number, cpu: number): boolean {
+  switch (op.op) {
+    case "repeat":
+    case "for":
+      return op.body.some((o) => isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu));
+    case "if":
+      return [...op.then, ...op.else].some((o) =>
+        isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu)
+      );
+    case "select":
+      return op.variants.some((o) => isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu));
+    default:
+      return false;
+  }
 }
 
 /**
