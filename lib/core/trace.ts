@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { StateHash } from "./platform.ts";
+
 /** One recorded event. */
 export interface TraceEvent {
   /** Position in the trace, from 1. */
@@ -123,4 +125,21 @@ export function formatTime(ns: number): string {
 export function formatEvent(e: TraceEvent): string {
   const cause = e.cause ? `  <- #${e.cause}` : "";
   return `#${e.id} @${formatTime(e.time)} ${e.source} ${e.kind}: ${e.text}${cause}`;
+}
+
+/**
+ * Feeds `h` a model's trace field, for `scn explore`'s fingerprint:
+ * nothing while it is a {@link Trace}, which the fingerprint skips (history,
+ * not state), so that a hook meeting one at every state makes no call; the
+ * value otherwise, so that the hook still feeds the field (`HashesFields`).
+ *
+ * @example
+ * ```ts
+ * import type { StateHash } from "./platform.ts";
+ * declare const h: StateHash, trace: Trace;
+ * hashTrace(h, trace); // feeds nothing
+ * ```
+ */
+export function hashTrace(h: StateHash, t: Trace): void {
+  if (!(t instanceof Trace)) h.value(t);
 }

@@ -38,7 +38,7 @@ import {
   type CpuModel,
   type Taken,
 } from "../core/platform.ts";
-import type { Trace } from "../core/trace.ts";
+import { hashTrace, type Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
@@ -346,7 +346,7 @@ export class X86Cpu implements CpuModel {
     h.n(this.index);
     h.value(this.lapic);
     h.value(this.extint);
-    h.value(this.trace);
+    hashTrace(h, this.trace);
     h.value(this.name);
     h.value(this.shadow);
     h.num(this.csSelector);

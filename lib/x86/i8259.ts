@@ -383,8 +383,9 @@ export class I8259Pair {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    h.value(this.#m);
-    h.value(this.#s);
+    // Directly, not by `h.value`: each chip is this pair's alone, never met elsewhere.
+    this.#m.hashFields(h);
+    this.#s.hashFields(h);
     h.bool(this.#intr);
   }
 

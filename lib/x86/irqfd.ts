@@ -35,7 +35,7 @@
  * @module
  */
 import type { StateHash } from "../core/platform.ts";
-import type { Trace } from "../core/trace.ts";
+import { hashTrace, type Trace } from "../core/trace.ts";
 import { EBUSY, EINVAL } from "./errno.ts";
 
 /**
@@ -121,7 +121,7 @@ export class Irqfds {
     h.value(host.eventfds);
     h.value(host.boundElsewhere);
     h.value(host.ackNotifiersChanged);
-    h.value(host.trace);
+    hashTrace(h, host.trace);
     h.value(this.list);
     h.value(this.unread);
   }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Trace } from "../core/trace.ts";
+import { hashTrace, type Trace } from "../core/trace.ts";
 import {
   clearAllVectors,
   copyVectors,
@@ -196,7 +196,7 @@ export class KvmRun {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.value(this.name);
-    h.value(this.trace);
+    hashTrace(h, this.trace);
     h.n(this.exitReason);
     h.n(this.eoiVector);
     h.n(this.ioapicEoiExits);

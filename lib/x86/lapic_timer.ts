@@ -150,6 +150,18 @@ export class LapicTimer {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
+    // Stopped at its reset values (every LAPIC whose guest never touched its
+    // timer): one word instead of eight at every state. The divisor follows
+    // from TDCR.
+    if (
+      this.#mode === TimerMode.OneShot && this.#tmict === 0 && this.#tdcr === 0 &&
+      this.#periodNs === 0 && this.#targetNs === 0 && this.#deadline === 0n &&
+      this.#handle === null
+    ) {
+      h.n(0);
+      return;
+    }
+    h.n(1);
     h.n(this.#mode);
     h.n(this.#tmict);
     h.n(this.#tdcr);

@@ -40,7 +40,7 @@
  * @module
  */
 import type { ModelEnv, VmModel } from "../core/platform.ts";
-import type { Trace } from "../core/trace.ts";
+import { hashTrace, type Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
 import { Accept, Lapic } from "./lapic.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
@@ -853,7 +853,7 @@ export class X86Vm implements VmModel {
     h.value(this.pic);
     h.value(this.ioapic);
     h.value(this.routing);
-    h.value(this.trace);
+    hashTrace(h, this.trace);
     h.value(this.xen);
     h.value(this.ram);
     h.value(this.irqfds);
