@@ -410,6 +410,25 @@ const ICR_LOW = lapicRegister("icr_low"), ICR_HIGH = lapicRegister("icr_high");
  * are listed (which names the first bad one), building no object.
  */
 function icrLow(a: Args): number {
+  // A step's constant arguments are one object, which every run of it
+  // passes again (Args are read-only): the last few are remembered by
+  // identity, in slots rather than a WeakMap, whose entries a step with
+  // variable arguments would make one of per execution.
+  for (let i = 0; i < ICR_SLOTS; i++) if (icrArgs[i] === a) return icrLows[i];
+  const low = encodeIcrLow(a);
+  icrArgs[icrNext] = a;
+  icrLows[icrNext] = low;
+  icrNext = (icrNext + 1) % ICR_SLOTS;
+  return low;
+}
+
+/** {@link icrLow}'s remembered encodings: an `ipi` step per vCPU of a small scenario. */
+const ICR_SLOTS = 4;
+const icrArgs: (Args | null)[] = new Array(ICR_SLOTS).fill(null);
+const icrLows = new Int32Array(ICR_SLOTS);
+let icrNext = 0;
+
+function encodeIcrLow(a: Args): number {
   let low = icrField(0, ICR.vector, a.vector);
   low = icrField(low, ICR.delivery_mode, a.delivery_mode);
   low = icrField(low, ICR.dest_mode, a.dest_mode);
