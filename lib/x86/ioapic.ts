@@ -350,6 +350,8 @@ const F_DSTATUS = RTE.delivery_status;
 const F_RIRR = RTE.remote_irr;
 const F_TRIGGER = RTE.trigger;
 const F_MASK = RTE.mask;
+/** An entry's low word at creation: masked, every other bit 0. */
+const RTE_LOW_AT_CREATION = fieldSet(F_MASK, 0, 1);
 const F_DEST = RTE.dest;
 const EXTINT = 0b111;
 
@@ -464,8 +466,20 @@ export class Ioapic implements EoiListener {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    h.words(this.#low);
-    h.words(this.#high);
+    // The entries a guest programmed, not all of them at every state: per 32
+    // pins, which differ from what creation left (masked, all else 0), then those.
+    const low = this.#low, high = this.#high, pins = this.pins;
+    for (let base = 0; base < pins; base += 32) {
+      const end = Math.min(pins, base + 32);
+      let mask = 0;
+      for (let i = base; i < end; i++) {
+        if (low[i] !== RTE_LOW_AT_CREATION || high[i] !== 0) mask |= 1 << (i - base);
+      }
+      h.n(mask);
+      for (let i = base; mask !== 0; i++, mask >>>= 1) {
+        if ((mask & 1) !== 0) (h.n(low[i]), h.n(high[i]));
+      }
+    }
     h.words(this.#line);
     h.words(this.#edgeUndelivered);
     h.words(this.#eoiRepeats);
@@ -498,7 +512,7 @@ export class Ioapic implements EoiListener {
     this.#line = arenaU8(pins);
     this.#eoiRepeats = arenaU32(pins);
     this.#edgeUndelivered = arenaU8(pins);
-    this.#low.fill(fieldSet(F_MASK, 0, 1));
+    this.#low.fill(RTE_LOW_AT_CREATION);
     this.#rescanVectors();
   }
 
