@@ -99,7 +99,11 @@ export class ApicBus implements IpiSink {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.value(this.lapics);
+    // The LAPICs themselves (each by `h.value`: the vCPUs share them), not
+    // the array first: the array is the bus's own.
+    const lapics = this.lapics;
+    h.n(lapics.length);
+    for (let i = 0; i < lapics.length; i++) h.value(lapics[i]);
     h.value(this.lowestPriority);
     h.bool(this.use32BitIds);
     h.bool(this.broadcastQuirkDisabled);

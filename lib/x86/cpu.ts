@@ -350,7 +350,8 @@ export class X86Cpu implements CpuModel {
     h.value(this.name);
     h.value(this.shadow);
     h.num(this.csSelector);
-    h.num(this.csBase);
+    // 32 bits: the reset value or a SIPI vector's page (`num` would take 0xffff0000 as a double).
+    h.n(this.csBase);
     h.num(this.rip);
     h.n(this.injected);
     h.n(this.gpFaults);

@@ -112,18 +112,23 @@ export class Irqfds {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    // The host field by field: its callbacks are fixed at creation (a
-    // function feeds a constant), and the generic walk's key list cost.
+    // The host field by field: its callbacks are fixed at creation, so
+    // whether each is there is all a state can differ in (one word, not a
+    // call per callback at every state), and the generic walk's key list cost.
     const host = this.host;
-    h.value(host.setGsi);
-    h.value(host.irqchipInKernel);
-    h.value(host.irqchipKernel);
+    h.n(
+      (typeof host.setGsi === "function" ? 1 : 0) |
+        (typeof host.irqchipInKernel === "function" ? 2 : 0) |
+        (typeof host.irqchipKernel === "function" ? 4 : 0) |
+        (typeof host.boundElsewhere === "function" ? 8 : 0) |
+        (typeof host.ackNotifiersChanged === "function" ? 16 : 0),
+    );
     h.value(host.eventfds);
-    h.value(host.boundElsewhere);
-    h.value(host.ackNotifiersChanged);
     hashTrace(h, host.trace);
-    h.value(this.list);
-    h.value(this.unread);
+    // Mostly empty (no irqfd assigned): a word each rather than a walk.
+    const list = this.list, unread = this.unread;
+    if (list.length === 0 && unread.size === 0) h.n(0);
+    else (h.n(1), h.value(list), h.value(unread));
   }
 
   #emit(kind: string, text: string): void {

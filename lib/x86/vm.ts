@@ -849,7 +849,10 @@ export class X86Vm implements VmModel {
     h.value(this.name);
     h.fixed(this.config, hashConfig);
     h.value(this.bus);
-    h.value(this.cpus);
+    // The vCPUs themselves, not the array first: it is the VM's own.
+    const cpus = this.cpus;
+    h.n(cpus.length);
+    for (let i = 0; i < cpus.length; i++) h.value(cpus[i]);
     h.value(this.pic);
     h.value(this.ioapic);
     h.value(this.routing);
