@@ -99,6 +99,7 @@ function hashed(mem: GuestMemory): number[] {
     big: (x) => out.push(Number(x)),
     bool: (x) => out.push(x ? 1 : 0),
     words: (a) => out.push(...Array.from(a)),
+    block: (w, count) => out.push(...w.subarray(0, count)),
     value: () => out.push(NaN),
     fixed: (o, feed) => feed(h, o),
   };

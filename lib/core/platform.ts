@@ -146,6 +146,12 @@ export interface StateHash {
   /** The length and elements of an array of numbers or a typed array. */
   words(a: ArrayLike<number>): void;
   /**
+   * The first `count` words of `w`, exactly as `n` would feed each: for a
+   * hook's scalars, written into a scratch array of its own and fed in one
+   * call (a call per word cost more than hashing it, at every state).
+   */
+  block(w: Int32Array, count: number): void;
+  /**
    * Any value as the engine's walk sees public fields: primitives by
    * value, arrays, maps, sets and objects by their contents, an object met
    * twice in one fingerprint by reference.

@@ -133,6 +133,23 @@ class Hasher implements StateHash {
     this.b = (Math.imul(b, 5) + 0xe6546b64) | 0;
   }
 
+  block(w: Int32Array, count: number): void {
+    // n's two lanes, with the lanes in locals for the loop.
+    let a = this.a, b = this.b;
+    for (let i = 0; i < count; i++) {
+      const x = w[i];
+      a = Math.imul(a ^ x, 0x01000193);
+      let k = Math.imul(x, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      b ^= k;
+      b = (b << 13) | (b >>> 19);
+      b = (Math.imul(b, 5) + 0xe6546b64) | 0;
+    }
+    this.a = a;
+    this.b = b;
+  }
+
   str(s: string): void {
     this.n(T_STR);
     this.n(this.strHash(s));
@@ -522,6 +539,10 @@ class ExactHasher extends Hasher {
 
   override n(x: number): void {
     this.log.push(x | 0);
+  }
+
+  override block(w: Int32Array, count: number): void {
+    for (let i = 0; i < count; i++) this.n(w[i]);
   }
 
   override str(s: string): void {

@@ -167,6 +167,12 @@ export interface X86CpuOptions {
   entered?: (n: number) => void;
 }
 
+/**
+ * Where the hooks for `scn explore` write a vCPU's numbers to feed them in
+ * one call (`StateHash.block`), each hook before it calls another's.
+ */
+const HASHED = new Int32Array(16);
+
 /** CR4.MCE (bit 6): machine-check exceptions enabled. */
 const CR4_MCE = 1n << 6n;
 
@@ -343,25 +349,26 @@ export class X86Cpu implements CpuModel {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.n(this.index);
     h.value(this.lapic);
     h.value(this.extint);
     hashTrace(h, this.trace);
     h.value(this.name);
     h.value(this.shadow);
-    h.num(this.csSelector);
-    // 32 bits: the reset value or a SIPI vector's page (`num` would take 0xffff0000 as a double).
-    h.n(this.csBase);
-    h.num(this.rip);
-    h.n(this.injected);
-    h.n(this.gpFaults);
+    // The numbers in one block (see HASHED); each fits 32 bits: CS and RIP
+    // hold their reset values or what a SIPI set.
+    const w = HASHED;
+    w[0] = this.index;
+    w[1] = this.csSelector;
+    w[2] = this.csBase;
+    w[3] = this.rip;
+    w[4] = this.injected;
+    w[5] = this.gpFaults;
     // The flags as the bits of one word: fewer words at every state.
-    h.n(
-      (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
-        (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
-        (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0) |
-        (this.#pvEoiWritten ? 512 : 0),
-    );
+    w[6] = (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
+      (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
+      (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0) |
+      (this.#pvEoiWritten ? 512 : 0);
+    h.block(w, 7);
     this.run.hashFields(h);
     h.value(this.hv);
     // PV EOI never written (the rule): a bit of the flags word, no bigint.
@@ -457,20 +464,19 @@ export class X86Cpu implements CpuModel {
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.words(this.#frames);
-    h.n(this.#softwareVector);
-    h.value(this.#mp);
-    h.n(this.#cr8);
-    h.n(this.#exVector);
-    h.n(this.#exErrorCode);
-    h.n(
-      (this.#shadowFresh ? 1 : 0) | (this.#halted ? 2 : 0) | (this.#windowReported ? 4 : 0) |
-        (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0),
-    );
-    h.n(this.#gpHeld);
-    h.n(this.#lastExVector);
-    h.bool(this.#lastExHasCode);
-    h.n(this.#lastExCode);
-    h.n(this.#gatesAbsent);
+    const w = HASHED;
+    w[0] = this.#softwareVector;
+    w[1] = this.#mp;
+    w[2] = this.#cr8;
+    w[3] = this.#exVector;
+    w[4] = this.#exErrorCode;
+    w[5] = (this.#shadowFresh ? 1 : 0) | (this.#halted ? 2 : 0) | (this.#windowReported ? 4 : 0) |
+      (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0) | (this.#lastExHasCode ? 32 : 0);
+    w[6] = this.#gpHeld;
+    w[7] = this.#lastExVector;
+    w[8] = this.#lastExCode;
+    w[9] = this.#gatesAbsent;
+    h.block(w, 10);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
     // Untouched machine-check registers are the same in every state: one flag test.
     if (this.#mce !== null && this.#mce.touched) this.#mce.hashInto(h);

@@ -107,6 +107,12 @@ function noHypervExit(): HypervExit {
 }
 
 /**
+ * Where the hook for `scn explore` writes a kvm_run's numbers to feed them
+ * in one call (`StateHash.block`).
+ */
+const HASHED = new Int32Array(8);
+
+/**
  * One vCPU's `struct kvm_run` as far as interrupts go: the last exit to
  * userspace, how many of each interesting exit happened, and the interrupt
  * window handshake of a VM without an in-kernel irqchip.
@@ -197,26 +203,24 @@ export class KvmRun {
   hashFields(h: StateHash): void {
     h.value(this.name);
     hashTrace(h, this.trace);
-    h.n(this.exitReason);
-    h.n(this.eoiVector);
-    h.n(this.ioapicEoiExits);
     h.words(this.ioapicEoiVectors);
-    h.n(this.irqWindowExits);
-    h.n(this.hltExits);
-    h.n(this.haltExitsStat);
-    h.bool(this.requestInterruptWindow);
     const hv = this.hyperv;
     // No KVM_EXIT_HYPERV so far (every vCPU outside Hyper-V scenarios): the
-    // record is the empty one, a word instead of ten at every state.
-    if (
-      this.hypervExits === 0 && hv.type === 0 && hv.msr === 0 && hv.control === 0n &&
-      hv.evtPage === 0n && hv.msgPage === 0n && hv.input === 0n && hv.params[0] === 0n &&
-      hv.params[1] === 0n && hv.result === 0n
-    ) {
-      h.n(0);
-      return;
-    }
-    h.n(1);
+    // record is the empty one, a bit instead of ten words at every state.
+    const hvEmpty = this.hypervExits === 0 && hv.type === 0 && hv.msr === 0 &&
+      hv.control === 0n && hv.evtPage === 0n && hv.msgPage === 0n && hv.input === 0n &&
+      hv.params[0] === 0n && hv.params[1] === 0n && hv.result === 0n;
+    // The numbers in one block (see HASHED).
+    const w = HASHED;
+    w[0] = this.exitReason;
+    w[1] = this.eoiVector;
+    w[2] = this.ioapicEoiExits;
+    w[3] = this.irqWindowExits;
+    w[4] = this.hltExits;
+    w[5] = this.haltExitsStat;
+    w[6] = (this.requestInterruptWindow ? 1 : 0) | (hvEmpty ? 0 : 2);
+    h.block(w, 7);
+    if (hvEmpty) return;
     h.n(hv.type);
     h.n(hv.msr);
     h.big(hv.control);

@@ -192,6 +192,12 @@ export const Lvt = {
 /** An LVT index. */
 export type Lvt = typeof Lvt[keyof typeof Lvt];
 
+/**
+ * Where the hooks for `scn explore` write a LAPIC's numbers to feed them in
+ * one call (`StateHash.block`), each hook before it calls another's.
+ */
+const HASHED = new Int32Array(16);
+
 /** LVT entries: Timer to CMCI. */
 const LVT_ENTRIES = 7;
 /** Words of a LAPIC's register block: IRR, ISR, TMR (8 each), the LVT, one spare. */
@@ -484,14 +490,14 @@ export class Lapic {
     // explore`, where they stay 0): the guest cannot see them.
     if (this.#host.trace.enabled) h.value(this.#irrCause);
     this.timer.hashFields(h);
-    h.n(this.nmiPending);
-    h.n(this.sipiVector);
-    h.n(this.lastSipiVector);
+    const w = HASHED;
+    w[0] = this.nmiPending;
+    w[1] = this.sipiVector;
+    w[2] = this.lastSipiVector;
     // The flags as the bits of one word: fewer words at every state.
-    h.n(
-      (this.initPending ? 1 : 0) | (this.smiPending ? 2 : 0) | (this.extIntPending ? 4 : 0) |
-        (this.kickPending ? 8 : 0),
-    );
+    w[3] = (this.initPending ? 1 : 0) | (this.smiPending ? 2 : 0) | (this.extIntPending ? 4 : 0) |
+      (this.kickPending ? 8 : 0);
+    h.block(w, 4);
   }
 
   /**
@@ -556,22 +562,22 @@ export class Lapic {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    h.n(this.#apicBase);
-    h.n(this.#id);
-    h.n(this.#initialId);
-    h.n(this.#tpr);
-    h.n(this.#svr);
-    h.n(this.#ldr);
-    h.n(this.#dfr);
-    h.n(this.#esr);
-    h.n(this.#esrPending);
-    h.n(this.#icrLow);
-    h.n(this.#icrHigh);
-    h.n(this.#lintLines);
-    h.n(
-      (this.#x2apic ? 1 : 0) | (this.#suppressEoi ? 2 : 0) | (this.#x2apicSupported ? 4 : 0) |
-        (this.#tscDeadlineSupported ? 8 : 0),
-    );
+    const w = HASHED;
+    w[0] = this.#apicBase;
+    w[1] = this.#id;
+    w[2] = this.#initialId;
+    w[3] = this.#tpr;
+    w[4] = this.#svr;
+    w[5] = this.#ldr;
+    w[6] = this.#dfr;
+    w[7] = this.#esr;
+    w[8] = this.#esrPending;
+    w[9] = this.#icrLow;
+    w[10] = this.#icrHigh;
+    w[11] = this.#lintLines;
+    w[12] = (this.#x2apic ? 1 : 0) | (this.#suppressEoi ? 2 : 0) |
+      (this.#x2apicSupported ? 4 : 0) | (this.#tscDeadlineSupported ? 8 : 0);
+    h.block(w, 13);
     this.timer.hashPrivate(h);
   }
 

@@ -141,6 +141,7 @@ Deno.test("hashInto feeds every register: two vCPUs differing in one bank's ADDR
       big: (x) => out.push(x.toString()),
       bool: (x) => out.push(x),
       words: (w) => out.push(Array.from(w).join()),
+      block: (w, count) => out.push(...w.subarray(0, count)),
       value: (v) => out.push(v),
       fixed: (o, feed) => feed(h, o),
     };
