@@ -639,12 +639,14 @@ export class Fingerprinter {
   of(state: RunState, position: readonly number[]): string {
     const h = this.#h;
     h.reset();
-    for (const p of position) h.n(p);
+    // Indexed loops here: for-of made an iterator per array at every state.
+    for (let i = 0; i < position.length; i++) h.n(position[i]);
     h.num(state.now);
     h.n(state.queue.size);
     h.n(state.invariants.length);
     h.n(state.failures.length);
-    for (const x of state.loops) h.n(x);
+    const loops = state.loops;
+    for (let i = 0; i < loops.length; i++) h.n(loops[i]);
     const env = state.env;
     h.n(env.size);
     // By name, whatever order they were bound in (no copy to sort for one).
@@ -654,12 +656,15 @@ export class Fingerprinter {
     }
     // What `took` conditions can observe: counts and `in order` progress, not when.
     state.history.digest(this.#n, this.#str);
-    for (const vm of state.frames) {
-      for (const cpu of vm) {
+    const frames = state.frames;
+    for (let v = 0; v < frames.length; v++) {
+      const vm = frames[v];
+      for (let c = 0; c < vm.length; c++) {
+        const cpu = vm[c];
         h.n(cpu.length);
-        for (const f of cpu) {
-          h.n(this.#handlerIndex.get(f.ops) ?? -1);
-          h.n(f.pc);
+        for (let i = 0; i < cpu.length; i++) {
+          h.n(this.#handlerIndex.get(cpu[i].ops) ?? -1);
+          h.n(cpu[i].pc);
         }
       }
     }

@@ -40,6 +40,20 @@ export interface TookRecord {
 }
 
 /** A 32-bit mix of a (vector, count) pair. */
+/** {@link History.digest}'s order-free sum of a vCPU's counts by vector, as {@link addVector} adds them. */
+let vectorSum = 0;
+function addVector(k: Counter, vector: number): void {
+  vectorSum = (vectorSum + mix(vector, k.n)) | 0;
+}
+
+/** What {@link History.digest} feeds a kind's count to, for {@link feedKind}. */
+let digestN: (x: number) => void = () => {};
+let digestStr: (s: string) => void = () => {};
+function feedKind(k: Counter, kind: string): void {
+  digestStr(kind);
+  digestN(k.n);
+}
+
 function mix(vector: number, count: number): number {
   let x = Math.imul(vector ^ 0x5bd1e995, 0xcc9e2d51) ^ Math.imul(count, 0x1b873593);
   x ^= x >>> 15;
@@ -349,25 +363,38 @@ export class History {
 
   /** Feeds what expectations can observe of the history to a hash, for `scn explore`. */
   digest(n: (x: number) => void, str: (s: string) => void): void {
-    for (const vm of this.#cpus) {
-      for (const h of vm) {
+    // Indexed loops and forEach with module functions: for-of over the maps
+    // made an iterator and an entry array per vCPU at every state.
+    const cpus = this.#cpus;
+    for (let v = 0; v < cpus.length; v++) {
+      const vm = cpus[v];
+      for (let c = 0; c < vm.length; c++) {
+        const h = vm[c];
         n(h.total);
         // Order-free sums, so that the same counts reached in another order hash alike.
-        let sum = 0;
-        for (const [vector, k] of h.byVector) sum = (sum + mix(vector, k.n)) | 0;
+        vectorSum = 0;
+        h.byVector.forEach(addVector);
         n(h.byVector.size);
-        n(sum);
+        n(vectorSum);
         n(h.byKind.size);
         // By kind's name, whatever order they came in (no copy to sort for one).
-        if (h.byKind.size === 1) { for (const [kind, k] of h.byKind) (str(kind), n(k.n)); }
-        else if (h.byKind.size > 1) {
+        if (h.byKind.size === 1) {
+          digestN = n;
+          digestStr = str;
+          h.byKind.forEach(feedKind);
+        } else if (h.byKind.size > 1) {
           for (const kind of [...h.byKind.keys()].sort()) (str(kind), n(h.byKind.get(kind)!.n));
         }
         if (h.sequence) { for (const t of h.sequence) (str(t.kind), n(t.vector)); }
       }
     }
-    for (const vm of this.#matchers) {
-      for (const cpu of vm) for (const m of cpu) (n(m.seen), n(m.inPlace ? 1 : 0));
+    const matchers = this.#matchers;
+    for (let v = 0; v < matchers.length; v++) {
+      const vm = matchers[v];
+      for (let c = 0; c < vm.length; c++) {
+        const cpu = vm[c];
+        for (let i = 0; i < cpu.length; i++) (n(cpu[i].seen), n(cpu[i].inPlace ? 1 : 0));
+      }
     }
   }
 }
