@@ -287,6 +287,8 @@ interface ItemSource {
 class ItemScheduler implements Scheduler {
   /** {@link position}'s words, reused at every state. */
   readonly #position: number[] = [];
+  /** {@link enabledSteps}'s answer, reused at every state. */
+  readonly #enabled: number[] = [];
   k = 0;
   /** Choices made so far where more than one step could run. */
   depth = 0;
@@ -381,7 +383,8 @@ class ItemScheduler implements Scheduler {
       // Never changed: the plan's own array serves (one less per order).
       this.sizes.push(ind.plan.chainSizes);
     }
-    const enabled = enabledSteps(ind.plan, done);
+    // Into the scheduler's own array: nothing below keeps it past this call.
+    const enabled = enabledSteps(ind.plan, done, this.#enabled);
     if (enabled.length > 1) this.depth++;
     if (this.k < choices.length) {
       const c = choices[this.k++];

@@ -80,9 +80,12 @@ class Hasher implements StateHash {
   /**
    * Objects met in this fingerprint, by order of meeting: the first
    * {@link SEEN_LIST} in a list (a scan of a few dozen beats a map, which
-   * would be rebuilt for every fingerprint), the rest in a map.
+   * would be rebuilt for every fingerprint), the rest in a map. The list
+   * keeps its length, with #listed entries in use: emptying an array frees
+   * its store, and pushing made a new one at every fingerprint.
    */
-  readonly #seenList: object[] = [];
+  readonly #seenList: (object | null)[] = new Array(SEEN_LIST).fill(null);
+  #listed = 0;
   readonly #seen = new Map<object, number>();
   /** Objects met in this fingerprint so far, all kinds. */
   #met = 0;
@@ -116,7 +119,7 @@ class Hasher implements StateHash {
   reset(): void {
     this.a = 0x811c9dc5 | 0;
     this.b = 0x9747b28c | 0;
-    this.#seenList.length = 0;
+    this.#listed = 0;
     this.#lastMet = this.#met;
     this.#met = 0;
     this.#same = true;
@@ -296,10 +299,16 @@ class Hasher implements StateHash {
       this.n((o as EventQueue).size);
       return;
     }
-    const list = this.#seenList;
+    const list = this.#seenList, listed = this.#listed;
     if (id === -2) {
-      id = list.indexOf(o);
-      if (id < 0 && list.length === SEEN_LIST) id = this.#seen.get(o) ?? -1;
+      id = -1;
+      for (let i = 0; i < listed; i++) {
+        if (list[i] === o) {
+          id = i;
+          break;
+        }
+      }
+      if (id < 0 && listed === SEEN_LIST) id = this.#seen.get(o) ?? -1;
       if (k < MEMO) this.#refAt[k] = id;
     }
     if (id >= 0) {
@@ -307,7 +316,7 @@ class Hasher implements StateHash {
       this.n(id);
       return;
     }
-    if (list.length < SEEN_LIST) list.push(o);
+    if (listed < SEEN_LIST) list[this.#listed++] = o;
     else this.#seen.set(o, SEEN_LIST + this.#seen.size);
     switch (c.kind) {
       // The models' hot objects: they say what they hold.

@@ -150,7 +150,9 @@ function exprCall(e: Expr): Call | null {
 
 /**
  * The children that may run next: the first not yet run of each actor,
- * ascending. The first of them is the written order's choice.
+ * ascending. The first of them is the written order's choice. Into `out`
+ * when given (its contents replaced), so that a search asking at every
+ * state makes no array each time.
  *
  * @example
  * ```ts
@@ -158,10 +160,14 @@ function exprCall(e: Expr): Call | null {
  * enabledSteps(plan, [true, false, false]); // [1, 2] when 1 and 2 belong to different actors
  * ```
  */
-export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[] {
+export function enabledSteps(
+  plan: BlockPlan,
+  done: readonly boolean[],
+  out: number[] = [],
+): number[] {
   // Each actor's first step not done, in step order. Blocks are small: a
   // scan of what is already out costs less than a set.
-  const out: number[] = [];
+  if (out.length !== 0) out.length = 0;
   const actorOf = plan.actorOf;
   next: for (let i = 0; i < done.length; i++) {
     if (done[i]) continue;

@@ -376,9 +376,13 @@ export class IoapicHandledVectors {
         this.#requested.push(...requested);
       } else if (this.#requestedCount !== 0) this.#requested.fill(0);
       this.#requestedCount = requestedCount;
-      sets.forEach((s, i) => this.#handled[i].set(s));
-      this.#highestStale.length = 0;
-      this.#highestStale.push(...stale);
+      // Loops, no closure, and the list rewritten in place: emptying an array
+      // frees its store, and a restore per order made a new one each time.
+      const handled = this.#handled;
+      for (let i = 0; i < sets.length; i++) if (sets[i] !== undefined) handled[i].set(sets[i]);
+      const highest = this.#highestStale;
+      if (highest.length !== stale.length) highest.length = stale.length;
+      for (let i = 0; i < stale.length; i++) highest[i] = stale[i];
     };
   }
 

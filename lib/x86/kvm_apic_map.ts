@@ -108,7 +108,9 @@ export class KvmApicMap {
       this.use32BitIds = use32BitIds;
       this.#seenLast = -1;
       if (this.#recalcs === recalcs) return;
-      this.#seen.length = 0;
+      // Zeros, which no stamp is, rather than an empty list: emptying frees the
+      // list's store, which the next update then made again (a restore per order).
+      this.#seen.fill(0);
       this.#seenList = null;
     };
   }

@@ -397,6 +397,11 @@ const signalMsiText = (a: Args) => `KVM_SIGNAL_MSI address ${hex(a.address)} dat
 // address above 2^31 is not boxed into a new heap number at each call V8 does not inline.
 const signalMsi = (vm: X86Vm, _cpu: number, a: Args) =>
   vm.signalMsi((a.address as number) | 0, (a.address_hi as number) | 0, (a.data as number) | 0);
+// A device's MSI: functions of the arguments, not closures made per command (`scn explore`
+// runs a device's step once per order).
+const deviceMsiText = (a: Args) => `MSI address ${hex(a.address)} data ${hex(a.data)}`;
+const deviceMsi = (vm: X86Vm, _cpu: number, a: Args) =>
+  vm.signalMsi(a.address as number, a.address_hi as number, a.data as number);
 const EOI = lapicRegister("eoi");
 const writeEoi = (vm: X86Vm, cpu: number) => lapicWriteAt(vm, cpu, EOI, 0);
 
@@ -1354,14 +1359,7 @@ const DEVICE_COMMANDS: Cmd[] = [
     ],
     returns: "the KVM_SIGNAL_MSI result",
     touches: PLUMBING_UNLESS_XEN,
-    run: (vm, _c, a, source) =>
-      acting(
-        vm,
-        source,
-        "msi",
-        () => `MSI address ${hex(a.address)} data ${hex(a.data)}`,
-        () => vm.signalMsi(a.address as number, a.address_hi as number, a.data as number),
-      ),
+    run: (vm, c, a, source) => actingOn(vm, c, a, source, "msi", deviceMsiText, deviceMsi),
   },
 ];
 
