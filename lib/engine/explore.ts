@@ -287,8 +287,6 @@ interface ItemSource {
 class ItemScheduler implements Scheduler {
   /** {@link position}'s words, reused at every state. */
   readonly #position: number[] = [];
-  /** {@link enabledSteps}'s answer, reused at every state. */
-  readonly #enabled: number[] = [];
   k = 0;
   /** Choices made so far where more than one step could run. */
   depth = 0;
@@ -383,8 +381,7 @@ class ItemScheduler implements Scheduler {
       // Never changed: the plan's own array serves (one less per order).
       this.sizes.push(ind.plan.chainSizes);
     }
-    // Into the scheduler's own array: nothing below keeps it past this call.
-    const enabled = enabledSteps(ind.plan, done, this.#enabled);
+    const enabled = enabledSteps(ind.plan, done);
     if (enabled.length > 1) this.depth++;
     if (this.k < choices.length) {
       const c = choices[this.k++];

@@ -150,9 +150,7 @@ function exprCall(e: Expr): Call | null {
 
 /**
  * The children that may run next: the first not yet run of each actor,
- * ascending. The first of them is the written order's choice. Into `out`
- * when given (its contents replaced), so that a search asking at every
- * state makes no array each time.
+ * ascending. The first of them is the written order's choice.
  *
  * @example
  * ```ts
@@ -160,14 +158,10 @@ function exprCall(e: Expr): Call | null {
  * enabledSteps(plan, [true, false, false]); // [1, 2] when 1 and 2 belong to different actors
  * ```
  */
-export function enabledSteps(
-  plan: BlockPlan,
-  done: readonly boolean[],
-  out: number[] = [],
-): number[] {
+export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[] {
   // Each actor's first step not done, in step order. Blocks are small: a
   // scan of what is already out costs less than a set.
-  if (out.length !== 0) out.length = 0;
+  const out: number[] = [];
   const actorOf = plan.actorOf;
   next: for (let i = 0; i < done.length; i++) {
     if (done[i]) continue;
