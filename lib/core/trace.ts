@@ -11,8 +11,6 @@
  * @module
  */
 
-import type { StateHash } from "./platform.ts";
-
 /** One recorded event. */
 export interface TraceEvent {
   /** Position in the trace, from 1. */
@@ -140,6 +138,8 @@ export function formatEvent(e: TraceEvent): string {
  * hashTrace(h, trace); // feeds nothing
  * ```
  */
-export function hashTrace(h: StateHash, t: Trace): void {
+export function hashTrace(h: { value(v: unknown): void }, t: Trace): void {
+  // `h` is a StateHash (platform.ts), named by its one method used here:
+  // platform.ts imports this module, and the layers allow no cycle.
   if (!(t instanceof Trace)) h.value(t);
 }
