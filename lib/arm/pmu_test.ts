@@ -138,6 +138,7 @@ Deno.test("Pmu.hashPrivate tells apart states that differ only in N, PMSELR, PMC
       big: (x) => out.push(x),
       bool: (x) => out.push(x),
       words: (a) => out.push(...Array.from(a)),
+      block: (w, count) => out.push(...Array.from(w.subarray(0, count), (x) => x >>> 0)),
       value: (v) => out.push(v),
       fixed: () => {}, // Pmu feeds no fixed configuration
     });
