@@ -90,8 +90,7 @@ function hex(v: number): string {
 export class ApicBus implements IpiSink {
   /** The APICs, by vCPU index. */
   readonly lapics: Lapic[] = [];
-  /** The lowest-priority arbitration in use. */
-  readonly lowestPriority: LowestPriorityPolicy;
+  readonly #lowestPriority: LowestPriorityPolicy;
   /** KVM_X2APIC_API_USE_32BIT_IDS (set by {@link ApicBus.enableX2apicApi}). */
   use32BitIds: boolean;
   /** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK (set by {@link ApicBus.enableX2apicApi}). */
@@ -104,9 +103,16 @@ export class ApicBus implements IpiSink {
     const lapics = this.lapics;
     h.n(lapics.length);
     for (let i = 0; i < lapics.length; i++) h.value(lapics[i]);
-    h.value(this.lowestPriority);
     h.bool(this.use32BitIds);
     h.bool(this.broadcastQuirkDisabled);
+  }
+  /**
+   * The lowest-priority arbitration in use. Fixed at creation: an accessor
+   * rather than a field, so that `scn explore`'s fingerprint need not hash
+   * it at every state.
+   */
+  get lowestPriority(): LowestPriorityPolicy {
+    return this.#lowestPriority;
   }
   readonly #trace: Trace;
   readonly #name: string;
@@ -140,8 +146,8 @@ export class ApicBus implements IpiSink {
    */
   constructor(trace: Trace, options: ApicBusOptions = {}) {
     this.#trace = trace;
-    this.lowestPriority = options.lowestPriority ?? "kvm-vector-hashing";
-    this.#kvm = this.lowestPriority === "kvm-vector-hashing";
+    this.#lowestPriority = options.lowestPriority ?? "kvm-vector-hashing";
+    this.#kvm = this.#lowestPriority === "kvm-vector-hashing";
     this.#name = options.name ?? "apicbus";
     this.use32BitIds = options.x2apicApi?.use32BitIds ?? false;
     this.broadcastQuirkDisabled = options.x2apicApi?.disableBroadcastQuirk ?? false;
@@ -151,7 +157,7 @@ export class ApicBus implements IpiSink {
   /**
    * For `scn explore`'s snapshots (`VmModel.snapshot`): saves the x2APIC
    * API flags and returns a function that puts them back. Fixed at
-   * creation: lapics (attached once), lowestPriority, #kvm, #trace, #name;
+   * creation: lapics (attached once), #lowestPriority, #kvm, #trace, #name;
    * #scratch is rewritten by every delivery; KVM's map (#map) is derived
    * from the LAPICs and the flags: its own snapshot keeps it, or makes it
    * recalculate when it changed since.

@@ -269,7 +269,8 @@ class ChipState implements I8259ChipView {
         (this.ic4 ? 64 : 0) | (this.single ? 128 : 0),
     );
     h.n(this.expecting);
-    h.value(this.role);
+    // The role as a word, not a string hashed at every state.
+    h.n(this.role === "master" ? 1 : this.role === "slave" ? 2 : 0);
     h.n(this.elcrMask);
   }
 
@@ -349,8 +350,7 @@ function hex(v: number): string {
 export class I8259Pair {
   /** Poll-read behaviour; may be changed at any time. */
   poll: PicPollPolicy;
-  /** Whether special mask mode takes effect; fixed at creation. */
-  readonly specialMask: PicSpecialMaskPolicy;
+  readonly #specialMask: PicSpecialMaskPolicy;
   readonly #m: ChipState;
   readonly #s: ChipState;
   readonly #host: I8259Host;
@@ -360,13 +360,21 @@ export class I8259Pair {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.value(this.poll);
-    h.value(this.specialMask);
+  }
+
+  /**
+   * Whether special mask mode takes effect. Fixed at creation: an accessor
+   * rather than a field, so that `scn explore`'s fingerprint need not hash
+   * it at every state.
+   */
+  get specialMask(): PicSpecialMaskPolicy {
+    return this.#specialMask;
   }
 
   /**
    * Saves both chips and the INT output and returns a function that puts
    * them back, for `scn explore` (`VmModel.snapshot`). Fixed at creation,
-   * not saved: poll, specialMask, #host.
+   * not saved: poll, #specialMask, #host.
    */
   snapshot(): () => void {
     const m = new ChipState(this.#m.role, 0, this.#m.smmApplies);
@@ -392,8 +400,8 @@ export class I8259Pair {
   constructor(host: I8259Host, options: I8259Options = {}) {
     this.#host = host;
     this.poll = options.poll ?? "architectural";
-    this.specialMask = options.specialMask ?? "architectural";
-    const smm = this.specialMask === "architectural";
+    this.#specialMask = options.specialMask ?? "architectural";
+    const smm = this.#specialMask === "architectural";
     this.#m = new ChipState("master", ELCR_MASK_MASTER, smm);
     this.#s = new ChipState("slave", ELCR_MASK_SLAVE, smm);
   }

@@ -162,12 +162,25 @@ export class KvmRun {
   /** How many KVM_EXIT_HYPERV exits there were. */
   hypervExits = 0;
 
+  readonly #name: string;
+
   /** Makes an empty record; `name` is the vCPU's trace source. */
-  constructor(readonly name: string, readonly trace: Trace) {}
+  constructor(name: string, readonly trace: Trace) {
+    this.#name = name;
+  }
+
+  /**
+   * The vCPU's trace source. Fixed at creation: an accessor rather than a
+   * field, so that `scn explore`'s fingerprint need not hash the string at
+   * every state.
+   */
+  get name(): string {
+    return this.#name;
+  }
 
   /**
    * Saves the exit record and returns a function that puts it back, for
-   * `scn explore` (`VmModel.snapshot`). Fixed at creation: name, trace.
+   * `scn explore` (`VmModel.snapshot`). Fixed at creation: #name, trace.
    */
   snapshot(): () => void {
     const { exitReason, eoiVector, ioapicEoiExits, irqWindowExits, hltExits } = this;
@@ -201,7 +214,6 @@ export class KvmRun {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.value(this.name);
     hashTrace(h, this.trace);
     h.words(this.ioapicEoiVectors);
     const hv = this.hyperv;
