@@ -365,8 +365,8 @@ function peg$parse(input, options) {
   const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
   const peg$e95 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
   const peg$e96 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e97 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e98 = peg$otherExpectation("space");
+  const peg$e97 = peg$otherExpectation("space");
+  const peg$e98 = peg$classExpectation([" ", "\t"], false, false, false);
   const peg$e99 = peg$otherExpectation("comment");
   const peg$e100 = peg$literalExpectation("#", false);
   const peg$e101 = peg$otherExpectation("newline");
@@ -504,7 +504,12 @@ function peg$parse(input, options) {
   function peg$f74(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
   function peg$f75(index) {    return { kind: "index", index, loc: location() };  }
   function peg$f76() {    return { kind: "ident", name: intern(text()), loc: location() };  }
-  function peg$f77() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f77() {
+    let c = input.charCodeAt(peg$currPos);
+    while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
+    return true;
+  }
+  function peg$f78() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -922,23 +927,28 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    s2 = peg$parseComment();
-    if (s2 === peg$FAILED) {
-      s2 = null;
-    }
-    s3 = peg$parseNewline();
-    if (s3 === peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 59) {
-        s3 = peg$c0;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e3); }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseComment();
+      if (s2 === peg$FAILED) {
+        s2 = null;
       }
-    }
-    if (s3 !== peg$FAILED) {
-      s1 = [s1, s2, s3];
-      s0 = s1;
+      s3 = peg$parseNewline();
+      if (s3 === peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 59) {
+          s3 = peg$c0;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e3); }
+        }
+      }
+      if (s3 !== peg$FAILED) {
+        s1 = [s1, s2, s3];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -946,25 +956,30 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$parseSpacing();
-      s2 = peg$currPos;
-      peg$silentFails++;
-      if (input.charCodeAt(peg$currPos) === 125) {
-        s3 = peg$c1;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
-      }
-      peg$silentFails--;
-      if (s3 !== peg$FAILED) {
-        peg$currPos = s2;
-        s2 = undefined;
-      } else {
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
+      if (s1 !== peg$FAILED) {
+        s2 = peg$currPos;
+        peg$silentFails++;
+        if (input.charCodeAt(peg$currPos) === 125) {
+          s3 = peg$c1;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        }
+        peg$silentFails--;
+        if (s3 !== peg$FAILED) {
+          peg$currPos = s2;
+          s2 = undefined;
+        } else {
+          s2 = peg$FAILED;
+        }
+        if (s2 !== peg$FAILED) {
+          s1 = [s1, s2];
+          s0 = s1;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -972,14 +987,19 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         s1 = peg$parseSpacing();
-        s2 = peg$parseComment();
-        if (s2 === peg$FAILED) {
-          s2 = null;
-        }
-        s3 = peg$parseEndOfInput();
-        if (s3 !== peg$FAILED) {
-          s1 = [s1, s2, s3];
-          s0 = s1;
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parseComment();
+          if (s2 === peg$FAILED) {
+            s2 = null;
+          }
+          s3 = peg$parseEndOfInput();
+          if (s3 !== peg$FAILED) {
+            s1 = [s1, s2, s3];
+            s0 = s1;
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1144,18 +1164,28 @@ function peg$parse(input, options) {
           s4 = [];
           s5 = peg$currPos;
           s6 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 44) {
-            s7 = peg$c5;
-            peg$currPos++;
-          } else {
-            s7 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e8); }
-          }
-          if (s7 !== peg$FAILED) {
-            s8 = peg$parseSpacing();
-            s9 = peg$parseTag();
-            if (s9 !== peg$FAILED) {
-              s5 = s9;
+          if (s6 !== peg$FAILED) {
+            if (input.charCodeAt(peg$currPos) === 44) {
+              s7 = peg$c5;
+              peg$currPos++;
+            } else {
+              s7 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e8); }
+            }
+            if (s7 !== peg$FAILED) {
+              s8 = peg$parseSpacing();
+              if (s8 !== peg$FAILED) {
+                s9 = peg$parseTag();
+                if (s9 !== peg$FAILED) {
+                  s5 = s9;
+                } else {
+                  peg$currPos = s5;
+                  s5 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s5;
+                s5 = peg$FAILED;
+              }
             } else {
               peg$currPos = s5;
               s5 = peg$FAILED;
@@ -1168,18 +1198,28 @@ function peg$parse(input, options) {
             s4.push(s5);
             s5 = peg$currPos;
             s6 = peg$parseSpacing();
-            if (input.charCodeAt(peg$currPos) === 44) {
-              s7 = peg$c5;
-              peg$currPos++;
-            } else {
-              s7 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e8); }
-            }
-            if (s7 !== peg$FAILED) {
-              s8 = peg$parseSpacing();
-              s9 = peg$parseTag();
-              if (s9 !== peg$FAILED) {
-                s5 = s9;
+            if (s6 !== peg$FAILED) {
+              if (input.charCodeAt(peg$currPos) === 44) {
+                s7 = peg$c5;
+                peg$currPos++;
+              } else {
+                s7 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e8); }
+              }
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parseSpacing();
+                if (s8 !== peg$FAILED) {
+                  s9 = peg$parseTag();
+                  if (s9 !== peg$FAILED) {
+                    s5 = s9;
+                  } else {
+                    peg$currPos = s5;
+                    s5 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s5;
+                  s5 = peg$FAILED;
+                }
               } else {
                 peg$currPos = s5;
                 s5 = peg$FAILED;
@@ -1319,18 +1359,28 @@ function peg$parse(input, options) {
             if (s5 !== peg$FAILED) {
               s6 = peg$currPos;
               s7 = peg$parseSpacing();
-              if (input.charCodeAt(peg$currPos) === 58) {
-                s8 = peg$c10;
-                peg$currPos++;
-              } else {
-                s8 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e15); }
-              }
-              if (s8 !== peg$FAILED) {
-                s9 = peg$parseSpacing();
-                s10 = peg$parseOrCondition();
-                if (s10 !== peg$FAILED) {
-                  s6 = s10;
+              if (s7 !== peg$FAILED) {
+                if (input.charCodeAt(peg$currPos) === 58) {
+                  s8 = peg$c10;
+                  peg$currPos++;
+                } else {
+                  s8 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e15); }
+                }
+                if (s8 !== peg$FAILED) {
+                  s9 = peg$parseSpacing();
+                  if (s9 !== peg$FAILED) {
+                    s10 = peg$parseOrCondition();
+                    if (s10 !== peg$FAILED) {
+                      s6 = s10;
+                    } else {
+                      peg$currPos = s6;
+                      s6 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s6;
+                    s6 = peg$FAILED;
+                  }
                 } else {
                   peg$currPos = s6;
                   s6 = peg$FAILED;
@@ -1385,10 +1435,15 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
-          s5 = peg$parseWordBlock();
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f13(s3, s5);
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseWordBlock();
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f13(s3, s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1426,19 +1481,29 @@ function peg$parse(input, options) {
         s3 = peg$parseVariable();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 61) {
-            s5 = peg$c13;
-            peg$currPos++;
-          } else {
-            s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e18); }
-          }
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseSpacing();
-            s7 = peg$parseValue();
-            if (s7 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f14(s3, s7);
+          if (s4 !== peg$FAILED) {
+            if (input.charCodeAt(peg$currPos) === 61) {
+              s5 = peg$c13;
+              peg$currPos++;
+            } else {
+              s5 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e18); }
+            }
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parseSpacing();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseValue();
+                if (s7 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f14(s3, s7);
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1514,10 +1579,15 @@ function peg$parse(input, options) {
         s3 = peg$parseValue();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
-          s5 = peg$parseBlock();
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f16(s3, s5);
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseBlock();
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f16(s3, s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1569,10 +1639,15 @@ function peg$parse(input, options) {
                 s7 = peg$parseValue();
                 if (s7 !== peg$FAILED) {
                   s8 = peg$parseSpacing();
-                  s9 = peg$parseBlock();
-                  if (s9 !== peg$FAILED) {
-                    peg$savedPos = s0;
-                    s0 = peg$f17(s3, s7, s9);
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseBlock();
+                    if (s9 !== peg$FAILED) {
+                      peg$savedPos = s0;
+                      s0 = peg$f17(s3, s7, s9);
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -1633,10 +1708,15 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseSpacing();
-        s4 = peg$parseBlock();
-        if (s4 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f18(s4);
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseBlock();
+          if (s4 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f18(s4);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1732,10 +1812,15 @@ function peg$parse(input, options) {
             }
           }
           s5 = peg$parseSpacing();
-          s6 = peg$parseBlock();
-          if (s6 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f19(s3, s4, s6);
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseBlock();
+            if (s6 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f19(s3, s4, s6);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1773,10 +1858,15 @@ function peg$parse(input, options) {
         s3 = peg$parseActor();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
-          s5 = peg$parseBlock();
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f20(s3, s5);
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseBlock();
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f20(s3, s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1841,16 +1931,21 @@ function peg$parse(input, options) {
         peg$silentFails++;
         s5 = peg$currPos;
         s6 = peg$parseSpacing();
-        s7 = input.charAt(peg$currPos);
-        if (peg$r1.test(s7)) {
-          peg$currPos++;
-        } else {
-          s7 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e26); }
-        }
-        if (s7 !== peg$FAILED) {
-          s6 = [s6, s7];
-          s5 = s6;
+        if (s6 !== peg$FAILED) {
+          s7 = input.charAt(peg$currPos);
+          if (peg$r1.test(s7)) {
+            peg$currPos++;
+          } else {
+            s7 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e26); }
+          }
+          if (s7 !== peg$FAILED) {
+            s6 = [s6, s7];
+            s5 = s6;
+          } else {
+            peg$currPos = s5;
+            s5 = peg$FAILED;
+          }
         } else {
           peg$currPos = s5;
           s5 = peg$FAILED;
@@ -1966,35 +2061,45 @@ function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           s4 = peg$parseSpacing();
-          s5 = peg$parseBlock();
-          if (s5 !== peg$FAILED) {
-            s6 = peg$currPos;
-            s7 = peg$parseBlank();
-            if (input.substr(peg$currPos, 4) === peg$c23) {
-              s8 = peg$c23;
-              peg$currPos += 4;
-            } else {
-              s8 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e29); }
-            }
-            if (s8 !== peg$FAILED) {
-              s9 = peg$parseSpacing();
-              s10 = peg$parseBlock();
-              if (s10 !== peg$FAILED) {
-                s6 = s10;
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseBlock();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$currPos;
+              s7 = peg$parseBlank();
+              if (input.substr(peg$currPos, 4) === peg$c23) {
+                s8 = peg$c23;
+                peg$currPos += 4;
+              } else {
+                s8 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e29); }
+              }
+              if (s8 !== peg$FAILED) {
+                s9 = peg$parseSpacing();
+                if (s9 !== peg$FAILED) {
+                  s10 = peg$parseBlock();
+                  if (s10 !== peg$FAILED) {
+                    s6 = s10;
+                  } else {
+                    peg$currPos = s6;
+                    s6 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s6;
+                  s6 = peg$FAILED;
+                }
               } else {
                 peg$currPos = s6;
                 s6 = peg$FAILED;
               }
+              if (s6 === peg$FAILED) {
+                s6 = null;
+              }
+              peg$savedPos = s0;
+              s0 = peg$f24(s3, s5, s6);
             } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
+              peg$currPos = s0;
+              s0 = peg$FAILED;
             }
-            if (s6 === peg$FAILED) {
-              s6 = null;
-            }
-            peg$savedPos = s0;
-            s0 = peg$f24(s3, s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2022,22 +2127,32 @@ function peg$parse(input, options) {
     s1 = peg$parseActor();
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
-      if (input.charCodeAt(peg$currPos) === 58) {
-        s3 = peg$c10;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e15); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseSpacing();
-        s5 = peg$parseIfStatement();
-        if (s5 === peg$FAILED) {
-          s5 = peg$parseCommandStatement();
+      if (s2 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 58) {
+          s3 = peg$c10;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e15); }
         }
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f25(s1, s5);
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseSpacing();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseIfStatement();
+            if (s5 === peg$FAILED) {
+              s5 = peg$parseCommandStatement();
+            }
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f25(s1, s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2197,69 +2312,89 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseSpacing();
-        s4 = peg$parseSetLiteral();
-        if (s4 === peg$FAILED) {
-          s4 = peg$parseRangeOrExpression();
-        }
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 93) {
-            s6 = peg$c28;
-            peg$currPos++;
-          } else {
-            s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e34); }
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseSetLiteral();
+          if (s4 === peg$FAILED) {
+            s4 = peg$parseRangeOrExpression();
           }
-          if (s6 !== peg$FAILED) {
-            s7 = peg$currPos;
-            peg$silentFails++;
-            s8 = peg$currPos;
-            s9 = peg$parseSpacing();
-            if (input.charCodeAt(peg$currPos) === 58) {
-              s10 = peg$c10;
-              peg$currPos++;
-            } else {
-              s10 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e15); }
-            }
-            if (s10 !== peg$FAILED) {
-              s9 = [s9, s10];
-              s8 = s9;
-            } else {
-              peg$currPos = s8;
-              s8 = peg$FAILED;
-            }
-            if (s8 === peg$FAILED) {
-              s8 = peg$parseGap();
-              if (s8 === peg$FAILED) {
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseSpacing();
+            if (s5 !== peg$FAILED) {
+              if (input.charCodeAt(peg$currPos) === 93) {
+                s6 = peg$c28;
+                peg$currPos++;
+              } else {
+                s6 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e34); }
+              }
+              if (s6 !== peg$FAILED) {
+                s7 = peg$currPos;
+                peg$silentFails++;
                 s8 = peg$currPos;
                 s9 = peg$parseSpacing();
-                if (input.charCodeAt(peg$currPos) === 123) {
-                  s10 = peg$c24;
-                  peg$currPos++;
-                } else {
-                  s10 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e30); }
-                }
-                if (s10 !== peg$FAILED) {
-                  s9 = [s9, s10];
-                  s8 = s9;
+                if (s9 !== peg$FAILED) {
+                  if (input.charCodeAt(peg$currPos) === 58) {
+                    s10 = peg$c10;
+                    peg$currPos++;
+                  } else {
+                    s10 = peg$FAILED;
+                    if (peg$silentFails === 0) { peg$fail(peg$e15); }
+                  }
+                  if (s10 !== peg$FAILED) {
+                    s9 = [s9, s10];
+                    s8 = s9;
+                  } else {
+                    peg$currPos = s8;
+                    s8 = peg$FAILED;
+                  }
                 } else {
                   peg$currPos = s8;
                   s8 = peg$FAILED;
                 }
+                if (s8 === peg$FAILED) {
+                  s8 = peg$parseGap();
+                  if (s8 === peg$FAILED) {
+                    s8 = peg$currPos;
+                    s9 = peg$parseSpacing();
+                    if (s9 !== peg$FAILED) {
+                      if (input.charCodeAt(peg$currPos) === 123) {
+                        s10 = peg$c24;
+                        peg$currPos++;
+                      } else {
+                        s10 = peg$FAILED;
+                        if (peg$silentFails === 0) { peg$fail(peg$e30); }
+                      }
+                      if (s10 !== peg$FAILED) {
+                        s9 = [s9, s10];
+                        s8 = s9;
+                      } else {
+                        peg$currPos = s8;
+                        s8 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s8;
+                      s8 = peg$FAILED;
+                    }
+                  }
+                }
+                peg$silentFails--;
+                if (s8 !== peg$FAILED) {
+                  peg$currPos = s7;
+                  s7 = undefined;
+                } else {
+                  s7 = peg$FAILED;
+                }
+                if (s7 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f29(s1, s4);
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
               }
-            }
-            peg$silentFails--;
-            if (s8 !== peg$FAILED) {
-              peg$currPos = s7;
-              s7 = undefined;
-            } else {
-              s7 = peg$FAILED;
-            }
-            if (s7 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f29(s1, s4);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2307,16 +2442,21 @@ function peg$parse(input, options) {
           peg$silentFails++;
           s4 = peg$currPos;
           s5 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 58) {
-            s6 = peg$c10;
-            peg$currPos++;
-          } else {
-            s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e15); }
-          }
-          if (s6 !== peg$FAILED) {
-            s5 = [s5, s6];
-            s4 = s5;
+          if (s5 !== peg$FAILED) {
+            if (input.charCodeAt(peg$currPos) === 58) {
+              s6 = peg$c10;
+              peg$currPos++;
+            } else {
+              s6 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e15); }
+            }
+            if (s6 !== peg$FAILED) {
+              s5 = [s5, s6];
+              s4 = s5;
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
           } else {
             peg$currPos = s4;
             s4 = peg$FAILED;
@@ -2326,16 +2466,21 @@ function peg$parse(input, options) {
             if (s4 === peg$FAILED) {
               s4 = peg$currPos;
               s5 = peg$parseSpacing();
-              if (input.charCodeAt(peg$currPos) === 123) {
-                s6 = peg$c24;
-                peg$currPos++;
-              } else {
-                s6 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e30); }
-              }
-              if (s6 !== peg$FAILED) {
-                s5 = [s5, s6];
-                s4 = s5;
+              if (s5 !== peg$FAILED) {
+                if (input.charCodeAt(peg$currPos) === 123) {
+                  s6 = peg$c24;
+                  peg$currPos++;
+                } else {
+                  s6 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e30); }
+                }
+                if (s6 !== peg$FAILED) {
+                  s5 = [s5, s6];
+                  s4 = s5;
+                } else {
+                  peg$currPos = s4;
+                  s4 = peg$FAILED;
+                }
               } else {
                 peg$currPos = s4;
                 s4 = peg$FAILED;
@@ -2429,9 +2574,14 @@ function peg$parse(input, options) {
       }
       s3 = peg$currPos;
       s4 = peg$parseSpacing();
-      s5 = peg$parseWordBlock();
-      if (s5 !== peg$FAILED) {
-        s3 = s5;
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseWordBlock();
+        if (s5 !== peg$FAILED) {
+          s3 = s5;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
       } else {
         peg$currPos = s3;
         s3 = peg$FAILED;
@@ -2441,18 +2591,28 @@ function peg$parse(input, options) {
       }
       s4 = peg$currPos;
       s5 = peg$parseSpacing();
-      if (input.substr(peg$currPos, 2) === peg$c29) {
-        s6 = peg$c29;
-        peg$currPos += 2;
-      } else {
-        s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e35); }
-      }
-      if (s6 !== peg$FAILED) {
-        s7 = peg$parseSpacing();
-        s8 = peg$parseVariable();
-        if (s8 !== peg$FAILED) {
-          s4 = s8;
+      if (s5 !== peg$FAILED) {
+        if (input.substr(peg$currPos, 2) === peg$c29) {
+          s6 = peg$c29;
+          peg$currPos += 2;
+        } else {
+          s6 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e35); }
+        }
+        if (s6 !== peg$FAILED) {
+          s7 = peg$parseSpacing();
+          if (s7 !== peg$FAILED) {
+            s8 = peg$parseVariable();
+            if (s8 !== peg$FAILED) {
+              s4 = s8;
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
         } else {
           peg$currPos = s4;
           s4 = peg$FAILED;
@@ -2492,36 +2652,46 @@ function peg$parse(input, options) {
     s1 = peg$parseIdentifier();
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
-      if (input.charCodeAt(peg$currPos) === 61) {
-        s3 = peg$c13;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e18); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$currPos;
-        peg$silentFails++;
+      if (s2 !== peg$FAILED) {
         if (input.charCodeAt(peg$currPos) === 61) {
-          s5 = peg$c13;
+          s3 = peg$c13;
           peg$currPos++;
         } else {
-          s5 = peg$FAILED;
+          s3 = peg$FAILED;
           if (peg$silentFails === 0) { peg$fail(peg$e18); }
         }
-        peg$silentFails--;
-        if (s5 === peg$FAILED) {
-          s4 = undefined;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseSpacing();
-          s6 = peg$parseValue();
-          if (s6 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f34(s1, s6);
+        if (s3 !== peg$FAILED) {
+          s4 = peg$currPos;
+          peg$silentFails++;
+          if (input.charCodeAt(peg$currPos) === 61) {
+            s5 = peg$c13;
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e18); }
+          }
+          peg$silentFails--;
+          if (s5 === peg$FAILED) {
+            s4 = undefined;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseSpacing();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parseValue();
+              if (s6 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f34(s1, s6);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2824,62 +2994,77 @@ function peg$parse(input, options) {
         }
         if (s1 !== peg$FAILED) {
           s2 = peg$parseSpacing();
-          s3 = peg$parseOrCondition();
-          if (s3 !== peg$FAILED) {
-            s4 = peg$parseSpacing();
-            if (input.charCodeAt(peg$currPos) === 41) {
-              s5 = peg$c34;
-              peg$currPos++;
-            } else {
-              s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e40); }
-            }
-            if (s5 !== peg$FAILED) {
-              s6 = peg$currPos;
-              peg$silentFails++;
-              s7 = peg$currPos;
-              s8 = peg$parseSpacing();
-              if (input.substr(peg$currPos, 2) === peg$c35) {
-                s9 = peg$c35;
-                peg$currPos += 2;
-              } else {
-                s9 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e41); }
-              }
-              if (s9 === peg$FAILED) {
-                if (input.substr(peg$currPos, 2) === peg$c36) {
-                  s9 = peg$c36;
-                  peg$currPos += 2;
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseOrCondition();
+            if (s3 !== peg$FAILED) {
+              s4 = peg$parseSpacing();
+              if (s4 !== peg$FAILED) {
+                if (input.charCodeAt(peg$currPos) === 41) {
+                  s5 = peg$c34;
+                  peg$currPos++;
                 } else {
-                  s9 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e42); }
+                  s5 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e40); }
                 }
-                if (s9 === peg$FAILED) {
-                  s9 = input.charAt(peg$currPos);
-                  if (peg$r2.test(s9)) {
-                    peg$currPos++;
+                if (s5 !== peg$FAILED) {
+                  s6 = peg$currPos;
+                  peg$silentFails++;
+                  s7 = peg$currPos;
+                  s8 = peg$parseSpacing();
+                  if (s8 !== peg$FAILED) {
+                    if (input.substr(peg$currPos, 2) === peg$c35) {
+                      s9 = peg$c35;
+                      peg$currPos += 2;
+                    } else {
+                      s9 = peg$FAILED;
+                      if (peg$silentFails === 0) { peg$fail(peg$e41); }
+                    }
+                    if (s9 === peg$FAILED) {
+                      if (input.substr(peg$currPos, 2) === peg$c36) {
+                        s9 = peg$c36;
+                        peg$currPos += 2;
+                      } else {
+                        s9 = peg$FAILED;
+                        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+                      }
+                      if (s9 === peg$FAILED) {
+                        s9 = input.charAt(peg$currPos);
+                        if (peg$r2.test(s9)) {
+                          peg$currPos++;
+                        } else {
+                          s9 = peg$FAILED;
+                          if (peg$silentFails === 0) { peg$fail(peg$e43); }
+                        }
+                      }
+                    }
+                    if (s9 !== peg$FAILED) {
+                      s8 = [s8, s9];
+                      s7 = s8;
+                    } else {
+                      peg$currPos = s7;
+                      s7 = peg$FAILED;
+                    }
                   } else {
-                    s9 = peg$FAILED;
-                    if (peg$silentFails === 0) { peg$fail(peg$e43); }
+                    peg$currPos = s7;
+                    s7 = peg$FAILED;
                   }
+                  peg$silentFails--;
+                  if (s7 === peg$FAILED) {
+                    s6 = undefined;
+                  } else {
+                    peg$currPos = s6;
+                    s6 = peg$FAILED;
+                  }
+                  if (s6 !== peg$FAILED) {
+                    s0 = s3;
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
                 }
-              }
-              if (s9 !== peg$FAILED) {
-                s8 = [s8, s9];
-                s7 = s8;
-              } else {
-                peg$currPos = s7;
-                s7 = peg$FAILED;
-              }
-              peg$silentFails--;
-              if (s7 === peg$FAILED) {
-                s6 = undefined;
-              } else {
-                peg$currPos = s6;
-                s6 = peg$FAILED;
-              }
-              if (s6 !== peg$FAILED) {
-                s0 = s3;
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3075,18 +3260,28 @@ function peg$parse(input, options) {
         s2 = [];
         s3 = peg$currPos;
         s4 = peg$parseSpacing();
-        if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c5;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e8); }
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parseSpacing();
-          s7 = peg$parseRangeOrExpression();
-          if (s7 !== peg$FAILED) {
-            s3 = s7;
+        if (s4 !== peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 44) {
+            s5 = peg$c5;
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e8); }
+          }
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseSpacing();
+            if (s6 !== peg$FAILED) {
+              s7 = peg$parseRangeOrExpression();
+              if (s7 !== peg$FAILED) {
+                s3 = s7;
+              } else {
+                peg$currPos = s3;
+                s3 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -3099,18 +3294,28 @@ function peg$parse(input, options) {
           s2.push(s3);
           s3 = peg$currPos;
           s4 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 44) {
-            s5 = peg$c5;
-            peg$currPos++;
-          } else {
-            s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e8); }
-          }
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseSpacing();
-            s7 = peg$parseRangeOrExpression();
-            if (s7 !== peg$FAILED) {
-              s3 = s7;
+          if (s4 !== peg$FAILED) {
+            if (input.charCodeAt(peg$currPos) === 44) {
+              s5 = peg$c5;
+              peg$currPos++;
+            } else {
+              s5 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e8); }
+            }
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parseSpacing();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseRangeOrExpression();
+                if (s7 !== peg$FAILED) {
+                  s3 = s7;
+                } else {
+                  peg$currPos = s3;
+                  s3 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s3;
+                s3 = peg$FAILED;
+              }
             } else {
               peg$currPos = s3;
               s3 = peg$FAILED;
@@ -3258,12 +3463,22 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
       s3 = peg$parseSpacing();
-      s4 = peg$parseCompareOp();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseSpacing();
-        s6 = peg$parseOperand();
-        if (s6 !== peg$FAILED) {
-          s2 = [ s4, s6 ];
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseCompareOp();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseSpacing();
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseOperand();
+            if (s6 !== peg$FAILED) {
+              s2 = [ s4, s6 ];
+            } else {
+              peg$currPos = s2;
+              s2 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
         } else {
           peg$currPos = s2;
           s2 = peg$FAILED;
@@ -4012,16 +4227,26 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    if (input.charCodeAt(peg$currPos) === 124) {
-      s2 = peg$c48;
-      peg$currPos++;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e59); }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseSpacing();
-      s0 = s2;
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 124) {
+        s2 = peg$c48;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e59); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        if (s3 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4035,16 +4260,26 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    if (input.charCodeAt(peg$currPos) === 94) {
-      s2 = peg$c49;
-      peg$currPos++;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e60); }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseSpacing();
-      s0 = s2;
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 94) {
+        s2 = peg$c49;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e60); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        if (s3 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4058,16 +4293,26 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    if (input.charCodeAt(peg$currPos) === 38) {
-      s2 = peg$c50;
-      peg$currPos++;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e61); }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseSpacing();
-      s0 = s2;
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 38) {
+        s2 = peg$c50;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e61); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        if (s3 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4081,25 +4326,35 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    if (input.substr(peg$currPos, 2) === peg$c51) {
-      s2 = peg$c51;
-      peg$currPos += 2;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e62); }
-    }
-    if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c52) {
-        s2 = peg$c52;
+    if (s1 !== peg$FAILED) {
+      if (input.substr(peg$currPos, 2) === peg$c51) {
+        s2 = peg$c51;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e63); }
+        if (peg$silentFails === 0) { peg$fail(peg$e62); }
       }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseSpacing();
-      s0 = s2;
+      if (s2 === peg$FAILED) {
+        if (input.substr(peg$currPos, 2) === peg$c52) {
+          s2 = peg$c52;
+          peg$currPos += 2;
+        } else {
+          s2 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e63); }
+        }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        if (s3 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4113,16 +4368,26 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    s2 = input.charAt(peg$currPos);
-    if (peg$r4.test(s2)) {
-      peg$currPos++;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e64); }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseSpacing();
-      s0 = s2;
+    if (s1 !== peg$FAILED) {
+      s2 = input.charAt(peg$currPos);
+      if (peg$r4.test(s2)) {
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e64); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        if (s3 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4136,16 +4401,26 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
-    if (input.charCodeAt(peg$currPos) === 43) {
-      s2 = peg$c53;
-      peg$currPos++;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e65); }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseSpacing();
-      s0 = s2;
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 43) {
+        s2 = peg$c53;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e65); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSpacing();
+        if (s3 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4226,7 +4501,12 @@ function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             s3 = peg$parseSpacing();
-            s0 = s1;
+            if (s3 !== peg$FAILED) {
+              s0 = s1;
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4254,10 +4534,15 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
-      s3 = peg$parseUnary();
-      if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f57(s3);
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseUnary();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f57(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4330,19 +4615,29 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
-      s3 = peg$parseExpression();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseSpacing();
-        if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c34;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e40); }
-        }
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f59(s3);
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseExpression();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseSpacing();
+          if (s4 !== peg$FAILED) {
+            if (input.charCodeAt(peg$currPos) === 41) {
+              s5 = peg$c34;
+              peg$currPos++;
+            } else {
+              s5 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e40); }
+            }
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f59(s3);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4366,19 +4661,29 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
-        s3 = peg$parseOrCondition();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 41) {
-            s5 = peg$c34;
-            peg$currPos++;
-          } else {
-            s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e40); }
-          }
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f60(s3);
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseOrCondition();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parseSpacing();
+            if (s4 !== peg$FAILED) {
+              if (input.charCodeAt(peg$currPos) === 41) {
+                s5 = peg$c34;
+                peg$currPos++;
+              } else {
+                s5 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e40); }
+              }
+              if (s5 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f60(s3);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4424,21 +4729,31 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
-      s3 = peg$parseValueList();
-      if (s3 === peg$FAILED) {
-        s3 = null;
-      }
-      s4 = peg$parseSpacing();
-      if (input.charCodeAt(peg$currPos) === 125) {
-        s5 = peg$c1;
-        peg$currPos++;
-      } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
-      }
-      if (s5 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f61(s3);
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseValueList();
+        if (s3 === peg$FAILED) {
+          s3 = null;
+        }
+        s4 = peg$parseSpacing();
+        if (s4 !== peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 125) {
+            s5 = peg$c1;
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e4); }
+          }
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f61(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4464,21 +4779,31 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
-      s3 = peg$parseValueList();
-      if (s3 === peg$FAILED) {
-        s3 = null;
-      }
-      s4 = peg$parseSpacing();
-      if (input.charCodeAt(peg$currPos) === 93) {
-        s5 = peg$c28;
-        peg$currPos++;
-      } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e34); }
-      }
-      if (s5 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f62(s3);
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseValueList();
+        if (s3 === peg$FAILED) {
+          s3 = null;
+        }
+        s4 = peg$parseSpacing();
+        if (s4 !== peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 93) {
+            s5 = peg$c28;
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e34); }
+          }
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f62(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4500,18 +4825,28 @@ function peg$parse(input, options) {
       s2 = [];
       s3 = peg$currPos;
       s4 = peg$parseSpacing();
-      if (input.charCodeAt(peg$currPos) === 44) {
-        s5 = peg$c5;
-        peg$currPos++;
-      } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e8); }
-      }
-      if (s5 !== peg$FAILED) {
-        s6 = peg$parseSpacing();
-        s7 = peg$parseRangeOrExpression();
-        if (s7 !== peg$FAILED) {
-          s3 = s7;
+      if (s4 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s5 = peg$c5;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e8); }
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parseSpacing();
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parseRangeOrExpression();
+            if (s7 !== peg$FAILED) {
+              s3 = s7;
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -4524,18 +4859,28 @@ function peg$parse(input, options) {
         s2.push(s3);
         s3 = peg$currPos;
         s4 = peg$parseSpacing();
-        if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c5;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e8); }
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parseSpacing();
-          s7 = peg$parseRangeOrExpression();
-          if (s7 !== peg$FAILED) {
-            s3 = s7;
+        if (s4 !== peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 44) {
+            s5 = peg$c5;
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e8); }
+          }
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseSpacing();
+            if (s6 !== peg$FAILED) {
+              s7 = peg$parseRangeOrExpression();
+              if (s7 !== peg$FAILED) {
+                s3 = s7;
+              } else {
+                peg$currPos = s3;
+                s3 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -4547,16 +4892,21 @@ function peg$parse(input, options) {
       }
       s3 = peg$currPos;
       s4 = peg$parseSpacing();
-      if (input.charCodeAt(peg$currPos) === 44) {
-        s5 = peg$c5;
-        peg$currPos++;
-      } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e8); }
-      }
-      if (s5 !== peg$FAILED) {
-        s4 = [s4, s5];
-        s3 = s4;
+      if (s4 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s5 = peg$c5;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e8); }
+        }
+        if (s5 !== peg$FAILED) {
+          s4 = [s4, s5];
+          s3 = s4;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
       } else {
         peg$currPos = s3;
         s3 = peg$FAILED;
@@ -5149,19 +5499,29 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
-        s3 = peg$parseExpression();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parseSpacing();
-          if (input.charCodeAt(peg$currPos) === 93) {
-            s5 = peg$c28;
-            peg$currPos++;
-          } else {
-            s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e34); }
-          }
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f75(s3);
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseExpression();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parseSpacing();
+            if (s4 !== peg$FAILED) {
+              if (input.charCodeAt(peg$currPos) === 93) {
+                s5 = peg$c28;
+                peg$currPos++;
+              } else {
+                s5 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e34); }
+              }
+              if (s5 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f75(s3);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5306,71 +5666,66 @@ function peg$parse(input, options) {
   }
 
   function peg$parseSpacing() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parseBlanks();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseSpacingContinued();
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSpacingContinued() {
     let s0, s1, s2, s3;
 
-    s0 = [];
-    s1 = input.charAt(peg$currPos);
-    if (peg$r17.test(s1)) {
+    s0 = peg$currPos;
+    if (input.charCodeAt(peg$currPos) === 92) {
+      s1 = peg$c66;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
     }
-    if (s1 === peg$FAILED) {
-      s1 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c66;
-        peg$currPos++;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e88); }
-      }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseNewline();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseNewline();
+        s3 = peg$parseSpacing();
         if (s3 !== peg$FAILED) {
-          s2 = [s2, s3];
-          s1 = s2;
+          s0 = s3;
         } else {
-          peg$currPos = s1;
-          s1 = peg$FAILED;
+          peg$currPos = s0;
+          s0 = peg$FAILED;
         }
       } else {
-        peg$currPos = s1;
-        s1 = peg$FAILED;
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
     }
-    while (s1 !== peg$FAILED) {
-      s0.push(s1);
-      s1 = input.charAt(peg$currPos);
-      if (peg$r17.test(s1)) {
-        peg$currPos++;
-      } else {
-        s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e97); }
-      }
-      if (s1 === peg$FAILED) {
-        s1 = peg$currPos;
-        if (input.charCodeAt(peg$currPos) === 92) {
-          s2 = peg$c66;
-          peg$currPos++;
-        } else {
-          s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e88); }
-        }
-        if (s2 !== peg$FAILED) {
-          s3 = peg$parseNewline();
-          if (s3 !== peg$FAILED) {
-            s2 = [s2, s3];
-            s1 = s2;
-          } else {
-            peg$currPos = s1;
-            s1 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s1;
-          s1 = peg$FAILED;
-        }
-      }
+
+    return s0;
+  }
+
+  function peg$parseBlanks() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f77();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
     }
 
     return s0;
@@ -5380,13 +5735,13 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     peg$silentFails++;
-    s0 = [];
+    s0 = peg$currPos;
     s1 = input.charAt(peg$currPos);
     if (peg$r17.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
@@ -5412,46 +5767,21 @@ function peg$parse(input, options) {
       }
     }
     if (s1 !== peg$FAILED) {
-      while (s1 !== peg$FAILED) {
-        s0.push(s1);
-        s1 = input.charAt(peg$currPos);
-        if (peg$r17.test(s1)) {
-          peg$currPos++;
-        } else {
-          s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e97); }
-        }
-        if (s1 === peg$FAILED) {
-          s1 = peg$currPos;
-          if (input.charCodeAt(peg$currPos) === 92) {
-            s2 = peg$c66;
-            peg$currPos++;
-          } else {
-            s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e88); }
-          }
-          if (s2 !== peg$FAILED) {
-            s3 = peg$parseNewline();
-            if (s3 !== peg$FAILED) {
-              s2 = [s2, s3];
-              s1 = s2;
-            } else {
-              peg$currPos = s1;
-              s1 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s1;
-            s1 = peg$FAILED;
-          }
-        }
+      s2 = peg$parseSpacing();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
     } else {
+      peg$currPos = s0;
       s0 = peg$FAILED;
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
 
     return s0;
@@ -5466,7 +5796,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -5490,7 +5820,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e97); }
+        if (peg$silentFails === 0) { peg$fail(peg$e98); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -5544,7 +5874,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f77();
+      s0 = peg$f78();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
