@@ -212,6 +212,12 @@ const RESET_CS_BASE = 0xffff0000;
 const RESET_RIP = 0xfff0;
 
 const FRAME_IF = 1;
+/**
+ * X86Cpu.#rare's bits, one per rare source of an instruction boundary, each
+ * kept by its field's setter (RARE_ODD by the gates and PV EOI).
+ */
+const RARE_ODD = 1, RARE_MP = 2, RARE_INT = 4, RARE_INJECTED = 8, RARE_EXCEPTION = 16;
+const RARE_HV = 32;
 const FRAME_NMI = 2;
 /** A Xen PV event-callback frame; with FRAME_EVENTS_ON its saved mask was clear. */
 const FRAME_EVENT = 4;
@@ -256,12 +262,19 @@ export class X86Cpu implements CpuModel {
   csBase = RESET_CS_BASE;
   /** RIP: the reset value, or 0 after a SIPI (the model does not advance it). */
   rip = RESET_RIP;
+  #injected = -1;
   /**
    * Without an in-kernel LAPIC: the vector KVM_INTERRUPT queued
    * (`kvm_queue_interrupt`), injected at the next entry whatever IF says; -1
    * when none.
    */
-  injected = -1;
+  get injected(): number {
+    return this.#injected;
+  }
+  set injected(v: number) {
+    this.#injected = v;
+    this.#rare = v >= 0 ? this.#rare | RARE_INJECTED : this.#rare & ~RARE_INJECTED;
+  }
   /** How many #GP faults this vCPU's instructions raised. */
   gpFaults = 0;
   /**
@@ -289,18 +302,39 @@ export class X86Cpu implements CpuModel {
   readonly #taken: Taken = { kind: "vector", vector: -1, cause: 0, event: 0 };
   /** The shadow was set by the instruction retiring now, so it still covers the next one. */
   #shadowFresh = false;
+  #intVector = -1;
   /** The vector of an INT n being executed, taken at the next boundary; -1 when none. */
-  #softwareVector = -1;
+  get #softwareVector(): number {
+    return this.#intVector;
+  }
+  set #softwareVector(v: number) {
+    this.#intVector = v;
+    this.#rare = v >= 0 ? this.#rare | RARE_INT : this.#rare & ~RARE_INT;
+  }
   /** Halted by HLT (or a blocking hypercall). */
   #halted = false;
-  #mp: OwnMpState;
+  #mpOwn: OwnMpState = MpState.Runnable;
+  get #mp(): OwnMpState {
+    return this.#mpOwn;
+  }
+  set #mp(state: OwnMpState) {
+    this.#mpOwn = state;
+    this.#rare = state !== MpState.Runnable ? this.#rare | RARE_MP : this.#rare & ~RARE_MP;
+  }
   /** CR8 without an in-kernel LAPIC (KVM keeps it in `vcpu->arch.cr8`). */
   #cr8 = 0;
   /**
    * The exception to deliver at the next boundary, before anything else
    * (KVM's `vcpu->arch.exception`), or -1.
    */
-  #exVector = -1;
+  #exPending = -1;
+  get #exVector(): number {
+    return this.#exPending;
+  }
+  set #exVector(v: number) {
+    this.#exPending = v;
+    this.#rare = v >= 0 ? this.#rare | RARE_EXCEPTION : this.#rare & ~RARE_EXCEPTION;
+  }
   /** Its error code, or -1 when it pushes none. */
   #exErrorCode = -1;
   /** KVM's `exception.injected` (KVM_SET_VCPU_EVENTS put it there) rather than `pending`. */
@@ -327,8 +361,12 @@ export class X86Cpu implements CpuModel {
   /** How many gates are not present: 0 keeps every take on the fast path. */
   #gatesAbsent = 0;
   /**
-   * 1 while a gate is absent or PV EOI is on ({@link X86Cpu.#pvEoiOn}): the
-   * rare cases the fast take and boundary leave to the slow ones, one test.
+   * The rare sources of an instruction boundary, a bit each (RARE_*): not 0
+   * while the vCPU is not RUNNABLE, an INT n, a KVM_INTERRUPT vector or an
+   * exception waits, a hypervisor is attached, or a gate is absent or PV EOI
+   * is on ({@link X86Cpu.#pvEoiOn}). The fast take and boundary leave these to
+   * the slow ones with one test. Each bit is kept by its field's setter, so
+   * no writer can forget it (lib/x86/cpu_rare_test.ts).
    */
   #rare = 0;
   /** The interrupt window already exited for this opening (one exit per window). */
@@ -361,7 +399,7 @@ export class X86Cpu implements CpuModel {
     w[1] = this.csSelector;
     w[2] = this.csBase;
     w[3] = this.rip;
-    w[4] = this.injected;
+    w[4] = this.#injected;
     w[5] = this.gpFaults;
     // The flags as the bits of one word: fewer words at every state.
     w[6] = (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
@@ -370,7 +408,7 @@ export class X86Cpu implements CpuModel {
       (this.#pvEoiWritten ? 512 : 0);
     h.block(w, 7);
     this.run.hashFields(h);
-    h.value(this.hv);
+    h.value(this.#hooks);
     // PV EOI never written (the rule): a bit of the flags word, no bigint.
     if (this.#pvEoiWritten) this.pvEoi!.hashFields(h);
   }
@@ -388,7 +426,9 @@ export class X86Cpu implements CpuModel {
    * were set (KVM_X86_SETUP_MCE, SET_MCE, a WRMSR). Fixed at creation, not saved:
    * index, name, trace, lapicInKernel, picInKernel, longMode, #now, #entered, hv, #hyperv (the
    * VM's, which a VM with a SynIC does not save); scratch: #taken (the last
-   * take, copied out by the engine at once).
+   * take, copied out by the engine at once). #injected, #intVector, #mpOwn and
+   * #exPending are saved through their accessors, #hooks is hv's; their setters
+   * keep #rare's bits.
    */
   snapshot(): (() => void) | null {
     // The machine-check registers are not saved: a vCPU whose MCE state was set cannot be.
@@ -399,7 +439,7 @@ export class X86Cpu implements CpuModel {
     const { interruptFlag, shadow, nmiBlocked, csSelector, csBase, rip } = this;
     const { injected, gpFaults, hasRun, extint, faulted, overflowFlag, cr4Mce } = this;
     const frames = [...this.#frames];
-    const exVector = this.#exVector, exErrorCode = this.#exErrorCode;
+    const exVector = this.#exPending, exErrorCode = this.#exErrorCode;
     const exInjected = this.#exInjected, exExternal = this.#exExternal;
     const gpHeld = this.#gpHeld;
     // No gate absent (the rule): nothing to copy, the page is all zero.
@@ -407,8 +447,8 @@ export class X86Cpu implements CpuModel {
     const gateAbsent = gatesAbsent === 0 ? null : this.#gateAbsent.slice();
     const lastExVector = this.#lastExVector, lastExHasCode = this.#lastExHasCode;
     const lastExCode = this.#lastExCode;
-    const shadowFresh = this.#shadowFresh, softwareVector = this.#softwareVector;
-    const halted = this.#halted, mp = this.#mp, cr8 = this.#cr8;
+    const shadowFresh = this.#shadowFresh, softwareVector = this.#intVector;
+    const halted = this.#halted, mp = this.#mpOwn, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
     // Two scalars, no closure: a snapshot per state allocates nothing more for PV EOI.
     const pvMsr = this.pvEoi?.msrVal ?? 0n, pvPending = this.pvEoi?.pending ?? false;
@@ -444,7 +484,7 @@ export class X86Cpu implements CpuModel {
       if (gateAbsent !== null) this.#gateAbsent.set(gateAbsent);
       else if (this.#gatesAbsent !== 0) this.#gateAbsent.fill(0);
       this.#gatesAbsent = gatesAbsent;
-      this.#rare = gatesAbsent !== 0 || pvEoiOn ? 1 : 0;
+      this.#rare = (this.#rare & ~RARE_ODD) | (gatesAbsent !== 0 || pvEoiOn ? RARE_ODD : 0);
       this.hasRun = hasRun;
       this.extint = extint;
       // Mostly empty before and after (a restore per order).
@@ -465,10 +505,10 @@ export class X86Cpu implements CpuModel {
   hashPrivate(h: StateHash): void {
     h.words(this.#frames);
     const w = HASHED;
-    w[0] = this.#softwareVector;
-    w[1] = this.#mp;
+    w[0] = this.#intVector;
+    w[1] = this.#mpOwn;
     w[2] = this.#cr8;
-    w[3] = this.#exVector;
+    w[3] = this.#exPending;
     w[4] = this.#exErrorCode;
     w[5] = (this.#shadowFresh ? 1 : 0) | (this.#halted ? 2 : 0) | (this.#windowReported ? 4 : 0) |
       (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0) | (this.#lastExHasCode ? 32 : 0);
@@ -482,8 +522,15 @@ export class X86Cpu implements CpuModel {
     if (this.#mce !== null && this.#mce.touched) this.#mce.hashInto(h);
     this.lapic.hashPrivate(h);
   }
+  #hooks: HypervisorHooks | null = null;
   /** Set for Xen guests (`hypervisor xen` or `kvm-xen`); null under plain KVM. */
-  hv: HypervisorHooks | null = null;
+  get hv(): HypervisorHooks | null {
+    return this.#hooks;
+  }
+  set hv(hooks: HypervisorHooks | null) {
+    this.#hooks = hooks;
+    this.#rare = hooks !== null ? this.#rare | RARE_HV : this.#rare & ~RARE_HV;
+  }
 
   constructor(
     readonly index: number,
@@ -530,7 +577,8 @@ export class X86Cpu implements CpuModel {
   #pvEoiChanged(): void {
     const p = this.pvEoi;
     this.#pvEoiOn = p !== null && (p.enabled || p.pending);
-    this.#rare = this.#gatesAbsent !== 0 || this.#pvEoiOn ? 1 : 0;
+    this.#rare = (this.#rare & ~RARE_ODD) |
+      (this.#gatesAbsent !== 0 || this.#pvEoiOn ? RARE_ODD : 0);
   }
 
   /**
@@ -635,7 +683,7 @@ export class X86Cpu implements CpuModel {
    * INIT or SIPI). Setting it sets or clears the HLT state only.
    */
   get halted(): boolean {
-    return this.#halted || this.#mp !== MpState.Runnable;
+    return this.#halted || this.#mpOwn !== MpState.Runnable;
   }
   set halted(value: boolean) {
     this.#halted = value;
@@ -682,13 +730,22 @@ export class X86Cpu implements CpuModel {
   }
 
   /**
+   * Waits for INIT and SIPI or for a SIPI ({@link X86Cpu.mpState} UNINITIALIZED or
+   * INIT_RECEIVED): the vCPU executes nothing. One read for every guest command's check.
+   */
+  get waitsForSipi(): boolean {
+    const mp = this.#mpOwn;
+    return mp === MpState.Uninitialized || mp === MpState.InitReceived;
+  }
+
+  /**
    * KVM_GET_MP_STATE: UNINITIALIZED or INIT_RECEIVED while the vCPU waits
    * for INIT / SIPI; HALTED after HLT with an in-kernel LAPIC (without one
    * HLT exits to userspace and the state stays RUNNABLE); else RUNNABLE.
    */
   get mpState(): MpState {
-    if (this.#mp === MP_SHUTDOWN) return MpState.Runnable;
-    if (this.#mp !== MpState.Runnable) return this.#mp;
+    if (this.#mpOwn === MP_SHUTDOWN) return MpState.Runnable;
+    if (this.#mpOwn !== MpState.Runnable) return this.#mpOwn;
     return this.#halted && this.lapicInKernel ? MpState.Halted : MpState.Runnable;
   }
 
@@ -759,7 +816,7 @@ export class X86Cpu implements CpuModel {
     this.#emit("exception", `${describeException(vector, errorCode)}: ${why}`);
     this.#queueException(vector, errorCode, external);
     this.#resolveGates();
-    if (exceptionSpec(vector).type === "fault" && this.#mp !== MP_SHUTDOWN) this.faulted = true;
+    if (exceptionSpec(vector).type === "fault" && this.#mpOwn !== MP_SHUTDOWN) this.faulted = true;
   }
 
   /**
@@ -837,7 +894,8 @@ export class X86Cpu implements CpuModel {
     if (this.#gateAbsent[vector] === absent) return;
     this.#gateAbsent[vector] = absent;
     this.#gatesAbsent += present ? -1 : 1;
-    this.#rare = this.#gatesAbsent !== 0 || this.#pvEoiOn ? 1 : 0;
+    this.#rare = (this.#rare & ~RARE_ODD) |
+      (this.#gatesAbsent !== 0 || this.#pvEoiOn ? RARE_ODD : 0);
     this.#emit("idt", `IDT gate ${vector}: P=${present ? 1 : 0}`);
   }
 
@@ -848,12 +906,12 @@ export class X86Cpu implements CpuModel {
 
   /** Shut down by a triple fault (KVM_EXIT_SHUTDOWN); INIT brings it back. */
   get shutdown(): boolean {
-    return this.#mp === MP_SHUTDOWN;
+    return this.#mpOwn === MP_SHUTDOWN;
   }
 
   /** The exception queued for delivery (KVM's `vcpu->arch.exception.vector`), or -1. */
   get exceptionVector(): number {
-    return this.#exVector;
+    return this.#exPending;
   }
 
   /** Its error code, or -1 when it has none. */
@@ -907,8 +965,8 @@ export class X86Cpu implements CpuModel {
    * ({@link mergeExceptions}). `external`: not INT n's own fault.
    */
   #queueException(vector: number, errorCode: number, external: boolean): void {
-    if (this.#exVector >= 0) {
-      const merged = mergeExceptions(this.#exVector, vector);
+    if (this.#exPending >= 0) {
+      const merged = mergeExceptions(this.#exPending, vector);
       if (merged === "triple") {
         this.#tripleFault(vector);
         return;
@@ -917,7 +975,7 @@ export class X86Cpu implements CpuModel {
         this.#emit(
           "exception",
           `${describeException(vector, errorCode)} while delivering ` +
-            `${describeException(this.#exVector, this.#exErrorCode)}: #DF(0)`,
+            `${describeException(this.#exPending, this.#exErrorCode)}: #DF(0)`,
         );
         vector = DF_VECTOR;
         errorCode = 0;
@@ -938,8 +996,8 @@ export class X86Cpu implements CpuModel {
    * a present gate or a triple fault. Returns false after a triple fault.
    */
   #resolveGates(): boolean {
-    while (this.#exVector >= 0 && this.#gateAbsent[this.#exVector] !== 0) {
-      const v = this.#exVector;
+    while (this.#exPending >= 0 && this.#gateAbsent[this.#exPending] !== 0) {
+      const v = this.#exPending;
       const code = idtErrorCode(v, this.#exExternal);
       this.#emit(
         "exception",
@@ -947,7 +1005,7 @@ export class X86Cpu implements CpuModel {
       );
       this.#queueException(NP_VECTOR, code, true);
     }
-    return this.#mp !== MP_SHUTDOWN;
+    return this.#mpOwn !== MP_SHUTDOWN;
   }
 
   /** KVM_REQ_TRIPLE_FAULT: the vCPU shuts down and KVM_RUN returns KVM_EXIT_SHUTDOWN. */
@@ -1007,7 +1065,7 @@ export class X86Cpu implements CpuModel {
    * accepting ExtINT.
    */
   readyForInjection(): boolean {
-    if (!this.interruptFlag || this.shadow !== "none" || this.injected >= 0) return false;
+    if (!this.interruptFlag || this.shadow !== "none" || this.#injected >= 0) return false;
     if (!this.lapicInKernel) return true;
     return !(this.extint?.intr() ?? false) && this.lapic.acceptsExtInt();
   }
@@ -1032,7 +1090,7 @@ export class X86Cpu implements CpuModel {
       this.#windowReported = false;
       return;
     }
-    if (this.#windowReported || this.#mp !== MpState.Runnable) return;
+    if (this.#windowReported || this.#mpOwn !== MpState.Runnable) return;
     this.#windowReported = true;
     this.run.exit(KvmExit.IrqWindowOpen, "interrupt window open: IF=1, no shadow");
   }
@@ -1044,7 +1102,7 @@ export class X86Cpu implements CpuModel {
    */
   queueInterrupt(vector: number): number {
     this.injected = vector & 0xff;
-    this.#emit("kvm.interrupt", `KVM_INTERRUPT 0x${this.injected.toString(16)} injected`);
+    this.#emit("kvm.interrupt", `KVM_INTERRUPT 0x${this.#injected.toString(16)} injected`);
     this.#checkWindow();
     return 0;
   }
@@ -1078,7 +1136,8 @@ export class X86Cpu implements CpuModel {
     // Nothing latched and no hypervisor: every boundary of a plain KVM guest but a few.
     // The rest is apart so that this stays small enough for V8 to inline.
     if (
-      l.nmiPending <= 1 && !l.initPending && l.sipiVector < 0 && this.hv === null && !this.#pvEoiOn
+      l.nmiPending <= 1 && !l.initPending && l.sipiVector < 0 && this.#hooks === null &&
+      !this.#pvEoiOn
     ) return 0;
     return this.#serviceLatched();
   }
@@ -1100,7 +1159,7 @@ export class X86Cpu implements CpuModel {
     if (l.sipiVector >= 0) {
       const v = l.sipiVector;
       l.sipiVector = -1;
-      if (this.#mp === MpState.InitReceived) {
+      if (this.#mpOwn === MpState.InitReceived) {
         this.csSelector = v << 8;
         this.csBase = v << 12;
         this.rip = 0;
@@ -1118,7 +1177,7 @@ export class X86Cpu implements CpuModel {
       }
       if (r === 0) r = 1;
     }
-    const hv = this.hv;
+    const hv = this.#hooks;
     if (hv !== null && hv.enter !== undefined && !this.halted && hv.enter(this.index) && r === 0) {
       r = 1;
     }
@@ -1215,7 +1274,7 @@ export class X86Cpu implements CpuModel {
    * unknown MSRs. Returns 0, or {@link GP_FAULT}.
    */
   wrmsr(msr: number, value: bigint): number {
-    const hv = this.hv?.wrmsr?.(this.index, msr, value);
+    const hv = this.#hooks?.wrmsr?.(this.index, msr, value);
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) {
       return this.setPvEoiMsr(value) ? 0 : this.#gp(
@@ -1276,7 +1335,7 @@ export class X86Cpu implements CpuModel {
    * merged into #DF.
    */
   #deliverGp(): void {
-    if (this.#exVector >= 0) {
+    if (this.#exPending >= 0) {
       this.#gpHeld++;
       return;
     }
@@ -1291,7 +1350,7 @@ export class X86Cpu implements CpuModel {
 
   /** The Xen global callback vector waiting for this vCPU, or -1. */
   globalVector(): number {
-    return this.hv === null ? -1 : this.hv.globalVector(this.index);
+    return this.#hooks === null ? -1 : this.#hooks.globalVector(this.index);
   }
 
   /** A maskable interrupt would be taken if IF allowed it. */
@@ -1309,18 +1368,14 @@ export class X86Cpu implements CpuModel {
    */
   vmExit(): void {
     if (this.#pvEoiOn) this.syncFromGuest();
-    this.hv?.vmExit(this.index);
+    this.#hooks?.vmExit(this.index);
   }
 
   canTake(): boolean {
     // A running vCPU whose only sources are maskable ones (no INT n, KVM_INTERRUPT, NMI
     // or hypervisor), small enough for V8 to inline; #canTakeAny asks in KVM's order.
-    if (
-      this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0 ||
-      this.lapic.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0
-    ) {
-      return this.#canTakeAny();
-    }
+    // Not RUNNABLE, INT n, KVM_INTERRUPT, an exception, a hypervisor: #rare but its odd bit.
+    if ((this.#rare & ~RARE_ODD) !== 0 || this.lapic.nmiPending !== 0) return this.#canTakeAny();
     if (!this.interruptFlag || this.shadow !== "none") return false;
     return this.lapicInKernel && this.maskableReady();
   }
@@ -1328,16 +1383,16 @@ export class X86Cpu implements CpuModel {
   /** {@link X86Cpu.canTake} whatever the sources. */
   #canTakeAny(): boolean {
     // Waiting for INIT / SIPI: nothing is delivered (KVM does not enter the guest).
-    if (this.#mp !== MpState.Runnable) return false;
+    if (this.#mpOwn !== MpState.Runnable) return false;
     // An exception is delivered before any event, whatever IF and the shadows say
     // (kvm_check_and_inject_events: an injected or pending exception comes first).
-    if (this.#exVector >= 0) return true;
+    if (this.#exPending >= 0) return true;
     // INT n completes by entering its handler, before any event at the boundary.
-    if (this.#softwareVector >= 0) return true;
+    if (this.#intVector >= 0) return true;
     // A KVM_INTERRUPT injection is re-injected before any new event, IF or not.
-    if (this.injected >= 0) return true;
+    if (this.#injected >= 0) return true;
     if (this.nmiReady()) return true;
-    if (this.hv?.pvUpcallDue?.(this.index)) return true;
+    if (this.#hooks?.pvUpcallDue?.(this.index)) return true;
     if (!this.interruptFlag || this.shadow !== "none") return false;
     return this.lapicInKernel && this.maskableReady();
   }
@@ -1346,9 +1401,9 @@ export class X86Cpu implements CpuModel {
     // The common take, small enough for V8 to inline: untraced, from the
     // LAPIC, no other source ahead of it (see #takeAny for their order).
     const l = this.lapic;
+    // #rare but RARE_MP: INT n, KVM_INTERRUPT, an exception, a hypervisor, a gate, PV EOI.
     if (
-      this.trace.enabled || this.#halted || this.#softwareVector >= 0 || this.injected >= 0 ||
-      l.nmiPending !== 0 || this.hv !== null || this.#exVector >= 0 || this.#rare !== 0 ||
+      this.trace.enabled || this.#halted || (this.#rare & ~RARE_MP) !== 0 || l.nmiPending !== 0 ||
       this.extIntReady()
     ) {
       return this.#takeAny();
@@ -1378,26 +1433,27 @@ export class X86Cpu implements CpuModel {
    * plain KVM guest with nothing latched and no rarer source, asks each
    * question once and finds the LAPIC's pending vector once; it is small
    * enough for V8 to inline, the rest is {@link boundaryOf}'s order. A new source
-   * or latch belongs in the first test (lib/x86/cpu_boundary_test.ts fails without it).
+   * or latch belongs in X86Cpu.#rare or {@link Lapic.latched}, kept by its field's
+   * setter (lib/x86/cpu_boundary_test.ts and cpu_rare_test.ts fail without it).
    */
   boundary(): Taken | number {
-    const l = this.lapic;
-    if (
-      l.nmiPending !== 0 || l.initPending || l.sipiVector >= 0 || this.hv !== null ||
-      this.#mp !== MpState.Runnable || this.#softwareVector >= 0 || this.injected >= 0 ||
-      this.#exVector >= 0 || this.#rare !== 0
-    ) {
-      return boundaryOf(this);
-    }
+    // One test for the rare sources and latches: their setters keep the two words.
+    if ((this.#rare | this.lapic.latched) !== 0) return boundaryOf(this);
     // service() has nothing to do; canTake() asks only IF, the shadow and the maskable sources.
     if (this.interruptFlag && this.shadow === "none" && this.lapicInKernel) {
-      const pending = l.pendingVector();
-      if (pending >= 0) {
-        if (this.trace.enabled || this.#halted || this.extIntReady()) return this.#takeAny();
-        return this.#takeLapic(pending);
-      }
-      if (this.extIntReady()) return this.#takeAny();
+      return this.#boundaryOpen();
     }
+    return this.#halted ? BOUNDARY_HALTED : BOUNDARY_RUNNING;
+  }
+
+  /** {@link X86Cpu.boundary} with nothing rare and interrupts open: the maskable sources. */
+  #boundaryOpen(): Taken | number {
+    const pending = this.lapic.pendingVector();
+    if (pending >= 0) {
+      if (this.trace.enabled || this.#halted || this.extIntReady()) return this.#takeAny();
+      return this.#takeLapic(pending);
+    }
+    if (this.extIntReady()) return this.#takeAny();
     return this.#halted ? BOUNDARY_HALTED : BOUNDARY_RUNNING;
   }
 
@@ -1407,7 +1463,7 @@ export class X86Cpu implements CpuModel {
     if (this.#halted) {
       this.#halted = false;
       // A blocking hypercall ends with the wake-up, as HLT does.
-      this.hv?.woken(this.index);
+      this.#hooks?.woken(this.index);
       // The entry after the wake-up, before the injection.
       this.#unblocked();
     }
@@ -1415,21 +1471,21 @@ export class X86Cpu implements CpuModel {
     let gv: number;
     let pvFrame = 0;
     let errorCode = -1;
-    if (this.#exVector >= 0 && !this.#resolveGates()) return this.#takeShutdown();
-    if (this.#exVector >= 0) {
+    if (this.#exPending >= 0 && !this.#resolveGates()) return this.#takeShutdown();
+    if (this.#exPending >= 0) {
       kind = "exception";
-      vector = this.#exVector;
+      vector = this.#exPending;
       errorCode = this.#exErrorCode;
       this.#exVector = -1;
       this.#exErrorCode = -1;
       this.#exInjected = false;
-    } else if (this.#softwareVector >= 0) {
+    } else if (this.#intVector >= 0) {
       kind = "int";
-      vector = this.#softwareVector;
+      vector = this.#intVector;
       this.#softwareVector = -1;
-    } else if (this.injected >= 0) {
+    } else if (this.#injected >= 0) {
       kind = "vector";
-      vector = this.injected;
+      vector = this.#injected;
       this.injected = -1;
     } else if (this.nmiReady()) {
       this.lapic.nmiPending--;
@@ -1437,10 +1493,11 @@ export class X86Cpu implements CpuModel {
       // -1, not 2: an NMI is no vector-2 interrupt (`took nmi` names it).
       kind = "nmi";
       vector = -1;
-    } else if (this.hv?.pvUpcallDue?.(this.index)) {
+    } else if (this.#hooks?.pvUpcallDue?.(this.index)) {
       kind = "event_callback";
       vector = -1;
-      pvFrame = FRAME_EVENT | (this.hv.pvEnterCallback!(this.index) === 0 ? FRAME_EVENTS_ON : 0);
+      pvFrame = FRAME_EVENT |
+        (this.#hooks.pvEnterCallback!(this.index) === 0 ? FRAME_EVENTS_ON : 0);
     } else if ((gv = this.globalVector()) >= 0) {
       // Xen's callback vector: injected directly, no IRR, ISR or EOI.
       kind = "vector";
@@ -1474,7 +1531,7 @@ export class X86Cpu implements CpuModel {
         this.#queueException(NP_VECTOR, idtErrorCode(gate, kind !== "int"), true);
         if (!this.#resolveGates()) return this.#takeShutdown();
         kind = "exception";
-        vector = this.#exVector;
+        vector = this.#exPending;
         errorCode = this.#exErrorCode;
         this.#exVector = -1;
         this.#exErrorCode = -1;
@@ -1564,11 +1621,11 @@ export class X86Cpu implements CpuModel {
     const f = this.#frames.pop();
     if (f === undefined) {
       // A triple fault dropped the frames; the take that found it ran no handler.
-      if (this.#mp !== MP_SHUTDOWN) this.#emit("iret", "IRET with no interrupt frame: ignored");
+      if (this.#mpOwn !== MP_SHUTDOWN) this.#emit("iret", "IRET with no interrupt frame: ignored");
       return;
     }
     this.interruptFlag = (f & FRAME_IF) !== 0;
-    if (this.#gpHeld > 0 && this.#exVector < 0) {
+    if (this.#gpHeld > 0 && this.#exPending < 0) {
       // The next held #GP: its instruction came after the one whose handler ends here.
       this.#gpHeld--;
       this.#queueException(GP_VECTOR, 0, true);
@@ -1577,7 +1634,7 @@ export class X86Cpu implements CpuModel {
     // Any IRET ends NMI blocking, not only the NMI handler's (SDM vol. 3A 6.7.1); a Xen PV
     // event callback returns through HYPERVISOR_iret instead.
     if ((f & FRAME_EVENT) === 0) this.nmiBlocked = false;
-    if (f & FRAME_EVENT) this.hv?.pvIret?.(this.index, (f & FRAME_EVENTS_ON) !== 0);
+    if (f & FRAME_EVENT) this.#hooks?.pvIret?.(this.index, (f & FRAME_EVENTS_ON) !== 0);
     if (this.trace.enabled) this.#emit("iret", `IRET, IF=${this.interruptFlag ? 1 : 0}`);
     this.#checkWindow();
   }

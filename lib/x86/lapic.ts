@@ -202,6 +202,8 @@ const HASHED = new Int32Array(16);
 const LVT_ENTRIES = 7;
 /** Words of a LAPIC's register block: IRR, ISR, TMR (8 each), the LVT, one spare. */
 const PAGE_WORDS = 32;
+/** {@link Lapic.latched}'s bits. */
+const LATCHED_NMI = 1, LATCHED_INIT = 2, LATCHED_SIPI = 4;
 
 /** What {@link Lapic.accept} did with a message. */
 export const Accept = {
@@ -420,15 +422,50 @@ export class Lapic {
   /** The APIC timer (TMICT, TDCR, TMCCT, IA32_TSC_DEADLINE). */
   readonly timer: LapicTimer;
 
+  #nmiPending = 0;
+  #initPending = false;
+  #sipiVector = -1;
+  /**
+   * A bit for each of {@link Lapic.nmiPending} (not 0), {@link Lapic.initPending}
+   * and {@link Lapic.sipiVector} (not -1), kept by their setters: the CPU's
+   * instruction boundary asks "anything latched?" with one test. Derived.
+   */
+  #latched = 0;
+
   /** Pending NMIs latched for the CPU (the CPU side decides how many it keeps). */
-  nmiPending = 0;
+  get nmiPending(): number {
+    return this.#nmiPending;
+  }
+  set nmiPending(n: number) {
+    this.#nmiPending = n;
+    this.#latched = n !== 0 ? this.#latched | LATCHED_NMI : this.#latched & ~LATCHED_NMI;
+  }
   /** An INIT was accepted and not yet processed. */
-  initPending = false;
+  get initPending(): boolean {
+    return this.#initPending;
+  }
+  set initPending(on: boolean) {
+    this.#initPending = on;
+    this.#latched = on ? this.#latched | LATCHED_INIT : this.#latched & ~LATCHED_INIT;
+  }
   /**
    * Vector of a start-up IPI accepted and not yet processed by the CPU, or
    * -1. A later SIPI replaces it; an INIT discards it.
    */
-  sipiVector: number = -1;
+  get sipiVector(): number {
+    return this.#sipiVector;
+  }
+  set sipiVector(v: number) {
+    this.#sipiVector = v;
+    this.#latched = v >= 0 ? this.#latched | LATCHED_SIPI : this.#latched & ~LATCHED_SIPI;
+  }
+  /**
+   * Not 0 while an NMI, an INIT or a SIPI is latched for the CPU (one word
+   * for the three, as the instruction boundary's first test wants it).
+   */
+  get latched(): number {
+    return this.#latched;
+  }
   /**
    * KVM's `apic->sipi_vector`: the vector of the last SIPI accepted, or
    * what KVM_SET_VCPU_EVENTS stored; KVM_SET_MP_STATE's SIPI_RECEIVED
@@ -507,7 +544,8 @@ export class Lapic {
    * isr, tmr and lvt are views of #pages, saved whole. Fixed at
    * creation, not saved: #initialId, #host, #lint0Reenabled,
    * #errors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
-   * messages: #ipi, #local.
+   * messages: #ipi, #local. #nmiPending, #initPending and #sipiVector are saved
+   * through their accessors, whose setters keep #latched (derived).
    */
   snapshot(): (() => void) | null {
     const timer = this.timer.snapshot();

@@ -540,8 +540,8 @@ function started(c: Cmd): Cmd {
 
 /** The check {@link started} adds: refused while the vCPU waits for INIT / SIPI. */
 function mustHaveStarted(vm: X86Vm, cpu: number): void {
-  const state = vm.cpus[cpu].mpState;
-  if (state === MpState.Uninitialized || state === MpState.InitReceived) notStarted(cpu, state);
+  const c = vm.cpus[cpu];
+  if (c.waitsForSipi) notStarted(cpu, c.mpState);
 }
 
 /** {@link mustHaveStarted}'s refusal, apart so that the check stays small enough to inline. */
