@@ -573,6 +573,17 @@ export class X86Cpu implements CpuModel {
     return ok;
   }
 
+  /**
+   * The VMM's KVM_SET_MSRS of a Hyper-V MSR this vCPU has (host-initiated
+   * `kvm_hv_set_msr_common`): true when set, false when KVM refuses it.
+   */
+  hypervHostWrmsr(msr: number, value: bigint): boolean {
+    const r = this.#hyperv?.wrmsr(msr, value, true);
+    // The VP assist page may have set or cleared PV EOI.
+    this.#pvEoiChanged();
+    return r === null;
+  }
+
   /** Recomputes {@link X86Cpu.#pvEoiOn} after the PV EOI state changed. */
   #pvEoiChanged(): void {
     const p = this.pvEoi;

@@ -337,18 +337,20 @@ export class HvPartition {
   }
 
   /**
-   * The guest's write of HV_X64_MSR_REFERENCE_TSC (`kvm_hv_set_msr_pw`):
-   * any value is taken; enabling asks for a master clock update
-   * (KVM_REQ_MASTERCLOCK_UPDATE), which the writer services as it
-   * re-enters the guest, here at once.
+   * A write of HV_X64_MSR_REFERENCE_TSC (`kvm_hv_set_msr_pw`), the guest's
+   * or (`host`) the VMM's KVM_SET_MSRS: any value is taken; enabling marks
+   * the page GUEST_CHANGED or HOST_CHANGED and asks for a master clock
+   * update (KVM_REQ_MASTERCLOCK_UPDATE), which the vCPU services as it
+   * next enters the guest, here at once (the model's vCPU runs on right
+   * after an exit or a VMM ioctl).
    */
-  #setReferenceTsc(value: bigint): void {
+  #setReferenceTsc(value: bigint, host: boolean): void {
     this.referenceTsc = value;
     if ((value & HV_X64_MSR_TSC_REFERENCE_ENABLE) === 0n) {
       this.tscPageStatus = HV_TSC_PAGE.UNSET;
       return;
     }
-    this.tscPageStatus = HV_TSC_PAGE.GUEST_CHANGED;
+    this.tscPageStatus = host ? HV_TSC_PAGE.HOST_CHANGED : HV_TSC_PAGE.GUEST_CHANGED;
     this.#masterClockUpdate();
   }
 
@@ -421,17 +423,23 @@ export class HvPartition {
     return true;
   }
 
-  /** `kvm_hv_set_msr_pw` from the guest: null, or why KVM injects #GP. */
-  wrmsr(msr: number, value: bigint): string | null {
+  /**
+   * `kvm_hv_set_msr_pw`, from the guest or (`host`) the VMM's KVM_SET_MSRS:
+   * null, or why KVM injects #GP (the VMM's ioctl fails instead).
+   */
+  wrmsr(msr: number, value: bigint, host = false): string | null {
     if (msr === HV_MSR.GUEST_OS_ID) {
       this.guestOsId = value;
       // A zero guest OS ID disables the hypercall page.
       if (value === 0n) this.hypercall &= ~HV_X64_MSR_HYPERCALL_ENABLE;
       return null;
     }
-    if (msr === HV_MSR.TIME_REF_COUNT) return "HV_X64_MSR_TIME_REF_COUNT is read-only";
+    // Read-only, but a VMM's write (a restore) is ignored.
+    if (msr === HV_MSR.TIME_REF_COUNT) {
+      return host ? null : "HV_X64_MSR_TIME_REF_COUNT is read-only";
+    }
     if (msr === HV_MSR.REFERENCE_TSC) {
-      this.#setReferenceTsc(value);
+      this.#setReferenceTsc(value, host);
       return null;
     }
     // Without a guest OS ID the write is ignored: the page stays disabled.

@@ -201,3 +201,13 @@ Deno.test("HvPartition: without a master clock or RAM the reference TSC page is 
   assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
   assert.equal(mem.read(0x3000, 32), 1, "0 + 1");
 });
+
+Deno.test("HvPartition: the VMM's writes: TIME_REF_COUNT ignored, REFERENCE_TSC filled via HOST_CHANGED", () => {
+  const { mem, p } = partition(false, [0], true, { ns: 1000, master: true });
+  assert.equal(p.wrmsr(HV_MSR.TIME_REF_COUNT, 5n), "HV_X64_MSR_TIME_REF_COUNT is read-only");
+  assert.equal(p.wrmsr(HV_MSR.TIME_REF_COUNT, 5n, true), null);
+  assert.equal(p.refTime(), 10n, "ignored");
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x3001n, true), null);
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
+  assert.equal(mem.read(0x3000, 32), 1);
+});

@@ -132,9 +132,13 @@ export class HvVcpu {
     return undefined;
   }
 
-  /** A guest WRMSR: null done, why KVM injects #GP, or undefined for an MSR not Hyper-V's. */
-  wrmsr(msr: number, value: bigint): string | null | undefined {
-    if (HvPartition.owns(msr)) return this.partition.wrmsr(msr, value);
+  /**
+   * A guest WRMSR, or (`host`) the VMM's KVM_SET_MSRS of a partition-wide
+   * MSR or the VP assist page: null done, why KVM fails it, or undefined
+   * for an MSR not Hyper-V's.
+   */
+  wrmsr(msr: number, value: bigint, host = false): string | null | undefined {
+    if (HvPartition.owns(msr)) return this.partition.wrmsr(msr, value, host);
     if (msr === HV_MSR.VP_INDEX) return "HV_X64_MSR_VP_INDEX is set by the VMM only";
     if (msr === HV_MSR.VP_ASSIST_PAGE) return this.#setVpAssistPage(value);
     const offset = VAPIC_OFFSET.get(msr);

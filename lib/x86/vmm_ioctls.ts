@@ -13,6 +13,7 @@
  * @module
  */
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
+import { HvPartition } from "./hyperv_hypercall.ts";
 import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
@@ -584,6 +585,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_APIC_BASE may make the transitions a " +
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
       "bits still fail; MSR_KVM_PV_EOI_EN as the guest's write (0 where it #GPs); " +
+      "the Hyper-V partition-wide MSRs and HV_X64_MSR_VP_ASSIST_PAGE as the guest's writes " +
+      "(HV_X64_MSR_TIME_REF_COUNT ignored, HV_X64_MSR_REFERENCE_TSC marked HOST_CHANGED); " +
       "HV_X64_MSR_VP_INDEX (0x40000002) sets a Hyper-V vCPU's VP index, below " +
       "KVM_MAX_VCPUS (4096)",
     params: [VCPU, {
@@ -607,10 +610,14 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         if (msr === HV_MSR.VP_INDEX) {
           return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
         }
+        if (HvPartition.owns(msr) || msr === HV_MSR.VP_ASSIST_PAGE) {
+          hypervVcpu(vm, a.vcpu as number);
+          return vm.cpus[a.vcpu as number].hypervHostWrmsr(msr, value) ? 1 : 0;
+        }
         if (HvVcpu.owns(msr)) {
           throw new CommandInputError(
             `a VMM write of Hyper-V MSR 0x${msr.toString(16)} is not modelled (only ` +
-              "HV_X64_MSR_VP_INDEX is)",
+              "HV_X64_MSR_VP_INDEX, the partition-wide ones and the VP assist page are)",
           );
         }
         if (isMceMsr(msr)) {
