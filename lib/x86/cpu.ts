@@ -107,6 +107,12 @@ export interface HypervisorHooks {
    * `vcpu_enter_guest`). Returns whether anything changed.
    */
   enter?(n: number): boolean;
+  /**
+   * vCPU `n`'s thread is outside KVM_RUN (kvm-xen's `kvm userspace_exit` /
+   * `kvm sched_out`): it executes and takes nothing, and KVM's requests
+   * wait for its entry.
+   */
+  outside?(n: number): boolean;
 }
 
 /** The one-instruction interrupt shadow a vCPU may be in. */
@@ -1140,7 +1146,8 @@ export class X86Cpu implements CpuModel {
    * then SIPI), then the hypervisor's work before entry
    * ({@link HypervisorHooks.enter}). Returns 0 if nothing happened, 1 if
    * state changed, 2 if INIT reset the vCPU (the handlers it was running
-   * are gone).
+   * are gone), {@link BOUNDARY_HALTED} while the vCPU is outside KVM_RUN
+   * ({@link HypervisorHooks.outside}).
    */
   service(): number {
     const l = this.lapic;
@@ -1155,6 +1162,9 @@ export class X86Cpu implements CpuModel {
 
   /** {@link X86Cpu.service} when something may be latched. */
   #serviceLatched(): number {
+    const hv = this.#hooks;
+    // Out of KVM_RUN nothing is serviced or taken; what is latched waits for the entry.
+    if (hv !== null && hv.outside !== undefined && hv.outside(this.index)) return BOUNDARY_HALTED;
     const l = this.lapic;
     let r = 0;
     const limit = this.#nmiLimit();
@@ -1188,7 +1198,6 @@ export class X86Cpu implements CpuModel {
       }
       if (r === 0) r = 1;
     }
-    const hv = this.#hooks;
     if (hv !== null && hv.enter !== undefined && !this.halted && hv.enter(this.index) && r === 0) {
       r = 1;
     }

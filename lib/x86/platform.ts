@@ -1929,6 +1929,8 @@ const KVM_XEN_ONLY = new Set([
   "kvm xen_hcall_result",
   "kvm xen_vcpu_set_runstate",
   "kvm xen_vcpu_get_runstate",
+  "kvm userspace_exit",
+  "kvm sched_out",
   "xen copy_vcpu_info",
   "xen hypercall",
 ]);

@@ -1278,6 +1278,12 @@ class XenGlue implements XenHost, HypervisorHooks {
     return x.domain.flavour === "kvm-xen" && x.kvm.vcpuEntry(n);
   }
 
+  /** kvm-xen: the vCPU's thread is outside KVM_RUN ({@link KvmXen.outside}). */
+  outside(n: number): boolean {
+    const x = this.vm.xen!;
+    return x.domain.flavour === "kvm-xen" && x.kvm.outside(n);
+  }
+
   /** `local_events_need_delivery` (HVM): an interrupt could be injected now. */
   interruptDeliverable(n: number): boolean {
     return this.vm.cpus[n].canTake();

@@ -209,7 +209,13 @@ export class XenDomain implements EvtchnDomain {
   #hashOwn(h: StateHash): void {
     h.value(this.#width);
     h.n(this.#sharedInfo);
-    for (const b of this.runstate.entryUpdate) h.bool(b);
+    const r = this.runstate;
+    for (const b of r.entryUpdate) h.bool(b);
+    // kvm-xen: a vCPU outside KVM_RUN, and the steal its next update moves.
+    for (let n = 0; n < this.vcpuCount; n++) {
+      h.num(r.outsideUntil[n]);
+      h.big(r.runDelay[n] - r.lastSteal[n]);
+    }
     this.evtchn.hashPrivate(h);
   }
 

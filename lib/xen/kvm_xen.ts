@@ -41,6 +41,7 @@ import { XEN_ERRNO } from "./errno.ts";
 import { EVTCHNSTAT } from "./evtchn.ts";
 import { toU64, XenExit } from "./hypercall.ts";
 import { field } from "./layout.ts";
+import { RUNSTATE } from "./runstate.ts";
 import { POLL_MAX_PORTS, TIMER_FALLBACK_NS } from "./timers.ts";
 
 /**
@@ -482,6 +483,44 @@ export class KvmXen {
    */
   vcpuIoctl(n: number): void {
     this.domain.runstate.entryUpdate[n] = true;
+  }
+
+  /**
+   * vCPU `n`'s thread leaves KVM_RUN now and calls it again `ns` later: a
+   * userspace exit the VMM takes `ns` to handle (`sched: true`: the host
+   * scheduler preempts the thread inside KVM_RUN instead, `kvm_sched_out`
+   * with `vcpu->preempted`, and `kvm_sched_in` brings it back). Of that
+   * time the thread waited `runDelay` ns on a host run queue
+   * (`sched_info.run_delay`; all of it when scheduled out). Until then the
+   * vCPU executes and takes nothing ({@link outside}); the re-entry is a new
+   * vcpu_load, so it makes the runstate update ({@link vcpuEntry}).
+   *
+   * A preempted vCPU is runnable meanwhile (`kvm_arch_vcpu_put` ->
+   * `kvm_xen_runstate_set_preempted`, with a hypercall MSR configured); a
+   * userspace exit leaves it running, as KVM counts the VMM's work for the
+   * vCPU as the vCPU's ("accounted as still RUNSTATE_running").
+   */
+  leaveRun(n: number, ns: number, runDelay: number, sched: boolean): void {
+    const d = this.domain, r = d.runstate, now = d.host.now();
+    r.entryUpdate[n] = true;
+    if (sched && this.config.msr !== 0) r.kvmChange(n, RUNSTATE.runnable, BigInt(now));
+    // The delay is the thread's by the time it is back (sched_info_arrive at its next run).
+    const delay = BigInt(sched ? ns : runDelay);
+    if (ns <= 0) {
+      r.runDelay[n] += delay;
+      return;
+    }
+    const until = now + ns;
+    if (until > r.outsideUntil[n]) r.outsideUntil[n] = until;
+    // The re-entry is a moment of its own, at which the vCPUs settle.
+    d.host.queue.schedule(until, () => {
+      r.runDelay[n] += delay;
+    });
+  }
+
+  /** vCPU `n`'s thread is outside KVM_RUN now ({@link leaveRun}). */
+  outside(n: number): boolean {
+    return this.domain.host.now() < this.domain.runstate.outsideUntil[n];
   }
 
   /**
@@ -974,6 +1013,8 @@ export class KvmXen {
     params: readonly bigint[],
   ): XenExit {
     const e = this.exits[vcpu];
+    // The VMM's KVM_RUN that resumes the vCPU is a vcpu_load: its entry updates the runstate.
+    this.domain.runstate.entryUpdate[vcpu] = true;
     e.reason = "xen_hcall";
     e.count++;
     e.longmode = longmode ? 1 : 0;

@@ -90,3 +90,77 @@ Deno.test("KVM's Xen timer: raw VCPUOP_set_singleshot_timer reads its struct; of
   assert.equal(kvm.kernelHypercall(0, false, 15n, [0n, 1n, 0n, 0n, 0n, 0n]), 0);
   assert.equal(kvm.getTimer(0).expires, 1n << 32n);
 });
+
+Deno.test("KvmXen.leaveRun(): a userspace exit keeps the vCPU running and outside KVM_RUN until it returns", () => {
+  const { domain, host } = fakeDomain({ flavour: "kvm-xen" });
+  const kvm = new KvmXen(domain);
+  assert.equal(kvm.hvmConfig({ ...cfg, flags: 0 }), 0);
+  const r = domain.runstate;
+  host.advance(1000);
+  kvm.leaveRun(0, 500, 200, false);
+  assert.equal(kvm.outside(0), true);
+  assert.equal(r.vcpus[0].state, 0);
+  assert.equal(r.runDelay[0], 0n); // the thread's delay is counted once it is back
+  host.advance(1500);
+  assert.equal(kvm.outside(0), false);
+  assert.equal(r.runDelay[0], 200n);
+  assert.equal(kvm.vcpuEntry(0), true);
+  assert.deepEqual(r.vcpus[0].time, [1300n, 200n, 0n, 0n]);
+  assert.equal(kvm.vcpuEntry(0), false); // serviced once per KVM_RUN
+});
+
+Deno.test("KvmXen.leaveRun(): a host preemption makes the vCPU runnable until its entry", () => {
+  const { domain, host } = fakeDomain({ flavour: "kvm-xen" });
+  const kvm = new KvmXen(domain);
+  const r = domain.runstate;
+  // Without a hypercall MSR KVM keeps steal time instead: the runstate stays.
+  assert.equal(kvm.hvmConfig({ ...cfg, msr: 0, flags: 0 }), 0);
+  host.advance(100);
+  kvm.leaveRun(0, 50, 50, true);
+  assert.equal(r.vcpus[0].state, 0);
+  host.advance(200);
+  assert.equal(kvm.hvmConfig({ ...cfg, flags: 0 }), 0);
+  kvm.leaveRun(0, 400, 400, true);
+  assert.equal(r.vcpus[0].state, 1);
+  assert.equal(kvm.outside(0), true);
+  host.advance(600);
+  assert.equal(kvm.outside(0), false);
+  assert.equal(kvm.vcpuEntry(0), true);
+  assert.equal(r.vcpus[0].state, 0);
+  // running 0..200 less the first preemption's 50 (stolen), runnable 50 + 200..600.
+  assert.deepEqual(r.vcpus[0].time, [150n, 450n, 0n, 0n]);
+});
+
+Deno.test("KVM_EXIT_XEN: the VMM's KVM_RUN after it updates the runstate at the entry", () => {
+  const { domain, host } = fakeDomain({ flavour: "kvm-xen" });
+  const kvm = new KvmXen(domain);
+  assert.equal(kvm.hvmConfig({ ...cfg, flags: KVM_XEN_HVM_CONFIG.INTERCEPT_HCALL }), 0);
+  host.advance(700);
+  kvm.exitToVmm(0, true, 0, 17n, [0n, 0n, 0n, 0n, 0n, 0n]);
+  assert.equal(kvm.vcpuEntry(0), true);
+  assert.equal(domain.runstate.vcpus[0].entryTime, 700n);
+});
+
+Deno.test("scn explore's fingerprint tells a vCPU outside KVM_RUN, and its pending steal, apart", () => {
+  const words = (d: ReturnType<typeof fakeDomain>["domain"]) => {
+    const out: string[] = [];
+    const h = {
+      n: (x: number) => out.push(`n${x}`),
+      num: (x: number) => out.push(`f${x}`),
+      big: (x: bigint) => out.push(`b${x}`),
+      bool: (x: boolean) => out.push(`${x}`),
+      words: (a: ArrayLike<number>) => out.push(Array.from(a).join()),
+      value: (v: unknown) => out.push(String(v)),
+      fixed: <T extends object>(o: T, feed: (h: never, o: T) => void) => feed(h as never, o),
+    };
+    d.hashPrivate(h);
+    return out.join(" ");
+  };
+  const a = fakeDomain({ flavour: "kvm-xen" }), b = fakeDomain({ flavour: "kvm-xen" });
+  assert.equal(words(a.domain), words(b.domain));
+  b.domain.runstate.outsideUntil[0] = 500;
+  assert.notEqual(words(a.domain), words(b.domain));
+  a.domain.runstate.outsideUntil[0] = 500;
+  a.domain.runstate.runDelay[0] = 40n;
+  assert.notEqual(words(a.domain), words(b.domain));
+});

@@ -1569,6 +1569,57 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     },
     {
       actor: "vmm",
+      name: "kvm userspace_exit",
+      doc:
+        "kvm-xen (the one model of what a vCPU's time outside KVM_RUN does): vCPU's KVM_RUN returns to the VMM now (a ucall, an exit the VMM handles) " +
+        "and the VMM calls KVM_RUN again after for; of that time its thread waited run_delay " +
+        "on a host run queue (sched_info.run_delay; no more than for). Meanwhile the vCPU " +
+        "executes and takes nothing (interrupts and KVM's requests wait for the entry); the " +
+        "VMM's statements written after this one act inside that time. The re-entry's " +
+        "vcpu_load makes the runstate update (record_steal_time -> " +
+        "kvm_xen_runstate_set_running; the runstate stays running meanwhile), which moves " +
+        "run_delay from running to runnable (kvm_xen_update_runstate's steal time)",
+      params: [
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+        {
+          name: "for",
+          type: { kind: "duration" },
+          doc: "the VMM's time until KVM_RUN (0: at once)",
+        },
+        {
+          name: "run_delay",
+          type: { kind: "duration" },
+          doc: "host run-queue wait within it",
+          default: 0,
+        },
+      ],
+      run: (vm, _c, a) => {
+        const x = need(xenOf, vm, "kvm userspace_exit");
+        const away = a.for as number, delay = a.run_delay as number;
+        if (delay > away) throw new CommandInputError("run_delay is part of for: no more than it");
+        x.kvm.leaveRun(a.vcpu as number, away, delay, false);
+        return 0;
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm sched_out",
+      doc: "kvm-xen: the host scheduler preempts vCPU's thread inside KVM_RUN now and runs it " +
+        "again after for (kvm_sched_out with vcpu->preempted, kvm_sched_in): the vCPU is " +
+        "runnable meanwhile (kvm_arch_vcpu_put -> kvm_xen_runstate_set_preempted, with a " +
+        "hypercall MSR configured), executes and takes nothing, and its entry makes it running",
+      params: [
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+        { name: "for", type: { kind: "duration" }, doc: "how long the thread waits to run" },
+      ],
+      run: (vm, _c, a) => {
+        const x = need(xenOf, vm, "kvm sched_out");
+        x.kvm.leaveRun(a.vcpu as number, a.for as number, a.for as number, true);
+        return 0;
+      },
+    },
+    {
+      actor: "vmm",
       name: "kvm xen_vcpu_set_attr",
       doc: "KVM_XEN_VCPU_SET_ATTR: vcpu_info (gpa), vcpu_time_info (gpa of a second time " +
         "record KVM keeps, VCPU_TIME_INFO; all-ones turns it off), upcall_vector, or vcpu_id " +

@@ -99,6 +99,8 @@ Deno.test("vCPU parameters: the model's own vCPUs are bounded by the checker, hy
     "kvm xen_vcpu_set_runstate",
     "kvm xen_vcpu_get_runstate",
     "kvm xen_hcall_result",
+    "kvm userspace_exit",
+    "kvm sched_out",
     "xen copy_vcpu_info",
   ]);
   for (const c of cmds) {

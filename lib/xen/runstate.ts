@@ -15,6 +15,15 @@
  * state's `time[]`, then `state` and `state_entry_time` take the new values.
  * Times are the model's virtual clock in ns, so they replay exactly.
  *
+ * KVM (`kvm_xen_update_runstate`) also moves the host scheduler's run delay
+ * of the vCPU thread since the last update (`sched_info.run_delay` -
+ * `last_steal`) from running to runnable when the old state is running: time
+ * the thread waited for a host CPU was stolen. Newer KVM clamps that steal to
+ * the interval ("KVM: x86/xen: Don't account negative or excess steal time");
+ * the model's run delay never exceeds the interval, so both agree. The run
+ * delay is a scenario's choice (`kvm userspace_exit run_delay=`), as the
+ * model has no host scheduler.
+ *
  * The copy into the guest (Xen `update_runstate_area`, Linux
  * `kvm_xen_update_runstate_guest`) sets XEN_RUNSTATE_UPDATE (bit 63 of
  * `state_entry_time`) first when the guest or VMM opted in, then writes the
@@ -99,6 +108,17 @@ export class Runstates {
    * `record_steal_time` -> `kvm_xen_runstate_set_running`).
    */
   readonly entryUpdate: boolean[];
+  /**
+   * kvm-xen, per vCPU: the virtual time until which the vCPU's thread is
+   * outside KVM_RUN (in the VMM after a userspace exit, or scheduled out by
+   * the host); 0 when it is not. The vCPU executes and takes nothing before
+   * then, and its entry at that time makes the runstate update.
+   */
+  readonly outsideUntil: number[];
+  /** kvm-xen, per vCPU: the vCPU thread's host run delay so far (`sched_info.run_delay`), ns. */
+  readonly runDelay: bigint[];
+  /** kvm-xen, per vCPU: the run delay at the last update (`kvm_vcpu_xen.last_steal`). */
+  readonly lastSteal: bigint[];
 
   constructor(count: number, readonly mem: GuestMemory, readonly width: () => GuestWidth) {
     this.vcpus = Array.from({ length: count }, () => ({
@@ -108,6 +128,9 @@ export class Runstates {
       area: -1,
     }));
     this.entryUpdate = Array.from({ length: count }, () => false);
+    this.outsideUntil = Array.from({ length: count }, () => 0);
+    this.runDelay = Array.from({ length: count }, () => 0n);
+    this.lastSteal = Array.from({ length: count }, () => 0n);
   }
 
   /**
@@ -154,6 +177,25 @@ export class Runstates {
     r.state = state;
     r.entryTime = now;
     this.write(n, now);
+  }
+
+  /**
+   * KVM's runstate change (`kvm_xen_update_runstate`): {@link change}, after
+   * moving the run delay since the last update from running to runnable when
+   * the vCPU was running (never more than the interval).
+   */
+  kvmChange(n: number, state: number, now: bigint): void {
+    const r = this.vcpus[n];
+    let steal = this.runDelay[n] - this.lastSteal[n];
+    this.lastSteal[n] = this.runDelay[n];
+    if (r.state === RUNSTATE.running && steal > 0n && now > r.entryTime) {
+      const delta = now - r.entryTime;
+      if (steal > delta) steal = delta;
+      r.time[RUNSTATE.runnable] += steal;
+      // change() then accounts the rest of the interval (delta - steal) as running.
+      r.entryTime += steal;
+    }
+    this.change(n, state, now);
   }
 
   /** Copies vCPU `n`'s runstate into its area, if it has one (see the module doc for the order). */
@@ -204,7 +246,7 @@ export class Runstates {
       return 0;
     }
     if (keep) this.write(n, now);
-    else this.change(n, Number(state), now);
+    else this.kvmChange(n, Number(state), now);
     return 0;
   }
 
@@ -217,7 +259,7 @@ export class Runstates {
   kvmEnter(n: number, now: bigint): boolean {
     if (!this.entryUpdate[n]) return false;
     this.entryUpdate[n] = false;
-    this.change(n, RUNSTATE.running, now);
+    this.kvmChange(n, RUNSTATE.running, now);
     return true;
   }
 }

@@ -50,3 +50,29 @@ Deno.test("Runstates.kvmSetData() applies KVM's -EINVAL rules for DATA and ADJUS
   assertEquals(r.vcpus[0].time, t(4, 2, 2, 2));
   assertEquals(r.kvmSetData(0, true, 0n, 1n, t(1, 0, 0, 0), 10n), -XEN_ERRNO.EINVAL);
 });
+
+Deno.test("Runstates.kvmChange() moves the run delay since the last update from running to runnable", () => {
+  const mem = new GuestMemory(0x2000);
+  const r = new Runstates(1, mem, () => 64);
+  r.register(0, 0x1000, 0n);
+  r.runDelay[0] = 300n;
+  r.kvmChange(0, RUNSTATE.running, 1000n);
+  assertEquals(r.vcpus[0].time, [700n, 300n, 0n, 0n]);
+  assertEquals(r.lastSteal[0], 300n);
+  // Nothing new since: all running. A delay larger than the interval is clamped to it.
+  r.kvmChange(0, RUNSTATE.blocked, 1500n);
+  assertEquals(r.vcpus[0].time, [1200n, 300n, 0n, 0n]);
+  r.runDelay[0] += 900n;
+  r.kvmChange(0, RUNSTATE.running, 1600n);
+  assertEquals(r.vcpus[0].time, [1200n, 300n, 100n, 0n]); // not running: no steal
+  assertEquals(mem.readBig(0x1008, 64), 1600n);
+  assertEquals(mem.readBig(0x1008, 64), r.vcpus[0].time.reduce((a, b) => a + b, 0n));
+});
+
+Deno.test("Runstates.kvmChange() clamps the steal to the interval while running", () => {
+  const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
+  r.runDelay[0] = 5000n;
+  r.kvmChange(0, RUNSTATE.running, 1000n);
+  assertEquals(r.vcpus[0].time, [0n, 1000n, 0n, 0n]);
+  assertEquals(r.vcpus[0].entryTime, 1000n);
+});
