@@ -63,6 +63,7 @@ import {
 import { XEN_ERRNO } from "./errno.ts";
 import type { AccessWidth } from "../core/guest_memory.ts";
 import { VMM_COPY_STEPS, XEN_PAGE_SIZE } from "./vcpu_info.ts";
+import { RUNSTATE_COPY_STEPS } from "./runstate.ts";
 import { FIFO } from "./fifo.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 
@@ -1291,8 +1292,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       name: "kvm xen_set_attr",
       doc: "KVM_XEN_HVM_SET_ATTR: long_mode, shared_info (gfn), upcall_vector, xen_version " +
         "(what XENVER_version answers in the kernel; 0 = leave it to the VMM), " +
-        "runstate_update_flag (copies set XEN_RUNSTATE_UPDATE while they write; the model's " +
-        "copy is one step, so only the attribute shows it)",
+        "runstate_update_flag (copies set XEN_RUNSTATE_UPDATE while they write; 'scn explore' " +
+        "shows it between the steps of 'kvm xen_vcpu_set_runstate current')",
       params: [
         {
           name: "type",
@@ -1472,40 +1473,45 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         return small(k.getVcpuAttr(a.type as KvmXenVcpuAttr, a.vcpu as number));
       },
     },
-    {
-      actor: "vmm",
-      name: "kvm xen_vcpu_set_runstate",
-      doc:
-        "KVM_XEN_VCPU_SET_ATTR runstate attributes (kvm_xen_vcpu_set_attr): addr (RUNSTATE_ADDR: " +
-        "gpa, 0xffffffffffffffff turns it off), current (RUNSTATE_CURRENT: state), data " +
-        "(RUNSTATE_DATA: replaces state, entry_time and the times) or adjust (RUNSTATE_ADJUST: adds " +
-        "them; state 0xffffffffffffffff keeps the state). A state past offline (3), an entry_time " +
-        "other than the sum of the times, or an entry time after now is -EINVAL. DATA sets KVM's " +
-        "copy only; like every vCPU ioctl this one makes the vCPU's next entry mark it running " +
-        "and copy the record (record_steal_time -> kvm_xen_runstate_set_running)",
-      params: [
-        {
-          name: "type",
-          type: { kind: "enum", values: ["addr", "current", "data", "adjust"] },
-          doc: "the attribute",
-          positional: true,
-        },
-        { name: "vcpu", type: VCPU, doc: "the vCPU" },
-        { name: "gpa", type: { kind: "u64" }, doc: "addr: the GPA", default: 0n },
-        {
-          name: "state",
-          type: { kind: "u64" },
-          doc: "RUNSTATE_running 0, runnable 1, blocked 2, offline 3",
-          default: 0n,
-        },
-        { name: "entry_time", type: { kind: "u64" }, doc: "state_entry_time, ns", default: 0n },
-        { name: "running", type: { kind: "u64" }, doc: "time_running, ns", default: 0n },
-        { name: "runnable", type: { kind: "u64" }, doc: "time_runnable, ns", default: 0n },
-        { name: "blocked", type: { kind: "u64" }, doc: "time_blocked, ns", default: 0n },
-        { name: "offline", type: { kind: "u64" }, doc: "time_offline, ns", default: 0n },
-      ],
-      returns: "0, -EINVAL or -EFAULT",
-      run: (vm, _c, a) => {
+    stepwise<M>(
+      {
+        actor: "vmm",
+        name: "kvm xen_vcpu_set_runstate",
+        doc:
+          "KVM_XEN_VCPU_SET_ATTR runstate attributes (kvm_xen_vcpu_set_attr): addr (RUNSTATE_ADDR: " +
+          "gpa, 0xffffffffffffffff turns it off), current (RUNSTATE_CURRENT: state), data " +
+          "(RUNSTATE_DATA: replaces state, entry_time and the times) or adjust (RUNSTATE_ADJUST: adds " +
+          "them; state 0xffffffffffffffff keeps the state). A state past offline (3), an entry_time " +
+          "other than the sum of the times, or an entry time after now is -EINVAL. DATA sets KVM's " +
+          "copy only; like every vCPU ioctl this one makes the vCPU's next entry mark it running " +
+          "and copy the record (record_steal_time -> kvm_xen_runstate_set_running). current's copy is " +
+          "KVM's separate stores, which 'scn explore' splits (XEN_RUNSTATE_UPDATE set, state, " +
+          "entry time and times, flag cleared: kvm_xen_update_runstate_guest)",
+        params: [
+          {
+            name: "type",
+            type: { kind: "enum", values: ["addr", "current", "data", "adjust"] },
+            doc: "the attribute",
+            positional: true,
+          },
+          { name: "vcpu", type: VCPU, doc: "the vCPU" },
+          { name: "gpa", type: { kind: "u64" }, doc: "addr: the GPA", default: 0n },
+          {
+            name: "state",
+            type: { kind: "u64" },
+            doc: "RUNSTATE_running 0, runnable 1, blocked 2, offline 3",
+            default: 0n,
+          },
+          { name: "entry_time", type: { kind: "u64" }, doc: "state_entry_time, ns", default: 0n },
+          { name: "running", type: { kind: "u64" }, doc: "time_running, ns", default: 0n },
+          { name: "runnable", type: { kind: "u64" }, doc: "time_runnable, ns", default: 0n },
+          { name: "blocked", type: { kind: "u64" }, doc: "time_blocked, ns", default: 0n },
+          { name: "offline", type: { kind: "u64" }, doc: "time_offline, ns", default: 0n },
+        ],
+        returns: "0, -EINVAL or -EFAULT",
+      },
+      RUNSTATE_COPY_STEPS,
+      function* (vm, _c, a) {
         const d = needVcpu(xenOf, vm, "kvm xen_vcpu_set_runstate", a.vcpu as number).domain;
         const n = a.vcpu as number;
         const now = BigInt(d.host.now());
@@ -1517,7 +1523,8 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
         }
         if (a.type === "current") {
           if (state > 3n) return -XEN_ERRNO.EINVAL;
-          d.runstate.change(n, Number(state), now);
+          // kvm_xen_vcpu_set_attr(RUNSTATE_CURRENT) -> kvm_xen_update_runstate.
+          yield* d.runstate.kvmChangeSteps(n, Number(state), now);
           return 0;
         }
         const times = [a.running, a.runnable, a.blocked, a.offline] as bigint[];
@@ -1530,7 +1537,7 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
           now,
         );
       },
-    },
+    ),
     {
       actor: "vmm",
       name: "kvm xen_vcpu_get_runstate",

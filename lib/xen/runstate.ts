@@ -26,10 +26,12 @@
  *
  * The copy into the guest (Xen `update_runstate_area`, Linux
  * `kvm_xen_update_runstate_guest`) sets XEN_RUNSTATE_UPDATE (bit 63 of
- * `state_entry_time`) first when the guest or VMM opted in, then writes the
- * struct, then clears the bit. The model's copy is one atomic step, so the
- * flag is never observable in guest memory afterwards; it is written in that
- * order all the same.
+ * `state_entry_time`, by writing that word's top byte alone) first when the
+ * guest or VMM opted in, then writes the struct (flag still set), then
+ * clears the bit (the top byte again). Most copies are one step of the
+ * model; the VMM's KVM_XEN_VCPU_SET_ATTR(RUNSTATE_CURRENT) is made of those
+ * stores (`writeSteps`), so `scn explore` lets another vCPU read the area
+ * between them and see the flag, or, without it, a torn record.
  *
  * @module
  */
@@ -56,6 +58,14 @@ export type RunstateName = keyof typeof RUNSTATE;
 
 /** Bit 63 of `state_entry_time` while an update is in progress (`XEN_RUNSTATE_UPDATE`). */
 export const XEN_RUNSTATE_UPDATE = 1n << 63n;
+
+/** The steps of a runstate copy ({@link Runstates.writeSteps}), as `scn explore` names them. */
+export const RUNSTATE_COPY_STEPS: readonly string[] = [
+  "state_entry_time's top byte with XEN_RUNSTATE_UPDATE (if opted in)",
+  "write state",
+  "write state_entry_time and time[]",
+  "state_entry_time's top byte without the flag (if opted in)",
+];
 
 /**
  * Byte offsets of `vcpu_runstate_info` for a guest width.
@@ -172,11 +182,15 @@ export class Runstates {
 
   /** A state change at `now`: account the old state's time, enter the new one, copy. */
   change(n: number, state: number, now: bigint): void {
+    this.#account(n, state, now);
+    this.write(n, now);
+  }
+
+  #account(n: number, state: number, now: bigint): void {
     const r = this.vcpus[n];
     if (now > r.entryTime) r.time[r.state] += now - r.entryTime;
     r.state = state;
     r.entryTime = now;
-    this.write(n, now);
   }
 
   /**
@@ -185,6 +199,17 @@ export class Runstates {
    * the vCPU was running (never more than the interval).
    */
   kvmChange(n: number, state: number, now: bigint): void {
+    this.#kvmAccount(n, state, now);
+    this.write(n, now);
+  }
+
+  /** {@link kvmChange} with its copy in {@link writeSteps}. */
+  *kvmChangeSteps(n: number, state: number, now: bigint): Generator<void, void, void> {
+    this.#kvmAccount(n, state, now);
+    yield* this.writeSteps(n);
+  }
+
+  #kvmAccount(n: number, state: number, now: bigint): void {
     const r = this.vcpus[n];
     let steal = this.runDelay[n] - this.lastSteal[n];
     this.lastSteal[n] = this.runDelay[n];
@@ -192,22 +217,61 @@ export class Runstates {
       const delta = now - r.entryTime;
       if (steal > delta) steal = delta;
       r.time[RUNSTATE.runnable] += steal;
-      // change() then accounts the rest of the interval (delta - steal) as running.
+      // #account then adds the rest of the interval (delta - steal) as running.
       r.entryTime += steal;
     }
-    this.change(n, state, now);
+    this.#account(n, state, now);
   }
 
-  /** Copies vCPU `n`'s runstate into its area, if it has one (see the module doc for the order). */
+  /**
+   * Copies vCPU `n`'s runstate into its area, if it has one, as
+   * {@link writeSteps} does, back to back.
+   */
   write(n: number, _now: bigint): void {
-    const r = this.vcpus[n];
-    if (r.area < 0) return;
+    const at = this.vcpus[n].area;
+    if (at < 0) return;
     const l = runstateLayout(this.width());
-    const at = r.area;
-    if (this.updateFlag) this.mem.write(at + l.entry, 64, r.entryTime | XEN_RUNSTATE_UPDATE);
-    this.mem.write(at + l.state, 32, r.state);
-    for (let i = 0; i < 4; i++) this.mem.write(at + l.time + 8 * i, 64, r.time[i]);
-    this.mem.write(at + l.entry, 64, r.entryTime);
+    if (this.updateFlag) this.#updateByte(n, at + l.entry, true);
+    this.#state(n, at + l.state);
+    this.#entryAndTimes(n, at + l.entry, at + l.time);
+    if (this.updateFlag) this.#updateByte(n, at + l.entry, false);
+  }
+
+  /**
+   * The copy as the separate stores it is ({@link RUNSTATE_COPY_STEPS}),
+   * for `scn explore` to put another vCPU's reads between: with the update
+   * flag, the top byte of `state_entry_time` with XEN_RUNSTATE_UPDATE (Xen
+   * `update_runstate_area`, KVM `kvm_xen_update_runstate_guest` write only
+   * that byte, so the low bytes still hold the old entry time); `state`;
+   * `state_entry_time` (still flagged) and `time[]`; the top byte again,
+   * without the flag. Without the flag the first and last steps do nothing.
+   */
+  *writeSteps(n: number): Generator<void, void, void> {
+    const at = this.vcpus[n].area;
+    if (at < 0) return;
+    const l = runstateLayout(this.width());
+    if (this.updateFlag) this.#updateByte(n, at + l.entry, true);
+    yield;
+    this.#state(n, at + l.state);
+    yield;
+    this.#entryAndTimes(n, at + l.entry, at + l.time);
+    yield;
+    if (this.updateFlag) this.#updateByte(n, at + l.entry, false);
+  }
+
+  #updateByte(n: number, entryAt: number, set: boolean): void {
+    const top = Number(this.vcpus[n].entryTime >> 56n) & 0xff;
+    this.mem.write(entryAt + 7, 8, set ? top | Number(XEN_RUNSTATE_UPDATE >> 56n) : top);
+  }
+
+  #state(n: number, at: number): void {
+    this.mem.write(at, 32, this.vcpus[n].state);
+  }
+
+  #entryAndTimes(n: number, entryAt: number, timeAt: number): void {
+    const r = this.vcpus[n];
+    this.mem.write(entryAt, 64, this.updateFlag ? r.entryTime | XEN_RUNSTATE_UPDATE : r.entryTime);
+    for (let i = 0; i < 4; i++) this.mem.write(timeAt + 8 * i, 64, r.time[i]);
   }
 
   /**

@@ -76,3 +76,43 @@ Deno.test("Runstates.kvmChange() clamps the steal to the interval while running"
   assertEquals(r.vcpus[0].time, [0n, 1000n, 0n, 0n]);
   assertEquals(r.vcpus[0].entryTime, 1000n);
 });
+
+Deno.test("Runstates.writeSteps(): the flag's byte first, then state, then entry and times, then the byte cleared", () => {
+  const mem = new GuestMemory(0x2000);
+  const r = new Runstates(1, mem, () => 64);
+  r.register(0, 0x1000, 0n);
+  r.updateFlag = true;
+  r.vcpus[0].entryTime = 0x0100_0000_0000_0010n; // a top byte of its own
+  r.write(0, 0n);
+  r.vcpus[0].state = RUNSTATE.blocked;
+  r.vcpus[0].entryTime = 0x0200_0000_0000_0020n;
+  const steps = r.writeSteps(0);
+  steps.next();
+  // Only the top byte: the old entry time's low bytes, the new top byte, the flag.
+  assertEquals(mem.readBig(0x1008, 64), 0x8200_0000_0000_0010n);
+  assertEquals(mem.read(0x1000, 32), RUNSTATE.running);
+  steps.next();
+  assertEquals(mem.read(0x1000, 32), RUNSTATE.blocked);
+  steps.next();
+  assertEquals(mem.readBig(0x1008, 64), 0x0200_0000_0000_0020n | XEN_RUNSTATE_UPDATE);
+  assertEquals(steps.next().done, true);
+  assertEquals(mem.readBig(0x1008, 64), 0x0200_0000_0000_0020n);
+});
+
+Deno.test("Runstates.writeSteps() without the flag: state before entry time, never a flag", () => {
+  const mem = new GuestMemory(0x2000);
+  const r = new Runstates(1, mem, () => 32);
+  r.register(0, 0x1000, 0n);
+  r.vcpus[0].state = RUNSTATE.offline;
+  r.vcpus[0].entryTime = 77n;
+  const steps = r.writeSteps(0);
+  steps.next();
+  assertEquals(mem.read(0x1000, 32), RUNSTATE.running);
+  steps.next();
+  assertEquals(mem.read(0x1000, 32), RUNSTATE.offline);
+  assertEquals(mem.readBig(0x1004, 64), 0n); // torn: new state, old entry time
+  steps.next();
+  assertEquals(mem.readBig(0x1004, 64), 77n);
+  steps.next();
+  assertEquals(mem.readBig(0x1004, 64), 77n);
+});
