@@ -164,6 +164,13 @@ export class KvmRun {
 
   readonly #name: string;
 
+  /**
+   * Called at every exit to userspace, for a hypervisor model with work at
+   * the re-entry (kvm-xen: the next KVM_RUN's vcpu_load updates the
+   * runstate). Null: nothing to do. Set once, at the VM's creation.
+   */
+  onExit: (() => void) | null = null;
+
   /** Makes an empty record; `name` is the vCPU's trace source. */
   constructor(name: string, readonly trace: Trace) {
     this.#name = name;
@@ -256,6 +263,7 @@ export class KvmRun {
    */
   exit(reason: KvmExit, text: string): void {
     this.exitReason = reason;
+    if (this.onExit !== null) this.onExit();
     if (reason === KvmExit.IrqWindowOpen) this.irqWindowExits++;
     else if (reason === KvmExit.Hlt) this.hltExits++;
     if (this.trace.enabled) {

@@ -608,6 +608,11 @@ export class X86Vm implements VmModel {
       this.xen = { domain, kvm: new KvmXen(domain) };
       this.ram = domain.mem;
       for (const cpu of this.cpus) cpu.hv = glue;
+      if (hypervisor === "kvm-xen") {
+        // The KVM_RUN after each exit to the VMM is a vcpu_load: its entry updates the runstate.
+        const entry = domain.runstate.entryUpdate;
+        this.cpus.forEach((cpu, i) => cpu.run.onExit = () => entry[i] = true);
+      }
     }
     const kvmXen = hypervisor === "kvm-xen" ? this.xen!.kvm : undefined;
     // Only KVM has routing entries of Xen type; Xen itself has no KVM table.
