@@ -11,6 +11,7 @@
  * @module
  */
 import { KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
+import { KVM_XEN_CAPS } from "../xen/kvm_xen.ts";
 import { X2APIC_API_VALID_FLAGS, X2apicApi } from "./vm.ts";
 
 /**
@@ -83,6 +84,10 @@ const ROWS: readonly CapRow[] = [
   { name: "KVM_CAP_SIGNAL_MSI", cap: 77, answer: one },
   { name: "KVM_CAP_IRQFD_RESAMPLE", cap: 82, answer: one },
   { name: "KVM_CAP_SPLIT_IRQCHIP", cap: 121, answer: one },
+  // kvm_vm_ioctl_check_extension (CONFIG_KVM_XEN): the KVM_XEN_HVM_CONFIG_* flags KVM takes,
+  // RUNSTATE and RUNSTATE_UPDATE_FLAG with sched_info_on() (the model's host has schedstats);
+  // SHARED_INFO_HVA (6.9) and PVCLOCK_TSC_UNSTABLE predate every release named here.
+  { name: "KVM_CAP_XEN_HVM", cap: 38, answer: () => KVM_XEN_CAPS },
   { name: "KVM_CAP_MAX_VCPU_ID", cap: 128, answer: () => KVM_MAX_VCPU_IDS },
   // Linux 4.20, before every release named here.
   { name: "KVM_CAP_EXCEPTION_PAYLOAD", cap: 164, answer: one },
