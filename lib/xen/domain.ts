@@ -627,6 +627,20 @@ export class XenDomain implements EvtchnDomain {
     return rc;
   }
 
+  /**
+   * VCPUOP_get_runstate_info from vCPU `caller` about vCPU `target` (Xen
+   * `do_vcpu_op`, allowed to HVM guests by `hvm_vcpu_op`): -ENOENT for a
+   * vCPU the domain lacks, else the record as {@link Runstates.copyInfo}
+   * copies it, in the caller's layout. kvm-xen: KVM exits to the VMM and
+   * QEMU's `kvm_xen_hcall_vcpu_op` has no case for it: -ENOENT for a vCPU it
+   * lacks (checked first), else -ENOSYS.
+   */
+  getRunstateInfo(caller: number, target: number, gpa: number): number {
+    if (target < 0 || target >= this.vcpuCount) return -XEN_ERRNO.ENOENT;
+    if (this.flavour === "kvm-xen") return -XEN_ERRNO.ENOSYS;
+    return this.runstate.copyInfo(target, gpa, this.cpuMode[caller], BigInt(this.host.now()));
+  }
+
   /** How KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR) copies (Xen itself always copies at once). */
   kvmRunstateArea(): KvmRunstateArea {
     return this.flavour === "kvm-xen"

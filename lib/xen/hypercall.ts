@@ -141,6 +141,7 @@ export const SCHEDOP = { yield: 0, block: 1, shutdown: 2, poll: 3 } as const;
  * ```
  */
 export const VCPUOP = {
+  get_runstate_info: 4,
   register_runstate_memory_area: 5,
   set_periodic_timer: 6,
   stop_periodic_timer: 7,

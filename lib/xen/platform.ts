@@ -1090,6 +1090,28 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       },
     ),
     hc(
+      "xen get_runstate_info",
+      "VCPUOP_get_runstate_info (Xen xen/common/domain.c do_vcpu_op -> vcpu_runstate_get): " +
+        "vcpu's vcpu_runstate_info, with the time in its current state so far added to that " +
+        "state's time[], copied to gpa (48 bytes; 44 packed from 32-bit code). -ENOENT for a " +
+        "vCPU the domain lacks, -EFAULT outside guest RAM. kvm-xen: QEMU has no case for it, " +
+        "-ENOSYS (-ENOENT for a missing vCPU first)",
+      [
+        { name: "gpa", type: U32, doc: "guest address of the struct (paging off: the GPA)" },
+        { name: "vcpu", type: VCPU_SELF, doc: "whose runstate", default: -1 },
+      ],
+      (x, cpu, a) => x.domain.getRunstateInfo(cpu, self(a.vcpu, cpu), a.gpa as number),
+      "0 or -errno",
+      {
+        input: HYPERCALL.vcpu_op,
+        args: (_x, cpu, a) => [
+          BigInt(VCPUOP.get_runstate_info),
+          toU64(self(a.vcpu, cpu)),
+          BigInt(a.gpa as number),
+        ],
+      },
+    ),
+    hc(
       "xen set_timer",
       "set_timer_op(now + in): a relative convenience for the absolute hypercall",
       [{ name: "in", type: { kind: "duration" }, doc: "from now" }],

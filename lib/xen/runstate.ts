@@ -275,6 +275,26 @@ export class Runstates {
   }
 
   /**
+   * VCPUOP_get_runstate_info (Xen `do_vcpu_op` -> `vcpu_runstate_get`):
+   * vCPU `n`'s record with the time in its current state so far added to
+   * that state's `time[]` (`state_entry_time` unchanged), copied to `gpa` in
+   * the `width` layout (the 32-bit caller's is the packed compat struct,
+   * `xlat_vcpu_runstate_info`). -EFAULT when it does not lie in guest RAM.
+   */
+  copyInfo(n: number, gpa: number, width: GuestWidth, now: bigint): number {
+    const r = this.vcpus[n];
+    const l = runstateLayout(width);
+    if (!this.mem.contains(gpa, l.size)) return -XEN_ERRNO.EFAULT;
+    this.mem.write(gpa + l.state, 32, r.state);
+    this.mem.write(gpa + l.entry, 64, r.entryTime);
+    for (let i = 0; i < 4; i++) {
+      const t = i === r.state && now > r.entryTime ? r.time[i] + now - r.entryTime : r.time[i];
+      this.mem.write(gpa + l.time + 8 * i, 64, BigInt.asUintN(64, t));
+    }
+    return 0;
+  }
+
+  /**
    * KVM_XEN_VCPU_SET_ATTR(RUNSTATE_DATA) and (RUNSTATE_ADJUST)
    * (`kvm_xen_vcpu_set_attr`): a state past RUNSTATE_offline is -EINVAL
    * (ADJUST also takes all-ones: leave the state), `state_entry_time` must

@@ -116,3 +116,19 @@ Deno.test("Runstates.writeSteps() without the flag: state before entry time, nev
   steps.next();
   assertEquals(mem.readBig(0x1004, 64), 77n);
 });
+
+Deno.test("Runstates.copyInfo(): VCPUOP_get_runstate_info adds the current state's time so far, in the caller's layout", () => {
+  const mem = new GuestMemory(0x2000);
+  const r = new Runstates(2, mem, () => 64);
+  r.change(1, RUNSTATE.blocked, 300n);
+  assertEquals(r.copyInfo(1, 0x1000, 64, 1000n), 0);
+  assertEquals(mem.read(0x1000, 32), RUNSTATE.blocked);
+  assertEquals(mem.readBig(0x1008, 64), 300n); // entry time as it is
+  assertEquals(mem.readBig(0x1010, 64), 300n); // running 0..300
+  assertEquals(mem.readBig(0x1020, 64), 700n); // blocked so far
+  assertEquals(r.vcpus[1].time[RUNSTATE.blocked], 0n); // the hypervisor's copy is unchanged
+  assertEquals(r.copyInfo(1, 0x1100, 32, 1000n), 0); // compat: packed, entry at +4
+  assertEquals(mem.readBig(0x1104, 64), 300n);
+  assertEquals(mem.readBig(0x111c, 64), 700n); // time[blocked] at +12 + 16
+  assertEquals(r.copyInfo(0, 0x2000 - 47, 64, 0n), -XEN_ERRNO.EFAULT);
+});
