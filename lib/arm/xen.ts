@@ -94,6 +94,8 @@ const ARM_TIMER_CALLS: Readonly<Record<string, "no_hypercall" | "vcpu_op">> = {
   "xen stop_singleshot_timer": "vcpu_op",
   "xen set_periodic_timer": "vcpu_op",
   "xen stop_periodic_timer": "vcpu_op",
+  // Not a timer, but refused the same way: Arm's do_vcpu_op has no case for it.
+  "xen get_runstate_info": "vcpu_op",
 };
 
 /** The VCPUOP_* of each vcpu_op timer command (x0 of its HVC). */
@@ -102,6 +104,7 @@ const ARM_VCPUOP: Readonly<Record<string, number>> = {
   "xen stop_singleshot_timer": VCPUOP.stop_singleshot_timer,
   "xen set_periodic_timer": VCPUOP.set_periodic_timer,
   "xen stop_periodic_timer": VCPUOP.stop_periodic_timer,
+  "xen get_runstate_info": VCPUOP.get_runstate_info,
 };
 
 /** What the blocking hypercalls do differently on Arm, for `scn help`. */
@@ -273,7 +276,11 @@ function armCommand(c: CommandSpec<ArmVm>): CommandSpec<ArmVm> {
         timer === "no_hypercall"
           ? "-ENOSYS: set_timer_op is not in Arm's hypercall table (hypercall-defs.c)"
           : "-EINVAL (-ENOENT for no such vCPU): Arm's do_vcpu_op takes only register_vcpu_info and register_runstate_memory_area"
-      }; the guest's timer is the arch timer, PPI 27 (GUEST_TIMER_VIRT_PPI)`,
+      }${
+        c.name.includes("timer")
+          ? "; the guest's timer is the arch timer, PPI 27 (GUEST_TIMER_VIRT_PPI)"
+          : ""
+      }`,
       backend: "xen",
       requires: needXen,
       steps: undefined,
