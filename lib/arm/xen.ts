@@ -96,6 +96,7 @@ const ARM_TIMER_CALLS: Readonly<Record<string, "no_hypercall" | "vcpu_op">> = {
   "xen stop_periodic_timer": "vcpu_op",
   // Not a timer, but refused the same way: Arm's do_vcpu_op has no case for it.
   "xen get_runstate_info": "vcpu_op",
+  "xen register_vcpu_time_area": "vcpu_op",
 };
 
 /** The VCPUOP_* of each vcpu_op timer command (x0 of its HVC). */
@@ -105,6 +106,7 @@ const ARM_VCPUOP: Readonly<Record<string, number>> = {
   "xen set_periodic_timer": VCPUOP.set_periodic_timer,
   "xen stop_periodic_timer": VCPUOP.stop_periodic_timer,
   "xen get_runstate_info": VCPUOP.get_runstate_info,
+  "xen register_vcpu_time_area": VCPUOP.register_vcpu_time_memory_area,
 };
 
 /** What the blocking hypercalls do differently on Arm, for `scn help`. */

@@ -23,8 +23,13 @@
 import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
-import { PVCLOCK_TSC_STABLE_BIT, updateVcpuTime, writeTimeRecord } from "./vcpu_time.ts";
-import { type GuestWidth, layoutFor, type XenArch, type XenLayout } from "./layout.ts";
+import {
+  PVCLOCK_TSC_STABLE_BIT,
+  updateVcpuTime,
+  VCPU_TIME_INFO_SIZE,
+  writeTimeRecord,
+} from "./vcpu_time.ts";
+import { field, type GuestWidth, layoutFor, type XenArch, type XenLayout } from "./layout.ts";
 import {
   EventChannels,
   type EvtchnDomain,
@@ -191,6 +196,12 @@ export class XenDomain implements EvtchnDomain {
    * `failsafe_callback_eip`, VGCF_failsafe_disables_events). 0: none.
    */
   readonly pvCallbacks: { event: bigint; failsafe: bigint; failsafeMasks: boolean }[];
+  /**
+   * Xen, per vCPU: the second time record's address the guest gave with
+   * VCPUOP_register_vcpu_time_memory_area (`arch.time_info_guest`), 0 for
+   * none.
+   */
+  readonly timeAreas: number[];
   /** Xen: the domain's `vm_assist` bits (HYPERVISOR_vm_assist). */
   vmAssistBits = 0n;
   /** Why Xen crashed the domain (`domain_crash`), or "" while it runs. */
@@ -245,6 +256,7 @@ export class XenDomain implements EvtchnDomain {
       : [];
     this.#sharedInfo = config.sharedInfoGpa;
     this.runstate = new Runstates(config.vcpus, this.mem, () => this.layout().width);
+    this.timeAreas = Array.from({ length: config.vcpus }, () => 0);
     this.pvCallbacks = Array.from(
       { length: config.vcpus },
       () => ({ event: 0n, failsafe: 0n, failsafeMasks: false }),
@@ -657,12 +669,46 @@ export class XenDomain implements EvtchnDomain {
     return stable ? PVCLOCK_TSC_STABLE_BIT : 0;
   }
 
-  /** Writes vCPU `n`'s time record where its vcpu_info is now (see `vcpu_time.ts`). */
+  /**
+   * Writes vCPU `n`'s time record where its vcpu_info is now (see
+   * `vcpu_time.ts`) and, under Xen, the same record (version included) at
+   * its VCPUOP_register_vcpu_time_memory_area address
+   * (`update_secondary_system_time`).
+   * With no vcpu_info mapped neither is written (`__update_vcpu_system_time`
+   * returns first); a second record outside guest RAM is not written
+   * either (its copies fail, which an HVM guest does not hear of).
+   */
   #updateTime(n: number): void {
     const vi = this.areas.ref(n);
     if (!vi) return;
     updateVcpuTime(vi.mem, vi.addr, this.layout(), this.host.now(), this.#timeFlags());
     this.#emit("vcpu_time", `vcpu${n}: vcpu_info time record updated`);
+    const to = this.timeAreas[n];
+    if (to === 0 || !this.mem.contains(to, VCPU_TIME_INFO_SIZE)) return;
+    const from = vi.addr + field(this.layout().vcpuInfo, "time.version").offset;
+    for (let i = 0; i < VCPU_TIME_INFO_SIZE; i += 4) {
+      this.mem.write(to + i, 32, vi.mem.read(from + i, 32));
+    }
+    this.#emit("vcpu_time", `vcpu${n}: second time record at 0x${to.toString(16)} updated`);
+  }
+
+  /**
+   * VCPUOP_register_vcpu_time_memory_area for vCPU `target` (Xen
+   * `arch_do_vcpu_op`; compat: the handle must fit 32 bits, which a U32
+   * address does): -ENOENT for a vCPU the domain lacks; otherwise the
+   * address is kept (0: none; an HVM guest's handle is always
+   * `guest_handle_okay`) and `force_update_vcpu_system_time` writes both
+   * records now. kvm-xen: QEMU's `vcpuop_register_vcpu_time_info` (-ENOENT
+   * first; -EFAULT when the 32-byte record would cross a page,
+   * `kvm_gva_to_gpa`'s length) hands the address to KVM's VCPU_TIME_INFO
+   * attribute on the target vCPU's thread and answers 0 whatever KVM says:
+   * see `KvmXen.qemuRegisterTimeArea`.
+   */
+  registerTimeArea(target: number, gpa: number): number {
+    if (target < 0 || target >= this.vcpuCount) return -XEN_ERRNO.ENOENT;
+    this.timeAreas[target] = gpa;
+    this.#updateTime(target);
+    return 0;
   }
 
   /**

@@ -148,6 +148,7 @@ export const VCPUOP = {
   set_singleshot_timer: 8,
   stop_singleshot_timer: 9,
   register_vcpu_info: 10,
+  register_vcpu_time_memory_area: 13,
 } as const;
 
 /**

@@ -42,6 +42,7 @@ import { EVTCHNSTAT } from "./evtchn.ts";
 import { toU64, XenExit } from "./hypercall.ts";
 import { field } from "./layout.ts";
 import { RUNSTATE } from "./runstate.ts";
+import { VCPU_TIME_INFO_SIZE } from "./vcpu_time.ts";
 import { POLL_MAX_PORTS, TIMER_FALLBACK_NS } from "./timers.ts";
 
 /**
@@ -148,9 +149,6 @@ export const KVM_MAX_VCPUS = 4096;
  * ```
  */
 export const KVM_XEN_INVALID = 0xffff_ffff_ffff_ffffn;
-
-/** `sizeof(struct vcpu_time_info)` (= `struct pvclock_vcpu_time_info`): 32 bytes. */
-const VCPU_TIME_INFO_SIZE = 32;
 
 /**
  * `struct kvm_irq_routing_xen_evtchn` (and KVM_XEN_HVM_EVTCHN_SEND's argument).
@@ -753,6 +751,22 @@ export class KvmXen {
     if (!this.domain.mem.contains(g, VCPU_TIME_INFO_SIZE)) return -XEN_ERRNO.EFAULT;
     this.timeInfo[vcpu] = g;
     this.domain.kvmWriteTimeInfo(vcpu, g);
+    return 0;
+  }
+
+  /**
+   * QEMU's VCPUOP_register_vcpu_time_memory_area
+   * (`vcpuop_register_vcpu_time_info`, target/i386/kvm/xen-emu.c): -ENOENT
+   * for a vCPU it lacks; -EFAULT when the 32-byte record would cross a page
+   * (`kvm_gva_to_gpa`'s length; with paging off every address translates);
+   * else KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO is set to the address on the
+   * target's thread (`async_run_on_cpu`), whose answer the guest never sees:
+   * 0.
+   */
+  qemuRegisterTimeArea(target: number, gpa: number): number {
+    if (target < 0 || target >= this.domain.vcpuCount) return -XEN_ERRNO.ENOENT;
+    if ((gpa % 4096) + VCPU_TIME_INFO_SIZE > 4096) return -XEN_ERRNO.EFAULT;
+    this.setVcpuTimeInfo(target, BigInt(gpa));
     return 0;
   }
 

@@ -164,3 +164,30 @@ Deno.test("scn explore's fingerprint tells a vCPU outside KVM_RUN, and its pendi
   a.domain.runstate.runDelay[0] = 40n;
   assert.notEqual(words(a.domain), words(b.domain));
 });
+
+Deno.test("QEMU's VCPUOP_register_vcpu_time_memory_area: -ENOENT, -EFAULT across a page, else KVM's VCPU_TIME_INFO and 0", () => {
+  const { domain } = fakeDomain({ flavour: "kvm-xen", vcpus: 2 });
+  const kvm = new KvmXen(domain);
+  assert.equal(kvm.qemuRegisterTimeArea(2, 0x7000), -XEN_ERRNO.ENOENT);
+  assert.equal(kvm.qemuRegisterTimeArea(1, 0x7fe1), -XEN_ERRNO.EFAULT);
+  assert.equal(kvm.getVcpuAttr("vcpu_time_info", 1), KVM_XEN_INVALID);
+  assert.equal(kvm.qemuRegisterTimeArea(1, 0x7fe0), 0);
+  assert.equal(kvm.getVcpuAttr("vcpu_time_info", 1), 0x7fe0n);
+  // Past guest RAM KVM refuses the attribute; QEMU set it asynchronously and answered 0.
+  assert.equal(kvm.qemuRegisterTimeArea(0, domain.mem.size), 0);
+  assert.equal(kvm.getVcpuAttr("vcpu_time_info", 0), KVM_XEN_INVALID);
+});
+
+Deno.test("Xen's VCPUOP_register_vcpu_time_memory_area copies the vcpu_info time record, version included", () => {
+  const { domain, host } = fakeDomain({ flavour: "xen", vcpus: 2 });
+  host.advance(3000);
+  assert.equal(domain.registerTimeArea(2, 0x7000), -XEN_ERRNO.ENOENT);
+  assert.equal(domain.registerTimeArea(1, 0x7000), 0);
+  const vi = domain.areas.ref(1)!;
+  for (let i = 0; i < 32; i += 4) {
+    assert.equal(domain.mem.read(0x7000 + i, 32), vi.mem.read(vi.addr + 0x20 + i, 32), `+${i}`);
+  }
+  assert.equal(domain.mem.readBig(0x7010, 64), 3000n);
+  // Outside guest RAM: accepted, nothing written (the copies fail quietly for HVM).
+  assert.equal(domain.registerTimeArea(0, domain.mem.size), 0);
+});

@@ -1090,6 +1090,27 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       },
     ),
     hc(
+      "xen register_vcpu_time_area",
+      "VCPUOP_register_vcpu_time_memory_area (Xen xen/arch/x86/domain.c arch_do_vcpu_op): a " +
+        "second struct vcpu_time_info (32 bytes) at gpa, written now and with every time " +
+        "update as the one in vcpu_info is (update_secondary_system_time; none without a " +
+        "vcpu_info); 0 for none, -ENOENT for a vCPU the domain lacks. kvm-xen: QEMU sets " +
+        "KVM's VCPU_TIME_INFO attribute to gpa and answers 0 (-EFAULT for a record that would " +
+        "cross a page)",
+      [
+        { name: "gpa", type: U32, doc: "guest address of the record (paging off: the GPA)" },
+        { name: "vcpu", type: VCPU_SELF, doc: "whose record", default: -1 },
+      ],
+      (x, cpu, a) => {
+        const target = self(a.vcpu, cpu), gpa = a.gpa as number;
+        return x.domain.flavour === "kvm-xen"
+          ? x.kvm.qemuRegisterTimeArea(target, gpa)
+          : x.domain.registerTimeArea(target, gpa);
+      },
+      "0 or -errno",
+      vcpuOp(VCPUOP.register_vcpu_time_memory_area),
+    ),
+    hc(
       "xen get_runstate_info",
       "VCPUOP_get_runstate_info (Xen xen/common/domain.c do_vcpu_op -> vcpu_runstate_get): " +
         "vcpu's vcpu_runstate_info, with the time in its current state so far added to that " +

@@ -58,6 +58,9 @@ export const TSC_SHIFT_1GHZ = 1;
  */
 export const PVCLOCK_TSC_STABLE_BIT = 1;
 
+/** `sizeof(struct vcpu_time_info)` (`xen.h`), in a vcpu_info or standing alone. */
+export const VCPU_TIME_INFO_SIZE = 32;
+
 /**
  * Rewrites the time record of the vcpu_info at `addr` for virtual time
  * `nowNs` with `flags`, bumping `version` twice (odd during the update, even after).
