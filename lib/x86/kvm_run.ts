@@ -187,7 +187,7 @@ export class KvmRun {
 
   /**
    * Saves the exit record and returns a function that puts it back, for
-   * `scn explore` (`VmModel.snapshot`). Fixed at creation: #name, trace.
+   * `scn explore` (`VmModel.snapshot`). Fixed at creation: #name, trace, onExit.
    */
   snapshot(): () => void {
     const { exitReason, eoiVector, ioapicEoiExits, irqWindowExits, hltExits } = this;
@@ -222,6 +222,7 @@ export class KvmRun {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     hashTrace(h, this.trace);
+    h.bool(this.onExit !== null);
     h.words(this.ioapicEoiVectors);
     const hv = this.hyperv;
     // No KVM_EXIT_HYPERV so far (every vCPU outside Hyper-V scenarios): the
