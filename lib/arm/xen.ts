@@ -67,6 +67,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   "xen cpu_mode": "is x86 only: on Arm the shared_info layout does not depend on the guest's width",
   "xen hypercall": NO_KVM_XEN,
   "xen copy_vcpu_info": NO_KVM_XEN,
+  deschedule: "is modelled on x86 only: an arm64 vCPU has no hook that keeps it off its CPU",
   pirq:
     "is x86 only: Xen on Arm has no PIRQs (CONFIG_HAS_PIRQ is selected by xen/arch/x86/Kconfig alone); a device's interrupt reaches an Arm guest as a vGIC SPI",
 };

@@ -1283,10 +1283,12 @@ class XenGlue implements XenHost, HypervisorHooks {
     return x.domain.flavour === "kvm-xen" && x.kvm.vcpuEntry(n);
   }
 
-  /** kvm-xen: the vCPU's thread is outside KVM_RUN ({@link KvmXen.outside}). */
+  /**
+   * The vCPU is off its CPU (`Runstates.outsideUntil`): kvm-xen, its thread
+   * is outside KVM_RUN; Xen, its scheduler runs another vCPU.
+   */
   outside(n: number): boolean {
-    const x = this.vm.xen!;
-    return x.domain.flavour === "kvm-xen" && x.kvm.outside(n);
+    return this.#domain().runstate.outside(n, this.now());
   }
 
   /** `local_events_need_delivery` (HVM): an interrupt could be injected now. */

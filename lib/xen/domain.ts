@@ -50,6 +50,7 @@ import {
   type XenBuild,
 } from "./hypercall.ts";
 import { type KvmRunstateArea, RUNSTATE, Runstates } from "./runstate.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -637,6 +638,35 @@ export class XenDomain implements EvtchnDomain {
       : this.runstate.register(caller, to, now);
     if (rc === 0) this.#emit("runstate", `vcpu${caller}: runstate area at 0x${gpa.toString(16)}`);
     return rc;
+  }
+
+  /**
+   * Xen's scheduler preempts running vCPU `n` now and runs it again `ns`
+   * later (`sched_switch`: `vcpu_runstate_change` to runnable, then to
+   * running when it is picked; `context_switch` copies each to the runstate
+   * area, where other vCPUs see it preempted). Meanwhile it executes and
+   * takes nothing. A blocked vCPU is not running: there is nothing to
+   * preempt. kvm-xen's counterpart is the host's (`kvm sched_out`).
+   */
+  deschedule(n: number, ns: number): void {
+    const r = this.runstate;
+    if (r.vcpus[n].state !== RUNSTATE.running || r.outside(n, this.host.now())) {
+      throw new CommandInputError(
+        `vcpu${n} is not running (runstate ${r.vcpus[n].state}): Xen has nothing to preempt`,
+      );
+    }
+    const now = this.host.now(), until = now + ns;
+    r.change(n, RUNSTATE.runnable, BigInt(now));
+    this.#emit("runstate", `vcpu${n}: descheduled until ${until} ns`);
+    if (ns <= 0) {
+      r.change(n, RUNSTATE.running, BigInt(now));
+      return;
+    }
+    r.outsideUntil[n] = until;
+    this.host.queue.schedule(until, () => {
+      r.change(n, RUNSTATE.running, BigInt(until));
+      this.#emit("runstate", `vcpu${n}: running again`);
+    });
   }
 
   /**

@@ -518,7 +518,7 @@ export class KvmXen {
 
   /** vCPU `n`'s thread is outside KVM_RUN now ({@link leaveRun}). */
   outside(n: number): boolean {
-    return this.domain.host.now() < this.domain.runstate.outsideUntil[n];
+    return this.domain.runstate.outside(n, this.domain.host.now());
   }
 
   /**

@@ -191,3 +191,18 @@ Deno.test("Xen's VCPUOP_register_vcpu_time_memory_area copies the vcpu_info time
   // Outside guest RAM: accepted, nothing written (the copies fail quietly for HVM).
   assert.equal(domain.registerTimeArea(0, domain.mem.size), 0);
 });
+
+Deno.test("Xen's deschedule: runnable until the scheduler picks the vCPU again; a blocked vCPU is refused", () => {
+  const { domain, host } = fakeDomain({ flavour: "xen", vcpus: 2 });
+  const r = domain.runstate;
+  host.advance(1000);
+  domain.deschedule(0, 300);
+  assert.equal(r.vcpus[0].state, 1);
+  assert.equal(r.outside(0, host.now()), true);
+  assert.throws(() => domain.deschedule(0, 10), /not running/);
+  host.advance(1300);
+  assert.equal(r.vcpus[0].state, 0);
+  assert.deepEqual(r.vcpus[0].time, [1000n, 300n, 0n, 0n]);
+  r.change(1, 2, 1300n); // blocked
+  assert.throws(() => domain.deschedule(1, 10), /not running/);
+});

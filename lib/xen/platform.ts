@@ -1264,6 +1264,29 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
     ),
     {
       actor: "hypervisor",
+      name: "deschedule",
+      doc: "Xen's scheduler preempts a running vCPU now and runs it again after for " +
+        "(sched_switch -> vcpu_runstate_change: runnable, copied to its runstate area, then " +
+        "running); meanwhile it executes and takes nothing. kvm-xen's counterpart is the " +
+        "host's preemption of the vCPU thread, 'vmm: kvm sched_out'",
+      params: [
+        { name: "vcpu", type: VCPU, doc: "the vCPU" },
+        { name: "for", type: { kind: "duration" }, doc: "until it runs again" },
+      ],
+      run: (vm, _c, a) => {
+        const d = need(xenOf, vm, "deschedule").domain;
+        if (d.flavour !== "xen") {
+          throw new CommandInputError(
+            "under kvm-xen the vCPU is a host thread that KVM does not schedule: " +
+              "'vmm: kvm sched_out' is the host's preemption of it",
+          );
+        }
+        d.deschedule(a.vcpu as number, a.for as number);
+        return 0;
+      },
+    },
+    {
+      actor: "hypervisor",
       name: "virq",
       doc: "raise a VIRQ (per-vCPU VIRQs on vcpu=)",
       params: [

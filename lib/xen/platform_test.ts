@@ -101,6 +101,7 @@ Deno.test("vCPU parameters: the model's own vCPUs are bounded by the checker, hy
     "kvm xen_hcall_result",
     "kvm userspace_exit",
     "kvm sched_out",
+    "deschedule",
     "xen copy_vcpu_info",
   ]);
   for (const c of cmds) {

@@ -119,10 +119,11 @@ export class Runstates {
    */
   readonly entryUpdate: boolean[];
   /**
-   * kvm-xen, per vCPU: the virtual time until which the vCPU's thread is
-   * outside KVM_RUN (in the VMM after a userspace exit, or scheduled out by
-   * the host); 0 when it is not. The vCPU executes and takes nothing before
-   * then, and its entry at that time makes the runstate update.
+   * Per vCPU: the virtual time until which the vCPU is off its CPU, 0 when
+   * it is not. kvm-xen: its thread is outside KVM_RUN (in the VMM after a
+   * userspace exit, or scheduled out by the host), and its entry at that
+   * time makes the runstate update. Xen: its scheduler runs another vCPU
+   * on the pCPU. The vCPU executes and takes nothing before then.
    */
   readonly outsideUntil: number[];
   /** kvm-xen, per vCPU: the vCPU thread's host run delay so far (`sched_info.run_delay`), ns. */
@@ -191,6 +192,11 @@ export class Runstates {
     if (now > r.entryTime) r.time[r.state] += now - r.entryTime;
     r.state = state;
     r.entryTime = now;
+  }
+
+  /** vCPU `n` is off its CPU at `now` ({@link outsideUntil}): it executes and takes nothing. */
+  outside(n: number, now: number): boolean {
+    return now < this.outsideUntil[n];
   }
 
   /**

@@ -132,3 +132,10 @@ Deno.test("Runstates.copyInfo(): VCPUOP_get_runstate_info adds the current state
   assertEquals(mem.readBig(0x111c, 64), 700n); // time[blocked] at +12 + 16
   assertEquals(r.copyInfo(0, 0x2000 - 47, 64, 0n), -XEN_ERRNO.EFAULT);
 });
+
+Deno.test("Runstates.outside(): off the CPU strictly before outsideUntil", () => {
+  const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
+  assertEquals(r.outside(0, 0), false);
+  r.outsideUntil[0] = 500;
+  assertEquals([r.outside(0, 499), r.outside(0, 500)], [true, false]);
+});
