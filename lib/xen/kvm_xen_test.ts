@@ -150,6 +150,7 @@ Deno.test("scn explore's fingerprint tells a vCPU outside KVM_RUN, and its pendi
       big: (x: bigint) => out.push(`b${x}`),
       bool: (x: boolean) => out.push(`${x}`),
       words: (a: ArrayLike<number>) => out.push(Array.from(a).join()),
+      block: (w: Int32Array, count: number) => out.push(Array.from(w.subarray(0, count)).join()),
       value: (v: unknown) => out.push(String(v)),
       fixed: <T extends object>(o: T, feed: (h: never, o: T) => void) => feed(h as never, o),
     };
