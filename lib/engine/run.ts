@@ -729,8 +729,7 @@ class Interpreter {
   /**
    * The statements of a window's block: a boundary before each of the
    * vCPU's instructions wherever it stands, so an instruction in a `repeat`,
-   * `for`, `if` or `vcpu[$i]` statement of the window has its boundary as
-   * one written out does (a guest's loop takes an interrupt between two of
+   * `for` or `if` of the window has its boundary as one written out does (a guest's loop takes an interrupt between two of
    * its iterations, not after the loop).
    */
   windowBlock(ops: readonly Op[], vm: number, c: number): void {
@@ -780,7 +779,7 @@ class Interpreter {
   }
 
   /**
-   * A `repeat`, `for`, `if` or `select` in a window that holds an
+   * A `repeat`, `for` or `if` in a window that holds an
    * instruction of the window's vCPU: its control as {@link Interpreter.exec}
    * runs it (the same budgets, loop positions and variables), its blocks
    * through {@link Interpreter.windowBlock}.
@@ -816,9 +815,6 @@ class Interpreter {
       }
       case "if":
         this.windowBlock(this.cond(op.cond) ? op.then : op.else, vm, c);
-        return;
-      case "select":
-        this.windowBlock([op.variants[this.vcpuIndex(op)]], vm, c);
         return;
       default:
         this.exec(op);
@@ -1783,23 +1779,26 @@ function vcpuOfChild(op: Op): string | null {
 
 /**
  * Whether a window's statement holds an instruction of vCPU `cpu` of VM
- * `vm` inside it: a `repeat`, `for` or `if` whose blocks do, or a `vcpu[$i]`
- * statement one of whose variants is or holds one.
+ * `vm` inside it: a `repeat`, `for` or `if` whose blocks do. (A `vcpu[$i]`
+ * statement cannot stand in a window: the checker refuses it.)
  */
 function holdsInstructionOf(op: Op, vm: number, cpu: number): boolean {
   switch (op.op) {
     case "repeat":
     case "for":
-      return op.body.some((o) => isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu));
+      return blockHoldsInstructionOf(op.body, vm, cpu);
     case "if":
-      return [...op.then, ...op.else].some((o) =>
-        isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu)
-      );
-    case "select":
-      return op.variants.some((o) => isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu));
+      return blockHoldsInstructionOf(op.then, vm, cpu) || blockHoldsInstructionOf(op.else, vm, cpu);
     default:
       return false;
   }
+}
+
+function blockHoldsInstructionOf(ops: readonly Op[], vm: number, cpu: number): boolean {
+  for (const o of ops) {
+    if (isInstructionOf(o, vm, cpu) || holdsInstructionOf(o, vm, cpu)) return true;
+  }
+  return false;
 }
 
 /**
