@@ -1088,6 +1088,9 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "KVM_ENABLE_CAP": (vm, _c, a) =>
     vm.vm.enableCapResult(a.cap as number, BigInt(a.arg as bigint), a.flags as number),
+  "KVM_ENABLE_CAP vcpu": {
+    refused: "the backend does not issue KVM_ENABLE_CAP on a vCPU fd yet",
+  },
   "KVM_CHECK_EXTENSION": (vm, _c, a) =>
     a.scope === "system"
       ? vm.vm.system.checkExtension(a.cap as number)

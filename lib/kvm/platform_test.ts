@@ -46,6 +46,7 @@ Deno.test("every x86 command is bound to a KVM operation or refused with a reaso
       "inta: a model probe: KVM runs the acknowledge cycle only when it injects",
       "into: the guest monitor has no INTO action (and no #OF handler in its IDT)",
       "iret: the guest monitor has no IRET action of its own (it runs in real mode)",
+      "kvm enable_vcpu_cap: the backend does not issue KVM_ENABLE_CAP on a vCPU fd yet",
       "kvm get_clock: the host's kvmclock and CLOCK_REALTIME are its own, not the scenario's virtual time, so the model and /dev/kvm cannot agree on them",
       "kvm get_mce_cap_supported: the backend does not issue the machine-check ioctls yet",
       "kvm hyperv_eventfd: the backend binds no Hyper-V connections",

@@ -69,6 +69,7 @@ export type X86BackendOp =
   | "KVM_SET_VCPU_EVENTS"
   | "KVM_GET_VCPU_EVENTS"
   | "KVM_ENABLE_CAP"
+  | "KVM_ENABLE_CAP vcpu"
   | "KVM_CHECK_EXTENSION"
   | "KVM_GET_CLOCK"
   | "KVM_X86_SETUP_MCE"

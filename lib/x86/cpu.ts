@@ -44,6 +44,7 @@ import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./l
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
 import { type KvmPvEoi, MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
+import { type PvCpuid, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { isMceMsr, McBanks, MCE_BITS } from "./mce.ts";
 import type { StateHash } from "../core/platform.ts";
 import { testVector } from "../core/vector_set.ts";
@@ -171,6 +172,11 @@ export interface X86CpuOptions {
    * (KVM_REQ_SCAN_IOAPIC) before any injection. Default: nothing to do.
    */
   entered?: (n: number) => void;
+  /**
+   * KVM's `vcpu->arch.pv_cpuid` of this vCPU, read at each PV MSR access
+   * (KVM_CAP_ENFORCE_PV_FEATURE_CPUID). Default none: no KVM PV MSRs (Xen).
+   */
+  pvCpuid?: () => PvCpuid;
 }
 
 /**
@@ -557,6 +563,26 @@ export class X86Cpu implements CpuModel {
     this.#hyperv = options.hyperv ?? null;
     this.pvEoi = options.pvEoi ?? null;
     this.#entered = options.entered ?? null;
+    this.#pvCpuid = options.pvCpuid ?? null;
+  }
+
+  /** {@link X86CpuOptions.pvCpuid}, or null. */
+  readonly #pvCpuid: (() => PvCpuid) | null;
+
+  /**
+   * Why KVM refuses this PV MSR access, or null: enforcement on and the
+   * MSR's feature bit clear (`guest_pv_has`), or a PV MSR KVM takes that the
+   * model does not have (an input error, thrown: no made-up value).
+   */
+  #pvMsrRefusal(msr: number): string | null {
+    const m = this.#pvCpuid === null ? undefined : pvMsr(msr);
+    if (m === undefined) return null;
+    const why = pvMsrRefusal(this.#pvCpuid!(), msr);
+    if (why !== null || (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null)) return why;
+    throw new CommandInputError(
+      `${m.name} (0x${msr.toString(16)}): KVM takes it (KVM_FEATURE_${m.feature} offered or not ` +
+        "enforced), and the model does not have it",
+    );
   }
 
   /** {@link X86CpuOptions.entered}, or null. */
@@ -1272,6 +1298,8 @@ export class X86Cpu implements CpuModel {
    */
   rdmsr(msr: number): bigint | number {
     if (msr === IA32_TSC_MSR) return BigInt(Math.floor(this.#now()));
+    const pv = this.#pvMsrRefusal(msr);
+    if (pv !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${pv}`);
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) return this.pvEoi.msrVal;
     const hv = this.#hyperv?.rdmsr(msr);
     if (hv !== undefined) {
@@ -1296,6 +1324,8 @@ export class X86Cpu implements CpuModel {
   wrmsr(msr: number, value: bigint): number {
     const hv = this.#hooks?.wrmsr?.(this.index, msr, value);
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
+    const pv = this.#pvMsrRefusal(msr);
+    if (pv !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${pv}`);
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) {
       return this.setPvEoiMsr(value) ? 0 : this.#gp(
         `WRMSR 0x${msr.toString(16)}: kvm_lapic_set_pv_eoi refuses 0x${value.toString(16)} ` +

@@ -91,6 +91,8 @@ const ROWS: readonly CapRow[] = [
   { name: "KVM_CAP_MAX_VCPU_ID", cap: 128, answer: () => KVM_MAX_VCPU_IDS },
   // Linux 4.20, before every release named here.
   { name: "KVM_CAP_EXCEPTION_PAYLOAD", cap: 164, answer: one },
+  // Linux 5.10 (vCPU-scoped: kvm_vcpu_ioctl_enable_cap), before every release named here.
+  { name: "KVM_CAP_ENFORCE_PV_FEATURE_CPUID", cap: 190, answer: one },
   {
     name: "KVM_CAP_X2APIC_API",
     cap: 129,

@@ -11,7 +11,10 @@
  * (`kvm_pv_send_ipi`, `__pv_send_ipi`: the high bitmap covers `min` plus the
  * bitmap width, added in u32 arithmetic; IDs above the map's `max_apic_id`
  * send nothing), `include/uapi/linux/kvm_para.h` (KVM_HC_SEND_IPI 10,
- * KVM_E* values), `Documentation/virt/kvm/x86/hypercalls.rst`.
+ * KVM_E* values), `Documentation/virt/kvm/x86/hypercalls.rst`. Under
+ * KVM_CAP_ENFORCE_PV_FEATURE_CPUID, KVM_HC_KICK_CPU, KVM_HC_SEND_IPI and
+ * KVM_HC_SCHED_YIELD need their KVM_FEATURE_* bit (kvm_pv_features.ts) and
+ * return -KVM_ENOSYS without it, as does any number KVM does not know.
  *
  * @module
  */
@@ -21,10 +24,17 @@ import { type DeliveryMode, fixedMessage } from "./apic_message.ts";
 import { ICR_LOW_FIELDS } from "./lapic_registers.ts";
 import type { X86Command } from "./command.ts";
 import { Accept } from "./lapic.ts";
+import {
+  guestPvHas,
+  KVM_ENOSYS,
+  KvmFeature,
+  KvmHc,
+  PV_HYPERCALL_FEATURE,
+  PV_MSRS,
+} from "./kvm_pv_features.ts";
 import type { X86Vm } from "./vm.ts";
 
-/** KVM_HC_SEND_IPI. */
-const KVM_HC_SEND_IPI = 10;
+const KVM_HC_SEND_IPI = KvmHc.SEND_IPI;
 /** `-KVM_EINVAL` and `-KVM_EOPNOTSUPP` (kvm_para.h: the host's EINVAL and EOPNOTSUPP). */
 const KVM_EINVAL = 22, KVM_EOPNOTSUPP = 95;
 const ICR = indexFields(ICR_LOW_FIELDS);
@@ -80,12 +90,16 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
     "nr=KVM_HC_SEND_IPI (10) with a0/a1 the low and high APIC-ID bitmaps, a2 the lowest ID " +
     "(min), a3 the ICR low word (kvm_pv_send_ipi): returns how many APICs accepted, " +
     "-KVM_EINVAL (-22) for a logical or shorthand ICR, -KVM_EOPNOTSUPP (-95) without an " +
-    "in-kernel LAPIC",
+    "in-kernel LAPIC; KVM_HC_SCHED_YIELD (11) and KVM_HC_VAPIC_POLL_IRQ (1) return 0; " +
+    "KVM_HC_MAP_GPA_RANGE (12, no KVM_CAP_EXIT_HYPERCALL) and unknown numbers -KVM_ENOSYS " +
+    "(-1000); under KVM_CAP_ENFORCE_PV_FEATURE_CPUID, KICK_CPU (5), SEND_IPI and SCHED_YIELD " +
+    "without their KVM_FEATURE_* bit (PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD) -KVM_ENOSYS; " +
+    "KICK_CPU and CLOCK_PAIRING (9) otherwise are not modelled (input error)",
   params: [
     {
       name: "nr",
       type: { kind: "int", min: 0, max: U32, what: "a KVM hypercall number" },
-      doc: "EAX: KVM_HC_SEND_IPI",
+      doc: "EAX: KVM_HC_*",
     },
     ...["a0", "a1", "a2", "a3"].map((name, i) => ({
       name,
@@ -99,14 +113,29 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
     s.hypervisor !== undefined && s.hypervisor !== "kvm"
       ? "KVM's own hypercalls need 'hypervisor kvm' (a Xen guest's VMCALL is a Xen hypercall)"
       : undefined,
-  run: (vm, _cpu, a) => {
-    if (a.nr !== KVM_HC_SEND_IPI) {
-      throw new CommandInputError(
-        `hypercall ${a.nr}: the model knows KVM_HC_SEND_IPI (10), KVM's interrupt hypercall`,
-      );
-    }
+  run: (vm, cpu, a) => {
+    const nr = a.nr as number;
+    // kvm_emulate_hypercall: ret starts as -KVM_ENOSYS; a gated call without its bit keeps it.
+    const feature = PV_HYPERCALL_FEATURE[nr];
+    if (feature !== undefined && !guestPvHas(vm.cpuidBits(cpu), feature)) return -KVM_ENOSYS;
     const r = (k: string) => Number(BigInt(a[k] as bigint) & BigInt(U32));
-    return pvSendIpi(vm, r("a0"), r("a1"), r("a2"), r("a3"));
+    switch (nr) {
+      case KvmHc.VAPIC_POLL_IRQ:
+      case KvmHc.SCHED_YIELD:
+        // Both return 0; the directed yield (kvm_sched_yield) is the host scheduler's.
+        return 0;
+      case KVM_HC_SEND_IPI:
+        return pvSendIpi(vm, r("a0"), r("a1"), r("a2"), r("a3"));
+      case KvmHc.KICK_CPU:
+      case KvmHc.CLOCK_PAIRING:
+        throw new CommandInputError(
+          `hypercall ${nr}: KVM takes it, and what it does (KVM_HC_KICK_CPU's wake-up of a ` +
+            "halted vCPU, KVM_HC_CLOCK_PAIRING's clock reading) is not modelled",
+        );
+      default:
+        // KVM_HC_MAP_GPA_RANGE without KVM_CAP_EXIT_HYPERCALL, and every unknown number.
+        return -KVM_ENOSYS;
+    }
   },
 }];
 
@@ -119,5 +148,8 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
  * ```
  */
 export const KVM_HYPERCALL_CONSTANTS: Readonly<Record<string, number>> = {
-  KVM_HC_SEND_IPI,
+  ...Object.fromEntries(Object.entries(KvmHc).map(([n, v]) => [`KVM_HC_${n}`, v])),
+  KVM_ENOSYS,
+  ...Object.fromEntries(Object.entries(KvmFeature).map(([n, v]) => [`KVM_FEATURE_${n}`, v])),
+  ...Object.fromEntries(PV_MSRS.map((m) => [m.name, m.msr])),
 };

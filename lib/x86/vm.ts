@@ -49,6 +49,7 @@ import { HvSynic } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, HvStimer } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
+import { KVM_SUPPORTED_PV_FEATURES, type PvCpuid } from "./kvm_pv_features.ts";
 import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { decodeMsi, decodeMsiInto, msiAddressLow, MsiDecoder, MsiStatus } from "./msi.ts";
@@ -89,6 +90,34 @@ import type { StateHash } from "../core/platform.ts";
  * ```
  */
 export const X86_RAM_SIZE = 0x200000;
+
+/**
+ * A vCPU's CPUID bits the model follows (KVM_SET_CPUID2's CPUID.1:ECX
+ * x2APIC and TSC_DEADLINE, KVM_CPUID_FEATURES.EAX) and KVM's
+ * `pv_cpuid.enforce` (KVM_CAP_ENFORCE_PV_FEATURE_CPUID).
+ */
+export interface VcpuCpuid extends PvCpuid {
+  /** CPUID.1:ECX[21]. */
+  readonly x2apic: boolean;
+  /** CPUID.1:ECX[24]. */
+  readonly tscDeadline: boolean;
+}
+
+/**
+ * A vCPU's {@link VcpuCpuid} before any KVM_SET_CPUID2: KVM_GET_SUPPORTED_CPUID's
+ * bits (x2APIC, TSC_DEADLINE, {@link KVM_SUPPORTED_PV_FEATURES}), enforcement off.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_VCPU_CPUID.pvEnforce; // false
+ * ```
+ */
+export const DEFAULT_VCPU_CPUID: VcpuCpuid = Object.freeze({
+  x2apic: true,
+  tscDeadline: true,
+  kvmFeatures: KVM_SUPPORTED_PV_FEATURES,
+  pvEnforce: false,
+});
 
 /**
  * KVM's irqchip modes: KVM_CREATE_IRQCHIP, KVM_CAP_SPLIT_IRQCHIP, or neither.
@@ -392,8 +421,11 @@ export class X86Vm implements VmModel {
    * enabled so far: the `x2apic_api` setting's, then any KVM_ENABLE_CAP's.
    */
   x2apicApi: number;
-  /** KVM_SET_CPUID2's interrupt bits per vCPU, once set (both on before). */
-  readonly #cpuid: ({ x2apic: boolean; tscDeadline: boolean } | undefined)[] = [];
+  /**
+   * KVM_SET_CPUID2's interrupt and PV feature bits per vCPU, with KVM's
+   * `pv_cpuid.enforce`, once either was set ({@link DEFAULT_VCPU_CPUID} before).
+   */
+  readonly #cpuid: (VcpuCpuid | undefined)[] = [];
   /**
    * KVM's `kvm->arch.suppress_eoi_broadcast_mode`: the `x2apic_api`
    * setting's choice, then each KVM_CAP_X2APIC_API that names one.
@@ -582,6 +614,8 @@ export class X86Vm implements VmModel {
           hyperv,
           pvEoi,
           entered: handled === null ? undefined : (n) => handled.entered(n),
+          // KVM's PV MSRs; a Xen guest has none.
+          pvCpuid: pvEoi === undefined ? undefined : () => this.cpuidBits(i),
         }),
       );
     }
@@ -982,10 +1016,17 @@ export class X86Vm implements VmModel {
    * vm.setCpuid(0, { x2apic: false, tscDeadline: true }); // EXTD now #GPs
    * ```
    */
-  setCpuid(cpu: number, bits: { x2apic: boolean; tscDeadline: boolean }): number {
+  setCpuid(
+    cpu: number,
+    bits: { x2apic: boolean; tscDeadline: boolean; kvmFeatures?: number },
+  ): number {
     const c = this.cpus[cpu];
-    const old = this.#cpuid[cpu] ?? { x2apic: true, tscDeadline: true };
-    if (c.hasRun && (old.x2apic !== bits.x2apic || old.tscDeadline !== bits.tscDeadline)) {
+    const old = this.cpuidBits(cpu);
+    const kvmFeatures = (bits.kvmFeatures ?? old.kvmFeatures) >>> 0;
+    if (
+      c.hasRun && (old.x2apic !== bits.x2apic || old.tscDeadline !== bits.tscDeadline ||
+        old.kvmFeatures !== kvmFeatures)
+    ) {
       // kvm_set_cpuid after KVM_RUN: kvm_cpuid_check_equal refuses any change.
       if (this.trace.enabled) {
         this.trace.emit(
@@ -996,24 +1037,32 @@ export class X86Vm implements VmModel {
       }
       return -EINVAL;
     }
-    this.#cpuid[cpu] = { ...bits };
+    // kvm_update_pv_runtime: pv_cpuid.features follows the new KVM_CPUID_FEATURES.EAX.
+    this.#cpuid[cpu] = {
+      x2apic: bits.x2apic,
+      tscDeadline: bits.tscDeadline,
+      kvmFeatures,
+      pvEnforce: old.pvEnforce,
+    };
     c.lapic.setCpuid({
-      ...bits,
+      x2apic: bits.x2apic,
+      tscDeadline: bits.tscDeadline,
       directedEoi: bits.x2apic && this.offersDirectedEoi,
     });
     if (this.trace.enabled) {
       this.trace.emit(
         "kvm",
         "cpuid",
-        `KVM_SET_CPUID2 vcpu${cpu}: x2APIC ${+bits.x2apic}, TSC_DEADLINE ${+bits.tscDeadline}`,
+        `KVM_SET_CPUID2 vcpu${cpu}: x2APIC ${+bits.x2apic}, TSC_DEADLINE ${+bits
+          .tscDeadline}, KVM_CPUID_FEATURES.EAX 0x${kvmFeatures.toString(16)}`,
       );
     }
     return 0;
   }
 
   /**
-   * vCPU `cpu`'s CPUID interrupt bits as KVM_SET_CPUID2 last set them
-   * (both on until then).
+   * vCPU `cpu`'s CPUID bits as KVM_SET_CPUID2 last set them and its
+   * `pv_cpuid.enforce` ({@link DEFAULT_VCPU_CPUID} until then).
    *
    * @example
    * ```ts
@@ -1021,8 +1070,25 @@ export class X86Vm implements VmModel {
    * vm.cpuidBits(0).x2apic; // true
    * ```
    */
-  cpuidBits(cpu: number): { readonly x2apic: boolean; readonly tscDeadline: boolean } {
-    return this.#cpuid[cpu] ?? { x2apic: true, tscDeadline: true };
+  cpuidBits(cpu: number): VcpuCpuid {
+    return this.#cpuid[cpu] ?? DEFAULT_VCPU_CPUID;
+  }
+
+  /**
+   * KVM_ENABLE_CAP(KVM_CAP_ENFORCE_PV_FEATURE_CPUID) on vCPU `cpu`
+   * (`kvm_vcpu_ioctl_enable_cap`: `pv_cpuid.enforce = args[0]`, at any time).
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.setPvEnforce(0, true); // PV MSRs and hypercalls now need their CPUID bits
+   * ```
+   */
+  setPvEnforce(cpu: number, on: boolean): void {
+    this.#cpuid[cpu] = { ...this.cpuidBits(cpu), pvEnforce: on };
+    if (this.trace.enabled) {
+      this.trace.emit("kvm", "cpuid", `KVM_CAP_ENFORCE_PV_FEATURE_CPUID vcpu${cpu}: ${+on}`);
+    }
   }
 
   /**

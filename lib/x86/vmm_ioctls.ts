@@ -14,6 +14,7 @@
  */
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
+import { KVM_CAP_ENFORCE_PV_FEATURE_CPUID, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
@@ -564,6 +565,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     returns: "the value, or -1 when KVM_GET_MSRS processes no entry",
     run: (vm, _c, a) => {
       const pv = vm.cpus[a.vcpu as number].pvEoi;
+      // kvm_get_msr_common's guest_pv_has holds for the VMM's reads too.
+      if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), a.msr as number) !== null) {
+        return -1;
+      }
       if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
@@ -604,7 +609,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         `KVM_SET_MSRS vcpu${a.vcpu} 0x${msr.toString(16)} <- 0x${value.toString(16)}`,
       );
       return vm.trace.within(id, () => {
-        if (msr === MSR_KVM_PV_EOI_EN && vm.cpus[a.vcpu as number].pvEoi !== null) {
+        const pv = vm.cpus[a.vcpu as number].pvEoi;
+        // kvm_set_msr_common's guest_pv_has holds for host-initiated writes too.
+        if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), msr) !== null) return 0;
+        if (msr === MSR_KVM_PV_EOI_EN && pv !== null) {
           return vm.cpus[a.vcpu as number].setPvEoiMsr(value) ? 1 : 0;
         }
         if (msr === HV_MSR.VP_INDEX) {
@@ -639,10 +647,62 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       VCPU,
       { name: "x2apic", type: { kind: "bool" }, doc: "CPUID.1:ECX[21]", default: 1 },
       { name: "tsc_deadline", type: { kind: "bool" }, doc: "CPUID.1:ECX[24]", default: 1 },
+      {
+        name: "kvm_features",
+        type: { kind: "int", min: -1, max: 0xffff_ffff, what: "KVM_CPUID_FEATURES.EAX" },
+        doc: "KVM_CPUID_FEATURES (0x40000001) EAX, the KVM_FEATURE_* bits (pv_cpuid.features, " +
+          "kvm_update_pv_runtime); -1 (the default) keeps the vCPU's, which start as " +
+          "KVM_GET_SUPPORTED_CPUID's KVM_SUPPORTED_PV_FEATURES; 0 is the selftests' " +
+          "vcpu_clear_cpuid_entry",
+        default: -1,
+      },
     ],
-    returns: "0",
+    returns: "0, or -EINVAL for a change after the vCPU ran",
     run: (vm, _c, a) =>
-      vm.setCpuid(a.vcpu as number, { x2apic: a.x2apic === 1, tscDeadline: a.tsc_deadline === 1 }),
+      vm.setCpuid(a.vcpu as number, {
+        x2apic: a.x2apic === 1,
+        tscDeadline: a.tsc_deadline === 1,
+        kvmFeatures: a.kvm_features === -1 ? undefined : a.kvm_features as number,
+      }),
+  },
+  {
+    actor: "vmm",
+    name: "kvm enable_vcpu_cap",
+    backend: "KVM_ENABLE_CAP vcpu",
+    doc: "KVM_ENABLE_CAP on a vCPU's fd (kvm_vcpu_ioctl_enable_cap): " +
+      "KVM_CAP_ENFORCE_PV_FEATURE_CPUID (190) sets pv_cpuid.enforce to arg != 0 at any time: " +
+      "then each KVM PV MSR #GPs (and KVM_GET/SET_MSRS stop at it) and KVM_HC_KICK_CPU, " +
+      "KVM_HC_SEND_IPI and KVM_HC_SCHED_YIELD return -KVM_ENOSYS unless the vCPU's " +
+      "KVM_CPUID_FEATURES has the feature bit; flags != 0 is -EINVAL",
+    params: [
+      VCPU,
+      {
+        name: "cap",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
+        doc: "KVM_CAP_ENFORCE_PV_FEATURE_CPUID (190)",
+      },
+      { name: "arg", type: { kind: "u64" }, doc: "args[0]", default: 0 },
+      {
+        name: "flags",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "struct kvm_enable_cap flags" },
+        doc: "must be 0",
+        default: 0,
+      },
+    ],
+    returns: "0 or -EINVAL",
+    run: (vm, _c, a, source) => {
+      if (a.cap !== KVM_CAP_ENFORCE_PV_FEATURE_CPUID) {
+        throw new CommandInputError(
+          `KVM_ENABLE_CAP ${a.cap} on a vCPU: the model knows KVM_CAP_ENFORCE_PV_FEATURE_CPUID ` +
+            `(${KVM_CAP_ENFORCE_PV_FEATURE_CPUID})`,
+        );
+      }
+      // kvm_vcpu_ioctl_enable_cap: flags are refused before any capability is looked at.
+      if (a.flags !== 0) return -EINVAL;
+      vm.setPvEnforce(a.vcpu as number, BigInt(a.arg as bigint) !== 0n);
+      emit(vm, source, `KVM_ENABLE_CAP vcpu${a.vcpu} ${a.cap} args[0] ${a.arg}: 0`);
+      return 0;
+    },
   },
   {
     actor: "vmm",
