@@ -44,7 +44,7 @@ import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./l
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
 import { type KvmPvEoi, MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
-import { type PvCpuid, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
+import { maybePvMsr, type PvCpuid, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { isMceMsr, McBanks, MCE_BITS } from "./mce.ts";
 import type { StateHash } from "../core/platform.ts";
 import { testVector } from "../core/vector_set.ts";
@@ -575,7 +575,8 @@ export class X86Cpu implements CpuModel {
    * model does not have (an input error, thrown: no made-up value).
    */
   #pvMsrRefusal(msr: number): string | null {
-    const m = this.#pvCpuid === null ? undefined : pvMsr(msr);
+    if (!maybePvMsr(msr) || this.#pvCpuid === null) return null;
+    const m = pvMsr(msr);
     if (m === undefined) return null;
     const why = pvMsrRefusal(this.#pvCpuid!(), msr);
     if (why !== null || (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null)) return why;

@@ -128,6 +128,18 @@ export const PV_MSRS: readonly PvMsr[] = [
 const PV_MSR_BY_INDEX: ReadonlyMap<number, PvMsr> = new Map(PV_MSRS.map((m) => [m.msr, m]));
 
 /**
+ * `msr` may be a PV MSR: two compares, for the WRMSR path that x2APIC EOIs take.
+ *
+ * @example
+ * ```ts
+ * maybePvMsr(0x80b); // false
+ * ```
+ */
+export function maybePvMsr(msr: number): boolean {
+  return msr <= 0x12 ? msr >= 0x11 : (msr >>> 8) === 0x4b_564d;
+}
+
+/**
  * The PV MSR `msr` is, or undefined.
  *
  * @example

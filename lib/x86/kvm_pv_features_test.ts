@@ -7,6 +7,7 @@ import {
   guestPvHas,
   KVM_SUPPORTED_PV_FEATURES,
   KvmFeature,
+  maybePvMsr,
   PV_MSRS,
   pvMsr,
   pvMsrRefusal,
@@ -39,6 +40,10 @@ Deno.test("PV MSRs: kvm_para.h's numbers, each with the bit kvm_get/set_msr_comm
   assert.equal(pvMsr(MSR_KVM_PV_EOI_EN)?.feature, "PV_EOI");
   assert.equal(pvMsr(0x1b), undefined, "IA32_APIC_BASE is no PV MSR");
   assert.equal(PV_MSRS.length, 10);
+  for (const m of PV_MSRS) assert.ok(maybePvMsr(m.msr), m.name);
+  for (const other of [0x10, 0x13, 0x1b, 0x80b, 0x830, 0x4b564c07, 0x40000070]) {
+    assert.equal(maybePvMsr(other), false, other.toString(16));
+  }
   assert.match(pvMsrRefusal({ pvEnforce: true, kvmFeatures: 0 }, 0x12) ?? "", /CLOCKSOURCE/);
   assert.equal(pvMsrRefusal({ pvEnforce: true, kvmFeatures: 1 }, 0x12), null);
   // KVM_GET_SUPPORTED_CPUID offers each feature the PV MSRs need.
