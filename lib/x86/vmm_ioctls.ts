@@ -14,7 +14,7 @@
  */
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
-import { KVM_CAP_ENFORCE_PV_FEATURE_CPUID, pvMsrRefusal } from "./kvm_pv_features.ts";
+import { KVM_CAP_ENFORCE_PV_FEATURE_CPUID, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
 import { PLUMBING_UNLESS_XEN, type X86Command } from "./command.ts";
@@ -107,6 +107,20 @@ export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
 };
 
 const C = VMM_IOCTL_CONSTANTS;
+
+/**
+ * A KVM PV MSR that KVM_GET/SET_MSRS would take (not refused under
+ * enforcement) and the model does not have (all but MSR_KVM_PV_EOI_EN):
+ * an input error, as for the guest's RDMSR/WRMSR, never a made-up answer.
+ */
+function unmodelledPvMsr(msr: number): void {
+  const m = pvMsr(msr);
+  if (m === undefined || msr === MSR_KVM_PV_EOI_EN) return;
+  throw new CommandInputError(
+    `${m.name} (0x${msr.toString(16)}): KVM_GET/SET_MSRS would take it, and the model does not ` +
+      "have it",
+  );
+}
 
 /**
  * KVM_ENABLE_CAP on the VM (`kvm_vm_ioctl_enable_cap`, current Linux, as
@@ -569,6 +583,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), a.msr as number) !== null) {
         return -1;
       }
+      if (pv !== null) unmodelledPvMsr(a.msr as number);
       if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
@@ -612,6 +627,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         const pv = vm.cpus[a.vcpu as number].pvEoi;
         // kvm_set_msr_common's guest_pv_has holds for host-initiated writes too.
         if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), msr) !== null) return 0;
+        if (pv !== null) unmodelledPvMsr(msr);
         if (msr === MSR_KVM_PV_EOI_EN && pv !== null) {
           return vm.cpus[a.vcpu as number].setPvEoiMsr(value) ? 1 : 0;
         }
