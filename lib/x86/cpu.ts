@@ -394,6 +394,11 @@ export class X86Cpu implements CpuModel {
    * arms it at an injection and syncs it at a kick. One flag for the fast paths.
    */
   #pvEoiOn = false;
+  /**
+   * KVM's `vcpu->arch.pv.pv_unhalted`: a KVM_HC_KICK_CPU (APIC_DM_REMRD)
+   * reached the vCPU while it was not halted; its next HLT does not halt.
+   */
+  #pvUnhalted = false;
   /** CR4.MCE, the one CR4 bit the model has (KVM's CR4 is 0 at reset; INIT clears it). */
   cr4Mce = false;
 
@@ -417,7 +422,7 @@ export class X86Cpu implements CpuModel {
     w[6] = (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
       (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
       (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0) |
-      (this.#pvEoiWritten ? 512 : 0);
+      (this.#pvEoiWritten ? 512 : 0) | (this.#pvUnhalted ? 1024 : 0);
     h.block(w, 7);
     this.run.hashFields(h);
     h.value(this.#hooks);
@@ -464,7 +469,7 @@ export class X86Cpu implements CpuModel {
     const windowReported = this.#windowReported;
     // Two scalars, no closure: a snapshot per state allocates nothing more for PV EOI.
     const pvMsr = this.pvEoi?.msrVal ?? 0n, pvPending = this.pvEoi?.pending ?? false;
-    const pvEoiOn = this.#pvEoiOn;
+    const pvEoiOn = this.#pvEoiOn, pvUnhalted = this.#pvUnhalted;
     return () => {
       lapic();
       run();
@@ -474,6 +479,7 @@ export class X86Cpu implements CpuModel {
         pv.pending = pvPending;
       }
       this.#pvEoiOn = pvEoiOn;
+      this.#pvUnhalted = pvUnhalted;
       this.interruptFlag = interruptFlag;
       this.shadow = shadow;
       this.nmiBlocked = nmiBlocked;
@@ -750,6 +756,8 @@ export class X86Cpu implements CpuModel {
       state === MpState.InitReceived || state === MpState.Halted || state === MpState.SipiReceived;
     if (!known || (state !== MpState.Runnable && !this.lapicInKernel)) return -22;
     this.#halted = state === MpState.Halted;
+    // kvm_set_mp_state: RUNNABLE clears pv_unhalted.
+    if (state === MpState.Runnable) this.#pvUnhalted = false;
     if (state === MpState.SipiReceived) {
       this.#mp = MpState.InitReceived;
       this.lapic.sipiVector = sipiVector;
@@ -1075,6 +1083,33 @@ export class X86Cpu implements CpuModel {
     this.#emit("nop", "NOP");
   }
 
+  /**
+   * A KVM_HC_KICK_CPU reaching this vCPU (`kvm_pv_kick_cpu_op`: an
+   * APIC_DM_REMRD message, which `__apic_accept_irq` takes by setting
+   * `pv_unhalted` and kicking): a vCPU halted in HLT becomes RUNNABLE
+   * (`vcpu_block` -> `kvm_set_mp_state`, which clears the flag) and goes on
+   * after its HLT, taking nothing; otherwise the flag waits for its next HLT,
+   * which then does not halt. A vCPU waiting for INIT or SIPI stays waiting.
+   *
+   * @example
+   * ```ts
+   * declare const cpu: X86Cpu;
+   * cpu.hlt();
+   * cpu.pvKick(); // cpu.halted is false again
+   * ```
+   */
+  pvKick(): void {
+    if (this.#halted && this.#mp === MpState.Runnable) {
+      this.#halted = false;
+      this.hv?.woken(this.index);
+      this.#unblocked();
+      this.#emit("pv_unhalt", "KVM_HC_KICK_CPU: woken from HLT, RUNNABLE (pv_unhalted cleared)");
+      return;
+    }
+    this.#pvUnhalted = true;
+    this.#emit("pv_unhalt", "KVM_HC_KICK_CPU: pv_unhalted set (the next HLT does not halt)");
+  }
+
   /** CLI: clears IF. */
   cli(): void {
     this.interruptFlag = false;
@@ -1087,8 +1122,15 @@ export class X86Cpu implements CpuModel {
    * wake the vCPU, so HLT also exits to userspace with KVM_EXIT_HLT.
    */
   hlt(): void {
-    this.#halted = true;
     this.run.haltExitsStat++;
+    if (this.#pvUnhalted && this.lapicInKernel) {
+      // __kvm_emulate_halt: kvm_vcpu_has_events (pv_unhalted) makes the state RUNNABLE,
+      // which kvm_set_mp_state takes as clearing the flag.
+      this.#pvUnhalted = false;
+      this.#emit("hlt", "not halted: pv_unhalted (a KVM_HC_KICK_CPU came first), RUNNABLE");
+      return;
+    }
+    this.#halted = true;
     this.#emit(
       "hlt",
       this.interruptFlag ? "halted, IF=1" : "halted with IF=0: only NMI, SMI or INIT wake it",
@@ -1212,6 +1254,7 @@ export class X86Cpu implements CpuModel {
         this.csBase = v << 12;
         this.rip = 0;
         this.#mp = MpState.Runnable;
+        this.#pvUnhalted = false; // kvm_set_mp_state(RUNNABLE)
         this.#unblocked();
         this.#emit(
           "sipi",
@@ -1266,6 +1309,7 @@ export class X86Cpu implements CpuModel {
     // KVM decides by IA32_APIC_BASE.BSP as it is now (kvm_vcpu_is_bsp).
     const bsp = (l.apicBase & ApicBaseBit.BSP) !== 0;
     this.#mp = bsp ? MpState.Runnable : MpState.InitReceived;
+    if (bsp) this.#pvUnhalted = false; // kvm_set_mp_state(RUNNABLE)
     this.#unblocked();
     this.#emit(
       "init",

@@ -74,6 +74,31 @@ function pvSendIpi(vm: X86Vm, low: number, high: number, min: number, icr: numbe
 }
 
 /**
+ * KVM_HC_KICK_CPU (`kvm_pv_kick_cpu_op`, then `kvm_sched_yield`, the host
+ * scheduler's): an APIC_DM_REMRD message to the physical APIC ID `apicid`
+ * through KVM's APIC map ({@link X86Cpu.pvKick} on the vCPU it names;
+ * nobody for an ID no vCPU has). Returns 0.
+ */
+function kickCpu(vm: X86Vm, apicid: number): number {
+  if (!vm.irqchipInKernel) {
+    throw new CommandInputError(
+      "KVM_HC_KICK_CPU without an in-kernel LAPIC (no APIC map, no pv_unhalted wake-up) is not " +
+        "modelled",
+    );
+  }
+  const map = vm.bus.kvmMap();
+  if (apicid === 0xff || apicid === 0xffff_ffff) {
+    throw new CommandInputError(
+      `KVM_HC_KICK_CPU to 0x${apicid.toString(16)}: a broadcast ID, which KVM's slow path ` +
+        "would deliver to every APIC; not modelled",
+    );
+  }
+  const n = apicid > map.maxApicId ? -1 : map.physAt(apicid);
+  if (n >= 0) vm.cpus[n].pvKick();
+  return 0;
+}
+
+/**
  * `vcpuN: vmcall`: KVM's interrupt hypercall.
  *
  * @example
@@ -94,7 +119,8 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
     "KVM_HC_MAP_GPA_RANGE (12, no KVM_CAP_EXIT_HYPERCALL) and unknown numbers -KVM_ENOSYS " +
     "(-1000); under KVM_CAP_ENFORCE_PV_FEATURE_CPUID, KICK_CPU (5), SEND_IPI and SCHED_YIELD " +
     "without their KVM_FEATURE_* bit (PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD) -KVM_ENOSYS; " +
-    "KICK_CPU and CLOCK_PAIRING (9) otherwise are not modelled (input error)",
+    "KICK_CPU otherwise (a1 the APIC ID) wakes that vCPU from HLT, or makes its next HLT not " +
+    "halt (pv_unhalted), and returns 0; CLOCK_PAIRING (9) is not modelled (input error)",
   params: [
     {
       name: "nr",
@@ -127,10 +153,11 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
       case KVM_HC_SEND_IPI:
         return pvSendIpi(vm, r("a0"), r("a1"), r("a2"), r("a3"));
       case KvmHc.KICK_CPU:
+        return kickCpu(vm, r("a1"));
       case KvmHc.CLOCK_PAIRING:
         throw new CommandInputError(
-          `hypercall ${nr}: KVM takes it, and what it does (KVM_HC_KICK_CPU's wake-up of a ` +
-            "halted vCPU, KVM_HC_CLOCK_PAIRING's clock reading) is not modelled",
+          `hypercall ${nr}: KVM takes it, and its clock reading (kvm_pv_clock_pairing) is not ` +
+            "modelled",
         );
       default:
         // KVM_HC_MAP_GPA_RANGE without KVM_CAP_EXIT_HYPERCALL, and every unknown number.

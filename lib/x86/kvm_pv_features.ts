@@ -12,11 +12,11 @@
  *
  * The model keeps the rule for every PV MSR and hypercall that has one;
  * of what they do once allowed it has MSR_KVM_PV_EOI_EN (kvm_pv_eoi.ts),
- * KVM_HC_SEND_IPI (kvm_hypercall.ts), KVM_HC_SCHED_YIELD and
- * KVM_HC_VAPIC_POLL_IRQ (both just return 0 to the guest). The kvmclock,
- * async-PF, steal-time and poll-control MSRs and KVM_HC_KICK_CPU's wake-up
- * (`kvm_pv_kick_cpu_op`) are not modelled: an access that KVM would allow
- * is an input error, never a made-up answer.
+ * KVM_HC_SEND_IPI and KVM_HC_KICK_CPU (kvm_hypercall.ts, `X86Cpu.pvKick`),
+ * KVM_HC_SCHED_YIELD and KVM_HC_VAPIC_POLL_IRQ (both just return 0 to the
+ * guest). The kvmclock, async-PF, steal-time and poll-control MSRs are not
+ * modelled: an access that KVM would allow is an input error, never a
+ * made-up answer.
  *
  * Sources: Linux arch/x86/kvm/x86.c (`kvm_set_msr_common`,
  * `kvm_get_msr_common`: the `guest_pv_has` checks; `kvm_emulate_hypercall`;

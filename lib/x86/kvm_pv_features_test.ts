@@ -87,6 +87,7 @@ Deno.test("scn explore: the PV CPUID state is hashed and restored with the VM", 
       big: (x) => out.push(x.toString()),
       bool: (x) => out.push(x),
       words: (w) => out.push(Array.from(w).join()),
+      block: (w, count) => out.push(Array.from(w.subarray(0, count)).join()),
       value: (v) => out.push(JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}` : x)),
       fixed: (o, feed) => feed(h, o),
     };
@@ -108,4 +109,43 @@ Deno.test("scn explore: the PV CPUID state is hashed and restored with the VM", 
   assert.equal(vm.cpuidBits(0).pvEnforce, true);
   restore();
   assert.equal(vm.cpuidBits(0).pvEnforce, false);
+});
+
+Deno.test("X86Cpu.pvKick: wakes a halted vCPU; else pv_unhalted (hashed, saved) spares its next HLT", () => {
+  const vm = makeVm();
+  const cpu = vm.cpus[0];
+  cpu.hlt();
+  assert.equal(cpu.halted, true);
+  cpu.pvKick();
+  assert.equal(cpu.halted, false, "woken from HLT, the flag not kept");
+  cpu.hlt();
+  assert.equal(cpu.halted, true, "so the next HLT halts");
+  cpu.halted = false;
+  const restore = vm.snapshot();
+  assert.ok(restore !== null);
+  const fed = () => {
+    const out: unknown[] = [];
+    const h: StateHash = {
+      n: (x) => out.push(x),
+      num: (x) => out.push(x),
+      big: (x) => out.push(x.toString()),
+      bool: (x) => out.push(x),
+      words: (w) => out.push(Array.from(w).join()),
+      block: (w, count) => out.push(Array.from(w.subarray(0, count)).join()),
+      value: () => {},
+      fixed: () => {},
+    };
+    cpu.hashFields(h);
+    return JSON.stringify(out);
+  };
+  const before = fed();
+  cpu.pvKick();
+  assert.notEqual(fed(), before, "pv_unhalted is in the fingerprint");
+  restore();
+  assert.equal(fed(), before, "and in the snapshot");
+  cpu.pvKick();
+  cpu.hlt();
+  assert.equal(cpu.halted, false, "pv_unhalted: HLT does not halt");
+  cpu.hlt();
+  assert.equal(cpu.halted, true, "the flag was used up");
 });
