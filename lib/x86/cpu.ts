@@ -394,11 +394,6 @@ export class X86Cpu implements CpuModel {
    * arms it at an injection and syncs it at a kick. One flag for the fast paths.
    */
   #pvEoiOn = false;
-  /**
-   * KVM's `vcpu->arch.pv.pv_unhalted`: a KVM_HC_KICK_CPU (APIC_DM_REMRD)
-   * reached the vCPU while it was not halted; its next HLT does not halt.
-   */
-  #pvUnhalted = false;
   /** CR4.MCE, the one CR4 bit the model has (KVM's CR4 is 0 at reset; INIT clears it). */
   cr4Mce = false;
 
@@ -572,9 +567,6 @@ export class X86Cpu implements CpuModel {
     this.#pvCpuid = options.pvCpuid ?? null;
   }
 
-  /** {@link X86CpuOptions.pvCpuid}, or null. */
-  readonly #pvCpuid: (() => PvCpuid) | null;
-
   /**
    * Why KVM refuses this PV MSR access, or null: enforcement on and the
    * MSR's feature bit clear (`guest_pv_has`), or a PV MSR KVM takes that the
@@ -594,6 +586,15 @@ export class X86Cpu implements CpuModel {
 
   /** {@link X86CpuOptions.entered}, or null. */
   readonly #entered: ((n: number) => void) | null;
+
+  // Declared last: fields the fast paths read keep their places in the object.
+  /** {@link X86CpuOptions.pvCpuid}, or null. */
+  readonly #pvCpuid: (() => PvCpuid) | null;
+  /**
+   * KVM's `vcpu->arch.pv.pv_unhalted`: a KVM_HC_KICK_CPU (APIC_DM_REMRD)
+   * reached the vCPU while it was not halted; its next HLT does not halt.
+   */
+  #pvUnhalted = false;
 
   /** The vCPU left a blocked state: if it runs now, its entry services what waited. */
   #unblocked(): void {
