@@ -601,7 +601,10 @@ export class Lapic {
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     const w = HASHED;
+    // IA32_APIC_BASE is up to MAXPHYADDR bits wide: both halves, or two bases
+    // that differ above bit 31 would be one state to the search.
     w[0] = this.#apicBase;
+    w[13] = Math.floor(this.#apicBase / 0x1_0000_0000);
     w[1] = this.#id;
     w[2] = this.#initialId;
     w[3] = this.#tpr;
@@ -615,7 +618,7 @@ export class Lapic {
     w[11] = this.#lintLines;
     w[12] = (this.#x2apic ? 1 : 0) | (this.#suppressEoi ? 2 : 0) |
       (this.#x2apicSupported ? 4 : 0) | (this.#tscDeadlineSupported ? 8 : 0);
-    h.block(w, 13);
+    h.block(w, 14);
     this.timer.hashPrivate(h);
   }
 
