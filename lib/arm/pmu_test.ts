@@ -1,3 +1,4 @@
+import { stateHashRecord } from "../core/state_hash_record.ts";
 import assert from "node:assert/strict";
 import { PMCEID, PmcrBits, PMEVTYPER_P, PMEVTYPER_U, Pmu, PMU_CYCLE_IDX, PmuEvent } from "./pmu.ts";
 
@@ -130,20 +131,7 @@ Deno.test("Pmu: KVM_SET_ONE_REG of PMCR_EL0 takes N only when allowed and never 
 });
 
 Deno.test("Pmu.hashPrivate tells apart states that differ only in N, PMSELR, PMCCFILTR or the cycle counter", () => {
-  const hashOf = (p: Pmu) => {
-    const out: unknown[] = [];
-    p.hashPrivate({
-      n: (x) => out.push(x >>> 0),
-      num: (x) => out.push(x),
-      big: (x) => out.push(x),
-      bool: (x) => out.push(x),
-      words: (a) => out.push(...Array.from(a)),
-      block: (w, count) => out.push(...Array.from(w.subarray(0, count), (x) => x >>> 0)),
-      value: (v) => out.push(v),
-      fixed: () => {}, // Pmu feeds no fixed configuration
-    });
-    return JSON.stringify(out, (_k, v) => typeof v === "bigint" ? String(v) : v);
-  };
+  const hashOf = (p: Pmu) => stateHashRecord((h) => p.hashPrivate(h));
   const base = hashOf(pmu().p);
   const changed = [
     (p: Pmu) => (p.nr = 2),

@@ -1,3 +1,4 @@
+import { stateHashRecord } from "../core/state_hash_record.ts";
 import assert from "node:assert/strict";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace } from "../core/trace.ts";
@@ -14,7 +15,6 @@ import {
 } from "./kvm_pv_features.ts";
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { X86Vm } from "./vm.ts";
-import type { StateHash } from "../core/platform.ts";
 
 function makeVm(vcpus = 1): X86Vm {
   return new X86Vm("guest", {
@@ -79,21 +79,7 @@ Deno.test("KVM_SET_CPUID2 keeps the PV features unless given and leaves enforcem
 });
 
 Deno.test("scn explore: the PV CPUID state is hashed and restored with the VM", () => {
-  const fed = (vm: X86Vm) => {
-    const out: unknown[] = [];
-    const h: StateHash = {
-      n: (x) => out.push(x),
-      num: (x) => out.push(x),
-      big: (x) => out.push(x.toString()),
-      bool: (x) => out.push(x),
-      words: (w) => out.push(Array.from(w).join()),
-      block: (w, count) => out.push(Array.from(w.subarray(0, count)).join()),
-      value: (v) => out.push(JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}` : x)),
-      fixed: (o, feed) => feed(h, o),
-    };
-    vm.hashPrivate(h);
-    return JSON.stringify(out);
-  };
+  const fed = (vm: X86Vm) => stateHashRecord((h) => vm.hashPrivate(h));
   const a = makeVm(), b = makeVm();
   assert.equal(fed(a), fed(b));
   b.setPvEnforce(0, true);
@@ -123,21 +109,7 @@ Deno.test("X86Cpu.pvKick: wakes a halted vCPU; else pv_unhalted (hashed, saved) 
   cpu.halted = false;
   const restore = vm.snapshot();
   assert.ok(restore !== null);
-  const fed = () => {
-    const out: unknown[] = [];
-    const h: StateHash = {
-      n: (x) => out.push(x),
-      num: (x) => out.push(x),
-      big: (x) => out.push(x.toString()),
-      bool: (x) => out.push(x),
-      words: (w) => out.push(Array.from(w).join()),
-      block: (w, count) => out.push(Array.from(w.subarray(0, count)).join()),
-      value: () => {},
-      fixed: () => {},
-    };
-    cpu.hashFields(h);
-    return JSON.stringify(out);
-  };
+  const fed = () => stateHashRecord((h) => cpu.hashFields(h));
   const before = fed();
   cpu.pvKick();
   assert.notEqual(fed(), before, "pv_unhalted is in the fingerprint");

@@ -1,5 +1,5 @@
+import { stateHashRecord } from "../core/state_hash_record.ts";
 import assert from "node:assert/strict";
-import type { StateHash } from "../core/platform.ts";
 import { Trace } from "../core/trace.ts";
 import { testVector, vectorsOf } from "../core/vector_set.ts";
 import { type ApicMessage, DeliveryMode, fixedMessage, Shorthand } from "./apic_message.ts";
@@ -911,22 +911,7 @@ function hex(n: number): string {
 }
 
 Deno.test("scn explore tells apart two LAPICs whose IA32_APIC_BASE differs only above bit 31", () => {
-  const fed = (apic: Lapic) => {
-    const out: string[] = [];
-    const h = {
-      block: (w: Int32Array, count: number) => out.push(Array.from(w.subarray(0, count)).join()),
-      words: (w: ArrayLike<number>) => out.push(Array.from(w).join()),
-      n: (x: number) => out.push(`${x}`),
-      num: (x: number) => out.push(`${x}`),
-      big: (x: bigint) => out.push(`${x}`),
-      bool: (x: boolean) => out.push(`${x}`),
-      value: (v: unknown) =>
-        out.push(JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}` : x)),
-      fixed: (o: unknown, feed: (h: StateHash, o: unknown) => void) => feed(h as StateHash, o),
-    };
-    apic.hashPrivate(h as StateHash);
-    return out.join("|");
-  };
+  const fed = (apic: Lapic) => stateHashRecord((h) => apic.hashPrivate(h));
   const a = rig({ bsp: true }).apic, b = rig({ bsp: true }).apic;
   assert.equal(fed(a), fed(b));
   // The same low 32 bits (base 0xfee00000, BSP, enabled), one more bit 32 of the base.

@@ -1,10 +1,10 @@
+import { stateHashRecord } from "../core/state_hash_record.ts";
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { testVector } from "../core/vector_set.ts";
 import { Lapic } from "./lapic.ts";
 import { isMceMsr, KVM_MAX_MCE_BANKS, KVM_MCE_CAP_SUPPORTED, McBanks, MCE_BITS } from "./mce.ts";
 import { EINVAL } from "./errno.ts";
-import type { StateHash } from "../core/platform.ts";
 
 const B = MCE_BITS;
 const UCNA = B.MCI_STATUS_VAL | B.MCI_STATUS_UC | B.MCI_STATUS_EN | 0x10090n;
@@ -133,21 +133,7 @@ Deno.test("LVT CMCI follows MCG_CMCI_P: a new entry starts masked, Version's Max
 });
 
 Deno.test("hashInto feeds every register: two vCPUs differing in one bank's ADDR hash apart", () => {
-  const fed = (m: McBanks) => {
-    const out: unknown[] = [];
-    const h: StateHash = {
-      n: (x) => out.push(x),
-      num: (x) => out.push(x),
-      big: (x) => out.push(x.toString()),
-      bool: (x) => out.push(x),
-      words: (w) => out.push(Array.from(w).join()),
-      block: (w, count) => out.push(...w.subarray(0, count)),
-      value: (v) => out.push(v),
-      fixed: (o, feed) => feed(h, o),
-    };
-    m.hashInto(h);
-    return JSON.stringify(out);
-  };
+  const fed = (m: McBanks) => stateHashRecord((h) => m.hashInto(h));
   const a = new McBanks(), b = new McBanks();
   a.setup(4n);
   b.setup(4n);

@@ -1,3 +1,4 @@
+import { stateHashRecord } from "../core/state_hash_record.ts";
 import assert from "node:assert/strict";
 import { fakeDomain } from "./testing.ts";
 import { KVM_XEN_HVM_CONFIG, KVM_XEN_INVALID, KVM_XEN_PRIO_2LEVEL, KvmXen } from "./kvm_xen.ts";
@@ -142,21 +143,8 @@ Deno.test("KVM_EXIT_XEN: the VMM's KVM_RUN after it updates the runstate at the 
 });
 
 Deno.test("scn explore's fingerprint tells a vCPU outside KVM_RUN, and its pending steal, apart", () => {
-  const words = (d: ReturnType<typeof fakeDomain>["domain"]) => {
-    const out: string[] = [];
-    const h = {
-      n: (x: number) => out.push(`n${x}`),
-      num: (x: number) => out.push(`f${x}`),
-      big: (x: bigint) => out.push(`b${x}`),
-      bool: (x: boolean) => out.push(`${x}`),
-      words: (a: ArrayLike<number>) => out.push(Array.from(a).join()),
-      block: (w: Int32Array, count: number) => out.push(Array.from(w.subarray(0, count)).join()),
-      value: (v: unknown) => out.push(String(v)),
-      fixed: <T extends object>(o: T, feed: (h: never, o: T) => void) => feed(h as never, o),
-    };
-    d.hashPrivate(h);
-    return out.join(" ");
-  };
+  const words = (d: ReturnType<typeof fakeDomain>["domain"]) =>
+    stateHashRecord((h) => d.hashPrivate(h));
   const a = fakeDomain({ flavour: "kvm-xen" }), b = fakeDomain({ flavour: "kvm-xen" });
   assert.equal(words(a.domain), words(b.domain));
   b.domain.runstate.outsideUntil[0] = 500;
