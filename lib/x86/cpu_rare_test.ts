@@ -11,23 +11,11 @@ import { Trace } from "../core/trace.ts";
 import { BOUNDARY_HALTED, BOUNDARY_RUNNING, boundaryOf, type Taken } from "../core/platform.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { type ExtIntSource, type HypervisorHooks, X86Cpu, type X86CpuOptions } from "./cpu.ts";
+import { type HypervisorHooks, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { Lapic } from "./lapic.ts";
+import { FakePic } from "./test_vm.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { MpState } from "./kvm_run.ts";
-
-/** A PIC stand-in: INTR while `vector` is set; INTA hands it out once. */
-class FakePic implements ExtIntSource {
-  vector = -1;
-  intr(): boolean {
-    return this.vector >= 0;
-  }
-  acknowledge(): number {
-    const v = this.vector;
-    this.vector = -1;
-    return v;
-  }
-}
 
 interface Rig {
   cpu: X86Cpu;

@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { type ExtIntSource, GP_FAULT, X86Cpu, type X86CpuOptions } from "./cpu.ts";
+import { GP_FAULT, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { Lapic } from "./lapic.ts";
+import { FakePic } from "./test_vm.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { vectorsOf } from "../core/vector_set.ts";
-
-/** A PIC stand-in: INTR while `vector` is set; INTA hands it out once. */
-class FakePic implements ExtIntSource {
-  vector = -1;
-  intr(): boolean {
-    return this.vector >= 0;
-  }
-  acknowledge(): number {
-    const v = this.vector;
-    this.vector = -1;
-    return v;
-  }
-}
 
 interface Rig {
   cpu: X86Cpu;
