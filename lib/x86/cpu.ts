@@ -71,6 +71,34 @@ export interface ExtIntSource {
 }
 
 /**
+ * An ExtINT source holding one vector until an INTA takes it: the vector
+ * KVM_INTERRUPT queues for a vCPU of a split irqchip (KVM holds one and
+ * injects it as ExtINT when LVT0 accepts ExtINT), and a PIC stand-in in
+ * tests.
+ *
+ * @example
+ * ```ts
+ * const held = new HeldExtInt();
+ * held.vector = 0x20;
+ * held.acknowledge(); // 0x20, and INTR is down
+ * ```
+ */
+export class HeldExtInt implements ExtIntSource {
+  /** The vector INTA returns, or -1: INTR is low. */
+  vector = -1;
+  /** Whether INTR is up. */
+  intr(): boolean {
+    return this.vector >= 0;
+  }
+  /** INTA: the vector, once. */
+  acknowledge(): number {
+    const v = this.vector;
+    this.vector = -1;
+    return v;
+  }
+}
+
+/**
  * What a hypervisor model adds to a vCPU (`lib/xen` for Xen guests): a
  * vector source that bypasses the LAPIC, wake-ups and VM exits.
  *

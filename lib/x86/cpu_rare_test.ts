@@ -11,16 +11,15 @@ import { Trace } from "../core/trace.ts";
 import { BOUNDARY_HALTED, BOUNDARY_RUNNING, boundaryOf, type Taken } from "../core/platform.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { type HypervisorHooks, X86Cpu, type X86CpuOptions } from "./cpu.ts";
+import { HeldExtInt, type HypervisorHooks, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { Lapic } from "./lapic.ts";
-import { FakePic } from "./test_vm.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { MpState } from "./kvm_run.ts";
 
 interface Rig {
   cpu: X86Cpu;
   lapic: Lapic;
-  pic: FakePic;
+  pic: HeldExtInt;
 }
 
 /** A running vCPU with IF=1, no shadow, a software-enabled LAPIC and nothing pending. */
@@ -34,7 +33,7 @@ function rig(opts: X86CpuOptions & { bsp?: boolean } = {}): Rig {
     bsp: opts.bsp ?? false,
   });
   lapic.write(0xf0, 0x1ff);
-  const pic = new FakePic();
+  const pic = new HeldExtInt();
   const cpu = new X86Cpu(0, lapic, pic, trace, opts);
   cpu.sti();
   cpu.retire();

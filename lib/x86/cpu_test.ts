@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { GP_FAULT, X86Cpu, type X86CpuOptions } from "./cpu.ts";
+import { GP_FAULT, HeldExtInt, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { Lapic } from "./lapic.ts";
-import { FakePic } from "./test_vm.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 
 interface Rig {
   cpu: X86Cpu;
   lapic: Lapic;
-  pic: FakePic;
+  pic: HeldExtInt;
   trace: Trace;
 }
 
@@ -29,7 +28,7 @@ function rig(opts: { lvt0?: number; bsp?: boolean } & X86CpuOptions = {}): Rig {
   });
   lapic.write(0xf0, 0x1ff);
   if (opts.lvt0 !== undefined) lapic.write(0x350, opts.lvt0);
-  const pic = new FakePic();
+  const pic = new HeldExtInt();
   return { cpu: new X86Cpu(0, lapic, pic, trace, opts), lapic, pic, trace };
 }
 

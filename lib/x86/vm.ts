@@ -63,7 +63,7 @@ import {
   type RoutingEntry,
   type XenRouteTarget,
 } from "./kvm_routing.ts";
-import { type ExtIntSource, type HypervisorHooks, X86Cpu } from "./cpu.ts";
+import { type ExtIntSource, HeldExtInt, type HypervisorHooks, X86Cpu } from "./cpu.ts";
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message.ts";
 import type { EventQueue } from "../core/event_queue.ts";
@@ -338,22 +338,6 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
 }
 
 /**
- * The vector queued by KVM_INTERRUPT in split-irqchip mode: KVM holds one
- * and injects it as ExtINT only when LVT0 accepts ExtINT.
- */
-class UserspaceExtInt implements ExtIntSource {
-  vector = -1;
-  intr(): boolean {
-    return this.vector >= 0;
-  }
-  acknowledge(): number {
-    const v = this.vector;
-    this.vector = -1;
-    return v;
-  }
-}
-
-/**
  * The x86 VMs of one run that assigned an irqfd, by the environment the
  * engine gives them all: the VMs of one VMM process, whose eventfds KVM's
  * host-wide irqfd rule sees. Each run has its own environment, so nothing
@@ -404,7 +388,7 @@ export class X86Vm implements VmModel {
    * so a load nobody answers gets what the vCPU's last one left.
    */
   readonly mmioReadCache: Uint8Array;
-  readonly #userspace: UserspaceExtInt[] = [];
+  readonly #userspace: HeldExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
   /** KVM's per-vCPU `ioapic_handled_vectors` (in-kernel I/O APIC under KVM), or null. */
   readonly #handled: IoapicHandledVectors | null;
@@ -599,7 +583,7 @@ export class X86Vm implements VmModel {
       this.bus.attach(lapic);
       let source: ExtIntSource | null = this.pic;
       if (config.irqchip === "split") {
-        const u = new UserspaceExtInt();
+        const u = new HeldExtInt();
         this.#userspace.push(u);
         source = u;
       }
