@@ -7,38 +7,21 @@
  * whose setter forgot its bit would be missed by the fast boundary.
  */
 import assert from "node:assert/strict";
-import { Trace } from "../core/trace.ts";
 import { BOUNDARY_HALTED, BOUNDARY_RUNNING, boundaryOf, type Taken } from "../core/platform.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { HeldExtInt, type HypervisorHooks, X86Cpu, type X86CpuOptions } from "./cpu.ts";
-import { Lapic } from "./lapic.ts";
+import type { HypervisorHooks, X86CpuOptions } from "./cpu.ts";
+import { type CpuRig, cpuRig } from "./test_vm.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { MpState } from "./kvm_run.ts";
 
-interface Rig {
-  cpu: X86Cpu;
-  lapic: Lapic;
-  pic: HeldExtInt;
-}
-
 /** A running vCPU with IF=1, no shadow, a software-enabled LAPIC and nothing pending. */
-function rig(opts: X86CpuOptions & { bsp?: boolean } = {}): Rig {
-  const trace = new Trace(() => 0);
-  const lapic = new Lapic(0, {
-    sink: { deliver: () => -1 },
-    eoiListener: { eoi() {} },
-    trace,
-    name: "lapic0",
-    bsp: opts.bsp ?? false,
-  });
-  lapic.write(0xf0, 0x1ff);
-  const pic = new HeldExtInt();
-  const cpu = new X86Cpu(0, lapic, pic, trace, opts);
-  cpu.sti();
-  cpu.retire();
-  cpu.retire();
-  return { cpu, lapic, pic };
+function rig(opts: X86CpuOptions & { bsp?: boolean } = {}): CpuRig {
+  const r = cpuRig(opts);
+  r.cpu.sti();
+  r.cpu.retire();
+  r.cpu.retire();
+  return r;
 }
 
 /** What a boundary answered, comparable across vCPUs (a Taken is reused by its vCPU). */
@@ -52,7 +35,7 @@ function answer(b: Taken | number): unknown {
  * and the reference order on the other must agree, vCPU state included.
  * Returns the answer.
  */
-function both(make: () => Rig, act: (r: Rig) => void): unknown {
+function both(make: () => CpuRig, act: (r: CpuRig) => void): unknown {
   const fast = make(), ref = make();
   act(fast);
   act(ref);

@@ -1,36 +1,10 @@
 import assert from "node:assert/strict";
-import { Trace } from "../core/trace.ts";
 import { DeliveryMode, fixedMessage } from "./apic_message.ts";
-import { GP_FAULT, HeldExtInt, X86Cpu, type X86CpuOptions } from "./cpu.ts";
-import { Lapic } from "./lapic.ts";
+import { GP_FAULT, type X86Cpu } from "./cpu.ts";
+import type { Lapic } from "./lapic.ts";
+import { cpuRig } from "./test_vm.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { vectorsOf } from "../core/vector_set.ts";
-
-interface Rig {
-  cpu: X86Cpu;
-  lapic: Lapic;
-  pic: HeldExtInt;
-  trace: Trace;
-}
-
-/**
- * One vCPU with a software-enabled LAPIC (an AP, so LVT0 starts masked) and
- * a fake PIC. `lvt0` sets LVT LINT0.
- */
-function rig(opts: { lvt0?: number; bsp?: boolean } & X86CpuOptions = {}): Rig {
-  const trace = new Trace(() => 0);
-  const lapic = new Lapic(0, {
-    sink: { deliver: () => -1 },
-    eoiListener: { eoi() {} },
-    trace,
-    name: "lapic0",
-    bsp: opts.bsp ?? false,
-  });
-  lapic.write(0xf0, 0x1ff);
-  if (opts.lvt0 !== undefined) lapic.write(0x350, opts.lvt0);
-  const pic = new HeldExtInt();
-  return { cpu: new X86Cpu(0, lapic, pic, trace, opts), lapic, pic, trace };
-}
 
 /** Makes an INIT or a SIPI pending in the LAPIC. */
 function initOrSipi(lapic: Lapic, mode: "init" | "sipi", vector = 0): void {
@@ -59,7 +33,7 @@ function enable(cpu: X86Cpu): void {
 }
 
 Deno.test("X86Cpu: IF=0 holds a pending maskable interrupt back; IF=1 takes it", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   raise(lapic, 0x41);
   assert.equal(cpu.interruptFlag, false, "reset clears IF");
   assert.equal(cpu.maskableReady(), true);
@@ -82,7 +56,7 @@ Deno.test("X86Cpu: IF=0 holds a pending maskable interrupt back; IF=1 takes it",
 });
 
 Deno.test("X86Cpu: the STI shadow lasts exactly one retired instruction", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   raise(lapic, 0x41);
   cpu.sti();
   assert.equal(cpu.interruptFlag, true);
@@ -98,7 +72,7 @@ Deno.test("X86Cpu: the STI shadow lasts exactly one retired instruction", () => 
 });
 
 Deno.test("X86Cpu: STI with IF already set opens no shadow", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   enable(cpu);
   raise(lapic, 0x41);
   cpu.sti();
@@ -107,7 +81,7 @@ Deno.test("X86Cpu: STI with IF already set opens no shadow", () => {
 });
 
 Deno.test("X86Cpu: HLT with IF=0 is not woken by a fixed interrupt but is by an NMI", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   cpu.hlt();
   assert.equal(cpu.halted, true);
   raise(lapic, 0x41);
@@ -122,7 +96,7 @@ Deno.test("X86Cpu: HLT with IF=0 is not woken by a fixed interrupt but is by an 
 });
 
 Deno.test("X86Cpu: HLT with IF=1 is woken by a fixed interrupt", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   enable(cpu);
   cpu.hlt();
   raise(lapic, 0x41);
@@ -132,7 +106,7 @@ Deno.test("X86Cpu: HLT with IF=1 is woken by a fixed interrupt", () => {
 });
 
 Deno.test("X86Cpu.nmiPendingReported shows queued NMIs capped as process_nmi caps them", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   for (let i = 0; i < 3; i++) nmi(lapic);
   assert.equal(lapic.nmiPending, 3, "queued");
   assert.equal(cpu.nmiPendingReported, 2, "KVM_GET_VCPU_EVENTS cannot report 3");
@@ -142,7 +116,7 @@ Deno.test("X86Cpu.nmiPendingReported shows queued NMIs capped as process_nmi cap
 });
 
 Deno.test("X86Cpu: a second NMI waits for the first one's IRET, whatever IF says", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   nmi(lapic);
   nmi(lapic);
   assert.equal(cpu.take().kind, "nmi");
@@ -164,7 +138,7 @@ Deno.test("X86Cpu: a second NMI waits for the first one's IRET, whatever IF says
 });
 
 Deno.test("X86Cpu: any IRET ends NMI blocking, a nested maskable handler's too (the NMI iret problem)", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   nmi(lapic);
   nmi(lapic);
   assert.equal(cpu.take().kind, "nmi");
@@ -180,7 +154,7 @@ Deno.test("X86Cpu: any IRET ends NMI blocking, a nested maskable handler's too (
 });
 
 Deno.test("X86Cpu: an IRET through a frame the handler built unblocks NMIs and keeps the frame", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   nmi(lapic);
   nmi(lapic);
   assert.equal(cpu.take().kind, "nmi");
@@ -193,7 +167,7 @@ Deno.test("X86Cpu: an IRET through a frame the handler built unblocks NMIs and k
 });
 
 Deno.test("X86Cpu: an NMI waits for the end of an STI shadow (KVM)", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   nmi(lapic);
   cpu.sti();
   assert.equal(cpu.canTake(), false);
@@ -212,7 +186,7 @@ Deno.test("X86Cpu: ExtINT is taken only while LVT0 is unmasked ExtINT", () => {
       [0x00700, true], // unmasked ExtINT
     ] as const
   ) {
-    const { cpu, pic } = rig({ lvt0 });
+    const { cpu, pic } = cpuRig({ lvt0 });
     enable(cpu);
     pic.vector = 0x20;
     assert.equal(cpu.extIntReady(), ok, `LVT0 ${lvt0.toString(16)}`);
@@ -226,14 +200,14 @@ Deno.test("X86Cpu: ExtINT is taken only while LVT0 is unmasked ExtINT", () => {
 });
 
 Deno.test("X86Cpu: ExtINT is not taken with IF=0", () => {
-  const { cpu, pic } = rig({ lvt0: 0x700 });
+  const { cpu, pic } = cpuRig({ lvt0: 0x700 });
   pic.vector = 0x20;
   assert.equal(cpu.extIntReady(), true);
   assert.equal(cpu.canTake(), false);
 });
 
 Deno.test("X86Cpu: take() picks NMI, then ExtINT, then the LAPIC", () => {
-  const { cpu, lapic, pic } = rig({ lvt0: 0x700 });
+  const { cpu, lapic, pic } = cpuRig({ lvt0: 0x700 });
   enable(cpu);
   raise(lapic, 0xf1);
   pic.vector = 0x20;
@@ -250,7 +224,7 @@ Deno.test("X86Cpu: take() picks NMI, then ExtINT, then the LAPIC", () => {
 });
 
 Deno.test("X86Cpu: take()'s cause is the trace event that set the IRR bit", () => {
-  const { cpu, lapic, trace } = rig();
+  const { cpu, lapic, trace } = cpuRig();
   enable(cpu);
   raise(lapic, 0x41);
   const irrSet = trace.events.find((e) => e.kind === "irr.set" && e.text.startsWith("0x41"))!;
@@ -267,7 +241,7 @@ Deno.test("X86Cpu: take()'s cause is the trace event that set the IRR bit", () =
 });
 
 Deno.test("X86Cpu: NMI and ExtINT takes have no IRR cause", () => {
-  const { cpu, lapic, pic } = rig({ lvt0: 0x700 });
+  const { cpu, lapic, pic } = cpuRig({ lvt0: 0x700 });
   enable(cpu);
   nmi(lapic);
   assert.equal(cpu.take().cause, 0);
@@ -277,7 +251,7 @@ Deno.test("X86Cpu: NMI and ExtINT takes have no IRR cause", () => {
 });
 
 Deno.test("X86Cpu: IRET with no frame is ignored", () => {
-  const { cpu, trace } = rig();
+  const { cpu, trace } = cpuRig();
   enable(cpu);
   cpu.returnFromInterrupt();
   assert.equal(cpu.interruptFlag, true);
@@ -285,7 +259,7 @@ Deno.test("X86Cpu: IRET with no frame is ignored", () => {
 });
 
 Deno.test("X86Cpu: APs of a KVM irqchip VM start UNINITIALIZED; a SIPI first is ignored, INIT then SIPI starts them (X86-59)", () => {
-  const { cpu, lapic, trace } = rig({ waitForSipi: true });
+  const { cpu, lapic, trace } = cpuRig({ waitForSipi: true });
   assert.equal(cpu.mpState, MpState.Uninitialized);
   assert.equal(cpu.halted, true, "executes nothing");
   assert.equal(cpu.hltHalted, false);
@@ -315,7 +289,7 @@ Deno.test("X86Cpu: APs of a KVM irqchip VM start UNINITIALIZED; a SIPI first is 
 });
 
 Deno.test("X86Cpu: INIT to the BSP resets it and leaves it RUNNABLE; it wakes a halted vCPU", () => {
-  const { cpu, lapic } = rig({ bsp: true });
+  const { cpu, lapic } = cpuRig({ bsp: true });
   enable(cpu);
   cpu.hlt();
   nmi(lapic);
@@ -329,7 +303,7 @@ Deno.test("X86Cpu: INIT to the BSP resets it and leaves it RUNNABLE; it wakes a 
 });
 
 Deno.test("X86Cpu: INIT inside an NMI handler clears the NMI blocking and the frames", () => {
-  const { cpu, lapic } = rig({ bsp: true });
+  const { cpu, lapic } = cpuRig({ bsp: true });
   nmi(lapic);
   cpu.take();
   assert.equal(cpu.nmiBlocked, true);
@@ -340,7 +314,7 @@ Deno.test("X86Cpu: INIT inside an NMI handler clears the NMI blocking and the fr
 });
 
 Deno.test("X86Cpu: NMIs beyond what can be latched are dropped: 2 while unblocked, 1 in the handler (KVM process_nmi)", () => {
-  const { cpu, lapic } = rig();
+  const { cpu, lapic } = cpuRig();
   for (let i = 0; i < 3; i++) nmi(lapic);
   assert.equal(cpu.service(), 1);
   assert.equal(lapic.nmiPending, 2);
@@ -358,7 +332,7 @@ Deno.test("X86Cpu: NMIs beyond what can be latched are dropped: 2 while unblocke
 });
 
 Deno.test("X86Cpu: MOV to CR8 sets TPR[7:4]; bits 63:4 #GP (kvm_set_cr8)", () => {
-  const { cpu, lapic, trace } = rig();
+  const { cpu, lapic, trace } = cpuRig();
   assert.equal(cpu.movToCr8(5), 0);
   assert.equal(lapic.tpr, 0x50);
   assert.equal(cpu.cr8, 5);
@@ -371,7 +345,7 @@ Deno.test("X86Cpu: MOV to CR8 sets TPR[7:4]; bits 63:4 #GP (kvm_set_cr8)", () =>
 });
 
 Deno.test("X86Cpu: RDMSR/WRMSR reach the LAPIC's MSRs; a #GP returns GP_FAULT and is counted", () => {
-  const { cpu } = rig({ now: () => 1234 });
+  const { cpu } = cpuRig({ now: () => 1234 });
   assert.equal(cpu.rdmsr(0x1b), 0xfee00800n);
   assert.equal(cpu.rdmsr(0x10), 1234n, "IA32_TSC is virtual ns");
   assert.equal(cpu.rdmsr(0x808), GP_FAULT, "x2APIC MSR in xAPIC mode");
@@ -384,7 +358,7 @@ Deno.test("X86Cpu: RDMSR/WRMSR reach the LAPIC's MSRs; a #GP returns GP_FAULT an
 });
 
 Deno.test("X86Cpu without an in-kernel LAPIC: KVM_INTERRUPT is injected whatever IF says; LAPIC sources are never looked at", () => {
-  const { cpu, lapic } = rig({ lapicInKernel: false });
+  const { cpu, lapic } = cpuRig({ lapicInKernel: false });
   raise(lapic, 0x41);
   enable(cpu);
   assert.equal(cpu.canTake(), false, "no in-kernel LAPIC to take 0x41 from");
@@ -400,7 +374,7 @@ Deno.test("X86Cpu without an in-kernel LAPIC: KVM_INTERRUPT is injected whatever
 });
 
 Deno.test("X86Cpu without an in-kernel LAPIC: the requested interrupt window exits once, after STI and its shadow", () => {
-  const { cpu } = rig({ lapicInKernel: false });
+  const { cpu } = cpuRig({ lapicInKernel: false });
   cpu.requestInterruptWindow(true);
   assert.equal(cpu.run.exitReason, KvmExit.None, "IF=0: the window is shut");
   cpu.sti();
@@ -422,7 +396,7 @@ Deno.test("X86Cpu without an in-kernel LAPIC: the requested interrupt window exi
 });
 
 Deno.test("X86Cpu with an in-kernel LAPIC ignores request_interrupt_window; HLT is MP state HALTED", () => {
-  const { cpu } = rig();
+  const { cpu } = cpuRig();
   cpu.requestInterruptWindow(true);
   enable(cpu);
   assert.equal(cpu.run.exitReason, KvmExit.None);
@@ -432,7 +406,7 @@ Deno.test("X86Cpu with an in-kernel LAPIC ignores request_interrupt_window; HLT 
 });
 
 Deno.test("X86Cpu with a split irqchip: the window also needs LVT0 to accept ExtINT and no vector queued", () => {
-  const { cpu, lapic, pic } = rig({ picInKernel: false });
+  const { cpu, lapic, pic } = cpuRig({ picInKernel: false });
   cpu.requestInterruptWindow(true);
   enable(cpu);
   assert.equal(cpu.readyForInjection(), false, "LVT0 masked: an ExtINT could not be acknowledged");
@@ -445,7 +419,7 @@ Deno.test("X86Cpu with a split irqchip: the window also needs LVT0 to accept Ext
 });
 
 Deno.test("KVM_X86_SET_MCE on the vCPU: UCNA through LVT CMCI, #MC with CR4.MCE, shutdown without", () => {
-  const { cpu, lapic } = rig({ bsp: true });
+  const { cpu, lapic } = cpuRig({ bsp: true });
   assert.equal(cpu.setupMce((1n << 10n) | (1n << 8n) | 4n), 0); // MCG_CMCI_P | MCG_CTL_P | 4 banks
   assert.equal((lapic.version >>> 16) & 0xff, 6);
   lapic.write(0x2f0, 0xa9);
@@ -455,7 +429,7 @@ Deno.test("KVM_X86_SET_MCE on the vCPU: UCNA through LVT CMCI, #MC with CR4.MCE,
   assert.deepEqual(vectorsOf(lapic.irr), [0xa9]);
   assert.equal(cpu.setMce(2, srar, 0x2000n, 0n, 5n), 0);
   assert.equal(cpu.shutdown, true, "CR4.MCE clear: KVM_REQ_TRIPLE_FAULT");
-  const other = rig({ bsp: true }).cpu;
+  const other = cpuRig({ bsp: true }).cpu;
   other.setupMce((1n << 8n) | 4n);
   assert.throws(() => other.movToCr4(0x20n), /only CR4.MCE/);
   assert.equal(other.movToCr4(0x40n), 0);

@@ -1,10 +1,13 @@
 /**
- * Test helpers for the x86 models: guest-side register accesses that
- * several unit tests make the same way.
+ * Test helpers for the x86 models: a lone vCPU, and guest-side register
+ * accesses that several unit tests make the same way.
  *
  * @module
  */
+import { Trace } from "../core/trace.ts";
+import { HeldExtInt, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { encodeRte, IoapicIndex, IoapicMmio } from "./ioapic.ts";
+import { Lapic } from "./lapic.ts";
 import type { X86Vm } from "./vm.ts";
 
 /**
@@ -25,4 +28,43 @@ export function programRte(vm: X86Vm, pin: number, init: Parameters<typeof encod
   io.write(IoapicMmio.IOWIN, high);
   io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin);
   io.write(IoapicMmio.IOWIN, low);
+}
+
+/** A lone vCPU of {@link cpuRig}: its LAPIC, its ExtINT source and their trace. */
+export interface CpuRig {
+  /** The vCPU (APIC ID 0). */
+  cpu: X86Cpu;
+  /** Its LAPIC, software-enabled (SVR 0x1ff). */
+  lapic: Lapic;
+  /** Its ExtINT source: set `vector` to raise INTR. */
+  pic: HeldExtInt;
+  /** The trace they share, at time 0. */
+  trace: Trace;
+}
+
+/**
+ * One vCPU with a software-enabled LAPIC that delivers nowhere and a held
+ * ExtINT source; an AP unless `bsp`, so LVT0 starts masked unless `lvt0`
+ * sets it.
+ *
+ * @example
+ * ```ts
+ * const { cpu, pic } = cpuRig({ lvt0: 0x700 });
+ * pic.vector = 0x20; // INTR up, LVT0 in ExtINT mode
+ * cpu.sti();
+ * ```
+ */
+export function cpuRig(opts: { lvt0?: number; bsp?: boolean } & X86CpuOptions = {}): CpuRig {
+  const trace = new Trace(() => 0);
+  const lapic = new Lapic(0, {
+    sink: { deliver: () => -1 },
+    eoiListener: { eoi() {} },
+    trace,
+    name: "lapic0",
+    bsp: opts.bsp ?? false,
+  });
+  lapic.write(0xf0, 0x1ff);
+  if (opts.lvt0 !== undefined) lapic.write(0x350, opts.lvt0);
+  const pic = new HeldExtInt();
+  return { cpu: new X86Cpu(0, lapic, pic, trace, opts), lapic, pic, trace };
 }
