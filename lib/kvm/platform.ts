@@ -1099,6 +1099,10 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     refused: "the host's kvmclock and CLOCK_REALTIME are its own, not the scenario's virtual " +
       "time, so the model and /dev/kvm cannot agree on them",
   },
+  "KVM_SET_CLOCK": {
+    refused: "the host's kvmclock is its own, not the scenario's virtual time, so the model " +
+      "and /dev/kvm cannot agree on it",
+  },
   "KVM_X86_SETUP_MCE": {
     refused: "the backend does not issue the machine-check ioctls yet",
   },

@@ -72,6 +72,7 @@ export type X86BackendOp =
   | "KVM_ENABLE_CAP vcpu"
   | "KVM_CHECK_EXTENSION"
   | "KVM_GET_CLOCK"
+  | "KVM_SET_CLOCK"
   | "KVM_X86_SETUP_MCE"
   | "KVM_X86_SET_MCE"
   | "KVM_X86_GET_MCE_CAP_SUPPORTED"

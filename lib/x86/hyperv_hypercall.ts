@@ -42,8 +42,19 @@
  * synthetic timers) read KVM's formula from its copy, which rounds down:
  * with the model's 1 GHz TSC the scale is floor(2^64 / 100) and the
  * offset `system_time / 100 - ((tsc_timestamp * scale) >> 64)` at the
- * update. KVM_SET_CLOCK, the VMM's write of the MSR, and the
- * reenlightenment MSRs (`tsc_page_update_unsafe`) are not modelled.
+ * update. A master clock update (KVM_SET_CLOCK, `vmm: kvm set_clock`)
+ * marks a SET page HOST_CHANGED (`kvm_hv_request_tsc_page_update`) and the
+ * next entry fills it again from the new kvmclock, unless the update is
+ * unsafe (`tsc_page_update_unsafe`): the guest turned TSC emulation on
+ * (HV_X64_MSR_TSC_EMULATION_CONTROL != 0, a Hyper-V guest that expects the
+ * page to stay as it was until it has re-read the TSC frequency after a
+ * migration) and the page was not the guest's own latest change. Then a
+ * SET page stays as it is, and a HOST_CHANGED one (the VMM's restore of the
+ * MSR) whose sequence is not 0 is taken as the guest left it: KVM reads the
+ * page into its copy and calls it SET. HV_X64_MSR_REENLIGHTENMENT_CONTROL
+ * and HV_X64_MSR_TSC_EMULATION_CONTROL are stored as written (KVM sends no
+ * reenlightenment interrupt); HV_X64_MSR_TSC_EMULATION_STATUS takes only 0
+ * from the guest.
  *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_pw`,
  * `kvm_hv_get_msr_pw`, `kvm_hv_hypercall`, `kvm_hvcall_signal_event`,
@@ -52,7 +63,11 @@
  * `is_xmm_fast_hypercall`, `kvm_vm_ioctl_hv_eventfd`,
  * `kvm_hv_eventfd_assign`, `kvm_hv_eventfd_deassign`,
  * `get_time_ref_counter`, `kvm_hv_setup_tsc_page`,
- * `compute_tsc_page_parameters`, `kvm_hv_request_tsc_page_update`),
+ * `compute_tsc_page_parameters`, `kvm_hv_request_tsc_page_update`,
+ * `tsc_page_update_unsafe`, `kvm_hv_set_msr_pw` / `kvm_hv_get_msr_pw` for
+ * HV_X64_MSR_REENLIGHTENMENT_CONTROL, _TSC_EMULATION_CONTROL, _STATUS),
+ * x86.c (`kvm_vm_ioctl_set_clock`: the request, then
+ * KVM_REQ_CLOCK_UPDATE on every vCPU),
  * arch/x86/include/asm/kvm_host.h (`enum hv_tsc_page_status`), x86.c
  * (`kvm_update_masterclock`, `kvm_guest_time_update`: any vCPU's update
  * may fill the page; PVCLOCK_TSC_STABLE_BIT only with the master clock),
@@ -289,6 +304,12 @@ export class HvPartition {
   tscPageStatus: number = HV_TSC_PAGE.UNSET;
   /** KVM's copy of the page (`tsc_ref`), what it last wrote there. */
   readonly tscRef: HvTscRef = { sequence: 0, scale: 0n, offset: 0n };
+  /** HV_X64_MSR_REENLIGHTENMENT_CONTROL (`hv_reenlightenment_control`): stored only. */
+  reenlightenmentControl = 0n;
+  /** HV_X64_MSR_TSC_EMULATION_CONTROL (`hv_tsc_emulation_control`): non-zero keeps the page. */
+  tscEmulationControl = 0n;
+  /** HV_X64_MSR_TSC_EMULATION_STATUS (`hv_tsc_emulation_status`). */
+  tscEmulationStatus = 0n;
   /** KVM_HYPERV_EVENTFD's table (`conn_to_evt`): connection ID -> eventfd. */
   readonly connToEvt: Map<number, number> = new Map();
   readonly #host: HvPartitionHost;
@@ -307,13 +328,17 @@ export class HvPartition {
     h.n(this.tscRef.sequence);
     h.big(this.tscRef.scale);
     h.big(this.tscRef.offset);
+    h.big(this.reenlightenmentControl);
+    h.big(this.tscEmulationControl);
+    h.big(this.tscEmulationStatus);
     for (const [c, fd] of [...this.connToEvt].sort((a, b) => a[0] - b[0])) (h.n(c), h.n(fd));
   }
 
   /** Whether `msr` is one of the partition-wide MSRs modelled. */
   static owns(msr: number): boolean {
     return msr === HV_MSR.GUEST_OS_ID || msr === HV_MSR.HYPERCALL ||
-      msr === HV_MSR.TIME_REF_COUNT || msr === HV_MSR.REFERENCE_TSC;
+      msr === HV_MSR.TIME_REF_COUNT || msr === HV_MSR.REFERENCE_TSC ||
+      (msr >= HV_MSR.REENLIGHTENMENT_CONTROL && msr <= HV_MSR.TSC_EMULATION_STATUS);
   }
 
   /**
@@ -333,7 +358,30 @@ export class HvPartition {
     if (msr === HV_MSR.GUEST_OS_ID) return this.guestOsId;
     if (msr === HV_MSR.HYPERCALL) return this.hypercall;
     if (msr === HV_MSR.REFERENCE_TSC) return this.referenceTsc;
+    if (msr === HV_MSR.REENLIGHTENMENT_CONTROL) return this.reenlightenmentControl;
+    if (msr === HV_MSR.TSC_EMULATION_CONTROL) return this.tscEmulationControl;
+    if (msr === HV_MSR.TSC_EMULATION_STATUS) return this.tscEmulationStatus;
     return this.refTime();
+  }
+
+  /**
+   * A master clock update (KVM_SET_CLOCK's `kvm_hv_request_tsc_page_update`,
+   * then KVM_REQ_CLOCK_UPDATE): the vCPU's next entry, at once here, fills
+   * the page again unless the update is unsafe.
+   */
+  clockUpdate(): void {
+    if (this.tscPageStatus === HV_TSC_PAGE.SET && !this.#updateUnsafe()) {
+      this.tscPageStatus = HV_TSC_PAGE.HOST_CHANGED;
+    }
+    this.#setupTscPage();
+  }
+
+  /**
+   * `tsc_page_update_unsafe`: the guest turned TSC emulation on and the
+   * page is not its own latest change, so KVM must leave it as it is.
+   */
+  #updateUnsafe(): boolean {
+    return this.tscPageStatus !== HV_TSC_PAGE.GUEST_CHANGED && this.tscEmulationControl !== 0n;
   }
 
   /**
@@ -361,8 +409,7 @@ export class HvPartition {
    * clock's parameters taken now.
    */
   #masterClockUpdate(): void {
-    if (this.tscPageStatus === HV_TSC_PAGE.SET) this.tscPageStatus = HV_TSC_PAGE.HOST_CHANGED;
-    this.#setupTscPage();
+    this.clockUpdate();
   }
 
   /** `kvm_hv_setup_tsc_page`. */
@@ -381,6 +428,18 @@ export class HvPartition {
     if (gpa + BigInt(P.size) > BigInt(mem.size)) return broken("outside guest RAM (BROKEN)");
     const at = Number(gpa);
     let seq = Number(mem.read(at + P.tsc_sequence, 32));
+    if (seq !== 0 && this.#updateUnsafe()) {
+      // The page as the guest has it becomes KVM's copy.
+      this.tscRef.sequence = seq;
+      this.tscRef.scale = mem.readBig(at + P.tsc_scale, 64);
+      this.tscRef.offset = mem.readBig(at + P.tsc_offset, 64);
+      this.tscPageStatus = HV_TSC_PAGE.SET;
+      this.#host.emit?.(
+        "hv.tsc_page",
+        `reference TSC page at 0x${gpa.toString(16)}: kept (TSC emulation on)`,
+      );
+      return;
+    }
     // While computing and writing, the guest must use the MSR.
     this.tscRef.sequence = 0;
     mem.write(at + P.tsc_sequence, 32, 0n);
@@ -440,6 +499,21 @@ export class HvPartition {
     }
     if (msr === HV_MSR.REFERENCE_TSC) {
       this.#setReferenceTsc(value, host);
+      return null;
+    }
+    if (msr === HV_MSR.REENLIGHTENMENT_CONTROL) {
+      this.reenlightenmentControl = value;
+      return null;
+    }
+    if (msr === HV_MSR.TSC_EMULATION_CONTROL) {
+      this.tscEmulationControl = value;
+      return null;
+    }
+    if (msr === HV_MSR.TSC_EMULATION_STATUS) {
+      if (value !== 0n && !host) {
+        return "HV_X64_MSR_TSC_EMULATION_STATUS takes only 0 from the guest";
+      }
+      this.tscEmulationStatus = value;
       return null;
     }
     // Without a guest OS ID the write is ignored: the page stays disabled.

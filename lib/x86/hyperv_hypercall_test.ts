@@ -211,3 +211,64 @@ Deno.test("HvPartition: the VMM's writes: TIME_REF_COUNT ignored, REFERENCE_TSC 
   assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
   assert.equal(mem.read(0x3000, 32), 1);
 });
+
+Deno.test("HvPartition: a clock update refills a SET page, unless the guest turned TSC emulation on", () => {
+  const mem = new GuestMemory(0x10000);
+  let kvmclock = 1_000_000;
+  const tsc = 1_000_000n;
+  const p = new HvPartition({
+    mem: () => mem,
+    kvmclockNs: () => kvmclock,
+    tsc: () => tsc,
+    masterClock: () => true,
+    xenHypercalls: () => false,
+    signal: () => {},
+    synicActive: () => true,
+    lapicInKernel: () => true,
+    sendIpi: () => {},
+  });
+  p.wrmsr(HV_MSR.REFERENCE_TSC, 0x5001n);
+  assert.equal(mem.read(0x5000, 32), 1);
+  // KVM_SET_CLOCK(0): the kvmclock restarts, the TSC does not.
+  kvmclock = 0;
+  p.clockUpdate();
+  assert.equal(mem.read(0x5000, 32), 2);
+  assert.equal(p.refTime(), 0n);
+  p.wrmsr(HV_MSR.TSC_EMULATION_CONTROL, 1n);
+  kvmclock = 5_000_000;
+  p.clockUpdate();
+  assert.equal(mem.read(0x5000, 32), 2, "unsafe: the page stays");
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
+  assert.equal(p.refTime(), 0n, "and KVM's copy with it");
+  // Without TSC emulation the same update refills it.
+  p.wrmsr(HV_MSR.TSC_EMULATION_CONTROL, 0n);
+  p.clockUpdate();
+  assert.equal(mem.read(0x5000, 32), 3);
+  assert.equal(p.refTime(), 50_000n);
+});
+
+Deno.test("HvPartition: with TSC emulation on, a page the VMM restores is taken as the guest left it", () => {
+  const { mem, p } = partition(false, [0], true, { ns: 400, master: true });
+  p.wrmsr(HV_MSR.TSC_EMULATION_CONTROL, 1n);
+  mem.write(0x6000 + MS_HYPERV_TSC_PAGE.tsc_sequence, 32, 9n);
+  mem.write(0x6000 + MS_HYPERV_TSC_PAGE.tsc_scale, 64, 1n << 63n);
+  mem.write(0x6000 + MS_HYPERV_TSC_PAGE.tsc_offset, 64, 7n);
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x6001n, true), null);
+  assert.equal(p.tscPageStatus, HV_TSC_PAGE.SET);
+  assert.equal(mem.read(0x6000, 32), 9);
+  assert.equal(p.refTime(), 400n / 2n + 7n);
+  // The guest's own write is never unsafe: KVM fills the page.
+  assert.equal(p.wrmsr(HV_MSR.REFERENCE_TSC, 0x6001n), null);
+  assert.equal(mem.read(0x6000, 32), 10);
+});
+
+Deno.test("HvPartition: the reenlightenment MSRs are stored; TSC_EMULATION_STATUS takes only 0 from the guest", () => {
+  const { p } = partition();
+  assert.equal(p.wrmsr(HV_MSR.REENLIGHTENMENT_CONTROL, 0x100ffn), null);
+  assert.equal(p.rdmsr(HV_MSR.REENLIGHTENMENT_CONTROL), 0x100ffn);
+  assert.match(p.wrmsr(HV_MSR.TSC_EMULATION_STATUS, 1n) ?? "", /only 0/);
+  assert.equal(p.wrmsr(HV_MSR.TSC_EMULATION_STATUS, 1n, true), null);
+  assert.equal(p.rdmsr(HV_MSR.TSC_EMULATION_STATUS), 1n);
+  assert.ok(HvPartition.owns(HV_MSR.TSC_EMULATION_CONTROL));
+  assert.ok(!HvPartition.owns(HV_MSR.TSC_FREQUENCY), "per vCPU in KVM");
+});

@@ -10,7 +10,11 @@
  * zeroes its first u32, `apic_assist`, keeps the rest, and points KVM's PV
  * EOI at it, so MSR_KVM_PV_EOI_EN then reads the page | 1; disabling turns
  * PV EOI off, whoever enabled it; a page outside guest RAM #GPs), the SynIC's
- * ({@link HvSynic}) and the synthetic timers' ({@link HvStimer}). Any other
+ * ({@link HvSynic}) and the synthetic timers' ({@link HvStimer}), and the
+ * read-only frequency MSRs: HV_X64_MSR_TSC_FREQUENCY (the vCPU's TSC in Hz,
+ * `virtual_tsc_khz * 1000`: 1 GHz, the model's TSC) and
+ * HV_X64_MSR_APIC_FREQUENCY (10^9 / the VM's APIC bus cycle in ns), which
+ * #GP when the guest writes them and ignore the VMM's writes. Any other
  * Hyper-V MSR is not modelled and #GPs, as an MSR KVM does not know does.
  *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_common`,
@@ -37,6 +41,14 @@ export const HV_X64_MSR_VP_ASSIST_PAGE_ENABLE = 1n;
 const HV_X64_MSR_VP_ASSIST_PAGE_ADDRESS_SHIFT = 12n;
 /** `sizeof(struct hv_vp_assist_page)`: one page; `apic_assist` is its first u32. */
 const HV_VP_ASSIST_PAGE_SIZE = 4096;
+
+/** The model's TSC frequency in kHz (`virtual_tsc_khz`): its TSC counts nanoseconds. */
+export const MODEL_TSC_KHZ = 1_000_000;
+
+/** Whether `msr` is HV_X64_MSR_TSC_FREQUENCY or HV_X64_MSR_APIC_FREQUENCY (read-only, per vCPU). */
+export function isFrequencyMsr(msr: number): boolean {
+  return msr === HV_MSR.TSC_FREQUENCY || msr === HV_MSR.APIC_FREQUENCY;
+}
 
 /** KVM_MAX_VCPUS on x86: a VP index the VMM sets must be below it. */
 export const KVM_MAX_VCPUS = 4096;
@@ -86,10 +98,15 @@ export class HvVcpu {
     readonly partition: HvPartition,
     vapic: HvVapic | null = null,
     pvEoi: KvmPvEoi | null = null,
+    apicBusCycleNs = 1,
   ) {
     this.#vapic = vapic;
     this.#pvEoi = pvEoi;
+    this.#apicBusCycleNs = apicBusCycleNs;
   }
+
+  /** The VM's APIC bus cycle in ns (`apic_bus_cycle_ns`), fixed at creation. */
+  readonly #apicBusCycleNs: number;
 
   /** The vCPU's PV EOI state, which the VP assist page points at its `apic_assist`; fixed at creation. */
   readonly #pvEoi: KvmPvEoi | null;
@@ -111,7 +128,7 @@ export class HvVcpu {
   /** Whether `msr` is a Hyper-V MSR this model has. */
   static owns(msr: number): boolean {
     return HvPartition.owns(msr) || msr === HV_MSR.VP_INDEX || msr === HV_MSR.VP_ASSIST_PAGE ||
-      VAPIC_OFFSET.has(msr) ||
+      VAPIC_OFFSET.has(msr) || isFrequencyMsr(msr) ||
       HvSynic.owns(msr) || isStimerMsr(msr);
   }
 
@@ -120,6 +137,8 @@ export class HvVcpu {
     if (HvPartition.owns(msr)) return this.partition.rdmsr(msr);
     if (msr === HV_MSR.VP_INDEX) return BigInt(this.vpIndex);
     if (msr === HV_MSR.VP_ASSIST_PAGE) return this.hvVapic;
+    if (msr === HV_MSR.TSC_FREQUENCY) return BigInt(MODEL_TSC_KHZ) * 1000n;
+    if (msr === HV_MSR.APIC_FREQUENCY) return 1_000_000_000n / BigInt(this.#apicBusCycleNs);
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {
       return this.#vapic === null ? NO_VAPIC : this.#vapic.vapicMsrRead(offset);
@@ -134,13 +153,15 @@ export class HvVcpu {
 
   /**
    * A guest WRMSR, or (`host`) the VMM's KVM_SET_MSRS of a partition-wide
-   * MSR or the VP assist page: null done, why KVM fails it, or undefined
+   * MSR, the VP assist page or a frequency MSR: null done, why KVM fails it, or undefined
    * for an MSR not Hyper-V's.
    */
   wrmsr(msr: number, value: bigint, host = false): string | null | undefined {
     if (HvPartition.owns(msr)) return this.partition.wrmsr(msr, value, host);
     if (msr === HV_MSR.VP_INDEX) return "HV_X64_MSR_VP_INDEX is set by the VMM only";
     if (msr === HV_MSR.VP_ASSIST_PAGE) return this.#setVpAssistPage(value);
+    // Read-only; the VMM's write (a restore) is ignored.
+    if (isFrequencyMsr(msr)) return host ? null : "the frequency MSRs are read-only";
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {
       return this.#vapic === null ? NO_VAPIC : this.#vapic.vapicMsrWrite(offset, value);

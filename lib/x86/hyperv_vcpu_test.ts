@@ -55,3 +55,14 @@ Deno.test("HvVcpu: the VP assist page zeroes apic_assist and points PV EOI at it
   assert.equal(v.wrmsr(HV_MSR.VP_ASSIST_PAGE, 0x4000n), null);
   assert.equal(pv.msrVal, 0n);
 });
+
+Deno.test("HvVcpu: the frequency MSRs read the TSC's and the APIC bus's Hz; the guest cannot write them", () => {
+  const v = new HvVcpu(0, {} as HvSynic, [], {} as HvPartition, null, null, 40);
+  assert.equal(v.rdmsr(HV_MSR.TSC_FREQUENCY), 1_000_000_000n);
+  assert.equal(v.rdmsr(HV_MSR.APIC_FREQUENCY), 25_000_000n);
+  assert.equal(typeof v.wrmsr(HV_MSR.TSC_FREQUENCY, 1n), "string");
+  assert.equal(typeof v.wrmsr(HV_MSR.APIC_FREQUENCY, 1n), "string");
+  assert.equal(v.wrmsr(HV_MSR.APIC_FREQUENCY, 1n, true), null, "the VMM's write is ignored");
+  assert.equal(v.rdmsr(HV_MSR.APIC_FREQUENCY), 25_000_000n);
+  assert.ok(HvVcpu.owns(HV_MSR.TSC_FREQUENCY) && HvVcpu.owns(HV_MSR.TSC_EMULATION_STATUS));
+});

@@ -217,6 +217,20 @@ export function eoiBroadcastModeAfter(mode: EoiBroadcastMode, flags: number): Eo
 export const SPLIT_RESERVED_PINS = 24;
 
 /**
+ * `struct kvm_clock_data`'s flags (include/uapi/linux/kvm.h): what
+ * KVM_GET_CLOCK reports; KVM_SET_CLOCK takes any of them
+ * (KVM_CLOCK_VALID_FLAGS) and acts on KVM_CLOCK_REALTIME only.
+ *
+ * @example
+ * ```ts
+ * KVM_CLOCK.REALTIME; // 4
+ * ```
+ */
+export const KVM_CLOCK = { TSC_STABLE: 0x2, REALTIME: 0x4, HOST_TSC: 0x8 } as const;
+/** KVM_CLOCK_VALID_FLAGS (x86.c): a KVM_SET_CLOCK flag outside them is -EINVAL. */
+const KVM_CLOCK_VALID_FLAGS = KVM_CLOCK.TSC_STABLE | KVM_CLOCK.REALTIME | KVM_CLOCK.HOST_TSC;
+
+/**
  * Whose hypervisor runs the guest: plain KVM, Xen, or KVM's Xen emulation
  * (Linux `arch/x86/kvm/xen.c` with a VMM such as QEMU).
  *
@@ -425,15 +439,58 @@ export class X86Vm implements VmModel {
   /** Whether the VM is in its run's irqfd list ({@link VMS_OF_RUN}). */
   #joinedRun = false;
 
-  /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
+  /**
+   * KVM's `kvmclock_offset` less its value at creation, in ns: what
+   * KVM_SET_CLOCK moved the kvmclock by ({@link X86Vm.setClock}).
+   */
+  kvmclockOffsetNs = 0;
+
   /**
    * The VM's kvmclock in ns: the model's time since the VM was built (KVM's
-   * `kvmclock_offset` starts it at 0 at creation; there is no KVM_SET_CLOCK).
+   * `kvmclock_offset` starts it at 0 at creation) plus what KVM_SET_CLOCK
+   * moved it by. The TSC does not move with it.
    */
   kvmclockNs(): number {
-    return this.#env.now();
+    return this.#env.now() + this.kvmclockOffsetNs;
   }
 
+  /** The guest's TSC: the model's ns since the VM was built (a 1 GHz TSC from 0). */
+  guestTsc(): bigint {
+    return BigInt(Math.floor(this.#env.now()));
+  }
+
+  /**
+   * The host's CLOCK_REALTIME in ns: the wall time at the VM's creation
+   * (the kvm-xen setting `kvm_wallclock`, else 0) plus the model's time
+   * since; KVM_SET_CLOCK does not move it.
+   */
+  hostRealtimeNs(): bigint {
+    return BigInt(this.config.kvmWallclockSec ?? 0) * 1_000_000_000n +
+      BigInt(Math.floor(this.#env.now()));
+  }
+
+  /**
+   * KVM_SET_CLOCK (`kvm_vm_ioctl_set_clock`): -EINVAL for a flag outside
+   * KVM_CLOCK_VALID_FLAGS; with KVM_CLOCK_REALTIME the host's realtime past
+   * `realtime` is added (never stepping back); the kvmclock reads `clock`
+   * from now on; the Hyper-V reference TSC page is asked to follow
+   * (`kvm_hv_request_tsc_page_update`) and every vCPU's clock update, done
+   * as it next enters (at once here), fills it again. Returns 0 or -EINVAL.
+   */
+  setClock(clock: bigint, flags: number, realtime: bigint): number {
+    if ((flags & ~KVM_CLOCK_VALID_FLAGS) !== 0) return -EINVAL;
+    let c = clock;
+    if ((flags & KVM_CLOCK.REALTIME) !== 0) {
+      const now = this.hostRealtimeNs();
+      if (now > realtime) c += now - realtime;
+    }
+    // kvmclock_offset is a u64 that wraps: the kvmclock reads `c` now.
+    this.kvmclockOffsetNs = Number(BigInt.asIntN(64, c - BigInt(Math.floor(this.#env.now()))));
+    this.hvPartition?.clockUpdate();
+    return 0;
+  }
+
+  /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
   constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
     this.#env = env;
     const trace = env.trace;
@@ -457,9 +514,8 @@ export class X86Vm implements VmModel {
     this.hvPartition = hypervEnabled
       ? new HvPartition({
         mem: () => this.memory(),
-        kvmclockNs: () => env.now(),
-        // The TSC counts the model's ns from 0 at creation, as kvmclock does.
-        tsc: () => BigInt(Math.floor(env.now())),
+        kvmclockNs: () => this.kvmclockNs(),
+        tsc: () => this.guestTsc(),
         masterClock: () => config.kvmMasterClock === true,
         xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
         signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
@@ -759,6 +815,7 @@ export class X86Vm implements VmModel {
       partition,
       this.#irqchipInKernel ? lapic : null,
       pvEoi ?? null,
+      this.config.apicBusCycleNs ?? 1,
     );
     this.hyperv.push(hv);
     return hv;
@@ -887,6 +944,7 @@ export class X86Vm implements VmModel {
     h.value(this.eoiBroadcastMode);
     h.bool(this.exceptionPayloadEnabled);
     h.n(this.x2apicApi);
+    h.n(this.kvmclockOffsetNs);
     for (const hv of this.hyperv) hv.hashFields(h);
     this.hvPartition?.hashFields(h);
     h.words(this.mmioReadCache);
@@ -939,6 +997,7 @@ export class X86Vm implements VmModel {
     const x2apicApi = this.x2apicApi, x2apicFormat = this.#msi.options.x2apicFormat;
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
+    const kvmclockOffsetNs = this.kvmclockOffsetNs;
     const listed = this.#joinedRun;
     return () => {
       for (const r of cpus) r();
@@ -961,6 +1020,7 @@ export class X86Vm implements VmModel {
       }
       this.eoiBroadcastMode = eoiBroadcastMode;
       this.exceptionPayloadEnabled = exceptionPayloadEnabled;
+      this.kvmclockOffsetNs = kvmclockOffsetNs;
       this.mmioReadCache.set(mmioReadCache);
       this.x2apicApi = x2apicApi;
       const options = this.#msi.options;

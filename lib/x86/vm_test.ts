@@ -5,7 +5,7 @@ import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { RTC_PIN } from "./ioapic.ts";
 import { KvmIrqchip } from "./kvm_routing.ts";
 import { programRte } from "./test_vm.ts";
-import { type IrqchipMode, X2apicApi, X86Vm, type X86VmConfig } from "./vm.ts";
+import { type IrqchipMode, KVM_CLOCK, X2apicApi, X86Vm, type X86VmConfig } from "./vm.ts";
 import { KvmExit, MpState } from "./kvm_run.ts";
 import { vectorsOf } from "../core/vector_set.ts";
 
@@ -317,4 +317,21 @@ Deno.test("X86Vm 'aps wait-for-sipi': the BSP runs, APs are UNINITIALIZED", () =
     MpState.Uninitialized,
     MpState.Uninitialized,
   ]);
+});
+
+Deno.test("X86Vm.setClock: the kvmclock reads the value set from then on, the TSC does not move; REALTIME never steps back", () => {
+  let now = 1_000_000;
+  const vm = makeVm("kernel", { now: () => now });
+  assert.equal(vm.setClock(5n, 0x1, 0n), -EINVAL, "bit 0 is no KVM_CLOCK_* flag");
+  assert.equal(vm.kvmclockNs(), 1_000_000);
+  assert.equal(vm.setClock(5n, KVM_CLOCK.TSC_STABLE, 0n), 0);
+  now += 10;
+  assert.equal(vm.kvmclockNs(), 15);
+  assert.equal(vm.guestTsc(), 1_000_010n);
+  // Host realtime 1000010: 1000 ns past the one given are added.
+  assert.equal(vm.setClock(0n, KVM_CLOCK.REALTIME, 999_010n), 0);
+  assert.equal(vm.kvmclockNs(), 1_000);
+  assert.equal(vm.setClock(0n, KVM_CLOCK.REALTIME, 5_000_000n), 0);
+  assert.equal(vm.kvmclockNs(), 0);
+  assert.equal(vm.hostRealtimeNs(), 1_000_010n, "the host's realtime does not move");
 });

@@ -22,15 +22,15 @@ import type { X86Vm } from "./vm.ts";
 import { KVM_IRQFD_FLAG } from "./irqfd.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { x2apicLdr } from "./lapic.ts";
-import { IA32_APIC_BASE_MSR } from "./lapic_registers.ts";
+import { IA32_APIC_BASE_MSR, IA32_TSC_MSR } from "./lapic_registers.ts";
 import { isGpFault } from "./lapic.ts";
-import { eoiBroadcastModeAfter, X2apicApi, x2apicApiRefusal } from "./vm.ts";
+import { eoiBroadcastModeAfter, KVM_CLOCK, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { describeException, EXCEPTIONS, exceptionSpec, isSoftException } from "./exceptions.ts";
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
-import { HvVcpu } from "./hyperv_vcpu.ts";
+import { HvVcpu, isFrequencyMsr } from "./hyperv_vcpu.ts";
 import { HV_MSR } from "./hyperv_synic.ts";
 import { isMceMsr } from "./mce.ts";
 
@@ -93,9 +93,9 @@ export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
   KVM_CAP_X2APIC_API: 129,
   KVM_CAP_EXCEPTION_PAYLOAD: 164,
   KVM_CAP_X86_APIC_BUS_CYCLES_NS: 237,
-  KVM_CLOCK_TSC_STABLE: 0x2,
-  KVM_CLOCK_REALTIME: 0x4,
-  KVM_CLOCK_HOST_TSC: 0x8,
+  KVM_CLOCK_TSC_STABLE: KVM_CLOCK.TSC_STABLE,
+  KVM_CLOCK_REALTIME: KVM_CLOCK.REALTIME,
+  KVM_CLOCK_HOST_TSC: KVM_CLOCK.HOST_TSC,
   KVM_VCPUEVENT_VALID_NMI_PENDING: 0x1,
   KVM_VCPUEVENT_VALID_SIPI_VECTOR: 0x2,
   KVM_VCPUEVENT_VALID_SHADOW: 0x4,
@@ -567,7 +567,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     actor: "vmm",
     name: "kvm get_msr",
     backend: "KVM_GET_MSRS",
-    doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_APIC_BASE, IA32_TSC_DEADLINE, the " +
+    doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_TSC (the guest's), IA32_APIC_BASE, " +
+      "IA32_TSC_DEADLINE, the " +
       "x2APIC MSRs (x2APIC mode only), the machine-check MSRs (MCG_CTL and MCi_CTL2 even " +
       "without MCG_CTL_P / MCG_CMCI_P), MSR_KVM_PV_EOI_EN, and a Hyper-V vCPU's Hyper-V MSRs " +
       "(HV_X64_MSR_VP_INDEX...)",
@@ -585,6 +586,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       }
       if (pv !== null) unmodelledPvMsr(a.msr as number);
       if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
+      // The guest's TSC (kvm_get_msr_common: host-initiated, the L1 TSC).
+      if (a.msr === IA32_TSC_MSR) return toInt(vm.guestTsc());
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
         return typeof v === "bigint" ? toInt(v) : -1;
@@ -606,7 +609,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
       "bits still fail; MSR_KVM_PV_EOI_EN as the guest's write (0 where it #GPs); " +
       "the Hyper-V partition-wide MSRs and HV_X64_MSR_VP_ASSIST_PAGE as the guest's writes " +
-      "(HV_X64_MSR_TIME_REF_COUNT ignored, HV_X64_MSR_REFERENCE_TSC marked HOST_CHANGED); " +
+      "(HV_X64_MSR_TIME_REF_COUNT and the frequency MSRs ignored, HV_X64_MSR_REFERENCE_TSC " +
+      "marked HOST_CHANGED); " +
       "HV_X64_MSR_VP_INDEX (0x40000002) sets a Hyper-V vCPU's VP index, below " +
       "KVM_MAX_VCPUS (4096)",
     params: [VCPU, {
@@ -634,14 +638,15 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         if (msr === HV_MSR.VP_INDEX) {
           return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
         }
-        if (HvPartition.owns(msr) || msr === HV_MSR.VP_ASSIST_PAGE) {
+        if (HvPartition.owns(msr) || msr === HV_MSR.VP_ASSIST_PAGE || isFrequencyMsr(msr)) {
           hypervVcpu(vm, a.vcpu as number);
           return vm.cpus[a.vcpu as number].hypervHostWrmsr(msr, value) ? 1 : 0;
         }
         if (HvVcpu.owns(msr)) {
           throw new CommandInputError(
             `a VMM write of Hyper-V MSR 0x${msr.toString(16)} is not modelled (only ` +
-              "HV_X64_MSR_VP_INDEX, the partition-wide ones and the VP assist page are)",
+              "HV_X64_MSR_VP_INDEX, the partition-wide ones, the VP assist page and the " +
+              "frequency MSRs are)",
           );
         }
         if (isMceMsr(msr)) {
@@ -934,7 +939,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       "kvm_clock_data. clock: the VM's kvmclock in ns (the model's time since the VM was " +
       "built). With 'kvm_master_clock 1', flags KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | " +
       "KVM_CLOCK_HOST_TSC and realtime the host's CLOCK_REALTIME in ns, which in the model is " +
-      "the wall time at kvmclock 0 (the kvm-xen setting kvm_wallclock, else 0) plus clock; " +
+      "the wall time at the VM's creation (the kvm-xen setting kvm_wallclock, else 0) plus " +
+      "the time since (KVM_SET_CLOCK moves the clock, not it); " +
       "without the master clock, flags 0 and realtime 0 (not filled)",
     params: [{
       name: "field",
@@ -950,8 +956,51 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         return master ? C.KVM_CLOCK_TSC_STABLE | C.KVM_CLOCK_REALTIME | C.KVM_CLOCK_HOST_TSC : 0;
       }
       if (!master) return 0;
-      const realtime = BigInt(vm.config.kvmWallclockSec ?? 0) * 1_000_000_000n + BigInt(clock);
-      return toInt(realtime);
+      return toInt(vm.hostRealtimeNs());
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm set_clock",
+    backend: "KVM_SET_CLOCK",
+    doc: "KVM_SET_CLOCK (kvm_vm_ioctl_set_clock): the VM's kvmclock reads `clock` ns from now " +
+      "on (kvmclock_offset; the TSC does not move); with KVM_CLOCK_REALTIME in flags the host's " +
+      "realtime past `realtime` is added first (never stepping back); a flag outside " +
+      "KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC is -EINVAL. A SET Hyper-V " +
+      "reference TSC page becomes HOST_CHANGED (kvm_hv_request_tsc_page_update) and is filled " +
+      "again at the vCPUs' clock update, at once here, unless the guest turned TSC emulation on " +
+      "(HV_X64_MSR_TSC_EMULATION_CONTROL, tsc_page_update_unsafe); HV_X64_MSR_TIME_REF_COUNT " +
+      "follows the kvmclock while no page is SET. Not for a kvm-xen VM (its time records are " +
+      "not moved)",
+    params: [
+      { name: "clock", type: { kind: "u64" }, doc: "struct kvm_clock_data.clock, ns" },
+      {
+        name: "flags",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "KVM_CLOCK_* flags" },
+        doc: "struct kvm_clock_data.flags",
+        default: 0,
+      },
+      {
+        name: "realtime",
+        type: { kind: "u64" },
+        doc: "struct kvm_clock_data.realtime, ns (read with KVM_CLOCK_REALTIME)",
+        default: 0,
+      },
+    ],
+    returns: "0 or -EINVAL",
+    run: (vm, _c, a, source) => {
+      if (vm.xen !== undefined) {
+        throw new CommandInputError(
+          "KVM_SET_CLOCK on a Xen VM is not modelled (the Xen time records would not follow it)",
+        );
+      }
+      const r = vm.setClock(a.clock as bigint, a.flags as number, a.realtime as bigint);
+      emit(
+        vm,
+        source,
+        `KVM_SET_CLOCK clock=${a.clock} flags=0x${(a.flags as number).toString(16)}: ${r}`,
+      );
+      return r;
     },
   },
   {
