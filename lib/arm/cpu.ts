@@ -261,6 +261,9 @@ export class ArmCpu implements CpuModel {
     if (this.#sync >= 0) return true;
     this.#wake();
     if (this.#halted) return false;
+    // Both masked (a handler's body, as an exception entry leaves them): nothing to ask the
+    // GIC, whose scan is the dearest thing a boundary does.
+    if (this.maskI && this.maskF) return false;
     const s = this.gic.signal(this.index);
     return ((s & 2) !== 0 && !this.maskF) || ((s & 1) !== 0 && !this.maskI);
   }

@@ -595,12 +595,20 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     const vsgis = this.v4 !== null && this.v4.vsgis;
     const firstPrivate = vsgis && !this.v4!.vpes[cpu].resident ? SGI_COUNT : 0;
     const sgiMask = vsgis ? VSGI_PRIORITY_MASK : PRIORITY_MASK;
-    // Most INTIDs are disabled: a zero word of `enabledWords` skips four of them.
-    let words = bank.enabledWords;
+    // Most INTIDs are disabled or idle: four at a time are passed over when none of them is
+    // enabled, or none has its latch set or its line high (a GICv2 SGI's sources aside).
+    const sources = bank.sgiSources;
+    let en = bank.enabledWords, latch = bank.latchWords, line = bank.lineWords;
     for (let i = firstPrivate; i < PRIVATE_COUNT; i++) {
-      if ((i & 3) === 0 && words[i >>> 2] === 0) {
-        i += 3;
-        continue;
+      if ((i & 3) === 0) {
+        const w = i >>> 2;
+        if (
+          en[w] === 0 ||
+          ((latch[w] | line[w]) === 0 && (sources === null || i >= SGI_COUNT))
+        ) {
+          i += 3;
+          continue;
+        }
       }
       if (!ready(bank, i, groups)) continue;
       const p = bank.priority[i] & (i < SGI_COUNT ? sgiMask : PRIORITY_MASK);
@@ -609,10 +617,11 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
       }
     }
     const d = this.dist, spis = d.spis, n = d.nrIrqs;
-    words = spis.enabledWords;
+    en = spis.enabledWords, latch = spis.latchWords, line = spis.lineWords;
+    // SPIs sixteen at a time (four words): most are disabled, or idle.
     for (let i = PRIVATE_COUNT; i < n; i++) {
-      if ((i & 3) === 0 && i + 4 <= n && words[i >>> 2] === 0) {
-        i += 3;
+      if ((i & 15) === 0 && i + 16 <= n && quiet16(en, latch, line, i >>> 2)) {
+        i += 15;
         continue;
       }
       if (d.targetVcpu[i] !== cpu || !ready(spis, i, groups)) continue;
@@ -628,7 +637,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     // (GICR_VPENDBASER.vGrp1En, its_vpe_4_1_make_resident).
     const g1 = (groups & 2) !== 0;
     const vg1 = g1 || ((groups & CPU_GROUP1) !== 0 && this.v4 !== null && !this.v4.v41);
-    if (vg1 && this.rds[cpu].enableLpis) {
+    if (vg1 && this.lpis.pendingCount !== 0 && this.rds[cpu].enableLpis) {
       const list = this.lpis.list;
       const vpe = this.v4 ? this.v4.vpes[cpu] : null;
       for (let k = 0; k < list.length; k++) {
@@ -1821,6 +1830,16 @@ function isPermutation(order: readonly number[], n: number): boolean {
     seen[id] = 1;
   }
   return true;
+}
+
+/**
+ * Whether none of the sixteen INTIDs of words `w..w+3` can be ready: none
+ * enabled, or none with its latch set or its line high.
+ */
+function quiet16(en: Int32Array, latch: Int32Array, line: Int32Array, w: number): boolean {
+  return (en[w] | en[w + 1] | en[w + 2] | en[w + 3]) === 0 ||
+    (latch[w] | line[w] | latch[w + 1] | line[w + 1] | latch[w + 2] | line[w + 2] |
+        latch[w + 3] | line[w + 3]) === 0;
 }
 
 /** Pending, enabled, not active, and in an enabled group. */

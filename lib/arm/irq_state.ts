@@ -173,6 +173,15 @@ export class IrqBank {
    * four disabled ones with one load: `Gic.highest` runs at every exit.
    */
   readonly enabledWords: Int32Array;
+  /**
+   * {@link latch} and {@link line} read four INTIDs at a time, as
+   * {@link enabledWords}: four INTIDs with no latch set and no line high
+   * hold nothing pending (bar a GICv2 SGI's sources), so the scan passes
+   * over them with two loads. Views, not summaries: nothing to keep up to date.
+   */
+  readonly latchWords: Int32Array;
+  /** See {@link latchWords}. */
+  readonly lineWords: Int32Array;
   /** 8-bit priority as written, already masked to the implemented bits. */
   readonly priority: Uint8Array;
   /** 1 = Group 1. */
@@ -209,6 +218,8 @@ export class IrqBank {
       this.enabled.byteOffset,
       limit >>> 2,
     );
+    this.latchWords = new Int32Array(this.latch.buffer, this.latch.byteOffset, limit >>> 2);
+    this.lineWords = new Int32Array(this.line.buffer, this.line.byteOffset, limit >>> 2);
     this.priority = arenaU8(limit);
     this.group = arenaU8(limit);
     this.edge = arenaU8(limit);

@@ -58,8 +58,7 @@ export class Lpi {
   priority = 0;
   /** Enable bit from the configuration byte, as cached by KVM. */
   enabled = false;
-  /** Pending at its target (edge-triggered: no active state). */
-  pending = false;
+  #pending = false;
   /** The vCPU whose redistributor it targets, or -1. */
   target: number = -1;
   /** Trace event that last made it pending. */
@@ -79,7 +78,23 @@ export class Lpi {
    * new Lpi(8195).target; // -1
    * ```
    */
-  constructor(readonly intid: number) {}
+  constructor(readonly intid: number, table: LpiTable | null = null) {
+    this.#table = table;
+  }
+
+  /** The table that mapped it, whose {@link LpiTable.pendingCount} it keeps; fixed at creation. */
+  readonly #table: LpiTable | null;
+
+  /** Pending at its target (edge-triggered: no active state). */
+  get pending(): boolean {
+    return this.#pending;
+  }
+
+  set pending(on: boolean) {
+    if (on === this.#pending) return;
+    this.#pending = on;
+    if (this.#table !== null) this.#table.pendingCount += on ? 1 : -1;
+  }
 }
 
 /**
@@ -105,6 +120,13 @@ export class LpiTable {
   readonly lpis: Map<number, Lpi> = new Map();
   /** The same LPIs in mapping order, so that scans need no iterator objects. */
   readonly list: Lpi[] = [];
+  /**
+   * How many of {@link list} are pending, kept by {@link Lpi.pending}'s
+   * setter (an LPI leaves the list only through {@link unmap}, which clears
+   * pending first): `Gic.highest` runs at every boundary and need not scan
+   * the list while it is 0.
+   */
+  pendingCount = 0;
 
   /**
    * A table in the guest RAM `memory` gives (by default a private 64 KB, for
@@ -150,7 +172,7 @@ export class LpiTable {
   map(intid: number): Lpi {
     let lpi = this.lpis.get(intid);
     if (!lpi) {
-      lpi = new Lpi(intid);
+      lpi = new Lpi(intid, this);
       this.lpis.set(intid, lpi);
       this.list.push(lpi);
       this.sync(lpi);

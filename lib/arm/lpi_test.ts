@@ -26,3 +26,22 @@ Deno.test("LpiTable.unmap() drops the LPI and its pending state with the last IT
   assert.equal(a.pending, false);
   assert.deepEqual(t.list, []);
 });
+
+Deno.test("LpiTable.pendingCount follows every change of an LPI's pending state, unmap included", () => {
+  const t = new LpiTable();
+  const a = t.map(8192), b = t.map(8193);
+  const recount = () => t.list.filter((l) => l.pending).length;
+  assert.equal(t.pendingCount, 0);
+  a.pending = true;
+  assert.equal(t.pendingCount, 1);
+  a.pending = true; // pending twice is pending once
+  b.pending = true;
+  assert.equal(t.pendingCount, 2);
+  b.pending = false;
+  b.pending = false;
+  assert.equal(t.pendingCount, 1);
+  assert.equal(t.pendingCount, recount());
+  t.unmap(a); // the last ITE: the LPI and its pending state go
+  assert.equal(t.pendingCount, 0);
+  assert.equal(t.pendingCount, recount());
+});
