@@ -186,6 +186,28 @@ export class ArmCpu implements CpuModel {
     return n > 0 && (this.#frames[n - 1] & FRAME_FIQ) !== 0;
   }
 
+  /**
+   * KVM_ARM_VCPU_INIT again (`kvm_reset_vcpu`): PSTATE is EL1h with D, A, I
+   * and F set (VCPU_RESET_PSTATE_EL1), the core registers are zeroed, so the
+   * handlers that were running and a synchronous exception not yet taken
+   * are gone, and a vCPU blocked in WFI runs again (the reset is made
+   * outside KVM_RUN; the next one starts at the VMM's PC). ESR_EL1 goes back
+   * to the model's reset value. Nothing of the GIC is touched here.
+   */
+  reset(): void {
+    this.maskI = true;
+    this.maskF = true;
+    this.#frames.length = 0;
+    this.#intids.length = 0;
+    this.#sync = -1;
+    this.esr = 0;
+    if (this.#halted) {
+      this.#halted = false;
+      this.gic.blocked(this.index, false);
+    }
+    this.#emit("reset", "vCPU reset: PSTATE.DAIF set, no handler running, not in WFI");
+  }
+
   /** MSR DAIFSet: mask IRQs or FIQs. */
   mask(which: "irq" | "fiq"): void {
     if (which === "irq") this.maskI = true;

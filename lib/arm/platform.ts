@@ -102,6 +102,10 @@ const DEVICE_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "a DeviceID" } 
 const EVENT_ID = { kind: "int", min: 0, max: 0xffff_ffff, what: "an EventID" } as const;
 const ICID = { kind: "int", min: 0, max: 0xffff, what: "an ICID" } as const;
 const BIT = { kind: "int", min: 0, max: 1, what: "0 or 1" } as const;
+/** KVM_ARM_VCPU_PSCI_0_2: features[0] bit 2 of struct kvm_vcpu_init (`arch/arm64/include/uapi/asm/kvm.h`). */
+const VCPU_FEATURE_PSCI_0_2 = 1 << 2;
+/** KVM_ARM_VCPU_PMU_V3: features[0] bit 3. */
+const VCPU_FEATURE_PMU_V3 = 1 << 3;
 const VCPU_ID = {
   kind: "int",
   min: 0,
@@ -2323,6 +2327,46 @@ const VMM_COMMANDS: Cmd[] = [
         );
       }
       return acting(vm, source, "ioctl", `KVM_RUN vcpu${cpu}`, () => vm.run(cpu));
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm vcpu_init",
+    doc:
+      "KVM_ARM_VCPU_INIT again on a vCPU KVM_CREATE_VCPU and the first INIT made (kvm_arch_vcpu_ioctl_vcpu_init -> kvm_vcpu_set_target -> kvm_reset_vcpu): -ENOENT for a feature bit past KVM_ARM_VCPU_HAS_EL2_E2H0 (8), -EINVAL when KVM_ARM_VCPU_PMU_V3 (bit 3) differs from the VM's (kvm_vcpu_init_changed); else the vCPU is reset as KVM resets it: PSTATE DAIF set, no handler running, out of WFI; the vPMU's registers to sys_regs.c's reset values (PMCR_EL0 LC only, the SET/CLR masks, PMEVCNTR and PMEVTYPER from reset_unknown's 0x1de7ec7edbadc0de, PMCCFILTR 0; its IRQ, INIT and the VM's N stay); both timers' CTL 0 (CVAL kept) with their PPIs low, not pending and not active (kvm_timer_vcpu_reset, kvm_vgic_reset_mapped_irq). The vGIC's state (SGIs and PPIs, PMR, BPR, group enables, active priorities) is not reset. PSCI_0_2 (bit 2) is taken as the first INIT had it; the other features (POWER_OFF, EL1_32BIT, SVE, PTRAUTH, HAS_EL2) are not modelled",
+    params: [
+      { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
+      { name: "features", type: U32, doc: "features[0] of struct kvm_vcpu_init" },
+    ],
+    returns: "0 or -ENOENT / -EINVAL",
+    run: (vm, _c, a, source) => {
+      const cpu = a.vcpu as number, f = a.features as number;
+      if (!vm.gic.vcpuExists(cpu)) {
+        throw new CommandInputError(
+          `KVM_ARM_VCPU_INIT vcpu${cpu}: the VMM has no vCPU fd for it yet: create it with \`kvm create_vcpu id=${cpu}\` first`,
+        );
+      }
+      if (vm.xen !== undefined) {
+        throw new CommandInputError(
+          "kvm vcpu_init: the vm runs under Xen (`hypervisor xen`), which has no KVM_ARM_VCPU_INIT",
+        );
+      }
+      if (f >>> 9 !== 0) return -ENOENT;
+      const unmodelled = f & ~(VCPU_FEATURE_PSCI_0_2 | VCPU_FEATURE_PMU_V3);
+      if (unmodelled !== 0) {
+        throw new CommandInputError(
+          `kvm vcpu_init features=${hex(f)}: feature bits ${
+            hex(unmodelled)
+          } (POWER_OFF, EL1_32BIT, SVE, PTRAUTH, HAS_EL2) are not modelled; the model's vCPUs have PSCI_0_2 (1 << 2) and, with a vPMU, PMU_V3 (1 << 3)`,
+        );
+      }
+      return acting(
+        vm,
+        source,
+        "ioctl",
+        `KVM_ARM_VCPU_INIT vcpu${cpu} features ${hex(f)}`,
+        () => vm.vcpuInit(cpu, (f & VCPU_FEATURE_PMU_V3) !== 0),
+      );
     },
   },
   onDeviceFd("vgic", {

@@ -146,6 +146,18 @@ const U32 = 0xffff_ffffn;
 const U64 = (1n << 64n) - 1n;
 
 /**
+ * What KVM's `reset_unknown` writes into a system register whose reset value
+ * the architecture leaves UNKNOWN (`arch/arm64/kvm/sys_regs.h`); the PMU's
+ * reset hooks then mask it to the register's fields.
+ *
+ * @example
+ * ```ts
+ * KVM_RESET_UNKNOWN & 0xffff_ffffn; // 0xdbadc0den: PMEVCNTR<n>_EL0 after a vCPU reset
+ * ```
+ */
+export const KVM_RESET_UNKNOWN = 0x1de7_ec7e_dbad_c0den;
+
+/**
  * One vCPU's vPMU; `output` gets the overflow interrupt's level whenever it
  * may have changed.
  *
@@ -192,6 +204,34 @@ export class Pmu {
 
   /** A vPMU whose overflow interrupt drives `output`. */
   constructor(readonly output: (level: boolean) => void) {}
+
+  /**
+   * The registers as `kvm_reset_vcpu` leaves them (`kvm_reset_sys_regs` with
+   * sys_regs.c's reset hooks; the first KVM_ARM_VCPU_INIT and every later
+   * one): PMCR_EL0 LC alone (`reset_pmcr`; N is the VM's and stays);
+   * PMCNTENSET, PMINTENSET and PMOVSSET {@link KVM_RESET_UNKNOWN} masked to
+   * the counters that exist (`reset_pmu_reg`), so counters 1-4 and the cycle
+   * counter come up enabled, flagged and interrupt-enabled with N 6; each
+   * PMEVCNTR its low 32 bits (`reset_pmevcntr`); each PMEVTYPER it masked to
+   * P, U and evtCount (`reset_pmevtyper`: event 0xc0de, not counted at EL0 or
+   * EL1); PMSELR.SEL 0x1e (`reset_pmselr`); PMCCNTR all 64 bits
+   * (`reset_unknown`); PMCCFILTR 0 (`reset_val`). With E clear nothing counts
+   * and the overflow line is low until the guest sets E.
+   */
+  reset(): void {
+    const u = Number(KVM_RESET_UNKNOWN & U32);
+    this.#pmcr = PmcrBits.LC;
+    const m = this.validMask;
+    this.cnten = (u & m) >>> 0;
+    this.inten = (u & m) >>> 0;
+    this.ovs = (u & m) >>> 0;
+    this.pmselr = u & SEL_MASK;
+    this.evtyper.fill((u & EVTYPER_MASK) >>> 0);
+    this.counter.fill(BigInt(u));
+    this.ccntr = KVM_RESET_UNKNOWN;
+    this.ccfiltr = 0;
+    this.#update();
+  }
 
   /** Feeds `h` the state, for `scn explore`. */
   hashPrivate(h: StateHash): void {

@@ -146,3 +146,24 @@ Deno.test("Pmu.hashPrivate tells apart states that differ only in N, PMSELR, PMC
   for (const h of changed) assert.notEqual(h, base);
   assert.equal(new Set(changed).size, changed.length);
 });
+
+Deno.test("Pmu.reset: KVM's reset values (reset_pmcr, reset_pmu_reg, reset_pmevcntr, reset_pmevtyper, reset_pmselr), N kept", () => {
+  const { p, levels } = pmu();
+  p.nr = 2;
+  p.write("pmcr", PmcrBits.E);
+  p.write("pmintenset", 1);
+  p.write("pmovsset", 1);
+  assert.deepEqual(levels, [true]);
+  p.reset();
+  assert.deepEqual(levels, [true, false]); // E clear: the line drops
+  assert.equal(p.pmcr, 0x4100_1040); // IMP, N 2, LC
+  assert.equal(p.read("pmcntenset"), 0x8000_0002); // 0xdbadc0de & 0x80000003
+  assert.equal(p.read("pmintenset"), 0x8000_0002);
+  assert.equal(p.read("pmovsset"), 0x8000_0002);
+  assert.equal(p.readCounter(0), 0xdbad_c0den);
+  assert.equal(p.readEvtyper(1), 0xc000_c0de);
+  assert.equal(p.read("pmselr"), 0x1e);
+  assert.equal(p.readCounter(PMU_CYCLE_IDX), 0x1de7_ec7e_dbad_c0den);
+  assert.equal(p.read("pmccfiltr"), 0);
+  assert.equal(p.nr, 2);
+});

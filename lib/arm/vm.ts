@@ -223,6 +223,8 @@ export class ArmVm implements VmModel, GicPort {
       this.cpus.push(new ArmCpu(i, this, env.trace));
       if (config.pmuIrq || config.pmuFeature) {
         const pmu = new Pmu(this.#pmuOutput(i));
+        // KVM_ARM_VCPU_INIT resets the vCPU (kvm_reset_vcpu), the PMU's registers with it.
+        pmu.reset();
         if (config.pmuIrq) (pmu.irq = config.pmuIrq, pmu.created = true);
         this.pmus.push(pmu);
         // The VMM's KVM_ARM_VCPU_PMU_V3_INIT: the PMU owns its PPI.
@@ -368,6 +370,41 @@ export class ArmVm implements VmModel, GicPort {
     if (pmu.created || this.timerPpis.immutable) return -EBUSY;
     if (n > PMU_PMCR_N) return -EINVAL;
     for (const p of this.pmus) p.nr = n;
+    return 0;
+  }
+
+  /**
+   * KVM_ARM_VCPU_INIT on vCPU `cpu` once more (`kvm_arch_vcpu_ioctl_vcpu_init`
+   * -> `kvm_vcpu_set_target`): -EINVAL when the features differ from the
+   * VM's (`kvm_vcpu_init_changed`; of the features, the model has
+   * KVM_ARM_VCPU_PMU_V3, `pmu`); else `kvm_reset_vcpu`, which resets the
+   * vPMU's registers ({@link Pmu.reset}: its IRQ, its INIT and the VM's N
+   * stay), the core registers and PSTATE ({@link ArmCpu.reset}) and the
+   * timers (`kvm_timer_vcpu_reset`: CTL 0 on both, CVAL kept, their lines
+   * low and, the vGIC being in the kernel, their PPIs neither pending nor
+   * active, `kvm_vgic_reset_mapped_irq`). The vGIC's state for the vCPU
+   * is not reset, as KVM resets none of it: its redistributor's SGIs and
+   * PPIs (enables, priorities, pending and active state), its LPIs and the
+   * CPU interface's PMR, binary points, group enables and active priorities.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuIrq: 23 }, env);
+   * vm.vcpuInit(0, false); // -EINVAL: the vCPU was made with the PMU feature
+   * vm.vcpuInit(0, true); // 0
+   * ```
+   */
+  vcpuInit(cpu: number, pmu: boolean): number {
+    if (pmu !== this.pmus.length > 0) return -EINVAL;
+    this.pmus[cpu]?.reset();
+    this.cpus[cpu].reset();
+    const bank = this.gic.rds[cpu].bank;
+    for (const t of [this.timers[cpu].virt, this.timers[cpu].phys]) {
+      t.writeCtl(0);
+      if (this.gic.device.created) (bank.latch[t.ppi] = 0, bank.active[t.ppi] = 0);
+    }
     return 0;
   }
 

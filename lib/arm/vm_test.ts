@@ -133,3 +133,29 @@ Deno.test("ArmVm.idAa64pfr2Gcie: a GICv5 host's GCIE shows only to the VMM of a 
   assert.equal(v3.idAa64pfr2Gcie("vmm"), 0);
   assert.equal(v3.idAa64pfr0Gic("guest"), 1);
 });
+
+Deno.test("ArmVm.vcpuInit: -EINVAL for other features; resets PSTATE, the vPMU and the timers but not the vGIC", () => {
+  const env = testEnv();
+  const vm = new ArmVm(
+    "arm",
+    { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuIrq: 23 },
+    env,
+  );
+  vm.gic.vgicInitialised();
+  const bank = vm.gic.rds[0].bank;
+  vm.timers[0].virt.writeCval(0);
+  vm.timers[0].virt.writeCtl(TimerCtl.ENABLE);
+  bank.acknowledge(27);
+  bank.setPending(3);
+  vm.cpus[0].unmask("irq");
+  vm.pmus[0].write("pmcr", 1);
+  assert.equal(vm.vcpuInit(0, false), -22);
+  assert.equal(vm.cpus[0].maskI, false); // refused: nothing reset
+  assert.equal(vm.vcpuInit(0, true), 0);
+  assert.equal(vm.cpus[0].maskI, true);
+  assert.equal(vm.timers[0].virt.ctl, 0);
+  assert.equal(bank.state(27), "inactive");
+  assert.equal(bank.state(3), "pending");
+  assert.equal(vm.pmus[0].pmcr & 1, 0);
+  assert.equal(vm.pmus[0].irq, 23);
+});
