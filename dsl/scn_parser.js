@@ -9,6 +9,20 @@ import { SourceLines, TextLoc } from "../lib/core/loc.ts";
 
 const UNITS = { ns: 1, us: 1000, ms: 1000000, s: 1000000000 };
 
+// [A-Za-z]
+function isLetter(c) {
+  return ((c | 32) >= 97 && (c | 32) <= 122);
+}
+
+// IdentifierPart: [A-Za-z0-9_]
+function isIdentifierPart(c) {
+  return isLetter(c) || (c >= 48 && c <= 57) || c === 95;
+}
+
+function number(text, loc) {
+  return { kind: "number", value: parseInteger(text), text, loc };
+}
+
 function parseInteger(text) {
   const t = text.replace(/_/g, "");
   return BigInt(t);
@@ -225,48 +239,41 @@ function peg$parse(input, options) {
   const peg$c45 = "<";
   const peg$c46 = ">";
   const peg$c47 = "..";
-  const peg$c48 = "|";
-  const peg$c49 = "^";
-  const peg$c50 = "&";
-  const peg$c51 = "<<";
-  const peg$c52 = ">>";
-  const peg$c53 = "+";
-  const peg$c54 = "-";
-  const peg$c55 = "~";
-  const peg$c56 = "[";
-  const peg$c57 = "ns";
-  const peg$c58 = "us";
-  const peg$c59 = "ms";
-  const peg$c60 = "s";
-  const peg$c61 = "0x";
-  const peg$c62 = "0X";
-  const peg$c63 = "0b";
-  const peg$c64 = "0B";
-  const peg$c65 = "\"";
-  const peg$c66 = "\\";
-  const peg$c67 = "$";
-  const peg$c68 = "#";
-  const peg$c69 = "\r\n";
+  const peg$c48 = "<<";
+  const peg$c49 = ">>";
+  const peg$c50 = "-";
+  const peg$c51 = "~";
+  const peg$c52 = "[";
+  const peg$c53 = "ns";
+  const peg$c54 = "us";
+  const peg$c55 = "ms";
+  const peg$c56 = "s";
+  const peg$c57 = "0x";
+  const peg$c58 = "0X";
+  const peg$c59 = "0b";
+  const peg$c60 = "0B";
+  const peg$c61 = "\"";
+  const peg$c62 = "\\";
+  const peg$c63 = "$";
+  const peg$c64 = "#";
+  const peg$c65 = "\r\n";
 
   const peg$r0 = /^[A-Za-z0-9_.\-]/;
   const peg$r1 = /^[^\n\r;}#]/;
   const peg$r2 = /^[<>+\-*\/%&|\^]/;
   const peg$r3 = /^[\-<]/;
-  const peg$r4 = /^[%*\/]/;
-  const peg$r5 = /^[0-9]/;
-  const peg$r6 = /^[0-9_]/;
+  const peg$r4 = /^[&\^|]/;
+  const peg$r5 = /^[%*-+\/]/;
+  const peg$r6 = /^[0-9]/;
   const peg$r7 = /^[0-9a-fA-F]/;
-  const peg$r8 = /^[0-9a-fA-F_]/;
-  const peg$r9 = /^[01]/;
-  const peg$r10 = /^[01_]/;
-  const peg$r11 = /^[^"\\\n\r]/;
-  const peg$r12 = /^["\\nt]/;
-  const peg$r13 = /^[^\n\r]/;
-  const peg$r14 = /^[A-Za-z]/;
-  const peg$r15 = /^[A-Za-z_]/;
-  const peg$r16 = /^[A-Za-z0-9_]/;
-  const peg$r17 = /^[ \t]/;
-  const peg$r18 = /^[\n\r]/;
+  const peg$r8 = /^[01]/;
+  const peg$r9 = /^[^"\\\n\r]/;
+  const peg$r10 = /^["\\nt]/;
+  const peg$r11 = /^[^\n\r]/;
+  const peg$r12 = /^[A-Za-z_]/;
+  const peg$r13 = /^[A-Za-z0-9_]/;
+  const peg$r14 = /^[ \t]/;
+  const peg$r15 = /^[\n\r]/;
 
   const peg$e0 = peg$otherExpectation("end of file");
   const peg$e1 = peg$anyExpectation();
@@ -327,51 +334,44 @@ function peg$parse(input, options) {
   const peg$e56 = peg$literalExpectation(">", false);
   const peg$e57 = peg$literalExpectation("..", false);
   const peg$e58 = peg$otherExpectation("expression");
-  const peg$e59 = peg$literalExpectation("|", false);
-  const peg$e60 = peg$literalExpectation("^", false);
-  const peg$e61 = peg$literalExpectation("&", false);
-  const peg$e62 = peg$literalExpectation("<<", false);
-  const peg$e63 = peg$literalExpectation(">>", false);
-  const peg$e64 = peg$classExpectation(["%", "*", "/"], false, false, false);
-  const peg$e65 = peg$literalExpectation("+", false);
-  const peg$e66 = peg$literalExpectation("-", false);
-  const peg$e67 = peg$literalExpectation("~", false);
-  const peg$e68 = peg$literalExpectation("[", false);
-  const peg$e69 = peg$otherExpectation("duration");
-  const peg$e70 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e71 = peg$classExpectation([["0", "9"], "_"], false, false, false);
-  const peg$e72 = peg$literalExpectation("ns", false);
-  const peg$e73 = peg$literalExpectation("us", false);
-  const peg$e74 = peg$literalExpectation("ms", false);
-  const peg$e75 = peg$literalExpectation("s", false);
-  const peg$e76 = peg$otherExpectation("number");
-  const peg$e77 = peg$literalExpectation("0x", false);
-  const peg$e78 = peg$literalExpectation("0X", false);
-  const peg$e79 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
-  const peg$e80 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"], "_"], false, false, false);
-  const peg$e81 = peg$literalExpectation("0b", false);
-  const peg$e82 = peg$literalExpectation("0B", false);
-  const peg$e83 = peg$classExpectation(["0", "1"], false, false, false);
-  const peg$e84 = peg$classExpectation(["0", "1", "_"], false, false, false);
-  const peg$e85 = peg$otherExpectation("string");
-  const peg$e86 = peg$literalExpectation("\"", false);
-  const peg$e87 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
-  const peg$e88 = peg$literalExpectation("\\", false);
-  const peg$e89 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
-  const peg$e90 = peg$classExpectation(["\n", "\r"], true, false, false);
-  const peg$e91 = peg$otherExpectation("variable");
-  const peg$e92 = peg$literalExpectation("$", false);
-  const peg$e93 = peg$otherExpectation("name");
-  const peg$e94 = peg$classExpectation([["A", "Z"], ["a", "z"]], false, false, false);
-  const peg$e95 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e96 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e97 = peg$otherExpectation("space");
-  const peg$e98 = peg$classExpectation([" ", "\t"], false, false, false);
-  const peg$e99 = peg$otherExpectation("comment");
-  const peg$e100 = peg$literalExpectation("#", false);
-  const peg$e101 = peg$otherExpectation("newline");
-  const peg$e102 = peg$literalExpectation("\r\n", false);
-  const peg$e103 = peg$classExpectation(["\n", "\r"], false, false, false);
+  const peg$e59 = peg$classExpectation(["&", "^", "|"], false, false, false);
+  const peg$e60 = peg$literalExpectation("<<", false);
+  const peg$e61 = peg$literalExpectation(">>", false);
+  const peg$e62 = peg$classExpectation(["%", ["*", "+"], "/"], false, false, false);
+  const peg$e63 = peg$literalExpectation("-", false);
+  const peg$e64 = peg$literalExpectation("~", false);
+  const peg$e65 = peg$literalExpectation("[", false);
+  const peg$e66 = peg$otherExpectation("duration");
+  const peg$e67 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e68 = peg$literalExpectation("ns", false);
+  const peg$e69 = peg$literalExpectation("us", false);
+  const peg$e70 = peg$literalExpectation("ms", false);
+  const peg$e71 = peg$literalExpectation("s", false);
+  const peg$e72 = peg$otherExpectation("number");
+  const peg$e73 = peg$literalExpectation("0x", false);
+  const peg$e74 = peg$literalExpectation("0X", false);
+  const peg$e75 = peg$classExpectation([["0", "9"], ["a", "f"], ["A", "F"]], false, false, false);
+  const peg$e76 = peg$literalExpectation("0b", false);
+  const peg$e77 = peg$literalExpectation("0B", false);
+  const peg$e78 = peg$classExpectation(["0", "1"], false, false, false);
+  const peg$e79 = peg$otherExpectation("string");
+  const peg$e80 = peg$literalExpectation("\"", false);
+  const peg$e81 = peg$classExpectation(["\"", "\\", "\n", "\r"], true, false, false);
+  const peg$e82 = peg$literalExpectation("\\", false);
+  const peg$e83 = peg$classExpectation(["\"", "\\", "n", "t"], false, false, false);
+  const peg$e84 = peg$classExpectation(["\n", "\r"], true, false, false);
+  const peg$e85 = peg$otherExpectation("variable");
+  const peg$e86 = peg$literalExpectation("$", false);
+  const peg$e87 = peg$otherExpectation("name");
+  const peg$e88 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e89 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e90 = peg$otherExpectation("space");
+  const peg$e91 = peg$classExpectation([" ", "\t"], false, false, false);
+  const peg$e92 = peg$otherExpectation("comment");
+  const peg$e93 = peg$literalExpectation("#", false);
+  const peg$e94 = peg$otherExpectation("newline");
+  const peg$e95 = peg$literalExpectation("\r\n", false);
+  const peg$e96 = peg$classExpectation(["\n", "\r"], false, false, false);
 
   function peg$f0(body) {
     const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
@@ -472,44 +472,80 @@ function peg$parse(input, options) {
   function peg$f50(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   }
-  function peg$f51(head, tail) {    return binary(head, tail, location);  }
-  function peg$f52(head, tail) {    return binary(head, tail, location);  }
-  function peg$f53(head, tail) {    return binary(head, tail, location);  }
-  function peg$f54(head, tail) {    return binary(head, tail, location);  }
-  function peg$f55(head, tail) {    return binary(head, tail, location);  }
-  function peg$f56(head, tail) {    return binary(head, tail, location);  }
-  function peg$f57(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
-  function peg$f58(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f59(expr) {    return { kind: "paren", expr, loc: location() };  }
-  function peg$f60(condition) {    return { kind: "condition", condition, loc: location() };  }
-  function peg$f61(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f62(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f63(head, tail) {    return [head, ...tail];  }
-  function peg$f64(digits, unit) {
+  function peg$f51(head, tail) {    return expression(head, tail);  }
+  function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
+  function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  }
+  function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  }
+  function peg$f55(condition) {    return { kind: "condition", condition, loc: location() };  }
+  function peg$f56(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
+  function peg$f57(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
+  function peg$f58(head, tail) {    return [head, ...tail];  }
+  function peg$f59(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   }
-  function peg$f65() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f66() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f67() {    return { kind: "number", value: parseInteger(text()), text: text(), loc: location() };  }
-  function peg$f68(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f69() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f70(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f71(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f72(name) {    return { kind: "var", name: intern(name), loc: location() };  }
-  function peg$f73(head, tail) {
+  function peg$f60() {    return number(text(), location());  }
+  function peg$f61() {    return number(text(), location());  }
+  function peg$f62() {    return number(text(), location());  }
+  function peg$f63() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  }
+  function peg$f64(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
+  function peg$f65() {    error('unterminated string: close it with " on the same line');  }
+  function peg$f66(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
+  function peg$f67(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
+  function peg$f68(name) {    return { kind: "var", name: intern(name), loc: location() };  }
+  function peg$f69(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   }
-  function peg$f74(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f75(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f76() {    return { kind: "ident", name: intern(text()), loc: location() };  }
+  function peg$f70(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
+  function peg$f71(index) {    return { kind: "index", index, loc: location() };  }
+  function peg$f72() {    return { kind: "ident", name: intern(text()), loc: location() };  }
+  function peg$f73() {
+    let c = input.charCodeAt(peg$currPos);
+    for (;;) {
+      while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
+      if (c !== 45 || !isLetter(input.charCodeAt(peg$currPos + 1))) return true;
+      peg$currPos += 2;
+      c = input.charCodeAt(peg$currPos);
+    }
+  }
+  function peg$f74() {
+    while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
+    return true;
+  }
+  function peg$f75() {
+    let c = input.charCodeAt(peg$currPos);
+    while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
+    return true;
+  }
+  function peg$f76() {
+    let c = input.charCodeAt(peg$currPos);
+    while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
+      c = input.charCodeAt(++peg$currPos);
+    }
+    return true;
+  }
   function peg$f77() {
+    let c = input.charCodeAt(peg$currPos);
+    while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
+    return true;
+  }
+  function peg$f78() {
+    let c = input.charCodeAt(peg$currPos);
+    while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
+    return true;
+  }
+  function peg$f79() {
+    let c = input.charCodeAt(peg$currPos);
+    while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
+    return true;
+  }
+  function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   }
-  function peg$f78() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
+  function peg$f81() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -3921,30 +3957,17 @@ function peg$parse(input, options) {
   }
 
   function peg$parseExpression() {
-    let s0, s1;
-
-    peg$silentFails++;
-    s0 = peg$parseOrExpression();
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
-    }
-
-    return s0;
-  }
-
-  function peg$parseOrExpression() {
     let s0, s1, s2, s3, s4, s5;
 
+    peg$silentFails++;
     s0 = peg$currPos;
-    s1 = peg$parseXorExpression();
+    s1 = peg$parseUnary();
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
-      s4 = peg$parseOrOp();
+      s4 = peg$parseBinaryOp();
       if (s4 !== peg$FAILED) {
-        s5 = peg$parseXorExpression();
+        s5 = peg$parseUnary();
         if (s5 !== peg$FAILED) {
           s3 = [ s4, s5 ];
         } else {
@@ -3958,9 +3981,9 @@ function peg$parse(input, options) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = peg$currPos;
-        s4 = peg$parseOrOp();
+        s4 = peg$parseBinaryOp();
         if (s4 !== peg$FAILED) {
-          s5 = peg$parseXorExpression();
+          s5 = peg$parseUnary();
           if (s5 !== peg$FAILED) {
             s3 = [ s4, s5 ];
           } else {
@@ -3978,393 +4001,17 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-
-    return s0;
-  }
-
-  function peg$parseXorExpression() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = peg$parseAndExpression();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseXorOp();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseAndExpression();
-        if (s5 !== peg$FAILED) {
-          s3 = [ s4, s5 ];
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseXorOp();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseAndExpression();
-          if (s5 !== peg$FAILED) {
-            s3 = [ s4, s5 ];
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f52(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
+    peg$silentFails--;
+    if (s0 === peg$FAILED) {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
 
     return s0;
   }
 
-  function peg$parseAndExpression() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = peg$parseShiftExpression();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseAndOp();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseShiftExpression();
-        if (s5 !== peg$FAILED) {
-          s3 = [ s4, s5 ];
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseAndOp();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseShiftExpression();
-          if (s5 !== peg$FAILED) {
-            s3 = [ s4, s5 ];
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f53(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseShiftExpression() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = peg$parseAddExpression();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseShiftOp();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseAddExpression();
-        if (s5 !== peg$FAILED) {
-          s3 = [ s4, s5 ];
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseShiftOp();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseAddExpression();
-          if (s5 !== peg$FAILED) {
-            s3 = [ s4, s5 ];
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f54(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseAddExpression() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = peg$parseMulExpression();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseAddOp();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseMulExpression();
-        if (s5 !== peg$FAILED) {
-          s3 = [ s4, s5 ];
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseAddOp();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseMulExpression();
-          if (s5 !== peg$FAILED) {
-            s3 = [ s4, s5 ];
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f55(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseMulExpression() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = peg$parseUnary();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseMulOp();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseUnary();
-        if (s5 !== peg$FAILED) {
-          s3 = [ s4, s5 ];
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseMulOp();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseUnary();
-          if (s5 !== peg$FAILED) {
-            s3 = [ s4, s5 ];
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f56(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseOrOp() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSpacing();
-    if (s1 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 124) {
-        s2 = peg$c48;
-        peg$currPos++;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e59); }
-      }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseSpacing();
-        if (s3 !== peg$FAILED) {
-          s0 = s2;
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseXorOp() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSpacing();
-    if (s1 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 94) {
-        s2 = peg$c49;
-        peg$currPos++;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e60); }
-      }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseSpacing();
-        if (s3 !== peg$FAILED) {
-          s0 = s2;
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseAndOp() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSpacing();
-    if (s1 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 38) {
-        s2 = peg$c50;
-        peg$currPos++;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e61); }
-      }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseSpacing();
-        if (s3 !== peg$FAILED) {
-          s0 = s2;
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseShiftOp() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSpacing();
-    if (s1 !== peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c51) {
-        s2 = peg$c51;
-        peg$currPos += 2;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e62); }
-      }
-      if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c52) {
-          s2 = peg$c52;
-          peg$currPos += 2;
-        } else {
-          s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e63); }
-        }
-      }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseSpacing();
-        if (s3 !== peg$FAILED) {
-          s0 = s2;
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseMulOp() {
-    let s0, s1, s2, s3;
+  function peg$parseBinaryOp() {
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
     s1 = peg$parseSpacing();
@@ -4374,40 +4021,34 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e64); }
+        if (peg$silentFails === 0) { peg$fail(peg$e59); }
       }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseSpacing();
-        if (s3 !== peg$FAILED) {
-          s0 = s2;
+      if (s2 === peg$FAILED) {
+        if (input.substr(peg$currPos, 2) === peg$c48) {
+          s2 = peg$c48;
+          peg$currPos += 2;
         } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
+          s2 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e60); }
         }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseAddOp() {
-    let s0, s1, s2, s3, s4;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSpacing();
-    if (s1 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 43) {
-        s2 = peg$c53;
-        peg$currPos++;
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e65); }
+        if (s2 === peg$FAILED) {
+          if (input.substr(peg$currPos, 2) === peg$c49) {
+            s2 = peg$c49;
+            peg$currPos += 2;
+          } else {
+            s2 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e61); }
+          }
+          if (s2 === peg$FAILED) {
+            s2 = input.charAt(peg$currPos);
+            if (peg$r5.test(s2)) {
+              peg$currPos++;
+            } else {
+              s2 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e62); }
+            }
+          }
+        }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseSpacing();
@@ -4430,11 +4071,11 @@ function peg$parse(input, options) {
       s1 = peg$parseGap();
       if (s1 !== peg$FAILED) {
         if (input.charCodeAt(peg$currPos) === 45) {
-          s2 = peg$c54;
+          s2 = peg$c50;
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e66); }
+          if (peg$silentFails === 0) { peg$fail(peg$e63); }
         }
         if (s2 !== peg$FAILED) {
           s3 = peg$currPos;
@@ -4476,11 +4117,11 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 45) {
-          s1 = peg$c54;
+          s1 = peg$c50;
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e66); }
+          if (peg$silentFails === 0) { peg$fail(peg$e63); }
         }
         if (s1 !== peg$FAILED) {
           s2 = peg$currPos;
@@ -4526,11 +4167,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 126) {
-      s1 = peg$c55;
+      s1 = peg$c51;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e67); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -4538,7 +4179,7 @@ function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f57(s3);
+          s0 = peg$f52(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4554,11 +4195,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 45) {
-        s1 = peg$c54;
+        s1 = peg$c50;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e66); }
+        if (peg$silentFails === 0) { peg$fail(peg$e63); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$currPos;
@@ -4581,7 +4222,7 @@ function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f58(s3);
+            s0 = peg$f53(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4629,7 +4270,7 @@ function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f59(s3);
+              s0 = peg$f54(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4675,7 +4316,7 @@ function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f60(s3);
+                s0 = peg$f55(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4745,7 +4386,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f61(s3);
+            s0 = peg$f56(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4771,11 +4412,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 91) {
-      s1 = peg$c56;
+      s1 = peg$c52;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e68); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseSpacing();
@@ -4795,7 +4436,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f62(s3);
+            s0 = peg$f57(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4915,7 +4556,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f63(s1, s2);
+      s0 = peg$f58(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4925,40 +4566,28 @@ function peg$parse(input, options) {
   }
 
   function peg$parseDuration() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$currPos;
     s2 = peg$currPos;
     s3 = input.charAt(peg$currPos);
-    if (peg$r5.test(s3)) {
+    if (peg$r6.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e70); }
+      if (peg$silentFails === 0) { peg$fail(peg$e67); }
     }
     if (s3 !== peg$FAILED) {
-      s4 = [];
-      s5 = input.charAt(peg$currPos);
-      if (peg$r6.test(s5)) {
-        peg$currPos++;
+      s4 = peg$parseDecimalRest();
+      if (s4 !== peg$FAILED) {
+        s3 = [s3, s4];
+        s2 = s3;
       } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e71); }
+        peg$currPos = s2;
+        s2 = peg$FAILED;
       }
-      while (s5 !== peg$FAILED) {
-        s4.push(s5);
-        s5 = input.charAt(peg$currPos);
-        if (peg$r6.test(s5)) {
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e71); }
-        }
-      }
-      s3 = [s3, s4];
-      s2 = s3;
     } else {
       peg$currPos = s2;
       s2 = peg$FAILED;
@@ -4970,36 +4599,36 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c57) {
-        s3 = peg$c57;
+      if (input.substr(peg$currPos, 2) === peg$c53) {
+        s3 = peg$c53;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e72); }
+        if (peg$silentFails === 0) { peg$fail(peg$e68); }
       }
       if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c58) {
-          s3 = peg$c58;
+        if (input.substr(peg$currPos, 2) === peg$c54) {
+          s3 = peg$c54;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e73); }
+          if (peg$silentFails === 0) { peg$fail(peg$e69); }
         }
         if (s3 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c59) {
-            s3 = peg$c59;
+          if (input.substr(peg$currPos, 2) === peg$c55) {
+            s3 = peg$c55;
             peg$currPos += 2;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e74); }
+            if (peg$silentFails === 0) { peg$fail(peg$e70); }
           }
           if (s3 === peg$FAILED) {
             if (input.charCodeAt(peg$currPos) === 115) {
-              s3 = peg$c60;
+              s3 = peg$c56;
               peg$currPos++;
             } else {
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e75); }
+              if (peg$silentFails === 0) { peg$fail(peg$e71); }
             }
           }
         }
@@ -5022,7 +4651,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f64(s1, s2);
+          s0 = peg$f59(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5038,7 +4667,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e69); }
+      if (peg$silentFails === 0) { peg$fail(peg$e66); }
     }
 
     return s0;
@@ -5049,20 +4678,20 @@ function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c61) {
-      s1 = peg$c61;
+    if (input.substr(peg$currPos, 2) === peg$c57) {
+      s1 = peg$c57;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e77); }
+      if (peg$silentFails === 0) { peg$fail(peg$e73); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c62) {
-        s1 = peg$c62;
+      if (input.substr(peg$currPos, 2) === peg$c58) {
+        s1 = peg$c58;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e78); }
+        if (peg$silentFails === 0) { peg$fail(peg$e74); }
       }
     }
     if (s1 !== peg$FAILED) {
@@ -5071,40 +4700,28 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e79); }
+        if (peg$silentFails === 0) { peg$fail(peg$e75); }
       }
       if (s2 !== peg$FAILED) {
-        s3 = [];
-        s4 = input.charAt(peg$currPos);
-        if (peg$r8.test(s4)) {
-          peg$currPos++;
-        } else {
-          s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e80); }
-        }
-        while (s4 !== peg$FAILED) {
-          s3.push(s4);
-          s4 = input.charAt(peg$currPos);
-          if (peg$r8.test(s4)) {
-            peg$currPos++;
+        s3 = peg$parseHexRest();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$currPos;
+          peg$silentFails++;
+          s5 = peg$parseIdentifierPart();
+          peg$silentFails--;
+          if (s5 === peg$FAILED) {
+            s4 = undefined;
           } else {
+            peg$currPos = s4;
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e80); }
           }
-        }
-        s4 = peg$currPos;
-        peg$silentFails++;
-        s5 = peg$parseIdentifierPart();
-        peg$silentFails--;
-        if (s5 === peg$FAILED) {
-          s4 = undefined;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
-        if (s4 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f65();
+          if (s4 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f60();
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5119,62 +4736,50 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c63) {
-        s1 = peg$c63;
+      if (input.substr(peg$currPos, 2) === peg$c59) {
+        s1 = peg$c59;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e81); }
+        if (peg$silentFails === 0) { peg$fail(peg$e76); }
       }
       if (s1 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c64) {
-          s1 = peg$c64;
+        if (input.substr(peg$currPos, 2) === peg$c60) {
+          s1 = peg$c60;
           peg$currPos += 2;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e82); }
+          if (peg$silentFails === 0) { peg$fail(peg$e77); }
         }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
-        if (peg$r9.test(s2)) {
+        if (peg$r8.test(s2)) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e83); }
+          if (peg$silentFails === 0) { peg$fail(peg$e78); }
         }
         if (s2 !== peg$FAILED) {
-          s3 = [];
-          s4 = input.charAt(peg$currPos);
-          if (peg$r10.test(s4)) {
-            peg$currPos++;
-          } else {
-            s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e84); }
-          }
-          while (s4 !== peg$FAILED) {
-            s3.push(s4);
-            s4 = input.charAt(peg$currPos);
-            if (peg$r10.test(s4)) {
-              peg$currPos++;
+          s3 = peg$parseBinaryRest();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$currPos;
+            peg$silentFails++;
+            s5 = peg$parseIdentifierPart();
+            peg$silentFails--;
+            if (s5 === peg$FAILED) {
+              s4 = undefined;
             } else {
+              peg$currPos = s4;
               s4 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e84); }
             }
-          }
-          s4 = peg$currPos;
-          peg$silentFails++;
-          s5 = peg$parseIdentifierPart();
-          peg$silentFails--;
-          if (s5 === peg$FAILED) {
-            s4 = undefined;
-          } else {
-            peg$currPos = s4;
-            s4 = peg$FAILED;
-          }
-          if (s4 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f66();
+            if (s4 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f61();
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5190,44 +4795,32 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         s1 = input.charAt(peg$currPos);
-        if (peg$r5.test(s1)) {
+        if (peg$r6.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e70); }
+          if (peg$silentFails === 0) { peg$fail(peg$e67); }
         }
         if (s1 !== peg$FAILED) {
-          s2 = [];
-          s3 = input.charAt(peg$currPos);
-          if (peg$r6.test(s3)) {
-            peg$currPos++;
-          } else {
-            s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e71); }
-          }
-          while (s3 !== peg$FAILED) {
-            s2.push(s3);
-            s3 = input.charAt(peg$currPos);
-            if (peg$r6.test(s3)) {
-              peg$currPos++;
+          s2 = peg$parseDecimalRest();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$currPos;
+            peg$silentFails++;
+            s4 = peg$parseIdentifierPart();
+            peg$silentFails--;
+            if (s4 === peg$FAILED) {
+              s3 = undefined;
             } else {
+              peg$currPos = s3;
               s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e71); }
             }
-          }
-          s3 = peg$currPos;
-          peg$silentFails++;
-          s4 = peg$parseIdentifierPart();
-          peg$silentFails--;
-          if (s4 === peg$FAILED) {
-            s3 = undefined;
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-          if (s3 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f67();
+            if (s3 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f62();
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5241,7 +4834,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e76); }
+      if (peg$silentFails === 0) { peg$fail(peg$e72); }
     }
 
     return s0;
@@ -5253,29 +4846,29 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 34) {
-      s1 = peg$c65;
+      s1 = peg$c61;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$parseStringChar();
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$parseStringChar();
-      }
-      if (input.charCodeAt(peg$currPos) === 34) {
-        s3 = peg$c65;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e86); }
-      }
-      if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f68(s2);
+      s2 = peg$parseStringPlain();
+      if (s2 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 34) {
+          s3 = peg$c61;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e80); }
+        }
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f63();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5287,11 +4880,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 34) {
-        s1 = peg$c65;
+        s1 = peg$c61;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e86); }
+        if (peg$silentFails === 0) { peg$fail(peg$e80); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
@@ -5300,17 +4893,52 @@ function peg$parse(input, options) {
           s2.push(s3);
           s3 = peg$parseStringChar();
         }
-        peg$savedPos = s0;
-        s0 = peg$f69();
+        if (input.charCodeAt(peg$currPos) === 34) {
+          s3 = peg$c61;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e80); }
+        }
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f64(s2);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 34) {
+          s1 = peg$c61;
+          peg$currPos++;
+        } else {
+          s1 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e80); }
+        }
+        if (s1 !== peg$FAILED) {
+          s2 = [];
+          s3 = peg$parseStringChar();
+          while (s3 !== peg$FAILED) {
+            s2.push(s3);
+            s3 = peg$parseStringChar();
+          }
+          peg$savedPos = s0;
+          s0 = peg$f65();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       }
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
     }
 
     return s0;
@@ -5320,32 +4948,32 @@ function peg$parse(input, options) {
     let s0, s1, s2;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r11.test(s0)) {
+    if (peg$r9.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c66;
+        s1 = peg$c62;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e88); }
+        if (peg$silentFails === 0) { peg$fail(peg$e82); }
       }
       if (s1 !== peg$FAILED) {
         s2 = input.charAt(peg$currPos);
-        if (peg$r12.test(s2)) {
+        if (peg$r10.test(s2)) {
           peg$currPos++;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e89); }
+          if (peg$silentFails === 0) { peg$fail(peg$e83); }
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f70(s2);
+          s0 = peg$f66(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5357,23 +4985,23 @@ function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         if (input.charCodeAt(peg$currPos) === 92) {
-          s1 = peg$c66;
+          s1 = peg$c62;
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e88); }
+          if (peg$silentFails === 0) { peg$fail(peg$e82); }
         }
         if (s1 !== peg$FAILED) {
           s2 = input.charAt(peg$currPos);
-          if (peg$r13.test(s2)) {
+          if (peg$r11.test(s2)) {
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e90); }
+            if (peg$silentFails === 0) { peg$fail(peg$e84); }
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f71(s2);
+            s0 = peg$f67(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5389,30 +5017,30 @@ function peg$parse(input, options) {
   }
 
   function peg$parseVariable() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 36) {
-      s1 = peg$c67;
+      s1 = peg$c63;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
       s3 = peg$currPos;
       s4 = peg$parseIdentifierStart();
       if (s4 !== peg$FAILED) {
-        s5 = [];
-        s6 = peg$parseIdentifierPart();
-        while (s6 !== peg$FAILED) {
-          s5.push(s6);
-          s6 = peg$parseIdentifierPart();
+        s5 = peg$parseIdentifierPartsRest();
+        if (s5 !== peg$FAILED) {
+          s4 = [s4, s5];
+          s3 = s4;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
         }
-        s4 = [s4, s5];
-        s3 = s4;
       } else {
         peg$currPos = s3;
         s3 = peg$FAILED;
@@ -5424,7 +5052,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f72(s2);
+        s0 = peg$f68(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5436,7 +5064,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
 
     return s0;
@@ -5455,7 +5083,7 @@ function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f73(s1, s2);
+      s0 = peg$f69(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5479,7 +5107,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f74(s2);
+        s0 = peg$f70(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5491,11 +5119,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 91) {
-        s1 = peg$c56;
+        s1 = peg$c52;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e68); }
+        if (peg$silentFails === 0) { peg$fail(peg$e65); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseSpacing();
@@ -5513,7 +5141,7 @@ function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f75(s3);
+                s0 = peg$f71(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5540,90 +5168,20 @@ function peg$parse(input, options) {
   }
 
   function peg$parseIdentifier() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
+    let s0, s1, s2;
 
     peg$silentFails++;
     s0 = peg$currPos;
     s1 = peg$parseIdentifierStart();
     if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$parseIdentifierPart();
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$parseIdentifierPart();
-      }
-      s3 = [];
-      s4 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 45) {
-        s5 = peg$c54;
-        peg$currPos++;
+      s2 = peg$parseIdentifierRest();
+      if (s2 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f72();
       } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e66); }
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
-      if (s5 !== peg$FAILED) {
-        s6 = input.charAt(peg$currPos);
-        if (peg$r14.test(s6)) {
-          peg$currPos++;
-        } else {
-          s6 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e94); }
-        }
-        if (s6 !== peg$FAILED) {
-          s7 = [];
-          s8 = peg$parseIdentifierPart();
-          while (s8 !== peg$FAILED) {
-            s7.push(s8);
-            s8 = peg$parseIdentifierPart();
-          }
-          s5 = [s5, s6, s7];
-          s4 = s5;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s4;
-        s4 = peg$FAILED;
-      }
-      while (s4 !== peg$FAILED) {
-        s3.push(s4);
-        s4 = peg$currPos;
-        if (input.charCodeAt(peg$currPos) === 45) {
-          s5 = peg$c54;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e66); }
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = input.charAt(peg$currPos);
-          if (peg$r14.test(s6)) {
-            peg$currPos++;
-          } else {
-            s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e94); }
-          }
-          if (s6 !== peg$FAILED) {
-            s7 = [];
-            s8 = peg$parseIdentifierPart();
-            while (s8 !== peg$FAILED) {
-              s7.push(s8);
-              s8 = peg$parseIdentifierPart();
-            }
-            s5 = [s5, s6, s7];
-            s4 = s5;
-          } else {
-            peg$currPos = s4;
-            s4 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f76();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5631,7 +5189,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
 
     return s0;
@@ -5641,11 +5199,11 @@ function peg$parse(input, options) {
     let s0;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r15.test(s0)) {
+    if (peg$r12.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
     }
 
     return s0;
@@ -5655,11 +5213,109 @@ function peg$parse(input, options) {
     let s0;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r16.test(s0)) {
+    if (peg$r13.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+    }
+
+    return s0;
+  }
+
+  function peg$parseIdentifierRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f73();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseIdentifierPartsRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f74();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDecimalRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f75();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseHexRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f76();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseBinaryRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f77();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseStringPlain() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f78();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCommentRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f79();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
     }
 
     return s0;
@@ -5689,11 +5345,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 92) {
-      s1 = peg$c66;
+      s1 = peg$c62;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseNewline();
@@ -5721,7 +5377,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f77();
+    s0 = peg$f80();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5737,20 +5393,20 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     s1 = input.charAt(peg$currPos);
-    if (peg$r17.test(s1)) {
+    if (peg$r14.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c66;
+        s2 = peg$c62;
         peg$currPos++;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e88); }
+        if (peg$silentFails === 0) { peg$fail(peg$e82); }
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$parseNewline();
@@ -5781,7 +5437,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
 
     return s0;
@@ -5792,11 +5448,11 @@ function peg$parse(input, options) {
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r17.test(s1)) {
+    if (peg$r14.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 === peg$FAILED) {
       s1 = peg$parseNewline();
@@ -5816,11 +5472,11 @@ function peg$parse(input, options) {
     while (s1 !== peg$FAILED) {
       s0.push(s1);
       s1 = input.charAt(peg$currPos);
-      if (peg$r17.test(s1)) {
+      if (peg$r14.test(s1)) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e98); }
+        if (peg$silentFails === 0) { peg$fail(peg$e91); }
       }
       if (s1 === peg$FAILED) {
         s1 = peg$parseNewline();
@@ -5843,38 +5499,26 @@ function peg$parse(input, options) {
   }
 
   function peg$parseComment() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2;
 
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 35) {
-      s1 = peg$c68;
+      s1 = peg$c64;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = input.charAt(peg$currPos);
-      if (peg$r13.test(s3)) {
-        peg$currPos++;
+      s2 = peg$parseCommentRest();
+      if (s2 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f81();
       } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e90); }
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = input.charAt(peg$currPos);
-        if (peg$r13.test(s3)) {
-          peg$currPos++;
-        } else {
-          s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e90); }
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f78();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5882,7 +5526,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
     }
 
     return s0;
@@ -5892,26 +5536,26 @@ function peg$parse(input, options) {
     let s0, s1;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c69) {
-      s0 = peg$c69;
+    if (input.substr(peg$currPos, 2) === peg$c65) {
+      s0 = peg$c65;
       peg$currPos += 2;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
     }
     if (s0 === peg$FAILED) {
       s0 = input.charAt(peg$currPos);
-      if (peg$r18.test(s0)) {
+      if (peg$r15.test(s0)) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e103); }
+        if (peg$silentFails === 0) { peg$fail(peg$e96); }
       }
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
     }
 
     return s0;
@@ -6036,12 +5680,40 @@ function intern(name) {
 
 // Folds `a op b op c` to the left: ((a op b) op c), each spanning from its
 // left operand to the end of the whole expression.
-function binary(head, tail, location) {
-  const end = location().to;
-  return tail.reduce(
-    (left, [op, right]) => ({ kind: "binary", op, left, right, loc: new TextLoc(lines, left.loc.from, end) }),
-    head,
-  );
+// Binary operators by precedence, loosest first (see Expression).
+const PRECEDENCE = { "|": 0, "^": 1, "&": 2, "<<": 3, ">>": 3, "+": 4, "-": 4, "*": 5, "/": 5, "%": 5 };
+
+// The tree of `head (op operand)*`: left-associative within a precedence
+// level; a node's location runs from its left operand to the end of its
+// level's whole run of operands, as a rule per level located it.
+function expression(head, tail) {
+  if (tail.length === 0) return head;
+  const operands = [head];
+  const ops = [];
+  for (const [op, operand] of tail) {
+    ops.push(op);
+    operands.push(operand);
+  }
+  return level(operands, ops, 0, 0, operands.length - 1);
+}
+
+// Operands i..j, joined by operators of precedence `prec` or tighter.
+function level(operands, ops, prec, i, j) {
+  if (i === j) return operands[i];
+  const end = operands[j].loc.to;
+  let left = null;
+  let op = null;
+  let start = i;
+  for (let k = i; k <= j; k++) {
+    if (k < j && PRECEDENCE[ops[k]] !== prec) continue;
+    const right = level(operands, ops, prec + 1, start, k);
+    left = left === null
+      ? right
+      : { kind: "binary", op, left, right, loc: new TextLoc(lines, left.loc.from, end) };
+    op = ops[k];
+    start = k + 1;
+  }
+  return left;
 }
 function peg$computeLocation(startPos, endPos) {
   if (lastLoc !== null && lastLoc.from === startPos && lastLoc.to === endPos) return lastLoc;
