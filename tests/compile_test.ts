@@ -116,7 +116,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
   for (const kind of Object.keys(ALL) as Op["op"][]) {
     calls.length = 0;
     const op = kind === "do"
-      ? { op: "do", call: { args: [], loc }, bind: null, loc }
+      ? { op: "do", call: { args: [], loc, spec: { run: () => 0 } }, bind: null, loc }
       : kind === "run"
       ? { op: "run", duration: null, loc }
       : kind === "repeat"

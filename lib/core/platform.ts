@@ -324,10 +324,13 @@ export function platformEntry<M extends VmModel>(platform: Platform<M>): Platfor
     ...platform,
     erased: true,
     commands: platform.commands.map((c): CommandSpec<VmModel> => {
-      const steps = c.steps;
+      // The command's functions, not `c.run` read at each call: commands are objects of many
+      // shapes, and a read of one through the wrapper every command shares was a map check that
+      // failed (code thrown away) whenever a run brought a command the last one had not.
+      const run = c.run, steps = c.steps;
       return {
         ...c,
-        run: (vm, actor, args, source) => c.run(own(vm), actor, args, source),
+        run: (vm, actor, args, source) => run(own(vm), actor, args, source),
         steps: steps && {
           names: steps.names,
           run: (vm, actor, args, source) => steps.run(own(vm), actor, args, source),

@@ -19,7 +19,7 @@
  * @module
  */
 import type { Call, Cond, Expr, HandlerDecl, Op, Program } from "../../dsl/program.ts";
-import type { Args, ParamType, RegisterAccess, Val } from "../core/table.ts";
+import type { Args, CommandSpec, ParamType, RegisterAccess, Val } from "../core/table.ts";
 import type { Taken, VmModel } from "../core/platform.ts";
 import type { Loc } from "../../dsl/ast.ts";
 import { applyBinaryOp, applyOp } from "../core/u64.ts";
@@ -52,6 +52,13 @@ export class CompiledOp {
   readonly kind: number;
   /** For `do`: whether its arguments are all literals (see `args`). */
   readonly constant: boolean;
+  /**
+   * For `do`: its command's `run`, read once here. The calls' `spec` objects have as many
+   * shapes as there are commands, so reading `c.spec.run` at every call was a map check that
+   * failed (and threw the optimized code away) whenever a run performed a command the code
+   * had not met; a field of this one class has one shape.
+   */
+  readonly run: CommandSpec<VmModel>["run"] | null = null;
   /** For a `do` whose arguments are not all literals: builds them. */
   readonly argsOf: ArgsBuilder | null = null;
   /** For `let`: its value; for `for`: its items. */
@@ -69,6 +76,7 @@ export class CompiledOp {
           break;
         }
         this.kind = DO;
+        this.run = c.spec.run;
         this.constant = c.register === undefined && c.entries === undefined &&
           c.args.every((a) => a.expr.e === "lit");
         if (!this.constant) this.argsOf = compileArgs(c);
@@ -117,7 +125,7 @@ export function perform(m: Machine, s: CompiledOp): void {
     case DO: {
       const c = (op as Extract<Op, { op: "do" }>).call;
       const a = s.constant ? (s.args ??= m.args(c)) : s.argsOf!(m);
-      const result = m.callWith(c, a);
+      const result = m.callWith(c, a, s.run!);
       const bind = (op as Extract<Op, { op: "do" }>).bind;
       if (bind !== null) m.env.set(bind, result ?? 0);
       m.afterStep();
@@ -181,8 +189,8 @@ export interface Machine {
   block(ops: readonly Op[]): void;
   /** Stops the run: the scenario asked for something it cannot have. */
   inputError(loc: Loc, message: string): never;
-  /** Performs a command with these arguments; vCPU commands retire. */
-  callWith(c: Call, args: Args): Val | void;
+  /** Performs a command (`run` is `c.spec.run`) with these arguments; vCPU commands retire. */
+  callWith(c: Call, args: Args, run: CommandSpec<VmModel>["run"]): Val | void;
   /** Checks the invariants after a step. */
   afterStep(): void;
   /** `run` / `run DURATION`. */
@@ -243,12 +251,27 @@ export interface CompiledHandler {
   readonly binds: boolean;
 }
 
-/** The handler choice of one vCPU: the last take's answer, then by kind and vector. */
-interface HandlerChoice {
-  kind: string;
-  vector: number;
-  handler: CompiledHandler | null;
-  readonly byKind: Map<string, Map<number, CompiledHandler | null>>;
+/**
+ * The handler choice of one vCPU: the last take's answer, then by kind and
+ * vector. A class, as {@link HandlerEntry}, not an object literal: V8 gives
+ * a literal's fields the types of the first object it builds, and building
+ * it again in a later run of the process loosens them, which throws away the
+ * optimized code that relied on them (a take's).
+ */
+class HandlerChoice {
+  kind = "";
+  vector = NaN;
+  handler: CompiledHandler | null = null;
+  readonly byKind = new Map<string, Map<number, CompiledHandler | null>>();
+}
+
+/** A {@link CompiledHandler} (a class for the reason {@link HandlerChoice} is). */
+class HandlerEntry implements CompiledHandler {
+  constructor(
+    readonly decl: HandlerDecl,
+    readonly steps: readonly CompiledOp[],
+    readonly binds: boolean,
+  ) {}
 }
 
 /**
@@ -276,12 +299,7 @@ export class Compiled {
 
   constructor(program: Pick<Program, "vms">) {
     this.#handlers = program.vms.map((vm) =>
-      Array.from({ length: vm.vcpus }, () => ({
-        kind: "",
-        vector: NaN,
-        handler: null,
-        byKind: new Map(),
-      }))
+      Array.from({ length: vm.vcpus }, () => new HandlerChoice())
     );
   }
 
@@ -343,7 +361,7 @@ export class Compiled {
     let h = this.#compiledHandlers.get(decl);
     if (h === undefined) {
       const binds = decl.binds.length !== 0 && readsVariables(decl.body);
-      h = { decl, steps: this.block(decl.body), binds };
+      h = new HandlerEntry(decl, this.block(decl.body), binds);
       this.#compiledHandlers.set(decl, h);
     }
     return h;

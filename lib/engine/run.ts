@@ -22,7 +22,7 @@
 import type { Loc } from "../../dsl/ast.ts";
 import type { Call, Cond, Expr, HandlerDecl, Op, ParallelOp, Program } from "../../dsl/program.ts";
 import type { Timeline } from "../../dsl/timeline.ts";
-import type { Args, RegisterAccess, Val } from "../core/table.ts";
+import type { Args, CommandSpec, RegisterAccess, Val } from "../core/table.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import { formatEvent, Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
@@ -267,6 +267,20 @@ function frameStack(): Frame[] {
   return stack;
 }
 
+/**
+ * A vCPU's first spares: one frame made now, so that a take in a handler
+ * nested no deeper than one finds a frame to reuse. Then `enter` never
+ * builds one in the middle of a run: a path taken only at each run's
+ * first take has no type feedback in a later run (V8 collects none in a
+ * function's first calls), and taking it there threw away the optimized
+ * code that had inlined `enter`.
+ */
+function spareFrameStack(): Frame[] {
+  const stack = frameStack();
+  stack.push({ ...NO_FRAME });
+  return stack;
+}
+
 const NO_FRAME: Frame = {
   ops: [],
   steps: null,
@@ -412,7 +426,7 @@ class Interpreter {
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
     this.frames = this.vms.map((vm) => vm.cpus.map(frameStack));
-    this.spareFrames = this.vms.map((vm) => vm.cpus.map(frameStack));
+    this.spareFrames = this.vms.map((vm) => vm.cpus.map(spareFrameStack));
     this.idle = this.vms.map((vm) => vm.cpus.map(() => false));
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
@@ -940,18 +954,21 @@ class Interpreter {
 
   /** Performs a command; vCPU commands are instructions, so they retire. */
   call(c: Call): Val | void {
-    return this.callWith(c, this.args(c));
+    return this.callWith(c, this.args(c), c.spec.run);
   }
 
-  /** {@link Interpreter.call} with its arguments evaluated already. */
-  callWith(c: Call, args: Args): Val | void {
+  /**
+   * {@link Interpreter.call} with its arguments evaluated already and its command's `run`
+   * given (see {@link CompiledOp.run}).
+   */
+  callWith(c: Call, args: Args, run: CommandSpec<VmModel>["run"]): Val | void {
     const vm = this.vms[c.vm];
     // A traced run, a model's refusal and a fault are apart, so that this stays small enough
     // for V8 to inline where a round trip's commands are performed.
     if (c.cpu >= 0 && this.trace.enabled) return this.callTraced(c, args);
     let result: Val | void;
     try {
-      result = c.spec.run(vm, c.cpu, args, c.source);
+      result = run(vm, c.cpu, args, c.source);
     } catch (e) {
       this.commandThrew(c, e);
     }

@@ -436,16 +436,48 @@ export class MsiDecoder implements MsiSink {
    */
   readonly message: ApicMessage = fixedMessage(0, 0, "msi");
 
+  /**
+   * Whether `message` holds the decoding of the write below (its
+   * address-low, address-high, data, and the x2APIC format as 1 or 0): a
+   * storm writes one MSI again and again, and the decoding is a function of
+   * these alone.
+   */
+  #decoded = false;
+  #decodedLo = 0;
+  #decodedHi = 0;
+  #decodedData = 0;
+  #decodedX2 = 0;
+
   /** A decoder onto `bus` with KVM's decoding `options` (the VM's x2APIC API). */
   constructor(readonly bus: ApicSink, readonly options: MsiDecodeOptions = {}) {}
 
   /** Decodes and delivers one write (see {@link MsiSink.writeMsi}). */
   writeMsi(addressLo: number, addressHi: number, data: number, source: MessageSource): number {
     const m = this.message;
-    this.status = decodeMsiInto(m, addressLo, addressHi, data, this.options);
-    if (this.status !== MsiStatus.Ok) return -EINVAL;
-    m.source = source;
+    const x2 = this.options.x2apicFormat === true ? 1 : 0;
+    if (
+      !this.#decoded || addressLo !== this.#decodedLo || addressHi !== this.#decodedHi ||
+      data !== this.#decodedData || x2 !== this.#decodedX2 || m.source !== source
+    ) {
+      if (!this.#decode(addressLo, addressHi, data, x2)) return -EINVAL;
+      m.source = source;
+    }
     return this.bus.deliver(m);
+  }
+
+  /** {@link MsiDecoder.writeMsi}'s decoding into `message`; whether it decoded. */
+  #decode(addressLo: number, addressHi: number, data: number, x2: number): boolean {
+    this.status = decodeMsiInto(this.message, addressLo, addressHi, data, this.options);
+    if (this.status !== MsiStatus.Ok) {
+      this.#decoded = false;
+      return false;
+    }
+    this.#decoded = true;
+    this.#decodedLo = addressLo;
+    this.#decodedHi = addressHi;
+    this.#decodedData = data;
+    this.#decodedX2 = x2;
+    return true;
   }
 }
 

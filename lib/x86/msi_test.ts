@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixedMessage } from "./apic_message.ts";
+import { type ApicMessage, fixedMessage } from "./apic_message.ts";
 import {
   decodeMsi,
   decodeMsiAddress,
@@ -7,6 +7,7 @@ import {
   decodeMsiInto,
   encodeMsi,
   isMsiError,
+  MsiDecoder,
   MsiStatus,
 } from "./msi.ts";
 
@@ -127,4 +128,36 @@ Deno.test("decodeMsiAddress() and decodeMsiData() name every field", () => {
     level: 1,
     trigger: 1,
   });
+});
+
+Deno.test("MsiDecoder: a write repeated is delivered as decoded; a change of any input, the x2APIC format or the source decodes again", () => {
+  const seen: string[] = [];
+  const sink = {
+    deliver: (m: ApicMessage) => (seen.push(`${m.source} ${m.vector} ${m.dest} ${m.level}`), 1),
+  };
+  const options = { x2apicFormat: false };
+  const msi = new MsiDecoder(sink, options);
+  msi.writeMsi(0xfee01000, 0, 0x41, "msi");
+  msi.writeMsi(0xfee01000, 0, 0x41, "msi");
+  msi.writeMsi(0xfee02000, 0, 0x41, "msi"); // another destination
+  msi.writeMsi(0xfee02000, 0, 0x8042, "msi"); // another vector, level
+  msi.writeMsi(0xfee02000, 0x100, 0x8042, "msi"); // address-high ignored without x2APIC format
+  options.x2apicFormat = true; // KVM_CAP_X2APIC_API enabled since
+  msi.writeMsi(0xfee02000, 0x100, 0x8042, "msi"); // now destination 0x102
+  msi.writeMsi(0xfee02000, 0x100, 0x8042, "ioapic");
+  assert.deepEqual(seen, [
+    "msi 65 1 false",
+    "msi 65 1 false",
+    "msi 65 2 false",
+    "msi 66 2 true",
+    "msi 66 2 true",
+    "msi 66 258 true",
+    "ioapic 66 258 true",
+  ]);
+  // A write that does not decode delivers nothing, and the next good one is decoded anew.
+  assert.equal(msi.writeMsi(0xfee02000, 0x101, 0x8042, "msi"), -22);
+  assert.equal(msi.status, MsiStatus.BadAddressHigh);
+  assert.equal(msi.writeMsi(0xfee02000, 0x100, 0x8042, "msi"), 1);
+  assert.equal(msi.status, MsiStatus.Ok);
+  assert.equal(seen.length, 8);
 });
