@@ -283,3 +283,51 @@ vcpu0: nop
   };
   assert.notEqual(at([0, 2, 1]), at([2, 0, 1]));
 });
+
+Deno.test("fields hashed as small words (the vCPU's shadow, the EOI broadcast mode, the PIC's poll) tell every value apart", () => {
+  const program = checkText(
+    `scenario "one x86 guest at a choice"
+vm guest { arch x86_64  vcpus 2 }
+parallel {
+  vcpu0: nop
+  vcpu1: nop
+}
+`,
+    "words.scn",
+  );
+  const STOP = Symbol("stop");
+  let state: RunState | null = null;
+  try {
+    runProgram(program, {
+      trace: false,
+      history: "counts",
+      scheduler: {
+        next(_b, _done, s) {
+          state = s;
+          throw STOP;
+        },
+      },
+    });
+  } catch (e) {
+    if (e !== STOP) throw e;
+  }
+  const s = state as RunState | null;
+  assert.ok(s !== null);
+  const vm = s.vms[0] as X86Vm;
+  const fp = new Fingerprinter(program);
+  // Each value of each field: one fingerprint apiece, and the field put back gives the first again.
+  const distinct = <T>(set: (v: T) => void, values: T[]) => {
+    const keys = values.map((v) => (set(v), fp.of(s, [0])));
+    assert.equal(new Set(keys).size, values.length, String(values));
+    set(values[0]);
+    return keys[0];
+  };
+  const base = fp.of(s, [0]);
+  assert.equal(vm.eoiBroadcastMode, "quirked");
+  assert.equal(vm.pic!.poll, "architectural");
+  const cpu = vm.cpus[1], pic = vm.pic!;
+  assert.equal(distinct((v) => cpu.shadow = v, ["none", "sti", "mov_ss"] as const), base);
+  const modes = ["quirked", "enabled", "disabled"] as const;
+  assert.equal(distinct((v) => vm.eoiBroadcastMode = v, [...modes]), base);
+  assert.equal(distinct((v) => pic.poll = v, ["architectural", "kvm-legacy"] as const), base);
+});

@@ -246,6 +246,11 @@ type OwnMpState =
   | typeof MpState.InitReceived
   | typeof MP_SHUTDOWN;
 
+/** {@link Shadow} as the two bits X86Cpu.hashFields feeds: 0 for no value of the type. */
+function shadowBits(s: Shadow): number {
+  return s === "none" ? 1 : s === "sti" ? 2 : s === "mov_ss" ? 3 : 0;
+}
+
 /** Real-mode reset state of CS and RIP (SDM "Processor State After Reset"; KVM `kvm_vcpu_reset`). */
 const RESET_CS_SELECTOR = 0xf000;
 const RESET_CS_BASE = 0xffff0000;
@@ -282,7 +287,15 @@ const FRAME_CODE_SHIFT = 32;
  * ```
  */
 export class X86Cpu implements CpuModel {
-  readonly name: string;
+  /** Declared first, where the public field was: the fields the fast paths read keep their places. */
+  readonly #name: string;
+  /**
+   * `vcpuN`, N its index. Fixed at creation: an accessor rather than a
+   * field, so that `scn explore`'s fingerprint need not hash it at every state.
+   */
+  get name(): string {
+    return this.#name;
+  }
   /**
    * INIT, SIPI and NMI latching (`service`), the end of a shadow or an
    * interrupt window (`retire`) and IRET touch only this vCPU, its LAPIC
@@ -430,8 +443,6 @@ export class X86Cpu implements CpuModel {
     h.value(this.lapic);
     h.value(this.extint);
     hashTrace(h, this.trace);
-    h.value(this.name);
-    h.value(this.shadow);
     // The numbers in one block (see HASHED); each fits 32 bits: CS and RIP
     // hold their reset values or what a SIPI set.
     const w = HASHED;
@@ -445,7 +456,9 @@ export class X86Cpu implements CpuModel {
     w[6] = (this.interruptFlag ? 1 : 0) | (this.nmiBlocked ? 2 : 0) | (this.faulted ? 4 : 0) |
       (this.overflowFlag ? 8 : 0) | (this.longMode ? 16 : 0) | (this.lapicInKernel ? 32 : 0) |
       (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0) |
-      (this.#pvEoiWritten ? 512 : 0) | (this.#pvUnhalted ? 1024 : 0);
+      (this.#pvEoiWritten ? 512 : 0) | (this.#pvUnhalted ? 1024 : 0) |
+      // The shadow as two bits, not a string hashed at every state.
+      (shadowBits(this.shadow) << 11);
     h.block(w, 7);
     this.run.hashFields(h);
     h.value(this.#hooks);
@@ -582,7 +595,7 @@ export class X86Cpu implements CpuModel {
     readonly trace: Trace,
     options: X86CpuOptions = {},
   ) {
-    this.name = `vcpu${index}`;
+    this.#name = `vcpu${index}`;
     this.lapicInKernel = options.lapicInKernel ?? true;
     this.picInKernel = this.lapicInKernel && (options.picInKernel ?? true);
     // KVM: without an in-kernel irqchip every vCPU is RUNNABLE; with one, only the BSP.

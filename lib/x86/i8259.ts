@@ -359,7 +359,9 @@ export class I8259Pair {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.value(this.poll);
+    // A word, not a string hashed at every state (0 for no value of the type).
+    const p = this.poll;
+    h.n(p === "architectural" ? 1 : p === "kvm-legacy" ? 2 : 0);
   }
 
   /**

@@ -302,8 +302,15 @@ function tableKey(entries: readonly Readonly<RoutingEntry>[]): string {
  * ```
  */
 export class GsiRouting {
-  /** The irqchip mode the VM was created with. */
-  readonly mode: "kernel" | "split";
+  /**
+   * The irqchip mode the VM was created with. Fixed at creation: an accessor
+   * rather than a field, so that `scn explore`'s fingerprint need not hash it
+   * at every state.
+   */
+  get mode(): "kernel" | "split" {
+    return this.#mode;
+  }
+  readonly #mode: "kernel" | "split";
   readonly #opts: GsiRoutingOptions;
   /** KVM_X2APIC_API_USE_32BIT_IDS (`kvm_msi_route_invalid`, `kvm_set_msi`). */
   #x2apicFormat: boolean;
@@ -318,8 +325,8 @@ export class GsiRouting {
   readonly #xenRoute = { port: 0, vcpu: 0, priority: 0 };
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
-  hashFields(h: StateHash): void {
-    h.value(this.mode);
+  hashFields(_h: StateHash): void {
+    // None: the mode is fixed at creation (an accessor), the rest private (hashPrivate).
   }
 
   /**
@@ -347,7 +354,9 @@ export class GsiRouting {
    */
   hashPrivate(h: StateHash): void {
     h.value(this.#entriesKey ??= tableKey(this.#entries));
-    h.value(this.#lastError);
+    // No error (the rule): a word, not the empty string hashed.
+    if (this.#lastError === "") h.n(0);
+    else h.value(this.#lastError);
     h.bool(this.#x2apicFormat);
   }
 
@@ -373,7 +382,7 @@ export class GsiRouting {
       x2apicFormat: opts.x2apicFormat ?? false,
       checkBase: opts.strictMsiAddress ?? false,
     });
-    this.mode = opts.mode;
+    this.#mode = opts.mode;
     this.#name = opts.name ?? "kvm";
     // KVM_CREATE_IRQCHIP installs the default table; enabling the split
     // irqchip installs an empty one (kvm_setup_empty_irq_routing).

@@ -490,8 +490,19 @@ export class X86Vm implements VmModel {
     return 0;
   }
 
+  /**
+   * The VM's name in the scenario. Fixed at creation: an accessor rather
+   * than a field, so that `scn explore`'s fingerprint need not hash it at
+   * every state.
+   */
+  get name(): string {
+    return this.#name;
+  }
+  readonly #name: string;
+
   /** Builds the VM as KVM would have it after creating the irqchip and the vCPUs. */
-  constructor(readonly name: string, readonly config: X86VmConfig, env: ModelEnv) {
+  constructor(name: string, readonly config: X86VmConfig, env: ModelEnv) {
+    this.#name = name;
     this.#env = env;
     const trace = env.trace;
     this.trace = trace;
@@ -926,7 +937,6 @@ export class X86Vm implements VmModel {
    */
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.value(this.name);
     h.fixed(this.config, hashConfig);
     h.value(this.bus);
     // The vCPUs themselves, not the array first: it is the VM's own.
@@ -941,8 +951,12 @@ export class X86Vm implements VmModel {
     h.value(this.ram);
     h.value(this.irqfds);
     h.value(this.eventfds);
-    h.value(this.eoiBroadcastMode);
-    h.bool(this.exceptionPayloadEnabled);
+    // The mode and the flag in one word, not a string hashed at every state.
+    const mode = this.eoiBroadcastMode;
+    h.n(
+      (mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) |
+        (this.exceptionPayloadEnabled ? 4 : 0),
+    );
     h.n(this.x2apicApi);
     h.n(this.kvmclockOffsetNs);
     for (const hv of this.hyperv) hv.hashFields(h);
