@@ -477,7 +477,7 @@ export class X86Cpu implements CpuModel {
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
    * null when the LAPIC cannot be saved or the machine-check registers
    * were set (KVM_X86_SETUP_MCE, SET_MCE, a WRMSR). Fixed at creation, not saved:
-   * index, name, trace, lapicInKernel, picInKernel, longMode, #now, #entered, #pvCpuid (a
+   * index, #name, trace, lapicInKernel, picInKernel, longMode, #now, #entered, #pvCpuid (a
    * reader of the VM's CPUID records, which the VM saves), hv, #hyperv (the VM's, which a VM with
    * a SynIC does not save); scratch: #taken (the last
    * take, copied out by the engine at once). #injected, #intVector, #mpOwn and

@@ -333,7 +333,7 @@ export class GsiRouting {
    * Saves the routing table and returns a function that puts it back, for
    * `scn explore` (`VmModel.snapshot`). Tables are replaced whole, never
    * changed, so they are kept by reference. Fixed at creation, not saved:
-   * mode, #opts, #name; scratch: #xenRoute, #msi (the decoder's status and
+   * #mode, #opts, #name; scratch: #xenRoute, #msi (the decoder's status and
    * message are the last write's, set before they are read).
    */
   snapshot(): () => void {

@@ -986,7 +986,7 @@ export class X86Vm implements VmModel {
    * function that puts it back into these same objects, for `scn explore`
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
-   * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: name, config, trace, xen,
+   * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: #name, config, trace, xen,
    * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel, #built (set at the
    * constructor's end); scratch: #scanMessage (rewritten before each read); #msi's
    * status and message are the last write's, set before they are read.
