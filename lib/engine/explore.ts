@@ -16,7 +16,9 @@
  *   Each item starts from the state at the first parallel block's first
  *   choice, which every order reaches the same way: a snapshot of it
  *   ({@link RunState.snapshot}, the models' `VmModel.snapshot` hooks) is put
- *   back for the next item when one ends inside that block execution.
+ *   back for the next item when one ends inside that block execution, or
+ *   at the scenario's end when the block is a statement of its top level
+ *   (the program then goes on from that block, {@link RunState.resume}).
  *   Otherwise (no hook, or a VM that cannot save its state there) the
  *   scenario is run again from the start (stateless search, as in VeriSoft
  *   or CHESS).
@@ -235,6 +237,8 @@ export class SearchContext {
   readonly maxSteps: number | undefined;
   readonly shard: { index: number; count: number } | undefined;
   readonly restore: boolean;
+  /** The parallel blocks that are statements of the program's top level ({@link RunState.resume}). */
+  readonly topLevel: ReadonlySet<ParallelOp>;
   /** Per block, what every choice in it asks (one lookup instead of four). */
   readonly #info = new Map<ParallelOp, BlockInfo>();
 
@@ -242,6 +246,7 @@ export class SearchContext {
     this.shard = options.shard;
     this.blocks = parallelBlocks(program);
     this.blocks.forEach((b, i) => this.blockIndex.set(b, i));
+    this.topLevel = new Set(this.blocks.filter((b) => program.body.includes(b)));
     this.fingerprinter = new Fingerprinter(program);
     this.maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
@@ -300,6 +305,9 @@ class ItemScheduler implements Scheduler {
   #info: BlockInfo | null = null;
   /** Puts the run back to the first block execution's first choice; null when unavailable. */
   #restore: (() => boolean) | null = null;
+  /** That block and the run's state, for a run that goes to its end ({@link ItemScheduler.resumed}). */
+  #restoreBlock: ParallelOp | null = null;
+  #state: RunState | null = null;
   /**
    * Whether the events of the item that ended the run were given to the
    * source already; `following` is then the item to run next (null: none).
@@ -328,11 +336,36 @@ class ItemScheduler implements Scheduler {
    * ends the run.
    */
   #end(): number {
-    if (this.#restore === null || this.#entries !== 1) throw STOP;
+    if (this.#restore === null || this.#entries !== 1 || !this.#handOver()) throw STOP;
+    return RESTART_BLOCK;
+  }
+
+  /**
+   * For a run that went to its end, with a snapshot taken at a block of the
+   * program's top level: hands the item's events over and runs the next
+   * item from that block's first choice ({@link RunState.resume}), rather
+   * than the scenario being run again from its start. Null when the run is
+   * over instead (`handedOver` says whether the events were given).
+   */
+  resumed(): ScenarioResult | null {
+    const state = this.#state, block = this.#restoreBlock;
+    if (state === null || block === null || state.resume === undefined) return null;
+    if (!this.ctx.topLevel.has(block) || !this.#handOver()) return null;
+    const result = state.resume(block);
+    if (result === null) throw new Error("explore: a top-level block was not found to resume at");
+    return result;
+  }
+
+  /**
+   * Hands the item's events over and puts the run back to its snapshot for
+   * the next item; false when there is none, or the snapshot could not be
+   * put back (then `following` is the item, for a run from the start).
+   */
+  #handOver(): boolean {
     this.handedOver = true;
     const next = this.source!.take(this.events);
     this.following = next;
-    if (next === null || !this.#restore()) throw STOP;
+    if (next === null || !this.#restore!()) return false;
     this.restores++;
     this.handedOver = false;
     this.following = null;
@@ -344,7 +377,7 @@ class ItemScheduler implements Scheduler {
     this.sleep = NO_SLEEP;
     this.sizes = [];
     this.#entries = 0;
-    return RESTART_BLOCK;
+    return true;
   }
 
   next(block: ParallelOp, done: readonly boolean[], state: RunState): number {
@@ -376,6 +409,7 @@ class ItemScheduler implements Scheduler {
         this.source.wantSnapshot()
       ) {
         this.#restore = state.snapshot?.() ?? null;
+        if (this.#restore !== null) (this.#restoreBlock = block, this.#state = state);
       }
       this.sleep = NO_SLEEP;
       // Never changed: the plan's own array serves (one less per order).
@@ -572,17 +606,21 @@ export function runItems(
 function runScheduled(s: ItemScheduler): void {
   const ctx = s.ctx;
   try {
-    const result = runProgram(ctx.program, {
+    let result: ScenarioResult | null = runProgram(ctx.program, {
       scheduler: s,
       trace: false,
       history: "counts",
       maxSteps: ctx.maxSteps,
     });
-    s.events.push(
-      result.failures.length > 0
-        ? { e: "fail", path: s.path.slice() }
-        : { e: "end", sizes: s.sizes },
-    );
+    // Each item that goes to the end, the next one from the snapshot where it can.
+    while (result !== null) {
+      s.events.push(
+        result.failures.length > 0
+          ? { e: "fail", path: s.path.slice() }
+          : { e: "end", sizes: s.sizes },
+      );
+      result = s.resumed();
+    }
   } catch (e) {
     if (e === STOP) return;
     if (e instanceof ScnError) {

@@ -5,6 +5,7 @@ import { Lapic } from "../x86/lapic.ts";
 import { X86Vm } from "../x86/vm.ts";
 import { exploreLibrary } from "../../tests/explore_library.ts";
 import {
+  explore,
   runItem,
   runItems,
   runSearch,
@@ -14,6 +15,7 @@ import {
   type WorkItem,
 } from "./explore.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
+import { checkText } from "../api/scenario.ts";
 
 interface Recorded {
   /** The events of every item, in the order merged. */
@@ -87,6 +89,32 @@ Deno.test("orders started from the block's snapshot search as orders run again f
   assert.deepEqual(bad, [], "searches that differ with restore on");
   // The snapshots are what is under test: they were used, and often.
   assert.ok(restores > 300, `${restores} restores`);
+});
+
+Deno.test("an order after one that went to the end starts from the snapshot, not a new VM", () => {
+  // The bench's search: four of its orders go to the end of the scenario.
+  const program = checkText(
+    Deno.readTextFileSync(new URL("../../bench/scenarios/explore_interleave.scn", import.meta.url)),
+    "explore_interleave.scn",
+  );
+  const original = X86Vm.prototype.snapshot;
+  let snapshots = 0;
+  X86Vm.prototype.snapshot = function (this: X86Vm) {
+    snapshots++;
+    return original.call(this);
+  };
+  let result;
+  try {
+    ({ value: result } = countingRestores(() => explore(program, { reduce: false })));
+  } finally {
+    X86Vm.prototype.snapshot = original;
+  }
+  assert.ok(result.stats.complete >= 2, `${result.stats.complete} orders went to the end`);
+  // One VM, saved once: every later order, after an end too, is put back into it.
+  assert.equal(snapshots, 1);
+  // Restart-from-the-start gives the same search (the library tests above compare them).
+  const again = explore(program, { reduce: false, restore: false });
+  assert.deepEqual(result.stats, again.stats);
 });
 
 Deno.test("with the reduction on too, restoring changes no search (library)", () => {

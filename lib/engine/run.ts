@@ -147,6 +147,16 @@ export interface RunState {
    * then the run must be abandoned.
    */
   snapshot?(): (() => boolean) | null;
+  /**
+   * For a run that went to its end and was then put back (with a function
+   * {@link RunState.snapshot} gave at the first choice of `block`, a
+   * statement of the program's top level): runs the program from `block`
+   * to its end again and gives the result, as {@link runProgram} would
+   * have. `scn explore` starts its next order so rather than building the
+   * VMs again. Null, running nothing, when `block` is not at the top level.
+   * (Runs with a snapshot have nothing for `VmModel.dispose` to do.)
+   */
+  resume?(block: ParallelOp): ScenarioResult | null;
 }
 
 /**
@@ -506,6 +516,20 @@ class Interpreter {
 
   run(): ScenarioResult {
     this.block(this.program.body);
+    return this.result();
+  }
+
+  /** See {@link RunState.resume}. */
+  resume(block: ParallelOp): ScenarioResult | null {
+    const body = this.program.body;
+    const from = body.indexOf(block);
+    if (from < 0) return null;
+    this.block(body, from);
+    return this.result();
+  }
+
+  /** The result of the run, once its last statement ran. */
+  result(): ScenarioResult {
     const p = this.program;
     const status = outcomeOf(p, this.failures);
     return {
@@ -532,19 +556,21 @@ class Interpreter {
 
   // ---- statements ------------------------------------------------------------
 
-  block(ops: readonly Op[]): void {
+  /** Runs `ops` from the `from`-th on (a resumed run, {@link RunState.resume}: not the first). */
+  block(ops: readonly Op[], from = 0): void {
     // Handler statements run through stepCpu, not here: only the timeline is observed.
     const onStep = this.onStep;
     if (this.compiled !== null) {
       const steps = this.compiled.block(ops);
-      for (let i = 0; i < steps.length; i++) {
+      for (let i = from; i < steps.length; i++) {
         perform(this, steps[i]);
         // A timeline's steps are its statements (see `timeline`).
         if (onStep !== undefined && ops[i].op !== "timeline") onStep(ops[i].loc, this);
       }
       return;
     }
-    for (const op of ops) {
+    for (let i = from; i < ops.length; i++) {
+      const op = ops[i];
       this.exec(op);
       if (onStep !== undefined && op.op !== "timeline") onStep(op.loc, this);
     }
