@@ -6,6 +6,7 @@
  */
 import type { Loc } from "../ast.ts";
 import { type Diagnostic, didYouMean, ScnError } from "../../lib/core/diagnostic.ts";
+import { TextLoc } from "../../lib/core/loc.ts";
 
 /**
  * Reads an included file: `path` as written, resolved against the including
@@ -91,5 +92,9 @@ export function suggest(word: string, names: Iterable<string>): string | undefin
 /** The text a location covers. */
 export function sliceOf(ctx: CheckContext, loc: Loc): string {
   const text = ctx.sources.get(loc.source);
-  return text === undefined ? "" : text.slice(loc.start.offset, loc.end.offset);
+  if (text === undefined) return "";
+  // A parsed location has its offsets: its line and column are not worked out for this.
+  return loc instanceof TextLoc
+    ? text.slice(loc.from, loc.to)
+    : text.slice(loc.start.offset, loc.end.offset);
 }

@@ -892,25 +892,34 @@ function nameWords(spec: CommandSpec<VmModel>): readonly string[] {
   return words;
 }
 
-/** Each actor's commands grouped by their name's first word, in table order. */
-const BY_FIRST_WORD = new WeakMap<
-  readonly CommandSpec<VmModel>[],
-  Map<string, readonly CommandSpec<VmModel>[]>
->();
+/**
+ * An actor's commands by their name's first word, then by their second
+ * (`read icc_iar1`: the Arm vCPU has ninety `read ...` commands), each list
+ * in table order; `one` holds the names of a single word.
+ */
+interface ByWords {
+  one: readonly CommandSpec<VmModel>[];
+  bySecond: Map<string, readonly CommandSpec<VmModel>[]>;
+}
 
-function byFirstWord(
-  commands: readonly CommandSpec<VmModel>[],
-): Map<string, readonly CommandSpec<VmModel>[]> {
-  let index = BY_FIRST_WORD.get(commands);
+const BY_WORDS = new WeakMap<readonly CommandSpec<VmModel>[], Map<string, ByWords>>();
+
+function byWords(commands: readonly CommandSpec<VmModel>[]): Map<string, ByWords> {
+  let index = BY_WORDS.get(commands);
   if (index === undefined) {
-    const groups = new Map<string, CommandSpec<VmModel>[]>();
+    index = new Map();
     for (const spec of commands) {
-      const first = nameWords(spec)[0];
-      let group = groups.get(first);
-      if (group === undefined) groups.set(first, group = []);
-      group.push(spec);
+      const [first, second] = nameWords(spec);
+      let group = index.get(first);
+      if (group === undefined) index.set(first, group = { one: [], bySecond: new Map() });
+      if (second === undefined) (group.one as CommandSpec<VmModel>[]).push(spec);
+      else {
+        const list = group.bySecond.get(second) as CommandSpec<VmModel>[] | undefined;
+        if (list === undefined) group.bySecond.set(second, [spec]);
+        else list.push(spec);
+      }
     }
-    BY_FIRST_WORD.set(commands, index = groups);
+    BY_WORDS.set(commands, index);
   }
   return index;
 }
@@ -918,7 +927,8 @@ function byFirstWord(
 /**
  * Finds the command whose name words match the leading identifier words:
  * the longest match, the first in table order among equals. Only commands
- * whose name starts with the first word are tried (a platform has hundreds).
+ * whose name starts with the first two words are tried, then those of one
+ * word (a platform has hundreds).
  */
 function matchCommand(
   args: readonly Arg[],
@@ -926,18 +936,26 @@ function matchCommand(
 ): { spec: CommandSpec<VmModel>; used: number } | null {
   const head = args[0];
   if (head === undefined || head.kind !== "ident") return null;
-  const candidates = byFirstWord(commands).get(head.name);
-  if (candidates === undefined) return null;
+  const group = byWords(commands).get(head.name);
+  if (group === undefined) return null;
+  const second = args[1];
+  const longer = second?.kind === "ident" ? group.bySecond.get(second.name) : undefined;
   let best: { spec: CommandSpec<VmModel>; used: number } | null = null;
-  for (const spec of candidates) {
-    const words = nameWords(spec);
-    if (words.length > args.length) continue;
-    if (
-      words.every((w, i) => args[i].kind === "ident" && (args[i] as { name: string }).name === w)
-    ) {
-      if (!best || words.length > best.used) best = { spec, used: words.length };
+  if (longer !== undefined) {
+    for (const spec of longer) {
+      const words = nameWords(spec);
+      if (words.length > args.length || (best !== null && words.length <= best.used)) continue;
+      let i = 2;
+      while (i < words.length) {
+        const a = args[i];
+        if (a.kind !== "ident" || a.name !== words[i]) break;
+        i++;
+      }
+      if (i === words.length) best = { spec, used: words.length };
     }
   }
+  // Names of two words or more are longer than any of one.
+  if (best === null && group.one.length > 0) best = { spec: group.one[0], used: 1 };
   return best;
 }
 

@@ -84,7 +84,7 @@ function readSettings(
     } else {
       fail(item.loc, "expected a setting name here", settingHint("", names()));
     }
-    const spec = settings.find((x) => x.name === key);
+    const spec = byName(settings).get(key);
     if (!spec) {
       fail(
         keyLoc,
@@ -116,12 +116,44 @@ function readSettings(
       i++;
     }
   }
-  for (const spec of settings) {
-    const k = prefix + spec.name;
-    if (!(k in values) && spec.value.kind !== "flag") values[k] = spec.value.default;
-    // Defaults of a nested block apply even when the block is absent; given ones stay.
-    if (spec.block) readSettings([], spec.block, `${k}.`, values);
+  for (const [k, v] of defaultsOf(settings, prefix)) if (!(k in values)) values[k] = v;
+}
+
+// A table's settings by name, and its defaults under each prefix: worked out
+// once per table, not for every vm block of every scenario.
+const BY_NAME = new WeakMap<readonly SettingSpec[], Map<string, SettingSpec>>();
+const DEFAULTS = new WeakMap<readonly SettingSpec[], Map<string, readonly [string, Val][]>>();
+
+function byName(settings: readonly SettingSpec[]): Map<string, SettingSpec> {
+  let map = BY_NAME.get(settings);
+  if (map === undefined) {
+    map = new Map();
+    // The first of a name, as a search in table order finds it.
+    for (const x of settings) if (!map.has(x.name)) map.set(x.name, x);
+    BY_NAME.set(settings, map);
   }
+  return map;
+}
+
+/**
+ * The default of every setting that takes a value, keys prefixed, in the
+ * order they are applied: each setting, then the defaults of its nested
+ * block, which apply even when the block is absent (given values stay).
+ */
+function defaultsOf(settings: readonly SettingSpec[], prefix: string): readonly [string, Val][] {
+  let byPrefix = DEFAULTS.get(settings);
+  if (byPrefix === undefined) DEFAULTS.set(settings, byPrefix = new Map());
+  let list = byPrefix.get(prefix);
+  if (list === undefined) {
+    const out: [string, Val][] = [];
+    for (const spec of settings) {
+      const k = prefix + spec.name;
+      if (spec.value.kind !== "flag") out.push([k, spec.value.default]);
+      if (spec.block) out.push(...defaultsOf(spec.block, `${k}.`));
+    }
+    byPrefix.set(prefix, list = out);
+  }
+  return list;
 }
 
 /**
