@@ -192,6 +192,12 @@ export interface Program {
   body: Op[];
   /** The text of every source read (the file and its includes), for quoting in messages. */
   sources: ReadonlyMap<string, string>;
+  /**
+   * Whether the checker lowered a `took ... in order` condition into it.
+   * False lets a run skip looking for them (lib/engine/history.ts); a
+   * program the checker did not make leaves it out and is searched.
+   */
+  tookInOrder?: boolean;
 }
 
 /** A `parallel` block: the ops whose interleavings `scn explore` searches. */

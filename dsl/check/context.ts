@@ -33,6 +33,8 @@ export interface CheckContext {
    * Absent for callers that want the first problem thrown.
    */
   problems?: Diagnostic[];
+  /** Set once a `took ... in order` condition is lowered (see `Program.tookInOrder`). */
+  tookInOrder?: boolean;
 }
 
 /** After this many problems the checker stops: the rest are likely echoes. */

@@ -1717,6 +1717,7 @@ function lowerConditionTree(c: Condition, scope: Scope): Cond {
 
 function lowerTook(c: Condition & { kind: "took" }, actor: ActorRef, scope: Scope): Cond {
   if (actor.kind !== "vcpu") fail(c.actor.loc, "only vCPUs take interrupts");
+  if (c.spec.inOrder) scope.ctx.tookInOrder = true;
   return {
     c: "took",
     vm: actor.vm,

@@ -163,5 +163,6 @@ export function check(file: ScnFile | SkimmedFile, options: CheckOptions): Progr
     handlers: lowered.handlers,
     body: lowered.body,
     sources,
+    tookInOrder: ctx.tookInOrder === true,
   };
 }

@@ -117,6 +117,7 @@ function matches(kind: string, vector: number, wanted: Val): boolean {
 }
 
 const IN_ORDER = new WeakMap<Program, TookCond[]>();
+const NO_CONDS: readonly TookCond[] = [];
 
 /**
  * Every `took ... in order` condition in the program, wherever it stands
@@ -125,7 +126,9 @@ const IN_ORDER = new WeakMap<Program, TookCond[]>();
  * op kinds, so a new statement kind cannot hide one; the model tables it
  * points to (`spec`, `platform`, `param`, `field`) are not program data.
  */
-function inOrderConds(program: Program): TookCond[] {
+function inOrderConds(program: Program): readonly TookCond[] {
+  // Most programs have none, and the checker says so: no walk over all their data.
+  if (program.tookInOrder === false) return NO_CONDS;
   // `scn explore` runs one program many times; its conditions are found once.
   const known = IN_ORDER.get(program);
   if (known !== undefined) return known;
