@@ -132,18 +132,28 @@ function expandNested(
   ctx: CheckContext,
   stack: IncludeStack,
 ): Statement {
-  const sub = (b: Statement[]) => expandIncludes(b, source, ctx, stack);
+  // A statement with no include inside is kept as it is, not copied: trees are only read.
+  const sub = (b: Statement[]) => {
+    const out = expandIncludes(b, source, ctx, stack);
+    return out.length === b.length && out.every((x, i) => x === b[i]) ? b : out;
+  };
   switch (s.kind) {
     case "repeat":
     case "for":
     case "parallel":
     case "handler":
-    case "window":
-      return { ...s, body: sub(s.body) };
-    case "if":
-      return { ...s, then: sub(s.then), else: s.else ? sub(s.else) : undefined };
-    case "action":
-      return { ...s, body: expandNested(s.body, source, ctx, stack) };
+    case "window": {
+      const body = sub(s.body);
+      return body === s.body ? s : { ...s, body };
+    }
+    case "if": {
+      const then = sub(s.then), otherwise = s.else ? sub(s.else) : undefined;
+      return then === s.then && otherwise === s.else ? s : { ...s, then, else: otherwise };
+    }
+    case "action": {
+      const body = expandNested(s.body, source, ctx, stack);
+      return body === s.body ? s : { ...s, body };
+    }
     default:
       return s;
   }

@@ -96,23 +96,25 @@ export function lowerStatements(
 
 // A skimmed run's bindings were collected by the parser (`bindings` in dsl/scn.peggy).
 function collectBindings(stmts: readonly TopLevel[], out: Set<string>): void {
-  for (const s of stmts) {
-    if (s.kind === "skimmed") {
-      for (const name of s.binds) out.add(name);
-      continue;
-    }
-    if (s.kind === "let") out.add(s.name.name);
-    if (s.kind === "for") out.add(s.name.name);
-    if (s.kind === "action" && s.body.kind === "do" && s.body.command.bind) {
-      out.add(s.body.command.bind.name);
-    }
-    if (s.kind === "do" && s.command.bind) out.add(s.command.bind.name);
-    if ("body" in s && Array.isArray(s.body)) collectBindings(s.body, out);
-    if (s.kind === "action") collectBindings([s.body], out);
-    if (s.kind === "if") {
-      collectBindings(s.then, out);
-      if (s.else) collectBindings(s.else, out);
-    }
+  for (const s of stmts) collectBinding(s, out);
+}
+
+function collectBinding(s: TopLevel, out: Set<string>): void {
+  if (s.kind === "skimmed") {
+    for (const name of s.binds) out.add(name);
+    return;
+  }
+  if (s.kind === "let") out.add(s.name.name);
+  if (s.kind === "for") out.add(s.name.name);
+  if (s.kind === "action" && s.body.kind === "do" && s.body.command.bind) {
+    out.add(s.body.command.bind.name);
+  }
+  if (s.kind === "do" && s.command.bind) out.add(s.command.bind.name);
+  if ("body" in s && Array.isArray(s.body)) collectBindings(s.body, out);
+  if (s.kind === "action") collectBinding(s.body, out);
+  if (s.kind === "if") {
+    collectBindings(s.then, out);
+    if (s.else) collectBindings(s.else, out);
   }
 }
 

@@ -184,20 +184,26 @@ function findPlatform(
   loc: Loc,
   platforms: readonly PlatformEntry[],
 ): PlatformEntry {
-  const all = platforms.flatMap((p) => p.arch);
+  // For messages only.
+  const all = () => platforms.flatMap((p) => p.arch);
   const found = archWord(body);
   if (found) {
     const v = found.value;
     if (!v || v.kind !== "ident") {
-      fail(found.word.loc, "'arch' needs an architecture name", suggest("", all));
+      fail(found.word.loc, "'arch' needs an architecture name", suggest("", all()));
     }
     const p = platforms.find((x) => x.arch.includes(v.name));
-    if (!p) fail(v.loc, `unknown architecture '${v.name}'`, suggest(v.name, all));
+    if (!p) fail(v.loc, `unknown architecture '${v.name}'`, suggest(v.name, all()));
     return p;
   }
-  fail(body.loc, "this vm has no 'arch'", `add one of: ${all.map((a) => `arch ${a}`).join(", ")}`, [
-    { loc, message: "in this vm" },
-  ]);
+  fail(
+    body.loc,
+    "this vm has no 'arch'",
+    `add one of: ${all().map((a) => `arch ${a}`).join(", ")}`,
+    [
+      { loc, message: "in this vm" },
+    ],
+  );
 }
 
 function settingValue(spec: SettingSpec, item: WordItem): Val {

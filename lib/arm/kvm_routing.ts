@@ -63,6 +63,9 @@ export interface ArmRoute {
   devid: number;
 }
 
+/** The default tables (`setDefault`), by SPI count; shared, never changed. */
+const DEFAULTS = new Map<number, { table: Map<number, ArmRoute[]>; pinGsi: Map<number, number> }>();
+
 /**
  * The routing table of one arm64 VM.
  *
@@ -105,22 +108,29 @@ export class ArmGsiRouting {
 
   /** `kvm_vgic_setup_default_irq_routing`: GSI n to irqchip 0 pin n for each SPI. */
   setDefault(nrSpis: number): void {
-    this.table.clear();
-    this.pinGsi.clear();
-    for (let i = 0; i < nrSpis; i++) {
-      this.pinGsi.set(i, i);
-      this.table.set(i, [{
-        gsi: i,
-        type: "irqchip",
-        irqchip: 0,
-        pin: i,
-        addressLo: 0,
-        addressHi: 0,
-        data: 0,
-        flags: 0,
-        devid: 0,
-      }]);
+    // Every VM of a size installs the same table, and a table is never
+    // changed in place (`set` replaces it): they share one, built once.
+    let d = DEFAULTS.get(nrSpis);
+    if (d === undefined) {
+      d = { table: new Map(), pinGsi: new Map() };
+      for (let i = 0; i < nrSpis; i++) {
+        d.pinGsi.set(i, i);
+        d.table.set(i, [{
+          gsi: i,
+          type: "irqchip",
+          irqchip: 0,
+          pin: i,
+          addressLo: 0,
+          addressHi: 0,
+          data: 0,
+          flags: 0,
+          devid: 0,
+        }]);
+      }
+      DEFAULTS.set(nrSpis, d);
     }
+    this.table = d.table;
+    this.pinGsi = d.pinGsi;
   }
 
   /**
