@@ -1539,7 +1539,7 @@ function lowerPath(p: PathExpr, scope: Scope): Expr {
     vm = resolveVm(undefined, p.loc, scope, sliceOf(scope.ctx, p.loc));
   }
   const decl = scope.vms[vm];
-  for (const spec of decl.platform.state) {
+  for (const spec of statesFor(decl.platform.state, segs)) {
     const m = matchPattern(spec.pattern, segs, scope);
     if (!m) continue;
     checkBounds(spec, m.indexes, decl);
@@ -1597,6 +1597,47 @@ function digitsFrom(name: string, start: number): boolean {
     if (c < 48 || c > 57) return false;
   }
   return true;
+}
+
+// A platform has hundreds of state paths. Those a written path can match
+// are found once per length and first segment: the others fail there (the
+// length, or the first token), before matchPattern lowers anything.
+const STATES_BY_START = new WeakMap<
+  readonly StateSpec<VmModel>[],
+  Map<string, readonly StateSpec<VmModel>[]>
+>();
+
+function statesFor(
+  states: readonly StateSpec<VmModel>[],
+  segs: readonly Segment[],
+): readonly StateSpec<VmModel>[] {
+  const s = segs[0];
+  const key = s.kind === "index"
+    ? `${segs.length}[`
+    : `${segs.length}${"index" in s ? "[" : "."}${s.name}`;
+  let byStart = STATES_BY_START.get(states);
+  if (byStart === undefined) STATES_BY_START.set(states, byStart = new Map());
+  let list = byStart.get(key);
+  if (list === undefined) {
+    list = states.filter((spec) => {
+      const tokens = tokensOf(spec.pattern);
+      return tokens.length === segs.length && firstTokenMatches(tokens[0], s);
+    });
+    byStart.set(key, list);
+  }
+  return list;
+}
+
+/** What {@link matchPattern} asks of the first segment, without lowering anything. */
+function firstTokenMatches(t: string, s: Segment): boolean {
+  if (t === "[#]") return s.kind === "index";
+  if (t.endsWith("#")) {
+    if (s.kind !== "field") return false;
+    const stem = t.length - 1;
+    if ("index" in s) return s.name.length === stem && t.startsWith(s.name);
+    return s.name.startsWith(t.slice(0, stem)) && digitsFrom(s.name, stem);
+  }
+  return s.kind === "field" && s.name === t;
 }
 
 function matchPattern(
