@@ -1302,6 +1302,44 @@ function pmuAttrCommands(): Cmd[] {
     },
     {
       actor: "vmm",
+      name: "kvm pmu_set_filter",
+      doc:
+        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_FILTER) with struct kvm_pmu_event_filter (kvm_arm_pmu_v3_set_attr): -ENODEV without the PMU feature, -EBUSY once this vCPU's PMU is initialised, -EINVAL when base + nevents passes 0x10000 or action is neither ALLOW (0) nor DENY (1), -EBUSY once a vCPU has run; else the VM's filter, made by the first call (all denied after an ALLOW, all allowed after a DENY), allows or denies the range. A denied event's counters do not count (no perf event: kvm_pmu_create_perf_event; the cycle counter is CPU_CYCLES, 0x11), SW_INCR and CHAIN count regardless, and PMCEID0/1_EL0 hide it (kvm_pmu_get_pmceid)",
+      params: [
+        vcpuParam,
+        {
+          name: "base",
+          type: { kind: "int", min: 0, max: 0xffff, what: "an event number" },
+          doc: "base_event: the first event",
+        },
+        {
+          name: "nevents",
+          type: { kind: "int", min: 0, max: 0xffff, what: "a count" },
+          doc: "nevents: how many",
+        },
+        {
+          name: "action",
+          type: { kind: "int", min: 0, max: 0xff, what: "KVM_PMU_EVENT_ALLOW (0) or _DENY (1)" },
+          doc: "action: 0 ALLOW, 1 DENY",
+        },
+      ],
+      returns: "0 or -ENODEV / -EBUSY / -EINVAL",
+      run: (vm, _c, a, source) => {
+        const cpu = a.vcpu as number;
+        fd(vm, cpu);
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SET_DEVICE_ATTR vcpu${cpu} PMU_V3_FILTER base ${
+            hex(a.base)
+          } nevents ${a.nevents} action ${a.action}`,
+          () => vm.pmuSetFilter(cpu, a.base as number, a.nevents as number, a.action as number),
+        );
+      },
+    },
+    {
+      actor: "vmm",
       name: "kvm pmu_has_attr",
       doc:
         "KVM_HAS_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, attr) (kvm_arm_pmu_v3_has_attr): 0 for IRQ (0), INIT (1), FILTER (2), SET_PMU (3) and SET_NR_COUNTERS (4) on a vCPU with the PMU feature, else -ENXIO",

@@ -28,6 +28,13 @@
  *   (PMCR_EL0.LC, RES1 here) (`kvm_pmc_has_64bit_overflow`), and each
  *   counts on in its high bits either way. An overflow sets the counter's
  *   PMOVSSET bit (31 for the cycle counter).
+ * - The VMM's event filter (KVM_ARM_VCPU_PMU_V3_FILTER, one map for the VM,
+ *   set before the first run): the first range decides the default (an
+ *   ALLOW range starts from all denied, a DENY range from all allowed), each
+ *   range then sets or clears its events. A filtered-out event has no perf
+ *   event behind its counters, so they do not count (the cycle counter is
+ *   CPU_CYCLES'), SW_INCR and CHAIN count whatever the filter says, and the
+ *   guest's PMCEID0/1_EL0 show only the allowed events (`kvm_pmu_get_pmceid`).
  * - The overflow interrupt is a level on the VM's PMU PPI (the VMM's
  *   KVM_ARM_VCPU_PMU_V3_IRQ): high while PMCR_EL0.E is set and a counter
  *   has both its overflow flag and its interrupt enable
@@ -38,7 +45,9 @@
  *   `set_pmcr`), IMP (0x41, Arm) read-only; P resets the event counters and
  *   C the cycle counter, both read 0; LC reads 1, as on a host without
  *   AArch32 at EL0 (`kvm_pmu_handle_pmcr`, `access_pmcr`). D (the cycle
- *   counter's divider) is kept but not modelled.
+ *   counter's divide-by-64) is kept and, as in KVM, divides nothing: the
+ *   cycle counter's perf event counts CPU_CYCLES whatever D says
+ *   (`kvm_pmu_create_perf_event`).
  * - The bit masks keep only the counters that exist, bits 0..N-1 and 31
  *   (`kvm_pmu_valid_counter_mask`); an event counter's PMEVCNTR / PMEVTYPER
  *   (directly or through PMSELR_EL0.SEL) at N or above UNDEFs
@@ -53,7 +62,8 @@
  * `arch/arm64/kvm/pmu-emul.c` (`kvm_pmu_counter_increment`,
  * `kvm_pmu_software_increment`, `kvm_pmu_handle_pmcr`,
  * `kvm_pmu_overflow_status`, `kvm_pmu_update_state`, `kvm_pmu_get_pmceid`,
- * `kvm_pmu_valid_counter_mask`), `arch/arm64/kvm/sys_regs.c`
+ * `kvm_pmu_valid_counter_mask`, `kvm_pmu_create_perf_event`,
+ * `kvm_arm_pmu_v3_set_attr`), `arch/arm64/kvm/sys_regs.c`
  * (`access_pmcr`, `set_pmcr`, `access_pmselr`, `access_pmceid`,
  * `pmu_counter_idx_valid`, `access_pmu_evcntr`, `access_pmu_evtyper`,
  * `access_pmcnten`, `access_pminten`, `access_pmovs`, `access_pmswinc`,
@@ -126,6 +136,27 @@ export const PMCEID: readonly [number, number] = (() => {
   for (const e of Object.values(PmuEvent)) w[e >> 5] |= 1 << (e & 31);
   return [w[0] >>> 0, w[1] >>> 0];
 })();
+
+/**
+ * The events KVM_ARM_VCPU_PMU_V3_FILTER ranges over: evtCount's 16 bits on
+ * the model's PMUv3p5 host (`__kvm_pmu_event_mask` + 1).
+ *
+ * @example
+ * ```ts
+ * PMU_NR_EVENTS; // 0x10000
+ * ```
+ */
+export const PMU_NR_EVENTS = 0x1_0000;
+
+/**
+ * `struct kvm_pmu_event_filter`'s actions (`arch/arm64/include/uapi/asm/kvm.h`).
+ *
+ * @example
+ * ```ts
+ * PmuFilterAction.DENY; // 1
+ * ```
+ */
+export const PmuFilterAction = { ALLOW: 0, DENY: 1 } as const;
 
 /** PMEVTYPER / PMCCFILTR's P bit: not counted at EL1. */
 export const PMEVTYPER_P = 0x8000_0000;
@@ -201,6 +232,12 @@ export class Pmu {
   irq: number = -1;
   /** KVM_ARM_VCPU_PMU_V3_INIT done (`pmu.created`): the PPI is the PMU's and its level is driven. */
   created = false;
+  /**
+   * The VM's event filter (`kvm->arch.pmu_filter`, shared by every vCPU's
+   * PMU): bit e of the {@link PMU_NR_EVENTS}-bit map lets event e count;
+   * null (no KVM_ARM_VCPU_PMU_V3_FILTER yet) lets every event count.
+   */
+  filter: Uint8Array | null = null;
 
   /** A vPMU whose overflow interrupt drives `output`. */
   constructor(readonly output: (level: boolean) => void) {}
@@ -304,9 +341,9 @@ export class Pmu {
       case "pmccfiltr":
         return this.ccfiltr;
       case "pmceid0":
-        return PMCEID[0];
+        return (PMCEID[0] & this.#filterWord(0)) >>> 0;
       case "pmceid1":
-        return PMCEID[1];
+        return (PMCEID[1] & this.#filterWord(32)) >>> 0;
       case "pmswinc":
         return 0;
     }
@@ -410,6 +447,8 @@ export class Pmu {
     if ((this.#pmcr & PmcrBits.E) === 0) return;
     mask &= this.cnten;
     const byPerf = event !== PmuEvent.SW_INCR && event !== PmuEvent.CHAIN;
+    // kvm_pmu_create_perf_event installs no perf event for a filtered-out event.
+    if (byPerf && !this.allowed(event)) return;
     const wide = (this.#pmcr & PmcrBits.LP) !== 0;
     for (let i = 0; i < this.#nr; i++) {
       if ((mask & (1 << i)) === 0 || (this.evtyper[i] & EVT_COUNT_MASK) !== event) continue;
@@ -431,12 +470,31 @@ export class Pmu {
     this.count(this.validMask, PmuEvent.INST_RETIRED, k);
     this.count(this.validMask, PmuEvent.CPU_CYCLES, k);
     if ((this.cnten & CYCLE_BIT) === 0 || (this.ccfiltr & PMEVTYPER_P) !== 0) return;
+    if (!this.allowed(PmuEvent.CPU_CYCLES)) return; // the cycle counter's perf event is CPU_CYCLES
     const sum = this.ccntr + BigInt(k);
     this.ccntr = sum & U64;
     if (sum > U64) {
       this.ovs = (this.ovs | CYCLE_BIT) >>> 0;
       this.#update();
     }
+  }
+
+  /** Whether the VM's event filter lets `event` count (no filter: every event). */
+  allowed(event: number): boolean {
+    const f = this.filter;
+    return f === null || (f[event >> 3] & (1 << (event & 7))) !== 0;
+  }
+
+  /**
+   * The filter's bits for the 32 common events from `base`, which mask the
+   * PMCEID word the guest reads (`kvm_pmu_get_pmceid`; the words' high
+   * halves, events 0x4000 on, are 0 here anyway).
+   */
+  #filterWord(base: number): number {
+    const f = this.filter;
+    if (f === null) return -1;
+    const i = base >> 3;
+    return (f[i] | (f[i + 1] << 8) | (f[i + 2] << 16) | (f[i + 3] << 24)) >>> 0;
   }
 
   /** Adds `k` to event counter `i`; whether it overflowed (at 64 bits if `wide`, else 32). */

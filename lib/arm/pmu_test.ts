@@ -1,6 +1,15 @@
 import { stateHashRecord } from "../core/state_hash_record.ts";
 import assert from "node:assert/strict";
-import { PMCEID, PmcrBits, PMEVTYPER_P, PMEVTYPER_U, Pmu, PMU_CYCLE_IDX, PmuEvent } from "./pmu.ts";
+import {
+  PMCEID,
+  PmcrBits,
+  PMEVTYPER_P,
+  PMEVTYPER_U,
+  Pmu,
+  PMU_CYCLE_IDX,
+  PMU_NR_EVENTS,
+  PmuEvent,
+} from "./pmu.ts";
 
 function pmu() {
   const levels: boolean[] = [];
@@ -166,4 +175,26 @@ Deno.test("Pmu.reset: KVM's reset values (reset_pmcr, reset_pmu_reg, reset_pmevc
   assert.equal(p.readCounter(PMU_CYCLE_IDX), 0x1de7_ec7e_dbad_c0den);
   assert.equal(p.read("pmccfiltr"), 0);
   assert.equal(p.nr, 2);
+});
+
+Deno.test("Pmu.filter: a denied event does not count (the cycle counter is CPU_CYCLES'), SW_INCR does, PMCEID hides it", () => {
+  const { p } = pmu();
+  const f = new Uint8Array(PMU_NR_EVENTS >> 3).fill(0xff);
+  f[PmuEvent.INST_RETIRED >> 3] &= ~(1 << (PmuEvent.INST_RETIRED & 7));
+  f[PmuEvent.CPU_CYCLES >> 3] &= ~(1 << (PmuEvent.CPU_CYCLES & 7));
+  p.filter = f;
+  p.writeEvtyper(0, PmuEvent.INST_RETIRED);
+  p.writeEvtyper(1, PmuEvent.SW_INCR);
+  p.writeEvtyper(2, PmuEvent.MEM_ACCESS);
+  p.write("pmcntenset", 0x8000_0007);
+  p.write("pmcr", PmcrBits.E);
+  p.retire(5);
+  p.count(0b100, PmuEvent.MEM_ACCESS);
+  p.write("pmswinc", 0b10);
+  assert.equal(p.counter[0], 0n);
+  assert.equal(p.counter[1], 1n);
+  assert.equal(p.counter[2], 1n);
+  assert.equal(p.ccntr, 0n);
+  assert.equal(p.read("pmceid0"), (PMCEID[0] & ~0x2_0100) >>> 0);
+  assert.equal(p.read("pmceid1"), PMCEID[1]);
 });

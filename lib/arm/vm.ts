@@ -26,7 +26,7 @@ import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import type { ItsKvmRelease } from "./its.ts";
 import { OWNER_NONE, OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
-import { PmcrBits, Pmu, PMU_PMCR_N } from "./pmu.ts";
+import { PmcrBits, Pmu, PMU_NR_EVENTS, PMU_PMCR_N, PmuFilterAction } from "./pmu.ts";
 import { ID_AA64PFR2_GCIE_IMP } from "./gicv5_cpu_interface.ts";
 import {
   ArchTimer,
@@ -179,6 +179,8 @@ export class ArmVm implements VmModel, GicPort {
   readonly #lineCause: number[];
   /** Each vCPU's vPMU, indexed by vcpu_id; empty without one (`pmu_irq 0`). */
   readonly pmus: Pmu[] = [];
+  /** The VM's PMU event filter (`kvm->arch.pmu_filter`), or null: see {@link ArmVm.pmuSetFilter}. */
+  pmuFilter: Uint8Array | null = null;
   /** The VM's timer PPIs (KVM_ARM_VCPU_TIMER_CTRL), which every vCPU's timers share. */
   readonly timerPpis: TimerPpis = new TimerPpis();
   /** The VM's counter offsets, which every vCPU's timers share. */
@@ -404,6 +406,44 @@ export class ArmVm implements VmModel, GicPort {
     for (const t of [this.timers[cpu].virt, this.timers[cpu].phys]) {
       t.writeCtl(0);
       if (this.gic.device.created) (bank.latch[t.ppi] = 0, bank.active[t.ppi] = 0);
+    }
+    return 0;
+  }
+
+  /**
+   * KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_FILTER)
+   * on vCPU `cpu` (`kvm_arm_pmu_v3_set_attr`): -ENODEV without the PMU
+   * feature, -EBUSY once this vCPU's PMU is initialised, -EINVAL for a range
+   * past {@link PMU_NR_EVENTS} or an action other than ALLOW (0) and DENY
+   * (1), -EBUSY once a vCPU has run; else the VM's filter (made by the
+   * first call: all denied for an ALLOW, all allowed for a DENY) allows or
+   * denies events `base` to `base + nevents - 1`, for every vCPU's PMU.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuFeature: true }, env);
+   * vm.pmuSetFilter(0, 0x11, 1, 0); // 0: only CPU_CYCLES counts
+   * vm.pmus[0].allowed(0x08); // false
+   * ```
+   */
+  pmuSetFilter(cpu: number, base: number, nevents: number, action: number): number {
+    const pmu = this.pmus[cpu];
+    if (pmu === undefined) return -ENODEV;
+    if (pmu.created) return -EBUSY;
+    if (base + nevents > PMU_NR_EVENTS) return -EINVAL;
+    if (action !== PmuFilterAction.ALLOW && action !== PmuFilterAction.DENY) return -EINVAL;
+    if (this.timerPpis.immutable) return -EBUSY;
+    const allow = action === PmuFilterAction.ALLOW;
+    let f = this.pmuFilter;
+    if (f === null) {
+      f = this.pmuFilter = new Uint8Array(PMU_NR_EVENTS >> 3).fill(allow ? 0 : 0xff);
+      for (const p of this.pmus) p.filter = f;
+    }
+    for (let e = base; e < base + nevents; e++) {
+      if (allow) f[e >> 3] |= 1 << (e & 7);
+      else f[e >> 3] &= ~(1 << (e & 7));
     }
     return 0;
   }

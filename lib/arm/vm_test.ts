@@ -159,3 +159,33 @@ Deno.test("ArmVm.vcpuInit: -EINVAL for other features; resets PSTATE, the vPMU a
   assert.equal(vm.pmus[0].pmcr & 1, 0);
   assert.equal(vm.pmus[0].irq, 23);
 });
+
+Deno.test("ArmVm.pmuSetFilter: KVM's checks, and the first range decides the default", () => {
+  const vm = new ArmVm(
+    "arm",
+    { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64, pmuFeature: true },
+    testEnv(),
+  );
+  assert.equal(vm.pmuSetFilter(0, 0, 1, 2), -22); // action
+  assert.equal(vm.pmuSetFilter(0, 0xffff, 2, 0), -22); // past 0x10000 events
+  assert.equal(vm.pmuFilter, null);
+  assert.equal(vm.pmuSetFilter(1, 0x11, 1, 0), 0); // ALLOW first: the rest denied
+  assert.equal(vm.pmus[0].allowed(0x11), true);
+  assert.equal(vm.pmus[0].allowed(0x08), false);
+  assert.equal(vm.pmuSetFilter(0, 0, 0x20, 0), 0);
+  assert.equal(vm.pmus[1].allowed(0x08), true);
+  assert.equal(vm.pmus[1].allowed(0x20), false);
+  vm.pmus[0].created = true;
+  assert.equal(vm.pmuSetFilter(0, 0, 1, 1), -16); // initialised
+  vm.timerPpis.immutable = true; // a vCPU has run
+  assert.equal(vm.pmuSetFilter(1, 0, 1, 1), -16);
+  assert.equal(
+    new ArmVm("n", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 }, testEnv()).pmuSetFilter(
+      0,
+      0,
+      1,
+      0,
+    ),
+    -19,
+  );
+});
