@@ -858,9 +858,21 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     return changed;
   }
 
-  /** Drives an SPI line. */
-  setSpiLine(intid: number, level: boolean, cause = 0): boolean {
+  /**
+   * Drives an SPI line; `owner` must match the SPI's owner, as for a PPI
+   * (vgic_validate_injection: the VMM's injection of an SPI a vPMU owns
+   * is ignored).
+   */
+  setSpiLine(intid: number, level: boolean, cause = 0, owner = OWNER_NONE): boolean {
     const spis = this.dist.spis;
+    if (spis.owner[intid] !== owner) {
+      this.#emit(
+        "gicd",
+        "ignored",
+        `SPI ${intid} is driven by an in-kernel device: injection ignored`,
+      );
+      return false;
+    }
     const changed = spis.inject(intid, level, cause);
     if (changed && this.trace.enabled) {
       this.trace.emit("gicd", "line", `SPI ${intid} ${describeInput(spis, intid, level)}`);

@@ -1219,17 +1219,12 @@ function pmuAttrCommands(): Cmd[] {
       actor: "vmm",
       name: "kvm pmu_set_irq",
       doc:
-        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ) (kvm_arm_pmu_v3_set_attr): -ENODEV without the PMU feature (vm { pmu vcpu_feature }), -EBUSY once initialised or when this vCPU's IRQ is set, -EINVAL without a vGIC, for an SGI, or for a PPI another vCPU's PMU does not share (pmu_irq_is_valid); an SPI is not modelled",
+        "KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ) (kvm_arm_pmu_v3_set_attr): -ENODEV without the PMU feature (vm { pmu vcpu_feature }), -EBUSY once initialised or when this vCPU's IRQ is set, -EINVAL without a vGIC, for an SGI, or for a PPI another vCPU's PMU does not share or an SPI another vCPU's PMU has (pmu_irq_is_valid: one PPI for all, or an SPI each, which the PMU then owns and drives, KVM_IRQ_LINE on it ignored)",
       params: [vcpuParam, { name: "irq", type: U32, doc: "the INTID (a PPI)" }],
       returns: "0 or -ENODEV / -EBUSY / -EINVAL",
       run: (vm, _c, a, source) => {
         const cpu = a.vcpu as number, irq = a.irq as number;
         fd(vm, cpu);
-        if (irq >= 32 && irq < 1020 && vm.pmus[cpu] && !vm.pmus[cpu].created) {
-          throw new CommandInputError(
-            `kvm pmu_set_irq irq=${irq}: KVM takes an SPI for the PMU (one per vCPU), which the model does not; give a PPI (16-31)`,
-          );
-        }
         return acting(
           vm,
           source,

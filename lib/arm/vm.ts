@@ -276,7 +276,10 @@ export class ArmVm implements VmModel, GicPort {
       const owner = rds[i].bank.owner;
       for (const p of this.timerPpis.ppi) owner[p] = OWNER_TIMER;
       const pmu = this.pmus[i];
-      if (pmu?.created) owner[pmu.irq] = OWNER_PMU;
+      if (pmu?.created) {
+        if (pmu.irq < 32) owner[pmu.irq] = OWNER_PMU;
+        else this.gic.dist.spis.owner[pmu.irq] = OWNER_PMU;
+      }
     }
   }
 
@@ -302,7 +305,9 @@ export class ArmVm implements VmModel, GicPort {
     if (pmu.created) return -EBUSY;
     if (!this.gic.device.created) return -EINVAL;
     if (irq < 16 || irq > 1019) return -EINVAL;
+    // pmu_irq_is_valid: one PPI for every vCPU, or an SPI of its own for each.
     if (irq < 32 && this.pmus.some((p) => p.irq >= 0 && p.irq !== irq)) return -EINVAL;
+    if (irq >= 32 && this.pmus.some((p) => p.irq === irq)) return -EINVAL;
     if (pmu.irq >= 0) return -EBUSY;
     pmu.irq = irq;
     return 0;
@@ -322,6 +327,8 @@ export class ArmVm implements VmModel, GicPort {
     if (this.gic.device.created) {
       if (!this.gic.initialized) return -ENODEV;
       if (pmu.irq < 0) return -ENXIO;
+      // kvm_vgic_set_owner: an SPI the vGIC does not have is -EINVAL.
+      if (pmu.irq >= 32 && pmu.irq >= this.gic.dist.nrIrqs) return -EINVAL;
     }
     pmu.created = true;
     this.#ownTimerPpis();
@@ -454,12 +461,18 @@ export class ArmVm implements VmModel, GicPort {
       const pmu = this.pmus[cpu];
       // Before KVM_ARM_VCPU_PMU_V3_INIT the level goes nowhere (the vCPU cannot run then).
       if (!pmu.created || pmu.irq < 0) return;
-      const t = this.trace, ppi = pmu.irq;
+      const t = this.trace, irq = pmu.irq, spi = irq >= 32;
       const id = t.enabled
-        ? t.emit(`pmu${cpu}`, "line", `overflow interrupt ${level ? "high" : "low"} (PPI ${ppi})`)
+        ? t.emit(
+          `pmu${cpu}`,
+          "line",
+          `overflow interrupt ${level ? "high" : "low"} (${spi ? "SPI" : "PPI"} ${irq})`,
+        )
         : 0;
       t.open(id);
-      this.gic.setPrivateLine(cpu, ppi, level, OWNER_PMU, id);
+      // kvm_pmu_update_state -> kvm_vgic_inject_irq(kvm, vcpu, irq_num, level, pmu)
+      if (spi) this.gic.setSpiLine(irq, level, id, OWNER_PMU);
+      else this.gic.setPrivateLine(cpu, irq, level, OWNER_PMU, id);
       t.close(id);
     };
   }

@@ -189,3 +189,30 @@ Deno.test("ArmVm.pmuSetFilter: KVM's checks, and the first range decides the def
     -19,
   );
 });
+
+Deno.test("ArmVm: a vPMU on an SPI owns it, and its overflow drives the SPI's level", () => {
+  const vm = new ArmVm(
+    "arm",
+    { vcpus: 2, gic: 3, its: false, v4: false, nrIrqs: 64, pmuFeature: true },
+    testEnv(),
+  );
+  vm.gic.vgicInitialised();
+  assert.equal(vm.pmuSetIrq(0, 40), 0);
+  assert.equal(vm.pmuSetIrq(1, 40), -22); // another vCPU's SPI
+  assert.equal(vm.pmuSetIrq(1, 100), 0);
+  assert.equal(vm.pmuInit(1), -22); // no SPI 100 with 64 INTIDs
+  assert.equal(vm.pmuInit(0), 0);
+  const spis = vm.gic.dist.spis;
+  assert.equal(spis.owner[40], OWNER_PMU);
+  vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
+  assert.equal(spis.line[40] | spis.latch[40], 0); // the VMM cannot drive it
+  const pmu = vm.pmus[0];
+  spis.edge[40] = 0; // level, as the guest configures a PMU's SPI
+  pmu.write("pmovsclr", 0xffff_ffff); // KVM's reset left UNKNOWN flags
+  pmu.write("pmovsset", 1);
+  pmu.write("pmintenset", 1);
+  pmu.write("pmcr", 1);
+  assert.equal(spis.line[40], 1);
+  pmu.write("pmovsclr", 1);
+  assert.equal(spis.line[40], 0);
+});
