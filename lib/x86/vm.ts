@@ -1420,6 +1420,11 @@ class XenGlue implements XenHost, HypervisorHooks {
     return this.vm.cpus[n].canTake();
   }
 
+  /** HLT or a blocking hypercall: the vCPU is halted. */
+  halted(n: number): boolean {
+    return this.vm.cpus[n].halted;
+  }
+
   /** A blocking hypercall halts the vCPU until it ends. */
   setBlocked(n: number, blocked: boolean): void {
     // A crashed domain's vCPUs never run again (domain_crash).

@@ -72,6 +72,11 @@ export interface XenHost extends UpcallHost {
   /** A blocking hypercall started or ended on vCPU `n`. */
   setBlocked(n: number, blocked: boolean): void;
   /**
+   * vCPU `n` is halted (HLT, or a blocking hypercall): under KVM its thread
+   * sleeps in `kvm_vcpu_block`. Absent where no KVM runs the domain.
+   */
+  halted?(n: number): boolean;
+  /**
    * KVM signalled eventfd `fd` (an intercepted EVTCHNOP_send): the irqfds bound to that eventfd
    * fire, as `eventfd_signal` wakes them. Absent where the architecture has no irqfds here.
    */

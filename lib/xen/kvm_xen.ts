@@ -516,6 +516,24 @@ export class KvmXen {
     });
   }
 
+  /**
+   * The host scheduler preempts vCPU `n`'s thread inside KVM_RUN for `ns`
+   * (`kvm sched_out`): {@link leaveRun} with all of it on the run queue.
+   * A halted vCPU is refused: its thread sleeps in `kvm_vcpu_block`, off
+   * any run queue, so there is nothing to preempt, and were it switched
+   * out, `kvm_sched_out` would see `!current->on_rq`, leave
+   * `vcpu->preempted` false, and `kvm_arch_vcpu_put` would not mark it
+   * runnable (a halted vCPU stays running in its runstate under KVM).
+   */
+  schedOut(n: number, ns: number): void {
+    if (this.domain.host.halted?.(n)) {
+      throw new CommandInputError(
+        `vcpu${n} is halted: its thread sleeps in kvm_vcpu_block, off the run queue, so the host has nothing to preempt (kvm_sched_out leaves vcpu->preempted false and the runstate running); let it wake first, or give the VMM time with 'kvm userspace_exit'`,
+      );
+    }
+    this.leaveRun(n, ns, ns, true);
+  }
+
   /** vCPU `n`'s thread is outside KVM_RUN now ({@link leaveRun}). */
   outside(n: number): boolean {
     return this.domain.runstate.outside(n, this.domain.host.now());

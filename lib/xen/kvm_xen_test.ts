@@ -132,6 +132,19 @@ Deno.test("KvmXen.leaveRun(): a host preemption makes the vCPU runnable until it
   assert.deepEqual(r.vcpus[0].time, [150n, 450n, 0n, 0n]);
 });
 
+Deno.test("KvmXen.schedOut(): a halted vCPU is refused (its thread sleeps off the run queue), a running one is preempted", () => {
+  const { domain, host } = fakeDomain({ flavour: "kvm-xen", vcpus: 2 });
+  const kvm = new KvmXen(domain);
+  const r = domain.runstate;
+  assert.equal(kvm.hvmConfig({ ...cfg, flags: 0 }), 0);
+  host.blocked[1] = true;
+  assert.throws(() => kvm.schedOut(1, 100), /halted/);
+  assert.equal(r.vcpus[1].state, 0);
+  assert.equal(kvm.outside(1), false);
+  kvm.schedOut(0, 100);
+  assert.equal(r.vcpus[0].state, 1);
+});
+
 Deno.test("KVM_EXIT_XEN: the VMM's KVM_RUN after it updates the runstate at the entry", () => {
   const { domain, host } = fakeDomain({ flavour: "kvm-xen" });
   const kvm = new KvmXen(domain);

@@ -1680,14 +1680,16 @@ export function xenCommands<M>(xenOf: XenOf<M>): CommandSpec<M>[] {
       doc: "kvm-xen: the host scheduler preempts vCPU's thread inside KVM_RUN now and runs it " +
         "again after for (kvm_sched_out with vcpu->preempted, kvm_sched_in): the vCPU is " +
         "runnable meanwhile (kvm_arch_vcpu_put -> kvm_xen_runstate_set_preempted, with a " +
-        "hypercall MSR configured), executes and takes nothing, and its entry makes it running",
+        "hypercall MSR configured), executes and takes nothing, and its entry makes it running; " +
+        "refused for a halted vCPU (HLT, SCHEDOP_block / poll), whose thread sleeps off the run " +
+        "queue: KVM would not mark it preempted",
       params: [
         { name: "vcpu", type: VCPU, doc: "the vCPU" },
         { name: "for", type: { kind: "duration" }, doc: "how long the thread waits to run" },
       ],
       run: (vm, _c, a) => {
         const x = need(xenOf, vm, "kvm sched_out");
-        x.kvm.leaveRun(a.vcpu as number, a.for as number, a.for as number, true);
+        x.kvm.schedOut(a.vcpu as number, a.for as number);
         return 0;
       },
     },

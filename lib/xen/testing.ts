@@ -39,6 +39,9 @@ export class FakeHost implements XenHost {
   now(): number {
     return this.time;
   }
+  halted(n: number): boolean {
+    return this.blocked[n];
+  }
   lapicEnabled(n: number): boolean {
     return this.enabled[n];
   }
