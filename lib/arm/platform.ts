@@ -218,7 +218,7 @@ function v2Attr(
 }
 
 /** KVM_CREATE_DEVICE's Arm types: KVM_DEV_TYPE_ARM_VGIC_V2, _V3, _ITS. */
-const DEVICE_TYPES = ["vgic_v2", "vgic_v3", "its", "other"] as const;
+const DEVICE_TYPES = ["vgic_v2", "vgic_v3", "its", "vgic_v5", "other"] as const;
 /** KVM_HAS_DEVICE_ATTR's groups, by the names `HasAttrGroup` gives them. */
 const HAS_ATTR_GROUPS: readonly HasAttrGroup[] = [
   "addr",
@@ -2188,7 +2188,7 @@ const VMM_COMMANDS: Cmd[] = [
         name: "type",
         type: { kind: "enum", values: DEVICE_TYPES },
         doc:
-          "KVM_DEV_TYPE_ARM_VGIC_V2, _V3 or _ITS; other: a type arm64 KVM has no ops for (0, an x86 or PowerPC device), -ENODEV",
+          "KVM_DEV_TYPE_ARM_VGIC_V2, _V3, _ITS or _V5 (-ENODEV: registered only on a GICv5 host, `gic { gicv5_host }`, where the model, having no vGICv5, refuses it); other: a type arm64 KVM has no ops for (0, an x86 or PowerPC device), -ENODEV",
       },
       { name: "test", type: BIT, doc: "KVM_CREATE_DEVICE_TEST", default: 0 },
     ],
@@ -2196,8 +2196,14 @@ const VMM_COMMANDS: Cmd[] = [
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_CREATE_DEVICE ${a.type}${a.test ? " test" : ""}`, () => {
         const gic = vm.gic, asked = a.type as (typeof DEVICE_TYPES)[number];
-        if (asked === "other") {
-          // kvm_ioctl_create_device: kvm_device_ops_table[type] is NULL.
+        if (asked === "vgic_v5" && gic.device.hostV5) {
+          throw new CommandInputError(
+            "KVM_CREATE_DEVICE vgic_v5: a GICv5 host's KVM registers KVM_DEV_TYPE_ARM_VGIC_V5 (vgic_v5_probe), but the model has no vGICv5",
+          );
+        }
+        if (asked === "other" || asked === "vgic_v5") {
+          // kvm_ioctl_create_device: kvm_device_ops_table[type] is NULL
+          // (only vgic_v5_probe, on a GICv5 host, registers KVM_DEV_TYPE_ARM_VGIC_V5).
           emit(vm, "kvm", "create_device", `KVM_CREATE_DEVICE of an unregistered type: ${-ENODEV}`);
           return -ENODEV;
         }
