@@ -228,6 +228,7 @@ export class XenDomain implements EvtchnDomain {
     h.n(this.#sharedInfo);
     const r = this.runstate;
     for (const b of r.entryUpdate) h.bool(b);
+    for (const b of r.neverRun) h.bool(b);
     // kvm-xen: a vCPU outside KVM_RUN, and the steal its next update moves.
     for (let n = 0; n < this.vcpuCount; n++) {
       h.num(r.outsideUntil[n]);

@@ -97,6 +97,7 @@ Deno.test("KvmXen.leaveRun(): a userspace exit keeps the vCPU running and outsid
   const kvm = new KvmXen(domain);
   assert.equal(kvm.hvmConfig({ ...cfg, flags: 0 }), 0);
   const r = domain.runstate;
+  assert.equal(kvm.vcpuEntry(0), true); // the first KVM_RUN is a vcpu_load
   host.advance(1000);
   kvm.leaveRun(0, 500, 200, false);
   assert.equal(kvm.outside(0), true);
@@ -114,6 +115,8 @@ Deno.test("KvmXen.leaveRun(): a host preemption makes the vCPU runnable until it
   const { domain, host } = fakeDomain({ flavour: "kvm-xen" });
   const kvm = new KvmXen(domain);
   const r = domain.runstate;
+  assert.equal(kvm.hvmConfig({ ...cfg, flags: 0 }), 0);
+  assert.equal(kvm.vcpuEntry(0), true); // the first KVM_RUN is a vcpu_load
   // Without a hypercall MSR KVM keeps steal time instead: the runstate stays.
   assert.equal(kvm.hvmConfig({ ...cfg, msr: 0, flags: 0 }), 0);
   host.advance(100);

@@ -112,7 +112,8 @@ export class Runstates {
   /** Whether copies set XEN_RUNSTATE_UPDATE while writing (VMASST / KVM's RUNSTATE_UPDATE_FLAG). */
   updateFlag = false;
   /**
-   * kvm-xen, per vCPU: KVM_REQ_STEAL_UPDATE is pending. Every vcpu_load
+   * kvm-xen, per vCPU: KVM_REQ_STEAL_UPDATE is pending (at first: the
+   * first KVM_RUN is a vcpu_load too). Every vcpu_load
    * (`kvm_arch_vcpu_load`, so every vCPU ioctl) requests it, and the next
    * entry into the guest services it (`vcpu_enter_guest` ->
    * `record_steal_time` -> `kvm_xen_runstate_set_running`).
@@ -130,6 +131,17 @@ export class Runstates {
   readonly runDelay: bigint[];
   /** kvm-xen, per vCPU: the run delay at the last update (`kvm_vcpu_xen.last_steal`). */
   readonly lastSteal: bigint[];
+  /**
+   * kvm-xen, per vCPU: KVM's `runstate_entry_time` is 0, which
+   * `kvm_xen_update_runstate` takes for "never run": the time up to the
+   * next update is offline, whatever the state says. True until the first
+   * update, and again once the VMM's RUNSTATE_DATA sets entry time 0. The
+   * model's first update may fall at virtual time 0, which stands for the
+   * kvmclock of the first KVM_RUN (never 0 on a host), so an update clears
+   * it whatever its time, and an ADJUST that leaves the entry time where it
+   * was leaves it.
+   */
+  readonly neverRun: boolean[];
 
   constructor(count: number, readonly mem: GuestMemory, readonly width: () => GuestWidth) {
     this.vcpus = Array.from({ length: count }, () => ({
@@ -138,10 +150,11 @@ export class Runstates {
       time: [0n, 0n, 0n, 0n],
       area: -1,
     }));
-    this.entryUpdate = Array.from({ length: count }, () => false);
+    this.entryUpdate = Array.from({ length: count }, () => true);
     this.outsideUntil = Array.from({ length: count }, () => 0);
     this.runDelay = Array.from({ length: count }, () => 0n);
     this.lastSteal = Array.from({ length: count }, () => 0n);
+    this.neverRun = Array.from({ length: count }, () => true);
   }
 
   /**
@@ -217,6 +230,7 @@ export class Runstates {
 
   #kvmAccount(n: number, state: number, now: bigint): void {
     const r = this.vcpus[n];
+    if (this.neverRun[n]) (r.state = RUNSTATE.offline, this.neverRun[n] = false);
     let steal = this.runDelay[n] - this.lastSteal[n];
     this.lastSteal[n] = this.runDelay[n];
     if (r.state === RUNSTATE.running && steal > 0n && now > r.entryTime) {
@@ -328,6 +342,7 @@ export class Runstates {
     const newEntry = adjust ? BigInt.asUintN(64, r.entryTime + entry) : entry;
     if (now < newEntry) return -XEN_ERRNO.EINVAL;
     r.entryTime = newEntry;
+    if (!adjust) this.neverRun[n] = newEntry === 0n;
     for (let i = 0; i < 4; i++) {
       r.time[i] = adjust ? BigInt.asUintN(64, r.time[i] + times[i]) : times[i];
     }

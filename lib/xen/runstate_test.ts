@@ -39,7 +39,7 @@ Deno.test("Runstates.register() refuses an area outside guest RAM with -EFAULT",
 Deno.test("Runstates.kvmSetData() applies KVM's -EINVAL rules for DATA and ADJUST", () => {
   const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
   const t = (a: number, b: number, c: number, d: number) => [a, b, c, d].map(BigInt);
-  assertEquals(r.kvmSetData(0, false, 4n, 0n, t(0, 0, 0, 0), 10n), -XEN_ERRNO.EINVAL);
+  assertEquals(r.kvmSetData(0, false, 4n, 0n, [0n, 0n, 0n, 0n], 10n), -XEN_ERRNO.EINVAL);
   assertEquals(r.kvmSetData(0, false, 0n, 5n, t(1, 1, 1, 1), 10n), -XEN_ERRNO.EINVAL);
   assertEquals(r.kvmSetData(0, false, 0n, 12n, t(3, 3, 3, 3), 10n), -XEN_ERRNO.EINVAL);
   assertEquals(r.kvmSetData(0, false, 1n, 8n, t(2, 2, 2, 2), 10n), 0);
@@ -55,6 +55,7 @@ Deno.test("Runstates.kvmChange() moves the run delay since the last update from 
   const mem = new GuestMemory(0x2000);
   const r = new Runstates(1, mem, () => 64);
   r.register(0, 0x1000, 0n);
+  r.kvmChange(0, RUNSTATE.running, 0n); // the first KVM_RUN's entry
   r.runDelay[0] = 300n;
   r.kvmChange(0, RUNSTATE.running, 1000n);
   assertEquals(r.vcpus[0].time, [700n, 300n, 0n, 0n]);
@@ -71,6 +72,7 @@ Deno.test("Runstates.kvmChange() moves the run delay since the last update from 
 
 Deno.test("Runstates.kvmChange() clamps the steal to the interval while running", () => {
   const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
+  r.kvmChange(0, RUNSTATE.running, 0n); // the first KVM_RUN's entry
   r.runDelay[0] = 5000n;
   r.kvmChange(0, RUNSTATE.running, 1000n);
   assertEquals(r.vcpus[0].time, [0n, 1000n, 0n, 0n]);
@@ -138,4 +140,18 @@ Deno.test("Runstates.outside(): off the CPU strictly before outsideUntil", () =>
   assertEquals(r.outside(0, 0), false);
   r.outsideUntil[0] = 500;
   assertEquals([r.outside(0, 499), r.outside(0, 500)], [true, false]);
+});
+
+Deno.test("Runstates: KVM takes an entry time of 0 for never run: the time to the first update is offline, and again after RUNSTATE_DATA sets 0", () => {
+  const r = new Runstates(1, new GuestMemory(0x1000), () => 64);
+  r.kvmChange(0, RUNSTATE.running, 700n); // the first update: offline until now
+  assertEquals(r.vcpus[0].time, [0n, 0n, 0n, 700n]);
+  r.kvmChange(0, RUNSTATE.runnable, 1000n);
+  assertEquals(r.vcpus[0].time, [300n, 0n, 0n, 700n]);
+  assertEquals(r.kvmSetData(0, false, BigInt(RUNSTATE.running), 0n, [0n, 0n, 0n, 0n], 1000n), 0);
+  r.kvmChange(0, RUNSTATE.running, 1500n); // "running" since 0: all offline
+  assertEquals(r.vcpus[0].time, [0n, 0n, 0n, 1500n]);
+  assertEquals(r.kvmSetData(0, true, 0xffff_ffff_ffff_ffffn, 0n, [0n, 0n, 0n, 0n], 1500n), 0);
+  r.kvmChange(0, RUNSTATE.running, 1600n); // an ADJUST keeps the entry time: normal accounting
+  assertEquals(r.vcpus[0].time, [100n, 0n, 0n, 1500n]);
 });
