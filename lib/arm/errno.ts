@@ -53,6 +53,16 @@ export const E2BIG = 7;
 export const EACCES = 13;
 
 /**
+ * "Bad address": a device attribute whose user pointer KVM cannot read (`get_user` on NULL).
+ *
+ * @example
+ * ```ts
+ * -EFAULT; // -14
+ * ```
+ */
+export const EFAULT = 14;
+
+/**
  * "Device or resource busy": before CTRL_INIT, an ITS disabled or a target without EnableLPIs.
  *
  * @example

@@ -29,7 +29,7 @@ import type { Platform } from "../core/platform.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import { ArmVm, ID_AA64PFR0_GIC_SHIFT } from "./vm.ts";
 import { SYNC } from "./cpu.ts";
-import { ENOENT } from "./errno.ts";
+import { EFAULT, ENOENT } from "./errno.ts";
 import { GICV5_OPS, ID_AA64PFR2_GCIE_SHIFT } from "./gicv5_cpu_interface.ts";
 import { BankOffset, LPI_BASE, PRIVATE_COUNT } from "./irq_state.ts";
 import { GicdCtlr, GicdOffset, GicdTyper2 } from "./gicv3_distributor.ts";
@@ -2300,9 +2300,22 @@ const VMM_COMMANDS: Cmd[] = [
         doc: "redist_region: must be 0",
         default: 0,
       },
+      {
+        name: "null",
+        type: BIT,
+        doc:
+          "1: the attribute's user pointer (kvm_device_attr.addr) is NULL, so kvm_vgic_addr's get_user fails with -EFAULT before anything else; the other arguments are ignored",
+        default: 0,
+      },
     ],
-    returns: "0 or -EEXIST / -EINVAL / -E2BIG / -ENXIO",
+    returns: "0 or -EEXIST / -EINVAL / -E2BIG / -ENXIO / -EFAULT",
     run: (vm, _c, a, source) => {
+      if (a.null === 1) {
+        return acting(vm, source, "ioctl", `KVM_SET_DEVICE_ATTR ADDR ${a.type} (NULL)`, () => {
+          emit(vm, "kvm", "set_attr", `ADDR ${a.type}: ${-EFAULT} (get_user of a NULL pointer)`);
+          return -EFAULT;
+        });
+      }
       const type =
         VgicAddrType[ADDR_TYPE_KEYS[ADDR_TYPES.indexOf(a.type as (typeof ADDR_TYPES)[number])]];
       let value = BigInt(a.addr as bigint | number);
