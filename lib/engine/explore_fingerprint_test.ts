@@ -331,3 +331,54 @@ parallel {
   assert.equal(distinct((v) => vm.eoiBroadcastMode = v, [...modes]), base);
   assert.equal(distinct((v) => pic.poll = v, ["architectural", "kvm-legacy"] as const), base);
 });
+
+Deno.test("changes to the I/O APIC's and the 8259s' first and last pins and entries are new states", () => {
+  const program = checkText(
+    `scenario "one x86 guest at a choice"
+vm guest { arch x86_64  vcpus 2 }
+parallel {
+  vcpu0: nop
+  vcpu1: nop
+}
+`,
+    "plumbing.scn",
+  );
+  // A fresh VM at its first choice, changed by `change` there: its fingerprint.
+  const at = (change: (vm: X86Vm) => void): string => {
+    const fp = new Fingerprinter(program);
+    let key = "";
+    runProgram(program, {
+      trace: false,
+      history: "counts",
+      scheduler: {
+        next(_b, done, state) {
+          if (key === "") (change(state.vms[0] as X86Vm), key = fp.of(state, [0]));
+          return done.indexOf(false);
+        },
+      },
+    });
+    return key;
+  };
+  const base = at(() => {});
+  assert.equal(at(() => {}), base);
+  const ioapic = (vm: X86Vm) => vm.ioapic!;
+  const last = (vm: X86Vm) => ioapic(vm).pins - 1;
+  const changes: [string, (vm: X86Vm) => void][] = [
+    ["I/O APIC line 1", (vm) => ioapic(vm).setLine(1, 1)],
+    ["I/O APIC last line", (vm) => ioapic(vm).setLine(last(vm), 1)],
+    // IOREGSEL then IOWIN: the low word of the last pin's entry, unmasked.
+    ["I/O APIC last entry", (vm) => {
+      ioapic(vm).write(0x00, 0x10 + 2 * last(vm));
+      ioapic(vm).write(0x10, 0x41);
+    }],
+    ["I/O APIC IOREGSEL", (vm) => ioapic(vm).write(0x00, 0x01)],
+    ["8259 master IRQ 1", (vm) => vm.pic!.setIsaIrq(1, 1)],
+    ["8259 slave IRQ 15", (vm) => vm.pic!.setIsaIrq(15, 1)],
+  ];
+  const keys = new Set([base]);
+  for (const [what, change] of changes) {
+    const key = at(change);
+    assert.ok(!keys.has(key), `${what}: a state another already had`);
+    keys.add(key);
+  }
+});

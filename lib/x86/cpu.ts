@@ -558,7 +558,7 @@ export class X86Cpu implements CpuModel {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    h.words(this.#frames);
+    const frames = this.#frames;
     const w = HASHED;
     w[0] = this.#intVector;
     w[1] = this.#mpOwn;
@@ -571,7 +571,10 @@ export class X86Cpu implements CpuModel {
     w[7] = this.#lastExVector;
     w[8] = this.#lastExCode;
     w[9] = this.#gatesAbsent;
-    h.block(w, 10);
+    w[10] = frames.length;
+    h.block(w, 11);
+    // A frame holds an error code above bit 31 (FRAME_CODE_SHIFT): by value, not as words.
+    for (let i = 0; i < frames.length; i++) h.num(frames[i]);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
     // Untouched machine-check registers are the same in every state: one flag test.
     if (this.#mce !== null && this.#mce.touched) this.#mce.hashInto(h);

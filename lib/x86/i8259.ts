@@ -200,6 +200,12 @@ const ELCR_MASK_SLAVE = 0xde;
 const CASCADE_PIN = 2;
 const CASCADE_BIT = 1 << CASCADE_PIN;
 
+/** Words {@link ChipState.wordsInto} writes. */
+const CHIP_WORDS = 11;
+
+/** Where the `scn explore` hooks write a pair's words to feed them in one call. */
+const HASHED = new Int32Array(2 * CHIP_WORDS + 1);
+
 /** Internal, mutable state of one chip; exposed outside only as {@link I8259ChipView}. */
 class ChipState implements I8259ChipView {
   irr = 0;
@@ -255,23 +261,30 @@ class ChipState implements I8259ChipView {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    h.n(this.irr);
-    h.n(this.isr);
-    h.n(this.imr);
-    h.n(this.elcr);
-    h.n(this.lines);
-    h.n(this.vectorBase);
-    h.n(this.priorityBase);
+    h.block(HASHED, this.wordsInto(HASHED, 0));
+  }
+
+  /**
+   * Writes the public fields into `w` from `k` ({@link CHIP_WORDS} words)
+   * and returns the index after them: what {@link ChipState.hashFields} feeds.
+   */
+  wordsInto(w: Int32Array, k: number): number {
+    w[k] = this.irr;
+    w[k + 1] = this.isr;
+    w[k + 2] = this.imr;
+    w[k + 3] = this.elcr;
+    w[k + 4] = this.lines;
+    w[k + 5] = this.vectorBase;
+    w[k + 6] = this.priorityBase;
     // The flags as the bits of one word: fewer words at every state.
-    h.n(
-      (this.aeoi ? 1 : 0) | (this.sfnm ? 2 : 0) | (this.specialMask ? 4 : 0) |
-        (this.rotateInAeoi ? 8 : 0) | (this.readIsr ? 16 : 0) | (this.pollPending ? 32 : 0) |
-        (this.ic4 ? 64 : 0) | (this.single ? 128 : 0),
-    );
-    h.n(this.expecting);
+    w[k + 7] = (this.aeoi ? 1 : 0) | (this.sfnm ? 2 : 0) | (this.specialMask ? 4 : 0) |
+      (this.rotateInAeoi ? 8 : 0) | (this.readIsr ? 16 : 0) | (this.pollPending ? 32 : 0) |
+      (this.ic4 ? 64 : 0) | (this.single ? 128 : 0);
+    w[k + 8] = this.expecting;
     // The role as a word, not a string hashed at every state.
-    h.n(this.role === "master" ? 1 : this.role === "slave" ? 2 : 0);
-    h.n(this.elcrMask);
+    w[k + 9] = this.role === "master" ? 1 : this.role === "slave" ? 2 : 0;
+    w[k + 10] = this.elcrMask;
+    return k + CHIP_WORDS;
   }
 
   /** Priority rank of IR `level` (0 = highest) under the current rotation. */
@@ -393,10 +406,12 @@ export class I8259Pair {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    // Directly, not by `h.value`: each chip is this pair's alone, never met elsewhere.
-    this.#m.hashFields(h);
-    this.#s.hashFields(h);
-    h.bool(this.#intr);
+    // Directly, not by `h.value`: each chip is this pair's alone, never met
+    // elsewhere. Both chips and INT in one block.
+    const w = HASHED;
+    const k = this.#s.wordsInto(w, this.#m.wordsInto(w, 0));
+    w[k] = this.#intr ? 1 : 0;
+    h.block(w, k + 1);
   }
 
   constructor(host: I8259Host, options: I8259Options = {}) {

@@ -43,6 +43,7 @@ import {
   splitWords,
 } from "../core/bitfield.ts";
 import { arenaU32, arenaU8 } from "../core/arena.ts";
+import { maskedBytes, maskedWords, maskedWordsSize } from "../core/state_words.ts";
 import { msiAddressLow, msiDataWord, MsiDecoder, type MsiSink } from "./msi.ts";
 import type { Trace } from "../core/trace.ts";
 import type { StateHash } from "../core/platform.ts";
@@ -355,6 +356,9 @@ const RTE_LOW_AT_CREATION = fieldSet(F_MASK, 0, 1);
 const F_DEST = RTE.dest;
 const EXTINT = 0b111;
 
+/** Where {@link Ioapic.hashPrivate} writes its words, grown for a larger I/O APIC. */
+let HASHED = new Int32Array(256);
+
 /**
  * An I/O APIC with KVM's in-kernel behaviour.
  *
@@ -430,7 +434,7 @@ export class Ioapic implements EoiListener {
   hashFields(h: StateHash): void {
     h.n(this.pins);
     h.n(this.version);
-    h.value(this.baseAddress);
+    h.big(this.baseAddress);
   }
 
   /**
@@ -466,30 +470,38 @@ export class Ioapic implements EoiListener {
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
+    const pins = this.pins, dest = this.#rtcDest;
+    const need = 4 * maskedWordsSize(pins) + 6 + dest.length;
+    if (HASHED.length < need) HASHED = new Int32Array(need);
+    const w = HASHED;
     // The entries a guest programmed, not all of them at every state: per 32
     // pins, which differ from what creation left (masked, all else 0), then those.
-    const low = this.#low, high = this.#high, pins = this.pins;
+    const low = this.#low, high = this.#high;
+    let k = 0;
     for (let base = 0; base < pins; base += 32) {
       const end = Math.min(pins, base + 32);
+      const at = k++;
       let mask = 0;
       for (let i = base; i < end; i++) {
-        if (low[i] !== RTE_LOW_AT_CREATION || high[i] !== 0) mask |= 1 << (i - base);
+        if (low[i] !== RTE_LOW_AT_CREATION || high[i] !== 0) {
+          mask |= 1 << (i - base);
+          w[k++] = low[i];
+          w[k++] = high[i];
+        }
       }
-      h.n(mask);
-      for (let i = base; mask !== 0; i++, mask >>>= 1) {
-        if ((mask & 1) !== 0) (h.n(low[i]), h.n(high[i]));
-      }
+      w[at] = mask;
     }
-    h.words(this.#line);
-    h.words(this.#edgeUndelivered);
-    h.words(this.#eoiRepeats);
-    h.n(this.#ioregsel);
-    h.n(this.#id);
-    h.n(this.#rtcPendingEoi);
-    h.n(this.#rtcVector);
-    h.n(this.#rtcDest.length);
-    for (const v of this.#rtcDest) h.n(v);
-    h.bool(this.#stormArmed);
+    k = maskedBytes(w, k, this.#line);
+    k = maskedBytes(w, k, this.#edgeUndelivered);
+    k = maskedWords(w, k, this.#eoiRepeats);
+    w[k++] = this.#ioregsel;
+    w[k++] = this.#id;
+    w[k++] = this.#rtcPendingEoi;
+    w[k++] = this.#rtcVector;
+    w[k++] = (this.#stormArmed ? 1 : 0) | (dest.length << 1);
+    for (let i = 0; i < dest.length; i++) w[k++] = dest[i];
+    // All in one call (see state_words.ts).
+    h.block(w, k);
   }
 
   /** Makes an I/O APIC in its reset state (every entry masked). */

@@ -32,6 +32,7 @@
  */
 import { fieldGet } from "../core/bitfield.ts";
 import type { StateHash } from "../core/platform.ts";
+import { maskedWords, maskedWordsSize } from "../core/state_words.ts";
 import type { Trace } from "../core/trace.ts";
 import {
   clearAllVectors,
@@ -67,6 +68,9 @@ export interface HandledVectorsHost {
   /** Where scans and withheld EOIs are recorded. */
   trace: Trace;
 }
+
+/** Where {@link IoapicHandledVectors.hashPrivate} writes its words, grown for more vCPUs. */
+let HASHED = new Int32Array(64);
 
 /**
  * Every vCPU's `ioapic_handled_vectors`, and the EOI listener that gates the
@@ -388,12 +392,24 @@ export class IoapicHandledVectors {
 
   /** Feeds `h` the sets, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
+    const handled = this.#handled, stale = this.#highestStale, requested = this.#requested;
+    let need = 4 + stale.length + requested.length;
+    for (let i = 0; i < handled.length; i++) need += maskedWordsSize(handled[i].length);
+    if (HASHED.length < need) HASHED = new Int32Array(need);
+    const w = HASHED;
     // The waiting requests' count shares the word (0, the rule, adds nothing).
-    h.n((this.#fresh ? 1 : 0) | (this.#requestedCount << 1));
-    h.n(this.#handled.length);
-    for (const s of this.#handled) h.words(s);
-    h.words(this.#highestStale);
-    if (this.#requestedCount !== 0) h.words(this.#requested);
+    w[0] = (this.#fresh ? 1 : 0) | (this.#requestedCount << 1);
+    w[1] = handled.length;
+    let k = 2;
+    for (let i = 0; i < handled.length; i++) k = maskedWords(w, k, handled[i]);
+    w[k++] = stale.length;
+    for (let i = 0; i < stale.length; i++) w[k++] = stale[i];
+    if (this.#requestedCount !== 0) {
+      w[k++] = requested.length;
+      for (let i = 0; i < requested.length; i++) w[k++] = requested[i];
+    }
+    // All in one call (see state_words.ts).
+    h.block(w, k);
   }
 }
 

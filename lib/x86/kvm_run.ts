@@ -27,6 +27,7 @@ import type { ApicBus } from "./apic_bus.ts";
 import type { RoutingEntry } from "./kvm_routing.ts";
 import { decodeMsiInto, MsiStatus } from "./msi.ts";
 import type { StateHash } from "../core/platform.ts";
+import { maskedWords, maskedWordsSize } from "../core/state_words.ts";
 
 /**
  * `kvm_run.exit_reason` values the interrupt model produces (uapi `kvm.h`).
@@ -110,7 +111,7 @@ function noHypervExit(): HypervExit {
  * Where the hook for `scn explore` writes a kvm_run's numbers to feed them
  * in one call (`StateHash.block`).
  */
-const HASHED = new Int32Array(8);
+const HASHED = new Int32Array(7 + maskedWordsSize(8));
 
 /**
  * One vCPU's `struct kvm_run` as far as interrupts go: the last exit to
@@ -222,8 +223,6 @@ export class KvmRun {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     hashTrace(h, this.trace);
-    h.bool(this.onExit !== null);
-    h.words(this.ioapicEoiVectors);
     const hv = this.hyperv;
     // No KVM_EXIT_HYPERV so far (every vCPU outside Hyper-V scenarios): the
     // record is the empty one, a bit instead of ten words at every state.
@@ -238,8 +237,10 @@ export class KvmRun {
     w[3] = this.irqWindowExits;
     w[4] = this.hltExits;
     w[5] = this.haltExitsStat;
-    w[6] = (this.requestInterruptWindow ? 1 : 0) | (hvEmpty ? 0 : 2);
-    h.block(w, 7);
+    w[6] = (this.requestInterruptWindow ? 1 : 0) | (hvEmpty ? 0 : 2) |
+      (this.onExit !== null ? 4 : 0);
+    // The vectors' bitmap in the same block.
+    h.block(w, maskedWords(w, 7, this.ioapicEoiVectors));
     if (hvEmpty) return;
     h.n(hv.type);
     h.n(hv.msr);

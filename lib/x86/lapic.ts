@@ -41,6 +41,7 @@ import {
   type VectorSet,
 } from "../core/vector_set.ts";
 import { arenaI32, arenaU32 } from "../core/arena.ts";
+import { maskedWords } from "../core/state_words.ts";
 import type { Trace } from "../core/trace.ts";
 import {
   type ApicMessage,
@@ -196,7 +197,7 @@ export type Lvt = typeof Lvt[keyof typeof Lvt];
  * Where the hooks for `scn explore` write a LAPIC's numbers to feed them in
  * one call (`StateHash.block`), each hook before it calls another's.
  */
-const HASHED = new Int32Array(16);
+const HASHED = new Int32Array(48);
 
 /** LVT entries: Timer to CMCI. */
 const LVT_ENTRIES = 7;
@@ -521,8 +522,6 @@ export class Lapic {
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
-    // IRR, ISR, TMR and the LVT (see #pages).
-    h.words(this.#pages);
     // Trace event ids, set only while the trace records (never in `scn
     // explore`, where they stay 0): the guest cannot see them.
     if (this.#host.trace.enabled) h.value(this.#irrCause);
@@ -534,7 +533,8 @@ export class Lapic {
     // The flags as the bits of one word: fewer words at every state.
     w[3] = (this.initPending ? 1 : 0) | (this.smiPending ? 2 : 0) | (this.extIntPending ? 4 : 0) |
       (this.kickPending ? 8 : 0);
-    h.block(w, 4);
+    // IRR, ISR, TMR and the LVT (see #pages), in the same block.
+    h.block(w, maskedWords(w, 4, this.#pages));
   }
 
   /**

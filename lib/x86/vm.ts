@@ -950,7 +950,9 @@ export class X86Vm implements VmModel {
     h.value(this.xen);
     h.value(this.ram);
     h.value(this.irqfds);
-    h.value(this.eventfds);
+    // No eventfd (the rule): a word, not an empty map walked.
+    if (this.eventfds.size === 0) h.n(0);
+    else (h.n(1), h.value(this.eventfds));
     // The mode and the flag in one word, not a string hashed at every state.
     const mode = this.eoiBroadcastMode;
     h.n(
@@ -976,8 +978,9 @@ export class X86Vm implements VmModel {
     this.routing.hashPrivate(h);
     this.#splitEois?.hashPrivate(h);
     this.#handled?.hashPrivate(h);
-    h.value(this.#userspace);
-    h.value(this.#cpuid);
+    // Both empty (no userspace chip, no KVM_SET_CPUID2: the rule): one word.
+    if (this.#userspace.length === 0 && this.#cpuid.length === 0) h.n(0);
+    else (h.n(1), h.value(this.#userspace), h.value(this.#cpuid));
     this.xen?.domain.hashPrivate(h);
   }
 
