@@ -356,6 +356,9 @@ const RTE_LOW_AT_CREATION = fieldSet(F_MASK, 0, 1);
 const F_DEST = RTE.dest;
 const EXTINT = 0b111;
 
+/** {@link Ioapic.baseAddress} at creation. */
+const IOAPIC_BASE_AT_CREATION = BigInt(IOAPIC_MMIO_BASE);
+
 /** Where {@link Ioapic.hashPrivate} writes its words, grown for a larger I/O APIC. */
 let HASHED = new Int32Array(256);
 
@@ -428,13 +431,16 @@ export class Ioapic implements EoiListener {
    * compares accesses with it, while the MMIO device stays registered at
    * {@link IOAPIC_MMIO_BASE}.
    */
-  baseAddress: bigint = BigInt(IOAPIC_MMIO_BASE);
+  baseAddress: bigint = IOAPIC_BASE_AT_CREATION;
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.n(this.pins);
     h.n(this.version);
-    h.big(this.baseAddress);
+    // At its reset value (every guest but KVM_SET_IRQCHIP's): a word, not a bigint taken apart.
+    const base = this.baseAddress;
+    if (base === IOAPIC_BASE_AT_CREATION) h.n(0);
+    else (h.n(1), h.big(base));
   }
 
   /**

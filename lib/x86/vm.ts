@@ -938,18 +938,25 @@ export class X86Vm implements VmModel {
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
     h.fixed(this.config, hashConfig);
-    h.value(this.bus);
+    // The bus, the vCPUs, the I/O APIC, the routing and the irqfds are this
+    // VM's alone, made with it, and never met elsewhere in the walk: their
+    // hooks are called directly, not through `h.value` (which looks an
+    // object up among those met, to feed one met twice by reference). Which
+    // of them there are follows from the configuration, fed above. The
+    // LAPICs (on the bus and each vCPU's) and the PIC (each vCPU's ExtINT
+    // source too) go by `h.value`.
+    this.bus.hashFields(h);
     // The vCPUs themselves, not the array first: it is the VM's own.
     const cpus = this.cpus;
     h.n(cpus.length);
-    for (let i = 0; i < cpus.length; i++) h.value(cpus[i]);
+    for (let i = 0; i < cpus.length; i++) cpus[i].hashFields(h);
     h.value(this.pic);
-    h.value(this.ioapic);
-    h.value(this.routing);
+    this.ioapic?.hashFields(h);
+    this.routing.hashFields(h);
     hashTrace(h, this.trace);
     h.value(this.xen);
     h.value(this.ram);
-    h.value(this.irqfds);
+    this.irqfds.hashFields(h);
     // No eventfd (the rule): a word, not an empty map walked.
     if (this.eventfds.size === 0) h.n(0);
     else (h.n(1), h.value(this.eventfds));
