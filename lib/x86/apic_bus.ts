@@ -164,6 +164,10 @@ export class ApicBus implements IpiSink {
    */
   snapshot(): () => void {
     const use32BitIds = this.use32BitIds, broadcastQuirkDisabled = this.broadcastQuirkDisabled;
+    // Brought up to date first (it is derived, and read only after an update):
+    // a map still to recalculate here was recalculated, and so forgotten, in
+    // every order started from the snapshot.
+    this.#map.update(this.lapics);
     const map = this.#map.snapshot();
     return () => {
       this.use32BitIds = use32BitIds;
