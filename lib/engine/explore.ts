@@ -275,7 +275,10 @@ interface BlockInfo {
   index: number;
 }
 
-/** The empty sleep set, shared: sleep sets are never changed in place. */
+/**
+ * The empty sleep set, shared: sleep sets are never changed in place (an
+ * item's serves the run that replays it, and the seen set keeps them as given).
+ */
 const NO_SLEEP: number[] = [];
 
 /**
@@ -396,7 +399,7 @@ class ItemScheduler implements Scheduler {
       const c = choices[this.k++];
       if (replayable(ind.plan.actorOf, done, c, this)) {
         this.path.push(c);
-        if (this.k === choices.length) this.sleep = this.item.sleep.slice();
+        if (this.k === choices.length) this.sleep = this.item.sleep;
         return c;
       }
       this.k--;
@@ -425,7 +428,7 @@ class ItemScheduler implements Scheduler {
         );
       }
       this.path.push(c);
-      if (this.k === choices.length) this.sleep = this.item.sleep.slice();
+      if (this.k === choices.length) this.sleep = this.item.sleep;
       return c;
     }
     const ev = this.events;
@@ -744,10 +747,10 @@ export class SeenSet {
   #y = new Int32Array(256);
   #z = new Int32Array(256);
   /** Per slot, the sleep sets its state was explored with; undefined: an empty slot. */
-  #sleeps: (number[][] | undefined)[] = new Array(256).fill(undefined);
+  #sleeps: ((readonly number[])[] | undefined)[] = new Array(256).fill(undefined);
   #size = 0;
   /** Keys that are not five characters long. */
-  readonly #other = new Map<string, number[][]>();
+  readonly #other = new Map<string, (readonly number[])[]>();
 
   covers(key: string, sleep: readonly number[]): boolean {
     const list = key.length === 5 ? this.#sleeps[this.#slot(key)] : this.#other.get(key);
@@ -761,23 +764,24 @@ export class SeenSet {
     return false;
   }
 
+  /** Notes `key` explored with `sleep`, which is kept as given (sleep sets are never changed). */
   add(key: string, sleep: readonly number[]): void {
     if (key.length !== 5) {
       const list = this.#other.get(key);
-      if (list) list.push([...sleep]);
-      else this.#other.set(key, [[...sleep]]);
+      if (list) list.push(sleep);
+      else this.#other.set(key, [sleep]);
       return;
     }
     const i = this.#slot(key);
     const list = this.#sleeps[i];
     if (list !== undefined) {
-      list.push([...sleep]);
+      list.push(sleep);
       return;
     }
     this.#x[i] = key.charCodeAt(0) | (key.charCodeAt(1) << 16);
     this.#y[i] = key.charCodeAt(2) | (key.charCodeAt(3) << 16);
     this.#z[i] = key.charCodeAt(4);
-    this.#sleeps[i] = [[...sleep]];
+    this.#sleeps[i] = [sleep];
     // At most half full, so that a probe ends soon.
     if (++this.#size * 2 > this.#sleeps.length) this.#grow();
   }
