@@ -382,3 +382,37 @@ parallel {
     keys.add(key);
   }
 });
+
+Deno.test("two VMs whose kvmclock offsets differ only above bit 31 are two states", () => {
+  const program = checkText(
+    `scenario "one x86 guest at a choice"
+vm guest { arch x86_64  vcpus 2 }
+parallel {
+  vcpu0: nop
+  vcpu1: nop
+}
+`,
+    "kvmclock.scn",
+  );
+  const at = (offset: number): string => {
+    const fp = new Fingerprinter(program);
+    let key = "";
+    runProgram(program, {
+      trace: false,
+      history: "counts",
+      scheduler: {
+        next(_b, done, state) {
+          if (key === "") {
+            (state.vms[0] as X86Vm).kvmclockOffsetNs = offset;
+            key = fp.of(state, [0]);
+          }
+          return done.indexOf(false);
+        },
+      },
+    });
+    return key;
+  };
+  // KVM_SET_CLOCK to 5 s and to 5 s + 2^32 ns: the same low 32 bits.
+  assert.notEqual(at(5e9), at(5e9 + 2 ** 32));
+  assert.equal(at(5e9), at(5e9));
+});

@@ -967,7 +967,8 @@ export class X86Vm implements VmModel {
         (this.exceptionPayloadEnabled ? 4 : 0),
     );
     h.n(this.x2apicApi);
-    h.n(this.kvmclockOffsetNs);
+    // ns, a 64-bit offset: by value (`n` would keep the low 32 bits only).
+    h.num(this.kvmclockOffsetNs);
     for (const hv of this.hyperv) hv.hashFields(h);
     this.hvPartition?.hashFields(h);
     h.words(this.mmioReadCache);
