@@ -27,7 +27,16 @@ export function maskedWords(w: Int32Array, k: number, a: Uint32Array): number {
     const end = base + 32 < len ? base + 32 : len;
     const at = k++;
     let mask = 0;
-    for (let i = base; i < end; i++) {
+    let i = base;
+    // Registers are mostly 0: four words tested at once.
+    for (; i + 4 <= end; i += 4) {
+      if ((a[i] | a[i + 1] | a[i + 2] | a[i + 3]) === 0) continue;
+      for (let j = i; j < i + 4; j++) {
+        const x = a[j];
+        if (x !== 0) (mask |= 1 << (j - base), w[k++] = x);
+      }
+    }
+    for (; i < end; i++) {
       const x = a[i];
       if (x !== 0) (mask |= 1 << (i - base), w[k++] = x);
     }
