@@ -12,8 +12,9 @@
  * those that are not 0, then those, as the fingerprint feeds register
  * pages. Each element is taken as a 32-bit word. Returns the index after
  * the last word written; `w` must have room for `maskedWordsSize(a.length)`.
- * One function per element type, so that each stays monomorphic (one for
- * all was a sixth of a fingerprint).
+ * For 32-bit words only, so that it stays monomorphic (one function for
+ * all element types was a sixth of a fingerprint): bytes go as words of
+ * four, through a view.
  *
  * @example
  * ```ts
@@ -37,30 +38,6 @@ export function maskedWords(w: Int32Array, k: number, a: Uint32Array): number {
       }
     }
     for (; i < end; i++) {
-      const x = a[i];
-      if (x !== 0) (mask |= 1 << (i - base), w[k++] = x);
-    }
-    w[at] = mask;
-  }
-  return k;
-}
-
-/**
- * {@link maskedWords} for bytes (line levels).
- *
- * @example
- * ```ts
- * const w = new Int32Array(8);
- * maskedBytes(w, 0, Uint8Array.of(1, 0)); // 2: w holds 0b1, 1
- * ```
- */
-export function maskedBytes(w: Int32Array, k: number, a: Uint8Array): number {
-  const len = a.length;
-  for (let base = 0; base < len; base += 32) {
-    const end = base + 32 < len ? base + 32 : len;
-    const at = k++;
-    let mask = 0;
-    for (let i = base; i < end; i++) {
       const x = a[i];
       if (x !== 0) (mask |= 1 << (i - base), w[k++] = x);
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { maskedBytes, maskedWords, maskedWordsSize } from "./state_words.ts";
+import { maskedWords, maskedWordsSize } from "./state_words.ts";
 
 Deno.test("maskedWords writes a mask per 32 elements, then the elements that are not 0", () => {
   const a = new Uint32Array(40);
@@ -14,7 +14,4 @@ Deno.test("maskedWords writes a mask per 32 elements, then the elements that are
   const v = new Int32Array(w.length);
   assert.notDeepEqual([...v.subarray(0, maskedWords(v, 0, a))], [...w.subarray(0, k)]);
   assert.equal(maskedWords(w, 3, new Uint32Array(0)), 3);
-  // Bytes as words.
-  assert.equal(maskedBytes(w, 0, Uint8Array.of(0, 0, 255)), 2);
-  assert.deepEqual([...w.subarray(0, 2)], [4, 255]);
 });

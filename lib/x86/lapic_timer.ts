@@ -155,7 +155,7 @@ export class LapicTimer {
     // from TDCR.
     if (
       this.#mode === TimerMode.OneShot && this.#tmict === 0 && this.#tdcr === 0 &&
-      this.#periodNs === 0 && this.#targetNs === 0 && this.#deadline === 0n &&
+      this.#periodNs === 0 && this.#targetNs === 0 && !this.#deadline &&
       this.#handle === null
     ) {
       h.n(0);
