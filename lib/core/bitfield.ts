@@ -322,6 +322,8 @@ function checkNumberField(f: BitField): void {
  */
 export function getField(f: BitField, value: RegValue): number {
   if (typeof value === "bigint") {
+    // A field in the low word needs one bigint operation, not five.
+    if (f.lsb + f.width <= 32) return fieldGet(f, Number(BigInt.asUintN(32, value)));
     return Number((value >> BigInt(f.lsb)) & ((1n << BigInt(f.width)) - 1n));
   }
   if (f.lsb + f.width <= 32) return fieldGet(f, value);

@@ -102,12 +102,22 @@ export interface HvStimerHost {
   synicActive(): boolean;
   /** Records what happened, or nothing. */
   emit?(kind: string, detail: string): void;
+  /**
+   * Whether {@link HvStimerHost.emit} records anything now (a trace is
+   * on): the detail is built only then. Absent: whenever there is an `emit`.
+   */
+  tracing?(): boolean;
 }
 
 /** One synthetic timer (`struct kvm_vcpu_hv_stimer`). */
 export class HvStimer {
-  /** STIMERn_CONFIG. */
-  config = 0n;
+  #config = 0n;
+  /**
+   * {@link config}'s low 32 bits, which hold every field the model reads
+   * (`sintx` ends at bit 19): kept by its setter, so that an expiry tests
+   * bits with no bigint built.
+   */
+  #bits = 0;
   /** STIMERn_COUNT. */
   count = 0n;
   /** `exp_time`: the reference time of the next expiry, 0 when none. */
@@ -118,9 +128,16 @@ export class HvStimer {
   readonly #host: HvStimerHost;
   readonly #onFire = (): void => {
     this.#handle = null;
-    this.#host.emit?.("stimer.fire", `stimer${this.index} expired`);
+    if (this.#tracing()) this.#host.emit!("stimer.fire", `stimer${this.index} expired`);
     this.process();
   };
+  /**
+   * The message an expiry sends, built once and written afresh each time:
+   * `synic_deliver_msg` copies the payload into the slot and keeps nothing.
+   */
+  readonly #payload = new Uint8Array(HV_TIMER_PAYLOAD_BYTES);
+  readonly #view = new DataView(this.#payload.buffer);
+  readonly #message: HvMessage = { type: HVMSG_TIMER_EXPIRED, payload: this.#payload };
 
   /** Timer `index` of a vCPU. */
   constructor(readonly index: number, host: HvStimerHost) {
@@ -136,17 +153,34 @@ export class HvStimer {
     h.bool(this.msgPending);
   }
 
+  /** STIMERn_CONFIG. */
+  get config(): bigint {
+    return this.#config;
+  }
+
+  set config(value: bigint) {
+    this.#config = value;
+    this.#bits = Number(BigInt.asUintN(32, value));
+  }
+
+  /** Whether a CONFIG bit (below bit 32) is set. */
   #has(bit: number): boolean {
-    return (this.config & BigInt(bit)) !== 0n;
+    return (this.#bits & bit) !== 0;
   }
 
   #set(bit: number, on: boolean): void {
-    this.config = on ? this.config | BigInt(bit) : this.config & ~BigInt(bit);
+    this.config = on ? this.#config | BigInt(bit) : this.#config & ~BigInt(bit);
+  }
+
+  /** Whether the host's `emit` records anything now. */
+  #tracing(): boolean {
+    const h = this.#host;
+    return h.emit !== undefined && (h.tracing === undefined || h.tracing());
   }
 
   /** `sintx`. */
   get sint(): number {
-    return getField(F.sintx, this.config);
+    return getField(F.sintx, this.#bits);
   }
 
   /** `stimer_cleanup`: no expiry scheduled, nothing pending. */
@@ -230,22 +264,21 @@ export class HvStimer {
     this.msgPending = true;
     let r: number;
     if (!this.#has(STIMER_CONFIG.DirectMode)) {
-      // stimer_send_msg: periodic ticks are not retried.
-      const payload = new Uint8Array(HV_TIMER_PAYLOAD_BYTES);
-      const view = new DataView(payload.buffer);
+      // stimer_send_msg: periodic ticks are not retried. The reserved word stays 0.
+      const view = this.#view;
       view.setUint32(0, this.index, true);
       view.setBigUint64(8, this.expTime, true);
       view.setBigUint64(16, this.#host.refTime(), true);
       r = this.#host.deliverMessage(
         this.sint,
-        { type: HVMSG_TIMER_EXPIRED, payload },
+        this.#message,
         this.#has(STIMER_CONFIG.Periodic),
       );
     } else {
-      const vector = getField(F.apic_vector, this.config);
+      const vector = getField(F.apic_vector, this.#bits);
       r = this.#host.interrupt(vector) ? 0 : 1;
     }
-    this.#host.emit?.("stimer.expire", `stimer${this.index} -> ${r}`);
+    if (this.#tracing()) this.#host.emit!("stimer.expire", `stimer${this.index} -> ${r}`);
     if (r === 0) {
       this.msgPending = false;
       if (!this.#has(STIMER_CONFIG.Periodic)) this.#set(STIMER_CONFIG.Enable, false);

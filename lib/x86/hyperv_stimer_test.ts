@@ -102,3 +102,15 @@ Deno.test("HvStimer: without an active SynIC every guest write #GPs, zero too", 
   assert.match(timer.setCount(5n)!, /not activated/);
   assert.match(timer.setConfig(0n)!, /not activated/);
 });
+
+Deno.test("HvStimer: CONFIG's fields read what was last written, by the guest or by assignment", () => {
+  const { timer } = rig();
+  assert.equal(
+    timer.setConfig(BigInt(STIMER_CONFIG.Periodic | (5 << STIMER_CONFIG.SintxShift))),
+    null,
+  );
+  assert.equal(timer.sint, 5);
+  timer.config = (1n << 40n) | BigInt(7 << STIMER_CONFIG.SintxShift);
+  assert.equal(timer.sint, 7, "a bit above 31 does not hide the low word");
+  assert.equal(timer.config, (1n << 40n) | 0x70000n);
+});

@@ -198,6 +198,11 @@ export interface HvSynicHost {
   exit(msr: number, control: bigint, evtPage: bigint, msgPage: bigint): void;
   /** Records what happened, or nothing. */
   emit?(kind: string, detail: string): void;
+  /**
+   * Whether {@link HvSynicHost.emit} records anything now (a trace is on):
+   * the detail is built only then. Absent: whenever there is an `emit`.
+   */
+  tracing?(): boolean;
 }
 
 /**
@@ -235,6 +240,13 @@ export class HvSynic {
    * LAPIC's 8 x 32-bit vector words (the LAPIC reads this array).
    */
   readonly autoEoi: Uint32Array = new Uint32Array(8);
+  /**
+   * The vector each SINT names, -1 while masked: {@link sint} decoded by
+   * {@link HvSynic.activate} and the SINT writes, the only writers of it,
+   * so that the EOI of a SINT's vector (`kvm_hv_synic_send_eoi`, at every
+   * EOI of one) compares numbers.
+   */
+  readonly #vectorOf: Int16Array = new Int16Array(HV_SYNIC_SINT_COUNT).fill(-1);
   readonly #host: HvSynicHost | null;
 
   /** A SynIC of a vCPU whose VM is `host` (none: no memory, no interrupts; for unit tests). */
@@ -265,6 +277,7 @@ export class HvSynic {
     this.dontZeroPages = dontZeroPages;
     this.control = HV_SYNIC_ENABLE;
     for (let i = 0; i < HV_SYNIC_SINT_COUNT; i++) this.sint[i] = BigInt(SINT.Masked);
+    this.#vectorOf.fill(-1);
     this.vectors.fill(0);
     this.autoEoi.fill(0);
   }
@@ -344,6 +357,7 @@ export class HvSynic {
     }
     const old = getField(SINT_F.vector, this.sint[i]);
     this.sint[i] = value;
+    this.#vectorOf[i] = masked ? -1 : v;
     this.#update(old);
     this.#update(v);
     return null;
@@ -366,8 +380,13 @@ export class HvSynic {
 
   /** The vector SINTx names, or -1 while it is masked (`synic_get_sint_vector`). */
   sintVector(sint: number): number {
-    const s = this.sint[sint];
-    return getField(SINT_F.masked, s) === 1 ? -1 : getField(SINT_F.vector, s);
+    return this.#vectorOf[sint];
+  }
+
+  /** Whether the host's `emit` records anything now. */
+  #tracing(): boolean {
+    const h = this.#host;
+    return h !== null && h.emit !== undefined && (h.tracing === undefined || h.tracing());
   }
 
   /**
@@ -379,11 +398,15 @@ export class HvSynic {
     if (!Number.isInteger(sint) || sint < 0 || sint >= HV_SYNIC_SINT_COUNT) return -22;
     const vector = this.sintVector(sint);
     if (vector < 0) {
-      this.#host?.emit?.("synic.masked", `SINT${sint} masked: no interrupt (-ENOENT)`);
+      if (this.#tracing()) {
+        this.#host!.emit!("synic.masked", `SINT${sint} masked: no interrupt (-ENOENT)`);
+      }
       return -2;
     }
     const r = this.#host === null ? 0 : this.#host.interrupt(vector);
-    this.#host?.emit?.("synic.irq", `SINT${sint} -> vector 0x${vector.toString(16)} (${r})`);
+    if (this.#tracing()) {
+      this.#host!.emit!("synic.irq", `SINT${sint} -> vector 0x${vector.toString(16)} (${r})`);
+    }
     return r;
   }
 
@@ -392,8 +415,9 @@ export class HvSynic {
    * a vector in {@link HvSynic.vectors}): every unmasked SINT naming it is acked.
    */
   sendEoi(vector: number): void {
+    const vectorOf = this.#vectorOf;
     for (let i = 0; i < HV_SYNIC_SINT_COUNT; i++) {
-      if (this.sintVector(i) === vector) this.ackedSint(i);
+      if (vectorOf[i] === vector) this.ackedSint(i);
     }
   }
 
@@ -416,6 +440,7 @@ export class HvSynic {
    * not HVMSG_NONE), after setting the slot's msg_pending (with `noRetry`,
    * periodic timers: 0, and nothing written); -EFAULT (-14) when no LAPIC
    * took the interrupt or the page is outside RAM; the SINT's own error.
+   * Keeps nothing of `msg` (a timer sends the same object each time).
    */
   deliverMessage(sint: number, msg: HvMessage, noRetry: boolean): number {
     if ((this.msgPage & HV_SYNIC_ENABLE) === 0n || this.#host === null) return -2;
@@ -425,7 +450,9 @@ export class HvSynic {
     if (mem.read(slot + HV_MESSAGE.Type, 32) !== HVMSG_NONE) {
       if (noRetry) return 0;
       mem.write(slot + HV_MESSAGE.Flags, 8, HV_MESSAGE.MsgPending);
-      this.#host.emit?.("synic.busy", `SINT${sint} slot busy: msg_pending set (-EAGAIN)`);
+      if (this.#tracing()) {
+        this.#host.emit!("synic.busy", `SINT${sint} slot busy: msg_pending set (-EAGAIN)`);
+      }
       return -11;
     }
     // KVM copies the header (type, size, flags 0, sender 0) and the payload only.
@@ -435,10 +462,12 @@ export class HvSynic {
     mem.write(slot + 6, 16, 0);
     mem.write(slot + HV_MESSAGE.Sender, 64, 0n);
     mem.store(slot + HV_MESSAGE.Payload, msg.payload);
-    this.#host.emit?.(
-      "synic.msg",
-      `SINT${sint} message type 0x${msg.type.toString(16)} (${msg.payload.length} bytes)`,
-    );
+    if (this.#tracing()) {
+      this.#host.emit!(
+        "synic.msg",
+        `SINT${sint} message type 0x${msg.type.toString(16)} (${msg.payload.length} bytes)`,
+      );
+    }
     const r = this.setIrq(sint);
     if (r < 0) return r;
     return r === 0 ? -14 : 0;

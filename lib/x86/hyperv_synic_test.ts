@@ -92,3 +92,27 @@ Deno.test("HvSynic: the EOI of a SINT's vector and EOM ack the GSI routed to it"
   assert.equal(s.hasVector(0x61), false, "masked: its EOIs are no acks");
   assert.equal(s.setIrq(1), -2);
 });
+
+Deno.test("HvSynic.sintVector follows every SINT write and the activation, as the SINT MSRs decode", () => {
+  const { s } = withHost();
+  const decoded = (i: number) => {
+    const v = s.sint[i];
+    return (v & BigInt(SINT.Masked)) !== 0n ? -1 : Number(v & 0xffn);
+  };
+  const all = () => Array.from({ length: 16 }, (_, i) => s.sintVector(i));
+  const expected = () => Array.from({ length: 16 }, (_, i) => decoded(i));
+  assert.deepEqual(all(), expected());
+  assert.equal(s.wrmsr(HV_X64_MSR_SINT0 + 2, 0xf1n), null);
+  assert.equal(s.wrmsr(HV_X64_MSR_SINT0 + 3, 0x200f2n), null);
+  assert.equal(s.sintVector(2), 0xf1);
+  assert.equal(s.sintVector(3), 0xf2);
+  assert.deepEqual(all(), expected());
+  assert.equal(s.wrmsr(HV_X64_MSR_SINT0 + 2, 0x100f1n), null, "masked");
+  assert.equal(s.sintVector(2), -1);
+  assert.equal(s.wrmsr(HV_X64_MSR_SINT0 + 3, 0x20f3n), null, "another vector");
+  assert.equal(s.sintVector(3), 0xf3);
+  assert.deepEqual(all(), expected());
+  s.activate();
+  assert.equal(s.sintVector(3), -1, "activation masks every SINT");
+  assert.deepEqual(all(), expected());
+});

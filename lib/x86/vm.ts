@@ -787,6 +787,7 @@ export class X86Vm implements VmModel {
     const trace = this.trace, name = `vcpu${i}`;
     const emit = (kind: string, detail: string) =>
       void (trace.enabled && trace.emit(name, kind, detail));
+    const tracing = () => trace.enabled;
     const interrupt = (vector: number) =>
       lapic.accept(fixedMessage(vector, lapic.id, "local")) === Accept.Dropped ? 0 : 1;
     let hv: HvVcpu | null = null;
@@ -798,6 +799,7 @@ export class X86Vm implements VmModel {
       exit: (msr, control, evtPage, msgPage) =>
         this.cpus[i].run.hypervSynicExit(msr, control, evtPage, msgPage),
       emit,
+      tracing,
     });
     const stimers: HvStimer[] = [];
     for (let t = 0; t < HV_SYNIC_STIMER_COUNT; t++) {
@@ -810,6 +812,7 @@ export class X86Vm implements VmModel {
           interrupt: (vector) => interrupt(vector) === 1,
           synicActive: () => synic.active,
           emit,
+          tracing,
         }),
       );
     }
