@@ -420,7 +420,13 @@ function icrLow(a: Args): number {
   // identity, in slots rather than a WeakMap, whose entries a step with
   // variable arguments would make one of per execution.
   for (let i = 0; i < ICR_SLOTS; i++) if (icrArgs[i] === a) return icrLows[i];
-  const low = encodeIcrLow(a);
+  // Arguments made afresh (a destination in a variable) mostly carry the fields of the last
+  // encoding again: only the destination, which is not in ICR_LOW, changed.
+  const low = icrLast.vector === a.vector && icrLast.delivery_mode === a.delivery_mode &&
+      icrLast.dest_mode === a.dest_mode && icrLast.level === a.level &&
+      icrLast.trigger === a.trigger && icrLast.shorthand === a.shorthand
+    ? icrLast.low
+    : encodeIcrLastLow(a);
   icrArgs[icrNext] = a;
   icrLows[icrNext] = low;
   icrNext = (icrNext + 1) % ICR_SLOTS;
@@ -432,6 +438,38 @@ const ICR_SLOTS = 4;
 const icrArgs: (Args | null)[] = new Array(ICR_SLOTS).fill(null);
 const icrLows = new Int32Array(ICR_SLOTS);
 let icrNext = 0;
+
+/** The fields of the last ICR_LOW {@link encodeIcrLastLow} encoded, and its value (none yet: NaN). */
+const icrLast: {
+  vector: Val | undefined;
+  delivery_mode: Val | undefined;
+  dest_mode: Val | undefined;
+  level: Val | undefined;
+  trigger: Val | undefined;
+  shorthand: Val | undefined;
+  low: number;
+} = {
+  vector: NaN,
+  delivery_mode: NaN,
+  dest_mode: NaN,
+  level: NaN,
+  trigger: NaN,
+  shorthand: NaN,
+  low: 0,
+};
+
+/** {@link encodeIcrLow}, remembered in {@link icrLast} once it succeeded. */
+function encodeIcrLastLow(a: Args): number {
+  const low = encodeIcrLow(a);
+  icrLast.vector = a.vector;
+  icrLast.delivery_mode = a.delivery_mode;
+  icrLast.dest_mode = a.dest_mode;
+  icrLast.level = a.level;
+  icrLast.trigger = a.trigger;
+  icrLast.shorthand = a.shorthand;
+  icrLast.low = low;
+  return low;
+}
 
 function encodeIcrLow(a: Args): number {
   let low = icrField(0, ICR.vector, a.vector);
