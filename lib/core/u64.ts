@@ -46,26 +46,55 @@ export function normalize(n: bigint): number | bigint {
  * ```
  */
 export function applyOp(op: ExprOp, operands: readonly Val[]): number | bigint | string {
-  if (operands.length === 2) {
-    const a = operands[0], b = operands[1];
-    if (isU32(a) && isU32(b)) {
-      const r = u32Op(op, a, b);
-      if (r !== undefined) return r;
-    }
-  }
+  if (operands.length === 2) return applyBinaryOp(op, operands[0], operands[1]);
   const xs: bigint[] = [];
   for (const v of operands) {
-    if (typeof v !== "number" && typeof v !== "bigint") {
-      return `'${op}' works on numbers, not on ${show(v)}`;
-    }
-    if (typeof v === "number" && !Number.isInteger(v)) return `'${op}' works on whole numbers`;
-    const b = BigInt(v);
-    if (b < 0n || b > U64_MAX) {
-      return `'${op}' works on unsigned 64-bit numbers, and ${show(v)} is not one`;
-    }
-    xs.push(b);
+    const x = u64Operand(op, v);
+    if (typeof x === "string") return x;
+    xs.push(x);
   }
-  const [a, b] = xs;
+  return bigOp(op, xs[0], xs[1] ?? 0n);
+}
+
+/**
+ * {@link applyOp} of a binary operator, for an evaluator that has the two
+ * operands at hand: no operand array, and no BigInt where doubles are exact.
+ *
+ * @example
+ * ```ts
+ * applyBinaryOp("|", 0x40, 1); // 65
+ * ```
+ */
+export function applyBinaryOp(op: ExprOp, a: Val, b: Val): number | bigint | string {
+  if (isU32(a) && isU32(b)) {
+    const r = u32Op(op, a, b);
+    if (r !== undefined) return r;
+  } else if (isSafeU(a) && isSafeU(b)) {
+    const r = safeOp(op, a, b);
+    if (r !== undefined) return r;
+  }
+  const x = u64Operand(op, a);
+  if (typeof x === "string") return x;
+  const y = u64Operand(op, b);
+  if (typeof y === "string") return y;
+  return bigOp(op, x, y);
+}
+
+/** An operand as a BigInt, or why it is not an unsigned 64-bit number. */
+function u64Operand(op: ExprOp, v: Val): bigint | string {
+  if (typeof v !== "number" && typeof v !== "bigint") {
+    return `'${op}' works on numbers, not on ${show(v)}`;
+  }
+  if (typeof v === "number" && !Number.isInteger(v)) return `'${op}' works on whole numbers`;
+  const b = BigInt(v);
+  if (b < 0n || b > U64_MAX) {
+    return `'${op}' works on unsigned 64-bit numbers, and ${show(v)} is not one`;
+  }
+  return b;
+}
+
+/** {@link applyOp} on checked operands (`b` unused by `~`). */
+function bigOp(op: ExprOp, a: bigint, b: bigint): number | bigint | string {
   let r: bigint;
   switch (op) {
     case "~":
@@ -112,23 +141,6 @@ export function applyOp(op: ExprOp, operands: readonly Val[]): number | bigint |
   return normalize(r);
 }
 
-/**
- * {@link applyOp} of a binary operator, for an evaluator that has the two
- * operands at hand: no operand array unless the BigInt path needs one.
- *
- * @example
- * ```ts
- * applyBinaryOp("|", 0x40, 1); // 65
- * ```
- */
-export function applyBinaryOp(op: ExprOp, a: Val, b: Val): number | bigint | string {
-  if (isU32(a) && isU32(b)) {
-    const r = u32Op(op, a, b);
-    if (r !== undefined) return r;
-  }
-  return applyOp(op, [a, b]);
-}
-
 function isU32(v: Val): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
@@ -168,6 +180,49 @@ function u32Op(op: ExprOp, a: number, b: number): number | undefined {
       return (a | b) >>> 0;
     case "^":
       return (a ^ b) >>> 0;
+  }
+  return undefined;
+}
+
+function isSafeU(v: Val): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** 2^32, the weight of a safe integer's high word. */
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * {@link u32Op} for operands up to 2^53 - 1 (one at least 2^32): the
+ * bitwise operators word by word and `>>` as a division by a power of two,
+ * all exact in doubles; `+`, `-`, `*` and `<<` where the result is a safe
+ * integer. Undefined leaves the rest (`/`, `%`, larger results, errors) to
+ * the BigInt path.
+ */
+function safeOp(op: ExprOp, a: number, b: number): number | undefined {
+  switch (op) {
+    case "&":
+    case "|":
+    case "^": {
+      const ah = Math.floor(a / TWO_32), bh = Math.floor(b / TWO_32);
+      const al = a >>> 0, bl = b >>> 0;
+      const h = op === "&" ? ah & bh : op === "|" ? ah | bh : ah ^ bh;
+      const l = op === "&" ? al & bl : op === "|" ? al | bl : al ^ bl;
+      return (h >>> 0) * TWO_32 + (l >>> 0);
+    }
+    case ">>":
+      return b >= 64 ? 0 : Math.floor(a / 2 ** b);
+    case "+": {
+      const r = a + b;
+      return r <= Number.MAX_SAFE_INTEGER ? r : undefined;
+    }
+    case "-":
+      return a >= b ? a - b : undefined;
+    case "*":
+    case "<<": {
+      if (op === "<<" && b >= 64) return undefined;
+      const r = op === "*" ? a * b : a * 2 ** b;
+      return r <= Number.MAX_SAFE_INTEGER ? r : undefined;
+    }
   }
   return undefined;
 }

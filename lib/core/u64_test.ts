@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyOp, type ExprOp, normalize, U64_MAX } from "./u64.ts";
+import { applyBinaryOp, applyOp, type ExprOp, normalize, U64_MAX } from "./u64.ts";
 import { Prng } from "./prng.ts";
 import { exactU64 } from "../../tests/u64_oracle.ts";
 
@@ -63,5 +63,54 @@ Deno.test("applyOp() agrees with bigint arithmetic masked to 64 bits wherever it
     } else {
       assert.equal(BigInt(got), exact, `${a} ${op} ${b}`);
     }
+  }
+});
+
+Deno.test("applyBinaryOp on safe integers above 2^32 answers as on BigInts, and leaves an unsafe result to them", () => {
+  const cases: [ExprOp, number, number][] = [
+    ["&", 2 ** 52 + 0xff00ff, 2 ** 40 + 0xf0f0f0f],
+    ["|", 2 ** 52 + 1, 2 ** 33 + 0x8000_0000],
+    ["^", Number.MAX_SAFE_INTEGER, 2 ** 32 + 0xffff_ffff],
+    [">>", 2 ** 52 + 2 ** 31, 31],
+    [">>", 2 ** 45, 70],
+    ["+", 2 ** 52, 2 ** 52 - 1],
+    ["+", 2 ** 52, 2 ** 52], // 2^53: past the safe integers, a BigInt
+    ["-", 2 ** 40, 2 ** 41],
+    ["*", 2 ** 33, 2 ** 20],
+    ["*", 2 ** 33, 2 ** 21],
+    ["<<", 2 ** 33, 19],
+    ["<<", 2 ** 33, 40],
+    ["/", 2 ** 53 - 1, 3],
+    ["%", 2 ** 53 - 1, 2 ** 33 + 1],
+  ];
+  for (const [op, a, b] of cases) {
+    const x = BigInt(a), y = BigInt(b);
+    const big = op === "&"
+      ? x & y
+      : op === "|"
+      ? x | y
+      : op === "^"
+      ? x ^ y
+      : op === ">>"
+      ? (y >= 64n ? 0n : x >> y)
+      : op === "+"
+      ? x + y
+      : op === "-"
+      ? x - y
+      : op === "*"
+      ? x * y
+      : op === "<<"
+      ? x << y
+      : op === "/"
+      ? x / y
+      : x % y;
+    const want = big < 0n || big > U64_MAX
+      ? "error"
+      : big <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(big)
+      : big;
+    const got = applyBinaryOp(op, a, b);
+    assert.deepEqual(typeof got === "string" ? "error" : got, want, `${a} ${op} ${b}`);
+    assert.deepEqual(applyOp(op, [a, b]), got);
   }
 });
