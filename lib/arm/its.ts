@@ -68,6 +68,7 @@ import type { Lpi, LpiTable } from "./lpi.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { ArmMemoryMap } from "./memory_map.ts";
 import type { StateHash } from "../core/platform.ts";
+import { joinWords, splitWords } from "../core/bitfield.ts";
 
 /**
  * KVM's ITS command error codes (E_ITS_*), returned internally only.
@@ -184,45 +185,69 @@ const MAX_CACHED_ID = 0xffff;
  * ```
  */
 export function encodeCommand(c: ItsCommand): bigint[] {
-  const B = BigInt;
-  const dw = [B(ItsOpcode[c.op]), 0n, 0n, 0n];
-  const dev = B(c.device ?? 0), ev = B(c.event ?? 0), icid = B(c.collection ?? 0);
-  const rd = (n: number | undefined) => B.asUintN(32, B(n ?? 0)) << 16n;
+  const w = new Uint32Array(ITS_COMMAND_WORDS);
+  encodeCommandWords(c, w);
+  return [0, 1, 2, 3].map((i) => joinWords(w[2 * i], w[2 * i + 1]));
+}
+
+/** 32-bit words in one command: the queue is read and written a word at a time, with no BigInt. */
+const ITS_COMMAND_WORDS = ITS_COMMAND_BYTES / 4;
+
+/**
+ * {@link encodeCommand} as the command's eight 32-bit words, little-endian
+ * order (`out[2n]` is DWn's low word), for fields in their ranges: IDs and
+ * RDbases 32 bits, an ICID 16, ITT_addr below 2^52, V 0 or 1.
+ */
+function encodeCommandWords(c: ItsCommand, out: Uint32Array): void {
+  out.fill(0);
+  out[0] = ItsOpcode[c.op];
+  const dev = c.device ?? 0, ev = c.event ?? 0, icid = c.collection ?? 0;
+  // DW2 (and DW3) [47:16]: an RDbase across the word boundary.
+  const rdLow = (n: number | undefined) => ((n ?? 0) << 16) >>> 0;
+  const rdHigh = (n: number | undefined) => ((n ?? 0) >>> 16) & 0xffff;
+  const v = ((c.valid ?? 1) & 1) << 31;
   switch (c.op) {
-    case "MAPD":
-      dw[0] |= dev << 32n;
-      dw[1] = B(c.size ?? 0) & 0x1fn;
-      dw[2] = (B(c.ittAddr ?? 0) & 0x000f_ffff_ffff_ff00n) | (B(c.valid ?? 1) << 63n);
+    case "MAPD": {
+      const itt = c.ittAddr ?? 0;
+      out[1] = dev;
+      out[2] = (c.size ?? 0) & 0x1f;
+      out[4] = (itt >>> 0) & 0xffff_ff00;
+      out[5] = (Math.floor(itt / 0x1_0000_0000) & 0xf_ffff) | v;
       break;
+    }
     case "MAPC":
-      dw[2] = icid | rd(c.target) | (B(c.valid ?? 1) << 63n);
+      out[4] = icid | rdLow(c.target);
+      out[5] = rdHigh(c.target) | v;
       break;
     case "MAPTI":
-      dw[0] |= dev << 32n;
-      dw[1] = ev | (B(c.lpi ?? 0) << 32n);
-      dw[2] = icid;
+      out[1] = dev;
+      out[2] = ev;
+      out[3] = c.lpi ?? 0;
+      out[4] = icid;
       break;
     case "MAPI":
     case "MOVI":
-      dw[0] |= dev << 32n;
-      dw[1] = ev;
-      dw[2] = icid;
+      out[1] = dev;
+      out[2] = ev;
+      out[4] = icid;
       break;
     case "INVALL":
-      dw[2] = icid;
+      out[4] = icid;
       break;
     case "SYNC":
-      dw[2] = rd(c.target);
+      out[4] = rdLow(c.target);
+      out[5] = rdHigh(c.target);
       break;
     case "MOVALL":
-      dw[2] = rd(c.target);
-      dw[3] = rd(c.target2);
+      out[4] = rdLow(c.target);
+      out[5] = rdHigh(c.target);
+      out[6] = rdLow(c.target2);
+      out[7] = rdHigh(c.target2);
       break;
     default:
-      dw[0] |= dev << 32n;
-      dw[1] = ev;
+      out[1] = dev;
+      out[2] = ev;
   }
-  return dw;
 }
 
 /**
@@ -235,20 +260,30 @@ export function encodeCommand(c: ItsCommand): bigint[] {
  * ```
  */
 export function decodeCommand(dw: readonly bigint[]): ItsCommand | undefined {
-  const op = OPCODE_NAMES.get(Number(dw[0] & 0xffn));
+  const w = new Uint32Array(ITS_COMMAND_WORDS);
+  for (let i = 0; i < 4; i++) {
+    const { low, high } = splitWords(dw[i]);
+    w[2 * i] = low;
+    w[2 * i + 1] = high;
+  }
+  return decodeCommandWords(w);
+}
+
+/** {@link decodeCommand} of the command's eight 32-bit words (see {@link encodeCommandWords}). */
+function decodeCommandWords(w: Uint32Array): ItsCommand | undefined {
+  const op = OPCODE_NAMES.get(w[0] & 0xff);
   if (!op) return undefined;
-  const n = (v: bigint) => Number(v);
   return {
     op,
-    device: n(dw[0] >> 32n),
-    event: n(dw[1] & 0xffff_ffffn),
-    lpi: n(dw[1] >> 32n),
-    size: n(dw[1] & 0x1fn),
-    collection: n(dw[2] & 0xffffn),
-    ittAddr: n(dw[2] & 0x000f_ffff_ffff_ff00n),
-    target: n((dw[2] >> 16n) & 0xffff_ffffn),
-    target2: n((dw[3] >> 16n) & 0xffff_ffffn),
-    valid: n(dw[2] >> 63n),
+    device: w[1],
+    event: w[2],
+    lpi: w[3],
+    size: w[2] & 0x1f,
+    collection: w[4] & 0xffff,
+    ittAddr: (w[5] & 0xf_ffff) * 0x1_0000_0000 + ((w[4] & 0xffff_ff00) >>> 0),
+    target: ((w[4] >>> 16) | ((w[5] & 0xffff) << 16)) >>> 0,
+    target2: ((w[6] >>> 16) | ((w[7] & 0xffff) << 16)) >>> 0,
+    valid: w[5] >>> 31,
   };
 }
 
@@ -365,6 +400,10 @@ export const GitsBaser = {
   PAGE_SIZE_64K: 2n,
 } as const;
 
+/** {@link GitsBaser.INDIRECT} and Type's shift in the register's high word; Type 1 as a number. */
+const INDIRECT_HIGH = Number(GitsBaser.INDIRECT >> 32n),
+  TYPE_SHIFT_HIGH = Number(GitsBaser.TYPE_SHIFT) - 32,
+  TYPE_DEVICE = Number(GitsBaser.TYPE_DEVICE);
 /** Entry_Size and Type are read-only (GITS_BASER_RO_MASK). */
 const BASER_RO_MASK = (0x1fn << 48n) | (0x7n << 56n);
 /** KVM's ABI 0: 8-byte device, collection and interrupt table entries. */
@@ -1023,6 +1062,12 @@ export class Its {
     this.#writeCtlr(GitsCtlr.ENABLED);
   }
 
+  /** A command's words on their way to or from the queue (scratch, rewritten before each read). */
+  readonly #words: Uint32Array = new Uint32Array(ITS_COMMAND_WORDS);
+  /** The same command as the queue holds it, little-endian, for one store (scratch). */
+  readonly #commandBytes: Uint8Array = new Uint8Array(ITS_COMMAND_BYTES);
+  readonly #bytes: DataView = new DataView(this.#commandBytes.buffer);
+
   /**
    * What Linux's `its_send_single_command` does: writes the command's 32
    * bytes at GITS_CBASER + GITS_CWRITER in guest memory, advances CWRITER,
@@ -1034,8 +1079,10 @@ export class Its {
     const at = this.#queueAddress(this.cwriter);
     const mem = this.host.memory();
     if (mem.contains(at, ITS_COMMAND_BYTES)) {
-      const dw = encodeCommand(cmd);
-      for (let i = 0; i < 4; i++) mem.write(at + 8 * i, 64, dw[i]);
+      const w = this.#words, bytes = this.#bytes;
+      encodeCommandWords(cmd, w);
+      for (let i = 0; i < ITS_COMMAND_WORDS; i++) bytes.setUint32(4 * i, w[i], true);
+      mem.store(at, this.#commandBytes);
     }
     this.cwriter = (this.cwriter + ITS_COMMAND_BYTES) % this.queueBytes;
     if (!this.#enabled) {
@@ -1063,9 +1110,10 @@ export class Its {
     while (this.creadr !== this.cwriter) {
       const at = this.#queueAddress(this.creadr);
       if (mem.contains(at, ITS_COMMAND_BYTES)) {
-        const dw = [0, 1, 2, 3].map((i) => mem.readBig(at + 8 * i, 64));
-        const cmd = decodeCommand(dw);
-        code = cmd ? this.#process(cmd) : this.#skip(Number(dw[0] & 0xffn));
+        const w = this.#words;
+        for (let i = 0; i < ITS_COMMAND_WORDS; i++) w[i] = mem.read(at + 4 * i, 32) as number;
+        const cmd = decodeCommandWords(w);
+        code = cmd ? this.#process(cmd) : this.#skip(w[0] & 0xff);
       } else {
         code = this.#skip(-1);
       }
@@ -1227,13 +1275,16 @@ export class Its {
    * 8-byte level-1 entries (Valid bit 63, the level-2 page in [51:16]).
    */
   #tableEntry(baser: bigint, id: number): number {
-    const type = (baser >> GitsBaser.TYPE_SHIFT) & 7n;
-    if (type === GitsBaser.TYPE_DEVICE ? id > MAX_DEVICEID : id >= 0x1_0000) return -1;
-    const tableBytes = (Number(baser & 0xffn) + 1) * 0x1_0000;
-    const base = Number(baser & 0x0000_ffff_ffff_f000n);
+    // The register as two words (MAPC and MAPD ask for every command): no BigInt per field.
+    const lo = Number(BigInt.asUintN(32, baser)), hi = Number(BigInt.asUintN(32, baser >> 32n));
+    const type = (hi >>> TYPE_SHIFT_HIGH) & 7;
+    if (type === TYPE_DEVICE ? id > MAX_DEVICEID : id >= 0x1_0000) return -1;
+    const tableBytes = ((lo & 0xff) + 1) * 0x1_0000;
+    // Physical_Address [47:12].
+    const base = (hi & 0xffff) * 0x1_0000_0000 + ((lo & 0xffff_f000) >>> 0);
     const mem = this.host.memory();
     let addr: number;
-    if ((baser & GitsBaser.INDIRECT) === 0n) {
+    if ((hi & INDIRECT_HIGH) === 0) {
       if (id >= tableBytes / ESZ) return -1;
       addr = base + id * ESZ;
     } else {

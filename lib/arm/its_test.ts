@@ -447,3 +447,25 @@ Deno.test("its_tables: a vITS created later (KVM_CREATE_DEVICE) follows the VM's
   g.addIts();
   assert.equal(g.its!.release, "linux_7_2");
 });
+
+Deno.test("encodeCommand/decodeCommand: fields at the top of their ranges cross the 32-bit words intact", () => {
+  const mapd = decodeCommand(
+    encodeCommand({
+      op: "MAPD",
+      device: 0xffff_ffff,
+      size: 31,
+      valid: 1,
+      ittAddr: 0xffff_ffff_ff00,
+    }),
+  )!;
+  assert.deepEqual(
+    [mapd.device, mapd.size, mapd.valid, mapd.ittAddr],
+    [0xffff_ffff, 31, 1, 0xffff_ffff_ff00],
+  );
+  const dw = encodeCommand({ op: "MAPC", collection: 0xffff, target: 0xffff_ffff, valid: 1 });
+  assert.equal(dw[2], (1n << 63n) | (0xffff_ffffn << 16n) | 0xffffn);
+  const movall = decodeCommand(
+    encodeCommand({ op: "MOVALL", target: 0x8001_0002, target2: 0xffff_0000 }),
+  )!;
+  assert.deepEqual([movall.target, movall.target2], [0x8001_0002, 0xffff_0000]);
+});
