@@ -618,11 +618,18 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     }
     const d = this.dist, spis = d.spis, n = d.nrIrqs;
     en = spis.enabledWords, latch = spis.latchWords, line = spis.lineWords;
-    // SPIs sixteen at a time (four words): most are disabled, or idle.
+    // SPIs sixteen at a time (four words) where all are disabled or idle, else four at a time.
     for (let i = PRIVATE_COUNT; i < n; i++) {
-      if ((i & 15) === 0 && i + 16 <= n && quiet16(en, latch, line, i >>> 2)) {
-        i += 15;
-        continue;
+      if ((i & 3) === 0) {
+        const w = i >>> 2;
+        if ((i & 15) === 0 && i + 16 <= n && quiet16(en, latch, line, w)) {
+          i += 15;
+          continue;
+        }
+        if (i + 4 <= n && (en[w] === 0 || (latch[w] | line[w]) === 0)) {
+          i += 3;
+          continue;
+        }
       }
       if (d.targetVcpu[i] !== cpu || !ready(spis, i, groups)) continue;
       const p = spis.priority[i] & PRIORITY_MASK;
