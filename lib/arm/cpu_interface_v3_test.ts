@@ -16,7 +16,7 @@ function gic3(): Gic {
 
 Deno.test("CpuInterface.acknowledge() needs priority strictly below PMR; hppir() ignores PMR", () => {
   const g = gic3(), cif = g.cifs[0];
-  g.dist.spis.enabled[33] = 1;
+  g.dist.spis.setEnabled(33, true);
   g.dist.spis.priority[33] = 0xa0;
   g.kvmIrqLine(KvmIrqType.SPI, 0, 33, 1);
   cif.write("pmr", 0xa0);
@@ -29,7 +29,7 @@ Deno.test("CpuInterface.acknowledge() needs priority strictly below PMR; hppir()
 Deno.test("CpuInterface.eoi() drops the lowest APR bit, and deactivates only with EOImode=0", () => {
   const g = gic3(), cif = g.cifs[0];
   for (const [i, p] of [[40, 0x80], [41, 0x40]]) {
-    g.dist.spis.enabled[i] = 1;
+    g.dist.spis.setEnabled(i, true);
     g.dist.spis.priority[i] = p;
   }
   g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
@@ -49,7 +49,7 @@ Deno.test("CpuInterface.eoi() drops the lowest APR bit, and deactivates only wit
 Deno.test("CpuInterface.acknowledge() returns 1023 when the highest pending is of the other group", () => {
   const g = gic3(), cif = g.cifs[0];
   cif.igrpen0 = 1;
-  g.dist.spis.enabled[32] = 1;
+  g.dist.spis.setEnabled(32, true);
   g.dist.spis.group[32] = 0;
   g.kvmIrqLine(KvmIrqType.SPI, 0, 32, 1);
   assert.equal(cif.read("iar1"), 1023);
@@ -69,7 +69,7 @@ Deno.test("CpuInterface.write() BPR1 is clamped to 3 and ignored with CBPR=1", (
 
 Deno.test("CpuInterface: EOIR of 1020-1023 and DIR with EOImode=0 are ignored", () => {
   const g = gic3(), cif = g.cifs[0];
-  g.dist.spis.enabled[40] = 1;
+  g.dist.spis.setEnabled(40, true);
   g.dist.spis.priority[40] = 0x80;
   g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
   assert.equal(cif.read("iar1"), 40);
@@ -86,7 +86,7 @@ Deno.test("CpuInterface: EOIR of 1020-1023 and DIR with EOImode=0 are ignored", 
 Deno.test("CpuInterface: a nested interrupt needs a group priority below RPR; HPPIR still shows it", () => {
   const g = gic3(), cif = g.cifs[0];
   for (const [i, p] of [[40, 0x80], [41, 0x80], [42, 0x40]]) {
-    g.dist.spis.enabled[i] = 1;
+    g.dist.spis.setEnabled(i, true);
     g.dist.spis.priority[i] = p;
   }
   g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
@@ -102,7 +102,7 @@ Deno.test("CpuInterface: a nested interrupt needs a group priority below RPR; HP
 Deno.test("CpuInterface.wouldWake() ignores group enables and RPR but needs priority below PMR", () => {
   const g = gic3(), cif = g.cifs[0];
   cif.igrpen1 = 0;
-  g.dist.spis.enabled[40] = 1;
+  g.dist.spis.setEnabled(40, true);
   g.dist.spis.priority[40] = 0xf8;
   g.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
   assert.equal(cif.wouldWake(), false); // 0xf8 is not below PMR 0xf8

@@ -18,7 +18,7 @@ function vm3() {
 
 Deno.test("ArmCpu.take() acknowledges: an IRQ takes IAR1's INTID and masks I and F until ERET", () => {
   const { vm, cpu } = vm3();
-  vm.gic.dist.spis.enabled[40] = 1;
+  vm.gic.dist.spis.setEnabled(40, true);
   vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
   assert.equal(cpu.canTake(), false);
   cpu.unmask("irq");
@@ -36,7 +36,7 @@ Deno.test("ArmCpu.take() acknowledges: an IRQ takes IAR1's INTID and masks I and
 
 Deno.test("ArmCpu.take() delivers a Group 0 interrupt as an FIQ", () => {
   const { vm, cpu } = vm3();
-  vm.gic.dist.spis.enabled[32] = 1;
+  vm.gic.dist.spis.setEnabled(32, true);
   vm.gic.dist.spis.group[32] = 0;
   vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 32, 1);
   cpu.unmask("irq");
@@ -50,7 +50,7 @@ Deno.test("ArmCpu.take() delivers a Group 0 interrupt as an FIQ", () => {
 
 Deno.test("ArmCpu.wfi() sleeps until an interrupt is pending below PMR, even with PSTATE.I set", () => {
   const { vm, cpu } = vm3();
-  vm.gic.dist.spis.enabled[40] = 1;
+  vm.gic.dist.spis.setEnabled(40, true);
   cpu.wfi();
   assert.equal(cpu.halted, true);
   assert.equal(cpu.canTake(), false);
@@ -61,7 +61,7 @@ Deno.test("ArmCpu.wfi() sleeps until an interrupt is pending below PMR, even wit
 
 Deno.test("ArmCpu.undefined() raises a synchronous exception taken before an IRQ, whatever PSTATE says", () => {
   const { vm, cpu } = vm3();
-  vm.gic.dist.spis.enabled[40] = 1;
+  vm.gic.dist.spis.setEnabled(40, true);
   vm.gic.kvmIrqLine(KvmIrqType.SPI, 0, 40, 1);
   assert.equal(cpu.maskI, true);
   cpu.undefined("test");

@@ -619,7 +619,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     const d = this.dist, spis = d.spis, n = d.nrIrqs;
     en = spis.enabledWords, latch = spis.latchWords, line = spis.lineWords;
     // SPIs sixteen at a time (four words) where all are disabled or idle, else four at a time.
-    for (let i = PRIVATE_COUNT; i < n; i++) {
+    for (let i = spis.enabledCount === 0 ? n : PRIVATE_COUNT; i < n; i++) {
       if ((i & 3) === 0) {
         const w = i >>> 2;
         if ((i & 15) === 0 && i + 16 <= n && quiet16(en, latch, line, w)) {

@@ -122,7 +122,7 @@ Deno.test("Gic.getRedistReg() ISPENDR0 shows only the latch and ICPENDR0 reads a
   const g = redistGic();
   g.vgicInit();
   const bank = g.rds[1].bank;
-  bank.enabled[20] = 1;
+  bank.setEnabled(20, true);
   g.kvmIrqLine(2, 1, 20, 1); // PPI 20: a level line, no latch
   bank.setPending(21);
   assert.equal(g.rds[1].read(0x10200), (1 << 20) | (1 << 21));
@@ -214,7 +214,7 @@ Deno.test("Gic: a GICv2 guest's EOI of a level SPI fed by a resampling irqfd low
   );
   g.vgicInit(); // default routing: GSI 9 -> SPI 41
   g.dist.spis.edge[41] = 0;
-  g.dist.spis.enabled[41] = 1;
+  g.dist.spis.setEnabled(41, true);
   assert.equal(g.assignIrqfd(9, true), 0);
   assert.equal(g.assignIrqfd(9, false), -EBUSY);
   g.irqfdSignal(9);

@@ -209,7 +209,7 @@ export class Redistributor {
     for (let i = 0; i < PRIVATE_COUNT; i++) {
       // KVM: SGIs are edge and reset enabled; PPIs are level and reset disabled.
       this.bank.edge[i] = i < SGI_COUNT ? 1 : 0;
-      this.bank.enabled[i] = i < SGI_COUNT ? 1 : 0;
+      this.bank.setEnabled(i, i < SGI_COUNT);
       this.bank.group[i] = group;
     }
   }

@@ -62,7 +62,7 @@ Deno.test("GICv4.1 vSGIs: acknowledged without becoming active, hidden while the
   g.writeDist(0, 0x102, 4); // EnableGrp1 | nASSGIreq from disabled
   assert.equal(g.vsgis, true);
   const bank = g.rds[1].bank, cif = g.cifs[1];
-  bank.enabled[2] = 1;
+  bank.setEnabled(2, true);
   cif.pmr = 0xf0;
   cif.igrpen1 = 1;
   g.v4!.block(1);

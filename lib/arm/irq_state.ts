@@ -165,8 +165,17 @@ export class IrqBank {
   readonly line: Uint8Array;
   /** The active state (ISACTIVER). */
   readonly active: Uint8Array;
-  /** The enable bit (ISENABLER): it gates forwarding only. */
+  /**
+   * The enable bit (ISENABLER): it gates forwarding only. Written through
+   * {@link IrqBank.setEnabled} only, which keeps {@link IrqBank.enabledCount}.
+   */
   readonly enabled: Uint8Array;
+  /**
+   * How many INTIDs of {@link enabled} are set, kept by
+   * {@link IrqBank.setEnabled}: `Gic.highest`, at every boundary, passes
+   * over a bank with none without reading it.
+   */
+  enabledCount = 0;
   /**
    * {@link enabled} read four INTIDs at a time (a view of the same bytes,
    * whole words only), so a scan for a deliverable interrupt can pass over
@@ -225,6 +234,14 @@ export class IrqBank {
     this.edge = arenaU8(limit);
     this.owner = arenaU8(limit);
     this.cause = arenaI32(limit);
+  }
+
+  /** Sets or clears INTID `i`'s enable bit (ISENABLER / ICENABLER, a reset). */
+  setEnabled(i: number, on: boolean): void {
+    const v = on ? 1 : 0;
+    if (this.enabled[i] === v) return;
+    this.enabled[i] = v;
+    this.enabledCount += on ? 1 : -1;
   }
 
   /** Whether this bank implements `intid`. */
@@ -340,7 +357,7 @@ export interface BankAccessOptions {
  * @example
  * ```ts
  * const bank = new IrqBank(32, 64);
- * bank.enabled[33] = 1;
+ * bank.setEnabled(33, true);
  * bankRead(bank, BankOffset.ISENABLER + 4, 4); // 0x2
  * ```
  */
@@ -434,10 +451,10 @@ export function bankWrite(
       }
       return true;
     case O.ISENABLER:
-      writeBits(bank, base, value, (i) => (bank.enabled[i] = 1));
+      writeBits(bank, base, value, (i) => bank.setEnabled(i, true));
       return true;
     case O.ICENABLER:
-      writeBits(bank, base, value, (i) => (bank.enabled[i] = 0));
+      writeBits(bank, base, value, (i) => bank.setEnabled(i, false));
       return true;
     case O.ISPENDR:
       writeBits(bank, base, value, (i) => {

@@ -75,15 +75,34 @@ Deno.test("bankWrite() with v2Sgis ignores ISPENDR bits of SGIs", () => {
   assert.equal(b.isPending(5), false);
 });
 
-Deno.test("IrqBank.enabledWords sees every enable bit written through enabled, four INTIDs a word", () => {
+Deno.test("IrqBank.enabledWords sees every enable bit written through setEnabled, four INTIDs a word", () => {
   // Two banks from the arena side by side: a word of one never shows the other's bytes.
   const a = new IrqBank(32, 64), b = new IrqBank(32, 64);
   for (let i = 32; i < 64; i++) {
-    a.enabled[i] = 1;
+    a.setEnabled(i, true);
     assert.notEqual(a.enabledWords[i >>> 2], 0, `INTID ${i}`);
     assert.equal(b.enabledWords[i >>> 2], 0);
-    a.enabled[i] = 0;
+    a.setEnabled(i, false);
     assert.equal(a.enabledWords[i >>> 2], 0);
   }
   assert.equal(a.enabledWords.length, 16);
+});
+
+Deno.test("IrqBank.enabledCount follows ISENABLER, ICENABLER and setEnabled, repeated writes included", () => {
+  const bank = new IrqBank(32, 96);
+  const recount = () => bank.enabled.reduce((n, e) => n + (e !== 0 ? 1 : 0), 0);
+  assert.equal(bankWrite(bank, BankOffset.ISENABLER + 4, 0x8000_0011, 4), true);
+  assert.equal(bank.enabledCount, 3);
+  bankWrite(bank, BankOffset.ISENABLER + 4, 0x11, 4); // already set: no change
+  assert.equal(bank.enabledCount, 3);
+  bankWrite(bank, BankOffset.ISENABLER + 8, 0xf, 4);
+  assert.equal(bank.enabledCount, 7);
+  bankWrite(bank, BankOffset.ICENABLER + 4, 0x8000_0001, 4);
+  bankWrite(bank, BankOffset.ICENABLER + 4, 0x8000_0001, 4);
+  assert.equal(bank.enabledCount, 5);
+  bank.setEnabled(40, true);
+  bank.setEnabled(40, false);
+  bank.setEnabled(40, false);
+  assert.equal(bank.enabledCount, recount());
+  assert.equal(bank.enabledCount, 5);
 });
