@@ -45,6 +45,9 @@ import type { EoiListener } from "./apic_message.ts";
 import { type Ioapic, RTC_PIN, RTE } from "./ioapic.ts";
 import type { Lapic } from "./lapic.ts";
 
+/** RTE.trigger set: a level-triggered entry. */
+const RTE_LEVEL = 1 << RTE.trigger.lsb;
+
 /** What the scan reads: the I/O APIC's entries, the LAPICs, the ack notifiers. */
 export interface HandledVectorsHost {
   /** The in-kernel I/O APIC. */
@@ -59,6 +62,12 @@ export interface HandledVectorsHost {
   names(lapic: Lapic, dest: number, logical: boolean): boolean;
   /** KVM `kvm_irq_has_notifier` for the pin (a resampling irqfd on its GSI). */
   hasAckNotifier(pin: number): boolean;
+  /**
+   * Whether {@link HandledVectorsHost.hasAckNotifier} may hold for any pin
+   * (false: it holds for none, and a scan need not ask it pin by pin).
+   * Absent: it may.
+   */
+  mayHaveAckNotifiers?(): boolean;
   /**
    * vCPU `cpu` is blocked in the kernel (HLT, or waiting for INIT / SIPI):
    * a scan request waits for its next entry ({@link IoapicHandledVectors.entered}).
@@ -208,10 +217,13 @@ export class IoapicHandledVectors {
    */
   #scannedPins(): number {
     const h = this.#host, ioapic = h.ioapic, pins = this.#pins;
+    // Every LDR write scans (kvm_recalculate_apic_map): most VMs have no ack notifier to ask about.
+    const notifiers = h.mayHaveAckNotifiers === undefined || h.mayHaveAckNotifiers();
     let n = 0;
-    for (let pin = 0; pin < ioapic.pins; pin++) {
+    for (let pin = 0, count = ioapic.pins; pin < count; pin++) {
       if (
-        fieldGet(RTE.trigger, ioapic.rteLow(pin)) === 1 || pin === RTC_PIN || h.hasAckNotifier(pin)
+        (ioapic.rteLow(pin) & RTE_LEVEL) !== 0 || pin === RTC_PIN ||
+        (notifiers && h.hasAckNotifier(pin))
       ) {
         pins[n++] = pin;
       }

@@ -590,6 +590,8 @@ export class X86Vm implements VmModel {
         lapics: this.bus.lapics,
         names: (l, dest, logical) => this.#namedByIoapic(l, dest, logical),
         hasAckNotifier: (pin) => this.#hasAckNotifier(KvmIrqchip.Ioapic, pin),
+        // #hasAckNotifier's own first test.
+        mayHaveAckNotifiers: () => this.irqfds.list.length !== 0,
         // HLT, or waiting for INIT / SIPI: blocked in the kernel (a vCPU being built is not).
         blocked: (cpu) => this.cpus[cpu]?.halted ?? false,
         trace,
