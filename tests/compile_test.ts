@@ -9,7 +9,13 @@ import { checkText } from "../lib/api/scenario.ts";
 import { runProgram } from "../lib/engine/run.ts";
 import type { Program } from "../dsl/program.ts";
 import type { Op } from "../dsl/program.ts";
-import { Compiled, COMPILED_OPS, INTERPRETED_OPS, type Machine } from "../lib/engine/compile.ts";
+import {
+  Compiled,
+  COMPILED_OPS,
+  INTERPRETED_OPS,
+  type Machine,
+  usesNames,
+} from "../lib/engine/compile.ts";
 import { BUILTIN_SEEDS, corpusLoader, loadCorpus, mutantOf } from "./fuzz/main.ts";
 import { buildPool } from "./fuzz/mutate.ts";
 
@@ -107,7 +113,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
     charge: () => {},
     findHandler: () => undefined,
   };
-  const compiled = new Compiled({ vms: [] });
+  const compiled = new Compiled({ vms: [], handlers: [] });
   const loc = {
     source: "t",
     start: { offset: 0, line: 1, column: 1 },
@@ -141,4 +147,19 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
       `${kind}: ${calls.join(", ")}`,
     );
   }
+});
+
+Deno.test("usesNames: a handler body needs its variables bound only where it reads or writes one, or might", () => {
+  const body = (text: string) =>
+    checkText(
+      `scenario "t"\nvm guest { arch x86_64 }\nlet $count = 0\nlet $last = 0\non vcpu0 vector 0x41 {\n${text}\n}\n`,
+      "t.scn",
+    ).handlers[0].body;
+  const bound = new Set(["vector"]);
+  assert.equal(usesNames(body("let $count = $count + 1\neoi"), bound), false);
+  assert.equal(usesNames(body("let $last = $vector\neoi"), bound), true);
+  assert.equal(usesNames(body("if $count == 0 { expect $vector == 0x41 }\neoi"), bound), true);
+  assert.equal(usesNames(body("for $vector in [1] { let $count = 1 }"), bound), true);
+  assert.equal(usesNames(body("for $i in [1] { let $count = $i }"), bound), false);
+  assert.equal(usesNames(body("let $count = 1"), new Set(["count"])), true);
 });

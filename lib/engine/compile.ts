@@ -241,9 +241,8 @@ export interface CompiledHandler {
   /** Its body's steps, one per op. */
   readonly steps: readonly CompiledOp[];
   /**
-   * Whether a step of the body can read a variable or write one (a
-   * variable, `let`, `for`, binding `do`, `parallel` or `window` in it). When
-   * not, the run binds the handler variables (`$vector`) around a step only
+   * Whether a step of the body can read or write a name some handler binds
+   * ({@link usesNames}). When not, the run binds the handler variables (`$vector`) around a step only
    * if an `always` declared so far names a variable (invariants are checked
    * inside the step): otherwise the binding would have no effect anyone
    * could see.
@@ -296,8 +295,14 @@ export class Compiled {
   /** Per VM and vCPU: which handler a take runs. */
   readonly #handlers: HandlerChoice[][];
   readonly #compiledHandlers = new Map<HandlerDecl, CompiledHandler>();
+  /**
+   * Every name a handler binds (`$vector`, `$intid`), of any handler: a step
+   * runs in a stack of them, and an inner body may read an outer one's.
+   */
+  readonly #bindNames: ReadonlySet<string>;
 
-  constructor(program: Pick<Program, "vms">) {
+  constructor(program: Pick<Program, "vms" | "handlers">) {
+    this.#bindNames = new Set(program.handlers.flatMap((h) => h.binds.map((b) => b.name)));
     this.#handlers = program.vms.map((vm) =>
       Array.from({ length: vm.vcpus }, () => new HandlerChoice())
     );
@@ -360,7 +365,7 @@ export class Compiled {
   #compiledHandler(decl: HandlerDecl): CompiledHandler {
     let h = this.#compiledHandlers.get(decl);
     if (h === undefined) {
-      const binds = decl.binds.length !== 0 && readsVariables(decl.body);
+      const binds = decl.binds.length !== 0 && usesNames(decl.body, this.#bindNames);
       h = new HandlerEntry(decl, this.block(decl.body), binds);
       this.#compiledHandlers.set(decl, h);
     }
@@ -678,6 +683,37 @@ export function readsVariables(x: unknown, seen: Set<object> = new Set()): boole
   if (o.op === "let" || o.op === "for" || o.op === "parallel" || o.op === "window") return true;
   if (o.op === "do" && o.bind !== null) return true;
   for (const k in o) if (!NOT_PROGRAM.has(k) && readsVariables(o[k], seen)) return true;
+  return false;
+}
+
+/**
+ * {@link readsVariables} narrowed to `names`: whether statements can read
+ * or write one of them (a variable expression, `let`, `for` or binding `do`
+ * of one), or might (a `parallel`, `window` or `timeline` block, whose
+ * statements are not all in sight). A handler body that uses none of the
+ * handler variables runs the same with them bound or not.
+ *
+ * @example
+ * ```ts
+ * import { type Op } from "../../dsl/program.ts";
+ * declare const body: Op[];
+ * usesNames(body, new Set(["vector"])); // false for `{ let $count = $count + 1  eoi }`
+ * ```
+ */
+export function usesNames(
+  x: unknown,
+  names: ReadonlySet<string>,
+  seen: Set<object> = new Set(),
+): boolean {
+  if (x === null || typeof x !== "object" || seen.has(x)) return false;
+  seen.add(x);
+  if (Array.isArray(x)) return x.some((y) => usesNames(y, names, seen));
+  const o = x as Record<string, unknown>;
+  if (o.e === "var") return names.has(o.name as string);
+  if ((o.op === "let" || o.op === "for") && names.has(o.name as string)) return true;
+  if (o.op === "do" && typeof o.bind === "string" && names.has(o.bind)) return true;
+  if (o.op === "parallel" || o.op === "window" || o.op === "timeline") return true;
+  for (const k in o) if (!NOT_PROGRAM.has(k) && usesNames(o[k], names, seen)) return true;
   return false;
 }
 
