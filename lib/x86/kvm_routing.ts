@@ -312,6 +312,12 @@ export class GsiRouting {
   }
   readonly #mode: "kernel" | "split";
   readonly #opts: GsiRoutingOptions;
+  /**
+   * The options' trace, held here: every MSI reads it, and a field of the
+   * options (an object literal, whose field types V8 loosens when a later
+   * run of the process builds it again) threw away their optimized code.
+   */
+  readonly #trace: Trace;
   /** KVM_X2APIC_API_USE_32BIT_IDS (`kvm_msi_route_invalid`, `kvm_set_msi`). */
   #x2apicFormat: boolean;
   readonly #name: string;
@@ -333,7 +339,7 @@ export class GsiRouting {
    * Saves the routing table and returns a function that puts it back, for
    * `scn explore` (`VmModel.snapshot`). Tables are replaced whole, never
    * changed, so they are kept by reference. Fixed at creation, not saved:
-   * #mode, #opts, #name; scratch: #xenRoute, #msi (the decoder's status and
+   * #mode, #opts, #trace, #name; scratch: #xenRoute, #msi (the decoder's status and
    * message are the last write's, set before they are read).
    */
   snapshot(): () => void {
@@ -377,6 +383,7 @@ export class GsiRouting {
   /** Wires the routing layer; in kernel mode installs KVM's default table. */
   constructor(opts: GsiRoutingOptions) {
     this.#opts = opts;
+    this.#trace = opts.trace;
     this.#x2apicFormat = opts.x2apicFormat ?? false;
     this.#msi = opts.msi ?? new MsiDecoder(opts.sink, {
       x2apicFormat: opts.x2apicFormat ?? false,
@@ -413,7 +420,7 @@ export class GsiRouting {
     this.#entriesKey = cached.key;
     // What setRouting would have done besides compiling.
     this.#opts.xen?.setRoutes([]);
-    const t = this.#opts.trace;
+    const t = this.#trace;
     if (t.enabled) {
       t.emit(this.#name, "routing.set", `KVM_SET_GSI_ROUTING: ${cached.entries.length} entries`);
     }
@@ -489,7 +496,7 @@ export class GsiRouting {
    * ```
    */
   setRouting(entries: readonly RoutingEntry[]): number {
-    const t = this.#opts.trace;
+    const t = this.#trace;
     const reject = (why: string): number => {
       this.#lastError = why;
       if (t.enabled) t.emit(this.#name, "routing.rejected", `KVM_SET_GSI_ROUTING: ${why}`);
@@ -609,7 +616,7 @@ export class GsiRouting {
    * ```
    */
   irqLine(gsi: number, level: 0 | 1, lineStatus = true): number {
-    const o = this.#opts, t = o.trace;
+    const o = this.#opts, t = this.#trace;
     const id = t.enabled ? t.emit(this.#name, "irq_line", `gsi ${gsi} level ${level}`) : 0;
     t.open(id);
     let ret = -1;
@@ -663,7 +670,7 @@ export class GsiRouting {
    * ```
    */
   signalMsi(addressLo: number, addressHi: number, data: number, flags = 0): number {
-    const t = this.#opts.trace;
+    const t = this.#trace;
     if (!t.enabled) {
       // Untraced, there is no scope to open and close: one MSI per round trip.
       return (flags & ~KVM_MSI_VALID_DEVID) !== 0
@@ -675,7 +682,7 @@ export class GsiRouting {
 
   /** {@link GsiRouting.signalMsi} with the trace on: the ioctl is the cause of what follows. */
   #signalMsiTraced(addressLo: number, addressHi: number, data: number, flags: number): number {
-    const t = this.#opts.trace;
+    const t = this.#trace;
     const id = t.emit(
       this.#name,
       "signal_msi",
@@ -695,7 +702,7 @@ export class GsiRouting {
 
   /** KVM `kvm_xen_set_evtchn` through the route's {port, vcpu, priority}. */
   #setXen(r: CompiledRoute): number {
-    const o = this.#opts, t = o.trace;
+    const o = this.#opts, t = this.#trace;
     const x = this.#xenRoute;
     x.port = r.pin;
     x.vcpu = r.lo;
@@ -709,7 +716,7 @@ export class GsiRouting {
 
   /** KVM `kvm_hv_set_sint` for a raise. */
   #setHvSint(r: CompiledRoute): number {
-    const o = this.#opts, t = o.trace;
+    const o = this.#opts, t = this.#trace;
     const ret = o.hyperv ? o.hyperv.setIrq(r.lo, r.pin) : -EINVAL;
     if (t.enabled) t.emit(this.#name, "hv_sint", `vp ${r.lo} SINT${r.pin} -> ${ret}`);
     return ret;
@@ -717,9 +724,8 @@ export class GsiRouting {
 
   /** KVM `kvm_set_msi`. */
   #setMsi(lo: number, hi: number, data: number, level: 0 | 1): number {
-    const o = this.#opts;
     // Untraced and valid, small enough for V8 to inline.
-    if (!o.trace.enabled && !(this.#x2apicFormat && (hi & 0xff) !== 0)) {
+    if (!this.#trace.enabled && !(this.#x2apicFormat && (hi & 0xff) !== 0)) {
       // Edge semantics: a message is sent on assert only.
       if (level === 0) return -1;
       const ret = this.#msi.writeMsi(lo, hi, data, "msi");
@@ -730,7 +736,7 @@ export class GsiRouting {
 
   /** {@link GsiRouting.#setMsi}, traced or refused. */
   #setMsiAny(lo: number, hi: number, data: number, level: 0 | 1): number {
-    const t = this.#opts.trace;
+    const t = this.#trace;
     if (this.#x2apicFormat && (hi & 0xff) !== 0) {
       if (t.enabled) t.emit(this.#name, "msi.invalid", `address-high ${hex8(hi)}: bits 7:0 set`);
       return -EINVAL;

@@ -503,6 +503,14 @@ export class Lapic {
   /** Input levels of LINT0 (bit 0) and LINT1 (bit 1). */
   #lintLines = 0;
   readonly #host: LapicHost;
+  /**
+   * The host's trace and EOI listener, held here: the paths of every
+   * delivery read them, and a field of the host (an object literal, whose
+   * field types V8 loosens when a later run of the process builds it again)
+   * threw away their optimized code at the next run's first VM.
+   */
+  readonly #trace: Trace;
+  readonly #eoiListener: EoiListener;
   #suppressEoi: boolean;
   #cmci: boolean;
   readonly #lint0Reenabled: boolean;
@@ -524,7 +532,7 @@ export class Lapic {
   hashFields(h: StateHash): void {
     // Trace event ids, set only while the trace records (never in `scn
     // explore`, where they stay 0): the guest cannot see them.
-    if (this.#host.trace.enabled) h.value(this.#irrCause);
+    if (this.#trace.enabled) h.value(this.#irrCause);
     this.timer.hashFields(h);
     const w = HASHED;
     w[0] = this.nmiPending;
@@ -542,7 +550,7 @@ export class Lapic {
    * and returns a function that puts it back, for `scn explore`
    * (`VmModel.snapshot`); null while the timer is armed. The pages irr,
    * isr, tmr and lvt are views of #pages, saved whole. Fixed at
-   * creation, not saved: #initialId, #host, #lint0Reenabled,
+   * creation, not saved: #initialId, #host, #trace, #eoiListener, #lint0Reenabled,
    * #errors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local. #nmiPending, #initPending and #sipiVector are saved
    * through their accessors, whose setters keep #latched (derived).
@@ -641,6 +649,8 @@ export class Lapic {
     this.tmr = pages.subarray(16, 24);
     this.lvt = pages.subarray(24, 24 + LVT_ENTRIES);
     this.#host = host;
+    this.#trace = host.trace;
+    this.#eoiListener = host.eoiListener;
     this.#initialId = apicId >>> 0;
     this.#id = this.#initialId & 0xff;
     this.#suppressEoi = options.eoiBroadcastSuppression ?? false;
@@ -832,7 +842,7 @@ export class Lapic {
    */
   setCr8(value: number): void {
     this.#tpr = (value & 0xf) << 4;
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) {
       t.emit(this.#host.name, "write", `tpr <- ${hex(this.#tpr)} (CR8 ${value & 0xf})`);
     }
@@ -884,7 +894,7 @@ export class Lapic {
     clearAllVectors(this.isr);
     clearAllVectors(this.tmr);
     this.#irrWords = this.#isrWords = 0;
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) {
       t.emit(this.#host.name, "reset", initEvent ? "INIT reset" : "power-up reset");
     }
@@ -910,7 +920,7 @@ export class Lapic {
   setApicBase(value: number | bigint, hostInitiated = false): boolean {
     const why = this.#setApicBase(BigInt(value), hostInitiated);
     if (why === null) return true;
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) t.emit(this.#host.name, "apicbase.gp", `${hex(value)}: ${why}`);
     return false;
   }
@@ -951,7 +961,7 @@ export class Lapic {
       }
     }
     this.#mapDirty();
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) {
       t.emit(this.#host.name, "apicbase", `apic base <- ${hex(value)} (${from} -> ${to})`);
     }
@@ -1023,7 +1033,7 @@ export class Lapic {
     }
     if (msr === IA32_TSC_DEADLINE_MSR) {
       if (!this.hardwareEnabled || !this.timer.writeTscDeadline(value)) {
-        const t = this.#host.trace;
+        const t = this.#trace;
         if (t.enabled) {
           t.emit(
             this.#host.name,
@@ -1137,7 +1147,7 @@ export class Lapic {
   }
 
   #gp(msr: number, reason: string): GpFault {
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) t.emit(this.#host.name, "msr.gp", `MSR ${hex(msr)}: #GP, ${reason}`);
     return { gp: true, msr, reason };
   }
@@ -1209,7 +1219,7 @@ export class Lapic {
     if (
       (mode !== DeliveryMode.Fixed && mode !== DeliveryMode.LowestPriority) || msg.level ||
       !this.#enabled || (this.#svr & SVR_ENABLE) === 0 || (v < 16 && this.#errors) ||
-      this.#host.trace.enabled
+      this.#trace.enabled
     ) {
       return this.#acceptAny(msg);
     }
@@ -1223,7 +1233,7 @@ export class Lapic {
 
   /** {@link Lapic.accept} for every message, traced or not. */
   #acceptAny(msg: ApicMessage): Accept {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const name = this.#host.name;
     const v = msg.vector & 0xff;
     if (!this.hardwareEnabled) {
@@ -1336,7 +1346,7 @@ export class Lapic {
    * ```
    */
   acknowledge(pending: number = this.pendingVector()): number {
-    if (pending >= 0 && this.#autoEoi === null && !this.#host.trace.enabled) {
+    if (pending >= 0 && this.#autoEoi === null && !this.#trace.enabled) {
       this.#irrClear(pending);
       this.#isrSet(pending);
       return pending;
@@ -1346,7 +1356,7 @@ export class Lapic {
 
   /** {@link Lapic.acknowledge}, spurious, traced or with a SynIC. */
   #acknowledgeAny(pending: number): number {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const v = pending;
     if (v < 0) {
       const s = this.#svr & 0xff;
@@ -1421,7 +1431,7 @@ export class Lapic {
   eoi(): number {
     const v = highestOf(this.isr, this.#isrWords);
     if (v < 0) {
-      const t = this.#host.trace;
+      const t = this.#trace;
       if (t.enabled) t.emit(this.#host.name, "eoi.none", "EOI with ISR empty");
       return -1;
     }
@@ -1429,9 +1439,9 @@ export class Lapic {
     if (this.#synicVectors !== null && testVector(this.#synicVectors, v)) this.#synicEoi!(v);
     // The common EOI stays small enough for V8 to inline: an edge vector,
     // untraced, no split irqchip, no LINT waiting for it.
-    const listener = this.#host.eoiListener;
+    const listener = this.#eoiListener;
     if (
-      this.#host.trace.enabled || listener.exitsOnEoi !== undefined || testVector(this.tmr, v) ||
+      this.#trace.enabled || listener.exitsOnEoi !== undefined || testVector(this.tmr, v) ||
       ((this.lvt[Lvt.Lint0] | this.lvt[Lvt.Lint1]) & LVT_REMOTE_IRR) !== 0
     ) {
       this.#eoiNotify(v);
@@ -1443,10 +1453,10 @@ export class Lapic {
 
   /** Who hears the EOI of `v`, its ISR bit just cleared (see {@link Lapic.eoi}). */
   #eoiNotify(v: number): void {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const name = this.#host.name;
     const id = t.enabled ? t.emit(name, "eoi", `${hex(v)} ISR cleared`) : 0;
-    const listener = this.#host.eoiListener;
+    const listener = this.#eoiListener;
     if (listener.exitsOnEoi?.(v)) {
       // Split irqchip: userspace's I/O APIC hears it whatever TMR says, and
       // whatever SVR.12 says unless the VMM enabled suppression.
@@ -1554,7 +1564,7 @@ export class Lapic {
     const wasHigh = (this.#lintLines & bit) !== 0;
     if (level) this.#lintLines |= bit;
     else this.#lintLines &= ~bit;
-    const t = this.#host.trace;
+    const t = this.#trace;
     const name = this.#host.name;
     const id = t.enabled ? t.emit(name, "lint", `LINT${pin} ${level ? "high" : "low"}`) : 0;
     t.open(id);
@@ -1588,7 +1598,7 @@ export class Lapic {
     const index = pin === 0 ? Lvt.Lint0 : Lvt.Lint1;
     const lvt = this.lvt[index];
     const high = (this.#lintLines & (1 << pin)) !== 0;
-    const t = this.#host.trace;
+    const t = this.#trace;
     const name = this.#host.name;
     if ((lvt & LVT_MASKED) !== 0) {
       if (high && t.enabled) t.emit(name, "local.masked", `LINT${pin}: LVT masked`);
@@ -1635,7 +1645,7 @@ export class Lapic {
       const lvt = this.lvt[index];
       if ((lvt & LVT_REMOTE_IRR) === 0 || (lvt & 0xff) !== v) continue;
       this.lvt[index] = lvt & ~LVT_REMOTE_IRR;
-      const t = this.#host.trace;
+      const t = this.#trace;
       if (t.enabled) {
         t.emit(this.#host.name, "lint.remote_irr.clear", `LINT${pin} vector ${hex(v)}`);
       }
@@ -1653,7 +1663,7 @@ export class Lapic {
     if (cmciP === this.#cmci) return;
     if (cmciP) this.lvt[Lvt.Cmci] = LVT_MASKED;
     this.#cmci = cmciP;
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) {
       t.emit(this.#host.name, "lvt.cmci", `LVT CMCI ${cmciP ? "added (masked)" : "removed"}`);
     }
@@ -1675,7 +1685,7 @@ export class Lapic {
    */
   #localDeliver(index: Lvt, level: boolean): Accept {
     const reg = this.lvt[index];
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (!this.hardwareEnabled || (reg & LVT_MASKED) !== 0) {
       if (t.enabled) {
         t.emit(
@@ -1698,7 +1708,7 @@ export class Lapic {
   }
 
   #timerExpired(): void {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const id = t.enabled
       ? t.emit(this.#host.name, "timer.fire", `timer expired, LVTT ${hex(this.lvt[Lvt.Timer])}`)
       : 0;
@@ -1717,7 +1727,7 @@ export class Lapic {
   #signalError(bits: number): void {
     const fresh = bits & ~this.#esrPending;
     this.#esrPending |= bits;
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) {
       t.emit(this.#host.name, "esr", `error ${hex(bits)} (pending ${hex(this.#esrPending)})`);
     }
@@ -1886,7 +1896,7 @@ export class Lapic {
           break;
       }
     }
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) t.emit(this.#host.name, "set_state", `${hex(offset)} <- ${hex(value)}`);
   }
 
@@ -1915,7 +1925,7 @@ export class Lapic {
 
   /** {@link Lapic.write} of any register. */
   #writeAny(offset: number, value: number): void {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const name = this.#host.name;
     value = value >>> 0;
     if (!this.hardwareEnabled || this.#x2apic) {
@@ -1947,7 +1957,7 @@ export class Lapic {
    * x2APIC-only refusals (ID, LDR, DFR, ICR high, ESR ≠ 0) are the caller's.
    */
   #regWrite(reg: LapicRegister, offset: number, value: number): string | null {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const name = this.#host.name;
     if (reg.access === "ro") return "read-only";
     if (offset === OFFSET_LVT_CMCI && !this.#cmci) {
@@ -2068,13 +2078,13 @@ export class Lapic {
   }
 
   #traceWrite(regName: string, stored: number | bigint): void {
-    const t = this.#host.trace;
+    const t = this.#trace;
     if (t.enabled) t.emit(this.#host.name, "write", `${regName} <- ${hex(stored)}`);
   }
 
   /** Sends the IPI an ICR value describes; `dest` is already the mode's destination field. */
   #sendIpi(icr: number, dest: number): void {
-    const t = this.#host.trace;
+    const t = this.#trace;
     const m = this.#ipi;
     m.vector = fieldGet(ICR_VECTOR, icr);
     m.deliveryMode = fieldGet(ICR_DELIVERY_MODE, icr) as DeliveryMode;
