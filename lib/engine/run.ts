@@ -427,6 +427,8 @@ class Interpreter {
    */
   restartable: CpuModel | null = null;
   readonly compiled: Compiled | null;
+  /** A compiled run of one VM with one vCPU: `settle` is {@link Interpreter.settleOne}. */
+  readonly settlesOne: boolean;
 
   constructor(readonly program: Program, options: RunOptions) {
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
@@ -441,6 +443,8 @@ class Interpreter {
     const names = this.vms.map((vm) => vm.cpus.map((c) => c.name));
     this.history = new History(program, names, options.history !== "counts");
     this.compiled = options.compile === false ? null : compiledProgram(program);
+    this.settlesOne = this.vms.length === 1 && this.vms[0].cpus.length === 1 &&
+      this.compiled !== null;
   }
 
   /** Every interrupt taken, in order (a full history only). */
@@ -451,7 +455,7 @@ class Interpreter {
   /**
    * See {@link RunState.snapshot}. Fixed for the run, not saved: program,
    * vms (saved by their own hooks), trace, queue (emptied), maxSteps,
-   * scheduler, onStep, compiled; spareFrames is a pool of frames to reuse,
+   * scheduler, onStep, compiled, settlesOne; spareFrames is a pool of frames to reuse,
    * whatever they held; hiddenNames, hiddenValues, windowVm, windowCpu and
    * restartable are empty or unset wherever a snapshot is taken.
    */
@@ -681,10 +685,14 @@ class Interpreter {
     // The loop's entry stays on `loops` from its first iteration to its end, its iteration
     // rewritten in place: between two iterations only the budgets are charged, which read no
     // loop, so observers see what a push and two pops per iteration showed them.
-    const at = loops.length;
+    const at = loops.length, loc = op.loc, traced = this.trace.enabled;
+    const workLimit = this.maxSteps * WORK_FACTOR;
     for (let i = 0; i < n; i++) {
-      this.charge(op.loc, 1, "repeat");
-      this.tick(op.loc, "repeat");
+      // charge(), without its call where the work budget holds.
+      if (++this.work > workLimit) this.workExhausted(loc, "repeat");
+      // tick(), without its call where nothing is traced and the budget holds (as settleOne).
+      if (traced || this.steps + 1 - this.budgetStart > this.maxSteps) this.tick(loc, "repeat");
+      else this.steps++;
       if (i === 0) loops.push(0, n);
       else loops[at] = i;
       for (let k = 0; k < body.length; k++) {
@@ -1128,8 +1136,7 @@ class Interpreter {
 
   /** Lets every vCPU act until none can. */
   settle(loc: Loc): void {
-    const vms = this.vms;
-    if (vms.length === 1 && vms[0].cpus.length === 1 && this.compiled !== null) {
+    if (this.settlesOne) {
       // One vCPU in the run: every pass below would be one boundary of it, and the first
       // boundary where nothing happens would end the settling, so a plain loop is the same.
       // Compiled runs only, as `idle`: the tree walker keeps the passes, and the tests that
@@ -1298,9 +1305,9 @@ class Interpreter {
    */
   settleOne(loc: Loc): void {
     const cpu = this.vms[0].cpus[0], frames = this.frames[0][0], spare = this.spareFrames[0][0];
-    const traced = this.trace.enabled;
+    const traced = this.trace.enabled, own = cpu.boundary !== undefined;
     for (;;) {
-      const b = cpu.boundary !== undefined ? cpu.boundary() : boundaryOf(cpu);
+      const b = own ? cpu.boundary!() : boundaryOf(cpu);
       if (typeof b !== "number") this.take(0, 0, cpu, frames, b);
       else if (b !== BOUNDARY_RUNNING) {
         // A reset (x86 INIT) abandons the handlers the vCPU was in.
