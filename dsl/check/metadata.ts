@@ -47,7 +47,17 @@ export function collectMetadata(
     version: null,
   };
   const seenTags = new Map<string, Loc>();
-  for (const s of body) recover(ctx, () => read(s));
+  for (const s of body) {
+    // Only these say anything here: no step (and no closure) for the rest.
+    switch (s.kind) {
+      case "scenario":
+      case "version":
+      case "tags":
+      case "link":
+      case "expect_failure":
+        recover(ctx, () => read(s));
+    }
+  }
   function read(s: TopLevel): void {
     switch (s.kind) {
       case "scenario":
@@ -124,14 +134,15 @@ export function collectMetadata(
 /** Every `expect failure "why": COND` in `body`, nested blocks included, in order. */
 function markedExpectations(body: readonly TopLevel[]): { reason: string; loc: Loc }[] {
   const out: { reason: string; loc: Loc }[] = [];
-  const walk = (stmts: readonly (Statement | TopLevel)[]) => {
-    for (const s of stmts) {
-      if (s.kind === "expect" && s.failure) out.push({ reason: s.failure.value, loc: s.loc });
-      if (s.kind === "action") walk([s.body]);
-      if (s.kind === "if") walk([...s.then, ...(s.else ?? [])]);
-      if ("body" in s && Array.isArray(s.body)) walk(s.body);
+  const visit = (s: Statement | TopLevel): void => {
+    if (s.kind === "expect" && s.failure) out.push({ reason: s.failure.value, loc: s.loc });
+    if (s.kind === "action") visit(s.body);
+    if (s.kind === "if") {
+      for (const x of s.then) visit(x);
+      for (const x of s.else ?? []) visit(x);
     }
+    if ("body" in s && Array.isArray(s.body)) { for (const x of s.body) visit(x); }
   };
-  walk(body);
+  for (const s of body) visit(s);
   return out;
 }
