@@ -831,8 +831,10 @@ function resolveActor(a: Actor, scope: Scope): ActorRef {
     }
     return vcpuRef(vm, index.value, a.index.loc, scope, `vcpu[${index.value}]`);
   }
-  const m = /^vcpu(\d+)$/.exec(a.name);
-  if (m) return vcpuRef(vm, Number(m[1]), a.loc, scope, a.name);
+  // `vcpu` and a decimal number: every action names its actor.
+  if (a.name.startsWith("vcpu") && digitsFrom(a.name, 4)) {
+    return vcpuRef(vm, Number(a.name.slice(4)), a.loc, scope, a.name);
+  }
   if (decl.platform.actors.includes(a.name)) {
     return { vm, kind: a.name === "vmm" ? "vmm" : "hypervisor", cpu: -1, source: a.name };
   }
