@@ -287,15 +287,21 @@ export class GuestMemory {
     const n = width / 8;
     this.#check(addr, n);
     this.#wrote(addr, n);
-    const big = BigInt.asUintN(width, typeof value === "bigint" ? value : BigInt(value));
+    // An integer number up to 32 bits wide needs no BigInt: DataView's setters store it modulo
+    // 2^width, exactly as BigInt.asUintN would cut it (and the rest throw where BigInt() does).
+    const narrow = width !== 64 && typeof value === "number" && Number.isInteger(value);
+    const big = narrow
+      ? 0n
+      : BigInt.asUintN(width, typeof value === "bigint" ? value : BigInt(value));
     let v = this.#view, at = addr;
     if (v === null) {
       const off = addr & PAGE_MASK;
       if (off + n > PAGE_BYTES) {
         // Straddles two pages: a byte at a time, little-endian.
+        const b = narrow ? BigInt.asUintN(width, BigInt(value)) : big;
         for (let k = 0; k < n; k++) {
           const a = addr + k;
-          this.#page(a)[a & PAGE_MASK] = Number((big >> BigInt(8 * k)) & 0xffn);
+          this.#page(a)[a & PAGE_MASK] = Number((b >> BigInt(8 * k)) & 0xffn);
         }
         return;
       }
@@ -304,13 +310,13 @@ export class GuestMemory {
     }
     switch (width) {
       case 8:
-        v.setUint8(at, Number(big));
+        v.setUint8(at, narrow ? value as number : Number(big));
         return;
       case 16:
-        v.setUint16(at, Number(big), true);
+        v.setUint16(at, narrow ? value as number : Number(big), true);
         return;
       case 32:
-        v.setUint32(at, Number(big), true);
+        v.setUint32(at, narrow ? value as number : Number(big), true);
         return;
       case 64:
         v.setBigUint64(at, big, true);
@@ -545,14 +551,16 @@ function toVal(v: number | bigint): Val {
 }
 
 /** The access as a scenario error when it leaves RAM, not as a model bug. */
-function access<T>(mem: GuestMemory, addr: number, width: AccessWidth, fn: () => T): T {
-  if (!mem.contains(addr, width / 8)) {
-    throw new CommandInputError(
-      `a u${width} access at 0x${addr.toString(16)} is outside guest RAM ` +
-        `(0x0..0x${(mem.size - 1).toString(16)})`,
-    );
-  }
-  return fn();
+function mustFit(mem: GuestMemory, addr: number, width: AccessWidth): void {
+  if (!mem.contains(addr, width / 8)) outsideRam(mem, addr, width);
+}
+
+/** {@link mustFit}'s error, apart so that the check stays small enough to inline. */
+function outsideRam(mem: GuestMemory, addr: number, width: AccessWidth): never {
+  throw new CommandInputError(
+    `a u${width} access at 0x${addr.toString(16)} is outside guest RAM ` +
+      `(0x0..0x${(mem.size - 1).toString(16)})`,
+  );
 }
 
 /**
@@ -596,8 +604,9 @@ export function guestMemoryCommands<M>(
       touches,
       run: (vm, _cpu, a) => {
         const mem = memoryOf(vm);
-        const w = ACCESS_SIZES[a.size as string];
-        return access(mem, a.addr as number, w, () => toVal(mem.read(a.addr as number, w)));
+        const addr = a.addr as number, w = ACCESS_SIZES[a.size as string];
+        mustFit(mem, addr, w);
+        return toVal(mem.read(addr, w));
       },
     },
     {
@@ -608,8 +617,9 @@ export function guestMemoryCommands<M>(
       touches,
       run: (vm, _cpu, a) => {
         const mem = memoryOf(vm);
-        const w = ACCESS_SIZES[a.size as string];
-        access(mem, a.addr as number, w, () => mem.write(a.addr as number, w, a.value as bigint));
+        const addr = a.addr as number, w = ACCESS_SIZES[a.size as string];
+        mustFit(mem, addr, w);
+        mem.write(addr, w, a.value as bigint);
       },
     },
   ]);

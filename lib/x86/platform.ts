@@ -2029,7 +2029,10 @@ function reachingMmio(c: Cmd): Cmd {
     doc: c.doc + doc,
     touches: undefined,
     run: (vm, cpu, a, source) => {
-      const addr = a.addr as number, w = ACCESS_SIZES[a.size as string];
+      const addr = a.addr as number;
+      // Guest RAM (a memslot) wins over any device: mmioTarget and userspaceMmio say null there.
+      if (addr < vm.memorySize) return ram(vm, cpu, a, source);
+      const w = ACCESS_SIZES[a.size as string];
       const target = mmioTarget(vm, cpu, addr);
       if (target === null) {
         const why = userspaceMmio(vm, cpu, addr);
