@@ -187,3 +187,19 @@ Deno.test("pages made on first write: untouched memory reads zero, accesses stra
   assert.equal(m.bytes[0x1800], 0xef);
   assert.equal(m.read(0x1800, 16), 0xbeef);
 });
+
+Deno.test("GuestMemory.write() of a number cuts it to the access width as of a BigInt, and refuses a non-integer", () => {
+  const mem = new GuestMemory(0x2000);
+  mem.write(0x10, 8, -1);
+  assert.equal(mem.read(0x10, 8), 0xff);
+  mem.write(0x20, 16, 0x1_2345);
+  assert.equal(mem.read(0x20, 16), 0x2345);
+  mem.write(0x30, 32, 2 ** 40 + 7);
+  assert.equal(mem.read(0x30, 32), 7);
+  mem.write(0x40, 32, -2);
+  assert.equal(mem.read(0x40, 32), 0xffff_fffe);
+  mem.write(0xffe, 32, 0x1122_3344); // across the first page's end
+  assert.equal(mem.read(0xffe, 32), 0x1122_3344);
+  assert.throws(() => mem.write(0x50, 32, 1.5), RangeError);
+  assert.throws(() => mem.write(0x50, 8, NaN), RangeError);
+});
