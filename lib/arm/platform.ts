@@ -649,10 +649,10 @@ function needVgic(vm: ArmVm, what: string): void {
 }
 
 /** A GICv3 CPU interface instruction (`eoi`, `deactivate`, `sgi`) where the ICC registers UNDEF. */
-function iccInstructionUndefs(vm: ArmVm, cpu: number, title: string): boolean {
+function iccInstructionUndefs(vm: ArmVm, cpu: number, insn: string, reg: string): boolean {
   const why = vm.iccUndefined();
   if (why === undefined) return false;
-  vm.cpus[cpu].undefined(`${title}: ${why}`);
+  vm.cpus[cpu].undefined(`${insn} ${reg}: ${why}`);
   return true;
 }
 
@@ -715,6 +715,10 @@ function acting<T>(
     vm.trace.close(id);
   }
 }
+
+/** KVM_SIGNAL_MSI of the command's arguments. */
+const signalMsiOf = (vm: ArmVm, a: Args): number =>
+  vm.gic.signalMsi(a.address as number, a.data as number, a.flags as number, a.devid as number);
 
 const hex = (n: Val) =>
   typeof n === "number" || typeof n === "bigint" ? `0x${n.toString(16)}` : String(n);
@@ -838,15 +842,29 @@ function endOfInterrupt(vm: ArmVm, cpu: number, intid: number, deactivate: boole
     : c.inFiq
     ? "ICC_EOIR0_EL1"
     : "ICC_EOIR1_EL1";
-  acting(vm, `vcpu${cpu}`, "write", `${what} <- ${id}`, () => {
-    if (gic.version === 2) needVgic(vm, deactivate ? "deactivate" : "eoi");
-    else if (iccInstructionUndefs(vm, cpu, `MSR ${deactivate ? "ICC_DIR_EL1" : what}`)) return;
-    if (deactivate) {
-      if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.DIR, id);
-      else gic.cifs[cpu].dir(id);
-    } else if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.EOIR, id);
-    else gic.cifs[cpu].eoi(c.inFiq ? 0 : 1, id);
-  });
+  // A handler's EOI, thousands in a run: untraced, no text is built for it.
+  if (!vm.trace.enabled) eoiWrite(vm, cpu, id, deactivate, what);
+  else {
+    acting(
+      vm,
+      `vcpu${cpu}`,
+      "write",
+      `${what} <- ${id}`,
+      () => eoiWrite(vm, cpu, id, deactivate, what),
+    );
+  }
+}
+
+/** {@link endOfInterrupt}'s write of EOIR (`what`) or DIR. */
+function eoiWrite(vm: ArmVm, cpu: number, id: number, deactivate: boolean, what: string): void {
+  const gic = vm.gic;
+  if (gic.version === 2) needVgic(vm, deactivate ? "deactivate" : "eoi");
+  else if (iccInstructionUndefs(vm, cpu, "MSR", deactivate ? "ICC_DIR_EL1" : what)) return;
+  if (deactivate) {
+    if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.DIR, id);
+    else gic.cifs[cpu].dir(id);
+  } else if (gic.version === 2) gicv2WriteCpu(gic, cpu, GiccOffset.EOIR, id);
+  else gic.cifs[cpu].eoi(vm.cpus[cpu].inFiq ? 0 : 1, id);
 }
 
 /** What Linux's GIC drivers do to bring up the GIC for one CPU (and, once, the distributor and ITS). */
@@ -917,7 +935,7 @@ function sendSgi(vm: ArmVm, cpu: number, a: Args): void {
         );
         return;
       }
-      if (iccInstructionUndefs(vm, cpu, "MSR ICC_SGI1R_EL1")) return;
+      if (iccInstructionUndefs(vm, cpu, "MSR", "ICC_SGI1R_EL1")) return;
       if (to === "others") {
         gic.sgi(cpu, (BigInt(intid) << 24n) | (1n << 40n), false);
         return;
@@ -943,6 +961,7 @@ function its(vm: ArmVm, cpu: number, cmd: ItsCommand): number {
     emit(vm, `vcpu${cpu}`, "its.missing", "no ITS in this VM ('gic v3 { its }')");
     return -ENODEV;
   }
+  if (!vm.trace.enabled) return gic.its.command(cmd) ?? -1;
   return acting(vm, `vcpu${cpu}`, "its.cmd", `queue ${cmd.op}`, () => gic.its!.command(cmd) ?? -1);
 }
 
@@ -2070,19 +2089,16 @@ const VMM_COMMANDS: Cmd[] = [
       "1 delivered, 0 blocked (translation failed), -EINVAL (flags, no devid, not an ITS), -EBUSY, -ENODEV",
     touches: [PLUMBING],
     run: (vm, _c, a, source) =>
-      acting(
-        vm,
-        source,
-        "ioctl",
-        `KVM_SIGNAL_MSI devid ${hex(a.devid)} data ${a.data}`,
-        () =>
-          vm.gic.signalMsi(
-            a.address as number,
-            a.data as number,
-            a.flags as number,
-            a.devid as number,
-          ),
-      ),
+      // Untraced, no text is built (vgic_lpi_stress signals 16,000).
+      vm.trace.enabled
+        ? acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SIGNAL_MSI devid ${hex(a.devid)} data ${a.data}`,
+          () => signalMsiOf(vm, a),
+        )
+        : signalMsiOf(vm, a),
   },
   onDeviceFd("vgic", {
     actor: "vmm",
