@@ -231,6 +231,18 @@ const CR4_MCE = 1n << 6n;
  */
 export const GP_FAULT = -13;
 
+/**
+ * What a vCPU command returns for an instruction that raised #UD and that
+ * the test suites step past (an exception fixup, KVM_ASM_SAFE): -6 (#UD
+ * is vector 6). Scenarios write it `UD`; the #UD is delivered too.
+ *
+ * @example
+ * ```ts
+ * UD_FAULT; // -6
+ * ```
+ */
+export const UD_FAULT = -6;
+
 /** KVM_MP_STATE values a vCPU holds itself; HALTED is derived from HLT. */
 /** KVM_MP_STATE_AP_RESET_HOLD: valid for KVM_SET_MP_STATE on x86, not modelled. */
 const MP_STATE_AP_RESET_HOLD = 9;
@@ -466,10 +478,10 @@ export class X86Cpu implements CpuModel {
     if (this.#pvEoiWritten) this.pvEoi!.hashFields(h);
   }
 
-  /** PV EOI's MSR is not 0 or its flag is armed: its state is hashed. */
+  /** PV EOI's MSR is not 0, its flag is armed or an injection is cached: its state is hashed. */
   get #pvEoiWritten(): boolean {
     const pv = this.pvEoi;
-    return pv !== null && (pv.pending || pv.msrVal !== 0n);
+    return pv !== null && (pv.pending || pv.msrVal !== 0n || pv.isrCache !== -1);
   }
 
   /**
@@ -506,6 +518,7 @@ export class X86Cpu implements CpuModel {
     const windowReported = this.#windowReported;
     // Two scalars, no closure: a snapshot per state allocates nothing more for PV EOI.
     const pvMsr = this.pvEoi?.msrVal ?? 0n, pvPending = this.pvEoi?.pending ?? false;
+    const pvCache = this.pvEoi?.isrCache ?? -1;
     const pvEoiOn = this.#pvEoiOn, pvUnhalted = this.#pvUnhalted;
     return () => {
       lapic();
@@ -514,6 +527,7 @@ export class X86Cpu implements CpuModel {
       if (pv !== null) {
         pv.msrVal = pvMsr;
         pv.pending = pvPending;
+        pv.isrCache = pvCache;
       }
       this.#pvEoiOn = pvEoiOn;
       this.#pvUnhalted = pvUnhalted;
@@ -915,6 +929,19 @@ export class X86Cpu implements CpuModel {
     this.#queueException(vector, errorCode, external);
     this.#resolveGates();
     if (exceptionSpec(vector).type === "fault" && this.#mpOwn !== MP_SHUTDOWN) this.faulted = true;
+  }
+
+  /**
+   * The instruction being executed raises exception `vector` (no error
+   * code) and the guest's fixup steps past it, as the test suites'
+   * `KVM_ASM_SAFE` does: queued like {@link X86Cpu.raise}, but the
+   * instruction counts as done, so it does not run again.
+   */
+  raiseSkipped(vector: number, why: string): void {
+    this.#emit("exception", `${describeException(vector, -1)}: ${why}`);
+    this.#queueException(vector, -1, true);
+    this.#resolveGates();
+    if (this.#pvEoiOn) this.#pvEoiRearm();
   }
 
   /**
@@ -1482,6 +1509,17 @@ export class X86Cpu implements CpuModel {
     }
     this.#queueException(GP_VECTOR, 0, true);
     this.#resolveGates();
+    if (this.#pvEoiOn) this.#pvEoiRearm();
+  }
+
+  /**
+   * The entry that injects an NMI or an exception KVM queued (both make
+   * KVM_REQ_EVENT): `kvm_lapic_sync_to_vapic` arms PV EOI again for the
+   * vector still in service, if the last exit disarmed it.
+   */
+  #pvEoiRearm(): void {
+    const l = this.lapic;
+    if (this.pvEoi!.rearm((v) => testVector(l.isr, v), anyVector(l.irr))) this.#pvEoiChanged();
   }
 
   /**
@@ -1638,6 +1676,7 @@ export class X86Cpu implements CpuModel {
       // -1, not 2: an NMI is no vector-2 interrupt (`took nmi` names it).
       kind = "nmi";
       vector = -1;
+      if (this.#pvEoiOn) this.#pvEoiRearm();
     } else if (this.#hooks?.pvUpcallDue?.(this.index)) {
       kind = "event_callback";
       vector = -1;
@@ -1659,6 +1698,7 @@ export class X86Cpu implements CpuModel {
       vector = this.lapic.acknowledge(pending);
       // The entry that injects it: KVM's highest-ISR cache is this vector.
       if (this.#pvEoiOn && pending >= 0 && testVector(this.lapic.isr, vector)) {
+        this.pvEoi!.isrCache = vector;
         this.pvEoi!.armAtEntry(vector, anyVector(this.lapic.irr));
         this.#pvEoiChanged();
       }

@@ -18,6 +18,7 @@ import type { BitField } from "../core/bitfield.ts";
 import type { X86Command } from "./command.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
 import type { X86Vm } from "./vm.ts";
+import { invtscSuppressed } from "./hyperv_cpuid.ts";
 
 /** One CPUID field: where it is, and what the model says it holds. */
 export interface CpuidField {
@@ -69,6 +70,21 @@ export const CPUID_FIELDS: Readonly<Record<string, CpuidField>> = {
     bits: { name: "initial_apic_id", lsb: 24, width: 8 },
     get: (_vm, cpu) => cpu,
     doc: "CPUID.1:EBX[31:24], the initial xAPIC ID: the vCPU index, as the VMM sets it",
+  },
+  invtsc: {
+    leaf: 0x8000_0007,
+    reg: "edx",
+    bits: { name: "invtsc", lsb: 8, width: 1 },
+    get: (vm, cpu) => {
+      const hv = vm.hyperv[cpu];
+      return hv !== undefined && vm.hvPartition !== null &&
+          invtscSuppressed(hv.cpuidCache, vm.hvPartition.invtscControl)
+        ? 0
+        : 1;
+    },
+    doc: "CPUID.80000007H:EDX[8], the invariant TSC: the model's host has one; KVM hides it " +
+      "while the Hyper-V CPUID offers HV_ACCESS_TSC_INVARIANT and HV_X64_MSR_TSC_INVARIANT_CONTROL " +
+      "bit 0 is clear (kvm_hv_invtsc_suppressed)",
   },
   x2apic_id: {
     leaf: 0xb,

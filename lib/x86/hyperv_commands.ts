@@ -16,6 +16,7 @@ import type { X86Command } from "./command.ts";
 import type { X86Vm } from "./vm.ts";
 import {
   HV_GENERIC_SET,
+  HV_HYPERCALL,
   HV_HYPERCALL_MAX_XMM_REGISTERS,
   HV_STATUS,
   HV_TSC_PAGE,
@@ -33,6 +34,9 @@ import {
 } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, STIMER_CONFIG_FIELDS } from "./hyperv_stimer.ts";
 import type { FieldTable } from "../core/bitfield.ts";
+import { UD_FAULT } from "./cpu.ts";
+import { UD_VECTOR } from "./exceptions.ts";
+import { HYPERV_CPUID_CONSTANTS } from "./hyperv_cpuid.ts";
 
 /** `-KVM_ENOSYS`: what KVM's own hypercall path answers an unknown call. */
 const KVM_ENOSYS = 1000n;
@@ -115,7 +119,9 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
         default: 0n,
       })),
     ],
-    returns: "RAX afterwards: the HV_STATUS, or RAX as it was while the call waits for the VMM",
+    returns: "RAX afterwards: the HV_STATUS, or RAX as it was while the call waits for the VMM; " +
+      "UD (-6) when KVM raised #UD (an XMM fast call Hyper-V CPUID enforcement refuses), " +
+      "which the guest's fixup steps past",
     run: (vm, cpu, a) => {
       const p = hvOf(vm, "hyperv hypercall");
       const rax = a.direct === 1 ? u64(a.rax) : p.pageEax(u64(a.rax));
@@ -154,7 +160,12 @@ export const HYPERV_COMMANDS: readonly X86Command[] = [
         return hv.rax;
       }
       const xmm = XMM_HALVES.map((name) => u64(a[name]));
-      const r = p.hypercall64(cpu, u64(a.rcx), u64(a.rdx), u64(a.r8), xmm);
+      const r = p.hypercall64(cpu, u64(a.rcx), u64(a.rdx), u64(a.r8), xmm, hv.hypercallCpuid);
+      if ("ud" in r) {
+        // KVM queues #UD and does not complete the call: RAX keeps its value.
+        vm.cpus[cpu].raiseSkipped(UD_VECTOR, r.ud);
+        return UD_FAULT;
+      }
       if ("exit" in r) {
         hv.hcallWaiting = true;
         hv.rax = rax;
@@ -427,12 +438,13 @@ export const HYPERV_CONSTANTS: Readonly<Record<string, number>> = {
       [`HV_X64_MSR_STIMER${i}_COUNT`, HV_MSR.STIMER0_COUNT + 2 * i],
     ]).flat(),
   ),
-  HVCALL_SEND_IPI: HVCALL.SEND_IPI,
-  HVCALL_SEND_IPI_EX: HVCALL.SEND_IPI_EX,
+  ...Object.fromEntries(
+    Object.entries(HVCALL).map(([k, v]) => [k.startsWith("EXT_") ? `HV_${k}` : `HVCALL_${k}`, v]),
+  ),
+  ...HYPERV_CPUID_CONSTANTS,
+  HV_HYPERCALL_FAST_BIT: Number(HV_HYPERCALL.Fast),
   HV_GENERIC_SET_SPARSE_4K: HV_GENERIC_SET.SPARSE_4K,
   HV_GENERIC_SET_ALL: HV_GENERIC_SET.ALL,
-  HVCALL_POST_MESSAGE: HVCALL.POST_MESSAGE,
-  HVCALL_SIGNAL_EVENT: HVCALL.SIGNAL_EVENT,
   ...Object.fromEntries(Object.entries(HV_STATUS).map(([k, v]) => [`HV_STATUS_${k}`, v])),
   ...Object.fromEntries(Object.entries(HV_TSC_PAGE).map(([k, v]) => [`HV_TSC_PAGE_${k}`, v])),
   HVMSG_TIMER_EXPIRED,

@@ -18,9 +18,19 @@
  * header size 26:17, rep count 43:32, rep start 59:48), RDX the input GPA
  * (or the first fast argument), R8 the output GPA (or the second); an XMM
  * fast call (SEND_IPI_EX) continues in XMM0..XMM5, read as twelve 64-bit
- * halves, low half first. The status comes back in RAX. Calls from 32-bit
- * mode or CPL > 0 (#UD), and KVM_CAP_HYPERV_ENFORCE_CPUID's checks, are not
- * modelled.
+ * halves, low half first. The status comes back in RAX. KVM also answers
+ * HVCALL_NOTIFY_LONG_SPIN_WAIT (a yield: success), the TLB flushes
+ * (HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE/LIST and their _EX forms: the input
+ * read and checked as KVM reads it, then success with every rep done; the
+ * model has no TLB to flush), the SynDBG calls (INVALID_HYPERCALL_CODE
+ * without SynDBG, else OPERATION_DENIED: its options MSR is not modelled)
+ * and the extended calls (HV_EXT_CALL_QUERY_CAPABILITIES and the 64 after
+ * it: fast is INVALID_PARAMETER, slow exits to the VMM). Before any of it
+ * the calling vCPU's Hyper-V CPUID is consulted
+ * ({@link HvHypercallCpuid}, KVM_CAP_HYPERV_ENFORCE_CPUID): a missing
+ * privilege is HV_STATUS_ACCESS_DENIED, checked before the reserved bits,
+ * and an XMM fast call it does not allow raises #UD. Calls from 32-bit mode
+ * or CPL > 0 (#UD) are not modelled.
  *
  * The reference TSC page (`struct ms_hyperv_tsc_page`: u32 tsc_sequence at
  * 0, u64 tsc_scale at 8, s64 tsc_offset at 16, the rest of the 4 KiB page
@@ -58,6 +68,7 @@
  *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_pw`,
  * `kvm_hv_get_msr_pw`, `kvm_hv_hypercall`, `kvm_hvcall_signal_event`,
+ * `kvm_hv_flush_tlb`, `kvm_hv_get_hc_data`, `is_xmm_fast_hypercall`,
  * `kvm_hv_hypercall_complete`, `kvm_hv_send_ipi`, `kvm_hv_send_ipi_to_many`,
  * `hv_is_vp_in_sparse_set`, `kvm_get_sparse_vp_set`, `kvm_hv_get_hc_data`,
  * `is_xmm_fast_hypercall`, `kvm_vm_ioctl_hv_eventfd`,
@@ -106,6 +117,19 @@ export const HV_TSC_PAGE = {
   BROKEN: 4,
 } as const;
 
+/** HV_EXPOSE_INVARIANT_TSC (bit 0 of HV_X64_MSR_TSC_INVARIANT_CONTROL). */
+export const HV_EXPOSE_INVARIANT_TSC = 1n;
+/** HV_X64_SYNDBG_OPTION_USE_HCALLS (bit 2 of HV_X64_MSR_SYNDBG_OPTIONS). */
+export const HV_X64_SYNDBG_OPTION_USE_HCALLS = 1n << 2n;
+
+/** SYNDBG_CONTROL..SYNDBG_PENDING_BUFFER and SYNDBG_OPTIONS. */
+export function isSyndbgMsr(msr: number): boolean {
+  return (msr >= HV_MSR.SYNDBG_CONTROL && msr <= HV_MSR.SYNDBG_PENDING_BUFFER) ||
+    msr === HV_MSR.SYNDBG_OPTIONS;
+}
+
+/** HV_CRASH_CTL_CRASH_NOTIFY (bit 63 of HV_X64_MSR_CRASH_CTL). */
+export const HV_CRASH_CTL_CRASH_NOTIFY = 1n << 63n;
 /** HV_X64_MSR_REFERENCE_TSC bit 0: the page is enabled (HV_X64_MSR_TSC_REFERENCE_ENABLE). */
 export const HV_X64_MSR_TSC_REFERENCE_ENABLE = 1n;
 /** HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT: the MSR's bits 63:12 are the page's frame. */
@@ -147,10 +171,19 @@ export interface HvTscRef {
  * ```
  */
 export const HVCALL = {
+  FLUSH_VIRTUAL_ADDRESS_SPACE: 0x02,
+  FLUSH_VIRTUAL_ADDRESS_LIST: 0x03,
+  NOTIFY_LONG_SPIN_WAIT: 0x08,
   SEND_IPI: 0x0b,
+  FLUSH_VIRTUAL_ADDRESS_SPACE_EX: 0x13,
+  FLUSH_VIRTUAL_ADDRESS_LIST_EX: 0x14,
   SEND_IPI_EX: 0x15,
   POST_MESSAGE: 0x5c,
   SIGNAL_EVENT: 0x5d,
+  POST_DEBUG_DATA: 0x69,
+  RETRIEVE_DEBUG_DATA: 0x6a,
+  RESET_DEBUG_SESSION: 0x6b,
+  EXT_CALL_QUERY_CAPABILITIES: 0x8001,
 } as const;
 
 /**
@@ -268,7 +301,41 @@ export interface HvPartitionHost {
 /** A hypercall's outcome: a status for RAX, or an exit to the VMM. */
 export type HvHypercallResult =
   | { readonly status: number }
-  | { readonly exit: { readonly input: bigint; readonly params: readonly [bigint, bigint] } };
+  | { readonly exit: { readonly input: bigint; readonly params: readonly [bigint, bigint] } }
+  | { readonly ud: string };
+
+/**
+ * What the calling vCPU's Hyper-V CPUID lets it do (KVM's `cpuid_cache`
+ * and `enforce_cpuid`, `lib/x86/hyperv_cpuid.ts`).
+ */
+export interface HvHypercallCpuid {
+  /** `hv_check_hypercall_access`: false makes the call HV_STATUS_ACCESS_DENIED. */
+  allowed(code: number): boolean;
+  /** An XMM fast call raises #UD (enforced, HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE clear). */
+  xmmRefused(): boolean;
+  /** `kvm_hv_is_syndbg_enabled`. */
+  syndbg(): boolean;
+}
+
+/** The CPUID of a vCPU that may make every call and has no SynDBG (no enforcement). */
+const OPEN_CPUID: HvHypercallCpuid = {
+  allowed: () => true,
+  xmmRefused: () => false,
+  syndbg: () => false,
+};
+
+/** `is_xmm_fast_hypercall`: the calls whose fast form reads the XMM registers. */
+function isXmmFast(code: number): boolean {
+  return code === HVCALL.FLUSH_VIRTUAL_ADDRESS_LIST ||
+    code === HVCALL.FLUSH_VIRTUAL_ADDRESS_SPACE ||
+    code === HVCALL.FLUSH_VIRTUAL_ADDRESS_LIST_EX ||
+    code === HVCALL.FLUSH_VIRTUAL_ADDRESS_SPACE_EX || code === HVCALL.SEND_IPI_EX;
+}
+
+/** KVM_HV_TLB_FLUSH_FIFO_SIZE - 1: a longer GVA list is flushed whole, unread. */
+const TLB_FLUSH_ENTRIES = 15;
+/** `struct hv_tlb_flush` (address_space, flags, processor_mask) and `struct hv_tlb_flush_ex`'s fixed part. */
+const HV_TLB_FLUSH_SIZE = 24, HV_TLB_FLUSH_EX_SIZE = 32;
 
 /**
  * One VM's Hyper-V partition state (`struct kvm_hv`, the parts modelled).
@@ -310,6 +377,20 @@ export class HvPartition {
   tscEmulationControl = 0n;
   /** HV_X64_MSR_TSC_EMULATION_STATUS (`hv_tsc_emulation_status`). */
   tscEmulationStatus = 0n;
+  /** HV_X64_MSR_CRASH_P0..P4 (`hv_crash_param`): what the guest reports with a crash. */
+  readonly crashParams: bigint[] = [0n, 0n, 0n, 0n, 0n];
+  /** HV_X64_MSR_CRASH_CTL (`hv_crash_ctl`): the VMM sets CRASH_NOTIFY to offer crash reports. */
+  crashCtl = 0n;
+  /** HV_X64_MSR_TSC_INVARIANT_CONTROL (`hv_invtsc_control`): bit 0 exposes the invariant TSC. */
+  invtscControl = 0n;
+  /**
+   * The SynDBG MSRs (`hv_syndbg`): CONTROL, STATUS, SEND_BUFFER,
+   * RECV_BUFFER, PENDING_BUFFER (0x400000f1..f5) by their offset from
+   * CONTROL, and OPTIONS.
+   */
+  readonly syndbg: bigint[] = [0n, 0n, 0n, 0n, 0n];
+  /** HV_X64_MSR_SYNDBG_OPTIONS: HV_X64_SYNDBG_OPTION_USE_HCALLS sends the debug hypercalls to the VMM. */
+  syndbgOptions = 0n;
   /** KVM_HYPERV_EVENTFD's table (`conn_to_evt`): connection ID -> eventfd. */
   readonly connToEvt: Map<number, number> = new Map();
   readonly #host: HvPartitionHost;
@@ -331,6 +412,11 @@ export class HvPartition {
     h.big(this.reenlightenmentControl);
     h.big(this.tscEmulationControl);
     h.big(this.tscEmulationStatus);
+    for (const c of this.crashParams) h.big(c);
+    h.big(this.crashCtl);
+    h.big(this.invtscControl);
+    for (const c of this.syndbg) h.big(c);
+    h.big(this.syndbgOptions);
     for (const [c, fd] of [...this.connToEvt].sort((a, b) => a[0] - b[0])) (h.n(c), h.n(fd));
   }
 
@@ -338,7 +424,9 @@ export class HvPartition {
   static owns(msr: number): boolean {
     return msr === HV_MSR.GUEST_OS_ID || msr === HV_MSR.HYPERCALL ||
       msr === HV_MSR.TIME_REF_COUNT || msr === HV_MSR.REFERENCE_TSC ||
-      (msr >= HV_MSR.REENLIGHTENMENT_CONTROL && msr <= HV_MSR.TSC_EMULATION_STATUS);
+      (msr >= HV_MSR.REENLIGHTENMENT_CONTROL && msr <= HV_MSR.TSC_EMULATION_STATUS) ||
+      (msr >= HV_MSR.CRASH_P0 && msr <= HV_MSR.CRASH_CTL) || msr === HV_MSR.RESET ||
+      msr === HV_MSR.TSC_INVARIANT_CONTROL || isSyndbgMsr(msr);
   }
 
   /**
@@ -361,6 +449,14 @@ export class HvPartition {
     if (msr === HV_MSR.REENLIGHTENMENT_CONTROL) return this.reenlightenmentControl;
     if (msr === HV_MSR.TSC_EMULATION_CONTROL) return this.tscEmulationControl;
     if (msr === HV_MSR.TSC_EMULATION_STATUS) return this.tscEmulationStatus;
+    if (msr >= HV_MSR.CRASH_P0 && msr <= HV_MSR.CRASH_P4) {
+      return this.crashParams[msr - HV_MSR.CRASH_P0];
+    }
+    if (msr === HV_MSR.CRASH_CTL) return this.crashCtl;
+    if (msr === HV_MSR.RESET) return 0n;
+    if (msr === HV_MSR.TSC_INVARIANT_CONTROL) return this.invtscControl;
+    if (msr === HV_MSR.SYNDBG_OPTIONS) return this.syndbgOptions;
+    if (isSyndbgMsr(msr)) return this.syndbg[msr - HV_MSR.SYNDBG_CONTROL];
     return this.refTime();
   }
 
@@ -509,6 +605,34 @@ export class HvPartition {
       this.tscEmulationControl = value;
       return null;
     }
+    if (msr >= HV_MSR.CRASH_P0 && msr <= HV_MSR.CRASH_P4) {
+      this.crashParams[msr - HV_MSR.CRASH_P0] = value;
+      return null;
+    }
+    // The VMM offers crash reports; the guest's CRASH_NOTIFY is the vCPU's exit (HvVcpu).
+    if (msr === HV_MSR.CRASH_CTL) {
+      if (host) this.crashCtl = value & HV_CRASH_CTL_CRASH_NOTIFY;
+      return null;
+    }
+    // A write of 1 is the vCPU's reset request (HvVcpu); nothing is stored.
+    if (msr === HV_MSR.RESET) return null;
+    if (msr === HV_MSR.TSC_INVARIANT_CONTROL) {
+      if ((value & ~HV_EXPOSE_INVARIANT_TSC) !== 0n) return "only bit 0 of TSC_INVARIANT_CONTROL";
+      // Once exposed, the guest cannot take it back.
+      if (!host && this.invtscControl !== 0n && value === 0n) {
+        return "the guest cannot clear TSC_INVARIANT_CONTROL";
+      }
+      this.invtscControl = value;
+      return null;
+    }
+    if (msr === HV_MSR.SYNDBG_OPTIONS) {
+      this.syndbgOptions = value;
+      return null;
+    }
+    if (isSyndbgMsr(msr)) {
+      this.syndbg[msr - HV_MSR.SYNDBG_CONTROL] = value;
+      return null;
+    }
     if (msr === HV_MSR.TSC_EMULATION_STATUS) {
       if (value !== 0n && !host) {
         return "HV_X64_MSR_TSC_EMULATION_STATUS takes only 0 from the guest";
@@ -580,32 +704,135 @@ export class HvPartition {
     rdx: bigint,
     r8: bigint,
     xmm: readonly bigint[] = [],
+    cpuid: HvHypercallCpuid = OPEN_CPUID,
   ): HvHypercallResult {
+    const H = HVCALL, S = HV_STATUS;
     const code = Number(rcx & HV_HYPERCALL.CodeMask);
     const fast = (rcx & HV_HYPERCALL.Fast) !== 0n;
-    const varCnt = (rcx & HV_HYPERCALL.VarheadMask) !== 0n;
-    const rep = (rcx & (HV_HYPERCALL.RepCompMask | HV_HYPERCALL.RepStartMask)) !== 0n;
-    if ((rcx & HV_HYPERCALL.RsvdMask) !== 0n) return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
-    if (code === HVCALL.SEND_IPI || code === HVCALL.SEND_IPI_EX) {
-      // SEND_IPI takes no variable header; neither is a rep call.
-      if ((code === HVCALL.SEND_IPI && varCnt) || rep) {
-        return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+    const count = Number((rcx & HV_HYPERCALL.VarheadMask) >> 17n);
+    const varCnt = count !== 0;
+    const repCnt = Number((rcx & HV_HYPERCALL.RepCompMask) >> 32n);
+    const repIdx = Number((rcx & HV_HYPERCALL.RepStartMask) >> 48n);
+    const rep = repCnt !== 0 || repIdx !== 0;
+    if (!cpuid.allowed(code)) return { status: S.ACCESS_DENIED };
+    if ((rcx & HV_HYPERCALL.RsvdMask) !== 0n) return { status: S.INVALID_HYPERCALL_INPUT };
+    if (fast && isXmmFast(code) && cpuid.xmmRefused()) {
+      return { ud: "XMM fast hypercall without HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE" };
+    }
+    const input = { status: S.INVALID_HYPERCALL_INPUT };
+    switch (code) {
+      case H.NOTIFY_LONG_SPIN_WAIT:
+        // kvm_vcpu_on_spin: a yield the model does not schedule.
+        return rep || varCnt ? input : { status: S.SUCCESS };
+      case H.SEND_IPI:
+      case H.SEND_IPI_EX:
+        // SEND_IPI takes no variable header; neither is a rep call.
+        if ((code === H.SEND_IPI && varCnt) || rep) return input;
+        return { status: this.#sendIpi(code === H.SEND_IPI_EX, fast, count, rdx, r8, xmm) };
+      case H.FLUSH_VIRTUAL_ADDRESS_LIST:
+      case H.FLUSH_VIRTUAL_ADDRESS_LIST_EX:
+        if (code === H.FLUSH_VIRTUAL_ADDRESS_LIST && varCnt) return input;
+        if (repCnt === 0 || repIdx !== 0) return input;
+        return { status: this.#flushTlb(code, fast, count, repCnt, rdx, xmm) };
+      case H.FLUSH_VIRTUAL_ADDRESS_SPACE:
+      case H.FLUSH_VIRTUAL_ADDRESS_SPACE_EX:
+        if (code === H.FLUSH_VIRTUAL_ADDRESS_SPACE && varCnt) return input;
+        if (rep) return input;
+        return { status: this.#flushTlb(code, fast, count, repCnt, rdx, xmm) };
+      case H.POST_DEBUG_DATA:
+      case H.RETRIEVE_DEBUG_DATA:
+      case H.RESET_DEBUG_SESSION:
+        if (fast && code !== H.RESET_DEBUG_SESSION) return { status: S.INVALID_PARAMETER };
+        if (!cpuid.syndbg()) return { status: S.INVALID_HYPERCALL_CODE };
+        if ((this.syndbgOptions & HV_X64_SYNDBG_OPTION_USE_HCALLS) === 0n) {
+          return { status: S.OPERATION_DENIED };
+        }
+        return { exit: { input: rcx, params: [rdx, r8] } };
+      case H.SIGNAL_EVENT: {
+        if (rep || varCnt) return input;
+        const s = this.#signalEvent(fast, rdx);
+        if (s !== S.INVALID_PORT_ID) return { status: s };
+        // Maybe the VMM knows this connection: on to POST_MESSAGE's exit.
       }
-      const count = Number((rcx & HV_HYPERCALL.VarheadMask) >> 17n);
-      return { status: this.#sendIpi(code === HVCALL.SEND_IPI_EX, fast, count, rdx, r8, xmm) };
+      /* falls through */
+      case H.POST_MESSAGE:
+        if (rep || varCnt || !this.#host.synicActive(n)) return input;
+        return { exit: { input: rcx, params: [rdx, r8] } };
     }
-    if (code === HVCALL.SIGNAL_EVENT) {
-      if (rep || varCnt) return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
-      const s = this.#signalEvent(fast, rdx);
-      if (s !== HV_STATUS.INVALID_PORT_ID) return { status: s };
-      // Maybe the VMM knows this connection: on to POST_MESSAGE's exit.
-    } else if (code !== HVCALL.POST_MESSAGE) {
-      return { status: HV_STATUS.INVALID_HYPERCALL_CODE };
+    if (code >= H.EXT_CALL_QUERY_CAPABILITIES && code <= H.EXT_CALL_QUERY_CAPABILITIES + 64) {
+      return fast ? { status: S.INVALID_PARAMETER } : { exit: { input: rcx, params: [rdx, r8] } };
     }
-    if (rep || varCnt || !this.#host.synicActive(n)) {
-      return { status: HV_STATUS.INVALID_HYPERCALL_INPUT };
+    return { status: S.INVALID_HYPERCALL_CODE };
+  }
+
+  /**
+   * `kvm_hv_flush_tlb` for a caller not in guest mode: the input checked as
+   * KVM reads it (a fast call's from RDX, R8 and the XMM halves, a slow
+   * call's `struct hv_tlb_flush` or `hv_tlb_flush_ex`, its sparse banks and
+   * then its GVA list, from guest memory at `ingpa`); the flush itself is
+   * nothing the model can show (it has no TLB). Succeeds with every rep
+   * done: HV_STATUS_SUCCESS | rep_cnt << 32.
+   */
+  #flushTlb(
+    code: number,
+    fast: boolean,
+    varCnt: number,
+    repCnt: number,
+    ingpa: bigint,
+    xmm: readonly bigint[],
+  ): number {
+    const mem = this.#host.mem(), bad = HV_STATUS.INVALID_HYPERCALL_INPUT;
+    const inRam = (at: bigint, bytes: number) => at >= 0n && at + BigInt(bytes) <= BigInt(mem.size);
+    const done = HV_STATUS.SUCCESS + repCnt * 2 ** 32;
+    const ex = code === HVCALL.FLUSH_VIRTUAL_ADDRESS_SPACE_EX ||
+      code === HVCALL.FLUSH_VIRTUAL_ADDRESS_LIST_EX;
+    let consumed = 0, offset = 0;
+    if (!ex) {
+      if (fast) consumed = 1;
+      else if (!inRam(ingpa, HV_TLB_FLUSH_SIZE)) return bad;
+      else offset = HV_TLB_FLUSH_SIZE;
+    } else {
+      let format: bigint, validBanks: bigint;
+      if (fast) {
+        format = BigInt.asUintN(64, xmm[0] ?? 0n);
+        validBanks = BigInt.asUintN(64, xmm[1] ?? 0n);
+        consumed = 2;
+      } else {
+        if (!inRam(ingpa, HV_TLB_FLUSH_EX_SIZE)) return bad;
+        format = mem.readBig(Number(ingpa) + 16, 64);
+        validBanks = mem.readBig(Number(ingpa) + 24, 64);
+        offset = HV_TLB_FLUSH_EX_SIZE;
+      }
+      let weight = 0;
+      for (let b = validBanks; b !== 0n; b &= b - 1n) weight++;
+      if (varCnt !== weight) return bad;
+      if (format === BigInt(HV_GENERIC_SET.SPARSE_4K)) {
+        if (varCnt === 0) return done;
+        if (varCnt > HV_MAX_SPARSE_VCPU_BANKS) return bad;
+        if (
+          fast
+            ? varCnt > 2 * HV_HYPERCALL_MAX_XMM_REGISTERS - consumed
+            : !inRam(ingpa + BigInt(offset), varCnt * 8)
+        ) {
+          return bad;
+        }
+      }
+      // The banks are skipped over, as KVM does even for a set of every VP.
+      if (fast) consumed += varCnt;
+      else offset += varCnt * 8;
     }
-    return { exit: { input: rcx, params: [rdx, r8] } };
+    const list = code === HVCALL.FLUSH_VIRTUAL_ADDRESS_LIST ||
+      code === HVCALL.FLUSH_VIRTUAL_ADDRESS_LIST_EX;
+    if (list && repCnt <= TLB_FLUSH_ENTRIES) {
+      if (
+        fast
+          ? repCnt > 2 * HV_HYPERCALL_MAX_XMM_REGISTERS - consumed
+          : !inRam(ingpa + BigInt(offset), repCnt * 8)
+      ) {
+        return bad;
+      }
+    }
+    return done;
   }
 
   /**

@@ -272,3 +272,81 @@ Deno.test("HvPartition: the reenlightenment MSRs are stored; TSC_EMULATION_STATU
   assert.ok(HvPartition.owns(HV_MSR.TSC_EMULATION_CONTROL));
   assert.ok(!HvPartition.owns(HV_MSR.TSC_FREQUENCY), "per vCPU in KVM");
 });
+
+Deno.test("HvPartition.hypercall64: access is checked before the reserved bits, the XMM #UD after them", () => {
+  const { p } = partition();
+  const denied = { allowed: () => false, xmmRefused: () => true, syndbg: () => false };
+  const rsvd = 1n << 27n;
+  assert.deepEqual(
+    p.hypercall64(0, BigInt(HVCALL.SEND_IPI) | rsvd, 0n, 0n, [], denied),
+    { status: HV_STATUS.ACCESS_DENIED },
+  );
+  const xmm = { allowed: () => true, xmmRefused: () => true, syndbg: () => false };
+  assert.deepEqual(
+    p.hypercall64(
+      0,
+      BigInt(HVCALL.FLUSH_VIRTUAL_ADDRESS_SPACE) | rsvd | HV_HYPERCALL.Fast,
+      0n,
+      0n,
+      [],
+      xmm,
+    ),
+    { status: HV_STATUS.INVALID_HYPERCALL_INPUT },
+  );
+  assert.ok(
+    "ud" in p.hypercall64(0, BigInt(HVCALL.SEND_IPI_EX) | HV_HYPERCALL.Fast, 0n, 0n, [], xmm),
+  );
+  // SEND_IPI's fast form reads no XMM register: no #UD.
+  assert.ok(
+    !("ud" in p.hypercall64(0, BigInt(HVCALL.SEND_IPI) | HV_HYPERCALL.Fast, 0x20n, 0n, [], xmm)),
+  );
+});
+
+Deno.test("HvPartition.hypercall64: the TLB flushes check their input and complete every rep", () => {
+  const { p } = partition();
+  const rep = (n: bigint) => n << 32n;
+  const list = BigInt(HVCALL.FLUSH_VIRTUAL_ADDRESS_LIST),
+    space = BigInt(HVCALL.FLUSH_VIRTUAL_ADDRESS_SPACE);
+  assert.deepEqual(p.hypercall64(0, list | rep(3n), 0x1000n, 0n), { status: 3 * 2 ** 32 });
+  assert.deepEqual(p.hypercall64(0, list, 0x1000n, 0n), {
+    status: HV_STATUS.INVALID_HYPERCALL_INPUT,
+  }, "no reps");
+  assert.deepEqual(p.hypercall64(0, space | rep(1n), 0x1000n, 0n), {
+    status: HV_STATUS.INVALID_HYPERCALL_INPUT,
+  });
+  assert.deepEqual(p.hypercall64(0, space, 0xfff0n, 0n), {
+    status: HV_STATUS.INVALID_HYPERCALL_INPUT,
+  }, "past RAM");
+  // FLUSH_SPACE_EX: a sparse set whose var_cnt is not valid_bank_mask's weight.
+  const { mem, p: q } = partition();
+  mem.write(0x1018, 64, 0b11n);
+  const spaceEx = BigInt(HVCALL.FLUSH_VIRTUAL_ADDRESS_SPACE_EX);
+  assert.deepEqual(q.hypercall64(0, spaceEx | (1n << 17n), 0x1000n, 0n), {
+    status: HV_STATUS.INVALID_HYPERCALL_INPUT,
+  });
+  assert.deepEqual(q.hypercall64(0, spaceEx | (2n << 17n), 0x1000n, 0n), {
+    status: HV_STATUS.SUCCESS,
+  });
+});
+
+Deno.test("HvPartition.hypercall64: debug calls need SynDBG, extended calls exit to the VMM unless fast", () => {
+  const { p } = partition();
+  const syndbg = { allowed: () => true, xmmRefused: () => false, syndbg: () => true };
+  const reset = BigInt(HVCALL.RESET_DEBUG_SESSION);
+  assert.deepEqual(p.hypercall64(0, reset, 0n, 0n), { status: HV_STATUS.INVALID_HYPERCALL_CODE });
+  assert.deepEqual(p.hypercall64(0, reset, 0n, 0n, [], syndbg), {
+    status: HV_STATUS.OPERATION_DENIED,
+  });
+  assert.deepEqual(
+    p.hypercall64(0, BigInt(HVCALL.POST_DEBUG_DATA) | HV_HYPERCALL.Fast, 0n, 0n, [], syndbg),
+    { status: HV_STATUS.INVALID_PARAMETER },
+  );
+  const ext = BigInt(HVCALL.EXT_CALL_QUERY_CAPABILITIES);
+  assert.ok("exit" in p.hypercall64(0, ext, 0x1000n, 0x2000n));
+  assert.deepEqual(p.hypercall64(0, ext | HV_HYPERCALL.Fast, 0n, 0n), {
+    status: HV_STATUS.INVALID_PARAMETER,
+  });
+  assert.deepEqual(p.hypercall64(0, BigInt(HVCALL.NOTIFY_LONG_SPIN_WAIT), 0n, 0n), {
+    status: HV_STATUS.SUCCESS,
+  });
+});

@@ -16,6 +16,15 @@
  * HV_X64_MSR_APIC_FREQUENCY (10^9 / the VM's APIC bus cycle in ns), which
  * #GP when the guest writes them and ignore the VMM's writes. Any other
  * Hyper-V MSR is not modelled and #GPs, as an MSR KVM does not know does.
+ * With KVM_CAP_HYPERV_ENFORCE_CPUID ({@link HvVcpu.enforceCpuid}) each
+ * guest access first needs its bit in the vCPU's Hyper-V CPUID
+ * (`hv_check_msr_access`, `lib/x86/hyperv_cpuid.ts`), and a synthetic
+ * timer's direct mode HV_STIMER_DIRECT_MODE_AVAILABLE. HV_X64_MSR_VP_RUNTIME
+ * counts the vCPU thread's run time in 100 ns (the model's time since the
+ * VM's creation, plus what the VMM's write set; read-only to the guest);
+ * the partition's HV_X64_MSR_RESET (a write of 1) and CRASH_CTL (a guest
+ * write with CRASH_NOTIFY) make the writing vCPU exit with
+ * KVM_EXIT_SYSTEM_EVENT, RESET or CRASH.
  *
  * Sources: Linux arch/x86/kvm/hyperv.c (`kvm_hv_set_msr_common`,
  * `kvm_hv_get_msr_common`, `kvm_hv_msr_partition_wide`, `kvm_hv_set_msr`
@@ -24,7 +33,9 @@
  * `kvm_hv_get_msr`, `kvm_hv_vcpu_init`: vp_index = vcpu_idx; a host write
  * of HV_X64_MSR_VP_INDEX below KVM_MAX_VCPUS sets it), lapic.c
  * (`kvm_hv_vapic_msr_write`, `kvm_hv_vapic_msr_read`), arch/x86/kvm/cpuid.c
- * (`kvm_hv_set_cpuid`: hyperv_enabled).
+ * (`kvm_hv_set_cpuid`: hyperv_enabled, the `cpuid_cache`), hyperv.c
+ * (`hv_check_msr_access`, `stimer_set_config`'s direct-mode check,
+ * `kvm_hv_set_enforce_cpuid`).
  *
  * @module
  */
@@ -34,6 +45,22 @@ import { HV_SYNIC_STIMER_COUNT, type HvStimer, isStimerMsr } from "./hyperv_stim
 import { HvPartition } from "./hyperv_hypercall.ts";
 import { LapicOffset } from "./lapic_registers.ts";
 import type { KvmPvEoi } from "./kvm_pv_eoi.ts";
+import {
+  HV_CRASH_CTL_CRASH_NOTIFY,
+  type HvHypercallCpuid,
+  isSyndbgMsr,
+} from "./hyperv_hypercall.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
+import { KVM_SYSTEM_EVENT } from "./kvm_run.ts";
+import {
+  type HvCpuidCache,
+  hvHas,
+  hvHypercallAllowed,
+  hvMsrRefusal,
+  KVM_SUPPORTED_HV_CPUID,
+  syndbgEnabled,
+} from "./hyperv_cpuid.ts";
+import { STIMER_CONFIG } from "./hyperv_stimer.ts";
 
 /** HV_X64_MSR_VP_ASSIST_PAGE_ENABLE (bit 0); the page is bits 63:12 (_ADDRESS_SHIFT). */
 export const HV_X64_MSR_VP_ASSIST_PAGE_ENABLE = 1n;
@@ -86,6 +113,32 @@ export class HvVcpu {
   hcallWaiting = false;
   /** HV_X64_MSR_VP_ASSIST_PAGE as the guest wrote it (`hv_vapic`). */
   hvVapic = 0n;
+  /** HV_X64_MSR_VP_RUNTIME's offset (`runtime_offset`), which the VMM's write sets. */
+  runtimeOffset = 0n;
+  /**
+   * The vCPU thread's run time in ns that VP_RUNTIME counts (KVM:
+   * `current_task_runtime_100ns`, the host thread's CPU time; the model's
+   * vCPU thread runs from the VM's creation on). Set once, at creation.
+   */
+  runtimeNs: () => number = () => 0;
+  /** KVM_EXIT_SYSTEM_EVENT of this vCPU (a reset or crash request); set once, at creation. */
+  onSystemEvent: ((type: number, why: string) => void) | null = null;
+  /** KVM_CAP_HYPERV_ENFORCE_CPUID (`enforce_cpuid`): the guest gets only what its CPUID announces. */
+  enforceCpuid = false;
+  /** KVM's copy of the vCPU's Hyper-V CPUID leaves (`cpuid_cache`). */
+  readonly cpuidCache: HvCpuidCache = { ...KVM_SUPPORTED_HV_CPUID };
+  /** What the vCPU's hypercalls may do, read from {@link HvVcpu.cpuidCache} at the call. */
+  get hypercallCpuid(): HvHypercallCpuid {
+    return this.#hypercallCpuid;
+  }
+
+  /** {@link HvVcpu.hypercallCpuid}: closures over the fields, fixed at creation. */
+  readonly #hypercallCpuid: HvHypercallCpuid = {
+    allowed: (code) => !this.enforceCpuid || hvHypercallAllowed(this.cpuidCache, code),
+    xmmRefused: () =>
+      this.enforceCpuid && !hvHas(this.cpuidCache, "HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE"),
+    syndbg: () => syndbgEnabled(this.cpuidCache),
+  };
 
   /**
    * A vCPU of a VM with the Hyper-V CPUID, whose VP index starts as
@@ -121,6 +174,11 @@ export class HvVcpu {
     h.big(this.rax);
     h.bool(this.hcallWaiting);
     h.big(this.hvVapic);
+    h.bool(this.enforceCpuid);
+    h.big(this.runtimeOffset);
+    const c = this.cpuidCache;
+    h.n(c.features_eax), h.n(c.features_ebx), h.n(c.features_edx);
+    h.n(c.enlightenments_eax), h.n(c.enlightenments_ebx), h.n(c.syndbg_eax);
     this.synic.hashFields(h);
     for (const s of this.stimers) s.hashFields(h);
   }
@@ -128,14 +186,25 @@ export class HvVcpu {
   /** Whether `msr` is a Hyper-V MSR this model has. */
   static owns(msr: number): boolean {
     return HvPartition.owns(msr) || msr === HV_MSR.VP_INDEX || msr === HV_MSR.VP_ASSIST_PAGE ||
-      VAPIC_OFFSET.has(msr) || isFrequencyMsr(msr) ||
+      VAPIC_OFFSET.has(msr) || isFrequencyMsr(msr) || msr === HV_MSR.VP_RUNTIME ||
       HvSynic.owns(msr) || isStimerMsr(msr);
   }
 
-  /** A guest RDMSR: the value, why KVM injects #GP, or undefined for an MSR not Hyper-V's. */
-  rdmsr(msr: number): bigint | string | undefined {
+  /**
+   * A guest RDMSR, or (`host`) the VMM's KVM_GET_MSRS: the value, why KVM
+   * injects #GP, or undefined for an MSR not Hyper-V's.
+   */
+  rdmsr(msr: number, host = false): bigint | string | undefined {
+    if (!host && this.enforceCpuid && HvVcpu.owns(msr)) {
+      const why = hvMsrRefusal(this.cpuidCache, msr);
+      if (why !== null) return `Hyper-V CPUID enforced: no ${why}`;
+    }
+    if (isSyndbgMsr(msr) && !host && !syndbgEnabled(this.cpuidCache)) return NO_SYNDBG;
     if (HvPartition.owns(msr)) return this.partition.rdmsr(msr);
     if (msr === HV_MSR.VP_INDEX) return BigInt(this.vpIndex);
+    if (msr === HV_MSR.VP_RUNTIME) {
+      return BigInt.asUintN(64, this.#runtime100ns() + this.runtimeOffset);
+    }
     if (msr === HV_MSR.VP_ASSIST_PAGE) return this.hvVapic;
     if (msr === HV_MSR.TSC_FREQUENCY) return BigInt(MODEL_TSC_KHZ) * 1000n;
     if (msr === HV_MSR.APIC_FREQUENCY) return 1_000_000_000n / BigInt(this.#apicBusCycleNs);
@@ -157,7 +226,34 @@ export class HvVcpu {
    * for an MSR not Hyper-V's.
    */
   wrmsr(msr: number, value: bigint, host = false): string | null | undefined {
-    if (HvPartition.owns(msr)) return this.partition.wrmsr(msr, value, host);
+    if (!host && this.enforceCpuid && HvVcpu.owns(msr)) {
+      const why = hvMsrRefusal(this.cpuidCache, msr);
+      if (why !== null) return `Hyper-V CPUID enforced: no ${why}`;
+    }
+    if (isSyndbgMsr(msr) && !host) {
+      if (!syndbgEnabled(this.cpuidCache)) return NO_SYNDBG;
+      if (msr === HV_MSR.SYNDBG_CONTROL || msr === HV_MSR.SYNDBG_PENDING_BUFFER) {
+        throw new CommandInputError(
+          "the guest's write of SYNDBG_CONTROL or SYNDBG_PENDING_BUFFER exits to the VMM " +
+            "(KVM_EXIT_HYPERV_SYNDBG), which is not modelled",
+        );
+      }
+    }
+    if (HvPartition.owns(msr)) {
+      const r = this.partition.wrmsr(msr, value, host);
+      // KVM_REQ_HV_RESET / KVM_REQ_HV_CRASH: the vCPU exits to userspace as it next enters.
+      if (msr === HV_MSR.RESET && value === 1n) {
+        this.onSystemEvent?.(KVM_SYSTEM_EVENT.RESET, "HV_X64_MSR_RESET");
+      } else if (msr === HV_MSR.CRASH_CTL && !host && (value & HV_CRASH_CTL_CRASH_NOTIFY) !== 0n) {
+        this.onSystemEvent?.(KVM_SYSTEM_EVENT.CRASH, "HV_X64_MSR_CRASH_CTL CRASH_NOTIFY");
+      }
+      return r;
+    }
+    if (msr === HV_MSR.VP_RUNTIME) {
+      if (!host) return "HV_X64_MSR_VP_RUNTIME is read-only";
+      this.runtimeOffset = BigInt.asUintN(64, value - this.#runtime100ns());
+      return null;
+    }
     if (msr === HV_MSR.VP_INDEX) return "HV_X64_MSR_VP_INDEX is set by the VMM only";
     if (msr === HV_MSR.VP_ASSIST_PAGE) return this.#setVpAssistPage(value);
     // Read-only; the VMM's write (a restore) is ignored.
@@ -169,9 +265,20 @@ export class HvVcpu {
     if (HvSynic.owns(msr)) return this.synic.wrmsr(msr, value);
     if (isStimerMsr(msr)) {
       const t = this.stimers[(msr - HV_MSR.STIMER0_CONFIG) >> 1];
-      return (msr - HV_MSR.STIMER0_CONFIG) % 2 === 0 ? t.setConfig(value) : t.setCount(value);
+      if ((msr - HV_MSR.STIMER0_CONFIG) % 2 !== 0) return t.setCount(value);
+      const direct = (value & BigInt(STIMER_CONFIG.DirectMode)) !== 0n;
+      // Either check fails the write with #GP, whichever KVM makes first.
+      if (
+        this.enforceCpuid && direct && !hvHas(this.cpuidCache, "HV_STIMER_DIRECT_MODE_AVAILABLE")
+      ) return "Hyper-V CPUID enforced: no HV_STIMER_DIRECT_MODE_AVAILABLE";
+      return t.setConfig(value);
     }
     return undefined;
+  }
+
+  /** `current_task_runtime_100ns`: the vCPU thread's run time in 100 ns units. */
+  #runtime100ns(): bigint {
+    return BigInt(Math.floor(this.runtimeNs() / 100));
   }
 
   /** `kvm_hv_set_msr`'s HV_X64_MSR_VP_ASSIST_PAGE: null, or why KVM injects #GP. */
@@ -212,6 +319,9 @@ export class HvVcpu {
     for (let i = 0; i < HV_SYNIC_STIMER_COUNT; i++) this.stimers[i].acked(sint);
   }
 }
+
+/** Why KVM injects #GP for a SynDBG MSR the guest's CPUID does not enable (`syndbg_get_msr`). */
+const NO_SYNDBG = "SynDBG is not enabled (HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING)";
 
 /** Why KVM injects #GP for a synthetic APIC MSR without an in-kernel LAPIC (`lapic_in_kernel`). */
 const NO_VAPIC = "the synthetic APIC MSRs need an in-kernel LAPIC";

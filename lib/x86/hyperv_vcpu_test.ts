@@ -3,7 +3,8 @@ import { findByVpIndex, HvVcpu, KVM_MAX_VCPUS } from "./hyperv_vcpu.ts";
 import { HV_MSR, type HvSynic } from "./hyperv_synic.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
-import type { HvPartition } from "./hyperv_hypercall.ts";
+import { HvPartition } from "./hyperv_hypercall.ts";
+import { KVM_SYSTEM_EVENT } from "./kvm_run.ts";
 
 /** Bare vCPUs: findByVpIndex and setVpIndex read nothing else. */
 function vcpus(n: number): HvVcpu[] {
@@ -65,4 +66,68 @@ Deno.test("HvVcpu: the frequency MSRs read the TSC's and the APIC bus's Hz; the 
   assert.equal(v.wrmsr(HV_MSR.APIC_FREQUENCY, 1n, true), null, "the VMM's write is ignored");
   assert.equal(v.rdmsr(HV_MSR.APIC_FREQUENCY), 25_000_000n);
   assert.ok(HvVcpu.owns(HV_MSR.TSC_FREQUENCY) && HvVcpu.owns(HV_MSR.TSC_EMULATION_STATUS));
+});
+
+Deno.test("HvVcpu: with enforce_cpuid a guest access needs its CPUID bit; the VMM's never does", () => {
+  const v = new HvVcpu(0, {} as HvSynic, [], {} as HvPartition, null, null, 1);
+  v.cpuidCache.features_eax = 0;
+  assert.equal(v.rdmsr(HV_MSR.VP_INDEX), 0n, "not enforced: allowed");
+  v.enforceCpuid = true;
+  assert.match(String(v.rdmsr(HV_MSR.VP_INDEX)), /HV_MSR_VP_INDEX_AVAILABLE/);
+  assert.equal(v.rdmsr(HV_MSR.VP_INDEX, true), 0n, "KVM_GET_MSRS is not checked");
+  assert.match(String(v.wrmsr(HV_MSR.TSC_FREQUENCY, 0n)), /HV_ACCESS_FREQUENCY_MSRS/);
+  v.cpuidCache.features_eax = 1 << 6;
+  assert.equal(v.rdmsr(HV_MSR.VP_INDEX), 0n);
+  assert.equal(v.rdmsr(0x1b), undefined, "not a Hyper-V MSR");
+});
+
+Deno.test("HvVcpu: RESET's 1 and the guest's CRASH_NOTIFY ask for a system event; VP_RUNTIME is read-only to the guest", () => {
+  const mem = new GuestMemory(0x10000);
+  const p = new HvPartition({
+    mem: () => mem,
+    kvmclockNs: () => 0,
+    tsc: () => 0n,
+    masterClock: () => false,
+    xenHypercalls: () => false,
+    signal: () => {},
+    synicActive: () => false,
+    lapicInKernel: () => true,
+    sendIpi: () => {},
+  });
+  const v = new HvVcpu(0, {} as HvSynic, [], p);
+  const events: number[] = [];
+  v.onSystemEvent = (type) => events.push(type);
+  v.runtimeNs = () => 1_000;
+  assert.equal(v.wrmsr(HV_MSR.RESET, 2n), null);
+  assert.equal(v.wrmsr(HV_MSR.RESET, 1n), null);
+  assert.equal(v.wrmsr(HV_MSR.CRASH_CTL, 1n << 63n, true), null, "the VMM's offer: no event");
+  assert.equal(v.wrmsr(HV_MSR.CRASH_CTL, 1n << 63n), null);
+  assert.deepEqual(events, [KVM_SYSTEM_EVENT.RESET, KVM_SYSTEM_EVENT.CRASH]);
+  assert.equal(v.rdmsr(HV_MSR.VP_RUNTIME), 10n);
+  assert.equal(typeof v.wrmsr(HV_MSR.VP_RUNTIME, 0n), "string");
+  assert.equal(v.wrmsr(HV_MSR.VP_RUNTIME, 50n, true), null);
+  assert.equal(v.rdmsr(HV_MSR.VP_RUNTIME), 50n);
+});
+
+Deno.test("HvVcpu: the SynDBG MSRs #GP for the guest without SynDBG's CPUID bit, not for the VMM", () => {
+  const mem = new GuestMemory(0x10000);
+  const p = new HvPartition({
+    mem: () => mem,
+    kvmclockNs: () => 0,
+    tsc: () => 0n,
+    masterClock: () => false,
+    xenHypercalls: () => false,
+    signal: () => {},
+    synicActive: () => false,
+    lapicInKernel: () => true,
+    sendIpi: () => {},
+  });
+  const v = new HvVcpu(0, {} as HvSynic, [], p);
+  assert.equal(v.wrmsr(HV_MSR.SYNDBG_STATUS, 3n), null, "offered by default");
+  v.cpuidCache.syndbg_eax = 0;
+  assert.equal(typeof v.rdmsr(HV_MSR.SYNDBG_STATUS), "string");
+  assert.equal(typeof v.wrmsr(HV_MSR.SYNDBG_STATUS, 0n), "string");
+  assert.equal(v.rdmsr(HV_MSR.SYNDBG_STATUS, true), 3n);
+  assert.equal(p.invtscControl, 0n);
+  assert.equal(typeof v.wrmsr(HV_MSR.TSC_INVARIANT_CONTROL, 0xdeadbeefn), "string");
 });

@@ -84,6 +84,13 @@ export class KvmPvEoi {
   msrVal = 0n;
   /** KVM_APIC_PV_EOI_PENDING: KVM set the guest's flag at the last entry. */
   pending = false;
+  /**
+   * KVM's `highest_isr_cache` as far as PV EOI reads it: the vector the
+   * last injection put in ISR (-1 none). It stands while that vector is
+   * still in ISR: any EOI since (`apic_clear_isr`) empties the cache, and
+   * the vector then left ISR, as only the highest ISR bit is EOI'd.
+   */
+  isrCache = -1;
   readonly #host: PvEoiHost;
 
   /** The PV EOI state of a vCPU whose surroundings are `host`. */
@@ -143,6 +150,17 @@ export class KvmPvEoi {
   }
 
   /**
+   * `apic_sync_pv_eoi_to_guest` at a later entry that has KVM_REQ_EVENT
+   * (an NMI or an exception KVM injects while the guest is in a handler):
+   * with `isrCache` still in ISR (`isrHas`) KVM arms the flag again for
+   * it, under {@link KvmPvEoi.armAtEntry}'s conditions.
+   */
+  rearm(isrHas: (vector: number) => boolean, irrPending: boolean): boolean {
+    if (this.pending || this.isrCache < 0 || !isrHas(this.isrCache)) return false;
+    return this.armAtEntry(this.isrCache, irrPending);
+  }
+
+  /**
    * `apic_sync_pv_eoi_from_guest` at an exit with the pending note:
    * true when the guest cleared the flag (it did the EOI: the caller now
    * runs `apic_set_eoi`); false when the flag was still set, which KVM
@@ -164,11 +182,13 @@ export class KvmPvEoi {
   reset(): void {
     this.msrVal = 0n;
     this.pending = false;
+    this.isrCache = -1;
   }
 
   /** Feeds `h` the state. */
   hashFields(h: StateHash): void {
     h.big(this.msrVal);
     h.bool(this.pending);
+    h.n(this.isrCache);
   }
 }

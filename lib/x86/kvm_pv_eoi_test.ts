@@ -55,3 +55,21 @@ Deno.test("KvmPvEoi: at the exit a cleared flag is the guest's EOI, a set one is
   assert.equal(pv.msrVal, 0n);
   assert.equal(pv.pending, false, "kvm_lapic_reset clears apic_attention");
 });
+
+Deno.test("KvmPvEoi.rearm: a later entry arms the cached vector while it is in ISR, IRR empty", () => {
+  const { mem, pv } = pvEoi();
+  pv.setMsr(0x3001n);
+  let isr = new Set([0x41]);
+  const has = (v: number) => isr.has(v);
+  assert.equal(pv.rearm(has, false), false, "no injection cached");
+  pv.isrCache = 0x41;
+  assert.equal(pv.rearm(has, true), false, "IRR not empty");
+  assert.equal(pv.rearm(has, false), true);
+  assert.equal(mem.read(0x3000, 8), KVM_PV_EOI_ENABLED);
+  assert.equal(pv.rearm(has, false), false, "already armed");
+  pv.syncAtExit();
+  isr = new Set();
+  assert.equal(pv.rearm(has, false), false, "EOI'd since: the cache is gone");
+  pv.reset();
+  assert.equal(pv.isrCache, -1);
+});

@@ -30,6 +30,17 @@ import type { StateHash } from "../core/platform.ts";
 import { maskedWords, maskedWordsSize } from "../core/state_words.ts";
 
 /**
+ * `kvm_run.system_event.type` values KVM_EXIT_SYSTEM_EVENT carries (uapi
+ * `kvm.h` KVM_SYSTEM_EVENT_*), those the model raises.
+ *
+ * @example
+ * ```ts
+ * KVM_SYSTEM_EVENT.RESET; // 2
+ * ```
+ */
+export const KVM_SYSTEM_EVENT = { RESET: 2, CRASH: 3 } as const;
+
+/**
  * `kvm_run.exit_reason` values the interrupt model produces (uapi `kvm.h`).
  *
  * @example
@@ -48,6 +59,8 @@ export const KvmExit = {
   Shutdown: 8,
   /** KVM_EXIT_HYPERV: a SynIC MSR write or a Hyper-V hypercall for userspace (`struct kvm_hyperv_exit`). */
   Hyperv: 22,
+  /** KVM_EXIT_SYSTEM_EVENT: the guest asked for a reset or reported a crash (Hyper-V's MSRs). */
+  SystemEvent: 24,
   /** KVM_EXIT_IOAPIC_EOI: split irqchip, the EOI of a vector userspace's I/O APIC owns. */
   IoapicEoi: 26,
 } as const;
@@ -171,6 +184,11 @@ export class KvmRun {
    * runstate). Null: nothing to do. Set once, at the VM's creation.
    */
   onExit: (() => void) | null = null;
+  /**
+   * `system_event.type` of the last KVM_EXIT_SYSTEM_EVENT ({@link KVM_SYSTEM_EVENT}),
+   * 0 before any. Declared last: the fields the exits use keep their slots.
+   */
+  systemEventType = 0;
 
   /** Makes an empty record; `name` is the vCPU's trace source. */
   constructor(name: string, readonly trace: Trace) {
@@ -196,7 +214,7 @@ export class KvmRun {
     const ioapicEoiVectors = this.ioapicEoiVectors.slice();
     const { type, msr, control, evtPage, msgPage, input, result } = this.hyperv;
     const [param0, param1] = this.hyperv.params;
-    const hypervExits = this.hypervExits;
+    const { hypervExits, systemEventType } = this;
     return () => {
       // Field by field: Object.assign cost more than the rest of the restore.
       const hv = this.hyperv;
@@ -209,6 +227,7 @@ export class KvmRun {
       if (hv.params[0] !== param0 || hv.params[1] !== param1) hv.params = [param0, param1];
       hv.result = result;
       this.hypervExits = hypervExits;
+      this.systemEventType = systemEventType;
       this.exitReason = exitReason;
       this.eoiVector = eoiVector;
       this.ioapicEoiExits = ioapicEoiExits;
@@ -239,7 +258,7 @@ export class KvmRun {
     w[4] = this.hltExits;
     w[5] = this.haltExitsStat;
     w[6] = (this.requestInterruptWindow ? 1 : 0) | (hvEmpty ? 0 : 2) |
-      (this.onExit !== null ? 4 : 0);
+      (this.onExit !== null ? 4 : 0) | (this.systemEventType << 3);
     // The vectors' bitmap in the same block.
     h.block(w, maskedWords(w, 7, this.ioapicEoiVectors));
     if (hvEmpty) return;
@@ -272,6 +291,22 @@ export class KvmRun {
     if (this.trace.enabled) {
       this.trace.emit(this.name, "kvm.exit", `exit_reason ${reason}: ${text}`);
     }
+  }
+
+  /**
+   * Records KVM_EXIT_SYSTEM_EVENT of `type` ({@link KVM_SYSTEM_EVENT}),
+   * made at the vCPU's next entry after the request (KVM_REQ_HV_RESET,
+   * KVM_REQ_HV_CRASH), at once here.
+   *
+   * @example
+   * ```ts
+   * declare const run: KvmRun;
+   * run.systemEvent(KVM_SYSTEM_EVENT.RESET, "HV_X64_MSR_RESET");
+   * ```
+   */
+  systemEvent(type: number, text: string): void {
+    this.systemEventType = type;
+    this.exit(KvmExit.SystemEvent, `KVM_EXIT_SYSTEM_EVENT type ${type}: ${text}`);
   }
 
   /**
@@ -350,6 +385,7 @@ export class KvmRun {
     clearAllVectors(this.ioapicEoiVectors);
     Object.assign(this.hyperv, noHypervExit());
     this.hypervExits = 0;
+    this.systemEventType = 0;
   }
 }
 
@@ -373,6 +409,14 @@ export interface SplitEoiHost {
   reservedPins: number;
   /** KVM_X2APIC_API_USE_32BIT_IDS: MSI address-high carries destination bits 31:8. */
   x2apicFormat: boolean;
+  /**
+   * vCPU `cpu` is blocked in the kernel (HLT, or waiting for INIT / SIPI):
+   * a scan request waits for its next entry ({@link SplitEoiExits.entered}).
+   * Absent: no vCPU ever is.
+   */
+  blocked?(cpu: number): boolean;
+  /** Where deferred scans are recorded; absent, nowhere. */
+  trace?: Trace;
 }
 
 /**
@@ -390,8 +434,15 @@ export interface SplitEoiHost {
  * commit fceb3a36c29a: the in-flight level interrupt of the old routing
  * must still reach userspace's I/O APIC); the EOI of the highest such
  * vector rescans. {@link SplitEoiExits.rescan} is that scan, which the VM
- * runs after each KVM_SET_GSI_ROUTING, and after an APIC map change or a
- * KVM_SET_LAPIC (`X86Vm.requestIoapicScan`).
+ * requests after each KVM_SET_GSI_ROUTING, and after an APIC map change or a
+ * KVM_SET_LAPIC (`X86Vm.requestIoapicScan`). KVM scans at the vCPU's next
+ * entry (KVM_REQ_SCAN_IOAPIC, `vcpu_enter_guest`, before any injection):
+ * for a running vCPU (the request's kick) that is at once, but a vCPU
+ * blocked in the kernel is not woken by it (KVM_REQUEST_NO_WAKEUP) and
+ * scans as it next enters, so a vector that reached it meanwhile (in IRR
+ * as it wakes) is kept as pending from the old routing. The routes' own
+ * vectors are the same either way: a blocked vCPU EOIs nothing before it
+ * enters, so reading them at the EOI is the scan's answer.
  *
  * @example
  * ```ts
@@ -410,12 +461,15 @@ export class SplitEoiExits {
   readonly #stale: VectorSet[] = [];
   /** Per vCPU: `highest_stale_pending_ioapic_eoi`, or -1. */
   readonly #highestStale: number[] = [];
+  /** Per vCPU: KVM_REQ_SCAN_IOAPIC waits for its next entry (1), or not (0). */
+  readonly #requested: number[] = [];
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
     h.n(this.#stale.length);
     for (const s of this.#stale) h.words(s);
     h.words(this.#highestStale);
+    h.words(this.#requested);
   }
 
   /** Wires the interception to a routing table and a bus. */
@@ -438,9 +492,46 @@ export class SplitEoiExits {
    */
   rescan(only = -1): void {
     const h = this.#host;
-    const m = this.#msg;
-    h.bus.lapics.forEach((lapic, cpu) => {
+    h.bus.lapics.forEach((_lapic, cpu) => {
       if (only >= 0 && cpu !== only) return;
+      if (h.blocked?.(cpu)) {
+        if (this.#requested[cpu] !== 1 && h.trace?.enabled) {
+          h.trace.emit(
+            `lapic${cpu}`,
+            "scan.deferred",
+            `KVM_REQ_SCAN_IOAPIC: vCPU ${cpu} is blocked, it scans at its next entry`,
+          );
+        }
+        this.#requested[cpu] = 1;
+        return;
+      }
+      this.#requested[cpu] = 0;
+      this.#scanOne(cpu);
+    });
+  }
+
+  /**
+   * vCPU `cpu` enters the guest after being blocked (`vcpu_enter_guest`):
+   * a scan request that waited is serviced, before any injection.
+   *
+   * @example
+   * ```ts
+   * declare const eois: SplitEoiExits;
+   * eois.entered(1);
+   * ```
+   */
+  entered(cpu: number): void {
+    if (this.#requested[cpu] !== 1) return;
+    this.#requested[cpu] = 0;
+    this.#scanOne(cpu);
+  }
+
+  /** `kvm_scan_ioapic_routes` for vCPU `cpu`: the stale vectors, as of now. */
+  #scanOne(cpu: number): void {
+    const h = this.#host;
+    const m = this.#msg;
+    const lapic = h.bus.lapics[cpu];
+    {
       const stale = this.#stale[cpu] ??= newVectorSet();
       clearAllVectors(stale);
       let highest = -1;
@@ -458,7 +549,7 @@ export class SplitEoiExits {
         }
       }
       this.#highestStale[cpu] = highest;
-    });
+    }
   }
 
   /**

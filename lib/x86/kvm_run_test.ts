@@ -5,6 +5,7 @@ import { ApicBus } from "./apic_bus.ts";
 import { KvmExit, KvmRun, SplitEoiExits } from "./kvm_run.ts";
 import type { RoutingEntry } from "./kvm_routing.ts";
 import { Lapic } from "./lapic.ts";
+import { fixedMessage } from "./apic_message.ts";
 
 function bus(n: number): ApicBus {
   const trace = new Trace(() => 0);
@@ -104,4 +105,27 @@ Deno.test("SplitEoiExits.listener() turns intercepted EOIs into KVM_EXIT_IOAPIC_
   assert.equal(l.exitsOnEoi!(0xa2), false);
   l.exitEoi!(0xa1);
   assert.deepEqual([run.exitReason, run.eoiVector], [KvmExit.IoapicEoi, 0xa1]);
+});
+
+Deno.test("SplitEoiExits: a blocked vCPU's scan waits for its entry, which sees what reached it meanwhile", () => {
+  const b = bus(2);
+  let routes: RoutingEntry[] = [msi(5, 0xfee01000, 0x80a2)]; // level, to vCPU 1
+  let blocked = true;
+  const eois = new SplitEoiExits({
+    routes: () => routes,
+    bus: b,
+    reservedPins: 24,
+    x2apicFormat: false,
+    blocked: (cpu) => cpu === 1 && blocked,
+  });
+  routes = [msi(5, 0xfee00000, 0x80a2)]; // now to vCPU 0
+  eois.rescan();
+  assert.deepEqual(eois.vectors(1), [], "not scanned yet");
+  // 0xa2 reaches vCPU 1's IRR while it sleeps; it wakes and enters.
+  b.lapics[1].accept(fixedMessage(0xa2, 1, "local"));
+  blocked = false;
+  eois.entered(1);
+  assert.deepEqual(eois.vectors(1), [0xa2], "pending from the old routing");
+  eois.entered(1);
+  assert.deepEqual(eois.vectors(1), [0xa2], "one scan per request");
 });

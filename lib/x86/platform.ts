@@ -42,10 +42,10 @@ import {
   X86Vm,
   XEN_VIOAPIC_PINS,
 } from "./vm.ts";
-import { GP_FAULT } from "./cpu.ts";
+import { GP_FAULT, UD_FAULT } from "./cpu.ts";
 import type { PicSpecialMaskPolicy } from "./i8259.ts";
 import { EXCEPTION_CONSTANTS } from "./exceptions.ts";
-import { KvmExit, MpState } from "./kvm_run.ts";
+import { KVM_SYSTEM_EVENT, KvmExit, MpState } from "./kvm_run.ts";
 import { ApicBaseBit, X2APIC_MSR_BASE } from "./lapic_registers.ts";
 import {
   ICR_HIGH_FIELDS,
@@ -1560,9 +1560,16 @@ function cpuState(): State[] {
     flag(
       "exit_reason",
       "kvm_run.exit_reason of the last exit to userspace: KVM_EXIT_HLT 5, " +
-        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_SHUTDOWN 8, KVM_EXIT_HYPERV 22, KVM_EXIT_IOAPIC_EOI 26; " +
-        "0 before any",
+        "KVM_EXIT_IRQ_WINDOW_OPEN 7, KVM_EXIT_SHUTDOWN 8, KVM_EXIT_HYPERV 22, " +
+        "KVM_EXIT_SYSTEM_EVENT 24, KVM_EXIT_IOAPIC_EOI 26; 0 before any",
       (vm, c) => vm.cpus[c].run.exitReason,
+      255,
+    ),
+    flag(
+      "system_event_type",
+      "kvm_run.system_event.type of the last KVM_EXIT_SYSTEM_EVENT: KVM_SYSTEM_EVENT_RESET 2 " +
+        "(HV_X64_MSR_RESET), KVM_SYSTEM_EVENT_CRASH 3 (HV_X64_MSR_CRASH_CTL); 0 before any",
+      (vm, c) => vm.cpus[c].run.systemEventType,
       255,
     ),
     flag("eoi_exit_vector", "kvm_run.eoi.vector of the last KVM_EXIT_IOAPIC_EOI (0 before any)", (
@@ -1911,6 +1918,7 @@ const SETTINGS: SettingSpec[] = [
  */
 const X86_CONSTANTS: Record<string, number> = {
   GP: GP_FAULT,
+  UD: UD_FAULT,
   MSR_KVM_PV_EOI_EN,
   KVM_MP_STATE_RUNNABLE: MpState.Runnable,
   KVM_MP_STATE_UNINITIALIZED: MpState.Uninitialized,
@@ -1923,6 +1931,9 @@ const X86_CONSTANTS: Record<string, number> = {
   ...EXCEPTION_CONSTANTS,
   KVM_EXIT_IOAPIC_EOI: KvmExit.IoapicEoi,
   KVM_EXIT_HYPERV: KvmExit.Hyperv,
+  KVM_EXIT_SYSTEM_EVENT: KvmExit.SystemEvent,
+  KVM_SYSTEM_EVENT_RESET: KVM_SYSTEM_EVENT.RESET,
+  KVM_SYSTEM_EVENT_CRASH: KVM_SYSTEM_EVENT.CRASH,
 };
 
 const HANDLER_EVENTS: HandlerEventSpec[] = [

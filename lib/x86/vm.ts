@@ -440,12 +440,6 @@ export class X86Vm implements VmModel {
   #joinedRun = false;
 
   /**
-   * KVM's `kvmclock_offset` less its value at creation, in ns: what
-   * KVM_SET_CLOCK moved the kvmclock by ({@link X86Vm.setClock}).
-   */
-  kvmclockOffsetNs = 0;
-
-  /**
    * The VM's kvmclock in ns: the model's time since the VM was built (KVM's
    * `kvmclock_offset` starts it at 0 at creation) plus what KVM_SET_CLOCK
    * moved it by. The TSC does not move with it.
@@ -603,6 +597,9 @@ export class X86Vm implements VmModel {
         bus: this.bus,
         reservedPins: config.splitPins ?? SPLIT_RESERVED_PINS,
         x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
+        // HLT, or waiting for INIT / SIPI: blocked in the kernel (a vCPU being built is not).
+        blocked: (cpu) => this.cpus[cpu]?.halted ?? false,
+        trace,
       }
       : null;
     const split = splitHost ? new SplitEoiExits(splitHost) : null;
@@ -666,7 +663,11 @@ export class X86Vm implements VmModel {
           run,
           hyperv,
           pvEoi,
-          entered: handled === null ? undefined : (n) => handled.entered(n),
+          entered: handled !== null
+            ? (n) => handled.entered(n)
+            : split !== null
+            ? (n) => split.entered(n)
+            : undefined,
           // KVM's PV MSRs; a Xen guest has none.
           pvCpuid: pvEoi === undefined ? undefined : () => this.cpuidBits(i),
         }),
@@ -833,6 +834,9 @@ export class X86Vm implements VmModel {
       pvEoi ?? null,
       this.config.apicBusCycleNs ?? 1,
     );
+    hv.runtimeNs = env.now;
+    // The vCPU is built after its Hyper-V state: its kvm_run is found at the event.
+    hv.onSystemEvent = (type, why) => this.cpus[i].run.systemEvent(type, why);
     this.hyperv.push(hv);
     return hv;
   }
@@ -1226,6 +1230,12 @@ export class X86Vm implements VmModel {
   }
   /** From the configuration, which does not change: asked by every KVM_SIGNAL_MSI. */
   readonly #irqchipInKernel: boolean;
+  /**
+   * KVM's `kvmclock_offset` less its value at creation, in ns: what
+   * KVM_SET_CLOCK moved the kvmclock by ({@link X86Vm.setClock}). Declared
+   * last: the fields the interrupt paths use keep their slots.
+   */
+  kvmclockOffsetNs = 0;
 
   /**
    * KVM_IRQ_LINE_STATUS on `gsi`: the routing table's answer, or -ENXIO

@@ -31,6 +31,7 @@ import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
 import { HvVcpu, isFrequencyMsr } from "./hyperv_vcpu.ts";
+import { type HvCpuidCache, KVM_CAP_HYPERV_ENFORCE_CPUID } from "./hyperv_cpuid.ts";
 import { HV_MSR } from "./hyperv_synic.ts";
 import { isMceMsr } from "./mce.ts";
 
@@ -71,6 +72,22 @@ function getLapicWord(vm: X86Vm, cpu: number, offset: number): number {
   }
   return l.peek(offset);
 }
+
+/** KVM_SET_CPUID2's Hyper-V leaves as far as KVM's `cpuid_cache` keeps them; -1 keeps a register. */
+const HV_CPUID_PARAMS: readonly ParamSpec[] = ([
+  ["hv_features_eax", "HYPERV_CPUID_FEATURES (0x40000003) EAX: the MSR privileges"],
+  ["hv_features_ebx", "HYPERV_CPUID_FEATURES EBX: the hypercall privileges"],
+  ["hv_features_edx", "HYPERV_CPUID_FEATURES EDX"],
+  ["hv_enlightenments_eax", "HYPERV_CPUID_ENLIGHTMENT_INFO (0x40000004) EAX"],
+  ["hv_enlightenments_ebx", "HYPERV_CPUID_ENLIGHTMENT_INFO EBX: the spinlock retry count"],
+  ["hv_syndbg_eax", "HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES (0x40000082) EAX"],
+] as const).map(([name, what]) => ({
+  name,
+  type: { kind: "int", min: -1, max: 0xffff_ffff, what: "a CPUID register" },
+  doc: `${what}; -1 (the default) keeps the vCPU's, which start as ` +
+    "KVM_GET_SUPPORTED_HV_CPUID's (lib/x86/hyperv_cpuid.ts)",
+  default: -1,
+}));
 
 const FD: ParamSpec = {
   name: "fd",
@@ -589,7 +606,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       // The guest's TSC (kvm_get_msr_common: host-initiated, the L1 TSC).
       if (a.msr === IA32_TSC_MSR) return toInt(vm.guestTsc());
       if (HvVcpu.owns(a.msr as number)) {
-        const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number);
+        const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number, true);
         return typeof v === "bigint" ? toInt(v) : -1;
       }
       if (isMceMsr(a.msr as number)) {
@@ -638,7 +655,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         if (msr === HV_MSR.VP_INDEX) {
           return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
         }
-        if (HvPartition.owns(msr) || msr === HV_MSR.VP_ASSIST_PAGE || isFrequencyMsr(msr)) {
+        if (
+          HvPartition.owns(msr) || msr === HV_MSR.VP_ASSIST_PAGE || isFrequencyMsr(msr) ||
+          msr === HV_MSR.VP_RUNTIME
+        ) {
           hypervVcpu(vm, a.vcpu as number);
           return vm.cpus[a.vcpu as number].hypervHostWrmsr(msr, value) ? 1 : 0;
         }
@@ -677,14 +697,31 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
           "vcpu_clear_cpuid_entry",
         default: -1,
       },
+      ...HV_CPUID_PARAMS,
     ],
     returns: "0, or -EINVAL for a change after the vCPU ran",
-    run: (vm, _c, a) =>
-      vm.setCpuid(a.vcpu as number, {
+    run: (vm, _c, a) => {
+      const cpu = a.vcpu as number;
+      const hv: Partial<HvCpuidCache> = {};
+      for (const p of HV_CPUID_PARAMS) {
+        const v = a[p.name] as number;
+        if (v !== -1) hv[p.name.slice(3) as keyof HvCpuidCache] = v >>> 0;
+      }
+      const hvVcpu = Object.keys(hv).length > 0 ? hypervVcpu(vm, cpu) : null;
+      // kvm_cpuid_check_equal: after KVM_RUN the Hyper-V leaves may not change either.
+      if (
+        hvVcpu !== null && vm.cpus[cpu].hasRun &&
+        Object.entries(hv).some(([k, v]) => hvVcpu.cpuidCache[k as keyof HvCpuidCache] !== v)
+      ) return -EINVAL;
+      const r = vm.setCpuid(cpu, {
         x2apic: a.x2apic === 1,
         tscDeadline: a.tsc_deadline === 1,
         kvmFeatures: a.kvm_features === -1 ? undefined : a.kvm_features as number,
-      }),
+      });
+      // kvm_hv_set_cpuid: the cache follows the leaves.
+      if (r === 0 && hvVcpu !== null) Object.assign(hvVcpu.cpuidCache, hv);
+      return r;
+    },
   },
   {
     actor: "vmm",
@@ -694,7 +731,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       "KVM_CAP_ENFORCE_PV_FEATURE_CPUID (190) sets pv_cpuid.enforce to arg != 0 at any time: " +
       "then each KVM PV MSR #GPs (and KVM_GET/SET_MSRS stop at it) and KVM_HC_KICK_CPU, " +
       "KVM_HC_SEND_IPI and KVM_HC_SCHED_YIELD return -KVM_ENOSYS unless the vCPU's " +
-      "KVM_CPUID_FEATURES has the feature bit; flags != 0 is -EINVAL",
+      "KVM_CPUID_FEATURES has the feature bit; KVM_CAP_HYPERV_ENFORCE_CPUID (199) sets the " +
+      "Hyper-V vCPU's enforce_cpuid: then each Hyper-V MSR #GPs for the guest and each " +
+      "hypercall is HV_STATUS_ACCESS_DENIED unless the vCPU's Hyper-V CPUID (kvm set_cpuid2 " +
+      "hv_*) has its bit; flags != 0 is -EINVAL",
     params: [
       VCPU,
       {
@@ -712,15 +752,20 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     ],
     returns: "0 or -EINVAL",
     run: (vm, _c, a, source) => {
-      if (a.cap !== KVM_CAP_ENFORCE_PV_FEATURE_CPUID) {
+      if (a.cap !== KVM_CAP_ENFORCE_PV_FEATURE_CPUID && a.cap !== KVM_CAP_HYPERV_ENFORCE_CPUID) {
         throw new CommandInputError(
           `KVM_ENABLE_CAP ${a.cap} on a vCPU: the model knows KVM_CAP_ENFORCE_PV_FEATURE_CPUID ` +
-            `(${KVM_CAP_ENFORCE_PV_FEATURE_CPUID})`,
+            `(${KVM_CAP_ENFORCE_PV_FEATURE_CPUID}) and KVM_CAP_HYPERV_ENFORCE_CPUID ` +
+            `(${KVM_CAP_HYPERV_ENFORCE_CPUID})`,
         );
       }
       // kvm_vcpu_ioctl_enable_cap: flags are refused before any capability is looked at.
       if (a.flags !== 0) return -EINVAL;
-      vm.setPvEnforce(a.vcpu as number, BigInt(a.arg as bigint) !== 0n);
+      const on = BigInt(a.arg as bigint) !== 0n;
+      if (a.cap === KVM_CAP_HYPERV_ENFORCE_CPUID) {
+        // kvm_hv_set_enforce_cpuid: the vCPU's Hyper-V state holds the flag.
+        hypervVcpu(vm, a.vcpu as number).enforceCpuid = on;
+      } else vm.setPvEnforce(a.vcpu as number, on);
       emit(vm, source, `KVM_ENABLE_CAP vcpu${a.vcpu} ${a.cap} args[0] ${a.arg}: 0`);
       return 0;
     },
