@@ -284,83 +284,54 @@ vcpu0: nop
   assert.notEqual(at([0, 2, 1]), at([2, 0, 1]));
 });
 
-Deno.test("fields hashed as small words (the vCPU's shadow, the EOI broadcast mode, the PIC's poll) tell every value apart", () => {
-  const program = checkText(
-    `scenario "one x86 guest at a choice"
+/** One x86 VM of two vCPUs whose run stops at a choice at once. */
+const X86_AT_A_CHOICE = checkText(
+  `scenario "one x86 guest at a choice"
 vm guest { arch x86_64  vcpus 2 }
 parallel {
   vcpu0: nop
   vcpu1: nop
 }
 `,
-    "words.scn",
-  );
-  const STOP = Symbol("stop");
-  let state: RunState | null = null;
-  try {
-    runProgram(program, {
-      trace: false,
-      history: "counts",
-      scheduler: {
-        next(_b, _done, s) {
-          state = s;
-          throw STOP;
-        },
+  "choice.scn",
+);
+
+/**
+ * The fingerprint of a fresh run of {@link X86_AT_A_CHOICE} at its first
+ * choice, taken after `change` has changed the VM there.
+ */
+function keyAtChoice(change: (vm: X86Vm) => void): string {
+  const fp = new Fingerprinter(X86_AT_A_CHOICE);
+  let key = "";
+  runProgram(X86_AT_A_CHOICE, {
+    trace: false,
+    history: "counts",
+    scheduler: {
+      next(_b, done, state) {
+        if (key === "") (change(state.vms[0] as X86Vm), key = fp.of(state, [0]));
+        return done.indexOf(false);
       },
-    });
-  } catch (e) {
-    if (e !== STOP) throw e;
-  }
-  const s = state as RunState | null;
-  assert.ok(s !== null);
-  const vm = s.vms[0] as X86Vm;
-  const fp = new Fingerprinter(program);
-  // Each value of each field: one fingerprint apiece, and the field put back gives the first again.
-  const distinct = <T>(set: (v: T) => void, values: T[]) => {
-    const keys = values.map((v) => (set(v), fp.of(s, [0])));
+    },
+  });
+  return key;
+}
+
+Deno.test("fields hashed as small words (the vCPU's shadow, the EOI broadcast mode, the PIC's poll) tell every value apart", () => {
+  const base = keyAtChoice(() => {});
+  // Each value of each field: one fingerprint apiece; the first value is the VM's own, so its key is the base.
+  const distinct = <T>(set: (vm: X86Vm, v: T) => void, values: readonly T[]) => {
+    const keys = values.map((v) => keyAtChoice((vm) => set(vm, v)));
     assert.equal(new Set(keys).size, values.length, String(values));
-    set(values[0]);
-    return keys[0];
+    assert.equal(keys[0], base, `${values[0]} is the default`);
   };
-  const base = fp.of(s, [0]);
-  assert.equal(vm.eoiBroadcastMode, "quirked");
-  assert.equal(vm.pic!.poll, "architectural");
-  const cpu = vm.cpus[1], pic = vm.pic!;
-  assert.equal(distinct((v) => cpu.shadow = v, ["none", "sti", "mov_ss"] as const), base);
-  const modes = ["quirked", "enabled", "disabled"] as const;
-  assert.equal(distinct((v) => vm.eoiBroadcastMode = v, [...modes]), base);
-  assert.equal(distinct((v) => pic.poll = v, ["architectural", "kvm-legacy"] as const), base);
+  distinct((vm, v) => vm.cpus[1].shadow = v, ["none", "sti", "mov_ss"] as const);
+  distinct((vm, v) => vm.eoiBroadcastMode = v, ["quirked", "enabled", "disabled"] as const);
+  distinct((vm, v) => vm.pic!.poll = v, ["architectural", "kvm-legacy"] as const);
 });
 
 Deno.test("changes to the I/O APIC's and the 8259s' first and last pins and entries are new states", () => {
-  const program = checkText(
-    `scenario "one x86 guest at a choice"
-vm guest { arch x86_64  vcpus 2 }
-parallel {
-  vcpu0: nop
-  vcpu1: nop
-}
-`,
-    "plumbing.scn",
-  );
-  // A fresh VM at its first choice, changed by `change` there: its fingerprint.
-  const at = (change: (vm: X86Vm) => void): string => {
-    const fp = new Fingerprinter(program);
-    let key = "";
-    runProgram(program, {
-      trace: false,
-      history: "counts",
-      scheduler: {
-        next(_b, done, state) {
-          if (key === "") (change(state.vms[0] as X86Vm), key = fp.of(state, [0]));
-          return done.indexOf(false);
-        },
-      },
-    });
-    return key;
-  };
-  const base = at(() => {});
-  assert.equal(at(() => {}), base);
+  const base = keyAtChoice(() => {});
+  assert.equal(keyAtChoice(() => {}), base);
   const ioapic = (vm: X86Vm) => vm.ioapic!;
   const last = (vm: X86Vm) => ioapic(vm).pins - 1;
   const changes: [string, (vm: X86Vm) => void][] = [
@@ -377,41 +348,14 @@ parallel {
   ];
   const keys = new Set([base]);
   for (const [what, change] of changes) {
-    const key = at(change);
+    const key = keyAtChoice(change);
     assert.ok(!keys.has(key), `${what}: a state another already had`);
     keys.add(key);
   }
 });
 
 Deno.test("two VMs whose kvmclock offsets differ only above bit 31 are two states", () => {
-  const program = checkText(
-    `scenario "one x86 guest at a choice"
-vm guest { arch x86_64  vcpus 2 }
-parallel {
-  vcpu0: nop
-  vcpu1: nop
-}
-`,
-    "kvmclock.scn",
-  );
-  const at = (offset: number): string => {
-    const fp = new Fingerprinter(program);
-    let key = "";
-    runProgram(program, {
-      trace: false,
-      history: "counts",
-      scheduler: {
-        next(_b, done, state) {
-          if (key === "") {
-            (state.vms[0] as X86Vm).kvmclockOffsetNs = offset;
-            key = fp.of(state, [0]);
-          }
-          return done.indexOf(false);
-        },
-      },
-    });
-    return key;
-  };
+  const at = (offset: number) => keyAtChoice((vm) => vm.kvmclockOffsetNs = offset);
   // KVM_SET_CLOCK to 5 s and to 5 s + 2^32 ns: the same low 32 bits.
   assert.notEqual(at(5e9), at(5e9 + 2 ** 32));
   assert.equal(at(5e9), at(5e9));
