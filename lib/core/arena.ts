@@ -73,3 +73,20 @@ export function arenaU8(length: number): Uint8Array {
   const [b, at] = reserve(length);
   return new Uint8Array(b, at, length);
 }
+
+/**
+ * An array of `length` elements, element `i` being `make(i)`: what
+ * `Array.from({ length }, (_, i) => make(i))` builds, without its generic
+ * array-like walk (about 15 times slower in V8), for the per-vCPU tables a
+ * VM builds once each.
+ *
+ * @example
+ * ```ts
+ * const ids = arrayOf(3, (i) => i); // [0, 1, 2]
+ * ```
+ */
+export function arrayOf<T>(length: number, make: (i: number) => T): T[] {
+  const a: T[] = [];
+  for (let i = 0; i < length; i++) a.push(make(i));
+  return a;
+}

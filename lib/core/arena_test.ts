@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { arenaI32, arenaU32, arenaU8 } from "./arena.ts";
+import { arenaI32, arenaU32, arenaU8, arrayOf } from "./arena.ts";
 
 Deno.test("arenaU32() hands out zeroed arrays that never overlap", () => {
   const a = arenaU32(8);
@@ -28,4 +28,12 @@ Deno.test("arenaU32() gives a request above 4 KiB a buffer of its own", () => {
   const big = arenaU32(2048);
   assert.equal(big.byteOffset, 0);
   assert.equal(big.buffer.byteLength, 8192);
+});
+
+Deno.test("arrayOf builds what Array.from builds, element i being make(i)", () => {
+  const made = arrayOf(4, (i) => ({ i }));
+  assert.deepEqual(made, Array.from({ length: 4 }, (_, i) => ({ i })));
+  assert.deepEqual(arrayOf(0, () => 1), []);
+  // Each element is its own object, not one shared.
+  assert.notEqual(made[0], made[1]);
 });

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { arrayOf } from "../core/arena.ts";
 import type { Trace } from "../core/trace.ts";
 import type { EventQueue } from "../core/event_queue.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
@@ -256,16 +257,14 @@ export class XenDomain implements EvtchnDomain {
     this.vcpuCount = config.vcpus;
     this.mem = new GuestMemory(config.memSize);
     this.#width = config.width;
-    this.cpuMode = Array.from({ length: config.vcpus }, () => config.width);
-    this.regs = Array.from({ length: config.vcpus }, () => new GuestRegs());
-    this.armRegs = config.arch === "arm"
-      ? Array.from({ length: config.vcpus }, () => new ArmGuestRegs())
-      : [];
+    this.cpuMode = arrayOf(config.vcpus, () => config.width);
+    this.regs = arrayOf(config.vcpus, () => new GuestRegs());
+    this.armRegs = config.arch === "arm" ? arrayOf(config.vcpus, () => new ArmGuestRegs()) : [];
     this.#sharedInfo = config.sharedInfoGpa;
     this.runstate = new Runstates(config.vcpus, this.mem, () => this.layout().width);
-    this.timeAreas = Array.from({ length: config.vcpus }, () => 0);
-    this.pvCallbacks = Array.from(
-      { length: config.vcpus },
+    this.timeAreas = arrayOf(config.vcpus, () => 0);
+    this.pvCallbacks = arrayOf(
+      config.vcpus,
       () => ({ event: 0n, failsafe: 0n, failsafeMasks: false }),
     );
     this.areas = new VcpuInfoAreas(

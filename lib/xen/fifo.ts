@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { arrayOf } from "../core/arena.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { Trace } from "../core/trace.ts";
 import { XEN_ERRNO } from "./errno.ts";
@@ -141,7 +142,7 @@ export class FifoEvents {
   }
 
   constructor(readonly host: FifoHost) {
-    this.#vcpus = Array.from({ length: host.vcpuCount }, () => ({
+    this.#vcpus = arrayOf(host.vcpuCount, () => ({
       control: -1,
       tail: new Int32Array(FIFO.MAX_QUEUES),
     }));

@@ -34,6 +34,7 @@
  * @module
  */
 import { writeHypercallPage } from "./hypercall_page.ts";
+import { arrayOf } from "../core/arena.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import type { XenDomain } from "./domain.ts";
 import type { Scheduled } from "../core/event_queue.ts";
@@ -312,11 +313,11 @@ export class KvmXen {
   constructor(readonly domain: XenDomain) {
     domain.pvclockTscUnstable = () =>
       (this.config.flags & KVM_XEN_HVM_CONFIG.PVCLOCK_TSC_UNSTABLE) !== 0;
-    this.exits = Array.from({ length: domain.vcpuCount }, () => new XenExit());
-    this.timeInfo = Array.from({ length: domain.vcpuCount }, () => -1);
-    this.vcpuIds = Array.from({ length: domain.vcpuCount }, (_, i) => i);
-    this.timers = Array.from(
-      { length: domain.vcpuCount },
+    this.exits = arrayOf(domain.vcpuCount, () => new XenExit());
+    this.timeInfo = arrayOf(domain.vcpuCount, () => -1);
+    this.vcpuIds = arrayOf(domain.vcpuCount, (i) => i);
+    this.timers = arrayOf(
+      domain.vcpuCount,
       () => ({ port: 0, expires: 0n, scheduled: null }),
     );
   }
@@ -1026,9 +1027,9 @@ export class KvmXen {
     const timeout = mem.readBig(a + (longmode ? 16 : 8), 64);
     if (nr > POLL_MAX_PORTS) return -XEN_ERRNO.EINVAL;
     if (ptr + BigInt(4 * nr) > BigInt(mem.size)) return -XEN_ERRNO.EFAULT;
-    const ports = Array.from(
-      { length: nr },
-      (_, i) => Number(mem.readBig(Number(ptr) + 4 * i, 32)),
+    const ports = arrayOf(
+      nr,
+      (i) => Number(mem.readBig(Number(ptr) + 4 * i, 32)),
     );
     return this.domain.timers.poll(vcpu, ports, timeout);
   }

@@ -35,6 +35,7 @@
  *
  * @module
  */
+import { arrayOf } from "../core/arena.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { GuestWidth } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
@@ -144,17 +145,17 @@ export class Runstates {
   readonly neverRun: boolean[];
 
   constructor(count: number, readonly mem: GuestMemory, readonly width: () => GuestWidth) {
-    this.vcpus = Array.from({ length: count }, () => ({
+    this.vcpus = arrayOf(count, () => ({
       state: RUNSTATE.running,
       entryTime: 0n,
       time: [0n, 0n, 0n, 0n],
       area: -1,
     }));
-    this.entryUpdate = Array.from({ length: count }, () => true);
-    this.outsideUntil = Array.from({ length: count }, () => 0);
-    this.runDelay = Array.from({ length: count }, () => 0n);
-    this.lastSteal = Array.from({ length: count }, () => 0n);
-    this.neverRun = Array.from({ length: count }, () => true);
+    this.entryUpdate = arrayOf(count, () => true);
+    this.outsideUntil = arrayOf(count, () => 0);
+    this.runDelay = arrayOf(count, () => 0n);
+    this.lastSteal = arrayOf(count, () => 0n);
+    this.neverRun = arrayOf(count, () => true);
   }
 
   /**

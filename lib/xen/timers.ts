@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { arrayOf } from "../core/arena.ts";
 import type { EventQueue, Scheduled } from "../core/event_queue.ts";
 import type { Flavour } from "./evtchn.ts";
 import { XEN_ERRNO } from "./errno.ts";
@@ -132,7 +133,7 @@ export class XenTimers {
   readonly vcpus: VcpuSched[];
 
   constructor(readonly host: TimerHost, count: number) {
-    this.vcpus = Array.from({ length: count }, () => ({
+    this.vcpus = arrayOf(count, () => ({
       singleshot: null,
       singleshotDeadline: 0,
       periodic: null,

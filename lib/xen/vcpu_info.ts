@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { arrayOf } from "../core/arena.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { XEN_PAGE_SIZE } from "./layout.ts";
 import { defaultVcpuInfoOffset, field, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } from "./layout.ts";
@@ -93,16 +94,16 @@ export class VcpuInfoAreas {
     readonly sharedInfo: () => number,
     readonly layout: () => XenLayout,
   ) {
-    this.places = Array.from(
-      { length: vcpus },
-      (_, n): VcpuInfoPlace =>
+    this.places = arrayOf(
+      vcpus,
+      (n): VcpuInfoPlace =>
         n < layout().legacyVcpus
           ? { kind: "shared" }
           : flavour === "xen"
           ? { kind: "dummy" }
           : { kind: "none" },
     );
-    this.shadowSel = Array.from({ length: vcpus }, () => 0n);
+    this.shadowSel = arrayOf(vcpus, () => 0n);
     // The dummy starts with UM=1, as in Xen's static initialiser.
     this.dummy.write(1, 8, 1);
   }
