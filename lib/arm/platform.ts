@@ -661,7 +661,7 @@ function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
   const { file, offset, size, name } = mmioAccess(args);
   const value = composeValue(args);
   const gic = vm.gic;
-  acting(vm, `vcpu${cpu}`, "write", `${name} <- 0x${value.toString(16)}`, (id) => {
+  const write = (id: number) => {
     let ok: boolean;
     if (file === "gicd") {
       ok = gic.version === 2
@@ -677,7 +677,10 @@ function mmioWrite(vm: ArmVm, cpu: number, args: Args): void {
     if (!ok) {
       emit(vm, `vcpu${cpu}`, "write.ignored", `${name}: write ignored (RAZ/WI or read-only here)`);
     }
-  });
+  };
+  // Untraced, no text is built (and no event opened: the cause is 0).
+  if (!vm.trace.enabled) write(0);
+  else acting(vm, `vcpu${cpu}`, "write", `${name} <- 0x${value.toString(16)}`, write);
 }
 
 function mmioRead(vm: ArmVm, cpu: number, args: Args): Val {
@@ -750,6 +753,7 @@ function iccRead(vm: ArmVm, cpu: number, r: IccRegister): number {
   if (iccUndefs(vm, cpu, r, `MRS ${r.title}`)) return UNDEF;
   const cif = vm.gic.cifs[cpu];
   if (r.name === "iar0" || r.name === "iar1") {
+    if (!vm.trace.enabled) return cif.read(r.name);
     return acting(vm, `vcpu${cpu}`, "read", `${r.title}`, () => {
       const v = cif.read(r.name);
       emit(vm, `vcpu${cpu}`, "ack", `${r.title} = ${v}`);
@@ -758,23 +762,35 @@ function iccRead(vm: ArmVm, cpu: number, r: IccRegister): number {
   }
   const v = cif.read(r.name);
   // Every instruction leaves an event, so an instruction window shows where each one fell.
-  emit(vm, `vcpu${cpu}`, "read", `${r.title} = 0x${v.toString(16)}`);
+  if (vm.trace.enabled) emit(vm, `vcpu${cpu}`, "read", `${r.title} = 0x${v.toString(16)}`);
   return v;
 }
 
 function iccWrite(vm: ArmVm, cpu: number, r: IccRegister, value: bigint): void {
-  const source = `vcpu${cpu}`;
-  acting(vm, source, "write", `${r.title} <- 0x${value.toString(16)}`, () => {
-    if (iccUndefs(vm, cpu, r, `MSR ${r.title}`)) return;
-    if (r.name === "sgi1r" || r.name === "sgi0r" || r.name === "asgi1r") {
-      // access_gic_sgi: with one Security state ASGI1R raises Group 0 SGIs, as SGI0R does.
-      vm.gic.sgi(cpu, value, r.name !== "sgi1r");
-      return;
-    }
-    if (!vm.gic.cifs[cpu].write(r.name, Number(value & 0xffff_ffffn))) {
-      emit(vm, source, "write.ignored", `${r.title}: no effect`);
-    }
-  });
+  // Untraced, no text is built for it.
+  if (!vm.trace.enabled) iccWriteBody(vm, cpu, r, value);
+  else {
+    acting(
+      vm,
+      `vcpu${cpu}`,
+      "write",
+      `${r.title} <- 0x${value.toString(16)}`,
+      () => iccWriteBody(vm, cpu, r, value),
+    );
+  }
+}
+
+/** {@link iccWrite}'s write of the register. */
+function iccWriteBody(vm: ArmVm, cpu: number, r: IccRegister, value: bigint): void {
+  if (iccUndefs(vm, cpu, r, `MSR ${r.title}`)) return;
+  if (r.name === "sgi1r" || r.name === "sgi0r" || r.name === "asgi1r") {
+    // access_gic_sgi: with one Security state ASGI1R raises Group 0 SGIs, as SGI0R does.
+    vm.gic.sgi(cpu, value, r.name !== "sgi1r");
+    return;
+  }
+  if (!vm.gic.cifs[cpu].write(r.name, Number(value & 0xffff_ffffn))) {
+    emit(vm, `vcpu${cpu}`, "write.ignored", `${r.title}: no effect`);
+  }
 }
 
 function iccCommands(): Cmd[] {
@@ -1546,7 +1562,7 @@ function pmuCommands(): Cmd[] {
           const pmu = pmuOf(vm, cpu, `MRS ${r.title}`);
           if (!pmu) return UNDEF;
           const v = pmu.read(r.name);
-          emit(vm, `vcpu${cpu}`, "read", `${r.title} = 0x${v.toString(16)}`);
+          if (vm.trace.enabled) emit(vm, `vcpu${cpu}`, "read", `${r.title} = 0x${v.toString(16)}`);
           return v;
         },
       });
@@ -1557,10 +1573,15 @@ function pmuCommands(): Cmd[] {
       name: `write ${r.title.toLowerCase()}`,
       doc: `MSR ${r.title}: ${r.doc}`,
       params: [{ name: "value", type: U32, doc: "the value", positional: true }],
-      run: (vm, cpu, a) =>
-        acting(vm, `vcpu${cpu}`, "write", `${r.title} <- ${hex(a.value as number)}`, () => {
-          pmuOf(vm, cpu, `MSR ${r.title}`)?.write(r.name, a.value as number);
-        }),
+      run: (vm, cpu, a) => {
+        // Untraced, no text is built (the PMU ports write these thousands of times).
+        if (!vm.trace.enabled) pmuOf(vm, cpu, `MSR ${r.title}`)?.write(r.name, a.value as number);
+        else {
+          acting(vm, `vcpu${cpu}`, "write", `${r.title} <- ${hex(a.value as number)}`, () => {
+            pmuOf(vm, cpu, `MSR ${r.title}`)?.write(r.name, a.value as number);
+          });
+        }
+      },
     });
   }
   // The counters and their types, named (PMEV*<n>_EL0, PMCCNTR_EL0) or
@@ -1601,7 +1622,9 @@ function pmuCommands(): Cmd[] {
         const idx = idxOf(pmu, a);
         if (!pmuCounterValid(vm, cpu, pmu, idx, `MRS ${name}`)) return UNDEF;
         const v = typer ? BigInt(pmu.readEvtyper(idx)) : pmu.readCounter(idx);
-        emit(vm, `vcpu${cpu}`, "read", `${title}${named ? idx : ""}_EL0 = 0x${v.toString(16)}`);
+        if (vm.trace.enabled) {
+          emit(vm, `vcpu${cpu}`, "read", `${title}${named ? idx : ""}_EL0 = 0x${v.toString(16)}`);
+        }
         return v;
       },
     });
@@ -1619,14 +1642,17 @@ function pmuCommands(): Cmd[] {
       ],
       run: (vm, cpu, a) => {
         const v = BigInt(a.value as number | bigint);
-        acting(vm, `vcpu${cpu}`, "write", `${name} <- 0x${v.toString(16)}`, () => {
+        const write = () => {
           const pmu = pmuOf(vm, cpu, `MSR ${name}`);
           if (!pmu) return;
           const idx = idxOf(pmu, a);
           if (!pmuCounterValid(vm, cpu, pmu, idx, `MSR ${name}`)) return;
           if (typer) pmu.writeEvtyper(idx, Number(v & 0xffff_ffffn));
           else pmu.writeCounter(idx, v);
-        });
+        };
+        // Untraced, no text is built.
+        if (!vm.trace.enabled) write();
+        else acting(vm, `vcpu${cpu}`, "write", `${name} <- 0x${v.toString(16)}`, write);
       },
     });
   }
@@ -1759,7 +1785,11 @@ const VCPU_COMMANDS: Cmd[] = [
       default: 1,
     }],
     touches: OWN_FLAGS,
-    run: (vm, cpu, a) => emit(vm, `vcpu${cpu}`, "nop", a.count === 1 ? "NOP" : `${a.count} NOPs`),
+    run: (vm, cpu, a) => {
+      if (vm.trace.enabled) {
+        emit(vm, `vcpu${cpu}`, "nop", a.count === 1 ? "NOP" : `${a.count} NOPs`);
+      }
+    },
   },
   {
     actor: "vcpu",
@@ -2059,6 +2089,8 @@ const VMM_COMMANDS: Cmd[] = [
         num = raw & 0xffff;
       }
       const irq = (((vcpu >> 8) & 0xf) << 28) | (type << 24) | ((vcpu & 0xff) << 16) | num;
+      // Untraced, no text is built (the cause is 0).
+      if (!vm.trace.enabled) return vm.kvmIrqLine(type, vcpu, num, a.level as number, 0);
       return acting(
         vm,
         source,
