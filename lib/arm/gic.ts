@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { arenaU8 } from "../core/arena.ts";
 import type { Trace } from "../core/trace.ts";
 import { EBUSY, EEXIST, EINVAL, ENODEV, ENXIO } from "./errno.ts";
 
@@ -397,12 +398,12 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
         regionIndex: -1,
       });
       rd.invalidator = this;
-      if (config.version === 2) rd.bank.sgiSources = new Uint8Array(SGI_COUNT);
+      if (config.version === 2) rd.bank.sgiSources = arenaU8(SGI_COUNT);
       this.rds.push(rd);
       this.cifs.push(new CpuInterface(i, this));
     }
-    this.fiqEn = new Uint8Array(config.vcpus);
-    this.ackCtl = new Uint8Array(config.vcpus);
+    this.fiqEn = arenaU8(config.vcpus);
+    this.ackCtl = arenaU8(config.vcpus);
     this.itsRelease = config.itsRelease ?? "newest";
     this.its = hasIts ? this.#newIts() : null;
     this.itsCreated = hasIts;

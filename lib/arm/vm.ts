@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { arenaU8 } from "../core/arena.ts";
 import type { ModelEnv, VmModel } from "../core/platform.ts";
 import type { Trace } from "../core/trace.ts";
 import type { Ack } from "./cpu_interface_v3.ts";
@@ -219,7 +220,7 @@ export class ArmVm implements VmModel, GicPort {
       itsRelease: config.itsRelease,
     }, env.trace);
     this.#ownTimerPpis();
-    this.cpuLines = new Uint8Array(config.vcpus);
+    this.cpuLines = arenaU8(config.vcpus);
     this.#lineCause = new Array(config.vcpus).fill(0);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new ArmCpu(i, this, env.trace));

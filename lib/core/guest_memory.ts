@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { arenaU8 } from "./arena.ts";
 import { toInt } from "./values.ts";
 import type { CommandSpec, ParamSpec, StateSpec, Val } from "./table.ts";
 import { CommandInputError } from "./diagnostic.ts";
@@ -98,7 +99,7 @@ export class GuestMemory {
    * the first `size` of `bytes` when given (a real VM's mapped RAM).
    */
   constructor(readonly size: number, bytes?: Uint8Array) {
-    this.#written = new Uint8Array(Math.ceil(size / PAGE_BYTES));
+    this.#written = arenaU8(Math.ceil(size / PAGE_BYTES));
     if (bytes === undefined) {
       this.#pages = [];
       return;

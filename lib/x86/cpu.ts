@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { arenaU8 } from "../core/arena.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import {
   BOUNDARY_HALTED,
@@ -422,7 +423,7 @@ export class X86Cpu implements CpuModel {
   #lastExHasCode = false;
   #lastExCode = 0;
   /** 1 for each IDT gate whose P bit the guest cleared. */
-  readonly #gateAbsent = new Uint8Array(256);
+  readonly #gateAbsent = arenaU8(256);
   /** How many gates are not present: 0 keeps every take on the fast path. */
   #gatesAbsent = 0;
   /**

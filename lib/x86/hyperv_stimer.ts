@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { arenaU8 } from "../core/arena.ts";
 import type { StateHash } from "../core/platform.ts";
 import type { TimerHandle } from "./lapic_timer.ts";
 import { HV_MSR, type HvMessage, HVMSG_TIMER_EXPIRED } from "./hyperv_synic.ts";
@@ -135,8 +136,12 @@ export class HvStimer {
    * The message an expiry sends, built once and written afresh each time:
    * `synic_deliver_msg` copies the payload into the slot and keeps nothing.
    */
-  readonly #payload = new Uint8Array(HV_TIMER_PAYLOAD_BYTES);
-  readonly #view = new DataView(this.#payload.buffer);
+  readonly #payload = arenaU8(HV_TIMER_PAYLOAD_BYTES);
+  readonly #view = new DataView(
+    this.#payload.buffer,
+    this.#payload.byteOffset,
+    HV_TIMER_PAYLOAD_BYTES,
+  );
   readonly #message: HvMessage = { type: HVMSG_TIMER_EXPIRED, payload: this.#payload };
 
   /** Timer `index` of a vCPU. */

@@ -39,6 +39,7 @@
  *
  * @module
  */
+import { arenaU32 } from "../core/arena.ts";
 import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { clearVector, setVector, testVector } from "../core/vector_set.ts";
@@ -249,12 +250,12 @@ export class HvSynic {
   /** `synic->sint_to_gsi`: the GSI of the last HV_SINT route naming each SINT, or -1. */
   readonly sintToGsi: number[] = new Array<number>(HV_SYNIC_SINT_COUNT).fill(-1);
   /** `synic->vec_bitmap`: the vectors of unmasked SINTs (their EOIs are acks). */
-  readonly vectors: Uint32Array = new Uint32Array(8);
+  readonly vectors: Uint32Array = arenaU32(8);
   /**
    * `synic->auto_eoi_bitmap`: the vectors of unmasked AutoEOI SINTs, as the
    * LAPIC's 8 x 32-bit vector words (the LAPIC reads this array).
    */
-  readonly autoEoi: Uint32Array = new Uint32Array(8);
+  readonly autoEoi: Uint32Array = arenaU32(8);
   /**
    * The vector each SINT names, -1 while masked: {@link sint} decoded by
    * {@link HvSynic.activate} and the SINT writes, the only writers of it,

@@ -438,7 +438,7 @@ export class Ioapic implements EoiListener {
    * step with the entries: an edge EOI of any other vector skips the pin scan
    * {@link Ioapic.wantsEdgeEoi} does, so a LAPIC's common EOI stays cheap.
    */
-  readonly #rteVectors = new Uint32Array(8);
+  readonly #rteVectors = arenaU32(8);
   readonly #msi: MsiSink;
   /**
    * KVM's `ioapic->base_address` (struct kvm_ioapic_state's first field):

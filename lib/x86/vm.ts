@@ -39,6 +39,7 @@
  *
  * @module
  */
+import { arenaU8 } from "../core/arena.ts";
 import type { ModelEnv, VmModel } from "../core/platform.ts";
 import { hashTrace, type Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
@@ -504,7 +505,7 @@ export class X86Vm implements VmModel {
     const hypervisor = config.hypervisor ?? "kvm";
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
-    this.mmioReadCache = new Uint8Array(8 * config.vcpus);
+    this.mmioReadCache = arenaU8(8 * config.vcpus);
     this.eoiBroadcastMode = eoiBroadcastModeAfter("quirked", api);
     this.bus = new ApicBus(trace, {
       lowestPriority: config.lowestPriority,

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { arenaU8 } from "../core/arena.ts";
 import type { Trace } from "../core/trace.ts";
 import type { Flavour, XenDomainType } from "./evtchn.ts";
 import { XEN_ERRNO } from "./errno.ts";
@@ -199,7 +200,7 @@ export class Callback {
     /** Xen's domain type: a PVH domain has no vPIC or vIOAPIC for a callback line. */
     readonly domainType: XenDomainType = "hvm",
   ) {
-    this.perVcpu = new Uint8Array(vcpus);
+    this.perVcpu = arenaU8(vcpus);
   }
 
   #emit(kind: string, text: string): void {

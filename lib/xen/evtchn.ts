@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { arrayOf } from "../core/arena.ts";
+import { arenaI32, arrayOf } from "../core/arena.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { VcpuInfoRef } from "./vcpu_info.ts";
 import { field, portWord, type XenLayout } from "./layout.ts";
@@ -346,7 +346,7 @@ export class EventChannels {
     /** `nr_pirqs`. */
     readonly nrPirqs = 256,
   ) {
-    this.#virqs = arrayOf(dom.vcpuCount, () => new Int32Array(NR_VIRQS));
+    this.#virqs = arrayOf(dom.vcpuCount, () => arenaI32(NR_VIRQS));
     this.fifo = new FifoEvents(dom);
     // evtchn_init: port 0 is allocated and reserved so that it is never handed out.
     this.#grow(0);

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { arrayOf } from "../core/arena.ts";
+import { arenaI32, arrayOf } from "../core/arena.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { Trace } from "../core/trace.ts";
 import { XEN_ERRNO } from "./errno.ts";
@@ -144,7 +144,7 @@ export class FifoEvents {
   constructor(readonly host: FifoHost) {
     this.#vcpus = arrayOf(host.vcpuCount, () => ({
       control: -1,
-      tail: new Int32Array(FIFO.MAX_QUEUES),
+      tail: arenaI32(FIFO.MAX_QUEUES),
     }));
   }
 
