@@ -11,6 +11,7 @@ import {
   MS_HYPERV_TSC_PAGE,
   vpInSparseSet,
 } from "./hyperv_hypercall.ts";
+import { hvPartition } from "./test_vm.ts";
 
 /** A partition whose VPs are `vps` (their VP indexes), every IPI it sends recorded as `vector@vp`. */
 function partition(
@@ -22,14 +23,12 @@ function partition(
   const mem = new GuestMemory(0x10000);
   const signalled: number[] = [];
   const ipis: string[] = [];
-  const p = new HvPartition({
-    mem: () => mem,
+  const p = hvPartition(mem, {
     kvmclockNs: () => clock.ns,
     tsc: () => BigInt(clock.ns),
     masterClock: () => clock.master,
     xenHypercalls: () => xen,
     signal: (fd) => signalled.push(fd),
-    synicActive: () => true,
     lapicInKernel: () => lapicInKernel,
     sendIpi: (vector, inSet) => {
       for (const vp of vps) if (inSet === null || inSet(vp)) ipis.push(`${vector}@${vp}`);
@@ -216,16 +215,10 @@ Deno.test("HvPartition: a clock update refills a SET page, unless the guest turn
   const mem = new GuestMemory(0x10000);
   let kvmclock = 1_000_000;
   const tsc = 1_000_000n;
-  const p = new HvPartition({
-    mem: () => mem,
+  const p = hvPartition(mem, {
     kvmclockNs: () => kvmclock,
     tsc: () => tsc,
     masterClock: () => true,
-    xenHypercalls: () => false,
-    signal: () => {},
-    synicActive: () => true,
-    lapicInKernel: () => true,
-    sendIpi: () => {},
   });
   p.wrmsr(HV_MSR.REFERENCE_TSC, 0x5001n);
   assert.equal(mem.read(0x5000, 32), 1);

@@ -3,8 +3,9 @@ import { findByVpIndex, HvVcpu, KVM_MAX_VCPUS } from "./hyperv_vcpu.ts";
 import { HV_MSR, type HvSynic } from "./hyperv_synic.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
-import { HvPartition } from "./hyperv_hypercall.ts";
+import type { HvPartition } from "./hyperv_hypercall.ts";
 import { KVM_SYSTEM_EVENT } from "./kvm_run.ts";
+import { hvPartition } from "./test_vm.ts";
 
 /** Bare vCPUs: findByVpIndex and setVpIndex read nothing else. */
 function vcpus(n: number): HvVcpu[] {
@@ -83,17 +84,7 @@ Deno.test("HvVcpu: with enforce_cpuid a guest access needs its CPUID bit; the VM
 
 Deno.test("HvVcpu: RESET's 1 and the guest's CRASH_NOTIFY ask for a system event; VP_RUNTIME is read-only to the guest", () => {
   const mem = new GuestMemory(0x10000);
-  const p = new HvPartition({
-    mem: () => mem,
-    kvmclockNs: () => 0,
-    tsc: () => 0n,
-    masterClock: () => false,
-    xenHypercalls: () => false,
-    signal: () => {},
-    synicActive: () => false,
-    lapicInKernel: () => true,
-    sendIpi: () => {},
-  });
+  const p = hvPartition(mem, { synicActive: () => false });
   const v = new HvVcpu(0, {} as HvSynic, [], p);
   const events: number[] = [];
   v.onSystemEvent = (type) => events.push(type);
@@ -111,17 +102,7 @@ Deno.test("HvVcpu: RESET's 1 and the guest's CRASH_NOTIFY ask for a system event
 
 Deno.test("HvVcpu: the SynDBG MSRs #GP for the guest without SynDBG's CPUID bit, not for the VMM", () => {
   const mem = new GuestMemory(0x10000);
-  const p = new HvPartition({
-    mem: () => mem,
-    kvmclockNs: () => 0,
-    tsc: () => 0n,
-    masterClock: () => false,
-    xenHypercalls: () => false,
-    signal: () => {},
-    synicActive: () => false,
-    lapicInKernel: () => true,
-    sendIpi: () => {},
-  });
+  const p = hvPartition(mem, { synicActive: () => false });
   const v = new HvVcpu(0, {} as HvSynic, [], p);
   assert.equal(v.wrmsr(HV_MSR.SYNDBG_STATUS, 3n), null, "offered by default");
   v.cpuidCache.syndbg_eax = 0;

@@ -4,8 +4,10 @@
  *
  * @module
  */
+import type { GuestMemory } from "../core/guest_memory.ts";
 import { Trace } from "../core/trace.ts";
 import { HeldExtInt, X86Cpu, type X86CpuOptions } from "./cpu.ts";
+import { HvPartition, type HvPartitionHost } from "./hyperv_hypercall.ts";
 import { encodeRte, IoapicIndex, IoapicMmio } from "./ioapic.ts";
 import { Lapic } from "./lapic.ts";
 import type { X86Vm } from "./vm.ts";
@@ -67,4 +69,30 @@ export function cpuRig(opts: { lvt0?: number; bsp?: boolean } & X86CpuOptions = 
   if (opts.lvt0 !== undefined) lapic.write(0x350, opts.lvt0);
   const pic = new HeldExtInt();
   return { cpu: new X86Cpu(0, lapic, pic, trace, opts), lapic, pic, trace };
+}
+
+/**
+ * A Hyper-V partition over `mem` whose host is a quiet KVM VM: kvmclock and
+ * TSC at 0, no master clock, no Xen hypercalls, the SynIC active, the LAPIC
+ * in the kernel, signals and IPIs dropped. `host` replaces any of these.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "../core/guest_memory.ts";
+ * const p = hvPartition(new GuestMemory(0x10000), { masterClock: () => true });
+ * ```
+ */
+export function hvPartition(mem: GuestMemory, host: Partial<HvPartitionHost> = {}): HvPartition {
+  return new HvPartition({
+    mem: () => mem,
+    kvmclockNs: () => 0,
+    tsc: () => 0n,
+    masterClock: () => false,
+    xenHypercalls: () => false,
+    signal: () => {},
+    synicActive: () => true,
+    lapicInKernel: () => true,
+    sendIpi: () => {},
+    ...host,
+  });
 }
