@@ -37,6 +37,11 @@ import { EventQueue } from "../core/event_queue.ts";
 import type { HashesFields, StateHash, VmModel } from "../core/platform.ts";
 import type { RunState } from "./run.ts";
 
+/** The first lane's start: FNV-1a's offset basis (its multiplier is 0x01000193). */
+const LANE_A_SEED = 0x811c9dc5 | 0;
+/** The second lane's start, murmur3's seed as the hasher uses it. */
+const LANE_B_SEED = 0x9747b28c | 0;
+
 /** Slots of the {@link Hasher}'s string cache (a power of two). */
 const STRING_SLOTS = 256;
 
@@ -75,8 +80,8 @@ const f64w = new Uint32Array(f64.buffer);
  * is the one `scn explore` uses, so its `n` tests for no log.
  */
 class Hasher implements StateHash {
-  a = 0x811c9dc5 | 0;
-  b = 0x9747b28c | 0;
+  a = LANE_A_SEED;
+  b = LANE_B_SEED;
   /**
    * Objects met in this fingerprint, by order of meeting: the first
    * {@link SEEN_LIST} in a list (a scan of a few dozen beats a map, which
@@ -117,8 +122,8 @@ class Hasher implements StateHash {
   }
 
   reset(): void {
-    this.a = 0x811c9dc5 | 0;
-    this.b = 0x9747b28c | 0;
+    this.a = LANE_A_SEED;
+    this.b = LANE_B_SEED;
     this.#listed = 0;
     this.#lastMet = this.#met;
     this.#met = 0;
@@ -169,7 +174,7 @@ class Hasher implements StateHash {
     if (this.#strKeys[slot] === s) return this.#strHashes[slot];
     let h = STRINGS.get(s);
     if (h === undefined) {
-      h = 0x811c9dc5 | 0;
+      h = LANE_A_SEED;
       for (let i = 0; i < len; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
       h ^= len;
       if (STRINGS.size < 100_000) STRINGS.set(s, h);
@@ -241,17 +246,14 @@ class Hasher implements StateHash {
       const w = this.#exact ??= new ExactHasher(this.hooks);
       w.reset();
       feed(w, o);
-      let a = 0x811c9dc5 | 0, b = 0x9747b28c | 0;
-      for (const x of w.log) {
-        a = Math.imul(a ^ x, 0x01000193);
-        let k = Math.imul(x, 0xcc9e2d51);
-        k = (k << 15) | (k >>> 17);
-        k = Math.imul(k, 0x1b873593);
-        b ^= k;
-        b = (b << 13) | (b >>> 19);
-        b = (Math.imul(b, 5) + 0xe6546b64) | 0;
-      }
-      d = [a, b];
+      // Folded by `block` from fresh lanes; this fingerprint's own lanes wait meanwhile.
+      const a = this.a, b = this.b;
+      this.a = LANE_A_SEED;
+      this.b = LANE_B_SEED;
+      this.block(Int32Array.from(w.log), w.log.length);
+      d = [this.a, this.b];
+      this.a = a;
+      this.b = b;
       if (this.#fixed.size >= 1024) this.#fixed.clear();
       this.#fixed.set(o, d);
     }
