@@ -341,6 +341,14 @@ export interface IoapicOptions {
    * an edge pin is raised (`ioapic_lazy_update_eoi`). Default false.
    */
   avic?: boolean;
+  /**
+   * Xen's vIOAPIC register window (`vioapic_read`, `vioapic_write`,
+   * `vioapic_read_indirect`, `vioapic_write_indirect`): IOREGSEL keeps all
+   * 32 bits written (KVM keeps bits 7:0), so a select above 0xff names no
+   * register, and an indirect register that does not exist reads 0 (KVM:
+   * all ones). Default false.
+   */
+  xenRegisters?: boolean;
 }
 
 // Hot-path field accessors resolved once from the table.
@@ -406,6 +414,8 @@ export class Ioapic implements EoiListener {
 
   readonly #host: IoapicHost;
   readonly #avic: boolean;
+  /** {@link IoapicOptions.xenRegisters}. */
+  readonly #xenRegisters: boolean;
   readonly #low: Uint32Array;
   readonly #high: Uint32Array;
   /** Input line levels (KVM's `irr`; the inputs are active-high whatever the polarity bit). */
@@ -461,7 +471,7 @@ export class Ioapic implements EoiListener {
   /**
    * Saves the entries, line levels and EOI state and returns a function
    * that puts them back, for `scn explore` (`VmModel.snapshot`). Fixed at
-   * creation, not saved: pins, version, #avic, #host, #msi (its status and
+   * creation, not saved: pins, version, #avic, #xenRegisters, #host, #msi (its status and
    * message are the last write's, set before they are read); #lineWords and
    * #edgeWords are views of #line and #edgeUndelivered, which are.
    */
@@ -552,6 +562,7 @@ export class Ioapic implements EoiListener {
     this.pins = pins;
     this.version = version;
     this.#avic = options.avic ?? false;
+    this.#xenRegisters = options.xenRegisters ?? false;
     this.#low = arenaU32(pins);
     this.#high = arenaU32(pins);
     this.#line = arenaU8(pins);
@@ -615,7 +626,7 @@ export class Ioapic implements EoiListener {
   }
 
   /**
-   * An MMIO write at `offset` from the base. IOREGSEL keeps 8 bits; IOWIN
+   * An MMIO write at `offset` from the base. IOREGSEL keeps 8 bits (Xen's: 32); IOWIN
    * writes the selected register; the EOI register (+0x40) exists only on
    * version 0x20 and EOIs the vector in bits 7:0.
    *
@@ -629,7 +640,7 @@ export class Ioapic implements EoiListener {
   write(offset: number, value: number): void {
     switch (offset & 0xff) {
       case IoapicMmio.IOREGSEL:
-        this.#ioregsel = value & 0xff;
+        this.#ioregsel = this.#xenRegisters ? value >>> 0 : value & 0xff;
         return;
       case IoapicMmio.IOWIN:
         this.writeIndirect(this.#ioregsel, value);
@@ -655,7 +666,7 @@ export class Ioapic implements EoiListener {
    * Reads indirect register `index`. IOAPICID and IOAPICARB read the ID in
    * bits 27:24 (KVM mirrors ID into ARB); IOAPICVER reads
    * `version | (pins - 1) << 16`; a redirection index past the last pin, or
-   * 0x03..0x0F, reads all-ones (KVM).
+   * 0x03..0x0F, reads all-ones (KVM; Xen's vIOAPIC: 0, as any index above 0xFF does there).
    *
    * @example
    * ```ts
@@ -664,7 +675,9 @@ export class Ioapic implements EoiListener {
    * ```
    */
   readIndirect(index: number): number {
-    index &= 0xff;
+    const xen = this.#xenRegisters;
+    if (!xen) index &= 0xff;
+    else if (index > 0xff) return 0;
     switch (index) {
       case IoapicIndex.IOAPICVER:
         return (this.version | (((this.pins - 1) & 0xff) << 16)) >>> 0;
@@ -673,7 +686,7 @@ export class Ioapic implements EoiListener {
         return ((this.#id & 0xf) << 24) >>> 0;
     }
     const pin = this.#pinOf(index);
-    if (pin < 0) return 0xffffffff;
+    if (pin < 0) return xen ? 0 : 0xffffffff;
     return (index & 1) ? this.#high[pin] : this.#low[pin];
   }
 
@@ -691,9 +704,13 @@ export class Ioapic implements EoiListener {
    * ```
    */
   writeIndirect(index: number, value: number): void {
-    index &= 0xff;
     value >>>= 0;
     const h = this.#host, t = h.trace;
+    if (!this.#xenRegisters) index &= 0xff;
+    else if (index > 0xff) {
+      if (t.enabled) t.emit(h.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
+      return;
+    }
     if (index === IoapicIndex.IOAPICID) {
       this.#id = (value >>> 24) & 0xf;
       if (t.enabled) t.emit(h.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${this.#id})`);

@@ -94,6 +94,21 @@ Deno.test("Ioapic IOREGSEL keeps 8 bits and unknown MMIO offsets read 0", () => 
   assert.equal(io.read(0x40), 0);
 });
 
+Deno.test("Ioapic xenRegisters: IOREGSEL keeps 32 bits, a select above 0xFF or of no register reads 0 and writes nothing (Xen vioapic)", () => {
+  const { io } = rig({ pins: 48, xenRegisters: true });
+  io.write(0x00, 0x12345678);
+  assert.equal(io.read(0x00), 0x12345678, "the whole select");
+  io.write(0x00, 0x110); // 0x10 with bit 8: not RTE0 in Xen
+  io.write(0x10, 0x20);
+  assert.equal(io.read(0x10), 0);
+  assert.equal(io.readIndirect(0x10), 0x00010000, "RTE0 untouched");
+  assert.equal(io.readIndirect(0x10 + 2 * 48), 0, "past the last of 48 pins");
+  assert.equal(io.readIndirect(0x03), 0);
+  assert.equal(io.readIndirect(0x01), 0x002f0011, "48 pins, version 0x11");
+  io.write(0x00, 0);
+  assert.equal(io.read(0x00), 0, "a byte write of 0 leaves nothing behind (XTF xsa-239)");
+});
+
 Deno.test("Ioapic reads all-ones past the last RTE and below 0x10", () => {
   const { io } = rig();
   assert.equal(io.readIndirect(0x10 + 2 * 24), 0xffffffff);

@@ -23,7 +23,9 @@
  *
  * Two architectural behaviours KVM does not have are kept, named and off by
  * default: error detection for illegal vectors 0-15 and unimplemented
- * registers (`illegalVectorErrors`; KVM never sets an ESR bit), and the LINT
+ * registers (`illegalVectorErrors`; KVM never sets an ESR bit; a Xen HVM
+ * domain's vlapic has it in Xen's form, `xenErrors`: Xen `vlapic_ipi`,
+ * `vlapic_set_irq`, `vlapic_error`, `vlapic_reg_write` of APIC_ESR), and the LINT
  * pins ({@link Lapic.setLint}): KVM has no LINT inputs except the PIT's NMI
  * watchdog pulse on LINT0, and never sets the LVT remote IRR bit.
  *
@@ -172,6 +174,13 @@ export interface LapicOptions {
    * Error. Default false (KVM: ESR always reads 0).
    */
   illegalVectorErrors?: boolean;
+  /**
+   * Xen's vlapic error model instead of the SDM's (with `illegalVectorErrors`):
+   * a fixed or lowest-priority IPI with a vector 0-15 sets Send Illegal
+   * Vector and is not sent (`vlapic_ipi`), and no access sets Illegal
+   * Register Address (Xen's vlapic has no such error). Default false.
+   */
+  xenErrors?: boolean;
   /**
    * AMD AVIC is active (the VM's `apicv amd_avic`): xAPIC writes land in the
    * AVIC backing page, and the hardware keeps all of ICR2 where KVM's
@@ -518,6 +527,8 @@ export class Lapic {
   /** CPUID.1:ECX.TSC_DEADLINE: LVT timer mode 2 is writable (KVM's `timer_mode_mask`). */
   #tscDeadlineSupported = true;
   readonly #errors: boolean;
+  /** Xen's vlapic errors ({@link LapicOptions.xenErrors}): illegal IPIs stay unsent, no register errors. */
+  readonly #xenErrors: boolean;
   readonly #icr2Whole: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   #mapStamp = nextMapStamp();
@@ -551,7 +562,7 @@ export class Lapic {
    * (`VmModel.snapshot`); null while the timer is armed. The pages irr,
    * isr, tmr and lvt are views of #pages, saved whole. Fixed at
    * creation, not saved: #initialId, #host, #trace, #eoiListener, #lint0Reenabled,
-   * #errors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
+   * #errors, #xenErrors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local. #nmiPending, #initPending and #sipiVector are saved
    * through their accessors, whose setters keep #latched (derived).
    */
@@ -658,6 +669,7 @@ export class Lapic {
     this.#lint0Reenabled = options.lint0Reenabled ?? true;
     this.#x2apicSupported = options.x2apic ?? true;
     this.#errors = options.illegalVectorErrors ?? false;
+    this.#xenErrors = this.#errors && (options.xenErrors ?? false);
     this.#icr2Whole = options.avicIcr2 ?? false;
     const clock: TimerClock = host.schedule
       ? {
@@ -1722,7 +1734,11 @@ export class Lapic {
 
   /**
    * Records an error (SDM "Error Handling"): the bits collect until the next
-   * ESR write; a new one raises LVT Error if it is unmasked.
+   * ESR write; a new one raises LVT Error if it is unmasked. An LVT Error
+   * entry with a vector 0-15 is itself an illegal vector received (the SDM's
+   * Receive Illegal Vector covers "the local vector table"): that bit is
+   * added and nothing is delivered, which is also how Xen's `vlapic_error`
+   * breaks the cycle since XSA-462.
    */
   #signalError(bits: number): void {
     const fresh = bits & ~this.#esrPending;
@@ -1731,9 +1747,21 @@ export class Lapic {
     if (t.enabled) {
       t.emit(this.#host.name, "esr", `error ${hex(bits)} (pending ${hex(this.#esrPending)})`);
     }
-    if (fresh === 0 || (this.lvt[Lvt.Error] & LVT_MASKED) !== 0) return;
-    // An illegal vector in LVT Error itself must not loop.
-    if ((this.lvt[Lvt.Error] & 0xff) < 16) return;
+    const lvtErr = this.lvt[Lvt.Error];
+    if (fresh === 0 || (lvtErr & LVT_MASKED) !== 0) return;
+    if ((lvtErr & 0xff) < 16) {
+      this.#esrPending |= EsrBit.ReceiveIllegalVector;
+      if (t.enabled) {
+        t.emit(
+          this.#host.name,
+          "esr",
+          `LVT Error vector ${hex(lvtErr & 0xff)} is illegal: not delivered (pending ${
+            hex(this.#esrPending)
+          })`,
+        );
+      }
+      return;
+    }
     this.#localDeliver(Lvt.Error, false);
   }
 
@@ -1756,7 +1784,7 @@ export class Lapic {
     const within = offset & 0xf;
     if (within >= 4) return 0;
     const base = offset - within;
-    if (this.#errors && !lapicRegisterByOffset(base)) {
+    if (this.#errors && !this.#xenErrors && !lapicRegisterByOffset(base)) {
       this.#signalError(EsrBit.IllegalRegisterAddress);
     }
     const value = this.#readRegister(base);
@@ -1937,7 +1965,9 @@ export class Lapic {
     }
     const reg = (offset & 0xf) === 0 ? lapicRegisterByOffset(offset) : undefined;
     if (!reg) {
-      if (this.#errors && (offset & 0xf) === 0) this.#signalError(EsrBit.IllegalRegisterAddress);
+      if (this.#errors && !this.#xenErrors && (offset & 0xf) === 0) {
+        this.#signalError(EsrBit.IllegalRegisterAddress);
+      }
       if (t.enabled) {
         t.emit(name, "write.ignored", `${hex(offset)} <- ${hex(value)}: no register there`);
       }
@@ -2099,6 +2129,17 @@ export class Lapic {
       (m.deliveryMode === DeliveryMode.Fixed || m.deliveryMode === DeliveryMode.LowestPriority)
     ) {
       this.#signalError(EsrBit.SendIllegalVector);
+      // Xen's vlapic_ipi stops here; the SDM's APIC sends it and receivers refuse it.
+      if (this.#xenErrors) {
+        if (t.enabled) {
+          t.emit(
+            this.#host.name,
+            "ipi.dropped",
+            `vector ${hex(m.vector)} is illegal: not sent (Xen)`,
+          );
+        }
+        return;
+      }
     }
     const id = t.enabled
       ? t.emit(

@@ -894,6 +894,38 @@ Deno.test("Lapic illegalVectorErrors: receive/send illegal vector and illegal re
   assert.equal(apic.read(0x280), 0);
 });
 
+Deno.test("Lapic illegalVectorErrors: an LVT Error entry with a vector 0-15 adds Receive Illegal Vector and delivers nothing", () => {
+  const { apic } = rig({ illegalVectorErrors: true });
+  apic.write(0x370, 0x0f); // LVT Error unmasked, vector 0x0F
+  assert.equal(apic.accept(msg(0x20)), Accept.Accepted);
+  apic.read(0x2a0); // illegal register: an error whose interrupt has an illegal vector
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), EsrBit.IllegalRegisterAddress | EsrBit.ReceiveIllegalVector);
+  assert.deepEqual(vectorsOf(apic.irr), [0x20], "no error interrupt");
+  apic.write(0x370, 0x1000f); // masked: the error alone
+  apic.read(0x2a0);
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), EsrBit.IllegalRegisterAddress);
+});
+
+Deno.test("Lapic xenErrors: an illegal IPI is not sent, and no access sets Illegal Register Address (Xen vlapic_ipi, vlapic_error)", () => {
+  const { apic, sent } = rig({ illegalVectorErrors: true, xenErrors: true });
+  apic.write(0x370, 0x0f); // LVT Error with an illegal vector: XTF xsa-462's set-up
+  apic.write(0x300, 0x0000000f); // fixed, physical, destination 0, vector 0x0F
+  assert.equal(sent.length, 0, "not sent");
+  apic.read(0x2a0);
+  apic.write(0x2a0, 1);
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), EsrBit.SendIllegalVector | EsrBit.ReceiveIllegalVector);
+  apic.write(0x300, 0x00000010); // a legal vector is sent
+  assert.equal(sent.length, 1);
+  apic.write(0x280, 0);
+  assert.equal(apic.read(0x280), 0);
+  const { apic: lone, sent: none } = rig({ xenErrors: true });
+  lone.write(0x300, 0x0000000f);
+  assert.equal(none.length, 1, "xenErrors alone does nothing: KVM detects no errors");
+});
+
 Deno.test("Lapic.setCr8() sets TPR[7:4]; cr8 reads it back", () => {
   const { apic } = rig();
   apic.setCr8(0x1f);

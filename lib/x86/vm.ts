@@ -563,6 +563,7 @@ export class X86Vm implements VmModel {
         version: config.ioapicVersion ?? IoapicVersion.KVM,
         pins,
         avic: config.amdAvic ?? false,
+        xenRegisters: hypervisor === "xen",
       })
       : null;
     this.pic = chips
@@ -630,6 +631,10 @@ export class X86Vm implements VmModel {
         eoiBroadcastSuppression: this.offersDirectedEoi,
         busCycleNs: config.apicBusCycleNs,
         avicIcr2: config.amdAvic ?? false,
+        // Xen's vlapic detects illegal vectors (vlapic_ipi, vlapic_set_irq ->
+        // vlapic_error, ESR latched from pending_esr); KVM's never sets ESR.
+        illegalVectorErrors: hypervisor === "xen",
+        xenErrors: hypervisor === "xen",
       });
       // KVM's PV EOI (MSR_KVM_PV_EOI_EN); Xen has none.
       const pvEoi = hypervisor === "xen" ? undefined : new KvmPvEoi({
