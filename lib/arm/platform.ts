@@ -71,6 +71,8 @@ import {
   ID_AA64DFR0_PMUVER_V3P5,
   type Pmu,
   PMU_CYCLE_IDX,
+  PMU_HOST_TYPE,
+  PMU_PMCR_N,
   PMU_REGISTERS,
   PmuEvent,
 } from "./pmu.ts";
@@ -1327,6 +1329,35 @@ function pmuAttrCommands(): Cmd[] {
           "ioctl",
           `KVM_SET_DEVICE_ATTR vcpu${cpu} PMU_V3_SET_NR_COUNTERS <- ${a.n}`,
           () => vm.pmuSetNrCounters(cpu, a.n as number),
+        );
+      },
+    },
+    {
+      actor: "vmm",
+      name: "kvm pmu_set_pmu",
+      doc:
+        `KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_SET_PMU) (kvm_arm_pmu_v3_set_pmu): the host PMU the VM's vPMU is backed by, named by its perf type; the model's host has one, type ${PMU_HOST_TYPE}. -ENODEV without the PMU feature, -EBUSY once this vCPU's PMU is initialised, -ENXIO for a type no host PMU has, -EBUSY once a vCPU has run; else the VM takes that PMU again with its number of counters (kvm_arm_set_pmu: PMCR_EL0.N back to the host's ${PMU_PMCR_N}, undoing an earlier SET_NR_COUNTERS)`,
+      params: [vcpuParam, {
+        name: "id",
+        type: {
+          kind: "int",
+          min: -0x8000_0000,
+          max: 0x7fff_ffff,
+          what: "a perf PMU type",
+          decimal: true,
+        },
+        doc: "the int the attribute points at: a host PMU's perf type",
+      }],
+      returns: "0 or -ENODEV / -EBUSY / -ENXIO",
+      run: (vm, _c, a, source) => {
+        const cpu = a.vcpu as number;
+        fd(vm, cpu);
+        return acting(
+          vm,
+          source,
+          "ioctl",
+          `KVM_SET_DEVICE_ATTR vcpu${cpu} PMU_V3_SET_PMU <- ${a.id}`,
+          () => vm.pmuSetPmu(cpu, a.id as number),
         );
       },
     },

@@ -97,6 +97,14 @@ export const PmcrBits = {
 
 /** The event counters the model's host has (its PMCR_EL0.N; KVM gives the guest the host's number by default). */
 export const PMU_PMCR_N = 6;
+/**
+ * The perf PMU type of the model's one host PMU (`arm_pmu->pmu.type`, what
+ * /sys/bus/event_source/devices/armv8_pmuv3_0/type reads; perf hands out
+ * dynamic types from PERF_TYPE_MAX, 6, in registration order, so a real
+ * host's number depends on which PMUs registered first): the id
+ * KVM_ARM_VCPU_PMU_V3_SET_PMU takes.
+ */
+export const PMU_HOST_TYPE = 8;
 /** PMCR_EL0.IMP: Arm Limited (0x41), the implementer the model's host has. */
 export const PMU_PMCR_IMP = 0x41;
 /** The cycle counter's index in the bit-mask registers and PMSELR_EL0.SEL (ARMV8_PMU_CYCLE_IDX). */

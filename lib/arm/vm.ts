@@ -27,7 +27,7 @@ import { ArmCpu, type GicPort } from "./cpu.ts";
 import { Gic } from "./gic.ts";
 import type { ItsKvmRelease } from "./its.ts";
 import { OWNER_NONE, OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
-import { PmcrBits, Pmu, PMU_NR_EVENTS, PMU_PMCR_N, PmuFilterAction } from "./pmu.ts";
+import { PmcrBits, Pmu, PMU_HOST_TYPE, PMU_NR_EVENTS, PMU_PMCR_N, PmuFilterAction } from "./pmu.ts";
 import { ID_AA64PFR2_GCIE_IMP } from "./gicv5_cpu_interface.ts";
 import {
   ArchTimer,
@@ -380,6 +380,38 @@ export class ArmVm implements VmModel, GicPort {
     if (pmu.created || this.timerPpis.immutable) return -EBUSY;
     if (n > PMU_PMCR_N) return -EINVAL;
     for (const p of this.pmus) p.nr = n;
+    return 0;
+  }
+
+  /**
+   * KVM_ARM_VCPU_PMU_V3_SET_PMU on vCPU `cpu` (`kvm_arm_pmu_v3_set_attr` ->
+   * `kvm_arm_pmu_v3_set_pmu`): -ENODEV without the PMU feature, -EBUSY once
+   * this vCPU's PMU is initialised; then the host PMU whose perf type is
+   * `id`: none, -ENXIO (whether or not a vCPU has run); the model's one
+   * ({@link PMU_HOST_TYPE}): -EBUSY once a vCPU has run (an event filter
+   * blocks only a change to another PMU, and the VM already has this one,
+   * the default KVM took at KVM_ARM_VCPU_INIT), else `kvm_arm_set_pmu`,
+   * which gives the VM that PMU's number of counters again: a
+   * SET_NR_COUNTERS made before is undone.
+   *
+   * @example
+   * ```ts
+   * import { type ModelEnv } from "./engine_types.ts";
+   * import { PMU_HOST_TYPE } from "./pmu.ts";
+   * declare const env: ModelEnv;
+   * const vm = new ArmVm("arm", { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64, pmuFeature: true }, env);
+   * vm.pmuSetNrCounters(0, 2); // 0
+   * vm.pmuSetPmu(0, 3); // -ENXIO: no such host PMU
+   * vm.pmuSetPmu(0, PMU_HOST_TYPE); // 0, and PMCR_EL0.N is 6 again
+   * ```
+   */
+  pmuSetPmu(cpu: number, id: number): number {
+    const pmu = this.pmus[cpu];
+    if (pmu === undefined) return -ENODEV;
+    if (pmu.created) return -EBUSY;
+    if (id !== PMU_HOST_TYPE) return -ENXIO;
+    if (this.timerPpis.immutable) return -EBUSY;
+    for (const p of this.pmus) p.nr = PMU_PMCR_N;
     return 0;
   }
 

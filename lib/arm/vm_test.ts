@@ -4,6 +4,7 @@ import { testEnv } from "./test_env.ts";
 import { KvmIrqType } from "./gic.ts";
 import { TimerCtl } from "./timer.ts";
 import { OWNER_PMU, OWNER_TIMER } from "./irq_state.ts";
+import { PMU_HOST_TYPE, PMU_PMCR_N } from "./pmu.ts";
 
 Deno.test("ArmVm wires the virtual timer to PPI 27, which KVM_IRQ_LINE cannot drive", () => {
   const env = testEnv();
@@ -116,6 +117,35 @@ Deno.test("ArmVm.pmuSetNrCounters / setPmcrUser: PMCR_EL0.N is the VM's, set onl
     testEnv(),
   );
   assert.equal(plain.pmuSetNrCounters(0, 1), -19); // -ENODEV
+});
+
+Deno.test("ArmVm.pmuSetPmu: the host PMU's perf type gives the VM its counters back; -ENXIO for another type, -EBUSY once initialised or run", () => {
+  const vm = new ArmVm("arm", {
+    vcpus: 2,
+    gic: 3,
+    its: false,
+    v4: false,
+    nrIrqs: 64,
+    pmuFeature: true,
+  }, testEnv());
+  assert.equal(vm.pmuSetNrCounters(0, 1), 0);
+  assert.equal(vm.pmuSetPmu(1, PMU_HOST_TYPE + 1), -6); // -ENXIO
+  assert.deepEqual(vm.pmus.map((p) => p.nr), [1, 1]);
+  assert.equal(vm.pmuSetPmu(1, PMU_HOST_TYPE), 0);
+  assert.deepEqual(vm.pmus.map((p) => p.nr), [PMU_PMCR_N, PMU_PMCR_N]);
+  vm.gic.vgicInitialised();
+  assert.equal(vm.pmuSetIrq(0, 23), 0);
+  assert.equal(vm.pmuInit(0), 0);
+  assert.equal(vm.pmuSetPmu(0, PMU_HOST_TYPE + 1), -16); // -EBUSY: initialised, before the search
+  vm.timerPpis.immutable = true; // a vCPU has run
+  assert.equal(vm.pmuSetPmu(1, PMU_HOST_TYPE), -16);
+  assert.equal(vm.pmuSetPmu(1, 0), -6); // no such PMU comes first
+  const plain = new ArmVm(
+    "arm",
+    { vcpus: 1, gic: 3, its: false, v4: false, nrIrqs: 64 },
+    testEnv(),
+  );
+  assert.equal(plain.pmuSetPmu(0, PMU_HOST_TYPE), -19); // -ENODEV
 });
 
 Deno.test("ArmVm.idAa64pfr2Gcie: a GICv5 host's GCIE shows only to the VMM of a VM without a vGIC, before its first run", () => {
