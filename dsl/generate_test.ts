@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generate, PEGGY, peggyArgs } from "./generate.ts";
+import { eagerParser, generate, PEGGY, peggyArgs } from "./generate.ts";
 import { SKIPPED_NO_REGISTRY } from "../tests/optional_npm.ts";
 
 const dir = new URL(".", import.meta.url);
@@ -82,4 +82,74 @@ Deno.test({
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("the committed parser's rules and actions are parenthesized, compiled with the module", async () => {
+  const js = await Deno.readTextFile(new URL("scn_parser.js", dir));
+  assert.doesNotMatch(js, /^ {0,2}function peg\$(parse|f\d)/m);
+  assert.match(js, /^const peg\$parse = \(function peg\$parse\(input, options\) \{$/m);
+  assert.match(js, /^ {2}const peg\$parseFile = \(function peg\$parseFile\(\) \{$/m);
+  assert.match(js, /^ {2}const peg\$f0 = \(function peg\$f0\(/m);
+});
+
+Deno.test("eagerParser() rewrites Peggy's declarations and moves the start rule after them", () => {
+  const peggy = [
+    "function peg$parse(input, options) {",
+    "  const peg$startRuleFunctions = {",
+    "    File: peg$parseFile,",
+    "  };",
+    "  let peg$startRuleFunction = peg$parseFile;",
+    "  if (options.startRule) {",
+    "    peg$startRuleFunction = peg$startRuleFunctions[options.startRule];",
+    "  }",
+    "  function peg$f0(a) {    return a;  }",
+    "  function peg$parseFile() {",
+    "    return peg$f0(1);",
+    "  }",
+    "  function text() {",
+    "    return input;",
+    "  }",
+    "  peg$result = peg$startRuleFunction();",
+    "}",
+    "export {",
+    "  peg$parse as parse,",
+    "};",
+  ].join("\n");
+  assert.equal(
+    eagerParser(peggy),
+    [
+      "const peg$parse = (function peg$parse(input, options) {",
+      "  const peg$f0 = (function peg$f0(a) {    return a;  });",
+      "  const peg$parseFile = (function peg$parseFile() {",
+      "    return peg$f0(1);",
+      "  });",
+      "  function text() {",
+      "    return input;",
+      "  }",
+      "  const peg$startRuleFunctions = {",
+      "    File: peg$parseFile,",
+      "  };",
+      "  let peg$startRuleFunction = peg$parseFile;",
+      "  if (options.startRule) {",
+      "    peg$startRuleFunction = peg$startRuleFunctions[options.startRule];",
+      "  }",
+      "  peg$result = peg$startRuleFunction();",
+      "});",
+      "export {",
+      "  peg$parse as parse,",
+      "};",
+    ].join("\n"),
+  );
+  // Not Peggy's shape (here: already rewritten): refused, not half done.
+  assert.throws(() => eagerParser(eagerParser(peggy)), /eagerParser/);
+});
+
+Deno.test("the parser still refuses a start rule it does not allow", async () => {
+  const { parse } = await import("./scn_parser.js");
+  assert.throws(
+    // A caller without the .d.ts's types can ask for any rule.
+    () => parse("", { startRule: "Expression" as "File" }),
+    /Can't start parsing from rule "Expression"/,
+  );
+  assert.equal(parse('scenario "t"\n', { startRule: "File" }).kind, "file");
 });

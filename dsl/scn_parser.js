@@ -179,17 +179,12 @@ class peg$SyntaxError extends SyntaxError {
   }
 }
 
-function peg$parse(input, options) {
+const peg$parse = (function peg$parse(input, options) {
   options = options !== undefined ? options : {};
 
   const peg$FAILED = {};
   const peg$source = options.grammarSource;
 
-  const peg$startRuleFunctions = {
-    File: peg$parseFile,
-    StatementRun: peg$parseStatementRun,
-  };
-  let peg$startRuleFunction = peg$parseFile;
 
   const peg$c0 = ";";
   const peg$c1 = "}";
@@ -373,134 +368,134 @@ function peg$parse(input, options) {
   const peg$e95 = peg$literalExpectation("\r\n", false);
   const peg$e96 = peg$classExpectation(["\n", "\r"], false, false, false);
 
-  function peg$f0(body) {
+  const peg$f0 = (function peg$f0(body) {
     const kept = [...comments.values()].sort((a, b) => a.loc.start.offset - b.loc.start.offset);
     return { kind: "file", body, comments: kept, loc: location() };
-  }
-  function peg$f1(steps) {
+  });
+  const peg$f1 = (function peg$f1(steps) {
     const body = top;
     top = [];
     if (body.length > 0) closeRun(body[body.length - 1]);
     return body;
-  }
-  function peg$f2() {    return [];  }
-  function peg$f3(s) {    topStatement(s, offset(), peg$currPos);  }
-  function peg$f4() {    return offset() >= stopAt;  }
-  function peg$f5(head, tail) {    return [head, ...tail];  }
-  function peg$f6() {    return [];  }
-  function peg$f7(title) {    return { kind: "scenario", title, loc: location() };  }
-  function peg$f8(version) {    return { kind: "version", version, loc: location() };  }
-  function peg$f9(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  }
-  function peg$f10() {    return { name: text(), loc: location() };  }
-  function peg$f11(url) {    return { kind: "link", url, loc: location() };  }
-  function peg$f12(reason, condition) {
+  });
+  const peg$f2 = (function peg$f2() {    return [];  });
+  const peg$f3 = (function peg$f3(s) {    topStatement(s, offset(), peg$currPos);  });
+  const peg$f4 = (function peg$f4() {    return offset() >= stopAt;  });
+  const peg$f5 = (function peg$f5(head, tail) {    return [head, ...tail];  });
+  const peg$f6 = (function peg$f6() {    return [];  });
+  const peg$f7 = (function peg$f7(title) {    return { kind: "scenario", title, loc: location() };  });
+  const peg$f8 = (function peg$f8(version) {    return { kind: "version", version, loc: location() };  });
+  const peg$f9 = (function peg$f9(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  });
+  const peg$f10 = (function peg$f10() {    return { name: text(), loc: location() };  });
+  const peg$f11 = (function peg$f11(url) {    return { kind: "link", url, loc: location() };  });
+  const peg$f12 = (function peg$f12(reason, condition) {
     return condition
       ? { kind: "expect", condition, failure: reason, loc: location() }
       : { kind: "expect_failure", reason, loc: location() };
-  }
-  function peg$f13(name, body) {    return { kind: "vm", name, body, loc: location() };  }
-  function peg$f14(name, value) {    return { kind: "let", name, value, loc: location() };  }
-  function peg$f15(path) {    return { kind: "include", path, loc: location() };  }
-  function peg$f16(count, body) {    return { kind: "repeat", count, body, loc: location() };  }
-  function peg$f17(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  }
-  function peg$f18(body) {    return { kind: "parallel", body, loc: location() };  }
-  function peg$f19(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  }
-  function peg$f20(actor, body) {    return { kind: "window", actor, body, loc: location() };  }
-  function peg$f21(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  }
-  function peg$f22(condition) {    return { kind: "expect", condition, loc: location() };  }
-  function peg$f23(condition) {    return { kind: "always", condition, loc: location() };  }
-  function peg$f24(condition, then, otherwise) {
+  });
+  const peg$f13 = (function peg$f13(name, body) {    return { kind: "vm", name, body, loc: location() };  });
+  const peg$f14 = (function peg$f14(name, value) {    return { kind: "let", name, value, loc: location() };  });
+  const peg$f15 = (function peg$f15(path) {    return { kind: "include", path, loc: location() };  });
+  const peg$f16 = (function peg$f16(count, body) {    return { kind: "repeat", count, body, loc: location() };  });
+  const peg$f17 = (function peg$f17(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  });
+  const peg$f18 = (function peg$f18(body) {    return { kind: "parallel", body, loc: location() };  });
+  const peg$f19 = (function peg$f19(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  });
+  const peg$f20 = (function peg$f20(actor, body) {    return { kind: "window", actor, body, loc: location() };  });
+  const peg$f21 = (function peg$f21(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  });
+  const peg$f22 = (function peg$f22(condition) {    return { kind: "expect", condition, loc: location() };  });
+  const peg$f23 = (function peg$f23(condition) {    return { kind: "always", condition, loc: location() };  });
+  const peg$f24 = (function peg$f24(condition, then, otherwise) {
     return { kind: "if", condition, then, else: otherwise ?? undefined, loc: location() };
-  }
-  function peg$f25(actor, body) {    return { kind: "action", actor, body, loc: location() };  }
-  function peg$f26(command) {    return { kind: "do", command, loc: location() };  }
-  function peg$f27(body) {    return body;  }
-  function peg$f28(vm, device) {
+  });
+  const peg$f25 = (function peg$f25(actor, body) {    return { kind: "action", actor, body, loc: location() };  });
+  const peg$f26 = (function peg$f26(command) {    return { kind: "do", command, loc: location() };  });
+  const peg$f27 = (function peg$f27(body) {    return body;  });
+  const peg$f28 = (function peg$f28(vm, device) {
     return vm
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
-  }
-  function peg$f29(vm, index) {
+  });
+  const peg$f29 = (function peg$f29(vm, index) {
     return vm
       ? { kind: "actor", name: "vcpu", index, vm: vm.name, loc: location() }
       : { kind: "actor", name: "vcpu", index, loc: location() };
-  }
-  function peg$f30(vm, name) {
+  });
+  const peg$f30 = (function peg$f30(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
-  }
-  function peg$f31() {    return text();  }
-  function peg$f32() {    return text();  }
-  function peg$f33(head, tail, block, bind) {
+  });
+  const peg$f31 = (function peg$f31() {    return text();  });
+  const peg$f32 = (function peg$f32() {    return text();  });
+  const peg$f33 = (function peg$f33(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
-  }
-  function peg$f34(key, value) {
+  });
+  const peg$f34 = (function peg$f34(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
-  }
-  function peg$f35(items) {    return { kind: "words", items, loc: location() };  }
-  function peg$f36(head, tail) {
+  });
+  const peg$f35 = (function peg$f35(items) {    return { kind: "words", items, loc: location() };  });
+  const peg$f36 = (function peg$f36(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
-  }
-  function peg$f37(head, tail) {
+  });
+  const peg$f37 = (function peg$f37(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
-  }
-  function peg$f38(operand) {    return { kind: "not", operand, loc: location() };  }
-  function peg$f39(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  }
-  function peg$f40() {    return { nothing: true, values: [], inOrder: false, loc: location() };  }
-  function peg$f41(values, count, order) {
+  });
+  const peg$f38 = (function peg$f38(operand) {    return { kind: "not", operand, loc: location() };  });
+  const peg$f39 = (function peg$f39(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
+  const peg$f40 = (function peg$f40() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
+  const peg$f41 = (function peg$f41(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
-  }
-  function peg$f42(list) {    return list.items;  }
-  function peg$f43(head, tail) {    return [head, ...tail];  }
-  function peg$f44() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  }
-  function peg$f45() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  }
-  function peg$f46(value) {    return { value, loc: location() };  }
-  function peg$f47(left, right) {
+  });
+  const peg$f42 = (function peg$f42(list) {    return list.items;  });
+  const peg$f43 = (function peg$f43(head, tail) {    return [head, ...tail];  });
+  const peg$f44 = (function peg$f44() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
+  const peg$f45 = (function peg$f45() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
+  const peg$f46 = (function peg$f46(value) {    return { value, loc: location() };  });
+  const peg$f47 = (function peg$f47(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
-  }
-  function peg$f48(head, tail) {
+  });
+  const peg$f48 = (function peg$f48(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
-  }
-  function peg$f49(from, to) {
+  });
+  const peg$f49 = (function peg$f49(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
-  }
-  function peg$f50(from, to) {
+  });
+  const peg$f50 = (function peg$f50(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
-  }
-  function peg$f51(head, tail) {    return expression(head, tail);  }
-  function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  }
-  function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  }
-  function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  }
-  function peg$f55(condition) {    return { kind: "condition", condition, loc: location() };  }
-  function peg$f56(items) {    return { kind: "set", items: items ?? [], loc: location() };  }
-  function peg$f57(items) {    return { kind: "list", items: items ?? [], loc: location() };  }
-  function peg$f58(head, tail) {    return [head, ...tail];  }
-  function peg$f59(digits, unit) {
+  });
+  const peg$f51 = (function peg$f51(head, tail) {    return expression(head, tail);  });
+  const peg$f52 = (function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f53 = (function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f54 = (function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f55 = (function peg$f55(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f56 = (function peg$f56(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f57 = (function peg$f57(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f58 = (function peg$f58(head, tail) {    return [head, ...tail];  });
+  const peg$f59 = (function peg$f59(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
-  }
-  function peg$f60() {    return number(text(), location());  }
-  function peg$f61() {    return number(text(), location());  }
-  function peg$f62() {    return number(text(), location());  }
-  function peg$f63() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  }
-  function peg$f64(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  }
-  function peg$f65() {    error('unterminated string: close it with " on the same line');  }
-  function peg$f66(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  }
-  function peg$f67(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  }
-  function peg$f68(name) {    return { kind: "var", name: intern(name), loc: location() };  }
-  function peg$f69(head, tail) {
+  });
+  const peg$f60 = (function peg$f60() {    return number(text(), location());  });
+  const peg$f61 = (function peg$f61() {    return number(text(), location());  });
+  const peg$f62 = (function peg$f62() {    return number(text(), location());  });
+  const peg$f63 = (function peg$f63() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f64 = (function peg$f64(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f65 = (function peg$f65() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f66 = (function peg$f66(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f67 = (function peg$f67(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f68 = (function peg$f68(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f69 = (function peg$f69(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
-  }
-  function peg$f70(name) {    return { kind: "field", name: name.name, loc: name.loc };  }
-  function peg$f71(index) {    return { kind: "index", index, loc: location() };  }
-  function peg$f72() {    return { kind: "ident", name: intern(text()), loc: location() };  }
-  function peg$f73() {
+  });
+  const peg$f70 = (function peg$f70(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f71 = (function peg$f71(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f72 = (function peg$f72() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f73 = (function peg$f73() {
     let c = input.charCodeAt(peg$currPos);
     for (;;) {
       while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -508,44 +503,44 @@ function peg$parse(input, options) {
       peg$currPos += 2;
       c = input.charCodeAt(peg$currPos);
     }
-  }
-  function peg$f74() {
+  });
+  const peg$f74 = (function peg$f74() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
-  }
-  function peg$f75() {
+  });
+  const peg$f75 = (function peg$f75() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
-  }
-  function peg$f76() {
+  });
+  const peg$f76 = (function peg$f76() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
-  }
-  function peg$f77() {
+  });
+  const peg$f77 = (function peg$f77() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
-  }
-  function peg$f78() {
+  });
+  const peg$f78 = (function peg$f78() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
-  }
-  function peg$f79() {
+  });
+  const peg$f79 = (function peg$f79() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
-  }
-  function peg$f80() {
+  });
+  const peg$f80 = (function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
-  }
-  function peg$f81() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  }
+  });
+  const peg$f81 = (function peg$f81() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -555,13 +550,6 @@ function peg$parse(input, options) {
 
   let peg$result;
 
-  if (options.startRule) {
-    if (!(options.startRule in peg$startRuleFunctions)) {
-      throw new Error("Can't start parsing from rule \"" + options.startRule + "\".");
-    }
-
-    peg$startRuleFunction = peg$startRuleFunctions[options.startRule];
-  }
 
   function text() {
     return input.substring(peg$savedPos, peg$currPos);
@@ -716,7 +704,7 @@ function peg$parse(input, options) {
     );
   }
 
-  function peg$parseFile() {
+  const peg$parseFile = (function peg$parseFile() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -738,9 +726,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseEndOfInput() {
+  const peg$parseEndOfInput = (function peg$parseEndOfInput() {
     let s0, s1;
 
     peg$silentFails++;
@@ -767,9 +755,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTopStatementList() {
+  const peg$parseTopStatementList = (function peg$parseTopStatementList() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -858,9 +846,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTopStatement() {
+  const peg$parseTopStatement = (function peg$parseTopStatement() {
     let s0, s1;
 
     s0 = peg$currPos;
@@ -872,9 +860,9 @@ function peg$parse(input, options) {
     s0 = s1;
 
     return s0;
-  }
+  });
 
-  function peg$parseStopHere() {
+  const peg$parseStopHere = (function peg$parseStopHere() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -886,17 +874,17 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseStatementRun() {
+  const peg$parseStatementRun = (function peg$parseStatementRun() {
     let s0;
 
     s0 = peg$parseTopStatementList();
 
     return s0;
-  }
+  });
 
-  function peg$parseStatementList() {
+  const peg$parseStatementList = (function peg$parseStatementList() {
     let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
@@ -955,9 +943,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseEndOfStatement() {
+  const peg$parseEndOfStatement = (function peg$parseEndOfStatement() {
     let s0, s1, s2, s3;
 
     peg$silentFails++;
@@ -1049,9 +1037,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseStatement() {
+  const peg$parseStatement = (function peg$parseStatement() {
     let s0;
 
     s0 = peg$parseScenarioStatement();
@@ -1111,9 +1099,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseScenarioStatement() {
+  const peg$parseScenarioStatement = (function peg$parseScenarioStatement() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -1145,9 +1133,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseVersionStatement() {
+  const peg$parseVersionStatement = (function peg$parseVersionStatement() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -1179,9 +1167,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTagsStatement() {
+  const peg$parseTagsStatement = (function peg$parseTagsStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
@@ -1281,9 +1269,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTag() {
+  const peg$parseTag = (function peg$parseTag() {
     let s0, s1, s2;
 
     peg$silentFails++;
@@ -1322,9 +1310,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseLinkStatement() {
+  const peg$parseLinkStatement = (function peg$parseLinkStatement() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -1365,9 +1353,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseExpectFailureStatement() {
+  const peg$parseExpectFailureStatement = (function peg$parseExpectFailureStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
@@ -1452,9 +1440,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseVmStatement() {
+  const peg$parseVmStatement = (function peg$parseVmStatement() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -1498,9 +1486,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseLetStatement() {
+  const peg$parseLetStatement = (function peg$parseLetStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -1562,9 +1550,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIncludeStatement() {
+  const peg$parseIncludeStatement = (function peg$parseIncludeStatement() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -1596,9 +1584,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseRepeatStatement() {
+  const peg$parseRepeatStatement = (function peg$parseRepeatStatement() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -1642,9 +1630,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseForStatement() {
+  const peg$parseForStatement = (function peg$parseForStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
@@ -1718,9 +1706,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseParallelStatement() {
+  const peg$parseParallelStatement = (function peg$parseParallelStatement() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -1767,9 +1755,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseHandlerStatement() {
+  const peg$parseHandlerStatement = (function peg$parseHandlerStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
@@ -1875,9 +1863,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseWindowStatement() {
+  const peg$parseWindowStatement = (function peg$parseWindowStatement() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -1921,9 +1909,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseRunStatement() {
+  const peg$parseRunStatement = (function peg$parseRunStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -2010,9 +1998,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseExpectStatement() {
+  const peg$parseExpectStatement = (function peg$parseExpectStatement() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -2044,9 +2032,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseAlwaysStatement() {
+  const peg$parseAlwaysStatement = (function peg$parseAlwaysStatement() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -2078,9 +2066,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIfStatement() {
+  const peg$parseIfStatement = (function peg$parseIfStatement() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
@@ -2154,9 +2142,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseActionStatement() {
+  const peg$parseActionStatement = (function peg$parseActionStatement() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -2203,9 +2191,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseCommandStatement() {
+  const peg$parseCommandStatement = (function peg$parseCommandStatement() {
     let s0, s1;
 
     s0 = peg$currPos;
@@ -2217,9 +2205,9 @@ function peg$parse(input, options) {
     s0 = s1;
 
     return s0;
-  }
+  });
 
-  function peg$parseBlock() {
+  const peg$parseBlock = (function peg$parseBlock() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -2259,9 +2247,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseActor() {
+  const peg$parseActor = (function peg$parseActor() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
@@ -2545,9 +2533,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseDeviceName() {
+  const peg$parseDeviceName = (function peg$parseDeviceName() {
     let s0, s1;
 
     s0 = peg$currPos;
@@ -2568,9 +2556,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseCommand() {
+  const peg$parseCommand = (function peg$parseCommand() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8;
 
     s0 = peg$currPos;
@@ -2668,9 +2656,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseArgument() {
+  const peg$parseArgument = (function peg$parseArgument() {
     let s0;
 
     s0 = peg$parseKeyValue();
@@ -2679,9 +2667,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseKeyValue() {
+  const peg$parseKeyValue = (function peg$parseKeyValue() {
     let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
@@ -2746,9 +2734,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseWordBlock() {
+  const peg$parseWordBlock = (function peg$parseWordBlock() {
     let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
@@ -2803,9 +2791,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseWordItem() {
+  const peg$parseWordItem = (function peg$parseWordItem() {
     let s0;
 
     s0 = peg$parseKeyValue();
@@ -2817,9 +2805,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseOrCondition() {
+  const peg$parseOrCondition = (function peg$parseOrCondition() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -2901,9 +2889,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseAndCondition() {
+  const peg$parseAndCondition = (function peg$parseAndCondition() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -2985,9 +2973,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseNotCondition() {
+  const peg$parseNotCondition = (function peg$parseNotCondition() {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
@@ -3124,9 +3112,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTookCondition() {
+  const peg$parseTookCondition = (function peg$parseTookCondition() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -3170,9 +3158,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTookSpec() {
+  const peg$parseTookSpec = (function peg$parseTookSpec() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -3277,9 +3265,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTookValues() {
+  const peg$parseTookValues = (function peg$parseTookValues() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -3370,9 +3358,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseTookCount() {
+  const peg$parseTookCount = (function peg$parseTookCount() {
     let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
@@ -3489,9 +3477,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseComparison() {
+  const peg$parseComparison = (function peg$parseComparison() {
     let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
@@ -3534,9 +3522,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseCompareOp() {
+  const peg$parseCompareOp = (function peg$parseCompareOp() {
     let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
@@ -3669,9 +3657,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseOperand() {
+  const peg$parseOperand = (function peg$parseOperand() {
     let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
@@ -3759,9 +3747,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseOperandWord() {
+  const peg$parseOperandWord = (function peg$parseOperandWord() {
     let s0, s1, s2;
 
     s0 = peg$currPos;
@@ -3789,9 +3777,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseReserved() {
+  const peg$parseReserved = (function peg$parseReserved() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -3862,9 +3850,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseValue() {
+  const peg$parseValue = (function peg$parseValue() {
     let s0;
 
     s0 = peg$parseSetLiteral();
@@ -3876,9 +3864,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseWordValue() {
+  const peg$parseWordValue = (function peg$parseWordValue() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -3915,9 +3903,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseRangeOrExpression() {
+  const peg$parseRangeOrExpression = (function peg$parseRangeOrExpression() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -3954,9 +3942,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseExpression() {
+  const peg$parseExpression = (function peg$parseExpression() {
     let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
@@ -4008,9 +3996,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseBinaryOp() {
+  const peg$parseBinaryOp = (function peg$parseBinaryOp() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -4160,9 +4148,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseUnary() {
+  const peg$parseUnary = (function peg$parseUnary() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -4241,9 +4229,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parsePrimary() {
+  const peg$parsePrimary = (function peg$parsePrimary() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -4355,9 +4343,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseSetLiteral() {
+  const peg$parseSetLiteral = (function peg$parseSetLiteral() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -4405,9 +4393,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseListLiteral() {
+  const peg$parseListLiteral = (function peg$parseListLiteral() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -4455,9 +4443,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseValueList() {
+  const peg$parseValueList = (function peg$parseValueList() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
@@ -4563,9 +4551,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseDuration() {
+  const peg$parseDuration = (function peg$parseDuration() {
     let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
@@ -4671,9 +4659,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseNumber() {
+  const peg$parseNumber = (function peg$parseNumber() {
     let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
@@ -4838,9 +4826,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseString() {
+  const peg$parseString = (function peg$parseString() {
     let s0, s1, s2, s3;
 
     peg$silentFails++;
@@ -4942,9 +4930,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseStringChar() {
+  const peg$parseStringChar = (function peg$parseStringChar() {
     let s0, s1, s2;
 
     s0 = input.charAt(peg$currPos);
@@ -5014,9 +5002,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseVariable() {
+  const peg$parseVariable = (function peg$parseVariable() {
     let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
@@ -5068,9 +5056,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parsePathOrIdentifier() {
+  const peg$parsePathOrIdentifier = (function peg$parsePathOrIdentifier() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -5090,9 +5078,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parsePathStep() {
+  const peg$parsePathStep = (function peg$parsePathStep() {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
@@ -5165,9 +5153,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIdentifier() {
+  const peg$parseIdentifier = (function peg$parseIdentifier() {
     let s0, s1, s2;
 
     peg$silentFails++;
@@ -5193,9 +5181,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIdentifierStart() {
+  const peg$parseIdentifierStart = (function peg$parseIdentifierStart() {
     let s0;
 
     s0 = input.charAt(peg$currPos);
@@ -5207,9 +5195,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIdentifierPart() {
+  const peg$parseIdentifierPart = (function peg$parseIdentifierPart() {
     let s0;
 
     s0 = input.charAt(peg$currPos);
@@ -5221,9 +5209,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIdentifierRest() {
+  const peg$parseIdentifierRest = (function peg$parseIdentifierRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5235,9 +5223,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseIdentifierPartsRest() {
+  const peg$parseIdentifierPartsRest = (function peg$parseIdentifierPartsRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5249,9 +5237,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseDecimalRest() {
+  const peg$parseDecimalRest = (function peg$parseDecimalRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5263,9 +5251,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseHexRest() {
+  const peg$parseHexRest = (function peg$parseHexRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5277,9 +5265,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseBinaryRest() {
+  const peg$parseBinaryRest = (function peg$parseBinaryRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5291,9 +5279,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseStringPlain() {
+  const peg$parseStringPlain = (function peg$parseStringPlain() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5305,9 +5293,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseCommentRest() {
+  const peg$parseCommentRest = (function peg$parseCommentRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5319,9 +5307,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseSpacing() {
+  const peg$parseSpacing = (function peg$parseSpacing() {
     let s0, s1, s2;
 
     s0 = peg$currPos;
@@ -5338,9 +5326,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseSpacingContinued() {
+  const peg$parseSpacingContinued = (function peg$parseSpacingContinued() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -5371,9 +5359,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseBlanks() {
+  const peg$parseBlanks = (function peg$parseBlanks() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5385,9 +5373,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseGap() {
+  const peg$parseGap = (function peg$parseGap() {
     let s0, s1, s2, s3;
 
     peg$silentFails++;
@@ -5441,9 +5429,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseBlank() {
+  const peg$parseBlank = (function peg$parseBlank() {
     let s0, s1;
 
     s0 = [];
@@ -5496,9 +5484,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseComment() {
+  const peg$parseComment = (function peg$parseComment() {
     let s0, s1, s2;
 
     peg$silentFails++;
@@ -5530,9 +5518,9 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
-  function peg$parseNewline() {
+  const peg$parseNewline = (function peg$parseNewline() {
     let s0, s1;
 
     peg$silentFails++;
@@ -5559,7 +5547,7 @@ function peg$parse(input, options) {
     }
 
     return s0;
-  }
+  });
 
 
 // Comments are not statements, but a formatter has to put them back where
@@ -5720,6 +5708,18 @@ function peg$computeLocation(startPos, endPos) {
   return (lastLoc = new TextLoc(lines, startPos, endPos));
 }
 
+  const peg$startRuleFunctions = {
+    File: peg$parseFile,
+    StatementRun: peg$parseStatementRun,
+  };
+  let peg$startRuleFunction = peg$parseFile;
+  if (options.startRule) {
+    if (!(options.startRule in peg$startRuleFunctions)) {
+      throw new Error("Can't start parsing from rule \"" + options.startRule + "\".");
+    }
+
+    peg$startRuleFunction = peg$startRuleFunctions[options.startRule];
+  }
   peg$result = peg$startRuleFunction();
 
   const peg$success = (peg$result !== peg$FAILED && peg$currPos === input.length);
@@ -5752,7 +5752,7 @@ function peg$computeLocation(startPos, endPos) {
   } else {
     peg$throw();
   }
-}
+});
 
 const peg$allowedStartRules = [
   "File",
