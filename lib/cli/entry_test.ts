@@ -61,3 +61,70 @@ Deno.test("an arch no platform implements is refused naming every architecture, 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * The modules of irqlab a `deno run` of the entry compiles, from Deno's
+ * debug log (a line on its code cache for each). Deno's graph also reads
+ * the files a literal dynamic import names, and it must: a module outside
+ * that graph needs read permission for its file (see the test of
+ * `--allow-read=DIR` below).
+ */
+async function modulesLoaded(args: string[]): Promise<string[]> {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-L", "debug", "--allow-read", "lib/cli/main.ts", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const root = new URL("../../", import.meta.url).href;
+  const found = new Set<string>();
+  const log = new TextDecoder().decode(o.stderr);
+  for (const m of log.matchAll(/code cache \w+ for ES module: (file:\/\/[^\s,]+)/g)) {
+    if (m[1].startsWith(root)) found.add(m[1].slice(root.length));
+  }
+  return [...found].sort();
+}
+
+Deno.test("scn run of an x86 scenario does not load the Arm model, the other commands or a backend", async () => {
+  const loaded = await modulesLoaded(["run", "scenarios/x86/readme_level_redelivery.scn"]);
+  // What it needs, so that a change in Deno's log cannot pass this unseen.
+  for (const f of ["lib/cli/main.ts", "dsl/scn_parser.js", "lib/x86/platform.ts"]) {
+    assert.ok(loaded.includes(f), `${f} not among the modules loaded: ${loaded.join(" ")}`);
+  }
+  const needless = loaded.filter((f) =>
+    /^lib\/(arm\/(?!arch\.ts)|kvm\/|diff\/|minimize\/)|^playground\//.test(f) ||
+    /^lib\/cli\/(commands|help|explore_command|fmt_command|diff_command|minimize_command|report_command|kvm_run_command|run_workers)\.ts$/
+      .test(f) ||
+    /^lib\/report\/(json|junit|tap|html)\.ts$/.test(f)
+  );
+  assert.deepEqual(needless, []);
+});
+
+Deno.test("scn run of an Arm scenario does not load the x86 model", async () => {
+  const loaded = await modulesLoaded(["run", "scenarios/arm/arm01_gicv2_sgi_self.scn"]);
+  assert.ok(
+    loaded.includes("lib/arm/platform.ts"),
+    `lib/arm/platform.ts not loaded: ${loaded.join(" ")}`,
+  );
+  assert.deepEqual(loaded.filter((f) => /^lib\/x86\/(?!arch\.ts)/.test(f)), []);
+});
+
+Deno.test("scn run from another folder needs read permission for the scenario's folder only", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile("scenarios/x86/readme_level_redelivery.scn", `${dir}/a.scn`);
+    const main = new URL("./main.ts", import.meta.url).pathname;
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", `--allow-read=${dir}`, main, "run", "a.scn"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(o.code, 0, dec.decode(o.stdout) + dec.decode(o.stderr));
+    assert.match(dec.decode(o.stdout), /^1 passed, 0 failed$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
