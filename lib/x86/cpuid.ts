@@ -68,8 +68,9 @@ export const CPUID_FIELDS: Readonly<Record<string, CpuidField>> = {
     leaf: 1,
     reg: "ebx",
     bits: { name: "initial_apic_id", lsb: 24, width: 8 },
-    get: (_vm, cpu) => cpu,
-    doc: "CPUID.1:EBX[31:24], the initial xAPIC ID: the vCPU index, as the VMM sets it",
+    get: (vm, cpu) => vm.cpus[cpu].lapic.x2apicId & 0xff,
+    doc:
+      "CPUID.1:EBX[31:24], the initial xAPIC ID: the vCPU index, as the VMM sets it (Xen: twice it)",
   },
   invtsc: {
     leaf: 0x8000_0007,
@@ -90,8 +91,8 @@ export const CPUID_FIELDS: Readonly<Record<string, CpuidField>> = {
     leaf: 0xb,
     reg: "edx",
     bits: { name: "x2apic_id", lsb: 0, width: 32 },
-    get: (_vm, cpu) => cpu,
-    doc: "CPUID.0BH:EDX, the x2APIC ID: the vCPU index, as the VMM sets it",
+    get: (vm, cpu) => vm.cpus[cpu].lapic.x2apicId,
+    doc: "CPUID.0BH:EDX, the x2APIC ID: the vCPU index, as the VMM sets it (Xen: twice it)",
   },
 };
 

@@ -120,7 +120,7 @@ Deno.test("ioapic_handled_vectors: none under Xen, whose vIOAPIC hears every vCP
   assert.deepEqual(xen.ioapicHandledVectors(0), []);
   xen.ioapic!.setLine(20, 1);
   assert.equal(xen.ioapic!.remoteIrr(20), 1);
-  assert.equal(xen.signalMsi(0xfee01000, 0, 0x809a), 1);
+  assert.equal(xen.signalMsi(0xfee02000, 0, 0x809a), 1, "APIC ID 2: Xen's vCPU 1");
   const l1 = xen.cpus[1].lapic;
   l1.acknowledge();
   l1.eoi();

@@ -610,7 +610,8 @@ export class X86Vm implements VmModel {
     this.#handled = handled;
     for (let i = 0; i < config.vcpus; i++) {
       const run = new KvmRun(`vcpu${i}`, trace);
-      const lapic = new Lapic(i, {
+      // Xen's vlapic_reset gives vCPU n APIC ID 2n; KVM takes the VMM's vcpu_id.
+      const lapic = new Lapic(hypervisor === "xen" ? 2 * i : i, {
         sink: this.bus,
         eoiListener: split ? split.listener(i, run) : handled ? handled.listener(i) : eoi,
         trace,
@@ -633,6 +634,8 @@ export class X86Vm implements VmModel {
         avicIcr2: config.amdAvic ?? false,
         // Xen's vlapic detects illegal vectors (vlapic_ipi, vlapic_set_irq ->
         // vlapic_error, ESR latched from pending_esr); KVM's never sets ESR.
+        // Xen's vlapic_do_init masks every LVT; KVM_X86_QUIRK_LINT0_REENABLED is KVM's.
+        lint0Reenabled: hypervisor !== "xen",
         illegalVectorErrors: hypervisor === "xen",
         xenErrors: hypervisor === "xen",
       });

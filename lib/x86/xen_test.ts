@@ -34,6 +34,24 @@ Deno.test("a kvm VM has no Xen domain; xen has a 48-pin vIOAPIC, kvm-xen KVM's 2
   assert.equal(makeVm("kvm-xen").ioapic!.pins, KVM_IOAPIC_NUM_PINS);
 });
 
+Deno.test("Xen's vLAPICs: vCPU n has APIC ID 2n, LVT0 masked and Xen's error model; kvm-xen keeps KVM's", () => {
+  const xen = makeVm("xen", 3);
+  assert.deepEqual(xen.cpus.map((c) => c.lapic.x2apicId), [0, 2, 4]);
+  assert.equal(xen.cpus[1].lapic.read(0x20), 0x02000000);
+  assert.equal(xen.cpus[0].lapic.read(0x350), 0x10000, "LVT0 masked, no LINT0 quirk");
+  xen.cpus[0].lapic.write(0xf0, 0x1ff);
+  xen.cpus[0].lapic.write(0x300, 0x0f); // an illegal vector: Send Illegal Vector
+  xen.cpus[0].lapic.write(0x280, 0);
+  assert.equal(xen.cpus[0].lapic.read(0x280), 0x20);
+  const kvmXen = makeVm("kvm-xen", 3);
+  assert.deepEqual(kvmXen.cpus.map((c) => c.lapic.x2apicId), [0, 1, 2]);
+  assert.equal(kvmXen.cpus[0].lapic.read(0x350), 0x700);
+  kvmXen.cpus[0].lapic.write(0xf0, 0x1ff);
+  kvmXen.cpus[0].lapic.write(0x300, 0x0f);
+  kvmXen.cpus[0].lapic.write(0x280, 0);
+  assert.equal(kvmXen.cpus[0].lapic.read(0x280), 0, "KVM sets no ESR bit");
+});
+
 Deno.test("the global callback vector comes after NMI and before the LAPIC, with no IRR/ISR", () => {
   const vm = makeVm("xen");
   const { domain } = vm.xen!;
