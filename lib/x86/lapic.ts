@@ -177,8 +177,11 @@ export interface LapicOptions {
   /**
    * Xen's vlapic error model instead of the SDM's (with `illegalVectorErrors`):
    * a fixed or lowest-priority IPI with a vector 0-15 sets Send Illegal
-   * Vector and is not sent (`vlapic_ipi`), and no access sets Illegal
-   * Register Address (Xen's vlapic has no such error). Default false.
+   * Vector and is not sent (`vlapic_ipi`), no access sets Illegal
+   * Register Address (Xen's vlapic has no such error), and an x2APIC MSR
+   * write with bits set that the register does not keep, an EOI value but 0
+   * or ICR bit 12 faults (`guest_wrmsr_x2apic`; KVM drops such bits).
+   * Default false.
    */
   xenErrors?: boolean;
   /**
@@ -1068,7 +1071,10 @@ export class Lapic {
     if (offset === OFFSET_ICR) {
       const reserved = (low & X2APIC_ICR_RESERVED) >>> 0;
       if (reserved !== 0) return this.#gp(msr, `ICR reserved bits ${hex(reserved)} set`);
-      // BUSY is reserved in x2APIC; KVM clears it rather than faulting.
+      // BUSY is reserved in x2APIC; KVM clears it rather than faulting, Xen faults.
+      if (this.#xenErrors && (low & ICR_BUSY) !== 0) {
+        return this.#gp(msr, "Xen: ICR bit 12 (delivery status) is reserved in x2APIC mode");
+      }
       this.#icrLow = low & ~ICR_BUSY;
       this.#icrHigh = high;
       this.#traceWrite("icr", (BigInt(high) << 32n) | BigInt(this.#icrLow));
@@ -1155,7 +1161,24 @@ export class Lapic {
     if (offset === OFFSET_ESR && value !== 0) {
       return `ESR writes must be 0 in x2APIC mode (${hex(value)})`;
     }
+    if (this.#xenErrors) {
+      // Xen's guest_wrmsr_x2apic faults on the bits KVM drops, and on any
+      // EOI value but 0 (KVM takes any).
+      if (offset === LapicOffset.EOI) {
+        if (value !== 0) return `Xen: EOI writes must be 0 in x2APIC mode (${hex(value)})`;
+      } else {
+        const reserved = (value & ~this.#writeMask(reg, offset)) >>> 0;
+        if (reserved !== 0) return `Xen: ${reg.specName} reserved bits ${hex(reserved)} set`;
+      }
+    }
     return this.#regWrite(reg, offset, value);
+  }
+
+  /** The bits a write keeps (as #regWrite keeps them): the register's, SVR's directed-EOI bit only when offered. */
+  #writeMask(reg: LapicRegister, offset: number): number {
+    return offset === LapicOffset.SVR && !this.#suppressEoi
+      ? reg.writeMask & ~SVR_SUPPRESS_EOI
+      : reg.writeMask;
   }
 
   #gp(msr: number, reason: string): GpFault {

@@ -493,6 +493,32 @@ function ok(r: bigint | GpFault | null): bigint | null {
   return r;
 }
 
+Deno.test("Lapic xenErrors in x2APIC mode: reserved bits, a non-zero EOI and ICR bit 12 #GP (Xen guest_wrmsr_x2apic); KVM drops them", () => {
+  for (const xen of [true, false]) {
+    const { apic } = x2rig({ illegalVectorErrors: xen, xenErrors: xen });
+    ok(apic.wrmsr(0x1b, 0xfee00c00n));
+    ok(apic.wrmsr(0x80f, 0x1ffn)); // SVR enabled
+    const tpr = apic.wrmsr(0x808, 0x1_20n); // TPR bit 8
+    const svr = apic.wrmsr(0x80f, 0x11ffn); // directed EOI, not offered
+    const lvt0 = apic.wrmsr(0x835, 0x2_0000n); // LVT0 bit 17
+    const tdcr = apic.wrmsr(0x83e, 0x4n); // TDCR bit 2
+    const icr = apic.wrmsr(0x830, 0x1030n); // ICR delivery status
+    const eoi = apic.wrmsr(0x80b, 1n);
+    if (xen) {
+      assert.match(gp(tpr), /Xen: TPR reserved bits 0x100/);
+      assert.match(gp(svr), /Xen: SVR reserved bits 0x1000/);
+      assert.match(gp(lvt0), /reserved bits 0x20000/);
+      assert.match(gp(tdcr), /reserved bits 0x4/);
+      assert.match(gp(icr), /Xen: ICR bit 12/);
+      assert.match(gp(eoi), /Xen: EOI writes must be 0/);
+    } else {
+      for (const r of [tpr, svr, lvt0, tdcr, icr, eoi]) assert.equal(ok(r), null);
+    }
+    assert.equal(ok(apic.wrmsr(0x808, 0x20n)), null, "kept bits are fine on both");
+    assert.equal(ok(apic.wrmsr(0x80b, 0n)), null);
+  }
+});
+
 Deno.test("IA32_APIC_BASE transitions follow KVM kvm_apic_set_base (X86-49)", () => {
   const { apic } = x2rig({ id: 3 });
   assert.equal(ok(apic.rdmsr(0x1b)), 0xfee00800n);
