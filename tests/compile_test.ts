@@ -113,7 +113,9 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
     charge: () => {},
     findHandler: () => undefined,
   };
-  const compiled = new Compiled({ vms: [], handlers: [] });
+  // One VM, whose platform has no command of its own to give (the call's `run` is used).
+  const vms = [{ platform: { uncheckedRun: () => null } }] as unknown as Program["vms"];
+  const compiled = new Compiled({ vms, handlers: [] });
   const loc = {
     source: "t",
     start: { offset: 0, line: 1, column: 1 },
@@ -122,7 +124,7 @@ Deno.test("the compiler compiles 'do', 'let', 'if', 'for', 'repeat', 'expect' an
   for (const kind of Object.keys(ALL) as Op["op"][]) {
     calls.length = 0;
     const op = kind === "do"
-      ? { op: "do", call: { args: [], loc, spec: { run: () => 0 } }, bind: null, loc }
+      ? { op: "do", call: { vm: 0, args: [], loc, spec: { run: () => 0 } }, bind: null, loc }
       : kind === "run"
       ? { op: "run", duration: null, loc }
       : kind === "repeat"

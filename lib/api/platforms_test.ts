@@ -7,6 +7,7 @@ import { armPlatform } from "../arm/platform.ts";
 import type { X86Vm } from "../x86/vm.ts";
 import { ARM, PLATFORMS, X86 } from "./platforms.ts";
 import { checkText } from "./scenario.ts";
+import { runProgram } from "../engine/run.ts";
 
 function env(): ModelEnv {
   return { trace: new Trace(() => 0), queue: new EventQueue(), now: () => 0 };
@@ -43,6 +44,43 @@ Deno.test("an entry's command refuses a VM that another entry created", () => {
   );
   const armPath = ARM.state.find((s) => s.pattern.startsWith("vcpu#"))!;
   assert.throws(() => armPath.get(x86vm, [0]), /not created by the arm64 platform/);
+});
+
+Deno.test("an entry owns the VMs its create built, and gives its own commands' runs unchecked", () => {
+  const x86vm = X86.create("g", settingsOf("x86_64"), env());
+  const armvm = ARM.create("g", settingsOf("arm64"), env());
+  assert.deepEqual(
+    [X86.owns(x86vm), X86.owns(armvm), ARM.owns(armvm), ARM.owns(x86vm)],
+    [true, false, true, false],
+  );
+  const sti = X86.commands.find((c) => c.actor === "vcpu" && c.name === "sti")!;
+  const run = X86.uncheckedRun(sti)!;
+  // The platform's typed run itself, not the erased wrapper that checks the VM first.
+  assert.notEqual(run, sti.run);
+  run(x86vm, 0, {}, "vcpu0");
+  assert.equal((x86vm as X86Vm).cpus[0].interruptFlag, true);
+  // Another entry's command, and a command replaced in a copy of the entry (a test's refusal),
+  // have none: their callers use the command's own run.
+  assert.equal(X86.uncheckedRun(ARM.commands[0]), null);
+  const replaced = { ...sti, run: () => {} };
+  const copy: PlatformEntry = {
+    ...X86,
+    commands: X86.commands.map((c) => c === sti ? replaced : c),
+  };
+  assert.equal(copy.uncheckedRun(replaced), null);
+});
+
+Deno.test("a run refuses a VM its platform's entry did not build", () => {
+  const program = checkText(`scenario "t"\nvm g { arch x86_64 }\nvcpu0: sti\n`, "t.scn");
+  const foreign: PlatformEntry = {
+    ...X86,
+    create: (name, settings, e) => ARM.create(name, settings, e),
+  };
+  const vms = program.vms.map((d) => ({ ...d, platform: foreign }));
+  assert.throws(
+    () => runProgram({ ...program, vms }, { trace: false }),
+    /internal error: VM 'g' was not created by the x86_64 platform/,
+  );
 });
 
 Deno.test("the registry lists each architecture once, x86 first", () => {

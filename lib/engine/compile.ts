@@ -53,10 +53,10 @@ export class CompiledOp {
   /** For `do`: whether its arguments are all literals (see `args`). */
   readonly constant: boolean;
   /**
-   * For `do`: its command's `run`, read once here. The calls' `spec` objects have as many
-   * shapes as there are commands, so reading `c.spec.run` at every call was a map check that
-   * failed (and threw the optimized code away) whenever a run performed a command the code
-   * had not met; a field of this one class has one shape.
+   * For `do`: its command's `run`, read once here ({@link Compiled.runOf}). The calls' `spec`
+   * objects have as many shapes as there are commands, so reading `c.spec.run` at every call
+   * was a map check that failed (and threw the optimized code away) whenever a run performed a
+   * command the code had not met; a field of this one class has one shape.
    */
   readonly run: CommandSpec<VmModel>["run"] | null = null;
   /** For a `do` whose arguments are not all literals: builds them. */
@@ -76,7 +76,7 @@ export class CompiledOp {
           break;
         }
         this.kind = DO;
-        this.run = c.spec.run;
+        this.run = owner.runOf(c);
         this.constant = c.register === undefined && c.entries === undefined &&
           c.args.every((a) => a.expr.e === "lit");
         if (!this.constant) this.argsOf = compileArgs(c);
@@ -189,7 +189,10 @@ export interface Machine {
   block(ops: readonly Op[]): void;
   /** Stops the run: the scenario asked for something it cannot have. */
   inputError(loc: Loc, message: string): never;
-  /** Performs a command (`run` is `c.spec.run`) with these arguments; vCPU commands retire. */
+  /**
+   * Performs a command with these arguments (`run` is `c.spec.run`, or {@link Compiled.runOf}
+   * for a machine whose VMs their platforms own); vCPU commands retire.
+   */
   callWith(c: Call, args: Args, run: CommandSpec<VmModel>["run"]): Val | void;
   /** Checks the invariants after a step. */
   afterStep(): void;
@@ -300,8 +303,10 @@ export class Compiled {
    * runs in a stack of them, and an inner body may read an outer one's.
    */
   readonly #bindNames: ReadonlySet<string>;
+  readonly #vms: Program["vms"];
 
   constructor(program: Pick<Program, "vms" | "handlers">) {
+    this.#vms = program.vms;
     this.#bindNames = new Set(program.handlers.flatMap((h) => h.binds.map((b) => b.name)));
     this.#handlers = program.vms.map((vm) =>
       Array.from({ length: vm.vcpus }, () => new HandlerChoice())
@@ -319,6 +324,17 @@ export class Compiled {
     this.#lastOps = ops;
     this.#lastSteps = steps;
     return steps;
+  }
+
+  /**
+   * The `run` a compiled call performs its command with: its platform's own
+   * (`PlatformEntry.uncheckedRun`), without the erased command's check
+   * of the VM at every call, which the run made once for each of its VMs
+   * (`PlatformEntry.owns`); the command's `run` for a command its platform
+   * did not make.
+   */
+  runOf(c: Call): CommandSpec<VmModel>["run"] {
+    return this.#vms[c.vm].platform.uncheckedRun(c.spec) ?? c.spec.run;
   }
 
   /** One statement's step, as a function. */

@@ -437,6 +437,16 @@ class Interpreter {
     if (options.trace === false) this.trace.enabled = false;
     const env = { trace: this.trace, queue: this.queue, now: () => this.now };
     this.vms = program.vms.map((d) => d.platform.create(d.name, d.settings, env));
+    // Compiled calls perform commands without checking their VM (Compiled.runOf): checked here.
+    for (let v = 0; v < this.vms.length; v++) {
+      if (!program.vms[v].platform.owns(this.vms[v])) {
+        throw new Error(
+          `internal error: VM '${this.vms[v].name}' was not created by the ${
+            program.vms[v].platform.arch.join("/")
+          } platform`,
+        );
+      }
+    }
     this.frames = this.vms.map((vm) => vm.cpus.map(frameStack));
     this.spareFrames = this.vms.map((vm) => vm.cpus.map(spareFrameStack));
     this.idle = this.vms.map((vm) => vm.cpus.map(() => false));
