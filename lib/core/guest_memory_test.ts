@@ -102,6 +102,7 @@ function hashed(mem: GuestMemory): number[] {
     block: (w, count) => out.push(...w.subarray(0, count)),
     value: () => out.push(NaN),
     fixed: (o, feed) => feed(h, o),
+    versioned: (_v, o, feed) => feed(h, o),
   };
   mem.hashFields(h);
   return out;

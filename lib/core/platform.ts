@@ -11,6 +11,7 @@
 import type { CommandSpec, HandlerEventSpec, SettingSpec, StateSpec, Val } from "./table.ts";
 import type { Trace } from "./trace.ts";
 import type { EventQueue } from "./event_queue.ts";
+import type { StateVersion } from "./state_words.ts";
 
 /** Services the engine gives a model: the trace, the clock and the timer queue. */
 export interface ModelEnv {
@@ -163,6 +164,20 @@ export interface StateHash {
    * and feed that again, so that constant settings cost one lookup per state.
    */
   fixed<T extends object>(o: T, feed: (h: StateHash, o: T) => void): void;
+  /**
+   * What `feed` feeds of `o`, an object whose every write bumps `version`
+   * (its snapshot's restore puts the saved version back): the hash may keep
+   * what it fed with the version and feed that again while the version
+   * stands, so that an object unchanged since the last state costs a
+   * comparison. `feed` may call `n`, `num`, `big`, `bool`, `words` and
+   * `block` only: an object fed by `value` may be fed as a reference to
+   * its first place in the walk, which a kept digest cannot follow.
+   */
+  versioned<T extends object>(
+    version: StateVersion,
+    o: T,
+    feed: (h: StateHash, o: T) => void,
+  ): void;
 }
 
 /**

@@ -30,6 +30,7 @@ export function stateHashRecord(feed: (h: StateHash) => void): string {
     block: (w, count) => out.push(`w${w.subarray(0, count).join(",")}`),
     value: (v) => out.push(`v${JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}n` : x)}`),
     fixed: (o, f) => f(h, o),
+    versioned: (_v, o, f) => f(h, o),
   };
   feed(h);
   return out.join(" ");

@@ -10,7 +10,9 @@
  *    LPIs, ITS tables, guest memory, lowest-priority cursors);
  * 2. what the models keep in JavaScript private fields, through the VM's
  *    {@link VmModel.hashPrivate} (LAPIC registers and timers, I/O APIC
- *    entries, the 8259s, vCPU interrupt frames, Xen channels). A VM
+ *    entries, the 8259s, vCPU interrupt frames, Xen channels); objects
+ *    whose writes bump a version (`StateVersion`) as a 64-bit digest kept
+ *    with it ({@link StateHash.versioned}). A VM
  *    without that hook is read through every state path its platform
  *    publishes (`scn help state`), for every index its bounds allow (up to
  *    {@link MAX_INSTANCES} per path): many times slower, and blind to
@@ -35,6 +37,7 @@ import type { StateSpec } from "../core/table.ts";
 import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import type { HashesFields, StateHash, VmModel } from "../core/platform.ts";
+import { type StateVersion, versionChecks } from "../core/state_words.ts";
 import type { RunState } from "./run.ts";
 
 /** The first lane's start: FNV-1a's offset basis (its multiplier is 0x01000193). */
@@ -68,7 +71,8 @@ const T_UNDEF = 0x5f3759df,
   T_SET = 0x9e3779b9,
   T_OBJ = 0x6a09e667,
   T_FN = 0x510e527f,
-  T_FIXED = 0x9b05688c;
+  T_FIXED = 0x9b05688c,
+  T_VERSIONED = 0x1f83d9ab;
 
 const f64 = new Float64Array(1);
 const f64w = new Uint32Array(f64.buffer);
@@ -107,6 +111,8 @@ class Hasher implements StateHash {
   readonly #fixed = new Map<object, [number, number]>();
   /** What {@link Hasher.fixed} collects words with. */
   #exact: ExactHasher | undefined = undefined;
+  /** What {@link Hasher.versioned} folds words with. */
+  #words: WordHasher | undefined = undefined;
   readonly #strKeys: (string | null)[] = new Array(STRING_SLOTS).fill(null);
   readonly #strHashes = new Int32Array(STRING_SLOTS);
   /**
@@ -260,6 +266,32 @@ class Hasher implements StateHash {
     this.n(T_FIXED);
     this.n(d[0]);
     this.n(d[1]);
+  }
+
+  versioned<T extends object>(
+    version: StateVersion,
+    o: T,
+    feed: (h: StateHash, o: T) => void,
+  ): void {
+    if (version.at !== version.value || versionChecks) {
+      // The words `feed` gives, folded from fresh lanes by a hasher that
+      // refuses objects (their ids would be this walk's): a 64-bit digest.
+      const w = this.#words ??= new WordHasher(this.hooks);
+      w.a = LANE_A_SEED;
+      w.b = LANE_B_SEED;
+      feed(w, o);
+      if (version.at === version.value && (w.a !== version.a || w.b !== version.b)) {
+        throw new Error(
+          `explore: ${o.constructor.name}'s state changed with no new version (a write that does not bump its StateVersion)`,
+        );
+      }
+      version.at = version.value;
+      version.a = w.a;
+      version.b = w.b;
+    }
+    this.n(T_VERSIONED);
+    this.n(version.a);
+    this.n(version.b);
   }
 
   /** Any value: primitives by value, objects by their contents, shared objects once. */
@@ -539,6 +571,36 @@ interface ClassInfo {
   hashFields: ((h: StateHash) => void) | null;
 }
 
+/**
+ * A {@link Hasher} for {@link Hasher.versioned}'s digests: words only. An
+ * object would be fed by its place among those this walk met, which a
+ * digest kept for later walks must not depend on.
+ */
+class WordHasher extends Hasher {
+  override value(v: unknown): void {
+    if (typeof v === "object" && v !== null) {
+      throw new Error("explore: an object fed to a versioned digest");
+    }
+    super.value(v);
+  }
+
+  override object(_o: object): void {
+    throw new Error("explore: an object fed to a versioned digest");
+  }
+
+  override fixed<T extends object>(_o: T, _feed: (h: StateHash, o: T) => void): void {
+    throw new Error("explore: a fixed object fed to a versioned digest");
+  }
+
+  override versioned<T extends object>(
+    _version: StateVersion,
+    _o: T,
+    _feed: (h: StateHash, o: T) => void,
+  ): void {
+    throw new Error("explore: a versioned object fed to a versioned digest");
+  }
+}
+
 /** A {@link Hasher} that gives every word fed, in order, and strings by their characters. */
 class ExactHasher extends Hasher {
   readonly log: number[] = [];
@@ -569,6 +631,15 @@ class ExactHasher extends Hasher {
 
   override fixed<T extends object>(o: T, feed: (h: StateHash, o: T) => void): void {
     // Exact: the words themselves.
+    feed(this, o);
+  }
+
+  override versioned<T extends object>(
+    _version: StateVersion,
+    o: T,
+    feed: (h: StateHash, o: T) => void,
+  ): void {
+    // Exact: the words themselves, whatever the version.
     feed(this, o);
   }
 

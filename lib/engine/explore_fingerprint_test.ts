@@ -10,6 +10,9 @@ import { ArmVm } from "../arm/vm.ts";
 import { type Covered, runItem, Search, SearchContext } from "./explore.ts";
 import { runProgram, type RunState } from "./run.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
+import { setVersionChecks } from "../core/state_words.ts";
+import { collectFiles, fileLoader } from "../load/files.ts";
+import type { I8259ChipView } from "../x86/i8259.ts";
 
 const scenarios = exploreLibrary;
 
@@ -63,11 +66,17 @@ Deno.test("states with one fingerprint are equal in every state path and field (
   assert.ok(all.length >= 200, `only ${all.length} scenarios with parallel blocks`);
   const archs = new Set<string>();
   let states = 0;
-  for (const { file, program } of all) {
-    for (const vm of program.vms) archs.add(String(vm.settings.arch));
-    const pairs = compare(program);
-    assert.deepEqual(pairs.merged, [], `${file}: states merged that differ`);
-    states += pairs.states;
+  // Every digest kept under a version is checked against the words fed afresh, too.
+  const was = setVersionChecks(true);
+  try {
+    for (const { file, program } of all) {
+      for (const vm of program.vms) archs.add(String(vm.settings.arch));
+      const pairs = compare(program);
+      assert.deepEqual(pairs.merged, [], `${file}: states merged that differ`);
+      states += pairs.states;
+    }
+  } finally {
+    setVersionChecks(was);
   }
   // The hooks are what is under test: every platform has one, and there were states to compare.
   assert.ok(archs.has("x86_64") && archs.has("arm64"), [...archs].join(", "));
@@ -359,4 +368,98 @@ Deno.test("two VMs whose kvmclock offsets differ only above bit 31 are two state
   // KVM_SET_CLOCK to 5 s and to 5 s + 2^32 ns: the same low 32 bits.
   assert.notEqual(at(5e9), at(5e9 + 2 ** 32));
   assert.equal(at(5e9), at(5e9));
+});
+
+/** A write to the master 8259's IMR (a new value each time) that bypasses the chip's methods, and so its version. */
+function unversionedWrite(vm: X86Vm): void {
+  const master = vm.pic!.master as { -readonly [K in keyof I8259ChipView]: I8259ChipView[K] };
+  master.imr = (master.imr + 1) & 0xff;
+}
+
+Deno.test("a write that does not bump its object's version: a stale digest, which version checks catch", () => {
+  const fp = new Fingerprinter(X86_AT_A_CHOICE);
+  const keys: string[] = [];
+  const checked: unknown[] = [];
+  runProgram(X86_AT_A_CHOICE, {
+    trace: false,
+    history: "counts",
+    scheduler: {
+      next(_b, done, state) {
+        if (keys.length === 0) {
+          const vm = state.vms[0] as X86Vm;
+          keys.push(fp.of(state, [0]));
+          unversionedWrite(vm);
+          // The digest kept for the 8259s stands: the state reads as the one before.
+          keys.push(fp.of(state, [0]));
+          const was = setVersionChecks(true);
+          try {
+            fp.of(state, [0]);
+          } catch (e) {
+            checked.push(e);
+          } finally {
+            setVersionChecks(was);
+          }
+          // The snapshot's restore is skipped too: the write outlives it unless checked.
+          const restore = state.snapshot!()!;
+          unversionedWrite(vm);
+          const imr = vm.pic!.master.imr;
+          restore();
+          assert.equal(vm.pic!.master.imr, imr, "the restore of an unchanged version does nothing");
+          unversionedWrite(vm);
+          setVersionChecks(true);
+          try {
+            restore();
+          } catch (e) {
+            checked.push(e);
+          } finally {
+            setVersionChecks(was);
+          }
+        }
+        return done.indexOf(false);
+      },
+    },
+  });
+  assert.equal(keys[1], keys[0]);
+  assert.equal(checked.length, 2);
+  assert.match(String(checked[0]), /I8259Pair's state changed with no new version/);
+  assert.match(
+    String(checked[1]),
+    /I8259Pair: a restore changed state written with no new version/,
+  );
+});
+
+Deno.test("every library scenario, fingerprinted after every statement: each kept digest is the words fed afresh", () => {
+  const files = collectFiles(["scenarios"]).files;
+  assert.ok(files.length >= 500, `only ${files.length} scenarios`);
+  const was = setVersionChecks(true);
+  let states = 0;
+  try {
+    for (const file of files) {
+      let program: Program;
+      try {
+        program = checkText(Deno.readTextFileSync(file), file, { load: fileLoader });
+      } catch (e) {
+        if (e instanceof ScnError) continue;
+        throw e;
+      }
+      const fp = new Fingerprinter(program);
+      // The first statements of each (a scenario's loop may run a million).
+      let left = 100;
+      try {
+        runProgram(program, {
+          trace: false,
+          history: "counts",
+          onStep: (_loc, state) => {
+            if (left-- > 0) (fp.of(state, []), states++);
+          },
+        });
+      } catch (e) {
+        // A scenario's own runtime error (a budget); a failed check is an Error, rethrown.
+        if (!(e instanceof ScnError)) throw new Error(`${file}: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    setVersionChecks(was);
+  }
+  assert.ok(states > 10_000, `${states} states`);
 });

@@ -23,6 +23,7 @@
 
 import type { Trace } from "../core/trace.ts";
 import type { StateHash } from "../core/platform.ts";
+import { restoreVersioned, StateVersion } from "../core/state_words.ts";
 
 /**
  * How a poll-mode read (OCW3 P=1, then a read) is answered.
@@ -369,6 +370,12 @@ export class I8259Pair {
   readonly #host: I8259Host;
   /** The master's INT output as last computed. */
   #intr = false;
+  /**
+   * Bumped by every method that may write the chips or INT (each public
+   * one but the readers: intr, kvmState, master, slave), for `scn
+   * explore`'s digest of {@link I8259Pair.hashPrivate}.
+   */
+  readonly #version = new StateVersion();
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(h: StateHash): void {
@@ -389,28 +396,36 @@ export class I8259Pair {
   /**
    * Saves both chips and the INT output and returns a function that puts
    * them back, for `scn explore` (`VmModel.snapshot`). Fixed at creation,
-   * not saved: poll, #specialMask, #host.
+   * not saved: poll, #specialMask, #host; #version is put back with the
+   * state it names.
    */
   snapshot(): () => void {
     const m = new ChipState(this.#m.role, 0, this.#m.smmApplies);
     const s = new ChipState(this.#s.role, 0, this.#s.smmApplies);
     m.copyFrom(this.#m);
     s.copyFrom(this.#s);
-    const intr = this.#intr;
-    return () => {
+    const intr = this.#intr, version = this.#version.value;
+    const put = () => {
       this.#m.copyFrom(m);
       this.#s.copyFrom(s);
       this.#intr = intr;
     };
+    // Nothing to put back while the version stands (most orders of a search).
+    return () => restoreVersioned(this.#version, version, this, I8259Pair.#words, put);
   }
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
+    // Unchanged in most states of a search: the digest kept with the version.
+    h.versioned(this.#version, this, I8259Pair.#words);
+  }
+
+  static #words(h: StateHash, pic: I8259Pair): void {
     // Directly, not by `h.value`: each chip is this pair's alone, never met
     // elsewhere. Both chips and INT in one block.
     const w = HASHED;
-    const k = this.#s.wordsInto(w, this.#m.wordsInto(w, 0));
-    w[k] = this.#intr ? 1 : 0;
+    const k = pic.#s.wordsInto(w, pic.#m.wordsInto(w, 0));
+    w[k] = pic.#intr ? 1 : 0;
     h.block(w, k + 1);
   }
 
@@ -445,6 +460,7 @@ export class I8259Pair {
    * ```
    */
   reset(): void {
+    this.#version.bump();
     this.#m.reset();
     this.#s.reset();
     this.#emit("reset", "both chips to power-on state");
@@ -494,6 +510,7 @@ export class I8259Pair {
       throw new RangeError(`i8259: no chip ${chip} pin ${pin}`);
     }
     if (level !== 0 && level !== 1) throw new RangeError(`i8259: bad level ${level}`);
+    this.#version.bump();
     const c = chip === 0 ? this.#m : this.#s;
     const bit = 1 << pin;
     const { newRequest, cause } = this.#drive(c, pin, level);
@@ -540,6 +557,7 @@ export class I8259Pair {
    * ```
    */
   acknowledge(): number {
+    this.#version.bump();
     const m = this.#m, s = this.#s;
     const trace = this.#host.trace;
     const irq = m.winner();
@@ -594,6 +612,7 @@ export class I8259Pair {
    * ```
    */
   ioWrite(port: number, value: number): void {
+    this.#version.bump();
     value &= 0xff;
     switch (port) {
       case 0x20:
@@ -626,6 +645,8 @@ export class I8259Pair {
    * ```
    */
   ioRead(port: number): number {
+    // A poll read ends the poll: a write too.
+    this.#version.bump();
     switch (port) {
       case 0x20:
       case 0x21:
@@ -1006,6 +1027,7 @@ export class I8259Pair {
         `kvm_pic_state: init_state ${s.init_state} (0..3) / priority_add ${s.priority_add} (0..7)`,
       );
     }
+    this.#version.bump();
     const c = chip === 0 ? this.#m : this.#s;
     c.lines = s.last_irr & 0xff;
     c.irr = s.irr & 0xff;

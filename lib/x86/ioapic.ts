@@ -43,7 +43,12 @@ import {
   splitWords,
 } from "../core/bitfield.ts";
 import { arenaU32, arenaU8 } from "../core/arena.ts";
-import { maskedWords, maskedWordsSize } from "../core/state_words.ts";
+import {
+  maskedWords,
+  maskedWordsSize,
+  restoreVersioned,
+  StateVersion,
+} from "../core/state_words.ts";
 import { msiAddressLow, msiDataWord, MsiDecoder, type MsiSink } from "./msi.ts";
 import type { Trace } from "../core/trace.ts";
 import type { StateHash } from "../core/platform.ts";
@@ -451,6 +456,12 @@ export class Ioapic implements EoiListener {
   readonly #rteVectors = arenaU32(8);
   readonly #msi: MsiSink;
   /**
+   * Bumped by every method that may write the private state above (each
+   * public one but the readers, and the storm timer's retry), for `scn
+   * explore`'s digest of {@link Ioapic.hashPrivate}.
+   */
+  readonly #version = new StateVersion();
+  /**
    * KVM's `ioapic->base_address` (struct kvm_ioapic_state's first field):
    * KVM_SET_IRQCHIP copies any u64 in, and `ioapic_mmio_in_range` then
    * compares accesses with it, while the MMIO device stays registered at
@@ -473,7 +484,8 @@ export class Ioapic implements EoiListener {
    * that puts them back, for `scn explore` (`VmModel.snapshot`). Fixed at
    * creation, not saved: pins, version, #avic, #xenRegisters, #host, #msi (its status and
    * message are the last write's, set before they are read); #lineWords and
-   * #edgeWords are views of #line and #edgeUndelivered, which are.
+   * #edgeWords are views of #line and #edgeUndelivered, which are; #version
+   * is put back with the state it names.
    */
   snapshot(): () => void {
     const low = this.#low.slice(), high = this.#high.slice(), line = this.#line.slice();
@@ -481,8 +493,8 @@ export class Ioapic implements EoiListener {
     const ioregsel = this.#ioregsel, id = this.#id, rtcPendingEoi = this.#rtcPendingEoi;
     const rtcVector = this.#rtcVector, stormArmed = this.#stormArmed;
     const baseAddress = this.baseAddress, rteVectors = this.#rteVectors.slice();
-    const rtcDest = this.#rtcDest.slice();
-    return () => {
+    const rtcDest = this.#rtcDest.slice(), version = this.#version.value;
+    const put = () => {
       this.#rteVectors.set(rteVectors);
       // Changed in place later: a copy, unless both are empty (most restores).
       if (rtcDest.length > 0 || this.#rtcDest.length > 0) this.#rtcDest = rtcDest.slice();
@@ -498,17 +510,24 @@ export class Ioapic implements EoiListener {
       this.#rtcVector = rtcVector;
       this.#stormArmed = stormArmed;
     };
+    // Nothing to put back while the version stands (most orders of a search).
+    return () => restoreVersioned(this.#version, version, this, Ioapic.#words, put);
   }
 
   /** Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    const pins = this.pins, dest = this.#rtcDest;
+    // Unchanged in most states of a search: the digest kept with the version.
+    h.versioned(this.#version, this, Ioapic.#words);
+  }
+
+  static #words(h: StateHash, io: Ioapic): void {
+    const pins = io.pins, dest = io.#rtcDest;
     const need = 4 * maskedWordsSize(pins) + 6 + dest.length;
     if (HASHED.length < need) HASHED = new Int32Array(need);
     const w = HASHED;
     // The entries a guest programmed, not all of them at every state: per 32
     // pins, which differ from what creation left (masked, all else 0), then those.
-    const low = this.#low, high = this.#high;
+    const low = io.#low, high = io.#high;
     const C = RTE_LOW_AT_CREATION;
     let k = 0;
     for (let base = 0; base < pins; base += 32) {
@@ -534,14 +553,14 @@ export class Ioapic implements EoiListener {
       }
       w[at] = mask;
     }
-    k = maskedWords(w, k, this.#lineWords);
-    k = maskedWords(w, k, this.#edgeWords);
-    k = maskedWords(w, k, this.#eoiRepeats);
-    w[k++] = this.#ioregsel;
-    w[k++] = this.#id;
-    w[k++] = this.#rtcPendingEoi;
-    w[k++] = this.#rtcVector;
-    w[k++] = (this.#stormArmed ? 1 : 0) | (dest.length << 1);
+    k = maskedWords(w, k, io.#lineWords);
+    k = maskedWords(w, k, io.#edgeWords);
+    k = maskedWords(w, k, io.#eoiRepeats);
+    w[k++] = io.#ioregsel;
+    w[k++] = io.#id;
+    w[k++] = io.#rtcPendingEoi;
+    w[k++] = io.#rtcVector;
+    w[k++] = (io.#stormArmed ? 1 : 0) | (dest.length << 1);
     for (let i = 0; i < dest.length; i++) w[k++] = dest[i];
     // All in one call (see state_words.ts).
     h.block(w, k);
@@ -588,6 +607,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   reset(): void {
+    this.#version.bump();
     for (let i = 0; i < this.pins; i++) this.#low[i] = fieldSet(F_MASK, this.#low[i], 1);
     this.#line.fill(0);
     this.#edgeUndelivered.fill(0);
@@ -638,6 +658,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   write(offset: number, value: number): void {
+    this.#version.bump();
     switch (offset & 0xff) {
       case IoapicMmio.IOREGSEL:
         this.#ioregsel = this.#xenRegisters ? value >>> 0 : value & 0xff;
@@ -704,6 +725,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   writeIndirect(index: number, value: number): void {
+    this.#version.bump();
     value >>>= 0;
     const h = this.#host, t = h.trace;
     if (!this.#xenRegisters) index &= 0xff;
@@ -779,6 +801,7 @@ export class Ioapic implements EoiListener {
    */
   setLine(pin: number, level: 0 | 1, lineStatus = true): number {
     this.#checkPin(pin);
+    this.#version.bump();
     const h = this.#host, t = h.trace;
     const old = this.#line[pin];
     const id = t.enabled && old !== level ? t.emit(h.name, "line", `pin ${pin} level ${level}`) : 0;
@@ -838,6 +861,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   eoi(vector: number, vcpuId?: number): void {
+    this.#version.bump();
     const h = this.#host, t = h.trace;
     const id = t.enabled ? t.emit(h.name, "eoi", `vector ${hex(vector)}`) : 0;
     t.open(id);
@@ -889,6 +913,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   suppressedEoi(vector: number, vcpuId?: number): void {
+    this.#version.bump();
     const h = this.#host;
     this.#rtcEoi(vector, vcpuId);
     if (!h.ack) return;
@@ -914,6 +939,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   edgeEoi(vector: number, vcpuId?: number): void {
+    this.#version.bump();
     this.#rtcEoi(vector, vcpuId);
     const h = this.#host;
     if (!h.ack) return;
@@ -1101,6 +1127,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   setKvmState(s: { id: number; ioregsel: number; irr: number; redirtbl: readonly bigint[] }): void {
+    this.#version.bump();
     const h = this.#host, t = h.trace;
     // Raw, as memcpy leaves them: reads mask what the guest sees.
     this.#id = s.id >>> 0;
@@ -1199,6 +1226,7 @@ export class Ioapic implements EoiListener {
    * ```
    */
   rtcRestoreOne(vcpuId: number): void {
+    this.#version.bump();
     const h = this.#host;
     if (!h.rtcDestinations || !h.vcpusWithoutPendingEoi || RTC_PIN >= this.pins) return;
     const low = this.#low[RTC_PIN], high = this.#high[RTC_PIN];
@@ -1243,6 +1271,7 @@ export class Ioapic implements EoiListener {
     if (this.#stormArmed || !this.#host.schedule) return;
     this.#stormArmed = true;
     this.#host.schedule(EOI_STORM_DELAY_NS, () => {
+      this.#version.bump();
       this.#stormArmed = false;
       // kvm_ioapic_eoi_inject_work: retry every level pin left pending.
       for (let pin = 0; pin < this.pins; pin++) {

@@ -32,7 +32,12 @@
  */
 import { fieldGet } from "../core/bitfield.ts";
 import type { StateHash } from "../core/platform.ts";
-import { maskedWords, maskedWordsSize } from "../core/state_words.ts";
+import {
+  maskedWords,
+  maskedWordsSize,
+  restoreVersioned,
+  StateVersion,
+} from "../core/state_words.ts";
 import type { Trace } from "../core/trace.ts";
 import {
   clearAllVectors,
@@ -109,6 +114,13 @@ export class IoapicHandledVectors {
    * vCPU, as KVM did at creation; building a VM scans nothing.
    */
   #fresh = true;
+  /**
+   * Bumped by every method that may write the fields above (scanAll,
+   * entryWritten, listener, entered, and the scans #request and #scanOne
+   * that the rest call), for `scn explore`'s digest of
+   * {@link IoapicHandledVectors.hashPrivate}.
+   */
+  readonly #version = new StateVersion();
 
   /** Wires the scan to an I/O APIC and the LAPICs. */
   constructor(host: HandledVectorsHost) {
@@ -165,6 +177,7 @@ export class IoapicHandledVectors {
    * or at its next entry while it is blocked.
    */
   #request(cpu: number, count: number): void {
+    this.#version.bump();
     if (this.#host.blocked?.(cpu)) {
       if (this.#requested[cpu] !== 1) {
         this.#requested[cpu] = 1;
@@ -199,6 +212,7 @@ export class IoapicHandledVectors {
    */
   entered(cpu: number): void {
     if (this.#requested[cpu] !== 1) return;
+    this.#version.bump();
     this.#requested[cpu] = 0;
     this.#requestedCount--;
     this.#scanOne(cpu, this.#scannedPins());
@@ -235,6 +249,7 @@ export class IoapicHandledVectors {
   readonly #pins: number[] = [];
 
   #scanOne(cpu: number, count: number): void {
+    this.#version.bump();
     const h = this.#host, lapic = h.lapics[cpu];
     if (lapic === undefined || !lapic.hardwareEnabled) return;
     const set = this.#handled[cpu] ??= newVectorSet();
@@ -271,6 +286,7 @@ export class IoapicHandledVectors {
    * ```
    */
   scanAll(): void {
+    this.#version.bump();
     this.#fresh = false;
     const count = this.#scannedPins();
     for (let cpu = 0; cpu < this.#host.lapics.length; cpu++) this.#request(cpu, count);
@@ -290,6 +306,7 @@ export class IoapicHandledVectors {
    * ```
    */
   entryWritten(pin: number, oldLow: number, oldHigh: number): void {
+    this.#version.bump();
     const h = this.#host;
     if (this.#fresh) {
       // The creation-time scan saw every entry as reset leaves it: only the RTC
@@ -332,6 +349,7 @@ export class IoapicHandledVectors {
    * ```
    */
   listener(cpu: number): EoiListener {
+    this.#version.bump();
     this.#handled[cpu] ??= newVectorSet();
     this.#highestStale[cpu] ??= -1;
     this.#requested[cpu] ??= 0;
@@ -372,7 +390,8 @@ export class IoapicHandledVectors {
   /**
    * Saves the sets and returns a function that puts them back, for `scn
    * explore` (`VmModel.snapshot`). Fixed at creation, not saved: #host;
-   * scratch: #pins (refilled by each scan).
+   * scratch: #pins (refilled by each scan); #version is put back with the
+   * state it names.
    *
    * @example
    * ```ts
@@ -385,7 +404,8 @@ export class IoapicHandledVectors {
     const sets = this.#handled.map((s) => s.slice()), stale = [...this.#highestStale];
     const fresh = this.#fresh, requestedCount = this.#requestedCount;
     const requested = requestedCount === 0 ? null : [...this.#requested];
-    return () => {
+    const version = this.#version.value;
+    const put = () => {
       this.#fresh = fresh;
       if (requested !== null) {
         this.#requested.length = 0;
@@ -400,23 +420,30 @@ export class IoapicHandledVectors {
       if (highest.length !== stale.length) highest.length = stale.length;
       for (let i = 0; i < stale.length; i++) highest[i] = stale[i];
     };
+    // Nothing to put back while the version stands (most orders of a search).
+    return () => restoreVersioned(this.#version, version, this, IoapicHandledVectors.#words, put);
   }
 
   /** Feeds `h` the sets, for `scn explore` (`VmModel.hashPrivate`). */
   hashPrivate(h: StateHash): void {
-    const handled = this.#handled, stale = this.#highestStale, requested = this.#requested;
+    // Unchanged in most states of a search: the digest kept with the version.
+    h.versioned(this.#version, this, IoapicHandledVectors.#words);
+  }
+
+  static #words(h: StateHash, o: IoapicHandledVectors): void {
+    const handled = o.#handled, stale = o.#highestStale, requested = o.#requested;
     let need = 4 + stale.length + requested.length;
     for (let i = 0; i < handled.length; i++) need += maskedWordsSize(handled[i].length);
     if (HASHED.length < need) HASHED = new Int32Array(need);
     const w = HASHED;
     // The waiting requests' count shares the word (0, the rule, adds nothing).
-    w[0] = (this.#fresh ? 1 : 0) | (this.#requestedCount << 1);
+    w[0] = (o.#fresh ? 1 : 0) | (o.#requestedCount << 1);
     w[1] = handled.length;
     let k = 2;
     for (let i = 0; i < handled.length; i++) k = maskedWords(w, k, handled[i]);
     w[k++] = stale.length;
     for (let i = 0; i < stale.length; i++) w[k++] = stale[i];
-    if (this.#requestedCount !== 0) {
+    if (o.#requestedCount !== 0) {
       w[k++] = requested.length;
       for (let i = 0; i < requested.length; i++) w[k++] = requested[i];
     }

@@ -22,6 +22,7 @@ import { EINVAL } from "./errno.ts";
 import type { Ioapic } from "./ioapic.ts";
 import { MsiDecoder, MsiStatus } from "./msi.ts";
 import type { StateHash } from "../core/platform.ts";
+import { restoreVersioned, StateVersion } from "../core/state_words.ts";
 
 /**
  * `kvm_irq_routing_irqchip.irqchip` values.
@@ -329,6 +330,12 @@ export class GsiRouting {
   readonly #msi: MsiDecoder;
   /** Reused for every Xen event-channel delivery. */
   readonly #xenRoute = { port: 0, vcpu: 0, priority: 0 };
+  /**
+   * Bumped by the writers of the table, the last error and the x2APIC
+   * format (setRouting, useX2apicFormat), for `scn explore`'s digest of
+   * {@link GsiRouting.hashPrivate}.
+   */
+  readonly #version = new StateVersion();
 
   /** Feeds `h` the public fields, for `scn explore` (`HashesFields`). */
   hashFields(_h: StateHash): void {
@@ -340,18 +347,22 @@ export class GsiRouting {
    * `scn explore` (`VmModel.snapshot`). Tables are replaced whole, never
    * changed, so they are kept by reference. Fixed at creation, not saved:
    * #mode, #opts, #trace, #name; scratch: #xenRoute, #msi (the decoder's status and
-   * message are the last write's, set before they are read).
+   * message are the last write's, set before they are read); #version is put
+   * back with the state it names.
    */
   snapshot(): () => void {
     const table = this.#table, entries = this.#entries, entriesKey = this.#entriesKey;
     const lastError = this.#lastError, x2apicFormat = this.#x2apicFormat;
-    return () => {
+    const version = this.#version.value;
+    const put = () => {
       this.#x2apicFormat = x2apicFormat;
       this.#table = table;
       this.#entries = entries;
       this.#entriesKey = entriesKey;
       this.#lastError = lastError;
     };
+    // Nothing to put back while the version stands (most orders of a search).
+    return () => restoreVersioned(this.#version, version, this, GsiRouting.#words, put);
   }
 
   /**
@@ -359,11 +370,16 @@ export class GsiRouting {
    * the entries as set (the compiled table follows from them).
    */
   hashPrivate(h: StateHash): void {
-    h.value(this.#entriesKey ??= tableKey(this.#entries));
+    // Set once in most runs: the digest kept with the version.
+    h.versioned(this.#version, this, GsiRouting.#words);
+  }
+
+  static #words(h: StateHash, r: GsiRouting): void {
+    h.value(r.#entriesKey ??= tableKey(r.#entries));
     // No error (the rule): a word, not the empty string hashed.
-    if (this.#lastError === "") h.n(0);
-    else h.value(this.#lastError);
-    h.bool(this.#x2apicFormat);
+    if (r.#lastError === "") h.n(0);
+    else h.value(r.#lastError);
+    h.bool(r.#x2apicFormat);
   }
 
   /**
@@ -377,6 +393,7 @@ export class GsiRouting {
    * ```
    */
   useX2apicFormat(): void {
+    this.#version.bump();
     this.#x2apicFormat = true;
   }
 
@@ -496,6 +513,7 @@ export class GsiRouting {
    * ```
    */
   setRouting(entries: readonly RoutingEntry[]): number {
+    this.#version.bump();
     const t = this.#trace;
     const reject = (why: string): number => {
       this.#lastError = why;
