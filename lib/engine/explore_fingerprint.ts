@@ -648,6 +648,16 @@ class ExactHasher extends Hasher {
   }
 }
 
+/**
+ * The {@link Hasher}s of the process, without hooks and with, shared by
+ * every {@link Fingerprinter}: a hasher's tables (the objects met, the
+ * string slots, its digests' hashers) cost more to make than a small
+ * search's fingerprints, and a fingerprint starts with {@link Hasher.reset}.
+ * What one keeps from the last fingerprint (where it met which object) is
+ * tested against the objects it meets, whoever asked for the last.
+ */
+const HASHERS: (Hasher | undefined)[] = [undefined, undefined];
+
 /** Options of a {@link Fingerprinter}. */
 export interface FingerprintOptions {
   /**
@@ -693,7 +703,9 @@ export class Fingerprinter {
 
   constructor(readonly program: Program, options: FingerprintOptions = {}) {
     this.#hooks = options.hooks ?? true;
-    this.#h = options.exact ? new ExactHasher(this.#hooks) : new Hasher(this.#hooks);
+    this.#h = options.exact
+      ? new ExactHasher(this.#hooks)
+      : (HASHERS[this.#hooks ? 1 : 0] ??= new Hasher(this.#hooks));
     program.handlers.forEach((h, i) => this.#handlerIndex.set(h.body, i));
   }
 

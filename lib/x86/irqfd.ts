@@ -123,7 +123,10 @@ export class Irqfds {
         (typeof host.boundElsewhere === "function" ? 8 : 0) |
         (typeof host.ackNotifiersChanged === "function" ? 16 : 0),
     );
-    h.value(host.eventfds);
+    // No eventfd signalled (the rule): a word, not an empty map walked.
+    const eventfds = host.eventfds;
+    if (eventfds.size === 0) h.n(0);
+    else (h.n(1), h.value(eventfds));
     hashTrace(h, host.trace);
     // Mostly empty (no irqfd assigned): a word each rather than a walk.
     const list = this.list, unread = this.unread;

@@ -403,6 +403,12 @@ export class X86Vm implements VmModel {
    * so a load nobody answers gets what the vCPU's last one left.
    */
   readonly mmioReadCache: Uint8Array;
+  /**
+   * {@link X86Vm.mmioReadCache} as 32-bit words, a view of the same arena
+   * bytes (8 per vCPU, 8-byte aligned), for `scn explore`'s fingerprint: two
+   * words a vCPU rather than eight bytes.
+   */
+  readonly #mmioReadWords: Uint32Array;
   readonly #userspace: HeldExtInt[] = [];
   readonly #splitEois: SplitEoiExits | null;
   /** KVM's per-vCPU `ioapic_handled_vectors` (in-kernel I/O APIC under KVM), or null. */
@@ -506,6 +512,8 @@ export class X86Vm implements VmModel {
     const pins = hypervisor === "xen" ? XEN_VIOAPIC_PINS : KVM_IOAPIC_NUM_PINS;
     const api = config.x2apicApi ?? 0;
     this.mmioReadCache = arenaU8(8 * config.vcpus);
+    const cache = this.mmioReadCache;
+    this.#mmioReadWords = new Uint32Array(cache.buffer, cache.byteOffset, cache.length >> 2);
     this.eoiBroadcastMode = eoiBroadcastModeAfter("quirked", api);
     this.bus = new ApicBus(trace, {
       lowestPriority: config.lowestPriority,
@@ -989,7 +997,7 @@ export class X86Vm implements VmModel {
     h.num(this.kvmclockOffsetNs);
     for (const hv of this.hyperv) hv.hashFields(h);
     this.hvPartition?.hashFields(h);
-    h.words(this.mmioReadCache);
+    h.words(this.#mmioReadWords);
   }
 
   /**
@@ -1017,7 +1025,8 @@ export class X86Vm implements VmModel {
    * split irqchip, guest memory already made, irqfds assigned, an armed
    * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: #name, config, trace, xen,
    * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel, #built (set at the
-   * constructor's end); scratch: #scanMessage (rewritten before each read); #msi's
+   * constructor's end); #mmioReadWords is a view of mmioReadCache, which is
+   * saved; scratch: #scanMessage (rewritten before each read); #msi's
    * status and message are the last write's, set before they are read.
    */
   snapshot(): (() => boolean) | null {
