@@ -40,6 +40,7 @@
  * @module
  */
 import { arenaU8 } from "../core/arena.ts";
+import { maskedWords, maskedWordsSize } from "../core/state_words.ts";
 import type { ModelEnv, VmModel } from "../core/platform.ts";
 import { hashTrace, type Trace } from "../core/trace.ts";
 import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
@@ -359,6 +360,16 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
  * outlives it.
  */
 const VMS_OF_RUN = new WeakMap<ModelEnv, X86Vm[]>();
+
+/**
+ * Where {@link X86Vm.hashFields} writes its scalars, fed in one
+ * `StateHash.block` call (a call per word cost more than hashing it):
+ * grown for a VM with more vCPUs (the MMIO read cache's words).
+ */
+let VM_HASHED = new Int32Array(64);
+/** A double and its two words, for the kvmclock offset. */
+const VM_F64 = new Float64Array(1);
+const VM_F64_WORDS = new Uint32Array(VM_F64.buffer);
 
 /**
  * An x86 VM.
@@ -980,24 +991,30 @@ export class X86Vm implements VmModel {
     this.ioapic?.hashFields(h);
     this.routing.hashFields(h);
     hashTrace(h, this.trace);
-    h.value(this.xen);
-    h.value(this.ram);
     this.irqfds.hashFields(h);
-    // No eventfd (the rule): a word, not an empty map walked.
-    if (this.eventfds.size === 0) h.n(0);
-    else (h.n(1), h.value(this.eventfds));
-    // The mode and the flag in one word, not a string hashed at every state.
-    const mode = this.eoiBroadcastMode;
-    h.n(
-      (mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) |
-        (this.exceptionPayloadEnabled ? 4 : 0),
-    );
-    h.n(this.x2apicApi);
-    // ns, a 64-bit offset: by value (`n` would keep the low 32 bits only).
-    h.num(this.kvmclockOffsetNs);
+    // The scalars in one block (see VM_HASHED): which of the Xen domain,
+    // guest RAM and the eventfds there are (mostly none: no walk), the EOI
+    // broadcast mode and the exception payload flag, not a string hashed.
+    const xen = this.xen, ram = this.ram, eventfds = this.eventfds;
+    const mode = this.eoiBroadcastMode, cache = this.#mmioReadWords;
+    const need = 4 + maskedWordsSize(cache.length);
+    if (VM_HASHED.length < need) VM_HASHED = new Int32Array(need);
+    const w = VM_HASHED;
+    w[0] = (xen !== undefined ? 1 : 0) | (ram !== undefined ? 2 : 0) |
+      (eventfds.size !== 0 ? 4 : 0) | (this.exceptionPayloadEnabled ? 8 : 0) |
+      ((mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) << 4);
+    w[1] = this.x2apicApi;
+    // ns, a 64-bit offset: by its double's two words (the low 32 bits alone
+    // would tell offsets apart only below 2^32).
+    VM_F64[0] = this.kvmclockOffsetNs;
+    w[2] = VM_F64_WORDS[0];
+    w[3] = VM_F64_WORDS[1];
+    h.block(w, maskedWords(w, 4, cache));
+    if (xen !== undefined) h.value(xen);
+    if (ram !== undefined) h.value(ram);
+    if (eventfds.size !== 0) h.value(eventfds);
     for (const hv of this.hyperv) hv.hashFields(h);
     this.hvPartition?.hashFields(h);
-    h.words(this.#mmioReadWords);
   }
 
   /**
