@@ -159,10 +159,22 @@ function exprCall(e: Expr): Call | null {
  * ```
  */
 export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[] {
-  // Each actor's first step not done, in step order. Blocks are small: a
-  // scan of what is already out costs less than a set.
+  // Each actor's first step not done, in step order.
   const out: number[] = [];
   const actorOf = plan.actorOf;
+  if (plan.actors.length <= 31) {
+    // The actors already out as the bits of a word (most blocks have a few).
+    let taken = 0;
+    for (let i = 0; i < done.length; i++) {
+      if (done[i]) continue;
+      const bit = 1 << actorOf[i];
+      if ((taken & bit) !== 0) continue;
+      taken |= bit;
+      out.push(i);
+    }
+    return out;
+  }
+  // Many actors: a scan of what is already out costs less than a set.
   next: for (let i = 0; i < done.length; i++) {
     if (done[i]) continue;
     const a = actorOf[i];

@@ -1042,8 +1042,8 @@ export class X86Vm implements VmModel {
    * split irqchip, guest memory already made, irqfds assigned, an armed
    * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: #name, config, trace, xen,
    * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel, #built (set at the
-   * constructor's end); #mmioReadWords is a view of mmioReadCache, which is
-   * saved; scratch: #scanMessage (rewritten before each read); #msi's
+   * constructor's end); mmioReadCache is saved and put back through
+   * #mmioReadWords, a view of its bytes; scratch: #scanMessage (rewritten before each read); #msi's
    * status and message are the last write's, set before they are read.
    */
   snapshot(): (() => boolean) | null {
@@ -1062,14 +1062,15 @@ export class X86Vm implements VmModel {
     const handled = this.#handled?.snapshot();
     const routing = this.routing.snapshot(), bus = this.bus.snapshot();
     const eventfds = [...this.eventfds], cpuid = [...this.#cpuid];
-    const mmioReadCache = this.mmioReadCache.slice();
+    // As words (two a vCPU): a loop of stores puts them back, not a builtin's call.
+    const mmioReadWords = this.#mmioReadWords.slice();
     const x2apicApi = this.x2apicApi, x2apicFormat = this.#msi.options.x2apicFormat;
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
     const kvmclockOffsetNs = this.kvmclockOffsetNs;
     const listed = this.#joinedRun;
     return () => {
-      for (const r of cpus) r();
+      for (let i = 0; i < cpus.length; i++) cpus[i]();
       ioapic?.();
       handled?.();
       pic?.();
@@ -1090,7 +1091,8 @@ export class X86Vm implements VmModel {
       this.eoiBroadcastMode = eoiBroadcastMode;
       this.exceptionPayloadEnabled = exceptionPayloadEnabled;
       this.kvmclockOffsetNs = kvmclockOffsetNs;
-      this.mmioReadCache.set(mmioReadCache);
+      const words = this.#mmioReadWords;
+      for (let i = 0; i < words.length; i++) words[i] = mmioReadWords[i];
       this.x2apicApi = x2apicApi;
       const options = this.#msi.options;
       if (options.x2apicFormat !== x2apicFormat) {
