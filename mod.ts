@@ -42,7 +42,7 @@ export type {
   VmModel,
 } from "./lib/core/platform.ts";
 export { platformEntry } from "./lib/core/platform.ts";
-export { StateVersion } from "./lib/core/state_words.ts";
+export { StateVersion } from "./lib/core/state_version.ts";
 export type * from "./lib/core/table.ts";
 export { drain, OWN_FLAGS, PLUMBING, stepwise } from "./lib/core/table.ts";
 export {

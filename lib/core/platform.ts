@@ -11,7 +11,7 @@
 import type { CommandSpec, HandlerEventSpec, SettingSpec, StateSpec, Val } from "./table.ts";
 import type { Trace } from "./trace.ts";
 import type { EventQueue } from "./event_queue.ts";
-import type { StateVersion } from "./state_words.ts";
+import type { StateVersion } from "./state_version.ts";
 
 /** Services the engine gives a model: the trace, the clock and the timer queue. */
 export interface ModelEnv {

@@ -4,19 +4,14 @@
  * - scratch words: a hook writes what it holds into one array and feeds it
  *   with one `StateHash.block` call, rather than a call per number (a call
  *   cost more than hashing its word, at every state);
- * - {@link StateVersion}: an object whose every write bumps a version has
- *   its digest kept with that version (`StateHash.versioned`) and its
- *   snapshot's restore skipped while the version stands
- *   ({@link restoreVersioned}). The chips a search mostly leaves alone (the
- *   I/O APIC, the 8259s, KVM's routing, the handled vectors) were half of a
- *   fingerprint. The risk is a write that does not bump, which would merge
- *   two states: {@link versionChecks} makes both paths compare with the
- *   words fed afresh, and the tests turn it on over the scenario library.
+ * - {@link restoreVersioned}: the restore of an object whose writes bump
+ *   a `StateVersion` (state_version.ts), skipped while the version stands.
  *
  * @module
  */
 import type { StateHash } from "./platform.ts";
 import { stateHashRecord } from "./state_hash_record.ts";
+import { type StateVersion, versionChecks } from "./state_version.ts";
 
 /**
  * Writes `a`'s elements into `w` from index `k`, 32 at a time: a mask of
@@ -69,65 +64,6 @@ export function maskedWordsSize(length: number): number {
   return length + Math.ceil(length / 32);
 }
 
-/** The last version {@link StateVersion.bump} handed out: versions are never reused. */
-let lastVersion = 0;
-
-/**
- * Whether `scn explore`'s fingerprint checks each digest it kept under a
- * {@link StateVersion} against the words fed afresh, and throws when they
- * differ (a write that did not bump). Off in searches; the tests turn it on
- * over the scenario library ({@link setVersionChecks}).
- */
-export let versionChecks = false;
-
-/**
- * Turns {@link versionChecks} on or off; returns what it was.
- *
- * @example
- * ```ts
- * const was = setVersionChecks(true);
- * try { /* fingerprint states *\/ } finally { setVersionChecks(was); }
- * ```
- */
-export function setVersionChecks(on: boolean): boolean {
-  const was = versionChecks;
-  versionChecks = on;
-  return was;
-}
-
-/**
- * The version of one model object's state, for `scn explore`: every write
- * to that state {@link StateVersion.bump}s it to a number never used
- * before, and a restore puts back the version saved with the state
- * ({@link StateVersion.value}), so that one version always names one
- * content. The fingerprint keeps the object's digest with the version it
- * was made at (`at`, `a`, `b`, the engine's) and feeds it again while the
- * version stands, rather than the object's words.
- *
- * @example
- * ```ts
- * const v = new StateVersion();
- * const saved = v.value;
- * v.bump(); // a write
- * v.value = saved; // the restore of the state saved with it
- * ```
- */
-export class StateVersion {
-  /** The current version. Set only to one saved with the state put back. */
-  value: number = ++lastVersion;
-  /** The version {@link StateVersion.a} and {@link StateVersion.b} were made at (-1: none). */
-  at: number = -1;
-  /** The digest's first lane, kept by the fingerprint. */
-  a: number = 0;
-  /** The digest's second lane. */
-  b: number = 0;
-
-  /** A write to the state: a version never used before. */
-  bump(): void {
-    this.value = ++lastVersion;
-  }
-}
-
 /**
  * A snapshot's restore of an object whose writes bump `version`: `put`
  * (which puts the state saved at version `saved` back) runs only when the
@@ -138,6 +74,7 @@ export class StateVersion {
  *
  * @example
  * ```ts
+ * import { StateVersion } from "./state_version.ts";
  * const v = new StateVersion(), saved = v.value;
  * let x = 1;
  * restoreVersioned(v, saved, {}, (h) => h.n(x), () => (x = 1)); // nothing written: put not run

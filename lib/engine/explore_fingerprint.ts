@@ -37,7 +37,7 @@ import type { StateSpec } from "../core/table.ts";
 import { Trace } from "../core/trace.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import type { HashesFields, StateHash, VmModel } from "../core/platform.ts";
-import { type StateVersion, versionChecks } from "../core/state_words.ts";
+import { type StateVersion, versionChecks } from "../core/state_version.ts";
 import type { RunState } from "./run.ts";
 
 /** The first lane's start: FNV-1a's offset basis (its multiplier is 0x01000193). */

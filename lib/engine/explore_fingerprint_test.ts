@@ -10,7 +10,7 @@ import { ArmVm } from "../arm/vm.ts";
 import { type Covered, runItem, Search, SearchContext } from "./explore.ts";
 import { runProgram, type RunState } from "./run.ts";
 import { Fingerprinter } from "./explore_fingerprint.ts";
-import { setVersionChecks } from "../core/state_words.ts";
+import { setVersionChecks } from "../core/state_version.ts";
 import { collectFiles, fileLoader } from "../load/files.ts";
 import type { I8259ChipView } from "../x86/i8259.ts";
 

@@ -23,7 +23,8 @@
 
 import type { Trace } from "../core/trace.ts";
 import type { StateHash } from "../core/platform.ts";
-import { restoreVersioned, StateVersion } from "../core/state_words.ts";
+import { restoreVersioned } from "../core/state_words.ts";
+import { StateVersion } from "../core/state_version.ts";
 
 /**
  * How a poll-mode read (OCW3 P=1, then a read) is answered.

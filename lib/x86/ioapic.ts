@@ -43,12 +43,8 @@ import {
   splitWords,
 } from "../core/bitfield.ts";
 import { arenaU32, arenaU8 } from "../core/arena.ts";
-import {
-  maskedWords,
-  maskedWordsSize,
-  restoreVersioned,
-  StateVersion,
-} from "../core/state_words.ts";
+import { maskedWords, maskedWordsSize, restoreVersioned } from "../core/state_words.ts";
+import { StateVersion } from "../core/state_version.ts";
 import { msiAddressLow, msiDataWord, MsiDecoder, type MsiSink } from "./msi.ts";
 import type { Trace } from "../core/trace.ts";
 import type { StateHash } from "../core/platform.ts";

@@ -32,12 +32,8 @@
  */
 import { fieldGet } from "../core/bitfield.ts";
 import type { StateHash } from "../core/platform.ts";
-import {
-  maskedWords,
-  maskedWordsSize,
-  restoreVersioned,
-  StateVersion,
-} from "../core/state_words.ts";
+import { maskedWords, maskedWordsSize, restoreVersioned } from "../core/state_words.ts";
+import { StateVersion } from "../core/state_version.ts";
 import type { Trace } from "../core/trace.ts";
 import {
   clearAllVectors,

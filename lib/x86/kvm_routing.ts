@@ -22,7 +22,8 @@ import { EINVAL } from "./errno.ts";
 import type { Ioapic } from "./ioapic.ts";
 import { MsiDecoder, MsiStatus } from "./msi.ts";
 import type { StateHash } from "../core/platform.ts";
-import { restoreVersioned, StateVersion } from "../core/state_words.ts";
+import { restoreVersioned } from "../core/state_words.ts";
+import { StateVersion } from "../core/state_version.ts";
 
 /**
  * `kvm_irq_routing_irqchip.irqchip` values.
