@@ -295,6 +295,8 @@ interface ItemSource {
 class ItemScheduler implements Scheduler {
   /** {@link position}'s words, reused at every state. */
   readonly #position: number[] = [];
+  /** {@link enabledSteps}'s list, reused at every choice. */
+  readonly #enabled: number[] = [];
   k = 0;
   /** Choices made so far where more than one step could run. */
   depth = 0;
@@ -418,7 +420,8 @@ class ItemScheduler implements Scheduler {
       // Never changed: the plan's own array serves (one less per order).
       this.sizes.push(ind.plan.chainSizes);
     }
-    const enabled = enabledSteps(ind.plan, done);
+    // Not kept past this call (the items and sleep sets copy): one array per run.
+    const enabled = enabledSteps(ind.plan, done, this.#enabled);
     if (enabled.length > 1) this.depth++;
     if (this.k < choices.length) {
       const c = choices[this.k++];

@@ -150,7 +150,8 @@ function exprCall(e: Expr): Call | null {
 
 /**
  * The children that may run next: the first not yet run of each actor,
- * ascending. The first of them is the written order's choice.
+ * ascending, written into `out` (a new array when not given). The first of
+ * them is the written order's choice.
  *
  * @example
  * ```ts
@@ -158,10 +159,15 @@ function exprCall(e: Expr): Call | null {
  * enabledSteps(plan, [true, false, false]); // [1, 2] when 1 and 2 belong to different actors
  * ```
  */
-export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[] {
-  // Each actor's first step not done, in step order.
-  const out: number[] = [];
+export function enabledSteps(
+  plan: BlockPlan,
+  done: readonly boolean[],
+  out: number[] = [],
+): number[] {
+  // Each actor's first step not done, in step order, written over `out` by
+  // index (emptying an array frees its store, which the next push makes again).
   const actorOf = plan.actorOf;
+  let n = 0;
   if (plan.actors.length <= 31) {
     // The actors already out as the bits of a word (most blocks have a few).
     let taken = 0;
@@ -170,17 +176,18 @@ export function enabledSteps(plan: BlockPlan, done: readonly boolean[]): number[
       const bit = 1 << actorOf[i];
       if ((taken & bit) !== 0) continue;
       taken |= bit;
-      out.push(i);
+      out[n++] = i;
     }
-    return out;
+  } else {
+    // Many actors: a scan of what is already out costs less than a set.
+    next: for (let i = 0; i < done.length; i++) {
+      if (done[i]) continue;
+      const a = actorOf[i];
+      for (let k = 0; k < n; k++) if (actorOf[out[k]] === a) continue next;
+      out[n++] = i;
+    }
   }
-  // Many actors: a scan of what is already out costs less than a set.
-  next: for (let i = 0; i < done.length; i++) {
-    if (done[i]) continue;
-    const a = actorOf[i];
-    for (let k = 0; k < out.length; k++) if (actorOf[out[k]] === a) continue next;
-    out.push(i);
-  }
+  if (out.length !== n) out.length = n;
   return out;
 }
 

@@ -471,10 +471,12 @@ export class X86Cpu implements CpuModel {
       (this.picInKernel ? 64 : 0) | (this.hasRun ? 128 : 0) | (this.cr4Mce ? 256 : 0) |
       (this.#pvEoiWritten ? 512 : 0) | (this.#pvUnhalted ? 1024 : 0) |
       // The shadow as two bits, not a string hashed at every state.
-      (shadowBits(this.shadow) << 11);
+      (shadowBits(this.shadow) << 11) |
+      // No hypervisor hooks (the rule): a bit, not a null fed by a call.
+      (this.#hooks !== null ? 1 << 13 : 0);
     h.block(w, 7);
     this.run.hashFields(h);
-    h.value(this.#hooks);
+    if (this.#hooks !== null) h.value(this.#hooks);
     // PV EOI never written (the rule): a bit of the flags word, no bigint.
     if (this.#pvEoiWritten) this.pvEoi!.hashFields(h);
   }
