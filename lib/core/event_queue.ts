@@ -57,14 +57,17 @@ export class EventQueue {
   schedule(time: number, fire: () => void): Scheduled {
     const e: Scheduled = { time, seq: this.#seq++, fire, cancelled: false };
     const h = this.#heap;
+    // Sifted up through a hole, not by swaps: a swap's destructuring builds two
+    // arrays where the code runs unoptimized (a short run's timers all do).
+    let i = h.length;
     h.push(e);
-    let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
+      if (!before(e, h[p])) break;
+      h[i] = h[p];
       i = p;
     }
+    h[i] = e;
     return e;
   }
 
@@ -90,18 +93,20 @@ export class EventQueue {
     if (h.length === 0) return undefined;
     const top = h[0];
     const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
+    const n = h.length;
+    if (n > 0) {
+      // `last` sifted down through a hole (see `schedule`): the same moves as swaps.
       let i = 0;
       for (;;) {
         const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
+        let m = last, at = i;
+        if (l < n && before(h[l], m)) m = h[at = l];
+        if (r < n && before(h[r], m)) m = h[at = r];
+        if (at === i) break;
+        h[i] = m;
+        i = at;
       }
+      h[i] = last;
     }
     return top;
   }
