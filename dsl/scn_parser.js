@@ -1105,7 +1105,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 8) === peg$c2) {
+    if (input.startsWith(peg$c2, peg$currPos)) {
       s1 = peg$c2;
       peg$currPos += 8;
     } else {
@@ -1139,7 +1139,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c3) {
+    if (input.startsWith(peg$c3, peg$currPos)) {
       s1 = peg$c3;
       peg$currPos += 6;
     } else {
@@ -1173,7 +1173,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 4) === peg$c4) {
+    if (input.startsWith(peg$c4, peg$currPos)) {
       s1 = peg$c4;
       peg$currPos += 4;
     } else {
@@ -1316,7 +1316,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 5) === peg$c6) {
+    if (input.startsWith(peg$c6, peg$currPos)) {
       s1 = peg$c6;
       peg$currPos += 5;
     } else {
@@ -1324,7 +1324,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 4) === peg$c7) {
+      if (input.startsWith(peg$c7, peg$currPos)) {
         s1 = peg$c7;
         peg$currPos += 4;
       } else {
@@ -1359,7 +1359,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c8) {
+    if (input.startsWith(peg$c8, peg$currPos)) {
       s1 = peg$c8;
       peg$currPos += 6;
     } else {
@@ -1369,7 +1369,7 @@ const peg$parse = (function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 7) === peg$c9) {
+        if (input.startsWith(peg$c9, peg$currPos)) {
           s3 = peg$c9;
           peg$currPos += 7;
         } else {
@@ -1446,7 +1446,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c11) {
+    if (input.startsWith(peg$c11, peg$currPos)) {
       s1 = peg$c11;
       peg$currPos += 2;
     } else {
@@ -1492,7 +1492,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c12) {
+    if (input.startsWith(peg$c12, peg$currPos)) {
       s1 = peg$c12;
       peg$currPos += 3;
     } else {
@@ -1556,7 +1556,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 7) === peg$c14) {
+    if (input.startsWith(peg$c14, peg$currPos)) {
       s1 = peg$c14;
       peg$currPos += 7;
     } else {
@@ -1590,7 +1590,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c15) {
+    if (input.startsWith(peg$c15, peg$currPos)) {
       s1 = peg$c15;
       peg$currPos += 6;
     } else {
@@ -1636,7 +1636,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c16) {
+    if (input.startsWith(peg$c16, peg$currPos)) {
       s1 = peg$c16;
       peg$currPos += 3;
     } else {
@@ -1650,7 +1650,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (s3 !== peg$FAILED) {
           s4 = peg$parseGap();
           if (s4 !== peg$FAILED) {
-            if (input.substr(peg$currPos, 2) === peg$c17) {
+            if (input.startsWith(peg$c17, peg$currPos)) {
               s5 = peg$c17;
               peg$currPos += 2;
             } else {
@@ -1712,7 +1712,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 8) === peg$c18) {
+    if (input.startsWith(peg$c18, peg$currPos)) {
       s1 = peg$c18;
       peg$currPos += 8;
     } else {
@@ -1761,7 +1761,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c19) {
+    if (input.startsWith(peg$c19, peg$currPos)) {
       s1 = peg$c19;
       peg$currPos += 2;
     } else {
@@ -1869,7 +1869,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c20) {
+    if (input.startsWith(peg$c20, peg$currPos)) {
       s1 = peg$c20;
       peg$currPos += 3;
     } else {
@@ -1915,7 +1915,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c20) {
+    if (input.startsWith(peg$c20, peg$currPos)) {
       s1 = peg$c20;
       peg$currPos += 3;
     } else {
@@ -2004,7 +2004,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c8) {
+    if (input.startsWith(peg$c8, peg$currPos)) {
       s1 = peg$c8;
       peg$currPos += 6;
     } else {
@@ -2038,7 +2038,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 6) === peg$c21) {
+    if (input.startsWith(peg$c21, peg$currPos)) {
       s1 = peg$c21;
       peg$currPos += 6;
     } else {
@@ -2072,7 +2072,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c22) {
+    if (input.startsWith(peg$c22, peg$currPos)) {
       s1 = peg$c22;
       peg$currPos += 2;
     } else {
@@ -2090,7 +2090,7 @@ const peg$parse = (function peg$parse(input, options) {
             if (s5 !== peg$FAILED) {
               s6 = peg$currPos;
               s7 = peg$parseBlank();
-              if (input.substr(peg$currPos, 4) === peg$c23) {
+              if (input.startsWith(peg$c23, peg$currPos)) {
                 s8 = peg$c23;
                 peg$currPos += 4;
               } else {
@@ -2276,7 +2276,7 @@ const peg$parse = (function peg$parse(input, options) {
     if (s1 === peg$FAILED) {
       s1 = null;
     }
-    if (input.substr(peg$currPos, 6) === peg$c26) {
+    if (input.startsWith(peg$c26, peg$currPos)) {
       s2 = peg$c26;
       peg$currPos += 6;
     } else {
@@ -2327,7 +2327,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (s1 === peg$FAILED) {
         s1 = null;
       }
-      if (input.substr(peg$currPos, 5) === peg$c27) {
+      if (input.startsWith(peg$c27, peg$currPos)) {
         s2 = peg$c27;
         peg$currPos += 5;
       } else {
@@ -2616,7 +2616,7 @@ const peg$parse = (function peg$parse(input, options) {
       s4 = peg$currPos;
       s5 = peg$parseSpacing();
       if (s5 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c29) {
+        if (input.startsWith(peg$c29, peg$currPos)) {
           s6 = peg$c29;
           peg$currPos += 2;
         } else {
@@ -2817,7 +2817,7 @@ const peg$parse = (function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parseGap();
       if (s4 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c30) {
+        if (input.startsWith(peg$c30, peg$currPos)) {
           s5 = peg$c30;
           peg$currPos += 2;
         } else {
@@ -2851,7 +2851,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parseGap();
         if (s4 !== peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c30) {
+          if (input.startsWith(peg$c30, peg$currPos)) {
             s5 = peg$c30;
             peg$currPos += 2;
           } else {
@@ -2901,7 +2901,7 @@ const peg$parse = (function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parseGap();
       if (s4 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 3) === peg$c31) {
+        if (input.startsWith(peg$c31, peg$currPos)) {
           s5 = peg$c31;
           peg$currPos += 3;
         } else {
@@ -2935,7 +2935,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parseGap();
         if (s4 !== peg$FAILED) {
-          if (input.substr(peg$currPos, 3) === peg$c31) {
+          if (input.startsWith(peg$c31, peg$currPos)) {
             s5 = peg$c31;
             peg$currPos += 3;
           } else {
@@ -2979,7 +2979,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c32) {
+    if (input.startsWith(peg$c32, peg$currPos)) {
       s1 = peg$c32;
       peg$currPos += 3;
     } else {
@@ -3036,7 +3036,7 @@ const peg$parse = (function peg$parse(input, options) {
                   s7 = peg$currPos;
                   s8 = peg$parseSpacing();
                   if (s8 !== peg$FAILED) {
-                    if (input.substr(peg$currPos, 2) === peg$c35) {
+                    if (input.startsWith(peg$c35, peg$currPos)) {
                       s9 = peg$c35;
                       peg$currPos += 2;
                     } else {
@@ -3044,7 +3044,7 @@ const peg$parse = (function peg$parse(input, options) {
                       if (peg$silentFails === 0) { peg$fail(peg$e41); }
                     }
                     if (s9 === peg$FAILED) {
-                      if (input.substr(peg$currPos, 2) === peg$c36) {
+                      if (input.startsWith(peg$c36, peg$currPos)) {
                         s9 = peg$c36;
                         peg$currPos += 2;
                       } else {
@@ -3122,7 +3122,7 @@ const peg$parse = (function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parseGap();
       if (s2 !== peg$FAILED) {
-        if (input.substr(peg$currPos, 4) === peg$c37) {
+        if (input.startsWith(peg$c37, peg$currPos)) {
           s3 = peg$c37;
           peg$currPos += 4;
         } else {
@@ -3164,7 +3164,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 7) === peg$c38) {
+    if (input.startsWith(peg$c38, peg$currPos)) {
       s1 = peg$c38;
       peg$currPos += 7;
     } else {
@@ -3217,7 +3217,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parseGap();
         if (s4 !== peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c17) {
+          if (input.startsWith(peg$c17, peg$currPos)) {
             s5 = peg$c17;
             peg$currPos += 2;
           } else {
@@ -3227,7 +3227,7 @@ const peg$parse = (function peg$parse(input, options) {
           if (s5 !== peg$FAILED) {
             s6 = peg$parseGap();
             if (s6 !== peg$FAILED) {
-              if (input.substr(peg$currPos, 5) === peg$c39) {
+              if (input.startsWith(peg$c39, peg$currPos)) {
                 s7 = peg$c39;
                 peg$currPos += 5;
               } else {
@@ -3365,7 +3365,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 4) === peg$c40) {
+    if (input.startsWith(peg$c40, peg$currPos)) {
       s1 = peg$c40;
       peg$currPos += 4;
     } else {
@@ -3396,7 +3396,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 5) === peg$c41) {
+      if (input.startsWith(peg$c41, peg$currPos)) {
         s1 = peg$c41;
         peg$currPos += 5;
       } else {
@@ -3431,7 +3431,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (s1 !== peg$FAILED) {
           s2 = peg$parseGap();
           if (s2 !== peg$FAILED) {
-            if (input.substr(peg$currPos, 5) === peg$c42) {
+            if (input.startsWith(peg$c42, peg$currPos)) {
               s3 = peg$c42;
               peg$currPos += 5;
             } else {
@@ -3528,7 +3528,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c35) {
+    if (input.startsWith(peg$c35, peg$currPos)) {
       s0 = peg$c35;
       peg$currPos += 2;
     } else {
@@ -3536,7 +3536,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (peg$silentFails === 0) { peg$fail(peg$e41); }
     }
     if (s0 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c36) {
+      if (input.startsWith(peg$c36, peg$currPos)) {
         s0 = peg$c36;
         peg$currPos += 2;
       } else {
@@ -3544,7 +3544,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (peg$silentFails === 0) { peg$fail(peg$e42); }
       }
       if (s0 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c43) {
+        if (input.startsWith(peg$c43, peg$currPos)) {
           s0 = peg$c43;
           peg$currPos += 2;
         } else {
@@ -3552,7 +3552,7 @@ const peg$parse = (function peg$parse(input, options) {
           if (peg$silentFails === 0) { peg$fail(peg$e52); }
         }
         if (s0 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c44) {
+          if (input.startsWith(peg$c44, peg$currPos)) {
             s0 = peg$c44;
             peg$currPos += 2;
           } else {
@@ -3783,7 +3783,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 3) === peg$c31) {
+    if (input.startsWith(peg$c31, peg$currPos)) {
       s1 = peg$c31;
       peg$currPos += 3;
     } else {
@@ -3791,7 +3791,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (peg$silentFails === 0) { peg$fail(peg$e37); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c30) {
+      if (input.startsWith(peg$c30, peg$currPos)) {
         s1 = peg$c30;
         peg$currPos += 2;
       } else {
@@ -3799,7 +3799,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (peg$silentFails === 0) { peg$fail(peg$e36); }
       }
       if (s1 === peg$FAILED) {
-        if (input.substr(peg$currPos, 3) === peg$c32) {
+        if (input.startsWith(peg$c32, peg$currPos)) {
           s1 = peg$c32;
           peg$currPos += 3;
         } else {
@@ -3807,7 +3807,7 @@ const peg$parse = (function peg$parse(input, options) {
           if (peg$silentFails === 0) { peg$fail(peg$e38); }
         }
         if (s1 === peg$FAILED) {
-          if (input.substr(peg$currPos, 4) === peg$c37) {
+          if (input.startsWith(peg$c37, peg$currPos)) {
             s1 = peg$c37;
             peg$currPos += 4;
           } else {
@@ -3815,7 +3815,7 @@ const peg$parse = (function peg$parse(input, options) {
             if (peg$silentFails === 0) { peg$fail(peg$e44); }
           }
           if (s1 === peg$FAILED) {
-            if (input.substr(peg$currPos, 4) === peg$c23) {
+            if (input.startsWith(peg$c23, peg$currPos)) {
               s1 = peg$c23;
               peg$currPos += 4;
             } else {
@@ -3873,7 +3873,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseUnary();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c47) {
+      if (input.startsWith(peg$c47, peg$currPos)) {
         s3 = peg$c47;
         peg$currPos += 2;
       } else {
@@ -3912,7 +3912,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseExpression();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c47) {
+      if (input.startsWith(peg$c47, peg$currPos)) {
         s3 = peg$c47;
         peg$currPos += 2;
       } else {
@@ -4012,7 +4012,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (peg$silentFails === 0) { peg$fail(peg$e59); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c48) {
+        if (input.startsWith(peg$c48, peg$currPos)) {
           s2 = peg$c48;
           peg$currPos += 2;
         } else {
@@ -4020,7 +4020,7 @@ const peg$parse = (function peg$parse(input, options) {
           if (peg$silentFails === 0) { peg$fail(peg$e60); }
         }
         if (s2 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c49) {
+          if (input.startsWith(peg$c49, peg$currPos)) {
             s2 = peg$c49;
             peg$currPos += 2;
           } else {
@@ -4587,7 +4587,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c53) {
+      if (input.startsWith(peg$c53, peg$currPos)) {
         s3 = peg$c53;
         peg$currPos += 2;
       } else {
@@ -4595,7 +4595,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (peg$silentFails === 0) { peg$fail(peg$e68); }
       }
       if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c54) {
+        if (input.startsWith(peg$c54, peg$currPos)) {
           s3 = peg$c54;
           peg$currPos += 2;
         } else {
@@ -4603,7 +4603,7 @@ const peg$parse = (function peg$parse(input, options) {
           if (peg$silentFails === 0) { peg$fail(peg$e69); }
         }
         if (s3 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c55) {
+          if (input.startsWith(peg$c55, peg$currPos)) {
             s3 = peg$c55;
             peg$currPos += 2;
           } else {
@@ -4666,7 +4666,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c57) {
+    if (input.startsWith(peg$c57, peg$currPos)) {
       s1 = peg$c57;
       peg$currPos += 2;
     } else {
@@ -4674,7 +4674,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (peg$silentFails === 0) { peg$fail(peg$e73); }
     }
     if (s1 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c58) {
+      if (input.startsWith(peg$c58, peg$currPos)) {
         s1 = peg$c58;
         peg$currPos += 2;
       } else {
@@ -4724,7 +4724,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c59) {
+      if (input.startsWith(peg$c59, peg$currPos)) {
         s1 = peg$c59;
         peg$currPos += 2;
       } else {
@@ -4732,7 +4732,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (peg$silentFails === 0) { peg$fail(peg$e76); }
       }
       if (s1 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c60) {
+        if (input.startsWith(peg$c60, peg$currPos)) {
           s1 = peg$c60;
           peg$currPos += 2;
         } else {
@@ -5524,7 +5524,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1;
 
     peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c65) {
+    if (input.startsWith(peg$c65, peg$currPos)) {
       s0 = peg$c65;
       peg$currPos += 2;
     } else {
