@@ -479,6 +479,12 @@ export class Pmu {
     this.count(this.validMask, PmuEvent.CPU_CYCLES, k);
     if ((this.cnten & CYCLE_BIT) === 0 || (this.ccfiltr & PMEVTYPER_P) !== 0) return;
     if (!this.allowed(PmuEvent.CPU_CYCLES)) return; // the cycle counter's perf event is CPU_CYCLES
+    // As #add: in doubles while exact, where a 64-bit overflow cannot happen.
+    const c = Number(this.ccntr);
+    if (c + k <= Number.MAX_SAFE_INTEGER) {
+      this.ccntr = BigInt(c + k);
+      return;
+    }
     const sum = this.ccntr + BigInt(k);
     this.ccntr = sum & U64;
     if (sum > U64) {
@@ -507,7 +513,15 @@ export class Pmu {
 
   /** Adds `k` to event counter `i`; whether it overflowed (at 64 bits if `wide`, else 32). */
   #add(i: number, k: number, wide: boolean): boolean {
-    const old = this.counter[i], kk = BigInt(k);
+    const old = this.counter[i];
+    // Every retired instruction counts: in doubles while exact (below 2^53, as the event
+    // counters' reset value and most a guest writes are), one BigInt made, not five.
+    const o = Number(old);
+    if (o + k <= Number.MAX_SAFE_INTEGER) {
+      this.counter[i] = BigInt(o + k);
+      return !wide && (o % 0x1_0000_0000) + k > 0xffff_ffff;
+    }
+    const kk = BigInt(k);
     this.counter[i] = (old + kk) & U64;
     const m = wide ? U64 : U32;
     return (old & m) + kk > m;
