@@ -1421,17 +1421,18 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * ICPENDR0 reads as 0.
    */
   getRedistReg(vcpuId: number, offset: number): number {
-    const what = `REDIST_REGS vcpu ${vcpuId} offset 0x${offset.toString(16)}`;
+    // Built only for the trace: the vgic_irq ports read and write registers in loops.
+    const what = () => `REDIST_REGS vcpu ${vcpuId} offset 0x${offset.toString(16)}`;
     if (this.version !== 3) {
-      this.#emit("kvm", "get_attr", `${what}: -ENXIO (a GICv2 has no redistributors)`);
+      this.#emit("kvm", "get_attr", `${what()}: -ENXIO (a GICv2 has no redistributors)`);
       return -ENXIO;
     }
     if (!this.vcpuExists(vcpuId)) {
-      this.#emit("kvm", "get_attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
+      this.#emit("kvm", "get_attr", `${what()}: -EINVAL (no vCPU has that MPIDR)`);
       return -EINVAL;
     }
     if (!this.initialized) {
-      this.#emit("kvm", "get_attr", `${what}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
+      this.#emit("kvm", "get_attr", `${what()}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
       return -EBUSY;
     }
     const rd = this.rds[vcpuId];
@@ -1446,7 +1447,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     // never Last; before any region is set none has one.
     if (offset === GicrOffset.TYPER && this.device.regions.length === 0) v &= ~GICR_TYPER_LAST;
     v >>>= 0;
-    this.#emit("kvm", "get_attr", `${what} = 0x${v.toString(16)}`);
+    if (this.trace.enabled) this.#emit("kvm", "get_attr", `${what()} = 0x${v.toString(16)}`);
     return v;
   }
 
@@ -1483,17 +1484,17 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * (`vgic_v3_attr_regs_access`): -ENXIO on a GICv2, -EINVAL for a vCPU
    * that does not exist, -EBUSY before CTRL_INIT. 0 when the access may go on.
    */
-  #attrCheck(vcpuId: number, what: string, allowedPreInit = false): number {
+  #attrCheck(vcpuId: number, what: () => string, allowedPreInit = false): number {
     if (this.version !== 3) {
-      this.#emit("kvm", "attr", `${what}: -ENXIO (a GICv2 has no such group)`);
+      this.#emit("kvm", "attr", `${what()}: -ENXIO (a GICv2 has no such group)`);
       return -ENXIO;
     }
     if (!this.vcpuExists(vcpuId)) {
-      this.#emit("kvm", "attr", `${what}: -EINVAL (no vCPU has that MPIDR)`);
+      this.#emit("kvm", "attr", `${what()}: -EINVAL (no vCPU has that MPIDR)`);
       return -EINVAL;
     }
     if (!this.initialized && !allowedPreInit) {
-      this.#emit("kvm", "attr", `${what}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
+      this.#emit("kvm", "attr", `${what()}: -EBUSY (before KVM_DEV_ARM_VGIC_CTRL_INIT)`);
       return -EBUSY;
     }
     return 0;
@@ -1592,13 +1593,14 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * guest writes it. Returns 0 or -ENXIO / -EINVAL / -EBUSY.
    */
   setRegAttr(group: "dist" | "redist", vcpuId: number, offset: number, value: number): number {
-    const what = `${group === "dist" ? "DIST" : "REDIST"}_REGS offset 0x${offset.toString(16)}`;
+    const what = () =>
+      `${group === "dist" ? "DIST" : "REDIST"}_REGS offset 0x${offset.toString(16)}`;
     const idReg = group === "dist" && (offset === GicdOffset.IIDR || offset === GicdOffset.TYPER2);
     const check = this.#attrCheck(group === "dist" ? 0 : vcpuId, what, idReg);
     if (check !== 0) return check;
     if (idReg) {
       const r = this.#writeDistId(offset, value);
-      this.#emit("kvm", "set_attr", `${what} <- 0x${(value >>> 0).toString(16)}: ${r}`);
+      this.#emit("kvm", "set_attr", `${what()} <- 0x${(value >>> 0).toString(16)}: ${r}`);
       return r;
     }
     const bankOffset = group === "dist" ? offset : offset - GicrOffset.SGI_BASE;
@@ -1645,7 +1647,9 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     } else {
       this.writeGicr(vcpuId, offset, value >>> 0, 4);
     }
-    this.#emit("kvm", "set_attr", `${what} <- 0x${(value >>> 0).toString(16)}`);
+    if (this.trace.enabled) {
+      this.#emit("kvm", "set_attr", `${what()} <- 0x${(value >>> 0).toString(16)}`);
+    }
     return 0;
   }
 
@@ -1657,7 +1661,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    * -EBUSY.
    */
   getDistReg(offset: number): number {
-    const what = `DIST_REGS offset 0x${offset.toString(16)}`;
+    const what = () => `DIST_REGS offset 0x${offset.toString(16)}`;
     // reg_allowed_pre_init: GICD_IIDR and GICD_TYPER2 before CTRL_INIT too.
     const idReg = offset === GicdOffset.IIDR || offset === GicdOffset.TYPER2;
     const check = this.#attrCheck(0, what, idReg);
@@ -1673,7 +1677,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
     } else if (offset >= UACCESS_ICPENDR && offset < UACCESS_ICPENDR + 0x80) v = 0;
     else v = Number(this.dist.read(offset, 4));
     v >>>= 0;
-    this.#emit("kvm", "get_attr", `${what} = 0x${v.toString(16)}`);
+    if (this.trace.enabled) this.#emit("kvm", "get_attr", `${what()} = 0x${v.toString(16)}`);
     return v;
   }
 
@@ -1692,7 +1696,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   cpuSysreg(vcpuId: number, name: string, write?: bigint): bigint | number {
     const what = `CPU_SYSREGS ICC_${name.toUpperCase()}_EL1`;
-    const check = this.#attrCheck(vcpuId, what);
+    const check = this.#attrCheck(vcpuId, () => what);
     if (check !== 0) return check;
     const cif = this.cifs[vcpuId];
     const v = write === undefined ? 0 : Number(write & 0xffff_ffffn);
@@ -1762,7 +1766,7 @@ export class Gic implements PendingView, LpiInvalidator, ItsHost {
    */
   levelInfo(vcpuId: number, intid: number, write?: number): number {
     const what = `LEVEL_INFO intid ${intid}`;
-    const check = this.#attrCheck(vcpuId, what);
+    const check = this.#attrCheck(vcpuId, () => what);
     if (check !== 0) return check;
     // The attribute holds the INTID in bits 9:0 and the info type above
     // (KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT 10): an INTID past 1023 spills

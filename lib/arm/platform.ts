@@ -2544,14 +2544,19 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "value", type: U32, doc: "the 32-bit value" },
     ],
     returns: "0, -EBUSY before vgic_init, -EINVAL for no such vCPU, -ENXIO on GICv2",
-    run: (vm, _c, a, source) =>
-      acting(
+    run: (vm, _c, a, source) => {
+      // The vgic_irq ports save and restore registers in loops: no text unless traced.
+      const body = () =>
+        vm.gic.setRegAttr("redist", a.vcpu as number, a.offset as number, a.value as number);
+      if (!vm.trace.enabled) return body();
+      return acting(
         vm,
         source,
         "ioctl",
         `KVM_SET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
-        () => vm.gic.setRegAttr("redist", a.vcpu as number, a.offset as number, a.value as number),
-      ),
+        body,
+      );
+    },
   }),
   onDeviceFd("vgic", {
     actor: "vmm",
@@ -2567,18 +2572,26 @@ const VMM_COMMANDS: Cmd[] = [
       V2_ATTR_VCPU,
     ],
     returns: "the value, or -EBUSY (GICv3 before vgic_init), -EINVAL, -ENXIO",
-    run: (vm, _c, a, source) =>
-      acting(
+    run: (vm, _c, a, source) => {
+      const body = () =>
+        vm.gic.version === 2
+          ? v2Attr(
+            vm,
+            "get_attr",
+            "DIST_REGS",
+            a,
+            () => gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number),
+          )
+          : vm.gic.getDistReg(a.offset as number);
+      if (!vm.trace.enabled) return body();
+      return acting(
         vm,
         source,
         "ioctl",
         `KVM_GET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
-        () =>
-          vm.gic.version === 2
-            ? v2Attr(vm, "get_attr", "DIST_REGS", a, () =>
-              gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number))
-            : vm.gic.getDistReg(a.offset as number),
-      ),
+        body,
+      );
+    },
   }),
   onDeviceFd("vgic", {
     actor: "vmm",
@@ -2595,18 +2608,26 @@ const VMM_COMMANDS: Cmd[] = [
       V2_ATTR_VCPU,
     ],
     returns: "0, or -EBUSY (GICv3 before vgic_init), -EINVAL, -ENXIO",
-    run: (vm, _c, a, source) =>
-      acting(
+    run: (vm, _c, a, source) => {
+      const body = () =>
+        vm.gic.version === 2
+          ? v2Attr(
+            vm,
+            "set_attr",
+            "DIST_REGS",
+            a,
+            () => gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number, a.value as number),
+          )
+          : vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number);
+      if (!vm.trace.enabled) return body();
+      return acting(
         vm,
         source,
         "ioctl",
         `KVM_SET_DEVICE_ATTR DIST_REGS offset ${hex(a.offset)}`,
-        () =>
-          vm.gic.version === 2
-            ? v2Attr(vm, "set_attr", "DIST_REGS", a, () =>
-              gicv2DistUaccess(vm.gic, a.vcpu as number, a.offset as number, a.value as number))
-            : vm.gic.setRegAttr("dist", 0, a.offset as number, a.value as number),
-      ),
+        body,
+      );
+    },
   }),
   onDeviceFd("vgic", {
     actor: "vmm",
@@ -2740,14 +2761,17 @@ const VMM_COMMANDS: Cmd[] = [
       },
     ],
     returns: "the value, or -EBUSY before vgic_init, -EINVAL for no such vCPU, -ENXIO on GICv2",
-    run: (vm, _c, a, source) =>
-      acting(
+    run: (vm, _c, a, source) => {
+      const body = () => vm.gic.getRedistReg(a.vcpu as number, a.offset as number);
+      if (!vm.trace.enabled) return body();
+      return acting(
         vm,
         source,
         "ioctl",
         `KVM_GET_DEVICE_ATTR REDIST_REGS vcpu ${a.vcpu} offset ${hex(a.offset)}`,
-        () => vm.gic.getRedistReg(a.vcpu as number, a.offset as number),
-      ),
+        body,
+      );
+    },
   }),
   ...timerAttrCommands(),
   ...pmuAttrCommands(),
