@@ -19,6 +19,29 @@ function isIdentifierPart(c) {
   return isLetter(c) || (c >= 48 && c <= 57) || c === 95;
 }
 
+// Whether BinaryOp could match at `pos`: past spaces and tabs, an operator's
+// first character or a backslash (a continued line, which the rule decides).
+function operatorAhead(input, pos) {
+  let c = input.charCodeAt(pos);
+  while (c === 32 || c === 9) c = input.charCodeAt(++pos);
+  switch (c) {
+    case 124: // |
+    case 94: // ^
+    case 38: // &
+    case 60: // <
+    case 62: // >
+    case 43: // +
+    case 42: // *
+    case 47: // /
+    case 37: // %
+    case 45: // -
+    case 92: // backslash
+      return true;
+    default:
+      return false;
+  }
+}
+
 function number(text, loc) {
   return { kind: "number", value: parseInteger(text), text, loc };
 }
@@ -468,34 +491,35 @@ const peg$parse = (function peg$parse(input, options) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
   const peg$f51 = (function peg$f51(head, tail) {    return expression(head, tail);  });
-  const peg$f52 = (function peg$f52(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
-  const peg$f53 = (function peg$f53(operand) {    return { kind: "neg", operand, loc: location() };  });
-  const peg$f54 = (function peg$f54(expr) {    return { kind: "paren", expr, loc: location() };  });
-  const peg$f55 = (function peg$f55(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f56 = (function peg$f56(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f57 = (function peg$f57(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f58 = (function peg$f58(head, tail) {    return [head, ...tail];  });
-  const peg$f59 = (function peg$f59(digits, unit) {
+  const peg$f52 = (function peg$f52() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
+  const peg$f53 = (function peg$f53(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f54 = (function peg$f54(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f55 = (function peg$f55(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f56 = (function peg$f56(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f57 = (function peg$f57(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f58 = (function peg$f58(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f59 = (function peg$f59(head, tail) {    return [head, ...tail];  });
+  const peg$f60 = (function peg$f60(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f60 = (function peg$f60() {    return number(text(), location());  });
   const peg$f61 = (function peg$f61() {    return number(text(), location());  });
   const peg$f62 = (function peg$f62() {    return number(text(), location());  });
-  const peg$f63 = (function peg$f63() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f64 = (function peg$f64(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f65 = (function peg$f65() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f66 = (function peg$f66(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f67 = (function peg$f67(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f68 = (function peg$f68(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f69 = (function peg$f69(head, tail) {
+  const peg$f63 = (function peg$f63() {    return number(text(), location());  });
+  const peg$f64 = (function peg$f64() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f65 = (function peg$f65(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f66 = (function peg$f66() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f67 = (function peg$f67(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f68 = (function peg$f68(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f69 = (function peg$f69(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f70 = (function peg$f70(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f70 = (function peg$f70(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f71 = (function peg$f71(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f72 = (function peg$f72() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f73 = (function peg$f73() {
+  const peg$f71 = (function peg$f71(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f72 = (function peg$f72(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f73 = (function peg$f73() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f74 = (function peg$f74() {
     let c = input.charCodeAt(peg$currPos);
     for (;;) {
       while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -504,43 +528,43 @@ const peg$parse = (function peg$parse(input, options) {
       c = input.charCodeAt(peg$currPos);
     }
   });
-  const peg$f74 = (function peg$f74() {
+  const peg$f75 = (function peg$f75() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f75 = (function peg$f75() {
+  const peg$f76 = (function peg$f76() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f76 = (function peg$f76() {
+  const peg$f77 = (function peg$f77() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f77 = (function peg$f77() {
+  const peg$f78 = (function peg$f78() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f78 = (function peg$f78() {
+  const peg$f79 = (function peg$f79() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f79 = (function peg$f79() {
+  const peg$f80 = (function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f80 = (function peg$f80() {
+  const peg$f81 = (function peg$f81() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f81 = (function peg$f81() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f82 = (function peg$f82() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -3999,6 +4023,33 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseBinaryOp = (function peg$parseBinaryOp() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    peg$savedPos = peg$currPos;
+    s1 = peg$f52();
+    if (s1) {
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseBinaryOpParts();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  });
+
+  const peg$parseBinaryOpParts = (function peg$parseBinaryOpParts() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -4167,7 +4218,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f52(s3);
+          s0 = peg$f53(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4210,7 +4261,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f53(s3);
+            s0 = peg$f54(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4258,7 +4309,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f54(s3);
+              s0 = peg$f55(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4304,7 +4355,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f55(s3);
+                s0 = peg$f56(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4374,7 +4425,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f56(s3);
+            s0 = peg$f57(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4424,7 +4475,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f57(s3);
+            s0 = peg$f58(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4544,7 +4595,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f58(s1, s2);
+      s0 = peg$f59(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4639,7 +4690,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f59(s1, s2);
+          s0 = peg$f60(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4705,7 +4756,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f60();
+            s0 = peg$f61();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4763,7 +4814,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f61();
+              s0 = peg$f62();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4804,7 +4855,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f62();
+              s0 = peg$f63();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4852,7 +4903,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f63();
+          s0 = peg$f64();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4890,7 +4941,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f64(s2);
+          s0 = peg$f65(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4916,7 +4967,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f65();
+          s0 = peg$f66();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4961,7 +5012,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f66(s2);
+          s0 = peg$f67(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4989,7 +5040,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f67(s2);
+            s0 = peg$f68(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5040,7 +5091,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f68(s2);
+        s0 = peg$f69(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5071,7 +5122,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f69(s1, s2);
+      s0 = peg$f70(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5095,7 +5146,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f70(s2);
+        s0 = peg$f71(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5129,7 +5180,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f71(s3);
+                s0 = peg$f72(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5165,7 +5216,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifierRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f72();
+        s0 = peg$f73();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5215,7 +5266,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f73();
+    s0 = peg$f74();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5229,7 +5280,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f74();
+    s0 = peg$f75();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5243,7 +5294,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f75();
+    s0 = peg$f76();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5257,7 +5308,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f76();
+    s0 = peg$f77();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5271,7 +5322,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f77();
+    s0 = peg$f78();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5285,7 +5336,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f78();
+    s0 = peg$f79();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5299,7 +5350,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f79();
+    s0 = peg$f80();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5365,7 +5416,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f80();
+    s0 = peg$f81();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5502,7 +5553,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f81();
+        s0 = peg$f82();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
