@@ -42,6 +42,15 @@ function operatorAhead(input, pos) {
   }
 }
 
+// Whether Duration could match at `pos`: a digit, digits and underscores,
+// then the first letter of a unit (ns, us, ms, s).
+function unitAhead(input, pos) {
+  let c = input.charCodeAt(pos);
+  if (c < 48 || c > 57) return false;
+  do c = input.charCodeAt(++pos); while ((c >= 48 && c <= 57) || c === 95);
+  return c === 110 || c === 117 || c === 109 || c === 115;
+}
+
 function number(text, loc) {
   return { kind: "number", value: parseInteger(text), text, loc };
 }
@@ -499,27 +508,28 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$f57 = (function peg$f57(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
   const peg$f58 = (function peg$f58(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
   const peg$f59 = (function peg$f59(head, tail) {    return [head, ...tail];  });
-  const peg$f60 = (function peg$f60(digits, unit) {
+  const peg$f60 = (function peg$f60() {    return unitAhead(input, peg$currPos);  });
+  const peg$f61 = (function peg$f61(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f61 = (function peg$f61() {    return number(text(), location());  });
   const peg$f62 = (function peg$f62() {    return number(text(), location());  });
   const peg$f63 = (function peg$f63() {    return number(text(), location());  });
-  const peg$f64 = (function peg$f64() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f65 = (function peg$f65(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f66 = (function peg$f66() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f67 = (function peg$f67(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f68 = (function peg$f68(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f69 = (function peg$f69(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f70 = (function peg$f70(head, tail) {
+  const peg$f64 = (function peg$f64() {    return number(text(), location());  });
+  const peg$f65 = (function peg$f65() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f66 = (function peg$f66(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f67 = (function peg$f67() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f68 = (function peg$f68(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f69 = (function peg$f69(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f70 = (function peg$f70(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f71 = (function peg$f71(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f71 = (function peg$f71(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f72 = (function peg$f72(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f73 = (function peg$f73() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f74 = (function peg$f74() {
+  const peg$f72 = (function peg$f72(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f73 = (function peg$f73(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f74 = (function peg$f74() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f75 = (function peg$f75() {
     let c = input.charCodeAt(peg$currPos);
     for (;;) {
       while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -528,43 +538,43 @@ const peg$parse = (function peg$parse(input, options) {
       c = input.charCodeAt(peg$currPos);
     }
   });
-  const peg$f75 = (function peg$f75() {
+  const peg$f76 = (function peg$f76() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f76 = (function peg$f76() {
+  const peg$f77 = (function peg$f77() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f77 = (function peg$f77() {
+  const peg$f78 = (function peg$f78() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f78 = (function peg$f78() {
+  const peg$f79 = (function peg$f79() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f79 = (function peg$f79() {
+  const peg$f80 = (function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f80 = (function peg$f80() {
+  const peg$f81 = (function peg$f81() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f81 = (function peg$f81() {
+  const peg$f82 = (function peg$f82() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f82 = (function peg$f82() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f83 = (function peg$f83() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -4605,72 +4615,39 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseDuration = (function peg$parseDuration() {
-    let s0, s1, s2, s3, s4;
+    let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
     s0 = peg$currPos;
-    s1 = peg$currPos;
-    s2 = peg$currPos;
-    s3 = input.charAt(peg$currPos);
-    if (peg$r6.test(s3)) {
-      peg$currPos++;
+    peg$savedPos = peg$currPos;
+    s1 = peg$f60();
+    if (s1) {
+      s1 = undefined;
     } else {
-      s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e67); }
-    }
-    if (s3 !== peg$FAILED) {
-      s4 = peg$parseDecimalRest();
-      if (s4 !== peg$FAILED) {
-        s3 = [s3, s4];
-        s2 = s3;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s2;
-      s2 = peg$FAILED;
-    }
-    if (s2 !== peg$FAILED) {
-      s1 = input.substring(s1, peg$currPos);
-    } else {
-      s1 = s2;
+      s1 = peg$FAILED;
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.startsWith(peg$c53, peg$currPos)) {
-        s3 = peg$c53;
-        peg$currPos += 2;
+      s3 = peg$currPos;
+      s4 = input.charAt(peg$currPos);
+      if (peg$r6.test(s4)) {
+        peg$currPos++;
       } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e68); }
+        s4 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e67); }
       }
-      if (s3 === peg$FAILED) {
-        if (input.startsWith(peg$c54, peg$currPos)) {
-          s3 = peg$c54;
-          peg$currPos += 2;
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseDecimalRest();
+        if (s5 !== peg$FAILED) {
+          s4 = [s4, s5];
+          s3 = s4;
         } else {
+          peg$currPos = s3;
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e69); }
         }
-        if (s3 === peg$FAILED) {
-          if (input.startsWith(peg$c55, peg$currPos)) {
-            s3 = peg$c55;
-            peg$currPos += 2;
-          } else {
-            s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e70); }
-          }
-          if (s3 === peg$FAILED) {
-            if (input.charCodeAt(peg$currPos) === 115) {
-              s3 = peg$c56;
-              peg$currPos++;
-            } else {
-              s3 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e71); }
-            }
-          }
-        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
       }
       if (s3 !== peg$FAILED) {
         s2 = input.substring(s2, peg$currPos);
@@ -4679,18 +4656,63 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         s3 = peg$currPos;
-        peg$silentFails++;
-        s4 = peg$parseIdentifierPart();
-        peg$silentFails--;
-        if (s4 === peg$FAILED) {
-          s3 = undefined;
+        if (input.startsWith(peg$c53, peg$currPos)) {
+          s4 = peg$c53;
+          peg$currPos += 2;
         } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e68); }
+        }
+        if (s4 === peg$FAILED) {
+          if (input.startsWith(peg$c54, peg$currPos)) {
+            s4 = peg$c54;
+            peg$currPos += 2;
+          } else {
+            s4 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e69); }
+          }
+          if (s4 === peg$FAILED) {
+            if (input.startsWith(peg$c55, peg$currPos)) {
+              s4 = peg$c55;
+              peg$currPos += 2;
+            } else {
+              s4 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e70); }
+            }
+            if (s4 === peg$FAILED) {
+              if (input.charCodeAt(peg$currPos) === 115) {
+                s4 = peg$c56;
+                peg$currPos++;
+              } else {
+                s4 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e71); }
+              }
+            }
+          }
+        }
+        if (s4 !== peg$FAILED) {
+          s3 = input.substring(s3, peg$currPos);
+        } else {
+          s3 = s4;
         }
         if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f60(s1, s2);
+          s4 = peg$currPos;
+          peg$silentFails++;
+          s5 = peg$parseIdentifierPart();
+          peg$silentFails--;
+          if (s5 === peg$FAILED) {
+            s4 = undefined;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+          if (s4 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f61(s2, s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4756,7 +4778,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f61();
+            s0 = peg$f62();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4814,7 +4836,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f62();
+              s0 = peg$f63();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4855,7 +4877,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f63();
+              s0 = peg$f64();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4903,7 +4925,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f64();
+          s0 = peg$f65();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4941,7 +4963,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f65(s2);
+          s0 = peg$f66(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4967,7 +4989,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f66();
+          s0 = peg$f67();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5012,7 +5034,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f67(s2);
+          s0 = peg$f68(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5040,7 +5062,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f68(s2);
+            s0 = peg$f69(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5091,7 +5113,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f69(s2);
+        s0 = peg$f70(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5122,7 +5144,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f70(s1, s2);
+      s0 = peg$f71(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5146,7 +5168,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f71(s2);
+        s0 = peg$f72(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5180,7 +5202,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f72(s3);
+                s0 = peg$f73(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5216,7 +5238,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifierRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f73();
+        s0 = peg$f74();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5266,7 +5288,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f74();
+    s0 = peg$f75();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5280,7 +5302,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f75();
+    s0 = peg$f76();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5294,7 +5316,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f76();
+    s0 = peg$f77();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5308,7 +5330,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f77();
+    s0 = peg$f78();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5322,7 +5344,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f78();
+    s0 = peg$f79();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5336,7 +5358,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f79();
+    s0 = peg$f80();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5350,7 +5372,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f80();
+    s0 = peg$f81();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5416,7 +5438,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f81();
+    s0 = peg$f82();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5553,7 +5575,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f82();
+        s0 = peg$f83();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
