@@ -401,11 +401,15 @@ class Interpreter {
   /** Per VM, per vCPU: frames that ended, to be reused by the next take. */
   readonly spareFrames: Frame[][][];
   /**
-   * What handler steps' bindings hid, a stack of names and values: a step's
-   * entries lie above the depth {@link Interpreter.bind} returned.
+   * What handler steps' bindings hid, a stack of names and values
+   * `hiddenDepth` deep: a step's entries lie above the depth
+   * {@link Interpreter.bind} returned. The arrays are never popped: V8 gives
+   * an emptied array's store back, and a handler's every step bound and
+   * unbound, so each made two new stores (7 MB in vgic_lpi_stress).
    */
   readonly hiddenNames: string[] = [];
   readonly hiddenValues: (Val | undefined)[] = [];
+  hiddenDepth = 0;
   readonly env = new Map<string, Val>();
   readonly history: History;
   /** Every broken expectation, in the order seen. */
@@ -466,13 +470,13 @@ class Interpreter {
    * See {@link RunState.snapshot}. Fixed for the run, not saved: program,
    * vms (saved by their own hooks), trace, queue (emptied), maxSteps,
    * scheduler, onStep, compiled, settlesOne; spareFrames is a pool of frames to reuse,
-   * whatever they held; hiddenNames, hiddenValues, windowVm, windowCpu and
-   * restartable are empty or unset wherever a snapshot is taken.
+   * whatever they held; hiddenNames, hiddenValues (hiddenDepth 0), windowVm,
+   * windowCpu and restartable are empty or unset wherever a snapshot is taken.
    */
   snapshot(): (() => boolean) | null {
     // Trace events carry ids the models keep as causes; handler bindings
     // and a `run vcpuN { }` window live on the JavaScript stack.
-    if (this.trace.enabled || this.hiddenNames.length > 0 || this.windowVm >= 0) return null;
+    if (this.trace.enabled || this.hiddenDepth > 0 || this.windowVm >= 0) return null;
     const queue = this.queue.snapshot();
     if (queue === null) return null;
     const vms: (() => boolean)[] = [];
@@ -1375,27 +1379,32 @@ class Interpreter {
    * {@link Interpreter.unbind}.
    */
   bind(frames: readonly Frame[]): number {
-    const depth = this.hiddenNames.length;
+    const depth = this.hiddenDepth, names = this.hiddenNames, values = this.hiddenValues;
+    let d = depth;
     for (let k = 0; k < frames.length; k++) {
       const f = frames[k];
       for (let i = 0; i < f.binds.length; i++) {
         const name = f.binds[i].name;
-        this.hiddenNames.push(name);
-        this.hiddenValues.push(this.env.get(name));
+        names[d] = name;
+        values[d++] = this.env.get(name);
         this.env.set(name, f.binds[i].from === "ack" ? f.ack : f.vector);
       }
     }
+    this.hiddenDepth = d;
     return depth;
   }
 
   /** Restores what {@link Interpreter.bind} hid, innermost first, down to `depth`. */
   unbind(depth: number): void {
     const names = this.hiddenNames, values = this.hiddenValues;
-    while (names.length > depth) {
-      const name = names.pop()!, v = values.pop();
-      if (v === undefined) this.env.delete(name);
-      else this.env.set(name, v);
+    for (let d = this.hiddenDepth - 1; d >= depth; d--) {
+      const v = values[d];
+      // Nothing kept alive above the depth.
+      values[d] = undefined;
+      if (v === undefined) this.env.delete(names[d]);
+      else this.env.set(names[d], v);
     }
+    this.hiddenDepth = depth;
   }
 
   /** The first handler declared for what was taken. */
