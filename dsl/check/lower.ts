@@ -1649,6 +1649,26 @@ function matchPattern(
 ): { indexes: Expr[] } | null {
   const tokens = tokensOf(pattern);
   if (tokens.length !== segs.length) return null;
+  // Most candidates (every `vcpu#.x.y` for `vcpu0.lapic.isr`) fail at a name: found
+  // first, with nothing built, up to the first index to lower (an error there is
+  // raised in token order, as below).
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i], s = segs[i];
+    if (t === "[#]") {
+      if (s.kind !== "index") return null;
+      break;
+    } else if (t.endsWith("#")) {
+      if (s.kind !== "field") return null;
+      const stem = t.length - 1;
+      if ("index" in s) {
+        if (s.name.length !== stem || !t.startsWith(s.name)) return null;
+        break;
+      }
+      if (!s.name.startsWith(t.slice(0, stem)) || !digitsFrom(s.name, stem)) return null;
+    } else if (s.kind !== "field" || s.name !== t) {
+      return null;
+    }
+  }
   const indexes: Expr[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i], s = segs[i];
