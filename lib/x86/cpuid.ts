@@ -19,6 +19,12 @@ import type { X86Command } from "./command.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
 import type { X86Vm } from "./vm.ts";
 import { invtscSuppressed } from "./hyperv_cpuid.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
+
+/** A Xen PV domain: its CPUID is Xen's PV policy, without the HVM-only features and IDs. */
+function xenPv(vm: X86Vm): boolean {
+  return vm.config.hypervisor === "xen" && vm.config.xenDomain === "pv";
+}
 
 /** One CPUID field: where it is, and what the model says it holds. */
 export interface CpuidField {
@@ -54,8 +60,9 @@ export const CPUID_FIELDS: Readonly<Record<string, CpuidField>> = {
     leaf: 1,
     reg: "ecx",
     bits: { name: "x2apic", lsb: 21, width: 1 },
-    get: (vm, cpu) => +vm.cpuidBits(cpu).x2apic,
-    doc: "CPUID.1:ECX[21], x2APIC: as KVM_SET_CPUID2 set it (1 until then)",
+    get: (vm, cpu) => xenPv(vm) ? 0 : +vm.cpuidBits(cpu).x2apic,
+    doc: "CPUID.1:ECX[21], x2APIC: as KVM_SET_CPUID2 set it (1 until then; a Xen PV domain: 0, " +
+      "X2APIC is an HVM-only feature in Xen's cpufeatureset.h)",
   },
   tsc_deadline: {
     leaf: 1,
@@ -68,9 +75,9 @@ export const CPUID_FIELDS: Readonly<Record<string, CpuidField>> = {
     leaf: 1,
     reg: "ebx",
     bits: { name: "initial_apic_id", lsb: 24, width: 8 },
-    get: (vm, cpu) => vm.cpus[cpu].lapic.x2apicId & 0xff,
+    get: (vm, cpu) => xenPv(vm) ? 0 : vm.cpus[cpu].lapic.x2apicId & 0xff,
     doc:
-      "CPUID.1:EBX[31:24], the initial xAPIC ID: the vCPU index, as the VMM sets it (Xen: twice it)",
+      "CPUID.1:EBX[31:24], the initial xAPIC ID: the vCPU index, as the VMM sets it (Xen: twice it; a Xen PV domain: 0, guest_cpuid sets it for HVM only)",
   },
   invtsc: {
     leaf: 0x8000_0007,
@@ -91,7 +98,15 @@ export const CPUID_FIELDS: Readonly<Record<string, CpuidField>> = {
     leaf: 0xb,
     reg: "edx",
     bits: { name: "x2apic_id", lsb: 0, width: 32 },
-    get: (vm, cpu) => vm.cpus[cpu].lapic.x2apicId,
+    get: (vm, cpu) => {
+      if (xenPv(vm)) {
+        throw new CommandInputError(
+          "CPUID leaf 0xB in a Xen PV domain: Xen fixes its x2APIC ID only for guests with x2APIC " +
+            "(HVM); what a PV guest reads there is not modelled",
+        );
+      }
+      return vm.cpus[cpu].lapic.x2apicId;
+    },
     doc: "CPUID.0BH:EDX, the x2APIC ID: the vCPU index, as the VMM sets it (Xen: twice it)",
   },
 };
