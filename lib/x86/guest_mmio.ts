@@ -122,7 +122,10 @@ export function userspaceMmio(vm: X86Vm, cpu: number, addr: number): string | nu
   const io = vm.ioapic;
   if (!io && window) {
     return `0x${addr.toString(16)} is in the I/O APIC window, which this irqchip leaves to the ` +
-      `VMM (KVM_EXIT_MMIO): not modelled`;
+      `VMM (KVM_EXIT_MMIO): not modelled` + (vm.qemuIoapic
+        ? " as a raw access; QEMU's I/O APIC ('split_ioapic qemu') answers 'read' and 'write' " +
+          "of its registers (ioapic.<name>)"
+        : "");
   }
   if (io && window && !ioapicInRange(io, addr)) {
     return `0x${addr.toString(16)} is in the I/O APIC window, but KVM_SET_IRQCHIP moved its ` +

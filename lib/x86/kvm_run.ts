@@ -53,6 +53,8 @@ export const KvmExit = {
   None: 0,
   /** KVM_EXIT_HLT: HLT without an in-kernel LAPIC. */
   Hlt: 5,
+  /** KVM_EXIT_MMIO: an access no in-kernel device answers (userspace's I/O APIC). */
+  Mmio: 6,
   /** KVM_EXIT_IRQ_WINDOW_OPEN: userspace asked for an interrupt window and it opened. */
   IrqWindowOpen: 7,
   /** KVM_EXIT_SHUTDOWN: a triple fault (KVM_REQ_TRIPLE_FAULT) shut the vCPU down. */
@@ -417,6 +419,11 @@ export interface SplitEoiHost {
   blocked?(cpu: number): boolean;
   /** Where deferred scans are recorded; absent, nowhere. */
   trace?: Trace;
+  /**
+   * Userspace's I/O APIC handles each KVM_EXIT_IOAPIC_EOI before the next
+   * KVM_RUN (QEMU: `ioapic_eoi_broadcast`); absent, the scenario does.
+   */
+  userspaceEoi?: (vector: number) => void;
 }
 
 /**
@@ -617,7 +624,10 @@ export class SplitEoiExits {
         if (v === this.#highestStale[cpu]) this.rescan(cpu);
         return exits;
       },
-      exitEoi: (v) => run.ioapicEoi(v),
+      exitEoi: (v) => {
+        run.ioapicEoi(v);
+        this.#host.userspaceEoi?.(v);
+      },
     };
   }
 }

@@ -54,7 +54,8 @@ import {
   type LapicRegister,
   lapicRegisterByName,
 } from "./lapic_registers.ts";
-import { IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
+import { type Ioapic, IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
+import { QEMU_IOAPIC_PINS, QEMU_IRQ0_PIN, type QemuIoapic } from "./qemu_ioapic.ts";
 import {
   type BitField,
   decodeField,
@@ -236,7 +237,7 @@ function writeRegister(vm: X86Vm, cpu: number, args: Args): void {
       return;
     }
     noPvIoapic(vm);
-    const io = vm.ioapic;
+    const io = ioapicOf(vm, cpu);
     if (!io) {
       if (trace.enabled) {
         trace.emit(
@@ -321,7 +322,7 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
     return vm.cpus[cpu].lapic.read(lapicRegister(a.register.name).offset);
   }
   noPvIoapic(vm);
-  const io = vm.ioapic;
+  const io = ioapicOf(vm, cpu);
   // Nothing answers (a Xen PVH domain's null handler; no in-kernel IOAPIC):
   // every 32-bit read is all ones, and an IOREDTBL entry takes two.
   if (!io) return a.register.name === "redtbl" ? joinWords(0xffff_ffff, 0xffff_ffff) : 0xffff_ffff;
@@ -337,6 +338,18 @@ function readRegister(vm: X86Vm, cpu: number, args: Args): Val {
   if (mmio !== undefined) return io.read(mmio);
   io.write(IoapicMmio.IOREGSEL, INDIRECT_INDEX[a.register.name]);
   return io.read(IoapicMmio.IOWIN);
+}
+
+/**
+ * The I/O APIC a vCPU's access at 0xfec00000 reaches: KVM's in-kernel one,
+ * or QEMU's under a split irqchip, which each access reaches through a
+ * KVM_EXIT_MMIO (recorded here; QEMU answers before the next KVM_RUN).
+ */
+function ioapicOf(vm: X86Vm, cpu: number): Ioapic | QemuIoapic | null {
+  if (vm.ioapic !== null) return vm.ioapic;
+  const q = vm.qemuIoapic;
+  if (q !== null) vm.cpus[cpu].run.exit(KvmExit.Mmio, "KVM_EXIT_MMIO at the I/O APIC: QEMU's");
+  return q;
 }
 
 function describeAccess(r: RegisterSpec, index: number): string {
@@ -1353,11 +1366,14 @@ const DEVICE_COMMANDS: Cmd[] = [
     name,
     requires: needEmulatedChips,
     backend: name === "assert" ? "line high" : "line low",
-    doc: `${name} the device's interrupt line: KVM_IRQ_LINE_STATUS on its GSI with level ${
-      name === "assert" ? 1 : 0
-    }`,
+    doc:
+      `${name} the device's interrupt line: KVM_IRQ_LINE_STATUS on its GSI with level ${
+        name === "assert" ? 1 : 0
+      }; with 'split_ioapic qemu' a GSI below ${QEMU_IOAPIC_PINS} is an input of QEMU's I/O APIC ` +
+      `(ioapic_set_irq; GSI 0 is pin ${QEMU_IRQ0_PIN}), which makes the KVM_IRQ_LINE itself`,
     params: [{ name: "gsi", type: GSI, doc: "the GSI the line is wired to" }],
-    returns: "the KVM_IRQ_LINE_STATUS result",
+    returns: "the KVM_IRQ_LINE_STATUS result (with QEMU's I/O APIC: its KVM_IRQ_LINE's for " +
+      "the pin, 0 while a level pin awaits its EOI, -1 when it made none)",
     touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(
@@ -1365,7 +1381,7 @@ const DEVICE_COMMANDS: Cmd[] = [
         source,
         name,
         `gsi ${a.gsi} ${name === "assert" ? "high" : "low"}`,
-        () => vm.irqLine(a.gsi as number, name === "assert" ? 1 : 0),
+        () => vm.deviceLine(a.gsi as number, name === "assert" ? 1 : 0),
       ),
   })),
   {
@@ -1379,8 +1395,8 @@ const DEVICE_COMMANDS: Cmd[] = [
     touches: PLUMBING_UNLESS_XEN,
     run: (vm, _c, a, source) =>
       acting(vm, source, "pulse", `gsi ${a.gsi} pulse`, () => {
-        const r = vm.irqLine(a.gsi as number, 1);
-        vm.irqLine(a.gsi as number, 0);
+        const r = vm.deviceLine(a.gsi as number, 1);
+        vm.deviceLine(a.gsi as number, 0);
         return r;
       }),
   },
@@ -1642,9 +1658,9 @@ function cpuState(): State[] {
 }
 
 function ioapicState(): State[] {
-  const pinBound = (vm: X86Vm) => [vm.ioapic?.pins ?? 0];
+  const pinBound = (vm: X86Vm) => [vm.ioapic?.pins ?? vm.qemuIoapic?.pins ?? 0];
   const rte = (vm: X86Vm, pin: number) => {
-    const w = vm.ioapic!.rte(pin);
+    const w = (vm.ioapic ?? vm.qemuIoapic)!.rte(pin);
     return joinWords(w.low, w.high);
   };
   const out: State[] = [
@@ -1659,8 +1675,9 @@ function ioapicState(): State[] {
     {
       pattern: "ioapic.pin[#].line",
       type: { kind: "int", min: 0, max: 1 },
-      doc: "the level of the pin's input line",
-      get: (vm, [p]) => vm.ioapic!.line(p),
+      doc: "the level of the pin's input line (QEMU's I/O APIC: its irr bit, the line of a " +
+        "level pin, an edge pin's request until sent)",
+      get: (vm, [p]) => (vm.ioapic ?? vm.qemuIoapic)!.line(p),
       bounds: pinBound,
     },
     {
@@ -1824,6 +1841,22 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "int", min: 0, max: KVM_MAX_IRQ_ROUTES, default: 24 },
   },
   {
+    name: "split_ioapic",
+    doc: "irqchip split: whose I/O APIC userspace has. none (default): the scenario is the VMM " +
+      "and plays it with KVM's ioctls (KVM_SET_GSI_ROUTING, KVM_IRQ_LINE, KVM_SIGNAL_MSI, the " +
+      "KVM_EXIT_IOAPIC_EOI exits); qemu: QEMU's hw/intc/ioapic.c, version 0x20 with the EOI " +
+      `register, ${QEMU_IOAPIC_PINS} pins: ${QEMU_IOAPIC_PINS} MSI routes (GSI = pin) reserved ` +
+      "at creation (kvm_arch_init_irq_routing), a guest access at 0xfec00000 is a " +
+      "KVM_EXIT_MMIO it answers, each entry write updates the route of every unmasked entry " +
+      "(a masked one keeps its old route) and commits the whole table (KVM_SET_GSI_ROUTING), " +
+      "a device's line on its pins is ioapic_set_irq (GSI 0 is pin 2), which sends with " +
+      "KVM_IRQ_LINE (edge: 1 then 0; level: 1 and remote IRR set, accepted or not), and each " +
+      "KVM_EXIT_IOAPIC_EOI, like a write of its EOI register, is ioapic_eoi_broadcast (level " +
+      "entries of the vector only: remote IRR cleared, sent again while the line is high). An " +
+      "ExtINT entry (vector from QEMU's 8259) is an input error",
+    value: { kind: "enum", values: ["none", "qemu"], default: "none" },
+  },
+  {
     name: "ioapic_version",
     doc: "IOAPICVER bits 7:0 of the in-kernel I/O APIC: 0x11 (KVM's 82093AA, no EOI register) " +
       "or 0x20 (QEMU's userspace I/O APIC and the ICH's, with the EOI register at +0x40)",
@@ -1926,6 +1959,7 @@ const X86_CONSTANTS: Record<string, number> = {
   KVM_MP_STATE_HALTED: MpState.Halted,
   KVM_MP_STATE_SIPI_RECEIVED: MpState.SipiReceived,
   KVM_EXIT_HLT: KvmExit.Hlt,
+  KVM_EXIT_MMIO: KvmExit.Mmio,
   KVM_EXIT_IRQ_WINDOW_OPEN: KvmExit.IrqWindowOpen,
   KVM_EXIT_SHUTDOWN: KvmExit.Shutdown,
   ...EXCEPTION_CONSTANTS,
@@ -2199,6 +2233,14 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.irqchip !== "split" && s.split_pins !== 24) {
       return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";
     }
+    if (s.split_ioapic !== "none" && (s.irqchip !== "split" || s.hypervisor !== "kvm")) {
+      return "'split_ioapic' is the userspace I/O APIC of a split irqchip: it needs " +
+        "'irqchip split' and 'hypervisor kvm'";
+    }
+    if (s.split_ioapic === "qemu" && s.ioapic_version !== 0x11) {
+      return "'ioapic_version' is the in-kernel I/O APIC's; QEMU's under 'split_ioapic qemu' " +
+        "is its default 0x20";
+    }
     if (s.ioapic_version !== 0x11 && s.ioapic_version !== 0x20) {
       return `'ioapic_version' is 0x11 or 0x20, not 0x${(s.ioapic_version as number).toString(16)}`;
     }
@@ -2236,6 +2278,7 @@ export const x86Platform: Platform<X86Vm> = {
       ioapicVersion: s.ioapic_version as number,
       picSpecialMask: s.pic_special_mask as PicSpecialMaskPolicy,
       splitPins: s.split_pins as number,
+      splitIoapic: s.split_ioapic as "none" | "qemu",
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,

@@ -54,6 +54,7 @@ import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { KVM_SUPPORTED_PV_FEATURES, type PvCpuid } from "./kvm_pv_features.ts";
 import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
+import { QEMU_IOAPIC_PINS, QemuIoapic, type QemuIoapicRoute } from "./qemu_ioapic.ts";
 import { decodeMsi, decodeMsiInto, msiAddressLow, MsiDecoder, MsiStatus } from "./msi.ts";
 import { IoapicHandledVectors } from "./ioapic_handled_vectors.ts";
 import { testVector } from "../core/vector_set.ts";
@@ -299,6 +300,12 @@ export interface X86VmConfig {
   splitPins?: number;
   /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (with the EOI register, as QEMU's). */
   ioapicVersion?: number;
+  /**
+   * `irqchip split`: whose I/O APIC userspace has. `none` (default): the
+   * scenario is the VMM and plays it with KVM's ioctls; `qemu`: QEMU's
+   * (`lib/x86/qemu_ioapic.ts`), its routes reserved at creation.
+   */
+  splitIoapic?: "none" | "qemu";
   /** Whether the PIC applies OCW3 special mask mode ({@link PicSpecialMaskPolicy}). */
   picSpecialMask?: PicSpecialMaskPolicy;
   /**
@@ -621,6 +628,10 @@ export class X86Vm implements VmModel {
         // HLT, or waiting for INIT / SIPI: blocked in the kernel (a vCPU being built is not).
         blocked: (cpu) => this.cpus[cpu]?.halted ?? false,
         trace,
+        // QEMU's kvm_cpu_exec: KVM_EXIT_IOAPIC_EOI -> ioapic_eoi_broadcast, before the next KVM_RUN.
+        userspaceEoi: config.splitIoapic === "qemu"
+          ? (v) => this.qemuIoapic!.eoiBroadcast(v)
+          : undefined,
       }
       : null;
     const split = splitHost ? new SplitEoiExits(splitHost) : null;
@@ -773,7 +784,41 @@ export class X86Vm implements VmModel {
       x2apicFormat: (api & X2apicApi.Use32BitIds) !== 0,
     });
     if (kernel && config.routing === "qemu") this.routing.setRouting(GsiRouting.qemuDefault());
+    if (config.irqchip === "split" && config.splitIoapic === "qemu") {
+      this.qemuIoapic = new QemuIoapic({
+        // kvm_set_irq: KVM_IRQ_LINE_STATUS, QEMU's own ioctl.
+        setIrq: (gsi, level) => this.routing.irqLine(gsi, level),
+        updateRoutes: (routes) => this.#qemuIoapicRoutes(routes),
+        schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
+        trace,
+        name: "ioapic",
+      });
+      // kvm_arch_init_irq_routing: one MSI route (address 0, data 0) per
+      // pin, before any vCPU exists, so no scan follows.
+      const reserved: RoutingEntry[] = [];
+      for (let gsi = 0; gsi < QEMU_IOAPIC_PINS; gsi++) {
+        reserved.push({ gsi, type: "msi", addressLo: 0, addressHi: 0, data: 0 });
+      }
+      this.routing.setRouting(reserved);
+    } else this.qemuIoapic = null;
     this.#built = true;
+  }
+
+  /**
+   * QEMU's `kvm_irqchip_update_msi_route` for each route (the first entry
+   * of its GSI in QEMU's table, which is the table it last committed, is
+   * replaced; a GSI the table lacks is -ESRCH and skipped), then
+   * `kvm_irqchip_commit_routes`: KVM_SET_GSI_ROUTING of the whole table,
+   * which asks every vCPU to scan its EOI exits.
+   */
+  #qemuIoapicRoutes(routes: readonly QemuIoapicRoute[]): void {
+    const table = this.routing.entries();
+    for (const r of routes) {
+      const i = table.findIndex((e) => e.gsi === r.gsi);
+      if (i < 0) continue;
+      table[i] = { gsi: r.gsi, type: "msi", addressLo: r.addressLo, addressHi: 0, data: r.data };
+    }
+    this.setGsiRouting(table);
   }
 
   /**
@@ -989,6 +1034,7 @@ export class X86Vm implements VmModel {
     for (let i = 0; i < cpus.length; i++) cpus[i].hashFields(h);
     h.value(this.pic);
     this.ioapic?.hashFields(h);
+    this.qemuIoapic?.hashFields(h);
     this.routing.hashFields(h);
     hashTrace(h, this.trace);
     this.irqfds.hashFields(h);
@@ -1025,6 +1071,7 @@ export class X86Vm implements VmModel {
   hashPrivate(h: StateHash): void {
     for (const cpu of this.cpus) cpu.hashPrivate(h);
     this.ioapic?.hashPrivate(h);
+    this.qemuIoapic?.hashPrivate(h);
     this.pic?.hashPrivate(h);
     this.routing.hashPrivate(h);
     this.#splitEois?.hashPrivate(h);
@@ -1041,7 +1088,8 @@ export class X86Vm implements VmModel {
    * (`VmModel.snapshot`). Null for what it does not save: a Xen guest, the
    * split irqchip, guest memory already made, irqfds assigned, an armed
    * LAPIC timer, Hyper-V state (hyperv, hvPartition). Fixed at creation, not saved: #name, config, trace, xen,
-   * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel, #built (set at the
+   * #splitEois, #splitHost, #userspace, #env, #irqchipInKernel, qemuIoapic (only with
+   * the split irqchip, which is not saved), #built (set at the
    * constructor's end); mmioReadCache is saved and put back through
    * #mmioReadWords, a view of its bytes; scratch: #scanMessage (rewritten before each read); #msi's
    * status and message are the last write's, set before they are read.
@@ -1275,6 +1323,13 @@ export class X86Vm implements VmModel {
   kvmclockOffsetNs = 0;
 
   /**
+   * QEMU's userspace I/O APIC (`irqchip split` with `split_ioapic qemu`),
+   * else null. Declared last: the fields the interrupt paths use keep
+   * their slots.
+   */
+  readonly qemuIoapic: QemuIoapic | null;
+
+  /**
    * KVM_IRQ_LINE_STATUS on `gsi`: the routing table's answer, or -ENXIO
    * without an in-kernel irqchip (`kvm_vm_ioctl_irq_line`).
    *
@@ -1287,6 +1342,24 @@ export class X86Vm implements VmModel {
   irqLine(gsi: number, level: 0 | 1): number {
     if (!this.irqchipInKernel) return this.#refused("KVM_IRQ_LINE", -ENXIO);
     return this.routing.irqLine(gsi, level);
+  }
+
+  /**
+   * A device's interrupt line `gsi` goes to `level`: KVM_IRQ_LINE_STATUS
+   * ({@link X86Vm.irqLine}), except that with QEMU's userspace I/O APIC
+   * the lines of its pins reach it (`ioapic_set_irq`, which makes the
+   * KVM_IRQ_LINE itself; GSI 0 is its pin 2).
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.deviceLine(5, 1);
+   * ```
+   */
+  deviceLine(gsi: number, level: 0 | 1): number {
+    const q = this.qemuIoapic;
+    if (q !== null && gsi < QEMU_IOAPIC_PINS) return q.setIrq(gsi, level);
+    return this.irqLine(gsi, level);
   }
 
   /**
