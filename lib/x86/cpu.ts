@@ -708,6 +708,31 @@ export class X86Cpu implements CpuModel {
   }
 
   /**
+   * A VMM ioctl made KVM_REQ_EVENT for this vCPU (KVM_SET_VCPU_EVENTS,
+   * KVM_SET_MP_STATE, KVM_NMI through `process_nmi`): the
+   * vCPU is outside the guest (its exit's PV EOI work done), and the entry
+   * after the ioctl runs `kvm_lapic_sync_to_vapic`, which arms PV EOI again
+   * for the vector still in KVM's highest-ISR cache (an NMI that NMI
+   * blocking holds back included). A halted vCPU does not enter: nothing
+   * then.
+   */
+  eventRequested(): void {
+    if (!this.#pvEoiOn || this.halted) return;
+    this.syncFromGuest();
+    this.#pvEoiRearm();
+  }
+
+  /**
+   * KVM_SET_LAPIC replaced the register page: `kvm_apic_update_apicv`
+   * empties KVM's highest-ISR cache, so no later KVM_REQ_EVENT entry arms
+   * PV EOI for a vector in service until an injection fills it again.
+   */
+  lapicRestored(): void {
+    const p = this.pvEoi;
+    if (p !== null) p.isrCache = -1;
+  }
+
+  /**
    * The guest's EOI with PV EOI (Linux `kvm_guest_apic_eoi_write`,
    * Hyper-V's `hv_apic_eoi_write`): test-and-clear bit 0 of the flag at
    * the PV EOI address; set, that was the EOI and nothing exits (returns
@@ -759,6 +784,8 @@ export class X86Cpu implements CpuModel {
       this.#emit("exception", `${describeException(MC_VECTOR, -1)}: KVM_X86_SET_MCE bank ${bank}`);
       this.#queueException(MC_VECTOR, -1, true);
       this.#resolveGates();
+      // kvm_queue_exception makes KVM_REQ_EVENT: the entry injecting #MC re-arms PV EOI.
+      if (this.#pvEoiOn) this.#pvEoiRearm();
     } else if (r.signal === "shutdown") {
       this.#tripleFault(
         MC_VECTOR,

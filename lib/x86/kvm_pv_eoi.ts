@@ -15,10 +15,13 @@
  * never arms the flag.
  *
  * KVM arms at any entry that processes KVM_REQ_EVENT while its cache is
- * valid; the model arms at the entry that injects the vector, the one such
- * entry a guest usually meets. Re-arming at a later KVM_REQ_EVENT entry
- * before the EOI (an NMI or exception injected inside the handler) is not
- * modelled.
+ * valid: the entry that injects the vector, and later ones before its EOI
+ * that inject an NMI or an exception KVM queued (#GP, #UD, #MC), or follow
+ * a VMM vCPU ioctl that makes KVM_REQ_EVENT (KVM_SET_VCPU_EVENTS,
+ * KVM_SET_MP_STATE, KVM_NMI even while NMIs are blocked). KVM_SET_LAPIC
+ * empties the cache (`kvm_apic_update_apicv`), so nothing re-arms after it
+ * until the next injection. An NMI from another vCPU or LINT1 while NMIs
+ * are blocked re-arms here only once taken.
  *
  * Sources: Linux arch/x86/kvm/lapic.c (`kvm_lapic_set_pv_eoi`: the
  * alignment check even when disabling, the gfn_to_hva cache that fails

@@ -1416,6 +1416,8 @@ export class X86Vm implements VmModel {
     if (this.trace.enabled) {
       this.trace.emit("kvm", "nmi", `KVM_NMI vcpu${cpu}: NMI queued (${l.nmiPending})`);
     }
+    // KVM_REQ_NMI: process_nmi at the next entry makes KVM_REQ_EVENT.
+    this.cpus[cpu].eventRequested();
     return 0;
   }
 

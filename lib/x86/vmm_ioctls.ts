@@ -575,6 +575,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         if (r === 0) {
           vm.ioapic?.rtcRestoreOne(l.x2apicId);
           vm.requestIoapicScan();
+          vm.cpus[a.vcpu as number].lapicRestored();
         }
         return r;
       });
@@ -787,7 +788,10 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     run: (vm, _c, a) => {
       const c = vm.cpus[a.vcpu as number];
       // SIPI_RECEIVED starts the vCPU at apic->sipi_vector: the last SIPI's, or KVM_SET_VCPU_EVENTS'.
-      return c.setMpState(a.state as number, c.lapic.lastSipiVector);
+      const r = c.setMpState(a.state as number, c.lapic.lastSipiVector);
+      // kvm_arch_vcpu_ioctl_set_mpstate ends with KVM_REQ_EVENT.
+      if (r === 0) c.eventRequested();
+      return r;
     },
   },
   {
@@ -888,7 +892,12 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         source,
         `KVM_SET_VCPU_EVENTS vcpu${a.vcpu} flags 0x${(a.flags as number).toString(16)}`,
       );
-      return vm.trace.within(id, () => setEvents(vm, a.vcpu as number, a));
+      return vm.trace.within(id, () => {
+        const r = setEvents(vm, a.vcpu as number, a);
+        // kvm_vcpu_ioctl_x86_set_vcpu_events ends with KVM_REQ_EVENT.
+        if (r === 0) vm.cpus[a.vcpu as number].eventRequested();
+        return r;
+      });
     },
   },
   {
