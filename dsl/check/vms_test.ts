@@ -40,6 +40,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     hyperv_synic: 0,
     hyperv_cpuid: 0,
     split_pins: 24,
+    tsc_khz: 0,
     split_ioapic: "none",
     ioapic_version: 0x11,
     pic_special_mask: "architectural",
@@ -94,7 +95,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
   assert.equal(
     d.hint,
     "expected one of: arch, hypervisor, vcpus, cpu_mode, irqchip, lapic, x2apic_api, hyperv_synic, hyperv_cpuid, " +
-      "split_pins, split_ioapic, " +
+      "split_pins, tsc_khz, split_ioapic, " +
       "ioapic_version, pic_special_mask, boot_cpu, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
   );
 });

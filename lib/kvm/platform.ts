@@ -1103,6 +1103,12 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
     refused: "the host's kvmclock is its own, not the scenario's virtual time, so the model " +
       "and /dev/kvm cannot agree on it",
   },
+  "KVM_SET_TSC_KHZ": {
+    refused: "the backend's guest runs at the host's TSC rate, not the scenario's",
+  },
+  "KVM_GET_TSC_KHZ": {
+    refused: "the host's TSC rate is its own, not the model's 1 GHz",
+  },
   "KVM_X86_SETUP_MCE": {
     refused: "the backend does not issue the machine-check ioctls yet",
   },

@@ -41,6 +41,7 @@ import {
 } from "../core/platform.ts";
 import { hashTrace, type Trace } from "../core/trace.ts";
 import { type GpFault, isGpFault, type Lapic } from "./lapic.ts";
+import type { GuestTsc } from "./guest_tsc.ts";
 import { ApicBaseBit, IA32_TSC_MSR, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from "./lapic_registers.ts";
 import { KvmExit, KvmRun, MpState } from "./kvm_run.ts";
 import type { HvVcpu } from "./hyperv_vcpu.ts";
@@ -161,6 +162,11 @@ export type Shadow = "none" | "sti" | "mov_ss";
  * ```
  */
 export interface X86CpuOptions {
+  /**
+   * The vCPU's TSC rate (KVM_SET_TSC_KHZ): RDMSR of IA32_TSC reads it.
+   * Absent: the host's 1 GHz, the model's ns.
+   */
+  tsc?: GuestTsc;
   /**
    * KVM has a LAPIC for this vCPU (irqchip kernel or split). False for
    * `irqchip userspace`: then only KVM_INTERRUPT and KVM_NMI reach the vCPU,
@@ -438,6 +444,7 @@ export class X86Cpu implements CpuModel {
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
+  readonly #tsc: GuestTsc | null;
   /** The vCPU's Hyper-V MSRs, or null. */
   readonly #hyperv: HvVcpu | null;
   #mce: McBanks | null = null;
@@ -621,6 +628,7 @@ export class X86Cpu implements CpuModel {
     // KVM: without an in-kernel irqchip every vCPU is RUNNABLE; with one, only the BSP.
     this.#mp = options.waitForSipi && this.lapicInKernel ? MpState.Uninitialized : MpState.Runnable;
     this.#now = options.now ?? (() => 0);
+    this.#tsc = options.tsc ?? null;
     this.longMode = options.longMode ?? true;
     this.run = options.run ?? new KvmRun(this.name, trace);
     this.#hyperv = options.hyperv ?? null;
@@ -1445,7 +1453,9 @@ export class X86Cpu implements CpuModel {
    * in-kernel LAPIC. Returns the value, or {@link GP_FAULT}.
    */
   rdmsr(msr: number): bigint | number {
-    if (msr === IA32_TSC_MSR) return BigInt(Math.floor(this.#now()));
+    if (msr === IA32_TSC_MSR) {
+      return this.#tsc === null ? BigInt(Math.floor(this.#now())) : this.#tsc.read(this.#now());
+    }
     const pv = this.#pvMsrRefusal(msr);
     if (pv !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${pv}`);
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) return this.pvEoi.msrVal;

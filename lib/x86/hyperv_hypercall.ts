@@ -273,8 +273,13 @@ export interface HvPartitionHost {
   mem(): GuestMemory;
   /** KVM's kvmclock in ns: the reference time is it / 100 (`get_time_ref_counter`) without a TSC page. */
   kvmclockNs(): number;
-  /** The guest's TSC now (`kvm_read_l1_tsc`): ticks of its 1 GHz clock. */
+  /** vCPU 0's TSC now (`kvm_read_l1_tsc`). */
   tsc(): bigint;
+  /**
+   * vCPU 0's pvclock `tsc_shift` and `tsc_to_system_mul` (`kvm_guest_time_update`
+   * from its scaled TSC rate). Absent: the 1 GHz TSC's.
+   */
+  tscScale?(): { shift: number; mul: number };
   /**
    * KVM keeps a master clock (`use_master_clock`, the setting
    * `kvm_master_clock`): the pvclock parameters carry PVCLOCK_TSC_STABLE_BIT.
@@ -561,7 +566,8 @@ export class HvPartition {
 
   /**
    * `compute_tsc_page_parameters` from the pvclock parameters KVM has now
-   * (`kvm_guest_time_update`): the 1 GHz TSC's multiplier and shift,
+   * (`kvm_guest_time_update`): vCPU 0's multiplier and shift (its TSC rate,
+   * 1 GHz unless KVM_SET_TSC_KHZ scaled it),
    * system_time the kvmclock and tsc_timestamp the TSC at the master
    * clock's snapshot. False without PVCLOCK_TSC_STABLE_BIT (no master
    * clock) or when the scale would not fit 64 bits.
@@ -569,7 +575,9 @@ export class HvPartition {
   #computeParameters(): boolean {
     const h = this.#host;
     if (!h.masterClock()) return false;
-    const mul = BigInt(TSC_TO_SYSTEM_MUL_1GHZ), shift = BigInt(TSC_SHIFT_1GHZ);
+    const s = h.tscScale?.();
+    const mul = BigInt(s?.mul ?? TSC_TO_SYSTEM_MUL_1GHZ),
+      shift = BigInt(s?.shift ?? TSC_SHIFT_1GHZ);
     if (mul >= 100n << (32n - shift)) return false;
     const scale = BigInt.asUintN(64, ((1n << (32n + shift)) * mul) / 100n);
     const systemTime = BigInt(Math.floor(h.kvmclockNs())), tscTimestamp = h.tsc();

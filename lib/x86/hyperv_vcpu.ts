@@ -12,7 +12,7 @@
  * PV EOI off, whoever enabled it; a page outside guest RAM #GPs), the SynIC's
  * ({@link HvSynic}) and the synthetic timers' ({@link HvStimer}), and the
  * read-only frequency MSRs: HV_X64_MSR_TSC_FREQUENCY (the vCPU's TSC in Hz,
- * `virtual_tsc_khz * 1000`: 1 GHz, the model's TSC) and
+ * `virtual_tsc_khz * 1000`: 1 GHz unless KVM_SET_TSC_KHZ set another) and
  * HV_X64_MSR_APIC_FREQUENCY (10^9 / the VM's APIC bus cycle in ns), which
  * #GP when the guest writes them and ignore the VMM's writes. Any other
  * Hyper-V MSR is not modelled and #GPs, as an MSR KVM does not know does.
@@ -121,6 +121,11 @@ export class HvVcpu {
    * vCPU thread runs from the VM's creation on). Set once, at creation.
    */
   runtimeNs: () => number = () => 0;
+  /**
+   * The vCPU's `virtual_tsc_khz` (KVM_SET_TSC_KHZ), which
+   * HV_X64_MSR_TSC_FREQUENCY reports in Hz. Set once, at creation.
+   */
+  tscKhz: () => number = () => MODEL_TSC_KHZ;
   /** KVM_EXIT_SYSTEM_EVENT of this vCPU (a reset or crash request); set once, at creation. */
   onSystemEvent: ((type: number, why: string) => void) | null = null;
   /** KVM_CAP_HYPERV_ENFORCE_CPUID (`enforce_cpuid`): the guest gets only what its CPUID announces. */
@@ -206,7 +211,7 @@ export class HvVcpu {
       return BigInt.asUintN(64, this.#runtime100ns() + this.runtimeOffset);
     }
     if (msr === HV_MSR.VP_ASSIST_PAGE) return this.hvVapic;
-    if (msr === HV_MSR.TSC_FREQUENCY) return BigInt(MODEL_TSC_KHZ) * 1000n;
+    if (msr === HV_MSR.TSC_FREQUENCY) return BigInt(this.tscKhz()) * 1000n;
     if (msr === HV_MSR.APIC_FREQUENCY) return 1_000_000_000n / BigInt(this.#apicBusCycleNs);
     const offset = VAPIC_OFFSET.get(msr);
     if (offset !== undefined) {

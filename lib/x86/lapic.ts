@@ -86,10 +86,13 @@ import {
   type TimerHandle,
   type TimerMode,
 } from "./lapic_timer.ts";
+import type { TscView } from "./lapic_timer.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /** What a local APIC is wired to. */
 export interface LapicHost {
+  /** The vCPU's TSC rate (KVM_SET_TSC_KHZ), for IA32_TSC_DEADLINE; absent, the host's 1 GHz. */
+  tsc?: TscView;
   /** Where IPIs from the ICR go (the VM's APIC bus). */
   sink: ApicSink;
   /** Who hears EOIs of level-triggered vectors (IOAPICs, or userspace in split mode). */
@@ -685,6 +688,7 @@ export class Lapic {
       trace: host.trace,
       name: host.name,
       expire: () => this.#timerExpired(),
+      tsc: host.tsc,
     }, { busCycleNs: options.busCycleNs, minPeriodicNs: options.minPeriodicNs });
     this.reset(false);
   }

@@ -16,9 +16,11 @@
  * clamped to 200 µs.
  *
  * Time: the model's clock is virtual nanoseconds. The guest TSC runs at
- * 1 GHz from 0 at VM creation, so a TSC value is a virtual time in ns: KVM
- * starts a new VM's TSC at 0 and the guest frequency is a userspace choice
- * (`KVM_SET_TSC_KHZ`); 1 GHz makes deadlines readable in scenarios.
+ * 1 GHz from 0 at VM creation unless the VMM set another rate
+ * (`KVM_SET_TSC_KHZ`, `GuestTsc` in guest_tsc.ts), so by default a TSC
+ * value is a virtual time in ns: KVM starts a new VM's TSC at 0, and 1 GHz
+ * makes deadlines readable in scenarios. A deadline is reached at the first
+ * ns the vCPU's TSC reads it.
  *
  * Deliberately not modelled: KVM's `lapic_timer_advance` (the host arms its
  * hrtimer early and spins until the deadline, so the guest still sees the
@@ -74,6 +76,27 @@ export interface LapicTimerHost {
   name: string;
   /** The timer expired: deliver LVTT (if unmasked). */
   expire(): void;
+  /**
+   * The vCPU's TSC (KVM_SET_TSC_KHZ's rate). Absent: the host's 1 GHz TSC,
+   * the model's ns.
+   */
+  tsc?: TscView;
+}
+
+/**
+ * The vCPU's TSC as the TSC-deadline timer reads it
+ * (`GuestTsc` in guest_tsc.ts).
+ *
+ * @example
+ * ```ts
+ * const view: TscView = { read: (ns) => BigInt(ns), nsWhenReaches: (tsc) => tsc };
+ * ```
+ */
+export interface TscView {
+  /** The guest TSC at host time `ns`. */
+  read(ns: number): bigint;
+  /** The first host ns at which the guest TSC is at least `tsc`. */
+  nsWhenReaches(tsc: bigint): bigint;
 }
 
 /** KVM's `min_timer_period_us` default (x86.c), in ns. */
@@ -383,7 +406,8 @@ export class LapicTimer {
       return true;
     }
     const now = this.#host.clock.now();
-    const tsc = BigInt(now);
+    const view = this.#host.tsc;
+    const tsc = view === undefined ? BigInt(now) : view.read(now);
     if (this.#deadline <= tsc) {
       if (t.enabled) {
         t.emit(this.#host.name, "timer.arm", `TSC deadline ${hex(this.#deadline)} already passed`);
@@ -391,7 +415,11 @@ export class LapicTimer {
       this.#fire();
       return true;
     }
-    const delta = this.#deadline - tsc;
+    // KVM's start_sw_tscdeadline converts the ticks left with virtual_tsc_khz and
+    // kvm_wait_lapic_expire holds the entry until the guest TSC reaches the
+    // deadline: the guest sees the interrupt at the first ns its TSC does.
+    const delta = (view === undefined ? this.#deadline : view.nsWhenReaches(this.#deadline)) -
+      BigInt(now);
     if (t.enabled) {
       t.emit(this.#host.name, "timer.arm", `TSC deadline ${hex(this.#deadline)}`);
     }

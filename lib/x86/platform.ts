@@ -56,6 +56,7 @@ import {
 } from "./lapic_registers.ts";
 import { type Ioapic, IoapicIndex, IoapicMmio, RTE_FIELDS } from "./ioapic.ts";
 import { QEMU_IOAPIC_PINS, QEMU_IRQ0_PIN, type QemuIoapic } from "./qemu_ioapic.ts";
+import { HOST_TSC_KHZ, MAX_GUEST_TSC_KHZ, TSC_TOLERANCE_PPM } from "./guest_tsc.ts";
 import {
   type BitField,
   decodeField,
@@ -1841,6 +1842,19 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "int", min: 0, max: KVM_MAX_IRQ_ROUTES, default: 24 },
   },
   {
+    name: "tsc_khz",
+    doc: "KVM_SET_TSC_KHZ on the VM before its vCPUs (KVM_CAP_VM_TSC_CONTROL, default_tsc_khz; " +
+      "QEMU's -cpu tsc-frequency= sets it per vCPU at creation): every vCPU's TSC rate in kHz. " +
+      `0 (default): the host's ${HOST_TSC_KHZ} kHz, the model's ns. The guest's TSC counts from ` +
+      "0 at the VM's creation at this rate, scaled by a 16.48 ratio (an Intel host), unless " +
+      `within ${TSC_TOLERANCE_PPM} ppm of the host's rate, where KVM does not scale and the TSC ` +
+      "runs at the host's; KVM_GET_TSC_KHZ, HV_X64_MSR_TSC_FREQUENCY and the TSC-deadline " +
+      "timer's conversion take the rate as set, the Hyper-V reference page's scale the scaled " +
+      `rate. ${MAX_GUEST_TSC_KHZ} and up is KVM's -EINVAL. Not for Xen guests (their time ` +
+      "records keep the 1 GHz TSC)",
+    value: { kind: "int", min: 0, max: 0xffff_ffff, default: 0 },
+  },
+  {
     name: "split_ioapic",
     doc: "irqchip split: whose I/O APIC userspace has. none (default): the scenario is the VMM " +
       "and plays it with KVM's ioctls (KVM_SET_GSI_ROUTING, KVM_IRQ_LINE, KVM_SIGNAL_MSI, the " +
@@ -2233,6 +2247,14 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.irqchip !== "split" && s.split_pins !== 24) {
       return "'split_pins' is KVM_CAP_SPLIT_IRQCHIP's argument: it needs 'irqchip split'";
     }
+    if ((s.tsc_khz as number) >= MAX_GUEST_TSC_KHZ) {
+      return `'tsc_khz ${s.tsc_khz}': KVM_SET_TSC_KHZ is -EINVAL from ${MAX_GUEST_TSC_KHZ} ` +
+        "(max_guest_tsc_khz) up";
+    }
+    if (s.tsc_khz !== 0 && s.hypervisor !== "kvm") {
+      return "'tsc_khz' is not modelled for Xen guests (their time records keep the 1 GHz " +
+        "TSC): use 'hypervisor kvm'";
+    }
     if (s.split_ioapic !== "none" && (s.irqchip !== "split" || s.hypervisor !== "kvm")) {
       return "'split_ioapic' is the userspace I/O APIC of a split irqchip: it needs " +
         "'irqchip split' and 'hypervisor kvm'";
@@ -2279,6 +2301,7 @@ export const x86Platform: Platform<X86Vm> = {
       picSpecialMask: s.pic_special_mask as PicSpecialMaskPolicy,
       splitPins: s.split_pins as number,
       splitIoapic: s.split_ioapic as "none" | "qemu",
+      tscKhz: s.tsc_khz as number,
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,
       maxEvtchnPort: s["hypervisor.max_evtchn_port"] as number,

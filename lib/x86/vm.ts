@@ -54,6 +54,7 @@ import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { KVM_SUPPORTED_PV_FEATURES, type PvCpuid } from "./kvm_pv_features.ts";
 import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
+import { GuestTsc } from "./guest_tsc.ts";
 import { QEMU_IOAPIC_PINS, QemuIoapic, type QemuIoapicRoute } from "./qemu_ioapic.ts";
 import { decodeMsi, decodeMsiInto, msiAddressLow, MsiDecoder, MsiStatus } from "./msi.ts";
 import { IoapicHandledVectors } from "./ioapic_handled_vectors.ts";
@@ -301,6 +302,12 @@ export interface X86VmConfig {
   /** IOAPICVER bits 7:0: 0x11 (KVM, default) or 0x20 (with the EOI register, as QEMU's). */
   ioapicVersion?: number;
   /**
+   * KVM_SET_TSC_KHZ on the VM before its vCPUs (`kvm->arch.default_tsc_khz`,
+   * KVM_CAP_VM_TSC_CONTROL): every vCPU's TSC rate in kHz. Default 0, the
+   * host's (1 GHz).
+   */
+  tscKhz?: number;
+  /**
    * `irqchip split`: whose I/O APIC userspace has. `none` (default): the
    * scenario is the VMM and plays it with KVM's ioctls; `qemu`: QEMU's
    * (`lib/x86/qemu_ioapic.ts`), its routes reserved at creation.
@@ -473,10 +480,63 @@ export class X86Vm implements VmModel {
     return this.#env.now() + this.kvmclockOffsetNs;
   }
 
-  /** The guest's TSC: the model's ns since the VM was built (a 1 GHz TSC from 0). */
+  /**
+   * vCPU 0's TSC (the one KVM's clocks read): from 0 at the VM's creation,
+   * at its KVM_SET_TSC_KHZ rate (the host's 1 GHz, the model's ns, unless set).
+   */
   guestTsc(): bigint {
-    return BigInt(Math.floor(this.#env.now()));
+    return this.guestTscOf(0);
   }
+
+  /**
+   * vCPU `cpu`'s TSC now (`kvm_read_l1_tsc`).
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.guestTscOf(1); // 2000n at 1000 ns with 'tsc_khz 2000000'
+   * ```
+   */
+  guestTscOf(cpu: number): bigint {
+    const t = this.#tscs[cpu];
+    const now = this.#env.now();
+    return t === undefined ? BigInt(Math.floor(now)) : t.read(now);
+  }
+
+  /**
+   * KVM_SET_TSC_KHZ on vCPU `cpu` ({@link GuestTsc.set}): 0 or -EINVAL.
+   * The ratio changes, not the TSC offset, so the TSC jumps to the new
+   * rate's reading; an armed TSC deadline keeps its expiry.
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.setTscKhz(0, 2_000_000); // 0
+   * ```
+   */
+  setTscKhz(cpu: number, khz: number): number {
+    const r = this.#tscs[cpu].set(khz);
+    if (this.trace.enabled) {
+      this.trace.emit(`vcpu${cpu}`, "tsc_khz", `KVM_SET_TSC_KHZ ${khz}: ${r}`);
+    }
+    return r;
+  }
+
+  /**
+   * KVM_GET_TSC_KHZ of vCPU `cpu`: its `virtual_tsc_khz`.
+   *
+   * @example
+   * ```ts
+   * declare const vm: X86Vm;
+   * vm.tscKhz(0); // 1000000 unless set
+   * ```
+   */
+  tscKhz(cpu: number): number {
+    return this.#tscs[cpu].khz;
+  }
+
+  /** Each vCPU's TSC rate (KVM_SET_TSC_KHZ). */
+  readonly #tscs: GuestTsc[] = [];
 
   /**
    * The host's CLOCK_REALTIME in ns: the wall time at the VM's creation
@@ -548,6 +608,7 @@ export class X86Vm implements VmModel {
         mem: () => this.memory(),
         kvmclockNs: () => this.kvmclockNs(),
         tsc: () => this.guestTsc(),
+        tscScale: () => this.#tscs[0].pvclockScale(),
         masterClock: () => config.kvmMasterClock === true,
         xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
         signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
@@ -639,6 +700,10 @@ export class X86Vm implements VmModel {
     this.#splitEois = split;
     this.#handled = handled;
     for (let i = 0; i < config.vcpus; i++) {
+      // kvm_arch_vcpu_create: kvm_set_tsc_khz(default_tsc_khz), then the TSC synchronized at 0.
+      const tsc = new GuestTsc();
+      if ((config.tscKhz ?? 0) !== 0) tsc.set(config.tscKhz!);
+      this.#tscs.push(tsc);
       const run = new KvmRun(`vcpu${i}`, trace);
       // Xen's vlapic_reset gives vCPU n APIC ID 2n; KVM takes the VMM's vcpu_id.
       const lapic = new Lapic(hypervisor === "xen" ? 2 * i : i, {
@@ -657,6 +722,7 @@ export class X86Vm implements VmModel {
         directedEoiOffered: () => this.offersDirectedEoi,
         suppressEoiBroadcast: () => this.suppressesEoiBroadcast,
         mapChanged: () => this.#apicMapChanged(),
+        tsc,
       }, {
         // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's default).
         eoiBroadcastSuppression: this.offersDirectedEoi,
@@ -709,6 +775,7 @@ export class X86Vm implements VmModel {
             : undefined,
           // KVM's PV MSRs; a Xen guest has none.
           pvCpuid: pvEoi === undefined ? undefined : () => this.cpuidBits(i),
+          tsc,
         }),
       );
     }
@@ -908,6 +975,7 @@ export class X86Vm implements VmModel {
       this.config.apicBusCycleNs ?? 1,
     );
     hv.runtimeNs = env.now;
+    hv.tscKhz = () => this.#tscs[i].khz;
     // The vCPU is built after its Hyper-V state: its kvm_run is found at the event.
     hv.onSystemEvent = (type, why) => this.cpus[i].run.systemEvent(type, why);
     this.hyperv.push(hv);
@@ -1076,6 +1144,12 @@ export class X86Vm implements VmModel {
     this.routing.hashPrivate(h);
     this.#splitEois?.hashPrivate(h);
     this.#handled?.hashPrivate(h);
+    // Every vCPU at the host's TSC rate (the rule): one word.
+    if (this.#tscs.every((t) => t.isDefault)) h.n(0);
+    else {
+      h.n(1);
+      for (const t of this.#tscs) (h.n(t.khz), h.big(t.ratio));
+    }
     // Both empty (no userspace chip, no KVM_SET_CPUID2: the rule): one word.
     if (this.#userspace.length === 0 && this.#cpuid.length === 0) h.n(0);
     else (h.n(1), h.value(this.#userspace), h.value(this.#cpuid));
@@ -1117,6 +1191,10 @@ export class X86Vm implements VmModel {
     const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
     const kvmclockOffsetNs = this.kvmclockOffsetNs;
     const listed = this.#joinedRun;
+    // Every vCPU at the host's TSC rate (the rule): nothing saved.
+    const tscs = this.#tscs.every((t) => t.isDefault)
+      ? null
+      : this.#tscs.map((t) => [t.khz, t.ratio] as const);
     return () => {
       for (let i = 0; i < cpus.length; i++) cpus[i]();
       ioapic?.();
@@ -1141,6 +1219,9 @@ export class X86Vm implements VmModel {
       this.kvmclockOffsetNs = kvmclockOffsetNs;
       const words = this.#mmioReadWords;
       for (let i = 0; i < words.length; i++) words[i] = mmioReadWords[i];
+      if (tscs !== null) {
+        for (let i = 0; i < tscs.length; i++) this.#tscs[i].restore(tscs[i][0], tscs[i][1]);
+      } else if (!this.#tscs.every((t) => t.isDefault)) { for (const t of this.#tscs) t.set(0); }
       this.x2apicApi = x2apicApi;
       const options = this.#msi.options;
       if (options.x2apicFormat !== x2apicFormat) {

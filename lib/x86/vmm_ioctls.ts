@@ -12,6 +12,12 @@
  *
  * @module
  */
+import {
+  HOST_TSC_KHZ,
+  MAX_GUEST_TSC_KHZ,
+  TSC_RATIO_FRAC_BITS,
+  TSC_TOLERANCE_PPM,
+} from "./guest_tsc.ts";
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
 import { KVM_CAP_ENFORCE_PV_FEATURE_CPUID, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
@@ -605,7 +611,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       if (pv !== null) unmodelledPvMsr(a.msr as number);
       if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
       // The guest's TSC (kvm_get_msr_common: host-initiated, the L1 TSC).
-      if (a.msr === IA32_TSC_MSR) return toInt(vm.guestTsc());
+      if (a.msr === IA32_TSC_MSR) return toInt(vm.guestTscOf(a.vcpu as number));
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number, true);
         return typeof v === "bigint" ? toInt(v) : -1;
@@ -770,6 +776,39 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       emit(vm, source, `KVM_ENABLE_CAP vcpu${a.vcpu} ${a.cap} args[0] ${a.arg}: 0`);
       return 0;
     },
+  },
+  {
+    actor: "vmm",
+    name: "kvm set_tsc_khz",
+    backend: "KVM_SET_TSC_KHZ",
+    doc: "KVM_SET_TSC_KHZ on a vCPU (kvm_arch_vcpu_ioctl, kvm_set_tsc_khz, set_tsc_khz; an " +
+      `Intel host with TSC scaling and a ${HOST_TSC_KHZ} kHz TSC): -EINVAL from ` +
+      `${MAX_GUEST_TSC_KHZ} (max_guest_tsc_khz) up; 0 is the host's rate. KVM_GET_TSC_KHZ, ` +
+      "HV_X64_MSR_TSC_FREQUENCY and the TSC-deadline timer take the rate as asked; the TSC " +
+      `itself is scaled (a 16.${TSC_RATIO_FRAC_BITS} ratio) unless the rate is within ` +
+      `${TSC_TOLERANCE_PPM} ppm of the host's (then it runs at the host's). KVM changes the ratio, ` +
+      "not the TSC offset: the TSC jumps to the new rate's reading. The vm setting tsc_khz is " +
+      "the VM-wide call made before the vCPUs",
+    params: [
+      VCPU,
+      {
+        name: "khz",
+        type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a rate in kHz" },
+        doc: "the TSC rate in kHz",
+      },
+    ],
+    returns: "0 or -EINVAL",
+    run: (vm, _c, a) => vm.setTscKhz(a.vcpu as number, a.khz as number),
+  },
+  {
+    actor: "vmm",
+    name: "kvm get_tsc_khz",
+    backend: "KVM_GET_TSC_KHZ",
+    doc: "KVM_GET_TSC_KHZ on a vCPU: its virtual_tsc_khz, the rate KVM_SET_TSC_KHZ or the vm " +
+      `setting tsc_khz gave (${HOST_TSC_KHZ}, the host's, unless set)`,
+    params: [VCPU],
+    returns: "the rate in kHz",
+    run: (vm, _c, a) => vm.tscKhz(a.vcpu as number),
   },
   {
     actor: "vmm",
