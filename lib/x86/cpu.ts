@@ -444,7 +444,6 @@ export class X86Cpu implements CpuModel {
   /** The interrupt window already exited for this opening (one exit per window). */
   #windowReported = false;
   readonly #now: () => number;
-  readonly #tsc: GuestTsc | null;
   /** The vCPU's Hyper-V MSRs, or null. */
   readonly #hyperv: HvVcpu | null;
   #mce: McBanks | null = null;
@@ -499,7 +498,7 @@ export class X86Cpu implements CpuModel {
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
    * null when the LAPIC cannot be saved or the machine-check registers
    * were set (KVM_X86_SETUP_MCE, SET_MCE, a WRMSR). Fixed at creation, not saved:
-   * index, #name, trace, lapicInKernel, picInKernel, longMode, #now, #entered, #pvCpuid (a
+   * index, #name, trace, lapicInKernel, picInKernel, longMode, #now, #tsc (the VM saves its rate), #entered, #pvCpuid (a
    * reader of the VM's CPUID records, which the VM saves), hv, #hyperv (the VM's, which a VM with
    * a SynIC does not save); scratch: #taken (the last
    * take, copied out by the engine at once). #injected, #intVector, #mpOwn and
@@ -665,6 +664,8 @@ export class X86Cpu implements CpuModel {
    * reached the vCPU while it was not halted; its next HLT does not halt.
    */
   #pvUnhalted = false;
+  /** {@link X86CpuOptions.tsc}, or null (the host's 1 GHz). */
+  readonly #tsc: GuestTsc | null;
 
   /** The vCPU left a blocked state: if it runs now, its entry services what waited. */
   #unblocked(): void {
