@@ -551,6 +551,8 @@ export class X86Cpu implements CpuModel {
       this.faulted = faulted;
       this.overflowFlag = overflowFlag;
       this.cr4Mce = cr4Mce;
+      // Untouched when saved (else no snapshot): banks a later order set go back to reset.
+      if (this.#mce !== null && this.#mce.touched) this.#mce = null;
       this.#exVector = exVector;
       this.#exErrorCode = exErrorCode;
       this.#exInjected = exInjected;

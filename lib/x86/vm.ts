@@ -516,6 +516,7 @@ export class X86Vm implements VmModel {
    */
   setTscKhz(cpu: number, khz: number): number {
     const r = this.#tscs[cpu].set(khz);
+    if (r === 0) this.#tscSet = true;
     if (this.trace.enabled) {
       this.trace.emit(`vcpu${cpu}`, "tsc_khz", `KVM_SET_TSC_KHZ ${khz}: ${r}`);
     }
@@ -537,6 +538,8 @@ export class X86Vm implements VmModel {
 
   /** Each vCPU's TSC rate (KVM_SET_TSC_KHZ). */
   readonly #tscs: GuestTsc[] = [];
+  /** Some vCPU's TSC rate was set (else every one is the host's: nothing to hash or save). */
+  #tscSet = false;
 
   /**
    * The host's CLOCK_REALTIME in ns: the wall time at the VM's creation
@@ -702,7 +705,7 @@ export class X86Vm implements VmModel {
     for (let i = 0; i < config.vcpus; i++) {
       // kvm_arch_vcpu_create: kvm_set_tsc_khz(default_tsc_khz), then the TSC synchronized at 0.
       const tsc = new GuestTsc();
-      if ((config.tscKhz ?? 0) !== 0) tsc.set(config.tscKhz!);
+      if ((config.tscKhz ?? 0) !== 0 && tsc.set(config.tscKhz!) === 0) this.#tscSet = true;
       this.#tscs.push(tsc);
       const run = new KvmRun(`vcpu${i}`, trace);
       // Xen's vlapic_reset gives vCPU n APIC ID 2n; KVM takes the VMM's vcpu_id.
@@ -1145,7 +1148,7 @@ export class X86Vm implements VmModel {
     this.#splitEois?.hashPrivate(h);
     this.#handled?.hashPrivate(h);
     // Every vCPU at the host's TSC rate (the rule): one word.
-    if (this.#tscs.every((t) => t.isDefault)) h.n(0);
+    if (!this.#tscSet) h.n(0);
     else {
       h.n(1);
       for (const t of this.#tscs) (h.n(t.khz), h.big(t.ratio));
@@ -1192,9 +1195,7 @@ export class X86Vm implements VmModel {
     const kvmclockOffsetNs = this.kvmclockOffsetNs;
     const listed = this.#joinedRun;
     // Every vCPU at the host's TSC rate (the rule): nothing saved.
-    const tscs = this.#tscs.every((t) => t.isDefault)
-      ? null
-      : this.#tscs.map((t) => [t.khz, t.ratio] as const);
+    const tscs = this.#tscSet ? this.#tscs.map((t) => [t.khz, t.ratio] as const) : null;
     return () => {
       for (let i = 0; i < cpus.length; i++) cpus[i]();
       ioapic?.();
@@ -1221,7 +1222,8 @@ export class X86Vm implements VmModel {
       for (let i = 0; i < words.length; i++) words[i] = mmioReadWords[i];
       if (tscs !== null) {
         for (let i = 0; i < tscs.length; i++) this.#tscs[i].restore(tscs[i][0], tscs[i][1]);
-      } else if (!this.#tscs.every((t) => t.isDefault)) { for (const t of this.#tscs) t.set(0); }
+      } else if (this.#tscSet) { for (const t of this.#tscs) t.set(0); }
+      this.#tscSet = tscs !== null;
       this.x2apicApi = x2apicApi;
       const options = this.#msi.options;
       if (options.x2apicFormat !== x2apicFormat) {
