@@ -43,7 +43,8 @@ export class EventQueue {
     if (this.#heap.length > 0) return null;
     const seq = this.#seq;
     return () => {
-      this.#heap.length = 0;
+      // Mostly empty already (a restore per order): setting the length costs even then.
+      if (this.#heap.length > 0) this.#heap.length = 0;
       this.#seq = seq;
     };
   }

@@ -422,6 +422,20 @@ const writeEoi = (vm: X86Vm, cpu: number) => lapicWriteAt(vm, cpu, EOI, 0);
 /** ICR_LOW's fields, looked up once: `ipi` runs at every step of a search that sends one. */
 const ICR = indexFields(ICR_LOW_FIELDS);
 const ICR_DEST = indexFields(ICR_HIGH_FIELDS).dest;
+/** ICR_DEST's place and range, read once (see {@link icrHighDest}). */
+const ICR_DEST_SCALE = 2 ** ICR_DEST.lsb, ICR_DEST_LIMIT = 2 ** ICR_DEST.width;
+
+/**
+ * ICR_HIGH with `dest` in its destination field, as `setField(ICR_DEST, 0, dest)`
+ * gives it: an integer in range by a multiplication (setField reads the
+ * field's descriptor, which sees every table's, at every IPI), anything else
+ * by setField, for its error.
+ */
+function icrHighDest(dest: number): number {
+  return Number.isInteger(dest) && dest >= 0 && dest < ICR_DEST_LIMIT
+    ? dest * ICR_DEST_SCALE
+    : setField(ICR_DEST, 0, dest);
+}
 const ICR_LOW = lapicRegister("icr_low"), ICR_HIGH = lapicRegister("icr_high");
 
 /**
@@ -514,7 +528,7 @@ const ipiMmioText = (a: Args) =>
 // ICR_HIGH first: the write to ICR_LOW sends.
 const ipiMmio = (vm: X86Vm, cpu: number, a: Args) => {
   const lapic = vm.cpus[cpu].lapic;
-  lapic.write(ICR_HIGH.offset, setField(ICR_DEST, 0, a.dest as number));
+  lapic.write(ICR_HIGH.offset, icrHighDest(a.dest as number));
   lapic.write(ICR_LOW.offset, ipiLow);
 };
 
