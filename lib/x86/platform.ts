@@ -433,7 +433,7 @@ const ICR_DEST_SCALE = 2 ** ICR_DEST.lsb, ICR_DEST_LIMIT = 2 ** ICR_DEST.width;
  */
 function icrHighDest(dest: number): number {
   return Number.isInteger(dest) && dest >= 0 && dest < ICR_DEST_LIMIT
-    ? dest * ICR_DEST_SCALE
+    ? 0 + dest * ICR_DEST_SCALE // "0 +" as setField sums: -0 gives 0 there too
     : setField(ICR_DEST, 0, dest);
 }
 const ICR_LOW = lapicRegister("icr_low"), ICR_HIGH = lapicRegister("icr_high");
