@@ -21,4 +21,6 @@ export interface Io {
   progress?: ProgressSink;
   /** Draw a progress line over `scn run`'s files too: the KVM backend's real VMs are slow. */
   runProgress?: boolean;
+  /** Writes what `out` has kept back (a block for a file or a pipe); called before exit. */
+  flush?(): void;
 }

@@ -22,6 +22,7 @@ import { readLimits } from "../load/read.ts";
 import { ExitCode, exitCodeOf, type Outcome } from "../report/outcome.ts";
 import { type Line, textReport } from "../report/text.ts";
 import { Progress, STDERR } from "../report/progress.ts";
+import { LineBuffer } from "./stdout.ts";
 
 export type { Io } from "./io.ts";
 import type { Io } from "./io.ts";
@@ -395,26 +396,50 @@ function visibleLines(text: string): string {
   return text.split("\n").map((l) => visible(l)).join("\n");
 }
 
-/** The real console: `%c` colour when stdout is a terminal. */
+/**
+ * The real console: `%c` colour and a line at a time when stdout is a
+ * terminal; plain lines written in blocks to a file or a pipe
+ * ({@link LineBuffer}).
+ */
 export function consoleIo(): Io {
-  return {
-    // The last guard: nothing a scenario wrote reaches the terminal as a control sequence.
-    out: (line, style) =>
-      style ? console.log(`%c${visibleLines(line)}`, style) : console.log(visibleLines(line)),
-    err: (line) => console.error(visibleLines(line)),
-    color: Deno.stdout.isTerminal(),
-    writeFile: (path, text) => Deno.writeTextFileSync(path, text),
+  // visibleLines on every line is the last guard: nothing a scenario wrote reaches the
+  // terminal as a control sequence.
+  const common = {
+    writeFile: (path: string, text: string) => Deno.writeTextFileSync(path, text),
     progress: STDERR,
+  };
+  if (Deno.stdout.isTerminal()) {
+    return {
+      ...common,
+      out: (line, style) =>
+        style ? console.log(`%c${visibleLines(line)}`, style) : console.log(visibleLines(line)),
+      err: (line) => console.error(visibleLines(line)),
+      color: true,
+    };
+  }
+  const block = new LineBuffer((bytes) => Deno.stdout.writeSync(bytes));
+  return {
+    ...common,
+    out: (line) => block.line(visibleLines(line)),
+    err: (line) => {
+      block.flush();
+      console.error(visibleLines(line));
+    },
+    color: false,
+    flush: () => block.flush(),
   };
 }
 
 if (import.meta.main) {
   let code: number;
+  const io = consoleIo();
   try {
-    code = await mainAsync(Deno.args, consoleIo());
+    code = await mainAsync(Deno.args, io);
   } catch (e) {
+    io.flush?.();
     console.error(`scn: internal error: ${e instanceof Error ? e.message : String(e)}`);
     code = ExitCode.InternalError;
   }
+  io.flush?.();
   Deno.exit(code);
 }
