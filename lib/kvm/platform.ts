@@ -1007,6 +1007,8 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   "pv eoi": {
     refused: "the guest monitor enables no PV EOI (MSR_KVM_PV_EOI_EN) and has no such action",
   },
+  "KVM_TSC_ATTR": { refused: "the backend sets and reads no vCPU TSC offset (KVM_VCPU_TSC_CTRL)" },
+  "host rdtsc": { refused: "the backend's TSC is the host's, not the model's time" },
   "div": { refused: "the guest monitor has no DIV action (and no #DE handler in its IDT)" },
   "add": { refused: "the guest monitor has no ADD action whose flags a scenario could use" },
   "into": { refused: "the guest monitor has no INTO action (and no #OF handler in its IDT)" },

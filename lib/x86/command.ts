@@ -75,6 +75,8 @@ export type X86BackendOp =
   | "KVM_SET_CLOCK"
   | "KVM_SET_TSC_KHZ"
   | "KVM_GET_TSC_KHZ"
+  | "KVM_TSC_ATTR"
+  | "host rdtsc"
   | "KVM_X86_SETUP_MCE"
   | "KVM_X86_SET_MCE"
   | "KVM_X86_GET_MCE_CAP_SUPPORTED"

@@ -48,6 +48,8 @@ import type { HvVcpu } from "./hyperv_vcpu.ts";
 import { type KvmPvEoi, MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { maybePvMsr, type PvCpuid, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { isMceMsr, McBanks, MCE_BITS } from "./mce.ts";
+import { IA32_TSC_ADJUST_MSR, type KvmTsc } from "./tsc.ts";
+import { type KvmClock, MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
 import type { StateHash } from "../core/platform.ts";
 import { testVector } from "../core/vector_set.ts";
 import {
@@ -212,6 +214,15 @@ export interface X86CpuOptions {
    * (KVM_CAP_ENFORCE_PV_FEATURE_CPUID). Default none: no KVM PV MSRs (Xen).
    */
   pvCpuid?: () => PvCpuid;
+  /**
+   * KVM's TSC offset and IA32_TSC_ADJUST of this vCPU (lib/x86/tsc.ts).
+   * Default none: the TSC reads the virtual time, IA32_TSC writes and
+   * IA32_TSC_ADJUST are not modelled (Xen; a VM with Hyper-V or Xen time
+   * pages, which would not follow the TSC).
+   */
+  tscRegs?: KvmTsc;
+  /** KVM's kvmclock of this vCPU (MSR_KVM_SYSTEM_TIME_NEW, lib/x86/kvmclock.ts). Default none (Xen). */
+  kvmclock?: KvmClock;
 }
 
 /**
@@ -449,6 +460,19 @@ export class X86Cpu implements CpuModel {
   #mce: McBanks | null = null;
   /** KVM's PV EOI state (MSR_KVM_PV_EOI_EN), or null (Xen). */
   readonly pvEoi: KvmPvEoi | null;
+  readonly #tscRegs: KvmTsc | null;
+  readonly #kvmclock: KvmClock | null;
+  /** {@link X86CpuOptions.kvmclock}, or null. An accessor: hashPrivate feeds its MSR. */
+  get kvmclock(): KvmClock | null {
+    return this.#kvmclock;
+  }
+  /**
+   * KVM's TSC offset and IA32_TSC_ADJUST, or null (not modelled: see
+   * {@link X86CpuOptions.tscRegs}). An accessor: hashPrivate feeds its registers.
+   */
+  get tscRegs(): KvmTsc | null {
+    return this.#tscRegs;
+  }
   /**
    * PV EOI is enabled or armed: takes and boundaries go the slow way, which
    * arms it at an injection and syncs it at a kick. One flag for the fast paths.
@@ -498,7 +522,8 @@ export class X86Cpu implements CpuModel {
    * function that puts it back, for `scn explore` (`VmModel.snapshot`);
    * null when the LAPIC cannot be saved or the machine-check registers
    * were set (KVM_X86_SETUP_MCE, SET_MCE, a WRMSR). Fixed at creation, not saved:
-   * index, #name, trace, lapicInKernel, picInKernel, longMode, #now, #tsc (the VM saves its rate), #entered, #pvCpuid (a
+   * index, #name, trace, lapicInKernel, picInKernel, longMode, #now, #tsc (the VM saves its rate), #entered,
+   * #kvmclock and #tscRegs (the objects; their registers are saved), #pvCpuid (a
    * reader of the VM's CPUID records, which the VM saves), hv, #hyperv (the VM's, which a VM with
    * a SynIC does not save); scratch: #taken (the last
    * take, copied out by the engine at once). #injected, #intVector, #mpOwn and
@@ -529,9 +554,17 @@ export class X86Cpu implements CpuModel {
     const pvMsr = this.pvEoi?.msrVal ?? 0n, pvPending = this.pvEoi?.pending ?? false;
     const pvCache = this.pvEoi?.isrCache ?? -1;
     const pvEoiOn = this.#pvEoiOn, pvUnhalted = this.#pvUnhalted;
+    const tscOffset = this.#tscRegs?.offset ?? 0n, tscAdjust = this.#tscRegs?.adjust ?? 0n;
+    const kvmclockMsr = this.#kvmclock?.msrVal ?? 0n;
     return () => {
+      if (this.#kvmclock !== null) this.#kvmclock.msrVal = kvmclockMsr;
       lapic();
       run();
+      const regs = this.#tscRegs;
+      if (regs !== null) {
+        regs.offset = tscOffset;
+        regs.adjust = tscAdjust;
+      }
       const pv = this.pvEoi;
       if (pv !== null) {
         pv.msrVal = pvMsr;
@@ -590,8 +623,12 @@ export class X86Cpu implements CpuModel {
     w[2] = this.#cr8;
     w[3] = this.#exPending;
     w[4] = this.#exErrorCode;
+    // A TSC never moved (the rule): a bit of the flags word, no bigint.
+    const tscMoved = this.#tscRegs !== null && !this.#tscRegs.untouched;
+    const kvmclockSet = this.#kvmclock !== null && this.#kvmclock.msrVal !== 0n;
     w[5] = (this.#shadowFresh ? 1 : 0) | (this.#halted ? 2 : 0) | (this.#windowReported ? 4 : 0) |
-      (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0) | (this.#lastExHasCode ? 32 : 0);
+      (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0) | (this.#lastExHasCode ? 32 : 0) |
+      (tscMoved ? 64 : 0) | (kvmclockSet ? 128 : 0);
     w[6] = this.#gpHeld;
     w[7] = this.#lastExVector;
     w[8] = this.#lastExCode;
@@ -601,6 +638,8 @@ export class X86Cpu implements CpuModel {
     // A frame holds an error code above bit 31 (FRAME_CODE_SHIFT): by value, not as words.
     for (let i = 0; i < frames.length; i++) h.num(frames[i]);
     if (this.#gatesAbsent !== 0) h.value(this.#gateAbsent.join());
+    if (tscMoved) this.#tscRegs!.hashInto(h);
+    if (kvmclockSet) this.#kvmclock!.hashInto(h);
     // Untouched machine-check registers are the same in every state: one flag test.
     if (this.#mce !== null && this.#mce.touched) this.#mce.hashInto(h);
     this.lapic.hashPrivate(h);
@@ -636,6 +675,8 @@ export class X86Cpu implements CpuModel {
     this.pvEoi = options.pvEoi ?? null;
     this.#entered = options.entered ?? null;
     this.#pvCpuid = options.pvCpuid ?? null;
+    this.#tscRegs = options.tscRegs ?? null;
+    this.#kvmclock = options.kvmclock ?? null;
   }
 
   /**
@@ -648,7 +689,10 @@ export class X86Cpu implements CpuModel {
     const m = pvMsr(msr);
     if (m === undefined) return null;
     const why = pvMsrRefusal(this.#pvCpuid!(), msr);
-    if (why !== null || (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null)) return why;
+    if (
+      why !== null || (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) ||
+      (msr === MSR_KVM_SYSTEM_TIME_NEW && this.#kvmclock !== null)
+    ) return why;
     throw new CommandInputError(
       `${m.name} (0x${msr.toString(16)}): KVM takes it (KVM_FEATURE_${m.feature} offered or not ` +
         "enforced), and the model does not have it",
@@ -1448,7 +1492,7 @@ export class X86Cpu implements CpuModel {
   }
 
   /**
-   * RDMSR: IA32_TSC (virtual ns), and the MSRs of the in-kernel LAPIC
+   * RDMSR: IA32_TSC (virtual ns plus the vCPU's offset), IA32_TSC_ADJUST, and the MSRs of the in-kernel LAPIC
    * (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800-0x8FF, see
    * {@link Lapic.rdmsr}), the machine-check MSRs ({@link McBanks.rdmsr}).
    * Any other MSR #GPs, as KVM does for an MSR it does
@@ -1456,12 +1500,12 @@ export class X86Cpu implements CpuModel {
    * in-kernel LAPIC. Returns the value, or {@link GP_FAULT}.
    */
   rdmsr(msr: number): bigint | number {
-    if (msr === IA32_TSC_MSR) {
-      return this.#tsc === null ? BigInt(Math.floor(this.#now())) : this.#tsc.read(this.#now());
-    }
+    if (msr === IA32_TSC_MSR) return this.guestTsc();
+    if (msr === IA32_TSC_ADJUST_MSR && this.#tscRegs !== null) return this.#tscRegs.adjust;
     const pv = this.#pvMsrRefusal(msr);
     if (pv !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${pv}`);
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) return this.pvEoi.msrVal;
+    if (msr === MSR_KVM_SYSTEM_TIME_NEW && this.#kvmclock !== null) return this.#kvmclock.msrVal;
     const hv = this.#hyperv?.rdmsr(msr);
     if (hv !== undefined) {
       return typeof hv === "bigint" ? hv : this.#gp(`RDMSR 0x${msr.toString(16)}: ${hv}`);
@@ -1479,14 +1523,34 @@ export class X86Cpu implements CpuModel {
   /**
    * WRMSR: the in-kernel LAPIC's MSRs ({@link Lapic.wrmsr}: IA32_APIC_BASE
    * transitions, x2APIC registers, the 64-bit ICR, SELF IPI,
-   * IA32_TSC_DEADLINE). IA32_TSC writes are not modelled and #GP, as do
-   * unknown MSRs. Returns 0, or {@link GP_FAULT}.
+   * IA32_TSC_DEADLINE); IA32_TSC and IA32_TSC_ADJUST by KVM's rules
+   * ({@link KvmTsc}) where the vCPU has them, else IA32_TSC writes are not
+   * modelled and #GP, as do unknown MSRs. Returns 0, or {@link GP_FAULT}.
    */
   wrmsr(msr: number, value: bigint): number {
+    const regs = this.#tscRegs;
+    if (regs !== null && (msr === IA32_TSC_MSR || msr === IA32_TSC_ADJUST_MSR)) {
+      this.refuseTscChangeUnderKvmclock();
+      const was = this.guestTsc();
+      if (msr === IA32_TSC_MSR) regs.guestWriteTsc(this.hostScaledTsc(), value);
+      else regs.guestWriteAdjust(value);
+      if (!this.trace.enabled) return 0;
+      this.#emit(
+        "tsc",
+        `${msr === IA32_TSC_MSR ? "IA32_TSC" : "IA32_TSC_ADJUST"} <- 0x${value.toString(16)}: ` +
+          `TSC 0x${was.toString(16)} -> 0x${this.guestTsc().toString(16)}, ` +
+          `IA32_TSC_ADJUST 0x${regs.adjust.toString(16)}`,
+      );
+      return 0;
+    }
     const hv = this.#hooks?.wrmsr?.(this.index, msr, value);
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
     const pv = this.#pvMsrRefusal(msr);
     if (pv !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${pv}`);
+    if (msr === MSR_KVM_SYSTEM_TIME_NEW && this.#kvmclock !== null) {
+      this.#kvmclock.write(value);
+      return 0;
+    }
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) {
       return this.setPvEoiMsr(value) ? 0 : this.#gp(
         `WRMSR 0x${msr.toString(16)}: kvm_lapic_set_pv_eoi refuses 0x${value.toString(16)} ` +
@@ -1507,6 +1571,35 @@ export class X86Cpu implements CpuModel {
     if (why !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${why}`);
     const r = this.lapic.wrmsr(msr, value);
     return r === null ? 0 : this.#gpFrom(r);
+  }
+
+  /**
+   * The host's TSC scaled at this vCPU's rate (`kvm_scale_tsc`,
+   * {@link GuestTsc}): the model's ns at 1 GHz unless KVM_SET_TSC_KHZ set one.
+   */
+  hostScaledTsc(): bigint {
+    const now = this.#now();
+    return this.#tsc === null ? BigInt(Math.floor(now)) : this.#tsc.read(now);
+  }
+
+  /** The vCPU's TSC (`kvm_read_l1_tsc`): the scaled host TSC plus its offset. */
+  guestTsc(): bigint {
+    const scaled = this.hostScaledTsc();
+    return this.#tscRegs === null ? scaled : this.#tscRegs.read(scaled);
+  }
+
+  /**
+   * A TSC change while the kvmclock is on is an input error: KVM updates
+   * the kvmclock record at some TSC changes and not at others, which the
+   * model does not follow (lib/x86/kvmclock.ts).
+   */
+  refuseTscChangeUnderKvmclock(): void {
+    if (this.#kvmclock?.enabled) {
+      throw new CommandInputError(
+        `${this.name}: moving the TSC while its kvmclock is on (MSR_KVM_SYSTEM_TIME_NEW bit 0) ` +
+          "is not modelled",
+      );
+    }
   }
 
   /** Why the LAPIC cannot take this MSR, or null. */

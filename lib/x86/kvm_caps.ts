@@ -12,7 +12,7 @@
  */
 import { KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { KVM_XEN_CAPS } from "../xen/kvm_xen.ts";
-import { X2APIC_API_VALID_FLAGS, X2apicApi } from "./vm.ts";
+import { KVM_CLOCK, X2APIC_API_VALID_FLAGS, X2apicApi } from "./vm.ts";
 
 /**
  * The releases the `kvm_caps` setting names, oldest first: `linux_6_10` (Linux 6.10, before
@@ -89,6 +89,13 @@ const ROWS: readonly CapRow[] = [
   // SHARED_INFO_HVA (6.9) and PVCLOCK_TSC_UNSTABLE predate every release named here.
   { name: "KVM_CAP_XEN_HVM", cap: 38, answer: () => KVM_XEN_CAPS },
   { name: "KVM_CAP_MAX_VCPU_ID", cap: 128, answer: () => KVM_MAX_VCPU_IDS },
+  // KVM_CLOCK_VALID_FLAGS: the kvm_clock_data flags KVM_SET_CLOCK takes (Linux 5.16, before every
+  // release named here).
+  {
+    name: "KVM_CAP_ADJUST_CLOCK",
+    cap: 39,
+    answer: () => KVM_CLOCK.TSC_STABLE | KVM_CLOCK.REALTIME | KVM_CLOCK.HOST_TSC,
+  },
   // Linux 4.20, before every release named here.
   { name: "KVM_CAP_EXCEPTION_PAYLOAD", cap: 164, answer: one },
   // Linux 5.10 (vCPU-scoped: kvm_vcpu_ioctl_enable_cap), before every release named here.

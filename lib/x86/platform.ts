@@ -84,6 +84,7 @@ import {
 } from "./kvm_caps.ts";
 import { HYPERV_COMMANDS, HYPERV_CONSTANTS, HYPERV_STATE } from "./hyperv_commands.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
+import { TSC_CONSTANTS } from "./tsc.ts";
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 
 type Cmd = X86Command;
@@ -2198,6 +2199,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...KVM_CAP_NUMBERS,
     ...KVM_HYPERCALL_CONSTANTS,
     ...HYPERV_CONSTANTS,
+    ...TSC_CONSTANTS,
   },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ, a PIRQ).
   actors: ["vmm", "xen"],

@@ -81,6 +81,8 @@ import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
 import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
 import { Irqfds } from "./irqfd.ts";
+import { KvmTsc, KvmTscSync } from "./tsc.ts";
+import { KvmClock } from "./kvmclock.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -481,6 +483,20 @@ export class X86Vm implements VmModel {
   }
 
   /**
+   * Every vCPU's clock update (KVM_REQ_CLOCK_UPDATE on each, as
+   * KVM_REQ_GLOBAL_CLOCK_UPDATE and KVM_SET_CLOCK ask): each kvmclock that
+   * is on rewrites its record (lib/x86/kvmclock.ts), at once.
+   */
+  kvmclockUpdateAll(): void {
+    for (const cpu of this.cpus) cpu.kvmclock?.update();
+  }
+
+  /** The model's time since the VM was built, ns: the host's TSC (1 GHz) lib/x86/tsc.ts offsets. */
+  now(): number {
+    return this.#env.now();
+  }
+
+  /**
    * vCPU 0's TSC (the one KVM's clocks read): from 0 at the VM's creation,
    * at its KVM_SET_TSC_KHZ rate (the host's 1 GHz, the model's ns, unless set).
    */
@@ -498,6 +514,9 @@ export class X86Vm implements VmModel {
    * ```
    */
   guestTscOf(cpu: number): bigint {
+    const c = this.cpus[cpu];
+    // The vCPU's rate and offset (X86Cpu.guestTsc); while the vCPUs are being made, the rate.
+    if (c !== undefined) return c.guestTsc();
     const t = this.#tscs[cpu];
     const now = this.#env.now();
     return t === undefined ? BigInt(Math.floor(now)) : t.read(now);
@@ -569,6 +588,7 @@ export class X86Vm implements VmModel {
     // kvmclock_offset is a u64 that wraps: the kvmclock reads `c` now.
     this.kvmclockOffsetNs = Number(BigInt.asIntN(64, c - BigInt(Math.floor(this.#env.now()))));
     this.hvPartition?.clockUpdate();
+    this.kvmclockUpdateAll();
     return 0;
   }
 
@@ -708,6 +728,9 @@ export class X86Vm implements VmModel {
       if ((config.tscKhz ?? 0) !== 0 && tsc.set(config.tscKhz!) === 0) this.#tscSet = true;
       this.#tscs.push(tsc);
       const run = new KvmRun(`vcpu${i}`, trace);
+      // KVM's TSC offset and IA32_TSC_ADJUST; not where Xen's or Hyper-V's time pages would
+      // have to follow the TSC.
+      const tscRegs = hypervisor === "kvm" && this.hvPartition === null ? new KvmTsc() : undefined;
       // Xen's vlapic_reset gives vCPU n APIC ID 2n; KVM takes the VMM's vcpu_id.
       const lapic = new Lapic(hypervisor === "xen" ? 2 * i : i, {
         sink: this.bus,
@@ -725,7 +748,11 @@ export class X86Vm implements VmModel {
         directedEoiOffered: () => this.offersDirectedEoi,
         suppressEoiBroadcast: () => this.suppressesEoiBroadcast,
         mapChanged: () => this.#apicMapChanged(),
-        tsc,
+        // The TSC a deadline compares with: the rate's, plus the offset (lib/x86/tsc.ts).
+        tsc: tscRegs === undefined ? tsc : {
+          read: (ns) => tscRegs.read(tsc.read(ns)),
+          nsWhenReaches: (t) => tsc.nsWhenReaches(BigInt.asUintN(64, t - tscRegs.offset)),
+        },
       }, {
         // kvm_apic_set_version: the guest's CPUID has x2APIC (the model's default).
         eoiBroadcastSuppression: this.offersDirectedEoi,
@@ -779,9 +806,25 @@ export class X86Vm implements VmModel {
           // KVM's PV MSRs; a Xen guest has none.
           pvCpuid: pvEoi === undefined ? undefined : () => this.cpuidBits(i),
           tsc,
+          tscRegs,
+          // KVM's kvmclock; a Xen guest's time records are lib/xen's.
+          kvmclock: hypervisor === "kvm"
+            ? new KvmClock({
+              mem: () => this.memory(),
+              memorySize: () => this.memorySize,
+              kvmclockNs: () => this.kvmclockNs(),
+              tsc: () => this.guestTscOf(i),
+              scale: () => tsc.pvclockScale(),
+              stable: () => this.config.kvmMasterClock === true,
+              emit: (text) => void (trace.enabled && trace.emit(`vcpu${i}`, "kvmclock", text)),
+              updateAll: () => this.kvmclockUpdateAll(),
+            })
+            : undefined,
         }),
       );
     }
+    // kvm_arch_vcpu_postcreate synchronized each vCPU at TSC 0, at the VM's rate.
+    this.#tscSync.created(this.#tscs[0].khz);
     if (hypervisor === "kvm") {
       this.xen = undefined;
     } else {
@@ -1114,12 +1157,15 @@ export class X86Vm implements VmModel {
     // broadcast mode and the exception payload flag, not a string hashed.
     const xen = this.xen, ram = this.ram, eventfds = this.eventfds;
     const mode = this.eoiBroadcastMode, cache = this.#mmioReadWords;
+    const tscSynced = !this.#tscSync.untouched;
     const need = 4 + maskedWordsSize(cache.length);
     if (VM_HASHED.length < need) VM_HASHED = new Int32Array(need);
     const w = VM_HASHED;
     w[0] = (xen !== undefined ? 1 : 0) | (ram !== undefined ? 2 : 0) |
       (eventfds.size !== 0 ? 4 : 0) | (this.exceptionPayloadEnabled ? 8 : 0) |
-      ((mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) << 4);
+      ((mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) << 4) |
+      // The VMM never wrote a TSC (the rule): a bit of the word, no bigint.
+      (tscSynced ? 64 : 0);
     w[1] = this.x2apicApi;
     // ns, a 64-bit offset: by its double's two words (the low 32 bits alone
     // would tell offsets apart only below 2^32).
@@ -1130,6 +1176,7 @@ export class X86Vm implements VmModel {
     if (xen !== undefined) h.value(xen);
     if (ram !== undefined) h.value(ram);
     if (eventfds.size !== 0) h.value(eventfds);
+    if (tscSynced) this.#tscSync.hashInto(h);
     for (const hv of this.hyperv) hv.hashFields(h);
     this.hvPartition?.hashFields(h);
   }
@@ -1193,10 +1240,13 @@ export class X86Vm implements VmModel {
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
     const kvmclockOffsetNs = this.kvmclockOffsetNs;
+    const tscSync = this.#tscSync.untouched ? null : this.#tscSync.snapshot();
     const listed = this.#joinedRun;
     // Every vCPU at the host's TSC rate (the rule): nothing saved.
     const tscs = this.#tscSet ? this.#tscs.map((t) => [t.khz, t.ratio] as const) : null;
     return () => {
+      if (tscSync !== null) tscSync();
+      else if (!this.#tscSync.untouched) this.#tscSync.reset();
       for (let i = 0; i < cpus.length; i++) cpus[i]();
       ioapic?.();
       handled?.();
@@ -1404,6 +1454,12 @@ export class X86Vm implements VmModel {
    * last: the fields the interrupt paths use keep their slots.
    */
   kvmclockOffsetNs = 0;
+  /** KVM's TSC synchronization state (lib/x86/tsc.ts), which the VMM's IA32_TSC writes use. */
+  readonly #tscSync = new KvmTscSync();
+  /** {@link KvmTscSync}: the VM's TSC synchronization state. */
+  get tscSync(): KvmTscSync {
+    return this.#tscSync;
+  }
 
   /**
    * QEMU's userspace I/O APIC (`irqchip split` with `split_ioapic qemu`),

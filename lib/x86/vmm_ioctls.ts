@@ -29,6 +29,8 @@ import { KVM_IRQFD_FLAG } from "./irqfd.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR, IA32_TSC_MSR } from "./lapic_registers.ts";
+import { IA32_TSC_ADJUST_MSR, KVM_VCPU_TSC_OFFSET, type KvmTsc } from "./tsc.ts";
+import { MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
 import { isGpFault } from "./lapic.ts";
 import { eoiBroadcastModeAfter, KVM_CLOCK, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
@@ -94,6 +96,24 @@ const HV_CPUID_PARAMS: readonly ParamSpec[] = ([
     "KVM_GET_SUPPORTED_HV_CPUID's (lib/x86/hyperv_cpuid.ts)",
   default: -1,
 }));
+
+const TSC_ATTR: ParamSpec = {
+  name: "attr",
+  type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_VCPU_TSC_CTRL attribute" },
+  doc: "the attribute (KVM_VCPU_TSC_OFFSET)",
+};
+
+/** The vCPU's TSC model, or an input error where the model has none (Xen, Hyper-V). */
+function tscOf(vm: X86Vm, vcpu: number): KvmTsc {
+  const tsc = vm.cpus[vcpu].tscRegs;
+  if (tsc === null) {
+    throw new CommandInputError(
+      "KVM_VCPU_TSC_CTRL on a Xen or Hyper-V VM is not modelled (its time pages would not " +
+        "follow the TSC)",
+    );
+  }
+  return tsc;
+}
 
 const FD: ParamSpec = {
   name: "fd",
@@ -591,7 +611,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     actor: "vmm",
     name: "kvm get_msr",
     backend: "KVM_GET_MSRS",
-    doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_TSC (the guest's), IA32_APIC_BASE, " +
+    doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_TSC (the guest's), IA32_TSC_ADJUST " +
+      "(lib/x86/tsc.ts), MSR_KVM_SYSTEM_TIME_NEW (lib/x86/kvmclock.ts), IA32_APIC_BASE, " +
       "IA32_TSC_DEADLINE, the " +
       "x2APIC MSRs (x2APIC mode only), the machine-check MSRs (MCG_CTL and MCi_CTL2 even " +
       "without MCG_CTL_P / MCG_CMCI_P), MSR_KVM_PV_EOI_EN, and a Hyper-V vCPU's Hyper-V MSRs " +
@@ -608,10 +629,14 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), a.msr as number) !== null) {
         return -1;
       }
+      const kvmclock = vm.cpus[a.vcpu as number].kvmclock;
+      if (a.msr === MSR_KVM_SYSTEM_TIME_NEW && kvmclock !== null) return toInt(kvmclock.msrVal);
       if (pv !== null) unmodelledPvMsr(a.msr as number);
       if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
       // The guest's TSC (kvm_get_msr_common: host-initiated, the L1 TSC).
       if (a.msr === IA32_TSC_MSR) return toInt(vm.guestTscOf(a.vcpu as number));
+      const regs = vm.cpus[a.vcpu as number].tscRegs;
+      if (a.msr === IA32_TSC_ADJUST_MSR && regs !== null) return toInt(regs.adjust);
       if (HvVcpu.owns(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number, true);
         return typeof v === "bigint" ? toInt(v) : -1;
@@ -629,7 +654,11 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     actor: "vmm",
     name: "kvm set_msr",
     backend: "KVM_SET_MSRS",
-    doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_APIC_BASE may make the transitions a " +
+    doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_TSC synchronizes the TSC " +
+      "(kvm_synchronize_tsc: 0, or within a second of the last write's course, takes the " +
+      "generation's offset, else the TSC reads the value), IA32_TSC_ADJUST sets the register " +
+      "only (lib/x86/tsc.ts; not under Xen or Hyper-V); MSR_KVM_SYSTEM_TIME_NEW as the guest's " +
+      "write (lib/x86/kvmclock.ts); IA32_APIC_BASE may make the transitions a " +
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
       "bits still fail; MSR_KVM_PV_EOI_EN as the guest's write (0 where it #GPs); " +
       "the Hyper-V partition-wide MSRs and HV_X64_MSR_VP_ASSIST_PAGE as the guest's writes " +
@@ -655,9 +684,39 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         const pv = vm.cpus[a.vcpu as number].pvEoi;
         // kvm_set_msr_common's guest_pv_has holds for host-initiated writes too.
         if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), msr) !== null) return 0;
+        const cpu = vm.cpus[a.vcpu as number];
+        if (msr === MSR_KVM_SYSTEM_TIME_NEW && cpu.kvmclock !== null) {
+          cpu.kvmclock.write(value);
+          return 1;
+        }
         if (pv !== null) unmodelledPvMsr(msr);
         if (msr === MSR_KVM_PV_EOI_EN && pv !== null) {
           return vm.cpus[a.vcpu as number].setPvEoiMsr(value) ? 1 : 0;
+        }
+        const tsc = cpu.tscRegs;
+        if (msr === IA32_TSC_MSR && tsc !== null) {
+          cpu.refuseTscChangeUnderKvmclock();
+          // KVM_X86_QUIRK_TSC_HOST_ACCESS: kvm_synchronize_tsc, not the guest's rule.
+          const matched = vm.tscSync.hostWriteTsc(
+            tsc,
+            cpu.hostScaledTsc(),
+            vm.now(),
+            vm.tscKhz(a.vcpu as number),
+            value,
+          );
+          emit(
+            vm,
+            source,
+            `kvm_synchronize_tsc: ${
+              matched ? "matched the current generation" : "a new generation"
+            }, offset 0x${tsc.offset.toString(16)}`,
+          );
+          return 1;
+        }
+        if (msr === IA32_TSC_ADJUST_MSR && tsc !== null) {
+          // Host-initiated: the register only, the TSC does not move.
+          tsc.adjust = BigInt.asUintN(64, value);
+          return 1;
         }
         if (msr === HV_MSR.VP_INDEX) {
           return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
@@ -1050,6 +1109,74 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       }
       if (!master) return 0;
       return toInt(vm.hostRealtimeNs());
+    },
+  },
+  {
+    actor: "vmm",
+    name: "rdtsc",
+    backend: "host rdtsc",
+    doc: "RDTSC in the VMM process: the host's TSC, the model's time since the VM was made at " +
+      "1 GHz, which each vCPU's TSC offsets (lib/x86/tsc.ts)",
+    params: [],
+    returns: "the host's TSC",
+    run: (vm) => toInt(BigInt(Math.floor(vm.now()))),
+  },
+  {
+    actor: "vmm",
+    name: "kvm tsc_has_attr",
+    backend: "KVM_TSC_ATTR",
+    doc: "KVM_HAS_DEVICE_ATTR(KVM_VCPU_TSC_CTRL, attr) on a vCPU (kvm_arch_tsc_has_attr): 0 for " +
+      "KVM_VCPU_TSC_OFFSET, -ENXIO for others (KVM_VCPU_TSC_SCALE, with TSC scaling, is not " +
+      "modelled)",
+    params: [VCPU, TSC_ATTR],
+    returns: "0 or -ENXIO",
+    run: (vm, _c, a) => {
+      tscOf(vm, a.vcpu as number);
+      return a.attr === KVM_VCPU_TSC_OFFSET ? 0 : -ENXIO;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm tsc_get_attr",
+    backend: "KVM_TSC_ATTR",
+    doc: "KVM_GET_DEVICE_ATTR(KVM_VCPU_TSC_CTRL, attr) on a vCPU (kvm_arch_tsc_get_attr): " +
+      "KVM_VCPU_TSC_OFFSET gives the vCPU's TSC offset (l1_tsc_offset, a u64); -ENXIO for others",
+    params: [VCPU, TSC_ATTR],
+    returns: "the offset, or -ENXIO",
+    run: (vm, _c, a) => {
+      const tsc = tscOf(vm, a.vcpu as number);
+      return a.attr === KVM_VCPU_TSC_OFFSET ? toInt(tsc.offset) : -ENXIO;
+    },
+  },
+  {
+    actor: "vmm",
+    name: "kvm tsc_set_attr",
+    backend: "KVM_TSC_ATTR",
+    doc: "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_CTRL, attr) on a vCPU (kvm_arch_tsc_set_attr): " +
+      "KVM_VCPU_TSC_OFFSET sets the vCPU's TSC offset, its TSC reads the host's plus it " +
+      "(__kvm_synchronize_tsc; the same offset as the last one set matches the generation); " +
+      "-ENXIO for others",
+    params: [VCPU, TSC_ATTR, { name: "value", type: { kind: "u64" }, doc: "the offset" }],
+    returns: "0 or -ENXIO",
+    run: (vm, _c, a, source) => {
+      const tsc = tscOf(vm, a.vcpu as number);
+      if (a.attr !== KVM_VCPU_TSC_OFFSET) return -ENXIO;
+      vm.cpus[a.vcpu as number].refuseTscChangeUnderKvmclock();
+      const cpu = vm.cpus[a.vcpu as number];
+      const matched = vm.tscSync.setOffset(
+        tsc,
+        cpu.hostScaledTsc(),
+        vm.now(),
+        vm.tscKhz(a.vcpu as number),
+        a.value as bigint,
+      );
+      emit(
+        vm,
+        source,
+        `KVM_SET_DEVICE_ATTR vcpu${a.vcpu} KVM_VCPU_TSC_OFFSET 0x${tsc.offset.toString(16)}` +
+          (matched ? " (matched the generation)" : ""),
+      );
+      return 0;
     },
   },
   {
