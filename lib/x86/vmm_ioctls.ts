@@ -1116,7 +1116,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     name: "rdtsc",
     backend: "host rdtsc",
     doc: "RDTSC in the VMM process: the host's TSC, the model's time since the VM was made at " +
-      "1 GHz, which each vCPU's TSC offsets (lib/x86/tsc.ts)",
+      "1 GHz, which each vCPU's TSC scales and offsets (lib/x86/tsc.ts)",
     params: [],
     returns: "the host's TSC",
     run: (vm) => toInt(BigInt(Math.floor(vm.now()))),
@@ -1153,7 +1153,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     name: "kvm tsc_set_attr",
     backend: "KVM_TSC_ATTR",
     doc: "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_CTRL, attr) on a vCPU (kvm_arch_tsc_set_attr): " +
-      "KVM_VCPU_TSC_OFFSET sets the vCPU's TSC offset, its TSC reads the host's plus it " +
+      "KVM_VCPU_TSC_OFFSET sets the vCPU's TSC offset, its TSC reads the host's (scaled at " +
+      "its KVM_SET_TSC_KHZ rate) plus it " +
       "(__kvm_synchronize_tsc; the same offset as the last one set matches the generation); " +
       "-ENXIO for others",
     params: [VCPU, TSC_ATTR, { name: "value", type: { kind: "u64" }, doc: "the offset" }],
