@@ -215,6 +215,39 @@ export const IoapicIndex = {
 } as const;
 
 /**
+ * The pin whose redirection entry an indirect index names, or -1: each
+ * entry is two dwords from {@link IoapicIndex.IOREDTBL} up. Indices below
+ * it (the ID, version and arbitration registers, and the gap after them)
+ * name no entry, nor does one past the last pin.
+ *
+ * @example
+ * ```ts
+ * redirectionPin(0x10 + 2 * 5 + 1, 24); // 5 (its high dword)
+ * redirectionPin(0x40, 24); // -1
+ * ```
+ */
+export function redirectionPin(index: number, pins: number): number {
+  if (index < IoapicIndex.IOREDTBL) return -1;
+  const pin = (index - IoapicIndex.IOREDTBL) >> 1;
+  return pin < pins ? pin : -1;
+}
+
+/**
+ * A redirection entry's low dword after software writes `value` to it:
+ * delivery status and remote IRR are the I/O APIC's own (read-only to
+ * software, 82093AA 3.2.4), so they keep what `old` had.
+ *
+ * @example
+ * ```ts
+ * rteLowWritten(0x4000, 0x0031); // 0x4031: remote IRR kept
+ * ```
+ */
+export function rteLowWritten(old: number, value: number): number {
+  const low = fieldSet(RTE.delivery_status, value, fieldGet(RTE.delivery_status, old));
+  return fieldSet(RTE.remote_irr, low, fieldGet(RTE.remote_irr, old));
+}
+
+/**
  * IOAPICVER bits 7:0 values that change behaviour.
  *
  * @example
@@ -356,7 +389,6 @@ export interface IoapicOptions {
 const F_VECTOR = RTE.vector;
 const F_DM = RTE.delivery_mode;
 const F_DESTMODE = RTE.dest_mode;
-const F_DSTATUS = RTE.delivery_status;
 const F_RIRR = RTE.remote_irr;
 const F_TRIGGER = RTE.trigger;
 const F_MASK = RTE.mask;
@@ -744,11 +776,7 @@ export class Ioapic implements EoiListener {
     const oldLow = this.#low[pin], oldHigh = this.#high[pin];
     let low = oldLow, high = oldHigh;
     if (index & 1) high = value;
-    else {
-      // Delivery status and remote IRR belong to the I/O APIC.
-      low = fieldSet(F_DSTATUS, value, fieldGet(F_DSTATUS, oldLow));
-      low = fieldSet(F_RIRR, low, fieldGet(F_RIRR, oldLow));
-    }
+    else low = rteLowWritten(oldLow, value);
     const level = fieldGet(F_TRIGGER, low) === 1;
     // Linux and Xen clear a stuck remote IRR by flipping the entry to edge
     // and back, as an EOI for I/O APICs that lack the EOI register.
@@ -1172,9 +1200,7 @@ export class Ioapic implements EoiListener {
 
   #pinOf(index: number): number {
     // Indices below 0x10 wrap to huge values in KVM's unsigned arithmetic.
-    if (index < IoapicIndex.IOREDTBL) return -1;
-    const pin = (index - IoapicIndex.IOREDTBL) >> 1;
-    return pin < this.pins ? pin : -1;
+    return redirectionPin(index, this.pins);
   }
 
   #checkPin(pin: number): void {

@@ -9,7 +9,9 @@ import {
   formatRte,
   Ioapic,
   type IoapicOptions,
+  redirectionPin,
   type RteInit,
+  rteLowWritten,
 } from "./ioapic.ts";
 
 /** Records every message and answers with a configurable "CPUs reached". */
@@ -445,4 +447,21 @@ Deno.test("encodeRte rejects unknown names and values that do not fit", () => {
   assert.throws(() => encodeRte({ trigger: "rising" as "edge" }), RangeError);
   assert.throws(() => encodeRte({ delivery_mode: "startup" as "fixed" }), RangeError);
   assert.throws(() => encodeRte({ bogus: 1 } as RteInit), RangeError);
+});
+
+Deno.test("redirectionPin: two dwords per entry from 0x10, none below it or past the last pin", () => {
+  assert.deepEqual(
+    [0x00, 0x02, 0x0f, 0x10, 0x11, 0x12, 0x3f, 0x40].map((i) => redirectionPin(i, 24)),
+    [-1, -1, -1, 0, 0, 1, 23, -1],
+  );
+  assert.equal(redirectionPin(0x40, 32), 24);
+  assert.equal(redirectionPin(0x40, 48), 24);
+});
+
+Deno.test("rteLowWritten: a write keeps delivery status and remote IRR, takes every other bit", () => {
+  const ro = (1 << 12) | (1 << 14);
+  assert.equal(rteLowWritten(ro, 0), ro);
+  assert.equal(rteLowWritten(0, ro), 0);
+  assert.equal(rteLowWritten(1 << 14, 0x1_a031), 0x1_e031 & ~(1 << 12));
+  assert.equal(rteLowWritten(0xffff_ffff, 0) >>> 0, ro);
 });

@@ -48,7 +48,9 @@ import {
   IoapicIndex,
   IoapicMmio,
   IoapicVersion,
+  redirectionPin,
   RTE,
+  rteLowWritten,
 } from "./ioapic.ts";
 import { MSI_ADDRESS, MSI_ADDRESS_BASE, MSI_DATA } from "./msi.ts";
 
@@ -88,7 +90,6 @@ const DEST_IDX_WIDTH = 16;
 const F_VECTOR = RTE.vector;
 const F_DM = RTE.delivery_mode;
 const F_DESTMODE = RTE.dest_mode;
-const F_DSTATUS = RTE.delivery_status;
 const F_RIRR = RTE.remote_irr;
 const F_TRIGGER = RTE.trigger;
 const F_MASK = RTE.mask;
@@ -335,10 +336,7 @@ export class QemuIoapic {
     const old = this.#low[pin];
     let low = old;
     if (index & 1) this.#high[pin] = value;
-    else {
-      low = fieldSet(F_DSTATUS, value, fieldGet(F_DSTATUS, old));
-      low = fieldSet(F_RIRR, low, fieldGet(F_RIRR, old));
-    }
+    else low = rteLowWritten(old, value);
     this.#irqEoi[pin] = 0;
     if (fieldGet(F_TRIGGER, low) === 0) low = fieldSet(F_RIRR, low, 0);
     this.#low[pin] = low;
@@ -516,9 +514,7 @@ export class QemuIoapic {
   // ---- Internals ----------------------------------------------------------
 
   #pinOf(index: number): number {
-    if (index < IoapicIndex.IOREDTBL) return -1;
-    const pin = (index - IoapicIndex.IOREDTBL) >> 1;
-    return pin < QEMU_IOAPIC_PINS ? pin : -1;
+    return redirectionPin(index, QEMU_IOAPIC_PINS);
   }
 
   /** `info.addr`: 0xfee00000 | dest_idx in bits 19:4 | dest mode. */
