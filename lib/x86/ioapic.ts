@@ -215,6 +215,31 @@ export const IoapicIndex = {
 } as const;
 
 /**
+ * The I/O APIC's ID as a write of IOAPICID leaves it: bits 27:24 (82093AA
+ * 3.2.1; the rest of the register reads 0).
+ *
+ * @example
+ * ```ts
+ * ioapicIdWritten(0xff00_0000); // 0xf
+ * ```
+ */
+export function ioapicIdWritten(value: number): number {
+  return (value >>> 24) & 0xf;
+}
+
+/**
+ * IOAPICID as a read gives it, for an ID {@link ioapicIdWritten} kept.
+ *
+ * @example
+ * ```ts
+ * ioapicIdRead(2); // 0x02000000
+ * ```
+ */
+export function ioapicIdRead(id: number): number {
+  return ((id & 0xf) << 24) >>> 0;
+}
+
+/**
  * The pin whose redirection entry an indirect index names, or -1: each
  * entry is two dwords from {@link IoapicIndex.IOREDTBL} up. Indices below
  * it (the ID, version and arbitration registers, and the gap after them)
@@ -734,7 +759,7 @@ export class Ioapic implements EoiListener {
         return (this.version | (((this.pins - 1) & 0xff) << 16)) >>> 0;
       case IoapicIndex.IOAPICID:
       case IoapicIndex.IOAPICARB:
-        return ((this.#id & 0xf) << 24) >>> 0;
+        return ioapicIdRead(this.#id);
     }
     const pin = this.#pinOf(index);
     if (pin < 0) return xen ? 0 : 0xffffffff;
@@ -764,7 +789,7 @@ export class Ioapic implements EoiListener {
       return;
     }
     if (index === IoapicIndex.IOAPICID) {
-      this.#id = (value >>> 24) & 0xf;
+      this.#id = ioapicIdWritten(value);
       if (t.enabled) t.emit(h.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${this.#id})`);
       return;
     }

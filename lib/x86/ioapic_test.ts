@@ -8,6 +8,8 @@ import {
   EOI_STORM_LIMIT,
   formatRte,
   Ioapic,
+  ioapicIdRead,
+  ioapicIdWritten,
   type IoapicOptions,
   redirectionPin,
   type RteInit,
@@ -464,4 +466,13 @@ Deno.test("rteLowWritten: a write keeps delivery status and remote IRR, takes ev
   assert.equal(rteLowWritten(0, ro), 0);
   assert.equal(rteLowWritten(1 << 14, 0x1_a031), 0x1_e031 & ~(1 << 12));
   assert.equal(rteLowWritten(0xffff_ffff, 0) >>> 0, ro);
+});
+
+Deno.test("IOAPICID: a write keeps bits 27:24, a read gives them back there and nothing else", () => {
+  assert.equal(ioapicIdWritten(0xffff_ffff), 0xf);
+  assert.equal(ioapicIdWritten(0x0200_0000), 2);
+  assert.equal(ioapicIdWritten(0x00ff_ffff), 0);
+  assert.equal(ioapicIdWritten(0x1000_0000), 0);
+  assert.equal(ioapicIdRead(0xf), 0x0f00_0000);
+  assert.equal(ioapicIdRead(ioapicIdWritten(0xabcd_ef01)), 0x0b00_0000);
 });

@@ -45,6 +45,8 @@ import {
   EOI_STORM_DELAY_NS,
   EOI_STORM_LIMIT,
   formatRte,
+  ioapicIdRead,
+  ioapicIdWritten,
   IoapicIndex,
   IoapicMmio,
   IoapicVersion,
@@ -264,7 +266,7 @@ export class QemuIoapic {
     switch (index & 0xff) {
       case IoapicIndex.IOAPICID:
       case IoapicIndex.IOAPICARB:
-        return (this.#id << 24) >>> 0;
+        return ioapicIdRead(this.#id);
       case IoapicIndex.IOAPICVER:
         return (this.version | ((QEMU_IOAPIC_PINS - 1) << 16)) >>> 0;
     }
@@ -324,7 +326,7 @@ export class QemuIoapic {
     value >>>= 0;
     const h = this.#host, t = h.trace;
     if (index === IoapicIndex.IOAPICID) {
-      this.#id = (value >>> 24) & 0xf;
+      this.#id = ioapicIdWritten(value);
       if (t.enabled) t.emit(h.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${this.#id})`);
       return;
     }
