@@ -4,6 +4,7 @@ import { Trace } from "../core/trace.ts";
 import { encodeRte, Ioapic } from "./ioapic.ts";
 import { MsiDecoder, type MsiSink } from "./msi.ts";
 import type { MessageSource } from "./apic_message.ts";
+import { writeRte } from "./test_vm.ts";
 
 class Recorder implements ApicSink {
   readonly msgs: ApicMessage[] = [];
@@ -11,13 +12,6 @@ class Recorder implements ApicSink {
     this.msgs.push({ ...msg });
     return 1;
   }
-}
-
-function program(io: Ioapic, pin: number, words: { low: number; high: number }): void {
-  io.write(0x00, 0x10 + 2 * pin + 1);
-  io.write(0x10, words.high);
-  io.write(0x00, 0x10 + 2 * pin);
-  io.write(0x10, words.low);
 }
 
 const MODES = ["fixed", "lowest", "smi", "nmi", "init"] as const;
@@ -37,7 +31,7 @@ Deno.test("an entry sent as an MSI reaches the bus as the request KVM's ioapic_s
               name: "ioapic",
             });
             const vector = 0x30 + dest % 0x80;
-            program(
+            writeRte(
               io,
               5,
               encodeRte({ vector, delivery_mode: mode, dest_mode: destMode, trigger, dest }),
@@ -76,7 +70,7 @@ Deno.test("what sits between the IOAPIC and the bus sees an MSI write and can re
     },
   };
   const io = new Ioapic({ sink: bus, msi: remap, trace: new Trace(() => 0), name: "ioapic" });
-  program(io, 14, encodeRte({ vector: 0x76, trigger: "level", dest: 2, dest_mode: "logical" }));
+  writeRte(io, 14, encodeRte({ vector: 0x76, trigger: "level", dest: 2, dest_mode: "logical" }));
   assert.equal(io.setLine(14, 1), 1);
   assert.deepEqual(writes, ["ioapic 0xfee02004:0x0 0xc076"]);
   assert.equal(bus.msgs[0].vector, 0x77);

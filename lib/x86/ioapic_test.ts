@@ -15,6 +15,7 @@ import {
   type RteInit,
   rteLowWritten,
 } from "./ioapic.ts";
+import { writeRte } from "./test_vm.ts";
 
 /** Records every message and answers with a configurable "CPUs reached". */
 class FakeSink implements ApicSink {
@@ -47,15 +48,6 @@ function rig(options?: IoapicOptions): Rig {
     schedule: (delay, fire) => timers.push({ delay, fire }),
   }, options);
   return { io, sink, trace, timers };
-}
-
-/** Programs IOREDTBL[pin] through IOREGSEL/IOWIN, high dword first. */
-function program(io: Ioapic, pin: number, init: RteInit): void {
-  const { low, high } = encodeRte(init);
-  io.write(0x00, 0x10 + 2 * pin + 1);
-  io.write(0x10, high);
-  io.write(0x00, 0x10 + 2 * pin);
-  io.write(0x10, low);
 }
 
 function kinds(trace: Trace): string[] {
@@ -136,7 +128,7 @@ Deno.test("Ioapic RTE writes cannot set delivery status or remote IRR", () => {
 
 Deno.test("Ioapic edge pin delivers once per rising edge (X86-13)", () => {
   const { io, sink } = rig();
-  program(io, 14, { vector: 0x76, trigger: "edge", dest: 0 });
+  writeRte(io, 14, { vector: 0x76, trigger: "edge", dest: 0 });
   const statuses = [1, 1, 0, 1, 0].map((l) => io.setLine(14, l as 0 | 1));
   assert.deepEqual(statuses, [1, 0, 1, 1, 1]);
   assert.deepEqual(sink.vectors, [0x76, 0x76]);
@@ -157,9 +149,9 @@ Deno.test("Ioapic edge pin delivers once per rising edge (X86-13)", () => {
 
 Deno.test("Ioapic loses an edge that arrives while masked", () => {
   const { io, sink } = rig();
-  program(io, 3, { vector: 0x33, mask: 1 });
+  writeRte(io, 3, { vector: 0x33, mask: 1 });
   assert.equal(io.setLine(3, 1), -1);
-  program(io, 3, { vector: 0x33 });
+  writeRte(io, 3, { vector: 0x33 });
   assert.equal(sink.msgs.length, 0);
   assert.equal(io.setLine(3, 1), 0); // still high: no new edge
   io.setLine(3, 0);
@@ -169,7 +161,7 @@ Deno.test("Ioapic loses an edge that arrives while masked", () => {
 
 Deno.test("Ioapic.eoi() re-delivers a level pin whose line is still high (X86-15)", () => {
   const { io, sink, trace } = rig();
-  program(io, 14, { vector: 0x9a, trigger: "level", dest: 0 });
+  writeRte(io, 14, { vector: 0x9a, trigger: "level", dest: 0 });
   assert.equal(io.setLine(14, 1), 1);
   assert.equal(io.remoteIrr(14), 1);
   assert.equal(sink.msgs[0].level, true);
@@ -186,40 +178,40 @@ Deno.test("Ioapic.eoi() re-delivers a level pin whose line is still high (X86-15
 
 Deno.test("Ioapic fires a masked level pin when it is unmasked (X86-17)", () => {
   const { io, sink } = rig();
-  program(io, 14, { vector: 0x82, trigger: "level", mask: 1 });
+  writeRte(io, 14, { vector: 0x82, trigger: "level", mask: 1 });
   assert.equal(io.setLine(14, 1), -1);
   assert.equal(io.remoteIrr(14), 0);
   assert.equal(sink.msgs.length, 0);
-  program(io, 14, { vector: 0x82, trigger: "level" });
+  writeRte(io, 14, { vector: 0x82, trigger: "level" });
   assert.deepEqual(sink.vectors, [0x82]);
   assert.equal(io.remoteIrr(14), 1);
 });
 
 Deno.test("Ioapic masked in handler, EOI, unmask re-delivers (X86-19)", () => {
   const { io, sink } = rig();
-  program(io, 14, { vector: 0x83, trigger: "level" });
+  writeRte(io, 14, { vector: 0x83, trigger: "level" });
   assert.equal(io.setLine(14, 1), 1);
-  program(io, 14, { vector: 0x83, trigger: "level", mask: 1 }); // handler masks
+  writeRte(io, 14, { vector: 0x83, trigger: "level", mask: 1 }); // handler masks
   assert.equal(io.remoteIrr(14), 1);
   io.eoi(0x83);
   assert.equal(io.remoteIrr(14), 0);
   assert.equal(sink.msgs.length, 1);
-  program(io, 14, { vector: 0x83, trigger: "level" }); // unmask
+  writeRte(io, 14, { vector: 0x83, trigger: "level" }); // unmask
   assert.deepEqual(sink.vectors, [0x83, 0x83]);
   assert.equal(io.remoteIrr(14), 1);
 });
 
 Deno.test("Ioapic writing trigger=edge clears remote IRR", () => {
   const { io, sink } = rig();
-  program(io, 9, { vector: 0x49, trigger: "level", mask: 1 });
-  program(io, 9, { vector: 0x49, trigger: "level" });
+  writeRte(io, 9, { vector: 0x49, trigger: "level", mask: 1 });
+  writeRte(io, 9, { vector: 0x49, trigger: "level" });
   io.setLine(9, 1);
   assert.equal(io.remoteIrr(9), 1);
-  program(io, 9, { vector: 0x49, trigger: "edge", mask: 1 });
+  writeRte(io, 9, { vector: 0x49, trigger: "edge", mask: 1 });
   assert.equal(io.remoteIrr(9), 0);
   assert.equal(sink.msgs.length, 1);
   // Back to level with the line still high: serviced again at once.
-  program(io, 9, { vector: 0x49, trigger: "level" });
+  writeRte(io, 9, { vector: 0x49, trigger: "level" });
   assert.equal(sink.msgs.length, 2);
   assert.equal(io.remoteIrr(9), 1);
 });
@@ -227,19 +219,19 @@ Deno.test("Ioapic writing trigger=edge clears remote IRR", () => {
 Deno.test("Ioapic latches remote IRR unless the delivery returned 0", () => {
   const a = rig();
   a.sink.result = 0; // targets exist but none accepted
-  program(a.io, 4, { vector: 0x44, trigger: "level" });
+  writeRte(a.io, 4, { vector: 0x44, trigger: "level" });
   assert.equal(a.io.setLine(4, 1), 0);
   assert.equal(a.io.remoteIrr(4), 0);
   const b = rig();
   b.sink.result = -1; // no APIC matched
-  program(b.io, 4, { vector: 0x44, trigger: "level" });
+  writeRte(b.io, 4, { vector: 0x44, trigger: "level" });
   assert.equal(b.io.setLine(4, 1), -1);
   assert.equal(b.io.remoteIrr(4), 1);
 });
 
 Deno.test("Ioapic drops ExtINT redirection entries", () => {
   const { io, sink, trace } = rig();
-  program(io, 0, { vector: 0x20, delivery_mode: "extint", trigger: "level" });
+  writeRte(io, 0, { vector: 0x20, delivery_mode: "extint", trigger: "level" });
   assert.equal(io.setLine(0, 1), 0);
   assert.equal(sink.msgs.length, 0);
   assert.equal(io.remoteIrr(0), 0);
@@ -248,7 +240,7 @@ Deno.test("Ioapic drops ExtINT redirection entries", () => {
 
 Deno.test("Ioapic coalesces RTC ticks until EOI (X86-33)", () => {
   const { io, sink } = rig();
-  program(io, 8, { vector: 0x28 });
+  writeRte(io, 8, { vector: 0x28 });
   const pulse = () => {
     const s = io.setLine(8, 1);
     io.setLine(8, 0);
@@ -277,13 +269,13 @@ Deno.test("Ioapic intercepts an edge pin's EOI only while it has an ack notifier
     ack: (pin) => acked.push(pin),
     hasAckNotifier: (pin) => notified.has(pin),
   });
-  program(io, 10, { vector: 0x9a });
-  program(io, 11, { vector: 0x9b, trigger: "level" });
-  program(io, 12, { vector: 0x9a, trigger: "level" });
+  writeRte(io, 10, { vector: 0x9a });
+  writeRte(io, 11, { vector: 0x9b, trigger: "level" });
+  writeRte(io, 12, { vector: 0x9a, trigger: "level" });
   assert.equal(io.wantsEdgeEoi(0x41), false); // no entry holds it
   assert.equal(io.wantsEdgeEoi(0x9b), true); // a level entry's vector
   // Pin 12's level entry already makes 0x9a wanted; the edge pin alone does not.
-  program(io, 12, { vector: 0x30, trigger: "level" });
+  writeRte(io, 12, { vector: 0x30, trigger: "level" });
   assert.equal(io.wantsEdgeEoi(0x9a), false);
   notified.add(10);
   assert.equal(io.wantsEdgeEoi(0x9a), true);
@@ -293,7 +285,7 @@ Deno.test("Ioapic intercepts an edge pin's EOI only while it has an ack notifier
   assert.equal(io.remoteIrr(10), 0);
   assert.equal(sink.msgs.length, 1); // nothing re-delivered
   // The RTC pin's vector is wanted with or without a tick pending.
-  program(io, 8, { vector: 0x28 });
+  writeRte(io, 8, { vector: 0x28 });
   assert.equal(io.wantsEdgeEoi(0x28), true);
 });
 
@@ -306,7 +298,7 @@ Deno.test("Ioapic's edge EOI acks a level pin with the vector but keeps its remo
     name: "ioapic",
     ack: (pin) => acked.push(pin),
   });
-  program(io, 14, { vector: 0x76, trigger: "level" });
+  writeRte(io, 14, { vector: 0x76, trigger: "level" });
   io.setLine(14, 1);
   io.edgeEoi(0x76);
   assert.deepEqual(acked, [14]);
@@ -324,7 +316,7 @@ Deno.test("Ioapic counts an RTC tick's EOIs only from the vCPUs it reached (dest
     name: "ioapic",
     rtcDestinations: () => reached,
   });
-  program(io, 8, { vector: 0x28 });
+  writeRte(io, 8, { vector: 0x28 });
   assert.equal(io.setLine(8, 1), 2);
   io.setLine(8, 0);
   io.edgeEoi(0x28, 5); // not a destination
@@ -342,7 +334,7 @@ Deno.test("Ioapic counts an RTC tick's EOIs only from the vCPUs it reached (dest
 
 Deno.test("Ioapic tracks the RTC only for KVM_IRQ_LINE_STATUS callers", () => {
   const { io, sink } = rig();
-  program(io, 8, { vector: 0x28 });
+  writeRte(io, 8, { vector: 0x28 });
   assert.equal(io.setLine(8, 1, false), 1);
   io.setLine(8, 0, false);
   assert.equal(io.rtcPendingEoi, 0);
@@ -353,7 +345,7 @@ Deno.test("Ioapic tracks the RTC only for KVM_IRQ_LINE_STATUS callers", () => {
 Deno.test("Ioapic EOI register works only on version 0x20", () => {
   for (const [version, expected] of [[0x11, 1], [0x20, 2]]) {
     const { io, sink } = rig({ version });
-    program(io, 10, { vector: 0x5a, trigger: "level" });
+    writeRte(io, 10, { vector: 0x5a, trigger: "level" });
     io.setLine(10, 1);
     io.write(0x40, 0x5a);
     assert.equal(sink.msgs.length, expected, `version ${version}`);
@@ -363,8 +355,8 @@ Deno.test("Ioapic EOI register works only on version 0x20", () => {
 
 Deno.test("Ioapic.eoi() re-delivers an edge pin sharing the vector, as KVM does", () => {
   const { io, sink } = rig();
-  program(io, 1, { vector: 0x61, trigger: "edge" });
-  program(io, 2, { vector: 0x61, trigger: "level" });
+  writeRte(io, 1, { vector: 0x61, trigger: "edge" });
+  writeRte(io, 2, { vector: 0x61, trigger: "level" });
   io.setLine(1, 1);
   io.setLine(2, 1);
   io.setLine(2, 0);
@@ -375,7 +367,7 @@ Deno.test("Ioapic.eoi() re-delivers an edge pin sharing the vector, as KVM does"
 Deno.test("Ioapic delays the 10000th back-to-back EOI re-delivery by 10 ms", () => {
   const { io, sink, trace, timers } = rig();
   trace.enabled = false;
-  program(io, 14, { vector: 0x9a, trigger: "level" });
+  writeRte(io, 14, { vector: 0x9a, trigger: "level" });
   io.setLine(14, 1);
   for (let i = 0; i < EOI_STORM_LIMIT; i++) io.eoi(0x9a);
   assert.equal(sink.msgs.length, EOI_STORM_LIMIT); // 1 + 9999
@@ -390,7 +382,7 @@ Deno.test("Ioapic delays the 10000th back-to-back EOI re-delivery by 10 ms", () 
 
 Deno.test("Ioapic.reset() masks every entry and keeps the other bits", () => {
   const { io } = rig();
-  program(io, 6, { vector: 0x66, trigger: "level", dest: 3 });
+  writeRte(io, 6, { vector: 0x66, trigger: "level", dest: 3 });
   io.setLine(6, 1);
   io.reset();
   assert.deepEqual(io.rte(6), { low: 0x0001_c066, high: 0x03000000 });
@@ -399,7 +391,7 @@ Deno.test("Ioapic.reset() masks every entry and keeps the other bits", () => {
 
 Deno.test("Ioapic trace links the send to the line change that caused it", () => {
   const { io, trace } = rig();
-  program(io, 14, { vector: 0x76, trigger: "level" });
+  writeRte(io, 14, { vector: 0x76, trigger: "level" });
   io.setLine(14, 1);
   const last = trace.events[trace.events.length - 1];
   assert.equal(last.kind, "remote_irr.set");

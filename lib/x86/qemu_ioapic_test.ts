@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
-import { encodeRte, EOI_STORM_DELAY_NS, EOI_STORM_LIMIT, type RteInit } from "./ioapic.ts";
+import { EOI_STORM_DELAY_NS, EOI_STORM_LIMIT, type RteInit } from "./ioapic.ts";
 import { QEMU_IOAPIC_PINS, QemuIoapic, type QemuIoapicRoute } from "./qemu_ioapic.ts";
 import { EventQueue } from "../core/event_queue.ts";
 import { X86Vm } from "./vm.ts";
+import { writeRte } from "./test_vm.ts";
 
 /** QEMU's I/O APIC on a recording host: each KVM_IRQ_LINE and each route commit. */
 function rig(status = 1) {
@@ -21,14 +22,6 @@ function rig(status = 1) {
   return { io, lines, commits, timers };
 }
 
-function program(io: QemuIoapic, pin: number, init: RteInit): void {
-  const { low, high } = encodeRte(init);
-  io.write(0x00, 0x10 + 2 * pin + 1);
-  io.write(0x10, high);
-  io.write(0x00, 0x10 + 2 * pin);
-  io.write(0x10, low);
-}
-
 Deno.test("QEMU I/O APIC: IOAPICVER 0x00170020, an index that is no register reads 0", () => {
   const { io } = rig();
   assert.equal(io.readIndirect(0x01), 0x00170020);
@@ -42,10 +35,10 @@ Deno.test("QEMU I/O APIC: IOAPICVER 0x00170020, an index that is no register rea
 
 Deno.test("QEMU I/O APIC: an entry write commits the route of every unmasked entry, masked ones left out", () => {
   const { io, commits } = rig();
-  program(io, 5, { vector: 0x45, trigger: "level", dest: 3, dest_mode: "logical" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level", dest: 3, dest_mode: "logical" });
   const last = commits.at(-1)!;
   assert.deepEqual(last, [{ gsi: 5, addressLo: 0xfee03004, data: 0x8045 }]);
-  program(io, 5, { vector: 0x45, trigger: "level", dest: 3, mask: 1 });
+  writeRte(io, 5, { vector: 0x45, trigger: "level", dest: 3, mask: 1 });
   assert.deepEqual(commits.at(-1), []); // the old route is not withdrawn
   // RTE bits 55:48 go to address bits 11:4 whole (QEMU's dest_idx).
   io.writeIndirect(0x10 + 2 * 6 + 1, 0x01fe0000);
@@ -55,10 +48,10 @@ Deno.test("QEMU I/O APIC: an entry write commits the route of every unmasked ent
 
 Deno.test("QEMU I/O APIC: an edge is KVM_IRQ_LINE 1 then 0; on a masked pin it is dropped; GSI 0 is pin 2", () => {
   const { io, lines } = rig();
-  program(io, 2, { vector: 0x30, mask: 1 });
+  writeRte(io, 2, { vector: 0x30, mask: 1 });
   assert.equal(io.setIrq(0, 1), -1);
   assert.equal(io.line(2), 0);
-  program(io, 2, { vector: 0x30 });
+  writeRte(io, 2, { vector: 0x30 });
   assert.deepEqual(lines, []);
   assert.equal(io.setIrq(0, 1), 1);
   assert.deepEqual(lines, [[2, 1], [2, 0]]);
@@ -68,11 +61,11 @@ Deno.test("QEMU I/O APIC: an edge is KVM_IRQ_LINE 1 then 0; on a masked pin it i
 
 Deno.test("QEMU I/O APIC: a level send sets remote IRR even when nobody took it", () => {
   const { io, lines } = rig(0);
-  program(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
   assert.equal(io.setIrq(5, 1), 0);
   assert.equal(io.rte(5).low & 0x4000, 0x4000);
   // Written again with the line high: remote IRR holds it back.
-  program(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
   assert.deepEqual(lines, [[5, 1]]);
   assert.equal(io.setIrq(5, 1), 0); // coalesced: no KVM_IRQ_LINE
   assert.deepEqual(lines, [[5, 1]]);
@@ -80,8 +73,8 @@ Deno.test("QEMU I/O APIC: a level send sets remote IRR even when nobody took it"
 
 Deno.test("QEMU I/O APIC: the EOI broadcast clears level entries of the vector and sends again while the line is high", () => {
   const { io, lines } = rig();
-  program(io, 5, { vector: 0x45, trigger: "level" });
-  program(io, 6, { vector: 0x45 }); // an edge entry sharing the vector
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 6, { vector: 0x45 }); // an edge entry sharing the vector
   io.setIrq(5, 1);
   io.setIrq(6, 1);
   lines.length = 0;
@@ -95,17 +88,17 @@ Deno.test("QEMU I/O APIC: the EOI broadcast clears level entries of the vector a
 
 Deno.test("QEMU I/O APIC: a flip to edge clears remote IRR, which the guest cannot write", () => {
   const { io } = rig();
-  program(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
   io.setIrq(5, 1);
-  program(io, 5, { vector: 0x45, trigger: "level", remote_irr: 0 } as RteInit);
+  writeRte(io, 5, { vector: 0x45, trigger: "level", remote_irr: 0 } as RteInit);
   assert.equal(io.rte(5).low & 0x4000, 0x4000);
-  program(io, 5, { vector: 0x45 });
+  writeRte(io, 5, { vector: 0x45 });
   assert.equal(io.rte(5).low & 0x4000, 0);
 });
 
 Deno.test("QEMU I/O APIC: the storm guard delays the 10000th back-to-back send by 10 ms", () => {
   const { io, lines, timers } = rig();
-  program(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
   io.setIrq(5, 1);
   for (let i = 1; i < EOI_STORM_LIMIT; i++) io.eoiBroadcast(0x45);
   const sent = lines.length;
@@ -119,12 +112,12 @@ Deno.test("QEMU I/O APIC: the storm guard delays the 10000th back-to-back send b
 
 Deno.test("QEMU I/O APIC: an unmasked ExtINT entry is an input error (no userspace 8259 here)", () => {
   const { io } = rig();
-  assert.throws(() => program(io, 0, { delivery_mode: "extint" }), CommandInputError);
+  assert.throws(() => writeRte(io, 0, { delivery_mode: "extint" }), CommandInputError);
 });
 
 Deno.test("QEMU I/O APIC: snapshot puts entries, requests and selector back", () => {
   const { io } = rig();
-  program(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
   io.setIrq(5, 1);
   const back = io.snapshot();
   io.setIrq(5, 0);
@@ -152,7 +145,7 @@ Deno.test("X86Vm with split_ioapic qemu: 24 MSI routes reserved, the EOI exit re
   const io = vm.qemuIoapic!;
   const lapic = vm.cpus[0].lapic;
   lapic.write(0xf0, 0x1ff);
-  program(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
   assert.deepEqual(vm.ioapicHandledVectors(0), [0x45]);
   assert.equal(vm.deviceLine(5, 1), 1);
   assert.equal(lapic.acknowledge(), 0x45);

@@ -8,13 +8,39 @@ import type { GuestMemory } from "../core/guest_memory.ts";
 import { Trace } from "../core/trace.ts";
 import { HeldExtInt, X86Cpu, type X86CpuOptions } from "./cpu.ts";
 import { HvPartition, type HvPartitionHost } from "./hyperv_hypercall.ts";
-import { encodeRte, IoapicIndex, IoapicMmio } from "./ioapic.ts";
+import type { RegWords } from "../core/bitfield.ts";
+import { encodeRte, IoapicIndex, IoapicMmio, type RteInit } from "./ioapic.ts";
 import { Lapic } from "./lapic.ts";
 import type { X86Vm } from "./vm.ts";
 
+/** What {@link writeRte} writes to: an I/O APIC's MMIO window, KVM's or QEMU's. */
+export interface IoapicWindow {
+  write(offset: number, value: number): void;
+}
+
 /**
  * Programs IOREDTBL[pin] through IOREGSEL/IOWIN, high dword first, as a
- * guest does (the entry is live once its low dword is written).
+ * guest does (the entry is live once its low dword is written): from named
+ * fields, or from the two dwords as they are.
+ *
+ * @example
+ * ```ts
+ * import { Ioapic } from "./ioapic.ts";
+ * declare const io: Ioapic;
+ * writeRte(io, 20, { vector: 0x9a, trigger: "level", dest: 1 });
+ * writeRte(io, 21, { low: 0x10000, high: 0 });
+ * ```
+ */
+export function writeRte(io: IoapicWindow, pin: number, entry: RteInit | RegWords): void {
+  const { low, high } = "low" in entry ? entry : encodeRte(entry);
+  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin + 1);
+  io.write(IoapicMmio.IOWIN, high);
+  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin);
+  io.write(IoapicMmio.IOWIN, low);
+}
+
+/**
+ * {@link writeRte} to a VM's in-kernel I/O APIC.
  *
  * @example
  * ```ts
@@ -23,13 +49,8 @@ import type { X86Vm } from "./vm.ts";
  * programRte(vm, 20, { vector: 0x9a, trigger: "level", dest: 1 });
  * ```
  */
-export function programRte(vm: X86Vm, pin: number, init: Parameters<typeof encodeRte>[0]): void {
-  const io = vm.ioapic!;
-  const { low, high } = encodeRte(init);
-  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin + 1);
-  io.write(IoapicMmio.IOWIN, high);
-  io.write(IoapicMmio.IOREGSEL, IoapicIndex.IOREDTBL + 2 * pin);
-  io.write(IoapicMmio.IOWIN, low);
+export function programRte(vm: X86Vm, pin: number, init: RteInit): void {
+  writeRte(vm.ioapic!, pin, init);
 }
 
 /** A lone vCPU of {@link cpuRig}: its LAPIC, its ExtINT source and their trace. */
