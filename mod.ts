@@ -78,6 +78,7 @@ export { Trace, type TraceEvent } from "./lib/core/trace.ts";
 export type { Hypervisor, IrqchipMode, X86VmConfig } from "./lib/x86/vm.ts";
 export type { LowestPriorityPolicy } from "./lib/x86/apic_bus.ts";
 export type { PicSpecialMaskPolicy } from "./lib/x86/i8259.ts";
+export type { HostCpu } from "./lib/x86/kvm_quirks.ts";
 export type { GuestWidth } from "./lib/xen/layout.ts";
 export type { XenDomainType } from "./lib/xen/evtchn.ts";
 export type { KvmRunstateArea } from "./lib/xen/runstate.ts";

@@ -51,6 +51,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     apic_bus_cycle_ns: 1,
     irqfd_eventfd: "exclusive",
     apicv: "none",
+    host_cpu: "intel",
     kvm_master_clock: 0,
     kvm_caps: "newest",
     "hypervisor.guest": 64,
@@ -96,7 +97,7 @@ Deno.test("an unknown setting far from every name lists the settings", () => {
     d.hint,
     "expected one of: arch, hypervisor, vcpus, cpu_mode, irqchip, lapic, x2apic_api, hyperv_synic, hyperv_cpuid, " +
       "split_pins, tsc_khz, split_ioapic, " +
-      "ioapic_version, pic_special_mask, boot_cpu, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, kvm_master_clock, kvm_caps",
+      "ioapic_version, pic_special_mask, boot_cpu, aps, lowest_priority, routing, apic_bus_cycle_ns, irqfd_eventfd, apicv, host_cpu, kvm_master_clock, kvm_caps",
   );
 });
 

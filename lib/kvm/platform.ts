@@ -812,6 +812,8 @@ function refuseSettings(s: Readonly<Record<string, Val>>): void {
     ? "'ioapic_version 0x20': KVM's in-kernel I/O APIC is version 0x11"
     : s.apicv === "amd_avic"
     ? "'apicv amd_avic': whether the host's KVM uses AVIC is the host's choice (kvm_amd's avic)"
+    : s.host_cpu === "amd"
+    ? "'host_cpu amd': the backend's guest runs on the host's own CPU"
     : s.split_ioapic !== undefined && s.split_ioapic !== "none"
     ? "'split_ioapic qemu': the backend plays no userspace I/O APIC"
     : s.tsc_khz !== undefined && s.tsc_khz !== 0

@@ -33,6 +33,9 @@ import {
   PV_MSRS,
 } from "./kvm_pv_features.ts";
 import type { X86Vm } from "./vm.ts";
+import { enterHypercall } from "./kvm_quirks.ts";
+import { UD_VECTOR } from "./exceptions.ts";
+import { UD_FAULT } from "./cpu.ts";
 
 const KVM_HC_SEND_IPI = KvmHc.SEND_IPI;
 /** `-KVM_EINVAL` and `-KVM_EOPNOTSUPP` (kvm_para.h: the host's EINVAL and EOPNOTSUPP). */
@@ -120,7 +123,12 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
     "(-1000); under KVM_CAP_ENFORCE_PV_FEATURE_CPUID, KICK_CPU (5), SEND_IPI and SCHED_YIELD " +
     "without their KVM_FEATURE_* bit (PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD) -KVM_ENOSYS; " +
     "KICK_CPU otherwise (a1 the APIC ID) wakes that vCPU from HLT, or makes its next HLT not " +
-    "halt (pv_unhalted), and returns 0; CLOCK_PAIRING (9) is not modelled (input error)",
+    "halt (pv_unhalted), and returns 0; CLOCK_PAIRING (9) is not modelled (input error). " +
+    "With at=, the instruction is the three bytes there: the host's own (host_cpu) runs as " +
+    "above; the other vendor's (VMMCALL 0f 01 d9 on intel, VMCALL 0f 01 c1 on amd) raises " +
+    "#UD, which KVM emulates: it writes the host's instruction over it and the guest executes " +
+    "that (KVM_X86_QUIRK_FIX_HYPERCALL_INSN), or, that quirk off (KVM_CAP_DISABLE_QUIRKS2), " +
+    "injects #UD and returns UD (-6), the bytes left (lib/x86/kvm_quirks.ts)",
   params: [
     {
       name: "nr",
@@ -133,13 +141,39 @@ export const KVM_HYPERCALL_COMMANDS: readonly X86Command[] = [{
       doc: `${["EBX", "ECX", "EDX", "ESI"][i]} (32 bits are kept)`,
       default: 0,
     })),
+    {
+      name: "at",
+      type: { kind: "int", min: -1, max: U32, what: "a guest-physical address or -1" },
+      doc: "where the instruction's bytes are (-1: none given, the host's own instruction)",
+      default: -1,
+    },
   ],
-  returns: "EAX: the count, or -KVM_E*",
+  returns: "EAX: the count, or -KVM_E*; UD (-6) if KVM injected #UD",
   requires: (s) =>
     s.hypervisor !== undefined && s.hypervisor !== "kvm"
       ? "KVM's own hypercalls need 'hypervisor kvm' (a Xen guest's VMCALL is a Xen hypercall)"
       : undefined,
   run: (vm, cpu, a) => {
+    const at = a.at as number;
+    if (at >= 0) {
+      const entry = enterHypercall(
+        vm.memory(),
+        at,
+        vm.config.hostCpu ?? "intel",
+        vm.disabledQuirks,
+      );
+      if (entry === "ud") {
+        vm.cpus[cpu].raiseSkipped(UD_VECTOR, "the other vendor's hypercall instruction");
+        return UD_FAULT;
+      }
+      if (entry === "patched" && vm.trace.enabled) {
+        vm.trace.emit(
+          `vcpu${cpu}`,
+          "hypercall",
+          `#UD emulated: the host's hypercall written at 0x${at.toString(16)}`,
+        );
+      }
+    }
     const nr = a.nr as number;
     // kvm_emulate_hypercall: ret starts as -KVM_ENOSYS; a gated call without its bit keeps it.
     const feature = PV_HYPERCALL_FEATURE[nr];

@@ -84,6 +84,7 @@ import {
 } from "./kvm_caps.ts";
 import { HYPERV_COMMANDS, HYPERV_CONSTANTS, HYPERV_STATE } from "./hyperv_commands.ts";
 import { KVM_HYPERCALL_COMMANDS, KVM_HYPERCALL_CONSTANTS } from "./kvm_hypercall.ts";
+import { type HostCpu, KVM_QUIRK_CONSTANTS } from "./kvm_quirks.ts";
 import { TSC_CONSTANTS } from "./tsc.ts";
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 
@@ -1955,6 +1956,16 @@ const SETTINGS: SettingSpec[] = [
     value: { kind: "enum", values: ["none", "amd_avic"], default: "none" },
   },
   {
+    name: "host_cpu",
+    doc: "the host CPU's vendor, which KVM's vendor module follows: intel (default; kvm_intel, " +
+      "VMX: VMCALL 0f 01 c1 is the native hypercall) or amd (kvm_amd, SVM: VMMCALL 0f 01 d9). " +
+      "The other vendor's hypercall raises #UD, which KVM intercepts and emulates " +
+      "(vcpu's `vmcall at=`: KVM_X86_QUIRK_FIX_HYPERCALL_INSN); 'apicv amd_avic' needs amd. " +
+      "Other vendor differences (MCE capabilities, the Xen and Hyper-V hypercall pages' bytes) " +
+      "do not follow it",
+    value: { kind: "enum", values: ["intel", "amd"], default: "intel" },
+  },
+  {
     name: "kvm_master_clock",
     doc: "1: the host's clocksource is a stable TSC, so KVM keeps its master clock " +
       "(use_master_clock): KVM_GET_CLOCK reports KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | " +
@@ -2198,6 +2209,7 @@ export const x86Platform: Platform<X86Vm> = {
     ...MCE_CONSTANTS,
     ...KVM_CAP_NUMBERS,
     ...KVM_HYPERCALL_CONSTANTS,
+    ...KVM_QUIRK_CONSTANTS,
     ...HYPERV_CONSTANTS,
     ...TSC_CONSTANTS,
   },
@@ -2249,6 +2261,9 @@ export const x86Platform: Platform<X86Vm> = {
     if (s.apicv === "amd_avic" && (s.hypervisor !== "kvm" || s.irqchip === "userspace")) {
       return "'apicv amd_avic' is KVM's use of AMD AVIC, which needs KVM's in-kernel LAPIC: " +
         "use 'hypervisor kvm' with 'irqchip kernel' or 'split'";
+    }
+    if (s.apicv === "amd_avic" && s.host_cpu !== "amd") {
+      return "'apicv amd_avic' is AMD's AVIC: it needs 'host_cpu amd'";
     }
     if (s.kvm_master_clock === 1 && s.hypervisor === "xen") {
       return "'kvm_master_clock' is KVM's clock: use 'hypervisor kvm' or 'kvm-xen'";
@@ -2331,6 +2346,7 @@ export const x86Platform: Platform<X86Vm> = {
       kvmCaps: s.kvm_caps as KvmCapsRelease,
       kvmMasterClock: s.kvm_master_clock === 1,
       amdAvic: s.apicv === "amd_avic",
+      hostCpu: s.host_cpu as HostCpu,
       longMode: s.cpu_mode !== "protected",
     }, env),
   handlerMatches: (event, values, taken) => {

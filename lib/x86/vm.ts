@@ -83,6 +83,7 @@ import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts"
 import { Irqfds } from "./irqfd.ts";
 import { KvmTsc, KvmTscSync } from "./tsc.ts";
 import { KvmClock } from "./kvmclock.ts";
+import type { HostCpu } from "./kvm_quirks.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -293,6 +294,8 @@ export interface X86VmConfig {
   kvmMasterClock?: boolean;
   /** AMD AVIC is active (`apicv amd_avic`): the LAPICs keep ICR2 whole. Default false. */
   amdAvic?: boolean;
+  /** The host CPU's vendor (`host_cpu`): which hypercall instruction is native. Default `intel`. */
+  hostCpu?: HostCpu;
   /** The guest runs in 64-bit mode (`cpu_mode long`, the default), else 32-bit protected mode. */
   longMode?: boolean;
   /** The LAPIC mode every vCPU starts in. Default `xapic`. */
@@ -358,6 +361,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.kvmWallclockSec);
   h.value(c.kvmMasterClock);
   h.value(c.amdAvic);
+  h.value(c.hostCpu);
   h.value(c.longMode);
   h.value(c.lapicMode);
   h.value(c.x2apicApi);
@@ -468,6 +472,12 @@ export class X86Vm implements VmModel {
    * KVM_GET/SET_VCPU_EVENTS keep a pending exception apart from an injected one.
    */
   exceptionPayloadEnabled = false;
+  /**
+   * KVM's `kvm->arch.disabled_quirks` (KVM_CAP_DISABLE_QUIRKS2): KVM_X86_QUIRK_*
+   * bits the VMM turned off, of which the model follows FIX_HYPERCALL_INSN
+   * (lib/x86/kvm_quirks.ts).
+   */
+  disabledQuirks = 0;
   /** The run's environment: its irqfd list ({@link VMS_OF_RUN}) is keyed by it. */
   readonly #env: ModelEnv;
   /** Whether the VM is in its run's irqfd list ({@link VMS_OF_RUN}). */
@@ -1163,6 +1173,8 @@ export class X86Vm implements VmModel {
     const w = VM_HASHED;
     w[0] = (xen !== undefined ? 1 : 0) | (ram !== undefined ? 2 : 0) |
       (eventfds.size !== 0 ? 4 : 0) | (this.exceptionPayloadEnabled ? 8 : 0) |
+      // The quirks: FIX_HYPERCALL_INSN (bit 5, the one the model takes) as bit 7.
+      (this.disabledQuirks << 2) |
       ((mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) << 4) |
       // The VMM never wrote a TSC (the rule): a bit of the word, no bigint.
       (tscSynced ? 64 : 0);
@@ -1239,6 +1251,7 @@ export class X86Vm implements VmModel {
     const x2apicApi = this.x2apicApi, x2apicFormat = this.#msi.options.x2apicFormat;
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
+    const disabledQuirks = this.disabledQuirks;
     const kvmclockOffsetNs = this.kvmclockOffsetNs;
     const tscSync = this.#tscSync.untouched ? null : this.#tscSync.snapshot();
     const listed = this.#joinedRun;
@@ -1267,6 +1280,7 @@ export class X86Vm implements VmModel {
       }
       this.eoiBroadcastMode = eoiBroadcastMode;
       this.exceptionPayloadEnabled = exceptionPayloadEnabled;
+      this.disabledQuirks = disabledQuirks;
       this.kvmclockOffsetNs = kvmclockOffsetNs;
       const words = this.#mmioReadWords;
       for (let i = 0; i < words.length; i++) words[i] = mmioReadWords[i];

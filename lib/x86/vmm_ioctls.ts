@@ -31,6 +31,7 @@ import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR, IA32_TSC_MSR } from "./lapic_registers.ts";
 import { IA32_TSC_ADJUST_MSR, KVM_VCPU_TSC_OFFSET, type KvmTsc } from "./tsc.ts";
 import { MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
+import { disableQuirks } from "./kvm_quirks.ts";
 import { isGpFault } from "./lapic.ts";
 import { eoiBroadcastModeAfter, KVM_CLOCK, X2apicApi, x2apicApiRefusal } from "./vm.ts";
 import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
@@ -132,7 +133,9 @@ const FD: ParamSpec = {
 export const VMM_IOCTL_CONSTANTS: Readonly<Record<string, number>> = {
   KVM_IRQFD_FLAG_DEASSIGN: KVM_IRQFD_FLAG.DEASSIGN,
   KVM_IRQFD_FLAG_RESAMPLE: KVM_IRQFD_FLAG.RESAMPLE,
+  KVM_CAP_DISABLE_QUIRKS: 116,
   KVM_CAP_SPLIT_IRQCHIP: 121,
+  KVM_CAP_DISABLE_QUIRKS2: 213,
   KVM_CAP_X2APIC_API: 129,
   KVM_CAP_EXCEPTION_PAYLOAD: 164,
   KVM_CAP_X86_APIC_BUS_CYCLES_NS: 237,
@@ -182,15 +185,21 @@ function unmodelledPvMsr(msr: number): void {
 function enableCap(vm: X86Vm, cap: number, arg: bigint, flags: number): number {
   if (
     cap !== C.KVM_CAP_SPLIT_IRQCHIP && cap !== C.KVM_CAP_X2APIC_API &&
-    cap !== C.KVM_CAP_X86_APIC_BUS_CYCLES_NS && cap !== C.KVM_CAP_EXCEPTION_PAYLOAD
+    cap !== C.KVM_CAP_X86_APIC_BUS_CYCLES_NS && cap !== C.KVM_CAP_EXCEPTION_PAYLOAD &&
+    cap !== C.KVM_CAP_DISABLE_QUIRKS && cap !== C.KVM_CAP_DISABLE_QUIRKS2
   ) {
     throw new CommandInputError(
-      `KVM_ENABLE_CAP ${cap}: the model knows KVM_CAP_SPLIT_IRQCHIP (121), ` +
-        "KVM_CAP_X2APIC_API (129), KVM_CAP_EXCEPTION_PAYLOAD (164) and " +
-        "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
+      `KVM_ENABLE_CAP ${cap}: the model knows KVM_CAP_DISABLE_QUIRKS (116), ` +
+        "KVM_CAP_SPLIT_IRQCHIP (121), KVM_CAP_X2APIC_API (129), KVM_CAP_EXCEPTION_PAYLOAD " +
+        "(164), KVM_CAP_DISABLE_QUIRKS2 (213) and KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
     );
   }
   if (flags !== 0) return -EINVAL;
+  if (cap === C.KVM_CAP_DISABLE_QUIRKS || cap === C.KVM_CAP_DISABLE_QUIRKS2) {
+    // kvm_vm_ioctl_enable_cap: at any time; the bits add to the VM's set (lib/x86/kvm_quirks.ts).
+    vm.disabledQuirks = disableQuirks(vm.disabledQuirks, arg, cap === C.KVM_CAP_DISABLE_QUIRKS2);
+    return 0;
+  }
   if (cap === C.KVM_CAP_EXCEPTION_PAYLOAD) {
     // kvm_vm_ioctl_enable_cap: args[0] is the switch, at any time.
     vm.exceptionPayloadEnabled = arg !== 0n;
@@ -1018,6 +1027,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     name: "kvm enable_cap",
     backend: "KVM_ENABLE_CAP",
     doc: "KVM_ENABLE_CAP on the VM (kvm_vm_ioctl_enable_cap), after the vm's vCPUs exist: " +
+      "KVM_CAP_DISABLE_QUIRKS2 / KVM_CAP_DISABLE_QUIRKS turn KVM_X86_QUIRK_FIX_HYPERCALL_INSN " +
+      "off for good (lib/x86/kvm_quirks.ts; the other quirks are not modelled); " +
       "KVM_CAP_X86_APIC_BUS_CYCLES_NS is -EINVAL (-ENXIO without an in-kernel irqchip); " +
       "KVM_CAP_SPLIT_IRQCHIP is -EINVAL above 4096 pins, else -EEXIST (an irqchip or vCPUs " +
       "exist: use 'irqchip split' and 'split_pins'); KVM_CAP_X2APIC_API is -EINVAL for unknown " +
@@ -1030,13 +1041,13 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       {
         name: "cap",
         type: { kind: "int", min: 0, max: 0xffff_ffff, what: "a KVM_CAP_* number" },
-        doc: "KVM_CAP_SPLIT_IRQCHIP (121), KVM_CAP_X2APIC_API (129) or " +
-          "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237)",
+        doc: "KVM_CAP_SPLIT_IRQCHIP (121), KVM_CAP_X2APIC_API (129), " +
+          "KVM_CAP_X86_APIC_BUS_CYCLES_NS (237), KVM_CAP_DISABLE_QUIRKS2 (213), ...",
       },
       {
         name: "arg",
         type: { kind: "u64" },
-        doc: "args[0]: the pin count, or the flags",
+        doc: "args[0]: the pin count, the flags, or the quirks",
         default: 0,
       },
       {
