@@ -170,11 +170,29 @@ function defaultsOf(settings: readonly SettingSpec[], prefix: string): readonly 
  * ```
  */
 export function archWord(body: WordBlock): { word: WordItem; value?: WordItem } | undefined {
+  return settingWord(body, "arch");
+}
+
+/**
+ * A vm body's first word `name` and the value given to it (`name value` or
+ * `name=value`), as {@link archWord} reads `arch`; undefined when it has none.
+ *
+ * @example
+ * ```ts
+ * import { parse } from "../parse.ts";
+ * const vm = parse("vm g { arch x86_64 hypervisor xen }\n").body[0];
+ * if (vm.kind === "vm") settingWord(vm.body, "hypervisor")?.value; // the ident `xen`
+ * ```
+ */
+export function settingWord(
+  body: WordBlock,
+  name: string,
+): { word: WordItem; value?: WordItem } | undefined {
   const items = body.items;
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
-    if (it.kind === "ident" && it.name === "arch") return { word: it, value: items[i + 1] };
-    if (it.kind === "kv" && it.key === "arch") return { word: it, value: it.value };
+    if (it.kind === "ident" && it.name === name) return { word: it, value: items[i + 1] };
+    if (it.kind === "kv" && it.key === name) return { word: it, value: it.value };
   }
   return undefined;
 }

@@ -6,6 +6,8 @@
 import type { PlatformEntry } from "../core/platform.ts";
 import { X86 } from "./x86.ts";
 import { ARM } from "./arm.ts";
+// Whole models: x86 VMs with a Xen domain too (lib/x86/xen_parts.ts).
+import "../x86/xen_build.ts";
 
 export { ARM, X86 };
 

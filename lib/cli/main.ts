@@ -318,8 +318,8 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     // in practice, and parsing each twice to find out would cost more than
     // loading them. One file's trees, parsed to tell, are the ones checked.
     if (files.length !== 1) return loadPlatforms([undefined]).then((p) => runFiles(p));
-    const { arches, read } = readArches(files[0], limits);
-    return loadPlatforms(arches).then((p) => runFiles(p, read));
+    const { arches, hypervisors, read } = readArches(files[0], limits);
+    return loadPlatforms(arches, hypervisors).then((p) => runFiles(p, read));
   }
   return runFiles(platforms);
 }

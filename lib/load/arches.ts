@@ -1,7 +1,7 @@
 /**
  * Which models a target's scenarios name, read before any model is loaded:
- * the parse tree's `vm` blocks and their `arch` words, as the checker reads
- * them (dsl/check/vms.ts `archWord`). `scn run` of one scenario loads only
+ * the parse tree's `vm` blocks and their `arch` (and `hypervisor`) words, as
+ * the checker reads them (dsl/check/vms.ts `archWord`). `scn run` of one scenario loads only
  * those models (lib/api/platform_loaders.ts), then checks the very trees
  * read here (lib/load/targets.ts `LoadOptions.read`).
  *
@@ -9,7 +9,7 @@
  */
 import type { ScnFile, SkimmedFile } from "../../dsl/ast.ts";
 import { parseToCheck } from "../../dsl/parse.ts";
-import { archWord } from "../../dsl/check/vms.ts";
+import { archWord, settingWord } from "../../dsl/check/vms.ts";
 import type { ReadLimits } from "./read.ts";
 import { readTarget, type Source, type TargetRead } from "./targets.ts";
 
@@ -31,24 +31,29 @@ export function archesNamed(target: string, limits?: ReadLimits): (string | unde
 }
 
 /**
- * {@link archesNamed}, and the target as read and parsed to find them, for
- * loading it without reading or parsing it again.
+ * {@link archesNamed}, the values of the vm blocks' `hypervisor` words (a
+ * vm without one has the default; undefined stands for a value that is not
+ * a name), which tell whether an x86 model needs its Xen model
+ * (lib/api/platform_loaders.ts), and the target as read and parsed to find
+ * them, for loading it without reading or parsing it again.
  *
  * @example
  * ```ts
- * const { arches, read } = readArches("scenarios/x86/readme_level_redelivery.scn");
+ * const { arches, hypervisors, read } = readArches("scenarios/x86/readme_level_redelivery.scn");
  * arches; // ["x86_64"]
+ * hypervisors; // []
  * read.parsed.size; // 1
  * ```
  */
 export function readArches(
   target: string,
   limits?: ReadLimits,
-): { arches: (string | undefined)[]; read: TargetRead } {
+): { arches: (string | undefined)[]; hypervisors: (string | undefined)[]; read: TargetRead } {
   const r = readTarget(target, limits);
   const parsed = new Map<Source, ScnFile | SkimmedFile>();
   const read = { target, result: r, parsed };
-  if (!("sources" in r)) return { arches: [undefined], read };
+  const hypervisors: (string | undefined)[] = [];
+  if (!("sources" in r)) return { arches: [undefined], hypervisors, read };
   const out: (string | undefined)[] = [];
   for (const source of r.sources) {
     let file;
@@ -66,8 +71,13 @@ export function readArches(
       vms++;
       const value = archWord(s.body)?.value;
       out.push(value?.kind === "ident" ? value.name : undefined);
+      const hypervisor = settingWord(s.body, "hypervisor");
+      if (hypervisor) {
+        const v = hypervisor.value;
+        hypervisors.push(v?.kind === "ident" ? v.name : undefined);
+      }
     }
     if (vms === 0) out.push(undefined);
   }
-  return { arches: out, read };
+  return { arches: out, hypervisors, read };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { archesNamed } from "./arches.ts";
+import { archesNamed, readArches } from "./arches.ts";
 
 const DIR = await Deno.makeTempDir();
 function file(name: string, text: string): string {
@@ -24,6 +24,17 @@ Deno.test("archesNamed() gives undefined for what only the checker can tell", ()
   const inc = file("inc.scn", 'scenario "t"\nvm a { arch x86_64 }\ninclude "_more.scn"\n');
   assert.deepEqual(archesNamed(inc), ["x86_64", undefined]);
   assert.deepEqual(archesNamed(`${DIR}/missing.scn`), [undefined]);
+});
+
+Deno.test("readArches() gives each vm's hypervisor word, plain, as a block or `hypervisor=NAME`", () => {
+  const f = file(
+    "hv.scn",
+    'scenario "t"\nvm a { arch x86_64 hypervisor xen { guest 32 } }\nvm b { arch x86_64 }\n' +
+      "vm c { arch x86_64 hypervisor=kvm-xen }\nvm d { arch x86_64 hypervisor }\n",
+  );
+  assert.deepEqual(readArches(f).hypervisors, ["xen", "kvm-xen", undefined]);
+  const plain = readArches("scenarios/x86/readme_level_redelivery.scn");
+  assert.deepEqual(plain.hypervisors, []);
 });
 
 Deno.test("archesNamed() reads every scenario of a host file", () => {

@@ -99,7 +99,7 @@
 import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { HV_MSR, HV_PAGE_SIZE } from "./hyperv_synic.ts";
-import { TSC_SHIFT_1GHZ, TSC_TO_SYSTEM_MUL_1GHZ } from "../xen/vcpu_time.ts";
+import { TSC_SHIFT_1GHZ, TSC_TO_SYSTEM_MUL_1GHZ } from "../xen/abi.ts";
 
 /**
  * `enum hv_tsc_page_status`: where KVM is with the reference TSC page.

@@ -11,7 +11,7 @@
  * @module
  */
 import { KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
-import { KVM_XEN_CAPS } from "../xen/kvm_xen.ts";
+import { KVM_XEN_CAPS } from "../xen/abi.ts";
 import { KVM_CLOCK, X2APIC_API_VALID_FLAGS, X2apicApi } from "./vm.ts";
 
 /**

@@ -38,7 +38,7 @@
  */
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { StateHash } from "../core/platform.ts";
-import { PVCLOCK_TSC_STABLE_BIT } from "../xen/vcpu_time.ts";
+import { PVCLOCK_TSC_STABLE_BIT } from "../xen/abi.ts";
 
 /** MSR_KVM_SYSTEM_TIME_NEW (kvm_para.h). */
 export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { X86_ARCH } from "./arch.ts";
+import { X86_ARCH, X86_HYPERVISORS } from "./arch.ts";
 import { toInt } from "../core/values.ts";
 import type {
   Args,
@@ -69,7 +69,7 @@ import { EBUSY, EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES, type RoutingEntry } from "./kvm_routing.ts";
 import { kvmXenOnlyPath, XEN_CONSTANTS, xenCommands, xenState } from "../xen/platform.ts";
-import { KVM_XEN_PRIO_2LEVEL } from "../xen/kvm_xen.ts";
+import { KVM_XEN_PRIO_2LEVEL } from "../xen/abi.ts";
 import { ACCESS_SIZES, guestMemoryCommands, guestMemoryState } from "../core/guest_memory.ts";
 import { mmioRead, mmioTarget, mmioWrite, userspaceMmio } from "./guest_mmio.ts";
 import { VMM_IOCTL_COMMANDS, VMM_IOCTL_CONSTANTS, VMM_IOCTL_STATE } from "./vmm_ioctls.ts";
@@ -1748,7 +1748,7 @@ const SETTINGS: SettingSpec[] = [
       "or a PV one); or KVM's Xen emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen " +
       "and Linux/QEMU differ; block: { guest 64|32  max_evtchn_port N  domain hvm|pvh|pv  " +
       "kvm_runstate copy_on_set|next_update  kvm_wallclock N }",
-    value: { kind: "enum", values: ["kvm", "xen", "kvm-xen"], default: "kvm" },
+    value: { kind: "enum", values: X86_HYPERVISORS, default: X86_HYPERVISORS[0] },
     // Xen-only knobs live in the hypervisor's block: `hypervisor xen { guest 32 }`.
     block: [
       {

@@ -71,15 +71,14 @@ import { type ExtIntSource, HeldExtInt, type HypervisorHooks, X86Cpu } from "./c
 import { EEXIST, EINVAL, ENXIO } from "./errno.ts";
 import { type ApicMessage, type EoiListener, fixedMessage } from "./apic_message.ts";
 import type { EventQueue } from "../core/event_queue.ts";
-import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
+import type { XenDomain, XenHost } from "../xen/domain.ts";
 import type { XenDomainType } from "../xen/evtchn.ts";
 import type { KvmRunstateArea } from "../xen/runstate.ts";
-import { KvmXen } from "../xen/kvm_xen.ts";
-import { NR_HVM_DOMU_IRQS } from "../xen/callback.ts";
+import { NR_HVM_DOMU_IRQS, XEN_HYPERCALL_MSR } from "../xen/abi.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
-import { writeHypercallPage, XEN_HYPERCALL_MSR } from "../xen/hypercall_page.ts";
+import { xenParts } from "./xen_parts.ts";
 import { Irqfds } from "./irqfd.ts";
 import { KvmTsc, KvmTscSync } from "./tsc.ts";
 import { KvmClock } from "./kvmclock.ts";
@@ -839,23 +838,9 @@ export class X86Vm implements VmModel {
       this.xen = undefined;
     } else {
       const glue = new XenGlue(this, env.queue, env.now);
-      const domain = new XenDomain(
-        "xen",
-        {
-          ...XEN_DEFAULTS,
-          flavour: hypervisor,
-          vcpus: config.vcpus,
-          width: config.guestWidth ?? XEN_DEFAULTS.width,
-          maxEvtchnPort: config.maxEvtchnPort ?? XEN_DEFAULTS.maxEvtchnPort,
-          type: config.xenDomain ?? "hvm",
-          kvmRunstateArea: config.kvmRunstateArea ?? "copy_on_set",
-          kvmWallclockSec: config.kvmWallclockSec ?? 0,
-          kvmMasterClock: config.kvmMasterClock ?? false,
-        },
-        glue,
-        trace,
-      );
-      this.xen = { domain, kvm: new KvmXen(domain) };
+      // The Xen model is loaded only for VMs that have it (lib/x86/xen_parts.ts).
+      this.xen = xenParts().machine(config, glue, trace);
+      const domain = this.xen.domain;
       this.ram = domain.mem;
       for (const cpu of this.cpus) cpu.hv = glue;
       if (hypervisor === "kvm-xen") {
@@ -1747,7 +1732,7 @@ class XenGlue implements XenHost, HypervisorHooks {
     const x = this.vm.xen!;
     if (x.domain.flavour === "kvm-xen") return x.kvm.writeHypercallMsr(n, msr, value);
     if (msr !== XEN_HYPERCALL_MSR) return undefined;
-    const why = writeHypercallPage(x.domain.mem, "xen", value);
+    const why = xenParts().writeHypercallPage(x.domain.mem, value);
     if (why === null && this.vm.trace.enabled) {
       this.vm.trace.emit("xen", "hypercall_page", `hypercall page at 0x${value.toString(16)}`);
     }

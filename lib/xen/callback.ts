@@ -24,6 +24,8 @@ import { arenaU8 } from "../core/arena.ts";
 import type { Trace } from "../core/trace.ts";
 import type { Flavour, XenDomainType } from "./evtchn.ts";
 import { XEN_ERRNO } from "./errno.ts";
+import { NR_HVM_DOMU_IRQS } from "./abi.ts";
+export { NR_HVM_DOMU_IRQS } from "./abi.ts";
 
 /**
  * The decoded HVM_PARAM_CALLBACK_IRQ.
@@ -61,17 +63,6 @@ export const HVM_PARAM_CALLBACK_IRQ = 0;
 export function pciIntxGsi(dev: number, intx: number): number {
   return (((dev << 2) + (dev >> 3) + intx) & 31) + 16;
 }
-
-/**
- * GSIs of an HVM domU (Xen `NR_HVM_DOMU_IRQS`: the pins of its vIOAPIC, 16
- * ISA IRQs and 32 PCI INTx GSIs). A callback GSI must be below it.
- *
- * @example
- * ```ts
- * NR_HVM_DOMU_IRQS; // 48
- * ```
- */
-export const NR_HVM_DOMU_IRQS = 48;
 
 /**
  * kvm-xen: the GSIs QEMU can drive as the callback (`nr_callback_gsis`, its

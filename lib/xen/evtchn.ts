@@ -28,13 +28,8 @@ import type { Trace } from "../core/trace.ts";
 import { FIFO, FifoEvents } from "./fifo.ts";
 import { drain } from "../core/table.ts";
 import type { StateHash } from "../core/platform.ts";
-
-/** The steps of a 2-level raise, as `scn explore` interleaves them. */
-export const RAISE_STEPS: readonly string[] = [
-  "set P",
-  "test M, set the selector bit",
-  "set UP and kick",
-];
+import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS } from "./abi.ts";
+export { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, RAISE_STEPS, VIRQ } from "./abi.ts";
 
 /**
  * Which hypervisor's behaviour a domain follows.
@@ -71,17 +66,6 @@ export type Flavour = "xen" | "kvm-xen";
 export type XenDomainType = "hvm" | "pvh" | "pv";
 
 /**
- * `DOMID_SELF`: "the calling domain" in EVTCHNOP arguments.
- *
- * @example
- * ```ts
- * declare const evtchn: EventChannels;
- * evtchn.allocUnbound(DOMID_SELF, DOMID_SELF);
- * ```
- */
-export const DOMID_SELF = 0x7ff0;
-
-/**
  * Domain 0. Under Xen it is the hardware (and control) domain, which every
  * host has although no scenario drives it: an operation naming it finds it
  * and is refused (-EPERM from XSM's default policy, or -EINVAL when no port
@@ -95,25 +79,6 @@ export const DOMID_SELF = 0x7ff0;
  * ```
  */
 export const DOM0 = 0;
-
-/**
- * EVTCHNSTAT_* values returned by EVTCHNOP_status.
- *
- * @example
- * ```ts
- * declare const evtchn: EventChannels;
- * const s = evtchn.status(DOMID_SELF, 0);
- * typeof s !== "number" && s.status === EVTCHNSTAT.closed; // port 0 is reserved
- * ```
- */
-export const EVTCHNSTAT = {
-  closed: 0,
-  unbound: 1,
-  interdomain: 2,
-  pirq: 3,
-  virq: 4,
-  ipi: 5,
-} as const;
 
 /**
  * Internal channel states (Xen's ECS_*). Port 0 is `reserved` for ever.
@@ -132,49 +97,6 @@ export type ChannelState =
   | "pirq"
   | "virq"
   | "ipi";
-
-/**
- * VIRQ numbers (`xen.h`), by the names scenarios use.
- *
- * @example
- * ```ts
- * VIRQ.timer; // 0
- * ```
- */
-export const VIRQ: Readonly<Record<string, number>> = {
-  timer: 0,
-  debug: 1,
-  console: 2,
-  dom_exc: 3,
-  tbuf: 4,
-  debugger: 6,
-  xenoprof: 7,
-  con_ring: 8,
-  pcpu_state: 9,
-  mem_event: 10,
-  argo: 11,
-  enomem: 12,
-  xenpmu: 13,
-  mca: 16,
-  arch_0: 16,
-  arch_1: 17,
-  arch_2: 18,
-  arch_3: 19,
-  arch_4: 20,
-  arch_5: 21,
-  arch_6: 22,
-  arch_7: 23,
-};
-
-/**
- * `NR_VIRQS`.
- *
- * @example
- * ```ts
- * NR_VIRQS; // 24
- * ```
- */
-export const NR_VIRQS = 24;
 
 /**
  * Ports per allocation bucket. Xen grows `valid_evtchns` one bucket at a

@@ -31,36 +31,8 @@ import type { Trace } from "../core/trace.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { XEN_PAGE_SIZE } from "./layout.ts";
 import type { StateHash } from "../core/platform.ts";
-
-/**
- * Event-word bits and the FIFO constants of `event_channel.h`.
- *
- * @example
- * ```ts
- * declare const word: number;
- * (word >>> FIFO.PENDING) & 1; // the port's PENDING bit
- * ```
- */
-export const FIFO = {
-  PENDING: 31,
-  MASKED: 30,
-  LINKED: 29,
-  BUSY: 28,
-  LINK_BITS: 17,
-  LINK_MASK: (1 << 17) - 1,
-  /** `EVTCHN_FIFO_NR_CHANNELS`. */
-  NR_CHANNELS: 1 << 17,
-  MAX_QUEUES: 16,
-  PRIORITY_MAX: 0,
-  PRIORITY_DEFAULT: 7,
-  PRIORITY_MIN: 15,
-  /** `EVTCHN_FIFO_EVENT_WORDS_PER_PAGE`. */
-  WORDS_PER_PAGE: XEN_PAGE_SIZE / 4,
-  /** `sizeof(struct evtchn_fifo_control_block)`. */
-  CONTROL_BLOCK_SIZE: 72,
-  /** `EVTCHN_FIFO_MAX_EVENT_ARRAY_PAGES`. */
-  MAX_ARRAY_PAGES: (1 << 17) / (XEN_PAGE_SIZE / 4),
-} as const;
+import { FIFO } from "./abi.ts";
+export { FIFO } from "./abi.ts";
 
 /**
  * What the FIFO code needs from the domain around it.

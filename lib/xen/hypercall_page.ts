@@ -22,17 +22,7 @@
  * @module
  */
 import type { GuestMemory } from "../core/guest_memory.ts";
-
-/**
- * The hypercall-page MSR of Xen without Viridian (with Viridian it moves to
- * 0x40000200), and QEMU's choice for KVM_XEN_HVM_CONFIG.
- *
- * @example
- * ```ts
- * XEN_HYPERCALL_MSR; // 0x40000000
- * ```
- */
-export const XEN_HYPERCALL_MSR = 0x40000000;
+export { XEN_HYPERCALL_MSR } from "./abi.ts";
 
 /**
  * Bytes per stub.

@@ -45,46 +45,14 @@ import { field } from "./layout.ts";
 import { RUNSTATE } from "./runstate.ts";
 import { VCPU_TIME_INFO_SIZE } from "./vcpu_time.ts";
 import { POLL_MAX_PORTS, TIMER_FALLBACK_NS } from "./timers.ts";
-
-/**
- * KVM_XEN_HVM_CONFIG_* capability / config flags.
- *
- * @example
- * ```ts
- * KVM_XEN_HVM_CONFIG.EVTCHN_SEND; // 1 << 5
- * ```
- */
-export const KVM_XEN_HVM_CONFIG = {
-  HYPERCALL_MSR: 1 << 0,
-  INTERCEPT_HCALL: 1 << 1,
-  SHARED_INFO: 1 << 2,
-  RUNSTATE: 1 << 3,
-  EVTCHN_2LEVEL: 1 << 4,
-  EVTCHN_SEND: 1 << 5,
-  RUNSTATE_UPDATE_FLAG: 1 << 6,
-  PVCLOCK_TSC_UNSTABLE: 1 << 7,
-  SHARED_INFO_HVA: 1 << 8,
-} as const;
-
-/**
- * What KVM_CAP_XEN_HVM reports in this model (everything up to SHARED_INFO_HVA).
- *
- * @example
- * ```ts
- * (KVM_XEN_CAPS & KVM_XEN_HVM_CONFIG.EVTCHN_SEND) !== 0; // true
- * ```
- */
-export const KVM_XEN_CAPS = 0x1ff;
-
-/**
- * `KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL`: the only priority KVM accepts.
- *
- * @example
- * ```ts
- * KVM_XEN_PRIO_2LEVEL; // 0xffffffff
- * ```
- */
-export const KVM_XEN_PRIO_2LEVEL = 0xffff_ffff;
+import { KVM_XEN_EVTCHN, KVM_XEN_HVM_CONFIG, KVM_XEN_INVALID, KVM_XEN_PRIO_2LEVEL } from "./abi.ts";
+export {
+  KVM_XEN_CAPS,
+  KVM_XEN_EVTCHN,
+  KVM_XEN_HVM_CONFIG,
+  KVM_XEN_INVALID,
+  KVM_XEN_PRIO_2LEVEL,
+} from "./abi.ts";
 
 /**
  * The range a KVM_XEN_HVM_CONFIG hypercall MSR must lie in
@@ -141,17 +109,6 @@ export type KvmXenVcpuAttr =
 export const KVM_MAX_VCPUS = 4096;
 
 /**
- * The all-ones GPA/GFN that switches an area off (`KVM_XEN_INVALID_GPA` / `_GFN`).
- *
- * @example
- * ```ts
- * declare const kvm: KvmXen;
- * kvm.setVcpuInfo(0, KVM_XEN_INVALID);
- * ```
- */
-export const KVM_XEN_INVALID = 0xffff_ffff_ffff_ffffn;
-
-/**
  * `struct kvm_irq_routing_xen_evtchn` (and KVM_XEN_HVM_EVTCHN_SEND's argument).
  *
  * @example
@@ -203,17 +160,6 @@ export const QEMU_HVM_CONFIG: Readonly<KvmXenHvmConfig> = {
   blobSize32: 0,
   blobSize64: 0,
 };
-
-/**
- * `KVM_XEN_EVTCHN_*` flags of KVM_XEN_ATTR_TYPE_EVTCHN (exactly one, or none
- * to assign).
- *
- * @example
- * ```ts
- * KVM_XEN_EVTCHN.UPDATE; // 2
- * ```
- */
-export const KVM_XEN_EVTCHN = { DEASSIGN: 1, UPDATE: 2, RESET: 4 } as const;
 
 /**
  * `struct kvm_xen_hvm_attr` `u.evtchn`: intercept the guest's EVTCHNOP_send on

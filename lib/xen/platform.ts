@@ -23,14 +23,20 @@ import type {
 import { stepwise } from "../core/table.ts";
 import type { XenDomain } from "./domain.ts";
 import type { KvmXen, KvmXenVcpuAttr } from "./kvm_xen.ts";
+import type { ChannelStatus } from "./evtchn.ts";
 import {
-  type ChannelStatus,
   DOMID_SELF,
   EVTCHNSTAT,
+  FIFO,
+  KVM_XEN_EVTCHN,
+  KVM_XEN_INVALID,
+  KVM_XEN_PRIO_2LEVEL,
   NR_VIRQS,
   RAISE_STEPS,
+  RUNSTATE_COPY_STEPS,
   VIRQ,
-} from "./evtchn.ts";
+  VMM_COPY_STEPS,
+} from "./abi.ts";
 import {
   CALLBACKF_MASK_EVENTS,
   CALLBACKOP,
@@ -47,24 +53,17 @@ import {
   type XenExit,
 } from "./hypercall.ts";
 import { namedHypercall, rawHypercall } from "./hypercall_path.ts";
-import {
-  type EvtchnIntercept,
-  KVM_XEN_EVTCHN,
-  KVM_XEN_INVALID,
-  KVM_XEN_PRIO_2LEVEL,
-} from "./kvm_xen.ts";
+import type { EvtchnIntercept } from "./kvm_xen.ts";
 import {
   defaultVcpuInfoOffset,
   LAYOUT_64,
   XEN_LEGACY_MAX_VCPUS,
+  XEN_PAGE_SIZE,
   type XenField,
   type XenLayout,
 } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import type { AccessWidth } from "../core/guest_memory.ts";
-import { VMM_COPY_STEPS, XEN_PAGE_SIZE } from "./vcpu_info.ts";
-import { RUNSTATE_COPY_STEPS } from "./runstate.ts";
-import { FIFO } from "./fifo.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 
 /** The Xen model attached to a VM. */

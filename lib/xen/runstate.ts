@@ -39,6 +39,7 @@ import { arrayOf } from "../core/arena.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { GuestWidth } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
+export { RUNSTATE_COPY_STEPS } from "./abi.ts";
 
 /**
  * When KVM copies a runstate area set by KVM_XEN_VCPU_SET_ATTR(RUNSTATE_ADDR)
@@ -59,14 +60,6 @@ export type RunstateName = keyof typeof RUNSTATE;
 
 /** Bit 63 of `state_entry_time` while an update is in progress (`XEN_RUNSTATE_UPDATE`). */
 export const XEN_RUNSTATE_UPDATE = 1n << 63n;
-
-/** The steps of a runstate copy ({@link Runstates.writeSteps}), as `scn explore` names them. */
-export const RUNSTATE_COPY_STEPS: readonly string[] = [
-  "state_entry_time's top byte with XEN_RUNSTATE_UPDATE (if opted in)",
-  "write state",
-  "write state_entry_time and time[]",
-  "state_entry_time's top byte without the flag (if opted in)",
-];
 
 /**
  * Byte offsets of `vcpu_runstate_info` for a guest width.

@@ -27,6 +27,7 @@ import { defaultVcpuInfoOffset, field, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } fr
 import type { XenLayout } from "./layout.ts";
 import { XEN_ERRNO } from "./errno.ts";
 import { drain } from "../core/table.ts";
+export { VMM_COPY_STEPS } from "./abi.ts";
 
 export { XEN_PAGE_SIZE };
 
@@ -44,12 +45,6 @@ export interface VcpuInfoRef {
   mem: GuestMemory;
   addr: number;
 }
-
-/** The steps of a VMM's vcpu_info copy, as `scn explore` interleaves them. */
-export const VMM_COPY_STEPS: readonly string[] = [
-  "copy the bytes before evtchn_pending_sel (UP, mask)",
-  "copy evtchn_pending_sel and the rest",
-];
 
 /**
  * Where one vCPU's vcpu_info is.

@@ -26,37 +26,8 @@
  */
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { field, type XenLayout } from "./layout.ts";
-
-/**
- * The TSC-to-ns multiplier for a 1 GHz TSC (32.32 fixed point, after the shift).
- *
- * @example
- * ```ts
- * TSC_TO_SYSTEM_MUL_1GHZ; // 0x80000000
- * ```
- */
-export const TSC_TO_SYSTEM_MUL_1GHZ = 0x80000000;
-
-/**
- * The TSC shift for a 1 GHz TSC.
- *
- * @example
- * ```ts
- * TSC_SHIFT_1GHZ; // 1
- * ```
- */
-export const TSC_SHIFT_1GHZ = 1;
-
-/**
- * PVCLOCK_TSC_STABLE_BIT of `vcpu_time_info.flags` (Xen's
- * XEN_PVCLOCK_TSC_STABLE_BIT is the same bit).
- *
- * @example
- * ```ts
- * PVCLOCK_TSC_STABLE_BIT; // 1
- * ```
- */
-export const PVCLOCK_TSC_STABLE_BIT = 1;
+import { TSC_SHIFT_1GHZ, TSC_TO_SYSTEM_MUL_1GHZ } from "./abi.ts";
+export { PVCLOCK_TSC_STABLE_BIT, TSC_SHIFT_1GHZ, TSC_TO_SYSTEM_MUL_1GHZ } from "./abi.ts";
 
 /** `sizeof(struct vcpu_time_info)` (`xen.h`), in a vcpu_info or standing alone. */
 export const VCPU_TIME_INFO_SIZE = 32;
