@@ -12,12 +12,11 @@ import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
 import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import { writeHypercallPage } from "../xen/hypercall_page.ts";
-import { provideXenParts, type XenParts } from "./xen_parts.ts";
-import type { X86VmConfig } from "./vm.ts";
+import { provideXenParts, type XenParts, type XenVmConfig } from "./xen_parts.ts";
 
 /** lib/xen's domain and KVM's Xen emulation, as an x86 VM holds them. */
 export const XEN_PARTS: XenParts = {
-  machine(config: X86VmConfig, host: XenHost, trace: Trace): XenMachine {
+  machine(config: XenVmConfig, host: XenHost, trace: Trace): XenMachine {
     const domain = new XenDomain(
       "xen",
       {
