@@ -132,6 +132,13 @@ export class ArmCpu implements CpuModel {
   esr = 0;
   /** Synchronous exceptions taken. */
   syncTaken = 0;
+  /**
+   * KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE (0) or KVM_MP_STATE_STOPPED
+   * (5): PSCI CPU_OFF, a system event or the VMM's KVM_SET_MP_STATE stops
+   * the vCPU, which then neither executes nor takes an exception until
+   * CPU_ON or the VMM makes it runnable again (lib/arm/psci.ts).
+   */
+  mpState = 0;
 
   /**
    * Feeds `h` the private state, for `scn explore` (`VmModel.hashPrivate`);
@@ -280,6 +287,7 @@ export class ArmCpu implements CpuModel {
    * exception waiting, or an unmasked IRQ or FIQ signalled?
    */
   canTake(): boolean {
+    if (this.mpState !== 0) return false;
     if (this.#sync >= 0) return true;
     this.#wake();
     if (this.#halted) return false;

@@ -92,6 +92,14 @@ import {
 const literalOf = (v: Val | undefined) =>
   typeof v === "number" || typeof v === "bigint" ? BigInt(v) : undefined;
 import { ARM_XEN_COMMANDS, ARM_XEN_STATE } from "./xen.ts";
+import { PSCI_CONSTANTS } from "./psci.ts";
+import {
+  PSCI_COMMANDS,
+  PSCI_ONE_REGS,
+  PSCI_STATE,
+  psciGetOneReg,
+  psciSetOneReg,
+} from "./psci_commands.ts";
 import { XEN_CONSTANTS } from "../xen/platform.ts";
 
 type Cmd = CommandSpec<ArmVm>;
@@ -2792,6 +2800,7 @@ const VMM_COMMANDS: Cmd[] = [
             "id_aa64pfr2_el1",
             "id_aa64dfr0_el1",
             ...Object.keys(PMU_ONE_REGS),
+            ...PSCI_ONE_REGS,
           ],
         },
         doc: "the register",
@@ -2800,6 +2809,8 @@ const VMM_COMMANDS: Cmd[] = [
     returns: "the 64-bit value, or -ENOENT for a PMU register of a vCPU without a vPMU",
     run: (vm, _c, a, source) =>
       acting(vm, source, "ioctl", `KVM_GET_ONE_REG vcpu${a.vcpu} ${a.reg}`, () => {
+        const fw = psciGetOneReg(vm, a.vcpu as number, a.reg as string);
+        if (fw !== undefined) return fw;
         if (a.reg === "id_aa64pfr0_el1") {
           return BigInt(vm.idAa64pfr0Gic("vmm") << ID_AA64PFR0_GIC_SHIFT);
         }
@@ -2829,7 +2840,14 @@ const VMM_COMMANDS: Cmd[] = [
       { name: "vcpu", type: VCPU_ID, doc: "the vCPU" },
       {
         name: "reg",
-        type: { kind: "enum", values: [...TIMER_REGS, ...Object.keys(PMU_ONE_REGS)] },
+        type: {
+          kind: "enum",
+          values: [
+            ...TIMER_REGS,
+            ...Object.keys(PMU_ONE_REGS),
+            ...PSCI_ONE_REGS.filter((r) => r !== "mpidr_el1" && r !== "pc"),
+          ],
+        },
         doc: "the register",
       },
       { name: "value", type: { kind: "u64" }, doc: "the 64-bit value" },
@@ -2843,6 +2861,8 @@ const VMM_COMMANDS: Cmd[] = [
         `KVM_SET_ONE_REG vcpu${a.vcpu} ${a.reg} <- ${hex(a.value)}`,
         () => {
           const reg = a.reg as string;
+          const fw = psciSetOneReg(vm, a.vcpu as number, reg, BigInt(a.value as bigint | number));
+          if (fw !== undefined) return fw;
           const pmuReg = PMU_ONE_REGS[reg as keyof typeof PMU_ONE_REGS];
           if (pmuReg !== undefined) {
             const pmu = vm.pmus[a.vcpu as number];
@@ -3904,6 +3924,13 @@ function onCreatedVcpu(c: Cmd): Cmd {
         `vcpu${cpu} of vm '${vm.name}' is not created yet: the VMM creates it with \`kvm create_vcpu id=${cpu}\` first (vcpus { created ${vm.gic.createdVcpus} })`,
       );
     }
+    if (vm.cpus[cpu].mpState !== 0) {
+      throw new CommandInputError(
+        `vcpu${cpu} of vm '${vm.name}' is powered off (KVM_MP_STATE_STOPPED: PSCI CPU_OFF, a system event or the VMM's KVM_SET_MP_STATE): it executes nothing until another vCPU's PSCI CPU_ON or \`kvm set_mp_state vcpu=${cpu} state=KVM_MP_STATE_RUNNABLE\``,
+      );
+    }
+    // The PC a CPU_ON reset left is unknown once the vCPU executes.
+    vm.psci.pc[cpu] = -1n;
     // The exception is taken before the next instruction, which only a boundary gives.
     if (vm.cpus[cpu].syncPending) {
       throw new CommandInputError(
@@ -3995,6 +4022,7 @@ export const armPlatform: Platform<ArmVm> = {
     ...VMM_COMMANDS,
     ...DEVICE_COMMANDS,
     ...guestMemoryCommands<ArmVm>((vm) => vm.gic.memory()).map(countsMemAccess),
+    ...PSCI_COMMANDS,
   ].map(retires).map((c) => withIntidExplain(c, [INTID, LPI])).concat(ARM_XEN_COMMANDS).map(
     onCreatedVcpu,
   ),
@@ -4005,6 +4033,7 @@ export const armPlatform: Platform<ArmVm> = {
     ...lpiState(),
     ...itsState(),
     ...guestMemoryState<ArmVm>((vm) => vm.gic.memory(), (vm) => vm.gic.memorySize),
+    ...PSCI_STATE,
   ].map((p) =>
     // An INTID named by its index: `scn report` gives its class.
     p.pattern.includes("intid[#]")
@@ -4022,7 +4051,7 @@ export const armPlatform: Platform<ArmVm> = {
     "vcpu#.pstate.i",
   ],
   handlerEvents: HANDLER_EVENTS,
-  constants: { ...CONSTANTS, ...XEN_CONSTANTS },
+  constants: { ...CONSTANTS, ...XEN_CONSTANTS, ...PSCI_CONSTANTS },
   // `xen` is the hypervisor itself (a peer domain's send, a VIRQ).
   actors: ["vmm", "xen"],
   vcpuCount,

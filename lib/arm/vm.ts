@@ -45,6 +45,7 @@ import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { XenBuild } from "../xen/hypercall.ts";
 import type { StateHash } from "../core/platform.ts";
+import { Psci } from "./psci.ts";
 
 /**
  * Xen on Arm's event-channel PPI (`GUEST_EVTCHN_PPI` in
@@ -190,6 +191,8 @@ export class ArmVm implements VmModel, GicPort {
   readonly trace: Trace;
   /** The Xen domain, with `hypervisor xen`; else undefined. */
   readonly xen: XenMachine | undefined;
+  /** KVM's SMCCC and PSCI state: the calls' registers, the filter, the exits (lib/arm/psci.ts). */
+  readonly psci: Psci;
 
   /**
    * Builds VM `name` as a VMM does before running it: the vCPUs (in
@@ -250,6 +253,18 @@ export class ArmVm implements VmModel, GicPort {
         ),
       });
     }
+    this.psci = new Psci({
+      vcpus: config.vcpus,
+      vcpuExists: (n) => this.gic.vcpuExists(n),
+      mpState: (n) => this.cpus[n].mpState,
+      setMpState: (n, st) => this.setMpState(n, st),
+      resetVcpu: (n) => this.vcpuInit(n, this.pmus.length > 0),
+      wfi: (n) => this.cpus[n].wfi(),
+      ranOnce: () => this.timerPpis.immutable,
+      emit: (source, kind, text) => {
+        if (this.trace.enabled) this.trace.emit(source, kind, text);
+      },
+    });
     this.xen = undefined;
     if (config.hypervisor === "xen") {
       const domain = new XenDomain(
@@ -448,6 +463,20 @@ export class ArmVm implements VmModel, GicPort {
       if (this.gic.device.created) (bank.latch[t.ppi] = 0, bank.active[t.ppi] = 0);
     }
     return 0;
+  }
+
+  /**
+   * KVM_SET_MP_STATE of vCPU `cpu` (`kvm_arch_vcpu_ioctl_set_mpstate`),
+   * also PSCI's CPU_OFF, CPU_ON and system events: RUNNABLE (0) or
+   * STOPPED (5).
+   */
+  setMpState(cpu: number, state: number): void {
+    const c = this.cpus[cpu];
+    if (c.mpState === state) return;
+    c.mpState = state;
+    if (this.trace.enabled) {
+      this.trace.emit(c.name, "mp_state", state === 0 ? "RUNNABLE" : "STOPPED (powered off)");
+    }
   }
 
   /**
