@@ -59,6 +59,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     "hypervisor.domain": "hvm",
     "hypervisor.kvm_runstate": "copy_on_set",
     "hypervisor.kvm_wallclock": 0,
+    "split_ioapic.version": 0x20,
   });
   assert.deepEqual([vm.loc.start.line, vm.loc.start.column], [1, 1]);
 });

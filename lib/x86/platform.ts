@@ -1883,8 +1883,17 @@ const SETTINGS: SettingSpec[] = [
       "KVM_IRQ_LINE (edge: 1 then 0; level: 1 and remote IRR set, accepted or not), and each " +
       "KVM_EXIT_IOAPIC_EOI, like a write of its EOI register, is ioapic_eoi_broadcast (level " +
       "entries of the vector only: remote IRR cleared, sent again while the line is high). An " +
-      "ExtINT entry (vector from QEMU's 8259) is an input error",
+      "ExtINT entry (vector from QEMU's 8259) is an input error; block: { version 0x20|0x11 }",
     value: { kind: "enum", values: ["none", "qemu"], default: "none" },
+    block: [
+      {
+        name: "version",
+        doc: "split_ioapic qemu: the device's version property (-global ioapic.version=): " +
+          "0x20 (default) or 0x11 (machine types up to pc-*-2.7, hw_compat_2_7), which " +
+          "IOAPICVER reads and which has no EOI register (a write of +0x40 does nothing)",
+        value: { kind: "int", min: 0x11, max: 0x20, default: 0x20 },
+      },
+    ],
   },
   {
     name: "ioapic_version",
@@ -2290,9 +2299,17 @@ export const x86Platform: Platform<X86Vm> = {
       return "'split_ioapic' is the userspace I/O APIC of a split irqchip: it needs " +
         "'irqchip split' and 'hypervisor kvm'";
     }
+    const qemuVersion = s["split_ioapic.version"];
+    if (qemuVersion !== 0x20 && (s.split_ioapic !== "qemu" || qemuVersion !== 0x11)) {
+      return s.split_ioapic !== "qemu"
+        ? "'version' is a property of QEMU's I/O APIC: it needs 'split_ioapic qemu'"
+        : `QEMU's I/O APIC is version 0x11 or 0x20 (ioapic_realize), not 0x${
+          (qemuVersion as number).toString(16)
+        }`;
+    }
     if (s.split_ioapic === "qemu" && s.ioapic_version !== 0x11) {
       return "'ioapic_version' is the in-kernel I/O APIC's; QEMU's under 'split_ioapic qemu' " +
-        "is its default 0x20";
+        "is 0x20 unless its block says 'version 0x11'";
     }
     if (s.ioapic_version !== 0x11 && s.ioapic_version !== 0x20) {
       return `'ioapic_version' is 0x11 or 0x20, not 0x${(s.ioapic_version as number).toString(16)}`;
@@ -2332,6 +2349,7 @@ export const x86Platform: Platform<X86Vm> = {
       picSpecialMask: s.pic_special_mask as PicSpecialMaskPolicy,
       splitPins: s.split_pins as number,
       splitIoapic: s.split_ioapic as "none" | "qemu",
+      qemuIoapicVersion: s["split_ioapic.version"] as number,
       tscKhz: s.tsc_khz as number,
       hypervisor: s.hypervisor as "kvm" | "xen" | "kvm-xen",
       guestWidth: s["hypervisor.guest"] === 32 ? 32 : 64,

@@ -29,11 +29,15 @@
  * - GSI 0 (ISA IRQ 0) is pin 2 (`ioapic_set_irq`);
  * - every send walks all pins with a request latched, not just one.
  *
+ * The `version` property (`ioapic_properties`, `ioapic_realize`: 0x11 or
+ * 0x20, default 0x20; machine types up to pc-*-2.7 set 0x11 through
+ * `hw_compat_2_7`) is the IOAPICVER value, and only 0x20 has the EOI
+ * register: at 0x11 a write of +0x40 does nothing (`ioapic_mem_write`).
+ *
  * Not modelled: an ExtINT entry (QEMU reads its vector from the userspace
  * 8259, which a split-irqchip VM here does not have: an input error),
  * QEMU's userspace resamplefds (`kvm_resample_fd_notify`; KVM refuses a
- * resampling irqfd under a split irqchip), interrupt remapping, the
- * `version=0x11` property.
+ * resampling irqfd under a split irqchip), interrupt remapping.
  *
  * @module
  */
@@ -153,8 +157,8 @@ function hex(v: number, digits = 2): string {
 }
 
 /**
- * QEMU's userspace I/O APIC (`TYPE_IOAPIC`, version 0x20) under a split
- * irqchip.
+ * QEMU's userspace I/O APIC (`TYPE_IOAPIC`, version 0x20 or 0x11) under a
+ * split irqchip.
  *
  * @example
  * ```ts
@@ -181,9 +185,19 @@ export class QemuIoapic {
   /** Reused by {@link QemuIoapic.updateRoutes}: an RTE write allocates one array. */
   readonly #routes: QemuIoapicRoute[] = [];
 
-  /** Wires the I/O APIC to KVM; every entry starts masked. */
-  constructor(host: QemuIoapicHost) {
+  readonly #version: number;
+
+  /**
+   * Wires the I/O APIC to KVM; every entry starts masked. `version` is the
+   * device's `version` property, {@link IoapicVersion.ICH} (0x20, QEMU's
+   * default) or {@link IoapicVersion.KVM} (0x11, no EOI register).
+   */
+  constructor(host: QemuIoapicHost, version: number = IoapicVersion.ICH) {
+    if (version !== IoapicVersion.ICH && version !== IoapicVersion.KVM) {
+      throw new RangeError(`QEMU's I/O APIC is version 0x11 or 0x20, not ${hex(version)}`);
+    }
     this.#host = host;
+    this.#version = version;
     this.#low.fill(RTE_LOW_AT_RESET);
   }
 
@@ -192,14 +206,14 @@ export class QemuIoapic {
     return QEMU_IOAPIC_PINS;
   }
 
-  /** IOAPICVER bits 7:0: QEMU's default 0x20, with the EOI register. */
+  /** IOAPICVER bits 7:0: the `version` property (0x20, with the EOI register, or 0x11). */
   get version(): number {
-    return IoapicVersion.ICH;
+    return this.#version;
   }
 
-  /** Feeds `h` the public state, for `scn explore` (`HashesFields`): none but the kind. */
+  /** Feeds `h` the public state, for `scn explore` (`HashesFields`): none but the kind and version. */
   hashFields(h: StateHash): void {
-    h.n(QEMU_IOAPIC_PINS);
+    h.n(QEMU_IOAPIC_PINS | (this.#version << 8));
   }
 
   /** Feeds `h` the entries, requests, selector, ID and storm state. */
@@ -213,7 +227,7 @@ export class QemuIoapic {
 
   /**
    * Saves the state and returns a function that puts it back. Fixed at
-   * creation: #host; scratch: #routes.
+   * creation: #host, #version; scratch: #routes.
    */
   snapshot(): () => void {
     const low = this.#low.slice(), high = this.#high.slice(), irqEoi = this.#irqEoi.slice();
@@ -277,8 +291,8 @@ export class QemuIoapic {
 
   /**
    * `ioapic_mem_write`: IOREGSEL keeps 8 bits; IOWIN writes the ID (bits
-   * 27:24) or an entry half; the EOI register broadcasts the EOI of bits
-   * 7:0 (`ioapic_eoi_broadcast`).
+   * 27:24) or an entry half; the EOI register (version 0x20 only)
+   * broadcasts the EOI of bits 7:0 (`ioapic_eoi_broadcast`).
    *
    * @example
    * ```ts
@@ -295,6 +309,8 @@ export class QemuIoapic {
         this.writeIndirect(this.#ioregsel, value);
         return;
       case IoapicMmio.EOI:
+        // Only version 0x20 has the EOI register.
+        if (this.#version !== IoapicVersion.ICH) break;
         this.eoiBroadcast(value & 0xff);
         return;
     }

@@ -8,7 +8,7 @@ import { X86Vm } from "./vm.ts";
 import { writeRte } from "./test_vm.ts";
 
 /** QEMU's I/O APIC on a recording host: each KVM_IRQ_LINE and each route commit. */
-function rig(status = 1) {
+function rig(status = 1, version?: number) {
   const lines: [number, number][] = [];
   const commits: QemuIoapicRoute[][] = [];
   const timers: { delay: number; fire: () => void }[] = [];
@@ -18,7 +18,7 @@ function rig(status = 1) {
     schedule: (delay, fire) => timers.push({ delay, fire }),
     trace: new Trace(() => 0),
     name: "ioapic",
-  });
+  }, version);
   return { io, lines, commits, timers };
 }
 
@@ -31,6 +31,22 @@ Deno.test("QEMU I/O APIC: IOAPICVER 0x00170020, an index that is no register rea
   assert.equal(io.readIndirect(0x00), 0x0f000000);
   assert.equal(io.readIndirect(0x02), 0x0f000000); // ARB answers the ID
   assert.equal(io.rte(7).low, 0x10000); // masked at reset
+});
+
+Deno.test("QEMU I/O APIC version=0x11: IOAPICVER 0x00170011 and no EOI register; 0x11 or 0x20 only", () => {
+  const { io, lines } = rig(1, 0x11);
+  assert.equal(io.readIndirect(0x01), 0x00170011);
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
+  io.setIrq(5, 1);
+  assert.equal(io.rte(5).low & 0x4000, 0x4000);
+  io.write(0x40, 0x45); // the EOI register of version 0x20: nothing here
+  assert.equal(io.rte(5).low & 0x4000, 0x4000);
+  assert.equal(lines.length, 1);
+  io.eoiBroadcast(0x45); // a KVM_EXIT_IOAPIC_EOI still reaches it
+  assert.equal(io.rte(5).low & 0x4000, 0x4000); // the line is high: sent again
+  assert.equal(lines.length, 2);
+  assert.equal(rig(1, 0x20).io.version, 0x20);
+  assert.throws(() => rig(1, 0x21), RangeError);
 });
 
 Deno.test("QEMU I/O APIC: an entry write commits the route of every unmasked entry, masked ones left out", () => {

@@ -317,6 +317,8 @@ export interface X86VmConfig {
    * (`lib/x86/qemu_ioapic.ts`), its routes reserved at creation.
    */
   splitIoapic?: "none" | "qemu";
+  /** `split_ioapic qemu { version N }`: QEMU's I/O APIC's version property, 0x20 (default) or 0x11. */
+  qemuIoapicVersion?: number;
   /** Whether the PIC applies OCW3 special mask mode ({@link PicSpecialMaskPolicy}). */
   picSpecialMask?: PicSpecialMaskPolicy;
   /**
@@ -366,6 +368,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.x2apicApi);
   h.value(c.splitPins);
   h.value(c.ioapicVersion);
+  h.value(c.qemuIoapicVersion);
   h.value(c.picSpecialMask);
   h.value(c.aps);
   h.value(c.hypervSynic);
@@ -900,7 +903,7 @@ export class X86Vm implements VmModel {
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
         trace,
         name: "ioapic",
-      });
+      }, config.qemuIoapicVersion);
       // kvm_arch_init_irq_routing: one MSI route (address 0, data 0) per
       // pin, before any vCPU exists, so no scan follows.
       const reserved: RoutingEntry[] = [];
