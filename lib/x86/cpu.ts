@@ -151,6 +151,13 @@ export interface HypervisorHooks {
 /** The one-instruction interrupt shadow a vCPU may be in. */
 export type Shadow = "none" | "sti" | "mov_ss";
 
+/** The shadows by their code in X86Cpu's shadow state (the model's own, not KVM's bits). */
+const SHADOWS: readonly Shadow[] = ["none", "sti", "mov_ss"];
+/** The shadow state's kind bits, and its two kinds. */
+const SHADOW_KIND = 3, SHADOW_STI = 1, SHADOW_MOV_SS = 2;
+/** The shadow state's bit for a shadow set by the instruction retiring now (its top bit). */
+const SHADOW_FRESH = 4;
+
 /**
  * How a vCPU is built: capability and VM-level choices.
  *
@@ -336,7 +343,17 @@ export class X86Cpu implements CpuModel {
   }
   /** RFLAGS.IF. Reset clears it (RFLAGS = 0x2). */
   interruptFlag = false;
-  shadow: Shadow = "none";
+  /** The interrupt shadow the vCPU is in (STI or MOV SS), or "none". */
+  get shadow(): Shadow {
+    return SHADOWS[this.#shadowState & SHADOW_KIND];
+  }
+  /**
+   * Sets the shadow's kind; whether the instruction retiring now set it stays as it was, and
+   * "none" ends the shadow whoever set it (no shadow is always the state 0).
+   */
+  set shadow(s: Shadow) {
+    this.#shadowState = s === "none" ? 0 : (this.#shadowState & SHADOW_FRESH) | SHADOWS.indexOf(s);
+  }
   /** An NMI handler is running: further NMIs wait for its IRET. */
   nmiBlocked = false;
   /** CS.selector: the reset value, or what the last SIPI set (the model runs no code). */
@@ -383,8 +400,15 @@ export class X86Cpu implements CpuModel {
    * the next one, and a round trip allocates nothing.
    */
   readonly #taken: Taken = { kind: "vector", vector: -1, cause: 0, event: 0 };
-  /** The shadow was set by the instruction retiring now, so it still covers the next one. */
-  #shadowFresh = false;
+  /**
+   * The shadow as one small integer: its kind ({@link SHADOWS}' index) in the low bits, and
+   * {@link SHADOW_FRESH} when the instruction retiring now set it, so that it still covers the
+   * next one. One integer, so that `retire` moves it on with one store and no branch: a branch
+   * taken only at a run's start (STI's retire, the shadow's end) has no type feedback (V8
+   * collects none in a function's first calls), and the next run taking it threw away the
+   * optimized code that had inlined `retire` (the settling loop's, the command call's).
+   */
+  #shadowState = 0;
   #intVector = -1;
   /** The vector of an INT n being executed, taken at the next boundary; -1 when none. */
   get #softwareVector(): number {
@@ -536,7 +560,7 @@ export class X86Cpu implements CpuModel {
     const lapic = this.lapic.snapshot();
     if (lapic === null) return null;
     const run = this.run.snapshot();
-    const { interruptFlag, shadow, nmiBlocked, csSelector, csBase, rip } = this;
+    const { interruptFlag, nmiBlocked, csSelector, csBase, rip } = this;
     const { injected, gpFaults, hasRun, extint, faulted, overflowFlag, cr4Mce } = this;
     const frames = [...this.#frames];
     const exVector = this.#exPending, exErrorCode = this.#exErrorCode;
@@ -547,7 +571,7 @@ export class X86Cpu implements CpuModel {
     const gateAbsent = gatesAbsent === 0 ? null : this.#gateAbsent.slice();
     const lastExVector = this.#lastExVector, lastExHasCode = this.#lastExHasCode;
     const lastExCode = this.#lastExCode;
-    const shadowFresh = this.#shadowFresh, softwareVector = this.#intVector;
+    const shadowState = this.#shadowState, softwareVector = this.#intVector;
     const halted = this.#halted, mp = this.#mpOwn, cr8 = this.#cr8;
     const windowReported = this.#windowReported;
     // Two scalars, no closure: a snapshot per state allocates nothing more for PV EOI.
@@ -574,7 +598,6 @@ export class X86Cpu implements CpuModel {
       this.#pvEoiOn = pvEoiOn;
       this.#pvUnhalted = pvUnhalted;
       this.interruptFlag = interruptFlag;
-      this.shadow = shadow;
       this.nmiBlocked = nmiBlocked;
       this.csSelector = csSelector;
       this.csBase = csBase;
@@ -605,7 +628,7 @@ export class X86Cpu implements CpuModel {
         this.#frames.length = 0;
         this.#frames.push(...frames);
       }
-      this.#shadowFresh = shadowFresh;
+      this.#shadowState = shadowState;
       this.#softwareVector = softwareVector;
       this.#halted = halted;
       this.#mp = mp;
@@ -626,7 +649,8 @@ export class X86Cpu implements CpuModel {
     // A TSC never moved (the rule): a bit of the flags word, no bigint.
     const tscMoved = this.#tscRegs !== null && !this.#tscRegs.untouched;
     const kvmclockSet = this.#kvmclock !== null && this.#kvmclock.msrVal !== 0n;
-    w[5] = (this.#shadowFresh ? 1 : 0) | (this.#halted ? 2 : 0) | (this.#windowReported ? 4 : 0) |
+    w[5] = ((this.#shadowState & SHADOW_FRESH) !== 0 ? 1 : 0) | (this.#halted ? 2 : 0) |
+      (this.#windowReported ? 4 : 0) |
       (this.#exInjected ? 8 : 0) | (this.#exExternal ? 16 : 0) | (this.#lastExHasCode ? 32 : 0) |
       (tscMoved ? 64 : 0) | (kvmclockSet ? 128 : 0);
     w[6] = this.#gpHeld;
@@ -953,10 +977,7 @@ export class X86Cpu implements CpuModel {
 
   /** STI: sets IF; if IF was clear, the next instruction runs in the STI shadow. */
   sti(): void {
-    if (!this.interruptFlag) {
-      this.shadow = "sti";
-      this.#shadowFresh = true;
-    }
+    if (!this.interruptFlag) this.#shadowState = SHADOW_FRESH | SHADOW_STI;
     this.interruptFlag = true;
     this.#emit(
       "sti",
@@ -973,10 +994,7 @@ export class X86Cpu implements CpuModel {
    * not extended.
    */
   movSs(): void {
-    if (this.shadow === "none") {
-      this.shadow = "mov_ss";
-      this.#shadowFresh = true;
-    }
+    if (this.#shadowState === 0) this.#shadowState = SHADOW_FRESH | SHADOW_MOV_SS;
     this.#emit(
       "mov_ss",
       `SS loaded${this.shadow === "mov_ss" ? ": interrupts blocked for one instruction" : ""}`,
@@ -1298,7 +1316,7 @@ export class X86Cpu implements CpuModel {
 
   /** An NMI is waiting and not blocked (by a running NMI handler or, under KVM, an STI shadow). */
   nmiReady(): boolean {
-    return this.lapic.nmiPending > 0 && !this.nmiBlocked && this.shadow === "none";
+    return this.lapic.nmiPending > 0 && !this.nmiBlocked && this.#shadowState === 0;
   }
 
   /**
@@ -1309,7 +1327,9 @@ export class X86Cpu implements CpuModel {
    * accepting ExtINT.
    */
   readyForInjection(): boolean {
-    if (!this.interruptFlag || this.shadow !== "none" || this.#injected >= 0) return false;
+    if (!this.interruptFlag || this.#shadowState !== 0 || this.#injected >= 0) {
+      return false;
+    }
     if (!this.lapicInKernel) return true;
     return !(this.extint?.intr() ?? false) && this.lapic.acceptsExtInt();
   }
@@ -1445,8 +1465,7 @@ export class X86Cpu implements CpuModel {
     l.smiPending = false;
     l.reset(true);
     this.interruptFlag = false;
-    this.shadow = "none";
-    this.#shadowFresh = false;
+    this.#shadowState = 0;
     this.#halted = false;
     this.nmiBlocked = false;
     this.#frames.length = 0;
@@ -1695,7 +1714,7 @@ export class X86Cpu implements CpuModel {
     // or hypervisor), small enough for V8 to inline; #canTakeAny asks in KVM's order.
     // Not RUNNABLE, INT n, KVM_INTERRUPT, an exception, a hypervisor: #rare but its odd bit.
     if ((this.#rare & ~RARE_ODD) !== 0 || this.lapic.nmiPending !== 0) return this.#canTakeAny();
-    if (!this.interruptFlag || this.shadow !== "none") return false;
+    if (!this.interruptFlag || this.#shadowState !== 0) return false;
     return this.lapicInKernel && this.maskableReady();
   }
 
@@ -1712,7 +1731,7 @@ export class X86Cpu implements CpuModel {
     if (this.#injected >= 0) return true;
     if (this.nmiReady()) return true;
     if (this.#hooks?.pvUpcallDue?.(this.index)) return true;
-    if (!this.interruptFlag || this.shadow !== "none") return false;
+    if (!this.interruptFlag || this.#shadowState !== 0) return false;
     return this.lapicInKernel && this.maskableReady();
   }
 
@@ -1759,7 +1778,7 @@ export class X86Cpu implements CpuModel {
     // One test for the rare sources and latches: their setters keep the two words.
     if ((this.#rare | this.lapic.latched) !== 0) return boundaryOf(this);
     // service() has nothing to do; canTake() asks only IF, the shadow and the maskable sources.
-    if (this.interruptFlag && this.shadow === "none" && this.lapicInKernel) {
+    if (this.interruptFlag && this.#shadowState === 0 && this.lapicInKernel) {
       return this.#boundaryOpen();
     }
     return this.#halted ? BOUNDARY_HALTED : BOUNDARY_RUNNING;
@@ -1913,18 +1932,17 @@ export class X86Cpu implements CpuModel {
     // instruction has no type feedback (V8 collects none in a function's first calls), so
     // the next run's first retire threw away the optimized code that had inlined this.
     this.hasRun = true;
-    if (this.#shadowFresh) {
-      this.#shadowFresh = false;
-      return true;
+    // A fresh shadow stays (the STI's own retire); one set earlier ends here. No branch (see
+    // #shadowState): with SHADOW_FRESH (the top bit, so s >> 2 is 1) the kind is kept, without
+    // it the state becomes 0.
+    const s = this.#shadowState;
+    this.#shadowState = s & SHADOW_KIND & -(s >> 2);
+    // An interrupt window exits only without an in-kernel PIC (see #checkWindow); it is
+    // looked for at a retire that ends a shadow or finds none, not at the one that set it.
+    if (s < SHADOW_FRESH && !this.picInKernel && this.run.requestInterruptWindow) {
+      this.#checkWindow();
     }
-    if (this.shadow === "none") {
-      // An interrupt window exits only without an in-kernel PIC (see #checkWindow).
-      if (!this.picInKernel && this.run.requestInterruptWindow) this.#checkWindow();
-      return false;
-    }
-    this.shadow = "none";
-    this.#checkWindow();
-    return true;
+    return s !== 0;
   }
 
   returnFromInterrupt(): void {
