@@ -1978,6 +1978,18 @@ export class Lapic {
     this.#writeAny(offset, value);
   }
 
+  /**
+   * {@link Lapic.write} of 0 to EOI, the handler's `eoi`: a method of its own, so that the
+   * code performing a round trip's EOI is not the code that wrote the run's other registers
+   * (`lapic enable`'s SVR). That write comes first in a run, before V8 collects type feedback
+   * for the functions it passes through, and the next run making it again threw away the
+   * optimized EOI path that had inlined it.
+   */
+  writeEoi(): void {
+    if (this.#enabled && !this.#x2apic) this.eoi();
+    else this.#writeAny(LapicOffset.EOI, 0);
+  }
+
   /** {@link Lapic.write} of any register. */
   #writeAny(offset: number, value: number): void {
     const t = this.#trace;

@@ -418,8 +418,14 @@ const signalMsi = (vm: X86Vm, _cpu: number, a: Args) =>
 const deviceMsiText = (a: Args) => `MSI address ${hex(a.address)} data ${hex(a.data)}`;
 const deviceMsi = (vm: X86Vm, _cpu: number, a: Args) =>
   vm.signalMsi(a.address as number, a.address_hi as number, a.data as number);
-const EOI = lapicRegister("eoi");
-const writeEoi = (vm: X86Vm, cpu: number) => lapicWriteAt(vm, cpu, EOI, 0);
+/** EOI's x2APIC MSR. */
+const EOI_MSR = X2APIC_MSR_BASE + (lapicRegister("eoi").offset >> 4);
+/** {@link lapicWrite} of 0 to EOI, apart from other registers' writes (see Lapic.writeEoi). */
+const writeEoi = (vm: X86Vm, cpu: number) => {
+  const c = vm.cpus[cpu];
+  if (c.lapic.x2apicMode) c.wrmsr(EOI_MSR, 0n);
+  else c.lapic.writeEoi();
+};
 
 /** ICR_LOW's fields, looked up once: `ipi` runs at every step of a search that sends one. */
 const ICR = indexFields(ICR_LOW_FIELDS);
