@@ -79,6 +79,12 @@ class CpuHistory {
   lastVectorCount: Counter = { n: 0 };
   lastKind = "";
   lastKindCount: Counter = { n: 0 };
+  /**
+   * Whether `lastVectorCount` and `lastKindCount` are in `byVector` and `byKind`: not while
+   * they are a guess's ({@link History.guess}) that has counted nothing yet.
+   */
+  vectorListed = true;
+  kindListed = true;
   /** Kinds and vectors in order, kept only when a non-literal `in order` list needs them. */
   sequence: { kind: string; vector: number }[] | null = null;
 }
@@ -224,19 +230,54 @@ export class History {
     if (this.#ordered || this.full) this.#keep(h, v, c, kind, vector, time, event);
   }
 
+  /**
+   * Points vCPU `c` of VM `v`'s last counts at `kind` and `vector` before its first take, so
+   * that a first take of them is counted as a take of the last one's is. The first take of a
+   * run comes before V8 collects type feedback for the functions it passes through, so the
+   * next run taking the other way threw away the optimized code of the take. A wrong guess
+   * costs what none did; the counts are the same either way (the guess's counters join the
+   * maps when they first count, before anything reads them).
+   */
+  guess(v: number, c: number, kind: string, vector: number): void {
+    const h = this.#cpus[v][c];
+    if (h.total !== 0) return;
+    this.#list(h);
+    h.lastVector = vector;
+    h.lastVectorCount = { n: 0 };
+    h.vectorListed = false;
+    h.lastKind = kind;
+    h.lastKindCount = { n: 0 };
+    h.kindListed = false;
+  }
+
+  /** Puts a guess's counters that have counted into the maps (see {@link History.guess}). */
+  #list(h: CpuHistory): void {
+    if (!h.vectorListed && h.lastVectorCount.n !== 0) {
+      h.byVector.set(h.lastVector, h.lastVectorCount);
+      h.vectorListed = true;
+    }
+    if (!h.kindListed && h.lastKindCount.n !== 0) {
+      h.byKind.set(h.lastKind, h.lastKindCount);
+      h.kindListed = true;
+    }
+  }
+
   /** Points `h`'s last counts at `kind`'s and `vector`'s (see {@link History.record}). */
   #switchCounts(h: CpuHistory, kind: string, vector: number): void {
+    this.#list(h);
     if (vector !== h.lastVector) {
       let k = h.byVector.get(vector);
       if (k === undefined) h.byVector.set(vector, k = { n: 0 });
       h.lastVector = vector;
       h.lastVectorCount = k;
+      h.vectorListed = true;
     }
     if (kind !== h.lastKind) {
       let k = h.byKind.get(kind);
       if (k === undefined) h.byKind.set(kind, k = { n: 0 });
       h.lastKind = kind;
       h.lastKindCount = k;
+      h.kindListed = true;
     }
   }
 
@@ -266,6 +307,7 @@ export class History {
    */
   snapshot(): () => void {
     const records = this.records.length;
+    for (const vm of this.#cpus) for (const h of vm) this.#list(h);
     const cpus = this.#cpus.map((vm) =>
       vm.map((h) => ({
         total: h.total,
@@ -301,6 +343,7 @@ export class History {
           h.lastVectorCount = { n: 0 };
           h.lastKind = "";
           h.lastKindCount = { n: 0 };
+          h.vectorListed = h.kindListed = true;
           if (saved.sequence !== null) h.sequence = [...saved.sequence];
           const ms = this.#matchers[v][c];
           for (let i = 0; i < ms.length; i++) {
@@ -320,6 +363,7 @@ export class History {
   /** How many takes of vCPU `c` of VM `v` match `wanted` (a vector, or a kind such as `nmi`). */
   count(v: number, c: number, wanted: Val): number {
     const h = this.#cpus[v][c];
+    this.#list(h);
     if (typeof wanted === "string") return h.byKind.get(wanted)?.n ?? 0;
     let n = 0;
     // Vectors are few per vCPU; valEquals keeps `took` comparing as values do elsewhere.
@@ -355,6 +399,7 @@ export class History {
   summary(v: number, c: number): string {
     const h = this.#cpus[v][c];
     if (h.total === 0) return "nothing";
+    this.#list(h);
     const times = (k: number) => (k === 1 ? "once" : k === 2 ? "twice" : `${k} times`);
     const parts = [...h.byVector].filter(([vector]) => vector >= 0).sort((a, b) => a[0] - b[0])
       .map(([vector, k]) => `${formatVal(vector)} (${times(k.n)})`);
@@ -373,6 +418,7 @@ export class History {
       const vm = cpus[v];
       for (let c = 0; c < vm.length; c++) {
         const h = vm[c];
+        this.#list(h);
         n(h.total);
         // Order-free sums, so that the same counts reached in another order hash alike.
         vectorSum = 0;

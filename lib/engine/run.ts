@@ -459,6 +459,30 @@ class Interpreter {
     this.compiled = options.compile === false ? null : compiledProgram(program);
     this.settlesOne = this.vms.length === 1 && this.vms[0].cpus.length === 1 &&
       this.compiled !== null;
+    this.guessFirstTakes();
+  }
+
+  /**
+   * Points each vCPU's take counters ({@link History.guess}) and, compiled, its handler
+   * choice ({@link Compiled.handlerFor}) at the first vector its first handler names, before
+   * the run: a first take of it then costs what every later one does. A run's first take
+   * comes before V8 has type feedback for the take's code, so taking the first-take way in a
+   * later run of the process threw that code away; here that way is taken from the
+   * constructor instead. The guess changes nothing anyone sees: the choice is the one the
+   * take would make (the same search), and the counts are the same.
+   */
+  guessFirstTakes(): void {
+    const handlers = this.program.handlers;
+    const done = this.vms.map((vm) => vm.cpus.map(() => false));
+    for (let i = 0; i < handlers.length; i++) {
+      const h = handlers[i];
+      if (h.values === null || h.values.length === 0 || done[h.vm]?.[h.cpu] !== false) continue;
+      done[h.vm][h.cpu] = true;
+      const taken: Taken = { kind: h.event, vector: h.values[0], cause: 0, event: 0 };
+      if (!this.program.vms[h.vm].platform.handlerMatches(h.event, h.values, taken)) continue;
+      this.history.guess(h.vm, h.cpu, taken.kind, taken.vector);
+      if (this.compiled !== null) this.compiled.handlerFor(this, h.vm, h.cpu, taken);
+    }
   }
 
   /** Every interrupt taken, in order (a full history only). */
