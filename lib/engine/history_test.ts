@@ -102,3 +102,44 @@ Deno.test("a full history keeps every take as a record; a counted one only count
   assert.equal(counted.count(0, 0, 0x41), 1000);
   assert.equal(counted.summary(0, 0), "0x41 (1000 times)");
 });
+
+Deno.test("a guessed first take changes no count, summary, digest or restore (random takes, right and wrong guesses)", () => {
+  const program = checkText('scenario "t"\nvm g { arch x86_64 }\n', "t.scn");
+  const rnd = lcg(11);
+  const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)];
+  const kinds = ["vector", "vector", "nmi", "extint"], vectors = [0x30, 0x41, 0x50];
+  /** Everything a reader can see of vCPU 0's history. */
+  const seen = (h: History) => {
+    const fed: (number | string)[] = [];
+    h.digest((x) => fed.push(x), (s) => fed.push(s));
+    return JSON.stringify({
+      total: h.total(0, 0),
+      counts: [...vectors, "vector", "nmi", "extint"].map((w) => h.count(0, 0, w)),
+      summary: h.summary(0, 0),
+      fed,
+    });
+  };
+  for (let trial = 0; trial < 300; trial++) {
+    const plain = new History(program, [["vcpu0"]], false);
+    const guessed = new History(program, [["vcpu0"]], false);
+    guessed.guess(0, 0, pick(kinds), pick(vectors));
+    const restores: { plain: () => void; guessed: () => void; at: string }[] = [];
+    const n = Math.floor(rnd() * 8);
+    for (let i = 0; i < n; i++) {
+      if (rnd() < 0.2) {
+        restores.push({ plain: plain.snapshot(), guessed: guessed.snapshot(), at: seen(plain) });
+      }
+      const kind = pick(kinds), vector = kind === "nmi" ? -1 : pick(vectors);
+      plain.record(0, 0, kind, vector, 0, 0);
+      guessed.record(0, 0, kind, vector, 0, 0);
+      if (rnd() < 0.5) assert.equal(seen(guessed), seen(plain));
+    }
+    assert.equal(seen(guessed), seen(plain));
+    for (const r of restores.reverse()) {
+      r.plain();
+      r.guessed();
+      assert.equal(seen(plain), r.at);
+      assert.equal(seen(guessed), r.at);
+    }
+  }
+});

@@ -71,6 +71,24 @@ Deno.test("X86Cpu: the STI shadow lasts exactly one retired instruction", () => 
   assert.equal(cpu.retire(), false, "later instructions change nothing");
 });
 
+Deno.test("X86Cpu: MOV SS shadows one instruction and a second SS load does not extend it; a shadow set from outside ends at the next retire", () => {
+  const { cpu } = cpuRig();
+  cpu.movSs();
+  assert.equal(cpu.shadow, "mov_ss");
+  assert.equal(cpu.retire(), true, "MOV SS retires; the shadow covers the next instruction");
+  cpu.movSs();
+  assert.equal(cpu.retire(), true, "the second SS load retires and ends the first's shadow");
+  assert.equal(cpu.shadow, "none");
+  assert.equal(cpu.retire(), false);
+  // As KVM_SET_VCPU_EVENTS sets it, between instructions.
+  cpu.shadow = "sti";
+  assert.equal(cpu.retire(), true, "the next instruction ends it");
+  assert.equal(cpu.shadow, "none");
+  cpu.sti();
+  cpu.shadow = "none";
+  assert.equal(cpu.retire(), false, "none ends even a shadow the retiring instruction set");
+});
+
 Deno.test("X86Cpu: STI with IF already set opens no shadow", () => {
   const { cpu, lapic } = cpuRig();
   enable(cpu);

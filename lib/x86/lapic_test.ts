@@ -977,3 +977,33 @@ Deno.test("scn explore tells apart two LAPICs whose IA32_APIC_BASE differs only 
   assert.equal(b.apicBase, 0x1_fee0_0900);
   assert.notEqual(fed(a), fed(b));
 });
+
+Deno.test("Lapic.writeEoi is a write of 0 to EOI: enabled, software- and hardware-disabled, x2APIC", () => {
+  const setups: [string, (apic: Lapic) => void][] = [
+    ["enabled", () => {}],
+    ["software-disabled", (apic) => apic.write(0xf0, 0xff)],
+    ["hardware-disabled", (apic) => apic.setApicBase(0xfee00000)],
+    ["x2APIC", (apic) => apic.setApicBase(0xfee00c00)],
+  ];
+  for (const [name, setup] of setups) {
+    const [a, b] = [rig({ bsp: true }), rig({ bsp: true })];
+    for (const r of [a, b]) {
+      r.apic.accept(msg(0x41, true));
+      r.apic.acknowledge();
+      setup(r.apic);
+    }
+    a.apic.write(0xb0, 0);
+    b.apic.writeEoi();
+    assert.deepEqual(kinds(b.trace), kinds(a.trace), name);
+    assert.deepEqual(b.eois, a.eois, name);
+    assert.deepEqual(vectorsOf(b.apic.isr), vectorsOf(a.apic.isr), name);
+    const fed = (apic: Lapic) => stateHashRecord((h) => apic.hashPrivate(h));
+    assert.deepEqual(fed(b.apic), fed(a.apic), name);
+  }
+  // The enabled case did EOI: the check above compares something.
+  const r = rig();
+  r.apic.accept(msg(0x41));
+  r.apic.acknowledge();
+  r.apic.writeEoi();
+  assert.deepEqual(vectorsOf(r.apic.isr), []);
+});
