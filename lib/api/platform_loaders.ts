@@ -6,39 +6,61 @@
  * @module
  */
 import type { PlatformEntry } from "../core/platform.ts";
-import { X86_ARCH, X86_HYPERVISORS } from "../x86/arch.ts";
+import { X86_ARCH, X86_HYPERV_SETTINGS, X86_HYPERVISORS } from "../x86/arch.ts";
 import { ARM_ARCH } from "../arm/arch.ts";
+
+/**
+ * The `vm` settings whose words tell which parts of a model a scenario's
+ * VMs are built with (lib/load/arches.ts reads them from the tree): the
+ * x86 `hypervisor` (Xen) and the Hyper-V settings.
+ */
+export const PART_WORDS: readonly string[] = ["hypervisor", ...X86_HYPERV_SETTINGS];
+
+/**
+ * The words of {@link PART_WORDS} the scenarios' vms give, by setting (a
+ * value that is not a name is undefined); undefined when they cannot be
+ * told, which loads every part.
+ */
+export type PartWords = ReadonlyMap<string, readonly (string | undefined)[]> | undefined;
 
 /** One platform of `PLATFORMS` (lib/api/platforms.ts): its `arch` names, and its entry once loaded. */
 export interface PlatformLoader {
   /** The `arch` values it implements, as its `Platform.arch`. */
   readonly arch: readonly string[];
   /**
-   * Loads its model; the same entry `PLATFORMS` (lib/api/platforms.ts)
-   * holds. `hypervisors`, the `hypervisor` words of the scenarios' vms
-   * (undefined for one that is not a name), tells which of the parts that
-   * only some VMs are built with to load too: all of them when undefined.
+   * Loads its model, with the parts of it that only some VMs are built with
+   * when `words` name them (all of them when undefined); the same entry
+   * `PLATFORMS` (lib/api/platforms.ts) holds.
    */
-  load(hypervisors?: readonly (string | undefined)[]): Promise<PlatformEntry>;
+  load(words?: PartWords): Promise<PlatformEntry>;
 }
 
+/** The values `words` give `setting`: none when it is not named. */
+const given = (words: PartWords, setting: string) => words?.get(setting) ?? [];
+
 /**
- * Whether a VM named by one of `hypervisors` may be an x86 VM with a Xen
- * domain: every x86 hypervisor but the default has one.
+ * Whether an x86 VM may have a Xen domain: a `hypervisor` word other than
+ * the default, or words that cannot be told.
  */
-function x86Xen(hypervisors: readonly (string | undefined)[] | undefined): boolean {
-  return hypervisors === undefined || hypervisors.some((h) => h !== X86_HYPERVISORS[0]);
+function x86Xen(words: PartWords): boolean {
+  return words === undefined || given(words, "hypervisor").some((h) => h !== X86_HYPERVISORS[0]);
+}
+
+/** Whether an x86 VM may have KVM's Hyper-V emulation: a Hyper-V setting named at all. */
+function x86Hyperv(words: PartWords): boolean {
+  return words === undefined || X86_HYPERV_SETTINGS.some((s) => given(words, s).length > 0);
 }
 
 /** Every platform, in the order of `PLATFORMS` (lib/api/platforms.ts). */
 export const PLATFORM_LOADERS: readonly PlatformLoader[] = [
   {
     arch: X86_ARCH,
-    load: async (hypervisors) => {
-      // The Xen model registers itself (lib/x86/xen_parts.ts) when loaded.
+    load: async (words) => {
+      // Each part registers itself (lib/x86/xen_parts.ts, hyperv_parts.ts) when loaded.
       const [{ X86 }] = await Promise.all([
         import("./x86.ts"),
-        x86Xen(hypervisors) ? import("../x86/xen_build.ts") : undefined,
+        x86Xen(words) ? import("../x86/xen_build.ts") : undefined,
+        x86Hyperv(words) ? import("../x86/hyperv_build.ts") : undefined,
       ]);
       return X86;
     },
@@ -48,8 +70,8 @@ export const PLATFORM_LOADERS: readonly PlatformLoader[] = [
 
 /**
  * The platforms `arches` name, loaded, in the order of `PLATFORMS` (lib/api/platforms.ts),
- * with the parts of them that the `hypervisor` words of the scenarios' vms
- * need (every part when `hypervisors` is undefined).
+ * with the parts of them that `words` (the scenarios' vms' words of
+ * {@link PART_WORDS}) need: every part when `words` is undefined.
  * An undefined or unknown name loads every platform, whole: a scenario whose
  * models cannot be told without checking it (a vm without `arch`, an
  * include) is checked against all of them, as it would be without this,
@@ -57,16 +79,16 @@ export const PLATFORM_LOADERS: readonly PlatformLoader[] = [
  *
  * @example
  * ```ts
- * const [x86] = await loadPlatforms(["x86_64"], []);
+ * const [x86] = await loadPlatforms(["x86_64"], new Map());
  * x86.arch; // ["x86_64"]
  * ```
  */
 export async function loadPlatforms(
   arches: readonly (string | undefined)[],
-  hypervisors?: readonly (string | undefined)[],
+  words?: PartWords,
 ): Promise<PlatformEntry[]> {
   const known = (a: string | undefined) => PLATFORM_LOADERS.some((l) => l.arch.includes(a!));
   const all = !arches.every(known);
   const wanted = PLATFORM_LOADERS.filter((l) => all || l.arch.some((a) => arches.includes(a)));
-  return await Promise.all(wanted.map((l) => l.load(all ? undefined : hypervisors)));
+  return await Promise.all(wanted.map((l) => l.load(all ? undefined : words)));
 }

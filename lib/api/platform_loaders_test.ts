@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PLATFORMS } from "./platforms.ts";
-import { loadPlatforms, PLATFORM_LOADERS } from "./platform_loaders.ts";
+import { loadPlatforms, PART_WORDS, PLATFORM_LOADERS } from "./platform_loaders.ts";
 
 Deno.test("PLATFORM_LOADERS name and load every platform of PLATFORMS, in its order", async () => {
   assert.deepEqual(PLATFORM_LOADERS.map((l) => l.arch), PLATFORMS.map((p) => p.arch));
@@ -18,4 +18,9 @@ Deno.test("loadPlatforms() loads the platforms named, in PLATFORMS' order", asyn
 Deno.test("loadPlatforms() loads every platform for a name it cannot place", async () => {
   assert.deepEqual(await loadPlatforms(["x86_64", undefined]), [...PLATFORMS]);
   assert.deepEqual(await loadPlatforms(["riscv64"]), [...PLATFORMS]);
+});
+
+Deno.test("PART_WORDS are settings of a platform", () => {
+  const settings = PLATFORMS.flatMap((p) => p.settings.map((s) => s.name));
+  for (const w of PART_WORDS) assert.ok(settings.includes(w), w);
 });

@@ -12,6 +12,7 @@ const CASES: string[][] = [
   ["run", "scenarios/arm/arm01_gicv2_sgi_self.scn"],
   ["run", "scenarios/xen/evtchn_free_port_not_usable.scn"],
   ["run", "--trace", "scenarios/xen/hypercall_page_msr_kvm_xen.scn"],
+  ["run", "--trace", "scenarios/peers/kvm-selftests/x86/hyperv_clock.scn"],
   ["run", "tests/fixtures/cli/fail.scn"],
   ["run", "tests/fixtures/cli/bad_command.scn"],
   ["run", "tests/fixtures/include/main.scn"],
@@ -111,10 +112,34 @@ Deno.test("scn run of an x86 scenario does not load the Arm model, the other com
 const XEN_MODEL =
   /^lib\/xen\/(?!(platform|abi|layout|errno|hypercall|hypercall_path)\.ts$)|^lib\/x86\/xen_build\.ts$/;
 
-Deno.test("scn run of an x86 scenario without Xen compiles nothing of the Xen model", async () => {
+/**
+ * KVM's Hyper-V emulation: what an x86 VM with `hyperv_cpuid` or
+ * `hyperv_synic` is built with (lib/x86/hyperv_parts.ts). Its command and
+ * state tables (hyperv_commands.ts), CPUID table (hyperv_cpuid.ts) and the
+ * numbers they name (hyperv_abi.ts) are the language's.
+ */
+const HYPERV_MODEL = /^lib\/x86\/(hyperv_(hypercall|synic|stimer|vcpu|build)\.ts)$/;
+
+Deno.test("scn run of an x86 scenario without Xen or Hyper-V compiles nothing of their models", async () => {
   const loaded = await modulesLoaded(["run", "scenarios/x86/readme_level_redelivery.scn"]);
-  assert.ok(loaded.includes("lib/xen/platform.ts"), `Xen's tables not loaded: ${loaded.join(" ")}`);
+  for (const f of ["lib/xen/platform.ts", "lib/x86/hyperv_commands.ts"]) {
+    assert.ok(loaded.includes(f), `${f} (tables) not loaded: ${loaded.join(" ")}`);
+  }
+  assert.deepEqual(loaded.filter((f) => XEN_MODEL.test(f) || HYPERV_MODEL.test(f)), []);
+});
+
+Deno.test("scn run of a Hyper-V scenario loads KVM's Hyper-V emulation (not Xen's), and it passes", async () => {
+  const file = "scenarios/peers/kvm-selftests/x86/hyperv_clock.scn";
+  const loaded = await modulesLoaded(["run", file]);
+  for (
+    const f of ["lib/x86/hyperv_build.ts", "lib/x86/hyperv_synic.ts", "lib/x86/hyperv_vcpu.ts"]
+  ) {
+    assert.ok(loaded.includes(f), `${f} not among the modules loaded: ${loaded.join(" ")}`);
+  }
   assert.deepEqual(loaded.filter((f) => XEN_MODEL.test(f)), []);
+  const entry = await fromEntry(["run", file]);
+  assert.equal(entry.code, 0, entry.out);
+  assert.match(entry.out, /^1 passed, 0 failed$/m);
 });
 
 Deno.test("scn run of a Xen scenario loads the Xen model, and it passes", async () => {
@@ -128,20 +153,27 @@ Deno.test("scn run of a Xen scenario loads the Xen model, and it passes", async 
   assert.match(entry.out, /^1 passed, 0 failed$/m);
 });
 
-Deno.test("a Xen command in a vm without 'hypervisor xen' is the same located error without the Xen model", async () => {
+Deno.test("a Xen or Hyper-V command in a vm without them is the same located error without their models", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const file = `${dir}/no_xen.scn`;
-    await Deno.writeTextFile(
-      file,
-      'scenario "t"\nvm g { arch x86_64  vcpus 1 }\nvcpu0: evtchn alloc_unbound -> $p\nrun\n',
-    );
-    const entry = await fromEntry(["run", file]);
-    assert.deepEqual(entry, inProcess(["run", file]));
-    assert.match(entry.out, /no_xen\.scn:3:\d+/);
-    assert.match(entry.out, /hypervisor xen/);
-    assert.equal(entry.code, 2);
-    assert.deepEqual((await modulesLoaded(["run", file])).filter((f) => XEN_MODEL.test(f)), []);
+    const cases = [
+      ["evtchn alloc_unbound -> $p", /hypervisor xen/],
+      ["hyperv hypercall 0x5d", /hyperv_cpuid 1/],
+    ] as const;
+    for (const [command, says] of cases) {
+      const file = `${dir}/without.scn`;
+      await Deno.writeTextFile(
+        file,
+        `scenario "t"\nvm g { arch x86_64  vcpus 1 }\nvcpu0: ${command}\nrun\n`,
+      );
+      const entry = await fromEntry(["run", file]);
+      assert.deepEqual(entry, inProcess(["run", file]));
+      assert.match(entry.out, /without\.scn:3:\d+/);
+      assert.match(entry.out, says);
+      assert.equal(entry.code, 2);
+      const loaded = await modulesLoaded(["run", file]);
+      assert.deepEqual(loaded.filter((f) => XEN_MODEL.test(f) || HYPERV_MODEL.test(f)), []);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

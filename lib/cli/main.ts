@@ -12,7 +12,7 @@ import { parseArgs } from "./args.ts";
 
 /** Options of run, check and explore that take a number. */
 const VALUED = ["max-steps", "workers", "max-states", "max-depth", "max-input-bytes", "jobs"];
-import { loadPlatforms } from "../api/platform_loaders.ts";
+import { loadPlatforms, PART_WORDS } from "../api/platform_loaders.ts";
 import type { PlatformEntry } from "../core/platform.ts";
 import { readArches } from "../load/arches.ts";
 import type { TargetRead } from "../load/targets.ts";
@@ -318,8 +318,8 @@ function dispatch(args: string[], io: Io, wait: boolean): number | Promise<numbe
     // in practice, and parsing each twice to find out would cost more than
     // loading them. One file's trees, parsed to tell, are the ones checked.
     if (files.length !== 1) return loadPlatforms([undefined]).then((p) => runFiles(p));
-    const { arches, hypervisors, read } = readArches(files[0], limits);
-    return loadPlatforms(arches, hypervisors).then((p) => runFiles(p, read));
+    const { arches, words, read } = readArches(files[0], limits, PART_WORDS);
+    return loadPlatforms(arches, words).then((p) => runFiles(p, read));
   }
   return runFiles(platforms);
 }

@@ -1,7 +1,8 @@
 /**
  * Which models a target's scenarios name, read before any model is loaded:
- * the parse tree's `vm` blocks and their `arch` (and `hypervisor`) words, as
- * the checker reads them (dsl/check/vms.ts `archWord`). `scn run` of one scenario loads only
+ * the parse tree's `vm` blocks and their `arch` words (and those of the
+ * settings that choose a model's parts, `hypervisor`), as the checker reads
+ * them (dsl/check/vms.ts `archWord`). `scn run` of one scenario loads only
  * those models (lib/api/platform_loaders.ts), then checks the very trees
  * read here (lib/load/targets.ts `LoadOptions.read`).
  *
@@ -31,29 +32,36 @@ export function archesNamed(target: string, limits?: ReadLimits): (string | unde
 }
 
 /**
- * {@link archesNamed}, the values of the vm blocks' `hypervisor` words (a
- * vm without one has the default; undefined stands for a value that is not
- * a name), which tell whether an x86 model needs its Xen model
- * (lib/api/platform_loaders.ts), and the target as read and parsed to find
- * them, for loading it without reading or parsing it again.
+ * {@link archesNamed}; the values the vm blocks give the settings `names`
+ * (a vm without the word has none; undefined stands for a value that is
+ * not a name), which tell which parts of a model a scenario needs
+ * (`PART_WORDS` of lib/api/platform_loaders.ts); and the target as read
+ * and parsed to find them, for loading it without reading or parsing it
+ * again.
  *
  * @example
  * ```ts
- * const { arches, hypervisors, read } = readArches("scenarios/x86/readme_level_redelivery.scn");
+ * const f = "scenarios/x86/readme_level_redelivery.scn";
+ * const { arches, words, read } = readArches(f, undefined, ["hypervisor"]);
  * arches; // ["x86_64"]
- * hypervisors; // []
+ * words.get("hypervisor"); // []
  * read.parsed.size; // 1
  * ```
  */
 export function readArches(
   target: string,
   limits?: ReadLimits,
-): { arches: (string | undefined)[]; hypervisors: (string | undefined)[]; read: TargetRead } {
+  names: readonly string[] = [],
+): {
+  arches: (string | undefined)[];
+  words: Map<string, (string | undefined)[]>;
+  read: TargetRead;
+} {
   const r = readTarget(target, limits);
   const parsed = new Map<Source, ScnFile | SkimmedFile>();
   const read = { target, result: r, parsed };
-  const hypervisors: (string | undefined)[] = [];
-  if (!("sources" in r)) return { arches: [undefined], hypervisors, read };
+  const words = new Map<string, (string | undefined)[]>(names.map((n) => [n, []]));
+  if (!("sources" in r)) return { arches: [undefined], words, read };
   const out: (string | undefined)[] = [];
   for (const source of r.sources) {
     let file;
@@ -71,13 +79,12 @@ export function readArches(
       vms++;
       const value = archWord(s.body)?.value;
       out.push(value?.kind === "ident" ? value.name : undefined);
-      const hypervisor = settingWord(s.body, "hypervisor");
-      if (hypervisor) {
-        const v = hypervisor.value;
-        hypervisors.push(v?.kind === "ident" ? v.name : undefined);
+      for (const [name, values] of words) {
+        const word = settingWord(s.body, name);
+        if (word) values.push(word.value?.kind === "ident" ? word.value.name : undefined);
       }
     }
     if (vms === 0) out.push(undefined);
   }
-  return { arches: out, hypervisors, read };
+  return { arches: out, words, read };
 }

@@ -26,15 +26,21 @@ Deno.test("archesNamed() gives undefined for what only the checker can tell", ()
   assert.deepEqual(archesNamed(`${DIR}/missing.scn`), [undefined]);
 });
 
-Deno.test("readArches() gives each vm's hypervisor word, plain, as a block or `hypervisor=NAME`", () => {
+Deno.test("readArches() gives each vm's words of the settings asked, plain, as a block or `NAME=VALUE`", () => {
   const f = file(
     "hv.scn",
     'scenario "t"\nvm a { arch x86_64 hypervisor xen { guest 32 } }\nvm b { arch x86_64 }\n' +
       "vm c { arch x86_64 hypervisor=kvm-xen }\nvm d { arch x86_64 hypervisor }\n",
   );
-  assert.deepEqual(readArches(f).hypervisors, ["xen", "kvm-xen", undefined]);
-  const plain = readArches("scenarios/x86/readme_level_redelivery.scn");
-  assert.deepEqual(plain.hypervisors, []);
+  const words = readArches(f, undefined, ["hypervisor", "hyperv_synic"]).words;
+  assert.deepEqual(words.get("hypervisor"), ["xen", "kvm-xen", undefined]);
+  assert.deepEqual(words.get("hyperv_synic"), []);
+  const plain = readArches("scenarios/x86/readme_level_redelivery.scn", undefined, ["hypervisor"]);
+  assert.deepEqual(plain.words.get("hypervisor"), []);
+  const hv = file("hyperv.scn", 'scenario "t"\nvm a { arch x86_64 hyperv_synic 2 }\n');
+  assert.deepEqual(readArches(hv, undefined, ["hyperv_synic"]).words.get("hyperv_synic"), [
+    undefined,
+  ]);
 });
 
 Deno.test("archesNamed() reads every scenario of a host file", () => {

@@ -15,3 +15,10 @@ export const X86_ARCH: readonly string[] = ["x86_64"];
  * loaded only for scenarios that name one (lib/x86/xen_parts.ts).
  */
 export const X86_HYPERVISORS: readonly string[] = ["kvm", "xen", "kvm-xen"];
+
+/**
+ * The `vm` settings that give an x86 VM KVM's Hyper-V emulation
+ * (`hyperv_cpuid 1`, `hyperv_synic 2`), whose model is loaded only for
+ * scenarios that name one of them (lib/x86/hyperv_parts.ts).
+ */
+export const X86_HYPERV_SETTINGS: readonly string[] = ["hyperv_cpuid", "hyperv_synic"];

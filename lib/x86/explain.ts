@@ -10,8 +10,14 @@
 import { formatFields, splitWords } from "../core/bitfield.ts";
 import { MSI_ADDRESS_BASE, MSI_ADDRESS_FIELDS, MSI_DATA_FIELDS } from "./msi.ts";
 import { APIC_BASE_FIELDS, IA32_APIC_BASE_MSR, LAPIC_REGISTERS } from "./lapic_registers.ts";
-import { HV_MSR, HvSynic, SINT_FIELDS, SYNIC_PAGE_FIELDS } from "./hyperv_synic.ts";
-import { isStimerMsr, STIMER_CONFIG_FIELDS } from "./hyperv_stimer.ts";
+import {
+  HV_MSR,
+  isSintMsr,
+  isStimerMsr,
+  SINT_FIELDS,
+  STIMER_CONFIG_FIELDS,
+  SYNIC_PAGE_FIELDS,
+} from "./hyperv_abi.ts";
 
 function hex(n: bigint | number): string {
   return "0x" + n.toString(16);
@@ -76,7 +82,7 @@ export function decodeMsr(msr: number, value: bigint): string | undefined {
 
 /** A Hyper-V SynIC or timer MSR's value by its field table, or undefined. */
 function decodeHypervMsr(msr: number, value: bigint): string | undefined {
-  if (HvSynic.isSint(msr)) {
+  if (isSintMsr(msr)) {
     return `SINT${msr - HV_MSR.SINT0} (MSR ${hex(msr)}) ${hex(value)}: ${
       formatFields(SINT_FIELDS, value)
     }`;

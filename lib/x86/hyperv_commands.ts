@@ -18,21 +18,20 @@ import {
   HV_GENERIC_SET,
   HV_HYPERCALL,
   HV_HYPERCALL_MAX_XMM_REGISTERS,
+  HV_MSR,
   HV_STATUS,
+  HV_SYNIC_SINT_COUNT,
+  HV_SYNIC_STIMER_COUNT,
   HV_TSC_PAGE,
   HVCALL,
+  HVMSG_TIMER_EXPIRED,
   KVM_EXIT_HYPERV,
   KVM_HYPERV_CONN_ID_MASK,
   KVM_HYPERV_EVENTFD_DEASSIGN,
-} from "./hyperv_hypercall.ts";
-import {
-  HV_MSR,
-  HV_SYNIC_SINT_COUNT,
-  HVMSG_TIMER_EXPIRED,
   SINT_FIELDS,
+  STIMER_CONFIG_FIELDS,
   SYNIC_PAGE_FIELDS,
-} from "./hyperv_synic.ts";
-import { HV_SYNIC_STIMER_COUNT, STIMER_CONFIG_FIELDS } from "./hyperv_stimer.ts";
+} from "./hyperv_abi.ts";
 import type { FieldTable } from "../core/bitfield.ts";
 import { UD_FAULT } from "./cpu.ts";
 import { UD_VECTOR } from "./exceptions.ts";

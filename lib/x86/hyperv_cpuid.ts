@@ -28,8 +28,7 @@
  *
  * @module
  */
-import { HV_MSR } from "./hyperv_synic.ts";
-import { HVCALL } from "./hyperv_hypercall.ts";
+import { HV_MSR, HVCALL } from "./hyperv_abi.ts";
 
 /** KVM_CAP_HYPERV_ENFORCE_CPUID (include/uapi/linux/kvm.h). */
 export const KVM_CAP_HYPERV_ENFORCE_CPUID = 199;

@@ -100,33 +100,35 @@ import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { HV_MSR, HV_PAGE_SIZE } from "./hyperv_synic.ts";
 import { TSC_SHIFT_1GHZ, TSC_TO_SYSTEM_MUL_1GHZ } from "../xen/abi.ts";
-
-/**
- * `enum hv_tsc_page_status`: where KVM is with the reference TSC page.
- *
- * @example
- * ```ts
- * HV_TSC_PAGE.SET; // 3: the guest may use the page
- * ```
- */
-export const HV_TSC_PAGE = {
-  UNSET: 0,
-  GUEST_CHANGED: 1,
-  HOST_CHANGED: 2,
-  SET: 3,
-  BROKEN: 4,
-} as const;
+import {
+  HV_GENERIC_SET,
+  HV_HYPERCALL,
+  HV_HYPERCALL_MAX_XMM_REGISTERS,
+  HV_STATUS,
+  HV_TSC_PAGE,
+  HVCALL,
+  isPartitionMsr,
+  isSyndbgMsr,
+  KVM_HYPERV_CONN_ID_MASK,
+  KVM_HYPERV_EVENTFD_DEASSIGN,
+} from "./hyperv_abi.ts";
+export {
+  HV_GENERIC_SET,
+  HV_HYPERCALL,
+  HV_HYPERCALL_MAX_XMM_REGISTERS,
+  HV_STATUS,
+  HV_TSC_PAGE,
+  HVCALL,
+  isSyndbgMsr,
+  KVM_EXIT_HYPERV,
+  KVM_HYPERV_CONN_ID_MASK,
+  KVM_HYPERV_EVENTFD_DEASSIGN,
+} from "./hyperv_abi.ts";
 
 /** HV_EXPOSE_INVARIANT_TSC (bit 0 of HV_X64_MSR_TSC_INVARIANT_CONTROL). */
 export const HV_EXPOSE_INVARIANT_TSC = 1n;
 /** HV_X64_SYNDBG_OPTION_USE_HCALLS (bit 2 of HV_X64_MSR_SYNDBG_OPTIONS). */
 export const HV_X64_SYNDBG_OPTION_USE_HCALLS = 1n << 2n;
-
-/** SYNDBG_CONTROL..SYNDBG_PENDING_BUFFER and SYNDBG_OPTIONS. */
-export function isSyndbgMsr(msr: number): boolean {
-  return (msr >= HV_MSR.SYNDBG_CONTROL && msr <= HV_MSR.SYNDBG_PENDING_BUFFER) ||
-    msr === HV_MSR.SYNDBG_OPTIONS;
-}
 
 /** HV_CRASH_CTL_CRASH_NOTIFY (bit 63 of HV_X64_MSR_CRASH_CTL). */
 export const HV_CRASH_CTL_CRASH_NOTIFY = 1n << 63n;
@@ -162,45 +164,8 @@ export interface HvTscRef {
   offset: bigint;
 }
 
-/**
- * Hypercall codes the model answers (hvgdk_mini.h `HVCALL_*`).
- *
- * @example
- * ```ts
- * HVCALL.SIGNAL_EVENT; // 0x5d
- * ```
- */
-export const HVCALL = {
-  FLUSH_VIRTUAL_ADDRESS_SPACE: 0x02,
-  FLUSH_VIRTUAL_ADDRESS_LIST: 0x03,
-  NOTIFY_LONG_SPIN_WAIT: 0x08,
-  SEND_IPI: 0x0b,
-  FLUSH_VIRTUAL_ADDRESS_SPACE_EX: 0x13,
-  FLUSH_VIRTUAL_ADDRESS_LIST_EX: 0x14,
-  SEND_IPI_EX: 0x15,
-  POST_MESSAGE: 0x5c,
-  SIGNAL_EVENT: 0x5d,
-  POST_DEBUG_DATA: 0x69,
-  RETRIEVE_DEBUG_DATA: 0x6a,
-  RESET_DEBUG_SESSION: 0x6b,
-  EXT_CALL_QUERY_CAPABILITIES: 0x8001,
-} as const;
-
-/**
- * `struct hv_vpset`'s formats (hvgdk_mini.h `enum hv_generic_set_format`):
- * a sparse set of 64-VP banks, or every VP.
- *
- * @example
- * ```ts
- * HV_GENERIC_SET.ALL; // 1
- * ```
- */
-export const HV_GENERIC_SET = { SPARSE_4K: 0, ALL: 1 } as const;
-
 /** HV_IPI_LOW_VECTOR and HV_IPI_HIGH_VECTOR: the vectors a PV IPI may carry. */
 export const HV_IPI_VECTORS = { low: 0x10, high: 0xff } as const;
-/** HV_HYPERCALL_MAX_XMM_REGISTERS: an XMM fast call's input registers. */
-export const HV_HYPERCALL_MAX_XMM_REGISTERS = 6;
 /** HV_MAX_SPARSE_VCPU_BANKS: a VP set names at most 64 banks of 64 VPs. */
 const HV_MAX_SPARSE_VCPU_BANKS = 64;
 /** `struct hv_send_ipi`'s byte offsets: u32 vector, u32 reserved, u64 cpu_mask; its size. */
@@ -211,55 +176,8 @@ const HV_SEND_IPI = { vector: 0, cpuMask: 8, size: 16 } as const;
  */
 const HV_SEND_IPI_EX = { vector: 0, format: 8, validBankMask: 16, bankContents: 24 } as const;
 
-/**
- * Hypercall status codes (hvgdk_mini.h `HV_STATUS_*`), returned in RAX.
- *
- * @example
- * ```ts
- * HV_STATUS.INVALID_ALIGNMENT; // 4
- * ```
- */
-export const HV_STATUS = {
-  SUCCESS: 0,
-  INVALID_HYPERCALL_CODE: 2,
-  INVALID_HYPERCALL_INPUT: 3,
-  INVALID_ALIGNMENT: 4,
-  INVALID_PARAMETER: 5,
-  ACCESS_DENIED: 6,
-  OPERATION_DENIED: 8,
-  INVALID_PORT_ID: 17,
-  INVALID_CONNECTION_ID: 18,
-} as const;
-
-/**
- * The fields of the hypercall input value in RCX (hvgdk_mini.h `HV_HYPERCALL_*`).
- *
- * @example
- * ```ts
- * BigInt(HVCALL.SIGNAL_EVENT) | HV_HYPERCALL.Fast; // a fast SIGNAL_EVENT
- * ```
- */
-export const HV_HYPERCALL = {
-  CodeMask: 0xffffn,
-  Fast: 1n << 16n,
-  /** Variable header size, bits 26:17. */
-  VarheadMask: 0x3ffn << 17n,
-  /** Rep count, bits 43:32. */
-  RepCompMask: 0xfffn << 32n,
-  /** Rep start index, bits 59:48. */
-  RepStartMask: 0xfffn << 48n,
-  /** Reserved: bits 31:27, 47:44 and 63:60. */
-  RsvdMask: (0x1fn << 27n) | (0xfn << 44n) | (0xfn << 60n),
-} as const;
-
 /** HV_X64_MSR_HYPERCALL bit 0: the hypercall page is enabled. */
 export const HV_X64_MSR_HYPERCALL_ENABLE = 1n;
-/** KVM_HYPERV_CONN_ID_MASK: connection IDs are 24 bits. */
-export const KVM_HYPERV_CONN_ID_MASK = 0x00ff_ffff;
-/** KVM_HYPERV_EVENTFD_DEASSIGN. */
-export const KVM_HYPERV_EVENTFD_DEASSIGN = 1;
-/** KVM_EXIT_HYPERV's `type` values (`struct kvm_hyperv_exit`). */
-export const KVM_EXIT_HYPERV = { SYNIC: 1, HCALL: 2 } as const;
 
 /** The byte of `or $imm32, %eax` that KVM puts before VMCALL when Xen hypercalls are intercepted too. */
 const OR_EAX_IMM32 = 0x0d;
@@ -427,11 +345,7 @@ export class HvPartition {
 
   /** Whether `msr` is one of the partition-wide MSRs modelled. */
   static owns(msr: number): boolean {
-    return msr === HV_MSR.GUEST_OS_ID || msr === HV_MSR.HYPERCALL ||
-      msr === HV_MSR.TIME_REF_COUNT || msr === HV_MSR.REFERENCE_TSC ||
-      (msr >= HV_MSR.REENLIGHTENMENT_CONTROL && msr <= HV_MSR.TSC_EMULATION_STATUS) ||
-      (msr >= HV_MSR.CRASH_P0 && msr <= HV_MSR.CRASH_CTL) || msr === HV_MSR.RESET ||
-      msr === HV_MSR.TSC_INVARIANT_CONTROL || isSyndbgMsr(msr);
+    return isPartitionMsr(msr);
   }
 
   /**

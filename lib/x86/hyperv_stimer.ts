@@ -32,32 +32,11 @@
 import { arenaU8 } from "../core/arena.ts";
 import type { StateHash } from "../core/platform.ts";
 import type { TimerHandle } from "./lapic_timer.ts";
-import { HV_MSR, type HvMessage, HVMSG_TIMER_EXPIRED } from "./hyperv_synic.ts";
-import { type FieldTable, getField, indexFields } from "../core/bitfield.ts";
+import { type HvMessage, HVMSG_TIMER_EXPIRED } from "./hyperv_synic.ts";
+import { getField, indexFields } from "../core/bitfield.ts";
+import { STIMER_CONFIG_FIELDS } from "./hyperv_abi.ts";
+export { HV_SYNIC_STIMER_COUNT, isStimerMsr, STIMER_CONFIG_FIELDS } from "./hyperv_abi.ts";
 
-/** HV_SYNIC_STIMER_COUNT: timers per vCPU. */
-export const HV_SYNIC_STIMER_COUNT = 4;
-
-/**
- * The fields of a STIMERn_CONFIG MSR (hvgdk_mini.h `union hv_stimer_config`):
- * the one statement of their positions, read by the model, the state
- * paths' layout and `scn report`'s MSR decoding.
- *
- * @example
- * ```ts
- * import { encodeFields } from "../core/bitfield.ts";
- * encodeFields(STIMER_CONFIG_FIELDS, { enable: 1, periodic: 1, sintx: 2 }); // 0x20003
- * ```
- */
-export const STIMER_CONFIG_FIELDS = [
-  { name: "enable", lsb: 0, width: 1, doc: "the timer counts" },
-  { name: "periodic", lsb: 1, width: 1, doc: "every COUNT, else once at COUNT" },
-  { name: "lazy", lsb: 2, width: 1, doc: "lazy (KVM stores it only)" },
-  { name: "auto_enable", lsb: 3, width: 1, doc: "a non-zero COUNT write sets enable" },
-  { name: "apic_vector", lsb: 4, width: 8, doc: "direct mode: the vector sent" },
-  { name: "direct_mode", lsb: 12, width: 1, doc: "an APIC vector instead of a message" },
-  { name: "sintx", lsb: 16, width: 4, doc: "message mode: the SINT whose slot gets the message" },
-] as const satisfies FieldTable;
 const F = indexFields(STIMER_CONFIG_FIELDS);
 
 /**
@@ -299,9 +278,4 @@ export class HvStimer {
       this.process();
     }
   }
-}
-
-/** Whether `msr` is a STIMERn_CONFIG or _COUNT MSR. */
-export function isStimerMsr(msr: number): boolean {
-  return msr >= HV_MSR.STIMER0_CONFIG && msr < HV_MSR.STIMER0_CONFIG + 2 * HV_SYNIC_STIMER_COUNT;
 }

@@ -43,88 +43,33 @@ import { arenaU32 } from "../core/arena.ts";
 import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { clearVector, setVector, testVector } from "../core/vector_set.ts";
-import { type FieldTable, getField, indexFields } from "../core/bitfield.ts";
-
-/**
- * The Hyper-V MSRs KVM emulates that this model has (hvgdk_mini.h
- * `HV_X64_MSR_*`). SINTx is `SINT0 + x`; STIMERn_CONFIG and _COUNT are
- * `STIMER0_CONFIG + 2n` and `STIMER0_COUNT + 2n`.
- *
- * @example
- * ```ts
- * HV_MSR.SIMP; // 0x40000083
- * ```
- */
-export const HV_MSR = {
-  GUEST_OS_ID: 0x4000_0000,
-  HYPERCALL: 0x4000_0001,
-  VP_INDEX: 0x4000_0002,
-  RESET: 0x4000_0003,
-  VP_RUNTIME: 0x4000_0010,
-  TIME_REF_COUNT: 0x4000_0020,
-  REFERENCE_TSC: 0x4000_0021,
-  TSC_FREQUENCY: 0x4000_0022,
-  APIC_FREQUENCY: 0x4000_0023,
-  EOI: 0x4000_0070,
-  ICR: 0x4000_0071,
-  TPR: 0x4000_0072,
-  VP_ASSIST_PAGE: 0x4000_0073,
-  SCONTROL: 0x4000_0080,
-  SVERSION: 0x4000_0081,
-  SIEFP: 0x4000_0082,
-  SIMP: 0x4000_0083,
-  EOM: 0x4000_0084,
-  SINT0: 0x4000_0090,
-  STIMER0_CONFIG: 0x4000_00b0,
-  STIMER0_COUNT: 0x4000_00b1,
-  REENLIGHTENMENT_CONTROL: 0x4000_0106,
-  TSC_EMULATION_CONTROL: 0x4000_0107,
-  SYNDBG_CONTROL: 0x4000_00f1,
-  SYNDBG_STATUS: 0x4000_00f2,
-  SYNDBG_SEND_BUFFER: 0x4000_00f3,
-  SYNDBG_RECV_BUFFER: 0x4000_00f4,
-  SYNDBG_PENDING_BUFFER: 0x4000_00f5,
-  SYNDBG_OPTIONS: 0x4000_00ff,
-  CRASH_P0: 0x4000_0100,
-  CRASH_P1: 0x4000_0101,
-  CRASH_P2: 0x4000_0102,
-  CRASH_P3: 0x4000_0103,
-  CRASH_P4: 0x4000_0104,
-  CRASH_CTL: 0x4000_0105,
-  TSC_EMULATION_STATUS: 0x4000_0108,
-  TSC_INVARIANT_CONTROL: 0x4000_0118,
-} as const;
+import { getField, indexFields } from "../core/bitfield.ts";
+import {
+  HV_MSR,
+  HV_PAGE_SIZE,
+  HV_SYNIC_SINT_COUNT,
+  isSintMsr,
+  isSynicMsr,
+  SINT_FIELDS,
+} from "./hyperv_abi.ts";
+export {
+  HV_MSR,
+  HV_PAGE_SIZE,
+  HV_SYNIC_SINT_COUNT,
+  HVMSG_TIMER_EXPIRED,
+  SINT_FIELDS,
+  SYNIC_PAGE_FIELDS,
+} from "./hyperv_abi.ts";
 
 /** HV_X64_MSR_SINT0: SINTx is at this plus x. */
 export const HV_X64_MSR_SINT0: number = HV_MSR.SINT0;
-/** The SINTs: HV_SYNIC_SINT_COUNT. */
-export const HV_SYNIC_SINT_COUNT = 16;
 /** HV_SYNIC_FIRST_VALID_VECTOR: an unmasked SINT needs a vector at or above it. */
 export const HV_SYNIC_FIRST_VALID_VECTOR = 16;
 /** HV_SYNIC_VERSION_1: what SVERSION reads (`synic_init`). */
 export const HV_SYNIC_VERSION_1 = 1n;
 /** Bit 0 of SCONTROL, SIMP and SIEFP: HV_SYNIC_CONTROL_ENABLE, HV_SYNIC_SIMP_ENABLE, HV_SYNIC_SIEFP_ENABLE. */
 export const HV_SYNIC_ENABLE = 1n;
-/** The guest page size: SIMP and SIEFP name a page by bits 63:12. */
-export const HV_PAGE_SIZE = 4096;
 
-/**
- * The fields of a SINTx MSR (hvgdk_mini.h `union hv_synic_sint`): the one
- * statement of their positions, read by the model, the state paths'
- * layout and `scn report`'s MSR decoding.
- *
- * @example
- * ```ts
- * import { formatFields } from "../core/bitfield.ts";
- * formatFields(SINT_FIELDS, 0x200b0); // "vector=0xb0 masked=0 auto_eoi=1 polling=0"
- * ```
- */
-export const SINT_FIELDS = [
-  { name: "vector", lsb: 0, width: 8, doc: "the interrupt vector (16..255 unless masked)" },
-  { name: "masked", lsb: 16, width: 1, doc: "the SINT raises nothing" },
-  { name: "auto_eoi", lsb: 17, width: 1, doc: "taken without entering ISR (no EOI)" },
-  { name: "polling", lsb: 18, width: 1, doc: "polling mode (KVM stores it only)" },
-] as const satisfies FieldTable;
 const SINT_F = indexFields(SINT_FIELDS);
 
 /**
@@ -139,21 +84,6 @@ export const SINT: { readonly Masked: number; readonly AutoEoi: number } = {
   Masked: 1 << SINT_F.masked.lsb,
   AutoEoi: 1 << SINT_F.auto_eoi.lsb,
 };
-
-/**
- * The fields of SIMP and SIEFP (and of SCONTROL, its enable bit alone):
- * enable in bit 0, the guest page in bits 63:12.
- *
- * @example
- * ```ts
- * import { formatFields } from "../core/bitfield.ts";
- * formatFields(SYNIC_PAGE_FIELDS, 0x10001n); // "enable=1 page=0x0000000000010"
- * ```
- */
-export const SYNIC_PAGE_FIELDS = [
-  { name: "enable", lsb: 0, width: 1, doc: "HV_SYNIC_SIMP_ENABLE / HV_SYNIC_SIEFP_ENABLE" },
-  { name: "page", lsb: 12, width: 52, doc: "the guest page number" },
-] as const satisfies FieldTable;
 
 /**
  * The layout of a message slot (`struct hv_message`, HV_MESSAGE_SIZE
@@ -184,8 +114,6 @@ export const HV_MESSAGE = {
 
 /** HVMSG_NONE: an empty slot. */
 export const HVMSG_NONE = 0;
-/** HVMSG_TIMER_EXPIRED: a synthetic timer's message. */
-export const HVMSG_TIMER_EXPIRED = 0x8000_0010;
 /** Bytes of one SINT's event flags (HV_EVENT_FLAGS_COUNT / 8): slot x of the SIEFP page is SINTx's. */
 export const HV_EVENT_FLAGS_BYTES = 256;
 
@@ -300,12 +228,12 @@ export class HvSynic {
 
   /** Whether `msr` is one of the SINTs. */
   static isSint(msr: number): boolean {
-    return msr >= HV_MSR.SINT0 && msr < HV_MSR.SINT0 + HV_SYNIC_SINT_COUNT;
+    return isSintMsr(msr);
   }
 
   /** Whether `msr` is a SynIC MSR (SCONTROL..EOM, SINT0..15). */
   static owns(msr: number): boolean {
-    return (msr >= HV_MSR.SCONTROL && msr <= HV_MSR.EOM) || HvSynic.isSint(msr);
+    return isSynicMsr(msr);
   }
 
   /** A guest RDMSR (`synic_get_msr`): the value, or why KVM injects #GP. */

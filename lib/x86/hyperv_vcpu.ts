@@ -43,7 +43,6 @@ import type { StateHash } from "../core/platform.ts";
 import { HV_MSR, HvSynic } from "./hyperv_synic.ts";
 import { HV_SYNIC_STIMER_COUNT, type HvStimer, isStimerMsr } from "./hyperv_stimer.ts";
 import { HvPartition } from "./hyperv_hypercall.ts";
-import { LapicOffset } from "./lapic_registers.ts";
 import type { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import {
   HV_CRASH_CTL_CRASH_NOTIFY,
@@ -61,6 +60,8 @@ import {
   syndbgEnabled,
 } from "./hyperv_cpuid.ts";
 import { STIMER_CONFIG } from "./hyperv_stimer.ts";
+import { isFrequencyMsr, isHypervMsr, VAPIC_OFFSET } from "./hyperv_abi.ts";
+export { isFrequencyMsr } from "./hyperv_abi.ts";
 
 /** HV_X64_MSR_VP_ASSIST_PAGE_ENABLE (bit 0); the page is bits 63:12 (_ADDRESS_SHIFT). */
 export const HV_X64_MSR_VP_ASSIST_PAGE_ENABLE = 1n;
@@ -72,20 +73,8 @@ const HV_VP_ASSIST_PAGE_SIZE = 4096;
 /** The model's TSC frequency in kHz (`virtual_tsc_khz`): its TSC counts nanoseconds. */
 export const MODEL_TSC_KHZ = 1_000_000;
 
-/** Whether `msr` is HV_X64_MSR_TSC_FREQUENCY or HV_X64_MSR_APIC_FREQUENCY (read-only, per vCPU). */
-export function isFrequencyMsr(msr: number): boolean {
-  return msr === HV_MSR.TSC_FREQUENCY || msr === HV_MSR.APIC_FREQUENCY;
-}
-
 /** KVM_MAX_VCPUS on x86: a VP index the VMM sets must be below it. */
 export const KVM_MAX_VCPUS = 4096;
-
-/** The synthetic APIC MSRs and the LAPIC register offset each reaches. */
-const VAPIC_OFFSET: ReadonlyMap<number, number> = new Map([
-  [HV_MSR.EOI, LapicOffset.EOI],
-  [HV_MSR.ICR, LapicOffset.ICR_LOW],
-  [HV_MSR.TPR, LapicOffset.TPR],
-]);
 
 /** The in-kernel LAPIC as the synthetic APIC MSRs reach it (`Lapic.vapicMsrWrite`). */
 export interface HvVapic {
@@ -190,9 +179,7 @@ export class HvVcpu {
 
   /** Whether `msr` is a Hyper-V MSR this model has. */
   static owns(msr: number): boolean {
-    return HvPartition.owns(msr) || msr === HV_MSR.VP_INDEX || msr === HV_MSR.VP_ASSIST_PAGE ||
-      VAPIC_OFFSET.has(msr) || isFrequencyMsr(msr) || msr === HV_MSR.VP_RUNTIME ||
-      HvSynic.owns(msr) || isStimerMsr(msr);
+    return isHypervMsr(msr);
   }
 
   /**

@@ -47,12 +47,14 @@ import { ApicBus, type LowestPriorityPolicy } from "./apic_bus.ts";
 import { Accept, Lapic } from "./lapic.ts";
 import { ApicBaseBit } from "./lapic_registers.ts";
 import { KvmRun, SplitEoiExits, type SplitEoiHost } from "./kvm_run.ts";
-import { HvSynic } from "./hyperv_synic.ts";
-import { HV_SYNIC_STIMER_COUNT, HvStimer } from "./hyperv_stimer.ts";
-import { HvPartition } from "./hyperv_hypercall.ts";
+import type { HvSynic } from "./hyperv_synic.ts";
+import type { HvStimer } from "./hyperv_stimer.ts";
+import type { HvPartition } from "./hyperv_hypercall.ts";
+import { HV_SYNIC_STIMER_COUNT } from "./hyperv_abi.ts";
+import { hypervParts } from "./hyperv_parts.ts";
 import { KvmPvEoi } from "./kvm_pv_eoi.ts";
 import { KVM_SUPPORTED_PV_FEATURES, type PvCpuid } from "./kvm_pv_features.ts";
-import { findByVpIndex, HvVcpu } from "./hyperv_vcpu.ts";
+import type { HvVcpu } from "./hyperv_vcpu.ts";
 import { Ioapic, IoapicVersion } from "./ioapic.ts";
 import { GuestTsc } from "./guest_tsc.ts";
 import { QEMU_IOAPIC_PINS, QemuIoapic, type QemuIoapicRoute } from "./qemu_ioapic.ts";
@@ -639,7 +641,8 @@ export class X86Vm implements VmModel {
     const lapicInKernel = config.irqchip !== "userspace";
     const hypervEnabled = (config.hypervSynic ?? 0) !== 0 || config.hypervCpuid === true;
     this.hvPartition = hypervEnabled
-      ? new HvPartition({
+      // KVM's Hyper-V emulation is loaded only for VMs that have it (lib/x86/hyperv_parts.ts).
+      ? new (hypervParts().HvPartition)({
         mem: () => this.memory(),
         kvmclockNs: () => this.kvmclockNs(),
         tsc: () => this.guestTsc(),
@@ -937,7 +940,8 @@ export class X86Vm implements VmModel {
    * (`get_vcpu_by_vpidx`), or undefined.
    */
   #synicOf(vp: number): HvSynic | undefined {
-    const s = findByVpIndex(this.hyperv, vp)?.synic;
+    if (this.hyperv.length === 0) return undefined;
+    const s = hypervParts().findByVpIndex(this.hyperv, vp)?.synic;
     return s?.active ? s : undefined;
   }
 
@@ -977,6 +981,7 @@ export class X86Vm implements VmModel {
     const tracing = () => trace.enabled;
     const interrupt = (vector: number) =>
       lapic.accept(fixedMessage(vector, lapic.id, "local")) === Accept.Dropped ? 0 : 1;
+    const { HvSynic, HvStimer, HvVcpu } = hypervParts();
     let hv: HvVcpu | null = null;
     const synic = new HvSynic({
       mem: () => this.memory(),

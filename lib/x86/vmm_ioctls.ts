@@ -19,7 +19,6 @@ import {
   TSC_TOLERANCE_PPM,
 } from "./guest_tsc.ts";
 import { MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
-import { HvPartition } from "./hyperv_hypercall.ts";
 import { KVM_CAP_ENFORCE_PV_FEATURE_CPUID, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { toInt } from "../core/values.ts";
 import type { ParamSpec, StateSpec } from "../core/table.ts";
@@ -39,9 +38,9 @@ import { describeException, EXCEPTIONS, exceptionSpec, isSoftException } from ".
 import { KVM_PIC_STATE_FIELDS, type KvmPicState } from "./i8259.ts";
 import { KVM_IOAPIC_NUM_PINS, KVM_MAX_IRQ_ROUTES } from "./kvm_routing.ts";
 import { type CapScope, checkExtension, knownCaps } from "./kvm_caps.ts";
-import { HvVcpu, isFrequencyMsr } from "./hyperv_vcpu.ts";
+import type { HvVcpu } from "./hyperv_vcpu.ts";
 import { type HvCpuidCache, KVM_CAP_HYPERV_ENFORCE_CPUID } from "./hyperv_cpuid.ts";
-import { HV_MSR } from "./hyperv_synic.ts";
+import { HV_MSR, isFrequencyMsr, isHypervMsr, isPartitionMsr } from "./hyperv_abi.ts";
 import { isMceMsr } from "./mce.ts";
 
 /** The exceptions that push an error code, from the one table of them (`#DF, #TS, ...`). */
@@ -646,7 +645,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       if (a.msr === IA32_TSC_MSR) return toInt(vm.guestTscOf(a.vcpu as number));
       const regs = vm.cpus[a.vcpu as number].tscRegs;
       if (a.msr === IA32_TSC_ADJUST_MSR && regs !== null) return toInt(regs.adjust);
-      if (HvVcpu.owns(a.msr as number)) {
+      if (isHypervMsr(a.msr as number)) {
         const v = hypervVcpu(vm, a.vcpu as number).rdmsr(a.msr as number, true);
         return typeof v === "bigint" ? toInt(v) : -1;
       }
@@ -731,13 +730,13 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
           return hypervVcpu(vm, a.vcpu as number).setVpIndex(value) ? 1 : 0;
         }
         if (
-          HvPartition.owns(msr) || msr === HV_MSR.VP_ASSIST_PAGE || isFrequencyMsr(msr) ||
+          isPartitionMsr(msr) || msr === HV_MSR.VP_ASSIST_PAGE || isFrequencyMsr(msr) ||
           msr === HV_MSR.VP_RUNTIME
         ) {
           hypervVcpu(vm, a.vcpu as number);
           return vm.cpus[a.vcpu as number].hypervHostWrmsr(msr, value) ? 1 : 0;
         }
-        if (HvVcpu.owns(msr)) {
+        if (isHypervMsr(msr)) {
           throw new CommandInputError(
             `a VMM write of Hyper-V MSR 0x${msr.toString(16)} is not modelled (only ` +
               "HV_X64_MSR_VP_INDEX, the partition-wide ones, the VP assist page and the " +
