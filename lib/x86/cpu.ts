@@ -49,7 +49,7 @@ import { type KvmPvEoi, MSR_KVM_PV_EOI_EN } from "./kvm_pv_eoi.ts";
 import { maybePvMsr, type PvCpuid, pvMsr, pvMsrRefusal } from "./kvm_pv_features.ts";
 import { isMceMsr, McBanks, MCE_BITS } from "./mce.ts";
 import { IA32_TSC_ADJUST_MSR, type KvmTsc } from "./tsc.ts";
-import { type KvmClock, MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
+import { type KvmClock, MSR_KVM_SYSTEM_TIME, MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
 import type { StateHash } from "../core/platform.ts";
 import { testVector } from "../core/vector_set.ts";
 import {
@@ -715,7 +715,7 @@ export class X86Cpu implements CpuModel {
     const why = pvMsrRefusal(this.#pvCpuid!(), msr);
     if (
       why !== null || (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) ||
-      (msr === MSR_KVM_SYSTEM_TIME_NEW && this.#kvmclock !== null)
+      ((msr === MSR_KVM_SYSTEM_TIME_NEW || msr === MSR_KVM_SYSTEM_TIME) && this.#kvmclock !== null)
     ) return why;
     throw new CommandInputError(
       `${m.name} (0x${msr.toString(16)}): KVM takes it (KVM_FEATURE_${m.feature} offered or not ` +
@@ -1524,7 +1524,11 @@ export class X86Cpu implements CpuModel {
     const pv = this.#pvMsrRefusal(msr);
     if (pv !== null) return this.#gp(`RDMSR 0x${msr.toString(16)}: ${pv}`);
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) return this.pvEoi.msrVal;
-    if (msr === MSR_KVM_SYSTEM_TIME_NEW && this.#kvmclock !== null) return this.#kvmclock.msrVal;
+    if (
+      (msr === MSR_KVM_SYSTEM_TIME_NEW || msr === MSR_KVM_SYSTEM_TIME) && this.#kvmclock !== null
+    ) {
+      return this.#kvmclock.msrVal;
+    }
     const hv = this.#hyperv?.rdmsr(msr);
     if (hv !== undefined) {
       return typeof hv === "bigint" ? hv : this.#gp(`RDMSR 0x${msr.toString(16)}: ${hv}`);
@@ -1566,8 +1570,10 @@ export class X86Cpu implements CpuModel {
     if (hv !== undefined) return hv === null ? 0 : this.#gp(`WRMSR 0x${msr.toString(16)}: ${hv}`);
     const pv = this.#pvMsrRefusal(msr);
     if (pv !== null) return this.#gp(`WRMSR 0x${msr.toString(16)}: ${pv}`);
-    if (msr === MSR_KVM_SYSTEM_TIME_NEW && this.#kvmclock !== null) {
-      this.#kvmclock.write(value);
+    if (
+      (msr === MSR_KVM_SYSTEM_TIME_NEW || msr === MSR_KVM_SYSTEM_TIME) && this.#kvmclock !== null
+    ) {
+      this.#kvmclock.write(value, msr === MSR_KVM_SYSTEM_TIME, true);
       return 0;
     }
     if (msr === MSR_KVM_PV_EOI_EN && this.pvEoi !== null) {

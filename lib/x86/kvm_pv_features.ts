@@ -12,10 +12,10 @@
  *
  * The model keeps the rule for every PV MSR and hypercall that has one;
  * of what they do once allowed it has MSR_KVM_PV_EOI_EN (kvm_pv_eoi.ts),
- * MSR_KVM_SYSTEM_TIME_NEW (kvmclock.ts), KVM_HC_SEND_IPI and
- * KVM_HC_KICK_CPU (kvm_hypercall.ts, `X86Cpu.pvKick`), KVM_HC_SCHED_YIELD
- * and KVM_HC_VAPIC_POLL_IRQ (both just return 0 to the guest). The legacy
- * kvmclock, wall-clock, async-PF, steal-time and poll-control MSRs are not
+ * MSR_KVM_SYSTEM_TIME_NEW and MSR_KVM_SYSTEM_TIME (kvmclock.ts),
+ * KVM_HC_SEND_IPI and KVM_HC_KICK_CPU (kvm_hypercall.ts, `X86Cpu.pvKick`),
+ * KVM_HC_SCHED_YIELD and KVM_HC_VAPIC_POLL_IRQ (both just return 0 to the
+ * guest). The wall-clock, async-PF, steal-time and poll-control MSRs are not
  * modelled: an access that KVM would allow is an input error, never a
  * made-up answer.
  *

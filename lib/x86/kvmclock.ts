@@ -21,17 +21,29 @@
  * `flags` PVCLOCK_TSC_STABLE_BIT
  * with the master clock (`vm { kvm_master_clock 1 }`).
  *
- * Not modelled: the legacy MSR_KVM_SYSTEM_TIME (0x12), whose use on vCPU 0
- * turns KVM's master clock off (`boot_vcpu_runs_old_kvmclock`); a TSC
- * change while the kvmclock is on (KVM updates the record at some of them
- * only); PVCLOCK_GUEST_STOPPED_BIT (KVM_KVMCLOCK_CTRL). Those are input
- * errors.
+ * The legacy MSR_KVM_SYSTEM_TIME (0x12, KVM_FEATURE_CLOCKSOURCE) is the
+ * same register (`vcpu->arch.time`: either MSR reads what either wrote)
+ * with the same record; what differs is vCPU 0's guest write
+ * (`kvm_write_system_time` with `old_msr`, not host-initiated): it records
+ * whether the boot vCPU runs the old kvmclock
+ * (`ka->boot_vcpu_runs_old_kvmclock`), and a change asks for a master
+ * clock update. While it does, KVM keeps no master clock
+ * (`pvclock_update_vm_gtod_copy`: `use_master_clock` needs it false), so
+ * the records lose PVCLOCK_TSC_STABLE_BIT and KVM_GET_CLOCK its flags,
+ * until vCPU 0 writes MSR_KVM_SYSTEM_TIME_NEW again. The VMM's
+ * KVM_SET_MSRS of either leaves that flag alone.
+ *
+ * Not modelled: a TSC change while the kvmclock is on (KVM updates the
+ * record at some of them only); PVCLOCK_GUEST_STOPPED_BIT
+ * (KVM_KVMCLOCK_CTRL); the old kvmclock turning the master clock off in a
+ * VM with Hyper-V's reference TSC page. Those are input errors.
  *
  * Sources: Linux arch/x86/kvm/x86.c (`kvm_set_msr_common` /
  * `kvm_get_msr_common` for MSR_KVM_SYSTEM_TIME_NEW, `kvm_write_system_time`,
  * `kvm_guest_time_update`, `kvm_setup_guest_pvclock`, `kvm_get_time_scale`,
  * `kvm_vm_ioctl_set_clock` -> `kvm_end_pvclock_update`),
- * arch/x86/include/uapi/asm/kvm_para.h (MSR_KVM_SYSTEM_TIME_NEW),
+ * `pvclock_update_vm_gtod_copy`), arch/x86/include/uapi/asm/kvm_para.h
+ * (MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_SYSTEM_TIME),
  * arch/x86/include/asm/pvclock-abi.h (`struct pvclock_vcpu_time_info`).
  *
  * @module
@@ -42,6 +54,9 @@ import { PVCLOCK_TSC_STABLE_BIT } from "../xen/abi.ts";
 
 /** MSR_KVM_SYSTEM_TIME_NEW (kvm_para.h). */
 export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
+
+/** MSR_KVM_SYSTEM_TIME (kvm_para.h): the legacy kvmclock MSR. */
+export const MSR_KVM_SYSTEM_TIME = 0x12;
 
 /**
  * `struct pvclock_vcpu_time_info` (pvclock-abi.h): each field's byte
@@ -82,6 +97,11 @@ export interface KvmClockHost {
   emit(text: string): void;
   /** KVM_REQ_GLOBAL_CLOCK_UPDATE: every vCPU's clock update. */
   updateAll(): void;
+  /**
+   * The guest wrote the MSR (`legacy`: MSR_KVM_SYSTEM_TIME): on vCPU 0,
+   * whether the boot vCPU runs the old kvmclock.
+   */
+  guestWrote?(legacy: boolean): void;
 }
 
 /**
@@ -109,8 +129,14 @@ export class KvmClock {
     return (this.msrVal & 1n) !== 0n;
   }
 
-  /** A write of the MSR, the guest's or the VMM's (`kvm_write_system_time`): every vCPU's clock is updated. */
-  write(value: bigint): void {
+  /**
+   * A write of MSR_KVM_SYSTEM_TIME_NEW or (`legacy`) MSR_KVM_SYSTEM_TIME,
+   * the guest's (`guest`) or the VMM's (`kvm_write_system_time`): the
+   * guest's tells vCPU 0's choice of MSR to the VM; then every vCPU's clock
+   * is updated.
+   */
+  write(value: bigint, legacy = false, guest = false): void {
+    if (guest) this.#host.guestWrote?.(legacy);
     this.msrVal = BigInt.asUintN(64, value);
     this.#host.updateAll();
   }

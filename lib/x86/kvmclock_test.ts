@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../core/guest_memory.ts";
-import { KvmClock, MSR_KVM_SYSTEM_TIME_NEW, PVCLOCK_VCPU_TIME_INFO_SIZE } from "./kvmclock.ts";
+import {
+  KvmClock,
+  MSR_KVM_SYSTEM_TIME,
+  MSR_KVM_SYSTEM_TIME_NEW,
+  PVCLOCK_VCPU_TIME_INFO_SIZE,
+} from "./kvmclock.ts";
 
 /** A kvmclock over 64 KiB of RAM whose VM's kvmclock and TSC the test sets. */
 function rig() {
@@ -60,4 +65,26 @@ Deno.test("each update bumps the version by 2; off (bit 0 clear) or outside RAM 
   clock.write(0xfff0n | 1n);
   assert.equal(clock.update(), false, "crosses the end of RAM: not written");
   assert.equal(clock.msrVal, 0xfff1n, "KVM still takes the value");
+});
+
+Deno.test("a guest write tells the VM which MSR it was; a VMM write tells nothing", () => {
+  const mem = new GuestMemory(0x10000);
+  const told: boolean[] = [];
+  const clock = new KvmClock({
+    mem: () => mem,
+    memorySize: () => 0x10000,
+    kvmclockNs: () => 0,
+    tsc: () => 0n,
+    scale: () => ({ shift: 1, mul: 0x80000000 }),
+    stable: () => true,
+    emit: () => {},
+    updateAll: () => void clock.update(),
+    guestWrote: (legacy) => told.push(legacy),
+  });
+  clock.write(0x1001n, true, true);
+  clock.write(0x1001n, false, true);
+  clock.write(0x1001n, true, false);
+  assert.deepEqual(told, [true, false]);
+  assert.equal(MSR_KVM_SYSTEM_TIME, 0x12);
+  assert.equal(mem.read(0x1000, 32), 6); // three updates
 });

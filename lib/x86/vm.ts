@@ -85,6 +85,7 @@ import { Irqfds } from "./irqfd.ts";
 import { KvmTsc, KvmTscSync } from "./tsc.ts";
 import { KvmClock } from "./kvmclock.ts";
 import type { HostCpu } from "./kvm_quirks.ts";
+import { CommandInputError } from "../core/diagnostic.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /**
@@ -482,6 +483,12 @@ export class X86Vm implements VmModel {
    * (lib/x86/kvm_quirks.ts).
    */
   disabledQuirks = 0;
+  /**
+   * KVM's `ka->boot_vcpu_runs_old_kvmclock`: vCPU 0's guest last wrote the
+   * legacy MSR_KVM_SYSTEM_TIME, which keeps KVM from using its master clock
+   * (lib/x86/kvmclock.ts).
+   */
+  #bootVcpuRunsOldKvmclock = false;
   /** The run's environment: its irqfd list ({@link VMS_OF_RUN}) is keyed by it. */
   readonly #env: ModelEnv;
   /** Whether the VM is in its run's irqfd list ({@link VMS_OF_RUN}). */
@@ -494,6 +501,31 @@ export class X86Vm implements VmModel {
    */
   kvmclockNs(): number {
     return this.#env.now() + this.kvmclockOffsetNs;
+  }
+
+  /**
+   * Whether KVM uses its master clock (`ka->use_master_clock`): a host with
+   * a stable TSC (`kvm_master_clock 1`) whose boot vCPU does not run the
+   * old kvmclock (`pvclock_update_vm_gtod_copy`).
+   */
+  masterClock(): boolean {
+    return this.config.kvmMasterClock === true && !this.#bootVcpuRunsOldKvmclock;
+  }
+
+  /**
+   * vCPU 0's guest wrote a kvmclock MSR (`kvm_write_system_time`): the old
+   * one (`legacy`) or the new. A change is KVM_REQ_MASTERCLOCK_UPDATE, whose
+   * record rewrites the MSR write's clock update makes anyway.
+   */
+  #bootVcpuClock(legacy: boolean): void {
+    if (this.#bootVcpuRunsOldKvmclock === legacy) return;
+    if (this.config.kvmMasterClock === true && this.hvPartition !== null) {
+      throw new CommandInputError(
+        "vCPU 0 changing between the old and the new kvmclock MSR turns KVM's master clock " +
+          (legacy ? "off" : "on") + ", which with Hyper-V's reference TSC page is not modelled",
+      );
+    }
+    this.#bootVcpuRunsOldKvmclock = legacy;
   }
 
   /**
@@ -647,7 +679,7 @@ export class X86Vm implements VmModel {
         kvmclockNs: () => this.kvmclockNs(),
         tsc: () => this.guestTsc(),
         tscScale: () => this.#tscs[0].pvclockScale(),
-        masterClock: () => config.kvmMasterClock === true,
+        masterClock: () => this.masterClock(),
         xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
         signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
         synicActive: (n) => this.hyperv[n]?.synic.active ?? false,
@@ -830,9 +862,10 @@ export class X86Vm implements VmModel {
               kvmclockNs: () => this.kvmclockNs(),
               tsc: () => this.guestTscOf(i),
               scale: () => tsc.pvclockScale(),
-              stable: () => this.config.kvmMasterClock === true,
+              stable: () => this.masterClock(),
               emit: (text) => void (trace.enabled && trace.emit(`vcpu${i}`, "kvmclock", text)),
               updateAll: () => this.kvmclockUpdateAll(),
+              guestWrote: i === 0 ? (legacy) => this.#bootVcpuClock(legacy) : undefined,
             })
             : undefined,
         }),
@@ -1167,7 +1200,7 @@ export class X86Vm implements VmModel {
     w[0] = (xen !== undefined ? 1 : 0) | (ram !== undefined ? 2 : 0) |
       (eventfds.size !== 0 ? 4 : 0) | (this.exceptionPayloadEnabled ? 8 : 0) |
       // The quirks: FIX_HYPERCALL_INSN (bit 5, the one the model takes) as bit 7.
-      (this.disabledQuirks << 2) |
+      (this.disabledQuirks << 2) | (this.#bootVcpuRunsOldKvmclock ? 256 : 0) |
       ((mode === "quirked" ? 1 : mode === "enabled" ? 2 : mode === "disabled" ? 3 : 0) << 4) |
       // The VMM never wrote a TSC (the rule): a bit of the word, no bigint.
       (tscSynced ? 64 : 0);
@@ -1245,6 +1278,7 @@ export class X86Vm implements VmModel {
     const eoiBroadcastMode = this.eoiBroadcastMode;
     const exceptionPayloadEnabled = this.exceptionPayloadEnabled;
     const disabledQuirks = this.disabledQuirks;
+    const bootVcpuRunsOldKvmclock = this.#bootVcpuRunsOldKvmclock;
     const kvmclockOffsetNs = this.kvmclockOffsetNs;
     const tscSync = this.#tscSync.untouched ? null : this.#tscSync.snapshot();
     const listed = this.#joinedRun;
@@ -1274,6 +1308,7 @@ export class X86Vm implements VmModel {
       this.eoiBroadcastMode = eoiBroadcastMode;
       this.exceptionPayloadEnabled = exceptionPayloadEnabled;
       this.disabledQuirks = disabledQuirks;
+      this.#bootVcpuRunsOldKvmclock = bootVcpuRunsOldKvmclock;
       this.kvmclockOffsetNs = kvmclockOffsetNs;
       const words = this.#mmioReadWords;
       for (let i = 0; i < words.length; i++) words[i] = mmioReadWords[i];

@@ -29,7 +29,7 @@ import { CommandInputError } from "../core/diagnostic.ts";
 import { x2apicLdr } from "./lapic.ts";
 import { IA32_APIC_BASE_MSR, IA32_TSC_MSR } from "./lapic_registers.ts";
 import { IA32_TSC_ADJUST_MSR, KVM_VCPU_TSC_OFFSET, type KvmTsc } from "./tsc.ts";
-import { MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
+import { MSR_KVM_SYSTEM_TIME, MSR_KVM_SYSTEM_TIME_NEW } from "./kvmclock.ts";
 import { disableQuirks } from "./kvm_quirks.ts";
 import { isGpFault } from "./lapic.ts";
 import { eoiBroadcastModeAfter, KVM_CLOCK, X2apicApi, x2apicApiRefusal } from "./vm.ts";
@@ -620,7 +620,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     name: "kvm get_msr",
     backend: "KVM_GET_MSRS",
     doc: "KVM_GET_MSRS of one MSR, host-initiated: IA32_TSC (the guest's), IA32_TSC_ADJUST " +
-      "(lib/x86/tsc.ts), MSR_KVM_SYSTEM_TIME_NEW (lib/x86/kvmclock.ts), IA32_APIC_BASE, " +
+      "(lib/x86/tsc.ts), MSR_KVM_SYSTEM_TIME_NEW and MSR_KVM_SYSTEM_TIME (lib/x86/kvmclock.ts), " +
+      "IA32_APIC_BASE, " +
       "IA32_TSC_DEADLINE, the " +
       "x2APIC MSRs (x2APIC mode only), the machine-check MSRs (MCG_CTL and MCi_CTL2 even " +
       "without MCG_CTL_P / MCG_CMCI_P), MSR_KVM_PV_EOI_EN, and a Hyper-V vCPU's Hyper-V MSRs " +
@@ -638,7 +639,11 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         return -1;
       }
       const kvmclock = vm.cpus[a.vcpu as number].kvmclock;
-      if (a.msr === MSR_KVM_SYSTEM_TIME_NEW && kvmclock !== null) return toInt(kvmclock.msrVal);
+      if (
+        (a.msr === MSR_KVM_SYSTEM_TIME_NEW || a.msr === MSR_KVM_SYSTEM_TIME) && kvmclock !== null
+      ) {
+        return toInt(kvmclock.msrVal);
+      }
       if (pv !== null) unmodelledPvMsr(a.msr as number);
       if (a.msr === MSR_KVM_PV_EOI_EN && pv !== null) return toInt(pv.msrVal);
       // The guest's TSC (kvm_get_msr_common: host-initiated, the L1 TSC).
@@ -665,8 +670,9 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     doc: "KVM_SET_MSRS of one MSR, host-initiated: IA32_TSC synchronizes the TSC " +
       "(kvm_synchronize_tsc: 0, or within a second of the last write's course, takes the " +
       "generation's offset, else the TSC reads the value), IA32_TSC_ADJUST sets the register " +
-      "only (lib/x86/tsc.ts; not under Xen or Hyper-V); MSR_KVM_SYSTEM_TIME_NEW as the guest's " +
-      "write (lib/x86/kvmclock.ts); IA32_APIC_BASE may make the transitions a " +
+      "only (lib/x86/tsc.ts; not under Xen or Hyper-V); MSR_KVM_SYSTEM_TIME_NEW and " +
+      "MSR_KVM_SYSTEM_TIME as the guest's write, except that neither tells KVM which MSR the " +
+      "boot vCPU runs (lib/x86/kvmclock.ts); IA32_APIC_BASE may make the transitions a " +
       "guest WRMSR may not (x2APIC -> xAPIC, disabled -> x2APIC); invalid states and reserved " +
       "bits still fail; MSR_KVM_PV_EOI_EN as the guest's write (0 where it #GPs); " +
       "the Hyper-V partition-wide MSRs and HV_X64_MSR_VP_ASSIST_PAGE as the guest's writes " +
@@ -693,8 +699,11 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
         // kvm_set_msr_common's guest_pv_has holds for host-initiated writes too.
         if (pv !== null && pvMsrRefusal(vm.cpuidBits(a.vcpu as number), msr) !== null) return 0;
         const cpu = vm.cpus[a.vcpu as number];
-        if (msr === MSR_KVM_SYSTEM_TIME_NEW && cpu.kvmclock !== null) {
-          cpu.kvmclock.write(value);
+        if (
+          (msr === MSR_KVM_SYSTEM_TIME_NEW || msr === MSR_KVM_SYSTEM_TIME) && cpu.kvmclock !== null
+        ) {
+          // Host-initiated: the boot vCPU's choice of MSR stays as the guest left it.
+          cpu.kvmclock.write(value, msr === MSR_KVM_SYSTEM_TIME, false);
           return 1;
         }
         if (pv !== null) unmodelledPvMsr(msr);
@@ -1103,7 +1112,8 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
       "KVM_CLOCK_HOST_TSC and realtime the host's CLOCK_REALTIME in ns, which in the model is " +
       "the wall time at the VM's creation (the kvm-xen setting kvm_wallclock, else 0) plus " +
       "the time since (KVM_SET_CLOCK moves the clock, not it); " +
-      "without the master clock, flags 0 and realtime 0 (not filled)",
+      "without the master clock (or while vCPU 0 runs the old kvmclock, MSR_KVM_SYSTEM_TIME), " +
+      "flags 0 and realtime 0 (not filled)",
     params: [{
       name: "field",
       type: { kind: "enum", values: ["clock", "flags", "realtime"] },
@@ -1113,7 +1123,7 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
     run: (vm, _c, a) => {
       const clock = vm.kvmclockNs();
       if (a.field === "clock") return clock;
-      const master = vm.config.kvmMasterClock === true;
+      const master = vm.masterClock();
       if (a.field === "flags") {
         return master ? C.KVM_CLOCK_TSC_STABLE | C.KVM_CLOCK_REALTIME | C.KVM_CLOCK_HOST_TSC : 0;
       }
