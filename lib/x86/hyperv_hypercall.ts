@@ -12,8 +12,9 @@
  *
  * The hypercall page KVM writes is `[0d 00 00 00 80] 0f 01 c1 c3`: `or
  * $0x80000000, %eax` only when Xen hypercalls are intercepted too (bit 31
- * of EAX tells the two apart), then VMCALL (Intel; AMD's VMMCALL is 0f 01
- * d9) and RET. The guest's hypercall is a call through that page, with the
+ * of EAX tells the two apart), then the host's hypercall instruction
+ * (`patch_hypercall`: VMCALL on Intel, VMMCALL `0f 01 d9` on AMD, the vm
+ * setting `host_cpu`) and RET. The guest's hypercall is a call through that page, with the
  * 64-bit ABI: RCX the input (code in bits 15:0, fast bit 16, variable
  * header size 26:17, rep count 43:32, rep start 59:48), RDX the input GPA
  * (or the first fast argument), R8 the output GPA (or the second); an XMM
@@ -96,6 +97,7 @@
  *
  * @module
  */
+import { HYPERCALL_INSN } from "./kvm_quirks.ts";
 import type { StateHash } from "../core/platform.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import { HV_MSR, HV_PAGE_SIZE } from "./hyperv_synic.ts";
@@ -181,8 +183,8 @@ export const HV_X64_MSR_HYPERCALL_ENABLE = 1n;
 
 /** The byte of `or $imm32, %eax` that KVM puts before VMCALL when Xen hypercalls are intercepted too. */
 const OR_EAX_IMM32 = 0x0d;
-/** VMCALL (Intel). */
-const VMCALL = [0x0f, 0x01, 0xc1] as const;
+/** VMCALL (Intel), the hypercall instruction unless the host says otherwise. */
+const VMCALL: readonly number[] = HYPERCALL_INSN.vmcall;
 const RET = 0xc3;
 
 /** What the partition reaches outside itself. */
@@ -205,6 +207,8 @@ export interface HvPartitionHost {
   masterClock(): boolean;
   /** `kvm_xen_hypercall_enabled`: Xen hypercalls are intercepted (KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL). */
   xenHypercalls(): boolean;
+  /** The host's hypercall instruction (`patch_hypercall`); absent: VMCALL, Intel's. */
+  hypercallInsn?(): readonly number[];
   /** Signals eventfd `fd` (`eventfd_signal`). */
   signal(fd: number): void;
   /** Whether vCPU `n` has an active SynIC (a POST_MESSAGE exit needs one). */
@@ -587,7 +591,12 @@ export class HvPartition {
   #stub(): Uint8Array {
     const xen = this.#host.xenHypercalls();
     const out = xen ? [OR_EAX_IMM32, 0, 0, 0, 0x80] : [];
-    return new Uint8Array([...out, ...VMCALL, RET]);
+    return new Uint8Array([...out, ...this.#insn(), RET]);
+  }
+
+  /** The host's hypercall instruction's bytes. */
+  #insn(): readonly number[] {
+    return this.#host.hypercallInsn?.() ?? VMCALL;
   }
 
   /** `kvm_hv_hypercall_enabled`: a guest OS ID is set (the Hyper-V CPUID is the caller's to check). */
@@ -596,18 +605,20 @@ export class HvPartition {
   }
 
   /**
-   * What a call through the hypercall page puts in EAX before its VMCALL:
-   * `eax | 0x80000000` when the page starts with KVM's `or` for Xen, `eax`
-   * when it starts with VMCALL; null when the page holds neither (never
-   * filled, or overwritten).
+   * What a call through the hypercall page puts in EAX before its VMCALL
+   * (VMMCALL on AMD): `eax | 0x80000000` when the page starts with KVM's
+   * `or` for Xen, `eax` when it starts with the host's hypercall
+   * instruction; null when the page holds neither (never filled, or
+   * overwritten).
    */
   pageEax(eax: bigint): bigint | null {
     const mem = this.#host.mem();
     const at = Number(this.hypercall & ~BigInt(HV_PAGE_SIZE - 1));
     if (!mem.contains(at, 9)) return null;
     const b = (i: number) => mem.byte(at + i);
+    const insn = this.#insn();
     const isVmcall = (i: number) =>
-      b(i) === VMCALL[0] && b(i + 1) === VMCALL[1] && b(i + 2) === VMCALL[2];
+      b(i) === insn[0] && b(i + 1) === insn[1] && b(i + 2) === insn[2];
     if (b(0) === OR_EAX_IMM32 && mem.read(at + 1, 32) === 0x8000_0000 && isVmcall(5)) {
       return eax | 0x8000_0000n;
     }

@@ -84,7 +84,7 @@ import { xenParts } from "./xen_parts.ts";
 import { Irqfds } from "./irqfd.ts";
 import { KvmTsc, KvmTscSync } from "./tsc.ts";
 import { KvmClock } from "./kvmclock.ts";
-import type { HostCpu } from "./kvm_quirks.ts";
+import { type HostCpu, HYPERCALL_INSN, nativeHypercall } from "./kvm_quirks.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import type { StateHash } from "../core/platform.ts";
 
@@ -680,6 +680,7 @@ export class X86Vm implements VmModel {
         tsc: () => this.guestTsc(),
         tscScale: () => this.#tscs[0].pvclockScale(),
         masterClock: () => this.masterClock(),
+        hypercallInsn: () => HYPERCALL_INSN[nativeHypercall(config.hostCpu ?? "intel")],
         xenHypercalls: () => this.xen?.kvm.interceptsHypercalls() ?? false,
         signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
         synicActive: (n) => this.hyperv[n]?.synic.active ?? false,
