@@ -219,3 +219,32 @@ Deno.test("a list setting takes [a, b, c] and range-checks each number", () => {
       e instanceof ScnError && e.diagnostics[0].message === "'ids' values must be in 0..7",
   );
 });
+
+/** The first diagnostic of checking a whole scenario made of `vm`. */
+function settingsError(vm: string): string {
+  const text = `scenario "t"\n${vm}`;
+  try {
+    check(parse(text, "s.scn"), { platforms: PLATFORMS, text });
+  } catch (e) {
+    assert.ok(e instanceof ScnError);
+    return e.diagnostics[0].message;
+  }
+  throw new Error("no error");
+}
+
+Deno.test("x86: AMD AVIC needs an AMD host, and QEMU's I/O APIC version its device and 0x11 or 0x20", () => {
+  assert.match(
+    settingsError("vm g { arch x86_64  apicv amd_avic }\n"),
+    /'apicv amd_avic' is AMD's AVIC: it needs 'host_cpu amd'/,
+  );
+  assert.match(
+    settingsError("vm g { arch x86_64  irqchip split  split_ioapic none { version 0x11 } }\n"),
+    /needs 'split_ioapic qemu'/,
+  );
+  assert.match(
+    settingsError("vm g { arch x86_64  irqchip split  split_ioapic qemu { version 0x12 } }\n"),
+    /version 0x11 or 0x20 \(ioapic_realize\), not 0x12/,
+  );
+  const [q] = vms("vm g { arch x86_64  irqchip split  split_ioapic qemu { version 0x11 } }\n");
+  assert.equal(q.settings["split_ioapic.version"], 0x11);
+});
