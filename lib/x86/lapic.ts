@@ -86,7 +86,7 @@ import {
   type TimerHandle,
   type TimerMode,
 } from "./lapic_timer.ts";
-import type { TscView } from "./lapic_timer.ts";
+import type { TscView, XenVptOptions } from "./lapic_timer.ts";
 import type { StateHash } from "../core/platform.ts";
 
 /** What a local APIC is wired to. */
@@ -170,6 +170,12 @@ export interface LapicOptions {
   busCycleNs?: number;
   /** Shortest periodic timer period in ns (KVM min_timer_period_us × 1000). Default 200000. */
   minPeriodicNs?: number;
+  /**
+   * The timer is Xen's vpt (a Xen HVM domain's vLAPIC: lib/x86/lapic_timer.ts),
+   * with its HVM_PARAM_VPT_ALIGN; its bus cycle and period floor are Xen's.
+   * Absent: KVM's timer.
+   */
+  xenVpt?: XenVptOptions;
   /**
    * Architectural error detection KVM does not do: vectors 0-15 sent or
    * received set ESR bits 5/6 and are not delivered, xAPIC accesses to
@@ -535,6 +541,8 @@ export class Lapic {
   readonly #errors: boolean;
   /** Xen's vlapic errors ({@link LapicOptions.xenErrors}): illegal IPIs stay unsent, no register errors. */
   readonly #xenErrors: boolean;
+  /** Xen's vpt runs the timer: a take tells it (pt_intr_post), off the fast path. */
+  readonly #vptAck: boolean;
   readonly #icr2Whole: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   #mapStamp = nextMapStamp();
@@ -568,7 +576,7 @@ export class Lapic {
    * (`VmModel.snapshot`); null while the timer is armed. The pages irr,
    * isr, tmr and lvt are views of #pages, saved whole. Fixed at
    * creation, not saved: #initialId, #host, #trace, #eoiListener, #lint0Reenabled,
-   * #errors, #xenErrors, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
+   * #errors, #xenErrors, #vptAck, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local. #nmiPending, #initPending and #sipiVector are saved
    * through their accessors, whose setters keep #latched (derived).
    */
@@ -689,7 +697,16 @@ export class Lapic {
       name: host.name,
       expire: () => this.#timerExpired(),
       tsc: host.tsc,
-    }, { busCycleNs: options.busCycleNs, minPeriodicNs: options.minPeriodicNs });
+      // Xen's pt_irq_masked and pt->irq.
+      masked: () =>
+        (this.lvt[Lvt.Timer] & LVT_MASKED) !== 0 || !this.hardwareEnabled || !this.softwareEnabled,
+      timerVector: () => this.lvt[Lvt.Timer] & 0xff,
+    }, {
+      busCycleNs: options.busCycleNs,
+      minPeriodicNs: options.minPeriodicNs,
+      xenVpt: options.xenVpt,
+    });
+    this.#vptAck = options.xenVpt !== undefined;
     this.reset(false);
   }
 
@@ -1385,7 +1402,7 @@ export class Lapic {
    * ```
    */
   acknowledge(pending: number = this.pendingVector()): number {
-    if (pending >= 0 && this.#autoEoi === null && !this.#trace.enabled) {
+    if (pending >= 0 && this.#autoEoi === null && !this.#vptAck && !this.#trace.enabled) {
       this.#irrClear(pending);
       this.#isrSet(pending);
       return pending;
@@ -1409,6 +1426,8 @@ export class Lapic {
     }
     this.#isrSet(v);
     if (t.enabled) t.emit(this.#host.name, "ack", `${hex(v)} IRR -> ISR`);
+    // Xen: the injection of the vpt's vector delivers its tick (pt_intr_post).
+    if (this.#vptAck) this.timer.xenInjected(v);
     return v;
   }
 

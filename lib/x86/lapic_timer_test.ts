@@ -268,3 +268,98 @@ Deno.test("LapicTimer traces arm and expiry-relevant events", () => {
     "timer.mode",
   ]);
 });
+
+/** A Xen vpt on a virtual clock: `masked` stands for the LVT's mask, `take` for the vCPU's injection. */
+function xenRig(align: boolean) {
+  const queue = new EventQueue();
+  let now = 0;
+  let masked = false;
+  const raised: number[] = [];
+  const trace = new Trace(() => now);
+  const timer = new LapicTimer({
+    clock: { now: () => now, schedule: (at, fire) => queue.schedule(at, fire) },
+    trace,
+    name: "lapic0",
+    expire: () => raised.push(now),
+    masked: () => masked,
+    timerVector: () => 0x40,
+  }, { xenVpt: { align } });
+  const advance = (to: number) => {
+    for (;;) {
+      const next = queue.peek();
+      if (!next || next.time > to) break;
+      queue.pop();
+      now = next.time;
+      next.fire();
+    }
+    now = to;
+  };
+  return { timer, raised, advance, mask: (m: boolean) => (masked = m) };
+}
+
+Deno.test("LapicTimer as Xen's vpt: 10 ns bus cycles, a 100 µs period floor, the first tick aligned or half a delay late", () => {
+  const a = xenRig(true);
+  a.timer.setMode(TimerMode.Periodic);
+  a.timer.writeDivide(0xb);
+  a.advance(30_000);
+  a.timer.writeInitialCount(1000); // 10 µs asked for
+  assert.equal(a.timer.periodNs, 100_000);
+  a.advance(100_000);
+  assert.deepEqual(a.raised, [100_000], "align_timer(40 µs, 100 µs)");
+  const b = xenRig(false);
+  b.timer.setMode(TimerMode.Periodic);
+  b.timer.writeDivide(0xb);
+  b.timer.writeInitialCount(20_000); // 200 µs
+  b.advance(400_000);
+  assert.deepEqual(
+    b.raised,
+    [300_000],
+    "delta + delta/2, and no re-arm until the tick is delivered",
+  );
+  b.timer.xenInjected(0x40);
+  assert.equal(b.timer.xenPendingTicks, 0);
+  b.advance(500_000);
+  assert.deepEqual(b.raised, [300_000, 500_000]);
+});
+
+Deno.test("LapicTimer as Xen's vpt: missed ticks are counted at delivery and delivered one per injection", () => {
+  const { timer, raised, advance } = xenRig(true);
+  timer.setMode(TimerMode.Periodic);
+  timer.writeDivide(0xb);
+  timer.writeInitialCount(20_000);
+  advance(750_000);
+  assert.deepEqual(raised, [200_000]);
+  timer.xenInjected(0x41); // another vector: not the tick
+  assert.equal(timer.xenPendingTicks, 1);
+  timer.xenInjected(0x40);
+  assert.equal(timer.xenPendingTicks, 2, "400 and 600 µs");
+  assert.deepEqual(raised, [200_000, 750_000], "raised again at once");
+  timer.xenInjected(0x40);
+  timer.xenInjected(0x40);
+  assert.equal(timer.xenPendingTicks, 0);
+  advance(800_000);
+  assert.deepEqual(
+    raised,
+    [200_000, 750_000, 750_000, 800_000],
+    "one raise per tick still pending",
+  );
+});
+
+Deno.test("LapicTimer as Xen's vpt: a tick due while masked suspends the timer; TMCCT counts from the last delivery", () => {
+  const { timer, raised, advance, mask } = xenRig(true);
+  timer.setMode(TimerMode.Periodic);
+  timer.writeDivide(0xb);
+  timer.writeInitialCount(20_000);
+  mask(true);
+  advance(1_000_000);
+  assert.deepEqual(raised, [], "suspended at the first tick");
+  assert.equal(timer.currentCount(), 20_000, "1 ms since the write: a whole number of periods");
+  mask(false);
+  timer.setMode(TimerMode.Periodic); // an LVTT write recreates it with the time left
+  advance(1_200_000);
+  assert.deepEqual(raised, [1_200_000]);
+  advance(1_250_000);
+  timer.xenInjected(0x40);
+  advance(1_260_000);
+  assert.equal(timer.currentCount(), 19_000);
+});

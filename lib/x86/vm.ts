@@ -292,6 +292,8 @@ export interface X86VmConfig {
   kvmCaps?: "linux_6_10" | "linux_6_11" | "newest";
   /** `hypervisor kvm-xen`: the wall time KVM writes into shared_info, in seconds. Default 0. */
   kvmWallclockSec?: number;
+  /** `hypervisor xen`: HVM_PARAM_VPT_ALIGN, a periodic vLAPIC timer's ticks on multiples of its period. Default true (xl's). */
+  xenVptAlign?: boolean;
   /** KVM keeps its master clock (a stable-TSC host): KVM_GET_CLOCK's flags and realtime. Default false. */
   kvmMasterClock?: boolean;
   /** AMD AVIC is active (`apicv amd_avic`): the LAPICs keep ICR2 whole. Default false. */
@@ -363,6 +365,7 @@ function hashConfig(h: StateHash, c: X86VmConfig): void {
   h.value(c.irqfdEventfd);
   h.value(c.kvmCaps);
   h.value(c.kvmWallclockSec);
+  h.value(c.xenVptAlign);
   h.value(c.kvmMasterClock);
   h.value(c.amdAvic);
   h.value(c.hostCpu);
@@ -812,6 +815,8 @@ export class X86Vm implements VmModel {
         lint0Reenabled: hypervisor !== "xen",
         illegalVectorErrors: hypervisor === "xen",
         xenErrors: hypervisor === "xen",
+        // Xen's vLAPIC timer is one of its vpts, on a 100 MHz APIC bus.
+        xenVpt: hypervisor === "xen" ? { align: config.xenVptAlign ?? true } : undefined,
       });
       // KVM's PV EOI (MSR_KVM_PV_EOI_EN); Xen has none.
       const pvEoi = hypervisor === "xen" ? undefined : new KvmPvEoi({
