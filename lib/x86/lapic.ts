@@ -194,6 +194,12 @@ export interface LapicOptions {
    */
   xenErrors?: boolean;
   /**
+   * Xen's xAPIC ID register keeps every bit written (`vlapic_reg_write`
+   * APIC_ID stores the value; the ID is bits 31:24, GET_xAPIC_ID), where
+   * KVM keeps only the ID byte. Default false.
+   */
+  idWhole?: boolean;
+  /**
    * AMD AVIC is active (the VM's `apicv amd_avic`): xAPIC writes land in the
    * AVIC backing page, and the hardware keeps all of ICR2 where KVM's
    * emulation and Intel keep only the destination byte (bits 31:24). Default false.
@@ -543,6 +549,10 @@ export class Lapic {
   readonly #xenErrors: boolean;
   /** Xen's vpt runs the timer: a take tells it (pt_intr_post), off the fast path. */
   readonly #vptAck: boolean;
+  /** Xen keeps the xAPIC ID register whole ({@link LapicOptions.idWhole}). */
+  readonly #idWhole: boolean;
+  /** Bits 23:0 of the xAPIC ID register as Xen keeps them (0 under KVM and in x2APIC mode). */
+  #idLow = 0;
   readonly #icr2Whole: boolean;
   readonly #ipi: ApicMessage = fixedMessage(0, 0, "ipi");
   #mapStamp = nextMapStamp();
@@ -576,7 +586,7 @@ export class Lapic {
    * (`VmModel.snapshot`); null while the timer is armed. The pages irr,
    * isr, tmr and lvt are views of #pages, saved whole. Fixed at
    * creation, not saved: #initialId, #host, #trace, #eoiListener, #lint0Reenabled,
-   * #errors, #xenErrors, #vptAck, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
+   * #errors, #xenErrors, #vptAck, #idWhole, #icr2Whole, #autoEoi, #synicVectors and #synicEoi (the SynIC's, which the VM owns); scratch
    * messages: #ipi, #local. #nmiPending, #initPending and #sipiVector are saved
    * through their accessors, whose setters keep #latched (derived).
    */
@@ -589,6 +599,7 @@ export class Lapic {
     const { nmiPending, initPending, sipiVector, lastSipiVector } = this;
     const { smiPending, extIntPending, kickPending } = this;
     const apicBase = this.#apicBase, enabled = this.#enabled, x2apic = this.#x2apic, id = this.#id;
+    const idLow = this.#idLow;
     const tpr = this.#tpr, svr = this.#svr, ldr = this.#ldr, dfr = this.#dfr;
     const esr = this.#esr, esrPending = this.#esrPending;
     const icrLow = this.#icrLow, icrHigh = this.#icrHigh, lintLines = this.#lintLines;
@@ -613,6 +624,7 @@ export class Lapic {
       this.#enabled = enabled;
       this.#x2apic = x2apic;
       this.#id = id;
+      this.#idLow = idLow;
       this.#tpr = tpr;
       this.#svr = svr;
       this.#ldr = ldr;
@@ -651,7 +663,8 @@ export class Lapic {
     w[11] = this.#lintLines;
     w[12] = (this.#x2apic ? 1 : 0) | (this.#suppressEoi ? 2 : 0) |
       (this.#x2apicSupported ? 4 : 0) | (this.#tscDeadlineSupported ? 8 : 0);
-    h.block(w, 14);
+    w[14] = this.#idLow;
+    h.block(w, 15);
     this.timer.hashPrivate(h);
   }
 
@@ -707,6 +720,7 @@ export class Lapic {
       xenVpt: options.xenVpt,
     });
     this.#vptAck = options.xenVpt !== undefined;
+    this.#idWhole = options.idWhole ?? false;
     this.reset(false);
   }
 
@@ -906,6 +920,7 @@ export class Lapic {
       this.#enabled = true;
       this.#x2apic = false;
       this.#id = this.#initialId & 0xff;
+      this.#idLow = 0;
     }
     const lvt = this.lvt;
     // A loop, not `fill`: see clearAllVectors.
@@ -987,8 +1002,12 @@ export class Lapic {
     this.#enabled = (low & BASE_EN) !== 0;
     this.#x2apic = to === "x2apic";
     // What changes with the mode (KVM __kvm_apic_set_base).
-    if (((old ^ low) & BASE_EN) !== 0 && to !== "disabled") this.#id = this.#initialId & 0xff;
+    if (((old ^ low) & BASE_EN) !== 0 && to !== "disabled") {
+      this.#id = this.#initialId & 0xff;
+      this.#idLow = 0;
+    }
     if (((old ^ low) & BASE_EXTD) !== 0) {
+      this.#idLow = 0;
       if (to === "x2apic") {
         this.#id = this.#initialId;
         this.#ldr = x2apicLdr(this.#initialId);
@@ -1854,7 +1873,7 @@ export class Lapic {
     }
     switch (offset) {
       case LapicOffset.ID:
-        return this.#x2apic ? this.#id : (this.#id << 24) >>> 0;
+        return this.#x2apic ? this.#id : ((this.#id << 24) | this.#idLow) >>> 0;
       case LapicOffset.VERSION:
         return this.version;
       case LapicOffset.TPR:
@@ -2091,6 +2110,8 @@ export class Lapic {
     switch (offset) {
       case LapicOffset.ID:
         this.#id = stored >>> 24;
+        // Xen stores what was written; its ID is still bits 31:24.
+        if (this.#idWhole) this.#idLow = value & 0xff_ffff;
         this.#mapDirty();
         break;
       case LapicOffset.TPR:

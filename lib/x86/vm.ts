@@ -815,6 +815,7 @@ export class X86Vm implements VmModel {
         lint0Reenabled: hypervisor !== "xen",
         illegalVectorErrors: hypervisor === "xen",
         xenErrors: hypervisor === "xen",
+        idWhole: hypervisor === "xen",
         // Xen's vLAPIC timer is one of its vpts, on a 100 MHz APIC bus.
         xenVpt: hypervisor === "xen" ? { align: config.xenVptAlign ?? true } : undefined,
       });
