@@ -56,6 +56,7 @@ Deno.test("checkVms() fills every default of an x86 vm", () => {
     kvm_caps: "newest",
     "hypervisor.guest": 64,
     "hypervisor.max_evtchn_port": 1023,
+    "hypervisor.vpt_align": 1,
     "hypervisor.domain": "hvm",
     "hypervisor.kvm_runstate": "copy_on_set",
     "hypervisor.kvm_wallclock": 0,

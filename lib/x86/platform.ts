@@ -1753,7 +1753,7 @@ const SETTINGS: SettingSpec[] = [
     doc: "whose behaviour to model: KVM; Xen (an HVM domain with a 48-pin vIOAPIC, a PVH " +
       "or a PV one); or KVM's Xen emulation with a VMM (kvm-xen). Xen and kvm-xen differ where Xen " +
       "and Linux/QEMU differ; block: { guest 64|32  max_evtchn_port N  domain hvm|pvh|pv  " +
-      "kvm_runstate copy_on_set|next_update  kvm_wallclock N }",
+      "kvm_runstate copy_on_set|next_update  kvm_wallclock N  vpt_align 0|1 }",
     value: { kind: "enum", values: X86_HYPERVISORS, default: X86_HYPERVISORS[0] },
     // Xen-only knobs live in the hypervisor's block: `hypervisor xen { guest 32 }`.
     block: [
@@ -1796,6 +1796,14 @@ const SETTINGS: SettingSpec[] = [
           "wc_nsec 0) with wc_version made odd, then even (kvm_xen_shared_info_init). A value " +
           "of the scenario's, since the model reads no clock",
         value: { kind: "int", min: 0, max: 2 ** 40, default: 0 },
+      },
+      {
+        name: "vpt_align",
+        doc: "hypervisor xen: HVM_PARAM_VPT_ALIGN (xl vpt_align): 1 (xl's default) puts a " +
+          "periodic vLAPIC timer's first tick on a multiple of its period in Xen's time " +
+          "(align_timer; Xen's time is the guest's here), 0 puts it off by half the delay " +
+          "asked for (create_periodic_time: the LAPIC's ticks offset from the other timers')",
+        value: { kind: "int", min: 0, max: 1, default: 1 },
       },
     ],
   },
@@ -2328,6 +2336,9 @@ export const x86Platform: Platform<X86Vm> = {
       return "'kvm_wallclock' is the wall time KVM's Xen emulation writes into shared_info: " +
         "use 'hypervisor kvm-xen'";
     }
+    if (s.hypervisor !== "xen" && s["hypervisor.vpt_align"] !== 1) {
+      return "'vpt_align' places the ticks of Xen's periodic vLAPIC timer: use 'hypervisor xen'";
+    }
     if (s.hypervisor !== "xen" && s["hypervisor.domain"] !== "hvm") {
       return "'domain' chooses the type of a Xen domain, and KVM's Xen emulation runs HVM " +
         "guests only: use 'hypervisor xen'";
@@ -2363,6 +2374,7 @@ export const x86Platform: Platform<X86Vm> = {
       xenDomain: s["hypervisor.domain"] as "hvm" | "pvh" | "pv",
       kvmRunstateArea: s["hypervisor.kvm_runstate"] as "copy_on_set" | "next_update",
       kvmWallclockSec: s["hypervisor.kvm_wallclock"] as number,
+      xenVptAlign: s["hypervisor.vpt_align"] !== 0,
       irqfdEventfd: s.irqfd_eventfd as "exclusive" | "per_vm",
       apicBusCycleNs: s.apic_bus_cycle_ns as number,
       hypervSynic: s.hyperv_synic as 0 | 1 | 2,
