@@ -42,6 +42,18 @@ function operatorAhead(input, pos) {
   }
 }
 
+// Whether KeyValue could match at `pos`: a name, blanks, then "=" and not
+// "==" (or a backslash, a continued line, which the rule decides). The scan
+// takes "-" anywhere in the name: more than Identifier takes, but a name the
+// rule takes is followed by a blank, "=" or a backslash, where it stops too.
+function keyValueAhead(input, pos) {
+  let c = input.charCodeAt(pos);
+  if (!isLetter(c) && c !== 95) return false;
+  do c = input.charCodeAt(++pos); while (isIdentifierPart(c) || c === 45);
+  while (c === 32 || c === 9) c = input.charCodeAt(++pos);
+  return c === 92 || (c === 61 && input.charCodeAt(pos + 1) !== 61);
+}
+
 // Whether Duration could match at `pos`: a digit, digits and underscores,
 // then the first letter of a unit (ns, us, ms, s).
 function unitAhead(input, pos) {
@@ -462,74 +474,75 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$f33 = (function peg$f33(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   });
-  const peg$f34 = (function peg$f34(key, value) {
+  const peg$f34 = (function peg$f34() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
+  const peg$f35 = (function peg$f35(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   });
-  const peg$f35 = (function peg$f35(items) {    return { kind: "words", items, loc: location() };  });
-  const peg$f36 = (function peg$f36(head, tail) {
+  const peg$f36 = (function peg$f36(items) {    return { kind: "words", items, loc: location() };  });
+  const peg$f37 = (function peg$f37(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   });
-  const peg$f37 = (function peg$f37(head, tail) {
+  const peg$f38 = (function peg$f38(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   });
-  const peg$f38 = (function peg$f38(operand) {    return { kind: "not", operand, loc: location() };  });
-  const peg$f39 = (function peg$f39(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
-  const peg$f40 = (function peg$f40() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
-  const peg$f41 = (function peg$f41(values, count, order) {
+  const peg$f39 = (function peg$f39(operand) {    return { kind: "not", operand, loc: location() };  });
+  const peg$f40 = (function peg$f40(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
+  const peg$f41 = (function peg$f41() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
+  const peg$f42 = (function peg$f42(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   });
-  const peg$f42 = (function peg$f42(list) {    return list.items;  });
-  const peg$f43 = (function peg$f43(head, tail) {    return [head, ...tail];  });
-  const peg$f44 = (function peg$f44() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
-  const peg$f45 = (function peg$f45() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
-  const peg$f46 = (function peg$f46(value) {    return { value, loc: location() };  });
-  const peg$f47 = (function peg$f47(left, right) {
+  const peg$f43 = (function peg$f43(list) {    return list.items;  });
+  const peg$f44 = (function peg$f44(head, tail) {    return [head, ...tail];  });
+  const peg$f45 = (function peg$f45() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
+  const peg$f46 = (function peg$f46() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
+  const peg$f47 = (function peg$f47(value) {    return { value, loc: location() };  });
+  const peg$f48 = (function peg$f48(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   });
-  const peg$f48 = (function peg$f48(head, tail) {
+  const peg$f49 = (function peg$f49(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   });
-  const peg$f49 = (function peg$f49(from, to) {
-    return to ? { kind: "range", from, to, loc: location() } : from;
-  });
   const peg$f50 = (function peg$f50(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f51 = (function peg$f51(head, tail) {    return expression(head, tail);  });
-  const peg$f52 = (function peg$f52() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
-  const peg$f53 = (function peg$f53(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
-  const peg$f54 = (function peg$f54(operand) {    return { kind: "neg", operand, loc: location() };  });
-  const peg$f55 = (function peg$f55(expr) {    return { kind: "paren", expr, loc: location() };  });
-  const peg$f56 = (function peg$f56(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f57 = (function peg$f57(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f58 = (function peg$f58(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f59 = (function peg$f59(head, tail) {    return [head, ...tail];  });
-  const peg$f60 = (function peg$f60() {    return unitAhead(input, peg$currPos);  });
-  const peg$f61 = (function peg$f61(digits, unit) {
+  const peg$f51 = (function peg$f51(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  });
+  const peg$f52 = (function peg$f52(head, tail) {    return expression(head, tail);  });
+  const peg$f53 = (function peg$f53() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
+  const peg$f54 = (function peg$f54(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f55 = (function peg$f55(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f56 = (function peg$f56(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f57 = (function peg$f57(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f58 = (function peg$f58(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f59 = (function peg$f59(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f60 = (function peg$f60(head, tail) {    return [head, ...tail];  });
+  const peg$f61 = (function peg$f61() {    return unitAhead(input, peg$currPos);  });
+  const peg$f62 = (function peg$f62(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f62 = (function peg$f62() {    return number(text(), location());  });
   const peg$f63 = (function peg$f63() {    return number(text(), location());  });
   const peg$f64 = (function peg$f64() {    return number(text(), location());  });
-  const peg$f65 = (function peg$f65() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f66 = (function peg$f66(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f67 = (function peg$f67() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f68 = (function peg$f68(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f69 = (function peg$f69(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f70 = (function peg$f70(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f71 = (function peg$f71(head, tail) {
+  const peg$f65 = (function peg$f65() {    return number(text(), location());  });
+  const peg$f66 = (function peg$f66() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f67 = (function peg$f67(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f68 = (function peg$f68() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f69 = (function peg$f69(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f70 = (function peg$f70(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f71 = (function peg$f71(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f72 = (function peg$f72(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f72 = (function peg$f72(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f73 = (function peg$f73(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f74 = (function peg$f74() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f75 = (function peg$f75() {
+  const peg$f73 = (function peg$f73(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f74 = (function peg$f74(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f75 = (function peg$f75() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f76 = (function peg$f76() {
     let c = input.charCodeAt(peg$currPos);
     for (;;) {
       while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -538,43 +551,43 @@ const peg$parse = (function peg$parse(input, options) {
       c = input.charCodeAt(peg$currPos);
     }
   });
-  const peg$f76 = (function peg$f76() {
+  const peg$f77 = (function peg$f77() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f77 = (function peg$f77() {
+  const peg$f78 = (function peg$f78() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f78 = (function peg$f78() {
+  const peg$f79 = (function peg$f79() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f79 = (function peg$f79() {
+  const peg$f80 = (function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f80 = (function peg$f80() {
+  const peg$f81 = (function peg$f81() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f81 = (function peg$f81() {
+  const peg$f82 = (function peg$f82() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f82 = (function peg$f82() {
+  const peg$f83 = (function peg$f83() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f83 = (function peg$f83() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f84 = (function peg$f84() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2704,44 +2717,56 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseKeyValue = (function peg$parseKeyValue() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    s1 = peg$parseIdentifier();
+    peg$savedPos = peg$currPos;
+    s1 = peg$f34();
+    if (s1) {
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseSpacing();
+      s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
-        if (input.charCodeAt(peg$currPos) === 61) {
-          s3 = peg$c13;
-          peg$currPos++;
-        } else {
-          s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e18); }
-        }
+        s3 = peg$parseSpacing();
         if (s3 !== peg$FAILED) {
-          s4 = peg$currPos;
-          peg$silentFails++;
           if (input.charCodeAt(peg$currPos) === 61) {
-            s5 = peg$c13;
+            s4 = peg$c13;
             peg$currPos++;
           } else {
-            s5 = peg$FAILED;
+            s4 = peg$FAILED;
             if (peg$silentFails === 0) { peg$fail(peg$e18); }
           }
-          peg$silentFails--;
-          if (s5 === peg$FAILED) {
-            s4 = undefined;
-          } else {
-            peg$currPos = s4;
-            s4 = peg$FAILED;
-          }
           if (s4 !== peg$FAILED) {
-            s5 = peg$parseSpacing();
+            s5 = peg$currPos;
+            peg$silentFails++;
+            if (input.charCodeAt(peg$currPos) === 61) {
+              s6 = peg$c13;
+              peg$currPos++;
+            } else {
+              s6 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e18); }
+            }
+            peg$silentFails--;
+            if (s6 === peg$FAILED) {
+              s5 = undefined;
+            } else {
+              peg$currPos = s5;
+              s5 = peg$FAILED;
+            }
             if (s5 !== peg$FAILED) {
-              s6 = peg$parseValue();
+              s6 = peg$parseSpacing();
               if (s6 !== peg$FAILED) {
-                peg$savedPos = s0;
-                s0 = peg$f34(s1, s6);
+                s7 = peg$parseValue();
+                if (s7 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f35(s2, s7);
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -2814,7 +2839,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f35(s3);
+        s0 = peg$f36(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2916,7 +2941,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f36(s1, s2);
+      s0 = peg$f37(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3000,7 +3025,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3026,7 +3051,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f38(s3);
+          s0 = peg$f39(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3169,7 +3194,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f39(s1, s5);
+              s0 = peg$f40(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3218,7 +3243,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f40();
+        s0 = peg$f41();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3291,7 +3316,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f41(s1, s2, s3);
+        s0 = peg$f42(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3308,7 +3333,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f42(s1);
+      s1 = peg$f43(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3384,7 +3409,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f43(s1, s2);
+        s0 = peg$f44(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3419,7 +3444,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f44();
+        s0 = peg$f45();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3450,7 +3475,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f45();
+          s0 = peg$f46();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3485,7 +3510,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f46(s1);
+                s0 = peg$f47(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3549,7 +3574,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3774,7 +3799,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
+      s0 = peg$f49(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3930,7 +3955,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s1, s2);
+      s0 = peg$f50(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3969,7 +3994,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4018,7 +4043,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4037,7 +4062,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f52();
+    s1 = peg$f53();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4228,7 +4253,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f53(s3);
+          s0 = peg$f54(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4271,7 +4296,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f54(s3);
+            s0 = peg$f55(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4319,7 +4344,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f55(s3);
+              s0 = peg$f56(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4365,7 +4390,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f56(s3);
+                s0 = peg$f57(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4435,7 +4460,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f57(s3);
+            s0 = peg$f58(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4485,7 +4510,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f58(s3);
+            s0 = peg$f59(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4605,7 +4630,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f59(s1, s2);
+      s0 = peg$f60(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4620,7 +4645,7 @@ const peg$parse = (function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f60();
+    s1 = peg$f61();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4708,7 +4733,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f61(s2, s3);
+            s0 = peg$f62(s2, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4778,7 +4803,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f62();
+            s0 = peg$f63();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4836,7 +4861,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f63();
+              s0 = peg$f64();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4877,7 +4902,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f64();
+              s0 = peg$f65();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4925,7 +4950,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f65();
+          s0 = peg$f66();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4963,7 +4988,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f66(s2);
+          s0 = peg$f67(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4989,7 +5014,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f67();
+          s0 = peg$f68();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5034,7 +5059,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f68(s2);
+          s0 = peg$f69(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5062,7 +5087,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f69(s2);
+            s0 = peg$f70(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5113,7 +5138,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f70(s2);
+        s0 = peg$f71(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5144,7 +5169,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f71(s1, s2);
+      s0 = peg$f72(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5168,7 +5193,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f72(s2);
+        s0 = peg$f73(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5202,7 +5227,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f73(s3);
+                s0 = peg$f74(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5238,7 +5263,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifierRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f74();
+        s0 = peg$f75();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5288,7 +5313,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f75();
+    s0 = peg$f76();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5302,7 +5327,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f76();
+    s0 = peg$f77();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5316,7 +5341,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f77();
+    s0 = peg$f78();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5330,7 +5355,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f78();
+    s0 = peg$f79();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5344,7 +5369,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f79();
+    s0 = peg$f80();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5358,7 +5383,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f80();
+    s0 = peg$f81();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5372,7 +5397,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f81();
+    s0 = peg$f82();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5438,7 +5463,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f82();
+    s0 = peg$f83();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5575,7 +5600,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f83();
+        s0 = peg$f84();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
