@@ -54,6 +54,21 @@ function keyValueAhead(input, pos) {
   return c === 92 || (c === 61 && input.charCodeAt(pos + 1) !== 61);
 }
 
+// The words the statements of Statement's KeywordStatement start with.
+const STATEMENT_KEYWORDS = new Set([
+  "scenario", "irqlab", "tags", "links", "link", "expect", "vm", "let", "include", "repeat",
+  "for", "parallel", "on", "run", "always", "if",
+]);
+
+// Whether a KeywordStatement could match at `pos`: its word (letters, digits,
+// underscores) is one of STATEMENT_KEYWORDS. Each of them is followed by a Gap
+// or by no IdentifierPart, so a keyword that matches is the whole word.
+function keywordAhead(input, pos) {
+  let end = pos;
+  while (isIdentifierPart(input.charCodeAt(end))) end++;
+  return end - pos >= 2 && end - pos <= 8 && STATEMENT_KEYWORDS.has(input.slice(pos, end));
+}
+
 // Whether Duration could match at `pos`: a digit, digits and underscores,
 // then the first letter of a unit (ns, us, ms, s).
 function unitAhead(input, pos) {
@@ -427,122 +442,123 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$f4 = (function peg$f4() {    return offset() >= stopAt;  });
   const peg$f5 = (function peg$f5(head, tail) {    return [head, ...tail];  });
   const peg$f6 = (function peg$f6() {    return [];  });
-  const peg$f7 = (function peg$f7(title) {    return { kind: "scenario", title, loc: location() };  });
-  const peg$f8 = (function peg$f8(version) {    return { kind: "version", version, loc: location() };  });
-  const peg$f9 = (function peg$f9(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  });
-  const peg$f10 = (function peg$f10() {    return { name: text(), loc: location() };  });
-  const peg$f11 = (function peg$f11(url) {    return { kind: "link", url, loc: location() };  });
-  const peg$f12 = (function peg$f12(reason, condition) {
+  const peg$f7 = (function peg$f7() {    return peg$silentFails === 0 || keywordAhead(input, peg$currPos);  });
+  const peg$f8 = (function peg$f8(title) {    return { kind: "scenario", title, loc: location() };  });
+  const peg$f9 = (function peg$f9(version) {    return { kind: "version", version, loc: location() };  });
+  const peg$f10 = (function peg$f10(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  });
+  const peg$f11 = (function peg$f11() {    return { name: text(), loc: location() };  });
+  const peg$f12 = (function peg$f12(url) {    return { kind: "link", url, loc: location() };  });
+  const peg$f13 = (function peg$f13(reason, condition) {
     return condition
       ? { kind: "expect", condition, failure: reason, loc: location() }
       : { kind: "expect_failure", reason, loc: location() };
   });
-  const peg$f13 = (function peg$f13(name, body) {    return { kind: "vm", name, body, loc: location() };  });
-  const peg$f14 = (function peg$f14(name, value) {    return { kind: "let", name, value, loc: location() };  });
-  const peg$f15 = (function peg$f15(path) {    return { kind: "include", path, loc: location() };  });
-  const peg$f16 = (function peg$f16(count, body) {    return { kind: "repeat", count, body, loc: location() };  });
-  const peg$f17 = (function peg$f17(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  });
-  const peg$f18 = (function peg$f18(body) {    return { kind: "parallel", body, loc: location() };  });
-  const peg$f19 = (function peg$f19(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  });
-  const peg$f20 = (function peg$f20(actor, body) {    return { kind: "window", actor, body, loc: location() };  });
-  const peg$f21 = (function peg$f21(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  });
-  const peg$f22 = (function peg$f22(condition) {    return { kind: "expect", condition, loc: location() };  });
-  const peg$f23 = (function peg$f23(condition) {    return { kind: "always", condition, loc: location() };  });
-  const peg$f24 = (function peg$f24(condition, then, otherwise) {
+  const peg$f14 = (function peg$f14(name, body) {    return { kind: "vm", name, body, loc: location() };  });
+  const peg$f15 = (function peg$f15(name, value) {    return { kind: "let", name, value, loc: location() };  });
+  const peg$f16 = (function peg$f16(path) {    return { kind: "include", path, loc: location() };  });
+  const peg$f17 = (function peg$f17(count, body) {    return { kind: "repeat", count, body, loc: location() };  });
+  const peg$f18 = (function peg$f18(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  });
+  const peg$f19 = (function peg$f19(body) {    return { kind: "parallel", body, loc: location() };  });
+  const peg$f20 = (function peg$f20(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  });
+  const peg$f21 = (function peg$f21(actor, body) {    return { kind: "window", actor, body, loc: location() };  });
+  const peg$f22 = (function peg$f22(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  });
+  const peg$f23 = (function peg$f23(condition) {    return { kind: "expect", condition, loc: location() };  });
+  const peg$f24 = (function peg$f24(condition) {    return { kind: "always", condition, loc: location() };  });
+  const peg$f25 = (function peg$f25(condition, then, otherwise) {
     return { kind: "if", condition, then, else: otherwise ?? undefined, loc: location() };
   });
-  const peg$f25 = (function peg$f25(actor, body) {    return { kind: "action", actor, body, loc: location() };  });
-  const peg$f26 = (function peg$f26(command) {    return { kind: "do", command, loc: location() };  });
-  const peg$f27 = (function peg$f27(body) {    return body;  });
-  const peg$f28 = (function peg$f28(vm, device) {
+  const peg$f26 = (function peg$f26(actor, body) {    return { kind: "action", actor, body, loc: location() };  });
+  const peg$f27 = (function peg$f27(command) {    return { kind: "do", command, loc: location() };  });
+  const peg$f28 = (function peg$f28(body) {    return body;  });
+  const peg$f29 = (function peg$f29(vm, device) {
     return vm
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
   });
-  const peg$f29 = (function peg$f29(vm, index) {
+  const peg$f30 = (function peg$f30(vm, index) {
     return vm
       ? { kind: "actor", name: "vcpu", index, vm: vm.name, loc: location() }
       : { kind: "actor", name: "vcpu", index, loc: location() };
   });
-  const peg$f30 = (function peg$f30(vm, name) {
+  const peg$f31 = (function peg$f31(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
   });
-  const peg$f31 = (function peg$f31() {    return text();  });
   const peg$f32 = (function peg$f32() {    return text();  });
-  const peg$f33 = (function peg$f33(head, tail, block, bind) {
+  const peg$f33 = (function peg$f33() {    return text();  });
+  const peg$f34 = (function peg$f34(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   });
-  const peg$f34 = (function peg$f34() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
-  const peg$f35 = (function peg$f35(key, value) {
+  const peg$f35 = (function peg$f35() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
+  const peg$f36 = (function peg$f36(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   });
-  const peg$f36 = (function peg$f36(items) {    return { kind: "words", items, loc: location() };  });
-  const peg$f37 = (function peg$f37(head, tail) {
+  const peg$f37 = (function peg$f37(items) {    return { kind: "words", items, loc: location() };  });
+  const peg$f38 = (function peg$f38(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   });
-  const peg$f38 = (function peg$f38(head, tail) {
+  const peg$f39 = (function peg$f39(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   });
-  const peg$f39 = (function peg$f39(operand) {    return { kind: "not", operand, loc: location() };  });
-  const peg$f40 = (function peg$f40(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
-  const peg$f41 = (function peg$f41() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
-  const peg$f42 = (function peg$f42(values, count, order) {
+  const peg$f40 = (function peg$f40(operand) {    return { kind: "not", operand, loc: location() };  });
+  const peg$f41 = (function peg$f41(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
+  const peg$f42 = (function peg$f42() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
+  const peg$f43 = (function peg$f43(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   });
-  const peg$f43 = (function peg$f43(list) {    return list.items;  });
-  const peg$f44 = (function peg$f44(head, tail) {    return [head, ...tail];  });
-  const peg$f45 = (function peg$f45() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
-  const peg$f46 = (function peg$f46() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
-  const peg$f47 = (function peg$f47(value) {    return { value, loc: location() };  });
-  const peg$f48 = (function peg$f48(left, right) {
+  const peg$f44 = (function peg$f44(list) {    return list.items;  });
+  const peg$f45 = (function peg$f45(head, tail) {    return [head, ...tail];  });
+  const peg$f46 = (function peg$f46() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
+  const peg$f47 = (function peg$f47() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
+  const peg$f48 = (function peg$f48(value) {    return { value, loc: location() };  });
+  const peg$f49 = (function peg$f49(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   });
-  const peg$f49 = (function peg$f49(head, tail) {
+  const peg$f50 = (function peg$f50(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   });
-  const peg$f50 = (function peg$f50(from, to) {
-    return to ? { kind: "range", from, to, loc: location() } : from;
-  });
   const peg$f51 = (function peg$f51(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f52 = (function peg$f52(head, tail) {    return expression(head, tail);  });
-  const peg$f53 = (function peg$f53() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
-  const peg$f54 = (function peg$f54(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
-  const peg$f55 = (function peg$f55(operand) {    return { kind: "neg", operand, loc: location() };  });
-  const peg$f56 = (function peg$f56(expr) {    return { kind: "paren", expr, loc: location() };  });
-  const peg$f57 = (function peg$f57(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f58 = (function peg$f58(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f59 = (function peg$f59(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f60 = (function peg$f60(head, tail) {    return [head, ...tail];  });
-  const peg$f61 = (function peg$f61() {    return unitAhead(input, peg$currPos);  });
-  const peg$f62 = (function peg$f62(digits, unit) {
+  const peg$f52 = (function peg$f52(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  });
+  const peg$f53 = (function peg$f53(head, tail) {    return expression(head, tail);  });
+  const peg$f54 = (function peg$f54() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
+  const peg$f55 = (function peg$f55(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f56 = (function peg$f56(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f57 = (function peg$f57(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f58 = (function peg$f58(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f59 = (function peg$f59(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f60 = (function peg$f60(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f61 = (function peg$f61(head, tail) {    return [head, ...tail];  });
+  const peg$f62 = (function peg$f62() {    return unitAhead(input, peg$currPos);  });
+  const peg$f63 = (function peg$f63(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f63 = (function peg$f63() {    return number(text(), location());  });
   const peg$f64 = (function peg$f64() {    return number(text(), location());  });
   const peg$f65 = (function peg$f65() {    return number(text(), location());  });
-  const peg$f66 = (function peg$f66() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f67 = (function peg$f67(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f68 = (function peg$f68() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f69 = (function peg$f69(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f70 = (function peg$f70(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f71 = (function peg$f71(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f72 = (function peg$f72(head, tail) {
+  const peg$f66 = (function peg$f66() {    return number(text(), location());  });
+  const peg$f67 = (function peg$f67() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f68 = (function peg$f68(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f69 = (function peg$f69() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f70 = (function peg$f70(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f71 = (function peg$f71(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f72 = (function peg$f72(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f73 = (function peg$f73(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f73 = (function peg$f73(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f74 = (function peg$f74(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f75 = (function peg$f75() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f76 = (function peg$f76() {
+  const peg$f74 = (function peg$f74(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f75 = (function peg$f75(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f76 = (function peg$f76() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f77 = (function peg$f77() {
     let c = input.charCodeAt(peg$currPos);
     for (;;) {
       while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -551,43 +567,43 @@ const peg$parse = (function peg$parse(input, options) {
       c = input.charCodeAt(peg$currPos);
     }
   });
-  const peg$f77 = (function peg$f77() {
+  const peg$f78 = (function peg$f78() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f78 = (function peg$f78() {
+  const peg$f79 = (function peg$f79() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f79 = (function peg$f79() {
+  const peg$f80 = (function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f80 = (function peg$f80() {
+  const peg$f81 = (function peg$f81() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f81 = (function peg$f81() {
+  const peg$f82 = (function peg$f82() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f82 = (function peg$f82() {
+  const peg$f83 = (function peg$f83() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f83 = (function peg$f83() {
+  const peg$f84 = (function peg$f84() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f84 = (function peg$f84() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f85 = (function peg$f85() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -1089,44 +1105,62 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$parseStatement = (function peg$parseStatement() {
     let s0;
 
-    s0 = peg$parseScenarioStatement();
+    s0 = peg$parseKeywordStatement();
     if (s0 === peg$FAILED) {
-      s0 = peg$parseVersionStatement();
+      s0 = peg$parseActionStatement();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseTagsStatement();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseLinkStatement();
-          if (s0 === peg$FAILED) {
-            s0 = peg$parseExpectFailureStatement();
-            if (s0 === peg$FAILED) {
-              s0 = peg$parseVmStatement();
-              if (s0 === peg$FAILED) {
-                s0 = peg$parseLetStatement();
-                if (s0 === peg$FAILED) {
-                  s0 = peg$parseIncludeStatement();
-                  if (s0 === peg$FAILED) {
-                    s0 = peg$parseRepeatStatement();
-                    if (s0 === peg$FAILED) {
-                      s0 = peg$parseForStatement();
-                      if (s0 === peg$FAILED) {
-                        s0 = peg$parseParallelStatement();
-                        if (s0 === peg$FAILED) {
-                          s0 = peg$parseHandlerStatement();
-                          if (s0 === peg$FAILED) {
-                            s0 = peg$parseWindowStatement();
-                            if (s0 === peg$FAILED) {
-                              s0 = peg$parseRunStatement();
-                              if (s0 === peg$FAILED) {
-                                s0 = peg$parseExpectStatement();
-                                if (s0 === peg$FAILED) {
-                                  s0 = peg$parseAlwaysStatement();
-                                  if (s0 === peg$FAILED) {
-                                    s0 = peg$parseIfStatement();
-                                    if (s0 === peg$FAILED) {
-                                      s0 = peg$parseActionStatement();
-                                      if (s0 === peg$FAILED) {
-                                        s0 = peg$parseCommandStatement();
-                                      }
+        s0 = peg$parseCommandStatement();
+      }
+    }
+
+    return s0;
+  });
+
+  const peg$parseKeywordStatement = (function peg$parseKeywordStatement() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    peg$savedPos = peg$currPos;
+    s1 = peg$f7();
+    if (s1) {
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseScenarioStatement();
+      if (s2 === peg$FAILED) {
+        s2 = peg$parseVersionStatement();
+        if (s2 === peg$FAILED) {
+          s2 = peg$parseTagsStatement();
+          if (s2 === peg$FAILED) {
+            s2 = peg$parseLinkStatement();
+            if (s2 === peg$FAILED) {
+              s2 = peg$parseExpectFailureStatement();
+              if (s2 === peg$FAILED) {
+                s2 = peg$parseVmStatement();
+                if (s2 === peg$FAILED) {
+                  s2 = peg$parseLetStatement();
+                  if (s2 === peg$FAILED) {
+                    s2 = peg$parseIncludeStatement();
+                    if (s2 === peg$FAILED) {
+                      s2 = peg$parseRepeatStatement();
+                      if (s2 === peg$FAILED) {
+                        s2 = peg$parseForStatement();
+                        if (s2 === peg$FAILED) {
+                          s2 = peg$parseParallelStatement();
+                          if (s2 === peg$FAILED) {
+                            s2 = peg$parseHandlerStatement();
+                            if (s2 === peg$FAILED) {
+                              s2 = peg$parseWindowStatement();
+                              if (s2 === peg$FAILED) {
+                                s2 = peg$parseRunStatement();
+                                if (s2 === peg$FAILED) {
+                                  s2 = peg$parseExpectStatement();
+                                  if (s2 === peg$FAILED) {
+                                    s2 = peg$parseAlwaysStatement();
+                                    if (s2 === peg$FAILED) {
+                                      s2 = peg$parseIfStatement();
                                     }
                                   }
                                 }
@@ -1143,6 +1177,15 @@ const peg$parse = (function peg$parse(input, options) {
           }
         }
       }
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
     }
 
     return s0;
@@ -1165,7 +1208,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f7(s3);
+          s0 = peg$f8(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1199,7 +1242,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNumber();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f8(s3);
+          s0 = peg$f9(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1301,7 +1344,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
           }
           peg$savedPos = s0;
-          s0 = peg$f9(s3, s4);
+          s0 = peg$f10(s3, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1347,7 +1390,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f10();
+      s1 = peg$f11();
     }
     s0 = s1;
     peg$silentFails--;
@@ -1385,7 +1428,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f11(s3);
+          s0 = peg$f12(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1464,7 +1507,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f12(s5, s6);
+              s0 = peg$f13(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1510,7 +1553,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseWordBlock();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f13(s3, s5);
+              s0 = peg$f14(s3, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1566,7 +1609,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s7 = peg$parseValue();
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f14(s3, s7);
+                  s0 = peg$f15(s3, s7);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -1616,7 +1659,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f15(s3);
+          s0 = peg$f16(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1654,7 +1697,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseBlock();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f16(s3, s5);
+              s0 = peg$f17(s3, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1714,7 +1757,7 @@ const peg$parse = (function peg$parse(input, options) {
                     s9 = peg$parseBlock();
                     if (s9 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f17(s3, s7, s9);
+                      s0 = peg$f18(s3, s7, s9);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -1783,7 +1826,7 @@ const peg$parse = (function peg$parse(input, options) {
           s4 = peg$parseBlock();
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f18(s4);
+            s0 = peg$f19(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1887,7 +1930,7 @@ const peg$parse = (function peg$parse(input, options) {
             s6 = peg$parseBlock();
             if (s6 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f19(s3, s4, s6);
+              s0 = peg$f20(s3, s4, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1933,7 +1976,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseBlock();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f20(s3, s5);
+              s0 = peg$f21(s3, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2030,7 +2073,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f21(s3);
+          s0 = peg$f22(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2064,7 +2107,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f22(s3);
+          s0 = peg$f23(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2098,7 +2141,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f23(s3);
+          s0 = peg$f24(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2166,7 +2209,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f24(s3, s5, s6);
+              s0 = peg$f25(s3, s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2215,7 +2258,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f25(s1, s5);
+              s0 = peg$f26(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2247,7 +2290,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseCommand();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f26(s1);
+      s1 = peg$f27(s1);
     }
     s0 = s1;
 
@@ -2279,7 +2322,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f27(s3);
+          s0 = peg$f28(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2336,7 +2379,7 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = peg$parseDeviceName();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f28(s1, s4);
+          s0 = peg$f29(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2457,7 +2500,7 @@ const peg$parse = (function peg$parse(input, options) {
                 }
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f29(s1, s4);
+                  s0 = peg$f30(s1, s4);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -2567,7 +2610,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f30(s1, s2);
+            s0 = peg$f31(s1, s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2589,7 +2632,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f31();
+      s1 = peg$f32();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2597,7 +2640,7 @@ const peg$parse = (function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f32();
+        s1 = peg$f33();
       }
       s0 = s1;
     }
@@ -2696,7 +2739,7 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f33(s1, s2, s3, s4);
+      s0 = peg$f34(s1, s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2721,7 +2764,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f34();
+    s1 = peg$f35();
     if (s1) {
       s1 = undefined;
     } else {
@@ -2762,7 +2805,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s7 = peg$parseValue();
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f35(s2, s7);
+                  s0 = peg$f36(s2, s7);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -2839,7 +2882,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f36(s3);
+        s0 = peg$f37(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2941,7 +2984,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3025,7 +3068,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f39(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3051,7 +3094,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f39(s3);
+          s0 = peg$f40(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3194,7 +3237,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f40(s1, s5);
+              s0 = peg$f41(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3243,7 +3286,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f41();
+        s0 = peg$f42();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3316,7 +3359,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f42(s1, s2, s3);
+        s0 = peg$f43(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3333,7 +3376,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f43(s1);
+      s1 = peg$f44(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3409,7 +3452,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f44(s1, s2);
+        s0 = peg$f45(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3444,7 +3487,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f45();
+        s0 = peg$f46();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3475,7 +3518,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f46();
+          s0 = peg$f47();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3510,7 +3553,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f47(s1);
+                s0 = peg$f48(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3574,7 +3617,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
+      s0 = peg$f49(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3799,7 +3842,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s1, s2);
+      s0 = peg$f50(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3955,7 +3998,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3994,7 +4037,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4043,7 +4086,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f52(s1, s2);
+      s0 = peg$f53(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4062,7 +4105,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f53();
+    s1 = peg$f54();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4253,7 +4296,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f54(s3);
+          s0 = peg$f55(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4296,7 +4339,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f55(s3);
+            s0 = peg$f56(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4344,7 +4387,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f56(s3);
+              s0 = peg$f57(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4390,7 +4433,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f57(s3);
+                s0 = peg$f58(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4460,7 +4503,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f58(s3);
+            s0 = peg$f59(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4510,7 +4553,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f59(s3);
+            s0 = peg$f60(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4630,7 +4673,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f60(s1, s2);
+      s0 = peg$f61(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4645,7 +4688,7 @@ const peg$parse = (function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f61();
+    s1 = peg$f62();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4733,7 +4776,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f62(s2, s3);
+            s0 = peg$f63(s2, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4803,7 +4846,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f63();
+            s0 = peg$f64();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4861,7 +4904,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f64();
+              s0 = peg$f65();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4902,7 +4945,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f65();
+              s0 = peg$f66();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4950,7 +4993,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f66();
+          s0 = peg$f67();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4988,7 +5031,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f67(s2);
+          s0 = peg$f68(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5014,7 +5057,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f68();
+          s0 = peg$f69();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5059,7 +5102,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f69(s2);
+          s0 = peg$f70(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5087,7 +5130,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f70(s2);
+            s0 = peg$f71(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5138,7 +5181,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f71(s2);
+        s0 = peg$f72(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5169,7 +5212,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f72(s1, s2);
+      s0 = peg$f73(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5193,7 +5236,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f73(s2);
+        s0 = peg$f74(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5227,7 +5270,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f74(s3);
+                s0 = peg$f75(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5263,7 +5306,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifierRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f75();
+        s0 = peg$f76();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5313,7 +5356,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f76();
+    s0 = peg$f77();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5327,7 +5370,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f77();
+    s0 = peg$f78();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5341,7 +5384,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f78();
+    s0 = peg$f79();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5355,7 +5398,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f79();
+    s0 = peg$f80();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5369,7 +5412,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f80();
+    s0 = peg$f81();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5383,7 +5426,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f81();
+    s0 = peg$f82();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5397,7 +5440,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f82();
+    s0 = peg$f83();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5463,7 +5506,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f83();
+    s0 = peg$f84();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5600,7 +5643,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f84();
+        s0 = peg$f85();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
