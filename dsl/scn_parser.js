@@ -69,6 +69,11 @@ function keywordAhead(input, pos) {
   return end - pos >= 2 && end - pos <= 8 && STATEMENT_KEYWORDS.has(input.slice(pos, end));
 }
 
+// IdentifierStart: [A-Za-z_]
+function isNameStart(c) {
+  return isLetter(c) || c === 95;
+}
+
 // Whether Duration could match at `pos`: a digit, digits and underscores,
 // then the first letter of a unit (ns, us, ms, s).
 function unitAhead(input, pos) {
@@ -534,31 +539,32 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$f56 = (function peg$f56(operand) {    return { kind: "neg", operand, loc: location() };  });
   const peg$f57 = (function peg$f57(expr) {    return { kind: "paren", expr, loc: location() };  });
   const peg$f58 = (function peg$f58(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f59 = (function peg$f59(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f60 = (function peg$f60(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f61 = (function peg$f61(head, tail) {    return [head, ...tail];  });
-  const peg$f62 = (function peg$f62() {    return unitAhead(input, peg$currPos);  });
-  const peg$f63 = (function peg$f63(digits, unit) {
+  const peg$f59 = (function peg$f59() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
+  const peg$f60 = (function peg$f60(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f61 = (function peg$f61(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f62 = (function peg$f62(head, tail) {    return [head, ...tail];  });
+  const peg$f63 = (function peg$f63() {    return unitAhead(input, peg$currPos);  });
+  const peg$f64 = (function peg$f64(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f64 = (function peg$f64() {    return number(text(), location());  });
   const peg$f65 = (function peg$f65() {    return number(text(), location());  });
   const peg$f66 = (function peg$f66() {    return number(text(), location());  });
-  const peg$f67 = (function peg$f67() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f68 = (function peg$f68(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f69 = (function peg$f69() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f70 = (function peg$f70(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f71 = (function peg$f71(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f72 = (function peg$f72(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f73 = (function peg$f73(head, tail) {
+  const peg$f67 = (function peg$f67() {    return number(text(), location());  });
+  const peg$f68 = (function peg$f68() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f69 = (function peg$f69(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f70 = (function peg$f70() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f71 = (function peg$f71(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f72 = (function peg$f72(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f73 = (function peg$f73(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f74 = (function peg$f74(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f74 = (function peg$f74(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f75 = (function peg$f75(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f76 = (function peg$f76() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f77 = (function peg$f77() {
+  const peg$f75 = (function peg$f75(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f76 = (function peg$f76(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f77 = (function peg$f77() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f78 = (function peg$f78() {
     let c = input.charCodeAt(peg$currPos);
     for (;;) {
       while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -567,43 +573,51 @@ const peg$parse = (function peg$parse(input, options) {
       c = input.charCodeAt(peg$currPos);
     }
   });
-  const peg$f78 = (function peg$f78() {
+  const peg$f79 = (function peg$f79() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f79 = (function peg$f79() {
+  const peg$f80 = (function peg$f80() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f80 = (function peg$f80() {
+  const peg$f81 = (function peg$f81() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f81 = (function peg$f81() {
+  const peg$f82 = (function peg$f82() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f82 = (function peg$f82() {
+  const peg$f83 = (function peg$f83() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f83 = (function peg$f83() {
+  const peg$f84 = (function peg$f84() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f84 = (function peg$f84() {
+  const peg$f85 = (function peg$f85() {
+    if (peg$silentFails === 0) return false;
+    let p = peg$currPos, c = input.charCodeAt(p);
+    while (c === 32 || c === 9) c = input.charCodeAt(++p);
+    if (c === 92) return false;
+    peg$currPos = p;
+    return true;
+  });
+  const peg$f86 = (function peg$f86() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f85 = (function peg$f85() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f87 = (function peg$f87() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -4455,18 +4469,37 @@ const peg$parse = (function peg$parse(input, options) {
         s0 = peg$FAILED;
       }
       if (s0 === peg$FAILED) {
-        s0 = peg$parseDuration();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseNumber();
-          if (s0 === peg$FAILED) {
-            s0 = peg$parseString();
-            if (s0 === peg$FAILED) {
-              s0 = peg$parseVariable();
-              if (s0 === peg$FAILED) {
-                s0 = peg$parsePathOrIdentifier();
+        s0 = peg$currPos;
+        peg$savedPos = peg$currPos;
+        s1 = peg$f59();
+        if (s1) {
+          s1 = undefined;
+        } else {
+          s1 = peg$FAILED;
+        }
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parseDuration();
+          if (s2 === peg$FAILED) {
+            s2 = peg$parseNumber();
+            if (s2 === peg$FAILED) {
+              s2 = peg$parseString();
+              if (s2 === peg$FAILED) {
+                s2 = peg$parseVariable();
               }
             }
           }
+          if (s2 !== peg$FAILED) {
+            s0 = s2;
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$parsePathOrIdentifier();
         }
       }
     }
@@ -4503,7 +4536,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f59(s3);
+            s0 = peg$f60(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4553,7 +4586,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f60(s3);
+            s0 = peg$f61(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4673,7 +4706,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f61(s1, s2);
+      s0 = peg$f62(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4688,7 +4721,7 @@ const peg$parse = (function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f62();
+    s1 = peg$f63();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4776,7 +4809,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f63(s2, s3);
+            s0 = peg$f64(s2, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4846,7 +4879,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f64();
+            s0 = peg$f65();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4904,7 +4937,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f65();
+              s0 = peg$f66();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4945,7 +4978,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f66();
+              s0 = peg$f67();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4993,7 +5026,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f67();
+          s0 = peg$f68();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5031,7 +5064,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f68(s2);
+          s0 = peg$f69(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5057,7 +5090,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f69();
+          s0 = peg$f70();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5102,7 +5135,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f70(s2);
+          s0 = peg$f71(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5130,7 +5163,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f71(s2);
+            s0 = peg$f72(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5181,7 +5214,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f72(s2);
+        s0 = peg$f73(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5212,7 +5245,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f73(s1, s2);
+      s0 = peg$f74(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5236,7 +5269,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f74(s2);
+        s0 = peg$f75(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5270,7 +5303,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f75(s3);
+                s0 = peg$f76(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5306,7 +5339,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifierRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f76();
+        s0 = peg$f77();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5356,7 +5389,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f77();
+    s0 = peg$f78();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5370,7 +5403,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f78();
+    s0 = peg$f79();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5384,7 +5417,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f79();
+    s0 = peg$f80();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5398,7 +5431,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f80();
+    s0 = peg$f81();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5412,7 +5445,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f81();
+    s0 = peg$f82();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5426,7 +5459,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f82();
+    s0 = peg$f83();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5440,7 +5473,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f83();
+    s0 = peg$f84();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5453,17 +5486,26 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$parseSpacing = (function peg$parseSpacing() {
     let s0, s1, s2;
 
-    s0 = peg$currPos;
-    s1 = peg$parseBlanks();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parseSpacingContinued();
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
-      s0 = s2;
+    peg$savedPos = peg$currPos;
+    s0 = peg$f85();
+    if (s0) {
+      s0 = undefined;
     } else {
-      peg$currPos = s0;
       s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseBlanks();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parseSpacingContinued();
+        if (s2 === peg$FAILED) {
+          s2 = null;
+        }
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     }
 
     return s0;
@@ -5506,7 +5548,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f84();
+    s0 = peg$f86();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5643,7 +5685,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f85();
+        s0 = peg$f87();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
