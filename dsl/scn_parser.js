@@ -74,6 +74,11 @@ function isNameStart(c) {
   return isLetter(c) || c === 95;
 }
 
+// What SetLiteral and ListLiteral start with: an opening brace or bracket.
+function isBracket(c) {
+  return c === 123 || c === 91;
+}
+
 // Whether Duration could match at `pos`: a digit, digits and underscores,
 // then the first letter of a unit (ns, us, ms, s).
 function unitAhead(input, pos) {
@@ -447,164 +452,165 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$f4 = (function peg$f4() {    return offset() >= stopAt;  });
   const peg$f5 = (function peg$f5(head, tail) {    return [head, ...tail];  });
   const peg$f6 = (function peg$f6() {    return [];  });
-  const peg$f7 = (function peg$f7() {    return peg$silentFails === 0 || keywordAhead(input, peg$currPos);  });
-  const peg$f8 = (function peg$f8(title) {    return { kind: "scenario", title, loc: location() };  });
-  const peg$f9 = (function peg$f9(version) {    return { kind: "version", version, loc: location() };  });
-  const peg$f10 = (function peg$f10(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  });
-  const peg$f11 = (function peg$f11() {    return { name: text(), loc: location() };  });
-  const peg$f12 = (function peg$f12(url) {    return { kind: "link", url, loc: location() };  });
-  const peg$f13 = (function peg$f13(reason, condition) {
+  const peg$f7 = (function peg$f7() {
+    let p = peg$currPos, c = input.charCodeAt(p);
+    while (c === 32 || c === 9) c = input.charCodeAt(++p);
+    if (c === 10 || c === 59) peg$currPos = p + 1;
+    else if (c === 13) peg$currPos = input.charCodeAt(p + 1) === 10 ? p + 2 : p + 1;
+    else return false;
+    return true;
+  });
+  const peg$f8 = (function peg$f8() {    return peg$silentFails === 0 || keywordAhead(input, peg$currPos);  });
+  const peg$f9 = (function peg$f9(title) {    return { kind: "scenario", title, loc: location() };  });
+  const peg$f10 = (function peg$f10(version) {    return { kind: "version", version, loc: location() };  });
+  const peg$f11 = (function peg$f11(head, tail) {    return { kind: "tags", tags: [head, ...tail], loc: location() };  });
+  const peg$f12 = (function peg$f12() {    return { name: text(), loc: location() };  });
+  const peg$f13 = (function peg$f13(url) {    return { kind: "link", url, loc: location() };  });
+  const peg$f14 = (function peg$f14(reason, condition) {
     return condition
       ? { kind: "expect", condition, failure: reason, loc: location() }
       : { kind: "expect_failure", reason, loc: location() };
   });
-  const peg$f14 = (function peg$f14(name, body) {    return { kind: "vm", name, body, loc: location() };  });
-  const peg$f15 = (function peg$f15(name, value) {    return { kind: "let", name, value, loc: location() };  });
-  const peg$f16 = (function peg$f16(path) {    return { kind: "include", path, loc: location() };  });
-  const peg$f17 = (function peg$f17(count, body) {    return { kind: "repeat", count, body, loc: location() };  });
-  const peg$f18 = (function peg$f18(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  });
-  const peg$f19 = (function peg$f19(body) {    return { kind: "parallel", body, loc: location() };  });
-  const peg$f20 = (function peg$f20(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  });
-  const peg$f21 = (function peg$f21(actor, body) {    return { kind: "window", actor, body, loc: location() };  });
-  const peg$f22 = (function peg$f22(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  });
-  const peg$f23 = (function peg$f23(condition) {    return { kind: "expect", condition, loc: location() };  });
-  const peg$f24 = (function peg$f24(condition) {    return { kind: "always", condition, loc: location() };  });
-  const peg$f25 = (function peg$f25(condition, then, otherwise) {
+  const peg$f15 = (function peg$f15(name, body) {    return { kind: "vm", name, body, loc: location() };  });
+  const peg$f16 = (function peg$f16(name, value) {    return { kind: "let", name, value, loc: location() };  });
+  const peg$f17 = (function peg$f17(path) {    return { kind: "include", path, loc: location() };  });
+  const peg$f18 = (function peg$f18(count, body) {    return { kind: "repeat", count, body, loc: location() };  });
+  const peg$f19 = (function peg$f19(name, iterable, body) {    return { kind: "for", name, iterable, body, loc: location() };  });
+  const peg$f20 = (function peg$f20(body) {    return { kind: "parallel", body, loc: location() };  });
+  const peg$f21 = (function peg$f21(actor, event, body) {    return { kind: "handler", actor, event, body, loc: location() };  });
+  const peg$f22 = (function peg$f22(actor, body) {    return { kind: "window", actor, body, loc: location() };  });
+  const peg$f23 = (function peg$f23(duration) {    return { kind: "run", duration: duration ?? undefined, loc: location() };  });
+  const peg$f24 = (function peg$f24(condition) {    return { kind: "expect", condition, loc: location() };  });
+  const peg$f25 = (function peg$f25(condition) {    return { kind: "always", condition, loc: location() };  });
+  const peg$f26 = (function peg$f26(condition, then, otherwise) {
     return { kind: "if", condition, then, else: otherwise ?? undefined, loc: location() };
   });
-  const peg$f26 = (function peg$f26(actor, body) {    return { kind: "action", actor, body, loc: location() };  });
-  const peg$f27 = (function peg$f27(command) {    return { kind: "do", command, loc: location() };  });
-  const peg$f28 = (function peg$f28(body) {    return body;  });
-  const peg$f29 = (function peg$f29(vm, device) {
+  const peg$f27 = (function peg$f27(actor, body) {    return { kind: "action", actor, body, loc: location() };  });
+  const peg$f28 = (function peg$f28(command) {    return { kind: "do", command, loc: location() };  });
+  const peg$f29 = (function peg$f29(body) {    return body;  });
+  const peg$f30 = (function peg$f30(vm, device) {
     return vm
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
   });
-  const peg$f30 = (function peg$f30(vm, index) {
+  const peg$f31 = (function peg$f31(vm, index) {
     return vm
       ? { kind: "actor", name: "vcpu", index, vm: vm.name, loc: location() }
       : { kind: "actor", name: "vcpu", index, loc: location() };
   });
-  const peg$f31 = (function peg$f31(vm, name) {
+  const peg$f32 = (function peg$f32(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
   });
-  const peg$f32 = (function peg$f32() {    return text();  });
   const peg$f33 = (function peg$f33() {    return text();  });
-  const peg$f34 = (function peg$f34(head, tail, block, bind) {
+  const peg$f34 = (function peg$f34() {    return text();  });
+  const peg$f35 = (function peg$f35(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   });
-  const peg$f35 = (function peg$f35() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
-  const peg$f36 = (function peg$f36(key, value) {
+  const peg$f36 = (function peg$f36() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
+  const peg$f37 = (function peg$f37(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   });
-  const peg$f37 = (function peg$f37(items) {    return { kind: "words", items, loc: location() };  });
-  const peg$f38 = (function peg$f38(head, tail) {
+  const peg$f38 = (function peg$f38(items) {    return { kind: "words", items, loc: location() };  });
+  const peg$f39 = (function peg$f39(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   });
-  const peg$f39 = (function peg$f39(head, tail) {
+  const peg$f40 = (function peg$f40(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   });
-  const peg$f40 = (function peg$f40(operand) {    return { kind: "not", operand, loc: location() };  });
-  const peg$f41 = (function peg$f41(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
-  const peg$f42 = (function peg$f42() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
-  const peg$f43 = (function peg$f43(values, count, order) {
+  const peg$f41 = (function peg$f41(operand) {    return { kind: "not", operand, loc: location() };  });
+  const peg$f42 = (function peg$f42(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
+  const peg$f43 = (function peg$f43() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
+  const peg$f44 = (function peg$f44(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   });
-  const peg$f44 = (function peg$f44(list) {    return list.items;  });
-  const peg$f45 = (function peg$f45(head, tail) {    return [head, ...tail];  });
-  const peg$f46 = (function peg$f46() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
-  const peg$f47 = (function peg$f47() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
-  const peg$f48 = (function peg$f48(value) {    return { value, loc: location() };  });
-  const peg$f49 = (function peg$f49(left, right) {
+  const peg$f45 = (function peg$f45(list) {    return list.items;  });
+  const peg$f46 = (function peg$f46(head, tail) {    return [head, ...tail];  });
+  const peg$f47 = (function peg$f47() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
+  const peg$f48 = (function peg$f48() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
+  const peg$f49 = (function peg$f49(value) {    return { value, loc: location() };  });
+  const peg$f50 = (function peg$f50(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   });
-  const peg$f50 = (function peg$f50(head, tail) {
+  const peg$f51 = (function peg$f51(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   });
-  const peg$f51 = (function peg$f51(from, to) {
+  const peg$f52 = (function peg$f52() {    return peg$silentFails === 0 || isBracket(input.charCodeAt(peg$currPos));  });
+  const peg$f53 = (function peg$f53(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f52 = (function peg$f52(from, to) {
+  const peg$f54 = (function peg$f54(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f53 = (function peg$f53(head, tail) {    return expression(head, tail);  });
-  const peg$f54 = (function peg$f54() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
-  const peg$f55 = (function peg$f55(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
-  const peg$f56 = (function peg$f56(operand) {    return { kind: "neg", operand, loc: location() };  });
-  const peg$f57 = (function peg$f57(expr) {    return { kind: "paren", expr, loc: location() };  });
-  const peg$f58 = (function peg$f58(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f59 = (function peg$f59() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
-  const peg$f60 = (function peg$f60(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f61 = (function peg$f61(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f62 = (function peg$f62(head, tail) {    return [head, ...tail];  });
-  const peg$f63 = (function peg$f63() {    return unitAhead(input, peg$currPos);  });
-  const peg$f64 = (function peg$f64(digits, unit) {
+  const peg$f55 = (function peg$f55(head, tail) {    return expression(head, tail);  });
+  const peg$f56 = (function peg$f56() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
+  const peg$f57 = (function peg$f57(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f58 = (function peg$f58(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f59 = (function peg$f59(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f60 = (function peg$f60(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f61 = (function peg$f61() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
+  const peg$f62 = (function peg$f62(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f63 = (function peg$f63(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f64 = (function peg$f64(head, tail) {    return [head, ...tail];  });
+  const peg$f65 = (function peg$f65() {    return unitAhead(input, peg$currPos);  });
+  const peg$f66 = (function peg$f66(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f65 = (function peg$f65() {    return number(text(), location());  });
-  const peg$f66 = (function peg$f66() {    return number(text(), location());  });
   const peg$f67 = (function peg$f67() {    return number(text(), location());  });
-  const peg$f68 = (function peg$f68() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f69 = (function peg$f69(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f70 = (function peg$f70() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f71 = (function peg$f71(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f72 = (function peg$f72(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f73 = (function peg$f73(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f74 = (function peg$f74(head, tail) {
+  const peg$f68 = (function peg$f68() {    return number(text(), location());  });
+  const peg$f69 = (function peg$f69() {    return number(text(), location());  });
+  const peg$f70 = (function peg$f70() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f71 = (function peg$f71(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f72 = (function peg$f72() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f73 = (function peg$f73(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f74 = (function peg$f74(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f75 = (function peg$f75(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f76 = (function peg$f76(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f75 = (function peg$f75(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f76 = (function peg$f76(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f77 = (function peg$f77() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f78 = (function peg$f78() {
-    let c = input.charCodeAt(peg$currPos);
-    for (;;) {
-      while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
-      if (c !== 45 || !isLetter(input.charCodeAt(peg$currPos + 1))) return true;
-      peg$currPos += 2;
-      c = input.charCodeAt(peg$currPos);
-    }
-  });
-  const peg$f79 = (function peg$f79() {
+  const peg$f77 = (function peg$f77(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f78 = (function peg$f78(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f79 = (function peg$f79() {    return skipIdentifierRest();  });
+  const peg$f80 = (function peg$f80() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f81 = (function peg$f81() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f80 = (function peg$f80() {
+  const peg$f82 = (function peg$f82() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f81 = (function peg$f81() {
+  const peg$f83 = (function peg$f83() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f82 = (function peg$f82() {
+  const peg$f84 = (function peg$f84() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f83 = (function peg$f83() {
+  const peg$f85 = (function peg$f85() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f84 = (function peg$f84() {
+  const peg$f86 = (function peg$f86() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f85 = (function peg$f85() {
+  const peg$f87 = (function peg$f87() {
     if (peg$silentFails === 0) return false;
     let p = peg$currPos, c = input.charCodeAt(p);
     while (c === 32 || c === 9) c = input.charCodeAt(++p);
@@ -612,12 +618,18 @@ const peg$parse = (function peg$parse(input, options) {
     peg$currPos = p;
     return true;
   });
-  const peg$f86 = (function peg$f86() {
+  const peg$f88 = (function peg$f88() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f87 = (function peg$f87() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f89 = (function peg$f89() {
+    if (peg$silentFails === 0) return false;
+    let c = input.charCodeAt(peg$currPos);
+    while (c === 32 || c === 9 || c === 10 || c === 13 || c === 59) c = input.charCodeAt(++peg$currPos);
+    return c !== 35;
+  });
+  const peg$f90 = (function peg$f90() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -786,13 +798,23 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseBlank();
-    s2 = peg$parseTopStatementList();
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseBlank();
-      s4 = peg$parseEndOfInput();
-      if (s4 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f0(s2);
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseTopStatementList();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseBlank();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseEndOfInput();
+          if (s4 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f0(s2);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -845,20 +867,25 @@ const peg$parse = (function peg$parse(input, options) {
       s4 = peg$parseEndOfStatement();
       if (s4 !== peg$FAILED) {
         s5 = peg$parseBlank();
-        s6 = peg$currPos;
-        peg$silentFails++;
-        s7 = peg$parseStopHere();
-        peg$silentFails--;
-        if (s7 === peg$FAILED) {
-          s6 = undefined;
-        } else {
-          peg$currPos = s6;
-          s6 = peg$FAILED;
-        }
-        if (s6 !== peg$FAILED) {
-          s7 = peg$parseTopStatement();
-          if (s7 !== peg$FAILED) {
-            s3 = s7;
+        if (s5 !== peg$FAILED) {
+          s6 = peg$currPos;
+          peg$silentFails++;
+          s7 = peg$parseStopHere();
+          peg$silentFails--;
+          if (s7 === peg$FAILED) {
+            s6 = undefined;
+          } else {
+            peg$currPos = s6;
+            s6 = peg$FAILED;
+          }
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parseTopStatement();
+            if (s7 !== peg$FAILED) {
+              s3 = s7;
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -877,20 +904,25 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = peg$parseEndOfStatement();
         if (s4 !== peg$FAILED) {
           s5 = peg$parseBlank();
-          s6 = peg$currPos;
-          peg$silentFails++;
-          s7 = peg$parseStopHere();
-          peg$silentFails--;
-          if (s7 === peg$FAILED) {
-            s6 = undefined;
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseTopStatement();
-            if (s7 !== peg$FAILED) {
-              s3 = s7;
+          if (s5 !== peg$FAILED) {
+            s6 = peg$currPos;
+            peg$silentFails++;
+            s7 = peg$parseStopHere();
+            peg$silentFails--;
+            if (s7 === peg$FAILED) {
+              s6 = undefined;
+            } else {
+              peg$currPos = s6;
+              s6 = peg$FAILED;
+            }
+            if (s6 !== peg$FAILED) {
+              s7 = peg$parseTopStatement();
+              if (s7 !== peg$FAILED) {
+                s3 = s7;
+              } else {
+                peg$currPos = s3;
+                s3 = peg$FAILED;
+              }
             } else {
               peg$currPos = s3;
               s3 = peg$FAILED;
@@ -972,9 +1004,14 @@ const peg$parse = (function peg$parse(input, options) {
       s4 = peg$parseEndOfStatement();
       if (s4 !== peg$FAILED) {
         s5 = peg$parseBlank();
-        s6 = peg$parseStatement();
-        if (s6 !== peg$FAILED) {
-          s3 = s6;
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parseStatement();
+          if (s6 !== peg$FAILED) {
+            s3 = s6;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -989,9 +1026,14 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = peg$parseEndOfStatement();
         if (s4 !== peg$FAILED) {
           s5 = peg$parseBlank();
-          s6 = peg$parseStatement();
-          if (s6 !== peg$FAILED) {
-            s3 = s6;
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseStatement();
+            if (s6 !== peg$FAILED) {
+              s3 = s6;
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -1026,56 +1068,33 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     peg$silentFails++;
-    s0 = peg$currPos;
-    s1 = peg$parseSpacing();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parseComment();
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
-      s3 = peg$parseNewline();
-      if (s3 === peg$FAILED) {
-        if (input.charCodeAt(peg$currPos) === 59) {
-          s3 = peg$c0;
-          peg$currPos++;
-        } else {
-          s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e3); }
-        }
-      }
-      if (s3 !== peg$FAILED) {
-        s1 = [s1, s2, s3];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
+    peg$savedPos = peg$currPos;
+    s0 = peg$f7();
+    if (s0) {
+      s0 = undefined;
     } else {
-      peg$currPos = s0;
       s0 = peg$FAILED;
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$parseSpacing();
       if (s1 !== peg$FAILED) {
-        s2 = peg$currPos;
-        peg$silentFails++;
-        if (input.charCodeAt(peg$currPos) === 125) {
-          s3 = peg$c1;
-          peg$currPos++;
-        } else {
-          s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        s2 = peg$parseComment();
+        if (s2 === peg$FAILED) {
+          s2 = null;
         }
-        peg$silentFails--;
+        s3 = peg$parseNewline();
+        if (s3 === peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 59) {
+            s3 = peg$c0;
+            peg$currPos++;
+          } else {
+            s3 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e3); }
+          }
+        }
         if (s3 !== peg$FAILED) {
-          peg$currPos = s2;
-          s2 = undefined;
-        } else {
-          s2 = peg$FAILED;
-        }
-        if (s2 !== peg$FAILED) {
-          s1 = [s1, s2];
+          s1 = [s1, s2, s3];
           s0 = s1;
         } else {
           peg$currPos = s0;
@@ -1089,13 +1108,24 @@ const peg$parse = (function peg$parse(input, options) {
         s0 = peg$currPos;
         s1 = peg$parseSpacing();
         if (s1 !== peg$FAILED) {
-          s2 = peg$parseComment();
-          if (s2 === peg$FAILED) {
-            s2 = null;
+          s2 = peg$currPos;
+          peg$silentFails++;
+          if (input.charCodeAt(peg$currPos) === 125) {
+            s3 = peg$c1;
+            peg$currPos++;
+          } else {
+            s3 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e4); }
           }
-          s3 = peg$parseEndOfInput();
+          peg$silentFails--;
           if (s3 !== peg$FAILED) {
-            s1 = [s1, s2, s3];
+            peg$currPos = s2;
+            s2 = undefined;
+          } else {
+            s2 = peg$FAILED;
+          }
+          if (s2 !== peg$FAILED) {
+            s1 = [s1, s2];
             s0 = s1;
           } else {
             peg$currPos = s0;
@@ -1104,6 +1134,27 @@ const peg$parse = (function peg$parse(input, options) {
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$currPos;
+          s1 = peg$parseSpacing();
+          if (s1 !== peg$FAILED) {
+            s2 = peg$parseComment();
+            if (s2 === peg$FAILED) {
+              s2 = null;
+            }
+            s3 = peg$parseEndOfInput();
+            if (s3 !== peg$FAILED) {
+              s1 = [s1, s2, s3];
+              s0 = s1;
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         }
       }
     }
@@ -1135,7 +1186,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f7();
+    s1 = peg$f8();
     if (s1) {
       s1 = undefined;
     } else {
@@ -1222,7 +1273,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f8(s3);
+          s0 = peg$f9(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1256,7 +1307,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNumber();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f9(s3);
+          s0 = peg$f10(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1358,7 +1409,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
           }
           peg$savedPos = s0;
-          s0 = peg$f10(s3, s4);
+          s0 = peg$f11(s3, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1404,7 +1455,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f11();
+      s1 = peg$f12();
     }
     s0 = s1;
     peg$silentFails--;
@@ -1442,7 +1493,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f12(s3);
+          s0 = peg$f13(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1521,7 +1572,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f13(s5, s6);
+              s0 = peg$f14(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1567,7 +1618,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseWordBlock();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f14(s3, s5);
+              s0 = peg$f15(s3, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1623,7 +1674,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s7 = peg$parseValue();
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f15(s3, s7);
+                  s0 = peg$f16(s3, s7);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -1673,7 +1724,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseString();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f16(s3);
+          s0 = peg$f17(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1711,7 +1762,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseBlock();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f17(s3, s5);
+              s0 = peg$f18(s3, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1771,7 +1822,7 @@ const peg$parse = (function peg$parse(input, options) {
                     s9 = peg$parseBlock();
                     if (s9 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f18(s3, s7, s9);
+                      s0 = peg$f19(s3, s7, s9);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -1840,7 +1891,7 @@ const peg$parse = (function peg$parse(input, options) {
           s4 = peg$parseBlock();
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f19(s4);
+            s0 = peg$f20(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1944,7 +1995,7 @@ const peg$parse = (function peg$parse(input, options) {
             s6 = peg$parseBlock();
             if (s6 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f20(s3, s4, s6);
+              s0 = peg$f21(s3, s4, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1990,7 +2041,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseBlock();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f21(s3, s5);
+              s0 = peg$f22(s3, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2087,7 +2138,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f22(s3);
+          s0 = peg$f23(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2121,7 +2172,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f23(s3);
+          s0 = peg$f24(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2155,7 +2206,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseOrCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f24(s3);
+          s0 = peg$f25(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2194,19 +2245,24 @@ const peg$parse = (function peg$parse(input, options) {
             if (s5 !== peg$FAILED) {
               s6 = peg$currPos;
               s7 = peg$parseBlank();
-              if (input.startsWith(peg$c23, peg$currPos)) {
-                s8 = peg$c23;
-                peg$currPos += 4;
-              } else {
-                s8 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e29); }
-              }
-              if (s8 !== peg$FAILED) {
-                s9 = peg$parseSpacing();
-                if (s9 !== peg$FAILED) {
-                  s10 = peg$parseBlock();
-                  if (s10 !== peg$FAILED) {
-                    s6 = s10;
+              if (s7 !== peg$FAILED) {
+                if (input.startsWith(peg$c23, peg$currPos)) {
+                  s8 = peg$c23;
+                  peg$currPos += 4;
+                } else {
+                  s8 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e29); }
+                }
+                if (s8 !== peg$FAILED) {
+                  s9 = peg$parseSpacing();
+                  if (s9 !== peg$FAILED) {
+                    s10 = peg$parseBlock();
+                    if (s10 !== peg$FAILED) {
+                      s6 = s10;
+                    } else {
+                      peg$currPos = s6;
+                      s6 = peg$FAILED;
+                    }
                   } else {
                     peg$currPos = s6;
                     s6 = peg$FAILED;
@@ -2223,7 +2279,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f25(s3, s5, s6);
+              s0 = peg$f26(s3, s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2272,7 +2328,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f26(s1, s5);
+              s0 = peg$f27(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -2304,7 +2360,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseCommand();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f27(s1);
+      s1 = peg$f28(s1);
     }
     s0 = s1;
 
@@ -2324,19 +2380,29 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseBlank();
-      s3 = peg$parseStatementList();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseBlank();
-        if (input.charCodeAt(peg$currPos) === 125) {
-          s5 = peg$c1;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e4); }
-        }
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f28(s3);
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseStatementList();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseBlank();
+          if (s4 !== peg$FAILED) {
+            if (input.charCodeAt(peg$currPos) === 125) {
+              s5 = peg$c1;
+              peg$currPos++;
+            } else {
+              s5 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e4); }
+            }
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f29(s3);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2393,7 +2459,7 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = peg$parseDeviceName();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f29(s1, s4);
+          s0 = peg$f30(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2514,7 +2580,7 @@ const peg$parse = (function peg$parse(input, options) {
                 }
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f30(s1, s4);
+                  s0 = peg$f31(s1, s4);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -2624,7 +2690,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f31(s1, s2);
+            s0 = peg$f32(s1, s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2646,7 +2712,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f32();
+      s1 = peg$f33();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2654,7 +2720,7 @@ const peg$parse = (function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f33();
+        s1 = peg$f34();
       }
       s0 = s1;
     }
@@ -2753,7 +2819,7 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f34(s1, s2, s3, s4);
+      s0 = peg$f35(s1, s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2778,7 +2844,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f35();
+    s1 = peg$f36();
     if (s1) {
       s1 = undefined;
     } else {
@@ -2819,7 +2885,7 @@ const peg$parse = (function peg$parse(input, options) {
                 s7 = peg$parseValue();
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f36(s2, s7);
+                  s0 = peg$f37(s2, s7);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -2865,38 +2931,53 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseBlank();
-      s3 = [];
-      s4 = peg$currPos;
-      s5 = peg$parseWordItem();
-      if (s5 !== peg$FAILED) {
-        s6 = peg$parseBlank();
-        s4 = s5;
-      } else {
-        peg$currPos = s4;
-        s4 = peg$FAILED;
-      }
-      while (s4 !== peg$FAILED) {
-        s3.push(s4);
+      if (s2 !== peg$FAILED) {
+        s3 = [];
         s4 = peg$currPos;
         s5 = peg$parseWordItem();
         if (s5 !== peg$FAILED) {
           s6 = peg$parseBlank();
-          s4 = s5;
+          if (s6 !== peg$FAILED) {
+            s4 = s5;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
         } else {
           peg$currPos = s4;
           s4 = peg$FAILED;
         }
-      }
-      if (input.charCodeAt(peg$currPos) === 125) {
-        s4 = peg$c1;
-        peg$currPos++;
-      } else {
-        s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
-      }
-      if (s4 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f37(s3);
+        while (s4 !== peg$FAILED) {
+          s3.push(s4);
+          s4 = peg$currPos;
+          s5 = peg$parseWordItem();
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseBlank();
+            if (s6 !== peg$FAILED) {
+              s4 = s5;
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+        }
+        if (input.charCodeAt(peg$currPos) === 125) {
+          s4 = peg$c1;
+          peg$currPos++;
+        } else {
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        }
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f38(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2998,7 +3079,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f39(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3082,7 +3163,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f39(s1, s2);
+      s0 = peg$f40(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3108,7 +3189,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f40(s3);
+          s0 = peg$f41(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3251,7 +3332,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f41(s1, s5);
+              s0 = peg$f42(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3300,7 +3381,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f42();
+        s0 = peg$f43();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3373,7 +3454,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f43(s1, s2, s3);
+        s0 = peg$f44(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3390,7 +3471,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f44(s1);
+      s1 = peg$f45(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3466,7 +3547,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f45(s1, s2);
+        s0 = peg$f46(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3501,7 +3582,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f46();
+        s0 = peg$f47();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3532,7 +3613,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f47();
+          s0 = peg$f48();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3567,7 +3648,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f48(s1);
+                s0 = peg$f49(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3631,7 +3712,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s1, s2);
+      s0 = peg$f50(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3856,7 +3937,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3969,14 +4050,33 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseValue = (function peg$parseValue() {
-    let s0;
+    let s0, s1, s2;
 
-    s0 = peg$parseSetLiteral();
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseListLiteral();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseRangeOrExpression();
+    s0 = peg$currPos;
+    peg$savedPos = peg$currPos;
+    s1 = peg$f52();
+    if (s1) {
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseSetLiteral();
+      if (s2 === peg$FAILED) {
+        s2 = peg$parseListLiteral();
       }
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseRangeOrExpression();
     }
 
     return s0;
@@ -4012,7 +4112,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f53(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4051,7 +4151,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f52(s1, s2);
+      s0 = peg$f54(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4100,7 +4200,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f53(s1, s2);
+      s0 = peg$f55(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4119,7 +4219,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f54();
+    s1 = peg$f56();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4310,7 +4410,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f55(s3);
+          s0 = peg$f57(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4353,7 +4453,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f56(s3);
+            s0 = peg$f58(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4401,7 +4501,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f57(s3);
+              s0 = peg$f59(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4447,7 +4547,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f58(s3);
+                s0 = peg$f60(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4471,7 +4571,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         peg$savedPos = peg$currPos;
-        s1 = peg$f59();
+        s1 = peg$f61();
         if (s1) {
           s1 = undefined;
         } else {
@@ -4536,7 +4636,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f60(s3);
+            s0 = peg$f62(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4586,7 +4686,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f61(s3);
+            s0 = peg$f63(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4706,7 +4806,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f62(s1, s2);
+      s0 = peg$f64(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4721,7 +4821,7 @@ const peg$parse = (function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f63();
+    s1 = peg$f65();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4809,7 +4909,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f64(s2, s3);
+            s0 = peg$f66(s2, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4879,7 +4979,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f65();
+            s0 = peg$f67();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4937,7 +5037,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f66();
+              s0 = peg$f68();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4978,7 +5078,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f67();
+              s0 = peg$f69();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5026,7 +5126,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f68();
+          s0 = peg$f70();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5064,7 +5164,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f69(s2);
+          s0 = peg$f71(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5090,7 +5190,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f70();
+          s0 = peg$f72();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5135,7 +5235,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f71(s2);
+          s0 = peg$f73(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5163,7 +5263,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f72(s2);
+            s0 = peg$f74(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5214,7 +5314,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f73(s2);
+        s0 = peg$f75(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5245,7 +5345,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f74(s1, s2);
+      s0 = peg$f76(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5269,7 +5369,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f75(s2);
+        s0 = peg$f77(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5303,7 +5403,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f76(s3);
+                s0 = peg$f78(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5334,12 +5434,24 @@ const peg$parse = (function peg$parse(input, options) {
 
     peg$silentFails++;
     s0 = peg$currPos;
-    s1 = peg$parseIdentifierStart();
+    s1 = input.charAt(peg$currPos);
+    if (peg$r12.test(s1)) {
+      peg$currPos++;
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+    }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseIdentifierRest();
+      peg$savedPos = peg$currPos;
+      s2 = peg$f79();
+      if (s2) {
+        s2 = undefined;
+      } else {
+        s2 = peg$FAILED;
+      }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f77();
+        s0 = peg$f80();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5385,49 +5497,7 @@ const peg$parse = (function peg$parse(input, options) {
     return s0;
   });
 
-  const peg$parseIdentifierRest = (function peg$parseIdentifierRest() {
-    let s0;
-
-    peg$savedPos = peg$currPos;
-    s0 = peg$f78();
-    if (s0) {
-      s0 = undefined;
-    } else {
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  });
-
   const peg$parseIdentifierPartsRest = (function peg$parseIdentifierPartsRest() {
-    let s0;
-
-    peg$savedPos = peg$currPos;
-    s0 = peg$f79();
-    if (s0) {
-      s0 = undefined;
-    } else {
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  });
-
-  const peg$parseDecimalRest = (function peg$parseDecimalRest() {
-    let s0;
-
-    peg$savedPos = peg$currPos;
-    s0 = peg$f80();
-    if (s0) {
-      s0 = undefined;
-    } else {
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  });
-
-  const peg$parseHexRest = (function peg$parseHexRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5441,7 +5511,7 @@ const peg$parse = (function peg$parse(input, options) {
     return s0;
   });
 
-  const peg$parseBinaryRest = (function peg$parseBinaryRest() {
+  const peg$parseDecimalRest = (function peg$parseDecimalRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5455,7 +5525,7 @@ const peg$parse = (function peg$parse(input, options) {
     return s0;
   });
 
-  const peg$parseStringPlain = (function peg$parseStringPlain() {
+  const peg$parseHexRest = (function peg$parseHexRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5469,7 +5539,7 @@ const peg$parse = (function peg$parse(input, options) {
     return s0;
   });
 
-  const peg$parseCommentRest = (function peg$parseCommentRest() {
+  const peg$parseBinaryRest = (function peg$parseBinaryRest() {
     let s0;
 
     peg$savedPos = peg$currPos;
@@ -5483,11 +5553,39 @@ const peg$parse = (function peg$parse(input, options) {
     return s0;
   });
 
+  const peg$parseStringPlain = (function peg$parseStringPlain() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f85();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  });
+
+  const peg$parseCommentRest = (function peg$parseCommentRest() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f86();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  });
+
   const peg$parseSpacing = (function peg$parseSpacing() {
     let s0, s1, s2;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f85();
+    s0 = peg$f87();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5548,7 +5646,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f86();
+    s0 = peg$f88();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5617,31 +5715,15 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$parseBlank = (function peg$parseBlank() {
     let s0, s1;
 
-    s0 = [];
-    s1 = input.charAt(peg$currPos);
-    if (peg$r14.test(s1)) {
-      peg$currPos++;
+    peg$savedPos = peg$currPos;
+    s0 = peg$f89();
+    if (s0) {
+      s0 = undefined;
     } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      s0 = peg$FAILED;
     }
-    if (s1 === peg$FAILED) {
-      s1 = peg$parseNewline();
-      if (s1 === peg$FAILED) {
-        s1 = peg$parseComment();
-        if (s1 === peg$FAILED) {
-          if (input.charCodeAt(peg$currPos) === 59) {
-            s1 = peg$c0;
-            peg$currPos++;
-          } else {
-            s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e3); }
-          }
-        }
-      }
-    }
-    while (s1 !== peg$FAILED) {
-      s0.push(s1);
+    if (s0 === peg$FAILED) {
+      s0 = [];
       s1 = input.charAt(peg$currPos);
       if (peg$r14.test(s1)) {
         peg$currPos++;
@@ -5660,6 +5742,31 @@ const peg$parse = (function peg$parse(input, options) {
             } else {
               s1 = peg$FAILED;
               if (peg$silentFails === 0) { peg$fail(peg$e3); }
+            }
+          }
+        }
+      }
+      while (s1 !== peg$FAILED) {
+        s0.push(s1);
+        s1 = input.charAt(peg$currPos);
+        if (peg$r14.test(s1)) {
+          peg$currPos++;
+        } else {
+          s1 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e91); }
+        }
+        if (s1 === peg$FAILED) {
+          s1 = peg$parseNewline();
+          if (s1 === peg$FAILED) {
+            s1 = peg$parseComment();
+            if (s1 === peg$FAILED) {
+              if (input.charCodeAt(peg$currPos) === 59) {
+                s1 = peg$c0;
+                peg$currPos++;
+              } else {
+                s1 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e3); }
+              }
             }
           }
         }
@@ -5685,7 +5792,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f87();
+        s0 = peg$f90();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5762,6 +5869,18 @@ function peg$computePosDetails(pos) {
 // keeps no bindings: its runs are parsed again when a statement is read, so
 // they are short: a read parses at most SKIM_RUN statements again.
 const lazy = options.lazy === true;
+
+// IdentifierPart* ("-" [A-Za-z] IdentifierPart*)*: moves peg$currPos past the
+// rest of a name (Identifier); always matches.
+function skipIdentifierRest() {
+  let c = input.charCodeAt(peg$currPos);
+  for (;;) {
+    while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
+    if (c !== 45 || !isLetter(input.charCodeAt(peg$currPos + 1))) return true;
+    peg$currPos += 2;
+    c = input.charCodeAt(peg$currPos);
+  }
+}
 const SKIM_RUN = lazy ? 256 : 4096;
 const stopAt = options.stopAt ?? Infinity;
 const NO_BINDS = Object.freeze([]); // and no spans
