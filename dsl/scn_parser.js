@@ -513,104 +513,108 @@ const peg$parse = (function peg$parse(input, options) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   });
   const peg$f38 = (function peg$f38(items) {    return { kind: "words", items, loc: location() };  });
-  const peg$f39 = (function peg$f39(head, tail) {
+  const peg$f39 = (function peg$f39() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
+  const peg$f40 = (function peg$f40(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   });
-  const peg$f40 = (function peg$f40(head, tail) {
+  const peg$f41 = (function peg$f41(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   });
-  const peg$f41 = (function peg$f41(operand) {    return { kind: "not", operand, loc: location() };  });
-  const peg$f42 = (function peg$f42(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
-  const peg$f43 = (function peg$f43() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
-  const peg$f44 = (function peg$f44(values, count, order) {
+  const peg$f42 = (function peg$f42(operand) {    return { kind: "not", operand, loc: location() };  });
+  const peg$f43 = (function peg$f43(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
+  const peg$f44 = (function peg$f44() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
+  const peg$f45 = (function peg$f45(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   });
-  const peg$f45 = (function peg$f45(list) {    return list.items;  });
-  const peg$f46 = (function peg$f46(head, tail) {    return [head, ...tail];  });
-  const peg$f47 = (function peg$f47() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
-  const peg$f48 = (function peg$f48() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
-  const peg$f49 = (function peg$f49(value) {    return { value, loc: location() };  });
-  const peg$f50 = (function peg$f50(left, right) {
+  const peg$f46 = (function peg$f46(list) {    return list.items;  });
+  const peg$f47 = (function peg$f47(head, tail) {    return [head, ...tail];  });
+  const peg$f48 = (function peg$f48() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
+  const peg$f49 = (function peg$f49() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
+  const peg$f50 = (function peg$f50(value) {    return { value, loc: location() };  });
+  const peg$f51 = (function peg$f51(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   });
-  const peg$f51 = (function peg$f51(head, tail) {
+  const peg$f52 = (function peg$f52(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   });
-  const peg$f52 = (function peg$f52() {    return peg$silentFails === 0 || isBracket(input.charCodeAt(peg$currPos));  });
-  const peg$f53 = (function peg$f53(from, to) {
-    return to ? { kind: "range", from, to, loc: location() } : from;
-  });
+  const peg$f53 = (function peg$f53() {    return peg$silentFails === 0 || isBracket(input.charCodeAt(peg$currPos));  });
   const peg$f54 = (function peg$f54(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f55 = (function peg$f55(head, tail) {    return expression(head, tail);  });
-  const peg$f56 = (function peg$f56() {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
-  const peg$f57 = (function peg$f57(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
-  const peg$f58 = (function peg$f58(operand) {    return { kind: "neg", operand, loc: location() };  });
-  const peg$f59 = (function peg$f59(expr) {    return { kind: "paren", expr, loc: location() };  });
-  const peg$f60 = (function peg$f60(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f61 = (function peg$f61() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
-  const peg$f62 = (function peg$f62(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f63 = (function peg$f63(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f64 = (function peg$f64(head, tail) {    return [head, ...tail];  });
-  const peg$f65 = (function peg$f65() {    return unitAhead(input, peg$currPos);  });
-  const peg$f66 = (function peg$f66(digits, unit) {
+  const peg$f55 = (function peg$f55(from, to) {
+    return to ? { kind: "range", from, to, loc: location() } : from;
+  });
+  const peg$f56 = (function peg$f56(head) {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
+  const peg$f57 = (function peg$f57(head, tail) {
+    return expression(head, tail);
+  });
+  const peg$f58 = (function peg$f58(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f59 = (function peg$f59(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f60 = (function peg$f60(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f61 = (function peg$f61(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f62 = (function peg$f62() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
+  const peg$f63 = (function peg$f63() {    return peg$silentFails === 0 || unitAhead(input, peg$currPos);  });
+  const peg$f64 = (function peg$f64(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f65 = (function peg$f65(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f66 = (function peg$f66(head, tail) {    return [head, ...tail];  });
+  const peg$f67 = (function peg$f67() {    return unitAhead(input, peg$currPos);  });
+  const peg$f68 = (function peg$f68(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f67 = (function peg$f67() {    return number(text(), location());  });
-  const peg$f68 = (function peg$f68() {    return number(text(), location());  });
   const peg$f69 = (function peg$f69() {    return number(text(), location());  });
-  const peg$f70 = (function peg$f70() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f71 = (function peg$f71(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f72 = (function peg$f72() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f73 = (function peg$f73(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f74 = (function peg$f74(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f75 = (function peg$f75(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f76 = (function peg$f76(head, tail) {
+  const peg$f70 = (function peg$f70() {    return number(text(), location());  });
+  const peg$f71 = (function peg$f71() {    return number(text(), location());  });
+  const peg$f72 = (function peg$f72() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f73 = (function peg$f73(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f74 = (function peg$f74() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f75 = (function peg$f75(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f76 = (function peg$f76(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f77 = (function peg$f77(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f78 = (function peg$f78(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f77 = (function peg$f77(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f78 = (function peg$f78(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f79 = (function peg$f79() {    return skipIdentifierRest();  });
-  const peg$f80 = (function peg$f80() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f81 = (function peg$f81() {
+  const peg$f79 = (function peg$f79(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f80 = (function peg$f80(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f81 = (function peg$f81() {    return skipIdentifierRest();  });
+  const peg$f82 = (function peg$f82() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f83 = (function peg$f83() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f82 = (function peg$f82() {
+  const peg$f84 = (function peg$f84() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f83 = (function peg$f83() {
+  const peg$f85 = (function peg$f85() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f84 = (function peg$f84() {
+  const peg$f86 = (function peg$f86() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f85 = (function peg$f85() {
+  const peg$f87 = (function peg$f87() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f86 = (function peg$f86() {
+  const peg$f88 = (function peg$f88() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f87 = (function peg$f87() {
+  const peg$f89 = (function peg$f89() {
     if (peg$silentFails === 0) return false;
     let p = peg$currPos, c = input.charCodeAt(p);
     while (c === 32 || c === 9) c = input.charCodeAt(++p);
@@ -618,18 +622,26 @@ const peg$parse = (function peg$parse(input, options) {
     peg$currPos = p;
     return true;
   });
-  const peg$f88 = (function peg$f88() {
+  const peg$f90 = (function peg$f90() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f89 = (function peg$f89() {
+  const peg$f91 = (function peg$f91() {
+    let p = peg$currPos, c = input.charCodeAt(p);
+    if (c !== 32 && c !== 9) return false;
+    do c = input.charCodeAt(++p); while (c === 32 || c === 9);
+    if (c === 92) return false;
+    peg$currPos = p;
+    return true;
+  });
+  const peg$f92 = (function peg$f92() {
     if (peg$silentFails === 0) return false;
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9 || c === 10 || c === 13 || c === 59) c = input.charCodeAt(++peg$currPos);
     return c !== 35;
   });
-  const peg$f90 = (function peg$f90() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f93 = (function peg$f93() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2829,18 +2841,7 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseArgument = (function peg$parseArgument() {
-    let s0;
-
-    s0 = peg$parseKeyValue();
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseValue();
-    }
-
-    return s0;
-  });
-
-  const peg$parseKeyValue = (function peg$parseKeyValue() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
+    let s0, s1, s2;
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
@@ -2851,45 +2852,63 @@ const peg$parse = (function peg$parse(input, options) {
       s1 = peg$FAILED;
     }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseIdentifier();
+      s2 = peg$parseKeyValue();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseSpacing();
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseValue();
+    }
+
+    return s0;
+  });
+
+  const peg$parseKeyValue = (function peg$parseKeyValue() {
+    let s0, s1, s2, s3, s4, s5, s6;
+
+    s0 = peg$currPos;
+    s1 = peg$parseIdentifier();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseSpacing();
+      if (s2 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 61) {
+          s3 = peg$c13;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e18); }
+        }
         if (s3 !== peg$FAILED) {
+          s4 = peg$currPos;
+          peg$silentFails++;
           if (input.charCodeAt(peg$currPos) === 61) {
-            s4 = peg$c13;
+            s5 = peg$c13;
             peg$currPos++;
           } else {
-            s4 = peg$FAILED;
+            s5 = peg$FAILED;
             if (peg$silentFails === 0) { peg$fail(peg$e18); }
           }
+          peg$silentFails--;
+          if (s5 === peg$FAILED) {
+            s4 = undefined;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
           if (s4 !== peg$FAILED) {
-            s5 = peg$currPos;
-            peg$silentFails++;
-            if (input.charCodeAt(peg$currPos) === 61) {
-              s6 = peg$c13;
-              peg$currPos++;
-            } else {
-              s6 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e18); }
-            }
-            peg$silentFails--;
-            if (s6 === peg$FAILED) {
-              s5 = undefined;
-            } else {
-              peg$currPos = s5;
-              s5 = peg$FAILED;
-            }
+            s5 = peg$parseSpacing();
             if (s5 !== peg$FAILED) {
-              s6 = peg$parseSpacing();
+              s6 = peg$parseValue();
               if (s6 !== peg$FAILED) {
-                s7 = peg$parseValue();
-                if (s7 !== peg$FAILED) {
-                  peg$savedPos = s0;
-                  s0 = peg$f37(s2, s7);
-                } else {
-                  peg$currPos = s0;
-                  s0 = peg$FAILED;
-                }
+                peg$savedPos = s0;
+                s0 = peg$f37(s1, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -2991,9 +3010,28 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseWordItem = (function peg$parseWordItem() {
-    let s0;
+    let s0, s1, s2;
 
-    s0 = peg$parseKeyValue();
+    s0 = peg$currPos;
+    peg$savedPos = peg$currPos;
+    s1 = peg$f39();
+    if (s1) {
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseKeyValue();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
     if (s0 === peg$FAILED) {
       s0 = peg$parseWordBlock();
       if (s0 === peg$FAILED) {
@@ -3079,7 +3117,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f39(s1, s2);
+      s0 = peg$f40(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3163,7 +3201,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f40(s1, s2);
+      s0 = peg$f41(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3189,7 +3227,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f41(s3);
+          s0 = peg$f42(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3332,7 +3370,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f42(s1, s5);
+              s0 = peg$f43(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3381,7 +3419,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f43();
+        s0 = peg$f44();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3454,7 +3492,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f44(s1, s2, s3);
+        s0 = peg$f45(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3471,7 +3509,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f45(s1);
+      s1 = peg$f46(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3547,7 +3585,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f46(s1, s2);
+        s0 = peg$f47(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3582,7 +3620,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f47();
+        s0 = peg$f48();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3613,7 +3651,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f48();
+          s0 = peg$f49();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3648,7 +3686,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f49(s1);
+                s0 = peg$f50(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3712,7 +3750,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f50(s1, s2);
+      s0 = peg$f51(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3937,7 +3975,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4054,7 +4092,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f52();
+    s1 = peg$f53();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4112,7 +4150,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f53(s1, s2);
+      s0 = peg$f54(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4151,7 +4189,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f54(s1, s2);
+      s0 = peg$f55(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4161,7 +4199,7 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseExpression = (function peg$parseExpression() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4, s5, s6;
 
     peg$silentFails++;
     s0 = peg$currPos;
@@ -4169,11 +4207,23 @@ const peg$parse = (function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
-      s4 = peg$parseBinaryOp();
+      peg$savedPos = peg$currPos;
+      s4 = peg$f56(s1);
+      if (s4) {
+        s4 = undefined;
+      } else {
+        s4 = peg$FAILED;
+      }
       if (s4 !== peg$FAILED) {
-        s5 = peg$parseUnary();
+        s5 = peg$parseBinaryOp();
         if (s5 !== peg$FAILED) {
-          s3 = [ s4, s5 ];
+          s6 = peg$parseUnary();
+          if (s6 !== peg$FAILED) {
+            s3 = [ s5, s6 ];
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -4185,11 +4235,23 @@ const peg$parse = (function peg$parse(input, options) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = peg$currPos;
-        s4 = peg$parseBinaryOp();
+        peg$savedPos = peg$currPos;
+        s4 = peg$f56(s1);
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
         if (s4 !== peg$FAILED) {
-          s5 = peg$parseUnary();
+          s5 = peg$parseBinaryOp();
           if (s5 !== peg$FAILED) {
-            s3 = [ s4, s5 ];
+            s6 = peg$parseUnary();
+            if (s6 !== peg$FAILED) {
+              s3 = [ s5, s6 ];
+            } else {
+              peg$currPos = s3;
+              s3 = peg$FAILED;
+            }
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -4200,7 +4262,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f55(s1, s2);
+      s0 = peg$f57(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4215,33 +4277,6 @@ const peg$parse = (function peg$parse(input, options) {
   });
 
   const peg$parseBinaryOp = (function peg$parseBinaryOp() {
-    let s0, s1, s2;
-
-    s0 = peg$currPos;
-    peg$savedPos = peg$currPos;
-    s1 = peg$f56();
-    if (s1) {
-      s1 = undefined;
-    } else {
-      s1 = peg$FAILED;
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parseBinaryOpParts();
-      if (s2 !== peg$FAILED) {
-        s0 = s2;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  });
-
-  const peg$parseBinaryOpParts = (function peg$parseBinaryOpParts() {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
@@ -4410,7 +4445,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f57(s3);
+          s0 = peg$f58(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4453,7 +4488,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f58(s3);
+            s0 = peg$f59(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4501,7 +4536,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f59(s3);
+              s0 = peg$f60(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4547,7 +4582,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f60(s3);
+                s0 = peg$f61(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4571,14 +4606,33 @@ const peg$parse = (function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         peg$savedPos = peg$currPos;
-        s1 = peg$f61();
+        s1 = peg$f62();
         if (s1) {
           s1 = undefined;
         } else {
           s1 = peg$FAILED;
         }
         if (s1 !== peg$FAILED) {
-          s2 = peg$parseDuration();
+          s2 = peg$currPos;
+          peg$savedPos = peg$currPos;
+          s3 = peg$f63();
+          if (s3) {
+            s3 = undefined;
+          } else {
+            s3 = peg$FAILED;
+          }
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parseDuration();
+            if (s4 !== peg$FAILED) {
+              s2 = s4;
+            } else {
+              peg$currPos = s2;
+              s2 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
           if (s2 === peg$FAILED) {
             s2 = peg$parseNumber();
             if (s2 === peg$FAILED) {
@@ -4636,7 +4690,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f62(s3);
+            s0 = peg$f64(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4686,7 +4740,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f63(s3);
+            s0 = peg$f65(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4806,7 +4860,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f64(s1, s2);
+      s0 = peg$f66(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4821,7 +4875,7 @@ const peg$parse = (function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f65();
+    s1 = peg$f67();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4909,7 +4963,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f66(s2, s3);
+            s0 = peg$f68(s2, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4979,7 +5033,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f67();
+            s0 = peg$f69();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5037,7 +5091,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f68();
+              s0 = peg$f70();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5078,7 +5132,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f69();
+              s0 = peg$f71();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5126,7 +5180,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f70();
+          s0 = peg$f72();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5164,7 +5218,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f71(s2);
+          s0 = peg$f73(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5190,7 +5244,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f72();
+          s0 = peg$f74();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5235,7 +5289,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f73(s2);
+          s0 = peg$f75(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5263,7 +5317,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f74(s2);
+            s0 = peg$f76(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5314,7 +5368,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f75(s2);
+        s0 = peg$f77(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5345,7 +5399,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f76(s1, s2);
+      s0 = peg$f78(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5369,7 +5423,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f77(s2);
+        s0 = peg$f79(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5403,7 +5457,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f78(s3);
+                s0 = peg$f80(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5443,7 +5497,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s2 = peg$f79();
+      s2 = peg$f81();
       if (s2) {
         s2 = undefined;
       } else {
@@ -5451,7 +5505,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f80();
+        s0 = peg$f82();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5501,7 +5555,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f81();
+    s0 = peg$f83();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5515,7 +5569,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f82();
+    s0 = peg$f84();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5529,7 +5583,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f83();
+    s0 = peg$f85();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5543,7 +5597,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f84();
+    s0 = peg$f86();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5557,7 +5611,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f85();
+    s0 = peg$f87();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5571,7 +5625,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f86();
+    s0 = peg$f88();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5585,7 +5639,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f87();
+    s0 = peg$f89();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5646,7 +5700,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f88();
+    s0 = peg$f90();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5660,48 +5714,57 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2, s3;
 
     peg$silentFails++;
-    s0 = peg$currPos;
-    s1 = input.charAt(peg$currPos);
-    if (peg$r14.test(s1)) {
-      peg$currPos++;
+    peg$savedPos = peg$currPos;
+    s0 = peg$f91();
+    if (s0) {
+      s0 = undefined;
     } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      s0 = peg$FAILED;
     }
-    if (s1 === peg$FAILED) {
-      s1 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 92) {
-        s2 = peg$c62;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = input.charAt(peg$currPos);
+      if (peg$r14.test(s1)) {
         peg$currPos++;
       } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e82); }
+        s1 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e91); }
       }
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseNewline();
-        if (s3 !== peg$FAILED) {
-          s2 = [s2, s3];
-          s1 = s2;
+      if (s1 === peg$FAILED) {
+        s1 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 92) {
+          s2 = peg$c62;
+          peg$currPos++;
+        } else {
+          s2 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e82); }
+        }
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseNewline();
+          if (s3 !== peg$FAILED) {
+            s2 = [s2, s3];
+            s1 = s2;
+          } else {
+            peg$currPos = s1;
+            s1 = peg$FAILED;
+          }
         } else {
           peg$currPos = s1;
           s1 = peg$FAILED;
         }
-      } else {
-        peg$currPos = s1;
-        s1 = peg$FAILED;
       }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parseSpacing();
-      if (s2 !== peg$FAILED) {
-        s0 = s2;
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parseSpacing();
+        if (s2 !== peg$FAILED) {
+          s0 = s2;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
       }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
     }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
@@ -5716,7 +5779,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f89();
+    s0 = peg$f92();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5792,7 +5855,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f90();
+        s0 = peg$f93();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
