@@ -79,6 +79,15 @@ function isBracket(c) {
   return c === 123 || c === 91;
 }
 
+// Whether `pos` holds a name then a dot (VmPrefix). The scan takes "-"
+// anywhere in the name, as keyValueAhead's does.
+function nameThenDot(input, pos) {
+  let c = input.charCodeAt(pos);
+  if (!isNameStart(c)) return false;
+  do c = input.charCodeAt(++pos); while (isIdentifierPart(c) || c === 45);
+  return c === 46;
+}
+
 // Whether Duration could match at `pos`: a digit, digits and underscores,
 // then the first letter of a unit (ns, us, ms, s).
 function unitAhead(input, pos) {
@@ -488,133 +497,136 @@ const peg$parse = (function peg$parse(input, options) {
   const peg$f27 = (function peg$f27(actor, body) {    return { kind: "action", actor, body, loc: location() };  });
   const peg$f28 = (function peg$f28(command) {    return { kind: "do", command, loc: location() };  });
   const peg$f29 = (function peg$f29(body) {    return body;  });
-  const peg$f30 = (function peg$f30(vm, device) {
+  const peg$f30 = (function peg$f30() {    return peg$silentFails === 0 || nameThenDot(input, peg$currPos);  });
+  const peg$f31 = (function peg$f31(vm, device) {
     return vm
       ? { kind: "actor", name: "device", device, vm: vm.name, loc: location() }
       : { kind: "actor", name: "device", device, loc: location() };
   });
-  const peg$f31 = (function peg$f31(vm, index) {
+  const peg$f32 = (function peg$f32() {    return peg$silentFails === 0 || nameThenDot(input, peg$currPos);  });
+  const peg$f33 = (function peg$f33(vm, index) {
     return vm
       ? { kind: "actor", name: "vcpu", index, vm: vm.name, loc: location() }
       : { kind: "actor", name: "vcpu", index, loc: location() };
   });
-  const peg$f32 = (function peg$f32(vm, name) {
+  const peg$f34 = (function peg$f34() {    return peg$silentFails === 0 || nameThenDot(input, peg$currPos);  });
+  const peg$f35 = (function peg$f35(vm, name) {
     return vm
       ? { kind: "actor", name: name.name, vm: vm.name, loc: location() }
       : { kind: "actor", name: name.name, loc: location() };
   });
-  const peg$f33 = (function peg$f33() {    return text();  });
-  const peg$f34 = (function peg$f34() {    return text();  });
-  const peg$f35 = (function peg$f35(head, tail, block, bind) {
+  const peg$f36 = (function peg$f36() {    return text();  });
+  const peg$f37 = (function peg$f37() {    return text();  });
+  const peg$f38 = (function peg$f38(head, tail, block, bind) {
     return { kind: "command", args: [head, ...tail], block: block ?? undefined, bind: bind ?? undefined, loc: location() };
   });
-  const peg$f36 = (function peg$f36() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
-  const peg$f37 = (function peg$f37(key, value) {
+  const peg$f39 = (function peg$f39() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
+  const peg$f40 = (function peg$f40(key, value) {
     return { kind: "kv", key: key.name, keyLoc: key.loc, value, loc: location() };
   });
-  const peg$f38 = (function peg$f38(items) {    return { kind: "words", items, loc: location() };  });
-  const peg$f39 = (function peg$f39() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
-  const peg$f40 = (function peg$f40(head, tail) {
+  const peg$f41 = (function peg$f41(items) {    return { kind: "words", items, loc: location() };  });
+  const peg$f42 = (function peg$f42() {    return peg$silentFails === 0 || keyValueAhead(input, peg$currPos);  });
+  const peg$f43 = (function peg$f43(head, tail) {
     return tail.reduce((left, right) => ({ kind: "or", left, right, loc: location() }), head);
   });
-  const peg$f41 = (function peg$f41(head, tail) {
+  const peg$f44 = (function peg$f44(head, tail) {
     return tail.reduce((left, right) => ({ kind: "and", left, right, loc: location() }), head);
   });
-  const peg$f42 = (function peg$f42(operand) {    return { kind: "not", operand, loc: location() };  });
-  const peg$f43 = (function peg$f43(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
-  const peg$f44 = (function peg$f44() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
-  const peg$f45 = (function peg$f45(values, count, order) {
+  const peg$f45 = (function peg$f45(operand) {    return { kind: "not", operand, loc: location() };  });
+  const peg$f46 = (function peg$f46(actor, spec) {    return { kind: "took", actor, spec, loc: location() };  });
+  const peg$f47 = (function peg$f47() {    return { nothing: true, values: [], inOrder: false, loc: location() };  });
+  const peg$f48 = (function peg$f48(values, count, order) {
     return { nothing: false, values, count: count ?? undefined, inOrder: order !== null, loc: location() };
   });
-  const peg$f46 = (function peg$f46(list) {    return list.items;  });
-  const peg$f47 = (function peg$f47(head, tail) {    return [head, ...tail];  });
-  const peg$f48 = (function peg$f48() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
-  const peg$f49 = (function peg$f49() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
-  const peg$f50 = (function peg$f50(value) {    return { value, loc: location() };  });
-  const peg$f51 = (function peg$f51(left, right) {
+  const peg$f49 = (function peg$f49(list) {    return list.items;  });
+  const peg$f50 = (function peg$f50(head, tail) {    return [head, ...tail];  });
+  const peg$f51 = (function peg$f51() {    return { value: { kind: "number", value: 1n, text: "1", loc: location() }, loc: location() };  });
+  const peg$f52 = (function peg$f52() {    return { value: { kind: "number", value: 2n, text: "2", loc: location() }, loc: location() };  });
+  const peg$f53 = (function peg$f53(value) {    return { value, loc: location() };  });
+  const peg$f54 = (function peg$f54(left, right) {
     return right
       ? { kind: "compare", op: right[0], left, right: right[1], loc: location() }
       : { kind: "truthy", operand: left, loc: location() };
   });
-  const peg$f52 = (function peg$f52(head, tail) {
+  const peg$f55 = (function peg$f55(head, tail) {
     return tail.length === 0 && head.kind !== "kv"
       ? { kind: "value", value: head, loc: location() }
       : { kind: "query", args: [head, ...tail], loc: location() };
   });
-  const peg$f53 = (function peg$f53() {    return peg$silentFails === 0 || isBracket(input.charCodeAt(peg$currPos));  });
-  const peg$f54 = (function peg$f54(from, to) {
+  const peg$f56 = (function peg$f56() {    return peg$silentFails === 0 || isBracket(input.charCodeAt(peg$currPos));  });
+  const peg$f57 = (function peg$f57(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f55 = (function peg$f55(from, to) {
+  const peg$f58 = (function peg$f58(from, to) {
     return to ? { kind: "range", from, to, loc: location() } : from;
   });
-  const peg$f56 = (function peg$f56(head) {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
-  const peg$f57 = (function peg$f57(head, tail) {
+  const peg$f59 = (function peg$f59(head) {    return peg$silentFails === 0 || operatorAhead(input, peg$currPos);  });
+  const peg$f60 = (function peg$f60(head, tail) {
     return expression(head, tail);
   });
-  const peg$f58 = (function peg$f58(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
-  const peg$f59 = (function peg$f59(operand) {    return { kind: "neg", operand, loc: location() };  });
-  const peg$f60 = (function peg$f60(expr) {    return { kind: "paren", expr, loc: location() };  });
-  const peg$f61 = (function peg$f61(condition) {    return { kind: "condition", condition, loc: location() };  });
-  const peg$f62 = (function peg$f62() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
-  const peg$f63 = (function peg$f63() {    return peg$silentFails === 0 || unitAhead(input, peg$currPos);  });
-  const peg$f64 = (function peg$f64(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
-  const peg$f65 = (function peg$f65(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
-  const peg$f66 = (function peg$f66(head, tail) {    return [head, ...tail];  });
-  const peg$f67 = (function peg$f67() {    return unitAhead(input, peg$currPos);  });
-  const peg$f68 = (function peg$f68(digits, unit) {
+  const peg$f61 = (function peg$f61(operand) {    return { kind: "unary", op: "~", operand, loc: location() };  });
+  const peg$f62 = (function peg$f62(operand) {    return { kind: "neg", operand, loc: location() };  });
+  const peg$f63 = (function peg$f63(expr) {    return { kind: "paren", expr, loc: location() };  });
+  const peg$f64 = (function peg$f64(condition) {    return { kind: "condition", condition, loc: location() };  });
+  const peg$f65 = (function peg$f65() {    return peg$silentFails === 0 || !isNameStart(input.charCodeAt(peg$currPos));  });
+  const peg$f66 = (function peg$f66() {    return peg$silentFails === 0 || unitAhead(input, peg$currPos);  });
+  const peg$f67 = (function peg$f67(items) {    return { kind: "set", items: items ?? [], loc: location() };  });
+  const peg$f68 = (function peg$f68(items) {    return { kind: "list", items: items ?? [], loc: location() };  });
+  const peg$f69 = (function peg$f69(head, tail) {    return [head, ...tail];  });
+  const peg$f70 = (function peg$f70() {    return unitAhead(input, peg$currPos);  });
+  const peg$f71 = (function peg$f71(digits, unit) {
     const n = Number(digits.replace(/_/g, "")) * UNITS[unit];
     return { kind: "duration", ns: n, text: text(), loc: location() };
   });
-  const peg$f69 = (function peg$f69() {    return number(text(), location());  });
-  const peg$f70 = (function peg$f70() {    return number(text(), location());  });
-  const peg$f71 = (function peg$f71() {    return number(text(), location());  });
-  const peg$f72 = (function peg$f72() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
-  const peg$f73 = (function peg$f73(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
-  const peg$f74 = (function peg$f74() {    error('unterminated string: close it with " on the same line');  });
-  const peg$f75 = (function peg$f75(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
-  const peg$f76 = (function peg$f76(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
-  const peg$f77 = (function peg$f77(name) {    return { kind: "var", name: intern(name), loc: location() };  });
-  const peg$f78 = (function peg$f78(head, tail) {
+  const peg$f72 = (function peg$f72() {    return number(text(), location());  });
+  const peg$f73 = (function peg$f73() {    return number(text(), location());  });
+  const peg$f74 = (function peg$f74() {    return number(text(), location());  });
+  const peg$f75 = (function peg$f75() {    return { kind: "string", value: text().slice(1, -1), loc: location() };  });
+  const peg$f76 = (function peg$f76(chars) {    return { kind: "string", value: chars.join(""), loc: location() };  });
+  const peg$f77 = (function peg$f77() {    error('unterminated string: close it with " on the same line');  });
+  const peg$f78 = (function peg$f78(c) {    return c === "n" ? "\n" : c === "t" ? "\t" : c;  });
+  const peg$f79 = (function peg$f79(c) {    error(`unknown escape '\\${c}' in a string: use \\", \\\\, \\n or \\t`);  });
+  const peg$f80 = (function peg$f80(name) {    return { kind: "var", name: intern(name), loc: location() };  });
+  const peg$f81 = (function peg$f81(head, tail) {
     if (tail.length === 0) return head;
     return { kind: "path", segments: [{ kind: "field", name: head.name, loc: head.loc }, ...tail], loc: location() };
   });
-  const peg$f79 = (function peg$f79(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
-  const peg$f80 = (function peg$f80(index) {    return { kind: "index", index, loc: location() };  });
-  const peg$f81 = (function peg$f81() {    return skipIdentifierRest();  });
-  const peg$f82 = (function peg$f82() {    return { kind: "ident", name: intern(text()), loc: location() };  });
-  const peg$f83 = (function peg$f83() {
+  const peg$f82 = (function peg$f82(name) {    return { kind: "field", name: name.name, loc: name.loc };  });
+  const peg$f83 = (function peg$f83(index) {    return { kind: "index", index, loc: location() };  });
+  const peg$f84 = (function peg$f84() {    return skipIdentifierRest();  });
+  const peg$f85 = (function peg$f85() {    return { kind: "ident", name: intern(text()), loc: location() };  });
+  const peg$f86 = (function peg$f86() {
     while (isIdentifierPart(input.charCodeAt(peg$currPos))) peg$currPos++;
     return true;
   });
-  const peg$f84 = (function peg$f84() {
+  const peg$f87 = (function peg$f87() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f85 = (function peg$f85() {
+  const peg$f88 = (function peg$f88() {
     let c = input.charCodeAt(peg$currPos);
     while ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102) || c === 95) {
       c = input.charCodeAt(++peg$currPos);
     }
     return true;
   });
-  const peg$f86 = (function peg$f86() {
+  const peg$f89 = (function peg$f89() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 48 || c === 49 || c === 95) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f87 = (function peg$f87() {
+  const peg$f90 = (function peg$f90() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 34 && c !== 92 && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f88 = (function peg$f88() {
+  const peg$f91 = (function peg$f91() {
     let c = input.charCodeAt(peg$currPos);
     while (c === c && c !== 10 && c !== 13) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f89 = (function peg$f89() {
+  const peg$f92 = (function peg$f92() {
     if (peg$silentFails === 0) return false;
     let p = peg$currPos, c = input.charCodeAt(p);
     while (c === 32 || c === 9) c = input.charCodeAt(++p);
@@ -622,12 +634,12 @@ const peg$parse = (function peg$parse(input, options) {
     peg$currPos = p;
     return true;
   });
-  const peg$f90 = (function peg$f90() {
+  const peg$f93 = (function peg$f93() {
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9) c = input.charCodeAt(++peg$currPos);
     return true;
   });
-  const peg$f91 = (function peg$f91() {
+  const peg$f94 = (function peg$f94() {
     let p = peg$currPos, c = input.charCodeAt(p);
     if (c !== 32 && c !== 9) return false;
     do c = input.charCodeAt(++p); while (c === 32 || c === 9);
@@ -635,13 +647,13 @@ const peg$parse = (function peg$parse(input, options) {
     peg$currPos = p;
     return true;
   });
-  const peg$f92 = (function peg$f92() {
+  const peg$f95 = (function peg$f95() {
     if (peg$silentFails === 0) return false;
     let c = input.charCodeAt(peg$currPos);
     while (c === 32 || c === 9 || c === 10 || c === 13 || c === 59) c = input.charCodeAt(++peg$currPos);
     return c !== 35;
   });
-  const peg$f93 = (function peg$f93() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
+  const peg$f96 = (function peg$f96() {    if (keepComments) comments.set(offset(), { text: text(), loc: location() });  });
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2436,17 +2448,29 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    s2 = peg$parseIdentifier();
+    peg$savedPos = peg$currPos;
+    s2 = peg$f30();
+    if (s2) {
+      s2 = undefined;
+    } else {
+      s2 = peg$FAILED;
+    }
     if (s2 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 46) {
-        s3 = peg$c25;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e31); }
-      }
+      s3 = peg$parseIdentifier();
       if (s3 !== peg$FAILED) {
-        s1 = s2;
+        if (input.charCodeAt(peg$currPos) === 46) {
+          s4 = peg$c25;
+          peg$currPos++;
+        } else {
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e31); }
+        }
+        if (s4 !== peg$FAILED) {
+          s1 = s3;
+        } else {
+          peg$currPos = s1;
+          s1 = peg$FAILED;
+        }
       } else {
         peg$currPos = s1;
         s1 = peg$FAILED;
@@ -2471,7 +2495,7 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = peg$parseDeviceName();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f30(s1, s4);
+          s0 = peg$f31(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2487,17 +2511,29 @@ const peg$parse = (function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      s2 = peg$parseIdentifier();
+      peg$savedPos = peg$currPos;
+      s2 = peg$f32();
+      if (s2) {
+        s2 = undefined;
+      } else {
+        s2 = peg$FAILED;
+      }
       if (s2 !== peg$FAILED) {
-        if (input.charCodeAt(peg$currPos) === 46) {
-          s3 = peg$c25;
-          peg$currPos++;
-        } else {
-          s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e31); }
-        }
+        s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
-          s1 = s2;
+          if (input.charCodeAt(peg$currPos) === 46) {
+            s4 = peg$c25;
+            peg$currPos++;
+          } else {
+            s4 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e31); }
+          }
+          if (s4 !== peg$FAILED) {
+            s1 = s3;
+          } else {
+            peg$currPos = s1;
+            s1 = peg$FAILED;
+          }
         } else {
           peg$currPos = s1;
           s1 = peg$FAILED;
@@ -2592,7 +2628,7 @@ const peg$parse = (function peg$parse(input, options) {
                 }
                 if (s7 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f31(s1, s4);
+                  s0 = peg$f33(s1, s4);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -2620,17 +2656,29 @@ const peg$parse = (function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         s1 = peg$currPos;
-        s2 = peg$parseIdentifier();
+        peg$savedPos = peg$currPos;
+        s2 = peg$f34();
+        if (s2) {
+          s2 = undefined;
+        } else {
+          s2 = peg$FAILED;
+        }
         if (s2 !== peg$FAILED) {
-          if (input.charCodeAt(peg$currPos) === 46) {
-            s3 = peg$c25;
-            peg$currPos++;
-          } else {
-            s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e31); }
-          }
+          s3 = peg$parseIdentifier();
           if (s3 !== peg$FAILED) {
-            s1 = s2;
+            if (input.charCodeAt(peg$currPos) === 46) {
+              s4 = peg$c25;
+              peg$currPos++;
+            } else {
+              s4 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e31); }
+            }
+            if (s4 !== peg$FAILED) {
+              s1 = s3;
+            } else {
+              peg$currPos = s1;
+              s1 = peg$FAILED;
+            }
           } else {
             peg$currPos = s1;
             s1 = peg$FAILED;
@@ -2702,7 +2750,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f32(s1, s2);
+            s0 = peg$f35(s1, s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2724,7 +2772,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseNumber();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f33();
+      s1 = peg$f36();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2732,7 +2780,7 @@ const peg$parse = (function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f34();
+        s1 = peg$f37();
       }
       s0 = s1;
     }
@@ -2831,7 +2879,7 @@ const peg$parse = (function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f35(s1, s2, s3, s4);
+      s0 = peg$f38(s1, s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2845,7 +2893,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f36();
+    s1 = peg$f39();
     if (s1) {
       s1 = undefined;
     } else {
@@ -2908,7 +2956,7 @@ const peg$parse = (function peg$parse(input, options) {
               s6 = peg$parseValue();
               if (s6 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f37(s1, s6);
+                s0 = peg$f40(s1, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -2992,7 +3040,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f38(s3);
+          s0 = peg$f41(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3014,7 +3062,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f39();
+    s1 = peg$f42();
     if (s1) {
       s1 = undefined;
     } else {
@@ -3117,7 +3165,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f40(s1, s2);
+      s0 = peg$f43(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3201,7 +3249,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f41(s1, s2);
+      s0 = peg$f44(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3227,7 +3275,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseNotCondition();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f42(s3);
+          s0 = peg$f45(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3370,7 +3418,7 @@ const peg$parse = (function peg$parse(input, options) {
             s5 = peg$parseTookSpec();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f43(s1, s5);
+              s0 = peg$f46(s1, s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3419,7 +3467,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f44();
+        s0 = peg$f47();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3492,7 +3540,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f45(s1, s2, s3);
+        s0 = peg$f48(s1, s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3509,7 +3557,7 @@ const peg$parse = (function peg$parse(input, options) {
     s1 = peg$parseListLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f46(s1);
+      s1 = peg$f49(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3585,7 +3633,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f47(s1, s2);
+        s0 = peg$f50(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3620,7 +3668,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f48();
+        s0 = peg$f51();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3651,7 +3699,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f49();
+          s0 = peg$f52();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3686,7 +3734,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s4 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f50(s1);
+                s0 = peg$f53(s1);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3750,7 +3798,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f51(s1, s2);
+      s0 = peg$f54(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3975,7 +4023,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f52(s1, s2);
+      s0 = peg$f55(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4092,7 +4140,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f53();
+    s1 = peg$f56();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4150,7 +4198,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f54(s1, s2);
+      s0 = peg$f57(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4189,7 +4237,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f55(s1, s2);
+      s0 = peg$f58(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4208,7 +4256,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = [];
       s3 = peg$currPos;
       peg$savedPos = peg$currPos;
-      s4 = peg$f56(s1);
+      s4 = peg$f59(s1);
       if (s4) {
         s4 = undefined;
       } else {
@@ -4236,7 +4284,7 @@ const peg$parse = (function peg$parse(input, options) {
         s2.push(s3);
         s3 = peg$currPos;
         peg$savedPos = peg$currPos;
-        s4 = peg$f56(s1);
+        s4 = peg$f59(s1);
         if (s4) {
           s4 = undefined;
         } else {
@@ -4262,7 +4310,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f57(s1, s2);
+      s0 = peg$f60(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4445,7 +4493,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parseUnary();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f58(s3);
+          s0 = peg$f61(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4488,7 +4536,7 @@ const peg$parse = (function peg$parse(input, options) {
           s3 = peg$parseUnary();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f59(s3);
+            s0 = peg$f62(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4536,7 +4584,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f60(s3);
+              s0 = peg$f63(s3);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4582,7 +4630,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f61(s3);
+                s0 = peg$f64(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4606,7 +4654,7 @@ const peg$parse = (function peg$parse(input, options) {
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
         peg$savedPos = peg$currPos;
-        s1 = peg$f62();
+        s1 = peg$f65();
         if (s1) {
           s1 = undefined;
         } else {
@@ -4615,7 +4663,7 @@ const peg$parse = (function peg$parse(input, options) {
         if (s1 !== peg$FAILED) {
           s2 = peg$currPos;
           peg$savedPos = peg$currPos;
-          s3 = peg$f63();
+          s3 = peg$f66();
           if (s3) {
             s3 = undefined;
           } else {
@@ -4690,7 +4738,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f64(s3);
+            s0 = peg$f67(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4740,7 +4788,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f65(s3);
+            s0 = peg$f68(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4860,7 +4908,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f66(s1, s2);
+      s0 = peg$f69(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4875,7 +4923,7 @@ const peg$parse = (function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     peg$savedPos = peg$currPos;
-    s1 = peg$f67();
+    s1 = peg$f70();
     if (s1) {
       s1 = undefined;
     } else {
@@ -4963,7 +5011,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f68(s2, s3);
+            s0 = peg$f71(s2, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5033,7 +5081,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f69();
+            s0 = peg$f72();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5091,7 +5139,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s4 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f70();
+              s0 = peg$f73();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5132,7 +5180,7 @@ const peg$parse = (function peg$parse(input, options) {
             }
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f71();
+              s0 = peg$f74();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5180,7 +5228,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f72();
+          s0 = peg$f75();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5218,7 +5266,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f73(s2);
+          s0 = peg$f76(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5244,7 +5292,7 @@ const peg$parse = (function peg$parse(input, options) {
             s3 = peg$parseStringChar();
           }
           peg$savedPos = s0;
-          s0 = peg$f74();
+          s0 = peg$f77();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5289,7 +5337,7 @@ const peg$parse = (function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f75(s2);
+          s0 = peg$f78(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5317,7 +5365,7 @@ const peg$parse = (function peg$parse(input, options) {
           }
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f76(s2);
+            s0 = peg$f79(s2);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5368,7 +5416,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f77(s2);
+        s0 = peg$f80(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5399,7 +5447,7 @@ const peg$parse = (function peg$parse(input, options) {
         s3 = peg$parsePathStep();
       }
       peg$savedPos = s0;
-      s0 = peg$f78(s1, s2);
+      s0 = peg$f81(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5423,7 +5471,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseIdentifier();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f79(s2);
+        s0 = peg$f82(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5457,7 +5505,7 @@ const peg$parse = (function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f80(s3);
+                s0 = peg$f83(s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5497,7 +5545,7 @@ const peg$parse = (function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s2 = peg$f81();
+      s2 = peg$f84();
       if (s2) {
         s2 = undefined;
       } else {
@@ -5505,7 +5553,7 @@ const peg$parse = (function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f82();
+        s0 = peg$f85();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5555,7 +5603,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f83();
+    s0 = peg$f86();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5569,7 +5617,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f84();
+    s0 = peg$f87();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5583,7 +5631,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f85();
+    s0 = peg$f88();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5597,7 +5645,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f86();
+    s0 = peg$f89();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5611,7 +5659,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f87();
+    s0 = peg$f90();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5625,7 +5673,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f88();
+    s0 = peg$f91();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5639,7 +5687,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1, s2;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f89();
+    s0 = peg$f92();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5700,7 +5748,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f90();
+    s0 = peg$f93();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5715,7 +5763,7 @@ const peg$parse = (function peg$parse(input, options) {
 
     peg$silentFails++;
     peg$savedPos = peg$currPos;
-    s0 = peg$f91();
+    s0 = peg$f94();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5779,7 +5827,7 @@ const peg$parse = (function peg$parse(input, options) {
     let s0, s1;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f92();
+    s0 = peg$f95();
     if (s0) {
       s0 = undefined;
     } else {
@@ -5855,7 +5903,7 @@ const peg$parse = (function peg$parse(input, options) {
       s2 = peg$parseCommentRest();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f93();
+        s0 = peg$f96();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
