@@ -25,12 +25,14 @@ textmateTest(
 
 Deno.test("the TextMate grammar covers every statement kind of dsl/scn.peggy", () => {
   const peggy = Deno.readTextFileSync(new URL("../../dsl/scn.peggy", import.meta.url));
-  const statement = /\n {2}= ScenarioStatement\n((?: {2}\/ \w+\n)+)/.exec(peggy);
-  assert.ok(statement, "the Statement rule of dsl/scn.peggy");
-  const kinds = [
-    "ScenarioStatement",
-    ...statement[1].trim().split("\n").map((l) => l.trim().slice(2)),
-  ];
+  // Statement's alternatives, and those of KeywordStatement (the statements a
+  // keyword starts) among them: each rule's lines up to the next blank line.
+  const body = (rule: string) => new RegExp(`\\n${rule}\\n((?: .*\\n)+)`).exec(peggy)?.[1];
+  const statement = body("Statement"), keyword = body("KeywordStatement");
+  assert.ok(statement && keyword, "the Statement and KeywordStatement rules of dsl/scn.peggy");
+  const kinds = `${statement}${keyword}`.match(/\b\w+Statement\b/g)!
+    .filter((k) => k !== "KeywordStatement");
+  assert.ok(kinds.includes("ScenarioStatement") && kinds.includes("CommandStatement"));
   // Each statement rule's first word, as the samples above write it.
   const firstWord: Record<string, string> = {
     ScenarioStatement: "scenario",
