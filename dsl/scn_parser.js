@@ -54,11 +54,12 @@ function keyValueAhead(input, pos) {
   return c === 92 || (c === 61 && input.charCodeAt(pos + 1) !== 61);
 }
 
-// The words the statements of Statement's KeywordStatement start with.
-const STATEMENT_KEYWORDS = new Set([
+// The words the statements of Statement's KeywordStatement start with, by
+// length.
+const STATEMENT_KEYWORDS = [
   "scenario", "irqlab", "tags", "links", "link", "expect", "vm", "let", "include", "repeat",
   "for", "parallel", "on", "run", "always", "if",
-]);
+].reduce((byLength, k) => ((byLength[k.length] ??= []).push(k), byLength), []);
 
 // Whether a KeywordStatement could match at `pos`: its word (letters, digits,
 // underscores) is one of STATEMENT_KEYWORDS. Each of them is followed by a Gap
@@ -66,7 +67,10 @@ const STATEMENT_KEYWORDS = new Set([
 function keywordAhead(input, pos) {
   let end = pos;
   while (isIdentifierPart(input.charCodeAt(end))) end++;
-  return end - pos >= 2 && end - pos <= 8 && STATEMENT_KEYWORDS.has(input.slice(pos, end));
+  const words = STATEMENT_KEYWORDS[end - pos];
+  if (words === undefined) return false;
+  for (let i = 0; i < words.length; i++) if (input.startsWith(words[i], pos)) return true;
+  return false;
 }
 
 // IdentifierStart: [A-Za-z_]
@@ -79,7 +83,7 @@ function isBracket(c) {
   return c === 123 || c === 91;
 }
 
-// Whether `pos` holds a name then a dot (VmPrefix). The scan takes "-"
+// Whether `pos` holds a name then a dot (an actor's `g.`). The scan takes "-"
 // anywhere in the name, as keyValueAhead's does.
 function nameThenDot(input, pos) {
   let c = input.charCodeAt(pos);
