@@ -9,19 +9,24 @@ import { SourceLines, TextLoc } from "../lib/core/loc.ts";
 
 const UNITS = { ns: 1, us: 1000, ms: 1000000, s: 1000000000 };
 
+// The helpers below are parenthesized function expressions, as `deno task gen`
+// writes Peggy's own (eagerParser in dsl/generate.ts): V8 compiles those with
+// the module, so Deno's code cache keeps them and a fresh process's first
+// parse does not compile them.
+
 // [A-Za-z]
-function isLetter(c) {
+const isLetter = (function isLetter(c) {
   return ((c | 32) >= 97 && (c | 32) <= 122);
-}
+});
 
 // IdentifierPart: [A-Za-z0-9_]
-function isIdentifierPart(c) {
+const isIdentifierPart = (function isIdentifierPart(c) {
   return isLetter(c) || (c >= 48 && c <= 57) || c === 95;
-}
+});
 
 // Whether BinaryOp could match at `pos`: past spaces and tabs, an operator's
 // first character or a backslash (a continued line, which the rule decides).
-function operatorAhead(input, pos) {
+const operatorAhead = (function operatorAhead(input, pos) {
   let c = input.charCodeAt(pos);
   while (c === 32 || c === 9) c = input.charCodeAt(++pos);
   switch (c) {
@@ -40,19 +45,19 @@ function operatorAhead(input, pos) {
     default:
       return false;
   }
-}
+});
 
 // Whether KeyValue could match at `pos`: a name, blanks, then "=" and not
 // "==" (or a backslash, a continued line, which the rule decides). The scan
 // takes "-" anywhere in the name: more than Identifier takes, but a name the
 // rule takes is followed by a blank, "=" or a backslash, where it stops too.
-function keyValueAhead(input, pos) {
+const keyValueAhead = (function keyValueAhead(input, pos) {
   let c = input.charCodeAt(pos);
   if (!isLetter(c) && c !== 95) return false;
   do c = input.charCodeAt(++pos); while (isIdentifierPart(c) || c === 45);
   while (c === 32 || c === 9) c = input.charCodeAt(++pos);
   return c === 92 || (c === 61 && input.charCodeAt(pos + 1) !== 61);
-}
+});
 
 // The words the statements of Statement's KeywordStatement start with, by
 // length.
@@ -64,51 +69,51 @@ const STATEMENT_KEYWORDS = [
 // Whether a KeywordStatement could match at `pos`: its word (letters, digits,
 // underscores) is one of STATEMENT_KEYWORDS. Each of them is followed by a Gap
 // or by no IdentifierPart, so a keyword that matches is the whole word.
-function keywordAhead(input, pos) {
+const keywordAhead = (function keywordAhead(input, pos) {
   let end = pos;
   while (isIdentifierPart(input.charCodeAt(end))) end++;
   const words = STATEMENT_KEYWORDS[end - pos];
   if (words === undefined) return false;
   for (let i = 0; i < words.length; i++) if (input.startsWith(words[i], pos)) return true;
   return false;
-}
+});
 
 // IdentifierStart: [A-Za-z_]
-function isNameStart(c) {
+const isNameStart = (function isNameStart(c) {
   return isLetter(c) || c === 95;
-}
+});
 
 // What SetLiteral and ListLiteral start with: an opening brace or bracket.
-function isBracket(c) {
+const isBracket = (function isBracket(c) {
   return c === 123 || c === 91;
-}
+});
 
 // Whether `pos` holds a name then a dot (an actor's `g.`). The scan takes "-"
 // anywhere in the name, as keyValueAhead's does.
-function nameThenDot(input, pos) {
+const nameThenDot = (function nameThenDot(input, pos) {
   let c = input.charCodeAt(pos);
   if (!isNameStart(c)) return false;
   do c = input.charCodeAt(++pos); while (isIdentifierPart(c) || c === 45);
   return c === 46;
-}
+});
 
 // Whether Duration could match at `pos`: a digit, digits and underscores,
 // then the first letter of a unit (ns, us, ms, s).
-function unitAhead(input, pos) {
+const unitAhead = (function unitAhead(input, pos) {
   let c = input.charCodeAt(pos);
   if (c < 48 || c > 57) return false;
   do c = input.charCodeAt(++pos); while ((c >= 48 && c <= 57) || c === 95);
   return c === 110 || c === 117 || c === 109 || c === 115;
-}
+});
 
-function number(text, loc) {
+const number = (function number(text, loc) {
   return { kind: "number", value: parseInteger(text), text, loc };
-}
+});
 
-function parseInteger(text) {
+const parseInteger = (function parseInteger(text) {
   const t = text.replace(/_/g, "");
   return BigInt(t);
-}
+});
 
 
 class peg$SyntaxError extends SyntaxError {
@@ -5987,7 +5992,7 @@ const lazy = options.lazy === true;
 
 // IdentifierPart* ("-" [A-Za-z] IdentifierPart*)*: moves peg$currPos past the
 // rest of a name (Identifier); always matches.
-function skipIdentifierRest() {
+const skipIdentifierRest = (function skipIdentifierRest() {
   let c = input.charCodeAt(peg$currPos);
   for (;;) {
     while (isIdentifierPart(c)) c = input.charCodeAt(++peg$currPos);
@@ -5995,7 +6000,7 @@ function skipIdentifierRest() {
     peg$currPos += 2;
     c = input.charCodeAt(peg$currPos);
   }
-}
+});
 const SKIM_RUN = lazy ? 256 : 4096;
 const stopAt = options.stopAt ?? Infinity;
 const NO_BINDS = Object.freeze([]); // and no spans
