@@ -207,6 +207,8 @@ export interface PsciHost {
   setMpState(n: number, s: number): void;
   /** `kvm_reset_vcpu` of vCPU `n` (PSTATE, the vPMU's and timers' registers). */
   resetVcpu(n: number): void;
+  /** Xen's `arch_vcpu_apply_guest_context` of a CPU_ON: PSTATE as PSR_GUEST64_INIT (DAIF set). */
+  resetPstate(n: number): void;
   /** PSCI's CPU_SUSPEND: the caller waits as in WFI. */
   wfi(n: number): void;
   /** A vCPU has run (`kvm_vm_has_ran_once`). */
@@ -259,6 +261,12 @@ export class Psci {
   hypercallNr: number[];
   /** `kvm_run.hypercall.flags`. */
   hypercallFlags: number[];
+  /**
+   * Under Xen: the reason the domain shut itself down through PSCI
+   * (`domain_shutdown`: SHUTDOWN_poweroff 0, reboot 1, suspend 2), -1 while
+   * it has not.
+   */
+  xenShutdown = -1;
 
   readonly #host: PsciHost;
 
@@ -379,6 +387,176 @@ export class Psci {
       );
     }
     return this.#psci(cpu, fn);
+  }
+
+  /**
+   * The same call as Xen on Arm answers it (`vsmccc_handle_call`): an HVC
+   * or SMC64 with a non-zero immediate is not an SMCCC call (Xen injects an
+   * undefined-instruction exception: thrown, as the model's vCPU does not
+   * take it); SMCCC_VERSION is 1.2 (`handle_arch`); PSCI is 1.1 whatever
+   * the VM (`do_vpsci_0_2_call`): CPU_ON finds the target by
+   * `vaffinity_to_vcpuid` (Aff0 and Aff1 of the MPIDR_HWID bits, no check of
+   * the rest), INVALID_ADDRESS for an odd entry point (Thumb, refused for a
+   * 64-bit domain), ALREADY_ON unless the target is down; AFFINITY_INFO is
+   * OFF when no vCPU matches (KVM: INVALID_PARAMS); SYSTEM_OFF and
+   * SYSTEM_RESET shut the domain down (SHUTDOWN_poweroff / reboot) with
+   * INTERNAL_FAILURE left in x0, no exit to a VMM; SYSTEM_SUSPEND is DENIED
+   * while another vCPU is up, else suspends the domain and returns 0;
+   * PSCI_FEATURES offers SYSTEM_SUSPEND to a domU and neither SYSTEM_RESET2
+   * nor SYSTEM_OFF2; a call no service handles is -1. Not modelled (thrown):
+   * PSCI 0.1 and the other pre-SMCCC IDs, the services' call count, UID and
+   * revision queries, and CPU_ON's `vgic_clear_pending_irqs` of the target
+   * (Xen's vGIC forgets the interrupts queued for it, which the model's
+   * GICv3 keeps). Every vCPU starts up, as after the guest's boot-time
+   * CPU_ONs (xl brings up vCPU 0 only).
+   */
+  callXen(
+    cpu: number,
+    fn: number,
+    args: readonly bigint[],
+    conduit: "hvc" | "smc",
+    imm: number,
+  ): void {
+    const r = cpu * 4;
+    if (imm !== 0) {
+      throw new PsciNotModelled(
+        `${conduit.toUpperCase()} #0x${
+          imm.toString(16)
+        }: not an SMCCC call to Xen (an HVC takes the hypercall ABI only with 0xEA1, \`xen hvc\`); Xen injects an undefined-instruction exception, which the model's vCPU does not take`,
+      );
+    }
+    const is64 = (fn & 0x4000_0000) !== 0;
+    this.regs[r] = u64(fn);
+    for (let i = 1; i < 4; i++) {
+      this.regs[r + i] = is64 ? u64(args[i - 1]) : u64(args[i - 1]) & 0xffff_ffffn;
+    }
+    if (fn <= 0x0100_ffff) {
+      throw new PsciNotModelled(
+        `function 0x${
+          fn.toString(16)
+        } is in SMCCC's range for pre-SMCCC APIs (Xen's PSCI 0.1), which the model does not answer`,
+      );
+    }
+    const owner = (fn >>> 24) & 0x3f;
+    const num = fn & 0xffff;
+    if (owner === 0) {
+      if (fn === ARM_SMCCC.VERSION_FUNC_ID) return this.#set(cpu, XEN_SMCCC_VERSION_1_2);
+      if (fn === ARM_SMCCC.ARCH_FEATURES_FUNC_ID) {
+        const feature = Number(this.regs[r + 1] & 0xffff_ffffn);
+        if (
+          feature === ARM_SMCCC.ARCH_WORKAROUND_1 || feature === ARM_SMCCC.ARCH_WORKAROUND_2 ||
+          feature === ARM_SMCCC.ARCH_WORKAROUND_3
+        ) {
+          throw new PsciNotModelled(
+            "ARCH_FEATURES of an ARM_SMCCC_ARCH_WORKAROUND_* follows the host CPU's mitigations, which the model has no host for",
+          );
+        }
+        return this.#set(cpu, SMCCC_RET.NOT_SUPPORTED);
+      }
+    } else if (owner === 4 && num <= 0x1f) {
+      return this.#xenPsci(cpu, fn);
+    } else if ((owner === 4 || owner === 6) && num >= 0xff00) {
+      throw new PsciNotModelled(
+        `function 0x${
+          fn.toString(16)
+        }: the service's call count, UID and revision queries are not modelled`,
+      );
+    }
+    // handle_sip with no platform or SCMI handler, no TEE mediator: unhandled.
+    this.#set(cpu, SMCCC_RET.NOT_SUPPORTED);
+  }
+
+  /** `do_vpsci_0_2_call` (PSCI 1.1). */
+  #xenPsci(cpu: number, fn: number): void {
+    const r = cpu * 4;
+    const x1 = this.regs[r + 1], x2 = this.regs[r + 2], x3 = this.regs[r + 3];
+    switch (fn) {
+      case F.PSCI_0_2_FN_PSCI_VERSION:
+        return this.#set(cpu, psciVersion(1, 1));
+      case F.PSCI_0_2_FN_CPU_OFF:
+        this.#host.setMpState(cpu, KVM_MP_STATE.STOPPED);
+        return this.#set(cpu, PSCI_RET.SUCCESS);
+      case F.PSCI_0_2_FN_MIGRATE_INFO_TYPE:
+        return this.#set(cpu, PSCI_0_2_TOS_MP);
+      case F.PSCI_0_2_FN_SYSTEM_OFF:
+      case F.PSCI_0_2_FN_SYSTEM_RESET:
+        this.#xenShutdownDomain(fn === F.PSCI_0_2_FN_SYSTEM_OFF ? 0 : 1);
+        return this.#set(cpu, PSCI_RET.INTERNAL_FAILURE);
+      case F.PSCI_0_2_FN_CPU_ON:
+      case F.PSCI_0_2_FN64_CPU_ON:
+        return this.#set(cpu, this.#xenCpuOn(cpu, x1, x2, x3));
+      case F.PSCI_0_2_FN_CPU_SUSPEND:
+      case F.PSCI_0_2_FN64_CPU_SUSPEND:
+        // vcpu_block_unless_event_pending: a standby, as a WFI.
+        this.#host.wfi(cpu);
+        return this.#set(cpu, PSCI_RET.SUCCESS);
+      case F.PSCI_0_2_FN_AFFINITY_INFO:
+      case F.PSCI_0_2_FN64_AFFINITY_INFO: {
+        const level = x2 & 0xffff_ffffn;
+        if (level > 3n) return this.#set(cpu, PSCI_RET.INVALID_PARAMS);
+        const mask = MPIDR_HWID_BITMASK & ~((1n << (level * 8n)) - 1n);
+        const want = x1 & mask;
+        for (let i = 0; i < this.#host.vcpus; i++) {
+          if ((xenVaffinity(i) & mask) === want && this.#host.mpState(i) !== KVM_MP_STATE.STOPPED) {
+            return this.#set(cpu, PSCI_AFFINITY_LEVEL.ON);
+          }
+        }
+        return this.#set(cpu, PSCI_AFFINITY_LEVEL.OFF);
+      }
+      case F.PSCI_1_0_FN_PSCI_FEATURES:
+        return this.#set(cpu, xenPsciFeatures(Number(x1 & 0xffff_ffffn)));
+      case F.PSCI_1_0_FN_SYSTEM_SUSPEND:
+      case F.PSCI_1_0_FN64_SYSTEM_SUSPEND: {
+        if ((x1 & 1n) !== 0n) return this.#set(cpu, PSCI_RET.INVALID_ADDRESS);
+        for (let i = 0; i < this.#host.vcpus; i++) {
+          if (i !== cpu && this.#host.mpState(i) !== KVM_MP_STATE.STOPPED) {
+            return this.#set(cpu, PSCI_RET.DENIED);
+          }
+        }
+        this.#xenShutdownDomain(2);
+        return this.#set(cpu, PSCI_RET.SUCCESS);
+      }
+    }
+    this.#set(cpu, SMCCC_RET.NOT_SUPPORTED);
+  }
+
+  /** `do_common_cpu_on`. */
+  #xenCpuOn(cpu: number, target: bigint, entry: bigint, context: bigint): number {
+    const aff = target & MPIDR_HWID_BITMASK;
+    const id = Number(aff & 0xfn) | (Number((aff >> 8n) & 0xffn) << 4);
+    if (id >= this.#host.vcpus) return PSCI_RET.INVALID_PARAMS;
+    if ((entry & 1n) !== 0n) return PSCI_RET.INVALID_ADDRESS;
+    if (this.#host.mpState(id) !== KVM_MP_STATE.STOPPED) return PSCI_RET.ALREADY_ON;
+    this.#host.resetPstate(id);
+    const t = id * 4;
+    this.regs.fill(0n, t, t + 4);
+    this.regs[t] = context;
+    this.pc[id] = entry;
+    this.#host.setMpState(id, KVM_MP_STATE.RUNNABLE);
+    this.#host.emit(
+      `vcpu${id}`,
+      "psci",
+      `CPU_ON from vcpu${cpu} (Xen): PC 0x${entry.toString(16)}, x0 0x${
+        context.toString(16)
+      }, woken`,
+    );
+    return PSCI_RET.SUCCESS;
+  }
+
+  /** `domain_shutdown(d, reason)`: every vCPU paused. */
+  #xenShutdownDomain(reason: number): void {
+    this.xenShutdown = reason;
+    this.#stopAll();
+    this.#host.emit(
+      "xen",
+      "shutdown",
+      `domain_shutdown: ${["poweroff", "reboot", "suspend"][reason]}`,
+    );
+  }
+
+  /** `set_user_reg(regs, 0, val)`: x0 only. */
+  #set(cpu: number, val: number): void {
+    this.regs[cpu * 4] = u64(val);
   }
 
   /** `kvm_psci_call` at the VM's version (0.2 or 1.x; the model's vCPUs have PSCI_0_2). */
@@ -593,6 +771,37 @@ export class Psci {
     this.regs[r + 1] = this.regs[r + 2] = this.regs[r + 3] = 0n;
     return outcome;
   }
+}
+
+/** Xen's SMCCC_VERSION answer (ARM_SMCCC_VERSION_1_2, vsmc.c `handle_arch`). */
+export const XEN_SMCCC_VERSION_1_2 = 0x1_0002;
+
+/** Xen's `vcpuid_to_vaffinity`: Aff0 the low 4 bits of the vCPU ID, Aff1 the next 8. */
+function xenVaffinity(n: number): bigint {
+  return BigInt((n & 0xf) | (((n >> 4) & 0xff) << 8));
+}
+
+/** Xen's `do_psci_1_0_features` for a domU. */
+function xenPsciFeatures(fn: number): number {
+  switch (fn) {
+    case F.PSCI_0_2_FN_PSCI_VERSION:
+    case F.PSCI_0_2_FN_CPU_SUSPEND:
+    case F.PSCI_0_2_FN64_CPU_SUSPEND:
+    case F.PSCI_0_2_FN_CPU_OFF:
+    case F.PSCI_0_2_FN_CPU_ON:
+    case F.PSCI_0_2_FN64_CPU_ON:
+    case F.PSCI_0_2_FN_AFFINITY_INFO:
+    case F.PSCI_0_2_FN64_AFFINITY_INFO:
+    case F.PSCI_0_2_FN_MIGRATE_INFO_TYPE:
+    case F.PSCI_0_2_FN_SYSTEM_OFF:
+    case F.PSCI_0_2_FN_SYSTEM_RESET:
+    case F.PSCI_1_0_FN_PSCI_FEATURES:
+    case ARM_SMCCC.VERSION_FUNC_ID:
+    case F.PSCI_1_0_FN_SYSTEM_SUSPEND:
+    case F.PSCI_1_0_FN64_SYSTEM_SUSPEND:
+      return 0;
+  }
+  return PSCI_RET.NOT_SUPPORTED;
 }
 
 /** A call the model does not answer: the command layer turns it into an input error. */

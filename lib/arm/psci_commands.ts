@@ -130,9 +130,8 @@ export const PSCI_COMMANDS: readonly CommandSpec<ArmVm>[] = [
   {
     actor: "vcpu",
     name: "smccc",
-    requires: needKvm,
     doc:
-      "an SMC Calling Convention call: HVC #imm (or SMC #imm with conduit=smc) with the function ID in x0 and x1-x3 as given, as KVM handles it (kvm_smccc_call_handler): the VMM's SMCCC filter first (DENY: SMCCC_RET_NOT_SUPPORTED; FWD_TO_USER: KVM_EXIT_HYPERCALL, vcpuN.hypercall.*), calls KVM neither lets through by default nor by its firmware bitmaps are denied; SMCCC_VERSION (1.1), ARCH_FEATURES, and PSCI at the VM's version (KVM_REG_ARM_PSCI_VERSION, 1.3 unless the VMM set one): PSCI_VERSION, PSCI_FEATURES, CPU_ON (target reset with PC = x2 and x0 = x3, RUNNABLE), CPU_OFF, AFFINITY_INFO, CPU_SUSPEND (a WFI), MIGRATE_INFO_TYPE, SYSTEM_OFF / SYSTEM_RESET / SYSTEM_RESET2 / SYSTEM_OFF2 (every vCPU STOPPED, KVM_EXIT_SYSTEM_EVENT, INTERNAL_FAILURE left in x0), SYSTEM_SUSPEND (KVM_EXIT_SYSTEM_EVENT SUSPEND once KVM_CAP_ARM_SYSTEM_SUSPEND is enabled). An SMC with a non-zero immediate leaves ~0 (handle_smc). TRNG, PV time, the vendor hypervisor calls and the Spectre workaround discovery are input errors (not modelled)",
+      "an SMC Calling Convention call: HVC #imm (or SMC #imm with conduit=smc) with the function ID in x0 and x1-x3 as given, as KVM handles it (kvm_smccc_call_handler): the VMM's SMCCC filter first (DENY: SMCCC_RET_NOT_SUPPORTED; FWD_TO_USER: KVM_EXIT_HYPERCALL, vcpuN.hypercall.*), calls KVM neither lets through by default nor by its firmware bitmaps are denied; SMCCC_VERSION (1.1), ARCH_FEATURES, and PSCI at the VM's version (KVM_REG_ARM_PSCI_VERSION, 1.3 unless the VMM set one): PSCI_VERSION, PSCI_FEATURES, CPU_ON (target reset with PC = x2 and x0 = x3, RUNNABLE), CPU_OFF, AFFINITY_INFO, CPU_SUSPEND (a WFI), MIGRATE_INFO_TYPE, SYSTEM_OFF / SYSTEM_RESET / SYSTEM_RESET2 / SYSTEM_OFF2 (every vCPU STOPPED, KVM_EXIT_SYSTEM_EVENT, INTERNAL_FAILURE left in x0), SYSTEM_SUSPEND (KVM_EXIT_SYSTEM_EVENT SUSPEND once KVM_CAP_ARM_SYSTEM_SUSPEND is enabled). An SMC with a non-zero immediate leaves ~0 (handle_smc). TRNG, PV time, the vendor hypervisor calls and the Spectre workaround discovery are input errors (not modelled). Under hypervisor xen, Xen's answer (vsmccc_handle_call, vpsci.c): SMCCC 1.2, PSCI 1.1 with no SYSTEM_RESET2, SYSTEM_OFF2 or filter; CPU_ON INVALID_ADDRESS for an odd entry point; AFFINITY_INFO OFF where no vCPU matches; SYSTEM_OFF / SYSTEM_RESET / SYSTEM_SUSPEND shut the domain down (xen.shutdown), no exit; a non-zero immediate is an undefined instruction (input error)",
     params: [
       {
         name: "fn",
@@ -159,8 +158,11 @@ export const PSCI_COMMANDS: readonly CommandSpec<ArmVm>[] = [
       "x0 afterwards, read signed: the PSCI or SMCCC result; after an exit to the VMM what x0 then holds (the function ID, or PSCI_RET_INTERNAL_FAILURE after a system event)",
     run: (vm, cpu, a) => {
       const args = [a.x1, a.x2, a.x3].map((v) => BigInt.asUintN(64, BigInt(v as number | bigint)));
+      const conduit = a.conduit as "hvc" | "smc";
       try {
-        vm.psci.call(cpu, a.fn as number, args, a.conduit as "hvc" | "smc", a.imm as number);
+        if (vm.xen !== undefined) {
+          vm.psci.callXen(cpu, a.fn as number, args, conduit, a.imm as number);
+        } else vm.psci.call(cpu, a.fn as number, args, conduit, a.imm as number);
       } catch (e) {
         if (e instanceof PsciNotModelled) throw new CommandInputError(`smccc: ${e.message}`);
         throw e;
@@ -284,6 +286,14 @@ const INT = { kind: "int", min: -0x8000_0000, max: 0xffff_ffff } as const;
  * ```
  */
 export const PSCI_STATE: readonly StateSpec<ArmVm>[] = [
+  {
+    pattern: "xen.shutdown",
+    type: INT,
+    doc:
+      "hypervisor xen: the reason the domain shut itself down through PSCI (domain_shutdown: SHUTDOWN_poweroff 0, SHUTDOWN_reboot 1, SHUTDOWN_suspend 2), -1 while it has not",
+    get: (vm) => vm.psci.xenShutdown,
+    requires: (s) => s.hypervisor === "xen" ? undefined : "needs 'hypervisor xen'",
+  },
   {
     pattern: "vcpu#.mp_state",
     type: INT,

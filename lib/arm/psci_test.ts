@@ -24,6 +24,7 @@ function host(n: number) {
     mpState: (i) => state[i],
     setMpState: (i, s) => (state[i] = s),
     resetVcpu: (i) => resets.push(i),
+    resetPstate: (i) => resets.push(100 + i),
     wfi: () => {},
     ranOnce: () => ran,
     emit: () => {},
@@ -90,4 +91,27 @@ Deno.test("Psci: a call no KVM service takes is NOT_SUPPORTED without a filter; 
     0,
   );
   assert.equal(BigInt.asIntN(64, p.reg(0, 0)), BigInt(PSCI_RET.NOT_SUPPORTED));
+});
+
+Deno.test("Psci under Xen: SMCCC 1.2, PSCI 1.1, CPU_ON by vaffinity with Thumb refused, SYSTEM_SUSPEND denied while another vCPU is up", () => {
+  const h = host(2);
+  const p = new Psci(h);
+  p.callXen(0, 0x8000_0000, none, "hvc", 0);
+  assert.equal(p.reg(0, 0), 0x1_0002n);
+  p.callXen(0, PSCI_FN.PSCI_0_2_FN_PSCI_VERSION, none, "hvc", 0);
+  assert.equal(p.reg(0, 0), 0x1_0001n);
+  p.callXen(0, PSCI_FN.PSCI_1_0_FN64_SYSTEM_SUSPEND, [0x1000n, 0n, 0n], "hvc", 0);
+  assert.equal(BigInt.asIntN(64, p.reg(0, 0)), BigInt(PSCI_RET.DENIED));
+  h.state[1] = KVM_MP_STATE.STOPPED;
+  p.callXen(0, PSCI_FN.PSCI_0_2_FN64_CPU_ON, [1n, 0x1001n, 0n], "hvc", 0);
+  assert.equal(BigInt.asIntN(64, p.reg(0, 0)), BigInt(PSCI_RET.INVALID_ADDRESS));
+  p.callXen(0, PSCI_FN.PSCI_0_2_FN64_CPU_ON, [1n, 0x1000n, 5n], "hvc", 0);
+  assert.equal(p.reg(0, 0), 0n);
+  assert.deepEqual(h.resets, [101], "PSTATE only: no KVM vCPU reset");
+  assert.equal(p.reg(1, 0), 5n);
+  h.state[1] = KVM_MP_STATE.STOPPED;
+  p.callXen(0, PSCI_FN.PSCI_1_0_FN64_SYSTEM_SUSPEND, [0x1000n, 0n, 0n], "hvc", 0);
+  assert.equal(p.reg(0, 0), 0n);
+  assert.equal(p.xenShutdown, 2, "SHUTDOWN_suspend");
+  assert.throws(() => p.callXen(0, 0x8400_0000, none, "hvc", 0xea1), /undefined-instruction/);
 });

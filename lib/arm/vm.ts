@@ -259,6 +259,7 @@ export class ArmVm implements VmModel, GicPort {
       mpState: (n) => this.cpus[n].mpState,
       setMpState: (n, st) => this.setMpState(n, st),
       resetVcpu: (n) => this.vcpuInit(n, this.pmus.length > 0),
+      resetPstate: (n) => this.cpus[n].reset(),
       wfi: (n) => this.cpus[n].wfi(),
       ranOnce: () => this.timerPpis.immutable,
       emit: (source, kind, text) => {
