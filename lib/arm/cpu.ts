@@ -60,6 +60,8 @@ export interface GicPort {
   wouldWake(cpu: number): boolean;
   /** The vCPU blocks in WFI (true) or runs again (false). */
   blocked(cpu: number, yes: boolean): void;
+  /** A KVM_MP_STATE_SUSPENDED vCPU is looked at: KVM's WAKEUP exit once its wake-up test passes. */
+  suspendedPoll?(cpu: number): void;
 }
 
 /**
@@ -83,6 +85,9 @@ export const Esr = { EC_SHIFT: 26, IL: 1 << 25 } as const;
  * ```
  */
 export const EsrEc = { UNKNOWN: 0x00 } as const;
+
+/** KVM_MP_STATE_SUSPENDED. */
+const MP_SUSPENDED = 9;
 
 /** The `kind` of a synchronous exception's {@link Taken}, and its handler event. */
 export const SYNC = "sync";
@@ -133,10 +138,11 @@ export class ArmCpu implements CpuModel {
   /** Synchronous exceptions taken. */
   syncTaken = 0;
   /**
-   * KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE (0) or KVM_MP_STATE_STOPPED
-   * (5): PSCI CPU_OFF, a system event or the VMM's KVM_SET_MP_STATE stops
-   * the vCPU, which then neither executes nor takes an exception until
-   * CPU_ON or the VMM makes it runnable again (lib/arm/psci.ts).
+   * KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE (0), KVM_MP_STATE_STOPPED
+   * (5: PSCI CPU_OFF, a system event or the VMM's KVM_SET_MP_STATE) or
+   * KVM_MP_STATE_SUSPENDED (9: the VMM's); a vCPU that is not runnable
+   * neither executes nor takes an exception until CPU_ON or the VMM makes
+   * it runnable again (lib/arm/psci.ts).
    */
   mpState = 0;
 
@@ -287,7 +293,10 @@ export class ArmCpu implements CpuModel {
    * exception waiting, or an unmasked IRQ or FIQ signalled?
    */
   canTake(): boolean {
-    if (this.mpState !== 0) return false;
+    if (this.mpState !== 0) {
+      if (this.mpState === MP_SUSPENDED) this.gic.suspendedPoll?.(this.index);
+      return false;
+    }
     if (this.#sync >= 0) return true;
     this.#wake();
     if (this.#halted) return false;

@@ -43,14 +43,16 @@
  *   (`kvm_psci_narrow_to_32bit`). CPU_SUSPEND is a WFI (`kvm_psci_vcpu_suspend`).
  * - SMC (`handle_smc`): an immediate other than 0 is reserved and leaves
  *   ~0 in x0; HVC's immediate is not looked at (`handle_hvc`).
+ * - KVM_MP_STATE_SUSPENDED (`kvm_arm_vcpu_suspend`, `kvm_vcpu_suspend`):
+ *   the vCPU waits as in WFI; once it would wake it exits with
+ *   KVM_SYSTEM_EVENT_WAKEUP and stays suspended until made runnable.
  *
  * Not modelled: the functions KVM handles elsewhere (TRNG, PV time, the
  * vendor hypervisor service's UID, features and PTP) and the Spectre
  * workaround discovery (ARCH_FEATURES of ARM_SMCCC_ARCH_WORKAROUND_*,
- * which follow the host CPU): input errors. KVM_MP_STATE_SUSPENDED and the
- * WAKEUP exit, AArch32 guests and PSCI 0.1. KVM applies CPU_ON's reset at
- * the target's next KVM_RUN or register access (KVM_REQ_VCPU_RESET); the
- * model applies it at once.
+ * which follow the host CPU): input errors; AArch32 guests and PSCI 0.1.
+ * KVM applies CPU_ON's reset at the target's next KVM_RUN or register
+ * access (KVM_REQ_VCPU_RESET); the model applies it at once.
  *
  * Sources: Linux `arch/arm64/kvm/hypercalls.c` (`kvm_smccc_call_handler`,
  * `kvm_smccc_get_action`, `kvm_smccc_default_allowed`,
@@ -61,7 +63,7 @@
  * `kvm_prepare_system_event`, `kvm_psci_system_suspend`,
  * `kvm_psci_narrow_to_32bit`), `arch/arm64/kvm/handle_exit.c`
  * (`handle_hvc`, `handle_smc`), `arch/arm64/kvm/arm.c`
- * (`kvm_arch_vcpu_ioctl_get_mpstate`, `kvm_arch_vcpu_ioctl_set_mpstate`,
+ * (`kvm_arch_vcpu_ioctl_get_mpstate`, `kvm_arch_vcpu_ioctl_set_mpstate`, `kvm_vcpu_suspend`,
  * `kvm_vm_ioctl_enable_cap`), `include/uapi/linux/psci.h`,
  * `include/linux/arm-smccc.h`, `include/kvm/arm_psci.h`,
  * `include/uapi/linux/kvm.h`; Arm DEN 0022 (PSCI) and DEN 0028 (SMCCC).
@@ -170,7 +172,7 @@ const RESERVED_RANGES: readonly [number, number][] = [
 export const KVM_EXIT = { HYPERCALL: 3, SYSTEM_EVENT: 24 } as const;
 
 /** `kvm_run.system_event.type` (KVM_SYSTEM_EVENT_*). */
-export const KVM_SYSTEM_EVENT = { SHUTDOWN: 1, RESET: 2, SUSPEND: 5 } as const;
+export const KVM_SYSTEM_EVENT = { SHUTDOWN: 1, RESET: 2, WAKEUP: 4, SUSPEND: 5 } as const;
 /** data[0] of a SHUTDOWN from SYSTEM_OFF2 (KVM_SYSTEM_EVENT_SHUTDOWN_FLAG_PSCI_OFF2). */
 export const KVM_SYSTEM_EVENT_SHUTDOWN_FLAG_PSCI_OFF2 = 1;
 /** data[0] of a RESET from SYSTEM_RESET2 (KVM_SYSTEM_EVENT_RESET_FLAG_PSCI_RESET2). */
@@ -261,6 +263,8 @@ export class Psci {
   hypercallNr: number[];
   /** `kvm_run.hypercall.flags`. */
   hypercallFlags: number[];
+  /** Each vCPU was made KVM_MP_STATE_SUSPENDED and has not made its WAKEUP exit yet. */
+  wakeArmed: boolean[];
   /**
    * Under Xen: the reason the domain shut itself down through PSCI
    * (`domain_shutdown`: SHUTDOWN_poweroff 0, reboot 1, suspend 2), -1 while
@@ -282,6 +286,13 @@ export class Psci {
     this.eventData = new Array(n).fill(0);
     this.hypercallNr = new Array(n).fill(0);
     this.hypercallFlags = new Array(n).fill(0);
+    this.wakeArmed = new Array(n).fill(false);
+  }
+
+  /** `kvm_vcpu_suspend` found vCPU `cpu` runnable: KVM_EXIT_SYSTEM_EVENT of type WAKEUP, ndata 0. */
+  wakeup(cpu: number): void {
+    this.wakeArmed[cpu] = false;
+    this.#systemEvent(cpu, KVM_SYSTEM_EVENT.WAKEUP, 0, 0);
   }
 
   /** vCPU `n`'s register x`i` (0-3). */

@@ -218,7 +218,7 @@ export const PSCI_COMMANDS: readonly CommandSpec<ArmVm>[] = [
     name: "kvm get_mp_state",
     requires: needKvm,
     doc:
-      "KVM_GET_MP_STATE (kvm_arch_vcpu_ioctl_get_mpstate): KVM_MP_STATE_RUNNABLE (0) or KVM_MP_STATE_STOPPED (5)",
+      "KVM_GET_MP_STATE (kvm_arch_vcpu_ioctl_get_mpstate): KVM_MP_STATE_RUNNABLE (0), _STOPPED (5) or _SUSPENDED (9)",
     params: [VCPU],
     returns: "the MP state",
     run: (vm, _c, a) => vm.cpus[a.vcpu as number].mpState,
@@ -228,7 +228,7 @@ export const PSCI_COMMANDS: readonly CommandSpec<ArmVm>[] = [
     name: "kvm set_mp_state",
     requires: needKvm,
     doc:
-      "KVM_SET_MP_STATE (kvm_arch_vcpu_ioctl_set_mpstate): RUNNABLE (0) lets the vCPU run (the selftests' way back after a system event), STOPPED (5) powers it off as PSCI CPU_OFF does (kvm_arm_vcpu_power_off); another state is -EINVAL. SUSPENDED (9) and its WAKEUP exit are not modelled (input error)",
+      "KVM_SET_MP_STATE (kvm_arch_vcpu_ioctl_set_mpstate): RUNNABLE (0) lets the vCPU run (the selftests' way back after a system event), STOPPED (5) powers it off as PSCI CPU_OFF does (kvm_arm_vcpu_power_off), SUSPENDED (9) suspends it (kvm_arm_vcpu_suspend): it runs nothing and takes nothing, and once an interrupt would wake it from WFI it exits with KVM_EXIT_SYSTEM_EVENT type KVM_SYSTEM_EVENT_WAKEUP and stays SUSPENDED until made RUNNABLE (kvm_vcpu_suspend); another state is -EINVAL",
     params: [
       VCPU,
       { name: "state", type: U32, doc: "KVM_MP_STATE_RUNNABLE or KVM_MP_STATE_STOPPED" },
@@ -236,12 +236,10 @@ export const PSCI_COMMANDS: readonly CommandSpec<ArmVm>[] = [
     returns: "0 or -EINVAL",
     run: (vm, _c, a, source) => {
       const cpu = a.vcpu as number, st = a.state as number;
-      if (st === KVM_MP_STATE.SUSPENDED) {
-        throw new CommandInputError(
-          "kvm set_mp_state state=KVM_MP_STATE_SUSPENDED: kvm_arm_vcpu_suspend's wait and its KVM_SYSTEM_EVENT_WAKEUP exit are not modelled",
-        );
-      }
-      if (st !== KVM_MP_STATE.RUNNABLE && st !== KVM_MP_STATE.STOPPED) return -EINVAL;
+      if (
+        st !== KVM_MP_STATE.RUNNABLE && st !== KVM_MP_STATE.STOPPED &&
+        st !== KVM_MP_STATE.SUSPENDED
+      ) return -EINVAL;
       return traced(vm, source, `KVM_SET_MP_STATE vcpu${cpu} ${st}`, () => {
         vm.setMpState(cpu, st);
         return 0;
@@ -297,7 +295,7 @@ export const PSCI_STATE: readonly StateSpec<ArmVm>[] = [
   {
     pattern: "vcpu#.mp_state",
     type: INT,
-    doc: "KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE (0) or KVM_MP_STATE_STOPPED (5)",
+    doc: "KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE (0), _STOPPED (5) or _SUSPENDED (9)",
     get: (vm, [c]) => vm.cpus[c].mpState,
     bounds: vcpuBound,
   },
@@ -317,7 +315,7 @@ export const PSCI_STATE: readonly StateSpec<ArmVm>[] = [
     ],
     [
       "system_event.type",
-      "kvm_run.system_event.type: KVM_SYSTEM_EVENT_SHUTDOWN (1), _RESET (2), _SUSPEND (5)",
+      "kvm_run.system_event.type: KVM_SYSTEM_EVENT_SHUTDOWN (1), _RESET (2), _WAKEUP (4), _SUSPEND (5)",
       (p, c) => p.eventType[c],
     ],
     [

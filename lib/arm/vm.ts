@@ -45,7 +45,7 @@ import { KvmXen } from "../xen/kvm_xen.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { XenBuild } from "../xen/hypercall.ts";
 import type { StateHash } from "../core/platform.ts";
-import { Psci } from "./psci.ts";
+import { KVM_MP_STATE, Psci } from "./psci.ts";
 
 /**
  * Xen on Arm's event-channel PPI (`GUEST_EVTCHN_PPI` in
@@ -468,16 +468,35 @@ export class ArmVm implements VmModel, GicPort {
 
   /**
    * KVM_SET_MP_STATE of vCPU `cpu` (`kvm_arch_vcpu_ioctl_set_mpstate`),
-   * also PSCI's CPU_OFF, CPU_ON and system events: RUNNABLE (0) or
-   * STOPPED (5).
+   * also PSCI's CPU_OFF, CPU_ON and system events: RUNNABLE (0), STOPPED
+   * (5) or SUSPENDED (9).
    */
   setMpState(cpu: number, state: number): void {
     const c = this.cpus[cpu];
+    // kvm_arm_vcpu_suspend: the WAKEUP exit is made once the wake-up test passes.
+    this.psci.wakeArmed[cpu] = state === KVM_MP_STATE.SUSPENDED;
     if (c.mpState === state) return;
     c.mpState = state;
     if (this.trace.enabled) {
-      this.trace.emit(c.name, "mp_state", state === 0 ? "RUNNABLE" : "STOPPED (powered off)");
+      this.trace.emit(
+        c.name,
+        "mp_state",
+        state === 0
+          ? "RUNNABLE"
+          : state === KVM_MP_STATE.SUSPENDED
+          ? "SUSPENDED"
+          : "STOPPED (powered off)",
+      );
     }
+  }
+
+  /**
+   * A KVM_MP_STATE_SUSPENDED vCPU (`kvm_vcpu_suspend`): once something
+   * would wake it from WFI, it exits with KVM_SYSTEM_EVENT_WAKEUP and stays
+   * suspended until the VMM makes it runnable.
+   */
+  suspendedPoll(cpu: number): void {
+    if (this.psci.wakeArmed[cpu] && this.wouldWake(cpu)) this.psci.wakeup(cpu);
   }
 
   /**
