@@ -842,8 +842,8 @@ export class X86Cpu implements CpuModel {
    * with an in-kernel LAPIC, adds or removes LVT CMCI to follow MCG_CMCI_P
    * (`kvm_apic_after_set_mcg_cap`). Returns 0 or -EINVAL.
    */
-  setupMce(mcgCap: bigint): number {
-    const r = this.mce.setup(mcgCap);
+  setupMce(mcgCap: bigint, supported?: bigint): number {
+    const r = this.mce.setup(mcgCap, supported);
     if (r === 0 && this.lapicInKernel) this.lapic.setMcgCmci(this.mce.cmciP);
     return r;
   }

@@ -14,7 +14,7 @@
  * `kvm_vcpu_x86_set_ucna`, `set_msr_mce`, `get_msr_mce`,
  * `can_set_mci_status` (AMD only: on the model's Intel host a guest writes
  * only 0 to MCi_STATUS), `kvm_mce_cap_supported` with VMX's
- * `hardware_setup` (LMCE_P, CMCI_P; SVM offers neither, not modelled);
+ * `hardware_setup` (LMCE_P, CMCI_P; SVM's offers neither: `host_cpu amd`);
  * lapic.c `kvm_apic_after_set_mcg_cap`, `kvm_apic_calc_nr_lvt_entries`.
  * The Intel SDM vol. 3B ch. 16 names the fields.
  *
@@ -25,6 +25,7 @@
  *
  * @module
  */
+import type { HostCpu } from "./kvm_quirks.ts";
 import { fieldByName, type FieldTable } from "../core/bitfield.ts";
 import { EINVAL } from "./errno.ts";
 import type { StateHash } from "../core/platform.ts";
@@ -132,6 +133,21 @@ const ALL_ONES = (1n << 64n) - 1n;
  */
 export const KVM_MCE_CAP_SUPPORTED = B.MCG_CTL_P | B.MCG_SER_P | B.MCG_LMCE_P | B.MCG_CMCI_P;
 
+/**
+ * `kvm_caps.supported_mce_cap` by the host's vendor: {@link KVM_MCE_CAP_SUPPORTED}
+ * on Intel; on AMD only KVM's own MCG_CTL_P | MCG_SER_P (`kvm_x86_vendor_init`
+ * sets them afresh at each vendor module load, and SVM's hardware setup adds
+ * nothing).
+ *
+ * @example
+ * ```ts
+ * kvmMceCapSupported("amd"); // 0x1000100n
+ * ```
+ */
+export function kvmMceCapSupported(cpu: HostCpu): bigint {
+  return cpu === "amd" ? B.MCG_CTL_P | B.MCG_SER_P : KVM_MCE_CAP_SUPPORTED;
+}
+
 /** The MSR is one of the machine-check MSRs KVM handles (`kvm_{get,set}_msr_common`'s MCE cases). */
 export function isMceMsr(msr: number): boolean {
   return msr <= MCE_MSR.P5_MC_TYPE ||
@@ -202,14 +218,15 @@ export class McBanks {
   /**
    * KVM_X86_SETUP_MCE (`kvm_vcpu_ioctl_x86_setup_mce`): -EINVAL for no bank,
    * more than KVM_MAX_MCE_BANKS, or a capability bit KVM does not offer
+   * (`supported`, the host's {@link kvmMceCapSupported})
    * (MCG_EXT_CNT, bits 23:16, passes); else MCG_CAP is set, MCG_CTL all ones
    * with MCG_CTL_P, every bank's CTL all ones and, with MCG_CMCI_P, CTL2 0.
    * The caller tells the LAPIC (`kvm_apic_after_set_mcg_cap`).
    */
-  setup(mcgCap: bigint): number {
+  setup(mcgCap: bigint, supported: bigint = KVM_MCE_CAP_SUPPORTED): number {
     const count = Number(mcgCap & B.MCG_BANKCNT_MASK);
     if (count === 0 || count > KVM_MAX_MCE_BANKS) return -EINVAL;
-    if ((mcgCap & ~(KVM_MCE_CAP_SUPPORTED | B.MCG_BANKCNT_MASK | B.MCG_EXT_CNT_MASK)) !== 0n) {
+    if ((mcgCap & ~(supported | B.MCG_BANKCNT_MASK | B.MCG_EXT_CNT_MASK)) !== 0n) {
       return -EINVAL;
     }
     this.touched = true;

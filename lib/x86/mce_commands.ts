@@ -8,7 +8,7 @@
  */
 import type { ParamSpec } from "../core/table.ts";
 import type { X86Command } from "./command.ts";
-import { KVM_MAX_MCE_BANKS, KVM_MCE_CAP_SUPPORTED, MCE_BITS } from "./mce.ts";
+import { KVM_MAX_MCE_BANKS, kvmMceCapSupported, MCE_BITS } from "./mce.ts";
 import type { X86Vm } from "./vm.ts";
 
 const VCPU: ParamSpec = {
@@ -59,12 +59,12 @@ export const MCE_COMMANDS: readonly X86Command[] = [
     name: "kvm get_mce_cap_supported",
     backend: "KVM_X86_GET_MCE_CAP_SUPPORTED",
     doc: "KVM_X86_GET_MCE_CAP_SUPPORTED on /dev/kvm: the MCG_CAP bits KVM_X86_SETUP_MCE " +
-      "accepts (kvm_caps.supported_mce_cap), on an Intel host MCG_CTL_P | MCG_SER_P | " +
-      "MCG_LMCE_P | MCG_CMCI_P (0x9000500; AMD's SVM offers neither LMCE_P nor CMCI_P, not " +
-      "modelled)",
+      "accepts (kvm_caps.supported_mce_cap): on an Intel host MCG_CTL_P | MCG_SER_P | " +
+      "MCG_LMCE_P | MCG_CMCI_P (0x9000500), on an AMD one (host_cpu amd) MCG_CTL_P | " +
+      "MCG_SER_P (0x1000100: SVM offers neither LMCE_P nor CMCI_P)",
     params: [],
     returns: "the supported MCG_CAP bits",
-    run: () => Number(KVM_MCE_CAP_SUPPORTED),
+    run: (vm) => Number(kvmMceCapSupported(vm.config.hostCpu ?? "intel")),
   },
   {
     actor: "vmm",
@@ -79,7 +79,8 @@ export const MCE_COMMANDS: readonly X86Command[] = [
     params: [VCPU, { name: "mcg_cap", type: U64, doc: "the MCG_CAP value (bank count in 7:0)" }],
     returns: "0 or -EINVAL",
     run: (vm, _c, a, source) => {
-      const r = vm.cpus[a.vcpu as number].setupMce(BigInt(a.mcg_cap as bigint));
+      const supported = kvmMceCapSupported(vm.config.hostCpu ?? "intel");
+      const r = vm.cpus[a.vcpu as number].setupMce(BigInt(a.mcg_cap as bigint), supported);
       emit(
         vm,
         source,

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { Trace } from "../core/trace.ts";
 import { testVector } from "../core/vector_set.ts";
 import { Lapic } from "./lapic.ts";
-import { isMceMsr, KVM_MAX_MCE_BANKS, KVM_MCE_CAP_SUPPORTED, McBanks, MCE_BITS } from "./mce.ts";
+import {
+  isMceMsr,
+  KVM_MAX_MCE_BANKS,
+  KVM_MCE_CAP_SUPPORTED,
+  kvmMceCapSupported,
+  McBanks,
+  MCE_BITS,
+} from "./mce.ts";
 import { EINVAL } from "./errno.ts";
 
 const B = MCE_BITS;
@@ -143,4 +150,13 @@ Deno.test("hashInto feeds every register: two vCPUs differing in one bank's ADDR
   b.wrmsr(0x406, 0n, false);
   b.wrmsr(0x17a, 1n, false);
   assert.notEqual(fed(a), fed(b));
+});
+
+Deno.test("an AMD host's KVM offers MCG_CTL_P | MCG_SER_P only; SETUP_MCE refuses the rest", () => {
+  assert.equal(kvmMceCapSupported("intel"), KVM_MCE_CAP_SUPPORTED);
+  assert.equal(kvmMceCapSupported("amd"), 0x1000100n);
+  const m = new McBanks();
+  assert.equal(m.setup(MCE_BITS.MCG_CMCI_P | 4n, kvmMceCapSupported("amd")), -EINVAL);
+  assert.equal(m.setup(MCE_BITS.MCG_CTL_P | 4n, kvmMceCapSupported("amd")), 0);
+  assert.equal(m.cmciP, false);
 });

@@ -1984,8 +1984,9 @@ const SETTINGS: SettingSpec[] = [
       "VMX: VMCALL 0f 01 c1 is the native hypercall) or amd (kvm_amd, SVM: VMMCALL 0f 01 d9). " +
       "The other vendor's hypercall raises #UD, which KVM intercepts and emulates " +
       "(vcpu's `vmcall at=`: KVM_X86_QUIRK_FIX_HYPERCALL_INSN), and KVM's Hyper-V hypercall " +
-      "page holds the host's instruction; 'apicv amd_avic' needs amd. Other vendor " +
-      "differences (MCE capabilities, the Xen hypercall pages' bytes) do not follow it",
+      "page holds the host's instruction, and KVM_X86_GET_MCE_CAP_SUPPORTED's answer (no " +
+      "MCG_LMCE_P or MCG_CMCI_P on amd) too; 'apicv amd_avic' needs amd. Other vendor " +
+      "differences (the Xen hypercall pages' bytes) do not follow it",
     value: { kind: "enum", values: ["intel", "amd"], default: "intel" },
   },
   {
