@@ -1014,6 +1014,10 @@ export const KVM_OPS: Readonly<Record<X86BackendOp, Run | Refusal>> = {
   },
   "KVM_TSC_ATTR": { refused: "the backend sets and reads no vCPU TSC offset (KVM_VCPU_TSC_CTRL)" },
   "host rdtsc": { refused: "the backend's TSC is the host's, not the model's time" },
+  "qemu irqfd_notifier": {
+    refused: "QEMU's emulated resamplefd belongs to its userspace I/O APIC, which the backend " +
+      "does not play",
+  },
   "div": { refused: "the guest monitor has no DIV action (and no #DE handler in its IDT)" },
   "add": { refused: "the guest monitor has no ADD action whose flags a scenario could use" },
   "into": { refused: "the guest monitor has no INTO action (and no #OF handler in its IDT)" },

@@ -77,6 +77,7 @@ export type X86BackendOp =
   | "KVM_GET_TSC_KHZ"
   | "KVM_TSC_ATTR"
   | "host rdtsc"
+  | "qemu irqfd_notifier"
   | "KVM_X86_SETUP_MCE"
   | "KVM_X86_SET_MCE"
   | "KVM_X86_GET_MCE_CAP_SUPPORTED"

@@ -34,10 +34,18 @@
  * `hw_compat_2_7`) is the IOAPICVER value, and only 0x20 has the EOI
  * register: at 0x11 a write of +0x40 does nothing (`ioapic_mem_write`).
  *
+ * KVM refuses a resampling irqfd under a split irqchip (only the full
+ * in-kernel one can lower a line at EOI), so QEMU emulates it
+ * (`kvm_irqchip_assign_irqfd`: a plain irqfd, and the resamplefd kept in
+ * its list, `kvm_resample_fd_insert`): every EOI broadcast for a level
+ * entry with the vector signals that pin's resamplefd
+ * (`kvm_resample_fd_notify`), before and whatever remote IRR says (an
+ * irqfd's message never set it: it reaches the LAPIC on the pin's MSI
+ * route, bypassing the I/O APIC).
+ *
  * Not modelled: an ExtINT entry (QEMU reads its vector from the userspace
  * 8259, which a split-irqchip VM here does not have: an input error),
- * QEMU's userspace resamplefds (`kvm_resample_fd_notify`; KVM refuses a
- * resampling irqfd under a split irqchip), interrupt remapping.
+ * interrupt remapping.
  *
  * @module
  */
@@ -146,6 +154,8 @@ export interface QemuIoapicHost {
   updateRoutes(routes: readonly QemuIoapicRoute[]): void;
   /** Runs `fire` after `delayNs` (QEMU_CLOCK_VIRTUAL); without it the storm guard is off. */
   schedule?: (delayNs: number, fire: () => void) => void;
+  /** `event_notifier_set` of a resamplefd ({@link QemuIoapic.setResamplefd}). */
+  signal?: (fd: number) => void;
   /** Where state changes are recorded. */
   trace: Trace;
   /** Trace source name. */
@@ -186,6 +196,8 @@ export class QemuIoapic {
   readonly #routes: QemuIoapicRoute[] = [];
 
   readonly #version: number;
+  /** QEMU's `kvm_resample_fd_list` by GSI (= pin): the resamplefd, or -1. */
+  readonly #resamplefd = new Int32Array(QEMU_IOAPIC_PINS).fill(-1);
 
   /**
    * Wires the I/O APIC to KVM; every entry starts masked. `version` is the
@@ -223,6 +235,7 @@ export class QemuIoapic {
     h.words(this.#irqEoi);
     h.n(this.#irr);
     h.n(this.#ioregsel | (this.#id << 8) | (this.#stormArmed ? 1 << 12 : 0));
+    h.words(this.#resamplefd);
   }
 
   /**
@@ -232,7 +245,9 @@ export class QemuIoapic {
   snapshot(): () => void {
     const low = this.#low.slice(), high = this.#high.slice(), irqEoi = this.#irqEoi.slice();
     const irr = this.#irr, ioregsel = this.#ioregsel, id = this.#id, storm = this.#stormArmed;
+    const resamplefd = this.#resamplefd.slice();
     return () => {
+      this.#resamplefd.set(resamplefd);
       this.#low.set(low);
       this.#high.set(high);
       this.#irqEoi.set(irqEoi);
@@ -431,8 +446,25 @@ export class QemuIoapic {
   }
 
   /**
-   * `ioapic_eoi_broadcast`: for each level entry with `vector` whose remote
-   * IRR is set, remote IRR is cleared, and an unmasked one with its request
+   * QEMU's emulated resampling irqfd on `gsi` (`kvm_resample_fd_insert`;
+   * -1: `kvm_resample_fd_remove`): the EOI broadcasts of the pin signal
+   * `fd`. Returns whether the GSI is one of the I/O APIC's pins.
+   *
+   * @example
+   * ```ts
+   * declare const io: QemuIoapic;
+   * io.setResamplefd(5, 6); // EOIs of pin 5's level vector signal eventfd 6
+   * ```
+   */
+  setResamplefd(gsi: number, fd: number): boolean {
+    if (gsi < 0 || gsi >= QEMU_IOAPIC_PINS) return false;
+    this.#resamplefd[gsi] = fd;
+    return true;
+  }
+
+  /**
+   * `ioapic_eoi_broadcast`: for each level entry with `vector`, its
+   * resamplefd (if any) is signalled; where remote IRR is set, it is cleared, and an unmasked one with its request
    * still latched is sent again, or, at the {@link EOI_STORM_LIMIT}th
    * back-to-back time, 10 ms later (`delayed_ioapic_service_cb`, which
    * services every pin). Edge entries are left alone.
@@ -451,6 +483,11 @@ export class QemuIoapic {
       for (let pin = 0; pin < QEMU_IOAPIC_PINS; pin++) {
         const low = this.#low[pin];
         if (fieldGet(F_VECTOR, low) !== vector || fieldGet(F_TRIGGER, low) !== 1) continue;
+        const rfd = this.#resamplefd[pin];
+        if (rfd >= 0 && h.signal) {
+          if (t.enabled) t.emit(h.name, "resample", `pin ${pin}: resamplefd ${rfd} signalled`);
+          h.signal(rfd);
+        }
         if (fieldGet(F_RIRR, low) === 0) continue;
         this.#low[pin] = fieldSet(F_RIRR, low, 0);
         if (t.enabled) t.emit(h.name, "remote_irr.clear", `pin ${pin} vector ${hex(vector)}`);

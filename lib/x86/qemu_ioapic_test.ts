@@ -10,16 +10,18 @@ import { writeRte } from "./test_vm.ts";
 /** QEMU's I/O APIC on a recording host: each KVM_IRQ_LINE and each route commit. */
 function rig(status = 1, version?: number) {
   const lines: [number, number][] = [];
+  const signalled: number[] = [];
   const commits: QemuIoapicRoute[][] = [];
   const timers: { delay: number; fire: () => void }[] = [];
   const io = new QemuIoapic({
     setIrq: (gsi, level) => (lines.push([gsi, level]), level === 1 ? status : 1),
     updateRoutes: (routes) => commits.push(routes.map((r) => ({ ...r }))),
     schedule: (delay, fire) => timers.push({ delay, fire }),
+    signal: (fd) => signalled.push(fd),
     trace: new Trace(() => 0),
     name: "ioapic",
   }, version);
-  return { io, lines, commits, timers };
+  return { io, lines, commits, timers, signalled };
 }
 
 Deno.test("QEMU I/O APIC: IOAPICVER 0x00170020, an index that is no register reads 0", () => {
@@ -169,4 +171,19 @@ Deno.test("X86Vm with split_ioapic qemu: 24 MSI routes reserved, the EOI exit re
   lapic.eoi();
   assert.equal(vm.cpus[0].run.ioapicEoiExits, 1);
   assert.equal(io.rte(5).low & 0x4000, 0);
+});
+
+Deno.test("QEMU I/O APIC: an emulated resamplefd is signalled at every EOI broadcast of its pin's level vector", () => {
+  const { io, signalled } = rig();
+  writeRte(io, 5, { vector: 0x45, trigger: "level" });
+  writeRte(io, 6, { vector: 0x45 }); // edge: no resample
+  assert.equal(io.setResamplefd(5, 7), true);
+  assert.equal(io.setResamplefd(6, 8), true);
+  assert.equal(io.setResamplefd(24, 9), false); // not a pin
+  io.eoiBroadcast(0x45); // remote IRR clear: notified all the same
+  io.eoiBroadcast(0x46);
+  assert.deepEqual(signalled, [7]);
+  io.setResamplefd(5, -1);
+  io.eoiBroadcast(0x45);
+  assert.deepEqual(signalled, [7]);
 });

@@ -944,6 +944,7 @@ export class X86Vm implements VmModel {
         setIrq: (gsi, level) => this.routing.irqLine(gsi, level),
         updateRoutes: (routes) => this.#qemuIoapicRoutes(routes),
         schedule: (delay, fire) => env.queue.schedule(env.now() + delay, fire),
+        signal: (fd) => this.eventfds.set(fd, (this.eventfds.get(fd) ?? 0) + 1),
         trace,
         name: "ioapic",
       }, config.qemuIoapicVersion);

@@ -548,6 +548,46 @@ export const VMM_IOCTL_COMMANDS: readonly X86Command[] = outOfGuest([
   },
   {
     actor: "vmm",
+    name: "qemu irqfd_notifier",
+    backend: "qemu irqfd_notifier",
+    doc: "QEMU's kvm_irqchip_add_irqfd_notifier_gsi (vfio's INTx, say) under 'split_ioapic " +
+      "qemu': KVM takes no resampling irqfd with a split irqchip, so QEMU registers a plain " +
+      "KVM_IRQFD of fd on gsi and keeps resamplefd itself (kvm_resample_fd_insert), which " +
+      "each EOI broadcast of its I/O APIC for that pin's level vector signals " +
+      "(kvm_resample_fd_notify; eventfd[N] counts); flags=KVM_IRQFD_FLAG_DEASSIGN removes " +
+      "both (kvm_irqchip_remove_irqfd_notifier_gsi)",
+    params: [
+      FD,
+      { name: "gsi", type: { kind: "int", min: 0, max: 4095, what: "a GSI" }, doc: "the GSI" },
+      { ...FD, name: "resamplefd", doc: "the eventfd QEMU signals at the pin's EOI" },
+      {
+        name: "flags",
+        type: { kind: "int", min: 0, max: 1, what: "0 or KVM_IRQFD_FLAG_DEASSIGN" },
+        doc: "KVM_IRQFD_FLAG_DEASSIGN 1 to remove",
+        default: 0,
+      },
+    ],
+    returns: "KVM_IRQFD's 0, -EINVAL or -EBUSY",
+    run: (vm, _c, a, source) => {
+      const io = vm.qemuIoapic;
+      if (io === null) {
+        throw new CommandInputError(
+          "this is QEMU's emulated resamplefd of a split irqchip: it needs 'split_ioapic " +
+            "qemu' (with KVM's whole irqchip use kvm irqfd flags=KVM_IRQFD_FLAG_RESAMPLE)",
+        );
+      }
+      const gsi = a.gsi as number, deassign = (a.flags as number) !== 0;
+      // kvm_irqchip_assign_irqfd: the list first, then the plain KVM_IRQFD.
+      io.setResamplefd(gsi, deassign ? -1 : a.resamplefd as number);
+      const id = emit(vm, source, `KVM_IRQFD fd ${a.fd} gsi ${gsi} flags ${a.flags} (QEMU)`);
+      return vm.trace.within(
+        id,
+        () => vm.irqfds.assign(a.fd as number, gsi, deassign ? KVM_IRQFD_FLAG.DEASSIGN : 0, 0),
+      );
+    },
+  },
+  {
+    actor: "vmm",
     name: "kvm get_lapic",
     backend: "KVM_GET_LAPIC",
     doc: "KVM_GET_LAPIC: one 32-bit word of the register page (x2APIC mode: the ID in the " +
