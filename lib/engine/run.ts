@@ -46,6 +46,7 @@ import {
 } from "../core/values.ts";
 import { blockSteps } from "./steps.ts";
 import { History, type TookRecord } from "./history.ts";
+import { type RepeatLoop, repeatLoop, runsOf, type SettleLoop, settleLoop } from "./codegen.ts";
 import {
   type Compiled,
   type CompiledOp,
@@ -196,6 +197,12 @@ export const DEFAULT_MAX_STEPS = 100_000;
 /** Loops and ranges may do this many times the step budget of work in all. */
 const WORK_FACTOR = 10;
 
+/** The generated loop of each compiled `repeat` body (lib/engine/codegen.ts), null for none. */
+const generatedRepeats = new WeakMap<
+  readonly CompiledOp[],
+  { loop: RepeatLoop; runs: ReturnType<typeof runsOf> } | null
+>();
+
 /** A broken expectation or invariant. */
 export interface Failure {
   /** What it was: `vector`, `nmi`, `extint` for takes; `expect` or `always` for failures. */
@@ -250,9 +257,11 @@ export interface ScenarioResult {
  * {@link Interpreter.enter}), so a take allocates nothing.
  */
 interface Frame {
+  /** The body's statements. */
   ops: readonly Op[];
   /** The compiled `ops`, when the run is compiled. */
   steps: readonly CompiledOp[] | null;
+  /** The next statement's index in `ops`. */
   pc: number;
   /** The handler's bindings (`$vector`), bound to `vector` or `ack` for each step that needs them. */
   binds: HandlerDecl["binds"];
@@ -493,7 +502,8 @@ class Interpreter {
   /**
    * See {@link RunState.snapshot}. Fixed for the run, not saved: program,
    * vms (saved by their own hooks), trace, queue (emptied), maxSteps,
-   * scheduler, onStep, compiled, settlesOne; spareFrames is a pool of frames to reuse,
+   * scheduler, onStep, compiled, settlesOne, settleLoop, settleHandlers,
+   * settleRuns; spareFrames is a pool of frames to reuse,
    * whatever they held; hiddenNames, hiddenValues (hiddenDepth 0), windowVm,
    * windowCpu and restartable are empty or unset wherever a snapshot is taken.
    */
@@ -718,6 +728,18 @@ class Interpreter {
     if (body === undefined) {
       this.repeatWalked(op, n);
       return;
+    }
+    if (!this.trace.enabled && this.onStep === undefined) {
+      let gen = generatedRepeats.get(body);
+      if (gen === undefined) {
+        const loop = repeatLoop(body);
+        generatedRepeats.set(body, gen = loop === null ? null : { loop, runs: runsOf(body) });
+      }
+      if (gen !== null) {
+        gen.loop(this, body, gen.runs, n, this.maxSteps * WORK_FACTOR, op.loc);
+        if (n > 0) this.leaveLoop();
+        return;
+      }
     }
     const onStep = this.onStep, ops = op.body, loops = this.loops;
     // The loop's entry stays on `loops` from its first iteration to its end, its iteration
@@ -1181,10 +1203,45 @@ class Interpreter {
       // boundary where nothing happens would end the settling, so a plain loop is the same.
       // Compiled runs only, as `idle`: the tree walker keeps the passes, and the tests that
       // compare the two hold this loop to them.
-      this.settleOne(loc);
+      if (this.trace.enabled) this.settleOne(loc);
+      else {
+        if (this.settleLoop === undefined) this.settleLoop = this.generatedSettle();
+        if (this.settleLoop === null) this.settleOne(loc);
+        else {
+          this.settleLoop(
+            this,
+            loc,
+            this.vms[0].cpus[0],
+            this.frames[0][0],
+            this.spareFrames[0][0],
+            this.settleHandlers,
+            this.settleRuns,
+          );
+        }
+      }
       return;
     }
     this.settlePasses(loc);
+  }
+
+  /**
+   * {@link Interpreter.settleOne} generated for the program's handlers (lib/engine/codegen.ts),
+   * with the compiled bodies of its handlers and their commands' runs: made at the first
+   * untraced settling; null when no handler body is one the generated loop runs.
+   */
+  settleLoop: SettleLoop | null | undefined = undefined;
+  settleHandlers: (readonly CompiledOp[])[] = [];
+  settleRuns: ReturnType<typeof runsOf>[] = [];
+
+  /** {@link Interpreter.settleLoop} for this run's program (one VM, one vCPU, compiled). */
+  generatedSettle(): SettleLoop | null {
+    const compiled = this.compiled!;
+    // A platform whose vCPUs have no boundary method of their own (boundaryOf) settles as before.
+    if (this.vms[0].cpus[0].boundary === undefined) return null;
+    const handlers = this.program.handlers.filter((h) => h.vm === 0 && h.cpu === 0);
+    this.settleHandlers = handlers.map((h) => compiled.block(h.body));
+    this.settleRuns = this.settleHandlers.map(runsOf);
+    return settleLoop(this.settleHandlers);
   }
 
   /**
