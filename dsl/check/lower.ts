@@ -1105,11 +1105,12 @@ function lowerCall(
         );
       }
       const max = field.width >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** field.width - 1;
-      const names = field.values ? Object.keys(field.values) : [];
       let expr: Expr;
       if (f.value.kind === "ident" && field.values) {
         const n = field.values[f.value.name];
         if (n === undefined) {
+          // The value names, for the message only.
+          const names = Object.keys(field.values);
           fail(
             f.value.loc,
             `'${f.key}' must be one of: ${names.join(", ")}`,

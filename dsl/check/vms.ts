@@ -116,7 +116,13 @@ function readSettings(
       i++;
     }
   }
-  for (const [k, v] of defaultsOf(settings, prefix)) if (!(k in values)) values[k] = v;
+  // By index: a for-of over the pairs allocates an iterator result and a pair
+  // iterator per default in code that has not been optimized, for every vm.
+  const defaults = defaultsOf(settings, prefix);
+  for (let i = 0; i < defaults.length; i++) {
+    const d = defaults[i];
+    if (!(d[0] in values)) values[d[0]] = d[1];
+  }
 }
 
 // A table's settings by name, and its defaults under each prefix: worked out
