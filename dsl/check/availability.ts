@@ -79,8 +79,10 @@ class Walker {
     fail(loc, why, undefined, [{ loc: vm.loc, message: `vm '${vm.name}' is declared here` }]);
   }
 
+  // The walks below go by index: a for-of allocates an iterator result per
+  // element in code not yet optimized, once for every statement of a scenario.
   ops(ops: readonly Op[]): void {
-    for (const op of ops) this.op(op);
+    for (let i = 0; i < ops.length; i++) this.op(ops[i]);
   }
 
   /**
@@ -135,7 +137,7 @@ class Walker {
     const vm = this.vms[c.vm];
     const why = c.spec.requires?.(vm.settings);
     if (why) this.#refuse(`'${c.spec.name}' ${why}`, vm, c.loc);
-    for (const a of c.args) this.expr(a.expr);
+    for (let i = 0; i < c.args.length; i++) this.expr(c.args[i].expr);
     for (const e of c.entries ?? []) for (const a of e) this.expr(a.expr);
     if (c.register) {
       if (c.register.index) this.expr(c.register.index);

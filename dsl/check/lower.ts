@@ -1022,14 +1022,16 @@ function lowerCall(
     fail(loc, `'${spec.name}' needs a block of entries: { ${spec.block.entry}=... }`);
   }
   const entries = block ? lowerEntries(block, spec, scope) : undefined;
-  const rest = args.slice(used);
   const bound: { param: ParamSpec; expr: Expr }[] = [];
   const given = new Map<string, Loc>();
   const { positional, registerParam } = paramsOf(spec);
   let register: Call["register"];
   let nextPositional = 0;
   const fieldArgs: { key: string; keyLoc: Loc; value: Value }[] = [];
-  for (const a of rest) {
+  // By index from the first argument past the name: no copy, and no iterator
+  // result per argument in code not yet optimized.
+  for (let k = used; k < args.length; k++) {
+    const a = args[k];
     if (a.kind === "kv" && registerParam && a.key === registerParam.name && !register) {
       // `register=lapic.tpr`: the register by name.
       if (a.value.kind !== "path" && a.value.kind !== "ident") {
@@ -1129,7 +1131,8 @@ function lowerCall(
     register = { ...register, fields };
   }
   const vcpus = scope.vms[actor.vm].vcpus;
-  for (const b of bound) {
+  for (let k = 0; k < bound.length; k++) {
+    const b = bound[k];
     const t = b.param.type;
     if (
       t.kind === "int" && t.vcpu && b.expr.e === "lit" && typeof b.expr.value === "number" &&
@@ -1141,7 +1144,8 @@ function lowerCall(
       );
     }
   }
-  for (const p of spec.params) {
+  for (let k = 0; k < spec.params.length; k++) {
+    const p = spec.params[k];
     if (p.type.kind === "register") continue;
     if (!given.has(p.name)) {
       if (p.default === undefined) {
