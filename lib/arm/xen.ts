@@ -179,7 +179,7 @@ const HVC_ARGS = ["x0", "x1", "x2", "x3", "x4"] as const;
  * ```
  */
 export const ARM_XEN_COMMANDS: readonly CommandSpec<ArmVm>[] = [
-  ...xenCommands<ArmVm>((vm) => vm.xen).map(armCommand).map(fromEl1),
+  ...xenCommands<ArmVm>().map(armCommand).map(fromEl1),
   hvcCommand(),
 ];
 
@@ -341,7 +341,7 @@ function armCommand(c: CommandSpec<ArmVm>): CommandSpec<ArmVm> {
  * ```
  */
 export const ARM_XEN_STATE: readonly StateSpec<ArmVm>[] = [
-  ...xenState<ArmVm>((vm) => vm.xen).map((p) => ({
+  ...xenState<ArmVm>().map((p) => ({
     ...p,
     doc: stateRefusal(p.pattern) === undefined
       ? p.doc

@@ -2089,13 +2089,13 @@ const needKvmXen = (s: Readonly<Record<string, Val>>) =>
     ? "belongs to KVM's Xen emulation, and Xen has no KVM: use 'hypervisor kvm-xen'"
     : "needs KVM's Xen emulation: add 'hypervisor kvm-xen' to the vm block";
 
-const XEN_COMMANDS: Cmd[] = xenCommands<X86Vm>((vm) => vm.xen).map((c) => ({
+const XEN_COMMANDS: Cmd[] = xenCommands<X86Vm>().map((c) => ({
   ...c,
   backend: "xen",
   requires: KVM_XEN_ONLY.has(c.name) ? needKvmXen : needXen,
 }));
 
-const XEN_STATE: State[] = xenState<X86Vm>((vm) => vm.xen).map((p) => ({
+const XEN_STATE: State[] = xenState<X86Vm>().map((p) => ({
   ...p,
   requires: kvmXenOnlyPath(p.pattern) ? needKvmXen : needXen,
   bounds: p.bounds ?? (p.pattern.startsWith("vcpu#") ? vcpuBound : undefined),

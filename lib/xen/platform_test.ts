@@ -2,15 +2,25 @@ import assert from "node:assert/strict";
 import type { Args, RegisterAccess, Val } from "../core/table.ts";
 import { fakeDomain } from "./testing.ts";
 import { KvmXen } from "./kvm_xen.ts";
-import { XEN_STRUCT_FILES, xenCommands, type XenMachine, xenState } from "./platform.ts";
+import {
+  XEN_STRUCT_FILES,
+  xenCommands,
+  type XenMachine,
+  xenState,
+  type XenVm,
+} from "./platform.ts";
 
-function machine(config = {}): XenMachine {
+/** A Xen model that stands in for the VM holding it: its own `xen`. */
+type Machine = XenMachine & XenVm;
+
+function machine(config = {}): Machine {
   const { domain } = fakeDomain(config);
-  return { domain, kvm: new KvmXen(domain) };
+  const m: XenMachine = { domain, kvm: new KvmXen(domain) };
+  return Object.assign(m, { xen: m });
 }
 
-const cmds = xenCommands<XenMachine>((m) => m);
-const state = xenState<XenMachine>((m) => m);
+const cmds = xenCommands<Machine>();
+const state = xenState<Machine>();
 const cmd = (name: string) => cmds.find((c) => c.name === name)!;
 const path = (pattern: string) => state.find((s) => s.pattern === pattern)!;
 
