@@ -92,7 +92,7 @@ import {
 const literalOf = (v: Val | undefined) =>
   typeof v === "number" || typeof v === "bigint" ? BigInt(v) : undefined;
 import { ARM_XEN_COMMANDS, ARM_XEN_STATE } from "./xen.ts";
-import { PSCI_CONSTANTS } from "./psci.ts";
+import { KVM_MP_STATE, PSCI_CONSTANTS } from "./psci.ts";
 import {
   PSCI_COMMANDS,
   PSCI_ONE_REGS,
@@ -3926,7 +3926,9 @@ function onCreatedVcpu(c: Cmd): Cmd {
     }
     if (vm.cpus[cpu].mpState !== 0) {
       throw new CommandInputError(
-        `vcpu${cpu} of vm '${vm.name}' is powered off (KVM_MP_STATE_STOPPED: PSCI CPU_OFF, a system event or the VMM's KVM_SET_MP_STATE): it executes nothing until another vCPU's PSCI CPU_ON or \`kvm set_mp_state vcpu=${cpu} state=KVM_MP_STATE_RUNNABLE\``,
+        vm.cpus[cpu].mpState === KVM_MP_STATE.SUSPENDED
+          ? `vcpu${cpu} of vm '${vm.name}' is suspended (KVM_MP_STATE_SUSPENDED, the VMM's KVM_SET_MP_STATE): it executes nothing until \`kvm set_mp_state vcpu=${cpu} state=KVM_MP_STATE_RUNNABLE\``
+          : `vcpu${cpu} of vm '${vm.name}' is powered off (KVM_MP_STATE_STOPPED: PSCI CPU_OFF, a system event or the VMM's KVM_SET_MP_STATE): it executes nothing until another vCPU's PSCI CPU_ON or \`kvm set_mp_state vcpu=${cpu} state=KVM_MP_STATE_RUNNABLE\``,
       );
     }
     // The PC a CPU_ON reset left is unknown once the vCPU executes.

@@ -160,3 +160,19 @@ Deno.test("a vGIC or ITS device attribute before kvm create_device made the devi
   );
   assert.equal(r.status, "pass");
 });
+
+Deno.test("a statement of a vCPU that is not runnable is a located error saying which MP state holds it", () => {
+  const vm = `vm arm { arch arm64  vcpus 2  gic v3 }\n`;
+  const refused = (setup: string, what: RegExp) =>
+    assert.throws(
+      () => run(`scenario "x"\n${vm}${setup}\nvcpu1: nop\n`),
+      (e: unknown) =>
+        e instanceof ScnError && what.test(e.diagnostics[0].message) &&
+        e.diagnostics[0].loc.start.line === 4,
+    );
+  refused("vcpu1: smccc fn=PSCI_0_2_FN_CPU_OFF", /powered off \(KVM_MP_STATE_STOPPED/);
+  refused(
+    "vmm: kvm set_mp_state vcpu=1 state=KVM_MP_STATE_SUSPENDED",
+    /suspended \(KVM_MP_STATE_SUSPENDED/,
+  );
+});
