@@ -693,6 +693,13 @@ function resolveVm(name: string | undefined, loc: Loc, scope: Scope, written: st
   return i;
 }
 
+// Every action names its vCPU: each one's name is made once, not for every statement.
+const VCPU_SOURCES: string[] = [];
+
+function vcpuSource(cpu: number): string {
+  return VCPU_SOURCES[cpu] ??= `vcpu${cpu}`;
+}
+
 /** The vCPU of `vm` numbered `cpu`, checked to exist; `loc` is where the number is written. */
 function vcpuRef(vm: number, cpu: number, loc: Loc, scope: Scope, written: string): ActorRef {
   const decl = scope.vms[vm];
@@ -706,7 +713,7 @@ function vcpuRef(vm: number, cpu: number, loc: Loc, scope: Scope, written: strin
       [{ loc: decl.loc, message: "the vm is declared here" }],
     );
   }
-  return { vm, kind: "vcpu", cpu, source: `vcpu${cpu}` };
+  return { vm, kind: "vcpu", cpu, source: vcpuSource(cpu) };
 }
 
 /** A vCPU numbered when its statement runs (`vcpu[$i]`): its VM and the index. */
@@ -772,7 +779,7 @@ function selectOp(
 function forEachVcpu<T>(chosen: ChosenVcpu, scope: Scope, lower: (actor: ActorRef) => T): T[] {
   const out: T[] = [];
   for (let cpu = 0; cpu < scope.vms[chosen.vm].vcpus; cpu++) {
-    const actor: ActorRef = { vm: chosen.vm, kind: "vcpu", cpu, source: `vcpu${cpu}` };
+    const actor: ActorRef = { vm: chosen.vm, kind: "vcpu", cpu, source: vcpuSource(cpu) };
     try {
       out.push(lower(actor));
     } catch (e) {
@@ -1409,6 +1416,9 @@ function lowerOp(op: Expr & { e: "op" }): Expr {
   return { e: "lit", value: r, loc: op.loc };
 }
 
+// Made once: a BigInt is a new heap object each time `BigInt()` makes one.
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
 function lowerValueTree(v: Value, scope: Scope): Expr {
   switch (v.kind) {
     case "binary":
@@ -1432,7 +1442,7 @@ function lowerValueTree(v: Value, scope: Scope): Expr {
       }
       return {
         e: "lit",
-        value: v.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.value) : v.value,
+        value: v.value <= MAX_SAFE_BIG ? Number(v.value) : v.value,
         loc: v.loc,
       };
     case "duration":
