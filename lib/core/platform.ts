@@ -76,9 +76,9 @@ export interface CpuModel {
   /**
    * Handles, at an instruction boundary and before {@link CpuModel.canTake},
    * what runs no handler (x86: INIT and SIPI, dropping NMIs beyond those the
-   * CPU can latch). Returns 0 if nothing happened, 1 if state changed, 2 if
-   * the vCPU was reset: the engine then drops the handler bodies it was
-   * running for it, which the reset abandoned. Optional.
+   * CPU can latch). Returns 0 if nothing happened, 1 if state changed,
+   * {@link BOUNDARY_RESET} if the vCPU was reset: the engine then drops the
+   * handler bodies it was running for it, which the reset abandoned. Optional.
    */
   service?(): number;
   /**
@@ -96,7 +96,7 @@ export interface CpuModel {
    * One instruction boundary in one call, as the engine asks it: `service`;
    * if that did nothing, `take` if {@link CpuModel.canTake}; else whether the
    * vCPU is halted. Returns what was taken (as `take` returns it), or
-   * `service`'s 1 or 2, or {@link BOUNDARY_HALTED}, or
+   * `service`'s 1 or {@link BOUNDARY_RESET}, or {@link BOUNDARY_HALTED}, or
    * {@link BOUNDARY_RUNNING} (nothing happened: the vCPU executes its next
    * instruction). A model answers exactly as {@link boundaryOf} would; its
    * own version may share what the questions have in common (the pending
@@ -108,6 +108,11 @@ export interface CpuModel {
 
 /** {@link CpuModel.boundary}: nothing happened, and the vCPU is not halted. */
 export const BOUNDARY_RUNNING = 0;
+/**
+ * {@link CpuModel.service} and {@link CpuModel.boundary}: the vCPU was reset
+ * (x86 INIT), so the handler bodies the engine was running for it are gone.
+ */
+export const BOUNDARY_RESET = 2;
 /** {@link CpuModel.boundary}: nothing happened, and the vCPU is halted. */
 export const BOUNDARY_HALTED = 3;
 

@@ -24,6 +24,7 @@ import type { Loc } from "../../dsl/ast.ts";
 import type { CommandSpec } from "../core/table.ts";
 import {
   BOUNDARY_HALTED,
+  BOUNDARY_RESET,
   BOUNDARY_RUNNING,
   type CpuModel,
   type VmModel,
@@ -140,7 +141,7 @@ export function settleLoopSource(lengths: readonly number[]): string {
         const b = cpu.boundary();
         if (typeof b !== "number") m.take(0, 0, cpu, frames, b);
         else if (b !== ${BOUNDARY_RUNNING}) {
-          if (b === 2) { while (frames.length) m.leave(frames, spare); }
+          if (b === ${BOUNDARY_RESET}) { while (frames.length) m.leave(frames, spare); }
           if (b === ${BOUNDARY_HALTED}) return;
         } else if (frames.length !== 0) {
           const top = frames[frames.length - 1];

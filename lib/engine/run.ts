@@ -28,6 +28,7 @@ import { formatEvent, Trace, type TraceEvent } from "../core/trace.ts";
 import { CommandInputError, ScnError } from "../core/diagnostic.ts";
 import {
   BOUNDARY_HALTED,
+  BOUNDARY_RESET,
   BOUNDARY_RUNNING,
   boundaryOf,
   type CpuModel,
@@ -1297,7 +1298,9 @@ class Interpreter {
     }
     if (b !== BOUNDARY_RUNNING) {
       // A reset (x86 INIT) abandons the handlers the vCPU was in.
-      if (b === 2) { while (frames.length) this.leave(frames, this.spareFrames[v][c]); }
+      if (b === BOUNDARY_RESET) {
+        while (frames.length) this.leave(frames, this.spareFrames[v][c]);
+      }
       // A halted vCPU executes nothing, handler code included, until something wakes it.
       return b !== BOUNDARY_HALTED;
     }
@@ -1408,7 +1411,7 @@ class Interpreter {
       if (typeof b !== "number") this.take(0, 0, cpu, frames, b);
       else if (b !== BOUNDARY_RUNNING) {
         // A reset (x86 INIT) abandons the handlers the vCPU was in.
-        if (b === 2) { while (frames.length) this.leave(frames, spare); }
+        if (b === BOUNDARY_RESET) { while (frames.length) this.leave(frames, spare); }
         if (b === BOUNDARY_HALTED) return;
       } else if (frames.length !== 0) this.handlerStep(cpu, frames, spare);
       // Inside `run vcpuN { }` the vCPU executes the block's instructions only.

@@ -34,6 +34,7 @@ import { arenaU8 } from "../core/arena.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import {
   BOUNDARY_HALTED,
+  BOUNDARY_RESET,
   BOUNDARY_RUNNING,
   boundaryOf,
   type CpuModel,
@@ -1392,9 +1393,9 @@ export class X86Cpu implements CpuModel {
    * 1 while NMIs are blocked, else 2) and `kvm_apic_accept_events` (INIT,
    * then SIPI), then the hypervisor's work before entry
    * ({@link HypervisorHooks.enter}). Returns 0 if nothing happened, 1 if
-   * state changed, 2 if INIT reset the vCPU (the handlers it was running
-   * are gone), {@link BOUNDARY_HALTED} while the vCPU is outside KVM_RUN
-   * ({@link HypervisorHooks.outside}).
+   * state changed, {@link BOUNDARY_RESET} if INIT reset the vCPU (the
+   * handlers it was running are gone), {@link BOUNDARY_HALTED} while the
+   * vCPU is outside KVM_RUN ({@link HypervisorHooks.outside}).
    */
   service(): number {
     const l = this.lapic;
@@ -1422,7 +1423,7 @@ export class X86Cpu implements CpuModel {
     }
     if (l.initPending) {
       this.#init();
-      r = 2;
+      r = BOUNDARY_RESET;
     }
     if (l.sipiVector >= 0) {
       const v = l.sipiVector;
