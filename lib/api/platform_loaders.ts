@@ -7,12 +7,12 @@
  */
 import type { PlatformEntry } from "../core/platform.ts";
 import { X86_ARCH, X86_HYPERV_SETTINGS, X86_HYPERVISORS } from "../x86/arch.ts";
-import { ARM_ARCH } from "../arm/arch.ts";
+import { ARM_ARCH, ARM_HYPERVISORS } from "../arm/arch.ts";
 
 /**
  * The `vm` settings whose words tell which parts of a model a scenario's
- * VMs are built with (lib/load/arches.ts reads them from the tree): the
- * x86 `hypervisor` (Xen) and the Hyper-V settings.
+ * VMs are built with (lib/load/arches.ts reads them from the tree):
+ * `hypervisor` (Xen, on x86 and Arm) and x86's Hyper-V settings.
  */
 export const PART_WORDS: readonly string[] = ["hypervisor", ...X86_HYPERV_SETTINGS];
 
@@ -39,11 +39,12 @@ export interface PlatformLoader {
 const given = (words: PartWords, setting: string) => words?.get(setting) ?? [];
 
 /**
- * Whether an x86 VM may have a Xen domain: a `hypervisor` word other than
- * the default, or words that cannot be told.
+ * Whether a VM may have a Xen domain: a `hypervisor` word other than the
+ * default (`kvm`, the first of the architecture's `hypervisors`), or words
+ * that cannot be told.
  */
-function x86Xen(words: PartWords): boolean {
-  return words === undefined || given(words, "hypervisor").some((h) => h !== X86_HYPERVISORS[0]);
+function xen(words: PartWords, hypervisors: readonly string[]): boolean {
+  return words === undefined || given(words, "hypervisor").some((h) => h !== hypervisors[0]);
 }
 
 /** Whether an x86 VM may have KVM's Hyper-V emulation: a Hyper-V setting named at all. */
@@ -56,10 +57,12 @@ export const PLATFORM_LOADERS: readonly PlatformLoader[] = [
   {
     arch: X86_ARCH,
     load: async (words) => {
-      // Each part registers itself (lib/x86/xen_parts.ts, hyperv_parts.ts) when loaded, in one
+      // Each part registers itself (lib/xen/parts.ts, lib/x86/hyperv_parts.ts) when loaded, in one
       // dynamic import with the model where it can: a second import costs a run about 2 ms.
-      const xen = x86Xen(words), hyperv = x86Hyperv(words);
-      if (!xen) return (await (hyperv ? import("./x86_hyperv.ts") : import("./x86.ts"))).X86;
+      const hyperv = x86Hyperv(words);
+      if (!xen(words, X86_HYPERVISORS)) {
+        return (await (hyperv ? import("./x86_hyperv.ts") : import("./x86.ts"))).X86;
+      }
       const [{ X86 }] = await Promise.all([
         import("./x86_xen.ts"),
         hyperv ? import("../x86/hyperv_build.ts") : undefined,
@@ -67,7 +70,11 @@ export const PLATFORM_LOADERS: readonly PlatformLoader[] = [
       return X86;
     },
   },
-  { arch: ARM_ARCH, load: async () => (await import("./arm.ts")).ARM },
+  {
+    arch: ARM_ARCH,
+    load: async (words) =>
+      (await (xen(words, ARM_HYPERVISORS) ? import("./arm_xen.ts") : import("./arm.ts"))).ARM,
+  },
 ];
 
 /**

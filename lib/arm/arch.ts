@@ -8,3 +8,10 @@
 
 /** The `arch` values of the Arm model (`vm g { arch arm64 }`). */
 export const ARM_ARCH: readonly string[] = ["arm64"];
+
+/**
+ * The `hypervisor` values of an Arm VM (`vm g { arch arm64  hypervisor xen }`),
+ * default first. `xen` gives the VM a Xen domain, whose model is loaded
+ * only for scenarios that name one (lib/xen/parts.ts).
+ */
+export const ARM_HYPERVISORS: readonly string[] = ["kvm", "xen"];

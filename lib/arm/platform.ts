@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { ARM_ARCH } from "./arch.ts";
+import { ARM_ARCH, ARM_HYPERVISORS } from "./arch.ts";
 import type {
   Args,
   CommandSpec,
@@ -3605,7 +3605,7 @@ const SETTINGS: SettingSpec[] = [
     name: "hypervisor",
     doc:
       "whose behaviour to model: KVM; or Xen (event channels whose upcall is PPI 31, GUEST_EVTCHN_PPI, shared_info and vcpu_info in arch-arm.h's layout; Xen's x86-only commands are refused); block: { build release|debug }",
-    value: { kind: "enum", values: ["kvm", "xen"], default: "kvm" },
+    value: { kind: "enum", values: ARM_HYPERVISORS, default: ARM_HYPERVISORS[0] },
     block: [
       {
         name: "build",

@@ -40,8 +40,8 @@ import {
 import { armRamSize } from "./memory_map.ts";
 import { EBUSY, EINVAL, ENODEV, ENXIO } from "./errno.ts";
 import type { EventQueue } from "../core/event_queue.ts";
-import { XEN_DEFAULTS, XenDomain, type XenHost } from "../xen/domain.ts";
-import { KvmXen } from "../xen/kvm_xen.ts";
+import type { XenHost } from "../xen/domain.ts";
+import { xenParts } from "../xen/parts.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { XenBuild } from "../xen/hypercall.ts";
 import type { StateHash } from "../core/platform.ts";
@@ -268,21 +268,21 @@ export class ArmVm implements VmModel, GicPort {
     });
     this.xen = undefined;
     if (config.hypervisor === "xen") {
-      const domain = new XenDomain(
-        "xen",
+      // The Xen model is loaded only for VMs that have it (lib/xen/parts.ts).
+      const parts = xenParts(), d = parts.defaults;
+      this.xen = parts.machine(
         {
-          ...XEN_DEFAULTS,
+          ...d,
           vcpus: config.vcpus,
           arch: "arm",
           build: config.xenBuild ?? "release",
-          memSize: Math.max(XEN_DEFAULTS.memSize, armRamSize(config.vcpus)),
+          memSize: Math.max(d.memSize, armRamSize(config.vcpus)),
         },
         new ArmXenGlue(this, env.queue, env.now),
         env.trace,
       );
       // One guest RAM: the LPI and ITS tables live beside shared_info.
-      this.gic.ram = domain.mem;
-      this.xen = { domain, kvm: new KvmXen(domain) };
+      this.gic.ram = this.xen.domain.mem;
     }
   }
 

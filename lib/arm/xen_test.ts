@@ -5,6 +5,8 @@ import { runProgram } from "../engine/run.ts";
 import { armPlatform } from "./platform.ts";
 import { platformEntry } from "../core/platform.ts";
 import { ScnError } from "../core/diagnostic.ts";
+// The Xen model its Xen VMs are built with (lib/xen/parts.ts).
+import "../xen/build.ts";
 
 function run(text: string) {
   const program = check(parse(text, "t.scn"), {

@@ -10,6 +10,7 @@ import { type Io, main } from "./main.ts";
 const CASES: string[][] = [
   ["run", "scenarios/x86/readme_level_redelivery.scn"],
   ["run", "scenarios/arm/arm01_gicv2_sgi_self.scn"],
+  ["run", "--trace", "scenarios/xen/xen_arm_12_debug_build_clobbers.scn"],
   ["run", "scenarios/xen/evtchn_free_port_not_usable.scn"],
   ["run", "--trace", "scenarios/xen/hypercall_page_msr_kvm_xen.scn"],
   ["run", "--trace", "scenarios/peers/kvm-selftests/x86/hyperv_clock.scn"],
@@ -104,13 +105,12 @@ Deno.test("scn run of an x86 scenario does not load the Arm model, the other com
 });
 
 /**
- * lib/xen's implementation: what an x86 VM with a Xen domain is built with
- * (lib/x86/xen_parts.ts). The rest of lib/xen (the command and state
+ * lib/xen's implementation: what an x86 or Arm VM with a Xen domain is
+ * built with (lib/xen/parts.ts). The rest of lib/xen (the command and state
  * tables of platform.ts and the ABI numbers and layouts they name) is the
  * language's, which every x86 scenario's check reads.
  */
-const XEN_MODEL =
-  /^lib\/xen\/(?!(platform|abi|layout|errno|hypercall|hypercall_path)\.ts$)|^lib\/x86\/xen_build\.ts$/;
+const XEN_MODEL = /^lib\/xen\/(?!(platform|abi|layout|errno|hypercall|hypercall_path|parts)\.ts$)/;
 
 /**
  * KVM's Hyper-V emulation: what an x86 VM with `hyperv_cpuid` or
@@ -145,7 +145,7 @@ Deno.test("scn run of a Hyper-V scenario loads KVM's Hyper-V emulation (not Xen'
 Deno.test("scn run of a Xen scenario loads the Xen model, and it passes", async () => {
   const file = "scenarios/xen/evtchn_free_port_not_usable.scn";
   const loaded = await modulesLoaded(["run", file]);
-  for (const f of ["lib/x86/xen_build.ts", "lib/xen/domain.ts", "lib/xen/kvm_xen.ts"]) {
+  for (const f of ["lib/xen/build.ts", "lib/xen/domain.ts", "lib/xen/kvm_xen.ts"]) {
     assert.ok(loaded.includes(f), `${f} not among the modules loaded: ${loaded.join(" ")}`);
   }
   const entry = await fromEntry(["run", file]);
@@ -188,11 +188,36 @@ Deno.test("scn run of an Arm scenario does not load the x86 model", async () => 
   assert.deepEqual(loaded.filter((f) => /^lib\/x86\/(?!arch\.ts)/.test(f)), []);
 });
 
+Deno.test("scn run of an Arm scenario without Xen compiles nothing of Xen's model", async () => {
+  const loaded = await modulesLoaded(["run", "scenarios/arm/arm01_gicv2_sgi_self.scn"]);
+  // Its Xen commands and state paths are the language's (lib/arm/xen.ts), and stay.
+  for (const f of ["lib/arm/xen.ts", "lib/xen/platform.ts"]) {
+    assert.ok(loaded.includes(f), `${f} (tables) not loaded: ${loaded.join(" ")}`);
+  }
+  assert.deepEqual(loaded.filter((f) => XEN_MODEL.test(f)), []);
+});
+
+Deno.test("scn run of an Arm Xen scenario loads the Xen model, and it passes", async () => {
+  const file = "scenarios/xen/xen_arm_12_debug_build_clobbers.scn";
+  const loaded = await modulesLoaded(["run", file]);
+  for (const f of ["lib/xen/build.ts", "lib/xen/domain.ts", "lib/xen/kvm_xen.ts"]) {
+    assert.ok(loaded.includes(f), `${f} not among the modules loaded: ${loaded.join(" ")}`);
+  }
+  assert.deepEqual(loaded.filter((f) => /^lib\/x86\/(?!arch\.ts)/.test(f)), []);
+  const entry = await fromEntry(["run", file]);
+  assert.equal(entry.code, 0, entry.out);
+  assert.match(entry.out, /^1 passed, 0 failed$/m);
+});
+
 Deno.test("scn run from another folder needs read permission for the scenario's folder only", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // A Xen scenario too: its model is loaded by a dynamic import.
-    const files = ["x86/readme_level_redelivery.scn", "xen/evtchn_free_port_not_usable.scn"];
+    const files = [
+      "x86/readme_level_redelivery.scn",
+      "xen/evtchn_free_port_not_usable.scn",
+      "xen/xen_arm_12_debug_build_clobbers.scn",
+    ];
     for (const f of files) {
       await Deno.copyFile(`scenarios/${f}`, `${dir}/a.scn`);
       const main = new URL("./main.ts", import.meta.url).pathname;

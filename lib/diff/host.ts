@@ -22,8 +22,8 @@ import { testVector } from "../core/vector_set.ts";
 import { runProgram } from "../engine/run.ts";
 import type { X86Vm } from "../x86/vm.ts";
 import { x86Platform } from "../x86/platform.ts";
-// x86Platform builds VMs with a Xen domain or Hyper-V too (lib/x86/xen_parts.ts, hyperv_parts.ts).
-import "../x86/xen_build.ts";
+// x86Platform builds VMs with a Xen domain or Hyper-V too (lib/xen/parts.ts, lib/x86/hyperv_parts.ts).
+import "../xen/build.ts";
 import "../x86/hyperv_build.ts";
 import { compare, type DiffOptions, type DiffResult, type Divergence, record } from "./diff.ts";
 

@@ -55,8 +55,8 @@ import {
 } from "../core/platform.ts";
 import type { X86Vm } from "../x86/vm.ts";
 import { toRoutingEntry, X86_COMMANDS, x86Platform } from "../x86/platform.ts";
-// x86Platform builds VMs with a Xen domain or Hyper-V too (lib/x86/xen_parts.ts, hyperv_parts.ts).
-import "../x86/xen_build.ts";
+// x86Platform builds VMs with a Xen domain or Hyper-V too (lib/xen/parts.ts, lib/x86/hyperv_parts.ts).
+import "../xen/build.ts";
 import "../x86/hyperv_build.ts";
 import type { X86BackendOp, X86Command } from "../x86/command.ts";
 import { GP_FAULT } from "../x86/cpu.ts";

@@ -12,7 +12,7 @@ export const X86_ARCH: readonly string[] = ["x86_64"];
 /**
  * The `hypervisor` values of an x86 vm (`vm g { hypervisor kvm-xen }`), the
  * default first. Every other one gives the VM a Xen domain, whose model is
- * loaded only for scenarios that name one (lib/x86/xen_parts.ts).
+ * loaded only for scenarios that name one (lib/xen/parts.ts).
  */
 export const X86_HYPERVISORS: readonly string[] = ["kvm", "xen", "kvm-xen"];
 

@@ -9,8 +9,8 @@ import { Trace } from "../core/trace.ts";
 import { encodeRte } from "./ioapic.ts";
 import { programRte } from "./test_vm.ts";
 import { X86Vm, type X86VmConfig } from "./vm.ts";
-// The Xen model its Xen VMs are built with (lib/x86/xen_parts.ts).
-import "./xen_build.ts";
+// The Xen model its Xen VMs are built with (lib/xen/parts.ts).
+import "../xen/build.ts";
 
 function makeVm(opts: Partial<X86VmConfig> = {}): X86Vm {
   return new X86Vm("guest", {

@@ -80,7 +80,8 @@ import { NR_HVM_DOMU_IRQS, XEN_HYPERCALL_MSR } from "../xen/abi.ts";
 import type { XenMachine } from "../xen/platform.ts";
 import type { GuestWidth } from "../xen/layout.ts";
 import { GuestMemory } from "../core/guest_memory.ts";
-import { xenParts } from "./xen_parts.ts";
+import { xenMachine } from "./xen_parts.ts";
+import { xenParts } from "../xen/parts.ts";
 import { Irqfds } from "./irqfd.ts";
 import { KvmTsc, KvmTscSync } from "./tsc.ts";
 import { KvmClock } from "./kvmclock.ts";
@@ -884,8 +885,8 @@ export class X86Vm implements VmModel {
       this.xen = undefined;
     } else {
       const glue = new XenGlue(this, env.queue, env.now);
-      // The Xen model is loaded only for VMs that have it (lib/x86/xen_parts.ts).
-      this.xen = xenParts().machine(config, glue, trace);
+      // The Xen model is loaded only for VMs that have it (lib/xen/parts.ts).
+      this.xen = xenMachine(config, glue, trace);
       const domain = this.xen.domain;
       this.ram = domain.mem;
       for (const cpu of this.cpus) cpu.hv = glue;

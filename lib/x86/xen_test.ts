@@ -4,8 +4,8 @@ import { Trace } from "../core/trace.ts";
 import { type Hypervisor, X86Vm, XEN_VIOAPIC_PINS } from "./vm.ts";
 import { KVM_IOAPIC_NUM_PINS } from "./kvm_routing.ts";
 import { EINVAL } from "./errno.ts";
-// The Xen model its Xen VMs are built with (lib/x86/xen_parts.ts).
-import "./xen_build.ts";
+// The Xen model its Xen VMs are built with (lib/xen/parts.ts).
+import "../xen/build.ts";
 
 function makeVm(hypervisor: Hypervisor, vcpus = 1): X86Vm {
   const trace = new Trace(() => 0);
