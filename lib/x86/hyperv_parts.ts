@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { ModelPart } from "../core/model_part.ts";
 import type { HvPartition } from "./hyperv_hypercall.ts";
 import type { HvSynic } from "./hyperv_synic.ts";
 import type { HvStimer } from "./hyperv_stimer.ts";
@@ -33,7 +34,9 @@ export interface HypervParts {
   readonly findByVpIndex: typeof findByVpIndex;
 }
 
-let parts: HypervParts | undefined;
+const slot = new ModelPart<HypervParts>(
+  "KVM's Hyper-V emulation (lib/x86/hyperv_build.ts; see lib/x86/hyperv_parts.ts)",
+);
 
 /**
  * Makes `p` the Hyper-V emulation x86 VMs are built with: ./hyperv_build.ts's,
@@ -47,7 +50,7 @@ let parts: HypervParts | undefined;
  * ```
  */
 export function provideHypervParts(p: HypervParts): void {
-  parts = p;
+  slot.provide(p);
 }
 
 /**
@@ -61,11 +64,5 @@ export function provideHypervParts(p: HypervParts): void {
  * ```
  */
 export function hypervParts(): HypervParts {
-  if (parts === undefined) {
-    throw new Error(
-      "internal error: an x86 VM with Hyper-V state was built before KVM's Hyper-V emulation " +
-        "was loaded (lib/x86/hyperv_build.ts; see lib/x86/hyperv_parts.ts)",
-    );
-  }
-  return parts;
+  return slot.get();
 }

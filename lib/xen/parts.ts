@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { ModelPart } from "../core/model_part.ts";
 import type { Trace } from "../core/trace.ts";
 import type { GuestMemory } from "../core/guest_memory.ts";
 import type { XenDomainConfig, XenHost } from "./domain.ts";
@@ -33,7 +34,9 @@ export interface XenParts {
   writeHypercallPage(mem: GuestMemory, value: bigint): string | null;
 }
 
-let parts: XenParts | undefined;
+const slot = new ModelPart<XenParts>(
+  "the Xen model (lib/xen/build.ts; see lib/xen/parts.ts)",
+);
 
 /**
  * Makes `p` the Xen model VMs are built with: ./build.ts's, when it is
@@ -47,7 +50,7 @@ let parts: XenParts | undefined;
  * ```
  */
 export function provideXenParts(p: XenParts): void {
-  parts = p;
+  slot.provide(p);
 }
 
 /**
@@ -61,11 +64,5 @@ export function provideXenParts(p: XenParts): void {
  * ```
  */
 export function xenParts(): XenParts {
-  if (parts === undefined) {
-    throw new Error(
-      "internal error: a VM with a Xen domain was built before the Xen model was loaded " +
-        "(lib/xen/build.ts; see lib/xen/parts.ts)",
-    );
-  }
-  return parts;
+  return slot.get();
 }
