@@ -1983,10 +1983,10 @@ const SETTINGS: SettingSpec[] = [
     doc: "the host CPU's vendor, which KVM's vendor module follows: intel (default; kvm_intel, " +
       "VMX: VMCALL 0f 01 c1 is the native hypercall) or amd (kvm_amd, SVM: VMMCALL 0f 01 d9). " +
       "The other vendor's hypercall raises #UD, which KVM intercepts and emulates " +
-      "(vcpu's `vmcall at=`: KVM_X86_QUIRK_FIX_HYPERCALL_INSN), and KVM's Hyper-V hypercall " +
-      "page holds the host's instruction, and KVM_X86_GET_MCE_CAP_SUPPORTED's answer (no " +
-      "MCG_LMCE_P or MCG_CMCI_P on amd) too; 'apicv amd_avic' needs amd. Other vendor " +
-      "differences (the Xen hypercall pages' bytes) do not follow it",
+      "(vcpu's `vmcall at=`: KVM_X86_QUIRK_FIX_HYPERCALL_INSN); KVM's Hyper-V hypercall " +
+      "page and Xen's and kvm-xen's hypercall pages hold the host's instruction, and " +
+      "KVM_X86_GET_MCE_CAP_SUPPORTED's answer (no MCG_LMCE_P or MCG_CMCI_P on amd) follows it " +
+      "too; 'apicv amd_avic' needs amd",
     value: { kind: "enum", values: ["intel", "amd"], default: "intel" },
   },
   {

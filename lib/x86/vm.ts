@@ -1776,6 +1776,11 @@ class XenGlue implements XenHost, HypervisorHooks {
     this.#domain().vmExit();
   }
 
+  /** The host's own hypercall instruction (`host_cpu`): Xen's and KVM's page stubs hold it. */
+  hypercallInsn(): readonly number[] {
+    return HYPERCALL_INSN[nativeHypercall(this.vm.config.hostCpu ?? "intel")];
+  }
+
   /**
    * The hypercall-page MSR: Xen's own at 0x40000000 (`guest_wrmsr_xen`), or
    * the one KVM_XEN_HVM_CONFIG configured (`kvm_xen_write_hypercall_page`).
@@ -1784,7 +1789,7 @@ class XenGlue implements XenHost, HypervisorHooks {
     const x = this.vm.xen!;
     if (x.domain.flavour === "kvm-xen") return x.kvm.writeHypercallMsr(n, msr, value);
     if (msr !== XEN_HYPERCALL_MSR) return undefined;
-    const why = xenParts().writeHypercallPage(x.domain.mem, value);
+    const why = xenParts().writeHypercallPage(x.domain.mem, value, this.hypercallInsn());
     if (why === null && this.vm.trace.enabled) {
       this.vm.trace.emit("xen", "hypercall_page", `hypercall page at 0x${value.toString(16)}`);
     }

@@ -21,7 +21,8 @@ export const XEN_PARTS: XenParts = {
     const domain = new XenDomain("xen", config, host, trace);
     return { domain, kvm: new KvmXen(domain) };
   },
-  writeHypercallPage: (mem: GuestMemory, value: bigint) => writeHypercallPage(mem, "xen", value),
+  writeHypercallPage: (mem: GuestMemory, value: bigint, insn: readonly number[]) =>
+    writeHypercallPage(mem, "xen", value, insn),
 };
 
 provideXenParts(XEN_PARTS);

@@ -88,6 +88,12 @@ export interface XenHost extends UpcallHost {
    * evtchn_upcall_mask. Absent: the mask is cleared, as on x86.
    */
   enableEventDelivery?(n: number): void;
+  /**
+   * The host's hypercall instruction's bytes, which the hypercall page's
+   * stubs hold (x86: VMCALL on Intel, VMMCALL on AMD). Absent where there
+   * is no hypercall page (Arm's HVC).
+   */
+  hypercallInsn?(): readonly number[];
 }
 
 /**

@@ -33,7 +33,7 @@
  *
  * @module
  */
-import { writeHypercallPage } from "./hypercall_page.ts";
+import { stubInput, writeHypercallPage } from "./hypercall_page.ts";
 import { arrayOf } from "../core/arena.ts";
 import { CommandInputError } from "../core/diagnostic.ts";
 import type { XenDomain } from "./domain.ts";
@@ -418,7 +418,21 @@ export class KvmXen {
           "VMM's blob, whose contents the model does not hold",
       );
     }
-    return writeHypercallPage(this.domain.mem, "kvm-xen", value);
+    return writeHypercallPage(this.domain.mem, "kvm-xen", value, this.#insn());
+  }
+
+  /**
+   * A call of stub `nr` of the hypercall page at `page` ({@link stubInput}):
+   * the EAX it loads before the host's hypercall instruction, or why it is
+   * no such stub.
+   */
+  pageCall(page: number, nr: number): bigint | string {
+    return stubInput(this.domain.mem, page, nr, this.#insn());
+  }
+
+  /** The host's hypercall instruction; KVM's Xen emulation is x86's, whose host has one. */
+  #insn(): readonly number[] {
+    return this.domain.host.hypercallInsn!();
   }
 
   /**

@@ -28,10 +28,10 @@ export interface XenParts {
   machine(config: XenDomainConfig, host: XenHost, trace: Trace): XenMachine;
   /**
    * Xen's hypercall page, written at an x86 guest's write of the hypercall
-   * MSR (`writeHypercallPage` of ./hypercall_page.ts): why it was refused,
-   * or null.
+   * MSR (`writeHypercallPage` of ./hypercall_page.ts), its stubs holding
+   * `insn`, the host's hypercall instruction: why it was refused, or null.
    */
-  writeHypercallPage(mem: GuestMemory, value: bigint): string | null;
+  writeHypercallPage(mem: GuestMemory, value: bigint, insn: readonly number[]): string | null;
 }
 
 const slot = new ModelPart<XenParts>(

@@ -665,18 +665,33 @@ const XEN_COMMANDS: readonly CommandSpec<XenVm>[] = ((): CommandSpec<XenVm>[] =>
         },
         ...REG_PARAMS,
         CPL,
+        {
+          name: "page",
+          type: { kind: "int", min: -1, max: 0xffff_ffff, what: "a guest-physical address or -1" },
+          doc: "a call through stub nr of the hypercall page at this address: it must be mov " +
+            "$imm32, %eax then the host's hypercall instruction (host_cpu: VMCALL 0f 01 c1 on " +
+            "intel, VMMCALL 0f 01 d9 on amd), and RAX is its imm32 (-1: the guest loads RAX " +
+            "and executes the instruction itself)",
+          default: -1,
+        },
       ],
       returns:
         "RAX afterwards, read signed: the result, or still nr while the call waits for the VMM",
       run: (vm, cpu, a) => {
         const x = need(xenOf, vm, "xen hypercall");
+        let input = BigInt(a.nr as number);
+        if ((a.page as number) >= 0) {
+          const r = x.kvm.pageCall(a.page as number, a.nr as number);
+          if (typeof r === "string") throw new CommandInputError(r);
+          input = r;
+        }
         const loads: [Gpr, bigint][] = [];
         for (const p of REG_PARAMS) {
           const v = a[p.name];
           if (v === -1) continue;
           loads.push([REG32[p.name] ?? (p.name as Gpr), BigInt(v as number | bigint)]);
         }
-        return rawHypercall(x, cpu, BigInt(a.nr as number), loads, a.cpl as number);
+        return rawHypercall(x, cpu, input, loads, a.cpl as number);
       },
     },
     // ---- event channels --------------------------------------------------------------

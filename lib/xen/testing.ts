@@ -28,6 +28,8 @@ export class FakeHost implements XenHost {
   readonly enabled: boolean[];
   readonly interruptible: boolean[];
   readonly blocked: boolean[];
+  /** The host's hypercall instruction the page's stubs get: VMCALL (an Intel host) unless set. */
+  insn: readonly number[] = [0x0f, 0x01, 0xc1];
 
   constructor(vcpus: number) {
     this.irr = Array.from({ length: vcpus }, () => []);
@@ -59,6 +61,10 @@ export class FakeHost implements XenHost {
   }
   setBlocked(n: number, b: boolean): void {
     this.blocked[n] = b;
+  }
+  /** The bytes of {@link insn}. */
+  hypercallInsn(): readonly number[] {
+    return this.insn;
   }
 
   /** Advances the clock to `t`, firing due events. */
