@@ -1,10 +1,22 @@
 import assert from "node:assert/strict";
 import { EventQueue } from "../core/event_queue.ts";
 import { Trace } from "../core/trace.ts";
-import { KVM_MIN_PERIODIC_NS, LapicTimer, TimerMode } from "./lapic_timer.ts";
+import {
+  KVM_MIN_PERIODIC_NS,
+  LapicTimer,
+  type LapicTimerHost,
+  type LapicTimerOptions,
+  TimerMode,
+} from "./lapic_timer.ts";
 
-/** A timer on a virtual clock, with the expiry times it reported. */
-function rig(options: { busCycleNs?: number; minPeriodicNs?: number } = {}) {
+/**
+ * A timer on a virtual clock, with the expiry times it reported; `hooks` are
+ * the host's optional answers (the LVT's mask, its vector).
+ */
+function rig(
+  options: LapicTimerOptions = {},
+  hooks: Pick<LapicTimerHost, "masked" | "timerVector"> = {},
+) {
   const queue = new EventQueue();
   let now = 0;
   const fired: number[] = [];
@@ -14,6 +26,7 @@ function rig(options: { busCycleNs?: number; minPeriodicNs?: number } = {}) {
     trace,
     name: "lapic0",
     expire: () => fired.push(now),
+    ...hooks,
   }, options);
   /** Advances virtual time to `to`, firing what falls due on the way. */
   const advance = (to: number) => {
@@ -271,30 +284,12 @@ Deno.test("LapicTimer traces arm and expiry-relevant events", () => {
 
 /** A Xen vpt on a virtual clock: `masked` stands for the LVT's mask, `take` for the vCPU's injection. */
 function xenRig(align: boolean) {
-  const queue = new EventQueue();
-  let now = 0;
   let masked = false;
-  const raised: number[] = [];
-  const trace = new Trace(() => now);
-  const timer = new LapicTimer({
-    clock: { now: () => now, schedule: (at, fire) => queue.schedule(at, fire) },
-    trace,
-    name: "lapic0",
-    expire: () => raised.push(now),
+  const { timer, fired, advance } = rig({ xenVpt: { align } }, {
     masked: () => masked,
     timerVector: () => 0x40,
-  }, { xenVpt: { align } });
-  const advance = (to: number) => {
-    for (;;) {
-      const next = queue.peek();
-      if (!next || next.time > to) break;
-      queue.pop();
-      now = next.time;
-      next.fire();
-    }
-    now = to;
-  };
-  return { timer, raised, advance, mask: (m: boolean) => (masked = m) };
+  });
+  return { timer, raised: fired, advance, mask: (m: boolean) => (masked = m) };
 }
 
 Deno.test("LapicTimer as Xen's vpt: 10 ns bus cycles, a 100 µs period floor, the first tick aligned or half a delay late", () => {
