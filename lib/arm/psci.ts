@@ -636,21 +636,8 @@ export class Psci {
 
   /** PSCI_FEATURES' answer for function `arg` at PSCI 1.`minor`. */
   #features(arg: number, minor: number): number {
+    if (PSCI_PRESENT.has(arg)) return 0;
     switch (arg) {
-      case F.PSCI_0_2_FN_PSCI_VERSION:
-      case F.PSCI_0_2_FN_CPU_SUSPEND:
-      case F.PSCI_0_2_FN64_CPU_SUSPEND:
-      case F.PSCI_0_2_FN_CPU_OFF:
-      case F.PSCI_0_2_FN_CPU_ON:
-      case F.PSCI_0_2_FN64_CPU_ON:
-      case F.PSCI_0_2_FN_AFFINITY_INFO:
-      case F.PSCI_0_2_FN64_AFFINITY_INFO:
-      case F.PSCI_0_2_FN_MIGRATE_INFO_TYPE:
-      case F.PSCI_0_2_FN_SYSTEM_OFF:
-      case F.PSCI_0_2_FN_SYSTEM_RESET:
-      case F.PSCI_1_0_FN_PSCI_FEATURES:
-      case ARM_SMCCC.VERSION_FUNC_ID:
-        return 0;
       case F.PSCI_1_0_FN_SYSTEM_SUSPEND:
       case F.PSCI_1_0_FN64_SYSTEM_SUSPEND:
         return this.systemSuspend ? 0 : PSCI_RET.NOT_SUPPORTED;
@@ -792,27 +779,34 @@ function xenVaffinity(n: number): bigint {
   return BigInt((n & 0xf) | (((n >> 4) & 0xff) << 8));
 }
 
+/**
+ * The functions PSCI_FEATURES reports present (0) at any PSCI 1.x version and
+ * in any configuration, in KVM's `kvm_psci_1_x_call` and Xen's
+ * `do_psci_1_0_features` alike: PSCI 0.2's calls, PSCI_FEATURES itself and
+ * SMCCC_VERSION. What else each reports differs (SYSTEM_SUSPEND, RESET2, OFF2).
+ */
+const PSCI_PRESENT: ReadonlySet<number> = new Set([
+  F.PSCI_0_2_FN_PSCI_VERSION,
+  F.PSCI_0_2_FN_CPU_SUSPEND,
+  F.PSCI_0_2_FN64_CPU_SUSPEND,
+  F.PSCI_0_2_FN_CPU_OFF,
+  F.PSCI_0_2_FN_CPU_ON,
+  F.PSCI_0_2_FN64_CPU_ON,
+  F.PSCI_0_2_FN_AFFINITY_INFO,
+  F.PSCI_0_2_FN64_AFFINITY_INFO,
+  F.PSCI_0_2_FN_MIGRATE_INFO_TYPE,
+  F.PSCI_0_2_FN_SYSTEM_OFF,
+  F.PSCI_0_2_FN_SYSTEM_RESET,
+  F.PSCI_1_0_FN_PSCI_FEATURES,
+  ARM_SMCCC.VERSION_FUNC_ID,
+]);
+
 /** Xen's `do_psci_1_0_features` for a domU. */
 function xenPsciFeatures(fn: number): number {
-  switch (fn) {
-    case F.PSCI_0_2_FN_PSCI_VERSION:
-    case F.PSCI_0_2_FN_CPU_SUSPEND:
-    case F.PSCI_0_2_FN64_CPU_SUSPEND:
-    case F.PSCI_0_2_FN_CPU_OFF:
-    case F.PSCI_0_2_FN_CPU_ON:
-    case F.PSCI_0_2_FN64_CPU_ON:
-    case F.PSCI_0_2_FN_AFFINITY_INFO:
-    case F.PSCI_0_2_FN64_AFFINITY_INFO:
-    case F.PSCI_0_2_FN_MIGRATE_INFO_TYPE:
-    case F.PSCI_0_2_FN_SYSTEM_OFF:
-    case F.PSCI_0_2_FN_SYSTEM_RESET:
-    case F.PSCI_1_0_FN_PSCI_FEATURES:
-    case ARM_SMCCC.VERSION_FUNC_ID:
-    case F.PSCI_1_0_FN_SYSTEM_SUSPEND:
-    case F.PSCI_1_0_FN64_SYSTEM_SUSPEND:
-      return 0;
-  }
-  return PSCI_RET.NOT_SUPPORTED;
+  return PSCI_PRESENT.has(fn) || fn === F.PSCI_1_0_FN_SYSTEM_SUSPEND ||
+      fn === F.PSCI_1_0_FN64_SYSTEM_SUSPEND
+    ? 0
+    : PSCI_RET.NOT_SUPPORTED;
 }
 
 /** A call the model does not answer: the command layer turns it into an input error. */

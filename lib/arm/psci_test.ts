@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  ARM_SMCCC,
   KVM_EXIT,
   KVM_MP_STATE,
   KVM_SMCCC_FILTER,
@@ -9,6 +10,7 @@ import {
   PSCI_FN,
   PSCI_RET,
   type PsciHost,
+  psciVersion,
   SMCCC_RET,
 } from "./psci.ts";
 import { EBUSY, EEXIST, EINVAL } from "./errno.ts";
@@ -114,4 +116,53 @@ Deno.test("Psci under Xen: SMCCC 1.2, PSCI 1.1, CPU_ON by vaffinity with Thumb r
   assert.equal(p.reg(0, 0), 0n);
   assert.equal(p.xenShutdown, 2, "SHUTDOWN_suspend");
   assert.throws(() => p.callXen(0, 0x8400_0000, none, "hvc", 0xea1), /undefined-instruction/);
+});
+
+Deno.test("Psci: PSCI_FEATURES of every PSCI 1.x function, KVM at 1.0, 1.1 and 1.3 and Xen's domU", () => {
+  const F = PSCI_FN;
+  const NS = PSCI_RET.NOT_SUPPORTED;
+  // Reported present by both at every 1.x version (kvm_psci_1_x_call, do_psci_1_0_features).
+  const always = [
+    F.PSCI_0_2_FN_PSCI_VERSION,
+    F.PSCI_0_2_FN_CPU_SUSPEND,
+    F.PSCI_0_2_FN64_CPU_SUSPEND,
+    F.PSCI_0_2_FN_CPU_OFF,
+    F.PSCI_0_2_FN_CPU_ON,
+    F.PSCI_0_2_FN64_CPU_ON,
+    F.PSCI_0_2_FN_AFFINITY_INFO,
+    F.PSCI_0_2_FN64_AFFINITY_INFO,
+    F.PSCI_0_2_FN_MIGRATE_INFO_TYPE,
+    F.PSCI_0_2_FN_SYSTEM_OFF,
+    F.PSCI_0_2_FN_SYSTEM_RESET,
+    F.PSCI_1_0_FN_PSCI_FEATURES,
+    ARM_SMCCC.VERSION_FUNC_ID,
+  ];
+  const suspend = [F.PSCI_1_0_FN_SYSTEM_SUSPEND, F.PSCI_1_0_FN64_SYSTEM_SUSPEND];
+  const reset2 = [F.PSCI_1_1_FN_SYSTEM_RESET2, F.PSCI_1_1_FN64_SYSTEM_RESET2];
+  const off2 = [F.PSCI_1_3_FN_SYSTEM_OFF2, F.PSCI_1_3_FN64_SYSTEM_OFF2];
+  const absent = [F.PSCI_0_2_FN_MIGRATE, F.PSCI_0_2_FN64_MIGRATE, 0x8400_00ff];
+  const features = (p: Psci, xen: boolean) => (fn: number) => {
+    if (xen) p.callXen(0, F.PSCI_1_0_FN_PSCI_FEATURES, [BigInt(fn), 0n, 0n], "hvc", 0);
+    else p.call(0, F.PSCI_1_0_FN_PSCI_FEATURES, [BigInt(fn), 0n, 0n], "hvc", 0);
+    return Number(BigInt.asIntN(32, p.reg(0, 0)));
+  };
+  const answers = (p: Psci, xen: boolean, fns: readonly number[]) => fns.map(features(p, xen));
+  const each = (fns: readonly number[], v: number) => fns.map(() => v);
+  for (const [minor, want2, want3] of [[0, NS, NS], [1, 0, NS], [3, 0, 1]] as const) {
+    const p = new Psci(host(1));
+    p.version = psciVersion(1, minor);
+    assert.deepEqual(answers(p, false, always), each(always, 0), `1.${minor}`);
+    assert.deepEqual(answers(p, false, suspend), each(suspend, NS), `1.${minor}`);
+    p.systemSuspend = true;
+    assert.deepEqual(answers(p, false, suspend), each(suspend, 0), `1.${minor}`);
+    assert.deepEqual(answers(p, false, reset2), each(reset2, want2), `1.${minor}`);
+    assert.deepEqual(answers(p, false, off2), each(off2, want3), `1.${minor}`);
+    assert.deepEqual(answers(p, false, absent), each(absent, NS), `1.${minor}`);
+  }
+  const x = new Psci(host(1));
+  assert.deepEqual(answers(x, true, [...always, ...suspend]), each([...always, ...suspend], 0));
+  assert.deepEqual(
+    answers(x, true, [...reset2, ...off2, ...absent]),
+    each([...reset2, ...off2, ...absent], NS),
+  );
 });
