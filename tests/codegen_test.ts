@@ -17,7 +17,8 @@ import {
   settleLoopSource,
   settleShape,
 } from "../lib/engine/codegen.ts";
-import { optionalNpm, SKIPPED_NO_REGISTRY } from "./optional_npm.ts";
+import { SKIPPED_NO_REGISTRY } from "./optional_npm.ts";
+import { loadFastCheck } from "./fast_check.ts";
 
 /** The outcome of an untraced run, compiled or walked, as comparable data. */
 function untraced(program: Program, compile: boolean, maxSteps?: number): unknown {
@@ -134,26 +135,7 @@ Deno.test("untraced, generated loops give what the tree walker gives, over the l
   assert.ok(generated > 40, `only ${generated} scenarios take a generated loop`);
 });
 
-/** A generator of values, as fast-check's `Arbitrary`: the part of it used here. */
-interface Arbitrary<T> {
-  map<U>(f: (value: T) => U): Arbitrary<U>;
-}
-declare const opaque: unique symbol;
-/** A property fast-check can check: opaque here, only made by `property`. */
-interface Property {
-  readonly [opaque]: never;
-}
-/** The part of fast-check's API used here. */
-interface FastCheck {
-  integer(range: { min: number; max: number }): Arbitrary<number>;
-  constantFrom<T>(...values: T[]): Arbitrary<T>;
-  tuple<T extends unknown[]>(...parts: { [K in keyof T]: Arbitrary<T[K]> }): Arbitrary<T>;
-  array<T>(of: Arbitrary<T>, size: { minLength: number; maxLength: number }): Arbitrary<T[]>;
-  property<A>(a: Arbitrary<A>, check: (a: A) => void): Property;
-  assert(property: Property, params: { numRuns: number; seed: number }): void;
-}
-
-const fastCheck = await optionalNpm<{ default: FastCheck }>("npm:fast-check@4.11.0", "codegen");
+const fastCheck = await loadFastCheck("codegen");
 
 const VECTORS = [0x41, 0x51, 0x61] as const;
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -163,7 +145,7 @@ Deno.test({
     "(nested takes, faults, HLT, binds, budgets)" + (fastCheck ? "" : SKIPPED_NO_REGISTRY),
   ignore: !fastCheck,
   fn: () => {
-    const fc = fastCheck!.default;
+    const fc = fastCheck!;
     // Handler instructions: each a literal-argument `do` but `let`, which leaves a body to
     // the closure compiler.
     const instruction = fc.constantFrom(

@@ -13,42 +13,17 @@ import type { StateSpec, Val } from "../../lib/core/table.ts";
 import type { PlatformEntry, VmModel } from "../../lib/core/platform.ts";
 import { runProgram, type RunState } from "../../lib/engine/run.ts";
 import { ARM, X86 } from "../../lib/api/platforms.ts";
-import { optionalNpm, SKIPPED_NO_REGISTRY } from "../optional_npm.ts";
+import { SKIPPED_NO_REGISTRY } from "../optional_npm.ts";
+import { type Arbitrary, type FastCheck, loadFastCheck } from "../fast_check.ts";
 
-/** A generator of values, as fast-check's `Arbitrary`: the part of it used here. */
-interface Arbitrary<T> {
-  map<U>(f: (value: T) => U): Arbitrary<U>;
-}
-declare const opaque: unique symbol;
-/** A property fast-check can check: opaque here, only made by `property` and given to `assert`. */
-interface Property {
-  readonly [opaque]: never;
-}
-/** The part of fast-check's API these properties use, so they type-check without it. */
-interface FastCheck {
-  integer(range: { min: number; max: number }): Arbitrary<number>;
-  boolean(): Arbitrary<boolean>;
-  constant<T>(value: T): Arbitrary<T>;
-  constantFrom<T>(...values: T[]): Arbitrary<T>;
-  tuple<T extends unknown[]>(...parts: { [K in keyof T]: Arbitrary<T[K]> }): Arbitrary<T>;
-  oneof<T>(...choices: Arbitrary<T>[]): Arbitrary<T>;
-  array<T>(of: Arbitrary<T>, size: { minLength: number; maxLength: number }): Arbitrary<T[]>;
-  property<A>(a: Arbitrary<A>, check: (a: A) => void): Property;
-  property<A, B>(a: Arbitrary<A>, b: Arbitrary<B>, check: (a: A, b: B) => void): Property;
-  assert(property: Property, params: { numRuns: number; seed: number }): void;
-}
-
-const fastCheck = await optionalNpm<{ default: FastCheck }>(
-  "npm:fast-check@4.11.0",
-  "properties",
-);
+const fastCheck = await loadFastCheck("properties");
 
 /** A test of a property, given fast-check; ignored, saying why, where it cannot be fetched. */
 function propertyTest(name: string, fn: (fc: FastCheck) => void): void {
   Deno.test({
     name: fastCheck ? name : name + SKIPPED_NO_REGISTRY,
     ignore: !fastCheck,
-    fn: () => fn(fastCheck!.default),
+    fn: () => fn(fastCheck!),
   });
 }
 
