@@ -272,6 +272,57 @@ export function rteLowWritten(old: number, value: number): number {
   return fieldSet(RTE.remote_irr, low, fieldGet(RTE.remote_irr, old));
 }
 
+/** What {@link IoapicWriteTrace} traces as: a chip's name and its trace. */
+export interface IoapicTraced {
+  /** The chip's name in trace events. */
+  readonly name: string;
+  /** The trace the events go to. */
+  readonly trace: Trace;
+}
+
+/**
+ * The trace events of a software write through IOREGSEL/IOWIN, the same for
+ * every I/O APIC the model has (KVM's in-kernel one and QEMU's), so that
+ * their traces read alike.
+ *
+ * @example
+ * ```ts
+ * declare const chip: IoapicTraced;
+ * IoapicWriteTrace.ignored(chip, 0x40, 1); // "index 0x40 <- 0x00000001"
+ * ```
+ */
+export const IoapicWriteTrace = {
+  /** IOAPICID written with `value`, keeping ID `id`. */
+  id(c: IoapicTraced, value: number, id: number): void {
+    if (c.trace.enabled) c.trace.emit(c.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${id})`);
+  },
+  /** A write to `index`, which names no register, dropped. */
+  ignored(c: IoapicTraced, index: number, value: number): void {
+    if (c.trace.enabled) {
+      c.trace.emit(c.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
+    }
+  },
+  /**
+   * Pin `pin`'s entry written through `index` with `value`, now `low`/`high`:
+   * the event's id, which the write's effects nest under (0 untraced).
+   */
+  entry(c: IoapicTraced, pin: number, index: number, value: number, low: number, high: number) {
+    return c.trace.enabled
+      ? c.trace.emit(
+        c.name,
+        "write",
+        `redtbl[${pin}].${index & 1 ? "high" : "low"} <- ${hex(value, 8)}: ${formatRte(low, high)}`,
+      )
+      : 0;
+  },
+  /** Pin `pin`'s remote IRR cleared by its entry's write as edge-triggered. */
+  remoteIrrCleared(c: IoapicTraced, pin: number): void {
+    if (c.trace.enabled) {
+      c.trace.emit(c.name, "remote_irr.clear", `pin ${pin}: entry made edge-triggered`);
+    }
+  },
+} as const;
+
 /**
  * IOAPICVER bits 7:0 values that change behaviour.
  *
@@ -784,20 +835,13 @@ export class Ioapic implements EoiListener {
     value >>>= 0;
     const h = this.#host, t = h.trace;
     if (!this.#xenRegisters) index &= 0xff;
-    else if (index > 0xff) {
-      if (t.enabled) t.emit(h.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
-      return;
-    }
+    else if (index > 0xff) return IoapicWriteTrace.ignored(h, index, value);
     if (index === IoapicIndex.IOAPICID) {
       this.#id = ioapicIdWritten(value);
-      if (t.enabled) t.emit(h.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${this.#id})`);
-      return;
+      return IoapicWriteTrace.id(h, value, this.#id);
     }
     const pin = this.#pinOf(index);
-    if (pin < 0) {
-      if (t.enabled) t.emit(h.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
-      return;
-    }
+    if (pin < 0) return IoapicWriteTrace.ignored(h, index, value);
     const oldLow = this.#low[pin], oldHigh = this.#high[pin];
     let low = oldLow, high = oldHigh;
     if (index & 1) high = value;
@@ -810,18 +854,10 @@ export class Ioapic implements EoiListener {
     this.#low[pin] = low;
     this.#high[pin] = high;
     if (fieldGet(F_VECTOR, low) !== fieldGet(F_VECTOR, oldLow)) this.#rescanVectors();
-    const id = t.enabled
-      ? t.emit(
-        h.name,
-        "write",
-        `redtbl[${pin}].${index & 1 ? "high" : "low"} <- ${hex(value, 8)}: ${formatRte(low, high)}`,
-      )
-      : 0;
+    const id = IoapicWriteTrace.entry(h, pin, index, value, low, high);
     t.open(id);
     try {
-      if (clearIrr && t.enabled) {
-        t.emit(h.name, "remote_irr.clear", `pin ${pin}: entry made edge-triggered`);
-      }
+      if (clearIrr) IoapicWriteTrace.remoteIrrCleared(h, pin);
       // KVM re-services on any write to a level entry with its line high,
       // not only on unmask; ioapic_service refuses if masked or remote IRR.
       if (level && this.#line[pin] === 1) this.#service(pin, false);

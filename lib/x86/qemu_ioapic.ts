@@ -56,12 +56,12 @@ import type { Trace } from "../core/trace.ts";
 import {
   EOI_STORM_DELAY_NS,
   EOI_STORM_LIMIT,
-  formatRte,
   ioapicIdRead,
   ioapicIdWritten,
   IoapicIndex,
   IoapicMmio,
   IoapicVersion,
+  IoapicWriteTrace,
   redirectionPin,
   RTE,
   rteLowWritten,
@@ -358,14 +358,10 @@ export class QemuIoapic {
     const h = this.#host, t = h.trace;
     if (index === IoapicIndex.IOAPICID) {
       this.#id = ioapicIdWritten(value);
-      if (t.enabled) t.emit(h.name, "write", `IOAPICID <- ${hex(value, 8)} (id ${this.#id})`);
-      return;
+      return IoapicWriteTrace.id(h, value, this.#id);
     }
     const pin = this.#pinOf(index);
-    if (pin < 0) {
-      if (t.enabled) t.emit(h.name, "write.ignored", `index ${hex(index)} <- ${hex(value, 8)}`);
-      return;
-    }
+    if (pin < 0) return IoapicWriteTrace.ignored(h, index, value);
     const old = this.#low[pin];
     let low = old;
     if (index & 1) this.#high[pin] = value;
@@ -373,19 +369,11 @@ export class QemuIoapic {
     this.#irqEoi[pin] = 0;
     if (fieldGet(F_TRIGGER, low) === 0) low = fieldSet(F_RIRR, low, 0);
     this.#low[pin] = low;
-    const id = t.enabled
-      ? t.emit(
-        h.name,
-        "write",
-        `redtbl[${pin}].${index & 1 ? "high" : "low"} <- ${hex(value, 8)}: ${
-          formatRte(low, this.#high[pin])
-        }`,
-      )
-      : 0;
+    const id = IoapicWriteTrace.entry(h, pin, index, value, low, this.#high[pin]);
     t.open(id);
     try {
-      if (t.enabled && fieldGet(F_RIRR, old) === 1 && fieldGet(F_RIRR, low) === 0) {
-        t.emit(h.name, "remote_irr.clear", `pin ${pin}: entry made edge-triggered`);
+      if (fieldGet(F_RIRR, old) === 1 && fieldGet(F_RIRR, low) === 0) {
+        IoapicWriteTrace.remoteIrrCleared(h, pin);
       }
       this.updateRoutes();
       this.#service(-1);
