@@ -539,11 +539,7 @@ export class Psci {
     if ((entry & 1n) !== 0n) return PSCI_RET.INVALID_ADDRESS;
     if (this.#host.mpState(id) !== KVM_MP_STATE.STOPPED) return PSCI_RET.ALREADY_ON;
     this.#host.resetPstate(id);
-    const t = id * 4;
-    this.regs.fill(0n, t, t + 4);
-    this.regs[t] = context;
-    this.pc[id] = entry;
-    this.#host.setMpState(id, KVM_MP_STATE.RUNNABLE);
+    this.#start(id, entry, context);
     this.#host.emit(
       `vcpu${id}`,
       "psci",
@@ -634,6 +630,19 @@ export class Psci {
     return undefined;
   }
 
+  /**
+   * CPU_ON's target as it starts, after KVM's or Xen's reset of it: the PC
+   * at the entry point, x0 the context ID and x1-x3 zero (PSCI, CPU_ON),
+   * and runnable.
+   */
+  #start(target: number, entry: bigint, context: bigint): void {
+    const t = target * 4;
+    this.regs.fill(0n, t, t + 4);
+    this.regs[t] = context;
+    this.pc[target] = entry;
+    this.#host.setMpState(target, KVM_MP_STATE.RUNNABLE);
+  }
+
   /** PSCI_FEATURES' answer for function `arg` at PSCI 1.`minor`. */
   #features(arg: number, minor: number): number {
     if (PSCI_PRESENT.has(arg)) return 0;
@@ -698,11 +707,7 @@ export class Psci {
     const entry = this.regs[r + 2], context = this.regs[r + 3];
     // KVM_REQ_VCPU_RESET -> kvm_reset_vcpu with reset_state's PC and x0.
     this.#host.resetVcpu(target);
-    const t = target * 4;
-    this.regs.fill(0n, t, t + 4);
-    this.regs[t] = context;
-    this.pc[target] = entry;
-    this.#host.setMpState(target, KVM_MP_STATE.RUNNABLE);
+    this.#start(target, entry, context);
     this.#host.emit(
       `vcpu${target}`,
       "psci",
